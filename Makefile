@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine (as root): `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+DEBIAN_PACKAGES := runc busybox-static skopeo docker-registry iproute2 iptables nftables xz-utils
+PY_PROJECTS := . plugins/storage_overlay plugins/net_bridge plugins/volume_local
+STAMP := $(VENV)/.installed
+SOCKET ?= /run/moor/moor.sock
+
+.PHONY: install run test test-unit stop bench clean debian-packages
+
+install: debian-packages $(STAMP)
+	@ln -sf $(BIN)/moor /usr/local/bin/moor
+	@ln -sf $(BIN)/moord /usr/local/bin/moord
+	@echo "moor installed: $$(command -v moor), $$(command -v moord)"
+
+debian-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if ! command -v docker >/dev/null 2>&1; then missing="$$missing docker.io"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml plugins/*/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]' $(addprefix -e ,$(filter-out .,$(PY_PROJECTS)))
+	@touch $@
+
+run: install
+	@scripts/run-demo
+
+stop:
+	@if [ -f /run/moor/moord.pid ]; then kill $$(cat /run/moor/moord.pid) && echo "moord stopped"; fi
+
+test: install
+	$(BIN)/python -m pytest -q tests
+
+test-unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,4 @@
+"""The ``moor`` CLI: Docker's commands and flags over the moor daemon's API.
+
+Keep this package light: it must import neither pluggy, stevedore nor pyroute2.
+"""

@@ -1,0 +1,72 @@
+"""The ``moor`` command: a click group whose subcommands load only when used."""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+from typing import Any
+
+import click
+
+#: command name -> "module:attribute" under moor.cli
+COMMANDS: dict[str, str] = {
+    "version": "system:version",
+    "info": "system:info",
+    "config": "system:config",
+    "system": "system:system",
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand runs."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attribute = self.lazy[name].split(":")
+            command = getattr(import_module(f"moor.cli.{module}"), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from moor.cli.client import ConnectError, DaemonError
+
+        try:
+            return super().invoke(ctx)
+        except ConnectError as err:
+            click.echo(str(err), err=True)
+            sys.exit(1)
+        except DaemonError as err:
+            click.echo(f"Error response from daemon: {err.message}", err=True)
+            sys.exit(1)
+        except BrokenPipeError:
+            sys.exit(0)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-H", "--host", envvar="MOOR_HOST", default=None, metavar="HOST",
+              help="Daemon socket to connect to (default unix:///run/moor/moor.sock, or $MOOR_HOST)")
+@click.option("-D", "--debug", is_flag=True, help="Enable debug mode")
+@click.pass_context
+def cli(ctx: click.Context, host: str | None, debug: bool) -> None:
+    """A Docker-compatible container engine."""
+    ctx.obj = {"host": host, "debug": debug}
+
+
+def client_of(ctx: click.Context) -> Any:
+    """The API client for the daemon this invocation talks to."""
+    from moor.cli.client import Client
+
+    root = ctx.find_root()
+    return Client(root.obj["host"] if root.obj else None)
+
+
+def main() -> None:
+    cli(prog_name="moor")

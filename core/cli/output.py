@@ -1,0 +1,52 @@
+"""Printing helpers shared by the CLI commands: tables, templates, JSON, errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable, NoReturn
+
+import click
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=4))
+
+
+def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | None = None) -> None:
+    """Print rows with a Go template; a ``table`` prefix adds aligned headers as Docker does."""
+    from moor.cli.gotemplate import TemplateError, render
+
+    table = template.startswith("table")
+    if table:
+        template = template[len("table"):].lstrip()
+    try:
+        lines = [render(template, row) for row in rows]
+        if table:
+            header = render(template, headers or {})
+            print_table([line.split("\t") for line in [header] + lines])
+        else:
+            for line in lines:
+                click.echo(line)
+    except TemplateError as err:
+        fail(f"template: {err}")
+
+
+def print_table(rows: list[list[str]], padding: int = 3) -> None:
+    """Columns aligned like Go's tabwriter with a minimum padding of three spaces."""
+    if not rows:
+        return
+    widths: list[int] = []
+    for row in rows:
+        for index, cell in enumerate(row[:-1]):
+            if index >= len(widths):
+                widths.append(0)
+            widths[index] = max(widths[index], len(cell))
+    for row in rows:
+        cells = [cell.ljust(widths[i] + padding) for i, cell in enumerate(row[:-1])]
+        click.echo(("".join(cells) + (row[-1] if row else "")).rstrip())

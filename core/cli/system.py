@@ -1,0 +1,147 @@
+"""``moor version``, ``moor info``, ``moor config default`` and ``moor system``."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any
+
+import click
+
+from moor import API_VERSION, __version__
+from moor.cli.main import client_of
+from moor.cli.output import print_json, render_format
+
+
+def _client_version() -> dict[str, Any]:
+    return {
+        "Version": __version__,
+        "ApiVersion": API_VERSION,
+        "GoVersion": f"python{platform.python_version()}",
+        "Os": "linux",
+        "Arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+    }
+
+
+@click.command()
+@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
+@click.pass_context
+def version(ctx: click.Context, format_: str) -> None:
+    """Show the moor version information."""
+    from moor.cli.client import ConnectError
+
+    client = _client_version()
+    server_error = None
+    try:
+        server = client_of(ctx).get("/version")
+    except ConnectError as err:
+        server, server_error = None, str(err)
+    if format_:
+        render_format(format_, [{"Client": client, "Server": server}])
+    else:
+        lines = [
+            "Client:",
+            f" Version:           {client['Version']}",
+            f" API version:       {client['ApiVersion']}",
+            f" Go version:        {client['GoVersion']}",
+            f" OS/Arch:           {client['Os']}/{client['Arch']}",
+        ]
+        if server is not None:
+            lines += ["", f"Server: {server.get('Platform', {}).get('Name', '')}"]
+            for component in server.get("Components") or []:
+                details = component.get("Details", {})
+                lines.append(f" {component['Name']}:")
+                lines.append(f"  Version:          {component['Version']}")
+                if component["Name"] == "Engine":
+                    lines.append(f"  API version:      {details.get('ApiVersion')} "
+                                 f"(minimum version {details.get('MinAPIVersion')})")
+                    lines.append(f"  Go version:       {details.get('GoVersion')}")
+                    lines.append(f"  OS/Arch:          {details.get('Os')}/{details.get('Arch')}")
+                    lines.append(f"  Experimental:     {details.get('Experimental')}")
+        click.echo("\n".join(lines))
+    if server_error:
+        click.echo(server_error, err=True)
+        sys.exit(1)
+
+
+def _print_info(info: dict[str, Any]) -> None:
+    plugins = info.get("Plugins") or {}
+    lines = [
+        "Server:",
+        f" Containers: {info.get('Containers', 0)}",
+        f"  Running: {info.get('ContainersRunning', 0)}",
+        f"  Paused: {info.get('ContainersPaused', 0)}",
+        f"  Stopped: {info.get('ContainersStopped', 0)}",
+        f" Images: {info.get('Images', 0)}",
+        f" Server Version: {info.get('ServerVersion')}",
+        f" Storage Driver: {info.get('Driver')}",
+    ]
+    lines += [f"  {key}: {value}" for key, value in info.get("DriverStatus") or []]
+    lines += [
+        f" Logging Driver: {info.get('LoggingDriver')}",
+        f" Cgroup Driver: {info.get('CgroupDriver')}",
+        f" Cgroup Version: {info.get('CgroupVersion')}",
+        " Plugins:",
+        f"  Volume: {' '.join(plugins.get('Volume') or [])}",
+        f"  Network: {' '.join(plugins.get('Network') or [])}",
+        f"  Log: {' '.join(plugins.get('Log') or [])}",
+        f" Runtimes: {' '.join(sorted(info.get('Runtimes') or {}))}",
+        f" Default Runtime: {info.get('DefaultRuntime')}",
+        f" Kernel Version: {info.get('KernelVersion')}",
+        f" Operating System: {info.get('OperatingSystem')}",
+        f" OSType: {info.get('OSType')}",
+        f" Architecture: {info.get('Architecture')}",
+        f" CPUs: {info.get('NCPU')}",
+        f" Total Memory: {_gib(info.get('MemTotal', 0))}",
+        f" Name: {info.get('Name')}",
+        f" ID: {info.get('ID')}",
+        f" Docker Root Dir: {info.get('DockerRootDir')}",
+        f" Debug Mode: {str(info.get('Debug')).lower()}",
+        f" Live Restore Enabled: {str(info.get('LiveRestoreEnabled')).lower()}",
+    ]
+    click.echo("\n".join(lines))
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:.4g}GiB"
+
+
+@click.command()
+@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
+@click.pass_context
+def info(ctx: click.Context, format_: str) -> None:
+    """Display system-wide information."""
+    data = client_of(ctx).get("/info")
+    if format_:
+        render_format(format_, [data])
+    else:
+        _print_info(data)
+
+
+@click.group()
+def config() -> None:
+    """Work with the moord configuration file."""
+
+
+@config.command("default")
+def config_default() -> None:
+    """Print the default configuration file, with comments."""
+    from moor.config import DEFAULT_FILE_TEXT
+
+    click.echo(DEFAULT_FILE_TEXT, nl=False)
+
+
+@click.group()
+def system() -> None:
+    """Manage moor."""
+
+
+@system.command("info")
+@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
+@click.pass_context
+def system_info(ctx: click.Context, format_: str) -> None:
+    """Display system-wide information."""
+    ctx.invoke(info, format_=format_)
+
+
+__all__ = ["version", "info", "config", "system", "print_json"]

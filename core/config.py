@@ -1,0 +1,226 @@
+"""The daemon's configuration: ``/etc/moor/moor.toml``, every key optional.
+
+The file has ``version = 1``, three top-level paths and one table per driver
+kind. A kind's table names the driver to use (``driver``), the drivers to load
+beside it (``drivers``, for kinds where several serve at once) and holds one
+sub-table per driver with that driver's options, which the driver validates::
+
+    version = 1
+    data_root = "/var/lib/moor"
+    [log]
+    driver = "json-file"
+    [log.json-file]
+    max-size = "10m"
+
+Unknown keys and wrong types are :class:`moor.errors.ConfigError` naming the
+key (``log.drivr``). Command-line flags override the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from moor.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "/etc/moor/moor.toml"
+DEFAULT_DATA_ROOT = "/var/lib/moor"
+DEFAULT_EXEC_ROOT = "/run/moor"
+DEFAULT_HOST = "unix:///run/moor/moor.sock"
+DRIVER_KINDS = ("storage", "network", "volume", "log")
+
+#: kind -> (default driver, drivers loaded by default)
+DEFAULT_DRIVERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "storage": ("overlay", ("overlay",)),
+    "network": ("bridge", ("bridge", "host", "none")),
+    "volume": ("local", ("local",)),
+    "log": ("json-file", ("json-file", "none")),
+}
+
+
+@dataclass
+class DriverKindConfig:
+    """One ``[storage]`` / ``[network]`` / ``[volume]`` / ``[log]`` table."""
+
+    driver: str
+    drivers: list[str]
+    options: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def enabled(self) -> list[str]:
+        """The drivers to load: the chosen one first, then the others, once each."""
+        names = [self.driver] + [n for n in self.drivers if n != self.driver]
+        return list(dict.fromkeys(names))
+
+
+@dataclass
+class RuntimeConfig:
+    """The ``[runtime]`` table: which OCI runtime binary runs containers."""
+
+    name: str = "runc"
+    path: str = "runc"
+
+
+@dataclass
+class Config:
+    """The whole configuration after defaults, file and flags are merged."""
+
+    data_root: str = DEFAULT_DATA_ROOT
+    exec_root: str = DEFAULT_EXEC_ROOT
+    hosts: list[str] = field(default_factory=lambda: [DEFAULT_HOST])
+    debug: bool = False
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    drivers: dict[str, DriverKindConfig] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for kind in DRIVER_KINDS:
+            if kind not in self.drivers:
+                default, loaded = DEFAULT_DRIVERS[kind]
+                self.drivers[kind] = DriverKindConfig(driver=default, drivers=list(loaded))
+
+
+def _expect(value: object, kind: type | tuple[type, ...], key: str, what: str) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"invalid config: {key} must be {what}, not {type(value).__name__} {value!r}")
+
+
+def _string_list(value: object, key: str) -> list[str]:
+    _expect(value, list, key, "a list of strings")
+    assert isinstance(value, list)
+    for item in value:
+        _expect(item, str, key, "a list of strings")
+    return list(value)
+
+
+def _parse_kind(kind: str, table: object) -> DriverKindConfig:
+    _expect(table, dict, kind, "a table")
+    assert isinstance(table, dict)
+    default, loaded = DEFAULT_DRIVERS[kind]
+    result = DriverKindConfig(driver=default, drivers=list(loaded))
+    for key, value in table.items():
+        dotted = f"{kind}.{key}"
+        if key == "driver":
+            _expect(value, str, dotted, "a string")
+            if not value:
+                raise ConfigError(f"invalid config: {dotted} must not be empty")
+            result.driver = value
+        elif key == "drivers":
+            result.drivers = _string_list(value, dotted)
+        elif isinstance(value, dict):
+            result.options[key] = dict(value)
+        else:
+            raise ConfigError(
+                f"invalid config: unknown key {dotted!r} (a {kind} table holds 'driver', "
+                f"'drivers' and one sub-table of options per driver)"
+            )
+    return result
+
+
+def _parse_runtime(table: object) -> RuntimeConfig:
+    _expect(table, dict, "runtime", "a table")
+    assert isinstance(table, dict)
+    runtime = RuntimeConfig()
+    for key, value in table.items():
+        if key not in ("name", "path"):
+            raise ConfigError(f"invalid config: unknown key 'runtime.{key}'")
+        _expect(value, str, f"runtime.{key}", "a string")
+        setattr(runtime, key, value)
+    return runtime
+
+
+def parse(data: dict[str, object], source: str = "") -> Config:
+    """Build a :class:`Config` from a parsed TOML document."""
+    config = Config(source=source)
+    version = data.get("version", 1)
+    _expect(version, int, "version", "an integer")
+    if version != 1:
+        raise ConfigError(f"invalid config: unsupported version {version} (this moor reads version 1)")
+    for key, value in data.items():
+        if key == "version":
+            continue
+        if key in ("data_root", "exec_root"):
+            _expect(value, str, key, "a string")
+            assert isinstance(value, str)
+            if not os.path.isabs(value):
+                raise ConfigError(f"invalid config: {key} must be an absolute path, not {value!r}")
+            setattr(config, key, value)
+        elif key == "hosts":
+            config.hosts = _string_list(value, key)
+        elif key == "debug":
+            _expect(value, bool, key, "a boolean")
+            config.debug = bool(value)
+        elif key == "runtime":
+            config.runtime = _parse_runtime(value)
+        elif key in DRIVER_KINDS:
+            config.drivers[key] = _parse_kind(key, value)
+        else:
+            raise ConfigError(f"invalid config: unknown key {key!r}")
+    return config
+
+
+def load(path: str | None) -> Config:
+    """Read the config file at ``path`` (the default path may be absent; an explicit one may not)."""
+    import tomllib
+
+    explicit = path is not None
+    path = path or DEFAULT_CONFIG_FILE
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"unable to read config file {path}: no such file") from None
+        return Config()
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"invalid config file {path}: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"unable to read config file {path}: {err.strerror}") from None
+    return parse(data, source=path)
+
+
+DEFAULT_FILE_TEXT = f"""\
+# moor daemon configuration ({DEFAULT_CONFIG_FILE}).
+# Every key is optional; the values below are the defaults.
+# Command-line flags of moord (--data-root, --exec-root, -H) override this file.
+version = 1
+
+# Where images, containers and volumes are kept.
+data_root = "{DEFAULT_DATA_ROOT}"
+# Where run-time state (sockets, pid files, bundles) is kept.
+exec_root = "{DEFAULT_EXEC_ROOT}"
+# Addresses moord listens on.
+hosts = ["{DEFAULT_HOST}"]
+# Log at debug level.
+debug = false
+
+[runtime]
+# The OCI runtime: its name (shown in `moor info`) and binary.
+name = "runc"
+path = "runc"
+
+[storage]
+# The storage driver (entry point in moor.storage_drivers).
+driver = "overlay"
+# Options for a driver go in a sub-table named after it:
+# [storage.overlay]
+
+[network]
+# The driver of networks created without --driver (moor.network_drivers).
+driver = "bridge"
+# The network drivers to load.
+drivers = ["bridge", "host", "none"]
+
+[volume]
+# The driver of volumes created without --driver (moor.volume_drivers).
+driver = "local"
+drivers = ["local"]
+
+[log]
+# The log driver of containers run without --log-driver (moor.log_drivers).
+driver = "json-file"
+drivers = ["json-file", "none"]
+# Default --log-opt values of a driver:
+# [log.json-file]
+# max-size = "-1"
+# max-file = "1"
+"""

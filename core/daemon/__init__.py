@@ -1,0 +1,1 @@
+"""moord: the daemon that serves the Docker Engine API for moor."""

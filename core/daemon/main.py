@@ -1,0 +1,146 @@
+"""``moord``: start the engine and serve the API until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+
+from moor import __version__
+from moor.config import Config, load
+from moor.errors import ConfigError, MoorError
+
+log = logging.getLogger("moord")
+
+
+def socket_path(host: str) -> str:
+    if not host.startswith("unix://"):
+        raise ConfigError(f"invalid host {host!r}: moord listens on unix:///path sockets only")
+    path = host[len("unix://"):]
+    if not path.startswith("/"):
+        raise ConfigError(f"invalid host {host!r}: the socket path must be absolute")
+    return path
+
+
+def build_config(config_file: str | None, data_root: str | None, exec_root: str | None,
+                 hosts: tuple[str, ...], debug: bool) -> Config:
+    config = load(config_file)
+    if data_root:
+        config.data_root = os.path.abspath(data_root)
+    if exec_root:
+        config.exec_root = os.path.abspath(exec_root)
+    if hosts:
+        config.hosts = list(hosts)
+    if debug:
+        config.debug = True
+    for host in config.hosts:
+        socket_path(host)
+    return config
+
+
+def build_router(engine: Any) -> Any:
+    """Every route module's routes in one router."""
+    from importlib import import_module
+
+    from moor.api.router import Router
+
+    router = Router()
+    for name in ROUTE_MODULES:
+        router.include(import_module(f"moor.api.routes.{name}").build(engine))
+    return router
+
+
+ROUTE_MODULES = ("system",)
+
+
+def serve(config: Config) -> None:
+    from moor.api.app import SERVER_HEADERS, Application
+    from moor.api.http import UnixHTTPServer
+    from moor.daemon.engine import Engine
+    from moor.daemon.lock import DataRootLock
+
+    lock = DataRootLock(config.data_root)
+    lock.acquire()
+    servers: list[UnixHTTPServer] = []
+    threads: list[threading.Thread] = []
+    engine = None
+    try:
+        engine = Engine(config)
+        app = Application(build_router(engine))
+        for host in config.hosts:
+            servers.append(UnixHTTPServer(socket_path(host), app, SERVER_HEADERS))
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        for server in servers:
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+            thread.start()
+            threads.append(thread)
+        log.info("moord %s listening on %s (data root %s)", __version__, ", ".join(config.hosts),
+                 config.data_root)
+        _write_pid(config)
+        while not stop.wait(1.0):
+            pass
+    finally:
+        for server, _thread in zip(servers, threads):
+            server.shutdown()
+        for server in servers:
+            server.server_close()
+            try:
+                os.unlink(str(server.server_address))
+            except OSError:
+                pass
+        if engine is not None:
+            engine.close()
+        _remove_pid(config)
+        lock.release()
+
+
+def _pid_path(config: Config) -> str:
+    return os.path.join(config.exec_root, "moord.pid")
+
+
+def _write_pid(config: Config) -> None:
+    from moor.fsutil import atomic_write
+
+    atomic_write(_pid_path(config), f"{os.getpid()}\n".encode())
+
+
+def _remove_pid(config: Config) -> None:
+    try:
+        os.unlink(_pid_path(config))
+    except OSError:
+        pass
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config-file", default=None, help="Daemon configuration file (default /etc/moor/moor.toml)")
+@click.option("--data-root", default=None, help="Root directory of persistent moor state")
+@click.option("--exec-root", default=None, help="Root directory for execution state files")
+@click.option("-H", "--host", "hosts", multiple=True, help="Daemon socket(s) to listen on (unix:///path)")
+@click.option("-D", "--debug", is_flag=True, help="Enable debug mode")
+@click.version_option(__version__, "-v", "--version", message="moord version %(version)s")
+def main(config_file: str | None, data_root: str | None, exec_root: str | None,
+         hosts: tuple[str, ...], debug: bool) -> None:
+    """moord: the moor container engine daemon (serves the Docker Engine API)."""
+    try:
+        config = build_config(config_file, data_root, exec_root, hosts, debug)
+        logging.basicConfig(
+            level=logging.DEBUG if config.debug else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        serve(config)
+    except MoorError as err:
+        click.echo(f"moord: {err}", err=True)
+        sys.exit(err.exit_code)

@@ -1,0 +1,394 @@
+"""The hook specifications: the contract between the moor engine and its drivers.
+
+Four kinds of driver exist: storage, network, volume and log. A driver is an
+object (usually a class instance built by the loader with a
+:class:`moor.types.DriverContext`) whose methods are marked with
+``moor.hookimpl``. It is found through the entry-point namespace of its kind
+(``moor.storage_drivers``, ``moor.network_drivers``, ``moor.volume_drivers``,
+``moor.log_drivers``) and registered with pluggy as ``"<kind>.<name>"``.
+
+Driver operations are ``firstresult`` hooks that the engine calls on exactly
+one driver (the one the user chose), always with keyword arguments. A driver
+implements the operations of its kind; the loader refuses a driver that misses
+a required one. Lifecycle notifications (``moor_container_*``) are broadcast to
+every registered plugin; their return values are ignored and an exception in
+one is logged, never fatal.
+
+Errors: a driver raises only errors from :mod:`moor.errors`; it translates
+``OSError`` and library errors at its boundary.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Iterator
+
+import pluggy
+
+from moor.types import (
+    Change,
+    ContainerRef,
+    EndpointInfo,
+    EndpointSpec,
+    LogMessage,
+    LogWriter,
+    Mount,
+    NetworkSpec,
+    VolumeInfo,
+)
+
+hookspec = pluggy.HookspecMarker("moor")
+
+#: The hooks each kind of driver must implement; the loader checks them.
+REQUIRED_HOOKS: dict[str, tuple[str, ...]] = {
+    "storage": (
+        "moor_storage_apply_layer",
+        "moor_storage_prepare",
+        "moor_storage_mounts",
+        "moor_storage_remove",
+        "moor_storage_exists",
+        "moor_storage_diff",
+        "moor_storage_changes",
+        "moor_storage_usage",
+        "moor_storage_status",
+    ),
+    "network": (
+        "moor_network_create",
+        "moor_network_remove",
+        "moor_network_connect",
+        "moor_network_disconnect",
+    ),
+    "volume": (
+        "moor_volume_create",
+        "moor_volume_remove",
+        "moor_volume_get",
+        "moor_volume_list",
+        "moor_volume_mount",
+        "moor_volume_unmount",
+    ),
+    "log": ("moor_log_validate", "moor_log_open"),
+}
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@hookspec(firstresult=True)
+def moor_storage_status() -> list[tuple[str, str]]:
+    """Describe the storage driver for ``moor info``.
+
+    :return: ``(label, value)`` pairs shown as ``DriverStatus`` in ``/info``,
+        for example ``("Backing Filesystem", "extfs")`` and
+        ``("Supports d_type", "true")``.
+    :raises moor.errors.Unavailable: the backing filesystem cannot be used.
+
+    Called by ``/info`` and once when moord starts (to fail early).
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_apply_layer(key: str, parent: str | None, diff: IO[bytes]) -> int:
+    """Create the read-only layer ``key`` from a tar stream on top of ``parent``.
+
+    :param key: the layer's name in the driver (the engine passes the layer's
+        chain ID without ``sha256:``); unique and not yet present.
+    :param parent: the key of the layer below, or ``None`` for a base layer.
+    :param diff: an uncompressed tar stream in OCI layer form (whiteouts as
+        ``.wh.<name>`` and ``.wh..wh..opq`` entries).
+    :return: the number of bytes the layer's content uses on disk.
+    :raises moor.errors.InvalidParameter: the tar is malformed or an entry would
+        land outside the layer (``..``, absolute links, planted symlinks);
+        nothing of the layer is left behind.
+    :raises moor.errors.MoorError: any other failure, also with nothing left.
+
+    Called when an image is loaded, imported, pulled, committed or built, once
+    per layer that is not already present (see :func:`moor_storage_exists`).
+    Must be atomic: the layer is visible only once complete.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_prepare(key: str, parent: str | None, readonly: bool) -> list[Mount]:
+    """Create a snapshot ``key`` on top of layer ``parent`` and return its mounts.
+
+    :param key: the snapshot's name (a container ID).
+    :param parent: the key of the image's top layer, or ``None`` for an empty
+        root filesystem.
+    :param readonly: ``True`` for a view without a writable layer.
+    :return: the mounts which, performed in order, give the root filesystem.
+    :raises moor.errors.Conflict: ``key`` exists already.
+    :raises moor.errors.InvalidParameter: the layer chain is too deep to mount.
+
+    Called when a container is created.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_mounts(key: str) -> list[Mount]:
+    """Return the mounts of an existing snapshot or layer ``key``.
+
+    :raises moor.errors.NotFound: no snapshot or layer ``key``.
+
+    Called when a container starts and whenever the engine reads a root
+    filesystem (export, cp, commit).
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_remove(key: str) -> bool:
+    """Remove the snapshot or layer ``key`` and everything it holds on disk.
+
+    :return: ``True`` when something was removed, ``False`` when it was absent.
+    :raises moor.errors.Conflict: other layers still sit on top of ``key``.
+
+    Called when a container or the last image using a layer is removed, and at
+    start-up to clear leftovers of interrupted work.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_exists(key: str) -> bool:
+    """Tell whether the snapshot or layer ``key`` exists (complete).
+
+    Called before applying a layer, to share layers between images.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_diff(key: str) -> IO[bytes]:
+    """Return the changes of snapshot ``key`` against its parent as a tar stream.
+
+    :return: a readable binary stream of an OCI layer tar (deletions as
+        ``.wh.`` whiteouts, replaced directories as ``.wh..wh..opq``); the caller
+        closes it.
+    :raises moor.errors.NotFound: no snapshot ``key``.
+
+    Called by ``commit`` and ``build``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_changes(key: str) -> list[Change]:
+    """List the paths snapshot ``key`` added, changed or deleted.
+
+    :raises moor.errors.NotFound: no snapshot ``key``.
+
+    Called by ``moor diff``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_usage(key: str) -> int:
+    """Return the bytes the snapshot or layer ``key`` uses on its own.
+
+    :raises moor.errors.NotFound: no snapshot or layer ``key``.
+
+    Called by ``system df`` and ``ps --size``.
+    """
+
+
+# --------------------------------------------------------------------------- network
+
+
+@hookspec(firstresult=True)
+def moor_network_create(network: NetworkSpec) -> dict[str, str]:
+    """Create the network ``network`` (a bridge, say) on the host.
+
+    :return: driver facts to keep with the network (shown in its ``Options``).
+    :raises moor.errors.InvalidParameter: the options or subnet are unusable.
+    :raises moor.errors.Conflict: the subnet overlaps one in use.
+    :raises moor.errors.Forbidden: the driver allows only its one built-in
+        network (``host``, ``none``).
+
+    Called by ``network create`` and at start-up for the default networks.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_network_remove(network: NetworkSpec) -> bool:
+    """Remove what :func:`moor_network_create` made for ``network``.
+
+    :return: ``True`` when something was removed.
+
+    Called by ``network rm`` and ``network prune``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_network_connect(network: NetworkSpec, endpoint: EndpointSpec, netns_path: str) -> EndpointInfo:
+    """Attach the network namespace at ``netns_path`` to ``network``.
+
+    :param endpoint: the endpoint's ID, container and requested address.
+    :param netns_path: path of the container's network namespace
+        (``/proc/<pid>/ns/net`` or a bind-mounted file).
+    :return: what was set up: address, prefix, gateway, MAC, interface name.
+    :raises moor.errors.Conflict: the requested address is taken.
+    :raises moor.errors.Unavailable: the address pool is exhausted.
+
+    Called when a container starts and by ``network connect``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_network_disconnect(network: NetworkSpec, endpoint: EndpointSpec, netns_path: str | None) -> bool:
+    """Detach ``endpoint`` from ``network`` and release its address.
+
+    :param netns_path: the namespace, or ``None`` when it is already gone.
+    :return: ``True`` when something was removed.
+
+    Called when a container stops and by ``network disconnect``.
+    """
+
+
+# --------------------------------------------------------------------------- volume
+
+
+@hookspec(firstresult=True)
+def moor_volume_create(name: str, options: dict[str, str], labels: dict[str, str]) -> VolumeInfo:
+    """Create the volume ``name`` (or return it when it exists already).
+
+    :raises moor.errors.InvalidParameter: an option is unknown or invalid.
+
+    Called by ``volume create`` and when a container asks for a volume that
+    does not exist yet.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_volume_remove(name: str, force: bool) -> bool:
+    """Remove the volume ``name`` and its data.
+
+    :return: ``True`` when it was removed.
+    :raises moor.errors.NotFound: no such volume (unless ``force``).
+    :raises moor.errors.Conflict: the volume is mounted.
+
+    Called by ``volume rm``, ``volume prune`` and ``rm -v``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_volume_get(name: str) -> VolumeInfo | None:
+    """Return the volume ``name``, or ``None`` when the driver has no such volume.
+
+    Called by ``volume inspect`` and before a container mounts a volume.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_volume_list() -> list[VolumeInfo]:
+    """Return every volume the driver has.
+
+    Called by ``volume ls`` and ``system df``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_volume_mount(name: str, mount_id: str) -> str:
+    """Make volume ``name`` ready for the user ``mount_id`` and return its host path.
+
+    Reference counted per ``mount_id`` (a container ID): mounting twice with the
+    same ID counts once.
+
+    :raises moor.errors.NotFound: no such volume.
+
+    Called when a container using the volume starts.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_volume_unmount(name: str, mount_id: str) -> bool:
+    """Release the use ``mount_id`` of volume ``name``.
+
+    :return: ``True`` when the volume was in use by ``mount_id``.
+
+    Called when a container using the volume stops.
+    """
+
+
+# --------------------------------------------------------------------------- log
+
+
+@hookspec(firstresult=True)
+def moor_log_validate(options: dict[str, str]) -> bool:
+    """Check the ``--log-opt`` options for this driver.
+
+    :return: ``True`` when they are acceptable.
+    :raises moor.errors.InvalidParameter: naming the first unknown or invalid
+        option, in Docker's words (``unknown log opt 'x' for json-file log driver``).
+
+    Called when a container is created and when moord loads the driver's
+    defaults from the config.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_log_open(container: ContainerRef) -> LogWriter:
+    """Open the log of ``container`` for writing.
+
+    :return: an object with ``write(LogMessage)`` and ``close()``; the engine
+        serialises calls to it and owns buffering.
+    :raises moor.errors.MoorError: the log cannot be opened.
+
+    Called when a container starts (by its monitor process).
+    """
+
+
+@hookspec(firstresult=True)
+def moor_log_read(
+    container: ContainerRef, since: float, until: float, tail: int, follow: bool
+) -> Iterator[LogMessage]:
+    """Read back what the container logged.
+
+    :param since: only messages at or after this time (0: from the start).
+    :param until: only messages before this time (0: no bound).
+    :param tail: only the last ``tail`` messages (-1: all).
+    :param follow: keep yielding new messages until the container stops.
+    :return: an iterator of :class:`moor.types.LogMessage`.
+    :raises moor.errors.NotFound: the log is gone.
+
+    Optional: a driver that cannot read back does not implement it, and the
+    engine answers ``configured logging driver does not support reading``.
+    Called by ``moor logs`` and ``attach --logs``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_log_remove(container: ContainerRef) -> bool:
+    """Delete what the driver stored for ``container``.
+
+    Optional. Called when the container is removed.
+    """
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@hookspec
+def moor_container_created(container: ContainerRef) -> None:
+    """Notification: the container was created (its bundle and snapshot exist).
+
+    Any plugin may implement it; exceptions are logged and ignored.
+    """
+
+
+@hookspec
+def moor_container_started(container: ContainerRef) -> None:
+    """Notification: the container's process is running.
+
+    Any plugin may implement it; exceptions are logged and ignored.
+    """
+
+
+@hookspec
+def moor_container_stopped(container: ContainerRef) -> None:
+    """Notification: the container's process exited; ``container.exit_code`` is set.
+
+    Any plugin may implement it; exceptions are logged and ignored.
+    """
+
+
+@hookspec
+def moor_container_removed(container: ContainerRef) -> None:
+    """Notification: the container and its writable layer are gone.
+
+    Any plugin may implement it; exceptions are logged and ignored.
+    """

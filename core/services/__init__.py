@@ -1,0 +1,1 @@
+"""Engine services: each owns one area's state and never speaks HTTP."""

@@ -1,0 +1,1 @@
+"""moor's network drivers: ``bridge`` (Linux bridge + veth), ``host`` and ``none``."""

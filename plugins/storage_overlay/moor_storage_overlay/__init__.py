@@ -1,0 +1,1 @@
+"""moor's ``overlay`` storage driver: image layers as overlayfs lower directories."""
