@@ -1,8 +1,12 @@
-"""A small Docker Engine API client over a Unix socket (stdlib only, for a fast CLI)."""
+"""A small Docker Engine API client over a Unix socket.
+
+Raw sockets and a hand-written HTTP/1.1 exchange instead of :mod:`http.client`:
+the CLI must start fast (http.client pulls in the email package, ~25 ms), and
+attach/exec need the raw socket after the response headers anyway.
+"""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -12,6 +16,7 @@ from urllib.parse import quote, urlencode
 from moor import API_VERSION
 
 DEFAULT_HOST = "unix:///run/moor/moor.sock"
+_CHUNK = 65536
 
 
 class DaemonError(Exception):
@@ -27,21 +32,105 @@ class ConnectError(Exception):
     """The daemon could not be reached."""
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None = None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
+class Response:
+    """Status and headers of an answer; the body is read on demand from the socket."""
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
+    def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes,
+                 head_request: bool = False) -> None:
         self.sock = sock
+        self.status = status
+        self.headers = headers
+        self._buffer = rest
+        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length")
+        self._remaining: int | None = int(length) if length is not None else None
+        if head_request or status in (101, 204, 304):
+            self._remaining = 0
+            self._chunked = False
+        self._chunk_left = 0
+        self._done = False
+
+    def getheader(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(_CHUNK)
+        if not data:
+            return False
+        self._buffer += data
+        return True
+
+    def _take(self, size: int) -> bytes:
+        while not self._buffer:
+            if not self._fill():
+                return b""
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self._buffer:
+            if not self._fill():
+                raise ConnectError("the daemon closed the connection mid-answer")
+        line, self._buffer = self._buffer.split(b"\r\n", 1)
+        return line
+
+    def read1(self, size: int = _CHUNK) -> bytes:
+        """Up to ``size`` bytes of the body as soon as any are there; b"" at its end."""
+        if self._done:
+            return b""
+        if self._chunked:
+            if self._chunk_left == 0:
+                self._chunk_left = int(self._line().split(b";")[0], 16)
+                if self._chunk_left == 0:
+                    self._line()
+                    self._done = True
+                    return b""
+            data = self._take(min(size, self._chunk_left))
+            self._chunk_left -= len(data)
+            if self._chunk_left == 0:
+                self._line()
+            return data
+        if self._remaining is not None:
+            if self._remaining == 0:
+                self._done = True
+                return b""
+            data = self._take(min(size, self._remaining))
+            self._remaining -= len(data)
+            return data
+        data = self._take(size)
+        self._done = not data
+        return data
+
+    def read(self) -> bytes:
+        parts = []
+        while True:
+            data = self.read1()
+            if not data:
+                break
+            parts.append(data)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def resolve_host(host: str | None) -> str:
     return host or os.environ.get("MOOR_HOST") or DEFAULT_HOST
+
+
+def _body_chunks(body: bytes | Iterable[bytes] | IO[bytes] | None) -> Iterator[bytes]:
+    if body is None:
+        return
+    if isinstance(body, bytes):
+        yield body
+    elif hasattr(body, "read"):
+        while True:
+            data = body.read(_CHUNK)  # type: ignore[union-attr]
+            if not data:
+                break
+            yield data
+    else:
+        yield from body  # type: ignore[misc]
 
 
 class Client:
@@ -53,35 +142,48 @@ class Client:
             raise ConnectError(f"unsupported host {self.host!r}: use unix:///path/to/socket")
         self.path = self.host[len("unix://"):]
 
-    def _connect_error(self) -> ConnectError:
-        return ConnectError(f"Cannot connect to the moor daemon at {self.host}. Is the moor daemon running?")
+    def _connect(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.path)
+        except OSError:
+            sock.close()
+            raise ConnectError(
+                f"Cannot connect to the moor daemon at {self.host}. Is the moor daemon running?"
+            ) from None
+        return sock
 
     def open(self, method: str, path: str, params: dict[str, Any] | None = None,
              body: bytes | Iterable[bytes] | IO[bytes] | None = None,
-             headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
-        """Send a request and return the response once its headers arrived; raise on error status."""
+             headers: dict[str, str] | None = None) -> Response:
+        """Send a request and return the answer once its headers arrived; raise on an error status."""
         query = ""
         if params:
             clean = {k: v for k, v in params.items() if v is not None}
             query = "?" + urlencode(clean, doseq=True) if clean else ""
-        url = f"/v{API_VERSION}{path}{query}"
-        connection = _UnixConnection(self.path)
-        all_headers = {"User-Agent": "moor-cli", **(headers or {})}
-        if isinstance(body, (bytes, type(None))) or hasattr(body, "read"):
-            send_body = body
-        else:
-            send_body = body
+        all_headers = {"Host": "moor", "User-Agent": "moor-cli", **(headers or {})}
+        if isinstance(body, bytes):
+            all_headers["Content-Length"] = str(len(body))
+        elif body is not None:
             all_headers["Transfer-Encoding"] = "chunked"
+        head = f"{method} /v{API_VERSION}{path}{query} HTTP/1.1\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in all_headers.items()) + "\r\n"
+        sock = self._connect()
         try:
-            connection.request(method, url, body=send_body, headers=all_headers,
-                               encode_chunked="Transfer-Encoding" in all_headers)
-            response = connection.getresponse()
-        except (FileNotFoundError, ConnectionRefusedError, PermissionError):
-            raise self._connect_error() from None
-        except BrokenPipeError:
-            response = connection.getresponse()
+            sock.sendall(head.encode())
+            for chunk in _body_chunks(body):
+                if isinstance(body, bytes):
+                    sock.sendall(chunk)
+                elif chunk:
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            if body is not None and not isinstance(body, bytes):
+                sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon answered early (an error): read what it said
+        response = self._read_head(sock, method == "HEAD")
         if response.status >= 400:
             data = response.read()
+            response.close()
             try:
                 message = json.loads(data).get("message", "")
             except (ValueError, AttributeError):
@@ -89,28 +191,48 @@ class Client:
             raise DaemonError(response.status, message or f"HTTP {response.status}")
         return response
 
+    def _read_head(self, sock: socket.socket, head_request: bool) -> Response:
+        buffer = b""
+        while b"\r\n\r\n" not in buffer:
+            data = sock.recv(_CHUNK)
+            if not data:
+                sock.close()
+                raise ConnectError("the daemon closed the connection without answering")
+            buffer += data
+        head, rest = buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return Response(sock, status, headers, rest, head_request)
+
     def call(self, method: str, path: str, params: dict[str, Any] | None = None,
              body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        """Send a request, return the decoded JSON answer (or None for an empty body)."""
+        """Send a request, return the decoded JSON answer (raw bytes if not JSON, None if empty)."""
         if body is not None and not isinstance(body, (bytes, str)) and not hasattr(body, "read"):
             body = json.dumps(body).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
         response = self.open(method, path, params, body, headers)
-        data = response.read()
+        try:
+            data = response.read()
+        finally:
+            response.close()
         if not data:
             return None
-        if response.getheader("Content-Type", "").startswith("application/json"):
+        if response.getheader("Content-Type").startswith("application/json"):
             return json.loads(data)
         return data
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params)
 
-    def stream_json(self, response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
+    def stream_json(self, response: Response) -> Iterator[dict[str, Any]]:
         """The JSON messages of a streamed answer (progress of load, pull, ...)."""
         buffer = b""
         while True:
-            chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
+            chunk = response.read1()
             if not chunk:
                 break
             buffer += chunk
@@ -120,6 +242,7 @@ class Client:
                     yield json.loads(line)
         if buffer.strip():
             yield json.loads(buffer)
+        response.close()
 
 
 def quote_name(name: str) -> str:

@@ -68,5 +68,22 @@ def client_of(ctx: click.Context) -> Any:
     return Client(root.obj["host"] if root.obj else None)
 
 
+def _usage_message(error: click.UsageError) -> str:
+    if isinstance(error, click.NoSuchOption):
+        return f"unknown flag: {error.option_name}"
+    return error.format_message()
+
+
 def main() -> None:
-    cli(prog_name="moor")
+    """Run the CLI; usage errors print Docker's way (``unknown flag: --x``) and exit 125."""
+    try:
+        cli.main(prog_name="moor", standalone_mode=False)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "moor"
+        click.echo(f"{_usage_message(error)}\nSee '{command} --help'.", err=True)
+        sys.exit(125)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)

@@ -133,6 +133,18 @@ class JsonFileLogDriver:
         if follow:
             yield from self._follow(container, until)
 
+    @hookimpl
+    def moor_log_remove(self, container: ContainerRef) -> bool:
+        removed = False
+        for path in [container.log_path] + [f"{container.log_path}.{i}" for i in range(1, 100)]:
+            try:
+                os.unlink(path)
+                removed = True
+            except FileNotFoundError:
+                if path != container.log_path:
+                    break
+        return removed
+
     def _follow(self, container: ContainerRef, until: float) -> Iterator[LogMessage]:
         with open(container.log_path, "rb") as handle:
             handle.seek(0, os.SEEK_END)

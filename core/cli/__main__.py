@@ -1,0 +1,3 @@
+from moor.cli.main import main
+
+main()

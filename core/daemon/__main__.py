@@ -1,0 +1,3 @@
+from moor.daemon.main import main
+
+main()

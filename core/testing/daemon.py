@@ -1,0 +1,120 @@
+"""Start and stop a private moord for a test: its own data root, exec root and socket."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+from moor.cli.client import Client, ConnectError
+
+
+class DaemonProcess:
+    """A moord child process; use as a context manager so it is always stopped."""
+
+    def __init__(self, root: str | None = None, config_text: str = "", extra_args: tuple[str, ...] = ()) -> None:
+        self.root = root or tempfile.mkdtemp(prefix="moor-test-")
+        os.makedirs(self.root, exist_ok=True)
+        self.data_root = os.path.join(self.root, "data")
+        self.exec_root = os.path.join(self.root, "exec")
+        self.socket = os.path.join(self.root, "moor.sock")
+        self.host = f"unix://{self.socket}"
+        self.config_file = os.path.join(self.root, "moor.toml")
+        self.log_file = os.path.join(self.root, "moord.log")
+        with open(self.config_file, "w") as handle:
+            handle.write(config_text)
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "moor.daemon", "--config-file", self.config_file,
+            "--data-root", self.data_root, "--exec-root", self.exec_root, "-H", self.host,
+            *self.extra_args,
+        ]
+
+    def start(self, timeout: float = 20.0) -> "DaemonProcess":
+        log = open(self.log_file, "ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        client = self.client()
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"moord exited with {self.process.returncode}: {self.log()}")
+            try:
+                client.get("/_ping")
+                return self
+            except (ConnectError, ConnectionError, OSError):
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"moord did not answer within {timeout}s: {self.log()}")
+
+    def client(self) -> Client:
+        return Client(self.host)
+
+    def log(self) -> str:
+        try:
+            with open(self.log_file, errors="replace") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def cleanup(self) -> None:
+        self.stop()
+        unmount_under(self.root)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "DaemonProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cleanup()
+
+
+def unmount_under(root: str) -> None:
+    """Lazily unmount every mount at or below ``root``, deepest first."""
+    root = os.path.realpath(root)
+    with open("/proc/self/mounts") as handle:
+        targets = [line.split()[1].replace("\\040", " ") for line in handle]
+    for target in sorted((t for t in targets if t == root or t.startswith(root + "/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], capture_output=True)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket, for tests that check raw status codes and headers."""
+
+    def __init__(self, path: str, timeout: float | None = 10) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.socket_path)
+        self.sock = sock

@@ -1,0 +1,54 @@
+"""The core's json-file and none log drivers pass the log conformance suite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from moor.testing.conformance import LogDriverConformance, load_driver
+from moor.types import ContainerRef, LogMessage
+
+
+class TestJsonFile(LogDriverConformance):
+    @pytest.fixture
+    def driver(self, tmp_path):
+        return load_driver("log", "json-file", tmp_path)
+
+    def test_dockers_line_format(self, driver, tmp_path) -> None:
+        container = ContainerRef(id="x", name="x", log_path=str(tmp_path / "x.log"))
+        writer = driver.open(container=container)
+        writer.write(LogMessage(stream="stdout", line=b"hi\n", timestamp=1700000000.5))
+        writer.close()
+        record = json.loads((tmp_path / "x.log").read_text())
+        assert record == {"log": "hi\n", "stream": "stdout", "time": "2023-11-14T22:13:20.500000000Z"}
+
+    def test_rotation_keeps_max_file(self, driver, tmp_path) -> None:
+        container = ContainerRef(id="r", name="r", log_path=str(tmp_path / "r.log"),
+                                 log_options={"max-size": "200", "max-file": "2"})
+        writer = driver.open(container=container)
+        for index in range(20):
+            writer.write(LogMessage(stream="stdout", line=f"line {index}\n".encode(), timestamp=1.0 + index))
+        writer.close()
+        assert (tmp_path / "r.log").stat().st_size <= 200
+        assert (tmp_path / "r.log.1").exists() and not (tmp_path / "r.log.2").exists()
+        lines = [m.line for m in driver.read(container=container, since=0, until=0, tail=-1, follow=False)]
+        assert lines[-1] == b"line 19\n" and len(lines) < 20
+
+    @pytest.mark.parametrize(("options", "error"), [
+        ({"max-size": "lots"}, "invalid max-size"),
+        ({"max-file": "0", "max-size": "1m"}, "max-file cannot be less than 1"),
+        ({"max-file": "3"}, "max-file can only be used with max-size"),
+    ])
+    def test_bad_values(self, driver, options, error) -> None:
+        with pytest.raises(Exception, match=error):
+            driver.validate(options=options)
+
+
+class TestNone(LogDriverConformance):
+    @pytest.fixture
+    def driver(self, tmp_path):
+        return load_driver("log", "none", tmp_path)
+
+    def test_cannot_read_back(self, driver) -> None:
+        assert not driver.implements("read")
