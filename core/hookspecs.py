@@ -31,7 +31,6 @@ from moor.types import (
     EndpointSpec,
     LogMessage,
     LogWriter,
-    Mount,
     NetworkSpec,
     VolumeInfo,
 )
@@ -43,7 +42,8 @@ REQUIRED_HOOKS: dict[str, tuple[str, ...]] = {
     "storage": (
         "moor_storage_apply_layer",
         "moor_storage_prepare",
-        "moor_storage_mounts",
+        "moor_storage_mount",
+        "moor_storage_unmount",
         "moor_storage_remove",
         "moor_storage_exists",
         "moor_storage_diff",
@@ -107,29 +107,49 @@ def moor_storage_apply_layer(key: str, parent: str | None, diff: IO[bytes]) -> i
 
 
 @hookspec(firstresult=True)
-def moor_storage_prepare(key: str, parent: str | None, readonly: bool) -> list[Mount]:
-    """Create a snapshot ``key`` on top of layer ``parent`` and return its mounts.
+def moor_storage_prepare(key: str, parent: str | None) -> bool:
+    """Create a writable snapshot ``key`` (a container's layer) on top of layer ``parent``.
 
-    :param key: the snapshot's name (a container ID).
+    :param key: the snapshot's name (a container ID); not yet present.
     :param parent: the key of the image's top layer, or ``None`` for an empty
         root filesystem.
-    :param readonly: ``True`` for a view without a writable layer.
-    :return: the mounts which, performed in order, give the root filesystem.
+    :return: ``True``.
     :raises moor.errors.Conflict: ``key`` exists already.
-    :raises moor.errors.InvalidParameter: the layer chain is too deep to mount.
+    :raises moor.errors.NotFound: ``parent`` does not exist.
+    :raises moor.errors.InvalidParameter: the layer chain is deeper than the
+        driver can mount (the overlay driver allows 127 layers plus the snapshot).
 
-    Called when a container is created.
+    Called when a container is created. Nothing is mounted yet.
     """
 
 
 @hookspec(firstresult=True)
-def moor_storage_mounts(key: str) -> list[Mount]:
-    """Return the mounts of an existing snapshot or layer ``key``.
+def moor_storage_mount(key: str) -> str:
+    """Mount the snapshot or layer ``key`` and return the host path of its root filesystem.
+
+    Reference counted: every call needs one :func:`moor_storage_unmount`; the
+    filesystem stays mounted until the last one. A layer (not a snapshot) is
+    mounted read-only.
+
+    The driver performs the mount itself (rather than returning mount options
+    for the caller) because deep layer chains need tricks, such as relative
+    paths from a chosen working directory, that only the driver can play.
 
     :raises moor.errors.NotFound: no snapshot or layer ``key``.
+    :raises moor.errors.MoorError: the mount failed (the kernel's reason is named).
 
     Called when a container starts and whenever the engine reads a root
-    filesystem (export, cp, commit).
+    filesystem (export, cp, commit, image tests).
+    """
+
+
+@hookspec(firstresult=True)
+def moor_storage_unmount(key: str) -> bool:
+    """Release one use of ``key`` taken by :func:`moor_storage_mount`.
+
+    :return: ``True`` when this call unmounted the filesystem (last user).
+
+    Called when a container stops and after every temporary read.
     """
 
 
@@ -155,14 +175,18 @@ def moor_storage_exists(key: str) -> bool:
 
 @hookspec(firstresult=True)
 def moor_storage_diff(key: str) -> IO[bytes]:
-    """Return the changes of snapshot ``key`` against its parent as a tar stream.
+    """Return the content of snapshot or layer ``key`` against its parent as a tar stream.
 
-    :return: a readable binary stream of an OCI layer tar (deletions as
-        ``.wh.`` whiteouts, replaced directories as ``.wh..wh..opq``); the caller
-        closes it.
-    :raises moor.errors.NotFound: no snapshot ``key``.
+    For a layer made by :func:`moor_storage_apply_layer` the stream is
+    byte-for-byte the tar it was applied from, so its sha256 is the layer's
+    diff ID again (``save`` and ``push`` rely on this). For a snapshot it is a
+    new OCI layer tar of the snapshot's changes (deletions as ``.wh.``
+    whiteouts, replaced directories as ``.wh..wh..opq``).
 
-    Called by ``commit`` and ``build``.
+    :return: a readable binary stream; the caller closes it.
+    :raises moor.errors.NotFound: no snapshot or layer ``key``.
+
+    Called by ``save``, ``commit``, ``build`` and ``push``.
     """
 
 

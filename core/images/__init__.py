@@ -1,0 +1,1 @@
+"""Images: references, the content-addressed image store, archives (load/save) and import."""
