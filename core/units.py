@@ -19,11 +19,11 @@ def parse_size(text: str, what: str = "size") -> int:
     return int(float(number) * _UNITS[unit.lower()])
 
 
-def human_size(size: float) -> str:
-    """Decimal units with three significant digits, as Docker's CLI prints sizes (``1.23MB``)."""
+def human_size(size: float, precision: int = 4) -> str:
+    """Decimal units with ``precision`` significant digits, as Docker's CLI prints sizes (``1.23MB``)."""
     units = ["B", "kB", "MB", "GB", "TB", "PB"]
     index = 0
     while size >= 1000 and index < len(units) - 1:
         size /= 1000.0
         index += 1
-    return f"{size:.4g}{units[index]}"
+    return f"{size:.{precision}g}{units[index]}"

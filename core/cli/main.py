@@ -14,6 +14,15 @@ COMMANDS: dict[str, str] = {
     "info": "system:info",
     "config": "system:config",
     "system": "system:system",
+    "images": "images:images",
+    "image": "images:image",
+    "rmi": "images:rmi",
+    "tag": "images:tag",
+    "inspect": "images:inspect",
+    "history": "images:history",
+    "load": "images:load",
+    "save": "images:save",
+    "import": "images:import_",
 }
 
 

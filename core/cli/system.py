@@ -144,4 +144,15 @@ def system_info(ctx: click.Context, format_: str) -> None:
     ctx.invoke(info, format_=format_)
 
 
+@system.command("df")
+@click.option("-v", "--verbose", is_flag=True, help="Show detailed information on space usage")
+@click.option("--format", "format_", default="", help="Pretty-print images using a Go template")
+@click.pass_context
+def system_df(ctx: click.Context, verbose: bool, format_: str) -> None:
+    """Show moor disk usage."""
+    from moor.cli.images import disk_usage
+
+    disk_usage(ctx, verbose, format_)
+
+
 __all__ = ["version", "info", "config", "system", "print_json"]

@@ -25,6 +25,18 @@ class Engine:
         self.drivers = drivers if drivers is not None else load_drivers(config)
         self.id = self._engine_id()
         self.services: dict[str, object] = {}
+        self._build_services()
+
+    def _build_services(self) -> None:
+        from moor.images.store import ImageStore
+        from moor.services.image_transfer import ImageTransfer
+        from moor.services.images import ImageService
+
+        images = ImageService(ImageStore(os.path.join(self.config.data_root, "image"), self.drivers.storage))
+        images.recover()
+        self.images = images
+        self.transfer = ImageTransfer(images)
+        self.services["images"] = images
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")

@@ -55,7 +55,7 @@ def build_router(engine: Any) -> Any:
     return router
 
 
-ROUTE_MODULES = ("system",)
+ROUTE_MODULES = ("system", "images")
 
 
 def serve(config: Config) -> None:

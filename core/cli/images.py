@@ -1,0 +1,435 @@
+"""Image commands: images, image ls/rm/inspect/prune/history/tag/load/save/import, rmi, tag, ..."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import click
+
+from moor.cli.client import DaemonError, quote_name
+from moor.cli.main import client_of
+from moor.cli.output import fail, print_json, print_table, render_format
+from moor.cli.timefmt import human_duration
+from moor.units import human_size
+
+
+def _short(image_id: str, no_trunc: bool) -> str:
+    return image_id if no_trunc else image_id.split(":", 1)[-1][:12]
+
+
+def _filters(values: tuple[str, ...]) -> str | None:
+    if not values:
+        return None
+    result: dict[str, list[str]] = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep:
+            fail(f'invalid argument "{value}" for "-f, --filter" flag: bad format of filter (expected name=value)', 125)
+        result.setdefault(key.strip().lower(), []).append(rest)
+    return json.dumps(result)
+
+
+def _split_repo_tag(name: str) -> tuple[str, str]:
+    """``host:5000/repo:tag`` -> (``host:5000/repo``, ``tag``); no tag -> empty tag."""
+    if "@" in name:
+        return name, ""
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, _, tag = name.rpartition(":")
+        return repo, tag
+    return name, ""
+
+
+# ---------------------------------------------------------------------- images / image ls
+
+
+def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool) -> list[dict[str, Any]]:
+    rows = []
+    now = time.time()
+    for image in images:
+        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+        digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
+        base = {
+            "ID": _short(image["Id"], no_trunc),
+            "CreatedSince": human_duration(now - image["Created"]) + " ago",
+            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(image["Created"])),
+            "Size": human_size(image["Size"], 3),
+            "VirtualSize": human_size(image.get("VirtualSize", image["Size"]), 3),
+            "SharedSize": "N/A", "UniqueSize": "N/A",
+            "Containers": "N/A" if image.get("Containers", -1) < 0 else str(image["Containers"]),
+        }
+        digest_of = {d.split("@", 1)[0]: d.split("@", 1)[1] for d in digests}
+        if not tags:
+            repos = [d.split("@", 1)[0] for d in digests] or ["<none>"]
+            for repo in repos:
+                rows.append({**base, "Repository": repo, "Tag": "<none>", "Digest": digest_of.get(repo, "<none>")})
+            continue
+        for tag in tags:
+            repo, _, tag_name = tag.rpartition(":")
+            rows.append({**base, "Repository": repo, "Tag": tag_name, "Digest": digest_of.get(repo, "<none>")})
+    return rows
+
+
+def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: bool, digests: bool,
+                 no_trunc: bool, filters: tuple[str, ...], format_: str) -> None:
+    params: dict[str, Any] = {"all": "1" if all_ else None, "filters": _filters(filters)}
+    if repository:
+        merged = json.loads(params["filters"] or "{}")
+        merged.setdefault("reference", []).append(repository)
+        params["filters"] = json.dumps(merged)
+    images = client_of(ctx).get("/images/json", **params)
+    if quiet:
+        seen: list[str] = []
+        for image in images:
+            short = _short(image["Id"], no_trunc)
+            if short not in seen:
+                seen.append(short)
+        for short in seen:
+            click.echo(short)
+        return
+    rows = _image_rows(images, digests, no_trunc)
+    if format_:
+        headers = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
+                   "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+                   "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+                   "Containers": "CONTAINERS"}
+        render_format(format_, rows, headers)
+        return
+    columns = ["Repository", "Tag"] + (["Digest"] if digests else []) + ["ID", "CreatedSince", "Size"]
+    titles = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
+              "CreatedSince": "CREATED", "Size": "SIZE"}
+    print_table([[titles[c] for c in columns]] + [[row[c] for c in columns] for row in rows])
+
+
+def _list_options(function: Any) -> Any:
+    for decorator in reversed([
+        click.argument("repository", required=False),
+        click.option("-a", "--all", "all_", is_flag=True, help="Show all images (default hides intermediate images)"),
+        click.option("-q", "--quiet", is_flag=True, help="Only show image IDs"),
+        click.option("--digests", is_flag=True, help="Show digests"),
+        click.option("--no-trunc", is_flag=True, help="Don't truncate output"),
+        click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided"),
+        click.option("--format", "format_", default="", help="Pretty-print images using a Go template"),
+        click.pass_context,
+    ]):
+        function = decorator(function)
+    return function
+
+
+@click.command("images")
+@_list_options
+def images(ctx: click.Context, **options: Any) -> None:
+    """List images."""
+    _list_images(ctx, **options)
+
+
+@click.group("image")
+def image() -> None:
+    """Manage images."""
+
+
+@image.command("ls")
+@_list_options
+def image_ls(ctx: click.Context, **options: Any) -> None:
+    """List images."""
+    _list_images(ctx, **options)
+
+
+image.add_command(image_ls, "list")
+
+# ---------------------------------------------------------------------- rmi / tag
+
+
+@click.command("rmi")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image")
+@click.option("--no-prune", is_flag=True, help="Do not delete untagged parents")
+@click.pass_context
+def rmi(ctx: click.Context, names: tuple[str, ...], force: bool, no_prune: bool) -> None:
+    """Remove one or more images."""
+    client = client_of(ctx)
+    failed = False
+    for name in names:
+        try:
+            report = client.call("DELETE", f"/images/{quote_name(name)}",
+                                 {"force": "1" if force else None, "noprune": "1" if no_prune else None})
+        except DaemonError as err:
+            click.echo(f"Error response from daemon: {err.message}", err=True)
+            failed = True
+            continue
+        for item in report or []:
+            for key, value in item.items():
+                click.echo(f"{key}: {value}")
+    if failed:
+        sys.exit(1)
+
+
+image.add_command(rmi, "rm")
+image.add_command(rmi, "remove")
+
+
+@click.command("tag")
+@click.argument("source")
+@click.argument("target")
+@click.pass_context
+def tag(ctx: click.Context, source: str, target: str) -> None:
+    """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    repo, tag_name = _split_repo_tag(target)
+    client_of(ctx).call("POST", f"/images/{quote_name(source)}/tag", {"repo": repo, "tag": tag_name or None})
+
+
+image.add_command(tag, "tag")
+
+# ---------------------------------------------------------------------- inspect / history
+
+
+def _inspect_images(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
+    client = client_of(ctx)
+    found, failed = [], False
+    for name in names:
+        try:
+            found.append(client.get(f"/images/{quote_name(name)}/json"))
+        except DaemonError as err:
+            if err.status != 404:
+                raise
+            click.echo(f"Error: No such image: {name}", err=True)
+            failed = True
+    if format_:
+        render_format(format_, found)
+    else:
+        print_json(found)
+    if failed:
+        sys.exit(1)
+
+
+@image.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
+@click.pass_context
+def image_inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
+    """Display detailed information on one or more images."""
+    _inspect_images(ctx, names, format_)
+
+
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
+@click.option("--type", "type_", default="", help="Return JSON for specified type")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes if the type is container")
+@click.pass_context
+def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str, size: bool) -> None:
+    """Return low-level information on moor objects."""
+    if type_ and type_ != "image":
+        fail(f'"{type_}" is not a valid value for --type', 125)
+    _inspect_images(ctx, names, format_)
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command("history")
+@click.argument("name")
+@click.option("-H", "--human", default=True, type=bool, help="Print sizes and dates in human readable format")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
+@click.option("--format", "format_", default="", help="Pretty-print images using a Go template")
+@click.pass_context
+def history(ctx: click.Context, name: str, human: bool, no_trunc: bool, quiet: bool, format_: str) -> None:
+    """Show the history of an image."""
+    entries = client_of(ctx).get(f"/images/{quote_name(name)}/history")
+    now = time.time()
+    rows = []
+    for entry in entries:
+        ident = entry["Id"] if entry["Id"] == "<missing>" else _short(entry["Id"], no_trunc)
+        created_by = entry["CreatedBy"].replace("\t", " ")
+        rows.append({
+            "ID": ident,
+            "CreatedSince": human_duration(now - entry["Created"]) + " ago" if human else
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry["Created"])),
+            "CreatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry["Created"])),
+            "CreatedBy": created_by if no_trunc else _ellipsis(created_by, 45),
+            "Size": human_size(entry["Size"], 3) if human else str(entry["Size"]),
+            "Comment": entry["Comment"],
+        })
+    if quiet:
+        for row in rows:
+            click.echo(row["ID"])
+        return
+    if format_:
+        render_format(format_, rows, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+                                      "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"})
+        return
+    table = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
+    table += [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]] for r in rows]
+    print_table(table)
+
+
+image.add_command(history, "history")
+
+# ---------------------------------------------------------------------- load / save / import
+
+
+@click.command("load")
+@click.option("-i", "--input", "input_", default="", help="Read from tar archive file, instead of STDIN")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the load output")
+@click.pass_context
+def load(ctx: click.Context, input_: str, quiet: bool) -> None:
+    """Load an image from a tar archive or STDIN."""
+    if input_:
+        try:
+            source = open(input_, "rb")
+        except OSError as err:
+            fail(f"open {input_}: {err.strerror.lower() if err.strerror else err}")
+    else:
+        if sys.stdin.isatty():
+            fail("requested load from stdin, but stdin is empty")
+        source = sys.stdin.buffer
+    client = client_of(ctx)
+    with source:
+        response = client.open("POST", "/images/load", {"quiet": "1" if quiet else "0"}, body=source,
+                               headers={"Content-Type": "application/x-tar"})
+        for message in client.stream_json(response):
+            if "error" in message:
+                fail(message["error"])
+            if "stream" in message:
+                click.echo(message["stream"], nl=False)
+
+
+image.add_command(load, "load")
+
+
+@click.command("save")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-o", "--output", default="", help="Write to a file, instead of STDOUT")
+@click.pass_context
+def save(ctx: click.Context, names: tuple[str, ...], output: str) -> None:
+    """Save one or more images to a tar archive (streamed to STDOUT by default)."""
+    if not output and sys.stdout.isatty():
+        fail("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    response = client_of(ctx).open("GET", "/images/get", {"names": list(names)})
+    if output:
+        directory = os.path.dirname(os.path.abspath(output))
+        temp = os.path.join(directory, f".{os.path.basename(output)}.tmp-{os.getpid()}")
+        try:
+            with open(temp, "wb") as out:
+                _copy(response, out)
+            os.replace(temp, output)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+    else:
+        _copy(response, sys.stdout.buffer)
+
+
+def _copy(response: Any, out: Any) -> None:
+    while True:
+        data = response.read1()
+        if not data:
+            break
+        out.write(data)
+    out.flush()
+    response.close()
+
+
+image.add_command(save, "save")
+
+
+@click.command("import")
+@click.argument("source")
+@click.argument("repository", required=False, default="")
+@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image")
+@click.option("-m", "--message", default="", help="Set commit message for imported image")
+@click.option("--platform", default="", help="Set platform if server is multi-platform capable")
+@click.pass_context
+def import_(ctx: click.Context, source: str, repository: str, changes: tuple[str, ...], message: str,
+            platform: str) -> None:
+    """Import the contents from a tarball to create a filesystem image."""
+    if "://" in source:
+        fail("importing from a URL is not supported by moor: download the file and import it")
+    repo, tag_name = _split_repo_tag(repository) if repository else ("", "")
+    if source == "-":
+        body = sys.stdin.buffer
+    else:
+        try:
+            body = open(source, "rb")
+        except OSError as err:
+            fail(f"open {source}: {(err.strerror or str(err)).lower()}")
+    params = {"fromSrc": "-", "repo": repo or None, "tag": tag_name or None, "changes": list(changes),
+              "message": message or None, "platform": platform or None}
+    client = client_of(ctx)
+    response = client.open("POST", "/images/create", params, body=body,
+                           headers={"Content-Type": "application/x-tar"})
+    for item in client.stream_json(response):
+        if "error" in item:
+            fail(item["error"])
+        if "status" in item:
+            click.echo(item["status"])
+
+
+image.add_command(import_, "import")
+
+# ---------------------------------------------------------------------- prune / df
+
+
+@image.command("prune")
+@click.option("-a", "--all", "all_", is_flag=True, help="Remove all unused images, not just dangling ones")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'until=<timestamp>')")
+@click.pass_context
+def image_prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str, ...]) -> None:
+    """Remove unused images."""
+    warning = ("WARNING! This will remove all images without at least one container associated to them."
+               if all_ else "WARNING! This will remove all dangling images.")
+    if not force:
+        click.echo(f"{warning}\nAre you sure you want to continue? [y/N] ", nl=False)
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            return
+    merged = json.loads(_filters(filters) or "{}")
+    merged["dangling"] = ["false" if all_ else "true"]
+    report = client_of(ctx).call("POST", "/images/prune", {"filters": json.dumps(merged)})
+    deleted = report.get("ImagesDeleted") or []
+    if deleted:
+        click.echo("Deleted Images:")
+        for item in deleted:
+            for key, value in item.items():
+                click.echo(f"{key.lower()}: {value}")
+        click.echo("")
+    click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0), 3)}")
+
+
+def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
+    data = client_of(ctx).get("/system/df")
+    images_ = data.get("Images") or []
+    active = [i for i in images_ if i.get("Containers", 0) > 0]
+    total = data.get("LayersSize", 0)
+    reclaimable = total - sum(i["Size"] - i.get("SharedSize", 0) for i in active) if images_ else 0
+    percent = f" ({int(reclaimable * 100 / total)}%)" if total else ""
+    rows = [
+        {"Type": "Images", "TotalCount": str(len(images_)), "Active": str(len(active)),
+         "Size": human_size(total, 3), "Reclaimable": human_size(max(reclaimable, 0), 3) + percent},
+        {"Type": "Containers", "TotalCount": str(len(data.get("Containers") or [])), "Active": "0",
+         "Size": "0B", "Reclaimable": "0B"},
+        {"Type": "Local Volumes", "TotalCount": str(len(data.get("Volumes") or [])), "Active": "0",
+         "Size": "0B", "Reclaimable": "0B"},
+        {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
+    ]
+    if format_:
+        render_format(format_, rows, {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+                                      "Reclaimable": "RECLAIMABLE"})
+        return
+    table = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]]
+    table += [[r["Type"], r["TotalCount"], r["Active"], r["Size"], r["Reclaimable"]] for r in rows]
+    print_table(table)
+    if verbose:
+        click.echo("\nImages space usage:\n")
+        _list_rows = _image_rows(images_, False, False)
+        print_table([["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS"]] +
+                    [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"], r["Containers"]]
+                     for r in _list_rows])

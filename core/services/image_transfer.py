@@ -1,0 +1,193 @@
+"""Moving images in and out of the store: ``load``, ``save`` and ``import``.
+
+Every operation is all-or-nothing for the store: a failure removes the
+layers it added, and an image appears only once it is whole.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import shutil
+import time
+from typing import IO, Any, Iterator
+
+from moor.errors import InvalidParameter
+from moor.images import reference
+from moor.images.archive import SaveImage, SaveLayer, open_layer, read_archive, spool_archive, write_docker_archive
+from moor.images.changes import apply_changes
+from moor.images.store import ImageRecord, LayerRecord
+from moor.images.views import format_timestamp
+from moor.services.images import ImageService
+
+log = logging.getLogger(__name__)
+
+ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
+class ImageTransfer:
+    """load / save / import on top of an :class:`ImageService`."""
+
+    def __init__(self, images: ImageService) -> None:
+        self.images = images
+        self.store = images.store
+
+    # ------------------------------------------------------------------ load
+
+    def load(self, stream: IO[bytes]) -> list[str]:
+        """Load every image of a docker-save or OCI archive; return Docker's progress lines."""
+        workdir = self.store.temp_dir()
+        added: list[str] = []
+        try:
+            spool_archive(stream, workdir)
+            archive_images = read_archive(workdir)
+            if not archive_images:
+                raise InvalidParameter("invalid archive: it holds no image")
+            messages = []
+            for item in archive_images:
+                image = self._add_layers_and_image(item.config, [l.path for l in item.layers], added)
+                tagged = False
+                for tag in item.repo_tags:
+                    try:
+                        target = reference.parse(tag)
+                    except InvalidParameter:
+                        log.warning("load: ignoring tag %r (not a valid reference)", tag)
+                        continue
+                    if not target.tag and not target.digest:
+                        continue
+                    previous = self.store.refs().get(str(target))
+                    if previous and previous != image.id:
+                        messages.append(f"The image {target.familiar} already exists, renaming the old one "
+                                        f"with ID {previous} to empty string\n")
+                    self.store.set_ref(str(target), image.id)
+                    messages.append(f"Loaded image: {target.familiar}\n")
+                    tagged = True
+                if not tagged:
+                    messages.append(f"Loaded image ID: {image.id}\n")
+            return messages
+        except BaseException:
+            self._forget_layers(added)
+            raise
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _add_layers_and_image(self, config_bytes: bytes, layer_paths: list[str], added: list[str]) -> ImageRecord:
+        try:
+            config = json.loads(config_bytes)
+            diff_ids = list(config["rootfs"]["diff_ids"])
+        except (ValueError, KeyError, TypeError):
+            raise InvalidParameter("invalid archive: image config has no rootfs.diff_ids") from None
+        if len(diff_ids) != len(layer_paths):
+            raise InvalidParameter(f"invalid archive: config lists {len(diff_ids)} layers, manifest {len(layer_paths)}")
+        parent: str | None = None
+        for diff_id, path in zip(diff_ids, layer_paths):
+            record = self._add_layer(parent, path, diff_id, added)
+            parent = record.chain_id
+        return self.store.add_image(config_bytes)
+
+    def _add_layer(self, parent: str | None, path: str, diff_id: str, added: list[str]) -> LayerRecord:
+        from moor.images.store import chain_id
+
+        existed = self.store.get_layer(chain_id(parent, diff_id)) is not None
+        with open_layer(path) as layer:
+            record = self.store.add_layer(parent, layer, diff_id)
+        if not existed:
+            added.append(record.chain_id)
+        return record
+
+    def _forget_layers(self, chains: list[str]) -> None:
+        used = {c for image in self.store.images() for c in _chains(image)}
+        for chain in reversed(chains):
+            if chain not in used:
+                try:
+                    self.store._remove_layer(chain)
+                except Exception:  # cleanup after a failure must not hide the failure
+                    log.exception("could not remove layer %s after a failed load", chain)
+
+    # ------------------------------------------------------------------ save
+
+    def save_images(self, names: list[str]) -> list[SaveImage]:
+        """Resolve names as ``docker save`` does (a bare repository name means all its tags)."""
+        if not names:
+            raise InvalidParameter("no image names given")
+        chosen: dict[str, SaveImage] = {}
+        for name in names:
+            for image, tag in self._named(name):
+                item = chosen.get(image.id)
+                if item is None:
+                    layers = [SaveLayer(diff_id=r.diff_id, size=r.size, open=_opener(self.store, r))
+                              for r in self.store.layer_chain(image)]
+                    item = SaveImage(id=image.id, config=self.store.get_blob(image.id), layers=layers,
+                                     repo_tags=[])
+                    chosen[image.id] = item
+                if tag and tag not in item.repo_tags:
+                    item.repo_tags.append(tag)
+        return list(chosen.values())
+
+    def _named(self, name: str) -> list[tuple[ImageRecord, str]]:
+        try:
+            ref = reference.parse(name, default_tag=False)
+        except InvalidParameter:
+            ref = None
+        if ref is not None and not ref.tag and not ref.digest:
+            tagged = [(self.store.get(i), reference.parse(r).familiar) for r, i in self.store.refs().items()
+                      if reference.parse(r).name == ref.name and "@" not in r]
+            found = [(image, tag) for image, tag in tagged if image is not None]
+            if found:
+                return sorted(found, key=lambda pair: pair[1])
+        image = self.images.resolve(name)
+        if ref is not None and (ref.tag or ref.digest) and self.images._is_reference_to(name, image):
+            return [(image, ref.familiar if ref.tag else "")]
+        return [(image, "")]
+
+    def save(self, names: list[str], out: IO[bytes]) -> None:
+        write_docker_archive(out, self.save_images(names))
+
+    # ------------------------------------------------------------------ import
+
+    def import_tarball(self, stream: IO[bytes], repo: str, tag: str, changes: list[str], message: str,
+                       platform_os: str = "") -> ImageRecord:
+        """``docker import``: one layer from a root filesystem tar (plain or compressed)."""
+        target = reference.parse_repository_and_tag(repo, tag) if repo else None
+        container_config = apply_changes({}, changes)
+        added: list[str] = []
+        try:
+            from moor.images.archive import decompressed
+
+            with decompressed(stream) as tar:
+                layer = self.store.add_layer(None, tar)
+            added.append(layer.chain_id)
+            now = format_timestamp(time.time())
+            config: dict[str, Any] = {
+                "architecture": ARCH,
+                "config": container_config or None,
+                "created": now,
+                "history": [{"created": now, "comment": message or "Imported from -"}],
+                "os": platform_os or "linux",
+                "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+            }
+            if message:
+                config["comment"] = message
+            image = self.store.add_image(json.dumps(config, separators=(",", ":")).encode())
+        except BaseException:
+            self._forget_layers(added)
+            raise
+        if target is not None:
+            self.store.set_ref(str(target), image.id)
+        return image
+
+
+def _chains(image: ImageRecord) -> list[str]:
+    from moor.images.store import chain_ids
+
+    return chain_ids(image.diff_ids)
+
+
+def _opener(store: Any, record: LayerRecord) -> Any:
+    return lambda: store.open_layer_tar(record)
+
+
+def stream_lines(messages: list[str]) -> Iterator[bytes]:
+    for message in messages:
+        yield json.dumps({"stream": message}).encode() + b"\r\n"

@@ -1,0 +1,44 @@
+"""--change instructions applied to an image's container config."""
+
+from __future__ import annotations
+
+import pytest
+
+from moor.errors import InvalidParameter
+from moor.images.changes import apply_changes
+
+
+def test_every_instruction() -> None:
+    config = apply_changes({}, [
+        'CMD ["/bin/sh", "-c", "echo hi"]',
+        "ENTRYPOINT /entry.sh",
+        "ENV A=1 B=two",
+        "ENV C three words",
+        'LABEL maintainer="me" version=2',
+        "EXPOSE 80 53/udp",
+        'VOLUME ["/data", "/logs"]',
+        "WORKDIR /srv",
+        "USER nobody",
+        "STOPSIGNAL SIGINT",
+    ])
+    assert config["Cmd"] == ["/bin/sh", "-c", "echo hi"]
+    assert config["Entrypoint"] == ["/bin/sh", "-c", "/entry.sh"]
+    assert config["Env"] == ["A=1", "B=two", "C=three words"]
+    assert config["Labels"] == {"maintainer": "me", "version": "2"}
+    assert config["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
+    assert config["Volumes"] == {"/data": {}, "/logs": {}}
+    assert (config["WorkingDir"], config["User"], config["StopSignal"]) == ("/srv", "nobody", "SIGINT")
+
+
+def test_env_replaces_same_key() -> None:
+    assert apply_changes({"Env": ["A=1", "B=2"]}, ["ENV A=3"])["Env"] == ["B=2", "A=3"]
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ("RUN echo", "RUN is not a valid change command"),
+    ("EXPOSE http", "invalid containerPort: http"),
+    ("LABEL novalue", "must have two arguments|can't find ="),
+])
+def test_bad_changes(change: str, error: str) -> None:
+    with pytest.raises(InvalidParameter, match=error):
+        apply_changes({}, [change])
