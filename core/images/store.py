@@ -202,6 +202,8 @@ class ImageStore:
             key = hex_of(chain)
             if self.storage.exists(key=key):
                 self.storage.remove(key=key)  # content without a record: left by a crash
+            pending = self._layer_path(chain)[: -len(".json")] + ".pending"
+            atomic_write(pending, b"")  # so a crash before the record is written can be undone
             reader = DigestingReader(stream)
             disk_size = self.storage.apply_layer(key=key, parent=hex_of(parent) if parent else None, diff=reader)
             try:
@@ -213,7 +215,9 @@ class ImageStore:
                 atomic_write_json(self._layer_path(chain), record.__dict__)
             except BaseException:
                 self.storage.remove(key=key)
+                os.unlink(pending)
                 raise
+            os.unlink(pending)
             return record
 
     def _spooled(self, stream: IO[bytes]) -> Any:
@@ -377,6 +381,14 @@ class ImageStore:
                 del self._refs[ref]
             if dangling_refs:
                 self._save_refs()
+            layers_dir = os.path.join(self.root, "layers")
+            for name in os.listdir(layers_dir):
+                if name.endswith(".pending"):
+                    key = name[: -len(".pending")]
+                    if not os.path.exists(os.path.join(layers_dir, key + ".json")):
+                        log.info("removing layer %s whose apply was interrupted", key)
+                        self.storage.remove(key=key)
+                    os.unlink(os.path.join(layers_dir, name))
             used = {c for image in self._images.values() for c in chain_ids(image.diff_ids)}
             records = {}
             for name in os.listdir(os.path.join(self.root, "layers")):
