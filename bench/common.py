@@ -12,3 +12,42 @@ from moor.testing.daemon import DaemonProcess
 def private_daemon(config_text: str = "") -> Iterator[DaemonProcess]:
     with DaemonProcess(config_text=config_text) as daemon:
         yield daemon
+
+
+@contextlib.contextmanager
+def private_dockerd() -> Iterator[str | None]:
+    """A dockerd with its own data root and socket, no iptables and no bridge; None if not installed."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import tempfile
+    import time
+
+    binary = shutil.which("dockerd")
+    if binary is None:
+        yield None
+        return
+    root = tempfile.mkdtemp(prefix="moor-bench-dockerd-")
+    socket = os.path.join(root, "docker.sock")
+    process = subprocess.Popen(
+        [binary, "--data-root", os.path.join(root, "data"), "--exec-root", os.path.join(root, "exec"),
+         "--pidfile", os.path.join(root, "docker.pid"), "-H", f"unix://{socket}", "--iptables=false",
+         "--ip6tables=false", "--bridge=none", "--storage-driver=overlay2"],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "dockerd.log"), "wb"), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ping = subprocess.run(["docker", "-H", f"unix://{socket}", "version"], capture_output=True)
+            if ping.returncode == 0:
+                break
+            time.sleep(0.2)
+        yield f"unix://{socket}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        subprocess.run(["umount", "-R", "-l", root], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
