@@ -72,10 +72,7 @@ def build(engine: "Engine") -> Router:
         if request.arg("filter"):
             filters.setdefault("reference", []).append(request.arg("filter"))
         found = images.list(all_images=request.flag("all"), filters=filters)
-        rows = [views.summary(images, image) for image in found]
-        if not request.flag("digests"):
-            pass  # RepoDigests are always sent; the CLI decides whether to show them
-        return json_response(rows)
+        return json_response([views.summary(images, image) for image in found])
 
     @router.route("GET", "/images/get")
     def save_many(request: Request) -> Response:
@@ -112,13 +109,7 @@ def build(engine: "Engine") -> Router:
 
     @router.route("GET", "/images/{name:path}/json")
     def inspect(request: Request, name: str) -> Response:
-        image = images.resolve(name)
-        top = image.top_layer
-        graph = {}
-        if top is not None:
-            graph = {"UpperDir": "", "MergedDir": "", "WorkDir": "",
-                     "LowerDir": ""}
-        return json_response(views.inspect(images, image, graph))
+        return json_response(views.inspect(images, images.resolve(name), {}))
 
     @router.route("GET", "/images/{name:path}/history")
     def history(request: Request, name: str) -> Response:
@@ -143,19 +134,20 @@ def build(engine: "Engine") -> Router:
 
     @router.route("GET", "/system/df")
     def disk_usage(request: Request) -> Response:
+        everything = images.list(all_images=True)
+        chains = {image.id: images.store.layer_chain(image) for image in everything}
+        users_of_layer: dict[str, int] = {}
+        for layers in chains.values():
+            for layer in layers:
+                users_of_layer[layer.chain_id] = users_of_layer.get(layer.chain_id, 0) + 1
         rows = []
-        layers_size = 0
-        seen: set[str] = set()
-        for image in images.list(all_images=True):
+        for image in everything:
             row = views.summary(images, image)
             row["Containers"] = len(images.users(image.id))
-            row["SharedSize"] = 0
+            row["SharedSize"] = sum(l.disk_size for l in chains[image.id] if users_of_layer[l.chain_id] > 1)
             rows.append(row)
-            for layer in images.store.layer_chain(image):
-                if layer.chain_id not in seen:
-                    seen.add(layer.chain_id)
-                    layers_size += layer.disk_size
-        return json_response({"LayersSize": layers_size, "Images": rows, "Containers": [], "Volumes": [],
-                              "BuildCache": []})
+        unique_layers = {l.chain_id: l.disk_size for layers in chains.values() for l in layers}
+        return json_response({"LayersSize": sum(unique_layers.values()), "Images": rows, "Containers": [],
+                              "Volumes": [], "BuildCache": []})
 
     return router
