@@ -1,0 +1,217 @@
+"""Detect and undo the compressions that image archives and layers use.
+
+Image archives (``docker load`` input) and layer blobs come plain, gzip, xz,
+bzip2 or zstd compressed; the kind is told by the first bytes, never by a file
+name or a media type. Every decompressed stream is guarded against
+decompression bombs: reading fails with :class:`InvalidParameter` once the
+output exceeds both :data:`BOMB_RATIO` times the compressed bytes read so far
+and :data:`BOMB_MIN_BYTES`. Both are module constants read at every check, so
+tests can monkeypatch them smaller.
+
+Errors of the decompressors (truncated or corrupt data) become
+:class:`InvalidParameter`; errors of the underlying stream (a closed socket,
+a failing disk) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import zlib
+from typing import IO, Any
+
+from moor.errors import InvalidParameter
+
+#: Abort when the decompressed size exceeds this many times the compressed size read ...
+BOMB_RATIO = 100
+#: ... and also exceeds this many bytes (1 GiB).
+BOMB_MIN_BYTES = 1 << 30
+
+GZIP_MAGIC = b"\x1f\x8b"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BZIP2_MAGIC = b"BZh"
+MAGIC_LEN = 6
+
+_CHUNK = 1 << 16
+
+
+def detect_compression(head: bytes) -> str:
+    """Name the compression that ``head`` (the first bytes of a stream) starts with.
+
+    Returns ``"gzip"``, ``"xz"``, ``"zstd"``, ``"bzip2"`` or ``"none"``.
+    """
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(BZIP2_MAGIC):
+        return "bzip2"
+    return "none"
+
+
+def _zstandard() -> Any:
+    """The ``zstandard`` module, or None when it is not installed."""
+    try:
+        import zstandard  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return zstandard
+
+
+def zstd_available() -> bool:
+    """Whether zstd data can be decompressed here (the ``zstandard`` module is importable)."""
+    return _zstandard() is not None
+
+
+def _read_up_to(raw: IO[bytes], size: int) -> bytes:
+    """Read ``size`` bytes, fewer only at end of stream (pipes return short reads)."""
+    parts: list[bytes] = []
+    missing = size
+    while missing > 0:
+        chunk = raw.read(missing)
+        if not chunk:
+            break
+        parts.append(chunk)
+        missing -= len(chunk)
+    return b"".join(parts)
+
+
+class _Source(io.RawIOBase):
+    """The compressed side: already-peeked bytes, then the raw stream; counts what it hands out."""
+
+    def __init__(self, head: bytes, raw: IO[bytes], close_raw: bool) -> None:
+        super().__init__()
+        self._head = head
+        self._raw = raw
+        self._close_raw = close_raw
+        self.count = 0
+        self.failed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            size = min(len(view), len(self._head))
+            view[:size] = self._head[:size]
+            self._head = self._head[size:]
+        else:
+            try:
+                data = self._raw.read(len(view))
+            except OSError:
+                self.failed = True
+                raise
+            size = len(data)
+            view[:size] = data
+        self.count += size
+        return size
+
+    def close(self) -> None:
+        if not self.closed and self._close_raw:
+            self._raw.close()
+        super().close()
+
+
+def _decoder_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions a decompressor raises for corrupt input."""
+    errors: list[type[BaseException]] = [zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError]
+    zstandard = _zstandard()
+    if zstandard is not None:
+        errors.append(zstandard.ZstdError)
+    return tuple(errors)
+
+
+class _Guarded(io.RawIOBase):
+    """The decompressed side: counts output, enforces the bomb guard, translates decoder errors."""
+
+    def __init__(self, decoder: Any, source: _Source, what: str) -> None:
+        super().__init__()
+        self._decoder = decoder
+        self._source = source
+        self._what = what
+        self._errors = _decoder_errors()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            size = self._decoder.readinto(buffer)
+        except EOFError as error:
+            raise InvalidParameter(f"{self._what}: truncated compressed data") from error
+        except self._errors as error:
+            if self._source.failed:
+                raise
+            raise InvalidParameter(f"{self._what}: corrupt compressed data ({error})") from error
+        self.count += size
+        if self.count > BOMB_MIN_BYTES and self.count > BOMB_RATIO * max(self._source.count, 1):
+            raise InvalidParameter(
+                f"{self._what}: decompressed size exceeds {BOMB_RATIO} times the compressed size "
+                f"(more than {self.count} bytes from {self._source.count}): refusing a decompression bomb"
+            )
+        return size
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._decoder.close()
+            finally:
+                self._source.close()
+        super().close()
+
+
+def _decoder(kind: str, source: _Source, what: str) -> Any:
+    """A file-like decompressor of ``kind`` reading from ``source``."""
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=source, mode="rb")
+    if kind == "xz":
+        return lzma.LZMAFile(source, mode="rb")
+    if kind == "bzip2":
+        return bz2.BZ2File(source, mode="rb")
+    zstandard = _zstandard()
+    if zstandard is None:
+        raise InvalidParameter(f"{what}: unsupported compression zstd (the zstandard module is not installed)")
+    return zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+
+
+def open_decompressed(raw: IO[bytes], what: str, *, close_raw: bool = False) -> IO[bytes]:
+    """Wrap ``raw`` (possibly non-seekable) in a stream of its decompressed bytes.
+
+    ``what`` names the stream in error messages. The compression is detected from
+    the first bytes; plain data passes through. Closing the result closes ``raw``
+    only when ``close_raw`` is true.
+    """
+    head = _read_up_to(raw, MAGIC_LEN)
+    source = _Source(head, raw, close_raw)
+    kind = detect_compression(head)
+    if kind == "none":
+        return io.BufferedReader(source, buffer_size=_CHUNK)
+    try:
+        decoder = _decoder(kind, source, what)
+    except BaseException:
+        source.close()
+        raise
+    return io.BufferedReader(_Guarded(decoder, source, what), buffer_size=_CHUNK)
+
+
+def open_layer(path: str) -> IO[bytes]:
+    """Open the layer file at ``path`` as a stream of its uncompressed tar.
+
+    gzip, xz, bzip2 and plain files are detected by their magic bytes; zstd works
+    when the ``zstandard`` module is importable and fails with
+    ``InvalidParameter("...unsupported compression zstd...")`` otherwise. The bomb
+    guard applies. The caller closes the stream.
+    """
+    raw = open(path, "rb")  # noqa: SIM115 - handed to the caller inside the stream
+    try:
+        return open_decompressed(raw, f"layer {path}", close_raw=True)
+    except BaseException:
+        raw.close()
+        raise
