@@ -186,7 +186,7 @@ def spool_archive(stream: IO[bytes], workdir: str) -> None:
     last: str | None = None
     try:
         try:
-            tar = tarfile.open(fileobj=data, mode="r|", tarinfo=_CheckedTarInfo)
+            tar = tarfile.open(fileobj=data, mode="r|", tarinfo=_CheckedTarInfo, bufsize=_CHUNK)
         except tarfile.ReadError as error:
             raise _bad(f"not a tar archive ({error})") from error
         with tar:
