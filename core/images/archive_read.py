@@ -77,10 +77,9 @@ def _path(workdir: str, rel: str, where: str) -> str:
     if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/") or "\0" in rel:
         raise _bad(f"{where}: invalid path {rel!r}")
     root = os.path.realpath(workdir)
-    path = os.path.realpath(os.path.join(root, rel))
-    if not path.startswith(root + os.sep):
+    if not os.path.realpath(os.path.join(root, rel)).startswith(root + os.sep):
         raise _bad(f"{where}: path {rel!r} leaves the archive")
-    return path
+    return os.path.join(os.path.abspath(workdir), os.path.normpath(rel))
 
 
 def _existing_file(workdir: str, rel: str, where: str) -> str:
