@@ -1,0 +1,191 @@
+"""Tar-split: the bytes of an applied tar minus its file contents, to rebuild it exactly.
+
+While a layer is applied, :class:`RecordingReader` sees every byte of the tar
+stream. Everything that is not the content of a regular file written to disk
+(headers, PAX and GNU long-name blocks, padding, the end-of-archive blocks and
+anything after them) is stored verbatim; each file's content is stored as a
+reference (its path in the layer's ``diff`` directory and its size).
+:func:`reassemble` later streams the identical tar back, reading contents from
+disk, so the sha256 of the stream is the layer's diff ID again.
+
+File format (gzip-compressed): the magic line, then records
+
+* ``R`` + 4-byte length + raw bytes;
+* ``F`` + 8-byte size + 4-byte path length + path (relative to ``diff``);
+* ``E`` at the end.
+
+Content displaced during the apply (a tar that writes the same path twice)
+is kept as ``tar-split.data/<n>`` where ``n`` counts the ``F`` records.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from typing import IO, Iterator
+
+from moor.errors import MoorError
+
+from moor_storage_overlay.safepath import open_file
+
+MAGIC = b"moor-tar-split/1\n"
+FILE_NAME = "tar-split.gz"
+DATA_DIR = "tar-split.data"
+RAW_CHUNK = 1 << 20
+COPY_CHUNK = 1 << 20
+_RAW = struct.Struct(">I")
+_FILE = struct.Struct(">QI")
+
+
+class RecordingReader:
+    """A pass-through reader that remembers the bytes read, except the ranges it is told to drop.
+
+    Positions are offsets in the stream. The kept bytes are contiguous:
+    ``[base, position)``, minus a prefix being dropped (``discard``).
+    """
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self.position = 0
+        self._base = 0
+        self._buffer = bytearray()
+        self._discard_until = 0
+        self.at_eof = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size) if size is not None and size >= 0 else self._source.read()
+        if not data:
+            self.at_eof = True
+            return b""
+        data = bytes(data)
+        start = self.position
+        self.position += len(data)
+        skip = min(len(data), max(0, self._discard_until - start))
+        if skip:
+            self._base = start + skip
+        self._buffer += memoryview(data)[skip:]
+        return data
+
+    def take(self, start: int, end: int) -> bytes:
+        """Return and forget the kept bytes ``[start, end)``; ``start`` must be where they begin."""
+        if start != self._base or end > self._base + len(self._buffer) or end < start:
+            raise MoorError(f"internal error: tar-split bytes {start}-{end} are not recorded")
+        count = end - start
+        data = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        self._base = end
+        return data
+
+    def peek(self, start: int, end: int) -> bytes:
+        """The kept bytes ``[start, end)`` (fewer at the end of the stream), without forgetting them."""
+        return bytes(self._buffer[max(0, start - self._base): max(0, end - self._base)])
+
+    def discard(self, end: int) -> None:
+        """Forget everything before ``end`` now and as it arrives (a file's content)."""
+        drop = min(len(self._buffer), max(0, end - self._base))
+        del self._buffer[:drop]
+        self._base = max(self._base + drop, end)
+        self._discard_until = max(self._discard_until, end)
+
+    def fill(self, end: int) -> None:
+        """Read on until ``end`` bytes were read or the stream ends."""
+        while self.position < end and not self.at_eof:
+            self.read(end - self.position)
+
+    def drain(self, start: int) -> Iterator[bytes]:
+        """Yield the kept bytes from ``start`` and then the rest of the stream, keeping nothing."""
+        yield self.take(start, self._base + len(self._buffer))
+        while True:
+            data = self._source.read(RAW_CHUNK)
+            if not data:
+                self.at_eof = True
+                return
+            self.position += len(data)
+            self._base = self.position
+            yield bytes(data)
+
+
+class TarSplitWriter:
+    """Writes the tar-split file of a layer as the tar goes by."""
+
+    def __init__(self, path: str) -> None:
+        self._out = gzip.open(path, "wb", compresslevel=6)
+        self._out.write(MAGIC)
+        self.files = 0
+
+    def raw(self, data: bytes) -> None:
+        view = memoryview(data)
+        for index in range(0, len(view), RAW_CHUNK):
+            piece = view[index: index + RAW_CHUNK]
+            self._out.write(b"R" + _RAW.pack(len(piece)))
+            self._out.write(piece)
+
+    def file(self, relative: bytes, size: int) -> int:
+        """Record that ``size`` content bytes live at ``diff/<relative>``; return the record's number."""
+        self._out.write(b"F" + _FILE.pack(size, len(relative)) + relative)
+        self.files += 1
+        return self.files - 1
+
+    def close(self) -> None:
+        self._out.write(b"E")
+        self._out.close()
+
+    def abort(self) -> None:
+        self._out.close()
+
+
+def _read_exact(handle: IO[bytes], count: int, what: str) -> bytes:
+    data = handle.read(count)
+    if len(data) != count:
+        raise MoorError(f"the tar-split of {what} is truncated")
+    return data
+
+
+def reassemble(layer_dir: str, what: str) -> Iterator[bytes]:
+    """Yield the original tar of the layer in ``layer_dir`` chunk by chunk."""
+    diff_dir = os.path.join(layer_dir, "diff")
+    data_dir = os.path.join(layer_dir, DATA_DIR)
+    try:
+        handle = gzip.open(os.path.join(layer_dir, FILE_NAME), "rb")
+    except OSError as err:
+        raise MoorError(f"cannot read the tar-split of {what}: {err.strerror or err}") from None
+    with handle:
+        try:
+            if handle.read(len(MAGIC)) != MAGIC:
+                raise MoorError(f"the tar-split of {what} is not in moor's format")
+            number = 0
+            while True:
+                kind = handle.read(1)
+                if kind == b"R":
+                    (length,) = _RAW.unpack(_read_exact(handle, _RAW.size, what))
+                    yield _read_exact(handle, length, what)
+                elif kind == b"F":
+                    size, length = _FILE.unpack(_read_exact(handle, _FILE.size, what))
+                    relative = _read_exact(handle, length, what)
+                    yield from _file_content(diff_dir, data_dir, relative, number, size, what)
+                    number += 1
+                elif kind == b"E":
+                    return
+                else:
+                    raise MoorError(f"the tar-split of {what} is damaged")
+        except (OSError, EOFError) as err:
+            raise MoorError(f"cannot read the tar-split of {what}: {err}") from None
+
+
+def _file_content(diff_dir: str, data_dir: str, relative: bytes, number: int, size: int,
+                  what: str) -> Iterator[bytes]:
+    try:
+        fd = os.open(os.path.join(data_dir, str(number)), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        fd = open_file(diff_dir, relative)
+    with open(fd, "rb", closefd=True) as content:
+        left = size
+        while left:
+            data = content.read(min(left, COPY_CHUNK))
+            if not data:
+                raise MoorError(f"{what}: the file {os.fsdecode(relative)!r} is shorter than when it was applied")
+            left -= len(data)
+            yield data
+        if content.read(1):
+            raise MoorError(f"{what}: the file {os.fsdecode(relative)!r} is longer than when it was applied")
