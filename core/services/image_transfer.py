@@ -153,9 +153,9 @@ class ImageTransfer:
         container_config = apply_changes({}, changes)
         added: list[str] = []
         try:
-            from moor.images.archive import decompressed
+            from moor.images.compression import open_decompressed
 
-            with decompressed(stream) as tar:
+            with open_decompressed(stream, "import") as tar:
                 layer = self.store.add_layer(None, tar)
             added.append(layer.chain_id)
             now = format_timestamp(time.time())

@@ -32,7 +32,8 @@ def test_fixture_loads_with_dockers_config_and_rootfs(tmp_path, archive: str) ->
             messages = engine.transfer.load(stream)
         assert messages == ["Loaded image: moor-fixture:whiteouts\n"]
         image = engine.images.resolve("moor-fixture:whiteouts")
-        assert image.id == expected["Id"]
+        if archive.startswith("docker"):
+            assert image.id == expected["Id"]  # skopeo rewrites the config as an OCI config
         inspect = views.inspect(engine.images, image, {})
         for field in CONFIG_FIELDS:
             assert inspect["Config"][field] == expected["Config"][field], field
@@ -70,7 +71,7 @@ def test_save_round_trip_gives_the_same_image_id(tmp_path) -> None:
 @pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo is installed by make install")
 def test_skopeo_reads_what_save_writes(tmp_path) -> None:
     with engine_at(tmp_path / "e") as engine:
-        with open(FIXTURES / "oci-archive-whiteouts.tar", "rb") as stream:
+        with open(FIXTURES / "docker-save-whiteouts.tar", "rb") as stream:
             engine.transfer.load(stream)
         archive = tmp_path / "saved.tar"
         with open(archive, "wb") as out:
