@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from moor.errors import InvalidParameter
+from moor.images.healthcheck import effective_config
 
 if TYPE_CHECKING:
     from moor.images.store import ImageRecord
@@ -107,7 +108,7 @@ def inspect(service: "ImageService", image: "ImageRecord", graph_data: dict[str,
         "ContainerConfig": container_config(config.get("container_config") or {}),
         "DockerVersion": config.get("docker_version", ""),
         "Author": config.get("author", ""),
-        "Config": container_config(config.get("config")),
+        "Config": container_config(effective_config(config)),
         "Architecture": config.get("architecture", ""),
         **({"Variant": config["variant"]} if config.get("variant") else {}),
         "Os": config.get("os", ""),

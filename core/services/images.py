@@ -190,7 +190,7 @@ class ImageService:
         patterns = filters.get("reference", [])
         if patterns:
             names = tags + self.digests_of(image.id)
-            if not any(_reference_matches(pattern, name) for pattern in patterns for name in names):
+            if not any(reference_matches_any(patterns, name) for name in names):
                 return False
         if not _label_filters_match(image, {"label": filters.get("label", [])}):
             return False
@@ -253,6 +253,10 @@ def _reference_matches(pattern: str, name: str) -> bool:
     repository_only = repository.rsplit(":", 1)[0] if ":" in repository.rsplit("/", 1)[-1] else repository
     return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(repository_only, pattern) or \
         fnmatch.fnmatchcase(repository, pattern)
+
+
+def reference_matches_any(patterns: list[str], name: str) -> bool:
+    return any(_reference_matches(pattern, name) for pattern in patterns)
 
 
 def layer_keys(image: ImageRecord) -> list[str]:

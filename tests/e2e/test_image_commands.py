@@ -148,7 +148,8 @@ def test_load_compressed_archives(moord: DaemonProcess, tmp_path, compression: s
     packed = tmp_path / f"fixture.tar.{compression}"
     with open(packed, "wb") as out:
         subprocess.run([compression, "-c", str(FIXTURES / "oci-archive-whiteouts.tar")], stdout=out, check=True)
-    assert ok(moor(moord, "load", "-i", str(packed))) == "Loaded image: moor-fixture:whiteouts\n"
+    assert ok(moor(moord, "load", "-i", str(packed))).endswith("Loaded image: moor-fixture:whiteouts\n")
+    assert json.loads(ok(moor(moord, "inspect", "moor-fixture:whiteouts")))[0]["Config"]["Healthcheck"]["Retries"] == 2
 
 
 def _store_listing(daemon: DaemonProcess) -> list[str]:

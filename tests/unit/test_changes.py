@@ -42,3 +42,14 @@ def test_env_replaces_same_key() -> None:
 def test_bad_changes(change: str, error: str) -> None:
     with pytest.raises(InvalidParameter, match=error):
         apply_changes({}, [change])
+
+
+def test_healthcheck_recovered_from_docker_history() -> None:
+    from moor.images.healthcheck import healthcheck_from_history
+
+    history = [{"created_by": "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"test -f /data/x\"] \"5s\" \"2s\" "
+                              "\"0s\" '\\x02'}"},
+               {"created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]"}]
+    assert healthcheck_from_history(history) == {"Test": ["CMD-SHELL", "test -f /data/x"], "Interval": 5_000_000_000,
+                                                 "Timeout": 2_000_000_000, "Retries": 2}
+    assert healthcheck_from_history([{"created_by": "RUN true"}]) is None

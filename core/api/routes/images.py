@@ -10,6 +10,7 @@ from moor.api.router import Router
 from moor.errors import InvalidParameter
 from moor.images import views
 from moor.services.image_transfer import stream_lines
+from moor.services.images import reference_matches_any
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -72,7 +73,13 @@ def build(engine: "Engine") -> Router:
         if request.arg("filter"):
             filters.setdefault("reference", []).append(request.arg("filter"))
         found = images.list(all_images=request.flag("all"), filters=filters)
-        return json_response([views.summary(images, image) for image in found])
+        rows = [views.summary(images, image) for image in found]
+        patterns = filters.get("reference")
+        if patterns:  # like Docker, show only the names that matched
+            for row in rows:
+                row["RepoTags"] = [t for t in row["RepoTags"] if reference_matches_any(patterns, t)]
+                row["RepoDigests"] = [d for d in row["RepoDigests"] if reference_matches_any(patterns, d)]
+        return json_response(rows)
 
     @router.route("GET", "/images/get")
     def save_many(request: Request) -> Response:
