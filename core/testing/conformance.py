@@ -12,15 +12,23 @@ the ``driver`` fixture (a :class:`moor.drivers.Driver`, for example from
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import stat
+import subprocess
+import sys
+import tarfile
 import time
-from typing import Any
+import uuid
+from typing import Any, Callable
 
 import pytest
 
 from moor.config import parse
 from moor.drivers import Driver, load_drivers
-from moor.errors import Conflict, InvalidParameter, NotFound
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.testing.daemon import unmount_under
 from moor.types import ContainerRef, LogMessage
 
 
@@ -98,3 +106,551 @@ class LogDriverConformance:
         if driver.implements("remove"):
             assert driver.remove(container=container) is True
             assert not os.path.exists(container.log_path)
+
+
+# --------------------------------------------------------------------------- storage
+
+#: the modification time the storage suite gives tar entries unless told otherwise
+TAR_MTIME = 1_600_000_000
+
+TarEntry = tuple[tarfile.TarInfo, "bytes | None"]
+
+
+def tar_entry(name: str, data: bytes | None = None, *, kind: bytes = tarfile.REGTYPE, mode: int | None = None,
+              linkname: str = "", uid: int = 0, gid: int = 0, mtime: int = TAR_MTIME,
+              xattrs: dict[str, str] | None = None, device: tuple[int, int] = (0, 0)) -> TarEntry:
+    """One member for :func:`build_tar`: a regular file unless ``kind`` says otherwise."""
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode if mode is not None else (0o755 if kind == tarfile.DIRTYPE else 0o644)
+    info.linkname, info.uid, info.gid, info.mtime = linkname, uid, gid, mtime
+    info.devmajor, info.devminor = device
+    if xattrs:
+        info.pax_headers = {f"SCHILY.xattr.{key}": value for key, value in xattrs.items()}
+    if kind in (tarfile.REGTYPE, tarfile.AREGTYPE):
+        data = data or b""
+        info.size = len(data)
+    return info, data
+
+
+def tar_dir(name: str, **attrs: Any) -> TarEntry:
+    return tar_entry(name, kind=tarfile.DIRTYPE, **attrs)
+
+
+def tar_symlink(name: str, target: str, **attrs: Any) -> TarEntry:
+    attrs.setdefault("mode", 0o777)
+    return tar_entry(name, kind=tarfile.SYMTYPE, linkname=target, **attrs)
+
+
+def tar_hardlink(name: str, target: str, **attrs: Any) -> TarEntry:
+    return tar_entry(name, kind=tarfile.LNKTYPE, linkname=target, **attrs)
+
+
+def build_tar(entries: list[TarEntry], format: int = tarfile.PAX_FORMAT) -> bytes:
+    """The bytes of a tar holding ``entries`` as Python's tarfile writes it (end blocks, 10 KiB records)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=format) as archive:
+        for info, data in entries:
+            archive.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buffer.getvalue()
+
+
+def raw_tar(entries: list[TarEntry], format: int = tarfile.PAX_FORMAT, end: bytes = bytes(1024)) -> bytes:
+    """A tar assembled by hand: headers, contents and padding, then ``end`` (Go writes 1 KiB of zeros)."""
+    out = bytearray()
+    for info, data in entries:
+        out += info.tobuf(format, "utf-8", "surrogateescape")
+        if data:
+            out += data + bytes(-len(data) % 512)
+    return bytes(out + end)
+
+
+def _reproduction_entries() -> list[TarEntry]:
+    return [
+        tar_dir("etc"),
+        tar_entry("etc/hostname", b"moor\n"),
+        tar_entry("etc/empty"),
+        tar_entry("etc/exactly-one-block", b"b" * 512),
+        tar_symlink("etc/localtime", "/usr/share/zoneinfo/UTC"),
+        tar_hardlink("etc/hostname.bak", "etc/hostname"),
+        tar_dir("tmp", mode=0o1777),
+        tar_entry("usr/bin/su", b"\x7fELF" * 100, mode=0o4755),
+        tar_entry("home/user/notes", b"n" * 1000, uid=1000, gid=1000, mode=0o600),
+        tar_entry("dev/fifo", kind=tarfile.FIFOTYPE),
+        tar_entry("dev/null", kind=tarfile.CHRTYPE, device=(1, 3), mode=0o666),
+    ]
+
+
+def _long_names() -> list[TarEntry]:
+    deep = "/".join(["directory-with-a-long-name"] * 6)
+    return [tar_dir(deep), tar_entry(deep + "/file-" + "x" * 120, b"long"),
+            tar_symlink("link-with-long-target", "/" + "t" * 200), tar_hardlink("short", deep + "/file-" + "x" * 120)]
+
+
+def _duplicates() -> list[TarEntry]:
+    return [
+        tar_entry("twice", b"first version"), tar_entry("twice", b"second, longer version"),
+        tar_dir("was-a-dir"), tar_entry("was-a-dir/inner", b"inner content"), tar_entry("was-a-dir", b"now a file"),
+        tar_entry("became-a-link", b"content"), tar_symlink("became-a-link", "twice"),
+        tar_entry("whited", b"gone"), tar_entry(".wh.whited"),
+    ]
+
+
+#: tars whose layer ``diff`` must give back the very same bytes
+REPRODUCTION_CASES: dict[str, Callable[[], bytes]] = {
+    "gnu": lambda: build_tar(_reproduction_entries(), tarfile.GNU_FORMAT),
+    "pax": lambda: build_tar(_reproduction_entries() + [
+        tar_entry("attrs", b"x", xattrs={"user.comment": "hello", "user.binary": "\udcff\x00\x01",
+                                         "trusted.moor-test": "t"}),
+        tar_entry("caf\u00e9-\u00fcnicode", b"utf-8 name"),
+    ], tarfile.PAX_FORMAT),
+    "ustar": lambda: build_tar(_reproduction_entries(), tarfile.USTAR_FORMAT),
+    "gnu-long-names": lambda: build_tar(_long_names(), tarfile.GNU_FORMAT),
+    "pax-long-names": lambda: build_tar(_long_names(), tarfile.PAX_FORMAT),
+    "whiteouts": lambda: build_tar([tar_dir("a"), tar_entry("a/.wh.gone"), tar_dir("b"),
+                                    tar_entry("b/.wh..wh..opq"), tar_entry("b/fresh", b"f"), tar_entry(".wh.top")]),
+    "empty-files-only": lambda: build_tar([tar_entry(f"empty-{n}") for n in range(20)]),
+    "unpadded": lambda: raw_tar(_reproduction_entries()),
+    "extra-padding": lambda: build_tar(_reproduction_entries()) + bytes(4096),
+    "no-end-blocks": lambda: raw_tar([tar_entry("a", b"1"), tar_entry("b", b"22")], end=b""),
+    "duplicates": lambda: build_tar(_duplicates()),
+    "large-file": lambda: build_tar([tar_entry("big", bytes(range(256)) * 12289 + b"tail")]),
+    "no-entries": lambda: build_tar([]),
+}
+
+
+def _listing(root: str) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` with its type and (for files) size."""
+    found: dict[str, tuple[int, int]] = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            found[os.path.relpath(path, root)] = (stat.S_IFMT(info.st_mode),
+                                                  info.st_size if stat.S_ISREG(info.st_mode) else 0)
+    return found
+
+
+def _view(root: str) -> dict[str, tuple[Any, ...]]:
+    """What a root filesystem shows: per path its type, mode, owner and content, target or device."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for directory, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            detail: Any = None
+            if stat.S_ISREG(info.st_mode):
+                with open(path, "rb") as handle:
+                    detail = handle.read()
+            elif stat.S_ISLNK(info.st_mode):
+                detail = os.readlink(path)
+            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                detail = info.st_rdev
+            found[os.path.relpath(path, root)] = (stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode),
+                                                  info.st_uid, info.st_gid, detail)
+    return found
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _hostile_cases() -> dict[str, Callable[[str, str], tuple[bytes, str | None]]]:
+    """name -> builder(outside_dir, marker) giving (tar bytes, the entry the error must name)."""
+    far = "../" * 16
+    return {
+        "dotdot": lambda out, m: (build_tar([tar_entry(f"../{m}", b"x")]), f"../{m}"),
+        "dotdot-far": lambda out, m: (build_tar([tar_entry(far + m, b"x")]), far + m),
+        "dotdot-inside": lambda out, m: (build_tar([tar_dir("a"), tar_entry(f"a/../../{m}", b"x")]), f"a/../../{m}"),
+        "symlink-write-through": lambda out, m: (
+            build_tar([tar_symlink("link", out), tar_entry(f"link/{m}", b"x")]), f"link/{m}"),
+        "symlink-overwrite-through": lambda out, m: (
+            build_tar([tar_symlink("link", out), tar_entry("link/sentinel", b"overwritten")]), "link/sentinel"),
+        "symlink-dotdot-chain": lambda out, m: (
+            build_tar([tar_symlink("up", far.rstrip("/")), tar_entry(f"up{out}/{m}", b"x")]), f"up{out}/{m}"),
+        "symlink-to-dot-loop": lambda out, m: (
+            build_tar([tar_dir("a"), tar_symlink("a/b", ".."), tar_entry(f"a/b/b/{m}", b"x")]), f"a/b/b/{m}"),
+        "symlink-then-directory": lambda out, m: (
+            build_tar([tar_symlink("d", out), tar_dir(f"d/{m}")]), f"d/{m}"),
+        "hardlink-etc-passwd": lambda out, m: (build_tar([tar_hardlink("stolen", "/etc/passwd")]), "stolen"),
+        "hardlink-dotdot": lambda out, m: (build_tar([tar_hardlink("stolen", "../x")]), "stolen"),
+        "hardlink-through-symlink": lambda out, m: (
+            build_tar([tar_symlink("etc", "/etc"), tar_hardlink("stolen", "etc/passwd")]), "stolen"),
+        "whiteout-dotdot": lambda out, m: (build_tar([tar_entry(f"../.wh.{m}")]), f"../.wh.{m}"),
+        "whiteout-through-symlink": lambda out, m: (
+            build_tar([tar_symlink("s", out), tar_entry("s/.wh.sentinel")]), "s/.wh.sentinel"),
+        "opaque-through-symlink": lambda out, m: (
+            build_tar([tar_symlink("s", out), tar_entry("s/.wh..wh..opq")]), "s/.wh..wh..opq"),
+        "overlay-opaque-xattr": lambda out, m: (
+            build_tar([tar_dir("d", xattrs={"trusted.overlay.opaque": "y"})]), "d"),
+        "overlay-redirect-xattr": lambda out, m: (
+            build_tar([tar_entry("f", b"x", xattrs={"trusted.overlay.redirect": "/etc"})]), "f"),
+        "truncated-content": lambda out, m: (build_tar([tar_entry("big", b"z" * 5000)])[:1536], "big"),
+        "truncated-header": lambda out, m: (
+            build_tar([tar_entry("first", b"1"), tar_entry("second", b"2")])[:1124], "first"),
+        "garbage": lambda out, m: (bytes(range(256)) * 16, None),
+        "garbage-after-entry": lambda out, m: (
+            raw_tar([tar_entry("first", b"1")], end=bytes(range(256)) * 4), "first"),
+    }
+
+
+HOSTILE_CASES = _hostile_cases()
+
+_CRASH_CHILD = """
+import sys
+from moor.testing.conformance import load_driver
+driver = load_driver("storage", sys.argv[1], sys.argv[2])
+driver.apply_layer(key=sys.argv[3], parent=None, diff=sys.stdin.buffer)
+"""
+
+
+class StorageDriverConformance:
+    """Layers from tars and their mounted views, snapshots, diffs, changes, usage, removal,
+    restarts and hostile archives.
+
+    Provide the ``driver`` fixture, loaded with ``load_driver("storage", <name>, tmp_path)``;
+    the suite loads it again the same way to simulate a restart (override ``reload_driver``
+    otherwise). ``max_depth`` is the deepest layer chain the driver mounts (``None`` skips
+    that test). The tests need root (mounts, device nodes, ownership).
+    """
+
+    pytestmark = pytest.mark.root
+    max_depth: int | None = 127
+
+    @pytest.fixture(autouse=True)
+    def _unmount_everything(self, tmp_path: Any) -> Any:
+        yield
+        unmount_under(str(tmp_path))
+
+    @pytest.fixture
+    def reload_driver(self, driver: Driver, tmp_path: Any) -> Callable[[], Driver]:
+        """A new instance of the driver over the same data, as after a daemon restart."""
+        return lambda: load_driver("storage", driver.name, tmp_path)
+
+    @pytest.fixture
+    def data_root(self, tmp_path: Any) -> str:
+        return str(tmp_path / "data")
+
+    @staticmethod
+    def apply(driver: Driver, key: str, entries: list[TarEntry] | bytes, parent: str | None = None) -> int:
+        data = entries if isinstance(entries, bytes) else build_tar(entries)
+        return driver.apply_layer(key=key, parent=parent, diff=io.BytesIO(data))
+
+    # ------------------------------------------------------------------ layers and views
+
+    def test_status(self, driver: Driver) -> None:
+        status = driver.status()
+        assert status and all(isinstance(label, str) and isinstance(value, str) for label, value in status)
+
+    def test_layers_stack_in_the_mounted_view(self, driver: Driver) -> None:
+        self.apply(driver, "base", [tar_dir("etc"), tar_entry("etc/hostname", b"base\n"), tar_entry("etc/os", b"moor\n"),
+                                    tar_entry("bin/sh", b"#!sh", mode=0o755)])
+        self.apply(driver, "top", [tar_dir("etc"), tar_entry("etc/hostname", b"top\n"), tar_entry("new", b"n")],
+                   parent="base")
+        view = driver.mount(key="top")
+        try:
+            assert _read(f"{view}/etc/hostname") == b"top\n"
+            assert _read(f"{view}/etc/os") == b"moor\n"
+            assert _read(f"{view}/bin/sh") == b"#!sh" and os.access(f"{view}/bin/sh", os.X_OK)
+            assert _read(f"{view}/new") == b"n"
+            with pytest.raises(OSError):
+                open(f"{view}/written", "wb").close()
+            base_view = driver.mount(key="base")
+            try:
+                assert _read(f"{base_view}/etc/hostname") == b"base\n"
+                assert not os.path.exists(f"{base_view}/new")
+            finally:
+                driver.unmount(key="base")
+        finally:
+            driver.unmount(key="top")
+
+    def test_whiteouts_and_opaque_directories_hide_lower_content(self, driver: Driver) -> None:
+        self.apply(driver, "base", [tar_entry("a/x", b"x"), tar_entry("a/y", b"y"), tar_entry("b/z", b"z"),
+                                    tar_entry("c/1", b"1"), tar_entry("c/2", b"2"), tar_entry("d/keep", b"k")])
+        self.apply(driver, "child", [tar_dir("a"), tar_entry("a/.wh.x"), tar_entry(".wh.b"), tar_dir("c"),
+                                     tar_entry("c/.wh..wh..opq"), tar_entry("c/3", b"3")], parent="base")
+        view = driver.mount(key="child")
+        try:
+            assert sorted(os.listdir(view)) == ["a", "c", "d"]
+            assert os.listdir(f"{view}/a") == ["y"]
+            assert os.listdir(f"{view}/c") == ["3"]
+            assert _read(f"{view}/d/keep") == b"k"
+        finally:
+            driver.unmount(key="child")
+
+    def test_metadata_is_preserved(self, driver: Driver, tmp_path: Any) -> None:
+        self.apply(driver, "meta", [
+            tar_dir("bin", mtime=1_500_000_000),
+            tar_entry("bin/su", b"su", mode=0o4755),
+            tar_entry("bin/wall", b"wall", mode=0o2755, gid=5),
+            tar_dir("tmp", mode=0o1777),
+            tar_entry("home-file", b"mine", uid=1000, gid=1000, mode=0o640, mtime=1_234_567_890),
+            tar_entry("data/a", b"shared"), tar_hardlink("data/b", "data/a"),
+            tar_symlink("abs-link", "/etc/passwd"), tar_symlink("up-link", "../../../.."),
+            tar_symlink("dangling", f"{tmp_path}/never-made"),
+            tar_entry("attrs", b"x", xattrs={"user.comment": "hello"}),
+            tar_entry("fifo", kind=tarfile.FIFOTYPE),
+            tar_entry("null", kind=tarfile.CHRTYPE, device=(1, 3), mode=0o666),
+        ])
+        view = driver.mount(key="meta")
+        try:
+            assert stat.S_IMODE(os.lstat(f"{view}/bin/su").st_mode) == 0o4755
+            wall = os.lstat(f"{view}/bin/wall")
+            assert stat.S_IMODE(wall.st_mode) == 0o2755 and wall.st_gid == 5
+            assert stat.S_IMODE(os.lstat(f"{view}/tmp").st_mode) == 0o1777
+            mine = os.lstat(f"{view}/home-file")
+            assert (mine.st_uid, mine.st_gid, stat.S_IMODE(mine.st_mode)) == (1000, 1000, 0o640)
+            assert mine.st_mtime == 1_234_567_890
+            assert os.lstat(f"{view}/bin").st_mtime == 1_500_000_000
+            a, b = os.lstat(f"{view}/data/a"), os.lstat(f"{view}/data/b")
+            assert a.st_ino == b.st_ino and a.st_nlink == 2
+            assert os.readlink(f"{view}/abs-link") == "/etc/passwd"
+            assert os.readlink(f"{view}/up-link") == "../../../.."
+            assert os.readlink(f"{view}/dangling") == f"{tmp_path}/never-made"
+            assert not os.path.lexists(f"{tmp_path}/never-made")
+            assert os.getxattr(f"{view}/attrs", "user.comment") == b"hello"
+            assert stat.S_ISFIFO(os.lstat(f"{view}/fifo").st_mode)
+            null = os.lstat(f"{view}/null")
+            assert stat.S_ISCHR(null.st_mode) and null.st_rdev == os.makedev(1, 3)
+        finally:
+            driver.unmount(key="meta")
+
+    def test_absolute_names_are_confined(self, driver: Driver) -> None:
+        marker = f"moor-absolute-{uuid.uuid4().hex}"
+        self.apply(driver, "absolute", [tar_entry(f"/{marker}", b"inside"), tar_entry(f"/{marker}-dir/f", b"f")])
+        assert not os.path.lexists(f"/{marker}") and not os.path.lexists(f"/{marker}-dir")
+        view = driver.mount(key="absolute")
+        try:
+            assert _read(f"{view}/{marker}") == b"inside"
+            assert _read(f"{view}/{marker}-dir/f") == b"f"
+        finally:
+            driver.unmount(key="absolute")
+
+    def test_exists_and_usage(self, driver: Driver) -> None:
+        assert driver.exists(key="sized") is False
+        used = self.apply(driver, "sized", [tar_entry("one", b"1" * 1000), tar_entry("two", b"2" * 2000)])
+        assert used >= 3000
+        assert driver.exists(key="sized") is True
+        assert driver.usage(key="sized") >= 3000
+        with pytest.raises(NotFound):
+            driver.usage(key="absent")
+        driver.prepare(key="sized-container", parent="sized")
+        assert driver.exists(key="sized-container") is True
+        assert driver.usage(key="sized-container") < 3000
+        root = driver.mount(key="sized-container")
+        try:
+            with open(f"{root}/written", "wb") as handle:
+                handle.write(b"w" * 5000)
+        finally:
+            driver.unmount(key="sized-container")
+        assert driver.usage(key="sized-container") >= 5000
+
+    @pytest.mark.parametrize("case", sorted(REPRODUCTION_CASES))
+    def test_layer_diff_reproduces_the_applied_tar(self, driver: Driver, case: str) -> None:
+        data = REPRODUCTION_CASES[case]()
+        self.apply(driver, "layer", data)
+        stream = driver.diff(key="layer")
+        try:
+            pieces = [stream.read(1000)]
+            while True:
+                piece = stream.read(4096)
+                if not piece:
+                    break
+                pieces.append(piece)
+        finally:
+            stream.close()
+        again = driver.diff(key="layer")
+        try:
+            whole = again.read()
+        finally:
+            again.close()
+        expected = hashlib.sha256(data).hexdigest()
+        assert hashlib.sha256(b"".join(pieces)).hexdigest() == expected
+        assert hashlib.sha256(whole).hexdigest() == expected
+
+    # ------------------------------------------------------------------ snapshots
+
+    def test_snapshot_changes_and_diff(self, driver: Driver) -> None:
+        self.apply(driver, "base", [
+            tar_dir("etc"), tar_entry("etc/hostname", b"base"), tar_entry("etc/motd", b"hi"),
+            tar_entry("var/lib/old/a", b"a"), tar_entry("var/lib/old/b", b"b"), tar_entry("usr/bin/tool", b"t"),
+        ])
+        driver.prepare(key="snap", parent="base")
+        root = driver.mount(key="snap")
+        try:
+            with open(f"{root}/etc/hostname", "wb") as handle:
+                handle.write(b"changed")
+            os.unlink(f"{root}/etc/motd")
+            for name in os.listdir(f"{root}/var/lib/old"):
+                os.unlink(f"{root}/var/lib/old/{name}")
+            os.rmdir(f"{root}/var/lib/old")
+            os.mkdir(f"{root}/var/lib/old")
+            with open(f"{root}/var/lib/old/fresh", "wb") as handle:
+                handle.write(b"fresh")
+            os.mkdir(f"{root}/home")
+            with open(f"{root}/home/user", "wb") as handle:
+                handle.write(b"user")
+            os.link(f"{root}/home/user", f"{root}/home/user-link")
+            expected_view = _view(root)
+        finally:
+            driver.unmount(key="snap")
+        changes = {(change.path, change.kind) for change in driver.changes(key="snap")}
+        for wanted in [("/etc", 0), ("/etc/hostname", 0), ("/etc/motd", 2), ("/home", 1), ("/home/user", 1),
+                       ("/var/lib/old/fresh", 1)]:
+            assert wanted in changes, (wanted, sorted(changes))
+        assert not any(path.startswith("/usr") for path, _kind in changes)
+        stream = driver.diff(key="snap")
+        try:
+            data = stream.read()
+        finally:
+            stream.close()
+        members = {m.name.rstrip("/"): m for m in tarfile.open(fileobj=io.BytesIO(data))}
+        assert "etc/.wh.motd" in members and members["etc/.wh.motd"].size == 0
+        assert "var/lib/old/.wh..wh..opq" in members
+        assert not any(name.startswith("usr") for name in members)
+        links = [m for m in members.values() if m.islnk()]
+        assert [(m.name, m.linkname) for m in links] in ([("home/user-link", "home/user")],
+                                                         [("home/user", "home/user-link")])
+        self.apply(driver, "committed", data, parent="base")
+        view = driver.mount(key="committed")
+        try:
+            assert _view(view) == expected_view
+        finally:
+            driver.unmount(key="committed")
+
+    def test_snapshot_without_parent(self, driver: Driver) -> None:
+        driver.prepare(key="scratch", parent=None)
+        root = driver.mount(key="scratch")
+        try:
+            with open(f"{root}/file", "wb") as handle:
+                handle.write(b"from scratch")
+        finally:
+            driver.unmount(key="scratch")
+        assert [(c.path, c.kind) for c in driver.changes(key="scratch")] == [("/file", 1)]
+        stream = driver.diff(key="scratch")
+        try:
+            names = [m.name for m in tarfile.open(fileobj=io.BytesIO(stream.read()))]
+        finally:
+            stream.close()
+        assert names == ["file"]
+
+    def test_prepare_mount_and_read_errors(self, driver: Driver) -> None:
+        with pytest.raises(NotFound):
+            driver.prepare(key="orphan", parent="no-such-layer")
+        driver.prepare(key="once", parent=None)
+        with pytest.raises(Conflict):
+            driver.prepare(key="once", parent=None)
+        for operation in ("mount", "diff", "changes", "usage"):
+            with pytest.raises(NotFound):
+                driver.call(operation, key="no-such-key")
+        with pytest.raises(InvalidParameter):
+            driver.prepare(key="../escape", parent=None)
+
+    def test_mount_is_reference_counted(self, driver: Driver) -> None:
+        self.apply(driver, "base", [tar_entry("f", b"f")])
+        driver.prepare(key="counted", parent="base")
+        first = driver.mount(key="counted")
+        assert driver.mount(key="counted") == first
+        assert os.path.ismount(first)
+        assert driver.unmount(key="counted") is False
+        assert os.path.ismount(first) and _read(f"{first}/f") == b"f"
+        assert driver.unmount(key="counted") is True
+        assert not os.path.ismount(first)
+        assert driver.unmount(key="counted") is False
+
+    def test_remove(self, driver: Driver) -> None:
+        self.apply(driver, "base", [tar_entry("f", b"f")])
+        self.apply(driver, "child", [tar_entry("g", b"g")], parent="base")
+        driver.prepare(key="container", parent="child")
+        with pytest.raises(Conflict):
+            driver.remove(key="base")
+        with pytest.raises(Conflict):
+            driver.remove(key="child")
+        root = driver.mount(key="container")
+        driver.mount(key="container")
+        assert driver.remove(key="container") is True
+        assert not os.path.ismount(root)
+        assert driver.exists(key="container") is False
+        assert driver.remove(key="child") is True
+        assert driver.remove(key="base") is True
+        assert driver.remove(key="base") is False
+        assert driver.exists(key="base") is False
+
+    def test_interrupted_apply_is_cleared_at_restart(self, driver: Driver, reload_driver: Callable[[], Driver],
+                                                     tmp_path: Any, data_root: str) -> None:
+        self.apply(driver, "kept", [tar_entry("kept", b"kept")])
+        before = _listing(data_root)
+        header = tarfile.TarInfo("interrupted-big")
+        header.size = 64 << 20
+        child = subprocess.Popen([sys.executable, "-c", _CRASH_CHILD, driver.name, str(tmp_path), "interrupted"],
+                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert child.stdin is not None
+            try:
+                # the pipe holds 64 KiB: once this returns, the child is deep inside the file
+                child.stdin.write(header.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape") + bytes(8 << 20))
+                child.stdin.flush()
+            except BrokenPipeError:
+                pass
+            assert child.poll() is None, (child.stderr.read() if child.stderr else b"").decode()
+        finally:
+            child.kill()
+            child.communicate()
+        restarted = reload_driver()
+        assert restarted.exists(key="interrupted") is False
+        assert restarted.exists(key="kept") is True
+        assert _listing(data_root) == before
+        self.apply(restarted, "interrupted", [tar_entry("small", b"s")])
+        assert restarted.exists(key="interrupted") is True
+
+    def test_deep_chain(self, driver: Driver) -> None:
+        if self.max_depth is None:
+            pytest.skip("the driver sets no depth limit")
+        parent = None
+        for index in range(self.max_depth):
+            key = f"deep{index:03d}"
+            self.apply(driver, key, [tar_entry(f"layer-{index}"), tar_entry("top", str(index).encode())], parent)
+            parent = key
+        assert parent is not None
+        driver.prepare(key="deep-container", parent=parent)
+        root = driver.mount(key="deep-container")
+        try:
+            assert os.path.exists(f"{root}/layer-0") and os.path.exists(f"{root}/layer-{self.max_depth - 1}")
+            assert _read(f"{root}/top") == str(self.max_depth - 1).encode()
+            with open(f"{root}/written", "wb") as handle:
+                handle.write(b"w")
+        finally:
+            driver.unmount(key="deep-container")
+        view = driver.mount(key=parent)
+        try:
+            assert os.path.exists(f"{view}/layer-0") and not os.path.exists(f"{view}/written")
+        finally:
+            driver.unmount(key=parent)
+        with pytest.raises(InvalidParameter, match="(?i)depth"):
+            self.apply(driver, "one-too-many", [tar_entry("x")], parent)
+        assert driver.exists(key="one-too-many") is False
+
+    # ------------------------------------------------------------------ hostile archives
+
+    @pytest.mark.parametrize("case", sorted(HOSTILE_CASES))
+    def test_hostile_archive_is_refused(self, driver: Driver, tmp_path: Any, case: str) -> None:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "sentinel").write_bytes(b"keep")
+        marker = f"escape-{uuid.uuid4().hex}"
+        data, entry = HOSTILE_CASES[case](str(outside), marker)
+        before = _listing(str(tmp_path))
+        passwd_links = os.lstat("/etc/passwd").st_nlink
+        with pytest.raises(InvalidParameter) as refused:
+            driver.apply_layer(key="hostile", parent=None, diff=io.BytesIO(data))
+        if entry is not None:
+            assert entry in str(refused.value)
+        assert driver.exists(key="hostile") is False
+        assert _listing(str(tmp_path)) == before
+        assert (outside / "sentinel").read_bytes() == b"keep"
+        assert os.listxattr(str(outside)) == [] or "trusted.overlay.opaque" not in os.listxattr(str(outside))
+        assert not os.path.lexists(f"/{marker}") and not os.path.lexists(f"/tmp/{marker}")
+        assert os.lstat("/etc/passwd").st_nlink == passwd_links
+        self.apply(driver, "hostile", [tar_entry("fine", b"ok")])
+        assert driver.exists(key="hostile") is True
