@@ -137,6 +137,8 @@ class LayerExtractor:
             self._dir_times[b""] = _times(member)
             return cursor
         base = parts[-1]
+        if parts[0].startswith(WHITEOUT_META_PREFIX) and parts != [OPAQUE_WHITEOUT]:
+            return cursor  # AUFS bookkeeping at the root (.wh..wh.plnk/...): skipped, as Docker does
         if base.startswith(WHITEOUT_PREFIX):
             self._whiteout(parts, member)
             return cursor

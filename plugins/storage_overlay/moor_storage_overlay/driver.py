@@ -146,11 +146,12 @@ class OverlayDriver:
                 continue
 
     def _write_meta(self, temp: str, short: str, lower: list[str]) -> None:
-        with open(os.path.join(temp, "link"), "w") as handle:
-            handle.write(short)
-        if lower:
-            with open(os.path.join(temp, "lower"), "w") as handle:
-                handle.write(":".join(lower))
+        files = {"link": short, "lower": ":".join(lower)} if lower else {"link": short}
+        for name, text in files.items():
+            with open(os.path.join(temp, name), "w") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def _publish(self, key: str, parent: str | None, temp: str) -> None:
         """Rename the complete ``temp`` into place (under the tree lock, after the last checks)."""

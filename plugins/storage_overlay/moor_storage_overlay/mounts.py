@@ -70,8 +70,22 @@ def mount_overlay(cwd: str, data: str, target: str, read_only: bool) -> None:
     except (OSError, subprocess.TimeoutExpired) as err:
         raise MoorError(f"cannot mount {target}: {err}") from None
     if result.returncode != 0:
-        reason = result.stderr.decode(errors="replace").strip() or f"mount exited with {result.returncode}"
-        raise MoorError(f"cannot mount overlay on {target}: {reason}")
+        reason = " ".join(result.stderr.decode(errors="replace").split()) or f"mount exited with {result.returncode}"
+        raise MoorError(f"cannot mount overlay on {target}: {reason}{_diagnose(cwd, data)}")
+
+
+def _diagnose(cwd: str, data: str) -> str:
+    """Name the layer directories that are missing (mount(8) only says "special device")."""
+    missing = []
+    for option in data.split(","):
+        name, _, value = option.partition("=")
+        if name in ("lowerdir", "upperdir", "workdir"):
+            for path in value.split(":") if name == "lowerdir" else [value]:
+                if path and not os.path.isdir(os.path.join(cwd, path)):
+                    link = os.path.join(cwd, path)
+                    where = f" (-> {os.readlink(link)})" if os.path.islink(link) else ""
+                    missing.append(f"{path}{where}")
+    return f" (missing: {', '.join(missing)})" if missing else ""
 
 
 def unmount(path: str) -> None:

@@ -1,0 +1,416 @@
+"""What is particular to the overlay driver: its layout, overlayfs forms, mounts, restarts and tar-split."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import threading
+import tracemalloc
+from typing import IO, Iterator
+
+import pytest
+
+from moor.drivers import Driver
+from moor.errors import Conflict, DriverLoadError, InvalidParameter, MoorError, NotFound
+from moor.testing.conformance import (
+    build_tar,
+    load_driver,
+    raw_tar,
+    tar_dir,
+    tar_entry,
+    tar_hardlink,
+    tar_symlink,
+)
+
+pytestmark = pytest.mark.root
+
+
+def home_of(driver: Driver) -> str:
+    return driver.plugin.home
+
+
+def apply(driver: Driver, key: str, entries: list | bytes, parent: str | None = None) -> int:
+    data = entries if isinstance(entries, bytes) else build_tar(entries)
+    return driver.apply_layer(key=key, parent=parent, diff=io.BytesIO(data))
+
+
+def read_all(stream: IO[bytes]) -> bytes:
+    try:
+        return stream.read()
+    finally:
+        stream.close()
+
+
+def mount_options(path: str) -> str:
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            fields = line.split()
+            if fields[4] == path:
+                return fields[fields.index("-") + 3]
+    raise AssertionError(f"{path} is not mounted")
+
+
+def mount_count(path: str) -> int:
+    with open("/proc/self/mountinfo") as handle:
+        return sum(1 for line in handle if line.split()[4] == path)
+
+
+# ---------------------------------------------------------------------- loading and keys
+
+
+def test_unknown_option_is_refused(tmp_path) -> None:
+    with pytest.raises(DriverLoadError, match="unknown option 'size'"):
+        load_driver("storage", "overlay", tmp_path, {"size": "10G"})
+
+
+@pytest.mark.parametrize("key", ["", "../x", "a/b", ".hidden", "-dash", "l", "x" * 129, "sp ace"])
+def test_invalid_keys_are_refused(driver: Driver, key: str) -> None:
+    for call in (lambda: driver.exists(key=key), lambda: driver.prepare(key=key, parent=None),
+                 lambda: apply(driver, key, [tar_entry("f")]), lambda: driver.mount(key=key)):
+        with pytest.raises(InvalidParameter, match="invalid storage key"):
+            call()
+
+
+def test_status(driver: Driver) -> None:
+    status = dict(driver.status())
+    assert status == {"Backing Filesystem": status["Backing Filesystem"], "Supports d_type": "true",
+                      "Native Overlay Diff": "true"}
+
+
+# ---------------------------------------------------------------------- layout
+
+
+def test_layout_is_overlay2s(driver: Driver) -> None:
+    home = home_of(driver)
+    apply(driver, "base", [tar_entry("f", b"f")])
+    apply(driver, "child", [tar_entry("g", b"g")], parent="base")
+    driver.prepare(key="container", parent="child")
+    links = {}
+    for key in ("base", "child", "container"):
+        with open(f"{home}/{key}/link") as handle:
+            links[key] = handle.read()
+        assert len(links[key]) == 26 and links[key].isalnum()
+        assert os.readlink(f"{home}/l/{links[key]}") == f"../{key}/diff"
+    assert not os.path.exists(f"{home}/base/lower")
+    with open(f"{home}/child/lower") as handle:
+        assert handle.read() == f"l/{links['base']}"
+    with open(f"{home}/container/lower") as handle:
+        assert handle.read() == f"l/{links['child']}:l/{links['base']}"
+    assert os.path.isdir(f"{home}/container/work") and not os.path.exists(f"{home}/child/work")
+    assert os.path.exists(f"{home}/child/tar-split.gz")
+    assert sorted(os.listdir(f"{home}/l")) == sorted(links.values())
+
+
+def test_whiteouts_are_stored_in_overlayfs_form(driver: Driver) -> None:
+    apply(driver, "base", [tar_entry("dir/a", b"a"), tar_entry("gone", b"g")])
+    apply(driver, "child", [tar_entry(".wh.gone", uid=7, gid=8), tar_dir("dir"), tar_entry("dir/.wh..wh..opq"),
+                            tar_entry(".wh..wh.plnk/123.456")], parent="base")
+    diff = f"{home_of(driver)}/child/diff"
+    whiteout = os.lstat(f"{diff}/gone")
+    assert stat.S_ISCHR(whiteout.st_mode) and whiteout.st_rdev == 0 and (whiteout.st_uid, whiteout.st_gid) == (7, 8)
+    assert os.getxattr(f"{diff}/dir", "trusted.overlay.opaque") == b"y"
+    assert sorted(os.listdir(diff)) == ["dir", "gone"]
+
+
+def test_apply_layer_errors(driver: Driver) -> None:
+    apply(driver, "base", [tar_entry("f")])
+    with pytest.raises(Conflict):
+        apply(driver, "base", [tar_entry("f")])
+    with pytest.raises(NotFound):
+        apply(driver, "orphan", [tar_entry("f")], parent="missing")
+    driver.prepare(key="container", parent="base")
+    with pytest.raises(InvalidParameter, match="snapshot"):
+        apply(driver, "on-a-snapshot", [tar_entry("f")], parent="container")
+    with pytest.raises(InvalidParameter, match="snapshot"):
+        driver.prepare(key="on-a-snapshot", parent="container")
+
+
+def test_a_failing_stream_leaves_nothing(driver: Driver) -> None:
+    class Failing(io.RawIOBase):
+        def __init__(self) -> None:
+            self.data = io.BytesIO(build_tar([tar_entry("big", b"x" * 100_000)]))
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            if self.data.tell() > 20_000:
+                raise ConnectionResetError("client went away")
+            return self.data.readinto(buffer)
+
+    before = sorted(os.listdir(home_of(driver))), sorted(os.listdir(f"{home_of(driver)}/l"))
+    with pytest.raises(MoorError, match="client went away|Connection reset"):
+        driver.apply_layer(key="broken", parent=None, diff=Failing())
+    assert (sorted(os.listdir(home_of(driver))), sorted(os.listdir(f"{home_of(driver)}/l"))) == before
+    assert driver.exists(key="broken") is False
+
+
+def test_replaced_directory_is_not_written_through(driver: Driver, tmp_path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    data = build_tar([tar_dir("a"), tar_entry("a/f", b"f"), tar_symlink("a", str(outside)), tar_entry("a/g", b"g")])
+    with pytest.raises(InvalidParameter, match="'a/g' goes through the symbolic link 'a'"):
+        apply(driver, "swap", data)
+    assert os.listdir(outside) == []
+    data = build_tar([tar_dir("b"), tar_entry("b/f", b"f"), tar_entry("b", b"file now"), tar_entry("b/g", b"g")])
+    with pytest.raises(InvalidParameter, match="'b' is not a directory"):
+        apply(driver, "swap", data)
+
+
+def test_empty_stream_is_an_empty_layer(driver: Driver) -> None:
+    apply(driver, "empty", b"")
+    assert os.listdir(f"{home_of(driver)}/empty/diff") == []
+    assert read_all(driver.diff(key="empty")) == b""
+
+
+def test_a_bad_second_end_block_is_refused(driver: Driver) -> None:
+    data = raw_tar([tar_entry("a", b"1")], end=bytes(512) + b"\x01" + bytes(511))
+    with pytest.raises(InvalidParameter, match="bad header at offset 1536"):
+        apply(driver, "bad-end", data)
+
+
+def test_usage_counts_hard_links_once(driver: Driver) -> None:
+    used = apply(driver, "linked", [tar_entry("a", b"x" * 4000), tar_hardlink("b", "a"), tar_symlink("c", "a")])
+    assert used == 4000 == driver.usage(key="linked")
+
+
+# ---------------------------------------------------------------------- tar-split
+
+
+def test_duplicate_entries_keep_their_contents_aside(driver: Driver) -> None:
+    data = build_tar([tar_entry("twice", b"first"), tar_entry("twice", b"second"),
+                      tar_entry("dir/inner", b"inner"), tar_entry("dir", b"now a file")])
+    apply(driver, "dup", data)
+    home = home_of(driver)
+    assert sorted(os.listdir(f"{home}/dup/tar-split.data")) == ["0", "2"]
+    with open(f"{home}/dup/diff/twice", "rb") as handle:
+        assert handle.read() == b"second"
+    assert read_all(driver.diff(key="dup")) == data
+
+
+def _gnu_tar(tmp_path, *options: str) -> bytes:
+    source = tmp_path / "source"
+    (source / "dir").mkdir(parents=True)
+    (source / "dir" / "file").write_bytes(b"content\n" * 300)
+    (source / "dir" / ("long-name-" * 15)).write_bytes(b"long")
+    with open(source / "sparse", "wb") as handle:
+        handle.seek(3 << 20)
+        handle.write(b"end of a sparse file")
+    os.symlink("dir/file", source / "link")
+    os.link(source / "dir" / "file", source / "hard")
+    os.mkfifo(source / "fifo")
+    result = subprocess.run(["tar", "-C", str(source), "--sparse", "-cf", "-", *options, "."],
+                            capture_output=True, check=True)
+    return result.stdout
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="GNU tar is not installed")
+@pytest.mark.parametrize("options", [("--format=gnu",), ("--format=posix",),
+                                     ("--format=posix", "--sparse-version=1.0")])
+def test_gnu_tar_archives_are_reproduced(driver: Driver, tmp_path, options: tuple[str, ...]) -> None:
+    data = _gnu_tar(tmp_path, *options)
+    apply(driver, "gnu", data)
+    assert hashlib.sha256(read_all(driver.diff(key="gnu"))).hexdigest() == hashlib.sha256(data).hexdigest()
+    view = driver.mount(key="gnu")
+    try:
+        with open(f"{view}/sparse", "rb") as handle:
+            content = handle.read()
+        assert len(content) == (3 << 20) + 20 and content.endswith(b"end of a sparse file")
+        assert os.lstat(f"{view}/hard").st_ino == os.lstat(f"{view}/dir/file").st_ino
+    finally:
+        driver.unmount(key="gnu")
+
+
+class _LargeTar(io.RawIOBase):
+    """A tar with one big file, made on the fly (never whole in memory)."""
+
+    def __init__(self, size: int) -> None:
+        info = tarfile.TarInfo("big")
+        info.size = size
+        self.parts: Iterator[bytes] = iter([info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")]
+                                           + [b"\xab" * (1 << 20)] * (size >> 20) + [bytes(1024)])
+        self.pending = b""
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self.pending:
+            self.pending = next(self.parts, b"")
+            self.digest.update(self.pending)
+        count = min(len(buffer), len(self.pending))
+        buffer[:count] = self.pending[:count]
+        self.pending = self.pending[count:]
+        return count
+
+
+def test_apply_and_diff_stream_in_bounded_memory(driver: Driver) -> None:
+    source = _LargeTar(48 << 20)
+    tracemalloc.start()
+    try:
+        driver.apply_layer(key="large", parent=None, diff=io.BufferedReader(source))
+        applied_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        stream = driver.diff(key="large")
+        digest = hashlib.sha256()
+        while chunk := stream.read(1 << 16):
+            digest.update(chunk)
+        stream.close()
+        diff_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert digest.hexdigest() == source.digest.hexdigest()
+    assert applied_peak < 8 << 20 and diff_peak < 8 << 20, (applied_peak, diff_peak)
+
+
+def test_diff_without_tar_split_exports_the_directory(driver: Driver) -> None:
+    apply(driver, "plain", [tar_entry("a", b"a"), tar_entry(".wh.b"), tar_dir("c"), tar_entry("c/.wh..wh..opq")])
+    os.unlink(f"{home_of(driver)}/plain/tar-split.gz")
+    names = [m.name for m in tarfile.open(fileobj=io.BytesIO(read_all(driver.diff(key="plain"))))]
+    assert names == ["a", ".wh.b", "c", "c/.wh..wh..opq"]  # in order of the names on disk
+
+
+# ---------------------------------------------------------------------- mounts
+
+
+def test_mounts_use_short_relative_lower_dirs(driver: Driver) -> None:
+    apply(driver, "base", [tar_entry("f")])
+    apply(driver, "child", [tar_entry("g")], parent="base")
+    driver.prepare(key="container", parent="child")
+    home = home_of(driver)
+    root = driver.mount(key="container")
+    view = driver.mount(key="base")
+    try:
+        options = mount_options(root)
+        assert "lowerdir=l/" in options and "upperdir=container/diff" in options and "workdir=container/work" in options
+        assert "lowerdir=l/" in mount_options(view) and "upperdir" not in mount_options(view)
+        assert mount_options(view).startswith("ro")
+        assert root == f"{home}/container/merged"
+    finally:
+        driver.unmount(key="container")
+        driver.unmount(key="base")
+
+
+def test_mounts_survive_a_restart(driver: Driver, tmp_path) -> None:
+    apply(driver, "base", [tar_entry("f", b"f")])
+    driver.prepare(key="container", parent="base")
+    root = driver.mount(key="container")
+    restarted = load_driver("storage", "overlay", tmp_path)
+    assert restarted.mount(key="container") == root
+    assert mount_count(root) == 1
+    assert restarted.unmount(key="container") is True
+    assert mount_count(root) == 0
+    assert restarted.unmount(key="container") is False
+
+
+def test_unmount_of_what_is_not_mounted(driver: Driver) -> None:
+    driver.prepare(key="container", parent=None)
+    assert driver.unmount(key="container") is False
+    assert driver.unmount(key="never-made") is False
+
+
+def test_concurrent_mounts_share_one_mount(driver: Driver) -> None:
+    apply(driver, "base", [tar_entry("f", b"f")])
+    driver.prepare(key="container", parent="base")
+    paths: list[str] = []
+    threads = [threading.Thread(target=lambda: paths.append(driver.mount(key="container"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(paths)) == 1 and mount_count(paths[0]) == 1
+    results = [driver.unmount(key="container") for _ in range(8)]
+    assert results == [False] * 7 + [True] and mount_count(paths[0]) == 0
+
+
+def test_mount_failure_names_the_reason(driver: Driver) -> None:
+    apply(driver, "base", [tar_entry("f")])
+    driver.prepare(key="container", parent="base")
+    os.rename(f"{home_of(driver)}/base/diff", f"{home_of(driver)}/base/moved-away")  # the lower vanishes
+    with pytest.raises(MoorError, match=r"cannot mount overlay on .*container/merged: mount: .+ \(missing: l/\w+ \(-> ../base/diff\)\)"):
+        driver.mount(key="container")
+    assert driver.unmount(key="container") is False
+
+
+def test_leftovers_are_removed_at_start(driver: Driver, tmp_path) -> None:
+    home = home_of(driver)
+    apply(driver, "kept", [tar_entry("f", b"f")])
+    os.makedirs(f"{home}/.tmp-half-made-abc/diff/usr/bin")
+    with open(f"{home}/.tmp-half-made-abc/diff/usr/bin/partial", "wb") as handle:
+        handle.write(b"par")
+    os.mknod(f"{home}/.tmp-half-made-abc/diff/whiteout", stat.S_IFCHR, 0)
+    os.symlink("../half-made/diff", f"{home}/l/AAAAAAAAAAAAAAAAAAAAAAAAAA")
+    os.makedirs(f"{home}/.tmp-rm-gone-123/merged")
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", f"{home}/.tmp-rm-gone-123/merged"], check=True)
+    with open(f"{home}/kept/link") as handle:
+        kept_link = handle.read()
+    os.unlink(f"{home}/l/{kept_link}")
+    load_driver("storage", "overlay", tmp_path)
+    assert sorted(os.listdir(home)) == [".empty", "kept", "l"]
+    assert os.listdir(f"{home}/l") == [kept_link]
+    assert mount_count(f"{home}/.tmp-rm-gone-123/merged") == 0
+
+
+def test_remove_copes_with_mounts_and_whiteouts(driver: Driver) -> None:
+    apply(driver, "base", [tar_entry("dir/f", b"f"), tar_entry("g", b"g")])
+    driver.prepare(key="container", parent="base")
+    root = driver.mount(key="container")
+    os.unlink(f"{root}/g")
+    shutil.rmtree(f"{root}/dir")
+    os.mkdir(f"{root}/dir")
+    assert driver.remove(key="container") is True
+    assert sorted(os.listdir(home_of(driver))) == [".empty", "base", "l"]
+    assert len(os.listdir(f"{home_of(driver)}/l")) == 1
+
+
+# ---------------------------------------------------------------------- snapshot diff and changes
+
+
+def test_snapshot_diff_details(driver: Driver) -> None:
+    apply(driver, "base", [tar_entry("a", b"a"), tar_entry("b", b"b"), tar_entry("keep", b"k")])
+    driver.prepare(key="container", parent="base")
+    root = driver.mount(key="container")
+    try:
+        os.unlink(f"{root}/a")
+        os.unlink(f"{root}/b")  # the kernel may hard-link whiteouts together: they stay whiteouts
+        with open(f"{root}/attrs", "wb") as handle:
+            handle.write(b"x")
+        os.setxattr(f"{root}/attrs", "user.note", b"kept")
+        os.chown(f"{root}/keep", 1000, 1000)
+        os.symlink("/etc/passwd", f"{root}/link")
+    finally:
+        driver.unmount(key="container")
+    members = {m.name: m for m in tarfile.open(fileobj=io.BytesIO(read_all(driver.diff(key="container"))))}
+    assert sorted(members) == [".wh.a", ".wh.b", "attrs", "keep", "link"]
+    assert all(members[name].isreg() and members[name].size == 0 for name in (".wh.a", ".wh.b"))
+    assert members["attrs"].pax_headers == {"SCHILY.xattr.user.note": "kept"}
+    assert (members["keep"].uid, members["keep"].gid) == (1000, 1000)
+    assert members["link"].issym() and members["link"].linkname == "/etc/passwd"
+    assert not any("trusted.overlay" in key for m in members.values() for key in m.pax_headers)
+
+
+def test_changes_follow_docker(driver: Driver) -> None:
+    apply(driver, "base", [tar_dir("etc", mtime=1_000), tar_entry("etc/passwd", b"p"), tar_dir("etc/apt", mtime=1_000),
+                           tar_entry("etc/apt/sources", b"s"), tar_entry("var/log/old", b"o")])
+    driver.prepare(key="container", parent="base")
+    root = driver.mount(key="container")
+    try:
+        with open(f"{root}/etc/passwd", "ab") as handle:
+            handle.write(b"more")
+        shutil.rmtree(f"{root}/etc/apt")
+        os.mkdir(f"{root}/etc/apt")
+        with open(f"{root}/etc/apt/new", "wb") as handle:
+            handle.write(b"n")
+        os.unlink(f"{root}/var/log/old")
+    finally:
+        driver.unmount(key="container")
+    assert [(c.path, c.kind) for c in driver.changes(key="container")] == [
+        ("/etc", 0), ("/etc/apt", 2), ("/etc/apt/new", 1), ("/etc/passwd", 0),
+        ("/var/log", 0), ("/var/log/old", 2),
+    ]
