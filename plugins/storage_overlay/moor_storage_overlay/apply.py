@@ -52,7 +52,8 @@ ZERO_BLOCK = bytes(BLOCK)
 
 # errno values that mean "this archive cannot be laid out", not "the host failed"
 ARCHIVE_ERRNOS = {errno.ENAMETOOLONG, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ELOOP,
-                  errno.EINVAL, errno.ENOTEMPTY, errno.ENOENT, errno.EMLINK, errno.EPERM}
+                  errno.EINVAL, errno.ENOTEMPTY, errno.ENOENT, errno.EMLINK, errno.EPERM,
+                  errno.ENOTSUP, errno.ERANGE, errno.E2BIG, errno.EOVERFLOW}
 
 
 class LayerExtractor:
@@ -101,6 +102,8 @@ class LayerExtractor:
                 cursor = self._apply(archive, recorder, member, cursor)
             except (tarfile.TarError, EOFError) as err:
                 raise InvalidParameter(f"truncated or invalid layer tar in entry {member.name!r}: {err}") from None
+            except (ValueError, OverflowError) as err:  # NUL bytes, ids or times out of range
+                raise InvalidParameter(f"tar entry {member.name!r} has an invalid value: {err}") from None
             except OSError as err:
                 kind = InvalidParameter if err.errno in ARCHIVE_ERRNOS else MoorError
                 raise kind(f"cannot apply tar entry {member.name!r}: {err.strerror or err}") from None

@@ -23,7 +23,7 @@ import threading
 from typing import IO
 
 from moor import hookimpl
-from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, Unavailable
 from moor.fsutil import fsync_dir
 from moor.types import Change, DriverContext
 
@@ -114,9 +114,17 @@ class OverlayDriver:
 
     @hookimpl
     def moor_storage_status(self) -> list[tuple[str, str]]:
+        backing = backing_filesystem(self.home)
+        if backing in ("overlay", "overlayfs"):
+            raise Unavailable(f"the overlay storage driver cannot keep its layers on overlayfs ({self.home})")
+        if not supports_d_type(self.home):
+            raise Unavailable(
+                f"the {backing} filesystem holding {self.home} does not report file types (d_type): "
+                "overlayfs would misbehave on it"
+            )
         return [
-            ("Backing Filesystem", backing_filesystem(self.home)),
-            ("Supports d_type", "true" if supports_d_type(self.home) else "false"),
+            ("Backing Filesystem", backing),
+            ("Supports d_type", "true"),
             ("Native Overlay Diff", "true"),
         ]
 

@@ -16,7 +16,7 @@ from typing import IO, Iterator
 import pytest
 
 from moor.drivers import Driver
-from moor.errors import Conflict, DriverLoadError, InvalidParameter, MoorError, NotFound
+from moor.errors import Conflict, DriverLoadError, InvalidParameter, MoorError, NotFound, Unavailable
 from moor.testing.conformance import (
     build_tar,
     load_driver,
@@ -82,6 +82,19 @@ def test_status(driver: Driver) -> None:
                       "Native Overlay Diff": "true"}
 
 
+def test_status_refuses_an_overlay_backing_filesystem(tmp_path) -> None:
+    for name in ("lower", "upper", "work", "merged"):
+        (tmp_path / name).mkdir()
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    f"lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,workdir={tmp_path}/work",
+                    str(tmp_path / "merged")], check=True)
+    try:
+        with pytest.raises(Unavailable, match="on overlayfs"):
+            load_driver("storage", "overlay", tmp_path / "merged").status()
+    finally:
+        subprocess.run(["umount", str(tmp_path / "merged")], check=True)
+
+
 # ---------------------------------------------------------------------- layout
 
 
@@ -128,6 +141,48 @@ def test_apply_layer_errors(driver: Driver) -> None:
         apply(driver, "on-a-snapshot", [tar_entry("f")], parent="container")
     with pytest.raises(InvalidParameter, match="snapshot"):
         driver.prepare(key="on-a-snapshot", parent="container")
+
+
+def test_prepare_refuses_a_chain_deeper_than_127(driver: Driver) -> None:
+    apply(driver, "forged", [tar_entry("f")])
+    with open(f"{home_of(driver)}/forged/lower", "w") as handle:  # as if 127 layers sat below
+        handle.write(":".join(f"l/{index:026d}" for index in range(127)))
+    with pytest.raises(InvalidParameter, match="max depth exceeded: 'forged' has 128 layers"):
+        driver.prepare(key="too-deep", parent="forged")
+    with pytest.raises(InvalidParameter, match="max depth exceeded"):
+        apply(driver, "too-deep", [tar_entry("f")], parent="forged")
+    assert driver.exists(key="too-deep") is False
+    with open(f"{home_of(driver)}/forged/lower", "w") as handle:  # 127 layers in all: fine
+        handle.write(":".join(f"l/{index:026d}" for index in range(126)))
+    driver.prepare(key="deep-enough", parent="forged")
+
+
+def _with_pax(name: str, pax: dict[str, str], kind: bytes = tarfile.REGTYPE) -> bytes:
+    info, data = tar_entry(name, b"1" if kind == tarfile.REGTYPE else None, kind=kind)
+    info.pax_headers = pax
+    return build_tar([(info, data)])
+
+
+MALFORMED_VALUES = {
+    "nul-in-path": (lambda: _with_pax("x", {"path": "a\x00b"}), "a\\x00b"),
+    "nul-in-link-target": (lambda: _with_pax("l", {"linkpath": "a\x00b"}, tarfile.SYMTYPE), "'l'"),
+    "negative-uid": (lambda: _with_pax("x", {"uid": "-5"}), "'x'"),
+    "huge-uid": (lambda: _with_pax("x", {"uid": str(2**40)}), "'x'"),
+    "huge-mtime": (lambda: _with_pax("x", {"mtime": "1e30"}), "'x'"),
+    "bad-mtime": (lambda: _with_pax("x", {"mtime": "abc"}), "'x'"),
+    "unknown-xattr-namespace": (lambda: _with_pax("x", {"SCHILY.xattr.bogus": "v"}), "'x'"),
+    "huge-device-number": (lambda: build_tar([tar_entry("dev", kind=tarfile.CHRTYPE, device=(2**20, 1))]), "'dev'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_VALUES))
+def test_malformed_values_are_invalid_parameters(driver: Driver, case: str) -> None:
+    make, named = MALFORMED_VALUES[case]
+    before = sorted(os.listdir(home_of(driver))), sorted(os.listdir(f"{home_of(driver)}/l"))
+    with pytest.raises(InvalidParameter) as refused:
+        apply(driver, "malformed", make())
+    assert named in str(refused.value)
+    assert (sorted(os.listdir(home_of(driver))), sorted(os.listdir(f"{home_of(driver)}/l"))) == before
 
 
 def test_a_failing_stream_leaves_nothing(driver: Driver) -> None:
