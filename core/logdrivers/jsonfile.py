@@ -18,7 +18,15 @@ from moor.errors import InvalidParameter, NotFound
 from moor.types import ContainerRef, DriverContext, LogMessage
 from moor.units import parse_size
 
+CLOSED_SUFFIX = ".closed"  # exists while no writer has the log open: `logs -f` ends there
 KNOWN_OPTIONS = ("max-size", "max-file", "compress", "labels", "labels-regex", "env", "env-regex", "tag")
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def format_time(timestamp: float) -> str:
@@ -47,6 +55,7 @@ class JsonFileWriter:
         self._lock = threading.Lock()
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self._file: IO[bytes] = open(path, "ab")
+        _remove(path + CLOSED_SUFFIX)
 
     def write(self, message: LogMessage) -> None:
         record = {
@@ -72,8 +81,10 @@ class JsonFileWriter:
         self._file = open(self.path, "wb")
 
     def close(self) -> None:
+        """Close the file and leave a marker that tells followers the writer is gone."""
         with self._lock:
             self._file.close()
+            open(self.path + CLOSED_SUFFIX, "w").close()
 
 
 def read_records(path: str) -> Iterator[LogMessage]:
@@ -136,6 +147,7 @@ class JsonFileLogDriver:
     @hookimpl
     def moor_log_remove(self, container: ContainerRef) -> bool:
         removed = False
+        _remove(container.log_path + CLOSED_SUFFIX)
         for path in [container.log_path] + [f"{container.log_path}.{i}" for i in range(1, 100)]:
             try:
                 os.unlink(path)
@@ -146,23 +158,42 @@ class JsonFileLogDriver:
         return removed
 
     def _follow(self, container: ContainerRef, until: float) -> Iterator[LogMessage]:
-        with open(container.log_path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            buffer = b""
+        """New messages as they are written, across rotations, until the writer closes the log."""
+        handle = open(container.log_path, "rb")
+        handle.seek(0, os.SEEK_END)
+        buffer = b""
+        closing = False
+        try:
             while True:
                 chunk = handle.readline()
-                if not chunk:
-                    if os.path.exists(container.log_path + ".stopped"):
+                if chunk:
+                    buffer += chunk
+                    if not buffer.endswith(b"\n"):
+                        continue
+                    record = json.loads(buffer)
+                    buffer = b""
+                    message = LogMessage(stream=record["stream"], line=record["log"].encode(),
+                                         timestamp=parse_time(record["time"]))
+                    if until and message.timestamp >= until:
                         return
-                    time.sleep(0.05)
+                    yield message
                     continue
-                buffer += chunk
-                if not buffer.endswith(b"\n"):
+                if _rotated(container.log_path, handle):
+                    handle.close()
+                    handle = open(container.log_path, "rb")  # the rotated file was read to its end
                     continue
-                record = json.loads(buffer)
-                buffer = b""
-                message = LogMessage(stream=record["stream"], line=record["log"].encode(),
-                                     timestamp=parse_time(record["time"]))
-                if until and message.timestamp >= until:
+                if closing:
                     return
-                yield message
+                if os.path.exists(container.log_path + CLOSED_SUFFIX):
+                    closing = True  # one more pass reads what was written before the marker
+                    continue
+                time.sleep(0.05)
+        finally:
+            handle.close()
+
+
+def _rotated(path: str, handle: IO[bytes]) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
