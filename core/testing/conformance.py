@@ -21,7 +21,7 @@ import sys
 import tarfile
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import pytest
 
@@ -114,6 +114,7 @@ class LogDriverConformance:
 TAR_MTIME = 1_600_000_000
 
 TarEntry = tuple[tarfile.TarInfo, "bytes | None"]
+TarFormat = Literal[0, 1, 2]  # tarfile.USTAR_FORMAT, GNU_FORMAT, PAX_FORMAT
 
 
 def tar_entry(name: str, data: bytes | None = None, *, kind: bytes = tarfile.REGTYPE, mode: int | None = None,
@@ -146,7 +147,7 @@ def tar_hardlink(name: str, target: str, **attrs: Any) -> TarEntry:
     return tar_entry(name, kind=tarfile.LNKTYPE, linkname=target, **attrs)
 
 
-def build_tar(entries: list[TarEntry], format: int = tarfile.PAX_FORMAT) -> bytes:
+def build_tar(entries: list[TarEntry], format: TarFormat = tarfile.PAX_FORMAT) -> bytes:
     """The bytes of a tar holding ``entries`` as Python's tarfile writes it (end blocks, 10 KiB records)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=format) as archive:
@@ -155,7 +156,7 @@ def build_tar(entries: list[TarEntry], format: int = tarfile.PAX_FORMAT) -> byte
     return buffer.getvalue()
 
 
-def raw_tar(entries: list[TarEntry], format: int = tarfile.PAX_FORMAT, end: bytes = bytes(1024)) -> bytes:
+def raw_tar(entries: list[TarEntry], format: TarFormat = tarfile.PAX_FORMAT, end: bytes = bytes(1024)) -> bytes:
     """A tar assembled by hand: headers, contents and padding, then ``end`` (Go writes 1 KiB of zeros)."""
     out = bytearray()
     for info, data in entries:

@@ -135,7 +135,7 @@ class TarSplitWriter:
         self._out.close()
 
 
-def _read_exact(handle: IO[bytes], count: int, what: str) -> bytes:
+def _read_exact(handle: gzip.GzipFile, count: int, what: str) -> bytes:
     data = handle.read(count)
     if len(data) != count:
         raise MoorError(f"the tar-split of {what} is truncated")

@@ -60,20 +60,7 @@ def mount_count(path: str) -> int:
         return sum(1 for line in handle if line.split()[4] == path)
 
 
-# ---------------------------------------------------------------------- loading and keys
-
-
-def test_unknown_option_is_refused(tmp_path) -> None:
-    with pytest.raises(DriverLoadError, match="unknown option 'size'"):
-        load_driver("storage", "overlay", tmp_path, {"size": "10G"})
-
-
-@pytest.mark.parametrize("key", ["", "../x", "a/b", ".hidden", "-dash", "l", "x" * 129, "sp ace"])
-def test_invalid_keys_are_refused(driver: Driver, key: str) -> None:
-    for call in (lambda: driver.exists(key=key), lambda: driver.prepare(key=key, parent=None),
-                 lambda: apply(driver, key, [tar_entry("f")]), lambda: driver.mount(key=key)):
-        with pytest.raises(InvalidParameter, match="invalid storage key"):
-            call()
+# ---------------------------------------------------------------------- status
 
 
 def test_status(driver: Driver) -> None:
