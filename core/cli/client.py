@@ -44,8 +44,11 @@ class Response:
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         length = headers.get("content-length")
         self._remaining: int | None = int(length) if length is not None else None
-        if head_request or status in (101, 204, 304):
+        if head_request or status in (204, 304):
             self._remaining = 0
+            self._chunked = False
+        elif status == 101:  # a hijacked connection: raw bytes until the daemon closes
+            self._remaining = None
             self._chunked = False
         self._chunk_left = 0
         self._done = False

@@ -23,6 +23,22 @@ COMMANDS: dict[str, str] = {
     "load": "images:load",
     "save": "images:save",
     "import": "images:import_",
+    "run": "containers:run",
+    "create": "containers:create",
+    "start": "containers:start",
+    "stop": "containers:stop",
+    "restart": "containers:restart",
+    "kill": "containers:kill",
+    "rm": "containers:rm",
+    "wait": "containers:wait",
+    "rename": "containers:rename",
+    "logs": "containers:logs",
+    "top": "containers:top",
+    "ps": "containers:ps",
+    "container": "containers:container",
+    "exec": "exec:exec_",
+    "attach": "exec:attach",
+    "events": "events:events",
 }
 
 

@@ -32,11 +32,21 @@ class Engine:
         from moor.services.image_transfer import ImageTransfer
         from moor.services.images import ImageService
 
+        from moor.services.container_io import ContainerIO
+        from moor.services.containers import ContainerService
+        from moor.services.events import EventBus
+
+        self.events = EventBus()
         images = ImageService(ImageStore(os.path.join(self.config.data_root, "image"), self.drivers.storage))
-        images.recover()
         self.images = images
         self.transfer = ImageTransfer(images)
+        self.containers = ContainerService(self.config, self.drivers, images, self.events)
+        self.container_io = ContainerIO(self.containers)
+        self.containers.pending_attaches = self.container_io.take_pending
         self.services["images"] = images
+        self.services["containers"] = self.containers
+        self.containers.recover()
+        images.recover()
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")

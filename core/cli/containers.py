@@ -1,0 +1,487 @@
+"""Container commands: run, create, start, ps, stop, kill, restart, rm, wait, rename, logs, top, prune."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from moor.cli.client import Client, DaemonError, quote_name
+from moor.cli.main import client_of
+from moor.cli.output import fail, print_table, render_format
+from moor.cli.streams import attach_and_wait, demux_to_stdout
+from moor.cli.timefmt import human_duration
+from moor.units import human_size
+
+ENGINE_ERROR = 125
+
+
+def _parse_env_file(path: str) -> list[str]:
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except OSError as err:
+        fail(f"open {path}: {(err.strerror or str(err)).lower()}", ENGINE_ERROR)
+    result = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            import os
+
+            if line in os.environ:
+                result.append(f"{line}={os.environ[line]}")
+            continue
+        result.append(line)
+    return result
+
+
+def _env_list(values: tuple[str, ...]) -> list[str]:
+    import os
+
+    result = []
+    for value in values:
+        if "=" in value:
+            result.append(value)
+        elif value in os.environ:
+            result.append(f"{value}={os.environ[value]}")
+    return result
+
+
+def _labels(values: tuple[str, ...]) -> dict[str, str]:
+    labels = {}
+    for value in values:
+        key, _, rest = value.partition("=")
+        labels[key] = rest
+    return labels
+
+
+def _log_opts(values: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep:
+            fail(f'invalid argument "{value}" for "--log-opt" flag: invalid log opt format', ENGINE_ERROR)
+        options[key] = rest
+    return options
+
+
+def _container_options(function: Any) -> Any:
+    options = [
+        click.option("--name", default="", help="Assign a name to the container"),
+        click.option("-e", "--env", multiple=True, help="Set environment variables"),
+        click.option("--env-file", multiple=True, help="Read in a file of environment variables"),
+        click.option("-h", "--hostname", default="", help="Container host name"),
+        click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image"),
+        click.option("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])"),
+        click.option("-w", "--workdir", default="", help="Working directory inside the container"),
+        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
+        click.option("--stop-signal", default="", help="Signal to stop the container"),
+        click.option("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container"),
+        click.option("--net", "--network", "network", default="", help="Connect a container to a network"),
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached"),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
+        click.option("--rm", is_flag=True, help="Automatically remove the container when it exits"),
+        click.option("--log-driver", default="", help="Logging driver for the container"),
+        click.option("--log-opt", multiple=True, help="Log driver options"),
+        click.option("--privileged", is_flag=True, help="Give extended privileges to this container"),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
+        click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
+        click.option("--shm-size", default="", help="Size of /dev/shm"),
+        click.option("--ulimit", multiple=True, help="Ulimit options"),
+        click.argument("image"),
+        click.argument("command", nargs=-1, type=click.UNPROCESSED),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dict[str, Any]:
+    env = []
+    for path in o["env_file"]:
+        env += _parse_env_file(path)
+    env += _env_list(o["env"])
+    host_config: dict[str, Any] = {
+        "NetworkMode": o["network"] or "default",
+        "AutoRemove": o["rm"],
+        "Privileged": o["privileged"],
+        "CapAdd": list(o["cap_add"]) or None,
+        "CapDrop": list(o["cap_drop"]) or None,
+        "ReadonlyRootfs": o["read_only"],
+        "LogConfig": {"Type": o["log_driver"], "Config": _log_opts(o["log_opt"])},
+    }
+    if o["shm_size"]:
+        from moor.units import parse_size
+
+        try:
+            host_config["ShmSize"] = parse_size(o["shm_size"], "shm-size")
+        except Exception as err:  # InvalidParameter: a usage error here
+            fail(str(err), ENGINE_ERROR)
+    if o["ulimit"]:
+        host_config["Ulimits"] = [_ulimit(u) for u in o["ulimit"]]
+    body: dict[str, Any] = {
+        "Hostname": o["hostname"], "User": o["user"], "Env": env, "Cmd": list(o["command"]) or None,
+        "Image": o["image"], "WorkingDir": o["workdir"], "Labels": _labels(o["label"]),
+        "Tty": o["tty"], "OpenStdin": o["interactive"], "StdinOnce": o["interactive"] and attach_stdin,
+        "AttachStdin": attach_stdin, "AttachStdout": attach_out, "AttachStderr": attach_out,
+        "StopSignal": o["stop_signal"] or None, "HostConfig": host_config,
+    }
+    if o["stop_timeout"] is not None:
+        body["StopTimeout"] = o["stop_timeout"]
+    if o["entrypoint"] is not None:
+        body["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else [""]
+    return body
+
+
+def _ulimit(text: str) -> dict[str, Any]:
+    name, _, values = text.partition("=")
+    soft, _, hard = values.partition(":")
+    try:
+        return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+    except ValueError:
+        fail(f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit argument: {text}', ENGINE_ERROR)
+
+
+def _create(client: Client, body: dict[str, Any], name: str) -> str:
+    try:
+        reply = client.call("POST", "/containers/create", {"name": name or None}, body=body)
+    except DaemonError as err:
+        if err.status == 404 and "No such image" in err.message:
+            image = body["Image"]
+            if ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
+                image += ":latest"
+            click.echo(f"Unable to find image '{image}' locally", err=True)
+        click.echo(f"Error response from daemon: {err.message}", err=True)
+        sys.exit(ENGINE_ERROR)
+    return reply["Id"]
+
+
+@click.command("create")
+@_container_options
+@click.pass_context
+def create(ctx: click.Context, **options: Any) -> None:
+    """Create a new container."""
+    body = _create_body(options, False, False)
+    click.echo(_create(client_of(ctx), body, options["name"]))
+
+
+@click.command("run", context_settings={"allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Run container in background and print container ID")
+@click.option("--detach-keys", default="", help="Override the key sequence for detaching a container")
+@click.option("--sig-proxy/--no-sig-proxy", default=True, help="Proxy received signals to the process")
+@_container_options
+@click.pass_context
+def run(ctx: click.Context, detach: bool, detach_keys: str, sig_proxy: bool, **options: Any) -> None:
+    """Run a command in a new container."""
+    if detach and options["rm"] is False:
+        pass
+    client = client_of(ctx)
+    attach_stdin = options["interactive"] and not detach
+    body = _create_body(options, attach_stdin, not detach)
+    container_id = _create(client, body, options["name"])
+    if detach:
+        _start(client, container_id)
+        click.echo(container_id)
+        return
+    code = attach_and_wait(client, container_id, tty=options["tty"], stdin=attach_stdin,
+                           detach_keys=detach_keys, sig_proxy=sig_proxy and not options["tty"],
+                           start=lambda: _start(client, container_id), auto_remove=options["rm"])
+    sys.exit(code)
+
+
+def _start(client: Client, container_id: str) -> None:
+    try:
+        client.call("POST", f"/containers/{container_id}/start")
+    except DaemonError as err:
+        click.echo(f"Error response from daemon: {err.message}", err=True)
+        sys.exit(_exit_code_of(err.message))
+
+
+def _exit_code_of(message: str) -> int:
+    lowered = message.lower()
+    if "executable file not found" in lowered or "no such file or directory" in lowered:
+        return 127
+    if "permission denied" in lowered:
+        return 126
+    return ENGINE_ERROR
+
+
+@click.command("start")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals")
+@click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN")
+@click.option("--detach-keys", default="", help="Override the key sequence for detaching a container")
+@click.pass_context
+def start(ctx: click.Context, containers: tuple[str, ...], attach: bool, interactive: bool, detach_keys: str) -> None:
+    """Start one or more stopped containers."""
+    client = client_of(ctx)
+    if attach or interactive:
+        if len(containers) > 1:
+            fail("you cannot start and attach multiple containers at once", 1)
+        info = client.get(f"/containers/{quote_name(containers[0])}/json")
+        code = attach_and_wait(client, info["Id"], tty=info["Config"]["Tty"],
+                               stdin=interactive and info["Config"]["OpenStdin"], detach_keys=detach_keys,
+                               sig_proxy=not info["Config"]["Tty"],
+                               start=lambda: client.call("POST", f"/containers/{info['Id']}/start"),
+                               auto_remove=False)
+        sys.exit(code)
+    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/start"))
+
+
+def _each(client: Client, names: tuple[str, ...], action: Any, echo: bool = True) -> None:
+    failed = False
+    for name in names:
+        try:
+            action(name)
+            if echo:
+                click.echo(name)
+        except DaemonError as err:
+            if err.status == 304:
+                click.echo(name)
+                continue
+            click.echo(f"Error response from daemon: {err.message}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+@click.command("stop")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait for stop before killing it")
+@click.pass_context
+def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None) -> None:
+    """Stop one or more running containers."""
+    client = client_of(ctx)
+    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/stop",
+                                                    {"t": timeout}))
+
+
+@click.command("restart")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait for stop before killing it")
+@click.pass_context
+def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None) -> None:
+    """Restart one or more containers."""
+    client = client_of(ctx)
+    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/restart",
+                                                    {"t": timeout}))
+
+
+@click.command("kill")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-s", "--signal", "signal", default="KILL", help="Signal to send to the container")
+@click.pass_context
+def kill(ctx: click.Context, containers: tuple[str, ...], signal: str) -> None:
+    """Kill one or more running containers."""
+    client = client_of(ctx)
+    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/kill",
+                                                    {"signal": signal}))
+
+
+@click.command("rm")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container (uses SIGKILL)")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container")
+@click.pass_context
+def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bool) -> None:
+    """Remove one or more containers."""
+    client = client_of(ctx)
+    _each(client, containers, lambda c: client.call("DELETE", f"/containers/{quote_name(c)}",
+                                                    {"force": "1" if force else None, "v": "1" if volumes else None}))
+
+
+@click.command("wait")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def wait(ctx: click.Context, containers: tuple[str, ...]) -> None:
+    """Block until one or more containers stop, then print their exit codes."""
+    client = client_of(ctx)
+
+    def one(name: str) -> None:
+        reply = client.call("POST", f"/containers/{quote_name(name)}/wait")
+        click.echo(reply["StatusCode"])
+
+    _each(client, containers, one, echo=False)
+
+
+@click.command("rename")
+@click.argument("container")
+@click.argument("new_name")
+@click.pass_context
+def rename(ctx: click.Context, container: str, new_name: str) -> None:
+    """Rename a container."""
+    client_of(ctx).call("POST", f"/containers/{quote_name(container)}/rename", {"name": new_name})
+
+
+def _since(text: str) -> str | None:
+    """``10m``, ``2h``, an RFC 3339 time or a unix timestamp -> seconds since the epoch (as text)."""
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    if text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
+        return str(time.time() - float(text[:-1]) * units[text[-1]])
+    return text
+
+
+@click.command("logs")
+@click.argument("container")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option("--tail", "-n", default="all", help="Number of lines to show from the end of the logs")
+@click.option("--since", default="", help="Show logs since timestamp or relative (e.g. 42m)")
+@click.option("--until", default="", help="Show logs before a timestamp or relative (e.g. 42m)")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--details", is_flag=True, help="Show extra details provided to logs")
+@click.pass_context
+def logs(ctx: click.Context, container: str, follow: bool, tail: str, since: str, until: str, timestamps: bool,
+         details: bool) -> None:
+    """Fetch the logs of a container."""
+    client = client_of(ctx)
+    info = client.get(f"/containers/{quote_name(container)}/json")
+    response = client.open("GET", f"/containers/{quote_name(container)}/logs", {
+        "stdout": "1", "stderr": "1", "follow": "1" if follow else None, "tail": tail,
+        "since": _since(since), "until": _since(until), "timestamps": "1" if timestamps else None})
+    demux_to_stdout(response, info["Config"]["Tty"])
+
+
+def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -> list[dict[str, str]]:
+    rows = []
+    now = time.time()
+    for c in containers:
+        command = c["Command"]
+        if not no_trunc and len(command) > 20:
+            command = command[:19] + "…"
+        row = {
+            "ID": c["Id"] if no_trunc else c["Id"][:12],
+            "Image": c["Image"],
+            "Command": f'"{command}"',
+            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
+            "RunningFor": human_duration(now - c["Created"]) + " ago",
+            "Status": c["Status"],
+            "State": c["State"],
+            "Ports": "",
+            "Names": ",".join(n.lstrip("/") for n in c["Names"]),
+            "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
+            "Networks": ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
+            "Mounts": "",
+            "Size": "",
+        }
+        if size:
+            row["Size"] = f"{human_size(c.get('SizeRw', 0), 3)} (virtual {human_size(c.get('SizeRootFs', 0), 3)})"
+        rows.append(row)
+    return rows
+
+
+@click.command("ps")
+@click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default shows just running)")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states)")
+@click.option("-l", "--latest", is_flag=True, help="Show the latest created container (includes all states)")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--format", "format_", default="", help="Pretty-print containers using a Go template")
+@click.pass_context
+def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, size: bool, no_trunc: bool,
+       filters: tuple[str, ...], format_: str) -> None:
+    """List containers."""
+    from moor.cli.images import _filters
+
+    limit = 1 if latest else last
+    params = {"all": "1" if all_ or limit > 0 else None, "limit": limit if limit > 0 else None,
+              "size": "1" if size else None, "filters": _filters(filters)}
+    containers = client_of(ctx).get("/containers/json", **params)
+    if quiet:
+        for c in containers:
+            click.echo(c["Id"] if no_trunc else c["Id"][:12])
+        return
+    rows = _status_rows(containers, no_trunc, size)
+    if format_:
+        headers = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+                   "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
+                   "Labels": "LABELS", "Size": "SIZE", "State": "STATE", "Networks": "NETWORKS", "Mounts": "MOUNTS"}
+        render_format(format_, rows, headers)
+        return
+    columns = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"] + (["Size"] if size else [])
+    titles = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
+              "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES", "Size": "SIZE"}
+    print_table([[titles[c] for c in columns]] + [[row[c] for c in columns] for row in rows])
+
+
+@click.command("top")
+@click.argument("container")
+@click.argument("ps_args", nargs=-1)
+@click.pass_context
+def top(ctx: click.Context, container: str, ps_args: tuple[str, ...]) -> None:
+    """Display the running processes of a container."""
+    reply = client_of(ctx).get(f"/containers/{quote_name(container)}/top", ps_args=" ".join(ps_args) or None)
+    print_table([reply["Titles"]] + reply["Processes"])
+
+
+@click.group("container")
+def container() -> None:
+    """Manage containers."""
+
+
+@container.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'until=<timestamp>')")
+@click.pass_context
+def container_prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
+    """Remove all stopped containers."""
+    from moor.cli.images import _filters
+
+    if not force:
+        click.echo("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ",
+                   nl=False)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    report = client_of(ctx).call("POST", "/containers/prune", {"filters": _filters(filters)})
+    deleted = report.get("ContainersDeleted") or []
+    if deleted:
+        click.echo("Deleted Containers:")
+        for ident in deleted:
+            click.echo(ident)
+        click.echo("")
+    click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0), 3)}")
+
+
+for _command in (create, run, start, stop, restart, kill, rm, wait, rename, logs, top, ps):
+    container.add_command(_command)
+container.add_command(ps, "ls")
+container.add_command(ps, "list")
+
+
+def inspect_containers(client: Client, names: tuple[str, ...], size: bool) -> tuple[list[Any], list[str]]:
+    found, missing = [], []
+    for name in names:
+        try:
+            found.append(client.get(f"/containers/{quote_name(name)}/json", size="1" if size else None))
+        except DaemonError as err:
+            if err.status != 404:
+                raise
+            missing.append(name)
+    return found, missing
+
+
+@container.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.pass_context
+def container_inspect(ctx: click.Context, names: tuple[str, ...], format_: str, size: bool) -> None:
+    """Display detailed information on one or more containers."""
+    found, missing = inspect_containers(client_of(ctx), names, size)
+    if format_:
+        render_format(format_, found)
+    else:
+        click.echo(json.dumps(found, indent=4))
+    for name in missing:
+        click.echo(f"Error: No such container: {name}", err=True)
+    if missing:
+        sys.exit(1)

@@ -1,0 +1,62 @@
+"""The /etc/hostname, /etc/hosts and /etc/resolv.conf the engine writes for each container."""
+
+from __future__ import annotations
+
+import os
+
+from moor.fsutil import atomic_write
+
+DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+
+
+def hosts_text(hostname: str, address: str = "", extra: list[str] | None = None) -> str:
+    lines = [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::0\tip6-localnet",
+        "ff00::0\tip6-mcastprefix",
+        "ff02::1\tip6-allnodes",
+        "ff02::2\tip6-allrouters",
+    ]
+    lines += list(extra or [])
+    if address:
+        lines.append(f"{address}\t{hostname}")
+    return "\n".join(lines) + "\n"
+
+
+def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = False) -> str:
+    """The host's resolv.conf; without host networking, loopback nameservers are dropped as Docker does."""
+    try:
+        with open(host_file) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    if host_network:
+        return "\n".join(lines) + "\n"
+    kept = [line for line in lines
+            if not (line.split()[:1] == ["nameserver"] and len(line.split()) > 1
+                    and (line.split()[1].startswith("127.") or line.split()[1] == "::1"))]
+    if not any(line.startswith("nameserver") for line in kept):
+        kept += [f"nameserver {server}" for server in DEFAULT_NAMESERVERS]
+    return "\n".join(kept) + "\n"
+
+
+def write_etc_files(directory: str, hostname: str, host_network: bool) -> dict[str, str]:
+    """Write the three files into the container's directory; return destination -> host path."""
+    files = {
+        "/etc/hostname": (os.path.join(directory, "hostname"), hostname + "\n"),
+        "/etc/hosts": (os.path.join(directory, "hosts"),
+                       _host_hosts() if host_network else hosts_text(hostname)),
+        "/etc/resolv.conf": (os.path.join(directory, "resolv.conf"), resolv_conf_text(host_network=host_network)),
+    }
+    for path, text in files.values():
+        atomic_write(path, text.encode())
+    return {destination: path for destination, (path, _) in files.items()}
+
+
+def _host_hosts() -> str:
+    try:
+        with open("/etc/hosts") as handle:
+            return handle.read()
+    except OSError:
+        return hosts_text("localhost")

@@ -1,0 +1,121 @@
+"""Starting a container's monitor process and handing it the go signal.
+
+The monitor runs in a session of its own so that it outlives moord. It
+reports readiness (or runc's error) as one JSON line on fd 3; moord then
+connects any waiting attach streams and sends ``start``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from moor.containers.record import Container
+from moor.containers.runtime import Runtime
+from moor.errors import MoorError
+
+READY_TIMEOUT = 30.0
+
+
+@dataclass
+class Monitor:
+    """A monitor that is ready: its container process exists but has not started."""
+
+    pid: int
+    state_dir: str
+    on_ready: list[Callable[[], None]] = field(default_factory=list)
+
+    def start(self) -> int:
+        """Run the hooks waiting for readiness (attach relays), then start the process; return its pid."""
+        from moor.monitor.client import request
+
+        for hook in self.on_ready:
+            hook()
+        reply = request(self.state_dir, {"op": "start"}, timeout=READY_TIMEOUT)
+        if not reply.get("ok"):
+            raise MoorError(_runtime_error(reply.get("error", "unknown error")))
+        return int(reply.get("pid") or 0)
+
+    def reap(self) -> None:
+        """Collect the monitor's exit status (it is our child until moord restarts)."""
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def monitor_command(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
+                    exec_process: str = "", log_config: dict[str, object] | None = None) -> list[str]:
+    command = [sys.executable, "-m", "moor.monitor", "--id", container.id, "--state-dir", state_dir,
+               "--bundle", bundle, "--runtime", runtime.path, "--runtime-root", runtime.root]
+    tty = container.tty
+    stdin = bool(container.config.get("OpenStdin"))
+    stdin_once = bool(container.config.get("StdinOnce"))
+    if exec_process:
+        command += ["--exec", exec_process]
+    if tty:
+        command.append("--tty")
+    if stdin:
+        command.append("--stdin")
+    if stdin_once:
+        command.append("--stdin-once")
+    if log_driver and not exec_process:
+        command += ["--log-driver", log_driver, "--log-config", json.dumps(log_config or {}),
+                    "--log-opts", json.dumps(container.log_options), "--log-path", container.log_path,
+                    "--name", container.name]
+    return command
+
+
+def spawn(command: list[str], state_dir: str) -> Monitor:
+    """Start the monitor in its own session with a sync pipe on fd 3; wait for its readiness line."""
+    read_end, write_end = os.pipe()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
+                   (os.POSIX_SPAWN_DUP2, devnull, 2), (os.POSIX_SPAWN_DUP2, write_end, 3)]
+        pid = os.posix_spawn(sys.executable, command, os.environ, file_actions=actions, setsid=True)
+    finally:
+        os.close(write_end)
+        os.close(devnull)
+    monitor = Monitor(pid=pid, state_dir=state_dir)
+    try:
+        line = _read_line(read_end, READY_TIMEOUT)
+    finally:
+        os.close(read_end)
+    try:
+        reply = json.loads(line) if line else {"ok": False, "error": "the monitor exited without a word"}
+    except ValueError:
+        reply = {"ok": False, "error": f"the monitor said: {line!r}"}
+    if not reply.get("ok"):
+        threading.Thread(target=monitor.reap, daemon=True).start()
+        raise MoorError(_runtime_error(reply.get("error", "unknown error")))
+    return monitor
+
+
+def launch_monitor(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
+                   log_config: dict[str, object] | None = None) -> Monitor:
+    return spawn(monitor_command(container, state_dir, bundle, runtime, log_driver, log_config=log_config),
+                 state_dir)
+
+
+def _read_line(fd: int, timeout: float) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise MoorError("the container monitor did not report within 30 s")
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
+
+
+def _runtime_error(message: str) -> str:
+    """Docker's wording for the usual runc failures."""
+    return f"failed to create shim task: OCI runtime create failed: {message}: unknown"

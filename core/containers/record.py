@@ -1,0 +1,156 @@
+"""The container record: what moord keeps about each container, on disk and in memory.
+
+One JSON file per container, ``<data_root>/containers/<id>/config.v2.json``,
+written atomically; its fields follow Docker's inspect output so that the API
+shapes it with little work.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from moor.errors import InvalidParameter
+from moor.fsutil import atomic_write_json, read_json
+
+VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+_LEFT = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gentle", "happy", "jolly", "keen",
+         "lucid", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene", "tender", "upbeat", "vibrant")
+_RIGHT = ("albattani", "babbage", "curie", "darwin", "euclid", "fermat", "galileo", "hopper", "lovelace",
+          "meitner", "newton", "noether", "pascal", "ritchie", "shannon", "tesla", "turing", "wozniak")
+
+
+def random_name() -> str:
+    return f"{random.choice(_LEFT)}_{random.choice(_RIGHT)}"
+
+
+def check_name(name: str) -> str:
+    """Validate a user-given name and return it without its leading slash."""
+    if not VALID_NAME.match(name):
+        raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    return name.lstrip("/")
+
+
+@dataclass
+class State:
+    """Docker's ``State`` object."""
+
+    Status: str = "created"  # created, running, paused, restarting, removing, exited, dead
+    Running: bool = False
+    Paused: bool = False
+    Restarting: bool = False
+    OOMKilled: bool = False
+    Dead: bool = False
+    Pid: int = 0
+    ExitCode: int = 0
+    Error: str = ""
+    StartedAt: str = ZERO_TIME
+    FinishedAt: str = ZERO_TIME
+
+
+@dataclass
+class Container:
+    """Everything moord keeps about a container."""
+
+    id: str
+    name: str
+    created: str
+    image_id: str
+    image: str  # as the user named it
+    path: str
+    args: list[str]
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    state: State = field(default_factory=State)
+    restart_count: int = 0
+    log_path: str = ""
+    hostname_path: str = ""
+    hosts_path: str = ""
+    resolv_conf_path: str = ""
+    storage_key: str = ""
+    rootfs: str = ""
+    networks: dict[str, Any] = field(default_factory=dict)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def tty(self) -> bool:
+        return bool(self.config.get("Tty"))
+
+    @property
+    def log_driver(self) -> str:
+        return (self.host_config.get("LogConfig") or {}).get("Type") or ""
+
+    @property
+    def log_options(self) -> dict[str, str]:
+        return dict((self.host_config.get("LogConfig") or {}).get("Config") or {})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Container":
+        data = dict(data)
+        data["state"] = State(**data.get("state", {}))
+        return cls(**data)
+
+
+class ContainerStore:
+    """The records under ``<data_root>/containers``, with a name index; thread-safe."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.lock = threading.RLock()
+        os.makedirs(root, mode=0o710, exist_ok=True)
+        self._by_id: dict[str, Container] = {}
+        for name in os.listdir(root):
+            data = read_json(os.path.join(root, name, "config.v2.json"))
+            if data is not None:
+                self._by_id[name] = Container.from_json(data)
+
+    def directory(self, container_id: str) -> str:
+        return os.path.join(self.root, container_id)
+
+    def save(self, container: Container) -> None:
+        with self.lock:
+            os.makedirs(self.directory(container.id), mode=0o710, exist_ok=True)
+            atomic_write_json(os.path.join(self.directory(container.id), "config.v2.json"), container.to_json())
+            self._by_id[container.id] = container
+
+    def forget(self, container_id: str) -> None:
+        with self.lock:
+            self._by_id.pop(container_id, None)
+
+    def all(self) -> list[Container]:
+        with self.lock:
+            return list(self._by_id.values())
+
+    def by_name(self, name: str) -> Container | None:
+        name = name.lstrip("/")
+        with self.lock:
+            for container in self._by_id.values():
+                if container.name == name:
+                    return container
+        return None
+
+    def find(self, ident: str) -> Container | None:
+        """By full ID, name, or unambiguous ID prefix (Docker's order)."""
+        with self.lock:
+            if ident in self._by_id:
+                return self._by_id[ident]
+            named = self.by_name(ident)
+            if named is not None:
+                return named
+            matches = [c for c in self._by_id.values() if ident and c.id.startswith(ident)]
+            if len(matches) > 1:
+                raise InvalidParameter(f"multiple IDs found with provided prefix: {ident}")
+            return matches[0] if matches else None

@@ -1,0 +1,101 @@
+"""Docker's JSON shapes of containers: ``/containers/json`` rows and ``/containers/{id}/json``."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from moor.containers.record import ZERO_TIME, Container
+from moor.images.views import parse_timestamp
+
+if TYPE_CHECKING:
+    from moor.services.containers import ContainerService
+
+
+def human_duration(seconds: float) -> str:
+    from moor.cli.timefmt import human_duration as duration
+
+    return duration(seconds)
+
+
+def status_text(container: Container) -> str:
+    state = container.state
+    now = time.time()
+    if state.Running:
+        text = "Up " + human_duration(now - parse_timestamp(state.StartedAt))
+        return text + " (Paused)" if state.Paused else text
+    if state.Status == "created" or state.FinishedAt == ZERO_TIME:
+        return "Created"
+    return f"Exited ({state.ExitCode}) {human_duration(now - parse_timestamp(state.FinishedAt))} ago"
+
+
+def command_text(container: Container) -> str:
+    import shlex
+
+    return " ".join([container.path] + [shlex.quote(a) if " " in a else a for a in container.args])
+
+
+def network_settings(container: Container) -> dict[str, Any]:
+    return {
+        "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+        "Networks": dict(container.networks),
+    }
+
+
+def summary(service: "ContainerService", container: Container, size: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "Id": container.id,
+        "Names": ["/" + container.name],
+        "Image": container.image,
+        "ImageID": container.image_id,
+        "Command": command_text(container),
+        "Created": int(parse_timestamp(container.created)),
+        "Ports": [],
+        "Labels": dict(container.config.get("Labels") or {}),
+        "State": container.state.Status,
+        "Status": status_text(container),
+        "HostConfig": {"NetworkMode": container.host_config.get("NetworkMode", "default")},
+        "NetworkSettings": {"Networks": dict(container.networks)},
+        "Mounts": list(container.mounts),
+    }
+    if size:
+        row["SizeRw"] = service.size_rw(container)
+        image = service.images.store.get(container.image_id)
+        row["SizeRootFs"] = row["SizeRw"] + (service.images.size(image) if image else 0)
+    return row
+
+
+def inspect(service: "ContainerService", container: Container, size: bool = False) -> dict[str, Any]:
+    state = dict(container.state.__dict__)
+    result: dict[str, Any] = {
+        "Id": container.id,
+        "Created": container.created,
+        "Path": container.path,
+        "Args": list(container.args),
+        "State": state,
+        "Image": container.image_id,
+        "ResolvConfPath": container.resolv_conf_path,
+        "HostnamePath": container.hostname_path,
+        "HostsPath": container.hosts_path,
+        "LogPath": container.log_path,
+        "Name": "/" + container.name,
+        "RestartCount": container.restart_count,
+        "Driver": service.drivers.storage.name,
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": dict(container.host_config),
+        "GraphDriver": {"Data": {"MergedDir": container.rootfs} if container.rootfs else {},
+                        "Name": service.drivers.storage.name},
+        "Mounts": list(container.mounts),
+        "Config": dict(container.config),
+        "NetworkSettings": network_settings(container),
+    }
+    if size:
+        result["SizeRw"] = service.size_rw(container)
+    return result

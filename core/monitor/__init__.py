@@ -1,0 +1,20 @@
+"""The per-container monitor: moor's containerd-shim / conmon.
+
+One monitor process runs per container process (the container's init, or one
+``exec``). moord starts it in a session of its own; it outlives moord. It
+
+* makes itself a child subreaper, so the container process becomes its child
+  once runc has exited, and records that process's exit code;
+* owns the process's stdio (pipes, or the pty master runc hands over on its
+  console socket), pumps output to the log driver (init only) and to attached
+  clients, and attached clients' input to the process;
+* answers requests on ``<state dir>/control.sock`` (:mod:`moor.monitor.protocol`);
+* on exit writes ``<state dir>/exit.json``, runs ``runc delete -f`` (init only)
+  and goes away.
+
+Modules: :mod:`~moor.monitor.main` (command line and lifecycle),
+:mod:`~moor.monitor.streams` (output pumping and attached clients),
+:mod:`~moor.monitor.protocol` (wire format and socket paths) and
+:mod:`~moor.monitor.client` (what moord uses). The monitor imports only what
+it needs (no pluggy, no stevedore): its memory is measured.
+"""

@@ -1,0 +1,414 @@
+"""The monitor's command line and lifecycle: set up stdio, run runc, serve requests, record the exit.
+
+Usage (moord runs it; fd 3 is a pipe on which the monitor reports readiness)::
+
+    python -m moor.monitor --id ID --state-dir DIR --bundle BUNDLE --runtime runc --runtime-root ROOT
+        [--exec PROCESS_JSON] [--tty] [--stdin] [--stdin-once]
+        [--log-driver NAME --log-config JSON --log-opts JSON --log-path PATH --name NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from typing import Any
+
+from moor.monitor.protocol import SOCKET_NAME, encode, read_line
+from moor.monitor.streams import Client, Hub, LineLogger, pump
+
+PR_SET_CHILD_SUBREAPER = 36
+SYNC_FD = 3
+CONSOLE_NAME = "console.sock"
+RUNC_LOG = "runc.log"
+PID_FILE = "init.pid"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="moor-monitor")
+    parser.add_argument("--id", required=True)
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--runtime", default="runc")
+    parser.add_argument("--runtime-root", required=True)
+    parser.add_argument("--exec", dest="exec_process", default="")
+    parser.add_argument("--tty", action="store_true")
+    parser.add_argument("--stdin", action="store_true")
+    parser.add_argument("--stdin-once", action="store_true")
+    parser.add_argument("--log-driver", default="")
+    parser.add_argument("--log-config", default="{}")
+    parser.add_argument("--log-opts", default="{}")
+    parser.add_argument("--log-path", default="")
+    parser.add_argument("--name", default="")
+    return parser.parse_args(argv)
+
+
+def open_log_writer(args: argparse.Namespace) -> LineLogger | None:
+    """Load the one log driver by entry-point name (no stevedore, no pluggy manager) and open the log."""
+    if not args.log_driver:
+        return None
+    from importlib.metadata import entry_points
+
+    from moor.types import ContainerRef, DriverContext, LogMessage
+
+    found = list(entry_points(group="moor.log_drivers", name=args.log_driver))
+    if not found:
+        raise RuntimeError(f"log driver {args.log_driver!r} is not installed")
+    driver = found[0].load()(DriverContext(kind="log", name=args.log_driver, home="", exec_home="",
+                                           options=json.loads(args.log_config)))
+    container = ContainerRef(id=args.id, name=args.name, log_options=json.loads(args.log_opts),
+                             log_path=args.log_path)
+    return LineLogger(driver.moor_log_open(container=container), LogMessage)
+
+
+def runc_error(fallback: str) -> str:
+    """The last error runc logged (its --log file, JSON lines), else the last line of ``fallback``."""
+    message = ""
+    try:
+        with open(RUNC_LOG) as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("level") in ("error", "fatal"):
+                    message = record.get("msg", "")
+    except OSError:
+        pass
+    if message:
+        return message
+    lines = [line for line in fallback.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "runc failed"
+
+
+class Monitor:
+    """One container process (init or exec) and the clients around it."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.exec_mode = bool(args.exec_process)
+        self.runc = [args.runtime, "--root", args.runtime_root, "--log", RUNC_LOG, "--log-format", "json"]
+        self.pid = 0
+        self.exit_code: int | None = None
+        self.finished_at = 0.0
+        self.started_at = 0.0
+        self.exited = threading.Event()
+        self.started = False
+        self.stdin_fd: int | None = None
+        self.master_fd: int | None = None
+        self.child_fds: dict[str, int] = {}
+        self.readers: list[tuple[int, str]] = []
+        self.pumps: list[threading.Thread] = []
+        self.hub = Hub(open_log_writer(args))
+        self.lock = threading.Lock()
+        self.waiters = 0
+
+    # ------------------------------------------------------------------ stdio
+
+    def _pipes(self) -> None:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        if self.args.stdin:
+            read_end, write_end = os.pipe()
+            self.child_fds["stdin"], self.stdin_fd = read_end, write_end
+        else:
+            self.child_fds["stdin"] = devnull
+        for stream in ("stdout", "stderr"):
+            read_end, write_end = os.pipe()
+            self.child_fds[stream] = write_end
+            self.readers.append((read_end, stream))
+
+    def _console_listener(self) -> socket.socket:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(CONSOLE_NAME)
+        listener.listen(1)
+        listener.settimeout(30)
+        return listener
+
+    def _receive_master(self, listener: socket.socket, holder: list[int]) -> None:
+        try:
+            connection, _ = listener.accept()
+            with connection:
+                _, fds, _, _ = socket.recv_fds(connection, 4096, 1)
+                if fds:
+                    holder.append(fds[0])
+        except OSError:
+            pass
+
+    def _run_runc(self, command: list[str]) -> None:
+        """Run a runc command that sets up the process; the pty master arrives on the console socket."""
+        listener = self._console_listener() if self.args.tty else None
+        holder: list[int] = []
+        receiver = None
+        if listener is not None:
+            command = command[:-1] + ["--console-socket", os.path.abspath(CONSOLE_NAME)
+                                      if len(os.path.abspath(CONSOLE_NAME)) < 100 else CONSOLE_NAME, command[-1]]
+            receiver = threading.Thread(target=self._receive_master, args=(listener, holder), daemon=True)
+            receiver.start()
+            stdio: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+                                     "stderr": subprocess.PIPE}
+        else:
+            stdio = {"stdin": self.child_fds["stdin"], "stdout": self.child_fds["stdout"],
+                     "stderr": self.child_fds["stderr"]}
+        result = subprocess.run(command, **stdio, cwd=os.getcwd(), timeout=60)
+        if receiver is not None:
+            receiver.join(5 if result.returncode == 0 else 0.1)
+            assert listener is not None
+            listener.close()
+            os.unlink(CONSOLE_NAME)
+            if holder:
+                self.master_fd = holder[0]
+                self.stdin_fd = holder[0]
+                self.readers = [(holder[0], "stdout")]
+        if result.returncode != 0:
+            stderr = result.stderr.decode(errors="replace") if isinstance(result.stderr, bytes) else ""
+            raise RuntimeError(runc_error(stderr))
+        if self.args.tty and self.master_fd is None:
+            raise RuntimeError("runc did not send the console")
+
+    def _close_child_ends(self) -> None:
+        """Our copies of the container's ends of the pipes: closed, so EOF comes when it exits."""
+        for fd in set(self.child_fds.values()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.child_fds = {}
+
+    def _read_pid(self) -> int:
+        with open(PID_FILE) as handle:
+            return int(handle.read().strip())
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def prepare(self) -> None:
+        """Init mode: ``runc create`` (the process waits for ``start``). Exec mode: only the stdio."""
+        if not self.args.tty:
+            self._pipes()
+        if self.exec_mode:
+            return
+        self._run_runc([*self.runc, "create", "--bundle", self.args.bundle, "--pid-file", PID_FILE, self.args.id])
+        self._close_child_ends()
+        self.pid = self._read_pid()
+
+    def start(self) -> int:
+        with self.lock:
+            if self.started:
+                return self.pid
+            if self.exec_mode:
+                self._run_runc([*self.runc, "exec", "--process", self.args.exec_process, "--pid-file", PID_FILE,
+                                "--detach", self.args.id])
+                self._close_child_ends()
+                self.pid = self._read_pid()
+            else:
+                result = subprocess.run([*self.runc, "start", self.args.id], capture_output=True, timeout=60)
+                if result.returncode != 0:
+                    raise RuntimeError(runc_error(result.stderr.decode(errors="replace")))
+            self.started = True
+            self.started_at = time.time()
+        for fd, stream in self.readers:
+            thread = threading.Thread(target=pump, args=(fd, stream, self.hub), daemon=True)
+            thread.start()
+            self.pumps.append(thread)
+        threading.Thread(target=self._reap, daemon=True).start()
+        return self.pid
+
+    def _reap(self) -> None:
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            code = 255
+        self.exit_code = 128 - code if code < 0 else code
+        self.finished_at = time.time()
+        self._finish()
+
+    def _finish(self) -> None:
+        deadline = time.monotonic() + 5
+        for thread in self.pumps:
+            thread.join(max(deadline - time.monotonic(), 0))
+        self.hub.close()
+        record = {"exit_code": self.exit_code, "finished_at": self.finished_at, "started_at": self.started_at}
+        temp = "exit.json.tmp"
+        with open(temp, "w") as handle:
+            json.dump(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, "exit.json")
+        if not self.exec_mode:
+            subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
+        self.exited.set()
+        give_up = time.monotonic() + 2
+        while self.waiters and time.monotonic() < give_up:
+            time.sleep(0.01)
+        try:
+            os.unlink(SOCKET_NAME)
+        except OSError:
+            pass
+        os._exit(0)
+
+    # ------------------------------------------------------------------ requests
+
+    def handle(self, connection: socket.socket) -> None:
+        keep = False
+        try:
+            line = read_line(connection)
+            if not line:
+                return
+            request = json.loads(line)
+            op = request.get("op")
+            if op == "attach":
+                keep = self._attach(connection, request)
+                return
+            reply = self._answer(op, request)
+            connection.sendall(encode(reply))
+        except (OSError, ValueError) as err:
+            try:
+                connection.sendall(encode({"ok": False, "error": str(err)}))
+            except OSError:
+                pass
+        finally:
+            if not keep:
+                connection.close()
+
+    def _answer(self, op: str | None, request: dict[str, Any]) -> dict[str, Any]:
+        if op == "start":
+            try:
+                return {"ok": True, "pid": self.start()}
+            except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+                self._fail_later(str(err))
+                return {"ok": False, "error": str(err)}
+        if op == "wait":
+            with self.lock:
+                self.waiters += 1
+            try:
+                self.exited.wait()
+            finally:
+                with self.lock:
+                    self.waiters -= 1
+            return {"ok": True, "exit_code": self.exit_code, "finished_at": self.finished_at}
+        if op == "state":
+            return {"ok": True, "pid": self.pid, "running": self.started and not self.exited.is_set(),
+                    "exit_code": self.exit_code}
+        if op == "resize":
+            if self.master_fd is None:
+                return {"ok": False, "error": "the process has no terminal"}
+            size = struct.pack("HHHH", int(request.get("height", 24)), int(request.get("width", 80)), 0, 0)
+            fcntl.ioctl(self.master_fd, termios.TIOCSWINSZ, size)
+            return {"ok": True}
+        if op == "close-stdin":
+            self._close_stdin()
+            return {"ok": True}
+        return {"ok": False, "error": "unknown op"}
+
+    def _fail_later(self, message: str) -> None:
+        """A failed start: record it, clean up, and go away once the reply is out."""
+        print(f"start failed: {message}", flush=True)
+        self.exit_code = 127 if "not found" in message or "no such file" in message.lower() else 128
+        self.finished_at = time.time()
+        threading.Thread(target=self._finish_after_reply, daemon=True).start()
+
+    def _finish_after_reply(self) -> None:
+        time.sleep(0.2)
+        self._finish()
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd is not None and self.stdin_fd != self.master_fd:
+            try:
+                os.close(self.stdin_fd)
+            except OSError:
+                pass
+            self.stdin_fd = None
+
+    def _attach(self, connection: socket.socket, request: dict[str, Any]) -> bool:
+        if self.exited.is_set():
+            connection.sendall(encode({"ok": False, "error": "the container process has exited"}))
+            return False
+        connection.sendall(encode({"ok": True}))
+        self.hub.add(Client(connection, bool(request.get("stdout")), bool(request.get("stderr")),
+                            framed=not self.args.tty))
+        if request.get("stdin") and self.stdin_fd is not None:
+            threading.Thread(target=self._feed_stdin, args=(connection,), daemon=True).start()
+        return True
+
+    def _feed_stdin(self, connection: socket.socket) -> None:
+        while True:
+            try:
+                data = connection.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                if self.args.stdin_once:
+                    self._close_stdin()
+                return
+            target = self.stdin_fd
+            if target is None:
+                return
+            try:
+                os.write(target, data)
+            except OSError:
+                return
+
+
+def _daemonize(state_dir: str) -> None:
+    os.chdir(state_dir)
+    log = os.open("monitor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(devnull)
+    os.close(log)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    for name in ("SIGHUP", "SIGPIPE", "SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def _report(message: dict[str, Any]) -> None:
+    try:
+        os.write(SYNC_FD, encode(message))
+        os.close(SYNC_FD)
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        _daemonize(args.state_dir)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            listener.bind(SOCKET_NAME)
+        finally:
+            os.umask(old)
+        listener.listen(16)
+        monitor = Monitor(args)
+        monitor.prepare()
+    except Exception as err:  # the whole setup: report one line to moord, leave nothing running
+        print(f"setup failed: {err}", flush=True)
+        if not args.exec_process:
+            subprocess.run([args.runtime, "--root", args.runtime_root, "delete", "--force", args.id],
+                           capture_output=True)
+        try:
+            os.unlink(os.path.join(args.state_dir, SOCKET_NAME))
+        except OSError:
+            pass
+        _report({"ok": False, "error": str(err)})
+        return 1
+    _report({"ok": True, "pid": monitor.pid})
+    while True:
+        connection, _ = listener.accept()
+        threading.Thread(target=monitor.handle, args=(connection,), daemon=True).start()

@@ -1,0 +1,300 @@
+"""A container's streams: attach (relayed to its monitor), logs (from its log driver), and exec.
+
+Without a TTY, output travels in Docker's multiplexed frames: an 8-byte
+header (stream type 1 stdout / 2 stderr, three zero bytes, big-endian
+length) before each chunk; the monitor frames, moord relays bytes untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
+
+from moor.detachkeys import DetachMatcher, parse_detach_keys
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.types import LogMessage
+
+if TYPE_CHECKING:
+    from moor.containers.record import Container
+    from moor.services.containers import ContainerService
+
+log = logging.getLogger(__name__)
+
+
+
+def frame(stream: str, data: bytes) -> bytes:
+    return struct.pack(">BxxxL", 2 if stream == "stderr" else 1, len(data)) + data
+
+
+def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, stdin: bool,
+          detach_keys: bytes | None) -> None:
+    """Copy upstream -> client until upstream ends; client -> upstream (stdin) meanwhile."""
+    matcher = DetachMatcher(detach_keys) if detach_keys else None
+
+    def pump_stdin() -> None:
+        try:
+            while True:
+                data = client_in.read1(65536) if hasattr(client_in, "read1") else client_in.read(65536)
+                if not data:
+                    upstream.shutdown(socket.SHUT_WR)
+                    return
+                if matcher is not None:
+                    data, detach = matcher.feed(data)
+                    if detach:
+                        upstream.sendall(data)
+                        upstream.shutdown(socket.SHUT_RDWR)
+                        return
+                if data:
+                    upstream.sendall(data)
+        except OSError:
+            return
+
+    if stdin:
+        threading.Thread(target=pump_stdin, daemon=True).start()
+    try:
+        while True:
+            data = upstream.recv(65536)
+            if not data:
+                break
+            client.sendall(data)
+    except OSError:
+        pass
+    finally:
+        upstream.close()
+        try:
+            client.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+@dataclass
+class ExecRecord:
+    """An exec instance, as ``/exec/{id}/json`` reports it."""
+
+    id: str
+    container_id: str
+    config: dict[str, Any]
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class ContainerIO:
+    """Attach, logs and exec on top of the container service."""
+
+    def __init__(self, containers: "ContainerService") -> None:
+        self.containers = containers
+        self._pending: dict[str, list[Callable[[], None]]] = {}
+        self._pending_lock = threading.Lock()
+        self.execs: dict[str, ExecRecord] = {}
+
+    # ------------------------------------------------------------------ attach
+
+    def take_pending(self, container_id: str) -> list[Callable[[], None]]:
+        """The attach hooks waiting for this container's monitor (called by start)."""
+        with self._pending_lock:
+            return self._pending.pop(container_id, [])
+
+    def attach(self, container: "Container", sock: socket.socket, client_in: IO[bytes], options: dict[str, Any]) -> None:
+        from moor.monitor.client import open_stream
+
+        request = {"op": "attach", "stdin": bool(options.get("stdin")), "stdout": bool(options.get("stdout")),
+                   "stderr": bool(options.get("stderr"))}
+        if options.get("logs"):
+            for chunk in self.log_chunks(container, {"stdout": options.get("stdout"), "stderr": options.get("stderr"),
+                                                     "follow": False, "tail": -1}):
+                sock.sendall(chunk)
+        if not options.get("stream", True):
+            return
+        state_dir = self.containers.state_dir(container.id)
+        if container.state.Running:
+            upstream = open_stream(state_dir, request)
+        else:
+            ready = threading.Event()
+            holder: list[socket.socket | BaseException] = []
+
+            def connect() -> None:
+                try:
+                    holder.append(open_stream(state_dir, request))
+                except BaseException as err:  # reported to the attaching client below
+                    holder.append(err)
+                ready.set()
+
+            with self._pending_lock:
+                self._pending.setdefault(container.id, []).append(connect)
+            while not ready.wait(0.5):
+                if self.containers.store.find(container.id) is None:
+                    return
+            if isinstance(holder[0], BaseException):
+                raise holder[0]
+            upstream = holder[0]
+        self.containers._event(container, "attach")
+        keys = parse_detach_keys(options.get("detachKeys", "")) if options.get("stdin") and container.tty else None
+        relay(sock, client_in, upstream, bool(options.get("stdin")), keys)
+
+    def resize(self, container: "Container", height: int, width: int) -> None:
+        from moor.monitor.client import request
+
+        if not container.state.Running:
+            raise Conflict(f"Container {container.id} is not running")
+        request(self.containers.state_dir(container.id), {"op": "resize", "height": height, "width": width})
+
+    # ------------------------------------------------------------------ logs
+
+    def log_chunks(self, container: "Container", options: dict[str, Any]) -> Iterator[bytes]:
+        driver = self.containers.drivers.driver("log", container.log_driver)
+        if not driver.implements("read"):
+            raise MoorError(f"configured logging driver does not support reading")
+        want = {s for s in ("stdout", "stderr") if options.get(s)}
+        timestamps = bool(options.get("timestamps"))
+        messages = driver.read(container=self.containers.ref(container), since=float(options.get("since") or 0),
+                               until=float(options.get("until") or 0), tail=int(options.get("tail", -1)),
+                               follow=bool(options.get("follow")) and container.state.Running)
+        return self._format(messages, want, timestamps, container.tty)
+
+    @staticmethod
+    def _format(messages: Iterator[LogMessage], want: set[str], timestamps: bool, tty: bool) -> Iterator[bytes]:
+        from moor.logdrivers.jsonfile import format_time
+
+        for message in messages:
+            if message.stream not in want:
+                continue
+            line = message.line
+            if timestamps:
+                line = format_time(message.timestamp).encode() + b" " + line
+            yield line if tty else frame(message.stream, line)
+
+    # ------------------------------------------------------------------ exec
+
+    def exec_create(self, container: "Container", body: dict[str, Any]) -> ExecRecord:
+        if not container.state.Running:
+            raise Conflict(f"Container {container.id} is not running")
+        command = body.get("Cmd") or []
+        if isinstance(command, str):
+            command = [command]
+        if not command:
+            raise InvalidParameter("No exec command specified")
+        record = ExecRecord(id=secrets.token_hex(32), container_id=container.id, config={
+            "Cmd": list(command), "Env": list(body.get("Env") or []), "User": body.get("User") or "",
+            "WorkingDir": body.get("WorkingDir") or "", "Tty": bool(body.get("Tty")),
+            "AttachStdin": bool(body.get("AttachStdin")), "AttachStdout": bool(body.get("AttachStdout")),
+            "AttachStderr": bool(body.get("AttachStderr")), "Privileged": bool(body.get("Privileged")),
+            "DetachKeys": body.get("DetachKeys") or "",
+        })
+        self.execs[record.id] = record
+        self.containers._event(container, "exec_create: " + " ".join(command), execID=record.id)
+        return record
+
+    def get_exec(self, exec_id: str) -> ExecRecord:
+        record = self.execs.get(exec_id)
+        if record is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return record
+
+    def _process_file(self, record: ExecRecord, container: "Container", state_dir: str, tty: bool) -> str:
+        from moor.containers.spec import default_env
+        from moor.containers.users import resolve_user
+
+        bundle = os.path.join(self.containers.state_dir(container.id), "bundle", "config.json")
+        with open(bundle) as handle:
+            process = json.load(handle)["process"]
+        config = record.config
+        env = default_env(list(container.config.get("Env") or []) + config["Env"], tty, container.config["Hostname"])
+        process.update({"args": config["Cmd"], "env": env, "terminal": tty,
+                        "cwd": config["WorkingDir"] or process.get("cwd") or "/"})
+        if config["User"]:
+            process["user"] = resolve_user(container.rootfs, config["User"])
+        process.pop("consoleSize", None)
+        path = os.path.join(state_dir, "process.json")
+        with open(path, "w") as handle:
+            json.dump(process, handle)
+        return path
+
+    def exec_start(self, record: ExecRecord, detach: bool, tty: bool | None,
+                   sock: socket.socket | None = None, client_in: IO[bytes] | None = None) -> None:
+        from moor.containers.launch import monitor_command, spawn
+        from moor.monitor.client import open_stream
+
+        if record.running or record.exit_code is not None:
+            raise Conflict(f"Error: Exec command {record.id} has already run")
+        container = self.containers.get(record.container_id)
+        if not container.state.Running:
+            raise Conflict(f"Container {container.id} is not running")
+        tty = record.config["Tty"] if tty is None else tty
+        state_dir = os.path.join(self.containers.config.exec_root, "exec", record.id[:32])
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        process_file = self._process_file(record, container, state_dir, tty)
+        stdin = record.config["AttachStdin"] and not detach
+        exec_view = _ExecContainer(container, tty=tty, stdin=stdin)
+        monitor = spawn(monitor_command(exec_view, state_dir, os.path.join(self.containers.state_dir(container.id),
+                                                                          "bundle"),
+                                        self.containers.runtime, log_driver="", exec_process=process_file), state_dir)
+        upstream = None
+        if not detach and sock is not None:
+            upstream = open_stream(state_dir, {"op": "attach", "stdin": stdin,
+                                               "stdout": record.config["AttachStdout"] or True,
+                                               "stderr": record.config["AttachStderr"] or True})
+        record.pid = monitor.start()
+        record.running = True
+        self.containers._event(container, "exec_start: " + " ".join(record.config["Cmd"]), execID=record.id)
+        threading.Thread(target=self._exec_waiter, args=(record, monitor, state_dir), daemon=True).start()
+        if upstream is not None and sock is not None and client_in is not None:
+            keys = parse_detach_keys(record.config["DetachKeys"]) if stdin and tty else None
+            relay(sock, client_in, upstream, stdin, keys)
+            record.done.wait(10)
+
+    def _exec_waiter(self, record: ExecRecord, monitor: Any, state_dir: str) -> None:
+        from moor.monitor.client import request
+
+        try:
+            reply = request(state_dir, {"op": "wait"})
+            record.exit_code = int(reply.get("exit_code", 255))
+        except (OSError, MoorError):
+            record.exit_code = 255
+        monitor.reap()
+        record.running = False
+        record.done.set()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+    def exec_resize(self, record: ExecRecord, height: int, width: int) -> None:
+        from moor.monitor.client import request
+
+        state_dir = os.path.join(self.containers.config.exec_root, "exec", record.id[:32])
+        deadline = time.monotonic() + 5
+        while not record.running and record.exit_code is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if record.running:
+            request(state_dir, {"op": "resize", "height": height, "width": width})
+
+    def exec_inspect(self, record: ExecRecord) -> dict[str, Any]:
+        config = record.config
+        return {
+            "ID": record.id, "Running": record.running, "ExitCode": record.exit_code,
+            "ProcessConfig": {"tty": config["Tty"], "entrypoint": config["Cmd"][0], "arguments": config["Cmd"][1:],
+                              "privileged": config["Privileged"], "user": config["User"]},
+            "OpenStdin": config["AttachStdin"], "OpenStderr": config["AttachStderr"],
+            "OpenStdout": config["AttachStdout"], "CanRemove": False, "ContainerID": record.container_id,
+            "DetachKeys": config["DetachKeys"], "Pid": record.pid,
+        }
+
+
+class _ExecContainer:
+    """What :func:`monitor_command` reads of a container, for an exec."""
+
+    def __init__(self, container: "Container", tty: bool, stdin: bool) -> None:
+        self.id = container.id
+        self.name = container.name
+        self.tty = tty
+        self.config = {"OpenStdin": stdin, "StdinOnce": stdin}
+        self.log_options: dict[str, str] = {}
+        self.log_path = ""

@@ -1,0 +1,551 @@
+"""The container service: create, start, stop, kill, wait, remove, rename, list, and re-adoption.
+
+Each started container has a monitor process (:mod:`moor.monitor`) that owns
+its stdio and records its exit; moord keeps a waiter thread per running
+container that learns the exit from the monitor. When moord starts again it
+re-adopts containers whose monitor still runs and records the exit of the
+others from the monitor's ``exit.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import signal as signals
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from moor.containers.etcfiles import write_etc_files
+from moor.containers.record import Container, ContainerStore, State, check_name, random_name
+from moor.containers.runtime import Runtime
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
+from moor.fsutil import atomic_write_json, read_json
+from moor.images.healthcheck import effective_config
+from moor.images.views import format_timestamp
+from moor.services.images import ImageUser
+from moor.types import ContainerRef
+
+if TYPE_CHECKING:
+    from moor.config import Config
+    from moor.containers.launch import Monitor
+    from moor.drivers import DriverSet
+    from moor.services.events import EventBus
+    from moor.services.images import ImageService
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STOP_TIMEOUT = 10
+MONITOR_START_TIMEOUT = 30
+
+
+def now_text() -> str:
+    return format_timestamp(time.time())
+
+
+class ContainerService:
+    """Owns the container records and their monitors."""
+
+    def __init__(self, config: "Config", drivers: "DriverSet", images: "ImageService", events: "EventBus") -> None:
+        self.config = config
+        self.drivers = drivers
+        self.images = images
+        self.events = events
+        self.store = ContainerStore(os.path.join(config.data_root, "containers"))
+        self.state_root = os.path.join(config.exec_root, "containers")
+        os.makedirs(self.state_root, mode=0o700, exist_ok=True)
+        self.runtime = Runtime(config.runtime.path, os.path.join(config.exec_root, "runc"))
+        self._changed = threading.Condition()
+        self._starting: set[str] = set()
+        #: container ID -> hooks to run once its monitor is ready (attach streams); set by ContainerIO.
+        self.pending_attaches: Any = lambda container_id: []
+        images.users = self.image_users
+        images.layer_in_use = self.layer_in_use
+
+    # ------------------------------------------------------------------ helpers for other services
+
+    def counts(self) -> dict[str, int]:
+        containers = self.store.all()
+        running = sum(1 for c in containers if c.state.Running and not c.state.Paused)
+        paused = sum(1 for c in containers if c.state.Paused)
+        return {"containers": len(containers), "running": running, "paused": paused,
+                "stopped": len(containers) - running - paused}
+
+    def image_users(self, image_id: str) -> list[ImageUser]:
+        return [ImageUser(c.id, c.state.Running) for c in self.store.all() if c.image_id == image_id]
+
+    def layer_in_use(self, key: str) -> bool:
+        return False  # snapshots sit on image layers that images keep; storage refuses removal anyway
+
+    def get(self, ident: str) -> Container:
+        container = self.store.find(ident)
+        if container is None:
+            raise NotFound(f"No such container: {ident}")
+        return container
+
+    def state_dir(self, container_id: str) -> str:
+        return os.path.join(self.state_root, container_id)
+
+    def ref(self, container: Container) -> ContainerRef:
+        return ContainerRef(id=container.id, name=container.name, image=container.image,
+                            labels=dict(container.config.get("Labels") or {}),
+                            log_options=container.log_options, log_path=container.log_path,
+                            exit_code=container.state.ExitCode if not container.state.Running else None)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def _event(self, container: Container, action: str, **extra: str) -> None:
+        attributes = {"image": container.image, "name": container.name,
+                      **{k: str(v) for k, v in (container.config.get("Labels") or {}).items()}, **extra}
+        self.events.publish("container", action, container.id, attributes)
+
+    # ------------------------------------------------------------------ create
+
+    def create(self, body: dict[str, Any], name: str = "") -> Container:
+        from moor.containers.spec import merge_command
+
+        if not isinstance(body, dict):
+            raise InvalidParameter("config cannot be empty in order to create a container")
+        host_config = dict(body.get("HostConfig") or {})
+        image_name = body.get("Image") or ""
+        if not image_name:
+            raise InvalidParameter("No image specified")  # Docker: "config cannot be empty..."
+        image = self.images.resolve(image_name)
+        with self.store.lock:
+            name = check_name(name) if name else self._unused_name()
+            existing = self.store.by_name(name)
+            if existing is not None:
+                raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
+                               f'"{existing.id}". You have to remove (or rename) that container to be able '
+                               "to reuse that name.")
+            image_config = effective_config(image.config) or {}
+            command = merge_command(image_config.get("Entrypoint"), image_config.get("Cmd"),
+                                    body.get("Entrypoint") if "Entrypoint" in body and body.get("Entrypoint") is not None else None,
+                                    body.get("Cmd") or None)
+            config = self._container_config(body, image_config, image_name)
+            host_config = self._host_config(host_config)
+            container_id = secrets.token_hex(32)
+            container = Container(
+                id=container_id, name=name, created=now_text(), image_id=image.id, image=image_name,
+                path=command[0], args=command[1:], config=config, host_config=host_config,
+            )
+            container.config["Hostname"] = config.get("Hostname") or container.short_id
+            directory = self.store.directory(container_id)
+            try:
+                os.makedirs(directory, mode=0o710)
+                container.log_path = os.path.join(directory, f"{container_id}-json.log") \
+                    if container.log_driver == "json-file" else ""
+                top = image.top_layer
+                container.storage_key = container_id
+                self.drivers.storage.prepare(key=container_id, parent=top.split(":", 1)[1] if top else None)
+                self.store.save(container)
+            except BaseException:
+                self._discard(container)
+                raise
+        self.drivers.notify("created", container=self.ref(container))
+        self._event(container, "create")
+        return container
+
+    def _unused_name(self) -> str:
+        for _ in range(100):
+            name = random_name()
+            if self.store.by_name(name) is None:
+                return name
+        return f"{random_name()}_{secrets.token_hex(2)}"
+
+    def _container_config(self, body: dict[str, Any], image_config: dict[str, Any], image_name: str) -> dict[str, Any]:
+        env = list(image_config.get("Env") or [])
+        for item in body.get("Env") or []:
+            key = item.split("=", 1)[0]
+            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+        labels = {**(image_config.get("Labels") or {}), **(body.get("Labels") or {})}
+        return {
+            "Hostname": body.get("Hostname") or "",
+            "Domainname": body.get("Domainname") or "",
+            "User": body.get("User") or image_config.get("User") or "",
+            "AttachStdin": bool(body.get("AttachStdin")),
+            "AttachStdout": bool(body.get("AttachStdout")),
+            "AttachStderr": bool(body.get("AttachStderr")),
+            "ExposedPorts": {**(image_config.get("ExposedPorts") or {}), **(body.get("ExposedPorts") or {})} or None,
+            "Tty": bool(body.get("Tty")),
+            "OpenStdin": bool(body.get("OpenStdin")),
+            "StdinOnce": bool(body.get("StdinOnce")),
+            "Env": env,
+            "Cmd": body.get("Cmd") if body.get("Cmd") else (None if body.get("Entrypoint") else image_config.get("Cmd")),
+            "Healthcheck": body.get("Healthcheck") or image_config.get("Healthcheck"),
+            "Image": image_name,
+            "Volumes": {**(image_config.get("Volumes") or {}), **(body.get("Volumes") or {})} or None,
+            "WorkingDir": body.get("WorkingDir") or image_config.get("WorkingDir") or "",
+            "Entrypoint": body.get("Entrypoint") if body.get("Entrypoint") is not None else image_config.get("Entrypoint"),
+            "OnBuild": None,
+            "Labels": labels,
+            "StopSignal": body.get("StopSignal") or image_config.get("StopSignal") or "",
+            **({"StopTimeout": body["StopTimeout"]} if body.get("StopTimeout") is not None else {}),
+        }
+
+    def _host_config(self, host_config: dict[str, Any]) -> dict[str, Any]:
+        network = host_config.get("NetworkMode") or "default"
+        if network not in ("default", "none", "host", "bridge") and not network.startswith("container:"):
+            raise NotFound(f"network {network} not found")
+        log_config = dict(host_config.get("LogConfig") or {})
+        driver_name = log_config.get("Type") or self.drivers.defaults["log"]
+        options = {str(k): str(v) for k, v in (log_config.get("Config") or {}).items()}
+        driver = self.drivers.driver("log", driver_name)
+        driver.validate(options=options)
+        host_config["LogConfig"] = {"Type": driver_name, "Config": options}
+        host_config["NetworkMode"] = network
+        host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+        host_config.setdefault("AutoRemove", False)
+        host_config.setdefault("Binds", None)
+        host_config.setdefault("Privileged", False)
+        host_config.setdefault("ShmSize", 64 * 1024 * 1024)
+        if not host_config.get("ShmSize"):
+            host_config["ShmSize"] = 64 * 1024 * 1024
+        return host_config
+
+    def _discard(self, container: Container) -> None:
+        """Undo a create that failed half-way: nothing may be left."""
+        try:
+            if self.drivers.storage.exists(key=container.id):
+                self.drivers.storage.remove(key=container.id)
+        except MoorError:
+            log.exception("could not remove the snapshot of %s", container.id)
+        shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
+        self.store.forget(container.id)
+
+    # ------------------------------------------------------------------ start
+
+    def start(self, ident: str) -> Container:
+        container = self.get(ident)
+        with self.store.lock:
+            if container.state.Running:
+                raise NotModified("container already started")
+            if container.id in self._starting:
+                raise Conflict(f"container {container.id} is being started")
+            self._starting.add(container.id)
+        try:
+            self._start(container)
+        finally:
+            self._starting.discard(container.id)
+        return container
+
+    def _start(self, container: Container) -> None:
+        from moor.containers.launch import launch_monitor
+
+        self.runtime.check()
+        state_dir = self.state_dir(container.id)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        os.makedirs(state_dir, mode=0o700)
+        rootfs = self.drivers.storage.mount(key=container.storage_key)
+        try:
+            bundle = self._write_bundle(container, rootfs, state_dir)
+            log_config = self.config.drivers["log"].options.get(container.log_driver, {})
+            monitor = launch_monitor(container, state_dir, bundle, self.runtime, log_driver=container.log_driver,
+                                     log_config=log_config)
+            monitor.on_ready.extend(self.pending_attaches(container.id))
+            container.rootfs = rootfs
+            pid = monitor.start()
+        except BaseException as err:
+            self.drivers.storage.unmount(key=container.storage_key)
+            container.state.Error = str(err)
+            container.state.ExitCode = _exit_code_for(err)
+            self.store.save(container)
+            raise
+        container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
+        self.store.save(container)
+        self._watch(container, monitor)
+        self.drivers.notify("started", container=self.ref(container))
+        self._event(container, "start")
+        self._notify()
+
+    def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
+        from moor.containers.spec import build_spec, default_env
+        from moor.containers.model import ProcessSpec, RuntimeSpecInput
+
+        host_network = container.host_config["NetworkMode"] == "host"
+        etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network)
+        container.hostname_path, container.hosts_path = etc["/etc/hostname"], etc["/etc/hosts"]
+        container.resolv_conf_path = etc["/etc/resolv.conf"]
+        hc = container.host_config
+        process = ProcessSpec(
+            args=[container.path, *container.args],
+            env=default_env(container.config.get("Env") or [], container.tty, container.config["Hostname"]),
+            cwd=container.config.get("WorkingDir") or "/",
+            user=container.config.get("User") or "",
+            tty=container.tty,
+            stdin=bool(container.config.get("OpenStdin")),
+        )
+        spec = build_spec(RuntimeSpecInput(
+            id=container.id, rootfs=rootfs, hostname=container.config["Hostname"],
+            domainname=container.config.get("Domainname") or "", process=process,
+            network_mode="host" if host_network else "none",
+            ipc_mode=hc.get("IpcMode") or "private", pid_mode=hc.get("PidMode") or "",
+            uts_mode=hc.get("UTSMode") or "", privileged=bool(hc.get("Privileged")),
+            read_only=bool(hc.get("ReadonlyRootfs")), cap_add=list(hc.get("CapAdd") or []),
+            cap_drop=list(hc.get("CapDrop") or []), shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
+            etc_files=etc, ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
+            cgroups_path=f"/moor/{container.id}", labels=dict(container.config.get("Labels") or {}),
+        ))
+        bundle = os.path.join(state_dir, "bundle")
+        os.makedirs(bundle, mode=0o700, exist_ok=True)
+        atomic_write_json(os.path.join(bundle, "config.json"), spec)
+        return bundle
+
+    # ------------------------------------------------------------------ exits
+
+    def _watch(self, container: Container, monitor: "Monitor | None") -> None:
+        thread = threading.Thread(target=self._wait_for_exit, args=(container.id, monitor), daemon=True,
+                                  name=f"wait-{container.short_id}")
+        thread.start()
+
+    def _wait_for_exit(self, container_id: str, monitor: "Monitor | None") -> None:
+        from moor.monitor.client import request
+
+        state_dir = self.state_dir(container_id)
+        exit_code, finished = None, time.time()
+        try:
+            reply = request(state_dir, {"op": "wait"})
+            exit_code, finished = reply.get("exit_code"), reply.get("finished_at") or time.time()
+        except (OSError, MoorError):
+            pass
+        if monitor is not None:
+            monitor.reap()
+        if exit_code is None:
+            recorded = read_json(os.path.join(state_dir, "exit.json")) or {}
+            exit_code = recorded.get("exit_code", 255)
+            finished = recorded.get("finished_at", finished)
+        self._record_exit(container_id, int(exit_code), float(finished))
+
+    def _record_exit(self, container_id: str, exit_code: int, finished: float) -> None:
+        container = self.store.find(container_id)
+        if container is None or not container.state.Running:
+            return
+        try:
+            self.drivers.storage.unmount(key=container.storage_key)
+        except MoorError:
+            log.exception("unmounting the root filesystem of %s failed", container_id)
+        container.state.Running = False
+        container.state.Paused = False
+        container.state.Status = "exited"
+        container.state.Pid = 0
+        container.state.ExitCode = exit_code
+        container.state.FinishedAt = format_timestamp(finished)
+        self.store.save(container)
+        self.drivers.notify("stopped", container=self.ref(container))
+        self._event(container, "die", exitCode=str(exit_code))
+        self._notify()
+        if container.host_config.get("AutoRemove"):
+            try:
+                self.remove(container.id, force=True)
+            except MoorError:
+                log.exception("auto-removing %s failed", container_id)
+
+    def recover(self) -> None:
+        """At start-up: re-adopt containers whose monitor lives, record the exits of the others."""
+        from moor.monitor.client import request
+
+        for container in self.store.all():
+            if not container.state.Running:
+                continue
+            state_dir = self.state_dir(container.id)
+            try:
+                reply = request(state_dir, {"op": "state"}, timeout=5)
+            except (OSError, MoorError):
+                reply = None
+            if reply and reply.get("running"):
+                log.info("re-adopting running container %s", container.short_id)
+                self._watch(container, None)
+                continue
+            recorded = read_json(os.path.join(state_dir, "exit.json")) or {}
+            exit_code = reply.get("exit_code") if reply and reply.get("exit_code") is not None else \
+                recorded.get("exit_code", 255)
+            log.info("container %s exited while moord was down (exit code %s)", container.short_id, exit_code)
+            self._record_exit(container.id, int(exit_code), float(recorded.get("finished_at", time.time())))
+
+    # ------------------------------------------------------------------ stop / kill / wait
+
+    def kill(self, ident: str, signal: str = "KILL") -> Container:
+        container = self.get(ident)
+        if not container.state.Running:
+            raise Conflict(f"Cannot kill container: {ident}: Container {container.id} is not running")
+        name = _signal_name(signal)
+        self.runtime.kill(container.id, name)
+        self._event(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
+        return container
+
+    def stop(self, ident: str, timeout: int | None = None) -> Container:
+        container = self.get(ident)
+        if not container.state.Running:
+            raise NotModified("container already stopped")
+        if timeout is None:
+            timeout = container.config.get("StopTimeout")
+            timeout = DEFAULT_STOP_TIMEOUT if timeout is None else int(timeout)
+        stop_signal = _signal_name(container.config.get("StopSignal") or "TERM")
+        try:
+            self.runtime.kill(container.id, stop_signal)
+        except Conflict:
+            pass
+        if timeout < 0 or not self.wait_until_stopped(container.id, timeout):
+            try:
+                self.runtime.kill(container.id, "KILL", all_processes=False)
+            except Conflict:
+                pass
+            self.wait_until_stopped(container.id, 30)
+        self._event(container, "stop")
+        return container
+
+    def wait_until_stopped(self, container_id: str, timeout: float | None) -> bool:
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        with self._changed:
+            while True:
+                container = self.store.find(container_id)
+                if container is None or not container.state.Running:
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._changed.wait(remaining if remaining is not None else 1.0)
+
+    def wait(self, ident: str, condition: str = "not-running") -> int:
+        """Block until the condition holds; return the exit code (Docker's ``/wait``)."""
+        container = self.get(ident)
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise InvalidParameter(f"invalid condition: {condition!r}")
+        finished_before = container.state.FinishedAt
+        last = container
+        with self._changed:
+            while True:
+                current = self.store.find(container.id)
+                if current is None:
+                    return last.state.ExitCode
+                last = current
+                stopped = not current.state.Running and current.id not in self._starting
+                if condition == "not-running" and stopped:
+                    return current.state.ExitCode
+                if condition == "next-exit" and stopped and current.state.FinishedAt != finished_before:
+                    return current.state.ExitCode
+                self._changed.wait(1.0)
+
+    def restart(self, ident: str, timeout: int | None = None) -> Container:
+        container = self.get(ident)
+        if container.state.Running:
+            self.stop(container.id, timeout)
+        self.start(container.id)
+        self._event(container, "restart")
+        return container
+
+    # ------------------------------------------------------------------ remove / rename
+
+    def remove(self, ident: str, force: bool = False, volumes: bool = False) -> None:
+        container = self.get(ident)
+        if container.state.Running:
+            if not force:
+                raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
+                               "attempting removal or force remove")
+            try:
+                self.runtime.kill(container.id, "KILL")
+            except Conflict:
+                pass
+            self.wait_until_stopped(container.id, 30)
+        with self.store.lock:
+            if self.store.find(container.id) is None:
+                return  # removed meanwhile (auto-remove)
+            self.store.forget(container.id)
+        try:
+            self.drivers.storage.remove(key=container.storage_key)
+        except MoorError:
+            log.exception("could not remove the snapshot of %s", container.id)
+        if container.log_driver:
+            driver = self.drivers.driver("log", container.log_driver)
+            if driver.implements("remove"):
+                driver.remove(container=self.ref(container))
+        shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
+        shutil.rmtree(self.state_dir(container.id), ignore_errors=True)
+        self.drivers.notify("removed", container=self.ref(container))
+        self._event(container, "destroy")
+        self._notify()
+
+    def rename(self, ident: str, new_name: str) -> None:
+        container = self.get(ident)
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        new_name = check_name(new_name)
+        with self.store.lock:
+            if container.name == new_name:
+                raise Conflict(f"Renaming a container with the same name as its current name")
+            existing = self.store.by_name(new_name)
+            if existing is not None:
+                raise Conflict(f'Conflict. The container name "/{new_name}" is already in use by container '
+                               f'"{existing.id}". You have to remove (or rename) that container to be able '
+                               "to reuse that name.")
+            old = container.name
+            container.name = new_name
+            self.store.save(container)
+        self._event(container, "rename", oldName="/" + old)
+
+    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        from moor.images.views import parse_timestamp
+
+        deleted, reclaimed = [], 0
+        for container in self.store.all():
+            if container.state.Running:
+                continue
+            if not _labels_match(container.config.get("Labels") or {}, filters):
+                continue
+            if any(_created(container) >= parse_timestamp(u) for u in filters.get("until", [])):
+                continue
+            reclaimed += self.size_rw(container)
+            self.remove(container.id)
+            deleted.append(container.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def size_rw(self, container: Container) -> int:
+        try:
+            return int(self.drivers.storage.usage(key=container.storage_key))
+        except MoorError:
+            return 0
+
+
+def _created(container: Container) -> float:
+    from moor.images.views import parse_timestamp
+
+    return parse_timestamp(container.created)
+
+
+def _labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
+    for wanted in filters.get("label", []):
+        key, sep, value = wanted.partition("=")
+        if key not in labels or (sep and labels[key] != value):
+            return False
+    for unwanted in filters.get("label!", []):
+        key, sep, value = unwanted.partition("=")
+        if key in labels and (not sep or labels[key] == value):
+            return False
+    return True
+
+
+def _signal_name(signal: str | int) -> str:
+    """``SIGTERM``, ``TERM``, ``15`` -> ``TERM``; InvalidParameter for anything else."""
+    text = str(signal).strip().upper()
+    if text.isdigit():
+        try:
+            return signals.Signals(int(text)).name[3:]
+        except ValueError:
+            raise InvalidParameter(f"Invalid signal: {signal}") from None
+    name = text[3:] if text.startswith("SIG") else text
+    if not hasattr(signals, "SIG" + name) or name.startswith("_"):
+        raise InvalidParameter(f"Invalid signal: {signal}")
+    return name
+
+
+def _exit_code_for(error: BaseException) -> int:
+    text = str(error)
+    if "executable file not found" in text or "no such file or directory" in text:
+        return 127
+    if "permission denied" in text:
+        return 126
+    return 128

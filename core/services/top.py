@@ -1,0 +1,35 @@
+"""``docker top``: the host's ``ps`` output, filtered to the container's processes."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+from moor.errors import Conflict, InvalidParameter
+
+if TYPE_CHECKING:
+    from moor.containers.record import Container
+    from moor.services.containers import ContainerService
+
+
+def top(service: "ContainerService", container: "Container", ps_args: str) -> dict[str, Any]:
+    if not container.state.Running:
+        raise Conflict(f"Container {container.id} is not running")
+    pids = {int(p) for p in service.runtime.ps(container.id)}
+    args = (ps_args or "-ef").split()
+    result = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise InvalidParameter(f"ps: {result.stderr.strip() or 'failed'}")
+    lines = result.stdout.splitlines()
+    if not lines:
+        raise InvalidParameter("ps printed nothing")
+    titles = lines[0].split()
+    if "PID" not in titles:
+        raise InvalidParameter("Couldn't find PID field in ps output")
+    pid_index = titles.index("PID")
+    processes = []
+    for line in lines[1:]:
+        fields = line.split(None, len(titles) - 1)
+        if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in pids:
+            processes.append(fields)
+    return {"Titles": titles, "Processes": processes}
