@@ -213,7 +213,7 @@ class ContainerIO:
         process.update({"args": config["Cmd"], "env": env, "terminal": tty,
                         "cwd": config["WorkingDir"] or process.get("cwd") or "/"})
         if config["User"]:
-            process["user"] = resolve_user(container.rootfs, config["User"])
+            process["user"] = resolve_user(container.rootfs, config["User"]).to_oci()
         process.pop("consoleSize", None)
         path = os.path.join(state_dir, "process.json")
         with open(path, "w") as handle:

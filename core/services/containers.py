@@ -335,6 +335,7 @@ class ContainerService:
         container.state.ExitCode = exit_code
         container.state.FinishedAt = format_timestamp(finished)
         self.store.save(container)
+        _remove_empty_cgroup_parents()
         self.drivers.notify("stopped", container=self.ref(container))
         self._event(container, "die", exitCode=str(exit_code))
         self._notify()
@@ -514,6 +515,20 @@ def _created(container: Container) -> float:
     from moor.images.views import parse_timestamp
 
     return parse_timestamp(container.created)
+
+
+def _remove_empty_cgroup_parents() -> None:
+    """runc removes a container's cgroups but not the ``/moor`` parent; drop it once empty."""
+    root = "/sys/fs/cgroup"
+    try:
+        hierarchies = [os.path.join(root, name) for name in os.listdir(root)]
+    except OSError:
+        return
+    for path in [root] + hierarchies:
+        try:
+            os.rmdir(os.path.join(path, "moor"))
+        except OSError:
+            pass
 
 
 def _labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
