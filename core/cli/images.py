@@ -222,10 +222,34 @@ def image_inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> N
 @click.option("-s", "--size", is_flag=True, help="Display total file sizes if the type is container")
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str, size: bool) -> None:
-    """Return low-level information on moor objects."""
-    if type_ and type_ != "image":
+    """Return low-level information on moor objects (containers first, then images)."""
+    if type_ not in ("", "container", "image"):
         fail(f'"{type_}" is not a valid value for --type', 125)
-    _inspect_images(ctx, names, format_)
+    client = client_of(ctx)
+    found, failed = [], False
+    for name in names:
+        item = None
+        for kind, path in (("container", f"/containers/{quote_name(name)}/json"),
+                           ("image", f"/images/{quote_name(name)}/json")):
+            if type_ and type_ != kind:
+                continue
+            try:
+                item = client.get(path, size="1" if size and kind == "container" else None)
+                break
+            except DaemonError as err:
+                if err.status != 404:
+                    raise
+        if item is None:
+            click.echo(f"Error: No such {type_ or 'object'}: {name}", err=True)
+            failed = True
+        else:
+            found.append(item)
+    if format_:
+        render_format(format_, found)
+    else:
+        print_json(found)
+    if failed:
+        sys.exit(1)
 
 
 def _ellipsis(text: str, width: int) -> str:

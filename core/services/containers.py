@@ -251,9 +251,12 @@ class ContainerService:
             pid = monitor.start()
         except BaseException as err:
             self.drivers.storage.unmount(key=container.storage_key)
+            shutil.rmtree(state_dir, ignore_errors=True)
             container.state.Error = str(err)
             container.state.ExitCode = _exit_code_for(err)
             self.store.save(container)
+            if container.host_config.get("AutoRemove"):
+                self.remove(container.id, force=True)
             raise
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
         self.store.save(container)
