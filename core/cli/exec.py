@@ -49,7 +49,7 @@ def exec_(ctx: click.Context, detach: bool, detach_keys: str, env: tuple[str, ..
             code = info["ExitCode"]
             break
         time.sleep(0.05)
-    sys.exit(code if code is not None else 0)
+    sys.exit(code if code is not None else 126)
 
 
 @click.command("attach")

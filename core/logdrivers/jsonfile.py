@@ -132,17 +132,28 @@ class JsonFileLogDriver:
     def moor_log_read(
         self, container: ContainerRef, since: float, until: float, tail: int, follow: bool
     ) -> Iterator[LogMessage]:
+        """Old messages from the rotated files and the current one, then (follow) new ones.
+
+        The current file is opened first and read on from where the backlog ends,
+        so no line falls between reading and following.
+        """
         if not os.path.exists(container.log_path):
             raise NotFound(f"log file of container {container.id} not found")
         _, max_file = self._settings(container)
-        paths = [f"{container.log_path}.{i}" for i in range(max_file - 1, 0, -1)] + [container.log_path]
-        messages = [m for p in paths if os.path.exists(p) for m in read_records(p)]
-        messages = [m for m in messages if m.timestamp >= since and (not until or m.timestamp < until)]
-        if tail >= 0:
-            messages = messages[len(messages) - tail:] if tail else []
-        yield from messages
-        if follow:
-            yield from self._follow(container, until)
+        current = open(container.log_path, "rb")
+        try:
+            rotated = [f"{container.log_path}.{i}" for i in range(max_file - 1, 0, -1)]
+            messages = [m for p in rotated if os.path.exists(p) for m in read_records(p)]
+            reader = _RecordReader(current)
+            messages += list(reader.available())
+            messages = [m for m in messages if m.timestamp >= since and (not until or m.timestamp < until)]
+            if tail >= 0:
+                messages = messages[len(messages) - tail:] if tail else []
+            yield from messages
+            if follow:
+                yield from _follow(container.log_path, reader, until)
+        finally:
+            current.close()
 
     @hookimpl
     def moor_log_remove(self, container: ContainerRef) -> bool:
@@ -157,43 +168,73 @@ class JsonFileLogDriver:
                     break
         return removed
 
-    def _follow(self, container: ContainerRef, until: float) -> Iterator[LogMessage]:
-        """New messages as they are written, across rotations, until the writer closes the log."""
-        handle = open(container.log_path, "rb")
-        handle.seek(0, os.SEEK_END)
-        buffer = b""
-        closing = False
-        try:
-            while True:
-                chunk = handle.readline()
-                if chunk:
-                    buffer += chunk
-                    if not buffer.endswith(b"\n"):
-                        continue
-                    record = json.loads(buffer)
-                    buffer = b""
-                    message = LogMessage(stream=record["stream"], line=record["log"].encode(),
-                                         timestamp=parse_time(record["time"]))
-                    if until and message.timestamp >= until:
-                        return
-                    yield message
-                    continue
-                if _rotated(container.log_path, handle):
-                    handle.close()
-                    handle = open(container.log_path, "rb")  # the rotated file was read to its end
-                    continue
-                if closing:
-                    return
-                if os.path.exists(container.log_path + CLOSED_SUFFIX):
-                    closing = True  # one more pass reads what was written before the marker
-                    continue
-                time.sleep(0.05)
-        finally:
-            handle.close()
-
-
 def _rotated(path: str, handle: IO[bytes]) -> bool:
     try:
         return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
     except FileNotFoundError:
         return False
+
+
+class _RecordReader:
+    """Whole JSON records from a log file handle; a partly written last line waits for its end."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.buffer = b""
+
+    def available(self) -> Iterator[LogMessage]:
+        while True:
+            chunk = self.handle.readline()
+            if not chunk:
+                return
+            self.buffer += chunk
+            if not self.buffer.endswith(b"\n"):
+                continue
+            record = json.loads(self.buffer)
+            self.buffer = b""
+            yield LogMessage(stream=record["stream"], line=record["log"].encode(), timestamp=parse_time(record["time"]))
+
+
+def _next_file(path: str, handle: IO[bytes]) -> str:
+    """The file written after the one ``handle`` reads, once that one was rotated away."""
+    inode = os.fstat(handle.fileno()).st_ino
+    index = 1
+    while os.path.exists(f"{path}.{index}"):
+        try:
+            if os.stat(f"{path}.{index}").st_ino == inode:
+                return path if index == 1 else f"{path}.{index - 1}"
+        except FileNotFoundError:
+            pass
+        index += 1
+    return path
+
+
+def _follow(path: str, reader: _RecordReader, until: float) -> Iterator[LogMessage]:
+    """New messages as they are written, across rotations, until the writer closes the log."""
+    closing = False
+    handles = [reader.handle]
+    try:
+        while True:
+            produced = False
+            for message in reader.available():
+                if until and message.timestamp >= until:
+                    return
+                produced = True
+                yield message
+            if produced:
+                continue
+            if _rotated(path, reader.handle):
+                successor = _next_file(path, reader.handle)
+                handle = open(successor, "rb")
+                handles.append(handle)
+                reader = _RecordReader(handle)
+                continue
+            if closing:
+                return
+            if os.path.exists(path + CLOSED_SUFFIX):
+                closing = True  # one more pass reads what was written before the marker
+                continue
+            time.sleep(0.05)
+    finally:
+        for handle in handles[1:]:
+            handle.close()

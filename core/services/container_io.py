@@ -36,8 +36,12 @@ def frame(stream: str, data: bytes) -> bytes:
 
 
 def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, stdin: bool,
-          detach_keys: bytes | None) -> None:
-    """Copy upstream -> client until upstream ends; client -> upstream (stdin) meanwhile."""
+          detach_keys: bytes | None, before_close: Callable[[], object] | None = None) -> None:
+    """Copy upstream -> client until upstream ends; client -> upstream (stdin) meanwhile.
+
+    ``before_close`` runs after the output ended and before the client sees EOF
+    (exec waits there for its exit code to be recorded).
+    """
     matcher = DetachMatcher(detach_keys) if detach_keys else None
 
     def pump_stdin() -> None:
@@ -70,6 +74,8 @@ def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, 
         pass
     finally:
         upstream.close()
+        if before_close is not None:
+            before_close()
         try:
             client.shutdown(socket.SHUT_WR)
         except OSError:
@@ -244,14 +250,23 @@ class ContainerIO:
             upstream = open_stream(state_dir, {"op": "attach", "stdin": stdin,
                                                "stdout": record.config["AttachStdout"] or True,
                                                "stderr": record.config["AttachStderr"] or True})
-        record.pid = monitor.start()
+        try:
+            record.pid = monitor.start()
+        except MoorError as err:
+            message = str(err)
+            record.exit_code = 127 if "executable file not found" in message or "no such file" in message else 126
+            record.done.set()
+            threading.Thread(target=monitor.reap, daemon=True).start()
+            if upstream is not None:
+                upstream.close()
+            raise MoorError(message.replace("OCI runtime create failed", "OCI runtime exec failed")
+                            .replace("failed to create shim task: ", "")) from None
         record.running = True
         self.containers._event(container, "exec_start: " + " ".join(record.config["Cmd"]), execID=record.id)
         threading.Thread(target=self._exec_waiter, args=(record, monitor, state_dir), daemon=True).start()
         if upstream is not None and sock is not None and client_in is not None:
             keys = parse_detach_keys(record.config["DetachKeys"]) if stdin and tty else None
-            relay(sock, client_in, upstream, stdin, keys)
-            record.done.wait(10)
+            relay(sock, client_in, upstream, stdin, keys, before_close=lambda: record.done.wait(10))
 
     def _exec_waiter(self, record: ExecRecord, monitor: Any, state_dir: str) -> None:
         from moor.monitor.client import request
@@ -259,9 +274,13 @@ class ContainerIO:
         try:
             reply = request(state_dir, {"op": "wait"})
             record.exit_code = int(reply.get("exit_code", 255))
-        except (OSError, MoorError):
-            record.exit_code = 255
+        except (OSError, MoorError) as err:
+            log.debug("exec %s: wait failed (%s); reading exit.json", record.id, err)
         monitor.reap()
+        if record.exit_code is None:
+            from moor.fsutil import read_json
+
+            record.exit_code = int((read_json(os.path.join(state_dir, "exit.json")) or {}).get("exit_code", 255))
         record.running = False
         record.done.set()
         shutil.rmtree(state_dir, ignore_errors=True)

@@ -16,6 +16,7 @@ from moor.api.routes.images import parse_filters
 from moor.containers import views
 from moor.containers.record import Container
 from moor.errors import InvalidParameter, MoorError
+from moor.services.container_io import frame
 from moor.images.views import parse_timestamp
 
 if TYPE_CHECKING:
@@ -203,7 +204,8 @@ def build(engine: "Engine") -> Router:
             try:
                 io.attach(container, sock, client_in, options)
             except MoorError as err:
-                sock.sendall(f"Error: {err}\n".encode())
+                message = f"{err}\r\n".encode()
+                sock.sendall(message if container.tty else frame("stderr", message))
 
         content_type = "application/vnd.docker.raw-stream" if container.tty else "application/vnd.docker.multiplexed-stream"
         return Hijack(run=run, status=101 if upgrade else 200, content_type=content_type)
@@ -227,14 +229,15 @@ def build(engine: "Engine") -> Router:
             from moor.errors import Conflict
 
             raise Conflict(f"Container {container.id} is not running")
+        use_tty = record.config["Tty"] if tty is None else tty
 
         def run(sock: socket.socket, client_in: IO[bytes]) -> None:
             try:
                 io.exec_start(record, detach=False, tty=tty, sock=sock, client_in=client_in)
             except MoorError as err:
-                sock.sendall(f"Error: {err}\n".encode())
+                message = f"{err}\r\n".encode()
+                sock.sendall(message if use_tty else frame("stderr", message))
 
-        use_tty = record.config["Tty"] if tty is None else tty
         content_type = "application/vnd.docker.raw-stream" if use_tty else "application/vnd.docker.multiplexed-stream"
         return Hijack(run=run, status=101 if upgrade else 200, content_type=content_type)
 
