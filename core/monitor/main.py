@@ -134,6 +134,13 @@ class Monitor:
         listener.settimeout(30)
         return listener
 
+    def _console_path(self) -> str:
+        """The console socket as runc must name it: runc create works from the bundle directory,
+        runc exec from ours; relative paths keep us clear of the 107-byte socket path limit."""
+        if self.exec_mode:
+            return CONSOLE_NAME
+        return os.path.relpath(os.path.abspath(CONSOLE_NAME), os.path.abspath(self.args.bundle))
+
     def _receive_master(self, listener: socket.socket, holder: list[int]) -> None:
         try:
             connection, _ = listener.accept()
@@ -150,8 +157,7 @@ class Monitor:
         holder: list[int] = []
         receiver = None
         if listener is not None:
-            command = command[:-1] + ["--console-socket", os.path.abspath(CONSOLE_NAME)
-                                      if len(os.path.abspath(CONSOLE_NAME)) < 100 else CONSOLE_NAME, command[-1]]
+            command = command[:-1] + ["--console-socket", self._console_path(), command[-1]]
             receiver = threading.Thread(target=self._receive_master, args=(listener, holder), daemon=True)
             receiver.start()
             stdio: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
