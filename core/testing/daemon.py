@@ -86,7 +86,10 @@ class DaemonProcess:
             self.process.wait()
 
     def cleanup(self) -> None:
+        """Stop moord, then remove whatever its containers left: runc state, monitors, mounts, files."""
         self.stop()
+        kill_containers(os.path.join(self.exec_root, "runc"))
+        kill_processes_mentioning(self.root)
         unmount_under(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -95,6 +98,32 @@ class DaemonProcess:
 
     def __exit__(self, *exc: Any) -> None:
         self.cleanup()
+
+
+def kill_containers(runc_root: str) -> None:
+    """Force-delete every container runc knows under ``runc_root``."""
+    if not os.path.isdir(runc_root):
+        return
+    for container_id in os.listdir(runc_root):
+        subprocess.run(["runc", "--root", runc_root, "delete", "--force", container_id], capture_output=True)
+
+
+def kill_processes_mentioning(text: str) -> None:
+    """SIGKILL processes whose command line contains ``text`` (monitors of a test's containers)."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def unmount_under(root: str) -> None:
