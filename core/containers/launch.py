@@ -50,7 +50,8 @@ class Monitor:
 
 
 def monitor_command(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                    exec_process: str = "", log_config: dict[str, object] | None = None) -> list[str]:
+                    exec_process: str = "", log_config: dict[str, object] | None = None,
+                    log_driver_class: str = "") -> list[str]:
     command = [sys.executable, "-m", "moor.monitor", "--id", container.id, "--state-dir", state_dir,
                "--bundle", bundle, "--runtime", runtime.path, "--runtime-root", runtime.root]
     tty = container.tty
@@ -65,6 +66,8 @@ def monitor_command(container: Container, state_dir: str, bundle: str, runtime: 
     if stdin_once:
         command.append("--stdin-once")
     if log_driver and not exec_process:
+        if log_driver_class:
+            command += ["--log-driver-class", log_driver_class]
         command += ["--log-driver", log_driver, "--log-config", json.dumps(log_config or {}),
                     "--log-opts", json.dumps(container.log_options), "--log-path", container.log_path,
                     "--name", container.name]
@@ -98,9 +101,9 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
 
 
 def launch_monitor(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                   log_config: dict[str, object] | None = None) -> Monitor:
-    return spawn(monitor_command(container, state_dir, bundle, runtime, log_driver, log_config=log_config),
-                 state_dir)
+                   log_config: dict[str, object] | None = None, log_driver_class: str = "") -> Monitor:
+    return spawn(monitor_command(container, state_dir, bundle, runtime, log_driver, log_config=log_config,
+                                 log_driver_class=log_driver_class), state_dir)
 
 
 def _read_line(fd: int, timeout: float) -> str:

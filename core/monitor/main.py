@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stdin", action="store_true")
     parser.add_argument("--stdin-once", action="store_true")
     parser.add_argument("--log-driver", default="")
+    parser.add_argument("--log-driver-class", default="", help="module:Class of the driver (skips the entry-point scan)")
     parser.add_argument("--log-config", default="{}")
     parser.add_argument("--log-opts", default="{}")
     parser.add_argument("--log-path", default="")
@@ -57,15 +58,22 @@ def open_log_writer(args: argparse.Namespace) -> LineLogger | None:
     """Load the one log driver by entry-point name (no stevedore, no pluggy manager) and open the log."""
     if not args.log_driver:
         return None
-    from importlib.metadata import entry_points
-
     from moor.types import ContainerRef, DriverContext, LogMessage
 
-    found = list(entry_points(group="moor.log_drivers", name=args.log_driver))
-    if not found:
-        raise RuntimeError(f"log driver {args.log_driver!r} is not installed")
-    driver = found[0].load()(DriverContext(kind="log", name=args.log_driver, home="", exec_home="",
-                                           options=json.loads(args.log_config)))
+    if args.log_driver_class:
+        from importlib import import_module
+
+        module, _, attribute = args.log_driver_class.partition(":")
+        driver_class = getattr(import_module(module), attribute)
+    else:
+        from importlib.metadata import entry_points
+
+        found = list(entry_points(group="moor.log_drivers", name=args.log_driver))
+        if not found:
+            raise RuntimeError(f"log driver {args.log_driver!r} is not installed")
+        driver_class = found[0].load()
+    driver = driver_class(DriverContext(kind="log", name=args.log_driver, home="", exec_home="",
+                                        options=json.loads(args.log_config)))
     container = ContainerRef(id=args.id, name=args.name, log_options=json.loads(args.log_opts),
                              log_path=args.log_path)
     return LineLogger(driver.moor_log_open(container=container), LogMessage)

@@ -244,8 +244,10 @@ class ContainerService:
         try:
             bundle = self._write_bundle(container, rootfs, state_dir)
             log_config = self.config.drivers["log"].options.get(container.log_driver, {})
+            plugin_class = type(self.drivers.driver("log", container.log_driver).plugin)
             monitor = launch_monitor(container, state_dir, bundle, self.runtime, log_driver=container.log_driver,
-                                     log_config=log_config)
+                                     log_config=log_config,
+                                     log_driver_class=f"{plugin_class.__module__}:{plugin_class.__qualname__}")
             monitor.on_ready.extend(self.pending_attaches(container.id))
             container.rootfs = rootfs
             pid = monitor.start()

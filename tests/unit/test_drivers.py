@@ -104,3 +104,20 @@ def test_incomplete_driver_is_refused(tmp_path) -> None:
 
     with pytest.raises(DriverLoadError, match="does not implement moor_volume_remove"):
         _check_required("volume", "half", HalfVolume())
+
+
+def test_moor_hookimpl_marks_what_pluggys_marker_marks() -> None:
+    import pluggy
+
+    from moor import hookimpl
+
+    def ours() -> None: ...
+
+    def theirs() -> None: ...
+
+    hookimpl(tryfirst=True)(ours)
+    pluggy.HookimplMarker("moor")(tryfirst=True)(theirs)
+    assert getattr(ours, "moor_impl") == getattr(theirs, "moor_impl")
+    hookimpl(ours)
+    pluggy.HookimplMarker("moor")(theirs)
+    assert getattr(ours, "moor_impl") == getattr(theirs, "moor_impl")
