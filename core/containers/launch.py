@@ -120,5 +120,8 @@ def _read_line(fd: int, timeout: float) -> str:
 
 
 def _runtime_error(message: str) -> str:
-    """Docker's wording for the usual runc failures."""
+    """Docker's wording for runc failures, with a hint where this machine is the cause."""
+    if "setting rlimit" in message and "operation not permitted" in message:
+        message += (" (raising a hard limit needs CAP_SYS_RESOURCE, which moord lacks on this machine: "
+                    "ask for at most the current hard limit)")
     return f"failed to create shim task: OCI runtime create failed: {message}: unknown"

@@ -146,3 +146,17 @@ def test_container_prune_and_ps_formats(moord: DaemonProcess) -> None:
     out = moor(moord, "container", "prune", "-f").stdout
     assert out.startswith("Deleted Containers:") and "Total reclaimed space" in out
     assert moor(moord, "ps", "-aq").stdout == ""
+
+
+def test_ulimits_and_the_cap_sys_resource_hint(moord: DaemonProcess) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowered = moor(moord, "run", "--rm", "--ulimit", "nofile=512:1024", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn")
+    assert lowered.stdout.split() == ["512", "1024"], lowered.stderr
+    raised = moor(moord, "run", "--rm", "--ulimit", f"nofile={hard + 1000}:{hard + 1000}", "busybox", "true")
+    if raised.returncode != 0:  # root without CAP_SYS_RESOURCE, as on the machines this was built on
+        assert raised.returncode == 125
+        assert "CAP_SYS_RESOURCE" in raised.stderr and "rlimit" in raised.stderr
+    default = moor(moord, "run", "--rm", "busybox", "sh", "-c", "ulimit -Hn")
+    assert default.stdout.strip() == str(hard)  # no rlimits unless asked: the daemon's own limit

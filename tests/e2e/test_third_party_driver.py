@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from typing import Iterator
 
 import pytest
 
+from e2e.containerhelpers import import_busybox, moor
 from moor.testing.daemon import DaemonProcess
 
 FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "moor-log-textfile"
@@ -37,6 +39,14 @@ def test_moord_loads_and_uses_the_pip_installed_driver(textfile_driver_installed
         assert info["LoggingDriver"] == "textfile"
         assert "textfile" in info["Plugins"]["Log"]
         assert log_file.read_text() == f"textfile driver loaded by pid {daemon.process.pid}\n"
+        if os.geteuid() == 0:  # containers need root: the driver receives a real container's output
+            import_busybox(daemon)
+            result = moor(daemon, "run", "--name", "logged", "busybox", "sh", "-c", "echo to-textfile")
+            assert result.stdout == "to-textfile\n", result.stderr
+            assert "logged stdout: to-textfile\n" in log_file.read_text()
+            refused = moor(daemon, "logs", "logged")
+            assert refused.returncode == 1 and "does not support reading" in refused.stderr
+            assert moor(daemon, "rm", "logged").returncode == 0
 
 
 def test_third_party_driver_validates_its_options(textfile_driver_installed, tmp_path) -> None:

@@ -1,0 +1,117 @@
+"""Container benchmarks, side by side with Docker when dockerd is installed.
+
+* `run --rm busybox true` latency, median of 20;
+* 20 containers started in parallel with `run -d` (wall time of the batch);
+* `ps -a` with 200 containers (median of 5);
+* moord's resident memory, and each monitor's (average over the 20 running containers);
+  for Docker: dockerd + containerd and each containerd-shim.
+
+Both engines run `--network none` containers of the same busybox image (imported from
+Debian's busybox-static), on private daemons with their own data roots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from common import private_daemon, private_dockerd  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = int(os.environ.get("BENCH_RUNS", "20"))
+PARALLEL = int(os.environ.get("BENCH_PARALLEL", "20"))
+CONTAINERS = int(os.environ.get("BENCH_CONTAINERS", "200"))
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def pids_matching(text: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if text.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def measure(cli: list[str], env: dict[str, str], daemon_pids: Callable[[], list[int]],
+            monitor_pids: Callable[[], list[int]]) -> dict[str, float]:
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*cli, *args], env=env, capture_output=True, check=True)
+
+    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
+    subprocess.run([*cli, "import", "-", "busybox:latest"], input=rootfs, env=env, capture_output=True, check=True)
+    run("run", "--rm", "--network", "none", "busybox", "true")  # warm caches
+    results = {"run --rm true (median, ms)": 1000 * statistics.median(
+        timed(lambda: run("run", "--rm", "--network", "none", "busybox", "true")) for _ in range(RUNS))}
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        start = time.perf_counter()
+        list(pool.map(lambda i: run("run", "-d", "--network", "none", "--name", f"par{i}", "busybox",
+                                    "sleep", "600"), range(PARALLEL)))
+        results[f"{PARALLEL} x run -d in parallel (ms)"] = 1000 * (time.perf_counter() - start)
+    time.sleep(1)
+    monitors = [rss_kib(p) for p in monitor_pids()]
+    results["daemon RSS (MiB)"] = sum(rss_kib(p) for p in daemon_pids()) / 1024
+    results["per-container monitor RSS (MiB)"] = (sum(monitors) / len(monitors) / 1024) if monitors else float("nan")
+    subprocess.run([*cli, "rm", "-f", *[f"par{i}" for i in range(PARALLEL)]], env=env, capture_output=True)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: run("create", "--network", "none", "busybox", "true"), range(CONTAINERS)))
+    results[f"ps -a with {CONTAINERS} containers (median, ms)"] = 1000 * statistics.median(
+        timed(lambda: run("ps", "-a")) for _ in range(5))
+    return results
+
+
+def main() -> None:
+    moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
+    with private_daemon() as daemon:
+        moor = measure([moor_cli, "-H", daemon.host], dict(os.environ),
+                       lambda: [daemon.process.pid] if daemon.process else [],
+                       lambda: pids_matching(f"moor.monitor\0--id"))
+    docker = None
+    with private_dockerd() as host:
+        if host is not None:
+            work = tempfile.mkdtemp(prefix="moor-bench-docker-cli-")
+            env = {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
+            docker = measure(["docker"], env, lambda: pids_matching("dockerd\0") + pids_matching("containerd\0"),
+                             lambda: pids_matching("containerd-shim"))
+            shutil.rmtree(work, ignore_errors=True)
+    print("container benchmark")
+    print(f"  {'measure':<42}{'moor':>10}{'docker':>10}{'moor/docker':>14}")
+    for name, value in moor.items():
+        other = docker.get(name) if docker else None
+        ratio = f"{value / other:14.2f}" if other else f"{'-':>14}"
+        print(f"  {name:<42}{value:10.1f}{(other if other is not None else float('nan')):10.1f}{ratio}")
+    if docker is None:
+        print("  (dockerd not installed: `apt-get install docker.io` for the side-by-side figures)")
+
+
+if __name__ == "__main__":
+    main()
