@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from datetime import datetime, timezone
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from moor import hookimpl
 from moor.errors import InvalidParameter, NotFound
@@ -48,10 +48,11 @@ def parse_time(text: str) -> float:
 class JsonFileWriter:
     """Appends messages to the log file, rotating when ``max-size`` is reached."""
 
-    def __init__(self, path: str, max_size: int, max_file: int) -> None:
+    def __init__(self, path: str, max_size: int, max_file: int, compress: bool = False) -> None:
         self.path = path
         self.max_size = max_size
         self.max_file = max_file
+        self.compress = compress
         self._lock = threading.Lock()
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self._file: IO[bytes] = open(path, "ab")
@@ -71,13 +72,20 @@ class JsonFileWriter:
             self._file.flush()
 
     def _rotate(self) -> None:
+        """Shift the rotated files; with ``compress``, every one but the newest (``.1``) is gzipped.
+
+        Keeping ``.1`` plain lets a ``logs -f`` that was just rotated away find its successor.
+        """
         self._file.close()
         if self.max_file > 1:
-            for index in range(self.max_file - 1, 0, -1):
-                older = f"{self.path}.{index}"
-                newer = self.path if index == 1 else f"{self.path}.{index - 1}"
-                if os.path.exists(newer):
-                    os.replace(newer, older)
+            for index in range(self.max_file - 1, 1, -1):
+                for suffix in ("", ".gz"):
+                    newer = f"{self.path}.{index - 1}{suffix}"
+                    if os.path.exists(newer):
+                        os.replace(newer, f"{self.path}.{index}{suffix}")
+            if self.compress and self.max_file > 2 and os.path.exists(f"{self.path}.2"):
+                _gzip(f"{self.path}.2")
+            os.replace(self.path, f"{self.path}.1")
         self._file = open(self.path, "wb")
 
     def close(self) -> None:
@@ -87,8 +95,36 @@ class JsonFileWriter:
             open(self.path + CLOSED_SUFFIX, "w").close()
 
 
+def _gzip(path: str) -> None:
+    """Replace ``path`` by ``path.gz`` (written aside, then renamed)."""
+    import gzip
+    import shutil
+
+    with open(path, "rb") as source, open(path + ".gz.tmp", "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as target:
+            shutil.copyfileobj(source, target)
+    os.replace(path + ".gz.tmp", path + ".gz")
+    os.unlink(path)
+
+
+def rotated_files(path: str, max_file: int) -> list[str]:
+    """The rotated files, oldest first, plain or gzipped."""
+    found = []
+    for index in range(max(max_file, 2) - 1, 0, -1):
+        for candidate in (f"{path}.{index}", f"{path}.{index}.gz"):
+            if os.path.exists(candidate):
+                found.append(candidate)
+    return found
+
+
 def read_records(path: str) -> Iterator[LogMessage]:
-    with open(path, "rb") as handle:
+    if path.endswith(".gz"):
+        import gzip
+
+        opener: Any = gzip.open
+    else:
+        opener = open
+    with opener(path, "rb") as handle:
         for raw in handle:
             if not raw.endswith(b"\n"):
                 break
@@ -116,6 +152,11 @@ class JsonFileLogDriver:
                     raise InvalidParameter("max-file cannot be less than 1")
         if "max-file" in options and options["max-file"] != "1" and "max-size" not in options:
             raise InvalidParameter("max-file can only be used with max-size")
+        if "compress" in options:
+            if options["compress"].lower() not in ("true", "false", "1", "0", "t", "f"):
+                raise InvalidParameter(f"error reading compress log option: invalid value {options['compress']!r}")
+            if _true(options["compress"]) and int(options.get("max-file", "1")) < 2:
+                raise InvalidParameter("compress cannot be true when max-file is less than 2")
         return True
 
     def _settings(self, container: ContainerRef) -> tuple[int, int]:
@@ -123,10 +164,13 @@ class JsonFileLogDriver:
         size = options.get("max-size", "-1")
         return (parse_size(size, "max-size") if size != "-1" else -1, int(options.get("max-file", "1")))
 
+    def _compress(self, container: ContainerRef) -> bool:
+        return _true({**self.defaults, **container.log_options}.get("compress", "false"))
+
     @hookimpl
     def moor_log_open(self, container: ContainerRef) -> JsonFileWriter:
         max_size, max_file = self._settings(container)
-        return JsonFileWriter(container.log_path, max_size, max_file)
+        return JsonFileWriter(container.log_path, max_size, max_file, self._compress(container))
 
     @hookimpl
     def moor_log_read(
@@ -142,8 +186,7 @@ class JsonFileLogDriver:
         _, max_file = self._settings(container)
         current = open(container.log_path, "rb")
         try:
-            rotated = [f"{container.log_path}.{i}" for i in range(max_file - 1, 0, -1)]
-            messages = [m for p in rotated if os.path.exists(p) for m in read_records(p)]
+            messages = [m for p in rotated_files(container.log_path, max_file) for m in read_records(p)]
             reader = _RecordReader(current)
             messages += list(reader.available())
             messages = [m for m in messages if m.timestamp >= since and (not until or m.timestamp < until)]
@@ -159,13 +202,13 @@ class JsonFileLogDriver:
     def moor_log_remove(self, container: ContainerRef) -> bool:
         removed = False
         _remove(container.log_path + CLOSED_SUFFIX)
-        for path in [container.log_path] + [f"{container.log_path}.{i}" for i in range(1, 100)]:
+        _, max_file = self._settings(container)
+        for path in [container.log_path] + rotated_files(container.log_path, max_file):
             try:
                 os.unlink(path)
                 removed = True
             except FileNotFoundError:
-                if path != container.log_path:
-                    break
+                pass
         return removed
 
 def _rotated(path: str, handle: IO[bytes]) -> bool:
@@ -173,6 +216,10 @@ def _rotated(path: str, handle: IO[bytes]) -> bool:
         return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
     except FileNotFoundError:
         return False
+
+
+def _true(value: str) -> bool:
+    return value.lower() in ("true", "1", "t")
 
 
 class _RecordReader:

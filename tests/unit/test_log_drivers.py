@@ -52,3 +52,33 @@ class TestNone(LogDriverConformance):
 
     def test_cannot_read_back(self, driver) -> None:
         assert not driver.implements("read")
+
+
+def test_compress_gzips_older_rotated_files_and_reads_them(tmp_path) -> None:
+    from moor.testing.conformance import load_driver
+
+    driver = load_driver("log", "json-file", tmp_path)
+    container = ContainerRef(id="z", name="z", log_path=str(tmp_path / "z.log"),
+                             log_options={"max-size": "300", "max-file": "4", "compress": "true"})
+    writer = driver.open(container=container)
+    for index in range(40):
+        writer.write(LogMessage(stream="stdout", line=f"line {index}\n".encode(), timestamp=1.0 + index))
+    writer.close()
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("z.log"))
+    assert "z.log.1" in names and "z.log.2.gz" in names and "z.log.3.gz" in names and "z.log.2" not in names
+    lines = [m.line for m in driver.read(container=container, since=0, until=0, tail=-1, follow=False)]
+    assert lines[-1] == b"line 39\n"
+    assert lines == [f"line {i}\n".encode() for i in range(40 - len(lines), 40)]
+    assert driver.remove(container=container) is True
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("z.log")]
+
+
+@pytest.mark.parametrize(("options", "error"), [
+    ({"compress": "maybe", "max-size": "1m", "max-file": "2"}, "compress"),
+    ({"compress": "true", "max-size": "1m"}, "compress cannot be true when max-file is less than 2"),
+])
+def test_bad_compress(tmp_path, options, error) -> None:
+    from moor.testing.conformance import load_driver
+
+    with pytest.raises(Exception, match=error):
+        load_driver("log", "json-file", tmp_path).validate(options=options)
