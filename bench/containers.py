@@ -92,9 +92,12 @@ def measure(cli: list[str], env: dict[str, str], daemon_pids: Callable[[], list[
 def main() -> None:
     moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
     with private_daemon() as daemon:
+        from moor.testing.daemon import processes_under
+
+        state = os.path.join(daemon.exec_root, "containers")
         moor = measure([moor_cli, "-H", daemon.host], dict(os.environ),
                        lambda: [daemon.process.pid] if daemon.process else [],
-                       lambda: pids_matching(f"moor.monitor\0--id"))
+                       lambda: [p for p in processes_under(state) if os.readlink(f"/proc/{p}/cwd") != state])
     docker = None
     with private_dockerd() as host:
         if host is not None:

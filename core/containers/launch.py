@@ -8,8 +8,11 @@ connects any waiting attach streams and sends ``start``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
+import socket
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +21,8 @@ from typing import Callable
 from moor.containers.record import Container
 from moor.containers.runtime import Runtime
 from moor.errors import MoorError
+
+log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 30.0
 
@@ -28,6 +33,7 @@ class Monitor:
 
     pid: int
     state_dir: str
+    own_child: bool = True  # started by moord itself (not forked by the zygote): moord reaps it
     on_ready: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> int:
@@ -42,7 +48,9 @@ class Monitor:
         return int(reply.get("pid") or 0)
 
     def reap(self) -> None:
-        """Collect the monitor's exit status (it is our child until moord restarts)."""
+        """Collect the monitor's exit status when it is moord's own child (the zygote reaps its own)."""
+        if not self.own_child:
+            return
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
@@ -74,18 +82,85 @@ def monitor_command(container: Container, state_dir: str, bundle: str, runtime: 
     return command
 
 
-def spawn(command: list[str], state_dir: str) -> Monitor:
-    """Start the monitor in its own session with a sync pipe on fd 3; wait for its readiness line."""
-    read_end, write_end = os.pipe()
+class Zygote:
+    """moord's end of :mod:`moor.monitor.zygote`: fork a warm monitor instead of starting Python."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._channel: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _ensure(self) -> socket.socket:
+        if self._channel is not None and self._process is not None and self._process.poll() is None:
+            return self._channel
+        self.close()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._process = subprocess.Popen([sys.executable, "-m", "moor.monitor.zygote", str(theirs.fileno())],
+                                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        theirs.close()
+        self._channel = ours
+        return ours
+
+    def fork(self, arguments: list[str], sync_fd: int) -> int:
+        """Fork a monitor running ``arguments``; return its pid."""
+        with self._lock:
+            channel = self._ensure()
+            socket.send_fds(channel, [json.dumps(arguments).encode()], [sync_fd])
+            reply = b""
+            while not reply.endswith(b"\n"):
+                chunk = channel.recv(4096)
+                if not chunk:
+                    self.close()
+                    raise OSError("the monitor zygote went away")
+                reply += chunk
+        answer = json.loads(reply)
+        if "pid" not in answer:
+            raise OSError(answer.get("error", "the monitor zygote refused"))
+        return int(answer["pid"])
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._process is not None:
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+
+ZYGOTE = Zygote()
+
+
+def _posix_spawn(command: list[str], write_end: int) -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
                    (os.POSIX_SPAWN_DUP2, devnull, 2), (os.POSIX_SPAWN_DUP2, write_end, 3)]
-        pid = os.posix_spawn(sys.executable, command, os.environ, file_actions=actions, setsid=True)
+        return os.posix_spawn(sys.executable, command, os.environ, file_actions=actions, setsid=True)
+    finally:
+        os.close(devnull)
+
+
+def spawn(command: list[str], state_dir: str) -> Monitor:
+    """Start the monitor in its own session with a sync pipe on fd 3; wait for its readiness line.
+
+    The zygote forks it when it can (fast); a fresh interpreter starts it otherwise.
+    """
+    read_end, write_end = os.pipe()
+    forked = False
+    try:
+        try:
+            pid = ZYGOTE.fork(command[3:], write_end)
+            forked = True
+        except OSError as err:
+            log.warning("monitor zygote unavailable (%s): starting the monitor directly", err)
+            pid = _posix_spawn(command, write_end)
     finally:
         os.close(write_end)
-        os.close(devnull)
-    monitor = Monitor(pid=pid, state_dir=state_dir)
+    monitor = Monitor(pid=pid, state_dir=state_dir, own_child=not forked)
     try:
         line = _read_line(read_end, READY_TIMEOUT)
     finally:

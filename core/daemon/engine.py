@@ -72,3 +72,6 @@ class Engine:
             close = getattr(service, "close", None)
             if callable(close):
                 close()
+        from moor.containers.launch import ZYGOTE
+
+        ZYGOTE.close()

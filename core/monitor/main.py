@@ -32,6 +32,7 @@ SYNC_FD = 3
 CONSOLE_NAME = "console.sock"
 RUNC_LOG = "runc.log"
 PID_FILE = "init.pid"
+START_TIMEOUT = 120.0  # a monitor that moord never tells to start (moord died meanwhile) gives up
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -112,6 +113,7 @@ class Monitor:
         self.started_at = 0.0
         self.exited = threading.Event()
         self.started = False
+        self.abandoned = False
         self.stdin_fd: int | None = None
         self.master_fd: int | None = None
         self.child_fds: dict[str, int] = {}
@@ -210,12 +212,22 @@ class Monitor:
             self._pipes()
         if self.exec_mode:
             return
-        self._run_runc([*self.runc, "create", "--bundle", self.args.bundle, "--pid-file", PID_FILE, self.args.id])
+        create = [*self.runc, "create", "--bundle", self.args.bundle, "--pid-file", PID_FILE, self.args.id]
+        try:
+            self._run_runc(create)
+        except RuntimeError as err:
+            if "already exists" not in str(err):
+                raise
+            # the previous run's monitor answered its waiters before deleting the runc state
+            subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
+            self._run_runc(create)
         self._close_child_ends()
         self.pid = self._read_pid()
 
     def start(self) -> int:
         with self.lock:
+            if self.abandoned:
+                raise RuntimeError("the container was abandoned: no start request arrived in time")
             if self.started:
                 return self.pid
             if self.exec_mode:
@@ -258,12 +270,12 @@ class Monitor:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, "exit.json")
-        if not self.exec_mode:
-            subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
-        self.exited.set()
+        self.exited.set()  # answer waiters first: runc's clean-up is not on the user's clock
         give_up = time.monotonic() + 2
         while self.waiters and time.monotonic() < give_up:
             time.sleep(0.01)
+        if not self.exec_mode:
+            subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
         try:
             os.unlink(SOCKET_NAME)
         except OSError:
@@ -323,6 +335,16 @@ class Monitor:
             self._close_stdin()
             return {"ok": True}
         return {"ok": False, "error": "unknown op"}
+
+    def abandon_unless_started(self) -> None:
+        """Nobody sent ``start`` in time: remove the created container and go away."""
+        with self.lock:
+            if self.started:
+                return
+            self.abandoned = True  # a late start now fails instead of racing the cleanup
+        print("no start request arrived: abandoning the container", flush=True)
+        self.exit_code, self.finished_at = 128, time.time()
+        self._finish()
 
     def _fail_later(self, message: str) -> None:
         """A failed start: record it, clean up, and go away once the reply is out."""
@@ -423,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         _report({"ok": False, "error": str(err)})
         return 1
     _report({"ok": True, "pid": monitor.pid})
+    watchdog = threading.Timer(START_TIMEOUT, monitor.abandon_unless_started)
+    watchdog.daemon = True
+    watchdog.start()
     while True:
         connection, _ = listener.accept()
         threading.Thread(target=monitor.handle, args=(connection,), daemon=True).start()

@@ -108,22 +108,33 @@ def kill_containers(runc_root: str) -> None:
         subprocess.run(["runc", "--root", runc_root, "delete", "--force", container_id], capture_output=True)
 
 
-def kill_processes_mentioning(text: str) -> None:
-    """SIGKILL processes whose command line contains ``text`` (monitors of a test's containers)."""
-    me = os.getpid()
+def processes_under(root: str) -> list[int]:
+    """Processes whose command line mentions ``root`` or whose working directory is below it.
+
+    Monitors forked by the zygote keep the zygote's command line but work in their state directory.
+    """
+    me, found = os.getpid(), []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as handle:
                 cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if text in cmdline:
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except OSError:
-                pass
+        if root in cmdline or cwd == root or cwd.startswith(root.rstrip("/") + "/"):
+            found.append(int(entry))
+    return found
+
+
+def kill_processes_mentioning(root: str) -> None:
+    """SIGKILL what a test's moord left running: monitors, zygote."""
+    for pid in processes_under(root):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def unmount_under(root: str) -> None:
