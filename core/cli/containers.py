@@ -94,6 +94,7 @@ def _container_options(function: Any) -> Any:
         click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
         click.option("--shm-size", default="", help="Size of /dev/shm"),
         click.option("--ulimit", multiple=True, help="Ulimit options"),
+        click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -125,6 +126,15 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
             fail(str(err), ENGINE_ERROR)
     if o["ulimit"]:
         host_config["Ulimits"] = [_ulimit(u) for u in o["ulimit"]]
+    from moor.containers.restart import parse_policy
+    from moor.errors import InvalidParameter
+
+    try:
+        host_config["RestartPolicy"] = parse_policy(o["restart"])
+    except InvalidParameter as err:
+        fail(str(err), ENGINE_ERROR)
+    if o["rm"] and host_config["RestartPolicy"]["Name"] != "no":
+        fail("Conflicting options: --restart and --rm", ENGINE_ERROR)
     body: dict[str, Any] = {
         "Hostname": o["hostname"], "User": o["user"], "Env": env, "Cmd": list(o["command"]) or None,
         "Image": o["image"], "WorkingDir": o["workdir"], "Labels": _labels(o["label"]),

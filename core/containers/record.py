@@ -77,6 +77,8 @@ class Container:
     rootfs: str = ""
     networks: dict[str, Any] = field(default_factory=dict)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    manually_stopped: bool = False  # stop/kill by the user: restart policies stand down
+    restart_delay: float = 0.0  # the current back-off delay of the restart policy
 
     @property
     def short_id(self) -> str:

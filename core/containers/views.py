@@ -21,6 +21,8 @@ def human_duration(seconds: float) -> str:
 def status_text(container: Container) -> str:
     state = container.state
     now = time.time()
+    if state.Restarting:
+        return f"Restarting ({state.ExitCode}) {human_duration(now - parse_timestamp(state.FinishedAt))} ago"
     if state.Running:
         text = "Up " + human_duration(now - parse_timestamp(state.StartedAt))
         return text + " (Paused)" if state.Paused else text

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from moor.containers import restart as restart_policy
 from moor.containers.etcfiles import write_etc_files
 from moor.containers.record import Container, ContainerStore, State, check_name, random_name
 from moor.containers.runtime import Runtime
@@ -198,8 +199,9 @@ class ContainerService:
         driver.validate(options=options)
         host_config["LogConfig"] = {"Type": driver_name, "Config": options}
         host_config["NetworkMode"] = network
-        host_config.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
         host_config.setdefault("AutoRemove", False)
+        host_config["RestartPolicy"] = restart_policy.validate(host_config.get("RestartPolicy"),
+                                                               bool(host_config.get("AutoRemove")))
         host_config.setdefault("Binds", None)
         host_config.setdefault("Privileged", False)
         host_config.setdefault("ShmSize", 64 * 1024 * 1024)
@@ -219,11 +221,14 @@ class ContainerService:
 
     # ------------------------------------------------------------------ start
 
-    def start(self, ident: str) -> Container:
+    def start(self, ident: str, by_policy: bool = False) -> Container:
         container = self.get(ident)
         with self.store.lock:
             if container.state.Running:
                 raise NotModified("container already started")
+            if not by_policy:
+                container.manually_stopped = False
+                container.restart_delay = 0.0
             if container.id in self._starting:
                 raise Conflict(f"container {container.id} is being started")
             self._starting.add(container.id)
@@ -344,11 +349,47 @@ class ContainerService:
         self.drivers.notify("stopped", container=self.ref(container))
         self._event(container, "die", exitCode=str(exit_code))
         self._notify()
+        self._maybe_restart(container, finished)
         if container.host_config.get("AutoRemove"):
             try:
                 self.remove(container.id, force=True)
             except MoorError:
                 log.exception("auto-removing %s failed", container_id)
+
+    def _maybe_restart(self, container: Container, finished: float, daemon_starting: bool = False) -> None:
+        """Apply the restart policy after an exit: schedule a start after the back-off delay."""
+        from moor.images.views import parse_timestamp
+
+        policy = container.host_config.get("RestartPolicy") or {}
+        if not restart_policy.should_restart(policy, container.state.ExitCode, container.restart_count,
+                                             container.manually_stopped, daemon_starting):
+            return
+        started = container.state.StartedAt
+        ran_for = finished - parse_timestamp(started) if started != "0001-01-01T00:00:00Z" else 0.0
+        container.restart_delay = 0.0 if daemon_starting else restart_policy.next_delay(container.restart_delay,
+                                                                                        ran_for)
+        container.state.Restarting = True
+        container.state.Status = "restarting"
+        if daemon_starting:
+            container.manually_stopped = False  # `always` forgives a manual stop when moord starts again
+        self.store.save(container)
+        timer = threading.Timer(container.restart_delay, self._restart_by_policy, args=(container.id,))
+        timer.daemon = True
+        timer.start()
+
+    def _restart_by_policy(self, container_id: str) -> None:
+        container = self.store.find(container_id)
+        if container is None or not container.state.Restarting or container.manually_stopped:
+            return
+        container.restart_count += 1
+        container.state.Restarting = False
+        try:
+            self.start(container_id, by_policy=True)
+        except MoorError as err:
+            log.warning("restart policy: starting %s failed: %s", container.short_id, err)
+            container.state.Status = "exited"
+            self.store.save(container)
+            self._maybe_restart(container, time.time())
 
     def recover(self) -> None:
         """At start-up: re-adopt containers whose monitor lives, record the exits of the others."""
@@ -371,6 +412,10 @@ class ContainerService:
                 recorded.get("exit_code", 255)
             log.info("container %s exited while moord was down (exit code %s)", container.short_id, exit_code)
             self._record_exit(container.id, int(exit_code), float(recorded.get("finished_at", time.time())))
+        for container in self.store.all():
+            if not container.state.Running and (container.state.Restarting or container.state.Status == "exited"):
+                container.state.Restarting = False
+                self._maybe_restart(container, time.time(), daemon_starting=True)
 
     # ------------------------------------------------------------------ stop / kill / wait
 
@@ -379,14 +424,26 @@ class ContainerService:
         if not container.state.Running:
             raise Conflict(f"Cannot kill container: {ident}: Container {container.id} is not running")
         name = _signal_name(signal)
+        stop_signal = _signal_name(container.config.get("StopSignal") or "TERM")
+        if name in ("KILL", "TERM", "INT", "QUIT", stop_signal):  # fatal: the restart policy stands down
+            container.manually_stopped = True
+            self.store.save(container)
         self.runtime.kill(container.id, name)
         self._event(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
         return container
 
     def stop(self, ident: str, timeout: int | None = None) -> Container:
         container = self.get(ident)
+        if container.state.Restarting:  # stopping a container waiting for its restart
+            container.manually_stopped = True
+            container.state.Restarting = False
+            container.state.Status = "exited"
+            self.store.save(container)
+            return container
         if not container.state.Running:
             raise NotModified("container already stopped")
+        container.manually_stopped = True
+        self.store.save(container)
         if timeout is None:
             timeout = container.config.get("StopTimeout")
             timeout = DEFAULT_STOP_TIMEOUT if timeout is None else int(timeout)
@@ -448,6 +505,11 @@ class ContainerService:
 
     def remove(self, ident: str, force: bool = False, volumes: bool = False) -> None:
         container = self.get(ident)
+        if container.state.Restarting:
+            if not force:
+                raise Conflict(f"You cannot remove a restarting container {container.id}. Stop the container "
+                               "before attempting removal or force remove")
+            container.manually_stopped = True
         if container.state.Running:
             if not force:
                 raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
