@@ -95,6 +95,12 @@ def _container_options(function: Any) -> Any:
         click.option("--shm-size", default="", help="Size of /dev/shm"),
         click.option("--ulimit", multiple=True, help="Ulimit options"),
         click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
+        click.option("--health-cmd", default="", help="Command to run to check health"),
+        click.option("--health-interval", default="", help="Time between running the check (ms|s|m|h)"),
+        click.option("--health-timeout", default="", help="Maximum time to allow one check to run (ms|s|m|h)"),
+        click.option("--health-retries", type=int, default=0, help="Consecutive failures needed to report unhealthy"),
+        click.option("--health-start-period", default="", help="Start period before failures count (ms|s|m|h)"),
+        click.option("--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK"),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -135,6 +141,7 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
         fail(str(err), ENGINE_ERROR)
     if o["rm"] and host_config["RestartPolicy"]["Name"] != "no":
         fail("Conflicting options: --restart and --rm", ENGINE_ERROR)
+    healthcheck = _healthcheck(o)
     body: dict[str, Any] = {
         "Hostname": o["hostname"], "User": o["user"], "Env": env, "Cmd": list(o["command"]) or None,
         "Image": o["image"], "WorkingDir": o["workdir"], "Labels": _labels(o["label"]),
@@ -144,9 +151,35 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     }
     if o["stop_timeout"] is not None:
         body["StopTimeout"] = o["stop_timeout"]
+    if healthcheck is not None:
+        body["Healthcheck"] = healthcheck
     if o["entrypoint"] is not None:
         body["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else [""]
     return body
+
+
+def _healthcheck(o: dict[str, Any]) -> dict[str, Any] | None:
+    from moor.images.healthcheck import go_duration_nanos
+
+    durations = {"Interval": o["health_interval"], "Timeout": o["health_timeout"],
+                 "StartPeriod": o["health_start_period"]}
+    given = o["health_cmd"] or any(durations.values()) or o["health_retries"]
+    if o["no_healthcheck"]:
+        if given:
+            fail("--no-healthcheck conflicts with --health-* options", ENGINE_ERROR)
+        return {"Test": ["NONE"]}
+    if not given:
+        return None
+    check: dict[str, Any] = {"Test": ["CMD-SHELL", o["health_cmd"]] if o["health_cmd"] else []}
+    for key, text in durations.items():
+        if text:
+            nanos = go_duration_nanos(text)
+            if nanos <= 0 and text not in ("0", "0s"):
+                fail(f'invalid argument "{text}" for "--health-{key.lower()}" flag: time: invalid duration', ENGINE_ERROR)
+            check[key] = nanos
+    if o["health_retries"]:
+        check["Retries"] = o["health_retries"]
+    return check
 
 
 def _ulimit(text: str) -> dict[str, Any]:

@@ -52,6 +52,7 @@ class State:
     Error: str = ""
     StartedAt: str = ZERO_TIME
     FinishedAt: str = ZERO_TIME
+    Health: dict[str, Any] | None = None  # only for containers with a health check
 
 
 @dataclass

@@ -25,7 +25,12 @@ def status_text(container: Container) -> str:
         return f"Restarting ({state.ExitCode}) {human_duration(now - parse_timestamp(state.FinishedAt))} ago"
     if state.Running:
         text = "Up " + human_duration(now - parse_timestamp(state.StartedAt))
-        return text + " (Paused)" if state.Paused else text
+        if state.Paused:
+            return text + " (Paused)"
+        health = (state.Health or {}).get("Status")
+        if health == "starting":
+            return text + " (health: starting)"
+        return f"{text} ({health})" if health else text
     if state.Status == "created" or state.FinishedAt == ZERO_TIME:
         return "Created"
     return f"Exited ({state.ExitCode}) {human_duration(now - parse_timestamp(state.FinishedAt))} ago"
@@ -71,7 +76,7 @@ def summary(service: "ContainerService", container: Container, size: bool = Fals
 
 
 def inspect(service: "ContainerService", container: Container, size: bool = False) -> dict[str, Any]:
-    state = dict(container.state.__dict__)
+    state = {k: v for k, v in container.state.__dict__.items() if k != "Health" or v is not None}
     result: dict[str, Any] = {
         "Id": container.id,
         "Created": container.created,

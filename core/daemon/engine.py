@@ -43,6 +43,10 @@ class Engine:
         self.containers = ContainerService(self.config, self.drivers, images, self.events)
         self.container_io = ContainerIO(self.containers)
         self.containers.pending_attaches = self.container_io.take_pending
+        from moor.services.health import HealthChecker
+
+        self.health = HealthChecker(self.containers, self.container_io)
+        self.containers.on_started = self.health.watch
         self.services["images"] = images
         self.services["containers"] = self.containers
         self.containers.recover()

@@ -228,6 +228,15 @@ class ContainerIO:
 
     def exec_start(self, record: ExecRecord, detach: bool, tty: bool | None,
                    sock: socket.socket | None = None, client_in: IO[bytes] | None = None) -> None:
+        tty = record.config["Tty"] if tty is None else tty
+        stdin = record.config["AttachStdin"] and not detach
+        upstream = self._launch_exec(record, tty, stdin, attach=not detach and sock is not None)
+        if upstream is not None and sock is not None and client_in is not None:
+            keys = parse_detach_keys(record.config["DetachKeys"]) if stdin and tty else None
+            relay(sock, client_in, upstream, stdin, keys, before_close=lambda: record.done.wait(10))
+
+    def _launch_exec(self, record: ExecRecord, tty: bool, stdin: bool, attach: bool) -> socket.socket | None:
+        """Start the exec's monitor and process; return its attach stream when asked for."""
         from moor.containers.launch import monitor_command, spawn
         from moor.monitor.client import open_stream
 
@@ -236,20 +245,16 @@ class ContainerIO:
         container = self.containers.get(record.container_id)
         if not container.state.Running:
             raise Conflict(f"Container {container.id} is not running")
-        tty = record.config["Tty"] if tty is None else tty
         state_dir = os.path.join(self.containers.config.exec_root, "exec", record.id[:32])
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
         process_file = self._process_file(record, container, state_dir, tty)
-        stdin = record.config["AttachStdin"] and not detach
         exec_view = _ExecContainer(container, tty=tty, stdin=stdin)
-        monitor = spawn(monitor_command(exec_view, state_dir, os.path.join(self.containers.state_dir(container.id),
-                                                                          "bundle"),
-                                        self.containers.runtime, log_driver="", exec_process=process_file), state_dir)
+        bundle = os.path.join(self.containers.state_dir(container.id), "bundle")
+        monitor = spawn(monitor_command(exec_view, state_dir, bundle, self.containers.runtime, log_driver="",
+                                        exec_process=process_file), state_dir)
         upstream = None
-        if not detach and sock is not None:
-            upstream = open_stream(state_dir, {"op": "attach", "stdin": stdin,
-                                               "stdout": record.config["AttachStdout"] or True,
-                                               "stderr": record.config["AttachStderr"] or True})
+        if attach:
+            upstream = open_stream(state_dir, {"op": "attach", "stdin": stdin, "stdout": True, "stderr": True})
         try:
             record.pid = monitor.start()
         except MoorError as err:
@@ -262,11 +267,62 @@ class ContainerIO:
             raise MoorError(message.replace("OCI runtime create failed", "OCI runtime exec failed")
                             .replace("failed to create shim task: ", "")) from None
         record.running = True
-        self.containers._event(container, "exec_start: " + " ".join(record.config["Cmd"]), execID=record.id)
+        if not record.config.get("Internal"):
+            self.containers._event(container, "exec_start: " + " ".join(record.config["Cmd"]), execID=record.id)
         threading.Thread(target=self._exec_waiter, args=(record, monitor, state_dir), daemon=True).start()
-        if upstream is not None and sock is not None and client_in is not None:
-            keys = parse_detach_keys(record.config["DetachKeys"]) if stdin and tty else None
-            relay(sock, client_in, upstream, stdin, keys, before_close=lambda: record.done.wait(10))
+        return upstream
+
+    def exec_capture(self, container: "Container", command: list[str], timeout: float,
+                     limit: int = 4096) -> tuple[int, str]:
+        """Run ``command`` in the container and return (exit code, first ``limit`` bytes of output).
+
+        Used by health checks; a command that outlives ``timeout`` is killed and reported as -1.
+        """
+        record = ExecRecord(id=secrets.token_hex(32), container_id=container.id, config={
+            "Cmd": list(command), "Env": [], "User": "", "WorkingDir": "", "Tty": False, "AttachStdin": False,
+            "AttachStdout": True, "AttachStderr": True, "Privileged": False, "DetachKeys": "", "Internal": True})
+        try:
+            upstream = self._launch_exec(record, tty=False, stdin=False, attach=True)
+        except MoorError as err:
+            return (record.exit_code if record.exit_code is not None else 126), str(err)
+        assert upstream is not None
+        deadline = time.monotonic() + timeout
+        output = bytearray()
+        buffer = b""
+        timed_out = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                upstream.settimeout(remaining)
+                try:
+                    chunk = upstream.recv(65536)
+                except socket.timeout:
+                    timed_out = True
+                    break
+                if not chunk:
+                    break
+                buffer += chunk
+                while len(buffer) >= 8:
+                    length = struct.unpack(">L", buffer[4:8])[0]
+                    if len(buffer) < 8 + length:
+                        break
+                    if len(output) < limit:
+                        output += buffer[8:8 + length][: limit - len(output)]
+                    buffer = buffer[8 + length:]
+        finally:
+            upstream.close()
+        if timed_out:
+            try:
+                os.kill(record.pid, 9)
+            except OSError:
+                pass
+            record.done.wait(5)
+            return -1, f"Health check exceeded timeout ({timeout:g}s)"
+        record.done.wait(10)
+        return (record.exit_code if record.exit_code is not None else 255), output.decode(errors="replace")
 
     def _exec_waiter(self, record: ExecRecord, monitor: Any, state_dir: str) -> None:
         from moor.monitor.client import request

@@ -62,6 +62,8 @@ class ContainerService:
         self._starting: set[str] = set()
         #: container ID -> hooks to run once its monitor is ready (attach streams); set by ContainerIO.
         self.pending_attaches: Any = lambda container_id: []
+        #: called for every container that starts running or is re-adopted (health checks); set by the engine.
+        self.on_started: Any = lambda container: None
         images.users = self.image_users
         images.layer_in_use = self.layer_in_use
 
@@ -177,7 +179,7 @@ class ContainerService:
             "StdinOnce": bool(body.get("StdinOnce")),
             "Env": env,
             "Cmd": body.get("Cmd") if body.get("Cmd") else (None if body.get("Entrypoint") else image_config.get("Cmd")),
-            "Healthcheck": body.get("Healthcheck") or image_config.get("Healthcheck"),
+            "Healthcheck": _merge_healthcheck(image_config.get("Healthcheck"), body.get("Healthcheck")),
             "Image": image_name,
             "Volumes": {**(image_config.get("Volumes") or {}), **(body.get("Volumes") or {})} or None,
             "WorkingDir": body.get("WorkingDir") or image_config.get("WorkingDir") or "",
@@ -268,6 +270,7 @@ class ContainerService:
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
         self.store.save(container)
         self._watch(container, monitor)
+        self.on_started(container)
         self.drivers.notify("started", container=self.ref(container))
         self._event(container, "start")
         self._notify()
@@ -406,6 +409,7 @@ class ContainerService:
             if reply and reply.get("running"):
                 log.info("re-adopting running container %s", container.short_id)
                 self._watch(container, None)
+                self.on_started(container)
                 continue
             recorded = read_json(os.path.join(state_dir, "exit.json")) or {}
             exit_code = reply.get("exit_code") if reply and reply.get("exit_code") is not None else \
@@ -582,6 +586,17 @@ def _created(container: Container) -> float:
     from moor.images.views import parse_timestamp
 
     return parse_timestamp(container.created)
+
+
+def _merge_healthcheck(image: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Docker's merge: the run's fields win, the image fills in those left zero."""
+    if not given:
+        return image
+    merged = dict(image or {})
+    for key, value in given.items():
+        if value:
+            merged[key] = value
+    return merged or None
 
 
 def _remove_empty_cgroup_parents() -> None:
