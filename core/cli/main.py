@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "exec": "exec:exec_",
     "attach": "exec:attach",
     "events": "events:events",
+    "commit": "commit:commit",
+    "diff": "commit:diff",
 }
 
 

@@ -191,7 +191,7 @@ class ImageStore:
         a temp file to learn its digest. An existing layer is reused.
         """
         if diff_id is None:
-            with self._spooled(stream) as (spool, digest):
+            with self.spooled(stream) as (spool, digest):
                 return self.add_layer(parent, spool, digest)
         chain = chain_id(parent, diff_id)
         with self.lock:
@@ -220,7 +220,8 @@ class ImageStore:
             os.unlink(pending)
             return record
 
-    def _spooled(self, stream: IO[bytes]) -> Any:
+    def spooled(self, stream: IO[bytes]) -> Any:
+        """Copy a stream to a temp file, learning its digest: (file, digest) in a context manager."""
         import contextlib
         import tempfile
 

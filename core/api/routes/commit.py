@@ -1,0 +1,33 @@
+"""``POST /commit`` and ``GET /containers/{id}/changes``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from moor.api.http import Request, Response, json_response
+from moor.api.router import Router
+from moor.services.commit import commit
+
+if TYPE_CHECKING:
+    from moor.daemon.engine import Engine
+
+
+def build(engine: "Engine") -> Router:
+    router = Router()
+    containers = engine.containers
+
+    @router.route("POST", "/commit")
+    def commit_container(request: Request) -> Response:
+        container = containers.get(request.arg("container"))
+        image = commit(containers, container, request.arg("repo"), request.arg("tag"), request.arg("comment"),
+                       request.arg("author"), request.flag("pause", True), request.query.get("changes", []),
+                       request.json())
+        return json_response({"Id": image.id}, status=201)
+
+    @router.route("GET", "/containers/{ident}/changes")
+    def changes(request: Request, ident: str) -> Response:
+        container = containers.get(ident)
+        found = containers.drivers.storage.changes(key=container.storage_key)
+        return json_response([{"Path": c.path, "Kind": c.kind} for c in found] or None)
+
+    return router
