@@ -101,6 +101,13 @@ def _container_options(function: Any) -> Any:
         click.option("--health-retries", type=int, default=0, help="Consecutive failures needed to report unhealthy"),
         click.option("--health-start-period", default="", help="Start period before failures count (ms|s|m|h)"),
         click.option("--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK"),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
+        click.option("--security-opt", multiple=True, help="Security Options"),
+        click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps"),
+        click.option("--device", multiple=True, help="Add a host device to the container"),
+        click.option("--sysctl", multiple=True, help="Sysctl options"),
+        click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
+        click.option("--group-add", multiple=True, help="Add additional groups to join"),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -142,6 +149,13 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     if o["rm"] and host_config["RestartPolicy"]["Name"] != "no":
         fail("Conflicting options: --restart and --rm", ENGINE_ERROR)
     healthcheck = _healthcheck(o)
+    host_config["Tmpfs"] = {path: opts for path, _, opts in (t.partition(":") for t in o["tmpfs"])} or None
+    host_config["SecurityOpt"] = list(o["security_opt"]) or None
+    host_config["Init"] = True if o["init"] else None
+    host_config["Devices"] = [_device(d) for d in o["device"]] or None
+    host_config["Sysctls"] = dict(s.partition("=")[::2] for s in o["sysctl"]) or None
+    host_config["ExtraHosts"] = list(o["add_host"]) or None
+    host_config["GroupAdd"] = list(o["group_add"]) or None
     body: dict[str, Any] = {
         "Hostname": o["hostname"], "User": o["user"], "Env": env, "Cmd": list(o["command"]) or None,
         "Image": o["image"], "WorkingDir": o["workdir"], "Labels": _labels(o["label"]),
@@ -156,6 +170,14 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     if o["entrypoint"] is not None:
         body["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else [""]
     return body
+
+
+def _device(text: str) -> dict[str, str]:
+    parts = text.split(":")
+    host = parts[0]
+    inside = parts[1] if len(parts) > 1 and parts[1] else host
+    permissions = parts[2] if len(parts) > 2 else "rwm"
+    return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": permissions}
 
 
 def _healthcheck(o: dict[str, Any]) -> dict[str, Any] | None:

@@ -41,12 +41,14 @@ def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = F
     return "\n".join(kept) + "\n"
 
 
-def write_etc_files(directory: str, hostname: str, host_network: bool) -> dict[str, str]:
+def write_etc_files(directory: str, hostname: str, host_network: bool,
+                    extra_hosts: list[str] | None = None) -> dict[str, str]:
     """Write the three files into the container's directory; return destination -> host path."""
+    hosts = _host_hosts() + "".join(f"{line}\n" for line in extra_hosts or []) if host_network \
+        else hosts_text(hostname, extra=extra_hosts)
     files = {
         "/etc/hostname": (os.path.join(directory, "hostname"), hostname + "\n"),
-        "/etc/hosts": (os.path.join(directory, "hosts"),
-                       _host_hosts() if host_network else hosts_text(hostname)),
+        "/etc/hosts": (os.path.join(directory, "hosts"), hosts),
         "/etc/resolv.conf": (os.path.join(directory, "resolv.conf"), resolv_conf_text(host_network=host_network)),
     }
     for path, text in files.values():

@@ -204,6 +204,11 @@ class ContainerService:
         host_config.setdefault("AutoRemove", False)
         host_config["RestartPolicy"] = restart_policy.validate(host_config.get("RestartPolicy"),
                                                                bool(host_config.get("AutoRemove")))
+        from moor.containers import security
+
+        security.validate(host_config)
+        for entry in host_config.get("ExtraHosts") or []:
+            _host_line(entry)
         host_config.setdefault("Binds", None)
         host_config.setdefault("Privileged", False)
         host_config.setdefault("ShmSize", 64 * 1024 * 1024)
@@ -279,8 +284,12 @@ class ContainerService:
         from moor.containers.spec import build_spec, default_env
         from moor.containers.model import ProcessSpec, RuntimeSpecInput
 
+        from moor.containers import security
+
         host_network = container.host_config["NetworkMode"] == "host"
-        etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network)
+        extra_hosts = [_host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
+        etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
+                              extra_hosts)
         container.hostname_path, container.hosts_path = etc["/etc/hostname"], etc["/etc/hosts"]
         container.resolv_conf_path = etc["/etc/resolv.conf"]
         hc = container.host_config
@@ -302,7 +311,9 @@ class ContainerService:
             cap_drop=list(hc.get("CapDrop") or []), shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
             etc_files=etc, ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
             cgroups_path=f"/moor/{container.id}", labels=dict(container.config.get("Labels") or {}),
+            mounts=security.tmpfs_mounts(hc.get("Tmpfs")),
         ))
+        spec = security.apply(spec, hc, rootfs)
         bundle = os.path.join(state_dir, "bundle")
         os.makedirs(bundle, mode=0o700, exist_ok=True)
         atomic_write_json(os.path.join(bundle, "config.json"), spec)
@@ -586,6 +597,14 @@ def _created(container: Container) -> float:
     from moor.images.views import parse_timestamp
 
     return parse_timestamp(container.created)
+
+
+def _host_line(entry: str) -> str:
+    """``--add-host name:ip`` -> an /etc/hosts line."""
+    name, sep, address = entry.partition(":")
+    if not sep or not name or not address:
+        raise InvalidParameter(f"invalid argument \"{entry}\" for \"--add-host\" flag: bad format for add-host")
+    return f"{address}\t{name}"
 
 
 def _merge_healthcheck(image: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
