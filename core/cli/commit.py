@@ -36,3 +36,25 @@ def diff(ctx: click.Context, container: str) -> None:
     """Inspect changes to files or directories on a container's filesystem."""
     for change in client_of(ctx).get(f"/containers/{quote_name(container)}/changes") or []:
         click.echo(f"{KINDS.get(change['Kind'], '?')} {change['Path']}")
+
+
+@click.command("port")
+@click.argument("container")
+@click.argument("private_port", required=False, default="")
+@click.pass_context
+def port(ctx: click.Context, container: str, private_port: str) -> None:
+    """List port mappings or a specific mapping for the container."""
+    info = client_of(ctx).get(f"/containers/{quote_name(container)}/json")
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    wanted = private_port if "/" in private_port or not private_port else f"{private_port}/tcp"
+    found = False
+    for name, bindings in sorted(ports.items()):
+        if wanted and name != wanted:
+            continue
+        for binding in bindings or []:
+            found = True
+            prefix = "" if wanted else f"{name} -> "
+            click.echo(f"{prefix}{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}")
+    if wanted and not found:
+        click.echo(f"Error: No public port '{wanted}' published for {container}", err=True)
+        raise SystemExit(1)

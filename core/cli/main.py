@@ -41,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "events": "events:events",
     "commit": "commit:commit",
     "diff": "commit:diff",
+    "port": "commit:port",
 }
 
 

@@ -73,3 +73,11 @@ def test_commit_through_docker_cli_and_docker_py(moord: DaemonProcess, docker_cl
     finally:
         client.close()
     moor(moord, "rm", "dk-commit")
+
+
+def test_port_lists_nothing_until_networking(moord: DaemonProcess) -> None:
+    moor(moord, "run", "-d", "--name", "ported", "busybox", "sleep", "300")
+    assert moor(moord, "port", "ported").stdout == ""
+    missing = moor(moord, "port", "ported", "80")
+    assert missing.returncode == 1 and "No public port '80/tcp' published for ported" in missing.stderr
+    moor(moord, "rm", "-f", "ported")
