@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 import click
 
@@ -12,7 +11,7 @@ from moor.cli.client import quote_name
 from moor.cli.containers import _env_list, _parse_env_file
 from moor.cli.main import client_of
 from moor.cli.output import fail
-from moor.cli.streams import UPGRADE, RawTerminal, copy_output, exec_attached, pump_stdin, resize
+from moor.cli.streams import UPGRADE, exec_attached, forward_signals, resize, stream_attached
 
 
 @click.command("exec", context_settings={"allow_interspersed_args": False})
@@ -61,8 +60,6 @@ def exec_(ctx: click.Context, detach: bool, detach_keys: str, env: tuple[str, ..
 def attach(ctx: click.Context, detach_keys: str, no_stdin: bool, sig_proxy: bool, container: str) -> None:
     """Attach local standard input, output, and error streams to a running container."""
     import json
-    import signal
-    import threading
 
     client = client_of(ctx)
     info = client.get(f"/containers/{quote_name(container)}/json")
@@ -78,21 +75,8 @@ def attach(ctx: click.Context, detach_keys: str, no_stdin: bool, sig_proxy: bool
     if tty:
         resize(client, path)
     if sig_proxy and not tty:
-        def forward(signum: int, _frame: Any) -> None:
-            client.call("POST", f"{path}/kill", {"signal": str(signum)})
-
-        signal.signal(signal.SIGINT, forward)
-        signal.signal(signal.SIGTERM, forward)
-    detached = threading.Event()
-    with RawTerminal(tty and stdin):
-        if stdin:
-            from moor.detachkeys import parse_detach_keys
-
-            keys = parse_detach_keys(detach_keys) if tty else None
-            threading.Thread(target=pump_stdin, args=(attached.sock, keys, detached), daemon=True).start()
-        copy_output(attached, tty)
-    attached.close()
-    if detached.is_set():
+        forward_signals(client, path)
+    if stream_attached(attached, tty, stdin, detach_keys):
         click.echo("read escape sequence", err=True)
         sys.exit(0)
     body = waiter.read()

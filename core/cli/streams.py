@@ -122,6 +122,26 @@ def copy_output(response: Response, tty: bool) -> None:
         pass
 
 
+def stream_attached(attached: Response, tty: bool, stdin: bool, detach_keys: str) -> bool:
+    """Pump stdin in and output out until the stream ends; return whether the user detached."""
+    detached = threading.Event()
+    with RawTerminal(tty and stdin):
+        if stdin:
+            from moor.detachkeys import parse_detach_keys
+
+            keys = parse_detach_keys(detach_keys) if tty else None
+            threading.Thread(target=pump_stdin, args=(attached.sock, keys, detached), daemon=True).start()
+        copy_output(attached, tty)
+    attached.close()
+    return detached.is_set()
+
+
+def forward_signals(client: Client, path: str) -> None:
+    """Send SIGINT/SIGTERM received by the CLI to the container (``--sig-proxy``)."""
+    for name in ("SIGINT", "SIGTERM"):
+        signal.signal(getattr(signal, name), lambda signum, _frame: _forward(client, path, signum))
+
+
 def attach_and_wait(client: Client, container_id: str, tty: bool, stdin: bool, detach_keys: str, sig_proxy: bool,
                     start: Callable[[], Any], auto_remove: bool) -> int:
     """``run`` / ``start -a``: attach, wait, start, stream until the end; return the exit code."""
@@ -136,19 +156,8 @@ def attach_and_wait(client: Client, container_id: str, tty: bool, stdin: bool, d
         if hasattr(signal, "SIGWINCH"):
             signal.signal(signal.SIGWINCH, lambda *_: resize(client, path))
     if sig_proxy:
-        for name in ("SIGINT", "SIGTERM"):
-            signal.signal(getattr(signal, name),
-                          lambda signum, _frame: _forward(client, path, signum))
-    detached = threading.Event()
-    with RawTerminal(tty and stdin):
-        if stdin:
-            from moor.detachkeys import parse_detach_keys
-
-            keys = parse_detach_keys(detach_keys) if tty else None
-            threading.Thread(target=pump_stdin, args=(attached.sock, keys, detached), daemon=True).start()
-        copy_output(attached, tty)
-    attached.close()
-    if detached.is_set():
+        forward_signals(client, path)
+    if stream_attached(attached, tty, stdin, detach_keys):
         waiter.close()
         return 0  # detached with the escape keys: the container runs on
     import json
@@ -179,12 +188,4 @@ def exec_attached(client: Client, exec_id: str, tty: bool, stdin: bool, detach_k
         resize(client, f"/exec/{exec_id}")
         if hasattr(signal, "SIGWINCH"):
             signal.signal(signal.SIGWINCH, lambda *_: resize(client, f"/exec/{exec_id}"))
-    detached = threading.Event()
-    with RawTerminal(tty and stdin):
-        if stdin:
-            from moor.detachkeys import parse_detach_keys
-
-            keys = parse_detach_keys(detach_keys) if tty else None
-            threading.Thread(target=pump_stdin, args=(attached.sock, keys, detached), daemon=True).start()
-        copy_output(attached, tty)
-    attached.close()
+    stream_attached(attached, tty, stdin, detach_keys)

@@ -160,7 +160,7 @@ class ContainerIO:
     def log_chunks(self, container: "Container", options: dict[str, Any]) -> Iterator[bytes]:
         driver = self.containers.drivers.driver("log", container.log_driver)
         if not driver.implements("read"):
-            raise MoorError(f"configured logging driver does not support reading")
+            raise MoorError("configured logging driver does not support reading")
         want = {s for s in ("stdout", "stderr") if options.get(s)}
         timestamps = bool(options.get("timestamps"))
         messages = driver.read(container=self.containers.ref(container), since=float(options.get("since") or 0),

@@ -23,6 +23,7 @@ from moor.containers.etcfiles import write_etc_files
 from moor.containers.record import Container, ContainerStore, State, check_name, random_name
 from moor.containers.runtime import Runtime
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
+from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
 from moor.images.healthcheck import effective_config
 from moor.images.views import format_timestamp
@@ -559,7 +560,7 @@ class ContainerService:
         new_name = check_name(new_name)
         with self.store.lock:
             if container.name == new_name:
-                raise Conflict(f"Renaming a container with the same name as its current name")
+                raise Conflict("Renaming a container with the same name as its current name")
             existing = self.store.by_name(new_name)
             if existing is not None:
                 raise Conflict(f'Conflict. The container name "/{new_name}" is already in use by container '
@@ -577,7 +578,7 @@ class ContainerService:
         for container in self.store.all():
             if container.state.Running:
                 continue
-            if not _labels_match(container.config.get("Labels") or {}, filters):
+            if not labels_match(container.config.get("Labels") or {}, filters):
                 continue
             if any(_created(container) >= parse_timestamp(u) for u in filters.get("until", [])):
                 continue
@@ -630,18 +631,6 @@ def _remove_empty_cgroup_parents() -> None:
             os.rmdir(os.path.join(path, "moor"))
         except OSError:
             pass
-
-
-def _labels_match(labels: dict[str, str], filters: dict[str, list[str]]) -> bool:
-    for wanted in filters.get("label", []):
-        key, sep, value = wanted.partition("=")
-        if key not in labels or (sep and labels[key] != value):
-            return False
-    for unwanted in filters.get("label!", []):
-        key, sep, value = unwanted.partition("=")
-        if key in labels and (not sep or labels[key] == value):
-            return False
-    return True
 
 
 def _signal_name(signal: str | int) -> str:

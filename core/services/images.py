@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from moor.errors import Conflict, InvalidParameter, NotFound
+from moor.filters import labels_match
 from moor.images import reference
 from moor.images.store import ImageRecord, ImageStore, chain_ids, hex_of
 from moor.images.views import created_time, parse_timestamp
@@ -230,15 +231,8 @@ class ImageService:
 
 
 def _label_filters_match(image: ImageRecord, filters: dict[str, list[str]]) -> bool:
-    labels = (image.config.get("config") or {}).get("Labels") or {}
-    for wanted in filters.get("label", []):
-        key, sep, value = wanted.partition("=")
-        if key not in labels or (sep and labels[key] != value):
-            return False
-    for unwanted in filters.get("label!", []):
-        key, sep, value = unwanted.partition("=")
-        if key in labels and (not sep or labels[key] == value):
-            return False
+    if not labels_match((image.config.get("config") or {}).get("Labels") or {}, filters):
+        return False
     for until in filters.get("until", []):
         if created_time(image) >= parse_timestamp(until):
             return False

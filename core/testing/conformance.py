@@ -27,7 +27,7 @@ import pytest
 
 from moor.config import parse
 from moor.drivers import Driver, load_drivers
-from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.testing.daemon import unmount_under
 from moor.types import ContainerRef, LogMessage
 

@@ -16,6 +16,7 @@ from moor.api.routes.images import parse_filters
 from moor.containers import views
 from moor.containers.record import Container
 from moor.errors import InvalidParameter, MoorError
+from moor.filters import labels_match
 from moor.services.container_io import frame
 from moor.images.views import parse_timestamp
 
@@ -41,11 +42,8 @@ def _container_matches(engine: "Engine", container: Container, filters: dict[str
         return False
     if filters.get("id") and not any(container.id.startswith(p) for p in filters["id"]):
         return False
-    labels = container.config.get("Labels") or {}
-    for wanted in filters.get("label", []):
-        key, sep, value = wanted.partition("=")
-        if key not in labels or (sep and labels[key] != value):
-            return False
+    if not labels_match(container.config.get("Labels") or {}, {"label": filters.get("label", [])}):
+        return False
     if filters.get("exited"):
         if container.state.Running or container.state.Status != "exited":
             return False

@@ -31,7 +31,6 @@ from moor.errors import InvalidParameter, MoorError
 from moor_storage_overlay.safepath import (
     DIR_FLAGS,
     NotInTree,
-    display,
     entry_parts,
     open_dir,
     proc_path,
