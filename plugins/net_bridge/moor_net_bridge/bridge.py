@@ -1,43 +1,219 @@
 """``bridge``: a Linux bridge per network, a veth pair per container (netlink via pyroute2).
 
-The data path (bridges, veth pairs, addresses, NAT and port publishing) is the
-networking issue's work; until then the driver loads, validates its options
-and says clearly that it cannot connect containers yet.
+Docker 20.10's bridge driver is the model:
+
+- ``create`` picks the subnet (the given one, the default network's, or the
+  first free one of the pools), makes the bridge with the gateway address and
+  adds the network's NAT and filter rules (:mod:`moor_net_bridge.firewall`);
+- ``connect`` allocates an address (first fit, or the requested one), makes a
+  veth pair, puts one end on the bridge and the other, as ``eth0`` (``eth1``,
+  ...), into the container's namespace with Docker's MAC ``02:42:<address>``
+  and a default route via the gateway when the namespace has none yet;
+- ``disconnect`` deletes the veth pair and releases the address;
+- ``remove`` refuses while endpoints remain, then drops rules and bridge.
+
+Networks and endpoints are recorded under ``context.home`` (see
+:mod:`moor_net_bridge.state`), so a new driver instance knows them; calling
+``create`` again for a known network re-makes whatever is missing on the host
+(after a reboot, say) and returns the same facts.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+
 from moor import hookimpl
-from moor.errors import InvalidParameter, Unavailable
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, Unavailable
 from moor.types import DriverContext, EndpointInfo, EndpointSpec, NetworkSpec
 
-KNOWN_OPTIONS = ("bridge_name", "subnet", "mtu")
+from moor_net_bridge import firewall, ipam, links
+from moor_net_bridge.settings import check_ifname, parse_mtu, parse_settings
+from moor_net_bridge.state import EndpointRecord, NetworkRecord, State, StateStore
+
+log = logging.getLogger(__name__)
+
+#: Docker's network options (``docker network create -o``) the driver understands; others are ignored
+BRIDGE_NAME = "com.docker.network.bridge.name"
+ENABLE_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+ENABLE_ICC = "com.docker.network.bridge.enable_icc"
+DEFAULT_BRIDGE = "com.docker.network.bridge.default_bridge"
+MTU = "com.docker.network.driver.mtu"
+
+#: the name of the default network, whose bridge and subnet come from the driver options
+DEFAULT_NETWORK = "bridge"
+
+
+def _parse_bool(value: str, key: str) -> bool:
+    """A boolean as Go's ``strconv.ParseBool`` reads it."""
+    lowered = value.strip()
+    if lowered in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if lowered in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise InvalidParameter(f"invalid value {value!r} for option {key}: expected true or false")
+
+
+def _policy(record: NetworkRecord) -> firewall.NetworkPolicy:
+    return firewall.NetworkPolicy(bridge=record.bridge, subnet=ipaddress.IPv4Network(record.subnet),
+                                  internal=record.internal, masquerade=record.masquerade, icc=record.icc)
+
+
+def _facts(record: NetworkRecord) -> dict[str, str]:
+    return {BRIDGE_NAME: record.bridge, "subnet": record.subnet, "gateway": record.gateway}
 
 
 class BridgeDriver:
     """Linux bridge networks."""
 
     def __init__(self, context: DriverContext) -> None:
-        for key in context.options:
-            if key not in KNOWN_OPTIONS:
-                raise InvalidParameter(f"unknown option {key!r} (known: {', '.join(KNOWN_OPTIONS)})")
         self.context = context
+        self.settings = parse_settings(context.options)
+        self.store = StateStore(context.home)
 
-    def _unavailable(self) -> Unavailable:
-        return Unavailable("the bridge network driver cannot set up networks yet; use --network none or host")
+    # ------------------------------------------------------------------ create / remove
 
     @hookimpl
     def moor_network_create(self, network: NetworkSpec) -> dict[str, str]:
-        raise self._unavailable()
+        with self.store.transaction() as state:
+            record = state.networks.get(network.id)
+            if record is not None:
+                self._realise(record)
+                return _facts(record)
+            record = self._plan(network, state)
+            try:
+                self._realise(record)
+            except BaseException:
+                try:
+                    self._unrealise(record)
+                except MoorError as err:
+                    log.warning("bridge driver: cleaning up after a failed create of %s: %s", network.name, err)
+                raise
+            state.networks[network.id] = record
+            return _facts(record)
+
+    def _is_default(self, network: NetworkSpec) -> bool:
+        return network.name == DEFAULT_NETWORK or network.options.get(DEFAULT_BRIDGE, "") == "true"
+
+    def _plan(self, network: NetworkSpec, state: State) -> NetworkRecord:
+        """Decide bridge name, subnet, gateway and policy of a new network (nothing on the host yet)."""
+        default = self._is_default(network)
+        options = network.options
+        if options.get(BRIDGE_NAME):
+            bridge = check_ifname(options[BRIDGE_NAME], f"bridge name (option {BRIDGE_NAME})")
+        else:
+            bridge = self.settings.default_bridge if default else f"br-{network.id[:12]}"
+        for other in state.networks.values():
+            if other.bridge == bridge:
+                raise Conflict(f"cannot create network {network.id} ({bridge}): conflicts with network "
+                               f"{other.id} ({other.bridge}): networks have same bridge name")
+        taken = [ipaddress.IPv4Network(other.subnet) for other in state.networks.values()]
+        if network.subnet:
+            subnet = ipam.parse_subnet(network.subnet)
+        elif default:
+            subnet = self.settings.default_subnet
+        else:
+            found = ipam.pick_subnet(self.settings.pools, taken + links.host_networks())
+            if found is None:
+                raise Unavailable("could not find an available, non-overlapping IPv4 address pool "
+                                  "among the defaults to assign to the network")
+            subnet = found
+        if any(subnet.overlaps(other) for other in taken):
+            raise Conflict("Pool overlaps with other one on this address space")
+        gateway = (ipam.parse_gateway(network.gateway, subnet) if network.gateway
+                   else ipam.default_gateway(subnet))
+        return NetworkRecord(
+            id=network.id,
+            name=network.name,
+            bridge=bridge,
+            subnet=str(subnet),
+            gateway=str(gateway),
+            mtu=parse_mtu(options[MTU], f"option {MTU}") if options.get(MTU) else self.settings.mtu,
+            internal=network.internal,
+            masquerade=_parse_bool(options.get(ENABLE_MASQUERADE, "true"), ENABLE_MASQUERADE),
+            icc=_parse_bool(options.get(ENABLE_ICC, "true"), ENABLE_ICC),
+            created_bridge=False,
+        )
+
+    def _realise(self, record: NetworkRecord) -> None:
+        """Make the bridge, its address and the rules of ``record`` exist (idempotent)."""
+        if not record.internal:
+            firewall.enable_ip_forward()
+        gateway = ipaddress.IPv4Interface(f"{record.gateway}/{ipaddress.IPv4Network(record.subnet).prefixlen}")
+        if links.ensure_bridge(record.bridge, record.mtu, gateway):
+            record.created_bridge = True
+        firewall.add_network(_policy(record))
+
+    def _unrealise(self, record: NetworkRecord) -> bool:
+        """Remove the rules and (when the driver made it) the bridge of ``record``."""
+        removed = firewall.remove_network(_policy(record))
+        if record.created_bridge:
+            removed = links.delete_link(record.bridge) or removed
+        return removed
 
     @hookimpl
     def moor_network_remove(self, network: NetworkSpec) -> bool:
-        return False
+        with self.store.transaction() as state:
+            record = state.networks.get(network.id)
+            if record is None:
+                return False
+            if record.endpoints:
+                raise Conflict(f"error while removing network: network {network.name} id {network.id} "
+                               f"has active endpoints")
+            self._unrealise(record)
+            del state.networks[network.id]
+            return True
+
+    # ------------------------------------------------------------------ connect / disconnect
 
     @hookimpl
     def moor_network_connect(self, network: NetworkSpec, endpoint: EndpointSpec, netns_path: str) -> EndpointInfo:
-        raise self._unavailable()
+        with self.store.transaction() as state:
+            record = state.networks.get(network.id)
+            if record is None:
+                raise NotFound(f"network {network.name} id {network.id} not found")
+            stale = record.endpoints.get(endpoint.id)
+            if stale is not None:
+                if links.link_exists(stale.host_veth):
+                    raise Conflict(f"endpoint {endpoint.id} is already connected to network {network.name}")
+                del record.endpoints[endpoint.id]
+            subnet = ipaddress.IPv4Network(record.subnet)
+            taken = {ipaddress.IPv4Address(record.gateway)}
+            taken.update(ipaddress.IPv4Address(other.address) for other in record.endpoints.values())
+            if endpoint.ipv4_address:
+                address = ipam.parse_requested(endpoint.ipv4_address, subnet)
+                if address in taken:
+                    raise Conflict("Address already in use")
+            else:
+                free = ipam.first_free_address(subnet, taken)
+                if free is None:
+                    raise Unavailable(f"no available IPv4 addresses on this network's address pools: "
+                                      f"{network.name} ({network.id})")
+                address = free
+            mac = ipam.parse_mac(endpoint.mac_address) if endpoint.mac_address else ipam.mac_for(address)
+            if not links.link_exists(record.bridge):
+                self._realise(record)
+            gateway = None if record.internal else ipaddress.IPv4Address(record.gateway)
+            attachment = links.Attachment(bridge=record.bridge, host_veth=links.new_veth_name(), mac=mac,
+                                          mtu=record.mtu, address=ipaddress.IPv4Interface(f"{address}/{subnet.prefixlen}"),
+                                          gateway=gateway)
+            interface = links.attach(attachment, netns_path)
+            record.endpoints[endpoint.id] = EndpointRecord(
+                container_id=endpoint.container_id, address=str(address), mac=mac,
+                host_veth=attachment.host_veth, interface=interface, netns_path=netns_path)
+            return EndpointInfo(ipv4_address=str(address), prefix_len=subnet.prefixlen,
+                                gateway="" if gateway is None else str(gateway), mac_address=mac,
+                                interface=interface)
 
     @hookimpl
     def moor_network_disconnect(self, network: NetworkSpec, endpoint: EndpointSpec, netns_path: str | None) -> bool:
-        return False
+        with self.store.transaction() as state:
+            record = state.networks.get(network.id)
+            if record is None:
+                return False
+            found = record.endpoints.get(endpoint.id)
+            if found is None:
+                return False
+            links.delete_link(found.host_veth)
+            del record.endpoints[endpoint.id]
+            return True

@@ -1,0 +1,104 @@
+"""IPv4 address management: subnets from pools, addresses from subnets, MACs from addresses.
+
+Pure functions over :mod:`ipaddress` values; the driver keeps what is taken
+(in its state) and asks the host what its interfaces use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from moor.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from moor_net_bridge.settings import Pool
+
+#: the smallest subnet that holds a gateway and one container
+MAX_PREFIX = 30
+
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def parse_subnet(text: str, what: str = "subnet") -> ipaddress.IPv4Network:
+    """An IPv4 subnet in CIDR form; host bits are dropped (as Go's ``net.ParseCIDR`` does)."""
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise InvalidParameter(f"invalid {what} {text!r}: invalid CIDR address") from None
+    if not isinstance(network, ipaddress.IPv4Network):
+        raise InvalidParameter(f"invalid {what} {text!r}: the bridge driver handles IPv4 subnets only")
+    if "/" not in text:
+        raise InvalidParameter(f"invalid {what} {text!r}: invalid CIDR address (no prefix length)")
+    if network.prefixlen > MAX_PREFIX:
+        raise InvalidParameter(f"invalid {what} {text!r}: a subnet needs a prefix of /{MAX_PREFIX} or shorter")
+    return network
+
+
+def parse_gateway(text: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    """The gateway ``text`` (an address, maybe with ``/prefix``), checked to be a host of ``subnet``."""
+    try:
+        address = ipaddress.ip_address(text.split("/", 1)[0].strip())
+    except ValueError:
+        raise InvalidParameter(f"invalid gateway {text!r}: not an IP address") from None
+    if not isinstance(address, ipaddress.IPv4Address) or address not in subnet:
+        raise InvalidParameter(f"no matching subnet for gateway {text}")
+    if address in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidParameter(f"invalid gateway {text}: it is the network or broadcast address of {subnet}")
+    return address
+
+
+def default_gateway(subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    """The first host of ``subnet``, Docker's default gateway."""
+    return subnet.network_address + 1
+
+
+def pick_subnet(pools: Iterable[Pool], taken: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Network | None:
+    """The first subnet of the pools that overlaps nothing in ``taken``, or ``None``."""
+    used = sorted(set(taken), key=lambda n: (int(n.network_address), n.prefixlen))
+    for pool in pools:
+        for candidate in pool.base.subnets(new_prefix=pool.size):
+            if not any(candidate.overlaps(other) for other in used):
+                return candidate
+    return None
+
+
+def first_free_address(subnet: ipaddress.IPv4Network,
+                       taken: Iterable[ipaddress.IPv4Address]) -> ipaddress.IPv4Address | None:
+    """The lowest host address of ``subnet`` not in ``taken`` (Docker's first-fit), or ``None``."""
+    used = {int(address) for address in taken}
+    first, last = int(subnet.network_address) + 1, int(subnet.broadcast_address) - 1
+    for value in range(first, last + 1):
+        if value not in used:
+            return ipaddress.IPv4Address(value)
+    return None
+
+
+def parse_requested(text: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    """The address a container asked for, checked to be a usable host of ``subnet``."""
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise InvalidParameter(f"invalid IPv4 address: {text}") from None
+    if not isinstance(address, ipaddress.IPv4Address) or address not in subnet:
+        raise InvalidParameter(f"Invalid address {text}: It does not belong to any of this network's subnets")
+    if address in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidParameter(f"Invalid address {text}: it is the network or broadcast address of {subnet}")
+    return address
+
+
+def mac_for(address: ipaddress.IPv4Address) -> str:
+    """Docker's MAC for a container address: ``02:42`` then the four address bytes."""
+    return "02:42:" + ":".join(f"{byte:02x}" for byte in address.packed)
+
+
+def parse_mac(text: str) -> str:
+    """A MAC address in lower-case colon form; a multicast address is refused."""
+    mac = text.strip().lower().replace("-", ":")
+    if not _MAC.match(mac):
+        raise InvalidParameter(f"invalid MAC address {text!r}")
+    if int(mac[:2], 16) & 1:
+        raise InvalidParameter(f"invalid MAC address {text!r}: it is a multicast address")
+    return mac

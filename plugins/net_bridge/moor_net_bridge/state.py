@@ -1,0 +1,136 @@
+"""The bridge driver's persisted state: its networks and their endpoints.
+
+One JSON file, ``<home>/state.json``, replaced atomically (write, fsync,
+rename). Every driver operation runs in a :meth:`StateStore.transaction`: it
+holds a thread lock and an ``flock`` on ``<home>/state.lock`` (so two driver
+instances on the same home, say before and after a restart, never interleave),
+reads the file, and writes it back when the operation succeeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from moor.errors import MoorError
+
+STATE_VERSION = 1
+
+
+@dataclass
+class EndpointRecord:
+    """A container's attachment: its address and the veth pair that carries it."""
+
+    container_id: str
+    address: str
+    mac: str
+    host_veth: str
+    interface: str
+    netns_path: str = ""
+
+
+@dataclass
+class NetworkRecord:
+    """A network the driver created."""
+
+    id: str
+    name: str
+    bridge: str
+    subnet: str
+    gateway: str
+    mtu: int
+    internal: bool = False
+    masquerade: bool = True
+    icc: bool = True
+    created_bridge: bool = True
+    endpoints: dict[str, EndpointRecord] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> NetworkRecord:
+        raw_endpoints = data.get("endpoints") or {}
+        assert isinstance(raw_endpoints, dict)
+        fields = {f.name for f in dataclasses.fields(cls)} - {"endpoints"}
+        record = cls(**{k: v for k, v in data.items() if k in fields})  # type: ignore[arg-type]
+        endpoint_fields = {f.name for f in dataclasses.fields(EndpointRecord)}
+        record.endpoints = {key: EndpointRecord(**{k: v for k, v in value.items() if k in endpoint_fields})
+                            for key, value in raw_endpoints.items()}
+        return record
+
+
+@dataclass
+class State:
+    """Everything the driver remembers, by network ID."""
+
+    networks: dict[str, NetworkRecord] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"version": STATE_VERSION,
+                "networks": {key: dataclasses.asdict(value) for key, value in self.networks.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> State:
+        networks = data.get("networks") or {}
+        assert isinstance(networks, dict)
+        return cls({key: NetworkRecord.from_json(value) for key, value in networks.items()})
+
+
+class StateStore:
+    """The state file under the driver's home, with its locks."""
+
+    def __init__(self, home: str) -> None:
+        self.home = home
+        self.path = os.path.join(home, "state.json")
+        self._lock_path = os.path.join(home, "state.lock")
+        self._thread_lock = threading.RLock()
+
+    def load(self) -> State:
+        """Read the state (empty when the file does not exist yet)."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return State()
+        except (OSError, ValueError) as err:
+            raise MoorError(f"bridge driver: cannot read its state {self.path}: {err}") from None
+        return State.from_json(data)
+
+    def save(self, state: State) -> None:
+        """Replace the state file atomically."""
+        temporary = f"{self.path}.tmp-{os.getpid()}-{threading.get_ident()}"
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(state.to_json(), handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except OSError as err:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            raise MoorError(f"bridge driver: cannot write its state {self.path}: {err}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[State]:
+        """Lock, load, yield the state, and save it unless the block raised."""
+        with self._thread_lock:
+            try:
+                os.makedirs(self.home, mode=0o700, exist_ok=True)
+                lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as err:
+                raise MoorError(f"bridge driver: cannot use its home {self.home}: {err}") from None
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                state = self.load()
+                before = state.to_json()
+                yield state
+                if state.to_json() != before:
+                    self.save(state)
+            finally:
+                os.close(lock_fd)
