@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -29,7 +31,7 @@ from moor.config import parse
 from moor.drivers import Driver, load_drivers
 from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.testing.daemon import unmount_under
-from moor.types import ContainerRef, LogMessage
+from moor.types import ContainerRef, EndpointInfo, EndpointSpec, LogMessage, NetworkSpec
 
 
 def load_driver(kind: str, name: str, root: Any, options: dict[str, Any] | None = None) -> Driver:
@@ -655,3 +657,143 @@ class StorageDriverConformance:
         assert os.lstat("/etc/passwd").st_nlink == passwd_links
         self.apply(driver, "hostile", [tar_entry("fine", b"ok")])
         assert driver.exists(key="hostile") is True
+
+
+# --------------------------------------------------------------------------- network
+
+
+def namespace_addresses(netns_path: str) -> dict[str, list[str]]:
+    """The IPv4 addresses (``a.b.c.d/len``) of each interface in the network namespace at ``netns_path``."""
+    listing = subprocess.run(["nsenter", f"--net={netns_path}", "ip", "-o", "-4", "addr", "show"],
+                             capture_output=True, text=True, check=True).stdout
+    found: dict[str, list[str]] = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        found.setdefault(fields[1], []).append(fields[3])
+    return found
+
+
+def ping_from(netns_path: str, address: str) -> bool:
+    """Whether one ping from the namespace at ``netns_path`` to ``address`` is answered within a second."""
+    result = subprocess.run(["nsenter", f"--net={netns_path}", "ping", "-c", "1", "-W", "1", address],
+                            capture_output=True, check=False)
+    return result.returncode == 0
+
+
+class NetworkDriverConformance:
+    """Create, connect (addresses, interfaces, reachability), disconnect, remove and restarts.
+
+    Provide the fixtures ``driver`` (loaded with ``load_driver("network", <name>, tmp_path)``),
+    ``network`` (a :class:`moor.types.NetworkSpec` with a ``subnet`` of at least /28 that
+    nothing else on the host uses, and whatever options make it unique, such as its bridge
+    name) and ``namespaces`` (at least two paths of empty network namespaces, removed by the
+    fixture afterwards). The suite loads the driver again the same way to simulate a restart
+    (override ``reload_driver`` otherwise). Set ``reachable = False`` for a driver whose
+    endpoints cannot ping each other. The tests need root.
+    """
+
+    pytestmark = pytest.mark.root
+    reachable = True
+
+    @pytest.fixture
+    def reload_driver(self, driver: Driver, tmp_path: Any) -> Callable[[], Driver]:
+        """A new instance of the driver over the same data, as after a daemon restart."""
+        return lambda: load_driver("network", driver.name, tmp_path)
+
+    @pytest.fixture(autouse=True)
+    def _clean_up(self, driver: Driver, network: NetworkSpec) -> Any:
+        """Disconnect what a test left connected and remove its network, even when it failed."""
+        self.connected: list[EndpointSpec] = []
+        yield
+        for endpoint in self.connected:
+            try:
+                driver.disconnect(network=network, endpoint=endpoint, netns_path=None)
+            except Exception:  # best effort: the test's own failure is what matters
+                pass
+        try:
+            driver.remove(network=network)
+        except Exception:  # best effort, as above
+            pass
+
+    def connect(self, driver: Driver, network: NetworkSpec, netns_path: str, name: str,
+                address: str = "") -> EndpointInfo:
+        endpoint = EndpointSpec(id=f"ep-{name}-{uuid.uuid4().hex[:8]}", container_id=f"c-{name}",
+                                ipv4_address=address)
+        self.connected.append(endpoint)
+        info = driver.connect(network=network, endpoint=endpoint, netns_path=netns_path)
+        assert isinstance(info, EndpointInfo)
+        return info
+
+    def endpoint(self, name: str) -> EndpointSpec:
+        return next(e for e in self.connected if e.container_id == f"c-{name}")
+
+    def test_create_connect_disconnect_remove(self, driver: Driver, network: NetworkSpec,
+                                              namespaces: list[str]) -> None:
+        subnet = ipaddress.IPv4Network(network.subnet)
+        facts = driver.create(network=network)
+        assert isinstance(facts, dict) and all(isinstance(v, str) for v in facts.values())
+        first = self.connect(driver, network, namespaces[0], "one")
+        second = self.connect(driver, network, namespaces[1], "two")
+        for info, path in ((first, namespaces[0]), (second, namespaces[1])):
+            assert ipaddress.IPv4Address(info.ipv4_address) in subnet
+            assert info.prefix_len == subnet.prefixlen
+            assert info.interface and info.mac_address
+            assert f"{info.ipv4_address}/{info.prefix_len}" in namespace_addresses(path).get(info.interface, [])
+        assert first.ipv4_address != second.ipv4_address
+        assert driver.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=namespaces[0]) is True
+        assert driver.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=namespaces[0]) is False
+        assert first.interface not in namespace_addresses(namespaces[0])
+        assert driver.disconnect(network=network, endpoint=self.endpoint("two"), netns_path=namespaces[1]) is True
+        assert driver.remove(network=network) is True
+        assert driver.remove(network=network) is False
+
+    def test_endpoints_reach_each_other(self, driver: Driver, network: NetworkSpec, namespaces: list[str]) -> None:
+        if not self.reachable:
+            pytest.skip("the driver's endpoints do not reach each other")
+        if shutil.which("ping") is None:
+            pytest.skip("ping is not installed (Debian package iputils-ping)")
+        driver.create(network=network)
+        first = self.connect(driver, network, namespaces[0], "one")
+        second = self.connect(driver, network, namespaces[1], "two")
+        assert ping_from(namespaces[0], second.ipv4_address)
+        assert ping_from(namespaces[1], first.ipv4_address)
+        if first.gateway:
+            assert ping_from(namespaces[0], first.gateway)
+
+    def test_requested_address(self, driver: Driver, network: NetworkSpec, namespaces: list[str]) -> None:
+        wanted = str(ipaddress.IPv4Network(network.subnet).network_address + 10)
+        driver.create(network=network)
+        assert self.connect(driver, network, namespaces[0], "one", address=wanted).ipv4_address == wanted
+        with pytest.raises(Conflict):
+            self.connect(driver, network, namespaces[1], "two", address=wanted)
+        assert self.connect(driver, network, namespaces[1], "three").ipv4_address != wanted
+
+    def test_disconnect_releases_the_address(self, driver: Driver, network: NetworkSpec,
+                                             namespaces: list[str]) -> None:
+        driver.create(network=network)
+        first = self.connect(driver, network, namespaces[0], "one")
+        assert driver.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=namespaces[0]) is True
+        again = self.connect(driver, network, namespaces[1], "two", address=first.ipv4_address)
+        assert again.ipv4_address == first.ipv4_address
+
+    def test_remove_with_active_endpoints_is_refused(self, driver: Driver, network: NetworkSpec,
+                                                     namespaces: list[str]) -> None:
+        driver.create(network=network)
+        self.connect(driver, network, namespaces[0], "one")
+        with pytest.raises(Conflict, match="has active endpoints"):
+            driver.remove(network=network)
+        assert driver.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=None) is True
+        assert driver.remove(network=network) is True
+
+    def test_restart_keeps_networks_and_addresses(self, driver: Driver, reload_driver: Callable[[], Driver],
+                                                  network: NetworkSpec, namespaces: list[str]) -> None:
+        driver.create(network=network)
+        first = self.connect(driver, network, namespaces[0], "one")
+        restarted = reload_driver()
+        assert restarted.create(network=network) == driver.create(network=network)
+        with pytest.raises(Conflict):
+            self.connect(restarted, network, namespaces[1], "two", address=first.ipv4_address)
+        with pytest.raises(Conflict, match="has active endpoints"):
+            restarted.remove(network=network)
+        assert restarted.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=None) is True
+        assert restarted.remove(network=network) is True

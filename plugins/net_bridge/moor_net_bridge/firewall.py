@@ -185,6 +185,12 @@ def remove_network(policy: NetworkPolicy) -> bool:
     return removed
 
 
+def prune() -> None:
+    """Drop moor's chains and jumps if no network has rules in them (for clean-up after a crash)."""
+    with _host_lock():
+        _prune_chains()
+
+
 def enable_ip_forward() -> None:
     """Turn on IPv4 forwarding (as dockerd does) so that containers reach beyond the host."""
     try:
