@@ -1,0 +1,235 @@
+"""Container resources at run time: statistics (``docker stats``), update, pause and unpause.
+
+Statistics are Docker's ``StatsJSON``, read from the container's cgroups
+(:mod:`moor.containers.cgroups`) at each request; nothing is sampled in the background. As in
+Docker, ``cpu_stats.system_cpu_usage`` is the host's CPU time from /proc/stat in nanoseconds
+(the first seven fields of the ``cpu`` line, times 1e9 / CLK_TCK), ``precpu_stats`` and
+``preread`` are the previous sample's, and a memory limit above the machine's memory is reported
+as the machine's memory. A stream yields one sample a second; a single answer (``stream=0``) is a
+second sample taken a second after the first, so that ``precpu_stats`` is filled, unless
+``one-shot`` asks for the first one. A container that is not running has empty statistics (its
+name and ID only), as in Docker.
+
+Update, pause and unpause change the container record under the store's lock and tell runc when
+the container runs; they publish Docker's ``update``, ``pause`` and ``unpause`` events.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterator
+
+from moor.containers import cgroups
+from moor.errors import Conflict, InvalidParameter, MoorError
+
+if TYPE_CHECKING:
+    from moor.containers.record import Container
+    from moor.services.containers import ContainerService
+
+log = logging.getLogger(__name__)
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+SAMPLE_INTERVAL = 1.0
+
+
+# --------------------------------------------------------------------------- host figures
+
+
+def system_cpu_usage(stat_text: str | None = None, ticks: int | None = None) -> int:
+    """The host's CPU time in nanoseconds as Docker computes it from /proc/stat."""
+    if stat_text is None:
+        try:
+            with open("/proc/stat") as handle:
+                stat_text = handle.read()
+        except OSError:
+            return 0
+    for line in stat_text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu" and len(fields) >= 8:
+            total = sum(int(value) for value in fields[1:8])
+            return total * 10**9 // (ticks or cgroups.clock_ticks())
+    return 0
+
+
+def online_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except OSError:
+        return os.cpu_count() or 1
+
+
+def machine_memory() -> int:
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def go_time(seconds_ns: int) -> str:
+    """A UTC time as Go's RFC3339Nano prints it (trailing zeros of the fraction dropped)."""
+    whole, nanos = divmod(seconds_ns, 10**9)
+    stamp = datetime.fromtimestamp(whole, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
+    return f"{stamp}{fraction}Z"
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _empty_cpu() -> dict[str, Any]:
+    return {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+
+
+def empty_stats(container: "Container", previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Docker's StatsJSON with nothing measured (a container that does not run)."""
+    return {
+        "read": ZERO_TIME,
+        "preread": previous["read"] if previous else ZERO_TIME,
+        "pids_stats": {},
+        "blkio_stats": {key: None for key in cgroups.BLKIO_KEYS},
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": _empty_cpu(),
+        "precpu_stats": copy.deepcopy(previous["cpu_stats"]) if previous else _empty_cpu(),
+        "memory_stats": {},
+        "name": "/" + container.name,
+        "id": container.id,
+    }
+
+
+def stats_json(service: "ContainerService", container: "Container", previous: dict[str, Any] | None) -> dict[str, Any]:
+    """One sample of Docker's stats JSON for ``container``; ``previous`` is the sample before it."""
+    result = empty_stats(container, previous)
+    if not container.state.Running or not container.state.Pid:
+        return result
+    try:
+        paths = cgroups.cgroup_paths(container.state.Pid)
+    except OSError:
+        return result  # it exited meanwhile
+    if not paths.dirs:
+        return result
+    cpu = cgroups.cpu_stats(paths)
+    cpu["system_cpu_usage"] = system_cpu_usage()
+    cpu["online_cpus"] = online_cpus()
+    cpu = {"cpu_usage": cpu["cpu_usage"], "system_cpu_usage": cpu["system_cpu_usage"],
+           "online_cpus": cpu["online_cpus"], "throttling_data": cpu["throttling_data"]}
+    result["read"] = go_time(time.time_ns())
+    result["pids_stats"] = cgroups.pids_stats(paths)
+    result["blkio_stats"] = cgroups.blkio_stats(paths)
+    result["cpu_stats"] = cpu
+    memory = cgroups.memory_stats(paths)
+    total = machine_memory()
+    if memory.get("limit") and total and memory["limit"] > total:
+        memory["limit"] = total
+    result["memory_stats"] = memory
+    return result
+
+
+def sample(service: "ContainerService", container_id: str, one_shot: bool = False) -> dict[str, Any]:
+    """The answer to ``stream=0``: a second sample a second after the first (the first if ``one_shot``)."""
+    container = service.get(container_id)
+    first = stats_json(service, container, None)
+    if one_shot or not container.state.Running:
+        return first
+    time.sleep(SAMPLE_INTERVAL)
+    current = service.store.find(container.id) or container
+    return stats_json(service, current, first)
+
+
+def stream(service: "ContainerService", container_id: str,
+           interval: float = SAMPLE_INTERVAL) -> Iterator[dict[str, Any]]:
+    """Samples every ``interval`` seconds until the container is removed (``stream=1``)."""
+    previous: dict[str, Any] | None = None
+    while True:
+        container = service.store.find(container_id)
+        if container is None:
+            return
+        current = stats_json(service, container, previous)
+        yield current
+        previous = current
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- update
+
+
+def update(service: "ContainerService", ident: str, body: dict[str, Any]) -> list[str]:
+    """``POST /containers/{id}/update``: validate, merge into the HostConfig, apply with runc; warnings."""
+    from moor.containers import restart as restart_policy
+    from moor.containers.limits import merge_update, update_resources, validate_resources
+
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise InvalidParameter("json: cannot unmarshal into Go value of type container.UpdateConfig")
+    validate_resources(body, update=True)
+    policy = body.get("RestartPolicy")
+    if policy is not None and not isinstance(policy, dict):
+        raise InvalidParameter("json: cannot unmarshal into Go struct field UpdateConfig.RestartPolicy")
+    if policy and policy.get("Name"):
+        body = {**body, "RestartPolicy": restart_policy.validate(policy, auto_remove=False)}
+    container = service.get(ident)
+    with service.store.lock:
+        before = container.host_config
+        after = merge_update(container.id, before, body)
+        container.host_config = after
+        service.store.save(container)
+        if container.state.Running:
+            try:
+                update_resources(service.runtime.path, service.runtime.root, container.id, body)
+            except MoorError as err:
+                container.host_config = before
+                service.store.save(container)
+                raise MoorError(f"Cannot update container {container.id}: {err}") from None
+    service._event(container, "update")
+    return []
+
+
+# --------------------------------------------------------------------------- pause / unpause
+
+
+def pause(service: "ContainerService", ident: str) -> "Container":
+    """Freeze every process of a running container (``runc pause``)."""
+    container = service.get(ident)
+    with service.store.lock:
+        if not container.state.Running:
+            raise Conflict(f"Container {container.id} is not running")
+        if container.state.Paused:
+            raise Conflict(f"Container {container.id} is already paused")
+        try:
+            service.runtime.pause(container.id)
+        except MoorError as err:
+            raise MoorError(f"Cannot pause container {container.id}: {err}") from None
+        container.state.Paused = True
+        container.state.Status = "paused"
+        service.store.save(container)
+    service._event(container, "pause")
+    return container
+
+
+def unpause(service: "ContainerService", ident: str) -> "Container":
+    """Thaw a paused container (``runc resume``)."""
+    container = service.get(ident)
+    with service.store.lock:
+        if not container.state.Running:
+            raise Conflict(f"Container {container.id} is not running")
+        if not container.state.Paused:
+            raise Conflict(f"Container {container.id} is not paused")
+        try:
+            service.runtime.resume(container.id)
+        except MoorError as err:
+            raise MoorError(f"Cannot unpause container {container.id}: {err}") from None
+        container.state.Paused = False
+        container.state.Status = "running"
+        service.store.save(container)
+    service._event(container, "unpause")
+    return container
