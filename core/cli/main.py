@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "commit": "commit:commit",
     "diff": "commit:diff",
     "port": "commit:port",
+    "network": "networks:network",
 }
 
 

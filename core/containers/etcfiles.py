@@ -62,3 +62,10 @@ def _host_hosts() -> str:
             return handle.read()
     except OSError:
         return hosts_text("localhost")
+
+
+def rewrite_in_place(path: str, text: str) -> None:
+    """Replace a file's content without replacing the file: it is bind-mounted into a container."""
+    with open(path, "r+b") as handle:
+        handle.write(text.encode())
+        handle.truncate()

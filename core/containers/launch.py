@@ -35,6 +35,7 @@ class Monitor:
     state_dir: str
     own_child: bool = True  # started by moord itself (not forked by the zygote): moord reaps it
     on_ready: list[Callable[[], None]] = field(default_factory=list)
+    container_pid: int = 0  # the created (not yet started) container process, from the readiness report
 
     def start(self) -> int:
         """Run the hooks waiting for readiness (attach relays), then start the process; return its pid."""
@@ -172,6 +173,7 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
     if not reply.get("ok"):
         threading.Thread(target=monitor.reap, daemon=True).start()
         raise MoorError(_runtime_error(reply.get("error", "unknown error")))
+    monitor.container_pid = int(reply.get("pid") or 0)
     return monitor
 
 

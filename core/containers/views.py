@@ -43,13 +43,23 @@ def command_text(container: Container) -> str:
 
 
 def network_settings(container: Container) -> dict[str, Any]:
+    bridge = container.networks.get("bridge") or {}
     return {
         "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-        "Networks": dict(container.networks),
+        "SecondaryIPv6Addresses": None, "EndpointID": bridge.get("EndpointID", ""),
+        "Gateway": bridge.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
+        "MacAddress": bridge.get("MacAddress", ""), "Networks": {name: _endpoint(s) for name, s in container.networks.items()},
     }
+
+
+def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
+    return {"IPAMConfig": settings.get("IPAMConfig"), "Links": None, "Aliases": settings.get("Aliases"),
+            "NetworkID": settings.get("NetworkID", ""), "EndpointID": settings.get("EndpointID", ""),
+            "Gateway": settings.get("Gateway", ""), "IPAddress": settings.get("IPAddress", ""),
+            "IPPrefixLen": settings.get("IPPrefixLen", 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "MacAddress": settings.get("MacAddress", ""), "DriverOpts": None}
 
 
 def summary(service: "ContainerService", container: Container, size: bool = False) -> dict[str, Any]:

@@ -42,6 +42,7 @@ class Engine:
         self.transfer = ImageTransfer(images)
         self.containers = ContainerService(self.config, self.drivers, images, self.events)
         self.container_io = ContainerIO(self.containers)
+        self.networks = self.containers.networks
         self.containers.pending_attaches = self.container_io.take_pending
         from moor.services.health import HealthChecker
 

@@ -55,7 +55,7 @@ def build_router(engine: Any) -> Any:
     return router
 
 
-ROUTE_MODULES = ("system", "images", "containers", "commit")
+ROUTE_MODULES = ("system", "images", "containers", "commit", "networks")
 
 
 def serve(config: Config) -> None:

@@ -22,7 +22,7 @@ from moor.containers import restart as restart_policy
 from moor.containers.etcfiles import write_etc_files
 from moor.containers.record import Container, ContainerStore, State, check_name, random_name
 from moor.containers.runtime import Runtime
-from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
+from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound, NotModified
 from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
 from moor.images.healthcheck import effective_config
@@ -56,6 +56,11 @@ class ContainerService:
         self.images = images
         self.events = events
         self.store = ContainerStore(os.path.join(config.data_root, "containers"))
+        from moor.services.networks import NetworkService
+
+        self.networks = NetworkService(config.data_root, drivers)
+        #: whether ``default`` means the ``bridge`` network (else no network, as before bridging existed)
+        self.bridge_by_default = False
         self.state_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         self.runtime = Runtime(config.runtime.path, os.path.join(config.exec_root, "runc"))
@@ -132,10 +137,12 @@ class ContainerService:
                                     body.get("Cmd") or None)
             config = self._container_config(body, image_config, image_name)
             host_config = self._host_config(host_config)
+            wanted_networks = self._wanted_networks(host_config, body.get("NetworkingConfig") or {})
             container_id = secrets.token_hex(32)
             container = Container(
                 id=container_id, name=name, created=now_text(), image_id=image.id, image=image_name,
                 path=command[0], args=command[1:], config=config, host_config=host_config,
+                networks=wanted_networks,
             )
             container.config["Hostname"] = config.get("Hostname") or container.short_id
             directory = self.store.directory(container_id)
@@ -193,7 +200,9 @@ class ContainerService:
 
     def _host_config(self, host_config: dict[str, Any]) -> dict[str, Any]:
         network = host_config.get("NetworkMode") or "default"
-        if network not in ("default", "none", "host", "bridge") and not network.startswith("container:"):
+        if network.startswith("container:"):
+            self.get(network.split(":", 1)[1])
+        elif network not in ("default", "none", "host") and self.networks.find(network) is None:
             raise NotFound(f"network {network} not found")
         log_config = dict(host_config.get("LogConfig") or {})
         driver_name = log_config.get("Type") or self.drivers.defaults["log"]
@@ -263,8 +272,10 @@ class ContainerService:
                                      log_driver_class=f"{plugin_class.__module__}:{plugin_class.__qualname__}")
             monitor.on_ready.extend(self.pending_attaches(container.id))
             container.rootfs = rootfs
+            self._join_networks(container, monitor.container_pid)
             pid = monitor.start()
         except BaseException as err:
+            self._leave_networks(container)
             self.drivers.storage.unmount(key=container.storage_key)
             shutil.rmtree(state_dir, ignore_errors=True)
             container.state.Error = str(err)
@@ -294,6 +305,12 @@ class ContainerService:
         container.hostname_path, container.hosts_path = etc["/etc/hostname"], etc["/etc/hosts"]
         container.resolv_conf_path = etc["/etc/resolv.conf"]
         hc = container.host_config
+        shared_netns = ""
+        if hc["NetworkMode"].startswith("container:"):
+            other = self.get(hc["NetworkMode"].split(":", 1)[1])
+            if not other.state.Running:
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            shared_netns = f"/proc/{other.state.Pid}/ns/net"
         process = ProcessSpec(
             args=[container.path, *container.args],
             env=default_env(container.config.get("Env") or [], container.tty, container.config["Hostname"]),
@@ -305,7 +322,8 @@ class ContainerService:
         spec = build_spec(RuntimeSpecInput(
             id=container.id, rootfs=rootfs, hostname=container.config["Hostname"],
             domainname=container.config.get("Domainname") or "", process=process,
-            network_mode="host" if host_network else "none",
+            network_mode="host" if host_network else ("container:" if shared_netns else "none"),
+            netns_path=shared_netns,
             ipc_mode=hc.get("IpcMode") or "private", pid_mode=hc.get("PidMode") or "",
             uts_mode=hc.get("UTSMode") or "", privileged=bool(hc.get("Privileged")),
             read_only=bool(hc.get("ReadonlyRootfs")), cap_add=list(hc.get("CapAdd") or []),
@@ -319,6 +337,87 @@ class ContainerService:
         os.makedirs(bundle, mode=0o700, exist_ok=True)
         atomic_write_json(os.path.join(bundle, "config.json"), spec)
         return bundle
+
+    # ------------------------------------------------------------------ networks
+
+    def _wanted_networks(self, host_config: dict[str, Any], networking: dict[str, Any]) -> dict[str, Any]:
+        """The networks a container joins when it starts: name -> endpoint settings asked for."""
+        mode = host_config["NetworkMode"]
+        wanted: dict[str, Any] = {}
+        if mode == "bridge" or (mode == "default" and self.bridge_by_default) or self.networks.find(mode):
+            name = "bridge" if mode == "default" else self.networks.get(mode)["Name"]
+            wanted[name] = {}
+        for name, settings in (networking.get("EndpointsConfig") or {}).items():
+            if name in ("default", "none", "host") or name == mode:  # the docker CLI repeats the mode here
+                if name in wanted or (name == "default" and "bridge" in wanted):
+                    wanted["bridge" if name == "default" else name] = dict(settings or {})
+                continue
+            record = self.networks.get(name)
+            wanted[record["Name"]] = dict(settings or {})
+        return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases")} for name, s in wanted.items()}
+
+    def _join_networks(self, container: Container, pid: int) -> None:
+        for name in list(container.networks):
+            container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net",
+                                                             container.networks[name])
+        self._refresh_hosts(container)
+
+    def _leave_networks(self, container: Container) -> None:
+        for name, settings in list(container.networks.items()):
+            if settings.get("EndpointID"):
+                self.networks.disconnect(container, name, None)
+            container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        self._refresh_hosts(container)
+
+    def _refresh_hosts(self, container: Container) -> None:
+        """Rewrite /etc/hosts of the container and of its peers on user-defined networks (in place)."""
+        from moor.containers.etcfiles import hosts_text, rewrite_in_place
+
+        members = {container.id}
+        for name in container.networks:
+            record = self.networks.find(name)
+            if record is not None:
+                members |= set(record["Containers"])
+        for member_id in members:
+            member = self.store.find(member_id)
+            if member is None or not member.hosts_path or member.host_config.get("NetworkMode") == "host":
+                continue
+            own = [s.get("IPAddress") for s in member.networks.values() if s.get("IPAddress")]
+            extra = [_host_line(e) for e in member.host_config.get("ExtraHosts") or []]
+            for name in member.networks:
+                extra += [f"{address}\t{peer}" for address, peer in self.networks.peers(name) if peer != member.name]
+            rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra))
+
+    def connect_network(self, ident: str, network: str, settings: dict[str, Any]) -> None:
+        container = self.get(ident)
+        record = self.networks.get(network)
+        if record["Name"] in container.networks and container.networks[record["Name"]].get("EndpointID"):
+            raise Forbidden(f"endpoint with name {container.name} already exists in network {record['Name']}")
+        wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        if container.state.Running:
+            container.networks[record["Name"]] = self.networks.connect(container, record["Name"],
+                                                                       f"/proc/{container.state.Pid}/ns/net", wish)
+            self._refresh_hosts(container)
+        else:
+            container.networks[record["Name"]] = wish
+        self.store.save(container)
+        self.events.publish("network", "connect", record["Id"], {"container": container.id, "name": record["Name"],
+                                                                 "type": record["Driver"]})
+
+    def disconnect_network(self, ident: str, network: str, force: bool) -> None:
+        container = self.get(ident)
+        record = self.networks.get(network)
+        if record["Name"] not in container.networks:
+            raise Conflict(f"container {container.id} is not connected to network {record['Name']}")
+        settings = container.networks.pop(record["Name"])
+        if settings.get("EndpointID"):
+            container.networks[record["Name"]] = settings
+            self.networks.disconnect(container, record["Name"], f"/proc/{container.state.Pid}/ns/net")
+            container.networks.pop(record["Name"], None)
+            self._refresh_hosts(container)
+        self.store.save(container)
+        self.events.publish("network", "disconnect", record["Id"], {"container": container.id,
+                                                                    "name": record["Name"], "type": record["Driver"]})
 
     # ------------------------------------------------------------------ exits
 
@@ -353,6 +452,7 @@ class ContainerService:
             self.drivers.storage.unmount(key=container.storage_key)
         except MoorError:
             log.exception("unmounting the root filesystem of %s failed", container_id)
+        self._leave_networks(container)
         container.state.Running = False
         container.state.Paused = False
         container.state.Status = "exited"

@@ -1,0 +1,157 @@
+"""``moor network``: create, ls, inspect, rm, prune, connect, disconnect."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from moor.cli.client import DaemonError, quote_name
+from moor.cli.main import client_of
+from moor.cli.output import fail, print_table, render_format
+
+
+@click.group("network")
+def network() -> None:
+    """Manage networks."""
+
+
+@network.command("create")
+@click.option("-d", "--driver", default="bridge", help="Driver to manage the Network")
+@click.option("--subnet", multiple=True, help="Subnet in CIDR format that represents a network segment")
+@click.option("--gateway", multiple=True, help="IPv4 Gateway for the master subnet")
+@click.option("--internal", is_flag=True, help="Restrict external access to the network")
+@click.option("--attachable", is_flag=True, help="Enable manual container attachment")
+@click.option("-o", "--opt", multiple=True, help="Set driver specific options")
+@click.option("--label", multiple=True, help="Set metadata on a network")
+@click.argument("name")
+@click.pass_context
+def create(ctx: click.Context, driver: str, subnet: tuple[str, ...], gateway: tuple[str, ...], internal: bool,
+           attachable: bool, opt: tuple[str, ...], label: tuple[str, ...], name: str) -> None:
+    """Create a network."""
+    config = [{"Subnet": s, **({"Gateway": gateway[i]} if i < len(gateway) else {})} for i, s in enumerate(subnet)]
+    body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable, "CheckDuplicate": True,
+            "IPAM": {"Driver": "default", "Config": config},
+            "Options": dict(o.partition("=")[::2] for o in opt), "Labels": dict(l.partition("=")[::2] for l in label)}
+    click.echo(client_of(ctx).call("POST", "/networks/create", body=body)["Id"])
+
+
+@network.command("ls")
+@click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
+@click.option("-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'driver=bridge')")
+@click.option("--format", "format_", default="", help="Pretty-print networks using a Go template")
+@click.pass_context
+def ls(ctx: click.Context, quiet: bool, no_trunc: bool, filters: tuple[str, ...], format_: str) -> None:
+    """List networks."""
+    from moor.cli.images import _filters
+
+    records = client_of(ctx).get("/networks", filters=_filters(filters))
+    rows = [{"ID": r["Id"] if no_trunc else r["Id"][:12], "Name": r["Name"], "Driver": r["Driver"],
+             "Scope": r["Scope"], "Internal": str(r["Internal"]).lower(), "Labels": ""} for r in records]
+    if quiet:
+        for row in rows:
+            click.echo(row["ID"])
+        return
+    if format_:
+        render_format(format_, rows, {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"})
+        return
+    print_table([["NETWORK ID", "NAME", "DRIVER", "SCOPE"]] + [[r["ID"], r["Name"], r["Driver"], r["Scope"]]
+                                                             for r in rows])
+
+
+network.add_command(ls, "list")
+
+
+@network.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "format_", default="", help="Format the output using the given Go template")
+@click.pass_context
+def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
+    """Display detailed information on one or more networks."""
+    client = client_of(ctx)
+    found, missing = [], []
+    for name in names:
+        try:
+            found.append(client.get(f"/networks/{quote_name(name)}"))
+        except DaemonError as err:
+            if err.status != 404:
+                raise
+            missing.append(name)
+    if format_:
+        render_format(format_, found)
+    else:
+        click.echo(json.dumps(found, indent=4))
+    for name in missing:
+        click.echo(f"Error: No such network: {name}", err=True)
+    if missing:
+        sys.exit(1)
+
+
+@network.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def rm(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Remove one or more networks."""
+    client, failed = client_of(ctx), False
+    for name in names:
+        try:
+            client.call("DELETE", f"/networks/{quote_name(name)}")
+            click.echo(name)
+        except DaemonError as err:
+            click.echo(f"Error response from daemon: {err.message}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+network.add_command(rm, "remove")
+
+
+@network.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'label=<key>=<value>')")
+@click.pass_context
+def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
+    """Remove all unused networks."""
+    from moor.cli.images import _filters
+
+    if not force:
+        click.echo("WARNING! This will remove all custom networks not used by at least one container.\n"
+                   "Are you sure you want to continue? [y/N] ", nl=False)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return
+    report = client_of(ctx).call("POST", "/networks/prune", {"filters": _filters(filters)})
+    deleted = report.get("NetworksDeleted") or []
+    if deleted:
+        click.echo("Deleted Networks:")
+        for name in deleted:
+            click.echo(name)
+
+
+@network.command("connect")
+@click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+@click.option("--alias", multiple=True, help="Add network-scoped alias for the container")
+@click.argument("network_name")
+@click.argument("container")
+@click.pass_context
+def connect(ctx: click.Context, ip: str, alias: tuple[str, ...], network_name: str, container: str) -> None:
+    """Connect a container to a network."""
+    endpoint = {"Aliases": list(alias) or None, **({"IPAMConfig": {"IPv4Address": ip}} if ip else {})}
+    client_of(ctx).call("POST", f"/networks/{quote_name(network_name)}/connect",
+                        body={"Container": container, "EndpointConfig": endpoint})
+
+
+@network.command("disconnect")
+@click.option("-f", "--force", is_flag=True, help="Force the container to disconnect from a network")
+@click.argument("network_name")
+@click.argument("container")
+@click.pass_context
+def disconnect(ctx: click.Context, force: bool, network_name: str, container: str) -> None:
+    """Disconnect a container from a network."""
+    client_of(ctx).call("POST", f"/networks/{quote_name(network_name)}/disconnect",
+                        body={"Container": container, "Force": force})
+
+
+__all__ = ["network", "fail"]

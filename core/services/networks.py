@@ -1,0 +1,222 @@
+"""The network service: Docker's networks over the network drivers, and containers' endpoints.
+
+Networks are records in ``<data_root>/network/networks.json``. ``bridge``,
+``host`` and ``none`` always exist; a network's driver sets it up on the host
+the first time a container joins it (so a daemon that never uses ``bridge``
+never touches the host's links). A container joins its networks after runc
+created its namespace and before its process starts; it leaves them when it
+exits. Names on user-defined networks resolve through each member's
+/etc/hosts, rewritten in place as members come and go.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
+from moor.filters import labels_match
+from moor.fsutil import atomic_write_json, read_json
+from moor.images.views import format_timestamp
+from moor.types import EndpointSpec, NetworkSpec
+
+if TYPE_CHECKING:
+    from moor.containers.record import Container
+    from moor.drivers import DriverSet
+
+log = logging.getLogger(__name__)
+
+PREDEFINED = {"bridge": "bridge", "host": "host", "none": "none"}
+
+
+class NetworkService:
+    """Owns the network records and the endpoints of containers."""
+
+    def __init__(self, data_root: str, drivers: "DriverSet") -> None:
+        self.drivers = drivers
+        self.path = os.path.join(data_root, "network", "networks.json")
+        self.lock = threading.RLock()
+        self.networks: dict[str, dict[str, Any]] = read_json(self.path, {}) or {}
+        for name, driver in PREDEFINED.items():
+            if self.find(name) is None and driver in self.drivers.names("network"):
+                self._add(self._record(name, driver, {}, {}, {}, internal=False))
+        self._save()
+
+    # ------------------------------------------------------------------ records
+
+    def _save(self) -> None:
+        atomic_write_json(self.path, self.networks)
+
+    def _add(self, record: dict[str, Any]) -> None:
+        self.networks[record["Id"]] = record
+
+    @staticmethod
+    def _record(name: str, driver: str, options: dict[str, str], labels: dict[str, str], ipam: dict[str, Any],
+                internal: bool, attachable: bool = False) -> dict[str, Any]:
+        return {
+            "Name": name, "Id": secrets.token_hex(32), "Created": format_timestamp(time.time()), "Scope": "local",
+            "Driver": driver, "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": {}, "Config": list(ipam.get("Config") or [])},
+            "Internal": internal, "Attachable": attachable, "Ingress": False, "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False, "Options": dict(options), "Labels": dict(labels), "Containers": {},
+            "moor": {"created_on_host": False},
+        }
+
+    def find(self, ident: str) -> dict[str, Any] | None:
+        with self.lock:
+            if ident in self.networks:
+                return self.networks[ident]
+            for record in self.networks.values():
+                if record["Name"] == ident:
+                    return record
+            matches = [r for r in self.networks.values() if ident and r["Id"].startswith(ident)]
+            return matches[0] if len(matches) == 1 else None
+
+    def get(self, ident: str) -> dict[str, Any]:
+        record = self.find(ident)
+        if record is None:
+            raise NotFound(f"network {ident} not found")
+        return record
+
+    def spec(self, record: dict[str, Any]) -> NetworkSpec:
+        config = (record["IPAM"].get("Config") or [{}])[0] if record["IPAM"].get("Config") else {}
+        return NetworkSpec(id=record["Id"], name=record["Name"], driver=record["Driver"],
+                           subnet=config.get("Subnet", ""), gateway=config.get("Gateway", ""),
+                           internal=bool(record["Internal"]), options=dict(record["Options"]),
+                           labels=dict(record["Labels"]))
+
+    # ------------------------------------------------------------------ API operations
+
+    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+        for key in filters:
+            if key not in ("name", "id", "driver", "label", "type", "scope", "dangling"):
+                raise InvalidParameter(f"invalid filter '{key}'")
+        result = []
+        for record in self.networks.values():
+            if filters.get("name") and not any(n in record["Name"] for n in filters["name"]):
+                continue
+            if filters.get("id") and not any(record["Id"].startswith(i) for i in filters["id"]):
+                continue
+            if filters.get("driver") and record["Driver"] not in filters["driver"]:
+                continue
+            if not labels_match(record["Labels"], filters):
+                continue
+            kind = "builtin" if record["Name"] in PREDEFINED else "custom"
+            if filters.get("type") and kind not in filters["type"]:
+                continue
+            result.append(record)
+        return sorted(result, key=lambda r: r["Created"])
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("Name") or ""
+        if not name:
+            raise InvalidParameter("network name is required")
+        driver_name = body.get("Driver") or self.drivers.defaults["network"]
+        driver = self.drivers.driver("network", driver_name)
+        with self.lock:
+            if self.find(name) is not None and self.find(name)["Name"] == name:
+                raise Conflict(f"network with name {name} already exists")
+            ipam = dict(body.get("IPAM") or {})
+            record = self._record(name, driver_name, dict(body.get("Options") or {}), dict(body.get("Labels") or {}),
+                                  ipam, bool(body.get("Internal")), bool(body.get("Attachable")))
+            facts = driver.create(network=self.spec(record)) or {}
+            record["moor"] = {"created_on_host": True, "facts": facts}
+            if facts.get("subnet") and not record["IPAM"]["Config"]:
+                record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
+            self._add(record)
+            self._save()
+        return record
+
+    def remove(self, ident: str) -> None:
+        with self.lock:
+            record = self.get(ident)
+            if record["Name"] in PREDEFINED:
+                raise Forbidden(f"{record['Name']} is a pre-defined network and cannot be removed")
+            if record["Containers"]:
+                raise Forbidden(f"error while removing network: network {record['Name']} id {record['Id']} "
+                                "has active endpoints")
+            if record["moor"].get("created_on_host"):
+                self.drivers.driver("network", record["Driver"]).remove(network=self.spec(record))
+            del self.networks[record["Id"]]
+            self._save()
+
+    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        deleted = []
+        for record in list(self.networks.values()):
+            if record["Name"] in PREDEFINED or record["Containers"] or not labels_match(record["Labels"], filters):
+                continue
+            self.remove(record["Id"])
+            deleted.append(record["Name"])
+        return {"NetworksDeleted": deleted or None}
+
+    # ------------------------------------------------------------------ endpoints
+
+    def ensure_on_host(self, record: dict[str, Any]) -> None:
+        """Let the driver set the network up on the host, once (lazily for ``bridge``)."""
+        with self.lock:
+            if record["moor"].get("created_on_host"):
+                return
+            facts = self.drivers.driver("network", record["Driver"]).create(network=self.spec(record)) or {}
+            record["moor"] = {"created_on_host": True, "facts": facts}
+            if facts.get("subnet") and not record["IPAM"]["Config"]:
+                record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
+            self._save()
+
+    def connect(self, container: "Container", network_name: str, netns_path: str,
+                settings: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Join ``container`` (its namespace at ``netns_path``) to a network; return Docker's EndpointSettings."""
+        record = self.get(network_name)
+        if record["Driver"] in ("host", "none"):
+            raise Forbidden(f"container cannot be disconnected from host network or connected to {record['Name']} "
+                            "network")
+        settings = dict(settings or {})
+        ipam = dict(settings.get("IPAMConfig") or {})
+        self.ensure_on_host(record)
+        endpoint_id = secrets.token_hex(32)
+        aliases = tuple(settings.get("Aliases") or []) + (container.short_id,)
+        endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
+                                ipv4_address=ipam.get("IPv4Address", ""), aliases=aliases)
+        info = self.drivers.driver("network", record["Driver"]).connect(
+            network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
+        result = {
+            "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases), "NetworkID": record["Id"],
+            "EndpointID": endpoint_id, "Gateway": info.gateway, "IPAddress": info.ipv4_address,
+            "IPPrefixLen": info.prefix_len, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": info.mac_address, "DriverOpts": None,
+        }
+        with self.lock:
+            record["Containers"][container.id] = {
+                "Name": container.name, "EndpointID": endpoint_id, "MacAddress": info.mac_address,
+                "IPv4Address": f"{info.ipv4_address}/{info.prefix_len}" if info.ipv4_address else "",
+                "IPv6Address": "",
+            }
+            self._save()
+        return result
+
+    def disconnect(self, container: "Container", network_name: str, netns_path: str | None) -> None:
+        record = self.find(network_name)
+        if record is None:
+            return
+        settings = container.networks.get(record["Name"]) or {}
+        endpoint = EndpointSpec(id=settings.get("EndpointID", ""), container_id=container.id,
+                                ipv4_address=settings.get("IPAddress", ""))
+        try:
+            self.drivers.driver("network", record["Driver"]).disconnect(
+                network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
+        except MoorError:
+            log.exception("disconnecting %s from %s failed", container.short_id, record["Name"])
+        with self.lock:
+            record["Containers"].pop(container.id, None)
+            self._save()
+
+    def peers(self, network_name: str) -> list[tuple[str, str]]:
+        """(address, name) of every member of a user-defined network, for /etc/hosts."""
+        record = self.find(network_name)
+        if record is None or record["Name"] in PREDEFINED:
+            return []
+        return [(entry["IPv4Address"].split("/")[0], entry["Name"]) for entry in record["Containers"].values()
+                if entry.get("IPv4Address")]
