@@ -19,9 +19,11 @@ for its bridges:
   published ports) and traffic within it (unless ``enable_icc`` is false);
 - an internal network drops whatever leaves or enters its subnet.
 
-Every rule carries the comment ``moor bridge <name>``. Adding and removing are
-idempotent (each rule is checked with ``-C`` first); the chains and jumps go
-when the last network's rules are removed.
+Every rule carries the comment ``moor bridge <name>``: adding a network's
+rules first deletes any it has (so adding is idempotent and repairs a partial
+set), and removing deletes exactly those. Each operation reads the tables once
+(``iptables-save``) and changes them in one ``iptables-restore --noflush``
+batch, atomic per table; our chains and jumps go with the last network's rules.
 """
 
 from __future__ import annotations
@@ -69,56 +71,95 @@ class NetworkPolicy:
 def network_rules(policy: NetworkPolicy) -> list[Rule]:
     """The rules one network needs, in the order they are added."""
     bridge, subnet = policy.bridge, str(policy.subnet)
-    tag = ("-m", "comment", "--comment", f"moor bridge {bridge}")
+    comment = ("-m", "comment", "--comment", tag(bridge))
     intra = "ACCEPT" if policy.icc else "DROP"
     if policy.internal:
         return [
-            Rule("filter", FORWARD, ("-i", bridge, "!", "-d", subnet, *tag, "-j", "DROP"), first=True),
-            Rule("filter", FORWARD, ("-o", bridge, "!", "-s", subnet, *tag, "-j", "DROP"), first=True),
-            Rule("filter", FORWARD, ("-i", bridge, "-o", bridge, *tag, "-j", intra)),
+            Rule("filter", FORWARD, ("-i", bridge, "!", "-d", subnet, *comment, "-j", "DROP"), first=True),
+            Rule("filter", FORWARD, ("-o", bridge, "!", "-s", subnet, *comment, "-j", "DROP"), first=True),
+            Rule("filter", FORWARD, ("-i", bridge, "-o", bridge, *comment, "-j", intra)),
         ]
     rules = [
-        Rule("filter", FORWARD, ("-i", bridge, "!", "-o", bridge, *tag, "-j", ISOLATION), first=True),
-        Rule("filter", ISOLATION, ("-o", bridge, *tag, "-j", "DROP")),
+        Rule("filter", FORWARD, ("-i", bridge, "!", "-o", bridge, *comment, "-j", ISOLATION), first=True),
+        Rule("filter", ISOLATION, ("-o", bridge, *comment, "-j", "DROP")),
         Rule("filter", FORWARD, ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED",
-                                 *tag, "-j", "ACCEPT")),
-        Rule("filter", FORWARD, ("-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", *tag, "-j", "ACCEPT")),
-        Rule("filter", FORWARD, ("-i", bridge, "-o", bridge, *tag, "-j", intra)),
-        Rule("filter", FORWARD, ("-i", bridge, "!", "-o", bridge, *tag, "-j", "ACCEPT")),
+                                 *comment, "-j", "ACCEPT")),
+        Rule("filter", FORWARD, ("-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", *comment, "-j", "ACCEPT")),
+        Rule("filter", FORWARD, ("-i", bridge, "-o", bridge, *comment, "-j", intra)),
+        Rule("filter", FORWARD, ("-i", bridge, "!", "-o", bridge, *comment, "-j", "ACCEPT")),
     ]
     if policy.masquerade:
-        rules.append(Rule("nat", POSTROUTING, ("-s", subnet, "!", "-o", bridge, *tag, "-j", "MASQUERADE")))
+        rules.append(Rule("nat", POSTROUTING, ("-s", subnet, "!", "-o", bridge, *comment, "-j", "MASQUERADE")))
     return rules
 
 
-#: (table, builtin chain, our chain, insert at the top?)
+#: (table, builtin chain, our chain, insert the jump at the top?)
 JUMPS = (("filter", "FORWARD", FORWARD, True), ("nat", "POSTROUTING", POSTROUTING, False))
+#: our chains per table, in the order they are deleted
+CHAINS = {"filter": (FORWARD, ISOLATION), "nat": (POSTROUTING,)}
 
 
-def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def tag(bridge: str) -> str:
+    """The comment on every rule of the network on ``bridge``."""
+    return f"moor bridge {bridge}"
+
+
+@dataclass
+class Table:
+    """One table of ``iptables-save``: its chains and its rules as ``-A`` lines."""
+
+    chains: set[str]
+    rules: list[str]
+
+    def tagged(self, bridge: str) -> list[str]:
+        """The rules carrying the comment of ``bridge`` (matched whole, quotes included)."""
+        quoted = f'--comment "{tag(bridge)}"'
+        return [line for line in self.rules if quoted in line]
+
+    def in_chain(self, chain: str) -> list[str]:
+        return [line for line in self.rules if line.split(" ", 2)[1] == chain]
+
+    def jumps_to(self, builtin: str, chain: str) -> list[str]:
+        return [line for line in self.in_chain(builtin) if line.endswith(f" -j {chain}")]
+
+
+def _run(command: list[str], stdin: str | None = None) -> str:
     try:
-        result = subprocess.run([IPTABLES, "-w", *args], capture_output=True, text=True, check=False)
+        result = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
     except FileNotFoundError:
-        raise Unavailable(f"{IPTABLES} is not installed: the bridge network driver needs it") from None
+        raise Unavailable(f"{command[0]} is not installed: the bridge network driver needs iptables") from None
     except OSError as err:
-        raise MoorError(f"cannot run {IPTABLES}: {err.strerror}") from None
-    if check and result.returncode != 0:
-        raise MoorError(f"{IPTABLES} {' '.join(args)} failed: {result.stderr.strip() or result.returncode}")
-    return result
+        raise MoorError(f"cannot run {command[0]}: {err.strerror}") from None
+    if result.returncode != 0:
+        detail = result.stderr.strip() or f"exit status {result.returncode}"
+        raise MoorError(f"{' '.join(command)} failed: {detail}")
+    return result.stdout
 
 
-def _exists(rule: Rule) -> bool:
-    return _iptables("-t", rule.table, "-C", rule.chain, *rule.spec, check=False).returncode == 0
+def _save() -> dict[str, Table]:
+    """The filter and nat tables as they are now."""
+    tables: dict[str, Table] = {}
+    for name in ("filter", "nat"):
+        table = tables[name] = Table(set(), [])
+        for line in _run([f"{IPTABLES}-save", "-t", name]).splitlines():
+            if line.startswith(":"):
+                table.chains.add(line[1:].split(" ", 1)[0])
+            elif line.startswith("-A "):
+                table.rules.append(line)
+    return tables
 
 
-def _chain_exists(table: str, chain: str) -> bool:
-    return _iptables("-t", table, "-S", chain, check=False).returncode == 0
+def _restore(batch: dict[str, list[str]]) -> None:
+    """Apply ``-A``/``-I``/``-D``/``-X`` lines per table in one ``iptables-restore --noflush``."""
+    text = "".join(f"*{table}\n" + "".join(f"{line}\n" for line in lines) + "COMMIT\n"
+                   for table, lines in batch.items() if lines)
+    if text:
+        _run([f"{IPTABLES}-restore", "-w", "--noflush"], stdin=text)
 
 
-def _chain_is_empty(table: str, chain: str) -> bool:
-    result = _iptables("-t", table, "-S", chain, check=False)
-    return result.returncode != 0 or all(line.startswith("-N ") or not line.strip()
-                                         for line in result.stdout.splitlines())
+def _render(words: tuple[str, ...]) -> str:
+    """Words as an iptables-restore line (it understands double quotes only)."""
+    return " ".join(f'"{word}"' if " " in word else word for word in words)
 
 
 @contextmanager
@@ -135,60 +176,59 @@ def _host_lock() -> Iterator[None]:
         os.close(fd)
 
 
-def _ensure_chains() -> None:
-    for table, chain in (("filter", ISOLATION), ("filter", FORWARD), ("nat", POSTROUTING)):
-        if not _chain_exists(table, chain):
-            _iptables("-t", table, "-N", chain)
-    for table, builtin, chain, first in JUMPS:
-        jump = Rule(table, builtin, ("-j", chain))
-        if not _exists(jump):
-            _iptables("-t", table, *(("-I", builtin, "1") if first else ("-A", builtin)), "-j", chain)
+def _deletions(lines: list[str]) -> list[str]:
+    return ["-D " + line[3:] for line in lines]
 
 
-def _prune_chains() -> None:
-    """Drop our chains and their jumps once no network has rules left in them."""
-    if _chain_is_empty("filter", FORWARD) and _chain_is_empty("filter", ISOLATION):
-        _drop_chain("filter", "FORWARD", FORWARD)
-        _drop_chain("filter", None, ISOLATION)
-    if _chain_is_empty("nat", POSTROUTING):
-        _drop_chain("nat", "POSTROUTING", POSTROUTING)
-
-
-def _drop_chain(table: str, builtin: str | None, chain: str) -> None:
-    if builtin is not None:
-        jump = Rule(table, builtin, ("-j", chain))
-        while _exists(jump):
-            _iptables("-t", table, "-D", builtin, "-j", chain)
-    if _chain_exists(table, chain):
-        _iptables("-t", table, "-X", chain, check=False)
+def _prune_lines(tables: dict[str, Table], leaving: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The lines removing our chains (and jumps) of each table when only ``leaving`` rules are in them."""
+    batch: dict[str, list[str]] = {"filter": [], "nat": []}
+    for table_name, builtin, first_chain, _top in JUMPS:
+        table = tables[table_name]
+        ours = CHAINS[table_name]
+        remaining = [line for chain in ours for line in table.in_chain(chain) if line not in leaving[table_name]]
+        if remaining:
+            continue
+        batch[table_name] += _deletions(table.jumps_to(builtin, first_chain))
+        batch[table_name] += [f"-X {chain}" for chain in ours if chain in table.chains]
+    return batch
 
 
 def add_network(policy: NetworkPolicy) -> None:
-    """Add (or complete) the rules of a network; already present rules are left alone."""
+    """Put the rules of a network in place: any it had are replaced, atomically per table."""
     with _host_lock():
-        _ensure_chains()
+        tables = _save()
+        batch: dict[str, list[str]] = {"filter": [], "nat": []}
+        for name, chains in CHAINS.items():
+            batch[name] += [f":{chain} - [0:0]" for chain in chains if chain not in tables[name].chains]
+        for table_name, builtin, chain, top in JUMPS:
+            if not tables[table_name].jumps_to(builtin, chain):
+                batch[table_name].append(f"-I {builtin} 1 -j {chain}" if top else f"-A {builtin} -j {chain}")
+        for name, table in tables.items():
+            batch[name] += _deletions(table.tagged(policy.bridge))
         for rule in network_rules(policy):
-            if not _exists(rule):
-                position = ("-I", rule.chain, "1") if rule.first else ("-A", rule.chain)
-                _iptables("-t", rule.table, *position, *rule.spec)
+            position = f"-I {rule.chain} 1" if rule.first else f"-A {rule.chain}"
+            batch[rule.table].append(f"{position} {_render(rule.spec)}")
+        _restore(batch)
 
 
 def remove_network(policy: NetworkPolicy) -> bool:
-    """Remove the rules of a network; ``True`` when any was there."""
-    removed = False
+    """Remove the rules of a network (and our chains when it was the last); ``True`` when any was there."""
     with _host_lock():
-        for rule in network_rules(policy):
-            while _exists(rule):
-                _iptables("-t", rule.table, "-D", rule.chain, *rule.spec)
-                removed = True
-        _prune_chains()
-    return removed
+        tables = _save()
+        leaving = {name: table.tagged(policy.bridge) for name, table in tables.items()}
+        batch = {name: _deletions(lines) for name, lines in leaving.items()}
+        for name, lines in _prune_lines(tables, leaving).items():
+            batch[name] += lines
+        _restore(batch)
+        return any(leaving.values())
 
 
 def prune() -> None:
     """Drop moor's chains and jumps if no network has rules in them (for clean-up after a crash)."""
     with _host_lock():
-        _prune_chains()
+        tables = _save()
+        _restore(_prune_lines(tables, {"filter": [], "nat": []}))
 
 
 def enable_ip_forward() -> None:

@@ -109,8 +109,13 @@ def in_namespace(netns_path: str, work: Callable[[IPRoute], T]) -> T:
 
 
 def _index(ipr: IPRoute, name: str) -> int | None:
-    found = ipr.link_lookup(ifname=name)
-    return found[0] if found else None
+    try:
+        found = ipr.link("get", ifname=name)
+    except NetlinkError as err:
+        if err.code in (errno.ENODEV, errno.ENOENT):
+            return None
+        raise
+    return int(found[0]["index"]) if found else None
 
 
 def _kind(ipr: IPRoute, index: int) -> str:
@@ -208,10 +213,13 @@ def _free_interface_name(ipr: IPRoute) -> str:
     return f"eth{number}"
 
 
-def _configure_inside(ipr: IPRoute, interface: str, attachment: Attachment) -> None:
-    index = _index(ipr, interface)
+def _configure_inside(ipr: IPRoute, temporary: str, attachment: Attachment) -> str:
+    """Rename the new veth end to the first free ``ethN``, address it, bring it up; return its name."""
+    index = _index(ipr, temporary)
     if index is None:
-        raise MoorError(f"{interface} did not appear in the container's network namespace")
+        raise MoorError(f"{temporary} did not appear in the container's network namespace")
+    interface = _free_interface_name(ipr)
+    ipr.link("set", index=index, ifname=interface)
     ipr.addr("add", index=index, address=str(attachment.address.ip),
              prefixlen=attachment.address.network.prefixlen,
              broadcast=str(attachment.address.network.broadcast_address))
@@ -223,32 +231,43 @@ def _configure_inside(ipr: IPRoute, interface: str, attachment: Attachment) -> N
         routes = ipr.route("dump", family=socket.AF_INET, table=MAIN_TABLE)
         if not any(route["dst_len"] == 0 for route in routes):
             ipr.route("add", dst="0.0.0.0/0", gateway=str(attachment.gateway), oif=index)
+    return interface
 
 
 def attach(attachment: Attachment, netns_path: str) -> str:
-    """Create the veth pair, plug it into the bridge and the namespace; return the inner name."""
-    with netlink_errors(f"listing the interfaces in {netns_path}"):
-        interface = in_namespace(netns_path, _free_interface_name)
-    with netlink_errors(f"connecting to bridge {attachment.bridge}"), IPRoute() as ipr:
-        bridge = _index(ipr, attachment.bridge)
-        if bridge is None:
-            raise NotFound(f"bridge {attachment.bridge} does not exist")
+    """Create the veth pair, plug it into the bridge and the namespace; return the inner name.
+
+    The inner end is created in the namespace under a temporary name and renamed
+    there to ``eth0`` (or the first free ``ethN``), as Docker does.
+    """
+    temporary = "mtmp" + secrets.token_hex(4)
+    try:
         namespace = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            ipr.link("add", ifname=attachment.host_veth, kind="veth", mtu=attachment.mtu,
-                     peer={"ifname": interface, "net_ns_fd": namespace, "address": attachment.mac,
-                           "mtu": attachment.mtu})
-        finally:
-            os.close(namespace)
+    except FileNotFoundError:
+        raise NotFound(f"network namespace {netns_path} does not exist") from None
+    except OSError as err:
+        raise MoorError(f"cannot open network namespace {netns_path}: {err.strerror}") from None
     try:
         with netlink_errors(f"connecting to bridge {attachment.bridge}"), IPRoute() as ipr:
-            host = _index(ipr, attachment.host_veth)
-            if host is None:
-                raise MoorError(f"veth {attachment.host_veth} vanished right after it was created")
-            ipr.link("set", index=host, master=bridge, state="up")
-        with netlink_errors(f"configuring {interface} in {netns_path}"):
-            in_namespace(netns_path, lambda ipr: _configure_inside(ipr, interface, attachment))
+            bridge = _index(ipr, attachment.bridge)
+            if bridge is None:
+                raise NotFound(f"bridge {attachment.bridge} does not exist")
+            ipr.link("add", ifname=attachment.host_veth, kind="veth", mtu=attachment.mtu,
+                     peer={"ifname": temporary, "net_ns_fd": namespace, "address": attachment.mac,
+                           "mtu": attachment.mtu})
+            try:
+                host = _index(ipr, attachment.host_veth)
+                if host is None:
+                    raise MoorError(f"veth {attachment.host_veth} vanished right after it was created")
+                ipr.link("set", index=host, master=bridge, state="up")
+            except BaseException:
+                ipr.link("del", ifname=attachment.host_veth)
+                raise
+    finally:
+        os.close(namespace)
+    try:
+        with netlink_errors(f"configuring the interface in {netns_path}"):
+            return in_namespace(netns_path, lambda ipr: _configure_inside(ipr, temporary, attachment))
     except BaseException:
         delete_link(attachment.host_veth)
         raise
-    return interface

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from moor.errors import InvalidParameter
@@ -30,6 +31,7 @@ KNOWN_OPTIONS = ("default_bridge", "default_subnet", "pool", "mtu")
 
 #: Linux refuses interface names longer than this (IFNAMSIZ - 1)
 MAX_IFNAME = 15
+_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,%d}$" % (MAX_IFNAME - 1))
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,13 @@ class Settings:
 
 
 def check_ifname(name: str, what: str) -> str:
-    """Return ``name`` when Linux accepts it as an interface name, else raise InvalidParameter."""
-    if not name or len(name) > MAX_IFNAME or any(c in name for c in "/ \t\n:") or name in (".", ".."):
-        raise InvalidParameter(f"invalid {what} {name!r}: an interface name has 1 to {MAX_IFNAME} "
-                               f"characters and no '/', ':' or spaces")
+    """Return ``name`` when it is a plain interface name (letters, digits, ``_.-``), else raise InvalidParameter.
+
+    Linux accepts more, but these names also go into iptables rules and comments.
+    """
+    if not _IFNAME.match(name):
+        raise InvalidParameter(f"invalid {what} {name!r}: an interface name has 1 to {MAX_IFNAME} letters, "
+                               f"digits, '_', '.' or '-' and starts with a letter or digit")
     return name
 
 

@@ -17,6 +17,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -346,8 +347,8 @@ def test_two_namespaces_get_consecutive_addresses_and_talk(driver: Driver, host:
     subnet = host.subnet()
     network = host.network(subnet)
     bridge = network.options[BRIDGE_NAME]
+    host.drop_forwarding(bridge)  # as dockerd's FORWARD policy DROP would, there before moor
     driver.create(network=network)
-    host.drop_forwarding(bridge)  # as dockerd's FORWARD policy DROP would
     ns1, ns2 = host.namespace(), host.namespace()
     first = driver.connect(network=network, endpoint=endpoint("one"), netns_path=ns1)
     second = driver.connect(network=network, endpoint=endpoint("two"), netns_path=ns2)
@@ -501,3 +502,16 @@ def test_masquerade_off_and_mtu(driver: Driver, host: Host) -> None:
     ns1 = host.namespace()
     info = driver.connect(network=network, endpoint=endpoint("one"), netns_path=ns1)
     assert in_ns(ns1, f"cat /sys/class/net/{info.interface}/mtu").stdout.strip() == "1400"
+
+
+def test_concurrent_connects_get_distinct_addresses(driver: Driver, host: Host) -> None:
+    subnet = host.subnet()
+    network = host.network(subnet)
+    driver.create(network=network)
+    paths = [host.namespace() for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        infos = list(pool.map(lambda item: driver.connect(network=network, endpoint=endpoint(f"p{item[0]}"),
+                                                           netns_path=item[1]), enumerate(paths)))
+    assert sorted(int(ipaddress.IPv4Address(i.ipv4_address)) for i in infos) == \
+        [int(subnet.network_address) + n for n in range(2, 8)]
+    assert {i.interface for i in infos} == {"eth0"}
