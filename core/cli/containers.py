@@ -94,6 +94,17 @@ def _container_options(function: Any) -> Any:
         click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only"),
         click.option("--shm-size", default="", help="Size of /dev/shm"),
         click.option("--ulimit", multiple=True, help="Ulimit options"),
+        click.option("-m", "--memory", default=None, help="Memory limit"),
+        click.option("--memory-swap", default=None,
+                     help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
+        click.option("--memory-reservation", default=None, help="Memory soft limit"),
+        click.option("--cpus", default=None, help="Number of CPUs"),
+        click.option("-c", "--cpu-shares", default=None, help="CPU shares (relative weight)"),
+        click.option("--cpu-period", default=None, help="Limit CPU CFS (Completely Fair Scheduler) period"),
+        click.option("--cpu-quota", default=None, help="Limit CPU CFS (Completely Fair Scheduler) quota"),
+        click.option("--cpuset-cpus", default=None, help="CPUs in which to allow execution (0-3, 0,1)"),
+        click.option("--cpuset-mems", default=None, help="MEMs in which to allow execution (0-3, 0,1)"),
+        click.option("--pids-limit", default=None, help="Tune container pids limit (set -1 for unlimited)"),
         click.option("--restart", default="no", help="Restart policy to apply when a container exits"),
         click.option("--health-cmd", default="", help="Command to run to check health"),
         click.option("--health-interval", default="", help="Time between running the check (ms|s|m|h)"),
@@ -139,6 +150,12 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
             fail(str(err), ENGINE_ERROR)
     if o["ulimit"]:
         host_config["Ulimits"] = [_ulimit(u) for u in o["ulimit"]]
+    from moor.cli.resourceflags import resource_flags_to_host_config
+
+    host_config.update(resource_flags_to_host_config(
+        o["memory"], o["memory_swap"], o["cpus"], o["cpu_shares"], o["cpuset_cpus"],
+        None if o["pids_limit"] in (None, "0") else o["pids_limit"], cpu_period=o["cpu_period"],
+        cpu_quota=o["cpu_quota"], memory_reservation=o["memory_reservation"], cpuset_mems=o["cpuset_mems"]))
     from moor.containers.restart import parse_policy
     from moor.errors import InvalidParameter
 
@@ -520,6 +537,10 @@ for _command in (create, run, start, stop, restart, kill, rm, wait, rename, logs
     container.add_command(_command)
 container.add_command(ps, "ls")
 container.add_command(ps, "list")
+from moor.cli.resources import pause as _pause, stats as _stats, unpause as _unpause, update as _update  # noqa: E402
+
+for _command in (_stats, _update, _pause, _unpause):
+    container.add_command(_command)
 
 
 def inspect_containers(client: Client, names: tuple[str, ...], size: bool) -> tuple[list[Any], list[str]]:

@@ -55,7 +55,7 @@ def build_router(engine: Any) -> Any:
     return router
 
 
-ROUTE_MODULES = ("system", "images", "containers", "commit", "networks")
+ROUTE_MODULES = ("system", "images", "containers", "commit", "networks", "container_resources")
 
 
 def serve(config: Config) -> None:

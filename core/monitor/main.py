@@ -122,6 +122,8 @@ class Monitor:
         self.hub = Hub(open_log_writer(args))
         self.lock = threading.Lock()
         self.waiters = 0
+        self.cgroups: Any = None  # the init's cgroup directories, to look for OOM kills after it exits
+        self.oom_killed = False
 
     # ------------------------------------------------------------------ stdio
 
@@ -223,6 +225,12 @@ class Monitor:
             self._run_runc(create)
         self._close_child_ends()
         self.pid = self._read_pid()
+        try:
+            from moor.containers.cgroups import cgroup_paths
+
+            self.cgroups = cgroup_paths(self.pid)
+        except OSError:
+            self.cgroups = None
 
     def start(self) -> int:
         with self.lock:
@@ -263,7 +271,12 @@ class Monitor:
         for thread in self.pumps:
             thread.join(max(deadline - time.monotonic(), 0))
         self.hub.close()
-        record = {"exit_code": self.exit_code, "finished_at": self.finished_at, "started_at": self.started_at}
+        if self.cgroups is not None:  # before runc delete removes the cgroup
+            from moor.containers.cgroups import oom_killed
+
+            self.oom_killed = oom_killed(self.cgroups)
+        record = {"exit_code": self.exit_code, "finished_at": self.finished_at, "started_at": self.started_at,
+                  "oom_killed": self.oom_killed}
         temp = "exit.json.tmp"
         with open(temp, "w") as handle:
             json.dump(record, handle)
@@ -321,7 +334,8 @@ class Monitor:
             finally:
                 with self.lock:
                     self.waiters -= 1
-            return {"ok": True, "exit_code": self.exit_code, "finished_at": self.finished_at}
+            return {"ok": True, "exit_code": self.exit_code, "finished_at": self.finished_at,
+                    "oom_killed": self.oom_killed}
         if op == "state":
             return {"ok": True, "pid": self.pid, "running": self.started and not self.exited.is_set(),
                     "exit_code": self.exit_code}

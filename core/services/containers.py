@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from moor.containers import restart as restart_policy
 from moor.containers.etcfiles import write_etc_files
+from moor.containers.limits import apply_resource_defaults, oci_resources, validate_resources
 from moor.containers.record import Container, ContainerStore, State, check_name, random_name
 from moor.containers.runtime import Runtime
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound, NotModified
@@ -120,6 +121,7 @@ class ContainerService:
         if not isinstance(body, dict):
             raise InvalidParameter("config cannot be empty in order to create a container")
         host_config = dict(body.get("HostConfig") or {})
+        validate_resources(host_config)
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidParameter("No image specified")  # Docker: "config cannot be empty..."
@@ -224,6 +226,7 @@ class ContainerService:
         host_config.setdefault("ShmSize", 64 * 1024 * 1024)
         if not host_config.get("ShmSize"):
             host_config["ShmSize"] = 64 * 1024 * 1024
+        apply_resource_defaults(host_config)
         return host_config
 
     def _discard(self, container: Container) -> None:
@@ -331,6 +334,7 @@ class ContainerService:
             etc_files=etc, ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
             cgroups_path=f"/moor/{container.id}", labels=dict(container.config.get("Labels") or {}),
             mounts=security.tmpfs_mounts(hc.get("Tmpfs")),
+            resources=oci_resources(hc),
         ))
         spec = security.apply(spec, hc, rootfs)
         bundle = os.path.join(state_dir, "bundle")
@@ -430,10 +434,11 @@ class ContainerService:
         from moor.monitor.client import request
 
         state_dir = self.state_dir(container_id)
-        exit_code, finished = None, time.time()
+        exit_code, finished, oom_killed = None, time.time(), False
         try:
             reply = request(state_dir, {"op": "wait"})
             exit_code, finished = reply.get("exit_code"), reply.get("finished_at") or time.time()
+            oom_killed = bool(reply.get("oom_killed"))
         except (OSError, MoorError):
             pass
         if monitor is not None:
@@ -442,9 +447,10 @@ class ContainerService:
             recorded = read_json(os.path.join(state_dir, "exit.json")) or {}
             exit_code = recorded.get("exit_code", 255)
             finished = recorded.get("finished_at", finished)
-        self._record_exit(container_id, int(exit_code), float(finished))
+            oom_killed = bool(recorded.get("oom_killed"))
+        self._record_exit(container_id, int(exit_code), float(finished), oom_killed)
 
-    def _record_exit(self, container_id: str, exit_code: int, finished: float) -> None:
+    def _record_exit(self, container_id: str, exit_code: int, finished: float, oom_killed: bool = False) -> None:
         container = self.store.find(container_id)
         if container is None or not container.state.Running:
             return
@@ -458,6 +464,7 @@ class ContainerService:
         container.state.Status = "exited"
         container.state.Pid = 0
         container.state.ExitCode = exit_code
+        container.state.OOMKilled = oom_killed
         container.state.FinishedAt = format_timestamp(finished)
         self.store.save(container)
         _remove_empty_cgroup_parents()
@@ -527,7 +534,8 @@ class ContainerService:
             exit_code = reply.get("exit_code") if reply and reply.get("exit_code") is not None else \
                 recorded.get("exit_code", 255)
             log.info("container %s exited while moord was down (exit code %s)", container.short_id, exit_code)
-            self._record_exit(container.id, int(exit_code), float(recorded.get("finished_at", time.time())))
+            self._record_exit(container.id, int(exit_code), float(recorded.get("finished_at", time.time())),
+                              bool(recorded.get("oom_killed")))
         for container in self.store.all():
             if not container.state.Running and (container.state.Restarting or container.state.Status == "exited"):
                 container.state.Restarting = False
@@ -545,6 +553,8 @@ class ContainerService:
             container.manually_stopped = True
             self.store.save(container)
         self.runtime.kill(container.id, name)
+        if name in ("KILL", stop_signal):
+            self._resume_if_paused(container)
         self._event(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
         return container
 
@@ -568,6 +578,7 @@ class ContainerService:
             self.runtime.kill(container.id, stop_signal)
         except Conflict:
             pass
+        self._resume_if_paused(container)
         if timeout < 0 or not self.wait_until_stopped(container.id, timeout):
             try:
                 self.runtime.kill(container.id, "KILL", all_processes=False)
@@ -576,6 +587,19 @@ class ContainerService:
             self.wait_until_stopped(container.id, 30)
         self._event(container, "stop")
         return container
+
+    def _resume_if_paused(self, container: Container) -> None:
+        """A frozen container gets its signal once thawed: resume it after signalling, as Docker does."""
+        if not container.state.Paused:
+            return
+        try:
+            self.runtime.resume(container.id)
+        except MoorError as err:
+            log.warning("cannot unpause %s: %s", container.short_id, err)
+            return
+        container.state.Paused = False
+        container.state.Status = "running"
+        self.store.save(container)
 
     def wait_until_stopped(self, container_id: str, timeout: float | None) -> bool:
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
@@ -634,6 +658,7 @@ class ContainerService:
                 self.runtime.kill(container.id, "KILL")
             except Conflict:
                 pass
+            self._resume_if_paused(container)
             self.wait_until_stopped(container.id, 30)
         with self.store.lock:
             if self.store.find(container.id) is None:

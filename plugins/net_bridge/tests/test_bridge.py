@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import secrets
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -515,3 +517,29 @@ def test_concurrent_connects_get_distinct_addresses(driver: Driver, host: Host) 
     assert sorted(int(ipaddress.IPv4Address(i.ipv4_address)) for i in infos) == \
         [int(subnet.network_address) + n for n in range(2, 8)]
     assert {i.interface for i in infos} == {"eth0"}
+
+
+def test_namespace_of_a_process(driver: Driver, host: Host) -> None:
+    """The engine's case: the namespace of a container's process, by /proc/<pid>/ns/net."""
+    needs_ping()
+    subnet = host.subnet()
+    network = host.network(subnet)
+    driver.create(network=network)
+    process = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    try:
+        path = f"/proc/{process.pid}/ns/net"
+        for _ in range(250):  # until unshare is in its new namespace
+            if os.readlink(path) != os.readlink("/proc/self/ns/net"):
+                break
+            time.sleep(0.02)
+        one = endpoint("one")
+        info = driver.connect(network=network, endpoint=one, netns_path=path)
+        assert info.interface == "eth0" and info.ipv4_address == str(subnet.network_address + 2)
+        reply = subprocess.run(["nsenter", "-t", str(process.pid), "-n", "ping", "-c", "1", "-W", "1", info.gateway],
+                               capture_output=True, check=False)
+        assert reply.returncode == 0
+    finally:
+        process.kill()
+        process.wait()
+    assert driver.disconnect(network=network, endpoint=one, netns_path=None) is True
+    assert sh(f"ip -o link show master {network.options[BRIDGE_NAME]}").stdout == ""
