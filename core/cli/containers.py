@@ -571,3 +571,9 @@ def container_inspect(ctx: click.Context, names: tuple[str, ...], format_: str, 
         click.echo(f"Error: No such container: {name}", err=True)
     if missing:
         sys.exit(1)
+
+
+from moor.cli.cp import cp as _cp, export as _export  # noqa: E402
+
+container.add_command(_cp)
+container.add_command(_export)

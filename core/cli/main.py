@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "exec": "exec:exec_",
     "attach": "exec:attach",
     "events": "events:events",
+    "cp": "cp:cp",
+    "export": "cp:export",
     "commit": "commit:commit",
     "stats": "resources:stats",
     "update": "resources:update",

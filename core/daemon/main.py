@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 import click
@@ -55,7 +56,7 @@ def build_router(engine: Any) -> Any:
     return router
 
 
-ROUTE_MODULES = ("system", "images", "containers", "commit", "networks", "container_resources")
+ROUTE_MODULES = ("system", "images", "containers", "commit", "networks", "container_resources", "archive")
 
 
 def serve(config: Config) -> None:
@@ -74,11 +75,11 @@ def serve(config: Config) -> None:
         app = Application(build_router(engine))
         for host in config.hosts:
             servers.append(UnixHTTPServer(socket_path(host), app, SERVER_HEADERS))
-        stop = threading.Event()
+        received: list[int] = []
 
         def on_signal(signum: int, _frame: Any) -> None:
-            log.info("received %s, shutting down", signal.Signals(signum).name)
-            stop.set()
+            # Only record it: taking locks (logging, Event.set) here can deadlock with the interrupted code.
+            received.append(signum)
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
@@ -89,8 +90,9 @@ def serve(config: Config) -> None:
         log.info("moord %s listening on %s (data root %s)", __version__, ", ".join(config.hosts),
                  config.data_root)
         _write_pid(config)
-        while not stop.wait(1.0):
-            pass
+        while not received:
+            time.sleep(0.2)
+        log.info("received %s, shutting down", signal.Signals(received[0]).name)
     finally:
         for server, _thread in zip(servers, threads):
             server.shutdown()
