@@ -469,6 +469,8 @@ class ContainerService:
         self.store.save(container)
         _remove_empty_cgroup_parents()
         self.drivers.notify("stopped", container=self.ref(container))
+        if oom_killed:
+            self._event(container, "oom")
         self._event(container, "die", exitCode=str(exit_code))
         self._notify()
         self._maybe_restart(container, finished)

@@ -50,9 +50,15 @@ def wait_for(predicate: Any, timeout: float = 10) -> bool:
 
 
 def test_memory_limit_oom_kills(moord: DaemonProcess) -> None:
+    import time
+
+    since = str(time.time() - 1)
     result = moor(moord, "run", "--name", "hog", "-m", "16m", "busybox", "sh", "-c", "x=a; while true; do x=$x$x; done",
                   timeout=120)
     assert result.returncode == 137, result.stderr
+    events = moor(moord, "events", "--since", since, "--until", str(time.time() + 0.5), "--filter", "container=hog",
+                  "--format", "{{.Action}}").stdout.split()
+    assert "oom" in events and events.index("oom") < events.index("die")
     info = inspect(moord, "hog")
     assert info["State"]["OOMKilled"] is True and info["State"]["ExitCode"] == 137
     assert (info["HostConfig"]["Memory"], info["HostConfig"]["MemorySwap"]) == (16 * MB, 32 * MB)
