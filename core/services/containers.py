@@ -146,6 +146,10 @@ class ContainerService:
                 path=command[0], args=command[1:], config=config, host_config=host_config,
                 networks=wanted_networks,
             )
+            if not config.get("Hostname") and host_config["NetworkMode"] == "host":
+                import socket
+
+                config["Hostname"] = socket.gethostname()  # Docker: host networking shows the host's name
             container.config["Hostname"] = config.get("Hostname") or container.short_id
             directory = self.store.directory(container_id)
             try:
@@ -348,7 +352,9 @@ class ContainerService:
         """The networks a container joins when it starts: name -> endpoint settings asked for."""
         mode = host_config["NetworkMode"]
         wanted: dict[str, Any] = {}
-        if mode == "bridge" or (mode == "default" and self.bridge_by_default) or self.networks.find(mode):
+        if mode == "bridge" or (mode == "default" and self.bridge_by_default) or (
+                mode not in ("none", "host", "default") and not mode.startswith("container:")
+                and self.networks.find(mode)):
             name = "bridge" if mode == "default" else self.networks.get(mode)["Name"]
             wanted[name] = {}
         for name, settings in (networking.get("EndpointsConfig") or {}).items():
@@ -675,7 +681,7 @@ class ContainerService:
             if driver.implements("remove"):
                 driver.remove(container=self.ref(container))
         shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
-        shutil.rmtree(self.state_dir(container.id), ignore_errors=True)
+        _remove_tree(self.state_dir(container.id))
         self.drivers.notify("removed", container=self.ref(container))
         self._event(container, "destroy")
         self._notify()
@@ -725,6 +731,16 @@ def _created(container: Container) -> float:
     from moor.images.views import parse_timestamp
 
     return parse_timestamp(container.created)
+
+
+def _remove_tree(path: str, attempts: int = 40) -> None:
+    """Remove a state directory a monitor may still be finishing in (runc writes its log there)."""
+    for _ in range(attempts):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            return
+        time.sleep(0.05)
+    log.warning("could not remove %s", path)
 
 
 def _host_line(entry: str) -> str:

@@ -160,3 +160,17 @@ def test_ulimits_and_the_cap_sys_resource_hint(moord: DaemonProcess) -> None:
         assert "CAP_SYS_RESOURCE" in raised.stderr and "rlimit" in raised.stderr
     default = moor(moord, "run", "--rm", "busybox", "sh", "-c", "ulimit -Hn")
     assert default.stdout.strip() == str(hard)  # no rlimits unless asked: the daemon's own limit
+
+
+def test_network_modes_none_host_and_container(moord: DaemonProcess) -> None:
+    import socket
+
+    none = moor(moord, "run", "--rm", "--net", "none", "busybox", "sh", "-c", "ls /sys/class/net")
+    assert none.returncode == 0 and none.stdout.split() == ["lo"], none.stderr
+    host = moor(moord, "run", "--rm", "--network", "host", "busybox", "hostname")
+    assert host.stdout.strip() == socket.gethostname()
+    moor(moord, "run", "-d", "--name", "netowner", "--net", "none", "busybox", "sleep", "300")
+    owner_ns = os.readlink(f"/proc/{json.loads(moor(moord, 'inspect', 'netowner').stdout)[0]['State']['Pid']}/ns/net")
+    shared = moor(moord, "run", "--rm", "--net", "container:netowner", "busybox", "readlink", "/proc/self/ns/net")
+    assert shared.stdout.strip() == owner_ns, shared.stderr
+    moor(moord, "rm", "-f", "netowner")

@@ -1,0 +1,76 @@
+"""`commit` of a container with a 100 MB change and `cp` of a 100 MB file, side by side with Docker.
+
+Each engine: a private daemon, the busybox image, a container that wrote 100 MB of random data into
+/data; then commit it (median of 3), cp the file out to the host, and cp a 100 MB host file in.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from common import private_daemon, private_dockerd  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SIZE_MB = int(os.environ.get("BENCH_FILE_MB", "100"))
+
+
+def measure(cli: list[str], env: dict[str, str], work: str) -> dict[str, float]:
+    def run(*args: str) -> None:
+        subprocess.run([*cli, *args], env=env, capture_output=True, check=True)
+
+    def timed(*args: str) -> float:
+        start = time.perf_counter()
+        run(*args)
+        return time.perf_counter() - start
+
+    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
+    subprocess.run([*cli, "import", "-", "busybox:latest"], input=rootfs, env=env, capture_output=True, check=True)
+    run("run", "--network", "none", "--name", "writer", "busybox", "sh", "-c",
+        f"mkdir /data && head -c {SIZE_MB * 1024 * 1024} /dev/urandom > /data/blob")
+    results = {f"commit ({SIZE_MB} MB change)": statistics.median(
+        timed("commit", "writer", f"bench/commit:{i}") for i in range(RUNS))}
+    out = os.path.join(work, "out")
+    results[f"cp out ({SIZE_MB} MB file)"] = statistics.median(
+        timed("cp", "writer:/data/blob", out) for _ in range(RUNS))
+    source = os.path.join(work, "in.bin")
+    with open(source, "wb") as handle:
+        handle.write(os.urandom(SIZE_MB * 1024 * 1024))
+    results[f"cp in ({SIZE_MB} MB file)"] = statistics.median(
+        timed("cp", source, "writer:/in.bin") for _ in range(RUNS))
+    return results
+
+
+def main() -> None:
+    moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
+    work = tempfile.mkdtemp(prefix="moor-bench-files-")
+    try:
+        with private_daemon() as daemon:
+            moor = measure([moor_cli, "-H", daemon.host], dict(os.environ), work)
+        docker = None
+        with private_dockerd() as host:
+            if host is not None:
+                env = {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
+                docker = measure(["docker"], env, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"container file benchmark, median of {RUNS} runs (seconds)")
+    print(f"  {'operation':<28}{'moor':>10}{'docker':>10}{'moor/docker':>14}")
+    for name, seconds in moor.items():
+        other = docker.get(name) if docker else None
+        ratio = f"{seconds / other:14.2f}" if other else f"{'-':>14}"
+        print(f"  {name:<28}{seconds:10.3f}{(other if other is not None else float('nan')):10.3f}{ratio}")
+    if docker is None:
+        print("  (dockerd not installed: `apt-get install docker.io` for the side-by-side figures)")
+
+
+if __name__ == "__main__":
+    main()
