@@ -51,3 +51,17 @@ def private_dockerd() -> Iterator[str | None]:
             os.killpg(process.pid, signal.SIGKILL)
         subprocess.run(["umount", "-R", "-l", root], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def print_side_by_side(title: str, moor: dict[str, float], docker: dict[str, float] | None, width: int = 42,
+                       precision: int = 3) -> None:
+    """One table: each measure for moor, Docker (when measured) and their ratio."""
+    print(title)
+    print(f"  {'measure':<{width}}{'moor':>10}{'docker':>10}{'moor/docker':>14}")
+    for name, value in moor.items():
+        other = docker.get(name) if docker else None
+        ratio = f"{value / other:14.2f}" if other else f"{'-':>14}"
+        shown = f"{other:10.{precision}f}" if other is not None else f"{'-':>10}"
+        print(f"  {name:<{width}}{value:10.{precision}f}{shown}{ratio}")
+    if docker is None:
+        print("  (dockerd not installed: `apt-get install docker.io` for the side-by-side figures)")

@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import private_daemon, private_dockerd  # noqa: E402
+from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -62,14 +62,7 @@ def main() -> None:
                 docker = measure(["docker"], env, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"container file benchmark, median of {RUNS} runs (seconds)")
-    print(f"  {'operation':<28}{'moor':>10}{'docker':>10}{'moor/docker':>14}")
-    for name, seconds in moor.items():
-        other = docker.get(name) if docker else None
-        ratio = f"{seconds / other:14.2f}" if other else f"{'-':>14}"
-        print(f"  {name:<28}{seconds:10.3f}{(other if other is not None else float('nan')):10.3f}{ratio}")
-    if docker is None:
-        print("  (dockerd not installed: `apt-get install docker.io` for the side-by-side figures)")
+    print_side_by_side(f"container file benchmark, median of {RUNS} runs (seconds)", moor, docker, width=28, precision=3)
 
 
 if __name__ == "__main__":

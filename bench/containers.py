@@ -24,7 +24,7 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import private_daemon, private_dockerd  # noqa: E402
+from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
@@ -106,14 +106,7 @@ def main() -> None:
             docker = measure(["docker"], env, lambda: pids_matching("dockerd\0") + pids_matching("containerd\0"),
                              lambda: pids_matching("containerd-shim"))
             shutil.rmtree(work, ignore_errors=True)
-    print("container benchmark")
-    print(f"  {'measure':<42}{'moor':>10}{'docker':>10}{'moor/docker':>14}")
-    for name, value in moor.items():
-        other = docker.get(name) if docker else None
-        ratio = f"{value / other:14.2f}" if other else f"{'-':>14}"
-        print(f"  {name:<42}{value:10.1f}{(other if other is not None else float('nan')):10.1f}{ratio}")
-    if docker is None:
-        print("  (dockerd not installed: `apt-get install docker.io` for the side-by-side figures)")
+    print_side_by_side("container benchmark", moor, docker, width=42, precision=1)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import private_daemon, private_dockerd  # noqa: E402
+from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
 
 from moor.testing.archives import make_docker_archive  # noqa: E402
 
@@ -68,14 +68,7 @@ def main() -> None:
             if dockerd is not None:
                 env = {**os.environ, "DOCKER_HOST": dockerd, "DOCKER_CONFIG": work}
                 docker = measure(["docker"], env, archive, work)
-        print(f"images benchmark, median of {RUNS} runs (seconds)")
-        print(f"  {'operation':<24}{'moor':>10}{'docker':>10}{'moor/docker':>14}")
-        for name, seconds in moor.items():
-            other = docker.get(name) if docker else None
-            ratio = f"{seconds / other:14.2f}" if other else f"{'-':>14}"
-            print(f"  {name:<24}{seconds:10.3f}{other if other else float('nan'):10.3f}{ratio}")
-        if docker is None:
-            print("  (dockerd not installed: `apt-get install docker.io` for the side-by-side figures)")
+        print_side_by_side(f"images benchmark, median of {RUNS} runs (seconds)", moor, docker, width=24, precision=3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

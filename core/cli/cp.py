@@ -20,12 +20,13 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import IO, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
+from moor.cli.output import copy_response, refuse_terminal, save_response
 
 GO_MODE_DIR = 1 << 31
 GO_MODE_SYMLINK = 1 << 27
@@ -242,13 +243,7 @@ def copy_from_container(client: Client, container: str, src_path: str, dst_path:
         _not_found(err, container, src_path)
     try:
         if dst_path == "-":
-            out = sys.stdout.buffer
-            while True:
-                data = response.read1()
-                if not data:
-                    break
-                out.write(data)
-            out.flush()
+            copy_response(response, sys.stdout.buffer)
             return
         stat = decode_stat(response.getheader("X-Docker-Container-Path-Stat"))
         src = CopyInfo(src_path, True, bool(stat.get("mode", 0) & GO_MODE_DIR), rebase)
@@ -360,42 +355,11 @@ def cp(ctx: click.Context, archive_mode: bool, follow_link: bool, quiet: bool, s
         _fail(str(err))
 
 
-def _copy_response(response: Any, out: IO[bytes]) -> None:
-    while True:
-        data = response.read1()
-        if not data:
-            break
-        out.write(data)
-    out.flush()
-
-
 @click.command("export")
 @click.option("-o", "--output", default="", help="Write to a file, instead of STDOUT")
 @click.argument("container")
 @click.pass_context
 def export(ctx: click.Context, output: str, container: str) -> None:
     """Export a container's filesystem as a tar archive."""
-    if not output and sys.stdout.isatty():
-        _fail("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-    response = client_of(ctx).open("GET", f"/containers/{quote_name(container)}/export")
-    try:
-        if not output:
-            _copy_response(response, sys.stdout.buffer)
-            return
-        import tempfile
-
-        directory = os.path.dirname(os.path.abspath(output))
-        try:
-            handle, temp = tempfile.mkstemp(prefix=".moor_temp_", dir=directory)
-        except OSError as err:
-            _fail(_os_error(err, "open"))
-        try:
-            with os.fdopen(handle, "wb") as out:
-                _copy_response(response, out)
-            os.replace(temp, output)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
-    finally:
-        response.close()
+    refuse_terminal(output)
+    save_response(client_of(ctx).open("GET", f"/containers/{quote_name(container)}/export"), output)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -12,7 +11,7 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import fail, print_json, print_table, render_format
+from moor.cli.output import fail, print_json, print_table, refuse_terminal, render_format, save_response
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
 
@@ -333,32 +332,8 @@ image.add_command(load, "load")
 @click.pass_context
 def save(ctx: click.Context, names: tuple[str, ...], output: str) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
-    if not output and sys.stdout.isatty():
-        fail("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-    response = client_of(ctx).open("GET", "/images/get", {"names": list(names)})
-    if output:
-        directory = os.path.dirname(os.path.abspath(output))
-        temp = os.path.join(directory, f".{os.path.basename(output)}.tmp-{os.getpid()}")
-        try:
-            with open(temp, "wb") as out:
-                _copy(response, out)
-            os.replace(temp, output)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
-    else:
-        _copy(response, sys.stdout.buffer)
-
-
-def _copy(response: Any, out: Any) -> None:
-    while True:
-        data = response.read1()
-        if not data:
-            break
-        out.write(data)
-    out.flush()
-    response.close()
+    refuse_terminal(output)
+    save_response(client_of(ctx).open("GET", "/images/get", {"names": list(names)}), output)
 
 
 image.add_command(save, "save")

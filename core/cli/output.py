@@ -50,3 +50,44 @@ def print_table(rows: list[list[str]], padding: int = 3) -> None:
     for row in rows:
         cells = [cell.ljust(widths[i] + padding) for i, cell in enumerate(row[:-1])]
         click.echo(("".join(cells) + (row[-1] if row else "")).rstrip())
+
+
+def copy_response(response: Any, out: Any) -> None:
+    """Copy a streamed answer's body to ``out`` as it arrives."""
+    while True:
+        data = response.read1()
+        if not data:
+            break
+        out.write(data)
+    out.flush()
+
+
+def save_response(response: Any, output: str) -> None:
+    """Write a streamed answer to ``output`` (whole or not at all: temp file, then rename) or stdout ("")."""
+    import os
+    import tempfile
+
+    try:
+        if not output:
+            copy_response(response, sys.stdout.buffer)
+            return
+        directory = os.path.dirname(os.path.abspath(output))
+        try:
+            handle, temp = tempfile.mkstemp(prefix=".moor_temp_", dir=directory)
+        except OSError as err:
+            fail(f"open {output}: {(err.strerror or str(err)).lower()}")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                copy_response(response, out)
+            os.replace(temp, output)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+    finally:
+        response.close()
+
+
+def refuse_terminal(output: str) -> None:
+    if not output and sys.stdout.isatty():
+        fail("cowardly refusing to save to a terminal. Use the -o flag or redirect")
