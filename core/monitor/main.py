@@ -267,14 +267,35 @@ class Monitor:
         self._finish()
 
     def _finish(self) -> None:
-        deadline = time.monotonic() + 5
-        for thread in self.pumps:
-            thread.join(max(deadline - time.monotonic(), 0))
-        self.hub.close()
-        if self.cgroups is not None:  # before runc delete removes the cgroup
-            from moor.containers.cgroups import oom_killed
+        """Record the exit, answer waiters, clean up runc's state, and leave — whatever fails on the way."""
+        try:
+            deadline = time.monotonic() + 5
+            for thread in self.pumps:
+                thread.join(max(deadline - time.monotonic(), 0))
+            self.hub.close()
+            if self.cgroups is not None:  # before runc delete removes the cgroup
+                from moor.containers.cgroups import oom_killed
 
-            self.oom_killed = oom_killed(self.cgroups)
+                self.oom_killed = oom_killed(self.cgroups)
+            self._write_exit_record()
+        except Exception as err:  # the state directory may be gone: still answer and exit
+            print(f"recording the exit failed: {err}", flush=True)
+        self.exited.set()  # answer waiters first: runc's clean-up is not on the user's clock
+        give_up = time.monotonic() + 2
+        while self.waiters and time.monotonic() < give_up:
+            time.sleep(0.01)
+        if not self.exec_mode:
+            try:
+                subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
+            except (OSError, subprocess.SubprocessError) as err:
+                print(f"runc delete failed: {err}", flush=True)
+        try:
+            os.unlink(SOCKET_NAME)
+        except OSError:
+            pass
+        os._exit(0)
+
+    def _write_exit_record(self) -> None:
         record = {"exit_code": self.exit_code, "finished_at": self.finished_at, "started_at": self.started_at,
                   "oom_killed": self.oom_killed}
         temp = "exit.json.tmp"
@@ -283,17 +304,6 @@ class Monitor:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, "exit.json")
-        self.exited.set()  # answer waiters first: runc's clean-up is not on the user's clock
-        give_up = time.monotonic() + 2
-        while self.waiters and time.monotonic() < give_up:
-            time.sleep(0.01)
-        if not self.exec_mode:
-            subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
-        try:
-            os.unlink(SOCKET_NAME)
-        except OSError:
-            pass
-        os._exit(0)
 
     # ------------------------------------------------------------------ requests
 
@@ -347,6 +357,9 @@ class Monitor:
             return {"ok": True}
         if op == "close-stdin":
             self._close_stdin()
+            return {"ok": True}
+        if op == "abort":  # moord gave up on starting this process: remove it now
+            threading.Thread(target=self.abandon_unless_started, daemon=True).start()
             return {"ok": True}
         return {"ok": False, "error": "unknown op"}
 

@@ -270,6 +270,7 @@ class ContainerService:
         shutil.rmtree(state_dir, ignore_errors=True)
         os.makedirs(state_dir, mode=0o700)
         rootfs = self.drivers.storage.mount(key=container.storage_key)
+        monitor = None
         try:
             bundle = self._write_bundle(container, rootfs, state_dir)
             log_config = self.config.drivers["log"].options.get(container.log_driver, {})
@@ -282,9 +283,11 @@ class ContainerService:
             self._join_networks(container, monitor.container_pid)
             pid = monitor.start()
         except BaseException as err:
+            if monitor is not None:
+                _abort_monitor(state_dir)
             self._leave_networks(container)
             self.drivers.storage.unmount(key=container.storage_key)
-            shutil.rmtree(state_dir, ignore_errors=True)
+            _remove_tree(state_dir)
             container.state.Error = str(err)
             container.state.ExitCode = _exit_code_for(err)
             self.store.save(container)
@@ -731,6 +734,20 @@ def _created(container: Container) -> float:
     from moor.images.views import parse_timestamp
 
     return parse_timestamp(container.created)
+
+
+def _abort_monitor(state_dir: str) -> None:
+    """Tell a monitor whose process will not start to remove it, and wait until it has gone."""
+    from moor.monitor.client import request
+
+    try:
+        request(state_dir, {"op": "abort"}, timeout=10)
+    except (OSError, MoorError):
+        return
+    for _ in range(100):
+        if not os.path.exists(os.path.join(state_dir, "control.sock")):
+            return
+        time.sleep(0.05)
 
 
 def _remove_tree(path: str, attempts: int = 40) -> None:

@@ -174,3 +174,42 @@ def test_network_modes_none_host_and_container(moord: DaemonProcess) -> None:
     shared = moor(moord, "run", "--rm", "--net", "container:netowner", "busybox", "readlink", "/proc/self/ns/net")
     assert shared.stdout.strip() == owner_ns, shared.stderr
     moor(moord, "rm", "-f", "netowner")
+
+
+def test_failed_start_after_create_leaves_no_monitor(moord: DaemonProcess) -> None:
+    from moor.testing.daemon import processes_under
+
+    result = moor(moord, "run", "--rm", "--network", "nosuchnet", "busybox", "true")
+    assert result.returncode == 125 and "network nosuchnet not found" in result.stderr
+    moor(moord, "create", "--name", "joiner", "--network", "none", "busybox", "true")
+    other = moor(moord, "run", "--rm", "--name", "bad-join", "--network", "container:joiner", "busybox", "true")
+    assert other.returncode == 125 and "non running container" in other.stderr
+    moor(moord, "rm", "joiner")
+    state = os.path.join(moord.exec_root, "containers")
+    assert [p for p in processes_under(state)] == []
+    assert os.listdir(state) == []
+
+
+def test_network_failure_after_the_monitor_started_aborts_it(moord: DaemonProcess) -> None:
+    import secrets
+
+    from moor.testing.daemon import processes_under
+
+    bridge = "mt" + secrets.token_hex(4)
+    subnet = f"10.203.{secrets.randbelow(250)}.0/30"
+    created = moor(moord, "network", "create", "--subnet", subnet, "-o", f"com.docker.network.bridge.name={bridge}",
+                   "tiny")
+    assert created.returncode == 0, created.stderr
+    try:
+        first = moor(moord, "run", "-d", "--name", "only", "--network", "tiny", "busybox", "sleep", "300")
+        assert first.returncode == 0, first.stderr
+        full = moor(moord, "run", "--rm", "--network", "tiny", "busybox", "true")
+        assert full.returncode == 125 and "no available IPv4 addresses" in full.stderr
+        state = os.path.join(moord.exec_root, "containers")
+        only = json.loads(moor(moord, "inspect", "only").stdout)[0]["Id"]
+        assert os.listdir(state) == [only]
+        assert all(os.readlink(f"/proc/{p}/cwd").startswith(os.path.join(state, only))
+                   for p in processes_under(state) if os.readlink(f"/proc/{p}/cwd") != state)
+    finally:
+        moor(moord, "rm", "-f", "only")
+        assert moor(moord, "network", "rm", "tiny").returncode == 0
