@@ -119,6 +119,12 @@ def _container_options(function: Any) -> Any:
         click.option("--sysctl", multiple=True, help="Sysctl options"),
         click.option("--add-host", multiple=True, help="Add a custom host-to-IP mapping (host:ip)"),
         click.option("--group-add", multiple=True, help="Add additional groups to join"),
+        click.option("--dns", multiple=True, help="Set custom DNS servers"),
+        click.option("--dns-search", multiple=True, help="Set custom DNS search domains"),
+        click.option("--dns-option", multiple=True, help="Set DNS options"),
+        click.option("--domainname", default="", help="Container NIS domain name"),
+        click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)"),
+        click.option("--network-alias", multiple=True, help="Add network-scoped alias for the container"),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -173,6 +179,9 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     host_config["Sysctls"] = dict(s.partition("=")[::2] for s in o["sysctl"]) or None
     host_config["ExtraHosts"] = list(o["add_host"]) or None
     host_config["GroupAdd"] = list(o["group_add"]) or None
+    host_config["Dns"] = list(o["dns"]) or None
+    host_config["DnsSearch"] = list(o["dns_search"]) or None
+    host_config["DnsOptions"] = list(o["dns_option"]) or None
     body: dict[str, Any] = {
         "Hostname": o["hostname"], "User": o["user"], "Env": env, "Cmd": list(o["command"]) or None,
         "Image": o["image"], "WorkingDir": o["workdir"], "Labels": _labels(o["label"]),
@@ -184,6 +193,14 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
         body["StopTimeout"] = o["stop_timeout"]
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
+    body["Domainname"] = o["domainname"]
+    network = o["network"]
+    if (o["ip"] or o["network_alias"]) and network and network not in ("bridge", "host", "none", "default"):
+        endpoint = {"Aliases": list(o["network_alias"]) or None,
+                    **({"IPAMConfig": {"IPv4Address": o["ip"]}} if o["ip"] else {})}
+        body["NetworkingConfig"] = {"EndpointsConfig": {network: endpoint}}
+    elif o["ip"] or o["network_alias"]:
+        fail("user specified IP address is supported on user defined networks only", ENGINE_ERROR)
     if o["entrypoint"] is not None:
         body["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else [""]
     return body

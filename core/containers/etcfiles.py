@@ -24,8 +24,25 @@ def hosts_text(hostname: str, address: str = "", extra: list[str] | None = None)
     return "\n".join(lines) + "\n"
 
 
-def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = False) -> str:
-    """The host's resolv.conf; without host networking, loopback nameservers are dropped as Docker does."""
+def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = False,
+                     dns: list[str] | None = None, search: list[str] | None = None,
+                     options: list[str] | None = None) -> str:
+    """The container's resolv.conf, as Docker writes it.
+
+    ``--dns``, ``--dns-search`` and ``--dns-option`` replace the host's lines of their kind;
+    without them it is the host's file, minus loopback nameservers unless the network is the host's.
+    """
+    if dns or search or options:
+        base = resolv_conf_text(host_file, host_network)
+        lines = [line for line in base.splitlines()
+                 if not ((dns and line.startswith("nameserver")) or (search and line.startswith("search"))
+                         or (options and line.startswith("options")))]
+        lines += [f"nameserver {server}" for server in dns or []]
+        if search:
+            lines.append("search " + " ".join(search))
+        if options:
+            lines.append("options " + " ".join(options))
+        return "\n".join(lines) + "\n"
     try:
         with open(host_file) as handle:
             lines = handle.read().splitlines()
@@ -42,14 +59,16 @@ def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = F
 
 
 def write_etc_files(directory: str, hostname: str, host_network: bool,
-                    extra_hosts: list[str] | None = None) -> dict[str, str]:
+                    extra_hosts: list[str] | None = None, dns: dict[str, list[str]] | None = None) -> dict[str, str]:
     """Write the three files into the container's directory; return destination -> host path."""
     hosts = _host_hosts() + "".join(f"{line}\n" for line in extra_hosts or []) if host_network \
         else hosts_text(hostname, extra=extra_hosts)
     files = {
         "/etc/hostname": (os.path.join(directory, "hostname"), hostname + "\n"),
         "/etc/hosts": (os.path.join(directory, "hosts"), hosts),
-        "/etc/resolv.conf": (os.path.join(directory, "resolv.conf"), resolv_conf_text(host_network=host_network)),
+        "/etc/resolv.conf": (os.path.join(directory, "resolv.conf"), resolv_conf_text(
+            host_network=host_network, dns=(dns or {}).get("Dns"), search=(dns or {}).get("DnsSearch"),
+            options=(dns or {}).get("DnsOptions"))),
     }
     for path, text in files.values():
         atomic_write(path, text.encode())

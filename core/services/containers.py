@@ -311,7 +311,8 @@ class ContainerService:
         host_network = container.host_config["NetworkMode"] == "host"
         extra_hosts = [_host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
         etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
-                              extra_hosts)
+                              extra_hosts, {key: list(container.host_config.get(key) or [])
+                                            for key in ("Dns", "DnsSearch", "DnsOptions")})
         container.hostname_path, container.hosts_path = etc["/etc/hostname"], etc["/etc/hosts"]
         container.resolv_conf_path = etc["/etc/resolv.conf"]
         hc = container.host_config
@@ -344,6 +345,9 @@ class ContainerService:
             resources=oci_resources(hc),
         ))
         spec = security.apply(spec, hc, rootfs)
+        domainname = container.config.get("Domainname")
+        if domainname and hc.get("UTSMode") != "host":  # runc 1.1 ignores the spec's domainname: set it as Docker does
+            spec["linux"].setdefault("sysctl", {})["kernel.domainname"] = domainname
         bundle = os.path.join(state_dir, "bundle")
         os.makedirs(bundle, mode=0o700, exist_ok=True)
         atomic_write_json(os.path.join(bundle, "config.json"), spec)
@@ -398,7 +402,8 @@ class ContainerService:
             own = [s.get("IPAddress") for s in member.networks.values() if s.get("IPAddress")]
             extra = [_host_line(e) for e in member.host_config.get("ExtraHosts") or []]
             for name in member.networks:
-                extra += [f"{address}\t{peer}" for address, peer in self.networks.peers(name) if peer != member.name]
+                extra += [f"{address}\t{peers}" for address, peers in self.networks.peers(name)
+                          if peers.split()[0] != member.name]
             rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra))
 
     def connect_network(self, ident: str, network: str, settings: dict[str, Any]) -> None:

@@ -192,7 +192,7 @@ class NetworkService:
             record["Containers"][container.id] = {
                 "Name": container.name, "EndpointID": endpoint_id, "MacAddress": info.mac_address,
                 "IPv4Address": f"{info.ipv4_address}/{info.prefix_len}" if info.ipv4_address else "",
-                "IPv6Address": "",
+                "IPv6Address": "", "Aliases": list(aliases),
             }
             self._save()
         return result
@@ -218,5 +218,5 @@ class NetworkService:
         record = self.find(network_name)
         if record is None or record["Name"] in PREDEFINED:
             return []
-        return [(entry["IPv4Address"].split("/")[0], entry["Name"]) for entry in record["Containers"].values()
-                if entry.get("IPv4Address")]
+        return [(entry["IPv4Address"].split("/")[0], " ".join([entry["Name"], *entry.get("Aliases", [])]))
+                for entry in record["Containers"].values() if entry.get("IPv4Address")]

@@ -13,7 +13,11 @@ if TYPE_CHECKING:
 
 
 def view(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "moor"}
+    """Docker's shape: without moor's own bookkeeping (driver facts, aliases kept for /etc/hosts)."""
+    shown = {k: v for k, v in record.items() if k != "moor"}
+    shown["Containers"] = {cid: {k: v for k, v in entry.items() if k != "Aliases"}
+                           for cid, entry in record["Containers"].items()}
+    return shown
 
 
 def build(engine: "Engine") -> Router:

@@ -1,0 +1,91 @@
+"""User-defined bridge networks with the real bridge driver: addresses, names, aliases, DNS options,
+isolation between networks. Each test uses its own bridge names and subnets and removes them."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+
+import pytest
+
+from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+
+def make_network(daemon: DaemonProcess, name: str) -> str:
+    subnet = f"10.204.{secrets.randbelow(250)}.0/24"
+    result = moor(daemon, "network", "create", "--subnet", subnet, "--label", "test=1",
+                  "-o", f"com.docker.network.bridge.name=mt{secrets.token_hex(4)}", name)
+    assert result.returncode == 0, result.stderr
+    return subnet
+
+
+def test_names_aliases_addresses_and_isolation(moord: DaemonProcess) -> None:
+    subnet = make_network(moord, "appnet")
+    make_network(moord, "othernet")
+    prefix = subnet.rsplit(".", 1)[0]
+    try:
+        assert moor(moord, "run", "-d", "--name", "db", "--network", "appnet", "--ip", f"{prefix}.50",
+                    "--network-alias", "database", "busybox", "sleep", "300").returncode == 0
+        ip = json.loads(moor(moord, "inspect", "db").stdout)[0]["NetworkSettings"]["Networks"]["appnet"]["IPAddress"]
+        assert ip == f"{prefix}.50"
+        web = moor(moord, "run", "--rm", "--network", "appnet", "--dns", "10.0.0.53", "--dns-search", "example.test",
+                   "--dns-option", "ndots:2", "--domainname", "corp.test", "busybox", "sh", "-c",
+                   "ping -c1 -W2 db >/dev/null && echo by-name; ping -c1 -W2 database >/dev/null && echo by-alias; "
+                   "cat /etc/resolv.conf; cat /proc/sys/kernel/domainname")
+        assert "by-name" in web.stdout and "by-alias" in web.stdout, web.stdout + web.stderr
+        assert "nameserver 10.0.0.53" in web.stdout and "search example.test" in web.stdout
+        assert "options ndots:2" in web.stdout and web.stdout.strip().endswith("corp.test")
+        other = moor(moord, "run", "--rm", "--network", "othernet", "busybox", "sh", "-c",
+                     f"ping -c1 -W1 {prefix}.50 >/dev/null && echo reached || echo isolated")
+        assert other.stdout.strip() == "isolated"
+        inspect = json.loads(moor(moord, "network", "inspect", "appnet").stdout)[0]
+        assert [c["Name"] for c in inspect["Containers"].values()] == ["db"]
+        assert inspect["IPAM"]["Config"][0]["Subnet"] == subnet and inspect["Labels"] == {"test": "1"}
+        refused = moor(moord, "network", "rm", "appnet")
+        assert refused.returncode == 1 and "has active endpoints" in refused.stderr
+        listed = moor(moord, "network", "ls", "--filter", "label=test=1", "--format", "{{.Name}}").stdout.split()
+        assert sorted(listed) == ["appnet", "othernet"]
+    finally:
+        moor(moord, "rm", "-f", "db")
+        for name in ("appnet", "othernet"):
+            moor(moord, "network", "rm", name)
+    assert "appnet" not in moor(moord, "network", "ls").stdout
+
+
+def test_connect_and_disconnect_a_running_container(moord: DaemonProcess) -> None:
+    make_network(moord, "latenet")
+    try:
+        moor(moord, "run", "-d", "--name", "late", "--net", "none", "busybox", "sleep", "300")
+        assert moor(moord, "network", "connect", "--alias", "tardy", "latenet", "late").returncode == 0
+        links = moor(moord, "exec", "late", "ls", "/sys/class/net").stdout.split()
+        assert "eth0" in links
+        assert moor(moord, "network", "disconnect", "latenet", "late").returncode == 0
+        assert moor(moord, "exec", "late", "ls", "/sys/class/net").stdout.split() == ["lo"]
+    finally:
+        moor(moord, "rm", "-f", "late")
+        moor(moord, "network", "rm", "latenet")
+
+
+def test_docker_cli_networks(moord: DaemonProcess, docker_cli: str) -> None:
+    import os
+
+    env = {**os.environ, "DOCKER_HOST": moord.host, "DOCKER_CONFIG": moord.root}
+    bridge = f"mt{secrets.token_hex(4)}"
+    created = subprocess.run([docker_cli, "network", "create", "--subnet", f"10.205.{secrets.randbelow(250)}.0/24",
+                              "-o", f"com.docker.network.bridge.name={bridge}", "dknet"],
+                             capture_output=True, text=True, env=env)
+    assert created.returncode == 0, created.stderr
+    try:
+        listed = subprocess.run([docker_cli, "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True,
+                                env=env).stdout.split()
+        assert {"bridge", "host", "none", "dknet"} <= set(listed)
+        run = subprocess.run([docker_cli, "run", "--rm", "--network", "dknet", "busybox", "ip", "-4", "addr", "show",
+                              "eth0"], capture_output=True, text=True, env=env)
+        assert "inet 10.205." in run.stdout, run.stderr
+    finally:
+        subprocess.run([docker_cli, "network", "rm", "dknet"], capture_output=True, env=env)
+    assert bridge not in subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
