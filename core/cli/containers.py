@@ -125,6 +125,9 @@ def _container_options(function: Any) -> Any:
         click.option("--domainname", default="", help="Container NIS domain name"),
         click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)"),
         click.option("--network-alias", multiple=True, help="Add network-scoped alias for the container"),
+        click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
+        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
+        click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -194,6 +197,15 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
     body["Domainname"] = o["domainname"]
+    bindings = _port_bindings(o["publish"])
+    exposed = {port: {} for port in bindings}
+    for text in o["expose"]:
+        for port in _port_range(text):
+            exposed[port] = {}
+    host_config["PortBindings"] = bindings or None
+    host_config["PublishAllPorts"] = o["publish_all"]
+    if exposed:
+        body["ExposedPorts"] = exposed
     network = o["network"]
     if (o["ip"] or o["network_alias"]) and network and network not in ("bridge", "host", "none", "default"):
         endpoint = {"Aliases": list(o["network_alias"]) or None,
@@ -204,6 +216,34 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     if o["entrypoint"] is not None:
         body["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else [""]
     return body
+
+
+def _port_range(text: str) -> list[str]:
+    """``80``, ``80/udp``, ``8000-8002`` -> ["80/tcp", ...]."""
+    number, _, protocol = text.partition("/")
+    start, _, end = number.partition("-")
+    if not start.isdigit() or (end and not end.isdigit()):
+        fail(f'invalid argument "{text}" for "-p, --publish" flag: Invalid containerPort: {number}', ENGINE_ERROR)
+    return [f"{port}/{protocol or 'tcp'}" for port in range(int(start), int(end or start) + 1)]
+
+
+def _port_bindings(values: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
+    """Docker's -p forms: port, host:port, ip:host:port, ip::port, ranges, /udp."""
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for value in values:
+        parts = value.rsplit(":", 2) if value.count(":") <= 2 else None
+        if parts is None:
+            fail(f'invalid argument "{value}" for "-p, --publish" flag: Invalid hostPort', ENGINE_ERROR)
+        container_part = parts[-1]
+        host_port = parts[-2] if len(parts) >= 2 else ""
+        host_ip = parts[0] if len(parts) == 3 else ""
+        ports = _port_range(container_part)
+        host_ports = [p.split("/")[0] for p in _port_range(host_port)] if host_port else [""] * len(ports)
+        if len(host_ports) != len(ports):
+            fail(f'invalid argument "{value}" for "-p, --publish" flag: port ranges do not match', ENGINE_ERROR)
+        for port, host in zip(ports, host_ports):
+            bindings.setdefault(port, []).append({"HostIp": host_ip, "HostPort": host})
+    return bindings
 
 
 def _device(text: str) -> dict[str, str]:
@@ -463,7 +503,8 @@ def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -
             "RunningFor": human_duration(now - c["Created"]) + " ago",
             "Status": c["Status"],
             "State": c["State"],
-            "Ports": "",
+            "Ports": ", ".join(f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
+                               for p in c.get("Ports") or []),
             "Names": ",".join(n.lstrip("/") for n in c["Names"]),
             "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
             "Networks": ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),

@@ -78,6 +78,7 @@ class Container:
     rootfs: str = ""
     networks: dict[str, Any] = field(default_factory=dict)
     mounts: list[dict[str, Any]] = field(default_factory=list)
+    ports: dict[str, Any] = field(default_factory=dict)  # published ports, as NetworkSettings.Ports shows them
     manually_stopped: bool = False  # stop/kill by the user: restart policies stand down
     restart_delay: float = 0.0  # the current back-off delay of the restart policy
 

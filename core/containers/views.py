@@ -46,8 +46,9 @@ def network_settings(container: Container) -> dict[str, Any]:
     bridge = container.networks.get("bridge") or {}
     return {
         "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
+        "LinkLocalIPv6PrefixLen": 0, "SandboxKey": "", "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None, "EndpointID": bridge.get("EndpointID", ""),
+        "Ports": {**{port: None for port in container.config.get("ExposedPorts") or {}}, **container.ports},
         "Gateway": bridge.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
         "MacAddress": bridge.get("MacAddress", ""), "Networks": {name: _endpoint(s) for name, s in container.networks.items()},
@@ -70,7 +71,8 @@ def summary(service: "ContainerService", container: Container, size: bool = Fals
         "ImageID": container.image_id,
         "Command": command_text(container),
         "Created": int(parse_timestamp(container.created)),
-        "Ports": [],
+        "Ports": [{"IP": b["HostIp"], "PrivatePort": int(port.split("/")[0]), "PublicPort": int(b["HostPort"]),
+                   "Type": port.split("/")[1]} for port, bindings in container.ports.items() for b in bindings],
         "Labels": dict(container.config.get("Labels") or {}),
         "State": container.state.Status,
         "Status": status_text(container),

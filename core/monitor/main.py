@@ -119,6 +119,7 @@ class Monitor:
         self.child_fds: dict[str, int] = {}
         self.readers: list[tuple[int, str]] = []
         self.pumps: list[threading.Thread] = []
+        self.proxies: list[Any] = []  # published ports (moor.monitor.ports.PortProxy)
         self.hub = Hub(open_log_writer(args))
         self.lock = threading.Lock()
         self.waiters = 0
@@ -358,6 +359,16 @@ class Monitor:
         if op == "close-stdin":
             self._close_stdin()
             return {"ok": True}
+        if op == "publish":
+            from moor.monitor.ports import PortProxy
+
+            try:
+                proxy = PortProxy(str(request.get("host_ip") or ""), int(request.get("host_port") or 0),
+                                  str(request["target"]), int(request["target_port"]))
+            except OSError as err:
+                return {"ok": False, "error": str(err)}
+            self.proxies.append(proxy)
+            return {"ok": True, "host_port": proxy.port}
         if op == "abort":  # moord gave up on starting this process: remove it now
             threading.Thread(target=self.abandon_unless_started, daemon=True).start()
             return {"ok": True}

@@ -225,6 +225,10 @@ class ContainerService:
         security.validate(host_config)
         for entry in host_config.get("ExtraHosts") or []:
             _host_line(entry)
+        for port in host_config.get("PortBindings") or {}:
+            number, _, protocol = port.partition("/")
+            if protocol not in ("", "tcp") or not number.isdigit():
+                raise InvalidParameter(f"publishing {port!r} is not supported: moor publishes single TCP ports")
         host_config.setdefault("Binds", None)
         host_config.setdefault("Privileged", False)
         host_config.setdefault("ShmSize", 64 * 1024 * 1024)
@@ -281,6 +285,7 @@ class ContainerService:
             monitor.on_ready.extend(self.pending_attaches(container.id))
             container.rootfs = rootfs
             self._join_networks(container, monitor.container_pid)
+            self._publish_ports(container, state_dir)
             pid = monitor.start()
         except BaseException as err:
             if monitor is not None:
@@ -379,6 +384,33 @@ class ContainerService:
                                                              container.networks[name])
         self._refresh_hosts(container)
 
+    def _publish_ports(self, container: Container, state_dir: str) -> None:
+        """Ask the monitor to forward each published port to the container's address."""
+        from moor.monitor.client import request
+
+        container.ports = {}
+        bindings = dict(container.host_config.get("PortBindings") or {})
+        if container.host_config.get("PublishAllPorts"):
+            for port in container.config.get("ExposedPorts") or {}:
+                bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
+        if not bindings:
+            return
+        address = next((s.get("IPAddress") for s in container.networks.values() if s.get("IPAddress")), "")
+        if not address:
+            return  # host and none networking publish nothing, as in Docker
+        for port, entries in sorted(bindings.items()):
+            number, _, protocol = port.partition("/")
+            published = []
+            for entry in entries or [{}]:
+                reply = request(state_dir, {"op": "publish", "host_ip": entry.get("HostIp") or "",
+                                            "host_port": int(entry.get("HostPort") or 0), "target": address,
+                                            "target_port": int(number)}, timeout=10)
+                if not reply.get("ok"):
+                    raise Conflict(f"driver failed programming external connectivity on endpoint {container.name}: "
+                                   f"{reply.get('error')}")
+                published.append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(reply["host_port"])})
+            container.ports[f"{number}/{protocol or 'tcp'}"] = published
+
     def _leave_networks(self, container: Container) -> None:
         for name, settings in list(container.networks.items()):
             if settings.get("EndpointID"):
@@ -473,6 +505,7 @@ class ContainerService:
         except MoorError:
             log.exception("unmounting the root filesystem of %s failed", container_id)
         self._leave_networks(container)
+        container.ports = {}
         container.state.Running = False
         container.state.Paused = False
         container.state.Status = "exited"

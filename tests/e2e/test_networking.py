@@ -89,3 +89,46 @@ def test_docker_cli_networks(moord: DaemonProcess, docker_cli: str) -> None:
     finally:
         subprocess.run([docker_cli, "network", "rm", "dknet"], capture_output=True, env=env)
     assert bridge not in subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+
+
+def test_published_port_serves_the_host(moord: DaemonProcess) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    make_network(moord, "webnet")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        started = moor(moord, "run", "-d", "--name", "web", "--network", "webnet", "-p", f"127.0.0.1:{port}:80",
+                       "--expose", "81", "busybox", "sh", "-c",
+                       "mkdir -p /www && echo served-by-moor > /www/index.html && httpd -f -p 80 -h /www")
+        assert started.returncode == 0, started.stderr
+        body = b""
+        for _ in range(50):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == b"served-by-moor\n"
+        assert moor(moord, "port", "web", "80").stdout.strip() == f"127.0.0.1:{port}"
+        ports = json.loads(moor(moord, "inspect", "web").stdout)[0]["NetworkSettings"]["Ports"]
+        assert ports == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}], "81/tcp": None}
+        assert f"127.0.0.1:{port}->80/tcp" in moor(moord, "ps").stdout
+        taken = moor(moord, "run", "--rm", "--network", "webnet", "-p", f"127.0.0.1:{port}:80", "busybox", "true")
+        assert taken.returncode == 125 and "port is already allocated" in taken.stderr
+    finally:
+        moor(moord, "rm", "-f", "web")
+        moor(moord, "network", "rm", "webnet")
+    for attempt in range(40):  # the port is free once the container (and its monitor) is gone
+        with socket.socket() as again:
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                again.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.05)
+    else:
+        raise AssertionError(f"port {port} still taken after the container was removed")
