@@ -128,6 +128,7 @@ def _container_options(function: Any) -> Any:
         click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
         click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
         click.option("--expose", multiple=True, help="Expose a port or a range of ports"),
+        click.option("--link", multiple=True, help="Add link to another container (name:alias)"),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -203,6 +204,7 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
         for port in _port_range(text):
             exposed[port] = {}
     host_config["PortBindings"] = bindings or None
+    host_config["Links"] = list(o["link"]) or None
     host_config["PublishAllPorts"] = o["publish_all"]
     if exposed:
         body["ExposedPorts"] = exposed

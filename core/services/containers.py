@@ -140,6 +140,8 @@ class ContainerService:
             config = self._container_config(body, image_config, image_name)
             host_config = self._host_config(host_config)
             wanted_networks = self._wanted_networks(host_config, body.get("NetworkingConfig") or {})
+            if host_config.get("Links"):
+                host_config["Links"] = [link.replace("{self}", name) for link in host_config["Links"]]
             container_id = secrets.token_hex(32)
             container = Container(
                 id=container_id, name=name, created=now_text(), image_id=image.id, image=image_name,
@@ -225,6 +227,12 @@ class ContainerService:
         security.validate(host_config)
         for entry in host_config.get("ExtraHosts") or []:
             _host_line(entry)
+        links = []
+        for link in host_config.get("Links") or []:
+            source, _, alias = link.partition(":")
+            linked = self.get(source.strip("/"))
+            links.append(f"/{linked.name}:/{{self}}/{alias.rsplit('/', 1)[-1] or linked.name}")
+        host_config["Links"] = links or None
         for port in host_config.get("PortBindings") or {}:
             number, _, protocol = port.partition("/")
             if protocol not in ("", "tcp") or not number.isdigit():
@@ -436,7 +444,23 @@ class ContainerService:
             for name in member.networks:
                 extra += [f"{address}\t{peers}" for address, peers in self.networks.peers(name)
                           if peers.split()[0] != member.name]
+            extra += self._link_lines(member)
             rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra))
+
+    def _link_lines(self, container: Container) -> list[str]:
+        """``--link name:alias``: the linked container's address under its alias, ID and name."""
+        lines = []
+        for link in container.host_config.get("Links") or []:
+            source, _, target = link.partition(":")
+            linked = self.store.find(source.strip("/"))
+            if linked is None:
+                continue
+            alias = target.rsplit("/", 1)[-1] or linked.name
+            address = next((s.get("IPAddress") for n, s in linked.networks.items()
+                            if s.get("IPAddress") and n in container.networks), "")
+            if address:
+                lines.append(f"{address}\t{alias} {linked.short_id} {linked.name}")
+        return lines
 
     def connect_network(self, ident: str, network: str, settings: dict[str, Any]) -> None:
         container = self.get(ident)

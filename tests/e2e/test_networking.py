@@ -132,3 +132,26 @@ def test_published_port_serves_the_host(moord: DaemonProcess) -> None:
                 time.sleep(0.05)
     else:
         raise AssertionError(f"port {port} still taken after the container was removed")
+
+
+def test_links_and_thirty_parallel_containers(moord: DaemonProcess) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_network(moord, "crowd")
+    names = [f"crowd{i}" for i in range(30)]
+    try:
+        with ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(lambda n: moor(moord, "run", "-d", "--name", n, "--network", "crowd", "busybox",
+                                                   "sleep", "300"), names))
+        assert all(r.returncode == 0 for r in results), [r.stderr for r in results if r.returncode]
+        addresses = {json.loads(moor(moord, "inspect", n).stdout)[0]["NetworkSettings"]["Networks"]["crowd"]["IPAddress"]
+                     for n in names}
+        assert len(addresses) == 30
+        linked = moor(moord, "run", "--rm", "--network", "crowd", "--link", "crowd0:primary", "busybox", "sh", "-c",
+                      "grep primary /etc/hosts; ping -c1 -W2 primary >/dev/null && echo reached")
+        assert "crowd0" in linked.stdout and "reached" in linked.stdout, linked.stderr
+        missing = moor(moord, "run", "--rm", "--link", "nosuch:x", "busybox", "true")
+        assert missing.returncode == 125 and "No such container: nosuch" in missing.stderr
+    finally:
+        moor(moord, "rm", "-f", *names)
+        moor(moord, "network", "rm", "crowd")
