@@ -155,3 +155,40 @@ def test_links_and_thirty_parallel_containers(moord: DaemonProcess) -> None:
     finally:
         moor(moord, "rm", "-f", *names)
         moor(moord, "network", "rm", "crowd")
+
+
+def test_docker_py_networks_and_ports(moord: DaemonProcess) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    import docker
+
+    client = docker.DockerClient(base_url=moord.host)
+    subnet = f"10.206.{secrets.randbelow(250)}.0/24"
+    network = client.networks.create("pynet", driver="bridge",
+                                     ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]),
+                                     options={"com.docker.network.bridge.name": f"mt{secrets.token_hex(4)}"})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    container = None
+    try:
+        container = client.containers.run(
+            "busybox", ["sh", "-c", "mkdir -p /w && echo py > /w/index.html && httpd -f -p 80 -h /w"],
+            detach=True, network="pynet", ports={"80/tcp": ("127.0.0.1", port)})
+        body = b""
+        for _ in range(50):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == b"py\n"
+        network.reload()
+        assert container.id in network.attrs["Containers"]
+    finally:
+        if container is not None:
+            container.remove(force=True)
+        network.remove()
+        client.close()
