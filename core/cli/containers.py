@@ -11,7 +11,7 @@ import click
 
 from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import fail, print_table, render_format
+from moor.cli.output import confirm, fail, print_table, render_format
 from moor.cli.streams import attach_and_wait, demux_to_stdout
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
@@ -578,11 +578,8 @@ def container_prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -
     """Remove all stopped containers."""
     from moor.cli.images import _filters
 
-    if not force:
-        click.echo("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ",
-                   nl=False)
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return
+    if not force and not confirm("WARNING! This will remove all stopped containers."):
+        return
     report = client_of(ctx).call("POST", "/containers/prune", {"filters": _filters(filters)})
     deleted = report.get("ContainersDeleted") or []
     if deleted:

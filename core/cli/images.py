@@ -11,7 +11,7 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import fail, print_json, print_table, refuse_terminal, render_format, save_response
+from moor.cli.output import confirm, fail, print_json, print_table, refuse_terminal, render_format, save_response
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
 
@@ -385,11 +385,8 @@ def image_prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str,
     """Remove unused images."""
     warning = ("WARNING! This will remove all images without at least one container associated to them."
                if all_ else "WARNING! This will remove all dangling images.")
-    if not force:
-        click.echo(f"{warning}\nAre you sure you want to continue? [y/N] ", nl=False)
-        answer = sys.stdin.readline().strip().lower()
-        if answer not in ("y", "yes"):
-            return
+    if not force and not confirm(warning):
+        return
     merged = json.loads(_filters(filters) or "{}")
     merged["dangling"] = ["false" if all_ else "true"]
     report = client_of(ctx).call("POST", "/images/prune", {"filters": json.dumps(merged)})

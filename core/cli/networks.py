@@ -9,7 +9,7 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import fail, print_table, render_format
+from moor.cli.output import confirm, fail, print_table, render_format
 
 
 @click.group("network")
@@ -117,11 +117,9 @@ def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
     """Remove all unused networks."""
     from moor.cli.images import _filters
 
-    if not force:
-        click.echo("WARNING! This will remove all custom networks not used by at least one container.\n"
-                   "Are you sure you want to continue? [y/N] ", nl=False)
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return
+    if not force and not confirm("WARNING! This will remove all custom networks not used by at least one "
+                                 "container."):
+        return
     report = client_of(ctx).call("POST", "/networks/prune", {"filters": _filters(filters)})
     deleted = report.get("NetworksDeleted") or []
     if deleted:

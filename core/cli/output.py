@@ -91,3 +91,9 @@ def save_response(response: Any, output: str) -> None:
 def refuse_terminal(output: str) -> None:
     if not output and sys.stdout.isatty():
         fail("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+
+
+def confirm(warning: str) -> bool:
+    """Docker's prune prompt: the warning, then ``[y/N]`` read from stdin."""
+    click.echo(f"{warning}\nAre you sure you want to continue? [y/N] ", nl=False)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")

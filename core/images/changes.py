@@ -12,28 +12,29 @@ ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUIL
            "VOLUME", "WORKDIR")
 
 
+def _json_list(text: str) -> list[Any] | None:
+    """The exec (JSON array) form of an instruction's argument, or None for the shell form."""
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
+
+
 def _json_or_shell(argument: str) -> list[str]:
     text = argument.strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return value
+    value = _json_list(text)
+    if value is not None and all(isinstance(item, str) for item in value):
+        return value
     return ["/bin/sh", "-c", text]
 
 
 def _json_or_words(argument: str) -> list[str]:
     text = argument.strip()
-    if text.startswith("["):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        if isinstance(value, list):
-            return [str(item) for item in value]
-    return text.split()
+    value = _json_list(text)
+    return [str(item) for item in value] if value is not None else text.split()
 
 
 def _pairs(instruction: str, argument: str) -> list[tuple[str, str]]:
