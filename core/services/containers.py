@@ -60,8 +60,8 @@ class ContainerService:
         from moor.services.networks import NetworkService
 
         self.networks = NetworkService(config.data_root, drivers)
-        #: whether ``default`` means the ``bridge`` network (else no network, as before bridging existed)
-        self.bridge_by_default = False
+        #: whether ``default`` means the ``bridge`` network, as in Docker (needs the bridge driver)
+        self.bridge_by_default = "bridge" in drivers.names("network")
         self.state_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         self.runtime = Runtime(config.runtime.path, os.path.join(config.exec_root, "runc"))
@@ -75,6 +75,11 @@ class ContainerService:
         images.layer_in_use = self.layer_in_use
 
     # ------------------------------------------------------------------ helpers for other services
+
+    def close(self) -> None:
+        """At a clean stop with nothing running, take the default bridge off the host (it comes back lazily)."""
+        if not any(c.state.Running for c in self.store.all()):
+            self.networks.release_default()
 
     def counts(self) -> dict[str, int]:
         containers = self.store.all()

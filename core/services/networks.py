@@ -213,6 +213,21 @@ class NetworkService:
             record["Containers"].pop(container.id, None)
             self._save()
 
+    def release_default(self) -> None:
+        """Remove the predefined bridge from the host when no container uses it."""
+        record = self.find("bridge")
+        if record is None or not record["moor"].get("created_on_host") or record["Containers"]:
+            return
+        try:
+            self.drivers.driver("network", "bridge").remove(network=self.spec(record))
+        except MoorError:
+            log.exception("removing the default bridge failed")
+            return
+        with self.lock:
+            record["moor"] = {"created_on_host": False}
+            record["IPAM"]["Config"] = []
+            self._save()
+
     def peers(self, network_name: str) -> list[tuple[str, str]]:
         """(address, name) of every member of a user-defined network, for /etc/hosts."""
         record = self.find(network_name)

@@ -28,6 +28,11 @@ class DaemonProcess:
         self.host = f"unix://{self.socket}"
         self.config_file = os.path.join(self.root, "moor.toml")
         self.log_file = os.path.join(self.root, "moord.log")
+        self.bridge = ""
+        if "[network" not in config_text:  # a default bridge of its own: never moor0, never another run's
+            self.bridge = "mt" + os.urandom(4).hex()
+            config_text += (f'\n[network.bridge]\ndefault_bridge = "{self.bridge}"\n'
+                            f'default_subnet = "10.{208 + os.getpid() % 8}.{int.from_bytes(os.urandom(1), "big")}.0/24"\n')
         with open(self.config_file, "w") as handle:
             handle.write(config_text)
         self.extra_args = extra_args
@@ -91,6 +96,8 @@ class DaemonProcess:
         kill_containers(os.path.join(self.exec_root, "runc"))
         kill_processes_mentioning(self.root)
         unmount_under(self.root)
+        if self.bridge:
+            remove_bridge(self.bridge)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "DaemonProcess":
@@ -98,6 +105,18 @@ class DaemonProcess:
 
     def __exit__(self, *exc: Any) -> None:
         self.cleanup()
+
+
+def remove_bridge(name: str) -> None:
+    """Remove a test daemon's default bridge and the firewall rules made for it, if moord left them."""
+    subprocess.run(["ip", "link", "del", name], capture_output=True)
+    for table in ("filter", "nat"):
+        saved = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout
+        for line in saved.splitlines():
+            if line.startswith("-A ") and f"moor bridge {name}" in line:
+                import shlex
+
+                subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]], capture_output=True)
 
 
 def kill_containers(runc_root: str) -> None:

@@ -192,3 +192,30 @@ def test_docker_py_networks_and_ports(moord: DaemonProcess) -> None:
             container.remove(force=True)
         network.remove()
         client.close()
+
+
+def test_default_bridge_network_and_publishing(moord: DaemonProcess) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = moor(moord, "run", "-d", "--name", "defweb", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
+                   "mkdir -p /w && echo default > /w/index.html && httpd -f -p 80 -h /w")
+    assert started.returncode == 0, started.stderr
+    try:
+        settings = json.loads(moor(moord, "inspect", "defweb").stdout)[0]["NetworkSettings"]
+        assert settings["IPAddress"] and settings["Networks"]["bridge"]["Gateway"]
+        body = b""
+        for _ in range(50):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert body == b"default\n"
+        assert moord.bridge in subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+    finally:
+        moor(moord, "rm", "-f", "defweb")
