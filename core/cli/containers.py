@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import Any
@@ -11,7 +10,7 @@ import click
 
 from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, print_table, render_format
+from moor.cli.output import confirm, fail, inspect_many, print_table, render_format
 from moor.cli.streams import attach_and_wait, demux_to_stdout
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
@@ -600,18 +599,6 @@ for _command in (_stats, _update, _pause, _unpause):
     container.add_command(_command)
 
 
-def inspect_containers(client: Client, names: tuple[str, ...], size: bool) -> tuple[list[Any], list[str]]:
-    found, missing = [], []
-    for name in names:
-        try:
-            found.append(client.get(f"/containers/{quote_name(name)}/json", size="1" if size else None))
-        except DaemonError as err:
-            if err.status != 404:
-                raise
-            missing.append(name)
-    return found, missing
-
-
 @container.command("inspect")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
@@ -619,15 +606,8 @@ def inspect_containers(client: Client, names: tuple[str, ...], size: bool) -> tu
 @click.pass_context
 def container_inspect(ctx: click.Context, names: tuple[str, ...], format_: str, size: bool) -> None:
     """Display detailed information on one or more containers."""
-    found, missing = inspect_containers(client_of(ctx), names, size)
-    if format_:
-        render_format(format_, found)
-    else:
-        click.echo(json.dumps(found, indent=4))
-    for name in missing:
-        click.echo(f"Error: No such container: {name}", err=True)
-    if missing:
-        sys.exit(1)
+    inspect_many(client_of(ctx), names, lambda name: f"/containers/{quote_name(name)}/json", "container", format_,
+                 {"size": "1" if size else None})
 
 
 from moor.cli.cp import cp as _cp, export as _export  # noqa: E402

@@ -11,7 +11,7 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, print_json, print_table, refuse_terminal, render_format, save_response
+from moor.cli.output import confirm, fail, inspect_many, print_json, print_table, refuse_terminal, render_format, save_response
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
 
@@ -187,22 +187,7 @@ image.add_command(tag, "tag")
 
 
 def _inspect_images(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
-    client = client_of(ctx)
-    found, failed = [], False
-    for name in names:
-        try:
-            found.append(client.get(f"/images/{quote_name(name)}/json"))
-        except DaemonError as err:
-            if err.status != 404:
-                raise
-            click.echo(f"Error: No such image: {name}", err=True)
-            failed = True
-    if format_:
-        render_format(format_, found)
-    else:
-        print_json(found)
-    if failed:
-        sys.exit(1)
+    inspect_many(client_of(ctx), names, lambda name: f"/images/{quote_name(name)}/json", "image", format_)
 
 
 @image.command("inspect")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, print_table, render_format
+from moor.cli.output import confirm, fail, inspect_many, print_table, render_format
 
 
 @click.group("network")
@@ -70,23 +69,7 @@ network.add_command(ls, "list")
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
     """Display detailed information on one or more networks."""
-    client = client_of(ctx)
-    found, missing = [], []
-    for name in names:
-        try:
-            found.append(client.get(f"/networks/{quote_name(name)}"))
-        except DaemonError as err:
-            if err.status != 404:
-                raise
-            missing.append(name)
-    if format_:
-        render_format(format_, found)
-    else:
-        click.echo(json.dumps(found, indent=4))
-    for name in missing:
-        click.echo(f"Error: No such network: {name}", err=True)
-    if missing:
-        sys.exit(1)
+    inspect_many(client_of(ctx), names, lambda name: f"/networks/{quote_name(name)}", "network", format_)
 
 
 @network.command("rm")

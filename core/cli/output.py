@@ -97,3 +97,26 @@ def confirm(warning: str) -> bool:
     """Docker's prune prompt: the warning, then ``[y/N]`` read from stdin."""
     click.echo(f"{warning}\nAre you sure you want to continue? [y/N] ", nl=False)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def inspect_many(client: Any, names: tuple[str, ...], path_of: Any, kind: str, format_: str,
+                 params: dict[str, Any] | None = None) -> None:
+    """``inspect`` of several objects: print those found (JSON or template), name the missing, exit 1 if any."""
+    from moor.cli.client import DaemonError
+
+    found, missing = [], []
+    for name in names:
+        try:
+            found.append(client.get(path_of(name), **(params or {})))
+        except DaemonError as err:
+            if err.status != 404:
+                raise
+            missing.append(name)
+    if format_:
+        render_format(format_, found)
+    else:
+        print_json(found)
+    for name in missing:
+        click.echo(f"Error: No such {kind}: {name}", err=True)
+    if missing:
+        sys.exit(1)

@@ -23,6 +23,27 @@ def make_network(daemon: DaemonProcess, name: str) -> str:
     return subnet
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def fetch(url: str, attempts: int = 50) -> bytes:
+    """GET ``url``, retrying while the server in the container comes up."""
+    import time
+    import urllib.request
+
+    for _ in range(attempts):
+        try:
+            return urllib.request.urlopen(url, timeout=2).read()
+        except OSError:
+            time.sleep(0.1)
+    return b""
+
+
 def test_names_aliases_addresses_and_isolation(moord: DaemonProcess) -> None:
     subnet = make_network(moord, "appnet")
     make_network(moord, "othernet")
@@ -94,24 +115,15 @@ def test_docker_cli_networks(moord: DaemonProcess, docker_cli: str) -> None:
 def test_published_port_serves_the_host(moord: DaemonProcess) -> None:
     import socket
     import time
-    import urllib.request
 
     make_network(moord, "webnet")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     try:
         started = moor(moord, "run", "-d", "--name", "web", "--network", "webnet", "-p", f"127.0.0.1:{port}:80",
                        "--expose", "81", "busybox", "sh", "-c",
                        "mkdir -p /www && echo served-by-moor > /www/index.html && httpd -f -p 80 -h /www")
         assert started.returncode == 0, started.stderr
-        body = b""
-        for _ in range(50):
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        body = fetch(f"http://127.0.0.1:{port}/")
         assert body == b"served-by-moor\n"
         assert moor(moord, "port", "web", "80").stdout.strip() == f"127.0.0.1:{port}"
         ports = json.loads(moor(moord, "inspect", "web").stdout)[0]["NetworkSettings"]["Ports"]
@@ -158,9 +170,6 @@ def test_links_and_thirty_parallel_containers(moord: DaemonProcess) -> None:
 
 
 def test_docker_py_networks_and_ports(moord: DaemonProcess) -> None:
-    import socket
-    import time
-    import urllib.request
 
     import docker
 
@@ -169,21 +178,13 @@ def test_docker_py_networks_and_ports(moord: DaemonProcess) -> None:
     network = client.networks.create("pynet", driver="bridge",
                                      ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)]),
                                      options={"com.docker.network.bridge.name": f"mt{secrets.token_hex(4)}"})
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     container = None
     try:
         container = client.containers.run(
             "busybox", ["sh", "-c", "mkdir -p /w && echo py > /w/index.html && httpd -f -p 80 -h /w"],
             detach=True, network="pynet", ports={"80/tcp": ("127.0.0.1", port)})
-        body = b""
-        for _ in range(50):
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        body = fetch(f"http://127.0.0.1:{port}/")
         assert body == b"py\n"
         network.reload()
         assert container.id in network.attrs["Containers"]
@@ -195,26 +196,15 @@ def test_docker_py_networks_and_ports(moord: DaemonProcess) -> None:
 
 
 def test_default_bridge_network_and_publishing(moord: DaemonProcess) -> None:
-    import socket
-    import time
-    import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     started = moor(moord, "run", "-d", "--name", "defweb", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c",
                    "mkdir -p /w && echo default > /w/index.html && httpd -f -p 80 -h /w")
     assert started.returncode == 0, started.stderr
     try:
         settings = json.loads(moor(moord, "inspect", "defweb").stdout)[0]["NetworkSettings"]
         assert settings["IPAddress"] and settings["Networks"]["bridge"]["Gateway"]
-        body = b""
-        for _ in range(50):
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+        body = fetch(f"http://127.0.0.1:{port}/")
         assert body == b"default\n"
         assert moord.bridge in subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
     finally:
