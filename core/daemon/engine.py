@@ -35,12 +35,15 @@ class Engine:
         from moor.services.container_io import ContainerIO
         from moor.services.containers import ContainerService
         from moor.services.events import EventBus
+        from moor.services.volumes import VolumeService
 
         self.events = EventBus()
         images = ImageService(ImageStore(os.path.join(self.config.data_root, "image"), self.drivers.storage))
         self.images = images
         self.transfer = ImageTransfer(images)
+        self.volumes = VolumeService(self.config.data_root, self.drivers)
         self.containers = ContainerService(self.config, self.drivers, images, self.events)
+        self.containers.volumes = self.volumes
         self.container_io = ContainerIO(self.containers)
         self.networks = self.containers.networks
         self.containers.pending_attaches = self.container_io.take_pending
@@ -50,6 +53,7 @@ class Engine:
         self.containers.on_started = self.health.watch
         self.services["images"] = images
         self.services["containers"] = self.containers
+        self.services["volumes"] = self.volumes
         self.containers.recover()
         images.recover()
 

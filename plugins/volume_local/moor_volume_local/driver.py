@@ -27,7 +27,8 @@ class LocalVolumeDriver:
     def __init__(self, context: DriverContext) -> None:
         if context.options:
             raise InvalidParameter(f"unknown option {next(iter(context.options))!r} for the local volume driver")
-        self.home = context.home
+        # context.home is <data_root>/volume/local; Docker's layout is <data_root>/volumes/<name>/_data
+        self.home = os.path.join(os.path.dirname(os.path.dirname(context.home)), "volumes")
         os.makedirs(self.home, mode=0o701, exist_ok=True)
         self._users: dict[str, set[str]] = {}
         self._lock = threading.Lock()

@@ -1,0 +1,255 @@
+"""The volume service: Docker's volumes over the volume drivers.
+
+Each volume belongs to one driver; which one is recorded in
+``<data_root>/volume/volumes.json`` (name -> driver) so the volumes of any
+driver are found again after a restart. A volume is *in use* while a container
+references it, running or not (as in Docker): the container service answers
+that through :attr:`VolumeService.referenced_by`. Mounting is delegated to the
+driver, which counts its users per mount ID (a container ID).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.filters import labels_match
+from moor.fsutil import atomic_write_json, read_json
+from moor.types import VolumeInfo
+
+if TYPE_CHECKING:
+    from moor.drivers import DriverSet
+
+log = logging.getLogger(__name__)
+
+#: Docker 23+ marks volumes created for ``-v /path`` and an image's VOLUME with this label.
+ANONYMOUS_LABEL = "com.docker.volume.anonymous"
+LIST_FILTERS = ("dangling", "name", "label", "label!", "driver")
+PRUNE_FILTERS = ("label", "label!", "all")
+
+
+def _truthy(values: list[str], key: str) -> bool:
+    """A boolean filter (``dangling=true``): Docker accepts true/false/1/0."""
+    value = values[-1].lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise InvalidParameter(f"invalid filter '{key}={values[-1]}'")
+
+
+def volume_view(info: VolumeInfo) -> dict[str, Any]:
+    """Docker's Volume JSON for what a driver reported."""
+    view: dict[str, Any] = {
+        "CreatedAt": info.created_at, "Driver": info.driver, "Labels": dict(info.labels),
+        "Mountpoint": info.mountpoint, "Name": info.name, "Options": dict(info.options), "Scope": info.scope or "local",
+    }
+    if info.status:
+        view["Status"] = dict(info.status)
+    return view
+
+
+def directory_size(path: str) -> int:
+    """Bytes used by the files under ``path`` (hard links counted once, symlinks not followed)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(path):
+        for entry in files + dirs:
+            try:
+                stat = os.lstat(os.path.join(root, entry))
+            except OSError:
+                continue
+            if (stat.st_dev, stat.st_ino) in seen:
+                continue
+            seen.add((stat.st_dev, stat.st_ino))
+            total += stat.st_blocks * 512 if stat.st_blocks else stat.st_size
+    return total
+
+
+class VolumeService:
+    """Create, find, list, remove, prune and mount volumes of every loaded volume driver."""
+
+    def __init__(self, data_root: str, drivers: "DriverSet") -> None:
+        self.drivers = drivers
+        self.path = os.path.join(data_root, "volume", "volumes.json")
+        self.lock = threading.RLock()
+        self.owners: dict[str, str] = read_json(self.path, {}) or {}
+        #: volume name -> IDs of the containers that reference it; set by the container service.
+        self.referenced_by: Callable[[str], list[str]] = lambda name: []
+
+    # ------------------------------------------------------------------ records
+
+    def _save(self) -> None:
+        atomic_write_json(self.path, self.owners)
+
+    def _driver_names(self) -> list[str]:
+        return self.drivers.names("volume")
+
+    def _find(self, name: str) -> VolumeInfo | None:
+        """The volume ``name`` from its recorded driver, else from whichever driver has it."""
+        if not name or "\x00" in name:
+            return None
+        owner = self.owners.get(name)
+        candidates = [owner] if owner in self._driver_names() else []
+        candidates += [d for d in self._driver_names() if d not in candidates]
+        for driver_name in candidates:
+            try:
+                info = self.drivers.driver("volume", driver_name).get(name=name)
+            except InvalidParameter:
+                info = None  # a name this driver cannot hold is not one of its volumes
+            if info is not None:
+                if self.owners.get(name) != driver_name:
+                    self.owners[name] = driver_name
+                    self._save()
+                return info
+        return None
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        """Docker's Volume JSON for ``name``, or ``None``."""
+        with self.lock:
+            info = self._find(name)
+        return volume_view(info) if info is not None else None
+
+    # ------------------------------------------------------------------ API operations
+
+    def create(self, name: str = "", driver: str = "", options: dict[str, str] | None = None,
+               labels: dict[str, str] | None = None, anonymous: bool = False) -> dict[str, Any]:
+        """Create a volume (a random 64-hex name when ``name`` is empty); an existing one is returned as is."""
+        if "\x00" in name:
+            raise InvalidParameter("volume name must not contain a NUL byte")
+        driver_name = driver or self.drivers.defaults["volume"]
+        handle = self.drivers.driver("volume", driver_name)
+        labels = dict(labels or {})
+        if anonymous:
+            labels.setdefault(ANONYMOUS_LABEL, "")
+        name = name or secrets.token_hex(32)
+        with self.lock:
+            existing = self._find(name)
+            if existing is not None:
+                if driver and existing.driver != driver_name:
+                    raise Conflict(f"create {name}: driver '{existing.driver}' already has volume '{name}': "
+                                   "volume name must be unique")
+                return volume_view(existing)
+            info = handle.create(name=name, options=dict(options or {}), labels=labels)
+            self.owners[name] = driver_name
+            self._save()
+        return volume_view(info)
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        view = self.find(name)
+        if view is None:
+            raise NotFound(f"get {name}: no such volume")
+        return view
+
+    def _all(self) -> list[VolumeInfo]:
+        volumes: dict[str, VolumeInfo] = {}
+        for driver_name in self._driver_names():
+            try:
+                listed = self.drivers.driver("volume", driver_name).list() or []
+            except MoorError as err:
+                log.warning("volume driver %s could not list its volumes: %s", driver_name, err)
+                continue
+            for info in listed:
+                volumes.setdefault(info.name, info)
+        return list(volumes.values())
+
+    def list(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``GET /volumes``: every driver's volumes, filtered."""
+        filters = filters or {}
+        for key in filters:
+            if key not in LIST_FILTERS:
+                raise InvalidParameter(f"invalid filter '{key}'")
+        dangling = _truthy(filters["dangling"], "dangling") if filters.get("dangling") else None
+        result = []
+        with self.lock:
+            for info in self._all():
+                if filters.get("name") and not any(n in info.name for n in filters["name"]):
+                    continue
+                if filters.get("driver") and info.driver not in filters["driver"]:
+                    continue
+                if not labels_match(info.labels, filters):
+                    continue
+                if dangling is not None and (not self.referenced_by(info.name)) != dangling:
+                    continue
+                result.append(volume_view(info))
+        result.sort(key=lambda v: v["Name"])
+        return {"Volumes": result, "Warnings": None}
+
+    def users(self, name: str) -> list[str]:
+        """IDs of the containers that reference the volume ``name``."""
+        return list(self.referenced_by(name))
+
+    def remove(self, name: str, force: bool = False) -> None:
+        """Remove a volume no container references; ``force`` ignores a missing one (``rm -f``)."""
+        with self.lock:
+            info = self._find(name)
+            if info is None:
+                if force:
+                    return
+                raise NotFound(f"get {name}: no such volume")
+            users = self.users(name)
+            if users:
+                raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+            self.drivers.driver("volume", info.driver).remove(name=name, force=force)
+            if self.owners.pop(name, None) is not None:
+                self._save()
+
+    def prune(self, filters: dict[str, list[str]] | None = None, all_volumes: bool = False) -> dict[str, Any]:
+        """Remove unused volumes: anonymous ones only unless ``all_volumes`` (or the filter ``all=true``)."""
+        filters = dict(filters or {})
+        for key in filters:
+            if key not in PRUNE_FILTERS:
+                raise InvalidParameter(f"invalid filter '{key}'")
+        if filters.get("all"):
+            all_volumes = all_volumes or _truthy(filters["all"], "all")
+        deleted: list[str] = []
+        reclaimed = 0
+        with self.lock:
+            for info in sorted(self._all(), key=lambda i: i.name):
+                if not all_volumes and ANONYMOUS_LABEL not in info.labels:
+                    continue
+                if not labels_match(info.labels, filters) or self.users(info.name):
+                    continue
+                size = directory_size(info.mountpoint) if info.driver == "local" and info.mountpoint else 0
+                try:
+                    self.remove(info.name)
+                except MoorError as err:
+                    log.warning("prune: volume %s not removed: %s", info.name, err)
+                    continue
+                deleted.append(info.name)
+                reclaimed += size
+        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ------------------------------------------------------------------ containers
+
+    def mount(self, name: str, container_id: str) -> str:
+        """Make the volume ready for ``container_id`` and return its host path."""
+        with self.lock:
+            info = self._find(name)
+            if info is None:
+                raise NotFound(f"get {name}: no such volume")
+            driver_name = info.driver
+        return str(self.drivers.driver("volume", driver_name).mount(name=name, mount_id=container_id))
+
+    def unmount(self, name: str, container_id: str) -> None:
+        """Release ``container_id``'s use of the volume; a volume gone already is not an error."""
+        with self.lock:
+            info = self._find(name)
+        if info is None:
+            return
+        self.drivers.driver("volume", info.driver).unmount(name=name, mount_id=container_id)
+
+    def usage(self) -> list[dict[str, Any]]:
+        """Volumes with Docker's ``UsageData`` (size of local volumes, reference counts), for ``system df``."""
+        result = []
+        with self.lock:
+            for info in sorted(self._all(), key=lambda i: i.name):
+                view = volume_view(info)
+                size = directory_size(info.mountpoint) if info.driver == "local" and info.mountpoint else -1
+                view["UsageData"] = {"Size": size, "RefCount": len(self.users(info.name))}
+                result.append(view)
+        return result

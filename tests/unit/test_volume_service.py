@@ -1,0 +1,121 @@
+"""The volume service over the local driver: names, filters, in-use refusal, prune and restarts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from moor import config as config_module
+from moor.drivers import load_drivers
+from moor.errors import Conflict, InvalidParameter, NotFound
+from moor.services.volumes import ANONYMOUS_LABEL, VolumeService
+
+
+def _service(tmp_path) -> VolumeService:
+    config = config_module.parse({"data_root": str(tmp_path / "data"), "exec_root": str(tmp_path / "exec")})
+    return VolumeService(config.data_root, load_drivers(config))
+
+
+def test_create_inspect_in_dockers_shape(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    created = volumes.create("data", labels={"a": "b"})
+    assert created["Name"] == "data" and created["Driver"] == "local" and created["Scope"] == "local"
+    assert created["Mountpoint"] == str(tmp_path / "data" / "volumes" / "data" / "_data")
+    assert created["Labels"] == {"a": "b"} and created["Options"] == {}
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", created["CreatedAt"])
+    assert volumes.inspect("data") == created
+    assert volumes.create("data") == created  # an existing name returns the volume
+
+
+def test_generated_name_and_anonymous_label(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    anonymous = volumes.create(anonymous=True)
+    assert re.fullmatch(r"[0-9a-f]{64}", anonymous["Name"])
+    assert anonymous["Labels"] == {ANONYMOUS_LABEL: ""}
+
+
+def test_missing_volume_is_dockers_not_found(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    with pytest.raises(NotFound, match="^get nope: no such volume$"):
+        volumes.inspect("nope")
+    with pytest.raises(NotFound, match="^get nope: no such volume$"):
+        volumes.remove("nope")
+    volumes.remove("nope", force=True)
+
+
+def test_unknown_driver_is_not_found(tmp_path) -> None:
+    with pytest.raises(NotFound):
+        _service(tmp_path).create("x", driver="nosuch")
+
+
+def test_in_use_volume_is_not_removed(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    volumes.create("busy")
+    volumes.referenced_by = lambda name: ["c" * 64] if name == "busy" else []
+    with pytest.raises(Conflict, match=r"^remove busy: volume is in use - \[c{64}\]$"):
+        volumes.remove("busy")
+    with pytest.raises(Conflict):
+        volumes.remove("busy", force=True)
+    assert volumes.inspect("busy")["Name"] == "busy"
+
+
+def test_list_filters(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    volumes.create("alpha", labels={"tier": "db"})
+    volumes.create("beta", labels={"tier": "web"})
+    volumes.create("gamma")
+    volumes.referenced_by = lambda name: ["c1"] if name == "alpha" else []
+
+    def names(**filters: list[str]) -> list[str]:
+        return [v["Name"] for v in volumes.list(filters)["Volumes"]]
+
+    assert names() == ["alpha", "beta", "gamma"]
+    assert names(dangling=["true"]) == ["beta", "gamma"]
+    assert names(dangling=["false"]) == ["alpha"]
+    assert names(name=["et"]) == ["beta"]
+    assert names(label=["tier"]) == ["alpha", "beta"]
+    assert names(label=["tier=web"]) == ["beta"]
+    assert names(driver=["local"]) == ["alpha", "beta", "gamma"]
+    assert names(driver=["other"]) == []
+    assert volumes.list({})["Warnings"] is None
+    with pytest.raises(InvalidParameter, match="invalid filter 'colour'"):
+        volumes.list({"colour": ["red"]})
+    with pytest.raises(InvalidParameter):
+        volumes.list({"dangling": ["maybe"]})
+
+
+def test_prune_anonymous_only_unless_all(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    anonymous = volumes.create(anonymous=True)["Name"]
+    used_anonymous = volumes.create(anonymous=True)["Name"]
+    volumes.create("named")
+    volumes.create("keep", labels={"keep": "yes"})
+    volumes.referenced_by = lambda name: ["c1"] if name == used_anonymous else []
+    with open(volumes.inspect(anonymous)["Mountpoint"] + "/file", "wb") as handle:
+        handle.write(b"x" * 10000)
+    report = volumes.prune({})
+    assert report["VolumesDeleted"] == [anonymous] and report["SpaceReclaimed"] >= 10000
+    assert volumes.prune({"label!": ["keep"]}, all_volumes=True)["VolumesDeleted"] == ["named"]
+    assert volumes.prune({"all": ["true"]})["VolumesDeleted"] == ["keep"]
+    assert [v["Name"] for v in volumes.list({})["Volumes"]] == [used_anonymous]
+    assert volumes.prune({})["VolumesDeleted"] is None
+    with pytest.raises(InvalidParameter):
+        volumes.prune({"dangling": ["true"]})
+
+
+def test_volumes_and_their_drivers_survive_a_restart(tmp_path) -> None:
+    _service(tmp_path).create("kept", labels={"k": "v"})
+    again = _service(tmp_path)
+    assert again.inspect("kept")["Labels"] == {"k": "v"}
+    assert again.owners == {"kept": "local"}
+
+
+def test_mount_and_unmount_through_the_driver(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    mountpoint = volumes.create("mm")["Mountpoint"]
+    assert volumes.mount("mm", "c1") == mountpoint
+    volumes.unmount("mm", "c1")
+    volumes.unmount("gone", "c1")
+    with pytest.raises(NotFound):
+        volumes.mount("gone", "c1")
