@@ -31,7 +31,7 @@ from moor.config import parse
 from moor.drivers import Driver, load_drivers
 from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.testing.daemon import unmount_under
-from moor.types import ContainerRef, EndpointInfo, EndpointSpec, LogMessage, NetworkSpec
+from moor.types import ContainerRef, EndpointInfo, EndpointSpec, LogMessage, NetworkSpec, PortMapping
 
 
 def load_driver(kind: str, name: str, root: Any, options: dict[str, Any] | None = None) -> Driver:
@@ -81,6 +81,22 @@ class VolumeDriverConformance:
     def test_invalid_name(self, driver: Driver) -> None:
         with pytest.raises(InvalidParameter):
             driver.create(name="../escape", options={}, labels={})
+
+    @pytest.mark.parametrize("name", ["..", "../escape", "a/../../b", "/abs", "nul\x00byte"])
+    def test_hostile_names_create_nothing(self, driver: Driver, name: str) -> None:
+        with pytest.raises(InvalidParameter):
+            driver.create(name=name, options={}, labels={})
+        assert driver.get(name=name) is None
+        assert driver.list() == []
+
+    def test_unknown_option_is_refused(self, driver: Driver) -> None:
+        with pytest.raises(InvalidParameter, match='invalid option key: "no-such-option"'):
+            driver.create(name="opts", options={"no-such-option": "1"}, labels={})
+        assert driver.get(name="opts") is None
+
+    def test_missing_volume_is_none(self, driver: Driver) -> None:
+        assert driver.get(name="never-created") is None
+        assert driver.unmount(name="never-created", mount_id="c1") is False
 
 
 class LogDriverConformance:
@@ -784,6 +800,31 @@ class NetworkDriverConformance:
             driver.remove(network=network)
         assert driver.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=None) is True
         assert driver.remove(network=network) is True
+
+    def test_publish_and_unpublish(self, driver: Driver, reload_driver: Callable[[], Driver], network: NetworkSpec,
+                                   namespaces: list[str]) -> None:
+        """The optional port hooks: publish replaces, unpublish removes once, both survive a restart."""
+        if not driver.implements("publish"):
+            pytest.skip(f"the {driver.name} driver publishes no ports in the kernel")
+        ports = [PortMapping(protocol="tcp", container_port=80, host_port=18080),
+                 PortMapping(protocol="udp", container_port=53, host_port=15353, host_ip="127.0.0.1")]
+        driver.create(network=network)
+        self.connect(driver, network, namespaces[0], "one")
+        one = self.endpoint("one")
+        with pytest.raises(NotFound):
+            driver.publish(network=network, endpoint=EndpointSpec(id="no-such-endpoint", container_id="c-x"),
+                           ports=ports)
+        assert driver.unpublish(network=network, endpoint=one) is False
+        published = driver.publish(network=network, endpoint=one, ports=ports)
+        assert published is (not network.internal)
+        assert driver.publish(network=network, endpoint=one, ports=ports[:1]) is published  # replaces
+        restarted = reload_driver()
+        assert restarted.unpublish(network=network, endpoint=one) is published
+        assert restarted.unpublish(network=network, endpoint=one) is False
+        assert restarted.publish(network=network, endpoint=one, ports=ports) is published
+        assert restarted.disconnect(network=network, endpoint=one, netns_path=None) is True  # takes the ports along
+        assert restarted.unpublish(network=network, endpoint=one) is False
+        assert restarted.remove(network=network) is True
 
     def test_restart_keeps_networks_and_addresses(self, driver: Driver, reload_driver: Callable[[], Driver],
                                                   network: NetworkSpec, namespaces: list[str]) -> None:
