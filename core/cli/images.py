@@ -385,6 +385,17 @@ def image_prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str,
     click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0), 3)}")
 
 
+def _volume_row(volumes: list[dict[str, Any]]) -> dict[str, str]:
+    """``system df``'s Local Volumes line: unused volumes are reclaimable."""
+    sizes = [max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes]
+    active = [(v.get("UsageData") or {}).get("RefCount", 0) > 0 for v in volumes]
+    total = sum(sizes)
+    reclaimable = sum(size for size, used in zip(sizes, active) if not used)
+    percent = f" ({int(reclaimable * 100 / total)}%)" if total else ""
+    return {"Type": "Local Volumes", "TotalCount": str(len(volumes)), "Active": str(sum(active)),
+            "Size": human_size(total, 3), "Reclaimable": human_size(reclaimable, 3) + percent}
+
+
 def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
     data = client_of(ctx).get("/system/df")
     images_ = data.get("Images") or []
@@ -397,8 +408,7 @@ def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
          "Size": human_size(total, 3), "Reclaimable": human_size(max(reclaimable, 0), 3) + percent},
         {"Type": "Containers", "TotalCount": str(len(data.get("Containers") or [])), "Active": "0",
          "Size": "0B", "Reclaimable": "0B"},
-        {"Type": "Local Volumes", "TotalCount": str(len(data.get("Volumes") or [])), "Active": "0",
-         "Size": "0B", "Reclaimable": "0B"},
+        _volume_row(data.get("Volumes") or []),
         {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
     ]
     if format_:

@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "diff": "commit:diff",
     "port": "commit:port",
     "network": "networks:network",
+    "volume": "volumes:volume",
 }
 
 

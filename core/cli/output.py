@@ -37,8 +37,12 @@ def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | 
         fail(f"template: {err}")
 
 
-def print_table(rows: list[list[str]], padding: int = 3) -> None:
-    """Columns aligned like Go's tabwriter with a minimum padding of three spaces."""
+def print_table(rows: list[list[str]], padding: int = 3, min_width: int = 0) -> None:
+    """Columns aligned like Go's tabwriter with a minimum padding of three spaces.
+
+    ``min_width`` is tabwriter's minimal cell width, padding included (the docker CLI's
+    formatter tables use 10).
+    """
     if not rows:
         return
     widths: list[int] = []
@@ -46,7 +50,7 @@ def print_table(rows: list[list[str]], padding: int = 3) -> None:
         for index, cell in enumerate(row[:-1]):
             if index >= len(widths):
                 widths.append(0)
-            widths[index] = max(widths[index], len(cell))
+            widths[index] = max(widths[index], len(cell), min_width - padding)
     for row in rows:
         cells = [cell.ljust(widths[i] + padding) for i, cell in enumerate(row[:-1])]
         click.echo(("".join(cells) + (row[-1] if row else "")).rstrip())

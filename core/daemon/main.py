@@ -56,7 +56,7 @@ def build_router(engine: Any) -> Any:
     return router
 
 
-ROUTE_MODULES = ("system", "images", "containers", "commit", "networks", "container_resources", "archive")
+ROUTE_MODULES = ("system", "images", "containers", "commit", "networks", "volumes", "container_resources", "archive")
 
 
 def serve(config: Config) -> None:

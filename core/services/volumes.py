@@ -122,11 +122,14 @@ class VolumeService:
         if "\x00" in name:
             raise InvalidParameter("volume name must not contain a NUL byte")
         driver_name = driver or self.drivers.defaults["volume"]
+        name = name or secrets.token_hex(32)
+        if driver_name not in self._driver_names():
+            raise NotFound(f"create {name}: error looking up volume plugin {driver_name}: "
+                           f"plugin \"{driver_name}\" not found")
         handle = self.drivers.driver("volume", driver_name)
         labels = dict(labels or {})
         if anonymous:
             labels.setdefault(ANONYMOUS_LABEL, "")
-        name = name or secrets.token_hex(32)
         with self.lock:
             existing = self._find(name)
             if existing is not None:
@@ -134,7 +137,10 @@ class VolumeService:
                     raise Conflict(f"create {name}: driver '{existing.driver}' already has volume '{name}': "
                                    "volume name must be unique")
                 return volume_view(existing)
-            info = handle.create(name=name, options=dict(options or {}), labels=labels)
+            try:
+                info = handle.create(name=name, options=dict(options or {}), labels=labels)
+            except InvalidParameter as err:
+                raise InvalidParameter(f"create {name}: {err.message}") from None
             self.owners[name] = driver_name
             self._save()
         return volume_view(info)

@@ -155,6 +155,6 @@ def build(engine: "Engine") -> Router:
             rows.append(row)
         unique_layers = {l.chain_id: l.disk_size for layers in chains.values() for l in layers}
         return json_response({"LayersSize": sum(unique_layers.values()), "Images": rows, "Containers": [],
-                              "Volumes": [], "BuildCache": []})
+                              "Volumes": engine.volumes.usage(), "BuildCache": []})
 
     return router
