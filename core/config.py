@@ -70,6 +70,8 @@ class Config:
     debug: bool = False
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     drivers: dict[str, DriverKindConfig] = field(default_factory=dict)
+    #: ``[network] dns_upstreams``: where the embedded DNS server forwards (None: the host's resolv.conf)
+    dns_upstreams: list[str] | None = None
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -128,6 +130,37 @@ def _parse_runtime(table: object) -> RuntimeConfig:
     return runtime
 
 
+def dns_upstream(text: str) -> tuple[str, int]:
+    """``"192.0.2.1"``, ``"127.0.0.1:5353"``, ``"[::1]:53"`` or ``"::1"`` -> (address, port)."""
+    import ipaddress
+
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(text)
+            port = rest[1:]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    ipaddress.ip_address(host)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(text)
+    return host, int(port)
+
+
+def _parse_dns_upstreams(value: object) -> list[str]:
+    key = "network.dns_upstreams"
+    servers = _string_list(value, key)
+    for server in servers:
+        try:
+            dns_upstream(server)
+        except ValueError:
+            raise ConfigError(f"invalid config: {key}: {server!r} is not an IP address with an optional port") \
+                from None
+    return servers
+
+
 def parse(data: dict[str, object], source: str = "") -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     config = Config(source=source)
@@ -151,6 +184,9 @@ def parse(data: dict[str, object], source: str = "") -> Config:
             config.debug = bool(value)
         elif key == "runtime":
             config.runtime = _parse_runtime(value)
+        elif key == "network" and isinstance(value, dict) and "dns_upstreams" in value:
+            config.dns_upstreams = _parse_dns_upstreams(value["dns_upstreams"])
+            config.drivers[key] = _parse_kind(key, {k: v for k, v in value.items() if k != "dns_upstreams"})
         elif key in DRIVER_KINDS:
             config.drivers[key] = _parse_kind(key, value)
         else:
@@ -209,6 +245,11 @@ driver = "overlay"
 driver = "bridge"
 # The network drivers to load.
 drivers = ["bridge", "host", "none"]
+# Where the embedded DNS server (127.0.0.11 in containers on user-defined networks)
+# forwards the names that are not containers': "address" or "address:port" entries.
+# Unset, it uses the host's /etc/resolv.conf nameservers; a container's --dns wins;
+# an empty list forwards nothing (other names fail).
+# dns_upstreams = ["192.0.2.53", "127.0.0.1:5353"]
 
 [volume]
 # The driver of volumes created without --driver (moor.volume_drivers).

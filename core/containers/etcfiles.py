@@ -7,6 +7,7 @@ import os
 from moor.fsutil import atomic_write
 
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+EMBEDDED_NAMESERVER = "127.0.0.11"
 
 
 def hosts_text(hostname: str, address: str = "", extra: list[str] | None = None) -> str:
@@ -58,17 +59,60 @@ def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = F
     return "\n".join(kept) + "\n"
 
 
+def embedded_resolv_conf_text(host_file: str = "/etc/resolv.conf", search: list[str] | None = None,
+                              options: list[str] | None = None) -> str:
+    """The resolv.conf of a container on a user-defined network: the embedded DNS server at 127.0.0.11.
+
+    As Docker writes it: the search domains and options given (else the host's), and ``ndots:0``
+    unless an ``ndots`` option is set; the servers are the embedded one's upstreams, not listed here.
+    """
+    if not search or not options:
+        try:
+            with open(host_file) as handle:
+                host_lines = [line.split() for line in handle.read().splitlines()]
+        except OSError:
+            host_lines = []
+        if not search:
+            search = next((words[1:] for words in reversed(host_lines)
+                           if words[:1] in (["search"], ["domain"])), [])
+        if not options:
+            options = [word for words in host_lines if words[:1] == ["options"] for word in words[1:]]
+    if not any(option.startswith("ndots:") for option in options):
+        options = [*options, "ndots:0"]
+    lines = []
+    if search and search != ["."]:
+        lines.append("search " + " ".join(search))
+    lines.append(f"nameserver {EMBEDDED_NAMESERVER}")
+    lines.append("options " + " ".join(options))
+    return "\n".join(lines) + "\n"
+
+
+def host_nameservers(host_file: str = "/etc/resolv.conf") -> list[str]:
+    """The nameservers of the host's resolv.conf, loopback ones included, in order."""
+    try:
+        with open(host_file) as handle:
+            words = [line.split() for line in handle.read().splitlines()]
+    except OSError:
+        return []
+    return [w[1] for w in words if len(w) > 1 and w[0] == "nameserver"]
+
+
 def write_etc_files(directory: str, hostname: str, host_network: bool,
-                    extra_hosts: list[str] | None = None, dns: dict[str, list[str]] | None = None) -> dict[str, str]:
-    """Write the three files into the container's directory; return destination -> host path."""
+                    extra_hosts: list[str] | None = None, dns: dict[str, list[str]] | None = None,
+                    embedded_dns: bool = False) -> dict[str, str]:
+    """Write the three files into the container's directory; return destination -> host path.
+
+    With ``embedded_dns`` (a user-defined network), resolv.conf points at the embedded DNS server.
+    """
     hosts = _host_hosts() + "".join(f"{line}\n" for line in extra_hosts or []) if host_network \
         else hosts_text(hostname, extra=extra_hosts)
     files = {
         "/etc/hostname": (os.path.join(directory, "hostname"), hostname + "\n"),
         "/etc/hosts": (os.path.join(directory, "hosts"), hosts),
-        "/etc/resolv.conf": (os.path.join(directory, "resolv.conf"), resolv_conf_text(
-            host_network=host_network, dns=(dns or {}).get("Dns"), search=(dns or {}).get("DnsSearch"),
-            options=(dns or {}).get("DnsOptions"))),
+        "/etc/resolv.conf": (os.path.join(directory, "resolv.conf"), embedded_resolv_conf_text(
+            search=(dns or {}).get("DnsSearch"), options=(dns or {}).get("DnsOptions")) if embedded_dns
+            else resolv_conf_text(host_network=host_network, dns=(dns or {}).get("Dns"),
+                                  search=(dns or {}).get("DnsSearch"), options=(dns or {}).get("DnsOptions"))),
     }
     for path, text in files.values():
         atomic_write(path, text.encode())

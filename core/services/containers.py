@@ -60,6 +60,9 @@ class ContainerService:
         from moor.services.networks import NetworkService
 
         self.networks = NetworkService(config.data_root, drivers)
+        from moor.services.dns import EmbeddedDNS
+
+        self.dns = EmbeddedDNS(self.networks.resolve, self.networks.reverse, self._dns_upstreams)
         #: whether ``default`` means the ``bridge`` network, as in Docker (needs the bridge driver)
         self.bridge_by_default = "bridge" in drivers.names("network")
         self.state_root = os.path.join(config.exec_root, "containers")
@@ -77,7 +80,11 @@ class ContainerService:
     # ------------------------------------------------------------------ helpers for other services
 
     def close(self) -> None:
-        """At a clean stop with nothing running, take the default bridge off the host (it comes back lazily)."""
+        """At a clean stop with nothing running, take the default bridge off the host (it comes back lazily).
+
+        The embedded DNS server's listeners close in any case.
+        """
+        self.dns.close()
         if not any(c.state.Running for c in self.store.all()):
             self.networks.release_default()
 
@@ -145,6 +152,7 @@ class ContainerService:
             config = self._container_config(body, image_config, image_name)
             host_config = self._host_config(host_config)
             wanted_networks = self._wanted_networks(host_config, body.get("NetworkingConfig") or {})
+            self._mac_address(config, host_config, body.get("NetworkingConfig") or {})
             if host_config.get("Links"):
                 host_config["Links"] = [link.replace("{self}", name) for link in host_config["Links"]]
             container_id = secrets.token_hex(32)
@@ -190,6 +198,7 @@ class ContainerService:
         return {
             "Hostname": body.get("Hostname") or "",
             "Domainname": body.get("Domainname") or "",
+            "MacAddress": body.get("MacAddress") or "",
             "User": body.get("User") or image_config.get("User") or "",
             "AttachStdin": bool(body.get("AttachStdin")),
             "AttachStdout": bool(body.get("AttachStdout")),
@@ -240,8 +249,14 @@ class ContainerService:
         host_config["Links"] = links or None
         for port in host_config.get("PortBindings") or {}:
             number, _, protocol = port.partition("/")
-            if protocol not in ("", "tcp") or not number.isdigit():
-                raise InvalidParameter(f"publishing {port!r} is not supported: moor publishes single TCP ports")
+            if not number.isdigit() or not 0 < int(number) < 65536:
+                raise InvalidParameter(f"invalid port specification: {number!r}")
+            if protocol not in ("", "tcp", "udp"):
+                raise InvalidParameter(f"publishing {port!r} is not supported: moor publishes TCP and UDP ports")
+            for entry in host_config["PortBindings"][port] or []:
+                host_port = str((entry or {}).get("HostPort") or "0")
+                if not host_port.isdigit() or int(host_port) > 65535:
+                    raise InvalidParameter(f"invalid port specification: {host_port!r}")
         host_config.setdefault("Binds", None)
         host_config.setdefault("Privileged", False)
         host_config.setdefault("ShmSize", 64 * 1024 * 1024)
@@ -330,7 +345,8 @@ class ContainerService:
         extra_hosts = [_host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
         etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
                               extra_hosts, {key: list(container.host_config.get(key) or [])
-                                            for key in ("Dns", "DnsSearch", "DnsOptions")})
+                                            for key in ("Dns", "DnsSearch", "DnsOptions")},
+                              embedded_dns=any(self._user_network(name) for name in container.networks))
         container.hostname_path, container.hosts_path = etc["/etc/hostname"], etc["/etc/hosts"]
         container.resolv_conf_path = etc["/etc/resolv.conf"]
         hc = container.host_config
@@ -373,6 +389,21 @@ class ContainerService:
 
     # ------------------------------------------------------------------ networks
 
+    def _mac_address(self, config: dict[str, Any], host_config: dict[str, Any], networking: dict[str, Any]) -> None:
+        """Check ``Config.MacAddress`` (or the primary network's ``EndpointsConfig`` one, API 1.44) into ``config``."""
+        from moor.netaddr import check_mac_address
+
+        mode = host_config["NetworkMode"]
+        endpoints = networking.get("EndpointsConfig") or {}
+        primary = endpoints.get(mode) or endpoints.get("bridge" if mode == "default" else mode) or {}
+        mac = config.get("MacAddress") or (primary.get("MacAddress") if isinstance(primary, dict) else "") or ""
+        if not mac:
+            config.pop("MacAddress", None)
+            return
+        if mode == "host" or mode.startswith("container:"):
+            raise InvalidParameter("conflicting options: mac-address and the network mode")
+        config["MacAddress"] = check_mac_address(mac)
+
     def _wanted_networks(self, host_config: dict[str, Any], networking: dict[str, Any]) -> dict[str, Any]:
         """The networks a container joins when it starts: name -> endpoint settings asked for."""
         mode = host_config["NetworkMode"]
@@ -396,6 +427,50 @@ class ContainerService:
             container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net",
                                                              container.networks[name])
         self._refresh_hosts(container)
+        self._sync_dns(container, pid)
+
+    def _user_network(self, name: str) -> bool:
+        """Whether ``name`` is a user-defined network (whose members get the embedded DNS server)."""
+        from moor.services.networks import PREDEFINED
+
+        record = self.networks.find(name)
+        return record is not None and record["Name"] not in PREDEFINED
+
+    def _sync_dns(self, container: Container, pid: int) -> None:
+        """Open the embedded DNS server's listeners in the container while it is on a user-defined network.
+
+        A container that joins its first one while running (``network connect``) gets the
+        resolv.conf of the embedded server too, as with Docker.
+        """
+        from moor.containers.etcfiles import embedded_resolv_conf_text, rewrite_in_place
+
+        if not pid or not self.networks.on_user_network(container.id):
+            self.dns.detach(container.id)
+            return
+        try:
+            if self.dns.attach(container.id, f"/proc/{pid}/ns/net") and container.resolv_conf_path:
+                rewrite_in_place(container.resolv_conf_path, embedded_resolv_conf_text(
+                    search=container.host_config.get("DnsSearch"), options=container.host_config.get("DnsOptions")))
+        except (MoorError, OSError) as err:
+            log.error("%s", err)
+
+    def _dns_upstreams(self, container_id: str) -> list[tuple[str, int]]:
+        """Where the embedded DNS server forwards for a container: its --dns, the config's, or the host's."""
+        from moor.config import dns_upstream
+        from moor.containers.etcfiles import DEFAULT_NAMESERVERS, host_nameservers
+
+        container = self.store.find(container_id)
+        servers = list((container.host_config.get("Dns") or []) if container else [])
+        if not servers:
+            servers = self.config.dns_upstreams if self.config.dns_upstreams is not None else \
+                (host_nameservers() or list(DEFAULT_NAMESERVERS))
+        result = []
+        for server in servers:
+            try:
+                result.append(dns_upstream(server))
+            except ValueError:
+                log.warning("ignoring DNS server %r: not an IP address", server)
+        return result
 
     def _publish_ports(self, container: Container, state_dir: str) -> None:
         """Ask the monitor to forward each published port to the container's address."""
@@ -408,31 +483,41 @@ class ContainerService:
                 bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
         if not bindings:
             return
-        address = next((s.get("IPAddress") for s in container.networks.values() if s.get("IPAddress")), "")
+        network, address = next(((n, s["IPAddress"]) for n, s in container.networks.items() if s.get("IPAddress")),
+                                ("", ""))
         if not address:
             return  # host and none networking publish nothing, as in Docker
+        from moor.types import PortMapping
+
+        mappings = []
         for port, entries in sorted(bindings.items()):
             number, _, protocol = port.partition("/")
+            protocol = protocol or "tcp"
             published = []
             for entry in entries or [{}]:
-                reply = request(state_dir, {"op": "publish", "host_ip": entry.get("HostIp") or "",
+                reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_ip": entry.get("HostIp") or "",
                                             "host_port": int(entry.get("HostPort") or 0), "target": address,
                                             "target_port": int(number)}, timeout=10)
                 if not reply.get("ok"):
                     raise Conflict(f"driver failed programming external connectivity on endpoint {container.name}: "
                                    f"{reply.get('error')}")
                 published.append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(reply["host_port"])})
-            container.ports[f"{number}/{protocol or 'tcp'}"] = published
+                mappings.append(PortMapping(protocol=protocol, container_port=int(number),
+                                            host_port=int(reply["host_port"]), host_ip=entry.get("HostIp") or ""))
+            container.ports[f"{number}/{protocol}"] = published
+        self.networks.publish(container, network, mappings)
 
     def _leave_networks(self, container: Container) -> None:
         for name, settings in list(container.networks.items()):
             if settings.get("EndpointID"):
                 self.networks.disconnect(container, name, None)
             container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        self.dns.detach(container.id)
         self._refresh_hosts(container)
 
     def _refresh_hosts(self, container: Container) -> None:
-        """Rewrite /etc/hosts of the container and of its peers on user-defined networks (in place)."""
+        """Rewrite /etc/hosts of the container and of its network's members (in place): own address, --add-host
+        and --link lines (names on user-defined networks are the embedded DNS server's)."""
         from moor.containers.etcfiles import hosts_text, rewrite_in_place
 
         members = {container.id}
@@ -446,9 +531,6 @@ class ContainerService:
                 continue
             own = [s.get("IPAddress") for s in member.networks.values() if s.get("IPAddress")]
             extra = [_host_line(e) for e in member.host_config.get("ExtraHosts") or []]
-            for name in member.networks:
-                extra += [f"{address}\t{peers}" for address, peers in self.networks.peers(name)
-                          if peers.split()[0] != member.name]
             extra += self._link_lines(member)
             rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra))
 
@@ -477,6 +559,7 @@ class ContainerService:
             container.networks[record["Name"]] = self.networks.connect(container, record["Name"],
                                                                        f"/proc/{container.state.Pid}/ns/net", wish)
             self._refresh_hosts(container)
+            self._sync_dns(container, container.state.Pid)
         else:
             container.networks[record["Name"]] = wish
         self.store.save(container)
@@ -494,6 +577,7 @@ class ContainerService:
             self.networks.disconnect(container, record["Name"], f"/proc/{container.state.Pid}/ns/net")
             container.networks.pop(record["Name"], None)
             self._refresh_hosts(container)
+            self._sync_dns(container, container.state.Pid)
         self.store.save(container)
         self.events.publish("network", "disconnect", record["Id"], {"container": container.id,
                                                                     "name": record["Name"], "type": record["Driver"]})
@@ -605,6 +689,7 @@ class ContainerService:
                 reply = None
             if reply and reply.get("running"):
                 log.info("re-adopting running container %s", container.short_id)
+                self._sync_dns(container, container.state.Pid)
                 self._watch(container, None)
                 self.on_started(container)
                 continue

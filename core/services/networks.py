@@ -1,12 +1,14 @@
 """The network service: Docker's networks over the network drivers, and containers' endpoints.
 
 Networks are records in ``<data_root>/network/networks.json``. ``bridge``,
-``host`` and ``none`` always exist; a network's driver sets it up on the host
-the first time a container joins it (so a daemon that never uses ``bridge``
-never touches the host's links). A container joins its networks after runc
+``host`` and ``none`` always exist; moord sets ``bridge`` up on the host when it
+starts (:meth:`NetworkService.ensure_default`, as dockerd does docker0) and takes
+it down at a clean stop with nothing running; the record, and so the network ID,
+stays. An engine built without moord (tools, tests) sets a network up the first
+time a container joins it. A container joins its networks after runc
 created its namespace and before its process starts; it leaves them when it
-exits. Names on user-defined networks resolve through each member's
-/etc/hosts, rewritten in place as members come and go.
+exits. Names on user-defined networks resolve through the embedded DNS server
+(:mod:`moor.services.dns`), which asks :meth:`NetworkService.resolve`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFou
 from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
 from moor.images.views import format_timestamp
-from moor.types import EndpointSpec, NetworkSpec
+from moor.types import EndpointSpec, NetworkSpec, PortMapping
 
 if TYPE_CHECKING:
     from moor.containers.record import Container
@@ -86,6 +88,7 @@ class NetworkService:
         config = (record["IPAM"].get("Config") or [{}])[0] if record["IPAM"].get("Config") else {}
         return NetworkSpec(id=record["Id"], name=record["Name"], driver=record["Driver"],
                            subnet=config.get("Subnet", ""), gateway=config.get("Gateway", ""),
+                           ip_range=config.get("IPRange", ""),
                            internal=bool(record["Internal"]), options=dict(record["Options"]),
                            labels=dict(record["Labels"]))
 
@@ -166,6 +169,28 @@ class NetworkService:
                 record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
             self._save()
 
+    def ensure_default(self) -> None:
+        """Set the predefined ``bridge`` network up on the host (moord's start-up).
+
+        The driver re-makes whatever is missing (bridge, address, rules) and
+        keeps its endpoints, so running containers keep their addresses. A
+        failure is logged, not raised: the network is tried again when a
+        container joins it.
+        """
+        record = self.find("bridge")
+        if record is None or record["Driver"] not in self.drivers.names("network"):
+            return
+        with self.lock:
+            try:
+                facts = self.drivers.driver("network", record["Driver"]).create(network=self.spec(record)) or {}
+            except MoorError as err:
+                log.error("setting up the default bridge network failed: %s", err)
+                return
+            record["moor"] = {"created_on_host": True, "facts": facts}
+            if facts.get("subnet") and not record["IPAM"]["Config"]:
+                record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
+            self._save()
+
     def connect(self, container: "Container", network_name: str, netns_path: str,
                 settings: dict[str, Any] | None = None) -> dict[str, Any]:
         """Join ``container`` (its namespace at ``netns_path``) to a network; return Docker's EndpointSettings."""
@@ -178,8 +203,13 @@ class NetworkService:
         self.ensure_on_host(record)
         endpoint_id = secrets.token_hex(32)
         aliases = tuple(settings.get("Aliases") or []) + (container.short_id,)
+        mac = ""
+        if container.config.get("MacAddress"):  # Docker: Config.MacAddress is for the primary network
+            mode = container.host_config.get("NetworkMode") or "default"
+            if self.find("bridge" if mode == "default" else mode) is record:
+                mac = container.config["MacAddress"]
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
-                                ipv4_address=ipam.get("IPv4Address", ""), aliases=aliases)
+                                ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac, aliases=aliases)
         info = self.drivers.driver("network", record["Driver"]).connect(
             network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
         result = {
@@ -204,14 +234,27 @@ class NetworkService:
         settings = container.networks.get(record["Name"]) or {}
         endpoint = EndpointSpec(id=settings.get("EndpointID", ""), container_id=container.id,
                                 ipv4_address=settings.get("IPAddress", ""))
+        driver = self.drivers.driver("network", record["Driver"])
         try:
-            self.drivers.driver("network", record["Driver"]).disconnect(
-                network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
+            if driver.implements("unpublish"):
+                driver.unpublish(network=self.spec(record), endpoint=endpoint)
+            driver.disconnect(network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
         except MoorError:
             log.exception("disconnecting %s from %s failed", container.short_id, record["Name"])
         with self.lock:
             record["Containers"].pop(container.id, None)
             self._save()
+
+    def publish(self, container: "Container", network_name: str, ports: list[PortMapping]) -> bool:
+        """Let the network's driver forward ``ports`` to the container's endpoint in the kernel, if it can."""
+        record = self.get(network_name)
+        driver = self.drivers.driver("network", record["Driver"])
+        settings = container.networks.get(record["Name"]) or {}
+        if not ports or not settings.get("EndpointID") or not driver.implements("publish"):
+            return False
+        endpoint = EndpointSpec(id=settings["EndpointID"], container_id=container.id,
+                                ipv4_address=settings.get("IPAddress", ""))
+        return bool(driver.publish(network=self.spec(record), endpoint=endpoint, ports=ports))
 
     def release_default(self) -> None:
         """Remove the predefined bridge from the host when no container uses it."""
@@ -228,10 +271,40 @@ class NetworkService:
             record["IPAM"]["Config"] = []
             self._save()
 
-    def peers(self, network_name: str) -> list[tuple[str, str]]:
-        """(address, name) of every member of a user-defined network, for /etc/hosts."""
-        record = self.find(network_name)
-        if record is None or record["Name"] in PREDEFINED:
-            return []
-        return [(entry["IPv4Address"].split("/")[0], " ".join([entry["Name"], *entry.get("Aliases", [])]))
-                for entry in record["Containers"].values() if entry.get("IPv4Address")]
+    def _shared(self, container_id: str) -> list[dict[str, Any]]:
+        """The user-defined networks ``container_id`` is attached to."""
+        return [r for r in self.networks.values() if r["Name"] not in PREDEFINED and container_id in r["Containers"]]
+
+    def on_user_network(self, container_id: str) -> bool:
+        """Whether the container has an endpoint on a user-defined network (and so the embedded DNS)."""
+        with self.lock:
+            return bool(self._shared(container_id))
+
+    def resolve(self, container_id: str, name: str) -> list[str] | None:
+        """IPv4 addresses ``name`` has for ``container_id``; None if it is no container's name.
+
+        On every user-defined network the asking container is on, a member answers
+        to its name, its aliases (which hold its short ID) and its full ID, in any
+        case, with or without the network's name as a suffix (``db.appnet``).
+        """
+        wanted = name.rstrip(".").lower()
+        found: list[str] = []
+        with self.lock:
+            for record in self._shared(container_id):
+                suffix = "." + record["Name"].lower()
+                key = wanted[:-len(suffix)] if wanted.endswith(suffix) else wanted
+                for member_id, entry in record["Containers"].items():
+                    address = (entry.get("IPv4Address") or "").split("/")[0]
+                    keys = {member_id, entry["Name"].lower(), *(a.lower() for a in entry.get("Aliases") or [])}
+                    if address and key in keys and address not in found:
+                        found.append(address)
+        return found or None
+
+    def reverse(self, container_id: str, address: str) -> str | None:
+        """``name.network`` of the member with ``address`` on a network shared with ``container_id``."""
+        with self.lock:
+            for record in self._shared(container_id):
+                for entry in record["Containers"].values():
+                    if (entry.get("IPv4Address") or "").split("/")[0] == address:
+                        return f"{entry['Name']}.{record['Name']}"
+        return None

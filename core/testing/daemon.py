@@ -29,7 +29,9 @@ class DaemonProcess:
         self.config_file = os.path.join(self.root, "moor.toml")
         self.log_file = os.path.join(self.root, "moord.log")
         self.bridge = ""
-        if "[network" not in config_text:  # a default bridge of its own: never moor0, never another run's
+        if "[network]" not in config_text:  # the embedded DNS server forwards nowhere: no query leaves the host
+            config_text += '\n[network]\ndns_upstreams = []\n'
+        if "[network.bridge]" not in config_text:  # a default bridge of its own: never moor0, never another run's
             self.bridge = "mt" + os.urandom(4).hex()
             config_text += (f'\n[network.bridge]\ndefault_bridge = "{self.bridge}"\n'
                             f'default_subnet = "10.{208 + os.getpid() % 8}.{int.from_bytes(os.urandom(1), "big")}.0/24"\n')
