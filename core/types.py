@@ -90,6 +90,8 @@ class NetworkSpec:
     internal: bool = False
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    #: the IPAM config's ``IPRange`` (CIDR, inside ``subnet``): where containers get their addresses
+    ip_range: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,16 @@ class EndpointInfo:
     gateway: str = ""
     mac_address: str = ""
     interface: str = ""
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """One published port: ``host_ip:host_port`` on the host to ``container_port`` of an endpoint."""
+
+    protocol: str  # "tcp" or "udp"
+    container_port: int
+    host_port: int  # the port actually bound (never 0)
+    host_ip: str = ""  # "" (or "0.0.0.0") for every host address
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ def _container_options(function: Any) -> Any:
         click.option("--dns-option", multiple=True, help="Set DNS options"),
         click.option("--domainname", default="", help="Container NIS domain name"),
         click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)"),
+        click.option("--mac-address", default="", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
         click.option("--network-alias", multiple=True, help="Add network-scoped alias for the container"),
         click.option("-p", "--publish", multiple=True, help="Publish a container's port(s) to the host"),
         click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports to random ports"),
@@ -197,6 +198,14 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
     body["Domainname"] = o["domainname"]
+    if o["mac_address"]:
+        from moor.errors import InvalidParameter
+        from moor.netaddr import check_mac_address
+
+        try:
+            body["MacAddress"] = check_mac_address(o["mac_address"])
+        except InvalidParameter as err:
+            fail(f'invalid argument "{o["mac_address"]}" for "--mac-address" flag: {err}', ENGINE_ERROR)
     bindings = _port_bindings(o["publish"])
     exposed = {port: {} for port in bindings}
     for text in o["expose"]:

@@ -20,20 +20,80 @@ def network() -> None:
 @click.option("-d", "--driver", default="bridge", help="Driver to manage the Network")
 @click.option("--subnet", multiple=True, help="Subnet in CIDR format that represents a network segment")
 @click.option("--gateway", multiple=True, help="IPv4 Gateway for the master subnet")
+@click.option("--ip-range", multiple=True, help="Allocate container ip from a sub-range")
 @click.option("--internal", is_flag=True, help="Restrict external access to the network")
 @click.option("--attachable", is_flag=True, help="Enable manual container attachment")
 @click.option("-o", "--opt", multiple=True, help="Set driver specific options")
 @click.option("--label", multiple=True, help="Set metadata on a network")
 @click.argument("name")
 @click.pass_context
-def create(ctx: click.Context, driver: str, subnet: tuple[str, ...], gateway: tuple[str, ...], internal: bool,
-           attachable: bool, opt: tuple[str, ...], label: tuple[str, ...], name: str) -> None:
+def create(ctx: click.Context, driver: str, subnet: tuple[str, ...], gateway: tuple[str, ...],
+           ip_range: tuple[str, ...], internal: bool, attachable: bool, opt: tuple[str, ...],
+           label: tuple[str, ...], name: str) -> None:
     """Create a network."""
-    config = [{"Subnet": s, **({"Gateway": gateway[i]} if i < len(gateway) else {})} for i, s in enumerate(subnet)]
+    config = ipam_config(subnet, ip_range, gateway)
     body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable, "CheckDuplicate": True,
             "IPAM": {"Driver": "default", "Config": config},
             "Options": dict(o.partition("=")[::2] for o in opt), "Labels": dict(l.partition("=")[::2] for l in label)}
     click.echo(client_of(ctx).call("POST", "/networks/create", body=body)["Id"])
+
+
+def _contains(subnet: str, address: str) -> bool:
+    """Whether ``address`` (``a.b.c.d`` or ``a.b.c.d/n``) lies in ``subnet``, as the docker CLI checks it."""
+    import ipaddress
+
+    try:
+        network = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        fail(f"invalid subnet: invalid CIDR address: {subnet}")
+    try:
+        ip = ipaddress.ip_interface(address).ip if "/" in address else ipaddress.ip_address(address)
+    except ValueError:
+        if "/" in address:
+            fail(f"invalid CIDR address: {address}")
+        return False
+    return ip.version == network.version and ip in network
+
+
+def ipam_config(subnets: tuple[str, ...], ranges: tuple[str, ...], gateways: tuple[str, ...]) -> list[dict[str, str]]:
+    """``--subnet``/``--ip-range``/``--gateway`` as IPAM ``Config`` entries, with the docker CLI's checks."""
+    import ipaddress
+
+    if len(subnets) < len(ranges) or len(subnets) < len(gateways):
+        fail("every ip-range or gateway must have a corresponding subnet")
+    for text in ranges:
+        if "/" not in text:
+            fail(f"invalid CIDR address: {text}")
+    config: dict[str, dict[str, str]] = {}
+    for text in subnets:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            config[text] = {"Subnet": text}  # the daemon names what is wrong with it
+            continue
+        for other in config:
+            try:
+                overlaps = ipaddress.ip_network(other, strict=False).overlaps(network)
+            except (ValueError, TypeError):
+                overlaps = False
+            if overlaps:
+                fail("multiple overlapping subnet configuration is not supported")
+        config[text] = {"Subnet": text}
+    for key, values, what in (("IPRange", ranges, "range"), ("Gateway", gateways, "gateway")):
+        for value in values:
+            matched = False
+            for text, entry in config.items():
+                if not _contains(text, value):
+                    continue
+                if key in entry:
+                    plural = "ranges" if key == "IPRange" else "gateways"
+                    place = "on the same" if key == "IPRange" else "for the same"
+                    fail(f"cannot configure multiple {plural} ({entry[key]}, {value}) {place} subnet ({text})")
+                entry[key] = value
+                matched = True
+            if not matched:
+                fail(f"no matching subnet for {what} {value}")
+    return list(config.values())
 
 
 @network.command("ls")

@@ -72,6 +72,7 @@ def serve(config: Config) -> None:
     engine = None
     try:
         engine = Engine(config)
+        engine.networks.ensure_default()  # the default bridge exists while moord runs, as docker0 does
         app = Application(build_router(engine))
         for host in config.hosts:
             servers.append(UnixHTTPServer(socket_path(host), app, SERVER_HEADERS))

@@ -5,10 +5,14 @@ Docker 20.10's bridge driver is the model:
 - ``create`` picks the subnet (the given one, the default network's, or the
   first free one of the pools), makes the bridge with the gateway address and
   adds the network's NAT and filter rules (:mod:`moor_net_bridge.firewall`);
-- ``connect`` allocates an address (first fit, or the requested one), makes a
+- ``connect`` allocates an address (first fit in the network's ``IPRange``, or
+  the requested one anywhere in the subnet), makes a
   veth pair, puts one end on the bridge and the other, as ``eth0`` (``eth1``,
   ...), into the container's namespace with Docker's MAC ``02:42:<address>``
   and a default route via the gateway when the namespace has none yet;
+- ``publish`` forwards a container's published ports to its address by NAT
+  (:func:`moor_net_bridge.firewall.set_ports`), recorded with its endpoint;
+  ``unpublish`` and ``disconnect`` remove those rules;
 - ``disconnect`` deletes the veth pair and releases the address;
 - ``remove`` refuses while endpoints remain, then drops rules and bridge.
 
@@ -20,12 +24,13 @@ Networks and endpoints are recorded under ``context.home`` (see
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 
 from moor import hookimpl
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, Unavailable
-from moor.types import DriverContext, EndpointInfo, EndpointSpec, NetworkSpec
+from moor.types import DriverContext, EndpointInfo, EndpointSpec, NetworkSpec, PortMapping
 
 from moor_net_bridge import firewall, ipam, links
 from moor_net_bridge.settings import check_ifname, parse_mtu, parse_settings
@@ -57,6 +62,10 @@ def _parse_bool(value: str, key: str) -> bool:
 def _policy(record: NetworkRecord) -> firewall.NetworkPolicy:
     return firewall.NetworkPolicy(bridge=record.bridge, subnet=ipaddress.IPv4Network(record.subnet),
                                   internal=record.internal, masquerade=record.masquerade, icc=record.icc)
+
+
+def _ports(found: EndpointRecord) -> list[firewall.Port]:
+    return [firewall.Port(**port) for port in found.ports]  # type: ignore[arg-type]
 
 
 def _facts(record: NetworkRecord) -> dict[str, str]:
@@ -120,6 +129,9 @@ class BridgeDriver:
             subnet = found
         if any(subnet.overlaps(other) for other in taken):
             raise Conflict("Pool overlaps with other one on this address space")
+        if (network.ip_range or network.gateway) and not network.subnet:
+            raise InvalidParameter("every ip-range or gateway must have a corresponding subnet")
+        ip_range = ipam.parse_range(network.ip_range, subnet) if network.ip_range else None
         gateway = (ipam.parse_gateway(network.gateway, subnet) if network.gateway
                    else ipam.default_gateway(subnet))
         return NetworkRecord(
@@ -133,6 +145,7 @@ class BridgeDriver:
             masquerade=_parse_bool(options.get(ENABLE_MASQUERADE, "true"), ENABLE_MASQUERADE),
             icc=_parse_bool(options.get(ENABLE_ICC, "true"), ENABLE_ICC),
             created_bridge=False,
+            ip_range="" if ip_range is None else str(ip_range),
         )
 
     def _realise(self, record: NetworkRecord) -> None:
@@ -143,6 +156,9 @@ class BridgeDriver:
         if links.ensure_bridge(record.bridge, record.mtu, gateway):
             record.created_bridge = True
         firewall.add_network(_policy(record))
+        for endpoint_id, found in record.endpoints.items():
+            if found.ports:
+                firewall.set_ports(_policy(record), endpoint_id, found.address, _ports(found))
 
     def _unrealise(self, record: NetworkRecord) -> bool:
         """Remove the rules and (when the driver made it) the bridge of ``record``."""
@@ -185,7 +201,8 @@ class BridgeDriver:
                 if address in taken:
                     raise Conflict("Address already in use")
             else:
-                free = ipam.first_free_address(subnet, taken)
+                free = ipam.first_free_address(subnet, taken,
+                                               ipaddress.IPv4Network(record.ip_range) if record.ip_range else None)
                 if free is None:
                     raise Unavailable(f"no available IPv4 addresses on this network's address pools: "
                                       f"{network.name} ({network.id})")
@@ -214,6 +231,44 @@ class BridgeDriver:
             found = record.endpoints.get(endpoint.id)
             if found is None:
                 return False
+            if found.ports:
+                firewall.remove_ports(record.bridge, endpoint.id)
             links.delete_link(found.host_veth)
             del record.endpoints[endpoint.id]
+            return True
+
+    # ------------------------------------------------------------------ published ports
+
+    @hookimpl
+    def moor_network_publish(self, network: NetworkSpec, endpoint: EndpointSpec, ports: list[PortMapping]) -> bool:
+        with self.store.transaction() as state:
+            record = state.networks.get(network.id)
+            found = record.endpoints.get(endpoint.id) if record is not None else None
+            if record is None or found is None:
+                raise NotFound(f"endpoint {endpoint.id} is not connected to network {network.name}")
+            wanted = [firewall.Port(protocol=p.protocol, host_port=int(p.host_port),
+                                    container_port=int(p.container_port), host_ip=p.host_ip) for p in ports]
+            for port in wanted:
+                if port.protocol not in ("tcp", "udp") or not 0 < port.host_port < 65536 \
+                        or not 0 < port.container_port < 65536:
+                    raise InvalidParameter(f"invalid port mapping {port.host_port}:{port.container_port}/"
+                                           f"{port.protocol}")
+                if port.host_ip:
+                    try:
+                        ipaddress.ip_address(port.host_ip)
+                    except ValueError:
+                        raise InvalidParameter(f"invalid host IP address {port.host_ip!r}") from None
+            published = firewall.set_ports(_policy(record), endpoint.id, found.address, wanted)
+            found.ports = [dataclasses.asdict(port) for port in wanted] if published else []
+            return published
+
+    @hookimpl
+    def moor_network_unpublish(self, network: NetworkSpec, endpoint: EndpointSpec) -> bool:
+        with self.store.transaction() as state:
+            record = state.networks.get(network.id)
+            found = record.endpoints.get(endpoint.id) if record is not None else None
+            if record is None or found is None or not found.ports:
+                return False
+            firewall.remove_ports(record.bridge, endpoint.id)
+            found.ports = []
             return True

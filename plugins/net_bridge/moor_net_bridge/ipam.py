@@ -26,12 +26,14 @@ def parse_subnet(text: str, what: str = "subnet") -> ipaddress.IPv4Network:
     """An IPv4 subnet in CIDR form; host bits are dropped (as Go's ``net.ParseCIDR`` does)."""
     try:
         network = ipaddress.ip_network(text.strip(), strict=False)
+        if "/" not in text:
+            raise ValueError(text)
     except ValueError:
+        if what == "subnet":  # a network's IPAM config: Docker's wording
+            raise InvalidParameter(f"Invalid subnet {text} : invalid CIDR address: {text}") from None
         raise InvalidParameter(f"invalid {what} {text!r}: invalid CIDR address") from None
     if not isinstance(network, ipaddress.IPv4Network):
         raise InvalidParameter(f"invalid {what} {text!r}: the bridge driver handles IPv4 subnets only")
-    if "/" not in text:
-        raise InvalidParameter(f"invalid {what} {text!r}: invalid CIDR address (no prefix length)")
     if network.prefixlen > MAX_PREFIX:
         raise InvalidParameter(f"invalid {what} {text!r}: a subnet needs a prefix of /{MAX_PREFIX} or shorter")
     return network
@@ -42,12 +44,30 @@ def parse_gateway(text: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Add
     try:
         address = ipaddress.ip_address(text.split("/", 1)[0].strip())
     except ValueError:
-        raise InvalidParameter(f"invalid gateway {text!r}: not an IP address") from None
+        raise InvalidParameter(f"invalid gateway address {text} in Ipam configuration") from None
     if not isinstance(address, ipaddress.IPv4Address) or address not in subnet:
         raise InvalidParameter(f"no matching subnet for gateway {text}")
     if address in (subnet.network_address, subnet.broadcast_address):
-        raise InvalidParameter(f"invalid gateway {text}: it is the network or broadcast address of {subnet}")
+        raise InvalidParameter(f"failed to allocate gateway ({text}): Address already in use")
     return address
+
+
+def parse_range(text: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    """An IPAM config's ``IPRange``: the CIDR block containers get their addresses from.
+
+    As in Docker, the address as written must lie in ``subnet``; a block larger
+    than ``subnet`` is cut down to ``subnet``.
+    """
+    try:
+        if "/" not in text:
+            raise ValueError(text)
+        interface = ipaddress.ip_interface(text.strip())
+    except ValueError:
+        raise InvalidParameter(f"invalid CIDR address: {text}") from None
+    if not isinstance(interface, ipaddress.IPv4Interface) or interface.ip not in subnet:
+        raise InvalidParameter(f"no matching subnet for range {text}")
+    block = interface.network
+    return block if block.subnet_of(subnet) else subnet
 
 
 def default_gateway(subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
@@ -65,11 +85,19 @@ def pick_subnet(pools: Iterable[Pool], taken: Iterable[ipaddress.IPv4Network]) -
     return None
 
 
-def first_free_address(subnet: ipaddress.IPv4Network,
-                       taken: Iterable[ipaddress.IPv4Address]) -> ipaddress.IPv4Address | None:
-    """The lowest host address of ``subnet`` not in ``taken`` (Docker's first-fit), or ``None``."""
+def first_free_address(subnet: ipaddress.IPv4Network, taken: Iterable[ipaddress.IPv4Address],
+                       within: ipaddress.IPv4Network | None = None) -> ipaddress.IPv4Address | None:
+    """The lowest host address of ``subnet`` not in ``taken`` (Docker's first-fit), or ``None``.
+
+    With ``within`` (the network's ``IPRange``, inside ``subnet``) only its
+    addresses are handed out; its own first and last addresses count as hosts
+    unless they are the subnet's network or broadcast address, as in Docker.
+    """
     used = {int(address) for address in taken}
     first, last = int(subnet.network_address) + 1, int(subnet.broadcast_address) - 1
+    if within is not None:
+        first = max(first, int(within.network_address))
+        last = min(last, int(within.broadcast_address))
     for value in range(first, last + 1):
         if value not in used:
             return ipaddress.IPv4Address(value)
@@ -98,7 +126,7 @@ def parse_mac(text: str) -> str:
     """A MAC address in lower-case colon form; a multicast address is refused."""
     mac = text.strip().lower().replace("-", ":")
     if not _MAC.match(mac):
-        raise InvalidParameter(f"invalid MAC address {text!r}")
+        raise InvalidParameter(f"{text} is not a valid mac address")
     if int(mac[:2], 16) & 1:
-        raise InvalidParameter(f"invalid MAC address {text!r}: it is a multicast address")
+        raise InvalidParameter(f"{text} is not a valid mac address: a container cannot use a multicast address")
     return mac

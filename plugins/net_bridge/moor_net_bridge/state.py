@@ -33,6 +33,8 @@ class EndpointRecord:
     host_veth: str
     interface: str
     netns_path: str = ""
+    #: published ports (:class:`moor_net_bridge.firewall.Port` fields), forwarded by NAT while connected
+    ports: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass
@@ -49,6 +51,8 @@ class NetworkRecord:
     masquerade: bool = True
     icc: bool = True
     created_bridge: bool = True
+    #: the block addresses are allocated from ("" = the whole subnet)
+    ip_range: str = ""
     endpoints: dict[str, EndpointRecord] = field(default_factory=dict)
 
     @classmethod

@@ -1,0 +1,99 @@
+"""IPAM rules of the bridge driver as pure functions: subnets, gateways, IP ranges, MACs (no host changes)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from moor.errors import InvalidParameter
+from moor_net_bridge import ipam
+
+SUBNET = ipaddress.IPv4Network("10.77.0.0/24")
+
+
+def addr(text: str) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(text)
+
+
+def test_range_inside_the_subnet() -> None:
+    assert ipam.parse_range("10.77.0.128/28", SUBNET) == ipaddress.IPv4Network("10.77.0.128/28")
+    assert ipam.parse_range("10.77.0.130/28", SUBNET) == ipaddress.IPv4Network("10.77.0.128/28")
+    assert ipam.parse_range("10.77.0.9/32", SUBNET) == ipaddress.IPv4Network("10.77.0.9/32")
+
+
+def test_a_range_larger_than_the_subnet_is_cut_to_it() -> None:
+    assert ipam.parse_range("10.77.0.0/16", SUBNET) == SUBNET
+
+
+@pytest.mark.parametrize("text, message", [
+    ("10.78.0.0/28", "no matching subnet for range 10.78.0.0/28"),
+    ("bogus", "invalid CIDR address: bogus"),
+    ("10.77.0.128", "invalid CIDR address: 10.77.0.128"),
+    ("10.77.0.128/33", "invalid CIDR address: 10.77.0.128/33"),
+    ("fd00::/64", "no matching subnet for range fd00::/64"),
+])
+def test_bad_ranges_are_refused_with_dockers_words(text: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        ipam.parse_range(text, SUBNET)
+    assert str(caught.value) == message
+
+
+def test_first_free_address_stays_in_the_range() -> None:
+    block = ipaddress.IPv4Network("10.77.0.128/30")
+    gateway = addr("10.77.0.1")
+    taken = {gateway}
+    handed = []
+    for _ in range(4):
+        found = ipam.first_free_address(SUBNET, taken, block)
+        assert found is not None
+        handed.append(str(found))
+        taken.add(found)
+    # the range's own first and last addresses are hosts of the subnet, so they are handed out too
+    assert handed == ["10.77.0.128", "10.77.0.129", "10.77.0.130", "10.77.0.131"]
+    assert ipam.first_free_address(SUBNET, taken, block) is None
+
+
+def test_a_range_never_yields_the_subnets_network_or_broadcast_address() -> None:
+    assert ipam.first_free_address(SUBNET, set(), ipaddress.IPv4Network("10.77.0.0/30")) == addr("10.77.0.1")
+    last = ipaddress.IPv4Network("10.77.0.252/30")
+    taken = {addr("10.77.0.252"), addr("10.77.0.253"), addr("10.77.0.254")}
+    assert ipam.first_free_address(SUBNET, taken, last) is None
+
+
+def test_without_a_range_the_whole_subnet_is_used() -> None:
+    taken = {addr("10.77.0.1"), addr("10.77.0.2")}
+    assert ipam.first_free_address(SUBNET, taken) == addr("10.77.0.3")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("bogus", "invalid gateway address bogus in Ipam configuration"),
+    ("10.78.0.1", "no matching subnet for gateway 10.78.0.1"),
+    ("10.77.0.0", "failed to allocate gateway (10.77.0.0): Address already in use"),
+    ("10.77.0.255", "failed to allocate gateway (10.77.0.255): Address already in use"),
+])
+def test_bad_gateways_are_refused_with_dockers_words(text: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        ipam.parse_gateway(text, SUBNET)
+    assert str(caught.value) == message
+
+
+def test_gateway_may_sit_inside_the_range() -> None:
+    assert ipam.parse_gateway("10.77.0.129", SUBNET) == addr("10.77.0.129")
+
+
+@pytest.mark.parametrize("text", ["bogus", "10.77.0.0", ""])
+def test_bad_subnets_are_refused_with_dockers_words(text: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        ipam.parse_subnet(text)
+    assert str(caught.value) == f"Invalid subnet {text} : invalid CIDR address: {text}"
+
+
+def test_mac_addresses() -> None:
+    assert ipam.parse_mac("02:42:AC:11:00:99") == "02:42:ac:11:00:99"
+    assert ipam.parse_mac("02-42-ac-11-00-99") == "02:42:ac:11:00:99"
+    with pytest.raises(InvalidParameter) as caught:
+        ipam.parse_mac("zz")
+    assert str(caught.value) == "zz is not a valid mac address"
+    with pytest.raises(InvalidParameter):
+        ipam.parse_mac("01:00:5e:00:00:01")

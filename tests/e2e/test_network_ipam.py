@@ -1,0 +1,136 @@
+"""The default bridge across moord restarts, IP ranges and gateways of user networks, --mac-address.
+
+Each test uses its own daemon bridge, network bridge names and subnets, and removes them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from typing import Any
+
+import pytest
+
+from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+
+def link_exists(name: str) -> bool:
+    return subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
+
+
+def inspect(daemon: DaemonProcess, *args: str) -> Any:
+    result = moor(daemon, *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+def address(daemon: DaemonProcess, container: str, network: str = "bridge") -> str:
+    return inspect(daemon, "inspect", container)["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+
+def test_default_bridge_is_made_at_start_and_survives_restarts() -> None:
+    with DaemonProcess() as daemon:
+        assert link_exists(daemon.bridge), "the default bridge is missing right after moord started"
+        import_busybox(daemon)
+        network = inspect(daemon, "network", "inspect", "bridge")
+        subnet = network["IPAM"]["Config"][0]["Subnet"]
+        try:
+            assert moor(daemon, "run", "-d", "--name", "first", "busybox", "sleep", "300").returncode == 0
+            first = address(daemon, "first")
+            daemon.stop()
+            assert link_exists(daemon.bridge), "a running container's bridge went away with moord"
+            daemon.start()
+            again = inspect(daemon, "network", "inspect", "bridge")
+            assert (again["Id"], again["IPAM"]["Config"][0]["Subnet"]) == (network["Id"], subnet)
+            assert inspect(daemon, "inspect", "first")["State"]["Running"]
+            assert address(daemon, "first") == first
+            assert moor(daemon, "run", "-d", "--name", "second", "busybox", "sleep", "300").returncode == 0
+            second = address(daemon, "second")
+            assert second and second != first
+            reached = moor(daemon, "exec", "second", "ping", "-c1", "-W2", first)
+            assert reached.returncode == 0, reached.stdout + reached.stderr
+        finally:
+            moor(daemon, "rm", "-f", "first", "second")
+        daemon.stop()
+        assert not link_exists(daemon.bridge), "moord left its bridge after a clean stop with nothing running"
+        daemon.start()
+        assert link_exists(daemon.bridge)
+        last = inspect(daemon, "network", "inspect", "bridge")
+        assert (last["Id"], last["IPAM"]["Config"][0]["Subnet"]) == (network["Id"], subnet)
+
+
+def test_ip_range_and_gateway(moord: DaemonProcess) -> None:
+    prefix = f"10.205.{secrets.randbelow(250)}"
+    subnet, ip_range, gateway = f"{prefix}.0/24", f"{prefix}.128/30", f"{prefix}.254"
+    created = moor(moord, "network", "create", "--subnet", subnet, "--ip-range", ip_range, "--gateway", gateway,
+                   "-o", f"com.docker.network.bridge.name=mt{secrets.token_hex(4)}", "ranged")
+    assert created.returncode == 0, created.stderr
+    names = ["r1", "r2", "fixed"]
+    try:
+        config = inspect(moord, "network", "inspect", "ranged")["IPAM"]["Config"]
+        assert config == [{"Subnet": subnet, "IPRange": ip_range, "Gateway": gateway}]
+        for name in names[:2]:
+            assert moor(moord, "run", "-d", "--name", name, "--network", "ranged", "busybox",
+                        "sleep", "300").returncode == 0
+        assert [address(moord, n, "ranged") for n in names[:2]] == [f"{prefix}.128", f"{prefix}.129"]
+        # --ip may name any host of the subnet, also outside the range
+        assert moor(moord, "run", "-d", "--name", "fixed", "--network", "ranged", "--ip", f"{prefix}.5", "busybox",
+                    "sleep", "300").returncode == 0
+        assert address(moord, "fixed", "ranged") == f"{prefix}.5"
+        route = moor(moord, "exec", "r1", "ip", "-4", "route", "show", "default")
+        assert f"via {gateway}" in route.stdout, route.stdout + route.stderr
+    finally:
+        moor(moord, "rm", "-f", *names)
+        moor(moord, "network", "rm", "ranged")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--subnet", "10.205.7.0/24", "--ip-range", "10.205.8.0/28"], "no matching subnet for range 10.205.8.0/28"),
+    (["--ip-range", "10.205.7.0/28"], "every ip-range or gateway must have a corresponding subnet"),
+    (["--subnet", "10.205.7.0/24", "--gateway", "10.205.8.1"], "no matching subnet for gateway 10.205.8.1"),
+    (["--subnet", "10.205.7.0/24", "--ip-range", "bogus"], "invalid CIDR address: bogus"),
+    (["--subnet", "10.205.7.0/24", "--gateway", "10.205.7.0"],
+     "failed to allocate gateway (10.205.7.0): Address already in use"),
+    (["--subnet", "bogus"], "Invalid subnet bogus : invalid CIDR address: bogus"),
+    (["--subnet", "10.205.7.0/24", "--subnet", "10.205.7.0/25"],
+     "multiple overlapping subnet configuration is not supported"),
+])
+def test_network_create_checks_ipam_as_docker(moord: DaemonProcess, args: list[str], message: str) -> None:
+    result = moor(moord, "network", "create", *args, "badnet")
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert moor(moord, "network", "inspect", "badnet").returncode != 0
+
+
+def test_ip_range_through_the_api(moord: DaemonProcess) -> None:
+    client = moord.client()
+    prefix = f"10.205.{secrets.randbelow(250)}"
+    from moor.cli.client import DaemonError
+
+    with pytest.raises(DaemonError) as caught:
+        client.call("POST", "/networks/create", body={"Name": "apinet", "IPAM": {"Config": [
+            {"Subnet": f"{prefix}.0/24", "IPRange": "10.1.2.0/28"}]}})
+    assert "no matching subnet for range 10.1.2.0/28" in caught.value.message
+
+
+def test_mac_address(moord: DaemonProcess) -> None:
+    mac = "02:42:ac:11:00:99"
+    try:
+        assert moor(moord, "run", "-d", "--name", "withmac", "--mac-address", mac, "busybox",
+                    "sleep", "300").returncode == 0
+        shown = inspect(moord, "inspect", "withmac")
+        assert shown["Config"]["MacAddress"] == mac
+        assert shown["NetworkSettings"]["Networks"]["bridge"]["MacAddress"] == mac
+        assert shown["NetworkSettings"]["MacAddress"] == mac
+        inside = moor(moord, "exec", "withmac", "cat", "/sys/class/net/eth0/address")
+        assert inside.stdout.strip() == mac, inside.stderr
+    finally:
+        moor(moord, "rm", "-f", "withmac")
+    bad = moor(moord, "run", "--rm", "--mac-address", "zz", "busybox", "true")
+    assert bad.returncode == 125
+    assert 'invalid argument "zz" for "--mac-address" flag: zz is not a valid mac address' in bad.stderr
+    host = moor(moord, "run", "--rm", "--network", "host", "--mac-address", mac, "busybox", "true")
+    assert host.returncode == 125 and "conflicting options: mac-address and the network mode" in host.stderr
