@@ -32,6 +32,7 @@ from moor.types import (
     LogMessage,
     LogWriter,
     NetworkSpec,
+    PortMapping,
     VolumeInfo,
 )
 
@@ -260,6 +261,45 @@ def moor_network_disconnect(network: NetworkSpec, endpoint: EndpointSpec, netns_
     :return: ``True`` when something was removed.
 
     Called when a container stops and by ``network disconnect``.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_network_publish(network: NetworkSpec, endpoint: EndpointSpec, ports: list[PortMapping]) -> bool:
+    """Forward published ports from the host to the connected ``endpoint`` in the kernel (NAT).
+
+    Optional: a driver without it (``host``, ``none``) publishes nothing in
+    the kernel, and the engine's userland proxy alone serves the ports.
+
+    :param network: the network ``endpoint`` is connected to.
+    :param endpoint: an endpoint :func:`moor_network_connect` set up.
+    :param ports: every port the container publishes through this endpoint;
+        it replaces what an earlier call published. ``host_port`` is the port
+        the engine's proxy holds already (so it is free and never 0);
+        ``host_ip`` limits the forwarding to one host address. Traffic the host
+        sends to 127.0.0.0/8 is left to the proxy.
+    :return: ``True`` when the kernel now forwards the ports; ``False`` when
+        the network forwards none (an internal network, say).
+    :raises moor.errors.NotFound: the endpoint is not connected.
+
+    The rules live as long as the endpoint: they survive the driver being
+    loaded again (a daemon restart) and go with :func:`moor_network_unpublish`,
+    :func:`moor_network_disconnect` or :func:`moor_network_remove`.
+
+    Called when a container starts, after its proxies bound the host ports.
+    """
+
+
+@hookspec(firstresult=True)
+def moor_network_unpublish(network: NetworkSpec, endpoint: EndpointSpec) -> bool:
+    """Stop forwarding the ports :func:`moor_network_publish` published for ``endpoint``.
+
+    :param network: the network ``endpoint`` is connected to.
+    :return: ``True`` when something was removed (``False`` when the endpoint
+        published nothing or is unknown: never an error).
+
+    Optional, as :func:`moor_network_publish`. Called when a container stops,
+    before it is disconnected.
     """
 
 

@@ -360,11 +360,12 @@ class Monitor:
             self._close_stdin()
             return {"ok": True}
         if op == "publish":
-            from moor.monitor.ports import PortProxy
+            from moor.monitor.ports import open_proxy
 
             try:
-                proxy = PortProxy(str(request.get("host_ip") or ""), int(request.get("host_port") or 0),
-                                  str(request["target"]), int(request["target_port"]))
+                proxy = open_proxy(str(request.get("protocol") or "tcp"), str(request.get("host_ip") or ""),
+                                   int(request.get("host_port") or 0), str(request["target"]),
+                                   int(request["target_port"]))
             except OSError as err:
                 return {"ok": False, "error": str(err)}
             self.proxies.append(proxy)

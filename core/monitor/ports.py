@@ -1,13 +1,34 @@
-"""Published ports: the monitor forwards host TCP ports to its container (Docker's userland proxy).
+"""Published ports: the monitor forwards host ports to its container (Docker's userland proxy).
 
 The listener lives as long as the container: it is the monitor's, so it survives moord restarts and
-goes away with the container. It serves the host itself (127.0.0.1) as well as other hosts.
+goes away with the container. It holds the host port (so a second container cannot take it) and
+serves the host itself (127.0.0.1; other addresses are forwarded by the network driver's NAT when it
+has any). TCP connections are relayed whole; UDP datagrams go through one upstream socket per client
+address, dropped after :data:`UDP_IDLE_TIMEOUT` seconds without traffic, as docker-proxy does.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+from typing import Union
+
+#: seconds a UDP client's upstream socket stays open without traffic (docker-proxy's conntrack timeout)
+UDP_IDLE_TIMEOUT = 90.0
+UDP_BUFFER = 65535
+
+
+def _bind(kind: int, host_ip: str, host_port: int) -> socket.socket:
+    """A socket bound to the host port, or Docker's "port is already allocated" error."""
+    sock = socket.socket(socket.AF_INET, kind)
+    if kind == socket.SOCK_STREAM:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host_ip or "0.0.0.0", host_port))
+    except OSError:
+        sock.close()
+        raise OSError(f"Bind for {host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated") from None
+    return sock
 
 
 class PortProxy:
@@ -15,13 +36,7 @@ class PortProxy:
 
     def __init__(self, host_ip: str, host_port: int, target: str, target_port: int) -> None:
         self.target = (target, target_port)
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.listener.bind((host_ip or "0.0.0.0", host_port))
-        except OSError:
-            self.listener.close()
-            raise OSError(f"Bind for {host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated") from None
+        self.listener = _bind(socket.SOCK_STREAM, host_ip, host_port)
         self.listener.listen(128)
         self.port = self.listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -62,3 +77,89 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
             target.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+
+class UdpProxy:
+    """Receives datagrams on ``host_ip:host_port`` and relays them to ``target:target_port`` and back."""
+
+    def __init__(self, host_ip: str, host_port: int, target: str, target_port: int) -> None:
+        self.target = (target, target_port)
+        self.listener = _bind(socket.SOCK_DGRAM, host_ip, host_port)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.upstreams: dict[tuple[str, int], socket.socket] = {}
+        self.closed = False
+        threading.Thread(target=self._receive, daemon=True).start()
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                data, client = self.listener.recvfrom(UDP_BUFFER)
+            except OSError:
+                return
+            upstream = self._upstream(client)
+            if upstream is None:
+                continue
+            try:
+                upstream.send(data)
+            except OSError:
+                pass  # the container refused it (ICMP): UDP has no one to tell
+
+    def _upstream(self, client: tuple[str, int]) -> socket.socket | None:
+        with self.lock:
+            if self.closed:
+                return None
+            upstream = self.upstreams.get(client)
+            if upstream is None:
+                upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                try:
+                    upstream.connect(self.target)
+                except OSError:
+                    upstream.close()
+                    return None
+                upstream.settimeout(UDP_IDLE_TIMEOUT)
+                self.upstreams[client] = upstream
+                threading.Thread(target=self._reply, args=(client, upstream), daemon=True).start()
+            return upstream
+
+    def _reply(self, client: tuple[str, int], upstream: socket.socket) -> None:
+        """Send the container's answers back to ``client`` until it is idle for the timeout."""
+        while True:
+            try:
+                data = upstream.recv(UDP_BUFFER)
+            except ConnectionRefusedError:
+                continue  # an earlier datagram found no listener; later ones may
+            except OSError:  # idle (timeout) or closed
+                break
+            try:
+                self.listener.sendto(data, client)
+            except OSError:
+                break
+        with self.lock:
+            if self.upstreams.get(client) is upstream:
+                del self.upstreams[client]
+        upstream.close()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            upstreams, self.upstreams = list(self.upstreams.values()), {}
+        self.listener.close()
+        for upstream in upstreams:
+            try:
+                upstream.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            upstream.close()
+
+
+Proxy = Union[PortProxy, UdpProxy]
+
+
+def open_proxy(protocol: str, host_ip: str, host_port: int, target: str, target_port: int) -> Proxy:
+    """A proxy for ``protocol`` (``tcp`` or ``udp``) from the host port to the container's port."""
+    if protocol == "udp":
+        return UdpProxy(host_ip, host_port, target, target_port)
+    if protocol == "tcp":
+        return PortProxy(host_ip, host_port, target, target_port)
+    raise OSError(f"unsupported protocol {protocol!r}")

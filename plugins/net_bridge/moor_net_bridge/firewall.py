@@ -5,6 +5,7 @@ moor keeps its rules in chains of its own, each reached by one jump::
     filter FORWARD     -> MOOR-FORWARD     (inserted first, ahead of any DROP policy or rule)
     filter MOOR-FORWARD -> MOOR-ISOLATION  (per network: traffic leaving for another bridge)
     nat    POSTROUTING -> MOOR-POSTROUTING (masquerade)
+    nat    PREROUTING, OUTPUT -> MOOR-DNAT (published ports, for local destinations as Docker's DOCKER chain)
 
 dockerd sets the FORWARD policy to DROP and loads ``br_netfilter`` so that even
 traffic between two ports of one bridge passes FORWARD: an ACCEPT in a table
@@ -18,6 +19,13 @@ for its bridges:
 - accept traffic from the bridge, replies to it, DNAT-ed traffic to it (for
   published ports) and traffic within it (unless ``enable_icc`` is false);
 - an internal network drops whatever leaves or enters its subnet.
+
+Published ports (:func:`set_ports`), as Docker 20.10 with its userland proxy
+does them: a DNAT in MOOR-DNAT for traffic arriving from anywhere but the
+bridge (the host's own traffic to 127.0.0.0/8 is not sent there: the proxy
+serves it), an ACCEPT in MOOR-FORWARD for the container's address and port,
+and a masquerade of the container's traffic to itself (hairpin). Those rules
+carry the comment ``moor bridge <name> port <endpoint>``.
 
 Every rule carries the comment ``moor bridge <name>``: adding a network's
 rules first deletes any it has (so adding is idempotent and repairs a partial
@@ -42,6 +50,7 @@ IPTABLES = "iptables"
 FORWARD = "MOOR-FORWARD"
 ISOLATION = "MOOR-ISOLATION"
 POSTROUTING = "MOOR-POSTROUTING"
+DNAT = "MOOR-DNAT"
 #: serialises chain set-up and tear-down between processes (each iptables call locks on its own)
 LOCK_PATH = "/run/lock/moor-net-bridge-firewall.lock"
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
@@ -90,18 +99,65 @@ def network_rules(policy: NetworkPolicy) -> list[Rule]:
     ]
     if policy.masquerade:
         rules.append(Rule("nat", POSTROUTING, ("-s", subnet, "!", "-o", bridge, *comment, "-j", "MASQUERADE")))
+    rules.append(Rule("nat", DNAT, ("-i", bridge, *comment, "-j", "RETURN")))
     return rules
 
 
-#: (table, builtin chain, our chain, insert the jump at the top?)
-JUMPS = (("filter", "FORWARD", FORWARD, True), ("nat", "POSTROUTING", POSTROUTING, False))
+@dataclass(frozen=True)
+class Port:
+    """One published port of a container: ``host_ip:host_port/protocol`` to ``container_port``."""
+
+    protocol: str
+    host_port: int
+    container_port: int
+    host_ip: str = ""
+
+
+def port_rules(policy: NetworkPolicy, endpoint: str, address: str, ports: list[Port]) -> list[Rule]:
+    """The NAT and filter rules publishing ``ports`` of the container at ``address`` (none on internal networks)."""
+    if policy.internal:
+        return []
+    bridge = policy.bridge
+    comment = ("-m", "comment", "--comment", port_tag(bridge, endpoint))
+    rules: list[Rule] = []
+    for port in ports:
+        proto = ("-p", port.protocol, "-m", port.protocol)
+        destination: tuple[str, ...] = ()
+        if port.host_ip and ipaddress.ip_address(port.host_ip).version != 4:
+            continue
+        if port.host_ip and not ipaddress.ip_address(port.host_ip).is_unspecified:
+            destination = ("-d", f"{port.host_ip}/32")
+        target = f"{address}:{port.container_port}"
+        rules.append(Rule("nat", DNAT, (*destination, "!", "-i", bridge, *proto, "--dport", str(port.host_port),
+                                        *comment, "-j", "DNAT", "--to-destination", target)))
+        to_container = (*proto, "--dport", str(port.container_port))
+        accept = Rule("filter", FORWARD, ("-d", f"{address}/32", "!", "-i", bridge, "-o", bridge, *to_container,
+                                          *comment, "-j", "ACCEPT"))
+        hairpin = Rule("nat", POSTROUTING, ("-s", f"{address}/32", "-d", f"{address}/32", *to_container,
+                                            *comment, "-j", "MASQUERADE"))
+        rules += [rule for rule in (accept, hairpin) if rule not in rules]
+    return rules
+
+
+#: (table, builtin chain, our chain, insert the jump at the top?, matches of the jump)
+JUMPS: tuple[tuple[str, str, str, bool, tuple[str, ...]], ...] = (
+    ("filter", "FORWARD", FORWARD, True, ()),
+    ("nat", "POSTROUTING", POSTROUTING, False, ()),
+    ("nat", "PREROUTING", DNAT, False, ("-m", "addrtype", "--dst-type", "LOCAL")),
+    ("nat", "OUTPUT", DNAT, False, ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL")),
+)
 #: our chains per table, in the order they are deleted
-CHAINS = {"filter": (FORWARD, ISOLATION), "nat": (POSTROUTING,)}
+CHAINS = {"filter": (FORWARD, ISOLATION), "nat": (POSTROUTING, DNAT)}
 
 
 def tag(bridge: str) -> str:
     """The comment on every rule of the network on ``bridge``."""
     return f"moor bridge {bridge}"
+
+
+def port_tag(bridge: str, endpoint: str) -> str:
+    """The comment on the published-port rules of ``endpoint`` on ``bridge``."""
+    return f"{tag(bridge)} port {endpoint}"
 
 
 @dataclass
@@ -113,8 +169,17 @@ class Table:
 
     def tagged(self, bridge: str) -> list[str]:
         """The rules carrying the comment of ``bridge`` (matched whole, quotes included)."""
-        quoted = f'--comment "{tag(bridge)}"'
+        return self.commented(tag(bridge))
+
+    def commented(self, comment: str) -> list[str]:
+        """The rules carrying exactly ``comment``."""
+        quoted = f'--comment "{comment}"'
         return [line for line in self.rules if quoted in line]
+
+    def tagged_all(self, bridge: str) -> list[str]:
+        """The rules of the network on ``bridge``, its published ports' included."""
+        network, ports = f'--comment "{tag(bridge)}"', f'--comment "{tag(bridge)} port '
+        return [line for line in self.rules if network in line or ports in line]
 
     def in_chain(self, chain: str) -> list[str]:
         return [line for line in self.rules if line.split(" ", 2)[1] == chain]
@@ -183,14 +248,35 @@ def _deletions(lines: list[str]) -> list[str]:
 def _prune_lines(tables: dict[str, Table], leaving: dict[str, list[str]]) -> dict[str, list[str]]:
     """The lines removing our chains (and jumps) of each table when only ``leaving`` rules are in them."""
     batch: dict[str, list[str]] = {"filter": [], "nat": []}
-    for table_name, builtin, first_chain, _top in JUMPS:
+    for table_name, ours in CHAINS.items():
         table = tables[table_name]
-        ours = CHAINS[table_name]
         remaining = [line for chain in ours for line in table.in_chain(chain) if line not in leaving[table_name]]
         if remaining:
             continue
-        batch[table_name] += _deletions(table.jumps_to(builtin, first_chain))
+        for jump_table, builtin, chain, _top, _matches in JUMPS:
+            if jump_table == table_name:
+                batch[table_name] += _deletions(table.jumps_to(builtin, chain))
         batch[table_name] += [f"-X {chain}" for chain in ours if chain in table.chains]
+    return batch
+
+
+def _ensure_chains(tables: dict[str, Table]) -> dict[str, list[str]]:
+    """The lines creating our chains and the jumps to them, where missing."""
+    batch: dict[str, list[str]] = {"filter": [], "nat": []}
+    for name, chains in CHAINS.items():
+        batch[name] += [f":{chain} - [0:0]" for chain in chains if chain not in tables[name].chains]
+    for table_name, builtin, chain, top, matches in JUMPS:
+        if not tables[table_name].jumps_to(builtin, chain):
+            jump = _render((*matches, "-j", chain))
+            batch[table_name].append(f"-I {builtin} 1 {jump}" if top else f"-A {builtin} {jump}")
+    return batch
+
+
+def _add_lines(rules: list[Rule]) -> dict[str, list[str]]:
+    batch: dict[str, list[str]] = {"filter": [], "nat": []}
+    for rule in rules:
+        position = f"-I {rule.chain} 1" if rule.first else f"-A {rule.chain}"
+        batch[rule.table].append(f"{position} {_render(rule.spec)}")
     return batch
 
 
@@ -198,25 +284,42 @@ def add_network(policy: NetworkPolicy) -> None:
     """Put the rules of a network in place: any it had are replaced, atomically per table."""
     with _host_lock():
         tables = _save()
-        batch: dict[str, list[str]] = {"filter": [], "nat": []}
-        for name, chains in CHAINS.items():
-            batch[name] += [f":{chain} - [0:0]" for chain in chains if chain not in tables[name].chains]
-        for table_name, builtin, chain, top in JUMPS:
-            if not tables[table_name].jumps_to(builtin, chain):
-                batch[table_name].append(f"-I {builtin} 1 -j {chain}" if top else f"-A {builtin} -j {chain}")
+        batch = _ensure_chains(tables)
         for name, table in tables.items():
             batch[name] += _deletions(table.tagged(policy.bridge))
-        for rule in network_rules(policy):
-            position = f"-I {rule.chain} 1" if rule.first else f"-A {rule.chain}"
-            batch[rule.table].append(f"{position} {_render(rule.spec)}")
+        for name, lines in _add_lines(network_rules(policy)).items():
+            batch[name] += lines
         _restore(batch)
+
+
+def set_ports(policy: NetworkPolicy, endpoint: str, address: str, ports: list[Port]) -> bool:
+    """Publish ``ports`` of the endpoint at ``address``, replacing what it published; ``False`` when none is."""
+    rules = port_rules(policy, endpoint, address, ports)
+    with _host_lock():
+        tables = _save()
+        batch = _ensure_chains(tables) if rules else {"filter": [], "nat": []}
+        for name, table in tables.items():
+            batch[name] += _deletions(table.commented(port_tag(policy.bridge, endpoint)))
+        for name, lines in _add_lines(rules).items():
+            batch[name] += lines
+        _restore(batch)
+    return bool(rules)
+
+
+def remove_ports(bridge: str, endpoint: str) -> bool:
+    """Remove the published-port rules of ``endpoint``; ``True`` when any was there."""
+    with _host_lock():
+        tables = _save()
+        leaving = {name: table.commented(port_tag(bridge, endpoint)) for name, table in tables.items()}
+        _restore({name: _deletions(lines) for name, lines in leaving.items()})
+        return any(leaving.values())
 
 
 def remove_network(policy: NetworkPolicy) -> bool:
     """Remove the rules of a network (and our chains when it was the last); ``True`` when any was there."""
     with _host_lock():
         tables = _save()
-        leaving = {name: table.tagged(policy.bridge) for name, table in tables.items()}
+        leaving = {name: table.tagged_all(policy.bridge) for name, table in tables.items()}
         batch = {name: _deletions(lines) for name, lines in leaving.items()}
         for name, lines in _prune_lines(tables, leaving).items():
             batch[name] += lines

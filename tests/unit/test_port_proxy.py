@@ -1,0 +1,117 @@
+"""The monitor's userland proxies (TCP and UDP) on 127.0.0.1, and the CLI's -p forms."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from moor.monitor import ports
+from moor.monitor.ports import open_proxy
+
+
+@pytest.fixture
+def udp_echo() -> Iterator[int]:
+    """A UDP server on 127.0.0.1 answering each datagram with ``<data> from <peer port>``."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                data, peer = server.recvfrom(2048)
+                server.sendto(data + f" from {peer[1]}".encode(), peer)
+            except OSError:
+                return
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def client() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(5)
+    return sock
+
+
+def test_udp_proxy_relays_each_client_through_its_own_upstream(udp_echo: int) -> None:
+    proxy = open_proxy("udp", "127.0.0.1", 0, "127.0.0.1", udp_echo)
+    try:
+        with client() as first, client() as second:
+            answers = []
+            for sock, word in ((first, b"a"), (second, b"b"), (first, b"c")):
+                sock.sendto(word, ("127.0.0.1", proxy.port))
+                answers.append(sock.recvfrom(2048)[0].decode().split(" from "))
+            assert [a[0] for a in answers] == ["a", "b", "c"]
+            assert answers[0][1] == answers[2][1] != answers[1][1]  # one upstream socket per client address
+            assert len(proxy.upstreams) == 2
+    finally:
+        proxy.close()
+
+
+def test_idle_udp_upstreams_are_dropped(udp_echo: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ports, "UDP_IDLE_TIMEOUT", 0.2)
+    proxy = open_proxy("udp", "127.0.0.1", 0, "127.0.0.1", udp_echo)
+    try:
+        with client() as sock:
+            sock.sendto(b"x", ("127.0.0.1", proxy.port))
+            assert sock.recvfrom(2048)[0].startswith(b"x from ")
+            for _ in range(100):
+                if not proxy.upstreams:
+                    break
+                time.sleep(0.05)
+            assert proxy.upstreams == {}
+            sock.sendto(b"y", ("127.0.0.1", proxy.port))  # a new upstream for the next datagram
+            assert sock.recvfrom(2048)[0].startswith(b"y from ")
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_a_taken_port_is_refused_with_dockers_words(protocol: str) -> None:
+    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        with pytest.raises(OSError, match=f"^Bind for 127.0.0.1:{port} failed: port is already allocated$"):
+            open_proxy(protocol, "127.0.0.1", port, "127.0.0.1", 9)
+    with pytest.raises(OSError, match="unsupported protocol"):
+        open_proxy("sctp", "127.0.0.1", 0, "127.0.0.1", 9)
+
+
+def test_tcp_proxy_relays() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.sendall(conn.recv(100).upper())
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    proxy = open_proxy("tcp", "127.0.0.1", 0, "127.0.0.1", server.getsockname()[1])
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as conn:
+            conn.sendall(b"hello")
+            assert conn.recv(100) == b"HELLO"
+    finally:
+        proxy.close()
+        server.close()
+
+
+def test_cli_publish_forms() -> None:
+    from moor.cli.containers import _port_bindings
+
+    assert _port_bindings(("5353:53/udp", "53/udp", "8000-8002:80-82", "127.0.0.1::9000", "10.0.0.1:7:7/tcp")) == {
+        "53/udp": [{"HostIp": "", "HostPort": "5353"}, {"HostIp": "", "HostPort": ""}],
+        "80/tcp": [{"HostIp": "", "HostPort": "8000"}],
+        "81/tcp": [{"HostIp": "", "HostPort": "8001"}],
+        "82/tcp": [{"HostIp": "", "HostPort": "8002"}],
+        "9000/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
+        "7/tcp": [{"HostIp": "10.0.0.1", "HostPort": "7"}],
+    }
