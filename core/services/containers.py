@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from moor.drivers import DriverSet
     from moor.services.events import EventBus
     from moor.services.images import ImageService
+    from moor.services.volumes import VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,24 @@ class ContainerService:
         self.on_started: Any = lambda container: None
         images.users = self.image_users
         images.layer_in_use = self.layer_in_use
+        self._volumes: "VolumeService | None" = None
+
+    @property
+    def volumes(self) -> "VolumeService | None":
+        """The volume service (set by the engine); it learns from us which containers reference a volume."""
+        return self._volumes
+
+    @volumes.setter
+    def volumes(self, service: "VolumeService | None") -> None:
+        self._volumes = service
+        if service is not None:
+            service.referenced_by = self.volume_users
+
+    def volume_users(self, name: str) -> list[str]:
+        """IDs of the containers whose mounts reference the volume ``name``, running or not (as Docker counts)."""
+        from moor.containers.mountpoints import references
+
+        return [c.id for c in self.store.all() if references(c.mounts, name)]
 
     # ------------------------------------------------------------------ helpers for other services
 
@@ -128,8 +147,6 @@ class ContainerService:
     # ------------------------------------------------------------------ create
 
     def create(self, body: dict[str, Any], name: str = "") -> Container:
-        from moor.containers.spec import merge_command
-
         if not isinstance(body, dict):
             raise InvalidParameter("config cannot be empty in order to create a container")
         host_config = dict(body.get("HostConfig") or {})
@@ -138,6 +155,30 @@ class ContainerService:
         if not image_name:
             raise InvalidParameter("No image specified")  # Docker: "config cannot be empty..."
         image = self.images.resolve(image_name)
+        mounts = self._plan_mounts(body, host_config, image.config)
+        try:
+            container = self._create_locked(body, name, host_config, image, image_name, mounts)
+        except BaseException:
+            from moor.containers.mountpoints import discard_anonymous
+
+            discard_anonymous(mounts, self.volumes)  # outside the store lock: the volume service takes its own
+            raise
+        self.drivers.notify("created", container=self.ref(container))
+        self._event(container, "create")
+        return container
+
+    def _plan_mounts(self, body: dict[str, Any], host_config: dict[str, Any],
+                     image_config: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The new container's mount points; its volumes are created here, before the store is locked."""
+        from moor.containers.mountpoints import plan
+
+        wanted = {**((effective_config(image_config) or {}).get("Volumes") or {}), **(body.get("Volumes") or {})}
+        return plan(host_config, wanted, self.get, self.volumes)
+
+    def _create_locked(self, body: dict[str, Any], name: str, host_config: dict[str, Any], image: Any,
+                       image_name: str, mounts: list[dict[str, Any]]) -> Container:
+        from moor.containers.spec import merge_command
+
         with self.store.lock:
             name = check_name(name) if name else self._unused_name()
             existing = self.store.by_name(name)
@@ -168,6 +209,7 @@ class ContainerService:
             container.config["Hostname"] = config.get("Hostname") or container.short_id
             directory = self.store.directory(container_id)
             try:
+                container.mounts = mounts
                 os.makedirs(directory, mode=0o710)
                 container.log_path = os.path.join(directory, f"{container_id}-json.log") \
                     if container.log_driver == "json-file" else ""
@@ -178,8 +220,6 @@ class ContainerService:
             except BaseException:
                 self._discard(container)
                 raise
-        self.drivers.notify("created", container=self.ref(container))
-        self._event(container, "create")
         return container
 
     def _unused_name(self) -> str:
@@ -319,13 +359,16 @@ class ContainerService:
             if monitor is not None:
                 _abort_monitor(state_dir)
             self._leave_networks(container)
+            from moor.containers.mountpoints import release
+
+            release(container, self.volumes)
             self.drivers.storage.unmount(key=container.storage_key)
             _remove_tree(state_dir)
             container.state.Error = str(err)
             container.state.ExitCode = _exit_code_for(err)
             self.store.save(container)
             if container.host_config.get("AutoRemove"):
-                self.remove(container.id, force=True)
+                self.remove(container.id, force=True, volumes=True)
             raise
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
         self.store.save(container)
@@ -340,13 +383,14 @@ class ContainerService:
         from moor.containers.model import ProcessSpec, RuntimeSpecInput
 
         from moor.containers import security
+        from moor.containers.mountpoints import oci_mounts
 
         host_network = container.host_config["NetworkMode"] == "host"
         extra_hosts = [_host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
         etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
                               extra_hosts, {key: list(container.host_config.get(key) or [])
                                             for key in ("Dns", "DnsSearch", "DnsOptions")},
-                              embedded_dns=any(self._user_network(name) for name in container.networks))
+                              embedded_dns=self._embedded_dns(container))
         container.hostname_path, container.hosts_path = etc["/etc/hostname"], etc["/etc/hosts"]
         container.resolv_conf_path = etc["/etc/resolv.conf"]
         hc = container.host_config
@@ -375,7 +419,8 @@ class ContainerService:
             cap_drop=list(hc.get("CapDrop") or []), shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
             etc_files=etc, ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
             cgroups_path=f"/moor/{container.id}", labels=dict(container.config.get("Labels") or {}),
-            mounts=security.tmpfs_mounts(hc.get("Tmpfs")),
+            mounts=security.tmpfs_mounts(hc.get("Tmpfs")) + oci_mounts(container, rootfs, self.volumes,
+                                                                       self.config.data_root),
             resources=oci_resources(hc),
         ))
         spec = security.apply(spec, hc, rootfs)
@@ -435,6 +480,15 @@ class ContainerService:
 
         record = self.networks.find(name)
         return record is not None and record["Name"] not in PREDEFINED
+
+    def _embedded_dns(self, container: Container) -> bool:
+        """Whether the container's resolv.conf names the embedded DNS server: it (or the container whose
+        network namespace it joins) is on a user-defined network."""
+        mode = container.host_config.get("NetworkMode") or ""
+        if mode.startswith("container:"):
+            other = self.store.find(mode.split(":", 1)[1])
+            return other is not None and self.networks.on_user_network(other.id)
+        return any(self._user_network(name) for name in container.networks)
 
     def _sync_dns(self, container: Container, pid: int) -> None:
         """Open the embedded DNS server's listeners in the container while it is on a user-defined network.
@@ -532,7 +586,8 @@ class ContainerService:
             own = [s.get("IPAddress") for s in member.networks.values() if s.get("IPAddress")]
             extra = [_host_line(e) for e in member.host_config.get("ExtraHosts") or []]
             extra += self._link_lines(member)
-            rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra))
+            rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra,
+                                                           member.config.get("Domainname") or ""))
 
     def _link_lines(self, container: Container) -> list[str]:
         """``--link name:alias``: the linked container's address under its alias, ID and name."""
@@ -617,6 +672,9 @@ class ContainerService:
             self.drivers.storage.unmount(key=container.storage_key)
         except MoorError:
             log.exception("unmounting the root filesystem of %s failed", container_id)
+        from moor.containers.mountpoints import release
+
+        release(container, self.volumes)
         self._leave_networks(container)
         container.ports = {}
         container.state.Running = False
@@ -636,7 +694,7 @@ class ContainerService:
         self._maybe_restart(container, finished)
         if container.host_config.get("AutoRemove"):
             try:
-                self.remove(container.id, force=True)
+                self.remove(container.id, force=True, volumes=True)
             except MoorError:
                 log.exception("auto-removing %s failed", container_id)
 
@@ -837,6 +895,10 @@ class ContainerService:
                 driver.remove(container=self.ref(container))
         shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
         _remove_tree(self.state_dir(container.id))
+        if volumes:
+            from moor.containers.mountpoints import remove_anonymous
+
+            remove_anonymous(container, self.volumes)
         self.drivers.notify("removed", container=self.ref(container))
         self._event(container, "destroy")
         self._notify()
@@ -857,6 +919,7 @@ class ContainerService:
             old = container.name
             container.name = new_name
             self.store.save(container)
+        self.networks.rename_member(container.id, new_name)
         self._event(container, "rename", oldName="/" + old)
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:

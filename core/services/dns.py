@@ -155,6 +155,8 @@ class EmbeddedDNS:
                 self._in_loop(lambda: None, stop=True)
             if self.pool is not None:
                 self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.thread is not None:
+            self.thread.join(5)
         self.wake_read.close()
         self.wake_write.close()
 

@@ -300,6 +300,15 @@ class NetworkService:
                         found.append(address)
         return found or None
 
+    def rename_member(self, container_id: str, name: str) -> None:
+        """A renamed container answers to its new name on its networks (and no longer to the old one)."""
+        with self.lock:
+            records = [r for r in self.networks.values() if container_id in r["Containers"]]
+            for record in records:
+                record["Containers"][container_id]["Name"] = name
+            if records:
+                self._save()
+
     def reverse(self, container_id: str, address: str) -> str | None:
         """``name.network`` of the member with ``address`` on a network shared with ``container_id``."""
         with self.lock:

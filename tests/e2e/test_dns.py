@@ -230,6 +230,13 @@ def test_connect_disconnect_and_moord_restart(dnsd: DaemonProcess) -> None:
         closed = subprocess.run(["nsenter", "-t", str(pid), "-n", "cat", "/proc/net/udp"], capture_output=True,
                                 text=True).stdout
         assert ":0035" not in closed  # no listener left on port 53 in the container that left
+
+        joined = moor(dnsd, "run", "--rm", "--network", "container:anchor", "busybox", "sh", "-c",
+                      "cat /etc/resolv.conf; nslookup anchor")
+        assert "nameserver 127.0.0.11" in joined.stdout and address(dnsd, "anchor", "joinnet") in joined.stdout
+        assert moor(dnsd, "rename", "anchor", "keel").returncode == 0
+        assert ask(dnsd, "keel", "keel")["answers"] == [address(dnsd, "keel", "joinnet")]
+        assert ask(dnsd, "keel", "anchor")["rcode"] == wire.NXDOMAIN
     finally:
-        moor(dnsd, "rm", "-f", "anchor", "roamer")
+        moor(dnsd, "rm", "-f", "anchor", "keel", "roamer")
         moor(dnsd, "network", "rm", "joinnet")

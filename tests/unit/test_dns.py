@@ -1,0 +1,256 @@
+"""The embedded DNS server without namespaces: the wire format, name resolution on network records,
+answers, forwarding to a fake upstream on 127.0.0.1, the selector loop, and the config key."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from pathlib import Path
+
+import pytest
+
+from moor import config
+from moor.containers.etcfiles import embedded_resolv_conf_text, host_nameservers
+from moor.errors import ConfigError
+from moor.services import dns
+from moor.services import dns_wire as wire
+from moor.services.networks import NetworkService
+
+
+def query(name: str, qtype: int = wire.TYPE_A, ident: int = 0xBEEF, flags: int = 0x0100) -> bytes:
+    return struct.pack("!HHHHHH", ident, flags, 1, 0, 0, 0) + wire.encode_name(name) + struct.pack("!HH", qtype, 1)
+
+
+def parse_reply(data: bytes) -> tuple[int, int, list[tuple[int, bytes]]]:
+    """(id, flags, [(type, rdata)]) of a reply with one question."""
+    ident, flags, qdcount, ancount, _, _ = wire.HEADER.unpack_from(data)
+    _, offset = wire.read_name(data, wire.HEADER.size)
+    offset += 4
+    answers = []
+    for _ in range(ancount):
+        _, offset = wire.read_name(data, offset)
+        rtype, _, _, size = struct.unpack_from("!HHIH", data, offset)
+        answers.append((rtype, data[offset + 10:offset + 10 + size]))
+        offset += 10 + size
+    return ident, flags, answers
+
+
+# ---------------------------------------------------------------------- wire format
+
+def test_query_is_read_and_answered_with_its_question() -> None:
+    parsed = wire.parse_query(query("Web.AppNet."))
+    assert (parsed.name, parsed.qtype, parsed.qclass, parsed.id) == ("web.appnet", wire.TYPE_A, 1, 0xBEEF)
+    data = wire.reply(parsed, answers=[wire.a_record("10.1.2.3"), wire.a_record("10.1.2.4")])
+    ident, flags, answers = parse_reply(data)
+    assert ident == 0xBEEF and flags & wire.FLAG_QR and flags & 0x0100 and flags & 0xF == wire.NOERROR
+    assert answers == [(wire.TYPE_A, bytes([10, 1, 2, 3])), (wire.TYPE_A, bytes([10, 1, 2, 4]))]
+    assert data[12:12 + len(wire.encode_name("Web.AppNet"))] == wire.encode_name("Web.AppNet")  # question as asked
+
+
+def test_compressed_names_and_bad_messages() -> None:
+    data = b"\x00" * 12 + b"\x03foo\x00" + b"\x03bar\xc0\x0c"
+    assert wire.read_name(data, 17) == ("bar.foo", 23)
+    with pytest.raises(wire.FormatError):
+        wire.read_name(b"\x00" * 12 + b"\xc0\x0c", 12)  # a pointer to itself
+    with pytest.raises(wire.FormatError):
+        wire.parse_query(b"\x00\x01")
+    with pytest.raises(wire.FormatError):
+        wire.parse_query(query("x", flags=0x8000))  # a reply is no query
+    assert wire.error_reply(query("x"), wire.SERVFAIL)[3] & 0xF == wire.SERVFAIL
+    assert wire.error_reply(b"\x01", wire.FORMERR) is None
+
+
+def test_truncation_and_reverse_names() -> None:
+    parsed = wire.parse_query(query("many"))
+    answers = [wire.a_record(f"10.0.{i // 250}.{i % 250}") for i in range(40)]
+    truncated = wire.reply(parsed, answers=answers, limit=wire.UDP_LIMIT)
+    assert struct.unpack_from("!H", truncated, 2)[0] & wire.FLAG_TC and parse_reply(truncated)[2] == []
+    assert len(parse_reply(wire.reply(parsed, answers=answers))[2]) == 40  # TCP has no such limit
+    assert wire.reverse_address("4.3.2.10.in-addr.arpa") == "10.2.3.4"
+    assert wire.reverse_address("4.3.2.in-addr.arpa") is None and wire.reverse_address("example.com") is None
+
+
+# ---------------------------------------------------------------------- resolution on network records
+
+class NoDrivers:
+    def names(self, kind: str) -> list[str]:
+        return []
+
+
+@pytest.fixture
+def networks(tmp_path: Path) -> NetworkService:
+    service = NetworkService(str(tmp_path), NoDrivers())  # type: ignore[arg-type]
+
+    def member(name: str, address: str, *aliases: str) -> dict:
+        return {"Name": name, "IPv4Address": f"{address}/24", "Aliases": list(aliases)}
+
+    a, b, c, d = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
+    service.networks = {
+        "n1": {"Name": "front", "Containers": {a: member("web", "10.1.0.2", "aaaaaaaaaaaa"),
+                                               b: member("db", "10.1.0.3", "bbbbbbbbbbbb", "store", "pool")}},
+        "n2": {"Name": "back", "Containers": {b: member("db", "10.2.0.3", "bbbbbbbbbbbb"),
+                                              c: member("cache", "10.2.0.4", "cccccccccccc", "pool")}},
+        "n3": {"Name": "bridge", "Containers": {d: member("legacy", "172.17.0.2", "dddddddddddd")}},
+    }
+    return service
+
+
+def test_names_resolve_on_shared_user_networks_only(networks: NetworkService) -> None:
+    a, b = "a" * 64, "b" * 64
+    assert networks.resolve(a, "db") == ["10.1.0.3"]
+    assert networks.resolve(a, "DB.") == ["10.1.0.3"] == networks.resolve(a, "store")
+    assert networks.resolve(a, "bbbbbbbbbbbb") == ["10.1.0.3"] == networks.resolve(a, b)
+    assert networks.resolve(a, "db.front") == ["10.1.0.3"] and networks.resolve(a, "db.back") is None
+    assert networks.resolve(a, "cache") is None  # on "back" only, which web does not share
+    assert networks.resolve(a, "legacy") is None  # the default bridge has no names
+    assert networks.resolve(a, "web") == ["10.1.0.2"]  # its own name too
+    assert sorted(networks.resolve(b, "pool")) == ["10.1.0.3", "10.2.0.4"]  # one alias, several containers
+    assert networks.resolve(b, "db") == ["10.1.0.3", "10.2.0.3"]
+    assert networks.resolve("d" * 64, "legacy") is None
+    assert networks.reverse(a, "10.1.0.3") == "db.front" and networks.reverse(a, "10.2.0.4") is None
+    assert networks.on_user_network(a) and not networks.on_user_network("d" * 64)
+    networks.rename_member(b, "primary")
+    assert networks.resolve(a, "primary") == ["10.1.0.3"] and networks.resolve(a, "db") is None
+
+
+# ---------------------------------------------------------------------- answering and forwarding
+
+class Upstream:
+    """A DNS server on 127.0.0.1 (UDP and TCP) answering every A query with 192.0.2.1."""
+
+    def __init__(self) -> None:
+        self.tcp = socket.socket()
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen()
+        self.port = self.tcp.getsockname()[1]
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        threading.Thread(target=self._udp, daemon=True).start()
+        threading.Thread(target=self._tcp, daemon=True).start()
+
+    @staticmethod
+    def answer(data: bytes) -> bytes:
+        return wire.reply(wire.parse_query(data), answers=[wire.a_record("192.0.2.1")], authoritative=False)
+
+    def _udp(self) -> None:
+        while True:
+            try:
+                data, peer = self.udp.recvfrom(4096)
+            except OSError:
+                return
+            self.udp.sendto(self.answer(data), peer)
+
+    def _tcp(self) -> None:
+        while True:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            with conn:
+                size = struct.unpack("!H", conn.recv(2))[0]
+                response = self.answer(conn.recv(size))
+                conn.sendall(struct.pack("!H", len(response)) + response)
+
+    def close(self) -> None:
+        self.udp.close()
+        self.tcp.close()
+
+
+@pytest.fixture
+def upstream():
+    server = Upstream()
+    yield server
+    server.close()
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_server(networks: NetworkService, servers: list[tuple[str, int]]) -> dns.EmbeddedDNS:
+    return dns.EmbeddedDNS(networks.resolve, networks.reverse, lambda container_id: servers)
+
+
+def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, upstream: Upstream) -> None:
+    a = "a" * 64
+    server = make_server(networks, [("127.0.0.1", closed_port()), ("127.0.0.1", upstream.port)])
+    _, flags, answers = parse_reply(server.answer(a, query("store")))
+    assert answers == [(wire.TYPE_A, bytes([10, 1, 0, 3]))] and flags & wire.FLAG_AA
+    assert parse_reply(server.answer(a, query("db", wire.TYPE_AAAA)))[2] == []  # known name, no IPv6: empty
+    assert parse_reply(server.answer(a, query("3.0.1.10.in-addr.arpa", wire.TYPE_PTR)))[2] == \
+        [(wire.TYPE_PTR, wire.encode_name("db.front"))]
+    assert server.answer(a, query("example.test")) is None  # not ours: to be forwarded
+    assert server.answer(a, query("db", 15)) is None  # MX of a container name: forwarded, as Docker does
+    for tcp in (False, True):  # the first upstream refuses, the second answers
+        assert parse_reply(server.forward(a, query("example.test"), tcp=tcp))[2] == [(wire.TYPE_A, bytes([192, 0, 2, 1]))]
+    failed = make_server(networks, [("127.0.0.1", closed_port())]).forward(a, query("example.test"), tcp=False)
+    assert failed[3] & 0xF == wire.SERVFAIL and failed[:2] == b"\xbe\xef"
+    assert make_server(networks, []).forward(a, query("example.test"), tcp=True)[3] & 0xF == wire.SERVFAIL
+
+
+def test_selector_loop_serves_attached_containers(networks: NetworkService, upstream: Upstream,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    bound: list[tuple[socket.socket, socket.socket]] = []
+
+    def loopback_sockets(netns_path: str) -> tuple[socket.socket, socket.socket]:
+        sockets = dns._bind("127.0.0.1", 0)
+        bound.append(sockets)
+        return sockets
+
+    monkeypatch.setattr(dns, "sockets_in_netns", loopback_sockets)
+    server = make_server(networks, [("127.0.0.1", upstream.port)])
+    a = "a" * 64
+    try:
+        assert server.attach(a, "/proc/self/ns/net") and not server.attach(a, "/proc/self/ns/net")
+        udp, tcp = bound[0]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(10)
+            client.sendto(query("web"), udp.getsockname())
+            assert parse_reply(client.recv(4096))[2] == [(wire.TYPE_A, bytes([10, 1, 0, 2]))]
+            client.sendto(query("elsewhere.test", ident=7), udp.getsockname())
+            assert parse_reply(client.recv(4096))[:3:2] == (7, [(wire.TYPE_A, bytes([192, 0, 2, 1]))])
+        with socket.create_connection(tcp.getsockname(), timeout=10) as client:
+            for name, expected in (("db", bytes([10, 1, 0, 3])), ("elsewhere.test", bytes([192, 0, 2, 1]))):
+                message = query(name)
+                client.sendall(struct.pack("!H", len(message)) + message)
+                size = struct.unpack("!H", client.recv(2))[0]
+                data = b""
+                while len(data) < size:
+                    data += client.recv(size - len(data))
+                assert parse_reply(data)[2] == [(wire.TYPE_A, expected)]
+        server.detach(a)
+        assert udp.fileno() == -1 and tcp.fileno() == -1 and not server.attached(a)
+        assert server.attach(a, "/proc/self/ns/net")
+    finally:
+        server.close()
+    assert all(s.fileno() == -1 for pair in bound for s in pair)
+    assert server.thread is not None and not server.thread.is_alive()
+
+
+# ---------------------------------------------------------------------- configuration and resolv.conf
+
+def test_dns_upstreams_config_key() -> None:
+    assert config.parse({}).dns_upstreams is None
+    parsed = config.parse({"network": {"driver": "bridge", "dns_upstreams": ["127.0.0.1:5353", "[::1]:53", "::1"]}})
+    assert parsed.dns_upstreams == ["127.0.0.1:5353", "[::1]:53", "::1"]
+    assert parsed.drivers["network"].driver == "bridge"
+    assert [config.dns_upstream(s) for s in parsed.dns_upstreams] == [("127.0.0.1", 5353), ("::1", 53), ("::1", 53)]
+    assert config.parse({"network": {"dns_upstreams": []}}).dns_upstreams == []
+    for bad in (["dns.example"], ["127.0.0.1:0"], "127.0.0.1", [53]):
+        with pytest.raises(ConfigError, match="network.dns_upstreams"):
+            config.parse({"network": {"dns_upstreams": bad}})
+    assert "dns_upstreams" in config.DEFAULT_FILE_TEXT
+
+
+def test_embedded_resolv_conf(tmp_path: Path) -> None:
+    host = tmp_path / "resolv.conf"
+    host.write_text("# host\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch corp.test\noptions edns0\n")
+    assert embedded_resolv_conf_text(str(host)) == \
+        "search corp.test\nnameserver 127.0.0.11\noptions edns0 ndots:0\n"
+    assert embedded_resolv_conf_text(str(host), search=["a.test"], options=["ndots:3"]) == \
+        "search a.test\nnameserver 127.0.0.11\noptions ndots:3\n"
+    assert embedded_resolv_conf_text(str(tmp_path / "missing")) == "nameserver 127.0.0.11\noptions ndots:0\n"
+    assert host_nameservers(str(host)) == ["127.0.0.53", "192.0.2.53"]
