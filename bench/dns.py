@@ -1,0 +1,140 @@
+"""Embedded DNS benchmark: query latency through 127.0.0.11 inside a container, side by side with Docker.
+
+* a container's name (answered by the embedded server), UDP, median and 99th percentile of N queries
+  sent one after another from the container's network namespace (nsenter -n, so the client's own cost
+  is a Python loop, the same for both engines);
+* the same over TCP (one connection per query);
+* for moor only: a name the server forwards to an upstream (a fake DNS server on 127.0.0.1 run by this
+  script, given as ``[network] dns_upstreams``), and that upstream asked directly from the host, for
+  the forwarding overhead. (Docker forwards from the container's namespace, where 127.0.0.1 is not the
+  host's, so it is not measured there.)
+
+Only 127.0.0.0/8 and the benchmark's own containers are queried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUERIES = int(os.environ.get("BENCH_DNS_QUERIES", "2000"))
+
+CLIENT = r"""
+import json, socket, struct, sys, time
+server, name, count, tcp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "tcp"
+host, port = server.rsplit(":", 1)
+query = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
+query += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
+times = []
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.settimeout(5)
+for i in range(count):
+    start = time.perf_counter()
+    if tcp:
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(struct.pack("!H", len(query)) + query)
+            size = struct.unpack("!H", conn.recv(2))[0]
+            data = b""
+            while len(data) < size:
+                data += conn.recv(size - len(data))
+    else:
+        udp.sendto(query, (host, int(port)))
+        data = udp.recv(4096)
+    times.append(time.perf_counter() - start)
+    assert struct.unpack("!H", data[6:8])[0] >= 1, "no answer"
+times.sort()
+print(json.dumps({"median": times[len(times) // 2], "p99": times[int(len(times) * 0.99)]}))
+"""
+
+
+class Upstream:
+    """A UDP DNS server on 127.0.0.1 answering every A query with 192.0.2.1."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        from moor.services import dns_wire as wire
+
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            query = wire.parse_query(data)
+            self.sock.sendto(wire.reply(query, answers=[wire.a_record("192.0.2.1")], authoritative=False), peer)
+
+
+def ask(pid: int | None, server: str, name: str, tcp: bool = False) -> dict[str, float]:
+    command = [sys.executable, "-c", CLIENT, server, name, str(QUERIES), "tcp" if tcp else "udp"]
+    if pid is not None:
+        command = ["nsenter", "-t", str(pid), "-n", *command]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def measure(cli: list[str], env: dict[str, str], upstream: Upstream | None) -> dict[str, float]:
+    def run(*args: str) -> str:
+        return subprocess.run([*cli, *args], env=env, capture_output=True, check=True, text=True).stdout.strip()
+
+    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
+    subprocess.run([*cli, "import", "-", "busybox:latest"], input=rootfs, env=env, capture_output=True, check=True)
+    subnet = f"10.207.{os.getpid() % 250}.0/24"
+    bridge = "mb" + os.urandom(4).hex()
+    run("network", "create", "--subnet", subnet, "-o", f"com.docker.network.bridge.name={bridge}", "benchdns")
+    results: dict[str, float] = {}
+    try:
+        run("run", "-d", "--name", "dnsbench-target", "--network", "benchdns", "busybox", "sleep", "600")
+        run("run", "-d", "--name", "dnsbench-client", "--network", "benchdns", "busybox", "sleep", "600")
+        pid = int(run("inspect", "-f", "{{.State.Pid}}", "dnsbench-client"))
+        local = ask(pid, "127.0.0.11:53", "dnsbench-target")
+        results["container name, UDP: median (us)"] = local["median"] * 1e6
+        results["container name, UDP: p99 (us)"] = local["p99"] * 1e6
+        over_tcp = ask(pid, "127.0.0.11:53", "dnsbench-target", tcp=True)
+        results["container name, TCP: median (us)"] = over_tcp["median"] * 1e6
+        if upstream is not None:
+            forwarded = ask(pid, "127.0.0.11:53", "example.test")
+            direct = ask(None, f"127.0.0.1:{upstream.port}", "example.test")
+            results["forwarded name, UDP: median (us)"] = forwarded["median"] * 1e6
+            results["forwarded name, UDP: p99 (us)"] = forwarded["p99"] * 1e6
+            results["upstream asked directly: median (us)"] = direct["median"] * 1e6
+    finally:
+        subprocess.run([*cli, "rm", "-f", "dnsbench-target", "dnsbench-client"], env=env, capture_output=True)
+        subprocess.run([*cli, "network", "rm", "benchdns"], env=env, capture_output=True)
+    return results
+
+
+def main() -> None:
+    moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
+    upstream = Upstream()
+    with private_daemon(f'[network]\ndns_upstreams = ["127.0.0.1:{upstream.port}"]\n') as daemon:
+        moor = measure([moor_cli, "-H", daemon.host], dict(os.environ), upstream)
+    docker = None
+    with private_dockerd() as host:
+        if host is not None:
+            work = tempfile.mkdtemp(prefix="moor-bench-docker-cli-")
+            env = {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
+            try:
+                docker = measure(["docker"], env, None)
+            except subprocess.CalledProcessError as err:
+                print(f"  (docker side failed: {err.stderr.strip() if err.stderr else err})")
+            shutil.rmtree(work, ignore_errors=True)
+    print_side_by_side(f"embedded DNS benchmark ({QUERIES} queries each)", moor, docker, width=42, precision=0)
+
+
+if __name__ == "__main__":
+    main()
