@@ -90,7 +90,7 @@ class VolumeDriverConformance:
         assert driver.list() == []
 
     def test_unknown_option_is_refused(self, driver: Driver) -> None:
-        with pytest.raises(InvalidParameter, match='invalid option key: "no-such-option"'):
+        with pytest.raises(InvalidParameter, match="no-such-option"):
             driver.create(name="opts", options={"no-such-option": "1"}, labels={})
         assert driver.get(name="opts") is None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import pathlib
 import subprocess
@@ -11,6 +13,7 @@ from typing import Iterator
 import pytest
 
 from e2e.containerhelpers import import_busybox, moor
+from moor.testing.conformance import VolumeDriverConformance, load_driver
 from moor.testing.daemon import DaemonProcess
 
 FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "moor-log-textfile"
@@ -64,3 +67,66 @@ def test_uninstalled_driver_is_named_with_the_installed_ones(tmp_path) -> None:
         daemon.start()
     assert "log driver 'textfile-absent' is not installed (installed log drivers: json-file, none" in str(caught.value)
     daemon.cleanup()
+
+
+VOLUME_FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "moor-volume-testdir"
+VOLUME_CONFIG = '[volume]\ndrivers = ["local", "testdir"]\n'
+
+
+@pytest.fixture(scope="module")
+def testdir_volume_driver_installed() -> Iterator[None]:
+    result = pip("install", "--no-deps", "--no-build-isolation", "--no-index", str(VOLUME_FIXTURE))
+    assert result.returncode == 0, result.stderr
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        pip("uninstall", "-y", "moor-volume-testdir")
+
+
+class TestTestdirVolumeDriverConformance(VolumeDriverConformance):
+    """The pip-installed volume driver passes the same suite as the local one."""
+
+    @pytest.fixture
+    def driver(self, testdir_volume_driver_installed, tmp_path):
+        return load_driver("volume", "testdir", tmp_path)
+
+
+def test_volume_commands_with_a_third_party_driver(testdir_volume_driver_installed, tmp_path) -> None:
+    with DaemonProcess(str(tmp_path / "v"), config_text=VOLUME_CONFIG) as daemon:
+        assert daemon.client().get("/info")["Plugins"]["Volume"] == ["local", "testdir"]
+        created = moor(daemon, "volume", "create", "-d", "testdir", "-o", "flavour=mint", "--label", "l=1", "tv")
+        assert created.stdout == "tv\n", created.stderr
+        assert moor(daemon, "volume", "create", "localvol").returncode == 0
+        listed = moor(daemon, "volume", "ls").stdout.splitlines()
+        assert listed == ["DRIVER    VOLUME NAME", "local     localvol", "testdir   tv"]
+        assert moor(daemon, "volume", "ls", "-q", "-f", "driver=testdir").stdout == "tv\n"
+        [shown] = json.loads(moor(daemon, "volume", "inspect", "tv").stdout)
+        assert shown["Driver"] == "testdir" and shown["Status"] == {"flavour": "mint", "users": 0}
+        assert shown["Labels"] == {"l": "1"} and shown["Options"] == {"flavour": "mint"}
+        assert shown["Mountpoint"] == os.path.join(daemon.data_root, "volume", "testdir", "vols", "tv")
+        refused = moor(daemon, "volume", "create", "-d", "testdir", "-o", "colour=red", "bad")
+        assert refused.returncode == 1 and "create bad: testdir: invalid option key: 'colour'" in refused.stderr
+        clash = moor(daemon, "volume", "create", "-d", "local", "tv")
+        assert clash.returncode == 1 and "volume name must be unique" in clash.stderr
+        daemon.stop()
+        daemon.start()  # which driver owns which volume survives a restart
+        assert moor(daemon, "volume", "ls", "-q").stdout == "localvol\ntv\n"
+        assert moor(daemon, "volume", "rm", "tv", "localvol").stdout == "tv\nlocalvol\n"
+        assert not os.path.exists(shown["Mountpoint"])
+        assert moor(daemon, "volume", "ls", "-q").stdout == ""
+
+
+@pytest.mark.root
+def test_run_with_a_third_party_volume_driver(testdir_volume_driver_installed, tmp_path) -> None:
+    with DaemonProcess(str(tmp_path / "r"), config_text=VOLUME_CONFIG) as daemon:
+        import_busybox(daemon)
+        result = moor(daemon, "run", "--name", "vd", "--volume-driver", "testdir", "-v", "drv:/data", "busybox",
+                      "sh", "-c", "cat /data/.testdir; echo written > /data/out")
+        assert result.stdout == "plain\n", result.stderr
+        [shown] = json.loads(moor(daemon, "volume", "inspect", "drv").stdout)
+        assert shown["Driver"] == "testdir"
+        with open(os.path.join(shown["Mountpoint"], "out")) as handle:
+            assert handle.read() == "written\n"
+        assert moor(daemon, "rm", "vd").returncode == 0
+        assert moor(daemon, "volume", "rm", "drv").returncode == 0
