@@ -10,7 +10,9 @@ DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 EMBEDDED_NAMESERVER = "127.0.0.11"
 
 
-def hosts_text(hostname: str, address: str = "", extra: list[str] | None = None) -> str:
+def hosts_text(hostname: str, address: str = "", extra: list[str] | None = None, domainname: str = "") -> str:
+    """Docker's /etc/hosts: loopback and IPv6 names, ``extra`` lines, then the container's own
+    ``address`` under ``hostname.domainname hostname`` (just ``hostname`` without a domain name)."""
     lines = [
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
@@ -21,7 +23,7 @@ def hosts_text(hostname: str, address: str = "", extra: list[str] | None = None)
     ]
     lines += list(extra or [])
     if address:
-        lines.append(f"{address}\t{hostname}")
+        lines.append(f"{address}\t{hostname}.{domainname} {hostname}" if domainname else f"{address}\t{hostname}")
     return "\n".join(lines) + "\n"
 
 
@@ -33,14 +35,13 @@ def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = F
     ``--dns``, ``--dns-search`` and ``--dns-option`` replace the host's lines of their kind;
     without them it is the host's file, minus loopback nameservers unless the network is the host's.
     """
-    if dns or search or options:
-        base = resolv_conf_text(host_file, host_network)
-        lines = [line for line in base.splitlines()
-                 if not ((dns and line.startswith("nameserver")) or (search and line.startswith("search"))
-                         or (options and line.startswith("options")))]
-        lines += [f"nameserver {server}" for server in dns or []]
-        if search:
-            lines.append("search " + " ".join(search))
+    if dns or search or options:  # Docker rebuilds the file: search, nameservers, options (the host's when not given)
+        words = [line.split() for line in resolv_conf_text(host_file, host_network).splitlines()]
+        dns = dns or [w[1] for w in words if len(w) > 1 and w[0] == "nameserver"]
+        search = search or next((w[1:] for w in reversed(words) if w[:1] == ["search"]), [])
+        options = options or next((w[1:] for w in reversed(words) if w[:1] == ["options"]), [])
+        lines = ["search " + " ".join(search)] if search and search != ["."] else []
+        lines += [f"nameserver {server}" for server in dns]
         if options:
             lines.append("options " + " ".join(options))
         return "\n".join(lines) + "\n"

@@ -537,10 +537,10 @@ class ContainerService:
                 bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
         if not bindings:
             return
-        network, address = next(((n, s["IPAddress"]) for n, s in container.networks.items() if s.get("IPAddress")),
-                                ("", ""))
+        network, address = next(((n, s["IPAddress"]) for n, s in container.networks.items() if s.get("IPAddress")
+                                 and not (self.networks.find(n) or {}).get("Internal")), ("", ""))
         if not address:
-            return  # host and none networking publish nothing, as in Docker
+            return  # host, none and internal networks publish nothing, as in Docker
         from moor.types import PortMapping
 
         mappings = []

@@ -134,3 +134,17 @@ def test_mac_address(moord: DaemonProcess) -> None:
     assert 'invalid argument "zz" for "--mac-address" flag: zz is not a valid mac address' in bad.stderr
     host = moor(moord, "run", "--rm", "--network", "host", "--mac-address", mac, "busybox", "true")
     assert host.returncode == 125 and "conflicting options: mac-address and the network mode" in host.stderr
+
+
+def test_hostname_domainname_add_host_and_dns_on_the_default_bridge(moord: DaemonProcess) -> None:
+    result = moor(moord, "run", "--rm", "-h", "boxhost", "--domainname", "corp.test", "--add-host", "db.local:10.1.2.3",
+                  "--dns", "10.0.0.53", "--dns-search", "example.test", "--dns-option", "ndots:2", "busybox", "sh", "-c",
+                  "cat /etc/hostname; echo --; cat /etc/hosts; echo --; cat /etc/resolv.conf; echo --; "
+                  "hostname; cat /proc/sys/kernel/domainname; ip -4 -o addr show eth0")
+    hostname, hosts, resolv, rest = result.stdout.split("--\n")
+    assert hostname == "boxhost\n"
+    words = rest.split()
+    address = words[words.index("inet") + 1].split("/")[0]
+    assert hosts.splitlines()[-2:] == ["10.1.2.3\tdb.local", f"{address}\tboxhost.corp.test boxhost"]
+    assert resolv == "search example.test\nnameserver 10.0.0.53\noptions ndots:2\n"
+    assert rest.splitlines()[:2] == ["boxhost", "corp.test"]
