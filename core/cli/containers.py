@@ -112,6 +112,10 @@ def _container_options(function: Any) -> Any:
         click.option("--health-start-period", default="", help="Start period before failures count (ms|s|m|h)"),
         click.option("--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK"),
         click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
+        click.option("-v", "--volume", "volume", multiple=True, help="Bind mount a volume"),
+        click.option("--mount", multiple=True, help="Attach a filesystem mount to the container"),
+        click.option("--volumes-from", multiple=True, help="Mount volumes from the specified container(s)"),
+        click.option("--volume-driver", default="", help="Optional volume driver for the container"),
         click.option("--security-opt", multiple=True, help="Security Options"),
         click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps"),
         click.option("--device", multiple=True, help="Add a host device to the container"),
@@ -178,6 +182,7 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     healthcheck = _healthcheck(o)
     host_config["Tmpfs"] = {path: opts for path, _, opts in (t.partition(":") for t in o["tmpfs"])} or None
     host_config["SecurityOpt"] = list(o["security_opt"]) or None
+    anonymous = _mount_flags(o, host_config)
     host_config["Init"] = True if o["init"] else None
     host_config["Devices"] = [_device(d) for d in o["device"]] or None
     host_config["Sysctls"] = dict(s.partition("=")[::2] for s in o["sysctl"]) or None
@@ -195,6 +200,8 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     }
     if o["stop_timeout"] is not None:
         body["StopTimeout"] = o["stop_timeout"]
+    if anonymous:
+        body["Volumes"] = anonymous
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
     body["Domainname"] = o["domainname"]
@@ -226,6 +233,28 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
     if o["entrypoint"] is not None:
         body["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else [""]
     return body
+
+
+def _mount_flags(o: dict[str, Any], host_config: dict[str, Any]) -> dict[str, Any]:
+    """-v, --mount, --volumes-from, --volume-driver into the HostConfig; returns Config.Volumes."""
+    from moor.cli.mountflags import MountFlagError, parse_mount, split_volumes
+
+    try:
+        binds, anonymous = split_volumes(o["volume"])
+    except MountFlagError as err:
+        fail(str(err), ENGINE_ERROR)
+    mounts = []
+    for value in o["mount"]:
+        try:
+            mounts.append(parse_mount(value))
+        except MountFlagError as err:
+            fail(f'invalid argument "{value}" for "--mount" flag: {err}', ENGINE_ERROR)
+    host_config["Binds"] = binds or None
+    if mounts:
+        host_config["Mounts"] = mounts
+    host_config["VolumesFrom"] = list(o["volumes_from"]) or None
+    host_config["VolumeDriver"] = o["volume_driver"]
+    return anonymous
 
 
 def _port_range(text: str) -> list[str]:
@@ -498,6 +527,17 @@ def logs(ctx: click.Context, container: str, follow: bool, tail: str, since: str
     demux_to_stdout(response, info["Config"]["Tty"])
 
 
+def _mounts_text(mounts: list[dict[str, Any]], no_trunc: bool) -> str:
+    """``{{.Mounts}}``: volume names or bind sources, each cut to 15 characters unless --no-trunc."""
+    names = []
+    for mount in mounts:
+        name = mount.get("Name") or mount.get("Source") or ""
+        if not no_trunc and len(name) > 15:
+            name = name[:14] + "…"
+        names.append(name)
+    return ",".join(names)
+
+
 def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -> list[dict[str, str]]:
     rows = []
     now = time.time()
@@ -518,7 +558,7 @@ def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -
             "Names": ",".join(n.lstrip("/") for n in c["Names"]),
             "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
             "Networks": ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
-            "Mounts": "",
+            "Mounts": _mounts_text(c.get("Mounts") or [], no_trunc),
             "Size": "",
         }
         if size:

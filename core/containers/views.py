@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from moor.containers.mountpoints import mount_views
 from moor.containers.record import ZERO_TIME, Container
 from moor.images.views import parse_timestamp
 
@@ -78,7 +79,7 @@ def summary(service: "ContainerService", container: Container, size: bool = Fals
         "Status": status_text(container),
         "HostConfig": {"NetworkMode": container.host_config.get("NetworkMode", "default")},
         "NetworkSettings": {"Networks": dict(container.networks)},
-        "Mounts": list(container.mounts),
+        "Mounts": mount_views(container.mounts),
     }
     if size:
         row["SizeRw"] = service.size_rw(container)
@@ -111,7 +112,7 @@ def inspect(service: "ContainerService", container: Container, size: bool = Fals
         "HostConfig": dict(container.host_config),
         "GraphDriver": {"Data": {"MergedDir": container.rootfs} if container.rootfs else {},
                         "Name": service.drivers.storage.name},
-        "Mounts": list(container.mounts),
+        "Mounts": mount_views(container.mounts),
         "Config": dict(container.config),
         "NetworkSettings": network_settings(container),
     }

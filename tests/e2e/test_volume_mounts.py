@@ -1,0 +1,302 @@
+"""Volumes, binds and tmpfs mounts in real containers (runc, overlayfs) against a private moord.
+
+Covers ``-v``, ``--mount``, ``--volumes-from``, the image's VOLUME, copy-up, ``rm -v`` / ``--rm``,
+inspect's ``Mounts`` and the safety rules: links planted in the image over a mount target never
+make moor mount or create anything outside the container's root.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.imagehelpers import REPO
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def inspect(daemon: DaemonProcess, name: str) -> dict[str, Any]:
+    return json.loads(ok(moor(daemon, "inspect", name)))[0]
+
+
+def volumes(daemon: DaemonProcess) -> list[str]:
+    return ok(moor(daemon, "volume", "ls", "-q")).split()
+
+
+def import_image(daemon: DaemonProcess, tag: str, extra: dict[str, tuple[str, bytes | str, int]],
+                 *changes: str) -> None:
+    """busybox plus ``extra`` (path -> ("file"|"dir"|"link", content or link target, mode)) as ``tag``."""
+    base = subprocess.run([str(REPO / "scripts" / "busybox-rootfs")], capture_output=True, check=True).stdout
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(base)) as source, tarfile.open(fileobj=out, mode="w") as target:
+        for member in source.getmembers():
+            if member.name.lstrip("./") in extra:
+                continue
+            target.addfile(member, source.extractfile(member) if member.isreg() else None)
+        for path, (kind, content, mode) in extra.items():
+            info = tarfile.TarInfo(path)
+            info.mode, info.uid, info.gid = mode, 1234, 5678
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                target.addfile(info)
+            elif kind == "link":
+                info.type, info.linkname = tarfile.SYMTYPE, str(content)
+                target.addfile(info)
+            else:
+                data = content.encode() if isinstance(content, str) else content
+                info.size = len(data)
+                target.addfile(info, io.BytesIO(data))
+    args = [arg for change in changes for arg in ("-c", change)]
+    result = subprocess.run([sys.executable, "-m", "moor.cli", "-H", daemon.host, "import", *args, "-", tag],
+                            input=out.getvalue(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def seeded(moord: DaemonProcess) -> DaemonProcess:  # noqa: F811
+    """busybox plus an image with files under /seed and a VOLUME, for copy-up and VOLUME tests."""
+    import_image(moord, "seeded:1", {
+        "seed": ("dir", "", 0o750),
+        "seed/hello": ("file", "hello from the image\n", 0o640),
+        "seed/sub": ("dir", "", 0o755),
+        "seed/sub/deep": ("file", "deep\n", 0o600),
+        "seed/link": ("link", "hello", 0o777),
+    }, 'CMD ["sh"]', "VOLUME /seed")
+    return moord
+
+
+# ---------------------------------------------------------------------- named volumes, binds, tmpfs
+
+
+def test_named_volume_carries_data_between_containers(moord: DaemonProcess) -> None:  # noqa: F811
+    name = unique("data")
+    try:
+        ok(moor(moord, "run", "--rm", "-v", f"{name}:/data", "busybox", "sh", "-c", "echo kept > /data/file"))
+        assert name in volumes(moord)
+        assert ok(moor(moord, "run", "--rm", "-v", f"{name}:/data:ro", "busybox", "cat", "/data/file")) == "kept\n"
+        failed = moor(moord, "run", "--rm", "-v", f"{name}:/data:ro", "busybox", "sh", "-c", "echo x > /data/file")
+        assert failed.returncode != 0 and "Read-only file system" in failed.stderr
+        # --mount names the same volume; readonly there too
+        assert ok(moor(moord, "run", "--rm", "--mount", f"type=volume,source={name},target=/v,readonly",
+                       "busybox", "sh", "-c", "cat /v/file; touch /v/x 2>&1 || echo refused")) == \
+            "kept\ntouch: /v/x: Read-only file system\nrefused\n"
+    finally:
+        moor(moord, "volume", "rm", "-f", name)
+
+
+def test_volume_in_use_cannot_be_removed(moord: DaemonProcess) -> None:  # noqa: F811
+    name, holder = unique("busy"), unique("holder")
+    try:
+        container_id = ok(moor(moord, "create", "--name", holder, "-v", f"{name}:/data", "busybox", "true")).strip()
+        removed = moor(moord, "volume", "rm", name)
+        assert removed.returncode == 1
+        assert f"remove {name}: volume is in use - [{container_id}]" in removed.stderr
+        assert name in volumes(moord)
+        ok(moor(moord, "rm", "-v", holder))  # -v keeps named volumes
+        assert name in volumes(moord)
+        ok(moor(moord, "volume", "rm", name))
+    finally:
+        moor(moord, "rm", "-f", holder)
+        moor(moord, "volume", "rm", "-f", name)
+
+
+def test_bind_mounts_both_ways(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+    host = tmp_path / "shared"
+    host.mkdir()
+    (host / "from-host").write_text("host data\n")
+    out = ok(moor(moord, "run", "--rm", "-v", f"{host}:/shared", "busybox", "sh", "-c",
+                  "cat /shared/from-host; echo container data > /shared/from-container"))
+    assert out == "host data\n"
+    assert (host / "from-container").read_text() == "container data\n"
+    failed = moor(moord, "run", "--rm", "--mount", f"type=bind,src={host},dst=/shared,readonly", "busybox",
+                  "sh", "-c", "echo x > /shared/from-host")
+    assert failed.returncode != 0 and "Read-only file system" in failed.stderr
+    assert (host / "from-host").read_text() == "host data\n"
+    single = tmp_path / "one-file"
+    single.write_text("just a file\n")
+    assert ok(moor(moord, "run", "--rm", "-v", f"{single}:/etc/one:ro", "busybox", "cat", "/etc/one")) == \
+        "just a file\n"
+
+
+def test_missing_bind_source(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+    created = tmp_path / "made" / "by-v"
+    ok(moor(moord, "run", "--rm", "-v", f"{created}:/x", "busybox", "true"))
+    assert created.is_dir()
+    missing = tmp_path / "nowhere"
+    result = moor(moord, "run", "--rm", "--mount", f"type=bind,source={missing},target=/x", "busybox", "true")
+    assert result.returncode == 125
+    assert f'invalid mount config for type "bind": bind source path does not exist: {missing}' in result.stderr
+    assert not missing.exists()
+
+
+def test_spec_errors(moord: DaemonProcess) -> None:  # noqa: F811
+    cases = {
+        ("-v", "vol:/data:xyz"): "invalid mode: xyz",
+        ("-v", "a:b:c:d"): "invalid volume specification: 'a:b:c:d'",
+        ("-v", "vol:data"): "invalid volume specification: 'vol:data': invalid mount config for type \"volume\": "
+                            "invalid mount path: 'data' mount path must be absolute",
+        ("-v", ":/data"): "invalid spec: :/data: empty section between colons",
+        ("-v", "/tmp/../etc:/data"): "invalid mount path: '/tmp/../etc' must not contain '..'",
+        ("-v", "vol:/"): "destination can't be '/'",
+        ("--mount", "type=volume,target=/d,foo=bar"): "unexpected key 'foo' in 'foo=bar'",
+        ("--mount", "type=volume,source=v"): "target is required",
+        ("--mount", "type=bind,src=/tmp,dst=/d,bind-propagation=xx"): "invalid propagation mode: xx",
+        ("--mount", "type=tmpfs,source=x,target=/t"): 'invalid mount config for type "tmpfs": '
+                                                      "field Source must not be specified",
+        ("--mount", "type=foo,dst=/d"): 'invalid mount config for type "foo": mount type unknown',
+        ("--mount", "type=volume,dst=/d,ro"): "must not set ReadOnly mode when using anonymous volumes",
+        ("--mount", "type=bind,src=/tmp,dst=/d,volume-opt=a=b"): "cannot mix 'volume-*' options with mount "
+                                                                 "type 'bind'",
+    }
+    before = volumes(moord)
+    for args, message in cases.items():
+        result = moor(moord, "create", *args, "busybox", "true")
+        assert result.returncode == 125, (args, result.stdout)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    dup = moor(moord, "create", "-v", "x1:/d", "--mount", "type=bind,src=/tmp,dst=/d", "busybox", "true")
+    assert "Duplicate mount point: /d" in dup.stderr
+    assert volumes(moord) == before
+
+
+def test_tmpfs_mount(moord: DaemonProcess) -> None:  # noqa: F811
+    out = ok(moor(moord, "run", "--rm", "--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
+                  "busybox", "sh", "-c", "grep ' /scratch ' /proc/mounts; stat -c %a /scratch"))
+    assert out.startswith("tmpfs /scratch tmpfs ") and "size=1024k" in out and "mode=1770" in out
+    assert out.endswith("1770\n")
+
+
+# ---------------------------------------------------------------------- volumes-from, VOLUME, rm -v, --rm
+
+
+def test_volumes_from_shares_volumes(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+    source, name = unique("src"), unique("shared")
+    try:
+        ok(moor(moord, "create", "--name", source, "-v", f"{name}:/shared", "-v", "/anon", "-v",
+                f"{tmp_path}:/hostdir", "busybox", "true"))
+        ok(moor(moord, "run", "--rm", "--volumes-from", source, "busybox", "sh", "-c",
+                "echo one > /shared/a; echo two > /anon/b; echo three > /hostdir/c"))
+        assert (tmp_path / "c").read_text() == "three\n"
+        out = ok(moor(moord, "run", "--rm", "--volumes-from", f"{source}:ro", "busybox", "sh", "-c",
+                      "cat /shared/a /anon/b; touch /shared/x 2>/dev/null || echo read-only"))
+        assert out == "one\ntwo\nread-only\n"
+        missing = moor(moord, "create", "--volumes-from", "no-such-container", "busybox", "true")
+        assert missing.returncode == 125 and "No such container: no-such-container" in missing.stderr
+    finally:
+        moor(moord, "rm", "-fv", source)
+        moor(moord, "volume", "rm", "-f", name)
+
+
+def test_copy_up_fills_new_volume(seeded: DaemonProcess) -> None:
+    name = unique("copied")
+    try:
+        out = ok(moor(seeded, "run", "--rm", "-v", f"{name}:/seed", "seeded:1", "sh", "-c",
+                      "cat /seed/hello /seed/sub/deep; readlink /seed/link; stat -c '%a %u:%g' /seed /seed/hello"))
+        assert out == "hello from the image\ndeep\nhello\n750 1234:5678\n640 1234:5678\n"
+        # the volume keeps its content: a later container sees the change, not the image's files again
+        ok(moor(seeded, "run", "--rm", "-v", f"{name}:/seed", "seeded:1", "sh", "-c",
+                "echo changed > /seed/hello; rm /seed/sub/deep"))
+        assert ok(moor(seeded, "run", "--rm", "-v", f"{name}:/seed", "seeded:1", "sh", "-c",
+                       "cat /seed/hello; ls /seed/sub")) == "changed\n"
+        # busybox's /etc into a fresh volume; nocopy leaves it empty
+        other, empty = unique("etc"), unique("nocopy")
+        try:
+            assert "passwd" in ok(moor(seeded, "run", "--rm", "-v", f"{other}:/etc", "busybox", "ls", "/etc"))
+            assert ok(moor(seeded, "run", "--rm", "-v", f"{empty}:/seed:nocopy", "seeded:1", "ls", "-A",
+                           "/seed")) == ""
+        finally:
+            moor(seeded, "volume", "rm", "-f", other, empty)
+    finally:
+        moor(seeded, "volume", "rm", "-f", name)
+
+
+def test_image_volume_is_anonymous_and_rm_v_removes_it(seeded: DaemonProcess) -> None:
+    name = unique("imgvol")
+    before = set(volumes(seeded))
+    ok(moor(seeded, "create", "--name", name, "seeded:1", "true"))
+    try:
+        mounts = inspect(seeded, name)["Mounts"]
+        assert len(mounts) == 1
+        mount = mounts[0]
+        assert mount["Type"] == "volume" and mount["Destination"] == "/seed" and len(mount["Name"]) == 64
+        assert set(volumes(seeded)) - before == {mount["Name"]}
+        ok(moor(seeded, "start", "-a", name))
+        ok(moor(seeded, "rm", "-v", name))
+        assert set(volumes(seeded)) == before
+        # a -v on the same path replaces the image's VOLUME: no anonymous volume
+        named = unique("instead")
+        try:
+            ok(moor(seeded, "run", "--rm", "-v", f"{named}:/seed", "seeded:1", "true"))
+            assert set(volumes(seeded)) - before == {named}
+        finally:
+            moor(seeded, "volume", "rm", "-f", named)
+    finally:
+        moor(seeded, "rm", "-f", name)
+
+
+def test_auto_remove_removes_anonymous_volumes(seeded: DaemonProcess) -> None:
+    before = set(volumes(seeded))
+    ok(moor(seeded, "run", "--rm", "-v", "/scratch", "seeded:1", "sh", "-c", "touch /scratch/x /seed/y"))
+    assert set(volumes(seeded)) == before
+    kept = unique("kept")
+    ok(moor(seeded, "run", "--name", kept, "-v", "/scratch", "busybox", "true"))
+    try:
+        assert len(set(volumes(seeded)) - before) == 1  # rm without -v keeps it
+        anonymous = (set(volumes(seeded)) - before).pop()
+        ok(moor(seeded, "rm", kept))
+        assert anonymous in volumes(seeded)
+        ok(moor(seeded, "volume", "rm", anonymous))
+    finally:
+        moor(seeded, "rm", "-f", kept)
+
+
+# ---------------------------------------------------------------------- inspect
+
+
+def test_inspect_mounts_shape(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+    name, vol = unique("shape"), unique("vol")
+    data_root = moord.data_root
+    try:
+        ok(moor(moord, "create", "--name", name, "-v", f"{vol}:/data", "-v", f"{tmp_path}:/bind:ro", "-v", "/anon",
+                "--mount", "type=tmpfs,dst=/t,tmpfs-size=1m", "--mount", f"type=volume,src={vol}x,dst=/m",
+                "busybox", "true"))
+        info = inspect(moord, name)
+        mounts = {m["Destination"]: m for m in info["Mounts"]}
+        assert mounts["/data"] == {"Type": "volume", "Name": vol, "Source": f"{data_root}/volumes/{vol}/_data",
+                                   "Destination": "/data", "Driver": "local", "Mode": "z", "RW": True,
+                                   "Propagation": ""}
+        assert mounts["/bind"] == {"Type": "bind", "Source": str(tmp_path), "Destination": "/bind", "Mode": "ro",
+                                   "RW": False, "Propagation": "rprivate"}
+        assert mounts["/anon"]["Mode"] == "" and mounts["/anon"]["Driver"] == "local"
+        assert mounts["/t"] == {"Type": "tmpfs", "Source": "", "Destination": "/t", "Mode": "", "RW": True,
+                                "Propagation": ""}
+        assert mounts["/m"]["Mode"] == "z" and mounts["/m"]["Name"] == f"{vol}x"
+        assert info["HostConfig"]["Binds"] == [f"{vol}:/data", f"{tmp_path}:/bind:ro"]
+        assert info["HostConfig"]["Mounts"][0] == {"Type": "tmpfs", "Target": "/t",
+                                                   "TmpfsOptions": {"SizeBytes": 1048576}}
+        assert info["Config"]["Volumes"] == {"/anon": {}}
+        shown = ok(moor(moord, "ps", "-a", "--filter", f"name={name}", "--format", "{{.Mounts}}")).strip()
+        assert vol in shown.split(",") and str(tmp_path)[:14] + "…" in shown
+    finally:
+        moor(moord, "rm", "-fv", name)
+        moor(moord, "volume", "rm", "-f", vol, f"{vol}x")
