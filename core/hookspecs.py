@@ -310,7 +310,14 @@ def moor_network_unpublish(network: NetworkSpec, endpoint: EndpointSpec) -> bool
 def moor_volume_create(name: str, options: dict[str, str], labels: dict[str, str]) -> VolumeInfo:
     """Create the volume ``name`` (or return it when it exists already).
 
-    :raises moor.errors.InvalidParameter: an option is unknown or invalid.
+    ``options`` are the ``-o`` driver options, ``labels`` the volume's labels;
+    both come back in the returned :class:`VolumeInfo`. The engine picks a
+    random 64-hex ``name`` when the user gives none.
+
+    :raises moor.errors.InvalidParameter: a ``name`` the driver cannot hold
+        (it must refuse ``..``, ``/`` and NUL: a name never reaches outside the
+        driver's storage), or an option that is unknown or invalid, naming it
+        (the local driver: ``invalid option key: "foo"``). Nothing is created.
 
     Called by ``volume create`` and when a container asks for a volume that
     does not exist yet.
@@ -333,6 +340,8 @@ def moor_volume_remove(name: str, force: bool) -> bool:
 def moor_volume_get(name: str) -> VolumeInfo | None:
     """Return the volume ``name``, or ``None`` when the driver has no such volume.
 
+    A ``name`` the driver could never hold is not an error here: the answer is ``None``.
+
     Called by ``volume inspect`` and before a container mounts a volume.
     """
 
@@ -350,9 +359,12 @@ def moor_volume_mount(name: str, mount_id: str) -> str:
     """Make volume ``name`` ready for the user ``mount_id`` and return its host path.
 
     Reference counted per ``mount_id`` (a container ID): mounting twice with the
-    same ID counts once.
+    same ID counts once. A driver that mounts something (the local driver's
+    ``type``/``device``/``o`` volumes) does it for the first user; the counts
+    survive a restart of moord (running containers keep their volumes).
 
     :raises moor.errors.NotFound: no such volume.
+    :raises moor.errors.MoorError: the mount failed; no user is counted then.
 
     Called when a container using the volume starts.
     """
@@ -362,7 +374,8 @@ def moor_volume_mount(name: str, mount_id: str) -> str:
 def moor_volume_unmount(name: str, mount_id: str) -> bool:
     """Release the use ``mount_id`` of volume ``name``.
 
-    :return: ``True`` when the volume was in use by ``mount_id``.
+    :return: ``True`` when the volume was in use by ``mount_id``. The last
+        user's release undoes what the first user's mount did.
 
     Called when a container using the volume stops.
     """
