@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import threading
 from typing import TYPE_CHECKING, Any, Callable
@@ -40,6 +41,14 @@ def _truthy(values: list[str], key: str) -> bool:
     if value in ("false", "0"):
         return False
     raise InvalidParameter(f"invalid filter '{key}={values[-1]}'")
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """Docker's ``name=`` filter: a regular expression searched in the name (a substring when not one)."""
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return pattern in name
 
 
 def volume_view(info: VolumeInfo) -> dict[str, Any]:
@@ -173,7 +182,7 @@ class VolumeService:
         result = []
         with self.lock:
             for info in self._all():
-                if filters.get("name") and not any(n in info.name for n in filters["name"]):
+                if filters.get("name") and not any(_matches(n, info.name) for n in filters["name"]):
                     continue
                 if filters.get("driver") and info.driver not in filters["driver"]:
                     continue

@@ -74,6 +74,8 @@ def test_list_filters(tmp_path) -> None:
     assert names(dangling=["true"]) == ["beta", "gamma"]
     assert names(dangling=["false"]) == ["alpha"]
     assert names(name=["et"]) == ["beta"]
+    assert names(name=["^.a"]) == ["gamma"]
+    assert names(name=["a$"]) == ["alpha", "beta", "gamma"]
     assert names(label=["tier"]) == ["alpha", "beta"]
     assert names(label=["tier=web"]) == ["beta"]
     assert names(driver=["local"]) == ["alpha", "beta", "gamma"]
