@@ -160,13 +160,16 @@ class VolumeService:
             raise NotFound(f"get {name}: no such volume")
         return view
 
-    def _all(self) -> list[VolumeInfo]:
+    def _all(self, warnings: list[str] | None = None) -> list[VolumeInfo]:
+        """Every driver's volumes; a driver that cannot list them adds a warning instead."""
         volumes: dict[str, VolumeInfo] = {}
         for driver_name in self._driver_names():
             try:
                 listed = self.drivers.driver("volume", driver_name).list() or []
             except MoorError as err:
                 log.warning("volume driver %s could not list its volumes: %s", driver_name, err)
+                if warnings is not None:
+                    warnings.append(f"{driver_name}: {err}")
                 continue
             for info in listed:
                 volumes.setdefault(info.name, info)
@@ -180,8 +183,9 @@ class VolumeService:
                 raise InvalidParameter(f"invalid filter '{key}'")
         dangling = _truthy(filters["dangling"], "dangling") if filters.get("dangling") else None
         result = []
+        warnings: list[str] = []
         with self.lock:
-            for info in self._all():
+            for info in self._all(warnings):
                 if filters.get("name") and not any(_matches(n, info.name) for n in filters["name"]):
                     continue
                 if filters.get("driver") and info.driver not in filters["driver"]:
@@ -192,7 +196,7 @@ class VolumeService:
                     continue
                 result.append(volume_view(info))
         result.sort(key=lambda v: v["Name"])
-        return {"Volumes": result, "Warnings": None}
+        return {"Volumes": result, "Warnings": warnings or None}
 
     def users(self, name: str) -> list[str]:
         """IDs of the containers that reference the volume ``name``."""

@@ -8,7 +8,7 @@ import pytest
 
 from moor import config as config_module
 from moor.drivers import load_drivers
-from moor.errors import Conflict, InvalidParameter, NotFound
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.services.volumes import ANONYMOUS_LABEL, VolumeService
 
 
@@ -121,3 +121,26 @@ def test_mount_and_unmount_through_the_driver(tmp_path) -> None:
     volumes.unmount("gone", "c1")
     with pytest.raises(NotFound):
         volumes.mount("gone", "c1")
+
+
+class _BrokenDriver:
+    """A volume driver whose backend is unreachable."""
+
+    from moor import hookimpl
+
+    @hookimpl
+    def moor_volume_list(self) -> list:
+        raise MoorError("backend unreachable")
+
+    @hookimpl
+    def moor_volume_get(self, name: str) -> None:
+        return None
+
+
+def test_a_driver_that_cannot_list_is_a_warning(tmp_path) -> None:
+    volumes = _service(tmp_path)
+    volumes.drivers.add("volume", "broken", _BrokenDriver())
+    volumes.create("fine")
+    listed = volumes.list({})
+    assert [v["Name"] for v in listed["Volumes"]] == ["fine"]
+    assert listed["Warnings"] == ["broken: backend unreachable"]
