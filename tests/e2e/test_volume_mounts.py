@@ -300,3 +300,93 @@ def test_inspect_mounts_shape(moord: DaemonProcess, tmp_path: Path) -> None:  # 
     finally:
         moor(moord, "rm", "-fv", name)
         moor(moord, "volume", "rm", "-f", vol, f"{vol}x")
+
+
+# ---------------------------------------------------------------------- safety
+
+
+def api_create(daemon: DaemonProcess, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    from moor.testing.daemon import UnixHTTPConnection
+
+    connection = UnixHTTPConnection(daemon.socket, timeout=30)
+    try:
+        connection.request("POST", "/v1.41/containers/create", body=json.dumps(body),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def host_mount_points() -> set[str]:
+    with open("/proc/self/mounts") as handle:
+        return {line.split()[1] for line in handle}
+
+
+def test_hostile_names_and_paths_are_refused(moord: DaemonProcess) -> None:  # noqa: F811
+    before = volumes(moord)
+    for binds in (["../../etc:/data"], ["a/../../b:/data"], ["vol\x00x:/data"], ["/tmp/../etc:/data"],
+                  ["/tmp/a\x00b:/data"], ["vol:/da\x00ta"]):
+        status, answer = api_create(moord, {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Binds": binds}})
+        assert status == 400, (binds, answer)
+    for mount in ({"Type": "volume", "Source": "../x", "Target": "/d"},
+                  {"Type": "bind", "Source": "/tmp/../etc", "Target": "/d"},
+                  {"Type": "volume", "Source": "x\x00y", "Target": "/d"}):
+        status, answer = api_create(moord, {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Mounts": [mount]}})
+        assert status == 400, (mount, answer)
+    assert volumes(moord) == before
+
+
+def test_links_planted_over_mount_targets_stay_inside_the_root(moord: DaemonProcess,  # noqa: F811
+                                                               tmp_path: Path) -> None:
+    """An image whose mount targets are links to host paths: nothing is made or mounted on the host."""
+    outside = tmp_path / "outside"  # must never appear
+    existing = tmp_path / "existing"  # exists on the host: must not be mounted over nor copied from
+    existing.mkdir()
+    (existing / "secret").write_text("host secret\n")
+    file_target = tmp_path / "host-file"
+    file_target.write_text("host file\n")
+    climb = "/etc/../../../../../.." + str(outside)
+    tag = unique("hostile")
+    import_image(moord, f"{tag}:1", {
+        "data": ("link", climb, 0o777),
+        "abs": ("link", str(outside / "abs"), 0o777),
+        "rel": ("link", "../../../../../../.." + str(outside / "rel"), 0o777),
+        "copy": ("link", str(existing), 0o777),
+        "deep": ("link", str(outside / "deep"), 0o777),
+        "etc/onefile": ("link", str(file_target), 0o777),
+    }, 'CMD ["sh"]')
+    bind_source = tmp_path / "bind-source"
+    bind_source.mkdir()
+    one_file = tmp_path / "one-file"
+    one_file.write_text("bound file\n")
+    names = [unique("v") for _ in range(4)]
+    container = unique("hostile")
+    try:
+        container_id = ok(moor(moord, "run", "-d", "--name", container, "-v", f"{names[0]}:/data",
+                               "-v", f"{names[1]}:/abs", "-v", f"{bind_source}:/rel", "-v", f"{names[2]}:/copy",
+                               "--mount", "type=tmpfs,dst=/deep/sub/dir", "-v", f"{names[3]}:/deep/vol",
+                               "-v", f"{one_file}:/etc/onefile:ro", f"{tag}:1", "sleep", "60")).strip()
+        bundle = Path(moord.exec_root) / "containers" / container_id / "bundle" / "config.json"
+        destinations = {m["destination"] for m in json.loads(bundle.read_text())["mounts"]}
+        # runc is handed the targets as resolved inside the root: no link left for it to follow
+        assert {str(outside), str(outside / "abs"), str(outside / "rel"), str(existing), str(outside / "deep/vol"),
+                str(outside / "deep/sub/dir"), str(file_target)} <= destinations
+        out = ok(moor(moord, "exec", container, "sh", "-c",
+                      "echo in-volume > /data/f; echo in-abs > /abs/f; echo in-bind > /rel/f; ls -A /copy; "
+                      "cat /etc/onefile; grep -q ' /tmp/.*/deep/sub/dir tmpfs' /proc/mounts && echo deep-ok"))
+        assert out == "bound file\ndeep-ok\n"  # /copy is a new empty volume: nothing was copied from the host
+        assert not outside.exists()
+        assert sorted(p.name for p in existing.iterdir()) == ["secret"]
+        assert file_target.read_text() == "host file\n"
+        assert (bind_source / "f").read_text() == "in-bind\n"
+        assert not [m for m in host_mount_points() if m.startswith(str(tmp_path))]
+        data_root = Path(moord.data_root)
+        assert (data_root / "volumes" / names[0] / "_data" / "f").read_text() == "in-volume\n"
+        assert (data_root / "volumes" / names[1] / "_data" / "f").read_text() == "in-abs\n"
+        assert not any((data_root / "volumes" / names[2] / "_data").iterdir())
+    finally:
+        moor(moord, "rm", "-f", container)
+        moor(moord, "volume", "rm", "-f", *names)
+        moor(moord, "rmi", f"{tag}:1")
+    assert not outside.exists()
