@@ -13,13 +13,14 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
 from e2e.imagehelpers import REPO
 from moor.testing.daemon import DaemonProcess
 
@@ -390,3 +391,93 @@ def test_links_planted_over_mount_targets_stay_inside_the_root(moord: DaemonProc
         moor(moord, "volume", "rm", "-f", *names)
         moor(moord, "rmi", f"{tag}:1")
     assert not outside.exists()
+
+
+# ---------------------------------------------------------------------- lifecycle across a moord restart
+
+
+def wait_gone(pid: int) -> None:
+    for _ in range(600):
+        if not os.path.exists(f"/proc/{pid}"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} still runs")
+
+
+def test_tmpfs_volume_released_when_container_exits_while_moord_is_down() -> None:
+    daemon = DaemonProcess()
+    daemon.start()
+    try:
+        import_busybox(daemon)
+        ok(moor(daemon, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=4m", "tv"))
+        data = os.path.join(daemon.data_root, "volumes", "tv", "_data")
+        container_id = ok(moor(daemon, "run", "-d", "--name", "user", "-v", "tv:/data", "busybox", "sh", "-c",
+                               "grep ' /data ' /proc/mounts > /data/mounted; "
+                               "while [ ! -e /data/stop ]; do sleep 0.1; done")).strip()
+        for _ in range(200):
+            if os.path.exists(os.path.join(data, "mounted")):
+                break
+            time.sleep(0.05)
+        assert open(os.path.join(data, "mounted")).read().startswith("tmpfs /data tmpfs ")
+        assert data in host_mount_points()
+        pid = inspect(daemon, "user")["State"]["Pid"]
+        daemon.kill()
+        open(os.path.join(data, "stop"), "w").close()
+        wait_gone(pid)
+        daemon.start()
+        assert inspect(daemon, "user")["State"]["Status"] == "exited"
+        assert data not in host_mount_points()  # released by the recovery: the driver unmounted its tmpfs
+        refused = moor(daemon, "volume", "rm", "tv")
+        assert f"remove tv: volume is in use - [{container_id}]" in refused.stderr  # stopped containers count
+        ok(moor(daemon, "rm", "user"))
+        ok(moor(daemon, "volume", "rm", "tv"))
+    finally:
+        daemon.cleanup()
+
+
+# ---------------------------------------------------------------------- the docker CLI and docker-py
+
+
+def test_docker_cli_volumes_and_mounts(moord: DaemonProcess, docker_cli: str, tmp_path: Path) -> None:  # noqa: F811
+    env = {**os.environ, "DOCKER_HOST": moord.host, "DOCKER_CONFIG": str(tmp_path)}
+
+    def docker(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([docker_cli, *args], capture_output=True, text=True, timeout=60, env=env)
+
+    name = unique("dockercli")
+    try:
+        ok(docker("run", "--rm", "-v", f"{name}:/data", "busybox", "sh", "-c", "echo from-docker > /data/f"))
+        assert ok(docker("run", "--rm", "--mount", f"type=volume,src={name},dst=/d,readonly", "busybox",
+                         "cat", "/d/f")) == "from-docker\n"
+        refused = docker("run", "--rm", "-v", f"{name}:/d:ro", "busybox", "touch", "/d/x")
+        assert refused.returncode != 0 and "Read-only file system" in refused.stderr
+        bad = docker("run", "--rm", "-v", f"{name}:/d:xyz", "busybox", "true")
+        assert "invalid mode: xyz" in bad.stderr
+        ok(docker("create", "--name", name, "-v", f"{name}:/data", "--mount", "type=tmpfs,dst=/t", "busybox"))
+        mounts = json.loads(ok(docker("inspect", "--format", "{{json .Mounts}}", name)))
+        assert {(m["Type"], m["Destination"], m.get("Name", "")) for m in mounts} == {
+            ("volume", "/data", name), ("tmpfs", "/t", "")}
+    finally:
+        docker("rm", "-f", name)
+        docker("volume", "rm", "-f", name)
+
+
+def test_docker_py_volumes(moord: DaemonProcess) -> None:  # noqa: F811
+    import docker
+
+    client = docker.DockerClient(base_url=moord.host, version="1.41")
+    name = unique("dockerpy")
+    try:
+        output = client.containers.run("busybox", ["sh", "-c", "echo from-py > /data/f; cat /data/f"],
+                                       volumes={name: {"bind": "/data", "mode": "rw"}}, remove=True)
+        assert output == b"from-py\n"
+        assert client.containers.run("busybox", ["cat", "/data/f"], volumes={name: {"bind": "/data", "mode": "ro"}},
+                                     remove=True) == b"from-py\n"
+        with pytest.raises(docker.errors.ContainerError):
+            client.containers.run("busybox", ["touch", "/data/x"], volumes={name: {"bind": "/data", "mode": "ro"}},
+                                  remove=True)
+        mount = docker.types.Mount(target="/m", source=name, type="volume", read_only=True)
+        assert client.containers.run("busybox", ["cat", "/m/f"], mounts=[mount], remove=True) == b"from-py\n"
+    finally:
+        client.volumes.get(name).remove(force=True)
+        client.close()
