@@ -15,9 +15,16 @@ def private_daemon(config_text: str = "") -> Iterator[DaemonProcess]:
 
 
 @contextlib.contextmanager
-def private_dockerd() -> Iterator[str | None]:
-    """A dockerd with its own data root and socket, no iptables and no bridge; None if not installed."""
+def private_dockerd(bridge: bool = False) -> Iterator[str | None]:
+    """A dockerd with its own data root and socket and no iptables rules; None if not installed.
+
+    Without ``bridge`` it has no default bridge network. With it, its default ``bridge``
+    network is a Linux bridge of its own (``mbd<hex>``, a random 10.199.x.0/24; never
+    docker0), removed afterwards; containers reach the host through it and published
+    ports go through docker-proxy (no NAT rules, as ``--iptables=false``).
+    """
     import os
+    import secrets
     import shutil
     import signal
     import subprocess
@@ -30,10 +37,18 @@ def private_dockerd() -> Iterator[str | None]:
         return
     root = tempfile.mkdtemp(prefix="moor-bench-dockerd-")
     socket = os.path.join(root, "docker.sock")
+    bridge_name = ""
+    network_args = ["--bridge=none"]
+    if bridge:
+        bridge_name = "mbd" + secrets.token_hex(4)
+        subprocess.run(["ip", "link", "add", bridge_name, "type", "bridge"], check=True)
+        subprocess.run(["ip", "addr", "add", f"10.199.{secrets.randbelow(250)}.1/24", "dev", bridge_name], check=True)
+        subprocess.run(["ip", "link", "set", bridge_name, "up"], check=True)
+        network_args = [f"--bridge={bridge_name}"]
     process = subprocess.Popen(
         [binary, "--data-root", os.path.join(root, "data"), "--exec-root", os.path.join(root, "exec"),
          "--pidfile", os.path.join(root, "docker.pid"), "-H", f"unix://{socket}", "--iptables=false",
-         "--ip6tables=false", "--bridge=none", "--storage-driver=overlay2"],
+         "--ip6tables=false", *network_args, "--storage-driver=overlay2"],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "dockerd.log"), "wb"), start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -51,6 +66,8 @@ def private_dockerd() -> Iterator[str | None]:
             os.killpg(process.pid, signal.SIGKILL)
         subprocess.run(["umount", "-R", "-l", root], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+        if bridge_name:
+            subprocess.run(["ip", "link", "del", bridge_name], capture_output=True)
 
 
 def print_side_by_side(title: str, moor: dict[str, float], docker: dict[str, float] | None, width: int = 42,

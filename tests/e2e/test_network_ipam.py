@@ -127,8 +127,16 @@ def test_mac_address(moord: DaemonProcess) -> None:
         assert shown["NetworkSettings"]["MacAddress"] == mac
         inside = moor(moord, "exec", "withmac", "cat", "/sys/class/net/eth0/address")
         assert inside.stdout.strip() == mac, inside.stderr
+        # API 1.44 clients put it in the primary network's EndpointsConfig
+        client = moord.client()
+        created = client.call("POST", "/containers/create?name=apimac", body={
+            "Image": "busybox", "Cmd": ["cat", "/sys/class/net/eth0/address"],
+            "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "02:42:AC:11:00:98"}}}})
+        assert inspect(moord, "inspect", created["Id"])["Config"]["MacAddress"] == "02:42:ac:11:00:98"
+        started = moor(moord, "start", "-a", "apimac")
+        assert started.stdout.strip() == "02:42:ac:11:00:98", started.stderr
     finally:
-        moor(moord, "rm", "-f", "withmac")
+        moor(moord, "rm", "-f", "withmac", "apimac")
     bad = moor(moord, "run", "--rm", "--mac-address", "zz", "busybox", "true")
     assert bad.returncode == 125
     assert 'invalid argument "zz" for "--mac-address" flag: zz is not a valid mac address' in bad.stderr
