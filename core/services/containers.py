@@ -417,7 +417,9 @@ class ContainerService:
             uts_mode=hc.get("UTSMode") or "", privileged=bool(hc.get("Privileged")),
             read_only=bool(hc.get("ReadonlyRootfs")), cap_add=list(hc.get("CapAdd") or []),
             cap_drop=list(hc.get("CapDrop") or []), shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
-            etc_files=etc, ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
+            etc_files={path: source for path, source in etc.items()  # a user's mount there replaces ours
+                       if path not in {point["Destination"] for point in container.mounts}},
+            ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
             cgroups_path=f"/moor/{container.id}", labels=dict(container.config.get("Labels") or {}),
             mounts=security.tmpfs_mounts(hc.get("Tmpfs")) + oci_mounts(container, rootfs, self.volumes,
                                                                        self.config.data_root),

@@ -137,6 +137,9 @@ def test_bind_mounts_both_ways(moord: DaemonProcess, tmp_path: Path) -> None:  #
     single.write_text("just a file\n")
     assert ok(moor(moord, "run", "--rm", "-v", f"{single}:/etc/one:ro", "busybox", "cat", "/etc/one")) == \
         "just a file\n"
+    # a bind over /etc/hosts replaces moor's own /etc/hosts mount, as in Docker
+    assert ok(moor(moord, "run", "--rm", "-v", f"{single}:/etc/hosts", "busybox", "sh", "-c",
+                   "cat /etc/hosts; grep -c ' /etc/hosts ' /proc/mounts")) == "just a file\n1\n"
 
 
 def test_missing_bind_source(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
