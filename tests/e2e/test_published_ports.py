@@ -30,8 +30,8 @@ pytestmark = pytest.mark.root
 HTTPD = "mkdir -p /www && echo served-by-moor > /www/index.html && httpd -f -p 80 -h /www"
 
 #: a GET from the other host's namespace: argv = url; prints the body or "failed"
-GET = "import sys, urllib.request\ntry: print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode(), end='')\n" \
-      "except OSError as err: print('failed', err)"
+GET = ("import sys, urllib.request\ntry: print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode(),"
+       " end='')\nexcept OSError as err: print('failed', err)")
 
 #: a UDP echo server, run in a container's network namespace: argv = port
 UDP_ECHO = ("import socket, sys\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
@@ -267,3 +267,42 @@ def test_docker_cli_publishes_udp_and_ranges(moord: DaemonProcess, docker_cli: s
             <= set(listed.splitlines()), listed
     finally:
         subprocess.run([docker_cli, "rm", "-f", "dkports"], capture_output=True, env=env)
+
+
+#: a one-request HTTP server in the other host's namespace answering with the peer's address: argv = address
+WHO_IS_ASKING = ("import socket, sys\ns = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                 "s.bind((sys.argv[1], 0)); s.listen(4); print(s.getsockname()[1], flush=True)\nwhile True:\n"
+                 "    c, peer = s.accept(); c.recv(1000)\n"
+                 "    c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\n' + peer[0].encode()); c.close()")
+
+
+def test_outbound_masquerade_and_internal_networks(moord: DaemonProcess) -> None:
+    make_network(moord, "outnet")
+    assert moor(moord, "network", "create", "--internal", "--subnet", unused_subnet(212),
+                "-o", f"com.docker.network.bridge.name=mt{secrets.token_hex(4)}", "innet").returncode == 0
+    port = free_port()
+    try:
+        with other_host() as (namespace, host_address, own):
+            server = subprocess.Popen(["ip", "netns", "exec", namespace, sys.executable, "-c", WHO_IS_ASKING, own],
+                                      stdout=subprocess.PIPE, text=True)
+            try:
+                assert server.stdout is not None
+                ask = f"echo GET / | nc -w 3 {own} {server.stdout.readline().strip()}"
+                seen = moor(moord, "run", "--rm", "--network", "outnet", "busybox", "sh", "-c", ask)
+                assert seen.stdout.splitlines()[-1:] == [host_address], seen.stderr  # it left with the host's address
+                cut_off = moor(moord, "run", "--rm", "--network", "innet", "busybox", "sh", "-c", ask)
+                assert cut_off.returncode != 0 and cut_off.stdout == ""
+            finally:
+                server.kill()
+                server.wait()
+        started = moor(moord, "run", "-d", "--name", "inweb", "--network", "innet", "-p", f"127.0.0.1:{port}:80",
+                       "busybox", "sh", "-c", HTTPD)
+        assert started.returncode == 0, started.stderr
+        ports = json.loads(moor(moord, "inspect", "inweb").stdout)[0]["NetworkSettings"]["Ports"]
+        assert ports == {"80/tcp": None}  # an internal network publishes nothing, as in Docker
+        assert moor(moord, "port", "inweb").stdout == ""
+        assert _free(port) and rules_for(address_of(moord, "inweb")) == []
+    finally:
+        moor(moord, "rm", "-f", "inweb")
+        for name in ("outnet", "innet"):
+            moor(moord, "network", "rm", name)

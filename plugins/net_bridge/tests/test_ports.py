@@ -129,8 +129,8 @@ def test_disconnect_and_remove_take_the_port_rules_along(driver: Driver, host: H
     one, two = endpoint("one"), endpoint("two")
     for item in (one, two):
         driver.connect(network=network, endpoint=item, netns_path=host.namespace())
-        driver.publish(network=network, endpoint=item,
-                       ports=[PortMapping(protocol="tcp", container_port=80, host_port=unused_port(socket.SOCK_STREAM))])
+        port = PortMapping(protocol="tcp", container_port=80, host_port=unused_port(socket.SOCK_STREAM))
+        driver.publish(network=network, endpoint=item, ports=[port])
     assert driver.disconnect(network=network, endpoint=one, netns_path=None) is True
     rules = iptables_rules()
     assert one.id not in rules and two.id in rules
