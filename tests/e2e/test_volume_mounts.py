@@ -484,3 +484,22 @@ def test_docker_py_volumes(moord: DaemonProcess) -> None:  # noqa: F811
     finally:
         client.volumes.get(name).remove(force=True)
         client.close()
+
+
+def test_bind_holding_the_data_root_is_a_slave_mount(moord: DaemonProcess) -> None:  # noqa: F811
+    """A bind whose source holds moord's data root gets rslave (Docker's rule), so unmounts reach it."""
+    name = unique("slave")
+    try:
+        container_id = ok(moor(moord, "run", "-d", "--name", name, "-v", f"{moord.root}:/moor-root:ro", "busybox",
+                               "sleep", "60")).strip()
+        spec = json.loads((Path(moord.exec_root) / "containers" / container_id / "bundle" / "config.json").read_text())
+        options = next(m["options"] for m in spec["mounts"] if m["destination"] == "/moor-root")
+        assert options == ["rbind", "ro", "rslave"]
+        assert inspect(moord, name)["Mounts"][0]["Propagation"] == "rprivate"
+    finally:
+        moor(moord, "rm", "-f", name)
+    refused = moor(moord, "run", "--rm", "-v", f"{moord.root}:/moor-root:rprivate", "busybox", "true")
+    assert refused.returncode == 125
+    assert 'invalid mount config: must use either propagation mode "rslave" or "rshared" when mount source is ' \
+           f'within the daemon root, daemon root: "{moord.data_root}", bind mount source: "{moord.root}", ' \
+           'propagation: "rprivate"' in refused.stderr
