@@ -172,6 +172,8 @@ class ContainerService:
         """The new container's mount points; its volumes are created here, before the store is locked."""
         from moor.containers.mountpoints import plan
 
+        host_config.setdefault("VolumeDriver", "")
+        host_config.setdefault("VolumesFrom", None)
         wanted = {**((effective_config(image_config) or {}).get("Volumes") or {}), **(body.get("Volumes") or {})}
         return plan(host_config, wanted, self.get, self.volumes)
 

@@ -246,6 +246,8 @@ def test_image_volume_is_anonymous_and_rm_v_removes_it(seeded: DaemonProcess) ->
         assert set(volumes(seeded)) - before == {mount["Name"]}
         ok(moor(seeded, "start", "-a", name))
         ok(moor(seeded, "rm", "-v", name))
+        # the image's files at /seed were copied up into the anonymous volume
+        assert ok(moor(seeded, "run", "--rm", "seeded:1", "cat", "/seed/hello")) == "hello from the image\n"
         assert set(volumes(seeded)) == before
         # a -v on the same path replaces the image's VOLUME: no anonymous volume
         named = unique("instead")
@@ -503,3 +505,16 @@ def test_bind_holding_the_data_root_is_a_slave_mount(moord: DaemonProcess) -> No
     assert 'invalid mount config: must use either propagation mode "rslave" or "rshared" when mount source is ' \
            f'within the daemon root, daemon root: "{moord.data_root}", bind mount source: "{moord.root}", ' \
            'propagation: "rprivate"' in refused.stderr
+
+
+def test_host_config_defaults_as_docker_shows_them(moord: DaemonProcess) -> None:  # noqa: F811
+    status, answer = api_create(moord, {"Image": "busybox", "Cmd": ["true"]})  # no HostConfig at all
+    assert status == 201, answer
+    name = answer["Id"]
+    try:
+        info = inspect(moord, name)
+        assert info["Mounts"] == []
+        host_config = info["HostConfig"]
+        assert (host_config["Binds"], host_config["VolumeDriver"], host_config["VolumesFrom"]) == (None, "", None)
+    finally:
+        moor(moord, "rm", name)
