@@ -278,8 +278,11 @@ def _port_bindings(values: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
         host_ip = parts[0] if len(parts) == 3 else ""
         ports = _port_range(container_part)
         host_ports = [p.split("/")[0] for p in _port_range(host_port)] if host_port else [""] * len(ports)
-        if len(host_ports) != len(ports):
-            fail(f'invalid argument "{value}" for "-p, --publish" flag: port ranges do not match', ENGINE_ERROR)
+        if len(host_ports) != len(ports) and len(ports) == 1:  # -p 8000-8010:80: the first free host port
+            host_ports = [host_port]
+        elif len(host_ports) != len(ports):
+            fail(f'invalid argument "{value}" for "-p, --publish" flag: Invalid ranges specified for container '
+                 f'and host Ports: {container_part.split("/")[0]} and {host_port}', ENGINE_ERROR)
         for port, host in zip(ports, host_ports):
             bindings.setdefault(port, []).append({"HostIp": host_ip, "HostPort": host})
     return bindings

@@ -289,16 +289,9 @@ class ContainerService:
             linked = self.get(source.strip("/"))
             links.append(f"/{linked.name}:/{{self}}/{alias.rsplit('/', 1)[-1] or linked.name}")
         host_config["Links"] = links or None
-        for port in host_config.get("PortBindings") or {}:
-            number, _, protocol = port.partition("/")
-            if not number.isdigit() or not 0 < int(number) < 65536:
-                raise InvalidParameter(f"invalid port specification: {number!r}")
-            if protocol not in ("", "tcp", "udp"):
-                raise InvalidParameter(f"publishing {port!r} is not supported: moor publishes TCP and UDP ports")
-            for entry in host_config["PortBindings"][port] or []:
-                host_port = str((entry or {}).get("HostPort") or "0")
-                if not host_port.isdigit() or int(host_port) > 65535:
-                    raise InvalidParameter(f"invalid port specification: {host_port!r}")
+        from moor.containers import portspec
+
+        portspec.validate(host_config.get("PortBindings"))
         host_config.setdefault("Binds", None)
         host_config.setdefault("Privileged", False)
         host_config.setdefault("ShmSize", 64 * 1024 * 1024)
@@ -545,6 +538,7 @@ class ContainerService:
                                  and not (self.networks.find(n) or {}).get("Internal")), ("", ""))
         if not address:
             return  # host, none and internal networks publish nothing, as in Docker
+        from moor.containers import portspec
         from moor.types import PortMapping
 
         mappings = []
@@ -553,9 +547,12 @@ class ContainerService:
             protocol = protocol or "tcp"
             published = []
             for entry in entries or [{}]:
-                reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_ip": entry.get("HostIp") or "",
-                                            "host_port": int(entry.get("HostPort") or 0), "target": address,
-                                            "target_port": int(number)}, timeout=10)
+                for host_port in portspec.host_ports(str(entry.get("HostPort") or "")):  # a range: the first free
+                    reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_port": host_port,
+                                                "host_ip": entry.get("HostIp") or "", "target": address,
+                                                "target_port": int(number)}, timeout=10)
+                    if reply.get("ok"):
+                        break
                 if not reply.get("ok"):
                     raise Conflict(f"driver failed programming external connectivity on endpoint {container.name}: "
                                    f"{reply.get('error')}")

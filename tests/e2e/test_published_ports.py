@@ -140,17 +140,21 @@ def test_udp_ranges_and_mixed_protocols(moord: DaemonProcess) -> None:
     make_network(moord, "udpnet")
     udp_port = free_port()
     low = next(p for p in iter(free_port, None) if p < 65535 and _free(p + 1))
+    busy = next(p for p in iter(free_port, None) if p < 65535 and _free(p + 1) and abs(p - low) > 2)
     echo = None
+    holder = socket.socket()
     try:
+        holder.bind(("0.0.0.0", busy))  # -p busy-(busy+1):82 takes the first free port of the range
         started = moor(moord, "run", "-d", "--name", "udpbox", "--network", "udpnet",
                        "-p", f"127.0.0.1:{udp_port}:5353/udp", "-p", f"{low}-{low + 1}:80-81", "-p", "53/udp",
-                       "busybox", "sleep", "300")
+                       "-p", f"{busy}-{busy + 1}:82", "busybox", "sleep", "300")
         assert started.returncode == 0, started.stderr
         info = json.loads(moor(moord, "inspect", "udpbox").stdout)[0]
         ports = info["NetworkSettings"]["Ports"]
         assert ports["5353/udp"] == [{"HostIp": "127.0.0.1", "HostPort": str(udp_port)}]
         assert ports["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(low)}]
         assert ports["81/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(low + 1)}]
+        assert ports["82/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(busy + 1)}]
         random_port = ports["53/udp"][0]["HostPort"]
         assert info["HostConfig"]["PortBindings"]["53/udp"] == [{"HostIp": "", "HostPort": ""}]
         listed = moor(moord, "port", "udpbox").stdout.splitlines()
@@ -174,6 +178,7 @@ def test_udp_ranges_and_mixed_protocols(moord: DaemonProcess) -> None:
         refused = moor(moord, "run", "--rm", "-p", "80/sctp", "busybox", "true")
         assert refused.returncode == 125 and "sctp" in refused.stderr
     finally:
+        holder.close()
         if echo is not None:
             echo.kill()
             echo.wait()

@@ -107,11 +107,34 @@ def test_tcp_proxy_relays() -> None:
 def test_cli_publish_forms() -> None:
     from moor.cli.containers import _port_bindings
 
-    assert _port_bindings(("5353:53/udp", "53/udp", "8000-8002:80-82", "127.0.0.1::9000", "10.0.0.1:7:7/tcp")) == {
+    assert _port_bindings(("5353:53/udp", "53/udp", "8000-8002:80-82", "127.0.0.1::9000", "10.0.0.1:7:7/tcp",
+                           "9100-9110:91")) == {
         "53/udp": [{"HostIp": "", "HostPort": "5353"}, {"HostIp": "", "HostPort": ""}],
         "80/tcp": [{"HostIp": "", "HostPort": "8000"}],
         "81/tcp": [{"HostIp": "", "HostPort": "8001"}],
         "82/tcp": [{"HostIp": "", "HostPort": "8002"}],
         "9000/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}],
         "7/tcp": [{"HostIp": "10.0.0.1", "HostPort": "7"}],
+        "91/tcp": [{"HostIp": "", "HostPort": "9100-9110"}],
     }
+
+
+def test_cli_refuses_mismatched_ranges(capsys: pytest.CaptureFixture[str]) -> None:
+    from moor.cli.containers import _port_bindings
+
+    with pytest.raises(SystemExit):
+        _port_bindings(("8000-8010:80-81",))
+    assert "Invalid ranges specified for container and host Ports: 80-81 and 8000-8010" in capsys.readouterr().err
+
+
+def test_port_bindings_are_checked_as_docker_does() -> None:
+    from moor.containers import portspec
+    from moor.errors import InvalidParameter
+
+    assert portspec.host_ports("") == [0] and portspec.host_ports("8080") == [8080]
+    assert portspec.host_ports("8000-8002") == [8000, 8001, 8002]
+    portspec.validate({"53/udp": [{"HostIp": "", "HostPort": "5353"}], "80": None, "81/tcp": [{}]})
+    for bad in ({"x/tcp": []}, {"0/tcp": []}, {"80/sctp": []}, {"80/tcp": [{"HostPort": "70000"}]},
+                {"80/tcp": [{"HostPort": "9-8"}]}, {"80/tcp": [{"HostPort": "a"}]}):
+        with pytest.raises(InvalidParameter):
+            portspec.validate(bad)

@@ -1,0 +1,41 @@
+"""``HostConfig.PortBindings``: Docker's checks, and the host ports a binding may take.
+
+A binding's ``HostPort`` is empty (any free port), one port, or a range ``8000-8010``
+(``docker run -p 8000-8010:80``: the first free port of the range).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moor.errors import InvalidParameter
+
+PROTOCOLS = ("tcp", "udp")
+
+
+def _port_number(text: str) -> int | None:
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+
+def host_ports(text: str) -> list[int]:
+    """The host ports ``HostPort`` allows, in the order to try them (``[0]``: any free port)."""
+    text = (text or "").strip()
+    if not text or text == "0":
+        return [0]
+    first, _, last = text.partition("-")
+    start, end = _port_number(first), _port_number(last or first)
+    if start is None or end is None or end < start:
+        raise InvalidParameter(f"invalid port specification: {text!r}")
+    return list(range(start, end + 1))
+
+
+def validate(bindings: dict[str, Any] | None) -> None:
+    """Refuse what Docker refuses (and SCTP, which moor does not publish)."""
+    for port, entries in (bindings or {}).items():
+        number, _, protocol = port.partition("/")
+        if _port_number(number) is None:
+            raise InvalidParameter(f"invalid port specification: {number!r}")
+        if protocol not in ("", *PROTOCOLS):
+            raise InvalidParameter(f"publishing {port!r} is not supported: moor publishes TCP and UDP ports")
+        for entry in entries or []:
+            host_ports(str((entry or {}).get("HostPort") or ""))
