@@ -232,7 +232,10 @@ class BridgeDriver:
             if found is None:
                 return False
             if found.ports:
-                firewall.remove_ports(record.bridge, endpoint.id)
+                try:
+                    firewall.remove_ports(record.bridge, endpoint.id)
+                except MoorError as err:  # the address is released anyway; removing the network drops the rules
+                    log.warning("bridge driver: removing the published ports of %s: %s", endpoint.id, err)
             links.delete_link(found.host_veth)
             del record.endpoints[endpoint.id]
             return True
