@@ -281,6 +281,8 @@ def moor_network_publish(network: NetworkSpec, endpoint: EndpointSpec, ports: li
     :return: ``True`` when the kernel now forwards the ports; ``False`` when
         the network forwards none (an internal network, say).
     :raises moor.errors.NotFound: the endpoint is not connected.
+    :raises moor.errors.InvalidParameter: a mapping is malformed (a protocol
+        other than ``tcp``/``udp``, a port outside 1-65535, a bad ``host_ip``).
 
     The rules live as long as the endpoint: they survive the driver being
     loaded again (a daemon restart) and go with :func:`moor_network_unpublish`,
@@ -317,7 +319,7 @@ def moor_volume_create(name: str, options: dict[str, str], labels: dict[str, str
     :raises moor.errors.InvalidParameter: a ``name`` the driver cannot hold
         (it must refuse ``..``, ``/`` and NUL: a name never reaches outside the
         driver's storage), or an option that is unknown or invalid, naming it
-        (the local driver: ``invalid option key: "foo"``). Nothing is created.
+        (the local driver: ``invalid option: "foo"``). Nothing is created.
 
     Called by ``volume create`` and when a container asks for a volume that
     does not exist yet.

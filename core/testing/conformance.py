@@ -705,7 +705,8 @@ class NetworkDriverConformance:
     name) and ``namespaces`` (at least two paths of empty network namespaces, removed by the
     fixture afterwards). The suite loads the driver again the same way to simulate a restart
     (override ``reload_driver`` otherwise). Set ``reachable = False`` for a driver whose
-    endpoints cannot ping each other. The tests need root.
+    endpoints cannot ping each other. The published-port tests are skipped for a driver without
+    ``moor_network_publish``. The tests need root.
     """
 
     pytestmark = pytest.mark.root
