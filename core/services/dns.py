@@ -294,13 +294,13 @@ class EmbeddedDNS:
             if addresses is None:
                 return None
             answers = [wire.a_record(a) for a in addresses] if query.qtype == wire.TYPE_A else []
-            return wire.reply(query, answers=answers, limit=limit)
+            return wire.reply(query, answers=answers, authoritative=False, limit=limit)  # as Docker's
         if query.qtype == wire.TYPE_PTR:
             address = wire.reverse_address(query.name)
             name = self.reverse(container_id, address) if address else None
             if name is None:
                 return None
-            return wire.reply(query, answers=[wire.ptr_record(name)], limit=limit)
+            return wire.reply(query, answers=[wire.ptr_record(name)], authoritative=False, limit=limit)
         return None
 
     def forward(self, container_id: str, data: bytes, tcp: bool) -> bytes:

@@ -178,7 +178,7 @@ def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, up
     a = "a" * 64
     server = make_server(networks, [("127.0.0.1", closed_port()), ("127.0.0.1", upstream.port)])
     _, flags, answers = parse_reply(server.answer(a, query("store")))
-    assert answers == [(wire.TYPE_A, bytes([10, 1, 0, 3]))] and flags & wire.FLAG_AA
+    assert answers == [(wire.TYPE_A, bytes([10, 1, 0, 3]))] and not flags & wire.FLAG_AA  # Docker's: not authoritative
     assert parse_reply(server.answer(a, query("db", wire.TYPE_AAAA)))[2] == []  # known name, no IPv6: empty
     assert parse_reply(server.answer(a, query("3.0.1.10.in-addr.arpa", wire.TYPE_PTR)))[2] == \
         [(wire.TYPE_PTR, wire.encode_name("db.front"))]
