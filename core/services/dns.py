@@ -111,7 +111,7 @@ class EmbeddedDNS:
         self.thread: threading.Thread | None = None
         self.pool: ThreadPoolExecutor | None = None
         self.tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self.wake_read, self.wake_write = socket.socketpair()
+        self.wake: tuple[socket.socket, socket.socket] | None = None  # wakes the selector thread for tasks
         self.closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -157,15 +157,16 @@ class EmbeddedDNS:
                 self.pool.shutdown(wait=False, cancel_futures=True)
         if self.thread is not None:
             self.thread.join(5)
-        self.wake_read.close()
-        self.wake_write.close()
+        for sock in self.wake or ():
+            sock.close()
 
     def _start(self) -> None:
         if self.thread is not None:
             return
         self.selector = selectors.DefaultSelector()
-        self.wake_read.setblocking(False)
-        self.selector.register(self.wake_read, selectors.EVENT_READ, ("wake", ""))
+        self.wake = socket.socketpair()
+        self.wake[0].setblocking(False)
+        self.selector.register(self.wake[0], selectors.EVENT_READ, ("wake", ""))
         self.pool = ThreadPoolExecutor(16, thread_name_prefix="dns")
         self.thread = threading.Thread(target=self._serve, name="dns", daemon=True)
         self.thread.start()
@@ -186,7 +187,8 @@ class EmbeddedDNS:
                 raise _Stop()
 
         self.tasks.put(run)
-        self.wake_write.send(b"x")
+        assert self.wake is not None
+        self.wake[1].send(b"x")
         done.wait(10)
 
     def _register(self, container_id: str, sockets: tuple[socket.socket, socket.socket]) -> None:
@@ -227,7 +229,7 @@ class EmbeddedDNS:
 
     def _run_tasks(self) -> None:
         try:
-            while self.wake_read.recv(4096):
+            while self.wake is not None and self.wake[0].recv(4096):
                 pass
         except BlockingIOError:
             pass
