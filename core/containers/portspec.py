@@ -1,7 +1,9 @@
 """``HostConfig.PortBindings``: Docker's checks, and the host ports a binding may take.
 
 A binding's ``HostPort`` is empty (any free port), one port, or a range ``8000-8010``
-(``docker run -p 8000-8010:80``: the first free port of the range).
+(``docker run -p 8000-8010:80``: the first free port of the range). A binding without
+``HostIp`` is published on ``0.0.0.0`` and, when the host has IPv6, on ``::`` with the
+same port, as Docker 20.10 does (the ``::`` one through the userland proxy only).
 """
 
 from __future__ import annotations
@@ -11,6 +13,20 @@ from typing import Any
 from moor.errors import InvalidParameter
 
 PROTOCOLS = ("tcp", "udp")
+DISABLE_IPV6 = "/proc/sys/net/ipv6/conf/all/disable_ipv6"
+
+
+def host_has_ipv6() -> bool:
+    """Whether the host can listen on IPv6 addresses (IPv6 loaded and not disabled)."""
+    import socket
+
+    if not socket.has_ipv6:
+        return False
+    try:
+        with open(DISABLE_IPV6, encoding="ascii") as handle:
+            return handle.read().strip() == "0"
+    except OSError:
+        return False
 
 
 def _port_number(text: str) -> int | None:

@@ -19,8 +19,14 @@ UDP_BUFFER = 65535
 
 
 def _bind(kind: int, host_ip: str, host_port: int) -> socket.socket:
-    """A socket bound to the host port, or Docker's "port is already allocated" error."""
-    sock = socket.socket(socket.AF_INET, kind)
+    """A socket bound to the host port, or Docker's "port is already allocated" error.
+
+    An IPv6 host address (``::``) gets an IPv6-only socket, beside the IPv4 one on the same port.
+    """
+    family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
+    sock = socket.socket(family, kind)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     if kind == socket.SOCK_STREAM:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -541,6 +541,7 @@ class ContainerService:
         from moor.containers import portspec
         from moor.types import PortMapping
 
+        ipv6 = portspec.host_has_ipv6()
         mappings = []
         for port, entries in sorted(bindings.items()):
             number, _, protocol = port.partition("/")
@@ -559,6 +560,14 @@ class ContainerService:
                 published.append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(reply["host_port"])})
                 mappings.append(PortMapping(protocol=protocol, container_port=int(number),
                                             host_port=int(reply["host_port"]), host_ip=entry.get("HostIp") or ""))
+                if not entry.get("HostIp") and ipv6:  # the IPv6 twin on the same port, as Docker 20.10
+                    twin = request(state_dir, {"op": "publish", "protocol": protocol, "host_ip": "::",
+                                               "host_port": reply["host_port"], "target": address,
+                                               "target_port": int(number)}, timeout=10)
+                    if not twin.get("ok"):
+                        raise Conflict(f"driver failed programming external connectivity on endpoint "
+                                       f"{container.name}: {twin.get('error')}")
+                    published.append({"HostIp": "::", "HostPort": str(reply["host_port"])})
             container.ports[f"{number}/{protocol}"] = published
         self.networks.publish(container, network, mappings)
 

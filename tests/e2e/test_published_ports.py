@@ -23,6 +23,7 @@ import pytest
 
 from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
 from e2e.test_networking import fetch, free_port
+from moor.containers.portspec import host_has_ipv6
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -152,14 +153,20 @@ def test_udp_ranges_and_mixed_protocols(moord: DaemonProcess) -> None:
         info = json.loads(moor(moord, "inspect", "udpbox").stdout)[0]
         ports = info["NetworkSettings"]["Ports"]
         assert ports["5353/udp"] == [{"HostIp": "127.0.0.1", "HostPort": str(udp_port)}]
-        assert ports["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(low)}]
-        assert ports["81/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(low + 1)}]
-        assert ports["82/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(busy + 1)}]
+        both = ("0.0.0.0", "::") if host_has_ipv6() else ("0.0.0.0",)  # Docker 20.10 adds [::] when it can
+        assert ports["80/tcp"] == [{"HostIp": ip, "HostPort": str(low)} for ip in both]
+        assert ports["81/tcp"] == [{"HostIp": ip, "HostPort": str(low + 1)} for ip in both]
+        assert ports["82/tcp"] == [{"HostIp": ip, "HostPort": str(busy + 1)} for ip in both]
         random_port = ports["53/udp"][0]["HostPort"]
+        assert [b["HostPort"] for b in ports["53/udp"]] == [random_port] * len(both)
         assert info["HostConfig"]["PortBindings"]["53/udp"] == [{"HostIp": "", "HostPort": ""}]
         listed = moor(moord, "port", "udpbox").stdout.splitlines()
         assert f"5353/udp -> 127.0.0.1:{udp_port}" in listed and f"53/udp -> 0.0.0.0:{random_port}" in listed
         assert f"81/tcp -> 0.0.0.0:{low + 1}" in listed
+        if host_has_ipv6():
+            assert f"81/tcp -> :::{low + 1}" in listed
+            with socket.create_connection(("::1", low), timeout=5):  # the [::] twin is served by the proxy
+                pass
         assert moor(moord, "port", "udpbox", "5353/udp").stdout.strip() == f"127.0.0.1:{udp_port}"
         assert f"127.0.0.1:{udp_port}->5353/udp" in moor(moord, "ps").stdout
         pid = info["State"]["Pid"]

@@ -79,8 +79,29 @@ def test_a_taken_port_is_refused_with_dockers_words(protocol: str) -> None:
         port = holder.getsockname()[1]
         with pytest.raises(OSError, match=f"^Bind for 127.0.0.1:{port} failed: port is already allocated$"):
             open_proxy(protocol, "127.0.0.1", port, "127.0.0.1", 9)
+    if socket.has_ipv6:
+        with socket.socket(socket.AF_INET6, kind) as holder:
+            holder.bind(("::1", 0))
+            port = holder.getsockname()[1]
+            with pytest.raises(OSError, match=f"^Bind for ::1:{port} failed: port is already allocated$"):
+                open_proxy(protocol, "::1", port, "127.0.0.1", 9)
     with pytest.raises(OSError, match="unsupported protocol"):
         open_proxy("sctp", "127.0.0.1", 0, "127.0.0.1", 9)
+
+
+def test_ipv6_twin_shares_the_port_with_ipv4(udp_echo: int) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this host")
+    four = open_proxy("udp", "", 0, "127.0.0.1", udp_echo)
+    six = open_proxy("udp", "::", four.port, "127.0.0.1", udp_echo)
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(5)
+            sock.sendto(b"six", ("::1", six.port))
+            assert sock.recvfrom(2048)[0].startswith(b"six from ")
+    finally:
+        four.close()
+        six.close()
 
 
 def test_tcp_proxy_relays() -> None:
