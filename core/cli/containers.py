@@ -542,6 +542,8 @@ def _mounts_text(mounts: list[dict[str, Any]], no_trunc: bool) -> str:
 
 
 def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -> list[dict[str, str]]:
+    from moor.cli.portdisplay import display_ports
+
     rows = []
     now = time.time()
     for c in containers:
@@ -556,8 +558,7 @@ def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -
             "RunningFor": human_duration(now - c["Created"]) + " ago",
             "Status": c["Status"],
             "State": c["State"],
-            "Ports": ", ".join(f"{p['IP']}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}"
-                               for p in c.get("Ports") or []),
+            "Ports": display_ports(c.get("Ports") or []),
             "Names": ",".join(n.lstrip("/") for n in c["Names"]),
             "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
             "Networks": ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),

@@ -64,6 +64,20 @@ def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
             "GlobalIPv6PrefixLen": 0, "MacAddress": settings.get("MacAddress", ""), "DriverOpts": None}
 
 
+def port_list(container: Container) -> list[dict[str, Any]]:
+    """``Ports`` of ``/containers/json``: every published binding and, while the container runs on a
+    network of its own, every exposed port that is not published (without ``IP`` and ``PublicPort``)."""
+    ports = [{"IP": b["HostIp"], "PrivatePort": int(port.split("/")[0]), "PublicPort": int(b["HostPort"]),
+              "Type": port.split("/")[1]} for port, bindings in container.ports.items() for b in bindings]
+    mode = str(container.host_config.get("NetworkMode") or "")
+    if container.state.Running and mode not in ("host", "none") and not mode.startswith("container:"):
+        for port in container.config.get("ExposedPorts") or {}:
+            number, _, protocol = port.partition("/")
+            if not container.ports.get(f"{number}/{protocol or 'tcp'}") and number.isdigit():
+                ports.append({"PrivatePort": int(number), "Type": protocol or "tcp"})
+    return ports
+
+
 def summary(service: "ContainerService", container: Container, size: bool = False) -> dict[str, Any]:
     row: dict[str, Any] = {
         "Id": container.id,
@@ -72,8 +86,7 @@ def summary(service: "ContainerService", container: Container, size: bool = Fals
         "ImageID": container.image_id,
         "Command": command_text(container),
         "Created": int(parse_timestamp(container.created)),
-        "Ports": [{"IP": b["HostIp"], "PrivatePort": int(port.split("/")[0]), "PublicPort": int(b["HostPort"]),
-                   "Type": port.split("/")[1]} for port, bindings in container.ports.items() for b in bindings],
+        "Ports": port_list(container),
         "Labels": dict(container.config.get("Labels") or {}),
         "State": container.state.Status,
         "Status": status_text(container),

@@ -148,7 +148,7 @@ def test_udp_ranges_and_mixed_protocols(moord: DaemonProcess) -> None:
         holder.bind(("0.0.0.0", busy))  # -p busy-(busy+1):82 takes the first free port of the range
         started = moor(moord, "run", "-d", "--name", "udpbox", "--network", "udpnet",
                        "-p", f"127.0.0.1:{udp_port}:5353/udp", "-p", f"{low}-{low + 1}:80-81", "-p", "53/udp",
-                       "-p", f"{busy}-{busy + 1}:82", "busybox", "sleep", "300")
+                       "-p", f"{busy}-{busy + 1}:82", "--expose", "7000-7001", "busybox", "sleep", "300")
         assert started.returncode == 0, started.stderr
         info = json.loads(moor(moord, "inspect", "udpbox").stdout)[0]
         ports = info["NetworkSettings"]["Ports"]
@@ -168,7 +168,8 @@ def test_udp_ranges_and_mixed_protocols(moord: DaemonProcess) -> None:
             with socket.create_connection(("::1", low), timeout=5):  # the [::] twin is served by the proxy
                 pass
         assert moor(moord, "port", "udpbox", "5353/udp").stdout.strip() == f"127.0.0.1:{udp_port}"
-        assert f"127.0.0.1:{udp_port}->5353/udp" in moor(moord, "ps").stdout
+        shown = moor(moord, "ps", "--format", "{{.Ports}}", "--filter", "name=udpbox").stdout
+        assert shown.startswith("7000-7001/tcp, ") and f"0.0.0.0:{low}->80/tcp, " in shown and shown.strip().endswith(f"127.0.0.1:{udp_port}->5353/udp")
         pid = info["State"]["Pid"]
         echo = subprocess.Popen(["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", UDP_ECHO, "5353"],
                                 stdout=subprocess.PIPE, text=True)

@@ -159,3 +159,17 @@ def test_port_bindings_are_checked_as_docker_does() -> None:
                 {"80/tcp": [{"HostPort": "9-8"}]}, {"80/tcp": [{"HostPort": "a"}]}):
         with pytest.raises(InvalidParameter):
             portspec.validate(bad)
+
+
+def test_ps_shows_ports_as_docker_does() -> None:
+    from moor.cli.portdisplay import display_ports
+
+    def port(private: int, public: int = 0, ip: str = "", kind: str = "tcp") -> dict[str, object]:
+        return {"PrivatePort": private, "Type": kind, **({"IP": ip, "PublicPort": public} if ip else {})}
+
+    assert display_ports([]) == ""
+    assert display_ports([port(80, 8080, "::"), port(80, 8080, "0.0.0.0")]) == \
+        "0.0.0.0:8080->80/tcp, :::8080->80/tcp"
+    assert display_ports([port(81), port(80), port(443), port(53, kind="udp")]) == "80-81/tcp, 53/udp, 443/tcp"
+    assert display_ports([port(p, p, "0.0.0.0") for p in (8000, 8001, 8002)] + [port(53, 5353, "127.0.0.1", "udp")]) \
+        == "0.0.0.0:8000-8002->8000-8002/tcp, 127.0.0.1:5353->53/udp"
