@@ -84,13 +84,13 @@ def serve(config: Config) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        _write_pid(config)  # before the socket answers: whoever saw moord answer finds its pid file
         for server in servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
             thread.start()
             threads.append(thread)
         log.info("moord %s listening on %s (data root %s)", __version__, ", ".join(config.hosts),
                  config.data_root)
-        _write_pid(config)
         while not received:
             time.sleep(0.2)
         log.info("received %s, shutting down", signal.Signals(received[0]).name)
