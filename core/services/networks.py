@@ -124,6 +124,8 @@ class NetworkService:
             if self.find(name) is not None and self.find(name)["Name"] == name:
                 raise Conflict(f"network with name {name} already exists")
             ipam = dict(body.get("IPAM") or {})
+            if len([c for c in ipam.get("Config") or [] if ":" not in str((c or {}).get("Subnet", ""))]) > 1:
+                raise Forbidden(f"{driver_name} driver doesn't support multiple subnets")
             record = self._record(name, driver_name, dict(body.get("Options") or {}), dict(body.get("Labels") or {}),
                                   ipam, bool(body.get("Internal")), bool(body.get("Attachable")))
             facts = driver.create(network=self.spec(record)) or {}

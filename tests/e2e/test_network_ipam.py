@@ -98,6 +98,7 @@ def test_ip_range_and_gateway(moord: DaemonProcess) -> None:
     (["--subnet", "bogus"], "Invalid subnet bogus : invalid CIDR address: bogus"),
     (["--subnet", "10.205.7.0/24", "--subnet", "10.205.7.0/25"],
      "multiple overlapping subnet configuration is not supported"),
+    (["--subnet", "10.205.7.0/24", "--subnet", "10.205.8.0/24"], "bridge driver doesn't support multiple subnets"),
 ])
 def test_network_create_checks_ipam_as_docker(moord: DaemonProcess, args: list[str], message: str) -> None:
     result = moor(moord, "network", "create", *args, "badnet")

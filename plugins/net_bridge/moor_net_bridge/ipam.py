@@ -40,9 +40,9 @@ def parse_subnet(text: str, what: str = "subnet") -> ipaddress.IPv4Network:
 
 
 def parse_gateway(text: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
-    """The gateway ``text`` (an address, maybe with ``/prefix``), checked to be a host of ``subnet``."""
+    """The gateway ``text`` (a bare address, as Docker wants it), checked to be a host of ``subnet``."""
     try:
-        address = ipaddress.ip_address(text.split("/", 1)[0].strip())
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
         raise InvalidParameter(f"invalid gateway address {text} in Ipam configuration") from None
     if not isinstance(address, ipaddress.IPv4Address) or address not in subnet:

@@ -68,6 +68,7 @@ def test_without_a_range_the_whole_subnet_is_used() -> None:
 
 @pytest.mark.parametrize("text, message", [
     ("bogus", "invalid gateway address bogus in Ipam configuration"),
+    ("10.77.0.1/24", "invalid gateway address 10.77.0.1/24 in Ipam configuration"),
     ("10.78.0.1", "no matching subnet for gateway 10.78.0.1"),
     ("10.77.0.0", "failed to allocate gateway (10.77.0.0): Address already in use"),
     ("10.77.0.255", "failed to allocate gateway (10.77.0.255): Address already in use"),
