@@ -40,7 +40,7 @@ def _truthy(values: list[str], key: str) -> bool:
         return True
     if value in ("false", "0"):
         return False
-    raise InvalidParameter(f"invalid filter '{key}={values[-1]}'")
+    raise InvalidParameter(f"Invalid filter '{key}=[{values[-1]}]'")
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -52,10 +52,11 @@ def _matches(pattern: str, name: str) -> bool:
 
 
 def volume_view(info: VolumeInfo) -> dict[str, Any]:
-    """Docker's Volume JSON for what a driver reported."""
+    """Docker's Volume JSON for what a driver reported (no labels or options show as ``null``, as in Docker)."""
     view: dict[str, Any] = {
-        "CreatedAt": info.created_at, "Driver": info.driver, "Labels": dict(info.labels),
-        "Mountpoint": info.mountpoint, "Name": info.name, "Options": dict(info.options), "Scope": info.scope or "local",
+        "CreatedAt": info.created_at, "Driver": info.driver, "Labels": dict(info.labels) or None,
+        "Mountpoint": info.mountpoint, "Name": info.name, "Options": dict(info.options) or None,
+        "Scope": info.scope or "local",
     }
     if info.status:
         view["Status"] = dict(info.status)
@@ -180,7 +181,7 @@ class VolumeService:
         filters = filters or {}
         for key in filters:
             if key not in LIST_FILTERS:
-                raise InvalidParameter(f"invalid filter '{key}'")
+                raise InvalidParameter(f"Invalid filter '{key}'")
         dangling = _truthy(filters["dangling"], "dangling") if filters.get("dangling") else None
         result = []
         warnings: list[str] = []
@@ -222,7 +223,7 @@ class VolumeService:
         filters = dict(filters or {})
         for key in filters:
             if key not in PRUNE_FILTERS:
-                raise InvalidParameter(f"invalid filter '{key}'")
+                raise InvalidParameter(f"Invalid filter '{key}'")
         if filters.get("all"):
             all_volumes = all_volumes or _truthy(filters["all"], "all")
         deleted: list[str] = []

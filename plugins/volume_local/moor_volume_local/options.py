@@ -39,7 +39,7 @@ def parse_options(options: dict[str, str]) -> MountOptions:
     """Validate a volume's options; raise :class:`InvalidParameter` in Docker's words."""
     for key, value in options.items():
         if key not in VALID_KEYS:
-            raise InvalidParameter(f'invalid option key: "{key}"')
+            raise InvalidParameter(f'invalid option: "{key}"')
         if "\x00" in str(value) or "\n" in str(value):
             raise InvalidParameter(f'invalid option value for "{key}": {value!r}')
     for key, needed in REQUIRES.items():

@@ -36,7 +36,7 @@ def test_volumes_live_where_docker_puts_them(tmp_path) -> None:
 
 def test_unknown_volume_option_is_dockers_error(tmp_path) -> None:
     driver = load_driver("volume", "local", tmp_path)
-    with pytest.raises(InvalidParameter, match='^invalid option key: "foo"$'):
+    with pytest.raises(InvalidParameter, match='^invalid option: "foo"$'):
         driver.create(name="opts", options={"foo": "bar"}, labels={})
     assert driver.get(name="opts") is None
 

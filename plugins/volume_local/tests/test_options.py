@@ -22,7 +22,7 @@ def test_tmpfs_and_bind_options() -> None:
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"foo": "bar"}, 'invalid option key: "foo"'),
+    ({"foo": "bar"}, 'invalid option: "foo"'),
     ({"device": "tmpfs"}, 'missing required option: "type"'),
     ({"type": "tmpfs"}, 'missing required option: "device"'),
     ({"o": "size=1m"}, 'missing required option: "device"'),
