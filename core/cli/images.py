@@ -417,7 +417,7 @@ def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
         return
     table = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]]
     table += [[r["Type"], r["TotalCount"], r["Active"], r["Size"], r["Reclaimable"]] for r in rows]
-    print_table(table)
+    print_table(table, min_width=10)
     if verbose:
         click.echo("\nImages space usage:\n")
         _list_rows = _image_rows(images_, False, False)

@@ -181,7 +181,9 @@ def test_system_df_counts_volumes(fresh: DaemonProcess) -> None:
     ok(fresh, "volume", "create", "dfvol")
     with open(os.path.join(fresh.data_root, "volumes", "dfvol", "_data", "blob"), "wb") as handle:
         handle.write(b"y" * 50_000)
-    line = next(l for l in ok(fresh, "system", "df").splitlines() if l.startswith("Local Volumes"))
+    table = ok(fresh, "system", "df").splitlines()
+    assert table[0] == "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"  # tabwriter's minimum width 10
+    line = next(l for l in table if l.startswith("Local Volumes"))
     assert re.fullmatch(r"Local Volumes\s+1\s+0\s+5\d(\.\d)?kB\s+5\d(\.\d)?kB \(100%\)", line), line
 
 
