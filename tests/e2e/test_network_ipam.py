@@ -88,6 +88,19 @@ def test_ip_range_and_gateway(moord: DaemonProcess) -> None:
         moor(moord, "network", "rm", "ranged")
 
 
+def test_without_a_gateway_the_range_gives_it(moord: DaemonProcess) -> None:
+    prefix = f"10.205.{secrets.randbelow(250)}"
+    created = moor(moord, "network", "create", "--subnet", f"{prefix}.0/24", "--ip-range", f"{prefix}.128/25",
+                   "-o", f"com.docker.network.bridge.name=mt{secrets.token_hex(4)}", "rangegw")
+    assert created.returncode == 0, created.stderr
+    try:
+        shown = moor(moord, "run", "--rm", "--network", "rangegw", "busybox", "sh", "-c",
+                     "ip -4 -o addr show eth0; ip -4 route show default")
+        assert f"inet {prefix}.129/24" in shown.stdout and f"default via {prefix}.128" in shown.stdout, shown.stdout
+    finally:
+        moor(moord, "network", "rm", "rangegw")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--subnet", "10.205.7.0/24", "--ip-range", "10.205.8.0/28"], "no matching subnet for range 10.205.8.0/28"),
     (["--ip-range", "10.205.7.0/28"], "every ip-range or gateway must have a corresponding subnet"),

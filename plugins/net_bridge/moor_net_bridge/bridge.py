@@ -133,7 +133,7 @@ class BridgeDriver:
             raise InvalidParameter("every ip-range or gateway must have a corresponding subnet")
         ip_range = ipam.parse_range(network.ip_range, subnet) if network.ip_range else None
         gateway = (ipam.parse_gateway(network.gateway, subnet) if network.gateway
-                   else ipam.default_gateway(subnet))
+                   else ipam.default_gateway(subnet, ip_range))
         return NetworkRecord(
             id=network.id,
             name=network.name,

@@ -70,8 +70,13 @@ def parse_range(text: str, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Netwo
     return block if block.subnet_of(subnet) else subnet
 
 
-def default_gateway(subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
-    """The first host of ``subnet``, Docker's default gateway."""
+def default_gateway(subnet: ipaddress.IPv4Network,
+                    ip_range: ipaddress.IPv4Network | None = None) -> ipaddress.IPv4Address:
+    """Docker's default gateway: the first host of ``ip_range`` when there is one, else of ``subnet``."""
+    if ip_range is not None:
+        found = first_free_address(subnet, (), ip_range)
+        if found is not None:
+            return found
     return subnet.network_address + 1
 
 

@@ -79,6 +79,12 @@ def test_bad_gateways_are_refused_with_dockers_words(text: str, message: str) ->
     assert str(caught.value) == message
 
 
+def test_default_gateway_is_the_first_host_of_the_range() -> None:
+    assert ipam.default_gateway(SUBNET) == addr("10.77.0.1")
+    assert ipam.default_gateway(SUBNET, ipaddress.IPv4Network("10.77.0.128/25")) == addr("10.77.0.128")
+    assert ipam.default_gateway(SUBNET, ipaddress.IPv4Network("10.77.0.0/25")) == addr("10.77.0.1")
+
+
 def test_gateway_may_sit_inside_the_range() -> None:
     assert ipam.parse_gateway("10.77.0.129", SUBNET) == addr("10.77.0.129")
 
