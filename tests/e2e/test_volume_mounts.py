@@ -303,6 +303,10 @@ def test_inspect_mounts_shape(moord: DaemonProcess, tmp_path: Path) -> None:  # 
         assert info["Config"]["Volumes"] == {"/anon": {}}
         shown = ok(moor(moord, "ps", "-a", "--filter", f"name={name}", "--format", "{{.Mounts}}")).strip()
         assert vol in shown.split(",") and str(tmp_path)[:14] + "…" in shown
+        for wanted in (vol, "/anon", str(tmp_path)):
+            assert ok(moor(moord, "ps", "-a", "--filter", f"volume={wanted}", "--format", "{{.Names}}")) == \
+                f"{name}\n"
+        assert ok(moor(moord, "ps", "-a", "--filter", "volume=no-such-volume", "-q")) == ""
     finally:
         moor(moord, "rm", "-fv", name)
         moor(moord, "volume", "rm", "-f", vol, f"{vol}x")

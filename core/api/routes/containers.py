@@ -59,6 +59,11 @@ def _container_matches(engine: "Engine", container: Container, filters: dict[str
         if container.image_id not in wanted_ids and not any(fnmatch.fnmatch(container.image, p)
                                                             for p in filters["ancestor"]):
             return False
+    if filters.get("volume"):  # a volume name, a bind's source or a mount destination
+        mounted = {m.get("Name") or m.get("Source") for m in container.mounts} | \
+            {m.get("Destination") for m in container.mounts}
+        if not mounted & set(filters["volume"]):
+            return False
     for key, newer in (("before", False), ("since", True)):
         for ident in filters.get(key, []):
             other = engine.containers.get(ident)
