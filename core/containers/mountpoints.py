@@ -168,6 +168,17 @@ def oci_mounts(container: "Container", rootfs: str, volumes: "VolumeService | No
     return result
 
 
+def in_root(mounts: list[dict[str, Any]], rootfs: str) -> list[dict[str, Any]]:
+    """OCI mounts made elsewhere (``--tmpfs``) with their destinations resolved inside ``rootfs`` too."""
+    from moor.containers.mounttarget import prepare_target
+
+    result = []
+    for mount in mounts:
+        with prepare_target(rootfs, mount["destination"], make="parent") as target:
+            result.append({**mount, "destination": target.path})
+    return result
+
+
 def release(container: "Container", volumes: "VolumeService | None") -> None:
     """Release the container's use of its volumes (it stopped, or its start failed)."""
     if volumes is None:

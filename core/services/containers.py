@@ -378,7 +378,7 @@ class ContainerService:
         from moor.containers.model import ProcessSpec, RuntimeSpecInput
 
         from moor.containers import security
-        from moor.containers.mountpoints import oci_mounts
+        from moor.containers.mountpoints import in_root, oci_mounts
 
         host_network = container.host_config["NetworkMode"] == "host"
         extra_hosts = [_host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
@@ -416,8 +416,8 @@ class ContainerService:
                        if path not in {point["Destination"] for point in container.mounts}},
             ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
             cgroups_path=f"/moor/{container.id}", labels=dict(container.config.get("Labels") or {}),
-            mounts=security.tmpfs_mounts(hc.get("Tmpfs")) + oci_mounts(container, rootfs, self.volumes,
-                                                                       self.config.data_root),
+            mounts=in_root(security.tmpfs_mounts(hc.get("Tmpfs")), rootfs)
+            + oci_mounts(container, rootfs, self.volumes, self.config.data_root),
             resources=oci_resources(hc),
         ))
         spec = security.apply(spec, hc, rootfs)

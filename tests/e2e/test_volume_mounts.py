@@ -364,6 +364,7 @@ def test_links_planted_over_mount_targets_stay_inside_the_root(moord: DaemonProc
         "rel": ("link", "../../../../../../.." + str(outside / "rel"), 0o777),
         "copy": ("link", str(existing), 0o777),
         "deep": ("link", str(outside / "deep"), 0o777),
+        "tlink": ("link", str(outside / "tmpfs"), 0o777),
         "etc/onefile": ("link", str(file_target), 0o777),
     }, 'CMD ["sh"]')
     bind_source = tmp_path / "bind-source"
@@ -376,12 +377,13 @@ def test_links_planted_over_mount_targets_stay_inside_the_root(moord: DaemonProc
         container_id = ok(moor(moord, "run", "-d", "--name", container, "-v", f"{names[0]}:/data",
                                "-v", f"{names[1]}:/abs", "-v", f"{bind_source}:/rel", "-v", f"{names[2]}:/copy",
                                "--mount", "type=tmpfs,dst=/deep/sub/dir", "-v", f"{names[3]}:/deep/vol",
-                               "-v", f"{one_file}:/etc/onefile:ro", f"{tag}:1", "sleep", "60")).strip()
+                               "-v", f"{one_file}:/etc/onefile:ro", "--tmpfs", "/tlink", f"{tag}:1", "sleep",
+                               "60")).strip()
         bundle = Path(moord.exec_root) / "containers" / container_id / "bundle" / "config.json"
         destinations = {m["destination"] for m in json.loads(bundle.read_text())["mounts"]}
         # runc is handed the targets as resolved inside the root: no link left for it to follow
         assert {str(outside), str(outside / "abs"), str(outside / "rel"), str(existing), str(outside / "deep/vol"),
-                str(outside / "deep/sub/dir"), str(file_target)} <= destinations
+                str(outside / "deep/sub/dir"), str(file_target), str(outside / "tmpfs")} <= destinations
         out = ok(moor(moord, "exec", container, "sh", "-c",
                       "echo in-volume > /data/f; echo in-abs > /abs/f; echo in-bind > /rel/f; ls -A /copy; "
                       "cat /etc/onefile; grep -q ' /tmp/.*/deep/sub/dir tmpfs' /proc/mounts && echo deep-ok"))
