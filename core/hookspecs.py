@@ -242,7 +242,11 @@ def moor_network_remove(network: NetworkSpec) -> bool:
 def moor_network_connect(network: NetworkSpec, endpoint: EndpointSpec, netns_path: str) -> EndpointInfo:
     """Attach the network namespace at ``netns_path`` to ``network``.
 
-    :param endpoint: the endpoint's ID, container and requested address.
+    :param endpoint: the endpoint's ID, container, requested address (any
+        host of the subnet) and requested MAC (the interface gets it when set).
+        Without a requested address the driver picks one from
+        ``network.ip_range`` when that is set, else from the subnet, never one
+        it handed out before and has not had back (also across restarts).
     :param netns_path: path of the container's network namespace
         (``/proc/<pid>/ns/net`` or a bind-mounted file).
     :return: what was set up: address, prefix, gateway, MAC, interface name.
