@@ -733,9 +733,9 @@ class NetworkDriverConformance:
             pass
 
     def connect(self, driver: Driver, network: NetworkSpec, netns_path: str, name: str,
-                address: str = "") -> EndpointInfo:
+                address: str = "", mac: str = "") -> EndpointInfo:
         endpoint = EndpointSpec(id=f"ep-{name}-{uuid.uuid4().hex[:8]}", container_id=f"c-{name}",
-                                ipv4_address=address)
+                                ipv4_address=address, mac_address=mac)
         self.connected.append(endpoint)
         info = driver.connect(network=network, endpoint=endpoint, netns_path=netns_path)
         assert isinstance(info, EndpointInfo)
@@ -784,6 +784,23 @@ class NetworkDriverConformance:
         with pytest.raises(Conflict):
             self.connect(driver, network, namespaces[1], "two", address=wanted)
         assert self.connect(driver, network, namespaces[1], "three").ipv4_address != wanted
+
+    def test_ip_range_and_requested_mac(self, driver: Driver, network: NetworkSpec, namespaces: list[str]) -> None:
+        """Picked addresses come from ``ip_range``; a requested address may lie outside it; a MAC is applied."""
+        import dataclasses
+
+        subnet = ipaddress.IPv4Network(network.subnet)
+        block = list(subnet.subnets(prefixlen_diff=1))[1]
+        ranged = dataclasses.replace(network, ip_range=str(block))
+        driver.create(network=ranged)
+        first = self.connect(driver, ranged, namespaces[0], "one", mac="02:42:0a:c8:ff:01")
+        assert ipaddress.IPv4Address(first.ipv4_address) in block
+        assert first.mac_address == "02:42:0a:c8:ff:01"
+        link = subprocess.run(["nsenter", f"--net={namespaces[0]}", "ip", "-o", "link", "show", first.interface],
+                              capture_output=True, text=True, check=True).stdout
+        assert "link/ether 02:42:0a:c8:ff:01 " in link
+        outside = str(subnet.network_address + 2)
+        assert self.connect(driver, ranged, namespaces[1], "two", address=outside).ipv4_address == outside
 
     def test_disconnect_releases_the_address(self, driver: Driver, network: NetworkSpec,
                                              namespaces: list[str]) -> None:
@@ -835,6 +852,9 @@ class NetworkDriverConformance:
         assert restarted.create(network=network) == driver.create(network=network)
         with pytest.raises(Conflict):
             self.connect(restarted, network, namespaces[1], "two", address=first.ipv4_address)
+        picked = self.connect(restarted, network, namespaces[1], "three")
+        assert picked.ipv4_address != first.ipv4_address  # the allocations came back with the restart
+        assert restarted.disconnect(network=network, endpoint=self.endpoint("three"), netns_path=None) is True
         with pytest.raises(Conflict, match="has active endpoints"):
             restarted.remove(network=network)
         assert restarted.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=None) is True
