@@ -56,14 +56,17 @@ class DaemonProcess:
         client = self.client()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"moord exited with {self.process.returncode}: {self.log()}")
+                message = f"moord exited with {self.process.returncode}: {self.log()}"
+                self.cleanup()  # whatever it set up before it died (its bridge, say) goes too
+                raise RuntimeError(message)
             try:
                 client.get("/_ping")
                 return self
             except (ConnectError, ConnectionError, OSError):
                 time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"moord did not answer within {timeout}s: {self.log()}")
+        message = f"moord did not answer within {timeout}s: {self.log()}"
+        self.cleanup()
+        raise RuntimeError(message)
 
     def client(self) -> Client:
         return Client(self.host)

@@ -54,16 +54,14 @@ def test_killed_daemon_leaves_a_lock_that_the_next_one_takes(tmp_path) -> None:
 
 
 def test_sigterm_stops_cleanly_and_removes_socket_and_pid(tmp_path) -> None:
-    daemon = DaemonProcess(str(tmp_path / "t"))
-    daemon.start()
-    assert os.path.exists(daemon.socket)
-    assert os.path.exists(os.path.join(daemon.exec_root, "moord.pid"))
-    daemon.process.send_signal(signal.SIGTERM)
-    assert daemon.process.wait(20) == 0
-    assert not os.path.exists(daemon.socket)
-    assert not os.path.exists(os.path.join(daemon.exec_root, "moord.pid"))
-    assert "Traceback" not in daemon.log()
-    daemon.cleanup()
+    with DaemonProcess(str(tmp_path / "t")) as daemon:  # stopped and cleaned up even when an assertion fails
+        assert os.path.exists(daemon.socket)
+        assert os.path.exists(os.path.join(daemon.exec_root, "moord.pid"))
+        daemon.process.send_signal(signal.SIGTERM)
+        assert daemon.process.wait(20) == 0
+        assert not os.path.exists(daemon.socket)
+        assert not os.path.exists(os.path.join(daemon.exec_root, "moord.pid"))
+        assert "Traceback" not in daemon.log()
 
 
 @pytest.mark.parametrize(("config_text", "expected"), [
