@@ -14,7 +14,7 @@ documented in Docker's API: on v2 there is no per-CPU usage, no ``max_usage`` an
 ``stats`` keys are v2's. Nothing here raises for a missing file: a controller that is not there
 reads as empty.
 
-This module imports only the standard library: the monitor uses :func:`oom_killed`.
+This module imports only the standard library and :mod:`moor.mountinfo`: the monitor uses :func:`oom_killed`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
+
+from moor.mountinfo import unescape
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 UNLIMITED = 2**64 - 1
@@ -71,7 +73,7 @@ def parse_mountinfo(text: str) -> tuple[dict[str, tuple[str, str]], tuple[str, s
         if len(after) < 3:
             continue
         fstype, options = after[0], after[2]
-        root, mount_point = _unescape(fields[3]), _unescape(fields[4])
+        root, mount_point = unescape(fields[3]), unescape(fields[4])
         if fstype == "cgroup2":
             if v2 is None or mount_point == CGROUP_ROOT:
                 v2 = (root, mount_point)
@@ -81,10 +83,6 @@ def parse_mountinfo(text: str) -> tuple[dict[str, tuple[str, str]], tuple[str, s
                     continue
                 v1.setdefault(option, (root, mount_point))
     return v1, v2
-
-
-def _unescape(text: str) -> str:
-    return text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
 def _read_text(path: str) -> str | None:

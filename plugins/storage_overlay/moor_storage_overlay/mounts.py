@@ -9,52 +9,17 @@ daemon itself never changes directory: it is multithreaded).
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import os
 import subprocess
 import threading
 from typing import Iterator
 
 from moor.errors import MoorError
+from moor.mountinfo import is_mounted, mounts_under, unmount, unmount_all_under
 
-MNT_DETACH = 2
+__all__ = ["PAGE_SIZE", "MountCounter", "is_mounted", "mount_overlay", "mounts_under", "unmount", "unmount_all_under"]
+
 PAGE_SIZE = 4096
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-
-
-def _unescape(field: str) -> str:
-    """Undo the octal escapes (``\\040`` for a space, ...) of /proc/self/mountinfo."""
-    if "\\" not in field:
-        return field
-    out, index = bytearray(), 0
-    raw = field.encode("utf-8", "surrogateescape")
-    while index < len(raw):
-        if raw[index: index + 1] == b"\\" and raw[index + 1: index + 4].isdigit():
-            out.append(int(raw[index + 1: index + 4], 8))
-            index += 4
-        else:
-            out.append(raw[index])
-            index += 1
-    return out.decode("utf-8", "surrogateescape")
-
-
-def mount_points() -> list[str]:
-    """Every mount point of this process's mount namespace, in mount order."""
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
-        return [_unescape(line.split(" ", 5)[4]) for line in handle if line.strip()]
-
-
-def is_mounted(path: str) -> bool:
-    return path in mount_points()
-
-
-def mounts_under(root: str) -> list[str]:
-    """The mount points at or below ``root``, deepest (last mounted) first."""
-    root = root.rstrip("/")
-    found = [p for p in mount_points() if p == root or p.startswith(root + "/")]
-    return list(reversed(found))
 
 
 def mount_overlay(cwd: str, data: str, target: str, read_only: bool) -> None:
@@ -86,26 +51,6 @@ def _diagnose(cwd: str, data: str) -> str:
                     where = f" (-> {os.readlink(link)})" if os.path.islink(link) else ""
                     missing.append(f"{path}{where}")
     return f" (missing: {', '.join(missing)})" if missing else ""
-
-
-def unmount(path: str) -> None:
-    """Unmount ``path``; lazily when it is busy. Not mounted is fine."""
-    encoded = os.fsencode(path)
-    if _libc.umount2(encoded, 0) == 0:
-        return
-    error = ctypes.get_errno()
-    if error == errno.EBUSY and _libc.umount2(encoded, MNT_DETACH) == 0:
-        return
-    error = ctypes.get_errno() if error == errno.EBUSY else error
-    if error in (errno.EINVAL, errno.ENOENT):  # not a mount point (any more)
-        return
-    raise MoorError(f"cannot unmount {path}: {os.strerror(error)}")
-
-
-def unmount_all_under(root: str) -> None:
-    """Unmount everything at or below ``root`` (leftovers of a crash), deepest first."""
-    for path in mounts_under(root):
-        unmount(path)
 
 
 class MountCounter:

@@ -10,7 +10,7 @@ from moor.drivers import Driver
 from moor.errors import DriverLoadError, InvalidParameter
 from moor.testing.conformance import build_tar, load_driver, tar_entry
 from moor_storage_overlay.layout import check_key, new_short_name
-from moor_storage_overlay.mounts import _unescape
+from moor.mountinfo import unescape
 from moor_storage_overlay.safepath import entry_parts
 from moor_storage_overlay.stream import chunk_stream
 from moor_storage_overlay.tarsplit import RecordingReader
@@ -89,4 +89,4 @@ def test_chunk_stream_reads_across_chunks() -> None:
 
 
 def test_mountinfo_unescaping() -> None:
-    assert _unescape(r"/a\040b\011c\134d") == "/a b\tc\\d"
+    assert unescape(r"/a\040b\011c\134d") == "/a b\tc\\d"

@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import os
 import stat
 import subprocess
 
+from moor import mountinfo
 from moor.errors import MoorError
-
+from moor.mountinfo import is_mounted, mounts_under
 from moor_volume_local.options import MountOptions
 
-MNT_DETACH = 2
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-
-
-def _unescape(field: str) -> str:
-    """Undo mountinfo's octal escapes (``\\040`` for a space)."""
-    if "\\" not in field:
-        return field
-    raw, out, index = field.encode("utf-8", "surrogateescape"), bytearray(), 0
-    while index < len(raw):
-        if raw[index:index + 1] == b"\\" and raw[index + 1:index + 4].isdigit():
-            out.append(int(raw[index + 1:index + 4], 8))
-            index += 4
-        else:
-            out.append(raw[index])
-            index += 1
-    return out.decode("utf-8", "surrogateescape")
-
-
-def mount_points() -> list[str]:
-    """Every mount point of this mount namespace."""
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
-        return [_unescape(line.split(" ", 5)[4]) for line in handle if line.strip()]
-
-
-def is_mounted(path: str) -> bool:
-    return path in mount_points()
-
-
-def mounts_under(root: str) -> list[str]:
-    """Mount points at or below ``root``."""
-    root = root.rstrip("/")
-    return [p for p in mount_points() if p == root or p.startswith(root + "/")]
+__all__ = ["is_mounted", "mount", "mounts_under", "unmount"]
 
 
 def mount(options: MountOptions, target: str) -> None:
@@ -67,14 +33,5 @@ def mount(options: MountOptions, target: str) -> None:
 
 
 def unmount(path: str) -> None:
-    """Unmount ``path`` (lazily when busy); not mounted is fine."""
-    encoded = os.fsencode(path)
-    if _libc.umount2(encoded, 0) == 0:
-        return
-    error = ctypes.get_errno()
-    if error == errno.EBUSY and _libc.umount2(encoded, MNT_DETACH) == 0:
-        return
-    error = ctypes.get_errno() if error == errno.EBUSY else error
-    if error in (errno.EINVAL, errno.ENOENT):
-        return
-    raise MoorError(f"cannot unmount volume {path}: {os.strerror(error)}")
+    """Unmount a volume's ``_data`` (lazily when busy); not mounted is fine."""
+    mountinfo.unmount(path, "volume")
