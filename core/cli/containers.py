@@ -10,7 +10,7 @@ import click
 
 from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_table, render_format
+from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, render_format
 from moor.cli.streams import attach_and_wait, demux_to_stdout
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
@@ -633,13 +633,7 @@ def container_prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -
     if not force and not confirm("WARNING! This will remove all stopped containers."):
         return
     report = client_of(ctx).call("POST", "/containers/prune", {"filters": _filters(filters)})
-    deleted = report.get("ContainersDeleted") or []
-    if deleted:
-        click.echo("Deleted Containers:")
-        for ident in deleted:
-            click.echo(ident)
-        click.echo("")
-    click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0), 3)}")
+    print_prune_report("Containers", report.get("ContainersDeleted") or [], report.get("SpaceReclaimed", 0))
 
 
 for _command in (create, run, start, stop, restart, kill, rm, wait, rename, logs, top, ps):

@@ -11,7 +11,8 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_json, print_table, refuse_terminal, render_format, save_response
+from moor.cli.output import (confirm, fail, inspect_many, print_json, print_prune_report, print_table, refuse_terminal,
+                             render_format, save_response)
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
 
@@ -375,14 +376,8 @@ def image_prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str,
     merged = json.loads(_filters(filters) or "{}")
     merged["dangling"] = ["false" if all_ else "true"]
     report = client_of(ctx).call("POST", "/images/prune", {"filters": json.dumps(merged)})
-    deleted = report.get("ImagesDeleted") or []
-    if deleted:
-        click.echo("Deleted Images:")
-        for item in deleted:
-            for key, value in item.items():
-                click.echo(f"{key.lower()}: {value}")
-        click.echo("")
-    click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0), 3)}")
+    lines = [f"{key.lower()}: {value}" for item in report.get("ImagesDeleted") or [] for key, value in item.items()]
+    print_prune_report("Images", lines, report.get("SpaceReclaimed", 0))
 
 
 def _volume_row(volumes: list[dict[str, Any]]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_table, render_format
+from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, render_format
 
 
 @click.group("network")
@@ -164,11 +164,7 @@ def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
                                  "container."):
         return
     report = client_of(ctx).call("POST", "/networks/prune", {"filters": _filters(filters)})
-    deleted = report.get("NetworksDeleted") or []
-    if deleted:
-        click.echo("Deleted Networks:")
-        for name in deleted:
-            click.echo(name)
+    print_prune_report("Networks", report.get("NetworksDeleted") or [], None)
 
 
 @network.command("connect")

@@ -103,6 +103,20 @@ def confirm(warning: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
+def print_prune_report(kind: str, deleted: list[str], space: int | None) -> None:
+    """What a prune removed, as Docker prints it: ``Deleted <kind>:``, one line each, then the space (unless None)."""
+    from moor.units import human_size
+
+    if deleted:
+        click.echo(f"Deleted {kind}:")
+        for line in deleted:
+            click.echo(line)
+        if space is not None:
+            click.echo("")
+    if space is not None:
+        click.echo(f"Total reclaimed space: {human_size(space, 3)}")
+
+
 def inspect_many(client: Any, names: tuple[str, ...], path_of: Any, kind: str, format_: str,
                  params: dict[str, Any] | None = None) -> None:
     """``inspect`` of several objects: print those found (JSON or template), name the missing, exit 1 if any."""

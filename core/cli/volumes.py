@@ -10,7 +10,7 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_table, render_format
+from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, render_format
 
 
 @click.group("volume")
@@ -117,7 +117,6 @@ volume.add_command(rm, "remove")
 def prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str, ...]) -> None:
     """Remove unused local volumes."""
     from moor.cli.images import _filters
-    from moor.units import human_size
 
     merged = json.loads(_filters(filters) or "{}")
     if "all" in merged and all_:
@@ -129,13 +128,7 @@ def prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str, ...])
     if not force and not confirm(f"WARNING! This will remove {what} not used by at least one container."):
         return
     report = client_of(ctx).call("POST", "/volumes/prune", {"filters": json.dumps(merged) if merged else None})
-    deleted = report.get("VolumesDeleted") or []
-    if deleted:
-        click.echo("Deleted Volumes:")
-        for name in deleted:
-            click.echo(name)
-        click.echo("")
-    click.echo(f"Total reclaimed space: {human_size(report.get('SpaceReclaimed', 0), 3)}")
+    print_prune_report("Volumes", report.get("VolumesDeleted") or [], report.get("SpaceReclaimed", 0))
 
 
 __all__ = ["volume"]
