@@ -1,11 +1,44 @@
-"""Helpers shared by the benchmarks: a private moord, and a dockerd when asked for."""
+"""Helpers shared by the benchmarks: a private moord, a dockerd when asked for, and the CLIs to drive them."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from typing import Iterator
 
 from moor.testing.daemon import DaemonProcess
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def moor_cli(daemon: DaemonProcess) -> list[str]:
+    """The ``moor`` command talking to ``daemon``."""
+    return [shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor"), "-H", daemon.host]
+
+
+def import_busybox(cli: list[str], env: dict[str, str], *changes: str) -> None:
+    """Import the same busybox image into either engine (``changes``: ``-c`` options of ``import``)."""
+    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
+    subprocess.run([*cli, "import", *changes, "-", "busybox:latest"], input=rootfs, env=env, capture_output=True,
+                   check=True)
+
+
+@contextlib.contextmanager
+def docker_cli(bridge: bool = False) -> Iterator[tuple[list[str], dict[str, str]] | None]:
+    """The docker CLI and its environment for a private dockerd (see :func:`private_dockerd`); None without Docker."""
+    with private_dockerd(bridge) as host:
+        if host is None:
+            yield None
+            return
+        work = tempfile.mkdtemp(prefix="moor-bench-docker-cli-")
+        try:
+            yield ["docker"], {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -23,12 +56,8 @@ def private_dockerd(bridge: bool = False) -> Iterator[str | None]:
     docker0), removed afterwards; containers reach the host through it and published
     ports go through docker-proxy (no NAT rules, as ``--iptables=false``).
     """
-    import os
     import secrets
-    import shutil
     import signal
-    import subprocess
-    import tempfile
     import time
 
     binary = shutil.which("dockerd")

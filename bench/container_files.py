@@ -16,9 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
+from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SIZE_MB = int(os.environ.get("BENCH_FILE_MB", "100"))
 
@@ -32,8 +31,7 @@ def measure(cli: list[str], env: dict[str, str], work: str) -> dict[str, float]:
         run(*args)
         return time.perf_counter() - start
 
-    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
-    subprocess.run([*cli, "import", "-", "busybox:latest"], input=rootfs, env=env, capture_output=True, check=True)
+    import_busybox(cli, env)
     run("run", "--network", "none", "--name", "writer", "busybox", "sh", "-c",
         f"mkdir /data && head -c {SIZE_MB * 1024 * 1024} /dev/urandom > /data/blob")
     results = {f"commit ({SIZE_MB} MB change)": statistics.median(
@@ -50,16 +48,12 @@ def measure(cli: list[str], env: dict[str, str], work: str) -> dict[str, float]:
 
 
 def main() -> None:
-    moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
     work = tempfile.mkdtemp(prefix="moor-bench-files-")
     try:
         with private_daemon() as daemon:
-            moor = measure([moor_cli, "-H", daemon.host], dict(os.environ), work)
-        docker = None
-        with private_dockerd() as host:
-            if host is not None:
-                env = {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
-                docker = measure(["docker"], env, work)
+            moor = measure(moor_cli(daemon), dict(os.environ), work)
+        with docker_cli() as docker_side:
+            docker = measure(*docker_side, work) if docker_side else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_side_by_side(f"container file benchmark, median of {RUNS} runs (seconds)", moor, docker, width=28, precision=3)

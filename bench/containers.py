@@ -13,20 +13,17 @@ Debian's busybox-static), on private daemons with their own data roots.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
+from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 PARALLEL = int(os.environ.get("BENCH_PARALLEL", "20"))
 CONTAINERS = int(os.environ.get("BENCH_CONTAINERS", "200"))
@@ -67,8 +64,7 @@ def measure(cli: list[str], env: dict[str, str], daemon_pids: Callable[[], list[
     def run(*args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([*cli, *args], env=env, capture_output=True, check=True)
 
-    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
-    subprocess.run([*cli, "import", "-", "busybox:latest"], input=rootfs, env=env, capture_output=True, check=True)
+    import_busybox(cli, env)
     run("run", "--rm", "--network", "none", "busybox", "true")  # warm caches
     results = {"run --rm true (median, ms)": 1000 * statistics.median(
         timed(lambda: run("run", "--rm", "--network", "none", "busybox", "true")) for _ in range(RUNS))}
@@ -90,22 +86,16 @@ def measure(cli: list[str], env: dict[str, str], daemon_pids: Callable[[], list[
 
 
 def main() -> None:
-    moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
     with private_daemon() as daemon:
         from moor.testing.daemon import processes_under
 
         state = os.path.join(daemon.exec_root, "containers")
-        moor = measure([moor_cli, "-H", daemon.host], dict(os.environ),
+        moor = measure(moor_cli(daemon), dict(os.environ),
                        lambda: [daemon.process.pid] if daemon.process else [],
                        lambda: [p for p in processes_under(state) if os.readlink(f"/proc/{p}/cwd") != state])
-    docker = None
-    with private_dockerd() as host:
-        if host is not None:
-            work = tempfile.mkdtemp(prefix="moor-bench-docker-cli-")
-            env = {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
-            docker = measure(["docker"], env, lambda: pids_matching("dockerd\0") + pids_matching("containerd\0"),
-                             lambda: pids_matching("containerd-shim"))
-            shutil.rmtree(work, ignore_errors=True)
+    with docker_cli() as docker_side:
+        docker = measure(*docker_side, lambda: pids_matching("dockerd\0") + pids_matching("containerd\0"),
+                         lambda: pids_matching("containerd-shim")) if docker_side else None
     print_side_by_side("container benchmark", moor, docker, width=42, precision=1)
 
 

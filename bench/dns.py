@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
+from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUERIES = int(os.environ.get("BENCH_DNS_QUERIES", "2000"))
 
 CLIENT = r"""
@@ -91,8 +88,7 @@ def measure(cli: list[str], env: dict[str, str], upstream: Upstream | None) -> d
     def run(*args: str) -> str:
         return subprocess.run([*cli, *args], env=env, capture_output=True, check=True, text=True).stdout.strip()
 
-    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
-    subprocess.run([*cli, "import", "-", "busybox:latest"], input=rootfs, env=env, capture_output=True, check=True)
+    import_busybox(cli, env)
     subnet = f"10.207.{os.getpid() % 250}.0/24"
     bridge = "mb" + os.urandom(4).hex()
     run("network", "create", "--subnet", subnet, "-o", f"com.docker.network.bridge.name={bridge}", "benchdns")
@@ -119,20 +115,15 @@ def measure(cli: list[str], env: dict[str, str], upstream: Upstream | None) -> d
 
 
 def main() -> None:
-    moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
     upstream = Upstream()
     with private_daemon(f'[network]\ndns_upstreams = ["127.0.0.1:{upstream.port}"]\n') as daemon:
-        moor = measure([moor_cli, "-H", daemon.host], dict(os.environ), upstream)
+        moor = measure(moor_cli(daemon), dict(os.environ), upstream)
     docker = None
-    with private_dockerd() as host:
-        if host is not None:
-            work = tempfile.mkdtemp(prefix="moor-bench-docker-cli-")
-            env = {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
-            try:
-                docker = measure(["docker"], env, None)
-            except subprocess.CalledProcessError as err:
-                print(f"  (docker side failed: {err.stderr.strip() if err.stderr else err})")
-            shutil.rmtree(work, ignore_errors=True)
+    with docker_cli() as docker_side:
+        try:
+            docker = measure(*docker_side, None) if docker_side else None
+        except subprocess.CalledProcessError as err:
+            print(f"  (docker side failed: {err.stderr.strip() if err.stderr else err})")
     print_side_by_side(f"embedded DNS benchmark ({QUERIES} queries each)", moor, docker, width=42, precision=0)
 
 

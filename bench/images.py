@@ -18,7 +18,7 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
+from common import docker_cli, moor_cli, print_side_by_side, private_daemon  # noqa: E402
 
 from moor.testing.archives import make_docker_archive  # noqa: E402
 
@@ -60,14 +60,10 @@ def main() -> None:
     try:
         archive = os.path.join(work, "big.tar")
         make_docker_archive(archive, [LAYER_BYTES] * 6, tag="bench:big", files_per_layer=50)
-        moor_cli = [shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")]
         with private_daemon() as daemon:
-            moor = measure([*moor_cli, "-H", daemon.host], dict(os.environ), archive, work)
-        docker = None
-        with private_dockerd() as dockerd:
-            if dockerd is not None:
-                env = {**os.environ, "DOCKER_HOST": dockerd, "DOCKER_CONFIG": work}
-                docker = measure(["docker"], env, archive, work)
+            moor = measure(moor_cli(daemon), dict(os.environ), archive, work)
+        with docker_cli() as docker_side:
+            docker = measure(*docker_side, archive, work) if docker_side else None
         print_side_by_side(f"images benchmark, median of {RUNS} runs (seconds)", moor, docker, width=24, precision=3)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -23,9 +23,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import print_side_by_side, private_daemon, private_dockerd  # noqa: E402
+from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SIZE_MB = int(os.environ.get("BENCH_VOLUME_MB", "1024"))
 TARGETS = {"named volume": "/vol", "bind mount": "/bind", "container layer": "/layer"}
@@ -46,8 +45,7 @@ def measure(cli: list[str], env: dict[str, str], work: str) -> dict[str, float]:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, check=True, timeout=900)
 
-    rootfs = subprocess.run([os.path.join(REPO, "scripts", "busybox-rootfs")], capture_output=True, check=True).stdout
-    subprocess.run([*cli, "import", "-", "busybox:latest"], input=rootfs, env=env, capture_output=True, check=True)
+    import_busybox(cli, env)
     bind = os.path.join(work, f"bind-{os.getpid()}-{len(cli)}")
     os.makedirs(bind, exist_ok=True)
     run("volume", "create", "benchvol")
@@ -86,16 +84,12 @@ def measure(cli: list[str], env: dict[str, str], work: str) -> dict[str, float]:
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench/volumes.py runs containers and drops the page cache: run it as root")
-    moor_cli = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
     work = tempfile.mkdtemp(prefix="moor-bench-volumes-")
     try:
         with private_daemon() as daemon:
-            moor = measure([moor_cli, "-H", daemon.host], dict(os.environ), work)
-        docker = None
-        with private_dockerd() as host:
-            if host is not None:
-                env = {**os.environ, "DOCKER_HOST": host, "DOCKER_CONFIG": work}
-                docker = measure(["docker"], env, work)
+            moor = measure(moor_cli(daemon), dict(os.environ), work)
+        with docker_cli() as docker_side:
+            docker = measure(*docker_side, work) if docker_side else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_side_by_side(f"volume throughput, {SIZE_MB} MiB sequential, dd bs=1M, median of {RUNS} runs (MB/s)",
