@@ -3,12 +3,12 @@
 Every path is resolved inside ``root`` as if ``root`` were ``/`` (Docker's CVE-2018-15664 class of bugs
 is the reason this module exists):
 
-- The walk goes component by component through directory descriptors (``O_PATH``), opening each next
-  component relative to the previous one with ``O_NOFOLLOW``. A symbolic link met on the way is read
-  from its own descriptor and followed *inside* the root: an absolute target restarts at the root,
-  ``..`` pops the chain of directory descriptors and never above its first one (the root). Nothing is
-  ever resolved by the kernel from a path string, so a link the container swaps in between our look
-  and our use cannot redirect a read or a write to the host.
+- The walk (:mod:`moor.containers.rootpath`) goes component by component through directory descriptors
+  (``O_PATH``), opening each next component relative to the previous one with ``O_NOFOLLOW``. A symbolic
+  link met on the way is read from its own descriptor and followed *inside* the root: an absolute target
+  restarts at the root, ``..`` pops the chain of directory descriptors and never above its first one (the
+  root). Nothing is ever resolved by the kernel from a path string, so a link the container swaps in
+  between our look and our use cannot redirect a read or a write to the host.
 - Files are read by reopening the very inode that was looked at (``/proc/self/fd/N`` of its ``O_PATH``
   descriptor); files are created with ``O_CREAT | O_EXCL | O_NOFOLLOW`` relative to their parent's
   descriptor after removing what was there (``shutil.rmtree`` with ``dir_fd``, itself symlink-safe).
@@ -35,15 +35,14 @@ import posixpath
 import shutil
 import stat
 import tarfile
-from collections import deque
 from datetime import datetime, timezone
 from typing import IO, Any, Callable, Iterator
 
+from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, go_clean, read_link, scoped_path, walk
 from moor.errors import Forbidden, InvalidParameter, MoorError, NotFound
 
 log = logging.getLogger(__name__)
 
-MAX_SYMLINKS = 40
 CHUNK = 1 << 16
 BLOCK = 512
 STAT_HEADER = "X-Docker-Container-Path-Stat"
@@ -51,7 +50,6 @@ XATTR_PREFIX = "SCHILY.xattr."
 ARCHIVED_XATTRS = ("security.capability",)  # what Docker's archiver keeps
 FORBIDDEN_XATTRS = ("trusted.overlay.", "user.overlay.")
 
-_PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 # Go's os.FileMode bits (what Docker's X-Docker-Container-Path-Stat carries in "mode")
@@ -67,14 +65,6 @@ GO_MODE_STICKY = 1 << 20
 
 
 # ---------------------------------------------------------------------- path strings (Go's rules)
-
-def go_clean(path: str) -> str:
-    """``filepath.Clean``: lexical, ``..`` at the root vanishes, ``""`` is ``"."``."""
-    cleaned = posixpath.normpath(path) if path else "."
-    if cleaned.startswith("//"):
-        cleaned = "/" + cleaned.lstrip("/")
-    return cleaned
-
 
 def go_base(path: str) -> str:
     """``filepath.Base``: the last element; ``/`` for the root, ``.`` for an empty path."""
@@ -126,10 +116,6 @@ def container_path(path: str) -> str:
     return preserve_trailing(go_clean("/" + path), path)
 
 
-def _components(path: str) -> list[str]:
-    return [part for part in path.split("/") if part not in ("", ".")]
-
-
 # ---------------------------------------------------------------------- Go FileMode and the stat header
 
 def go_file_mode(mode: int) -> int:
@@ -166,138 +152,10 @@ def rfc3339_nano(nanoseconds: int) -> str:
 
 # ---------------------------------------------------------------------- descriptor walking
 
-class _Chain:
-    """Descriptors (``O_PATH``) of the directories from the root down to the current one.
-
-    ``borrowed`` descriptors belong to another chain this one was copied from and are never closed here.
-    """
-
-    def __init__(self, fds: list[int], borrowed: set[int] | None = None) -> None:
-        self.fds = fds
-        self._borrowed = borrowed or set()
-
-    @classmethod
-    def open(cls, root: str) -> "_Chain":
-        return cls([os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)])
-
-    @property
-    def current(self) -> int:
-        return self.fds[-1]
-
-    def copy(self) -> "_Chain":
-        return _Chain(list(self.fds), self._borrowed | set(self.fds))
-
-    def push(self, fd: int) -> None:
-        self.fds.append(fd)
-
-    def pop(self) -> None:
-        """Go to the parent directory; at the root, stay there (``/..`` is ``/``)."""
-        if len(self.fds) > 1:
-            self._close(self.fds.pop())
-
-    def to_root(self) -> None:
-        while len(self.fds) > 1:
-            self.pop()
-
-    def _close(self, fd: int) -> None:
-        if fd not in self._borrowed:
-            os.close(fd)
-
-    def close(self) -> None:
-        while self.fds:
-            self._close(self.fds.pop())
-
-
-def _read_link(fd: int) -> str:
-    """The target of the symbolic link open as ``fd`` (``O_PATH | O_NOFOLLOW``)."""
-    return os.readlink("", dir_fd=fd)
-
-
-def _walk(chain: _Chain, parts: list[str], follow_last: bool, follow: bool = True,
-          ) -> tuple[str | None, int | None, os.stat_result | None]:
-    """Walk ``parts`` from ``chain.current``; the chain ends at the parent of the last component.
-
-    Returns ``(name, fd, stat)`` of the last component (``fd`` an ``O_PATH`` descriptor the caller
-    closes; ``fd`` and ``stat`` None when it does not exist), or ``(None, None, None)`` when the path
-    ends at ``chain.current`` itself (the root, or a link to a directory that was followed).
-    Symbolic links on the way are followed inside the root (when ``follow``; else ``ELOOP``); the
-    last one only when ``follow_last``. Raises ``OSError`` (``ENOENT``, ``ENOTDIR``, ``ELOOP``).
-    """
-    queue = deque(parts)
-    links = 0
-    while queue:
-        name = queue.popleft()
-        if name in ("", "."):
-            continue
-        if name == "..":
-            chain.pop()
-            continue
-        last = not any(part not in ("", ".") for part in queue)
-        try:
-            fd = os.open(name, _PATH_FLAGS, dir_fd=chain.current)
-        except FileNotFoundError:
-            if last:
-                return name, None, None
-            raise
-        st = os.fstat(fd)
-        if stat.S_ISLNK(st.st_mode) and (follow_last or not last):
-            try:
-                if not follow:
-                    raise OSError(errno.ELOOP, "symbolic link in the path", name)
-                target = _read_link(fd)
-            finally:
-                os.close(fd)
-            links += 1
-            if links > MAX_SYMLINKS:
-                raise OSError(errno.ELOOP, "too many levels of symbolic links", name)
-            if target.startswith("/"):
-                chain.to_root()
-            queue.extendleft(reversed(target.split("/")))
-            continue
-        if last:
-            return name, fd, st
-        if not stat.S_ISDIR(st.st_mode):
-            os.close(fd)
-            raise OSError(errno.ENOTDIR, "not a directory", name)
-        chain.push(fd)
-    return None, None, None
-
-
-def _enter(chain: _Chain, parts: list[str], create: bool = False, follow: bool = True) -> None:
-    """Move ``chain`` into the directory ``parts`` (every link followed inside the root when ``follow``).
-
-    Missing directories are made (mode 0755) when ``create``; a link to a missing place is not
-    (its target's own missing parents raise, as ``MkdirAll`` in Docker's chroot does). Raises ``OSError``.
-    """
-    for part in parts:
-        pending = [part]
-        for _ in range(MAX_SYMLINKS):
-            name, fd, st = _walk(chain, pending, follow_last=True, follow=follow)
-            if name is None:
-                break
-            if fd is None:
-                if not create:
-                    raise OSError(errno.ENOENT, "no such file or directory", name)
-                try:
-                    os.mkdir(name, 0o755, dir_fd=chain.current)
-                except FileExistsError:
-                    pass
-                pending = [name]
-                continue
-            assert st is not None
-            if not stat.S_ISDIR(st.st_mode):
-                os.close(fd)
-                raise OSError(errno.ENOTDIR, "not a directory", name)
-            chain.push(fd)
-            break
-        else:
-            raise OSError(errno.ELOOP, "the directory keeps changing", part)
-
-
 class _Target:
     """What a path names: an ``O_PATH`` descriptor, its stat, and the directory chain above it."""
 
-    def __init__(self, chain: _Chain, fd: int, st: os.stat_result) -> None:
+    def __init__(self, chain: DirChain, fd: int, st: os.stat_result) -> None:
         self.chain, self.fd, self.st = chain, fd, st
 
     def close(self) -> None:
@@ -310,13 +168,13 @@ class _Target:
 def _locate(root: str, abs_path: str, follow_last: bool) -> _Target:
     """Find ``abs_path`` (already :func:`container_path`-cleaned) in ``root``; raise ``OSError``."""
     directory, _, base = abs_path.rpartition("/")
-    chain = _Chain.open(root)
+    chain = DirChain.open(root)
     try:
-        _enter(chain, _components(directory))
+        enter(chain, components(directory))
         fd: int | None = None
         st: os.stat_result | None = None
         if base not in ("", "."):
-            name, fd, st = _walk(chain, [base], follow_last=follow_last)
+            name, fd, st = walk(chain, [base], follow_last=follow_last)
             if name is not None and fd is None:
                 raise OSError(errno.ENOENT, "no such file or directory", abs_path)
         if fd is None:  # the path is a directory the chain now stands in
@@ -327,55 +185,6 @@ def _locate(root: str, abs_path: str, follow_last: bool) -> _Target:
     except BaseException:
         chain.close()
         raise
-
-
-def _scoped_path(root: str, abs_path: str) -> str:
-    """Docker's ``FollowSymlinkInScope`` as a path inside the root: every link followed, missing parts kept."""
-    chain = _Chain.open(root)
-    names: list[str] = []
-    queue = deque(abs_path.split("/"))
-    links = 0
-    try:
-        while queue:
-            name = queue.popleft()
-            if name in ("", "."):
-                continue
-            if name == "..":
-                if names:
-                    names.pop()
-                while len(chain.fds) - 1 > len(names):
-                    chain.pop()
-                continue
-            if len(chain.fds) - 1 < len(names):  # below something missing: purely lexical
-                names.append(name)
-                continue
-            try:
-                fd = os.open(name, _PATH_FLAGS, dir_fd=chain.current)
-            except OSError:
-                names.append(name)
-                continue
-            st = os.fstat(fd)
-            if stat.S_ISLNK(st.st_mode):
-                try:
-                    target = _read_link(fd)
-                finally:
-                    os.close(fd)
-                links += 1
-                if links > 255:
-                    raise OSError(errno.ELOOP, "too many links", abs_path)
-                if target.startswith("/"):
-                    names.clear()
-                    chain.to_root()
-                queue.extendleft(reversed(target.split("/")))
-                continue
-            names.append(name)
-            if stat.S_ISDIR(st.st_mode):
-                chain.push(fd)
-            else:
-                os.close(fd)
-        return "/" + "/".join(names)
-    finally:
-        chain.close()
 
 
 def _translate(error: OSError, path: str, container: str) -> MoorError:
@@ -409,7 +218,7 @@ def stat_path(root: str, path: str, *, container: str = "") -> dict[str, Any]:
     try:
         link_target = ""
         if stat.S_ISLNK(target.st.st_mode):
-            link_target = _scoped_path(root, abs_path)
+            link_target = scoped_path(root, abs_path)
         return _stat_dict(go_base(abs_path), target.st, link_target)
     except OSError as err:
         raise _translate(err, path, container) from None
@@ -491,7 +300,7 @@ class _TarWriter:
                     stack.pop()
                     continue
                 try:
-                    child_fd = os.open(child, _PATH_FLAGS, dir_fd=dir_fd)
+                    child_fd = os.open(child, PATH_FLAGS, dir_fd=dir_fd)
                 except FileNotFoundError:  # removed while we walked
                     continue
                 try:
@@ -526,7 +335,7 @@ class _TarWriter:
         if stat.S_ISDIR(mode):
             info.type = tarfile.DIRTYPE
         elif stat.S_ISLNK(mode):
-            info.type, info.linkname = tarfile.SYMTYPE, _read_link(fd)
+            info.type, info.linkname = tarfile.SYMTYPE, read_link(fd)
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
             info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
@@ -580,7 +389,7 @@ def copy_out(root: str, path: str, follow_link: bool = False, *, container: str 
     except OSError as err:
         raise _translate(err, path, container) from None
     try:
-        link_target = _scoped_path(root, abs_path) if stat.S_ISLNK(target.st.st_mode) else ""
+        link_target = scoped_path(root, abs_path) if stat.S_ISLNK(target.st.st_mode) else ""
         info = _stat_dict(go_base(abs_path), target.st, link_target)
     except OSError as err:
         target.close()
@@ -606,12 +415,12 @@ def tar_path(path: str, arcname: str) -> TarStream:
     For the CLI: directories above ``path`` are the caller's business (they are resolved normally).
     """
     parent, base = split_path_dir_entry(path)
-    chain = _Chain.open(parent)
+    chain = DirChain.open(parent)
     try:
         if base in (".", "/"):
             fd = os.open(f"/proc/self/fd/{chain.current}", os.O_PATH | os.O_CLOEXEC)
         else:
-            fd = os.open(base, _PATH_FLAGS, dir_fd=chain.current)
+            fd = os.open(base, PATH_FLAGS, dir_fd=chain.current)
         target = _Target(chain, fd, os.fstat(fd))
     except BaseException:
         chain.close()
@@ -715,7 +524,7 @@ class _PeekedStream:
 class _Extractor:
     """Lays a tar stream out below the directory ``base.current``; see the module docstring."""
 
-    def __init__(self, base: _Chain, where: str, follow: bool, no_overwrite_dir_non_dir: bool,
+    def __init__(self, base: DirChain, where: str, follow: bool, no_overwrite_dir_non_dir: bool,
                  preserve_owner: bool, owner: tuple[int, int] | None,
                  rename: tuple[str, str] | None = None) -> None:
         self.base = base
@@ -760,7 +569,7 @@ class _Extractor:
             raise InvalidParameter(f'cannot overwrite directory "{self.where}" with non-directory "{self.where}"')
         chain = self.base.copy()
         try:
-            _enter(chain, parts[:-1], create=True, follow=self.follow)
+            enter(chain, parts[:-1], create=True, follow=self.follow)
             self._place(archive, member, chain, parts)
         except OSError as err:
             raise self._error(member, err) from None
@@ -775,7 +584,7 @@ class _Extractor:
             return MoorError(message)
         return InvalidParameter(message)
 
-    def _place(self, archive: tarfile.TarFile, member: tarfile.TarInfo, chain: _Chain, parts: list[str]) -> None:
+    def _place(self, archive: tarfile.TarFile, member: tarfile.TarInfo, chain: DirChain, parts: list[str]) -> None:
         parent, base = chain.current, parts[-1]
         try:
             existing: os.stat_result | None = os.stat(base, dir_fd=parent, follow_symlinks=False)
@@ -834,7 +643,7 @@ class _Extractor:
                 kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
                 os.mknod(base, 0o600 | kind, os.makedev(member.devmajor, member.devminor), dir_fd=parent)
             self._chown_at(parent, base, member)
-            node = os.open(base, _PATH_FLAGS, dir_fd=parent)
+            node = os.open(base, PATH_FLAGS, dir_fd=parent)
             try:
                 if not stat.S_ISLNK(os.fstat(node).st_mode):
                     os.chmod(f"/proc/self/fd/{node}", member.mode & 0o7777)
@@ -850,7 +659,7 @@ class _Extractor:
             raise InvalidParameter(f"invalid hard link {member.name!r} -> {member.linkname!r}")
         chain = self.base.copy()
         try:
-            _enter(chain, target[:-1], follow=self.follow)
+            enter(chain, target[:-1], follow=self.follow)
             os.link(target[-1], base, src_dir_fd=chain.current, dst_dir_fd=parent, follow_symlinks=False)
         finally:
             chain.close()
@@ -896,7 +705,7 @@ class _Extractor:
         for parts, mode, times in reversed(self._dirs):
             chain = self.base.copy()
             try:
-                _enter(chain, parts[:-1], follow=self.follow)
+                enter(chain, parts[:-1], follow=self.follow)
                 fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=chain.current)
             except OSError:
                 chain.close()
@@ -934,10 +743,10 @@ def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: b
     entry that would leave the extraction directory.
     """
     abs_path = container_path(path)
-    chain = _Chain.open(root)
+    chain = DirChain.open(root)
     try:
         try:
-            name, fd, st = _walk(chain, _components(abs_path), follow_last=True)
+            name, fd, st = walk(chain, components(abs_path), follow_last=True)
             if name is not None:
                 if fd is None:
                     raise OSError(errno.ENOENT, "no such file or directory", path)
@@ -972,7 +781,7 @@ def extract_local(directory: str, stream: IO[bytes], rename: tuple[str, str] | N
     whose parent is a link is refused). ``rename`` rebases entry names (Docker's ``RebaseArchiveEntries``);
     existing directories are never replaced by non-directories or the other way round.
     """
-    chain = _Chain([os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)])
+    chain = DirChain([os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)])
     try:
         _Extractor(chain, directory, follow=False, no_overwrite_dir_non_dir=True,
                    preserve_owner=preserve_owner, owner=None, rename=rename).run(stream)

@@ -16,10 +16,10 @@ must exist, which Docker checks when the container is created). Host paths and v
 from __future__ import annotations
 
 import os
-import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from moor.containers.rootpath import go_clean
 from moor.errors import InvalidParameter
 
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -57,12 +57,6 @@ def _config_error(kind: str, detail: str) -> InvalidParameter:
     return InvalidParameter(f'invalid mount config for type "{kind}": {detail}')
 
 
-def clean_path(path: str) -> str:
-    """Go's ``filepath.Clean`` for an absolute path (``/a/b/../c/`` -> ``/a/c``)."""
-    cleaned = posixpath.normpath(path)
-    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
-
-
 def check_host_path(path: str, kind: str = "bind") -> str:
     """A bind source: absolute, no NUL, no ``..`` component; returned cleaned."""
     if "\x00" in path:
@@ -71,7 +65,7 @@ def check_host_path(path: str, kind: str = "bind") -> str:
         raise _config_error(kind, f"invalid mount path: '{path}' mount path must be absolute")
     if ".." in path.split("/"):
         raise _config_error(kind, f"invalid mount path: '{path}' must not contain '..'")
-    return clean_path(path)
+    return go_clean(path)
 
 
 def check_volume_name(name: str) -> str:
@@ -89,7 +83,7 @@ def _destination(path: str, kind: str) -> str:
         raise _config_error(kind, "invalid mount path: the path contains a NUL byte")
     if not path.startswith("/"):
         raise _config_error(kind, f"invalid mount path: '{path}' mount path must be absolute")
-    cleaned = clean_path(path)
+    cleaned = go_clean(path)
     if cleaned == "/":
         raise _config_error(kind, "invalid specification: destination can't be '/'")
     return cleaned

@@ -20,10 +20,8 @@ import posixpath
 import stat
 import subprocess
 
-from moor.containers.archive import _Chain, _components, _enter, _scoped_path
+from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, scoped_path
 from moor.errors import InvalidParameter, MoorError
-
-_PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class MountTarget:
@@ -49,7 +47,7 @@ class MountTarget:
 
 def resolve_in_root(rootfs: str, destination: str) -> str:
     """The in-root path ``destination`` leads to, every symbolic link followed inside ``rootfs``."""
-    return _scoped_path(rootfs, destination)
+    return scoped_path(rootfs, destination)
 
 
 def prepare_target(rootfs: str, destination: str, make: str = "dir") -> MountTarget:
@@ -67,24 +65,24 @@ def prepare_target(rootfs: str, destination: str, make: str = "dir") -> MountTar
     if scoped == "/":
         raise InvalidParameter(f"invalid mount destination {destination}: it resolves to the container's root")
     parent, base = posixpath.split(scoped)
-    chain = _Chain.open(rootfs)
+    chain = DirChain.open(rootfs)
     fd = -1
     try:
-        _enter(chain, _components(parent), create=True, follow=False)
+        enter(chain, components(parent), create=True, follow=False)
         expected, existed = scoped, True
         try:
-            fd = os.open(base, _PATH_FLAGS, dir_fd=chain.current)
+            fd = os.open(base, PATH_FLAGS, dir_fd=chain.current)
         except FileNotFoundError:
             existed = False
             if make == "parent":
-                fd, expected = os.open(".", _PATH_FLAGS | os.O_DIRECTORY, dir_fd=chain.current), parent
+                fd, expected = os.open(".", PATH_FLAGS | os.O_DIRECTORY, dir_fd=chain.current), parent
             elif make == "dir":
                 os.mkdir(base, 0o755, dir_fd=chain.current)
             else:
                 os.close(os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755,
                                  dir_fd=chain.current))
             if fd < 0:
-                fd = os.open(base, _PATH_FLAGS, dir_fd=chain.current)
+                fd = os.open(base, PATH_FLAGS, dir_fd=chain.current)
         if stat.S_ISLNK(os.fstat(fd).st_mode):
             raise OSError(errno.ELOOP, "a symbolic link appeared at the mount destination", base)
         real = os.readlink(f"/proc/self/fd/{fd}")
