@@ -1,0 +1,317 @@
+"""Containers on networks: which networks a container joins, its endpoints, published ports,
+/etc/hosts and the embedded DNS server's listeners.
+
+:class:`ContainerNetworking` is the container service's collaborator for all of
+it: the service asks it at create (networks wanted, MAC address, host config
+checks), at start (join after runc made the namespace, publish the ports
+through the monitor), at exit (leave), when moord re-adopts a running container
+(DNS listeners) and for ``network connect``/``disconnect``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError
+
+if TYPE_CHECKING:
+    from moor.config import Config
+    from moor.containers.record import Container, ContainerStore
+    from moor.drivers import DriverSet
+    from moor.services.events import EventBus
+
+log = logging.getLogger(__name__)
+
+
+def host_line(entry: str) -> str:
+    """``--add-host name:ip`` -> an /etc/hosts line."""
+    name, sep, address = entry.partition(":")
+    if not sep or not name or not address:
+        raise InvalidParameter(f"invalid argument \"{entry}\" for \"--add-host\" flag: bad format for add-host")
+    return f"{address}\t{name}"
+
+
+class ContainerNetworking:
+    """The networking side of the containers in ``store``: endpoints, ports, /etc/hosts and embedded DNS."""
+
+    def __init__(self, config: "Config", drivers: "DriverSet", store: "ContainerStore", events: "EventBus",
+                 get: Callable[[str], "Container"]) -> None:
+        from moor.services.dns import EmbeddedDNS
+        from moor.services.networks import NetworkService
+
+        self.config = config
+        self.store = store
+        self.events = events
+        #: the container service's lookup (NotFound for an unknown container)
+        self.get = get
+        self.networks = NetworkService(config.data_root, drivers)
+        self.dns = EmbeddedDNS(self.networks.resolve, self.networks.reverse, self.dns_upstreams)
+        #: whether ``default`` means the ``bridge`` network, as in Docker (needs the bridge driver)
+        self.bridge_by_default = "bridge" in drivers.names("network")
+
+    def close(self) -> None:
+        """At a clean stop with nothing running, take the default bridge off the host (it comes back lazily).
+
+        The embedded DNS server's listeners close in any case.
+        """
+        self.dns.close()
+        if not any(c.state.Running for c in self.store.all()):
+            self.networks.release_default()
+
+    # ------------------------------------------------------------------ create
+
+    def mac_address(self, config: dict[str, Any], host_config: dict[str, Any], networking: dict[str, Any]) -> None:
+        """Check ``Config.MacAddress`` (or the primary network's ``EndpointsConfig`` one, API 1.44) into ``config``."""
+        from moor.netaddr import check_mac_address
+
+        mode = host_config["NetworkMode"]
+        endpoints = networking.get("EndpointsConfig") or {}
+        primary = endpoints.get(mode) or endpoints.get("bridge" if mode == "default" else mode) or {}
+        mac = config.get("MacAddress") or (primary.get("MacAddress") if isinstance(primary, dict) else "") or ""
+        if not mac:
+            config.pop("MacAddress", None)
+            return
+        if mode == "host" or mode.startswith("container:"):
+            raise InvalidParameter("conflicting options: mac-address and the network mode")
+        config["MacAddress"] = check_mac_address(mac)
+
+    def wanted_networks(self, host_config: dict[str, Any], networking: dict[str, Any]) -> dict[str, Any]:
+        """The networks a container joins when it starts: name -> endpoint settings asked for."""
+        mode = host_config["NetworkMode"]
+        wanted: dict[str, Any] = {}
+        if mode == "bridge" or (mode == "default" and self.bridge_by_default) or (
+                mode not in ("none", "host", "default") and not mode.startswith("container:")
+                and self.networks.find(mode)):
+            name = "bridge" if mode == "default" else self.networks.get(mode)["Name"]
+            wanted[name] = {}
+        for name, settings in (networking.get("EndpointsConfig") or {}).items():
+            if name in ("default", "none", "host") or name == mode:  # the docker CLI repeats the mode here
+                if name in wanted or (name == "default" and "bridge" in wanted):
+                    wanted["bridge" if name == "default" else name] = dict(settings or {})
+                continue
+            record = self.networks.get(name)
+            wanted[record["Name"]] = dict(settings or {})
+        return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases")} for name, s in wanted.items()}
+
+    def check_host_config(self, host_config: dict[str, Any]) -> None:
+        """Check ``ExtraHosts`` and ``PortBindings``; ``Links`` become ``/name:/{self}/alias`` (the linked
+        container must exist; ``{self}`` is the new container's name, filled in once known)."""
+        from moor.containers import portspec
+
+        for entry in host_config.get("ExtraHosts") or []:
+            host_line(entry)
+        links = []
+        for link in host_config.get("Links") or []:
+            source, _, alias = link.partition(":")
+            linked = self.get(source.strip("/"))
+            links.append(f"/{linked.name}:/{{self}}/{alias.rsplit('/', 1)[-1] or linked.name}")
+        host_config["Links"] = links or None
+        portspec.validate(host_config.get("PortBindings"))
+
+    # ------------------------------------------------------------------ start / exit
+
+    def joined_netns(self, container: "Container") -> str:
+        """With ``--network container:<other>``: the namespace of the running ``other`` to join, else ""."""
+        mode = container.host_config["NetworkMode"]
+        if not mode.startswith("container:"):
+            return ""
+        other = self.get(mode.split(":", 1)[1])
+        if not other.state.Running:
+            raise Conflict(f"cannot join network of a non running container: {other.id}")
+        return f"/proc/{other.state.Pid}/ns/net"
+
+    def etc_hosts_extra(self, container: "Container") -> list[str]:
+        """The ``--add-host`` lines of the container's /etc/hosts."""
+        return [host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
+
+
+    def join(self, container: "Container", pid: int) -> None:
+        """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
+        for name in list(container.networks):
+            container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net",
+                                                             container.networks[name])
+        self.refresh_hosts(container)
+        self.sync_dns(container, pid)
+
+    def _user_network(self, name: str) -> bool:
+        """Whether ``name`` is a user-defined network (whose members get the embedded DNS server)."""
+        from moor.services.networks import PREDEFINED
+
+        record = self.networks.find(name)
+        return record is not None and record["Name"] not in PREDEFINED
+
+    def embedded_dns(self, container: "Container") -> bool:
+        """Whether the container's resolv.conf names the embedded DNS server: it (or the container whose
+        network namespace it joins) is on a user-defined network."""
+        mode = container.host_config.get("NetworkMode") or ""
+        if mode.startswith("container:"):
+            other = self.store.find(mode.split(":", 1)[1])
+            return other is not None and self.networks.on_user_network(other.id)
+        return any(self._user_network(name) for name in container.networks)
+
+    def sync_dns(self, container: "Container", pid: int) -> None:
+        """Open the embedded DNS server's listeners in the container while it is on a user-defined network.
+
+        A container that joins its first one while running (``network connect``) gets the
+        resolv.conf of the embedded server too, as with Docker.
+        """
+        from moor.containers.etcfiles import embedded_resolv_conf_text, rewrite_in_place
+
+        if not pid or not self.networks.on_user_network(container.id):
+            self.dns.detach(container.id)
+            return
+        try:
+            if self.dns.attach(container.id, f"/proc/{pid}/ns/net") and container.resolv_conf_path:
+                rewrite_in_place(container.resolv_conf_path, embedded_resolv_conf_text(
+                    search=container.host_config.get("DnsSearch"), options=container.host_config.get("DnsOptions")))
+        except (MoorError, OSError) as err:
+            log.error("%s", err)
+
+    def dns_upstreams(self, container_id: str) -> list[tuple[str, int]]:
+        """Where the embedded DNS server forwards for a container: its --dns, the config's, or the host's."""
+        from moor.config import dns_upstream
+        from moor.containers.etcfiles import DEFAULT_NAMESERVERS, host_nameservers
+
+        container = self.store.find(container_id)
+        servers = list((container.host_config.get("Dns") or []) if container else [])
+        if not servers:
+            servers = self.config.dns_upstreams if self.config.dns_upstreams is not None else \
+                (host_nameservers() or list(DEFAULT_NAMESERVERS))
+        result = []
+        for server in servers:
+            try:
+                result.append(dns_upstream(server))
+            except ValueError:
+                log.warning("ignoring DNS server %r: not an IP address", server)
+        return result
+
+    def publish_ports(self, container: "Container", state_dir: str) -> None:
+        """Ask the monitor to forward each published port to the container's address."""
+        from moor.monitor.client import request
+
+        container.ports = {}
+        bindings = dict(container.host_config.get("PortBindings") or {})
+        if container.host_config.get("PublishAllPorts"):
+            for port in container.config.get("ExposedPorts") or {}:
+                bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
+        if not bindings:
+            return
+        network, address = next(((n, s["IPAddress"]) for n, s in container.networks.items() if s.get("IPAddress")
+                                 and not (self.networks.find(n) or {}).get("Internal")), ("", ""))
+        if not address:
+            return  # host, none and internal networks publish nothing, as in Docker
+        from moor.containers import portspec
+        from moor.types import PortMapping
+
+        ipv6 = portspec.host_has_ipv6()
+        mappings = []
+        for port, entries in sorted(bindings.items()):
+            number, _, protocol = port.partition("/")
+            protocol = protocol or "tcp"
+            published = []
+            for entry in entries or [{}]:
+                for host_port in portspec.host_ports(str(entry.get("HostPort") or "")):  # a range: the first free
+                    reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_port": host_port,
+                                                "host_ip": entry.get("HostIp") or "", "target": address,
+                                                "target_port": int(number)}, timeout=10)
+                    if reply.get("ok"):
+                        break
+                if not reply.get("ok"):
+                    raise Conflict(f"driver failed programming external connectivity on endpoint {container.name}: "
+                                   f"{reply.get('error')}")
+                published.append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(reply["host_port"])})
+                mappings.append(PortMapping(protocol=protocol, container_port=int(number),
+                                            host_port=int(reply["host_port"]), host_ip=entry.get("HostIp") or ""))
+                if not entry.get("HostIp") and ipv6:  # the IPv6 twin on the same port, as Docker 20.10
+                    twin = request(state_dir, {"op": "publish", "protocol": protocol, "host_ip": "::",
+                                               "host_port": reply["host_port"], "target": address,
+                                               "target_port": int(number)}, timeout=10)
+                    if not twin.get("ok"):
+                        raise Conflict(f"driver failed programming external connectivity on endpoint "
+                                       f"{container.name}: {twin.get('error')}")
+                    published.append({"HostIp": "::", "HostPort": str(reply["host_port"])})
+            container.ports[f"{number}/{protocol}"] = published
+        self.networks.publish(container, network, mappings)
+
+    def leave(self, container: "Container") -> None:
+        """Disconnect the container from its networks (it exited or did not start); keep what it asked for."""
+        for name, settings in list(container.networks.items()):
+            if settings.get("EndpointID"):
+                self.networks.disconnect(container, name, None)
+            container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        self.dns.detach(container.id)
+        self.refresh_hosts(container)
+
+    # ------------------------------------------------------------------ /etc/hosts
+
+    def refresh_hosts(self, container: "Container") -> None:
+        """Rewrite /etc/hosts of the container and of its network's members (in place): own address, --add-host
+        and --link lines (names on user-defined networks are the embedded DNS server's)."""
+        from moor.containers.etcfiles import hosts_text, rewrite_in_place
+
+        members = {container.id}
+        for name in container.networks:
+            record = self.networks.find(name)
+            if record is not None:
+                members |= set(record["Containers"])
+        for member_id in members:
+            member = self.store.find(member_id)
+            if member is None or not member.hosts_path or member.host_config.get("NetworkMode") == "host":
+                continue
+            own = [s.get("IPAddress") for s in member.networks.values() if s.get("IPAddress")]
+            extra = self.etc_hosts_extra(member) + self._link_lines(member)
+            rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra,
+                                                           member.config.get("Domainname") or ""))
+
+    def _link_lines(self, container: "Container") -> list[str]:
+        """``--link name:alias``: the linked container's address under its alias, ID and name."""
+        lines = []
+        for link in container.host_config.get("Links") or []:
+            source, _, target = link.partition(":")
+            linked = self.store.find(source.strip("/"))
+            if linked is None:
+                continue
+            alias = target.rsplit("/", 1)[-1] or linked.name
+            address = next((s.get("IPAddress") for n, s in linked.networks.items()
+                            if s.get("IPAddress") and n in container.networks), "")
+            if address:
+                lines.append(f"{address}\t{alias} {linked.short_id} {linked.name}")
+        return lines
+
+    # ------------------------------------------------------------------ network connect / disconnect
+
+    def connect(self, ident: str, network: str, settings: dict[str, Any]) -> None:
+        """``network connect``: join now if the container runs, else when it starts."""
+        container = self.get(ident)
+        record = self.networks.get(network)
+        if record["Name"] in container.networks and container.networks[record["Name"]].get("EndpointID"):
+            raise Forbidden(f"endpoint with name {container.name} already exists in network {record['Name']}")
+        wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        if container.state.Running:
+            container.networks[record["Name"]] = self.networks.connect(container, record["Name"],
+                                                                       f"/proc/{container.state.Pid}/ns/net", wish)
+            self.refresh_hosts(container)
+            self.sync_dns(container, container.state.Pid)
+        else:
+            container.networks[record["Name"]] = wish
+        self.store.save(container)
+        self.events.publish("network", "connect", record["Id"], {"container": container.id, "name": record["Name"],
+                                                                 "type": record["Driver"]})
+
+    def disconnect(self, ident: str, network: str, force: bool) -> None:
+        """``network disconnect``: leave now if connected, and forget the wish to join."""
+        container = self.get(ident)
+        record = self.networks.get(network)
+        if record["Name"] not in container.networks:
+            raise Conflict(f"container {container.id} is not connected to network {record['Name']}")
+        settings = container.networks.pop(record["Name"])
+        if settings.get("EndpointID"):
+            container.networks[record["Name"]] = settings
+            self.networks.disconnect(container, record["Name"], f"/proc/{container.state.Pid}/ns/net")
+            container.networks.pop(record["Name"], None)
+            self.refresh_hosts(container)
+            self.sync_dns(container, container.state.Pid)
+        self.store.save(container)
+        self.events.publish("network", "disconnect", record["Id"], {"container": container.id,
+                                                                    "name": record["Name"], "type": record["Driver"]})
