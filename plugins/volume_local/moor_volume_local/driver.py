@@ -77,8 +77,8 @@ class LocalVolumeDriver:
         return VolumeInfo(name=name, driver="local", mountpoint=self._data(name), created_at=meta["created_at"],
                           labels=dict(meta.get("labels") or {}), options=dict(meta.get("options") or {}))
 
-    def _mount_options(self, name: str) -> MountOptions:
-        meta = self._meta(name) or {}
+    @staticmethod
+    def _mount_options(meta: dict) -> MountOptions:
         return parse_options(dict(meta.get("options") or {}))
 
     def _save_users(self) -> None:
@@ -90,8 +90,8 @@ class LocalVolumeDriver:
         changed = False
         for name in list(self._users):
             try:
-                needs_mount = self._meta(name) is not None and self._mount_options(name).needs_mount
-                if self._meta(name) is None or (needs_mount and not mounts.is_mounted(self._data(name))):
+                meta = self._meta(name)
+                if meta is None or (self._mount_options(meta).needs_mount and not mounts.is_mounted(self._data(name))):
                     del self._users[name]
                     changed = True
             except MoorError:
@@ -155,7 +155,7 @@ class LocalVolumeDriver:
             users = self._users.setdefault(name, [])
             if mount_id in users:
                 return info.mountpoint
-            options = self._mount_options(name)
+            options = parse_options(dict(info.options))
             if options.needs_mount and not users and not mounts.is_mounted(info.mountpoint):
                 mounts.mount(options, info.mountpoint)
             users.append(mount_id)
@@ -169,7 +169,8 @@ class LocalVolumeDriver:
             if mount_id not in users:
                 return False
             users.remove(mount_id)
-            if not users and self._meta(name) is not None and self._mount_options(name).needs_mount:
+            meta = self._meta(name) if not users else None
+            if meta is not None and self._mount_options(meta).needs_mount:
                 mounts.unmount(self._data(name))
             self._save_users()
             return True
