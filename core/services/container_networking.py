@@ -246,23 +246,31 @@ class ContainerNetworking:
     # ------------------------------------------------------------------ /etc/hosts
 
     def refresh_hosts(self, container: "Container") -> None:
-        """Rewrite /etc/hosts of the container and of its network's members (in place): own address, --add-host
-        and --link lines (names on user-defined networks are the embedded DNS server's)."""
-        from moor.containers.etcfiles import hosts_text, rewrite_in_place
-
-        members = {container.id}
+        """Rewrite /etc/hosts (in place) of the container and of the members of its networks that ``--link``
+        to it: own address, --add-host and --link lines. No other peer's file names it (names on
+        user-defined networks are the embedded DNS server's), so no other is rewritten."""
+        self._write_hosts(container)
+        members: set[str] = set()
         for name in container.networks:
             record = self.networks.find(name)
             if record is not None:
                 members |= set(record["Containers"])
+        members.discard(container.id)
         for member_id in members:
             member = self.store.find(member_id)
-            if member is None or not member.hosts_path or member.host_config.get("NetworkMode") == "host":
-                continue
-            own = [s.get("IPAddress") for s in member.networks.values() if s.get("IPAddress")]
-            extra = self.etc_hosts_extra(member) + self._link_lines(member)
-            rewrite_in_place(member.hosts_path, hosts_text(member.config["Hostname"], own[0] if own else "", extra,
-                                                           member.config.get("Domainname") or ""))
+            if member is not None and any(link.partition(":")[0].strip("/") == container.name
+                                          for link in member.host_config.get("Links") or []):
+                self._write_hosts(member)
+
+    def _write_hosts(self, container: "Container") -> None:
+        from moor.containers.etcfiles import hosts_text, rewrite_in_place
+
+        if not container.hosts_path or container.host_config.get("NetworkMode") == "host":
+            return
+        own = [s.get("IPAddress") for s in container.networks.values() if s.get("IPAddress")]
+        extra = self.etc_hosts_extra(container) + self._link_lines(container)
+        rewrite_in_place(container.hosts_path, hosts_text(container.config["Hostname"], own[0] if own else "",
+                                                          extra, container.config.get("Domainname") or ""))
 
     def _link_lines(self, container: "Container") -> list[str]:
         """``--link name:alias``: the linked container's address under its alias, ID and name."""
