@@ -150,11 +150,12 @@ class ContainerNetworking:
             return other is not None and self.networks.on_user_network(other.id)
         return any(self._user_network(name) for name in container.networks)
 
-    def sync_dns(self, container: "Container", pid: int) -> None:
+    def sync_dns(self, container: "Container", pid: int, new_resolv_conf: bool = False) -> None:
         """Open the embedded DNS server's listeners in the container while it is on a user-defined network.
 
-        A container that joins its first one while running (``network connect``) gets the
-        resolv.conf of the embedded server too, as with Docker.
+        With ``new_resolv_conf`` (``network connect``), a container that joins its first one while
+        running gets the resolv.conf of the embedded server too, as with Docker (one that started
+        on such a network has it from its start).
         """
         from moor.containers.etcfiles import embedded_resolv_conf_text, rewrite_in_place
 
@@ -162,7 +163,8 @@ class ContainerNetworking:
             self.dns.detach(container.id)
             return
         try:
-            if self.dns.attach(container.id, f"/proc/{pid}/ns/net") and container.resolv_conf_path:
+            opened = self.dns.attach(container.id, f"/proc/{pid}/ns/net")
+            if opened and new_resolv_conf and container.resolv_conf_path:
                 rewrite_in_place(container.resolv_conf_path, embedded_resolv_conf_text(
                     search=container.host_config.get("DnsSearch"), options=container.host_config.get("DnsOptions")))
         except (MoorError, OSError) as err:
@@ -300,7 +302,7 @@ class ContainerNetworking:
             container.networks[record["Name"]] = self.networks.connect(container, record["Name"],
                                                                        f"/proc/{container.state.Pid}/ns/net", wish)
             self.refresh_hosts(container)
-            self.sync_dns(container, container.state.Pid)
+            self.sync_dns(container, container.state.Pid, new_resolv_conf=True)
         else:
             container.networks[record["Name"]] = wish
         self.store.save(container)
