@@ -206,6 +206,18 @@ class ContainerNetworking:
         from moor.containers import portspec
         from moor.types import PortMapping
 
+        def publish(protocol: str, host_ip: str, host_ports: list[int], target_port: int) -> int:
+            """Let the monitor's proxy take the first free of ``host_ports``; return the one taken."""
+            reply: dict[str, Any] = {}
+            for host_port in host_ports:
+                reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_port": host_port,
+                                            "host_ip": host_ip, "target": address, "target_port": target_port},
+                                timeout=10)
+                if reply.get("ok"):
+                    return int(reply["host_port"])
+            raise Conflict(f"driver failed programming external connectivity on endpoint {container.name}: "
+                           f"{reply.get('error')}")
+
         ipv6 = portspec.host_has_ipv6()
         mappings = []
         for port, entries in sorted(bindings.items()):
@@ -213,26 +225,15 @@ class ContainerNetworking:
             protocol = protocol or "tcp"
             published = []
             for entry in entries or [{}]:
-                for host_port in portspec.host_ports(str(entry.get("HostPort") or "")):  # a range: the first free
-                    reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_port": host_port,
-                                                "host_ip": entry.get("HostIp") or "", "target": address,
-                                                "target_port": int(number)}, timeout=10)
-                    if reply.get("ok"):
-                        break
-                if not reply.get("ok"):
-                    raise Conflict(f"driver failed programming external connectivity on endpoint {container.name}: "
-                                   f"{reply.get('error')}")
-                published.append({"HostIp": entry.get("HostIp") or "0.0.0.0", "HostPort": str(reply["host_port"])})
-                mappings.append(PortMapping(protocol=protocol, container_port=int(number),
-                                            host_port=int(reply["host_port"]), host_ip=entry.get("HostIp") or ""))
-                if not entry.get("HostIp") and ipv6:  # the IPv6 twin on the same port, as Docker 20.10
-                    twin = request(state_dir, {"op": "publish", "protocol": protocol, "host_ip": "::",
-                                               "host_port": reply["host_port"], "target": address,
-                                               "target_port": int(number)}, timeout=10)
-                    if not twin.get("ok"):
-                        raise Conflict(f"driver failed programming external connectivity on endpoint "
-                                       f"{container.name}: {twin.get('error')}")
-                    published.append({"HostIp": "::", "HostPort": str(reply["host_port"])})
+                host_ip = entry.get("HostIp") or ""
+                host_port = publish(protocol, host_ip, portspec.host_ports(str(entry.get("HostPort") or "")),
+                                    int(number))  # a range: the first free
+                published.append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
+                mappings.append(PortMapping(protocol=protocol, container_port=int(number), host_port=host_port,
+                                            host_ip=host_ip))
+                if not host_ip and ipv6:  # the IPv6 twin on the same port, as Docker 20.10
+                    publish(protocol, "::", [host_port], int(number))
+                    published.append({"HostIp": "::", "HostPort": str(host_port)})
             container.ports[f"{number}/{protocol}"] = published
         self.networks.publish(container, network, mappings)
 
