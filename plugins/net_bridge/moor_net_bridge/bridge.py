@@ -64,8 +64,8 @@ def _policy(record: NetworkRecord) -> firewall.NetworkPolicy:
                                   internal=record.internal, masquerade=record.masquerade, icc=record.icc)
 
 
-def _ports(found: EndpointRecord) -> list[firewall.Port]:
-    return [firewall.Port(**port) for port in found.ports]  # type: ignore[arg-type]
+def _ports(found: EndpointRecord) -> list[PortMapping]:
+    return [PortMapping(**port) for port in found.ports]  # type: ignore[arg-type]
 
 
 def _facts(record: NetworkRecord) -> dict[str, str]:
@@ -249,8 +249,8 @@ class BridgeDriver:
             found = record.endpoints.get(endpoint.id) if record is not None else None
             if record is None or found is None:
                 raise NotFound(f"endpoint {endpoint.id} is not connected to network {network.name}")
-            wanted = [firewall.Port(protocol=p.protocol, host_port=int(p.host_port),
-                                    container_port=int(p.container_port), host_ip=p.host_ip) for p in ports]
+            wanted = [PortMapping(protocol=p.protocol, host_port=int(p.host_port),
+                                  container_port=int(p.container_port), host_ip=p.host_ip) for p in ports]
             for port in wanted:
                 if port.protocol not in ("tcp", "udp") or not 0 < port.host_port < 65536 \
                         or not 0 < port.container_port < 65536:

@@ -45,6 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from moor.errors import MoorError, Unavailable
+from moor.types import PortMapping
 
 IPTABLES = "iptables"
 FORWARD = "MOOR-FORWARD"
@@ -103,17 +104,7 @@ def network_rules(policy: NetworkPolicy) -> list[Rule]:
     return rules
 
 
-@dataclass(frozen=True)
-class Port:
-    """One published port of a container: ``host_ip:host_port/protocol`` to ``container_port``."""
-
-    protocol: str
-    host_port: int
-    container_port: int
-    host_ip: str = ""
-
-
-def port_rules(policy: NetworkPolicy, endpoint: str, address: str, ports: list[Port]) -> list[Rule]:
+def port_rules(policy: NetworkPolicy, endpoint: str, address: str, ports: list[PortMapping]) -> list[Rule]:
     """The NAT and filter rules publishing ``ports`` of the container at ``address`` (none on internal networks)."""
     if policy.internal:
         return []
@@ -292,7 +283,7 @@ def add_network(policy: NetworkPolicy) -> None:
         _restore(batch)
 
 
-def set_ports(policy: NetworkPolicy, endpoint: str, address: str, ports: list[Port]) -> bool:
+def set_ports(policy: NetworkPolicy, endpoint: str, address: str, ports: list[PortMapping]) -> bool:
     """Publish ``ports`` of the endpoint at ``address``, replacing what it published; ``False`` when none is."""
     rules = port_rules(policy, endpoint, address, ports)
     with _host_lock():

@@ -33,7 +33,7 @@ class EndpointRecord:
     host_veth: str
     interface: str
     netns_path: str = ""
-    #: published ports (:class:`moor_net_bridge.firewall.Port` fields), forwarded by NAT while connected
+    #: published ports (:class:`moor.types.PortMapping` fields), forwarded by NAT while connected
     ports: list[dict[str, object]] = field(default_factory=list)
 
 
