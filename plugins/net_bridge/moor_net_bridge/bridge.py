@@ -155,10 +155,8 @@ class BridgeDriver:
         gateway = ipaddress.IPv4Interface(f"{record.gateway}/{ipaddress.IPv4Network(record.subnet).prefixlen}")
         if links.ensure_bridge(record.bridge, record.mtu, gateway):
             record.created_bridge = True
-        firewall.add_network(_policy(record))
-        for endpoint_id, found in record.endpoints.items():
-            if found.ports:
-                firewall.set_ports(_policy(record), endpoint_id, found.address, _ports(found))
+        firewall.add_network(_policy(record), {endpoint_id: (found.address, _ports(found))
+                                               for endpoint_id, found in record.endpoints.items() if found.ports})
 
     def _unrealise(self, record: NetworkRecord) -> bool:
         """Remove the rules and (when the driver made it) the bridge of ``record``."""

@@ -271,14 +271,24 @@ def _add_lines(rules: list[Rule]) -> dict[str, list[str]]:
     return batch
 
 
-def add_network(policy: NetworkPolicy) -> None:
-    """Put the rules of a network in place: any it had are replaced, atomically per table."""
+def add_network(policy: NetworkPolicy, ports: dict[str, tuple[str, list[PortMapping]]] | None = None) -> None:
+    """Put the rules of a network in place: any it had are replaced, atomically per table.
+
+    ``ports`` (endpoint -> its address and published ports) are put back in the same batch, as
+    :func:`set_ports` would each.
+    """
+    ports = ports or {}
+    rules = network_rules(policy)
+    for endpoint, (address, published) in ports.items():
+        rules += port_rules(policy, endpoint, address, published)
     with _host_lock():
         tables = _save()
         batch = _ensure_chains(tables)
         for name, table in tables.items():
             batch[name] += _deletions(table.tagged(policy.bridge))
-        for name, lines in _add_lines(network_rules(policy)).items():
+            for endpoint in ports:
+                batch[name] += _deletions(table.commented(port_tag(policy.bridge, endpoint)))
+        for name, lines in _add_lines(rules).items():
             batch[name] += lines
         _restore(batch)
 
