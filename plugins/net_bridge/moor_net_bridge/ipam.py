@@ -7,19 +7,17 @@ Pure functions over :mod:`ipaddress` values; the driver keeps what is taken
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from moor.errors import InvalidParameter
+from moor.netaddr import check_mac_address
 
 if TYPE_CHECKING:
     from moor_net_bridge.settings import Pool
 
 #: the smallest subnet that holds a gateway and one container
 MAX_PREFIX = 30
-
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 def parse_subnet(text: str, what: str = "subnet") -> ipaddress.IPv4Network:
@@ -128,10 +126,5 @@ def mac_for(address: ipaddress.IPv4Address) -> str:
 
 
 def parse_mac(text: str) -> str:
-    """A MAC address in lower-case colon form; a multicast address is refused."""
-    mac = text.strip().lower().replace("-", ":")
-    if not _MAC.match(mac):
-        raise InvalidParameter(f"{text} is not a valid mac address")
-    if int(mac[:2], 16) & 1:
-        raise InvalidParameter(f"{text} is not a valid mac address: a container cannot use a multicast address")
-    return mac
+    """A MAC address in lower-case colon form (``:`` or ``-`` separated); a multicast address is refused."""
+    return check_mac_address(text.strip())
