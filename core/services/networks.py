@@ -119,7 +119,7 @@ class NetworkService:
         if not name:
             raise InvalidParameter("network name is required")
         driver_name = body.get("Driver") or self.drivers.defaults["network"]
-        driver = self.drivers.driver("network", driver_name)
+        self.drivers.driver("network", driver_name)  # an unknown driver is refused first
         with self.lock:
             if self.find(name) is not None and self.find(name)["Name"] == name:
                 raise Conflict(f"network with name {name} already exists")
@@ -128,10 +128,7 @@ class NetworkService:
                 raise Forbidden(f"{driver_name} driver doesn't support multiple subnets")
             record = self._record(name, driver_name, dict(body.get("Options") or {}), dict(body.get("Labels") or {}),
                                   ipam, bool(body.get("Internal")), bool(body.get("Attachable")))
-            facts = driver.create(network=self.spec(record)) or {}
-            record["moor"] = {"created_on_host": True, "facts": facts}
-            if facts.get("subnet") and not record["IPAM"]["Config"]:
-                record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
+            self._set_up(record)
             self._add(record)
             self._save()
         return record
@@ -160,15 +157,20 @@ class NetworkService:
 
     # ------------------------------------------------------------------ endpoints
 
+    def _set_up(self, record: dict[str, Any]) -> None:
+        """Let the driver set the network up on the host; keep its facts (and the subnet it picked, if none
+        was given) in the record."""
+        facts = self.drivers.driver("network", record["Driver"]).create(network=self.spec(record)) or {}
+        record["moor"] = {"created_on_host": True, "facts": facts}
+        if facts.get("subnet") and not record["IPAM"]["Config"]:
+            record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
+
     def ensure_on_host(self, record: dict[str, Any]) -> None:
         """Let the driver set the network up on the host, once (lazily for ``bridge``)."""
         with self.lock:
             if record["moor"].get("created_on_host"):
                 return
-            facts = self.drivers.driver("network", record["Driver"]).create(network=self.spec(record)) or {}
-            record["moor"] = {"created_on_host": True, "facts": facts}
-            if facts.get("subnet") and not record["IPAM"]["Config"]:
-                record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
+            self._set_up(record)
             self._save()
 
     def ensure_default(self) -> None:
@@ -184,13 +186,10 @@ class NetworkService:
             return
         with self.lock:
             try:
-                facts = self.drivers.driver("network", record["Driver"]).create(network=self.spec(record)) or {}
+                self._set_up(record)
             except MoorError as err:
                 log.error("setting up the default bridge network failed: %s", err)
                 return
-            record["moor"] = {"created_on_host": True, "facts": facts}
-            if facts.get("subnet") and not record["IPAM"]["Config"]:
-                record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
             self._save()
 
     def connect(self, container: "Container", network_name: str, netns_path: str,
