@@ -17,8 +17,8 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any, Callable
 
-from moor.containers.mountspec import (DEFAULT_BIND_PROPAGATION, DEFAULT_TMPFS_OPTIONS, MountRequest, parse_all,
-                                       parse_volumes_from)
+from moor.containers.mountspec import DEFAULT_BIND_PROPAGATION, MountRequest, parse_all, parse_volumes_from
+from moor.containers.security import DEFAULT_TMPFS_OPTIONS
 from moor.errors import InvalidParameter, MoorError
 
 if TYPE_CHECKING:

@@ -25,7 +25,6 @@ from moor.errors import InvalidParameter
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 CONSISTENCIES = ("consistent", "cached", "delegated", "default")
 DEFAULT_BIND_PROPAGATION = "rprivate"
-DEFAULT_TMPFS_OPTIONS = ("noexec", "nosuid", "nodev")
 _LOCAL_NAME_HINT = ('includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are '
                     "allowed. If you intended to pass a host directory, use absolute path")
 
@@ -129,7 +128,7 @@ def parse_bind(raw: str, volume_driver: str = "") -> MountRequest:
     if len(parts) == 1:
         source, destination, mode = "", parts[0], ""
     elif len(parts) == 2:
-        if parse_mode_ok(parts[1]) and not parts[1].startswith("/"):
+        if parse_mode_ok(parts[1]):
             raise _spec_error(raw)  # "/data:ro": a destination with a mode is not a bind
         source, destination, mode = parts[0], parts[1], ""
     else:
