@@ -206,17 +206,21 @@ class VolumeService:
     def remove(self, name: str, force: bool = False) -> None:
         """Remove a volume no container references; ``force`` ignores a missing one (``rm -f``)."""
         with self.lock:
-            info = self._find(name)
-            if info is None:
-                if force:
-                    return
-                raise NotFound(f"get {name}: no such volume")
-            users = self.users(name)
-            if users:
-                raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
-            self.drivers.driver("volume", info.driver).remove(name=name, force=force)
-            if self.owners.pop(name, None) is not None:
+            if self._remove(name, force):
                 self._save()
+
+    def _remove(self, name: str, force: bool) -> bool:
+        """:meth:`remove` without writing the name->driver record; returns whether that record changed."""
+        info = self._find(name)
+        if info is None:
+            if force:
+                return False
+            raise NotFound(f"get {name}: no such volume")
+        users = self.users(name)
+        if users:
+            raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+        self.drivers.driver("volume", info.driver).remove(name=name, force=force)
+        return self.owners.pop(name, None) is not None
 
     def prune(self, filters: dict[str, list[str]] | None = None, all_volumes: bool = False) -> dict[str, Any]:
         """Remove unused volumes: anonymous ones only unless ``all_volumes`` (or the filter ``all=true``)."""
@@ -228,20 +232,25 @@ class VolumeService:
             all_volumes = all_volumes or _truthy(filters["all"], "all")
         deleted: list[str] = []
         reclaimed = 0
+        changed = False
         with self.lock:
-            for info in sorted(self._all(), key=lambda i: i.name):
-                if not all_volumes and ANONYMOUS_LABEL not in info.labels:
-                    continue
-                if not labels_match(info.labels, filters) or self.users(info.name):
-                    continue
-                size = directory_size(info.mountpoint) if info.driver == "local" and info.mountpoint else 0
-                try:
-                    self.remove(info.name)
-                except MoorError as err:
-                    log.warning("prune: volume %s not removed: %s", info.name, err)
-                    continue
-                deleted.append(info.name)
-                reclaimed += size
+            try:
+                for info in sorted(self._all(), key=lambda i: i.name):
+                    if not all_volumes and ANONYMOUS_LABEL not in info.labels:
+                        continue
+                    if not labels_match(info.labels, filters) or self.users(info.name):
+                        continue
+                    size = directory_size(info.mountpoint) if info.driver == "local" and info.mountpoint else 0
+                    try:
+                        changed = self._remove(info.name, force=False) or changed
+                    except MoorError as err:
+                        log.warning("prune: volume %s not removed: %s", info.name, err)
+                        continue
+                    deleted.append(info.name)
+                    reclaimed += size
+            finally:
+                if changed:
+                    self._save()  # once for the whole prune
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # ------------------------------------------------------------------ containers
