@@ -1,0 +1,41 @@
+"""ContainerNetworking without namespaces: which /etc/hosts files a container's start or exit rewrites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moor.config import Config
+from moor.containers.record import Container, ContainerStore
+from moor.services.container_networking import ContainerNetworking
+
+UNTOUCHED = "untouched\n"
+
+
+class NoDrivers:
+    def names(self, kind: str) -> list[str]:
+        return []
+
+
+def make(store: ContainerStore, tmp_path: Path, name: str, address: str, links: list[str] | None = None) -> Container:
+    container = Container(id=name * 64, name=name, created="", image_id="", image="busybox", path="sh", args=[],
+                          config={"Hostname": name}, host_config={"NetworkMode": "appnet", "Links": links},
+                          networks={"appnet": {"IPAddress": address}})
+    container.hosts_path = str(tmp_path / f"{name}.hosts")
+    Path(container.hosts_path).write_text(UNTOUCHED)
+    store.save(container)
+    return container
+
+
+def test_hosts_of_the_container_and_its_linkers_only(tmp_path: Path) -> None:
+    store = ContainerStore(str(tmp_path / "containers"))
+    networking = ContainerNetworking(Config(data_root=str(tmp_path)), NoDrivers(), store, None,  # type: ignore[arg-type]
+                                     store.find)  # type: ignore[arg-type]
+    target = make(store, tmp_path, "a", "10.9.0.2")
+    linker = make(store, tmp_path, "b", "10.9.0.3", links=["/a:/b/primary"])
+    bystander = make(store, tmp_path, "c", "10.9.0.4")
+    networking.networks.networks = {"n": {"Name": "appnet", "Containers": {c.id: {} for c in (target, linker,
+                                                                                           bystander)}}}
+    networking.refresh_hosts(target)
+    assert Path(target.hosts_path).read_text().endswith("10.9.0.2\ta\n")
+    assert f"10.9.0.2\tprimary {target.short_id} a\n" in Path(linker.hosts_path).read_text()
+    assert Path(bystander.hosts_path).read_text() == UNTOUCHED  # names no one: not rewritten
