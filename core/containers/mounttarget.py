@@ -116,7 +116,7 @@ def copy_up(target: MountTarget, volume_path: str) -> bool:
     if not target.existed or not stat.S_ISDIR(target.st.st_mode) or not is_empty_directory(volume_path):
         return False
     source = f"/proc/self/fd/{target.fd}"
-    if os.listdir(source):
+    if not is_empty_directory(source):
         result = subprocess.run(["cp", "-a", "--", source + "/.", volume_path + "/"], pass_fds=(target.fd,),
                                 capture_output=True, text=True)
         if result.returncode != 0:
