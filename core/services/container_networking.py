@@ -130,9 +130,18 @@ class ContainerNetworking:
         """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
         for name in list(container.networks):
             container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net",
-                                                             container.networks[name])
+                                                             container.networks[name], self._mac_for(container, name))
         self.refresh_hosts(container)
         self.sync_dns(container, pid)
+
+    def _mac_for(self, container: "Container", network_name: str) -> str:
+        """The MAC address asked for on ``network_name``: Docker's ``Config.MacAddress`` is the primary network's."""
+        mac = container.config.get("MacAddress") or ""
+        if not mac:
+            return ""
+        mode = container.host_config.get("NetworkMode") or "default"
+        primary = self.networks.find("bridge" if mode == "default" else mode)
+        return mac if primary is not None and primary["Name"] == network_name else ""
 
     def _user_network(self, name: str) -> bool:
         """Whether ``name`` is a user-defined network (whose members get the embedded DNS server)."""
@@ -300,8 +309,9 @@ class ContainerNetworking:
             raise Forbidden(f"endpoint with name {container.name} already exists in network {record['Name']}")
         wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
         if container.state.Running:
-            container.networks[record["Name"]] = self.networks.connect(container, record["Name"],
-                                                                       f"/proc/{container.state.Pid}/ns/net", wish)
+            container.networks[record["Name"]] = self.networks.connect(
+                container, record["Name"], f"/proc/{container.state.Pid}/ns/net", wish,
+                self._mac_for(container, record["Name"]))
             self.refresh_hosts(container)
             self.sync_dns(container, container.state.Pid, new_resolv_conf=True)
         else:

@@ -193,8 +193,11 @@ class NetworkService:
             self._save()
 
     def connect(self, container: "Container", network_name: str, netns_path: str,
-                settings: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Join ``container`` (its namespace at ``netns_path``) to a network; return Docker's EndpointSettings."""
+                settings: dict[str, Any] | None = None, mac_address: str = "") -> dict[str, Any]:
+        """Join ``container`` (its namespace at ``netns_path``) to a network; return Docker's EndpointSettings.
+
+        ``mac_address`` is the one asked for (else the driver picks one).
+        """
         record = self.get(network_name)
         if record["Driver"] in ("host", "none"):
             raise Forbidden(f"container cannot be disconnected from host network or connected to {record['Name']} "
@@ -204,13 +207,8 @@ class NetworkService:
         self.ensure_on_host(record)
         endpoint_id = secrets.token_hex(32)
         aliases = tuple(settings.get("Aliases") or []) + (container.short_id,)
-        mac = ""
-        if container.config.get("MacAddress"):  # Docker: Config.MacAddress is for the primary network
-            mode = container.host_config.get("NetworkMode") or "default"
-            if self.find("bridge" if mode == "default" else mode) is record:
-                mac = container.config["MacAddress"]
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
-                                ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac, aliases=aliases)
+                                ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases)
         info = self.drivers.driver("network", record["Driver"]).connect(
             network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
         result = {
