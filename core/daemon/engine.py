@@ -42,8 +42,7 @@ class Engine:
         self.images = images
         self.transfer = ImageTransfer(images)
         self.volumes = VolumeService(self.config.data_root, self.drivers)
-        self.containers = ContainerService(self.config, self.drivers, images, self.events)
-        self.containers.volumes = self.volumes
+        self.containers = ContainerService(self.config, self.drivers, images, self.events, self.volumes)
         self.container_io = ContainerIO(self.containers)
         self.networks = self.containers.networks
         self.containers.pending_attaches = self.container_io.take_pending

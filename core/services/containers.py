@@ -52,7 +52,8 @@ def now_text() -> str:
 class ContainerService:
     """Owns the container records and their monitors."""
 
-    def __init__(self, config: "Config", drivers: "DriverSet", images: "ImageService", events: "EventBus") -> None:
+    def __init__(self, config: "Config", drivers: "DriverSet", images: "ImageService", events: "EventBus",
+                 volumes: "VolumeService | None" = None) -> None:
         self.config = config
         self.drivers = drivers
         self.images = images
@@ -74,18 +75,10 @@ class ContainerService:
         self.on_started: Any = lambda container: None
         images.users = self.image_users
         images.layer_in_use = self.layer_in_use
-        self._volumes: "VolumeService | None" = None
-
-    @property
-    def volumes(self) -> "VolumeService | None":
-        """The volume service (set by the engine); it learns from us which containers reference a volume."""
-        return self._volumes
-
-    @volumes.setter
-    def volumes(self, service: "VolumeService | None") -> None:
-        self._volumes = service
-        if service is not None:
-            service.referenced_by = self.volume_users
+        #: the volume service; it learns from us which containers reference a volume
+        self.volumes = volumes
+        if volumes is not None:
+            volumes.referenced_by = self.volume_users
 
     def volume_users(self, name: str) -> list[str]:
         """IDs of the containers whose mounts reference the volume ``name``, running or not (as Docker counts)."""
