@@ -10,6 +10,15 @@ DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 EMBEDDED_NAMESERVER = "127.0.0.11"
 
 
+def _lines(path: str) -> list[str]:
+    """The lines of a host file (resolv.conf); none when it cannot be read."""
+    try:
+        with open(path) as handle:
+            return handle.read().splitlines()
+    except OSError:
+        return []
+
+
 def hosts_text(hostname: str, address: str = "", extra: list[str] | None = None, domainname: str = "") -> str:
     """Docker's /etc/hosts: loopback and IPv6 names, ``extra`` lines, then the container's own
     ``address`` under ``hostname.domainname hostname`` (just ``hostname`` without a domain name)."""
@@ -45,11 +54,7 @@ def resolv_conf_text(host_file: str = "/etc/resolv.conf", host_network: bool = F
         if options:
             lines.append("options " + " ".join(options))
         return "\n".join(lines) + "\n"
-    try:
-        with open(host_file) as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        lines = []
+    lines = _lines(host_file)
     if host_network:
         return "\n".join(lines) + "\n"
     kept = [line for line in lines
@@ -68,11 +73,7 @@ def embedded_resolv_conf_text(host_file: str = "/etc/resolv.conf", search: list[
     unless an ``ndots`` option is set; the servers are the embedded one's upstreams, not listed here.
     """
     if not search or not options:
-        try:
-            with open(host_file) as handle:
-                host_lines = [line.split() for line in handle.read().splitlines()]
-        except OSError:
-            host_lines = []
+        host_lines = [line.split() for line in _lines(host_file)]
         if not search:
             search = next((words[1:] for words in reversed(host_lines)
                            if words[:1] in (["search"], ["domain"])), [])
@@ -90,11 +91,7 @@ def embedded_resolv_conf_text(host_file: str = "/etc/resolv.conf", search: list[
 
 def host_nameservers(host_file: str = "/etc/resolv.conf") -> list[str]:
     """The nameservers of the host's resolv.conf, loopback ones included, in order."""
-    try:
-        with open(host_file) as handle:
-            words = [line.split() for line in handle.read().splitlines()]
-    except OSError:
-        return []
+    words = [line.split() for line in _lines(host_file)]
     return [w[1] for w in words if len(w) > 1 and w[0] == "nameserver"]
 
 

@@ -27,12 +27,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+from moor.containers.etcfiles import EMBEDDED_NAMESERVER
 from moor.errors import MoorError
 from moor.services import dns_wire as wire
 
 log = logging.getLogger(__name__)
 
-ADDRESS = "127.0.0.11"
+ADDRESS = EMBEDDED_NAMESERVER  # what the containers' resolv.conf names
 PORT = 53
 CLONE_NEWNET = 0x40000000
 UPSTREAM_TIMEOUT = 3.0  # seconds per upstream server
