@@ -109,7 +109,7 @@ class ContainerNetworking:
         host_config["Links"] = links or None
         portspec.validate(host_config.get("PortBindings"))
 
-    # ------------------------------------------------------------------ start / exit
+    # ------------------------------------------------------------------ the bundle (before runc creates the container)
 
     def joined_netns(self, container: "Container") -> str:
         """With ``--network container:<other>``: the namespace of the running ``other`` to join, else ""."""
@@ -125,6 +125,7 @@ class ContainerNetworking:
         """The ``--add-host`` lines of the container's /etc/hosts."""
         return [host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
 
+    # ------------------------------------------------------------------ start / exit
 
     def join(self, container: "Container", pid: int) -> None:
         """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
