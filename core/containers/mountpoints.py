@@ -191,7 +191,8 @@ def release(container: "Container", volumes: "VolumeService | None") -> None:
 
 
 def discard_anonymous(points: list[dict[str, Any]], volumes: "VolumeService | None") -> None:
-    """Remove the anonymous volumes among ``points`` that no container references any more."""
+    """Remove the anonymous volumes among ``points`` that no container references any more: those of a
+    failed create, and ``rm -v`` / ``--rm`` (the anonymous volumes a container created, not named ones)."""
     if volumes is None:
         return
     for point in points:
@@ -200,8 +201,3 @@ def discard_anonymous(points: list[dict[str, Any]], volumes: "VolumeService | No
                 volumes.remove(point["Name"])
             except MoorError as err:
                 log.info("anonymous volume %s kept: %s", point["Name"], err)
-
-
-def remove_anonymous(container: "Container", volumes: "VolumeService | None") -> None:
-    """``rm -v`` / ``--rm``: remove the anonymous volumes this container created (not named ones)."""
-    discard_anonymous(container.mounts, volumes)

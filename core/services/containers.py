@@ -666,9 +666,9 @@ class ContainerService:
         shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
         _remove_tree(self.state_dir(container.id))
         if volumes:
-            from moor.containers.mountpoints import remove_anonymous
+            from moor.containers.mountpoints import discard_anonymous
 
-            remove_anonymous(container, self.volumes)
+            discard_anonymous(container.mounts, self.volumes)
         self.drivers.notify("removed", container=self.ref(container))
         self._event(container, "destroy")
         self._notify()
