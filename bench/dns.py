@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
+from moor.testing.dnsupstream import FakeUpstream  # noqa: E402
 
 QUERIES = int(os.environ.get("BENCH_DNS_QUERIES", "2000"))
 
@@ -55,27 +54,6 @@ print(json.dumps({"median": times[len(times) // 2], "p99": times[int(len(times) 
 """
 
 
-class Upstream:
-    """A UDP DNS server on 127.0.0.1 answering every A query with 192.0.2.1."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        from moor.services import dns_wire as wire
-
-        while True:
-            try:
-                data, peer = self.sock.recvfrom(4096)
-            except OSError:
-                return
-            query = wire.parse_query(data)
-            self.sock.sendto(wire.reply(query, answers=[wire.a_record("192.0.2.1")], authoritative=False), peer)
-
-
 def ask(pid: int | None, server: str, name: str, tcp: bool = False) -> dict[str, float]:
     command = [sys.executable, "-c", CLIENT, server, name, str(QUERIES), "tcp" if tcp else "udp"]
     if pid is not None:
@@ -84,7 +62,7 @@ def ask(pid: int | None, server: str, name: str, tcp: bool = False) -> dict[str,
     return json.loads(result.stdout)
 
 
-def measure(cli: list[str], env: dict[str, str], upstream: Upstream | None) -> dict[str, float]:
+def measure(cli: list[str], env: dict[str, str], upstream: FakeUpstream | None) -> dict[str, float]:
     def run(*args: str) -> str:
         return subprocess.run([*cli, *args], env=env, capture_output=True, check=True, text=True).stdout.strip()
 
@@ -115,7 +93,7 @@ def measure(cli: list[str], env: dict[str, str], upstream: Upstream | None) -> d
 
 
 def main() -> None:
-    upstream = Upstream()
+    upstream = FakeUpstream()
     with private_daemon(f'[network]\ndns_upstreams = ["127.0.0.1:{upstream.port}"]\n') as daemon:
         moor = measure(moor_cli(daemon), dict(os.environ), upstream)
     docker = None

@@ -6,10 +6,8 @@ Queries go only to 127.0.0.11 inside the test's containers and to the fake upstr
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 from typing import Iterator
 
 import pytest
@@ -18,62 +16,16 @@ from e2e.containerhelpers import import_busybox, moor
 from e2e.test_networking import make_network
 from moor.services import dns_wire as wire
 from moor.testing.daemon import DaemonProcess
+from moor.testing.dnsupstream import FakeUpstream
 
 pytestmark = pytest.mark.root
 
 EXTERNAL = {"external.test": "192.0.2.10"}
 
 
-class FakeUpstream:
-    """A DNS server on 127.0.0.1 (UDP and TCP, one port) that knows ``EXTERNAL`` and NXDOMAINs the rest."""
-
-    def __init__(self) -> None:
-        self.tcp = socket.socket()
-        self.tcp.bind(("127.0.0.1", 0))
-        self.port = self.tcp.getsockname()[1]
-        self.tcp.listen(8)
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", self.port))
-        self.asked: list[str] = []
-        for target in (self._serve_udp, self._serve_tcp):
-            threading.Thread(target=target, daemon=True).start()
-
-    def answer(self, data: bytes) -> bytes:
-        query = wire.parse_query(data)
-        self.asked.append(query.name)
-        address = EXTERNAL.get(query.name)
-        if address and query.qtype == wire.TYPE_A:
-            return wire.reply(query, answers=[wire.a_record(address)], authoritative=False)
-        return wire.reply(query, rcode=wire.NOERROR if address else wire.NXDOMAIN, authoritative=False)
-
-    def _serve_udp(self) -> None:
-        while True:
-            try:
-                data, peer = self.udp.recvfrom(4096)
-                self.udp.sendto(self.answer(data), peer)
-            except OSError:
-                return
-
-    def _serve_tcp(self) -> None:
-        while True:
-            try:
-                conn, _ = self.tcp.accept()
-            except OSError:
-                return
-            with conn:
-                size = int.from_bytes(conn.recv(2), "big")
-                data = conn.recv(size)
-                response = self.answer(data)
-                conn.sendall(len(response).to_bytes(2, "big") + response)
-
-    def close(self) -> None:
-        self.udp.close()
-        self.tcp.close()
-
-
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream()
+    server = FakeUpstream(EXTERNAL)
     yield server
     server.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from moor.errors import ConfigError
 from moor.services import dns
 from moor.services import dns_wire as wire
 from moor.services.networks import NetworkService
+from moor.testing.dnsupstream import FakeUpstream
 
 
 def query(name: str, qtype: int = wire.TYPE_A, ident: int = 0xBEEF, flags: int = 0x0100) -> bytes:
@@ -116,50 +116,9 @@ def test_names_resolve_on_shared_user_networks_only(networks: NetworkService) ->
 
 # ---------------------------------------------------------------------- answering and forwarding
 
-class Upstream:
-    """A DNS server on 127.0.0.1 (UDP and TCP) answering every A query with 192.0.2.1."""
-
-    def __init__(self) -> None:
-        self.tcp = socket.socket()
-        self.tcp.bind(("127.0.0.1", 0))
-        self.tcp.listen()
-        self.port = self.tcp.getsockname()[1]
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", self.port))
-        threading.Thread(target=self._udp, daemon=True).start()
-        threading.Thread(target=self._tcp, daemon=True).start()
-
-    @staticmethod
-    def answer(data: bytes) -> bytes:
-        return wire.reply(wire.parse_query(data), answers=[wire.a_record("192.0.2.1")], authoritative=False)
-
-    def _udp(self) -> None:
-        while True:
-            try:
-                data, peer = self.udp.recvfrom(4096)
-            except OSError:
-                return
-            self.udp.sendto(self.answer(data), peer)
-
-    def _tcp(self) -> None:
-        while True:
-            try:
-                conn, _ = self.tcp.accept()
-            except OSError:
-                return
-            with conn:
-                size = struct.unpack("!H", conn.recv(2))[0]
-                response = self.answer(conn.recv(size))
-                conn.sendall(struct.pack("!H", len(response)) + response)
-
-    def close(self) -> None:
-        self.udp.close()
-        self.tcp.close()
-
-
 @pytest.fixture
 def upstream():
-    server = Upstream()
+    server = FakeUpstream()
     yield server
     server.close()
 
@@ -174,7 +133,7 @@ def make_server(networks: NetworkService, servers: list[tuple[str, int]]) -> dns
     return dns.EmbeddedDNS(networks.resolve, networks.reverse, lambda container_id: servers)
 
 
-def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, upstream: Upstream) -> None:
+def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, upstream: FakeUpstream) -> None:
     a = "a" * 64
     server = make_server(networks, [("127.0.0.1", closed_port()), ("127.0.0.1", upstream.port)])
     _, flags, answers = parse_reply(server.answer(a, query("store")))
@@ -191,7 +150,7 @@ def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, up
     assert make_server(networks, []).forward(a, query("example.test"), tcp=True)[3] & 0xF == wire.SERVFAIL
 
 
-def test_selector_loop_serves_attached_containers(networks: NetworkService, upstream: Upstream,
+def test_selector_loop_serves_attached_containers(networks: NetworkService, upstream: FakeUpstream,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     bound: list[tuple[socket.socket, socket.socket]] = []
 
