@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from moor.containers.mountspec import DEFAULT_BIND_PROPAGATION, MountRequest, parse_all, parse_volumes_from
 from moor.containers.security import DEFAULT_TMPFS_OPTIONS
-from moor.errors import InvalidParameter, MoorError
+from moor.errors import InvalidParameter, MoorError, NotFound
 
 if TYPE_CHECKING:
     from moor.containers.record import Container
@@ -69,14 +69,17 @@ def plan(host_config: dict[str, Any], config_volumes: dict[str, Any] | None,
          find_container: Callable[[str], "Container"], volumes: "VolumeService | None") -> list[dict[str, Any]]:
     """The mount points of a new container; creates the volumes it names (anonymous ones too).
 
-    Raises InvalidParameter (bad specs, in Docker's words), NotFound (a volumes-from container),
+    Raises InvalidParameter (bad specs and a missing volumes-from container, in Docker's words),
     or what the volume service raises; anonymous volumes made before a failure are removed again.
     """
     requests, anonymous, _ = parse_all(host_config, config_volumes)
     points: dict[str, dict[str, Any]] = {}
     for entry in host_config.get("VolumesFrom") or []:
         name, rw = parse_volumes_from(entry)
-        other = find_container(name)
+        try:
+            other = find_container(name)
+        except NotFound as err:
+            raise InvalidParameter(err.message) from None  # a bad request in Docker (400), not a missing image
         for point in other.mounts:
             if point.get("Type") not in ("volume", "bind"):
                 continue  # Docker cannot share a tmpfs either
@@ -152,7 +155,7 @@ def oci_mounts(container: "Container", rootfs: str, volumes: "VolumeService | No
                                "options": [*DEFAULT_TMPFS_OPTIONS, "rprivate", *point.get("TmpfsOptions", [])]})
             continue
         if kind == "volume":
-            host = _require(volumes).mount(point["Name"], container.id)
+            host = _require(volumes).mount(point["Name"], container.id, point["Destination"], bool(point.get("RW")))
             point["Source"] = host
             options = ["rbind"] + ([] if point.get("RW") else ["ro"])
             with prepare_target(rootfs, point["Destination"]) as target:

@@ -41,7 +41,7 @@ class Engine:
         images = ImageService(ImageStore(os.path.join(self.config.data_root, "image"), self.drivers.storage))
         self.images = images
         self.transfer = ImageTransfer(images)
-        self.volumes = VolumeService(self.config.data_root, self.drivers)
+        self.volumes = VolumeService(self.config.data_root, self.drivers, self.events)
         self.containers = ContainerService(self.config, self.drivers, images, self.events, self.volumes)
         self.container_io = ContainerIO(self.containers)
         self.networks = self.containers.networks

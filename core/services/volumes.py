@@ -6,6 +6,10 @@ driver are found again after a restart. A volume is *in use* while a container
 references it, running or not (as in Docker): the container service answers
 that through :attr:`VolumeService.referenced_by`. Mounting is delegated to the
 driver, which counts its users per mount ID (a container ID).
+
+The service publishes Docker's volume events: ``create`` (each time a volume is
+asked for, existing or not, as Docker does), ``mount`` and ``unmount`` (a
+container's use), ``destroy`` (removed) and one ``prune`` with the bytes reclaimed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from moor.types import VolumeInfo
 
 if TYPE_CHECKING:
     from moor.drivers import DriverSet
+    from moor.services.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +88,9 @@ def directory_size(path: str) -> int:
 class VolumeService:
     """Create, find, list, remove, prune and mount volumes of every loaded volume driver."""
 
-    def __init__(self, data_root: str, drivers: "DriverSet") -> None:
+    def __init__(self, data_root: str, drivers: "DriverSet", events: "EventBus | None" = None) -> None:
         self.drivers = drivers
+        self.events = events
         self.path = os.path.join(data_root, "volume", "volumes.json")
         self.lock = threading.RLock()
         self.owners: dict[str, str] = read_json(self.path, {}) or {}
@@ -95,6 +101,10 @@ class VolumeService:
 
     def _save(self) -> None:
         atomic_write_json(self.path, self.owners)
+
+    def _event(self, action: str, name: str, attributes: dict[str, str]) -> None:
+        if self.events is not None:
+            self.events.publish("volume", action, name, attributes)
 
     def _driver_names(self) -> list[str]:
         return self.drivers.names("volume")
@@ -146,13 +156,15 @@ class VolumeService:
                 if driver and existing.driver != driver_name:
                     raise Conflict(f"create {name}: driver '{existing.driver}' already has volume '{name}': "
                                    "volume name must be unique")
-                return volume_view(existing)
-            try:
-                info = handle.create(name=name, options=dict(options or {}), labels=labels)
-            except InvalidParameter as err:
-                raise InvalidParameter(f"create {name}: {err.message}") from None
-            self.owners[name] = driver_name
-            self._save()
+                info = existing
+            else:
+                try:
+                    info = handle.create(name=name, options=dict(options or {}), labels=labels)
+                except InvalidParameter as err:
+                    raise InvalidParameter(f"create {name}: {err.message}") from None
+                self.owners[name] = driver_name
+                self._save()
+        self._event("create", info.name, {"driver": info.driver})
         return volume_view(info)
 
     def inspect(self, name: str) -> dict[str, Any]:
@@ -220,6 +232,7 @@ class VolumeService:
         if users:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
         self.drivers.driver("volume", info.driver).remove(name=name, force=force)
+        self._event("destroy", name, {"driver": info.driver})
         return self.owners.pop(name, None) is not None
 
     def prune(self, filters: dict[str, list[str]] | None = None, all_volumes: bool = False) -> dict[str, Any]:
@@ -251,18 +264,22 @@ class VolumeService:
             finally:
                 if changed:
                     self._save()  # once for the whole prune
+        self._event("prune", "", {"reclaimed": str(reclaimed)})
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # ------------------------------------------------------------------ containers
 
-    def mount(self, name: str, container_id: str) -> str:
-        """Make the volume ready for ``container_id`` and return its host path."""
+    def mount(self, name: str, container_id: str, destination: str = "", rw: bool = True) -> str:
+        """Make the volume ready for ``container_id`` (mounted on ``destination``) and return its host path."""
         with self.lock:
             info = self._find(name)
             if info is None:
                 raise NotFound(f"get {name}: no such volume")
             driver_name = info.driver
-        return str(self.drivers.driver("volume", driver_name).mount(name=name, mount_id=container_id))
+        path = str(self.drivers.driver("volume", driver_name).mount(name=name, mount_id=container_id))
+        self._event("mount", name, {"container": container_id, "destination": destination, "driver": driver_name,
+                                    "propagation": "", "read/write": "true" if rw else "false"})
+        return path
 
     def unmount(self, name: str, container_id: str) -> None:
         """Release ``container_id``'s use of the volume; a volume gone already is not an error."""
@@ -271,6 +288,7 @@ class VolumeService:
         if info is None:
             return
         self.drivers.driver("volume", info.driver).unmount(name=name, mount_id=container_id)
+        self._event("unmount", name, {"container": container_id, "driver": info.driver})
 
     def usage(self) -> list[dict[str, Any]]:
         """Volumes with Docker's ``UsageData`` (size of local volumes, reference counts), for ``system df``."""

@@ -22,6 +22,7 @@ import pytest
 
 from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
 from e2e.imagehelpers import REPO
+from moor.cli.client import DaemonError
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -206,6 +207,10 @@ def test_volumes_from_shares_volumes(moord: DaemonProcess, tmp_path: Path) -> No
         assert out == "one\ntwo\nread-only\n"
         missing = moor(moord, "create", "--volumes-from", "no-such-container", "busybox", "true")
         assert missing.returncode == 125 and "No such container: no-such-container" in missing.stderr
+        with pytest.raises(DaemonError) as caught:  # 400 as Docker: a 404 makes docker run try to pull the image
+            moord.client().call("POST", "/containers/create", body={
+                "Image": "busybox", "HostConfig": {"VolumesFrom": ["no-such-container"]}})
+        assert (caught.value.status, caught.value.message) == (400, "No such container: no-such-container")
     finally:
         moor(moord, "rm", "-fv", source)
         moor(moord, "volume", "rm", "-f", name)
@@ -274,6 +279,36 @@ def test_auto_remove_removes_anonymous_volumes(seeded: DaemonProcess) -> None:
         ok(moor(seeded, "volume", "rm", anonymous))
     finally:
         moor(seeded, "rm", "-f", kept)
+
+
+def test_volume_events_of_a_run(seeded: DaemonProcess) -> None:
+    """Docker's volume events for a container's volumes: create, mount, unmount and (rm -v) destroy."""
+    since = time.time() - 1
+    name, named = unique("evrun"), unique("evvol")
+    ok(moor(seeded, "run", "--name", name, "-v", f"{named}:/n:ro", "seeded:1", "true"))
+    try:
+        anonymous = next(m["Name"] for m in inspect(seeded, name)["Mounts"] if m["Destination"] == "/seed")
+        ok(moor(seeded, "rm", "-v", name))
+        until = time.time() + 1
+        lines = ok(moor(seeded, "events", "--since", str(since), "--until", str(until), "--filter", "type=volume",
+                        "--format", "{{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}")).splitlines()
+        mine = [line for line in lines if named in line or anonymous in line]
+        actions = [line.split()[:2] for line in mine]
+        assert sorted(actions) == sorted([["create", named], ["create", anonymous], ["mount", named],
+                                          ["mount", anonymous], ["unmount", named], ["unmount", anonymous],
+                                          ["destroy", anonymous]])
+        mount = json.loads(next(line for line in mine if line.startswith(f"mount {named}")).split(" ", 2)[2])
+        assert mount == {"container": inspect_id(seeded, since, name), "destination": "/n", "driver": "local",
+                         "propagation": "", "read/write": "false"}
+    finally:
+        moor(seeded, "rm", "-f", name)
+        moor(seeded, "volume", "rm", "-f", named)
+
+
+def inspect_id(daemon: DaemonProcess, since: float, name: str) -> str:
+    """The ID of the (removed) container ``name`` from its create event."""
+    return ok(moor(daemon, "events", "--since", str(since), "--until", str(time.time() + 1), "--filter",
+                   f"container={name}", "--filter", "event=create", "--format", "{{.Actor.ID}}")).split()[0]
 
 
 # ---------------------------------------------------------------------- inspect

@@ -146,3 +146,28 @@ def test_a_driver_that_cannot_list_is_a_warning(tmp_path) -> None:
     listed = volumes.list({})
     assert [v["Name"] for v in listed["Volumes"]] == ["fine"]
     assert listed["Warnings"] == ["broken: backend unreachable"]
+
+
+def test_volume_events_as_docker_publishes_them(tmp_path) -> None:
+    from moor.services.events import EventBus
+
+    config = config_module.parse({"data_root": str(tmp_path / "data"), "exec_root": str(tmp_path / "exec")})
+    bus = EventBus()
+    volumes = VolumeService(config.data_root, load_drivers(config), bus)
+    volumes.create("ev")
+    volumes.create("ev")  # Docker logs create each time a volume is asked for, existing or not
+    volumes.mount("ev", "c1", "/data", rw=False)
+    volumes.unmount("ev", "c1")
+    volumes.remove("ev")
+    volumes.remove("ev", force=True)  # nothing removed: no event
+    volumes.prune()
+    seen = [(e["Type"], e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"]) for e in bus.subscribe()[0]]
+    assert seen == [
+        ("volume", "create", "ev", {"driver": "local"}),
+        ("volume", "create", "ev", {"driver": "local"}),
+        ("volume", "mount", "ev", {"container": "c1", "destination": "/data", "driver": "local",
+                                   "propagation": "", "read/write": "false"}),
+        ("volume", "unmount", "ev", {"container": "c1", "driver": "local"}),
+        ("volume", "destroy", "ev", {"driver": "local"}),
+        ("volume", "prune", "", {"reclaimed": "0"}),
+    ]

@@ -37,19 +37,13 @@ def build(engine: "Engine") -> Router:
         name = body.get("Name") or ""
         if not isinstance(name, str):
             raise InvalidParameter("invalid volume name: expected a string")
-        existed = bool(name) and volumes.find(name) is not None
         volume = volumes.create(name, str(body.get("Driver") or ""), _string_map(body.get("DriverOpts"), "DriverOpts"),
                                 _string_map(body.get("Labels"), "Labels"))
-        if not existed:
-            engine.events.publish("volume", "create", volume["Name"], {"driver": volume["Driver"]})
         return json_response(volume, status=201)
 
     @router.route("POST", "/volumes/prune")
     def prune(request: Request) -> Response:
-        report = volumes.prune(parse_filters(request))
-        for name in report["VolumesDeleted"] or []:
-            engine.events.publish("volume", "destroy", name, {})
-        return json_response(report)
+        return json_response(volumes.prune(parse_filters(request)))
 
     @router.route("GET", "/volumes/{name}")
     def inspect(request: Request, name: str) -> Response:
@@ -57,10 +51,7 @@ def build(engine: "Engine") -> Router:
 
     @router.route("DELETE", "/volumes/{name}")
     def remove(request: Request, name: str) -> Response:
-        found = volumes.find(name)
         volumes.remove(name, force=request.flag("force"))
-        if found is not None:
-            engine.events.publish("volume", "destroy", name, {"driver": found["Driver"]})
         return Response(status=204, content_type="")
 
     return router
