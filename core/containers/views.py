@@ -49,7 +49,8 @@ def network_settings(container: Container) -> dict[str, Any]:
         "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0, "SandboxKey": "", "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None, "EndpointID": bridge.get("EndpointID", ""),
-        "Ports": {**{port: None for port in container.config.get("ExposedPorts") or {}}, **container.ports},
+        "Ports": ({**{port: None for port in container.config.get("ExposedPorts") or {}}, **container.ports}
+                  if container.state.Running else {}),  # Docker: a container that does not run has none
         "Gateway": bridge.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
         "MacAddress": bridge.get("MacAddress", ""), "Networks": {name: _endpoint(s) for name, s in container.networks.items()},

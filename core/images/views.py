@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,9 @@ def parse_timestamp(value: str | float | int) -> float:
         return float(text)
     except ValueError:
         pass
+    ago = _go_duration(text)
+    if ago is not None:  # Docker: a duration means that long before now ("24h", "1h30m")
+        return time.time() - ago
     base, _, rest = text.partition(".")
     fraction = ""
     zone = "Z"
@@ -51,6 +56,19 @@ def parse_timestamp(value: str | float | int) -> float:
         offset = sign * (int(hours) * 3600 + int(minutes or 0) * 60)
     seconds = moment.replace(tzinfo=timezone.utc).timestamp() - offset
     return seconds + (float("0." + fraction) if fraction else 0.0)
+
+
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _go_duration(text: str) -> float | None:
+    """Seconds in a Go duration (``1h30m``, ``-5s``, ``1.5h``), or None if ``text`` is not one."""
+    match = re.fullmatch(r"([-+]?)((?:[0-9]*\.?[0-9]+(?:ns|us|\u00b5s|ms|s|m|h))+)", text)
+    if match is None:
+        return None
+    seconds = sum(float(number) * _DURATION_UNITS[unit]
+                  for number, unit in re.findall(r"([0-9]*\.?[0-9]+)(ns|us|\u00b5s|ms|s|m|h)", match.group(2)))
+    return -seconds if match.group(1) == "-" else seconds
 
 
 def format_timestamp(seconds: float) -> str:

@@ -80,18 +80,19 @@ class ContainerNetworking:
         """The networks a container joins when it starts: name -> endpoint settings asked for."""
         mode = host_config["NetworkMode"]
         wanted: dict[str, Any] = {}
+        # An unknown network keeps the name asked for: as in Docker, it is refused when the container starts
+        # (NotFound from the join), not when it is made.
         if mode == "bridge" or (mode == "default" and self.bridge_by_default) or (
-                mode not in ("none", "host", "default") and not mode.startswith("container:")
-                and self.networks.find(mode)):
-            name = "bridge" if mode == "default" else self.networks.get(mode)["Name"]
-            wanted[name] = {}
+                mode not in ("none", "host", "default") and not mode.startswith("container:")):
+            record = self.networks.find("bridge" if mode == "default" else mode)
+            wanted[record["Name"] if record else mode] = {}
         for name, settings in (networking.get("EndpointsConfig") or {}).items():
             if name in ("default", "none", "host") or name == mode:  # the docker CLI repeats the mode here
                 if name in wanted or (name == "default" and "bridge" in wanted):
                     wanted["bridge" if name == "default" else name] = dict(settings or {})
                 continue
-            record = self.networks.get(name)
-            wanted[record["Name"]] = dict(settings or {})
+            record = self.networks.find(name)
+            wanted[record["Name"] if record else name] = dict(settings or {})
         return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases")} for name, s in wanted.items()}
 
     def check_host_config(self, host_config: dict[str, Any]) -> None:
@@ -253,6 +254,7 @@ class ContainerNetworking:
             if settings.get("EndpointID"):
                 self.networks.disconnect(container, name, None)
             container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        container.ports = {}  # a start that failed half-way published some
         self.dns.detach(container.id)
         self.refresh_hosts(container)
 

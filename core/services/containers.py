@@ -251,8 +251,6 @@ class ContainerService:
         network = host_config.get("NetworkMode") or "default"
         if network.startswith("container:"):
             self.get(network.split(":", 1)[1])
-        elif network not in ("default", "none", "host") and self.networks.find(network) is None:
-            raise NotFound(f"network {network} not found")
         log_config = dict(host_config.get("LogConfig") or {})
         driver_name = log_config.get("Type") or self.drivers.defaults["log"]
         options = {str(k): str(v) for k, v in (log_config.get("Config") or {}).items()}

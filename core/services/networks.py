@@ -97,7 +97,11 @@ class NetworkService:
     def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
         for key in filters:
             if key not in ("name", "id", "driver", "label", "type", "scope", "dangling"):
-                raise InvalidParameter(f"invalid filter '{key}'")
+                raise InvalidParameter(f"Invalid filter '{key}'")
+        for kind in filters.get("type", []):
+            if kind not in ("builtin", "custom"):
+                raise InvalidParameter(f"invalid filter: 'type'='{kind}'")
+        dangling = [_dangling_value(value) for value in filters.get("dangling", [])]
         result = []
         for record in self.networks.values():
             if filters.get("name") and not any(n in record["Name"] for n in filters["name"]):
@@ -111,6 +115,10 @@ class NetworkService:
             kind = "builtin" if record["Name"] in PREDEFINED else "custom"
             if filters.get("type") and kind not in filters["type"]:
                 continue
+            if filters.get("scope") and record["Scope"] not in filters["scope"]:
+                continue
+            if dangling and (record["Name"] not in PREDEFINED and not record["Containers"]) != dangling[-1]:
+                continue  # Docker: dangling networks are the user-defined ones no container uses
             result.append(record)
         return sorted(result, key=lambda r: r["Created"])
 
@@ -147,9 +155,17 @@ class NetworkService:
             self._save()
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        from moor.images.views import parse_timestamp
+
+        for key in filters:
+            if key not in ("until", "label", "label!"):
+                raise InvalidParameter(f"Invalid filter '{key}'")
+        until = [parse_timestamp(value) for value in filters.get("until", [])]
         deleted = []
         for record in list(self.networks.values()):
             if record["Name"] in PREDEFINED or record["Containers"] or not labels_match(record["Labels"], filters):
+                continue
+            if any(parse_timestamp(record["Created"]) >= moment for moment in until):
                 continue
             self.remove(record["Id"])
             deleted.append(record["Name"])
@@ -316,3 +332,12 @@ class NetworkService:
                     if (entry.get("IPv4Address") or "").split("/")[0] == address:
                         return f"{entry['Name']}.{record['Name']}"
         return None
+
+
+def _dangling_value(value: str) -> bool:
+    """The ``dangling`` filter's value as Docker reads it."""
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise InvalidParameter("invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")")

@@ -319,3 +319,26 @@ def test_outbound_masquerade_and_internal_networks(moord: DaemonProcess) -> None
         moor(moord, "rm", "-f", "inweb")
         for name in ("outnet", "innet"):
             moor(moord, "network", "rm", name)
+
+
+def test_a_container_that_does_not_run_shows_no_ports(moord: DaemonProcess) -> None:
+    make_network(moord, "idlenet")
+    port = free_port()
+    try:
+        created = moor(moord, "create", "--name", "idle", "--network", "idlenet", "-p", "80", "--expose", "90",
+                       "busybox", "true")
+        assert created.returncode == 0, created.stderr
+        assert json.loads(moor(moord, "inspect", "idle").stdout)[0]["NetworkSettings"]["Ports"] == {}  # as Docker
+        holder = moor(moord, "run", "-d", "--name", "holder", "--network", "idlenet", "-p", f"127.0.0.1:{port}:80",
+                      "busybox", "sleep", "300")
+        assert holder.returncode == 0, holder.stderr
+        # 7000/tcp (published first) gets a random port, then 80/tcp finds its port taken: the start fails
+        clash = moor(moord, "run", "-d", "--name", "clash", "--network", "idlenet", "--expose", "7000", "-P",
+                     "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "300")
+        assert clash.returncode == 125 and "port is already allocated" in clash.stderr
+        assert json.loads(moor(moord, "inspect", "clash").stdout)[0]["NetworkSettings"]["Ports"] == {}
+        rows = moor(moord, "ps", "-a", "--filter", "name=clash", "--format", "{{.Ports}}").stdout
+        assert rows == "\n"  # no port of the failed start is left behind
+    finally:
+        moor(moord, "rm", "-f", "idle", "holder", "clash")
+        moor(moord, "network", "rm", "idlenet")

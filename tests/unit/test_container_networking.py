@@ -39,3 +39,12 @@ def test_hosts_of_the_container_and_its_linkers_only(tmp_path: Path) -> None:
     assert Path(target.hosts_path).read_text().endswith("10.9.0.2\ta\n")
     assert f"10.9.0.2\tprimary {target.short_id} a\n" in Path(linker.hosts_path).read_text()
     assert Path(bystander.hosts_path).read_text() == UNTOUCHED  # names no one: not rewritten
+
+
+def test_an_unknown_network_is_kept_by_name_until_the_start(tmp_path: Path) -> None:
+    store = ContainerStore(str(tmp_path / "containers"))
+    networking = ContainerNetworking(Config(data_root=str(tmp_path)), NoDrivers(), store, None,  # type: ignore[arg-type]
+                                     store.find)  # type: ignore[arg-type]
+    wanted = networking.wanted_networks({"NetworkMode": "later"},
+                                        {"EndpointsConfig": {"later": {"Aliases": ["web"]}, "other": {}}})
+    assert wanted == {"later": {"IPAMConfig": None, "Aliases": ["web"]}, "other": {"IPAMConfig": None, "Aliases": None}}

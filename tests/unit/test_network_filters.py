@@ -1,0 +1,80 @@
+"""The network service's list and prune filters, checked as Docker checks them, over a fake driver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moor.errors import InvalidParameter
+from moor.images.views import format_timestamp, parse_timestamp
+from moor.services.networks import NetworkService
+
+
+class FakeDriver:
+    def create(self, network: Any) -> dict[str, str]:
+        return {"subnet": "10.1.0.0/24"}
+
+    def remove(self, network: Any) -> None:
+        pass
+
+
+class FakeDrivers:
+    defaults = {"network": "bridge"}
+
+    def names(self, kind: str) -> list[str]:
+        return ["bridge", "host", "none"]
+
+    def driver(self, kind: str, name: str) -> FakeDriver:
+        return FakeDriver()
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> NetworkService:
+    networks = NetworkService(str(tmp_path), FakeDrivers())  # type: ignore[arg-type]
+    networks.create({"Name": "idle", "Labels": {"keep": "no"}})
+    networks.create({"Name": "used"})
+    networks.find("used")["Containers"]["c" * 64] = {"Name": "c"}  # type: ignore[index]
+    return networks
+
+
+def names(records: list[dict[str, Any]]) -> list[str]:
+    return sorted(r["Name"] for r in records)
+
+
+def test_dangling_networks_are_the_unused_user_defined_ones(service: NetworkService) -> None:
+    assert names(service.list({"dangling": ["true"]})) == ["idle"]
+    assert names(service.list({"dangling": ["0"]})) == ["bridge", "host", "none", "used"]
+    assert names(service.list({"scope": ["swarm"]})) == []
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"bogus": ["1"]}, "Invalid filter 'bogus'"),
+    ({"dangling": ["maybe"]}, "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")"),
+    ({"type": ["weird"]}, "invalid filter: 'type'='weird'"),
+])
+def test_bad_list_filters_are_refused_with_dockers_words(service: NetworkService, filters: dict[str, list[str]],
+                                                         message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        service.list(filters)
+    assert str(caught.value) == message
+
+
+def test_prune_refuses_unknown_filters_and_removes_nothing(service: NetworkService) -> None:
+    for filters in ({"bogus": ["1"]}, {"dangling": ["true"]}):
+        with pytest.raises(InvalidParameter, match=f"Invalid filter '{next(iter(filters))}'"):
+            service.prune(filters)
+    assert names(service.list({})) == ["bridge", "host", "idle", "none", "used"]
+
+
+def test_prune_until_keeps_newer_networks(service: NetworkService) -> None:
+    assert service.prune({"until": ["240h"]}) == {"NetworksDeleted": None}
+    assert service.prune({"until": [format_timestamp(parse_timestamp("0s") + 60)]}) == {"NetworksDeleted": ["idle"]}
+
+
+@pytest.mark.parametrize(("text", "ago"), [("24h", 86400.0), ("1h30m", 5400.0), ("1.5h", 5400.0), ("300ms", 0.3)])
+def test_timestamps_may_be_go_durations_before_now(text: str, ago: float) -> None:
+    import time
+
+    assert abs(time.time() - ago - parse_timestamp(text)) < 5
