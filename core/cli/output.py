@@ -118,8 +118,12 @@ def print_prune_report(kind: str, deleted: list[str], space: int | None) -> None
 
 
 def inspect_many(client: Any, names: tuple[str, ...], path_of: Any, kind: str, format_: str,
-                 params: dict[str, Any] | None = None) -> None:
-    """``inspect`` of several objects: print those found (JSON or template), name the missing, exit 1 if any."""
+                 params: dict[str, Any] | None = None, daemon_wording: bool = False) -> None:
+    """``inspect`` of several objects: print those found (JSON or template), name the missing, exit 1 if any.
+
+    ``daemon_wording`` names a missing one with the daemon's message (``Error response from daemon: ...``),
+    as docker 20.10's ``volume inspect`` does, instead of ``Error: No such KIND: NAME``.
+    """
     from moor.cli.client import DaemonError
 
     found, missing = [], []
@@ -129,12 +133,13 @@ def inspect_many(client: Any, names: tuple[str, ...], path_of: Any, kind: str, f
         except DaemonError as err:
             if err.status != 404:
                 raise
-            missing.append(name)
+            missing.append(f"Error response from daemon: {err.message}" if daemon_wording
+                           else f"Error: No such {kind}: {name}")
     if format_:
         render_format(format_, found)
     else:
         print_json(found)
-    for name in missing:
-        click.echo(f"Error: No such {kind}: {name}", err=True)
+    for message in missing:
+        click.echo(message, err=True)
     if missing:
         sys.exit(1)

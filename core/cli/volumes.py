@@ -35,6 +35,9 @@ def create(ctx: click.Context, driver: str, label: tuple[str, ...], opt: tuple[s
     """Create a volume."""
     if name and name_flag and name != name_flag:
         fail("Conflicting options: either specify --name or provide positional arg, not both")
+    for value in label:
+        if not value.partition("=")[0]:
+            fail(f'invalid argument "{value}" for "--label" flag: invalid label \'{value}\': empty name', 125)
     body = {"Name": name or name_flag, "Driver": driver, "DriverOpts": _pairs(opt), "Labels": _pairs(label)}
     click.echo(client_of(ctx).call("POST", "/volumes/create", body=body)["Name"])
 
@@ -82,7 +85,8 @@ volume.add_command(ls, "list")
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
     """Display detailed information on one or more volumes."""
-    inspect_many(client_of(ctx), names, lambda name: f"/volumes/{quote_name(name)}", "volume", format_)
+    inspect_many(client_of(ctx), names, lambda name: f"/volumes/{quote_name(name)}", "volume", format_,
+                 daemon_wording=True)
 
 
 @volume.command("rm")
@@ -97,10 +101,7 @@ def rm(ctx: click.Context, force: bool, names: tuple[str, ...]) -> None:
             client.call("DELETE", f"/volumes/{quote_name(name)}", params={"force": "1" if force else None})
             click.echo(name)
         except DaemonError as err:
-            if err.status == 404:
-                click.echo(f"Error: No such volume: {name}", err=True)
-            else:
-                click.echo(f"Error response from daemon: {err.message}", err=True)
+            click.echo(f"Error response from daemon: {err.message}", err=True)
             failed = True
     if failed:
         sys.exit(1)

@@ -67,12 +67,15 @@ def test_create_ls_inspect_rm(fresh: DaemonProcess) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", shown["CreatedAt"])
     assert ok(fresh, "volume", "inspect", "-f", "{{.Name}}:{{.Driver}}", "data1") == "data1:local\n"
     missing = moor(fresh, "volume", "inspect", "data1", "nope")
-    assert missing.returncode == 1 and "Error: No such volume: nope" in missing.stderr
+    assert missing.returncode == 1 and missing.stderr == "Error response from daemon: get nope: no such volume\n"
     assert ok(fresh, "volume", "rm", "data1", generated) == f"data1\n{generated}\n"
     assert not os.path.exists(shown["Mountpoint"])
     gone = moor(fresh, "volume", "rm", "data1")
-    assert gone.returncode == 1 and gone.stderr.strip() == "Error: No such volume: data1"
+    assert gone.returncode == 1 and gone.stderr == "Error response from daemon: get data1: no such volume\n"
     assert ok(fresh, "volume", "rm", "-f", "data1") == "data1\n"
+    bad_label = moor(fresh, "volume", "create", "--label", "=x", "data2")
+    assert (bad_label.returncode, bad_label.stderr) == (
+        125, 'invalid argument "=x" for "--label" flag: invalid label \'=x\': empty name\n')
     assert names(fresh) == []
 
 
