@@ -207,15 +207,16 @@ def image_inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> N
 @click.option("-s", "--size", is_flag=True, help="Display total file sizes if the type is container")
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str, size: bool) -> None:
-    """Return low-level information on moor objects (containers first, then images)."""
-    if type_ not in ("", "container", "image"):
+    """Return low-level information on moor objects (containers first, then images, networks, volumes)."""
+    if type_ not in ("", "container", "image", "network", "volume"):
         fail(f'"{type_}" is not a valid value for --type', 125)
     client = client_of(ctx)
     found, failed = [], False
     for name in names:
         item = None
         for kind, path in (("container", f"/containers/{quote_name(name)}/json"),
-                           ("image", f"/images/{quote_name(name)}/json")):
+                           ("image", f"/images/{quote_name(name)}/json"),
+                           ("network", f"/networks/{quote_name(name)}"), ("volume", f"/volumes/{quote_name(name)}")):
             if type_ and type_ != kind:
                 continue
             try:

@@ -66,6 +66,8 @@ def test_create_ls_inspect_rm(fresh: DaemonProcess) -> None:
         "Name": "data1", "Driver": "local", "Labels": {"tier": "db", "bare": ""}, "Options": None, "Scope": "local"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", shown["CreatedAt"])
     assert ok(fresh, "volume", "inspect", "-f", "{{.Name}}:{{.Driver}}", "data1") == "data1:local\n"
+    assert ok(fresh, "inspect", "-f", "{{.Mountpoint}}", "data1") == shown["Mountpoint"] + "\n"  # as docker inspect
+    assert ok(fresh, "inspect", "--type", "volume", "-f", "{{.Name}}", "data1") == "data1\n"
     missing = moor(fresh, "volume", "inspect", "data1", "nope")
     assert missing.returncode == 1 and missing.stderr == "Error response from daemon: get nope: no such volume\n"
     assert ok(fresh, "volume", "rm", "data1", generated) == f"data1\n{generated}\n"
