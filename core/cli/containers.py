@@ -340,6 +340,8 @@ def _create(client: Client, body: dict[str, Any], name: str) -> str:
             click.echo(f"Unable to find image '{image}' locally", err=True)
         click.echo(f"Error response from daemon: {err.message}", err=True)
         sys.exit(ENGINE_ERROR)
+    for warning in reply.get("Warnings") or []:
+        click.echo(f"WARNING: {warning}", err=True)
     return reply["Id"]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError
+from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
 
 if TYPE_CHECKING:
     from moor.config import Config
@@ -95,6 +95,35 @@ class ContainerNetworking:
             wanted[record["Name"] if record else name] = dict(settings or {})
         return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases")} for name, s in wanted.items()}
 
+    @staticmethod
+    def check_network_mode(config: dict[str, Any], host_config: dict[str, Any]) -> None:
+        """Refuse, as Docker does when a container is made, what the network mode leaves no room for: ``config``
+        is the request's own (not merged with the image's). The container whose namespace
+        ``container:<name>`` joins need not exist yet: its absence fails the start."""
+        mode = str(host_config.get("NetworkMode") or "")
+        conflicts: list[tuple[bool, str]] = []
+        if mode.startswith("container:"):
+            if not mode.split(":", 1)[1]:
+                raise InvalidParameter("Invalid network mode: invalid container format container:<name|id>")
+            conflicts = [
+                (bool(config.get("Hostname")), "conflicting options: hostname and the network mode"),
+                (bool(host_config.get("Links")), "conflicting options: container type network can't be used with "
+                                                 "links. This would result in undefined behavior"),
+                (bool(host_config.get("Dns")), "conflicting options: dns and the network mode"),
+                (bool(host_config.get("ExtraHosts")),
+                 "conflicting options: custom host-to-IP mapping and the network mode"),
+                (bool(host_config.get("PortBindings") or host_config.get("PublishAllPorts")),
+                 "conflicting options: port publishing and the container type network mode"),
+                (bool(config.get("ExposedPorts")),
+                 "conflicting options: port exposing and the container type network mode"),
+            ]
+        elif mode == "host":
+            conflicts = [(bool(host_config.get("Links")), "conflicting options: host type networking can't be used "
+                                                          "with links. This would result in undefined behavior")]
+        for conflict, message in conflicts:
+            if conflict:
+                raise InvalidParameter(message)
+
     def check_host_config(self, host_config: dict[str, Any]) -> None:
         """Check ``ExtraHosts`` and ``PortBindings``; ``Links`` become ``/name:/{self}/alias`` (the linked
         container must exist; ``{self}`` is the new container's name, filled in once known)."""
@@ -105,7 +134,10 @@ class ContainerNetworking:
         links = []
         for link in host_config.get("Links") or []:
             source, _, alias = link.partition(":")
-            linked = self.get(source.strip("/"))
+            try:
+                linked = self.get(source.strip("/"))
+            except NotFound as err:  # a 400, as Docker: a 404 would have the docker CLI pull the image
+                raise InvalidParameter(f"could not get container for {source.strip('/')}: {err}") from None
             links.append(f"/{linked.name}:/{{self}}/{alias.rsplit('/', 1)[-1] or linked.name}")
         host_config["Links"] = links or None
         portspec.validate(host_config.get("PortBindings"))

@@ -136,6 +136,7 @@ class ContainerService:
             raise InvalidParameter("config cannot be empty in order to create a container")
         host_config = dict(body.get("HostConfig") or {})
         validate_resources(host_config)
+        self.networking.check_network_mode(body, host_config)
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidParameter("No image specified")  # Docker: "config cannot be empty..."
@@ -249,8 +250,6 @@ class ContainerService:
 
     def _host_config(self, host_config: dict[str, Any]) -> dict[str, Any]:
         network = host_config.get("NetworkMode") or "default"
-        if network.startswith("container:"):
-            self.get(network.split(":", 1)[1])
         log_config = dict(host_config.get("LogConfig") or {})
         driver_name = log_config.get("Type") or self.drivers.defaults["log"]
         options = {str(k): str(v) for k, v in (log_config.get("Config") or {}).items()}

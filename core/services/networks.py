@@ -220,15 +220,22 @@ class NetworkService:
                             "network")
         settings = dict(settings or {})
         ipam = dict(settings.get("IPAMConfig") or {})
+        asked = tuple(a for a in settings.get("Aliases") or [] if a != container.short_id)  # a restart keeps one
+        if record["Name"] in PREDEFINED:  # Docker: the default bridge takes no address or alias of one's choosing
+            if ipam.get("IPv4Address") or ipam.get("IPv6Address"):
+                raise InvalidParameter("user specified IP address is supported on user defined networks only")
+            if asked:
+                raise InvalidParameter("network-scoped alias is supported only for containers in user defined "
+                                       "networks")
         self.ensure_on_host(record)
         endpoint_id = secrets.token_hex(32)
-        aliases = tuple(settings.get("Aliases") or []) + (container.short_id,)
+        aliases = asked + (() if record["Name"] in PREDEFINED else (container.short_id,))
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
                                 ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases)
         info = self.drivers.driver("network", record["Driver"]).connect(
             network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
         result = {
-            "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases), "NetworkID": record["Id"],
+            "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases) or None, "NetworkID": record["Id"],
             "EndpointID": endpoint_id, "Gateway": info.gateway, "IPAddress": info.ipv4_address,
             "IPPrefixLen": info.prefix_len, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": info.mac_address, "DriverOpts": None,

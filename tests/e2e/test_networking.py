@@ -211,3 +211,19 @@ def test_default_bridge_network_and_publishing(moord: DaemonProcess) -> None:
         assert moord.bridge in subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
     finally:
         moor(moord, "rm", "-f", "defweb")
+
+
+def test_network_mode_checks_at_create_and_at_start(moord: DaemonProcess) -> None:
+    host = moor(moord, "run", "--rm", "--network", "host", "-p", "80:80", "busybox", "true")
+    assert host.returncode == 0 and "WARNING: Published ports are discarded when using host network mode" in host.stderr
+    hostname = moor(moord, "create", "--network", "container:nosuch", "-h", "x", "busybox")
+    assert hostname.returncode == 125 and "conflicting options: hostname and the network mode" in hostname.stderr
+    try:  # as Docker: the container and the network it names need exist only when it starts
+        for name, network in (("latecontainer", "container:nosuch"), ("latenetwork", "nosuchnet")):
+            assert moor(moord, "create", "--name", name, "--network", network, "busybox").returncode == 0
+        started = moor(moord, "start", "latecontainer")
+        assert started.returncode == 1 and "No such container: nosuch" in started.stderr
+        started = moor(moord, "start", "latenetwork")
+        assert started.returncode == 1 and "network nosuchnet not found" in started.stderr
+    finally:
+        moor(moord, "rm", "latecontainer", "latenetwork")

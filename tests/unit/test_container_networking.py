@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from moor.config import Config
 from moor.containers.record import Container, ContainerStore
+from moor.errors import InvalidParameter, NotFound
 from moor.services.container_networking import ContainerNetworking
 
 UNTOUCHED = "untouched\n"
@@ -48,3 +51,37 @@ def test_an_unknown_network_is_kept_by_name_until_the_start(tmp_path: Path) -> N
     wanted = networking.wanted_networks({"NetworkMode": "later"},
                                         {"EndpointsConfig": {"later": {"Aliases": ["web"]}, "other": {}}})
     assert wanted == {"later": {"IPAMConfig": None, "Aliases": ["web"]}, "other": {"IPAMConfig": None, "Aliases": None}}
+
+
+@pytest.mark.parametrize(("config", "host_config", "message"), [
+    ({"Hostname": "x"}, {"NetworkMode": "container:a"}, "conflicting options: hostname and the network mode"),
+    ({}, {"NetworkMode": "container:a", "Links": ["b:c"]},
+     "conflicting options: container type network can't be used with links. This would result in undefined behavior"),
+    ({}, {"NetworkMode": "container:a", "Dns": ["10.0.0.1"]}, "conflicting options: dns and the network mode"),
+    ({}, {"NetworkMode": "container:a", "ExtraHosts": ["h:10.0.0.1"]},
+     "conflicting options: custom host-to-IP mapping and the network mode"),
+    ({}, {"NetworkMode": "container:a", "PublishAllPorts": True},
+     "conflicting options: port publishing and the container type network mode"),
+    ({"ExposedPorts": {"80/tcp": {}}}, {"NetworkMode": "container:a"},
+     "conflicting options: port exposing and the container type network mode"),
+    ({}, {"NetworkMode": "container:"}, "Invalid network mode: invalid container format container:<name|id>"),
+    ({}, {"NetworkMode": "host", "Links": ["b:c"]},
+     "conflicting options: host type networking can't be used with links. This would result in undefined behavior"),
+])
+def test_what_the_network_mode_leaves_no_room_for(config: dict, host_config: dict, message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        ContainerNetworking.check_network_mode(config, host_config)
+    assert str(caught.value) == message
+    ContainerNetworking.check_network_mode({"Domainname": "x"}, {"NetworkMode": "container:a", "DnsSearch": ["s"]})
+
+
+def test_a_link_to_an_unknown_container_is_a_bad_request(tmp_path: Path) -> None:
+    store = ContainerStore(str(tmp_path / "containers"))
+
+    def get(ident: str) -> Container:
+        raise NotFound(f"No such container: {ident}")
+
+    networking = ContainerNetworking(Config(data_root=str(tmp_path)), NoDrivers(), store, None,  # type: ignore[arg-type]
+                                     get)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="^could not get container for nosuch: No such container: nosuch$"):
+        networking.check_host_config({"Links": ["nosuch:x"]})

@@ -100,7 +100,10 @@ def build(engine: "Engine") -> Router:
     def create(request: Request) -> Response:
         body = request.json(required=True)
         container = containers.create(body, name=request.arg("name"))
-        return json_response({"Id": container.id, "Warnings": []}, status=201)
+        warnings = []
+        if container.host_config.get("NetworkMode") == "host" and container.host_config.get("PortBindings"):
+            warnings.append("Published ports are discarded when using host network mode")  # Docker's words
+        return json_response({"Id": container.id, "Warnings": warnings}, status=201)
 
     @router.route("GET", "/containers/json")
     def list_containers(request: Request) -> Response:

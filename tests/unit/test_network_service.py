@@ -1,4 +1,4 @@
-"""The network service's list and prune filters, checked as Docker checks them, over a fake driver."""
+"""The network service over a fake driver: list and prune filters and endpoint settings, checked as Docker does."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ import pytest
 from moor.errors import InvalidParameter
 from moor.images.views import format_timestamp, parse_timestamp
 from moor.services.networks import NetworkService
+from moor.types import EndpointInfo
 
 
 class FakeDriver:
     def create(self, network: Any) -> dict[str, str]:
         return {"subnet": "10.1.0.0/24"}
+
+    def connect(self, network: Any, endpoint: Any, netns_path: str) -> EndpointInfo:
+        return EndpointInfo(ipv4_address="10.1.0.2", prefix_len=24, gateway="10.1.0.1")
 
     def remove(self, network: Any) -> None:
         pass
@@ -78,3 +82,27 @@ def test_timestamps_may_be_go_durations_before_now(text: str, ago: float) -> Non
     import time
 
     assert abs(time.time() - ago - parse_timestamp(text)) < 5
+
+
+class Member:
+    id = "d" * 64
+    short_id = "d" * 12
+    name = "member"
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"IPAMConfig": {"IPv4Address": "10.1.0.9"}}, "user specified IP address is supported on user defined networks only"),
+    ({"Aliases": ["web"]}, "network-scoped alias is supported only for containers in user defined networks"),
+])
+def test_the_default_bridge_takes_no_chosen_address_or_alias(service: NetworkService, settings: dict[str, Any],
+                                                             message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        service.connect(Member(), "bridge", "/proc/self/ns/net", settings)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+    assert service.connect(Member(), "bridge", "", {})["Aliases"] is None  # type: ignore[arg-type]
+
+
+def test_a_rejoin_keeps_one_short_id_alias(service: NetworkService) -> None:
+    first = service.connect(Member(), "idle", "", {"Aliases": ["web"]})  # type: ignore[arg-type]
+    again = service.connect(Member(), "idle", "", first)  # type: ignore[arg-type]
+    assert again["Aliases"] == ["web", "d" * 12]
