@@ -2,7 +2,7 @@
 
 A mount point is a dict kept in the container record (``Container.mounts``) in the shape of
 Docker's inspect ``Mounts`` entries plus a few private keys (``Anonymous``, ``CopyData``,
-``CreateSource``, ``TmpfsOptions``) that :func:`mount_view` leaves out.
+``CreateSource``, ``NonRecursive``, ``TmpfsOptions``) that :func:`mount_view` leaves out.
 
 Planning follows Docker 20.10: ``--volumes-from`` first (every volume and bind of the other
 container; ``:ro`` makes them read-only), then ``Binds`` and ``Mounts`` (each replacing what
@@ -51,7 +51,7 @@ def _realize(request: MountRequest, volumes: "VolumeService | None", created: li
     if request.type == "bind":
         return {"Type": "bind", "Source": request.source, "Destination": request.destination, "Mode": request.mode,
                 "RW": request.rw, "Propagation": request.propagation, "CreateSource": request.create_source,
-                "PropagationGiven": request.propagation_given}
+                "PropagationGiven": request.propagation_given, "NonRecursive": not request.recursive}
     if request.type == "tmpfs":
         return {"Type": "tmpfs", "Source": "", "Destination": request.destination, "Mode": "", "RW": request.rw,
                 "Propagation": "", "TmpfsOptions": list(request.tmpfs_options)}
@@ -86,7 +86,8 @@ def plan(host_config: dict[str, Any], config_volumes: dict[str, Any] | None,
             shared = {key: point.get(key, "") for key in VOLUME_KEYS if key in point}
             shared.update(Mode="", RW=bool(point.get("RW")) and rw, Anonymous=False, CopyData=False,
                           CreateSource=bool(point.get("CreateSource")),
-                          PropagationGiven=bool(point.get("PropagationGiven")))
+                          PropagationGiven=bool(point.get("PropagationGiven")),
+                          NonRecursive=bool(point.get("NonRecursive")))
             points[point["Destination"]] = shared
     created: list[str] = []
     try:
@@ -165,7 +166,8 @@ def oci_mounts(container: "Container", rootfs: str, volumes: "VolumeService | No
             continue
         if kind == "bind":
             host = _bind_source(point)
-            options = ["rbind"] + ([] if point.get("RW") else ["ro"]) + [_bind_propagation(point, data_root)]
+            options = ["bind" if point.get("NonRecursive") else "rbind"] + ([] if point.get("RW") else ["ro"]) \
+                + [_bind_propagation(point, data_root)]
             with prepare_target(rootfs, point["Destination"], make="dir" if os.path.isdir(host) else "file") as target:
                 result.append({"destination": target.path, "type": "bind", "source": host, "options": options})
     return result

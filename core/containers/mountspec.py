@@ -46,6 +46,7 @@ class MountRequest:
     labels: dict[str, str] = field(default_factory=dict)
     tmpfs_options: list[str] = field(default_factory=list)  # "ro", "mode=1700", "size=1m"
     create_source: bool = False  # a -v bind whose missing host directory is created (not --mount)
+    recursive: bool = True  # a bind takes the source's submounts along (rbind); not with bind-nonrecursive
 
 
 def _spec_error(raw: str, detail: str = "") -> InvalidParameter:
@@ -219,7 +220,7 @@ def parse_api_mount(entry: Any) -> MountRequest:
             raise _config_error(kind, f"bind source path does not exist: {source}")
         return MountRequest(type=kind, destination=destination, source=source, rw=not read_only,
                             propagation=propagation or DEFAULT_BIND_PROPAGATION, propagation_given=bool(propagation),
-                            copy_data=False)
+                            copy_data=False, recursive=not (bind_options or {}).get("NonRecursive"))
     if bind_options:
         raise _config_error(kind, "field BindOptions must not be specified")
     if kind == "tmpfs":

@@ -191,6 +191,22 @@ def test_tmpfs_mount(moord: DaemonProcess) -> None:  # noqa: F811
     assert out.endswith("1770\n")
 
 
+def test_bind_nonrecursive_leaves_submounts_out(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+    """--mount bind-nonrecursive binds the source alone (bind, not rbind), as Docker does."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(sub)], check=True)
+    try:
+        count = "grep -c ' /b/sub ' /proc/mounts || true"
+        recursive = ok(moor(moord, "run", "--rm", "--mount", f"type=bind,src={tmp_path},dst=/b", "busybox",
+                            "sh", "-c", count))
+        alone = ok(moor(moord, "run", "--rm", "--mount", f"type=bind,src={tmp_path},dst=/b,bind-nonrecursive",
+                        "busybox", "sh", "-c", count))
+        assert (recursive, alone) == ("1\n", "0\n")
+    finally:
+        subprocess.run(["umount", "-l", str(sub)], check=False)
+
+
 # ---------------------------------------------------------------------- volumes-from, VOLUME, rm -v, --rm
 
 

@@ -66,7 +66,11 @@ def test_api_mounts(tmp_path: Path) -> None:
     assert (request.copy_data, request.labels, request.driver, request.driver_options, request.mode) == \
         (False, {"a": "b"}, "drv", {"o": "1"}, "z")
     request = parse_api_mount({"Type": "bind", "Source": str(tmp_path), "Target": "/b", "ReadOnly": True})
-    assert (request.rw, request.propagation, request.create_source) == (False, "rprivate", False)
+    assert (request.rw, request.propagation, request.create_source, request.recursive) == \
+        (False, "rprivate", False, True)
+    request = parse_api_mount({"Type": "bind", "Source": str(tmp_path), "Target": "/b",
+                               "BindOptions": {"NonRecursive": True}})
+    assert request.recursive is False
     request = parse_api_mount({"Type": "tmpfs", "Target": "/t", "ReadOnly": True,
                                "TmpfsOptions": {"SizeBytes": 1 << 20, "Mode": 0o1700}})
     assert request.tmpfs_options == ["ro", "mode=1700", "size=1m"]
