@@ -316,6 +316,9 @@ def test_volume_events_of_a_run(seeded: DaemonProcess) -> None:
         mount = json.loads(next(line for line in mine if line.startswith(f"mount {named}")).split(" ", 2)[2])
         assert mount == {"container": inspect_id(seeded, since, name), "destination": "/n", "driver": "local",
                          "propagation": "", "read/write": "false"}
+        only = ok(moor(seeded, "events", "--since", str(since), "--until", str(until), "--filter", f"volume={named}",
+                       "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}")).splitlines()
+        assert only == [f"volume create {named}", f"volume mount {named}", f"volume unmount {named}"]
     finally:
         moor(seeded, "rm", "-f", name)
         moor(seeded, "volume", "rm", "-f", named)

@@ -81,11 +81,14 @@ def _event_matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool
         "container": [event["Actor"]["ID"], attributes.get("name", "")] if event["Type"] == "container" else [],
         "image": [attributes.get("image", ""), event["Actor"]["ID"]],
         "label": [f"{k}={v}" for k, v in attributes.items()] + list(attributes),
+        "network": [event["Actor"]["ID"], attributes.get("name", "")] if event["Type"] == "network" else [],
+        "volume": [event["Actor"]["ID"]] if event["Type"] == "volume" else [],
     }
+    fuzzy = ("container", "network", "volume")  # an ID or name prefix matches, as in Docker
     for key, values in filters.items():
         if key not in checks:
             raise InvalidParameter(f"invalid filter '{key}'")
-        if not any(v in checks[key] or any(c.startswith(v) for c in checks[key] if key == "container")
+        if not any(v in checks[key] or any(c.startswith(v) for c in checks[key] if c and key in fuzzy)
                    for v in values):
             return False
     return True
