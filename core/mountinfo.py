@@ -38,6 +38,22 @@ def mount_points() -> list[str]:
         return [unescape(line.split(" ", 5)[4]) for line in handle if line.strip()]
 
 
+def mount_of(path: str) -> tuple[str, list[str]]:
+    """The mount holding ``path`` (the last mounted of the longest mount points above it) and its optional
+    fields (``shared:N``, ``master:N``: its propagation; none for a private mount)."""
+    path = os.path.realpath(path)
+    found: tuple[str, list[str]] = ("/", [])
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
+        for line in handle:
+            fields = line.split()
+            if "-" not in fields[6:]:
+                continue
+            point = unescape(fields[4])
+            if (point == path or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(found[0]):
+                found = (point, fields[6:fields.index("-", 6)])
+    return found
+
+
 def is_mounted(path: str) -> bool:
     return path in mount_points()
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SHARED = ("shared", "rshared")
+SLAVE = ("slave", "rslave")
 VOLUME_KEYS = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
 OTHER_KEYS = ("Type", "Source", "Destination", "Mode", "RW", "Propagation")
 
@@ -115,7 +117,12 @@ def references(points: list[dict[str, Any]], name: str) -> bool:
 
 
 def _bind_propagation(point: dict[str, Any], data_root: str) -> str:
-    """The propagation for a bind; a source holding the data root must be a slave (Docker's rule)."""
+    """The propagation for a bind; a source holding the data root must be a slave (Docker's rule).
+
+    As in Docker, a shared propagation needs a shared source mount, a slave one a shared or slave source.
+    """
+    from moor.mountinfo import mount_of
+
     source, propagation = point["Source"], point.get("Propagation") or DEFAULT_BIND_PROPAGATION
     root = os.path.realpath(data_root)
     if root == source or root.startswith(source.rstrip("/") + "/"):
@@ -125,7 +132,20 @@ def _bind_propagation(point: dict[str, Any], data_root: str) -> str:
             raise InvalidParameter('invalid mount config: must use either propagation mode "rslave" or "rshared" '
                                    f'when mount source is within the daemon root, daemon root: "{data_root}", '
                                    f'bind mount source: "{source}", propagation: "{propagation}"')
+    if propagation in SHARED or propagation in SLAVE:
+        mount_point, fields = mount_of(source)
+        shared = any(field.startswith("shared:") for field in fields)
+        if propagation in SHARED and not shared:
+            raise InvalidParameter(f"path {source} is mounted on {mount_point} but it is not a shared mount")
+        if propagation in SLAVE and not shared and not any(field.startswith("master:") for field in fields):
+            raise InvalidParameter(f"path {source} is mounted on {mount_point} but it is not a shared or slave mount")
     return propagation
+
+
+def rootfs_propagation(mounts: list[dict[str, Any]]) -> str:
+    """The spec's ``rootfsPropagation``: ``shared`` when a bind is shared (so that its mounts reach the
+    host, as Docker sets it), else "" (runc's default, rslave)."""
+    return "shared" if any(set(mount.get("options") or []) & set(SHARED) for mount in mounts) else ""
 
 
 def _bind_source(point: dict[str, Any]) -> str:

@@ -350,7 +350,7 @@ class ContainerService:
         from moor.containers.model import ProcessSpec, RuntimeSpecInput
 
         from moor.containers import security
-        from moor.containers.mountpoints import in_root, oci_mounts
+        from moor.containers.mountpoints import in_root, oci_mounts, rootfs_propagation
 
         host_network = container.host_config["NetworkMode"] == "host"
         etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
@@ -388,6 +388,8 @@ class ContainerService:
             resources=oci_resources(hc),
         ))
         spec = security.apply(spec, hc, rootfs)
+        if rootfs_propagation(spec["mounts"]):
+            spec["linux"]["rootfsPropagation"] = rootfs_propagation(spec["mounts"])
         domainname = container.config.get("Domainname")
         if domainname and hc.get("UTSMode") != "host":  # runc 1.1 ignores the spec's domainname: set it as Docker does
             spec["linux"].setdefault("sysctl", {})["kernel.domainname"] = domainname

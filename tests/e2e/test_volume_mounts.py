@@ -207,6 +207,26 @@ def test_bind_nonrecursive_leaves_submounts_out(moord: DaemonProcess, tmp_path: 
         subprocess.run(["umount", "-l", str(sub)], check=False)
 
 
+def test_shared_and_slave_binds_need_such_a_source(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+    """As in Docker: a shared bind needs a shared source mount (a slave one a shared or slave source), and
+    a mount made in the container under a shared bind reaches the host."""
+    source = tmp_path / "src"
+    source.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(source)], check=True)
+    try:
+        subprocess.run(["mount", "--make-private", str(source)], check=True)
+        for mode, kind in (("rshared", "shared"), ("slave", "shared or slave")):
+            refused = moor(moord, "run", "--rm", "-v", f"{source}:/b:{mode}", "busybox", "true")
+            assert refused.returncode == 125
+            assert f"path {source} is mounted on {source} but it is not a {kind} mount" in refused.stderr
+        subprocess.run(["mount", "--make-shared", str(source)], check=True)
+        ok(moor(moord, "run", "--rm", "--privileged", "-v", f"{source}:/b:rshared", "busybox", "sh", "-c",
+                "mkdir /b/inner && mount -t tmpfs tmpfs /b/inner"))
+        assert str(source / "inner") in host_mount_points()
+    finally:
+        subprocess.run(["umount", "-R", "-l", str(source)], check=False)
+
+
 # ---------------------------------------------------------------------- volumes-from, VOLUME, rm -v, --rm
 
 
