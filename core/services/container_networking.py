@@ -340,6 +340,15 @@ class ContainerNetworking:
         """``network connect``: join now if the container runs, else when it starts."""
         container = self.get(ident)
         record = self.networks.get(network)
+        mode = str(container.host_config.get("NetworkMode") or "")
+        if mode == "host" or mode.startswith("container:"):  # never a veth into the host's (or another's) namespace
+            raise InvalidParameter("container sharing network namespace with another container or host cannot be "
+                                   "connected to any other network")
+        if record["Driver"] == "host":
+            raise InvalidParameter("container cannot be disconnected from host network or connected to host network")
+        if mode == "none" or record["Driver"] == "none":
+            raise InvalidParameter("container cannot be connected to multiple networks with one of the networks in "
+                                   "private (none) mode")
         if record["Name"] in container.networks and container.networks[record["Name"]].get("EndpointID"):
             raise Forbidden(f"endpoint with name {container.name} already exists in network {record['Name']}")
         wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
@@ -359,6 +368,8 @@ class ContainerNetworking:
         """``network disconnect``: leave now if connected, and forget the wish to join."""
         container = self.get(ident)
         record = self.networks.get(network)
+        if record["Driver"] == "host" and container.host_config.get("NetworkMode") == "host":
+            raise InvalidParameter("container cannot be disconnected from host network or connected to host network")
         if record["Name"] not in container.networks:
             raise Conflict(f"container {container.id} is not connected to network {record['Name']}")
         settings = container.networks.pop(record["Name"])

@@ -47,6 +47,13 @@ class NetworkService:
             if self.find(name) is None and driver in self.drivers.names("network"):
                 self._add(self._record(name, driver, {}, {}, {}, internal=False))
         self._save()
+        for name in ("host", "none"):  # the single-instance drivers learn of their one network, so refuse another
+            record = self.find(name)
+            if record is not None and record["Driver"] in self.drivers.names("network"):
+                try:
+                    self.drivers.driver("network", record["Driver"]).create(network=self.spec(record))
+                except Forbidden:
+                    pass  # it knew already (a second service over the same drivers)
 
     # ------------------------------------------------------------------ records
 

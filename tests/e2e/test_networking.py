@@ -82,15 +82,45 @@ def test_names_aliases_addresses_and_isolation(moord: DaemonProcess) -> None:
 def test_connect_and_disconnect_a_running_container(moord: DaemonProcess) -> None:
     make_network(moord, "latenet")
     try:
-        moor(moord, "run", "-d", "--name", "late", "--net", "none", "busybox", "sleep", "300")
+        moor(moord, "run", "-d", "--name", "late", "busybox", "sleep", "300")  # on the default bridge: eth0
         assert moor(moord, "network", "connect", "--alias", "tardy", "latenet", "late").returncode == 0
         links = moor(moord, "exec", "late", "ls", "/sys/class/net").stdout.split()
-        assert "eth0" in links
+        assert links == ["eth0", "eth1", "lo"]
         assert moor(moord, "network", "disconnect", "latenet", "late").returncode == 0
-        assert moor(moord, "exec", "late", "ls", "/sys/class/net").stdout.split() == ["lo"]
+        assert moor(moord, "exec", "late", "ls", "/sys/class/net").stdout.split() == ["eth0", "lo"]
     finally:
         moor(moord, "rm", "-f", "late")
         moor(moord, "network", "rm", "latenet")
+
+
+def test_host_none_and_shared_namespaces_take_no_other_network(moord: DaemonProcess) -> None:
+    prefix = make_network(moord, "lonenet").rsplit(".", 1)[0]
+    try:
+        for mode in ("none", "host", "container:lonebridge"):
+            if mode.startswith("container:"):
+                moor(moord, "run", "-d", "--name", "lonebridge", "busybox", "sleep", "300")
+            name = "lone" + mode.split(":")[0]
+            assert moor(moord, "run", "-d", "--name", name, "--network", mode, "busybox", "sleep", "300").returncode == 0
+            refused = moor(moord, "network", "connect", "lonenet", name)
+            words = ("container cannot be connected to multiple networks with one of the networks in private (none) "
+                     "mode" if mode == "none" else "container sharing network namespace with another container or host "
+                     "cannot be connected to any other network")
+            assert refused.returncode == 1 and words in refused.stderr, refused.stderr
+        # the host's namespace got no endpoint of the network (its bridge has the gateway, .1)
+        addresses = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True).stdout
+        assert [a for a in addresses.split() if a.startswith(prefix + ".") and "/" in a] == [f"{prefix}.1/24"]
+        for network, words in (("none", "container cannot be connected to multiple networks with one of the "
+                                        "networks in private (none) mode"),
+                               ("host", "container cannot be disconnected from host network or connected to host "
+                                        "network")):
+            refused = moor(moord, "network", "connect", network, "lonebridge")
+            assert refused.returncode == 1 and words in refused.stderr, refused.stderr
+        for driver in ("host", "none"):
+            second = moor(moord, "network", "create", "-d", driver, f"second{driver}")
+            assert second.returncode == 1 and "only one instance of" in second.stderr, second.stderr
+    finally:
+        moor(moord, "rm", "-f", "lonenone", "lonehost", "lonecontainer", "lonebridge")
+        moor(moord, "network", "rm", "lonenet")
 
 
 def test_docker_cli_networks(moord: DaemonProcess, docker_cli: str) -> None:
