@@ -24,7 +24,8 @@ SPLICE_CHUNK = 1 << 20
 
 
 def _bind(kind: int, host_ip: str, host_port: int) -> socket.socket:
-    """A socket bound to the host port, or Docker's "port is already allocated" error.
+    """A socket bound to the host port, or docker-proxy's error (the port is taken by a process that is not
+    moor's: moord refuses ports its own containers hold before asking, with Docker's allocator's words).
 
     An IPv6 host address (``::``) gets an IPv6-only socket, beside the IPv4 one on the same port.
     """
@@ -36,9 +37,13 @@ def _bind(kind: int, host_ip: str, host_port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host_ip or "0.0.0.0", host_port))
-    except OSError:
+    except OSError as err:
         sock.close()
-        raise OSError(f"Bind for {host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated") from None
+        network = ("tcp" if kind == socket.SOCK_STREAM else "udp") + ("6" if family == socket.AF_INET6 else "4")
+        address = f"[{host_ip}]:{host_port}" if family == socket.AF_INET6 else f"{host_ip or '0.0.0.0'}:{host_port}"
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise OSError(f"Error starting userland proxy: listen {network} {address}: bind: "
+                      f"{reason[:1].lower()}{reason[1:]}") from None
     return sock
 
 

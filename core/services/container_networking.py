@@ -249,17 +249,25 @@ class ContainerNetworking:
         from moor.containers import portspec
         from moor.types import PortMapping
 
+        held = {(port.partition("/")[2], binding["HostIp"], binding["HostPort"]) for other in self.store.all()
+                if other.id != container.id and other.state.Running
+                for port, bindings in other.ports.items() for binding in bindings or []}
+        endpoint_id = container.networks.get(network, {}).get("EndpointID", "")
+
         def publish(protocol: str, host_ip: str, host_ports: list[int], target_port: int) -> int:
             """Let the monitor's proxy take the first free of ``host_ports``; return the one taken."""
             reply: dict[str, Any] = {}
             for host_port in host_ports:
+                if (protocol, host_ip or "0.0.0.0", str(host_port)) in held:  # Docker's allocator knows its own
+                    reply = {"error": f"Bind for {host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated"}
+                    continue
                 reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_port": host_port,
                                             "host_ip": host_ip, "target": address, "target_port": target_port},
                                 timeout=10)
                 if reply.get("ok"):
                     return int(reply["host_port"])
-            raise Conflict(f"driver failed programming external connectivity on endpoint {container.name}: "
-                           f"{reply.get('error')}")
+            raise Conflict(f"driver failed programming external connectivity on endpoint {container.name} "
+                           f"({endpoint_id}): {reply.get('error')}")
 
         ipv6 = portspec.host_has_ipv6()
         mappings = []

@@ -342,3 +342,23 @@ def test_a_container_that_does_not_run_shows_no_ports(moord: DaemonProcess) -> N
     finally:
         moor(moord, "rm", "-f", "idle", "holder", "clash")
         moor(moord, "network", "rm", "idlenet")
+
+
+def test_a_port_another_process_holds_is_refused_with_docker_proxys_words(moord: DaemonProcess) -> None:
+    make_network(moord, "heldnet")
+    try:
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen(1)
+            port = holder.getsockname()[1]
+            refused = moor(moord, "run", "-d", "--name", "heldout", "--network", "heldnet", "-p",
+                           f"127.0.0.1:{port}:80", "busybox", "sleep", "300")
+        endpoint = json.loads(moor(moord, "inspect", "heldout").stdout)[0]
+        assert refused.returncode == 125
+        assert (f"driver failed programming external connectivity on endpoint heldout (" in refused.stderr
+                and f"): Error starting userland proxy: listen tcp4 127.0.0.1:{port}: bind: address already in use"
+                in refused.stderr), refused.stderr
+        assert endpoint["State"]["Status"] == "created"
+    finally:
+        moor(moord, "rm", "-f", "heldout")
+        moor(moord, "network", "rm", "heldnet")
