@@ -139,6 +139,10 @@ class NetworkService:
             if self.find(name) is not None and self.find(name)["Name"] == name:
                 raise Conflict(f"network with name {name} already exists")
             ipam = dict(body.get("IPAM") or {})
+            subnets = [str((c or {}).get("Subnet", "")) for c in ipam.get("Config") or []]
+            if body.get("EnableIPv6") and not any(":" in subnet for subnet in subnets):
+                raise InvalidParameter("could not find an available, non-overlapping IPv6 address pool among the "
+                                       "defaults to assign to the network")  # Docker has no default IPv6 pool either
             if len([c for c in ipam.get("Config") or [] if ":" not in str((c or {}).get("Subnet", ""))]) > 1:
                 raise Forbidden(f"{driver_name} driver doesn't support multiple subnets")
             record = self._record(name, driver_name, dict(body.get("Options") or {}), dict(body.get("Labels") or {}),

@@ -106,3 +106,9 @@ def test_a_rejoin_keeps_one_short_id_alias(service: NetworkService) -> None:
     first = service.connect(Member(), "idle", "", {"Aliases": ["web"]})  # type: ignore[arg-type]
     again = service.connect(Member(), "idle", "", first)  # type: ignore[arg-type]
     assert again["Aliases"] == ["web", "d" * 12]
+
+
+def test_ipv6_needs_a_subnet_as_in_docker(service: NetworkService) -> None:
+    with pytest.raises(InvalidParameter, match="^could not find an available, non-overlapping IPv6 address pool"):
+        service.create({"Name": "six", "EnableIPv6": True})
+    assert service.find("six") is None
