@@ -92,6 +92,8 @@ class NetworkSpec:
     labels: dict[str, str] = field(default_factory=dict)
     #: the IPAM config's ``IPRange`` (CIDR, inside ``subnet``): where containers get their addresses
     ip_range: str = ""
+    #: the IPAM config's ``AuxiliaryAddresses`` values (inside ``subnet``): never handed to a container
+    aux_addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

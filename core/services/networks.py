@@ -96,6 +96,7 @@ class NetworkService:
         return NetworkSpec(id=record["Id"], name=record["Name"], driver=record["Driver"],
                            subnet=config.get("Subnet", ""), gateway=config.get("Gateway", ""),
                            ip_range=config.get("IPRange", ""),
+                           aux_addresses=tuple(str(a) for a in (config.get("AuxiliaryAddresses") or {}).values()),
                            internal=bool(record["Internal"]), options=dict(record["Options"]),
                            labels=dict(record["Labels"]))
 

@@ -134,6 +134,15 @@ class BridgeDriver:
         ip_range = ipam.parse_range(network.ip_range, subnet) if network.ip_range else None
         gateway = (ipam.parse_gateway(network.gateway, subnet) if network.gateway
                    else ipam.default_gateway(subnet, ip_range))
+        reserved = []
+        for text in network.aux_addresses:
+            try:
+                aux = ipaddress.IPv4Address(text)
+            except ValueError:
+                raise InvalidParameter(f"invalid auxiliary address {text}") from None
+            if aux not in subnet:
+                raise InvalidParameter(f"no matching subnet for aux-address {text}")
+            reserved.append(str(aux))
         return NetworkRecord(
             id=network.id,
             name=network.name,
@@ -146,6 +155,7 @@ class BridgeDriver:
             icc=_parse_bool(options.get(ENABLE_ICC, "true"), ENABLE_ICC),
             created_bridge=False,
             ip_range="" if ip_range is None else str(ip_range),
+            reserved=reserved,
         )
 
     def _realise(self, record: NetworkRecord) -> None:
@@ -194,6 +204,7 @@ class BridgeDriver:
             subnet = ipaddress.IPv4Network(record.subnet)
             taken = {ipaddress.IPv4Address(record.gateway)}
             taken.update(ipaddress.IPv4Address(other.address) for other in record.endpoints.values())
+            taken.update(ipaddress.IPv4Address(aux) for aux in record.reserved)
             if endpoint.ipv4_address:
                 address = ipam.parse_requested(endpoint.ipv4_address, subnet)
                 if address in taken:

@@ -53,6 +53,8 @@ class NetworkRecord:
     created_bridge: bool = True
     #: the block addresses are allocated from ("" = the whole subnet)
     ip_range: str = ""
+    #: addresses reserved by ``--aux-address``: never allocated
+    reserved: list[str] = field(default_factory=list)
     endpoints: dict[str, EndpointRecord] = field(default_factory=dict)
 
     @classmethod

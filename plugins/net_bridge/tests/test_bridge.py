@@ -411,6 +411,19 @@ def test_requested_address_and_conflicts(driver: Driver, host: Host) -> None:
     assert third.ipv4_address == str(subnet.network_address + 3)  # the failed connect took nothing
 
 
+def test_aux_addresses_are_never_handed_out(driver: Driver, host: Host) -> None:
+    subnet = host.subnet()
+    aux = str(subnet.network_address + 2)
+    with pytest.raises(InvalidParameter, match="^no matching subnet for aux-address 192.0.2.9$"):
+        driver.create(network=host.network(subnet, aux_addresses=("192.0.2.9",)))
+    network = host.network(subnet, aux_addresses=(aux,))
+    driver.create(network=network)
+    first = driver.connect(network=network, endpoint=endpoint("one"), netns_path=host.namespace())
+    assert first.ipv4_address == str(subnet.network_address + 3)  # .1 the gateway, .2 reserved
+    with pytest.raises(Conflict, match="Address already in use"):
+        driver.connect(network=network, endpoint=endpoint("two", aux), netns_path=host.namespace())
+
+
 def test_pool_exhaustion_on_a_slash_30(driver: Driver, host: Host) -> None:
     subnet = host.subnet(prefix=30)
     network = host.network(subnet)
