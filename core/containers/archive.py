@@ -36,10 +36,12 @@ import shutil
 import stat
 import tarfile
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, Sequence
 
+from moor.containers import mountroots
+from moor.containers.mountroots import MountRoot
 from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, go_clean, read_link, scoped_path, walk
-from moor.errors import Forbidden, InvalidParameter, MoorError, NotFound
+from moor.errors import InvalidParameter, MoorError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -204,21 +206,23 @@ def _stat_dict(name: str, st: os.stat_result, link_target: str) -> dict[str, Any
             "mtime": rfc3339_nano(st.st_mtime_ns), "linkTarget": link_target}
 
 
-def stat_path(root: str, path: str, *, container: str = "") -> dict[str, Any]:
+def stat_path(root: str, path: str, *, container: str = "", mounts: Sequence[MountRoot] = ()) -> dict[str, Any]:
     """Docker's ``ContainerPathStat`` of ``path`` (last component not followed) inside ``root``.
 
     ``linkTarget`` is the fully resolved path inside the root when ``path`` is a symbolic link.
+    A path below one of ``mounts`` is looked up in that mount's source (:mod:`moor.containers.mountroots`).
     Raises :class:`NotFound` (``Could not find the file {path} in container {container}``).
     """
     abs_path = container_path(path)
+    walk_root, inner, mount = mountroots.split(root, abs_path, mounts)
     try:
-        target = _locate(root, abs_path, follow_last=False)
+        target = _locate(walk_root, inner, follow_last=False)
     except OSError as err:
         raise _translate(err, path, container) from None
     try:
         link_target = ""
         if stat.S_ISLNK(target.st.st_mode):
-            link_target = scoped_path(root, abs_path)
+            link_target = mountroots.display(mount, scoped_path(walk_root, inner))
         return _stat_dict(go_base(abs_path), target.st, link_target)
     except OSError as err:
         raise _translate(err, path, container) from None
@@ -282,25 +286,35 @@ class _TarWriter:
     def __init__(self) -> None:
         self._links: dict[tuple[int, int], str] = {}
 
-    def tree(self, fd: int, st: os.stat_result, name: str, include_top: bool = True) -> Iterator[bytes]:
-        """The entry ``name`` for ``fd`` and, for a directory, everything below it, depth first, sorted."""
+    def tree(self, fd: int, st: os.stat_result, name: str, include_top: bool = True,
+             mounts: dict[tuple[str, ...], MountRoot] | None = None) -> Iterator[bytes]:
+        """The entry ``name`` for ``fd`` and, for a directory, everything below it, depth first, sorted.
+
+        ``mounts`` (keyed by components relative to ``fd``) replace what the tree has at their places
+        with their host sources, as they are mounted over it in the container.
+        """
         if include_top:
             yield from self.entry(fd, st, name)
         if not stat.S_ISDIR(st.st_mode):
             return
-        stack: list[tuple[int, Iterator[str], str]] = []
+        mounts = mounts or {}
+        stack: list[tuple[int, Iterator[str], str, tuple[str, ...]]] = []
         try:
             top = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            stack.append((top, iter(sorted(os.listdir(top))), name))
+            stack.append((top, _listing(top, (), mounts), name, ()))
             while stack:
-                dir_fd, names, prefix = stack[-1]
+                dir_fd, names, prefix, rel = stack[-1]
                 child = next(names, None)
                 if child is None:
                     os.close(dir_fd)
                     stack.pop()
                     continue
+                child_rel = (*rel, child)
                 try:
-                    child_fd = os.open(child, PATH_FLAGS, dir_fd=dir_fd)
+                    if child_rel in mounts:  # the host source an administrator (or a volume) gave
+                        child_fd = os.open(mounts[child_rel].source, os.O_PATH | os.O_CLOEXEC)
+                    else:
+                        child_fd = os.open(child, PATH_FLAGS, dir_fd=dir_fd)
                 except FileNotFoundError:  # removed while we walked
                     continue
                 try:
@@ -309,11 +323,11 @@ class _TarWriter:
                     yield from self.entry(child_fd, child_st, arcname)
                     if stat.S_ISDIR(child_st.st_mode):
                         sub = os.open(f"/proc/self/fd/{child_fd}", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                        stack.append((sub, iter(sorted(os.listdir(sub))), arcname))
+                        stack.append((sub, _listing(sub, child_rel, mounts), arcname, child_rel))
                 finally:
                     os.close(child_fd)
         finally:
-            for dir_fd, _, _ in stack:
+            for dir_fd, _, _, _ in stack:
                 os.close(dir_fd)
 
     def entry(self, fd: int, st: os.stat_result, name: str) -> Iterator[bytes]:
@@ -370,26 +384,38 @@ class _TarWriter:
             os.close(data_fd)
 
 
+def _listing(dir_fd: int, rel: tuple[str, ...], mounts: dict[tuple[str, ...], MountRoot]) -> Iterator[str]:
+    """The sorted names in a directory, with the mount points below it that its layer does not have yet."""
+    names = set(os.listdir(dir_fd))
+    names.update(key[-1] for key in mounts if len(key) == len(rel) + 1 and key[:-1] == rel)
+    return iter(sorted(names))
+
+
 def _header(info: tarfile.TarInfo) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
 def copy_out(root: str, path: str, follow_link: bool = False, *, container: str = "",
-             ) -> tuple[TarStream, dict[str, Any]]:
+             mounts: Sequence[MountRoot] = ()) -> tuple[TarStream, dict[str, Any]]:
     """A tar stream of ``path`` inside ``root`` and Docker's stat of it.
 
     The last component is archived as it is (a link stays a link) unless ``follow_link``; the stream's
     entries start with the base name of ``path`` as Docker names them. The path is looked up now
     (errors are raised here, :class:`NotFound` for a missing path); the tree is read while the stream
-    is iterated. Close the stream (or exhaust it) to release its descriptors.
+    is iterated. Close the stream (or exhaust it) to release its descriptors. A path below one of
+    ``mounts`` is read from that mount's source, and mounts below the archived directory are archived
+    at their destinations (:mod:`moor.containers.mountroots`).
     """
     abs_path = container_path(path)
+    walk_root, inner, mount = mountroots.split(root, abs_path, mounts)
     try:
-        target = _locate(root, abs_path, follow_last=follow_link)
+        target = _locate(walk_root, inner, follow_last=follow_link)
     except OSError as err:
         raise _translate(err, path, container) from None
     try:
-        link_target = scoped_path(root, abs_path) if stat.S_ISLNK(target.st.st_mode) else ""
+        link_target = ""
+        if stat.S_ISLNK(target.st.st_mode):
+            link_target = mountroots.display(mount, scoped_path(walk_root, inner))
         info = _stat_dict(go_base(abs_path), target.st, link_target)
     except OSError as err:
         target.close()
@@ -398,8 +424,9 @@ def copy_out(root: str, path: str, follow_link: bool = False, *, container: str 
         target.close()
         raise
     name = go_base(abs_path)  # Docker's rebasing: the requested base name first, "/" for the root
+    inside = mountroots.below(abs_path, mounts) if stat.S_ISDIR(target.st.st_mode) else {}
     writer = _TarWriter()
-    return TarStream(lambda: writer.tree(target.fd, target.st, name), [target]), info
+    return TarStream(lambda: writer.tree(target.fd, target.st, name, mounts=inside), [target]), info
 
 
 def export_rootfs(root: str) -> TarStream:
@@ -731,7 +758,8 @@ def _copy(source: IO[bytes], fd: int, size: int) -> None:
 
 
 def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: bool = False,
-            copy_uid_gid: bool = False, *, user: str = "", read_only: bool = False, container: str = "") -> None:
+            copy_uid_gid: bool = False, *, user: str = "", read_only: bool = False, container: str = "",
+            mounts: Sequence[MountRoot] = ()) -> None:
     """Extract the tar ``stream`` into the directory ``path`` of ``root`` (Docker's ``PUT .../archive``).
 
     ``path`` is resolved with every link followed inside the root (the last one too, so a link to a
@@ -739,14 +767,20 @@ def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: b
     container ``user``, everything is owned by that user as resolved from the container's own
     ``/etc/passwd`` and ``/etc/group``. Raises :class:`NotFound` for a missing path,
     :class:`InvalidParameter` (``extraction point is not a directory``) for a non-directory,
-    :class:`Forbidden` when ``read_only``, and :class:`InvalidParameter` for a malformed archive or an
-    entry that would leave the extraction directory.
+    :class:`MoorError` (500, as Docker 20.10) when ``read_only``, and :class:`InvalidParameter` for a malformed archive or an
+    entry that would leave the extraction directory. A path below one of ``mounts`` is extracted into
+    that mount's source (:class:`MoorError` when it is read-only; ``read_only``, the root filesystem's
+    flag, does not apply there).
     """
     abs_path = container_path(path)
-    chain = DirChain.open(root)
+    walk_root, inner, mount = mountroots.split(root, abs_path, mounts)
+    try:
+        chain = DirChain.open(walk_root)
+    except OSError as err:
+        raise _translate(err, path, container) from None
     try:
         try:
-            name, fd, st = walk(chain, components(abs_path), follow_last=True)
+            name, fd, st = walk(chain, components(inner), follow_last=True)
             if name is not None:
                 if fd is None:
                     raise OSError(errno.ENOENT, "no such file or directory", path)
@@ -759,8 +793,10 @@ def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: b
             if err.errno == errno.ENOTDIR:
                 raise InvalidParameter("extraction point is not a directory") from None
             raise _translate(err, path, container) from None
-        if read_only:
-            raise Forbidden("container rootfs is marked read-only")
+        if mount is not None and not mount.rw:
+            raise MoorError("mounted volume is marked read-only")
+        if read_only and mount is None:
+            raise MoorError("container rootfs is marked read-only")
         owner = None
         if copy_uid_gid and user:
             from moor.containers.users import resolve_user

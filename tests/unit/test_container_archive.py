@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from moor.containers import archive
-from moor.errors import Forbidden, InvalidParameter, NotFound
+from moor.errors import InvalidParameter, MoorError, NotFound
 
 HOST_SECRET = b"HOST SECRET, must never be read\n"
 
@@ -302,7 +302,7 @@ def test_copy_in_errors(root: Path) -> None:
         copy_in(root, "/etc/shadow/x", ("x", "f", ""))
     with pytest.raises(NotFound, match="Could not find the file /nope in container web"):
         copy_in(root, "/nope", ("x", "f", ""), container="web")
-    with pytest.raises(Forbidden, match="container rootfs is marked read-only"):
+    with pytest.raises(MoorError, match="container rootfs is marked read-only"):
         copy_in(root, "/tmp", ("x", "f", ""), read_only=True)
     with pytest.raises(InvalidParameter):
         archive.copy_in(str(root), "/tmp", io.BytesIO(b"this is not a tar archive, not at all" * 20))

@@ -3,6 +3,8 @@
 The container's root filesystem is mounted through the storage driver (reference counted, so this
 works for running and stopped containers alike) for the duration of the request, or of the response
 stream for GET and export; it is released when the stream ends, fails, or the client goes away.
+The archive endpoints see the container's volumes and binds at their destinations, as Docker's do
+(:mod:`moor.containers.mountroots`); ``export`` is the layer alone.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from moor.api.http import Request, Response
 from moor.api.router import Router
 from moor.containers import archive
+from moor.containers.mountroots import mount_roots
 from moor.errors import InvalidParameter
 
 if TYPE_CHECKING:
@@ -77,7 +80,7 @@ def build(engine: "Engine") -> Router:
         path = _path_arg(request)
         root = mount(container)
         try:
-            stat = archive.stat_path(root, path, container=ident)
+            stat = archive.stat_path(root, path, container=ident, mounts=mount_roots(container.mounts))
         finally:
             storage.unmount(key=container.storage_key)
         return Response(status=200, content_type="", headers={archive.STAT_HEADER: encode_stat(stat)})
@@ -89,7 +92,8 @@ def build(engine: "Engine") -> Router:
         release = unmounter(container)
         root = mount(container)
         try:
-            stream, stat = archive.copy_out(root, path, follow_link=False, container=ident)
+            stream, stat = archive.copy_out(root, path, follow_link=False, container=ident,
+                                            mounts=mount_roots(container.mounts))
         except BaseException:
             release()
             raise
@@ -105,7 +109,8 @@ def build(engine: "Engine") -> Router:
         try:
             archive.copy_in(root, path, request.body, request.flag("noOverwriteDirNonDir"),
                             request.flag("copyUIDGID"), user=container.config.get("User") or "",
-                            read_only=bool(container.host_config.get("ReadonlyRootfs")), container=ident)
+                            read_only=bool(container.host_config.get("ReadonlyRootfs")), container=ident,
+                            mounts=mount_roots(container.mounts))
         finally:
             storage.unmount(key=container.storage_key)
         containers._event(container, "extract-to-dir")
