@@ -25,14 +25,23 @@ def network() -> None:
 @click.option("--attachable", is_flag=True, help="Enable manual container attachment")
 @click.option("-o", "--opt", multiple=True, help="Set driver specific options")
 @click.option("--label", multiple=True, help="Set metadata on a network")
+@click.option("--aux-address", multiple=True, help="Auxiliary IPv4 or IPv6 addresses used by Network driver")
+@click.option("--ipv6", is_flag=True, help="Enable IPv6 networking")
 @click.argument("name")
 @click.pass_context
 def create(ctx: click.Context, driver: str, subnet: tuple[str, ...], gateway: tuple[str, ...],
            ip_range: tuple[str, ...], internal: bool, attachable: bool, opt: tuple[str, ...],
-           label: tuple[str, ...], name: str) -> None:
+           label: tuple[str, ...], aux_address: tuple[str, ...], ipv6: bool, name: str) -> None:
     """Create a network."""
     config = ipam_config(subnet, ip_range, gateway)
+    for entry in aux_address:  # NAME=ADDRESS, kept by the subnet that holds it
+        aux_name, _, address = entry.partition("=")
+        holder = next((c for c in config if _contains(c["Subnet"], address)), None)
+        if holder is None:
+            fail(f"no matching subnet for aux-address {address}")
+        holder.setdefault("AuxiliaryAddresses", {})[aux_name] = address  # type: ignore[index]
     body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable, "CheckDuplicate": True,
+            "EnableIPv6": ipv6,
             "IPAM": {"Driver": "default", "Config": config},
             "Options": dict(o.partition("=")[::2] for o in opt), "Labels": dict(l.partition("=")[::2] for l in label)}
     click.echo(client_of(ctx).call("POST", "/networks/create", body=body)["Id"])

@@ -112,6 +112,8 @@ def test_without_a_gateway_the_range_gives_it(moord: DaemonProcess) -> None:
     (["--subnet", "10.205.7.0/24", "--subnet", "10.205.7.0/25"],
      "multiple overlapping subnet configuration is not supported"),
     (["--subnet", "10.205.7.0/24", "--subnet", "10.205.8.0/24"], "bridge driver doesn't support multiple subnets"),
+    (["--subnet", "10.205.7.0/24", "--aux-address", "a=10.205.8.2"], "no matching subnet for aux-address 10.205.8.2"),
+    (["--ipv6"], "could not find an available, non-overlapping IPv6 address pool among the defaults"),
 ])
 def test_network_create_checks_ipam_as_docker(moord: DaemonProcess, args: list[str], message: str) -> None:
     result = moor(moord, "network", "create", *args, "badnet")
@@ -128,6 +130,20 @@ def test_ip_range_through_the_api(moord: DaemonProcess) -> None:
         client.call("POST", "/networks/create", body={"Name": "apinet", "IPAM": {"Config": [
             {"Subnet": f"{prefix}.0/24", "IPRange": "10.1.2.0/28"}]}})
     assert "no matching subnet for range 10.1.2.0/28" in caught.value.message
+
+
+def test_aux_addresses_are_kept_from_containers(moord: DaemonProcess) -> None:
+    prefix = f"10.205.{secrets.randbelow(250)}"
+    created = moor(moord, "network", "create", "--subnet", f"{prefix}.0/24", "--aux-address", f"router={prefix}.2",
+                   "-o", f"com.docker.network.bridge.name=mt{secrets.token_hex(4)}", "auxnet")
+    assert created.returncode == 0, created.stderr
+    try:
+        config = inspect(moord, "network", "inspect", "auxnet")["IPAM"]["Config"]
+        assert config == [{"Subnet": f"{prefix}.0/24", "AuxiliaryAddresses": {"router": f"{prefix}.2"}}]
+        shown = moor(moord, "run", "--rm", "--network", "auxnet", "busybox", "ip", "-4", "-o", "addr", "show", "eth0")
+        assert f"inet {prefix}.3/24" in shown.stdout, shown.stdout + shown.stderr
+    finally:
+        moor(moord, "network", "rm", "auxnet")
 
 
 def test_mac_address(moord: DaemonProcess) -> None:
