@@ -257,3 +257,28 @@ def test_network_mode_checks_at_create_and_at_start(moord: DaemonProcess) -> Non
         assert started.returncode == 1 and "network nosuchnet not found" in started.stderr
     finally:
         moor(moord, "rm", "latecontainer", "latenetwork")
+
+
+def test_links_on_the_default_bridge_connect_ip_ls_quiet_and_prune(moord: DaemonProcess) -> None:
+    prefix = make_network(moord, "pinnet").rsplit(".", 1)[0]
+    make_network(moord, "sparenet")
+    try:
+        assert moor(moord, "run", "-d", "--name", "linked", "busybox", "sleep", "300").returncode == 0
+        target = json.loads(moor(moord, "inspect", "linked").stdout)[0]
+        address = target["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        hosts = moor(moord, "run", "--rm", "--link", "linked:friend", "busybox", "cat", "/etc/hosts").stdout
+        assert f"{address}\tfriend {target['Id'][:12]} linked\n" in hosts  # Docker's line for a link
+        pinned = moor(moord, "network", "connect", "--ip", f"{prefix}.77", "--alias", "pin", "pinnet", "linked")
+        assert pinned.returncode == 0, pinned.stderr
+        shown = moor(moord, "exec", "linked", "ip", "-4", "-o", "addr", "show", "eth1").stdout
+        assert f"inet {prefix}.77/24" in shown
+        ids = moor(moord, "network", "ls", "-q", "--filter", "name=pinnet").stdout.split()
+        assert ids == [json.loads(moor(moord, "network", "inspect", "pinnet").stdout)[0]["Id"][:12]]
+        pruned = moor(moord, "network", "prune", "-f", "--filter", "label=test=1")
+        assert pruned.returncode == 0 and "sparenet" in pruned.stdout and "pinnet" not in pruned.stdout  # in use
+        names = moor(moord, "network", "ls", "--format", "{{.Name}}").stdout.split()
+        assert "pinnet" in names and "sparenet" not in names
+    finally:
+        moor(moord, "rm", "-f", "linked")
+        for name in ("pinnet", "sparenet"):
+            moor(moord, "network", "rm", name)
