@@ -101,8 +101,8 @@ class DaemonProcess:
         kill_containers(os.path.join(self.exec_root, "runc"))
         kill_processes_mentioning(self.root)
         unmount_under(self.root)
-        if self.bridge:
-            remove_bridge(self.bridge)
+        for bridge in {self.bridge, *bridges_made(self.data_root)} - {""}:
+            remove_bridge(bridge)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> "DaemonProcess":
@@ -110,6 +110,19 @@ class DaemonProcess:
 
     def __exit__(self, *exc: Any) -> None:
         self.cleanup()
+
+
+def bridges_made(data_root: str) -> list[str]:
+    """The Linux bridges the bridge driver of the moord at ``data_root`` made (user networks a test left)."""
+    import json
+
+    try:
+        with open(os.path.join(data_root, "network", "bridge", "state.json"), encoding="utf-8") as handle:
+            networks = json.load(handle).get("networks") or {}
+    except (OSError, ValueError):
+        return []
+    return [record["bridge"] for record in networks.values()
+            if isinstance(record, dict) and record.get("bridge") and record.get("created_bridge", True)]
 
 
 def remove_bridge(name: str) -> None:
