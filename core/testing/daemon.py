@@ -135,6 +135,11 @@ def remove_bridge(name: str) -> None:
                 import shlex
 
                 subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]], capture_output=True)
+    try:  # the bridge driver's chains and jumps go too once no network has rules in them
+        from moor_net_bridge import firewall
+    except ImportError:
+        return
+    firewall.prune()
 
 
 def kill_containers(runc_root: str) -> None:
