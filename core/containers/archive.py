@@ -213,21 +213,34 @@ def stat_path(root: str, path: str, *, container: str = "", mounts: Sequence[Mou
     A path below one of ``mounts`` is looked up in that mount's source (:mod:`moor.containers.mountroots`).
     Raises :class:`NotFound` (``Could not find the file {path} in container {container}``).
     """
+    target, info = _locate_and_stat(root, path, False, container, mounts)
+    target.close()
+    return info
+
+
+def _locate_and_stat(root: str, path: str, follow_last: bool, container: str,
+                     mounts: Sequence[MountRoot]) -> tuple[_Target, dict[str, Any]]:
+    """The open target of ``path`` (in its mount's source when below one) and Docker's stat of it.
+
+    The caller closes the target; on an error it is closed here and Docker's error raised.
+    """
     abs_path = container_path(path)
     walk_root, inner, mount = mountroots.split(root, abs_path, mounts)
     try:
-        target = _locate(walk_root, inner, follow_last=False)
+        target = _locate(walk_root, inner, follow_last=follow_last)
     except OSError as err:
         raise _translate(err, path, container) from None
     try:
         link_target = ""
         if stat.S_ISLNK(target.st.st_mode):
             link_target = mountroots.display(mount, scoped_path(walk_root, inner))
-        return _stat_dict(go_base(abs_path), target.st, link_target)
+        return target, _stat_dict(go_base(abs_path), target.st, link_target)
     except OSError as err:
-        raise _translate(err, path, container) from None
-    finally:
         target.close()
+        raise _translate(err, path, container) from None
+    except BaseException:
+        target.close()
+        raise
 
 
 # ---------------------------------------------------------------------- writing tar streams
@@ -406,23 +419,8 @@ def copy_out(root: str, path: str, follow_link: bool = False, *, container: str 
     ``mounts`` is read from that mount's source, and mounts below the archived directory are archived
     at their destinations (:mod:`moor.containers.mountroots`).
     """
+    target, info = _locate_and_stat(root, path, follow_link, container, mounts)
     abs_path = container_path(path)
-    walk_root, inner, mount = mountroots.split(root, abs_path, mounts)
-    try:
-        target = _locate(walk_root, inner, follow_last=follow_link)
-    except OSError as err:
-        raise _translate(err, path, container) from None
-    try:
-        link_target = ""
-        if stat.S_ISLNK(target.st.st_mode):
-            link_target = mountroots.display(mount, scoped_path(walk_root, inner))
-        info = _stat_dict(go_base(abs_path), target.st, link_target)
-    except OSError as err:
-        target.close()
-        raise _translate(err, path, container) from None
-    except BaseException:
-        target.close()
-        raise
     name = go_base(abs_path)  # Docker's rebasing: the requested base name first, "/" for the root
     inside = mountroots.below(abs_path, mounts) if stat.S_ISDIR(target.st.st_mode) else {}
     writer = _TarWriter()
