@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
-from moor.cli.client import DaemonError, quote_name
+from moor.cli.client import quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, remove_each, render_format
 
 
 @click.group("network")
@@ -146,16 +145,7 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
 @click.pass_context
 def rm(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Remove one or more networks."""
-    client, failed = client_of(ctx), False
-    for name in names:
-        try:
-            client.call("DELETE", f"/networks/{quote_name(name)}")
-            click.echo(name)
-        except DaemonError as err:
-            click.echo(f"Error response from daemon: {err.message}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+    remove_each(client_of(ctx), names, lambda name: f"/networks/{quote_name(name)}")
 
 
 network.add_command(rm, "remove")

@@ -103,6 +103,22 @@ def confirm(warning: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
+def remove_each(client: Any, names: tuple[str, ...], path_of: Any, params: dict[str, Any] | None = None) -> None:
+    """``DELETE`` each object, echoing its name; Docker's error line for each failure, exit 1 if any failed."""
+    from moor.cli.client import DaemonError
+
+    failed = False
+    for name in names:
+        try:
+            client.call("DELETE", path_of(name), params=params)
+            click.echo(name)
+        except DaemonError as err:
+            click.echo(f"Error response from daemon: {err.message}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
 def print_prune_report(kind: str, deleted: list[str], space: int | None) -> None:
     """What a prune removed, as Docker prints it: ``Deleted <kind>:``, one line each, then the space (unless None)."""
     from moor.units import human_size

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 
-from moor.cli.client import DaemonError, quote_name
+from moor.cli.client import quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, remove_each, render_format
 
 
 @click.group("volume")
@@ -95,16 +94,8 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
 @click.pass_context
 def rm(ctx: click.Context, force: bool, names: tuple[str, ...]) -> None:
     """Remove one or more volumes. You cannot remove a volume that is in use by a container."""
-    client, failed = client_of(ctx), False
-    for name in names:
-        try:
-            client.call("DELETE", f"/volumes/{quote_name(name)}", params={"force": "1" if force else None})
-            click.echo(name)
-        except DaemonError as err:
-            click.echo(f"Error response from daemon: {err.message}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+    remove_each(client_of(ctx), names, lambda name: f"/volumes/{quote_name(name)}",
+                {"force": "1" if force else None})
 
 
 volume.add_command(rm, "remove")
