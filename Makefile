@@ -27,10 +27,6 @@ $(STAMP): pyproject.toml plugins/*/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check --config-settings editable_mode=compat \
 	  -e '.[test]' $(addprefix -e ,$(filter-out .,$(PY_PROJECTS)))
-	@# The core's package dir is core/ but its import name is moor: put a path entry
-	@# (no import hook, so the CLI starts fast) on a directory whose moor links to core/.
-	@mkdir -p $(VENV)/src && ln -sfn $(CURDIR)/core $(VENV)/src/moor
-	@echo $(VENV)/src > $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/__editable__.moor-0.1.0.pth
 	@touch $@
 
 # Byte-compile our sources: with PYTHONDONTWRITEBYTECODE set, every CLI start would compile them again.

@@ -14,7 +14,7 @@ TESTS_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _all_test_text() -> str:
-    roots = [TESTS_ROOT, TESTS_ROOT.parent / "core" / "testing", TESTS_ROOT.parent / "plugins"]
+    roots = [TESTS_ROOT, TESTS_ROOT.parent / "core" / "moor" / "testing", TESTS_ROOT.parent / "plugins"]
     files = [p for root in roots for p in root.rglob("test*.py")] + list(roots[1].rglob("*.py"))
     return "\n".join(p.read_text() for p in files)
 
