@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import private_daemon  # noqa: E402
+from common import private_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 

@@ -17,12 +17,12 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
+from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
 PARALLEL = int(os.environ.get("BENCH_PARALLEL", "20"))

@@ -21,8 +21,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
-from moor.testing.dnsupstream import FakeUpstream  # noqa: E402
+from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon
+
+from moor.testing.dnsupstream import FakeUpstream
 
 QUERIES = int(os.environ.get("BENCH_DNS_QUERIES", "2000"))
 

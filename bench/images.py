@@ -14,13 +14,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import docker_cli, moor_cli, print_side_by_side, private_daemon  # noqa: E402
+from common import docker_cli, moor_cli, print_side_by_side, private_daemon
 
-from moor.testing.archives import make_docker_archive  # noqa: E402
+from moor.testing.archives import make_docker_archive
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 TAGS = int(os.environ.get("BENCH_TAGS", "500"))

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon  # noqa: E402
+from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SIZE_MB = int(os.environ.get("BENCH_VOLUME_MB", "1024"))

@@ -82,7 +82,7 @@ class Config:
 
 
 def _expect(value: object, kind: type | tuple[type, ...], key: str, what: str) -> None:
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ConfigError(f"invalid config: {key} must be {what}, not {type(value).__name__} {value!r}")
 
 

@@ -20,7 +20,8 @@ Errors: a driver raises only errors from :mod:`moor.errors`; it translates
 
 from __future__ import annotations
 
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 import pluggy
 

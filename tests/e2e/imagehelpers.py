@@ -7,7 +7,7 @@ import os
 import pathlib
 import stat
 import subprocess
-from typing import Iterator
+from collections.abc import Iterator
 
 from moor.config import parse
 from moor.daemon.engine import Engine

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import shutil
 import subprocess
 import sys
 import time
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

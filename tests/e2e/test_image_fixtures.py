@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import shutil
+import subprocess
 
 import pytest
 

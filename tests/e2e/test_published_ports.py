@@ -355,7 +355,7 @@ def test_a_port_another_process_holds_is_refused_with_docker_proxys_words(moord:
                            f"127.0.0.1:{port}:80", "busybox", "sleep", "300")
         endpoint = json.loads(moor(moord, "inspect", "heldout").stdout)[0]
         assert refused.returncode == 125
-        assert (f"driver failed programming external connectivity on endpoint heldout (" in refused.stderr
+        assert ("driver failed programming external connectivity on endpoint heldout (" in refused.stderr
                 and f"): Error starting userland proxy: listen tcp4 127.0.0.1:{port}: bind: address already in use"
                 in refused.stderr), refused.stderr
         assert endpoint["State"]["Status"] == "created"

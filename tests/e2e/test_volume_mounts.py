@@ -75,7 +75,7 @@ def import_image(daemon: DaemonProcess, tag: str, extra: dict[str, tuple[str, by
 
 
 @pytest.fixture(scope="module")
-def seeded(moord: DaemonProcess) -> DaemonProcess:  # noqa: F811
+def seeded(moord: DaemonProcess) -> DaemonProcess:
     """busybox plus an image with files under /seed and a VOLUME, for copy-up and VOLUME tests."""
     import_image(moord, "seeded:1", {
         "seed": ("dir", "", 0o750),
@@ -90,7 +90,7 @@ def seeded(moord: DaemonProcess) -> DaemonProcess:  # noqa: F811
 # ---------------------------------------------------------------------- named volumes, binds, tmpfs
 
 
-def test_named_volume_carries_data_between_containers(moord: DaemonProcess) -> None:  # noqa: F811
+def test_named_volume_carries_data_between_containers(moord: DaemonProcess) -> None:
     name = unique("data")
     try:
         ok(moor(moord, "run", "--rm", "-v", f"{name}:/data", "busybox", "sh", "-c", "echo kept > /data/file"))
@@ -106,7 +106,7 @@ def test_named_volume_carries_data_between_containers(moord: DaemonProcess) -> N
         moor(moord, "volume", "rm", "-f", name)
 
 
-def test_volume_in_use_cannot_be_removed(moord: DaemonProcess) -> None:  # noqa: F811
+def test_volume_in_use_cannot_be_removed(moord: DaemonProcess) -> None:
     name, holder = unique("busy"), unique("holder")
     try:
         container_id = ok(moor(moord, "create", "--name", holder, "-v", f"{name}:/data", "busybox", "true")).strip()
@@ -122,7 +122,7 @@ def test_volume_in_use_cannot_be_removed(moord: DaemonProcess) -> None:  # noqa:
         moor(moord, "volume", "rm", "-f", name)
 
 
-def test_bind_mounts_both_ways(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_bind_mounts_both_ways(moord: DaemonProcess, tmp_path: Path) -> None:
     host = tmp_path / "shared"
     host.mkdir()
     (host / "from-host").write_text("host data\n")
@@ -143,7 +143,7 @@ def test_bind_mounts_both_ways(moord: DaemonProcess, tmp_path: Path) -> None:  #
                    "cat /etc/hosts; grep -c ' /etc/hosts ' /proc/mounts")) == "just a file\n1\n"
 
 
-def test_missing_bind_source(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_missing_bind_source(moord: DaemonProcess, tmp_path: Path) -> None:
     created = tmp_path / "made" / "by-v"
     ok(moor(moord, "run", "--rm", "-v", f"{created}:/x", "busybox", "true"))
     assert created.is_dir()
@@ -154,7 +154,7 @@ def test_missing_bind_source(moord: DaemonProcess, tmp_path: Path) -> None:  # n
     assert not missing.exists()
 
 
-def test_spec_errors(moord: DaemonProcess) -> None:  # noqa: F811
+def test_spec_errors(moord: DaemonProcess) -> None:
     cases = {
         ("-v", "vol:/data:xyz"): "invalid mode: xyz",
         ("-v", "a:b:c:d"): "invalid volume specification: 'a:b:c:d'",
@@ -184,14 +184,14 @@ def test_spec_errors(moord: DaemonProcess) -> None:  # noqa: F811
     assert volumes(moord) == before
 
 
-def test_tmpfs_mount(moord: DaemonProcess) -> None:  # noqa: F811
+def test_tmpfs_mount(moord: DaemonProcess) -> None:
     out = ok(moor(moord, "run", "--rm", "--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
                   "busybox", "sh", "-c", "grep ' /scratch ' /proc/mounts; stat -c %a /scratch"))
     assert out.startswith("tmpfs /scratch tmpfs ") and "size=1024k" in out and "mode=1770" in out
     assert out.endswith("1770\n")
 
 
-def test_bind_nonrecursive_leaves_submounts_out(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_bind_nonrecursive_leaves_submounts_out(moord: DaemonProcess, tmp_path: Path) -> None:
     """--mount bind-nonrecursive binds the source alone (bind, not rbind), as Docker does."""
     sub = tmp_path / "sub"
     sub.mkdir()
@@ -207,7 +207,7 @@ def test_bind_nonrecursive_leaves_submounts_out(moord: DaemonProcess, tmp_path: 
         subprocess.run(["umount", "-l", str(sub)], check=False)
 
 
-def test_shared_and_slave_binds_need_such_a_source(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_shared_and_slave_binds_need_such_a_source(moord: DaemonProcess, tmp_path: Path) -> None:
     """As in Docker: a shared bind needs a shared source mount (a slave one a shared or slave source), and
     a mount made in the container under a shared bind reaches the host."""
     source = tmp_path / "src"
@@ -230,7 +230,7 @@ def test_shared_and_slave_binds_need_such_a_source(moord: DaemonProcess, tmp_pat
 # ---------------------------------------------------------------------- volumes-from, VOLUME, rm -v, --rm
 
 
-def test_volumes_from_shares_volumes(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_volumes_from_shares_volumes(moord: DaemonProcess, tmp_path: Path) -> None:
     source, name = unique("src"), unique("shared")
     try:
         ok(moor(moord, "create", "--name", source, "-v", f"{name}:/shared", "-v", "/anon", "-v",
@@ -353,7 +353,7 @@ def inspect_id(daemon: DaemonProcess, since: float, name: str) -> str:
 # ---------------------------------------------------------------------- inspect
 
 
-def test_inspect_mounts_shape(moord: DaemonProcess, tmp_path: Path) -> None:  # noqa: F811
+def test_inspect_mounts_shape(moord: DaemonProcess, tmp_path: Path) -> None:
     name, vol = unique("shape"), unique("vol")
     data_root = moord.data_root
     try:
@@ -407,7 +407,7 @@ def host_mount_points() -> set[str]:
         return {line.split()[1] for line in handle}
 
 
-def test_hostile_names_and_paths_are_refused(moord: DaemonProcess) -> None:  # noqa: F811
+def test_hostile_names_and_paths_are_refused(moord: DaemonProcess) -> None:
     before = volumes(moord)
     for binds in (["../../etc:/data"], ["a/../../b:/data"], ["vol\x00x:/data"], ["/tmp/../etc:/data"],
                   ["/tmp/a\x00b:/data"], ["vol:/da\x00ta"]):
@@ -421,7 +421,7 @@ def test_hostile_names_and_paths_are_refused(moord: DaemonProcess) -> None:  # n
     assert volumes(moord) == before
 
 
-def test_links_planted_over_mount_targets_stay_inside_the_root(moord: DaemonProcess,  # noqa: F811
+def test_links_planted_over_mount_targets_stay_inside_the_root(moord: DaemonProcess,
                                                                tmp_path: Path) -> None:
     """An image whose mount targets are links to host paths: nothing is made or mounted on the host."""
     outside = tmp_path / "outside"  # must never appear
@@ -523,7 +523,7 @@ def test_tmpfs_volume_released_when_container_exits_while_moord_is_down() -> Non
 # ---------------------------------------------------------------------- the docker CLI and docker-py
 
 
-def test_docker_cli_volumes_and_mounts(moord: DaemonProcess, docker_cli: str, tmp_path: Path) -> None:  # noqa: F811
+def test_docker_cli_volumes_and_mounts(moord: DaemonProcess, docker_cli: str, tmp_path: Path) -> None:
     env = {**os.environ, "DOCKER_HOST": moord.host, "DOCKER_CONFIG": str(tmp_path)}
 
     def docker(*args: str) -> subprocess.CompletedProcess[str]:
@@ -547,7 +547,7 @@ def test_docker_cli_volumes_and_mounts(moord: DaemonProcess, docker_cli: str, tm
         docker("volume", "rm", "-f", name)
 
 
-def test_docker_py_volumes(moord: DaemonProcess) -> None:  # noqa: F811
+def test_docker_py_volumes(moord: DaemonProcess) -> None:
     import docker
 
     client = docker.DockerClient(base_url=moord.host, version="1.41")
@@ -568,7 +568,7 @@ def test_docker_py_volumes(moord: DaemonProcess) -> None:  # noqa: F811
         client.close()
 
 
-def test_bind_holding_the_data_root_is_a_slave_mount(moord: DaemonProcess) -> None:  # noqa: F811
+def test_bind_holding_the_data_root_is_a_slave_mount(moord: DaemonProcess) -> None:
     """A bind whose source holds moord's data root gets rslave (Docker's rule), so unmounts reach it."""
     name = unique("slave")
     try:
@@ -587,7 +587,7 @@ def test_bind_holding_the_data_root_is_a_slave_mount(moord: DaemonProcess) -> No
            'propagation: "rprivate"' in refused.stderr
 
 
-def test_host_config_defaults_as_docker_shows_them(moord: DaemonProcess) -> None:  # noqa: F811
+def test_host_config_defaults_as_docker_shows_them(moord: DaemonProcess) -> None:
     status, answer = api_create(moord, {"Image": "busybox", "Cmd": ["true"]})  # no HostConfig at all
     assert status == 201, answer
     name = answer["Id"]

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import subprocess
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 import docker

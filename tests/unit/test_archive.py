@@ -13,7 +13,8 @@ import pathlib
 import shutil
 import subprocess
 import tarfile
-from typing import IO, Callable
+from collections.abc import Callable
+from typing import IO
 
 import pytest
 

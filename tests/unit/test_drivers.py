@@ -117,7 +117,7 @@ def test_moor_hookimpl_marks_what_pluggys_marker_marks() -> None:
 
     hookimpl(tryfirst=True)(ours)
     pluggy.HookimplMarker("moor")(tryfirst=True)(theirs)
-    assert getattr(ours, "moor_impl") == getattr(theirs, "moor_impl")
+    assert ours.moor_impl == theirs.moor_impl
     hookimpl(ours)
     pluggy.HookimplMarker("moor")(theirs)
-    assert getattr(ours, "moor_impl") == getattr(theirs, "moor_impl")
+    assert ours.moor_impl == theirs.moor_impl

@@ -16,9 +16,10 @@ import logging
 import os
 import socket
 import socketserver
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 from moor.errors import InvalidParameter
@@ -184,9 +185,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     """Parses a request, asks the application for an answer, writes it."""
 
     protocol_version = "HTTP/1.1"
-    server: "UnixHTTPServer"
+    server: UnixHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s", format % args)
 
     def handle_one_request(self) -> None:

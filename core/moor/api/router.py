@@ -7,8 +7,8 @@ path, slashes included (image names such as ``localhost:5000/a/b``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from moor import API_VERSION, MIN_API_VERSION
 from moor.api.http import Hijack, Request, Response
@@ -58,7 +58,7 @@ class Router:
 
         return decorate
 
-    def include(self, other: "Router") -> None:
+    def include(self, other: Router) -> None:
         self.routes.extend(other.routes)
 
     def strip_version(self, request: Request) -> None:

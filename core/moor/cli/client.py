@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import IO, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 from urllib.parse import quote, urlencode
 
 from moor import API_VERSION

@@ -642,7 +642,10 @@ for _command in (create, run, start, stop, restart, kill, rm, wait, rename, logs
     container.add_command(_command)
 container.add_command(ps, "ls")
 container.add_command(ps, "list")
-from moor.cli.resources import pause as _pause, stats as _stats, unpause as _unpause, update as _update  # noqa: E402
+from moor.cli.resources import pause as _pause  # noqa: E402
+from moor.cli.resources import stats as _stats
+from moor.cli.resources import unpause as _unpause
+from moor.cli.resources import update as _update
 
 for _command in (_stats, _update, _pause, _unpause):
     container.add_command(_command)
@@ -659,7 +662,8 @@ def container_inspect(ctx: click.Context, names: tuple[str, ...], format_: str, 
                  {"size": "1" if size else None})
 
 
-from moor.cli.cp import cp as _cp, export as _export  # noqa: E402
+from moor.cli.cp import cp as _cp  # noqa: E402
+from moor.cli.cp import export as _export
 
 container.add_command(_cp)
 container.add_command(_export)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -14,7 +14,7 @@ from moor.cli.output import render_format
 
 def _line(event: dict[str, Any]) -> str:
     nanos = event.get("timeNano", event.get("time", 0) * 1_000_000_000)
-    stamp = datetime.fromtimestamp(nanos // 1_000_000_000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(nanos // 1_000_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     attributes = event.get("Actor", {}).get("Attributes", {})
     pairs = ", ".join(f"{k}={v}" for k, v in sorted(attributes.items()))
     text = f"{stamp}.{nanos % 1_000_000_000:09d}Z {event['Type']} {event['Action']} {event['Actor']['ID']}"

@@ -11,8 +11,17 @@ import click
 
 from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import (confirm, fail, inspect_many, print_json, print_prune_report, print_table, refuse_terminal,
-                             render_format, save_response)
+from moor.cli.output import (
+    confirm,
+    fail,
+    inspect_many,
+    print_json,
+    print_prune_report,
+    print_table,
+    refuse_terminal,
+    render_format,
+    save_response,
+)
 from moor.cli.timefmt import human_duration
 from moor.units import human_size
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 from moor.cli.client import quote_name
@@ -190,4 +189,4 @@ def disconnect(ctx: click.Context, force: bool, network_name: str, container: st
                         body={"Container": container, "Force": force})
 
 
-__all__ = ["network", "fail"]
+__all__ = ["fail", "network"]

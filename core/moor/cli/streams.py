@@ -8,7 +8,8 @@ import socket
 import struct
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from moor.cli.client import Client, DaemonError, Response
 
@@ -67,7 +68,7 @@ class RawTerminal:
         self.enabled = enabled and sys.stdin.isatty()
         self.saved: Any = None
 
-    def __enter__(self) -> "RawTerminal":
+    def __enter__(self) -> RawTerminal:
         if self.enabled:
             import termios
             import tty

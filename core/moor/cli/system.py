@@ -155,4 +155,4 @@ def system_df(ctx: click.Context, verbose: bool, format_: str) -> None:
     disk_usage(ctx, verbose, format_)
 
 
-__all__ = ["version", "info", "config", "system", "print_json"]
+__all__ = ["config", "info", "print_json", "system", "version"]

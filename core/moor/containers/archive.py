@@ -35,8 +35,9 @@ import posixpath
 import shutil
 import stat
 import tarfile
-from datetime import datetime, timezone
-from typing import IO, Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any
 
 from moor.containers import mountroots
 from moor.containers.mountroots import MountRoot
@@ -148,7 +149,7 @@ def go_file_mode(mode: int) -> int:
 def rfc3339_nano(nanoseconds: int) -> str:
     """Go's ``time.Time`` JSON form in UTC: RFC 3339 with the fraction's trailing zeros trimmed."""
     seconds, fraction = divmod(nanoseconds, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{fraction:09d}".rstrip("0") + "Z" if fraction else f"{stamp}Z"
 
 

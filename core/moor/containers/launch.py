@@ -15,8 +15,8 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from moor.containers.record import Container
 from moor.containers.runtime import Runtime

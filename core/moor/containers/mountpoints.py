@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from moor.containers.mountspec import DEFAULT_BIND_PROPAGATION, MountRequest, parse_all, parse_volumes_from
 from moor.containers.security import DEFAULT_TMPFS_OPTIONS
@@ -43,13 +44,13 @@ def mount_views(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [mount_view(point) for point in points]
 
 
-def _require(volumes: "VolumeService | None") -> "VolumeService":
+def _require(volumes: VolumeService | None) -> VolumeService:
     if volumes is None:
         raise InvalidParameter("this engine has no volume service")
     return volumes
 
 
-def _realize(request: MountRequest, volumes: "VolumeService | None", created: list[str]) -> dict[str, Any]:
+def _realize(request: MountRequest, volumes: VolumeService | None, created: list[str]) -> dict[str, Any]:
     if request.type == "bind":
         return {"Type": "bind", "Source": request.source, "Destination": request.destination, "Mode": request.mode,
                 "RW": request.rw, "Propagation": request.propagation, "CreateSource": request.create_source,
@@ -68,7 +69,7 @@ def _realize(request: MountRequest, volumes: "VolumeService | None", created: li
 
 
 def plan(host_config: dict[str, Any], config_volumes: dict[str, Any] | None,
-         find_container: Callable[[str], "Container"], volumes: "VolumeService | None") -> list[dict[str, Any]]:
+         find_container: Callable[[str], Container], volumes: VolumeService | None) -> list[dict[str, Any]]:
     """The mount points of a new container; creates the volumes it names (anonymous ones too).
 
     Raises InvalidParameter (bad specs and a missing volumes-from container, in Docker's words),
@@ -157,7 +158,7 @@ def _bind_source(point: dict[str, Any]) -> str:
     return source
 
 
-def oci_mounts(container: "Container", rootfs: str, volumes: "VolumeService | None",
+def oci_mounts(container: Container, rootfs: str, volumes: VolumeService | None,
                data_root: str) -> list[dict[str, Any]]:
     """Mount the container's volumes and return its OCI mounts for them, its binds and tmpfs mounts.
 
@@ -204,7 +205,7 @@ def in_root(mounts: list[dict[str, Any]], rootfs: str) -> list[dict[str, Any]]:
     return result
 
 
-def release(container: "Container", volumes: "VolumeService | None") -> None:
+def release(container: Container, volumes: VolumeService | None) -> None:
     """Release the container's use of its volumes (it stopped, or its start failed)."""
     if volumes is None:
         return
@@ -215,7 +216,7 @@ def release(container: "Container", volumes: "VolumeService | None") -> None:
             log.exception("unmounting the volume %s of %s failed", name, container.short_id)
 
 
-def discard_anonymous(points: list[dict[str, Any]], volumes: "VolumeService | None") -> None:
+def discard_anonymous(points: list[dict[str, Any]], volumes: VolumeService | None) -> None:
     """Remove the anonymous volumes among ``points`` that no container references any more: those of a
     failed create, and ``rm -v`` / ``--rm`` (the anonymous volumes a container created, not named ones)."""
     if volumes is None:

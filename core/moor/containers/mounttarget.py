@@ -38,7 +38,7 @@ class MountTarget:
             os.close(self.fd)
             self.fd = -1
 
-    def __enter__(self) -> "MountTarget":
+    def __enter__(self) -> MountTarget:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -102,7 +102,7 @@ class Container:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Container":
+    def from_json(cls, data: dict[str, Any]) -> Container:
         data = dict(data)
         data["state"] = State(**data.get("state", {}))
         return cls(**data)

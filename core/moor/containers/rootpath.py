@@ -51,14 +51,14 @@ class DirChain:
         self._borrowed = borrowed or set()
 
     @classmethod
-    def open(cls, root: str) -> "DirChain":
+    def open(cls, root: str) -> DirChain:
         return cls([os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)])
 
     @property
     def current(self) -> int:
         return self.fds[-1]
 
-    def copy(self) -> "DirChain":
+    def copy(self) -> DirChain:
         return DirChain(list(self.fds), self._borrowed | set(self.fds))
 
     def push(self, fd: int) -> None:

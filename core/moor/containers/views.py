@@ -79,7 +79,7 @@ def port_list(container: Container) -> list[dict[str, Any]]:
     return ports
 
 
-def summary(service: "ContainerService", container: Container, size: bool = False) -> dict[str, Any]:
+def summary(service: ContainerService, container: Container, size: bool = False) -> dict[str, Any]:
     row: dict[str, Any] = {
         "Id": container.id,
         "Names": ["/" + container.name],
@@ -102,7 +102,7 @@ def summary(service: "ContainerService", container: Container, size: bool = Fals
     return row
 
 
-def inspect(service: "ContainerService", container: Container, size: bool = False) -> dict[str, Any]:
+def inspect(service: ContainerService, container: Container, size: bool = False) -> dict[str, Any]:
     state = {k: v for k, v in container.state.__dict__.items() if k != "Health" or v is not None}
     result: dict[str, Any] = {
         "Id": container.id,

@@ -29,12 +29,11 @@ class Engine:
 
     def _build_services(self) -> None:
         from moor.images.store import ImageStore
-        from moor.services.image_transfer import ImageTransfer
-        from moor.services.images import ImageService
-
         from moor.services.container_io import ContainerIO
         from moor.services.containers import ContainerService
         from moor.services.events import EventBus
+        from moor.services.image_transfer import ImageTransfer
+        from moor.services.images import ImageService
         from moor.services.volumes import VolumeService
 
         self.events = EventBus()

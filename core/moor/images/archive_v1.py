@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 EPOCH = "1970-01-01T00:00:00Z"
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -192,9 +193,7 @@ def _v1_image(fields: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name in order:
         value = fields.get(name)
-        if name in ("created", "container_config"):
-            out[name] = value
-        elif value:
+        if name in ("created", "container_config") or value:
             out[name] = value
     return out
 

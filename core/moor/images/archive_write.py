@@ -24,9 +24,10 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from moor.errors import InvalidParameter
 from moor.images.archive_v1 import go_json, legacy_layers

@@ -209,7 +209,7 @@ def open_layer(path: str) -> IO[bytes]:
     ``InvalidParameter("...unsupported compression zstd...")`` otherwise. The bomb
     guard applies. The caller closes the stream.
     """
-    raw = open(path, "rb")  # noqa: SIM115 - handed to the caller inside the stream
+    raw = open(path, "rb")
     try:
         return open_decompressed(raw, f"layer {path}", close_raw=True)
     except BaseException:

@@ -74,7 +74,7 @@ class Reference:
             text += f"@{self.digest}"
         return text
 
-    def with_tag(self, tag: str) -> "Reference":
+    def with_tag(self, tag: str) -> Reference:
         return Reference(self.domain, self.path, tag, "")
 
 

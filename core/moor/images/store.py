@@ -23,8 +23,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable
+from typing import IO, Any
 
 from moor.drivers import Driver
 from moor.errors import InvalidParameter, MoorError, NotFound

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from moor.errors import InvalidParameter
@@ -54,7 +54,7 @@ def parse_timestamp(value: str | float | int) -> float:
         sign = -1 if zone[0] == "-" else 1
         hours, _, minutes = zone[1:].partition(":")
         offset = sign * (int(hours) * 3600 + int(minutes or 0) * 60)
-    seconds = moment.replace(tzinfo=timezone.utc).timestamp() - offset
+    seconds = moment.replace(tzinfo=UTC).timestamp() - offset
     return seconds + (float("0." + fraction) if fraction else 0.0)
 
 
@@ -75,11 +75,11 @@ def format_timestamp(seconds: float) -> str:
     """RFC 3339 with nanoseconds in UTC, Docker's ``Created`` format."""
     whole = int(seconds)
     nanos = int(round((seconds - whole) * 1e9))
-    stamp = datetime.fromtimestamp(whole, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{nanos:09d}Z" if nanos else f"{stamp}Z"
 
 
-def created_time(image: "ImageRecord") -> float:
+def created_time(image: ImageRecord) -> float:
     """When the image was built (its config's ``created``), else when it entered the store."""
     created = image.config.get("created")
     try:
@@ -94,7 +94,7 @@ def container_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**CONTAINER_CONFIG_DEFAULTS, **config}
 
 
-def summary(service: "ImageService", image: "ImageRecord") -> dict[str, Any]:
+def summary(service: ImageService, image: ImageRecord) -> dict[str, Any]:
     tags = service.tags_of(image.id)
     digests = service.digests_of(image.id)
     size = service.size(image)
@@ -112,7 +112,7 @@ def summary(service: "ImageService", image: "ImageRecord") -> dict[str, Any]:
     }
 
 
-def inspect(service: "ImageService", image: "ImageRecord", graph_data: dict[str, str]) -> dict[str, Any]:
+def inspect(service: ImageService, image: ImageRecord, graph_data: dict[str, str]) -> dict[str, Any]:
     config = image.config
     size = service.size(image)
     return {
@@ -139,7 +139,7 @@ def inspect(service: "ImageService", image: "ImageRecord", graph_data: dict[str,
     }
 
 
-def history(service: "ImageService", image: "ImageRecord") -> list[dict[str, Any]]:
+def history(service: ImageService, image: ImageRecord) -> list[dict[str, Any]]:
     """Newest first; each non-empty history entry takes the next layer's size."""
     layers = service.store.layer_chain(image)
     entries = image.config.get("history") or [{} for _ in layers]

@@ -10,8 +10,9 @@ import json
 import os
 import threading
 import time
-from datetime import datetime, timezone
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
 
 from moor import hookimpl
 from moor.errors import InvalidParameter, NotFound
@@ -35,13 +36,13 @@ def format_time(timestamp: float) -> str:
     nanos = int(round((timestamp - seconds) * 1e9))
     if nanos >= 1_000_000_000:
         seconds, nanos = seconds + 1, nanos - 1_000_000_000
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{nanos:09d}Z"
 
 
 def parse_time(text: str) -> float:
     stamp, _, fraction = text.rstrip("Z").partition(".")
-    base = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    base = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
     return base + (float("0." + fraction) if fraction else 0.0)
 
 

@@ -22,8 +22,8 @@ MAX_REQUEST = 1 << 20
 
 def _preload() -> None:
     """Import what every monitor needs, so that forked children start warm."""
-    import moor.logdrivers.jsonfile  # noqa: F401 - the default log driver
-    import moor.logdrivers.none  # noqa: F401
+    import moor.logdrivers.jsonfile
+    import moor.logdrivers.none
     import moor.monitor.main  # noqa: F401
 
 

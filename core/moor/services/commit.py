@@ -25,7 +25,7 @@ IMAGE_CONFIG_FIELDS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachS
                        "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels", "StopSignal")
 
 
-def commit(service: "ContainerService", container: "Container", repo: str, tag: str, comment: str, author: str,
+def commit(service: ContainerService, container: Container, repo: str, tag: str, comment: str, author: str,
            pause: bool, changes: list[str], overrides: dict[str, Any] | None) -> ImageRecord:
     store = service.images.store
     image = store.get(container.image_id)

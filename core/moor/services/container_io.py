@@ -16,8 +16,9 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
@@ -98,7 +99,7 @@ class ExecRecord:
 class ContainerIO:
     """Attach, logs and exec on top of the container service."""
 
-    def __init__(self, containers: "ContainerService") -> None:
+    def __init__(self, containers: ContainerService) -> None:
         self.containers = containers
         self._pending: dict[str, list[Callable[[], None]]] = {}
         self._pending_lock = threading.Lock()
@@ -111,7 +112,7 @@ class ContainerIO:
         with self._pending_lock:
             return self._pending.pop(container_id, [])
 
-    def attach(self, container: "Container", sock: socket.socket, client_in: IO[bytes], options: dict[str, Any]) -> None:
+    def attach(self, container: Container, sock: socket.socket, client_in: IO[bytes], options: dict[str, Any]) -> None:
         from moor.monitor.client import open_stream
 
         request = {"op": "attach", "stdin": bool(options.get("stdin")), "stdout": bool(options.get("stdout")),
@@ -148,7 +149,7 @@ class ContainerIO:
         keys = parse_detach_keys(options.get("detachKeys", "")) if options.get("stdin") and container.tty else None
         relay(sock, client_in, upstream, bool(options.get("stdin")), keys)
 
-    def resize(self, container: "Container", height: int, width: int) -> None:
+    def resize(self, container: Container, height: int, width: int) -> None:
         from moor.monitor.client import request
 
         if not container.state.Running:
@@ -157,7 +158,7 @@ class ContainerIO:
 
     # ------------------------------------------------------------------ logs
 
-    def log_chunks(self, container: "Container", options: dict[str, Any]) -> Iterator[bytes]:
+    def log_chunks(self, container: Container, options: dict[str, Any]) -> Iterator[bytes]:
         driver = self.containers.drivers.driver("log", container.log_driver)
         if not driver.implements("read"):
             raise MoorError("configured logging driver does not support reading")
@@ -182,7 +183,7 @@ class ContainerIO:
 
     # ------------------------------------------------------------------ exec
 
-    def exec_create(self, container: "Container", body: dict[str, Any]) -> ExecRecord:
+    def exec_create(self, container: Container, body: dict[str, Any]) -> ExecRecord:
         if not container.state.Running:
             raise Conflict(f"Container {container.id} is not running")
         command = body.get("Cmd") or []
@@ -207,7 +208,7 @@ class ContainerIO:
             raise NotFound(f"No such exec instance: {exec_id}")
         return record
 
-    def _process_file(self, record: ExecRecord, container: "Container", state_dir: str, tty: bool) -> str:
+    def _process_file(self, record: ExecRecord, container: Container, state_dir: str, tty: bool) -> str:
         from moor.containers.spec import default_env
         from moor.containers.users import resolve_user
 
@@ -272,7 +273,7 @@ class ContainerIO:
         threading.Thread(target=self._exec_waiter, args=(record, monitor, state_dir), daemon=True).start()
         return upstream
 
-    def exec_capture(self, container: "Container", command: list[str], timeout: float,
+    def exec_capture(self, container: Container, command: list[str], timeout: float,
                      limit: int = 4096) -> tuple[int, str]:
         """Run ``command`` in the container and return (exit code, first ``limit`` bytes of output).
 
@@ -299,7 +300,7 @@ class ContainerIO:
                 upstream.settimeout(remaining)
                 try:
                     chunk = upstream.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     timed_out = True
                     break
                 if not chunk:
@@ -366,7 +367,7 @@ class ContainerIO:
 class _ExecContainer:
     """What :func:`monitor_command` reads of a container, for an exec."""
 
-    def __init__(self, container: "Container", tty: bool, stdin: bool) -> None:
+    def __init__(self, container: Container, tty: bool, stdin: bool) -> None:
         self.id = container.id
         self.name = container.name
         self.tty = tty

@@ -11,7 +11,8 @@ through the monitor), at exit (leave), when moord re-adopts a running container
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
 
@@ -35,8 +36,8 @@ def host_line(entry: str) -> str:
 class ContainerNetworking:
     """The networking side of the containers in ``store``: endpoints, ports, /etc/hosts and embedded DNS."""
 
-    def __init__(self, config: "Config", drivers: "DriverSet", store: "ContainerStore", events: "EventBus",
-                 get: Callable[[str], "Container"]) -> None:
+    def __init__(self, config: Config, drivers: DriverSet, store: ContainerStore, events: EventBus,
+                 get: Callable[[str], Container]) -> None:
         from moor.services.dns import EmbeddedDNS
         from moor.services.networks import NetworkService
 
@@ -144,7 +145,7 @@ class ContainerNetworking:
 
     # ------------------------------------------------------------------ the bundle (before runc creates the container)
 
-    def joined_netns(self, container: "Container") -> str:
+    def joined_netns(self, container: Container) -> str:
         """With ``--network container:<other>``: the namespace of the running ``other`` to join, else ""."""
         mode = container.host_config["NetworkMode"]
         if not mode.startswith("container:"):
@@ -154,13 +155,13 @@ class ContainerNetworking:
             raise Conflict(f"cannot join network of a non running container: {other.id}")
         return f"/proc/{other.state.Pid}/ns/net"
 
-    def etc_hosts_extra(self, container: "Container") -> list[str]:
+    def etc_hosts_extra(self, container: Container) -> list[str]:
         """The ``--add-host`` lines of the container's /etc/hosts."""
         return [host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
 
     # ------------------------------------------------------------------ start / exit
 
-    def join(self, container: "Container", pid: int) -> None:
+    def join(self, container: Container, pid: int) -> None:
         """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
         for name in list(container.networks):
             container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net",
@@ -168,7 +169,7 @@ class ContainerNetworking:
         self.refresh_hosts(container)
         self.sync_dns(container, pid)
 
-    def _mac_for(self, container: "Container", network_name: str) -> str:
+    def _mac_for(self, container: Container, network_name: str) -> str:
         """The MAC address asked for on ``network_name``: Docker's ``Config.MacAddress`` is the primary network's."""
         mac = container.config.get("MacAddress") or ""
         if not mac:
@@ -184,7 +185,7 @@ class ContainerNetworking:
         record = self.networks.find(name)
         return record is not None and record["Name"] not in PREDEFINED
 
-    def embedded_dns(self, container: "Container") -> bool:
+    def embedded_dns(self, container: Container) -> bool:
         """Whether the container's resolv.conf names the embedded DNS server: it (or the container whose
         network namespace it joins) is on a user-defined network."""
         mode = container.host_config.get("NetworkMode") or ""
@@ -193,7 +194,7 @@ class ContainerNetworking:
             return other is not None and self.networks.on_user_network(other.id)
         return any(self._user_network(name) for name in container.networks)
 
-    def sync_dns(self, container: "Container", pid: int, new_resolv_conf: bool = False) -> None:
+    def sync_dns(self, container: Container, pid: int, new_resolv_conf: bool = False) -> None:
         """Open the embedded DNS server's listeners in the container while it is on a user-defined network.
 
         With ``new_resolv_conf`` (``network connect``), a container that joins its first one while
@@ -231,7 +232,7 @@ class ContainerNetworking:
                 log.warning("ignoring DNS server %r: not an IP address", server)
         return result
 
-    def publish_ports(self, container: "Container", state_dir: str) -> None:
+    def publish_ports(self, container: Container, state_dir: str) -> None:
         """Ask the monitor to forward each published port to the container's address."""
         from moor.monitor.client import request
 
@@ -288,7 +289,7 @@ class ContainerNetworking:
             container.ports[f"{number}/{protocol}"] = published
         self.networks.publish(container, network, mappings)
 
-    def leave(self, container: "Container") -> None:
+    def leave(self, container: Container) -> None:
         """Disconnect the container from its networks (it exited or did not start); keep what it asked for."""
         for name, settings in list(container.networks.items()):
             if settings.get("EndpointID"):
@@ -300,7 +301,7 @@ class ContainerNetworking:
 
     # ------------------------------------------------------------------ /etc/hosts
 
-    def refresh_hosts(self, container: "Container") -> None:
+    def refresh_hosts(self, container: Container) -> None:
         """Rewrite /etc/hosts (in place) of the container and of the members of its networks that ``--link``
         to it: own address, --add-host and --link lines. No other peer's file names it (names on
         user-defined networks are the embedded DNS server's), so no other is rewritten."""
@@ -317,7 +318,7 @@ class ContainerNetworking:
                                           for link in member.host_config.get("Links") or []):
                 self._write_hosts(member)
 
-    def _write_hosts(self, container: "Container") -> None:
+    def _write_hosts(self, container: Container) -> None:
         from moor.containers.etcfiles import hosts_text, rewrite_in_place
 
         if not container.hosts_path or container.host_config.get("NetworkMode") == "host":
@@ -327,7 +328,7 @@ class ContainerNetworking:
         rewrite_in_place(container.hosts_path, hosts_text(container.config["Hostname"], own[0] if own else "",
                                                           extra, container.config.get("Domainname") or ""))
 
-    def _link_lines(self, container: "Container") -> list[str]:
+    def _link_lines(self, container: Container) -> list[str]:
         """``--link name:alias``: the linked container's address under its alias, ID and name."""
         lines = []
         for link in container.host_config.get("Links") or []:

@@ -52,8 +52,8 @@ def now_text() -> str:
 class ContainerService:
     """Owns the container records and their monitors."""
 
-    def __init__(self, config: "Config", drivers: "DriverSet", images: "ImageService", events: "EventBus",
-                 volumes: "VolumeService | None" = None) -> None:
+    def __init__(self, config: Config, drivers: DriverSet, images: ImageService, events: EventBus,
+                 volumes: VolumeService | None = None) -> None:
         self.config = config
         self.drivers = drivers
         self.images = images
@@ -346,11 +346,10 @@ class ContainerService:
         self._notify()
 
     def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
-        from moor.containers.spec import build_spec, default_env
-        from moor.containers.model import ProcessSpec, RuntimeSpecInput
-
         from moor.containers import security
+        from moor.containers.model import ProcessSpec, RuntimeSpecInput
         from moor.containers.mountpoints import in_root, oci_mounts, rootfs_propagation
+        from moor.containers.spec import build_spec, default_env
 
         host_network = container.host_config["NetworkMode"] == "host"
         etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
@@ -408,12 +407,12 @@ class ContainerService:
 
     # ------------------------------------------------------------------ exits
 
-    def _watch(self, container: Container, monitor: "Monitor | None") -> None:
+    def _watch(self, container: Container, monitor: Monitor | None) -> None:
         thread = threading.Thread(target=self._wait_for_exit, args=(container.id, monitor), daemon=True,
                                   name=f"wait-{container.short_id}")
         thread.start()
 
-    def _wait_for_exit(self, container_id: str, monitor: "Monitor | None") -> None:
+    def _wait_for_exit(self, container_id: str, monitor: Monitor | None) -> None:
         from moor.monitor.client import request
 
         state_dir = self.state_dir(container_id)

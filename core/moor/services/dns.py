@@ -24,8 +24,8 @@ import selectors
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from moor.containers.etcfiles import EMBEDDED_NAMESERVER
 from moor.errors import MoorError

@@ -36,7 +36,7 @@ class EventBus:
             for subscriber in self._subscribers:
                 subscriber.put(event)
 
-    def subscribe(self) -> tuple[list[dict[str, Any]], "queue.Queue[dict[str, Any]]"]:
+    def subscribe(self) -> tuple[list[dict[str, Any]], queue.Queue[dict[str, Any]]]:
         """The events so far and a queue of the ones to come; call :meth:`unsubscribe` when done."""
         channel: queue.Queue[dict[str, Any]] = queue.Queue()
         with self._lock:
@@ -44,7 +44,7 @@ class EventBus:
             self._subscribers.append(channel)
         return past, channel
 
-    def unsubscribe(self, channel: "queue.Queue[dict[str, Any]]") -> None:
+    def unsubscribe(self, channel: queue.Queue[dict[str, Any]]) -> None:
         with self._lock:
             if channel in self._subscribers:
                 self._subscribers.remove(channel)

@@ -48,11 +48,11 @@ def settings(check: dict[str, Any]) -> dict[str, float]:
 class HealthChecker:
     """One thread per running container that has a health check."""
 
-    def __init__(self, containers: "ContainerService", io: "ContainerIO") -> None:
+    def __init__(self, containers: ContainerService, io: ContainerIO) -> None:
         self.containers = containers
         self.io = io
 
-    def watch(self, container: "Container") -> None:
+    def watch(self, container: Container) -> None:
         check = container.config.get("Healthcheck") or {}
         command = probe_command(list(check.get("Test") or []))
         if command is None:
@@ -82,7 +82,7 @@ class HealthChecker:
             in_start_period = time.monotonic() - began < config["StartPeriod"]
             self._record(current, exit_code, output, start, time.time(), int(config["Retries"]), in_start_period)
 
-    def _record(self, container: "Container", exit_code: int, output: str, start: float, end: float, retries: int,
+    def _record(self, container: Container, exit_code: int, output: str, start: float, end: float, retries: int,
                 in_start_period: bool) -> None:
         health = dict(container.state.Health or {"Status": "starting", "FailingStreak": 0, "Log": []})
         entry = {"Start": format_timestamp(start), "End": format_timestamp(end), "ExitCode": exit_code,

@@ -11,7 +11,8 @@ import logging
 import platform
 import shutil
 import time
-from typing import IO, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, Any
 
 from moor.errors import InvalidParameter
 from moor.images import reference

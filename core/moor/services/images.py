@@ -8,8 +8,9 @@ so that ``rmi`` refuses an image a container uses, as Docker does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.filters import labels_match

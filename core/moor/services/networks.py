@@ -38,7 +38,7 @@ PREDEFINED = {"bridge": "bridge", "host": "host", "none": "none"}
 class NetworkService:
     """Owns the network records and the endpoints of containers."""
 
-    def __init__(self, data_root: str, drivers: "DriverSet") -> None:
+    def __init__(self, data_root: str, drivers: DriverSet) -> None:
         self.drivers = drivers
         self.path = os.path.join(data_root, "network", "networks.json")
         self.lock = threading.RLock()
@@ -220,7 +220,7 @@ class NetworkService:
                 return
             self._save()
 
-    def connect(self, container: "Container", network_name: str, netns_path: str,
+    def connect(self, container: Container, network_name: str, netns_path: str,
                 settings: dict[str, Any] | None = None, mac_address: str = "") -> dict[str, Any]:
         """Join ``container`` (its namespace at ``netns_path``) to a network; return Docker's EndpointSettings.
 
@@ -261,7 +261,7 @@ class NetworkService:
             self._save()
         return result
 
-    def disconnect(self, container: "Container", network_name: str, netns_path: str | None) -> None:
+    def disconnect(self, container: Container, network_name: str, netns_path: str | None) -> None:
         record = self.find(network_name)
         if record is None:
             return
@@ -279,7 +279,7 @@ class NetworkService:
             record["Containers"].pop(container.id, None)
             self._save()
 
-    def publish(self, container: "Container", network_name: str, ports: list[PortMapping]) -> bool:
+    def publish(self, container: Container, network_name: str, ports: list[PortMapping]) -> bool:
         """Let the network's driver forward ``ports`` to the container's endpoint in the kernel, if it can."""
         record = self.get(network_name)
         driver = self.drivers.driver("network", record["Driver"])

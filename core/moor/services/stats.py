@@ -20,8 +20,9 @@ import copy
 import logging
 import os
 import time
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from moor.containers import cgroups
 from moor.errors import Conflict, InvalidParameter, MoorError
@@ -76,7 +77,7 @@ def machine_memory() -> int:
 def go_time(seconds_ns: int) -> str:
     """A UTC time as Go's RFC3339Nano prints it (trailing zeros of the fraction dropped)."""
     whole, nanos = divmod(seconds_ns, 10**9)
-    stamp = datetime.fromtimestamp(whole, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
     return f"{stamp}{fraction}Z"
 
@@ -89,7 +90,7 @@ def _empty_cpu() -> dict[str, Any]:
             "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
 
 
-def empty_stats(container: "Container", previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def empty_stats(container: Container, previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """Docker's StatsJSON with nothing measured (a container that does not run)."""
     return {
         "read": ZERO_TIME,
@@ -106,7 +107,7 @@ def empty_stats(container: "Container", previous: dict[str, Any] | None = None) 
     }
 
 
-def stats_json(service: "ContainerService", container: "Container", previous: dict[str, Any] | None) -> dict[str, Any]:
+def stats_json(service: ContainerService, container: Container, previous: dict[str, Any] | None) -> dict[str, Any]:
     """One sample of Docker's stats JSON for ``container``; ``previous`` is the sample before it."""
     result = empty_stats(container, previous)
     if not container.state.Running or not container.state.Pid:
@@ -134,7 +135,7 @@ def stats_json(service: "ContainerService", container: "Container", previous: di
     return result
 
 
-def sample(service: "ContainerService", container_id: str, one_shot: bool = False) -> dict[str, Any]:
+def sample(service: ContainerService, container_id: str, one_shot: bool = False) -> dict[str, Any]:
     """The answer to ``stream=0``: a second sample a second after the first (the first if ``one_shot``)."""
     container = service.get(container_id)
     first = stats_json(service, container, None)
@@ -145,7 +146,7 @@ def sample(service: "ContainerService", container_id: str, one_shot: bool = Fals
     return stats_json(service, current, first)
 
 
-def stream(service: "ContainerService", container_id: str,
+def stream(service: ContainerService, container_id: str,
            interval: float = SAMPLE_INTERVAL) -> Iterator[dict[str, Any]]:
     """Samples every ``interval`` seconds until the container is removed (``stream=1``)."""
     previous: dict[str, Any] | None = None
@@ -162,7 +163,7 @@ def stream(service: "ContainerService", container_id: str,
 # --------------------------------------------------------------------------- update
 
 
-def update(service: "ContainerService", ident: str, body: dict[str, Any]) -> list[str]:
+def update(service: ContainerService, ident: str, body: dict[str, Any]) -> list[str]:
     """``POST /containers/{id}/update``: validate, merge into the HostConfig, apply with runc; warnings."""
     from moor.containers import restart as restart_policy
     from moor.containers.limits import merge_update, update_resources, validate_resources
@@ -197,7 +198,7 @@ def update(service: "ContainerService", ident: str, body: dict[str, Any]) -> lis
 # --------------------------------------------------------------------------- pause / unpause
 
 
-def pause(service: "ContainerService", ident: str) -> "Container":
+def pause(service: ContainerService, ident: str) -> Container:
     """Freeze every process of a running container (``runc pause``)."""
     container = service.get(ident)
     with service.store.lock:
@@ -216,7 +217,7 @@ def pause(service: "ContainerService", ident: str) -> "Container":
     return container
 
 
-def unpause(service: "ContainerService", ident: str) -> "Container":
+def unpause(service: ContainerService, ident: str) -> Container:
     """Thaw a paused container (``runc resume``)."""
     container = service.get(ident)
     with service.store.lock:

@@ -7,7 +7,7 @@ import platform
 import shutil
 import socket
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -90,7 +90,7 @@ def _os_name() -> str:
     return "Linux"
 
 
-def system_info(engine: "Engine", counts: dict[str, int]) -> dict[str, Any]:
+def system_info(engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
     config = engine.config
     drivers = engine.drivers
     storage = drivers.storage
@@ -127,7 +127,7 @@ def system_info(engine: "Engine", counts: dict[str, int]) -> dict[str, Any]:
         "NFd": len(os.listdir("/proc/self/fd")),
         "OomKillDisable": False,
         "NGoroutines": 0,
-        "SystemTime": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "SystemTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "LoggingDriver": drivers.defaults["log"],
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": _cgroup_version(),

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from moor.services.containers import ContainerService
 
 
-def top(service: "ContainerService", container: "Container", ps_args: str) -> dict[str, Any]:
+def top(service: ContainerService, container: Container, ps_args: str) -> dict[str, Any]:
     if not container.state.Running:
         raise Conflict(f"Container {container.id} is not running")
     pids = {int(p) for p in service.runtime.ps(container.id)}

@@ -19,7 +19,8 @@ import os
 import re
 import secrets
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.filters import labels_match
@@ -88,7 +89,7 @@ def directory_size(path: str) -> int:
 class VolumeService:
     """Create, find, list, remove, prune and mount volumes of every loaded volume driver."""
 
-    def __init__(self, data_root: str, drivers: "DriverSet", events: "EventBus | None" = None) -> None:
+    def __init__(self, data_root: str, drivers: DriverSet, events: EventBus | None = None) -> None:
         self.drivers = drivers
         self.events = events
         self.path = os.path.join(data_root, "volume", "volumes.json")

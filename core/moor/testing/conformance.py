@@ -23,7 +23,8 @@ import sys
 import tarfile
 import time
 import uuid
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import pytest
 

@@ -47,7 +47,7 @@ class DaemonProcess:
             *self.extra_args,
         ]
 
-    def start(self, timeout: float = 20.0) -> "DaemonProcess":
+    def start(self, timeout: float = 20.0) -> DaemonProcess:
         log = open(self.log_file, "ab")
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
@@ -105,7 +105,7 @@ class DaemonProcess:
             remove_bridge(bridge)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "DaemonProcess":
+    def __enter__(self) -> DaemonProcess:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

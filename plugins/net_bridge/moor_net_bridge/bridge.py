@@ -31,7 +31,6 @@ import logging
 from moor import hookimpl
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, Unavailable
 from moor.types import DriverContext, EndpointInfo, EndpointSpec, NetworkSpec, PortMapping
-
 from moor_net_bridge import firewall, ipam, links
 from moor_net_bridge.settings import check_ifname, parse_mtu, parse_settings
 from moor_net_bridge.state import EndpointRecord, NetworkRecord, State, StateStore

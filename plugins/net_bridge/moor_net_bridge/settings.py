@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 
 from moor.errors import InvalidParameter
-
 from moor_net_bridge.ipam import parse_subnet
 
 DEFAULT_BRIDGE = "moor0"

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from test_bridge import BRIDGE_NAME, Host, driver, endpoint, host, in_ns, iptables_rules, options, sh  # noqa: F401
 
 from moor.drivers import Driver
 from moor.errors import InvalidParameter
 from moor.types import PortMapping
-from test_bridge import BRIDGE_NAME, Host, driver, endpoint, host, in_ns, iptables_rules, options, sh  # noqa: F401
 
 pytestmark = pytest.mark.root
 

@@ -27,7 +27,6 @@ from decimal import Decimal, InvalidOperation
 from typing import IO
 
 from moor.errors import InvalidParameter, MoorError
-
 from moor_storage_overlay.safepath import (
     DIR_FLAGS,
     NotInTree,

@@ -21,10 +21,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Iterator
+from collections.abc import Iterator
 
 from moor.types import Change
-
 from moor_storage_overlay.export import OPAQUE_XATTR, is_whiteout
 from moor_storage_overlay.safepath import DIR_FLAGS
 

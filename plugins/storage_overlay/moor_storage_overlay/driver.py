@@ -26,7 +26,6 @@ from moor import hookimpl
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, Unavailable
 from moor.fsutil import fsync_dir
 from moor.types import Change, DriverContext
-
 from moor_storage_overlay.apply import LayerExtractor
 from moor_storage_overlay.backing import backing_filesystem, supports_d_type
 from moor_storage_overlay.changes import list_changes
@@ -49,7 +48,8 @@ from moor_storage_overlay.mounts import (
     unmount_all_under,
 )
 from moor_storage_overlay.stream import chunk_stream
-from moor_storage_overlay.tarsplit import FILE_NAME as TAR_SPLIT, TarSplitWriter, reassemble
+from moor_storage_overlay.tarsplit import FILE_NAME as TAR_SPLIT
+from moor_storage_overlay.tarsplit import TarSplitWriter, reassemble
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,9 @@ import errno
 import os
 import stat
 import tarfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from moor.errors import MoorError
-
 from moor_storage_overlay.safepath import DIR_FLAGS, proc_path
 
 WHITEOUT_PREFIX = ".wh."

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from moor.errors import MoorError
 from moor.mountinfo import is_mounted, mounts_under, unmount, unmount_all_under

@@ -23,10 +23,10 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from moor.errors import MoorError
-
 from moor_storage_overlay.safepath import open_file
 
 MAGIC = b"moor-tar-split/1\n"

@@ -11,12 +11,13 @@ import subprocess
 import tarfile
 import threading
 import tracemalloc
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 import pytest
 
 from moor.drivers import Driver
-from moor.errors import Conflict, DriverLoadError, InvalidParameter, MoorError, NotFound, Unavailable
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, Unavailable
 from moor.testing.conformance import (
     build_tar,
     load_driver,

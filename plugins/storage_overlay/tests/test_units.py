@@ -8,9 +8,9 @@ import pytest
 
 from moor.drivers import Driver
 from moor.errors import DriverLoadError, InvalidParameter
+from moor.mountinfo import unescape
 from moor.testing.conformance import build_tar, load_driver, tar_entry
 from moor_storage_overlay.layout import check_key, new_short_name
-from moor.mountinfo import unescape
 from moor_storage_overlay.safepath import entry_parts
 from moor_storage_overlay.stream import chunk_stream
 from moor_storage_overlay.tarsplit import RecordingReader

@@ -16,13 +16,12 @@ import os
 import re
 import shutil
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from moor import hookimpl
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.fsutil import atomic_write_json, read_json
 from moor.types import DriverContext, VolumeInfo
-
 from moor_volume_local import mounts
 from moor_volume_local.options import MountOptions, parse_options
 
@@ -113,7 +112,7 @@ class LocalVolumeDriver:
             directory = self._dir(name)
             os.makedirs(directory, mode=0o755, exist_ok=True)
             os.makedirs(os.path.join(directory, "_data"), mode=0o755, exist_ok=True)
-            created = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+            created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
             atomic_write_json(os.path.join(directory, "meta.json"),
                               {"created_at": created, "labels": dict(labels), "options": dict(options)})
             info = self._info(name)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from moor.api.http import Request, Response
 from moor.api.router import Router
@@ -55,15 +56,15 @@ class _Releasing:
         self._stream.close()
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     router = Router()
     containers = engine.containers
     storage = containers.drivers.storage
 
-    def mount(container: "Container") -> str:
+    def mount(container: Container) -> str:
         return str(storage.mount(key=container.storage_key))
 
-    def unmounter(container: "Container") -> Callable[[], None]:
+    def unmounter(container: Container) -> Callable[[], None]:
         done = []
 
         def release() -> None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from moor.daemon.engine import Engine
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     router = Router()
     containers = engine.containers
 

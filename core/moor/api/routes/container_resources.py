@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
@@ -19,7 +20,7 @@ def _bool(request: Request, name: str, default: bool) -> bool:
     return request.arg(name).strip().lower() not in ("", "0", "no", "false", "none")
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     from moor.services import stats as resources
 
     router = Router()

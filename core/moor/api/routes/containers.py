@@ -8,7 +8,8 @@ import queue
 import re
 import socket
 import time
-from typing import IO, TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from moor.api.http import Hijack, Request, Response, json_response
 from moor.api.router import Router
@@ -17,8 +18,8 @@ from moor.containers import views
 from moor.containers.record import Container
 from moor.errors import InvalidParameter, MoorError
 from moor.filters import labels_match
-from moor.services.container_io import frame
 from moor.images.views import parse_timestamp
+from moor.services.container_io import frame
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -28,7 +29,7 @@ PS_FILTERS = ("status", "name", "label", "ancestor", "exited", "id", "before", "
               "volume", "publish", "expose", "isolation", "is-task")
 
 
-def _container_matches(engine: "Engine", container: Container, filters: dict[str, list[str]]) -> bool:
+def _container_matches(engine: Engine, container: Container, filters: dict[str, list[str]]) -> bool:
     for key in filters:
         if key not in PS_FILTERS:
             raise InvalidParameter(f"invalid filter '{key}'")
@@ -94,7 +95,7 @@ def _event_matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool
     return True
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     router = Router()
     containers = engine.containers
     io = engine.container_io

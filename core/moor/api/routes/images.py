@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
@@ -34,7 +35,7 @@ def parse_filters(request: Request) -> dict[str, list[str]]:
     return result
 
 
-def _tar_stream(write: "callable[[object], None]") -> Iterator[bytes]:  # type: ignore[valid-type]
+def _tar_stream(write: callable[[object], None]) -> Iterator[bytes]:  # type: ignore[valid-type]
     """Run ``write(out)`` in a thread and yield what it writes, chunk by chunk."""
     import os
     import threading
@@ -62,7 +63,7 @@ def _tar_stream(write: "callable[[object], None]") -> Iterator[bytes]:  # type: 
         raise errors[0]
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     router = Router()
     images = engine.images
     transfer = engine.transfer

@@ -20,7 +20,7 @@ def view(record: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     router = Router()
     networks = engine.networks
 

@@ -18,7 +18,7 @@ PING_HEADERS = {
 }
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     router = Router()
 
     @router.route("GET", "/_ping")

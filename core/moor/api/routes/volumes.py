@@ -21,7 +21,7 @@ def _string_map(value: Any, what: str) -> dict[str, str]:
     return dict(value)
 
 
-def build(engine: "Engine") -> Router:
+def build(engine: Engine) -> Router:
     router = Router()
     volumes = engine.volumes
 
