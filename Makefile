@@ -8,7 +8,7 @@ PY_PROJECTS := . plugins/storage_overlay plugins/net_bridge plugins/volume_local
 STAMP := $(VENV)/.installed
 SOCKET ?= /run/moor/moor.sock
 
-.PHONY: install run test test-unit stop bench clean debian-packages compile
+.PHONY: install run test test-unit lint stop bench clean debian-packages compile
 
 install: debian-packages $(STAMP) compile
 	@ln -sf $(BIN)/moor /usr/local/bin/moor
@@ -39,7 +39,12 @@ run: install
 stop:
 	@if [ -f /run/moor/moord.pid ]; then kill $$(cat /run/moor/moord.pid) && echo "moord stopped"; fi
 
-test: install
+# Lint and type checks first: a red check fails `make test` (and CI) before the suite runs.
+lint: install
+	$(BIN)/ruff check core plugins tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest -q tests plugins
 
 test-unit: install
