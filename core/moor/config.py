@@ -18,7 +18,9 @@ key (``log.drivr``). Command-line flags override the file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import tomllib
 from dataclasses import dataclass, field
 
 from moor.errors import ConfigError
@@ -132,8 +134,6 @@ def _parse_runtime(table: object) -> RuntimeConfig:
 
 def dns_upstream(text: str) -> tuple[str, int]:
     """``"192.0.2.1"``, ``"127.0.0.1:5353"``, ``"[::1]:53"`` or ``"::1"`` -> (address, port)."""
-    import ipaddress
-
     host, port = text, "53"
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -196,8 +196,6 @@ def parse(data: dict[str, object], source: str = "") -> Config:
 
 def load(path: str | None) -> Config:
     """Read the config file at ``path`` (the default path may be absent; an explicit one may not)."""
-    import tomllib
-
     explicit = path is not None
     path = path or DEFAULT_CONFIG_FILE
     try:

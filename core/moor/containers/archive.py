@@ -42,6 +42,7 @@ from typing import IO, Any
 from moor.containers import mountroots
 from moor.containers.mountroots import MountRoot
 from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, go_clean, read_link, scoped_path, walk
+from moor.containers.users import resolve_user
 from moor.errors import InvalidParameter, MoorError, NotFound
 
 log = logging.getLogger(__name__)
@@ -798,8 +799,6 @@ def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: b
             raise MoorError("container rootfs is marked read-only")
         owner = None
         if copy_uid_gid and user:
-            from moor.containers.users import resolve_user
-
             resolved = resolve_user(root, user)
             owner = (resolved.uid, resolved.gid)
         _Extractor(chain, abs_path, follow=True, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,

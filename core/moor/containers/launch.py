@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from moor.containers.record import Container
 from moor.containers.runtime import Runtime
 from moor.errors import MoorError
+from moor.monitor.client import request
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ class Monitor:
 
     def start(self) -> int:
         """Run the hooks waiting for readiness (attach relays), then start the process; return its pid."""
-        from moor.monitor.client import request
-
         for hook in self.on_ready:
             hook()
         reply = request(self.state_dir, {"op": "start"}, timeout=READY_TIMEOUT)

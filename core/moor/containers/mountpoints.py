@@ -19,8 +19,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from moor.containers.mountspec import DEFAULT_BIND_PROPAGATION, MountRequest, parse_all, parse_volumes_from
+from moor.containers.mounttarget import copy_up, prepare_target
 from moor.containers.security import DEFAULT_TMPFS_OPTIONS
 from moor.errors import InvalidParameter, MoorError, NotFound
+from moor.mountinfo import mount_of
 
 if TYPE_CHECKING:
     from moor.containers.record import Container
@@ -122,8 +124,6 @@ def _bind_propagation(point: dict[str, Any], data_root: str) -> str:
 
     As in Docker, a shared propagation needs a shared source mount, a slave one a shared or slave source.
     """
-    from moor.mountinfo import mount_of
-
     source, propagation = point["Source"], point.get("Propagation") or DEFAULT_BIND_PROPAGATION
     root = os.path.realpath(data_root)
     if root == source or root.startswith(source.rstrip("/") + "/"):
@@ -166,8 +166,6 @@ def oci_mounts(container: Container, rootfs: str, volumes: VolumeService | None,
     empty volume is first filled from the image (unless ``nocopy``). The caller must
     :func:`release` the volumes when the container stops or its start fails.
     """
-    from moor.containers.mounttarget import copy_up, prepare_target
-
     result = []
     for point in container.mounts:
         kind = point.get("Type")
@@ -196,8 +194,6 @@ def oci_mounts(container: Container, rootfs: str, volumes: VolumeService | None,
 
 def in_root(mounts: list[dict[str, Any]], rootfs: str) -> list[dict[str, Any]]:
     """OCI mounts made elsewhere (``--tmpfs``) with their destinations resolved inside ``rootfs`` too."""
-    from moor.containers.mounttarget import prepare_target
-
     result = []
     for mount in mounts:
         with prepare_target(rootfs, mount["destination"], make="parent") as target:

@@ -8,6 +8,7 @@ same port, as Docker 20.10 does (the ``::`` one through the userland proxy only)
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from moor.errors import InvalidParameter
@@ -18,8 +19,6 @@ DISABLE_IPV6 = "/proc/sys/net/ipv6/conf/all/disable_ipv6"
 
 def host_has_ipv6() -> bool:
     """Whether the host can listen on IPv6 addresses (IPv6 loaded and not disabled)."""
-    import socket
-
     if not socket.has_ipv6:
         return False
     try:

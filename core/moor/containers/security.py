@@ -13,6 +13,7 @@ import shutil
 import stat
 from typing import Any
 
+from moor.containers.users import read_file_in_root
 from moor.errors import InvalidParameter
 
 INIT_PATH = "/sbin/docker-init"
@@ -83,8 +84,6 @@ def _device(entry: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _group_ids(rootfs: str, groups: list[str]) -> list[int]:
-    from moor.containers.users import read_file_in_root
-
     text = read_file_in_root(rootfs, "/etc/group") or ""
     by_name = {}
     for line in text.splitlines():

@@ -57,7 +57,7 @@ def detect_compression(head: bytes) -> str:
 def _zstandard() -> Any:
     """The ``zstandard`` module, or None when it is not installed."""
     try:
-        import zstandard  # type: ignore[import-not-found]
+        import zstandard  # type: ignore[import-not-found]  # noqa: PLC0415  (optional: xz/gzip work without it)
     except ImportError:
         return None
     return zstandard

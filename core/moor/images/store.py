@@ -17,10 +17,13 @@ uses).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -150,8 +153,6 @@ class ImageStore:
 
     def temp_dir(self) -> str:
         """A directory for spooling (archives being loaded); removed at the next start if left."""
-        import tempfile
-
         return tempfile.mkdtemp(prefix="spool-", dir=os.path.join(self.root, "tmp"))
 
     # ------------------------------------------------------------------ blobs
@@ -223,9 +224,6 @@ class ImageStore:
 
     def spooled(self, stream: IO[bytes]) -> Any:
         """Copy a stream to a temp file, learning its digest: (file, digest) in a context manager."""
-        import contextlib
-        import tempfile
-
         @contextlib.contextmanager
         def spool() -> Any:
             with tempfile.TemporaryFile(dir=os.path.join(self.root, "tmp")) as handle:
@@ -366,8 +364,6 @@ class ImageStore:
 
     def collect_garbage(self, layer_in_use: Callable[[str], bool]) -> None:
         """Remove what interrupted work left: spool dirs, temp files, unrecorded or unused layers."""
-        import shutil
-
         with self.lock:
             tmp = os.path.join(self.root, "tmp")
             for name in os.listdir(tmp):

@@ -12,6 +12,7 @@ the ``driver`` fixture (a :class:`moor.drivers.Driver`, for example from
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import ipaddress
@@ -788,8 +789,6 @@ class NetworkDriverConformance:
 
     def test_ip_range_and_requested_mac(self, driver: Driver, network: NetworkSpec, namespaces: list[str]) -> None:
         """Picked addresses come from ``ip_range``; a requested address may lie outside it; a MAC is applied."""
-        import dataclasses
-
         subnet = ipaddress.IPv4Network(network.subnet)
         block = list(subnet.subnets(prefixlen_diff=1))[1]
         ranged = dataclasses.replace(network, ip_range=str(block))

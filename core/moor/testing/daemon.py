@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -114,8 +116,6 @@ class DaemonProcess:
 
 def bridges_made(data_root: str) -> list[str]:
     """The Linux bridges the bridge driver of the moord at ``data_root`` made (user networks a test left)."""
-    import json
-
     try:
         with open(os.path.join(data_root, "network", "bridge", "state.json"), encoding="utf-8") as handle:
             networks = json.load(handle).get("networks") or {}
@@ -132,11 +132,9 @@ def remove_bridge(name: str) -> None:
         saved = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout
         for line in saved.splitlines():
             if line.startswith("-A ") and f"moor bridge {name}" in line:
-                import shlex
-
                 subprocess.run(["iptables", "-t", table, "-D", *shlex.split(line)[1:]], capture_output=True)
     try:  # the bridge driver's chains and jumps go too once no network has rules in them
-        from moor_net_bridge import firewall
+        from moor_net_bridge import firewall  # noqa: PLC0415  (a plugin: the core runs without it)
     except ImportError:
         return
     firewall.prune()
