@@ -91,8 +91,10 @@ def test_lifecycle_notifications_reach_every_plugin_and_survive_failures(tmp_pat
     drivers.manager.register(Broken(), name="broken")
     drivers.manager.register(Recorder(), name="recorder")
     ref = ContainerRef(id="abc", name="x", exit_code=3)
-    for event in ("created", "started", "stopped", "removed"):
-        drivers.notify(event, container=ref)
+    drivers.notify("created", container=ref)
+    drivers.notify("started", container=ref)
+    drivers.notify("stopped", container=ref)
+    drivers.notify("removed", container=ref)
     assert seen == ["created abc", "started abc", "stopped abc 3", "removed abc"]
 
 
