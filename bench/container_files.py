@@ -56,7 +56,8 @@ def main() -> None:
             docker = measure(*docker_side, work) if docker_side else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print_side_by_side(f"container file benchmark, median of {RUNS} runs (seconds)", moor, docker, width=28, precision=3)
+    print_side_by_side(f"container file benchmark, median of {RUNS} runs (seconds)", moor, docker, width=28,
+                       precision=3)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def published_path(port: int) -> str:
     """Who serves 127.0.0.1:``port`` on the host: the process listening there (a userland proxy), else kernel NAT."""
     listening = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
     if "users:" in listening:
-        return "userland proxy " + listening.split("users:", 1)[1].split(",", 1)[0].strip('(("')
+        return "userland proxy " + listening.split("users:", 1)[1].split(",", 1)[0].lstrip('(').strip('"')
     return "kernel NAT (nothing listens on the port)"
 
 

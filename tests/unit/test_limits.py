@@ -314,7 +314,8 @@ def test_v2_readers(tmp_path: Path) -> None:
         "memory.current": "2000\n", "memory.max": "max\n", "memory.stat": "anon 100\ninactive_file 50\n",
         "memory.events": "low 0\nhigh 0\nmax 5\noom 2\noom_kill 1\n",
         "cpu.stat": "usage_usec 7\nuser_usec 4\nsystem_usec 3\nnr_periods 2\nnr_throttled 1\nthrottled_usec 5\n",
-        "pids.current": "4\n", "pids.max": "20\n", "io.stat": "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n"})
+        "pids.current": "4\n", "pids.max": "20\n",
+        "io.stat": "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n"})
     paths = cgroups.CgroupPaths(unified=True, dirs={"": group})
     assert cgroups.memory_stats(paths) == {"usage": 2000, "stats": {"anon": 100, "inactive_file": 50},
                                            "limit": cgroups.UNLIMITED, "failcnt": 2}
@@ -367,7 +368,8 @@ def test_cli_figures() -> None:
     assert row["BlockIO"] == "1.5kB / 2B" and row["NetIO"] == "1.23MB / 0B" and row["PIDs"] == "5"
     assert cli_resources.bytes_size(16_384_000) == "15.62MiB" and cli_resources.bytes_size(0) == "0B"
     lines = cli_resources.render_stats("", [row])
-    assert lines[0] == "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O       BLOCK I/O    PIDS"
+    assert lines[0] == ("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O       BLOCK I/O    "
+                        "PIDS")
     assert lines[1] == "aaaaaaaaaaaa   web       20.00%    10MiB / 16MiB       62.50%    1.23MB / 0B   1.5kB / 2B   5"
     assert cli_resources.render_stats("{{.Name}}: {{.CPUPerc}}", [row]) == ["web: 20.00%"]
     assert cli_resources.render_stats("table {{.Container}}\t{{.PIDs}}", [row]) == ["CONTAINER   PIDS", "web         5"]

@@ -767,10 +767,10 @@ def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: b
     container ``user``, everything is owned by that user as resolved from the container's own
     ``/etc/passwd`` and ``/etc/group``. Raises :class:`NotFound` for a missing path,
     :class:`InvalidParameter` (``extraction point is not a directory``) for a non-directory,
-    :class:`MoorError` (500, as Docker 20.10) when ``read_only``, and :class:`InvalidParameter` for a malformed archive or an
-    entry that would leave the extraction directory. A path below one of ``mounts`` is extracted into
-    that mount's source (:class:`MoorError` when it is read-only; ``read_only``, the root filesystem's
-    flag, does not apply there).
+    :class:`MoorError` (500, as Docker 20.10) when ``read_only``, and :class:`InvalidParameter` for a
+    malformed archive or an entry that would leave the extraction directory. A path below one of
+    ``mounts`` is extracted into that mount's source (:class:`MoorError` when it is read-only;
+    ``read_only``, the root filesystem's flag, does not apply there).
     """
     abs_path = container_path(path)
     walk_root, inner, mount = mountroots.split(root, abs_path, mounts)

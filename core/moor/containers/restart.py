@@ -42,7 +42,8 @@ def validate(policy: dict[str, Any] | None, auto_remove: bool) -> dict[str, Any]
     if retries < 0:
         raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
     if retries and name != "on-failure":
-        raise InvalidParameter(f"invalid restart policy: maximum retry count cannot be used with restart policy '{name}'")
+        raise InvalidParameter(
+            f"invalid restart policy: maximum retry count cannot be used with restart policy '{name}'")
     if auto_remove and name != "no":
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
     return {"Name": name, "MaximumRetryCount": retries}

@@ -46,7 +46,7 @@ def _security_options(options: list[str]) -> bool:
     """Validate --security-opt values; return whether no-new-privileges is on."""
     no_new_privileges = False
     for option in options:
-        key, sep, value = option.partition("=") if "=" in option else option.partition(":")
+        key, _sep, value = option.partition("=") if "=" in option else option.partition(":")
         if key == "no-new-privileges":
             if value not in ("", "true", "false"):
                 raise InvalidParameter(f"invalid --security-opt: {option!r}")

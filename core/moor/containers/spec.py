@@ -49,7 +49,14 @@ DEFAULT_PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 #: Every capability name runc 1.1 knows, in kernel number order (index == capability number).
 ALL_CAPABILITIES: tuple[str, ...] = tuple(
     "CAP_" + name
-    for name in ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"]
+    for name in [
+        "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+        "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+        "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+        "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+        "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+        "CHECKPOINT_RESTORE"
+    ]
 )
 
 #: Docker's default capability set, in Docker's order.
@@ -70,7 +77,10 @@ DEFAULT_READONLY_PATHS: tuple[str, ...] = (
 
 #: The rlimits Docker accepts (go-units' names; "as" is disabled there too).
 ULIMIT_NAMES = frozenset(
-    ["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"]
+    [
+        "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
+        "rttime", "sigpending", "stack"
+    ]
 )
 
 #: Docker's sysctls for a container with its own network namespace: ping without CAP_NET_RAW,
@@ -402,9 +412,9 @@ def build_mounts(spec: RuntimeSpecInput) -> list[dict[str, Any]]:
             continue
         if destination == "/dev/shm" and spec.ipc_mode == "none":
             continue
-        if spec.read_only and destination not in ("/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"):
-            if "ro" not in mount["options"]:
-                mount["options"].append("ro")
+        if (spec.read_only and destination not in ("/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue")
+                and "ro" not in mount["options"]):
+            mount["options"].append("ro")
         if spec.privileged and mount["type"] in ("sysfs", "cgroup"):
             mount["options"] = [option for option in mount["options"] if option != "ro"]
         defaults.append(mount)

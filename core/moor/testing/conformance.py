@@ -365,7 +365,8 @@ class StorageDriverConformance:
         assert status and all(isinstance(label, str) and isinstance(value, str) for label, value in status)
 
     def test_layers_stack_in_the_mounted_view(self, driver: Driver) -> None:
-        self.apply(driver, "base", [tar_dir("etc"), tar_entry("etc/hostname", b"base\n"), tar_entry("etc/os", b"moor\n"),
+        self.apply(driver, "base", [tar_dir("etc"), tar_entry("etc/hostname", b"base\n"),
+                                    tar_entry("etc/os", b"moor\n"),
                                     tar_entry("bin/sh", b"#!sh", mode=0o755)])
         self.apply(driver, "top", [tar_dir("etc"), tar_entry("etc/hostname", b"top\n"), tar_entry("new", b"n")],
                    parent="base")
@@ -648,7 +649,7 @@ class StorageDriverConformance:
             assert os.path.exists(f"{view}/layer-0") and not os.path.exists(f"{view}/written")
         finally:
             driver.unmount(key=parent)
-        with pytest.raises(InvalidParameter, match="(?i)depth"):
+        with pytest.raises(InvalidParameter, match=r"(?i)depth"):
             self.apply(driver, "one-too-many", [tar_entry("x")], parent)
         assert driver.exists(key="one-too-many") is False
 
@@ -727,11 +728,11 @@ class NetworkDriverConformance:
         for endpoint in self.connected:
             try:
                 driver.disconnect(network=network, endpoint=endpoint, netns_path=None)
-            except Exception:  # best effort: the test's own failure is what matters
+            except Exception:  # noqa: BLE001  (best effort: the test's own failure is what matters)
                 pass
         try:
             driver.remove(network=network)
-        except Exception:  # best effort, as above
+        except Exception:  # noqa: BLE001  (best effort, as above)
             pass
 
     def connect(self, driver: Driver, network: NetworkSpec, netns_path: str, name: str,

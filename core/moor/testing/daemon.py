@@ -35,8 +35,8 @@ class DaemonProcess:
             config_text += '\n[network]\ndns_upstreams = []\n'
         if "[network.bridge]" not in config_text:  # a default bridge of its own: never moor0, never another run's
             self.bridge = "mt" + os.urandom(4).hex()
-            config_text += (f'\n[network.bridge]\ndefault_bridge = "{self.bridge}"\n'
-                            f'default_subnet = "10.{208 + os.getpid() % 8}.{int.from_bytes(os.urandom(1), "big")}.0/24"\n')
+            subnet = f"10.{208 + os.getpid() % 8}.{int.from_bytes(os.urandom(1), 'big')}.0/24"
+            config_text += f'\n[network.bridge]\ndefault_bridge = "{self.bridge}"\ndefault_subnet = "{subnet}"\n'
         with open(self.config_file, "w") as handle:
             handle.write(config_text)
         self.extra_args = extra_args

@@ -28,7 +28,8 @@ def backing_filesystem(path: str) -> str:
             fields = line.split()
             mount_point = fields[4].replace("\\040", " ")
             separator = fields.index("-")
-            if (path == mount_point or path.startswith(mount_point.rstrip("/") + "/")) and len(mount_point) >= len(best):
+            inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) >= len(best):
                 best, fs_type = mount_point, fields[separator + 1]
     return {"ext4": "extfs", "ext3": "extfs", "ext2": "extfs"}.get(fs_type, fs_type)
 

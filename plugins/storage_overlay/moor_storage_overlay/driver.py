@@ -100,7 +100,7 @@ class OverlayDriver:
             path = os.path.join(self.layout.links, name)
             if not os.path.exists(path):
                 os.unlink(path)
-        for key in self.layout.keys():
+        for key in self.layout.complete_keys():
             try:
                 short = self.layout.short_name(key)
             except OSError:

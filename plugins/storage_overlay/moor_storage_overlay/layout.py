@@ -97,7 +97,7 @@ class Layout:
         """Absolute ``diff`` directories of ``l/<short>`` entries."""
         return [os.path.realpath(os.path.join(self.home, entry)) for entry in entries]
 
-    def keys(self) -> list[str]:
+    def complete_keys(self) -> list[str]:
         """Every complete key."""
         try:
             names = os.listdir(self.home)
@@ -108,4 +108,4 @@ class Layout:
     def users_of(self, key: str) -> list[str]:
         """The keys whose chain includes ``key``."""
         entry = f"{LINK_DIR}/{self.short_name(key)}"
-        return [other for other in self.keys() if other != key and entry in self.lower(other)]
+        return [other for other in self.complete_keys() if other != key and entry in self.lower(other)]

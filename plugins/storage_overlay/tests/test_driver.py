@@ -376,7 +376,8 @@ def test_mount_failure_names_the_reason(driver: Driver) -> None:
     apply(driver, "base", [tar_entry("f")])
     driver.prepare(key="container", parent="base")
     os.rename(f"{home_of(driver)}/base/diff", f"{home_of(driver)}/base/moved-away")  # the lower vanishes
-    with pytest.raises(MoorError, match=r"cannot mount overlay on .*container/merged: mount: .+ \(missing: l/\w+ \(-> ../base/diff\)\)"):
+    missing_link = r"cannot mount overlay on .*container/merged: mount: .+ \(missing: l/\w+ \(-> ../base/diff\)\)"
+    with pytest.raises(MoorError, match=missing_link):
         driver.mount(key="container")
     assert driver.unmount(key="container") is False
 
