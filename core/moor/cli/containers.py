@@ -12,7 +12,7 @@ from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
 from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, render_format
 from moor.cli.streams import attach_and_wait, demux_to_stdout
-from moor.cli.timefmt import human_duration
+from moor.timefmt import human_duration
 from moor.units import human_size
 
 ENGINE_ERROR = 125

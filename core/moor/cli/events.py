@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -10,14 +9,14 @@ import click
 from moor.cli.containers import _since
 from moor.cli.main import client_of
 from moor.cli.output import render_format
+from moor.timefmt import rfc3339_nano_fixed
 
 
 def _line(event: dict[str, Any]) -> str:
     nanos = event.get("timeNano", event.get("time", 0) * 1_000_000_000)
-    stamp = datetime.fromtimestamp(nanos // 1_000_000_000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     attributes = event.get("Actor", {}).get("Attributes", {})
     pairs = ", ".join(f"{k}={v}" for k, v in sorted(attributes.items()))
-    text = f"{stamp}.{nanos % 1_000_000_000:09d}Z {event['Type']} {event['Action']} {event['Actor']['ID']}"
+    text = f"{rfc3339_nano_fixed(nanos)} {event['Type']} {event['Action']} {event['Actor']['ID']}"
     return text + (f" ({pairs})" if pairs else "")
 
 

@@ -22,7 +22,7 @@ from moor.cli.output import (
     render_format,
     save_response,
 )
-from moor.cli.timefmt import human_duration
+from moor.timefmt import human_duration
 from moor.units import human_size
 
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
 from moor.containers.mountpoints import mount_views
-from moor.containers.record import ZERO_TIME, Container
-from moor.images.views import parse_timestamp
+from moor.containers.record import Container
+from moor.timefmt import ZERO_TIME, human_duration, parse_timestamp
 
 if TYPE_CHECKING:
     from moor.services.containers import ContainerService
-
-
-def human_duration(seconds: float) -> str:
-    from moor.cli.timefmt import human_duration as duration
-
-    return duration(seconds)
 
 
 def status_text(container: Container) -> str:
@@ -38,8 +33,6 @@ def status_text(container: Container) -> str:
 
 
 def command_text(container: Container) -> str:
-    import shlex
-
     return " ".join([container.path] + [shlex.quote(a) if " " in a else a for a in container.args])
 
 
@@ -53,7 +46,8 @@ def network_settings(container: Container) -> dict[str, Any]:
                   if container.state.Running else {}),  # Docker: a container that does not run has none
         "Gateway": bridge.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
-        "MacAddress": bridge.get("MacAddress", ""), "Networks": {name: _endpoint(s) for name, s in container.networks.items()},
+        "MacAddress": bridge.get("MacAddress", ""),
+        "Networks": {name: _endpoint(s) for name, s in container.networks.items()},
     }
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from moor.errors import InvalidParameter
 from moor.images.healthcheck import effective_config
+from moor.timefmt import ZERO_TIME, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from moor.images.store import ImageRecord
@@ -21,62 +19,6 @@ CONTAINER_CONFIG_DEFAULTS: dict[str, Any] = {
     "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None,
     "Labels": None,
 }
-
-
-def parse_timestamp(value: str | float | int) -> float:
-    """RFC 3339 (any fraction), or seconds since the epoch, as Docker filters accept."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    ago = _go_duration(text)
-    if ago is not None:  # Docker: a duration means that long before now ("24h", "1h30m")
-        return time.time() - ago
-    base, _, rest = text.partition(".")
-    fraction = ""
-    zone = "Z"
-    if rest:
-        digits = "".join(c for c in rest if c.isdigit())
-        fraction, zone = digits, rest[len(digits):] or "Z"
-    elif base.endswith("Z"):
-        base = base[:-1]
-    elif len(base) > 19 and base[19] in "+-":
-        base, zone = base[:19], base[19:]
-    try:
-        moment = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        raise InvalidParameter(f"invalid timestamp {text!r}") from None
-    offset = 0
-    if zone not in ("Z", ""):
-        sign = -1 if zone[0] == "-" else 1
-        hours, _, minutes = zone[1:].partition(":")
-        offset = sign * (int(hours) * 3600 + int(minutes or 0) * 60)
-    seconds = moment.replace(tzinfo=UTC).timestamp() - offset
-    return seconds + (float("0." + fraction) if fraction else 0.0)
-
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def _go_duration(text: str) -> float | None:
-    """Seconds in a Go duration (``1h30m``, ``-5s``, ``1.5h``), or None if ``text`` is not one."""
-    match = re.fullmatch(r"([-+]?)((?:[0-9]*\.?[0-9]+(?:ns|us|\u00b5s|ms|s|m|h))+)", text)
-    if match is None:
-        return None
-    seconds = sum(float(number) * _DURATION_UNITS[unit]
-                  for number, unit in re.findall(r"([0-9]*\.?[0-9]+)(ns|us|\u00b5s|ms|s|m|h)", match.group(2)))
-    return -seconds if match.group(1) == "-" else seconds
-
-
-def format_timestamp(seconds: float) -> str:
-    """RFC 3339 with nanoseconds in UTC, Docker's ``Created`` format."""
-    whole = int(seconds)
-    nanos = int(round((seconds - whole) * 1e9))
-    stamp = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos:09d}Z" if nanos else f"{stamp}Z"
 
 
 def created_time(image: ImageRecord) -> float:
@@ -135,7 +77,7 @@ def inspect(service: ImageService, image: ImageRecord, graph_data: dict[str, str
         "GraphDriver": {"Data": graph_data, "Name": "overlay"},
         "RootFS": {"Type": "layers", "Layers": image.diff_ids},
         "Metadata": {"LastTagTime": format_timestamp(image.last_tag_time) if image.last_tag_time
-                     else "0001-01-01T00:00:00Z"},
+                     else ZERO_TIME},
     }
 
 
