@@ -36,7 +36,6 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from moor.containers import mountroots
@@ -44,6 +43,7 @@ from moor.containers.mountroots import MountRoot
 from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, go_clean, read_link, scoped_path, walk
 from moor.containers.users import resolve_user
 from moor.errors import InvalidParameter, MoorError, NotFound
+from moor.timefmt import rfc3339_nano
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +145,6 @@ def go_file_mode(mode: int) -> int:
     if mode & stat.S_ISVTX:
         result |= GO_MODE_STICKY
     return result
-
-
-def rfc3339_nano(nanoseconds: int) -> str:
-    """Go's ``time.Time`` JSON form in UTC: RFC 3339 with the fraction's trailing zeros trimmed."""
-    seconds, fraction = divmod(nanoseconds, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{fraction:09d}".rstrip("0") + "Z" if fraction else f"{stamp}Z"
 
 
 # ---------------------------------------------------------------------- descriptor walking
@@ -379,12 +372,14 @@ class _TarWriter:
         info.type, info.size = tarfile.REGTYPE, size
         data_fd = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
         try:
+            headers = dict(info.pax_headers)
             for attribute in ARCHIVED_XATTRS:
                 try:
                     value = os.getxattr(data_fd, attribute)
                 except OSError:
                     continue
-                info.pax_headers[XATTR_PREFIX + attribute] = value.decode("utf-8", "surrogateescape")
+                headers[XATTR_PREFIX + attribute] = value.decode("utf-8", "surrogateescape")
+            info.pax_headers = headers
             yield _header(info)
             left = size
             while left > 0:

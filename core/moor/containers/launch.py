@@ -17,9 +17,11 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from moor.containers.record import Container
 from moor.containers.runtime import Runtime
+from moor.driverbuild import DriverRecipe
 from moor.errors import MoorError
 from moor.monitor.client import request
 
@@ -58,8 +60,7 @@ class Monitor:
 
 
 def monitor_command(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                    exec_process: str = "", log_config: dict[str, object] | None = None,
-                    log_driver_class: str = "") -> list[str]:
+                    exec_process: str = "", log_recipe: DriverRecipe | None = None) -> list[str]:
     command = [sys.executable, "-m", "moor.monitor", "--id", container.id, "--state-dir", state_dir,
                "--bundle", bundle, "--runtime", runtime.path, "--runtime-root", runtime.root]
     tty = container.tty
@@ -74,9 +75,9 @@ def monitor_command(container: Container, state_dir: str, bundle: str, runtime: 
     if stdin_once:
         command.append("--stdin-once")
     if log_driver and not exec_process:
-        if log_driver_class:
-            command += ["--log-driver-class", log_driver_class]
-        command += ["--log-driver", log_driver, "--log-config", json.dumps(log_config or {}),
+        if log_recipe is not None:  # the monitor builds the driver as moord did (moor.driverbuild)
+            command += ["--log-driver-recipe", log_recipe.to_json()]
+        command += ["--log-driver", log_driver,
                     "--log-opts", json.dumps(container.log_options), "--log-path", container.log_path,
                     "--name", container.name]
     return command
@@ -165,6 +166,7 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
         line = _read_line(read_end, READY_TIMEOUT)
     finally:
         os.close(read_end)
+    reply: dict[str, Any]
     try:
         reply = json.loads(line) if line else {"ok": False, "error": "the monitor exited without a word"}
     except ValueError:
@@ -177,9 +179,9 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
 
 
 def launch_monitor(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                   log_config: dict[str, object] | None = None, log_driver_class: str = "") -> Monitor:
-    return spawn(monitor_command(container, state_dir, bundle, runtime, log_driver, log_config=log_config,
-                                 log_driver_class=log_driver_class), state_dir)
+                   log_recipe: DriverRecipe | None = None) -> Monitor:
+    return spawn(monitor_command(container, state_dir, bundle, runtime, log_driver, log_recipe=log_recipe),
+                 state_dir)
 
 
 def _read_line(fd: int, timeout: float) -> str:

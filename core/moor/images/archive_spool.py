@@ -159,13 +159,19 @@ class _Spooler:
             raise _bad(f"entry {name!r} cannot be written: {error.strerror}") from error
 
 
+#: tarfile's header errors (raised by TarInfo.frombuf; not in its public interface, nor in typeshed)
+_END_OF_ARCHIVE: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_TRUNCATED: tuple[type[Exception], ...] = (tarfile.EmptyHeaderError,  # type: ignore[attr-defined]
+                                           tarfile.TruncatedHeaderError)  # type: ignore[attr-defined]
+
+
 def _check_end(tar: Any, last: str | None) -> None:
     """Refuse a member sequence that did not end with an end-of-archive block."""
     end = getattr(tar, "moor_end", None)
-    if isinstance(end, tarfile.EOFHeaderError):
+    if isinstance(end, _END_OF_ARCHIVE):
         return
     where = f"after entry {last!r}" if last else "at the start"
-    if end is None or isinstance(end, (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError)):
+    if end is None or isinstance(end, _TRUNCATED):
         raise _bad(f"truncated tar stream {where}")
     raise _bad(f"corrupt tar header {where} ({end})")
 

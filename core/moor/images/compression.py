@@ -20,7 +20,7 @@ import gzip
 import io
 import lzma
 import zlib
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from moor.errors import InvalidParameter
 
@@ -172,7 +172,7 @@ def _decoder(kind: str, source: _Source, what: str) -> Any:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=source, mode="rb")
     if kind == "xz":
-        return lzma.LZMAFile(source, mode="rb")
+        return lzma.LZMAFile(cast("IO[bytes]", source), mode="rb")
     if kind == "bzip2":
         return bz2.BZ2File(source, mode="rb")
     zstandard = _zstandard()

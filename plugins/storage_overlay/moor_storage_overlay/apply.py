@@ -281,7 +281,7 @@ class LayerExtractor:
                 self._displace(path)
             if self._cached is not None and self._cached[0][: len(parts)] == tuple(parts):
                 self._forget_cached_dir()
-            shutil.rmtree(base, dir_fd=parent)  # type: ignore[call-arg]
+            shutil.rmtree(base, dir_fd=parent)
             for path in [p for p in self._dir_times if p.startswith(prefix) or p == relative]:
                 del self._dir_times[path]
         elif relative in self._live:

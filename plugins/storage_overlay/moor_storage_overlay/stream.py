@@ -45,4 +45,4 @@ class ChunkStream(io.RawIOBase):
 
 def chunk_stream(chunks: Iterator[bytes], buffer_size: int = 1 << 16) -> IO[bytes]:
     """Wrap ``chunks`` as a buffered binary file: ``read(n)`` returns ``n`` bytes until the end."""
-    return io.BufferedReader(ChunkStream(chunks), buffer_size=buffer_size)  # type: ignore[return-value]
+    return io.BufferedReader(ChunkStream(chunks), buffer_size=buffer_size)
