@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,10 @@ import pytest
 from moor.config import Config
 from moor.containers.record import Container, ContainerStore
 from moor.errors import InvalidParameter, NotFound
+from moor.networks.model import Endpoint, Network
 from moor.services.container_networking import ContainerNetworking
+from moor.services.events import EventBus
+from moor.services.networks import NetworkService
 
 UNTOUCHED = "untouched\n"
 
@@ -17,6 +21,13 @@ UNTOUCHED = "untouched\n"
 class NoDrivers:
     def names(self, kind: str) -> list[str]:
         return []
+
+
+def networking_of(tmp_path: Path, store: ContainerStore, get: Callable[[str], Container]) -> ContainerNetworking:
+    """A ContainerNetworking over a network service without drivers (and so without predefined networks)."""
+    events = EventBus()
+    networks = NetworkService(str(tmp_path), NoDrivers(), events)  # type: ignore[arg-type]
+    return ContainerNetworking(Config(data_root=str(tmp_path)), networks, store, events, get)
 
 
 def make(store: ContainerStore, tmp_path: Path, name: str, address: str, links: list[str] | None = None) -> Container:
@@ -31,13 +42,12 @@ def make(store: ContainerStore, tmp_path: Path, name: str, address: str, links: 
 
 def test_hosts_of_the_container_and_its_linkers_only(tmp_path: Path) -> None:
     store = ContainerStore(str(tmp_path / "containers"))
-    networking = ContainerNetworking(Config(data_root=str(tmp_path)), NoDrivers(), store, None,  # type: ignore[arg-type]
-                                     store.find)  # type: ignore[arg-type]
+    networking = networking_of(tmp_path, store, store.find)  # type: ignore[arg-type]
     target = make(store, tmp_path, "a", "10.9.0.2")
     linker = make(store, tmp_path, "b", "10.9.0.3", links=["/a:/b/primary"])
     bystander = make(store, tmp_path, "c", "10.9.0.4")
-    networking.networks.networks = {"n": {"Name": "appnet", "Containers": {c.id: {} for c in (target, linker,
-                                                                                           bystander)}}}
+    networking.networks.networks = {"n": Network(id="n", name="appnet", driver="bridge", created="", endpoints={
+        c.id: Endpoint(name=c.name, endpoint_id="e" * 64) for c in (target, linker, bystander)})}
     networking.refresh_hosts(target)
     assert Path(target.hosts_path).read_text().endswith("10.9.0.2\ta\n")
     assert f"10.9.0.2\tprimary {target.short_id} a\n" in Path(linker.hosts_path).read_text()
@@ -46,8 +56,7 @@ def test_hosts_of_the_container_and_its_linkers_only(tmp_path: Path) -> None:
 
 def test_an_unknown_network_is_kept_by_name_until_the_start(tmp_path: Path) -> None:
     store = ContainerStore(str(tmp_path / "containers"))
-    networking = ContainerNetworking(Config(data_root=str(tmp_path)), NoDrivers(), store, None,  # type: ignore[arg-type]
-                                     store.find)  # type: ignore[arg-type]
+    networking = networking_of(tmp_path, store, store.find)  # type: ignore[arg-type]
     wanted = networking.wanted_networks({"NetworkMode": "later"},
                                         {"EndpointsConfig": {"later": {"Aliases": ["web"]}, "other": {}}})
     assert wanted == {"later": {"IPAMConfig": None, "Aliases": ["web"]}, "other": {"IPAMConfig": None, "Aliases": None}}
@@ -81,7 +90,6 @@ def test_a_link_to_an_unknown_container_is_a_bad_request(tmp_path: Path) -> None
     def get(ident: str) -> Container:
         raise NotFound(f"No such container: {ident}")
 
-    networking = ContainerNetworking(Config(data_root=str(tmp_path)), NoDrivers(), store, None,  # type: ignore[arg-type]
-                                     get)  # type: ignore[arg-type]
+    networking = networking_of(tmp_path, store, get)
     with pytest.raises(InvalidParameter, match="^could not get container for nosuch: No such container: nosuch$"):
         networking.check_host_config({"Links": ["nosuch:x"]})

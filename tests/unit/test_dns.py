@@ -12,8 +12,10 @@ import pytest
 from moor import config
 from moor.containers.etcfiles import embedded_resolv_conf_text, host_nameservers
 from moor.errors import ConfigError
+from moor.networks.model import Endpoint, Network
 from moor.services import dns
 from moor.services import dns_wire as wire
+from moor.services.events import EventBus
 from moor.services.networks import NetworkService
 from moor.testing.dnsupstream import FakeUpstream
 
@@ -24,7 +26,7 @@ def query(name: str, qtype: int = wire.TYPE_A, ident: int = 0xBEEF, flags: int =
 
 def parse_reply(data: bytes) -> tuple[int, int, list[tuple[int, bytes]]]:
     """(id, flags, [(type, rdata)]) of a reply with one question."""
-    ident, flags, qdcount, ancount, _, _ = wire.HEADER.unpack_from(data)
+    ident, flags, _, ancount, _, _ = wire.HEADER.unpack_from(data)
     _, offset = wire.read_name(data, wire.HEADER.size)
     offset += 4
     answers = []
@@ -80,18 +82,21 @@ class NoDrivers:
 
 @pytest.fixture
 def networks(tmp_path: Path) -> NetworkService:
-    service = NetworkService(str(tmp_path), NoDrivers())  # type: ignore[arg-type]
+    service = NetworkService(str(tmp_path), NoDrivers(), EventBus())  # type: ignore[arg-type]
 
-    def member(name: str, address: str, *aliases: str) -> dict:
-        return {"Name": name, "IPv4Address": f"{address}/24", "Aliases": list(aliases)}
+    def member(name: str, address: str, *aliases: str) -> Endpoint:
+        return Endpoint(name=name, endpoint_id="e" * 64, ipv4_address=f"{address}/24", aliases=list(aliases))
+
+    def network(network_id: str, name: str, endpoints: dict[str, Endpoint]) -> Network:
+        return Network(id=network_id, name=name, driver="bridge", created="", endpoints=endpoints)
 
     a, b, c, d = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
     service.networks = {
-        "n1": {"Name": "front", "Containers": {a: member("web", "10.1.0.2", "aaaaaaaaaaaa"),
-                                               b: member("db", "10.1.0.3", "bbbbbbbbbbbb", "store", "pool")}},
-        "n2": {"Name": "back", "Containers": {b: member("db", "10.2.0.3", "bbbbbbbbbbbb"),
-                                              c: member("cache", "10.2.0.4", "cccccccccccc", "pool")}},
-        "n3": {"Name": "bridge", "Containers": {d: member("legacy", "172.17.0.2", "dddddddddddd")}},
+        "n1": network("n1", "front", {a: member("web", "10.1.0.2", "aaaaaaaaaaaa"),
+                                      b: member("db", "10.1.0.3", "bbbbbbbbbbbb", "store", "pool")}),
+        "n2": network("n2", "back", {b: member("db", "10.2.0.3", "bbbbbbbbbbbb"),
+                                     c: member("cache", "10.2.0.4", "cccccccccccc", "pool")}),
+        "n3": network("n3", "bridge", {d: member("legacy", "172.17.0.2", "dddddddddddd")}),
     }
     return service
 
@@ -144,7 +149,8 @@ def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, up
     assert server.answer(a, query("example.test")) is None  # not ours: to be forwarded
     assert server.answer(a, query("db", 15)) is None  # MX of a container name: forwarded, as Docker does
     for tcp in (False, True):  # the first upstream refuses, the second answers
-        assert parse_reply(server.forward(a, query("example.test"), tcp=tcp))[2] == [(wire.TYPE_A, bytes([192, 0, 2, 1]))]
+        answers = parse_reply(server.forward(a, query("example.test"), tcp=tcp))[2]
+        assert answers == [(wire.TYPE_A, bytes([192, 0, 2, 1]))]
     failed = make_server(networks, [("127.0.0.1", closed_port())]).forward(a, query("example.test"), tcp=False)
     assert failed[3] & 0xF == wire.SERVFAIL and failed[:2] == b"\xbe\xef"
     assert make_server(networks, []).forward(a, query("example.test"), tcp=True)[3] & 0xF == wire.SERVFAIL
@@ -155,7 +161,7 @@ def test_selector_loop_serves_attached_containers(networks: NetworkService, upst
     bound: list[tuple[socket.socket, socket.socket]] = []
 
     def loopback_sockets(netns_path: str) -> tuple[socket.socket, socket.socket]:
-        sockets = dns._bind("127.0.0.1", 0)
+        sockets = dns.bind_sockets("127.0.0.1", 0)
         bound.append(sockets)
         return sockets
 

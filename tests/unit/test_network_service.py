@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from moor.errors import InvalidParameter
-from moor.images.views import format_timestamp, parse_timestamp
+from moor.networks.model import Endpoint, Network, NetworkRequest
+from moor.services.events import EventBus
 from moor.services.networks import NetworkService
+from moor.timefmt import format_timestamp, parse_timestamp
 from moor.types import EndpointInfo
 
 
@@ -25,7 +27,7 @@ class FakeDriver:
 
 
 class FakeDrivers:
-    defaults = {"network": "bridge"}
+    defaults: ClassVar[dict[str, str]] = {"network": "bridge"}
 
     def names(self, kind: str) -> list[str]:
         return ["bridge", "host", "none"]
@@ -36,15 +38,15 @@ class FakeDrivers:
 
 @pytest.fixture
 def service(tmp_path: Path) -> NetworkService:
-    networks = NetworkService(str(tmp_path), FakeDrivers())  # type: ignore[arg-type]
-    networks.create({"Name": "idle", "Labels": {"keep": "no"}})
-    networks.create({"Name": "used"})
-    networks.find("used")["Containers"]["c" * 64] = {"Name": "c"}  # type: ignore[index]
+    networks = NetworkService(str(tmp_path), FakeDrivers(), EventBus())  # type: ignore[arg-type]
+    networks.create(NetworkRequest(name="idle", labels={"keep": "no"}))
+    networks.create(NetworkRequest(name="used"))
+    networks.get("used").endpoints["c" * 64] = Endpoint(name="c", endpoint_id="e" * 64)
     return networks
 
 
-def names(records: list[dict[str, Any]]) -> list[str]:
-    return sorted(r["Name"] for r in records)
+def names(networks: list[Network]) -> list[str]:
+    return sorted(n.name for n in networks)
 
 
 def test_dangling_networks_are_the_unused_user_defined_ones(service: NetworkService) -> None:
@@ -55,7 +57,8 @@ def test_dangling_networks_are_the_unused_user_defined_ones(service: NetworkServ
 
 @pytest.mark.parametrize(("filters", "message"), [
     ({"bogus": ["1"]}, "Invalid filter 'bogus'"),
-    ({"dangling": ["maybe"]}, "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")"),
+    ({"dangling": ["maybe"]},
+     "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")"),
     ({"type": ["weird"]}, "invalid filter: 'type'='weird'"),
 ])
 def test_bad_list_filters_are_refused_with_dockers_words(service: NetworkService, filters: dict[str, list[str]],
@@ -73,8 +76,8 @@ def test_prune_refuses_unknown_filters_and_removes_nothing(service: NetworkServi
 
 
 def test_prune_until_keeps_newer_networks(service: NetworkService) -> None:
-    assert service.prune({"until": ["240h"]}) == {"NetworksDeleted": None}
-    assert service.prune({"until": [format_timestamp(parse_timestamp("0s") + 60)]}) == {"NetworksDeleted": ["idle"]}
+    assert service.prune({"until": ["240h"]}) == []
+    assert service.prune({"until": [format_timestamp(parse_timestamp("0s") + 60)]}) == ["idle"]
 
 
 @pytest.mark.parametrize(("text", "ago"), [("24h", 86400.0), ("1h30m", 5400.0), ("1.5h", 5400.0), ("300ms", 0.3)])
@@ -91,7 +94,8 @@ class Member:
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    ({"IPAMConfig": {"IPv4Address": "10.1.0.9"}}, "user specified IP address is supported on user defined networks only"),
+    ({"IPAMConfig": {"IPv4Address": "10.1.0.9"}},
+     "user specified IP address is supported on user defined networks only"),
     ({"Aliases": ["web"]}, "network-scoped alias is supported only for containers in user defined networks"),
 ])
 def test_the_default_bridge_takes_no_chosen_address_or_alias(service: NetworkService, settings: dict[str, Any],
@@ -110,5 +114,5 @@ def test_a_rejoin_keeps_one_short_id_alias(service: NetworkService) -> None:
 
 def test_ipv6_needs_a_subnet_as_in_docker(service: NetworkService) -> None:
     with pytest.raises(InvalidParameter, match="^could not find an available, non-overlapping IPv6 address pool"):
-        service.create({"Name": "six", "EnableIPv6": True})
+        service.create(NetworkRequest(name="six", enable_ipv6=True))
     assert service.find("six") is None

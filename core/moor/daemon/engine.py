@@ -34,6 +34,7 @@ class Engine:
         from moor.services.events import EventBus
         from moor.services.image_transfer import ImageTransfer
         from moor.services.images import ImageService
+        from moor.services.networks import NetworkService
         from moor.services.volumes import VolumeService
 
         self.events = EventBus()
@@ -41,9 +42,10 @@ class Engine:
         self.images = images
         self.transfer = ImageTransfer(images)
         self.volumes = VolumeService(self.config.data_root, self.drivers, self.events)
-        self.containers = ContainerService(self.config, self.drivers, images, self.events, self.volumes)
+        self.networks = NetworkService(self.config.data_root, self.drivers, self.events)
+        self.containers = ContainerService(self.config, self.drivers, images, self.events, self.volumes,
+                                           networks=self.networks)
         self.container_io = ContainerIO(self.containers)
-        self.networks = self.containers.networks
         self.containers.pending_attaches = self.container_io.take_pending
         from moor.services.health import HealthChecker
 

@@ -14,13 +14,27 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from moor.config import dns_upstream
+from moor.containers import portspec
+from moor.containers.etcfiles import (
+    DEFAULT_NAMESERVERS,
+    embedded_resolv_conf_text,
+    host_nameservers,
+    hosts_text,
+    rewrite_in_place,
+)
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
+from moor.monitor.client import request
+from moor.netaddr import check_mac_address
+from moor.services.dns import EmbeddedDNS
+from moor.types import PortMapping
 
 if TYPE_CHECKING:
     from moor.config import Config
     from moor.containers.record import Container, ContainerStore
-    from moor.drivers import DriverSet
+    from moor.networks.model import Network
     from moor.services.events import EventBus
+    from moor.services.networks import NetworkService
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +50,18 @@ def host_line(entry: str) -> str:
 class ContainerNetworking:
     """The networking side of the containers in ``store``: endpoints, ports, /etc/hosts and embedded DNS."""
 
-    def __init__(self, config: Config, drivers: DriverSet, store: ContainerStore, events: EventBus,
+    def __init__(self, config: Config, networks: NetworkService, store: ContainerStore, events: EventBus,
                  get: Callable[[str], Container]) -> None:
-        from moor.services.dns import EmbeddedDNS
-        from moor.services.networks import NetworkService
-
         self.config = config
+        #: the network service (a peer of the container service, built by the engine)
+        self.networks = networks
         self.store = store
         self.events = events
         #: the container service's lookup (NotFound for an unknown container)
         self.get = get
-        self.networks = NetworkService(config.data_root, drivers)
-        self.dns = EmbeddedDNS(self.networks.resolve, self.networks.reverse, self.dns_upstreams)
+        self.dns = EmbeddedDNS(networks.resolve, networks.reverse, self.dns_upstreams)
         #: whether ``default`` means the ``bridge`` network, as in Docker (needs the bridge driver)
-        self.bridge_by_default = "bridge" in drivers.names("network")
+        self.bridge_by_default = networks.has_driver("bridge")
 
     def close(self) -> None:
         """At a clean stop with nothing running, take the default bridge off the host (it comes back lazily).
@@ -64,8 +76,6 @@ class ContainerNetworking:
 
     def mac_address(self, config: dict[str, Any], host_config: dict[str, Any], networking: dict[str, Any]) -> None:
         """Check ``Config.MacAddress`` (or the primary network's ``EndpointsConfig`` one, API 1.44) into ``config``."""
-        from moor.netaddr import check_mac_address
-
         mode = host_config["NetworkMode"]
         endpoints = networking.get("EndpointsConfig") or {}
         primary = endpoints.get(mode) or endpoints.get("bridge" if mode == "default" else mode) or {}
@@ -85,15 +95,15 @@ class ContainerNetworking:
         # (NotFound from the join), not when it is made.
         if mode == "bridge" or (mode == "default" and self.bridge_by_default) or (
                 mode not in ("none", "host", "default") and not mode.startswith("container:")):
-            record = self.networks.find("bridge" if mode == "default" else mode)
-            wanted[record["Name"] if record else mode] = {}
+            network = self.networks.find("bridge" if mode == "default" else mode)
+            wanted[network.name if network else mode] = {}
         for name, settings in (networking.get("EndpointsConfig") or {}).items():
             if name in ("default", "none", "host") or name == mode:  # the docker CLI repeats the mode here
                 if name in wanted or (name == "default" and "bridge" in wanted):
                     wanted["bridge" if name == "default" else name] = dict(settings or {})
                 continue
-            record = self.networks.find(name)
-            wanted[record["Name"] if record else name] = dict(settings or {})
+            network = self.networks.find(name)
+            wanted[network.name if network else name] = dict(settings or {})
         return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases")} for name, s in wanted.items()}
 
     @staticmethod
@@ -128,8 +138,6 @@ class ContainerNetworking:
     def check_host_config(self, host_config: dict[str, Any]) -> None:
         """Check ``ExtraHosts`` and ``PortBindings``; ``Links`` become ``/name:/{self}/alias`` (the linked
         container must exist; ``{self}`` is the new container's name, filled in once known)."""
-        from moor.containers import portspec
-
         for entry in host_config.get("ExtraHosts") or []:
             host_line(entry)
         links = []
@@ -176,14 +184,12 @@ class ContainerNetworking:
             return ""
         mode = container.host_config.get("NetworkMode") or "default"
         primary = self.networks.find("bridge" if mode == "default" else mode)
-        return mac if primary is not None and primary["Name"] == network_name else ""
+        return mac if primary is not None and primary.name == network_name else ""
 
     def _user_network(self, name: str) -> bool:
         """Whether ``name`` is a user-defined network (whose members get the embedded DNS server)."""
-        from moor.services.networks import PREDEFINED
-
-        record = self.networks.find(name)
-        return record is not None and record["Name"] not in PREDEFINED
+        network = self.networks.find(name)
+        return network is not None and network.user_defined
 
     def embedded_dns(self, container: Container) -> bool:
         """Whether the container's resolv.conf names the embedded DNS server: it (or the container whose
@@ -201,8 +207,6 @@ class ContainerNetworking:
         running gets the resolv.conf of the embedded server too, as with Docker (one that started
         on such a network has it from its start).
         """
-        from moor.containers.etcfiles import embedded_resolv_conf_text, rewrite_in_place
-
         if not pid or not self.networks.on_user_network(container.id):
             self.dns.detach(container.id)
             return
@@ -216,9 +220,6 @@ class ContainerNetworking:
 
     def dns_upstreams(self, container_id: str) -> list[tuple[str, int]]:
         """Where the embedded DNS server forwards for a container: its --dns, the config's, or the host's."""
-        from moor.config import dns_upstream
-        from moor.containers.etcfiles import DEFAULT_NAMESERVERS, host_nameservers
-
         container = self.store.find(container_id)
         servers = list((container.host_config.get("Dns") or []) if container else [])
         if not servers:
@@ -234,8 +235,6 @@ class ContainerNetworking:
 
     def publish_ports(self, container: Container, state_dir: str) -> None:
         """Ask the monitor to forward each published port to the container's address."""
-        from moor.monitor.client import request
-
         container.ports = {}
         bindings = dict(container.host_config.get("PortBindings") or {})
         if container.host_config.get("PublishAllPorts"):
@@ -244,12 +243,9 @@ class ContainerNetworking:
         if not bindings:
             return
         network, address = next(((n, s["IPAddress"]) for n, s in container.networks.items() if s.get("IPAddress")
-                                 and not (self.networks.find(n) or {}).get("Internal")), ("", ""))
+                                 and not self._internal(n)), ("", ""))
         if not address:
             return  # host, none and internal networks publish nothing, as in Docker
-        from moor.containers import portspec
-        from moor.types import PortMapping
-
         held = {(port.partition("/")[2], binding["HostIp"], binding["HostPort"]) for other in self.store.all()
                 if other.id != container.id and other.state.Running
                 for port, bindings in other.ports.items() for binding in bindings or []}
@@ -289,6 +285,11 @@ class ContainerNetworking:
             container.ports[f"{number}/{protocol}"] = published
         self.networks.publish(container, network, mappings)
 
+    def _internal(self, name: str) -> bool:
+        """Whether ``name`` is an internal network (no way out, so nothing published)."""
+        network = self.networks.find(name)
+        return network is not None and network.internal
+
     def leave(self, container: Container) -> None:
         """Disconnect the container from its networks (it exited or did not start); keep what it asked for."""
         for name, settings in list(container.networks.items()):
@@ -299,6 +300,10 @@ class ContainerNetworking:
         self.dns.detach(container.id)
         self.refresh_hosts(container)
 
+    def rename(self, container_id: str, name: str) -> None:
+        """A renamed container answers to its new name on its networks (and no longer to the old one)."""
+        self.networks.rename_member(container_id, name)
+
     # ------------------------------------------------------------------ /etc/hosts
 
     def refresh_hosts(self, container: Container) -> None:
@@ -308,9 +313,7 @@ class ContainerNetworking:
         self._write_hosts(container)
         members: set[str] = set()
         for name in container.networks:
-            record = self.networks.find(name)
-            if record is not None:
-                members |= set(record["Containers"])
+            members |= self.networks.members(name)
         members.discard(container.id)
         for member_id in members:
             member = self.store.find(member_id)
@@ -319,8 +322,6 @@ class ContainerNetworking:
                 self._write_hosts(member)
 
     def _write_hosts(self, container: Container) -> None:
-        from moor.containers.etcfiles import hosts_text, rewrite_in_place
-
         if not container.hosts_path or container.host_config.get("NetworkMode") == "host":
             return
         own = [s.get("IPAddress") for s in container.networks.values() if s.get("IPAddress")]
@@ -345,49 +346,52 @@ class ContainerNetworking:
 
     # ------------------------------------------------------------------ network connect / disconnect
 
-    def connect(self, ident: str, network: str, settings: dict[str, Any]) -> None:
+    def connect(self, ident: str, network_name: str, settings: dict[str, Any]) -> None:
         """``network connect``: join now if the container runs, else when it starts."""
         container = self.get(ident)
-        record = self.networks.get(network)
+        network = self.networks.get(network_name)
         mode = str(container.host_config.get("NetworkMode") or "")
         if mode == "host" or mode.startswith("container:"):  # never a veth into the host's (or another's) namespace
             raise InvalidParameter("container sharing network namespace with another container or host cannot be "
                                    "connected to any other network")
-        if record["Driver"] == "host":
+        if network.driver == "host":
             raise InvalidParameter("container cannot be disconnected from host network or connected to host network")
-        if mode == "none" or record["Driver"] == "none":
+        if mode == "none" or network.driver == "none":
             raise InvalidParameter("container cannot be connected to multiple networks with one of the networks in "
                                    "private (none) mode")
-        if record["Name"] in container.networks and container.networks[record["Name"]].get("EndpointID"):
-            raise Forbidden(f"endpoint with name {container.name} already exists in network {record['Name']}")
+        if network.name in container.networks and container.networks[network.name].get("EndpointID"):
+            raise Forbidden(f"endpoint with name {container.name} already exists in network {network.name}")
         wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
         if container.state.Running:
-            container.networks[record["Name"]] = self.networks.connect(
-                container, record["Name"], f"/proc/{container.state.Pid}/ns/net", wish,
-                self._mac_for(container, record["Name"]))
+            container.networks[network.name] = self.networks.connect(
+                container, network.name, f"/proc/{container.state.Pid}/ns/net", wish,
+                self._mac_for(container, network.name))
             self.refresh_hosts(container)
             self.sync_dns(container, container.state.Pid, new_resolv_conf=True)
         else:
-            container.networks[record["Name"]] = wish
+            container.networks[network.name] = wish
         self.store.save(container)
-        self.events.publish("network", "connect", record["Id"], {"container": container.id, "name": record["Name"],
-                                                                 "type": record["Driver"]})
+        self._publish("connect", network, container)
 
-    def disconnect(self, ident: str, network: str, force: bool) -> None:
+    def disconnect(self, ident: str, network_name: str, force: bool) -> None:
         """``network disconnect``: leave now if connected, and forget the wish to join."""
         container = self.get(ident)
-        record = self.networks.get(network)
-        if record["Driver"] == "host" and container.host_config.get("NetworkMode") == "host":
+        network = self.networks.get(network_name)
+        if network.driver == "host" and container.host_config.get("NetworkMode") == "host":
             raise InvalidParameter("container cannot be disconnected from host network or connected to host network")
-        if record["Name"] not in container.networks:
-            raise Conflict(f"container {container.id} is not connected to network {record['Name']}")
-        settings = container.networks.pop(record["Name"])
+        if network.name not in container.networks:
+            raise Conflict(f"container {container.id} is not connected to network {network.name}")
+        settings = container.networks.pop(network.name)
         if settings.get("EndpointID"):
-            container.networks[record["Name"]] = settings
-            self.networks.disconnect(container, record["Name"], f"/proc/{container.state.Pid}/ns/net")
-            container.networks.pop(record["Name"], None)
+            container.networks[network.name] = settings
+            self.networks.disconnect(container, network.name, f"/proc/{container.state.Pid}/ns/net")
+            container.networks.pop(network.name, None)
             self.refresh_hosts(container)
             self.sync_dns(container, container.state.Pid)
         self.store.save(container)
-        self.events.publish("network", "disconnect", record["Id"], {"container": container.id,
-                                                                    "name": record["Name"], "type": record["Driver"]})
+        self._publish("disconnect", network, container)
+
+    def _publish(self, action: str, network: Network, container: Container) -> None:
+        """Docker's network event of a container joining or leaving ``network``."""
+        self.events.publish("network", action, network.id, {"container": container.id, "name": network.name,
+                                                            "type": network.driver})

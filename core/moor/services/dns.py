@@ -17,6 +17,7 @@ conversations run on a small thread pool so a slow upstream blocks no one.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import queue
@@ -56,7 +57,8 @@ def _setns(fd: int) -> None:
 
 def sockets_in_netns(netns_path: str, address: str = ADDRESS, port: int = PORT) -> tuple[socket.socket, socket.socket]:
     """A UDP and a listening TCP socket bound to ``address:port`` in the network namespace at ``netns_path``."""
-    result: dict[str, object] = {}
+    made: list[tuple[socket.socket, socket.socket]] = []
+    failed: list[Exception] = []
 
     def make() -> None:
         try:
@@ -66,25 +68,26 @@ def sockets_in_netns(netns_path: str, address: str = ADDRESS, port: int = PORT) 
                 try:
                     _setns(target)
                     try:
-                        result["sockets"] = _bind(address, port)
+                        made.append(bind_sockets(address, port))
                     finally:
                         _setns(own)
                 finally:
                     os.close(target)
             finally:
                 os.close(own)
-        except BaseException as err:  # handed to the caller's thread
-            result["error"] = err
+        except Exception as err:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            failed.append(err)
 
     thread = threading.Thread(target=make, name="dns-netns", daemon=True)
     thread.start()
     thread.join()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result["sockets"]  # type: ignore[return-value]
+    if failed:
+        raise failed[0]
+    return made[0]
 
 
-def _bind(address: str, port: int) -> tuple[socket.socket, socket.socket]:
+def bind_sockets(address: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """A non-blocking UDP socket and a listening TCP socket bound to ``address:port`` (in this thread's namespace)."""
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -150,7 +153,7 @@ class EmbeddedDNS:
                 return
             self.closed = True
             for sockets in self.listeners.values():
-                self._in_loop(lambda s=sockets: self._unregister(s))
+                self._in_loop(functools.partial(self._unregister, sockets))
             self.listeners.clear()
             if self.thread is not None:
                 self._in_loop(lambda: None, stop=True)
@@ -252,7 +255,7 @@ class EmbeddedDNS:
         elif self.pool is not None:
             self.pool.submit(self._forward_datagram, sock, container_id, data, peer)
 
-    def _forward_datagram(self, sock: socket.socket, container_id: str, data: bytes, peer: object) -> None:
+    def _forward_datagram(self, sock: socket.socket, container_id: str, data: bytes, peer: tuple[str, int]) -> None:
         _send_to(sock, self.forward(container_id, data, tcp=False), peer)
 
     def _on_connection(self, sock: socket.socket, container_id: str) -> None:
@@ -364,10 +367,10 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
     return bytes(chunks)
 
 
-def _send_to(sock: socket.socket, data: bytes, peer: object) -> None:
+def _send_to(sock: socket.socket, data: bytes, peer: tuple[str, int]) -> None:
     if not data:
         return
     try:
-        sock.sendto(data, peer)  # type: ignore[arg-type]
+        sock.sendto(data, peer)
     except OSError:
         pass

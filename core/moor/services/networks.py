@@ -1,20 +1,25 @@
 """The network service: Docker's networks over the network drivers, and containers' endpoints.
 
-Networks are records in ``<data_root>/network/networks.json``. ``bridge``,
-``host`` and ``none`` always exist; moord sets ``bridge`` up on the host when it
-starts (:meth:`NetworkService.ensure_default`, as dockerd does docker0) and takes
-it down at a clean stop with nothing running; the record, and so the network ID,
+Networks are :class:`~moor.networks.model.Network` records, kept by a
+:class:`~moor.networks.store.NetworkStore`. ``bridge``, ``host`` and ``none``
+always exist; moord sets ``bridge`` up on the host when it starts
+(:meth:`NetworkService.ensure_default`, as dockerd does docker0) and takes it
+down at a clean stop with nothing running; the record, and so the network ID,
 stays. An engine built without moord (tools, tests) sets a network up the first
-time a container joins it. A container joins its networks after runc
-created its namespace and before its process starts; it leaves them when it
-exits. Names on user-defined networks resolve through the embedded DNS server
+time a container joins it. A container joins its networks after runc created
+its namespace and before its process starts; it leaves them when it exits.
+Names on user-defined networks resolve through the embedded DNS server
 (:mod:`moor.services.dns`), which asks :meth:`NetworkService.resolve`.
+
+The service publishes Docker's network events ``create`` and ``destroy``
+(``connect`` and ``disconnect`` come from
+:class:`~moor.services.container_networking.ContainerNetworking`).
 """
 
 from __future__ import annotations
 
+import builtins
 import logging
-import os
 import secrets
 import threading
 import time
@@ -22,183 +27,185 @@ from typing import TYPE_CHECKING, Any
 
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
 from moor.filters import labels_match
-from moor.fsutil import atomic_write_json, read_json
-from moor.images.views import format_timestamp
-from moor.types import EndpointSpec, NetworkSpec, PortMapping
+from moor.networks.model import PREDEFINED, Endpoint, IPAMConfig, Network, NetworkRequest
+from moor.networks.store import NetworkStore
+from moor.timefmt import format_timestamp, parse_timestamp
+from moor.types import EndpointSpec, PortMapping
 
 if TYPE_CHECKING:
     from moor.containers.record import Container
     from moor.drivers import DriverSet
+    from moor.services.events import EventBus
 
 log = logging.getLogger(__name__)
 
-PREDEFINED = {"bridge": "bridge", "host": "host", "none": "none"}
+LIST_FILTERS = ("name", "id", "driver", "label", "type", "scope", "dangling")
+PRUNE_FILTERS = ("until", "label", "label!")
 
 
 class NetworkService:
     """Owns the network records and the endpoints of containers."""
 
-    def __init__(self, data_root: str, drivers: DriverSet) -> None:
+    def __init__(self, data_root: str, drivers: DriverSet, events: EventBus) -> None:
         self.drivers = drivers
-        self.path = os.path.join(data_root, "network", "networks.json")
+        self.events = events
+        self.store = NetworkStore(data_root)
         self.lock = threading.RLock()
-        self.networks: dict[str, dict[str, Any]] = read_json(self.path, {}) or {}
+        self.networks: dict[str, Network] = self.store.load()
         for name, driver in PREDEFINED.items():
             if self.find(name) is None and driver in self.drivers.names("network"):
-                self._add(self._record(name, driver, {}, {}, {}, internal=False))
+                self._add(_new_network(NetworkRequest(name=name, driver=driver)))
         self._save()
         for name in ("host", "none"):  # the single-instance drivers learn of their one network, so refuse another
-            record = self.find(name)
-            if record is not None and record["Driver"] in self.drivers.names("network"):
+            network = self.find(name)
+            if network is not None and self.has_driver(network.driver):
                 try:
-                    self.drivers.driver("network", record["Driver"]).create(network=self.spec(record))
+                    self.drivers.driver("network", network.driver).create(network=network.spec())
                 except Forbidden:
                     pass  # it knew already (a second service over the same drivers)
 
     # ------------------------------------------------------------------ records
 
     def _save(self) -> None:
-        atomic_write_json(self.path, self.networks)
+        self.store.save(self.networks)
 
-    def _add(self, record: dict[str, Any]) -> None:
-        self.networks[record["Id"]] = record
+    def _add(self, network: Network) -> None:
+        self.networks[network.id] = network
 
-    @staticmethod
-    def _record(name: str, driver: str, options: dict[str, str], labels: dict[str, str], ipam: dict[str, Any],
-                internal: bool, attachable: bool = False) -> dict[str, Any]:
-        return {
-            "Name": name, "Id": secrets.token_hex(32), "Created": format_timestamp(time.time()), "Scope": "local",
-            "Driver": driver, "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": list(ipam.get("Config") or [])},
-            "Internal": internal, "Attachable": attachable, "Ingress": False, "ConfigFrom": {"Network": ""},
-            "ConfigOnly": False, "Options": dict(options), "Labels": dict(labels), "Containers": {},
-            "moor": {"created_on_host": False},
-        }
+    def _publish(self, action: str, network: Network) -> None:
+        self.events.publish("network", action, network.id, {"name": network.name, "type": network.driver})
 
-    def find(self, ident: str) -> dict[str, Any] | None:
+    def has_driver(self, name: str) -> bool:
+        """Whether the network driver ``name`` is loaded."""
+        return name in self.drivers.names("network")
+
+    def find(self, ident: str) -> Network | None:
+        """The network with ID, name or unique ID prefix ``ident``; None if there is none."""
         with self.lock:
             if ident in self.networks:
                 return self.networks[ident]
-            for record in self.networks.values():
-                if record["Name"] == ident:
-                    return record
-            matches = [r for r in self.networks.values() if ident and r["Id"].startswith(ident)]
+            for network in self.networks.values():
+                if network.name == ident:
+                    return network
+            matches = [n for n in self.networks.values() if ident and n.id.startswith(ident)]
             return matches[0] if len(matches) == 1 else None
 
-    def get(self, ident: str) -> dict[str, Any]:
-        record = self.find(ident)
-        if record is None:
+    def get(self, ident: str) -> Network:
+        """:meth:`find`, or NotFound."""
+        network = self.find(ident)
+        if network is None:
             raise NotFound(f"network {ident} not found")
-        return record
-
-    def spec(self, record: dict[str, Any]) -> NetworkSpec:
-        config = (record["IPAM"].get("Config") or [{}])[0] if record["IPAM"].get("Config") else {}
-        return NetworkSpec(id=record["Id"], name=record["Name"], driver=record["Driver"],
-                           subnet=config.get("Subnet", ""), gateway=config.get("Gateway", ""),
-                           ip_range=config.get("IPRange", ""),
-                           aux_addresses=tuple(str(a) for a in (config.get("AuxiliaryAddresses") or {}).values()),
-                           internal=bool(record["Internal"]), options=dict(record["Options"]),
-                           labels=dict(record["Labels"]))
+        return network
 
     # ------------------------------------------------------------------ API operations
 
-    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def list(self, filters: dict[str, list[str]]) -> list[Network]:
+        """``network ls``: the networks that pass ``filters`` (Docker's keys), oldest first."""
         for key in filters:
-            if key not in ("name", "id", "driver", "label", "type", "scope", "dangling"):
+            if key not in LIST_FILTERS:
                 raise InvalidParameter(f"Invalid filter '{key}'")
         for kind in filters.get("type", []):
             if kind not in ("builtin", "custom"):
                 raise InvalidParameter(f"invalid filter: 'type'='{kind}'")
         dangling = [_dangling_value(value) for value in filters.get("dangling", [])]
         result = []
-        for record in self.networks.values():
-            if filters.get("name") and not any(n in record["Name"] for n in filters["name"]):
+        for network in self.networks.values():
+            if filters.get("name") and not any(n in network.name for n in filters["name"]):
                 continue
-            if filters.get("id") and not any(record["Id"].startswith(i) for i in filters["id"]):
+            if filters.get("id") and not any(network.id.startswith(i) for i in filters["id"]):
                 continue
-            if filters.get("driver") and record["Driver"] not in filters["driver"]:
+            if filters.get("driver") and network.driver not in filters["driver"]:
                 continue
-            if not labels_match(record["Labels"], filters):
+            if not labels_match(network.labels, filters):
                 continue
-            kind = "builtin" if record["Name"] in PREDEFINED else "custom"
+            kind = "builtin" if network.predefined else "custom"
             if filters.get("type") and kind not in filters["type"]:
                 continue
-            if filters.get("scope") and record["Scope"] not in filters["scope"]:
+            if filters.get("scope") and network.scope not in filters["scope"]:
                 continue
-            if dangling and (record["Name"] not in PREDEFINED and not record["Containers"]) != dangling[-1]:
+            if dangling and (network.user_defined and not network.endpoints) != dangling[-1]:
                 continue  # Docker: dangling networks are the user-defined ones no container uses
-            result.append(record)
-        return sorted(result, key=lambda r: r["Created"])
+            result.append(network)
+        return sorted(result, key=lambda n: n.created)
 
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("Name") or ""
+    def create(self, request: NetworkRequest) -> Network:
+        """``network create``: check the request, let the driver set the network up, keep it, publish ``create``."""
+        name = request.name
         if not name:
             raise InvalidParameter("network name is required")
-        driver_name = body.get("Driver") or self.drivers.defaults["network"]
+        driver_name = request.driver or self.drivers.defaults["network"]
         self.drivers.driver("network", driver_name)  # an unknown driver is refused first
         with self.lock:
-            if self.find(name) is not None and self.find(name)["Name"] == name:
+            existing = self.find(name)
+            if existing is not None and existing.name == name:
                 raise Conflict(f"network with name {name} already exists")
-            ipam = dict(body.get("IPAM") or {})
-            subnets = [str((c or {}).get("Subnet", "")) for c in ipam.get("Config") or []]
-            if body.get("EnableIPv6") and not any(":" in subnet for subnet in subnets):
+            if request.enable_ipv6 and not any(pool.ipv6 for pool in request.ipam):
                 raise InvalidParameter("could not find an available, non-overlapping IPv6 address pool among the "
                                        "defaults to assign to the network")  # Docker has no default IPv6 pool either
-            if len([c for c in ipam.get("Config") or [] if ":" not in str((c or {}).get("Subnet", ""))]) > 1:
+            if len([pool for pool in request.ipam if not pool.ipv6]) > 1:
                 raise Forbidden(f"{driver_name} driver doesn't support multiple subnets")
-            record = self._record(name, driver_name, dict(body.get("Options") or {}), dict(body.get("Labels") or {}),
-                                  ipam, bool(body.get("Internal")), bool(body.get("Attachable")))
-            self._set_up(record)
-            self._add(record)
+            network = _new_network(request, driver_name)
+            self._set_up(network)
+            self._add(network)
             self._save()
-        return record
+        self._publish("create", network)
+        return network
 
     def remove(self, ident: str) -> None:
+        """``network rm``: refused for the predefined networks and for one a container is on; publish ``destroy``."""
+        network = self._remove(ident)
+        self._publish("destroy", network)
+
+    def _remove(self, ident: str) -> Network:
         with self.lock:
-            record = self.get(ident)
-            if record["Name"] in PREDEFINED:
-                raise Forbidden(f"{record['Name']} is a pre-defined network and cannot be removed")
-            if record["Containers"]:
-                raise Forbidden(f"error while removing network: network {record['Name']} id {record['Id']} "
+            network = self.get(ident)
+            if network.predefined:
+                raise Forbidden(f"{network.name} is a pre-defined network and cannot be removed")
+            if network.endpoints:
+                raise Forbidden(f"error while removing network: network {network.name} id {network.id} "
                                 "has active endpoints")
-            if record["moor"].get("created_on_host"):
-                self.drivers.driver("network", record["Driver"]).remove(network=self.spec(record))
-            del self.networks[record["Id"]]
+            if network.created_on_host:
+                self.drivers.driver("network", network.driver).remove(network=network.spec())
+            del self.networks[network.id]
             self._save()
+        return network
 
-    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from moor.images.views import parse_timestamp
+    def prune(self, filters: dict[str, builtins.list[str]]) -> builtins.list[str]:
+        """``network prune``: remove the user-defined networks no container is on; return their names.
 
+        As before this service published events, a prune publishes none (Docker logs ``destroy`` for each).
+        """
         for key in filters:
-            if key not in ("until", "label", "label!"):
+            if key not in PRUNE_FILTERS:
                 raise InvalidParameter(f"Invalid filter '{key}'")
         until = [parse_timestamp(value) for value in filters.get("until", [])]
         deleted = []
-        for record in list(self.networks.values()):
-            if record["Name"] in PREDEFINED or record["Containers"] or not labels_match(record["Labels"], filters):
+        for network in list(self.networks.values()):
+            if network.predefined or network.endpoints or not labels_match(network.labels, filters):
                 continue
-            if any(parse_timestamp(record["Created"]) >= moment for moment in until):
+            if any(parse_timestamp(network.created) >= moment for moment in until):
                 continue
-            self.remove(record["Id"])
-            deleted.append(record["Name"])
-        return {"NetworksDeleted": deleted or None}
+            self._remove(network.id)
+            deleted.append(network.name)
+        return deleted
 
-    # ------------------------------------------------------------------ endpoints
+    # ------------------------------------------------------------------ on the host
 
-    def _set_up(self, record: dict[str, Any]) -> None:
+    def _set_up(self, network: Network) -> None:
         """Let the driver set the network up on the host; keep its facts (and the subnet it picked, if none
         was given) in the record."""
-        facts = self.drivers.driver("network", record["Driver"]).create(network=self.spec(record)) or {}
-        record["moor"] = {"created_on_host": True, "facts": facts}
-        if facts.get("subnet") and not record["IPAM"]["Config"]:
-            record["IPAM"]["Config"] = [{"Subnet": facts["subnet"], "Gateway": facts.get("gateway", "")}]
+        facts = self.drivers.driver("network", network.driver).create(network=network.spec()) or {}
+        network.created_on_host = True
+        network.driver_facts = {str(k): str(v) for k, v in facts.items()}
+        if facts.get("subnet") and not network.ipam:
+            network.ipam = [IPAMConfig(subnet=facts["subnet"], gateway=facts.get("gateway", ""))]
 
-    def ensure_on_host(self, record: dict[str, Any]) -> None:
+    def ensure_on_host(self, network: Network) -> None:
         """Let the driver set the network up on the host, once (lazily for ``bridge``)."""
         with self.lock:
-            if record["moor"].get("created_on_host"):
+            if network.created_on_host:
                 return
-            self._set_up(record)
+            self._set_up(network)
             self._save()
 
     def ensure_default(self) -> None:
@@ -209,112 +216,133 @@ class NetworkService:
         failure is logged, not raised: the network is tried again when a
         container joins it.
         """
-        record = self.find("bridge")
-        if record is None or record["Driver"] not in self.drivers.names("network"):
+        network = self.find("bridge")
+        if network is None or not self.has_driver(network.driver):
             return
         with self.lock:
             try:
-                self._set_up(record)
+                self._set_up(network)
             except MoorError as err:
                 log.error("setting up the default bridge network failed: %s", err)
                 return
             self._save()
 
+    def release_default(self) -> None:
+        """Remove the predefined bridge from the host when no container uses it."""
+        network = self.find("bridge")
+        if network is None or not network.created_on_host or network.endpoints:
+            return
+        try:
+            self.drivers.driver("network", "bridge").remove(network=network.spec())
+        except MoorError:
+            log.exception("removing the default bridge failed")
+            return
+        with self.lock:
+            network.created_on_host = False
+            network.driver_facts = {}
+            network.ipam = []
+            self._save()
+
+    # ------------------------------------------------------------------ endpoints
+
     def connect(self, container: Container, network_name: str, netns_path: str,
                 settings: dict[str, Any] | None = None, mac_address: str = "") -> dict[str, Any]:
-        """Join ``container`` (its namespace at ``netns_path``) to a network; return Docker's EndpointSettings.
+        """Join ``container`` (its namespace at ``netns_path``) to a network; return Docker's EndpointSettings
+        (what the container's record keeps for the network).
 
-        ``mac_address`` is the one asked for (else the driver picks one).
+        ``settings`` are the endpoint settings asked for (``IPAMConfig``, ``Aliases``); ``mac_address`` is the
+        one asked for (else the driver picks one).
         """
-        record = self.get(network_name)
-        if record["Driver"] in ("host", "none"):
-            raise Forbidden(f"container cannot be disconnected from host network or connected to {record['Name']} "
+        network = self.get(network_name)
+        if network.driver in ("host", "none"):
+            raise Forbidden(f"container cannot be disconnected from host network or connected to {network.name} "
                             "network")
         settings = dict(settings or {})
         ipam = dict(settings.get("IPAMConfig") or {})
         asked = tuple(a for a in settings.get("Aliases") or [] if a != container.short_id)  # a restart keeps one
-        if record["Name"] in PREDEFINED:  # Docker: the default bridge takes no address or alias of one's choosing
+        if network.predefined:  # Docker: the default bridge takes no address or alias of one's choosing
             if ipam.get("IPv4Address") or ipam.get("IPv6Address"):
                 raise InvalidParameter("user specified IP address is supported on user defined networks only")
             if asked:
                 raise InvalidParameter("network-scoped alias is supported only for containers in user defined "
                                        "networks")
-        self.ensure_on_host(record)
+        self.ensure_on_host(network)
         endpoint_id = secrets.token_hex(32)
-        aliases = asked + (() if record["Name"] in PREDEFINED else (container.short_id,))
+        aliases = asked + (() if network.predefined else (container.short_id,))
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
                                 ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases)
-        info = self.drivers.driver("network", record["Driver"]).connect(
-            network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
-        result = {
-            "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases) or None, "NetworkID": record["Id"],
+        info = self.drivers.driver("network", network.driver).connect(
+            network=network.spec(), endpoint=endpoint, netns_path=netns_path)
+        with self.lock:
+            network.endpoints[container.id] = Endpoint(
+                name=container.name, endpoint_id=endpoint_id, mac_address=info.mac_address,
+                ipv4_address=f"{info.ipv4_address}/{info.prefix_len}" if info.ipv4_address else "",
+                aliases=list(aliases))
+            self._save()
+        return {
+            "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases) or None, "NetworkID": network.id,
             "EndpointID": endpoint_id, "Gateway": info.gateway, "IPAddress": info.ipv4_address,
             "IPPrefixLen": info.prefix_len, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": info.mac_address, "DriverOpts": None,
         }
-        with self.lock:
-            record["Containers"][container.id] = {
-                "Name": container.name, "EndpointID": endpoint_id, "MacAddress": info.mac_address,
-                "IPv4Address": f"{info.ipv4_address}/{info.prefix_len}" if info.ipv4_address else "",
-                "IPv6Address": "", "Aliases": list(aliases),
-            }
-            self._save()
-        return result
 
     def disconnect(self, container: Container, network_name: str, netns_path: str | None) -> None:
-        record = self.find(network_name)
-        if record is None:
+        """Take ``container``'s endpoint off the network (``netns_path`` None: its namespace is gone)."""
+        network = self.find(network_name)
+        if network is None:
             return
-        settings = container.networks.get(record["Name"]) or {}
+        settings = container.networks.get(network.name) or {}
         endpoint = EndpointSpec(id=settings.get("EndpointID", ""), container_id=container.id,
                                 ipv4_address=settings.get("IPAddress", ""))
-        driver = self.drivers.driver("network", record["Driver"])
+        driver = self.drivers.driver("network", network.driver)
         try:
             if driver.implements("unpublish"):
-                driver.unpublish(network=self.spec(record), endpoint=endpoint)
-            driver.disconnect(network=self.spec(record), endpoint=endpoint, netns_path=netns_path)
+                driver.unpublish(network=network.spec(), endpoint=endpoint)
+            driver.disconnect(network=network.spec(), endpoint=endpoint, netns_path=netns_path)
         except MoorError:
-            log.exception("disconnecting %s from %s failed", container.short_id, record["Name"])
+            log.exception("disconnecting %s from %s failed", container.short_id, network.name)
         with self.lock:
-            record["Containers"].pop(container.id, None)
+            network.endpoints.pop(container.id, None)
             self._save()
 
-    def publish(self, container: Container, network_name: str, ports: list[PortMapping]) -> bool:
+    def publish(self, container: Container, network_name: str, ports: builtins.list[PortMapping]) -> bool:
         """Let the network's driver forward ``ports`` to the container's endpoint in the kernel, if it can."""
-        record = self.get(network_name)
-        driver = self.drivers.driver("network", record["Driver"])
-        settings = container.networks.get(record["Name"]) or {}
+        network = self.get(network_name)
+        driver = self.drivers.driver("network", network.driver)
+        settings = container.networks.get(network.name) or {}
         if not ports or not settings.get("EndpointID") or not driver.implements("publish"):
             return False
         endpoint = EndpointSpec(id=settings["EndpointID"], container_id=container.id,
                                 ipv4_address=settings.get("IPAddress", ""))
-        return bool(driver.publish(network=self.spec(record), endpoint=endpoint, ports=ports))
+        return bool(driver.publish(network=network.spec(), endpoint=endpoint, ports=ports))
 
-    def release_default(self) -> None:
-        """Remove the predefined bridge from the host when no container uses it."""
-        record = self.find("bridge")
-        if record is None or not record["moor"].get("created_on_host") or record["Containers"]:
-            return
-        try:
-            self.drivers.driver("network", "bridge").remove(network=self.spec(record))
-        except MoorError:
-            log.exception("removing the default bridge failed")
-            return
+    def members(self, network_name: str) -> set[str]:
+        """The IDs of the containers with an endpoint on the network (none for an unknown one)."""
         with self.lock:
-            record["moor"] = {"created_on_host": False}
-            record["IPAM"]["Config"] = []
-            self._save()
+            network = self.find(network_name)
+            return set(network.endpoints) if network is not None else set()
 
-    def _shared(self, container_id: str) -> list[dict[str, Any]]:
+    def rename_member(self, container_id: str, name: str) -> None:
+        """A renamed container answers to its new name on its networks (and no longer to the old one)."""
+        with self.lock:
+            endpoints = [n.endpoints[container_id] for n in self.networks.values() if container_id in n.endpoints]
+            for endpoint in endpoints:
+                endpoint.name = name
+            if endpoints:
+                self._save()
+
+    # ------------------------------------------------------------------ names (the embedded DNS server)
+
+    def _shared(self, container_id: str) -> builtins.list[Network]:
         """The user-defined networks ``container_id`` is attached to."""
-        return [r for r in self.networks.values() if r["Name"] not in PREDEFINED and container_id in r["Containers"]]
+        return [n for n in self.networks.values() if n.user_defined and container_id in n.endpoints]
 
     def on_user_network(self, container_id: str) -> bool:
         """Whether the container has an endpoint on a user-defined network (and so the embedded DNS)."""
         with self.lock:
             return bool(self._shared(container_id))
 
-    def resolve(self, container_id: str, name: str) -> list[str] | None:
+    def resolve(self, container_id: str, name: str) -> builtins.list[str] | None:
         """IPv4 addresses ``name`` has for ``container_id``; None if it is no container's name.
 
         On every user-defined network the asking container is on, a member answers
@@ -322,35 +350,32 @@ class NetworkService:
         case, with or without the network's name as a suffix (``db.appnet``).
         """
         wanted = name.rstrip(".").lower()
-        found: list[str] = []
+        found: builtins.list[str] = []
         with self.lock:
-            for record in self._shared(container_id):
-                suffix = "." + record["Name"].lower()
+            for network in self._shared(container_id):
+                suffix = "." + network.name.lower()
                 key = wanted[:-len(suffix)] if wanted.endswith(suffix) else wanted
-                for member_id, entry in record["Containers"].items():
-                    address = (entry.get("IPv4Address") or "").split("/")[0]
-                    keys = {member_id, entry["Name"].lower(), *(a.lower() for a in entry.get("Aliases") or [])}
-                    if address and key in keys and address not in found:
-                        found.append(address)
+                for member_id, endpoint in network.endpoints.items():
+                    keys = {member_id, endpoint.name.lower(), *(a.lower() for a in endpoint.aliases)}
+                    if endpoint.address and key in keys and endpoint.address not in found:
+                        found.append(endpoint.address)
         return found or None
-
-    def rename_member(self, container_id: str, name: str) -> None:
-        """A renamed container answers to its new name on its networks (and no longer to the old one)."""
-        with self.lock:
-            records = [r for r in self.networks.values() if container_id in r["Containers"]]
-            for record in records:
-                record["Containers"][container_id]["Name"] = name
-            if records:
-                self._save()
 
     def reverse(self, container_id: str, address: str) -> str | None:
         """``name.network`` of the member with ``address`` on a network shared with ``container_id``."""
         with self.lock:
-            for record in self._shared(container_id):
-                for entry in record["Containers"].values():
-                    if (entry.get("IPv4Address") or "").split("/")[0] == address:
-                        return f"{entry['Name']}.{record['Name']}"
+            for network in self._shared(container_id):
+                for endpoint in network.endpoints.values():
+                    if endpoint.address == address:
+                        return f"{endpoint.name}.{network.name}"
         return None
+
+
+def _new_network(request: NetworkRequest, driver: str = "") -> Network:
+    """A new network record for ``request`` (not yet set up on the host)."""
+    return Network(id=secrets.token_hex(32), name=request.name, driver=driver or request.driver,
+                   created=format_timestamp(time.time()), internal=request.internal, attachable=request.attachable,
+                   ipam=list(request.ipam), options=dict(request.options), labels=dict(request.labels))
 
 
 def _dangling_value(value: str) -> bool:
