@@ -28,6 +28,7 @@ from moor.containers.limits import (
 from moor.containers.record import Container
 from moor.errors import Conflict, InvalidParameter
 from moor.services import stats as stats_service
+from moor.timefmt import rfc3339_nano
 
 MB = 1024 * 1024
 
@@ -334,8 +335,8 @@ def test_v2_readers(tmp_path: Path) -> None:
 def test_system_cpu_usage_and_times() -> None:
     text = "cpu  100 0 50 800 10 0 5 7 0 0\ncpu0 50 0 25 400 5 0 2 3 0 0\n"
     assert stats_service.system_cpu_usage(text, ticks=100) == (100 + 50 + 800 + 10 + 5) * 10**9 // 100
-    assert stats_service.go_time(1_700_000_000_120_000_000) == "2023-11-14T22:13:20.12Z"
-    assert stats_service.go_time(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
+    assert rfc3339_nano(1_700_000_000_120_000_000) == "2023-11-14T22:13:20.12Z"
+    assert rfc3339_nano(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
 
 
 def test_empty_stats_of_a_stopped_container() -> None:

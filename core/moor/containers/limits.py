@@ -34,6 +34,7 @@ import subprocess
 from typing import Any
 
 from moor.errors import Conflict, InvalidParameter, MoorError
+from moor.hostinfo import online_cpus
 
 #: Docker's smallest memory limit (linuxMinMemory).
 MIN_MEMORY = 6 * 1024 * 1024
@@ -66,14 +67,6 @@ UPDATABLE = ("BlkioWeight", "CpuShares", "NanoCpus", "CpuPeriod", "CpuQuota", "C
 
 
 # --------------------------------------------------------------------------- the host
-
-
-def online_cpus() -> int:
-    """How many CPUs this process may run on (Go's runtime.NumCPU, which Docker's limit uses)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except OSError:
-        return os.cpu_count() or 1
 
 
 def _cgroup_controller_file(name: str) -> str | None:

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from moor import hookimpl
 from moor.errors import InvalidParameter, NotFound
+from moor.timefmt import log_timestamp
 from moor.types import ContainerRef, DriverContext, LogMessage
 from moor.units import parse_size
 
@@ -28,16 +29,6 @@ def _remove(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def format_time(timestamp: float) -> str:
-    """RFC 3339 with nanoseconds, as Docker writes it."""
-    seconds = int(timestamp)
-    nanos = int(round((timestamp - seconds) * 1e9))
-    if nanos >= 1_000_000_000:
-        seconds, nanos = seconds + 1, nanos - 1_000_000_000
-    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos:09d}Z"
 
 
 def parse_time(text: str) -> float:
@@ -63,7 +54,7 @@ class JsonFileWriter:
         record = {
             "log": message.line.decode("utf-8", "replace"),
             "stream": message.stream,
-            "time": format_time(message.timestamp),
+            "time": log_timestamp(message.timestamp),
         }
         data = json.dumps(record, ensure_ascii=False).encode() + b"\n"
         with self._lock:

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.timefmt import log_timestamp
 from moor.types import LogMessage
 
 if TYPE_CHECKING:
@@ -171,14 +172,12 @@ class ContainerIO:
 
     @staticmethod
     def _format(messages: Iterator[LogMessage], want: set[str], timestamps: bool, tty: bool) -> Iterator[bytes]:
-        from moor.logdrivers.jsonfile import format_time
-
         for message in messages:
             if message.stream not in want:
                 continue
             line = message.line
             if timestamps:
-                line = format_time(message.timestamp).encode() + b" " + line
+                line = log_timestamp(message.timestamp).encode() + b" " + line
             yield line if tty else frame(message.stream, line)
 
     # ------------------------------------------------------------------ exec

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from moor.containers import cgroups
 from moor.errors import Conflict, InvalidParameter, MoorError
+from moor.hostinfo import machine_memory, online_cpus
+from moor.timefmt import ZERO_TIME, rfc3339_nano
 
 if TYPE_CHECKING:
     from moor.containers.record import Container
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ZERO_TIME = "0001-01-01T00:00:00Z"
 SAMPLE_INTERVAL = 1.0
 
 
@@ -54,32 +53,6 @@ def system_cpu_usage(stat_text: str | None = None, ticks: int | None = None) -> 
             total = sum(int(value) for value in fields[1:8])
             return total * 10**9 // (ticks or cgroups.clock_ticks())
     return 0
-
-
-def online_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except OSError:
-        return os.cpu_count() or 1
-
-
-def machine_memory() -> int:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def go_time(seconds_ns: int) -> str:
-    """A UTC time as Go's RFC3339Nano prints it (trailing zeros of the fraction dropped)."""
-    whole, nanos = divmod(seconds_ns, 10**9)
-    stamp = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
-    return f"{stamp}{fraction}Z"
 
 
 # --------------------------------------------------------------------------- statistics
@@ -123,7 +96,7 @@ def stats_json(service: ContainerService, container: Container, previous: dict[s
     cpu["online_cpus"] = online_cpus()
     cpu = {"cpu_usage": cpu["cpu_usage"], "system_cpu_usage": cpu["system_cpu_usage"],
            "online_cpus": cpu["online_cpus"], "throttling_data": cpu["throttling_data"]}
-    result["read"] = go_time(time.time_ns())
+    result["read"] = rfc3339_nano(time.time_ns())
     result["pids_stats"] = cgroups.pids_stats(paths)
     result["blkio_stats"] = cgroups.blkio_stats(paths)
     result["cpu_stats"] = cpu

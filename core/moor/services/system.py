@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from moor import API_VERSION, MIN_API_VERSION, __version__
+from moor.hostinfo import machine_memory
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -66,17 +67,6 @@ def version_info() -> dict[str, Any]:
 
 def _cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
-
-
-def _meminfo_total() -> int:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def _os_name() -> str:
@@ -148,7 +138,7 @@ def system_info(engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
             "Mirrors": [],
         },
         "NCPU": os.cpu_count() or 1,
-        "MemTotal": _meminfo_total(),
+        "MemTotal": machine_memory(),
         "GenericResources": None,
         "DockerRootDir": config.data_root,
         "HttpProxy": "",
