@@ -8,15 +8,26 @@ object (usually a class instance built by the loader with a
 ``moor.log_drivers``) and registered with pluggy as ``"<kind>.<name>"``.
 
 Driver operations are ``firstresult`` hooks that the engine calls on exactly
-one driver (the one the user chose), always with keyword arguments. A driver
-implements the operations of its kind; the loader refuses a driver that misses
-a required one. Lifecycle notifications (``moor_container_*``) are broadcast to
-every registered plugin; their return values are ignored and an exception in
-one is logged, never fatal.
+one driver (the one the user chose), always with keyword arguments, through
+the typed facade of its kind (:mod:`moor.driverapi`, :mod:`moor.drivers`). A
+driver implements the operations of its kind; the loader refuses a driver that
+misses a required one (``REQUIRED_HOOKS``; the others say "Optional"). As
+everywhere in pluggy, an implementation may declare fewer parameters than its
+spec and receives only those it declares, so a spec can gain a parameter
+without breaking older drivers. Wrappers (``hookimpl(wrapper=True)`` or
+``hookwrapper=True``) registered by any plugin wrap the chosen driver's call;
+plain implementations of other plugins are not called.
+
+Lifecycle notifications (``moor_container_*``) are broadcast to every
+registered plugin, each called on its own (wrappers wrap each call); their
+return values are ignored and an exception in one is logged, never fatal.
 
 Errors: a driver raises only errors from :mod:`moor.errors`; it translates
 ``OSError`` and library errors at its boundary.
 """
+
+# The specs below are signatures with docstrings: pluggy never calls them, so their bodies are empty.
+# mypy: disable-error-code="empty-body"
 
 from __future__ import annotations
 

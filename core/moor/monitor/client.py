@@ -38,6 +38,6 @@ def open_stream(state_dir: str, payload: dict[str, Any]) -> socket.socket:
         raise
     if not reply.get("ok"):
         sock.close()
-        raise MoorError(reply.get("error", "attach failed"))
+        raise MoorError(str(reply.get("error", "attach failed")))
     sock.settimeout(None)
     return sock

@@ -4,7 +4,11 @@ Usage (moord runs it; fd 3 is a pipe on which the monitor reports readiness)::
 
     python -m moor.monitor --id ID --state-dir DIR --bundle BUNDLE --runtime runc --runtime-root ROOT
         [--exec PROCESS_JSON] [--tty] [--stdin] [--stdin-once]
-        [--log-driver NAME --log-config JSON --log-opts JSON --log-path PATH --name NAME]
+        [--log-driver NAME --log-driver-recipe JSON --log-opts JSON --log-path PATH --name NAME]
+
+The log driver is built from the recipe moord built its own with
+(:meth:`moor.driverbuild.DriverRecipe.build`): the same factory, the same
+context. See :mod:`moor.driverbuild`.
 """
 
 from __future__ import annotations
@@ -24,8 +28,12 @@ import threading
 import time
 from typing import Any
 
+from moor.containers.cgroups import cgroup_paths, oom_killed
+from moor.driverbuild import DriverRecipe, call_hook
+from moor.monitor.ports import open_proxy
 from moor.monitor.protocol import SOCKET_NAME, encode, read_line
 from moor.monitor.streams import Client, Hub, LineLogger, pump
+from moor.types import ContainerRef, LogMessage
 
 PR_SET_CHILD_SUBREAPER = 36
 SYNC_FD = 3
@@ -47,8 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stdin", action="store_true")
     parser.add_argument("--stdin-once", action="store_true")
     parser.add_argument("--log-driver", default="")
-    parser.add_argument("--log-driver-class", default="", help="module:Class of the driver (skips the entry-point scan)")
-    parser.add_argument("--log-config", default="{}")
+    parser.add_argument("--log-driver-recipe", default="", help="JSON: how moord built the log driver")
     parser.add_argument("--log-opts", default="{}")
     parser.add_argument("--log-path", default="")
     parser.add_argument("--name", default="")
@@ -56,28 +63,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def open_log_writer(args: argparse.Namespace) -> LineLogger | None:
-    """Load the one log driver by entry-point name (no stevedore, no pluggy manager) and open the log."""
+    """Build the log driver from moord's recipe (no stevedore, no pluggy manager) and open the log."""
     if not args.log_driver:
         return None
-    from moor.types import ContainerRef, DriverContext, LogMessage
-
-    if args.log_driver_class:
-        from importlib import import_module
-
-        module, _, attribute = args.log_driver_class.partition(":")
-        driver_class = getattr(import_module(module), attribute)
-    else:
-        from importlib.metadata import entry_points
-
-        found = list(entry_points(group="moor.log_drivers", name=args.log_driver))
-        if not found:
-            raise RuntimeError(f"log driver {args.log_driver!r} is not installed")
-        driver_class = found[0].load()
-    driver = driver_class(DriverContext(kind="log", name=args.log_driver, home="", exec_home="",
-                                        options=json.loads(args.log_config)))
+    if not args.log_driver_recipe:
+        raise RuntimeError(f"no recipe for the log driver {args.log_driver!r}")
+    driver = DriverRecipe.from_json(args.log_driver_recipe).build()
     container = ContainerRef(id=args.id, name=args.name, log_options=json.loads(args.log_opts),
                              log_path=args.log_path)
-    return LineLogger(driver.moor_log_open(container=container), LogMessage)
+    return LineLogger(call_hook(driver, "moor_log_open", container=container), LogMessage)
 
 
 def runc_error(fallback: str) -> str:
@@ -227,8 +221,6 @@ class Monitor:
         self._close_child_ends()
         self.pid = self._read_pid()
         try:
-            from moor.containers.cgroups import cgroup_paths
-
             self.cgroups = cgroup_paths(self.pid)
         except OSError:
             self.cgroups = None
@@ -275,11 +267,9 @@ class Monitor:
                 thread.join(max(deadline - time.monotonic(), 0))
             self.hub.close()
             if self.cgroups is not None:  # before runc delete removes the cgroup
-                from moor.containers.cgroups import oom_killed
-
                 self.oom_killed = oom_killed(self.cgroups)
             self._write_exit_record()
-        except Exception as err:  # the state directory may be gone: still answer and exit
+        except Exception as err:  # noqa: BLE001 -- the state directory may be gone: still answer and exit
             print(f"recording the exit failed: {err}", flush=True)
         self.exited.set()  # answer waiters first: runc's clean-up is not on the user's clock
         give_up = time.monotonic() + 2
@@ -360,8 +350,6 @@ class Monitor:
             self._close_stdin()
             return {"ok": True}
         if op == "publish":
-            from moor.monitor.ports import open_proxy
-
             try:
                 proxy = open_proxy(str(request.get("protocol") or "tcp"), str(request.get("host_ip") or ""),
                                    int(request.get("host_port") or 0), str(request["target"]),
@@ -472,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         listener.listen(16)
         monitor = Monitor(args)
         monitor.prepare()
-    except Exception as err:  # the whole setup: report one line to moord, leave nothing running
+    except Exception as err:  # noqa: BLE001 -- the whole setup: report one line to moord, leave nothing running
         print(f"setup failed: {err}", flush=True)
         if not args.exec_process:
             subprocess.run([args.runtime, "--root", args.runtime_root, "delete", "--force", args.id],

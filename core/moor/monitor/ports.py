@@ -14,7 +14,6 @@ import fcntl
 import os
 import socket
 import threading
-from typing import Union
 
 #: seconds a UDP client's upstream socket stays open without traffic (docker-proxy's conntrack timeout)
 UDP_IDLE_TIMEOUT = 90.0
@@ -203,7 +202,7 @@ class UdpProxy:
             upstream.close()
 
 
-Proxy = Union[PortProxy, UdpProxy]
+Proxy = PortProxy | UdpProxy
 
 
 def open_proxy(protocol: str, host_ip: str, host_port: int, target: str, target_port: int) -> Proxy:

@@ -82,7 +82,7 @@ class Hub:
             if self.logger is not None:
                 try:
                     self.logger.feed(stream, data)
-                except Exception as err:  # the log driver is a plugin: never let it stop the container's output
+                except Exception as err:  # noqa: BLE001 -- plugin boundary: never let it stop the container's output
                     print(f"log driver failed: {err}", flush=True)
             for client in self.clients:
                 client.send(stream, data)
@@ -93,7 +93,7 @@ class Hub:
             if self.logger is not None:
                 try:
                     self.logger.close()
-                except Exception as err:  # plugin boundary
+                except Exception as err:  # noqa: BLE001 -- plugin boundary
                     print(f"log driver failed to close: {err}", flush=True)
             for client in self.clients:
                 client.close()

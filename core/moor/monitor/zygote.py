@@ -17,14 +17,14 @@ import signal
 import socket
 import sys
 
+from moor.logdrivers import jsonfile, none
+from moor.monitor.main import main as monitor_main
+
 MAX_REQUEST = 1 << 20
 
-
-def _preload() -> None:
-    """Import what every monitor needs, so that forked children start warm."""
-    import moor.logdrivers.jsonfile
-    import moor.logdrivers.none
-    import moor.monitor.main  # noqa: F401
+#: Imported before the first fork, so that forked monitors start warm: the core log drivers
+#: (the monitor itself is imported for :func:`_child`).
+PRELOADED = (jsonfile, none)
 
 
 def _reap(_signum: int, _frame: object) -> None:
@@ -48,12 +48,10 @@ def _child(argv: list[str], sync_fd: int, channel: socket.socket) -> None:
         if sync_fd != 3:
             os.close(sync_fd)
         os.closerange(4, 65536)
-        from moor.monitor.main import main
-
-        code = main(argv) or 0
+        code = monitor_main(argv) or 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException as err:  # the child must never return into the zygote's loop
+    except BaseException as err:  # noqa: BLE001 -- the child must never return into the zygote's loop
         try:
             os.write(2, f"monitor failed: {err}\n".encode())
         except OSError:
@@ -88,7 +86,6 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
-    _preload()
     serve(channel)
 
 
