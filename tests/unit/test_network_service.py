@@ -1,4 +1,5 @@
-"""The network service over a fake driver: list and prune filters and endpoint settings, checked as Docker does."""
+"""The network service over fake drivers: list and prune filters, endpoint settings, events, names and
+restarts, checked as Docker does."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from moor.errors import InvalidParameter
-from moor.networks.model import Endpoint, Network, NetworkRequest
+from moor.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from moor.networks.model import Endpoint, IPAMConfig, Network, NetworkRequest
+from moor.networks.views import network_view
 from moor.services.events import EventBus
 from moor.services.networks import NetworkService
+from moor.testing.fakes import fake_drivers, fake_of
 from moor.timefmt import format_timestamp, parse_timestamp
 from moor.types import EndpointInfo
 
@@ -116,3 +119,81 @@ def test_ipv6_needs_a_subnet_as_in_docker(service: NetworkService) -> None:
     with pytest.raises(InvalidParameter, match="^could not find an available, non-overlapping IPv6 address pool"):
         service.create(NetworkRequest(name="six", enable_ipv6=True))
     assert service.find("six") is None
+
+
+# ---------------------------------------------------------------------- over the shared fake drivers
+
+
+@pytest.fixture
+def bus() -> EventBus:
+    return EventBus()
+
+
+@pytest.fixture
+def faked(tmp_path: Path, bus: EventBus) -> NetworkService:
+    return NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers"), bus)
+
+
+def network_events(bus: EventBus) -> list[tuple[str, str, dict[str, str]]]:
+    past, channel = bus.subscribe()
+    bus.unsubscribe(channel)
+    return [(e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"]) for e in past if e["Type"] == "network"]
+
+
+def test_create_and_remove_publish_dockers_events_and_prune_none(faked: NetworkService, bus: EventBus) -> None:
+    made = faked.create(NetworkRequest(name="evented", ipam=(IPAMConfig(subnet="10.3.0.0/24"),)))
+    faked.remove("evented")
+    pruned = faked.create(NetworkRequest(name="pruned"))
+    assert faked.prune({}) == ["pruned"]
+    assert network_events(bus) == [("create", made.id, {"name": "evented", "type": "bridge"}),
+                                   ("destroy", made.id, {"name": "evented", "type": "bridge"}),
+                                   ("create", pruned.id, {"name": "pruned", "type": "bridge"})]
+    with pytest.raises(Forbidden, match="^bridge is a pre-defined network and cannot be removed$"):
+        faked.remove("bridge")
+    assert len(network_events(bus)) == 3  # a refused removal publishes nothing
+
+
+def test_a_member_is_shown_named_and_resolved_until_it_leaves(faked: NetworkService, tmp_path: Path) -> None:
+    network = faked.create(NetworkRequest(name="app", labels={"l": "1"}, ipam=(IPAMConfig(subnet="10.4.0.0/24"),)))
+    settings = faked.connect(Member(), "app", "/proc/self/ns/net", {"Aliases": ["web"]})  # type: ignore[arg-type]
+    assert (settings["IPAddress"], settings["IPPrefixLen"], settings["Aliases"]) == ("10.4.0.2", 24, ["web", "d" * 12])
+    shown = network_view(faked.get(network.id[:12]))
+    assert shown["Containers"] == {Member.id: {"Name": "member", "EndpointID": settings["EndpointID"],
+                                               "MacAddress": settings["MacAddress"], "IPv4Address": "10.4.0.2/24",
+                                               "IPv6Address": ""}}
+    assert shown["IPAM"]["Config"] == [{"Subnet": "10.4.0.0/24"}] and shown["Labels"] == {"l": "1"}
+    assert faked.members("app") == {Member.id} and faked.members("nosuch") == set()
+    assert faked.resolve(Member.id, "WEB.app.") == ["10.4.0.2"] and faked.reverse(Member.id, "10.4.0.2") == "member.app"
+    with pytest.raises(Forbidden, match="has active endpoints$"):
+        faked.remove("app")
+    faked.rename_member(Member.id, "renamed")
+    assert faked.resolve(Member.id, "renamed") == ["10.4.0.2"] and faked.resolve(Member.id, "member") is None
+
+    joined = Member()
+    joined.networks = {"app": settings}  # type: ignore[attr-defined]
+    faked.disconnect(joined, "app", None)  # type: ignore[arg-type]
+    assert faked.get("app").endpoints == {} and not faked.on_user_network(Member.id)
+    assert fake_of(faked.drivers, "network").networks[network.id].endpoints == {}
+    faked.remove("app")
+    assert faked.find("app") is None
+
+
+def test_networks_are_kept_across_a_restart(tmp_path: Path, faked: NetworkService) -> None:
+    made = faked.create(NetworkRequest(name="kept", internal=True, ipam=(IPAMConfig(subnet="10.6.0.0/24"),)))
+    faked.connect(Member(), "kept", "", {})  # type: ignore[arg-type]
+    again = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers2"), EventBus())
+    assert again.get("kept") == made and again.get("kept").endpoints[Member.id].aliases == ["d" * 12]
+    assert {n.name for n in again.list({})} == {"bridge", "host", "none", "kept"}
+
+
+def test_several_ipv4_subnets_are_refused_and_the_driver_must_exist(faked: NetworkService) -> None:
+    with pytest.raises(Forbidden, match="^bridge driver doesn't support multiple subnets$"):
+        faked.create(NetworkRequest(name="two", ipam=(IPAMConfig(subnet="10.1.0.0/24"),
+                                                      IPAMConfig(subnet="10.2.0.0/24"))))
+    with pytest.raises(NotFound, match='^plugin "nosuch" not found$'):
+        faked.create(NetworkRequest(name="x", driver="nosuch"))
+    with pytest.raises(InvalidParameter, match="^network name is required$"):
+        faked.create(NetworkRequest(name=""))
+    faked.create(NetworkRequest(name="once"))
+    with pytest.raises(Conflict, match="^network with name once already exists$"):
+        faked.create(NetworkRequest(name="once"))

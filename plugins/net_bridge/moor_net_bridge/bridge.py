@@ -220,8 +220,8 @@ class BridgeDriver:
                 self._realise(record)
             gateway = None if record.internal else ipaddress.IPv4Address(record.gateway)
             attachment = links.Attachment(bridge=record.bridge, host_veth=links.new_veth_name(), mac=mac,
-                                          mtu=record.mtu, address=ipaddress.IPv4Interface(f"{address}/{subnet.prefixlen}"),
-                                          gateway=gateway)
+                                          mtu=record.mtu, gateway=gateway,
+                                          address=ipaddress.IPv4Interface(f"{address}/{subnet.prefixlen}"))
             interface = links.attach(attachment, netns_path)
             record.endpoints[endpoint.id] = EndpointRecord(
                 container_id=endpoint.container_id, address=str(address), mac=mac,

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -80,7 +80,8 @@ def in_namespace(netns_path: str, work: Callable[[IPRoute], T]) -> T:
         raise NotFound(f"network namespace {netns_path} does not exist") from None
     except OSError as err:
         raise MoorError(f"cannot open network namespace {netns_path}: {err.strerror}") from None
-    outcome: dict[str, Any] = {}
+    results: list[T] = []
+    failures: list[Exception] = []
 
     def runner() -> None:
         try:
@@ -89,13 +90,13 @@ def in_namespace(netns_path: str, work: Callable[[IPRoute], T]) -> T:
                 _setns(target)
                 try:
                     with IPRoute() as ipr:
-                        outcome["result"] = work(ipr)
+                        results.append(work(ipr))
                 finally:
                     _setns(own)
             finally:
                 os.close(own)
-        except BaseException as err:  # handed to the calling thread below
-            outcome["error"] = err
+        except Exception as err:  # noqa: BLE001 - handed to the calling thread, which raises it below
+            failures.append(err)
 
     try:
         thread = threading.Thread(target=runner, name="moor-netns", daemon=True)
@@ -103,9 +104,9 @@ def in_namespace(netns_path: str, work: Callable[[IPRoute], T]) -> T:
         thread.join()
     finally:
         os.close(target)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]  # type: ignore[no-any-return]
+    if failures:
+        raise failures[0]
+    return results[0]
 
 
 def _index(ipr: IPRoute, name: str) -> int | None:

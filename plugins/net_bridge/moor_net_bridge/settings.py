@@ -30,7 +30,11 @@ KNOWN_OPTIONS = ("default_bridge", "default_subnet", "pool", "mtu")
 
 #: Linux refuses interface names longer than this (IFNAMSIZ - 1)
 MAX_IFNAME = 15
-_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,%d}$" % (MAX_IFNAME - 1))
+_IFNAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_IFNAME - 1}}}$")
+
+
+#: :data:`DEFAULT_SUBNET` parsed (immutable, so one object serves as every default)
+DEFAULT_SUBNET_NETWORK = ipaddress.IPv4Network(DEFAULT_SUBNET)
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Settings:
     """The validated driver options."""
 
     default_bridge: str = DEFAULT_BRIDGE
-    default_subnet: ipaddress.IPv4Network = ipaddress.IPv4Network(DEFAULT_SUBNET)
+    default_subnet: ipaddress.IPv4Network = DEFAULT_SUBNET_NETWORK
     pools: tuple[Pool, ...] = field(default_factory=lambda: (Pool(ipaddress.IPv4Network(DEFAULT_POOL),
                                                                   DEFAULT_POOL_SIZE),))
     mtu: int = DEFAULT_MTU

@@ -20,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -64,7 +64,7 @@ def nft_ruleset() -> str:
 class Host:
     """Names and subnets for one test, and the clean-up of whatever it left behind."""
 
-    _taken_subnets: set[str] = set()
+    _taken_subnets: ClassVar[set[str]] = set()
     _counter = 0
 
     def __init__(self) -> None:
