@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
 
@@ -15,24 +14,10 @@ from moor.networks.store import NetworkStore, network_from_record, network_recor
 from moor.networks.views import network_request, network_view, prune_view
 from moor.services.events import EventBus
 from moor.services.networks import NetworkService
+from moor.testing.fakes import fake_drivers
 from moor.types import NetworkSpec
 
 BEFORE = json.loads((Path(__file__).parent / "data" / "networks-before-model.json").read_text())
-
-
-class FakeDriver:
-    def create(self, network: Any) -> dict[str, str]:
-        return {}
-
-
-class FakeDrivers:
-    defaults: ClassVar[dict[str, str]] = {"network": "bridge"}
-
-    def names(self, kind: str) -> list[str]:
-        return ["bridge", "host", "none"]
-
-    def driver(self, kind: str, name: str) -> FakeDriver:
-        return FakeDriver()
 
 
 @pytest.fixture
@@ -44,7 +29,7 @@ def old_data_root(tmp_path: Path) -> Path:
 
 
 def test_records_of_the_pre_model_code_load_and_are_saved_unchanged(old_data_root: Path) -> None:
-    service = NetworkService(str(old_data_root), FakeDrivers(), EventBus())  # type: ignore[arg-type]
+    service = NetworkService(str(old_data_root), fake_drivers(old_data_root / "drivers"), EventBus())
     assert sorted(service.networks) == sorted(BEFORE["disk"])  # no predefined network made again
     saved = json.loads((old_data_root / "network" / "networks.json").read_text())
     assert saved == BEFORE["disk"]  # the model keeps every key: an older moord still reads the file
@@ -58,7 +43,7 @@ def test_records_of_the_pre_model_code_load_and_are_saved_unchanged(old_data_roo
 
 
 def test_dockers_json_is_the_one_shown_before_the_model(old_data_root: Path) -> None:
-    service = NetworkService(str(old_data_root), FakeDrivers(), EventBus())  # type: ignore[arg-type]
+    service = NetworkService(str(old_data_root), fake_drivers(old_data_root / "drivers"), EventBus())
     shown = {network.name: network_view(network) for network in service.list({})}
     assert shown == BEFORE["views"]
     assert "moor" not in shown["plain"] and "Aliases" not in shown["plain"]["Containers"]["d" * 64]

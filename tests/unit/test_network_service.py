@@ -4,7 +4,7 @@ restarts, checked as Docker does."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -15,33 +15,11 @@ from moor.services.events import EventBus
 from moor.services.networks import NetworkService
 from moor.testing.fakes import fake_drivers, fake_of
 from moor.timefmt import format_timestamp, parse_timestamp
-from moor.types import EndpointInfo
-
-
-class FakeDriver:
-    def create(self, network: Any) -> dict[str, str]:
-        return {"subnet": "10.1.0.0/24"}
-
-    def connect(self, network: Any, endpoint: Any, netns_path: str) -> EndpointInfo:
-        return EndpointInfo(ipv4_address="10.1.0.2", prefix_len=24, gateway="10.1.0.1")
-
-    def remove(self, network: Any) -> None:
-        pass
-
-
-class FakeDrivers:
-    defaults: ClassVar[dict[str, str]] = {"network": "bridge"}
-
-    def names(self, kind: str) -> list[str]:
-        return ["bridge", "host", "none"]
-
-    def driver(self, kind: str, name: str) -> FakeDriver:
-        return FakeDriver()
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> NetworkService:
-    networks = NetworkService(str(tmp_path), FakeDrivers(), EventBus())  # type: ignore[arg-type]
+    networks = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers"), EventBus())
     networks.create(NetworkRequest(name="idle", labels={"keep": "no"}))
     networks.create(NetworkRequest(name="used"))
     networks.get("used").endpoints["c" * 64] = Endpoint(name="c", endpoint_id="e" * 64)

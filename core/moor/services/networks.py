@@ -60,7 +60,7 @@ class NetworkService:
             network = self.find(name)
             if network is not None and self.has_driver(network.driver):
                 try:
-                    self.drivers.driver("network", network.driver).create(network=network.spec())
+                    self.drivers.network(network.driver).create(network=network.spec())
                 except Forbidden:
                     pass  # it knew already (a second service over the same drivers)
 
@@ -134,7 +134,7 @@ class NetworkService:
         if not name:
             raise InvalidParameter("network name is required")
         driver_name = request.driver or self.drivers.defaults["network"]
-        self.drivers.driver("network", driver_name)  # an unknown driver is refused first
+        self.drivers.network(driver_name)  # an unknown driver is refused first
         with self.lock:
             existing = self.find(name)
             if existing is not None and existing.name == name:
@@ -165,7 +165,7 @@ class NetworkService:
                 raise Forbidden(f"error while removing network: network {network.name} id {network.id} "
                                 "has active endpoints")
             if network.created_on_host:
-                self.drivers.driver("network", network.driver).remove(network=network.spec())
+                self.drivers.network(network.driver).remove(network=network.spec())
             del self.networks[network.id]
             self._save()
         return network
@@ -194,7 +194,7 @@ class NetworkService:
     def _set_up(self, network: Network) -> None:
         """Let the driver set the network up on the host; keep its facts (and the subnet it picked, if none
         was given) in the record."""
-        facts = self.drivers.driver("network", network.driver).create(network=network.spec()) or {}
+        facts = self.drivers.network(network.driver).create(network=network.spec()) or {}
         network.created_on_host = True
         network.driver_facts = {str(k): str(v) for k, v in facts.items()}
         if facts.get("subnet") and not network.ipam:
@@ -233,7 +233,7 @@ class NetworkService:
         if network is None or not network.created_on_host or network.endpoints:
             return
         try:
-            self.drivers.driver("network", "bridge").remove(network=network.spec())
+            self.drivers.network("bridge").remove(network=network.spec())
         except MoorError:
             log.exception("removing the default bridge failed")
             return
@@ -271,7 +271,7 @@ class NetworkService:
         aliases = asked + (() if network.predefined else (container.short_id,))
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
                                 ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases)
-        info = self.drivers.driver("network", network.driver).connect(
+        info = self.drivers.network(network.driver).connect(
             network=network.spec(), endpoint=endpoint, netns_path=netns_path)
         with self.lock:
             network.endpoints[container.id] = Endpoint(
@@ -294,7 +294,7 @@ class NetworkService:
         settings = container.networks.get(network.name) or {}
         endpoint = EndpointSpec(id=settings.get("EndpointID", ""), container_id=container.id,
                                 ipv4_address=settings.get("IPAddress", ""))
-        driver = self.drivers.driver("network", network.driver)
+        driver = self.drivers.network(network.driver)
         try:
             if driver.implements("unpublish"):
                 driver.unpublish(network=network.spec(), endpoint=endpoint)
@@ -308,7 +308,7 @@ class NetworkService:
     def publish(self, container: Container, network_name: str, ports: builtins.list[PortMapping]) -> bool:
         """Let the network's driver forward ``ports`` to the container's endpoint in the kernel, if it can."""
         network = self.get(network_name)
-        driver = self.drivers.driver("network", network.driver)
+        driver = self.drivers.network(network.driver)
         settings = container.networks.get(network.name) or {}
         if not ports or not settings.get("EndpointID") or not driver.implements("publish"):
             return False
