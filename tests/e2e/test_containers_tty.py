@@ -61,15 +61,17 @@ def _moor_command(daemon: DaemonProcess, args: str) -> str:
 def test_moor_run_it_shell(moord: DaemonProcess, terminal: list[Tmux]) -> None:
     session = Tmux(_moor_command(moord, "run -it --rm --name itest busybox sh"), {"TERM": "xterm"})
     terminal.append(session)
-    session.wait_for("#")
+    session.wait_for("/ #")
     session.send("stty size; tty", "Enter")
     session.wait_for("30 100")
     session.wait_for("/dev/pts/")
     session.send("sleep 100", "Enter")
     time.sleep(0.5)
     session.send("C-c")
-    session.send("echo after-interrupt", "Enter")
-    session.wait_for("after-interrupt\r\n".strip())
+    # the terminal echoes what is typed even while sleep runs: only the shell, once sleep is
+    # interrupted, turns this into "after-42"
+    session.send("echo after-$((6*7))", "Enter")
+    session.wait_for("after-42")
     subprocess.run(["tmux", "resize-window", "-t", session.name, "-x", "80", "-y", "20"], capture_output=True)
     time.sleep(0.5)
     session.send("stty size", "Enter")
@@ -81,7 +83,7 @@ def test_moor_run_it_shell(moord: DaemonProcess, terminal: list[Tmux]) -> None:
 def test_detach_keys_leave_the_container_running(moord: DaemonProcess, terminal: list[Tmux]) -> None:
     session = Tmux(_moor_command(moord, "run -it --name detachme busybox sh"), {"TERM": "xterm"})
     terminal.append(session)
-    session.wait_for("#")
+    session.wait_for("/ #")
     session.send("C-p", "C-q")
     session.wait_for("EXIT=0")
     state = moor(moord, "inspect", "--format", "{{.State.Running}}", "detachme").stdout.strip()
@@ -93,7 +95,7 @@ def test_docker_run_it(moord: DaemonProcess, terminal: list[Tmux], docker_cli: s
     env = {"TERM": "xterm", "DOCKER_HOST": moord.host, "DOCKER_CONFIG": moord.root}
     session = Tmux(f"{docker_cli} run -it --rm busybox sh", env)
     terminal.append(session)
-    session.wait_for("#")
+    session.wait_for("/ #")
     session.send("echo from-docker-$((6*7))", "Enter")
     session.wait_for("from-docker-42")
     session.send("stty size", "Enter")

@@ -29,11 +29,16 @@ def wait_status(daemon: DaemonProcess, name: str, status: str, timeout: float = 
 
 def test_health_goes_unhealthy_and_healthy_again(moord: DaemonProcess) -> None:
     since = str(time.time() - 1)
+    # /tmp/ok is missing at first: every probe fails, and inside the start period failures do not count,
+    # so the container stays "starting" (no race with the first probe) until the file appears.
     result = moor(moord, "run", "-d", "--name", "doc", "--health-cmd", "cat /tmp/ok",
                   "--health-interval", "300ms", "--health-retries", "2", "--health-timeout", "2s",
-                  "busybox", "sh", "-c", "touch /tmp/ok; sleep 300")
+                  "--health-start-period", "5s", "busybox", "sleep", "300")
     assert result.returncode == 0, result.stderr
-    assert "(health: starting)" in moor(moord, "ps", "--filter", "name=doc").stdout or health(moord, "doc")
+    assert "(health: starting)" in moor(moord, "ps", "--filter", "name=doc").stdout
+    starting = health(moord, "doc")
+    assert starting["Status"] == "starting" and starting["FailingStreak"] == 0
+    moor(moord, "exec", "doc", "touch", "/tmp/ok")
     wait_status(moord, "doc", "healthy")
     assert "(healthy)" in moor(moord, "ps", "--filter", "name=doc").stdout
     moor(moord, "exec", "doc", "rm", "/tmp/ok")
