@@ -28,9 +28,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from moor.drivers import Driver
+from moor.driverapi import StorageDriver
 from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.fsutil import atomic_write, atomic_write_json, read_json
 
@@ -126,7 +126,7 @@ class ImageRecord:
 class ImageStore:
     """Owns ``<data_root>/image``; thread-safe."""
 
-    def __init__(self, root: str, storage: Driver) -> None:
+    def __init__(self, root: str, storage: StorageDriver) -> None:
         self.root = root
         self.storage = storage
         self.lock = threading.RLock()
@@ -207,7 +207,9 @@ class ImageStore:
             pending = self._layer_path(chain)[: -len(".json")] + ".pending"
             atomic_write(pending, b"")  # so a crash before the record is written can be undone
             reader = DigestingReader(stream)
-            disk_size = self.storage.apply_layer(key=key, parent=hex_of(parent) if parent else None, diff=reader)
+            # the reader is read like a file (all a driver may do with the stream)
+            disk_size = self.storage.apply_layer(key=key, parent=hex_of(parent) if parent else None,
+                                                 diff=cast(IO[bytes], reader))
             try:
                 reader.drain()
                 if reader.digest != diff_id:

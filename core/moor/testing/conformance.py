@@ -1,8 +1,8 @@
 """Conformance suites: the behaviour every driver of a kind must show.
 
 A driver package runs a suite by subclassing it in its tests and providing
-the ``driver`` fixture (a :class:`moor.drivers.Driver`, for example from
-:func:`load_driver`)::
+the ``driver`` fixture (the facade of its kind, :mod:`moor.driverapi`, for
+example from :func:`load_driver`)::
 
     class TestMyVolumes(VolumeDriverConformance):
         @pytest.fixture
@@ -25,19 +25,35 @@ import tarfile
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import pytest
 
 from moor.config import parse
+from moor.driverapi import LogDriver, NetworkDriver, StorageDriver, VolumeDriver
 from moor.drivers import Driver, load_drivers
 from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.testing.daemon import unmount_under
 from moor.types import ContainerRef, EndpointInfo, EndpointSpec, LogMessage, NetworkSpec, PortMapping
 
 
-def load_driver(kind: str, name: str, root: Any, options: dict[str, Any] | None = None) -> Driver:
-    """Load the installed driver ``name`` of ``kind`` with a data root under ``root``."""
+@overload
+def load_driver(kind: Literal["storage"], name: str, root: Any,
+                options: dict[str, Any] | None = None) -> StorageDriver: ...
+@overload
+def load_driver(kind: Literal["network"], name: str, root: Any,
+                options: dict[str, Any] | None = None) -> NetworkDriver: ...
+@overload
+def load_driver(kind: Literal["volume"], name: str, root: Any,
+                options: dict[str, Any] | None = None) -> VolumeDriver: ...
+@overload
+def load_driver(kind: Literal["log"], name: str, root: Any, options: dict[str, Any] | None = None) -> LogDriver: ...
+@overload
+def load_driver(kind: str, name: str, root: Any, options: dict[str, Any] | None = None) -> Driver: ...
+
+
+def load_driver(kind: str, name: str, root: Any, options: dict[str, Any] | None = None) -> Any:
+    """Load the installed driver ``name`` of ``kind`` with a data root under ``root``: the facade of its kind."""
     document: dict[str, Any] = {"data_root": f"{root}/data", "exec_root": f"{root}/exec"}
     document[kind] = {"driver": name, "drivers": [name]}
     if options:
@@ -48,24 +64,25 @@ def load_driver(kind: str, name: str, root: Any, options: dict[str, Any] | None 
 class VolumeDriverConformance:
     """Create, get, list, mount (counted), unmount and remove."""
 
-    def test_create_get_list_remove(self, driver: Driver) -> None:
+    def test_create_get_list_remove(self, driver: VolumeDriver) -> None:
         info = driver.create(name="vol1", options={}, labels={"a": "b"})
         assert info.name == "vol1" and info.labels == {"a": "b"}
         assert os.path.isdir(info.mountpoint)
         again = driver.create(name="vol1", options={}, labels={})
         assert again.mountpoint == info.mountpoint
-        assert driver.get(name="vol1").name == "vol1"
+        found = driver.get(name="vol1")
+        assert found is not None and found.name == "vol1"
         assert [v.name for v in driver.list()] == ["vol1"]
         assert driver.remove(name="vol1", force=False) is True
         assert driver.get(name="vol1") is None
         assert driver.list() == []
 
-    def test_remove_missing(self, driver: Driver) -> None:
+    def test_remove_missing(self, driver: VolumeDriver) -> None:
         with pytest.raises(NotFound):
             driver.remove(name="absent", force=False)
         assert driver.remove(name="absent", force=True) is False
 
-    def test_mounted_volume_cannot_be_removed(self, driver: Driver) -> None:
+    def test_mounted_volume_cannot_be_removed(self, driver: VolumeDriver) -> None:
         driver.create(name="busy", options={}, labels={})
         path = driver.mount(name="busy", mount_id="c1")
         assert os.path.isdir(path)
@@ -76,27 +93,27 @@ class VolumeDriverConformance:
         assert driver.unmount(name="busy", mount_id="c1") is False
         assert driver.remove(name="busy", force=False) is True
 
-    def test_mount_missing_volume(self, driver: Driver) -> None:
+    def test_mount_missing_volume(self, driver: VolumeDriver) -> None:
         with pytest.raises(NotFound):
             driver.mount(name="ghost", mount_id="c1")
 
-    def test_invalid_name(self, driver: Driver) -> None:
+    def test_invalid_name(self, driver: VolumeDriver) -> None:
         with pytest.raises(InvalidParameter):
             driver.create(name="../escape", options={}, labels={})
 
     @pytest.mark.parametrize("name", ["..", "../escape", "a/../../b", "/abs", "nul\x00byte"])
-    def test_hostile_names_create_nothing(self, driver: Driver, name: str) -> None:
+    def test_hostile_names_create_nothing(self, driver: VolumeDriver, name: str) -> None:
         with pytest.raises(InvalidParameter):
             driver.create(name=name, options={}, labels={})
         assert driver.get(name=name) is None
         assert driver.list() == []
 
-    def test_unknown_option_is_refused(self, driver: Driver) -> None:
+    def test_unknown_option_is_refused(self, driver: VolumeDriver) -> None:
         with pytest.raises(InvalidParameter, match="no-such-option"):
             driver.create(name="opts", options={"no-such-option": "1"}, labels={})
         assert driver.get(name="opts") is None
 
-    def test_missing_volume_is_none(self, driver: Driver) -> None:
+    def test_missing_volume_is_none(self, driver: VolumeDriver) -> None:
         assert driver.get(name="never-created") is None
         assert driver.unmount(name="never-created", mount_id="c1") is False
 
@@ -104,11 +121,11 @@ class VolumeDriverConformance:
 class LogDriverConformance:
     """Validate options, write messages, and read them back when the driver can."""
 
-    def test_unknown_option_is_refused(self, driver: Driver) -> None:
+    def test_unknown_option_is_refused(self, driver: LogDriver) -> None:
         with pytest.raises(InvalidParameter, match="unknown log opt 'no-such-option'"):
             driver.validate(options={"no-such-option": "1"})
 
-    def test_write_then_read(self, driver: Driver, tmp_path: Any) -> None:
+    def test_write_then_read(self, driver: LogDriver, tmp_path: Any) -> None:
         container = ContainerRef(id="c" * 64, name="c", log_path=str(tmp_path / "c.log"))
         writer = driver.open(container=container)
         start = time.time()
@@ -345,7 +362,7 @@ class StorageDriverConformance:
         unmount_under(str(tmp_path))
 
     @pytest.fixture
-    def reload_driver(self, driver: Driver, tmp_path: Any) -> Callable[[], Driver]:
+    def reload_driver(self, driver: StorageDriver, tmp_path: Any) -> Callable[[], StorageDriver]:
         """A new instance of the driver over the same data, as after a daemon restart."""
         return lambda: load_driver("storage", driver.name, tmp_path)
 
@@ -354,17 +371,17 @@ class StorageDriverConformance:
         return str(tmp_path / "data")
 
     @staticmethod
-    def apply(driver: Driver, key: str, entries: list[TarEntry] | bytes, parent: str | None = None) -> int:
+    def apply(driver: StorageDriver, key: str, entries: list[TarEntry] | bytes, parent: str | None = None) -> int:
         data = entries if isinstance(entries, bytes) else build_tar(entries)
         return driver.apply_layer(key=key, parent=parent, diff=io.BytesIO(data))
 
     # ------------------------------------------------------------------ layers and views
 
-    def test_status(self, driver: Driver) -> None:
+    def test_status(self, driver: StorageDriver) -> None:
         status = driver.status()
         assert status and all(isinstance(label, str) and isinstance(value, str) for label, value in status)
 
-    def test_layers_stack_in_the_mounted_view(self, driver: Driver) -> None:
+    def test_layers_stack_in_the_mounted_view(self, driver: StorageDriver) -> None:
         self.apply(driver, "base", [tar_dir("etc"), tar_entry("etc/hostname", b"base\n"),
                                     tar_entry("etc/os", b"moor\n"),
                                     tar_entry("bin/sh", b"#!sh", mode=0o755)])
@@ -387,7 +404,7 @@ class StorageDriverConformance:
         finally:
             driver.unmount(key="top")
 
-    def test_whiteouts_and_opaque_directories_hide_lower_content(self, driver: Driver) -> None:
+    def test_whiteouts_and_opaque_directories_hide_lower_content(self, driver: StorageDriver) -> None:
         self.apply(driver, "base", [tar_entry("a/x", b"x"), tar_entry("a/y", b"y"), tar_entry("b/z", b"z"),
                                     tar_entry("c/1", b"1"), tar_entry("c/2", b"2"), tar_entry("d/keep", b"k")])
         self.apply(driver, "child", [tar_dir("a"), tar_entry("a/.wh.x"), tar_entry(".wh.b"), tar_dir("c"),
@@ -401,7 +418,7 @@ class StorageDriverConformance:
         finally:
             driver.unmount(key="child")
 
-    def test_metadata_is_preserved(self, driver: Driver, tmp_path: Any) -> None:
+    def test_metadata_is_preserved(self, driver: StorageDriver, tmp_path: Any) -> None:
         self.apply(driver, "meta", [
             tar_dir("bin", mtime=1_500_000_000),
             tar_entry("bin/su", b"su", mode=0o4755),
@@ -438,7 +455,7 @@ class StorageDriverConformance:
         finally:
             driver.unmount(key="meta")
 
-    def test_absolute_names_are_confined(self, driver: Driver) -> None:
+    def test_absolute_names_are_confined(self, driver: StorageDriver) -> None:
         marker = f"moor-absolute-{uuid.uuid4().hex}"
         self.apply(driver, "absolute", [tar_entry(f"/{marker}", b"inside"), tar_entry(f"/{marker}-dir/f", b"f")])
         assert not os.path.lexists(f"/{marker}") and not os.path.lexists(f"/{marker}-dir")
@@ -449,7 +466,7 @@ class StorageDriverConformance:
         finally:
             driver.unmount(key="absolute")
 
-    def test_exists_and_usage(self, driver: Driver) -> None:
+    def test_exists_and_usage(self, driver: StorageDriver) -> None:
         assert driver.exists(key="sized") is False
         used = self.apply(driver, "sized", [tar_entry("one", b"1" * 1000), tar_entry("two", b"2" * 2000)])
         assert used >= 3000
@@ -469,7 +486,7 @@ class StorageDriverConformance:
         assert driver.usage(key="sized-container") >= 5000
 
     @pytest.mark.parametrize("case", sorted(REPRODUCTION_CASES))
-    def test_layer_diff_reproduces_the_applied_tar(self, driver: Driver, case: str) -> None:
+    def test_layer_diff_reproduces_the_applied_tar(self, driver: StorageDriver, case: str) -> None:
         data = REPRODUCTION_CASES[case]()
         self.apply(driver, "layer", data)
         stream = driver.diff(key="layer")
@@ -493,7 +510,7 @@ class StorageDriverConformance:
 
     # ------------------------------------------------------------------ snapshots
 
-    def test_snapshot_changes_and_diff(self, driver: Driver) -> None:
+    def test_snapshot_changes_and_diff(self, driver: StorageDriver) -> None:
         self.apply(driver, "base", [
             tar_dir("etc"), tar_entry("etc/hostname", b"base"), tar_entry("etc/motd", b"hi"),
             tar_entry("var/lib/old/a", b"a"), tar_entry("var/lib/old/b", b"b"), tar_entry("usr/bin/tool", b"t"),
@@ -541,7 +558,7 @@ class StorageDriverConformance:
         finally:
             driver.unmount(key="committed")
 
-    def test_snapshot_without_parent(self, driver: Driver) -> None:
+    def test_snapshot_without_parent(self, driver: StorageDriver) -> None:
         driver.prepare(key="scratch", parent=None)
         root = driver.mount(key="scratch")
         try:
@@ -557,7 +574,7 @@ class StorageDriverConformance:
             stream.close()
         assert names == ["file"]
 
-    def test_prepare_mount_and_read_errors(self, driver: Driver) -> None:
+    def test_prepare_mount_and_read_errors(self, driver: StorageDriver) -> None:
         with pytest.raises(NotFound):
             driver.prepare(key="orphan", parent="no-such-layer")
         driver.prepare(key="once", parent=None)
@@ -565,11 +582,11 @@ class StorageDriverConformance:
             driver.prepare(key="once", parent=None)
         for operation in ("mount", "diff", "changes", "usage"):
             with pytest.raises(NotFound):
-                driver.call(operation, key="no-such-key")
+                getattr(driver, operation)(key="no-such-key")
         with pytest.raises(InvalidParameter):
             driver.prepare(key="../escape", parent=None)
 
-    def test_mount_is_reference_counted(self, driver: Driver) -> None:
+    def test_mount_is_reference_counted(self, driver: StorageDriver) -> None:
         self.apply(driver, "base", [tar_entry("f", b"f")])
         driver.prepare(key="counted", parent="base")
         first = driver.mount(key="counted")
@@ -581,7 +598,7 @@ class StorageDriverConformance:
         assert not os.path.ismount(first)
         assert driver.unmount(key="counted") is False
 
-    def test_remove(self, driver: Driver) -> None:
+    def test_remove(self, driver: StorageDriver) -> None:
         self.apply(driver, "base", [tar_entry("f", b"f")])
         self.apply(driver, "child", [tar_entry("g", b"g")], parent="base")
         driver.prepare(key="container", parent="child")
@@ -599,8 +616,9 @@ class StorageDriverConformance:
         assert driver.remove(key="base") is False
         assert driver.exists(key="base") is False
 
-    def test_interrupted_apply_is_cleared_at_restart(self, driver: Driver, reload_driver: Callable[[], Driver],
-                                                     tmp_path: Any, data_root: str) -> None:
+    def test_interrupted_apply_is_cleared_at_restart(self, driver: StorageDriver,
+                                                     reload_driver: Callable[[], StorageDriver], tmp_path: Any,
+                                                     data_root: str) -> None:
         self.apply(driver, "kept", [tar_entry("kept", b"kept")])
         before = _listing(data_root)
         header = tarfile.TarInfo("interrupted-big")
@@ -626,7 +644,7 @@ class StorageDriverConformance:
         self.apply(restarted, "interrupted", [tar_entry("small", b"s")])
         assert restarted.exists(key="interrupted") is True
 
-    def test_deep_chain(self, driver: Driver) -> None:
+    def test_deep_chain(self, driver: StorageDriver) -> None:
         if self.max_depth is None:
             pytest.skip("the driver sets no depth limit")
         parent = None
@@ -656,7 +674,7 @@ class StorageDriverConformance:
     # ------------------------------------------------------------------ hostile archives
 
     @pytest.mark.parametrize("case", sorted(HOSTILE_CASES))
-    def test_hostile_archive_is_refused(self, driver: Driver, tmp_path: Any, case: str) -> None:
+    def test_hostile_archive_is_refused(self, driver: StorageDriver, tmp_path: Any, case: str) -> None:
         outside = tmp_path / "outside"
         outside.mkdir()
         (outside / "sentinel").write_bytes(b"keep")
@@ -716,12 +734,12 @@ class NetworkDriverConformance:
     reachable = True
 
     @pytest.fixture
-    def reload_driver(self, driver: Driver, tmp_path: Any) -> Callable[[], Driver]:
+    def reload_driver(self, driver: NetworkDriver, tmp_path: Any) -> Callable[[], NetworkDriver]:
         """A new instance of the driver over the same data, as after a daemon restart."""
         return lambda: load_driver("network", driver.name, tmp_path)
 
     @pytest.fixture(autouse=True)
-    def _clean_up(self, driver: Driver, network: NetworkSpec) -> Any:
+    def _clean_up(self, driver: NetworkDriver, network: NetworkSpec) -> Any:
         """Disconnect what a test left connected and remove its network, even when it failed."""
         self.connected: list[EndpointSpec] = []
         yield
@@ -735,7 +753,7 @@ class NetworkDriverConformance:
         except Exception:  # noqa: BLE001  (best effort, as above)
             pass
 
-    def connect(self, driver: Driver, network: NetworkSpec, netns_path: str, name: str,
+    def connect(self, driver: NetworkDriver, network: NetworkSpec, netns_path: str, name: str,
                 address: str = "", mac: str = "") -> EndpointInfo:
         endpoint = EndpointSpec(id=f"ep-{name}-{uuid.uuid4().hex[:8]}", container_id=f"c-{name}",
                                 ipv4_address=address, mac_address=mac)
@@ -747,7 +765,7 @@ class NetworkDriverConformance:
     def endpoint(self, name: str) -> EndpointSpec:
         return next(e for e in self.connected if e.container_id == f"c-{name}")
 
-    def test_create_connect_disconnect_remove(self, driver: Driver, network: NetworkSpec,
+    def test_create_connect_disconnect_remove(self, driver: NetworkDriver, network: NetworkSpec,
                                               namespaces: list[str]) -> None:
         subnet = ipaddress.IPv4Network(network.subnet)
         facts = driver.create(network=network)
@@ -767,7 +785,8 @@ class NetworkDriverConformance:
         assert driver.remove(network=network) is True
         assert driver.remove(network=network) is False
 
-    def test_endpoints_reach_each_other(self, driver: Driver, network: NetworkSpec, namespaces: list[str]) -> None:
+    def test_endpoints_reach_each_other(self, driver: NetworkDriver, network: NetworkSpec,
+                                        namespaces: list[str]) -> None:
         if not self.reachable:
             pytest.skip("the driver's endpoints do not reach each other")
         if shutil.which("ping") is None:
@@ -780,7 +799,7 @@ class NetworkDriverConformance:
         if first.gateway:
             assert ping_from(namespaces[0], first.gateway)
 
-    def test_requested_address(self, driver: Driver, network: NetworkSpec, namespaces: list[str]) -> None:
+    def test_requested_address(self, driver: NetworkDriver, network: NetworkSpec, namespaces: list[str]) -> None:
         wanted = str(ipaddress.IPv4Network(network.subnet).network_address + 10)
         driver.create(network=network)
         assert self.connect(driver, network, namespaces[0], "one", address=wanted).ipv4_address == wanted
@@ -788,7 +807,8 @@ class NetworkDriverConformance:
             self.connect(driver, network, namespaces[1], "two", address=wanted)
         assert self.connect(driver, network, namespaces[1], "three").ipv4_address != wanted
 
-    def test_ip_range_and_requested_mac(self, driver: Driver, network: NetworkSpec, namespaces: list[str]) -> None:
+    def test_ip_range_and_requested_mac(self, driver: NetworkDriver, network: NetworkSpec,
+                                        namespaces: list[str]) -> None:
         """Picked addresses come from ``ip_range``; a requested address may lie outside it; a MAC is applied."""
         subnet = ipaddress.IPv4Network(network.subnet)
         block = list(subnet.subnets(prefixlen_diff=1))[1]
@@ -803,7 +823,7 @@ class NetworkDriverConformance:
         outside = str(subnet.network_address + 2)
         assert self.connect(driver, ranged, namespaces[1], "two", address=outside).ipv4_address == outside
 
-    def test_disconnect_releases_the_address(self, driver: Driver, network: NetworkSpec,
+    def test_disconnect_releases_the_address(self, driver: NetworkDriver, network: NetworkSpec,
                                              namespaces: list[str]) -> None:
         driver.create(network=network)
         first = self.connect(driver, network, namespaces[0], "one")
@@ -811,7 +831,7 @@ class NetworkDriverConformance:
         again = self.connect(driver, network, namespaces[1], "two", address=first.ipv4_address)
         assert again.ipv4_address == first.ipv4_address
 
-    def test_remove_with_active_endpoints_is_refused(self, driver: Driver, network: NetworkSpec,
+    def test_remove_with_active_endpoints_is_refused(self, driver: NetworkDriver, network: NetworkSpec,
                                                      namespaces: list[str]) -> None:
         driver.create(network=network)
         self.connect(driver, network, namespaces[0], "one")
@@ -820,8 +840,8 @@ class NetworkDriverConformance:
         assert driver.disconnect(network=network, endpoint=self.endpoint("one"), netns_path=None) is True
         assert driver.remove(network=network) is True
 
-    def test_publish_and_unpublish(self, driver: Driver, reload_driver: Callable[[], Driver], network: NetworkSpec,
-                                   namespaces: list[str]) -> None:
+    def test_publish_and_unpublish(self, driver: NetworkDriver, reload_driver: Callable[[], NetworkDriver],
+                                   network: NetworkSpec, namespaces: list[str]) -> None:
         """The optional port hooks: publish replaces, unpublish removes once, both survive a restart."""
         if not driver.implements("publish"):
             pytest.skip(f"the {driver.name} driver publishes no ports in the kernel")
@@ -845,8 +865,9 @@ class NetworkDriverConformance:
         assert restarted.unpublish(network=network, endpoint=one) is False
         assert restarted.remove(network=network) is True
 
-    def test_restart_keeps_networks_and_addresses(self, driver: Driver, reload_driver: Callable[[], Driver],
-                                                  network: NetworkSpec, namespaces: list[str]) -> None:
+    def test_restart_keeps_networks_and_addresses(self, driver: NetworkDriver,
+                                                  reload_driver: Callable[[], NetworkDriver], network: NetworkSpec,
+                                                  namespaces: list[str]) -> None:
         driver.create(network=network)
         first = self.connect(driver, network, namespaces[0], "one")
         restarted = reload_driver()
