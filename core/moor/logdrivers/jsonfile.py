@@ -6,6 +6,7 @@ in ``<container dir>/<id>-json.log``; ``max-size`` and ``max-file`` rotate it.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -89,12 +90,10 @@ class JsonFileWriter:
 
 def _gzip(path: str) -> None:
     """Replace ``path`` by ``path.gz`` (written aside, then renamed)."""
-    import gzip
-    import shutil
-
-    with open(path, "rb") as source, open(path + ".gz.tmp", "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as target:
-            shutil.copyfileobj(source, target)
+    with (open(path, "rb") as source, open(path + ".gz.tmp", "wb") as raw,
+          gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) as target):
+        while chunk := source.read(1 << 20):  # not shutil: it costs the monitor 10 ms to import
+            target.write(chunk)
     os.replace(path + ".gz.tmp", path + ".gz")
     os.unlink(path)
 
@@ -111,8 +110,6 @@ def rotated_files(path: str, max_file: int) -> list[str]:
 
 def read_records(path: str) -> Iterator[LogMessage]:
     if path.endswith(".gz"):
-        import gzip
-
         opener: Any = gzip.open
     else:
         opener = open
@@ -139,9 +136,8 @@ class JsonFileLogDriver:
                 raise InvalidParameter(f"unknown log opt '{key}' for json-file log driver")
             if key == "max-size" and value != "-1":
                 parse_size(value, key)
-            if key == "max-file":
-                if not value.isdigit() or int(value) < 1:
-                    raise InvalidParameter("max-file cannot be less than 1")
+            if key == "max-file" and (not value.isdigit() or int(value) < 1):
+                raise InvalidParameter("max-file cannot be less than 1")
         if "max-file" in options and options["max-file"] != "1" and "max-size" not in options:
             raise InvalidParameter("max-file can only be used with max-size")
         if "compress" in options:
@@ -275,5 +271,5 @@ def _follow(path: str, reader: _RecordReader, until: float) -> Iterator[LogMessa
                 continue
             time.sleep(0.05)
     finally:
-        for handle in handles[1:]:
-            handle.close()
+        for opened in handles[1:]:
+            opened.close()
