@@ -5,7 +5,12 @@
 it: the service asks it at create (networks wanted, MAC address, host config
 checks), at start (join after runc made the namespace, publish the ports
 through the monitor), at exit (leave), when moord re-adopts a running container
-(DNS listeners) and for ``network connect``/``disconnect``.
+(DNS listeners) and for ``network connect``/``disconnect`` (it publishes those
+two network events). The engine builds it over the
+:class:`~moor.services.networks.NetworkService` (which owns the network records
+and the endpoints on them) and the container store; it reads networks only
+through the service's public methods and the model
+(:class:`~moor.networks.model.Network`).
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ class ContainerNetworking:
         self.networks = networks
         self.store = store
         self.events = events
-        #: the container service's lookup (NotFound for an unknown container)
+        #: the lookup of a container by name or ID (NotFound for an unknown one)
         self.get = get
         self.dns = EmbeddedDNS(networks.resolve, networks.reverse, self.dns_upstreams)
         #: whether ``default`` means the ``bridge`` network, as in Docker (needs the bridge driver)
