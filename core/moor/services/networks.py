@@ -108,8 +108,10 @@ class NetworkService:
             if kind not in ("builtin", "custom"):
                 raise InvalidParameter(f"invalid filter: 'type'='{kind}'")
         dangling = [_dangling_value(value) for value in filters.get("dangling", [])]
+        with self.lock:
+            candidates = builtins.list(self.networks.values())
         result = []
-        for network in self.networks.values():
+        for network in candidates:
             if filters.get("name") and not any(n in network.name for n in filters["name"]):
                 continue
             if filters.get("id") and not any(network.id.startswith(i) for i in filters["id"]):
@@ -180,7 +182,9 @@ class NetworkService:
                 raise InvalidParameter(f"Invalid filter '{key}'")
         until = [parse_timestamp(value) for value in filters.get("until", [])]
         deleted = []
-        for network in list(self.networks.values()):
+        with self.lock:
+            candidates = builtins.list(self.networks.values())
+        for network in candidates:
             if network.predefined or network.endpoints or not labels_match(network.labels, filters):
                 continue
             if any(parse_timestamp(network.created) >= moment for moment in until):
