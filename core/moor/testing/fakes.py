@@ -14,7 +14,8 @@ entry points::
     drivers.driver("volume").create(name="v", options={}, labels={})
 
 Every fake also records the operations called on it (:attr:`FakeDriver.calls`),
-so a test can check what the engine asked of its drivers.
+so a test can check what the engine asked of its drivers, and can be told to
+fail the next call of an operation (:meth:`FakeDriver.fail_next`).
 
 :class:`FakeVolumes` and :class:`FakeLog` pass the conformance suites of
 their kind; :class:`FakeStorage` the storage suite's tests that need no real
@@ -72,9 +73,18 @@ class FakeDriver:
         os.makedirs(context.home, mode=0o700, exist_ok=True)
         #: ``(operation, keyword arguments)`` of every hook called on this driver, oldest first
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: operation -> the error its next call raises (see :meth:`fail_next`)
+        self.failures: dict[str, BaseException] = {}
+
+    def fail_next(self, operation: str, error: BaseException) -> None:
+        """Make the next call of ``operation`` raise ``error`` (after recording the call), as a broken backend would."""
+        self.failures[operation] = error
 
     def _called(self, operation: str, **arguments: Any) -> None:
         self.calls.append((operation, arguments))
+        error = self.failures.pop(operation, None)
+        if error is not None:
+            raise error
 
     def operations(self) -> list[str]:
         """The names of the operations called so far, in order (``["prepare", "mount", ...]``)."""
@@ -498,6 +508,11 @@ class FakeNetworks(FakeDriver):
                 ipaddress.ip_network(network.subnet)
             except ValueError:
                 raise InvalidParameter(f"invalid subnet {network.subnet!r}") from None
+        elif not self.single:  # as the bridge driver, pick a free /16 from 172.17.0.0 on
+            used = {known.spec.subnet for known in self.networks.values()}
+            subnet = next(f"172.{octet}.0.0/16" for octet in range(17, 32) if f"172.{octet}.0.0/16" not in used)
+            gateway = network.gateway or str(ipaddress.ip_network(subnet).network_address + 1)
+            network = dataclasses.replace(network, subnet=subnet, gateway=gateway)
         self.networks[network.id] = FakeNetwork(network)
         return self._facts(network)
 
@@ -515,7 +530,10 @@ class FakeNetworks(FakeDriver):
     @hookimpl
     def moor_network_connect(self, network: NetworkSpec, endpoint: EndpointSpec, netns_path: str) -> EndpointInfo:
         self._called("connect", network=network, endpoint=endpoint, netns_path=netns_path)
-        known = self.networks.setdefault(network.id, FakeNetwork(network))
+        known = self.networks.get(network.id)
+        if known is None:  # a network made before the driver was loaded: it knows it now
+            self.moor_network_create(network=network)
+            known = self.networks[network.id]
         address, prefix, gateway = self._address(known, endpoint.ipv4_address)
         index = len(known.endpoints) + 1
         info = EndpointInfo(ipv4_address=address, prefix_len=prefix, gateway=gateway,
@@ -552,7 +570,8 @@ class FakeNetworks(FakeDriver):
         return known is not None and known.published.pop(endpoint.id, None) is not None
 
     def _facts(self, network: NetworkSpec) -> dict[str, str]:
-        return {"subnet": network.subnet} if network.subnet else {}
+        facts = {"subnet": network.subnet, "gateway": network.gateway}
+        return {key: value for key, value in facts.items() if value}
 
     def _address(self, network: FakeNetwork, wanted: str) -> tuple[str, int, str]:
         if not network.spec.subnet:

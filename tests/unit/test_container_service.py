@@ -1,0 +1,473 @@
+"""The container service's create, start, stop, kill, wait, remove, rename and prune, without root.
+
+The engine is built as moord builds it, over the shared fake drivers. Where the
+service needs a real process (runc and the container's monitor) a
+:class:`FakeProcesses` stands in: it takes the place of the runtime and of the
+monitor's launch and control channel, and its containers "run" until a fatal
+signal reaches them or the test ends them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal as signals
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moor import config as config_module
+from moor.containers.record import Container
+from moor.daemon.engine import Engine
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
+from moor.services import containers as containers_module
+from moor.services.containers import ContainerService
+from moor.testing.fakes import LifecycleRecorder, add_image, fake_drivers, fake_of
+
+NAME_IN_USE = ('Conflict. The container name "/{name}" is already in use by container "{id}". You have to remove '
+               '(or rename) that container to be able to reuse that name.')
+
+
+# --------------------------------------------------------------------------- the processes, faked
+
+
+class FakeProcess:
+    """A container's process as the fake runtime keeps it."""
+
+    def __init__(self, pid: int, bundle: str) -> None:
+        self.pid = pid
+        self.bundle = bundle
+        self.started = False
+        self.exited = threading.Event()
+        self.exit_code: int | None = None
+        self.finished_at = 0.0
+        #: signals the process survives (a shell trapping TERM, say)
+        self.ignores: set[str] = set()
+
+    def exit(self, code: int) -> None:
+        self.exit_code, self.finished_at = code, time.time()
+        self.exited.set()
+
+    @property
+    def alive(self) -> bool:
+        return self.started and not self.exited.is_set()
+
+
+class FakeMonitor:
+    """What ``launch_monitor`` returns: ready, its container made but not started."""
+
+    def __init__(self, processes: FakeProcesses, container_id: str, process: FakeProcess) -> None:
+        self.processes = processes
+        self.container_id = container_id
+        self.process = process
+        self.container_pid = process.pid
+        self.on_ready: list[Callable[[], None]] = []
+
+    def start(self) -> int:
+        for hook in self.on_ready:
+            hook()
+        failure = self.processes.start_failures.pop(self.container_id, None)
+        if failure is not None:
+            raise failure
+        self.process.started = True
+        return self.process.pid
+
+    def reap(self) -> None:
+        return None
+
+
+class FakeProcesses:
+    """The runtime (``runc kill``...) and the monitors (launch, ``wait``, ``state``, ``abort``) of the fake engine."""
+
+    def __init__(self) -> None:
+        self.processes: dict[str, FakeProcess] = {}
+        self.signals: list[tuple[str, str]] = []
+        #: container ID -> the error its monitor's start reports (runc's, say)
+        self.start_failures: dict[str, BaseException] = {}
+        self.next_pid = 4000
+
+    def install(self, service: ContainerService, monkeypatch: pytest.MonkeyPatch) -> None:
+        service.runtime = self  # type: ignore[assignment]
+        monkeypatch.setattr(containers_module, "launch_monitor", self.launch_monitor)
+        monkeypatch.setattr(containers_module, "request", self.request)
+        monkeypatch.setattr(containers_module, "_remove_empty_cgroup_parents", lambda: None)
+
+    # ------------------------------------------------------------------ the runtime
+
+    def check(self) -> None:
+        return None
+
+    def kill(self, container_id: str, signal: str, all_processes: bool = False) -> None:
+        process = self.processes.get(container_id)
+        if process is None or not process.alive:
+            raise Conflict(f"Container {container_id} is not running")
+        self.signals.append((container_id, signal))
+        if signal in process.ignores or signal in ("HUP", "USR1", "USR2", "WINCH"):
+            return
+        process.exit(128 + int(getattr(signals, "SIG" + signal)))
+
+    def resume(self, container_id: str) -> None:
+        return None
+
+    def pause(self, container_id: str) -> None:
+        return None
+
+    # ------------------------------------------------------------------ the monitors
+
+    def launch_monitor(self, container: Container, state_dir: str, bundle: str, runtime: object,
+                       **options: object) -> FakeMonitor:
+        self.next_pid += 1
+        process = FakeProcess(self.next_pid, bundle)
+        self.processes[container.id] = process
+        return FakeMonitor(self, container.id, process)
+
+    def request(self, state_dir: str, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        process = self.processes.get(os.path.basename(state_dir))
+        if process is None:
+            raise OSError("no monitor")
+        if message["op"] == "wait":
+            process.exited.wait()
+            return {"exit_code": process.exit_code, "finished_at": process.finished_at}
+        if message["op"] == "state":
+            return {"running": process.alive, "exit_code": process.exit_code}
+        return {"ok": True}
+
+    def exit(self, container_id: str, code: int) -> None:
+        """The container's process ends on its own with ``code``."""
+        self.processes[container_id].exit(code)
+
+
+# --------------------------------------------------------------------------- the engine over fakes
+
+
+class FakeEngine:
+    """An :class:`Engine` over fake drivers and fake processes, with busybox-like images."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        config = config_module.parse({"data_root": str(root / "data"), "exec_root": str(root / "exec")})
+        self.engine = Engine(config, fake_drivers(root / "drivers"))
+        self.containers = self.engine.containers
+        self.drivers = self.engine.drivers
+        self.processes = FakeProcesses()
+        self.processes.install(self.containers, monkeypatch)
+        self.image = add_image(self.engine.images.store, "busybox",
+                               config={"Cmd": ["sh"], "Env": ["PATH=/bin", "KEEP=image"], "Labels": {"from": "image"}})
+        self._events, _ = self.engine.events.subscribe()
+
+    def create(self, name: str = "", **body: Any) -> Container:
+        return self.containers.create({"Image": "busybox", **body}, name)
+
+    def actions(self, container_id: str | None = None) -> list[str]:
+        """The container events so far (of one container), oldest first."""
+        return [e["Action"] for e in self.engine.events.subscribe()[0]
+                if e["Type"] == "container" and (container_id is None or e["Actor"]["ID"] == container_id)]
+
+    def event(self, action: str) -> dict[str, Any]:
+        return next(e for e in reversed(self.engine.events.subscribe()[0]) if e["Action"] == action)
+
+    def lifecycle(self) -> list[str]:
+        recorder = self.drivers.manager.get_plugin("lifecycle")
+        assert isinstance(recorder, LifecycleRecorder)
+        return recorder.seen
+
+    def storage(self) -> Any:
+        return fake_of(self.drivers, "storage")
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 5) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def container_directories(fake: FakeEngine) -> list[str]:
+    """The containers' directories in the store (one per container ID)."""
+    root = fake.containers.store.root
+    return sorted(name for name in os.listdir(root) if re.fullmatch(r"[0-9a-f]{64}", name))
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEngine]:
+    engine = FakeEngine(tmp_path, monkeypatch)
+    yield engine
+    for process in engine.processes.processes.values():
+        if not process.exited.is_set():
+            process.exit(137)  # let the waiter threads finish
+    engine.close()
+
+
+# --------------------------------------------------------------------------- create
+
+
+def test_create_records_the_container_over_a_snapshot_of_its_image(fake: FakeEngine) -> None:
+    container = fake.create("web", Cmd=["echo", "hi"], Env=["KEEP=run", "NEW=1"], Labels={"role": "test"})
+    assert fake.containers.get("web").id == container.id == fake.containers.get(container.id[:12]).id
+    assert (container.path, container.args) == ("echo", ["hi"])
+    assert container.config["Env"] == ["PATH=/bin", "KEEP=run", "NEW=1"]
+    assert container.config["Labels"] == {"from": "image", "role": "test"}
+    assert container.config["Hostname"] == container.id[:12]
+    assert container.state.Status == "created" and not container.state.Running
+    assert container.host_config["LogConfig"] == {"Type": "json-file", "Config": {}}
+    assert container.networks == {"bridge": {"IPAMConfig": None, "Aliases": None}}
+    storage = fake.storage()
+    top_key = fake.image.top_layer.split(":", 1)[1]
+    assert ("prepare", {"key": container.id, "parent": top_key}) in storage.calls
+    assert storage.entries[container.id].parent == top_key
+    assert os.path.isdir(fake.containers.store.directory(container.id))
+    assert fake.actions() == ["create"]
+    assert fake.event("create")["Actor"]["Attributes"] == {"image": "busybox", "name": "web", "from": "image",
+                                                           "role": "test"}
+    assert fake.lifecycle() == [f"created {container.id}"]
+
+
+def test_a_name_in_use_is_a_conflict_and_leaves_nothing(fake: FakeEngine) -> None:
+    first = fake.create("web")
+    snapshots = set(fake.storage().entries)
+    with pytest.raises(Conflict) as refused:
+        fake.create("web")
+    assert str(refused.value) == NAME_IN_USE.format(name="web", id=first.id)
+    assert set(fake.storage().entries) == snapshots
+    assert [c.id for c in fake.containers.store.all()] == [first.id]
+    assert container_directories(fake) == [first.id]
+
+
+def test_names_are_generated_or_checked(fake: FakeEngine) -> None:
+    assert re.fullmatch(r"[a-z]+_[a-z]+", fake.create().name)
+    with pytest.raises(InvalidParameter, match=r"^Invalid container name \(bad/name\)"):
+        fake.create("bad/name")
+
+
+def test_an_unknown_image_or_log_option_creates_nothing(fake: FakeEngine) -> None:
+    with pytest.raises(NotFound, match="^No such image: nothere"):
+        fake.containers.create({"Image": "nothere"}, "x")
+    with pytest.raises(InvalidParameter, match="unknown log opt 'colour'"):
+        fake.create("logged", HostConfig={"LogConfig": {"Type": "json-file", "Config": {"colour": "red"}}})
+    assert fake.containers.store.all() == []
+    assert "prepare" not in fake.storage().operations()
+    assert fake.actions() == []
+
+
+def test_a_storage_failure_undoes_the_create(fake: FakeEngine) -> None:
+    fake.storage().fail_next("prepare", MoorError("disk full"))
+    with pytest.raises(MoorError, match="disk full"):
+        fake.create("broken", Volumes={"/data": {}})
+    assert fake.containers.store.all() == []
+    assert container_directories(fake) == []
+    assert fake_of(fake.drivers, "volume").volumes == {}  # the anonymous volume went again
+    assert fake.lifecycle() == [] and fake.actions() == []
+
+
+# --------------------------------------------------------------------------- start, stop, kill
+
+
+def test_start_mounts_joins_and_runs_then_stop_undoes_it(fake: FakeEngine) -> None:
+    container = fake.create("web", Cmd=["sleep", "60"])
+    fake.containers.start("web")
+    running = fake.containers.get("web")
+    process = fake.processes.processes[container.id]
+    assert running.state.Running and running.state.Status == "running" and running.state.Pid == process.pid
+    assert fake.storage().mounts == {container.id: 1}
+    spec = json.loads(Path(process.bundle, "config.json").read_text())
+    assert spec["process"]["args"] == ["sleep", "60"]
+    assert spec["root"]["path"] == os.path.join(fake.storage().context.home, "snapshots", container.id)
+    assert running.networks["bridge"]["IPAddress"] == "172.17.0.2"
+    bridge = fake_of(fake.drivers, "network", "bridge")
+    assert len(next(iter(bridge.networks.values())).endpoints) == 1
+    with pytest.raises(NotModified):
+        fake.containers.start("web")
+
+    fake.containers.stop("web", timeout=5)
+    stopped = fake.containers.get("web")
+    assert fake.processes.signals == [(container.id, "TERM")]
+    assert not stopped.state.Running and stopped.state.Status == "exited" and stopped.state.ExitCode == 143
+    assert stopped.state.Pid == 0 and stopped.state.FinishedAt != "0001-01-01T00:00:00Z"
+    assert fake.storage().mounts == {}
+    assert next(iter(bridge.networks.values())).endpoints == {}
+    assert fake.actions(container.id) == ["create", "start", "die", "stop"]
+    assert fake.event("die")["Actor"]["Attributes"]["exitCode"] == "143"
+    assert fake.lifecycle() == [f"{event} {container.id}" for event in ("created", "started", "stopped")]
+    with pytest.raises(NotModified):
+        fake.containers.stop("web")
+
+
+def test_stop_kills_a_process_that_ignores_its_stop_signal(fake: FakeEngine) -> None:
+    container = fake.create("stubborn", StopSignal="SIGUSR1")
+    fake.containers.start("stubborn")
+    fake.processes.processes[container.id].ignores = {"USR1"}
+    fake.containers.stop("stubborn", timeout=0)
+    assert fake.processes.signals == [(container.id, "USR1"), (container.id, "KILL")]
+    assert fake.containers.get("stubborn").state.ExitCode == 137
+
+
+def test_a_start_that_fails_leaves_nothing_mounted_or_joined(fake: FakeEngine) -> None:
+    container = fake.create("broken", Cmd=["nope"])
+    fake.processes.start_failures[container.id] = MoorError(
+        'exec: "nope": executable file not found in $PATH')
+    with pytest.raises(MoorError, match="executable file not found"):
+        fake.containers.start("broken")
+    failed = fake.containers.get("broken")
+    assert not failed.state.Running and failed.state.ExitCode == 127
+    assert "executable file not found" in failed.state.Error
+    assert fake.storage().mounts == {}
+    bridge = fake_of(fake.drivers, "network", "bridge")
+    assert all(not network.endpoints for network in bridge.networks.values())
+    assert not os.path.exists(fake.containers.state_dir(container.id))
+    assert fake.actions(container.id) == ["create"]
+
+
+def test_kill_signals_and_refusals(fake: FakeEngine) -> None:
+    container = fake.create("target")
+    with pytest.raises(Conflict) as refused:
+        fake.containers.kill("target")
+    assert str(refused.value) == f"Cannot kill container: target: Container {container.id} is not running"
+    fake.containers.start("target")
+    with pytest.raises(InvalidParameter, match="^Invalid signal: FOO$"):
+        fake.containers.kill("target", "FOO")
+    fake.containers.kill("target", "SIGHUP")
+    assert fake.containers.get("target").state.Running
+    assert fake.event("kill")["Actor"]["Attributes"]["signal"] == "1"
+    fake.containers.kill("target", "9")
+    assert fake.containers.wait_until_stopped(container.id, 5)
+    assert fake.containers.get("target").state.ExitCode == 137
+    assert fake.processes.signals == [(container.id, "HUP"), (container.id, "KILL")]
+
+
+def test_an_exit_of_its_own_is_recorded(fake: FakeEngine) -> None:
+    container = fake.create("short")
+    fake.containers.start("short")
+    fake.processes.exit(container.id, 3)
+    assert fake.containers.wait("short") == 3
+    assert fake.containers.get("short").state.Status == "exited"
+    assert fake.actions(container.id) == ["create", "start", "die"]
+
+
+# --------------------------------------------------------------------------- wait
+
+
+def test_wait_conditions(fake: FakeEngine) -> None:
+    container = fake.create("waited")
+    assert fake.containers.wait("waited") == 0  # never started: not running already
+    with pytest.raises(InvalidParameter, match="invalid condition"):
+        fake.containers.wait("waited", "someday")
+    fake.containers.start("waited")
+    fake.processes.exit(container.id, 4)
+    assert fake.containers.wait("waited") == 4
+    fake.containers.start("waited")
+    answer: list[int] = []
+    waiter = threading.Thread(target=lambda: answer.append(fake.containers.wait("waited", "next-exit")))
+    waiter.start()
+    time.sleep(0.1)
+    assert answer == []  # still running: next-exit waits for the new exit, not the old one
+    fake.processes.exit(container.id, 5)
+    waiter.join(5)
+    assert answer == [5]
+    removed: list[int] = []
+    waiter = threading.Thread(target=lambda: removed.append(fake.containers.wait("waited", "removed")))
+    waiter.start()
+    fake.containers.remove("waited")
+    waiter.join(5)
+    assert removed == [5]
+
+
+# --------------------------------------------------------------------------- remove
+
+
+def test_remove_takes_the_snapshot_log_and_directory_along(fake: FakeEngine) -> None:
+    container = fake.create("gone", Volumes={"/data": {}})
+    volume = container.mounts[0]["Name"]
+    assert volume in fake_of(fake.drivers, "volume").volumes
+    fake.containers.remove("gone", volumes=True)
+    with pytest.raises(NotFound, match="^No such container: gone$"):
+        fake.containers.get("gone")
+    assert ("remove", {"key": container.id}) in fake.storage().calls
+    assert container.id not in fake.storage().entries
+    assert "remove" in fake_of(fake.drivers, "log").operations()
+    assert not os.path.exists(fake.containers.store.directory(container.id))
+    assert volume not in fake_of(fake.drivers, "volume").volumes  # rm -v: the anonymous volume too
+    assert fake.actions(container.id) == ["create", "destroy"]
+    assert fake.lifecycle()[-1] == f"removed {container.id}"
+
+
+def test_a_running_container_is_removed_only_by_force(fake: FakeEngine) -> None:
+    container = fake.create("busy")
+    fake.containers.start("busy")
+    with pytest.raises(Conflict) as refused:
+        fake.containers.remove("busy")
+    assert str(refused.value) == (f"You cannot remove a running container {container.id}. Stop the container before "
+                                  "attempting removal or force remove")
+    assert fake.containers.get("busy").state.Running
+    assert container.id in fake.storage().entries
+    fake.containers.remove("busy", force=True)
+    assert fake.processes.signals == [(container.id, "KILL")]
+    assert fake.containers.store.find(container.id) is None
+    assert container.id not in fake.storage().entries and fake.storage().mounts == {}
+    assert fake.actions(container.id) == ["create", "start", "die", "destroy"]
+
+
+def test_auto_remove_after_the_exit(fake: FakeEngine) -> None:
+    container = fake.create("once", HostConfig={"AutoRemove": True})
+    fake.containers.start("once")
+    fake.processes.exit(container.id, 0)
+    fake.wait_for(lambda: "destroy" in fake.actions(container.id))
+    assert fake.containers.store.find(container.id) is None
+    assert fake.actions(container.id) == ["create", "start", "die", "destroy"]
+
+
+def test_restart_policy_starts_the_container_again(fake: FakeEngine) -> None:
+    container = fake.create("phoenix", HostConfig={"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 1}})
+    fake.containers.start("phoenix")
+    first = fake.processes.processes[container.id]
+    fake.processes.exit(container.id, 1)
+    fake.wait_for(lambda: fake.processes.processes[container.id] is not first
+                  and fake.containers.get("phoenix").state.Running)
+    assert fake.containers.get("phoenix").restart_count == 1
+    fake.processes.exit(container.id, 1)  # the one retry is spent: it stays down
+    fake.wait_for(lambda: not fake.containers.get("phoenix").state.Running)
+    time.sleep(0.3)
+    assert fake.containers.get("phoenix").state.Status == "exited"
+    assert fake.actions(container.id) == ["create", "start", "die", "start", "die"]
+
+
+# --------------------------------------------------------------------------- rename, prune
+
+
+def test_rename(fake: FakeEngine) -> None:
+    container = fake.create("old")
+    other = fake.create("taken")
+    fake.containers.rename("old", "new")
+    assert fake.containers.get("new").id == container.id
+    with pytest.raises(NotFound):
+        fake.containers.get("old")
+    assert fake.event("rename")["Actor"]["Attributes"]["oldName"] == "/old"
+    assert fake.event("rename")["Actor"]["Attributes"]["name"] == "new"
+    with pytest.raises(Conflict, match="^Renaming a container with the same name as its current name$"):
+        fake.containers.rename("new", "new")
+    with pytest.raises(Conflict) as refused:
+        fake.containers.rename("new", "taken")
+    assert str(refused.value) == NAME_IN_USE.format(name="taken", id=other.id)
+    with pytest.raises(InvalidParameter, match="^Neither old nor new names may be empty$"):
+        fake.containers.rename("new", "")
+    assert fake.create("old").name == "old"  # the old name is free again
+
+
+def test_prune_removes_the_stopped_containers_that_match(fake: FakeEngine) -> None:
+    kept_running = fake.create("running")
+    fake.containers.start("running")
+    labelled = fake.create("labelled", Labels={"keep": "yes"})
+    plain = fake.create("plain")
+    root = fake.storage().moor_storage_mount(key=plain.id)
+    Path(root, "written").write_bytes(b"w" * 1000)
+    fake.storage().moor_storage_unmount(key=plain.id)
+    report = fake.containers.prune({"label!": ["keep"]})
+    assert report == {"ContainersDeleted": [plain.id], "SpaceReclaimed": 1000}
+    assert fake.containers.prune({"label": ["nothing=here"]}) == {"ContainersDeleted": None, "SpaceReclaimed": 0}
+    assert fake.containers.prune({})["ContainersDeleted"] == [labelled.id]
+    assert [c.id for c in fake.containers.store.all()] == [kept_running.id]
