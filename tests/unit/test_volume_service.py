@@ -12,9 +12,19 @@ from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.services.volumes import ANONYMOUS_LABEL, VolumeService
 
 
-def _service(tmp_path) -> VolumeService:
+class _Users:
+    """Which containers reference which volume, as a test sets it (the engine's ContainerQuery in moord)."""
+
+    def __init__(self) -> None:
+        self.by_volume: dict[str, list[str]] = {}
+
+    def volume_users(self, name: str) -> list[str]:
+        return list(self.by_volume.get(name, []))
+
+
+def _service(tmp_path, users: _Users | None = None) -> VolumeService:
     config = config_module.parse({"data_root": str(tmp_path / "data"), "exec_root": str(tmp_path / "exec")})
-    return VolumeService(config.data_root, load_drivers(config))
+    return VolumeService(config.data_root, load_drivers(config), users=users)
 
 
 def test_create_inspect_in_dockers_shape(tmp_path) -> None:
@@ -52,9 +62,10 @@ def test_unknown_driver_is_not_found(tmp_path) -> None:
 
 
 def test_in_use_volume_is_not_removed(tmp_path) -> None:
-    volumes = _service(tmp_path)
+    users = _Users()
+    volumes = _service(tmp_path, users)
     volumes.create("busy")
-    volumes.referenced_by = lambda name: ["c" * 64] if name == "busy" else []
+    users.by_volume = {"busy": ["c" * 64]}
     with pytest.raises(Conflict, match=r"^remove busy: volume is in use - \[c{64}\]$"):
         volumes.remove("busy")
     with pytest.raises(Conflict):
@@ -63,11 +74,12 @@ def test_in_use_volume_is_not_removed(tmp_path) -> None:
 
 
 def test_list_filters(tmp_path) -> None:
-    volumes = _service(tmp_path)
+    users = _Users()
+    volumes = _service(tmp_path, users)
     volumes.create("alpha", labels={"tier": "db"})
     volumes.create("beta", labels={"tier": "web"})
     volumes.create("gamma")
-    volumes.referenced_by = lambda name: ["c1"] if name == "alpha" else []
+    users.by_volume = {"alpha": ["c1"]}
 
     def names(**filters: list[str]) -> list[str]:
         return [v["Name"] for v in volumes.list(filters)["Volumes"]]
@@ -90,12 +102,13 @@ def test_list_filters(tmp_path) -> None:
 
 
 def test_prune_anonymous_only_unless_all(tmp_path) -> None:
-    volumes = _service(tmp_path)
+    users = _Users()
+    volumes = _service(tmp_path, users)
     anonymous = volumes.create(anonymous=True)["Name"]
     used_anonymous = volumes.create(anonymous=True)["Name"]
     volumes.create("named")
     volumes.create("keep", labels={"keep": "yes"})
-    volumes.referenced_by = lambda name: ["c1"] if name == used_anonymous else []
+    users.by_volume = {used_anonymous: ["c1"]}
     with open(volumes.inspect(anonymous)["Mountpoint"] + "/file", "wb") as handle:
         handle.write(b"x" * 10000)
     report = volumes.prune({})

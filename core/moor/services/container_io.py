@@ -20,17 +20,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from moor.containers.launch import monitor_command, spawn
+from moor.containers.spec import default_env
+from moor.containers.users import resolve_user
 from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.fsutil import read_json
+from moor.monitor.client import open_stream, request
 from moor.timefmt import log_timestamp
 from moor.types import LogMessage
 
 if TYPE_CHECKING:
     from moor.containers.record import Container
     from moor.services.containers import ContainerService
+    from moor.services.events import EventBus
+    from moor.services.start_hooks import PendingAttaches
 
 log = logging.getLogger(__name__)
-
 
 
 def frame(stream: str, data: bytes) -> bytes:
@@ -98,26 +104,23 @@ class ExecRecord:
 
 
 class ContainerIO:
-    """Attach, logs and exec on top of the container service."""
+    """Attach, logs and exec on top of the container service.
 
-    def __init__(self, containers: ContainerService) -> None:
+    An attach to a container that does not run yet leaves a hook in ``attaches``, the registry the
+    engine shares with the container service, which runs it when the container's monitor is ready.
+    """
+
+    def __init__(self, containers: ContainerService, events: EventBus, attaches: PendingAttaches) -> None:
         self.containers = containers
-        self._pending: dict[str, list[Callable[[], None]]] = {}
-        self._pending_lock = threading.Lock()
+        self.events = events
+        self.attaches = attaches
         self.execs: dict[str, ExecRecord] = {}
 
     # ------------------------------------------------------------------ attach
 
-    def take_pending(self, container_id: str) -> list[Callable[[], None]]:
-        """The attach hooks waiting for this container's monitor (called by start)."""
-        with self._pending_lock:
-            return self._pending.pop(container_id, [])
-
     def attach(self, container: Container, sock: socket.socket, client_in: IO[bytes], options: dict[str, Any]) -> None:
-        from moor.monitor.client import open_stream
-
-        request = {"op": "attach", "stdin": bool(options.get("stdin")), "stdout": bool(options.get("stdout")),
-                   "stderr": bool(options.get("stderr"))}
+        wanted = {"op": "attach", "stdin": bool(options.get("stdin")), "stdout": bool(options.get("stdout")),
+                  "stderr": bool(options.get("stderr"))}
         if options.get("logs"):
             for chunk in self.log_chunks(container, {"stdout": options.get("stdout"), "stderr": options.get("stderr"),
                                                      "follow": False, "tail": -1}):
@@ -126,33 +129,30 @@ class ContainerIO:
             return
         state_dir = self.containers.state_dir(container.id)
         if container.state.Running:
-            upstream = open_stream(state_dir, request)
+            upstream = open_stream(state_dir, wanted)
         else:
             ready = threading.Event()
             holder: list[socket.socket | BaseException] = []
 
             def connect() -> None:
                 try:
-                    holder.append(open_stream(state_dir, request))
-                except BaseException as err:  # reported to the attaching client below
+                    holder.append(open_stream(state_dir, wanted))
+                except BaseException as err:  # noqa: BLE001 - reported to the attaching client below
                     holder.append(err)
                 ready.set()
 
-            with self._pending_lock:
-                self._pending.setdefault(container.id, []).append(connect)
+            self.attaches.add(container.id, connect)
             while not ready.wait(0.5):
                 if self.containers.store.find(container.id) is None:
                     return
             if isinstance(holder[0], BaseException):
                 raise holder[0]
             upstream = holder[0]
-        self.containers._event(container, "attach")
+        self.events.publish_container(container, "attach")
         keys = parse_detach_keys(options.get("detachKeys", "")) if options.get("stdin") and container.tty else None
         relay(sock, client_in, upstream, bool(options.get("stdin")), keys)
 
     def resize(self, container: Container, height: int, width: int) -> None:
-        from moor.monitor.client import request
-
         if not container.state.Running:
             raise Conflict(f"Container {container.id} is not running")
         request(self.containers.state_dir(container.id), {"op": "resize", "height": height, "width": width})
@@ -160,7 +160,7 @@ class ContainerIO:
     # ------------------------------------------------------------------ logs
 
     def log_chunks(self, container: Container, options: dict[str, Any]) -> Iterator[bytes]:
-        driver = self.containers.drivers.driver("log", container.log_driver)
+        driver = self.containers.drivers.log(container.log_driver)
         if not driver.implements("read"):
             raise MoorError("configured logging driver does not support reading")
         want = {s for s in ("stdout", "stderr") if options.get(s)}
@@ -198,7 +198,7 @@ class ContainerIO:
             "DetachKeys": body.get("DetachKeys") or "",
         })
         self.execs[record.id] = record
-        self.containers._event(container, "exec_create: " + " ".join(command), execID=record.id)
+        self.events.publish_container(container, "exec_create: " + " ".join(command), execID=record.id)
         return record
 
     def get_exec(self, exec_id: str) -> ExecRecord:
@@ -208,9 +208,6 @@ class ContainerIO:
         return record
 
     def _process_file(self, record: ExecRecord, container: Container, state_dir: str, tty: bool) -> str:
-        from moor.containers.spec import default_env
-        from moor.containers.users import resolve_user
-
         bundle = os.path.join(self.containers.state_dir(container.id), "bundle", "config.json")
         with open(bundle) as handle:
             process = json.load(handle)["process"]
@@ -237,9 +234,6 @@ class ContainerIO:
 
     def _launch_exec(self, record: ExecRecord, tty: bool, stdin: bool, attach: bool) -> socket.socket | None:
         """Start the exec's monitor and process; return its attach stream when asked for."""
-        from moor.containers.launch import monitor_command, spawn
-        from moor.monitor.client import open_stream
-
         if record.running or record.exit_code is not None:
             raise Conflict(f"Error: Exec command {record.id} has already run")
         container = self.containers.get(record.container_id)
@@ -268,7 +262,7 @@ class ContainerIO:
                             .replace("failed to create shim task: ", "")) from None
         record.running = True
         if not record.config.get("Internal"):
-            self.containers._event(container, "exec_start: " + " ".join(record.config["Cmd"]), execID=record.id)
+            self.events.publish_container(container, "exec_start: " + " ".join(record.config["Cmd"]), execID=record.id)
         threading.Thread(target=self._exec_waiter, args=(record, monitor, state_dir), daemon=True).start()
         return upstream
 
@@ -325,8 +319,6 @@ class ContainerIO:
         return (record.exit_code if record.exit_code is not None else 255), output.decode(errors="replace")
 
     def _exec_waiter(self, record: ExecRecord, monitor: Any, state_dir: str) -> None:
-        from moor.monitor.client import request
-
         try:
             reply = request(state_dir, {"op": "wait"})
             record.exit_code = int(reply.get("exit_code", 255))
@@ -334,16 +326,12 @@ class ContainerIO:
             log.debug("exec %s: wait failed (%s); reading exit.json", record.id, err)
         monitor.reap()
         if record.exit_code is None:
-            from moor.fsutil import read_json
-
             record.exit_code = int((read_json(os.path.join(state_dir, "exit.json")) or {}).get("exit_code", 255))
         record.running = False
         record.done.set()
         shutil.rmtree(state_dir, ignore_errors=True)
 
     def exec_resize(self, record: ExecRecord, height: int, width: int) -> None:
-        from moor.monitor.client import request
-
         state_dir = os.path.join(self.containers.config.exec_root, "exec", record.id[:32])
         deadline = time.monotonic() + 5
         while not record.running and record.exit_code is None and time.monotonic() < deadline:

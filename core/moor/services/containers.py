@@ -14,27 +14,38 @@ import os
 import secrets
 import shutil
 import signal as signals
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from moor.containers import restart as restart_policy
+from moor.containers import security
 from moor.containers.etcfiles import write_etc_files
+from moor.containers.launch import launch_monitor
 from moor.containers.limits import apply_resource_defaults, oci_resources, validate_resources
-from moor.containers.record import Container, ContainerStore, State, check_name, random_name
+from moor.containers.model import ProcessSpec, RuntimeSpecInput
+from moor.containers.mountpoints import discard_anonymous, in_root, oci_mounts, plan, release, rootfs_propagation
+from moor.containers.record import Container, State, check_name, random_name
 from moor.containers.runtime import Runtime
-from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
+from moor.containers.spec import build_spec, default_env, merge_command
+from moor.errors import Conflict, InvalidParameter, MoorError, NotModified
 from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
 from moor.images.healthcheck import effective_config
-from moor.images.views import format_timestamp
-from moor.services.images import ImageUser
+from moor.monitor.client import request
+from moor.services import container_list
+from moor.services.container_query import get_container
+from moor.services.start_hooks import PendingAttaches, StartListeners
+from moor.timefmt import format_timestamp, parse_timestamp
 from moor.types import ContainerRef
 
 if TYPE_CHECKING:
     from moor.config import Config
     from moor.containers.launch import Monitor
+    from moor.containers.record import ContainerStore
     from moor.drivers import DriverSet
+    from moor.services.container_networking import ContainerNetworking
     from moor.services.events import EventBus
     from moor.services.images import ImageService
     from moor.services.volumes import VolumeService
@@ -50,47 +61,38 @@ def now_text() -> str:
 
 
 class ContainerService:
-    """Owns the container records and their monitors."""
+    """Owns the container records and their monitors.
 
-    def __init__(self, config: Config, drivers: DriverSet, images: ImageService, events: EventBus,
-                 volumes: VolumeService | None = None) -> None:
+    Its collaborators are given, built by the engine: the store of the container records (which the
+    image and volume services read through a :class:`~moor.services.container_query.ContainerQuery`),
+    the image and volume services, the containers' networking, the event bus, the attach hooks that
+    wait for a container's monitor (filled by :class:`~moor.services.container_io.ContainerIO`) and
+    the listeners told of each start (health checks). The last two default to empty ones.
+    """
+
+    def __init__(self, config: Config, drivers: DriverSet, store: ContainerStore, images: ImageService,
+                 volumes: VolumeService, networking: ContainerNetworking, events: EventBus,
+                 attaches: PendingAttaches | None = None, started: StartListeners | None = None) -> None:
         self.config = config
         self.drivers = drivers
+        self.store = store
         self.images = images
-        self.events = events
-        self.store = ContainerStore(os.path.join(config.data_root, "containers"))
-        from moor.services.container_networking import ContainerNetworking
-
+        #: the containers' volumes are created, mounted and released through the volume service
+        self.volumes = volumes
         #: endpoints, published ports, /etc/hosts and embedded DNS of the containers
-        self.networking = ContainerNetworking(config, drivers, self.store, events, self.get)
-        self.networks = self.networking.networks
+        self.networking = networking
+        self.events = events
+        #: container ID -> hooks to run once its monitor is ready (attach streams)
+        self.attaches = attaches if attaches is not None else PendingAttaches()
+        #: told of every container that starts running or is re-adopted (health checks)
+        self.started = started if started is not None else StartListeners()
         self.state_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         self.runtime = Runtime(config.runtime.path, os.path.join(config.exec_root, "runc"))
         self._changed = threading.Condition()
         self._starting: set[str] = set()
-        #: container ID -> hooks to run once its monitor is ready (attach streams); set by ContainerIO.
-        self.pending_attaches: Any = lambda container_id: []
-        #: called for every container that starts running or is re-adopted (health checks); set by the engine.
-        self.on_started: Any = lambda container: None
-        images.users = self.image_users
-        images.layer_in_use = self.layer_in_use
-        #: the volume service; it learns from us which containers reference a volume
-        self.volumes = volumes
-        if volumes is not None:
-            volumes.referenced_by = self.volume_users
-
-    def volume_users(self, name: str) -> list[str]:
-        """IDs of the containers whose mounts reference the volume ``name``, running or not (as Docker counts)."""
-        from moor.containers.mountpoints import references
-
-        return [c.id for c in self.store.all() if references(c.mounts, name)]
 
     # ------------------------------------------------------------------ helpers for other services
-
-    def close(self) -> None:
-        """At a clean stop: the embedded DNS server's listeners close, the default bridge may go."""
-        self.networking.close()
 
     def counts(self) -> dict[str, int]:
         containers = self.store.all()
@@ -99,17 +101,15 @@ class ContainerService:
         return {"containers": len(containers), "running": running, "paused": paused,
                 "stopped": len(containers) - running - paused}
 
-    def image_users(self, image_id: str) -> list[ImageUser]:
-        return [ImageUser(c.id, c.state.Running) for c in self.store.all() if c.image_id == image_id]
-
-    def layer_in_use(self, key: str) -> bool:
-        return False  # snapshots sit on image layers that images keep; storage refuses removal anyway
-
     def get(self, ident: str) -> Container:
-        container = self.store.find(ident)
-        if container is None:
-            raise NotFound(f"No such container: {ident}")
-        return container
+        """The container by full or short ID or name; NotFound in Docker's words."""
+        return get_container(self.store, ident)
+
+    def list_containers(self, all_containers: bool = False, filters: dict[str, list[str]] | None = None,
+                        limit: int = -1) -> list[Container]:
+        """``docker ps``: the running containers (every one with ``all_containers``), filtered, newest first."""
+        return container_list.select(self.store.all(), all_containers, filters or {}, limit, self.images.find,
+                                     self.get)
 
     def state_dir(self, container_id: str) -> str:
         return os.path.join(self.state_root, container_id)
@@ -123,11 +123,6 @@ class ContainerService:
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
-
-    def _event(self, container: Container, action: str, **extra: str) -> None:
-        attributes = {"image": container.image, "name": container.name,
-                      **{k: str(v) for k, v in (container.config.get("Labels") or {}).items()}, **extra}
-        self.events.publish("container", action, container.id, attributes)
 
     # ------------------------------------------------------------------ create
 
@@ -145,28 +140,23 @@ class ContainerService:
         try:
             container = self._create_locked(body, name, host_config, image, image_name, mounts)
         except BaseException:
-            from moor.containers.mountpoints import discard_anonymous
-
             discard_anonymous(mounts, self.volumes)  # outside the store lock: the volume service takes its own
             raise
         self.drivers.notify("created", container=self.ref(container))
-        self._event(container, "create")
+        self.events.publish_container(container, "create")
         return container
 
     def _plan_mounts(self, body: dict[str, Any], host_config: dict[str, Any],
                      image_config: dict[str, Any] | None) -> list[dict[str, Any]]:
         """The new container's mount points; its volumes are created here, before the store is locked."""
-        from moor.containers.mountpoints import plan
-
         host_config.setdefault("VolumeDriver", "")
         host_config.setdefault("VolumesFrom", None)
-        wanted = {**((effective_config(image_config) or {}).get("Volumes") or {}), **(body.get("Volumes") or {})}
+        image_volumes = (effective_config(image_config or {}) or {}).get("Volumes") or {}
+        wanted = {**image_volumes, **(body.get("Volumes") or {})}
         return plan(host_config, wanted, self.get, self.volumes)
 
     def _create_locked(self, body: dict[str, Any], name: str, host_config: dict[str, Any], image: Any,
                        image_name: str, mounts: list[dict[str, Any]]) -> Container:
-        from moor.containers.spec import merge_command
-
         with self.store.lock:
             name = check_name(name) if name else self._unused_name()
             existing = self.store.by_name(name)
@@ -175,8 +165,8 @@ class ContainerService:
                                f'"{existing.id}". You have to remove (or rename) that container to be able '
                                "to reuse that name.")
             image_config = effective_config(image.config) or {}
-            command = merge_command(image_config.get("Entrypoint"), image_config.get("Cmd"),
-                                    body.get("Entrypoint") if "Entrypoint" in body and body.get("Entrypoint") is not None else None,
+            given_entrypoint = body.get("Entrypoint") if body.get("Entrypoint") is not None else None
+            command = merge_command(image_config.get("Entrypoint"), image_config.get("Cmd"), given_entrypoint,
                                     body.get("Cmd") or None)
             config = self._container_config(body, image_config, image_name)
             host_config = self._host_config(host_config)
@@ -191,8 +181,6 @@ class ContainerService:
                 networks=wanted_networks,
             )
             if not config.get("Hostname") and host_config["NetworkMode"] == "host":
-                import socket
-
                 config["Hostname"] = socket.gethostname()  # Docker: host networking shows the host's name
             container.config["Hostname"] = config.get("Hostname") or container.short_id
             directory = self.store.directory(container_id)
@@ -236,12 +224,14 @@ class ContainerService:
             "OpenStdin": bool(body.get("OpenStdin")),
             "StdinOnce": bool(body.get("StdinOnce")),
             "Env": env,
-            "Cmd": body.get("Cmd") if body.get("Cmd") else (None if body.get("Entrypoint") else image_config.get("Cmd")),
+            "Cmd": body.get("Cmd") if body.get("Cmd") else
+            (None if body.get("Entrypoint") else image_config.get("Cmd")),
             "Healthcheck": _merge_healthcheck(image_config.get("Healthcheck"), body.get("Healthcheck")),
             "Image": image_name,
             "Volumes": {**(image_config.get("Volumes") or {}), **(body.get("Volumes") or {})} or None,
             "WorkingDir": body.get("WorkingDir") or image_config.get("WorkingDir") or "",
-            "Entrypoint": body.get("Entrypoint") if body.get("Entrypoint") is not None else image_config.get("Entrypoint"),
+            "Entrypoint": body.get("Entrypoint") if body.get("Entrypoint") is not None
+            else image_config.get("Entrypoint"),
             "OnBuild": None,
             "Labels": labels,
             "StopSignal": body.get("StopSignal") or image_config.get("StopSignal") or "",
@@ -253,15 +243,13 @@ class ContainerService:
         log_config = dict(host_config.get("LogConfig") or {})
         driver_name = log_config.get("Type") or self.drivers.defaults["log"]
         options = {str(k): str(v) for k, v in (log_config.get("Config") or {}).items()}
-        driver = self.drivers.driver("log", driver_name)
+        driver = self.drivers.log(driver_name)
         driver.validate(options=options)
         host_config["LogConfig"] = {"Type": driver_name, "Config": options}
         host_config["NetworkMode"] = network
         host_config.setdefault("AutoRemove", False)
         host_config["RestartPolicy"] = restart_policy.validate(host_config.get("RestartPolicy"),
                                                                bool(host_config.get("AutoRemove")))
-        from moor.containers import security
-
         security.validate(host_config)
         self.networking.check_host_config(host_config)
         host_config.setdefault("Binds", None)
@@ -302,8 +290,6 @@ class ContainerService:
         return container
 
     def _start(self, container: Container) -> None:
-        from moor.containers.launch import launch_monitor
-
         self.runtime.check()
         state_dir = self.state_dir(container.id)
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -312,12 +298,9 @@ class ContainerService:
         monitor = None
         try:
             bundle = self._write_bundle(container, rootfs, state_dir)
-            log_config = self.config.drivers["log"].options.get(container.log_driver, {})
-            plugin_class = type(self.drivers.driver("log", container.log_driver).plugin)
             monitor = launch_monitor(container, state_dir, bundle, self.runtime, log_driver=container.log_driver,
-                                     log_config=log_config,
-                                     log_driver_class=f"{plugin_class.__module__}:{plugin_class.__qualname__}")
-            monitor.on_ready.extend(self.pending_attaches(container.id))
+                                     log_recipe=self.drivers.recipe("log", container.log_driver))
+            monitor.on_ready.extend(self.attaches.take(container.id))
             container.rootfs = rootfs
             self.networking.join(container, monitor.container_pid)
             self.networking.publish_ports(container, state_dir)
@@ -326,8 +309,6 @@ class ContainerService:
             if monitor is not None:
                 _abort_monitor(state_dir)
             self.networking.leave(container)
-            from moor.containers.mountpoints import release
-
             release(container, self.volumes)
             self.drivers.storage.unmount(key=container.storage_key)
             _remove_tree(state_dir)
@@ -340,17 +321,12 @@ class ContainerService:
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
         self.store.save(container)
         self._watch(container, monitor)
-        self.on_started(container)
+        self.started.started(container)
         self.drivers.notify("started", container=self.ref(container))
-        self._event(container, "start")
+        self.events.publish_container(container, "start")
         self._notify()
 
     def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
-        from moor.containers import security
-        from moor.containers.model import ProcessSpec, RuntimeSpecInput
-        from moor.containers.mountpoints import in_root, oci_mounts, rootfs_propagation
-        from moor.containers.spec import build_spec, default_env
-
         host_network = container.host_config["NetworkMode"] == "host"
         etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
                               self.networking.etc_hosts_extra(container),
@@ -413,8 +389,6 @@ class ContainerService:
         thread.start()
 
     def _wait_for_exit(self, container_id: str, monitor: Monitor | None) -> None:
-        from moor.monitor.client import request
-
         state_dir = self.state_dir(container_id)
         exit_code, finished, oom_killed = None, time.time(), False
         try:
@@ -440,8 +414,6 @@ class ContainerService:
             self.drivers.storage.unmount(key=container.storage_key)
         except MoorError:
             log.exception("unmounting the root filesystem of %s failed", container_id)
-        from moor.containers.mountpoints import release
-
         release(container, self.volumes)
         self.networking.leave(container)
         container.ports = {}
@@ -456,8 +428,8 @@ class ContainerService:
         _remove_empty_cgroup_parents()
         self.drivers.notify("stopped", container=self.ref(container))
         if oom_killed:
-            self._event(container, "oom")
-        self._event(container, "die", exitCode=str(exit_code))
+            self.events.publish_container(container, "oom")
+        self.events.publish_container(container, "die", exitCode=str(exit_code))
         self._notify()
         self._maybe_restart(container, finished)
         if container.host_config.get("AutoRemove"):
@@ -468,8 +440,6 @@ class ContainerService:
 
     def _maybe_restart(self, container: Container, finished: float, daemon_starting: bool = False) -> None:
         """Apply the restart policy after an exit: schedule a start after the back-off delay."""
-        from moor.images.views import parse_timestamp
-
         policy = container.host_config.get("RestartPolicy") or {}
         if not restart_policy.should_restart(policy, container.state.ExitCode, container.restart_count,
                                              container.manually_stopped, daemon_starting):
@@ -503,8 +473,6 @@ class ContainerService:
 
     def recover(self) -> None:
         """At start-up: re-adopt containers whose monitor lives, record the exits of the others."""
-        from moor.monitor.client import request
-
         for container in self.store.all():
             if not container.state.Running:
                 continue
@@ -517,11 +485,11 @@ class ContainerService:
                 log.info("re-adopting running container %s", container.short_id)
                 self.networking.sync_dns(container, container.state.Pid)
                 self._watch(container, None)
-                self.on_started(container)
+                self.started.started(container)
                 continue
             recorded = read_json(os.path.join(state_dir, "exit.json")) or {}
-            exit_code = reply.get("exit_code") if reply and reply.get("exit_code") is not None else \
-                recorded.get("exit_code", 255)
+            replied = reply.get("exit_code") if reply else None
+            exit_code = replied if replied is not None else recorded.get("exit_code", 255)
             log.info("container %s exited while moord was down (exit code %s)", container.short_id, exit_code)
             self._record_exit(container.id, int(exit_code), float(recorded.get("finished_at", time.time())),
                               bool(recorded.get("oom_killed")))
@@ -544,7 +512,7 @@ class ContainerService:
         self.runtime.kill(container.id, name)
         if name in ("KILL", stop_signal):
             self._resume_if_paused(container)
-        self._event(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
+        self.events.publish_container(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
         return container
 
     def stop(self, ident: str, timeout: int | None = None) -> Container:
@@ -574,7 +542,7 @@ class ContainerService:
             except Conflict:
                 pass
             self.wait_until_stopped(container.id, 30)
-        self._event(container, "stop")
+        self.events.publish_container(container, "stop")
         return container
 
     def _resume_if_paused(self, container: Container) -> None:
@@ -627,7 +595,7 @@ class ContainerService:
         if container.state.Running:
             self.stop(container.id, timeout)
         self.start(container.id)
-        self._event(container, "restart")
+        self.events.publish_container(container, "restart")
         return container
 
     # ------------------------------------------------------------------ remove / rename
@@ -658,17 +626,15 @@ class ContainerService:
         except MoorError:
             log.exception("could not remove the snapshot of %s", container.id)
         if container.log_driver:
-            driver = self.drivers.driver("log", container.log_driver)
+            driver = self.drivers.log(container.log_driver)
             if driver.implements("remove"):
                 driver.remove(container=self.ref(container))
         shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
         _remove_tree(self.state_dir(container.id))
         if volumes:
-            from moor.containers.mountpoints import discard_anonymous
-
             discard_anonymous(container.mounts, self.volumes)
         self.drivers.notify("removed", container=self.ref(container))
-        self._event(container, "destroy")
+        self.events.publish_container(container, "destroy")
         self._notify()
 
     def rename(self, ident: str, new_name: str) -> None:
@@ -687,12 +653,10 @@ class ContainerService:
             old = container.name
             container.name = new_name
             self.store.save(container)
-        self.networks.rename_member(container.id, new_name)
-        self._event(container, "rename", oldName="/" + old)
+        self.networking.rename(container.id, new_name)
+        self.events.publish_container(container, "rename", oldName="/" + old)
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from moor.images.views import parse_timestamp
-
         deleted, reclaimed = [], 0
         for container in self.store.all():
             if container.state.Running:
@@ -714,15 +678,11 @@ class ContainerService:
 
 
 def _created(container: Container) -> float:
-    from moor.images.views import parse_timestamp
-
     return parse_timestamp(container.created)
 
 
 def _abort_monitor(state_dir: str) -> None:
     """Tell a monitor whose process will not start to remove it, and wait until it has gone."""
-    from moor.monitor.client import request
-
     try:
         request(state_dir, {"op": "abort"}, timeout=10)
     except (OSError, MoorError):

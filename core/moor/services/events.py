@@ -1,7 +1,11 @@
 """The event bus behind ``/events``: every service publishes, every ``events`` client subscribes.
 
 Events are kept in memory (the last 1024, like Docker's ring buffer) so that
-``--since`` can replay them; subscribers get new ones through a queue.
+``--since`` can replay them; subscribers get new ones through a queue. The bus
+is built once by the engine and given to every service that publishes; it is
+the only place that shapes an event (:meth:`EventBus.publish`,
+:meth:`EventBus.publish_container`) and the only place that filters them for a
+client (:meth:`EventBus.stream`, :func:`event_matches`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,48 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Generator
+from typing import Any, Protocol
+
+from moor.errors import InvalidParameter
+
+
+class ContainerFacts(Protocol):
+    """What a container event says of its container (a :class:`~moor.containers.record.Container`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def image(self) -> str: ...
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+
+def event_matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    """Whether ``event`` passes the ``events --filter`` values (InvalidParameter for an unknown key)."""
+    attributes = event["Actor"]["Attributes"]
+    checks = {
+        "type": [event["Type"]],
+        "event": [event["Action"], event["Action"].split(":", 1)[0]],
+        "container": [event["Actor"]["ID"], attributes.get("name", "")] if event["Type"] == "container" else [],
+        "image": [attributes.get("image", ""), event["Actor"]["ID"]],
+        "label": [f"{k}={v}" for k, v in attributes.items()] + list(attributes),
+        "network": [event["Actor"]["ID"], attributes.get("name", "")] if event["Type"] == "network" else [],
+        "volume": [event["Actor"]["ID"]] if event["Type"] == "volume" else [],
+    }
+    fuzzy = ("container", "network", "volume")  # an ID or name prefix matches, as in Docker
+    for key, values in filters.items():
+        if key not in checks:
+            raise InvalidParameter(f"invalid filter '{key}'")
+        if not any(v in checks[key] or any(c.startswith(v) for c in checks[key] if c and key in fuzzy)
+                   for v in values):
+            return False
+    return True
 
 
 class EventBus:
@@ -22,6 +67,7 @@ class EventBus:
         self._subscribers: list[queue.Queue[dict[str, Any]]] = []
 
     def publish(self, kind: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> None:
+        """Publish one event of type ``kind`` (``container``, ``network``, ``volume``...) about ``actor_id``."""
         now = time.time_ns()
         event = {
             "status": action, "id": actor_id, "from": (attributes or {}).get("image", ""),
@@ -36,6 +82,12 @@ class EventBus:
             for subscriber in self._subscribers:
                 subscriber.put(event)
 
+    def publish_container(self, container: ContainerFacts, action: str, **extra: str) -> None:
+        """A container event: its image, name and labels as attributes, then ``extra`` (Docker's order)."""
+        attributes = {"image": container.image, "name": container.name,
+                      **{k: str(v) for k, v in (container.config.get("Labels") or {}).items()}, **extra}
+        self.publish("container", action, container.id, attributes)
+
     def subscribe(self) -> tuple[list[dict[str, Any]], queue.Queue[dict[str, Any]]]:
         """The events so far and a queue of the ones to come; call :meth:`unsubscribe` when done."""
         channel: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -48,6 +100,39 @@ class EventBus:
         with self._lock:
             if channel in self._subscribers:
                 self._subscribers.remove(channel)
+
+    def stream(self, since: float, until: float,
+               filters: dict[str, list[str]]) -> Generator[dict[str, Any] | None, None, None]:
+        """``GET /events``: the kept events from ``since`` (none when 0), then new ones until ``until`` (0: never).
+
+        The subscription starts now, not at the first ``next()``; it ends when the iterator is closed.
+        ``None`` is yielded once, after the replay: the caller's moment to flush its answer's headers.
+        """
+        past, channel = self.subscribe()
+        return self._follow(past, channel, since, until, filters)
+
+    def _follow(self, past: list[dict[str, Any]], channel: queue.Queue[dict[str, Any]], since: float,
+                until: float, filters: dict[str, list[str]]) -> Generator[dict[str, Any] | None, None, None]:
+        try:
+            for event in past:
+                if since and event["timeNano"] / 1e9 >= since and (not until or event["timeNano"] / 1e9 < until) \
+                        and event_matches(event, filters):
+                    yield event
+            yield None
+            while True:
+                remaining = (until - time.time()) if until else 1.0
+                if until and remaining <= 0:
+                    return
+                try:
+                    event = channel.get(timeout=min(max(remaining, 0.01), 1.0))
+                except queue.Empty:
+                    continue
+                if until and event["timeNano"] / 1e9 >= until:
+                    return
+                if event_matches(event, filters):
+                    yield event
+        finally:
+            self.unsubscribe(channel)
 
     @property
     def listeners(self) -> int:

@@ -15,12 +15,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from moor.images.views import format_timestamp
+from moor.timefmt import format_timestamp
 
 if TYPE_CHECKING:
-    from moor.containers.record import Container
+    from moor.containers.record import Container, ContainerStore
     from moor.services.container_io import ContainerIO
-    from moor.services.containers import ContainerService
+    from moor.services.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,17 @@ def settings(check: dict[str, Any]) -> dict[str, float]:
 
 
 class HealthChecker:
-    """One thread per running container that has a health check."""
+    """One thread per running container that has a health check.
 
-    def __init__(self, containers: ContainerService, io: ContainerIO) -> None:
-        self.containers = containers
+    The engine adds :meth:`watch` to the listeners the container service tells of each start
+    (:class:`~moor.services.start_hooks.StartListeners`); the checks run through ``io`` (an exec
+    each), the verdicts are kept in the container records of ``store`` and published on ``events``.
+    """
+
+    def __init__(self, store: ContainerStore, io: ContainerIO, events: EventBus) -> None:
+        self.store = store
         self.io = io
+        self.events = events
 
     def watch(self, container: Container) -> None:
         check = container.config.get("Healthcheck") or {}
@@ -59,7 +65,7 @@ class HealthChecker:
             return
         if container.state.Health is None or container.state.Health.get("Status") != "starting":
             container.state.Health = {"Status": "starting", "FailingStreak": 0, "Log": []}
-            self.containers.store.save(container)
+            self.store.save(container)
         thread = threading.Thread(target=self._loop, args=(container.id, container.state.StartedAt, command,
                                                            settings(check)), daemon=True,
                                   name=f"health-{container.short_id}")
@@ -69,14 +75,14 @@ class HealthChecker:
         began = time.monotonic()
         while True:
             time.sleep(config["Interval"])
-            container = self.containers.store.find(container_id)
+            container = self.store.find(container_id)
             if container is None or not container.state.Running or container.state.StartedAt != started_at:
                 return
             if container.state.Paused:
                 continue
             start = time.time()
             exit_code, output = self.io.exec_capture(container, command, config["Timeout"])
-            current = self.containers.store.find(container_id)
+            current = self.store.find(container_id)
             if current is None or not current.state.Running or current.state.StartedAt != started_at:
                 return
             in_start_period = time.monotonic() - began < config["StartPeriod"]
@@ -96,6 +102,6 @@ class HealthChecker:
             if health["FailingStreak"] >= retries:
                 health["Status"] = "unhealthy"
         container.state.Health = health
-        self.containers.store.save(container)
+        self.store.save(container)
         if health["Status"] != previous:
-            self.containers._event(container, f"health_status: {health['Status']}")
+            self.events.publish_container(container, f"health_status: {health['Status']}")

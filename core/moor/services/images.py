@@ -1,22 +1,25 @@
 """The image service: finding, listing, tagging, removing and pruning images.
 
 Loading, saving and importing live in :mod:`moor.services.image_transfer`.
-Containers register themselves as image users through :attr:`ImageService.users`
-so that ``rmi`` refuses an image a container uses, as Docker does.
+The service is given an :class:`ImageUsers` query (the engine's
+:class:`~moor.services.container_query.ContainerQuery`) so that ``rmi`` refuses an
+image a container uses, as Docker does.
 """
 
 from __future__ import annotations
 
+import builtins
+import fnmatch
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.filters import labels_match
 from moor.images import reference
 from moor.images.store import ImageRecord, ImageStore, chain_ids, hex_of
-from moor.images.views import created_time, parse_timestamp
+from moor.images.views import created_time
+from moor.timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,28 @@ class ImageUser:
     running: bool
 
 
+class ImageUsers(Protocol):
+    """Who uses an image or a layer (the containers, answered from their store)."""
+
+    def image_users(self, image_id: str) -> builtins.list[ImageUser]:
+        """The containers made from the image ``image_id``."""
+        ...
+
+    def layer_in_use(self, key: str) -> bool:
+        """Whether something other than images holds the layer ``key`` (its storage key)."""
+        ...
+
+
+class NoImageUsers:
+    """Nothing uses any image (an image service without containers, as in unit tests)."""
+
+    def image_users(self, image_id: str) -> builtins.list[ImageUser]:
+        return []
+
+    def layer_in_use(self, key: str) -> bool:
+        return False
+
+
 def short_id(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
@@ -36,18 +61,16 @@ def short_id(image_id: str) -> str:
 class ImageService:
     """Owns the image store and answers every image question of the API."""
 
-    def __init__(self, store: ImageStore) -> None:
+    def __init__(self, store: ImageStore, users: ImageUsers | None = None) -> None:
         self.store = store
-        #: image ID -> containers using it; replaced by the container service.
-        self.users: Callable[[str], list[ImageUser]] = lambda image_id: []
-        #: storage key -> whether a container snapshot sits on it; replaced by the container service.
-        self.layer_in_use: Callable[[str], bool] = lambda key: False
+        #: who uses an image or a layer: removal refuses (or keeps) what they use
+        self.usage: ImageUsers = users if users is not None else NoImageUsers()
 
     def counts(self) -> dict[str, int]:
         return {"images": len(self.store.images())}
 
     def recover(self) -> None:
-        self.store.collect_garbage(self.layer_in_use)
+        self.store.collect_garbage(self.usage.layer_in_use)
 
     # ------------------------------------------------------------------ lookup
 
@@ -81,16 +104,20 @@ class ImageService:
                 raise InvalidParameter(f"ambiguous image ID prefix {candidate!r}")
         return None
 
-    def tags_of(self, image_id: str) -> list[str]:
+    def tags_of(self, image_id: str) -> builtins.list[str]:
         refs = [r for r, i in self.store.refs().items() if i == image_id]
         return sorted(reference.parse(r).familiar for r in refs if "@" not in r)
 
-    def digests_of(self, image_id: str) -> list[str]:
+    def digests_of(self, image_id: str) -> builtins.list[str]:
         refs = [r for r, i in self.store.refs().items() if i == image_id]
         return sorted(reference.parse(r).familiar for r in refs if "@" in r)
 
-    def children(self, image_id: str) -> list[ImageRecord]:
+    def children(self, image_id: str) -> builtins.list[ImageRecord]:
         return [i for i in self.store.images() if i.parent == image_id]
+
+    def users(self, image_id: str) -> builtins.list[ImageUser]:
+        """The containers made from the image ``image_id``, running or not."""
+        return self.usage.image_users(image_id)
 
     def size(self, image: ImageRecord) -> int:
         return sum(layer.disk_size for layer in self.store.layer_chain(image))
@@ -104,11 +131,11 @@ class ImageService:
 
     # ------------------------------------------------------------------ remove
 
-    def remove(self, name: str, force: bool = False, prune: bool = True) -> list[dict[str, str]]:
+    def remove(self, name: str, force: bool = False, prune: bool = True) -> builtins.list[dict[str, str]]:
         """Docker's ``DELETE /images/{name}``: untag, and delete when nothing references it."""
         image = self.resolve(name)
-        report: list[dict[str, str]] = []
-        by_reference = self._is_reference_to(name, image)
+        report: builtins.list[dict[str, str]] = []
+        by_reference = self.is_reference_to(name, image)
         refs = [r for r, i in self.store.refs().items() if i == image.id]
         users = self.users(image.id)
         if by_reference:
@@ -147,7 +174,7 @@ class ImageService:
         if self.children(image.id):
             return report
         report.append({"Deleted": image.id})
-        for chain in self.store.delete_image(image.id, self.layer_in_use):
+        for chain in self.store.delete_image(image.id, self.usage.layer_in_use):
             report.append({"Deleted": chain})
         if prune and image.parent:
             parent = self.store.get(image.parent)
@@ -156,7 +183,8 @@ class ImageService:
                 report.extend(self.remove(parent.id, force=False, prune=True))
         return report
 
-    def _is_reference_to(self, name: str, image: ImageRecord) -> bool:
+    def is_reference_to(self, name: str, image: ImageRecord) -> bool:
+        """Whether ``name`` is a reference (a tag or digest) that names ``image``, not an ID."""
         try:
             ref = reference.parse(name)
         except InvalidParameter:
@@ -165,7 +193,8 @@ class ImageService:
 
     # ------------------------------------------------------------------ list / prune
 
-    def list(self, all_images: bool = False, filters: dict[str, list[str]] | None = None) -> list[ImageRecord]:
+    def list(self, all_images: bool = False,
+             filters: dict[str, builtins.list[str]] | None = None) -> builtins.list[ImageRecord]:
         filters = filters or {}
         for key in filters:
             if key not in ("dangling", "reference", "label", "before", "since"):
@@ -182,7 +211,7 @@ class ImageService:
         result.sort(key=lambda i: (created_time(i), i.id), reverse=True)
         return result
 
-    def _matches(self, image: ImageRecord, tags: list[str], filters: dict[str, list[str]]) -> bool:
+    def _matches(self, image: ImageRecord, tags: builtins.list[str], filters: dict[str, builtins.list[str]]) -> bool:
         for value in filters.get("dangling", []):
             if value.lower() not in ("true", "false", "1", "0"):
                 raise InvalidParameter(f"Invalid filter 'dangling={value}'")
@@ -203,8 +232,8 @@ class ImageService:
                     return False
         return True
 
-    def prune(self, all_images: bool, filters: dict[str, list[str]]) -> dict[str, Any]:
-        deleted: list[dict[str, str]] = []
+    def prune(self, all_images: bool, filters: dict[str, builtins.list[str]]) -> dict[str, Any]:
+        deleted: builtins.list[dict[str, str]] = []
         reclaimed = 0
         for key in filters:
             if key not in ("label", "label!", "until", "dangling"):
@@ -234,16 +263,11 @@ class ImageService:
 def _label_filters_match(image: ImageRecord, filters: dict[str, list[str]]) -> bool:
     if not labels_match((image.config.get("config") or {}).get("Labels") or {}, filters):
         return False
-    for until in filters.get("until", []):
-        if created_time(image) >= parse_timestamp(until):
-            return False
-    return True
+    return all(created_time(image) < parse_timestamp(until) for until in filters.get("until", []))
 
 
 def _reference_matches(pattern: str, name: str) -> bool:
     """Docker's reference filter: a glob on the familiar name, with or without tag."""
-    import fnmatch
-
     repository = name.split("@", 1)[0]
     repository_only = repository.rsplit(":", 1)[0] if ":" in repository.rsplit("/", 1)[-1] else repository
     return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(repository_only, pattern) or \

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from moor.containers import cgroups
+from moor.containers import restart as restart_policy
+from moor.containers.limits import merge_update, update_resources, validate_resources
 from moor.errors import Conflict, InvalidParameter, MoorError
 from moor.hostinfo import machine_memory, online_cpus
 from moor.timefmt import ZERO_TIME, rfc3339_nano
@@ -138,9 +140,6 @@ def stream(service: ContainerService, container_id: str,
 
 def update(service: ContainerService, ident: str, body: dict[str, Any]) -> list[str]:
     """``POST /containers/{id}/update``: validate, merge into the HostConfig, apply with runc; warnings."""
-    from moor.containers import restart as restart_policy
-    from moor.containers.limits import merge_update, update_resources, validate_resources
-
     if body is None:
         body = {}
     if not isinstance(body, dict):
@@ -164,7 +163,7 @@ def update(service: ContainerService, ident: str, body: dict[str, Any]) -> list[
                 container.host_config = before
                 service.store.save(container)
                 raise MoorError(f"Cannot update container {container.id}: {err}") from None
-    service._event(container, "update")
+    service.events.publish_container(container, "update")
     return []
 
 
@@ -186,7 +185,7 @@ def pause(service: ContainerService, ident: str) -> Container:
         container.state.Paused = True
         container.state.Status = "paused"
         service.store.save(container)
-    service._event(container, "pause")
+    service.events.publish_container(container, "pause")
     return container
 
 
@@ -205,5 +204,5 @@ def unpause(service: ContainerService, ident: str) -> Container:
         container.state.Paused = False
         container.state.Status = "running"
         service.store.save(container)
-    service._event(container, "unpause")
+    service.events.publish_container(container, "unpause")
     return container

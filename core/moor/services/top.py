@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any
 from moor.errors import Conflict, InvalidParameter
 
 if TYPE_CHECKING:
-    from moor.containers.record import Container
     from moor.services.containers import ContainerService
 
 
-def top(service: ContainerService, container: Container, ps_args: str) -> dict[str, Any]:
+def top(service: ContainerService, ident: str, ps_args: str) -> dict[str, Any]:
+    """Docker's ``/containers/{id}/top``: ``ps`` with ``ps_args`` (``-ef`` by default), the container's rows only."""
+    container = service.get(ident)
     if not container.state.Running:
         raise Conflict(f"Container {container.id} is not running")
     pids = {int(p) for p in service.runtime.ps(container.id)}

@@ -3,8 +3,9 @@
 Each volume belongs to one driver; which one is recorded in
 ``<data_root>/volume/volumes.json`` (name -> driver) so the volumes of any
 driver are found again after a restart. A volume is *in use* while a container
-references it, running or not (as in Docker): the container service answers
-that through :attr:`VolumeService.referenced_by`. Mounting is delegated to the
+references it, running or not (as in Docker): the service is given a
+:class:`VolumeUsers` query for that (the engine's
+:class:`~moor.services.container_query.ContainerQuery`). Mounting is delegated to the
 driver, which counts its users per mount ID (a container ID).
 
 The service publishes Docker's volume events: ``create`` (each time a volume is
@@ -14,22 +15,22 @@ container's use), ``destroy`` (removed) and one ``prune`` with the bytes reclaim
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import re
 import secrets
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
+from moor.services.events import EventBus
 from moor.types import VolumeInfo
 
 if TYPE_CHECKING:
     from moor.drivers import DriverSet
-    from moor.services.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -86,28 +87,41 @@ def directory_size(path: str) -> int:
     return total
 
 
+class VolumeUsers(Protocol):
+    """Who references a volume (the containers, answered from their store)."""
+
+    def volume_users(self, name: str) -> builtins.list[str]:
+        """IDs of the containers whose mounts reference the volume ``name``."""
+        ...
+
+
+class NoVolumeUsers:
+    """No container references any volume (a volume service without containers, as in unit tests)."""
+
+    def volume_users(self, name: str) -> builtins.list[str]:
+        return []
+
+
 class VolumeService:
     """Create, find, list, remove, prune and mount volumes of every loaded volume driver."""
 
-    def __init__(self, data_root: str, drivers: DriverSet, events: EventBus | None = None) -> None:
+    def __init__(self, data_root: str, drivers: DriverSet, events: EventBus | None = None,
+                 users: VolumeUsers | None = None) -> None:
         self.drivers = drivers
-        self.events = events
+        #: where the volume events go (a bus of its own when none is given, as in unit tests)
+        self.events = events if events is not None else EventBus()
         self.path = os.path.join(data_root, "volume", "volumes.json")
         self.lock = threading.RLock()
         self.owners: dict[str, str] = read_json(self.path, {}) or {}
-        #: volume name -> IDs of the containers that reference it; set by the container service.
-        self.referenced_by: Callable[[str], list[str]] = lambda name: []
+        #: which containers reference a volume: removal and prune refuse those
+        self.referrers: VolumeUsers = users if users is not None else NoVolumeUsers()
 
     # ------------------------------------------------------------------ records
 
     def _save(self) -> None:
         atomic_write_json(self.path, self.owners)
 
-    def _event(self, action: str, name: str, attributes: dict[str, str]) -> None:
-        if self.events is not None:
-            self.events.publish("volume", action, name, attributes)
-
-    def _driver_names(self) -> list[str]:
+    def _driver_names(self) -> builtins.list[str]:
         return self.drivers.names("volume")
 
     def _find(self, name: str) -> VolumeInfo | None:
@@ -119,7 +133,7 @@ class VolumeService:
         candidates += [d for d in self._driver_names() if d not in candidates]
         for driver_name in candidates:
             try:
-                info = self.drivers.driver("volume", driver_name).get(name=name)
+                info = self.drivers.volume(driver_name).get(name=name)
             except InvalidParameter:
                 info = None  # a name this driver cannot hold is not one of its volumes
             if info is not None:
@@ -147,7 +161,7 @@ class VolumeService:
         if driver_name not in self._driver_names():
             raise NotFound(f"create {name}: error looking up volume plugin {driver_name}: "
                            f"plugin \"{driver_name}\" not found")
-        handle = self.drivers.driver("volume", driver_name)
+        handle = self.drivers.volume(driver_name)
         labels = dict(labels or {})
         if anonymous:
             labels.setdefault(ANONYMOUS_LABEL, "")
@@ -165,7 +179,7 @@ class VolumeService:
                     raise InvalidParameter(f"create {name}: {err.message}") from None
                 self.owners[name] = driver_name
                 self._save()
-        self._event("create", info.name, {"driver": info.driver})
+        self.events.publish("volume", "create", info.name, {"driver": info.driver})
         return volume_view(info)
 
     def inspect(self, name: str) -> dict[str, Any]:
@@ -174,12 +188,12 @@ class VolumeService:
             raise NotFound(f"get {name}: no such volume")
         return view
 
-    def _all(self, warnings: list[str] | None = None) -> list[VolumeInfo]:
+    def _all(self, warnings: builtins.list[str] | None = None) -> builtins.list[VolumeInfo]:
         """Every driver's volumes; a driver that cannot list them adds a warning instead."""
         volumes: dict[str, VolumeInfo] = {}
         for driver_name in self._driver_names():
             try:
-                listed = self.drivers.driver("volume", driver_name).list() or []
+                listed = self.drivers.volume(driver_name).list() or []
             except MoorError as err:
                 log.warning("volume driver %s could not list its volumes: %s", driver_name, err)
                 if warnings is not None:
@@ -189,7 +203,7 @@ class VolumeService:
                 volumes.setdefault(info.name, info)
         return list(volumes.values())
 
-    def list(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    def list(self, filters: dict[str, builtins.list[str]] | None = None) -> dict[str, Any]:
         """``GET /volumes``: every driver's volumes, filtered."""
         filters = filters or {}
         for key in filters:
@@ -197,7 +211,7 @@ class VolumeService:
                 raise InvalidParameter(f"Invalid filter '{key}'")
         dangling = _truthy(filters["dangling"], "dangling") if filters.get("dangling") else None
         result = []
-        warnings: list[str] = []
+        warnings: builtins.list[str] = []
         with self.lock:
             for info in self._all(warnings):
                 if filters.get("name") and not any(_matches(n, info.name) for n in filters["name"]):
@@ -206,15 +220,15 @@ class VolumeService:
                     continue
                 if not labels_match(info.labels, filters):
                     continue
-                if dangling is not None and (not self.referenced_by(info.name)) != dangling:
+                if dangling is not None and (not self.referrers.volume_users(info.name)) != dangling:
                     continue
                 result.append(volume_view(info))
         result.sort(key=lambda v: v["Name"])
         return {"Volumes": result, "Warnings": warnings or None}
 
-    def users(self, name: str) -> list[str]:
+    def users(self, name: str) -> builtins.list[str]:
         """IDs of the containers that reference the volume ``name``."""
-        return list(self.referenced_by(name))
+        return builtins.list(self.referrers.volume_users(name))
 
     def remove(self, name: str, force: bool = False) -> None:
         """Remove a volume no container references; ``force`` ignores a missing one (``rm -f``)."""
@@ -232,11 +246,11 @@ class VolumeService:
         users = self.users(name)
         if users:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
-        self.drivers.driver("volume", info.driver).remove(name=name, force=force)
-        self._event("destroy", name, {"driver": info.driver})
+        self.drivers.volume(info.driver).remove(name=name, force=force)
+        self.events.publish("volume", "destroy", name, {"driver": info.driver})
         return self.owners.pop(name, None) is not None
 
-    def prune(self, filters: dict[str, list[str]] | None = None, all_volumes: bool = False) -> dict[str, Any]:
+    def prune(self, filters: dict[str, builtins.list[str]] | None = None, all_volumes: bool = False) -> dict[str, Any]:
         """Remove unused volumes: anonymous ones only unless ``all_volumes`` (or the filter ``all=true``)."""
         filters = dict(filters or {})
         for key in filters:
@@ -244,7 +258,7 @@ class VolumeService:
                 raise InvalidParameter(f"Invalid filter '{key}'")
         if filters.get("all"):
             all_volumes = all_volumes or _truthy(filters["all"], "all")
-        deleted: list[str] = []
+        deleted: builtins.list[str] = []
         reclaimed = 0
         changed = False
         with self.lock:
@@ -265,7 +279,7 @@ class VolumeService:
             finally:
                 if changed:
                     self._save()  # once for the whole prune
-        self._event("prune", "", {"reclaimed": str(reclaimed)})
+        self.events.publish("volume", "prune", "", {"reclaimed": str(reclaimed)})
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # ------------------------------------------------------------------ containers
@@ -277,9 +291,10 @@ class VolumeService:
             if info is None:
                 raise NotFound(f"get {name}: no such volume")
             driver_name = info.driver
-        path = str(self.drivers.driver("volume", driver_name).mount(name=name, mount_id=container_id))
-        self._event("mount", name, {"container": container_id, "destination": destination, "driver": driver_name,
-                                    "propagation": "", "read/write": "true" if rw else "false"})
+        path = str(self.drivers.volume(driver_name).mount(name=name, mount_id=container_id))
+        self.events.publish("volume", "mount", name, {
+            "container": container_id, "destination": destination, "driver": driver_name, "propagation": "",
+            "read/write": "true" if rw else "false"})
         return path
 
     def unmount(self, name: str, container_id: str) -> None:
@@ -288,10 +303,10 @@ class VolumeService:
             info = self._find(name)
         if info is None:
             return
-        self.drivers.driver("volume", info.driver).unmount(name=name, mount_id=container_id)
-        self._event("unmount", name, {"container": container_id, "driver": info.driver})
+        self.drivers.volume(info.driver).unmount(name=name, mount_id=container_id)
+        self.events.publish("volume", "unmount", name, {"container": container_id, "driver": info.driver})
 
-    def usage(self) -> list[dict[str, Any]]:
+    def usage(self) -> builtins.list[dict[str, Any]]:
         """Volumes with Docker's ``UsageData`` (size of local volumes, reference counts), for ``system df``."""
         result = []
         with self.lock:
