@@ -11,6 +11,7 @@ clients are CLIs.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ import socketserver
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from moor.errors import InvalidParameter
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 class BodyReader:
     """Reads a request body framed by Content-Length or chunked transfer encoding."""
 
-    def __init__(self, stream: IO[bytes], length: int | None, chunked: bool) -> None:
+    def __init__(self, stream: io.BufferedIOBase, length: int | None, chunked: bool) -> None:
         self._stream = stream
         self._remaining = length if length is not None else (0 if not chunked else None)
         self._chunked = chunked
@@ -136,6 +137,11 @@ class Request:
         except ValueError:
             raise InvalidParameter(f"invalid {name} parameter: malformed JSON") from None
 
+    def body_file(self) -> IO[bytes]:
+        """The body as the binary file the services read (a tar, an image archive): :class:`BodyReader` has the
+        reading half of a file's interface (``read``, ``readinto``, ``readable``), which is all they use."""
+        return cast(IO[bytes], self.body)
+
     def json(self, required: bool = False) -> Any:
         data = self.body.read()
         if not data.strip():
@@ -227,7 +233,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         try:
             body.drain()
-        except Exception:  # the client sent a broken body we did not need: drop the connection
+        except Exception:  # noqa: BLE001 - the client sent a broken body we did not need: drop the connection
             self.close_connection = True
         self._write(request, answer)
 
@@ -273,7 +279,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         self.close_connection = True
-        hijack.run(self.connection, self.rfile)
+        hijack.run(self.connection, cast(IO[bytes], self.rfile))  # the connection's buffered reader
 
 
 class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

@@ -8,8 +8,24 @@ import time
 import uuid
 
 from moor.config import Config
+from moor.containers.launch import ZYGOTE
+from moor.containers.record import ContainerStore
 from moor.drivers import DriverSet, load_drivers
 from moor.fsutil import atomic_write
+from moor.images.store import ImageStore
+from moor.services.archive import ContainerArchive
+from moor.services.commit import CommitService
+from moor.services.container_io import ContainerIO
+from moor.services.container_networking import ContainerNetworking
+from moor.services.container_query import ContainerQuery
+from moor.services.containers import ContainerService
+from moor.services.events import EventBus
+from moor.services.health import HealthChecker
+from moor.services.image_transfer import ImageTransfer
+from moor.services.images import ImageService
+from moor.services.networks import NetworkService
+from moor.services.start_hooks import PendingAttaches, StartListeners
+from moor.services.volumes import VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -28,34 +44,36 @@ class Engine:
         self._build_services()
 
     def _build_services(self) -> None:
-        from moor.images.store import ImageStore
-        from moor.services.container_io import ContainerIO
-        from moor.services.containers import ContainerService
-        from moor.services.events import EventBus
-        from moor.services.image_transfer import ImageTransfer
-        from moor.services.images import ImageService
-        from moor.services.networks import NetworkService
-        from moor.services.volumes import VolumeService
+        """Each service gets its collaborators as constructor arguments; the shared objects come first.
 
+        The container store (read through a :class:`ContainerQuery` by the image and volume services and the
+        container networking), the attach hooks and the start listeners are what would otherwise make the
+        services hold each other.
+        """
+        config, drivers = self.config, self.drivers
         self.events = EventBus()
-        images = ImageService(ImageStore(os.path.join(self.config.data_root, "image"), self.drivers.storage))
-        self.images = images
-        self.transfer = ImageTransfer(images)
-        self.volumes = VolumeService(self.config.data_root, self.drivers, self.events)
-        self.networks = NetworkService(self.config.data_root, self.drivers, self.events)
-        self.containers = ContainerService(self.config, self.drivers, images, self.events, self.volumes,
-                                           networks=self.networks)
-        self.container_io = ContainerIO(self.containers)
-        self.containers.pending_attaches = self.container_io.take_pending
-        from moor.services.health import HealthChecker
-
-        self.health = HealthChecker(self.containers, self.container_io)
-        self.containers.on_started = self.health.watch
-        self.services["images"] = images
+        store = ContainerStore(os.path.join(config.data_root, "containers"))
+        query = ContainerQuery(store)
+        attaches = PendingAttaches()
+        started = StartListeners()
+        self.images = ImageService(ImageStore(os.path.join(config.data_root, "image"), drivers.storage), query)
+        self.transfer = ImageTransfer(self.images)
+        self.volumes = VolumeService(config.data_root, drivers, self.events, query)
+        self.networks = NetworkService(config.data_root, drivers, self.events)
+        self.networking = ContainerNetworking(config, self.networks, store, self.events, query.get)
+        self.containers = ContainerService(config, drivers, store, self.images, self.volumes, self.networking,
+                                           self.events, attaches, started)
+        self.container_io = ContainerIO(self.containers, self.events, attaches)
+        self.health = HealthChecker(store, self.container_io, self.events)
+        started.add(self.health.watch)
+        self.archive = ContainerArchive(self.containers, drivers, self.events)
+        self.commits = CommitService(self.containers, self.images, drivers, self.events)
+        self.services["images"] = self.images
         self.services["containers"] = self.containers
+        self.services["networking"] = self.networking
         self.services["volumes"] = self.volumes
         self.containers.recover()
-        images.recover()
+        self.images.recover()
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")
@@ -77,10 +95,10 @@ class Engine:
         return totals
 
     def close(self) -> None:
+        """At a clean stop, in the reverse order of their building: the services that hold something, then the
+        warm monitor process."""
         for service in reversed(list(self.services.values())):
             close = getattr(service, "close", None)
             if callable(close):
                 close()
-        from moor.containers.launch import ZYGOTE
-
         ZYGOTE.close()

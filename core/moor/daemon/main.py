@@ -13,8 +13,14 @@ from typing import Any
 import click
 
 from moor import __version__
+from moor.api.app import SERVER_HEADERS, Application
+from moor.api.http import UnixHTTPServer
+from moor.api.routes import build_router
 from moor.config import Config, load
+from moor.daemon.engine import Engine
+from moor.daemon.lock import DataRootLock
 from moor.errors import ConfigError, MoorError
+from moor.fsutil import atomic_write
 
 log = logging.getLogger("moord")
 
@@ -44,27 +50,7 @@ def build_config(config_file: str | None, data_root: str | None, exec_root: str 
     return config
 
 
-def build_router(engine: Any) -> Any:
-    """Every route module's routes in one router."""
-    from importlib import import_module
-
-    from moor.api.router import Router
-
-    router = Router()
-    for name in ROUTE_MODULES:
-        router.include(import_module(f"moor.api.routes.{name}").build(engine))
-    return router
-
-
-ROUTE_MODULES = ("system", "images", "containers", "commit", "networks", "volumes", "container_resources", "archive")
-
-
 def serve(config: Config) -> None:
-    from moor.api.app import SERVER_HEADERS, Application
-    from moor.api.http import UnixHTTPServer
-    from moor.daemon.engine import Engine
-    from moor.daemon.lock import DataRootLock
-
     lock = DataRootLock(config.data_root)
     lock.acquire()
     servers: list[UnixHTTPServer] = []
@@ -114,8 +100,6 @@ def _pid_path(config: Config) -> str:
 
 
 def _write_pid(config: Config) -> None:
-    from moor.fsutil import atomic_write
-
     atomic_write(_pid_path(config), f"{os.getpid()}\n".encode())
 
 

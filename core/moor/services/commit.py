@@ -1,4 +1,5 @@
-"""``commit``: a container's changes as a new image layer on top of its image, with its config."""
+"""``commit`` and ``diff``: a container's changes as a new image layer on top of its image, with its config,
+and the list of the paths it changed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from moor.errors import Conflict, InvalidParameter
 from moor.images import reference
 from moor.images.changes import apply_changes
 from moor.images.store import ImageRecord
-from moor.images.views import format_timestamp
+from moor.timefmt import format_timestamp
 
 if TYPE_CHECKING:
-    from moor.containers.record import Container
+    from moor.drivers import DriverSet
     from moor.services.containers import ContainerService
+    from moor.services.events import EventBus
+    from moor.services.images import ImageService
+    from moor.types import Change
 
 #: sha256 of a tar holding nothing but its end blocks: a commit that changed nothing adds no layer
 EMPTY_TAR_DIGEST = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
@@ -25,58 +29,77 @@ IMAGE_CONFIG_FIELDS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachS
                        "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels", "StopSignal")
 
 
-def commit(service: ContainerService, container: Container, repo: str, tag: str, comment: str, author: str,
-           pause: bool, changes: list[str], overrides: dict[str, Any] | None) -> ImageRecord:
-    store = service.images.store
-    image = store.get(container.image_id)
-    if image is None:
-        raise Conflict(f"the image of container {container.short_id} is gone")
-    target = reference.parse_repository_and_tag(repo, tag) if repo else None
-    config = {key: container.config.get(key) for key in IMAGE_CONFIG_FIELDS}
-    config["Hostname"], config["Domainname"] = "", ""
-    config["Image"] = container.image_id
-    for key, value in (overrides or {}).items():
-        if key not in IMAGE_CONFIG_FIELDS:
-            raise InvalidParameter(f"invalid config field for commit: {key!r}")
-        config[key] = value
-    config = apply_changes(config, changes)
-    paused_here = False
-    if pause and container.state.Running and not container.state.Paused:
-        service.runtime.pause(container.id)
-        paused_here = True
-    try:
-        stream = service.drivers.storage.diff(key=container.storage_key)
+class CommitService:
+    """Images from containers (``POST /commit``) and a container's changed paths (``GET .../changes``)."""
+
+    def __init__(self, containers: ContainerService, images: ImageService, drivers: DriverSet,
+                 events: EventBus) -> None:
+        self.containers = containers
+        self.images = images
+        self.drivers = drivers
+        self.events = events
+
+    def changes(self, ident: str) -> list[Change]:
+        """The paths the container ``ident`` added, changed or deleted over its image (Docker's ``diff``)."""
+        container = self.containers.get(ident)
+        return list(self.drivers.storage.changes(key=container.storage_key))
+
+    def commit(self, ident: str, repo: str, tag: str, comment: str, author: str, pause: bool, changes: list[str],
+               overrides: dict[str, Any] | None) -> ImageRecord:
+        """A new image of the container ``ident``: its image plus a layer of its changes (none when it changed
+        nothing), its config with ``overrides`` and the Dockerfile ``changes`` applied, tagged ``repo:tag``.
+        The container is paused meanwhile when ``pause`` (and it runs)."""
+        container = self.containers.get(ident)
+        store = self.images.store
+        image = store.get(container.image_id)
+        if image is None:
+            raise Conflict(f"the image of container {container.short_id} is gone")
+        target = reference.parse_repository_and_tag(repo, tag) if repo else None
+        config = {key: container.config.get(key) for key in IMAGE_CONFIG_FIELDS}
+        config["Hostname"], config["Domainname"] = "", ""
+        config["Image"] = container.image_id
+        for key, value in (overrides or {}).items():
+            if key not in IMAGE_CONFIG_FIELDS:
+                raise InvalidParameter(f"invalid config field for commit: {key!r}")
+            config[key] = value
+        config = apply_changes(config, changes)
+        paused_here = False
+        if pause and container.state.Running and not container.state.Paused:
+            self.containers.runtime.pause(container.id)
+            paused_here = True
         try:
-            with store.spooled(stream) as (spool, diff_id):
-                empty = diff_id == EMPTY_TAR_DIGEST
-                layer = None if empty else store.add_layer(image.top_layer, spool, diff_id)
+            stream = self.drivers.storage.diff(key=container.storage_key)
+            try:
+                with store.spooled(stream) as (spool, diff_id):
+                    empty = diff_id == EMPTY_TAR_DIGEST
+                    layer = None if empty else store.add_layer(image.top_layer, spool, diff_id)
+            finally:
+                stream.close()
         finally:
-            stream.close()
-    finally:
-        if paused_here:
-            service.runtime.resume(container.id)
-    now = format_timestamp(time.time())
-    base = image.config
-    history = list(base.get("history") or [])
-    history.append({"created": now, "created_by": " ".join([container.path, *container.args]),
-                    **({"author": author} if author else {}), **({"comment": comment} if comment else {}),
-                    **({"empty_layer": True} if empty else {})})
-    diff_ids = list(image.diff_ids) + ([layer.diff_id] if layer is not None else [])
-    image_config = {
-        "architecture": base.get("architecture", "amd64"),
-        "os": base.get("os", "linux"),
-        "author": author,
-        "comment": comment,
-        "config": config,
-        "container": container.id,
-        "container_config": {**config, "Hostname": container.config.get("Hostname", "")},
-        "created": now,
-        "docker_version": "moor",
-        "history": history,
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }
-    record = store.add_image(json.dumps(image_config, separators=(",", ":")).encode(), parent=image.id)
-    if target is not None:
-        store.set_ref(str(target), record.id)
-    service._event(container, "commit", comment=comment)
-    return record
+            if paused_here:
+                self.containers.runtime.resume(container.id)
+        now = format_timestamp(time.time())
+        base = image.config
+        history = list(base.get("history") or [])
+        history.append({"created": now, "created_by": " ".join([container.path, *container.args]),
+                        **({"author": author} if author else {}), **({"comment": comment} if comment else {}),
+                        **({"empty_layer": True} if empty else {})})
+        diff_ids = list(image.diff_ids) + ([layer.diff_id] if layer is not None else [])
+        image_config = {
+            "architecture": base.get("architecture", "amd64"),
+            "os": base.get("os", "linux"),
+            "author": author,
+            "comment": comment,
+            "config": config,
+            "container": container.id,
+            "container_config": {**config, "Hostname": container.config.get("Hostname", "")},
+            "created": now,
+            "docker_version": "moor",
+            "history": history,
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+        record = store.add_image(json.dumps(image_config, separators=(",", ":")).encode(), parent=image.id)
+        if target is not None:
+            store.set_ref(str(target), record.id)
+        self.events.publish_container(container, "commit", comment=comment)
+        return record

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import shutil
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from moor.errors import InvalidParameter
 from moor.images import reference
 from moor.images.archive import SaveImage, SaveLayer, open_layer, read_archive, spool_archive, write_docker_archive
 from moor.images.changes import apply_changes
-from moor.images.store import ImageRecord, LayerRecord
-from moor.images.views import format_timestamp
+from moor.images.compression import open_decompressed
+from moor.images.store import ImageRecord, LayerRecord, chain_id, chain_ids
 from moor.services.images import ImageService
+from moor.timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class ImageTransfer:
                 raise InvalidParameter("invalid archive: it holds no image")
             messages = []
             for item in archive_images:
-                image = self._add_layers_and_image(item.config, [l.path for l in item.layers], added)
+                image = self._add_layers_and_image(item.config, [layer.path for layer in item.layers], added)
                 tagged = False
                 for tag in item.repo_tags:
                     try:
@@ -88,8 +91,6 @@ class ImageTransfer:
         return self.store.add_image(config_bytes)
 
     def _add_layer(self, parent: str | None, path: str, diff_id: str, added: list[str]) -> LayerRecord:
-        from moor.images.store import chain_id
-
         existed = self.store.get_layer(chain_id(parent, diff_id)) is not None
         with open_layer(path) as layer:
             record = self.store.add_layer(parent, layer, diff_id)
@@ -138,12 +139,19 @@ class ImageTransfer:
             if found:
                 return sorted(found, key=lambda pair: pair[1])
         image = self.images.resolve(name)
-        if ref is not None and (ref.tag or ref.digest) and self.images._is_reference_to(name, image):
+        if ref is not None and (ref.tag or ref.digest) and self.images.is_reference_to(name, image):
             return [(image, ref.familiar if ref.tag else "")]
         return [(image, "")]
 
     def save(self, names: list[str], out: IO[bytes]) -> None:
         write_docker_archive(out, self.save_images(names))
+
+    def save_stream(self, names: list[str]) -> Iterator[bytes]:
+        """``GET /images/get``: the docker-save archive of ``names``, chunk by chunk as it is written.
+
+        The names are resolved now (a missing image fails before any byte is sent)."""
+        items = self.save_images(names)
+        return piped(lambda out: write_docker_archive(out, items))
 
     # ------------------------------------------------------------------ import
 
@@ -154,8 +162,6 @@ class ImageTransfer:
         container_config = apply_changes({}, changes)
         added: list[str] = []
         try:
-            from moor.images.compression import open_decompressed
-
             with open_decompressed(stream, "import") as tar:
                 layer = self.store.add_layer(None, tar)
             added.append(layer.chain_id)
@@ -180,13 +186,36 @@ class ImageTransfer:
 
 
 def _chains(image: ImageRecord) -> list[str]:
-    from moor.images.store import chain_ids
-
     return chain_ids(image.diff_ids)
 
 
 def _opener(store: Any, record: LayerRecord) -> Any:
     return lambda: store.open_layer_tar(record)
+
+
+def piped(write: Callable[[IO[bytes]], None]) -> Iterator[bytes]:
+    """Run ``write(out)`` in a thread and yield what it writes, chunk by chunk; its error is raised at the end."""
+    read_fd, write_fd = os.pipe()
+    errors: list[BaseException] = []
+
+    def produce() -> None:
+        with os.fdopen(write_fd, "wb") as out:
+            try:
+                write(out)
+            except BaseException as err:  # noqa: BLE001 - reported to the reader below
+                errors.append(err)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    with os.fdopen(read_fd, "rb") as source:
+        while True:
+            chunk = source.read(1 << 20)
+            if not chunk:
+                break
+            yield chunk
+    thread.join()
+    if errors:
+        raise errors[0]
 
 
 def stream_lines(messages: list[str]) -> Iterator[bytes]:

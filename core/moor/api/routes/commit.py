@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
-from moor.services.commit import commit
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -14,20 +13,18 @@ if TYPE_CHECKING:
 
 def build(engine: Engine) -> Router:
     router = Router()
-    containers = engine.containers
+    commits = engine.commits
 
     @router.route("POST", "/commit")
     def commit_container(request: Request) -> Response:
-        container = containers.get(request.arg("container"))
-        image = commit(containers, container, request.arg("repo"), request.arg("tag"), request.arg("comment"),
-                       request.arg("author"), request.flag("pause", True), request.query.get("changes", []),
-                       request.json())
+        image = commits.commit(request.arg("container"), request.arg("repo"), request.arg("tag"),
+                               request.arg("comment"), request.arg("author"), request.flag("pause", True),
+                               request.query.get("changes", []), request.json())
         return json_response({"Id": image.id}, status=201)
 
     @router.route("GET", "/containers/{ident}/changes")
     def changes(request: Request, ident: str) -> Response:
-        container = containers.get(ident)
-        found = containers.drivers.storage.changes(key=container.storage_key)
+        found = commits.changes(ident)
         return json_response([{"Path": c.path, "Kind": c.kind} for c in found] or None)
 
     return router

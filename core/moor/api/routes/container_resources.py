@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
+from moor.services import stats as resources
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -21,8 +22,6 @@ def _bool(request: Request, name: str, default: bool) -> bool:
 
 
 def build(engine: Engine) -> Router:
-    from moor.services import stats as resources
-
     router = Router()
     containers = engine.containers
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from moor.api.http import Request, Response, json_response
+from moor.api.params import parse_filters
 from moor.api.router import Router
-from moor.api.routes.images import parse_filters
 from moor.errors import InvalidParameter
 
 if TYPE_CHECKING:

@@ -1,0 +1,30 @@
+"""``docker system df``: the space images and volumes take (``GET /system/df``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from moor.images import views
+
+if TYPE_CHECKING:
+    from moor.services.images import ImageService
+    from moor.services.volumes import VolumeService
+
+
+def disk_usage(images: ImageService, volumes: VolumeService) -> dict[str, Any]:
+    """Docker's DiskUsage: each image's size shared with others and its containers, the volumes' usage."""
+    everything = images.list(all_images=True)
+    chains = {image.id: images.store.layer_chain(image) for image in everything}
+    users_of_layer: dict[str, int] = {}
+    for layers in chains.values():
+        for layer in layers:
+            users_of_layer[layer.chain_id] = users_of_layer.get(layer.chain_id, 0) + 1
+    rows = []
+    for image in everything:
+        row = views.summary(images, image)
+        row["Containers"] = len(images.users(image.id))
+        row["SharedSize"] = sum(layer.disk_size for layer in chains[image.id] if users_of_layer[layer.chain_id] > 1)
+        rows.append(row)
+    unique_layers = {layer.chain_id: layer.disk_size for layers in chains.values() for layer in layers}
+    return {"LayersSize": sum(unique_layers.values()), "Images": rows, "Containers": [],
+            "Volumes": volumes.usage(), "BuildCache": []}
