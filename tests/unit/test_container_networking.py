@@ -14,19 +14,15 @@ from moor.networks.model import Endpoint, Network
 from moor.services.container_networking import ContainerNetworking
 from moor.services.events import EventBus
 from moor.services.networks import NetworkService
+from moor.testing.fakes import fake_drivers
 
 UNTOUCHED = "untouched\n"
-
-
-class NoDrivers:
-    def names(self, kind: str) -> list[str]:
-        return []
 
 
 def networking_of(tmp_path: Path, store: ContainerStore, get: Callable[[str], Container]) -> ContainerNetworking:
     """A ContainerNetworking over a network service without drivers (and so without predefined networks)."""
     events = EventBus()
-    networks = NetworkService(str(tmp_path), NoDrivers(), events)  # type: ignore[arg-type]
+    networks = NetworkService(str(tmp_path), fake_drivers(tmp_path / "drivers", without=("network",)), events)
     return ContainerNetworking(Config(data_root=str(tmp_path)), networks, store, events, get)
 
 

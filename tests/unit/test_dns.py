@@ -18,6 +18,7 @@ from moor.services import dns_wire as wire
 from moor.services.events import EventBus
 from moor.services.networks import NetworkService
 from moor.testing.dnsupstream import FakeUpstream
+from moor.testing.fakes import fake_drivers
 
 
 def query(name: str, qtype: int = wire.TYPE_A, ident: int = 0xBEEF, flags: int = 0x0100) -> bytes:
@@ -75,14 +76,9 @@ def test_truncation_and_reverse_names() -> None:
 
 # ---------------------------------------------------------------------- resolution on network records
 
-class NoDrivers:
-    def names(self, kind: str) -> list[str]:
-        return []
-
-
 @pytest.fixture
 def networks(tmp_path: Path) -> NetworkService:
-    service = NetworkService(str(tmp_path), NoDrivers(), EventBus())  # type: ignore[arg-type]
+    service = NetworkService(str(tmp_path), fake_drivers(tmp_path / "drivers", without=("network",)), EventBus())
 
     def member(name: str, address: str, *aliases: str) -> Endpoint:
         return Endpoint(name=name, endpoint_id="e" * 64, ipv4_address=f"{address}/24", aliases=list(aliases))

@@ -123,3 +123,10 @@ def test_single_instance_network_drivers(tmp_path: Path) -> None:
     host.moor_network_create(network=NetworkSpec(id="h", name="host", driver="host"))
     with pytest.raises(Forbidden):
         host.moor_network_create(network=NetworkSpec(id="h2", name="host2", driver="host"))
+
+
+def test_a_kind_can_be_left_without_drivers(tmp_path: Path) -> None:
+    drivers = fake_drivers(tmp_path, without=("network",))
+    assert drivers.names("network") == [] and drivers.names("volume") == ["local"]
+    with pytest.raises(NotFound):
+        drivers.driver("network")

@@ -692,22 +692,24 @@ DEFAULT_FAKES: dict[str, tuple[str, type[FakeDriver]]] = {
 
 
 def fake_drivers(root: str | os.PathLike[str], *, single_networks: tuple[str, ...] = ("host", "none"),
-                 extra: dict[str, dict[str, object]] | None = None) -> DriverSet:
+                 extra: dict[str, dict[str, object]] | None = None, without: tuple[str, ...] = ()) -> DriverSet:
     """A :class:`DriverSet` of fakes with data under ``root``, as :func:`moor.drivers.load_drivers` builds one.
 
     Each kind gets its fake under moord's default name (``overlay``, ``bridge``, ``local``,
     ``json-file``), registered with pluggy and checked as a loaded driver is; the
     ``single_networks`` (``host``, ``none``) are fake network drivers that allow one network.
-    ``extra`` adds more plugins: ``{"volume": {"other": FakeVolumes(...)}}``. A
+    ``extra`` adds more plugins: ``{"volume": {"other": FakeVolumes(...)}}``; the kinds in
+    ``without`` get no driver at all (``without=("network",)``: no network exists). A
     :class:`LifecycleRecorder` is registered as ``"lifecycle"``: find it with
     ``drivers.manager.get_plugin("lifecycle")``.
     """
     root = os.fspath(root)
     drivers = DriverSet(new_plugin_manager(), {kind: name for kind, (name, _) in DEFAULT_FAKES.items()})
     for kind in DRIVER_KINDS:
-        name, factory = DEFAULT_FAKES[kind]
-        drivers.add(kind, name, factory(driver_context(kind, name, root)))
-    for name in single_networks:
+        if kind not in without:
+            name, factory = DEFAULT_FAKES[kind]
+            drivers.add(kind, name, factory(driver_context(kind, name, root)))
+    for name in single_networks if "network" not in without else ():
         drivers.add("network", name, FakeNetworks(driver_context("network", name, root), single=True))
     for kind, plugins in (extra or {}).items():
         for name, plugin in plugins.items():
