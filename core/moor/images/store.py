@@ -253,7 +253,8 @@ class ImageStore:
         """The layer's tar, byte-identical to what was applied."""
         return self.storage.diff(key=record.key)
 
-    def _remove_layer(self, chain: str) -> None:
+    def remove_layer(self, chain: str) -> None:
+        """Drop the layer ``chain``: its record and its snapshot (the caller knows that nothing uses it)."""
         key = hex_of(chain)
         try:
             os.unlink(self._layer_path(chain))
@@ -332,7 +333,7 @@ class ImageStore:
         for chain in chains:  # top first: a parent can only go once its children have
             if chain in used or layer_in_use(hex_of(chain)):
                 break
-            self._remove_layer(chain)
+            self.remove_layer(chain)
             removed.append(chain)
         return removed
 
@@ -406,4 +407,4 @@ class ImageStore:
             for chain in sorted(records, key=depth, reverse=True):
                 if chain not in used and not layer_in_use(hex_of(chain)):
                     log.info("removing unused layer %s left by interrupted work", chain)
-                    self._remove_layer(chain)
+                    self.remove_layer(chain)

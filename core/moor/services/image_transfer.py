@@ -103,7 +103,7 @@ class ImageTransfer:
         for chain in reversed(chains):
             if chain not in used:
                 try:
-                    self.store._remove_layer(chain)
+                    self.store.remove_layer(chain)
                 except Exception:  # cleanup after a failure must not hide the failure
                     log.exception("could not remove layer %s after a failed load", chain)
 
