@@ -7,7 +7,10 @@ implementations with :data:`hookimpl`::
 
     class MyLogDriver:
         @hookimpl
-        def moor_log_open(self, *, container): ...
+        def moor_log_open(self, container): ...
+
+(Ordinary parameters, not keyword-only ones: pluggy passes an implementation
+the parameters it declares, by position.)
 
 This module must stay cheap to import: the CLI imports it.
 """

@@ -14,7 +14,8 @@ driver implements the operations of its kind; the loader refuses a driver that
 misses a required one (``REQUIRED_HOOKS``; the others say "Optional"). As
 everywhere in pluggy, an implementation may declare fewer parameters than its
 spec and receives only those it declares, so a spec can gain a parameter
-without breaking older drivers. Wrappers (``hookimpl(wrapper=True)`` or
+without breaking older drivers; it declares them as ordinary parameters (pluggy
+passes them by position and never passes a keyword-only one). Wrappers (``hookimpl(wrapper=True)`` or
 ``hookwrapper=True``) registered by any plugin wrap the chosen driver's call;
 plain implementations of other plugins are not called.
 
