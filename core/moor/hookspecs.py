@@ -11,13 +11,15 @@ Driver operations are ``firstresult`` hooks that the engine calls on exactly
 one driver (the one the user chose), always with keyword arguments, through
 the typed facade of its kind (:mod:`moor.driverapi`, :mod:`moor.drivers`). A
 driver implements the operations of its kind; the loader refuses a driver that
-misses a required one (``REQUIRED_HOOKS``; the others say "Optional"). As
-everywhere in pluggy, an implementation may declare fewer parameters than its
-spec and receives only those it declares, so a spec can gain a parameter
-without breaking older drivers; it declares them as ordinary parameters (pluggy
-passes them by position and never passes a keyword-only one). Wrappers (``hookimpl(wrapper=True)`` or
-``hookwrapper=True``) registered by any plugin wrap the chosen driver's call;
-plain implementations of other plugins are not called.
+misses a required one (``REQUIRED_HOOKS``; the others say "Optional").
+
+As everywhere in pluggy, an implementation may declare fewer parameters than
+its spec and receives only those it declares, so a spec can gain a parameter
+without breaking older drivers. It declares them as ordinary parameters: pluggy
+passes them by position and never passes a keyword-only one. Wrappers
+(``hookimpl(wrapper=True)`` or ``hookwrapper=True``) registered by any plugin
+wrap the chosen driver's call; plain implementations of other plugins are not
+called.
 
 Lifecycle notifications (``moor_container_*``) are broadcast to every
 registered plugin, each called on its own (wrappers wrap each call); their
