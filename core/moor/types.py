@@ -12,10 +12,13 @@ from typing import IO, Protocol
 
 @dataclass(frozen=True)
 class DriverContext:
-    """What every driver is given when it is loaded.
+    """What every driver is given when it is built.
 
     ``home`` is a directory the driver owns under the data root
-    (``<data_root>/<kind>/<name>``); ``exec_home`` the same under the exec root.
+    (``<data_root>/<kind>/<name>``); ``exec_home`` the same under the exec root;
+    ``options`` the driver's table in the config. Made by
+    :func:`moor.driverbuild.driver_context`; a container's monitor builds its
+    log driver with the very same context (see :mod:`moor.driverbuild`).
     """
 
     kind: str
