@@ -6,6 +6,8 @@ record holds Docker's keys of the network, its endpoints under
 ``Containers`` carry their ``Aliases``, and moor's bookkeeping sits under a
 ``"moor"`` key (``created_on_host``, and the driver's ``facts`` while it is
 set up). A key that is missing (a record of an older moor) takes its default.
+The shape is written here, not by :mod:`moor.networks.views`, so that what the
+API shows can change without changing the file.
 """
 
 from __future__ import annotations
