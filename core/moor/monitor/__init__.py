@@ -7,7 +7,9 @@ One monitor process runs per container process (the container's init, or one
   once runc has exited, and records that process's exit code;
 * owns the process's stdio (pipes, or the pty master runc hands over on its
   console socket), pumps output to the log driver (init only) and to attached
-  clients, and attached clients' input to the process;
+  clients, and attached clients' input to the process; it builds its log
+  driver from the recipe moord built its own with (the same factory, the same
+  :class:`moor.types.DriverContext`; see :mod:`moor.driverbuild`);
 * answers requests on ``<state dir>/control.sock`` (:mod:`moor.monitor.protocol`);
 * on exit writes ``<state dir>/exit.json``, runs ``runc delete -f`` (init only)
   and goes away.
