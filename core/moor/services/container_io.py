@@ -232,6 +232,14 @@ class ContainerIO:
             keys = parse_detach_keys(record.config["DetachKeys"]) if stdin and tty else None
             relay(sock, client_in, upstream, stdin, keys, before_close=lambda: record.done.wait(10))
 
+    def exec_attach_tty(self, record: ExecRecord, tty: bool | None) -> bool:
+        """Before an attached exec start: whether its streams are a TTY's (raw) or multiplexed; Conflict when
+        its container does not run (refused before the connection is taken over)."""
+        container = self.containers.get(record.container_id)
+        if not container.state.Running:
+            raise Conflict(f"Container {container.id} is not running")
+        return bool(record.config["Tty"] if tty is None else tty)
+
     def _launch_exec(self, record: ExecRecord, tty: bool, stdin: bool, attach: bool) -> socket.socket | None:
         """Start the exec's monitor and process; return its attach stream when asked for."""
         if record.running or record.exit_code is not None:

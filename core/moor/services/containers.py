@@ -681,6 +681,14 @@ def _created(container: Container) -> float:
     return parse_timestamp(container.created)
 
 
+def create_warnings(container: Container) -> list[str]:
+    """The warnings of ``POST /containers/create`` for the container just made (Docker's words)."""
+    warnings = []
+    if container.host_config.get("NetworkMode") == "host" and container.host_config.get("PortBindings"):
+        warnings.append("Published ports are discarded when using host network mode")
+    return warnings
+
+
 def _abort_monitor(state_dir: str) -> None:
     """Tell a monitor whose process will not start to remove it, and wait until it has gone."""
     try:

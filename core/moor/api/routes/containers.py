@@ -11,8 +11,9 @@ from moor.api.params import parse_filters, time_arg
 from moor.api.router import Router
 from moor.containers import views
 from moor.detachkeys import parse_detach_keys
-from moor.errors import Conflict, InvalidParameter, MoorError
+from moor.errors import InvalidParameter, MoorError
 from moor.services.container_io import frame
+from moor.services.containers import create_warnings
 from moor.services.top import top as container_top
 
 if TYPE_CHECKING:
@@ -31,10 +32,7 @@ def build(engine: Engine) -> Router:
     def create(request: Request) -> Response:
         body = request.json(required=True)
         container = containers.create(body, name=request.arg("name"))
-        warnings = []
-        if container.host_config.get("NetworkMode") == "host" and container.host_config.get("PortBindings"):
-            warnings.append("Published ports are discarded when using host network mode")  # Docker's words
-        return json_response({"Id": container.id, "Warnings": warnings}, status=201)
+        return json_response({"Id": container.id, "Warnings": create_warnings(container)}, status=201)
 
     @router.route("GET", "/containers/json")
     def list_containers(request: Request) -> Response:
@@ -151,10 +149,7 @@ def build(engine: Engine) -> Router:
             io.exec_start(record, detach=True, tty=tty)
             return Response(status=200, body=b"", content_type="")
         upgrade = "upgrade" in request.headers.get("connection", "").lower()
-        container = containers.get(record.container_id)
-        if not container.state.Running:
-            raise Conflict(f"Container {container.id} is not running")
-        use_tty = record.config["Tty"] if tty is None else tty
+        use_tty = io.exec_attach_tty(record, tty)
 
         def run(sock: socket.socket, client_in: IO[bytes]) -> None:
             try:
