@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from moor.cli.client import quote_name
-from moor.cli.images import _split_repo_tag
+from moor.cli.images import split_repo_tag
 from moor.cli.main import client_of
 
 KINDS = {0: "C", 1: "A", 2: "D"}
@@ -22,7 +22,7 @@ KINDS = {0: "C", 1: "A", 2: "D"}
 def commit(ctx: click.Context, author: str, changes: tuple[str, ...], message: str, pause: bool, container: str,
            repository: str) -> None:
     """Create a new image from a container's changes."""
-    repo, tag = _split_repo_tag(repository) if repository else ("", "")
+    repo, tag = split_repo_tag(repository) if repository else ("", "")
     reply = client_of(ctx).call("POST", "/commit", {
         "container": container, "repo": repo or None, "tag": tag or None, "comment": message or None,
         "author": author or None, "pause": "1" if pause else "0", "changes": list(changes)})
@@ -37,24 +37,3 @@ def diff(ctx: click.Context, container: str) -> None:
     for change in client_of(ctx).get(f"/containers/{quote_name(container)}/changes") or []:
         click.echo(f"{KINDS.get(change['Kind'], '?')} {change['Path']}")
 
-
-@click.command("port")
-@click.argument("container")
-@click.argument("private_port", required=False, default="")
-@click.pass_context
-def port(ctx: click.Context, container: str, private_port: str) -> None:
-    """List port mappings or a specific mapping for the container."""
-    info = client_of(ctx).get(f"/containers/{quote_name(container)}/json")
-    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
-    wanted = private_port if "/" in private_port or not private_port else f"{private_port}/tcp"
-    found = False
-    for name, bindings in sorted(ports.items()):
-        if wanted and name != wanted:
-            continue
-        for binding in bindings or []:
-            found = True
-            prefix = "" if wanted else f"{name} -> "
-            click.echo(f"{prefix}{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}")
-    if wanted and not found:
-        click.echo(f"Error: No public port '{wanted}' published for {container}", err=True)
-        raise SystemExit(1)

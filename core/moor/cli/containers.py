@@ -10,7 +10,8 @@ import click
 
 from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.output import act_on_each, confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.queryflags import filters_param, since_param
 from moor.cli.streams import attach_and_wait, demux_to_stdout
 from moor.timefmt import human_duration
 from moor.units import human_size
@@ -414,24 +415,7 @@ def start(ctx: click.Context, containers: tuple[str, ...], attach: bool, interac
                                start=lambda: client.call("POST", f"/containers/{info['Id']}/start"),
                                auto_remove=False)
         sys.exit(code)
-    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/start"))
-
-
-def _each(client: Client, names: tuple[str, ...], action: Any, echo: bool = True) -> None:
-    failed = False
-    for name in names:
-        try:
-            action(name)
-            if echo:
-                click.echo(name)
-        except DaemonError as err:
-            if err.status == 304:
-                click.echo(name)
-                continue
-            click.echo(f"Error response from daemon: {err.message}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/start"))
 
 
 @click.command("stop")
@@ -441,8 +425,7 @@ def _each(client: Client, names: tuple[str, ...], action: Any, echo: bool = True
 def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None) -> None:
     """Stop one or more running containers."""
     client = client_of(ctx)
-    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/stop",
-                                                    {"t": timeout}))
+    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/stop", {"t": timeout}))
 
 
 @click.command("restart")
@@ -452,8 +435,7 @@ def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None) -
 def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None) -> None:
     """Restart one or more containers."""
     client = client_of(ctx)
-    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/restart",
-                                                    {"t": timeout}))
+    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/restart", {"t": timeout}))
 
 
 @click.command("kill")
@@ -463,8 +445,7 @@ def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None
 def kill(ctx: click.Context, containers: tuple[str, ...], signal: str) -> None:
     """Kill one or more running containers."""
     client = client_of(ctx)
-    _each(client, containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/kill",
-                                                    {"signal": signal}))
+    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/kill", {"signal": signal}))
 
 
 @click.command("rm")
@@ -475,8 +456,8 @@ def kill(ctx: click.Context, containers: tuple[str, ...], signal: str) -> None:
 def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bool) -> None:
     """Remove one or more containers."""
     client = client_of(ctx)
-    _each(client, containers, lambda c: client.call("DELETE", f"/containers/{quote_name(c)}",
-                                                    {"force": "1" if force else None, "v": "1" if volumes else None}))
+    params = {"force": "1" if force else None, "v": "1" if volumes else None}
+    act_on_each(containers, lambda c: client.call("DELETE", f"/containers/{quote_name(c)}", params))
 
 
 @click.command("wait")
@@ -490,7 +471,7 @@ def wait(ctx: click.Context, containers: tuple[str, ...]) -> None:
         reply = client.call("POST", f"/containers/{quote_name(name)}/wait")
         click.echo(reply["StatusCode"])
 
-    _each(client, containers, one, echo=False)
+    act_on_each(containers, one, echo=False)
 
 
 @click.command("rename")
@@ -500,16 +481,6 @@ def wait(ctx: click.Context, containers: tuple[str, ...]) -> None:
 def rename(ctx: click.Context, container: str, new_name: str) -> None:
     """Rename a container."""
     client_of(ctx).call("POST", f"/containers/{quote_name(container)}/rename", {"name": new_name})
-
-
-def _since(text: str) -> str | None:
-    """``10m``, ``2h``, an RFC 3339 time or a unix timestamp -> seconds since the epoch (as text)."""
-    if not text:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600}
-    if text[-1] in units and text[:-1].replace(".", "", 1).isdigit():
-        return str(time.time() - float(text[:-1]) * units[text[-1]])
-    return text
 
 
 @click.command("logs")
@@ -528,7 +499,7 @@ def logs(ctx: click.Context, container: str, follow: bool, tail: str, since: str
     info = client.get(f"/containers/{quote_name(container)}/json")
     response = client.open("GET", f"/containers/{quote_name(container)}/logs", {
         "stdout": "1", "stderr": "1", "follow": "1" if follow else None, "tail": tail,
-        "since": _since(since), "until": _since(until), "timestamps": "1" if timestamps else None})
+        "since": since_param(since), "until": since_param(until), "timestamps": "1" if timestamps else None})
     demux_to_stdout(response, info["Config"]["Tty"])
 
 
@@ -586,11 +557,9 @@ def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -
 def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, size: bool, no_trunc: bool,
        filters: tuple[str, ...], format_: str) -> None:
     """List containers."""
-    from moor.cli.images import _filters
-
     limit = 1 if latest else last
     params = {"all": "1" if all_ or limit > 0 else None, "limit": limit if limit > 0 else None,
-              "size": "1" if size else None, "filters": _filters(filters)}
+              "size": "1" if size else None, "filters": filters_param(filters)}
     containers = client_of(ctx).get("/containers/json", **params)
     if quiet:
         for c in containers:
@@ -630,11 +599,9 @@ def container() -> None:
 @click.pass_context
 def container_prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
     """Remove all stopped containers."""
-    from moor.cli.images import _filters
-
     if not force and not confirm("WARNING! This will remove all stopped containers."):
         return
-    report = client_of(ctx).call("POST", "/containers/prune", {"filters": _filters(filters)})
+    report = client_of(ctx).call("POST", "/containers/prune", {"filters": filters_param(filters)})
     print_prune_report("Containers", report.get("ContainersDeleted") or [], report.get("SpaceReclaimed", 0))
 
 

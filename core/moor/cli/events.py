@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from moor.cli.containers import _since
 from moor.cli.main import client_of
 from moor.cli.output import render_format
+from moor.cli.queryflags import filters_param, since_param
 from moor.timefmt import rfc3339_nano_fixed
 
 
@@ -28,11 +28,9 @@ def _line(event: dict[str, Any]) -> str:
 @click.pass_context
 def events(ctx: click.Context, since: str, until: str, filters: tuple[str, ...], format_: str) -> None:
     """Get real time events from the server."""
-    from moor.cli.images import _filters
-
     client = client_of(ctx)
-    response = client.open("GET", "/events", {"since": _since(since), "until": _since(until),
-                                              "filters": _filters(filters)})
+    response = client.open("GET", "/events", {"since": since_param(since), "until": since_param(until),
+                                              "filters": filters_param(filters)})
     for event in client.stream_json(response):
         if format_:
             render_format(format_, [event])

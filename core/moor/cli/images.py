@@ -9,19 +9,20 @@ from typing import Any
 
 import click
 
-from moor.cli.client import DaemonError, quote_name
+from moor.cli.client import quote_name
 from moor.cli.main import client_of
 from moor.cli.output import (
+    act_on_each,
     confirm,
     fail,
     inspect_many,
-    print_json,
     print_prune_report,
     print_table,
     refuse_terminal,
     render_format,
     save_response,
 )
+from moor.cli.queryflags import filters_param
 from moor.timefmt import human_duration
 from moor.units import human_size
 
@@ -30,19 +31,7 @@ def _short(image_id: str, no_trunc: bool) -> str:
     return image_id if no_trunc else image_id.split(":", 1)[-1][:12]
 
 
-def _filters(values: tuple[str, ...]) -> str | None:
-    if not values:
-        return None
-    result: dict[str, list[str]] = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep:
-            fail(f'invalid argument "{value}" for "-f, --filter" flag: bad format of filter (expected name=value)', 125)
-        result.setdefault(key.strip().lower(), []).append(rest)
-    return json.dumps(result)
-
-
-def _split_repo_tag(name: str) -> tuple[str, str]:
+def split_repo_tag(name: str) -> tuple[str, str]:
     """``host:5000/repo:tag`` -> (``host:5000/repo``, ``tag``); no tag -> empty tag."""
     if "@" in name:
         return name, ""
@@ -85,7 +74,7 @@ def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool
 
 def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: bool, digests: bool,
                  no_trunc: bool, filters: tuple[str, ...], format_: str) -> None:
-    params: dict[str, Any] = {"all": "1" if all_ else None, "filters": _filters(filters)}
+    params: dict[str, Any] = {"all": "1" if all_ else None, "filters": filters_param(filters)}
     if repository:
         merged = json.loads(params["filters"] or "{}")
         merged.setdefault("reference", []).append(repository)
@@ -161,20 +150,14 @@ image.add_command(image_ls, "list")
 def rmi(ctx: click.Context, names: tuple[str, ...], force: bool, no_prune: bool) -> None:
     """Remove one or more images."""
     client = client_of(ctx)
-    failed = False
-    for name in names:
-        try:
-            report = client.call("DELETE", f"/images/{quote_name(name)}",
-                                 {"force": "1" if force else None, "noprune": "1" if no_prune else None})
-        except DaemonError as err:
-            click.echo(f"Error response from daemon: {err.message}", err=True)
-            failed = True
-            continue
-        for item in report or []:
+    params = {"force": "1" if force else None, "noprune": "1" if no_prune else None}
+
+    def remove(name: str) -> None:
+        for item in client.call("DELETE", f"/images/{quote_name(name)}", params) or []:
             for key, value in item.items():
                 click.echo(f"{key}: {value}")
-    if failed:
-        sys.exit(1)
+
+    act_on_each(names, remove, echo=False)
 
 
 image.add_command(rmi, "rm")
@@ -187,7 +170,7 @@ image.add_command(rmi, "remove")
 @click.pass_context
 def tag(ctx: click.Context, source: str, target: str) -> None:
     """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
-    repo, tag_name = _split_repo_tag(target)
+    repo, tag_name = split_repo_tag(target)
     client_of(ctx).call("POST", f"/images/{quote_name(source)}/tag", {"repo": repo, "tag": tag_name or None})
 
 
@@ -207,44 +190,6 @@ def _inspect_images(ctx: click.Context, names: tuple[str, ...], format_: str) ->
 def image_inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
     """Display detailed information on one or more images."""
     _inspect_images(ctx, names, format_)
-
-
-@click.command("inspect")
-@click.argument("names", nargs=-1, required=True)
-@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
-@click.option("--type", "type_", default="", help="Return JSON for specified type")
-@click.option("-s", "--size", is_flag=True, help="Display total file sizes if the type is container")
-@click.pass_context
-def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str, size: bool) -> None:
-    """Return low-level information on moor objects (containers first, then images, networks, volumes)."""
-    if type_ not in ("", "container", "image", "network", "volume"):
-        fail(f'"{type_}" is not a valid value for --type', 125)
-    client = client_of(ctx)
-    found, failed = [], False
-    for name in names:
-        item = None
-        for kind, path in (("container", f"/containers/{quote_name(name)}/json"),
-                           ("image", f"/images/{quote_name(name)}/json"),
-                           ("network", f"/networks/{quote_name(name)}"), ("volume", f"/volumes/{quote_name(name)}")):
-            if type_ and type_ != kind:
-                continue
-            try:
-                item = client.get(path, size="1" if size and kind == "container" else None)
-                break
-            except DaemonError as err:
-                if err.status != 404:
-                    raise
-        if item is None:
-            click.echo(f"Error: No such {type_ or 'object'}: {name}", err=True)
-            failed = True
-        else:
-            found.append(item)
-    if format_:
-        render_format(format_, found)
-    else:
-        print_json(found)
-    if failed:
-        sys.exit(1)
 
 
 def _ellipsis(text: str, width: int) -> str:
@@ -347,7 +292,7 @@ def import_(ctx: click.Context, source: str, repository: str, changes: tuple[str
     """Import the contents from a tarball to create a filesystem image."""
     if "://" in source:
         fail("importing from a URL is not supported by moor: download the file and import it")
-    repo, tag_name = _split_repo_tag(repository) if repository else ("", "")
+    repo, tag_name = split_repo_tag(repository) if repository else ("", "")
     if source == "-":
         body = sys.stdin.buffer
     else:
@@ -383,7 +328,7 @@ def image_prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str,
                if all_ else "WARNING! This will remove all dangling images.")
     if not force and not confirm(warning):
         return
-    merged = json.loads(_filters(filters) or "{}")
+    merged = json.loads(filters_param(filters) or "{}")
     merged["dangling"] = ["false" if all_ else "true"]
     report = client_of(ctx).call("POST", "/images/prune", {"filters": json.dumps(merged)})
     lines = [f"{key.lower()}: {value}" for item in report.get("ImagesDeleted") or [] for key, value in item.items()]

@@ -18,7 +18,7 @@ COMMANDS: dict[str, str] = {
     "image": "images:image",
     "rmi": "images:rmi",
     "tag": "images:tag",
-    "inspect": "images:inspect",
+    "inspect": "inspect:inspect",
     "history": "images:history",
     "load": "images:load",
     "save": "images:save",
@@ -47,7 +47,7 @@ COMMANDS: dict[str, str] = {
     "pause": "resources:pause",
     "unpause": "resources:unpause",
     "diff": "commit:diff",
-    "port": "commit:port",
+    "port": "port:port",
     "network": "networks:network",
     "volume": "volumes:volume",
 }

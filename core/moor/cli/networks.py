@@ -6,7 +6,8 @@ import click
 
 from moor.cli.client import quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, remove_each, render_format
+from moor.cli.output import act_on_each, confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.queryflags import filters_param
 
 
 @click.group("network")
@@ -111,9 +112,7 @@ def ipam_config(subnets: tuple[str, ...], ranges: tuple[str, ...], gateways: tup
 @click.pass_context
 def ls(ctx: click.Context, quiet: bool, no_trunc: bool, filters: tuple[str, ...], format_: str) -> None:
     """List networks."""
-    from moor.cli.images import _filters
-
-    records = client_of(ctx).get("/networks", filters=_filters(filters))
+    records = client_of(ctx).get("/networks", filters=filters_param(filters))
     rows = [{"ID": r["Id"] if no_trunc else r["Id"][:12], "Name": r["Name"], "Driver": r["Driver"],
              "Scope": r["Scope"], "Internal": str(r["Internal"]).lower(), "Labels": ""} for r in records]
     if quiet:
@@ -144,7 +143,8 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
 @click.pass_context
 def rm(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Remove one or more networks."""
-    remove_each(client_of(ctx), names, lambda name: f"/networks/{quote_name(name)}")
+    client = client_of(ctx)
+    act_on_each(names, lambda name: client.call("DELETE", f"/networks/{quote_name(name)}"))
 
 
 network.add_command(rm, "remove")
@@ -156,12 +156,10 @@ network.add_command(rm, "remove")
 @click.pass_context
 def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
     """Remove all unused networks."""
-    from moor.cli.images import _filters
-
     if not force and not confirm("WARNING! This will remove all custom networks not used by at least one "
                                  "container."):
         return
-    report = client_of(ctx).call("POST", "/networks/prune", {"filters": _filters(filters)})
+    report = client_of(ctx).call("POST", "/networks/prune", {"filters": filters_param(filters)})
     print_prune_report("Networks", report.get("NetworksDeleted") or [], None)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 import click
@@ -104,19 +104,36 @@ def confirm(warning: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def remove_each(client: Any, names: tuple[str, ...], path_of: Any, params: dict[str, Any] | None = None) -> None:
-    """``DELETE`` each object, echoing its name; Docker's error line for each failure, exit 1 if any failed."""
+def act_on_each(names: Iterable[str], action: Callable[[str], object], *, echo: bool = True,
+                errors_last: bool = False, after: Callable[[], None] | None = None) -> None:
+    """The docker CLI's loop over named objects (``stop a b``, ``rm a b``, ``network rm a b``, ...).
+
+    ``action(name)`` for each name; the name is echoed when it succeeds (unless ``echo`` is off: the
+    action prints its own answer) and a 304 (already so: start a running container, stop a stopped
+    one) counts as success. Each failure is an ``Error response from daemon: ...`` line, printed as
+    it happens or, with ``errors_last``, all together once the loop is done (docker's pause,
+    unpause, update). ``after`` runs after the loop, before those lines. Exit 1 if any failed.
+    """
     from moor.cli.client import DaemonError
 
-    failed = False
+    errors: list[str] = []
     for name in names:
         try:
-            client.call("DELETE", path_of(name), params=params)
-            click.echo(name)
+            action(name)
         except DaemonError as err:
-            click.echo(f"Error response from daemon: {err.message}", err=True)
-            failed = True
-    if failed:
+            if err.status != 304:
+                message = f"Error response from daemon: {err.message}"
+                if not errors_last:
+                    click.echo(message, err=True)
+                errors.append(message)
+                continue
+        if echo:
+            click.echo(name)
+    if after is not None:
+        after()
+    if errors and errors_last:
+        click.echo("\n".join(errors), err=True)
+    if errors:
         sys.exit(1)
 
 

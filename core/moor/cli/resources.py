@@ -11,6 +11,8 @@ import click
 
 from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
+from moor.cli.output import act_on_each
+from moor.units import bytes_size, human_size
 
 DEFAULT_STATS_FORMAT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
                         "\t{{.PIDs}}")
@@ -22,24 +24,6 @@ REDRAW_INTERVAL = 0.5
 
 
 # --------------------------------------------------------------------------- numbers as Docker's CLI shows them
-
-
-def _custom_size(value: float, base: float, units: list[str], precision: int) -> str:
-    index = 0
-    while value >= base and index < len(units) - 1:
-        value /= base
-        index += 1
-    return f"{value:.{precision}g}{units[index]}"
-
-
-def bytes_size(value: float) -> str:
-    """go-units' BytesSize: binary units, 4 significant digits (``15.62MiB``)."""
-    return _custom_size(float(value), 1024.0, ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"], 4)
-
-
-def human_size(value: float, precision: int = 3) -> str:
-    """go-units' HumanSizeWithPrecision: decimal units (``1.23MB``)."""
-    return _custom_size(float(value), 1000.0, ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"], precision)
 
 
 def cpu_percent(stats: dict[str, Any]) -> float:
@@ -91,14 +75,14 @@ def stats_row(container: str, stats: dict[str, Any] | None, no_trunc: bool) -> d
     ident = stats.get("id") or container
     name = stats.get("name") or ""
     return {
-        "BlockIO": f"{human_size(read)} / {human_size(write)}",
+        "BlockIO": f"{human_size(read, 3)} / {human_size(write, 3)}",
         "CPUPerc": f"{cpu_percent(stats):.2f}%",
         "Container": container,
         "ID": ident if no_trunc else ident[:12],
         "MemPerc": f"{(used / limit * 100.0 if limit else 0.0):.2f}%",
         "MemUsage": f"{bytes_size(used)} / {bytes_size(limit)}",
         "Name": name[1:] if len(name) > 1 else "--",
-        "NetIO": f"{human_size(rx)} / {human_size(tx)}",
+        "NetIO": f"{human_size(rx, 3)} / {human_size(tx, 3)}",
         "PIDs": str(int((stats.get("pids_stats") or {}).get("current", 0))),
     }
 
@@ -224,15 +208,8 @@ def stats(ctx: click.Context, containers: tuple[str, ...], all_: bool, format_: 
     client = client_of(ctx)
     collector = _Collector(client, no_trunc)
     named = bool(containers)
-    errors = []
-    for name in containers:
-        try:
-            client.get(f"/containers/{quote_name(name)}/json")
-        except DaemonError as err:
-            errors.append(f"Error response from daemon: {err.message}")
-    if errors:
-        click.echo("\n".join(errors), err=True)
-        sys.exit(1)
+    act_on_each(containers, lambda name: client.get(f"/containers/{quote_name(name)}/json"), echo=False,
+                errors_last=True)
     for name in containers if named else _listed(client, all_):
         collector.add(name, stream=not no_stream)
     try:
@@ -303,38 +280,26 @@ def update(ctx: click.Context, containers: tuple[str, ...], blkio_weight: str | 
         sys.exit(1)
     client = client_of(ctx)
     warnings: list[str] = []
-    errors: list[str] = []
-    for name in containers:
-        try:
-            reply = client.call("POST", f"/containers/{quote_name(name)}/update", body=body) or {}
-        except DaemonError as err:
-            errors.append(f"Error response from daemon: {err.message}")
-            continue
-        click.echo(name)
-        warnings += reply.get("Warnings") or []
-    if warnings:
-        click.echo("\n".join(warnings))
-    if errors:
-        click.echo("\n".join(errors), err=True)
-        sys.exit(1)
+
+    def update_one(name: str) -> None:
+        reply = client.call("POST", f"/containers/{quote_name(name)}/update", body=body) or {}
+        warnings.extend(reply.get("Warnings") or [])
+
+    def print_warnings() -> None:
+        if warnings:
+            click.echo("\n".join(warnings))
+
+    act_on_each(containers, update_one, errors_last=True, after=print_warnings)
 
 
 # --------------------------------------------------------------------------- pause / unpause
 
 
 def _each(ctx: click.Context, containers: tuple[str, ...], action: str) -> None:
+    """``POST /containers/{name}/{action}`` for each name; the errors together at the end, as docker prints them."""
     client = client_of(ctx)
-    errors = []
-    for name in containers:
-        try:
-            client.call("POST", f"/containers/{quote_name(name)}/{action}")
-        except DaemonError as err:
-            errors.append(f"Error response from daemon: {err.message}")
-            continue
-        click.echo(name)
-    if errors:
-        click.echo("\n".join(errors), err=True)
-        sys.exit(1)
+    act_on_each(containers, lambda name: client.call("POST", f"/containers/{quote_name(name)}/{action}"),
+                errors_last=True)
 
 
 @click.command("pause")

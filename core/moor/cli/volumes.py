@@ -9,7 +9,8 @@ import click
 
 from moor.cli.client import quote_name
 from moor.cli.main import client_of
-from moor.cli.output import confirm, fail, inspect_many, print_prune_report, print_table, remove_each, render_format
+from moor.cli.output import act_on_each, confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.queryflags import filters_param
 
 
 @click.group("volume")
@@ -57,9 +58,7 @@ def _row(volume_: dict[str, Any]) -> dict[str, str]:
 @click.pass_context
 def ls(ctx: click.Context, quiet: bool, filters: tuple[str, ...], format_: str) -> None:
     """List volumes."""
-    from moor.cli.images import _filters
-
-    reply = client_of(ctx).get("/volumes", filters=_filters(filters))
+    reply = client_of(ctx).get("/volumes", filters=filters_param(filters))
     rows = [_row(v) for v in reply.get("Volumes") or []]
     for warning in reply.get("Warnings") or []:
         click.echo(warning, err=True)
@@ -94,8 +93,9 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
 @click.pass_context
 def rm(ctx: click.Context, force: bool, names: tuple[str, ...]) -> None:
     """Remove one or more volumes. You cannot remove a volume that is in use by a container."""
-    remove_each(client_of(ctx), names, lambda name: f"/volumes/{quote_name(name)}",
-                {"force": "1" if force else None})
+    client = client_of(ctx)
+    params = {"force": "1" if force else None}
+    act_on_each(names, lambda name: client.call("DELETE", f"/volumes/{quote_name(name)}", params=params))
 
 
 volume.add_command(rm, "remove")
@@ -108,9 +108,7 @@ volume.add_command(rm, "remove")
 @click.pass_context
 def prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str, ...]) -> None:
     """Remove unused local volumes."""
-    from moor.cli.images import _filters
-
-    merged = json.loads(_filters(filters) or "{}")
+    merged = json.loads(filters_param(filters) or "{}")
     if "all" in merged and all_:
         fail("conflicting options: cannot specify both --all and --filter all=1")
     if all_:
