@@ -84,18 +84,25 @@ class FakeMonitor:
 class FakeProcesses:
     """The runtime (``runc kill``...) and the monitors (launch, ``wait``, ``state``, ``abort``) of the fake engine."""
 
-    def __init__(self) -> None:
-        self.processes: dict[str, FakeProcess] = {}
+    def __init__(self, processes: dict[str, FakeProcess] | None = None) -> None:
+        #: container ID -> its process; shared with the next engine when moord "restarts"
+        self.processes: dict[str, FakeProcess] = processes if processes is not None else {}
+        #: set when this engine's moord is "down": its waiters never learn of an exit again
+        self.down = False
         self.signals: list[tuple[str, str]] = []
         #: container ID -> the error its monitor's start reports (runc's, say)
         self.start_failures: dict[str, BaseException] = {}
         self.next_pid = 4000
 
-    def install(self, service: ContainerService, monkeypatch: pytest.MonkeyPatch) -> None:
-        service.runtime = self  # type: ignore[assignment]
+    def patch(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Launch and ask the fake monitors (before the engine is built: it re-adopts containers)."""
         monkeypatch.setattr(containers_module, "launch_monitor", self.launch_monitor)
         monkeypatch.setattr(containers_module, "request", self.request)
         monkeypatch.setattr(containers_module, "_remove_empty_cgroup_parents", lambda: None)
+
+    def install(self, service: ContainerService) -> None:
+        """Be the service's runtime."""
+        service.runtime = self  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ the runtime
 
@@ -131,7 +138,10 @@ class FakeProcesses:
         if process is None:
             raise OSError("no monitor")
         if message["op"] == "wait":
-            process.exited.wait()
+            while not process.exited.wait(0.02) and not self.down:
+                pass
+            if self.down:
+                threading.Event().wait()  # a stopped moord's waiter: it never answers
             return {"exit_code": process.exit_code, "finished_at": process.finished_at}
         if message["op"] == "state":
             return {"running": process.alive, "exit_code": process.exit_code}
@@ -148,16 +158,25 @@ class FakeProcesses:
 class FakeEngine:
     """An :class:`Engine` over fake drivers and fake processes, with busybox-like images."""
 
-    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch, previous: FakeEngine | None = None) -> None:
+        self.root, self.monkeypatch = root, monkeypatch
         config = config_module.parse({"data_root": str(root / "data"), "exec_root": str(root / "exec")})
-        self.engine = Engine(config, fake_drivers(root / "drivers"))
+        self.processes = FakeProcesses(previous.processes.processes if previous else None)
+        self.processes.patch(monkeypatch)
+        self.engine = Engine(config, previous.drivers if previous else fake_drivers(root / "drivers"))
         self.containers = self.engine.containers
         self.drivers = self.engine.drivers
-        self.processes = FakeProcesses()
-        self.processes.install(self.containers, monkeypatch)
-        self.image = add_image(self.engine.images.store, "busybox",
-                               config={"Cmd": ["sh"], "Env": ["PATH=/bin", "KEEP=image"], "Labels": {"from": "image"}})
-        self._events, _ = self.engine.events.subscribe()
+        self.processes.install(self.containers)
+        self.successor: FakeEngine | None = None
+        self.image = previous.image if previous else add_image(
+            self.engine.images.store, "busybox",
+            config={"Cmd": ["sh"], "Env": ["PATH=/bin", "KEEP=image"], "Labels": {"from": "image"}})
+
+    def restart(self) -> FakeEngine:
+        """moord stops (its containers run on) and starts again over the same data and drivers."""
+        self.processes.down = True
+        self.successor = FakeEngine(self.root, self.monkeypatch, self)
+        return self.successor
 
     def create(self, name: str = "", **body: Any) -> Container:
         return self.containers.create({"Image": "busybox", **body}, name)
@@ -186,6 +205,31 @@ class FakeEngine:
 
     def close(self) -> None:
         self.engine.close()
+        if self.successor is not None:
+            self.successor.close()
+
+
+class Waiter:
+    """``wait`` in a thread of its own, so that a wait that never ends fails the test instead of hanging it."""
+
+    def __init__(self, service: ContainerService, ident: str, condition: str = "not-running") -> None:
+        self.answer: list[int] = []
+        self.thread = threading.Thread(target=lambda: self.answer.append(service.wait(ident, condition)),
+                                       daemon=True)
+        self.thread.start()
+
+    def result(self, timeout: float = 5) -> int:
+        self.thread.join(timeout)
+        assert self.answer, "wait did not return"
+        return self.answer[0]
+
+    def pending(self) -> bool:
+        self.thread.join(0.1)
+        return self.thread.is_alive()
+
+
+def waited(service: ContainerService, ident: str, condition: str = "not-running") -> int:
+    return Waiter(service, ident, condition).result()
 
 
 def container_directories(fake: FakeEngine) -> list[str]:
@@ -344,7 +388,7 @@ def test_an_exit_of_its_own_is_recorded(fake: FakeEngine) -> None:
     container = fake.create("short")
     fake.containers.start("short")
     fake.processes.exit(container.id, 3)
-    assert fake.containers.wait("short") == 3
+    assert waited(fake.containers, "short") == 3
     assert fake.containers.get("short").state.Status == "exited"
     assert fake.actions(container.id) == ["create", "start", "die"]
 
@@ -354,27 +398,21 @@ def test_an_exit_of_its_own_is_recorded(fake: FakeEngine) -> None:
 
 def test_wait_conditions(fake: FakeEngine) -> None:
     container = fake.create("waited")
-    assert fake.containers.wait("waited") == 0  # never started: not running already
+    assert waited(fake.containers, "waited") == 0  # never started: not running already
     with pytest.raises(InvalidParameter, match="invalid condition"):
         fake.containers.wait("waited", "someday")
     fake.containers.start("waited")
     fake.processes.exit(container.id, 4)
-    assert fake.containers.wait("waited") == 4
+    assert waited(fake.containers, "waited") == 4
     fake.containers.start("waited")
-    answer: list[int] = []
-    waiter = threading.Thread(target=lambda: answer.append(fake.containers.wait("waited", "next-exit")))
-    waiter.start()
-    time.sleep(0.1)
-    assert answer == []  # still running: next-exit waits for the new exit, not the old one
+    next_exit = Waiter(fake.containers, "waited", "next-exit")
+    assert next_exit.pending()  # still running: next-exit waits for the new exit, not the old one
     fake.processes.exit(container.id, 5)
-    waiter.join(5)
-    assert answer == [5]
-    removed: list[int] = []
-    waiter = threading.Thread(target=lambda: removed.append(fake.containers.wait("waited", "removed")))
-    waiter.start()
+    assert next_exit.result() == 5
+    removal = Waiter(fake.containers, "waited", "removed")
+    assert removal.pending()
     fake.containers.remove("waited")
-    waiter.join(5)
-    assert removed == [5]
+    assert removal.result() == 5
 
 
 # --------------------------------------------------------------------------- remove
@@ -436,7 +474,21 @@ def test_restart_policy_starts_the_container_again(fake: FakeEngine) -> None:
     assert fake.actions(container.id) == ["create", "start", "die", "start", "die"]
 
 
-# --------------------------------------------------------------------------- rename, prune
+def test_a_restarted_engine_adopts_running_containers_and_records_the_exits_it_missed(fake: FakeEngine) -> None:
+    alive = fake.create("alive")
+    fake.containers.start("alive")
+    died = fake.create("died", HostConfig={"RestartPolicy": {"Name": "no"}})
+    fake.containers.start("died")
+    fake.processes.down = True  # moord stops; meanwhile one container exits
+    fake.processes.exit(died.id, 7)
+    again = fake.restart()
+    assert again.containers.get("died").state.Status == "exited"
+    assert again.containers.get("died").state.ExitCode == 7
+    assert again.containers.get("alive").state.Running  # re-adopted, and watched:
+    again.processes.exit(alive.id, 2)
+    assert waited(again.containers, "alive") == 2
+    assert again.containers.get("alive").state.Status == "exited"
+    assert again.actions() == ["die", "die"]  # the new engine's bus: both exits, none twice
 
 
 def test_rename(fake: FakeEngine) -> None:
