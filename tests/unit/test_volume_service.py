@@ -10,6 +10,7 @@ from moor import config as config_module
 from moor.drivers import load_drivers
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.services.volumes import ANONYMOUS_LABEL, VolumeService
+from moor.testing.fakes import FakeVolumes, driver_context
 
 
 class _Users:
@@ -138,23 +139,11 @@ def test_mount_and_unmount_through_the_driver(tmp_path) -> None:
         volumes.mount("gone", "c1")
 
 
-class _BrokenDriver:
-    """A volume driver whose backend is unreachable."""
-
-    from moor import hookimpl
-
-    @hookimpl
-    def moor_volume_list(self) -> list:
-        raise MoorError("backend unreachable")
-
-    @hookimpl
-    def moor_volume_get(self, name: str) -> None:
-        return None
-
-
 def test_a_driver_that_cannot_list_is_a_warning(tmp_path) -> None:
     volumes = _service(tmp_path)
-    volumes.drivers.add("volume", "broken", _BrokenDriver())
+    broken = FakeVolumes(driver_context("volume", "broken", tmp_path))
+    volumes.drivers.add("volume", "broken", broken)
+    broken.fail_next("list", MoorError("backend unreachable"))
     volumes.create("fine")
     listed = volumes.list({})
     assert [v["Name"] for v in listed["Volumes"]] == ["fine"]
