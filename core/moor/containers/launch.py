@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from moor.containers.record import Container
 from moor.containers.runtime import Runtime
@@ -59,7 +59,29 @@ class Monitor:
             pass
 
 
-def monitor_command(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
+class MonitoredProcess(Protocol):
+    """What :func:`monitor_command` reads of a container: a :class:`Container`, or an exec's view of one."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tty(self) -> bool: ...
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    @property
+    def log_options(self) -> Mapping[str, str]: ...
+
+    @property
+    def log_path(self) -> str: ...
+
+
+def monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
                     exec_process: str = "", log_recipe: DriverRecipe | None = None) -> list[str]:
     command = [sys.executable, "-m", "moor.monitor", "--id", container.id, "--state-dir", state_dir,
                "--bundle", bundle, "--runtime", runtime.path, "--runtime-root", runtime.root]
