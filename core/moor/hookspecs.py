@@ -453,6 +453,8 @@ def moor_log_read(
 def moor_log_remove(container: ContainerRef) -> bool:
     """Delete what the driver stored for ``container``.
 
+    :return: ``True`` when something was deleted, ``False`` when nothing was stored.
+
     Optional. Called when the container is removed.
     """
 

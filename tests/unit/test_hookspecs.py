@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from moor import hookspecs
+from moor import errors, hookspecs
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("moor_"))
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -132,16 +132,41 @@ def _parameters(hook: str) -> list[str]:
 # --------------------------------------------------------------------------- the contract is documented
 
 
+def _doc(hook: str) -> str:
+    return inspect.getdoc(getattr(hookspecs, hook)) or ""
+
+
 @pytest.mark.parametrize("name", HOOKS)
 def test_hook_is_documented(name: str) -> None:
-    doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+    doc = _doc(name)
     summary = doc.split("\n", 1)[0]
     assert summary.endswith("."), f"{name}: no one-line summary"
     assert "Called" in doc or "Notification" in doc, f"{name}: does not say when the engine calls it"
-    parameters = _parameters(name)
-    if name.startswith(tuple(f"moor_{kind}" for kind in DRIVER_KINDS)) and parameters:
-        mentioned = [p for p in parameters if p in doc]
-        assert mentioned, f"{name}: documents none of its parameters"
+    unnamed = [p for p in _parameters(name) if not re.search(rf"\b{p}\b", doc)]
+    assert not unnamed, f"{name}: does not say what {', '.join(unnamed)} is"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_hook_says_what_it_returns(name: str) -> None:
+    returns = inspect.signature(getattr(hookspecs, name)).return_annotation
+    if returns in (None, "None"):
+        return
+    doc = _doc(name)
+    summary = doc.split("\n", 1)[0]
+    said = ":return:" in doc or re.search(r"\breturn\b", summary, re.IGNORECASE) or \
+        summary.startswith(("Tell whether", "List "))
+    assert said, f"{name}: returns {returns} but does not say what"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_hook_raises_only_moor_errors(name: str) -> None:
+    """The module's rule: a driver raises only errors from :mod:`moor.errors`, and the docs name real ones."""
+    for raised in re.findall(r":raises ([\w.]+):", _doc(name)):
+        module, _, error = raised.rpartition(".")
+        assert module == "moor.errors", f"{name}: raises {raised}, not an error of moor.errors"
+        defined = getattr(errors, error, None)
+        assert isinstance(defined, type) and issubclass(defined, errors.MoorError), \
+            f"{name}: raises {raised}, which moor.errors does not define"
 
 
 def test_every_driver_kind_has_required_hooks_that_exist() -> None:
