@@ -337,7 +337,7 @@ def test_start_mounts_joins_and_runs_then_stop_undoes_it(fake: FakeEngine) -> No
     assert next(iter(bridge.networks.values())).endpoints == {}
     assert fake.actions(container.id) == ["create", "start", "die", "stop"]
     assert fake.event("die")["Actor"]["Attributes"]["exitCode"] == "143"
-    assert fake.lifecycle() == [f"{event} {container.id}" for event in ("created", "started", "stopped")]
+    assert fake.lifecycle() == [f"created {container.id}", f"started {container.id}", f"stopped {container.id} 143"]
     with pytest.raises(NotModified):
         fake.containers.stop("web")
 

@@ -67,40 +67,23 @@ def test_unknown_log_driver_at_call_time_is_dockers_error(tmp_path) -> None:
 
 def test_lifecycle_notifications_reach_every_plugin_and_survive_failures(tmp_path) -> None:
     from moor import hookimpl
-
-    seen: list[str] = []
+    from moor.testing.fakes import LifecycleRecorder
 
     class Broken:
         @hookimpl
         def moor_container_started(self, container: ContainerRef) -> None:
             raise RuntimeError("boom")
 
-    class Recorder:
-        @hookimpl
-        def moor_container_created(self, container: ContainerRef) -> None:
-            seen.append(f"created {container.id}")
-
-        @hookimpl
-        def moor_container_started(self, container: ContainerRef) -> None:
-            seen.append(f"started {container.id}")
-
-        @hookimpl
-        def moor_container_stopped(self, container: ContainerRef) -> None:
-            seen.append(f"stopped {container.id} {container.exit_code}")
-
-        @hookimpl
-        def moor_container_removed(self, container: ContainerRef) -> None:
-            seen.append(f"removed {container.id}")
-
     drivers = load_drivers(_config(tmp_path))
+    recorder = LifecycleRecorder()
     drivers.manager.register(Broken(), name="broken")
-    drivers.manager.register(Recorder(), name="recorder")
+    drivers.manager.register(recorder, name="recorder")
     ref = ContainerRef(id="abc", name="x", exit_code=3)
     drivers.notify("created", container=ref)
     drivers.notify("started", container=ref)
     drivers.notify("stopped", container=ref)
     drivers.notify("removed", container=ref)
-    assert seen == ["created abc", "started abc", "stopped abc 3", "removed abc"]
+    assert recorder.seen == ["created abc", "started abc", "stopped abc 3", "removed abc"]
 
 
 def test_incomplete_driver_is_refused(tmp_path) -> None:

@@ -658,7 +658,10 @@ class FakeLog(FakeDriver):
 
 
 class LifecycleRecorder:
-    """A plugin that records every lifecycle notification as ``"<event> <container id>"``."""
+    """A plugin that records every lifecycle notification as ``"<event> <container id>"``.
+
+    A stop is recorded with the exit code the container reference carries: ``"stopped <id> <code>"``.
+    """
 
     def __init__(self) -> None:
         self.seen: list[str] = []
@@ -673,7 +676,7 @@ class LifecycleRecorder:
 
     @hookimpl
     def moor_container_stopped(self, container: ContainerRef) -> None:
-        self.seen.append(f"stopped {container.id}")
+        self.seen.append(f"stopped {container.id} {container.exit_code}")
 
     @hookimpl
     def moor_container_removed(self, container: ContainerRef) -> None:
