@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal as signals
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -281,6 +282,31 @@ def test_a_name_in_use_is_a_conflict_and_leaves_nothing(fake: FakeEngine) -> Non
     assert set(fake.storage().entries) == snapshots
     assert [c.id for c in fake.containers.store.all()] == [first.id]
     assert container_directories(fake) == [first.id]
+
+
+def test_create_applies_dockers_defaults(fake: FakeEngine) -> None:
+    plain = fake.create("plain")
+    assert (plain.path, plain.args) == ("sh", [])  # the image's Cmd
+    assert plain.host_config["NetworkMode"] == "default" and plain.host_config["ShmSize"] == 64 * 1024 * 1024
+    assert plain.host_config["RestartPolicy"]["Name"] == "no" and plain.host_config["AutoRemove"] is False
+    on_host = fake.create("on-host", HostConfig={"NetworkMode": "host"})
+    assert on_host.config["Hostname"] == socket.gethostname() and on_host.networks == {}
+    entry = fake.create("entry", Entrypoint=["/bin/entry"], Cmd=["arg"])
+    assert (entry.path, entry.args) == ("/bin/entry", ["arg"])
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"HostConfig": {"AutoRemove": True, "RestartPolicy": {"Name": "always"}}},
+     "can't create 'AutoRemove' container with restart policy"),
+    ({"HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}, "invalid restart policy 'sometimes'"),
+    ({"Entrypoint": [""], "Cmd": None}, "No command specified"),
+    ({"Image": ""}, "No image specified"),
+])
+def test_create_refuses_what_docker_refuses(fake: FakeEngine, body: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        fake.create("refused", **body)
+    assert str(refused.value) == message
+    assert fake.containers.store.all() == [] and "prepare" not in fake.storage().operations()
 
 
 def test_names_are_generated_or_checked(fake: FakeEngine) -> None:
