@@ -25,6 +25,7 @@ from moor.services.image_transfer import ImageTransfer
 from moor.services.images import ImageService
 from moor.services.networks import NetworkService
 from moor.services.start_hooks import PendingAttaches, StartListeners
+from moor.services.stats import ContainerResources
 from moor.services.volumes import VolumeService
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Engine:
         started.add(self.health.watch)
         self.archive = ContainerArchive(self.containers, drivers, self.events)
         self.commits = CommitService(self.containers, self.images, drivers, self.events)
+        self.resources = ContainerResources(self.containers, self.events)
         self.services["images"] = self.images
         self.services["containers"] = self.containers
         self.services["networking"] = self.networking

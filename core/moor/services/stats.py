@@ -32,6 +32,7 @@ from moor.timefmt import ZERO_TIME, rfc3339_nano
 if TYPE_CHECKING:
     from moor.containers.record import Container
     from moor.services.containers import ContainerService
+    from moor.services.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -110,99 +111,103 @@ def stats_json(service: ContainerService, container: Container, previous: dict[s
     return result
 
 
-def sample(service: ContainerService, container_id: str, one_shot: bool = False) -> dict[str, Any]:
-    """The answer to ``stream=0``: a second sample a second after the first (the first if ``one_shot``)."""
-    container = service.get(container_id)
-    first = stats_json(service, container, None)
-    if one_shot or not container.state.Running:
-        return first
-    time.sleep(SAMPLE_INTERVAL)
-    current = service.store.find(container.id) or container
-    return stats_json(service, current, first)
+class ContainerResources:
+    """Statistics, update, pause and unpause of the containers of ``containers``; events go to ``events``."""
 
+    def __init__(self, containers: ContainerService, events: EventBus) -> None:
+        self.containers = containers
+        self.events = events
 
-def stream(service: ContainerService, container_id: str,
-           interval: float = SAMPLE_INTERVAL) -> Iterator[dict[str, Any]]:
-    """Samples every ``interval`` seconds until the container is removed (``stream=1``)."""
-    previous: dict[str, Any] | None = None
-    while True:
-        container = service.store.find(container_id)
-        if container is None:
-            return
-        current = stats_json(service, container, previous)
-        yield current
-        previous = current
-        time.sleep(interval)
+    def sample(self, container_id: str, one_shot: bool = False) -> dict[str, Any]:
+        """The answer to ``stream=0``: a second sample a second after the first (the first if ``one_shot``)."""
+        container = self.containers.get(container_id)
+        first = stats_json(self.containers, container, None)
+        if one_shot or not container.state.Running:
+            return first
+        time.sleep(SAMPLE_INTERVAL)
+        current = self.containers.store.find(container.id) or container
+        return stats_json(self.containers, current, first)
 
+    def stream(self, ident: str, interval: float = SAMPLE_INTERVAL) -> Iterator[dict[str, Any]]:
+        """Samples every ``interval`` seconds until the container is removed (``stream=1``); NotFound now, not at
+        the first sample, for an unknown container."""
+        return self._samples(self.containers.get(ident).id, interval)
 
-# --------------------------------------------------------------------------- update
+    def _samples(self, container_id: str, interval: float) -> Iterator[dict[str, Any]]:
+        previous: dict[str, Any] | None = None
+        while True:
+            container = self.containers.store.find(container_id)
+            if container is None:
+                return
+            current = stats_json(self.containers, container, previous)
+            yield current
+            previous = current
+            time.sleep(interval)
 
+    # -------------------------------------------------------------- update
 
-def update(service: ContainerService, ident: str, body: dict[str, Any]) -> list[str]:
-    """``POST /containers/{id}/update``: validate, merge into the HostConfig, apply with runc; warnings."""
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidParameter("json: cannot unmarshal into Go value of type container.UpdateConfig")
-    validate_resources(body, update=True)
-    policy = body.get("RestartPolicy")
-    if policy is not None and not isinstance(policy, dict):
-        raise InvalidParameter("json: cannot unmarshal into Go struct field UpdateConfig.RestartPolicy")
-    if policy and policy.get("Name"):
-        body = {**body, "RestartPolicy": restart_policy.validate(policy, auto_remove=False)}
-    container = service.get(ident)
-    with service.store.lock:
-        before = container.host_config
-        after = merge_update(container.id, before, body)
-        container.host_config = after
-        service.store.save(container)
-        if container.state.Running:
+    def update(self, ident: str, body: dict[str, Any]) -> list[str]:
+        """``POST /containers/{id}/update``: validate, merge into the HostConfig, apply with runc; warnings."""
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise InvalidParameter("json: cannot unmarshal into Go value of type container.UpdateConfig")
+        validate_resources(body, update=True)
+        policy = body.get("RestartPolicy")
+        if policy is not None and not isinstance(policy, dict):
+            raise InvalidParameter("json: cannot unmarshal into Go struct field UpdateConfig.RestartPolicy")
+        if policy and policy.get("Name"):
+            body = {**body, "RestartPolicy": restart_policy.validate(policy, auto_remove=False)}
+        container = self.containers.get(ident)
+        with self.containers.store.lock:
+            before = container.host_config
+            after = merge_update(container.id, before, body)
+            container.host_config = after
+            self.containers.store.save(container)
+            if container.state.Running:
+                try:
+                    update_resources(self.containers.runtime.path, self.containers.runtime.root, container.id, body)
+                except MoorError as err:
+                    container.host_config = before
+                    self.containers.store.save(container)
+                    raise MoorError(f"Cannot update container {container.id}: {err}") from None
+        self.events.publish_container(container, "update")
+        return []
+
+    # -------------------------------------------------------------- pause / unpause
+
+    def pause(self, ident: str) -> Container:
+        """Freeze every process of a running container (``runc pause``)."""
+        container = self.containers.get(ident)
+        with self.containers.store.lock:
+            if not container.state.Running:
+                raise Conflict(f"Container {container.id} is not running")
+            if container.state.Paused:
+                raise Conflict(f"Container {container.id} is already paused")
             try:
-                update_resources(service.runtime.path, service.runtime.root, container.id, body)
+                self.containers.runtime.pause(container.id)
             except MoorError as err:
-                container.host_config = before
-                service.store.save(container)
-                raise MoorError(f"Cannot update container {container.id}: {err}") from None
-    service.events.publish_container(container, "update")
-    return []
+                raise MoorError(f"Cannot pause container {container.id}: {err}") from None
+            container.state.Paused = True
+            container.state.Status = "paused"
+            self.containers.store.save(container)
+        self.events.publish_container(container, "pause")
+        return container
 
-
-# --------------------------------------------------------------------------- pause / unpause
-
-
-def pause(service: ContainerService, ident: str) -> Container:
-    """Freeze every process of a running container (``runc pause``)."""
-    container = service.get(ident)
-    with service.store.lock:
-        if not container.state.Running:
-            raise Conflict(f"Container {container.id} is not running")
-        if container.state.Paused:
-            raise Conflict(f"Container {container.id} is already paused")
-        try:
-            service.runtime.pause(container.id)
-        except MoorError as err:
-            raise MoorError(f"Cannot pause container {container.id}: {err}") from None
-        container.state.Paused = True
-        container.state.Status = "paused"
-        service.store.save(container)
-    service.events.publish_container(container, "pause")
-    return container
-
-
-def unpause(service: ContainerService, ident: str) -> Container:
-    """Thaw a paused container (``runc resume``)."""
-    container = service.get(ident)
-    with service.store.lock:
-        if not container.state.Running:
-            raise Conflict(f"Container {container.id} is not running")
-        if not container.state.Paused:
-            raise Conflict(f"Container {container.id} is not paused")
-        try:
-            service.runtime.resume(container.id)
-        except MoorError as err:
-            raise MoorError(f"Cannot unpause container {container.id}: {err}") from None
-        container.state.Paused = False
-        container.state.Status = "running"
-        service.store.save(container)
-    service.events.publish_container(container, "unpause")
-    return container
+    def unpause(self, ident: str) -> Container:
+        """Thaw a paused container (``runc resume``)."""
+        container = self.containers.get(ident)
+        with self.containers.store.lock:
+            if not container.state.Running:
+                raise Conflict(f"Container {container.id} is not running")
+            if not container.state.Paused:
+                raise Conflict(f"Container {container.id} is not paused")
+            try:
+                self.containers.runtime.resume(container.id)
+            except MoorError as err:
+                raise MoorError(f"Cannot unpause container {container.id}: {err}") from None
+            container.state.Paused = False
+            container.state.Status = "running"
+            self.containers.store.save(container)
+        self.events.publish_container(container, "unpause")
+        return container
