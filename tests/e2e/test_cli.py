@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tomllib
 
+from e2e.containerhelpers import run_cli as moor
 from moor.testing.daemon import DaemonProcess
-
-MOOR = [sys.executable, "-m", "moor.cli"]
-
-
-def moor(*args: str, env: dict[str, str] | None = None, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MOOR, *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})}, input=input.decode() if input else None)
 
 
 def test_version_shows_client_and_server(daemon: DaemonProcess) -> None:

@@ -10,7 +10,7 @@ import time
 import docker
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import docker_env, moor, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -86,10 +86,6 @@ def test_events(moord: DaemonProcess) -> None:
     out = moor(moord, "events", "--since", since, "--until", until, "--filter", "container=evented",
                "--format", "{{.Action}}").stdout.split()
     assert out[:2] == ["create", "attach"] and "start" in out and "die" in out and out[-1] == "destroy"
-
-
-def docker_env(daemon: DaemonProcess) -> dict[str, str]:
-    return {**os.environ, "DOCKER_HOST": daemon.host, "DOCKER_CONFIG": daemon.root}
 
 
 def test_docker_cli_end_to_end(moord: DaemonProcess, docker_cli: str) -> None:

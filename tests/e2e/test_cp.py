@@ -23,17 +23,12 @@ from pathlib import Path
 import docker
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import docker_env, moor, moor_bytes, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
 
 pytestmark = pytest.mark.root
 
 HOST_SECRET = "HOST SECRET\n"
-
-
-def moor_bytes(daemon: DaemonProcess, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "moor.cli", "-H", daemon.host, *args], capture_output=True,
-                          input=input, timeout=120)
 
 
 def tar_of(*files: tuple[str, bytes]) -> bytes:
@@ -361,10 +356,6 @@ def test_mounts_are_released(moord: DaemonProcess, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- real Docker clients
-
-
-def docker_env(daemon: DaemonProcess) -> dict[str, str]:
-    return {**os.environ, "DOCKER_HOST": daemon.host, "DOCKER_CONFIG": daemon.root}
 
 
 def test_docker_cli_cp_both_ways(moord: DaemonProcess, docker_cli: str, tmp_path: Path) -> None:

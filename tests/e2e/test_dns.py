@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from e2e.containerhelpers import import_busybox, moor
+from e2e.containerhelpers import address, import_busybox, moor
 from e2e.test_networking import make_network
 from moor.services import dns_wire as wire
 from moor.testing.daemon import DaemonProcess
@@ -36,8 +36,7 @@ def dnsd(upstream: FakeUpstream) -> Iterator[DaemonProcess]:
         assert daemon.bridge  # the per-run default bridge is kept beside our [network] table
         import_busybox(daemon)
         yield daemon
-        subprocess.run([sys.executable, "-m", "moor.cli", "-H", daemon.host, "rm", "-f",
-                        *moor(daemon, "ps", "-aq").stdout.split()], capture_output=True, timeout=120)
+        moor(daemon, "rm", "-f", *moor(daemon, "ps", "-aq").stdout.split(), timeout=120)
 
 
 ASK = r"""
@@ -85,10 +84,6 @@ def run_d(daemon: DaemonProcess, *args: str) -> str:
     result = moor(daemon, "run", "-d", *args)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-def address(daemon: DaemonProcess, container: str, network: str) -> str:
-    return json.loads(moor(daemon, "inspect", container).stdout)[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
 
 
 def test_names_aliases_and_ids_on_shared_networks(dnsd: DaemonProcess) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from e2e.containerhelpers import moor_bytes as moor
+from e2e.containerhelpers import ok
 from e2e.imagehelpers import FIXTURES, busybox_rootfs_tar
 from moor.testing.daemon import DaemonProcess
 
@@ -25,16 +27,6 @@ def moord(tmp_path_factory) -> Iterator[DaemonProcess]:
 @pytest.fixture(scope="module")
 def busybox_tar(tmp_path_factory) -> str:
     return str(busybox_rootfs_tar(tmp_path_factory.mktemp("rootfs") / "busybox.tar"))
-
-
-def moor(daemon: DaemonProcess, *args: str, input: bytes | None = None, stdin=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "moor.cli", "-H", daemon.host, *args], capture_output=True,
-                          timeout=120, input=input, stdin=stdin)
-
-
-def ok(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
 
 
 def test_import_busybox_with_changes(moord: DaemonProcess, busybox_tar: str) -> None:

@@ -5,14 +5,13 @@ Each test uses its own daemon bridge, network bridge names and subnets, and remo
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
-from typing import Any
 
 import pytest
 
-from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import address, import_busybox, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import first_json as inspect
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -20,16 +19,6 @@ pytestmark = pytest.mark.root
 
 def link_exists(name: str) -> bool:
     return subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
-
-
-def inspect(daemon: DaemonProcess, *args: str) -> Any:
-    result = moor(daemon, *args)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)[0]
-
-
-def address(daemon: DaemonProcess, container: str, network: str = "bridge") -> str:
-    return inspect(daemon, "inspect", container)["NetworkSettings"]["Networks"][network]["IPAddress"]
 
 
 def test_default_bridge_is_made_at_start_and_survives_restarts() -> None:

@@ -8,23 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
 
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import inspect, moor, moord, wait_for  # noqa: F401 - fixture
 from moor.containers.cgroups import cgroup_paths
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
 
 MB = 1024 * 1024
-
-
-def inspect(daemon: DaemonProcess, name: str) -> dict[str, Any]:
-    result = moor(daemon, "inspect", name)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)[0]
 
 
 def cgroup_value(daemon: DaemonProcess, name: str, v1: tuple[str, str], v2: str) -> str:
@@ -38,15 +31,6 @@ def cgroup_value(daemon: DaemonProcess, name: str, v1: tuple[str, str], v2: str)
 
 def memory_limit(daemon: DaemonProcess, name: str) -> str:
     return cgroup_value(daemon, name, ("memory", "memory.limit_in_bytes"), "memory.max")
-
-
-def wait_for(predicate: Any, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_memory_limit_oom_kills(moord: DaemonProcess) -> None:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from e2e.containerhelpers import import_busybox, moor
+from e2e.containerhelpers import import_busybox, moor, wait_for
+from e2e.containerhelpers import inspect as state
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
-
-
-def state(daemon: DaemonProcess, name: str) -> dict:
-    return json.loads(moor(daemon, "inspect", name).stdout)[0]
-
-
-def wait_for(predicate, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition never held")
 
 
 def test_restart_policies(tmp_path) -> None:

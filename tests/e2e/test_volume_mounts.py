@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import import_busybox, inspect, moor, moord, ok  # noqa: F401 - fixture
 from e2e.imagehelpers import REPO
 from moor.cli.client import DaemonError
 from moor.testing.daemon import DaemonProcess
@@ -28,17 +28,8 @@ from moor.testing.daemon import DaemonProcess
 pytestmark = pytest.mark.root
 
 
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
-def inspect(daemon: DaemonProcess, name: str) -> dict[str, Any]:
-    return json.loads(ok(moor(daemon, "inspect", name)))[0]
 
 
 def volumes(daemon: DaemonProcess) -> list[str]:
