@@ -129,12 +129,12 @@ def _body_chunks(body: bytes | Iterable[bytes] | IO[bytes] | None) -> Iterator[b
         yield body
     elif hasattr(body, "read"):
         while True:
-            data = body.read(_CHUNK)  # type: ignore[union-attr]
+            data = body.read(_CHUNK)
             if not data:
                 break
             yield data
     else:
-        yield from body  # type: ignore[misc]
+        yield from body
 
 
 class Client:

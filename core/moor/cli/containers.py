@@ -10,7 +10,7 @@ import click
 
 from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
-from moor.cli.output import act_on_each, confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.output import act_on_each, fail, print_table, render_format
 from moor.cli.queryflags import filters_param, since_param
 from moor.cli.streams import attach_and_wait, demux_to_stdout
 from moor.timefmt import human_duration
@@ -157,11 +157,12 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
         "LogConfig": {"Type": o["log_driver"], "Config": _log_opts(o["log_opt"])},
     }
     if o["shm_size"]:
+        from moor.errors import InvalidParameter
         from moor.units import parse_size
 
         try:
             host_config["ShmSize"] = parse_size(o["shm_size"], "shm-size")
-        except Exception as err:  # InvalidParameter: a usage error here
+        except (InvalidParameter, OverflowError) as err:  # a usage error here
             fail(str(err), ENGINE_ERROR)
     if o["ulimit"]:
         host_config["Ulimits"] = [_ulimit(u) for u in o["ulimit"]]
@@ -215,7 +216,7 @@ def _create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dic
         except InvalidParameter as err:
             fail(f'invalid argument "{o["mac_address"]}" for "--mac-address" flag: {err}', ENGINE_ERROR)
     bindings = _port_bindings(o["publish"])
-    exposed = {port: {} for port in bindings}
+    exposed: dict[str, dict[str, Any]] = {port: {} for port in bindings}
     for text in o["expose"]:
         for port in _port_range(text):
             exposed[port] = {}
@@ -314,7 +315,8 @@ def _healthcheck(o: dict[str, Any]) -> dict[str, Any] | None:
         if text:
             nanos = go_duration_nanos(text)
             if nanos <= 0 and text not in ("0", "0s"):
-                fail(f'invalid argument "{text}" for "--health-{key.lower()}" flag: time: invalid duration', ENGINE_ERROR)
+                fail(f'invalid argument "{text}" for "--health-{key.lower()}" flag: time: invalid duration',
+                     ENGINE_ERROR)
             check[key] = nanos
     if o["health_retries"]:
         check["Retries"] = o["health_retries"]
@@ -586,51 +588,3 @@ def top(ctx: click.Context, container: str, ps_args: tuple[str, ...]) -> None:
     """Display the running processes of a container."""
     reply = client_of(ctx).get(f"/containers/{quote_name(container)}/top", ps_args=" ".join(ps_args) or None)
     print_table([reply["Titles"]] + reply["Processes"])
-
-
-@click.group("container")
-def container() -> None:
-    """Manage containers."""
-
-
-@container.command("prune")
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
-@click.option("--filter", "filters", multiple=True, help="Provide filter values (e.g. 'until=<timestamp>')")
-@click.pass_context
-def container_prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
-    """Remove all stopped containers."""
-    if not force and not confirm("WARNING! This will remove all stopped containers."):
-        return
-    report = client_of(ctx).call("POST", "/containers/prune", {"filters": filters_param(filters)})
-    print_prune_report("Containers", report.get("ContainersDeleted") or [], report.get("SpaceReclaimed", 0))
-
-
-for _command in (create, run, start, stop, restart, kill, rm, wait, rename, logs, top, ps):
-    container.add_command(_command)
-container.add_command(ps, "ls")
-container.add_command(ps, "list")
-from moor.cli.resources import pause as _pause  # noqa: E402
-from moor.cli.resources import stats as _stats
-from moor.cli.resources import unpause as _unpause
-from moor.cli.resources import update as _update
-
-for _command in (_stats, _update, _pause, _unpause):
-    container.add_command(_command)
-
-
-@container.command("inspect")
-@click.argument("names", nargs=-1, required=True)
-@click.option("-f", "--format", "format_", default="", help="Format the output using a Go template")
-@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
-@click.pass_context
-def container_inspect(ctx: click.Context, names: tuple[str, ...], format_: str, size: bool) -> None:
-    """Display detailed information on one or more containers."""
-    inspect_many(client_of(ctx), names, lambda name: f"/containers/{quote_name(name)}/json", "container", format_,
-                 {"size": "1" if size else None})
-
-
-from moor.cli.cp import cp as _cp  # noqa: E402
-from moor.cli.cp import export as _export
-
-container.add_command(_cp)
-container.add_command(_export)

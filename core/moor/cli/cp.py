@@ -20,7 +20,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn, cast
 
 import click
 
@@ -131,7 +131,7 @@ def destination_info(path: str) -> CopyInfo:
             except OSError as err:
                 raise CopyError(_os_error(err, "stat")) from None
             if not stat.S_ISDIR(parent_st.st_mode):
-                raise CopyError("not a directory")
+                raise CopyError("not a directory") from None
             return CopyInfo(path)
         except OSError as err:
             raise CopyError(_os_error(err)) from None
@@ -251,15 +251,13 @@ def copy_from_container(client: Client, container: str, src_path: str, dst_path:
         dst_dir, new_base = prepare_archive_copy(src, dst)
         _, src_base = split_path_dir_entry(src.path)
         old = src_base
-        if new_base is None:
-            new = rebase
-        else:
-            new = new_base
+        new = rebase if new_base is None else new_base
         rename = (old, new) if new else None
         from moor.errors import MoorError
 
         try:
-            extract_local(dst_dir, _ResponseReader(response), rename=rename, preserve_owner=archive_mode)
+            body = cast("IO[bytes]", _ResponseReader(response))  # read() is all extract_local uses
+            extract_local(dst_dir, body, rename=rename, preserve_owner=archive_mode)
         except MoorError as err:
             raise CopyError(str(err)) from None
         except OSError as err:

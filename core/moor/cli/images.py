@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 import click
 
@@ -104,7 +105,7 @@ def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: 
 
 
 def _list_options(function: Any) -> Any:
-    for decorator in reversed([
+    decorators: list[Callable[[Any], Any]] = [
         click.argument("repository", required=False),
         click.option("-a", "--all", "all_", is_flag=True, help="Show all images (default hides intermediate images)"),
         click.option("-q", "--quiet", is_flag=True, help="Only show image IDs"),
@@ -113,7 +114,8 @@ def _list_options(function: Any) -> Any:
         click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided"),
         click.option("--format", "format_", default="", help="Pretty-print images using a Go template"),
         click.pass_context,
-    ]):
+    ]
+    for decorator in reversed(decorators):
         function = decorator(function)
     return function
 
@@ -244,6 +246,7 @@ image.add_command(history, "history")
 @click.pass_context
 def load(ctx: click.Context, input_: str, quiet: bool) -> None:
     """Load an image from a tar archive or STDIN."""
+    source: IO[bytes]
     if input_:
         try:
             source = open(input_, "rb")

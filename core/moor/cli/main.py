@@ -35,7 +35,7 @@ COMMANDS: dict[str, str] = {
     "logs": "containers:logs",
     "top": "containers:top",
     "ps": "containers:ps",
-    "container": "containers:container",
+    "container": "container:container",
     "exec": "exec:exec_",
     "attach": "exec:attach",
     "events": "events:events",

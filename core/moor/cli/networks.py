@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from moor.cli.client import quote_name
@@ -38,11 +40,12 @@ def create(ctx: click.Context, driver: str, subnet: tuple[str, ...], gateway: tu
         holder = next((c for c in config if _contains(c["Subnet"], address)), None)
         if holder is None:
             fail(f"no matching subnet for aux-address {address}")
-        holder.setdefault("AuxiliaryAddresses", {})[aux_name] = address  # type: ignore[index]
+        holder.setdefault("AuxiliaryAddresses", {})[aux_name] = address
     body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable, "CheckDuplicate": True,
             "EnableIPv6": ipv6,
             "IPAM": {"Driver": "default", "Config": config},
-            "Options": dict(o.partition("=")[::2] for o in opt), "Labels": dict(l.partition("=")[::2] for l in label)}
+            "Options": dict(o.partition("=")[::2] for o in opt),
+            "Labels": dict(pair.partition("=")[::2] for pair in label)}
     click.echo(client_of(ctx).call("POST", "/networks/create", body=body)["Id"])
 
 
@@ -63,7 +66,7 @@ def _contains(subnet: str, address: str) -> bool:
     return ip.version == network.version and ip in network
 
 
-def ipam_config(subnets: tuple[str, ...], ranges: tuple[str, ...], gateways: tuple[str, ...]) -> list[dict[str, str]]:
+def ipam_config(subnets: tuple[str, ...], ranges: tuple[str, ...], gateways: tuple[str, ...]) -> list[dict[str, Any]]:
     """``--subnet``/``--ip-range``/``--gateway`` as IPAM ``Config`` entries, with the docker CLI's checks."""
     import ipaddress
 
@@ -72,7 +75,7 @@ def ipam_config(subnets: tuple[str, ...], ranges: tuple[str, ...], gateways: tup
     for text in ranges:
         if "/" not in text:
             fail(f"invalid CIDR address: {text}")
-    config: dict[str, dict[str, str]] = {}
+    config: dict[str, dict[str, Any]] = {}
     for text in subnets:
         try:
             network = ipaddress.ip_network(text, strict=False)
