@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
-from e2e.test_cp import HOST_SECRET, moor_bytes, remove, run_detached, tar_members
+from e2e.containerhelpers import moor, moor_bytes, moord  # noqa: F401 - fixture
+from e2e.test_cp import HOST_SECRET, remove, run_detached, tar_members
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
