@@ -16,9 +16,9 @@ from typing import Any
 
 from moor.errors import InvalidParameter
 from moor.fsutil import atomic_write_json, read_json
+from moor.timefmt import ZERO_TIME
 
 VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 _LEFT = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gentle", "happy", "jolly", "keen",
          "lucid", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene", "tender", "upbeat", "vibrant")

@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from moor.timefmt import ZERO_TIME
+
 EPOCH = "1970-01-01T00:00:00Z"
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 # V1Image fields as Go decodes them from an image config ("parent" belongs to Image, not V1Image).
 _V1_FIELDS = ["id", "comment", "created", "container", "container_config", "docker_version", "author",
