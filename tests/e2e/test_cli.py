@@ -59,7 +59,8 @@ def test_client_path_imports_nothing_heavy(daemon: DaemonProcess) -> None:
         "import sys\n"
         "from moor.cli.main import cli\n"
         f"cli.main(['-H', {daemon.host!r}, 'version'], standalone_mode=False)\n"
-        "heavy = [m for m in ('pluggy', 'stevedore', 'pyroute2', 'moor.drivers', 'moor.hookspecs') if m in sys.modules]\n"
+        "heavy = [m for m in ('pluggy', 'stevedore', 'pyroute2', 'moor.drivers', 'moor.hookspecs')"
+        " if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

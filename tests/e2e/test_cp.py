@@ -363,7 +363,8 @@ def test_docker_cli_cp_both_ways(moord: DaemonProcess, docker_cli: str, tmp_path
         return subprocess.run([docker_cli, *args], capture_output=True, env=docker_env(moord), timeout=60,
                               input=input)
 
-    run_detached(moord, "dockercp", "mkdir -p /data/sub; echo from-container > /data/sub/f; touch /tmp/ready; sleep 300")
+    run_detached(moord, "dockercp",
+                 "mkdir -p /data/sub; echo from-container > /data/sub/f; touch /tmp/ready; sleep 300")
     try:
         result = docker_cmd("cp", "dockercp:/data", str(tmp_path / "data"))
         assert result.returncode == 0, result.stderr

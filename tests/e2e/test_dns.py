@@ -96,8 +96,8 @@ def test_names_aliases_and_ids_on_shared_networks(dnsd: DaemonProcess) -> None:
         run_d(dnsd, "--name", "client", "--network", "dnsnet", "busybox", "sleep", "300")
         db_ip, db2_ip = address(dnsd, "db", "dnsnet"), address(dnsd, "db2", "dnsnet")
         # (a full ID is 64 characters, one more than a DNS label may hold: no resolver asks for it)
-        script = ("for n in db database DB. %s; do ping -c1 -W2 $n >/dev/null && echo ok-$n; done; "
-                  "nslookup db 2>&1; cat /etc/resolv.conf; echo HOSTS; cat /etc/hosts") % db[:12]
+        script = (f"for n in db database DB. {db[:12]}; do ping -c1 -W2 $n >/dev/null && echo ok-$n; done; "
+                  "nslookup db 2>&1; cat /etc/resolv.conf; echo HOSTS; cat /etc/hosts")
         out = moor(dnsd, "exec", "client", "sh", "-c", script).stdout
         for name in ("db", "database", "DB.", db[:12]):
             assert f"ok-{name}" in out, out

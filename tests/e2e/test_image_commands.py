@@ -78,7 +78,8 @@ def test_images_table_and_formats(moord: DaemonProcess) -> None:
 def test_tag_and_reference_filter_and_rmi(moord: DaemonProcess) -> None:
     ok(moor(moord, "tag", "busybox", "localhost:5000/team/box:v1"))
     ok(moor(moord, "tag", "busybox:latest", "other"))
-    listed = ok(moor(moord, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=localhost:5000/*/*"))
+    listed = ok(moor(moord, "images", "--format", "{{.Repository}}:{{.Tag}}",
+                     "--filter", "reference=localhost:5000/*/*"))
     assert listed.split() == ["localhost:5000/team/box:v1"]
     inspect = json.loads(ok(moor(moord, "inspect", "other")))[0]
     assert sorted(inspect["RepoTags"]) == ["busybox:latest", "localhost:5000/team/box:v1", "other:latest"]
@@ -174,7 +175,8 @@ def test_bad_archives_leave_the_store_as_it_was(moord: DaemonProcess, tmp_path, 
                     out.addfile(member, io.BytesIO(data))
                 else:
                     out.addfile(member)
-    ok(moor(moord, "rmi", "-f", "moor-fixture:whiteouts")) if moor(moord, "inspect", "moor-fixture:whiteouts").returncode == 0 else None
+    if moor(moord, "inspect", "moor-fixture:whiteouts").returncode == 0:
+        ok(moor(moord, "rmi", "-f", "moor-fixture:whiteouts"))
     before = _store_listing(moord)
     result = moor(moord, "load", "-i", str(bad))
     assert result.returncode == 1

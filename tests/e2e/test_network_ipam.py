@@ -165,7 +165,8 @@ def test_mac_address(moord: DaemonProcess) -> None:
 
 def test_hostname_domainname_add_host_and_dns_on_the_default_bridge(moord: DaemonProcess) -> None:
     result = moor(moord, "run", "--rm", "-h", "boxhost", "--domainname", "corp.test", "--add-host", "db.local:10.1.2.3",
-                  "--dns", "10.0.0.53", "--dns-search", "example.test", "--dns-option", "ndots:2", "busybox", "sh", "-c",
+                  "--dns", "10.0.0.53", "--dns-search", "example.test", "--dns-option", "ndots:2", "busybox",
+                  "sh", "-c",
                   "cat /etc/hostname; echo --; cat /etc/hosts; echo --; cat /etc/resolv.conf; echo --; "
                   "hostname; cat /proc/sys/kernel/domainname; ip -4 -o addr show eth0")
     hostname, hosts, resolv, rest = result.stdout.split("--\n")

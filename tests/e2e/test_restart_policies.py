@@ -19,7 +19,8 @@ def test_restart_policies(tmp_path) -> None:
     try:
         import_busybox(daemon)
         moor(daemon, "run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c", "exit 4")
-        wait_for(lambda: state(daemon, "flaky")["RestartCount"] == 3 and not state(daemon, "flaky")["State"]["Restarting"]
+        wait_for(lambda: state(daemon, "flaky")["RestartCount"] == 3
+                 and not state(daemon, "flaky")["State"]["Restarting"]
                  and not state(daemon, "flaky")["State"]["Running"])
         assert state(daemon, "flaky")["State"]["ExitCode"] == 4
         moor(daemon, "run", "-d", "--name", "fine", "--restart", "on-failure", "busybox", "true")
@@ -41,7 +42,8 @@ def test_restart_policies(tmp_path) -> None:
         # across a moord restart: always comes back even after a manual stop, unless-stopped only if not stopped
         daemon.kill()
         daemon.start()
-        wait_for(lambda: state(daemon, "forever")["State"]["Running"] or state(daemon, "forever")["RestartCount"] > count)
+        wait_for(lambda: state(daemon, "forever")["State"]["Running"]
+                 or state(daemon, "forever")["RestartCount"] > count)
         assert state(daemon, "keeper")["State"]["Running"]
         time.sleep(0.5)
         assert not state(daemon, "stopped")["State"]["Running"]
