@@ -30,7 +30,11 @@ PS_FILTERS = ("status", "name", "label", "ancestor", "exited", "id", "before", "
 
 def select(candidates: Iterable[Container], all_containers: bool, filters: dict[str, list[str]], limit: int,
            find_image: Callable[[str], ImageRecord | None], get: Callable[[str], Container]) -> list[Container]:
-    """The containers ``ps`` shows: running ones unless ``all_containers`` (or a status/exited filter)."""
+    """The containers ``ps`` shows: running ones unless ``all_containers`` (or a status/exited filter).
+
+    The filters are checked first, so a bad one is refused even when no container is a candidate.
+    """
+    check_filters(filters)
     everything = all_containers or bool(filters.get("status")) or bool(filters.get("exited"))
     found = [c for c in candidates if (everything or c.state.Running)
              and matches(c, filters, find_image, get)]
@@ -40,15 +44,19 @@ def select(candidates: Iterable[Container], all_containers: bool, filters: dict[
     return found
 
 
-def matches(container: Container, filters: dict[str, list[str]], find_image: Callable[[str], ImageRecord | None],
-            get: Callable[[str], Container]) -> bool:
-    """Whether ``container`` passes every filter (InvalidParameter for an unknown key or status)."""
+def check_filters(filters: dict[str, list[str]]) -> None:
+    """Refuse an unknown filter key or status with Docker's words (:class:`InvalidParameter`)."""
     for key in filters:
         if key not in PS_FILTERS:
             raise InvalidParameter(f"invalid filter '{key}'")
     for status in filters.get("status", []):
         if status not in STATUSES:
             raise InvalidParameter(f"Unrecognised filter value for status: {status}")
+
+
+def matches(container: Container, filters: dict[str, list[str]], find_image: Callable[[str], ImageRecord | None],
+            get: Callable[[str], Container]) -> bool:
+    """Whether ``container`` passes every filter (checked beforehand by :func:`check_filters`)."""
     if filters.get("status") and container.state.Status not in filters["status"]:
         return False
     if filters.get("name") and not any(re.search(p, container.name) or re.search(p, "/" + container.name)

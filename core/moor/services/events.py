@@ -14,10 +14,28 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, Protocol
 
 from moor.errors import InvalidParameter
+
+
+class EventStream:
+    """The events of one ``/events`` client; :meth:`close` ends its subscription, started or not."""
+
+    def __init__(self, events: Generator[dict[str, Any] | None, None, None], end: Callable[[], None]) -> None:
+        self._events = events
+        self._end = end
+
+    def __iter__(self) -> Iterator[dict[str, Any] | None]:
+        return self
+
+    def __next__(self) -> dict[str, Any] | None:
+        return next(self._events)
+
+    def close(self) -> None:
+        self._events.close()  # a generator never started skips its finally: end the subscription here too
+        self._end()
 
 
 class ContainerFacts(Protocol):
@@ -36,6 +54,17 @@ class ContainerFacts(Protocol):
     def config(self) -> dict[str, Any]: ...
 
 
+#: The ``events --filter`` keys moor understands.
+EVENT_FILTERS = ("type", "event", "container", "image", "label", "network", "volume")
+
+
+def check_event_filters(filters: dict[str, list[str]]) -> None:
+    """Refuse an unknown ``events --filter`` key (:class:`InvalidParameter`, Docker's words)."""
+    for key in filters:
+        if key not in EVENT_FILTERS:
+            raise InvalidParameter(f"invalid filter '{key}'")
+
+
 def event_matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     """Whether ``event`` passes the ``events --filter`` values (InvalidParameter for an unknown key)."""
     attributes = event["Actor"]["Attributes"]
@@ -49,9 +78,8 @@ def event_matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
         "volume": [event["Actor"]["ID"]] if event["Type"] == "volume" else [],
     }
     fuzzy = ("container", "network", "volume")  # an ID or name prefix matches, as in Docker
+    check_event_filters(filters)
     for key, values in filters.items():
-        if key not in checks:
-            raise InvalidParameter(f"invalid filter '{key}'")
         if not any(v in checks[key] or any(c.startswith(v) for c in checks[key] if c and key in fuzzy)
                    for v in values):
             return False
@@ -101,15 +129,16 @@ class EventBus:
             if channel in self._subscribers:
                 self._subscribers.remove(channel)
 
-    def stream(self, since: float, until: float,
-               filters: dict[str, list[str]]) -> Generator[dict[str, Any] | None, None, None]:
+    def stream(self, since: float, until: float, filters: dict[str, list[str]]) -> EventStream:
         """``GET /events``: the kept events from ``since`` (none when 0), then new ones until ``until`` (0: never).
 
         The subscription starts now, not at the first ``next()``; it ends when the iterator is closed.
         ``None`` is yielded once, after the replay: the caller's moment to flush its answer's headers.
+        An unknown filter is refused here, before any answer is sent.
         """
+        check_event_filters(filters)
         past, channel = self.subscribe()
-        return self._follow(past, channel, since, until, filters)
+        return EventStream(self._follow(past, channel, since, until, filters), lambda: self.unsubscribe(channel))
 
     def _follow(self, past: list[dict[str, Any]], channel: queue.Queue[dict[str, Any]], since: float,
                 until: float, filters: dict[str, list[str]]) -> Generator[dict[str, Any] | None, None, None]:
