@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
+from moor.api.params import parse_filters
 from moor.api.router import Router
-from moor.api.routes.images import parse_filters
 from moor.networks.views import created_view, network_request, network_view, prune_view
 
 if TYPE_CHECKING:
