@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from moor.cli.client import ConnectError
+from moor.client import ConnectError
 from moor.testing.daemon import DaemonProcess
 
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))

@@ -113,7 +113,7 @@ def test_network_create_checks_ipam_as_docker(moord: DaemonProcess, args: list[s
 def test_ip_range_through_the_api(moord: DaemonProcess) -> None:
     client = moord.client()
     prefix = f"10.205.{secrets.randbelow(250)}"
-    from moor.cli.client import DaemonError
+    from moor.client import DaemonError
 
     with pytest.raises(DaemonError) as caught:
         client.call("POST", "/networks/create", body={"Name": "apinet", "IPAM": {"Config": [

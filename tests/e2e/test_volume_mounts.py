@@ -22,7 +22,7 @@ import pytest
 
 from e2e.containerhelpers import import_busybox, inspect, moor, moord, ok  # noqa: F401 - fixture
 from e2e.imagehelpers import REPO
-from moor.cli.client import DaemonError
+from moor.client import DaemonError
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root

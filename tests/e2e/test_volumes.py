@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from e2e.containerhelpers import moor, moord, mounts_under  # noqa: F401 - fixture
-from moor.cli.client import DaemonError
+from moor.client import DaemonError
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root

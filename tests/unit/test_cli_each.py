@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from moor.cli.client import DaemonError
 from moor.cli.output import act_on_each
+from moor.client import DaemonError
 
 
 def _action(failures: dict[str, DaemonError], done: list[str]) -> Callable[[str], None]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from moor.cli.client import quote_name
 from moor.cli.images import split_repo_tag
 from moor.cli.main import client_of
+from moor.client import quote_name
 
 KINDS = {0: "C", 1: "A", 2: "D"}
 

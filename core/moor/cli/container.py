@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import click
 
-from moor.cli.client import quote_name
 from moor.cli.containers import create, kill, logs, ps, rename, restart, rm, run, start, stop, top, wait
 from moor.cli.cp import cp, export
 from moor.cli.main import client_of
 from moor.cli.output import confirm, inspect_many, print_prune_report
 from moor.cli.queryflags import filters_param
 from moor.cli.resources import pause, stats, unpause, update
+from moor.client import quote_name
 
 
 @click.group("container")

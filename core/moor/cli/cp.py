@@ -24,9 +24,9 @@ from typing import IO, Any, NoReturn, cast
 
 import click
 
-from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
 from moor.cli.output import copy_response, refuse_terminal, save_response
+from moor.client import Client, DaemonError, quote_name
 
 GO_MODE_DIR = 1 << 31
 GO_MODE_SYMLINK = 1 << 27

@@ -7,11 +7,11 @@ import time
 
 import click
 
-from moor.cli.client import quote_name
 from moor.cli.containers import _env_list, _parse_env_file
 from moor.cli.main import client_of
 from moor.cli.output import fail
 from moor.cli.streams import UPGRADE, exec_attached, forward_signals, resize, stream_attached
+from moor.client import quote_name
 
 
 @click.command("exec", context_settings={"allow_interspersed_args": False})

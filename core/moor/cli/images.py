@@ -10,7 +10,6 @@ from typing import IO, Any
 
 import click
 
-from moor.cli.client import quote_name
 from moor.cli.main import client_of
 from moor.cli.output import (
     act_on_each,
@@ -24,6 +23,7 @@ from moor.cli.output import (
     save_response,
 )
 from moor.cli.queryflags import filters_param
+from moor.client import quote_name
 from moor.timefmt import human_duration
 from moor.units import human_size
 

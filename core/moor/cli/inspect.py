@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from moor.cli.client import DaemonError, quote_name
 from moor.cli.main import client_of
 from moor.cli.output import fail, print_json, render_format
+from moor.client import DaemonError, quote_name
 
 #: The kinds ``--type`` names, in the order a bare name is looked up, with their inspect paths.
 KINDS = (("container", "/containers/{}/json"), ("image", "/images/{}/json"), ("network", "/networks/{}"),

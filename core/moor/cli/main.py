@@ -72,7 +72,7 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from moor.cli.client import ConnectError, DaemonError
+        from moor.client import ConnectError, DaemonError
 
         try:
             return super().invoke(ctx)
@@ -98,7 +98,7 @@ def cli(ctx: click.Context, host: str | None, debug: bool) -> None:
 
 def client_of(ctx: click.Context) -> Any:
     """The API client for the daemon this invocation talks to."""
-    from moor.cli.client import Client
+    from moor.client import Client
 
     root = ctx.find_root()
     return Client(root.obj["host"] if root.obj else None)

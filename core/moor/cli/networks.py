@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from moor.cli.client import quote_name
 from moor.cli.main import client_of
 from moor.cli.output import act_on_each, confirm, fail, inspect_many, print_prune_report, print_table, render_format
 from moor.cli.queryflags import filters_param
+from moor.client import quote_name
 
 
 @click.group("network")

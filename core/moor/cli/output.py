@@ -114,7 +114,7 @@ def act_on_each(names: Iterable[str], action: Callable[[str], object], *, echo: 
     it happens or, with ``errors_last``, all together once the loop is done (docker's pause,
     unpause, update). ``after`` runs after the loop, before those lines. Exit 1 if any failed.
     """
-    from moor.cli.client import DaemonError
+    from moor.client import DaemonError
 
     errors: list[str] = []
     for name in names:
@@ -158,7 +158,7 @@ def inspect_many(client: Any, names: tuple[str, ...], path_of: Any, kind: str, f
     ``daemon_wording`` names a missing one with the daemon's message (``Error response from daemon: ...``),
     as docker 20.10's ``volume inspect`` does, instead of ``Error: No such KIND: NAME``.
     """
-    from moor.cli.client import DaemonError
+    from moor.client import DaemonError
 
     found, missing = [], []
     for name in names:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from moor.cli.client import quote_name
 from moor.cli.main import client_of
+from moor.client import quote_name
 
 
 @click.command("port")

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from moor.cli.client import Client, DaemonError, quote_name
 from moor.cli.main import client_of
 from moor.cli.output import act_on_each
+from moor.client import Client, DaemonError, quote_name
 from moor.units import bytes_size, human_size
 
 DEFAULT_STATS_FORMAT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from moor.cli.client import Client, DaemonError, Response
+from moor.client import Client, DaemonError, Response
 
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "tcp"}
 

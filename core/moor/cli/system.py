@@ -28,7 +28,7 @@ def _client_version() -> dict[str, Any]:
 @click.pass_context
 def version(ctx: click.Context, format_: str) -> None:
     """Show the moor version information."""
-    from moor.cli.client import ConnectError
+    from moor.client import ConnectError
 
     client = _client_version()
     server_error = None

@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import Any
 
-from moor.cli.client import Client, ConnectError
+from moor.client import Client, ConnectError
 
 
 class DaemonProcess:

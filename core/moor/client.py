@@ -1,4 +1,7 @@
-"""A small Docker Engine API client over a Unix socket.
+"""A small Docker Engine API client over a Unix socket (moby's ``client`` package beside its CLI).
+
+The moor CLI talks to moord through it, and so do :mod:`moor.testing` and the benches: it
+lives outside :mod:`moor.cli` so that nothing but the CLI imports the CLI.
 
 Raw sockets and a hand-written HTTP/1.1 exchange instead of :mod:`http.client`:
 the CLI must start fast (http.client pulls in the email package, ~25 ms), and
