@@ -151,7 +151,7 @@ def test_container_prune_and_ps_formats(moord: DaemonProcess) -> None:
 def test_ulimits_and_the_cap_sys_resource_hint(moord: DaemonProcess) -> None:
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     lowered = moor(moord, "run", "--rm", "--ulimit", "nofile=512:1024", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn")
     assert lowered.stdout.split() == ["512", "1024"], lowered.stderr
     raised = moor(moord, "run", "--rm", "--ulimit", f"nofile={hard + 1000}:{hard + 1000}", "busybox", "true")

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import inspect, moor, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -100,7 +100,8 @@ def test_host_none_and_shared_namespaces_take_no_other_network(moord: DaemonProc
             if mode.startswith("container:"):
                 moor(moord, "run", "-d", "--name", "lonebridge", "busybox", "sleep", "300")
             name = "lone" + mode.split(":")[0]
-            assert moor(moord, "run", "-d", "--name", name, "--network", mode, "busybox", "sleep", "300").returncode == 0
+            started = moor(moord, "run", "-d", "--name", name, "--network", mode, "busybox", "sleep", "300")
+            assert started.returncode == 0
             refused = moor(moord, "network", "connect", "lonenet", name)
             words = ("container cannot be connected to multiple networks with one of the networks in private (none) "
                      "mode" if mode == "none" else "container sharing network namespace with another container or host "
@@ -166,7 +167,7 @@ def test_published_port_serves_the_host(moord: DaemonProcess) -> None:
     finally:
         moor(moord, "rm", "-f", "web")
         moor(moord, "network", "rm", "webnet")
-    for attempt in range(40):  # the port is free once the container (and its monitor) is gone
+    for _attempt in range(40):  # the port is free once the container (and its monitor) is gone
         with socket.socket() as again:
             again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -188,8 +189,7 @@ def test_links_and_thirty_parallel_containers(moord: DaemonProcess) -> None:
             results = list(pool.map(lambda n: moor(moord, "run", "-d", "--name", n, "--network", "crowd", "busybox",
                                                    "sleep", "300"), names))
         assert all(r.returncode == 0 for r in results), [r.stderr for r in results if r.returncode]
-        addresses = {json.loads(moor(moord, "inspect", n).stdout)[0]["NetworkSettings"]["Networks"]["crowd"]["IPAddress"]
-                     for n in names}
+        addresses = {inspect(moord, n)["NetworkSettings"]["Networks"]["crowd"]["IPAddress"] for n in names}
         assert len(addresses) == 30
         linked = moor(moord, "run", "--rm", "--network", "crowd", "--link", "crowd0:primary", "busybox", "sh", "-c",
                       "grep primary /etc/hosts; ping -c1 -W2 primary >/dev/null && echo reached")

@@ -169,7 +169,8 @@ def test_udp_ranges_and_mixed_protocols(moord: DaemonProcess) -> None:
                 pass
         assert moor(moord, "port", "udpbox", "5353/udp").stdout.strip() == f"127.0.0.1:{udp_port}"
         shown = moor(moord, "ps", "--format", "{{.Ports}}", "--filter", "name=udpbox").stdout
-        assert shown.startswith("7000-7001/tcp, ") and f"0.0.0.0:{low}->80/tcp, " in shown and shown.strip().endswith(f"127.0.0.1:{udp_port}->5353/udp")
+        assert shown.startswith("7000-7001/tcp, ") and f"0.0.0.0:{low}->80/tcp, " in shown
+        assert shown.strip().endswith(f"127.0.0.1:{udp_port}->5353/udp")
         pid = info["State"]["Pid"]
         echo = subprocess.Popen(["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", UDP_ECHO, "5353"],
                                 stdout=subprocess.PIPE, text=True)

@@ -30,7 +30,8 @@ def test_capabilities_and_privileged(moord: DaemonProcess) -> None:
     assert "rc=1" in dropped
     added = run(moord, "--cap-add", "NET_ADMIN", "busybox", "grep", "CapEff", "/proc/self/status")
     assert int(added.split()[1], 16) & (1 << 12)
-    privileged = run(moord, "--privileged", "busybox", "sh", "-c", "ls /dev | wc -l; mount -o remount,rw /sys && echo rw")
+    privileged = run(moord, "--privileged", "busybox", "sh", "-c",
+                     "ls /dev | wc -l; mount -o remount,rw /sys && echo rw")
     assert int(privileged.split()[0]) > 10 and "rw" in privileged
 
 
@@ -44,7 +45,8 @@ def test_no_new_privileges_init_and_groups(moord: DaemonProcess) -> None:
 
 
 def test_devices_sysctls_and_hosts(moord: DaemonProcess) -> None:
-    device = run(moord, "--device", "/dev/null:/dev/mynull", "busybox", "sh", "-c", "ls -l /dev/mynull; echo hi > /dev/mynull && echo ok")
+    device = run(moord, "--device", "/dev/null:/dev/mynull", "busybox", "sh", "-c",
+                 "ls -l /dev/mynull; echo hi > /dev/mynull && echo ok")
     assert device.startswith("c") and "ok" in device
     sysctl = run(moord, "--sysctl", "kernel.msgmax=4096", "busybox", "cat", "/proc/sys/kernel/msgmax")
     assert sysctl.strip() == "4096"

@@ -188,7 +188,7 @@ def test_system_df_counts_volumes(fresh: DaemonProcess) -> None:
         handle.write(b"y" * 50_000)
     table = ok(fresh, "system", "df").splitlines()
     assert table[0] == "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"  # tabwriter's minimum width 10
-    line = next(l for l in table if l.startswith("Local Volumes"))
+    line = next(row for row in table if row.startswith("Local Volumes"))
     assert re.fullmatch(r"Local Volumes\s+1\s+0\s+5\d(\.\d)?kB\s+5\d(\.\d)?kB \(100%\)", line), line
 
 
