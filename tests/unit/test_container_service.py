@@ -1,10 +1,9 @@
 """The container service's create, start, stop, kill, wait, remove, rename and prune, without root.
 
-The engine is built as moord builds it, over the shared fake drivers. Where the
-service needs a real process (runc and the container's monitor) a
-:class:`FakeProcesses` stands in: it takes the place of the runtime and of the
-monitor's launch and control channel, and its containers "run" until a fatal
-signal reaches them or the test ends them.
+The engine is built as moord builds it, over the shared fake drivers and the
+shared fake process layer (:class:`moor.testing.fakes.FakeProcesses`, given to
+the engine in place of runc and the containers' monitors): its containers "run"
+until a fatal signal reaches them or the test ends them.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal as signals
 import socket
 import threading
 import time
@@ -26,131 +24,11 @@ from moor import config as config_module
 from moor.containers.record import Container
 from moor.daemon.engine import Engine
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
-from moor.services import containers as containers_module
 from moor.services.containers import ContainerService
-from moor.testing.fakes import LifecycleRecorder, add_image, fake_drivers, fake_of
+from moor.testing.fakes import FakeProcesses, LifecycleRecorder, add_image, fake_drivers, fake_of
 
 NAME_IN_USE = ('Conflict. The container name "/{name}" is already in use by container "{id}". You have to remove '
                '(or rename) that container to be able to reuse that name.')
-
-
-# --------------------------------------------------------------------------- the processes, faked
-
-
-class FakeProcess:
-    """A container's process as the fake runtime keeps it."""
-
-    def __init__(self, pid: int, bundle: str) -> None:
-        self.pid = pid
-        self.bundle = bundle
-        self.started = False
-        self.exited = threading.Event()
-        self.exit_code: int | None = None
-        self.finished_at = 0.0
-        #: signals the process survives (a shell trapping TERM, say)
-        self.ignores: set[str] = set()
-
-    def exit(self, code: int) -> None:
-        self.exit_code, self.finished_at = code, time.time()
-        self.exited.set()
-
-    @property
-    def alive(self) -> bool:
-        return self.started and not self.exited.is_set()
-
-
-class FakeMonitor:
-    """What ``launch_monitor`` returns: ready, its container made but not started."""
-
-    def __init__(self, processes: FakeProcesses, container_id: str, process: FakeProcess) -> None:
-        self.processes = processes
-        self.container_id = container_id
-        self.process = process
-        self.container_pid = process.pid
-        self.on_ready: list[Callable[[], None]] = []
-
-    def start(self) -> int:
-        for hook in self.on_ready:
-            hook()
-        failure = self.processes.start_failures.pop(self.container_id, None)
-        if failure is not None:
-            raise failure
-        self.process.started = True
-        return self.process.pid
-
-    def reap(self) -> None:
-        return None
-
-
-class FakeProcesses:
-    """The runtime (``runc kill``...) and the monitors (launch, ``wait``, ``state``, ``abort``) of the fake engine."""
-
-    def __init__(self, processes: dict[str, FakeProcess] | None = None) -> None:
-        #: container ID -> its process; shared with the next engine when moord "restarts"
-        self.processes: dict[str, FakeProcess] = processes if processes is not None else {}
-        #: set when this engine's moord is "down": its waiters never learn of an exit again
-        self.down = False
-        self.signals: list[tuple[str, str]] = []
-        #: container ID -> the error its monitor's start reports (runc's, say)
-        self.start_failures: dict[str, BaseException] = {}
-        self.next_pid = 4000
-
-    def patch(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Launch and ask the fake monitors (before the engine is built: it re-adopts containers)."""
-        monkeypatch.setattr(containers_module, "launch_monitor", self.launch_monitor)
-        monkeypatch.setattr(containers_module, "request", self.request)
-        monkeypatch.setattr(containers_module, "_remove_empty_cgroup_parents", lambda: None)
-
-    def install(self, service: ContainerService) -> None:
-        """Be the service's runtime."""
-        service.runtime = self  # type: ignore[assignment]
-
-    # ------------------------------------------------------------------ the runtime
-
-    def check(self) -> None:
-        return None
-
-    def kill(self, container_id: str, signal: str, all_processes: bool = False) -> None:
-        process = self.processes.get(container_id)
-        if process is None or not process.alive:
-            raise Conflict(f"Container {container_id} is not running")
-        self.signals.append((container_id, signal))
-        if signal in process.ignores or signal in ("HUP", "USR1", "USR2", "WINCH"):
-            return
-        process.exit(128 + int(getattr(signals, "SIG" + signal)))
-
-    def resume(self, container_id: str) -> None:
-        return None
-
-    def pause(self, container_id: str) -> None:
-        return None
-
-    # ------------------------------------------------------------------ the monitors
-
-    def launch_monitor(self, container: Container, state_dir: str, bundle: str, runtime: object,
-                       **options: object) -> FakeMonitor:
-        self.next_pid += 1
-        process = FakeProcess(self.next_pid, bundle)
-        self.processes[container.id] = process
-        return FakeMonitor(self, container.id, process)
-
-    def request(self, state_dir: str, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        process = self.processes.get(os.path.basename(state_dir))
-        if process is None:
-            raise OSError("no monitor")
-        if message["op"] == "wait":
-            while not process.exited.wait(0.02) and not self.down:
-                pass
-            if self.down:
-                threading.Event().wait()  # a stopped moord's waiter: it never answers
-            return {"exit_code": process.exit_code, "finished_at": process.finished_at}
-        if message["op"] == "state":
-            return {"running": process.alive, "exit_code": process.exit_code}
-        return {"ok": True}
-
-    def exit(self, container_id: str, code: int) -> None:
-        """The container's process ends on its own with ``code``."""
-        self.processes[container_id].exit(code)
 
 
 # --------------------------------------------------------------------------- the engine over fakes
@@ -159,15 +37,13 @@ class FakeProcesses:
 class FakeEngine:
     """An :class:`Engine` over fake drivers and fake processes, with busybox-like images."""
 
-    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch, previous: FakeEngine | None = None) -> None:
-        self.root, self.monkeypatch = root, monkeypatch
+    def __init__(self, root: Path, previous: FakeEngine | None = None) -> None:
+        self.root = root
         config = config_module.parse({"data_root": str(root / "data"), "exec_root": str(root / "exec")})
-        self.processes = FakeProcesses(previous.processes.processes if previous else None)
-        self.processes.patch(monkeypatch)
-        self.engine = Engine(config, previous.drivers if previous else fake_drivers(root / "drivers"))
+        self.processes = previous.processes.restarted() if previous else FakeProcesses()
+        self.engine = Engine(config, previous.drivers if previous else fake_drivers(root / "drivers"), self.processes)
         self.containers = self.engine.containers
         self.drivers = self.engine.drivers
-        self.processes.install(self.containers)
         self.successor: FakeEngine | None = None
         self.image = previous.image if previous else add_image(
             self.engine.images.store, "busybox",
@@ -175,8 +51,7 @@ class FakeEngine:
 
     def restart(self) -> FakeEngine:
         """moord stops (its containers run on) and starts again over the same data and drivers."""
-        self.processes.down = True
-        self.successor = FakeEngine(self.root, self.monkeypatch, self)
+        self.successor = FakeEngine(self.root, self)
         return self.successor
 
     def create(self, name: str = "", **body: Any) -> Container:
@@ -240,12 +115,10 @@ def container_directories(fake: FakeEngine) -> list[str]:
 
 
 @pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEngine]:
-    engine = FakeEngine(tmp_path, monkeypatch)
+def fake(tmp_path: Path) -> Iterator[FakeEngine]:
+    engine = FakeEngine(tmp_path)
     yield engine
-    for process in engine.processes.processes.values():
-        if not process.exited.is_set():
-            process.exit(137)  # let the waiter threads finish
+    engine.processes.end_all()  # let the waiter threads finish
     engine.close()
 
 
@@ -375,6 +248,31 @@ def test_stop_kills_a_process_that_ignores_its_stop_signal(fake: FakeEngine) -> 
     fake.containers.stop("stubborn", timeout=0)
     assert fake.processes.signals == [(container.id, "USR1"), (container.id, "KILL")]
     assert fake.containers.get("stubborn").state.ExitCode == 137
+
+
+def test_attach_hooks_run_once_the_monitor_is_ready_and_before_the_process_starts(fake: FakeEngine) -> None:
+    container = fake.create("attached")
+    seen: list[bool] = []
+    fake.containers.attaches.add(container.id, lambda: seen.append(fake.processes.processes[container.id].started))
+    fake.containers.start("attached")
+    assert seen == [False]  # the monitor was launched, its process not started yet: no output is missed
+    fake.containers.stop("attached", timeout=1)
+    fake.containers.start("attached")
+    assert seen == [False]  # taken: a hook runs for one start only
+
+
+def test_pause_and_update_reach_the_process_and_stop_thaws_a_paused_container(fake: FakeEngine) -> None:
+    container = fake.create("frozen")
+    fake.containers.start("frozen")
+    process = fake.processes.processes[container.id]
+    fake.engine.resources.update("frozen", {"CpuShares": 512})
+    assert fake.processes.updates == [(container.id, {"CpuShares": 512})]
+    fake.engine.resources.pause("frozen")
+    assert process.paused and fake.containers.get("frozen").state.Status == "paused"
+    fake.containers.stop("frozen", timeout=1)
+    assert not process.paused  # thawed after the signal, as Docker does, so that the process sees it
+    assert fake.containers.get("frozen").state.Status == "exited"
+    assert fake.actions(container.id) == ["create", "start", "update", "pause", "die", "stop"]
 
 
 def test_a_start_that_fails_leaves_nothing_mounted_or_joined(fake: FakeEngine) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from moor import config as config_module
+from moor.containers.processes import RuncProcesses
 from moor.containers.record import Container
 from moor.daemon.engine import Engine
 from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.services.events import EventBus, event_matches
-from moor.testing.fakes import add_image, fake_drivers, fake_of
+from moor.testing.fakes import FakeProcesses, add_image, fake_drivers, fake_of
 
 
 @pytest.fixture
@@ -197,3 +198,17 @@ def test_image_and_volume_services_see_the_containers_through_the_shared_query(e
         engine.volumes.remove("data")
     engine.containers.remove("web", volumes=True)
     assert engine.images.users(image_id) == [] and engine.volumes.users("data") == []
+
+
+def test_the_engine_gives_its_one_process_layer_to_every_service_that_touches_a_process(tmp_path: Path) -> None:
+    config = config_module.parse({"data_root": str(tmp_path / "data"), "exec_root": str(tmp_path / "exec")})
+    default = Engine(config, fake_drivers(tmp_path / "drivers"))
+    assert isinstance(default.processes, RuncProcesses)
+    assert default.processes.runtime.root == str(tmp_path / "exec" / "runc")
+    default.close()
+    given = FakeProcesses()
+    engine = Engine(config, fake_drivers(tmp_path / "drivers"), given)
+    users = (engine.containers, engine.container_io, engine.resources, engine.commits)
+    assert [service.processes for service in users] == [given] * len(users)
+    engine.close()
+    assert given.closed

@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from moor.containers.record import Container
 from moor.containers.runtime import Runtime
 from moor.driverbuild import DriverRecipe
 from moor.errors import MoorError
@@ -60,7 +59,8 @@ class Monitor:
 
 
 class MonitoredProcess(Protocol):
-    """What :func:`monitor_command` reads of a container: a :class:`Container`, or an exec's view of one."""
+    """What :func:`monitor_command` reads of a container: a :class:`~moor.containers.record.Container`, or an
+    exec's view of one."""
 
     @property
     def id(self) -> str: ...
@@ -198,12 +198,6 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
         raise MoorError(_runtime_error(reply.get("error", "unknown error")))
     monitor.container_pid = int(reply.get("pid") or 0)
     return monitor
-
-
-def launch_monitor(container: Container, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                   log_recipe: DriverRecipe | None = None) -> Monitor:
-    return spawn(monitor_command(container, state_dir, bundle, runtime, log_driver, log_recipe=log_recipe),
-                 state_dir)
 
 
 def _read_line(fd: int, timeout: float) -> str:

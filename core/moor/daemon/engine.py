@@ -8,7 +8,7 @@ import time
 import uuid
 
 from moor.config import Config
-from moor.containers.launch import ZYGOTE
+from moor.containers.processes import ContainerProcesses, RuncProcesses
 from moor.containers.record import ContainerStore
 from moor.drivers import DriverSet, load_drivers
 from moor.fsutil import atomic_write
@@ -34,12 +34,17 @@ log = logging.getLogger(__name__)
 class Engine:
     """Everything moord serves, built from a :class:`Config`."""
 
-    def __init__(self, config: Config, drivers: DriverSet | None = None) -> None:
+    def __init__(self, config: Config, drivers: DriverSet | None = None,
+                 processes: ContainerProcesses | None = None) -> None:
+        """``drivers`` default to those the configuration names, found by entry point; ``processes`` to runc
+        (``[runtime] path``, its state under the exec root) and monitor processes."""
         self.config = config
         self.started_at = time.time()
         os.makedirs(config.data_root, mode=0o711, exist_ok=True)
         os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
         self.drivers = drivers if drivers is not None else load_drivers(config)
+        self.processes = processes if processes is not None else RuncProcesses(
+            config.runtime.path, os.path.join(config.exec_root, "runc"))
         self.id = self._engine_id()
         self.services: dict[str, object] = {}
         self._build_services()
@@ -51,7 +56,7 @@ class Engine:
         container networking), the attach hooks and the start listeners are what would otherwise make the
         services hold each other.
         """
-        config, drivers = self.config, self.drivers
+        config, drivers, processes = self.config, self.drivers, self.processes
         self.events = EventBus()
         store = ContainerStore(os.path.join(config.data_root, "containers"))
         query = ContainerQuery(store)
@@ -63,13 +68,13 @@ class Engine:
         self.networks = NetworkService(config.data_root, drivers, self.events)
         self.networking = ContainerNetworking(config, self.networks, store, self.events, query.get)
         self.containers = ContainerService(config, drivers, store, self.images, self.volumes, self.networking,
-                                           self.events, attaches, started)
-        self.container_io = ContainerIO(self.containers, self.events, attaches)
+                                           self.events, processes, attaches, started)
+        self.container_io = ContainerIO(self.containers, self.events, processes, attaches)
         self.health = HealthChecker(store, self.container_io, self.events)
         started.add(self.health.watch)
         self.archive = ContainerArchive(self.containers, drivers, self.events)
-        self.commits = CommitService(self.containers, self.images, drivers, self.events)
-        self.resources = ContainerResources(self.containers, self.events)
+        self.commits = CommitService(self.containers, self.images, drivers, self.events, processes)
+        self.resources = ContainerResources(self.containers, self.events, processes)
         self.services["images"] = self.images
         self.services["containers"] = self.containers
         self.services["networking"] = self.networking
@@ -98,9 +103,9 @@ class Engine:
 
     def close(self) -> None:
         """At a clean stop, in the reverse order of their building: the services that hold something, then the
-        warm monitor process."""
+        process layer (its warm monitor process)."""
         for service in reversed(list(self.services.values())):
             close = getattr(service, "close", None)
             if callable(close):
                 close()
-        ZYGOTE.close()
+        self.processes.close()

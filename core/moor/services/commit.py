@@ -14,6 +14,7 @@ from moor.images.store import ImageRecord
 from moor.timefmt import format_timestamp
 
 if TYPE_CHECKING:
+    from moor.containers.processes import ContainerProcesses
     from moor.drivers import DriverSet
     from moor.services.containers import ContainerService
     from moor.services.events import EventBus
@@ -30,14 +31,17 @@ IMAGE_CONFIG_FIELDS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachS
 
 
 class CommitService:
-    """Images from containers (``POST /commit``) and a container's changed paths (``GET .../changes``)."""
+    """Images from containers (``POST /commit``) and a container's changed paths (``GET .../changes``).
+
+    A running container is paused during its commit through ``processes``, the container service's."""
 
     def __init__(self, containers: ContainerService, images: ImageService, drivers: DriverSet,
-                 events: EventBus) -> None:
+                 events: EventBus, processes: ContainerProcesses) -> None:
         self.containers = containers
         self.images = images
         self.drivers = drivers
         self.events = events
+        self.processes = processes
 
     def changes(self, ident: str) -> list[Change]:
         """The paths the container ``ident`` added, changed or deleted over its image (Docker's ``diff``)."""
@@ -65,7 +69,7 @@ class CommitService:
         config = apply_changes(config, changes)
         paused_here = False
         if pause and container.state.Running and not container.state.Paused:
-            self.containers.runtime.pause(container.id)
+            self.processes.pause(container.id)
             paused_here = True
         try:
             stream = self.drivers.storage.diff(key=container.storage_key)
@@ -77,7 +81,7 @@ class CommitService:
                 stream.close()
         finally:
             if paused_here:
-                self.containers.runtime.resume(container.id)
+                self.processes.resume(container.id)
         now = format_timestamp(time.time())
         base = image.config
         history = list(base.get("history") or [])

@@ -20,17 +20,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from moor.containers.launch import monitor_command, spawn
 from moor.containers.spec import default_env
 from moor.containers.users import resolve_user
 from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.fsutil import read_json
-from moor.monitor.client import open_stream, request
+from moor.monitor.client import open_stream
 from moor.timefmt import log_timestamp
 from moor.types import LogMessage
 
 if TYPE_CHECKING:
+    from moor.containers.processes import ContainerProcesses, LaunchedMonitor
     from moor.containers.record import Container
     from moor.services.containers import ContainerService
     from moor.services.events import EventBus
@@ -108,11 +108,14 @@ class ContainerIO:
 
     An attach to a container that does not run yet leaves a hook in ``attaches``, the registry the
     engine shares with the container service, which runs it when the container's monitor is ready.
+    Exec monitors are launched, and monitors asked, through ``processes``, the container service's.
     """
 
-    def __init__(self, containers: ContainerService, events: EventBus, attaches: PendingAttaches) -> None:
+    def __init__(self, containers: ContainerService, events: EventBus, processes: ContainerProcesses,
+                 attaches: PendingAttaches) -> None:
         self.containers = containers
         self.events = events
+        self.processes = processes
         self.attaches = attaches
         self.execs: dict[str, ExecRecord] = {}
 
@@ -155,7 +158,8 @@ class ContainerIO:
     def resize(self, container: Container, height: int, width: int) -> None:
         if not container.state.Running:
             raise Conflict(f"Container {container.id} is not running")
-        request(self.containers.state_dir(container.id), {"op": "resize", "height": height, "width": width})
+        self.processes.request(self.containers.state_dir(container.id),
+                               {"op": "resize", "height": height, "width": width})
 
     # ------------------------------------------------------------------ logs
 
@@ -252,8 +256,7 @@ class ContainerIO:
         process_file = self._process_file(record, container, state_dir, tty)
         exec_view = _ExecContainer(container, tty=tty, stdin=stdin)
         bundle = os.path.join(self.containers.state_dir(container.id), "bundle")
-        monitor = spawn(monitor_command(exec_view, state_dir, bundle, self.containers.runtime, log_driver="",
-                                        exec_process=process_file), state_dir)
+        monitor = self.processes.launch(exec_view, state_dir, bundle, exec_process=process_file)
         upstream = None
         if attach:
             upstream = open_stream(state_dir, {"op": "attach", "stdin": stdin, "stdout": True, "stderr": True})
@@ -326,9 +329,9 @@ class ContainerIO:
         record.done.wait(10)
         return (record.exit_code if record.exit_code is not None else 255), output.decode(errors="replace")
 
-    def _exec_waiter(self, record: ExecRecord, monitor: Any, state_dir: str) -> None:
+    def _exec_waiter(self, record: ExecRecord, monitor: LaunchedMonitor, state_dir: str) -> None:
         try:
-            reply = request(state_dir, {"op": "wait"})
+            reply = self.processes.request(state_dir, {"op": "wait"})
             record.exit_code = int(reply.get("exit_code", 255))
         except (OSError, MoorError) as err:
             log.debug("exec %s: wait failed (%s); reading exit.json", record.id, err)
@@ -345,7 +348,7 @@ class ContainerIO:
         while not record.running and record.exit_code is None and time.monotonic() < deadline:
             time.sleep(0.05)
         if record.running:
-            request(state_dir, {"op": "resize", "height": height, "width": width})
+            self.processes.request(state_dir, {"op": "resize", "height": height, "width": width})
 
     def exec_inspect(self, record: ExecRecord) -> dict[str, Any]:
         config = record.config

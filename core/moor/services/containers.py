@@ -22,18 +22,15 @@ from typing import TYPE_CHECKING, Any
 from moor.containers import restart as restart_policy
 from moor.containers import security
 from moor.containers.etcfiles import write_etc_files
-from moor.containers.launch import launch_monitor
 from moor.containers.limits import apply_resource_defaults, oci_resources, validate_resources
 from moor.containers.model import ProcessSpec, RuntimeSpecInput
 from moor.containers.mountpoints import discard_anonymous, in_root, oci_mounts, plan, release, rootfs_propagation
 from moor.containers.record import Container, State, check_name, random_name
-from moor.containers.runtime import Runtime
 from moor.containers.spec import build_spec, default_env, merge_command
 from moor.errors import Conflict, InvalidParameter, MoorError, NotModified
 from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
 from moor.images.healthcheck import effective_config
-from moor.monitor.client import request
 from moor.services import container_list
 from moor.services.container_query import get_container
 from moor.services.start_hooks import PendingAttaches, StartListeners
@@ -42,7 +39,7 @@ from moor.types import ContainerRef
 
 if TYPE_CHECKING:
     from moor.config import Config
-    from moor.containers.launch import Monitor
+    from moor.containers.processes import ContainerProcesses, LaunchedMonitor
     from moor.containers.record import ContainerStore
     from moor.drivers import DriverSet
     from moor.services.container_networking import ContainerNetworking
@@ -68,11 +65,16 @@ class ContainerService:
     the image and volume services, the containers' networking, the event bus, the attach hooks that
     wait for a container's monitor (filled by :class:`~moor.services.container_io.ContainerIO`) and
     the listeners told of each start (health checks). The last two default to empty ones.
+
+    Every real process goes through ``processes`` (:class:`~moor.containers.processes.ContainerProcesses`):
+    the OCI runtime, the containers' monitors and their control channel; the engine gives
+    :class:`~moor.containers.processes.RuncProcesses`, the unit tests a fake.
     """
 
     def __init__(self, config: Config, drivers: DriverSet, store: ContainerStore, images: ImageService,
                  volumes: VolumeService, networking: ContainerNetworking, events: EventBus,
-                 attaches: PendingAttaches | None = None, started: StartListeners | None = None) -> None:
+                 processes: ContainerProcesses, attaches: PendingAttaches | None = None,
+                 started: StartListeners | None = None) -> None:
         self.config = config
         self.drivers = drivers
         self.store = store
@@ -82,13 +84,14 @@ class ContainerService:
         #: endpoints, published ports, /etc/hosts and embedded DNS of the containers
         self.networking = networking
         self.events = events
+        #: runc and the monitors (the services beside this one are given the same)
+        self.processes = processes
         #: container ID -> hooks to run once its monitor is ready (attach streams)
         self.attaches = attaches if attaches is not None else PendingAttaches()
         #: told of every container that starts running or is re-adopted (health checks)
         self.started = started if started is not None else StartListeners()
         self.state_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
-        self.runtime = Runtime(config.runtime.path, os.path.join(config.exec_root, "runc"))
         self._changed = threading.Condition()
         self._starting: set[str] = set()
 
@@ -290,7 +293,7 @@ class ContainerService:
         return container
 
     def _start(self, container: Container) -> None:
-        self.runtime.check()
+        self.processes.check()
         state_dir = self.state_dir(container.id)
         shutil.rmtree(state_dir, ignore_errors=True)
         os.makedirs(state_dir, mode=0o700)
@@ -298,8 +301,8 @@ class ContainerService:
         monitor = None
         try:
             bundle = self._write_bundle(container, rootfs, state_dir)
-            monitor = launch_monitor(container, state_dir, bundle, self.runtime, log_driver=container.log_driver,
-                                     log_recipe=self.drivers.recipe("log", container.log_driver))
+            monitor = self.processes.launch(container, state_dir, bundle, log_driver=container.log_driver,
+                                            log_recipe=self.drivers.recipe("log", container.log_driver))
             monitor.on_ready.extend(self.attaches.take(container.id))
             container.rootfs = rootfs
             self.networking.join(container, monitor.container_pid)
@@ -307,7 +310,7 @@ class ContainerService:
             pid = monitor.start()
         except BaseException as err:
             if monitor is not None:
-                _abort_monitor(state_dir)
+                self._abort_monitor(state_dir)
             self.networking.leave(container)
             release(container, self.volumes)
             self.drivers.storage.unmount(key=container.storage_key)
@@ -325,6 +328,17 @@ class ContainerService:
         self.drivers.notify("started", container=self.ref(container))
         self.events.publish_container(container, "start")
         self._notify()
+
+    def _abort_monitor(self, state_dir: str) -> None:
+        """Tell a monitor whose process will not start to remove it, and wait until it has gone."""
+        try:
+            self.processes.request(state_dir, {"op": "abort"}, timeout=10)
+        except (OSError, MoorError):
+            return
+        for _ in range(100):
+            if not os.path.exists(os.path.join(state_dir, "control.sock")):
+                return
+            time.sleep(0.05)
 
     def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
         host_network = container.host_config["NetworkMode"] == "host"
@@ -383,16 +397,16 @@ class ContainerService:
 
     # ------------------------------------------------------------------ exits
 
-    def _watch(self, container: Container, monitor: Monitor | None) -> None:
+    def _watch(self, container: Container, monitor: LaunchedMonitor | None) -> None:
         thread = threading.Thread(target=self._wait_for_exit, args=(container.id, monitor), daemon=True,
                                   name=f"wait-{container.short_id}")
         thread.start()
 
-    def _wait_for_exit(self, container_id: str, monitor: Monitor | None) -> None:
+    def _wait_for_exit(self, container_id: str, monitor: LaunchedMonitor | None) -> None:
         state_dir = self.state_dir(container_id)
         exit_code, finished, oom_killed = None, time.time(), False
         try:
-            reply = request(state_dir, {"op": "wait"})
+            reply = self.processes.request(state_dir, {"op": "wait"})
             exit_code, finished = reply.get("exit_code"), reply.get("finished_at") or time.time()
             oom_killed = bool(reply.get("oom_killed"))
         except (OSError, MoorError):
@@ -425,7 +439,7 @@ class ContainerService:
         container.state.OOMKilled = oom_killed
         container.state.FinishedAt = format_timestamp(finished)
         self.store.save(container)
-        _remove_empty_cgroup_parents()
+        self.processes.remove_empty_cgroup_parents()
         self.drivers.notify("stopped", container=self.ref(container))
         if oom_killed:
             self.events.publish_container(container, "oom")
@@ -478,7 +492,7 @@ class ContainerService:
                 continue
             state_dir = self.state_dir(container.id)
             try:
-                reply = request(state_dir, {"op": "state"}, timeout=5)
+                reply = self.processes.request(state_dir, {"op": "state"}, timeout=5)
             except (OSError, MoorError):
                 reply = None
             if reply and reply.get("running"):
@@ -509,7 +523,7 @@ class ContainerService:
         if name in ("KILL", "TERM", "INT", "QUIT", stop_signal):  # fatal: the restart policy stands down
             container.manually_stopped = True
             self.store.save(container)
-        self.runtime.kill(container.id, name)
+        self.processes.kill(container.id, name)
         if name in ("KILL", stop_signal):
             self._resume_if_paused(container)
         self.events.publish_container(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
@@ -532,13 +546,13 @@ class ContainerService:
             timeout = DEFAULT_STOP_TIMEOUT if timeout is None else int(timeout)
         stop_signal = _signal_name(container.config.get("StopSignal") or "TERM")
         try:
-            self.runtime.kill(container.id, stop_signal)
+            self.processes.kill(container.id, stop_signal)
         except Conflict:
             pass
         self._resume_if_paused(container)
         if timeout < 0 or not self.wait_until_stopped(container.id, timeout):
             try:
-                self.runtime.kill(container.id, "KILL", all_processes=False)
+                self.processes.kill(container.id, "KILL", all_processes=False)
             except Conflict:
                 pass
             self.wait_until_stopped(container.id, 30)
@@ -550,7 +564,7 @@ class ContainerService:
         if not container.state.Paused:
             return
         try:
-            self.runtime.resume(container.id)
+            self.processes.resume(container.id)
         except MoorError as err:
             log.warning("cannot unpause %s: %s", container.short_id, err)
             return
@@ -612,7 +626,7 @@ class ContainerService:
                 raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
                                "attempting removal or force remove")
             try:
-                self.runtime.kill(container.id, "KILL")
+                self.processes.kill(container.id, "KILL")
             except Conflict:
                 pass
             self._resume_if_paused(container)
@@ -689,18 +703,6 @@ def create_warnings(container: Container) -> list[str]:
     return warnings
 
 
-def _abort_monitor(state_dir: str) -> None:
-    """Tell a monitor whose process will not start to remove it, and wait until it has gone."""
-    try:
-        request(state_dir, {"op": "abort"}, timeout=10)
-    except (OSError, MoorError):
-        return
-    for _ in range(100):
-        if not os.path.exists(os.path.join(state_dir, "control.sock")):
-            return
-        time.sleep(0.05)
-
-
 def _remove_tree(path: str, attempts: int = 40) -> None:
     """Remove a state directory a monitor may still be finishing in (runc writes its log there)."""
     for _ in range(attempts):
@@ -720,20 +722,6 @@ def _merge_healthcheck(image: dict[str, Any] | None, given: dict[str, Any] | Non
         if value:
             merged[key] = value
     return merged or None
-
-
-def _remove_empty_cgroup_parents() -> None:
-    """runc removes a container's cgroups but not the ``/moor`` parent; drop it once empty."""
-    root = "/sys/fs/cgroup"
-    try:
-        hierarchies = [os.path.join(root, name) for name in os.listdir(root)]
-    except OSError:
-        return
-    for path in [root] + hierarchies:
-        try:
-            os.rmdir(os.path.join(path, "moor"))
-        except OSError:
-            pass
 
 
 def _signal_name(signal: str | int) -> str:

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from moor.containers import cgroups
 from moor.containers import restart as restart_policy
-from moor.containers.limits import merge_update, update_resources, validate_resources
+from moor.containers.limits import merge_update, validate_resources
 from moor.errors import Conflict, InvalidParameter, MoorError
 from moor.hostinfo import machine_memory, online_cpus
 from moor.timefmt import ZERO_TIME, rfc3339_nano
 
 if TYPE_CHECKING:
+    from moor.containers.processes import ContainerProcesses
     from moor.containers.record import Container
     from moor.services.containers import ContainerService
     from moor.services.events import EventBus
@@ -112,11 +113,13 @@ def stats_json(service: ContainerService, container: Container, previous: dict[s
 
 
 class ContainerResources:
-    """Statistics, update, pause and unpause of the containers of ``containers``; events go to ``events``."""
+    """Statistics, update, pause and unpause of the containers of ``containers``; events go to ``events``; runc is
+    told through ``processes``, the container service's."""
 
-    def __init__(self, containers: ContainerService, events: EventBus) -> None:
+    def __init__(self, containers: ContainerService, events: EventBus, processes: ContainerProcesses) -> None:
         self.containers = containers
         self.events = events
+        self.processes = processes
 
     def sample(self, container_id: str, one_shot: bool = False) -> dict[str, Any]:
         """The answer to ``stream=0``: a second sample a second after the first (the first if ``one_shot``)."""
@@ -166,7 +169,7 @@ class ContainerResources:
             self.containers.store.save(container)
             if container.state.Running:
                 try:
-                    update_resources(self.containers.runtime.path, self.containers.runtime.root, container.id, body)
+                    self.processes.update(container.id, body)
                 except MoorError as err:
                     container.host_config = before
                     self.containers.store.save(container)
@@ -185,7 +188,7 @@ class ContainerResources:
             if container.state.Paused:
                 raise Conflict(f"Container {container.id} is already paused")
             try:
-                self.containers.runtime.pause(container.id)
+                self.processes.pause(container.id)
             except MoorError as err:
                 raise MoorError(f"Cannot pause container {container.id}: {err}") from None
             container.state.Paused = True
@@ -203,7 +206,7 @@ class ContainerResources:
             if not container.state.Paused:
                 raise Conflict(f"Container {container.id} is not paused")
             try:
-                self.containers.runtime.resume(container.id)
+                self.processes.resume(container.id)
             except MoorError as err:
                 raise MoorError(f"Cannot unpause container {container.id}: {err}") from None
             container.state.Paused = False

@@ -16,7 +16,7 @@ def top(service: ContainerService, ident: str, ps_args: str) -> dict[str, Any]:
     container = service.get(ident)
     if not container.state.Running:
         raise Conflict(f"Container {container.id} is not running")
-    pids = {int(p) for p in service.runtime.ps(container.id)}
+    pids = {int(p) for p in service.processes.ps(container.id)}
     args = (ps_args or "-ef").split()
     result = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=30)
     if result.returncode != 0:

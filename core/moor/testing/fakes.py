@@ -20,6 +20,16 @@ fail the next call of an operation (:meth:`FakeDriver.fail_next`).
 :class:`FakeVolumes` and :class:`FakeLog` pass the conformance suites of
 their kind; :class:`FakeStorage` the storage suite's tests that need no real
 mount (``tests/unit/test_fakes.py`` runs them).
+
+Below the drivers, the containers' processes (runc and the monitors) have a
+fake too: :class:`FakeProcesses`, a
+:class:`moor.containers.processes.ContainerProcesses` whose containers "run"
+in memory until a fatal signal or the test ends them::
+
+    processes = FakeProcesses()
+    engine = Engine(config, fake_drivers(tmp_path), processes)
+    engine.containers.start(engine.containers.create({"Image": "busybox"}, "web").id)
+    processes.exit(engine.containers.get("web").id, 3)
 """
 
 from __future__ import annotations
@@ -30,11 +40,13 @@ import ipaddress
 import json
 import os
 import shutil
+import signal as signals
 import stat
 import tarfile
+import threading
 import time
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from moor import hookimpl
 from moor.config import DRIVER_KINDS
@@ -53,6 +65,11 @@ from moor.types import (
     PortMapping,
     VolumeInfo,
 )
+
+if TYPE_CHECKING:
+    from moor.containers.launch import MonitoredProcess
+    from moor.containers.processes import ContainerProcesses
+    from moor.driverbuild import DriverRecipe
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -760,3 +777,170 @@ def add_image(store: ImageStore, name: str, files: dict[str, bytes | str] | None
     image = store.add_image(json.dumps(document, separators=(",", ":")).encode())
     store.set_ref(str(reference.parse(name)), image.id)
     return image
+
+
+# --------------------------------------------------------------------------- the process layer
+
+
+class FakeProcess:
+    """A container's (or an exec's) process as :class:`FakeProcesses` keeps it: created at the launch of its
+    monitor, running once the monitor starts it, ended by a fatal signal or by :meth:`exit`."""
+
+    def __init__(self, pid: int, bundle: str) -> None:
+        self.pid = pid
+        #: the OCI bundle it was launched over (``config.json`` is the spec the engine wrote)
+        self.bundle = bundle
+        self.started = False
+        self.paused = False
+        self.exited = threading.Event()
+        self.exit_code: int | None = None
+        self.finished_at = 0.0
+        #: signals the process survives (a shell trapping TERM, say)
+        self.ignores: set[str] = set()
+
+    def exit(self, code: int) -> None:
+        """End with ``code``: the monitor's ``wait`` answers it."""
+        self.exit_code, self.finished_at = code, time.time()
+        self.exited.set()
+
+    @property
+    def alive(self) -> bool:
+        return self.started and not self.exited.is_set()
+
+
+class FakeMonitor:
+    """What :meth:`FakeProcesses.launch` returns (a :class:`moor.containers.processes.LaunchedMonitor`): ready,
+    its process created but not started."""
+
+    def __init__(self, processes: FakeProcesses, key: str, process: FakeProcess) -> None:
+        self.processes = processes
+        self.key = key
+        self.process = process
+        self.container_pid = process.pid
+        self.on_ready: list[Callable[[], None]] = []
+
+    def start(self) -> int:
+        """Run the ready hooks, then start the process, or raise the failure set in ``start_failures``."""
+        for hook in self.on_ready:
+            hook()
+        failure = self.processes.start_failures.pop(self.key, None)
+        if failure is not None:
+            raise failure
+        self.process.started = True
+        return self.process.pid
+
+    def reap(self) -> None:
+        return None
+
+
+class FakeProcesses:
+    """A :class:`moor.containers.processes.ContainerProcesses` without runc or monitor processes: give it to the
+    :class:`moor.daemon.engine.Engine` (``Engine(config, fake_drivers(root), FakeProcesses())``).
+
+    Each launch makes a :class:`FakeProcess`, kept under its monitor's state-directory name (a container's ID;
+    an exec's ID for an exec). It "runs" from the monitor's start until a fatal signal reaches it (``kill``:
+    one it does not :attr:`~FakeProcess.ignores`, nor ``HUP``, ``USR1``, ``USR2`` or ``WINCH``) or the test ends
+    it (:meth:`exit`); the monitors answer ``wait`` (once it has ended), ``state`` and anything else (``ok``).
+    Every signal sent is recorded in :attr:`signals`, every update in :attr:`updates`.
+
+    For a moord that stops and starts again, :meth:`restarted` gives the next engine's layer: the same
+    processes (the containers run on), and this one's waiters stop answering, as a stopped moord's would.
+    """
+
+    def __init__(self, processes: dict[str, FakeProcess] | None = None) -> None:
+        #: monitor state-directory name (a container's ID) -> its process
+        self.processes: dict[str, FakeProcess] = processes if processes is not None else {}
+        #: set when this layer's moord is "down": its waiters never learn of an exit again
+        self.down = False
+        #: ``(container ID, signal name)`` of every signal delivered, oldest first
+        self.signals: list[tuple[str, str]] = []
+        #: ``(container ID, changes)`` of every resource update
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+        #: container ID -> the error its monitor's start raises (runc's, say)
+        self.start_failures: dict[str, BaseException] = {}
+        self.next_pid = 4000
+        self.closed = False
+
+    def restarted(self) -> FakeProcesses:
+        """moord stops (its containers run on) and starts again: the process layer of the next engine."""
+        self.down = True
+        successor = FakeProcesses(self.processes)
+        successor.next_pid = self.next_pid
+        return successor
+
+    def exit(self, container_id: str, code: int) -> None:
+        """The container's process ends on its own with ``code``."""
+        self.processes[container_id].exit(code)
+
+    # ------------------------------------------------------------------ the runtime
+
+    def check(self) -> None:
+        return None
+
+    def _running(self, container_id: str) -> FakeProcess:
+        process = self.processes.get(container_id)
+        if process is None or not process.alive:
+            raise Conflict(f"Container {container_id} is not running")
+        return process
+
+    def kill(self, container_id: str, signal: str, all_processes: bool = False) -> None:
+        process = self._running(container_id)
+        self.signals.append((container_id, signal))
+        if signal in process.ignores or signal in ("HUP", "USR1", "USR2", "WINCH"):
+            return
+        process.exit(128 + int(getattr(signals, "SIG" + signal)))
+
+    def pause(self, container_id: str) -> None:
+        self._running(container_id).paused = True
+
+    def resume(self, container_id: str) -> None:
+        process = self.processes.get(container_id)
+        if process is not None:
+            process.paused = False
+
+    def ps(self, container_id: str) -> list[int]:
+        return [self._running(container_id).pid]
+
+    def update(self, container_id: str, changes: dict[str, Any]) -> None:
+        self._running(container_id)
+        self.updates.append((container_id, dict(changes)))
+
+    # ------------------------------------------------------------------ the monitors
+
+    def launch(self, process: MonitoredProcess, state_dir: str, bundle: str, *, log_driver: str = "",
+               log_recipe: DriverRecipe | None = None, exec_process: str = "") -> FakeMonitor:
+        self.next_pid += 1
+        key = os.path.basename(state_dir)
+        launched = FakeProcess(self.next_pid, bundle)
+        self.processes[key] = launched
+        return FakeMonitor(self, key, launched)
+
+    def request(self, state_dir: str, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        process = self.processes.get(os.path.basename(state_dir))
+        if process is None:
+            raise OSError("no monitor")
+        if message["op"] == "wait":
+            while not process.exited.wait(0.02) and not self.down:
+                pass
+            if self.down:
+                threading.Event().wait()  # a stopped moord's waiter: it never answers
+            return {"exit_code": process.exit_code, "finished_at": process.finished_at}
+        if message["op"] == "state":
+            return {"running": process.alive, "exit_code": process.exit_code}
+        return {"ok": True}
+
+    def remove_empty_cgroup_parents(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+    def end_all(self, code: int = 137) -> None:
+        """End every process still running (at a test's end, so that the engine's waiter threads finish)."""
+        for process in self.processes.values():
+            if not process.exited.is_set():
+                process.exit(code)
+
+
+if TYPE_CHECKING:  # mypy checks that the fake keeps up with the protocol the services call
+    _FAKE_PROCESSES_CONFORM: type[ContainerProcesses] = FakeProcesses
