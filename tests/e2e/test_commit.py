@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
 import docker
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import first_json, inspect, moor, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -23,12 +22,12 @@ def test_diff_and_commit(moord: DaemonProcess) -> None:
     image_id = moor(moord, "commit", "-m", "my change", "-a", "me", "-c", "ENV COMMITTED=yes", "changer",
                     "committed:v1").stdout.strip()
     assert image_id.startswith("sha256:")
-    inspect = json.loads(moor(moord, "image", "inspect", "committed:v1").stdout)[0]
-    base = json.loads(moor(moord, "image", "inspect", "busybox").stdout)[0]
-    assert inspect["RootFS"]["Layers"][:-1] == base["RootFS"]["Layers"]
-    assert len(inspect["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
-    assert (inspect["Comment"], inspect["Author"], inspect["Parent"]) == ("my change", "me", base["Id"])
-    assert "COMMITTED=yes" in inspect["Config"]["Env"]
+    image = first_json(moord, "image", "inspect", "committed:v1")
+    base = first_json(moord, "image", "inspect", "busybox")
+    assert image["RootFS"]["Layers"][:-1] == base["RootFS"]["Layers"]
+    assert len(image["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
+    assert (image["Comment"], image["Author"], image["Parent"]) == ("my change", "me", base["Id"])
+    assert "COMMITTED=yes" in image["Config"]["Env"]
     run = moor(moord, "run", "--rm", "committed:v1", "sh", "-c",
                "cat /data/file; ls /bin/vi 2>&1; tail -1 /etc/passwd; echo $COMMITTED")
     assert run.stdout.splitlines() == ["new", "ls: /bin/vi: No such file or directory", "more", "yes"]
@@ -40,9 +39,9 @@ def test_diff_and_commit(moord: DaemonProcess) -> None:
 def test_commit_of_an_unchanged_container_adds_no_layer(moord: DaemonProcess) -> None:
     moor(moord, "create", "--name", "same", "busybox", "true")
     moor(moord, "commit", "same", "same:img")
-    inspect = json.loads(moor(moord, "image", "inspect", "same:img").stdout)[0]
-    base = json.loads(moor(moord, "image", "inspect", "busybox").stdout)[0]
-    assert inspect["RootFS"]["Layers"] == base["RootFS"]["Layers"]
+    image = first_json(moord, "image", "inspect", "same:img")
+    base = first_json(moord, "image", "inspect", "busybox")
+    assert image["RootFS"]["Layers"] == base["RootFS"]["Layers"]
     moor(moord, "rm", "same")
 
 
@@ -53,7 +52,7 @@ def test_commit_running_container_pauses_it(moord: DaemonProcess) -> None:
     time.sleep(0.3)
     result = moor(moord, "commit", "live", "live:snap")
     assert result.returncode == 0, result.stderr
-    assert json.loads(moor(moord, "inspect", "live").stdout)[0]["State"]["Running"]
+    assert inspect(moord, "live")["State"]["Running"]
     assert moor(moord, "run", "--rm", "live:snap", "cat", "/x").stdout == "x\n"
     moor(moord, "rm", "-f", "live")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -10,7 +9,7 @@ import time
 import docker
 import pytest
 
-from e2e.containerhelpers import docker_env, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import docker_env, inspect, moor, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -34,7 +33,7 @@ def test_log_rotation_is_followed_without_losing_lines(moord: DaemonProcess) -> 
                      "[ $((i % 20)) = 0 ] && sleep 0.1; done")
     follow = moor(moord, "logs", "-f", "rotor", timeout=60)
     assert follow.stdout.splitlines() == [f"line-{i}" for i in range(300)]
-    log_path = json.loads(moor(moord, "inspect", "rotor").stdout)[0]["LogPath"]
+    log_path = inspect(moord, "rotor")["LogPath"]
     assert os.path.exists(log_path + ".1") and os.path.getsize(log_path) <= 2048
     moor(moord, "rm", "rotor")
 

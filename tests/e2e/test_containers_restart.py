@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from e2e.containerhelpers import import_busybox, moor
+from e2e.containerhelpers import import_busybox, inspect, moor
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -24,16 +23,16 @@ def test_containers_survive_a_killed_daemon(tmp_path) -> None:
                           f"echo hello-{name}; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done")
             assert result.returncode == 0, result.stderr
         moor(daemon, "run", "-d", "--name", "shortlived", "busybox", "sh", "-c", "sleep 1.5; exit 5")
-        pids = {n: json.loads(moor(daemon, "inspect", n).stdout)[0]["State"]["Pid"] for n in names}
+        pids = {n: inspect(daemon, n)["State"]["Pid"] for n in names}
         daemon.kill()
         time.sleep(2.5)  # shortlived exits while moord is down
         daemon.start()
         running = set(moor(daemon, "ps", "--format", "{{.Names}}").stdout.split())
         assert running == set(names)
         for name in names:
-            state = json.loads(moor(daemon, "inspect", name).stdout)[0]["State"]
+            state = inspect(daemon, name)["State"]
             assert state["Running"] and state["Pid"] == pids[name]
-        gone = json.loads(moor(daemon, "inspect", "shortlived").stdout)[0]["State"]
+        gone = inspect(daemon, "shortlived")["State"]
         assert (gone["Status"], gone["ExitCode"]) == ("exited", 5)
         assert moor(daemon, "logs", "keep0").stdout == "hello-keep0\n"
         assert moor(daemon, "exec", "keep1", "echo", "still-here").stdout == "still-here\n"

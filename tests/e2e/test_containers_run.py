@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from e2e.containerhelpers import moor, moord, mounts_under  # noqa: F401 - fixture
+from e2e.containerhelpers import first_json, inspect, moor, moord, mounts_under  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -51,11 +51,11 @@ def test_env_workdir_user_entrypoint_labels(moord: DaemonProcess, tmp_path) -> N
     assert result.stdout.splitlines()[:3] == ["1 yes", "/tmp", "65534"], result.stderr
     created = moor(moord, "create", "--name", "labelled", "-l", "team=core", "--stop-signal", "SIGINT",
                    "--stop-timeout", "3", "busybox", "true")
-    inspect = json.loads(moor(moord, "container", "inspect", "labelled").stdout)[0]
-    assert inspect["Id"] == created.stdout.strip()
-    assert inspect["Config"]["Labels"] == {"team": "core"}
-    assert (inspect["Config"]["StopSignal"], inspect["Config"]["StopTimeout"]) == ("SIGINT", 3)
-    assert inspect["State"]["Status"] == "created" and inspect["Name"] == "/labelled"
+    info = first_json(moord, "container", "inspect", "labelled")
+    assert info["Id"] == created.stdout.strip()
+    assert info["Config"]["Labels"] == {"team": "core"}
+    assert (info["Config"]["StopSignal"], info["Config"]["StopTimeout"]) == ("SIGINT", 3)
+    assert info["State"]["Status"] == "created" and info["Name"] == "/labelled"
     assert moor(moord, "rm", "labelled").returncode == 0
 
 
@@ -69,12 +69,12 @@ def test_detached_lifecycle(moord: DaemonProcess) -> None:
     assert moor(moord, "ps", "--no-trunc", "-q", "--filter", f"id={cid[:5]}").stdout.strip() == cid
     time.sleep(0.3)
     assert moor(moord, "logs", "sleeper").stdout == "started\n"
-    inspect = json.loads(moor(moord, "inspect", "sleeper").stdout)[0]
-    assert inspect["State"]["Running"] and inspect["State"]["Pid"] > 0
-    assert os.path.exists(f"/proc/{inspect['State']['Pid']}")
+    info = inspect(moord, "sleeper")
+    assert info["State"]["Running"] and info["State"]["Pid"] > 0
+    assert os.path.exists(f"/proc/{info['State']['Pid']}")
     assert moor(moord, "stop", "-t", "5", "sleeper").stdout == "sleeper\n"
-    inspect = json.loads(moor(moord, "inspect", "sleeper").stdout)[0]
-    assert (inspect["State"]["Status"], inspect["State"]["ExitCode"]) == ("exited", 0)
+    info = inspect(moord, "sleeper")
+    assert (info["State"]["Status"], info["State"]["ExitCode"]) == ("exited", 0)
     assert moor(moord, "logs", "sleeper").stdout == "started\nbye\n"
     assert moor(moord, "ps", "-a", "--filter", "exited=0", "-q").stdout.strip().startswith(cid[:12])
     # stopping a stopped container is fine, as in Docker
@@ -91,7 +91,7 @@ def test_kill_restart_wait_rename_top(moord: DaemonProcess) -> None:
     assert "sh -c trap" in top and top.splitlines()[0].split()[0] == "UID"
     assert moor(moord, "rename", "victim", "renamed").returncode == 0
     assert moor(moord, "restart", "-t", "0", "renamed").stdout == "renamed\n"
-    assert json.loads(moor(moord, "inspect", "renamed").stdout)[0]["State"]["Running"]
+    assert inspect(moord, "renamed")["State"]["Running"]
     assert moor(moord, "kill", "-s", "USR1", "renamed").returncode == 0
     assert moor(moord, "wait", "renamed").stdout == "7\n"
     refused = moor(moord, "kill", "renamed")
@@ -129,7 +129,7 @@ def test_image_in_use_cannot_be_removed(moord: DaemonProcess) -> None:
     refused = moor(moord, "rmi", "busybox")
     assert refused.returncode == 1
     assert 'unable to remove repository reference "busybox" (must force) - container' in refused.stderr
-    image_id = json.loads(moor(moord, "image", "inspect", "busybox").stdout)[0]["Id"]
+    image_id = first_json(moord, "image", "inspect", "busybox")["Id"]
     by_id = moor(moord, "rmi", image_id[7:19])
     assert by_id.returncode == 1 and "image is being used by stopped container" in by_id.stderr
     moor(moord, "rm", "user")
@@ -206,7 +206,7 @@ def test_network_failure_after_the_monitor_started_aborts_it(moord: DaemonProces
         full = moor(moord, "run", "--rm", "--network", "tiny", "busybox", "true")
         assert full.returncode == 125 and "no available IPv4 addresses" in full.stderr
         state = os.path.join(moord.exec_root, "containers")
-        only = json.loads(moor(moord, "inspect", "only").stdout)[0]["Id"]
+        only = inspect(moord, "only")["Id"]
         assert os.listdir(state) == [only]
         assert all(os.readlink(f"/proc/{p}/cwd").startswith(os.path.join(state, only))
                    for p in processes_under(state) if os.readlink(f"/proc/{p}/cwd") != state)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from e2e.containerhelpers import address, import_busybox, moor
+from e2e.containerhelpers import address, import_busybox, inspect, moor
 from e2e.test_networking import make_network
 from moor.services import dns_wire as wire
 from moor.testing.daemon import DaemonProcess
@@ -71,7 +71,7 @@ print(json.dumps({"id": ident, "rcode": flags & 15, "answers": answers}))
 
 def ask(daemon: DaemonProcess, container: str, name: str, qtype: int = wire.TYPE_A, tcp: bool = False) -> dict:
     """Query 127.0.0.11 in the container's network namespace from the host (nsenter -n)."""
-    pid = json.loads(moor(daemon, "inspect", container).stdout)[0]["State"]["Pid"]
+    pid = inspect(daemon, container)["State"]["Pid"]
     result = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", ASK, name, str(qtype),
                              "tcp" if tcp else "udp"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
@@ -173,7 +173,7 @@ def test_connect_disconnect_and_moord_restart(dnsd: DaemonProcess) -> None:
 
         assert moor(dnsd, "network", "disconnect", "joinnet", "roamer").returncode == 0
         assert ask(dnsd, "anchor", "wanderer")["rcode"] == wire.NXDOMAIN
-        pid = json.loads(moor(dnsd, "inspect", "roamer").stdout)[0]["State"]["Pid"]
+        pid = inspect(dnsd, "roamer")["State"]["Pid"]
         closed = subprocess.run(["nsenter", "-t", str(pid), "-n", "cat", "/proc/net/udp"], capture_output=True,
                                 text=True).stdout
         assert ":0035" not in closed  # no listener left on port 53 in the container that left

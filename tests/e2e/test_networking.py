@@ -3,13 +3,12 @@ isolation between networks. Each test uses its own bridge names and subnets and 
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 
 import pytest
 
-from e2e.containerhelpers import inspect, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import first_json, inspect, moor, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -51,7 +50,7 @@ def test_names_aliases_addresses_and_isolation(moord: DaemonProcess) -> None:
     try:
         assert moor(moord, "run", "-d", "--name", "db", "--network", "appnet", "--ip", f"{prefix}.50",
                     "--network-alias", "database", "busybox", "sleep", "300").returncode == 0
-        ip = json.loads(moor(moord, "inspect", "db").stdout)[0]["NetworkSettings"]["Networks"]["appnet"]["IPAddress"]
+        ip = inspect(moord, "db")["NetworkSettings"]["Networks"]["appnet"]["IPAddress"]
         assert ip == f"{prefix}.50"
         web = moor(moord, "run", "--rm", "--network", "appnet", "--domainname", "corp.test", "busybox", "sh", "-c",
                    "ping -c1 -W2 db >/dev/null && echo by-name; ping -c1 -W2 database >/dev/null && echo by-alias; "
@@ -65,9 +64,9 @@ def test_names_aliases_addresses_and_isolation(moord: DaemonProcess) -> None:
         other = moor(moord, "run", "--rm", "--network", "othernet", "busybox", "sh", "-c",
                      f"ping -c1 -W1 {prefix}.50 >/dev/null && echo reached || echo isolated")
         assert other.stdout.strip() == "isolated"
-        inspect = json.loads(moor(moord, "network", "inspect", "appnet").stdout)[0]
-        assert [c["Name"] for c in inspect["Containers"].values()] == ["db"]
-        assert inspect["IPAM"]["Config"][0]["Subnet"] == subnet and inspect["Labels"] == {"test": "1"}
+        network_info = first_json(moord, "network", "inspect", "appnet")
+        assert [c["Name"] for c in network_info["Containers"].values()] == ["db"]
+        assert network_info["IPAM"]["Config"][0]["Subnet"] == subnet and network_info["Labels"] == {"test": "1"}
         refused = moor(moord, "network", "rm", "appnet")
         assert refused.returncode == 1 and "has active endpoints" in refused.stderr
         listed = moor(moord, "network", "ls", "--filter", "label=test=1", "--format", "{{.Name}}").stdout.split()
@@ -159,7 +158,7 @@ def test_published_port_serves_the_host(moord: DaemonProcess) -> None:
         body = fetch(f"http://127.0.0.1:{port}/")
         assert body == b"served-by-moor\n"
         assert moor(moord, "port", "web", "80").stdout.strip() == f"127.0.0.1:{port}"
-        ports = json.loads(moor(moord, "inspect", "web").stdout)[0]["NetworkSettings"]["Ports"]
+        ports = inspect(moord, "web")["NetworkSettings"]["Ports"]
         assert ports == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}], "81/tcp": None}
         assert f"127.0.0.1:{port}->80/tcp" in moor(moord, "ps").stdout
         taken = moor(moord, "run", "--rm", "--network", "webnet", "-p", f"127.0.0.1:{port}:80", "busybox", "true")
@@ -234,7 +233,7 @@ def test_default_bridge_network_and_publishing(moord: DaemonProcess) -> None:
                    "mkdir -p /w && echo default > /w/index.html && httpd -f -p 80 -h /w")
     assert started.returncode == 0, started.stderr
     try:
-        settings = json.loads(moor(moord, "inspect", "defweb").stdout)[0]["NetworkSettings"]
+        settings = inspect(moord, "defweb")["NetworkSettings"]
         assert settings["IPAddress"] and settings["Networks"]["bridge"]["Gateway"]
         body = fetch(f"http://127.0.0.1:{port}/")
         assert body == b"default\n"
@@ -264,7 +263,7 @@ def test_links_on_the_default_bridge_connect_ip_ls_quiet_and_prune(moord: Daemon
     make_network(moord, "sparenet")
     try:
         assert moor(moord, "run", "-d", "--name", "linked", "busybox", "sleep", "300").returncode == 0
-        target = json.loads(moor(moord, "inspect", "linked").stdout)[0]
+        target = inspect(moord, "linked")
         address = target["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
         hosts = moor(moord, "run", "--rm", "--link", "linked:friend", "busybox", "cat", "/etc/hosts").stdout
         assert f"{address}\tfriend {target['Id'][:12]} linked\n" in hosts  # Docker's line for a link
@@ -273,7 +272,7 @@ def test_links_on_the_default_bridge_connect_ip_ls_quiet_and_prune(moord: Daemon
         shown = moor(moord, "exec", "linked", "ip", "-4", "-o", "addr", "show", "eth1").stdout
         assert f"inet {prefix}.77/24" in shown
         ids = moor(moord, "network", "ls", "-q", "--filter", "name=pinnet").stdout.split()
-        assert ids == [json.loads(moor(moord, "network", "inspect", "pinnet").stdout)[0]["Id"][:12]]
+        assert ids == [first_json(moord, "network", "inspect", "pinnet")["Id"][:12]]
         pruned = moor(moord, "network", "prune", "-f", "--filter", "label=test=1")
         assert pruned.returncode == 0 and "sparenet" in pruned.stdout and "pinnet" not in pruned.stdout  # in use
         names = moor(moord, "network", "ls", "--format", "{{.Name}}").stdout.split()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import re
 import secrets
 import socket
@@ -21,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import import_busybox, inspect, moor, moord  # noqa: F401 - fixture
 from e2e.test_networking import fetch, free_port
 from moor.containers.portspec import host_has_ipv6
 from moor.testing.daemon import DaemonProcess
@@ -106,7 +105,7 @@ def make_network(daemon: DaemonProcess, name: str) -> tuple[str, str]:
 
 
 def address_of(daemon: DaemonProcess, container: str) -> str:
-    networks = json.loads(moor(daemon, "inspect", container).stdout)[0]["NetworkSettings"]["Networks"]
+    networks = inspect(daemon, container)["NetworkSettings"]["Networks"]
     return next(iter(networks.values()))["IPAddress"]
 
 
@@ -150,7 +149,7 @@ def test_udp_ranges_and_mixed_protocols(moord: DaemonProcess) -> None:
                        "-p", f"127.0.0.1:{udp_port}:5353/udp", "-p", f"{low}-{low + 1}:80-81", "-p", "53/udp",
                        "-p", f"{busy}-{busy + 1}:82", "--expose", "7000-7001", "busybox", "sleep", "300")
         assert started.returncode == 0, started.stderr
-        info = json.loads(moor(moord, "inspect", "udpbox").stdout)[0]
+        info = inspect(moord, "udpbox")
         ports = info["NetworkSettings"]["Ports"]
         assert ports["5353/udp"] == [{"HostIp": "127.0.0.1", "HostPort": str(udp_port)}]
         both = ("0.0.0.0", "::") if host_has_ipv6() else ("0.0.0.0",)  # Docker 20.10 adds [::] when it can
@@ -220,7 +219,7 @@ def test_rules_survive_a_killed_moord_and_go_with_the_containers() -> None:
         assert moor(daemon, "run", "-d", "--name", "brief", "--network", "keepnet", "-p", f"{short_port}:80",
                     "busybox", "sleep", "300").returncode == 0
         web, brief = address_of(daemon, "keepweb"), address_of(daemon, "brief")
-        brief_pid = json.loads(moor(daemon, "inspect", "brief").stdout)[0]["State"]["Pid"]
+        brief_pid = inspect(daemon, "brief")["State"]["Pid"]
         kept = rules_for(web)
         assert len(kept) == 3 and len(rules_for(brief)) == 3
         daemon.kill()
@@ -312,7 +311,7 @@ def test_outbound_masquerade_and_internal_networks(moord: DaemonProcess) -> None
         started = moor(moord, "run", "-d", "--name", "inweb", "--network", "innet", "-p", f"127.0.0.1:{port}:80",
                        "busybox", "sh", "-c", HTTPD)
         assert started.returncode == 0, started.stderr
-        ports = json.loads(moor(moord, "inspect", "inweb").stdout)[0]["NetworkSettings"]["Ports"]
+        ports = inspect(moord, "inweb")["NetworkSettings"]["Ports"]
         assert ports == {"80/tcp": None}  # an internal network publishes nothing, as in Docker
         assert moor(moord, "port", "inweb").stdout == ""
         assert _free(port) and rules_for(address_of(moord, "inweb")) == []
@@ -329,7 +328,7 @@ def test_a_container_that_does_not_run_shows_no_ports(moord: DaemonProcess) -> N
         created = moor(moord, "create", "--name", "idle", "--network", "idlenet", "-p", "80", "--expose", "90",
                        "busybox", "true")
         assert created.returncode == 0, created.stderr
-        assert json.loads(moor(moord, "inspect", "idle").stdout)[0]["NetworkSettings"]["Ports"] == {}  # as Docker
+        assert inspect(moord, "idle")["NetworkSettings"]["Ports"] == {}  # as Docker
         holder = moor(moord, "run", "-d", "--name", "holder", "--network", "idlenet", "-p", f"127.0.0.1:{port}:80",
                       "busybox", "sleep", "300")
         assert holder.returncode == 0, holder.stderr
@@ -337,7 +336,7 @@ def test_a_container_that_does_not_run_shows_no_ports(moord: DaemonProcess) -> N
         clash = moor(moord, "run", "-d", "--name", "clash", "--network", "idlenet", "--expose", "7000", "-P",
                      "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "300")
         assert clash.returncode == 125 and "port is already allocated" in clash.stderr
-        assert json.loads(moor(moord, "inspect", "clash").stdout)[0]["NetworkSettings"]["Ports"] == {}
+        assert inspect(moord, "clash")["NetworkSettings"]["Ports"] == {}
         rows = moor(moord, "ps", "-a", "--filter", "name=clash", "--format", "{{.Ports}}").stdout
         assert rows == "\n"  # no port of the failed start is left behind
     finally:
@@ -354,7 +353,7 @@ def test_a_port_another_process_holds_is_refused_with_docker_proxys_words(moord:
             port = holder.getsockname()[1]
             refused = moor(moord, "run", "-d", "--name", "heldout", "--network", "heldnet", "-p",
                            f"127.0.0.1:{port}:80", "busybox", "sleep", "300")
-        endpoint = json.loads(moor(moord, "inspect", "heldout").stdout)[0]
+        endpoint = inspect(moord, "heldout")
         assert refused.returncode == 125
         assert ("driver failed programming external connectivity on endpoint heldout (" in refused.stderr
                 and f"): Error starting userland proxy: listen tcp4 127.0.0.1:{port}: bind: address already in use"
