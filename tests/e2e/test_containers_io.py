@@ -9,7 +9,7 @@ import time
 import docker
 import pytest
 
-from e2e.containerhelpers import docker_env, inspect, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import docker_env, inspect, moor, moord, wait_for  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -52,10 +52,8 @@ def test_exec(moord: DaemonProcess) -> None:
                   "echo $X; pwd; id -u; echo err >&2; exit 4")
     assert (result.returncode, result.stdout, result.stderr) == (4, "42\n/tmp\n65534\n", "err\n")
     assert moor(moord, "exec", "-d", "host1", "sh", "-c", "echo detached > /tmp/mark").returncode == 0
-    deadline = time.monotonic() + 20  # a detached exec finishes on its own time
-    while moor(moord, "exec", "host1", "cat", "/tmp/mark").stdout != "detached\n" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert moor(moord, "exec", "host1", "cat", "/tmp/mark").stdout == "detached\n"
+    # a detached exec finishes on its own time
+    wait_for(lambda: moor(moord, "exec", "host1", "cat", "/tmp/mark").stdout == "detached\n")
     piped = moor(moord, "exec", "-i", "host1", "sh", "-c", "tr a-z A-Z", input="shout\n")
     assert piped.stdout == "SHOUT\n"
     missing = moor(moord, "exec", "host1", "nosuch")
