@@ -14,7 +14,7 @@ from moor.networks.model import Endpoint, Network
 from moor.services.container_networking import ContainerNetworking
 from moor.services.events import EventBus
 from moor.services.networks import NetworkService
-from moor.testing.fakes import fake_drivers
+from moor.testing.fakes import FakeProcesses, fake_drivers
 
 UNTOUCHED = "untouched\n"
 
@@ -23,7 +23,7 @@ def networking_of(tmp_path: Path, store: ContainerStore, get: Callable[[str], Co
     """A ContainerNetworking over a network service without drivers (and so without predefined networks)."""
     events = EventBus()
     networks = NetworkService(str(tmp_path), fake_drivers(tmp_path / "drivers", without=("network",)), events)
-    return ContainerNetworking(Config(data_root=str(tmp_path)), networks, store, events, get)
+    return ContainerNetworking(Config(data_root=str(tmp_path)), networks, store, events, FakeProcesses(), get)
 
 
 def make(store: ContainerStore, tmp_path: Path, name: str, address: str, links: list[str] | None = None) -> Container:

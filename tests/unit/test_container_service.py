@@ -447,3 +447,19 @@ def test_prune_removes_the_stopped_containers_that_match(fake: FakeEngine) -> No
     assert fake.containers.prune({"label": ["nothing=here"]}) == {"ContainersDeleted": None, "SpaceReclaimed": 0}
     assert fake.containers.prune({})["ContainersDeleted"] == [labelled.id]
     assert [c.id for c in fake.containers.store.all()] == [kept_running.id]
+
+
+def test_published_ports_are_taken_by_the_monitors_proxy(fake: FakeEngine) -> None:
+    """Each published port is asked of the container's monitor; one it cannot take is Docker's conflict."""
+    fake.processes.ports_held.add(("tcp", 8080))
+    container = fake.create("web", ExposedPorts={"80/tcp": {}},
+                            HostConfig={"PortBindings": {"80/tcp": [{"HostPort": "8080-8081"}]}})
+    fake.containers.start("web")
+    asked = {(cid, m["host_port"], m["target_port"], m["target"]) for cid, m in fake.processes.published}
+    assert asked == {(container.id, 8081, 80, "172.17.0.2")}
+    assert fake.containers.get("web").ports["80/tcp"][0] == {"HostIp": "0.0.0.0", "HostPort": "8081"}
+
+    fake.create("db", HostConfig={"PortBindings": {"5432/tcp": [{"HostPort": "8080"}]}})
+    with pytest.raises(Conflict, match=r"driver failed programming external connectivity on endpoint db .*"
+                                       r"address already in use"):
+        fake.containers.start("db")

@@ -66,7 +66,7 @@ class Engine:
         self.transfer = ImageTransfer(self.images)
         self.volumes = VolumeService(config.data_root, drivers, self.events, query)
         self.networks = NetworkService(config.data_root, drivers, self.events)
-        self.networking = ContainerNetworking(config, self.networks, store, self.events, query.get)
+        self.networking = ContainerNetworking(config, self.networks, store, self.events, processes, query.get)
         self.containers = ContainerService(config, drivers, store, self.images, self.volumes, self.networking,
                                            self.events, processes, attaches, started)
         self.container_io = ContainerIO(self.containers, self.events, processes, attaches)

@@ -29,13 +29,13 @@ from moor.containers.etcfiles import (
     rewrite_in_place,
 )
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
-from moor.monitor.client import request
 from moor.netaddr import check_mac_address
 from moor.services.dns import EmbeddedDNS
 from moor.types import PortMapping
 
 if TYPE_CHECKING:
     from moor.config import Config
+    from moor.containers.processes import ContainerProcesses
     from moor.containers.record import Container, ContainerStore
     from moor.networks.model import Network
     from moor.services.events import EventBus
@@ -56,8 +56,10 @@ class ContainerNetworking:
     """The networking side of the containers in ``store``: endpoints, ports, /etc/hosts and embedded DNS."""
 
     def __init__(self, config: Config, networks: NetworkService, store: ContainerStore, events: EventBus,
-                 get: Callable[[str], Container]) -> None:
+                 processes: ContainerProcesses, get: Callable[[str], Container]) -> None:
         self.config = config
+        #: the monitors' side: their port proxies take the published ports
+        self.processes = processes
         #: the network service (a peer of the container service, built by the engine)
         self.networks = networks
         self.store = store
@@ -263,9 +265,9 @@ class ContainerNetworking:
                 if (protocol, host_ip or "0.0.0.0", str(host_port)) in held:  # Docker's allocator knows its own
                     reply = {"error": f"Bind for {host_ip or '0.0.0.0'}:{host_port} failed: port is already allocated"}
                     continue
-                reply = request(state_dir, {"op": "publish", "protocol": protocol, "host_port": host_port,
-                                            "host_ip": host_ip, "target": address, "target_port": target_port},
-                                timeout=10)
+                reply = self.processes.request(state_dir, {
+                    "op": "publish", "protocol": protocol, "host_port": host_port, "host_ip": host_ip,
+                    "target": address, "target_port": target_port}, timeout=10)
                 if reply.get("ok"):
                     return int(reply["host_port"])
             raise Conflict(f"driver failed programming external connectivity on endpoint {container.name} "

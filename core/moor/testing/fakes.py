@@ -840,7 +840,8 @@ class FakeProcesses:
     Each launch makes a :class:`FakeProcess`, kept under its monitor's state-directory name (a container's ID;
     an exec's ID for an exec). It "runs" from the monitor's start until a fatal signal reaches it (``kill``:
     one it does not :attr:`~FakeProcess.ignores`, nor ``HUP``, ``USR1``, ``USR2`` or ``WINCH``) or the test ends
-    it (:meth:`exit`); the monitors answer ``wait`` (once it has ended), ``state`` and anything else (``ok``).
+    it (:meth:`exit`); the monitors answer ``wait`` (once it has ended), ``state``, ``publish`` (the port asked for, unless it is
+    in :attr:`ports_held`) and anything else (``ok``).
     Every signal sent is recorded in :attr:`signals`, every update in :attr:`updates`.
 
     For a moord that stops and starts again, :meth:`restarted` gives the next engine's layer: the same
@@ -856,6 +857,10 @@ class FakeProcesses:
         self.signals: list[tuple[str, str]] = []
         #: ``(container ID, changes)`` of every resource update
         self.updates: list[tuple[str, dict[str, Any]]] = []
+        #: ``(container ID, message)`` of every port a monitor's proxy was asked to take (``publish``)
+        self.published: list[tuple[str, dict[str, Any]]] = []
+        #: ``(protocol, host port)`` that a monitor's proxy refuses, as if another process held it
+        self.ports_held: set[tuple[str, int]] = set()
         #: container ID -> the error its monitor's start raises (runc's, say)
         self.start_failures: dict[str, BaseException] = {}
         self.next_pid = 4000
@@ -927,6 +932,11 @@ class FakeProcesses:
             return {"exit_code": process.exit_code, "finished_at": process.finished_at}
         if message["op"] == "state":
             return {"running": process.alive, "exit_code": process.exit_code}
+        if message["op"] == "publish":
+            if (message["protocol"], message["host_port"]) in self.ports_held:
+                return {"ok": False, "error": "address already in use"}
+            self.published.append((os.path.basename(state_dir), message))
+            return {"ok": True, "host_port": message["host_port"]}
         return {"ok": True}
 
     def remove_empty_cgroup_parents(self) -> None:
