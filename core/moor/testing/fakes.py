@@ -840,8 +840,8 @@ class FakeProcesses:
     Each launch makes a :class:`FakeProcess`, kept under its monitor's state-directory name (a container's ID;
     an exec's ID for an exec). It "runs" from the monitor's start until a fatal signal reaches it (``kill``:
     one it does not :attr:`~FakeProcess.ignores`, nor ``HUP``, ``USR1``, ``USR2`` or ``WINCH``) or the test ends
-    it (:meth:`exit`); the monitors answer ``wait`` (once it has ended), ``state``, ``publish`` (the port asked for, unless it is
-    in :attr:`ports_held`) and anything else (``ok``).
+    it (:meth:`exit`); the monitors answer ``wait`` (once it has ended), ``state``, ``publish`` (the port asked
+    for, unless it is in :attr:`ports_held`) and anything else (``ok``).
     Every signal sent is recorded in :attr:`signals`, every update in :attr:`updates`.
 
     For a moord that stops and starts again, :meth:`restarted` gives the next engine's layer: the same
