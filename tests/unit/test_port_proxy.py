@@ -130,7 +130,7 @@ def test_tcp_proxy_relays() -> None:
 
 
 def test_cli_publish_forms() -> None:
-    from moor.cli.containers import _port_bindings
+    from moor.cli.createflags import port_bindings as _port_bindings
 
     assert _port_bindings(("5353:53/udp", "53/udp", "8000-8002:80-82", "127.0.0.1::9000", "10.0.0.1:7:7/tcp",
                            "9100-9110:91")) == {
@@ -145,7 +145,7 @@ def test_cli_publish_forms() -> None:
 
 
 def test_cli_refuses_mismatched_ranges(capsys: pytest.CaptureFixture[str]) -> None:
-    from moor.cli.containers import _port_bindings
+    from moor.cli.createflags import port_bindings as _port_bindings
 
     with pytest.raises(SystemExit):
         _port_bindings(("8000-8010:80-81",))

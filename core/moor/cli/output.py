@@ -9,6 +9,9 @@ from typing import Any, NoReturn
 
 import click
 
+#: The docker CLI's exit code when the command cannot run (bad flags, an image it cannot create from).
+ENGINE_ERROR = 125
+
 
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(message, err=True)
