@@ -7,7 +7,7 @@ import sys
 import click
 
 from moor.cli.main import client_of
-from moor.cli.output import fail, print_json, render_format
+from moor.cli.output import ENGINE_ERROR, fail, print_json, render_format
 from moor.client import DaemonError, quote_name
 
 #: The kinds ``--type`` names, in the order a bare name is looked up, with their inspect paths.
@@ -24,7 +24,7 @@ KINDS = (("container", "/containers/{}/json"), ("image", "/images/{}/json"), ("n
 def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str, size: bool) -> None:
     """Return low-level information on moor objects (containers first, then images, networks, volumes)."""
     if type_ not in ("", *(kind for kind, _ in KINDS)):
-        fail(f'"{type_}" is not a valid value for --type', 125)
+        fail(f'"{type_}" is not a valid value for --type', ENGINE_ERROR)
     client = client_of(ctx)
     found, failed = [], False
     for name in names:

@@ -115,9 +115,11 @@ def main() -> None:
     try:
         cli.main(prog_name="moor", standalone_mode=False)
     except click.UsageError as error:
+        from moor.cli.output import ENGINE_ERROR
+
         command = error.ctx.command_path if error.ctx else "moor"
         click.echo(f"{_usage_message(error)}\nSee '{command} --help'.", err=True)
-        sys.exit(125)
+        sys.exit(ENGINE_ERROR)
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
         sys.exit(1)

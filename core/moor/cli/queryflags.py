@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from moor.cli.output import fail
+from moor.cli.output import ENGINE_ERROR, fail
 
 
 def filters_param(values: tuple[str, ...]) -> str | None:
@@ -16,7 +16,8 @@ def filters_param(values: tuple[str, ...]) -> str | None:
     for value in values:
         key, sep, rest = value.partition("=")
         if not sep:
-            fail(f'invalid argument "{value}" for "-f, --filter" flag: bad format of filter (expected name=value)', 125)
+            fail(f'invalid argument "{value}" for "-f, --filter" flag: bad format of filter (expected name=value)',
+                 ENGINE_ERROR)
         result.setdefault(key.strip().lower(), []).append(rest)
     return json.dumps(result)
 

@@ -8,7 +8,16 @@ from typing import Any
 import click
 
 from moor.cli.main import client_of
-from moor.cli.output import act_on_each, confirm, fail, inspect_many, print_prune_report, print_table, render_format
+from moor.cli.output import (
+    ENGINE_ERROR,
+    act_on_each,
+    confirm,
+    fail,
+    inspect_many,
+    print_prune_report,
+    print_table,
+    render_format,
+)
 from moor.cli.queryflags import filters_param
 from moor.client import quote_name
 
@@ -37,7 +46,7 @@ def create(ctx: click.Context, driver: str, label: tuple[str, ...], opt: tuple[s
         fail("Conflicting options: either specify --name or provide positional arg, not both")
     for value in label:
         if not value.partition("=")[0]:
-            fail(f'invalid argument "{value}" for "--label" flag: invalid label \'{value}\': empty name', 125)
+            fail(f'invalid argument "{value}" for "--label" flag: invalid label \'{value}\': empty name', ENGINE_ERROR)
     body = {"Name": name or name_flag, "Driver": driver, "DriverOpts": _pairs(opt), "Labels": _pairs(label)}
     click.echo(client_of(ctx).call("POST", "/volumes/create", body=body)["Name"])
 
