@@ -11,12 +11,12 @@ accepted and ignored. Newest first, then cut at ``limit``.
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from moor.errors import InvalidParameter
 from moor.filters import labels_match
+from moor.namepattern import name_matches
 from moor.timefmt import parse_timestamp
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def matches(container: Container, filters: dict[str, list[str]], find_image: Cal
     """Whether ``container`` passes every filter (checked beforehand by :func:`check_filters`)."""
     if filters.get("status") and container.state.Status not in filters["status"]:
         return False
-    if filters.get("name") and not any(re.search(p, container.name) or re.search(p, "/" + container.name)
+    if filters.get("name") and not any(name_matches(p, container.name) or name_matches(p, "/" + container.name)
                                        for p in filters["name"]):
         return False
     if filters.get("id") and not any(container.id.startswith(p) for p in filters["id"]):

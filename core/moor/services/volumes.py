@@ -18,7 +18,6 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import re
 import secrets
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
+from moor.namepattern import is_valid, name_matches
 from moor.services.events import EventBus
 from moor.types import VolumeInfo
 
@@ -52,10 +52,9 @@ def _truthy(values: list[str], key: str) -> bool:
 
 def _matches(pattern: str, name: str) -> bool:
     """Docker's ``name=`` filter: a regular expression searched in the name (a substring when not one)."""
-    try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        return pattern in name
+    if is_valid(pattern):
+        return name_matches(pattern, name)
+    return pattern in name
 
 
 def volume_view(info: VolumeInfo) -> dict[str, Any]:
