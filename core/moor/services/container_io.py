@@ -26,6 +26,7 @@ from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.fsutil import read_json
 from moor.monitor.client import open_stream
+from moor.services.exec_registry import ExecRegistry
 from moor.timefmt import log_timestamp
 from moor.types import LogMessage
 
@@ -101,6 +102,7 @@ class ExecRecord:
     exit_code: int | None = None
     pid: int = 0
     done: threading.Event = field(default_factory=threading.Event)
+    finished_at: float | None = None
 
 
 class ContainerIO:
@@ -117,7 +119,7 @@ class ContainerIO:
         self.events = events
         self.processes = processes
         self.attaches = attaches
-        self.execs: dict[str, ExecRecord] = {}
+        self.execs: ExecRegistry[ExecRecord] = ExecRegistry(self._container_exists)
 
     # ------------------------------------------------------------------ attach
 
@@ -201,7 +203,7 @@ class ContainerIO:
             "AttachStderr": bool(body.get("AttachStderr")), "Privileged": bool(body.get("Privileged")),
             "DetachKeys": body.get("DetachKeys") or "",
         })
-        self.execs[record.id] = record
+        self.execs.add(record)
         self.events.publish_container(container, "exec_create: " + " ".join(command), execID=record.id)
         return record
 
@@ -210,6 +212,12 @@ class ContainerIO:
         if record is None:
             raise NotFound(f"No such exec instance: {exec_id}")
         return record
+
+    def _container_exists(self, container_id: str) -> bool:
+        try:
+            return self.containers.get(container_id).id == container_id
+        except NotFound:
+            return False
 
     def _process_file(self, record: ExecRecord, container: Container, state_dir: str, tty: bool) -> str:
         bundle = os.path.join(self.containers.state_dir(container.id), "bundle", "config.json")
@@ -265,6 +273,7 @@ class ContainerIO:
         except MoorError as err:
             message = str(err)
             record.exit_code = 127 if "executable file not found" in message or "no such file" in message else 126
+            self.execs.finished(record)
             record.done.set()
             threading.Thread(target=monitor.reap, daemon=True).start()
             if upstream is not None:
@@ -339,6 +348,7 @@ class ContainerIO:
         if record.exit_code is None:
             record.exit_code = int((read_json(os.path.join(state_dir, "exit.json")) or {}).get("exit_code", 255))
         record.running = False
+        self.execs.finished(record)
         record.done.set()
         shutil.rmtree(state_dir, ignore_errors=True)
 
