@@ -45,3 +45,17 @@ def read_json(path: str, default: Any = None) -> Any:
             return json.load(handle)
     except FileNotFoundError:
         return default
+
+
+def make_private_dir(path: str, mode: int) -> None:
+    """Make the directory ``path`` (and its parents) and keep its permission bits within ``mode``.
+
+    An existing directory is tightened in place (bits outside ``mode`` are cleared, the owner keeps
+    rwx), as Docker re-applies its modes at every start (CVE-2021-41091): a directory made by an
+    older, laxer version must not stay open to other local users.
+    """
+    os.makedirs(path, mode=mode, exist_ok=True)
+    current = os.stat(path).st_mode & 0o7777
+    wanted = (current & mode) | 0o700
+    if wanted != current:
+        os.chmod(path, wanted)

@@ -11,7 +11,7 @@ from moor.config import Config
 from moor.containers.processes import ContainerProcesses, RuncProcesses
 from moor.containers.record import ContainerStore
 from moor.drivers import DriverSet, load_drivers
-from moor.fsutil import atomic_write
+from moor.fsutil import atomic_write, make_private_dir
 from moor.images.store import ImageStore
 from moor.services.archive import ContainerArchive
 from moor.services.commit import CommitService
@@ -30,6 +30,9 @@ from moor.services.volumes import VolumeService
 
 log = logging.getLogger(__name__)
 
+#: The data root's mode, as Docker's since 20.10.9: the owner (root) and its group only may traverse it.
+DATA_ROOT_MODE = 0o710
+
 
 class Engine:
     """Everything moord serves, built from a :class:`Config`."""
@@ -40,7 +43,8 @@ class Engine:
         (``[runtime] path``, its state under the exec root) and monitor processes."""
         self.config = config
         self.started_at = time.time()
-        os.makedirs(config.data_root, mode=0o711, exist_ok=True)
+        # 0710 as Docker's (CVE-2021-41091): no other user may traverse to a volume or a rootfs
+        make_private_dir(config.data_root, DATA_ROOT_MODE)
         os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
         self.drivers = drivers if drivers is not None else load_drivers(config)
         self.processes = processes if processes is not None else RuncProcesses(

@@ -20,12 +20,14 @@ from datetime import UTC, datetime
 
 from moor import hookimpl
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
-from moor.fsutil import atomic_write_json, read_json
+from moor.fsutil import atomic_write_json, make_private_dir, read_json
 from moor.types import DriverContext, VolumeInfo
 from moor_volume_local import mounts
 from moor_volume_local.options import MountOptions, parse_options
 
 VALID_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+#: ``<data_root>/volumes`` and each ``<name>`` in it, as Docker's (``_data`` is the volume's own, 0755 when made).
+VOLUMES_MODE = 0o701
 
 
 def check_name(name: str) -> None:
@@ -45,11 +47,19 @@ class LocalVolumeDriver:
             raise InvalidParameter(f"unknown option {next(iter(context.options))!r} for the local volume driver")
         # context.home is <data_root>/volume/local; Docker's layout is <data_root>/volumes/<name>/_data
         self.home = os.path.join(os.path.dirname(os.path.dirname(context.home)), "volumes")
-        os.makedirs(self.home, mode=0o701, exist_ok=True)
+        make_private_dir(self.home, VOLUMES_MODE)
+        self._tighten_volume_dirs()
         self.users_path = os.path.join(context.exec_home, "users.json")
         self._lock = threading.Lock()
         self._users: dict[str, list[str]] = read_json(self.users_path, {}) or {}
         self._forget_vanished_mounts()
+
+    def _tighten_volume_dirs(self) -> None:
+        """Volume directories made by an older moor (0755) get Docker's 0701 (``_data`` keeps its mode)."""
+        for name in os.listdir(self.home):
+            path = os.path.join(self.home, name)
+            if VALID_NAME.fullmatch(name) and os.path.isdir(path) and not os.path.islink(path):
+                make_private_dir(path, VOLUMES_MODE)
 
     # ------------------------------------------------------------------ records
 
@@ -110,7 +120,7 @@ class LocalVolumeDriver:
             if existing is not None:
                 return existing
             directory = self._dir(name)
-            os.makedirs(directory, mode=0o755, exist_ok=True)
+            make_private_dir(directory, VOLUMES_MODE)
             os.makedirs(os.path.join(directory, "_data"), mode=0o755, exist_ok=True)
             created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
             atomic_write_json(os.path.join(directory, "meta.json"),
