@@ -188,11 +188,23 @@ def test_privileged_gets_the_engines_bounding_set(monkeypatch: pytest.MonkeyPatc
 
 def test_masked_and_readonly_paths_defaults(rootfs: Path) -> None:
     linux = build_spec(make(rootfs))["linux"]
-    assert linux["maskedPaths"] == [
-        "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    assert linux["maskedPaths"][:12] == [
+        "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats",
+        "/sys/devices/virtual/powercap", "/sys/firmware",
     ]  # fmt: skip
     assert linux["readonlyPaths"] == ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def test_thermal_throttle_masked_per_cpu(tmp_path: Path) -> None:
+    """runc takes no globs: each possible CPU's thermal_throttle directory that exists is listed."""
+    (tmp_path / "possible").write_text("0-2,5\n")
+    for cpu in (0, 2, 5):
+        (tmp_path / f"cpu{cpu}" / "thermal_throttle").mkdir(parents=True)
+    masked = specmod.default_masked_paths(str(tmp_path))
+    assert masked[:-3] == list(specmod.DEFAULT_MASKED_PATHS)
+    assert masked[-3:] == [f"{tmp_path}/cpu{cpu}/thermal_throttle" for cpu in (0, 2, 5)]
+    assert specmod.default_masked_paths(str(tmp_path / "absent")) == list(specmod.DEFAULT_MASKED_PATHS)
 
 
 def test_explicit_masked_and_readonly_paths(rootfs: Path) -> None:

@@ -26,8 +26,10 @@ What it produces, and where it knowingly differs from Docker:
 - **Sysctls**: with a network namespace of its own, Docker's two defaults
   (``net.ipv4.ping_group_range``, ``net.ipv4.ip_unprivileged_port_start``), then the validated
   ``sysctls`` (namespaced ones only).
-- **Not applied yet**: Docker's default seccomp profile (the container runs without seccomp),
-  AppArmor and SELinux labels, user namespaces, ``--init``.
+- **Masked paths**: current Docker's list, with each CPU's ``thermal_throttle`` directory expanded
+  here (runc takes no globs).
+- **Elsewhere**: the seccomp filter, AppArmor profile, ``noNewPrivileges`` and ``--init`` come from
+  :mod:`moor.containers.security`; SELinux labels and user namespaces are not applied.
 """
 
 from __future__ import annotations
@@ -66,9 +68,12 @@ DEFAULT_CAPABILITIES: tuple[str, ...] = (
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 )  # fmt: skip
 
+#: Docker's masked paths (current Docker: 20.10's plus /proc/interrupts and powercap, which leak
+#: side channels); :func:`default_masked_paths` adds each CPU's thermal_throttle directory.
 DEFAULT_MASKED_PATHS: tuple[str, ...] = (
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats", "/sys/devices/virtual/powercap",
+    "/sys/firmware",
 )  # fmt: skip
 
 DEFAULT_READONLY_PATHS: tuple[str, ...] = (
@@ -205,12 +210,36 @@ def build_linux(spec: RuntimeSpecInput) -> dict[str, Any]:
     linux["resources"] = resources(spec)
     linux["devices"] = host_devices() if spec.privileged else []
     linux["sysctl"] = sysctls(spec)
-    masked = [] if spec.privileged else list(DEFAULT_MASKED_PATHS)
+    masked = [] if spec.privileged else default_masked_paths()
     readonly = [] if spec.privileged else list(DEFAULT_READONLY_PATHS)
     # As in Docker, paths given explicitly win, even for a privileged container.
     linux["maskedPaths"] = list(spec.masked_paths) if spec.masked_paths is not None else masked
     linux["readonlyPaths"] = list(spec.readonly_paths) if spec.readonly_paths is not None else readonly
     return linux
+
+
+def _cpu_list(text: str) -> list[int]:
+    """The CPUs of a kernel CPU list such as ``0-3,8``."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        first, _dash, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            cpus.extend(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def default_masked_paths(cpu_root: str = "/sys/devices/system/cpu") -> list[str]:
+    """Docker's masked paths plus ``cpuN/thermal_throttle`` for each possible CPU that has one.
+
+    runc masks only the paths it is given (no globs), so the per-CPU directories are listed here.
+    """
+    try:
+        with open(os.path.join(cpu_root, "possible"), encoding="ascii") as handle:
+            cpus = _cpu_list(handle.read())
+    except OSError:
+        cpus = []
+    throttle = [f"{cpu_root}/cpu{cpu}/thermal_throttle" for cpu in cpus]
+    return list(DEFAULT_MASKED_PATHS) + [path for path in throttle if os.path.exists(path)]
 
 
 # --------------------------------------------------------------------------- environment and command
