@@ -1,11 +1,16 @@
-"""--read-only, --tmpfs, --cap-add/--cap-drop, --privileged, --security-opt, --init, --device, --sysctl,
---add-host, --group-add."""
+"""--read-only, --tmpfs, --cap-add/--cap-drop, --privileged, --security-opt (seccomp too), --init, --device,
+--sysctl, --add-host, --group-add, masked paths."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import docker_env, moor, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -55,7 +60,9 @@ def test_devices_sysctls_and_hosts(moord: DaemonProcess) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--security-opt", "bogus"], 'invalid --security-opt 2: "bogus"'),
+    (["--security-opt", "bogus"], 'Invalid --security-opt: "bogus"'),
+    (["--security-opt", "foo=bar"], 'invalid --security-opt 2: "foo=bar"'),
+    (["--security-opt", "seccomp=/nonexistent.json"], "opening seccomp profile (/nonexistent.json) failed"),
     (["--device", "/dev/nonexistent"], "error gathering device information"),
     (["--sysctl", "kernel.hostname=x"], "is not allowed"),
     (["--add-host", "nocolon"], "bad format for add-host"),
@@ -66,3 +73,113 @@ def test_bad_options_create_nothing(moord: DaemonProcess, args: list[str], messa
     result = moor(moord, "run", "--rm", *args, "busybox", "true")
     assert result.returncode == 125 and message in result.stderr, result.stderr
     assert moor(moord, "ps", "-aq").stdout == before
+
+
+# --------------------------------------------------------------------------- seccomp
+
+#: A static probe: each call's errno (0: it worked) on one line of its own.
+PROBE_SOURCE = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void report(const char *name, long rc) { printf("%s %d\n", name, rc < 0 ? errno : 0); }
+
+int main(void) {
+    char params[120];
+    char attr[128];
+    memset(params, 0, sizeof params);
+    memset(attr, 0, sizeof attr);
+    ((unsigned int *)attr)[1] = sizeof attr; /* perf_event_attr.size */
+    report("keyctl", syscall(SYS_keyctl, 0 /* GET_KEYRING_ID */, -2 /* process keyring */, 1 /* create */));
+    report("add_key", syscall(SYS_add_key, "user", "moor-probe", "x", 1, -2 /* process keyring */));
+    report("io_uring_setup", syscall(SYS_io_uring_setup, 1, params));
+    report("userfaultfd", syscall(SYS_userfaultfd, 1 /* UFFD_USER_MODE_ONLY */));
+    report("perf_event_open", syscall(SYS_perf_event_open, attr, 0, -1, -1, 0));
+    report("socket_alg", socket(38 /* AF_ALG */, SOCK_SEQPACKET, 0));
+    report("socket_vsock", socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
+    report("unshare_user", unshare(CLONE_NEWUSER));
+    return 0;
+}
+"""
+EPERM = 1
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the probe, compiled static for busybox."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is missing: cannot build the static syscall probe (apt-get install gcc libc6-dev)")
+    directory = tmp_path_factory.mktemp("probe")
+    (directory / "probe.c").write_text(PROBE_SOURCE)
+    built = subprocess.run(["gcc", "-static", "-O1", "-o", str(directory / "probe"), str(directory / "probe.c")],
+                           capture_output=True, text=True, timeout=120)
+    if built.returncode and "cannot find -lc" in built.stderr:
+        pytest.skip("gcc cannot link statically (install libc6-dev)")
+    assert built.returncode == 0, built.stderr
+    return directory
+
+
+def probe_results(daemon: DaemonProcess, directory: Path, *args: str) -> dict[str, int]:
+    out = run(daemon, "-v", f"{directory}:/probe:ro", *args, "busybox", "/probe/probe")
+    return {name: int(errno) for name, errno in (line.split() for line in out.splitlines())}
+
+
+def test_default_profile_refuses_the_dangerous_calls(moord: DaemonProcess, probe: Path) -> None:
+    confined = probe_results(moord, probe)
+    assert confined == dict.fromkeys(confined, EPERM) and len(confined) == 8, confined
+    unconfined = probe_results(moord, probe, "--security-opt", "seccomp=unconfined")
+    assert unconfined["keyctl"] == 0 and unconfined["unshare_user"] == 0, unconfined
+
+
+def test_unshare_needs_unconfined_privileged_or_cap_sys_admin(moord: DaemonProcess) -> None:
+    refused = moor(moord, "run", "--rm", "busybox", "unshare", "-U", "true")
+    assert refused.returncode != 0 and "Operation not permitted" in refused.stderr, refused.stderr
+    for args in (["--security-opt", "seccomp=unconfined"], ["--privileged"], ["--cap-add", "SYS_ADMIN"]):
+        run(moord, *args, "busybox", "unshare", "-U", "true")
+    status = run(moord, "busybox", "grep", "^Seccomp:", "/proc/self/status")
+    assert status.split()[1] == "2"
+    assert run(moord, "--privileged", "busybox", "grep", "^Seccomp:", "/proc/self/status").split()[1] == "0"
+
+
+def test_a_profile_file_is_sent_and_applied(moord: DaemonProcess, tmp_path: Path) -> None:
+    profile = tmp_path / "no-mkdir.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}, indent=2))
+    out = run(moord, "--security-opt", f"seccomp={profile}", "busybox", "sh", "-c",
+              "mkdir /made 2>&1; touch /file && echo touched")
+    assert "Permission denied" in out and "touched" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"defaultAction": "SCMP_ACT_SOMETIMES"}')
+    before = moor(moord, "ps", "-aq").stdout
+    result = moor(moord, "run", "--rm", "--security-opt", f"seccomp={bad}", "busybox", "true")
+    assert result.returncode == 125 and "invalid seccomp profile: unknown action" in result.stderr, result.stderr
+    assert moor(moord, "ps", "-aq").stdout == before
+
+
+def test_apparmor_is_refused_on_a_host_without_it(moord: DaemonProcess) -> None:
+    if Path("/sys/module/apparmor/parameters/enabled").exists():
+        pytest.skip("this host has AppArmor")
+    result = moor(moord, "run", "--rm", "--security-opt", "apparmor=docker-default", "busybox", "true")
+    assert result.returncode == 125 and "AppArmor is not enabled on this host" in result.stderr, result.stderr
+    run(moord, "--security-opt", "apparmor=unconfined", "busybox", "true")
+
+
+def test_info_lists_the_security_options(moord: DaemonProcess) -> None:
+    info = json.loads(moor(moord, "info", "--format", "{{json .}}").stdout)
+    assert "name=seccomp,profile=default" in info["SecurityOptions"]
+    if shutil.which("docker"):
+        out = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=60,
+                             env=docker_env(moord)).stdout
+        assert " Security Options:\n  seccomp\n   Profile: default\n" in out, out
+
+
+def test_current_dockers_masked_paths(moord: DaemonProcess) -> None:
+    out = run(moord, "busybox", "sh", "-c", "wc -c < /proc/interrupts; cat /proc/self/mountinfo")
+    assert out.split()[0] == "0"
+    assert " /proc/interrupts " in out

@@ -175,7 +175,7 @@ def create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dict
         fail("Conflicting options: --restart and --rm", ENGINE_ERROR)
     healthcheck = _healthcheck(o)
     host_config["Tmpfs"] = {path: opts for path, _, opts in (t.partition(":") for t in o["tmpfs"])} or None
-    host_config["SecurityOpt"] = list(o["security_opt"]) or None
+    host_config["SecurityOpt"] = security_opts(o["security_opt"]) or None
     anonymous = _mount_flags(o, host_config)
     host_config["Init"] = True if o["init"] else None
     host_config["Devices"] = [_device(d) for d in o["device"]] or None
@@ -322,3 +322,27 @@ def _ulimit(text: str) -> dict[str, Any]:
         return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
     except ValueError:
         fail(f'invalid argument "{text}" for "--ulimit" flag: invalid ulimit argument: {text}', ENGINE_ERROR)
+
+
+def security_opts(values: tuple[str, ...]) -> list[str]:
+    """``--security-opt`` values as the docker CLI sends them: a seccomp profile's file becomes its JSON."""
+    import json
+
+    result = []
+    for value in values:
+        key, separator, rest = value.partition("=")
+        if not separator and value != "no-new-privileges":
+            if ":" not in value:
+                fail(f'Invalid --security-opt: "{value}"', ENGINE_ERROR)
+            key, separator, rest = value.partition(":")
+        if key == "seccomp" and rest != "unconfined":
+            try:
+                with open(rest, encoding="utf-8") as handle:
+                    profile = json.load(handle)
+            except OSError as err:
+                fail(f"opening seccomp profile ({rest}) failed: {(err.strerror or str(err)).lower()}", ENGINE_ERROR)
+            except ValueError as err:
+                fail(f"compacting json for seccomp profile ({rest}) failed: {err}", ENGINE_ERROR)
+            value = "seccomp=" + json.dumps(profile, separators=(",", ":"))
+        result.append(value)
+    return result

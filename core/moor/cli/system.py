@@ -87,6 +87,7 @@ def _print_info(info: dict[str, Any]) -> None:
         f"  Log: {' '.join(plugins.get('Log') or [])}",
         f" Runtimes: {' '.join(sorted(info.get('Runtimes') or {}))}",
         f" Default Runtime: {info.get('DefaultRuntime')}",
+        *_security_lines(info.get("SecurityOptions") or []),
         f" Kernel Version: {info.get('KernelVersion')}",
         f" Operating System: {info.get('OperatingSystem')}",
         f" OSType: {info.get('OSType')}",
@@ -100,6 +101,17 @@ def _print_info(info: dict[str, Any]) -> None:
         f" Live Restore Enabled: {str(info.get('LiveRestoreEnabled')).lower()}",
     ]
     click.echo("\n".join(lines))
+
+
+def _security_lines(options: list[str]) -> list[str]:
+    """``Security Options`` as docker info prints them: each name, then its profile."""
+    lines = [" Security Options:"] if options else []
+    for option in options:
+        pairs = dict(part.partition("=")[::2] for part in option.split(","))
+        lines.append(f"  {pairs.get('name', '')}")
+        if pairs.get("profile"):
+            lines.append(f"   Profile: {pairs['profile']}")
+    return lines
 
 
 def _gib(size: int) -> str:

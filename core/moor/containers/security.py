@@ -1,6 +1,8 @@
 """The HostConfig options that shape a container's process and devices beyond the defaults.
 
-``--security-opt no-new-privileges``, ``--init`` (Debian's static tini bind-mounted
+``--security-opt`` (``no-new-privileges``, ``seccomp=unconfined|<profile JSON>``, ``apparmor=NAME``;
+without them Docker's default seccomp profile, translated for the container's bounding set, and no
+filter for a privileged container), ``--init`` (Debian's static tini bind-mounted
 as /sbin/docker-init, as Docker does), ``--device``, ``--group-add`` and
 ``--tmpfs`` mounts. Each turns into changes of the OCI spec dict made by
 :func:`moor.containers.spec.build_spec`.
@@ -8,17 +10,25 @@ as /sbin/docker-init, as Docker does), ``--device``, ``--group-add`` and
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import stat
+from dataclasses import dataclass
 from typing import Any
 
+from moor.containers import apparmor, seccomp
 from moor.containers.users import read_file_in_root
 from moor.errors import InvalidParameter
+
+log = logging.getLogger(__name__)
 
 INIT_PATH = "/sbin/docker-init"
 INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/catatonit", "/usr/bin/tini")
 DEFAULT_TMPFS_OPTIONS = ["noexec", "nosuid", "nodev"]
+#: What Go's strconv.ParseBool accepts (Docker reads no-new-privileges=VALUE with it).
+_GO_BOOLEANS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+                "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
 
 
 def init_binary() -> str:
@@ -42,20 +52,51 @@ def tmpfs_mounts(tmpfs: dict[str, str] | None) -> list[dict[str, Any]]:
     return mounts
 
 
-def _security_options(options: list[str]) -> bool:
-    """Validate --security-opt values; return whether no-new-privileges is on."""
-    no_new_privileges = False
+@dataclass(frozen=True)
+class SecurityOptions:
+    """What ``HostConfig.SecurityOpt`` asks for."""
+
+    no_new_privileges: bool = False
+    seccomp: str = ""  # "": the default profile; "unconfined"; else the profile's JSON text
+    apparmor: str = ""  # "": the default (none, or docker-default when loaded); else a profile name
+
+
+def parse_security_options(options: list[str]) -> SecurityOptions:
+    """Docker's reading of ``--security-opt`` values (``key=value``, or the old ``key:value``)."""
+    no_new_privileges, seccomp_profile, apparmor_profile = False, "", ""
     for option in options:
-        key, _sep, value = option.partition("=") if "=" in option else option.partition(":")
+        if not isinstance(option, str):
+            raise InvalidParameter(f"invalid --security-opt 1: {option!r}")
+        if option in ("no-new-privileges", "disable"):
+            no_new_privileges = no_new_privileges or option == "no-new-privileges"
+            continue
+        separator = "=" if "=" in option else ":" if ":" in option else ""
+        if not separator:
+            raise InvalidParameter(f'invalid --security-opt 1: "{option}"')
+        key, _sep, value = option.partition(separator)
         if key == "no-new-privileges":
-            if value not in ("", "true", "false"):
-                raise InvalidParameter(f"invalid --security-opt: {option!r}")
-            no_new_privileges = value != "false"
-        elif key in ("seccomp", "apparmor", "label"):
-            continue  # accepted: moor applies no seccomp profile, AppArmor or SELinux label yet
-        else:
+            if value not in _GO_BOOLEANS:
+                raise InvalidParameter(f'invalid --security-opt 2: "{option}"')
+            no_new_privileges = _GO_BOOLEANS[value]
+        elif key == "seccomp":
+            seccomp_profile = value
+        elif key == "apparmor":
+            apparmor_profile = value
+        elif key != "label":  # SELinux labels: this host has no SELinux, Docker then ignores them too
             raise InvalidParameter(f'invalid --security-opt 2: "{option}"')
-    return no_new_privileges
+    return SecurityOptions(no_new_privileges, seccomp_profile, apparmor_profile)
+
+
+def seccomp_filter(options: SecurityOptions, privileged: bool, bounding: list[str]) -> dict[str, Any] | None:
+    """The spec's ``linux.seccomp`` for these options (None: no filter), as Docker chooses it."""
+    if options.seccomp == seccomp.UNCONFINED or privileged:
+        return None
+    if options.seccomp:
+        return seccomp.custom_profile(options.seccomp, bounding)
+    if not seccomp.supported():
+        log.warning("seccomp is not enabled in your kernel, running container without default profile")
+        return None
+    return seccomp.default_profile(bounding)
 
 
 def _device(entry: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -103,7 +144,10 @@ def _group_ids(rootfs: str, groups: list[str]) -> list[int]:
 
 def validate(host_config: dict[str, Any]) -> None:
     """Refuse bad options when the container is created, before anything exists."""
-    _security_options(list(host_config.get("SecurityOpt") or []))
+    options = parse_security_options(list(host_config.get("SecurityOpt") or []))
+    if options.seccomp not in ("", seccomp.UNCONFINED):
+        seccomp.check_profile(options.seccomp)
+    apparmor.check(options.apparmor)
     tmpfs_mounts(host_config.get("Tmpfs"))
     for entry in host_config.get("Devices") or []:
         _device(entry)
@@ -114,8 +158,16 @@ def validate(host_config: dict[str, Any]) -> None:
 def apply(spec: dict[str, Any], host_config: dict[str, Any], rootfs: str) -> dict[str, Any]:
     """Change the OCI spec for the HostConfig's security options, devices, groups and init."""
     process = spec["process"]
-    if _security_options(list(host_config.get("SecurityOpt") or [])):
+    options = parse_security_options(list(host_config.get("SecurityOpt") or []))
+    privileged = bool(host_config.get("Privileged"))
+    if options.no_new_privileges:
         process["noNewPrivileges"] = True
+    profile = apparmor.profile_for(options.apparmor, privileged)
+    if profile:
+        process["apparmorProfile"] = profile
+    rules = seccomp_filter(options, privileged, list(process.get("capabilities", {}).get("bounding") or []))
+    if rules is not None:
+        spec.setdefault("linux", {})["seccomp"] = rules
     groups = list(host_config.get("GroupAdd") or [])
     if groups:
         user = process.setdefault("user", {"uid": 0, "gid": 0})

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from moor import API_VERSION, MIN_API_VERSION, __version__
+from moor.containers import apparmor, seccomp
 from moor.hostinfo import machine_memory
 
 if TYPE_CHECKING:
@@ -164,9 +165,21 @@ def system_info(engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
         "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": runtime_version(runtime_path), "Expected": runtime_version(runtime_path)},
         "InitCommit": {"ID": "", "Expected": ""},
-        "SecurityOptions": [],
+        "SecurityOptions": security_options(),
         "Warnings": None,
     }
+
+
+def security_options() -> list[str]:
+    """Docker's ``SecurityOptions``: what confines containers here (``docker info`` prints them)."""
+    options = []
+    if apparmor.enabled():
+        options.append("name=apparmor")
+    if seccomp.supported():
+        options.append("name=seccomp,profile=default")
+    if _cgroup_version() == "2":  # containers get a private cgroup namespace there
+        options.append("name=cgroupns")
+    return options
 
 
 def _read_flag(path: str) -> bool:
