@@ -219,6 +219,7 @@ def spec_for(host_config: dict[str, Any], caps: list[str] | None = None) -> dict
 
 def test_apply_sets_the_filter_from_the_options() -> None:
     assert spec_for({})["linux"]["seccomp"] == default()
+    assert spec_for({"SecurityOpt": ["seccomp=builtin"]})["linux"]["seccomp"] == default()
     assert "seccomp" not in spec_for({"SecurityOpt": ["seccomp=unconfined"]})["linux"]
     assert "seccomp" not in spec_for({"Privileged": True}, list(ALL_CAPABILITIES))["linux"]
     custom = spec_for({"SecurityOpt": ['seccomp={"defaultAction": "SCMP_ACT_LOG"}']})["linux"]["seccomp"]

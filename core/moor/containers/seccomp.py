@@ -25,6 +25,7 @@ from moor.errors import InvalidParameter
 
 PROFILE_RESOURCE = "profiles/seccomp-default.json"
 UNCONFINED = "unconfined"
+BUILTIN = "builtin"  # current Docker's name for the default profile
 
 ACTIONS = frozenset({
     "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",

@@ -57,7 +57,7 @@ class SecurityOptions:
     """What ``HostConfig.SecurityOpt`` asks for."""
 
     no_new_privileges: bool = False
-    seccomp: str = ""  # "": the default profile; "unconfined"; else the profile's JSON text
+    seccomp: str = ""  # "" or "builtin": the default profile; "unconfined"; else the profile's JSON text
     apparmor: str = ""  # "": the default (none, or docker-default when loaded); else a profile name
 
 
@@ -91,7 +91,7 @@ def seccomp_filter(options: SecurityOptions, privileged: bool, bounding: list[st
     """The spec's ``linux.seccomp`` for these options (None: no filter), as Docker chooses it."""
     if options.seccomp == seccomp.UNCONFINED or privileged:
         return None
-    if options.seccomp:
+    if options.seccomp and options.seccomp != seccomp.BUILTIN:
         return seccomp.custom_profile(options.seccomp, bounding)
     if not seccomp.supported():
         log.warning("seccomp is not enabled in your kernel, running container without default profile")
@@ -145,7 +145,7 @@ def _group_ids(rootfs: str, groups: list[str]) -> list[int]:
 def validate(host_config: dict[str, Any]) -> None:
     """Refuse bad options when the container is created, before anything exists."""
     options = parse_security_options(list(host_config.get("SecurityOpt") or []))
-    if options.seccomp not in ("", seccomp.UNCONFINED):
+    if options.seccomp not in ("", seccomp.UNCONFINED, seccomp.BUILTIN):
         seccomp.check_profile(options.seccomp)
     apparmor.check(options.apparmor)
     tmpfs_mounts(host_config.get("Tmpfs"))
