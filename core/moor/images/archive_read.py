@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moor.errors import InvalidParameter
+from moor.images import configcheck
 from moor.images.compression import zstd_available
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -133,6 +134,9 @@ def _check_config(config: bytes, layer_count: int, rel: str) -> None:
     if len(diff_ids) != layer_count:
         raise _bad(f"{rel}: layers length mismatch: the config has {len(diff_ids)} diff IDs, "
                    f"the manifest {layer_count} layers")
+    wrong = configcheck.problems(document)
+    if wrong:  # refused before any layer is applied: nothing of the archive is written
+        raise _bad(f"{rel}: invalid image config: {wrong[0]}")
 
 
 def _digest_in_name(rel: str) -> str | None:

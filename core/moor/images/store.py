@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -33,6 +34,7 @@ from typing import IO, Any, cast
 from moor.driverapi import StorageDriver
 from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.fsutil import atomic_write, atomic_write_json, read_json
+from moor.images import configcheck
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,16 @@ class ImageRecord:
     def top_layer(self) -> str | None:
         ids = chain_ids(self.diff_ids)
         return ids[-1] if ids else None
+
+
+#: Times in image records lie before the year 10000 (what RFC 3339 can write).
+_LAST_TIME = 253402300799.0
+
+
+def _number(value: Any) -> float:
+    """A time stamp of an image record: a number from 0 to :data:`_LAST_TIME`, else 0."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok and 0 <= value <= _LAST_TIME else 0.0
 
 
 class ImageStore:
@@ -277,9 +289,20 @@ class ImageStore:
                 log.warning("dropping image %s: its config is missing or corrupt", image_id)
                 os.unlink(os.path.join(directory, name))
                 continue
-            self._images[image_id] = ImageRecord(id=image_id, created=data.get("created", 0.0),
-                                                 parent=data.get("parent", ""),
-                                                 last_tag_time=data.get("last_tag_time", 0.0), config=config)
+            if not isinstance(config, dict) or not isinstance(config.get("rootfs"), dict):
+                log.warning("dropping image %s: its config is not an image config", image_id)
+                os.unlink(os.path.join(directory, name))
+                continue
+            wrong = configcheck.problems(config)
+            if wrong:  # stored by an older moor that did not check: listed with the bad fields left out
+                log.warning("image %s has an invalid config (%s): its bad fields are ignored", image_id,
+                            "; ".join(wrong))
+                config = configcheck.sanitized(config)
+            data = data if isinstance(data, dict) else {}
+            self._images[image_id] = ImageRecord(id=image_id, created=_number(data.get("created")),
+                                                 parent=str(data.get("parent") or ""),
+                                                 last_tag_time=_number(data.get("last_tag_time")),
+                                                 config=configcheck.normalized(config))
 
     def add_image(self, config_bytes: bytes, parent: str = "") -> ImageRecord:
         """Make the image of ``config_bytes`` visible; its layers must be recorded already."""
@@ -289,6 +312,10 @@ class ImageStore:
             raise InvalidParameter("invalid image config: not JSON") from None
         if not isinstance(config, dict) or not isinstance(config.get("rootfs"), dict):
             raise InvalidParameter("invalid image config: rootfs is missing")
+        wrong = configcheck.problems(config)
+        if wrong:
+            raise InvalidParameter(f"invalid image config: {wrong[0]}")
+        config = configcheck.normalized(config)
         with self.lock:
             image_id = self.put_blob(config_bytes)
             record = ImageRecord(id=image_id, created=time.time(), parent=parent, config=config)

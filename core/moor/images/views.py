@@ -25,9 +25,17 @@ def created_time(image: ImageRecord) -> float:
     """When the image was built (its config's ``created``), else when it entered the store."""
     created = image.config.get("created")
     try:
-        return parse_timestamp(created) if created else image.created
-    except InvalidParameter:
+        return parse_timestamp(created) if isinstance(created, str) and created else image.created
+    except (InvalidParameter, ValueError, OverflowError):
         return image.created
+
+
+def _history_time(created: Any) -> int:
+    """A history entry's ``created`` in seconds; 0 when missing or unreadable."""
+    try:
+        return int(parse_timestamp(created)) if isinstance(created, str) and created else 0
+    except (InvalidParameter, ValueError, OverflowError):
+        return 0
 
 
 def container_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -94,7 +102,7 @@ def history(service: ImageService, image: ImageRecord) -> list[dict[str, Any]]:
             layer_index += 1
         rows.append({
             "Id": "<missing>",
-            "Created": int(parse_timestamp(entry["created"])) if entry.get("created") else 0,
+            "Created": _history_time(entry.get("created")),
             "CreatedBy": entry.get("created_by", ""),
             "Tags": None,
             "Size": size,
