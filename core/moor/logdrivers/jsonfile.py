@@ -13,10 +13,11 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO
 
 from moor import hookimpl
 from moor.errors import InvalidParameter, NotFound
+from moor.logdrivers import backlog
 from moor.timefmt import log_timestamp
 from moor.types import ContainerRef, DriverContext, LogMessage
 from moor.units import parse_size
@@ -108,20 +109,6 @@ def rotated_files(path: str, max_file: int) -> list[str]:
     return found
 
 
-def read_records(path: str) -> Iterator[LogMessage]:
-    if path.endswith(".gz"):
-        opener: Any = gzip.open
-    else:
-        opener = open
-    with opener(path, "rb") as handle:
-        for raw in handle:
-            if not raw.endswith(b"\n"):
-                break
-            record = json.loads(raw)
-            yield LogMessage(stream=record["stream"], line=record["log"].encode(),
-                             timestamp=parse_time(record["time"]))
-
-
 class JsonFileLogDriver:
     """Docker's default log driver."""
 
@@ -173,18 +160,25 @@ class JsonFileLogDriver:
             raise NotFound(f"log file of container {container.id} not found")
         _, max_file = self._settings(container)
         current = open(container.log_path, "rb")
+        rotated = backlog.open_all(rotated_files(container.log_path, max_file))
         try:
-            messages = [m for p in rotated_files(container.log_path, max_file) for m in read_records(p)]
-            reader = _RecordReader(current)
-            messages += list(reader.available())
-            messages = [m for m in messages if m.timestamp >= since and (not until or m.timestamp < until)]
-            if tail >= 0:
-                messages = messages[len(messages) - tail:] if tail else []
-            yield from messages
+            # the backlog ends after the last whole line now; following reads on from there
+            end = backlog.complete_end(current, os.fstat(current.fileno()).st_size)
+
+            def keep(message: LogMessage) -> bool:
+                return message.timestamp >= since and (not until or message.timestamp < until)
+
+            if tail >= 0:  # from the end backwards: memory holds the records asked for, not the log
+                yield from backlog.tail(rotated, current, end, tail, keep, parse_time) if tail else []
+            else:
+                yield from backlog.stream(rotated, current, end, keep, parse_time)
             if follow:
-                yield from _follow(container.log_path, reader, until)
+                current.seek(end)
+                yield from _follow(container.log_path, _RecordReader(current), until)
         finally:
             current.close()
+            for _, handle in rotated:
+                handle.close()
 
     @hookimpl
     def moor_log_remove(self, container: ContainerRef) -> bool:
