@@ -245,9 +245,11 @@ driver = "bridge"
 drivers = ["bridge", "host", "none"]
 # Where the embedded DNS server (127.0.0.11 in containers on user-defined networks)
 # forwards the names that are not containers': "address" or "address:port" entries.
-# Unset, it uses the host's /etc/resolv.conf nameservers; a container's --dns wins;
-# an empty list forwards nothing (other names fail).
-# dns_upstreams = ["192.0.2.53", "127.0.0.1:5353"]
+# It forwards from inside the container, as Docker: 127.0.0.1 is the container's own
+# loopback, and a container on an --internal network reaches no server.
+# Unset, it uses the host's /etc/resolv.conf nameservers but loopback ones (none left:
+# 8.8.8.8 and 8.8.4.4); a container's --dns wins; an empty list forwards nothing.
+# dns_upstreams = ["192.0.2.53", "192.0.2.54:5353"]
 
 [volume]
 # The driver of volumes created without --driver (moor.volume_drivers).

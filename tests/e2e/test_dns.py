@@ -1,11 +1,13 @@
 """The embedded DNS server at 127.0.0.11 on user-defined networks: names, aliases and IDs of the
-containers on shared networks, forwarding to upstream servers (a fake one on 127.0.0.1 run by the
-test), resolv.conf, and its listeners across network connect/disconnect and a moord restart.
-Queries go only to 127.0.0.11 inside the test's containers and to the fake upstream."""
+containers on shared networks, forwarding to upstream servers from the container's own network
+namespace (a fake upstream run by the test on an address of the host made for it, reached through the
+containers' routes), resolv.conf, and its listeners across network connect/disconnect and a moord
+restart. Queries go only to 127.0.0.11 inside the test's containers and to the test's fake upstreams."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,8 +17,9 @@ import pytest
 from e2e.containerhelpers import address, import_busybox, inspect, moor
 from e2e.test_networking import make_network
 from moor.services import dns_wire as wire
+from moor.services.dns_netns import NetworkNamespace
 from moor.testing.daemon import DaemonProcess
-from moor.testing.dnsupstream import FakeUpstream
+from moor.testing.dnsupstream import FakeUpstream, host_address
 
 pytestmark = pytest.mark.root
 
@@ -25,14 +28,15 @@ EXTERNAL = {"external.test": "192.0.2.10"}
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream(EXTERNAL)
-    yield server
-    server.close()
+    with host_address() as where:
+        server = FakeUpstream(EXTERNAL, address=where, port=53)
+        yield server
+        server.close()
 
 
 @pytest.fixture(scope="module")
 def dnsd(upstream: FakeUpstream) -> Iterator[DaemonProcess]:
-    with DaemonProcess(config_text=f'[network]\ndns_upstreams = ["127.0.0.1:{upstream.port}"]\n') as daemon:
+    with DaemonProcess(config_text=f'[network]\ndns_upstreams = ["{upstream.address}"]\n') as daemon:
         assert daemon.bridge  # the per-run default bridge is kept beside our [network] table
         import_busybox(daemon)
         yield daemon
@@ -140,6 +144,66 @@ def test_forwarding_udp_and_tcp(dnsd: DaemonProcess, upstream: FakeUpstream) -> 
     finally:
         moor(dnsd, "rm", "-f", "asker", "own")
         moor(dnsd, "network", "rm", "fwdnet")
+
+
+def loopback_upstream(known: dict[str, str], pid: int | None = None,
+                      ports: tuple[int, ...] = (53, 0)) -> tuple[FakeUpstream, str]:
+    """A fake upstream on 127.0.0.1 of the host (``pid`` None) or of a container, and the ``--dns`` naming it:
+    the first of ``ports`` free there (53 as Docker's --dns takes it; 0 for any)."""
+    namespace = NetworkNamespace(f"/proc/{pid}/ns/net") if pid else None
+    try:
+        for port in ports:
+            try:
+                server = FakeUpstream(known, sockets=namespace.listeners("127.0.0.1", port)) if namespace else \
+                    FakeUpstream(known, port=port)
+            except OSError:
+                continue
+            return server, "127.0.0.1" if server.port == 53 else f"127.0.0.1:{server.port}"
+        raise AssertionError("no port for a fake upstream")
+    finally:
+        if namespace:
+            namespace.close()
+
+
+def test_forwarding_leaves_from_the_containers_namespace(dnsd: DaemonProcess, upstream: FakeUpstream) -> None:
+    """As Docker, the server forwards from inside the container: --dns 127.0.0.1 is the container's own
+    loopback, never the host's, and a container on an --internal network reaches no upstream at all."""
+    host_side, dns_option = loopback_upstream({"loop.test": "192.0.2.66"})
+    make_network(dnsd, "nsnet")
+    sealed_subnet = f"10.205.{secrets.randbelow(250)}.0/24"
+    assert moor(dnsd, "network", "create", "--internal", "--subnet", sealed_subnet,
+                "-o", f"com.docker.network.bridge.name=mt{secrets.token_hex(4)}", "sealednet").returncode == 0
+    inside = None
+    try:
+        run_d(dnsd, "--name", "own-loop", "--network", "nsnet", "--dns", dns_option, "busybox", "sleep", "300")
+        for tcp in (False, True):  # nothing listens on the container's own 127.0.0.1 yet
+            assert ask(dnsd, "own-loop", "loop.test", tcp=tcp)["rcode"] == wire.SERVFAIL
+        assert host_side.asked == []
+        # a server on the container's own loopback, at the same port, is the one asked
+        inside, _ = loopback_upstream({"loop.test": "192.0.2.77"}, inspect(dnsd, "own-loop")["State"]["Pid"],
+                                      ports=(host_side.port,))
+        for tcp in (False, True):
+            assert ask(dnsd, "own-loop", "loop.test", tcp=tcp)["answers"] == ["192.0.2.77"]
+        assert inside.asked == ["loop.test", "loop.test"] and host_side.asked == []
+
+        token = secrets.token_hex(4)
+        run_d(dnsd, "--name", "sealed", "--network", "sealednet", "busybox", "sleep", "300")
+        run_d(dnsd, "--name", "sealmate", "--network", "sealednet", "busybox", "sleep", "300")
+        run_d(dnsd, "--name", "open", "--network", "nsnet", "busybox", "sleep", "300")
+        for tcp in (False, True):
+            assert ask(dnsd, "sealed", f"sealed-{token}.test", tcp=tcp)["rcode"] == wire.SERVFAIL
+            assert ask(dnsd, "sealed", "sealmate", tcp=tcp)["answers"] == [address(dnsd, "sealmate", "sealednet")]
+            assert ask(dnsd, "open", f"open-{token}.test", tcp=tcp)["rcode"] == wire.NXDOMAIN  # reached, unknown
+        assert f"sealed-{token}.test" not in upstream.asked and f"open-{token}.test" in upstream.asked
+        out = moor(dnsd, "exec", "sealed", "nslookup", "external.test").stdout
+        assert "192.0.2.10" not in out, out
+    finally:
+        host_side.close()
+        if inside is not None:
+            inside.close()
+        moor(dnsd, "rm", "-f", "own-loop", "sealed", "sealmate", "open")
+        for name in ("nsnet", "sealednet"):
+            moor(dnsd, "network", "rm", name)
 
 
 def test_resolv_conf_options_and_default_bridge(dnsd: DaemonProcess) -> None:

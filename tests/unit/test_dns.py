@@ -3,6 +3,7 @@ answers, forwarding to a fake upstream on 127.0.0.1, the selector loop, and the 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 from pathlib import Path
@@ -11,14 +12,16 @@ import pytest
 
 from moor import config
 from moor.containers.etcfiles import embedded_resolv_conf_text, host_nameservers
+from moor.containers.record import ContainerStore
 from moor.errors import ConfigError
 from moor.networks.model import Endpoint, Network
-from moor.services import dns
+from moor.services import container_networking, dns
 from moor.services import dns_wire as wire
+from moor.services.container_networking import ContainerNetworking
 from moor.services.events import EventBus
 from moor.services.networks import NetworkService
-from moor.testing.dnsupstream import FakeUpstream
-from moor.testing.fakes import fake_drivers
+from moor.testing.dnsupstream import FakeUpstream, LoopbackNamespace
+from moor.testing.fakes import FakeProcesses, fake_drivers
 
 
 def query(name: str, qtype: int = wire.TYPE_A, ident: int = 0xBEEF, flags: int = 0x0100) -> bytes:
@@ -130,8 +133,53 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def make_server(networks: NetworkService, servers: list[tuple[str, int]]) -> dns.EmbeddedDNS:
-    return dns.EmbeddedDNS(networks.resolve, networks.reverse, lambda container_id: servers)
+class Namespaces:
+    """Hands the server loopback stand-ins for containers' namespaces and keeps them."""
+
+    def __init__(self) -> None:
+        self.made: list[LoopbackNamespace] = []
+
+    def __call__(self, path: str) -> LoopbackNamespace:
+        self.made.append(LoopbackNamespace(path))
+        return self.made[-1]
+
+    def sockets(self, index: int = -1) -> tuple[socket.socket, socket.socket]:
+        """The listeners made last in the ``index``-th namespace."""
+        return self.made[index].made[-1]
+
+
+def make_server(networks: NetworkService, servers: list[tuple[str, int]],
+                namespaces: Namespaces | None = None, limits: dns.Limits | None = None) -> dns.EmbeddedDNS:
+    return dns.EmbeddedDNS(networks.resolve, networks.reverse, lambda container_id: servers,
+                           namespace=namespaces or Namespaces(), limits=limits)
+
+
+def ask_udp(address: tuple[str, int], message: bytes, timeout: float = 10) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(timeout)
+        client.sendto(message, address)
+        return client.recv(65535)
+
+
+def ask_tcp(address: tuple[str, int], message: bytes, timeout: float = 10) -> bytes:
+    with socket.create_connection(address, timeout=timeout) as client:
+        client.sendall(struct.pack("!H", len(message)) + message)
+        return read_framed(client)
+
+
+def read_framed(client: socket.socket) -> bytes:
+    head = b""
+    while len(head) < 2:
+        chunk = client.recv(2 - len(head))
+        assert chunk, "connection closed"
+        head += chunk
+    size = struct.unpack("!H", head)[0]
+    data = b""
+    while len(data) < size:
+        chunk = client.recv(size - len(data))
+        assert chunk, "connection closed"
+        data += chunk
+    return data
 
 
 def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, upstream: FakeUpstream) -> None:
@@ -144,50 +192,56 @@ def test_answers_from_records_and_forwards_the_rest(networks: NetworkService, up
         [(wire.TYPE_PTR, wire.encode_name("db.front"))]
     assert server.answer(a, query("example.test")) is None  # not ours: to be forwarded
     assert server.answer(a, query("db", 15)) is None  # MX of a container name: forwarded, as Docker does
-    for tcp in (False, True):  # the first upstream refuses, the second answers
-        answers = parse_reply(server.forward(a, query("example.test"), tcp=tcp))[2]
-        assert answers == [(wire.TYPE_A, bytes([192, 0, 2, 1]))]
-    failed = make_server(networks, [("127.0.0.1", closed_port())]).forward(a, query("example.test"), tcp=False)
-    assert failed[3] & 0xF == wire.SERVFAIL and failed[:2] == b"\xbe\xef"
-    assert make_server(networks, []).forward(a, query("example.test"), tcp=True)[3] & 0xF == wire.SERVFAIL
+    try:
+        assert server.attach(a, "/proc/1/ns/net")
+        for tcp in (False, True):  # the first upstream refuses, the second answers
+            answers = parse_reply(asyncio.run(server.forward(a, query("example.test"), tcp=tcp)))[2]
+            assert answers == [(wire.TYPE_A, bytes([192, 0, 2, 1]))]
+    finally:
+        server.close()
+    failed = make_server(networks, [("127.0.0.1", closed_port())])
+    try:
+        assert failed.attach(a, "/proc/1/ns/net")
+        reply = asyncio.run(failed.forward(a, query("example.test"), tcp=False))
+        assert reply[3] & 0xF == wire.SERVFAIL and reply[:2] == b"\xbe\xef"
+    finally:
+        failed.close()
+    nowhere = make_server(networks, [])
+    try:
+        assert nowhere.attach(a, "/proc/1/ns/net")
+        assert asyncio.run(nowhere.forward(a, query("example.test"), tcp=True))[3] & 0xF == wire.SERVFAIL
+    finally:
+        nowhere.close()
 
 
-def test_selector_loop_serves_attached_containers(networks: NetworkService, upstream: FakeUpstream,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    bound: list[tuple[socket.socket, socket.socket]] = []
-
-    def loopback_sockets(netns_path: str) -> tuple[socket.socket, socket.socket]:
-        sockets = dns.bind_sockets("127.0.0.1", 0)
-        bound.append(sockets)
-        return sockets
-
-    monkeypatch.setattr(dns, "sockets_in_netns", loopback_sockets)
+def test_forwarding_needs_the_containers_namespace(networks: NetworkService, upstream: FakeUpstream) -> None:
+    """A container the server does not listen for has no namespace to forward from: never from moord's own."""
     server = make_server(networks, [("127.0.0.1", upstream.port)])
+    reply = asyncio.run(server.forward("a" * 64, query("example.test"), tcp=False))
+    assert reply[3] & 0xF == wire.SERVFAIL and upstream.asked == []
+
+
+def test_selector_loop_serves_attached_containers(networks: NetworkService, upstream: FakeUpstream) -> None:
+    namespaces = Namespaces()
+    server = make_server(networks, [("127.0.0.1", upstream.port)], namespaces)
     a = "a" * 64
     try:
         assert server.attach(a, "/proc/self/ns/net") and not server.attach(a, "/proc/self/ns/net")
-        udp, tcp = bound[0]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
-            client.settimeout(10)
-            client.sendto(query("web"), udp.getsockname())
-            assert parse_reply(client.recv(4096))[2] == [(wire.TYPE_A, bytes([10, 1, 0, 2]))]
-            client.sendto(query("elsewhere.test", ident=7), udp.getsockname())
-            assert parse_reply(client.recv(4096))[:3:2] == (7, [(wire.TYPE_A, bytes([192, 0, 2, 1]))])
+        udp, tcp = namespaces.sockets()
+        assert parse_reply(ask_udp(udp.getsockname(), query("web")))[2] == [(wire.TYPE_A, bytes([10, 1, 0, 2]))]
+        assert parse_reply(ask_udp(udp.getsockname(), query("elsewhere.test", ident=7)))[:3:2] == \
+            (7, [(wire.TYPE_A, bytes([192, 0, 2, 1]))])
         with socket.create_connection(tcp.getsockname(), timeout=10) as client:
             for name, expected in (("db", bytes([10, 1, 0, 3])), ("elsewhere.test", bytes([192, 0, 2, 1]))):
                 message = query(name)
                 client.sendall(struct.pack("!H", len(message)) + message)
-                size = struct.unpack("!H", client.recv(2))[0]
-                data = b""
-                while len(data) < size:
-                    data += client.recv(size - len(data))
-                assert parse_reply(data)[2] == [(wire.TYPE_A, expected)]
+                assert parse_reply(read_framed(client))[2] == [(wire.TYPE_A, expected)]
         server.detach(a)
-        assert udp.fileno() == -1 and tcp.fileno() == -1 and not server.attached(a)
+        assert udp.fileno() == -1 and tcp.fileno() == -1 and not server.attached(a) and namespaces.made[0].closed
         assert server.attach(a, "/proc/self/ns/net")
     finally:
         server.close()
-    assert all(s.fileno() == -1 for pair in bound for s in pair)
+    assert all(s.fileno() == -1 for namespace in namespaces.made for pair in namespace.made for s in pair)
     assert server.thread is not None and not server.thread.is_alive()
 
 
@@ -204,6 +258,21 @@ def test_dns_upstreams_config_key() -> None:
         with pytest.raises(ConfigError, match="network.dns_upstreams"):
             config.parse({"network": {"dns_upstreams": bad}})
     assert "dns_upstreams" in config.DEFAULT_FILE_TEXT
+
+
+def test_upstreams_leave_out_the_hosts_loopback_servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forwarding happens in the container's namespace, where the host's 127.0.0.53 is the container's own
+    loopback: as Docker, those are left out, and with none left Docker's defaults are used."""
+    events = EventBus()
+    service = NetworkService(str(tmp_path), fake_drivers(tmp_path / "drivers", without=("network",)), events)
+    store = ContainerStore(str(tmp_path / "containers"))
+    networking = ContainerNetworking(config.Config(data_root=str(tmp_path)), service, store, events, FakeProcesses(),
+                                     store.find)  # type: ignore[arg-type]
+    monkeypatch.setattr(container_networking, "host_nameservers", lambda: ["127.0.0.53", "::1", "192.0.2.53"])
+    assert networking.dns_upstreams("x" * 64) == [("192.0.2.53", 53)]
+    monkeypatch.setattr(container_networking, "host_nameservers", lambda: ["127.0.0.53"])
+    assert networking.dns_upstreams("x" * 64) == [("8.8.8.8", 53), ("8.8.4.4", 53)]
+    networking.close()
 
 
 def test_embedded_resolv_conf(tmp_path: Path) -> None:

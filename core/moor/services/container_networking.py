@@ -15,6 +15,7 @@ through the service's public methods and the model
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,13 @@ if TYPE_CHECKING:
     from moor.services.networks import NetworkService
 
 log = logging.getLogger(__name__)
+
+
+def _loopback(server: str) -> bool:
+    try:
+        return ipaddress.ip_address(server.partition("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def host_line(entry: str) -> str:
@@ -226,12 +234,17 @@ class ContainerNetworking:
             log.error("%s", err)
 
     def dns_upstreams(self, container_id: str) -> list[tuple[str, int]]:
-        """Where the embedded DNS server forwards for a container: its --dns, the config's, or the host's."""
+        """Where the embedded DNS server forwards for a container: its --dns, the config's, or the host's.
+
+        It forwards from the container's namespace, so, as Docker, it leaves out the host's loopback
+        servers (127.0.0.53 and the like are the container's own loopback there), and with none left
+        takes Docker's defaults.
+        """
         container = self.store.find(container_id)
         servers = list((container.host_config.get("Dns") or []) if container else [])
         if not servers:
             servers = self.config.dns_upstreams if self.config.dns_upstreams is not None else \
-                (host_nameservers() or list(DEFAULT_NAMESERVERS))
+                ([s for s in host_nameservers() if not _loopback(s)] or list(DEFAULT_NAMESERVERS))
         result = []
         for server in servers:
             try:

@@ -2,43 +2,52 @@
 
 As Docker's resolver, it answers the names of the containers on the networks
 the asking container shares with them (A; AAAA gets an empty answer; PTR for
-their addresses) and forwards every other query, as is, to upstream servers
-from moord's own network namespace: the container's ``--dns`` servers, else
-the config's ``[network] dns_upstreams``, else the host's resolv.conf ones.
+their addresses) and forwards every other query, as is, to upstream servers:
+the container's ``--dns`` servers, else the config's ``[network]
+dns_upstreams``, else the host's resolv.conf ones. It forwards from inside the
+container's network namespace (:mod:`moor.services.dns_netns`), so a container
+reaches through it only what it could reach itself.
 
-For each container the server holds one UDP and one TCP socket, bound to
-127.0.0.11:53 in the container's network namespace: a short-lived thread
-enters the namespace (setns(2) changes only the calling thread), makes the
-sockets and leaves; sockets stay in the namespace they were made in. One
-selector thread in moord's namespace serves them all; forwarding and TCP
-conversations run on a small thread pool so a slow upstream blocks no one.
+One thread runs an asyncio loop that serves every container's UDP and TCP
+listeners; nothing on it blocks. No container can stop it or starve the others:
+
+- a packet that cannot be read is answered FORMERR (a reply is never
+  answered), and any error while answering is logged (at most every few
+  seconds) and answered SERVFAIL: one query fails, never the loop;
+- a TCP client has :attr:`Limits.tcp_query_timeout` seconds to send each whole
+  query and as long to take each reply, and a container has at most
+  :attr:`Limits.tcp_clients` connections (more are closed at once);
+- a container has at most :attr:`Limits.forwards` queries being forwarded at
+  a time (more are answered SERVFAIL), each upstream server
+  :attr:`Limits.upstream_timeout` seconds;
+- should the thread ever end other than by :meth:`EmbeddedDNS.close`, the next
+  :meth:`~EmbeddedDNS.attach` starts a new one and re-opens every listener.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
+import asyncio
+import concurrent.futures
 import logging
-import os
-import queue
-import selectors
 import socket
 import struct
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 from moor.containers.etcfiles import EMBEDDED_NAMESERVER
 from moor.errors import MoorError
 from moor.services import dns_wire as wire
+from moor.services.dns_netns import Namespace, NetworkNamespace
 
 log = logging.getLogger(__name__)
 
 ADDRESS = EMBEDDED_NAMESERVER  # what the containers' resolv.conf names
 PORT = 53
-CLONE_NEWNET = 0x40000000
-UPSTREAM_TIMEOUT = 3.0  # seconds per upstream server
-TCP_IDLE_TIMEOUT = 5.0
+CALL_TIMEOUT = 10.0  # seconds the callers wait for the serving thread to open or close listeners
+ERROR_LOG_INTERVAL = 10.0  # seconds between two logged errors of answering
 
 #: container ID, name -> addresses (None: not a container's name)
 Lookup = Callable[[str, str], "list[str] | None"]
@@ -48,75 +57,84 @@ Reverse = Callable[[str, str], "str | None"]
 Upstreams = Callable[[str], "list[tuple[str, int]]"]
 
 
-def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
+@dataclass(frozen=True)
+class Limits:
+    """What one container may ask of the server at a time."""
+
+    tcp_clients: int = 16
+    tcp_query_timeout: float = 3.0  # to send a whole query, and to take a reply
+    forwards: int = 64
+    upstream_timeout: float = 3.0  # per upstream server
 
 
-def sockets_in_netns(netns_path: str, address: str = ADDRESS, port: int = PORT) -> tuple[socket.socket, socket.socket]:
-    """A UDP and a listening TCP socket bound to ``address:port`` in the network namespace at ``netns_path``."""
-    made: list[tuple[socket.socket, socket.socket]] = []
-    failed: list[Exception] = []
+@dataclass(eq=False)
+class _Listener:
+    """One container's sockets and what is under way on them."""
 
-    def make() -> None:
+    container_id: str
+    namespace: Namespace
+    loop: asyncio.AbstractEventLoop | None = None  # the loop it is open on
+    sockets: tuple[socket.socket, socket.socket] | None = None
+    datagrams: asyncio.DatagramTransport | None = None
+    server: asyncio.Server | None = None
+    clients: set[asyncio.StreamWriter] = field(default_factory=set)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    forwards: int = 0
+    paused: bool = False  # UDP replies wait to be sent (above asyncio's high-water mark): more are dropped
+
+
+class _ErrorLog:
+    """Logs an error with its traceback at most once per interval, counting the ones it kept quiet."""
+
+    def __init__(self, interval: float = ERROR_LOG_INTERVAL) -> None:
+        self.interval, self.last, self.quiet = interval, -interval, 0
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            self.quiet += 1
+            return
+        if self.quiet:
+            message += f" ({self.quiet} more since the last one logged)"
+        self.last, self.quiet = now, 0
+        log.exception(message, *args)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, server: EmbeddedDNS, listener: _Listener) -> None:
+        self.server, self.listener = server, listener
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
-            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    _setns(target)
-                    try:
-                        made.append(bind_sockets(address, port))
-                    finally:
-                        _setns(own)
-                finally:
-                    os.close(target)
-            finally:
-                os.close(own)
-        except Exception as err:  # noqa: BLE001 - handed to the caller's thread, which raises it
-            failed.append(err)
+            self.server.on_datagram(self.listener, data, addr)
+        except Exception:  # noqa: BLE001 - asyncio would close the listener: one query fails, never the server
+            self.server.log_error("a DNS query of container %s failed", self.listener.container_id[:12])
 
-    thread = threading.Thread(target=make, name="dns-netns", daemon=True)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
-    return made[0]
+    def error_received(self, exc: Exception) -> None:
+        pass  # an ICMP error for a reply the client did not wait for
 
+    def pause_writing(self) -> None:
+        self.listener.paused = True
 
-def bind_sockets(address: str, port: int) -> tuple[socket.socket, socket.socket]:
-    """A non-blocking UDP socket and a listening TCP socket bound to ``address:port`` (in this thread's namespace)."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        udp.bind((address, port))
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((address, port))
-        tcp.listen(64)
-        udp.setblocking(False)
-        tcp.setblocking(False)
-    except BaseException:
-        udp.close()
-        tcp.close()
-        raise
-    return udp, tcp
+    def resume_writing(self) -> None:
+        self.listener.paused = False
 
 
 class EmbeddedDNS:
-    """Listeners for containers, one selector thread serving them, and the forwarder."""
+    """Listeners for containers, the thread serving them, and the forwarder."""
 
-    def __init__(self, lookup: Lookup, reverse: Reverse, upstreams: Upstreams) -> None:
+    def __init__(self, lookup: Lookup, reverse: Reverse, upstreams: Upstreams,
+                 namespace: Callable[[str], Namespace] = NetworkNamespace, limits: Limits | None = None) -> None:
         self.lookup, self.reverse, self.upstreams = lookup, reverse, upstreams
+        #: opens the namespace at a path (tests pass one that stays in their own)
+        self.namespace = namespace
+        self.limits = limits or Limits()
         self.lock = threading.Lock()
-        self.listeners: dict[str, tuple[socket.socket, socket.socket]] = {}
-        self.selector: selectors.BaseSelector | None = None
+        self.listeners: dict[str, _Listener] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
-        self.pool: ThreadPoolExecutor | None = None
-        self.tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self.wake: tuple[socket.socket, socket.socket] | None = None  # wakes the selector thread for tasks
         self.closed = False
+        self.log_error = _ErrorLog()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -129,22 +147,32 @@ class EmbeddedDNS:
             if self.closed or container_id in self.listeners:
                 return False
             try:
-                sockets = sockets_in_netns(netns_path)
+                namespace = self.namespace(netns_path)
             except OSError as err:
                 raise MoorError(f"cannot start the embedded DNS server of container {container_id[:12]}: "
                                 f"{err.strerror or err}") from None
-            self.listeners[container_id] = sockets
-            self._start()
-            self._in_loop(lambda: self._register(container_id, sockets))
+            listener = _Listener(container_id, namespace)
+            try:
+                self._ensure_running()
+                self._open(listener)
+            except BaseException:
+                namespace.close()
+                raise
+            self.listeners[container_id] = listener
             return True
 
     def detach(self, container_id: str) -> None:
-        """Stop listening for the container; its sockets are closed when this returns."""
+        """Stop listening for the container; its sockets are closed when this returns (never raises)."""
         with self.lock:
-            sockets = self.listeners.pop(container_id, None)
-            if sockets is None:
+            listener = self.listeners.pop(container_id, None)
+            if listener is None:
                 return
-            self._in_loop(lambda: self._unregister(sockets))
+            try:
+                self._shut(listener)
+            except MoorError as err:
+                log.error("%s", err)
+            finally:
+                listener.namespace.close()
 
     def close(self) -> None:
         """Close every listener and stop the thread (moord's shutdown)."""
@@ -152,225 +180,306 @@ class EmbeddedDNS:
             if self.closed:
                 return
             self.closed = True
-            for sockets in self.listeners.values():
-                self._in_loop(functools.partial(self._unregister, sockets))
+            listeners = list(self.listeners.values())
             self.listeners.clear()
-            if self.thread is not None:
-                self._in_loop(lambda: None, stop=True)
-            if self.pool is not None:
-                self.pool.shutdown(wait=False, cancel_futures=True)
-        if self.thread is not None:
-            self.thread.join(5)
-        for sock in self.wake or ():
-            sock.close()
-
-    def _start(self) -> None:
-        if self.thread is not None:
-            return
-        self.selector = selectors.DefaultSelector()
-        self.wake = socket.socketpair()
-        self.wake[0].setblocking(False)
-        self.selector.register(self.wake[0], selectors.EVENT_READ, ("wake", ""))
-        self.pool = ThreadPoolExecutor(16, thread_name_prefix="dns")
-        self.thread = threading.Thread(target=self._serve, name="dns", daemon=True)
-        self.thread.start()
-
-    def _in_loop(self, task: Callable[[], None], stop: bool = False) -> None:
-        """Run ``task`` on the selector thread and wait for it (or run it here if there is no thread)."""
-        if self.thread is None or not self.thread.is_alive():
-            task()
-            return
-        done = threading.Event()
-
-        def run() -> None:
-            try:
-                task()
-            finally:
-                done.set()
-            if stop:
-                raise _Stop()
-
-        self.tasks.put(run)
-        assert self.wake is not None
-        self.wake[1].send(b"x")
-        done.wait(10)
-
-    def _register(self, container_id: str, sockets: tuple[socket.socket, socket.socket]) -> None:
-        assert self.selector is not None
-        udp, tcp = sockets
-        self.selector.register(udp, selectors.EVENT_READ, ("udp", container_id))
-        self.selector.register(tcp, selectors.EVENT_READ, ("tcp", container_id))
-
-    def _unregister(self, sockets: tuple[socket.socket, socket.socket]) -> None:
-        for sock in sockets:
-            if self.selector is not None:
+            for listener in listeners:
                 try:
-                    self.selector.unregister(sock)
-                except (KeyError, ValueError):
-                    pass
+                    self._shut(listener)
+                except MoorError as err:
+                    log.warning("%s", err)
+                listener.namespace.close()
+            thread, loop = self.thread, self.loop
+        if thread is not None and loop is not None and thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(loop.stop)
+            except RuntimeError:
+                pass  # it closed meanwhile
+            thread.join(CALL_TIMEOUT)
+
+    def _ensure_running(self) -> None:
+        """Start the serving thread, or a new one if the last ended (then re-open every listener)."""
+        if self.thread is not None and self.thread.is_alive():
+            return
+        restart = self.thread is not None
+        if restart:
+            log.error("the embedded DNS server's thread had stopped: starting it again")
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        self.thread = threading.Thread(target=self._run, args=(loop,), name="dns", daemon=True)
+        self.thread.start()
+        if restart:
+            for container_id, listener in list(self.listeners.items()):
+                try:
+                    self._open(listener)
+                except MoorError as err:
+                    log.error("%s", err)
+                    del self.listeners[container_id]
+                    listener.namespace.close()
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        except BaseException:
+            log.exception("the embedded DNS server's loop failed")
+        finally:
+            if not self.closed:
+                log.error("the embedded DNS server's thread is stopping")
+            try:
+                loop.run_until_complete(self._shut_all_on(loop))
+            except BaseException:
+                log.exception("closing the embedded DNS server's listeners failed")
+            loop.close()
+
+    async def _shut_all_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        for listener in list(self.listeners.values()):
+            if listener.loop is loop:
+                await self._close_listener(listener)
+
+    def _call(self, make: Callable[[], Coroutine[Any, Any, None]], what: str) -> None:
+        """Run a coroutine on the serving thread and wait for it."""
+        loop = self.loop
+        if loop is None or self.thread is None or not self.thread.is_alive():
+            raise MoorError(f"cannot {what}: the embedded DNS server is not running")
+        try:
+            future = asyncio.run_coroutine_threadsafe(make(), loop)
+        except RuntimeError:
+            raise MoorError(f"cannot {what}: the embedded DNS server is not running") from None
+        try:
+            future.result(CALL_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise MoorError(f"cannot {what}: the embedded DNS server does not answer") from None
+        except OSError as err:
+            raise MoorError(f"cannot {what}: {err.strerror or err}") from None
+        except Exception as err:  # noqa: BLE001 - asyncio's own errors, told as one line
+            raise MoorError(f"cannot {what}: {err}") from None
+
+    def _open(self, listener: _Listener) -> None:
+        what = f"start the embedded DNS server of container {listener.container_id[:12]}"
+        try:
+            sockets = listener.namespace.listeners(ADDRESS, PORT)
+        except OSError as err:
+            raise MoorError(f"{what}: {err.strerror or err}") from None
+        try:
+            self._call(lambda: self._serve(listener, sockets), what)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+
+    def _shut(self, listener: _Listener) -> None:
+        if listener.loop is None or listener.loop is not self.loop or not self.thread or not self.thread.is_alive():
+            for sock in listener.sockets or ():
+                sock.close()  # its loop is gone (and closed its transports) or never had them
+            return
+        self._call(lambda: self._close_listener(listener), "stop the embedded DNS server of a container")
+
+    async def _serve(self, listener: _Listener, sockets: tuple[socket.socket, socket.socket]) -> None:
+        loop = asyncio.get_running_loop()
+        udp, tcp = sockets
+        listener.loop, listener.sockets = loop, sockets
+        listener.clients, listener.tasks, listener.forwards, listener.paused = set(), set(), 0, False
+        try:
+            transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self, listener), sock=udp)
+            listener.datagrams = transport
+            listener.server = await asyncio.start_server(
+                lambda reader, writer: self._converse(listener, reader, writer), sock=tcp)
+        except BaseException:
+            await self._close_listener(listener)  # nothing left registered on the loop
+            raise
+
+    async def _close_listener(self, listener: _Listener) -> None:
+        if listener.server is not None:
+            listener.server.close()
+        if listener.datagrams is not None:
+            listener.datagrams.close()
+        for writer in list(listener.clients):
+            writer.transport.abort()
+        for task in list(listener.tasks):
+            task.cancel()
+        listener.loop = listener.datagrams = listener.server = None
+        for sock in listener.sockets or ():
             sock.close()
+        await asyncio.sleep(0)  # the transports' closing callbacks run
 
     # ------------------------------------------------------------------ serving
 
-    def _serve(self) -> None:
-        assert self.selector is not None
+    def on_datagram(self, listener: _Listener, data: bytes, peer: tuple[str, int]) -> None:
+        reply = self.answer(listener.container_id, data)
+        if reply is None:
+            if listener.forwards >= self.limits.forwards:
+                reply = wire.error_reply(data, wire.SERVFAIL)
+            else:
+                self._spawn(listener, self._forward_datagram(listener, data, peer))
+                return
+        if reply:
+            self._send_datagram(listener, reply, peer)
+
+    def _send_datagram(self, listener: _Listener, data: bytes, peer: tuple[str, int]) -> None:
+        transport = listener.datagrams
+        if transport is None or transport.is_closing() or listener.paused:
+            return
+        transport.sendto(data, peer)
+
+    def _spawn(self, listener: _Listener, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        listener.tasks.add(task)
+        task.add_done_callback(listener.tasks.discard)
+
+    async def _forward_datagram(self, listener: _Listener, data: bytes, peer: tuple[str, int]) -> None:
+        self._send_datagram(listener, await self._forward_counted(listener, data, tcp=False), peer)
+
+    async def _forward_counted(self, listener: _Listener, data: bytes, tcp: bool) -> bytes:
+        """:meth:`forward` within the container's quota (SERVFAIL beyond it); never raises but to cancel."""
+        if listener.forwards >= self.limits.forwards:
+            return wire.error_reply(data, wire.SERVFAIL) or b""
+        listener.forwards += 1
+        try:
+            return await self.forward(listener.container_id, data, tcp)
+        except Exception:  # noqa: BLE001 - one query fails, never the server
+            self.log_error("forwarding a DNS query of container %s failed", listener.container_id[:12])
+            return wire.error_reply(data, wire.SERVFAIL) or b""
+        finally:
+            listener.forwards -= 1
+
+    async def _converse(self, listener: _Listener, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> None:
+        """Answer length-prefixed queries on a TCP connection until the client is done, slow or gone."""
+        if len(listener.clients) >= self.limits.tcp_clients or listener.loop is None:
+            writer.transport.abort()
+            return
+        listener.clients.add(writer)
+        deadline = self.limits.tcp_query_timeout
         try:
             while True:
-                for key, _ in self.selector.select():
-                    kind, container_id = key.data
-                    if kind == "wake":
-                        self._run_tasks()
-                    elif kind == "udp":
-                        self._on_datagram(key.fileobj, container_id)  # type: ignore[arg-type]
-                    elif kind == "tcp":
-                        self._on_connection(key.fileobj, container_id)  # type: ignore[arg-type]
-        except _Stop:
-            pass
-        except Exception:
-            log.exception("the embedded DNS server stopped")
+                async with asyncio.timeout(deadline):
+                    head = await reader.readexactly(2)
+                    data = await reader.readexactly(struct.unpack("!H", head)[0])
+                reply = self.answer(listener.container_id, data, tcp=True)
+                if reply is None:
+                    reply = await self._forward_counted(listener, data, tcp=True)
+                if not reply:
+                    return
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                async with asyncio.timeout(deadline):
+                    await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, OSError):
+            pass  # slow, gone or reset: the connection ends
+        except Exception:  # noqa: BLE001 - one client fails, never the server
+            self.log_error("a DNS conversation of container %s failed", listener.container_id[:12])
         finally:
-            self.selector.close()
-
-    def _run_tasks(self) -> None:
-        try:
-            while self.wake is not None and self.wake[0].recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                task = self.tasks.get_nowait()
-            except queue.Empty:
-                return
-            task()
-
-    def _on_datagram(self, sock: socket.socket, container_id: str) -> None:
-        try:
-            data, peer = sock.recvfrom(65535)
-        except OSError:
-            return
-        answer = self.answer(container_id, data, limit=wire.UDP_LIMIT)
-        if answer is not None:
-            _send_to(sock, answer, peer)
-        elif self.pool is not None:
-            self.pool.submit(self._forward_datagram, sock, container_id, data, peer)
-
-    def _forward_datagram(self, sock: socket.socket, container_id: str, data: bytes, peer: tuple[str, int]) -> None:
-        _send_to(sock, self.forward(container_id, data, tcp=False), peer)
-
-    def _on_connection(self, sock: socket.socket, container_id: str) -> None:
-        try:
-            conn, _ = sock.accept()
-        except OSError:
-            return
-        if self.pool is not None:
-            self.pool.submit(self._converse, conn, container_id)
-        else:
-            conn.close()
-
-    def _converse(self, conn: socket.socket, container_id: str) -> None:
-        """Answer length-prefixed queries on a TCP connection until the client is done."""
-        with conn:
-            conn.setblocking(True)
-            conn.settimeout(TCP_IDLE_TIMEOUT)
-            try:
-                while True:
-                    data = _read_framed(conn)
-                    if data is None:
-                        return
-                    answer = self.answer(container_id, data)
-                    if answer is None:
-                        answer = self.forward(container_id, data, tcp=True)
-                    conn.sendall(struct.pack("!H", len(answer)) + answer)
-            except OSError:
-                return
+            listener.clients.discard(writer)
+            writer.transport.abort()
 
     # ------------------------------------------------------------------ answers
 
-    def answer(self, container_id: str, data: bytes, limit: int | None = None) -> bytes | None:
-        """The reply to a query from this server's records; None when it must be forwarded."""
+    def answer(self, container_id: str, data: bytes, tcp: bool = False) -> bytes | None:
+        """The reply to a query from this server's records; None when it must be forwarded, b"" to drop it.
+
+        Never raises: an unreadable query is answered FORMERR, and an error while
+        answering SERVFAIL (and logged).
+        """
         try:
             query = wire.parse_query(data)
         except wire.FormatError:
             return wire.error_reply(data, wire.FORMERR) or b""
-        if query.opcode != 0 or query.qclass != wire.CLASS_IN:
+        if query.opcode != 0:  # (its sections mean other things: the reply repeats none)
+            return wire.error_reply(data, wire.NOTIMP) or b""
+        try:
+            return self._answer(container_id, query, wire.STREAM_LIMIT if tcp else query.udp_limit())
+        except Exception:  # noqa: BLE001 - one query fails, never the server
+            self.log_error("answering a DNS query of container %s failed", container_id[:12])
+            return wire.reply(query, rcode=wire.SERVFAIL, authoritative=False)
+
+    def _answer(self, container_id: str, query: wire.Query, limit: int) -> bytes | None:
+        if query.edns is not None and query.edns.version != 0:
+            return wire.reply(query, rcode=wire.BADVERS, authoritative=False)
+        if query.qclass != wire.CLASS_IN:
             return None
         if query.qtype in (wire.TYPE_A, wire.TYPE_AAAA):
             addresses = self.lookup(container_id, query.name)
             if addresses is None:
                 return None
-            answers = [wire.a_record(a) for a in addresses] if query.qtype == wire.TYPE_A else []
+            answers = _a_records(addresses) if query.qtype == wire.TYPE_A else []
             return wire.reply(query, answers=answers, authoritative=False, limit=limit)  # as Docker's
         if query.qtype == wire.TYPE_PTR:
             address = wire.reverse_address(query.name)
             name = self.reverse(container_id, address) if address else None
             if name is None:
                 return None
-            return wire.reply(query, answers=[wire.ptr_record(name)], authoritative=False, limit=limit)
+            try:
+                record = wire.ptr_record(name)
+            except wire.FormatError:  # a name DNS cannot carry (a label over 63 octets): no name to give
+                return wire.reply(query, rcode=wire.NXDOMAIN, authoritative=False)
+            return wire.reply(query, answers=[record], authoritative=False, limit=limit)
         return None
 
-    def forward(self, container_id: str, data: bytes, tcp: bool) -> bytes:
-        """Ask the upstream servers in turn; SERVFAIL when none answers."""
-        wanted = struct.unpack_from("!H", data)[0] if len(data) >= 2 else -1
-        for server in self.upstreams(container_id):
-            try:
-                response = _ask_tcp(server, data) if tcp else _ask_udp(server, data, wanted)
-            except OSError as err:
-                log.debug("upstream %s:%s failed: %s", server[0], server[1], err)
-                continue
-            if response:
-                return response
+    async def forward(self, container_id: str, data: bytes, tcp: bool) -> bytes:
+        """Ask the upstream servers in turn from the container's namespace; SERVFAIL when none answers.
+
+        A container this server does not listen for has no namespace to forward from: SERVFAIL.
+        """
+        listener = self.listeners.get(container_id)
+        if listener is not None:
+            wanted = struct.unpack_from("!H", data)[0] if len(data) >= 2 else -1
+            for server in self.upstreams(container_id):
+                try:
+                    async with asyncio.timeout(self.limits.upstream_timeout):
+                        if tcp:
+                            response = await _ask_tcp(listener.namespace, server, data)
+                        else:
+                            response = await _ask_udp(listener.namespace, server, data, wanted)
+                except (OSError, TimeoutError, asyncio.IncompleteReadError) as err:
+                    log.debug("upstream %s:%s failed: %r", server[0], server[1], err)
+                    continue
+                if response:
+                    return response
         return wire.error_reply(data, wire.SERVFAIL) or b""
 
 
-class _Stop(Exception):
-    """Ends the selector loop."""
+def _a_records(addresses: list[str]) -> list[tuple[int, bytes]]:
+    """A answers for the IPv4 addresses among ``addresses``."""
+    records = []
+    for address in addresses:
+        try:
+            records.append(wire.a_record(address))
+        except wire.FormatError:
+            log.debug("not answering with %r: not an IPv4 address", address)
+    return records
 
 
 def _family(address: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
 
-def _ask_udp(server: tuple[str, int], data: bytes, wanted: int) -> bytes:
-    with socket.socket(_family(server[0]), socket.SOCK_DGRAM) as sock:
-        sock.settimeout(UPSTREAM_TIMEOUT)
-        sock.connect(server)
-        sock.send(data)
+async def _ask_udp(namespace: Namespace, server: tuple[str, int], data: bytes, wanted: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    with namespace.socket(_family(server[0]), socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, server)
+        await loop.sock_sendall(sock, data)
         while True:
-            response = sock.recv(65535)
+            response = await loop.sock_recv(sock, 65535)
             if wire.reply_id(response) == wanted:
                 return response
 
 
-def _ask_tcp(server: tuple[str, int], data: bytes) -> bytes:
-    with socket.create_connection(server, timeout=UPSTREAM_TIMEOUT) as sock:
-        sock.sendall(struct.pack("!H", len(data)) + data)
-        return _read_framed(sock) or b""
+async def _ask_tcp(namespace: Namespace, server: tuple[str, int], data: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    with namespace.socket(_family(server[0]), socket.SOCK_STREAM) as sock:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, server)
+        await loop.sock_sendall(sock, struct.pack("!H", len(data)) + data)
+        size = struct.unpack("!H", await _read_exactly(loop, sock, 2))[0]
+        return await _read_exactly(loop, sock, size)
 
 
-def _read_framed(sock: socket.socket) -> bytes | None:
-    """One length-prefixed DNS message from a stream; None at a clean end of stream."""
-    head = _read_exactly(sock, 2)
-    if head is None:
-        return None
-    body = _read_exactly(sock, struct.unpack("!H", head)[0])
-    return body
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+async def _read_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:
     chunks = bytearray()
     while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
+        chunk = await loop.sock_recv(sock, size - len(chunks))
         if not chunk:
-            return None
+            raise asyncio.IncompleteReadError(bytes(chunks), size)
         chunks += chunk
     return bytes(chunks)
-
-
-def _send_to(sock: socket.socket, data: bytes, peer: tuple[str, int]) -> None:
-    if not data:
-        return
-    try:
-        sock.sendto(data, peer)
-    except OSError:
-        pass

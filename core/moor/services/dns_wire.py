@@ -1,9 +1,11 @@
-"""The little of the DNS wire format (RFC 1035) the embedded DNS server needs.
+"""The little of the DNS wire format (RFC 1035, EDNS of RFC 6891) the embedded DNS server needs.
 
-It reads a query's header and first question, and writes replies that echo
-that question with A or PTR answers, or an error code. Everything else a
-query may hold is left alone: queries the server does not answer itself are
-forwarded as the raw bytes they came in.
+It reads a query (its header, its one question and its EDNS record), and
+writes replies that repeat that question with A or PTR answers, or an error
+code. Queries the server does not answer itself are forwarded as the raw
+bytes they came in. Every reading error is a :class:`FormatError`, every
+name that cannot be written is one too: nothing a client sends can make
+another exception escape from here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 TYPE_A = 1
 TYPE_PTR = 12
 TYPE_AAAA = 28
+TYPE_OPT = 41
 CLASS_IN = 1
 
 NOERROR = 0
@@ -22,122 +25,212 @@ FORMERR = 1
 SERVFAIL = 2
 NXDOMAIN = 3
 NOTIMP = 4
+BADVERS = 16  # an extended code (RFC 6891): its upper 8 bits go in the OPT record
 
 #: the reply flag, the flags kept from the query (opcode, RD), "authoritative", "recursion available", "truncated"
 FLAG_QR, FLAG_KEEP, FLAG_AA, FLAG_RA, FLAG_TC = 0x8000, 0x7900, 0x0400, 0x0080, 0x0200
 HEADER = struct.Struct("!HHHHHH")
-UDP_LIMIT = 512
+RECORD = struct.Struct("!HHIH")  # type, class, TTL, length of the data
+UDP_LIMIT = 512  # a UDP reply's size without EDNS
+EDNS_LIMIT = 4096  # the most this server sends in one UDP reply, and what it advertises
+STREAM_LIMIT = 65535  # a TCP message's length is 16 bits
+MAX_NAME = 255  # octets of a name on the wire (RFC 1035 2.3.4)
+MAX_LABEL = 63
 TTL = 600  # Docker's embedded server answers with this TTL
 
 
 class FormatError(ValueError):
-    """The bytes are not a DNS message this module can read."""
+    """The bytes are not a DNS message this module can read, or a name cannot be written."""
+
+
+@dataclass(frozen=True)
+class Edns:
+    """A query's OPT record: the UDP size the client takes and the EDNS version it speaks."""
+
+    udp_size: int
+    version: int
 
 
 @dataclass(frozen=True)
 class Query:
-    """A query's ID, flags and first question, and where that question ends in ``raw``."""
+    """A query's ID, flags, question (``qname`` as it came, uncompressed) and EDNS record."""
 
     id: int
     flags: int
     name: str  # lower case, without the trailing dot
     qtype: int
     qclass: int
-    raw: bytes
-    question_end: int
+    qname: bytes
+    edns: Edns | None = None
 
     @property
     def opcode(self) -> int:
         return (self.flags >> 11) & 0xF
 
+    def udp_limit(self) -> int:
+        """The largest UDP reply the client takes."""
+        return UDP_LIMIT if self.edns is None else max(UDP_LIMIT, min(self.edns.udp_size, EDNS_LIMIT))
+
 
 def read_name(data: bytes, offset: int) -> tuple[str, int]:
     """The domain name at ``offset`` (following compression pointers) and the offset after it."""
-    labels: list[str] = []
+    wire_name, end = read_wire_name(data, offset)
+    return name_text(wire_name), end
+
+
+def read_wire_name(data: bytes, offset: int) -> tuple[bytes, int]:
+    """The name at ``offset`` as uncompressed wire labels, and the offset after it in ``data``.
+
+    Pointers must point backwards (so they cannot loop) and the name must fit in 255 octets.
+    """
+    out = bytearray()
     end = -1
-    jumps = 0
+    floor = offset  # where the part being read starts: a pointer must point before it
     while True:
         if offset >= len(data):
             raise FormatError("name runs past the message")
         length = data[offset]
         if length & 0xC0 == 0xC0:
-            if offset + 1 >= len(data) or jumps > 32:
+            if offset + 1 >= len(data):
                 raise FormatError("bad compression pointer")
+            target = ((length & 0x3F) << 8) | data[offset + 1]
+            if target >= floor:
+                raise FormatError("compression pointer does not point backwards")
             if end < 0:
                 end = offset + 2
-            offset = ((length & 0x3F) << 8) | data[offset + 1]
-            jumps += 1
+            offset = floor = target
             continue
         if length & 0xC0:
             raise FormatError("unknown label type")
-        offset += 1
+        if offset + 1 + length > len(data):
+            raise FormatError("label runs past the message")
+        out += data[offset:offset + 1 + length]
+        if len(out) > MAX_NAME:
+            raise FormatError("name longer than 255 octets")
+        offset += 1 + length
         if length == 0:
             break
-        if offset + length > len(data):
-            raise FormatError("label runs past the message")
-        labels.append(data[offset:offset + length].decode("ascii", "replace"))
-        offset += length
-    return ".".join(labels), end if end >= 0 else offset
+    return bytes(out), end if end >= 0 else offset
+
+
+def name_text(wire_name: bytes) -> str:
+    """Uncompressed wire labels -> ``"a.b"`` (bytes outside ASCII become U+FFFD, so they match no container)."""
+    labels = []
+    offset = 0
+    while offset < len(wire_name) and wire_name[offset]:
+        length = wire_name[offset]
+        labels.append(wire_name[offset + 1:offset + 1 + length].decode("ascii", "replace"))
+        offset += 1 + length
+    return ".".join(labels)
 
 
 def encode_name(name: str) -> bytes:
-    """``"a.b"`` or ``"a.b."`` -> length-prefixed labels ending with the root."""
+    """``"a.b"`` or ``"a.b."`` -> length-prefixed labels ending with the root; FormatError if it cannot be."""
     out = bytearray()
     for label in name.rstrip(".").split("."):
         if not label:
             continue
-        raw = label.encode("ascii")
-        if len(raw) > 63:
-            raise FormatError(f"label too long: {label!r}")
+        try:
+            raw = label.encode("ascii")
+        except UnicodeEncodeError:
+            raise FormatError(f"label not ASCII: {label!r}") from None
+        if len(raw) > MAX_LABEL:
+            raise FormatError(f"label longer than {MAX_LABEL} octets: {label!r}")
         out += bytes([len(raw)]) + raw
-    return bytes(out) + b"\x00"
+    out += b"\x00"
+    if len(out) > MAX_NAME:
+        raise FormatError("name longer than 255 octets")
+    return bytes(out)
+
+
+def _skip_record(data: bytes, offset: int) -> tuple[int, int, int, int]:
+    """(type, class, TTL, offset after it) of the resource record at ``offset``."""
+    _, offset = read_wire_name(data, offset)
+    if offset + RECORD.size > len(data):
+        raise FormatError("record runs past the message")
+    rtype, rclass, ttl, size = RECORD.unpack_from(data, offset)
+    offset += RECORD.size + size
+    if offset > len(data):
+        raise FormatError("record data runs past the message")
+    return rtype, rclass, ttl, offset
 
 
 def parse_query(data: bytes) -> Query:
-    """Read a query's header and first question; :class:`FormatError` if it has none or is a reply."""
+    """Read a query: its header, its one question, and its OPT record if it has one.
+
+    :class:`FormatError` for a reply, for anything but one question, and for any
+    part that runs past the message; trailing bytes after the records are ignored.
+    """
     if len(data) < HEADER.size:
         raise FormatError("short message")
-    ident, flags, qdcount, _, _, _ = HEADER.unpack_from(data)
+    ident, flags, qdcount, ancount, nscount, arcount = HEADER.unpack_from(data)
     if flags & FLAG_QR:
         raise FormatError("not a query")
-    if qdcount < 1:
-        raise FormatError("no question")
-    name, offset = read_name(data, HEADER.size)
+    if qdcount != 1:
+        raise FormatError("not one question")
+    qname, offset = read_wire_name(data, HEADER.size)
     if offset + 4 > len(data):
         raise FormatError("question runs past the message")
     qtype, qclass = struct.unpack_from("!HH", data, offset)
-    return Query(ident, flags, name.lower(), qtype, qclass, data, offset + 4)
+    offset += 4
+    edns = None
+    for index in range(ancount + nscount + arcount):
+        start = offset
+        rtype, rclass, ttl, offset = _skip_record(data, offset)
+        if rtype == TYPE_OPT:
+            if index < ancount + nscount or edns is not None or data[start] != 0:
+                raise FormatError("misplaced OPT record")
+            edns = Edns(udp_size=rclass, version=(ttl >> 16) & 0xFF)
+    return Query(ident, flags, name_text(qname).lower(), qtype, qclass, qname, edns)
+
+
+def _opt_record(rcode: int) -> bytes:
+    """This server's OPT record: the UDP size it takes, and the upper bits of an extended ``rcode``."""
+    return b"\x00" + RECORD.pack(TYPE_OPT, EDNS_LIMIT, (rcode >> 4) << 24, 0)
 
 
 def reply(query: Query, rcode: int = NOERROR, answers: list[tuple[int, bytes]] | None = None,
           authoritative: bool = True, limit: int | None = None) -> bytes:
     """A reply to ``query`` with its question and ``answers`` ((type, rdata) for the question's name).
 
-    With ``limit`` (UDP), a reply that would be longer carries no answers and the truncated flag.
+    A query with EDNS gets an OPT record back (RFC 6891 6.1.1). With ``limit``
+    (UDP: :meth:`Query.udp_limit`), a reply that would be longer carries no
+    answers and the truncated flag; no reply is ever longer than a TCP message.
     """
     answers = answers or []
     flags = FLAG_QR | (query.flags & FLAG_KEEP) | FLAG_RA | (FLAG_AA if authoritative else 0) | (rcode & 0xF)
-    question = query.raw[HEADER.size:query.question_end]
-    records = b"".join(b"\xc0\x0c" + struct.pack("!HHIH", rtype, CLASS_IN, TTL, len(rdata)) + rdata
+    question = query.qname + struct.pack("!HH", query.qtype, query.qclass)
+    records = b"".join(b"\xc0\x0c" + RECORD.pack(rtype, CLASS_IN, TTL, len(rdata)) + rdata
                        for rtype, rdata in answers)
-    if limit is not None and HEADER.size + len(question) + len(records) > limit:
-        return HEADER.pack(query.id, flags | FLAG_TC, 1, 0, 0, 0) + question
-    return HEADER.pack(query.id, flags, 1, len(answers), 0, 0) + question + records
+    additional = _opt_record(rcode) if query.edns is not None else b""
+    arcount = 1 if additional else 0
+    limit = min(limit or STREAM_LIMIT, STREAM_LIMIT)
+    if HEADER.size + len(question) + len(records) + len(additional) > limit:
+        return HEADER.pack(query.id, flags | FLAG_TC, 1, 0, 0, arcount) + question + additional
+    return HEADER.pack(query.id, flags, 1, len(answers), 0, arcount) + question + records + additional
 
 
 def error_reply(data: bytes, rcode: int) -> bytes | None:
-    """An empty reply with ``rcode`` to a message that could not be read (None if it has no header)."""
+    """An empty reply with ``rcode`` to a query that could not be read (None if it has no header or is a reply,
+    which is never answered)."""
     if len(data) < HEADER.size:
         return None
     ident, flags = struct.unpack_from("!HH", data)
+    if flags & FLAG_QR:
+        return None
     return HEADER.pack(ident, FLAG_QR | (flags & FLAG_KEEP) | FLAG_RA | (rcode & 0xF), 0, 0, 0, 0)
 
 
 def a_record(address: str) -> tuple[int, bytes]:
-    return TYPE_A, ipaddress.IPv4Address(address).packed
+    """An A answer; FormatError if ``address`` is no IPv4 address."""
+    try:
+        return TYPE_A, ipaddress.IPv4Address(address).packed
+    except ValueError:
+        raise FormatError(f"not an IPv4 address: {address!r}") from None
 
 
 def ptr_record(name: str) -> tuple[int, bytes]:
+    """A PTR answer; FormatError if ``name`` cannot be written (a label over 63 octets, ...)."""
     return TYPE_PTR, encode_name(name)
 
 
@@ -147,7 +240,7 @@ def reverse_address(name: str) -> str | None:
     if not name.lower().endswith(suffix):
         return None
     parts = name[:-len(suffix)].split(".")
-    if len(parts) != 4 or not all(p.isdigit() and int(p) < 256 for p in parts):
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and len(p) <= 3 and int(p) < 256 for p in parts):
         return None
     return ".".join(reversed(parts))
 

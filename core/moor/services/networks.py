@@ -357,10 +357,10 @@ class NetworkService:
         found: builtins.list[str] = []
         with self.lock:
             for network in self._shared(container_id):
-                suffix = "." + network.name.lower()
+                suffix = "." + str(network.name).lower()
                 key = wanted[:-len(suffix)] if wanted.endswith(suffix) else wanted
                 for member_id, endpoint in network.endpoints.items():
-                    keys = {member_id, endpoint.name.lower(), *(a.lower() for a in endpoint.aliases)}
+                    keys = {member_id, str(endpoint.name).lower(), *(str(a).lower() for a in endpoint.aliases)}
                     if endpoint.address and key in keys and endpoint.address not in found:
                         found.append(endpoint.address)
         return found or None
