@@ -134,6 +134,22 @@ class ContainerStore:
         with self.lock:
             self._by_id.pop(container_id, None)
 
+    def delete(self, container_id: str) -> None:
+        """Forget the container and remove its record file, first of all it has on disk: a removal that is
+        interrupted after this leaves a directory without a record, which :meth:`orphans` finds."""
+        with self.lock:
+            self._by_id.pop(container_id, None)
+            try:
+                os.unlink(os.path.join(self.directory(container_id), "config.v2.json"))
+            except FileNotFoundError:
+                pass
+
+    def orphans(self) -> list[str]:
+        """The container directories without a record: what an interrupted create or remove left."""
+        with self.lock:
+            return [name for name in os.listdir(self.root)
+                    if name not in self._by_id and not os.path.exists(os.path.join(self.root, name, "config.v2.json"))]
+
     def all(self) -> list[Container]:
         with self.lock:
             return list(self._by_id.values())

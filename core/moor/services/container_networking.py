@@ -313,6 +313,11 @@ class ContainerNetworking:
     def leave(self, container: Container) -> None:
         """Disconnect the container from its networks (it exited or did not start); keep what it asked for."""
         for name, settings in list(container.networks.items()):
+            if not settings.get("EndpointID"):  # a start moord did not finish: the network service knows it
+                network = self.networks.find(name)
+                endpoint = network.endpoints.get(container.id) if network is not None else None
+                if endpoint is not None:
+                    container.networks[name] = settings = {**settings, "EndpointID": endpoint.endpoint_id}
             if settings.get("EndpointID"):
                 self.networks.disconnect(container, name, None)
             container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}

@@ -486,9 +486,12 @@ class ContainerService:
             self._maybe_restart(container, time.time())
 
     def recover(self) -> None:
-        """At start-up: re-adopt containers whose monitor lives, record the exits of the others."""
+        """At start-up: re-adopt containers whose monitor lives, record the exits of the others; undo what
+        an interrupted create, start or remove left."""
+        self._remove_orphans()
         for container in self.store.all():
             if not container.state.Running:
+                self._tidy_interrupted_start(container)
                 continue
             state_dir = self.state_dir(container.id)
             try:
@@ -497,6 +500,12 @@ class ContainerService:
                 reply = None
             if reply and reply.get("running"):
                 log.info("re-adopting running container %s", container.short_id)
+                if not container.state.Paused:  # frozen by a commit that moord did not finish: thaw it
+                    try:
+                        self.processes.resume(container.id)
+                        log.info("resumed %s, left paused by an interrupted commit", container.short_id)
+                    except MoorError:
+                        pass  # it was not paused
                 self.networking.sync_dns(container, container.state.Pid)
                 self._watch(container, None)
                 self.started.started(container)
@@ -511,6 +520,55 @@ class ContainerService:
             if not container.state.Running and (container.state.Restarting or container.state.Status == "exited"):
                 container.state.Restarting = False
                 self._maybe_restart(container, time.time(), daemon_starting=True)
+
+    def _remove_orphans(self) -> None:
+        """Container directories without a record (a create or a remove that moord did not finish) go, with
+        their snapshots."""
+        for container_id in self.store.orphans():
+            log.info("removing what an interrupted create or remove of %s left", container_id[:12])
+            try:
+                if self.drivers.storage.exists(key=container_id):
+                    self.drivers.storage.remove(key=container_id)
+            except MoorError:
+                log.exception("could not remove the snapshot of %s", container_id[:12])
+                continue
+            shutil.rmtree(self.store.directory(container_id), ignore_errors=True)
+
+    def _tidy_interrupted_start(self, container: Container) -> None:
+        """moord died while starting ``container``: its record never said running, yet its monitor may live
+        (its process created or even started), and its endpoints, volumes and root file system may be
+        mounted. Stop the process and undo the rest, as a failed start does."""
+        state_dir = self.state_dir(container.id)
+        try:
+            reply: dict[str, Any] | None = self.processes.request(state_dir, {"op": "state"}, timeout=5)
+        except (OSError, MoorError):
+            reply = None
+        recorded = read_json(os.path.join(state_dir, "exit.json"))
+        exit_recorded = isinstance(recorded, dict) and container.state.FinishedAt == format_timestamp(
+            float(recorded.get("finished_at") or 0))
+        if (not (reply or {}).get("running") and (not os.path.isdir(state_dir) or exit_recorded)
+                and (reply is None or reply.get("exit_code") is not None)):
+            return  # never started, or exited and recorded
+        log.info("container %s: undoing a start that moord did not finish", container.short_id)
+        if reply is not None and reply.get("running"):
+            try:
+                self.processes.kill(container.id, "KILL")
+            except MoorError:
+                pass
+            try:
+                self.processes.request(state_dir, {"op": "wait"}, timeout=30)
+            except (OSError, MoorError):
+                pass
+        if reply is not None:
+            self._abort_monitor(state_dir)
+        self.networking.leave(container)
+        release(container, self.volumes)
+        try:
+            self.drivers.storage.unmount(key=container.storage_key)
+        except MoorError:
+            log.exception("unmounting the root filesystem of %s failed", container.short_id)
+        _remove_tree(state_dir)
+        self.store.save(container)
 
     # ------------------------------------------------------------------ stop / kill / wait
 
@@ -634,7 +692,7 @@ class ContainerService:
         with self.store.lock:
             if self.store.find(container.id) is None:
                 return  # removed meanwhile (auto-remove)
-            self.store.forget(container.id)
+            self.store.delete(container.id)
         try:
             self.drivers.storage.remove(key=container.storage_key)
         except MoorError:
