@@ -43,6 +43,7 @@ from moor.containers.mountroots import MountRoot
 from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, go_clean, read_link, scoped_path, walk
 from moor.containers.users import resolve_user
 from moor.errors import InvalidParameter, MoorError, NotFound
+from moor.targuard import GuardedTarInfo, HoleBudget, write_sparse
 from moor.timefmt import rfc3339_nano
 
 log = logging.getLogger(__name__)
@@ -558,6 +559,7 @@ class _Extractor:
         self.rename = rename
         self.privileged = os.geteuid() == 0
         self._dirs: list[tuple[list[str], int, tuple[int, int]]] = []
+        self._holes = HoleBudget()
 
     def run(self, stream: IO[bytes]) -> None:
         head = _read_up_to(stream, BLOCK)
@@ -565,7 +567,7 @@ class _Extractor:
             return
         try:
             archive = tarfile.open(fileobj=_PeekedStream(stream, head), mode="r|*",  # type: ignore[call-overload]
-                                   encoding="utf-8", errors="surrogateescape")
+                                   encoding="utf-8", errors="surrogateescape", tarinfo=GuardedTarInfo)
         except (tarfile.TarError, EOFError, OSError) as err:
             raise InvalidParameter(f"the archive is not a valid tar stream: {err}") from None
         try:
@@ -639,9 +641,12 @@ class _Extractor:
             fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                          dir_fd=parent)
             try:
-                source = archive.extractfile(member)
-                assert source is not None
-                _copy(source, fd, member.size)
+                if member.sparse is not None:  # holes stay holes, within the archive's hole budget
+                    write_sparse(archive, member, fd, self._holes)
+                else:
+                    source = archive.extractfile(member)
+                    assert source is not None
+                    _copy(source, fd, member.size)
                 self._chown_fd(fd, member)
                 os.fchmod(fd, member.mode & 0o7777)
                 for key, value in _xattrs(member):

@@ -10,6 +10,9 @@ Such a symlink is accepted when its relative target stays inside the archive;
 after the whole stream is read it becomes a hard link (or a copy) of the
 target file. No symlink is ever created on disk.
 
+Headers are read through :mod:`moor.targuard` (bounded size and parsing
+cost); a sparse entry keeps its holes, within the archive's hole budget.
+
 A tar that ends without its end-of-archive block, or whose data is cut short,
 is refused as truncated, so a cut stream never looks like a complete archive.
 """
@@ -25,6 +28,7 @@ from typing import IO, Any
 
 from moor.errors import InvalidParameter
 from moor.images.compression import open_decompressed
+from moor.targuard import GuardedTarInfo, HoleBudget, write_sparse
 
 _CHUNK = 1 << 20
 _PATH_ERRORS = {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTEMPTY}
@@ -34,7 +38,7 @@ def _bad(message: str) -> InvalidParameter:
     return InvalidParameter(f"invalid archive: {message}")
 
 
-class _CheckedTarInfo(tarfile.TarInfo):
+class _CheckedTarInfo(GuardedTarInfo):
     """A TarInfo that records why the member sequence ended.
 
     ``tarfile`` silently stops at a truncated or garbled header once past the
@@ -77,6 +81,7 @@ class _Spooler:
     def __init__(self, workdir: str) -> None:
         self.workdir = os.path.abspath(workdir)
         self.links: dict[str, tuple[str, str, str]] = {}  # rel -> (entry name, link target, target rel)
+        self.holes = HoleBudget()
 
     def _path(self, rel: str) -> str:
         return os.path.join(self.workdir, rel)
@@ -109,10 +114,13 @@ class _Spooler:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         if os.path.lexists(path) and not os.path.isdir(path):
             os.unlink(path)  # a later entry replaces an earlier one; never write through a hard link
-        source = tar.extractfile(member)
-        assert source is not None
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         with os.fdopen(fd, "wb") as target:
+            if member.sparse is not None:  # holes stay holes, within the archive's hole budget
+                write_sparse(tar, member, fd, self.holes)
+                return
+            source = tar.extractfile(member)
+            assert source is not None
             shutil.copyfileobj(source, target, _CHUNK)
 
     def _plan_link(self, member: tarfile.TarInfo, rel: str) -> None:

@@ -5,6 +5,9 @@ OCI whiteouts become overlayfs ones (``.wh.<name>`` -> character device 0/0,
 keep their type, numeric owner, mode bits (setuid, setgid, sticky included),
 times, hard links and ``SCHILY.xattr.*`` extended attributes.
 
+Tar headers are read through :mod:`moor.targuard` (bounded size and parsing
+cost); sparse files keep their holes, within the archive's hole budget.
+
 Safety: every directory on an entry's way is opened with ``O_NOFOLLOW``
 relative to its parent (never by path), files are created with
 ``O_EXCL | O_NOFOLLOW`` after removing what was there, so nothing is ever
@@ -24,9 +27,10 @@ import shutil
 import stat
 import tarfile
 from decimal import Decimal, InvalidOperation
-from typing import IO
+from typing import IO, Any
 
 from moor.errors import InvalidParameter, MoorError
+from moor.targuard import HoleBudget, open_stream, write_sparse
 from moor_storage_overlay.safepath import (
     DIR_FLAGS,
     NotInTree,
@@ -51,7 +55,7 @@ ZERO_BLOCK = bytes(BLOCK)
 # errno values that mean "this archive cannot be laid out", not "the host failed"
 ARCHIVE_ERRNOS = {errno.ENAMETOOLONG, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ELOOP,
                   errno.EINVAL, errno.ENOTEMPTY, errno.ENOENT, errno.EMLINK, errno.EPERM,
-                  errno.ENOTSUP, errno.ERANGE, errno.E2BIG, errno.EOVERFLOW}
+                  errno.ENOTSUP, errno.ERANGE, errno.E2BIG, errno.EOVERFLOW, errno.EFBIG}
 
 
 class LayerExtractor:
@@ -65,6 +69,7 @@ class LayerExtractor:
         self._dir_times: dict[bytes, tuple[int, int]] = {}
         self._cached: tuple[tuple[bytes, ...], int] | None = None
         self._data_fd: int | None = None
+        self._holes = HoleBudget()
 
     def close(self) -> None:
         self._forget_cached_dir()
@@ -79,7 +84,7 @@ class LayerExtractor:
         """Apply the whole tar read from ``source``."""
         recorder = RecordingReader(source)
         try:
-            archive = tarfile.open(fileobj=recorder, mode="r|")  # type: ignore[call-overload]
+            archive: Any = open_stream(recorder, "r|")  # type: ignore[arg-type]
         except tarfile.TarError as err:
             if recorder.position == 0:  # an empty stream is an empty layer, as for Docker
                 return
@@ -158,12 +163,12 @@ class LayerExtractor:
                 self._set_metadata(fd, None, member)
             finally:
                 os.close(fd)
-        elif member.isreg():  # sparse: contents stay in the tar-split, the file is written in full
+        elif member.isreg():  # sparse: contents stay in the tar-split, holes stay holes (bounded by the budget)
             self._remove(parent, parts)
             fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                          dir_fd=parent)
             try:
-                _copy(archive.extractfile(member), fd, member.size)  # type: ignore[arg-type]
+                write_sparse(archive, member, fd, self._holes)
                 self._set_metadata(fd, None, member)
             finally:
                 os.close(fd)
