@@ -232,7 +232,7 @@ class LogFacade(Driver):
 
     def read(
         self, *, container: ContainerRef, since: float, until: float, tail: int, follow: bool
-    ) -> Iterator[LogMessage]:
+    ) -> Iterator[LogMessage | None]:
         return self.call("read", container=container, since=since, until=until, tail=tail, follow=follow)
 
     def remove(self, *, container: ContainerRef) -> bool:

@@ -11,6 +11,8 @@ layer and the CLI never guess::
     ├── Forbidden                  403  the operation is not allowed on this object
     ├── NotFound                   404  the named object does not exist
     ├── Conflict                   409  the object is in a state that forbids the operation
+    ├── RequestTimeout             408  the client sent its request too slowly
+    ├── TooLarge                   413  the request body is larger than the daemon accepts
     ├── NotModified                304  the operation was a no-op (already started, ...)
     └── Unavailable                503  a dependency (runtime, driver, daemon) is not there
 
@@ -69,6 +71,18 @@ class Conflict(MoorError):
     """The object is in a state that forbids the operation."""
 
     status = 409
+
+
+class RequestTimeout(MoorError):
+    """The client took too long to send its request (its body stalled)."""
+
+    status = 408
+
+
+class TooLarge(MoorError):
+    """The request body is larger than the daemon accepts for it."""
+
+    status = 413
 
 
 class NotModified(MoorError):

@@ -433,14 +433,17 @@ def moor_log_open(container: ContainerRef) -> LogWriter:
 @hookspec(firstresult=True)
 def moor_log_read(
     container: ContainerRef, since: float, until: float, tail: int, follow: bool
-) -> Iterator[LogMessage]:
+) -> Iterator[LogMessage | None]:
     """Read back what the container logged.
 
     :param since: only messages at or after this time (0: from the start).
     :param until: only messages before this time (0: no bound).
     :param tail: only the last ``tail`` messages (-1: all).
-    :param follow: keep yielding new messages until the container stops.
-    :return: an iterator of :class:`moor.types.LogMessage`.
+    :param follow: keep yielding new messages until the container stops. While nothing new comes,
+        yield ``None`` about once a second: the engine then looks whether its client is still there
+        and closes the iterator when it left (a driver that never does keeps a departed client's
+        stream open until the container logs again or stops).
+    :return: an iterator of :class:`moor.types.LogMessage` (and, when following, ``None`` ticks).
     :raises moor.errors.NotFound: the log is gone.
 
     Optional: a driver that cannot read back does not implement it, and the

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
+import time
 
 import pytest
 
+from e2e.containerhelpers import moor, moord, ok, wait_for  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
 
 
@@ -99,3 +102,100 @@ def test_unknown_filter_is_refused_before_anything_is_listed(daemon: DaemonProce
     """A bad filter is a 400 at once: with no container running, and before an events stream starts."""
     status, _headers, body = raw(daemon, "GET", path.replace(" ", ""))
     assert status == 400 and json.loads(body) == {"message": "invalid filter 'bogus'"}
+
+
+# ------------------------------------------------------------------ a server that trusts no peer (issue 12)
+
+
+def _tasks_and_fds(daemon: DaemonProcess) -> tuple[int, int]:
+    assert daemon.process is not None
+    pid = daemon.process.pid
+    return len(os.listdir(f"/proc/{pid}/task")), len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _open_stream(daemon: DaemonProcess, path: str) -> socket.socket:
+    """A client that asked for a stream and got its head: then it just sits there."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(daemon.socket)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, head
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    return sock
+
+
+def _streams_leave_no_trace(daemon: DaemonProcess, path: str) -> None:
+    assert raw(daemon, "GET", "/_ping")[0] == 200
+    time.sleep(0.5)  # the server has closed its end of that connection
+    before = _tasks_and_fds(daemon)
+    clients = [_open_stream(daemon, path) for _ in range(5)]
+    during = _tasks_and_fds(daemon)
+    assert during[0] >= before[0] + 5 and during[1] >= before[1] + 5
+    for sock in clients:
+        sock.close()  # while the stream is quiet: only the server's look at the socket can notice
+    wait_for(lambda: all(now <= then for now, then in zip(_tasks_and_fds(daemon), before)), timeout=20)
+
+
+def test_events_clients_that_leave_while_quiet_leave_no_thread_or_fd(daemon: DaemonProcess) -> None:
+    _streams_leave_no_trace(daemon, "/v1.41/events")
+
+
+def test_logs_follow_clients_that_leave_while_quiet_leave_no_thread_or_fd(moord: DaemonProcess) -> None:
+    ok(moor(moord, "run", "-d", "--name", "quiet", "busybox", "sleep", "300"))
+    try:
+        _streams_leave_no_trace(moord, "/v1.41/containers/quiet/logs?follow=1&stdout=1&stderr=1")
+    finally:
+        moor(moord, "rm", "-f", "quiet")
+
+
+def test_64_clients_connecting_at_once_are_all_answered(daemon: DaemonProcess) -> None:
+    clients = []
+    try:
+        for _ in range(64):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.setblocking(False)  # as Go's client does: a full backlog would be EAGAIN here
+            sock.connect(daemon.socket)
+            clients.append(sock)
+        for sock in clients:
+            sock.settimeout(30)
+            sock.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+        for sock in clients:
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for sock in clients:
+            sock.close()
+
+
+def test_a_huge_content_length_gets_an_answer(daemon: DaemonProcess) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(daemon.socket)
+    with sock:
+        sock.sendall(b"POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100000000000\r\n\r\n{\"Image\": ")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer
+    assert b"Connection: close" in answer and b"request body too large" in answer
+
+
+@pytest.mark.parametrize("size", [b"-1", b"100000000000000000000"])
+def test_a_bad_chunk_size_is_400(daemon: DaemonProcess, size: bytes) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(daemon.socket)
+    with sock:
+        sock.sendall(b"POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/json\r\n\r\n" + size + b"\r\n{}\r\n0\r\n\r\n")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"malformed chunked encoding: bad chunk size" in answer
+
+
+def test_deeply_nested_json_is_400(daemon: DaemonProcess) -> None:
+    body = b'{"Image": "busybox", "Labels": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    status, _, answer = raw(daemon, "POST", "/v1.41/containers/create", body, {"Content-Type": "application/json"})
+    assert (status, json.loads(answer)) == (400, {"message": "invalid JSON: exceeded max depth"})

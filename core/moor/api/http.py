@@ -1,85 +1,147 @@
-"""A small threaded HTTP/1.1 server on a Unix socket that can hijack connections.
+"""The request and answer types of the API: what the server hands a route, and what a route hands back.
 
 The Docker Engine API needs three kinds of answer: a whole body (JSON), a
 streamed body (chunked: progress of ``load``/``pull``, ``logs --follow``,
 events) and a hijacked connection (``attach`` and ``exec`` upgrade the
 connection after a 101/200 header and then speak raw bytes both ways). The
-stdlib's :mod:`http.server` gives us the raw socket of each connection, which
-makes the third easy; one thread per connection is fine for a daemon whose
-clients are CLIs.
+server that speaks HTTP on the socket is :mod:`moor.api.server`; the wire
+format and its limits are in :mod:`moor.api.wire`.
+
+A stream may yield ``b""`` at any time: nothing is sent, and the server looks
+whether the client is still there (an idle stream yields one about once a
+second, so a client that left is noticed and the stream closed).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-import os
+import re
 import socket
-import socketserver
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import IO, Any, cast
-from urllib.parse import parse_qs, urlsplit
+from typing import IO, Any, Protocol, cast
 
-from moor.errors import InvalidParameter
+from moor.api.wire import Limits
+from moor.errors import InvalidParameter, RequestTimeout, TooLarge
 
-log = logging.getLogger(__name__)
+_CHUNK_SIZE = re.compile(rb"^[0-9a-fA-F]{1,16}$")  # Go refuses more than 16 digits too: "chunk length too large"
+_CHUNK_LINE = 4096  # a chunk-size line with its extensions
+_PIECE = 1 << 20  # the most one read takes from the socket for a chunk
+
+
+class LineReader(Protocol):
+    """The buffered reading half of a connection (:class:`moor.api.wire.ConnectionReader`)."""
+
+    def read(self, size: int = -1) -> bytes: ...
+
+    def readline(self, limit: int = -1) -> bytes: ...
 
 
 class BodyReader:
-    """Reads a request body framed by Content-Length or chunked transfer encoding."""
+    """Reads a request body framed by Content-Length or chunked transfer encoding.
 
-    def __init__(self, stream: io.BufferedIOBase, length: int | None, chunked: bool) -> None:
+    A body that breaks its framing (a bad chunk size, an early end) raises :class:`InvalidParameter`, one
+    that stalls raises :class:`RequestTimeout`; either marks the reader ``broken`` (every later read
+    raises again), and the server closes the connection after its answer. ``on_start`` runs before the
+    first read (the server's ``100 Continue``); ``done`` tells that the whole body was read.
+    """
+
+    def __init__(self, stream: LineReader, length: int | None, chunked: bool,
+                 on_start: Callable[[], None] | None = None, max_line: int = 256 * 1024) -> None:
         self._stream = stream
-        self._remaining = length if length is not None else (0 if not chunked else None)
+        self.length = length
+        self._remaining = length or 0
         self._chunked = chunked
         self._chunk_left = 0
-        self._done = False
+        self.on_start = on_start
+        self._max_line = max_line
+        self.done = not chunked and not length
+        self.started = False
+        self.broken = False
 
     def read(self, size: int = -1) -> bytes:
-        if self._chunked:
-            return self._read_chunked(size)
-        assert self._remaining is not None
-        if self._remaining <= 0:
+        if self.broken:
+            raise InvalidParameter("the request body was cut short")
+        if self.done or size == 0:
             return b""
+        if not self.started:
+            self.started = True
+            if self.on_start is not None:
+                self.on_start()
+        try:
+            return self._read_chunked(size) if self._chunked else self._read_length(size)
+        except TimeoutError:
+            self.broken = True
+            raise RequestTimeout("timed out reading the request body") from None
+        except InvalidParameter:
+            self.broken = True
+            raise
+        except OSError as err:
+            self.broken = True
+            raise InvalidParameter(f"reading the request body: {err.strerror or err}") from None
+
+    def _read_length(self, size: int) -> bytes:
         want = self._remaining if size < 0 else min(size, self._remaining)
         data = self._stream.read(want)
         self._remaining -= len(data)
-        if len(data) < want and size < 0:
+        if len(data) < want:
             raise InvalidParameter("unexpected EOF: the request body is shorter than its Content-Length")
+        self.done = self._remaining == 0
         return data
+
+    def _chunk_header(self) -> None:
+        line = self._stream.readline(_CHUNK_LINE)
+        if not line.endswith(b"\n"):
+            raise InvalidParameter("unexpected EOF in chunked request body" if len(line) < _CHUNK_LINE
+                                   else "malformed chunked encoding: chunk size line too long")
+        digits = line.split(b";", 1)[0].strip(b" \t\r\n")
+        if not _CHUNK_SIZE.match(digits):
+            raise InvalidParameter(f"malformed chunked encoding: bad chunk size {digits[:20]!r}")
+        self._chunk_left = int(digits, 16)
+        if self._chunk_left == 0:
+            for _ in range(256):  # the trailer: header lines up to a blank one
+                trailer = self._stream.readline(self._max_line)
+                if trailer in (b"\r\n", b"\n"):
+                    self.done = True
+                    return
+                if not trailer.endswith(b"\n"):
+                    raise InvalidParameter("unexpected EOF in chunked request body")
+            raise InvalidParameter("malformed chunked encoding: trailer too long")
 
     def _read_chunked(self, size: int) -> bytes:
         parts: list[bytes] = []
         wanted = size if size >= 0 else None
-        while not self._done and (wanted is None or wanted > 0):
+        while not self.done and (wanted is None or wanted > 0):
             if self._chunk_left == 0:
-                line = self._stream.readline(1024)
-                if not line:
-                    raise InvalidParameter("unexpected EOF in chunked request body")
-                try:
-                    self._chunk_left = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    raise InvalidParameter("malformed chunk size in request body") from None
-                if self._chunk_left == 0:
-                    while self._stream.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    self._done = True
+                self._chunk_header()
+                if self.done:
                     break
-            take = self._chunk_left if wanted is None else min(wanted, self._chunk_left)
+            take = min(self._chunk_left, _PIECE if wanted is None else wanted, _PIECE)
             data = self._stream.read(take)
-            if not data:
+            if len(data) < take:
                 raise InvalidParameter("unexpected EOF in chunked request body")
             parts.append(data)
             self._chunk_left -= len(data)
             if wanted is not None:
                 wanted -= len(data)
-            if self._chunk_left == 0:
-                self._stream.readline(16)
-            if wanted is not None and parts:
+            if self._chunk_left == 0 and self._stream.readline(3) not in (b"\r\n", b"\n"):
+                raise InvalidParameter("malformed chunked encoding: chunk data longer than its size")
+            if wanted is not None:
                 break
+        return b"".join(parts)
+
+    def read_limited(self, limit: int) -> bytes:
+        """The whole body, refused (:class:`TooLarge`) as soon as it is known to pass ``limit`` bytes."""
+        if self.length is not None and self.length > limit:
+            raise TooLarge(f"request body too large: {self.length} bytes, at most {limit} are accepted")
+        parts: list[bytes] = []
+        total = 0
+        while not self.done:
+            data = self.read(min(65536, limit + 1 - total))
+            parts.append(data)
+            total += len(data)
+            if total > limit:
+                raise TooLarge(f"request body too large: more than {limit} bytes")
         return b"".join(parts)
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
@@ -95,6 +157,29 @@ class BodyReader:
             pass
 
 
+def json_too_deep(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` in ``value`` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def parse_json(data: bytes | str, limit: int) -> Any:
+    """``json.loads`` that refuses nesting deeper than ``limit`` (ValueError ``exceeded max depth``, Go's words)."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise ValueError("exceeded max depth") from None
+    if isinstance(value, (dict, list)) and json_too_deep(value, limit):
+        raise ValueError("exceeded max depth")
+    return value
+
+
 @dataclass
 class Request:
     """One HTTP request, with the API version prefix already taken off the path."""
@@ -107,6 +192,7 @@ class Request:
     version: str
     connection: socket.socket | None = None
     params: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
@@ -133,7 +219,7 @@ class Request:
         if not value:
             return None
         try:
-            return json.loads(value)
+            return parse_json(value, self.limits.max_json_depth)
         except ValueError:
             raise InvalidParameter(f"invalid {name} parameter: malformed JSON") from None
 
@@ -143,13 +229,15 @@ class Request:
         return cast(IO[bytes], self.body)
 
     def json(self, required: bool = False) -> Any:
-        data = self.body.read()
+        """The body as JSON: at most ``limits.max_json_bytes`` (:class:`TooLarge`), nested at most
+        ``limits.max_json_depth`` deep."""
+        data = self.body.read_limited(self.limits.max_json_bytes)
         if not data.strip():
             if required:
                 raise InvalidParameter("config cannot be empty in order to create a container")
             return None
         try:
-            return json.loads(data)
+            return parse_json(data, self.limits.max_json_depth)
         except ValueError as err:
             raise InvalidParameter(f"invalid JSON: {err}") from None
 
@@ -185,123 +273,3 @@ def json_lines(items: Iterable[Any]) -> Iterator[bytes]:
 
 
 Handler = Callable[[Request], "Response | Hijack"]
-
-
-class RequestHandler(BaseHTTPRequestHandler):
-    """Parses a request, asks the application for an answer, writes it."""
-
-    protocol_version = "HTTP/1.1"
-    server: UnixHTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s", format % args)
-
-    def handle_one_request(self) -> None:
-        try:
-            self.raw_requestline = self.rfile.readline(65537)
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if not self.parse_request():
-                return
-            self._dispatch()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _dispatch(self) -> None:
-        url = urlsplit(self.path)
-        length_header = self.headers.get("Content-Length")
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        try:
-            length = int(length_header) if length_header is not None else None
-        except ValueError:
-            self.send_error(400, "bad Content-Length")
-            return
-        body = BodyReader(self.rfile, length, chunked)
-        request = Request(
-            method=self.command,
-            path=url.path,
-            query=parse_qs(url.query, keep_blank_values=True),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-            version="",
-            connection=self.connection,
-        )
-        answer = self.server.app(request)
-        if isinstance(answer, Hijack):
-            self._hijack(answer)
-            return
-        try:
-            body.drain()
-        except Exception:  # noqa: BLE001 - the client sent a broken body we did not need: drop the connection
-            self.close_connection = True
-        self._write(request, answer)
-
-    def _common_headers(self) -> None:
-        for key, value in self.server.extra_headers.items():
-            self.send_header(key, value)
-
-    def _write(self, request: Request, response: Response) -> None:
-        self.send_response_only(response.status)
-        self.send_header("Date", self.date_time_string())
-        self._common_headers()
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        if response.content_type and response.status not in (204, 304):
-            self.send_header("Content-Type", response.content_type)
-        if response.stream is not None:
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            self.wfile.flush()
-            for chunk in response.stream:
-                if chunk:
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-            return
-        if response.status not in (204, 304):
-            self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if request.method != "HEAD" and response.status not in (204, 304):
-            self.wfile.write(response.body)
-        self.wfile.flush()
-
-    def _hijack(self, hijack: Hijack) -> None:
-        self.send_response_only(hijack.status)
-        self._common_headers()
-        self.send_header("Content-Type", hijack.content_type)
-        if hijack.status == 101:
-            self.send_header("Connection", "Upgrade")
-            self.send_header("Upgrade", "tcp")
-        for key, value in hijack.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.flush()
-        self.close_connection = True
-        hijack.run(self.connection, cast(IO[bytes], self.rfile))  # the connection's buffered reader
-
-
-class UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """Serves ``app`` on a Unix socket, one thread per connection."""
-
-    daemon_threads = True
-    allow_reuse_address = False
-
-    def __init__(self, path: str, app: Callable[[Request], Response | Hijack],
-                 extra_headers: dict[str, str], mode: int = 0o660) -> None:
-        self.app = app
-        self.extra_headers = extra_headers
-        if os.path.exists(path) or os.path.islink(path):
-            os.unlink(path)
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        old_umask = os.umask(0o177)
-        try:
-            super().__init__(path, RequestHandler)
-        finally:
-            os.umask(old_umask)
-        os.chmod(path, mode)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, _ = self.socket.accept()
-        return conn, ("unix", 0)

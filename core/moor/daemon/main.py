@@ -14,8 +14,8 @@ import click
 
 from moor import __version__
 from moor.api.app import SERVER_HEADERS, Application
-from moor.api.http import UnixHTTPServer
 from moor.api.routes import build_router
+from moor.api.server import UnixHTTPServer
 from moor.config import Config, load
 from moor.daemon.engine import Engine
 from moor.daemon.lock import DataRootLock

@@ -150,7 +150,7 @@ class JsonFileLogDriver:
     @hookimpl
     def moor_log_read(
         self, container: ContainerRef, since: float, until: float, tail: int, follow: bool
-    ) -> Iterator[LogMessage]:
+    ) -> Iterator[LogMessage | None]:
         """Old messages from the rotated files and the current one, then (follow) new ones.
 
         The current file is opened first and read on from where the backlog ends,
@@ -238,10 +238,14 @@ def _next_file(path: str, handle: IO[bytes]) -> str:
     return path
 
 
-def _follow(path: str, reader: _RecordReader, until: float) -> Iterator[LogMessage]:
-    """New messages as they are written, across rotations, until the writer closes the log."""
+def _follow(path: str, reader: _RecordReader, until: float) -> Iterator[LogMessage | None]:
+    """New messages as they are written, across rotations, until the writer closes the log.
+
+    ``None`` after each quiet second: the reader's moment to notice that its client left.
+    """
     closing = False
     handles = [reader.handle]
+    quiet_since = time.monotonic()
     try:
         while True:
             produced = False
@@ -251,7 +255,11 @@ def _follow(path: str, reader: _RecordReader, until: float) -> Iterator[LogMessa
                 produced = True
                 yield message
             if produced:
+                quiet_since = time.monotonic()
                 continue
+            if time.monotonic() - quiet_since >= 1.0:
+                quiet_since = time.monotonic()
+                yield None
             if _rotated(path, reader.handle):
                 successor = _next_file(path, reader.handle)
                 handle = open(successor, "rb")

@@ -177,8 +177,14 @@ class ContainerIO:
         return self._format(messages, want, timestamps, container.tty)
 
     @staticmethod
-    def _format(messages: Iterator[LogMessage], want: set[str], timestamps: bool, tty: bool) -> Iterator[bytes]:
+    def _format(messages: Iterator[LogMessage | None], want: set[str], timestamps: bool,
+                tty: bool) -> Iterator[bytes]:
+        """Docker's framing of each message; a driver's ``None`` tick (a quiet second) as ``b""``, which
+        sends nothing and lets the server see whether the client left."""
         for message in messages:
+            if message is None:
+                yield b""
+                continue
             if message.stream not in want:
                 continue
             line = message.line

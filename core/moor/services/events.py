@@ -133,7 +133,8 @@ class EventBus:
         """``GET /events``: the kept events from ``since`` (none when 0), then new ones until ``until`` (0: never).
 
         The subscription starts now, not at the first ``next()``; it ends when the iterator is closed.
-        ``None`` is yielded once, after the replay: the caller's moment to flush its answer's headers.
+        ``None`` is yielded after the replay (the caller's moment to flush its answer's headers) and then
+        after each quiet second (its moment to notice that its client left, and close the stream).
         An unknown filter is refused here, before any answer is sent.
         """
         check_event_filters(filters)
@@ -155,6 +156,7 @@ class EventBus:
                 try:
                     event = channel.get(timeout=min(max(remaining, 0.01), 1.0))
                 except queue.Empty:
+                    yield None  # a quiet second: the caller looks whether its client is still there
                     continue
                 if until and event["timeNano"] / 1e9 >= until:
                     return
