@@ -219,10 +219,10 @@ class ImageStore:
             pending = self._layer_path(chain)[: -len(".json")] + ".pending"
             atomic_write(pending, b"")  # so a crash before the record is written can be undone
             reader = DigestingReader(stream)
-            # the reader is read like a file (all a driver may do with the stream)
-            disk_size = self.storage.apply_layer(key=key, parent=hex_of(parent) if parent else None,
-                                                 diff=cast(IO[bytes], reader))
-            try:
+            try:  # a layer the driver refuses half-way goes as a bad digest does: content and marker both
+                # the reader is read like a file (all a driver may do with the stream)
+                disk_size = self.storage.apply_layer(key=key, parent=hex_of(parent) if parent else None,
+                                                     diff=cast(IO[bytes], reader))
                 reader.drain()
                 if reader.digest != diff_id:
                     raise InvalidParameter(f"layer digest mismatch: expected {diff_id}, got {reader.digest}")

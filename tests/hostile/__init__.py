@@ -1,0 +1,1 @@
+"""The hostile-input suite: malformed HTTP, wrong types, malicious archives, crafted DNS packets (issue 12)."""
