@@ -276,8 +276,11 @@ class Monitor:
         while self.waiters and time.monotonic() < give_up:
             time.sleep(0.01)
         if not self.exec_mode:
+            # No --log: once the waiters have their answer, `rm -f` may remove the state directory, and runc
+            # would then fail to open its relative log file and leave its state and the cgroups behind.
             try:
-                subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
+                subprocess.run([self.args.runtime, "--root", self.args.runtime_root, "delete", "--force",
+                                self.args.id], capture_output=True, timeout=60)
             except (OSError, subprocess.SubprocessError) as err:
                 print(f"runc delete failed: {err}", flush=True)
         try:
