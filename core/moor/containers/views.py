@@ -47,7 +47,7 @@ def network_settings(container: Container) -> dict[str, Any]:
         "Gateway": bridge.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
         "MacAddress": bridge.get("MacAddress", ""),
-        "Networks": {name: _endpoint(s) for name, s in container.networks.items()},
+        "Networks": {name: _endpoint(s) for name, s in list(container.networks.items())},
     }
 
 

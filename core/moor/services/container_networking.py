@@ -213,7 +213,7 @@ class ContainerNetworking:
         if mode.startswith("container:"):
             other = self.store.find(mode.split(":", 1)[1])
             return other is not None and self.networks.on_user_network(other.id)
-        return any(self._user_network(name) for name in container.networks)
+        return any(self._user_network(name) for name in list(container.networks))  # connect may change it
 
     def sync_dns(self, container: Container, pid: int, new_resolv_conf: bool = False) -> None:
         """Open the embedded DNS server's listeners in the container while it is on a user-defined network.
@@ -262,7 +262,7 @@ class ContainerNetworking:
                 bindings.setdefault(port, [{"HostIp": "", "HostPort": ""}])
         if not bindings:
             return
-        network, address = next(((n, s["IPAddress"]) for n, s in container.networks.items() if s.get("IPAddress")
+        network, address = next(((n, s["IPAddress"]) for n, s in list(container.networks.items()) if s.get("IPAddress")
                                  and not self._internal(n)), ("", ""))
         if not address:
             return  # host, none and internal networks publish nothing, as in Docker
@@ -337,7 +337,7 @@ class ContainerNetworking:
         user-defined networks are the embedded DNS server's), so no other is rewritten."""
         self._write_hosts(container)
         members: set[str] = set()
-        for name in container.networks:
+        for name in list(container.networks):
             members |= self.networks.members(name)
         members.discard(container.id)
         for member_id in members:
@@ -349,7 +349,7 @@ class ContainerNetworking:
     def _write_hosts(self, container: Container) -> None:
         if not container.hosts_path or container.host_config.get("NetworkMode") == "host":
             return
-        own = [s.get("IPAddress") for s in container.networks.values() if s.get("IPAddress")]
+        own = [s.get("IPAddress") for s in list(container.networks.values()) if s.get("IPAddress")]
         extra = self.etc_hosts_extra(container) + self._link_lines(container)
         rewrite_in_place(container.hosts_path, hosts_text(container.config["Hostname"], own[0] if own else "",
                                                           extra, container.config.get("Domainname") or ""))

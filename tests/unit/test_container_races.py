@@ -1,0 +1,49 @@
+"""Reads of a container's networks while another request connects it (found by ``scripts/concurrency``).
+
+``start`` of a container while ``network connect`` adds to its networks answered 500 ("dictionary changed
+size during iteration"); so could ``inspect``. Each test changes the networks in the middle of the read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moor.containers import views
+from unit.test_container_service import FakeEngine
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeEngine]:
+    engine = FakeEngine(tmp_path)
+    yield engine
+    engine.processes.end_all()
+    engine.close()
+
+
+def test_embedded_dns_reads_networks_that_a_connect_changes(fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    container = fake.create("racing")
+    networks = fake.containers.networking.networks
+    find = networks.find
+
+    def connect_meanwhile(name: str) -> Any:
+        container.networks.setdefault("other", {})  # another request connects the container
+        return find(name)
+
+    monkeypatch.setattr(networks, "find", connect_meanwhile)
+    assert fake.containers.networking.embedded_dns(container) is False
+
+
+def test_inspect_reads_networks_that_a_connect_changes(fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    container = fake.create("racing")
+    endpoint = views._endpoint
+
+    def connect_meanwhile(settings: dict[str, Any]) -> dict[str, Any]:
+        container.networks.setdefault("other", {})
+        return endpoint(settings)
+
+    monkeypatch.setattr(views, "_endpoint", connect_meanwhile)
+    assert list(views.network_settings(container)["Networks"]) == ["bridge"]
