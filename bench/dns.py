@@ -4,12 +4,12 @@
   sent one after another from the container's network namespace (nsenter -n, so the client's own cost
   is a Python loop, the same for both engines);
 * the same over TCP (one connection per query);
-* for moor only: a name the server forwards to an upstream (a fake DNS server on 127.0.0.1 run by this
-  script, given as ``[network] dns_upstreams``), and that upstream asked directly from the host, for
-  the forwarding overhead. (Docker forwards from the container's namespace, where 127.0.0.1 is not the
-  host's, so it is not measured there.)
+* a name the server forwards to an upstream: a fake DNS server run by this script on an address of the
+  host made for it (198.18.x.y, see moor.testing.dnsupstream.host_address), which both engines reach
+  from the container's namespace (moor through ``[network] dns_upstreams``, Docker through ``--dns``),
+  and that upstream asked directly from the host, for the forwarding overhead.
 
-Only 127.0.0.0/8 and the benchmark's own containers are queried.
+Only 127.0.0.0/8, the benchmark's own containers and its own fake upstream are queried.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from common import docker_cli, import_busybox, moor_cli, print_side_by_side, private_daemon
 
-from moor.testing.dnsupstream import FakeUpstream
+from moor.testing.dnsupstream import FakeUpstream, host_address
 
 QUERIES = int(os.environ.get("BENCH_DNS_QUERIES", "2000"))
 
@@ -63,7 +63,9 @@ def ask(pid: int | None, server: str, name: str, tcp: bool = False) -> dict[str,
     return json.loads(result.stdout)
 
 
-def measure(cli: list[str], env: dict[str, str], upstream: FakeUpstream | None) -> dict[str, float]:
+def measure(cli: list[str], env: dict[str, str], upstream: FakeUpstream, dns_flag: bool) -> dict[str, float]:
+    """The latencies through one engine; ``dns_flag``: name the upstream with --dns (Docker), else the
+    engine's config names it (moor)."""
     def run(*args: str) -> str:
         return subprocess.run([*cli, *args], env=env, capture_output=True, check=True, text=True).stdout.strip()
 
@@ -74,19 +76,19 @@ def measure(cli: list[str], env: dict[str, str], upstream: FakeUpstream | None) 
     results: dict[str, float] = {}
     try:
         run("run", "-d", "--name", "dnsbench-target", "--network", "benchdns", "busybox", "sleep", "600")
-        run("run", "-d", "--name", "dnsbench-client", "--network", "benchdns", "busybox", "sleep", "600")
+        dns = ["--dns", upstream.address] if dns_flag else []
+        run("run", "-d", "--name", "dnsbench-client", "--network", "benchdns", *dns, "busybox", "sleep", "600")
         pid = int(run("inspect", "-f", "{{.State.Pid}}", "dnsbench-client"))
         local = ask(pid, "127.0.0.11:53", "dnsbench-target")
         results["container name, UDP: median (us)"] = local["median"] * 1e6
         results["container name, UDP: p99 (us)"] = local["p99"] * 1e6
         over_tcp = ask(pid, "127.0.0.11:53", "dnsbench-target", tcp=True)
         results["container name, TCP: median (us)"] = over_tcp["median"] * 1e6
-        if upstream is not None:
-            forwarded = ask(pid, "127.0.0.11:53", "example.test")
-            direct = ask(None, f"127.0.0.1:{upstream.port}", "example.test")
-            results["forwarded name, UDP: median (us)"] = forwarded["median"] * 1e6
-            results["forwarded name, UDP: p99 (us)"] = forwarded["p99"] * 1e6
-            results["upstream asked directly: median (us)"] = direct["median"] * 1e6
+        forwarded = ask(pid, "127.0.0.11:53", "example.test")
+        direct = ask(None, f"{upstream.address}:{upstream.port}", "example.test")
+        results["forwarded name, UDP: median (us)"] = forwarded["median"] * 1e6
+        results["forwarded name, UDP: p99 (us)"] = forwarded["p99"] * 1e6
+        results["upstream asked directly: median (us)"] = direct["median"] * 1e6
     finally:
         subprocess.run([*cli, "rm", "-f", "dnsbench-target", "dnsbench-client"], env=env, capture_output=True)
         subprocess.run([*cli, "network", "rm", "benchdns"], env=env, capture_output=True)
@@ -94,15 +96,19 @@ def measure(cli: list[str], env: dict[str, str], upstream: FakeUpstream | None) 
 
 
 def main() -> None:
-    upstream = FakeUpstream()
-    with private_daemon(f'[network]\ndns_upstreams = ["127.0.0.1:{upstream.port}"]\n') as daemon:
-        moor = measure(moor_cli(daemon), dict(os.environ), upstream)
-    docker = None
-    with docker_cli() as docker_side:
+    with host_address() as where:
+        upstream = FakeUpstream(address=where, port=53)
         try:
-            docker = measure(*docker_side, None) if docker_side else None
-        except subprocess.CalledProcessError as err:
-            print(f"  (docker side failed: {err.stderr.strip() if err.stderr else err})")
+            with private_daemon(f'[network]\ndns_upstreams = ["{where}"]\n') as daemon:
+                moor = measure(moor_cli(daemon), dict(os.environ), upstream, dns_flag=False)
+            docker = None
+            with docker_cli() as docker_side:
+                try:
+                    docker = measure(*docker_side, upstream, dns_flag=True) if docker_side else None
+                except subprocess.CalledProcessError as err:
+                    print(f"  (docker side failed: {err.stderr.strip() if err.stderr else err})")
+        finally:
+            upstream.close()
     print_side_by_side(f"embedded DNS benchmark ({QUERIES} queries each)", moor, docker, width=42, precision=0)
 
 

@@ -9,7 +9,9 @@ container's network namespace (:mod:`moor.services.dns_netns`), so a container
 reaches through it only what it could reach itself.
 
 One thread runs an asyncio loop that serves every container's UDP and TCP
-listeners; nothing on it blocks. No container can stop it or starve the others:
+listeners (:mod:`moor.services.dns_serving`) and forwards
+(:mod:`moor.services.dns_forward`); nothing on it blocks. No container can
+stop it or starve the others:
 
 - a packet that cannot be read is answered FORMERR (a reply is never
   answered), and any error while answering is logged (at most every few
@@ -30,17 +32,17 @@ import asyncio
 import concurrent.futures
 import logging
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 from moor.containers.etcfiles import EMBEDDED_NAMESERVER
 from moor.errors import MoorError
 from moor.services import dns_wire as wire
+from moor.services.dns_forward import UdpForward, forward_tcp, forward_udp, servfail
 from moor.services.dns_netns import Namespace, NetworkNamespace
+from moor.services.dns_serving import Datagrams, Limits, Listener, Stream
 
 log = logging.getLogger(__name__)
 
@@ -55,32 +57,6 @@ Lookup = Callable[[str, str], "list[str] | None"]
 Reverse = Callable[[str, str], "str | None"]
 #: container ID -> (address, port) of the servers to forward to
 Upstreams = Callable[[str], "list[tuple[str, int]]"]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one container may ask of the server at a time."""
-
-    tcp_clients: int = 16
-    tcp_query_timeout: float = 3.0  # to send a whole query, and to take a reply
-    forwards: int = 64
-    upstream_timeout: float = 3.0  # per upstream server
-
-
-@dataclass(eq=False)
-class _Listener:
-    """One container's sockets and what is under way on them."""
-
-    container_id: str
-    namespace: Namespace
-    loop: asyncio.AbstractEventLoop | None = None  # the loop it is open on
-    sockets: tuple[socket.socket, socket.socket] | None = None
-    datagrams: asyncio.DatagramTransport | None = None
-    server: asyncio.Server | None = None
-    clients: set[asyncio.StreamWriter] = field(default_factory=set)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    forwards: int = 0
-    paused: bool = False  # UDP replies wait to be sent (above asyncio's high-water mark): more are dropped
 
 
 class _ErrorLog:
@@ -100,26 +76,6 @@ class _ErrorLog:
         log.exception(message, *args)
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, server: EmbeddedDNS, listener: _Listener) -> None:
-        self.server, self.listener = server, listener
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        try:
-            self.server.on_datagram(self.listener, data, addr)
-        except Exception:  # noqa: BLE001 - asyncio would close the listener: one query fails, never the server
-            self.server.log_error("a DNS query of container %s failed", self.listener.container_id[:12])
-
-    def error_received(self, exc: Exception) -> None:
-        pass  # an ICMP error for a reply the client did not wait for
-
-    def pause_writing(self) -> None:
-        self.listener.paused = True
-
-    def resume_writing(self) -> None:
-        self.listener.paused = False
-
-
 class EmbeddedDNS:
     """Listeners for containers, the thread serving them, and the forwarder."""
 
@@ -130,7 +86,7 @@ class EmbeddedDNS:
         self.namespace = namespace
         self.limits = limits or Limits()
         self.lock = threading.Lock()
-        self.listeners: dict[str, _Listener] = {}
+        self.listeners: dict[str, Listener] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.closed = False
@@ -151,7 +107,7 @@ class EmbeddedDNS:
             except OSError as err:
                 raise MoorError(f"cannot start the embedded DNS server of container {container_id[:12]}: "
                                 f"{err.strerror or err}") from None
-            listener = _Listener(container_id, namespace)
+            listener = Listener(container_id, namespace)
             try:
                 self._ensure_running()
                 self._open(listener)
@@ -255,7 +211,7 @@ class EmbeddedDNS:
         except Exception as err:  # noqa: BLE001 - asyncio's own errors, told as one line
             raise MoorError(f"cannot {what}: {err}") from None
 
-    def _open(self, listener: _Listener) -> None:
+    def _open(self, listener: Listener) -> None:
         what = f"start the embedded DNS server of container {listener.container_id[:12]}"
         try:
             sockets = listener.namespace.listeners(ADDRESS, PORT)
@@ -268,109 +224,76 @@ class EmbeddedDNS:
                 sock.close()
             raise
 
-    def _shut(self, listener: _Listener) -> None:
+    def _shut(self, listener: Listener) -> None:
         if listener.loop is None or listener.loop is not self.loop or not self.thread or not self.thread.is_alive():
             for sock in listener.sockets or ():
                 sock.close()  # its loop is gone (and closed its transports) or never had them
             return
         self._call(lambda: self._close_listener(listener), "stop the embedded DNS server of a container")
 
-    async def _serve(self, listener: _Listener, sockets: tuple[socket.socket, socket.socket]) -> None:
+    async def _serve(self, listener: Listener, sockets: tuple[socket.socket, socket.socket]) -> None:
         loop = asyncio.get_running_loop()
         udp, tcp = sockets
         listener.loop, listener.sockets = loop, sockets
-        listener.clients, listener.tasks, listener.forwards, listener.paused = set(), set(), 0, False
+        listener.clients, listener.jobs, listener.forwards = set(), set(), 0
         try:
-            transport, _ = await loop.create_datagram_endpoint(lambda: _Datagrams(self, listener), sock=udp)
-            listener.datagrams = transport
-            listener.server = await asyncio.start_server(
-                lambda reader, writer: self._converse(listener, reader, writer), sock=tcp)
+            listener.datagrams = Datagrams(self, listener, udp)
+            listener.datagrams.start(loop)
+            listener.server = await loop.create_server(lambda: Stream(self, listener), sock=tcp)
         except BaseException:
             await self._close_listener(listener)  # nothing left registered on the loop
             raise
 
-    async def _close_listener(self, listener: _Listener) -> None:
+    async def _close_listener(self, listener: Listener) -> None:
         if listener.server is not None:
             listener.server.close()
         if listener.datagrams is not None:
             listener.datagrams.close()
-        for writer in list(listener.clients):
-            writer.transport.abort()
-        for task in list(listener.tasks):
-            task.cancel()
+        for client in list(listener.clients):
+            client.abort()
+        for job in list(listener.jobs):
+            job.cancel()
         listener.loop = listener.datagrams = listener.server = None
         for sock in listener.sockets or ():
             sock.close()
         await asyncio.sleep(0)  # the transports' closing callbacks run
 
-    # ------------------------------------------------------------------ serving
+    # ------------------------------------------------------------------ forwarding for the listeners
 
-    def on_datagram(self, listener: _Listener, data: bytes, peer: tuple[str, int]) -> None:
-        reply = self.answer(listener.container_id, data)
-        if reply is None:
-            if listener.forwards >= self.limits.forwards:
-                reply = wire.error_reply(data, wire.SERVFAIL)
-            else:
-                self._spawn(listener, self._forward_datagram(listener, data, peer))
-                return
-        if reply:
-            self._send_datagram(listener, reply, peer)
-
-    def _send_datagram(self, listener: _Listener, data: bytes, peer: tuple[str, int]) -> None:
-        transport = listener.datagrams
-        if transport is None or transport.is_closing() or listener.paused:
+    def forward_datagram(self, listener: Listener, data: bytes, peer: Any) -> None:
+        """Forward a UDP query within the container's quota (beyond it: SERVFAIL); the reply goes to ``peer``."""
+        datagrams = listener.datagrams
+        if datagrams is None:
             return
-        transport.sendto(data, peer)
-
-    def _spawn(self, listener: _Listener, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        listener.tasks.add(task)
-        task.add_done_callback(listener.tasks.discard)
-
-    async def _forward_datagram(self, listener: _Listener, data: bytes, peer: tuple[str, int]) -> None:
-        self._send_datagram(listener, await self._forward_counted(listener, data, tcp=False), peer)
-
-    async def _forward_counted(self, listener: _Listener, data: bytes, tcp: bool) -> bytes:
-        """:meth:`forward` within the container's quota (SERVFAIL beyond it); never raises but to cancel."""
         if listener.forwards >= self.limits.forwards:
-            return wire.error_reply(data, wire.SERVFAIL) or b""
+            datagrams.send(servfail(data), peer)
+            return
+        servers = self.upstreams(listener.container_id)
+
+        def done(reply: bytes) -> None:
+            listener.forwards -= 1
+            listener.jobs.discard(job)
+            datagrams.send(reply, peer)
+
+        job = UdpForward(asyncio.get_running_loop(), listener.namespace, servers, data,
+                         self.limits.upstream_timeout, done)
+        listener.forwards += 1
+        listener.jobs.add(job)
+        job.start()
+
+    async def forward_stream(self, listener: Listener, data: bytes) -> bytes:
+        """:meth:`forward` over TCP within the container's quota (beyond it: SERVFAIL); never raises but to
+        cancel."""
+        if listener.forwards >= self.limits.forwards:
+            return servfail(data)
         listener.forwards += 1
         try:
-            return await self.forward(listener.container_id, data, tcp)
+            return await self.forward(listener.container_id, data, tcp=True)
         except Exception:  # noqa: BLE001 - one query fails, never the server
             self.log_error("forwarding a DNS query of container %s failed", listener.container_id[:12])
-            return wire.error_reply(data, wire.SERVFAIL) or b""
+            return servfail(data)
         finally:
             listener.forwards -= 1
-
-    async def _converse(self, listener: _Listener, reader: asyncio.StreamReader,
-                        writer: asyncio.StreamWriter) -> None:
-        """Answer length-prefixed queries on a TCP connection until the client is done, slow or gone."""
-        if len(listener.clients) >= self.limits.tcp_clients or listener.loop is None:
-            writer.transport.abort()
-            return
-        listener.clients.add(writer)
-        deadline = self.limits.tcp_query_timeout
-        try:
-            while True:
-                async with asyncio.timeout(deadline):
-                    head = await reader.readexactly(2)
-                    data = await reader.readexactly(struct.unpack("!H", head)[0])
-                reply = self.answer(listener.container_id, data, tcp=True)
-                if reply is None:
-                    reply = await self._forward_counted(listener, data, tcp=True)
-                if not reply:
-                    return
-                writer.write(struct.pack("!H", len(reply)) + reply)
-                async with asyncio.timeout(deadline):
-                    await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, OSError):
-            pass  # slow, gone or reset: the connection ends
-        except Exception:  # noqa: BLE001 - one client fails, never the server
-            self.log_error("a DNS conversation of container %s failed", listener.container_id[:12])
-        finally:
-            listener.clients.discard(writer)
-            writer.transport.abort()
 
     # ------------------------------------------------------------------ answers
 
@@ -421,21 +344,12 @@ class EmbeddedDNS:
         A container this server does not listen for has no namespace to forward from: SERVFAIL.
         """
         listener = self.listeners.get(container_id)
-        if listener is not None:
-            wanted = struct.unpack_from("!H", data)[0] if len(data) >= 2 else -1
-            for server in self.upstreams(container_id):
-                try:
-                    async with asyncio.timeout(self.limits.upstream_timeout):
-                        if tcp:
-                            response = await _ask_tcp(listener.namespace, server, data)
-                        else:
-                            response = await _ask_udp(listener.namespace, server, data, wanted)
-                except (OSError, TimeoutError, asyncio.IncompleteReadError) as err:
-                    log.debug("upstream %s:%s failed: %r", server[0], server[1], err)
-                    continue
-                if response:
-                    return response
-        return wire.error_reply(data, wire.SERVFAIL) or b""
+        if listener is None:
+            return servfail(data)
+        servers = self.upstreams(container_id)
+        if tcp:
+            return await forward_tcp(listener.namespace, servers, data, self.limits.upstream_timeout)
+        return await forward_udp(listener.namespace, servers, data, self.limits.upstream_timeout)
 
 
 def _a_records(addresses: list[str]) -> list[tuple[int, bytes]]:
@@ -447,39 +361,3 @@ def _a_records(addresses: list[str]) -> list[tuple[int, bytes]]:
         except wire.FormatError:
             log.debug("not answering with %r: not an IPv4 address", address)
     return records
-
-
-def _family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
-
-
-async def _ask_udp(namespace: Namespace, server: tuple[str, int], data: bytes, wanted: int) -> bytes:
-    loop = asyncio.get_running_loop()
-    with namespace.socket(_family(server[0]), socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        await loop.sock_connect(sock, server)
-        await loop.sock_sendall(sock, data)
-        while True:
-            response = await loop.sock_recv(sock, 65535)
-            if wire.reply_id(response) == wanted:
-                return response
-
-
-async def _ask_tcp(namespace: Namespace, server: tuple[str, int], data: bytes) -> bytes:
-    loop = asyncio.get_running_loop()
-    with namespace.socket(_family(server[0]), socket.SOCK_STREAM) as sock:
-        sock.setblocking(False)
-        await loop.sock_connect(sock, server)
-        await loop.sock_sendall(sock, struct.pack("!H", len(data)) + data)
-        size = struct.unpack("!H", await _read_exactly(loop, sock, 2))[0]
-        return await _read_exactly(loop, sock, size)
-
-
-async def _read_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = await loop.sock_recv(sock, size - len(chunks))
-        if not chunk:
-            raise asyncio.IncompleteReadError(bytes(chunks), size)
-        chunks += chunk
-    return bytes(chunks)

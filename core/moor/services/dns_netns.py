@@ -39,9 +39,11 @@ class Namespace(Protocol):
         """Let go of the namespace (sockets made in it stay usable)."""
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
 def _setns(fd: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
 
