@@ -93,7 +93,10 @@ class ContainerService:
         self.state_root = os.path.join(config.exec_root, "containers")
         os.makedirs(self.state_root, mode=0o700, exist_ok=True)
         self._changed = threading.Condition()
-        self._starting: set[str] = set()
+        #: container ID -> the thread starting it (a removal waits for the start to end)
+        self._starting: dict[str, int] = {}
+        #: IDs of the containers being removed: no start (by hand or by restart policy) may begin
+        self._removing: set[str] = set()
 
     # ------------------------------------------------------------------ helpers for other services
 
@@ -283,13 +286,17 @@ class ContainerService:
             if not by_policy:
                 container.manually_stopped = False
                 container.restart_delay = 0.0
+            if container.id in self._removing:
+                raise Conflict(f"removal of container {container.id} is already in progress")
             if container.id in self._starting:
                 raise Conflict(f"container {container.id} is being started")
-            self._starting.add(container.id)
+            self._starting[container.id] = threading.get_ident()
         try:
             self._start(container)
         finally:
-            self._starting.discard(container.id)
+            with self.store.lock:
+                self._starting.pop(container.id, None)
+            self._notify()
         return container
 
     def _start(self, container: Container) -> None:
@@ -317,12 +324,12 @@ class ContainerService:
             _remove_tree(state_dir)
             container.state.Error = str(err)
             container.state.ExitCode = _exit_code_for(err)
-            self.store.save(container)
-            if container.host_config.get("AutoRemove"):
+            self._save_existing(container)
+            if container.host_config.get("AutoRemove") and container.id not in self._removing:
                 self.remove(container.id, force=True, volumes=True)
             raise
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
-        self.store.save(container)
+        self._save_existing(container)
         self._watch(container, monitor)
         self.started.started(container)
         self.drivers.notify("started", container=self.ref(container))
@@ -438,7 +445,7 @@ class ContainerService:
         container.state.ExitCode = exit_code
         container.state.OOMKilled = oom_killed
         container.state.FinishedAt = format_timestamp(finished)
-        self.store.save(container)
+        self._save_existing(container)
         self.processes.remove_empty_cgroup_parents()
         self.drivers.notify("stopped", container=self.ref(container))
         if oom_killed:
@@ -446,7 +453,7 @@ class ContainerService:
         self.events.publish_container(container, "die", exitCode=str(exit_code))
         self._notify()
         self._maybe_restart(container, finished)
-        if container.host_config.get("AutoRemove"):
+        if container.host_config.get("AutoRemove") and container.id not in self._removing:
             try:
                 self.remove(container.id, force=True, volumes=True)
             except MoorError:
@@ -462,28 +469,42 @@ class ContainerService:
         ran_for = finished - parse_timestamp(started) if started != "0001-01-01T00:00:00Z" else 0.0
         container.restart_delay = 0.0 if daemon_starting else restart_policy.next_delay(container.restart_delay,
                                                                                         ran_for)
-        container.state.Restarting = True
-        container.state.Status = "restarting"
-        if daemon_starting:
-            container.manually_stopped = False  # `always` forgives a manual stop when moord starts again
-        self.store.save(container)
+        with self.store.lock:
+            if container.id in self._removing:
+                return
+            container.state.Restarting = True
+            container.state.Status = "restarting"
+            if daemon_starting:
+                container.manually_stopped = False  # `always` forgives a manual stop when moord starts again
+            self._save_existing(container)
         timer = threading.Timer(container.restart_delay, self._restart_by_policy, args=(container.id,))
         timer.daemon = True
         timer.start()
 
     def _restart_by_policy(self, container_id: str) -> None:
-        container = self.store.find(container_id)
-        if container is None or not container.state.Restarting or container.manually_stopped:
-            return
-        container.restart_count += 1
-        container.state.Restarting = False
+        with self.store.lock:
+            container = self.store.find(container_id)
+            if container is None or not container.state.Restarting or container.manually_stopped \
+                    or container_id in self._removing:
+                return
+            container.restart_count += 1
+            container.state.Restarting = False
         try:
             self.start(container_id, by_policy=True)
         except MoorError as err:
-            log.warning("restart policy: starting %s failed: %s", container.short_id, err)
-            container.state.Status = "exited"
-            self.store.save(container)
+            with self.store.lock:
+                if container_id in self._removing or self.store.find(container_id) is not container:
+                    return  # `rm -f` won: nothing more to do or to record
+                log.warning("restart policy: starting %s failed: %s", container.short_id, err)
+                container.state.Status = "exited"
+                self._save_existing(container)
             self._maybe_restart(container, time.time())
+
+    def _save_existing(self, container: Container) -> None:
+        """Save ``container`` unless it was removed meanwhile (a late save must not bring its record back)."""
+        with self.store.lock:
+            if self.store.find(container.id) is container:
+                self.store.save(container)
 
     def recover(self) -> None:
         """At start-up: re-adopt containers whose monitor lives, record the exits of the others; undo what
@@ -673,24 +694,47 @@ class ContainerService:
     # ------------------------------------------------------------------ remove / rename
 
     def remove(self, ident: str, force: bool = False, volumes: bool = False) -> None:
+        """Remove a container; with ``force`` a running, restarting or starting one is killed first.
+
+        Removal wins over the restart policy: once it begins no start may begin, a start under way
+        is waited for (then killed), and no later exit or restart brings the record back.
+        """
         container = self.get(ident)
-        if container.state.Restarting:
-            if not force:
+        with self.store.lock:
+            if container.id in self._removing:
+                raise Conflict(f"removal of container {container.id} is already in progress")
+            if container.state.Restarting and not force:
                 raise Conflict(f"You cannot remove a restarting container {container.id}. Stop the container "
                                "before attempting removal or force remove")
-            container.manually_stopped = True
-        if container.state.Running:
-            if not force:
+            if (container.state.Running or container.id in self._starting) and not force:
                 raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
                                "attempting removal or force remove")
+            self._removing.add(container.id)
+            container.manually_stopped = True  # no restart policy applies from now on
+            container.state.Restarting = False
+        try:
+            self._stop_for_removal(container)
+            self._delete(container, volumes)
+        finally:
+            with self.store.lock:
+                self._removing.discard(container.id)
+
+    def _stop_for_removal(self, container: Container) -> None:
+        """Let a start under way end, then kill the container and wait for its exit to be recorded."""
+        with self._changed:
+            while self._starting.get(container.id) not in (None, threading.get_ident()):
+                self._changed.wait(1.0)
+        if container.state.Running:
             try:
                 self.processes.kill(container.id, "KILL")
             except Conflict:
                 pass
             self._resume_if_paused(container)
             self.wait_until_stopped(container.id, 30)
+
+    def _delete(self, container: Container, volumes: bool) -> None:
         with self.store.lock:
-            if self.store.find(container.id) is None:
+            if self.store.find(container.id) is not container:
                 return  # removed meanwhile (auto-remove)
             self.store.delete(container.id)
         try:
