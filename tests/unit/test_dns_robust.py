@@ -204,3 +204,56 @@ def test_forwarded_queries_have_a_quota_per_container(networks: NetworkService) 
             assert answers(ask_tcp(namespaces.tcp(0), query("web"))) == 1  # its own names still answered
         finally:
             server.close()
+
+
+def test_tcp_pipelined_queries_half_close_and_a_client_that_reads_nothing(networks: NetworkService,
+                                                                          upstream: FakeUpstream) -> None:
+    namespaces = Namespaces()
+    many = {f"10.9.{i // 250}.{i % 250 + 1}" for i in range(200)}
+    server = dns.EmbeddedDNS(lambda c, name: sorted(many) if name == "many" else networks.resolve(c, name),
+                             networks.reverse, lambda container_id: [("127.0.0.1", upstream.port)],
+                             namespace=namespaces, limits=dns.Limits(tcp_query_timeout=1.0))
+    try:
+        assert server.attach(A, "/proc/self/ns/net") and server.attach(B, "/proc/self/ns/net")
+        with socket.create_connection(namespaces.tcp(0), timeout=10) as client:
+            # three queries in one segment, the second forwarded: three replies, in order
+            messages = [query("web", ident=1), query("far.test", ident=2), query("api", ident=3)]
+            client.sendall(b"".join(struct.pack("!H", len(m)) + m for m in messages))
+            client.shutdown(socket.SHUT_WR)  # and no more: the replies still come
+            replies = [read_exactly(client, struct.unpack("!H", read_exactly(client, 2))[0]) for _ in messages]
+            assert [struct.unpack_from("!H", r)[0] for r in replies] == [1, 2, 3]
+            assert all(answers(r) == 1 for r in replies)
+            assert client.recv(1) == b""
+        with socket.create_connection(namespaces.tcp(0), timeout=10) as greedy:
+            # queries whose 3 kB replies it never reads: the server stops reading, then cuts it off
+            greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            message = query("many")
+            frame = struct.pack("!H", len(message)) + message
+            greedy.setblocking(False)
+            sent, start = 0, time.monotonic()
+            while time.monotonic() - start < 10:
+                try:
+                    sent += greedy.send(frame * 64)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    break
+            assert sent < 50_000_000  # the server stopped reading at some point
+            assert answers(ask_udp(namespaces.udp(1), query("web"), timeout=5)) == 1  # meanwhile others are served
+            greedy.setblocking(True)
+            greedy.settimeout(10)
+            closed, received = False, 0
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:  # reading now, it finds the end (or a reset) soon
+                try:
+                    chunk = greedy.recv(65536)
+                except ConnectionResetError:
+                    closed = True
+                    break
+                if not chunk:
+                    closed = True
+                    break
+                received += len(chunk)
+            assert closed and received < sent // len(frame) * 3000 // 10  # cut off: most queries never answered
+    finally:
+        server.close()
