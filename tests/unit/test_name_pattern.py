@@ -1,4 +1,4 @@
-"""``name=`` filters are Go (RE2) regular expressions matched in linear time (issue 12, resource exhaustion)."""
+"""``name=`` filters and image references are matched with RE2, in linear time (issue 12, resource exhaustion)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from moor.errors import InvalidParameter
+from moor.images import reference
 from moor.namepattern import is_valid, name_matches
 from moor.services import container_list
 from moor.services.volumes import _matches as volume_name_matches
@@ -24,12 +26,22 @@ def _container(name: str) -> Any:
 
 def _answer_within(seconds: float, call: Any) -> Any:
     """``call()``, failing the test if it takes longer than ``seconds`` (the thread is left behind, daemonic)."""
-    results: list[Any] = []
-    thread = threading.Thread(target=lambda: results.append(call()), daemon=True)
+    results: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            results.append((True, call()))
+        except Exception as err:  # noqa: BLE001 - handed to the test
+            results.append((False, err))
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(seconds)
     assert results, f"no answer within {seconds} s"
-    return results[0]
+    ok, value = results[0]
+    if not ok:
+        raise value
+    return value
 
 
 def test_a_catastrophic_pattern_answers_at_once() -> None:
@@ -66,3 +78,16 @@ def test_ps_invalid_pattern_is_no_error() -> None:
                                   lambda _n: None, lambda _i: None)
     assert found == []
     assert not is_valid("(web")
+
+
+@pytest.mark.parametrize("text", ["a" * 40 + "!", "a-" * 2000 + "!", "localhost:5000/" + "a_" * 3000 + ":t!"])
+def test_image_references_parse_in_linear_time(text: str) -> None:
+    """Docker's reference grammar nests repetitions: with Python's re, 40 letters and a '!' took hours."""
+    with pytest.raises(InvalidParameter, match="invalid reference format"):
+        _answer_within(30, lambda: reference.parse(text))
+
+
+def test_a_reference_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(InvalidParameter, match="invalid reference format"):
+        reference.parse("busybox\n")
+

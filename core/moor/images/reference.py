@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import re2  # type: ignore[import-untyped]
+
 from moor.errors import InvalidParameter
 
 DEFAULT_DOMAIN = "docker.io"
@@ -25,14 +27,16 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
-_REFERENCE = re.compile(
+# Matched with RE2 (linear time, Go's syntax, as Docker's reference package): with Python's re the nested
+# repetition in _COMPONENT backtracks exponentially ("a" * 30 + "!" took minutes).
+_REFERENCE = re2.compile(
     rf"^(?P<name>(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*)(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
-_ANY_CASE = re.compile(
+_ANY_CASE = re2.compile(
     rf"^(?P<name>(?:{_DOMAIN}/)?[a-zA-Z0-9._/-]+?)(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
 HEX64 = re.compile(r"^[a-f0-9]{64}$")
-_TAG_ONLY = re.compile(rf"^{_TAG}$")
+_TAG_ONLY = re2.compile(rf"^{_TAG}$")
 
 
 @dataclass(frozen=True)
