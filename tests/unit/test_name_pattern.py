@@ -10,6 +10,7 @@ import pytest
 
 from moor.errors import InvalidParameter
 from moor.images import reference
+from moor.images.healthcheck import healthcheck_from_history
 from moor.namepattern import is_valid, name_matches
 from moor.services import container_list
 from moor.services.volumes import _matches as volume_name_matches
@@ -91,3 +92,9 @@ def test_a_reference_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(InvalidParameter, match="invalid reference format"):
         reference.parse("busybox\n")
 
+
+
+def test_a_hostile_history_line_is_read_in_linear_time() -> None:
+    """An image's history is anyone's input; "HEALTHCHECK &{[" a hundred thousand times took minutes with re."""
+    history = [{"created_by": "HEALTHCHECK &{[" * 100_000}]
+    assert _answer_within(30, lambda: healthcheck_from_history(history)) is None
