@@ -43,7 +43,7 @@ from typing import Any
 from moor.client import Client, DaemonError
 from moor.testing.archives import make_docker_archive
 from moor.testing.daemon import DaemonProcess, processes_under
-from moor.testing.leaks import leaks
+from moor.testing.leaks import frozen, leaks
 from moor.testing.storecheck import check_store
 
 OPERATIONS = ("load", "import", "commit", "create", "start", "run", "stop", "remove")
@@ -290,6 +290,8 @@ class CrashBench:
                 continue
             if not _alive(int(state["Pid"])):
                 problems.append(f"survivor {name}: its process {state['Pid']} is gone but it shows running")
+            if frozen(container_id) and not state["Paused"]:
+                problems.append(f"survivor {name} is frozen but shows running (a commit's pause left behind?)")
             if os.path.join(self.daemon.exec_root, "containers", container_id) not in monitors:
                 problems.append(f"survivor {name}: no monitor process")
         return problems

@@ -44,6 +44,19 @@ def cgroup_dirs(container_id: str) -> list[str]:
     return found
 
 
+def frozen(container_id: str) -> bool:
+    """Whether the container's cgroup is frozen (paused): cgroup v1's freezer or v2's ``cgroup.freeze``."""
+    for path in cgroup_dirs(container_id):
+        for name, value in (("freezer.state", "FROZEN"), ("cgroup.freeze", "1")):
+            try:
+                with open(os.path.join(path, name)) as handle:
+                    if handle.read().strip() == value:
+                        return True
+            except OSError:
+                continue
+    return False
+
+
 def processes_in_cgroups(container_ids: Iterable[str]) -> dict[str, list[int]]:
     """container ID -> the processes whose cgroup is the container's (``/moor/<id>``)."""
     wanted = set(container_ids)
