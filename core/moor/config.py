@@ -247,8 +247,10 @@ drivers = ["bridge", "host", "none"]
 # forwards the names that are not containers': "address" or "address:port" entries.
 # It forwards from inside the container, as Docker: 127.0.0.1 is the container's own
 # loopback, and a container on an --internal network reaches no server.
-# Unset, it uses the host's /etc/resolv.conf nameservers but loopback ones (none left:
-# 8.8.8.8 and 8.8.4.4); a container's --dns wins; an empty list forwards nothing.
+# Unset, it uses the host's /etc/resolv.conf nameservers (none: 8.8.8.8 and 8.8.4.4),
+# asking loopback ones such as 127.0.0.53 from the host as Docker does (not for a
+# container on --internal networks only); a container's --dns wins; an empty list
+# forwards nothing.
 # dns_upstreams = ["192.0.2.53", "192.0.2.54:5353"]
 
 [volume]

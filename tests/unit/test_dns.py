@@ -12,7 +12,7 @@ import pytest
 
 from moor import config
 from moor.containers.etcfiles import embedded_resolv_conf_text, host_nameservers
-from moor.containers.record import ContainerStore
+from moor.containers.record import Container, ContainerStore
 from moor.errors import ConfigError
 from moor.networks.model import Endpoint, Network
 from moor.services import container_networking, dns
@@ -260,19 +260,59 @@ def test_dns_upstreams_config_key() -> None:
     assert "dns_upstreams" in config.DEFAULT_FILE_TEXT
 
 
-def test_upstreams_leave_out_the_hosts_loopback_servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forwarding happens in the container's namespace, where the host's 127.0.0.53 is the container's own
-    loopback: as Docker, those are left out, and with none left Docker's defaults are used."""
+def test_upstreams_and_the_hosts_own_loopback_resolvers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--dns and the config's servers are asked from the container (127.0.0.1 is its own); the loopback
+    resolvers of the host's resolv.conf are asked from the host, as Docker does, but not for a container
+    on --internal networks only."""
     events = EventBus()
     service = NetworkService(str(tmp_path), fake_drivers(tmp_path / "drivers", without=("network",)), events)
+    service.networks = {"o": Network(id="o", name="open", driver="bridge", created=""),
+                        "s": Network(id="s", name="sealed", driver="bridge", created="", internal=True)}
     store = ContainerStore(str(tmp_path / "containers"))
-    networking = ContainerNetworking(config.Config(data_root=str(tmp_path)), service, store, events, FakeProcesses(),
-                                     store.find)  # type: ignore[arg-type]
+
+    def container(name: str, networks: list[str], dns: list[str] | None = None) -> str:
+        store.save(Container(id=name * 64, name=name, created="", image_id="", image="busybox", path="sh", args=[],
+                             config={}, host_config={"Dns": dns}, networks={n: {} for n in networks}))
+        return name * 64
+
+    def networking(upstreams: list[str] | None = None) -> ContainerNetworking:
+        settings = config.Config(data_root=str(tmp_path), dns_upstreams=upstreams)
+        return ContainerNetworking(settings, service, store, events, FakeProcesses(), store.find)  # type: ignore[arg-type]
+
     monkeypatch.setattr(container_networking, "host_nameservers", lambda: ["127.0.0.53", "::1", "192.0.2.53"])
-    assert networking.dns_upstreams("x" * 64) == [("192.0.2.53", 53)]
+    opened, sealed, both = container("a", ["open"]), container("b", ["sealed"]), container("c", ["sealed", "open"])
+    own = container("d", ["open"], dns=["127.0.0.1", "192.0.2.9:5353"])
+    host = networking()
+    assert host.dns_upstreams(opened) == host.dns_upstreams(both) == \
+        [("127.0.0.53", 53, True), ("::1", 53, True), ("192.0.2.53", 53, False)]
+    assert host.dns_upstreams(sealed) == [("192.0.2.53", 53, False)]
+    assert host.dns_upstreams(own) == [("127.0.0.1", 53, False), ("192.0.2.9", 5353, False)]
+    assert networking(["127.0.0.1:5353"]).dns_upstreams(opened) == [("127.0.0.1", 5353, False)]
     monkeypatch.setattr(container_networking, "host_nameservers", lambda: ["127.0.0.53"])
-    assert networking.dns_upstreams("x" * 64) == [("8.8.8.8", 53), ("8.8.4.4", 53)]
-    networking.close()
+    assert host.dns_upstreams(sealed) == [("8.8.8.8", 53, False), ("8.8.4.4", 53, False)]
+    monkeypatch.setattr(container_networking, "host_nameservers", lambda: [])
+    assert host.dns_upstreams(opened) == [("8.8.8.8", 53, False), ("8.8.4.4", 53, False)]
+
+
+class NoWayOut(LoopbackNamespace):
+    """A container's namespace from which nothing is reachable."""
+
+    def socket(self, family: socket.AddressFamily, kind: socket.SocketKind) -> socket.socket:
+        raise OSError(101, "Network is unreachable")
+
+
+def test_the_hosts_loopback_resolvers_are_asked_from_the_host(networks: NetworkService,
+                                                               upstream: FakeUpstream) -> None:
+    for from_host, rcode in ((False, wire.SERVFAIL), (True, wire.NOERROR)):
+        server = dns.EmbeddedDNS(networks.resolve, networks.reverse,
+                                 lambda container_id, host=from_host: [("127.0.0.1", upstream.port, host)],
+                                 namespace=NoWayOut)
+        try:
+            assert server.attach("a" * 64, "/proc/1/ns/net")
+            for tcp in (False, True):
+                assert asyncio.run(server.forward("a" * 64, query("far.test"), tcp=tcp))[3] & 0xF == rcode
+        finally:
+            server.close()
 
 
 def test_embedded_resolv_conf(tmp_path: Path) -> None:

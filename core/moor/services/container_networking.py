@@ -32,6 +32,7 @@ from moor.containers.etcfiles import (
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
 from moor.netaddr import check_mac_address
 from moor.services.dns import EmbeddedDNS
+from moor.services.dns_forward import Upstream
 from moor.types import PortMapping
 
 if TYPE_CHECKING:
@@ -233,24 +234,33 @@ class ContainerNetworking:
         except (MoorError, OSError) as err:
             log.error("%s", err)
 
-    def dns_upstreams(self, container_id: str) -> list[tuple[str, int]]:
+    def dns_upstreams(self, container_id: str) -> list[Upstream]:
         """Where the embedded DNS server forwards for a container: its --dns, the config's, or the host's.
 
-        It forwards from the container's namespace, so, as Docker, it leaves out the host's loopback
-        servers (127.0.0.53 and the like are the container's own loopback there), and with none left
-        takes Docker's defaults.
+        It forwards from the container's namespace, where 127.0.0.1 is the container's own. The one
+        exception is Docker's: the loopback resolvers of the host's resolv.conf (127.0.0.53 and the
+        like) are asked from the host, but not for a container on --internal networks only, which
+        reaches no resolver (as newer Docker; 20.10 let it reach those through the host).
         """
         container = self.store.find(container_id)
         servers = list((container.host_config.get("Dns") or []) if container else [])
-        if not servers:
-            servers = self.config.dns_upstreams if self.config.dns_upstreams is not None else \
-                ([s for s in host_nameservers() if not _loopback(s)] or list(DEFAULT_NAMESERVERS))
+        from_host: set[str] = set()
+        if not servers and self.config.dns_upstreams is not None:
+            servers = list(self.config.dns_upstreams)
+        elif not servers:
+            reaches_out = container is not None and any(
+                network is not None and not network.internal
+                for network in map(self.networks.find, container.networks))
+            servers = [s for s in host_nameservers() if reaches_out or not _loopback(s)] or list(DEFAULT_NAMESERVERS)
+            from_host = {s for s in servers if _loopback(s)}
         result = []
         for server in servers:
             try:
-                result.append(dns_upstream(server))
+                address, port = dns_upstream(server)
             except ValueError:
                 log.warning("ignoring DNS server %r: not an IP address", server)
+                continue
+            result.append(Upstream(address, port, server in from_host))
         return result
 
     def publish_ports(self, container: Container, state_dir: str) -> None:

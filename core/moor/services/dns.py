@@ -6,7 +6,9 @@ their addresses) and forwards every other query, as is, to upstream servers:
 the container's ``--dns`` servers, else the config's ``[network]
 dns_upstreams``, else the host's resolv.conf ones. It forwards from inside the
 container's network namespace (:mod:`moor.services.dns_netns`), so a container
-reaches through it only what it could reach itself.
+reaches through it only what it could reach itself (but for the host's own
+loopback resolvers, which Docker too asks from the host: see
+:mod:`moor.services.dns_forward`).
 
 One thread runs an asyncio loop that serves every container's UDP and TCP
 listeners (:mod:`moor.services.dns_serving`) and forwards
@@ -34,13 +36,13 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from moor.containers.etcfiles import EMBEDDED_NAMESERVER
 from moor.errors import MoorError
 from moor.services import dns_wire as wire
-from moor.services.dns_forward import UdpForward, forward_tcp, forward_udp, servfail
+from moor.services.dns_forward import UdpForward, as_upstreams, forward_tcp, forward_udp, servfail
 from moor.services.dns_netns import Namespace, NetworkNamespace
 from moor.services.dns_serving import Datagrams, Limits, Listener, Stream
 
@@ -55,8 +57,8 @@ ERROR_LOG_INTERVAL = 10.0  # seconds between two logged errors of answering
 Lookup = Callable[[str, str], "list[str] | None"]
 #: container ID, address -> name
 Reverse = Callable[[str, str], "str | None"]
-#: container ID -> (address, port) of the servers to forward to
-Upstreams = Callable[[str], "list[tuple[str, int]]"]
+#: container ID -> the servers to forward to: (address, port) or (address, port, from_host)
+Upstreams = Callable[[str], "Sequence[tuple[str, int] | tuple[str, int, bool]]"]
 
 
 class _ErrorLog:
@@ -268,7 +270,7 @@ class EmbeddedDNS:
         if listener.forwards >= self.limits.forwards:
             datagrams.send(servfail(data), peer)
             return
-        servers = self.upstreams(listener.container_id)
+        servers = as_upstreams(self.upstreams(listener.container_id))
 
         def done(reply: bytes) -> None:
             listener.forwards -= 1
@@ -346,7 +348,7 @@ class EmbeddedDNS:
         listener = self.listeners.get(container_id)
         if listener is None:
             return servfail(data)
-        servers = self.upstreams(container_id)
+        servers = as_upstreams(self.upstreams(container_id))
         if tcp:
             return await forward_tcp(listener.namespace, servers, data, self.limits.upstream_timeout)
         return await forward_udp(listener.namespace, servers, data, self.limits.upstream_timeout)

@@ -2,9 +2,12 @@
 
 Each attempt uses a new socket made in the container's namespace
 (:class:`~moor.services.dns_netns.Namespace`), so it has a port of its own and
-the container's routes. The servers are asked in turn, each for ``timeout``
-seconds; an unreachable or refusing server is skipped at once. When none
-answers, the reply is SERVFAIL.
+the container's routes. The one exception is as Docker's: a loopback resolver
+of the host's own resolv.conf (systemd-resolved's 127.0.0.53, say) is asked
+from moord's namespace (:attr:`Upstream.from_host`, which only the host's
+resolv.conf gives; never ``--dns``). The servers are asked in turn, each for
+``timeout`` seconds; an unreachable or refusing server is skipped at once.
+When none answers, the reply is SERVFAIL.
 
 Over UDP (nearly every query), :class:`UdpForward` runs on the event loop by
 callbacks alone (a reader and a timer, no task), for it is on the path of
@@ -17,7 +20,8 @@ import asyncio
 import logging
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from moor.services import dns_wire as wire
 from moor.services.dns_netns import Namespace
@@ -25,8 +29,22 @@ from moor.services.dns_netns import Namespace
 log = logging.getLogger(__name__)
 
 
-def _family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
+class Upstream(NamedTuple):
+    """A server to forward to; ``from_host``: a loopback resolver of the host's, asked from moord's namespace."""
+
+    address: str
+    port: int = 53
+    from_host: bool = False
+
+
+def as_upstreams(servers: Iterable[tuple[str, int] | tuple[str, int, bool]]) -> list[Upstream]:
+    """``(address, port[, from_host])`` tuples as :class:`Upstream`."""
+    return [Upstream(*server) for server in servers]
+
+
+def _socket(namespace: Namespace, server: Upstream, kind: socket.SocketKind) -> socket.socket:
+    family = socket.AF_INET6 if ":" in server.address else socket.AF_INET
+    return socket.socket(family, kind) if server.from_host else namespace.socket(family, kind)
 
 
 def servfail(data: bytes) -> bytes:
@@ -37,7 +55,7 @@ def servfail(data: bytes) -> bytes:
 class UdpForward:
     """One query forwarded over UDP; ``done`` gets the first reply with the query's ID, or SERVFAIL."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, namespace: Namespace, servers: list[tuple[str, int]],
+    def __init__(self, loop: asyncio.AbstractEventLoop, namespace: Namespace, servers: list[Upstream],
                  data: bytes, timeout: float, done: Callable[[bytes], None]) -> None:
         self.loop, self.namespace, self.data, self.timeout = loop, namespace, data, timeout
         self.servers = list(servers)
@@ -59,13 +77,13 @@ class UdpForward:
         while self.servers:
             server = self.servers.pop(0)
             try:
-                sock = self.namespace.socket(_family(server[0]), socket.SOCK_DGRAM)
+                sock = _socket(self.namespace, server, socket.SOCK_DGRAM)
             except OSError as err:
                 log.debug("no socket for upstream %s:%s: %s", server[0], server[1], err)
                 continue
             try:
                 sock.setblocking(False)
-                sock.connect(server)  # (UDP: only sets the peer; no route out fails here)
+                sock.connect(server[:2])  # (UDP: only sets the peer; no route out fails here)
                 sock.send(self.data)
             except OSError as err:
                 log.debug("upstream %s:%s failed: %s", server[0], server[1], err)
@@ -106,7 +124,7 @@ class UdpForward:
             self.sock = None
 
 
-async def forward_udp(namespace: Namespace, servers: list[tuple[str, int]], data: bytes, timeout: float) -> bytes:
+async def forward_udp(namespace: Namespace, servers: list[Upstream], data: bytes, timeout: float) -> bytes:
     """:class:`UdpForward` as a coroutine."""
     loop = asyncio.get_running_loop()
     reply: asyncio.Future[bytes] = loop.create_future()
@@ -123,7 +141,7 @@ async def forward_udp(namespace: Namespace, servers: list[tuple[str, int]], data
         job.cancel()
 
 
-async def forward_tcp(namespace: Namespace, servers: list[tuple[str, int]], data: bytes, timeout: float) -> bytes:
+async def forward_tcp(namespace: Namespace, servers: list[Upstream], data: bytes, timeout: float) -> bytes:
     """The reply of the first server that answers over TCP, or SERVFAIL."""
     for server in servers:
         try:
@@ -137,11 +155,11 @@ async def forward_tcp(namespace: Namespace, servers: list[tuple[str, int]], data
     return servfail(data)
 
 
-async def _ask_tcp(namespace: Namespace, server: tuple[str, int], data: bytes) -> bytes:
+async def _ask_tcp(namespace: Namespace, server: Upstream, data: bytes) -> bytes:
     loop = asyncio.get_running_loop()
-    with namespace.socket(_family(server[0]), socket.SOCK_STREAM) as sock:
+    with _socket(namespace, server, socket.SOCK_STREAM) as sock:
         sock.setblocking(False)
-        await loop.sock_connect(sock, server)
+        await loop.sock_connect(sock, server[:2])
         await loop.sock_sendall(sock, struct.pack("!H", len(data)) + data)
         size = struct.unpack("!H", await _read_exactly(loop, sock, 2))[0]
         return await _read_exactly(loop, sock, size)
