@@ -227,11 +227,13 @@ class EmbeddedDNS:
             raise
 
     def _shut(self, listener: Listener) -> None:
+        """Close the listener's sockets and let go of its namespace (on the loop, which alone makes sockets
+        in it); the caller closes the namespace again should the loop not answer (closing is idempotent)."""
         if listener.loop is None or listener.loop is not self.loop or not self.thread or not self.thread.is_alive():
             for sock in listener.sockets or ():
                 sock.close()  # its loop is gone (and closed its transports) or never had them
             return
-        self._call(lambda: self._close_listener(listener), "stop the embedded DNS server of a container")
+        self._call(lambda: self._close_listener(listener, release=True), "stop the embedded DNS server of a container")
 
     async def _serve(self, listener: Listener, sockets: tuple[socket.socket, socket.socket]) -> None:
         loop = asyncio.get_running_loop()
@@ -246,7 +248,9 @@ class EmbeddedDNS:
             await self._close_listener(listener)  # nothing left registered on the loop
             raise
 
-    async def _close_listener(self, listener: Listener) -> None:
+    async def _close_listener(self, listener: Listener, release: bool = False) -> None:
+        """Close what the listener has on this loop; with ``release``, its namespace too (not when the
+        thread ends on its own: a new one re-opens the listener in the same namespace)."""
         if listener.server is not None:
             listener.server.close()
         if listener.datagrams is not None:
@@ -259,6 +263,8 @@ class EmbeddedDNS:
         for sock in listener.sockets or ():
             sock.close()
         await asyncio.sleep(0)  # the transports' closing callbacks run
+        if release:
+            listener.namespace.close()
 
     # ------------------------------------------------------------------ forwarding for the listeners
 

@@ -81,6 +81,7 @@ class NetworkNamespace:
     def __init__(self, path: str) -> None:
         _home()  # opened while this thread is surely in moord's namespace
         self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        self.lock = threading.Lock()
 
     def listeners(self, address: str, port: int) -> tuple[socket.socket, socket.socket]:
         made: list[tuple[socket.socket, socket.socket]] = []
@@ -115,6 +116,8 @@ class NetworkNamespace:
             _setns(_home())
 
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        """Close the handle, once (from any thread): later sockets fail with EBADF, never land elsewhere."""
+        with self.lock:
+            fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
