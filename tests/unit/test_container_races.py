@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from moor.containers import views
+from moor.networks.model import NetworkRequest
 from unit.test_container_service import FakeEngine
 
 
@@ -47,3 +48,21 @@ def test_inspect_reads_networks_that_a_connect_changes(fake: FakeEngine, monkeyp
 
     monkeypatch.setattr(views, "_endpoint", connect_meanwhile)
     assert list(views.network_settings(container)["Networks"]) == ["bridge"]
+
+
+def test_start_joins_networks_that_a_disconnect_changes(fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.engine.networks.create(NetworkRequest(name="first"))
+    fake.engine.networks.create(NetworkRequest(name="second"))
+    container = fake.create("racing", HostConfig={"NetworkMode": "first"})
+    fake.containers.connect_network("racing", "second", {})
+    networks = fake.containers.networking.networks
+    connect = networks.connect
+
+    def disconnect_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        fake.containers.disconnect_network("racing", "second", False)  # another request
+        monkeypatch.setattr(networks, "connect", connect)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(networks, "connect", disconnect_meanwhile)
+    fake.containers.start("racing")
+    assert list(fake.containers.get(container.id).networks) == ["first"]

@@ -188,8 +188,11 @@ class ContainerNetworking:
     def join(self, container: Container, pid: int) -> None:
         """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
         for name in list(container.networks):
-            container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net",
-                                                             container.networks[name], self._mac_for(container, name))
+            wish = container.networks.get(name)
+            if wish is None:  # disconnected by another request meanwhile
+                continue
+            container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net", wish,
+                                                             self._mac_for(container, name))
         self.refresh_hosts(container)
         self.sync_dns(container, pid)
 
