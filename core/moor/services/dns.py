@@ -24,8 +24,9 @@ stop it or starve the others:
 - a container has at most :attr:`Limits.forwards` queries being forwarded at
   a time (more are answered SERVFAIL), each upstream server
   :attr:`Limits.upstream_timeout` seconds;
-- should the thread ever end other than by :meth:`EmbeddedDNS.close`, the next
-  :meth:`~EmbeddedDNS.attach` starts a new one and re-opens every listener.
+- should the thread ever end other than by :meth:`EmbeddedDNS.close`, a new
+  one starts and re-opens every listener (and so would the next
+  :meth:`~EmbeddedDNS.attach`).
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ class EmbeddedDNS:
         self.thread.start()
         if restart:
             for container_id, listener in list(self.listeners.items()):
+                for sock in listener.sockets or ():
+                    sock.close()  # (closed with the old loop, unless it was opened there at the very end)
                 try:
                     self._open(listener)
                 except MoorError as err:
@@ -188,6 +191,16 @@ class EmbeddedDNS:
             except BaseException:
                 log.exception("closing the embedded DNS server's listeners failed")
             loop.close()
+            if not self.closed:
+                threading.Thread(target=self._revive, args=(threading.current_thread(),), name="dns-revive",
+                                 daemon=True).start()
+
+    def _revive(self, ended: threading.Thread) -> None:
+        """Start a new serving thread once the one that ended on its own is gone (attach would too)."""
+        ended.join()
+        with self.lock:
+            if not self.closed and self.thread is ended:
+                self._ensure_running()
 
     async def _shut_all_on(self, loop: asyncio.AbstractEventLoop) -> None:
         for listener in list(self.listeners.values()):
