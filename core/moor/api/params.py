@@ -1,10 +1,21 @@
-"""Query parameters several route modules decode the same way: ``filters`` and times."""
+"""Query parameters several route modules decode the same way: ``filters``, times, integers, paths.
+
+Integers are refused as Go's ``strconv`` refuses them, with Docker's words (a 400): ``strconv.Atoi:
+parsing "abc": invalid syntax``.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+
 from moor.api.http import Request
-from moor.errors import InvalidParameter
+from moor.errors import InvalidParameter, MoorError
 from moor.timefmt import parse_timestamp
+
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+_UNSIGNED = re.compile(r"[+]?[0-9]+")
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def parse_filters(request: Request) -> dict[str, list[str]]:
@@ -25,11 +36,60 @@ def parse_filters(request: Request) -> dict[str, list[str]]:
     return result
 
 
+def go_int(text: str, function: str = "strconv.Atoi", low: int = _INT64[0], high: int = _INT64[1],
+           pattern: re.Pattern[str] = _DECIMAL) -> int:
+    """``text`` as Go's strconv reads a decimal integer; InvalidParameter with its error otherwise."""
+    if not pattern.fullmatch(text):
+        raise InvalidParameter(f'{function}: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not low <= value <= high:
+        raise InvalidParameter(f'{function}: parsing "{text}": value out of range')
+    return value
+
+
+def int_query(request: Request, name: str, default: int | None = None) -> int | None:
+    """An integer parameter (``t``, ``limit``): ``default`` when absent or empty, else Go's ``strconv.Atoi``."""
+    text = request.arg(name)
+    if text == "":
+        return default
+    return go_int(text)
+
+
+def uint_query(request: Request, name: str, bits: int = 16) -> int:
+    """An unsigned parameter that must be given (a terminal's ``h`` and ``w``): ``strconv.ParseUint``."""
+    return go_int(request.arg(name), "strconv.ParseUint", 0, 2**bits - 1, _UNSIGNED)
+
+
+def tail_query(request: Request) -> int:
+    """``logs?tail=``: a count of lines; anything else (``all``, ``abc``, a negative number) means all (-1)."""
+    text = request.arg("tail", "all")
+    if not _DECIMAL.fullmatch(text):
+        return -1
+    value = int(text)
+    return value if 0 <= value <= _INT64[1] else -1
+
+
+def path_query(request: Request, name: str = "path") -> str:
+    """A path in a container: no NUL byte (it could never name a file, and the C library stops at it)."""
+    text = request.arg(name)
+    if "\x00" in text:
+        raise InvalidParameter(f"invalid {name}: the path contains a NUL byte")
+    return text
+
+
 def time_arg(text: str) -> float:
     """A ``since``/``until`` parameter: Unix seconds (with a fraction) or a timestamp; 0 when absent."""
     if not text:
         return 0.0
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
+        pass
+    else:
+        if math.isfinite(value):
+            return value
+        raise InvalidParameter(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    try:
         return parse_timestamp(text)
+    except (ValueError, OverflowError, MoorError):
+        raise InvalidParameter(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None

@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from moor.api.http import Request, Response
+from moor.api.params import path_query
 from moor.api.router import Router
 from moor.containers.archive import STAT_HEADER
 
@@ -32,17 +33,17 @@ def build(engine: Engine) -> Router:
     # HEAD first: the router answers HEAD with a GET route of the same path when it meets that first.
     @router.route("HEAD", "/containers/{ident}/archive")
     def stat_path(request: Request, ident: str) -> Response:
-        stat = files.stat(ident, request.arg("path"))
+        stat = files.stat(ident, path_query(request))
         return Response(status=200, content_type="", headers={STAT_HEADER: encode_stat(stat)})
 
     @router.route("GET", "/containers/{ident}/archive")
     def get_archive(request: Request, ident: str) -> Response:
-        stream, stat = files.copy_out(ident, request.arg("path"))
+        stream, stat = files.copy_out(ident, path_query(request))
         return Response(stream=stream, content_type=TAR, headers={STAT_HEADER: encode_stat(stat)})
 
     @router.route("PUT", "/containers/{ident}/archive")
     def put_archive(request: Request, ident: str) -> Response:
-        files.copy_in(ident, request.arg("path"), request.body_file(), request.flag("noOverwriteDirNonDir"),
+        files.copy_in(ident, path_query(request), request.body_file(), request.flag("noOverwriteDirNonDir"),
                       request.flag("copyUIDGID"))
         return Response(status=200, content_type="")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from moor.api import schema
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
+from moor.api.validate import decode
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -19,7 +21,8 @@ def build(engine: Engine) -> Router:
     def commit_container(request: Request) -> Response:
         image = commits.commit(request.arg("container"), request.arg("repo"), request.arg("tag"),
                                request.arg("comment"), request.arg("author"), request.flag("pause", True),
-                               request.query.get("changes", []), request.json())
+                               request.query.get("changes", []),
+                               decode(schema.CONTAINER_CREATE, request.json()))
         return json_response({"Id": image.id}, status=201)
 
     @router.route("GET", "/containers/{ident}/changes")

@@ -6,8 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from moor.api import schema
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
+from moor.api.validate import decode
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -38,7 +40,7 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/update")
     def update(request: Request, ident: str) -> Response:
-        warnings = resources.update(ident, request.json() or {})
+        warnings = resources.update(ident, decode(schema.CONTAINER_UPDATE, request.json()) or {})
         return json_response({"Warnings": warnings})
 
     @router.route("POST", "/containers/{ident}/pause")

@@ -6,9 +6,11 @@ import socket
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
+from moor.api import schema
 from moor.api.http import Hijack, Request, Response, json_response
-from moor.api.params import parse_filters, time_arg
+from moor.api.params import int_query, parse_filters, tail_query, time_arg, uint_query
 from moor.api.router import Router
+from moor.api.validate import decode
 from moor.containers import views
 from moor.detachkeys import parse_detach_keys
 from moor.errors import InvalidParameter, MoorError
@@ -30,14 +32,14 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/create")
     def create(request: Request) -> Response:
-        body = request.json(required=True)
+        body = decode(schema.CONTAINER_CREATE, request.json(required=True))
         container = containers.create(body, name=request.arg("name"))
         return json_response({"Id": container.id, "Warnings": create_warnings(container)}, status=201)
 
     @router.route("GET", "/containers/json")
     def list_containers(request: Request) -> Response:
         filters = parse_filters(request)
-        found = containers.list_containers(request.flag("all"), filters, request.int_arg("limit", -1))
+        found = containers.list_containers(request.flag("all"), filters, int_query(request, "limit", -1) or -1)
         return json_response([views.summary(containers, c, request.flag("size")) for c in found])
 
     @router.route("GET", "/containers/{ident}/json")
@@ -51,14 +53,12 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/stop")
     def stop(request: Request, ident: str) -> Response:
-        timeout = request.arg("t")
-        containers.stop(ident, int(timeout) if timeout else None)
+        containers.stop(ident, int_query(request, "t"))
         return Response(status=204, content_type="")
 
     @router.route("POST", "/containers/{ident}/restart")
     def restart(request: Request, ident: str) -> Response:
-        timeout = request.arg("t")
-        containers.restart(ident, int(timeout) if timeout else None)
+        containers.restart(ident, int_query(request, "t"))
         return Response(status=204, content_type="")
 
     @router.route("POST", "/containers/{ident}/kill")
@@ -93,7 +93,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/resize")
     def resize(request: Request, ident: str) -> Response:
-        io.resize(containers.get(ident), request.int_arg("h"), request.int_arg("w"))
+        height, width = uint_query(request, "h"), uint_query(request, "w")
+        io.resize(containers.get(ident), height, width)
         return Response(status=200, body=b"", content_type="text/plain")
 
     @router.route("GET", "/containers/{ident}/top")
@@ -105,10 +106,9 @@ def build(engine: Engine) -> Router:
         container = containers.get(ident)
         if not request.flag("stdout") and not request.flag("stderr"):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
-        tail = request.arg("tail", "all")
         options = {
             "stdout": request.flag("stdout"), "stderr": request.flag("stderr"), "follow": request.flag("follow"),
-            "timestamps": request.flag("timestamps"), "tail": -1 if tail in ("all", "") else int(tail),
+            "timestamps": request.flag("timestamps"), "tail": tail_query(request),
             "since": time_arg(request.arg("since")), "until": time_arg(request.arg("until")),
         }
         chunks = io.log_chunks(container, options)
@@ -137,13 +137,13 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/exec")
     def exec_create(request: Request, ident: str) -> Response:
-        record = io.exec_create(containers.get(ident), request.json(required=True))
+        record = io.exec_create(containers.get(ident), decode(schema.EXEC_CONFIG, request.json(required=True)))
         return json_response({"Id": record.id}, status=201)
 
     @router.route("POST", "/exec/{exec_id}/start")
     def exec_start(request: Request, exec_id: str) -> Response | Hijack:
         record = io.get_exec(exec_id)
-        body = request.json() or {}
+        body = decode(schema.EXEC_START, request.json()) or {}
         detach, tty = bool(body.get("Detach")), body.get("Tty")
         if detach:
             io.exec_start(record, detach=True, tty=tty)
@@ -167,7 +167,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/exec/{exec_id}/resize")
     def exec_resize(request: Request, exec_id: str) -> Response:
-        io.exec_resize(io.get_exec(exec_id), request.int_arg("h"), request.int_arg("w"))
+        height, width = uint_query(request, "h"), uint_query(request, "w")
+        io.exec_resize(io.get_exec(exec_id), height, width)
         return Response(status=201, body=b"", content_type="")
 
     return router

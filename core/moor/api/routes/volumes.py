@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from moor.api import schema
 from moor.api.http import Request, Response, json_response
 from moor.api.params import parse_filters
 from moor.api.router import Router
-from moor.errors import InvalidParameter
+from moor.api.validate import decode
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
-
-
-def _string_map(value: Any, what: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise InvalidParameter(f"invalid {what}: expected an object of strings")
-    return dict(value)
 
 
 def build(engine: Engine) -> Router:
@@ -31,14 +24,9 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/volumes/create")
     def create(request: Request) -> Response:
-        body = request.json() or {}
-        if not isinstance(body, dict):
-            raise InvalidParameter("invalid volume create request: expected a JSON object")
-        name = body.get("Name") or ""
-        if not isinstance(name, str):
-            raise InvalidParameter("invalid volume name: expected a string")
-        volume = volumes.create(name, str(body.get("Driver") or ""), _string_map(body.get("DriverOpts"), "DriverOpts"),
-                                _string_map(body.get("Labels"), "Labels"))
+        body = decode(schema.VOLUME_CREATE, request.json()) or {}
+        volume = volumes.create(body.get("Name") or "", body.get("Driver") or "", dict(body.get("DriverOpts") or {}),
+                                dict(body.get("Labels") or {}))
         return json_response(volume, status=201)
 
     @router.route("POST", "/volumes/prune")
