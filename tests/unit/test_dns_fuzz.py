@@ -17,7 +17,6 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
-import dns.rdatatype
 import pytest
 
 from moor.services import dns as embedded
@@ -60,9 +59,6 @@ def check(data: bytes, reply: bytes | None, tcp: bool = False) -> dns.message.Me
     assert len(reply) <= (wire.STREAM_LIMIT if tcp else wire.EDNS_LIMIT)
     try:
         message = dns.message.from_wire(reply)
-    except dns.message.BadEDNS:  # dnspython refuses an OPT record with BADVERS: read it without
-        message = dns.message.from_wire(reply, ignore_trailing=False, one_rr_per_rrset=True,
-                                        question_only=True)
     except dns.exception.DNSException as err:
         raise AssertionError(f"malformed reply {reply.hex()} to {data.hex()}: {err!r}") from None
     assert message.flags & dns.flags.QR
@@ -111,15 +107,16 @@ def test_opcodes_classes_edns_and_truncation(server: embedded.EmbeddedDNS) -> No
         data = make_query("web", flags=opcode << 11)
         assert check(data, server.answer(ME, data)).rcode() == dns.rcode.NOTIMP
     assert server.answer(ME, make_query("web", qclass=3)) is None  # CHAOS: forwarded
-    data = make_query("web", edns=(4096, 1))
-    assert check(data, server.answer(ME, data)).rcode() == dns.rcode.BADVERS
+    data = make_query("web", edns=(4096, 1))  # a later EDNS version: answered as version 0, as Docker does
+    message = check(data, server.answer(ME, data))
+    assert message.rcode() == dns.rcode.NOERROR and message.edns == 0 and len(message.answer[0]) == 1
     data = make_query("web", edns=(1232, 0))
     message = check(data, server.answer(ME, data))
     assert message.edns == 0 and [str(a) for rrset in message.answer for a in rrset] == ["10.3.0.2"]
 
     plain = make_query("many")
     message = check(plain, server.answer(ME, plain))  # 1.6 kB over UDP without EDNS: truncated
-    assert message.flags & dns.flags.TC and not message.answer
+    assert message.flags & dns.flags.TC and 20 < len(message.answer[0]) < 100  # with the answers that fit
     for data, tcp in ((make_query("many", edns=(4096, 0)), False), (plain, True)):
         message = check(data, server.answer(ME, data, tcp=tcp), tcp=tcp)
         assert not message.flags & dns.flags.TC and len(message.answer[0]) == 100
@@ -150,7 +147,7 @@ def test_every_record_type(server: embedded.EmbeddedDNS) -> None:
         for name in ("web", "nobody"):
             data = make_query(name, qtype)
             reply = server.answer(ME, data)
-            if qtype in (wire.TYPE_A, wire.TYPE_AAAA) and name == "web":
+            if qtype in (wire.TYPE_A, wire.TYPE_AAAA, wire.TYPE_MX) and name == "web":
                 assert check(data, reply).rcode() == dns.rcode.NOERROR
             else:
                 assert reply is None or qtype == wire.TYPE_PTR  # forwarded, as Docker does

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import random
 import socket
 import threading
 import time
@@ -334,17 +335,16 @@ class EmbeddedDNS:
             return self._answer(container_id, query, wire.STREAM_LIMIT if tcp else query.udp_limit())
         except Exception:  # noqa: BLE001 - one query fails, never the server
             self.log_error("answering a DNS query of container %s failed", container_id[:12])
-            return wire.reply(query, rcode=wire.SERVFAIL, authoritative=False)
+            return wire.reply(query, rcode=wire.SERVFAIL, authoritative=False, recursion=False)
 
     def _answer(self, container_id: str, query: wire.Query, limit: int) -> bytes | None:
-        if query.edns is not None and query.edns.version != 0:
-            return wire.reply(query, rcode=wire.BADVERS, authoritative=False)
         if query.qclass != wire.CLASS_IN:
             return None
-        if query.qtype in (wire.TYPE_A, wire.TYPE_AAAA):
+        if query.qtype in (wire.TYPE_A, wire.TYPE_AAAA, wire.TYPE_MX):
             addresses = self.lookup(container_id, query.name)
             if addresses is None:
                 return None
+            # AAAA: no IPv6 addresses; MX: none, an "implicit MX" (RFC 5321 5.1); both as Docker's
             answers = _a_records(addresses) if query.qtype == wire.TYPE_A else []
             return wire.reply(query, answers=answers, authoritative=False, limit=limit)  # as Docker's
         if query.qtype == wire.TYPE_PTR:
@@ -374,9 +374,9 @@ class EmbeddedDNS:
 
 
 def _a_records(addresses: list[str]) -> list[tuple[int, bytes]]:
-    """A answers for the IPv4 addresses among ``addresses``."""
+    """A answers for the IPv4 addresses among ``addresses``, shuffled (DNS round robin, as Docker's)."""
     records = []
-    for address in addresses:
+    for address in random.sample(addresses, len(addresses)):
         try:
             records.append(wire.a_record(address))
         except wire.FormatError:

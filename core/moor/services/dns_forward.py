@@ -48,8 +48,13 @@ def _socket(namespace: Namespace, server: Upstream, kind: socket.SocketKind) -> 
 
 
 def servfail(data: bytes) -> bytes:
-    """SERVFAIL to ``data``, or nothing if it has no header."""
-    return wire.error_reply(data, wire.SERVFAIL) or b""
+    """SERVFAIL to the query ``data`` (with its question if it has one, as Docker's), or nothing if it has no
+    header."""
+    try:
+        query = wire.parse_query(data)
+    except wire.FormatError:
+        return wire.error_reply(data, wire.SERVFAIL) or b""
+    return wire.reply(query, rcode=wire.SERVFAIL, authoritative=False, recursion=False)
 
 
 class UdpForward:

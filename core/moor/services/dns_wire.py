@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 TYPE_A = 1
 TYPE_PTR = 12
+TYPE_MX = 15
 TYPE_AAAA = 28
 TYPE_OPT = 41
 CLASS_IN = 1
@@ -25,7 +26,6 @@ FORMERR = 1
 SERVFAIL = 2
 NXDOMAIN = 3
 NOTIMP = 4
-BADVERS = 16  # an extended code (RFC 6891): its upper 8 bits go in the OPT record
 
 #: the reply flag, the flags kept from the query (opcode, RD), "authoritative", "recursion available", "truncated"
 FLAG_QR, FLAG_KEEP, FLAG_AA, FLAG_RA, FLAG_TC = 0x8000, 0x7900, 0x0400, 0x0080, 0x0200
@@ -185,40 +185,44 @@ def parse_query(data: bytes) -> Query:
 
 
 def _opt_record(rcode: int) -> bytes:
-    """This server's OPT record: the UDP size it takes, and the upper bits of an extended ``rcode``."""
+    """This server's OPT record (EDNS version 0): the UDP size it takes, the upper bits of an extended ``rcode``."""
     return b"\x00" + RECORD.pack(TYPE_OPT, EDNS_LIMIT, (rcode >> 4) << 24, 0)
 
 
 def reply(query: Query, rcode: int = NOERROR, answers: list[tuple[int, bytes]] | None = None,
-          authoritative: bool = True, limit: int | None = None) -> bytes:
+          authoritative: bool = True, limit: int | None = None, recursion: bool = True) -> bytes:
     """A reply to ``query`` with its question and ``answers`` ((type, rdata) for the question's name).
 
     A query with EDNS gets an OPT record back (RFC 6891 6.1.1). With ``limit``
-    (UDP: :meth:`Query.udp_limit`), a reply that would be longer carries no
-    answers and the truncated flag; no reply is ever longer than a TCP message.
+    (UDP: :meth:`Query.udp_limit`), a reply that would be longer keeps the
+    answers that fit and has the truncated flag, as Docker's; no reply is ever
+    longer than a TCP message. ``recursion``: the "recursion available" flag.
     """
     answers = answers or []
-    flags = FLAG_QR | (query.flags & FLAG_KEEP) | FLAG_RA | (FLAG_AA if authoritative else 0) | (rcode & 0xF)
+    flags = FLAG_QR | (query.flags & FLAG_KEEP) | (FLAG_RA if recursion else 0) | (FLAG_AA if authoritative else 0) \
+        | (rcode & 0xF)
     question = query.qname + struct.pack("!HH", query.qtype, query.qclass)
-    records = b"".join(b"\xc0\x0c" + RECORD.pack(rtype, CLASS_IN, TTL, len(rdata)) + rdata
-                       for rtype, rdata in answers)
+    records = [b"\xc0\x0c" + RECORD.pack(rtype, CLASS_IN, TTL, len(rdata)) + rdata for rtype, rdata in answers]
     additional = _opt_record(rcode) if query.edns is not None else b""
-    arcount = 1 if additional else 0
-    limit = min(limit or STREAM_LIMIT, STREAM_LIMIT)
-    if HEADER.size + len(question) + len(records) + len(additional) > limit:
-        return HEADER.pack(query.id, flags | FLAG_TC, 1, 0, 0, arcount) + question + additional
-    return HEADER.pack(query.id, flags, 1, len(answers), 0, arcount) + question + records + additional
+    room = min(limit or STREAM_LIMIT, STREAM_LIMIT) - HEADER.size - len(question) - len(additional)
+    size = sum(len(record) for record in records)
+    if size > room:
+        flags |= FLAG_TC
+        while records and size > room:
+            size -= len(records.pop())
+    return HEADER.pack(query.id, flags, 1, len(records), 0, 1 if additional else 0) + question \
+        + b"".join(records) + additional
 
 
 def error_reply(data: bytes, rcode: int) -> bytes | None:
-    """An empty reply with ``rcode`` to a query that could not be read (None if it has no header or is a reply,
-    which is never answered)."""
+    """A reply with ``rcode`` and no question to a query that could not be read, or is not answered (None if
+    it has no header or is a reply, which is never answered). As Docker's, it does not offer recursion."""
     if len(data) < HEADER.size:
         return None
     ident, flags = struct.unpack_from("!HH", data)
     if flags & FLAG_QR:
         return None
-    return HEADER.pack(ident, FLAG_QR | (flags & FLAG_KEEP) | FLAG_RA | (rcode & 0xF), 0, 0, 0, 0)
+    return HEADER.pack(ident, FLAG_QR | (flags & FLAG_KEEP) | (rcode & 0xF), 0, 0, 0, 0)
 
 
 def a_record(address: str) -> tuple[int, bytes]:
