@@ -6,6 +6,7 @@ size during iteration"); so could ``inspect``. Each test changes the networks in
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from moor.containers import views
+from moor.errors import NotFound
 from moor.networks.model import NetworkRequest
 from unit.test_container_service import FakeEngine
 
@@ -66,3 +68,13 @@ def test_start_joins_networks_that_a_disconnect_changes(fake: FakeEngine, monkey
     monkeypatch.setattr(networks, "connect", disconnect_meanwhile)
     fake.containers.start("racing")
     assert list(fake.containers.get(container.id).networks) == ["first"]
+
+
+def test_a_save_racing_the_removal_does_not_bring_the_record_back(fake: FakeEngine) -> None:
+    container = fake.create("going")  # a connect (or stop) holds this object while rm -f removes it
+    fake.containers.remove("going")
+    with pytest.raises(NotFound, match=f"^No such container: {container.id}$"):
+        fake.containers.store.save(container)
+    assert not os.path.exists(fake.containers.store.directory(container.id))
+    again = fake.restart()
+    assert again.containers.list_containers(all_containers=True) == []

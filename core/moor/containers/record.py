@@ -14,7 +14,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from moor.errors import InvalidParameter
+from moor.errors import InvalidParameter, NotFound
 from moor.fsutil import atomic_write_json, read_json
 from moor.timefmt import ZERO_TIME
 
@@ -116,6 +116,7 @@ class ContainerStore:
         self.lock = threading.RLock()
         os.makedirs(root, mode=0o710, exist_ok=True)
         self._by_id: dict[str, Container] = {}
+        self._deleted: set[str] = set()  # IDs removed while moord runs: never saved again
         for name in os.listdir(root):
             data = read_json(os.path.join(root, name, "config.v2.json"))
             if data is not None:
@@ -125,7 +126,11 @@ class ContainerStore:
         return os.path.join(self.root, container_id)
 
     def save(self, container: Container) -> None:
+        """Write the record (atomically); NotFound once the container was deleted: a request racing its
+        removal (connect, stop) must not bring the record back."""
         with self.lock:
+            if container.id in self._deleted:
+                raise NotFound(f"No such container: {container.id}")
             os.makedirs(self.directory(container.id), mode=0o710, exist_ok=True)
             atomic_write_json(os.path.join(self.directory(container.id), "config.v2.json"), container.to_json())
             self._by_id[container.id] = container
@@ -139,6 +144,7 @@ class ContainerStore:
         interrupted after this leaves a directory without a record, which :meth:`orphans` finds."""
         with self.lock:
             self._by_id.pop(container_id, None)
+            self._deleted.add(container_id)
             try:
                 os.unlink(os.path.join(self.directory(container_id), "config.v2.json"))
             except FileNotFoundError:

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from moor.errors import NotFound
 from moor.timefmt import format_timestamp
 
 if TYPE_CHECKING:
@@ -86,7 +87,11 @@ class HealthChecker:
             if current is None or not current.state.Running or current.state.StartedAt != started_at:
                 return
             in_start_period = time.monotonic() - began < config["StartPeriod"]
-            self._record(current, exit_code, output, start, time.time(), int(config["Retries"]), in_start_period)
+            try:
+                self._record(current, exit_code, output, start, time.time(), int(config["Retries"]),
+                             in_start_period)
+            except NotFound:  # removed meanwhile
+                return
 
     def _record(self, container: Container, exit_code: int, output: str, start: float, end: float, retries: int,
                 in_start_period: bool) -> None:
