@@ -129,15 +129,17 @@ def _open_stream(daemon: DaemonProcess, path: str) -> socket.socket:
 
 
 def _streams_leave_no_trace(daemon: DaemonProcess, path: str) -> None:
+    """Five clients open the stream and leave while it is quiet: moord's fds go back to what they were, and
+    its threads too, but for a worker or two the pool may have started meanwhile (it keeps them, bounded)."""
     assert raw(daemon, "GET", "/_ping")[0] == 200
     time.sleep(0.5)  # the server has closed its end of that connection
-    before = _tasks_and_fds(daemon)
+    tasks, fds = _tasks_and_fds(daemon)
     clients = [_open_stream(daemon, path) for _ in range(5)]
     during = _tasks_and_fds(daemon)
-    assert during[0] >= before[0] + 5 and during[1] >= before[1] + 5
+    assert during[0] >= tasks + 5 and during[1] >= fds + 5, (tasks, fds, during)
     for sock in clients:
         sock.close()  # while the stream is quiet: only the server's look at the socket can notice
-    wait_for(lambda: all(now <= then for now, then in zip(_tasks_and_fds(daemon), before)), timeout=20)
+    wait_for(lambda: _tasks_and_fds(daemon)[1] <= fds and _tasks_and_fds(daemon)[0] <= tasks + 2, timeout=20)
 
 
 def test_events_clients_that_leave_while_quiet_leave_no_thread_or_fd(daemon: DaemonProcess) -> None:

@@ -27,7 +27,7 @@ from moor.services.events import EventBus
 
 SHORT = Limits(header_timeout=0.5, body_timeout=0.5, idle_timeout=0.5, drain_timeout=0.5, workers=4, streams=8,
                max_json_bytes=64 * 1024, max_json_depth=20, max_line=1024, max_headers=20, max_header_bytes=8192,
-               drain_bytes=4096)
+               drain_bytes=4096, buffered_body=1024)
 
 
 class Tiny:
@@ -227,15 +227,41 @@ def test_a_head_sent_too_slowly_gets_408(server: UnixHTTPServer) -> None:
             except OSError:
                 break
         status, _, body = read_answer(sock)
-        assert (status, message(body)) == (408, "timed out reading the request head")
+        assert (status, message(body)) == (408, "timed out reading the request")
 
 
-def test_a_body_that_stalls_gets_408_and_the_connection_closes(server: UnixHTTPServer) -> None:
+@pytest.mark.parametrize(("length", "text"), [
+    (100, "timed out reading the request"),  # a small body is read before any handler runs
+    (2000, "timed out reading the request body"),  # a large one by its handler, on a thread of its own
+])
+def test_a_body_that_stalls_gets_408_and_the_connection_closes(server: UnixHTTPServer, length: int,
+                                                               text: str) -> None:
     with connect(server) as sock:
-        sock.sendall(b"POST /json HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"a\":")
+        sock.sendall(b"POST /json HTTP/1.1\r\nContent-Length: %d\r\n\r\n{\"a\":" % length)
         status, headers, body = read_answer(sock)
-        assert (status, message(body), headers["connection"]) == (408, "timed out reading the request body", "close")
+        assert (status, message(body), headers["connection"]) == (408, text, "close")
         assert closed_by_server(sock)
+
+
+@pytest.mark.parametrize("request_start", [
+    b"GET /ping HT",
+    b"POST /json HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"a\":",
+    b"POST /json HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a",
+    b"POST /json HTTP/1.1\r\nContent-Length: 2000\r\n\r\n{\"a\":",
+])
+def test_slow_clients_take_no_worker(tmp_path: Path, tiny: Tiny, request_start: bytes) -> None:
+    limits = Limits(workers=2, streams=30, header_timeout=30, body_timeout=30, buffered_body=1024)
+    with serving(tmp_path, Application(tiny.router), limits) as running:
+        slow = [connect(running) for _ in range(20)]
+        try:
+            for sock in slow:
+                sock.sendall(request_start)
+            for _ in range(4):
+                assert exchange(running, b"GET /ping HTTP/1.1\r\n\r\n")[::2] == (200, b"OK")
+            assert running.pool.threads <= 2
+        finally:
+            for sock in slow:
+                sock.close()
 
 
 # ---------------------------------------------------------------------------------------------- bodies
@@ -435,16 +461,33 @@ def test_an_events_client_that_leaves_is_unsubscribed(tmp_path: Path) -> None:
     bus = EventBus()  # the real /events route, on a bus of its own
     engine: Any = type("EngineWithABus", (), {"events": bus})()
     with serving(tmp_path, Application(events.build(engine))) as running:
-        assert exchange(running, b"GET /nope HTTP/1.1\r\n\r\n")[0] == 404  # the pool's thread is up
-        threads = threading.active_count()
         with connect(running) as sock:
             sock.sendall(b"GET /events HTTP/1.1\r\n\r\n")
             assert read_answer(sock)[0] == 200
-            assert bus.listeners == 1
+            assert (bus.listeners, running.streams) == (1, 1)
             bus.publish("volume", "create", "v1")
             read_until(sock, b"v1")
         deadline = time.monotonic() + 10
         while (bus.listeners or running.streams) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert (bus.listeners, running.streams) == (0, 0)
-        assert threading.active_count() <= threads
+
+
+def test_one_empty_line_before_a_request_is_ignored_more_are_400(server: UnixHTTPServer) -> None:
+    assert exchange(server, b"\r\nGET /ping HTTP/1.1\r\n\r\n")[::2] == (200, b"OK")
+    status, _, body = exchange(server, b"\r\n\r\n\r\n")
+    assert (status, message(body)) == (400, "malformed HTTP request: no request line")
+
+
+def test_a_huge_api_version_is_too_new_not_a_500(tmp_path: Path) -> None:
+    with serving(tmp_path, Application(_single(lambda request: Response(body=b"OK"))), Limits()) as running:
+        status, _, body = exchange(running, b"GET /v" + b"9" * 5000 + b".1/x HTTP/1.1\r\n\r\n")
+        assert status == 400 and message(body).endswith("is too new. Maximum supported API version is 1.41")
+        status, _, body = exchange(running, b"GET /v1." + b"0" * 5000 + b"1/x HTTP/1.1\r\n\r\n")
+        assert status == 400 and "is too old" in message(body)
+
+
+def test_a_json_body_in_utf16_is_400(server: UnixHTTPServer) -> None:
+    text = '{"a": 1}'.encode("utf-16")
+    status, _, body = exchange(server, b"POST /json HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
+    assert status == 400 and message(body).startswith("invalid JSON: ")

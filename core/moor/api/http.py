@@ -15,17 +15,14 @@ second, so a client that left is noticed and the stream closed).
 from __future__ import annotations
 
 import json
-import re
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, cast
 
-from moor.api.wire import Limits
+from moor.api.wire import CHUNK_LINE, CHUNK_SIZE, Limits
 from moor.errors import InvalidParameter, RequestTimeout, TooLarge
 
-_CHUNK_SIZE = re.compile(rb"^[0-9a-fA-F]{1,16}$")  # Go refuses more than 16 digits too: "chunk length too large"
-_CHUNK_LINE = 4096  # a chunk-size line with its extensions
 _PIECE = 1 << 20  # the most one read takes from the socket for a chunk
 
 
@@ -58,6 +55,8 @@ class BodyReader:
         self.done = not chunked and not length
         self.started = False
         self.broken = False
+        self.consumed = 0
+        self.limit: int | None = None  # set by read_limited: a chunk that would pass it is refused at once
 
     def read(self, size: int = -1) -> bytes:
         if self.broken:
@@ -69,16 +68,18 @@ class BodyReader:
             if self.on_start is not None:
                 self.on_start()
         try:
-            return self._read_chunked(size) if self._chunked else self._read_length(size)
+            data = self._read_chunked(size) if self._chunked else self._read_length(size)
         except TimeoutError:
             self.broken = True
             raise RequestTimeout("timed out reading the request body") from None
-        except InvalidParameter:
+        except (InvalidParameter, TooLarge):
             self.broken = True
             raise
         except OSError as err:
             self.broken = True
             raise InvalidParameter(f"reading the request body: {err.strerror or err}") from None
+        self.consumed += len(data)
+        return data
 
     def _read_length(self, size: int) -> bytes:
         want = self._remaining if size < 0 else min(size, self._remaining)
@@ -90,14 +91,16 @@ class BodyReader:
         return data
 
     def _chunk_header(self) -> None:
-        line = self._stream.readline(_CHUNK_LINE)
+        line = self._stream.readline(CHUNK_LINE)
         if not line.endswith(b"\n"):
-            raise InvalidParameter("unexpected EOF in chunked request body" if len(line) < _CHUNK_LINE
+            raise InvalidParameter("unexpected EOF in chunked request body" if len(line) < CHUNK_LINE
                                    else "malformed chunked encoding: chunk size line too long")
         digits = line.split(b";", 1)[0].strip(b" \t\r\n")
-        if not _CHUNK_SIZE.match(digits):
+        if not CHUNK_SIZE.match(digits):
             raise InvalidParameter(f"malformed chunked encoding: bad chunk size {digits[:20]!r}")
         self._chunk_left = int(digits, 16)
+        if self.limit is not None and self.consumed + self._chunk_left > self.limit:
+            raise TooLarge(f"request body too large: more than {self.limit} bytes")
         if self._chunk_left == 0:
             for _ in range(256):  # the trailer: header lines up to a blank one
                 trailer = self._stream.readline(self._max_line)
@@ -134,6 +137,7 @@ class BodyReader:
         """The whole body, refused (:class:`TooLarge`) as soon as it is known to pass ``limit`` bytes."""
         if self.length is not None and self.length > limit:
             raise TooLarge(f"request body too large: {self.length} bytes, at most {limit} are accepted")
+        self.limit = limit
         parts: list[bytes] = []
         total = 0
         while not self.done:
@@ -170,9 +174,10 @@ def json_too_deep(value: Any, limit: int) -> bool:
 
 
 def parse_json(data: bytes | str, limit: int) -> Any:
-    """``json.loads`` that refuses nesting deeper than ``limit`` (ValueError ``exceeded max depth``, Go's words)."""
+    """``json.loads`` of UTF-8 text (as Go reads it: no UTF-16 guessing) that refuses nesting deeper than
+    ``limit`` (ValueError ``exceeded max depth``, Go's words)."""
     try:
-        value = json.loads(data)
+        value = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
     except RecursionError:
         raise ValueError("exceeded max depth") from None
     if isinstance(value, (dict, list)) and json_too_deep(value, limit):

@@ -38,8 +38,9 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 def _version_tuple(text: str) -> tuple[int, int]:
+    """``1.41`` as (1, 41); a number of more than 9 digits counts as 10**9 (int() refuses 4300 digits)."""
     major, minor = text.split(".")
-    return int(major), int(minor)
+    return min(int(major[:10]), 10**9), min(int(minor[:10]), 10**9)
 
 
 class Router:

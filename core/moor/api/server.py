@@ -3,17 +3,19 @@
 How a connection is served:
 
 - One thread (:meth:`UnixHTTPServer.serve_forever`) accepts connections and watches the idle ones in a
-  selector. It reads each request head as it trickles in, without a thread per connection: a kept-alive
-  connection that stays quiet for ``idle_timeout`` is closed, a head not complete ``header_timeout`` after
-  its first byte gets a 408. Past ``max_connections`` open connections it stops accepting: the rest wait in
-  the listen backlog (``SOMAXCONN`` long, as Docker's).
-- A complete head goes to a pool of at most ``workers`` threads, which parse it, call the application and
-  write a whole answer; body reads stall for at most ``body_timeout``. An unread body is skipped up to
-  ``drain_bytes``; a longer one is not waited for: the answer says ``Connection: close``.
-- A streamed answer (events, logs, pull progress) or a hijacked connection (attach, exec) is handed to a
-  thread of its own, at most ``streams`` of them (503 past that), so long-lived streams never starve the
-  ordinary requests. A stream yields ``b""`` while idle; the server then looks at the socket and ends
-  the stream (closing its iterator, which unsubscribes it) when the client hung up.
+  selector. It reads each request as it trickles in, without a thread per connection: its head, and its
+  body when that is at most ``buffered_body`` long (JSON, mostly). A kept-alive connection quiet for
+  ``idle_timeout`` is closed; a request not in ``header_timeout`` after its first byte gets a 408. Past
+  ``max_connections`` open connections it stops accepting: the rest wait in the listen backlog
+  (``SOMAXCONN`` long, as Docker's).
+- A request that is all here goes to a pool of at most ``workers`` threads, which call the application
+  and write a whole answer: no worker ever waits for a slow client's request. An unread body is skipped
+  up to ``drain_bytes``; a longer one is not waited for: the answer says ``Connection: close``.
+- A request with a larger body (an image to load, an archive) and every streamed answer (events, logs,
+  pull progress) or hijacked connection (attach, exec) gets a thread of its own, at most ``streams`` of
+  them (503 past that), so long-lived streams never starve the ordinary requests; there a body may
+  stall for ``body_timeout`` at most. A stream yields ``b""`` while idle; the server then looks at the
+  socket and ends the stream (closing its iterator, which unsubscribes it) when the client hung up.
 """
 
 from __future__ import annotations
@@ -33,7 +35,18 @@ from typing import IO, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from moor.api.http import BodyReader, Hijack, Request, Response
-from moor.api.wire import ConnectionReader, Head, HttpError, Limits, answer_head, error_body, parse_head
+from moor.api.wire import (
+    BODY_INCOMPLETE,
+    BODY_TOO_LONG,
+    ConnectionReader,
+    Head,
+    HttpError,
+    Limits,
+    answer_head,
+    error_body,
+    parse_head,
+    scan_chunked,
+)
 from moor.errors import MoorError
 
 log = logging.getLogger(__name__)
@@ -42,6 +55,7 @@ Application = Callable[[Request], "Response | Hijack"]
 
 _KEEP, _CLOSE, _HANDED_OFF = "keep", "close", "handed off"
 _GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class WorkerPool:
@@ -79,18 +93,22 @@ class WorkerPool:
 
 
 class _Connection:
-    """One client connection: its socket, what it sent that nobody read yet, and its clock."""
+    """One client connection: its socket, what it sent that nobody read yet, the request coming in."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.reader = ConnectionReader(sock)
-        self.since = time.monotonic()  # parked at; or, once a head started, its first byte's arrival
-        self.head_started = False
+        self.since = time.monotonic()  # parked at; or, once a request started, its first byte's arrival
+        self.started = False  # a request's first byte arrived
+        self.head: Head | HttpError | None = None  # its head, once complete (or why it is refused)
+        self.scanned = 0  # how far its chunked body was scanned
+        self.continued = False  # its "100 Continue" went out
 
     def park(self) -> None:
         self.sock.setblocking(False)
         self.since = time.monotonic()
-        self.head_started = bool(self.reader.buffer)
+        self.started = bool(self.reader.buffer)
+        self.head, self.scanned, self.continued = None, 0, False
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -238,7 +256,7 @@ class UnixHTTPServer:
                     self._readable(conn)
 
     def _readable(self, conn: _Connection) -> None:
-        """Bytes (or the end) arrived on an idle connection: hand it to a worker once a head is complete."""
+        """Bytes (or the end) arrived on an idle connection: read the request on, hand it over when ready."""
         try:
             alive = conn.reader.fill_available()
         except OSError:
@@ -247,27 +265,79 @@ class UnixHTTPServer:
             self._unwatch(conn)
             self._close(conn)
             return
-        conn.reader.skip_blank_lines()
         if not conn.reader.buffer:
             return
-        if not conn.head_started:
-            conn.head_started = True
+        if not conn.started:
+            conn.started = True
             conn.since = time.monotonic()
-        if conn.reader.head_end() >= 0 or len(conn.reader.buffer) > self.limits.max_header_bytes:
-            self._unwatch(conn)
-            self.pool.submit(lambda: self._serve(conn))
+        if conn.head is None and not self._read_head(conn):
+            return
+        ready = self._body_ready(conn)
+        if ready is None:
+            return
+        self._unwatch(conn)
+        if ready:
+            self.pool.submit(lambda: self._serve(conn, streamed_body=False))
+        elif self._stream_slots.acquire(blocking=False):
+            self._start_thread(lambda: self._serve(conn, streamed_body=True))
+        else:
+            self.pool.submit(lambda: self._too_busy(conn))
+
+    def _read_head(self, conn: _Connection) -> bool:
+        """Take a complete head out of the buffer into ``conn.head``; False while it is still coming."""
+        reader = conn.reader
+        end = reader.head_end()
+        if end < 0 and len(reader.buffer) <= self.limits.max_header_bytes:
+            return False
+        if end < 0 or end > self.limits.max_header_bytes:
+            conn.head = HttpError(431, "request header fields too large")
+            return True
+        raw = bytes(reader.buffer[:end])
+        del reader.buffer[:end]
+        try:
+            conn.head = parse_head(raw, self.limits)
+        except HttpError as err:
+            conn.head = err
+        return True
+
+    def _body_ready(self, conn: _Connection) -> bool | None:
+        """Whether the request can go to a worker (True: its body is all here), must be served on a thread
+        of its own (False: its body is streamed, too large to wait for) or waits for more (None)."""
+        head = conn.head
+        if not isinstance(head, Head):
+            return True
+        buffered = conn.reader.buffer
+        limit = self.limits.buffered_body
+        if head.chunked:
+            what, conn.scanned = scan_chunked(buffered, conn.scanned, limit)
+            complete = what != BODY_INCOMPLETE
+            if what == BODY_TOO_LONG:
+                return False
+        elif head.content_length:
+            if head.content_length > limit:
+                return False
+            complete = len(buffered) >= head.content_length
+        else:
+            return True
+        if not complete and not conn.continued and head.headers.get("expect", "").lower() == "100-continue":
+            conn.continued = True
+            try:
+                conn.sock.send(_CONTINUE)
+            except OSError:
+                pass
+        return True if complete else None
 
     def _expire(self) -> None:
         now = time.monotonic()
         for conn in list(self._parked.values()):
-            if conn.head_started and now - conn.since > self.limits.header_timeout:
+            if conn.started and now - conn.since > self.limits.header_timeout:
                 self._unwatch(conn)
                 try:
-                    conn.sock.send(self._error_bytes(408, "timed out reading the request head"))
+                    conn.sock.send(self._error_bytes(408, "timed out reading the request"))
                 except OSError:
                     pass
                 self._close(conn)
-            elif not conn.head_started and now - conn.since > self.limits.idle_timeout:
+            elif not conn.started and now - conn.since > self.limits.idle_timeout:
                 self._unwatch(conn)
                 self._close(conn)
 
@@ -292,43 +362,51 @@ class UnixHTTPServer:
         self._returned.append(None)
         self._wake()
 
-    def _serve(self, conn: _Connection) -> None:
-        """Answer the complete requests a connection sent, then park it (or close it)."""
+    def _start_thread(self, target: Callable[[], None]) -> None:
+        """Run ``target`` on a thread of its own; the caller holds a stream slot for it."""
+        threading.Thread(target=target, daemon=True, name="moord-stream").start()
+
+    def _too_busy(self, conn: _Connection) -> None:
+        try:
+            self._refuse(conn, 503, "too many streaming connections, try again later")
+        except OSError:
+            pass
+        self._release(conn)
+
+    def _serve(self, conn: _Connection, streamed_body: bool) -> None:
+        """Answer the request that came in on ``conn``, then park it (or close it).
+
+        With ``streamed_body`` this runs on a thread of its own (the caller took a stream slot for it):
+        the handler reads the body as it comes, and a streamed answer is sent from here too.
+        """
         outcome = _CLOSE
         try:
-            while True:
-                outcome = self._one_request(conn)
-                if outcome != _KEEP:
-                    break
-                conn.reader.skip_blank_lines()
-                if conn.reader.head_end() < 0:
-                    break
+            outcome = self._one_request(conn, streamed_body)
         except OSError as err:
             log.debug("connection dropped: %s", err)
             outcome = _CLOSE
         except Exception:  # nothing a request does may take the worker down
             log.exception("serving a connection failed")
             outcome = _CLOSE
+        finally:
+            if streamed_body:
+                self._stream_slots.release()
         if outcome == _KEEP:
             self._park(conn)
         elif outcome == _CLOSE:
             self._release(conn)
 
-    def _one_request(self, conn: _Connection) -> str:
+    def _one_request(self, conn: _Connection, streamed_body: bool) -> str:
         conn.sock.settimeout(self.limits.body_timeout)
-        end = conn.reader.head_end()
-        if end < 0 or end > self.limits.max_header_bytes:
-            return self._refuse(conn, 431, "request header fields too large")
-        raw = bytes(conn.reader.buffer[:end])
-        del conn.reader.buffer[:end]
-        try:
-            head = parse_head(raw, self.limits)
-        except HttpError as err:
-            return self._refuse(conn, err.status, err.message)
+        head = conn.head
+        if head is None:  # never: the accepting thread hands over parsed heads only
+            raise RuntimeError("a request without its head")
+        if isinstance(head, HttpError):
+            return self._refuse(conn, head.status, head.message)
         url = urlsplit(head.target)
-        expects_continue = head.headers.get("expect", "").lower() == "100-continue"
+        expects_continue = head.headers.get("expect", "").lower() == "100-continue" and not conn.continued
         body = BodyReader(conn.reader, head.content_length, head.chunked, max_line=self.limits.max_line,
-                          on_start=(lambda: conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n"))
+                          on_start=(lambda: conn.sock.sendall(_CONTINUE))
                           if expects_continue and head.version == "HTTP/1.1" else None)
         request = Request(method=head.method, path=url.path, query=parse_qs(url.query, keep_blank_values=True),
                           headers=head.headers, body=body, version="", connection=conn.sock, limits=self.limits)
@@ -338,9 +416,10 @@ class UnixHTTPServer:
             log.exception("%s %s failed", request.method, request.path)
             answer = Response(status=500, body=error_body(f"{type(err).__name__}: {err}"))
         if isinstance(answer, Hijack) or (isinstance(answer, Response) and answer.stream is not None):
+            if streamed_body:  # already on a thread of its own
+                return self._stream(conn, head, body, answer)
             if self._stream_slots.acquire(blocking=False):
-                threading.Thread(target=self._stream, args=(conn, head, body, answer), daemon=True,
-                                 name="moord-stream").start()
+                self._start_thread(lambda: self._serve_stream(conn, head, body, answer))
                 return _HANDED_OFF
             _close_iterator(answer.stream if isinstance(answer, Response) else None)
             answer = Response(status=503, body=error_body("too many streaming connections, try again later"))
@@ -418,8 +497,20 @@ class UnixHTTPServer:
 
     # ------------------------------------------------------------------ streams and hijacks
 
-    def _stream(self, conn: _Connection, head: Head, body: BodyReader, answer: Response | Hijack) -> None:
-        """Serve a streamed answer or a hijacked connection on a thread of its own."""
+    def _serve_stream(self, conn: _Connection, head: Head, body: BodyReader, answer: Response | Hijack) -> None:
+        """On a thread of its own (the caller took a stream slot for it): serve the stream, then park or close."""
+        outcome = _CLOSE
+        try:
+            outcome = self._stream(conn, head, body, answer)
+        finally:
+            self._stream_slots.release()
+            if outcome == _KEEP:
+                self._park(conn)
+            else:
+                self._release(conn)
+
+    def _stream(self, conn: _Connection, head: Head, body: BodyReader, answer: Response | Hijack) -> str:
+        """Serve a streamed answer or a hijacked connection; whether the connection can carry another request."""
         with self._lock:
             self.streams += 1
         outcome = _CLOSE
@@ -438,11 +529,7 @@ class UnixHTTPServer:
                 _close_iterator(answer.stream)
             with self._lock:
                 self.streams -= 1
-            self._stream_slots.release()
-            if outcome == _KEEP:
-                self._park(conn)
-            else:
-                self._release(conn)
+        return outcome
 
     def _hijack(self, conn: _Connection, hijack: Hijack) -> None:
         headers = dict(hijack.headers)

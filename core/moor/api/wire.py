@@ -23,9 +23,10 @@ class Limits:
     max_line: int = 256 * 1024  #: the request line, and each header line
     max_header_bytes: int = 1 << 20  #: request line and headers together (Go's DefaultMaxHeaderBytes)
     max_headers: int = 256  #: header lines in one request
-    header_timeout: float = 30.0  #: from a request's first byte to the end of its head
+    header_timeout: float = 10.0  #: from a request's first byte to the end of its head (and of a buffered body)
     body_timeout: float = 120.0  #: the longest silence while a body is read
     idle_timeout: float = 120.0  #: a kept-alive connection without a request is closed after this
+    buffered_body: int = 1 << 20  #: a body up to this size is read before the handler runs, off the pool
     drain_bytes: int = 256 * 1024  #: an unread body up to this size is skipped to keep the connection
     drain_timeout: float = 2.0  #: ... and read for at most this long
     max_json_bytes: int = 8 << 20  #: a JSON request body (archives and images are streamed, never capped)
@@ -128,17 +129,21 @@ class ConnectionReader:
         return True
 
     def head_end(self) -> int:
-        """Where the request head in the buffer ends (after its blank line), or -1 while incomplete."""
-        found = [i for i in (self.buffer.find(b"\r\n\r\n"), self.buffer.find(b"\n\n")) if i >= 0]
+        """Where the request head in the buffer ends (after its blank line), or -1 while incomplete.
+
+        One empty line before the request line is part of the head (RFC 9112 2.2: a server ignores it).
+        """
+        start = _leading_blank(self.buffer)
+        found = [i for i in (self.buffer.find(b"\r\n\r\n", start), self.buffer.find(b"\n\n", start)) if i >= 0]
         if not found:
             return -1
         at = min(found)
         return at + (4 if self.buffer[at:at + 4] == b"\r\n\r\n" else 2)
 
-    def skip_blank_lines(self) -> None:
-        """RFC 9112 2.2: a server ignores empty lines received before a request line."""
-        while self.buffer[:2] == b"\r\n" or self.buffer[:1] == b"\n":
-            del self.buffer[:2 if self.buffer[:2] == b"\r\n" else 1]
+
+def _leading_blank(data: bytes | bytearray) -> int:
+    """The length of one empty line at the start of ``data`` (0 when there is none)."""
+    return 2 if data[:2] == b"\r\n" else 1 if data[:1] == b"\n" else 0
 
 
 @dataclass
@@ -160,6 +165,54 @@ class Head:
         return "close" not in connection
 
 
+#: a chunk size: 1 to 16 hex digits (Go refuses more too: "http chunk length too large"); no sign, no 0x
+CHUNK_SIZE = re.compile(rb"^[0-9a-fA-F]{1,16}$")
+CHUNK_LINE = 4096  #: the longest chunk-size line, extensions included
+
+#: what :func:`scan_chunked` found
+BODY_COMPLETE, BODY_INCOMPLETE, BODY_TOO_LONG, BODY_MALFORMED = "complete", "incomplete", "too long", "malformed"
+
+
+def scan_chunked(data: bytes | bytearray, start: int, limit: int) -> tuple[str, int]:
+    """How far a chunked body at the start of ``data`` has arrived, scanning on from ``start``.
+
+    Returns (what, where): ``BODY_COMPLETE`` and its end; ``BODY_INCOMPLETE`` and where to scan on
+    once more came; ``BODY_TOO_LONG`` when it passes ``limit`` bytes; ``BODY_MALFORMED`` (the reader of
+    the body will say what is wrong).
+    """
+    position = start
+    while True:
+        if position > limit:
+            return BODY_TOO_LONG, position
+        line_end = data.find(b"\n", position, position + CHUNK_LINE)
+        if line_end < 0:
+            return (BODY_MALFORMED if len(data) - position >= CHUNK_LINE else BODY_INCOMPLETE), position
+        digits = bytes(data[position:line_end]).split(b";", 1)[0].strip(b" \t\r")
+        if not CHUNK_SIZE.match(digits):
+            return BODY_MALFORMED, position
+        size = int(digits, 16)
+        if size == 0:
+            cursor = line_end + 1
+            while True:  # the trailer, up to an empty line
+                trailer_end = data.find(b"\n", cursor)
+                if trailer_end < 0:
+                    return (BODY_TOO_LONG if len(data) > limit else BODY_INCOMPLETE), position
+                if data[cursor:trailer_end] in (b"", b"\r"):
+                    return BODY_COMPLETE, trailer_end + 1
+                cursor = trailer_end + 1
+        data_end = line_end + 1 + size
+        if data_end > limit:
+            return BODY_TOO_LONG, position
+        if data[data_end:data_end + 2] == b"\r\n":
+            position = data_end + 2
+        elif data[data_end:data_end + 1] == b"\n":
+            position = data_end + 1
+        elif len(data) < data_end + 2:
+            return BODY_INCOMPLETE, position
+        else:
+            return BODY_MALFORMED, position
+
+
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
@@ -174,7 +227,7 @@ def _text(raw: bytes, what: str) -> str:
 
 def parse_head(raw: bytes, limits: Limits) -> Head:
     """Check a request head (the bytes up to and with its blank line) against ``limits``."""
-    lines = raw.split(b"\n")
+    lines = raw[_leading_blank(raw):].split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
