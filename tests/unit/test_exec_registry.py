@@ -21,7 +21,7 @@ class _Containers:
 
     def add(self, container_id: str) -> Any:
         container = SimpleNamespace(id=container_id, name=container_id[:8], image="busybox",
-                                    config={"Labels": {}}, state=SimpleNamespace(Running=True))
+                                    config={"Labels": {}}, state=SimpleNamespace(Running=True, Paused=False))
         self.live[container_id] = container
         return container
 

@@ -1,13 +1,97 @@
-"""The /etc/hostname, /etc/hosts and /etc/resolv.conf the engine writes for each container."""
+"""The /etc/hostname, /etc/hosts and /etc/resolv.conf the engine writes for each container.
+
+What goes into them is checked first (:func:`check_network_files`, when the container is made):
+a hostname, an ``--add-host`` entry or a DNS server with a newline or a space in it would add lines
+to these files, so each must be what Docker's CLI or daemon accepts (an IP address is an IP address).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
+import re
+from typing import Any
 
+from moor.errors import InvalidParameter
 from moor.fsutil import atomic_write
 
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 EMBEDDED_NAMESERVER = "127.0.0.11"
+#: ``--add-host name:host-gateway`` names the host's address on the default bridge (Docker 20.10).
+HOST_GATEWAY = "host-gateway"
+#: RFC 1123 labels (underscores allowed, as many compose projects use them), dot-separated.
+_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+_DOMAIN = re.compile(rf"{_LABEL}(\.{_LABEL})*\.?")
+_HOST_NAME_MAX = 63
+_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f#]")
+
+
+def _quoted(text: str) -> str:
+    """``text`` as Go's ``%q`` shows it (control characters escaped)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def is_ip(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address as Go's ``net.ParseIP`` reads one (no ``%zone``: Python takes
+    any text after ``%``, newlines included)."""
+    if "%" in text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_hostname(hostname: str) -> None:
+    """A container's hostname: RFC 1123 labels, at most 63 bytes (Docker's ``invalid hostname format``)."""
+    if hostname and (len(hostname.encode()) > _HOST_NAME_MAX or not _HOSTNAME.fullmatch(hostname)):
+        raise InvalidParameter(f"invalid hostname format: {hostname}")
+
+
+def check_domainname(domainname: str) -> None:
+    """A container's domain name: labels as in a hostname, at most 255 bytes."""
+    if domainname and (len(domainname.encode()) > 255 or not _DOMAIN.fullmatch(domainname)):
+        raise InvalidParameter(f"invalid domainname format: {domainname}")
+
+
+def extra_host_line(entry: str) -> str:
+    """``--add-host name:ip`` (``ip`` may be ``host-gateway``) -> its /etc/hosts line, in Docker's words when
+    refused: ``bad format for add-host: "x"``, ``invalid IP address in add-host: "x"``."""
+    name, sep, address = entry.partition(":")
+    if not sep or not name or _UNSAFE.search(name):
+        raise InvalidParameter(f"bad format for add-host: {_quoted(entry)}")
+    if address != HOST_GATEWAY and not is_ip(address):
+        raise InvalidParameter(f"invalid IP address in add-host: {_quoted(address)}")
+    return f"{address}\t{name}"
+
+
+def check_dns(servers: list[str], search: list[str], options: list[str]) -> None:
+    """``--dns`` (IP addresses), ``--dns-search`` (domains) and ``--dns-option`` (one word each), as Docker's CLI
+    checks them: nothing that could add a line to resolv.conf."""
+    for server in servers:
+        if not is_ip(server):
+            raise InvalidParameter(f"{server} is not an ip address")
+    for domain in search:
+        if domain != "." and (len(domain) > 255 or not _DOMAIN.fullmatch(domain)):
+            raise InvalidParameter(f"{domain} is not a valid domain")
+    for option in options:
+        if not option or _UNSAFE.search(option):
+            raise InvalidParameter(f"invalid DNS option: {_quoted(option)}")
+
+
+def check_network_files(config: dict[str, Any], host_config: dict[str, Any]) -> None:
+    """Refuse a create request whose hostname, domain name, extra hosts or DNS settings are not what Docker takes.
+
+    ``config`` and ``host_config`` are the request's, already checked for their JSON types."""
+    check_hostname(config.get("Hostname") or "")
+    check_domainname(config.get("Domainname") or "")
+    for entry in host_config.get("ExtraHosts") or []:
+        extra_host_line(entry)
+    check_dns(list(host_config.get("Dns") or []), list(host_config.get("DnsSearch") or []),
+              list(host_config.get("DnsOptions") or []))
 
 
 def _lines(path: str) -> list[str]:

@@ -46,7 +46,7 @@ _INT_FIELDS = {
     "Memory": "int64", "MemorySwap": "int64", "MemoryReservation": "int64", "KernelMemory": "int64",
     "NanoCpus": "int64", "CpuShares": "int64", "CpuPeriod": "int64", "CpuQuota": "int64",
     "CpuRealtimePeriod": "int64", "CpuRealtimeRuntime": "int64", "PidsLimit": "int64",
-    "MemorySwappiness": "int64", "BlkioWeight": "uint16",
+    "MemorySwappiness": "int64", "BlkioWeight": "uint16", "ShmSize": "int64", "OomScoreAdj": "int",
 }  # fmt: skip
 _STRING_FIELDS = ("CpusetCpus", "CpusetMems")
 
@@ -133,15 +133,15 @@ def parse_list(text: str, maximum: int = 0) -> set[int]:
         return set()
     result: set[int] = set()
     invalid = ValueError(f"invalid format: {text}")
-    number = re.compile(r"^[+-]?\d+$")
+    number = re.compile(r"[+-]?[0-9]+")
     for part in text.split(","):
         if "-" not in part:
-            if not number.match(part):
+            if not number.fullmatch(part):
                 raise invalid
             low = high = int(part)
         else:
             first, _, second = part.partition("-")
-            if not number.match(first) or not number.match(second):
+            if not number.fullmatch(first) or not number.fullmatch(second):
                 raise invalid
             low, high = int(first), int(second)
             if high < low:
@@ -280,6 +280,11 @@ def validate_resources(host_config: dict[str, Any], update: bool = False, *, cpu
     weight = _int(host_config, "BlkioWeight")
     if weight > 0 and not 10 <= weight <= 1000:
         raise InvalidParameter("Range of blkio weight is from 10 to 1000")
+    if _int(host_config, "ShmSize") < 0:
+        raise InvalidParameter("SHM size can not be less than 0")
+    oom_score_adj = _int(host_config, "OomScoreAdj")
+    if not -1000 <= oom_score_adj <= 1000:
+        raise InvalidParameter(f"Invalid value {oom_score_adj}, range for oom score adj is [-1000, 1000]")
 
 
 def apply_resource_defaults(host_config: dict[str, Any], swap_supported: bool | None = None) -> dict[str, Any]:

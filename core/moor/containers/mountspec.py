@@ -244,6 +244,15 @@ def parse_api_mount(entry: Any) -> MountRequest:
                         labels=_string_map(volume_options.get("Labels")))
 
 
+def _tmpfs_destination(path: str) -> str:
+    """A ``HostConfig.Tmpfs`` key: an absolute path without NUL (Docker's words), cleaned."""
+    if "\x00" in path:
+        raise InvalidParameter("invalid mount path: the path contains a NUL byte")
+    if not path.startswith("/"):
+        raise InvalidParameter(f"invalid mount path: '{path}' mount path must be absolute")
+    return go_clean(path)
+
+
 def parse_volumes_from(entry: str) -> tuple[str, bool]:
     """``container[:ro|rw]`` -> (container, read-write)."""
     name, _, mode = str(entry).partition(":")
@@ -254,7 +263,7 @@ def parse_volumes_from(entry: str) -> tuple[str, bool]:
 
 def parse_all(host_config: dict[str, Any], config_volumes: dict[str, Any] | None) -> tuple[
         list[MountRequest], list[MountRequest], list[str]]:
-    """Validate Binds and Mounts (no two on one destination) and the Config.Volumes destinations.
+    """Validate Binds, Mounts and Tmpfs (no two on one destination) and the Config.Volumes destinations.
 
     Returns (binds and mounts in order, anonymous volume requests for Config.Volumes, the
     destinations given as binds or mounts). Raises InvalidParameter in Docker's words.
@@ -274,6 +283,12 @@ def parse_all(host_config: dict[str, Any], config_volumes: dict[str, Any] | None
             raise InvalidParameter(f"Duplicate mount point: {request.destination}")
         seen.add(request.destination)
         requests.append(request)
+    taken = set(seen)
+    for raw_destination in host_config.get("Tmpfs") or {}:
+        destination = _tmpfs_destination(raw_destination)
+        if destination in taken:
+            raise InvalidParameter(f"Duplicate mount point: {destination}")
+        taken.add(destination)
     anonymous = []
     for destination in config_volumes or {}:
         request = parse_bind(str(destination), driver)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from moor.containers.etcfiles import is_ip
 from moor.errors import InvalidParameter
 
 PROTOCOLS = ("tcp", "udp")
@@ -45,7 +46,8 @@ def host_ports(text: str) -> list[int]:
 
 
 def validate(bindings: dict[str, Any] | None) -> None:
-    """Refuse what Docker refuses (and SCTP, which moor does not publish)."""
+    """Refuse what Docker refuses (and SCTP, which moor does not publish); a ``HostIp`` is an IP address or
+    empty (the docker CLI's ``Invalid ip address``)."""
     for port, entries in (bindings or {}).items():
         number, _, protocol = port.partition("/")
         if _port_number(number) is None:
@@ -53,4 +55,7 @@ def validate(bindings: dict[str, Any] | None) -> None:
         if protocol not in ("", *PROTOCOLS):
             raise InvalidParameter(f"publishing {port!r} is not supported: moor publishes TCP and UDP ports")
         for entry in entries or []:
+            host_ip = str((entry or {}).get("HostIp") or "")
+            if host_ip and not is_ip(host_ip):
+                raise InvalidParameter(f"Invalid ip address: {host_ip}")
             host_ports(str((entry or {}).get("HostPort") or ""))

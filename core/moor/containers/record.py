@@ -18,7 +18,7 @@ from moor.errors import InvalidParameter, NotFound
 from moor.fsutil import atomic_write_json, read_json
 from moor.timefmt import ZERO_TIME
 
-VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+VALID_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 _LEFT = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gentle", "happy", "jolly", "keen",
          "lucid", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene", "tender", "upbeat", "vibrant")
@@ -32,7 +32,7 @@ def random_name() -> str:
 
 def check_name(name: str) -> str:
     """Validate a user-given name and return it without its leading slash."""
-    if not VALID_NAME.match(name):
+    if not VALID_NAME.fullmatch(name):
         raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name.lstrip("/")
 

@@ -35,7 +35,7 @@ _REFERENCE = re2.compile(
 _ANY_CASE = re2.compile(
     rf"^(?P<name>(?:{_DOMAIN}/)?[a-zA-Z0-9._/-]+?)(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
 )
-HEX64 = re.compile(r"^[a-f0-9]{64}$")
+HEX64 = re.compile(r"^[a-f0-9]{64}\Z")
 _TAG_ONLY = re2.compile(rf"^{_TAG}$")
 
 

@@ -197,6 +197,8 @@ class ContainerIO:
     def exec_create(self, container: Container, body: dict[str, Any]) -> ExecRecord:
         if not container.state.Running:
             raise Conflict(f"Container {container.id} is not running")
+        if container.state.Paused:
+            raise Conflict(f"Container {container.name} is paused, unpause the container before exec")
         command = body.get("Cmd") or []
         if isinstance(command, str):
             command = [command]

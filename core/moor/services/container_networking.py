@@ -25,6 +25,7 @@ from moor.containers import portspec
 from moor.containers.etcfiles import (
     DEFAULT_NAMESERVERS,
     embedded_resolv_conf_text,
+    extra_host_line,
     host_nameservers,
     hosts_text,
     rewrite_in_place,
@@ -54,11 +55,8 @@ def _loopback(server: str) -> bool:
 
 
 def host_line(entry: str) -> str:
-    """``--add-host name:ip`` -> an /etc/hosts line."""
-    name, sep, address = entry.partition(":")
-    if not sep or not name or not address:
-        raise InvalidParameter(f"invalid argument \"{entry}\" for \"--add-host\" flag: bad format for add-host")
-    return f"{address}\t{name}"
+    """``--add-host name:ip`` -> an /etc/hosts line (InvalidParameter in Docker's words for a bad entry)."""
+    return extra_host_line(entry)
 
 
 class ContainerNetworking:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from moor.containers import restart as restart_policy
 from moor.containers import security
-from moor.containers.etcfiles import write_etc_files
+from moor.containers.etcfiles import check_network_files, write_etc_files
 from moor.containers.limits import apply_resource_defaults, oci_resources, validate_resources
 from moor.containers.model import ProcessSpec, RuntimeSpecInput
 from moor.containers.mountpoints import discard_anonymous, in_root, oci_mounts, plan, release, rootfs_propagation
@@ -137,6 +137,7 @@ class ContainerService:
             raise InvalidParameter("config cannot be empty in order to create a container")
         host_config = dict(body.get("HostConfig") or {})
         validate_resources(host_config)
+        check_network_files(body, host_config)
         self.networking.check_network_mode(body, host_config)
         image_name = body.get("Image") or ""
         if not image_name:
@@ -281,6 +282,8 @@ class ContainerService:
     def start(self, ident: str, by_policy: bool = False) -> Container:
         container = self.get(ident)
         with self.store.lock:
+            if container.state.Paused:
+                raise Conflict("cannot start a paused container, try unpause instead")
             if container.state.Running:
                 raise NotModified("container already started")
             if not by_policy:

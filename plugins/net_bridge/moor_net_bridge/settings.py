@@ -30,7 +30,7 @@ KNOWN_OPTIONS = ("default_bridge", "default_subnet", "pool", "mtu")
 
 #: Linux refuses interface names longer than this (IFNAMSIZ - 1)
 MAX_IFNAME = 15
-_IFNAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_IFNAME - 1}}}$")
+_IFNAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_IFNAME - 1}}}\Z")
 
 
 #: :data:`DEFAULT_SUBNET` parsed (immutable, so one object serves as every default)

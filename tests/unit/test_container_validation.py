@@ -1,0 +1,165 @@
+"""Values Docker refuses at container create (and the names, hosts and addresses that could inject lines into a
+container's /etc files), checked before anything is made. Messages are dockerd 20.10's where it has one, else
+the docker CLI's (it checks --dns and -p addresses before sending)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moor.containers import portspec
+from moor.containers.etcfiles import check_dns, check_hostname, extra_host_line
+from moor.containers.limits import parse_list, validate_resources
+from moor.containers.mountspec import parse_all
+from moor.containers.record import check_name
+from moor.errors import Conflict, InvalidParameter
+from moor.images.reference import HEX64
+from moor.netaddr import check_mac_address
+from unit.test_container_service import FakeEngine
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeEngine]:
+    engine = FakeEngine(tmp_path)
+    yield engine
+    engine.processes.end_all()
+    engine.close()
+
+
+# --------------------------------------------------------------------------- names: a trailing newline never passes
+
+
+@pytest.mark.parametrize("name", ["web\n", "web\n\n", "\nweb", "we\nb", "a"])
+def test_container_names_with_a_newline_are_refused(name: str) -> None:
+    with pytest.raises(InvalidParameter, match=r"^Invalid container name"):
+        check_name(name)
+    assert check_name("/web.1_a-b") == "web.1_a-b"
+
+
+def test_other_validation_patterns_end_at_the_end_of_the_text() -> None:
+    assert HEX64.match("a" * 64) and not HEX64.match("a" * 64 + "\n")
+    with pytest.raises(InvalidParameter):
+        check_mac_address("02:42:ac:11:00:02\n")
+    with pytest.raises(ValueError):
+        parse_list("1\n")
+    assert parse_list("0-1,3") == {0, 1, 3}
+
+
+# --------------------------------------------------------------------------- /etc/hosts, /etc/hostname, resolv.conf
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("a:1.2.3.4\nevil", 'invalid IP address in add-host: "1.2.3.4\\nevil"'),  # dockerd's words
+    ("a:notip", 'invalid IP address in add-host: "notip"'),
+    ("a", 'bad format for add-host: "a"'),
+    (":1.2.3.4", 'bad format for add-host: ":1.2.3.4"'),
+    ("a\nevil:1.2.3.4", 'bad format for add-host: "a\\nevil:1.2.3.4"'),
+    ("a b:1.2.3.4", 'bad format for add-host: "a b:1.2.3.4"'),
+    ("a:fe80::1%eth0\n9.9.9.9 evil", 'invalid IP address in add-host: "fe80::1%eth0\\n9.9.9.9 evil"'),
+])
+def test_extra_hosts_cannot_add_lines(entry: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        extra_host_line(entry)
+    assert refused.value.message == message
+
+
+def test_extra_hosts_that_docker_takes() -> None:
+    assert extra_host_line("db.local:10.1.2.3") == "10.1.2.3\tdb.local"
+    assert extra_host_line("v6:2001:db8::1") == "2001:db8::1\tv6"
+    assert extra_host_line("gw:host-gateway") == "host-gateway\tgw"
+
+
+@pytest.mark.parametrize("hostname", ["bad host", "a\nb", "a" * 64, "-a", "a-", "a..b", "a\x00"])
+def test_hostnames_are_rfc1123(hostname: str) -> None:
+    with pytest.raises(InvalidParameter, match="^invalid hostname format: "):
+        check_hostname(hostname)
+    for good in ("boxhost", "web-1", "a.b.c", "my_host", "a" * 63, ""):
+        check_hostname(good)
+
+
+@pytest.mark.parametrize(("servers", "search", "options", "message"), [
+    (["notip"], [], [], "notip is not an ip address"),
+    (["1.2.3.4\nnameserver 5.6.7.8"], [], [], "1.2.3.4\nnameserver 5.6.7.8 is not an ip address"),
+    (["fe80::1%x\nnameserver 5.6.7.8"], [], [], "fe80::1%x\nnameserver 5.6.7.8 is not an ip address"),
+    ([], ["a.example\nnameserver 5.6.7.8"], [], "a.example\nnameserver 5.6.7.8 is not a valid domain"),
+    ([], [], ["ndots:1\nnameserver 5.6.7.8"], 'invalid DNS option: "ndots:1\\nnameserver 5.6.7.8"'),
+])
+def test_dns_settings_cannot_add_lines(servers: list[str], search: list[str], options: list[str],
+                                       message: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        check_dns(servers, search, options)
+    assert refused.value.message == message
+    check_dns(["8.8.8.8", "2001:4860:4860::8888"], ["example.com", "."], ["ndots:2", "rotate"])
+
+
+@pytest.mark.parametrize("host_ip", ["notip", "1.2.3.4\n", "localhost"])
+def test_port_binding_host_ip_is_an_address(host_ip: str) -> None:
+    with pytest.raises(InvalidParameter, match="^Invalid ip address: "):
+        portspec.validate({"80/tcp": [{"HostIp": host_ip, "HostPort": "8080"}]})
+    portspec.validate({"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}, {"HostIp": "", "HostPort": ""}]})
+
+
+# --------------------------------------------------------------------------- resources and mounts
+
+
+@pytest.mark.parametrize(("host_config", "message"), [
+    ({"Memory": 1000}, "Minimum memory limit allowed is 6MB"),
+    ({"OomScoreAdj": -1001}, "Invalid value -1001, range for oom score adj is [-1000, 1000]"),
+    ({"OomScoreAdj": 1001}, "Invalid value 1001, range for oom score adj is [-1000, 1000]"),
+    ({"ShmSize": -1}, "SHM size can not be less than 0"),
+])
+def test_resource_values_docker_refuses(host_config: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        validate_resources(host_config, cpus=2, cpuset="0-1", mems="0")
+    assert refused.value.message == message
+    validate_resources({"OomScoreAdj": -1000, "ShmSize": 0}, cpus=2, cpuset="0-1", mems="0")
+
+
+@pytest.mark.parametrize(("host_config", "message"), [
+    ({"Tmpfs": {"/x": ""}, "Binds": ["/tmp:/x"]}, "Duplicate mount point: /x"),  # dockerd's
+    ({"Tmpfs": {"/x": "", "/x/": ""}}, "Duplicate mount point: /x"),
+    ({"Tmpfs": {"/x": ""}, "Mounts": [{"Type": "tmpfs", "Target": "/x"}]}, "Duplicate mount point: /x"),
+    ({"Mounts": [{"Type": "tmpfs", "Target": "/x"}, {"Type": "tmpfs", "Target": "/x"}]}, "Duplicate mount point: /x"),
+    ({"Tmpfs": {"x": ""}}, "invalid mount path: 'x' mount path must be absolute"),
+    ({"Mounts": [{"Type": "foo", "Target": "/x"}]}, 'invalid mount config for type "foo": mount type unknown'),
+])
+def test_mount_points_docker_refuses(host_config: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        parse_all(host_config, None)
+    assert refused.value.message == message
+
+
+# --------------------------------------------------------------------------- the service: nothing is made
+
+
+@pytest.mark.parametrize("body", [
+    {"HostConfig": {"ExtraHosts": ["a:1.2.3.4\nevil"]}},
+    {"HostConfig": {"Dns": ["1.2.3.4\nnameserver 5.6.7.8"]}},
+    {"Hostname": "a\nb"},
+    {"Domainname": "corp\nevil"},
+    {"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "notip", "HostPort": "80"}]}}},
+    {"HostConfig": {"OomScoreAdj": 5000}},
+    {"HostConfig": {"ShmSize": -1}},
+    {"HostConfig": {"Tmpfs": {"/x": ""}, "Binds": ["/tmp:/x"]}},
+])
+def test_create_refuses_before_anything_is_made(fake: FakeEngine, body: dict[str, Any]) -> None:
+    with pytest.raises(InvalidParameter):
+        fake.create("refused", **body)
+    with pytest.raises(InvalidParameter):
+        fake.create("refused\n")
+    assert fake.containers.store.all() == [] and "prepare" not in fake.storage().operations()
+
+
+def test_a_paused_container_is_neither_started_nor_execed(fake: FakeEngine) -> None:
+    fake.create("frozen")
+    fake.containers.start("frozen")
+    fake.engine.resources.pause("frozen")
+    with pytest.raises(Conflict, match="^cannot start a paused container, try unpause instead$"):
+        fake.containers.start("frozen")
+    with pytest.raises(Conflict, match="^Container frozen is paused, unpause the container before exec$"):
+        fake.engine.container_io.exec_create(fake.containers.get("frozen"), {"Cmd": ["ls"]})
+    fake.engine.resources.unpause("frozen")
+    fake.engine.container_io.exec_create(fake.containers.get("frozen"), {"Cmd": ["ls"]})
