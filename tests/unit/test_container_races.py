@@ -78,3 +78,11 @@ def test_a_save_racing_the_removal_does_not_bring_the_record_back(fake: FakeEngi
     assert not os.path.exists(fake.containers.store.directory(container.id))
     again = fake.restart()
     assert again.containers.list_containers(all_containers=True) == []
+
+
+def test_hosts_of_a_container_being_removed_are_not_rewritten(fake: FakeEngine, tmp_path: Path) -> None:
+    """A disconnect racing rm -f rewrote /etc/hosts after the removal took the container's directory: 500."""
+    container = fake.create("going")
+    container.hosts_path = str(tmp_path / "gone" / "hosts")
+    fake.containers.networking.refresh_hosts(container)  # no error
+    assert not os.path.exists(container.hosts_path)

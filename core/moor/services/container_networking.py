@@ -362,8 +362,11 @@ class ContainerNetworking:
             return
         own = [s.get("IPAddress") for s in list(container.networks.values()) if s.get("IPAddress")]
         extra = self.etc_hosts_extra(container) + self._link_lines(container)
-        rewrite_in_place(container.hosts_path, hosts_text(container.config["Hostname"], own[0] if own else "",
-                                                          extra, container.config.get("Domainname") or ""))
+        try:
+            rewrite_in_place(container.hosts_path, hosts_text(container.config["Hostname"], own[0] if own else "",
+                                                              extra, container.config.get("Domainname") or ""))
+        except FileNotFoundError:  # the container is being removed: its directory went
+            pass
 
     def _link_lines(self, container: Container) -> list[str]:
         """``--link name:alias``: the linked container's address under its alias, ID and name."""
