@@ -95,6 +95,12 @@ def test_dns_settings_cannot_add_lines(servers: list[str], search: list[str], op
     check_dns(["8.8.8.8", "2001:4860:4860::8888"], ["example.com", "."], ["ndots:2", "rotate"])
 
 
+def test_a_bad_port_is_refused_in_dockerds_words() -> None:
+    for bindings in ({"abc/tcp": [{"HostPort": "80"}]}, {"80/tcp": [{"HostPort": "abc"}]}):
+        with pytest.raises(InvalidParameter, match='^invalid port specification: "abc"$'):
+            portspec.validate(bindings)
+
+
 @pytest.mark.parametrize("host_ip", ["notip", "1.2.3.4\n", "localhost"])
 def test_port_binding_host_ip_is_an_address(host_ip: str) -> None:
     with pytest.raises(InvalidParameter, match="^Invalid ip address: "):

@@ -8,6 +8,7 @@ same port, as Docker 20.10 does (the ``::`` one through the userland proxy only)
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
 
@@ -41,7 +42,7 @@ def host_ports(text: str) -> list[int]:
     first, _, last = text.partition("-")
     start, end = _port_number(first), _port_number(last or first)
     if start is None or end is None or end < start:
-        raise InvalidParameter(f"invalid port specification: {text!r}")
+        raise InvalidParameter(f"invalid port specification: {json.dumps(text)}")  # dockerd's "abc"
     return list(range(start, end + 1))
 
 
@@ -51,7 +52,7 @@ def validate(bindings: dict[str, Any] | None) -> None:
     for port, entries in (bindings or {}).items():
         number, _, protocol = port.partition("/")
         if _port_number(number) is None:
-            raise InvalidParameter(f"invalid port specification: {number!r}")
+            raise InvalidParameter(f"invalid port specification: {json.dumps(number)}")
         if protocol not in ("", *PROTOCOLS):
             raise InvalidParameter(f"publishing {port!r} is not supported: moor publishes TCP and UDP ports")
         for entry in entries or []:
