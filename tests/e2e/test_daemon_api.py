@@ -7,6 +7,7 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -113,28 +114,30 @@ def _tasks_and_fds(daemon: DaemonProcess) -> tuple[int, int]:
     return len(os.listdir(f"/proc/{pid}/task")), len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _open_stream(daemon: DaemonProcess, path: str) -> socket.socket:
-    """A client that asked for a stream and got its head: then it just sits there."""
+def _open_stream(daemon: DaemonProcess, request: str) -> socket.socket:
+    """A client that asked for a stream (or an attach) and got its head: then it just sits there."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(30)
     sock.connect(daemon.socket)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+    method, path = request.split(" ", 1) if " " in request else ("GET", request)
+    upgrade = "Connection: Upgrade\r\nUpgrade: tcp\r\n" if method == "POST" else ""
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: docker\r\n{upgrade}\r\n".encode())
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(4096)
         assert chunk, head
         head += chunk
-    assert head.startswith(b"HTTP/1.1 200 "), head
+    assert head.startswith(b"HTTP/1.1 101 " if upgrade else b"HTTP/1.1 200 "), head
     return sock
 
 
-def _streams_leave_no_trace(daemon: DaemonProcess, path: str) -> None:
+def _streams_leave_no_trace(daemon: DaemonProcess, request: str) -> None:
     """Five clients open the stream and leave while it is quiet: moord's fds go back to what they were, and
     its threads too, but for a worker or two the pool may have started meanwhile (it keeps them, bounded)."""
     assert raw(daemon, "GET", "/_ping")[0] == 200
     time.sleep(0.5)  # the server has closed its end of that connection
     tasks, fds = _tasks_and_fds(daemon)
-    clients = [_open_stream(daemon, path) for _ in range(5)]
+    clients = [_open_stream(daemon, request) for _ in range(5)]
     during = _tasks_and_fds(daemon)
     assert during[0] >= tasks + 5 and during[1] >= fds + 5, (tasks, fds, during)
     for sock in clients:
@@ -146,12 +149,20 @@ def test_events_clients_that_leave_while_quiet_leave_no_thread_or_fd(daemon: Dae
     _streams_leave_no_trace(daemon, "/v1.41/events")
 
 
-def test_logs_follow_clients_that_leave_while_quiet_leave_no_thread_or_fd(moord: DaemonProcess) -> None:
+@pytest.fixture(scope="module")
+def quiet(moord: DaemonProcess) -> Iterator[str]:
+    """A running container that says nothing."""
     ok(moor(moord, "run", "-d", "--name", "quiet", "busybox", "sleep", "300"))
-    try:
-        _streams_leave_no_trace(moord, "/v1.41/containers/quiet/logs?follow=1&stdout=1&stderr=1")
-    finally:
-        moor(moord, "rm", "-f", "quiet")
+    yield "quiet"
+    moor(moord, "rm", "-f", "quiet")
+
+
+def test_logs_follow_clients_that_leave_while_quiet_leave_no_thread_or_fd(moord: DaemonProcess, quiet: str) -> None:
+    _streams_leave_no_trace(moord, f"/v1.41/containers/{quiet}/logs?follow=1&stdout=1&stderr=1")
+
+
+def test_attach_clients_that_leave_while_quiet_leave_no_thread_or_fd(moord: DaemonProcess, quiet: str) -> None:
+    _streams_leave_no_trace(moord, f"POST /v1.41/containers/{quiet}/attach?stream=1&stdout=1&stderr=1")
 
 
 def test_64_clients_connecting_at_once_are_all_answered(daemon: DaemonProcess) -> None:

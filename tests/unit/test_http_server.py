@@ -491,3 +491,34 @@ def test_a_json_body_in_utf16_is_400(server: UnixHTTPServer) -> None:
     text = '{"a": 1}'.encode("utf-16")
     status, _, body = exchange(server, b"POST /json HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
     assert status == 400 and message(body).startswith("invalid JSON: ")
+
+
+def test_requests_sent_before_the_client_shut_its_side_are_answered(server: UnixHTTPServer) -> None:
+    with connect(server) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\n\r\nPOST /json HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        sock.shutdown(socket.SHUT_WR)
+        assert read_answer(sock)[::2] == (200, b"OK")
+        assert read_answer(sock)[::2] == (200, b'{"got": {}}\n')
+        assert closed_by_server(sock)
+
+
+def test_a_request_cut_short_is_dropped(server: UnixHTTPServer) -> None:
+    for partial in (b"GET /ping HTTP/1.1\r\nHost", b"POST /json HTTP/1.1\r\nContent-Length: 20\r\n\r\n{"):
+        with connect(server) as sock:
+            sock.sendall(partial)
+            sock.shutdown(socket.SHUT_WR)
+            assert closed_by_server(sock)
+    assert exchange(server, b"GET /ping HTTP/1.1\r\n\r\n")[::2] == (200, b"OK")
+
+
+def test_a_failure_in_the_accepting_thread_drops_one_connection_only(server: UnixHTTPServer,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(conn: Any) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server, "_read_head", broken)
+    with connect(server) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\n\r\n")
+        assert closed_by_server(sock)
+    monkeypatch.undo()
+    assert exchange(server, b"GET /ping HTTP/1.1\r\n\r\n")[::2] == (200, b"OK")

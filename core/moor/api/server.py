@@ -97,7 +97,9 @@ class _Connection:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.fd = sock.fileno()
         self.reader = ConnectionReader(sock)
+        self.ended = False  # the client sent its end: serve what it sent, then close
         self.since = time.monotonic()  # parked at; or, once a request started, its first byte's arrival
         self.started = False  # a request's first byte arrived
         self.head: Head | HttpError | None = None  # its head, once complete (or why it is refused)
@@ -110,8 +112,6 @@ class _Connection:
         self.started = bool(self.reader.buffer)
         self.head, self.scanned, self.continued = None, 0, False
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
 
 
 def peer_gone(sock: socket.socket) -> bool:
@@ -170,19 +170,36 @@ class UnixHTTPServer:
             self._selector.register(self._wake_read, selectors.EVENT_READ, None)
             self._set_accepting(True)
             while not self._stop.is_set():
-                for key, _mask in self._selector.select(self._next_timeout(poll_interval)):
-                    if key.fileobj is self.socket:
-                        self._accept()
-                    elif key.data is None:
-                        self._take_returned()
-                    else:
-                        self._readable(key.data)
-                self._take_returned()
-                self._expire()
-                self._set_accepting(self._open < self.limits.max_connections
-                                    and time.monotonic() >= self._accept_after)
+                try:
+                    self._turn(poll_interval)
+                except Exception:  # a bug here must not stop moord from serving: log it, go on
+                    log.exception("the HTTP server's accepting thread failed; going on")
+                    time.sleep(0.05)
         finally:
             self._stopped.set()
+
+    def _turn(self, poll_interval: float) -> None:
+        """One turn of the accepting thread: accept, read what came, hand over ready requests, expire."""
+        for key, _mask in self._selector.select(self._next_timeout(poll_interval)):
+            if key.fileobj is self.socket:
+                self._accept()
+            elif key.data is None:
+                self._take_returned()
+            else:
+                try:
+                    self._readable(key.data)
+                except Exception:  # this connection's problem: drop it, not the others
+                    log.exception("reading a request failed")
+                    self._drop(key.data)
+        self._take_returned()
+        self._expire()
+        self._set_accepting(self._open < self.limits.max_connections and time.monotonic() >= self._accept_after)
+
+    def _drop(self, conn: _Connection) -> None:
+        """Forget and close a connection the accepting thread holds."""
+        if self._parked.get(conn.fd) is conn:
+            self._unwatch(conn)
+        self._close(conn)
 
     def shutdown(self) -> None:
         """Stop :meth:`serve_forever` and wait for it to return."""
@@ -235,12 +252,12 @@ class UnixHTTPServer:
             self._watch(conn)
 
     def _watch(self, conn: _Connection) -> None:
-        self._parked[conn.fileno()] = conn
-        self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+        self._parked[conn.fd] = conn
+        self._selector.register(conn.fd, selectors.EVENT_READ, conn)
 
     def _unwatch(self, conn: _Connection) -> None:
-        del self._parked[conn.fileno()]
-        self._selector.unregister(conn.sock)
+        del self._parked[conn.fd]
+        self._selector.unregister(conn.fd)
 
     def _take_returned(self) -> None:
         try:
@@ -257,23 +274,27 @@ class UnixHTTPServer:
 
     def _readable(self, conn: _Connection) -> None:
         """Bytes (or the end) arrived on an idle connection: read the request on, hand it over when ready."""
-        try:
-            alive = conn.reader.fill_available()
-        except OSError:
-            alive = False
-        if not alive:
-            self._unwatch(conn)
-            self._close(conn)
-            return
+        if not conn.ended:
+            try:
+                conn.ended = not conn.reader.fill_available()
+            except OSError:
+                conn.ended = True
         if not conn.reader.buffer:
+            if conn.ended:
+                self._unwatch(conn)
+                self._close(conn)
             return
         if not conn.started:
             conn.started = True
             conn.since = time.monotonic()
         if conn.head is None and not self._read_head(conn):
+            if conn.ended:  # a head cut short
+                self._drop(conn)
             return
         ready = self._body_ready(conn)
         if ready is None:
+            if conn.ended:  # a body cut short
+                self._drop(conn)
             return
         self._unwatch(conn)
         if ready:

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import secrets
+import select
 import shutil
 import socket
 import struct
@@ -49,30 +50,37 @@ def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, 
     """Copy upstream -> client until upstream ends; client -> upstream (stdin) meanwhile.
 
     ``before_close`` runs after the output ended and before the client sees EOF
-    (exec waits there for its exit code to be recorded).
+    (exec waits there for its exit code to be recorded). A client that hangs up ends the relay even
+    while the container is silent (its end of stdin alone, as the docker CLI sends at once, does not).
     """
     matcher = DetachMatcher(detach_keys) if detach_keys else None
+    finished = threading.Event()
 
-    def pump_stdin() -> None:
+    def pump_stdin() -> bool:
+        """Copy stdin until its end; False when the client detached (the relay is over)."""
         try:
             while True:
                 data = client_in.read1(65536) if hasattr(client_in, "read1") else client_in.read(65536)
                 if not data:
                     upstream.shutdown(socket.SHUT_WR)
-                    return
+                    return True
                 if matcher is not None:
                     data, detach = matcher.feed(data)
                     if detach:
                         upstream.sendall(data)
                         upstream.shutdown(socket.SHUT_RDWR)
-                        return
+                        return False
                 if data:
                     upstream.sendall(data)
         except OSError:
-            return
+            return True
 
-    if stdin:
-        threading.Thread(target=pump_stdin, daemon=True).start()
+    def from_client() -> None:
+        if stdin and not pump_stdin():
+            return
+        _end_when_gone(client, upstream, finished)
+
+    threading.Thread(target=from_client, daemon=True).start()
     try:
         while True:
             data = upstream.recv(65536)
@@ -82,6 +90,7 @@ def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, 
     except OSError:
         pass
     finally:
+        finished.set()
         upstream.close()
         if before_close is not None:
             before_close()
@@ -89,6 +98,23 @@ def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, 
             client.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+
+def _end_when_gone(client: socket.socket, upstream: socket.socket, finished: threading.Event) -> None:
+    """Until ``finished``: when the client hangs up, shut ``upstream`` so that the relay reading it ends."""
+    poller = select.poll()
+    poller.register(client, 0)  # hang-ups and errors are always reported; no data wakes it
+    while not finished.is_set():
+        try:
+            events = poller.poll(1000)
+        except OSError:
+            return
+        if any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in events):
+            try:
+                upstream.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
 
 
 @dataclass
