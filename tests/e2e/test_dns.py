@@ -137,8 +137,8 @@ def test_forwarding_udp_and_tcp(dnsd: DaemonProcess, upstream: FakeUpstream) -> 
         assert ask(dnsd, "asker", "external.test", tcp=True)["answers"] == ["192.0.2.10"]
         assert ask(dnsd, "asker", "nowhere.test")["rcode"] == wire.NXDOMAIN
         assert "external.test" in upstream.asked and "asker" not in upstream.asked
-        # --dns replaces the upstreams for that container: nothing listens there -> SERVFAIL
-        run_d(dnsd, "--name", "own", "--network", "fwdnet", "--dns", "127.0.0.1:1", "busybox", "sleep", "300")
+        # --dns replaces the upstreams for that container: nothing listens on its own 127.0.0.1 -> SERVFAIL
+        run_d(dnsd, "--name", "own", "--network", "fwdnet", "--dns", "127.0.0.1", "busybox", "sleep", "300")
         assert ask(dnsd, "own", "external.test")["rcode"] == wire.SERVFAIL
         assert ask(dnsd, "own", "asker")["answers"] == [address(dnsd, "asker", "fwdnet")]
     finally:
@@ -146,42 +146,36 @@ def test_forwarding_udp_and_tcp(dnsd: DaemonProcess, upstream: FakeUpstream) -> 
         moor(dnsd, "network", "rm", "fwdnet")
 
 
-def loopback_upstream(known: dict[str, str], pid: int | None = None,
-                      ports: tuple[int, ...] = (53, 0)) -> tuple[FakeUpstream, str]:
-    """A fake upstream on 127.0.0.1 of the host (``pid`` None) or of a container, and the ``--dns`` naming it:
-    the first of ``ports`` free there (53 as Docker's --dns takes it; 0 for any)."""
-    namespace = NetworkNamespace(f"/proc/{pid}/ns/net") if pid else None
+def loopback_upstream(known: dict[str, str], address: str, pid: int | None = None) -> FakeUpstream:
+    """A fake upstream at ``address``:53 (a loopback address, port 53 as Docker's --dns takes only an
+    address) on the host (``pid`` None) or in a container's network namespace."""
+    if pid is None:
+        return FakeUpstream(known, address=address, port=53)
+    namespace = NetworkNamespace(f"/proc/{pid}/ns/net")
     try:
-        for port in ports:
-            try:
-                server = FakeUpstream(known, sockets=namespace.listeners("127.0.0.1", port)) if namespace else \
-                    FakeUpstream(known, port=port)
-            except OSError:
-                continue
-            return server, "127.0.0.1" if server.port == 53 else f"127.0.0.1:{server.port}"
-        raise AssertionError("no port for a fake upstream")
+        return FakeUpstream(known, sockets=namespace.listeners(address, 53))
     finally:
-        if namespace:
-            namespace.close()
+        namespace.close()
 
 
 def test_forwarding_leaves_from_the_containers_namespace(dnsd: DaemonProcess, upstream: FakeUpstream) -> None:
     """As Docker, the server forwards from inside the container: --dns 127.0.0.1 is the container's own
     loopback, never the host's, and a container on an --internal network reaches no upstream at all."""
-    host_side, dns_option = loopback_upstream({"loop.test": "192.0.2.66"})
+    # an address of 127.0.0.0/8 of the test's own (the whole range is loopback, on the host and in containers)
+    loopback = f"127.{secrets.randbelow(200) + 50}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 2}"
+    host_side = loopback_upstream({"loop.test": "192.0.2.66"}, loopback)
     make_network(dnsd, "nsnet")
     sealed_subnet = f"10.205.{secrets.randbelow(250)}.0/24"
     assert moor(dnsd, "network", "create", "--internal", "--subnet", sealed_subnet,
                 "-o", f"com.docker.network.bridge.name=mt{secrets.token_hex(4)}", "sealednet").returncode == 0
     inside = None
     try:
-        run_d(dnsd, "--name", "own-loop", "--network", "nsnet", "--dns", dns_option, "busybox", "sleep", "300")
+        run_d(dnsd, "--name", "own-loop", "--network", "nsnet", "--dns", loopback, "busybox", "sleep", "300")
         for tcp in (False, True):  # nothing listens on the container's own 127.0.0.1 yet
             assert ask(dnsd, "own-loop", "loop.test", tcp=tcp)["rcode"] == wire.SERVFAIL
         assert host_side.asked == []
-        # a server on the container's own loopback, at the same port, is the one asked
-        inside, _ = loopback_upstream({"loop.test": "192.0.2.77"}, inspect(dnsd, "own-loop")["State"]["Pid"],
-                                      ports=(host_side.port,))
+        # a server at that address on the container's own loopback is the one asked
+        inside = loopback_upstream({"loop.test": "192.0.2.77"}, loopback, inspect(dnsd, "own-loop")["State"]["Pid"])
         for tcp in (False, True):
             assert ask(dnsd, "own-loop", "loop.test", tcp=tcp)["answers"] == ["192.0.2.77"]
         assert inside.asked == ["loop.test", "loop.test"] and host_side.asked == []
