@@ -212,3 +212,17 @@ def test_deeply_nested_json_is_400(daemon: DaemonProcess) -> None:
     body = b'{"Image": "busybox", "Labels": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     status, _, answer = raw(daemon, "POST", "/v1.41/containers/create", body, {"Content-Type": "application/json"})
     assert (status, json.loads(answer)) == (400, {"message": "invalid JSON: exceeded max depth"})
+
+
+def test_fifty_logs_follow_clients_leave_ordinary_requests_served(moord: DaemonProcess, quiet: str) -> None:
+    followers = [_open_stream(moord, f"/v1.41/containers/{quiet}/logs?follow=1&stdout=1") for _ in range(50)]
+    try:
+        for _ in range(10):
+            assert raw(moord, "GET", "/v1.41/containers/json")[0] == 200
+        status, _, body = raw(moord, "POST", "/v1.41/containers/create?name=beside-fifty",
+                              b'{"Image": "busybox", "Cmd": ["true"]}', {"Content-Type": "application/json"})
+        assert status == 201, body
+        assert raw(moord, "DELETE", "/v1.41/containers/beside-fifty")[0] == 204
+    finally:
+        for sock in followers:
+            sock.close()
