@@ -171,7 +171,7 @@ def test_forwarding_leaves_from_the_containers_namespace(dnsd: DaemonProcess, up
     inside = None
     try:
         run_d(dnsd, "--name", "own-loop", "--network", "nsnet", "--dns", loopback, "busybox", "sleep", "300")
-        for tcp in (False, True):  # nothing listens on the container's own 127.0.0.1 yet
+        for tcp in (False, True):  # nothing listens at that address in the container yet
             assert ask(dnsd, "own-loop", "loop.test", tcp=tcp)["rcode"] == wire.SERVFAIL
         assert host_side.asked == []
         # a server at that address on the container's own loopback is the one asked
