@@ -186,14 +186,17 @@ class UnixHTTPServer:
             elif key.data is None:
                 self._take_returned()
             else:
-                try:
-                    self._readable(key.data)
-                except Exception:  # this connection's problem: drop it, not the others
-                    log.exception("reading a request failed")
-                    self._drop(key.data)
+                self._try_readable(key.data)
         self._take_returned()
         self._expire()
         self._set_accepting(self._open < self.limits.max_connections and time.monotonic() >= self._accept_after)
+
+    def _try_readable(self, conn: _Connection) -> None:
+        try:
+            self._readable(conn)
+        except Exception:  # this connection's problem: drop it, not the others
+            log.exception("reading a request failed")
+            self._drop(conn)
 
     def _drop(self, conn: _Connection) -> None:
         """Forget and close a connection the accepting thread holds."""
@@ -250,6 +253,7 @@ class UnixHTTPServer:
             conn = _Connection(sock)
             conn.park()
             self._watch(conn)
+            self._try_readable(conn)  # its request is often here already
 
     def _watch(self, conn: _Connection) -> None:
         self._parked[conn.fd] = conn
@@ -269,8 +273,7 @@ class UnixHTTPServer:
             conn = self._returned.popleft()
             if conn is not None:
                 self._watch(conn)
-                if conn.reader.buffer:
-                    self._readable(conn)
+                self._try_readable(conn)  # its next request may be here already
 
     def _readable(self, conn: _Connection) -> None:
         """Bytes (or the end) arrived on an idle connection: read the request on, hand it over when ready."""
@@ -384,8 +387,13 @@ class UnixHTTPServer:
         self._wake()
 
     def _start_thread(self, target: Callable[[], None]) -> None:
-        """Run ``target`` on a thread of its own; the caller holds a stream slot for it."""
-        threading.Thread(target=target, daemon=True, name="moord-stream").start()
+        """Run ``target`` on a thread of its own; the caller took a stream slot for it (given back here if the
+        thread cannot start)."""
+        try:
+            threading.Thread(target=target, daemon=True, name="moord-stream").start()
+        except BaseException:
+            self._stream_slots.release()
+            raise
 
     def _too_busy(self, conn: _Connection) -> None:
         try:
