@@ -36,13 +36,14 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from moor.containers import mountroots
 from moor.containers.mountroots import MountRoot
 from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, go_clean, read_link, scoped_path, walk
 from moor.containers.users import resolve_user
 from moor.errors import InvalidParameter, MoorError, NotFound
+from moor.images.compression import open_decompressed
 from moor.targuard import GuardedTarInfo, HoleBudget, write_sparse
 from moor.timefmt import rfc3339_nano
 
@@ -566,7 +567,9 @@ class _Extractor:
         if not head:  # an empty body extracts nothing, as Docker's Untar
             return
         try:
-            archive = tarfile.open(fileobj=_PeekedStream(stream, head), mode="r|*",  # type: ignore[call-overload]
+            # compressed bodies go through the image code's decoders: its bomb guard, its truncation errors
+            plain = open_decompressed(cast(IO[bytes], _PeekedStream(stream, head)), "the archive")
+            archive = tarfile.open(fileobj=plain, mode="r|",
                                    encoding="utf-8", errors="surrogateescape", tarinfo=GuardedTarInfo)
         except (tarfile.TarError, EOFError, OSError) as err:
             raise InvalidParameter(f"the archive is not a valid tar stream: {err}") from None
