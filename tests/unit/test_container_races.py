@@ -7,6 +7,7 @@ size during iteration"); so could ``inspect``. Each test changes the networks in
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,25 @@ def test_hosts_of_a_container_being_removed_are_not_rewritten(fake: FakeEngine, 
     container.hosts_path = str(tmp_path / "gone" / "hosts")
     fake.containers.networking.refresh_hosts(container)  # no error
     assert not os.path.exists(container.hosts_path)
+
+
+def test_an_exit_during_a_connect_leaves_no_endpoint(fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The container exits (its networks are left) while a connect is making its endpoint: that endpoint
+    must go with the others, or the network keeps an active endpoint of a removed container."""
+    network = fake.engine.networks.create(NetworkRequest(name="late"))
+    container = fake.create("exiting")
+    fake.containers.start("exiting")
+    networking = fake.containers.networking
+    connect = networking.networks.connect
+    exits: list[threading.Thread] = []
+
+    def exit_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        exits.append(threading.Thread(target=networking.leave, args=(container,)))
+        exits[0].start()
+        exits[0].join(0.3)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(networking.networks, "connect", exit_meanwhile)
+    fake.containers.connect_network("exiting", "late", {})
+    exits[0].join(5)
+    assert container.id not in network.endpoints

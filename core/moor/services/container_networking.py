@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,10 @@ class ContainerNetworking:
         self.dns = EmbeddedDNS(networks.resolve, networks.reverse, self.dns_upstreams)
         #: whether ``default`` means the ``bridge`` network, as in Docker (needs the bridge driver)
         self.bridge_by_default = networks.has_driver("bridge")
+        #: a connect to a running container and that container's exit (leave) happen one after the other
+        self._exits = threading.RLock()
+        #: IDs of the containers that left their networks since their last start (exited, start failed)
+        self._left: set[str] = set()
 
     def close(self) -> None:
         """At a clean stop with nothing running, take the default bridge off the host (it comes back lazily).
@@ -185,6 +190,8 @@ class ContainerNetworking:
 
     def join(self, container: Container, pid: int) -> None:
         """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
+        with self._exits:
+            self._left.discard(container.id)
         for name in list(container.networks):
             wish = container.networks.get(name)
             if wish is None:  # disconnected by another request meanwhile
@@ -323,15 +330,18 @@ class ContainerNetworking:
 
     def leave(self, container: Container) -> None:
         """Disconnect the container from its networks (it exited or did not start); keep what it asked for."""
-        for name, settings in list(container.networks.items()):
-            if not settings.get("EndpointID"):  # a start moord did not finish: the network service knows it
-                network = self.networks.find(name)
-                endpoint = network.endpoints.get(container.id) if network is not None else None
-                if endpoint is not None:
-                    container.networks[name] = settings = {**settings, "EndpointID": endpoint.endpoint_id}
-            if settings.get("EndpointID"):
-                self.networks.disconnect(container, name, None)
-            container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        with self._exits:  # after a connect under way: its endpoint is disconnected too
+            self._left.add(container.id)
+            for name, settings in list(container.networks.items()):
+                if not settings.get("EndpointID"):  # a start moord did not finish: the network service knows it
+                    network = self.networks.find(name)
+                    endpoint = network.endpoints.get(container.id) if network is not None else None
+                    if endpoint is not None:
+                        container.networks[name] = settings = {**settings, "EndpointID": endpoint.endpoint_id}
+                if settings.get("EndpointID"):
+                    self.networks.disconnect(container, name, None)
+                container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"),
+                                            "Aliases": settings.get("Aliases")}
         container.ports = {}  # a start that failed half-way published some
         self.dns.detach(container.id)
         self.refresh_hosts(container)
@@ -401,14 +411,15 @@ class ContainerNetworking:
         if network.name in container.networks and container.networks[network.name].get("EndpointID"):
             raise Forbidden(f"endpoint with name {container.name} already exists in network {network.name}")
         wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
-        if container.state.Running:
-            container.networks[network.name] = self.networks.connect(
-                container, network.name, f"/proc/{container.state.Pid}/ns/net", wish,
-                self._mac_for(container, network.name))
-            self.refresh_hosts(container)
-            self.sync_dns(container, container.state.Pid, new_resolv_conf=True)
-        else:
-            container.networks[network.name] = wish
+        with self._exits:  # an exit meanwhile waits, then disconnects this endpoint with the others
+            if container.state.Running and container.id not in self._left:
+                container.networks[network.name] = self.networks.connect(
+                    container, network.name, f"/proc/{container.state.Pid}/ns/net", wish,
+                    self._mac_for(container, network.name))
+                self.refresh_hosts(container)
+                self.sync_dns(container, container.state.Pid, new_resolv_conf=True)
+            else:
+                container.networks[network.name] = wish
         self.store.save(container)
         self._publish("connect", network, container)
 
