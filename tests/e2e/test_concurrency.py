@@ -6,15 +6,30 @@ A bounded sample of ``scripts/concurrency`` (``moor.testing.concurrency``), and 
 from __future__ import annotations
 
 import os
+import random
 import time
 
 import pytest
 
+from moor.testing.concurrency import ConcurrencyBench
 from moor.testing.crashpoints import busybox_rootfs
 from moor.testing.daemon import DaemonProcess
 from moor.testing.leaks import leaks
 
 pytestmark = pytest.mark.root
+
+
+def test_parallel_clients_get_only_docker_errors_and_leave_nothing(tmp_path) -> None:
+    seed = random.randrange(1 << 30)
+    bench = ConcurrencyBench(clients=12, seconds=15, seed=seed, root=str(tmp_path / "cc"), stall_seconds=60,
+                             request_seconds=180)
+    try:
+        bench.setup()
+        problems = bench.run()
+        log = bench.daemon.log()
+    finally:
+        bench.close()
+    assert not problems, bench.summary(problems) + "\n--- moord's log (end) ---\n" + log[-6000:]
 
 
 def test_rm_f_right_after_start_leaves_no_runc_state(tmp_path) -> None:
