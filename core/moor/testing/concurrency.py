@@ -132,8 +132,10 @@ def dump_stacks(daemon: DaemonProcess) -> str:
             return "thread stacks (SIGUSR1):\n" + handle.read()
     py_spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     if os.path.exists(py_spy):
-        result = subprocess.run([py_spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60)
-        return "thread stacks (py-spy):\n" + result.stdout + result.stderr
+        result = subprocess.run([py_spy, "dump", "--nonblocking", "--pid", str(pid)], capture_output=True, text=True,
+                                timeout=60)
+        if result.returncode == 0:
+            return "thread stacks (py-spy):\n" + result.stdout
     stacks = []
     for task in sorted(os.listdir(f"/proc/{pid}/task")):
         try:
