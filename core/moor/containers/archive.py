@@ -193,6 +193,8 @@ def _translate(error: OSError, path: str, container: str) -> MoorError:
         return InvalidParameter(f"lstat {container_path(path)}: not a directory")
     if error.errno == errno.ELOOP:
         return InvalidParameter(f"{path}: too many levels of symbolic links")
+    if error.errno == errno.ENAMETOOLONG:  # a name no file system holds: the client's mistake, not ours
+        return InvalidParameter(f"{path}: file name too long")
     return MoorError(f"{path}: {(error.strerror or str(error)).lower()}")
 
 
