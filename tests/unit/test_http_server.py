@@ -66,6 +66,10 @@ class Tiny:
                     self.running -= 1
             return Response(body=b"released", content_type="text/plain")
 
+        @route("GET", "/big")
+        def big(request: Request) -> Response:
+            return Response(body=b"x" * (8 << 20), content_type="text/plain")
+
         @route("GET", "/boom")
         def boom(request: Request) -> Response:
             raise RuntimeError("kaboom")
@@ -522,3 +526,16 @@ def test_a_failure_in_the_accepting_thread_drops_one_connection_only(server: Uni
         assert closed_by_server(sock)
     monkeypatch.undo()
     assert exchange(server, b"GET /ping HTTP/1.1\r\n\r\n")[::2] == (200, b"OK")
+
+
+def test_clients_that_leave_their_answer_unread_lose_it_and_free_the_workers(tmp_path: Path, tiny: Tiny) -> None:
+    limits = Limits(workers=2, send_timeout=0.5)
+    with serving(tmp_path, Application(tiny.router), limits) as running:
+        stalled = [connect(running) for _ in range(4)]
+        try:
+            for sock in stalled:
+                sock.sendall(b"GET /big HTTP/1.1\r\n\r\n")  # and never read
+            assert exchange(running, b"GET /ping HTTP/1.1\r\n\r\n")[::2] == (200, b"OK")  # in 10 s at most
+        finally:
+            for sock in stalled:
+                sock.close()

@@ -456,6 +456,7 @@ class UnixHTTPServer:
             log.error("%s %s: the application answered %r", request.method, request.path, answer)
             answer = Response(status=500, body=error_body("the handler gave no response"))
         keep = head.keep_alive and self._finish_body(conn, body)
+        conn.sock.settimeout(self.limits.send_timeout)
         self._send_whole(conn, request, answer, keep)
         return _KEEP if keep else self._linger(conn)
 

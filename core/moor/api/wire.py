@@ -26,6 +26,7 @@ class Limits:
     header_timeout: float = 10.0  #: from a request's first byte to the end of its head (and of a buffered body)
     body_timeout: float = 120.0  #: the longest silence while a body is read
     idle_timeout: float = 120.0  #: a kept-alive connection without a request is closed after this
+    send_timeout: float = 30.0  #: the longest a client may leave a whole answer unread (it holds a worker)
     buffered_body: int = 1 << 20  #: a body up to this size is read before the handler runs, off the pool
     drain_bytes: int = 256 * 1024  #: an unread body up to this size is skipped to keep the connection
     drain_timeout: float = 2.0  #: ... and read for at most this long
