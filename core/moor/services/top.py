@@ -17,6 +17,8 @@ def top(service: ContainerService, ident: str, ps_args: str) -> dict[str, Any]:
     if not container.state.Running:
         raise Conflict(f"Container {container.id} is not running")
     pids = {int(p) for p in service.processes.ps(container.id)}
+    if "\x00" in ps_args:  # no argument of a program can hold one (Go's exec refuses it too)
+        raise InvalidParameter("ps: invalid argument: ps_args contains a NUL byte")
     args = (ps_args or "-ef").split()
     result = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
