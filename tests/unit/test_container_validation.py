@@ -169,3 +169,38 @@ def test_a_paused_container_is_neither_started_nor_execed(fake: FakeEngine) -> N
         fake.engine.container_io.exec_create(fake.containers.get("frozen"), {"Cmd": ["ls"]})
     fake.engine.resources.unpause("frozen")
     fake.engine.container_io.exec_create(fake.containers.get("frozen"), {"Cmd": ["ls"]})
+
+
+# --------------------------------------------------------------------------- Docker's verifyContainerSettings
+
+
+@pytest.mark.parametrize(("body", "message"), [  # dockerd 20.10's answers to the same bodies
+    ({"Env": ["=foo"]}, "invalid environment variable: =foo"),
+    ({"Env": [""]}, "invalid environment variable: "),
+    ({"WorkingDir": "rel"}, "the working directory 'rel' is invalid, it needs to be an absolute path"),
+    ({"WorkingDir": "/a\x00b"}, "the working directory '/a\x00b' is invalid, it needs to be an absolute path"),
+    ({"StopSignal": "FOO"}, "Invalid signal: FOO"),
+    ({"StopSignal": "0"}, "Invalid signal: 0"),
+    ({"StopSignal": "a\x00b"}, "Invalid signal: a\x00b"),
+    ({"Healthcheck": {"Interval": 5}}, "Interval in Healthcheck cannot be less than 1ms"),
+    ({"Healthcheck": {"Timeout": -5}}, "Timeout in Healthcheck cannot be less than 1ms"),
+    ({"Healthcheck": {"StartPeriod": 5}}, "StartPeriod in Healthcheck cannot be less than 1ms"),
+    ({"Healthcheck": {"Retries": -1}}, "Retries in Healthcheck cannot be negative"),
+    ({"HostConfig": {"CapAdd": ["CAP_X"]}}, 'invalid CapAdd: unknown capability: "CAP_X"'),
+    ({"HostConfig": {"CapDrop": ["foo"]}}, 'invalid CapDrop: unknown capability: "CAP_FOO"'),
+    ({"HostConfig": {"Isolation": "x"}}, "Invalid isolation: \"x\" - linux only supports 'default'"),
+    ({"HostConfig": {"CgroupnsMode": "x"}}, "invalid cgroup namespace mode: x"),
+])
+def test_create_checks_values_as_dockerd(fake: FakeEngine, body: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        fake.create("refused", **body)
+    assert refused.value.message == message
+    assert fake.containers.store.all() == [] and "prepare" not in fake.storage().operations()
+
+
+def test_create_takes_the_values_dockerd_takes(fake: FakeEngine) -> None:
+    fake.create("fine", Env=["A=1", "B"], WorkingDir="/srv", StopSignal="SIGUSR1",
+                Healthcheck={"Test": ["CMD", "true"], "Interval": 10**9, "Retries": 0},
+                HostConfig={"CapAdd": ["net_admin", "ALL"], "CapDrop": ["CAP_CHOWN"], "Isolation": "Default",
+                            "CgroupnsMode": "private"})
+    fake.create("numbered", StopSignal="10")

@@ -12,7 +12,7 @@ import pytest
 
 from moor.api import schema
 from moor.api.http import Request
-from moor.api.params import int_query, path_query, tail_query, time_arg, uint_query
+from moor.api.params import int_query, parse_filters, path_query, tail_query, time_arg, uint_query
 from moor.api.validate import decode
 from moor.errors import InvalidParameter
 
@@ -229,3 +229,21 @@ def test_a_path_with_a_nul_byte_is_refused() -> None:
     with pytest.raises(InvalidParameter):
         path_query(_request({"path": ["/etc\x00x"]}))
     assert path_query(_request({"path": ["/etc"]})) == "/etc"
+
+
+@pytest.mark.parametrize(("text", "message"), [  # dockerd 20.10's answers (as 500s)
+    ('{"label":[["a"]]}', "json: cannot unmarshal array into Go value of type map[string]bool"),
+    ('{"label":{"a":"x"}}', "json: cannot unmarshal string into Go value of type bool"),
+    ("[1]", "json: cannot unmarshal array into Go value of type map[string]map[string]bool"),
+    ('{"label":5}', "json: cannot unmarshal number into Go value of type map[string]bool"),
+])
+def test_filters_of_neither_form_are_400s_in_gos_words(text: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        parse_filters(_request({"filters": [text]}))
+    assert caught.value.message == message
+
+
+def test_filters_in_both_forms() -> None:
+    assert parse_filters(_request({"filters": ['{"label":["a=1"],"status":{"running":true,"exited":false}}']})) == {
+        "label": ["a=1"], "status": ["running"]}
+    assert parse_filters(_request({})) == {}

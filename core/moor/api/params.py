@@ -10,6 +10,7 @@ import math
 import re
 
 from moor.api.http import Request
+from moor.api.validate import json_kind
 from moor.errors import InvalidParameter, MoorError
 from moor.timefmt import parse_timestamp
 
@@ -24,15 +25,21 @@ def parse_filters(request: Request) -> dict[str, list[str]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise InvalidParameter("invalid filters: expected a JSON object")
+        raise InvalidParameter(f"json: cannot unmarshal {json_kind(raw)} into Go value of type "
+                               "map[string]map[string]bool")
     result: dict[str, list[str]] = {}
     for key, value in raw.items():
-        if isinstance(value, dict):
+        if value is None:
+            result[key] = []
+        elif isinstance(value, list) and all(isinstance(v, str) or v is None for v in value):
+            result[key] = ["" if v is None else v for v in value]
+        elif isinstance(value, dict) and all(isinstance(v, bool) or v is None for v in value.values()):
             result[key] = [k for k, enabled in value.items() if enabled]
-        elif isinstance(value, list):
-            result[key] = [str(v) for v in value]
-        else:
-            raise InvalidParameter(f"invalid filter value for {key!r}")
+        else:  # neither Docker's form nor the legacy one: Go's error of the legacy decoding, its last try
+            wrong = next((v for v in value.values() if not isinstance(v, bool) and v is not None), value) \
+                if isinstance(value, dict) else value
+            go_type = "bool" if wrong is not value else "map[string]bool"
+            raise InvalidParameter(f"json: cannot unmarshal {json_kind(wrong)} into Go value of type {go_type}")
     return result
 
 

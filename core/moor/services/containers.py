@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from moor.containers import restart as restart_policy
 from moor.containers import security
+from moor.containers.createcheck import check_create
 from moor.containers.etcfiles import check_network_files, write_etc_files
 from moor.containers.limits import apply_resource_defaults, oci_resources, validate_resources
 from moor.containers.model import ProcessSpec, RuntimeSpecInput
@@ -137,6 +138,7 @@ class ContainerService:
             raise InvalidParameter("config cannot be empty in order to create a container")
         host_config = dict(body.get("HostConfig") or {})
         validate_resources(host_config)
+        check_create(body, host_config)
         check_network_files(body, host_config)
         self.networking.check_network_mode(body, host_config)
         image_name = body.get("Image") or ""

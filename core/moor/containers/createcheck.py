@@ -1,0 +1,75 @@
+"""Docker's checks of a create request's values (its ``verifyContainerSettings``), in its words.
+
+The JSON types are checked before (:mod:`moor.api.validate`); these are the values dockerd 20.10
+refuses with a 400 once the types are right: a relative working directory, an unknown stop signal,
+an environment entry without a name, health-check durations under a millisecond, unknown
+capabilities, an isolation or cgroup namespace mode Linux does not have.
+"""
+
+from __future__ import annotations
+
+import json
+import signal as signals
+from typing import Any
+
+from moor.containers.spec import normalize_capabilities
+from moor.errors import InvalidParameter
+
+#: Docker's ``containertypes.MinimumDuration`` (1 ms), in nanoseconds.
+MINIMUM_DURATION = 1_000_000
+CGROUPNS_MODES = ("", "host", "private")
+ISOLATIONS = ("", "default")
+
+
+def check_signal(text: str) -> None:
+    """Docker's ``signal.ParseSignal``: a known name (with or without ``SIG``) or a number other than 0."""
+    if text.isascii() and text.isdigit():
+        if int(text) == 0:
+            raise InvalidParameter(f"Invalid signal: {text}")
+        return
+    name = text.upper()
+    name = name[3:] if name.startswith("SIG") else name
+    if not name or name.startswith("_") or not name.isalnum() or not hasattr(signals, "SIG" + name):
+        raise InvalidParameter(f"Invalid signal: {text}")
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """The container config's checks (Docker's ``validateContainerConfig``)."""
+    working_dir = config.get("WorkingDir") or ""
+    if working_dir and (not working_dir.startswith("/") or "\x00" in working_dir):
+        raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
+    if config.get("StopSignal"):
+        check_signal(config["StopSignal"])
+    for entry in config.get("Env") or []:
+        if not entry.split("=", 1)[0]:
+            raise InvalidParameter(f"invalid environment variable: {entry}")
+    health = config.get("Healthcheck") or {}
+    for field in ("Interval", "Timeout"):
+        if health.get(field) and health[field] < MINIMUM_DURATION:
+            raise InvalidParameter(f"{field} in Healthcheck cannot be less than 1ms")
+    if (health.get("Retries") or 0) < 0:
+        raise InvalidParameter("Retries in Healthcheck cannot be negative")
+    if health.get("StartPeriod") and health["StartPeriod"] < MINIMUM_DURATION:
+        raise InvalidParameter("StartPeriod in Healthcheck cannot be less than 1ms")
+
+
+def check_host_config(host_config: dict[str, Any]) -> None:
+    """The host config's checks that need nothing but the request (Docker's ``validateHostConfig`` and
+    ``verifyPlatformContainerSettings``)."""
+    for field in ("CapAdd", "CapDrop"):
+        try:
+            normalize_capabilities(list(host_config.get(field) or []))
+        except InvalidParameter as err:
+            raise InvalidParameter(f"invalid {field}: {err}") from None
+    isolation = host_config.get("Isolation") or ""
+    if isolation.lower() not in ISOLATIONS:
+        raise InvalidParameter(f"Invalid isolation: {json.dumps(isolation)} - linux only supports 'default'")
+    mode = host_config.get("CgroupnsMode") or ""
+    if mode not in CGROUPNS_MODES:
+        raise InvalidParameter(f"invalid cgroup namespace mode: {mode}")
+
+
+def check_create(body: dict[str, Any], host_config: dict[str, Any]) -> None:
+    """Both: ``body`` is the create request (the container config), ``host_config`` its HostConfig."""
+    check_config(body)
+    check_host_config(host_config)
