@@ -158,3 +158,15 @@ def test_a_paused_container_is_neither_started_nor_execed(moord: DaemonProcess) 
             409, {"message": "Container typed-paused is paused, unpause the container before exec"})
     finally:
         moor(moord, "rm", "-f", "typed-paused")
+
+
+def test_an_unknown_wait_condition_waits_for_not_running_as_docker(moord: DaemonProcess) -> None:
+    """It was refused inside the answer's stream: a traceback and a connection closed without an answer."""
+    ok(moor(moord, "create", "--name", "typed-waited", "busybox", "true"))
+    try:
+        status, answer = call(moord, "POST", "/containers/typed-waited/wait?condition=bogus")
+        assert (status, answer) == (200, {"StatusCode": 0, "Error": None})
+        assert call(moord, "POST", "/containers/typed-waited/kill?signal=SIGNOPE") == (
+            400, {"message": "Invalid signal: SIGNOPE"})
+    finally:
+        moor(moord, "rm", "-f", "typed-waited")

@@ -204,3 +204,20 @@ def test_create_takes_the_values_dockerd_takes(fake: FakeEngine) -> None:
                 HostConfig={"CapAdd": ["net_admin", "ALL"], "CapDrop": ["CAP_CHOWN"], "Isolation": "Default",
                             "CgroupnsMode": "private"})
     fake.create("numbered", StopSignal="10")
+
+
+def test_a_bad_signal_is_a_400_before_the_state_is_looked_at(fake: FakeEngine) -> None:
+    fake.create("idle")  # never started: a good signal is a 409, a bad one a 400 (Docker parses it first)
+    with pytest.raises(InvalidParameter, match="^Invalid signal: SIGNOPE$"):
+        fake.containers.kill("idle", "SIGNOPE")
+    with pytest.raises(Conflict):
+        fake.containers.kill("idle", "KILL")
+
+
+def test_rename_to_a_bad_name_answers_in_dockers_words(fake: FakeEngine) -> None:
+    fake.create("old")
+    with pytest.raises(InvalidParameter) as refused:
+        fake.containers.rename("old", "bad\n")
+    assert refused.value.message == ("Error when allocating new name: Invalid container name (/bad\n), "
+                                     "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+    assert fake.containers.get("old").name == "old"

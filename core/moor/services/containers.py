@@ -600,9 +600,9 @@ class ContainerService:
 
     def kill(self, ident: str, signal: str = "KILL") -> Container:
         container = self.get(ident)
+        name = _signal_name(signal)  # a bad signal is a 400 whatever the state, as in Docker
         if not container.state.Running:
             raise Conflict(f"Cannot kill container: {ident}: Container {container.id} is not running")
-        name = _signal_name(signal)
         stop_signal = _signal_name(container.config.get("StopSignal") or "TERM")
         if name in ("KILL", "TERM", "INT", "QUIT", stop_signal):  # fatal: the restart policy stands down
             container.manually_stopped = True
@@ -762,7 +762,11 @@ class ContainerService:
         container = self.get(ident)
         if not new_name:
             raise InvalidParameter("Neither old nor new names may be empty")
-        new_name = check_name(new_name)
+        try:
+            new_name = check_name(new_name)
+        except InvalidParameter:  # Docker's words, which show the name with its slash
+            raise InvalidParameter(f"Error when allocating new name: Invalid container name (/{new_name.lstrip('/')}), "
+                                   "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed") from None
         with self.store.lock:
             if container.name == new_name:
                 raise Conflict("Renaming a container with the same name as its current name")

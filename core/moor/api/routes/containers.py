@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 
 
 def build(engine: Engine) -> Router:
@@ -69,7 +70,9 @@ def build(engine: Engine) -> Router:
     @router.route("POST", "/containers/{ident}/wait")
     def wait(request: Request, ident: str) -> Response:
         container = containers.get(ident)
-        condition = request.arg("condition") or "not-running"
+        condition = request.arg("condition")
+        if condition not in WAIT_CONDITIONS:  # Docker waits for not-running when it does not know the condition
+            condition = "not-running"
 
         def result() -> Iterator[bytes]:
             code = containers.wait(container.id, condition)
