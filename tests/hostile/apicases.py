@@ -267,5 +267,83 @@ def table_query_cases() -> list[Case]:
     return cases
 
 
+#: values of the right type that Docker refuses (or that issue 12 asks to refuse): (id, HostConfig or top-level
+#: fields merged into a valid create body)
+_SEMANTIC: list[tuple[str, dict[str, Any]]] = [
+    ("memory-below-minimum", {"HostConfig": {"Memory": 1}}),
+    ("oom-score-adj-1001", {"HostConfig": {"OomScoreAdj": 1001}}),
+    ("oom-score-adj--1001", {"HostConfig": {"OomScoreAdj": -1001}}),
+    ("shm-size-negative", {"HostConfig": {"ShmSize": -1}}),
+    ("restart-always-with-count", {"HostConfig": {"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}}),
+    ("restart-bogus", {"HostConfig": {"RestartPolicy": {"Name": "bogus"}}}),
+    ("mount-bind-relative", {"HostConfig": {"Mounts": [{"Type": "bind", "Source": "relative", "Target": "/x"}]}}),
+    ("mount-type-unknown", {"HostConfig": {"Mounts": [{"Type": "nope", "Target": "/x"}]}}),
+    ("mount-target-relative", {"HostConfig": {"Mounts": [{"Type": "volume", "Target": "relative"}]}}),
+    ("mount-target-missing", {"HostConfig": {"Mounts": [{"Type": "tmpfs"}]}}),
+    ("mount-bind-missing-source", {"HostConfig": {"Mounts": [{"Type": "bind", "Source": "/no/such/dir",
+                                                              "Target": "/x"}]}}),
+    ("mount-duplicate-target", {"HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "/x"},
+                                                          {"Type": "tmpfs", "Target": "/x"}]}}),
+    ("tmpfs-and-mount-same-target", {"HostConfig": {"Tmpfs": {"/x": ""},
+                                                    "Mounts": [{"Type": "tmpfs", "Target": "/x"}]}}),
+    ("bind-bad-mode", {"HostConfig": {"Binds": ["/etc:/x:rw,zzz"]}}),
+    ("bind-empty-source", {"HostConfig": {"Binds": [":/x"]}}),
+    ("bind-too-many-parts", {"HostConfig": {"Binds": ["/a:/b:/c:/d"]}}),
+    ("bind-relative-target", {"HostConfig": {"Binds": ["/etc:relative"]}}),
+    ("security-opt-bogus", {"HostConfig": {"SecurityOpt": ["bogus"]}}),
+    ("security-opt-seccomp-missing-file", {"HostConfig": {"SecurityOpt": ["seccomp=/no/such/profile.json"]}}),
+    ("security-opt-unknown-key", {"HostConfig": {"SecurityOpt": ["nope=1"]}}),
+    ("cap-add-unknown", {"HostConfig": {"CapAdd": ["CAP_NOPE"]}}),
+    ("cap-drop-unknown", {"HostConfig": {"CapDrop": ["NOPE"]}}),
+    ("port-spec-not-a-number", {"ExposedPorts": {"abc/tcp": {}}}),
+    ("port-spec-too-big", {"ExposedPorts": {"99999/tcp": {}}}),
+    ("port-binding-bad-host-port", {"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "notaport"}]}}}),
+    ("port-binding-bad-key", {"HostConfig": {"PortBindings": {"80/nope": [{"HostPort": "8080"}]}}}),
+    ("volumes-from-missing", {"HostConfig": {"VolumesFrom": ["hostile-absent"]}}),
+    ("network-mode-container-missing", {"HostConfig": {"NetworkMode": "container:hostile-absent"}}),
+    ("network-mode-missing", {"HostConfig": {"NetworkMode": "hostile-absent"}}),
+    ("stop-signal-unknown", {"StopSignal": "SIGNOPE"}),
+    ("stop-timeout-negative", {"StopTimeout": -5}),
+    ("user-with-nul", {"User": "root\x00"}),
+    ("env-with-nul", {"Env": ["A=b\x00c"]}),
+    ("cmd-with-nul", {"Cmd": ["echo", "a\x00b"]}),
+    ("label-key-empty", {"Labels": {"": "x"}}),
+    ("cpus-too-many", {"HostConfig": {"NanoCpus": 10**15}}),
+    ("cpuset-garbage", {"HostConfig": {"CpusetCpus": "0-,x"}}),
+    ("pids-limit-negative", {"HostConfig": {"PidsLimit": -5}}),
+    ("ulimit-garbage", {"HostConfig": {"Ulimits": [{"Name": "nope", "Soft": 1, "Hard": 0}]}}),
+    ("log-driver-unknown", {"HostConfig": {"LogConfig": {"Type": "nope"}}}),
+    ("log-opt-unknown", {"HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"nope": "1"}}}}),
+    ("ipc-mode-garbage", {"HostConfig": {"IpcMode": "garbage"}}),
+    ("pid-mode-container-missing", {"HostConfig": {"PidMode": "container:hostile-absent"}}),
+    # issue 12: values 20.10 took without a look
+    ("extra-hosts-newline-injection", {"HostConfig": {"ExtraHosts": ["evil:1.2.3.4\n6.6.6.6 injected"]}}),
+    ("extra-hosts-no-ip", {"HostConfig": {"ExtraHosts": ["evil"]}}),
+    ("extra-hosts-bad-ip", {"HostConfig": {"ExtraHosts": ["evil:999.1.1.1"]}}),
+    ("dns-not-an-address", {"HostConfig": {"Dns": ["not-an-address"]}}),
+    ("dns-with-port", {"HostConfig": {"Dns": ["127.0.0.1:5353"]}}),
+    ("host-ip-not-an-address", {"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "evil", "HostPort": "8080"}]}}}),
+    ("hostname-newline", {"Hostname": "bad\nhost"}),
+    ("hostname-too-long", {"Hostname": "h" * 300}),
+    ("privileged-string-false", {"HostConfig": {"Privileged": "false"}}),
+    ("cap-add-as-object", {"HostConfig": {"CapAdd": {"SYS_ADMIN": True}}}),
+    ("readonly-string-true", {"HostConfig": {"ReadonlyRootfs": "true"}}),
+]
+
+
+def semantic_cases() -> list[Case]:
+    """Well-typed create bodies with values Docker refuses."""
+    cases = []
+    for case_id, fields in _SEMANTIC:
+        body: dict[str, Any] = {"Image": "busybox", "Cmd": ["true"]}
+        for key, value in fields.items():
+            if key == "HostConfig":
+                body.setdefault("HostConfig", {}).update(value)
+            else:
+                body[key] = value
+        cases.append(Case(f"value-{case_id}", "container_create", "POST", "/containers/create", encode(body)))
+    return cases
+
+
 def all_cases() -> list[Case]:
-    return field_cases() + body_cases() + query_cases() + table_query_cases()
+    return field_cases() + body_cases() + query_cases() + table_query_cases() + semantic_cases()
