@@ -711,6 +711,9 @@ class ContainerService:
             if container.state.Restarting and not force:
                 raise Conflict(f"You cannot remove a restarting container {container.id}. Stop the container "
                                "before attempting removal or force remove")
+            if container.state.Paused and not force:
+                raise Conflict(f"You cannot remove a paused container {container.id}. Unpause and then stop the "
+                               "container before attempting removal or force remove")
             if (container.state.Running or container.id in self._starting) and not force:
                 raise Conflict(f"You cannot remove a running container {container.id}. Stop the container before "
                                "attempting removal or force remove")
