@@ -81,6 +81,11 @@ BODIES = [
     ("/networks/create", {"Name": 123}, J + "number into Go struct field NetworkCreateRequest.Name of type string"),
     ("/networks/create", {"Name": "n1", "Internal": "true"},
      J + "string into Go struct field NetworkCreateRequest.Internal of type bool"),
+    ("/networks/bridge/connect", {"Container": None}, 'invalid name or ID supplied: ""'),
+    ("/networks/bridge/disconnect", {}, 'invalid name or ID supplied: ""'),
+    ("/containers/create", {"Image": "busybox", "HostConfig": {"Runtime": "a b"}}, "Unknown runtime specified a b"),
+    ("/containers/create", {"Image": "busybox", "WorkingDir": "rel"},
+     "the working directory 'rel' is invalid, it needs to be an absolute path"),
     ("/volumes/create", {"Name": "v", "Labels": ["a"]},
      J + "array into Go struct field VolumeCreateBody.Labels of type map[string]string"),
 ]

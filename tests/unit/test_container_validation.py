@@ -221,3 +221,27 @@ def test_rename_to_a_bad_name_answers_in_dockers_words(fake: FakeEngine) -> None
     assert refused.value.message == ("Error when allocating new name: Invalid container name (/bad\n), "
                                      "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     assert fake.containers.get("old").name == "old"
+
+
+@pytest.mark.parametrize(("host_config", "message"), [  # dockerd 20.10's words (its QoS refusals are 500s)
+    ({"Runtime": "a b"}, "Unknown runtime specified a b"),
+    ({"IOMaximumIOps": 1}, "Invalid QoS settings: linux does not support configuration of maximum IOPs"),
+    ({"IOMaximumBandwidth": 1}, "Invalid QoS settings: linux does not support configuration of maximum bandwidth"),
+])
+def test_runtime_and_windows_only_settings_are_refused(fake: FakeEngine, host_config: dict[str, Any],
+                                                       message: str) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        fake.create("refused", HostConfig=host_config)
+    assert refused.value.message == message
+    assert fake.containers.store.all() == []
+    fake.create("default-runtime", HostConfig={"Runtime": "runc"})
+
+
+def test_cpu_shares_above_the_kernels_maximum_are_lowered_as_docker_does(fake: FakeEngine) -> None:
+    """runc refused them at start, a 500."""
+    assert fake.create("shares", HostConfig={"CpuShares": 10**9}).host_config["CpuShares"] == 262144
+
+
+def test_an_empty_container_name_or_id_is_a_400(fake: FakeEngine) -> None:
+    with pytest.raises(InvalidParameter, match='^invalid name or ID supplied: ""$'):
+        fake.containers.get("")

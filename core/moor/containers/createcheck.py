@@ -64,12 +64,19 @@ def check_host_config(host_config: dict[str, Any]) -> None:
     isolation = host_config.get("Isolation") or ""
     if isolation.lower() not in ISOLATIONS:
         raise InvalidParameter(f"Invalid isolation: {json.dumps(isolation)} - linux only supports 'default'")
+    for field, what in (("IOMaximumIOps", "maximum IOPs"), ("IOMaximumBandwidth", "maximum bandwidth")):
+        if host_config.get(field):
+            raise InvalidParameter(f"Invalid QoS settings: linux does not support configuration of {what}")
     mode = host_config.get("CgroupnsMode") or ""
     if mode not in CGROUPNS_MODES:
         raise InvalidParameter(f"invalid cgroup namespace mode: {mode}")
 
 
-def check_create(body: dict[str, Any], host_config: dict[str, Any]) -> None:
-    """Both: ``body`` is the create request (the container config), ``host_config`` its HostConfig."""
+def check_create(body: dict[str, Any], host_config: dict[str, Any], runtime: str = "runc") -> None:
+    """Both: ``body`` is the create request (the container config), ``host_config`` its HostConfig; ``runtime``
+    is the name of the daemon's one OCI runtime."""
     check_config(body)
     check_host_config(host_config)
+    wanted = host_config.get("Runtime") or ""
+    if wanted and wanted != runtime:
+        raise InvalidParameter(f"Unknown runtime specified {wanted}")

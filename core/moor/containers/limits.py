@@ -38,6 +38,8 @@ from moor.hostinfo import online_cpus
 
 #: Docker's smallest memory limit (linuxMinMemory).
 MIN_MEMORY = 6 * 1024 * 1024
+#: The largest cpu.shares the kernel takes (Docker's linuxMaxCPUShares).
+MAX_CPU_SHARES = 262144
 #: The CFS period Docker uses for NanoCpus (100 ms).
 NANO_CPU_PERIOD = 100_000
 
@@ -301,6 +303,8 @@ def apply_resource_defaults(host_config: dict[str, Any], swap_supported: bool | 
         host_config["MemorySwap"] = memory * 2
     if host_config.get("MemorySwappiness") == -1:
         host_config["MemorySwappiness"] = None
+    if _int(host_config, "CpuShares") > MAX_CPU_SHARES:  # Docker lowers it to the kernel's maximum (runc refuses more)
+        host_config["CpuShares"] = MAX_CPU_SHARES
     for name, value in RESOURCE_DEFAULTS.items():
         if host_config.get(name) is None and value is not None:
             host_config[name] = list(value) if isinstance(value, list) else value

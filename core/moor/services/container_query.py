@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from moor.containers.mountpoints import references
-from moor.errors import NotFound
+from moor.errors import InvalidParameter, NotFound
 from moor.services.images import ImageUser
 
 if TYPE_CHECKING:
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 
 def get_container(store: ContainerStore, ident: str) -> Container:
-    """The container by full or short ID or name in ``store``; NotFound in Docker's words."""
+    """The container by full or short ID or name in ``store``; NotFound in Docker's words (an empty ``ident``
+    is a 400, as in Docker: it names nothing)."""
+    if not ident:
+        raise InvalidParameter('invalid name or ID supplied: ""')
     container = store.find(ident)
     if container is None:
         raise NotFound(f"No such container: {ident}")

@@ -138,7 +138,7 @@ class ContainerService:
             raise InvalidParameter("config cannot be empty in order to create a container")
         host_config = dict(body.get("HostConfig") or {})
         validate_resources(host_config)
-        check_create(body, host_config)
+        check_create(body, host_config, self.config.runtime.name)
         check_network_files(body, host_config)
         self.networking.check_network_mode(body, host_config)
         image_name = body.get("Image") or ""
