@@ -15,7 +15,7 @@ from moor.containers.etcfiles import check_dns, check_hostname, extra_host_line
 from moor.containers.limits import parse_list, validate_resources
 from moor.containers.mountspec import parse_all
 from moor.containers.record import check_name
-from moor.errors import Conflict, InvalidParameter
+from moor.errors import Conflict, InvalidParameter, NotFound
 from moor.images.reference import HEX64
 from moor.netaddr import check_mac_address
 from unit.test_container_service import FakeEngine
@@ -245,3 +245,12 @@ def test_cpu_shares_above_the_kernels_maximum_are_lowered_as_docker_does(fake: F
 def test_an_empty_container_name_or_id_is_a_400(fake: FakeEngine) -> None:
     with pytest.raises(InvalidParameter, match='^invalid name or ID supplied: ""$'):
         fake.containers.get("")
+
+
+@pytest.mark.parametrize("image", ["a\x00b", "Busybox", "a" * 300, "busybox:bad tag"])
+def test_an_image_name_that_is_no_reference_is_a_400_not_a_404(fake: FakeEngine, image: str) -> None:
+    """A 404 has the docker CLI try to pull; Docker answers 'invalid reference format'."""
+    with pytest.raises(InvalidParameter, match="^invalid reference format"):
+        fake.containers.create({"Image": image}, "x")
+    with pytest.raises(NotFound):
+        fake.containers.create({"Image": "nothere:1"}, "x")

@@ -28,9 +28,10 @@ from moor.containers.model import ProcessSpec, RuntimeSpecInput
 from moor.containers.mountpoints import discard_anonymous, in_root, oci_mounts, plan, release, rootfs_propagation
 from moor.containers.record import Container, State, check_name, random_name
 from moor.containers.spec import build_spec, default_env, merge_command
-from moor.errors import Conflict, InvalidParameter, MoorError, NotModified
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
 from moor.filters import labels_match
 from moor.fsutil import atomic_write_json, read_json
+from moor.images import reference
 from moor.images.healthcheck import effective_config
 from moor.services import container_list
 from moor.services.container_query import get_container
@@ -144,7 +145,11 @@ class ContainerService:
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidParameter("No image specified")  # Docker: "config cannot be empty..."
-        image = self.images.resolve(image_name)
+        try:
+            image = self.images.resolve(image_name)
+        except NotFound:
+            reference.parse(image_name)  # a name that is no reference is a 400, as in Docker (a 404 makes clients pull)
+            raise
         mounts = self._plan_mounts(body, host_config, image.config)
         try:
             container = self._create_locked(body, name, host_config, image, image_name, mounts)
