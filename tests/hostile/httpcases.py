@@ -79,6 +79,8 @@ case("path-bad-percent", _req("GET", "/containers/%zz/json"), {400, 404})
 case("path-non-utf8", b"GET /containers/\xff\xfe\xfd/json HTTP/1.1\r\nConnection: close\r\n\r\n", {400, 404})
 case("path-non-utf8-encoded", _req("GET", "/containers/%ff%fe/json"), {400, 404})
 case("path-absolute-uri", _req("GET", "http://evil.example/_ping"), {200, 400, 404})
+case("path-percent-encoded-name", _req("GET", "/images/busybox%3Alatest/json"), {200})  # decoded, as Go does
+case("path-percent-encoded-route", _req("GET", "/containers%2Fjson"), {200, 404})  # Go decodes, then routes
 case("path-double-slash", _req("GET", "//_ping"), {200, 301, 404})
 case("path-long-id", _req("GET", "/containers/" + "a" * 60_000 + "/json"), {400, 404, 414})
 case("path-version-too-new", _req("GET", "/v99.99/version"), {400})

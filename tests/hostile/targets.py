@@ -76,7 +76,7 @@ def _undo(sock: str, case: Case, answer: Answer) -> None:
     elif case.path.endswith("/rename"):
         call(sock, "POST", f"/containers/{TARGET_IDS[sock][IDLE]}/rename?name={IDLE}")
     elif case.path.endswith("/tag"):
-        call(sock, "DELETE", f"/images/{quote(case.query['repo'] + ':' + case.query['tag'], safe='')}")
+        call(sock, "DELETE", f"/images/{quote(case.query['repo'] + ':' + case.query['tag'], safe=':/')}")
     elif case.path == "/commit":
         call(sock, "DELETE", f"/images/{_created(answer, 'Id')}?force=1")
     elif case.path.endswith(("/restart", "/stop")):

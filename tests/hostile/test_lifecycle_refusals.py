@@ -25,7 +25,7 @@ CASES = [
     ("create-taken-name", "POST", "/containers/create?name={running_name}", {"Image": "busybox"}, 409,
      "already in use"),
     ("network-remove-in-use", "DELETE", "/networks/hostile-net", None, 403, "active endpoints"),
-    ("image-remove-in-use", "DELETE", "/images/busybox", None, 409, "must force"),
+    ("image-remove-in-use", "DELETE", "/images/{image}", None, 409, "conflict: unable to delete"),
     ("attach-exec-missing", "POST", "/exec/hostile-absent/start", {"Detach": True}, 404, "no such exec"),
 ]
 
@@ -43,7 +43,8 @@ def states(hostile_daemon: DaemonProcess) -> Iterator[dict[str, str]]:
         if state != "created":
             assert call(sock, "POST", f"/containers/{name}/start", timeout=60).status == 204
     assert call(sock, "POST", "/containers/hostile-state-paused/pause", timeout=60).status == 204
-    yield {**made, "running_name": "hostile-state-running"}
+    image = call(sock, "GET", "/images/busybox/json").json()["Id"]
+    yield {**made, "running_name": "hostile-state-running", "image": image}
     call(sock, "POST", "/containers/hostile-state-paused/unpause", timeout=60)
     for state in made:
         call(sock, "DELETE", f"/containers/hostile-state-{state}?force=1", timeout=60)
