@@ -38,6 +38,13 @@ def test_env_replaces_same_key() -> None:
     ("RUN echo", "RUN is not a valid change command"),
     ("EXPOSE http", "invalid containerPort: http"),
     ("LABEL novalue", "must have two arguments|can't find ="),
+    ("EXPOSE 99999", "invalid containerPort: 99999"),
+    ("EXPOSE 0-80", "invalid containerPort: 0-80"),
+    ("USER", "USER requires exactly one argument"),
+    ("VOLUME", "VOLUME requires at least one argument"),
+    ("CMD [1, 2]", "arrays must be comprised of strings only"),
+    ("STOPSIGNAL NOPE", "Invalid signal: NOPE"),
+    ("ONBUILD ONBUILD RUN x", "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
 ])
 def test_bad_changes(change: str, error: str) -> None:
     with pytest.raises(InvalidParameter, match=error):

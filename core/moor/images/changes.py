@@ -6,6 +6,7 @@ import json
 import shlex
 from typing import Any
 
+from moor.containers.createcheck import check_signal
 from moor.errors import InvalidParameter
 
 ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
@@ -26,7 +27,9 @@ def _json_list(text: str) -> list[Any] | None:
 def _json_or_shell(argument: str) -> list[str]:
     text = argument.strip()
     value = _json_list(text)
-    if value is not None and all(isinstance(item, str) for item in value):
+    if value is not None:
+        if not all(isinstance(item, str) for item in value):
+            raise InvalidParameter("when using JSON array syntax, arrays must be comprised of strings only")
         return value
     return ["/bin/sh", "-c", text]
 
@@ -84,22 +87,34 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
             ports = dict(result.get("ExposedPorts") or {})
             for port in argument.split():
                 number, _, protocol = port.partition("/")
-                if not number.replace("-", "").isdigit():
+                bounds = number.split("-", 1)
+                if not all(b.isascii() and b.isdigit() and 0 < int(b) <= 65535 for b in bounds):
                     raise InvalidParameter(f"invalid containerPort: {number}")
                 ports[f"{number}/{protocol or 'tcp'}"] = {}
             result["ExposedPorts"] = ports
         elif instruction == "VOLUME":
             volumes = dict(result.get("Volumes") or {})
-            for path in _json_or_words(argument):
+            paths = _json_or_words(argument)
+            if not paths:
+                raise InvalidParameter("VOLUME requires at least one argument")
+            for path in paths:
                 volumes[path] = {}
             result["Volumes"] = volumes
         elif instruction == "WORKDIR":
             result["WorkingDir"] = argument.strip()
         elif instruction == "USER":
+            if len(argument.split()) != 1:
+                raise InvalidParameter("USER requires exactly one argument")
             result["User"] = argument.strip()
         elif instruction == "STOPSIGNAL":
+            check_signal(argument.strip())
             result["StopSignal"] = argument.strip()
         elif instruction == "ONBUILD":
+            trigger = argument.strip().split(None, 1)[0].upper() if argument.strip() else ""
+            if trigger == "ONBUILD":
+                raise InvalidParameter("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+            if trigger in ("FROM", "MAINTAINER"):
+                raise InvalidParameter(f"{trigger} isn't allowed as an ONBUILD trigger")
             result["OnBuild"] = [*(result.get("OnBuild") or []), argument.strip()]
         elif instruction == "HEALTHCHECK":
             result["Healthcheck"] = _healthcheck(argument)
