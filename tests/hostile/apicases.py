@@ -9,8 +9,10 @@ what Docker 20.10 answered (``data/docker_answers.json``, recorded by ``record_d
 
 from __future__ import annotations
 
+import io
 import json
 import pathlib
+import tarfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -345,5 +347,37 @@ def semantic_cases() -> list[Case]:
     return cases
 
 
+#: Dockerfile instructions for ``changes`` (import and commit) that Docker refuses or parses oddly
+_CHANGES = {
+    "unknown": "FOO bar", "cmd-empty": "CMD", "env-empty": "ENV", "env-legacy": "ENV A",
+    "expose-word": "EXPOSE notaport", "expose-big": "EXPOSE 99999", "user-empty": "USER",
+    "workdir-relative": "WORKDIR relative", "label-no-value": "LABEL a", "entrypoint-unterminated": 'ENTRYPOINT ["sh',
+    "cmd-json-numbers": "CMD [1, 2]", "stopsignal-unknown": "STOPSIGNAL NOPE", "onbuild-onbuild": "ONBUILD ONBUILD x",
+    "run": "RUN true", "nul": "CMD a\x00b", "volume-empty": "VOLUME", "env-many": "ENV " + "A=1 " * 5000,
+    "label-long": "LABEL a=" + "x" * 65536, "healthcheck-bad-interval": "HEALTHCHECK --interval=-1s CMD true",
+    "from": "FROM busybox", "lowercase-cmd": "cmd true", "line-continuation": "CMD a \\\nRUN b",
+}
+
+
+def _tiny_rootfs() -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        member = tarfile.TarInfo("hello")
+        member.size = 3
+        archive.addfile(member, io.BytesIO(b"hi\n"))
+    return out.getvalue()
+
+
+def changes_cases() -> list[Case]:
+    """Hostile ``changes`` for import (with a tiny rootfs) and commit."""
+    cases = []
+    for label, change in _CHANGES.items():
+        cases.append(Case(f"changes-import-{label}", "query", "POST", "/images/create", _tiny_rootfs(),
+                          {"fromSrc": "-", "repo": "hostile/changes", "tag": "x", "changes": change}))
+        cases.append(Case(f"changes-commit-{label}", "query", "POST", "/commit", b"",
+                          {"container": IDLE, "changes": change}))
+    return cases
+
+
 def all_cases() -> list[Case]:
-    return field_cases() + body_cases() + query_cases() + table_query_cases() + semantic_cases()
+    return field_cases() + body_cases() + query_cases() + table_query_cases() + semantic_cases() + changes_cases()

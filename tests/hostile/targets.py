@@ -77,6 +77,8 @@ def _undo(sock: str, case: Case, answer: Answer) -> None:
         call(sock, "POST", f"/containers/{TARGET_IDS[sock][IDLE]}/rename?name={IDLE}")
     elif case.path.endswith("/tag"):
         call(sock, "DELETE", f"/images/{quote(case.query['repo'] + ':' + case.query['tag'], safe=':/')}")
+    elif case.path == "/images/create":
+        call(sock, "DELETE", f"/images/{case.query['repo']}:{case.query['tag']}?force=1")
     elif case.path == "/commit":
         call(sock, "DELETE", f"/images/{_created(answer, 'Id')}?force=1")
     elif case.path.endswith(("/restart", "/stop")):
