@@ -175,3 +175,10 @@ def test_an_unknown_wait_condition_waits_for_not_running_as_docker(moord: Daemon
             400, {"message": "Invalid signal: SIGNOPE"})
     finally:
         moor(moord, "rm", "-f", "typed-waited")
+
+
+def test_add_host_host_gateway_names_the_default_bridges_gateway(moord: DaemonProcess) -> None:
+    """Validation lets ``host-gateway`` through (Docker 20.10 has it); it was written into /etc/hosts as is."""
+    gateway = call(moord, "GET", "/networks/bridge")[1]["IPAM"]["Config"][0]["Gateway"]
+    hosts = ok(moor(moord, "run", "--rm", "--add-host", "gw:host-gateway", "busybox", "grep", "gw", "/etc/hosts"))
+    assert hosts.split() == [gateway, "gw"]

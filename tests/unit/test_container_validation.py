@@ -254,3 +254,10 @@ def test_an_image_name_that_is_no_reference_is_a_400_not_a_404(fake: FakeEngine,
         fake.containers.create({"Image": image}, "x")
     with pytest.raises(NotFound):
         fake.containers.create({"Image": "nothere:1"}, "x")
+
+
+def test_host_gateway_needs_a_default_bridge_with_a_gateway(fake: FakeEngine) -> None:
+    """The fake drivers' bridge has no address pool: nothing to name, a 400 in Docker's words at create."""
+    with pytest.raises(InvalidParameter, match="^unable to derive the IP value for host-gateway$"):
+        fake.create("gw", HostConfig={"ExtraHosts": ["gw:host-gateway"]})
+    assert fake.containers.store.all() == []

@@ -25,6 +25,7 @@ from moor.config import dns_upstream
 from moor.containers import portspec
 from moor.containers.etcfiles import (
     DEFAULT_NAMESERVERS,
+    HOST_GATEWAY,
     embedded_resolv_conf_text,
     extra_host_line,
     host_nameservers,
@@ -158,7 +159,8 @@ class ContainerNetworking:
         """Check ``ExtraHosts`` and ``PortBindings``; ``Links`` become ``/name:/{self}/alias`` (the linked
         container must exist; ``{self}`` is the new container's name, filled in once known)."""
         for entry in host_config.get("ExtraHosts") or []:
-            host_line(entry)
+            if host_line(entry).startswith(HOST_GATEWAY + "\t"):
+                self.host_gateway()
         links = []
         for link in host_config.get("Links") or []:
             source, _, alias = link.partition(":")
@@ -183,8 +185,22 @@ class ContainerNetworking:
         return f"/proc/{other.state.Pid}/ns/net"
 
     def etc_hosts_extra(self, container: Container) -> list[str]:
-        """The ``--add-host`` lines of the container's /etc/hosts."""
-        return [host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
+        """The ``--add-host`` lines of the container's /etc/hosts (``host-gateway``: the default bridge's gateway)."""
+        lines = [host_line(entry) for entry in container.host_config.get("ExtraHosts") or []]
+        if any(line.startswith(HOST_GATEWAY + "\t") for line in lines):
+            gateway = self.host_gateway()
+            lines = [gateway + line[len(HOST_GATEWAY):] if line.startswith(HOST_GATEWAY + "\t") else line
+                     for line in lines]
+        return lines
+
+    def host_gateway(self) -> str:
+        """The host's address on the default bridge, what ``--add-host name:host-gateway`` names (Docker 20.10);
+        InvalidParameter in Docker's words when there is none."""
+        network = self.networks.find("bridge")
+        for pool in network.ipam if network is not None else []:
+            if pool.gateway and ":" not in pool.gateway:
+                return pool.gateway.split("/")[0]
+        raise InvalidParameter("unable to derive the IP value for host-gateway")
 
     # ------------------------------------------------------------------ start / exit
 
