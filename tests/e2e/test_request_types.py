@@ -100,6 +100,18 @@ def test_hostile_bodies_are_400_with_dockers_message_and_make_nothing(moord: Dae
     assert objects(moord) == before
 
 
+@pytest.mark.parametrize(("path", "message"), [
+    ("/containers/{c}/exec", "No exec command specified"),
+    ("/networks/bridge/connect", 'invalid name or ID supplied: ""'),
+    ("/networks/bridge/disconnect", 'invalid name or ID supplied: ""'),
+])
+@pytest.mark.parametrize("raw", [b"null", b""])
+def test_empty_or_null_bodies_are_400s_in_dockers_words(moord: DaemonProcess, sleeper: str, path: str, message: str,
+                                                        raw: bytes) -> None:
+    """A null exec body was a 500 (None.get)."""
+    assert call(moord, "POST", path.format(c=sleeper), raw=raw) == (400, {"message": message})
+
+
 @pytest.mark.parametrize("raw", [b"not json", b"{", b"\"x\"", b"1"])
 def test_bodies_that_are_not_json_objects_are_400(moord: DaemonProcess, raw: bytes) -> None:
     before = objects(moord)

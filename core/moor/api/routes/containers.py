@@ -140,7 +140,7 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/exec")
     def exec_create(request: Request, ident: str) -> Response:
-        record = io.exec_create(containers.get(ident), decode(schema.EXEC_CONFIG, request.json(required=True)))
+        record = io.exec_create(containers.get(ident), decode(schema.EXEC_CONFIG, request.json()) or {})
         return json_response({"Id": record.id}, status=201)
 
     @router.route("POST", "/exec/{exec_id}/start")

@@ -29,7 +29,7 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/networks/create")
     def create(request: Request) -> Response:
-        network = networks.create(network_request(decode(schema.NETWORK_CREATE, request.json(required=True)) or {}))
+        network = networks.create(network_request(decode(schema.NETWORK_CREATE, request.json()) or {}))
         return json_response(created_view(network), status=201)
 
     @router.route("DELETE", "/networks/{ident}")
@@ -43,13 +43,13 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/networks/{ident}/connect")
     def connect(request: Request, ident: str) -> Response:
-        body = decode(schema.NETWORK_CONNECT, request.json(required=True)) or {}
+        body = decode(schema.NETWORK_CONNECT, request.json()) or {}
         engine.containers.connect_network(body.get("Container", ""), ident, body.get("EndpointConfig") or {})
         return Response(status=200, body=b"", content_type="")
 
     @router.route("POST", "/networks/{ident}/disconnect")
     def disconnect(request: Request, ident: str) -> Response:
-        body = decode(schema.NETWORK_DISCONNECT, request.json(required=True)) or {}
+        body = decode(schema.NETWORK_DISCONNECT, request.json()) or {}
         engine.containers.disconnect_network(body.get("Container", ""), ident, bool(body.get("Force")))
         return Response(status=200, body=b"", content_type="")
 
