@@ -137,6 +137,7 @@ def sleeper(moord: DaemonProcess) -> Iterator[str]:
     ("GET", "/containers/{c}/archive?path=" + quote("/etc\x00x"), None, "invalid path: the path contains a NUL byte"),
     ("POST", "/containers/{c}/exec", {"Cmd": ["ls"], "Privileged": "true"},
      J + "string into Go struct field ExecConfig.Privileged of type bool"),
+    ("POST", "/containers/{c}/exec", {"Cmd": ["ls"], "DetachKeys": "a\x00b"}, "Invalid escape keys (a\x00b) provided"),
     ("POST", "/containers/{c}/update", {"Memory": "1"},
      J + "string into Go struct field UpdateConfig.Memory of type int64"),
 ])

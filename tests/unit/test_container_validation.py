@@ -261,3 +261,9 @@ def test_host_gateway_needs_a_default_bridge_with_a_gateway(fake: FakeEngine) ->
     with pytest.raises(InvalidParameter, match="^unable to derive the IP value for host-gateway$"):
         fake.create("gw", HostConfig={"ExtraHosts": ["gw:host-gateway"]})
     assert fake.containers.store.all() == []
+
+
+def test_a_negative_memory_reservation_is_no_reservation_as_in_docker() -> None:
+    validate_resources({"MemoryReservation": -1}, cpus=2, cpuset="0-1", mems="0")
+    with pytest.raises(InvalidParameter, match="^Minimum memory reservation allowed is 6MB$"):
+        validate_resources({"MemoryReservation": 1}, cpus=2, cpuset="0-1", mems="0")

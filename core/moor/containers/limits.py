@@ -252,7 +252,7 @@ def validate_resources(host_config: dict[str, Any], update: bool = False, *, cpu
     swappiness = host_config.get("MemorySwappiness")
     if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
         raise InvalidParameter(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
-    if reservation != 0 and reservation < MIN_MEMORY:
+    if 0 < reservation < MIN_MEMORY:  # a negative one is no reservation (Docker takes it)
         raise InvalidParameter("Minimum memory reservation allowed is 6MB")
     if memory > 0 and reservation > 0 and memory < reservation:
         raise InvalidParameter("Minimum memory limit can not be less than memory reservation limit, see usage")

@@ -140,7 +140,10 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/exec")
     def exec_create(request: Request, ident: str) -> Response:
-        record = io.exec_create(containers.get(ident), decode(schema.EXEC_CONFIG, request.json()) or {})
+        body = decode(schema.EXEC_CONFIG, request.json()) or {}
+        if body.get("DetachKeys"):
+            parse_detach_keys(body["DetachKeys"])
+        record = io.exec_create(containers.get(ident), body)
         return json_response({"Id": record.id}, status=201)
 
     @router.route("POST", "/exec/{exec_id}/start")
