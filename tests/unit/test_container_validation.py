@@ -267,3 +267,18 @@ def test_a_negative_memory_reservation_is_no_reservation_as_in_docker() -> None:
     validate_resources({"MemoryReservation": -1}, cpus=2, cpuset="0-1", mems="0")
     with pytest.raises(InvalidParameter, match="^Minimum memory reservation allowed is 6MB$"):
         validate_resources({"MemoryReservation": 1}, cpus=2, cpuset="0-1", mems="0")
+
+
+@pytest.mark.parametrize(("ports", "message"), [
+    ({"abc/tcp": {}}, 'invalid port specification: "abc"'),
+    ({"80-81/tcp": {}}, 'invalid port specification: "80-81"'),
+    ({"99999/tcp": {}}, 'invalid port specification: "99999"'),
+    ({"80/xyz": {}}, "invalid proto: xyz"),
+])
+def test_exposed_ports_are_single_ports(fake: FakeEngine, ports: dict[str, Any], message: str) -> None:
+    """With PublishAllPorts, a start of such a container was a 500 (int('abc'))."""
+    with pytest.raises(InvalidParameter) as refused:
+        fake.create("exposed", ExposedPorts=ports, HostConfig={"PublishAllPorts": True})
+    assert refused.value.message == message
+    assert fake.containers.store.all() == []
+    fake.create("fine", ExposedPorts={"80/tcp": {}, "53/udp": {}, "8080": {}})

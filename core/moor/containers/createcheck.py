@@ -12,6 +12,7 @@ import json
 import signal as signals
 from typing import Any
 
+from moor.containers import portspec
 from moor.containers.spec import normalize_capabilities
 from moor.errors import InvalidParameter
 
@@ -40,6 +41,7 @@ def check_config(config: dict[str, Any]) -> None:
         raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
     if config.get("StopSignal"):
         check_signal(config["StopSignal"])
+    portspec.validate_exposed(config.get("ExposedPorts"))
     for entry in config.get("Env") or []:
         if not entry.split("=", 1)[0]:
             raise InvalidParameter(f"invalid environment variable: {entry}")

@@ -31,7 +31,7 @@ def host_has_ipv6() -> bool:
 
 
 def _port_number(text: str) -> int | None:
-    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) < 65536 else None
 
 
 def host_ports(text: str) -> list[int]:
@@ -44,6 +44,17 @@ def host_ports(text: str) -> list[int]:
     if start is None or end is None or end < start:
         raise InvalidParameter(f"invalid port specification: {json.dumps(text)}")  # dockerd's "abc"
     return list(range(start, end + 1))
+
+
+def validate_exposed(ports: dict[str, Any] | None) -> None:
+    """``ExposedPorts`` keys are ``port[/protocol]`` with one port (the docker CLI expands ranges): a key such as
+    ``abc/tcp`` made the start of a container with ``PublishAllPorts`` fail with a 500."""
+    for port in ports or {}:
+        number, _, protocol = port.partition("/")
+        if _port_number(number) is None:
+            raise InvalidParameter(f"invalid port specification: {json.dumps(number)}")
+        if protocol not in ("", *PROTOCOLS, "sctp"):
+            raise InvalidParameter(f"invalid proto: {protocol}")
 
 
 def validate(bindings: dict[str, Any] | None) -> None:
