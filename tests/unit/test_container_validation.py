@@ -12,7 +12,7 @@ import pytest
 
 from moor.containers import portspec
 from moor.containers.etcfiles import check_dns, check_hostname, extra_host_line
-from moor.containers.limits import parse_list, validate_resources
+from moor.containers.limits import merge_update, parse_list, update_flags, validate_resources
 from moor.containers.mountspec import parse_all
 from moor.containers.record import check_name
 from moor.errors import Conflict, InvalidParameter, NotFound
@@ -282,3 +282,9 @@ def test_exposed_ports_are_single_ports(fake: FakeEngine, ports: dict[str, Any],
     assert refused.value.message == message
     assert fake.containers.store.all() == []
     fake.create("fine", ExposedPorts={"80/tcp": {}, "53/udp": {}, "8080": {}})
+
+
+def test_an_update_of_cpu_shares_above_the_maximum_is_lowered() -> None:
+    """The stored value made every later start fail with runc's 500 ('the maximum allowed cpu-shares is 262144')."""
+    assert merge_update("c", {"CpuShares": 0}, {"CpuShares": 10**9}, swap_supported=True)["CpuShares"] == 262144
+    assert update_flags({"CpuShares": 10**9}, swap_supported=True) == ["--cpu-share=262144"]

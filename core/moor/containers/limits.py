@@ -411,7 +411,7 @@ def merge_update(container_id: str, current: dict[str, Any], changes: dict[str, 
             if current_swap > 0 and value > current_swap and not changes.get("MemorySwap"):
                 raise Conflict(prefix + "Memory limit should be smaller than already set memoryswap limit, "
                                "update the memoryswap at the same time")
-        merged[name] = value
+        merged[name] = min(value, MAX_CPU_SHARES) if name == "CpuShares" else value
     policy = changes.get("RestartPolicy") or {}
     if policy.get("Name"):
         if current.get("AutoRemove") and policy["Name"] != "no":
@@ -432,8 +432,8 @@ def update_flags(changes: dict[str, Any], swap_supported: bool | None = None) ->
         flags.append(f"--memory-swap={swap}")
     if _int(changes, "MemoryReservation"):
         flags.append(f"--memory-reservation={_int(changes, 'MemoryReservation')}")
-    if _int(changes, "CpuShares"):
-        flags.append(f"--cpu-share={_int(changes, 'CpuShares')}")
+    if _int(changes, "CpuShares"):  # the kernel's maximum at most, as at create (runc refuses more on cgroup v2)
+        flags.append(f"--cpu-share={min(_int(changes, 'CpuShares'), MAX_CPU_SHARES)}")
     nano = _int(changes, "NanoCpus")
     if nano:
         flags += [f"--cpu-period={NANO_CPU_PERIOD}", f"--cpu-quota={nano * NANO_CPU_PERIOD // 10**9}"]
