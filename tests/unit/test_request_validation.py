@@ -223,6 +223,8 @@ def test_times_refuse_garbage_with_400() -> None:
     for text in ("abc", "nan", "inf", "2020-01-01T00:00:00+ab"):
         with pytest.raises(InvalidParameter):
             time_arg(text)
+    with pytest.raises(InvalidParameter, match='^strconv.ParseInt: parsing "18446744073709551616": value out of range'):
+        time_arg("18446744073709551616")  # dockerd's words; an events stream with it waited for ever
 
 
 def test_a_path_with_a_nul_byte_is_refused() -> None:

@@ -93,9 +93,11 @@ def time_arg(text: str) -> float:
     except ValueError:
         pass
     else:
-        if math.isfinite(value):
-            return value
-        raise InvalidParameter(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+        if not math.isfinite(value):
+            raise InvalidParameter(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+        if not _INT64[0] <= value <= _INT64[1]:  # Docker reads the seconds as an int64
+            raise InvalidParameter(f'strconv.ParseInt: parsing "{text}": value out of range')
+        return value
     try:
         return parse_timestamp(text)
     except (ValueError, OverflowError, MoorError):
