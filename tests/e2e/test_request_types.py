@@ -198,3 +198,12 @@ def test_add_host_host_gateway_names_the_default_bridges_gateway(moord: DaemonPr
     gateway = call(moord, "GET", "/networks/bridge")[1]["IPAM"]["Config"][0]["Gateway"]
     hosts = ok(moor(moord, "run", "--rm", "--add-host", "gw:host-gateway", "busybox", "grep", "gw", "/etc/hosts"))
     assert hosts.split() == [gateway, "gw"]
+
+
+@pytest.mark.parametrize("name", ["bad\n", "bad\nname", "a"])
+def test_volume_names_with_a_newline_are_refused(moord: DaemonProcess, name: str) -> None:
+    """A volume name must match its pattern to the end of the text (a trailing newline does not pass)."""
+    before = objects(moord)
+    status, answer = call(moord, "POST", "/volumes/create", {"Name": name})
+    assert status == 400 and "includes invalid characters for a local volume name" in answer["message"]
+    assert objects(moord) == before
