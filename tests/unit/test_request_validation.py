@@ -6,6 +6,8 @@ with curl over its socket (Docker 20.10 answers these with a 500; moor answers 4
 
 from __future__ import annotations
 
+import ast
+import pathlib
 from typing import Any
 
 import pytest
@@ -249,3 +251,19 @@ def test_filters_in_both_forms() -> None:
     assert parse_filters(_request({"filters": ['{"label":["a=1"],"status":{"running":true,"exited":false}}']})) == {
         "label": ["a=1"], "status": ["running"]}
     assert parse_filters(_request({})) == {}
+
+
+def test_every_json_body_a_route_reads_is_decoded_against_a_type() -> None:
+    """No route hands a service ``request.json()`` as Python's parser made it (``bool("false")`` is True)."""
+    routes = pathlib.Path(schema.__file__).parent / "routes"
+    unchecked = []
+    for module in sorted(routes.glob("*.py")):
+        tree = ast.parse(module.read_text())
+        decoded = {id(arg) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                   and isinstance(node.func, ast.Name) and node.func.id == "decode" for arg in node.args}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "json"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "request"
+                    and id(node) not in decoded):
+                unchecked.append(f"{module.name}:{node.lineno}")
+    assert unchecked == []
