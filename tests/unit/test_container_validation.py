@@ -190,6 +190,8 @@ def test_a_paused_container_is_neither_started_nor_execed(fake: FakeEngine) -> N
     ({"HostConfig": {"CapDrop": ["foo"]}}, 'invalid CapDrop: unknown capability: "CAP_FOO"'),
     ({"HostConfig": {"Isolation": "x"}}, "Invalid isolation: \"x\" - linux only supports 'default'"),
     ({"HostConfig": {"CgroupnsMode": "x"}}, "invalid cgroup namespace mode: x"),
+    ({"HostConfig": {"Devices": [{"PathOnHost": "/dev/null\x00x"}]}},
+     'error gathering device information while adding custom device "/dev/null\x00x": invalid argument'),
 ])
 def test_create_checks_values_as_dockerd(fake: FakeEngine, body: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidParameter) as refused:

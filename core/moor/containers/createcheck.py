@@ -63,6 +63,11 @@ def check_host_config(host_config: dict[str, Any]) -> None:
             normalize_capabilities(list(host_config.get(field) or []))
         except InvalidParameter as err:
             raise InvalidParameter(f"invalid {field}: {err}") from None
+    for device in host_config.get("Devices") or []:
+        for path in (device.get("PathOnHost") or "", device.get("PathInContainer") or ""):
+            if "\x00" in path:  # Go's stat says EINVAL; Python's raised ValueError, a 500
+                raise InvalidParameter(f'error gathering device information while adding custom device "{path}": '
+                                       "invalid argument")
     isolation = host_config.get("Isolation") or ""
     if isolation.lower() not in ISOLATIONS:
         raise InvalidParameter(f"Invalid isolation: {json.dumps(isolation)} - linux only supports 'default'")
