@@ -15,7 +15,7 @@ from moor.containers.etcfiles import check_dns, check_hostname, extra_host_line
 from moor.containers.limits import merge_update, parse_list, update_flags, validate_resources
 from moor.containers.mountspec import parse_all
 from moor.containers.record import check_name
-from moor.errors import Conflict, InvalidParameter, NotFound
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.images.reference import HEX64
 from moor.netaddr import check_mac_address
 from unit.test_container_service import FakeEngine
@@ -290,3 +290,17 @@ def test_an_update_of_cpu_shares_above_the_maximum_is_lowered() -> None:
     """The stored value made every later start fail with runc's 500 ('the maximum allowed cpu-shares is 262144')."""
     assert merge_update("c", {"CpuShares": 0}, {"CpuShares": 10**9}, swap_supported=True)["CpuShares"] == 262144
     assert update_flags({"CpuShares": 10**9}, swap_supported=True) == ["--cpu-share=262144"]
+
+
+def test_a_command_that_cannot_run_is_a_400_as_in_docker(fake: FakeEngine) -> None:
+    """dockerd answers 400 to the start of a container whose command is not found; moord answered 500."""
+    container = fake.create("missing", Cmd=["nothere"])
+    fake.processes.start_failures[container.id] = MoorError('exec: "nothere": executable file not found in $PATH')
+    with pytest.raises(InvalidParameter, match="executable file not found") as refused:
+        fake.containers.start("missing")
+    assert refused.value.status == 400 and fake.containers.get("missing").state.ExitCode == 127
+    other = fake.create("broken")
+    fake.processes.start_failures[other.id] = MoorError("runc exploded")
+    with pytest.raises(MoorError) as failed:
+        fake.containers.start("broken")
+    assert failed.value.status == 500

@@ -337,6 +337,8 @@ class ContainerService:
             self._save_existing(container)
             if container.host_config.get("AutoRemove") and container.id not in self._removing:
                 self.remove(container.id, force=True, volumes=True)
+            if type(err) is MoorError and container.state.ExitCode in (126, 127):
+                raise InvalidParameter(err.message) from err  # Docker: a command that cannot run is a 400
             raise
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
         self._save_existing(container)
