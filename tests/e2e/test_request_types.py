@@ -141,6 +141,8 @@ def sleeper(moord: DaemonProcess) -> Iterator[str]:
     ("POST", "/containers/{c}/exec", {"Cmd": ["ls"], "Privileged": "true"},
      J + "string into Go struct field ExecConfig.Privileged of type bool"),
     ("POST", "/containers/{c}/exec", {"Cmd": ["ls"], "DetachKeys": "a\x00b"}, "Invalid escape keys (a\x00b) provided"),
+    ("POST", "/containers/{c}/exec", {"Cmd": ["ls"], "Env": ["A=\x00"]},
+     'invalid Env: "A=\\u0000" contains a NUL byte'),
     ("POST", "/containers/{c}/update", {"Memory": "1"},
      J + "string into Go struct field UpdateConfig.Memory of type int64"),
 ])

@@ -190,6 +190,9 @@ def test_a_paused_container_is_neither_started_nor_execed(fake: FakeEngine) -> N
     ({"HostConfig": {"CapDrop": ["foo"]}}, 'invalid CapDrop: unknown capability: "CAP_FOO"'),
     ({"HostConfig": {"Isolation": "x"}}, "Invalid isolation: \"x\" - linux only supports 'default'"),
     ({"HostConfig": {"CgroupnsMode": "x"}}, "invalid cgroup namespace mode: x"),
+    ({"Cmd": ["ec\x00ho"]}, 'invalid Cmd: "ec\\u0000ho" contains a NUL byte'),
+    ({"Env": ["A=\x00"]}, 'invalid Env: "A=\\u0000" contains a NUL byte'),
+    ({"User": "a\x00"}, 'invalid User: "a\\u0000" contains a NUL byte'),
     ({"HostConfig": {"Devices": [{"PathOnHost": "/dev/null\x00x"}]}},
      'error gathering device information while adding custom device "/dev/null\x00x": invalid argument'),
 ])

@@ -34,11 +34,24 @@ def check_signal(text: str) -> None:
         raise InvalidParameter(f"Invalid signal: {text}")
 
 
+def check_process(config: dict[str, Any]) -> None:
+    """No NUL byte in what becomes the process (its argv, environment, user, working directory): the runtime
+    refuses it at start, a 500 then (for an exec, inside the hijacked stream)."""
+    for field in ("Cmd", "Entrypoint", "Env"):
+        for item in config.get(field) or []:
+            if "\x00" in item:
+                raise InvalidParameter(f"invalid {field}: {json.dumps(item)} contains a NUL byte")
+    for field in ("User", "WorkingDir"):
+        if "\x00" in (config.get(field) or ""):
+            raise InvalidParameter(f"invalid {field}: {json.dumps(config[field])} contains a NUL byte")
+
+
 def check_config(config: dict[str, Any]) -> None:
     """The container config's checks (Docker's ``validateContainerConfig``)."""
     working_dir = config.get("WorkingDir") or ""
     if working_dir and (not working_dir.startswith("/") or "\x00" in working_dir):
         raise InvalidParameter(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
+    check_process(config)
     if config.get("StopSignal"):
         check_signal(config["StopSignal"])
     portspec.validate_exposed(config.get("ExposedPorts"))

@@ -12,6 +12,7 @@ from moor.api.params import int_query, parse_filters, tail_query, time_arg, uint
 from moor.api.router import Router
 from moor.api.validate import decode
 from moor.containers import views
+from moor.containers.createcheck import check_process
 from moor.detachkeys import parse_detach_keys
 from moor.errors import InvalidParameter, MoorError
 from moor.services.container_io import frame
@@ -141,6 +142,7 @@ def build(engine: Engine) -> Router:
     @router.route("POST", "/containers/{ident}/exec")
     def exec_create(request: Request, ident: str) -> Response:
         body = decode(schema.EXEC_CONFIG, request.json()) or {}
+        check_process(body)
         if body.get("DetachKeys"):
             parse_detach_keys(body["DetachKeys"])
         record = io.exec_create(containers.get(ident), body)
