@@ -91,7 +91,8 @@ def _wrong_values(row: dict[str, Any]) -> list[tuple[str, Any]]:
         values += [("str", "1"), ("float", 1.5), ("bool", True), ("huge", 2**64), ("neg", -1),
                    ("max", 2**63 - 1), ("inf", Raw("1e999"))]
     elif kind == "string":
-        values += [("num", 123), ("bool", True), ("list", ["x"]), ("obj", {}), ("long", LONG), ("nul", "a\x00b")]
+        values += [("num", 123), ("bool", True), ("list", ["x"]), ("obj", {}), ("long", LONG), ("nul", "a\x00b"),
+                   ("newline", "bad\n"), ("dotdot", "../../../../x")]
     elif kind == "array":
         wrong_item: Any = {"string": 1, "integer": "x", "object": "x"}.get(row.get("items", ""), Raw("1e999"))
         values += [("obj", {"a": "b"}), ("str", "x"), ("num", 1), ("item", [wrong_item])]

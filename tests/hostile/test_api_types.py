@@ -27,7 +27,7 @@ OVERRIDES: dict[str, frozenset[int]] = {
     **{f"q-resize-{axis}-{label}": frozenset({400}) for axis in "hw" for label in ("neg", "neg-huge", "max")},
     # issue 12: Hostname (and Domainname, MacAddress) are validated; 20.10 took a NUL or 64 KiB
     **{f"create-{field}-{label}": frozenset({400}) for field in ("Hostname", "Domainname", "MacAddress")
-       for label in ("long", "nul")},
+       for label in ("long", "nul", "newline", "dotdot")},
     # newer Docker's restart policy checks (same wording)
     "create-HostConfig.RestartPolicy.MaximumRetryCount-neg": frozenset({400}),
     "create-HostConfig.RestartPolicy.MaximumRetryCount-max": frozenset({400}),
