@@ -1,9 +1,10 @@
 """Crash-point testing: kill -9 moord in the middle of an operation, start it again, check what is left.
 
 Each point picks an operation (image load, import, commit, container create, start, run, stop,
-remove), sends it, waits a random delay (0 to a little more than the operation's measured
-duration) and SIGKILLs moord, only moord: its monitors and containers live on, as they would. moord
-then starts again on the same data root, and the point checks that
+remove, or moord's own start-up and recovery after an earlier kill), sends it, waits a random delay
+(0 to a little more than the operation's measured duration) and SIGKILLs moord, only moord: its
+monitors and containers live on, as they would. moord then starts again on the same data root, and
+the point checks that
 
 * it starts and answers;
 * the store is whole (:mod:`moor.testing.storecheck`): images list and inspect, their layers exist, no
@@ -29,6 +30,7 @@ import argparse
 import io
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,13 +42,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moor.client import Client, DaemonError
+from moor.client import Client, ConnectError, DaemonError
 from moor.testing.archives import make_docker_archive
 from moor.testing.daemon import DaemonProcess, processes_under
 from moor.testing.leaks import frozen, leaks
 from moor.testing.storecheck import check_store
 
-OPERATIONS = ("load", "import", "commit", "create", "start", "run", "stop", "remove")
+OPERATIONS = ("load", "import", "commit", "create", "start", "run", "stop", "remove", "recover")
 #: operations Docker has that moor does not do yet: no point can kill moord in them
 NOT_AVAILABLE = {"pull": "moor does not pull images yet (/images/create only imports)",
                  "build": "moor has no builder yet (/build is not served)"}
@@ -121,6 +123,7 @@ class CrashBench:
 
     def close(self) -> None:
         self.daemon.cleanup()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> CrashBench:
         try:
@@ -147,11 +150,48 @@ class CrashBench:
     # ------------------------------------------------------------------ operations
 
     def _prepare(self, operation: str, tag: str) -> None:
-        """What the operation needs first: a created or a running container named ``cp-<tag>``."""
+        """What the operation needs first: a created or a running container named ``cp-<tag>``; for
+        ``recover`` (moord's start-up is the operation) a running one, another one's start cut short by
+        a kill (work for the recovery), and a new moord on its way up."""
         if operation == "start":
             self._create(f"cp-{tag}", {"NetworkMode": NETWORK})
         elif operation in ("stop", "remove"):
             self._run(f"cp-{tag}", {"NetworkMode": NETWORK}, volumes={"/v": {}})
+        elif operation == "recover":
+            self._run(f"cp-{tag}", {"NetworkMode": NETWORK}, volumes={"/v": {}})
+            cut_short = self._create(f"cp-{tag}x", {"NetworkMode": NETWORK})
+            starting = threading.Thread(target=self._quietly, args=(f"/containers/{cut_short}/start",), daemon=True)
+            starting.start()
+            time.sleep(self.durations.get("start", 0.1) / 2)
+            self._kill()
+            starting.join(60)
+            self._spawn()
+
+    def _quietly(self, path: str) -> None:
+        try:
+            self.client.call("POST", path)
+        except (OSError, ConnectError, DaemonError):
+            pass
+
+    def _spawn(self) -> None:
+        """Start moord again without waiting for it (its start-up is what a point may kill)."""
+        with open(self.daemon.log_file, "ab") as log:
+            self.daemon.process = subprocess.Popen(self.daemon.command(), stdout=log, stderr=subprocess.STDOUT,
+                                                   stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def _answering(self) -> None:
+        """Wait until the moord on its way up answers (its recovery is done)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            process = self.daemon.process
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"moord exited with {process.returncode} before it answered")
+            try:
+                self.client.get("/_ping")
+                return
+            except (OSError, ConnectError, DaemonError):
+                time.sleep(0.02)
+        raise RuntimeError("moord did not answer within 60 s")
 
     def _operation(self, operation: str, tag: str) -> Callable[[], Any]:
         """The request (or two) of the operation, as a callable."""
@@ -177,16 +217,18 @@ class CrashBench:
             return lambda: client.call("POST", f"/containers/{name}/stop", {"t": "1"})
         if operation == "remove":
             return lambda: client.call("DELETE", f"/containers/{name}", {"force": "1", "v": "1"})
+        if operation == "recover":
+            return self._answering
         raise ValueError(f"unknown operation {operation!r}")
 
     def _clean_up(self, tag: str, problems: list[str]) -> None:
         """Remove what the operation made (its container, its images); a failure there is a problem."""
-        name = f"cp-{tag}"
-        try:
-            self.client.call("DELETE", f"/containers/{name}", {"force": "1", "v": "1"})
-        except DaemonError as err:
-            if err.status != 404:
-                problems.append(f"rm -f {name}: {err.status} {err.message}")
+        for name in (f"cp-{tag}", f"cp-{tag}x"):
+            try:
+                self.client.call("DELETE", f"/containers/{name}", {"force": "1", "v": "1"})
+            except DaemonError as err:
+                if err.status != 404:
+                    problems.append(f"rm -f {name}: {err.status} {err.message}")
         for image in ("cp-load:latest", f"cp-import:{tag}", f"cp-commit:{tag}"):
             try:
                 self.client.call("DELETE", f"/images/{image}")
@@ -269,7 +311,7 @@ class CrashBench:
         problems += check_store(self.client, self.daemon.data_root)
         problems += self._check_survivors()
         if tag is not None:
-            problems += self._check_whole_or_gone(f"cp-{tag}")
+            problems += self._check_whole_or_gone(f"cp-{tag}") + self._check_whole_or_gone(f"cp-{tag}x")
         self._track_ids()
         running = {c["Id"] for c in self.client.get("/containers/json")}
         problems += leaks(self.daemon, running, self.known)
@@ -394,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_points(bench, args.first, args.points, out, args.operation, args.delay_ms)
         final = bench.finish()
     except KeyboardInterrupt:
-        out("interrupted")
+        final = ["interrupted"]
     finally:
         failed = final or any(r.problems for r in results)
         if args.keep and failed:
