@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import IO
 
 from moor import hookimpl
-from moor.errors import InvalidParameter, NotFound
+from moor.errors import InvalidParameter
 from moor.logdrivers import backlog
 from moor.timefmt import log_timestamp
 from moor.types import ContainerRef, DriverContext, LogMessage
@@ -157,7 +157,7 @@ class JsonFileLogDriver:
         so no line falls between reading and following.
         """
         if not os.path.exists(container.log_path):
-            raise NotFound(f"log file of container {container.id} not found")
+            return  # a container never started has logged nothing: Docker answers an empty log
         _, max_file = self._settings(container)
         current = open(container.log_path, "rb")
         rotated = backlog.open_all(rotated_files(container.log_path, max_file))
