@@ -209,3 +209,9 @@ def test_volume_names_with_a_newline_are_refused(moord: DaemonProcess, name: str
     status, answer = call(moord, "POST", "/volumes/create", {"Name": name})
     assert status == 400 and "includes invalid characters for a local volume name" in answer["message"]
     assert objects(moord) == before
+
+
+def test_force_none_is_false_as_in_docker(moord: DaemonProcess, sleeper: str) -> None:
+    status, answer = call(moord, "DELETE", f"/containers/{sleeper}?force=none")
+    assert status == 409 and "cannot remove a running container" in answer["message"]
+    assert call(moord, "GET", f"/containers/{sleeper}/json")[1]["State"]["Running"] is True

@@ -14,7 +14,7 @@ import pytest
 
 from moor.api import schema
 from moor.api.http import Request
-from moor.api.params import int_query, parse_filters, path_query, tail_query, time_arg, uint_query
+from moor.api.params import flag_query, int_query, parse_filters, path_query, tail_query, time_arg, uint_query
 from moor.api.validate import decode
 from moor.errors import InvalidParameter
 
@@ -267,3 +267,12 @@ def test_every_json_body_a_route_reads_is_decoded_against_a_type() -> None:
                     and id(node) not in decoded):
                 unchecked.append(f"{module.name}:{node.lineno}")
     assert unchecked == []
+
+
+def test_booleans_as_docker_reads_them() -> None:
+    """``?force=none`` forced a removal (Docker: false); ``?pause=`` kept the default (Docker: false)."""
+    for text in ("", "0", "no", "false", "none", "NONE", " False "):
+        assert flag_query(_request({"force": [text]}), "force", True) is False
+    for text in ("1", "true", "yes", "abc", "2"):
+        assert flag_query(_request({"force": [text]}), "force") is True
+    assert flag_query(_request({}), "pause", True) is True and flag_query(_request({}), "force") is False

@@ -54,6 +54,14 @@ def go_int(text: str, function: str = "strconv.Atoi", low: int = _INT64[0], high
     return value
 
 
+def flag_query(request: Request, name: str, default: bool = False) -> bool:
+    """A boolean parameter as Docker reads it (``BoolValueOrDefault``): ``default`` when absent; false for "", 0,
+    no, false and none (any case, spaces around); true for anything else."""
+    if name not in request.query:
+        return default
+    return request.arg(name).strip().lower() not in ("", "0", "no", "false", "none")
+
+
 def int_query(request: Request, name: str, default: int | None = None) -> int | None:
     """An integer parameter (``t``, ``limit``): ``default`` when absent or empty, else Go's ``strconv.Atoi``."""
     text = request.arg(name)

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from moor.api.http import Request, Response
-from moor.api.params import path_query
+from moor.api.params import flag_query, path_query
 from moor.api.router import Router
 from moor.containers.archive import STAT_HEADER
 
@@ -43,8 +43,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("PUT", "/containers/{ident}/archive")
     def put_archive(request: Request, ident: str) -> Response:
-        files.copy_in(ident, path_query(request), request.body_file(), request.flag("noOverwriteDirNonDir"),
-                      request.flag("copyUIDGID"))
+        files.copy_in(ident, path_query(request), request.body_file(), flag_query(request, "noOverwriteDirNonDir"),
+                      flag_query(request, "copyUIDGID"))
         return Response(status=200, content_type="")
 
     @router.route("GET", "/containers/{ident}/export")

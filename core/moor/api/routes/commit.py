@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from moor.api import schema
 from moor.api.http import Request, Response, json_response
+from moor.api.params import flag_query
 from moor.api.router import Router
 from moor.api.validate import decode
 
@@ -20,7 +21,7 @@ def build(engine: Engine) -> Router:
     @router.route("POST", "/commit")
     def commit_container(request: Request) -> Response:
         image = commits.commit(request.arg("container"), request.arg("repo"), request.arg("tag"),
-                               request.arg("comment"), request.arg("author"), request.flag("pause", True),
+                               request.arg("comment"), request.arg("author"), flag_query(request, "pause", True),
                                request.query.get("changes", []),
                                decode(schema.CONTAINER_CREATE, request.json()))
         return json_response({"Id": image.id}, status=201)

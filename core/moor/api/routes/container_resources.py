@@ -8,18 +8,12 @@ from typing import TYPE_CHECKING
 
 from moor.api import schema
 from moor.api.http import Request, Response, json_response
+from moor.api.params import flag_query
 from moor.api.router import Router
 from moor.api.validate import decode
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
-
-
-def _bool(request: Request, name: str, default: bool) -> bool:
-    """Docker's BoolValueOrDefault: absent -> default; "", 0, no, false, none -> false."""
-    if name not in request.query:
-        return default
-    return request.arg(name).strip().lower() not in ("", "0", "no", "false", "none")
 
 
 def build(engine: Engine) -> Router:
@@ -28,8 +22,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/containers/{ident}/stats")
     def stats(request: Request, ident: str) -> Response:
-        if not _bool(request, "stream", True):
-            return json_response(resources.sample(ident, _bool(request, "one-shot", False)))
+        if not flag_query(request, "stream", True):
+            return json_response(resources.sample(ident, flag_query(request, "one-shot")))
         samples = resources.stream(ident)
 
         def lines() -> Iterator[bytes]:

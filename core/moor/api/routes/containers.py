@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING
 
 from moor.api import schema
 from moor.api.http import Hijack, Request, Response, json_response
-from moor.api.params import int_query, parse_filters, tail_query, time_arg, uint_query
+from moor.api.params import flag_query, int_query, parse_filters, tail_query, time_arg, uint_query
 from moor.api.router import Router
 from moor.api.validate import decode
 from moor.containers import views
@@ -41,12 +41,12 @@ def build(engine: Engine) -> Router:
     @router.route("GET", "/containers/json")
     def list_containers(request: Request) -> Response:
         filters = parse_filters(request)
-        found = containers.list_containers(request.flag("all"), filters, int_query(request, "limit", -1) or -1)
-        return json_response([views.summary(containers, c, request.flag("size")) for c in found])
+        found = containers.list_containers(flag_query(request, "all"), filters, int_query(request, "limit", -1) or -1)
+        return json_response([views.summary(containers, c, flag_query(request, "size")) for c in found])
 
     @router.route("GET", "/containers/{ident}/json")
     def inspect(request: Request, ident: str) -> Response:
-        return json_response(views.inspect(containers, containers.get(ident), request.flag("size")))
+        return json_response(views.inspect(containers, containers.get(ident), flag_query(request, "size")))
 
     @router.route("POST", "/containers/{ident}/start")
     def start(request: Request, ident: str) -> Response:
@@ -83,7 +83,7 @@ def build(engine: Engine) -> Router:
 
     @router.route("DELETE", "/containers/{ident}")
     def remove(request: Request, ident: str) -> Response:
-        containers.remove(ident, force=request.flag("force"), volumes=request.flag("v"))
+        containers.remove(ident, force=flag_query(request, "force"), volumes=flag_query(request, "v"))
         return Response(status=204, content_type="")
 
     @router.route("POST", "/containers/{ident}/rename")
@@ -108,11 +108,12 @@ def build(engine: Engine) -> Router:
     @router.route("GET", "/containers/{ident}/logs")
     def logs(request: Request, ident: str) -> Response:
         container = containers.get(ident)
-        if not request.flag("stdout") and not request.flag("stderr"):
+        if not flag_query(request, "stdout") and not flag_query(request, "stderr"):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
         options = {
-            "stdout": request.flag("stdout"), "stderr": request.flag("stderr"), "follow": request.flag("follow"),
-            "timestamps": request.flag("timestamps"), "tail": tail_query(request),
+            "stdout": flag_query(request, "stdout"), "stderr": flag_query(request, "stderr"),
+            "follow": flag_query(request, "follow"),
+            "timestamps": flag_query(request, "timestamps"), "tail": tail_query(request),
             "since": time_arg(request.arg("since")), "until": time_arg(request.arg("until")),
         }
         chunks = io.log_chunks(container, options)
@@ -122,8 +123,9 @@ def build(engine: Engine) -> Router:
     @router.route("POST", "/containers/{ident}/attach")
     def attach(request: Request, ident: str) -> Hijack:
         container = containers.get(ident)
-        options = {"stream": request.flag("stream"), "stdin": request.flag("stdin"), "stdout": request.flag("stdout"),
-                   "stderr": request.flag("stderr"), "logs": request.flag("logs"),
+        options = {"stream": flag_query(request, "stream"), "stdin": flag_query(request, "stdin"),
+                   "stdout": flag_query(request, "stdout"), "stderr": flag_query(request, "stderr"),
+                   "logs": flag_query(request, "logs"),
                    "detachKeys": request.arg("detachKeys")}
         if options["detachKeys"]:
             parse_detach_keys(str(options["detachKeys"]))

@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
-from moor.api.params import parse_filters
+from moor.api.params import flag_query, parse_filters
 from moor.api.router import Router
 from moor.errors import InvalidParameter
 from moor.images import views
@@ -29,7 +29,7 @@ def build(engine: Engine) -> Router:
         filters = parse_filters(request)
         if request.arg("filter"):
             filters.setdefault("reference", []).append(request.arg("filter"))
-        found = images.list(all_images=request.flag("all"), filters=filters)
+        found = images.list(all_images=flag_query(request, "all"), filters=filters)
         rows = [views.summary(images, image) for image in found]
         patterns = filters.get("reference")
         if patterns:  # like Docker, show only the names that matched
@@ -85,7 +85,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("DELETE", "/images/{name:path}")
     def remove(request: Request, name: str) -> Response:
-        return json_response(images.remove(name, force=request.flag("force"), prune=not request.flag("noprune")))
+        return json_response(images.remove(name, force=flag_query(request, "force"),
+                                           prune=not flag_query(request, "noprune")))
 
     @router.route("GET", "/system/df")
     def system_disk_usage(request: Request) -> Response:

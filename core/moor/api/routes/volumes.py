@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from moor.api import schema
 from moor.api.http import Request, Response, json_response
-from moor.api.params import parse_filters
+from moor.api.params import flag_query, parse_filters
 from moor.api.router import Router
 from moor.api.validate import decode
 
@@ -39,7 +39,7 @@ def build(engine: Engine) -> Router:
 
     @router.route("DELETE", "/volumes/{name}")
     def remove(request: Request, name: str) -> Response:
-        volumes.remove(name, force=request.flag("force"))
+        volumes.remove(name, force=flag_query(request, "force"))
         return Response(status=204, content_type="")
 
     return router
