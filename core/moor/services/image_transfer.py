@@ -48,16 +48,13 @@ class ImageTransfer:
             archive_images = read_archive(workdir)
             if not archive_images:
                 raise InvalidParameter("invalid archive: it holds no image")
+            # a tag Docker cannot parse fails the whole load, as in Docker, before anything is stored
+            targets = [[reference.parse(tag) for tag in item.repo_tags] for item in archive_images]
             messages = []
-            for item in archive_images:
+            for item, item_targets in zip(archive_images, targets):
                 image = self._add_layers_and_image(item.config, [layer.path for layer in item.layers], added)
                 tagged = False
-                for tag in item.repo_tags:
-                    try:
-                        target = reference.parse(tag)
-                    except InvalidParameter:
-                        log.warning("load: ignoring tag %r (not a valid reference)", tag)
-                        continue
+                for target in item_targets:
                     if not target.tag and not target.digest:
                         continue
                     previous = self.store.refs().get(str(target))
