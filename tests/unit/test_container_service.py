@@ -339,6 +339,19 @@ def test_wait_conditions(fake: FakeEngine) -> None:
     assert removal.result() == 5
 
 
+def test_wait_as_a_stream_ticks_while_the_container_runs(fake: FakeEngine) -> None:
+    """The API's /wait streams these: a tick at once (headers go out), one a second after, then the code."""
+    container = fake.create("ticking")
+    fake.containers.start("ticking")
+    outcomes = fake.containers.wait_ticking("ticking")
+    assert next(outcomes) is None  # at once, while it runs
+    assert next(outcomes) is None  # a second later, still running: the server checks its client now
+    fake.processes.exit(container.id, 3)
+    assert [o for o in outcomes if o is not None] == [3]
+    stopped = fake.containers.wait_ticking("ticking")
+    assert list(stopped) == [3]  # already stopped: the code, no tick
+
+
 # --------------------------------------------------------------------------- remove
 
 

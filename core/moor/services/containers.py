@@ -17,6 +17,7 @@ import signal as signals
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from moor.containers import restart as restart_policy
@@ -677,23 +678,49 @@ class ContainerService:
 
     def wait(self, ident: str, condition: str = "not-running") -> int:
         """Block until the condition holds; return the exit code (Docker's ``/wait``)."""
+        for outcome in self.wait_ticking(ident, condition):
+            if outcome is not None:
+                return outcome
+        raise AssertionError("wait_ticking ended without an exit code")  # never: its last item is the code
+
+    def wait_ticking(self, ident: str, condition: str = "not-running") -> Iterator[int | None]:
+        """:meth:`wait` as a stream: ``None`` about once a second while the condition does not hold, then the
+        exit code. The ticks let the API notice a client that went away while the container runs on."""
         container = self.get(ident)
         if condition not in ("not-running", "next-exit", "removed"):
             raise InvalidParameter(f"invalid condition: {condition!r}")
         finished_before = container.state.FinishedAt
         last = container
-        with self._changed:
-            while True:
-                current = self.store.find(container.id)
-                if current is None:
-                    return last.state.ExitCode
-                last = current
-                stopped = not current.state.Running and current.id not in self._starting
-                if condition == "not-running" and stopped:
-                    return current.state.ExitCode
-                if condition == "next-exit" and stopped and current.state.FinishedAt != finished_before:
-                    return current.state.ExitCode
-                self._changed.wait(1.0)
+
+        def outcome() -> int | None:
+            nonlocal last
+            current = self.store.find(container.id)
+            if current is None:
+                return last.state.ExitCode
+            last = current
+            stopped = not current.state.Running and current.id not in self._starting
+            if condition == "not-running" and stopped:
+                return current.state.ExitCode
+            if condition == "next-exit" and stopped and current.state.FinishedAt != finished_before:
+                return current.state.ExitCode
+            return None
+
+        return self._ticking(outcome)
+
+    def _ticking(self, outcome: Callable[[], int | None]) -> Iterator[int | None]:
+        """``outcome()`` until it is not None, checked at each change of a container and at least each second;
+        the first ``None`` comes at once (an HTTP answer's headers go out as Docker's do)."""
+        first = True
+        while True:
+            with self._changed:
+                code = outcome()
+                if code is None and not first:
+                    self._changed.wait(1.0)
+                    code = outcome()
+            first = False
+            yield code
+            if code is not None:
+                return
 
     def restart(self, ident: str, timeout: int | None = None) -> Container:
         container = self.get(ident)

@@ -75,9 +75,11 @@ def build(engine: Engine) -> Router:
         if condition not in WAIT_CONDITIONS:  # Docker waits for not-running when it does not know the condition
             condition = "not-running"
 
+        outcomes = containers.wait_ticking(container.id, condition)
+
         def result() -> Iterator[bytes]:
-            code = containers.wait(container.id, condition)
-            yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
+            for code in outcomes:  # b"": a tick, the server's moment to see whether the client is still there
+                yield b"" if code is None else json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
 
         return Response(stream=result())
 
