@@ -175,3 +175,22 @@ def test_several_ipv4_subnets_are_refused_and_the_driver_must_exist(faked: Netwo
     faked.create(NetworkRequest(name="once"))
     with pytest.raises(Conflict, match="^network with name once already exists$"):
         faked.create(NetworkRequest(name="once"))
+
+
+@pytest.mark.parametrize(("request_fields", "error", "message"), [
+    ({"scope": "swarm"}, InvalidParameter, "^This node is not a swarm manager."),
+    ({"scope": "../x"}, InvalidParameter, "^This node is not a swarm manager."),
+    ({"ipam_driver": "bad\n"}, NotFound, '^plugin "bad\n" not found$'),
+    ({"config_from": "elsewhere"}, NotFound, '^configuration network "elsewhere" does not exist$'),
+])
+def test_what_only_a_swarm_or_a_plugin_serves_is_refused_and_nothing_made(
+        faked: NetworkService, request_fields: dict[str, str], error: type[Exception], message: str) -> None:
+    before = {n.name for n in faked.list({})}
+    with pytest.raises(error, match=message):
+        faked.create(NetworkRequest(name="wanted", **request_fields))
+    assert {n.name for n in faked.list({})} == before
+
+
+def test_the_local_scope_and_the_default_ipam_driver_are_served(faked: NetworkService) -> None:
+    made = faked.create(NetworkRequest(name="plain", scope="local", ipam_driver="default"))
+    assert faked.get("plain") == made

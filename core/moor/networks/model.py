@@ -109,3 +109,9 @@ class NetworkRequest:
     internal: bool = False
     attachable: bool = False
     enable_ipv6: bool = False
+    #: "" or "local": the only scope a single engine serves
+    scope: str = ""
+    #: the IPAM driver: "" or "default", the only one moor has
+    ipam_driver: str = ""
+    #: ``ConfigFrom.Network``: a configuration-only network to take the configuration from
+    config_from: str = ""

@@ -137,6 +137,7 @@ class NetworkService:
             raise InvalidParameter("network name is required")
         driver_name = request.driver or self.drivers.defaults["network"]
         self.drivers.network(driver_name)  # an unknown driver is refused first
+        _check_single_engine_request(request)
         with self.lock:
             existing = self.find(name)
             if existing is not None and existing.name == name:
@@ -389,3 +390,14 @@ def _dangling_value(value: str) -> bool:
     if value in ("false", "0"):
         return False
     raise InvalidParameter("invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")")
+
+
+def _check_single_engine_request(request: NetworkRequest) -> None:
+    """Refuse what only a swarm, an IPAM plugin or a configuration-only network could serve, in Docker's words."""
+    if request.scope not in ("", "local"):
+        raise InvalidParameter('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
+                               "connect this node to swarm and try again.")
+    if request.ipam_driver not in ("", "default"):
+        raise NotFound(f'plugin "{request.ipam_driver}" not found')
+    if request.config_from:  # moor keeps no configuration-only networks
+        raise NotFound(f'configuration network "{request.config_from}" does not exist')

@@ -28,6 +28,8 @@ from moor_volume_local.options import MountOptions, parse_options
 VALID_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 #: ``<data_root>/volumes`` and each ``<name>`` in it, as Docker's (``_data`` is the volume's own, 0755 when made).
 VOLUMES_MODE = 0o701
+#: a local volume is a directory named after it: the file system's NAME_MAX bounds its name
+MAX_NAME_LENGTH = 255
 
 
 def check_name(name: str) -> None:
@@ -37,6 +39,9 @@ def check_name(name: str) -> None:
             f'"{name}" includes invalid characters for a local volume name, only '
             '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path'
         )
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameter(f"volume name is too long for a local volume: {len(name)} characters, "
+                               f"at most {MAX_NAME_LENGTH}")
 
 
 class LocalVolumeDriver:

@@ -35,9 +35,14 @@ def test_bad_options_are_refused(options: dict[str, str], message: str) -> None:
         parse_options(options)
 
 
-@pytest.mark.parametrize("name", ["ab", "data", "my_vol.1-x", "0" * 64, "a.."])
+@pytest.mark.parametrize("name", ["ab", "data", "my_vol.1-x", "0" * 64, "a..", "v" * 255])
 def test_valid_names(name: str) -> None:
     check_name(name)
+
+
+def test_a_name_longer_than_a_file_name_may_be_is_refused() -> None:
+    with pytest.raises(InvalidParameter, match="^volume name is too long for a local volume: 65536 characters"):
+        check_name("a" * 65536)
 
 
 @pytest.mark.parametrize("name", ["..", ".", "../x", "a/b", "/abs", "x", "a\x00b", "-rf", "_x", "bad\n", "", "a b"])
