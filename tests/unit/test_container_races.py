@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from moor.containers import views
-from moor.errors import NotFound
+from moor.errors import Conflict, NotFound
 from moor.networks.model import NetworkRequest
 from unit.test_container_service import FakeEngine
 
@@ -109,3 +109,14 @@ def test_an_exit_during_a_connect_leaves_no_endpoint(fake: FakeEngine, monkeypat
     fake.containers.connect_network("exiting", "late", {})
     exits[0].join(5)
     assert container.id not in network.endpoints
+
+
+def test_pause_of_a_container_whose_exit_is_not_yet_recorded_is_a_conflict(fake: FakeEngine) -> None:
+    """runc no longer knows the container (killed by another request) while its record still says running:
+    Docker's 409, not a 500."""
+    container = fake.create("ending")
+    fake.containers.start("ending")
+    fake.processes.down = True  # the exit is not recorded yet
+    fake.processes.exit(container.id, 137)
+    with pytest.raises(Conflict, match=f"^Container {container.id} is not running$"):
+        fake.engine.resources.pause("ending")

@@ -190,7 +190,7 @@ class ContainerResources:
             try:
                 self.processes.pause(container.id)
             except MoorError as err:
-                raise MoorError(f"Cannot pause container {container.id}: {err}") from None
+                raise _refusal("pause", container.id, err) from None
             container.state.Paused = True
             container.state.Status = "paused"
             self.containers.store.save(container)
@@ -208,9 +208,17 @@ class ContainerResources:
             try:
                 self.processes.resume(container.id)
             except MoorError as err:
-                raise MoorError(f"Cannot unpause container {container.id}: {err}") from None
+                raise _refusal("unpause", container.id, err) from None
             container.state.Paused = False
             container.state.Status = "running"
             self.containers.store.save(container)
         self.events.publish_container(container, "unpause")
         return container
+
+
+def _refusal(action: str, container_id: str, err: MoorError) -> MoorError:
+    """The runtime's refusal as Docker answers it: a container whose process ended meanwhile (its exit not yet
+    recorded) is a 409, not running; anything else stays the server's error."""
+    if "does not exist" in str(err) or "not running" in str(err):
+        return Conflict(f"Container {container_id} is not running")
+    return MoorError(f"Cannot {action} container {container_id}: {err}")

@@ -184,7 +184,7 @@ class Worker:
         actions: list[Callable[[], None]] = [
             self.create, self.create, self.start, self.start, self.stop, self.kill, self.remove, self.remove,
             self.connect, self.disconnect, self.network_create, self.network_remove, self.volume_create,
-            self.volume_remove,
+            self.volume_remove, self.restart, self.pause, self.unpause, self.inspect, self.listing,
         ]
         while not self.bench.stopping.is_set():
             self.random.choice(actions)()
@@ -211,6 +211,24 @@ class Worker:
 
     def kill(self) -> None:
         self.call("kill", "POST", f"/containers/{self.name_of('c')}/kill")
+
+    def restart(self) -> None:
+        self.call("restart", "POST", f"/containers/{self.name_of('c')}/restart", {"t": "1"})
+
+    def pause(self) -> None:
+        self.call("pause", "POST", f"/containers/{self.name_of('c')}/pause")
+
+    def unpause(self) -> None:
+        self.call("unpause", "POST", f"/containers/{self.name_of('c')}/unpause")
+
+    def inspect(self) -> None:
+        kind = self.random.choice(("c", "n", "v"))
+        path = {"c": "/containers/{}/json", "n": "/networks/{}", "v": "/volumes/{}"}[kind]
+        self.call("inspect", "GET", path.format(self.name_of(kind)))
+
+    def listing(self) -> None:
+        self.call("list", "GET", self.random.choice(("/containers/json?all=1", "/networks", "/volumes",
+                                                     "/system/df", "/info")))
 
     def remove(self) -> None:
         self.call("remove", "DELETE", f"/containers/{self.name_of('c')}", {"force": "1", "v": "1"})
