@@ -54,3 +54,17 @@ def test_invalid_pattern_matches_nothing(hostile_daemon: DaemonProcess, guard: G
     status, names, message = _list(hostile_daemon, pattern)
     assert status == 200, message
     assert names == []
+
+
+@pytest.mark.parametrize("endpoint", ["/networks", "/volumes", "/images/json", "/containers/prune",
+                                      "/networks/prune", "/volumes/prune", "/images/prune"])
+@pytest.mark.parametrize("pattern", list(EXPLOSIVE.values())[:2], ids=list(EXPLOSIVE)[:2])
+def test_explosive_names_elsewhere(hostile_daemon: DaemonProcess, guard: Guard, endpoint: str, pattern: str) -> None:
+    """The other listings and the prunes (with a label no object has: nothing is pruned) answer at once too."""
+    key = "reference" if endpoint.startswith("/images/json") else "name"
+    wanted = {key: [pattern]} if not endpoint.endswith("/prune") else {"label": [f"hostile.never={pattern}"]}
+    method = "POST" if endpoint.endswith("/prune") else "GET"
+    answer = call(hostile_daemon.socket, method, f"{endpoint}?filters={quote(json.dumps(wanted), safe='')}",
+                  timeout=20)
+    check_answer(answer)
+    assert answer.status == 200, answer
