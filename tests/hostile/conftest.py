@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,9 +15,12 @@ from moor.testing.daemon import DaemonProcess
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every hostile case needs the real moord: mark them root (tests/conftest.py skips them without root)."""
+    skip = pytest.mark.skip(reason="needs root (runs in CI)")
     for item in items:
         if "/tests/hostile/" in str(item.fspath):
             item.add_marker(pytest.mark.root)
+            if os.geteuid() != 0:  # whichever conftest's hook runs first
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
