@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from moor.containers import views
-from moor.errors import Conflict, NotFound
+from moor.errors import Conflict, MoorError, NotFound
 from moor.networks.model import NetworkRequest
 from unit.test_container_service import FakeEngine
 
@@ -120,3 +120,17 @@ def test_pause_of_a_container_whose_exit_is_not_yet_recorded_is_a_conflict(fake:
     fake.processes.exit(container.id, 137)
     with pytest.raises(Conflict, match=f"^Container {container.id} is not running$"):
         fake.engine.resources.pause("ending")
+
+
+def test_unpause_racing_a_stop_that_resumed_the_container_is_a_conflict(fake: FakeEngine,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    container = fake.create("thawed")
+    fake.containers.start("thawed")
+    fake.engine.resources.pause("thawed")
+
+    def resumed_meanwhile(container_id: str) -> None:  # stop resumed it first (it resumes a paused container)
+        raise MoorError("runtime resume failed: container not paused")
+
+    monkeypatch.setattr(fake.processes, "resume", resumed_meanwhile)
+    with pytest.raises(Conflict, match=f"^Container {container.id} is not paused$"):
+        fake.engine.resources.unpause("thawed")

@@ -221,4 +221,6 @@ def _refusal(action: str, container_id: str, err: MoorError) -> MoorError:
     recorded) is a 409, not running; anything else stays the server's error."""
     if "does not exist" in str(err) or "not running" in str(err):
         return Conflict(f"Container {container_id} is not running")
+    if action == "unpause" and "not paused" in str(err):  # a stop or kill resumed it meanwhile
+        return Conflict(f"Container {container_id} is not paused")
     return MoorError(f"Cannot {action} container {container_id}: {err}")
