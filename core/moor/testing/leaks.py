@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -185,20 +186,29 @@ def holdings(daemon: DaemonProcess, container_ids: Iterable[str]) -> Holdings:
 
 
 def leaks(daemon: DaemonProcess, running: Iterable[str], known: Iterable[str],
-          allowed_mounts: Iterable[str] = ()) -> list[str]:
+          allowed_mounts: Iterable[str] = (), settle: float = 5.0) -> list[str]:
     """What the run holds beyond its ``running`` containers, one line each (empty: nothing leaked).
 
     ``known`` are every container ID the run ever made (their cgroups and processes are looked up);
-    ``allowed_mounts`` are mounts that belong to no container (none, usually).
+    ``allowed_mounts`` are mounts that belong to no container (none, usually). What is found is looked
+    for again for up to ``settle`` seconds: a monitor finishing its ``runc delete`` is no leak.
     """
-    running_ids = set(running)
-    found = holdings(daemon, set(known) | running_ids)
+    running_ids, known_ids, allowed = set(running), set(known), set(allowed_mounts)
+    deadline = time.monotonic() + settle
+    while True:
+        problems = _leaks_now(daemon, running_ids, known_ids, allowed)
+        if not problems or time.monotonic() >= deadline:
+            return problems
+        time.sleep(0.25)
+
+
+def _leaks_now(daemon: DaemonProcess, running_ids: set[str], known: set[str], allowed: set[str]) -> list[str]:
+    found = holdings(daemon, known | running_ids)
     problems: list[str] = []
 
     def owner(text: str) -> str | None:
         return next((cid for cid in running_ids if cid in text), None)
 
-    allowed = set(allowed_mounts)
     problems += [f"mount {m}" for m in found.mounts if m not in allowed and owner(m) is None]
     for pid, description in found.processes.items():
         if owner(description) is None:
