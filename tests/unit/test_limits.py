@@ -59,6 +59,7 @@ def validate(host_config: dict[str, Any], update: bool = False) -> None:
     ({"CpuPeriod": 500}, "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"),
     ({"CpuPeriod": -1}, "CPU cfs period can not be less than 1ms"),
     ({"CpuQuota": 999}, "CPU cfs quota can not be less than 1ms (i.e. 1000)"),
+    ({"CpuQuota": 2**63 - 1}, "CPU cfs quota can not be larger than 17592186044415 microseconds"),
     ({"CpusetCpus": "0-99"}, "Requested CPUs are not available - requested 0-99, available: 0-1"),
     ({"CpusetCpus": "a"}, "Invalid value a for cpuset cpus: invalid format: a"),
     ({"CpusetCpus": "3-1"}, "Invalid value 3-1 for cpuset cpus: invalid format: 3-1"),
@@ -89,6 +90,17 @@ def test_accepted(host_config: dict[str, Any]) -> None:
 
 def test_swap_without_memory_is_fine_on_update() -> None:
     validate({"MemorySwap": 64 * MB}, update=True)
+
+
+def test_the_kernels_largest_quota_is_taken() -> None:
+    validate({"CpuQuota": 2**44 - 1})
+
+
+@pytest.mark.parametrize("field", ["IOMaximumIOps", "IOMaximumBandwidth"])
+def test_an_update_of_windows_io_limits_is_refused_in_dockers_words(field: str) -> None:
+    with pytest.raises(InvalidParameter, match="^Invalid QoS settings: linux does not support Maximum IO Bandwidth "
+                                               "or Maximum IO IOps$"):
+        validate({field: 1}, update=True)
 
 
 def test_lists() -> None:

@@ -62,6 +62,49 @@ def flag_query(request: Request, name: str, default: bool = False) -> bool:
     return request.arg(name).strip().lower() not in ("", "0", "no", "false", "none")
 
 
+_GO_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+             "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+_PLATFORM_COMPONENT = re.compile(r"[A-Za-z0-9_-]+")
+#: Go's operating systems and architectures: a platform of one word must name one of them
+_KNOWN_OS = frozenset(("aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "linux",
+                       "nacl", "netbsd", "openbsd", "plan9", "solaris", "windows", "zos"))
+_KNOWN_ARCH = frozenset(("386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "ppc64", "ppc64le",
+                         "loong64", "mips", "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "riscv",
+                         "riscv64", "s390", "s390x", "sparc", "sparc64", "wasm", "aarch64", "armhf", "armel",
+                         "i386", "x86_64", "x86-64"))
+
+
+def strict_bool_query(request: Request, name: str) -> bool:
+    """A boolean parameter Docker reads with ``strconv.ParseBool`` (``verbose``): false when absent or empty."""
+    text = request.arg(name)
+    if text == "":
+        return False
+    if text not in _GO_BOOLS:
+        raise InvalidParameter(f'invalid value for {name}: {text}: strconv.ParseBool: parsing "{text}": invalid syntax')
+    return _GO_BOOLS[text]
+
+
+def platform_query(request: Request) -> str:
+    """``platform`` (``os[/arch[/variant]]``), checked as containerd's parser checks each component."""
+    text = request.arg("platform")
+    if text == "":
+        return ""
+    for component in text.split("/"):
+        if not _PLATFORM_COMPONENT.fullmatch(component):
+            raise InvalidParameter(f"{_go_quote(component)} is an invalid component of {_go_quote(text)}: platform "
+                                   'specifier component must match "^[A-Za-z0-9_-]+$": invalid argument')
+    if text.count("/") > 2:
+        raise InvalidParameter(f"{_go_quote(text)}: cannot parse platform specifier: invalid argument")
+    if "/" not in text and text.lower() not in _KNOWN_OS | _KNOWN_ARCH:
+        raise InvalidParameter(f"{_go_quote(text)}: unknown operating system or architecture: invalid argument")
+    return text
+
+
+def _go_quote(text: str) -> str:
+    """``text`` as Go's %q writes it (close enough for what a platform may hold: escapes, no raw controls)."""
+    return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
 def int_query(request: Request, name: str, default: int | None = None) -> int | None:
     """An integer parameter (``t``, ``limit``): ``default`` when absent or empty, else Go's ``strconv.Atoi``."""
     text = request.arg(name)

@@ -224,6 +224,10 @@ def check_types(host_config: dict[str, Any]) -> None:
                                "struct field HostConfig.OomKillDisable of type bool")
 
 
+#: the largest cpu.cfs_quota_us the kernel takes (its max_cfs_runtime: 2^44 - 1 microseconds)
+MAX_CFS_QUOTA = (1 << 44) - 1
+
+
 def _int(host_config: dict[str, Any], name: str) -> int:
     return int(host_config.get(name) or 0)
 
@@ -274,6 +278,11 @@ def validate_resources(host_config: dict[str, Any], update: bool = False, *, cpu
         raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
     if 0 < quota < 1000:
         raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if quota > MAX_CFS_QUOTA:  # Docker takes it and every start then fails in runc (the kernel says EINVAL)
+        raise InvalidParameter(f"CPU cfs quota can not be larger than {MAX_CFS_QUOTA} microseconds (the kernel's "
+                               "maximum)")
+    if update and (_int(host_config, "IOMaximumIOps") or _int(host_config, "IOMaximumBandwidth")):
+        raise InvalidParameter("Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps")
 
     _check_set(host_config.get("CpusetCpus") or "", available_cpus() if cpuset is None else cpuset, "cpus", "CPUs")
     _check_set(host_config.get("CpusetMems") or "", available_mems() if mems is None else mems, "mems",

@@ -143,6 +143,7 @@ class ContainerService:
         check_create(body, host_config, self.config.runtime.name)
         check_network_files(body, host_config)
         self.networking.check_network_mode(body, host_config)
+        self._check_pid_mode(host_config)
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidParameter("No image specified")  # Docker: "config cannot be empty..."
@@ -160,6 +161,15 @@ class ContainerService:
         self.drivers.notify("created", container=self.ref(container))
         self.events.publish_container(container, "create")
         return container
+
+    def _check_pid_mode(self, host_config: dict[str, Any]) -> None:
+        """``--pid container:NAME`` names a container that exists (a 400 otherwise, as in Docker)."""
+        pid_mode = str(host_config.get("PidMode") or "")
+        if pid_mode.startswith("container:"):
+            try:
+                self.get(pid_mode.split(":", 1)[1])
+            except NotFound as err:
+                raise InvalidParameter(str(err)) from None
 
     def _plan_mounts(self, body: dict[str, Any], host_config: dict[str, Any],
                      image_config: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -154,6 +154,13 @@ class NetworkService:
         self._publish("create", network)
         return network
 
+    def inspect(self, ident: str, scope: str = "") -> Network:
+        """``network inspect``: the network ``ident``; with a ``scope``, only if the network has that scope."""
+        network = self.get(ident)
+        if scope and scope != network.scope:
+            raise NotFound(f"network {ident} not found")
+        return network
+
     def remove(self, ident: str) -> None:
         """``network rm``: refused for the predefined networks and for one a container is on; publish ``destroy``."""
         network = self._remove(ident)

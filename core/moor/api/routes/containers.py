@@ -8,7 +8,15 @@ from typing import IO, TYPE_CHECKING
 
 from moor.api import schema
 from moor.api.http import Hijack, Request, Response, json_response
-from moor.api.params import flag_query, int_query, parse_filters, tail_query, time_arg, uint_query
+from moor.api.params import (
+    flag_query,
+    int_query,
+    parse_filters,
+    platform_query,
+    tail_query,
+    time_arg,
+    uint_query,
+)
 from moor.api.router import Router
 from moor.api.validate import decode
 from moor.containers import views
@@ -35,6 +43,7 @@ def build(engine: Engine) -> Router:
     @router.route("POST", "/containers/create")
     def create(request: Request) -> Response:
         body = decode(schema.CONTAINER_CREATE, request.json(required=True))
+        platform_query(request)  # checked as Docker checks it; a container runs on the host's platform
         container = containers.create(body, name=request.arg("name"))
         return json_response({"Id": container.id, "Warnings": create_warnings(container)}, status=201)
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from moor.api import schema
 from moor.api.http import Request, Response, json_response
-from moor.api.params import parse_filters
+from moor.api.params import parse_filters, strict_bool_query
 from moor.api.router import Router
 from moor.api.validate import decode
 from moor.networks.views import created_view, network_request, network_view, prune_view
@@ -25,7 +25,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/networks/{ident}")
     def inspect(request: Request, ident: str) -> Response:
-        return json_response(network_view(networks.get(ident)))
+        strict_bool_query(request, "verbose")  # checked; a local network has nothing more to show
+        return json_response(network_view(networks.inspect(ident, scope=request.arg("scope"))))
 
     @router.route("POST", "/networks/create")
     def create(request: Request) -> Response:
