@@ -100,6 +100,8 @@ def test_the_create_request_is_decoded_from_dockers_body() -> None:
     assert network_request(body) == NetworkRequest(
         name="app", driver="bridge", options={"mtu": "1400"}, labels={"k": "v"},
         ipam=(IPAMConfig(subnet="10.9.0.0/16", aux_addresses={"r": "10.9.0.2"}), IPAMConfig()),
-        internal=True, attachable=True, enable_ipv6=True)
+        internal=True, attachable=True, enable_ipv6=True, ipam_driver="default")
     assert network_request({}) == NetworkRequest(name="")
+    asked_more = network_request({"Name": "x", "Scope": "swarm", "ConfigFrom": {"Network": "base"}})
+    assert (asked_more.scope, asked_more.config_from) == ("swarm", "base")
     assert prune_view([]) == {"NetworksDeleted": None} and prune_view(["a"]) == {"NetworksDeleted": ["a"]}
