@@ -108,3 +108,14 @@ def test_debug_flag_logs_requests(tmp_path) -> None:
         daemon.client().get("/_ping")
         time.sleep(0.1)
         assert "DEBUG" in daemon.log()
+
+
+def test_sigusr1_writes_every_threads_stack_to_the_log_and_moord_serves_on(tmp_path) -> None:
+    with DaemonProcess(root=str(tmp_path / "d")) as daemon:
+        assert daemon.process is not None
+        os.kill(daemon.process.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while "most recent call first" not in daemon.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "most recent call first" in daemon.log() and "moor/daemon/main.py" in daemon.log()
+        assert daemon.client().get("/_ping") == "OK"

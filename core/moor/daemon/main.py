@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -70,6 +71,8 @@ def serve(config: Config) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        # SIGUSR1 writes every thread's stack to moord's log (the concurrency watchdog asks for it on a stall)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         _write_pid(config)  # before the socket answers: whoever saw moord answer finds its pid file
         for server in servers:
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
