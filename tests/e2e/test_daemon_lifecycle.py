@@ -115,7 +115,7 @@ def test_sigusr1_writes_every_threads_stack_to_the_log_and_moord_serves_on(tmp_p
         assert daemon.process is not None
         os.kill(daemon.process.pid, signal.SIGUSR1)
         deadline = time.monotonic() + 10
-        while "most recent call first" not in daemon.log() and time.monotonic() < deadline:
+        while "moor/daemon/main.py" not in daemon.log() and time.monotonic() < deadline:  # the main thread's, last
             time.sleep(0.1)
         assert "most recent call first" in daemon.log() and "moor/daemon/main.py" in daemon.log()
         assert daemon.client().get("/_ping") == "OK"
