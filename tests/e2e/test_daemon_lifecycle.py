@@ -118,4 +118,4 @@ def test_sigusr1_writes_every_threads_stack_to_the_log_and_moord_serves_on(tmp_p
         while "moor/daemon/main.py" not in daemon.log() and time.monotonic() < deadline:  # the main thread's, last
             time.sleep(0.1)
         assert "most recent call first" in daemon.log() and "moor/daemon/main.py" in daemon.log()
-        assert daemon.client().get("/_ping") == "OK"
+        assert daemon.client().get("/_ping") == b"OK"
