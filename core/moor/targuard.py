@@ -133,6 +133,35 @@ def check_pax_records(data: bytes, what: str = "PAX header") -> None:
         raise ArchiveHeaderTooLarge(f"archive header too large: the {what} holds digit runs too long to parse")
 
 
+#: PAX numbers tarfile would take but the system calls after it cannot: (key, smallest, largest)
+_PAX_NUMBERS = (("size", 0, (1 << 63) - 1), ("uid", 0, (1 << 32) - 1), ("gid", 0, (1 << 32) - 1))
+_PAX_TIMES = ("mtime", "atime", "ctime")
+#: the seconds a nanosecond int64 holds (what utime can set)
+_MAX_SECONDS = ((1 << 63) - 1) // 1_000_000_000
+
+
+def check_pax_values(data: bytes, what: str = "PAX header") -> None:
+    """Refuse PAX sizes, owners and times out of range (a negative size, a uid of 2^80, an mtime of 1e999),
+    as Go's archive/tar does, before tarfile turns them into OverflowErrors deep in extraction.
+    ``data`` holds well-formed records (:func:`check_pax_records` passed)."""
+    position = 0
+    while position < len(data):
+        space = data.index(b" ", position)
+        record_end = position + int(data[position:space])
+        key, _, value = data[space + 1:record_end - 1].partition(b"=")
+        position = record_end
+        name = key.decode("utf-8", "replace")
+        text = value.decode("utf-8", "replace")
+        for number_key, low, high in _PAX_NUMBERS:
+            if name == number_key and not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+                raise InvalidParameter(f"invalid archive: {what} {name}={text[:40]!r} is out of range")
+        if name in _PAX_TIMES:
+            whole = text.split(".", 1)[0].lstrip("-")
+            if not (text.isascii() and whole.isdigit() and all(p.isdigit() for p in text.lstrip("-").split(".")[1:2])
+                    and int(whole) <= _MAX_SECONDS):
+                raise InvalidParameter(f"invalid archive: {what} {name}={text[:40]!r} is out of range")
+
+
 class GuardedTarInfo(tarfile.TarInfo):
     """A TarInfo whose reading from an archive is bounded; pass it as ``tarfile.open(..., tarinfo=...)``."""
 
@@ -155,6 +184,7 @@ class GuardedTarInfo(tarfile.TarInfo):
             body = source.read(_blocks(parsed.size))
             if parsed.type in _PAX_TYPES and len(body) >= parsed.size:
                 check_pax_records(body[: parsed.size], what)
+                check_pax_values(body[: parsed.size], what)
         archive.fileobj = _Replay(source, header + body)  # type: ignore[assignment]
         try:
             member = super().fromtarfile(archive)
