@@ -28,6 +28,7 @@ terabytes. Refusals are :class:`ArchiveHeaderTooLarge` or
 
 from __future__ import annotations
 
+import math
 import os
 import tarfile
 from typing import IO, Any, cast
@@ -134,32 +135,49 @@ def check_pax_records(data: bytes, what: str = "PAX header") -> None:
 
 
 #: PAX numbers tarfile would take but the system calls after it cannot: (key, smallest, largest)
-_PAX_NUMBERS = (("size", 0, (1 << 63) - 1), ("uid", 0, (1 << 32) - 1), ("gid", 0, (1 << 32) - 1))
+_ID_MAX = (1 << 32) - 1
+_PAX_NUMBERS = (("size", 0, (1 << 63) - 1), ("uid", 0, _ID_MAX), ("gid", 0, _ID_MAX))
 _PAX_TIMES = ("mtime", "atime", "ctime")
 #: the seconds a nanosecond int64 holds (what utime can set)
 _MAX_SECONDS = ((1 << 63) - 1) // 1_000_000_000
 
 
-def check_pax_values(data: bytes, what: str = "PAX header") -> None:
-    """Refuse PAX sizes, owners and times out of range (a negative size, a uid of 2^80, an mtime of 1e999),
-    as Go's archive/tar does, before tarfile turns them into OverflowErrors deep in extraction.
-    ``data`` holds well-formed records (:func:`check_pax_records` passed)."""
-    position = 0
+def pax_records(data: bytes) -> dict[str, str]:
+    """The key/value records of PAX header content that :func:`check_pax_records` passed."""
+    records, position = {}, 0
     while position < len(data):
         space = data.index(b" ", position)
         record_end = position + int(data[position:space])
         key, _, value = data[space + 1:record_end - 1].partition(b"=")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
         position = record_end
-        name = key.decode("utf-8", "replace")
-        text = value.decode("utf-8", "replace")
-        for number_key, low, high in _PAX_NUMBERS:
-            if name == number_key and not (text.isascii() and text.isdigit() and low <= int(text) <= high):
-                raise InvalidParameter(f"invalid archive: {what} {name}={text[:40]!r} is out of range")
-        if name in _PAX_TIMES:
-            whole = text.split(".", 1)[0].lstrip("-")
-            if not (text.isascii() and whole.isdigit() and all(p.isdigit() for p in text.lstrip("-").split(".")[1:2])
-                    and int(whole) <= _MAX_SECONDS):
-                raise InvalidParameter(f"invalid archive: {what} {name}={text[:40]!r} is out of range")
+    return records
+
+
+def check_pax_values(records: dict[str, str], where: str, keys: tuple[str, ...] = ("size", "uid", "gid",
+                                                                                     *_PAX_TIMES)) -> None:
+    """Refuse PAX sizes, owners and times out of range (a negative size, a uid of 2^80, an mtime of 1e999),
+    as Go's archive/tar does, before tarfile or the extraction turns them into OverflowErrors."""
+    for name, low, high in _PAX_NUMBERS:
+        text = records.get(name)
+        if name in keys and text is not None and not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+            raise InvalidParameter(f"invalid archive: {where}: PAX {name}={text[:40]!r} is out of range")
+    for name in _PAX_TIMES:
+        text = records.get(name)
+        if name not in keys or text is None:
+            continue
+        whole, _, fraction = text.removeprefix("-").partition(".")
+        if not (text.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())
+                and int(whole) <= _MAX_SECONDS):
+            raise InvalidParameter(f"invalid archive: {where}: PAX {name}={text[:40]!r} is out of range")
+
+
+def _check_fields(member: tarfile.TarInfo) -> None:
+    """The same ranges for the header's own fields (GNU base-256 numbers can be as large as PAX ones)."""
+    mtime = float(member.mtime)
+    if not (0 <= member.uid <= _ID_MAX and 0 <= member.gid <= _ID_MAX and member.size >= 0
+            and math.isfinite(mtime) and abs(mtime) <= _MAX_SECONDS):
+        raise InvalidParameter(f"invalid archive: member {member.name!r}: size, owner or time out of range")
 
 
 class GuardedTarInfo(tarfile.TarInfo):
@@ -184,12 +202,15 @@ class GuardedTarInfo(tarfile.TarInfo):
             body = source.read(_blocks(parsed.size))
             if parsed.type in _PAX_TYPES and len(body) >= parsed.size:
                 check_pax_records(body[: parsed.size], what)
-                check_pax_values(body[: parsed.size], what)
+                # a size tarfile would seek by is checked now; the rest below, with the member's name
+                check_pax_values(pax_records(body[: parsed.size]), f"a {what}", keys=("size",))
         archive.fileobj = _Replay(source, header + body)  # type: ignore[assignment]
         try:
             member = super().fromtarfile(archive)
         finally:
             archive.fileobj = stream
+        check_pax_values({**archive.pax_headers, **member.pax_headers}, f"member {member.name!r}")
+        _check_fields(member)
         if outermost:
             _check_globals(archive)
         return member

@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from moor.errors import InvalidParameter
-from moor.targuard import GuardedTarInfo, check_pax_values
+from moor.targuard import GuardedTarInfo, check_pax_values, pax_records
 
 
 def _archive(headers: dict[str, str]) -> bytes:
@@ -39,4 +39,18 @@ def test_ordinary_values_pass(headers: dict[str, str]) -> None:
 
 
 def test_records_are_read_by_length() -> None:
-    check_pax_values(b"30 comment=uid=99999999999999\n")  # a key's look-alike inside a value is no key
+    records = pax_records(b"30 comment=uid=99999999999999\n")  # a key's look-alike inside a value is no key
+    assert records == {"comment": "uid=99999999999999"}
+    check_pax_values(records, "member 'f'")
+
+
+def test_gnu_base256_owner_out_of_range_is_refused() -> None:
+    member = tarfile.TarInfo("big-owner")
+    member.uid = 2**40  # GNU format writes it in base-256: no PAX header involved
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        archive.addfile(member)
+    out.seek(0)
+    with pytest.raises(InvalidParameter, match="'big-owner'"), \
+            tarfile.open(fileobj=out, mode="r|", tarinfo=GuardedTarInfo) as archive:
+        list(archive)
