@@ -194,3 +194,18 @@ def test_what_only_a_swarm_or_a_plugin_serves_is_refused_and_nothing_made(
 def test_the_local_scope_and_the_default_ipam_driver_are_served(faked: NetworkService) -> None:
     made = faked.create(NetworkRequest(name="plain", scope="local", ipam_driver="default"))
     assert faked.get("plain") == made
+
+
+def test_an_address_is_asked_only_of_a_network_whose_subnet_was_configured(faked: NetworkService,
+                                                                           tmp_path: Path) -> None:
+    picked = faked.create(NetworkRequest(name="picked"))
+    assert picked.ipam and picked.subnet_picked  # the driver chose the subnet
+    with pytest.raises(InvalidParameter, match="^user specified IP address is supported only when connecting to "
+                                               "networks with user configured subnets$"):
+        faked.connect(Member(), "picked", "", {"IPAMConfig": {"IPv4Address": picked.ipam[0].subnet[:-4] + "9"}})  # type: ignore[arg-type]
+    assert faked.get("picked").endpoints == {}
+    configured = faked.create(NetworkRequest(name="configured", ipam=(IPAMConfig(subnet="10.7.0.0/24"),)))
+    assert not configured.subnet_picked
+    faked.connect(Member(), "configured", "", {"IPAMConfig": {"IPv4Address": "10.7.0.9"}})  # type: ignore[arg-type]
+    again = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers2"), EventBus())
+    assert again.get("picked").subnet_picked and not again.get("configured").subnet_picked  # kept on disk

@@ -77,6 +77,8 @@ class Network:
     created_on_host: bool = False
     #: what the driver's ``create`` returned (its bridge's name, the subnet it picked...)
     driver_facts: dict[str, str] = field(default_factory=dict)
+    #: whether the driver picked the subnet (none was asked for): no container may then ask for an address
+    subnet_picked: bool = False
 
     @property
     def predefined(self) -> bool:

@@ -65,12 +65,15 @@ def network_from_record(record: dict[str, Any]) -> Network:
         endpoints={str(cid): endpoint_from_record(entry or {})
                    for cid, entry in (record.get("Containers") or {}).items()},
         created_on_host=bool(own.get("created_on_host")), driver_facts=_strings(own.get("facts")),
+        subnet_picked=bool(own.get("subnet_picked")),
     )
 
 
 def network_record(network: Network) -> dict[str, Any]:
     """The record on disk of ``network``."""
     own: dict[str, Any] = {"created_on_host": network.created_on_host}
+    if network.subnet_picked:
+        own["subnet_picked"] = True
     if network.created_on_host:
         own["facts"] = dict(network.driver_facts)
     return {

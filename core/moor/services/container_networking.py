@@ -427,6 +427,8 @@ class ContainerNetworking:
         if network.name in container.networks and container.networks[network.name].get("EndpointID"):
             raise Forbidden(f"endpoint with name {container.name} already exists in network {network.name}")
         wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        self.networks.check_endpoint_settings(network, dict(wish["IPAMConfig"] or {}),
+                                              tuple(wish["Aliases"] or ()))
         with self._exits:  # an exit meanwhile waits, then disconnects this endpoint with the others
             if container.state.Running and container.id not in self._left:
                 container.networks[network.name] = self.networks.connect(

@@ -211,6 +211,7 @@ class NetworkService:
         network.driver_facts = {str(k): str(v) for k, v in facts.items()}
         if facts.get("subnet") and not network.ipam:
             network.ipam = [IPAMConfig(subnet=facts["subnet"], gateway=facts.get("gateway", ""))]
+            network.subnet_picked = True
 
     def ensure_on_host(self, network: Network) -> None:
         """Let the driver set the network up on the host, once (lazily for ``bridge``)."""
@@ -272,12 +273,7 @@ class NetworkService:
         settings = dict(settings or {})
         ipam = dict(settings.get("IPAMConfig") or {})
         asked = tuple(a for a in settings.get("Aliases") or [] if a != container.short_id)  # a restart keeps one
-        if network.predefined:  # Docker: the default bridge takes no address or alias of one's choosing
-            if ipam.get("IPv4Address") or ipam.get("IPv6Address"):
-                raise InvalidParameter("user specified IP address is supported on user defined networks only")
-            if asked:
-                raise InvalidParameter("network-scoped alias is supported only for containers in user defined "
-                                       "networks")
+        self.check_endpoint_settings(network, ipam, asked)
         self.ensure_on_host(network)
         endpoint_id = secrets.token_hex(32)
         aliases = asked + (() if network.predefined else (container.short_id,))
@@ -297,6 +293,19 @@ class NetworkService:
             "IPPrefixLen": info.prefix_len, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "MacAddress": info.mac_address, "DriverOpts": None,
         }
+
+    def check_endpoint_settings(self, network: Network, ipam: dict[str, Any], aliases: tuple[str, ...]) -> None:
+        """Refuse an address or an alias the network cannot give, in Docker's words (InvalidParameter)."""
+        asks_address = bool(ipam.get("IPv4Address") or ipam.get("IPv6Address"))
+        if network.predefined:  # Docker: the default bridge takes no address or alias of one's choosing
+            if asks_address:
+                raise InvalidParameter("user specified IP address is supported on user defined networks only")
+            if aliases:
+                raise InvalidParameter("network-scoped alias is supported only for containers in user defined "
+                                       "networks")
+        elif asks_address and (network.subnet_picked or not network.ipam):
+            raise InvalidParameter("user specified IP address is supported only when connecting to networks with "
+                                   "user configured subnets")
 
     def disconnect(self, container: Container, network_name: str, netns_path: str | None) -> None:
         """Take ``container``'s endpoint off the network (``netns_path`` None: its namespace is gone)."""
