@@ -59,6 +59,12 @@ OVERRIDES: dict[str, frozenset[int]] = {
     # a CPU quota past the kernel's maximum: 20.10 took it and every later start failed in runc; moor refuses
     "create-HostConfig.CpuQuota-max": frozenset({400}),
     "update-CpuQuota-max": frozenset({400}),
+    # 20.10 took a negative CPU weight and handed the kernel 2^64-1 (the maximum weight); moor refuses it
+    "create-HostConfig.CpuShares-neg": frozenset({400}),
+    "update-CpuShares-neg": frozenset({400}),
+    # 20.10 refuses any memory update of a container without a swap limit unless the swap comes along (a known
+    # nuisance: docker update -m fails on every container made without -m); moor applies the limit
+    "update-Memory-max": SUCCESS | {409},
 }
 
 
