@@ -388,3 +388,11 @@ def test_cli_figures() -> None:
     assert cli_resources.render_stats("table {{.Container}}\t{{.PIDs}}", [row]) == ["CONTAINER   PIDS", "web         5"]
     unknown = cli_resources.stats_row("gone", None, no_trunc=False)
     assert (unknown["CPUPerc"], unknown["MemUsage"]) == ("--", "-- / --")
+
+
+@pytest.mark.parametrize(("value", "limit"), [(None, None), (0, -1), (-5, -1), (100, 100), (4 * 1024 * 1024, 4194304),
+                                              (4 * 1024 * 1024 + 1, -1), (2**63 - 1, -1)])
+def test_pids_limits_past_what_the_kernel_counts_are_unlimited(value: int | None, limit: int | None) -> None:
+    from moor.containers.limits import pids_limit
+
+    assert pids_limit(value) == limit

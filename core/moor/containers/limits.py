@@ -325,11 +325,16 @@ def apply_resource_defaults(host_config: dict[str, Any], swap_supported: bool | 
 # --------------------------------------------------------------------------- OCI linux.resources
 
 
+#: the most processes a kernel can count (PID_MAX_LIMIT): pids.max takes no larger number (EINVAL)
+MAX_PIDS = 4 * 1024 * 1024
+
+
 def pids_limit(value: Any) -> int | None:
-    """The OCI pids limit of Docker's PidsLimit: null stays unset, 0 or negative is unlimited (-1)."""
+    """The OCI pids limit of Docker's PidsLimit: null stays unset, 0 or negative is unlimited (-1), and so is a
+    limit past what the kernel can count (Docker hands it to runc, and every start then fails)."""
     if value is None:
         return None
-    return int(value) if int(value) > 0 else -1
+    return int(value) if 0 < int(value) <= MAX_PIDS else -1
 
 
 def oci_resources(host_config: dict[str, Any], v1_memory: bool | None = None) -> dict[str, Any]:
