@@ -271,16 +271,22 @@ def write_sparse(archive: tarfile.TarFile, member: tarfile.TarInfo, fd: int, bud
     budget.charge(member, member.size - stored, start + stored)
     for offset, size in segments:
         os.lseek(fd, offset, os.SEEK_SET)
-        left = size
-        while left:
-            data = stream.read(min(left, chunk))
-            if not data:
-                raise tarfile.ReadError("unexpected end of data")
-            left -= len(data)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+        copy_data(stream, fd, size, chunk)
     os.ftruncate(fd, member.size)
+
+
+def copy_data(source: IO[bytes], fd: int, size: int, chunk: int = 1 << 20) -> None:
+    """Copy exactly ``size`` bytes of a member's data from ``source`` to ``fd`` (``tarfile.ReadError`` if the
+    archive ends first); every extractor writes its regular files with it."""
+    left = size
+    while left > 0:
+        data = source.read(min(left, chunk))
+        if not data:
+            raise tarfile.ReadError("unexpected end of data")
+        left -= len(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def open_stream(fileobj: IO[bytes], mode: str = "r|", **kwargs: Any) -> tarfile.TarFile:

@@ -44,7 +44,7 @@ from moor.containers.rootpath import PATH_FLAGS, DirChain, components, enter, go
 from moor.containers.users import resolve_user
 from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.images.compression import open_decompressed
-from moor.targuard import GuardedTarInfo, HoleBudget, write_sparse
+from moor.targuard import GuardedTarInfo, HoleBudget, copy_data, write_sparse
 from moor.timefmt import rfc3339_nano
 
 log = logging.getLogger(__name__)
@@ -651,7 +651,7 @@ class _Extractor:
                 else:
                     source = archive.extractfile(member)
                     assert source is not None
-                    _copy(source, fd, member.size)
+                    copy_data(source, fd, member.size)
                 self._chown_fd(fd, member)
                 os.fchmod(fd, member.mode & 0o7777)
                 for key, value in _xattrs(member):
@@ -748,18 +748,6 @@ class _Extractor:
             finally:
                 os.close(fd)
                 chain.close()
-
-
-def _copy(source: IO[bytes], fd: int, size: int) -> None:
-    left = size
-    while left > 0:
-        data = source.read(min(left, 1 << 20))
-        if not data:
-            raise tarfile.ReadError("unexpected end of data")
-        left -= len(data)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
 
 
 def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: bool = False,

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
 from moor.errors import InvalidParameter, MoorError
-from moor.targuard import HoleBudget, open_stream, write_sparse
+from moor.targuard import HoleBudget, copy_data, open_stream, write_sparse
 from moor_storage_overlay.safepath import (
     DIR_FLAGS,
     NotInTree,
@@ -159,7 +159,7 @@ class LayerExtractor:
                     self._live[relative] = self.tarsplit.file(relative, member.size)
                     cursor = member.offset_data + member.size
                     recorder.discard(cursor)
-                    _copy(archive.extractfile(member), fd, member.size)  # type: ignore[arg-type]
+                    copy_data(archive.extractfile(member), fd, member.size, COPY_CHUNK)  # type: ignore[arg-type]
                 self._set_metadata(fd, None, member)
             finally:
                 os.close(fd)
@@ -381,16 +381,3 @@ def _times(member: tarfile.TarInfo) -> tuple[int, int]:
         mtime = int(member.mtime) * 1_000_000_000
     atime = _pax_ns(member, "atime")
     return (mtime if atime is None else atime), mtime
-
-
-def _copy(source: IO[bytes], fd: int, size: int) -> None:
-    left = size
-    while left:
-        data = source.read(min(left, COPY_CHUNK))
-        if not data:
-            raise tarfile.ReadError("unexpected end of data")
-        left -= len(data)
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
