@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from moor.containers.archive import copy_in
 from moor.errors import InvalidParameter
 from moor.images.archive_spool import spool_archive
 from moor.targuard import MAX_HEADER_BYTES, ArchiveHeaderTooLarge, open_stream
+from moor.testing.deadline import answer_within
 from moor.testing.hostiletar import (
     Endless,
     MiB,
@@ -29,26 +29,6 @@ from moor.testing.hostiletar import (
     record,
     sparse_tar,
 )
-
-
-def answer_within(seconds: float, call: Callable[[], Any]) -> Any:
-    """``call()``'s result or exception, failing if it takes longer (its thread is left behind, daemonic)."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        try:
-            outcome.append(("ok", call()))
-        except BaseException as err:  # noqa: BLE001 - handed to the test
-            outcome.append(("error", err))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert outcome, f"no answer within {seconds} s"
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    return value
 
 
 def read_members(stream: io.RawIOBase | io.BytesIO) -> list[str]:

@@ -5,38 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from moor.drivers import Driver
 from moor.errors import InvalidParameter
 from moor.targuard import ArchiveHeaderTooLarge
+from moor.testing.deadline import answer_within
 from moor.testing.hostiletar import Endless, MiB, cve_2024_6232_digits, header_block, pax_member, record, sparse_tar
 
 pytestmark = pytest.mark.root
-
-
-def answer_within(seconds: float, call: Callable[[], Any]) -> Any:
-    """``call()``'s result or exception, failing if it takes longer (its thread is left behind, daemonic)."""
-    outcome: list[tuple[str, Any]] = []
-
-    def run() -> None:
-        try:
-            outcome.append(("ok", call()))
-        except BaseException as err:  # noqa: BLE001 - handed to the test
-            outcome.append(("error", err))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert outcome, f"no answer within {seconds} s"
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    return value
 
 
 def _left(driver: Driver, key: str) -> bool:
