@@ -7,6 +7,7 @@ import json
 import pytest
 
 from moor.testing.conformance import LogDriverConformance, load_driver
+from moor.testing.deadline import answer_within
 from moor.types import ContainerRef, LogMessage
 
 
@@ -34,6 +35,17 @@ class TestJsonFile(LogDriverConformance):
         assert (tmp_path / "r.log.1").exists() and not (tmp_path / "r.log.2").exists()
         lines = [m.line for m in driver.read(container=container, since=0, until=0, tail=-1, follow=False)]
         assert lines[-1] == b"line 19\n" and len(lines) < 20
+
+    def test_a_follow_ends_when_the_log_is_removed_with_its_container(self, driver, tmp_path) -> None:
+        container = ContainerRef(id="f", name="f", log_path=str(tmp_path / "f.log"))
+        writer = driver.open(container=container)
+        writer.write(LogMessage(stream="stdout", line=b"py\n", timestamp=1.0))
+        followed = driver.read(container=container, since=0, until=0, tail=-1, follow=True)
+        assert next(followed).line == b"py\n"
+        writer.close()
+        driver.remove(container=container)  # before the follower saw the writer close: it must end all the same
+        lines = [m.line for m in answer_within(10, lambda: list(followed)) if m is not None]
+        assert lines == []
 
     @pytest.mark.parametrize(("options", "error"), [
         ({"max-size": "lots"}, "invalid max-size"),

@@ -268,8 +268,10 @@ def _follow(path: str, reader: _RecordReader, until: float) -> Iterator[LogMessa
                 continue
             if closing:
                 return
-            if os.path.exists(path + CLOSED_SUFFIX):
-                closing = True  # one more pass reads what was written before the marker
+            if os.path.exists(path + CLOSED_SUFFIX) or not os.path.exists(path):
+                # one more pass reads what was written before the marker (or before the log was removed with
+                # its container: docker-py's run removes the container before it reads the followed logs)
+                closing = True
                 continue
             time.sleep(0.05)
     finally:
