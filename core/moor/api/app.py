@@ -37,8 +37,8 @@ class Application:
 
     def __call__(self, request: Request) -> Response | Hijack:
         try:
-            if "\x00" in request.path:
-                return error_response(400, "invalid path: it contains a NUL byte")
+            if "\x00" in request.path:  # no object's name holds one: Docker's routes answer 404 (no such ...)
+                return error_response(404, "no such object: the path contains a NUL byte")
             self.router.strip_version(request)
             handler, path_known = self.router.find(request)
             if handler is None:
