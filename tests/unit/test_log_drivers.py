@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -46,6 +47,17 @@ class TestJsonFile(LogDriverConformance):
         driver.remove(container=container)  # before the follower saw the writer close: it must end all the same
         lines = [m.line for m in answer_within(10, lambda: list(followed)) if m is not None]
         assert lines == []
+
+    def test_a_follow_goes_on_while_a_rotation_has_renamed_the_log(self, driver, tmp_path) -> None:
+        container = ContainerRef(id="g", name="g", log_path=str(tmp_path / "g.log"))
+        writer = driver.open(container=container)
+        writer.write(LogMessage(stream="stdout", line=b"before\n", timestamp=1.0))
+        followed = driver.read(container=container, since=0, until=0, tail=-1, follow=True)
+        assert next(followed).line == b"before\n"
+        os.rename(tmp_path / "g.log", tmp_path / "g.log.1")  # a rotation, caught before the new file exists
+        assert answer_within(10, lambda: next(followed)) is None  # a quiet second's tick: still following
+        followed.close()
+        writer.close()
 
     @pytest.mark.parametrize(("options", "error"), [
         ({"max-size": "lots"}, "invalid max-size"),

@@ -268,9 +268,10 @@ def _follow(path: str, reader: _RecordReader, until: float) -> Iterator[LogMessa
                 continue
             if closing:
                 return
-            if os.path.exists(path + CLOSED_SUFFIX) or not os.path.exists(path):
-                # one more pass reads what was written before the marker (or before the log was removed with
-                # its container: docker-py's run removes the container before it reads the followed logs)
+            if os.path.exists(path + CLOSED_SUFFIX) or os.fstat(reader.handle.fileno()).st_nlink == 0:
+                # one more pass reads what was written before the marker, or before the file was deleted with
+                # its container (docker-py's run removes the container before it reads the logs it follows).
+                # A rotation renames the file (its link count stays 1), and the new file may not exist yet.
                 closing = True
                 continue
             time.sleep(0.05)
