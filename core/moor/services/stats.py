@@ -181,40 +181,30 @@ class ContainerResources:
 
     def pause(self, ident: str) -> Container:
         """Freeze every process of a running container (``runc pause``)."""
-        container = self.containers.get(ident)
-        with self.containers.store.lock:
-            if not container.state.Running:
-                raise Conflict(f"Container {container.id} is not running")
-            if container.state.Paused:
-                raise Conflict(f"Container {container.id} is already paused")
-            try:
-                self.processes.pause(container.id)
-            except MoorError as err:
-                raise _refusal("pause", container.id, err) from None
-            container.state.Paused = True
-            container.state.Status = "paused"
-            self.containers.store.save(container)
-        self.events.publish_container(container, "pause")
-        return container
+        return self._set_frozen(ident, True)
 
     def unpause(self, ident: str) -> Container:
         """Thaw a paused container (``runc resume``)."""
+        return self._set_frozen(ident, False)
+
+    def _set_frozen(self, ident: str, frozen: bool) -> Container:
+        """Pause (``frozen``) or unpause a running container; Docker's 409 when it already is or is not running."""
+        action = "pause" if frozen else "unpause"
         container = self.containers.get(ident)
         with self.containers.store.lock:
             if not container.state.Running:
                 raise Conflict(f"Container {container.id} is not running")
-            if not container.state.Paused:
-                raise Conflict(f"Container {container.id} is not paused")
+            if container.state.Paused == frozen:
+                raise Conflict(f"Container {container.id} is {'already paused' if frozen else 'not paused'}")
             try:
-                self.processes.resume(container.id)
+                (self.processes.pause if frozen else self.processes.resume)(container.id)
             except MoorError as err:
-                raise _refusal("unpause", container.id, err) from None
-            container.state.Paused = False
-            container.state.Status = "running"
+                raise _refusal(action, container.id, err) from None
+            container.state.Paused = frozen
+            container.state.Status = "paused" if frozen else "running"
             self.containers.store.save(container)
-        self.events.publish_container(container, "unpause")
+        self.events.publish_container(container, action)
         return container
-
 
 def _refusal(action: str, container_id: str, err: MoorError) -> MoorError:
     """The runtime's refusal as Docker answers it: a container whose process ended meanwhile (its exit not yet
