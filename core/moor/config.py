@@ -24,6 +24,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 from moor.errors import ConfigError
+from moor.registry.settings import RegistrySettings, validate_insecure_entry, validate_mirror
 
 DEFAULT_CONFIG_FILE = "/etc/moor/moor.toml"
 DEFAULT_DATA_ROOT = "/var/lib/moor"
@@ -74,6 +75,8 @@ class Config:
     drivers: dict[str, DriverKindConfig] = field(default_factory=dict)
     #: ``[network] dns_upstreams``: where the embedded DNS server forwards (None: the host's resolv.conf)
     dns_upstreams: list[str] | None = None
+    #: ``[registry]``: mirrors, insecure registries, download/upload concurrency, certificates
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -161,6 +164,70 @@ def _parse_dns_upstreams(value: object) -> list[str]:
     return servers
 
 
+def _parse_mirrors(value: object) -> dict[str, list[str]]:
+    key = "registry.mirrors"
+    if isinstance(value, list):
+        table: dict[str, object] = {"docker.io": value}
+    else:
+        _expect(value, dict, key, "a list of URLs (docker.io's mirrors) or a table of registry = [URLs]")
+        assert isinstance(value, dict)
+        table = value
+    mirrors: dict[str, list[str]] = {}
+    for domain, urls in table.items():
+        if not domain or "/" in domain or "://" in domain:
+            raise ConfigError(f"invalid config: {key}: {domain!r} is not a registry domain (host[:port])")
+        checked = _string_list(urls, key)
+        for url in checked:
+            try:
+                validate_mirror(url)
+            except ValueError as err:
+                raise ConfigError(f"invalid config: {key}: {err}") from None
+        mirrors[domain] = [url.rstrip("/") for url in checked]
+    return mirrors
+
+
+def _positive(value: object, key: str) -> int:
+    _expect(value, int, key, "an integer")
+    assert isinstance(value, int)
+    if value < 1:
+        raise ConfigError(f"invalid config: {key} must be at least 1, not {value}")
+    return value
+
+
+def _parse_registry(table: object) -> RegistrySettings:
+    _expect(table, dict, "registry", "a table")
+    assert isinstance(table, dict)
+    defaults = RegistrySettings()
+    mirrors, insecure = defaults.mirrors, defaults.insecure_registries
+    downloads, uploads = defaults.max_concurrent_downloads, defaults.max_concurrent_uploads
+    certs_dir = defaults.certs_dir
+    for key, value in table.items():
+        dotted = f"registry.{key}"
+        if key == "mirrors":
+            mirrors = _parse_mirrors(value)
+        elif key == "insecure_registries":
+            insecure = _string_list(value, dotted)
+            for entry in insecure:
+                try:
+                    validate_insecure_entry(entry)
+                except ValueError as err:
+                    raise ConfigError(f"invalid config: {dotted}: {err}") from None
+        elif key == "max_concurrent_downloads":
+            downloads = _positive(value, dotted)
+        elif key == "max_concurrent_uploads":
+            uploads = _positive(value, dotted)
+        elif key == "certs_dir":
+            _expect(value, str, dotted, "a string")
+            assert isinstance(value, str)
+            if not os.path.isabs(value):
+                raise ConfigError(f"invalid config: {dotted} must be an absolute path, not {value!r}")
+            certs_dir = value
+        else:
+            raise ConfigError(f"invalid config: unknown key {dotted!r}")
+    return RegistrySettings(mirrors=mirrors, insecure_registries=insecure, max_concurrent_downloads=downloads,
+                            max_concurrent_uploads=uploads, certs_dir=certs_dir)
+
+
 def parse(data: dict[str, object], source: str = "") -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     config = Config(source=source)
@@ -184,6 +251,8 @@ def parse(data: dict[str, object], source: str = "") -> Config:
             config.debug = bool(value)
         elif key == "runtime":
             config.runtime = _parse_runtime(value)
+        elif key == "registry":
+            config.registry = _parse_registry(value)
         elif key == "network" and isinstance(value, dict) and "dns_upstreams" in value:
             config.dns_upstreams = _parse_dns_upstreams(value["dns_upstreams"])
             config.drivers[key] = _parse_kind(key, {k: v for k, v in value.items() if k != "dns_upstreams"})
@@ -266,4 +335,21 @@ drivers = ["json-file", "none"]
 # [log.json-file]
 # max-size = "-1"
 # max-file = "1"
+
+[registry]
+# Mirrors tried in order before the registry itself when pulling. A list mirrors docker.io
+# (as Docker's registry-mirrors); a table mirrors any registry:
+# mirrors = ["https://mirror.example.com"]
+# [registry.mirrors]
+# "docker.io" = ["https://mirror.example.com"]
+# "quay.io" = ["http://127.0.0.1:5001"]
+# Registries reached over https without verifying their certificate, then over plain http:
+# "host[:port]" names or CIDRs. 127.0.0.0/8 is always insecure, as with Docker.
+insecure_registries = []
+# How many layers a pull downloads, and a push uploads, at once.
+max_concurrent_downloads = 3
+max_concurrent_uploads = 5
+# Per-registry certificates, as /etc/docker/certs.d: HOST[:PORT]/*.crt are CAs,
+# *.cert with its *.key a client certificate.
+certs_dir = "/etc/moor/certs.d"
 """

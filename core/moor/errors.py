@@ -8,6 +8,8 @@ layer and the CLI never guess::
     ├── ConfigError                     the config file or a flag is wrong (moord does not start)
     ├── DriverLoadError                 a configured driver is missing or failed to load
     ├── InvalidParameter           400  the request is malformed or asks for something impossible
+    │   └── RegistryUnreachable         a registry cannot be reached (connection, TLS, DNS)
+    ├── Unauthorized               401  a registry refused the credentials (or their absence)
     ├── Forbidden                  403  the operation is not allowed on this object
     ├── NotFound                   404  the named object does not exist
     ├── Conflict                   409  the object is in a state that forbids the operation
@@ -53,6 +55,16 @@ class InvalidParameter(MoorError):
     """The request is malformed or its values are not acceptable."""
 
     status = 400
+
+
+class RegistryUnreachable(InvalidParameter):
+    """A registry cannot be reached: connection refused, DNS, TLS or a timeout (one line says which)."""
+
+
+class Unauthorized(MoorError):
+    """A registry refused the credentials given, or asks for some where none were given."""
+
+    status = 401
 
 
 class Forbidden(MoorError):
