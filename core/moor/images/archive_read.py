@@ -19,7 +19,6 @@ from typing import Any
 
 from moor.errors import InvalidParameter
 from moor.images import configcheck
-from moor.images.compression import zstd_available
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -268,8 +267,6 @@ def _oci_image(workdir: str, digest: str, size: int | None, repo_tags: list[str]
         layer_type, layer_digest, layer_size, _ = _descriptor(value, f"{rel}: layers[{number}]")
         if layer_type not in LAYER_TYPES:
             raise _bad(f"{rel}: unsupported layer media type {layer_type!r}")
-        if layer_type.endswith("zstd") and not zstd_available():
-            raise _bad(f"{rel}: unsupported compression zstd (the zstandard module is not installed)")
         path, _ = _blob(workdir, layer_digest, layer_size, rel)
         layers.append(ArchiveLayer(path=path, digest=layer_digest, media_type=layer_type))
     return ArchiveImage(config=config, layers=layers, repo_tags=repo_tags)

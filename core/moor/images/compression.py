@@ -11,6 +11,9 @@ tests can monkeypatch them smaller.
 Errors of the decompressors (truncated or corrupt data) become
 :class:`InvalidParameter`; errors of the underlying stream (a closed socket,
 a failing disk) pass through unchanged.
+
+Decompression bounds a pull (sha256 runs at about 2 GB/s here): gzip goes
+through zlib-ng (about twice stdlib zlib's speed), zstd through ``zstandard``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import io
 import lzma
 import zlib
 from typing import IO, Any, cast
+
+import zstandard
+from zlib_ng import gzip_ng, zlib_ng
 
 from moor.errors import InvalidParameter
 
@@ -52,20 +58,6 @@ def detect_compression(head: bytes) -> str:
     if head.startswith(BZIP2_MAGIC):
         return "bzip2"
     return "none"
-
-
-def _zstandard() -> Any:
-    """The ``zstandard`` module, or None when it is not installed."""
-    try:
-        import zstandard  # type: ignore[import-not-found]  # noqa: PLC0415  (optional: xz/gzip work without it)
-    except ImportError:
-        return None
-    return zstandard
-
-
-def zstd_available() -> bool:
-    """Whether zstd data can be decompressed here (the ``zstandard`` module is importable)."""
-    return _zstandard() is not None
 
 
 def _read_up_to(raw: IO[bytes], size: int) -> bytes:
@@ -118,13 +110,10 @@ class _Source(io.RawIOBase):
         super().close()
 
 
-def _decoder_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions a decompressor raises for corrupt input."""
-    errors: list[type[BaseException]] = [zlib.error, gzip.BadGzipFile, lzma.LZMAError, OSError]
-    zstandard = _zstandard()
-    if zstandard is not None:
-        errors.append(zstandard.ZstdError)
-    return tuple(errors)
+#: Exceptions a decompressor raises for corrupt input.
+_DECODER_ERRORS: tuple[type[BaseException], ...] = (
+    zlib.error, cast("type[BaseException]", zlib_ng.error),  # (its stub declares an instance, not the class)
+    gzip.BadGzipFile, lzma.LZMAError, zstandard.ZstdError, OSError)
 
 
 class _Guarded(io.RawIOBase):
@@ -135,7 +124,6 @@ class _Guarded(io.RawIOBase):
         self._decoder = decoder
         self._source = source
         self._what = what
-        self._errors = _decoder_errors()
         self.count = 0
 
     def readable(self) -> bool:
@@ -146,7 +134,7 @@ class _Guarded(io.RawIOBase):
             size = self._decoder.readinto(buffer)
         except EOFError as error:
             raise InvalidParameter(f"{self._what}: truncated compressed data") from error
-        except self._errors as error:
+        except _DECODER_ERRORS as error:
             if self._source.failed:
                 raise
             raise InvalidParameter(f"{self._what}: corrupt compressed data ({error})") from error
@@ -170,15 +158,12 @@ class _Guarded(io.RawIOBase):
 def _decoder(kind: str, source: _Source, what: str) -> Any:
     """A file-like decompressor of ``kind`` reading from ``source``."""
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=source, mode="rb")
+        return gzip_ng.GzipNGFile(fileobj=source, mode="rb")
     if kind == "xz":
         return lzma.LZMAFile(cast("IO[bytes]", source), mode="rb")
     if kind == "bzip2":
         return bz2.BZ2File(source, mode="rb")
-    zstandard = _zstandard()
-    if zstandard is None:
-        raise InvalidParameter(f"{what}: unsupported compression zstd (the zstandard module is not installed)")
-    return zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
+    return zstandard.ZstdDecompressor().stream_reader(cast("IO[bytes]", source), read_across_frames=True)
 
 
 def open_decompressed(raw: IO[bytes], what: str, *, close_raw: bool = False) -> IO[bytes]:
@@ -204,10 +189,8 @@ def open_decompressed(raw: IO[bytes], what: str, *, close_raw: bool = False) -> 
 def open_layer(path: str) -> IO[bytes]:
     """Open the layer file at ``path`` as a stream of its uncompressed tar.
 
-    gzip, xz, bzip2 and plain files are detected by their magic bytes; zstd works
-    when the ``zstandard`` module is importable and fails with
-    ``InvalidParameter("...unsupported compression zstd...")`` otherwise. The bomb
-    guard applies. The caller closes the stream.
+    gzip, zstd, xz, bzip2 and plain files are detected by their magic bytes. The
+    bomb guard applies. The caller closes the stream.
     """
     raw = open(path, "rb")
     try:

@@ -1,0 +1,117 @@
+"""Layer decompression: every kind round-trips, corrupt and truncated data are one-line 400s, stream errors pass."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import random
+
+import pytest
+import zstandard
+
+from moor.errors import InvalidParameter
+from moor.images import compression
+from moor.images.compression import detect_compression, open_decompressed
+
+DATA = random.Random(7).randbytes(300_000) + b"text " * 200_000  # past every decoder's buffer sizes
+
+
+def _read_all(packed: bytes, chunk: int = 1 << 16) -> bytes:
+    with open_decompressed(io.BytesIO(packed), "layer x") as stream:
+        parts = []
+        while part := stream.read(chunk):
+            parts.append(part)
+    return b"".join(parts)
+
+
+PACKERS = {
+    "gzip": lambda data: gzip.compress(data, 6),
+    "zstd": lambda data: zstandard.ZstdCompressor(level=3, write_checksum=True).compress(data),
+    "xz": lzma.compress,
+    "bzip2": bz2.compress,
+    "none": lambda data: data,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PACKERS))
+def test_round_trip(kind: str) -> None:
+    packed = PACKERS[kind](DATA)
+    assert detect_compression(packed[: compression.MAGIC_LEN]) == kind
+    assert _read_all(packed) == DATA
+    assert _read_all(packed, 7)[:1000] == DATA[:1000]
+
+
+def test_gzip_members_and_zstd_frames_are_concatenated() -> None:
+    half = len(DATA) // 2
+    assert _read_all(gzip.compress(DATA[:half]) + gzip.compress(DATA[half:])) == DATA
+    packer = zstandard.ZstdCompressor()
+    assert _read_all(packer.compress(DATA[:half]) + packer.compress(DATA[half:])) == DATA
+
+
+@pytest.mark.parametrize("kind", ["gzip", "xz", "bzip2"])
+def test_truncated_data_is_refused(kind: str) -> None:
+    packed = PACKERS[kind](DATA)
+    with pytest.raises(InvalidParameter, match=r"^layer x: (truncated|corrupt) compressed data"):
+        _read_all(packed[: len(packed) * 2 // 3])
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "xz", "bzip2"])
+def test_corrupt_data_is_refused(kind: str) -> None:
+    packed = bytearray(PACKERS[kind](DATA))
+    for offset in range(len(packed) // 3, len(packed) // 3 + 64):
+        packed[offset] ^= 0x5A
+    with pytest.raises(InvalidParameter, match=r"^layer x: (corrupt|truncated) compressed data"):
+        _read_all(bytes(packed))
+
+
+def test_gzip_checksum_mismatch_is_refused() -> None:
+    packed = bytearray(gzip.compress(DATA))
+    packed[-8] ^= 0xFF  # the CRC32 of the trailer
+    with pytest.raises(InvalidParameter, match=r"^layer x: corrupt compressed data \(CRC check failed"):
+        _read_all(bytes(packed))
+
+
+class _Failing(io.RawIOBase):
+    """A source that fails like a dropped connection after some bytes."""
+
+    def __init__(self, data: bytes, after: int) -> None:
+        self.data, self.after, self.position = data, after, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        if self.position >= self.after:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        size = min(len(buffer), self.after - self.position)
+        buffer[:size] = self.data[self.position:self.position + size]
+        self.position += size
+        return size
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_errors_of_the_source_pass_unchanged(kind: str) -> None:
+    packed = PACKERS[kind](DATA)
+    source = io.BufferedReader(_Failing(packed, len(packed) // 2))
+    with open_decompressed(source, "layer x") as stream, pytest.raises(ConnectionResetError):
+        while stream.read(1 << 16):
+            pass
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_bomb_guard(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    monkeypatch.setattr(compression, "BOMB_RATIO", 10)
+    monkeypatch.setattr(compression, "BOMB_MIN_BYTES", 1 << 20)
+    with pytest.raises(InvalidParameter, match="refusing a decompression bomb"):
+        _read_all(PACKERS[kind](bytes(8 << 20)))
+    assert _read_all(PACKERS[kind](os.urandom(2 << 20))) != b""  # over the floor, under the ratio
+
+
+def test_closing_closes_the_source_only_when_asked() -> None:
+    for close_raw in (False, True):
+        raw = io.BytesIO(gzip.compress(DATA))
+        open_decompressed(raw, "layer x", close_raw=close_raw).close()
+        assert raw.closed is close_raw
