@@ -140,14 +140,19 @@ class ImageService:
         users = self.users(image.id)
         if by_reference:
             ref = str(reference.parse(name))
-            if len(refs) == 1 and users and not force:
+            if single_reference(refs) and users and not force:
                 raise Conflict(
                     f'conflict: unable to remove repository reference "{name}" (must force) - container '
                     f"{users[0].container_id[:12]} is using its referenced image {short_id(image.id)}"
                 )
             self.store.remove_ref(ref)
             report.append({"Untagged": reference.parse(ref).familiar})
-            if len(refs) > 1 or (users and force):
+            remaining = [r for r in refs if r != ref]
+            for digest_ref in digest_refs_left_alone(ref, remaining):  # as Docker: they go with the last tag
+                self.store.remove_ref(digest_ref)
+                report.append({"Untagged": reference.parse(digest_ref).familiar})
+                remaining.remove(digest_ref)
+            if remaining or (users and force):
                 return report
         else:
             running = [u for u in users if u.running]
@@ -156,7 +161,7 @@ class ImageService:
                     f"conflict: unable to delete {short_id(image.id)} (cannot be forced) - image is being "
                     f"used by running container {running[0].container_id[:12]}"
                 )
-            if len(refs) > 1 and not force:
+            if refs and not single_reference(refs) and not force:
                 raise Conflict(
                     f"conflict: unable to delete {short_id(image.id)} (must be forced) - image is referenced "
                     "in multiple repositories"
@@ -258,6 +263,31 @@ class ImageService:
                     reclaimed += size
                     changed = True
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+
+def single_reference(refs: list[str]) -> bool:
+    """Docker's test before an ``rmi``: at most one tag, and every reference in that one repository (a tag and
+    the digests it was pulled or pushed as count as one)."""
+    if len(refs) <= 1:
+        return len(refs) == 1
+    parsed = [reference.parse(r) for r in refs]
+    tags = [p for p in parsed if not p.digest]
+    if len(tags) > 1:
+        return False
+    digested = {p.name for p in parsed if p.digest}
+    return len(digested) == 1 and (tags[0] if tags else parsed[0]).name in digested
+
+
+def digest_refs_left_alone(removed: str, remaining: list[str]) -> list[str]:
+    """The digest references of ``removed``'s repository that Docker removes with it: when ``removed`` was a tag
+    and no other tag of that repository names the image."""
+    gone = reference.parse(removed)
+    if gone.digest:
+        return []
+    others = [reference.parse(r) for r in remaining]
+    if any(not other.digest and other.name == gone.name for other in others):
+        return []
+    return [r for r, other in zip(remaining, others) if other.digest and other.name == gone.name]
 
 
 def _label_filters_match(image: ImageRecord, filters: dict[str, list[str]]) -> bool:
