@@ -144,7 +144,7 @@ def describe_transport_error(err: BaseException) -> str:
     if isinstance(err, NameResolutionError):
         return f"dial tcp: lookup {getattr(err, 'host', '') or 'host'}: no such host"
     if isinstance(err, NewConnectionError):
-        pool = getattr(err, "pool", None) or getattr(err, "conn", None)
+        pool = getattr(err, "conn", None)
         host = f"{getattr(pool, 'host', '')}:{getattr(pool, 'port', '')}" if pool is not None else ""
         cause = _root_cause(err)
         if isinstance(cause, ConnectionRefusedError) or "refused" in str(err):
