@@ -6,6 +6,8 @@ Layout under ``<data_root>/image/``::
     layers/<chain hex>.json   one record per layer (diff ID, parent chain ID, sizes)
     images/<id hex>.json      one record per image (visible iff this file exists)
     references.json           {"refs": {"docker.io/library/busybox:latest": "sha256:..."}}
+    distribution/             what registries hold each layer (moor.services.registry.metadata)
+    downloads/                blobs being pulled, kept across restarts (moor.services.registry.downloads)
 
 The content of layers lives in the storage driver under the chain ID's hex.
 An image becomes visible in one step (its record is renamed into place) only
@@ -354,6 +356,14 @@ class ImageStore:
                 pass
             return self._release_layers(list(reversed(chain_ids(record.diff_ids))), layer_in_use)
 
+    def release_layers(self, chains: list[str], layer_in_use: Callable[[str], bool]) -> list[str]:
+        """Remove the layers ``chains`` (top first) that no image uses, stopping at the first one still used.
+
+        What a failed pull calls to take back the layers it applied; returns the removed chain IDs.
+        """
+        with self.lock:
+            return self._release_layers(chains, layer_in_use)
+
     def _release_layers(self, chains: list[str], layer_in_use: Callable[[str], bool]) -> list[str]:
         used = {c for image in self._images.values() for c in chain_ids(image.diff_ids)}
         removed = []
@@ -399,9 +409,9 @@ class ImageStore:
             for name in os.listdir(tmp):
                 path = os.path.join(tmp, name)
                 shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
-            for sub in ("blobs/sha256", "layers", "images", ""):
+            for sub in ("blobs/sha256", "layers", "images", "distribution", ""):
                 directory = os.path.join(self.root, sub)
-                for name in os.listdir(directory):
+                for name in os.listdir(directory) if os.path.isdir(directory) else []:
                     if name.startswith(".tmp-"):
                         os.unlink(os.path.join(directory, name))
             dangling_refs = [r for r, i in self._refs.items() if i not in self._images]

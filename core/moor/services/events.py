@@ -103,7 +103,9 @@ class EventBus:
             "Actor": {"ID": actor_id, "Attributes": dict(attributes or {})},
             "scope": "local", "time": now // 1_000_000_000, "timeNano": now,
         }
-        if kind != "container":
+        if kind == "image":  # Docker fills the deprecated status and id of image events too, not from
+            event.pop("from")
+        elif kind != "container":
             event.pop("status"), event.pop("id"), event.pop("from")
         with self._lock:
             self._history.append(event)
