@@ -26,8 +26,9 @@ import os
 import shutil
 import stat
 import tarfile
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from moor.errors import InvalidParameter, MoorError
 from moor.targuard import HoleBudget, copy_data, open_stream, write_sparse
@@ -51,6 +52,9 @@ FORBIDDEN_XATTRS = ("trusted.overlay.", "user.overlay.")
 COPY_CHUNK = 1 << 20
 BLOCK = 512
 ZERO_BLOCK = bytes(BLOCK)
+#: A regular file is made new, never opened through what is there (a link the archive planted).
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_T = TypeVar("_T")
 
 # errno values that mean "this archive cannot be laid out", not "the host failed"
 ARCHIVE_ERRNOS = {errno.ENAMETOOLONG, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ELOOP,
@@ -150,9 +154,7 @@ class LayerExtractor:
             return cursor
         parent = self._parent_dir(parts, name)
         if member.isreg() and member.sparse is None:
-            self._remove(parent, parts)
-            fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                         dir_fd=parent)
+            fd = self._replacing(parent, parts, lambda: os.open(base, NEW_FILE_FLAGS, 0o600, dir_fd=parent))
             try:
                 if member.size:
                     relative = b"/".join(parts)
@@ -164,9 +166,7 @@ class LayerExtractor:
             finally:
                 os.close(fd)
         elif member.isreg():  # sparse: contents stay in the tar-split, holes stay holes (bounded by the budget)
-            self._remove(parent, parts)
-            fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                         dir_fd=parent)
+            fd = self._replacing(parent, parts, lambda: os.open(base, NEW_FILE_FLAGS, 0o600, dir_fd=parent))
             try:
                 write_sparse(archive, member, fd, self._holes)
                 self._set_metadata(fd, None, member)
@@ -175,16 +175,14 @@ class LayerExtractor:
         elif member.isdir():
             self._directory(parent, parts, member)
         elif member.issym():
-            self._remove(parent, parts)
-            os.symlink(member.linkname, base, dir_fd=parent)
+            self._replacing(parent, parts, lambda: os.symlink(member.linkname, base, dir_fd=parent))
             self._set_metadata(None, (parent, base), member)
         elif member.islnk():
             self._hardlink(parent, parts, member)
         elif member.ischr() or member.isblk() or member.isfifo():
-            self._remove(parent, parts)
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
             device = os.makedev(member.devmajor, member.devminor) if not member.isfifo() else 0
-            os.mknod(base, kind | 0o600, device, dir_fd=parent)
+            self._replacing(parent, parts, lambda: os.mknod(base, kind | 0o600, device, dir_fd=parent))
             self._set_metadata(None, (parent, base), member)
         else:
             raise InvalidParameter(f"tar entry {name!r} has the unsupported type {member.type!r}")
@@ -208,14 +206,11 @@ class LayerExtractor:
     def _directory(self, parent: int, parts: list[bytes], member: tarfile.TarInfo) -> None:
         base = parts[-1]
         try:
-            info = os.stat(base, dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            info = None
-        if info is not None and not stat.S_ISDIR(info.st_mode):
-            self._remove(parent, parts)
-            info = None
-        if info is None:
             os.mkdir(base, 0o700, dir_fd=parent)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.stat(base, dir_fd=parent, follow_symlinks=False).st_mode):
+                self._remove(parent, parts)
+                os.mkdir(base, 0o700, dir_fd=parent)
         fd = os.open(base, DIR_FLAGS, dir_fd=parent)
         try:
             self._set_metadata(fd, None, member)
@@ -271,6 +266,18 @@ class LayerExtractor:
         os.chown(hidden, member.uid, member.gid, dir_fd=parent, follow_symlinks=False)
 
     # ------------------------------------------------------------------ replacing entries
+
+    def _replacing(self, parent: int, parts: list[bytes], create: Callable[[], _T]) -> _T:
+        """Run ``create`` (which makes ``parts`` in ``parent`` and fails if something is there already);
+        when something is, remove it as :meth:`_remove` does and try once more.
+
+        Creating first saves a lookup for every entry of a layer that adds a new path (nearly all).
+        """
+        try:
+            return create()
+        except FileExistsError:
+            self._remove(parent, parts)
+            return create()
 
     def _remove(self, parent: int, parts: list[bytes]) -> None:
         """Remove what is at ``parts`` (in ``parent``), keeping content the tar-split still needs."""

@@ -26,6 +26,8 @@ import struct
 from collections.abc import Iterator
 from typing import IO
 
+from zlib_ng import gzip_ng
+
 from moor.errors import MoorError
 from moor_storage_overlay.safepath import open_file
 
@@ -34,6 +36,10 @@ FILE_NAME = "tar-split.gz"
 DATA_DIR = "tar-split.data"
 RAW_CHUNK = 1 << 20
 COPY_CHUNK = 1 << 20
+#: Records are gathered up to this many bytes before they are compressed (one call per batch, not per record).
+WRITE_BATCH = 1 << 18
+#: zlib-ng's fastest level: the file is mostly tar headers, which compress well at any level.
+COMPRESS_LEVEL = 1
 _RAW = struct.Struct(">I")
 _FILE = struct.Struct(">QI")
 
@@ -110,28 +116,38 @@ class TarSplitWriter:
     """Writes the tar-split file of a layer as the tar goes by."""
 
     def __init__(self, path: str) -> None:
-        self._out = gzip.open(path, "wb", compresslevel=6)
-        self._out.write(MAGIC)
+        self._out = gzip_ng.open(path, "wb", compresslevel=COMPRESS_LEVEL)
+        self._pending = bytearray(MAGIC)
         self.files = 0
+
+    def _flush_if_full(self) -> None:
+        if len(self._pending) >= WRITE_BATCH:
+            self._out.write(self._pending)
+            self._pending.clear()
 
     def raw(self, data: bytes) -> None:
         view = memoryview(data)
         for index in range(0, len(view), RAW_CHUNK):
             piece = view[index: index + RAW_CHUNK]
-            self._out.write(b"R" + _RAW.pack(len(piece)))
-            self._out.write(piece)
+            self._pending += b"R" + _RAW.pack(len(piece))
+            self._pending += piece
+            self._flush_if_full()
 
     def file(self, relative: bytes, size: int) -> int:
         """Record that ``size`` content bytes live at ``diff/<relative>``; return the record's number."""
-        self._out.write(b"F" + _FILE.pack(size, len(relative)) + relative)
+        self._pending += b"F" + _FILE.pack(size, len(relative)) + relative
+        self._flush_if_full()
         self.files += 1
         return self.files - 1
 
     def close(self) -> None:
-        self._out.write(b"E")
+        self._pending += b"E"
+        self._out.write(self._pending)
+        self._pending.clear()
         self._out.close()
 
     def abort(self) -> None:
+        self._pending.clear()
         self._out.close()
 
 
@@ -147,7 +163,7 @@ def reassemble(layer_dir: str, what: str) -> Iterator[bytes]:
     diff_dir = os.path.join(layer_dir, "diff")
     data_dir = os.path.join(layer_dir, DATA_DIR)
     try:
-        handle = gzip.open(os.path.join(layer_dir, FILE_NAME), "rb")
+        handle = gzip_ng.open(os.path.join(layer_dir, FILE_NAME), "rb")
     except OSError as err:
         raise MoorError(f"cannot read the tar-split of {what}: {err.strerror or err}") from None
     with handle:
