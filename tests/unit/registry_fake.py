@@ -191,7 +191,9 @@ class FakeClient:
     """A client of ``registry`` (one per endpoint and repository, as the real one)."""
 
     def __init__(self, registry: FakeRegistry, endpoint: Endpoint, repository: str,
-                 credentials: AuthConfig | None) -> None:
+                 credentials: AuthConfig | None, name: str = "") -> None:
+        self.name = name
+        self.closed = False
         self.registry = registry
         self.endpoint = endpoint
         self.repository = repository
@@ -209,14 +211,17 @@ class FakeClient:
     def tags(self) -> list[str]:
         return self.registry.tags()
 
+    def close(self) -> None:
+        self.closed = True
+
 
 def factory_for(registry: FakeRegistry, mirrors: dict[str, FakeRegistry] | None = None,
                 made: list[FakeClient] | None = None) -> Any:
     """A client factory: endpoints whose base URL is a key of ``mirrors`` reach that registry instead."""
 
-    def make(endpoint: Endpoint, repository: str, credentials: AuthConfig | None) -> FakeClient:
+    def make(endpoint: Endpoint, repository: str, credentials: AuthConfig | None, name: str) -> FakeClient:
         target = (mirrors or {}).get(endpoint.base_url, registry)
-        client = FakeClient(target, endpoint, repository, credentials)
+        client = FakeClient(target, endpoint, repository, credentials, name)
         if made is not None:
             made.append(client)
         return client

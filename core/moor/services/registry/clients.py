@@ -14,7 +14,9 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from moor.errors import MoorError, RegistryUnreachable
+from moor.images.reference import Reference
 from moor.registry.authconfig import AuthConfig
+from moor.registry.client import RegistryClient
 from moor.registry.endpoints import Endpoint, pull_endpoints
 from moor.registry.manifests import Descriptor
 from moor.registry.settings import RegistrySettings
@@ -49,9 +51,21 @@ class RegistryAPI(Protocol):
 
     def tags(self) -> list[str]: ...
 
+    def close(self) -> None: ...
 
-#: Makes the client of one repository on one endpoint: (endpoint, repository, credentials) -> client.
-ClientFactory = Callable[[Endpoint, str, "AuthConfig | None"], RegistryAPI]
+
+#: Makes the client of one repository on one endpoint: (endpoint, repository path, credentials, the
+#: repository's familiar name for messages) -> client.
+ClientFactory = Callable[[Endpoint, str, "AuthConfig | None", str], RegistryAPI]
+
+
+def default_client_factory(settings: RegistrySettings) -> ClientFactory:
+    """Pull clients of :class:`moor.registry.client.RegistryClient` (thread-safe: one per endpoint)."""
+
+    def make(endpoint: Endpoint, repository: str, credentials: AuthConfig | None, name: str) -> RegistryAPI:
+        return RegistryClient(endpoint, repository, credentials, ("pull",), settings, name=name)
+
+    return make
 
 
 class EndpointChain:
@@ -65,14 +79,21 @@ class EndpointChain:
         self._factory = factory
         self._repository = repository
         self._auth = auth if auth is not None and not auth.empty else None
+        self._name = Reference(domain, repository).familiar_name
         self._clients: dict[Endpoint, RegistryAPI] = {}
         #: the endpoints still worth asking, the one that answered last first
         self.order: list[Endpoint] = list(self.endpoints)
 
     def client(self, endpoint: Endpoint) -> RegistryAPI:
         if endpoint not in self._clients:
-            self._clients[endpoint] = self._factory(endpoint, self._repository, self._auth)
+            self._clients[endpoint] = self._factory(endpoint, self._repository, self._auth, self._name)
         return self._clients[endpoint]
+
+    def close(self) -> None:
+        """Let every client's connections go."""
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def first(self, call: Callable[[RegistryAPI], T]) -> T:
         """``call`` on the first endpoint that answers; later calls start from that endpoint."""

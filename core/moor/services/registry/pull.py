@@ -32,12 +32,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
-from moor.errors import InvalidParameter, MoorError, NotFound, RegistryUnreachable, Unauthorized
+from moor.errors import InvalidParameter, MoorError, NotFound, RegistryUnreachable
 from moor.images import reference
 from moor.images.compression import open_decompressed
 from moor.images.store import ImageRecord, chain_ids
 from moor.registry.authconfig import AuthConfig
-from moor.registry.endpoints import Endpoint
 from moor.registry.manifests import (
     DOCKER_CONFIG,
     OCI_CONFIG,
@@ -53,7 +52,7 @@ from moor.registry.settings import RegistrySettings
 from moor.services.events import EventBus
 from moor.services.images import ImageService
 from moor.services.registry import progress
-from moor.services.registry.clients import ClientFactory, EndpointChain, RegistryAPI
+from moor.services.registry.clients import ClientFactory, EndpointChain, RegistryAPI, default_client_factory
 from moor.services.registry.downloads import BlobDownloads, BlobStream, Cancelled
 from moor.services.registry.metadata import BlobSource, DistributionMetadata
 
@@ -166,17 +165,20 @@ class PullService:
         wanted_platform = parse_platform(platform)
         chain = EndpointChain(self._factory, self.settings, target.domain, target.path, auth)
         self.downloads.expire()
-        if all_tags or not (target.tag or target.digest):
-            references = sorted(chain.first(lambda client: client.tags()))
-            if not references:
-                raise NotFound(f"repository {target.familiar_name} has no tags")
-            requested = target.familiar_name
-        else:
-            references = [target.digest or target.tag]
-            requested = target.familiar
-        updated = False
-        for ref in references:
-            updated = self._pull_one(target, ref, chain, wanted_platform, emit) or updated
+        try:
+            if all_tags or not (target.tag or target.digest):
+                references = sorted(chain.first(lambda client: client.tags()))
+                if not references:
+                    raise NotFound(f"repository {target.familiar_name} has no tags")
+                requested = target.familiar_name
+            else:
+                references = [target.digest or target.tag]
+                requested = target.familiar
+            updated = False
+            for ref in references:
+                updated = self._pull_one(target, ref, chain, wanted_platform, emit) or updated
+        finally:
+            chain.close()
         verb = "Downloaded newer image for" if updated else "Image is up to date for"
         emit(progress.status(f"Status: {verb} {requested}"))
         image = self.images.find(requested)
@@ -208,8 +210,6 @@ class PullService:
             fetched = chain.first(lambda client: client.get_manifest(ref))
         except NotFound as error:
             raise NotFound(_not_found_text(error, shown)) from None
-        except Unauthorized as error:
-            raise Unauthorized(str(error)) from None
         document = parse_manifest(fetched.media_type, fetched.data)
         if isinstance(document, ManifestIndex):
             entry = choose_platform(document, platform_wanted)
@@ -445,18 +445,10 @@ def _diff_ids(config_bytes: bytes) -> list[str]:
 def _not_found_text(error: NotFound, shown: reference.Reference) -> str:
     """Docker's words for what the registry does not have."""
     text = str(error)
+    if text.startswith(("manifest for ", "repository ", "pull access denied ")):
+        return text  # the client's words already
     if "manifest unknown" in text:
         return f"manifest for {shown.familiar} not found: {text}"
     if "name unknown" in text or "repository" in text:
         return f"repository {shown.familiar_name} not found: {text}"
     return text
-
-
-def default_client_factory(settings: RegistrySettings) -> ClientFactory:
-    """Clients of :class:`moor.registry.client.RegistryClient`."""
-
-    def make(endpoint: Endpoint, repository: str, credentials: AuthConfig | None) -> RegistryAPI:
-        raise RegistryUnreachable("the registry client is not available")
-
-    return make
-
