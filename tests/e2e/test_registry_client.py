@@ -220,3 +220,16 @@ def test_nothing_left_behind(tmp_path: Path) -> None:
     assert not os.path.exists(directory)
     result = subprocess.run(["pgrep", "-f", f"{directory}/config.yml"], capture_output=True)
     assert result.returncode == 1
+
+
+def test_client_certificate_from_certs_dir(archive: str, tmp_path: Path) -> None:
+    with TestRegistry("tls", client_certs=True) as registry:
+        digest = registry.seed(archive, "app:1")
+        settings = RegistrySettings(certs_dir=str(tmp_path))
+        registry.install_ca(str(tmp_path))
+        endpoint = Endpoint(registry.url, True, False, registry.host)
+        with pytest.raises(RegistryUnreachable) as caught:
+            RegistryClient(endpoint, "app", settings=settings).ping()
+        assert str(caught.value).startswith(f'Get "{registry.url}/v2/": remote error: tls: ')
+        registry.install_client_cert(str(tmp_path))
+        assert RegistryClient(endpoint, "app", settings=settings).get_manifest("1").digest == digest

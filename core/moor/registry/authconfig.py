@@ -73,7 +73,7 @@ def decode_registry_auth(header: str) -> AuthConfig:
     try:
         raw = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
         data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         return AuthConfig()
     return auth_from_json(data)
 

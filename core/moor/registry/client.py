@@ -164,6 +164,8 @@ class RegistryClient:
         #: the refresh token a token server handed out (``check_login`` asks for one)
         self.identity_token = ""
         self._base = endpoint.base_url.rstrip("/")
+        #: credentials go only to this scheme and host[:port] (an upload Location or Link elsewhere gets none)
+        self._origin = urlsplit(self._base)[:2]
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
@@ -216,7 +218,7 @@ class RegistryClient:
         reauthenticated = False
         while True:
             sent = {"User-Agent": USER_AGENT, **(headers or {})}
-            if authenticate:
+            if authenticate and urlsplit(url)[:2] == self._origin:
                 authorization = self._authorization(method, url, scopes)
                 if authorization:
                     sent["Authorization"] = authorization
@@ -640,7 +642,7 @@ def _token_refusal(answer: RegistryAnswer) -> str:
         return f"{code.lower().replace('_', ' ')}: {message}"
     try:
         details = json.loads(answer.data).get("details")
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         details = None
     if isinstance(details, str) and details:
         return "unauthorized: " + " ".join(details.split())[:200]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from typing import Any
 
@@ -80,7 +81,7 @@ class RegistryAnswer:
             raise InvalidParameter(f"invalid {what}: the registry's answer is too large")
         try:
             document = json.loads(self.data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidParameter(f"invalid {what}: the registry's answer is not JSON "
                                    f"({one_line(self.data[:60].decode(errors='replace'), 80)!r})") from None
         if not isinstance(document, dict):
@@ -92,7 +93,7 @@ def error_code(answer: RegistryAnswer) -> tuple[str, str]:
     """The first ``errors[].code`` and ``message`` of a distribution error body, ("", "") when none."""
     try:
         document = json.loads(answer.data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return "", ""
     errors = document.get("errors") if isinstance(document, dict) else None
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
@@ -165,6 +166,9 @@ def describe_transport_error(err: BaseException) -> str:
             if "expired" in text:
                 return "x509: certificate has expired or is not yet valid"
             return "x509: certificate signed by unknown authority"
+        alert = re.search(r"ALERT_([A-Z_]+)", text)
+        if alert:
+            return f"remote error: tls: {alert.group(1).lower().replace('_', ' ')}"
         return f"tls: {one_line(text, 160)}"
     if isinstance(err, ProtocolError):
         cause = _root_cause(err)

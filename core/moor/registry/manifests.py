@@ -266,7 +266,7 @@ def parse_manifest(media_type: str, data: bytes) -> ImageManifest | ManifestInde
                                "bytes a manifest may have")
     try:
         document = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidParameter("invalid manifest: the registry's answer is not JSON") from None
     if not isinstance(document, dict):
         raise InvalidParameter("invalid manifest: the registry's answer is not a JSON object")

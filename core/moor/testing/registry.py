@@ -217,6 +217,16 @@ def _openssl(*args: str, cwd: str) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
+def make_client_cert(directory: str) -> None:
+    """``client.cert``/``client.key`` signed by ``ca.crt`` (made by :func:`make_ca_and_server_cert`)."""
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
+             "/CN=moor test client", "-keyout", "client.key", "-out", "client.csr", cwd=directory)
+    with open(os.path.join(directory, "client.ext"), "w") as handle:
+        handle.write("extendedKeyUsage=clientAuth\n")
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", "client.ext", "-out", "client.cert", cwd=directory)
+
+
 def make_ca_and_server_cert(directory: str, names: tuple[str, ...] = ("IP:127.0.0.1", "DNS:localhost")) -> None:
     """``ca.crt``/``ca.key`` and ``server.crt``/``server.key`` (signed by the CA, valid for ``names``)."""
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
@@ -236,7 +246,7 @@ class TestRegistry:
     __test__ = False  # not a pytest test class
 
     def __init__(self, mode: str = "plain", users: dict[str, str] | None = None, anonymous_pull: bool = True,
-                 token_lifetime: int = 300) -> None:
+                 token_lifetime: int = 300, client_certs: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown registry mode {mode!r} (one of {', '.join(MODES)})")
         self.mode = mode
@@ -247,6 +257,8 @@ class TestRegistry:
         self.token_server: TokenServer | None = None
         self._anonymous_pull = anonymous_pull
         self._token_lifetime = token_lifetime
+        #: tls mode: the registry demands a client certificate signed by its CA (``install_client_cert``)
+        self.client_certs = client_certs
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -285,6 +297,8 @@ class TestRegistry:
         ]
         if self.mode == "tls":
             lines += ["  tls:", f"    certificate: {self.dir}/server.crt", f"    key: {self.dir}/server.key"]
+            if self.client_certs:
+                lines += ["    clientcas:", f"      - {self.dir}/ca.crt"]
         if self.mode == "htpasswd":
             lines += ["auth:", "  htpasswd:", "    realm: moor-test", f"    path: {self.dir}/htpasswd"]
         if self.mode == "token":
@@ -300,6 +314,10 @@ class TestRegistry:
             if self.mode == "tls":
                 make_ca_and_server_cert(self.dir)
                 self.ca_path = os.path.join(self.dir, "ca.crt")
+                if self.client_certs:
+                    make_client_cert(self.dir)
+                    self.install_client_cert(os.path.join(self.dir, "client-certs"), host_dir=False)
+                    shutil.copyfile(self.ca_path, os.path.join(self.dir, "client-certs", "ca.crt"))
             if self.mode == "htpasswd":
                 with open(os.path.join(self.dir, "htpasswd"), "w") as handle:
                     handle.writelines(f"{user}:{bcrypt_hash(password)}\n" for user, password in self.users.items())
@@ -328,6 +346,8 @@ class TestRegistry:
 
     def _wait_ready(self, timeout: float = 20.0) -> bool:
         context = ssl.create_default_context(cafile=self.ca_path) if self.ca_path else None
+        if context is not None and self.client_certs:
+            context.load_cert_chain(os.path.join(self.dir, "client.cert"), os.path.join(self.dir, "client.key"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self._process is not None
@@ -383,6 +403,13 @@ class TestRegistry:
         shutil.copyfile(self.ca_path, target)
         return target
 
+    def install_client_cert(self, certs_dir: str, host_dir: bool = True) -> None:
+        """Copy the client pair into ``certs_dir/HOST:PORT/client.cert`` and ``client.key``."""
+        directory = os.path.join(certs_dir, self.host) if host_dir else certs_dir
+        os.makedirs(directory, exist_ok=True)
+        for name in ("client.cert", "client.key"):
+            shutil.copyfile(os.path.join(self.dir, name), os.path.join(directory, name))
+
     def skopeo(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run skopeo with this registry's credentials and TLS settings added to a copy/inspect command."""
         return subprocess.run(["skopeo", *args], check=True, capture_output=True, text=True, timeout=timeout)
@@ -391,6 +418,8 @@ class TestRegistry:
         """skopeo's TLS and credential flags for this registry (``--dest-...``, ``--src-...`` or plain)."""
         dash = f"--{prefix}-" if prefix else "--"
         flags = [f"{dash}tls-verify=false"]
+        if self.client_certs:
+            flags.append(f"{dash}cert-dir={self.dir}/client-certs")
         if self.mode in ("htpasswd", "token"):
             user, password = self.credentials
             flags.append(f"{dash}creds={user}:{password}")

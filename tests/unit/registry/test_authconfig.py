@@ -23,7 +23,8 @@ def test_padding_optional_keys_any_case() -> None:
 
 def test_undecodable_is_anonymous() -> None:
     for header in ("", "!!!", base64.urlsafe_b64encode(b"not json").decode(),
-                   base64.urlsafe_b64encode(b"[1]").decode(), "e30"):
+                   base64.urlsafe_b64encode(b"[1]").decode(), "e30",
+                   base64.urlsafe_b64encode(b"[" * 100_000).decode()):
         assert decode_registry_auth(header).empty
 
 

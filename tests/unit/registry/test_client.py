@@ -172,6 +172,20 @@ def test_registry_token_is_sent_as_it_is() -> None:
         assert _client(server.url, AuthConfig(registrytoken="given")).get_manifest("x").digest == MANIFEST_DIGEST
 
 
+def test_credentials_never_go_to_an_upload_location_elsewhere() -> None:
+    with serving(lambda seen: Reply(201)) as elsewhere:
+        def route(seen: Seen) -> Reply:
+            if seen.headers.get("authorization") != "Basic " + base64.b64encode(b"u:p").decode():
+                return Reply(401, {"WWW-Authenticate": 'Basic realm="r"'})
+            return Reply(202, {"Location": f"{elsewhere.url}/upload/1"})
+
+        with serving(route) as registry:
+            _client(registry.url, AuthConfig(username="u", password="p")).upload_blob(
+                BLOB_DIGEST, io.BytesIO(BLOB), len(BLOB))
+        assert [s.method for s in elsewhere.seen] == ["PUT"]
+        assert "authorization" not in elsewhere.seen[0].headers and elsewhere.seen[0].body == BLOB
+
+
 # -- redirects, retries -----------------------------------------------------------------------------------------
 
 

@@ -77,6 +77,9 @@ def test_oci_manifest_without_content_type_and_index() -> None:
         (b'{"schemaVersion": 2, "mediaType": "' + manifests.OCI_INDEX.encode() + b'", "manifests": {}}',
          "manifests is missing or not a list"),
         (b" " * (manifests.MAX_MANIFEST_BYTES + 1), "larger than"),
+        (b"[" * 100_000, "not JSON"),
+        (b'{"schemaVersion": 2, "mediaType": "' + manifests.OCI_INDEX.encode() + b'", "manifests": [[[]]]}',
+         "manifests[0] is not an object"),
     ],
 )
 def test_bad_manifests_are_one_line_errors(data: bytes, message: str) -> None:
