@@ -286,7 +286,7 @@ class RegistryClient:
         credentials = self.credentials
         if challenge.scheme == "basic":
             if not (credentials.username or credentials.password):
-                return ""
+                raise Unauthorized(f'{method.title()} "{url}": no basic auth credentials')
             pair = f"{credentials.username}:{credentials.password}".encode()
             return "Basic " + base64.b64encode(pair).decode()
         if credentials.registrytoken:

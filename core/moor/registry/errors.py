@@ -18,6 +18,7 @@ from urllib3.exceptions import (
 )
 
 from moor.errors import Forbidden, InvalidParameter, MoorError, NotFound, RegistryUnreachable, Unauthorized
+from moor.registry.challenge import parse_challenges
 
 
 class TokenRefused(Exception):
@@ -89,8 +90,22 @@ class RegistryAnswer:
         return document
 
 
+#: RFC 6750 bearer errors as Docker's client reads them (``error="insufficient_scope"`` is a denial).
+_BEARER_ERRORS = {"invalid_token": ("UNAUTHORIZED", "authentication required"),
+                  "insufficient_scope": ("DENIED", "requested access to the resource is denied")}
+
+
 def error_code(answer: RegistryAnswer) -> tuple[str, str]:
-    """The first ``errors[].code`` and ``message`` of a distribution error body, ("", "") when none."""
+    """The error code and message of a registry's answer, ("", "") when it has none.
+
+    As Docker's client: a Bearer challenge's ``error`` parameter first (``insufficient_scope`` is DENIED,
+    ``invalid_token`` UNAUTHORIZED), then the first ``errors[]`` entry of a distribution error body.
+    """
+    if 400 <= answer.status < 500:
+        for challenge in parse_challenges(answer.header("WWW-Authenticate")):
+            known = _BEARER_ERRORS.get(challenge.params.get("error", "")) if challenge.scheme == "bearer" else None
+            if known is not None:
+                return known[0], one_line(challenge.params.get("error_description") or known[1])
     try:
         document = json.loads(answer.data)
     except (ValueError, UnicodeDecodeError, RecursionError):

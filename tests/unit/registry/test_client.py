@@ -83,11 +83,33 @@ def test_basic_auth_and_docker_login_wording() -> None:
         with pytest.raises(Unauthorized) as caught:
             _client(server.url, AuthConfig(username="u", password="wrong")).check_login()
         assert str(caught.value) == f"login attempt to {server.url}/v2/ failed with status: 401 Unauthorized"
-        with pytest.raises(NotFound) as denied:
+        with pytest.raises(Unauthorized) as caught:
             _client(server.url).get_manifest("latest")
-        assert str(denied.value) == (f"pull access denied for {server.host}/team/app, repository does not exist "
-                                     "or may require 'docker login': denied: requested access to the resource "
-                                     "is denied")
+        assert str(caught.value) == f'Get "{server.url}/v2/team/app/manifests/latest": no basic auth credentials'
+
+
+def test_insufficient_scope_is_a_denial_in_dockers_words() -> None:
+    where = {"realm": ""}
+
+    def route(seen: Seen) -> Reply:
+        if seen.path.startswith("/token"):
+            return Reply(200, {}, b'{"token": "anonymous"}')
+        challenge = f'Bearer realm="{where["realm"]}",service="s"'
+        if seen.path == "/v2/":
+            return Reply(401, {"WWW-Authenticate": challenge})
+        return Reply(401, {"WWW-Authenticate": challenge + ',error="insufficient_scope"'},
+                     b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+
+    with serving(route) as server:
+        where["realm"] = f"{server.url}/token"
+        client = _client(server.url, name="team/app")
+        with pytest.raises(NotFound) as denied:
+            client.get_manifest("latest")
+        assert str(denied.value) == ("pull access denied for team/app, repository does not exist or may require "
+                                     "'docker login': denied: requested access to the resource is denied")
+        with pytest.raises(Unauthorized) as push_denied:
+            client.put_manifest("latest", manifests.DOCKER_MANIFEST, MANIFEST)
+        assert str(push_denied.value) == "denied: requested access to the resource is denied"
 
 
 class _TokenRegistry:
