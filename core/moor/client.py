@@ -218,6 +218,11 @@ class Client:
     def call(self, method: str, path: str, params: dict[str, Any] | None = None,
              body: Any = None, headers: dict[str, str] | None = None) -> Any:
         """Send a request, return the decoded JSON answer (raw bytes if not JSON, None if empty)."""
+        return self.call_with_headers(method, path, params, body, headers)[0]
+
+    def call_with_headers(self, method: str, path: str, params: dict[str, Any] | None = None,
+                          body: Any = None, headers: dict[str, str] | None = None) -> tuple[Any, dict[str, str]]:
+        """:meth:`call`, with the answer's headers (lower-case names) beside its decoded body."""
         if body is not None and not isinstance(body, (bytes, str)) and not hasattr(body, "read"):
             body = json.dumps(body).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
@@ -227,13 +232,19 @@ class Client:
         finally:
             response.close()
         if not data:
-            return None
+            return None, response.headers
         if response.getheader("Content-Type").startswith("application/json"):
-            return json.loads(data)
-        return data
+            return json.loads(data), response.headers
+        return data, response.headers
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params)
+
+    def stream(self, method: str, path: str, params: dict[str, Any] | None = None,
+               headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Send a request whose answer is a JSON message stream (pull, push); an error status raises here,
+        before any message is read, as :class:`DaemonError`."""
+        return self.stream_json(self.open(method, path, params, None, headers))
 
     def stream_json(self, response: Response) -> Iterator[dict[str, Any]]:
         """The JSON messages of a streamed answer (progress of load, pull, ...)."""

@@ -17,44 +17,100 @@ from moor.client import Client, DaemonError, quote_name
 from moor.timefmt import human_duration
 from moor.units import human_size
 
+#: ``--pull`` of run and create
+PULL_POLICIES = ("always", "missing", "never")
 
-def _create(client: Client, body: dict[str, Any], name: str) -> str:
+
+def _pull_options(function: Any) -> Any:
+    function = click.option("--platform", default="", envvar="DOCKER_DEFAULT_PLATFORM",
+                            help="Set platform if server is multi-platform capable")(function)
+    return click.option("--pull", default="missing",
+                        help='Pull image before running ("always"|"missing"|"never")')(function)
+
+
+def _named_image(image: str, strict: bool) -> Any:
+    """The image as a reference to pull (``latest`` when it names no tag), or None for an image ID
+    (``ParseAnyReference``). A name that cannot be parsed fails when ``strict`` (``--pull always``) and is None
+    otherwise (the daemon's answer then stands)."""
+    import re
+
+    from moor.cli.registry import parse_named
+
+    if re.fullmatch(r"(sha256:)?[a-f0-9]{64}", image) and not strict:
+        return None
+    if not strict:
+        from moor.errors import InvalidParameter
+        from moor.images.reference import parse
+
+        try:
+            return parse(image)
+        except InvalidParameter:
+            return None
+    reference = parse_named(image, ENGINE_ERROR)
+    return reference if reference.tag or reference.digest else reference.with_tag("latest")
+
+
+def _pull_for_create(client: Client, reference: Any, platform: str) -> None:
+    """Pull what run/create needs, its progress on stderr (stdout is for the container's ID)."""
+    from moor.cli.progress import StreamError
+    from moor.cli.registry import pull_image
+
     try:
-        reply = client.call("POST", "/containers/create", {"name": name or None}, body=body)
+        pull_image(client, reference, platform, sys.stderr, login_retry=False)
+    except StreamError as err:
+        fail(err.message, ENGINE_ERROR)
     except DaemonError as err:
-        if err.status == 404 and "No such image" in err.message:
-            image = body["Image"]
-            if ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
-                image += ":latest"
-            click.echo(f"Unable to find image '{image}' locally", err=True)
-        click.echo(f"Error response from daemon: {err.message}", err=True)
-        sys.exit(ENGINE_ERROR)
+        fail(f"Error response from daemon: {err.message}", ENGINE_ERROR)
+
+
+def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missing", platform: str = "") -> str:
+    """``POST /containers/create``, pulling the image first (``--pull always``) or when it is missing."""
+    if pull not in PULL_POLICIES:
+        fail(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"', ENGINE_ERROR)
+    params = {"name": name or None, "platform": platform or None}
+    if pull == "always":
+        _pull_for_create(client, _named_image(body["Image"], strict=True), platform)
+    try:
+        reply = client.call("POST", "/containers/create", params, body=body)
+    except DaemonError as err:
+        reference = _named_image(body["Image"], strict=False) if pull == "missing" else None
+        if err.status != 404 or "No such image" not in err.message or reference is None:
+            fail(f"Error response from daemon: {err.message}", ENGINE_ERROR)
+        click.echo(f"Unable to find image '{reference.familiar}' locally", err=True)
+        _pull_for_create(client, reference, platform)
+        try:
+            reply = client.call("POST", "/containers/create", params, body=body)
+        except DaemonError as again:
+            fail(f"Error response from daemon: {again.message}", ENGINE_ERROR)
     for warning in reply.get("Warnings") or []:
         click.echo(f"WARNING: {warning}", err=True)
-    return reply["Id"]
+    return str(reply["Id"])
 
 
 @click.command("create")
+@_pull_options
 @container_options
 @click.pass_context
-def create(ctx: click.Context, **options: Any) -> None:
+def create(ctx: click.Context, pull: str, platform: str, **options: Any) -> None:
     """Create a new container."""
     body = create_body(options, False, False)
-    click.echo(_create(client_of(ctx), body, options["name"]))
+    click.echo(_create(client_of(ctx), body, options["name"], pull, platform))
 
 
 @click.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Run container in background and print container ID")
 @click.option("--detach-keys", default="", help="Override the key sequence for detaching a container")
 @click.option("--sig-proxy/--no-sig-proxy", default=True, help="Proxy received signals to the process")
+@_pull_options
 @container_options
 @click.pass_context
-def run(ctx: click.Context, detach: bool, detach_keys: str, sig_proxy: bool, **options: Any) -> None:
+def run(ctx: click.Context, detach: bool, detach_keys: str, sig_proxy: bool, pull: str, platform: str,
+        **options: Any) -> None:
     """Run a command in a new container."""
     client = client_of(ctx)
     attach_stdin = options["interactive"] and not detach
     body = create_body(options, attach_stdin, not detach)
-    container_id = _create(client, body, options["name"])
+    container_id = _create(client, body, options["name"], pull, platform)
     if detach:
         _start(client, container_id)
         click.echo(container_id)

@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import click
 
-from moor.cli.main import client_of
+from moor.cli.main import LazyGroup, client_of
 from moor.cli.output import (
     act_on_each,
     confirm,
@@ -46,12 +46,39 @@ def split_repo_tag(name: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------- images / image ls
 
 
+def _tagged_and_digest_rows(image: dict[str, Any], show_digests: bool) -> list[tuple[str, str, str]]:
+    """(repository, tag, digest) rows of one image, as the docker CLI's ``imageFormatTaggedAndDigest``:
+    each tag with each digest of its repository (with ``--digests``) or ``<none>``; then the repositories
+    that only have digests (a row per digest with ``--digests``, else one with an empty digest)."""
+    tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+    digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
+    if not tags and not digests:
+        return [("<none>", "<none>", "<none>")]
+    repo_tags: dict[str, list[str]] = {}
+    for tag in tags:
+        repo, tag_name = split_repo_tag(tag)
+        if tag_name:
+            repo_tags.setdefault(repo, []).append(tag_name)
+    repo_digests: dict[str, list[str]] = {}
+    for digest in digests:
+        repo, sep, value = digest.partition("@")
+        if sep:
+            repo_digests.setdefault(repo, []).append(value)
+    rows = []
+    for repo, names in repo_tags.items():
+        of_repo = repo_digests.pop(repo, []) if show_digests else []
+        repo_digests.pop(repo, None)
+        for tag_name in names:
+            rows += [(repo, tag_name, digest) for digest in of_repo] or [(repo, tag_name, "<none>")]
+    for repo, values in repo_digests.items():
+        rows += [(repo, "<none>", digest) for digest in values] if show_digests else [(repo, "<none>", "")]
+    return rows
+
+
 def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool) -> list[dict[str, Any]]:
     rows = []
     now = time.time()
     for image in images:
-        tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
-        digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
         base = {
             "ID": _short(image["Id"], no_trunc),
             "CreatedSince": human_duration(now - image["Created"]) + " ago",
@@ -61,15 +88,8 @@ def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool
             "SharedSize": "N/A", "UniqueSize": "N/A",
             "Containers": "N/A" if image.get("Containers", -1) < 0 else str(image["Containers"]),
         }
-        digest_of = {d.split("@", 1)[0]: d.split("@", 1)[1] for d in digests}
-        if not tags:
-            repos = [d.split("@", 1)[0] for d in digests] or ["<none>"]
-            for repo in repos:
-                rows.append({**base, "Repository": repo, "Tag": "<none>", "Digest": digest_of.get(repo, "<none>")})
-            continue
-        for tag in tags:
-            repo, _, tag_name = tag.rpartition(":")
-            rows.append({**base, "Repository": repo, "Tag": tag_name, "Digest": digest_of.get(repo, "<none>")})
+        for repo, tag_name, digest in _tagged_and_digest_rows(image, show_digests):
+            rows.append({**base, "Repository": repo, "Tag": tag_name, "Digest": digest})
     return rows
 
 
@@ -127,7 +147,7 @@ def images(ctx: click.Context, **options: Any) -> None:
     _list_images(ctx, **options)
 
 
-@click.group("image")
+@click.group("image", cls=LazyGroup, lazy={"pull": "registry:pull", "push": "registry:push"})
 def image() -> None:
     """Manage images."""
 

@@ -50,6 +50,11 @@ COMMANDS: dict[str, str] = {
     "port": "port:port",
     "network": "networks:network",
     "volume": "volumes:volume",
+    "pull": "registry:pull",
+    "push": "registry:push",
+    "login": "registry:login",
+    "logout": "registry:logout",
+    "search": "registry:search",
 }
 
 

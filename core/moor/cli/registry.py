@@ -1,0 +1,461 @@
+"""Registry commands: pull, push, login, logout, search (Docker 20.10's flags, output and exit codes).
+
+Credentials come from ``~/.docker/config.json`` (:mod:`moor.cli.credentials`) and travel in
+``X-Registry-Auth``; progress is drawn by :mod:`moor.cli.progress`. A registry that answers 401 to a pull,
+push or search gets the docker CLI's "Please login prior to ..." prompt, then one retry.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+import click
+
+from moor.cli.main import client_of
+from moor.cli.output import fail
+from moor.client import DaemonError, quote_name
+
+if TYPE_CHECKING:
+    from moor.cli.credentials import AuthConfig, ConfigFile
+    from moor.client import Client
+    from moor.images.reference import Reference
+
+T = TypeVar("T")
+
+HUB_LOGIN_MESSAGE = ("Login with your Docker ID to push and pull images from Docker Hub. If you don't have a "
+                     "Docker ID, head over to https://hub.docker.com to create one.")
+UNENCRYPTED_WARNING = ("WARNING! Your password will be stored unencrypted in {}.\n"
+                       "Configure a credential helper to remove this warning. See\n"
+                       "https://docs.docker.com/engine/reference/commandline/login/#credentials-store\n")
+#: Docker's default ``--limit`` of search
+DEFAULT_SEARCH_LIMIT = 25
+#: the header moord adds when a search was answered from the registry's ``_catalog``
+SEARCH_SOURCE_HEADER = "x-moor-search-source"
+
+
+# ---------------------------------------------------------------------- references
+
+
+def parse_named(text: str, code: int = 1) -> Reference:
+    """A repository reference as the docker CLI's ``ParseNormalizedNamed`` reads it; a bad one fails with its
+    words and exit ``code``."""
+    from moor.errors import InvalidParameter
+    from moor.images.reference import HEX64, parse
+
+    if HEX64.match(text):
+        fail(f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings", code)
+    try:
+        return parse(text, default_tag=False)
+    except InvalidParameter as err:
+        if "must be lowercase" in err.message:
+            fail("invalid reference format: repository name must be lowercase", code)
+        if "must not be more than" in err.message:
+            fail(err.message.removeprefix("invalid reference format: "), code)
+        fail("invalid reference format", code)
+
+
+def api_tag(reference: Reference) -> str:
+    """The ``tag`` query parameter for a reference: its digest, else its tag (``getAPITagFromNamedRef``)."""
+    return reference.digest or reference.tag or "latest"
+
+
+# ---------------------------------------------------------------------- credentials and prompts
+
+
+def _read_line() -> str:
+    """One line of stdin; at its end, Go's ``EOF`` and exit 1 as the docker CLI's ``readInput``."""
+    line = sys.stdin.readline()
+    if not line:
+        click.echo("EOF")
+        sys.exit(1)
+    return line.rstrip("\n").rstrip("\r")
+
+
+def _read_password() -> str:
+    """A line of stdin with the terminal's echo off."""
+    import termios
+
+    fd = sys.stdin.fileno()
+    try:
+        old = termios.tcgetattr(fd)
+    except termios.error:
+        return _read_line()
+    new = termios.tcgetattr(fd)
+    new[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, new)
+    try:
+        return _read_line()
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+
+def configure_auth(user: str, password: str, auth: AuthConfig, is_default: bool) -> None:
+    """The docker CLI's ``ConfigureAuth``: prompt for what the flags did not give (only on a terminal)."""
+    if not password and not sys.stdin.isatty():
+        fail("Error: Cannot perform an interactive login from a non TTY device")
+    auth["username"] = auth.get("username", "").strip()
+    user = user.strip()
+    if not user:
+        if is_default:
+            click.echo(HUB_LOGIN_MESSAGE)
+        default = auth["username"]
+        click.echo(f"Username ({default}): " if default else "Username: ", nl=False)
+        user = _read_line().strip() or default
+    if not user:
+        fail("Error: Non-null Username Required")
+    if not password:
+        click.echo("Password: ", nl=False)
+        password = _read_password()
+        click.echo("")
+        if not password:
+            fail("Error: Password Required")
+    auth["username"] = user
+    auth["password"] = password
+
+
+def default_auth_config(config: ConfigFile, check_store: bool, server: str, is_default: bool
+                        ) -> tuple[AuthConfig, str]:
+    """``GetDefaultAuthConfig``: the stored credentials of ``server`` (when asked), and an error text or ""."""
+    from moor.cli.credentials import CredentialsError, convert_to_hostname
+
+    if not is_default:
+        server = convert_to_hostname(server)
+    auth: AuthConfig = {}
+    if check_store:
+        try:
+            auth = config.get_auth(server)
+        except CredentialsError as err:
+            return {"serveraddress": server}, str(err)
+    auth["serveraddress"] = server
+    auth.pop("identitytoken", None)
+    return auth, ""
+
+
+def with_login_retry(command: str, domain: str, attempt: Callable[[str], T]) -> T:
+    """Run ``attempt(X-Registry-Auth)`` with the stored credentials; on a 401, prompt for a login and retry."""
+    from moor.cli.credentials import INDEX_SERVER, ConfigFile, auth_key, encode_auth_header, resolve_auth
+
+    config = ConfigFile.load()
+    try:
+        return attempt(encode_auth_header(resolve_auth(domain, config)))
+    except DaemonError as err:
+        if err.status != 401:
+            raise
+    click.echo(f"\nPlease login prior to {command}:")
+    server = auth_key(domain)
+    auth, problem = default_auth_config(config, True, server, server == INDEX_SERVER)
+    if problem:
+        click.echo(f"Unable to retrieve stored credentials for {server}, error: {problem}.", err=True)
+    configure_auth("", "", auth, server == INDEX_SERVER)
+    return attempt(encode_auth_header(auth))
+
+
+# ---------------------------------------------------------------------- progress
+
+
+def show_progress(messages: Iterator[dict[str, Any]], out: TextIO, terminal: bool, width: int) -> None:
+    """Draw a progress stream; a stream error or a broken answer raises :class:`~moor.cli.progress.StreamError`."""
+    from moor.cli.progress import StreamError, display_stream
+
+    try:
+        display_stream(messages, out, terminal, width)
+    except ValueError as err:  # a line that is not JSON
+        raise StreamError(f"invalid character in the daemon's answer: {err}") from None
+
+
+def stdout_terminal() -> tuple[bool, int]:
+    """Whether stdout is a terminal, and its width (the docker CLI draws bars for stdout's terminal)."""
+    from moor.cli.progress import DEFAULT_WIDTH, terminal_width
+
+    try:
+        if sys.stdout.isatty():
+            return True, terminal_width(sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):
+        pass
+    return False, DEFAULT_WIDTH
+
+
+def pull_image(client: Client, reference: Reference, platform: str, out: TextIO, all_tags: bool = False,
+               login_retry: bool = True) -> None:
+    """``POST /images/create?fromImage=`` with the stored credentials, its progress drawn on ``out``."""
+    from moor.cli.credentials import registry_auth_header
+
+    params = {"fromImage": reference.familiar_name, "tag": None if all_tags else api_tag(reference),
+              "platform": platform.lower() or None}
+    terminal, width = stdout_terminal()
+    if out is not sys.stdout and out is not sys.stderr:
+        terminal = False
+
+    def attempt(header: str) -> Iterator[dict[str, Any]]:
+        return client.stream("POST", "/images/create", params, headers={"X-Registry-Auth": header})
+
+    if login_retry:
+        messages = with_login_retry("pull", reference.domain, attempt)
+    else:
+        messages = attempt(registry_auth_header(reference.domain))
+    show_progress(messages, out, terminal, width)
+
+
+# ---------------------------------------------------------------------- pull / push
+
+
+def _trust_option(function: Any) -> Any:
+    return click.option("--disable-content-trust", is_flag=True, default=True,
+                        help="Skip image verification (default true)")(function)
+
+
+@click.command("pull")
+@click.argument("name", metavar="NAME[:TAG|@DIGEST]")
+@click.option("-a", "--all-tags", is_flag=True, help="Download all tagged images in the repository")
+@_trust_option
+@click.option("--platform", default="", envvar="DOCKER_DEFAULT_PLATFORM",
+              help="Set platform if server is multi-platform capable")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
+@click.pass_context
+def pull(ctx: click.Context, name: str, all_tags: bool, disable_content_trust: bool, platform: str,
+         quiet: bool) -> None:
+    """Pull an image or a repository from a registry."""
+    from moor.cli.progress import Discard, StreamError
+
+    reference = parse_named(name)
+    named_only = not reference.tag and not reference.digest
+    if all_tags and not named_only:
+        fail("tag can't be used with --all-tags/-a")
+    if not all_tags and named_only:
+        reference = reference.with_tag("latest")
+        if not quiet:
+            click.echo("Using default tag: latest")
+    out: Any = Discard() if quiet else sys.stdout
+    try:
+        pull_image(client_of(ctx), reference, platform, out, all_tags)
+    except StreamError as err:
+        fail(err.message)
+    click.echo(str(reference))
+
+
+@click.command("push")
+@click.argument("name", metavar="NAME[:TAG]")
+@click.option("-a", "--all-tags", is_flag=True, help="Push all tagged images in the repository")
+@click.option("--disable-content-trust", is_flag=True, default=True, help="Skip image signing (default true)")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
+@click.pass_context
+def push(ctx: click.Context, name: str, all_tags: bool, disable_content_trust: bool, quiet: bool) -> None:
+    """Push an image or a repository to a registry."""
+    from moor.cli.progress import Discard, StreamError
+
+    reference = parse_named(name)
+    named_only = not reference.tag and not reference.digest
+    if all_tags and not named_only:
+        fail("tag can't be used with --all-tags/-a")
+    if not all_tags and named_only:
+        reference = reference.with_tag("latest")
+        if not quiet:
+            click.echo("Using default tag: latest")
+    if reference.digest:
+        fail("cannot push a digest reference")
+    client = client_of(ctx)
+    params = {"tag": "" if all_tags else reference.tag}
+
+    def attempt(header: str) -> Iterator[dict[str, Any]]:
+        return client.stream("POST", f"/images/{quote_name(reference.familiar_name)}/push", params,
+                             headers={"X-Registry-Auth": header})
+
+    messages = with_login_retry("push", reference.domain, attempt)
+    terminal, width = stdout_terminal()
+    out: Any = sys.stdout
+    if quiet:
+        out, terminal = Discard(), False
+    try:
+        show_progress(messages, out, terminal, width)
+    except StreamError as err:
+        fail(err.message)
+    if quiet:
+        click.echo(str(reference))
+
+
+# ---------------------------------------------------------------------- login / logout
+
+
+def _login_options(password: str, password_stdin: bool, user: str) -> str:
+    """``verifyloginOptions``: the warnings and errors about ``-p`` and ``--password-stdin``; the password."""
+    if password:
+        click.echo("WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True)
+        if password_stdin:
+            fail("--password and --password-stdin are mutually exclusive")
+    if password_stdin:
+        if not user:
+            fail("Must provide --username with --password-stdin")
+        password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    return password
+
+
+@click.command("login")
+@click.argument("server", required=False, default="")
+@click.option("-p", "--password", default="", help="Password")
+@click.option("--password-stdin", is_flag=True, help="Take the password from stdin")
+@click.option("-u", "--username", default="", help="Username")
+@click.pass_context
+def login(ctx: click.Context, server: str, password: str, password_stdin: bool, username: str) -> None:
+    """Log in to a Docker registry.
+
+    If no server is specified, the default is defined by the daemon.
+    """
+    from moor.cli.credentials import INDEX_SERVER, ConfigFile, CredentialsError, auth_json
+
+    password = _login_options(password, password_stdin, username)
+    client = client_of(ctx)
+    address = server if server and server != "docker.io" else INDEX_SERVER
+    is_default = address == INDEX_SERVER
+    config = ConfigFile.load()
+    auth, problem = default_auth_config(config, not username and not password, address, is_default)
+    response: Any = None
+    if not problem and auth.get("username") and auth.get("password"):
+        click.echo("Authenticating with existing credentials...")
+        try:
+            response = client.call("POST", "/auth", body=auth_json(auth))
+        except DaemonError as err:
+            if err.status == 401:
+                click.echo("Stored credentials invalid or expired", err=True)
+            else:
+                click.echo(f"Login did not succeed, error: Error response from daemon: {err.message}", err=True)
+    if response is None:
+        configure_auth(username, password, auth, is_default)
+        response = client.call("POST", "/auth", body=auth_json(auth))
+    response = response if isinstance(response, dict) else {}
+    if response.get("IdentityToken"):
+        auth["password"] = ""
+        auth["identitytoken"] = response["IdentityToken"]
+    store = config.store_for(address)
+    if store.is_file_store and auth.get("password"):
+        click.echo(UNENCRYPTED_WARNING.format(config.filename), err=True)
+    try:
+        store.store(auth)
+    except (CredentialsError, OSError) as err:
+        fail(f"Error saving credentials: {err}")
+    if response.get("Status"):
+        click.echo(response["Status"])
+
+
+@click.command("logout")
+@click.argument("server", required=False, default="")
+def logout(server: str) -> None:
+    """Log out from a Docker registry.
+
+    If no server is specified, the default is defined by the daemon.
+    """
+    from moor.cli.credentials import INDEX_SERVER, ConfigFile, CredentialsError, convert_to_hostname
+
+    registries = [server or INDEX_SERVER]
+    hostname = registries[0]
+    if server:
+        hostname = convert_to_hostname(server)
+        registries += [hostname, f"http://{hostname}", f"https://{hostname}"]
+    config = ConfigFile.load()
+    click.echo(f"Removing login credentials for {hostname}")
+    errors: dict[str, str] = {}
+    for registry in registries:
+        try:
+            config.store_for(registry).erase(registry)
+        except (CredentialsError, OSError) as err:
+            errors[registry] = str(err)
+    if len(errors) == len(registries):
+        click.echo("WARNING: could not erase credentials:", err=True)
+        for registry, message in errors.items():
+            click.echo(f"{registry}: {message}", err=True)
+
+
+# ---------------------------------------------------------------------- search
+
+
+def search_index(term: str) -> str:
+    """The registry a search term names (``splitReposSearchTerm``): ``docker.io`` unless it starts with a host."""
+    first, sep, _ = term.partition("/")
+    if not sep or ("." not in first and ":" not in first and first != "localhost"):
+        return "docker.io"
+    return "docker.io" if first == "index.docker.io" else first
+
+
+def _ellipsis(text: str, width: int) -> str:
+    """The docker CLI's ``formatter.Ellipsis`` (display width: East Asian wide characters count two)."""
+    import unicodedata
+
+    widths = [2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text]
+    if sum(widths) <= width:
+        return text
+    used = 0
+    for index, char_width in enumerate(widths):
+        if used + char_width > width - 1:
+            return text[:index] + "…"
+        used += char_width
+    return text
+
+
+def search_rows(results: list[dict[str, Any]], no_trunc: bool) -> list[dict[str, str]]:
+    """Docker's search context for each result, sorted by stars (most first)."""
+    rows = []
+    for result in sorted(results, key=lambda r: -int(r.get("star_count") or 0)):
+        description = str(result.get("description") or "").replace("\n", " ").replace("\r", " ")
+        rows.append({
+            "Name": str(result.get("name") or ""),
+            "Description": description if no_trunc else _ellipsis(description, 45),
+            "StarCount": str(int(result.get("star_count") or 0)),
+            "IsOfficial": "[OK]" if result.get("is_official") else "",
+            "IsAutomated": "[OK]" if result.get("is_automated") else "",
+        })
+    return rows
+
+
+SEARCH_HEADERS = {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS", "IsOfficial": "OFFICIAL",
+                  "IsAutomated": "AUTOMATED"}
+DEFAULT_SEARCH_FORMAT = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}"
+
+
+def print_search(rows: list[dict[str, str]], format_: str) -> None:
+    """Rows through a Go template; a ``table`` one as Docker's formatter (tabwriter: min width 10, padding 3)."""
+    from moor.cli.gotemplate import TemplateError, render
+    from moor.cli.output import print_table
+
+    if format_ in ("", "table"):
+        format_ = DEFAULT_SEARCH_FORMAT
+    table = format_.startswith("table")
+    template = format_[len("table"):].strip(" ") if table else format_
+    try:
+        lines = [render(template, row) for row in rows]
+        if table:
+            header = render(template, SEARCH_HEADERS)
+            print_table([line.split("\t") for line in [header, *lines]], min_width=10)
+        else:
+            for line in lines:
+                click.echo(line)
+    except TemplateError as err:
+        fail(f"template: {err}")
+
+
+@click.command("search")
+@click.argument("term")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
+@click.option("--format", "format_", default="", help="Pretty-print search using a Go template")
+@click.option("--limit", type=int, default=DEFAULT_SEARCH_LIMIT, help="Max number of search results")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.pass_context
+def search(ctx: click.Context, term: str, filters: tuple[str, ...], format_: str, limit: int,
+           no_trunc: bool) -> None:
+    """Search the Docker Hub for images."""
+    from moor.cli.queryflags import filters_param
+
+    client = client_of(ctx)
+    params = {"term": term, "limit": limit if limit > 0 else None,
+              "filters": filters_param(tuple(f for f in filters if f))}
+    index = search_index(term)
+
+    def attempt(header: str) -> tuple[Any, dict[str, str]]:
+        return client.call_with_headers("GET", "/images/search", params, headers={"X-Registry-Auth": header})
+
+    results, headers = with_login_retry("search", index, attempt)
+    if headers.get(SEARCH_SOURCE_HEADER) == "catalog":
+        needle = term.partition("/")[2] if index != "docker.io" else term
+        click.echo(f"Note: {index} has no search API: these are the repositories of its catalog "
+                   f"whose name contains {needle!r}", err=True)
+    print_search(search_rows(results if isinstance(results, list) else [], no_trunc), format_)
