@@ -72,12 +72,16 @@ def validate_insecure_entry(entry: str) -> None:
 
 
 def validate_mirror(url: str) -> None:
-    """Raise ``ValueError`` unless ``url`` is an http(s) URL without query or fragment (as Docker checks)."""
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"invalid mirror: unsupported scheme in {url!r} (use http:// or https://)")
-    rest = url.split("://", 1)[1]
-    if not rest or rest.startswith("/") or "?" in rest or "#" in rest:
-        raise ValueError(f"invalid mirror: {url!r} must be a scheme, a host and an optional path")
+    """Raise ``ValueError`` unless ``url`` is an http(s) URL with a host and no credentials, query or fragment
+    (Docker's checks, in its words; a path is allowed, beyond Docker, for mirrors served under one)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("http", "https"):
+        raise ValueError(f'invalid mirror: unsupported scheme "{scheme if sep else ""}" in "{url}"')
+    host = rest.split("/", 1)[0]
+    if "@" in host:
+        raise ValueError(f'invalid mirror: username/password not allowed in URI "{url}"')
+    if not host or "?" in rest or "#" in rest:
+        raise ValueError(f'invalid mirror: "{url}" needs a host and no query or fragment')
 
 
 def _is_cidr(entry: str) -> bool:

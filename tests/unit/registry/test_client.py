@@ -383,5 +383,21 @@ def test_pagination_and_upload_flows() -> None:
         assert [s.headers["content-range"] for s in patches] == ["0-499", "500-999", "1000-1199"]
         assert b"".join(s.body for s in patches) == BLOB
         assert server.seen[-1].method == "PUT" and server.seen[-1].body == b""
+        # a failed PUT is sent again from the start of a seekable source; progress counts each byte once
+        failures = {"put": 1}
+
+        def once_unavailable(seen: Seen) -> Reply:
+            if seen.method == "PUT" and failures["put"]:
+                failures["put"] -= 1
+                return Reply(503)
+            return route(seen)
+
+        server.route = once_unavailable
+        sent.clear()
+        source = io.BytesIO(b"prefix" + BLOB)
+        source.seek(6)
+        client.upload_blob(BLOB_DIGEST, source, len(BLOB), progress=sent.append)
+        puts = [s for s in server.seen if s.method == "PUT"]
+        assert puts[-1].body == BLOB and puts[-2].body == BLOB and sum(sent) == len(BLOB)
         with pytest.raises(InvalidParameter, match="ended before its announced size"):
             client.upload_blob(BLOB_DIGEST, io.BytesIO(BLOB[:10]), len(BLOB))
