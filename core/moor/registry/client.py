@@ -202,7 +202,7 @@ class RegistryClient:
                 return response, url
             response.drain_conn()
             response.release_conn()
-            url = urljoin(url, location)
+            url = _join(url, location)
         raise InvalidParameter(f'{method.title()} "{url}": stopped after {MAX_REDIRECTS} redirects')
 
     def _send(self, method: str, url: str, *, headers: dict[str, str] | None = None,
@@ -503,7 +503,7 @@ class RegistryClient:
         if not location:
             return
         try:
-            self._send("DELETE", urljoin(answer.url, location)).discard()
+            self._send("DELETE", _join(answer.url, location)).discard()
         except MoorError as err:
             log.info("could not cancel an upload session: %s", err)
 
@@ -514,7 +514,7 @@ class RegistryClient:
         location = answer.header("Location")
         if not location:
             raise InvalidParameter("the registry started an upload without saying where (no Location header)")
-        return urljoin(answer.url, location)
+        return _join(answer.url, location)
 
     def upload_blob(self, digest: str, source: IO[bytes], size: int, progress: Callable[[int], None] | None = None,
                     chunk_size: int | None = None) -> None:
@@ -543,7 +543,7 @@ class RegistryClient:
                 answer = self._send("PATCH", location, headers=headers, body=_constant(piece))
                 if answer.status != 202:
                     raise registry_error(answer, f"blob upload {digest}")
-                location = urljoin(answer.url, answer.header("Location") or location)
+                location = _join(answer.url, answer.header("Location") or location)
                 offset += len(piece)
                 if progress is not None:
                     progress(len(piece))
@@ -587,7 +587,7 @@ class RegistryClient:
                 raise InvalidParameter(f"invalid {what} answer: {key} is not a list of strings")
             found += values
             link = next_link(answer.header("Link"))
-            url = urljoin(answer.url, link) if link else ""
+            url = _join(answer.url, link) if link else ""
         return found[:limit] if limit > 0 else found
 
     def tags(self) -> list[str]:
@@ -620,6 +620,19 @@ class RegistryClient:
     def close(self) -> None:
         """Close the pooled connections."""
         self._pool.clear()
+
+
+def _join(base: str, reference: str) -> str:
+    """``reference`` (a Location or Link target) resolved against ``base``; a malformed one is InvalidParameter."""
+    try:
+        joined = urljoin(base, reference)
+        parts = urlsplit(joined)
+        parts.port  # noqa: B018  (raises ValueError for a malformed port)
+    except ValueError:
+        raise InvalidParameter(f"the registry sent a malformed URL {reference[:100]!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidParameter(f"the registry sent an unusable URL {reference[:100]!r}")
+    return joined
 
 
 def _constant(data: bytes) -> BodyFactory:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -74,17 +75,47 @@ def pull_endpoints(settings: RegistrySettings, domain: str) -> list[Endpoint]:
     return [_mirror_endpoint(settings, url) for url in mirrors] + push_endpoints(settings, domain)
 
 
+_CONTEXTS: dict[tuple[object, ...], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+_CONTEXTS_MAX = 64
+
+
+def _directory_signature(directory: str) -> tuple[tuple[str, int, int], ...]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        return tuple((entry.name, entry.stat().st_mtime_ns, entry.stat().st_size) for entry in entries)
+    except OSError:
+        return ()
+
+
 def tls_context(settings: RegistrySettings, host: str, verify: bool = True) -> ssl.SSLContext:
     """The TLS settings for ``host``: the system CAs plus ``certs_dir/HOST/*.crt``, a client pair from
     ``*.cert`` + ``*.key`` (as ``/etc/docker/certs.d`` works); ``verify=False`` accepts any server certificate.
 
-    A client certificate without its key (or the reverse) or an unreadable file is :class:`InvalidParameter`.
+    Contexts are cached (loading the system CAs takes ~20 ms) until the directory's files change. A client
+    certificate without its key (or the reverse) or an unreadable file is :class:`InvalidParameter`.
     """
-    context = ssl.create_default_context()
-    if not verify:
+    directory = os.path.join(settings.certs_dir, host)
+    key = (directory, verify, _directory_signature(directory))
+    with _CONTEXTS_LOCK:
+        cached = _CONTEXTS.get(key)
+    if cached is not None:
+        return cached
+    context = _build_context(directory, verify)
+    with _CONTEXTS_LOCK:
+        if len(_CONTEXTS) >= _CONTEXTS_MAX:
+            _CONTEXTS.clear()
+        _CONTEXTS[key] = context
+    return context
+
+
+def _build_context(directory: str, verify: bool) -> ssl.SSLContext:
+    if verify:
+        context = ssl.create_default_context()
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    directory = os.path.join(settings.certs_dir, host)
     if not os.path.isdir(directory):
         return context
     try:

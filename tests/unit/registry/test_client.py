@@ -340,6 +340,19 @@ def test_html_and_garbage_answers() -> None:
         _client(server.url).ping()
 
 
+@pytest.mark.parametrize("location", ["http://[::1", "http://h:99999/x", "ftp://elsewhere/x", "javascript:alert(1)"])
+def test_malformed_locations_are_one_line_errors(location: str) -> None:
+    def route(seen: Seen) -> Reply:
+        return Reply(307 if seen.method == "GET" else 202, {"Location": location})
+
+    with _registry(route) as server:
+        client = _client(server.url)
+        with pytest.raises(InvalidParameter, match="the registry sent a"):
+            client.open_blob(BLOB_DIGEST)
+        with pytest.raises(InvalidParameter, match="the registry sent a"):
+            client.upload_blob(BLOB_DIGEST, io.BytesIO(BLOB), len(BLOB))
+
+
 def test_range_honoured_or_ignored() -> None:
     def ranged(seen: Seen) -> Reply:
         start = int(seen.headers["range"][6:-1])
