@@ -73,19 +73,22 @@ def _read_line() -> str:
     return line.rstrip("\n").rstrip("\r")
 
 
-def _read_password() -> str:
-    """A line of stdin with the terminal's echo off."""
+def _read_password(prompt: str) -> str:
+    """Print ``prompt`` and read a line of stdin with the terminal's echo off (off before the prompt shows:
+    what is typed at once is never echoed)."""
     import termios
 
     fd = sys.stdin.fileno()
     try:
         old = termios.tcgetattr(fd)
     except termios.error:
+        click.echo(prompt, nl=False)
         return _read_line()
     new = termios.tcgetattr(fd)
     new[3] &= ~termios.ECHO
     termios.tcsetattr(fd, termios.TCSADRAIN, new)
     try:
+        click.echo(prompt, nl=False)
         return _read_line()
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
@@ -106,8 +109,7 @@ def configure_auth(user: str, password: str, auth: AuthConfig, is_default: bool)
     if not user:
         fail("Error: Non-null Username Required")
     if not password:
-        click.echo("Password: ", nl=False)
-        password = _read_password()
+        password = _read_password("Password: ")
         click.echo("")
         if not password:
             fail("Error: Password Required")
