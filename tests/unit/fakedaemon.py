@@ -20,6 +20,8 @@ class Answer:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    #: send the body, then keep the connection open until the client leaves or the fake stops
+    open_ended: bool = False
 
 
 @dataclass
@@ -62,6 +64,9 @@ class FakeDaemon:
         self.requests: list[Recorded] = []
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._stopping = threading.Event()
+        #: set when a client left an open-ended answer
+        self.left = threading.Event()
 
     def on(self, method: str, path: str, *answers: Answer) -> None:
         """Answer ``method path`` with ``answers`` in turn (the last one again and again)."""
@@ -77,6 +82,7 @@ class FakeDaemon:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._stopping.set()
         try:
             self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread
         except OSError:
@@ -123,10 +129,19 @@ class FakeDaemon:
             answer = answers.pop(0) if len(answers) > 1 else answers[0]
         reason = {200: "OK", 201: "Created", 204: "No Content"}.get(answer.status, "Error")
         out = f"HTTP/1.1 {answer.status} {reason}\r\n"
-        for key, value in {**answer.headers, "Content-Length": str(len(answer.body)),
-                           "Connection": "close"}.items():
+        length = {} if answer.open_ended else {"Content-Length": str(len(answer.body))}
+        for key, value in {**answer.headers, **length, "Connection": "close"}.items():
             out += f"{key}: {value}\r\n"
         conn.sendall(out.encode() + b"\r\n" + answer.body)
+        if answer.open_ended:
+            conn.settimeout(0.1)
+            while not self._stopping.is_set():
+                try:
+                    if not conn.recv(1):
+                        self.left.set()
+                        return
+                except TimeoutError:
+                    continue
 
     @staticmethod
     def _body(conn: socket.socket, headers: dict[str, str], rest: bytes) -> bytes:

@@ -124,3 +124,18 @@ def test_a_pull_refused_with_401_asks_then_retries(fake: FakeDaemon, tmp_path: P
     assert json.loads(base64.urlsafe_b64decode(second.headers["x-registry-auth"])) == {
         "username": "carol", "password": "pw", "serveraddress": "127.0.0.1:5000"}
     assert not (tmp_path / "cfg" / "config.json").exists()  # a pull's login is not stored
+
+
+def test_ctrl_c_leaves_a_pull_quietly_and_the_daemon_sees_it(fake: FakeDaemon, tmp_path: Path) -> None:
+    import signal
+
+    answer = stream_answer([{"status": "Pulling from library/busybox", "id": "latest"},
+                            {"status": "Downloading", "progressDetail": {"current": 1, "total": 9}, "id": "aa"}])
+    answer.open_ended = True
+    fake.on("POST", "/images/create", answer)
+    term = Terminal(["pull", "busybox"], _env(fake, tmp_path))
+    term.expect("aa: Downloading")
+    term.process.send_signal(signal.SIGINT)
+    assert term.finish() == 130
+    assert b"Traceback" not in term.screen and b"KeyboardInterrupt" not in term.screen
+    assert fake.left.wait(10)

@@ -165,6 +165,9 @@ def show_progress(messages: Iterator[dict[str, Any]], out: TextIO, terminal: boo
         display_stream(messages, out, terminal, width)
     except ValueError as err:  # a line that is not JSON
         raise StreamError(f"invalid character in the daemon's answer: {err}") from None
+    except KeyboardInterrupt:  # Ctrl-C: leave (moord stops the transfer when its client goes), as a signal would
+        out.write("\n" if terminal else "")
+        sys.exit(130)
 
 
 def stdout_terminal() -> tuple[bool, int]:
