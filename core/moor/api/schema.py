@@ -163,3 +163,9 @@ NETWORK_DISCONNECT = Struct("NetworkDisconnect", {"Container": STRING, "Force": 
 VOLUME_CREATE = Struct("VolumeCreateBody", {"Driver": STRING, "DriverOpts": STRING_MAP, "Labels": STRING_MAP,
                                             "Name": STRING}, go="volume.VolumeCreateBody")
 
+
+#: ``POST /auth``, and the ``X-Registry-Auth`` header's JSON (and ``push``'s body when that header is missing)
+AUTH_CONFIG = Struct("AuthConfig", {
+    "username": STRING, "password": STRING, "auth": STRING, "email": STRING, "serveraddress": STRING,
+    "identitytoken": STRING, "registrytoken": STRING,
+}, go="types.AuthConfig")  # fmt: skip

@@ -24,6 +24,12 @@ from moor.services.health import HealthChecker
 from moor.services.image_transfer import ImageTransfer
 from moor.services.images import ImageService
 from moor.services.networks import NetworkService
+from moor.services.registry.distribution import DistributionService
+from moor.services.registry.login import RegistryLogin
+from moor.services.registry.metadata import DistributionMetadata
+from moor.services.registry.pull import PullService
+from moor.services.registry.push import PushService
+from moor.services.registry.search import RegistrySearch
 from moor.services.start_hooks import PendingAttaches, StartListeners
 from moor.services.stats import ContainerResources
 from moor.services.volumes import VolumeService
@@ -68,6 +74,7 @@ class Engine:
         started = StartListeners()
         self.images = ImageService(ImageStore(os.path.join(config.data_root, "image"), drivers.storage), query)
         self.transfer = ImageTransfer(self.images)
+        self._build_registry_services()
         self.volumes = VolumeService(config.data_root, drivers, self.events, query)
         self.networks = NetworkService(config.data_root, drivers, self.events)
         self.networking = ContainerNetworking(config, self.networks, store, self.events, processes, query.get)
@@ -85,6 +92,17 @@ class Engine:
         self.services["volumes"] = self.volumes
         self.containers.recover()
         self.images.recover()
+
+    def _build_registry_services(self) -> None:
+        """Pull, push, login, search and distribution inspect, over ``[registry]``; pull and push share what
+        is known of which registry blobs hold which layer."""
+        settings, images = self.config.registry, self.images
+        metadata = DistributionMetadata(images.store.root)
+        self.pulls = PullService(images, settings, self.events, os.path.join(images.store.root, "downloads"), metadata)
+        self.pushes = PushService(images, settings, self.events, metadata)
+        self.distribution = DistributionService(settings)
+        self.registry_login = RegistryLogin(settings)
+        self.registry_search = RegistrySearch(settings)
 
     def _engine_id(self) -> str:
         path = os.path.join(self.config.data_root, "engine-id")

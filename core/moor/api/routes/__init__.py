@@ -17,6 +17,7 @@ from moor.api.routes import (
     events,
     images,
     networks,
+    registry,
     system,
     volumes,
 )
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
     from moor.daemon.engine import Engine
 
 #: in the order their routes are tried (a HEAD route must come before a GET one of the same path)
-ROUTE_MODULES = (system, images, containers, commit, networks, volumes, container_resources, archive, events)
+ROUTE_MODULES = (system, images, registry, containers, commit, networks, volumes, container_resources, archive,
+                 events)
 
 
 def build_router(engine: Engine) -> Router:

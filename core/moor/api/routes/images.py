@@ -1,15 +1,13 @@
-"""Image endpoints: list, inspect, history, tag, remove, prune, load, save, import (``/images/...``), and
-``/system/df`` (mostly about images)."""
+"""Image endpoints: list, inspect, history, tag, remove, prune, load, save (``/images/...``), and ``/system/df``
+(mostly about images). ``POST /images/create`` (pull, and import) is in :mod:`moor.api.routes.registry`."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
 from moor.api.params import flag_query, parse_filters
 from moor.api.router import Router
-from moor.errors import InvalidParameter
 from moor.images import views
 from moor.services.disk_usage import disk_usage
 from moor.services.image_transfer import stream_lines
@@ -46,20 +44,6 @@ def build(engine: Engine) -> Router:
     def load(request: Request) -> Response:
         messages = transfer.load(request.body_file())
         return Response(body=b"".join(stream_lines(messages)), content_type="application/json")
-
-    @router.route("POST", "/images/create")
-    def create(request: Request) -> Response:
-        source = request.arg("fromSrc")
-        if not source:
-            if request.arg("fromImage"):
-                raise InvalidParameter("pulling images is not supported yet")
-            raise InvalidParameter("fromImage or fromSrc is required")
-        if source != "-":
-            raise InvalidParameter("import from a URL is not supported: use a file or '-' for stdin")
-        image = transfer.import_tarball(request.body_file(), request.arg("repo"), request.arg("tag"),
-                                       request.query.get("changes", []), request.arg("message"),
-                                       request.arg("platform").split("/")[0])
-        return Response(body=json.dumps({"status": image.id}).encode() + b"\r\n")
 
     @router.route("POST", "/images/prune")
     def prune(request: Request) -> Response:
