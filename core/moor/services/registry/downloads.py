@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 #: A download file not touched for this long is removed (a pull given up on).
 STALE_SECONDS = 24 * 3600
 _CHUNK = 1 << 20
+#: What one read of the network asks for: small enough for a lively progress bar (a read waits for it all).
+_NET_CHUNK = 128 << 10
 _LOCK_POLL = 0.2
 
 _LOCKS: dict[str, threading.Lock] = {}
@@ -188,7 +190,7 @@ class BlobDownloads:
                 while True:
                     if cancelled():
                         raise Cancelled("pull cancelled")
-                    data = stream.read(_CHUNK)
+                    data = stream.read(_NET_CHUNK)
                     if not data:
                         break
                     received += len(data)

@@ -1,0 +1,271 @@
+"""Pull from Debian's docker-registry (seeded with skopeo) with moor's real client, then through moord.
+
+Images are made here (a docker-archive of a few layers, one of them a few MB that do not compress) and
+copied into the registry with skopeo, which computes the manifest digest moor must record. A private
+ImageStore over the fake storage driver shows the service's part; a real moord shows the whole path:
+Docker's progress stream, the docker CLI reading it, a docker.io name served by a mirror, a tampered
+blob refused with nothing left behind, and a moord killed in the middle of a pull whose next pull
+resumes with a Range request and yields the same image ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moor.client import ConnectError, DaemonError
+from moor.images.store import ImageStore
+from moor.registry.authconfig import AuthConfig, encode_registry_auth
+from moor.registry.settings import RegistrySettings
+from moor.services.events import EventBus
+from moor.services.images import ImageService
+from moor.services.registry.downloads import BlobDownloads
+from moor.services.registry.pull import PullService
+from moor.testing.daemon import DaemonProcess
+from moor.testing.fakes import fake_drivers, layer_tar
+from moor.testing.registry import TestRegistry
+from moor.testing.slowproxy import SlowProxy
+
+pytestmark = pytest.mark.root
+
+
+def noise(size: int, seed: bytes) -> bytes:
+    """``size`` bytes that gzip cannot shrink."""
+    out = bytearray()
+    block = seed
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:size])
+
+
+def make_archive(path: str, repo_tag: str, layers: list[dict[str, bytes | str]]) -> str:
+    """A ``docker save`` archive of ``layers`` tagged ``repo_tag``; returns the image ID (its config digest)."""
+    tars = [layer_tar(files) for files in layers]
+    diff_ids = ["sha256:" + hashlib.sha256(tar).hexdigest() for tar in tars]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+                         "config": {"Cmd": ["sh"], "Labels": {"made-by": "moor-tests"}},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}, separators=(",", ":")).encode()
+    config_hex = hashlib.sha256(config).hexdigest()
+    names = [f"{d[7:]}/layer.tar" for d in diff_ids]
+    manifest = json.dumps([{"Config": f"{config_hex}.json", "RepoTags": [repo_tag], "Layers": names}]).encode()
+    with tarfile.open(path, "w") as archive:
+        for name, data in [("manifest.json", manifest), (f"{config_hex}.json", config),
+                           *zip(names, tars, strict=True)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return "sha256:" + config_hex
+
+
+LAYERS: list[dict[str, bytes | str]] = [
+    {"bin/sh": "#!moor test\n", "etc/os-release": "ID=moor\n"},
+    {"data/big": noise(3 << 20, b"big")},
+    {"data/other": noise(1 << 20, b"other")},
+    {"etc/hostname": "pulled\n"},
+]
+
+
+class Seeded:
+    """An image in the registry: its repository, tag, image ID and manifest digest."""
+
+    def __init__(self, registry: TestRegistry, workdir: Path, repository: str, tag: str,
+                 layers: list[dict[str, bytes | str]]) -> None:
+        archive = str(workdir / f"{repository.replace('/', '_')}-{tag}.tar")
+        self.image_id = make_archive(archive, f"{repository}:{tag}", layers)
+        self.manifest_digest = registry.seed(archive, f"{repository}:{tag}")
+        self.repository, self.tag = repository, tag
+        creds = [f"--creds={':'.join(registry.credentials)}"] if registry.mode in ("htpasswd", "token") else []
+        manifest = json.loads(registry.skopeo("inspect", "--raw", "--tls-verify=false", *creds,
+                                              f"docker://{registry.host}/{repository}:{tag}").stdout)
+        self.layer_digests = [layer["digest"] for layer in manifest["layers"]]
+
+
+def blob_file(registry: TestRegistry, digest: str) -> str:
+    """Where docker-registry's filesystem driver keeps a blob's bytes."""
+    hexa = digest.split(":", 1)[1]
+    return os.path.join(registry.dir, "data", "docker", "registry", "v2", "blobs", "sha256", hexa[:2], hexa, "data")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestRegistry, Seeded]]:
+    with TestRegistry("plain") as running:
+        seeded = Seeded(running, tmp_path_factory.mktemp("images"), "app", "v1", LAYERS)
+        yield running, seeded
+
+
+# --------------------------------------------------------------------------- the service on its own
+
+
+class Private:
+    """A PullService over a private store (fake storage driver) with moor's real registry client."""
+
+    def __init__(self, root: Path, settings: RegistrySettings | None = None) -> None:
+        self.store = ImageStore(str(root / "image"), fake_drivers(root / "drivers").storage)
+        self.images = ImageService(self.store)
+        self.downloads = str(root / "image" / "downloads")
+        self.service = PullService(self.images, settings or RegistrySettings(), EventBus(), self.downloads)
+
+    def pull(self, name: str, tag: str, auth: AuthConfig | None = None) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        self.service.pull(name, tag, "", auth or AuthConfig(), False, messages.append)
+        return messages
+
+
+def test_a_private_store_pulls_what_skopeo_pushed(registry: tuple[TestRegistry, Seeded], tmp_path: Path) -> None:
+    running, seeded = registry
+    private = Private(tmp_path)
+    messages = private.pull(f"{running.host}/app", "v1")
+    assert messages[0] == {"status": "Pulling from app", "id": "v1"}
+    assert messages[-2:] == [{"status": f"Digest: {seeded.manifest_digest}"},
+                             {"status": f"Status: Downloaded newer image for {running.host}/app:v1"}]
+    image = private.images.resolve(f"{running.host}/app:v1")
+    assert image.id == seeded.image_id
+    assert private.images.digests_of(image.id) == [f"{running.host}/app@{seeded.manifest_digest}"]
+    assert os.listdir(private.downloads) == []
+    again = private.pull(f"{running.host}/app", "v1")
+    assert [m["status"] for m in again if "id" in m][1:] == ["Already exists"] * len(LAYERS)
+
+
+def test_pull_with_basic_and_token_authentication(tmp_path: Path) -> None:
+    for mode in ("htpasswd", "token"):
+        with TestRegistry(mode) as running:
+            seeded = Seeded(running, tmp_path, "private/app", "1", LAYERS[:1])
+            user, password = running.credentials
+            private = Private(tmp_path / mode)
+            if mode == "htpasswd":
+                with pytest.raises(Exception, match="(?i)unauthorized|denied|credentials"):
+                    private.pull(f"{running.host}/private/app", "1")
+            private.pull(f"{running.host}/private/app", "1", AuthConfig(username=user, password=password))
+            assert private.images.resolve(f"{running.host}/private/app:1").id == seeded.image_id
+
+
+def test_a_tampered_blob_from_the_registry_is_refused(tmp_path: Path) -> None:
+    with TestRegistry("plain") as running:
+        seeded = Seeded(running, tmp_path, "app", "bad", LAYERS)
+        path = blob_file(running, seeded.layer_digests[2])
+        with open(path, "r+b") as handle:  # same size, one byte flipped in the middle
+            handle.seek(os.path.getsize(path) // 2)
+            byte = handle.read(1)
+            handle.seek(-1, os.SEEK_CUR)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+        private = Private(tmp_path / "store")
+        with pytest.raises(Exception, match=f"^filesystem layer verification failed for digest "
+                                             f"{seeded.layer_digests[2]}$"):
+            private.pull(f"{running.host}/app", "bad")
+        assert private.store.images() == [] and private.store.refs() == {}
+        assert os.listdir(os.path.join(private.store.root, "layers")) == []
+        assert os.listdir(os.path.join(private.store.root, "tmp")) == []
+        assert not any(seeded.layer_digests[2][7:] in name for name in os.listdir(private.downloads))
+
+
+# --------------------------------------------------------------------------- through moord
+
+
+def pull_stream(daemon: DaemonProcess, image: str, tag: str) -> list[dict[str, Any]]:
+    headers = {"X-Registry-Auth": encode_registry_auth(AuthConfig())}
+    return list(daemon.client().stream("POST", "/images/create", {"fromImage": image, "tag": tag}, headers=headers))
+
+
+def test_moord_pulls_and_the_docker_cli_reads_its_progress(registry: tuple[TestRegistry, Seeded],
+                                                           tmp_path: Path) -> None:
+    running, seeded = registry
+    with DaemonProcess(str(tmp_path / "moord")) as daemon:
+        messages = pull_stream(daemon, f"{running.host}/app", "v1")
+        assert messages[0] == {"status": "Pulling from app", "id": "v1"}
+        downloading = [m for m in messages if m.get("status") == "Downloading"]
+        assert downloading and downloading[-1]["progress"].startswith("[")
+        assert messages[-1] == {"status": f"Status: Downloaded newer image for {running.host}/app:v1"}
+        inspect = daemon.client().get(f"/images/{running.host}/app:v1/json")
+        assert inspect["Id"] == seeded.image_id
+        assert inspect["RepoDigests"] == [f"{running.host}/app@{seeded.manifest_digest}"]
+        done = subprocess.run(["docker", "-H", daemon.host, "pull", f"{running.host}/app:v1"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"Status: Image is up to date for {running.host}/app:v1" in done.stdout
+        assert f"Digest: {seeded.manifest_digest}" in done.stdout
+        done = subprocess.run(["docker", "-H", daemon.host, "pull", f"{running.host}/app:nosuch"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1
+        assert f"manifest for {running.host}/app:nosuch not found" in done.stderr
+
+
+def test_a_docker_io_name_comes_from_its_mirror(tmp_path: Path) -> None:
+    with TestRegistry("plain") as running:
+        seeded = Seeded(running, tmp_path, "library/busybox", "latest", LAYERS[:1])
+        config = f'[registry]\nmirrors = ["{running.url}"]\n'
+        with DaemonProcess(str(tmp_path / "moord"), config_text=config) as daemon:
+            messages = pull_stream(daemon, "busybox", "latest")
+            assert messages[0] == {"status": "Pulling from library/busybox", "id": "latest"}
+            assert messages[-1] == {"status": "Status: Downloaded newer image for busybox:latest"}
+            inspect = daemon.client().get("/images/busybox/json")
+            assert inspect["Id"] == seeded.image_id
+            assert inspect["RepoDigests"] == [f"busybox@{seeded.manifest_digest}"]
+
+
+def test_a_tampered_blob_is_an_error_line_and_leaves_nothing(tmp_path: Path) -> None:
+    with TestRegistry("plain") as running:
+        seeded = Seeded(running, tmp_path, "app", "bad", LAYERS)
+        bad = seeded.layer_digests[1]
+        path = blob_file(running, bad)
+        with open(path, "r+b") as handle:
+            handle.seek(100)
+            byte = handle.read(1)
+            handle.seek(100)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+        with DaemonProcess(str(tmp_path / "moord")) as daemon:
+            messages = pull_stream(daemon, f"{running.host}/app", "bad")
+            text = f"filesystem layer verification failed for digest {bad}"
+            assert messages[-1] == {"errorDetail": {"message": text}, "error": text}
+            assert daemon.client().get("/images/json") == []
+            image_root = os.path.join(daemon.data_root, "image")
+            assert os.listdir(os.path.join(image_root, "tmp")) == []
+            assert os.listdir(os.path.join(image_root, "layers")) == []
+            assert not any(bad[7:] in name for name in os.listdir(os.path.join(image_root, "downloads")))
+
+
+def test_a_pull_killed_half_way_resumes_with_a_range_and_the_same_image(registry: tuple[TestRegistry, Seeded],
+                                                                        tmp_path: Path) -> None:
+    running, seeded = registry
+    big = seeded.layer_digests[1]
+    with SlowProxy("127.0.0.1", running.port, rate=1 << 20) as proxy, \
+            DaemonProcess(str(tmp_path / "moord")) as daemon:
+        partial = BlobDownloads(os.path.join(daemon.data_root, "image", "downloads")).partial_path(big)
+        seen = threading.Event()
+
+        def follow() -> None:
+            try:
+                for message in daemon.client().stream("POST", "/images/create",
+                                                      {"fromImage": f"{proxy.host}/app", "tag": "v1"}):
+                    if message.get("id") == big[7:19] and message.get("status") == "Downloading" and \
+                            message["progressDetail"].get("current", 0) > 1 << 20:
+                        seen.set()
+            except (OSError, DaemonError, ConnectError):
+                pass  # moord was killed under the stream
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+        assert seen.wait(60), "the big layer never got past 1 MB"
+        daemon.kill()
+        reader.join(30)
+        assert os.path.exists(partial), (os.listdir(os.path.dirname(partial)), daemon.log()[-3000:])
+        kept = os.path.getsize(partial)
+        assert kept > 1 << 20
+        daemon.start()
+        proxy.request_heads.clear()
+        messages = pull_stream(daemon, f"{proxy.host}/app", "v1")
+        assert messages[-1] == {"status": f"Status: Downloaded newer image for {proxy.host}/app:v1"}
+        ranges = [head for head in proxy.request_heads if big in head.split("\r\n", 1)[0]]
+        assert any("range: bytes=" in head.lower() for head in ranges), ranges
+        assert daemon.client().get(f"/images/{proxy.host}/app:v1/json")["Id"] == seeded.image_id
+        assert os.listdir(os.path.dirname(partial)) == []
