@@ -277,7 +277,7 @@ def test_search_table_sorted_by_stars_and_truncated(fake: FakeDaemon, docker_con
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
         "NAME        DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED\n"
-        "busybox     Busybox base image. Small, and a description…   2800      [OK]       \n".rstrip() + "\n"
+        "busybox     Busybox base image. Small, and a description…   2800      [OK]       \n"
         "team/tool   A tool                                          3                    [OK]\n")
     request = fake.calls("GET", "/images/search")[0]
     assert request.query == {"term": ["busy"], "limit": ["25"]}

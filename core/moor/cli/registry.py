@@ -283,6 +283,16 @@ def push(ctx: click.Context, name: str, all_tags: bool, disable_content_trust: b
 # ---------------------------------------------------------------------- login / logout
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _auth_body(auth: AuthConfig) -> bytes:
+    """``POST /auth``'s body as the docker CLI encodes it (Go's encoder: compact, a newline at the end)."""
+    from moor.cli.credentials import auth_json, go_json
+
+    return (go_json(auth_json(auth)) + "\n").encode()
+
+
 def _login_options(password: str, password_stdin: bool, user: str) -> str:
     """``verifyloginOptions``: the warnings and errors about ``-p`` and ``--password-stdin``; the password."""
     if password:
@@ -307,7 +317,7 @@ def login(ctx: click.Context, server: str, password: str, password_stdin: bool, 
 
     If no server is specified, the default is defined by the daemon.
     """
-    from moor.cli.credentials import INDEX_SERVER, ConfigFile, CredentialsError, auth_json
+    from moor.cli.credentials import INDEX_SERVER, ConfigFile, CredentialsError
 
     password = _login_options(password, password_stdin, username)
     client = client_of(ctx)
@@ -319,7 +329,7 @@ def login(ctx: click.Context, server: str, password: str, password_stdin: bool, 
     if not problem and auth.get("username") and auth.get("password"):
         click.echo("Authenticating with existing credentials...")
         try:
-            response = client.call("POST", "/auth", body=auth_json(auth))
+            response = client.call("POST", "/auth", body=_auth_body(auth), headers=JSON_HEADERS)
         except DaemonError as err:
             if err.status == 401:
                 click.echo("Stored credentials invalid or expired", err=True)
@@ -327,7 +337,7 @@ def login(ctx: click.Context, server: str, password: str, password_stdin: bool, 
                 click.echo(f"Login did not succeed, error: Error response from daemon: {err.message}", err=True)
     if response is None:
         configure_auth(username, password, auth, is_default)
-        response = client.call("POST", "/auth", body=auth_json(auth))
+        response = client.call("POST", "/auth", body=_auth_body(auth), headers=JSON_HEADERS)
     response = response if isinstance(response, dict) else {}
     if response.get("IdentityToken"):
         auth["password"] = ""
@@ -420,7 +430,6 @@ DEFAULT_SEARCH_FORMAT = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.I
 def print_search(rows: list[dict[str, str]], format_: str) -> None:
     """Rows through a Go template; a ``table`` one as Docker's formatter (tabwriter: min width 10, padding 3)."""
     from moor.cli.gotemplate import TemplateError, render
-    from moor.cli.output import print_table
 
     if format_ in ("", "table"):
         format_ = DEFAULT_SEARCH_FORMAT
@@ -430,12 +439,25 @@ def print_search(rows: list[dict[str, str]], format_: str) -> None:
         lines = [render(template, row) for row in rows]
         if table:
             header = render(template, SEARCH_HEADERS)
-            print_table([line.split("\t") for line in [header, *lines]], min_width=10)
+            tabwriter([line.split("\t") for line in [header, *lines]])
         else:
             for line in lines:
                 click.echo(line)
     except TemplateError as err:
         fail(f"template: {err}")
+
+
+def tabwriter(rows: list[list[str]], min_width: int = 10, padding: int = 3) -> None:
+    """Go's tabwriter as the docker CLI's formatter sets it up: every cell but a line's last is padded to
+    its column's width (at least ``min_width``), trailing spaces included."""
+    widths: list[int] = []
+    for row in rows:
+        for index, cell in enumerate(row[:-1]):
+            if index == len(widths):
+                widths.append(min_width)
+            widths[index] = max(widths[index], len(cell) + padding)
+    for row in rows:
+        click.echo("".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + (row[-1] if row else ""))
 
 
 @click.command("search")
