@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -51,6 +52,8 @@ MAX_JSON_BYTES = 16 << 20
 MAX_REDIRECTS = 10
 #: Docker's minimum token lifetime: a shorter expires_in counts as 60 seconds.
 MIN_TOKEN_SECONDS = 60
+#: a token is asked for again after a day whatever its server said
+MAX_TOKEN_SECONDS = 86400
 _REDIRECTS = (301, 302, 303, 307, 308)
 DEFAULT_SETTINGS = RegistrySettings()
 # An insecure registry is the configuration's choice (as Docker's --insecure-registry): no warning per request.
@@ -348,7 +351,9 @@ class RegistryClient:
             self.identity_token = refresh
         expires = document.get("expires_in")
         lifetime = float(expires) if isinstance(expires, int | float) and not isinstance(expires, bool) else 0.0
-        return token, max(lifetime, MIN_TOKEN_SECONDS)
+        if not math.isfinite(lifetime):
+            lifetime = 0.0
+        return token, min(max(lifetime, MIN_TOKEN_SECONDS), MAX_TOKEN_SECONDS)
 
     def check_login(self) -> str:
         """What ``POST /auth`` does: ping, then authenticate with the credentials.
