@@ -133,12 +133,15 @@ def test_pull_errors(fake: FakeDaemon, docker_config: Path) -> None:
     assert len(fake.calls("POST", "/images/create")) == 2
 
 
-def test_a_401_asks_for_a_login_and_off_a_terminal_cannot(fake: FakeDaemon, docker_config: Path) -> None:
-    fake.on("POST", "/images/create", error_answer(401, "unauthorized: authentication required"))
+def test_a_401_off_a_terminal_is_the_daemons_error(fake: FakeDaemon, docker_config: Path) -> None:
+    fake.on("POST", "/images/create", error_answer(401, 'Head "http://127.0.0.1:5000/v2/private/manifests/latest"'
+                                                        ": no basic auth credentials"))
     result = moor(fake, docker_config, "pull", "127.0.0.1:5000/private")
     assert result.exit_code == 1
-    assert result.stdout == "Using default tag: latest\n\nPlease login prior to pull:\n"
-    assert result.stderr == "Error: Cannot perform an interactive login from a non TTY device\n"
+    assert result.stdout == "Using default tag: latest\n"
+    assert result.stderr == ('Error response from daemon: Head "http://127.0.0.1:5000/v2/private/manifests/latest"'
+                             ": no basic auth credentials\n")
+    assert len(fake.calls("POST", "/images/create")) == 1
 
 
 # ---------------------------------------------------------------------- push

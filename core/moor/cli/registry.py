@@ -136,14 +136,19 @@ def default_auth_config(config: ConfigFile, check_store: bool, server: str, is_d
 
 
 def with_login_retry(command: str, domain: str, attempt: Callable[[str], T]) -> T:
-    """Run ``attempt(X-Registry-Auth)`` with the stored credentials; on a 401, prompt for a login and retry."""
+    """Run ``attempt(X-Registry-Auth)`` with the stored credentials; on a 401, prompt for a login and retry.
+
+    Off a terminal a 401 is reported as the daemon worded it: the docker CLI would say it cannot prompt
+    there, but dockerd answers these refusals with a 500 ("no basic auth credentials"), so a docker user
+    reads the daemon's words, and so does moor's.
+    """
     from moor.cli.credentials import INDEX_SERVER, ConfigFile, auth_key, encode_auth_header, resolve_auth
 
     config = ConfigFile.load()
     try:
         return attempt(encode_auth_header(resolve_auth(domain, config)))
     except DaemonError as err:
-        if err.status != 401:
+        if err.status != 401 or not sys.stdin.isatty():
             raise
     click.echo(f"\nPlease login prior to {command}:")
     server = auth_key(domain)
