@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from unit.fakedaemon import Answer, FakeDaemon, json_answer, stream_answer
+from unit.test_cli_credentials import install_helper
 
 from e2e.containerhelpers import REPO
 from moor.testing.daemon import DaemonProcess
@@ -162,6 +163,40 @@ def test_docker_cli_pulls_and_logs_in_with_the_same_config(setup: Setup, docker_
     setup.ok("login", "-u", "alice", "--password-stdin", host, stdin="wonder1and")
     ours = json.loads((setup.docker_config / "config.json").read_text())
     assert ours["auths"][host] == json.loads(written_by_docker)["auths"][host]
+
+
+def test_a_credential_helper_keeps_the_secret(setup: Setup, docker_cli: str) -> None:
+    """credsStore: moor's login goes to the helper (no warning, an empty entry in the file); pushes use it;
+    the docker CLI finds the same login through the same helper; logout erases it there."""
+    host = setup.private.host
+    config_dir = setup.root / "helper-side"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(json.dumps({"credsStore": "moortest", "psFormat": "{{.ID}}"}))
+    install_helper(setup.root / "bin", "moortest")
+    db = setup.root / "helper.json"
+    env = {**os.environ, "DOCKER_CONFIG": str(config_dir), "HELPER_DB": str(db),
+           "PATH": f"{setup.root / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+
+    def moor(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "moor.cli", "-H", setup.daemon.host, *args], input=stdin,
+                              capture_output=True, text=True, timeout=180, env=env)
+
+    login = moor("login", "-u", "alice", "--password-stdin", host, stdin="wonder1and")
+    assert (login.returncode, login.stdout, login.stderr) == (0, "Login Succeeded\n", "")
+    assert json.loads(db.read_text()) == {host: ["alice", "wonder1and"]}
+    assert json.loads((config_dir / "config.json").read_text()) == {
+        "credsStore": "moortest", "psFormat": "{{.ID}}", "auths": {host: {}}}
+    assert moor("pull", "-q", "busybox").returncode == 0
+    assert moor("tag", "busybox", f"{host}/team/helped:v1").returncode == 0
+    pushed = moor("push", "-q", f"{host}/team/helped:v1")
+    assert (pushed.returncode, pushed.stdout) == (0, f"{host}/team/helped:v1\n"), pushed.stderr
+    docker = subprocess.run([docker_cli, "pull", "-q", f"{host}/team/helped:v1"], capture_output=True, text=True,
+                            timeout=180, env={**env, "DOCKER_HOST": setup.daemon.host})
+    assert docker.returncode == 0, docker.stderr
+    logout = moor("logout", host)
+    assert (logout.returncode, logout.stdout) == (0, f"Removing login credentials for {host}\n")
+    assert json.loads(db.read_text()) == {}
+    assert json.loads((config_dir / "config.json").read_text())["auths"] == {}
 
 
 # ---------------------------------------------------------------------- the same drawing as the docker CLI

@@ -22,32 +22,15 @@ from moor.cli.credentials import (
 )
 
 #: a docker-credential-* helper keeping its secrets in $HELPER_DB (a JSON file), as the real ones answer
-HELPER = """#!{python}
-import json, os, sys
-db = os.environ["HELPER_DB"]
-data = json.load(open(db)) if os.path.exists(db) else {{}}
-action = sys.argv[1]
-with open(db + ".log", "a") as log:
-    log.write(action + "\\n")
-if action == "store":
-    creds = json.load(sys.stdin)
-    data[creds["ServerURL"]] = [creds["Username"], creds["Secret"]]
-elif action == "get":
-    url = sys.stdin.read().strip()
-    if url not in data:
-        print("credentials not found in native keychain")
-        sys.exit(1)
-    print(json.dumps({{"ServerURL": url, "Username": data[url][0], "Secret": data[url][1]}}))
-elif action == "erase":
-    url = sys.stdin.read().strip()
-    if url not in data:
-        print("credentials not found in native keychain")
-        sys.exit(1)
-    del data[url]
-elif action == "list":
-    print(json.dumps({{url: value[0] for url, value in data.items()}}))
-json.dump(data, open(db, "w"))
-"""
+HELPER = Path(__file__).parent.parent / "fixtures" / "credential-helper" / "docker-credential-moortest"
+
+
+def install_helper(bin_dir: Path, name: str) -> None:
+    """The test helper as ``bin_dir/docker-credential-NAME``, run by this Python."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    program = bin_dir / f"docker-credential-{name}"
+    program.write_text(f"#!{sys.executable}\n" + HELPER.read_text().split("\n", 1)[1])
+    program.chmod(0o755)
 
 
 @pytest.fixture
@@ -61,11 +44,7 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """docker-credential-fake on $PATH; returns its database file."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    program = bin_dir / "docker-credential-fake"
-    program.write_text(HELPER.format(python=sys.executable))
-    program.chmod(0o755)
+    install_helper(tmp_path / "bin", "fake")
     db = tmp_path / "helper.json"
     monkeypatch.setenv("HELPER_DB", str(db))
     return db
