@@ -17,6 +17,7 @@ import os
 import subprocess
 import tarfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,10 @@ def test_a_private_store_pulls_what_skopeo_pushed(registry: tuple[TestRegistry, 
     assert private.images.digests_of(image.id) == [f"{running.host}/app@{seeded.manifest_digest}"]
     assert os.listdir(private.downloads) == []
     again = private.pull(f"{running.host}/app", "v1")
-    assert [m["status"] for m in again if "id" in m][1:] == ["Already exists"] * len(LAYERS)
+    assert again[-1] == {"status": f"Status: Image is up to date for {running.host}/app:v1"}
+    private.images.remove(f"{running.host}/app:v1")
+    private.pull(f"{running.host}/app", "v1")
+    assert private.images.resolve(f"{running.host}/app:v1").id == seeded.image_id
 
 
 def test_pull_with_basic_and_token_authentication(tmp_path: Path) -> None:
@@ -198,6 +202,15 @@ def test_moord_pulls_and_the_docker_cli_reads_its_progress(registry: tuple[TestR
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 1
         assert f"manifest for {running.host}/app:nosuch not found" in done.stderr
+        inspected = daemon.client().get(f"/distribution/{running.host}/app:v1/json")
+        assert inspected == {"Descriptor": {"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                            "digest": seeded.manifest_digest, "size": inspected["Descriptor"]["size"]},
+                             "Platforms": [{"architecture": "amd64", "os": "linux"}]}
+        now = int(time.time())
+        events = daemon.client().stream("GET", "/events", {"since": str(now - 300), "until": str(now + 1)})
+        pulls = [e for e in events if e.get("Action") == "pull"]
+        assert pulls and pulls[0]["id"] == pulls[0]["Actor"]["ID"] == f"{running.host}/app:v1"
+        assert pulls[0]["Actor"]["Attributes"] == {"made-by": "moor-tests", "name": f"{running.host}/app"}
 
 
 def test_a_docker_io_name_comes_from_its_mirror(tmp_path: Path) -> None:

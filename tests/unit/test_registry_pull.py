@@ -144,16 +144,28 @@ def test_pull_streams_dockers_messages_and_makes_the_image(setup: Setup) -> None
                    "application/vnd.docker.image.rootfs.diff.tar.gzip", "docker.io", "library/busybox")]
 
 
-def test_a_second_pull_finds_every_layer_and_says_up_to_date(setup: Setup) -> None:
+def test_a_second_pull_finds_the_image_and_says_up_to_date(setup: Setup) -> None:
     built = setup.registry.add_image("latest", LAYERS)
     setup.pull("busybox")
     requests = len(setup.registry.blob_requests)
     setup.pull("busybox")
-    ids = [progress.short_id(d) for d in built.layer_digests]
-    assert setup.statuses() == [("latest", "Pulling from library/busybox")] + \
-        [(i, "Already exists") for i in ids] + \
-        [("", f"Digest: {built.manifest_digest}"), ("", "Status: Image is up to date for busybox:latest")]
-    assert len(setup.registry.blob_requests) == requests + 1  # the config only
+    assert setup.statuses() == [("latest", "Pulling from library/busybox"),  # as Docker: no layer lines
+                                ("", f"Digest: {built.manifest_digest}"),
+                                ("", "Status: Image is up to date for busybox:latest")]
+    assert len(setup.registry.blob_requests) == requests  # not even the config
+
+
+def test_layers_already_here_are_not_downloaded(setup: Setup) -> None:
+    built = setup.registry.add_image("latest", LAYERS)
+    setup.pull("busybox")
+    more = setup.registry.add_image("more", [*LAYERS, {"etc/extra": "x"}])
+    requests = list(setup.registry.blob_requests)
+    setup.pull("busybox", "more")
+    ids = [progress.short_id(d) for d in more.layer_digests]
+    assert [(i, "Already exists") for i in ids[:3]] == [s for s in setup.statuses() if s[1] == "Already exists"]
+    fetched = {d for d, _ in setup.registry.blob_requests[len(requests):]}
+    assert fetched == {more.config_digest, more.layer_digests[3]}
+    assert setup.images.resolve("busybox:more").diff_ids[:3] == built.diff_ids
 
 
 def test_an_image_sharing_a_base_layer_downloads_only_the_rest(setup: Setup) -> None:

@@ -228,6 +228,14 @@ class PullService:
         """Pull the tag or digest ``ref``; return whether a reference changed (a newer image)."""
         manifest_digest, manifest = self._resolve(target, ref, chain, platform_wanted)
         emit(progress.status(f"Pulling from {target.path}", ref))
+        image = self.store.get(manifest.config.digest)
+        if image is None:  # as Docker: an image already here needs nothing more, not even its config
+            image = self._pull_image(manifest, chain, emit)
+        emit(progress.status(f"Digest: {manifest_digest}"))
+        return self._set_references(target, ref, manifest_digest, image)
+
+    def _pull_image(self, manifest: ImageManifest, chain: EndpointChain, emit: Emit) -> ImageRecord:
+        """Fetch the config, bring in the missing layers, make the image."""
         config_bytes = self._fetch_config(chain, manifest.config)
         diff_ids = _diff_ids(config_bytes)
         if len(diff_ids) != len(manifest.layers):
@@ -237,13 +245,11 @@ class PullService:
         with self._held_lock:
             self._held.update(chains)
         try:
-            image = self._bring_layers(manifest, diff_ids, chains, config_bytes, chain, emit)
+            return self._bring_layers(manifest, diff_ids, chains, config_bytes, chain, emit)
         finally:
             with self._held_lock:
                 self._held.subtract(chains)
                 self._held = +self._held
-        emit(progress.status(f"Digest: {manifest_digest}"))
-        return self._set_references(target, ref, manifest_digest, image)
 
     def _fetch_config(self, chain: EndpointChain, descriptor: Descriptor) -> bytes:
         if descriptor.size > MAX_CONFIG_BYTES:
