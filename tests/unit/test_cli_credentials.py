@@ -186,3 +186,20 @@ def test_a_helper_on_path_is_the_default_store_when_nothing_is_configured(config
     config.store_for("h:1").store({"username": "u", "password": "pw", "serveraddress": "h:1"})
     assert json.loads((config_dir / "config.json").read_text()) == {"credsStore": "secretservice",
                                                                     "auths": {"h:1": {}}}
+
+
+def test_a_directory_that_cannot_be_made_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", "/proc/moor-no-such-dir")  # nobody, not even root, makes it
+    with pytest.raises(CredentialsError) as caught:
+        ConfigFile.load().store_for("h:1").store({"username": "u", "password": "p", "serveraddress": "h:1"})
+    assert str(caught.value) == "open /proc/moor-no-such-dir: no such file or directory"
+
+
+def test_a_config_that_cannot_be_read_is_left_alone(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_dir.parent.mkdir(exist_ok=True)
+    config_dir.write_text("a file where the directory should be")
+    config = ConfigFile.load()
+    assert capsys.readouterr().err == f"WARNING: Error loading config file: {config_dir}/config.json: not a directory\n"
+    with pytest.raises(CredentialsError):
+        config.store_for("h:1").store({"username": "u", "password": "p", "serveraddress": "h:1"})
+    assert config_dir.read_text() == "a file where the directory should be"

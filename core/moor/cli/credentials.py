@@ -215,9 +215,12 @@ class ConfigFile:
         except OSError:
             pass
         directory = os.path.dirname(target) or "."
-        os.makedirs(directory, mode=0o700, exist_ok=True)
         temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}")
-        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as err:  # Go's words: "open /path: permission denied"
+            raise CredentialsError(f"open {err.filename or temp}: {(err.strerror or str(err)).lower()}") from None
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(text)
