@@ -469,7 +469,7 @@ def tabwriter(rows: list[list[str]], min_width: int = 10, padding: int = 3) -> N
 @click.argument("term")
 @click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
 @click.option("--format", "format_", default="", help="Pretty-print search using a Go template")
-@click.option("--limit", type=int, default=DEFAULT_SEARCH_LIMIT, help="Max number of search results")
+@click.option("--limit", type=int, default=DEFAULT_SEARCH_LIMIT, help="Max number of search results (default 25)")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.pass_context
 def search(ctx: click.Context, term: str, filters: tuple[str, ...], format_: str, limit: int,
