@@ -7,7 +7,9 @@ import gzip
 import io
 import lzma
 import os
+import pathlib
 import random
+import threading
 
 import pytest
 import zstandard
@@ -115,3 +117,79 @@ def test_closing_closes_the_source_only_when_asked() -> None:
         raw = io.BytesIO(gzip.compress(DATA))
         open_decompressed(raw, "layer x", close_raw=close_raw).close()
         assert raw.closed is close_raw
+
+
+# --- decompressing ahead, in a thread -------------------------------------------------------------
+
+def _ahead_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "decompress-ahead"]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "xz", "bzip2", "none"])
+def test_ahead_round_trip(kind: str) -> None:
+    packed = PACKERS[kind](DATA)
+    for size in (1, 10_240, 1 << 20, 3 << 20):
+        with open_decompressed(io.BytesIO(packed), "layer x", ahead=True) as stream:
+            parts = []
+            while part := stream.read(size):
+                parts.append(part)
+                if size == 1 and len(parts) > 1000:
+                    parts.append(stream.read())  # the rest at once
+            assert b"".join(parts) == DATA
+    with open_decompressed(io.BytesIO(packed), "layer x", ahead=True) as stream:
+        buffer = bytearray(70_000)
+        count = stream.readinto(buffer)  # type: ignore[attr-defined]
+        assert count > 0 and bytes(buffer[:count]) == DATA[:count]
+    assert not _ahead_threads()
+
+
+def test_ahead_raises_errors_where_they_are_and_after() -> None:
+    packed = bytearray(PACKERS["gzip"](DATA))
+    for offset in range(len(packed) // 2, len(packed) // 2 + 64):
+        packed[offset] ^= 0x5A
+    with open_decompressed(io.BytesIO(bytes(packed)), "layer x", ahead=True) as stream:
+        head = stream.read(100_000)
+        assert head == DATA[:100_000]
+        with pytest.raises(InvalidParameter, match=r"^layer x: corrupt compressed data"):
+            while stream.read(1 << 16):
+                pass
+        with pytest.raises(InvalidParameter, match=r"^layer x: corrupt compressed data"):
+            stream.read(1)
+    assert not _ahead_threads()
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_ahead_passes_errors_of_the_source(kind: str) -> None:
+    packed = PACKERS[kind](DATA)
+    source = io.BufferedReader(_Failing(packed, len(packed) // 2))
+    with open_decompressed(source, "layer x", ahead=True) as stream, pytest.raises(ConnectionResetError):
+        while stream.read(1 << 16):
+            pass
+
+
+def test_ahead_keeps_the_bomb_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "BOMB_RATIO", 10)
+    monkeypatch.setattr(compression, "BOMB_MIN_BYTES", 1 << 20)
+    with open_decompressed(io.BytesIO(PACKERS["gzip"](bytes(8 << 20))), "layer x", ahead=True) as stream, \
+            pytest.raises(InvalidParameter, match="refusing a decompression bomb"):
+        while stream.read(1 << 16):
+            pass
+
+
+def test_ahead_stops_its_thread_when_closed_early() -> None:
+    big = PACKERS["gzip"](DATA * 20)  # far more than the pieces it may hold
+    raw = io.BytesIO(big)
+    stream = open_decompressed(raw, "layer x", close_raw=True, ahead=True)
+    assert stream.read(10) == DATA[:10]
+    assert _ahead_threads()
+    stream.close()
+    assert not _ahead_threads() and raw.closed
+
+
+def test_open_layer_reads_ahead(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "layer.gz").write_bytes(PACKERS["gzip"](DATA))
+    with compression.open_layer(str(tmp_path / "layer.gz")) as stream:
+        assert stream.read(10) == DATA[:10]
+        assert _ahead_threads()
+        assert stream.read() == DATA[10:]
+    assert not _ahead_threads()

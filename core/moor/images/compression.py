@@ -22,6 +22,8 @@ import bz2
 import gzip
 import io
 import lzma
+import queue
+import threading
 import zlib
 from typing import IO, Any, cast
 
@@ -42,6 +44,9 @@ BZIP2_MAGIC = b"BZh"
 MAGIC_LEN = 6
 
 _CHUNK = 1 << 16
+#: Decompressing ahead in a thread: pieces of this size, at most this many waiting (bounded memory).
+AHEAD_CHUNK = 1 << 20
+AHEAD_DEPTH = 4
 
 
 def detect_compression(head: bytes) -> str:
@@ -166,12 +171,112 @@ def _decoder(kind: str, source: _Source, what: str) -> Any:
     return zstandard.ZstdDecompressor().stream_reader(cast("IO[bytes]", source), read_across_frames=True)
 
 
-def open_decompressed(raw: IO[bytes], what: str, *, close_raw: bool = False) -> IO[bytes]:
+class _ReadAhead(io.RawIOBase):
+    """Decompresses ``inner`` in a thread of its own, :data:`AHEAD_DEPTH` pieces ahead of the reader.
+
+    The decompressors (zlib-ng, zstandard, lzma, bz2) release the GIL while they work, so the
+    decompression runs on another core while the reader (a layer apply: tar parsing, file
+    writes) works on the pieces already out. An error of the decompression or of the source
+    (a corrupt stream, the bomb guard, a cancelled download) is raised by the read that reaches
+    its position, and by every read after it. Closing stops the thread and closes ``inner``.
+    """
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._pieces: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=AHEAD_DEPTH)
+        self._stop = threading.Event()
+        self._pending = memoryview(b"")
+        self._error: BaseException | None = None
+        self._ended = False
+        self._thread = threading.Thread(target=self._fill, name="decompress-ahead", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            while not self._stop.is_set():
+                piece = self._inner.read(AHEAD_CHUNK)
+                self._hand(piece)
+                if not piece:
+                    return
+        except BaseException as error:  # noqa: BLE001  (handed to the reader, which raises it)
+            self._hand(error)
+
+    def _hand(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._pieces.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def readable(self) -> bool:
+        return True
+
+    def _next_piece(self) -> bool:
+        """Wait for the next piece; False at the end of the stream."""
+        if self._error is not None:
+            raise self._error
+        if self._ended:
+            return False
+        item = self._pieces.get()
+        if isinstance(item, BaseException):
+            self._error = item
+            raise item
+        if not item:
+            self._ended = True
+            return False
+        self._pending = memoryview(item)
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts = [bytes(self._pending)]
+            self._pending = memoryview(b"")
+            while self._next_piece():
+                parts.append(bytes(self._pending))
+                self._pending = memoryview(b"")
+            return b"".join(parts)
+        pieces: list[memoryview] = []  # exactly ``size`` bytes unless the stream ends, as a BufferedReader
+        missing = size
+        while missing > 0 and (self._pending or self._next_piece()):
+            piece = self._pending[:missing]
+            self._pending = self._pending[len(piece):]
+            pieces.append(piece)
+            missing -= len(piece)
+        return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not self._pending and (len(view) == 0 or not self._next_piece()):
+            return 0
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            while True:  # unblock a thread waiting to hand a piece over
+                try:
+                    self._pieces.get_nowait()
+                except queue.Empty:
+                    break
+            self._thread.join()
+            self._pending = memoryview(b"")
+            self._inner.close()
+        super().close()
+
+
+def open_decompressed(raw: IO[bytes], what: str, *, close_raw: bool = False, ahead: bool = False) -> IO[bytes]:
     """Wrap ``raw`` (possibly non-seekable) in a stream of its decompressed bytes.
 
     ``what`` names the stream in error messages. The compression is detected from
     the first bytes; plain data passes through. Closing the result closes ``raw``
-    only when ``close_raw`` is true.
+    only when ``close_raw`` is true. With ``ahead``, compressed data is decompressed
+    in a thread of its own, ahead of the reader (see :class:`_ReadAhead`): only for a
+    ``raw`` that may be read from another thread (a file, not a request's body).
     """
     head = _read_up_to(raw, MAGIC_LEN)
     source = _Source(head, raw, close_raw)
@@ -183,18 +288,22 @@ def open_decompressed(raw: IO[bytes], what: str, *, close_raw: bool = False) -> 
     except BaseException:
         source.close()
         raise
-    return io.BufferedReader(_Guarded(decoder, source, what), buffer_size=_CHUNK)
+    stream = io.BufferedReader(_Guarded(decoder, source, what), buffer_size=_CHUNK)
+    if ahead:
+        return cast("IO[bytes]", _ReadAhead(cast("IO[bytes]", stream)))
+    return stream
 
 
 def open_layer(path: str) -> IO[bytes]:
     """Open the layer file at ``path`` as a stream of its uncompressed tar.
 
-    gzip, zstd, xz, bzip2 and plain files are detected by their magic bytes. The
-    bomb guard applies. The caller closes the stream.
+    gzip, zstd, xz, bzip2 and plain files are detected by their magic bytes; compressed
+    ones are decompressed ahead of the reader in a thread. The bomb guard applies. The
+    caller closes the stream.
     """
     raw = open(path, "rb")
     try:
-        return open_decompressed(raw, f"layer {path}", close_raw=True)
+        return open_decompressed(raw, f"layer {path}", close_raw=True, ahead=True)
     except BaseException:
         raw.close()
         raise
