@@ -251,7 +251,7 @@ def test_a_pull_killed_half_way_resumes_with_a_range_and_the_same_image(registry
                                                                         tmp_path: Path) -> None:
     running, seeded = registry
     big = seeded.layer_digests[1]
-    with SlowProxy("127.0.0.1", running.port, rate=1 << 20) as proxy, \
+    with SlowProxy("127.0.0.1", running.port, rate=2 << 20) as proxy, \
             DaemonProcess(str(tmp_path / "moord")) as daemon:
         partial = BlobDownloads(os.path.join(daemon.data_root, "image", "downloads")).partial_path(big)
         seen = threading.Event()
@@ -282,3 +282,35 @@ def test_a_pull_killed_half_way_resumes_with_a_range_and_the_same_image(registry
         assert any("range: bytes=" in head.lower() for head in ranges), ranges
         assert daemon.client().get(f"/images/{proxy.host}/app:v1/json")["Id"] == seeded.image_id
         assert os.listdir(os.path.dirname(partial)) == []
+
+
+def test_a_client_leaving_cancels_the_pull_and_the_next_one_resumes(registry: tuple[TestRegistry, Seeded],
+                                                                     tmp_path: Path) -> None:
+    running, seeded = registry
+    big = seeded.layer_digests[1]
+    with SlowProxy("127.0.0.1", running.port, rate=2 << 20) as proxy, \
+            DaemonProcess(str(tmp_path / "moord")) as daemon:
+        partial = BlobDownloads(os.path.join(daemon.data_root, "image", "downloads")).partial_path(big)
+        client = daemon.client()
+        response = client.open("POST", "/images/create", {"fromImage": f"{proxy.host}/app", "tag": "v1"})
+        for message in client.stream_json(response):
+            if message.get("id") == big[7:19] and message.get("status") == "Downloading" and \
+                    message["progressDetail"].get("current", 0) > 1 << 20:
+                break
+        response.close()  # the client goes away half-way through the big layer
+        deadline = time.monotonic() + 60
+        while "stopped: the client went away" not in daemon.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "stopped: the client went away" in daemon.log()
+        assert client.get("/images/json") == []
+        image_root = os.path.join(daemon.data_root, "image")
+        assert os.listdir(os.path.join(image_root, "layers")) == []  # what it applied was taken back
+        kept = os.path.getsize(partial)
+        assert kept > 1 << 20
+        proxy.request_heads.clear()
+        messages = pull_stream(daemon, f"{proxy.host}/app", "v1")
+        assert messages[-1] == {"status": f"Status: Downloaded newer image for {proxy.host}/app:v1"}
+        heads = [head for head in proxy.request_heads if big in head.split("\r\n", 1)[0]]
+        assert any(f"range: bytes={kept}-" in head.lower() for head in heads), heads
+        assert client.get(f"/images/{proxy.host}/app:v1/json")["Id"] == seeded.image_id
+
