@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -114,6 +115,14 @@ def test_push_then_skopeo_copies_the_same_image(moord: DaemonProcess, registry: 
     assert unpacked == diff_ids
     assert f"{name}@{digest}" in image_inspect(moord, name)["RepoDigests"]
     assert leftovers(moord) == []
+    answer = moord.client().open("GET", "/events", {"since": "1", "until": str(int(time.time()) + 1),
+                                                     "filters": json.dumps({"event": ["push"]})}, None, None)
+    try:
+        pushed = [json.loads(line) for line in answer.read().splitlines() if line.strip()]
+    finally:
+        answer.close()
+    assert pushed[-1]["Actor"] == {"ID": f"{name}:latest", "Attributes": {
+        "maintainer": "fixtures", "name": name, "org.example.fixture": "whiteouts"}}  # as dockerd's
 
 
 def test_a_fresh_moord_pulls_back_the_same_image(moord: DaemonProcess, registry: TestRegistry,

@@ -141,7 +141,7 @@ class Setup:
             record = self.store.add_layer(parent, io.BytesIO(tar), digest(tar))
             parent = record.chain_id
             diff_ids.append(record.diff_id)
-        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+        config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"z": "1", "a": "2"}},
                              "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
         image = self.store.add_image(config)
         self.store.set_ref(ref, image.id)
@@ -199,7 +199,8 @@ def test_push_sends_layers_config_and_manifest_as_docker(tmp_path: pathlib.Path)
                                                                     HOST, "app")
     event = setup.events.subscribe()[0][-1]
     assert (event["Type"], event["Action"], event["Actor"]["ID"]) == ("image", "push", f"{HOST}/app:latest")
-    assert event["Actor"]["Attributes"] == {"name": f"{HOST}/app"}
+    attributes = event["Actor"]["Attributes"]
+    assert attributes == {"a": "2", "name": f"{HOST}/app", "z": "1"} and list(attributes) == ["a", "name", "z"]
     assert setup.leftovers() == []
 
 

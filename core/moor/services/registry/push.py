@@ -146,7 +146,15 @@ class PushService:
                 self._push_tag(session, each, refs[f"{prefix}:{each}"])
         finally:
             shutil.rmtree(spool, ignore_errors=True)
-        self.events.publish("image", "push", ref.familiar, {"name": repository.familiar_name})
+        self._publish(ref, repository)
+
+    def _publish(self, ref: reference.Reference, repository: reference.Reference) -> None:
+        """The ``push`` event: the image's labels and the repository's name, as Docker's (keys sorted)."""
+        image = self.images.find(ref.familiar)
+        labels = (image.config.get("config") or {}).get("Labels") or {} if image is not None else {}
+        attributes = {str(k): str(v) for k, v in labels.items()}
+        attributes["name"] = repository.familiar_name
+        self.events.publish("image", "push", ref.familiar, dict(sorted(attributes.items())))
 
     def _reach(self, repository: reference.Reference, auth: AuthConfig) -> PushClient:
         """The client of the first endpoint of the registry that answers (https, then http if insecure)."""
