@@ -94,3 +94,9 @@ def test_aux_messages_go_to_the_callback_and_print_nothing() -> None:
     display_stream([{"status": "v1: digest: sha256:ab size: 527"}, aux], out, True, aux=seen.append)
     assert out.getvalue() == "v1: digest: sha256:ab size: 527\n"
     assert seen == [aux]
+
+
+def test_a_message_that_is_not_an_object_is_one_line() -> None:
+    with pytest.raises(StreamError) as caught:
+        display_stream([[1, 2]], io.StringIO(), False)
+    assert caught.value.message == "json: cannot unmarshal array into Go value of type jsonmessage.JSONMessage"

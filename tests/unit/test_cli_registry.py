@@ -400,3 +400,14 @@ def test_no_registry_machinery_is_imported_by_the_cli(fake: FakeDaemon, docker_c
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "DOCKER_CONFIG": str(docker_config)})
     assert result.stdout.splitlines()[-1] == "[]", result.stderr
+
+
+def test_a_garbled_stream_is_one_line(fake: FakeDaemon, docker_config: Path) -> None:
+    from unit.fakedaemon import Answer
+
+    fake.on("POST", "/images/create", Answer(200, b'{"status":"Pulling from library/busybox","id":"latest"}\r\n'
+                                                  b"<html>oops</html>\r\n", {"Content-Type": "application/json"}))
+    result = moor(fake, docker_config, "pull", "busybox")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("invalid character in the daemon's answer: ")
+    assert result.stderr.count("\n") == 1

@@ -151,6 +151,9 @@ def display_stream(messages: Iterable[dict[str, Any]], out: TextIO, terminal: bo
     lines: dict[str, int] = {}
     try:
         for message in messages:
+            if not isinstance(message, dict):
+                kind = {list: "array", str: "string", bool: "bool", type(None): "null"}.get(type(message), "number")
+                raise StreamError(f"json: cannot unmarshal {kind} into Go value of type jsonmessage.JSONMessage")
             if message.get("aux") is not None:
                 if aux is not None:
                     aux(message)
