@@ -171,6 +171,7 @@ def login(auth: AuthConfig, down: set[str] | None = None, token: str = "") -> tu
 def test_login_succeeds_with_docker_answer() -> None:
     answer, seen = login(AuthConfig(username="u", password="secret", serveraddress="127.0.0.1:5000"))
     assert answer == {"Status": "Login Succeeded", "IdentityToken": ""}
+    assert list(answer) == ["IdentityToken", "Status"]  # as dockerd writes it
     assert seen == ["https://127.0.0.1:5000"]
 
 

@@ -54,5 +54,5 @@ class RegistryLogin:
                     raise
                 log.info("login: %s does not answer, trying the next endpoint", endpoint.base_url)
                 continue
-            return {"Status": "Login Succeeded", "IdentityToken": token}
+            return {"IdentityToken": token, "Status": "Login Succeeded"}  # the order of Docker's answer
         raise RegistryUnreachable(f"no endpoint for registry {domain}")
