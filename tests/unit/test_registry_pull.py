@@ -471,3 +471,27 @@ def test_metadata_is_shared_by_instances_and_survives(tmp_path: Path) -> None:
     with open(one.path, "w") as handle:
         handle.write("{not json")
     assert one.sources("sha256:" + "1" * 64) == []
+
+
+def test_two_pulls_of_one_image_at_once_share_the_blobs(setup: Setup) -> None:
+    built = setup.registry.add_image("latest", LAYERS)
+    gate = setup.registry.gates[built.layer_digests[2]] = threading.Event()
+    failures: list[BaseException] = []
+
+    def pull(tag: str) -> None:
+        try:
+            setup.service.pull("busybox", tag, "", AuthConfig(), False, lambda message: None)
+        except BaseException as error:  # noqa: BLE001  (reported by the test)
+            failures.append(error)
+
+    setup.registry.manifests["again"] = setup.registry.manifests["latest"]
+    threads = [threading.Thread(target=pull, args=(tag,)) for tag in ("latest", "again")]
+    for thread in threads:
+        thread.start()
+    gate.set()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    assert setup.images.resolve("busybox:again").id == setup.images.resolve("busybox:latest").id == \
+        built.config_digest
+    assert setup.leftovers() == []

@@ -387,15 +387,24 @@ class PullService:
 
     def _apply(self, layer: _Layer, parent: str | None, run: _Run, applied: list[str]) -> None:
         tracker = progress.ProgressTracker(run.send, layer.id, "Extracting", layer.descriptor.size)
-        existed = self.store.get_layer(layer.chain) is not None
-        with open(layer.path, "rb") as raw:
+        try:
+            if self.store.get_layer(layer.chain) is not None:
+                raise FileExistsError  # a pull of another image brought it in meanwhile
+            raw = open(layer.path, "rb")
+        except (FileExistsError, FileNotFoundError):
+            if self.store.get_layer(layer.chain) is None:  # the blob went without its layer coming in
+                raise InvalidParameter(f"layer {layer.descriptor.digest} vanished from the downloads") from None
+            run.send(progress.update(layer.id, "Pull complete"))  # (another pull's, done with its blob)
+            return
+        with raw:
             reader = _CountingReader(raw, tracker.add, run.cancelled)
             stream = open_decompressed(reader, f"layer {layer.descriptor.digest}")  # type: ignore[arg-type]
             try:
+                record_before = self.store.get_layer(layer.chain)
                 self.store.add_layer(parent, stream, layer.diff_id)
             finally:
                 stream.close()
-        if not existed:
+        if record_before is None:
             applied.append(layer.chain)
         run.send(progress.update(layer.id, "Pull complete"))
 
