@@ -495,3 +495,14 @@ def test_two_pulls_of_one_image_at_once_share_the_blobs(setup: Setup) -> None:
     assert setup.images.resolve("busybox:again").id == setup.images.resolve("busybox:latest").id == \
         built.config_digest
     assert setup.leftovers() == []
+
+
+def test_a_blob_longer_than_its_descriptor_is_refused_and_dropped(setup: Setup) -> None:
+    built = setup.registry.add_image("latest", LAYERS)
+    long = built.layer_digests[2]
+    setup.registry.tampered[long] = setup.registry.blobs[long] + b"more"
+    with pytest.raises(InvalidParameter, match="sent more than"):
+        setup.pull("busybox")
+    assert not any(name.startswith(long[7:]) for name in os.listdir(setup.downloads))
+    assert setup.store.images() == []
+

@@ -7,7 +7,9 @@ Modules (pull's part):
   first; ``metadata`` (give it the instance push gets) and ``client_factory`` (tests) are optional extras.
   As Docker's ``POST /images/create``, an empty ``tag`` with no tag or digest in ``name`` pulls every tag
   (``all_tags`` forces it). Cancellation: ``emit`` raising (the client went away) stops the pull; the
-  exception is re-raised after the downloads stopped, with every verified or partial blob kept.
+  exception is re-raised after the downloads stopped, with every verified or partial blob kept and the
+  layers this pull applied taken back (they belong to no image). A download blocked in a network read
+  notices the cancellation when the read returns (the client's read timeout bounds it).
 - :mod:`~moor.services.registry.distribution`: ``DistributionService(settings, client_factory=None)
   .inspect(name, auth) -> dict`` for ``GET /distribution/{name}/json``.
 - :mod:`~moor.services.registry.progress`: Docker's JSON progress messages and :func:`progress.encode`

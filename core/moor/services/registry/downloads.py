@@ -195,7 +195,7 @@ class BlobDownloads:
                         break
                     received += len(data)
                     if size and received > size:
-                        handle.truncate(0)
+                        os.unlink(partial)  # the open handle goes with the with block
                         raise InvalidParameter(f"blob {digest}: the registry sent more than the {size} bytes "
                                                "its descriptor says")
                     handle.write(data)
