@@ -48,13 +48,14 @@ def private_daemon(config_text: str = "") -> Iterator[DaemonProcess]:
 
 
 @contextlib.contextmanager
-def private_dockerd(bridge: bool = False) -> Iterator[str | None]:
+def private_dockerd(bridge: bool = False, base: str | None = None) -> Iterator[str | None]:
     """A dockerd with its own data root and socket and no iptables rules; None if not installed.
 
     Without ``bridge`` it has no default bridge network. With it, its default ``bridge``
     network is a Linux bridge of its own (``mbd<hex>``, a random 10.199.x.0/24; never
     docker0), removed afterwards; containers reach the host through it and published
-    ports go through docker-proxy (no NAT rules, as ``--iptables=false``).
+    ports go through docker-proxy (no NAT rules, as ``--iptables=false``). Its directory is made
+    in ``base`` (default: the temp directory).
     """
     import secrets
     import signal
@@ -64,7 +65,7 @@ def private_dockerd(bridge: bool = False) -> Iterator[str | None]:
     if binary is None:
         yield None
         return
-    root = tempfile.mkdtemp(prefix="moor-bench-dockerd-")
+    root = tempfile.mkdtemp(prefix="moor-bench-dockerd-", dir=base)
     socket = os.path.join(root, "docker.sock")
     bridge_name = ""
     network_args = ["--bridge=none"]
