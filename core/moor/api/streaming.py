@@ -121,7 +121,7 @@ def progress_response(request: Request, operation: Callable[[Emit], None], heade
         try:
             operation(progress.emit)
         except ClientGone:
-            log.debug("%s: stopped, the client went away", name)
+            log.info("%s stopped: the client went away", name)
         except MoorError as err:
             error = err
         except Exception as err:  # the API boundary of this thread: logged here, one line to the client
