@@ -6,6 +6,7 @@ line; a client that leaves stops the operation)."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import socket
@@ -21,9 +22,10 @@ import pytest
 
 from moor import config as config_module
 from moor.api.app import Application
+from moor.api.http import BodyReader, Request
 from moor.api.routes import build_router, registry
 from moor.api.server import UnixHTTPServer
-from moor.api.streaming import ClientGone, encode_message
+from moor.api.streaming import ClientGone, encode_message, progress_response
 from moor.daemon.engine import Engine
 from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.registry.authconfig import AuthConfig
@@ -455,3 +457,24 @@ def test_moords_router_sends_a_pull_to_the_registry(tmp_path: Path, real_engine:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_an_operation_slow_to_say_anything_gets_a_200_and_its_error_as_the_last_line() -> None:
+    release = threading.Event()
+
+    def operation(emit: Emit) -> None:
+        assert release.wait(WAIT)
+        raise NotFound("manifest unknown")
+
+    request = Request("POST", "/images/create", {}, {}, BodyReader(io.BytesIO(b""), 0, False), "1.41")
+    response = progress_response(request, operation, first_wait=0.1)  # stops waiting for a first message
+    assert response.status == 200 and response.stream is not None
+    release.set()
+    body = b"".join(response.stream)
+    assert body == b'{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}\r\n'
+
+
+def test_an_operation_that_ends_silently_answers_an_empty_200() -> None:
+    request = Request("POST", "/images/create", {}, {}, BodyReader(io.BytesIO(b""), 0, False), "1.41")
+    response = progress_response(request, lambda emit: None)
+    assert response.status == 200 and response.stream is not None and b"".join(response.stream) == b""
