@@ -411,3 +411,12 @@ def test_a_garbled_stream_is_one_line(fake: FakeDaemon, docker_config: Path) -> 
     assert result.exit_code == 1
     assert result.stderr.startswith("invalid character in the daemon's answer: ")
     assert result.stderr.count("\n") == 1
+
+
+def test_search_json_and_table_headers_as_docker(fake: FakeDaemon, docker_config: Path) -> None:
+    fake.on("GET", "/images/search", json_answer(RESULTS[:1]))
+    whole = moor(fake, docker_config, "search", "--format", "{{json .}}", "tool")
+    assert whole.stdout == ('{"Description":"A tool","IsAutomated":"true","IsOfficial":"false","Name":"team/tool",'
+                            '"StarCount":"3"}\n')
+    table = moor(fake, docker_config, "search", "--format", "table {{.Name}}\t{{json .IsAutomated}}", "tool")
+    assert table.stdout == 'NAME        AUTOMATED\nteam/tool   "[OK]"\n'

@@ -31,3 +31,12 @@ def test_render(template: str, expected: str) -> None:
 def test_errors(template: str) -> None:
     with pytest.raises(TemplateError):
         render(template, DATA)
+
+
+def test_json_is_raw_utf8_without_html_escaping_as_dockers() -> None:
+    assert render("{{json .}}", {"Name": "日本<&>"}) == '{"Name":"日本<&>"}'
+
+
+def test_a_table_header_renders_functions_as_their_argument() -> None:
+    headers = {"Name": "NAME", "Tags": "TAGS"}
+    assert render("{{json .Name}}|{{upper .Name}}|{{join .Tags \",\"}}", headers, header=True) == "NAME|NAME|TAGS"

@@ -58,7 +58,20 @@ def _argument(token: str, data: Any) -> Any:
     raise TemplateError(f'function "{token}" not defined')
 
 
-def _evaluate(expression: str, data: Any) -> Any:
+#: the functions a table's header row renders as the identity of their first argument (Docker's HeaderFunctions)
+_HEADER_FUNCTIONS = ("json", "join", "split", "lower", "upper", "title", "truncate")
+
+
+def _json(value: Any) -> str:
+    """Docker's template ``json``: Go's encoder without HTML escaping (raw UTF-8); an object may give its own
+    JSON form through ``__json__``."""
+    if hasattr(value, "__json__"):
+        value = value.__json__()
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _evaluate(expression: str, data: Any, header: bool = False) -> Any:
     try:
         tokens = shlex.split(expression, posix=False)
     except ValueError as err:
@@ -68,8 +81,10 @@ def _evaluate(expression: str, data: Any) -> Any:
     name, args = tokens[0], [_argument(t, data) for t in tokens[1:]]
     if name.startswith(".") or name.startswith('"'):
         return _argument(name, data)
+    if header and name in _HEADER_FUNCTIONS and args:
+        return args[0]
     if name == "json":
-        return json.dumps(args[0] if args else data, separators=(",", ":"))
+        return _json(args[0] if args else data)
     if name == "index":
         value = args[0]
         for key in args[1:]:
@@ -123,22 +138,26 @@ def _truthy(value: Any) -> bool:
     return bool(value) and value != "false"
 
 
-def _run(nodes: list[Any], data: Any, out: list[str]) -> None:
+def _run(nodes: list[Any], data: Any, out: list[str], header: bool = False) -> None:
     for node in nodes:
         if isinstance(node, str):
             out.append(node)
         elif isinstance(node, tuple):
-            out.append(_text(_evaluate(node[1], data)))
+            out.append(_text(_evaluate(node[1], data, header)))
         elif node[0] == "range":
-            for item in (_evaluate(node[1], data) or []):
-                _run(node[2], item, out)
+            for item in (_evaluate(node[1], data, header) or []):
+                _run(node[2], item, out, header)
         else:
-            _run(node[2] if _truthy(_evaluate(node[1], data)) else node[3], data, out)
+            _run(node[2] if _truthy(_evaluate(node[1], data, header)) else node[3], data, out, header)
 
 
-def render(template: str, data: Any) -> str:
-    """Render ``template`` with ``data`` (dicts are looked up by key)."""
+def render(template: str, data: Any, header: bool = False) -> str:
+    """Render ``template`` with ``data`` (dicts are looked up by key).
+
+    ``header``: the header row of a ``table`` format, whose functions (``json``, ``upper``, ``join``, ...) give
+    back their argument unchanged, as Docker's ``HeaderFunctions`` do (``{{json .Name}}`` heads ``NAME``).
+    """
     template = template.replace("\\t", "\t").replace("\\n", "\n")
     out: list[str] = []
-    _run(_parse(template), data, out)
+    _run(_parse(template), data, out, header)
     return "".join(out)

@@ -32,7 +32,7 @@ def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | 
     try:
         lines = [render(template, row) for row in rows]
         if table:
-            header = render(template, headers or {})
+            header = render(template, headers or {}, header=True)
             print_table([line.split("\t") for line in [header] + lines])
         else:
             for line in lines:

@@ -412,18 +412,27 @@ def _ellipsis(text: str, width: int) -> str:
     return text
 
 
+class SearchRow(dict[str, str]):
+    """One result as the templates see it; ``{{json .}}`` gives Docker's form (keys sorted, flags as text)."""
+
+    def __json__(self) -> dict[str, str]:
+        flags = {"IsOfficial": "true" if self["IsOfficial"] else "false",
+                 "IsAutomated": "true" if self["IsAutomated"] else "false"}
+        return dict(sorted({**self, **flags}.items()))
+
+
 def search_rows(results: list[dict[str, Any]], no_trunc: bool) -> list[dict[str, str]]:
     """Docker's search context for each result, sorted by stars (most first)."""
-    rows = []
+    rows: list[dict[str, str]] = []
     for result in sorted(results, key=lambda r: -int(r.get("star_count") or 0)):
         description = str(result.get("description") or "").replace("\n", " ").replace("\r", " ")
-        rows.append({
+        rows.append(SearchRow({
             "Name": str(result.get("name") or ""),
             "Description": description if no_trunc else _ellipsis(description, 45),
             "StarCount": str(int(result.get("star_count") or 0)),
             "IsOfficial": "[OK]" if result.get("is_official") else "",
             "IsAutomated": "[OK]" if result.get("is_automated") else "",
-        })
+        }))
     return rows
 
 
@@ -443,7 +452,7 @@ def print_search(rows: list[dict[str, str]], format_: str) -> None:
     try:
         lines = [render(template, row) for row in rows]
         if table:
-            header = render(template, SEARCH_HEADERS)
+            header = render(template, SEARCH_HEADERS, header=True)
             tabwriter([line.split("\t") for line in [header, *lines]])
         else:
             for line in lines:
