@@ -288,3 +288,25 @@ def test_docker_py_logs_in_pushes_and_pulls(moord: DaemonProcess, locked: TestRe
             client.pull(name, tag="absent", auth_config=auth)
     finally:
         client.close()
+
+
+def test_docker_py_pulls_docker_hub_names_through_a_mirror(moord: DaemonProcess, registry: TestRegistry,
+                                                           tmp_path: Path) -> None:
+    """The names docker-py's own integration tests pull, served by a local registry as docker.io's mirror."""
+    ids = {}
+    for repository, tag in (("alpine", "3.10"), ("alpine", "latest"), ("hello-world", "latest")):
+        name = f"{registry.host}/library/{repository}"
+        ids[f"{repository}:{tag}"] = make_image(moord, name, tag, {f"{repository}-{tag}": f"{repository}\n"})
+        assert not [m for m in stream(moord, "POST", f"/images/{name}/push", {"tag": tag}) if "error" in m]
+    config = f'[registry]\nmirrors = ["{registry.url}"]\n'
+    with DaemonProcess(str(tmp_path / "mirrored"), config_text=config) as mirrored:
+        client = docker.DockerClient(base_url=mirrored.host, version="1.41")
+        try:
+            assert client.images.pull("alpine:3.10").id == ids["alpine:3.10"]
+            assert client.images.pull("hello-world").id == ids["hello-world:latest"]  # docker-py asks for latest
+            every = client.images.pull("alpine", all_tags=True)
+            assert sorted(image.id for image in every) == sorted([ids["alpine:3.10"], ids["alpine:latest"]])
+            found = client.images.get("alpine:3.10")
+            assert found.tags == ["alpine:3.10"] and found.attrs["RepoDigests"][0].startswith("alpine@sha256:")
+        finally:
+            client.close()
