@@ -398,7 +398,9 @@ class PullService:
             return
         with raw:
             reader = _CountingReader(raw, tracker.add, run.cancelled)
-            stream = open_decompressed(reader, f"layer {layer.descriptor.digest}")  # type: ignore[arg-type]
+            # decompressed in a thread of its own, ahead of the apply (the reader is a file's: any thread may read)
+            stream = open_decompressed(reader, f"layer {layer.descriptor.digest}",  # type: ignore[arg-type]
+                                       ahead=True)
             try:
                 record_before = self.store.get_layer(layer.chain)
                 self.store.add_layer(parent, stream, layer.diff_id)
