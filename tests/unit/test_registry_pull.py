@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from moor.errors import InvalidParameter, NotFound
+from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.images.store import ImageStore, chain_ids, hex_of
 from moor.registry.authconfig import AuthConfig
 from moor.registry.manifests import SCHEMA1_SIGNED_MANIFEST
@@ -505,4 +505,21 @@ def test_a_blob_longer_than_its_descriptor_is_refused_and_dropped(setup: Setup) 
         setup.pull("busybox")
     assert not any(name.startswith(long[7:]) for name in os.listdir(setup.downloads))
     assert setup.store.images() == []
+
+
+def test_a_disk_error_is_one_line_and_not_retried(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = setup.registry.add_image("latest", LAYERS)
+    real_open = open
+
+    def full_disk(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith(".partial") and "b" in mode and ("w" in mode or "a" in mode):
+            raise OSError(28, "No space left on device")
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    with pytest.raises(MoorError, match="^cannot keep blob sha256:[0-9a-f]{64} in .*: No space left on device$"):
+        setup.pull("busybox")
+    monkeypatch.undo()
+    assert len(setup.registry.blob_requests) == 1  # the config only: no retry of a disk error
+    assert setup.store.images() == [] and built
 

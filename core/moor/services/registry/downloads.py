@@ -142,6 +142,8 @@ class BlobDownloads:
                     break
                 log.warning("blob %s did not verify after a resumed download: fetching it again", digest)
             raise verification_failed(digest)
+        except OSError as error:  # the disk's, not the network's (the client raises RegistryUnreachable)
+            raise MoorError(f"cannot keep blob {digest} in {self.directory}: {error.strerror or error}") from None
         finally:
             lock.release()
 

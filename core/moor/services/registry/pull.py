@@ -357,7 +357,7 @@ class PullService:
                     layer.path = self.downloads.fetch(descriptor.digest, descriptor.size, opener, on_bytes,
                                                       run.cancelled)
                     break
-                except (RegistryUnreachable, OSError) as error:
+                except RegistryUnreachable as error:
                     if attempt == DOWNLOAD_ATTEMPTS or run.cancelled():
                         raise RegistryUnreachable(f"downloading {descriptor.digest}: {error}") from None
                     delay = int(RETRY_DELAY * attempt) or 1
