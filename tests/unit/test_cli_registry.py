@@ -375,8 +375,11 @@ def test_images_digests(fake: FakeDaemon, docker_config: Path) -> None:
     assert rows.stdout.splitlines() == [f"busybox latest {DIGEST}", f"busybox 1 {DIGEST}", f"app <none> {DIGEST}",
                                         f"app <none> {other}", "<none> <none> <none>"]
     plain = moor(fake, docker_config, "images", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}")
-    assert plain.stdout.splitlines() == ["busybox latest <none>", "busybox 1 <none>", "app <none> ",
+    # a format naming {{.Digest}} shows the digests of tagged rows even without --digests (needDigest)
+    assert plain.stdout.splitlines() == [f"busybox latest {DIGEST}", f"busybox 1 {DIGEST}", "app <none> ",
                                          "<none> <none> <none>"]
+    without = moor(fake, docker_config, "images", "--format", "{{.Repository}} {{.Tag}}")
+    assert without.stdout.splitlines() == ["busybox latest", "busybox 1", "app <none>", "<none> <none>"]
     table = moor(fake, docker_config, "images", "--digests")
     assert table.stdout.splitlines()[0].split() == ["REPOSITORY", "TAG", "DIGEST", "IMAGE", "ID", "CREATED", "SIZE"]
     assert table.stdout.splitlines()[1].split()[:3] == ["busybox", "latest", DIGEST]

@@ -46,10 +46,12 @@ def split_repo_tag(name: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------- images / image ls
 
 
-def _tagged_and_digest_rows(image: dict[str, Any], show_digests: bool) -> list[tuple[str, str, str]]:
+def _tagged_and_digest_rows(image: dict[str, Any], show_digests: bool,
+                            tag_digests: bool) -> list[tuple[str, str, str]]:
     """(repository, tag, digest) rows of one image, as the docker CLI's ``imageFormatTaggedAndDigest``:
-    each tag with each digest of its repository (with ``--digests``) or ``<none>``; then the repositories
-    that only have digests (a row per digest with ``--digests``, else one with an empty digest)."""
+    each tag with each digest of its repository (when ``tag_digests``: ``--digests`` or a format naming
+    ``{{.Digest}}``) or ``<none>``; then the repositories that only have digests (a row per digest with
+    ``--digests``, else one with an empty digest)."""
     tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
     digests = [d for d in image.get("RepoDigests") or [] if d != "<none>@<none>"]
     if not tags and not digests:
@@ -66,7 +68,7 @@ def _tagged_and_digest_rows(image: dict[str, Any], show_digests: bool) -> list[t
             repo_digests.setdefault(repo, []).append(value)
     rows = []
     for repo, names in repo_tags.items():
-        of_repo = repo_digests.pop(repo, []) if show_digests else []
+        of_repo = repo_digests.pop(repo, []) if tag_digests else []
         repo_digests.pop(repo, None)
         for tag_name in names:
             rows += [(repo, tag_name, digest) for digest in of_repo] or [(repo, tag_name, "<none>")]
@@ -75,7 +77,8 @@ def _tagged_and_digest_rows(image: dict[str, Any], show_digests: bool) -> list[t
     return rows
 
 
-def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool) -> list[dict[str, Any]]:
+def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool,
+                tag_digests: bool | None = None) -> list[dict[str, Any]]:
     rows = []
     now = time.time()
     for image in images:
@@ -88,7 +91,8 @@ def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool
             "SharedSize": "N/A", "UniqueSize": "N/A",
             "Containers": "N/A" if image.get("Containers", -1) < 0 else str(image["Containers"]),
         }
-        for repo, tag_name, digest in _tagged_and_digest_rows(image, show_digests):
+        rows_of = _tagged_and_digest_rows(image, show_digests, show_digests if tag_digests is None else tag_digests)
+        for repo, tag_name, digest in rows_of:
             rows.append({**base, "Repository": repo, "Tag": tag_name, "Digest": digest})
     return rows
 
@@ -110,7 +114,11 @@ def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: 
         for short in seen:
             click.echo(short)
         return
-    rows = _image_rows(images, digests, no_trunc)
+    # the docker CLI shows digests when asked or when the format names them (needDigest); a table format
+    # given with --digests gets the column if it lacks it
+    rows = _image_rows(images, digests, no_trunc, tag_digests=digests or "{{.Digest}}" in format_)
+    if format_.startswith("table") and digests and "{{.Digest}}" not in format_:
+        format_ += "\t{{.Digest}}"
     if format_:
         headers = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
                    "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
@@ -121,7 +129,7 @@ def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: 
     columns = ["Repository", "Tag"] + (["Digest"] if digests else []) + ["ID", "CreatedSince", "Size"]
     titles = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
               "CreatedSince": "CREATED", "Size": "SIZE"}
-    print_table([[titles[c] for c in columns]] + [[row[c] for c in columns] for row in rows])
+    print_table([[titles[c] for c in columns]] + [[row[c] for c in columns] for row in rows], min_width=10)
 
 
 def _list_options(function: Any) -> Any:
