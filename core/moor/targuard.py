@@ -204,11 +204,21 @@ class GuardedTarInfo(tarfile.TarInfo):
                 check_pax_records(body[: parsed.size], what)
                 # a size tarfile would seek by is checked now; the rest below, with the member's name
                 check_pax_values(pax_records(body[: parsed.size]), f"a {what}", keys=("size",))
-        archive.fileobj = _Replay(source, header + body)  # type: ignore[assignment]
-        try:
-            member = super().fromtarfile(archive)
-        finally:
-            archive.fileobj = stream
+        if parsed is not None and parsed.type not in _SPECIAL_TYPES:
+            # A plain header (nearly every one): parsed once. What TarInfo.fromtarfile does with the
+            # block it reads; _proc_member is tarfile's hook for subclasses (sparse blocks are counted).
+            parsed.offset = source.tell() - BLOCK
+            archive.fileobj = source  # type: ignore[assignment]
+            try:
+                member = parsed._proc_member(archive)  # type: ignore[attr-defined]
+            finally:
+                archive.fileobj = stream
+        else:
+            archive.fileobj = _Replay(source, header + body)  # type: ignore[assignment]
+            try:
+                member = super().fromtarfile(archive)
+            finally:
+                archive.fileobj = stream
         check_pax_values({**archive.pax_headers, **member.pax_headers}, f"member {member.name!r}")
         _check_fields(member)
         if outermost:
