@@ -110,3 +110,24 @@ def test_a_container_user_blocks_removing_the_tag_even_beside_its_digest(tmp_pat
 ])
 def test_single_reference_is_dockers(refs: list[str], single: bool) -> None:
     assert single_reference(refs) is single
+
+
+def test_an_image_pulled_by_digest_is_listed_as_docker_lists_it(service: ImageService) -> None:
+    image = pulled(service)
+    service.store.remove_ref("docker.io/library/busybox:latest")  # as after `pull busybox@sha256:...`
+    row = views.summary(service, image)
+    assert row["RepoTags"] == [] and row["RepoDigests"] == [f"busybox@{DIGEST}"]
+    assert [i.id for i in service.list(filters={"dangling": ["true"]})] == [image.id]  # untagged: dangling
+    assert [i.id for i in service.list(filters={"dangling": ["false"]})] == [image.id]  # ... and listed as not too
+    tagged = add_image(service.store, "tagged:1", files={"t": "t\n"})
+    assert tagged.id not in [i.id for i in service.list(filters={"dangling": ["true"]})]
+
+
+def test_prune_takes_an_image_pulled_by_digest_as_docker_does(service: ImageService) -> None:
+    image = pulled(service)
+    service.store.remove_ref("docker.io/library/busybox:latest")
+    kept = add_image(service.store, "kept:1", files={"k": "k\n"})
+    report = service.prune(all_images=False, filters={})
+    assert {"Untagged": f"busybox@{DIGEST}"} in report["ImagesDeleted"]
+    assert {"Deleted": image.id} in report["ImagesDeleted"]
+    assert service.store.get(image.id) is None and service.store.get(kept.id) is not None

@@ -55,7 +55,7 @@ def summary(service: ImageService, image: ImageRecord) -> dict[str, Any]:
         "Labels": (image.config.get("config") or {}).get("Labels") or {},
         "ParentId": image.parent,
         "RepoDigests": digests or (["<none>@<none>"] if not tags else []),
-        "RepoTags": tags or ["<none>:<none>"],
+        "RepoTags": tags or ([] if digests else ["<none>:<none>"]),  # pulled by digest: no tag, not <none>
         "SharedSize": -1,
         "Size": size,
         "VirtualSize": size,

@@ -208,7 +208,8 @@ class ImageService:
         result = []
         for image in images:
             tags = self.tags_of(image.id)
-            if not all_images and not tags and self.children(image.id) and "dangling" not in filters:
+            if not all_images and not tags and not self.digests_of(image.id) and self.children(image.id) \
+                    and "dangling" not in filters:
                 continue  # an intermediate image
             if not self._matches(image, tags, filters):
                 continue
@@ -220,8 +221,12 @@ class ImageService:
         for value in filters.get("dangling", []):
             if value.lower() not in ("true", "false", "1", "0"):
                 raise InvalidParameter(f"Invalid filter 'dangling={value}'")
-            dangling = not tags and not self.digests_of(image.id)
-            if dangling != (value.lower() in ("true", "1")):
+            # Docker's: untagged images are dangling, pulled by digest or not; yet one that has a digest
+            # reference is also listed as not dangling
+            if value.lower() in ("true", "1"):
+                if tags:
+                    return False
+            elif not tags and not self.digests_of(image.id):
                 return False
         patterns = filters.get("reference", [])
         if patterns:
@@ -251,8 +256,7 @@ class ImageService:
             for image in sorted(self.store.images(), key=created_time, reverse=True):
                 if self.store.get(image.id) is None or self.users(image.id) or self.children(image.id):
                     continue
-                tags = self.tags_of(image.id) + self.digests_of(image.id)
-                if tags and not all_images:
+                if self.tags_of(image.id) and not all_images:  # untagged is dangling, digest references or not
                     continue
                 if not _label_filters_match(image, filters):
                     continue
