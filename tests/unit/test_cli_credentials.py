@@ -83,7 +83,7 @@ def test_other_keys_and_the_files_mode_are_kept(config_dir: Path) -> None:
     config = ConfigFile.load()
     config.store_for("new:2").store({"username": "u", "password": "p", "serveraddress": "new:2"})
     data = json.loads(path.read_text())
-    assert list(data) == ["psFormat", "auths", "plugins", "future"]
+    assert list(data) == ["auths", "psFormat", "plugins", "future"]  # the docker CLI's order, then the rest
     assert data["future"] == [1, "<&>"] and "\\u003c\\u0026\\u003e" in path.read_text()  # Go's escaping
     assert data["auths"] == {"new:2": {"auth": _basic("u", "p")}, "old:1": {"auth": _basic("a", "b")}}
     assert stat.S_IMODE(path.stat().st_mode) == 0o640

@@ -32,6 +32,12 @@ TOKEN_USERNAME = "<token>"
 #: what a helper prints when it has nothing for a server
 NOT_FOUND = "credentials not found in native keychain"
 
+#: the docker CLI's ``ConfigFile`` keys in the order it writes them (keys it does not know are kept, after them)
+CONFIG_KEYS = ("auths", "HttpHeaders", "psFormat", "imagesFormat", "networksFormat", "pluginsFormat",
+               "volumesFormat", "statsFormat", "detachKeys", "credsStore", "credHelpers", "serviceInspectFormat",
+               "servicesFormat", "tasksFormat", "secretFormat", "configFormat", "nodesFormat", "pruneFilters",
+               "proxies", "experimental", "stackOrchestrator", "kubernetes", "currentContext", "cliPluginsExtraDirs",
+               "plugins", "aliases")
 #: Docker's ``AuthConfig`` fields in the order Go writes them
 AUTH_FIELDS = ("username", "password", "auth", "email", "serveraddress", "identitytoken", "registrytoken")
 
@@ -205,8 +211,8 @@ class ConfigFile:
                           if auth.get(field)})
             entries[key] = {k: v for k, v in entry.items() if v}
         data["auths"] = entries
-        if "auths" not in self.data:
-            data = {"auths": entries, **{k: v for k, v in data.items() if k != "auths"}}
+        known = [key for key in CONFIG_KEYS if key in data]
+        data = {**{key: data[key] for key in known}, **{k: v for k, v in data.items() if k not in CONFIG_KEYS}}
         text = go_json(data, indent="\t")
         target = self.filename
         try:
