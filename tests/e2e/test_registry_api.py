@@ -308,5 +308,9 @@ def test_docker_py_pulls_docker_hub_names_through_a_mirror(moord: DaemonProcess,
             assert sorted(image.id for image in every) == sorted([ids["alpine:3.10"], ids["alpine:latest"]])
             found = client.images.get("alpine:3.10")
             assert found.tags == ["alpine:3.10"] and found.attrs["RepoDigests"][0].startswith("alpine@sha256:")
+            found.tag(f"{registry.host}/py/anonymous", "v1")  # no credentials anywhere: docker-py sends "{}"
+            pushed = client.images.push(f"{registry.host}/py/anonymous", tag="v1", stream=True, decode=True)
+            assert "error" not in list(pushed)[-1]
+            assert registry.manifest_digest("py/anonymous:v1").startswith("sha256:")
         finally:
             client.close()

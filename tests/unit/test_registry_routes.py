@@ -333,6 +333,8 @@ def test_push_takes_the_header_or_dockers_old_body(sock_path: str, engine: Any) 
     assert status == 200 and engine.pushes.calls[-1] == ("app", "", AuthConfig(username="u", password="p"))
     status, _, _ = call(sock_path, "POST", "/images/app/push", headers={"X-Registry-Auth": "%%%"})
     assert status == 200 and engine.pushes.calls[-1][2] == AuthConfig()
+    status, _, _ = call(sock_path, "POST", "/images/app/push", body=b"{}")  # docker-py, knowing no credentials
+    assert status == 200 and engine.pushes.calls[-1][2] == AuthConfig()
 
 
 @pytest.mark.parametrize(("body", "message"), [
