@@ -202,6 +202,14 @@ def test_moord_pulls_and_the_docker_cli_reads_its_progress(registry: tuple[TestR
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 1
         assert f"manifest for {running.host}/app:nosuch not found" in done.stderr
+        by_digest = f"{running.host}/app@{seeded.manifest_digest}"
+        done = subprocess.run(["docker", "-H", daemon.host, "pull", by_digest], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0 and f"Status: Image is up to date for {by_digest}" in done.stdout, done
+        done = subprocess.run(["docker", "-H", daemon.host, "pull", "-a", f"{running.host}/app"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"Status: Image is up to date for {running.host}/app" in done.stdout
         inspected = daemon.client().get(f"/distribution/{running.host}/app:v1/json")
         assert inspected == {"Descriptor": {"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                                             "digest": seeded.manifest_digest, "size": inspected["Descriptor"]["size"]},
