@@ -168,7 +168,7 @@ def test_push_quiet_all_tags_default_tag_and_digest(fake: FakeDaemon, docker_con
     default = moor(fake, docker_config, "push", "127.0.0.1:5000/app")
     assert default.stdout.startswith("Using default tag: latest\nThe push refers to")
     assert [r.query for r in fake.calls("POST", "/images/127.0.0.1:5000/app/push")] == [
-        {"tag": ["latest"]}, {"tag": [""]}, {"tag": ["latest"]}]
+        {"tag": ["latest"]}, {}, {"tag": ["latest"]}]
     digest = moor(fake, docker_config, "push", f"127.0.0.1:5000/app@{DIGEST}")
     assert (digest.exit_code, digest.stderr) == (1, "cannot push a digest reference\n")
     tagged = moor(fake, docker_config, "push", "-a", "127.0.0.1:5000/app:v1")

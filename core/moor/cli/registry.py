@@ -266,7 +266,7 @@ def push(ctx: click.Context, name: str, all_tags: bool, disable_content_trust: b
     if reference.digest:
         fail("cannot push a digest reference")
     client = client_of(ctx)
-    params = {"tag": "" if all_tags else reference.tag}
+    params = {"tag": None if all_tags else reference.tag}  # -a: no tag at all, as the docker CLI asks
 
     def attempt(header: str) -> Iterator[dict[str, Any]]:
         return client.stream("POST", f"/images/{quote_name(reference.familiar_name)}/push", params,
