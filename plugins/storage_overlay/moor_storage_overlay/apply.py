@@ -74,6 +74,14 @@ class LayerExtractor:
         self._cached: tuple[tuple[bytes, ...], int] | None = None
         self._data_fd: int | None = None
         self._holes = HoleBudget()
+        self._content_bytes = 0  # st_size of the regular files made (each a new inode; hard links add none)
+        self._replaced = False  # an entry replaced something: only a walk of the tree knows the usage then
+
+    @property
+    def usage(self) -> int | None:
+        """The bytes the layer's regular files hold, each inode once (as :func:`disk.usage` counts them);
+        None when an entry replaced another (the tree has to be walked then)."""
+        return None if self._replaced else self._content_bytes
 
     def close(self) -> None:
         self._forget_cached_dir()
@@ -162,6 +170,7 @@ class LayerExtractor:
                     cursor = member.offset_data + member.size
                     recorder.discard(cursor)
                     copy_data(archive.extractfile(member), fd, member.size, COPY_CHUNK)  # type: ignore[arg-type]
+                    self._content_bytes += member.size
                 self._set_metadata(fd, None, member)
             finally:
                 os.close(fd)
@@ -169,6 +178,7 @@ class LayerExtractor:
             fd = self._replacing(parent, parts, lambda: os.open(base, NEW_FILE_FLAGS, 0o600, dir_fd=parent))
             try:
                 write_sparse(archive, member, fd, self._holes)
+                self._content_bytes += member.size
                 self._set_metadata(fd, None, member)
             finally:
                 os.close(fd)
@@ -286,6 +296,7 @@ class LayerExtractor:
             info = os.stat(base, dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
             return
+        self._replaced = True
         relative = b"/".join(parts)
         if stat.S_ISDIR(info.st_mode):
             prefix = relative + b"/"

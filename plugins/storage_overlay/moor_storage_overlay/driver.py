@@ -195,8 +195,9 @@ class OverlayDriver:
             os.mkdir(os.path.join(temp, "diff"), 0o755)
             os.mkdir(os.path.join(temp, "merged"), 0o700)
             self._write_meta(temp, short, lower)
-            self._extract(temp, diff)
-            size = usage(os.path.join(temp, "diff"))
+            size = self._extract(temp, diff)
+            if size is None:
+                size = usage(os.path.join(temp, "diff"))
             syncfs(temp)
             with self._tree:
                 self._publish(key, parent, temp)
@@ -207,12 +208,14 @@ class OverlayDriver:
             if temp is not None and os.path.exists(temp):
                 self._discard(temp, link)
 
-    def _extract(self, temp: str, diff: IO[bytes]) -> None:
+    def _extract(self, temp: str, diff: IO[bytes]) -> int | None:
+        """Apply ``diff`` in ``temp``; return the layer's usage when the apply could count it."""
         writer = TarSplitWriter(os.path.join(temp, TAR_SPLIT))
         extractor = LayerExtractor(temp, writer)
         try:
             extractor.run(diff)
             writer.close()
+            return extractor.usage
         except BaseException:
             writer.abort()
             raise

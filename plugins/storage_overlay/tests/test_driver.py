@@ -27,6 +27,7 @@ from moor.testing.conformance import (
     tar_hardlink,
     tar_symlink,
 )
+from moor_storage_overlay.disk import usage
 
 pytestmark = pytest.mark.root
 
@@ -220,6 +221,28 @@ def test_a_bad_second_end_block_is_refused(driver: Driver) -> None:
 def test_usage_counts_hard_links_once(driver: Driver) -> None:
     used = apply(driver, "linked", [tar_entry("a", b"x" * 4000), tar_hardlink("b", "a"), tar_symlink("c", "a")])
     assert used == 4000 == driver.usage(key="linked")
+
+
+USAGE_CASES = {
+    "files, links, empty": [tar_dir("d"), tar_entry("d/a", b"x" * 5000), tar_entry("e", b""),
+                            tar_hardlink("d/b", "d/a"), tar_symlink("c", "d/a"), tar_entry("f", b"y" * 7)],
+    "a file written twice": [tar_entry("twice", b"first" * 100), tar_entry("twice", b"second")],
+    "a directory replaced": [tar_entry("dir/inner", b"inner" * 50), tar_entry("dir", b"now a file")],
+    "a hard link replaced": [tar_entry("a", b"a" * 300), tar_hardlink("b", "a"), tar_entry("a", b"new")],
+    "a whiteout of its own": [tar_entry("gone", b"g" * 90), tar_entry(".wh.gone")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(USAGE_CASES))
+def test_the_usage_counted_while_applying_is_the_walks(driver: Driver, case: str) -> None:
+    used = apply(driver, "counted", USAGE_CASES[case])
+    assert used == usage(f"{home_of(driver)}/counted/diff") == driver.usage(key="counted")
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="GNU tar is not installed")
+def test_the_usage_of_a_sparse_file_is_its_apparent_size(driver: Driver, tmp_path) -> None:
+    used = apply(driver, "gnu", _gnu_tar(tmp_path, "--format=posix"))
+    assert used == usage(f"{home_of(driver)}/gnu/diff") == (3 << 20) + 20 + 2400 + 4
 
 
 # ---------------------------------------------------------------------- tar-split
