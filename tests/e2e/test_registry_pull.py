@@ -10,6 +10,7 @@ resumes with a Range request and yields the same image ID.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -321,4 +322,63 @@ def test_a_client_leaving_cancels_the_pull_and_the_next_one_resumes(registry: tu
         heads = [head for head in proxy.request_heads if big in head.split("\r\n", 1)[0]]
         assert any(f"range: bytes={kept}-" in head.lower() for head in heads), heads
         assert client.get(f"/images/{proxy.host}/app:v1/json")["Id"] == seeded.image_id
+
+
+def make_oci_index_layout(directory: str, ref_name: str, architectures: list[str]) -> dict[str, str]:
+    """An OCI layout holding an index of one small image per architecture; returns arch -> image ID."""
+    blobs = os.path.join(directory, "blobs", "sha256")
+    os.makedirs(blobs)
+
+    def put(data: bytes) -> tuple[str, int]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        with open(os.path.join(blobs, digest[7:]), "wb") as handle:
+            handle.write(data)
+        return digest, len(data)
+
+    ids, entries = {}, []
+    for arch in architectures:
+        tar = layer_tar({"etc/arch": arch + "\n"})
+        layer_digest, layer_size = put(gzip.compress(tar, mtime=0))
+        config = json.dumps({"architecture": arch, "os": "linux", "created": "2026-01-01T00:00:00Z",
+                             "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": [
+                                 "sha256:" + hashlib.sha256(tar).hexdigest()]}}).encode()
+        config_digest, config_size = put(config)
+        ids[arch] = config_digest
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                          "digest": config_digest, "size": config_size},
+                               "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                           "digest": layer_digest, "size": layer_size}]}).encode()
+        digest, size = put(manifest)
+        entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+                        "platform": {"architecture": arch, "os": "linux"}})
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+    index_digest, index_size = put(json.dumps(index).encode())
+    with open(os.path.join(directory, "oci-layout"), "w") as handle:
+        handle.write('{"imageLayoutVersion": "1.0.0"}')
+    with open(os.path.join(directory, "index.json"), "w") as handle:
+        json.dump({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index_size,
+             "annotations": {"org.opencontainers.image.ref.name": ref_name}}]}, handle)
+    return ids
+
+
+def test_an_oci_index_gives_the_platform_asked_for(registry: tuple[TestRegistry, Seeded], tmp_path: Path) -> None:
+    running, _seeded = registry
+    layout = str(tmp_path / "layout")
+    ids = make_oci_index_layout(layout, "multi", ["amd64", "arm64", "s390x"])
+    running.skopeo("copy", "--quiet", "--all", "--dest-tls-verify=false", f"oci:{layout}:multi",
+                   f"docker://{running.host}/multi:1")
+    with DaemonProcess(str(tmp_path / "moord")) as daemon:
+        headers = {"X-Registry-Auth": encode_registry_auth(AuthConfig())}
+        list(daemon.client().stream("POST", "/images/create", {"fromImage": f"{running.host}/multi", "tag": "1",
+                                                                "platform": "linux/arm64"}, headers=headers))
+        assert daemon.client().get(f"/images/{running.host}/multi:1/json")["Id"] == ids["arm64"]
+        done = subprocess.run(["docker", "-H", daemon.host, "pull", "--platform", "linux/ppc64le",
+                               f"{running.host}/multi:1"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1
+        assert "no matching manifest for linux/ppc64le in the manifest list entries" in done.stderr
+        inspected = daemon.client().get(f"/distribution/{running.host}/multi:1/json")
+        assert inspected["Descriptor"]["mediaType"] == "application/vnd.oci.image.index.v1+json"
+        assert inspected["Platforms"] == [{"architecture": a, "os": "linux"} for a in ("amd64", "arm64", "s390x")]
 
