@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 
 from moor.client import ConnectError, DaemonError
 from moor.images.store import ImageStore
@@ -381,4 +382,42 @@ def test_an_oci_index_gives_the_platform_asked_for(registry: tuple[TestRegistry,
         inspected = daemon.client().get(f"/distribution/{running.host}/multi:1/json")
         assert inspected["Descriptor"]["mediaType"] == "application/vnd.oci.image.index.v1+json"
         assert inspected["Platforms"] == [{"architecture": a, "os": "linux"} for a in ("amd64", "arm64", "s390x")]
+
+
+def test_zstd_and_uncompressed_layers_from_the_registry(registry: tuple[TestRegistry, Seeded], tmp_path: Path) -> None:
+    running, _seeded = registry
+    layout = str(tmp_path / "layout")
+    blobs = os.path.join(layout, "blobs", "sha256")
+    os.makedirs(blobs)
+
+    def put(data: bytes) -> dict[str, Any]:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        with open(os.path.join(blobs, digest[7:]), "wb") as handle:
+            handle.write(data)
+        return {"digest": digest, "size": len(data)}
+
+    tars = [layer_tar({"etc/zstd": "z\n"}), layer_tar({"etc/plain": "p\n"})]
+    layers = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+               **put(zstandard.ZstdCompressor().compress(tars[0]))},
+              {"mediaType": "application/vnd.oci.image.layer.v1.tar", **put(tars[1])}]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}, "rootfs": {
+        "type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(t).hexdigest() for t in tars]}}).encode()
+    config_ref = put(config)
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config_ref},
+                           "layers": layers}).encode()
+    with open(os.path.join(layout, "oci-layout"), "w") as handle:
+        handle.write('{"imageLayoutVersion": "1.0.0"}')
+    with open(os.path.join(layout, "index.json"), "w") as handle:
+        json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                                      **put(manifest),
+                                                      "annotations": {"org.opencontainers.image.ref.name": "z"}}]},
+                  handle)
+    running.skopeo("copy", "--quiet", "--preserve-digests", "--dest-tls-verify=false", f"oci:{layout}:z",
+                   f"docker://{running.host}/zstd:1")
+    private = Private(tmp_path / "store")
+    private.pull(f"{running.host}/zstd", "1")
+    image = private.images.resolve(f"{running.host}/zstd:1")
+    assert image.id == config_ref["digest"]
+    assert [private.store.open_layer_tar(layer).read() for layer in private.store.layer_chain(image)] == tars
 
