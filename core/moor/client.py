@@ -93,6 +93,8 @@ class Response:
                     self._done = True
                     return b""
             data = self._take(min(size, self._chunk_left))
+            if not data:
+                raise ConnectError("the daemon closed the connection mid-answer")
             self._chunk_left -= len(data)
             if self._chunk_left == 0:
                 self._line()
@@ -102,6 +104,8 @@ class Response:
                 self._done = True
                 return b""
             data = self._take(min(size, self._remaining))
+            if not data:
+                raise ConnectError("the daemon closed the connection mid-answer")
             self._remaining -= len(data)
             return data
         data = self._take(size)

@@ -22,6 +22,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     #: send the body, then keep the connection open until the client leaves or the fake stops
     open_ended: bool = False
+    #: send the body as it is (no Content-Length added), then close: a chunked body cut short, say
+    raw: bool = False
 
 
 @dataclass
@@ -129,7 +131,7 @@ class FakeDaemon:
             answer = answers.pop(0) if len(answers) > 1 else answers[0]
         reason = {200: "OK", 201: "Created", 204: "No Content"}.get(answer.status, "Error")
         out = f"HTTP/1.1 {answer.status} {reason}\r\n"
-        length = {} if answer.open_ended else {"Content-Length": str(len(answer.body))}
+        length = {} if answer.open_ended or answer.raw else {"Content-Length": str(len(answer.body))}
         for key, value in {**answer.headers, **length, "Connection": "close"}.items():
             out += f"{key}: {value}\r\n"
         conn.sendall(out.encode() + b"\r\n" + answer.body)

@@ -423,3 +423,20 @@ def test_search_json_and_table_headers_as_docker(fake: FakeDaemon, docker_config
                             '"StarCount":"3"}\n')
     table = moor(fake, docker_config, "search", "--format", "table {{.Name}}\t{{json .IsAutomated}}", "tool")
     assert table.stdout == 'NAME        AUTOMATED\nteam/tool   "[OK]"\n'
+
+
+@pytest.mark.parametrize("cut", ["in a chunk", "between chunks", "short of its length"])
+def test_a_stream_cut_short_is_unexpected_eof(fake: FakeDaemon, docker_config: Path, cut: str) -> None:
+    from unit.fakedaemon import Answer
+
+    line = b'{"status":"Pulling from library/busybox","id":"latest"}\r\n'
+    if cut == "short of its length":
+        answer = Answer(200, line, {"Content-Type": "application/json", "Content-Length": "500"}, raw=True)
+    else:
+        chunk = b"%x\r\n%s\r\n" % (len(line), line)
+        body = chunk + (b"40\r\n{\"status\":\"Pull" if cut == "in a chunk" else b"")
+        answer = Answer(200, body, {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}, raw=True)
+    fake.on("POST", "/images/create", answer)
+    result = moor(fake, docker_config, "pull", "busybox")
+    assert (result.exit_code, result.stderr) == (1, "unexpected EOF\n")
+    assert result.stdout == "Using default tag: latest\nlatest: Pulling from library/busybox\n"

@@ -165,11 +165,14 @@ def with_login_retry(command: str, domain: str, attempt: Callable[[str], T]) -> 
 def show_progress(messages: Iterator[dict[str, Any]], out: TextIO, terminal: bool, width: int) -> None:
     """Draw a progress stream; a stream error or a broken answer raises :class:`~moor.cli.progress.StreamError`."""
     from moor.cli.progress import StreamError, display_stream
+    from moor.client import ConnectError
 
     try:
         display_stream(messages, out, terminal, width)
     except ValueError as err:  # a line that is not JSON
         raise StreamError(f"invalid character in the daemon's answer: {err}") from None
+    except ConnectError:  # the answer stopped short: moord went away mid-stream
+        raise StreamError("unexpected EOF") from None
     except KeyboardInterrupt:  # Ctrl-C: leave (moord stops the transfer when its client goes), as a signal would
         out.write("\n" if terminal else "")
         sys.exit(130)
