@@ -153,13 +153,16 @@ class OverlayDriver:
             except FileExistsError:
                 continue
 
-    def _write_meta(self, temp: str, short: str, lower: list[str]) -> None:
+    def _write_meta(self, temp: str, short: str, lower: list[str], fsync: bool = True) -> None:
+        """The ``link`` and ``lower`` files, each fsynced unless ``fsync`` is false (a layer's apply: the
+        syncfs before its rename into place makes them durable with its content, in one journal commit)."""
         files = {"link": short, "lower": ":".join(lower)} if lower else {"link": short}
         for name, text in files.items():
             with open(os.path.join(temp, name), "w") as handle:
                 handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
 
     def _publish(self, key: str, parent: str | None, temp: str) -> None:
         """Rename the complete ``temp`` into place (under the tree lock, after the last checks)."""
@@ -194,7 +197,7 @@ class OverlayDriver:
             temp, short, link = self._new_key_dir(key)
             os.mkdir(os.path.join(temp, "diff"), 0o755)
             os.mkdir(os.path.join(temp, "merged"), 0o700)
-            self._write_meta(temp, short, lower)
+            self._write_meta(temp, short, lower, fsync=False)
             size = self._extract(temp, diff)
             if size is None:
                 size = usage(os.path.join(temp, "diff"))
