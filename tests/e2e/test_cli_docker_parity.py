@@ -107,6 +107,9 @@ CASES: dict[str, Case] = {
                         None, None),
     "search-format": (["search", "--format", "{{.Name}}: {{.IsOfficial}} {{.IsAutomated}}", "--limit", "3", "x"],
                       {("GET", "/images/search"): [json_answer(RESULTS)]}, None, None),
+    "search-filters": (["search", "-f", "stars=3", "--filter", " IS-OFFICIAL = true ", "-f", "stars=10", "x"],
+                       {("GET", "/images/search"): [json_answer(RESULTS)]}, None, None),
+    "search-bad-filter": (["search", "-f", "stars", "x"], {}, None, None),
     "search-json": (["search", "--format", "{{json .}}", "busy"], {("GET", "/images/search"): [
         json_answer(RESULTS)]}, None, None),
     "search-table": (["search", "--format", "table {{.Name}}\t{{json .IsOfficial}}", "busy"],
@@ -172,7 +175,8 @@ def _run(cli: list[str], case: Case, root: Path) -> tuple[Any, ...]:
     files = {name: (config_dir / name).read_text() for name in os.listdir(config_dir)}
     helper = db.read_text() if db.exists() else ""
     helper_log = (root / "helper.json.log").read_text() if (root / "helper.json.log").exists() else ""
-    return (result.returncode, result.stdout.decode(), result.stderr.decode().replace(str(config_dir), "CFG"),
+    stderr = result.stderr.decode().replace(str(config_dir), "CFG").replace("See 'moor ", "See 'docker ")
+    return (result.returncode, result.stdout.decode(), stderr,
             requests, files, helper, helper_log)
 
 

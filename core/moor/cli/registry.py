@@ -477,6 +477,23 @@ def tabwriter(rows: list[list[str]], min_width: int = 10, padding: int = 3) -> N
         click.echo("".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + (row[-1] if row else ""))
 
 
+def search_filters(values: tuple[str, ...]) -> str | None:
+    """``-f key=value`` flags as the docker CLI sends them (``filters.ToJSON``: ``{"key": {"value": true}}``,
+    key lower-cased, both trimmed); a flag without ``=`` is its usage error."""
+    from moor.cli.credentials import go_json
+
+    result: dict[str, dict[str, bool]] = {}
+    for value in values:
+        if not value:
+            continue
+        key, sep, rest = value.partition("=")
+        if not sep:  # a usage error: main() adds "See 'moor search --help'." and exits 125
+            raise click.UsageError(f'invalid argument "{value}" for "-f, --filter" flag: bad format of filter '
+                                   "(expected name=value)", click.get_current_context())
+        result.setdefault(key.strip().lower(), {})[rest.strip()] = True
+    return go_json({key: dict(sorted(values.items())) for key, values in sorted(result.items())}) if result else None
+
+
 @click.command("search")
 @click.argument("term")
 @click.option("-f", "--filter", "filters", multiple=True, help="Filter output based on conditions provided")
@@ -487,11 +504,8 @@ def tabwriter(rows: list[list[str]], min_width: int = 10, padding: int = 3) -> N
 def search(ctx: click.Context, term: str, filters: tuple[str, ...], format_: str, limit: int,
            no_trunc: bool) -> None:
     """Search the Docker Hub for images."""
-    from moor.cli.queryflags import filters_param
-
     client = client_of(ctx)
-    params = {"term": term, "limit": limit if limit > 0 else None,
-              "filters": filters_param(tuple(f for f in filters if f))}
+    params = {"term": term, "limit": limit if limit > 0 else None, "filters": search_filters(filters)}
     index = search_index(term)
 
     def attempt(header: str) -> tuple[Any, dict[str, str]]:
