@@ -53,11 +53,41 @@ def test_gzip_members_and_zstd_frames_are_concatenated() -> None:
     assert _read_all(packer.compress(DATA[:half]) + packer.compress(DATA[half:])) == DATA
 
 
-@pytest.mark.parametrize("kind", ["gzip", "xz", "bzip2"])
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "xz", "bzip2"])
 def test_truncated_data_is_refused(kind: str) -> None:
     packed = PACKERS[kind](DATA)
     with pytest.raises(InvalidParameter, match=r"^layer x: (truncated|corrupt) compressed data"):
         _read_all(packed[: len(packed) * 2 // 3])
+
+
+def _zstd_frames() -> bytes:
+    """Two frames (with and without checksum, one with its size), a skippable frame between them."""
+    first = zstandard.ZstdCompressor(level=3, write_checksum=True).compress(DATA[:200_000])
+    skippable = (0x184D2A53).to_bytes(4, "little") + (5).to_bytes(4, "little") + b"hello"
+    packer = zstandard.ZstdCompressor(level=1, write_content_size=False)
+    with io.BytesIO() as out:
+        with packer.stream_writer(out, closefd=False) as writer:
+            writer.write(DATA[200_000:])
+        second = out.getvalue()
+    return first + skippable + second
+
+
+def test_zstd_frames_skippable_frames_and_checksums() -> None:
+    assert _read_all(_zstd_frames()) == DATA
+
+
+def test_zstd_cut_anywhere_but_between_frames_is_refused() -> None:
+    packed = _zstd_frames()
+    boundaries = {0}
+    skippable = packed.index((0x184D2A53).to_bytes(4, "little"))
+    boundaries |= {skippable, skippable + 13, len(packed)}
+    for cut in sorted({*range(4, 40), *range(skippable - 8, skippable + 20), *range(len(packed) - 40, len(packed)),
+                       *range(1000, len(packed), 9973)}):
+        if cut in boundaries:
+            continue
+        with pytest.raises(InvalidParameter, match=r"^layer x: (truncated|corrupt) compressed data"):
+            _read_all(packed[:cut])
+    assert _read_all(packed[:skippable]) == DATA[:200_000]  # whole frames: a shorter, valid stream
 
 
 @pytest.mark.parametrize("kind", ["gzip", "zstd", "xz", "bzip2"])

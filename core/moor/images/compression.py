@@ -78,6 +78,87 @@ def _read_up_to(raw: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
+class _ZstdFrames:
+    """Follows the frames and blocks of a zstd stream as its bytes go by (RFC 8878), to tell whether
+    it ended on a frame boundary: zstandard's reader takes an input cut inside a frame for a short one.
+
+    Only the headers are read (3 bytes per block of up to 128 KiB); what is not zstd is left to the
+    decoder to refuse (the follower then stops judging).
+    """
+
+    _MAGIC = 0xFD2FB528
+    _SKIPPABLE = 0x184D2A50  # ... to 0x184D2A5F
+    _FCS_SIZES = (0, 2, 4, 8)
+    _DID_SIZES = (0, 1, 2, 4)
+
+    def __init__(self) -> None:
+        self._header = bytearray()
+        self._need = 4  # bytes of the next header to gather
+        self._then = self._frame_start  # what parses them
+        self._skip = 0  # bytes to pass over (block content, skippable frame, checksum)
+        self._checksum = False
+        self.lost = False  # not zstd any more: the decoder says why
+
+    @property
+    def at_boundary(self) -> bool:
+        """Whether the bytes so far end exactly after a whole frame (or are not zstd)."""
+        return self.lost or (self._then == self._frame_start and not self._header and not self._skip)
+
+    def feed(self, data: memoryview) -> None:
+        position, end = 0, len(data)
+        while position < end and not self.lost:
+            if self._skip:
+                step = min(self._skip, end - position)
+                self._skip -= step
+                position += step
+                continue
+            step = min(self._need - len(self._header), end - position)
+            self._header += data[position:position + step]
+            position += step
+            if len(self._header) == self._need:
+                header = bytes(self._header)
+                self._header.clear()
+                self._then(header)
+
+    def _expect(self, count: int, then: Any) -> None:
+        self._need, self._then = count, then
+
+    def _frame_start(self, header: bytes) -> None:
+        magic = int.from_bytes(header, "little")
+        if magic == self._MAGIC:
+            self._expect(1, self._descriptor)
+        elif magic & 0xFFFFFFF0 == self._SKIPPABLE:
+            self._expect(4, self._skippable_size)
+        else:
+            self.lost = True
+
+    def _skippable_size(self, header: bytes) -> None:
+        self._skip = int.from_bytes(header, "little")
+        self._expect(4, self._frame_start)
+
+    def _descriptor(self, header: bytes) -> None:
+        flags = header[0]
+        single_segment = bool(flags & 0x20)
+        fcs = self._FCS_SIZES[flags >> 6] or (1 if single_segment else 0)
+        self._checksum = bool(flags & 0x04)
+        rest = (0 if single_segment else 1) + self._DID_SIZES[flags & 0x03] + fcs
+        self._skip = rest
+        self._expect(3, self._block)
+
+    def _block(self, header: bytes) -> None:
+        value = int.from_bytes(header, "little")
+        last, kind, size = value & 1, (value >> 1) & 3, value >> 3
+        if kind == 3:
+            self.lost = True
+            return
+        self._skip = 1 if kind == 1 else size
+        if last:
+            self._skip += 4 if self._checksum else 0
+            self._expect(4, self._frame_start)
+        else:
+            self._expect(3, self._block)
+
+
 class _Source(io.RawIOBase):
     """The compressed side: already-peeked bytes, then the raw stream; counts what it hands out."""
 
@@ -88,6 +169,7 @@ class _Source(io.RawIOBase):
         self._close_raw = close_raw
         self.count = 0
         self.failed = False
+        self.frames: _ZstdFrames | None = None  # set for zstd: follows the frames going by
 
     def readable(self) -> bool:
         return True
@@ -106,6 +188,8 @@ class _Source(io.RawIOBase):
                 raise
             size = len(data)
             view[:size] = data
+        if self.frames is not None:
+            self.frames.feed(view[:size])
         self.count += size
         return size
 
@@ -143,6 +227,8 @@ class _Guarded(io.RawIOBase):
             if self._source.failed:
                 raise
             raise InvalidParameter(f"{self._what}: corrupt compressed data ({error})") from error
+        if size == 0 and self._source.frames is not None and not self._source.frames.at_boundary:
+            raise InvalidParameter(f"{self._what}: truncated compressed data (the stream ends inside a zstd frame)")
         self.count += size
         if self.count > BOMB_MIN_BYTES and self.count > BOMB_RATIO * max(self._source.count, 1):
             raise InvalidParameter(
@@ -168,6 +254,7 @@ def _decoder(kind: str, source: _Source, what: str) -> Any:
         return lzma.LZMAFile(cast("IO[bytes]", source), mode="rb")
     if kind == "bzip2":
         return bz2.BZ2File(source, mode="rb")
+    source.frames = _ZstdFrames()
     return zstandard.ZstdDecompressor().stream_reader(cast("IO[bytes]", source), read_across_frames=True)
 
 
