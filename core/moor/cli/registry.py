@@ -1,8 +1,8 @@
 """Registry commands: pull, push, login, logout, search (Docker 20.10's flags, output and exit codes).
 
 Credentials come from ``~/.docker/config.json`` (:mod:`moor.cli.credentials`) and travel in
-``X-Registry-Auth``; progress is drawn by :mod:`moor.cli.progress`. A registry that answers 401 to a pull,
-push or search gets the docker CLI's "Please login prior to ..." prompt, then one retry.
+``X-Registry-Auth``; progress is drawn by :mod:`moor.cli.progress`. A 401 to a pull, push or search asks
+for a login on a terminal ("Please login prior to ..."), then tries once more.
 """
 
 from __future__ import annotations
@@ -214,6 +214,20 @@ def pull_image(client: Client, reference: Reference, platform: str, out: TextIO,
 # ---------------------------------------------------------------------- pull / push
 
 
+def _reference_to_transfer(name: str, all_tags: bool, quiet: bool) -> Reference:
+    """The reference of a pull or push: ``-a`` takes a bare repository; without it a bare one means
+    ``latest`` (said on stdout unless ``-q``)."""
+    reference = parse_named(name)
+    named_only = not reference.tag and not reference.digest
+    if all_tags and not named_only:
+        fail("tag can't be used with --all-tags/-a")
+    if not all_tags and named_only:
+        reference = reference.with_tag("latest")
+        if not quiet:
+            click.echo("Using default tag: latest")
+    return reference
+
+
 def _trust_option(function: Any) -> Any:
     return click.option("--disable-content-trust", is_flag=True, default=True,
                         help="Skip image verification (default true)")(function)
@@ -232,14 +246,7 @@ def pull(ctx: click.Context, name: str, all_tags: bool, disable_content_trust: b
     """Pull an image or a repository from a registry."""
     from moor.cli.progress import Discard, StreamError
 
-    reference = parse_named(name)
-    named_only = not reference.tag and not reference.digest
-    if all_tags and not named_only:
-        fail("tag can't be used with --all-tags/-a")
-    if not all_tags and named_only:
-        reference = reference.with_tag("latest")
-        if not quiet:
-            click.echo("Using default tag: latest")
+    reference = _reference_to_transfer(name, all_tags, quiet)
     out: Any = Discard() if quiet else sys.stdout
     try:
         pull_image(client_of(ctx), reference, platform, out, all_tags)
@@ -258,14 +265,7 @@ def push(ctx: click.Context, name: str, all_tags: bool, disable_content_trust: b
     """Push an image or a repository to a registry."""
     from moor.cli.progress import Discard, StreamError
 
-    reference = parse_named(name)
-    named_only = not reference.tag and not reference.digest
-    if all_tags and not named_only:
-        fail("tag can't be used with --all-tags/-a")
-    if not all_tags and named_only:
-        reference = reference.with_tag("latest")
-        if not quiet:
-            click.echo("Using default tag: latest")
+    reference = _reference_to_transfer(name, all_tags, quiet)
     if reference.digest:
         fail("cannot push a digest reference")
     client = client_of(ctx)
