@@ -28,26 +28,29 @@ def _pull_options(function: Any) -> Any:
                         help='Pull image before running ("always"|"missing"|"never")')(function)
 
 
-def _named_image(image: str, strict: bool) -> Any:
-    """The image as a reference to pull (``latest`` when it names no tag), or None for an image ID
-    (``ParseAnyReference``). A name that cannot be parsed fails when ``strict`` (``--pull always``) and is None
-    otherwise (the daemon's answer then stands)."""
-    import re
-
+def _image_to_pull(image: str) -> Any:
+    """``--pull always``: the image as a reference to pull (``latest`` when it names no tag); an image ID or
+    a bad name fails with the docker CLI's words and exit 125."""
     from moor.cli.registry import parse_named
 
-    if re.fullmatch(r"(sha256:)?[a-f0-9]{64}", image) and not strict:
-        return None
-    if not strict:
-        from moor.errors import InvalidParameter
-        from moor.images.reference import parse
-
-        try:
-            return parse(image)
-        except InvalidParameter:
-            return None
     reference = parse_named(image, ENGINE_ERROR)
     return reference if reference.tag or reference.digest else reference.with_tag("latest")
+
+
+def _missing_image(image: str) -> Any:
+    """The image a create found missing, as a reference to pull; None for an image ID (``ParseAnyReference``
+    takes it as a digest: nothing to pull) or a name that does not parse (the daemon's answer then stands)."""
+    import re
+
+    from moor.errors import InvalidParameter
+    from moor.images.reference import parse
+
+    if re.fullmatch(r"(sha256:)?[a-f0-9]{64}", image):
+        return None
+    try:
+        return parse(image)
+    except InvalidParameter:
+        return None
 
 
 def _pull_for_create(client: Client, reference: Any, platform: str) -> None:
@@ -69,11 +72,11 @@ def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missin
         fail(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"', ENGINE_ERROR)
     params = {"name": name or None, "platform": platform or None}
     if pull == "always":
-        _pull_for_create(client, _named_image(body["Image"], strict=True), platform)
+        _pull_for_create(client, _image_to_pull(body["Image"]), platform)
     try:
         reply = client.call("POST", "/containers/create", params, body=body)
     except DaemonError as err:
-        reference = _named_image(body["Image"], strict=False) if pull == "missing" else None
+        reference = _missing_image(body["Image"]) if pull == "missing" else None
         if err.status != 404 or "No such image" not in err.message or reference is None:
             fail(f"Error response from daemon: {err.message}", ENGINE_ERROR)
         click.echo(f"Unable to find image '{reference.familiar}' locally", err=True)
