@@ -440,3 +440,10 @@ def test_a_stream_cut_short_is_unexpected_eof(fake: FakeDaemon, docker_config: P
     result = moor(fake, docker_config, "pull", "busybox")
     assert (result.exit_code, result.stderr) == (1, "unexpected EOF\n")
     assert result.stdout == "Using default tag: latest\nlatest: Pulling from library/busybox\n"
+
+
+def test_pull_always_needs_a_name(fake: FakeDaemon, docker_config: Path) -> None:
+    result = moor(fake, docker_config, "run", "--pull", "always", "a" * 64)
+    assert (result.exit_code, result.stderr) == (
+        125, f"invalid repository name ({'a' * 64}), cannot specify 64-byte hexadecimal strings\n")
+    assert fake.requests == []
