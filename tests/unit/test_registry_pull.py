@@ -523,3 +523,34 @@ def test_a_disk_error_is_one_line_and_not_retried(setup: Setup, monkeypatch: pyt
     assert len(setup.registry.blob_requests) == 1  # the config only: no retry of a disk error
     assert setup.store.images() == [] and built
 
+
+def test_listing_images_does_not_wait_for_a_layer_being_applied(setup: Setup) -> None:
+    built = setup.registry.add_image("latest", LAYERS)
+    applying, release = threading.Event(), threading.Event()
+    real = setup.store.storage
+
+    class Slow:
+        """The storage driver, holding each apply until the test releases it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def apply_layer(self, key: str, parent: str | None, diff: Any) -> int:
+            applying.set()
+            assert release.wait(30)
+            return int(real.apply_layer(key=key, parent=parent, diff=diff))
+
+    setup.store.storage = Slow()  # type: ignore[assignment]
+    puller = threading.Thread(target=setup.pull, args=("busybox",))
+    puller.start()
+    assert applying.wait(30)
+    listed: list[int] = []
+    lister = threading.Thread(target=lambda: listed.append(len(setup.images.store.images()) + len(setup.store.refs())))
+    lister.start()
+    lister.join(5)
+    answered_meanwhile = list(listed)
+    release.set()
+    puller.join(30)
+    assert answered_meanwhile == [0]  # answered while the apply was held
+    assert setup.images.resolve("busybox").id == built.config_digest
+

@@ -148,7 +148,13 @@ class ImageStore:
             os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
         self._refs: dict[str, str] = (read_json(self._refs_path, {}) or {}).get("refs", {})
         self._images: dict[str, ImageRecord] = {}
+        self._chain_locks: dict[str, threading.Lock] = {}
         self._load_images()
+
+    def _applying(self, chain: str) -> threading.Lock:
+        """The lock held while the layer ``chain`` is applied (one apply of a chain at a time)."""
+        with self.lock:
+            return self._chain_locks.setdefault(chain, threading.Lock())
 
     # ------------------------------------------------------------------ paths
 
@@ -204,13 +210,15 @@ class ImageStore:
         With ``diff_id`` known (load, pull) the tar goes straight into the
         storage driver and is verified as it passes; a mismatch removes the
         layer again. Without it (import, commit) the tar is first spooled to
-        a temp file to learn its digest. An existing layer is reused.
+        a temp file to learn its digest. An existing layer is reused. The
+        store's lock is not held meanwhile (listing images does not wait for a
+        pull); applies of different layers may run at once.
         """
         if diff_id is None:
             with self.spooled(stream) as (spool, digest):
                 return self.add_layer(parent, spool, digest)
         chain = chain_id(parent, diff_id)
-        with self.lock:
+        with self._applying(chain):  # not the store's lock: listing images must not wait for an apply
             existing = self.get_layer(chain)
             if existing is not None:
                 DigestingReader(stream).drain()
