@@ -90,17 +90,3 @@ def open_dir(root_fd: int, parts: list[bytes], create: bool, entry: str, mode: i
         os.close(fd)
         raise
     return fd
-
-
-def open_file(root: str, relative: bytes, flags: int = os.O_RDONLY) -> int:
-    """Open the file ``relative`` under the directory ``root`` without following links."""
-    parts = relative.split(b"/")
-    root_fd = os.open(root, DIR_FLAGS)
-    try:
-        parent = open_dir(root_fd, parts[:-1], create=False, entry=os.fsdecode(relative))
-    finally:
-        os.close(root_fd)
-    try:
-        return os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-    finally:
-        os.close(parent)

@@ -29,7 +29,7 @@ from typing import IO
 from zlib_ng import gzip_ng
 
 from moor.errors import MoorError
-from moor_storage_overlay.safepath import open_file
+from moor_storage_overlay.safepath import DIR_FLAGS, NotInTree, open_dir
 
 MAGIC = b"moor-tar-split/1\n"
 FILE_NAME = "tar-split.gz"
@@ -38,6 +38,8 @@ RAW_CHUNK = 1 << 20
 COPY_CHUNK = 1 << 20
 #: Records are gathered up to this many bytes before they are compressed (one call per batch, not per record).
 WRITE_BATCH = 1 << 18
+#: Reassembled tar pieces: headers and small files are gathered up to this many bytes before they go out.
+OUT_BATCH = 1 << 18
 #: zlib-ng's fastest level: the file is mostly tar headers, which compress well at any level.
 COMPRESS_LEVEL = 1
 _RAW = struct.Struct(">I")
@@ -158,14 +160,57 @@ def _read_exact(handle: gzip.GzipFile, count: int, what: str) -> bytes:
     return data
 
 
+class _Contents:
+    """Opens the files whose contents the tar-split refers to, for :func:`reassemble`.
+
+    Displaced contents are in ``tar-split.data/<n>`` (listed once); the others are under ``diff``,
+    reached without following links, the parent directory kept open while files of the same
+    directory follow one another (a layer's files come directory by directory).
+    """
+
+    def __init__(self, layer_dir: str, what: str) -> None:
+        self.what = what
+        self.data_dir = os.path.join(layer_dir, DATA_DIR)
+        try:
+            self.displaced = set(os.listdir(self.data_dir))
+        except FileNotFoundError:
+            self.displaced = set()
+        self.root_fd = os.open(os.path.join(layer_dir, "diff"), DIR_FLAGS)
+        self._parent: tuple[bytes, int] | None = None
+
+    def open(self, relative: bytes, number: int) -> int:
+        if str(number) in self.displaced:
+            return os.open(os.path.join(self.data_dir, str(number)), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        folder, _, base = relative.rpartition(b"/")
+        if self._parent is None or self._parent[0] != folder:
+            self._forget_parent()
+            try:
+                fd = open_dir(self.root_fd, folder.split(b"/") if folder else [], create=False,
+                              entry=os.fsdecode(relative))
+            except NotInTree:
+                raise MoorError(f"{self.what}: the file {os.fsdecode(relative)!r} is gone") from None
+            self._parent = (folder, fd)
+        return os.open(base, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._parent[1])
+
+    def _forget_parent(self) -> None:
+        if self._parent is not None:
+            os.close(self._parent[1])
+            self._parent = None
+
+    def close(self) -> None:
+        self._forget_parent()
+        os.close(self.root_fd)
+
+
 def reassemble(layer_dir: str, what: str) -> Iterator[bytes]:
-    """Yield the original tar of the layer in ``layer_dir`` chunk by chunk."""
-    diff_dir = os.path.join(layer_dir, "diff")
-    data_dir = os.path.join(layer_dir, DATA_DIR)
+    """Yield the original tar of the layer in ``layer_dir``, in pieces of about :data:`OUT_BATCH` bytes
+    (headers and small files gathered, large contents as they are read)."""
     try:
         handle = gzip_ng.open(os.path.join(layer_dir, FILE_NAME), "rb")
+        contents = _Contents(layer_dir, what)
     except OSError as err:
         raise MoorError(f"cannot read the tar-split of {what}: {err.strerror or err}") from None
+    out = bytearray()
     with handle:
         try:
             if handle.read(len(MAGIC)) != MAGIC:
@@ -175,33 +220,42 @@ def reassemble(layer_dir: str, what: str) -> Iterator[bytes]:
                 kind = handle.read(1)
                 if kind == b"R":
                     (length,) = _RAW.unpack(_read_exact(handle, _RAW.size, what))
-                    yield _read_exact(handle, length, what)
+                    out += _read_exact(handle, length, what)
                 elif kind == b"F":
                     size, length = _FILE.unpack(_read_exact(handle, _FILE.size, what))
                     relative = _read_exact(handle, length, what)
-                    yield from _file_content(diff_dir, data_dir, relative, number, size, what)
+                    fd = contents.open(relative, number)
+                    try:
+                        left = size
+                        while left:
+                            data = os.read(fd, min(left, COPY_CHUNK))
+                            if not data:
+                                raise MoorError(f"{what}: the file {os.fsdecode(relative)!r} is shorter than when "
+                                                "it was applied")
+                            left -= len(data)
+                            if len(data) >= OUT_BATCH:
+                                if out:
+                                    yield bytes(out)
+                                    out.clear()
+                                yield data
+                            else:
+                                out += data
+                        if os.read(fd, 1):
+                            raise MoorError(f"{what}: the file {os.fsdecode(relative)!r} is longer than when it "
+                                            "was applied")
+                    finally:
+                        os.close(fd)
                     number += 1
                 elif kind == b"E":
+                    if out:
+                        yield bytes(out)
                     return
                 else:
                     raise MoorError(f"the tar-split of {what} is damaged")
+                if len(out) >= OUT_BATCH:
+                    yield bytes(out)
+                    out.clear()
         except (OSError, EOFError) as err:
             raise MoorError(f"cannot read the tar-split of {what}: {err}") from None
-
-
-def _file_content(diff_dir: str, data_dir: str, relative: bytes, number: int, size: int,
-                  what: str) -> Iterator[bytes]:
-    try:
-        fd = os.open(os.path.join(data_dir, str(number)), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        fd = open_file(diff_dir, relative)
-    with open(fd, "rb", closefd=True) as content:
-        left = size
-        while left:
-            data = content.read(min(left, COPY_CHUNK))
-            if not data:
-                raise MoorError(f"{what}: the file {os.fsdecode(relative)!r} is shorter than when it was applied")
-            left -= len(data)
-            yield data
-        if content.read(1):
-            raise MoorError(f"{what}: the file {os.fsdecode(relative)!r} is longer than when it was applied")
+        finally:
+            contents.close()

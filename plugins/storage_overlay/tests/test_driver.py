@@ -259,6 +259,27 @@ def test_duplicate_entries_keep_their_contents_aside(driver: Driver) -> None:
     assert read_all(driver.diff(key="dup")) == data
 
 
+def test_reassembly_in_many_directories_and_with_displaced_contents(driver: Driver) -> None:
+    entries = [tar_entry(f"d{i % 7}/sub{i % 3}/f{i}", bytes([i]) * (i * 37)) for i in range(60)]
+    entries += [tar_entry("d1/sub1/f1", b"again"), tar_entry("big", b"b" * (1 << 19)), tar_symlink("d9", "d1")]
+    data = build_tar(entries)
+    apply(driver, "many", data)
+    assert read_all(driver.diff(key="many")) == data
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda diff: os.unlink(f"{diff}/d/f"), "No such file"),
+    (lambda diff: shutil.rmtree(f"{diff}/d"), "the file 'd/f' is gone"),
+    (lambda diff: open(f"{diff}/d/f", "ab").write(b"more"), "the file 'd/f' is longer than when it was applied"),
+    (lambda diff: open(f"{diff}/d/f", "r+b").truncate(3), "the file 'd/f' is shorter than when it was applied"),
+])
+def test_reassembly_of_a_changed_layer_fails_cleanly(driver: Driver, change, message: str) -> None:
+    apply(driver, "changed", [tar_dir("d"), tar_entry("d/f", b"content")])
+    change(f"{home_of(driver)}/changed/diff")
+    with pytest.raises(MoorError, match=message):
+        read_all(driver.diff(key="changed"))
+
+
 def _gnu_tar(tmp_path, *options: str) -> bytes:
     source = tmp_path / "source"
     (source / "dir").mkdir(parents=True)
