@@ -43,6 +43,7 @@ from moor.registry.manifests import (
     Descriptor,
     ImageManifest,
     ManifestIndex,
+    Platform,
     choose_platform,
     is_digest,
     parse_manifest,
@@ -202,7 +203,7 @@ class PullService:
     # ------------------------------------------------------------------ one tag or digest
 
     def _resolve(self, target: reference.Reference, ref: str, chain: EndpointChain,
-                 platform_wanted: Any) -> tuple[str, ImageManifest]:
+                 platform_wanted: Platform) -> tuple[str, ImageManifest]:
         """The manifest digest to record (a list's own) and the image manifest for the platform."""
         shown = reference.Reference(target.domain, target.path, "" if is_digest(ref) else ref,
                                     ref if is_digest(ref) else "")
@@ -223,7 +224,7 @@ class PullService:
                                    "not an image")
         return fetched.digest, document
 
-    def _pull_one(self, target: reference.Reference, ref: str, chain: EndpointChain, platform_wanted: Any,
+    def _pull_one(self, target: reference.Reference, ref: str, chain: EndpointChain, platform_wanted: Platform,
                   emit: Emit) -> bool:
         """Pull the tag or digest ``ref``; return whether a reference changed (a newer image)."""
         manifest_digest, manifest = self._resolve(target, ref, chain, platform_wanted)
