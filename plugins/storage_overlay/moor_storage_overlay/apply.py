@@ -169,7 +169,11 @@ class LayerExtractor:
                     self._live[relative] = self.tarsplit.file(relative, member.size)
                     cursor = member.offset_data + member.size
                     recorder.discard(cursor)
-                    copy_data(archive.extractfile(member), fd, member.size, COPY_CHUNK)  # type: ignore[arg-type]
+                    # straight from the archive's stream (no file object per entry), which is at the data
+                    stream: Any = archive.fileobj
+                    if stream.tell() != member.offset_data:
+                        raise InvalidParameter(f"invalid layer tar: entry {name!r} is not where its header says")
+                    copy_data(stream, fd, member.size, COPY_CHUNK)
                     self._content_bytes += member.size
                 self._set_metadata(fd, None, member)
             finally:
