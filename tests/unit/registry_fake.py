@@ -65,6 +65,7 @@ class FakeBlob:
         self._fail_at = fail_at
         self._sent = offset
         self.closed = False
+        self.on_close: Any = None
 
     def read(self, size: int) -> bytes:
         if self._gate is not None:
@@ -78,6 +79,8 @@ class FakeBlob:
         return data
 
     def close(self) -> None:
+        if not self.closed and self.on_close is not None:
+            self.on_close()
         self.closed = True
 
 
@@ -93,6 +96,9 @@ class FakeRegistry:
         self.ignore_range = False
         self.down = False  # every call fails as an unreachable registry does
         self.blob_requests: list[tuple[str, int]] = []
+        self.configs: set[str] = set()
+        self.open_layers = 0  # layer blobs being read right now ...
+        self.most_open_layers = 0  # ... and the most at once
         self.manifest_requests: list[str] = []
         self.lock = threading.Lock()
 
@@ -123,6 +129,7 @@ class FakeRegistry:
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}}
         config_bytes = json.dumps(config).encode()
         config_digest = self.put_blob(config_bytes)
+        self.configs.add(config_digest)
         layer_digests = [self.put_blob(blob) for blob in blobs]
         manifest = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
                     "config": {"mediaType": DOCKER_CONFIG, "size": len(config_bytes), "digest": config_digest},
@@ -176,7 +183,17 @@ class FakeRegistry:
         if self.ignore_range:
             offset = 0
         fail_at = self.fail_at.pop(digest, None)
-        return FakeBlob(data[offset:], offset, len(data), self.gates.get(digest), fail_at)
+        blob = FakeBlob(data[offset:], offset, len(data), self.gates.get(digest), fail_at)
+        if digest not in self.configs:
+            with self.lock:
+                self.open_layers += 1
+                self.most_open_layers = max(self.most_open_layers, self.open_layers)
+            blob.on_close = self._layer_closed
+        return blob
+
+    def _layer_closed(self) -> None:
+        with self.lock:
+            self.open_layers -= 1
 
     def tags(self) -> list[str]:
         self._check()

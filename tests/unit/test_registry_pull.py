@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -553,4 +554,28 @@ def test_listing_images_does_not_wait_for_a_layer_being_applied(setup: Setup) ->
     puller.join(30)
     assert answered_meanwhile == [0]  # answered while the apply was held
     assert setup.images.resolve("busybox").id == built.config_digest
+
+
+def test_the_download_limit_holds_across_pulls(tmp_path: Path) -> None:
+    setup = Setup(tmp_path, RegistrySettings(max_concurrent_downloads=2))
+    one = setup.registry.add_image("one", LAYERS)
+    two = setup.registry.add_image("two", [{"a": "1"}, {"b": "2"}, {"c": "3"}])
+    gates = [setup.registry.gates.setdefault(d, threading.Event()) for d in one.layer_digests + two.layer_digests]
+    threads = [threading.Thread(target=setup.service.pull, args=("app", tag, "", AuthConfig(), False, lambda m: None))
+               for tag in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while setup.registry.open_layers < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # time for a third download to start, were it allowed to
+        assert setup.registry.open_layers == 2
+    finally:
+        for gate in gates:
+            gate.set()
+        for thread in threads:
+            thread.join(30)
+    assert setup.registry.most_open_layers == 2
+    assert setup.images.resolve("app:two").id == two.config_digest
 

@@ -153,6 +153,8 @@ class PullService:
         #: layer chains each running pull needs: a failing pull takes back only what no other one needs
         self._held: Counter[str] = Counter()
         self._held_lock = threading.Lock()
+        #: ``max_concurrent_downloads`` bounds the blobs being downloaded by all pulls together
+        self._downloading = threading.BoundedSemaphore(max(settings.max_concurrent_downloads, 1))
 
     # ------------------------------------------------------------------ entry point
 
@@ -341,36 +343,46 @@ class PullService:
 
     def _download(self, layer: _Layer, chain: EndpointChain, run: _Run) -> None:
         try:
-            descriptor = layer.descriptor
-            tracker = progress.ProgressTracker(run.send, layer.id, "Downloading", descriptor.size)
-
-            def on_bytes(count: int, offset: int) -> None:
-                if count == 0:
-                    tracker.current = offset
-                else:
-                    tracker.add(count)
-
-            def opener(offset: int) -> BlobStream:
-                return chain.any(lambda client: client.open_blob(descriptor.digest, offset))
-
-            for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-                try:
-                    layer.path = self.downloads.fetch(descriptor.digest, descriptor.size, opener, on_bytes,
-                                                      run.cancelled)
-                    break
-                except RegistryUnreachable as error:
-                    if attempt == DOWNLOAD_ATTEMPTS or run.cancelled():
-                        raise RegistryUnreachable(f"downloading {descriptor.digest}: {error}") from None
-                    delay = int(RETRY_DELAY * attempt) or 1
-                    log.info("download of %s failed (%s): retrying in %s s", descriptor.digest, error, delay)
-                    run.send(progress.update(layer.id, f"Retrying in {delay} second{'s' if delay != 1 else ''}"))
-                    if run.cancel.wait(RETRY_DELAY * attempt):
-                        raise Cancelled("pull cancelled") from None
-            run.send(progress.update(layer.id, "Verifying Checksum"))
-            run.send(progress.update(layer.id, "Download complete"))
-            layer.ready.set()
+            while not self._downloading.acquire(timeout=0.2):  # a slot shared by every pull, as Docker's
+                if run.cancelled():
+                    return
+            try:
+                self._fetch_layer(layer, chain, run)
+            finally:
+                self._downloading.release()
         except BaseException as error:  # noqa: BLE001  (handed to the pulling thread, which raises it)
             run.fail(error)
+
+    def _fetch_layer(self, layer: _Layer, chain: EndpointChain, run: _Run) -> None:
+        """Download and verify one layer's blob (retried on network errors), then mark it ready."""
+        descriptor = layer.descriptor
+        tracker = progress.ProgressTracker(run.send, layer.id, "Downloading", descriptor.size)
+
+        def on_bytes(count: int, offset: int) -> None:
+            if count == 0:
+                tracker.current = offset
+            else:
+                tracker.add(count)
+
+        def opener(offset: int) -> BlobStream:
+            return chain.any(lambda client: client.open_blob(descriptor.digest, offset))
+
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                layer.path = self.downloads.fetch(descriptor.digest, descriptor.size, opener, on_bytes,
+                                                  run.cancelled)
+                break
+            except RegistryUnreachable as error:
+                if attempt == DOWNLOAD_ATTEMPTS or run.cancelled():
+                    raise RegistryUnreachable(f"downloading {descriptor.digest}: {error}") from None
+                delay = int(RETRY_DELAY * attempt) or 1
+                log.info("download of %s failed (%s): retrying in %s s", descriptor.digest, error, delay)
+                run.send(progress.update(layer.id, f"Retrying in {delay} second{'s' if delay != 1 else ''}"))
+                if run.cancel.wait(RETRY_DELAY * attempt):
+                    raise Cancelled("pull cancelled") from None
+        run.send(progress.update(layer.id, "Verifying Checksum"))
+        run.send(progress.update(layer.id, "Download complete"))
+        layer.ready.set()
 
     def _apply_all(self, layers: list[_Layer], run: _Run, applied: list[str]) -> None:
         """Apply each missing layer in order, as soon as it is downloaded."""
