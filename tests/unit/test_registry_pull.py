@@ -441,6 +441,16 @@ def test_stale_downloads_expire(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == [os.path.basename(fresh)]
 
 
+def test_stale_downloads_go_when_the_service_starts(tmp_path: Path) -> None:
+    downloads = tmp_path / "image" / "downloads"
+    downloads.mkdir(parents=True)
+    old = downloads / ("a" * 64 + ".partial")
+    old.write_bytes(b"x")
+    os.utime(old, (0, 0))
+    Setup(tmp_path)
+    assert not old.exists()
+
+
 def test_a_corrupt_verified_blob_is_fetched_again(setup: Setup) -> None:
     built = setup.registry.add_image("latest", LAYERS)
     blob = built.layer_digests[0]

@@ -148,6 +148,7 @@ class PullService:
         self.settings = settings
         self.events = events
         self.downloads = BlobDownloads(downloads_dir)
+        self.downloads.expire()  # at every start too: a moord that never pulls again keeps no stale blob
         self.metadata = metadata if metadata is not None else DistributionMetadata(images.store.root)
         self._factory = client_factory if client_factory is not None else default_client_factory(settings)
         #: layer chains each running pull needs: a failing pull takes back only what no other one needs
