@@ -589,3 +589,11 @@ def test_the_download_limit_holds_across_pulls(tmp_path: Path) -> None:
     assert setup.registry.most_open_layers == 2
     assert setup.images.resolve("app:two").id == two.config_digest
 
+
+def test_a_blob_the_registry_lacks_leaves_no_file(setup: Setup) -> None:
+    built = setup.registry.add_image("latest", LAYERS)
+    del setup.registry.blobs[built.layer_digests[1]]
+    with pytest.raises(NotFound, match="blob unknown"):
+        setup.pull("busybox")
+    assert not any(name.startswith(built.layer_digests[1][7:]) for name in os.listdir(setup.downloads))
+

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import IO, Any, Protocol
 
 from moor.errors import InvalidParameter, MoorError
 
@@ -173,40 +173,48 @@ class BlobDownloads:
                         hasher.update(chunk)
                 if size and offset == size:
                     return True, "sha256:" + hasher.hexdigest()  # complete already
-        with open(partial, "ab" if offset else "wb") as handle:
-            if not offset:
-                handle.truncate(0)
-            stream = opener(offset)
-            try:
-                if stream.offset != offset:  # the registry ignored the Range: start again
-                    if stream.offset != 0:
-                        raise InvalidParameter(f"blob {digest}: the registry answered from byte {stream.offset} "
-                                               f"when asked for byte {offset}")
-                    handle.seek(0)
+        try:
+            with open(partial, "ab" if offset else "wb") as handle:
+                if not offset:
                     handle.truncate(0)
-                    hasher, offset = hashlib.sha256(), 0
-                resumed = offset > 0
-                if on_bytes is not None:
-                    on_bytes(0, offset)
-                received = offset
-                while True:
-                    if cancelled():
-                        raise Cancelled("pull cancelled")
-                    data = stream.read(_NET_CHUNK)
-                    if not data:
-                        break
-                    received += len(data)
-                    if size and received > size:
-                        os.unlink(partial)  # the open handle goes with the with block
-                        raise InvalidParameter(f"blob {digest}: the registry sent more than the {size} bytes "
-                                               "its descriptor says")
-                    handle.write(data)
-                    hasher.update(data)
+                stream = opener(offset)
+                try:
+                    if stream.offset != offset:  # the registry ignored the Range: start again
+                        if stream.offset != 0:
+                            raise InvalidParameter(f"blob {digest}: the registry answered from byte "
+                                                   f"{stream.offset} when asked for byte {offset}")
+                        handle.seek(0)
+                        handle.truncate(0)
+                        hasher, offset = hashlib.sha256(), 0
                     if on_bytes is not None:
-                        on_bytes(len(data), received)
-            finally:
-                stream.close()
-        return resumed, "sha256:" + hasher.hexdigest()
+                        on_bytes(0, offset)
+                    self._receive(stream, handle, hasher, offset, size, digest, on_bytes, cancelled)
+                finally:
+                    stream.close()
+        except BaseException:
+            if os.path.exists(partial) and os.path.getsize(partial) == 0:
+                os.unlink(partial)  # nothing came: leave no empty file behind
+            raise
+        return offset > 0, "sha256:" + hasher.hexdigest()
+
+    def _receive(self, stream: BlobStream, handle: IO[bytes], hasher: Any, received: int, size: int, digest: str,
+                 on_bytes: Callable[[int, int], None] | None, cancelled: Callable[[], bool]) -> None:
+        """Append what ``stream`` sends to ``handle`` (the partial file), hashing it on the way."""
+        while True:
+            if cancelled():
+                raise Cancelled("pull cancelled")
+            data = stream.read(_NET_CHUNK)
+            if not data:
+                return
+            received += len(data)
+            if size and received > size:
+                os.unlink(self.partial_path(digest))  # the open handle goes with its with block
+                raise InvalidParameter(f"blob {digest}: the registry sent more than the {size} bytes "
+                                       "its descriptor says")
+            handle.write(data)
+            hasher.update(data)
+            if on_bytes is not None:
+                on_bytes(len(data), received)
 
     def discard(self, digest: str) -> None:
         """Remove what is kept of ``digest`` (its layer is in the store now)."""
