@@ -246,7 +246,7 @@ class _Guarded(io.RawIOBase):
         super().close()
 
 
-def _decoder(kind: str, source: _Source, what: str) -> Any:
+def _decoder(kind: str, source: _Source) -> Any:
     """A file-like decompressor of ``kind`` reading from ``source``."""
     if kind == "gzip":
         return gzip_ng.GzipNGFile(fileobj=source, mode="rb")
@@ -371,7 +371,7 @@ def open_decompressed(raw: IO[bytes], what: str, *, close_raw: bool = False, ahe
     if kind == "none":
         return io.BufferedReader(source, buffer_size=_CHUNK)
     try:
-        decoder = _decoder(kind, source, what)
+        decoder = _decoder(kind, source)
     except BaseException:
         source.close()
         raise
