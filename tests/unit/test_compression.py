@@ -217,9 +217,10 @@ def test_ahead_stops_its_thread_when_closed_early() -> None:
 
 
 def test_open_layer_reads_ahead(tmp_path: pathlib.Path) -> None:
-    (tmp_path / "layer.gz").write_bytes(PACKERS["gzip"](DATA))
+    data = DATA * 10  # more than the pieces it may hold: the thread waits for the reader
+    (tmp_path / "layer.gz").write_bytes(PACKERS["gzip"](data))
     with compression.open_layer(str(tmp_path / "layer.gz")) as stream:
-        assert stream.read(10) == DATA[:10]
+        assert stream.read(10) == data[:10]
         assert _ahead_threads()
-        assert stream.read() == DATA[10:]
+        assert stream.read() == data[10:]
     assert not _ahead_threads()
