@@ -265,7 +265,8 @@ class _ReadAhead(io.RawIOBase):
     decompression runs on another core while the reader (a layer apply: tar parsing, file
     writes) works on the pieces already out. An error of the decompression or of the source
     (a corrupt stream, the bomb guard, a cancelled download) is raised by the read that reaches
-    its position, and by every read after it. Closing stops the thread and closes ``inner``.
+    the piece it happened in (the bytes decoded before it in that piece are not handed out), and by
+    every read after it. Closing stops the thread and closes ``inner``.
     """
 
     def __init__(self, inner: IO[bytes]) -> None:
