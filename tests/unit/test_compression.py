@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import gc
 import gzip
 import io
 import lzma
@@ -224,3 +225,12 @@ def test_open_layer_reads_ahead(tmp_path: pathlib.Path) -> None:
         assert _ahead_threads()
         assert stream.read() == data[10:]
     assert not _ahead_threads()
+
+
+def test_ahead_stream_dropped_without_close_stops_its_thread() -> None:
+    raw = io.BytesIO(PACKERS["gzip"](DATA * 20))
+    stream = open_decompressed(raw, "layer x", close_raw=True, ahead=True)
+    assert stream.read(10) == DATA[:10]
+    del stream
+    gc.collect()
+    assert not _ahead_threads() and raw.closed

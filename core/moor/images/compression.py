@@ -258,6 +258,27 @@ def _decoder(kind: str, source: _Source) -> Any:
     return zstandard.ZstdDecompressor().stream_reader(cast("IO[bytes]", source), read_across_frames=True)
 
 
+def _fill(inner: IO[bytes], pieces: queue.Queue[bytes | BaseException], stop: threading.Event) -> None:
+    """The body of a :class:`_ReadAhead` thread: pieces of ``inner`` (then b"", or the error) into ``pieces``."""
+
+    def hand(item: bytes | BaseException) -> None:
+        while not stop.is_set():
+            try:
+                pieces.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    try:
+        while not stop.is_set():
+            piece = inner.read(AHEAD_CHUNK)
+            hand(piece)
+            if not piece:
+                return
+    except BaseException as error:  # noqa: BLE001  (handed to the reader, which raises it)
+        hand(error)
+
+
 class _ReadAhead(io.RawIOBase):
     """Decompresses ``inner`` in a thread of its own, :data:`AHEAD_DEPTH` pieces ahead of the reader.
 
@@ -277,26 +298,11 @@ class _ReadAhead(io.RawIOBase):
         self._pending = memoryview(b"")
         self._error: BaseException | None = None
         self._ended = False
-        self._thread = threading.Thread(target=self._fill, name="decompress-ahead", daemon=True)
+        # the thread holds the queue, the event and ``inner``, not this object: a stream dropped without
+        # close() is collected, and its finalizer's close() stops the thread
+        self._thread = threading.Thread(target=_fill, args=(inner, self._pieces, self._stop),
+                                        name="decompress-ahead", daemon=True)
         self._thread.start()
-
-    def _fill(self) -> None:
-        try:
-            while not self._stop.is_set():
-                piece = self._inner.read(AHEAD_CHUNK)
-                self._hand(piece)
-                if not piece:
-                    return
-        except BaseException as error:  # noqa: BLE001  (handed to the reader, which raises it)
-            self._hand(error)
-
-    def _hand(self, item: bytes | BaseException) -> None:
-        while not self._stop.is_set():
-            try:
-                self._pieces.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
     def readable(self) -> bool:
         return True
