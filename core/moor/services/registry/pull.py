@@ -68,6 +68,8 @@ DOWNLOAD_ATTEMPTS = 3
 #: ... waiting this many seconds times the attempt number in between (Docker: 5, 10, 15, ...).
 RETRY_DELAY = 1.0
 _CHUNK = 1 << 16
+#: The applier's last message: every layer is in (or the pull failed); not for the client.
+APPLIER_DONE: dict[str, Any] = {}
 
 
 @dataclass
@@ -340,6 +342,8 @@ class PullService:
                 if not applier.is_alive() and run.messages.empty():
                     return
                 continue
+            if message is APPLIER_DONE:
+                return
             emit(message)  # raises when the client went away: the caller cancels
 
     def _download(self, layer: _Layer, chain: EndpointChain, run: _Run) -> None:
@@ -398,6 +402,8 @@ class PullService:
                 parent = layer.chain
         except BaseException as error:  # noqa: BLE001  (handed to the pulling thread, which raises it)
             run.fail(error)
+        finally:
+            run.send(APPLIER_DONE)  # the pump stops now, not at its next 0.2 s timeout
 
     def _apply(self, layer: _Layer, parent: str | None, run: _Run, applied: list[str]) -> None:
         tracker = progress.ProgressTracker(run.send, layer.id, "Extracting", layer.descriptor.size)
