@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 
 from moor.testing.daemon import DaemonProcess
+from moor.testing.dockerd import private_dockerd
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,59 +46,6 @@ def docker_cli(bridge: bool = False) -> Iterator[tuple[list[str], dict[str, str]
 def private_daemon(config_text: str = "") -> Iterator[DaemonProcess]:
     with DaemonProcess(config_text=config_text) as daemon:
         yield daemon
-
-
-@contextlib.contextmanager
-def private_dockerd(bridge: bool = False, base: str | None = None) -> Iterator[str | None]:
-    """A dockerd with its own data root and socket and no iptables rules; None if not installed.
-
-    Without ``bridge`` it has no default bridge network. With it, its default ``bridge``
-    network is a Linux bridge of its own (``mbd<hex>``, a random 10.199.x.0/24; never
-    docker0), removed afterwards; containers reach the host through it and published
-    ports go through docker-proxy (no NAT rules, as ``--iptables=false``). Its directory is made
-    in ``base`` (default: the temp directory).
-    """
-    import secrets
-    import signal
-    import time
-
-    binary = shutil.which("dockerd")
-    if binary is None:
-        yield None
-        return
-    root = tempfile.mkdtemp(prefix="moor-bench-dockerd-", dir=base)
-    socket = os.path.join(root, "docker.sock")
-    bridge_name = ""
-    network_args = ["--bridge=none"]
-    if bridge:
-        bridge_name = "mbd" + secrets.token_hex(4)
-        subprocess.run(["ip", "link", "add", bridge_name, "type", "bridge"], check=True)
-        subprocess.run(["ip", "addr", "add", f"10.199.{secrets.randbelow(250)}.1/24", "dev", bridge_name], check=True)
-        subprocess.run(["ip", "link", "set", bridge_name, "up"], check=True)
-        network_args = [f"--bridge={bridge_name}"]
-    process = subprocess.Popen(
-        [binary, "--data-root", os.path.join(root, "data"), "--exec-root", os.path.join(root, "exec"),
-         "--pidfile", os.path.join(root, "docker.pid"), "-H", f"unix://{socket}", "--iptables=false",
-         "--ip6tables=false", *network_args, "--storage-driver=overlay2"],
-        stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "dockerd.log"), "wb"), start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ping = subprocess.run(["docker", "-H", f"unix://{socket}", "version"], capture_output=True)
-            if ping.returncode == 0:
-                break
-            time.sleep(0.2)
-        yield f"unix://{socket}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        subprocess.run(["umount", "-R", "-l", root], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
-        if bridge_name:
-            subprocess.run(["ip", "link", "del", bridge_name], capture_output=True)
 
 
 def print_side_by_side(title: str, moor: dict[str, float], docker: dict[str, float] | None, width: int = 42,

@@ -41,13 +41,14 @@ from typing import IO, Any, cast
 sys.path.insert(0, os.path.dirname(__file__))
 
 import zstandard
-from common import moor_cli, print_side_by_side, private_dockerd
+from common import moor_cli, print_side_by_side
 from registry_image import write_bench_archive, write_layers
 from zlib_ng import zlib_ng
 
 from moor.images.compression import open_decompressed
 from moor.testing.conformance import load_driver
 from moor.testing.daemon import DaemonProcess, unmount_under
+from moor.testing.dockerd import private_dockerd
 from moor.testing.registry import TestRegistry
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
