@@ -1,10 +1,10 @@
 """Crash-point testing: kill -9 moord in the middle of an operation, start it again, check what is left.
 
-Each point picks an operation (image load, import, commit, container create, start, run, stop,
-remove, or moord's own start-up and recovery after an earlier kill), sends it, waits a random delay
-(0 to a little more than the operation's measured duration) and SIGKILLs moord, only moord: its
-monitors and containers live on, as they would. moord then starts again on the same data root, and
-the point checks that
+Each point picks an operation (image load, import, pull from a local docker-registry, commit,
+container create, start, run, stop, remove, or moord's own start-up and recovery after an earlier
+kill), sends it, waits a random delay (0 to a little more than the operation's measured duration)
+and SIGKILLs moord, only moord: its monitors and containers live on, as they would. moord then
+starts again on the same data root, and the point checks that
 
 * it starts and answers;
 * the store is whole (:mod:`moor.testing.storecheck`): images list and inspect, their layers exist, no
@@ -15,9 +15,11 @@ the point checks that
 * the containers that ran before the kill (the survivors) are re-adopted: still running, their process
   and their monitor alive, and they stop when asked at the end;
 * the container the operation was working on is whole or gone: inspect answers 200 or 404, and
-  ``rm -f`` removes it completely (checked again once it is gone).
+  ``rm -f`` removes it completely (checked again once it is gone);
+* a pull that was killed succeeds when it is asked again (resuming what the first one kept).
 
-``pull`` and ``build`` are not points: moor does neither yet (``/images/create`` only imports).
+``build`` is not a point: moor has no builder yet. A pull killed half-way keeps its verified and partial
+downloads (under ``image/downloads``, where they are no leftover): the next pull resumes them.
 
 Each point's operation and delay come from ``random.Random(f"{seed}-{index}")``: a failing point is
 replayed with the same seed and ``--first INDEX --points 1``. ``scripts/crash-points`` runs this
@@ -46,12 +48,12 @@ from moor.client import Client, ConnectError, DaemonError
 from moor.testing.archives import make_docker_archive
 from moor.testing.daemon import DaemonProcess, processes_under
 from moor.testing.leaks import frozen, leaks
+from moor.testing.registry import TestRegistry
 from moor.testing.storecheck import check_store
 
-OPERATIONS = ("load", "import", "commit", "create", "start", "run", "stop", "remove", "recover")
+OPERATIONS = ("load", "import", "pull", "commit", "create", "start", "run", "stop", "remove", "recover")
 #: operations Docker has that moor does not do yet: no point can kill moord in them
-NOT_AVAILABLE = {"pull": "moor does not pull images yet (/images/create only imports)",
-                 "build": "moor has no builder yet (/build is not served)"}
+NOT_AVAILABLE = {"build": "moor has no builder yet (/build is not served)"}
 SURVIVORS = ("cp-survivor-bridge", "cp-survivor-net")
 COMMIT_SOURCE = "cp-commit-source"
 NETWORK = "cp-net"
@@ -90,6 +92,7 @@ class CrashBench:
         self.seed = seed
         self.log = log or (lambda _text: None)
         self.daemon = DaemonProcess(os.path.join(self.root, "daemon"))
+        self.registry = TestRegistry("plain")  # what ``pull`` pulls from (the load archive's image)
         self.client: Client = self.daemon.client()
         self.archive = os.path.join(self.root, "load.tar")
         self.rootfs = b""
@@ -103,6 +106,8 @@ class CrashBench:
     def setup(self) -> None:
         make_docker_archive(self.archive, [1_500_000, 1_500_000, 1_500_000], tag="cp-load:latest",
                             files_per_layer=64)
+        self.registry.start()
+        self.registry.seed(self.archive, "cp-pull:latest")
         self.rootfs = busybox_rootfs()
         self.daemon.start()
         self.client.call("POST", "/images/create", {"fromSrc": "-", "repo": "busybox", "tag": "latest"},
@@ -123,6 +128,7 @@ class CrashBench:
 
     def close(self) -> None:
         self.daemon.cleanup()
+        self.registry.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> CrashBench:
@@ -204,6 +210,8 @@ class CrashBench:
         if operation == "import":
             return lambda: client.call("POST", "/images/create", {"fromSrc": "-", "repo": "cp-import", "tag": tag},
                                        body=io.BytesIO(self.rootfs))
+        if operation == "pull":
+            return self._pull
         if operation == "commit":
             return lambda: client.call("POST", "/commit", {"container": COMMIT_SOURCE, "repo": "cp-commit",
                                                             "tag": tag})
@@ -221,6 +229,14 @@ class CrashBench:
             return self._answering
         raise ValueError(f"unknown operation {operation!r}")
 
+    def _pull(self) -> None:
+        """Pull the seeded image; an error line in the stream fails the operation as an error status would."""
+        messages = list(self.client.stream("POST", "/images/create",
+                                           {"fromImage": f"{self.registry.host}/cp-pull", "tag": "latest"}))
+        failed = [m["error"] for m in messages if "error" in m]
+        if failed:
+            raise RuntimeError(f"pull failed: {failed[0]}")
+
     def _clean_up(self, tag: str, problems: list[str]) -> None:
         """Remove what the operation made (its container, its images); a failure there is a problem."""
         for name in (f"cp-{tag}", f"cp-{tag}x"):
@@ -229,7 +245,7 @@ class CrashBench:
             except DaemonError as err:
                 if err.status != 404:
                     problems.append(f"rm -f {name}: {err.status} {err.message}")
-        for image in ("cp-load:latest", f"cp-import:{tag}", f"cp-commit:{tag}"):
+        for image in ("cp-load:latest", f"cp-import:{tag}", f"cp-commit:{tag}", f"{self.registry.host}/cp-pull:latest"):
             try:
                 self.client.call("DELETE", f"/images/{image}")
             except DaemonError as err:
@@ -280,6 +296,11 @@ class CrashBench:
             result.seconds = time.monotonic() - started
             return result
         result.problems += self.check(f"after the kill in {operation}", tag)
+        if operation == "pull":
+            try:
+                self._pull()
+            except (OSError, RuntimeError, DaemonError) as err:
+                result.problems.append(f"the pull after the kill failed: {err}")
         self._clean_up(tag, result.problems)
         result.problems += self.check(f"after removing what {operation} made", None)
         result.seconds = time.monotonic() - started
