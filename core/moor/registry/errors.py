@@ -158,7 +158,8 @@ def _root_cause(err: BaseException) -> BaseException:
 def describe_transport_error(err: BaseException) -> str:
     """Go's words for a failed connection (``dial tcp 127.0.0.1:5000: connect: connection refused``)."""
     if isinstance(err, NameResolutionError):
-        return f"dial tcp: lookup {getattr(err, 'host', '') or 'host'}: no such host"
+        host = getattr(getattr(err, "conn", None), "host", "") or getattr(err, "host", "")
+        return f"dial tcp: lookup {host or 'host'}: no such host"
     if isinstance(err, NewConnectionError):
         pool = getattr(err, "conn", None)
         host = f"{getattr(pool, 'host', '')}:{getattr(pool, 'port', '')}" if pool is not None else ""

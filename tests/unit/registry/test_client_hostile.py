@@ -6,11 +6,14 @@ import io
 import random
 
 import pytest
+from urllib3.connection import HTTPConnection
+from urllib3.exceptions import NameResolutionError
 
 from moor.errors import MoorError
 from moor.registry.authconfig import AuthConfig
 from moor.registry.client import RegistryClient
 from moor.registry.endpoints import Endpoint
+from moor.registry.errors import describe_transport_error
 from unit.registry.fakeserver import Reply, Seen, serving
 
 DIGEST = "sha256:" + "a" * 64
@@ -74,3 +77,10 @@ def _exercise(client: RegistryClient) -> None:
             call()
         except MoorError as err:
             assert "\n" not in str(err) and str(err)
+
+
+def test_an_unknown_host_is_named_as_go_names_it() -> None:
+    """urllib3 keeps the host on the connection: the line names it (not the word "host")."""
+    connection = HTTPConnection("registry.example.invalid", 443)
+    err = NameResolutionError("registry.example.invalid", connection, OSError("Name or service not known"))
+    assert describe_transport_error(err) == "dial tcp: lookup registry.example.invalid: no such host"
