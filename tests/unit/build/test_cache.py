@@ -1,0 +1,325 @@
+"""The build cache (moor.services.build.cache) over a fake storage driver: hits and misses, the cache kept
+through ``rmi``, ``--cache-from``, ``builder prune``, ``system df`` rows, cache mounts, and records a crash
+left half-written."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moor.errors import InvalidParameter
+from moor.images.store import ImageRecord, ImageStore, chain_ids
+from moor.services.build.cache import BuildCache, CacheAwareImageUsers, entry_id
+from moor.services.images import ImageService, NoImageUsers
+from moor.testing.fakes import add_image, fake_drivers, layer_tar
+
+API_FIELDS = {"ID", "Parent", "Type", "Description", "InUse", "Shared", "Size", "CreatedAt", "LastUsedAt",
+              "UsageCount"}
+
+
+class Builder:
+    """An image store, its build cache and an image service that keeps what the cache holds."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.drivers = fake_drivers(tmp / "drivers")
+        self.open()
+
+    def open(self) -> None:
+        """(Re)open the stores as moord does at start: the cache first, then the image service's recovery."""
+        self.store = ImageStore(str(self.tmp / "image"), self.drivers.storage)
+        self.cache = BuildCache(self.store, str(self.tmp / "build"))
+        self.images = ImageService(self.store, CacheAwareImageUsers(NoImageUsers(), self.cache))
+        self.images.recover()
+
+    def step(self, parent: ImageRecord, created_by: str, files: dict[str, bytes | str] | None = None,
+             config: dict[str, Any] | None = None) -> ImageRecord:
+        """An image as a build step makes it on ``parent``: a layer of ``files`` (none: a config-only step)."""
+        diff_ids = list(parent.diff_ids)
+        entry: dict[str, Any] = {"created": "2026-01-01T00:00:01Z", "created_by": created_by}
+        if files is not None:
+            layer = self.store.add_layer(parent.top_layer, io.BytesIO(layer_tar(files)))
+            diff_ids.append(layer.diff_id)
+        else:
+            entry["empty_layer"] = True
+        document = {"architecture": "amd64", "os": "linux", "created": entry["created"],
+                    "config": config if config is not None else dict(parent.config.get("config") or {}),
+                    "history": list(parent.config.get("history") or []) + [entry],
+                    "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+        return self.store.add_image(json.dumps(document, separators=(",", ":")).encode(), parent=parent.id)
+
+    def build(self, base: ImageRecord, steps: list[tuple[str, dict[str, bytes | str] | None]],
+              tag: str = "") -> list[ImageRecord]:
+        """Each step looked up in the cache, else made and recorded (key: its created_by); the images made."""
+        made, parent = [], base
+        for created_by, files in steps:
+            image = self.cache.lookup(parent.id, created_by)
+            if image is None:
+                image = self.step(parent, created_by, files)
+                self.cache.record(parent.id, created_by, image)
+            made.append(image)
+            parent = image
+        if tag:
+            self.images.tag(parent.id, tag, "latest")
+        return made
+
+
+STEPS: list[tuple[str, dict[str, bytes | str] | None]] = [
+    ("/bin/sh -c echo one > /one", {"one": b"one\n" * 100}),
+    ("/bin/sh -c #(nop)  ENV A=b", None),
+    ("/bin/sh -c echo two > /two", {"two": b"two\n" * 200}),
+]
+
+
+@pytest.fixture
+def builder(tmp_path: Path) -> Builder:
+    return Builder(tmp_path)
+
+
+@pytest.fixture
+def base(builder: Builder) -> ImageRecord:
+    """A base image with its history, as pulled ones have."""
+    layer = builder.store.add_layer(None, io.BytesIO(layer_tar({"bin/sh": b"#!fake\n"})))
+    document = {"architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+                "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+                "history": [{"created": "2026-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD file:x in / "},
+                            {"created": "2026-01-01T00:00:00Z", "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
+                             "empty_layer": True}]}
+    image = builder.store.add_image(json.dumps(document).encode())
+    builder.images.tag(image.id, "base", "latest")
+    return image
+
+
+def layers_of(image: ImageRecord) -> list[str]:
+    return chain_ids(image.diff_ids)
+
+
+def test_a_step_never_recorded_misses(builder: Builder, base: ImageRecord) -> None:
+    assert builder.cache.lookup(base.id, "/bin/sh -c true") is None
+    assert builder.cache.usage() == []
+
+
+def test_a_recorded_step_hits_with_the_same_image(builder: Builder, base: ImageRecord) -> None:
+    first = builder.build(base, STEPS)
+    second = builder.build(base, STEPS)
+    assert [i.id for i in second] == [i.id for i in first]
+    assert builder.cache.lookup(base.id, "/bin/sh -c echo other") is None
+    assert builder.cache.lookup(first[0].id, STEPS[0][0]) is None  # another parent: another step
+    rows = builder.cache.usage()
+    assert len(rows) == 3 and all(set(row) == API_FIELDS for row in rows)
+    assert [row["UsageCount"] for row in rows] == [1, 1, 1]
+    assert [row["Description"] for row in rows] == [s for s, _ in STEPS]
+    assert rows[0]["Parent"] == "" and rows[1]["Parent"] == rows[0]["ID"] and rows[2]["Parent"] == rows[1]["ID"]
+    assert rows[0]["Size"] > 0 and rows[1]["Size"] == 0 and rows[2]["Size"] > 0
+    assert all(row["Type"] == "regular" and row["Shared"] and not row["InUse"] for row in rows)
+
+
+def test_the_cache_survives_rmi_of_the_final_image(builder: Builder, base: ImageRecord) -> None:
+    made = builder.build(base, STEPS, tag="app")
+    report = builder.images.remove("app")
+    assert {"Deleted": made[-1].id} in report and {"Deleted": made[0].id} in report  # the parents went too
+    assert not any(r.get("Deleted") in layers_of(made[-1]) for r in report)  # the cache keeps the layers
+    assert builder.store.get(made[-1].id) is None
+    again = builder.build(base, STEPS)
+    assert [i.id for i in again] == [i.id for i in made]
+    remade = builder.store.get(made[-1].id)
+    assert remade is not None and remade.parent == made[1].id
+
+
+def test_without_the_cache_holds_rmi_takes_the_layers_and_the_record_goes(tmp_path: Path) -> None:
+    builder = Builder(tmp_path)
+    base = add_image(builder.store, "base:latest")
+    made = builder.build(base, STEPS, tag="app")
+    plain = ImageService(builder.store)  # an image service that does not ask the cache
+    plain.remove("app")
+    assert builder.store.get_layer(layers_of(made[-1])[-1]) is None
+    assert builder.cache.lookup(made[1].id, STEPS[2][0]) is None
+    assert len(builder.cache.usage()) == 2
+
+
+def test_layers_held_by_the_cache_survive_the_garbage_collection_at_start(builder: Builder,
+                                                                           base: ImageRecord) -> None:
+    made = builder.build(base, STEPS, tag="app")
+    builder.images.remove("app")
+    builder.open()  # a restart: collect_garbage removes unused layers, but not the cache's
+    assert all(builder.store.get_layer(c) is not None for c in layers_of(made[-1]))
+    assert [i.id for i in builder.build(base, STEPS)] == [i.id for i in made]
+
+
+def test_prune_frees_the_layers_no_image_uses(builder: Builder, base: ImageRecord) -> None:
+    made = builder.build(base, STEPS, tag="app")
+    assert builder.cache.prune({}, False, 0) == {"CachesDeleted": None, "SpaceReclaimed": 0}  # all shared
+    builder.images.remove("app")
+    rows = builder.cache.usage()
+    assert not any(row["Shared"] for row in rows)
+    report = builder.cache.prune({}, False, 0)
+    assert sorted(report["CachesDeleted"]) == sorted(row["ID"] for row in rows)
+    assert report["SpaceReclaimed"] == sum(row["Size"] for row in rows) > 0
+    assert all(builder.store.get_layer(c) is None for c in layers_of(made[-1])[1:])
+    assert builder.store.get_layer(layers_of(base)[0]) is not None  # the base image's layer stays
+    assert builder.cache.usage() == []
+    assert builder.cache.lookup(base.id, STEPS[0][0]) is None
+
+
+def test_prune_all_forgets_steps_whose_images_remain(builder: Builder, base: ImageRecord) -> None:
+    made = builder.build(base, STEPS, tag="app")
+    report = builder.cache.prune({}, True, 0)
+    assert len(report["CachesDeleted"]) == 3 and report["SpaceReclaimed"] == 0  # the images use the layers
+    assert builder.cache.lookup(base.id, STEPS[0][0]) is None
+    assert all(builder.store.get_layer(c) is not None for c in layers_of(made[-1]))
+    builder.images.remove("app")  # now nothing holds them
+    assert all(builder.store.get_layer(c) is None for c in layers_of(made[-1])[1:])
+
+
+def test_keep_storage_prunes_the_least_recently_used_first(builder: Builder, base: ImageRecord) -> None:
+    old = builder.build(base, [("/bin/sh -c old", {"old": b"o" * 40000})])[0]
+    time.sleep(0.01)
+    new = builder.build(base, [("/bin/sh -c new", {"new": b"n" * 40000})])[0]
+    for image in (old, new):
+        builder.store.delete_image(image.id, builder.images.usage.layer_in_use)
+    sizes = {row["Description"]: row["Size"] for row in builder.cache.usage()}
+    report = builder.cache.prune({}, False, sizes["/bin/sh -c new"])
+    assert len(report["CachesDeleted"]) == 1 and report["SpaceReclaimed"] == sizes["/bin/sh -c old"]
+    assert builder.cache.lookup(base.id, "/bin/sh -c old") is None
+    assert builder.cache.lookup(base.id, "/bin/sh -c new") is not None
+    assert builder.cache.prune({}, False, 10**9)["CachesDeleted"] is None  # already below the bound
+
+
+def test_prune_filters(builder: Builder, base: ImageRecord) -> None:
+    builder.build(base, STEPS)
+    for image in builder.store.images():
+        if image.id != base.id:
+            builder.store.delete_image(image.id, builder.images.usage.layer_in_use)
+    rows = builder.cache.usage()
+    assert builder.cache.prune({"until": ["1h"]}, True, 0)["CachesDeleted"] is None  # all used just now
+    assert builder.cache.prune({"id": ["^zzz"]}, True, 0)["CachesDeleted"] is None
+    report = builder.cache.prune({"id": [rows[2]["ID"]]}, True, 0)
+    assert report["CachesDeleted"] == [rows[2]["ID"]]
+    report = builder.cache.prune({"description": [STEPS[1][0]]}, True, 0)
+    assert report["CachesDeleted"] == [rows[1]["ID"]]
+    with pytest.raises(InvalidParameter, match="invalid filter 'color'"):
+        builder.cache.prune({"color": ["red"]}, True, 0)
+    with pytest.raises(InvalidParameter, match='conflicting filters: "until" and "unused-for"'):
+        builder.cache.prune({"until": ["1h"], "unused-for": ["1h"]}, True, 0)
+    with pytest.raises(InvalidParameter, match="expects a duration"):
+        builder.cache.prune({"until": ["soon"]}, True, 0)
+    with pytest.raises(InvalidParameter, match="filters expect only one value"):
+        builder.cache.prune({"id": ["a", "b"]}, True, 0)
+    assert builder.cache.prune({"unused-for": ["0s"]}, True, 0)["CachesDeleted"] == [rows[0]["ID"]]
+
+
+def test_a_half_written_record_is_ignored_and_removed(builder: Builder, base: ImageRecord) -> None:
+    made = builder.build(base, STEPS[:1])
+    records = Path(builder.cache.records_dir)
+    whole = records / (entry_id(base.id, STEPS[0][0]) + ".json")
+    half = records / (entry_id(base.id, "/bin/sh -c half") + ".json")
+    half.write_bytes(whole.read_bytes()[:100])  # a crash in the middle of a write that did not rename
+    (records / ".tmp-abc123").write_bytes(b'{"id": ')
+    wrong = records / (entry_id(base.id, "/bin/sh -c wrong") + ".json")
+    data = json.loads(whole.read_bytes())
+    data["config"] = data["config"].replace("amd64", "arm64")  # no longer the image's config
+    wrong.write_text(json.dumps(data))
+    builder.open()
+    assert sorted(os.listdir(records)) == [whole.name]
+    assert len(builder.cache.usage()) == 1
+    assert builder.cache.lookup(base.id, STEPS[0][0]).id == made[0].id  # type: ignore[union-attr]
+
+
+def test_a_record_whose_layer_is_gone_is_dropped(builder: Builder, base: ImageRecord) -> None:
+    made = builder.build(base, STEPS[:1], tag="app")
+    builder.cache.prune({}, True, 0)  # only the records go: the image holds the layer ...
+    builder.cache.record(base.id, STEPS[0][0], made[0])
+    builder.store.delete_image(made[0].id, lambda key: False)  # ... then the layer goes behind its back
+    builder.open()
+    assert builder.cache.usage() == []
+    assert builder.cache.lookup(base.id, STEPS[0][0]) is None
+
+
+def test_cache_from_matches_a_source_image_history(builder: Builder, base: ImageRecord) -> None:
+    source = builder.build(base, STEPS, tag="source")[-1]
+    builder.cache.prune({}, True, 0)  # nothing local: only the source can help
+    for image in builder.store.images():
+        if image.id not in (base.id, source.id):
+            builder.store.delete_image(image.id, builder.images.usage.layer_in_use)
+    sources = builder.cache.cache_from([source])
+    config = dict(base.config.get("config") or {})
+    first = sources.match(base.id, STEPS[0][0], config)
+    assert first is not None and first.diff_ids == source.diff_ids[:2] and first.parent == base.id
+    assert [h["created_by"] for h in first.config["history"]][2:] == [STEPS[0][0]]
+    second = sources.match(first.id, STEPS[1][0], dict(config, Env=["A=b"]))
+    assert second is not None and second.diff_ids == first.diff_ids
+    assert second.config["config"]["Env"] == ["A=b"]
+    assert sources.match(second.id, STEPS[2][0], config) == source  # the source's last step: itself
+    assert sources.match(base.id, "/bin/sh -c echo other", config) is None
+    assert sources.match(first.id, STEPS[2][0], config) is None  # the history does not continue so
+    other = add_image(builder.store, "other:latest", {"bin/sh": b"other\n"})
+    assert sources.match(other.id, STEPS[0][0], config) is None  # another parent
+    assert builder.cache.cache_from([other]).match(base.id, STEPS[0][0], config) is None
+    assert not builder.cache.cache_from([])
+
+
+def test_cache_mounts_shared_private_and_locked(builder: Builder) -> None:
+    with builder.cache.mount_dir("/root/.cache") as first, builder.cache.mount_dir("/root/.cache") as again:
+        assert first.path == again.path and os.path.isdir(first.path)
+        Path(first.path, "data").write_bytes(b"x" * 10000)
+        with builder.cache.mount_dir("/root/.cache", "private") as private:
+            assert private.path != first.path
+    with builder.cache.mount_dir("/root/.cache", "private") as private:
+        assert private.path == first.path  # the first instance is free again
+    assert Path(first.path, "data").exists()  # kept between builds
+
+    order: list[str] = []
+    lease = builder.cache.mount_dir("apt", "locked")
+
+    def second() -> None:
+        with builder.cache.mount_dir("apt", "locked"):
+            order.append("second")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.3)
+    order.append("first done")
+    lease.release()
+    thread.join(10)
+    assert order == ["first done", "second"]
+    with pytest.raises(InvalidParameter):
+        builder.cache.mount_dir("apt", "exclusive")
+
+
+def test_cache_mounts_are_listed_and_pruned(builder: Builder) -> None:
+    with builder.cache.mount_dir("/root/.cache", mode=0o700) as lease:
+        Path(lease.path, "data").write_bytes(b"x" * 10000)
+        assert os.stat(lease.path).st_mode & 0o777 == 0o700
+        rows = builder.cache.usage()
+        assert [(r["Type"], r["InUse"], r["Description"]) for r in rows] == [
+            ("exec.cachemount", True, "cached mount /root/.cache")]
+        assert rows[0]["Size"] >= 10000 and rows[0]["UsageCount"] == 1
+        assert builder.cache.prune({}, True, 0)["CachesDeleted"] is None  # in use
+    report = builder.cache.prune({"type": ["exec.cachemount"]}, False, 0)
+    assert report == {"CachesDeleted": [rows[0]["ID"]], "SpaceReclaimed": rows[0]["Size"]}
+    assert not os.path.exists(lease.path) and builder.cache.usage() == []
+
+
+def test_a_cache_mount_half_made_or_half_removed_is_cleaned_at_start(builder: Builder) -> None:
+    root = Path(builder.cache.mounts.root)
+    (root / ".tmp-abc").mkdir()
+    (root / ".trash-def").mkdir()
+    (root / "orphan.json").write_text("{")
+    with builder.cache.mount_dir("keep"):
+        pass
+    builder.open()
+    assert len(os.listdir(root)) == 2  # the directory and its record
+    assert len(builder.cache.usage()) == 1
+
+
+def test_cache_from_ignores_a_parent_whose_history_does_not_tell_its_layers(builder: Builder) -> None:
+    bare = add_image(builder.store, "bare:latest")  # one layer, no history (as an import may have)
+    source = builder.build(bare, STEPS)[-1]
+    assert builder.cache.cache_from([source]).match(bare.id, STEPS[0][0], {}) is None
