@@ -189,6 +189,14 @@ class ContainerIO:
         self.processes.request(self.containers.state_dir(container.id),
                                {"op": "resize", "height": height, "width": width})
 
+    def output(self, container: Container) -> ContainerOutput:
+        """Before ``container`` starts: its standard output and error from their first byte (what the builder
+        shows of a RUN). Iterate :meth:`ContainerOutput.chunks` after the start; close it in any case."""
+        attachment = ContainerOutput()
+        state_dir = self.containers.state_dir(container.id)
+        self.attaches.add(container.id, lambda: attachment.connect(state_dir))
+        return attachment
+
     # ------------------------------------------------------------------ logs
 
     def log_chunks(self, container: Container, options: dict[str, Any]) -> Iterator[bytes]:
@@ -416,3 +424,63 @@ class _ExecContainer:
         self.config = {"OpenStdin": stdin, "StdinOnce": stdin}
         self.log_options: dict[str, str] = {}
         self.log_path = ""
+
+
+class ContainerOutput:
+    """A container's output stream as (stream name, bytes) chunks, connected once its monitor is ready."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self._sock: socket.socket | None = None
+        self._error: BaseException | None = None
+        self._closed = False
+
+    def connect(self, state_dir: str) -> None:
+        """The monitor is ready (an attach hook): connect before the process starts."""
+        try:
+            sock = open_stream(state_dir, {"op": "attach", "stdin": False, "stdout": True, "stderr": True})
+        except BaseException as err:  # noqa: BLE001 - raised to the reader of the chunks
+            self._error = err
+        else:
+            if self._closed:
+                sock.close()
+            else:
+                self._sock = sock
+        self._ready.set()
+
+    def chunks(self, started: Callable[[], bool]) -> Iterator[tuple[str, bytes]]:
+        """The output until it ends; ``started()`` tells whether the container is still there to be waited for
+        (no stream ever comes when its start failed)."""
+        while not self._ready.wait(0.2):
+            if not started():
+                return
+        if self._error is not None:
+            raise self._error
+        sock = self._sock
+        if sock is None:
+            return
+        buffer = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buffer += data
+            while len(buffer) >= 8:
+                kind, length = struct.unpack(">BxxxL", buffer[:8])
+                if len(buffer) < 8 + length:
+                    break
+                yield ("stderr" if kind == 2 else "stdout"), buffer[8:8 + length]
+                buffer = buffer[8 + length:]
+
+    def close(self) -> None:
+        """Stop reading (a killed build step); the stream's socket is closed."""
+        self._closed = True
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._sock.close()
