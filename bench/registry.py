@@ -41,7 +41,7 @@ from typing import IO, Any, cast
 sys.path.insert(0, os.path.dirname(__file__))
 
 import zstandard
-from common import moor_cli, print_side_by_side
+from common import moor_cli, print_side_by_side, scratch_fs
 from registry_image import write_bench_archive, write_layers
 from zlib_ng import zlib_ng
 
@@ -97,21 +97,6 @@ def one_run(engine: Engine, source: TestRegistry, samples: dict[str, list[float]
         samples[PUSH].append(engine.timed("push", pushed))
         engine.run("rmi", pushed)
     return image
-
-
-@contextlib.contextmanager
-def scratch_fs(work: str, size: str = "8G") -> Iterator[str]:
-    """A fresh ext4 file system (sparse image, loop device) mounted under ``work``; gone afterwards."""
-    image, mountpoint = os.path.join(work, "fs.img"), os.path.join(work, "fs")
-    os.mkdir(mountpoint)
-    subprocess.run(["truncate", "-s", size, image], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True)
-    subprocess.run(["mount", "-o", "loop", image, mountpoint], check=True)
-    try:
-        yield mountpoint
-    finally:
-        unmount_under(mountpoint)  # what the engines left mounted, then the file system (its loop device goes too)
-        os.unlink(image)
 
 
 @contextlib.contextmanager
