@@ -24,7 +24,7 @@ from moor.cli.output import (
 )
 from moor.cli.queryflags import filters_param
 from moor.client import quote_name
-from moor.timefmt import human_duration
+from moor.timefmt import human_duration, parse_timestamp
 from moor.units import human_size
 
 
@@ -377,6 +377,36 @@ def _volume_row(volumes: list[dict[str, Any]]) -> dict[str, str]:
             "Size": human_size(total, 3), "Reclaimable": human_size(reclaimable, 3) + percent}
 
 
+def _build_cache_size(cache: list[dict[str, Any]]) -> int:
+    """The docker CLI's build cache size: the records no image shares."""
+    return sum(max(c.get("Size", 0), 0) for c in cache if not c.get("Shared"))
+
+
+def _build_cache_row(cache: list[dict[str, Any]]) -> dict[str, str]:
+    """``system df``'s Build Cache line as the docker CLI 20.10 makes it: what no image shares; reclaimable
+    unless a build uses it."""
+    total = _build_cache_size(cache)
+    in_use = sum(max(c.get("Size", 0), 0) for c in cache if c.get("InUse") and not c.get("Shared"))
+    active = sum(1 for c in cache if c.get("InUse"))
+    return {"Type": "Build Cache", "TotalCount": str(len(cache)), "Active": str(active),
+            "Size": human_size(total, 3), "Reclaimable": human_size(total - in_use, 3)}
+
+
+def _print_build_cache(cache: list[dict[str, Any]]) -> None:
+    """``system df -v``'s build cache table, least recently used first."""
+    now = time.time()
+
+    def since(stamp: str) -> str:
+        return human_duration(now - parse_timestamp(stamp)) + " ago" if stamp else ""
+
+    click.echo(f"\nBuild cache usage: {human_size(_build_cache_size(cache))}\n")
+    ordered = sorted(cache, key=lambda c: (parse_timestamp(c["LastUsedAt"]) if c.get("LastUsedAt") else 0, c["ID"]))
+    print_table([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]] +
+                [[c["ID"][:12] + ("*" if c.get("InUse") else ""), c.get("Type", ""), human_size(c.get("Size", 0), 3),
+                  since(c.get("CreatedAt", "")), since(c.get("LastUsedAt", "")), str(c.get("UsageCount", 0)),
+                  str(bool(c.get("Shared"))).lower()] for c in ordered])
+
+
 def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
     data = client_of(ctx).get("/system/df")
     images_ = data.get("Images") or []
@@ -390,7 +420,7 @@ def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
         {"Type": "Containers", "TotalCount": str(len(data.get("Containers") or [])), "Active": "0",
          "Size": "0B", "Reclaimable": "0B"},
         _volume_row(data.get("Volumes") or []),
-        {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
+        _build_cache_row(data.get("BuildCache") or []),
     ]
     if format_:
         render_format(format_, rows, {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
@@ -405,3 +435,4 @@ def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
         print_table([["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS"]] +
                     [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"], r["Containers"]]
                      for r in _list_rows])
+        _print_build_cache(data.get("BuildCache") or [])

@@ -14,6 +14,7 @@ from moor.drivers import DriverSet, load_drivers
 from moor.fsutil import atomic_write, make_private_dir
 from moor.images.store import ImageStore
 from moor.services.archive import ContainerArchive
+from moor.services.build.cache import BuildCache, CacheAwareImageUsers
 from moor.services.commit import CommitService
 from moor.services.container_io import ContainerIO
 from moor.services.container_networking import ContainerNetworking
@@ -72,7 +73,10 @@ class Engine:
         query = ContainerQuery(store)
         attaches = PendingAttaches()
         started = StartListeners()
-        self.images = ImageService(ImageStore(os.path.join(config.data_root, "image"), drivers.storage), query)
+        image_store = ImageStore(os.path.join(config.data_root, "image"), drivers.storage)
+        # the build cache holds layers of removed images (made again on a hit): image removal asks it too
+        self.build_cache = BuildCache(image_store, os.path.join(config.data_root, "build"))
+        self.images = ImageService(image_store, CacheAwareImageUsers(query, self.build_cache))
         self.transfer = ImageTransfer(self.images)
         self._build_registry_services()
         self.volumes = VolumeService(config.data_root, drivers, self.events, query)

@@ -323,3 +323,33 @@ def test_cache_from_ignores_a_parent_whose_history_does_not_tell_its_layers(buil
     bare = add_image(builder.store, "bare:latest")  # one layer, no history (as an import may have)
     source = builder.build(bare, STEPS)[-1]
     assert builder.cache.cache_from([source]).match(bare.id, STEPS[0][0], {}) is None
+
+
+def test_the_engine_keeps_cached_layers_through_rmi_and_a_restart(tmp_path: Path) -> None:
+    from moor.services.disk_usage import disk_usage
+    from unit.test_container_service import FakeEngine
+
+    fake = FakeEngine(tmp_path)
+    engine = fake.engine
+    builder = Builder.__new__(Builder)  # the engine's own store, cache and image service
+    builder.store, builder.cache, builder.images = engine.images.store, engine.build_cache, engine.images
+    made = builder.build(fake.image, STEPS, tag="app")
+    usage = disk_usage(engine.images, engine.volumes, engine.build_cache)
+    assert len(usage["BuildCache"]) == 3 and usage["BuilderSize"] == 0  # every record shared with an image
+    engine.images.remove("app")
+    usage = disk_usage(engine.images, engine.volumes, engine.build_cache)
+    assert usage["BuilderSize"] == sum(row["Size"] for row in usage["BuildCache"]) > 0
+    engine = fake.restart().engine
+    assert engine.build_cache.lookup(made[1].id, STEPS[2][0]) is not None  # made again, its parent image gone
+    assert engine.images.store.get(made[-1].id) is not None
+
+
+def test_the_cli_build_cache_line_counts_what_no_image_shares() -> None:
+    from moor.cli.images import _build_cache_row
+
+    rows = [{"ID": "a", "Size": 1000, "Shared": False, "InUse": False},
+            {"ID": "b", "Size": 5000, "Shared": True, "InUse": False},
+            {"ID": "c", "Size": 300, "Shared": False, "InUse": True}]
+    assert _build_cache_row(rows) == {"Type": "Build Cache", "TotalCount": "3", "Active": "1", "Size": "1.3kB",
+                                      "Reclaimable": "1kB"}
+    assert _build_cache_row([])["Size"] == "0B"

@@ -74,6 +74,6 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/system/df")
     def system_disk_usage(request: Request) -> Response:
-        return json_response(disk_usage(images, engine.volumes))
+        return json_response(disk_usage(images, engine.volumes, engine.build_cache))
 
     return router
