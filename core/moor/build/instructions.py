@@ -4,19 +4,21 @@
 flags and arguments with Docker's words (``dockerfile parse error line N: ...``). BuildKit's syntax is
 accepted beyond the classic builder (``RUN --mount/--network/--security``, ``COPY --chmod/--link``,
 ``ADD --checksum/--keep-git-dir``, heredocs). :func:`expand_command` expands variables where Docker does
-(never in RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD); the stage planning lives in
-:mod:`moor.build.stages`' functions re-exported here (:func:`plan_stages`, :func:`stages_needed`).
+(never in RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD). :func:`plan_stages` splits a Dockerfile into
+stages with ARG scoping and ``--target``; :func:`stages_needed` names the stages a target depends on.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, TypedDict
 
-from moor.build.dockerfile import Heredoc, Instruction, heredoc_words, parse_error
+from moor.build.dockerfile import Dockerfile, Heredoc, Instruction, heredoc_words, parse_error
 from moor.build.gotypes import go_parse_duration, go_parse_int
+from moor.build.runmount import RunMount, parse_mount
+from moor.build.shell_lexer import ShellLexer
 from moor.errors import InvalidParameter
 
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
@@ -41,28 +43,6 @@ class FromCommand(Command):
     image: str
     stage_name: str | None = None
     platform: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunMount:
-    """One ``RUN --mount=...`` (BuildKit): bind (default), cache, tmpfs or secret.
-
-    ``mode``/``uid``/``gid`` are None when not given; ``readonly`` already has its per-type default (bind
-    and secret read-only, cache and tmpfs writable); ``size`` is a tmpfs's limit in bytes (None: none).
-    """
-
-    type: str = "bind"
-    target: str = ""
-    source: str = ""
-    from_: str = ""
-    id: str = ""
-    sharing: str = ""
-    readonly: bool = True
-    mode: int | None = None
-    uid: int | None = None
-    gid: int | None = None
-    required: bool = False
-    size: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -520,179 +500,221 @@ _PARSERS: dict[str, Callable[[Instruction], Command]] = {
 }
 
 
-_MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
-_SHARING = ("shared", "private", "locked")
-_MOUNT_KEYS = ("type", "from", "source", "src", "target", "dst", "destination", "readonly", "ro", "readwrite",
-               "rw", "required", "size", "id", "sharing", "mode", "uid", "gid")
-
-
-def parse_mount(value: str, expand: Callable[[str], str] | None = None) -> RunMount:
-    """One ``--mount`` value (CSV ``key=value`` fields) as BuildKit reads it, with its errors.
-
-    ``expand`` expands each value (``${VAR}``); without it values are kept as written.
-    """
-    fields = _csv_fields(value)
-    kind = "bind"
-    values: dict[str, str] = {}
-    readonly: bool | None = None
-    required = False
-    for item in fields:
-        key, has_value, raw = item.partition("=")
-        key = key.lower()
-        if not has_value:
-            if key in ("readonly", "ro"):
-                readonly = True
-            elif key in ("readwrite", "rw"):
-                readonly = False
-            elif key == "required":
-                if kind not in ("secret", "ssh"):
-                    raise InvalidParameter(f"unexpected key '{key}' for mount type '{kind}'")
-                required = True
-            else:
-                raise InvalidParameter(f"invalid field '{item}' must be a key=value pair")
-            continue
-        text = expand(raw) if expand is not None else raw
-        if key == "type":
-            if text.lower() not in _MOUNT_TYPES:
-                raise InvalidParameter(f'unsupported mount type "{text}"')
-            kind = text.lower()
-        elif key in ("readonly", "ro", "readwrite", "rw"):
-            parsed = _go_bool(text)
-            if parsed is None:
-                raise InvalidParameter(f"invalid value for {key}: {text}")
-            readonly = parsed if key in ("readonly", "ro") else not parsed
-        elif key == "required":
-            if kind not in ("secret", "ssh"):
-                raise InvalidParameter(f"unexpected key '{key}' for mount type '{kind}'")
-            parsed = _go_bool(text)
-            if parsed is None:
-                raise InvalidParameter(f"invalid value for {key}: {text}")
-            required = parsed
-        elif key == "size" and kind != "tmpfs":
-            raise InvalidParameter(f"unexpected key '{key}' for mount type '{kind}'")
-        elif key == "sharing" and text.lower() not in _SHARING:
-            raise InvalidParameter(f'unsupported sharing value "{text}"')
-        elif key not in _MOUNT_KEYS:
-            raise InvalidParameter(f"unexpected key '{key}' in '{item}'")
-        else:
-            values[{"src": "source", "dst": "target", "destination": "target"}.get(key, key)] = text
-    return _mount(kind, values, readonly, required)
-
-
-def _mount(kind: str, values: dict[str, str], readonly: bool | None, required: bool) -> RunMount:
-    """The checked mount from its parsed fields (BuildKit's per-type rules and defaults)."""
-    numbers: dict[str, int | None] = {}
-    for key, base in (("mode", 8), ("uid", 10), ("gid", 10)):
-        numbers[key] = None
-        if key in values:
-            numbers[key] = _go_uint32(values[key], base)
-            if numbers[key] is None:
-                raise InvalidParameter(f"invalid value {values[key]} for {key}")
-            if kind not in ("secret", "ssh", "cache"):
-                raise InvalidParameter(f'{key} not allowed for "{kind}" type mounts')
-    size = None
-    if "size" in values:
-        size = _ram_in_bytes(values["size"])
-    sharing = values.get("sharing", "").lower()
-    if kind == "secret":
-        if values.get("from"):
-            raise InvalidParameter("secret mount should not have a from")
-        if sharing:
-            raise InvalidParameter("secret mount should not define sharing")
-        if not values.get("source") and not values.get("target") and not values.get("id"):
-            raise InvalidParameter("invalid secret mount. one of source, target required")
-        if values.get("source") and values.get("id"):
-            raise InvalidParameter("both source and id can't be set")
-    if sharing and kind != "cache":
-        raise InvalidParameter(f"invalid cache sharing set for {kind} mount")
-    if readonly is None:
-        readonly = kind not in ("cache", "tmpfs")
-    target = values.get("target", "")
-    mount_id = values.get("id", "")
-    if kind == "secret":
-        mount_id = mount_id or values.get("source", "") or target.rstrip("/").rsplit("/", 1)[-1]
-        target = target or f"/run/secrets/{mount_id}"
-    elif kind == "cache":
-        sharing = sharing or "shared"
-    if not target and kind != "ssh":
-        raise InvalidParameter("mount destination (target) is required")
-    if kind == "cache" and not mount_id:
-        mount_id = target
-    return RunMount(type=kind, target=target, source=values.get("source", ""), from_=values.get("from", ""),
-                    id=mount_id, sharing=sharing, readonly=readonly, mode=numbers["mode"], uid=numbers["uid"],
-                    gid=numbers["gid"], required=required, size=size)
-
-
-def _go_uint32(text: str, base: int) -> int | None:
-    """Go's strconv.ParseUint(text, base, 32); None when it is not one."""
-    digits = "01234567" if base == 8 else "0123456789"
-    if not text or any(char not in digits for char in text):
-        return None
-    value = int(text, base)
-    return value if value < 1 << 32 else None
-
-
-def _go_bool(text: str) -> bool | None:
-    """Go's strconv.ParseBool; None when it is not a boolean."""
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    return None
-
-
-_RAM = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)[iI]?[bB]?$")
-
-
-def _ram_in_bytes(text: str) -> int:
-    """docker/go-units' RAMInBytes: ``64m``, ``1g``, ``512kb`` (binary units)."""
-    match = _RAM.match(text.strip())
-    if match is None:
-        raise InvalidParameter(f"invalid value for size: {text}")
-    power = "kmgtp".find(match.group(2).lower()) + 1 if match.group(2) else 0
-    return int(float(match.group(1)) * (1024 ** power))
-
-
-def _csv_fields(value: str) -> list[str]:
-    """The fields of a CSV line (``"a,b",c``), as Go's encoding/csv reads one record."""
-    fields: list[str] = []
-    current: list[str] = []
-    quoted = False
-    index = 0
-    at_start = True
-    while index < len(value):
-        char = value[index]
-        if quoted:
-            if char == '"':
-                if value[index + 1:index + 2] == '"':
-                    current.append('"')
-                    index += 1
-                else:
-                    quoted = False
-            else:
-                current.append(char)
-        elif char == '"' and at_start:
-            quoted = True
-            at_start = False
-        elif char == ",":
-            fields.append("".join(current))
-            current = []
-            at_start = True
-        else:
-            current.append(char)
-            at_start = False
-        index += 1
-    if quoted:
-        raise InvalidParameter('failed to parse csv mounts: parse error: extraneous or missing " in quoted-field')
-    fields.append("".join(current))
-    return fields
-
-
 def commands_of(instructions: list[Instruction]) -> list[Command]:
     """Every instruction's typed command, in order (the first bad one raises, as Docker)."""
     return [parse_command(instruction) for instruction in instructions]
 
 
-def env_mapping(pairs: list[tuple[str, str]]) -> Mapping[str, str]:
-    """An ordered mapping of ENV-style pairs (the last value of a repeated name wins)."""
-    return dict(pairs)
+# --------------------------------------------------------------------------- expansion
+
+
+def expand_command(command: Command, lexer: ShellLexer, env: Mapping[str, str]) -> Command:
+    """The command with its variables expanded where Docker expands them.
+
+    ADD/COPY (sources, dest, --chown, --chmod, --checksum; heredoc content unless its name was quoted),
+    ENV and LABEL (keys and values), ARG (names and defaults), EXPOSE (split into words, as Docker:
+    ``EXPOSE $PORTS``), FROM (image and --platform), USER, VOLUME, WORKDIR, STOPSIGNAL, RUN's
+    ``--mount`` values. RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, MAINTAINER and ONBUILD are kept as
+    written (the shell, or the child build, expands them). ``env`` is the step's environment: the
+    image's ENV over the build args in scope, as the executor keeps it.
+    """
+    def word(text: str) -> str:
+        return lexer.process_word(text, env)
+
+    def optional(text: str | None) -> str | None:
+        return None if text is None else word(text)
+
+    if isinstance(command, CopyCommand):
+        raw = ShellLexer(lexer.escape, process_quotes=False)
+        heredocs = tuple(replace(heredoc, content=raw.process_word(heredoc.content, env)) if heredoc.expand
+                         else heredoc for heredoc in command.heredocs)
+        changes: dict[str, object] = {
+            "sources": [word(source) for source in command.sources], "dest": word(command.dest),
+            "chown": optional(command.chown), "chmod": optional(command.chmod), "heredocs": heredocs}
+        if isinstance(command, AddCommand):
+            changes["checksum"] = optional(command.checksum)
+        return replace(command, **changes)  # type: ignore[arg-type]
+    if isinstance(command, (EnvCommand, LabelCommand)):
+        return replace(command, pairs=[(word(key), word(value)) for key, value in command.pairs])
+    if isinstance(command, ArgCommand):
+        return replace(command, pairs=[(word(key), optional(value)) for key, value in command.pairs])
+    if isinstance(command, ExposeCommand):
+        return replace(command, ports=[port for text in command.ports for port in lexer.process_words(text, env)])
+    if isinstance(command, FromCommand):
+        return replace(command, image=word(command.image), platform=word(command.platform))
+    if isinstance(command, UserCommand):
+        return replace(command, user=word(command.user))
+    if isinstance(command, WorkdirCommand):
+        return replace(command, path=word(command.path))
+    if isinstance(command, VolumeCommand):
+        return replace(command, paths=[word(path) for path in command.paths])
+    if isinstance(command, StopsignalCommand):
+        return replace(command, signal=word(command.signal))
+    if isinstance(command, RunCommand) and command.mounts:
+        mounts = [replace(mount, target=word(mount.target), source=word(mount.source), id=word(mount.id))
+                  for mount in command.mounts]
+        return replace(command, mounts=mounts)
+    return command
+
+
+# --------------------------------------------------------------------------- stages
+
+#: Build args every Dockerfile may use without declaring them (never written to history).
+PREDEFINED_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+                   "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One ``FROM`` and the commands after it.
+
+    ``base`` is the FROM's image as written; ``image`` the same expanded with the meta args (what to use or
+    pull); ``base_stage`` the index of the earlier stage it builds on (``FROM build``), else None;
+    ``platform`` the expanded ``--platform`` ("" when none). ``commands`` exclude the FROM itself.
+    """
+
+    index: int
+    name: str | None
+    base: str
+    image: str
+    base_stage: int | None
+    platform: str
+    from_command: FromCommand
+    commands: list[Command]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPlan:
+    """A Dockerfile's stages, the meta args (ARG before the first FROM) and the stage to build.
+
+    ``meta_args`` maps each meta ARG to its value (the build arg given, else its default; None when it has
+    neither), ``meta_commands`` are those ARG commands in order (each is a step of Docker's output),
+    ``build_args`` the build args as asked, ``unused_build_args`` the ones no ARG up to the target declares
+    (Docker's warning names them, sorted).
+    """
+
+    meta_args: dict[str, str | None]
+    meta_commands: list[ArgCommand]
+    stages: list[Stage]
+    target_index: int
+    build_args: dict[str, str | None]
+    unused_build_args: list[str]
+    escape: str = "\\"
+
+    @property
+    def total_steps(self) -> int:
+        """Docker's M in ``Step N/M``: the meta ARGs plus every stage's FROM and commands up to the target."""
+        return len(self.meta_commands) + sum(1 + len(stage.commands) for stage in self.stages[:self.target_index + 1])
+
+    def arg_values(self, command: ArgCommand) -> list[tuple[str, str | None]]:
+        """The values an ARG in a stage gives its names: the build arg, else its default, else the meta arg's."""
+        result = []
+        for name, default in command.pairs:
+            value = self.build_args.get(name)
+            if value is None:
+                value = default if default is not None else self.meta_args.get(name)
+            result.append((name, value))
+        return result
+
+    def stage_reference(self, stage_index: int, name: str) -> int | None:
+        """The earlier stage ``name`` (a stage name or index, as in ``COPY --from``) means, else None (an image)."""
+        return _stage_reference(self.stages[:stage_index], name)
+
+
+def _stage_reference(earlier: list[Stage], name: str) -> int | None:
+    lowered = name.lower()
+    for stage in earlier:
+        if stage.name is not None and stage.name == lowered:
+            return stage.index
+    if name.isdecimal() and int(name) < len(earlier):
+        return int(name)
+    return None
+
+
+def plan_stages(dockerfile: Dockerfile, build_args: dict[str, str | None], target: str = "") -> BuildPlan:
+    """The stages of a parsed Dockerfile, checked as Docker 20.10 checks them before building.
+
+    Raises ``InvalidParameter``: a bad instruction (Docker's message and line), ``no build stage in current
+    context`` (an instruction other than ARG before the first FROM), ``a stage name already used``,
+    ``failed to reach build target X in Dockerfile``.
+    """
+    lexer = ShellLexer(dockerfile.escape)
+    meta_commands: list[ArgCommand] = []
+    meta_args: dict[str, str | None] = {}
+    stages: list[Stage] = []
+    current: tuple[FromCommand, list[Command]] | None = None
+    pending: list[tuple[FromCommand, list[Command]]] = []
+    for instruction in dockerfile.instructions:
+        command = parse_command(instruction)
+        if isinstance(command, FromCommand):
+            current = (command, [])
+            pending.append(current)
+        elif current is None:
+            if not isinstance(command, ArgCommand):
+                raise InvalidParameter("no build stage in current context")
+            meta_commands.append(command)
+            env = {name: value for name, value in meta_args.items() if value is not None}
+            expanded_arg = expand_command(command, lexer, env)
+            assert isinstance(expanded_arg, ArgCommand)
+            for name, default in expanded_arg.pairs:
+                given = build_args.get(name)
+                meta_args[name] = given if given is not None else default
+        else:
+            current[1].append(command)
+    meta_env = {name: value for name, value in meta_args.items() if value is not None}
+    for index, (command, commands) in enumerate(pending):
+        if command.stage_name is not None and any(stage.name == command.stage_name for stage in stages):
+            raise InvalidParameter("a stage name already used")
+        expanded = expand_command(command, lexer, meta_env)
+        assert isinstance(expanded, FromCommand)
+        base_stage = _stage_reference(stages, expanded.image) if not expanded.image.isdecimal() else None
+        stages.append(Stage(index=index, name=command.stage_name, base=command.image, image=expanded.image,
+                            base_stage=base_stage, platform=expanded.platform, from_command=command,
+                            commands=commands))
+    target_index = len(stages) - 1
+    if target:
+        found = [stage.index for stage in stages if stage.name is not None and stage.name == target.lower()]
+        if not found:
+            raise InvalidParameter(f"failed to reach build target {target} in Dockerfile")
+        target_index = found[0]
+    declared = set(meta_args)
+    for stage in stages[:target_index + 1]:
+        for command in stage.commands:
+            if isinstance(command, ArgCommand):
+                declared.update(name for name, _ in command.pairs)
+    unused = sorted(name for name in build_args if name not in declared and name not in PREDEFINED_ARGS)
+    return BuildPlan(meta_args=meta_args, meta_commands=meta_commands, stages=stages, target_index=target_index,
+                     build_args=dict(build_args), unused_build_args=unused, escape=dockerfile.escape)
+
+
+def stages_needed(plan: BuildPlan) -> list[int]:
+    """The indexes of the stages the target depends on (itself included), in order.
+
+    A stage depends on its FROM stage, on the stages its ``COPY --from`` and ``RUN --mount=from=`` name
+    (a name or an index of an earlier stage; anything else is an image).
+    """
+    needed: set[int] = set()
+    todo = [plan.target_index]
+    while todo:
+        index = todo.pop()
+        if index in needed:
+            continue
+        needed.add(index)
+        stage = plan.stages[index]
+        if stage.base_stage is not None:
+            todo.append(stage.base_stage)
+        for command in stage.commands:
+            for name in _references(command):
+                found = plan.stage_reference(index, name)
+                if found is not None:
+                    todo.append(found)
+    return sorted(needed)
+
+
+def _references(command: Command) -> list[str]:
+    """The names a command may take files from (``COPY --from``, ``RUN --mount=from=``)."""
+    if isinstance(command, CopyCommand) and command.from_stage:
+        return [command.from_stage]
+    if isinstance(command, RunCommand):
+        return [mount.from_ for mount in command.mounts if mount.from_]
+    return []

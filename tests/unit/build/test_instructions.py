@@ -8,6 +8,7 @@ from moor.build.dockerfile import parse_dockerfile
 from moor.build.instructions import (
     AddCommand,
     ArgCommand,
+    BuildPlan,
     CmdCommand,
     Command,
     CopyCommand,
@@ -26,9 +27,13 @@ from moor.build.instructions import (
     UserCommand,
     VolumeCommand,
     WorkdirCommand,
+    expand_command,
     parse_command,
     parse_mount,
+    plan_stages,
+    stages_needed,
 )
+from moor.build.shell_lexer import ShellLexer
 from moor.errors import InvalidParameter
 
 
@@ -177,3 +182,132 @@ def test_errors_name_the_line(line: str, message: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
         command(line)
     assert str(caught.value) == f"dockerfile parse error line 2: {message}"
+
+
+# --------------------------------------------------------------------------- expansion
+
+ENV = {"DIR": "/app", "PORTS": "80 443/udp", "USER": "app", "Q": "quoted"}
+
+
+def expanded(line: str, env: dict[str, str] | None = None) -> Command:
+    lexer = ShellLexer()
+    return expand_command(command(line), lexer, ENV if env is None else env)
+
+
+def test_expansion_where_docker_expands() -> None:
+    copy = expanded("COPY --chown=$USER:$USER $DIR/a ${DIR}/b $DIR/")
+    assert isinstance(copy, CopyCommand)
+    assert (copy.sources, copy.dest, copy.chown) == (["/app/a", "/app/b"], "/app/", "app:app")
+    env = expanded('ENV A=$DIR B="x $Q" C=\'$Q\'')
+    assert isinstance(env, EnvCommand) and env.pairs == [("A", "/app"), ("B", "x quoted"), ("C", "$Q")]
+    label = expanded('LABEL "k $Q"=$DIR')
+    assert isinstance(label, LabelCommand) and label.pairs == [("k quoted", "/app")]
+    expose = expanded("EXPOSE $PORTS 8080")
+    assert isinstance(expose, ExposeCommand) and expose.ports == ["80", "443/udp", "8080"]
+    assert isinstance(w := expanded("WORKDIR $DIR/sub"), WorkdirCommand) and w.path == "/app/sub"
+    assert isinstance(u := expanded("USER ${USER}:1"), UserCommand) and u.user == "app:1"
+    assert isinstance(v := expanded("VOLUME $DIR /data"), VolumeCommand) and v.paths == ["/app", "/data"]
+    assert isinstance(s := expanded("STOPSIGNAL ${SIG:-SIGTERM}"), StopsignalCommand) and s.signal == "SIGTERM"
+    arg = expanded("ARG X=$DIR Y")
+    assert isinstance(arg, ArgCommand) and arg.pairs == [("X", "/app"), ("Y", None)]
+    run = expanded("RUN --mount=type=cache,target=$DIR/cache true")
+    assert isinstance(run, RunCommand) and run.mounts[0].target == "/app/cache"
+
+
+def test_no_expansion_where_docker_keeps_the_text() -> None:
+    for line in ("RUN echo $DIR", "CMD echo $DIR", "ENTRYPOINT echo $DIR", "HEALTHCHECK CMD echo $DIR",
+                 "ONBUILD RUN echo $DIR", "MAINTAINER $USER", 'SHELL ["$DIR"]'):
+        assert expanded(line) == command(line)
+
+
+def test_copy_heredoc_expands_unless_quoted() -> None:
+    text = 'FROM a\nCOPY <<EOF <<"RAW" /d/\nhome=$DIR "q"\nEOF\nraw=$DIR\nRAW\n'
+    copy = expand_command(parse_command(parse_dockerfile(text).instructions[1]), ShellLexer(), ENV)
+    assert isinstance(copy, CopyCommand)
+    assert [h.content for h in copy.heredocs] == ['home=/app "q"\n', "raw=$DIR\n"]
+
+
+def test_expansion_error_in_dockers_words() -> None:
+    with pytest.raises(InvalidParameter, match=r'failed to process "\$\{X:\?set X\}": X: set X'):
+        expanded("WORKDIR ${X:?set X}")
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def plan(text: str, build_args: dict[str, str | None] | None = None, target: str = "") -> BuildPlan:
+    return plan_stages(parse_dockerfile(text), build_args or {}, target)
+
+
+MULTI = """\
+ARG BASE=busybox
+ARG TAG
+FROM ${BASE}:${TAG:-latest} AS deps
+RUN echo deps
+FROM busybox AS Tools
+ARG TAG
+FROM deps AS build
+COPY --from=tools /bin/x /x
+RUN --mount=type=bind,from=1,target=/t true
+FROM scratch AS unrelated
+FROM build
+COPY --from=0 /a /b
+"""
+
+
+def test_stages_and_meta_args() -> None:
+    built = plan(MULTI, {"TAG": "1.36"})
+    assert built.meta_args == {"BASE": "busybox", "TAG": "1.36"}
+    assert [(s.index, s.name, s.base, s.image, s.base_stage) for s in built.stages] == [
+        (0, "deps", "${BASE}:${TAG:-latest}", "busybox:1.36", None),
+        (1, "tools", "busybox", "busybox", None),
+        (2, "build", "deps", "deps", 0),
+        (3, "unrelated", "scratch", "scratch", None),
+        (4, None, "build", "build", 2)]
+    assert built.target_index == 4
+    assert built.total_steps == 2 + 12 - 2
+    assert isinstance(built.stages[2].commands[0], CopyCommand)
+    assert stages_needed(built) == [0, 1, 2, 4]
+
+
+def test_target_and_its_needs() -> None:
+    built = plan(MULTI, target="Tools")
+    assert built.target_index == 1 and stages_needed(built) == [1]
+    assert built.meta_args == {"BASE": "busybox", "TAG": None}
+    assert stages_needed(plan(MULTI, target="build")) == [0, 1, 2]
+
+
+def test_unknown_target() -> None:
+    with pytest.raises(InvalidParameter, match="^failed to reach build target nope in Dockerfile$"):
+        plan(MULTI, target="nope")
+
+
+def test_arg_scoping_and_unused_build_args() -> None:
+    text = "ARG V=meta\nARG ONLY_META\nFROM scratch\nARG V\nARG W=dflt\nARG Z\n"
+    built = plan(text, {"W": "given", "HTTP_PROXY": "http://p", "EXTRA": "1", "AB": None, "ONLY_META": "m"})
+    arg_v, arg_w, arg_z = built.stages[0].commands
+    assert isinstance(arg_v, ArgCommand) and built.arg_values(arg_v) == [("V", "meta")]
+    assert isinstance(arg_w, ArgCommand) and built.arg_values(arg_w) == [("W", "given")]
+    assert isinstance(arg_z, ArgCommand) and built.arg_values(arg_z) == [("Z", None)]
+    assert built.unused_build_args == ["AB", "EXTRA"]
+
+
+def test_stage_reference_only_looks_back() -> None:
+    built = plan("FROM scratch AS a\nCOPY --from=b x y\nFROM scratch AS b\nCOPY --from=a x y\n")
+    assert built.stage_reference(0, "b") is None
+    assert built.stage_reference(1, "a") == 0 and built.stage_reference(1, "0") == 0
+    assert built.stage_reference(1, "1") is None
+    assert stages_needed(built) == [0, 1]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("RUN true\n", "no build stage in current context"),
+    ("ENV a=b\nFROM scratch\n", "no build stage in current context"),
+    ("FROM scratch AS a\nFROM scratch AS a\n", "a stage name already used"),
+    ("FROM scratch\nCOPY a\n", "dockerfile parse error line 2: COPY requires at least two arguments, but only one "
+                               "was provided. Destination could not be determined"),
+])
+def test_plan_errors(text: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        plan(text)
+    assert str(caught.value) == message
