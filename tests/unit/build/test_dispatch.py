@@ -181,7 +181,7 @@ def test_healthcheck_takes_what_it_does_not_give_from_the_previous_one() -> None
 def test_onbuild_triggers_are_taken_out_at_from() -> None:
     triggers: list[str] = []
 
-    def start(s: Stage) -> d.Change:
+    def start(s: Stage) -> d.RunStep:
         triggers.extend(s.triggers)
         return d.run(s.config, ["echo triggered"], True, s.args)
 
