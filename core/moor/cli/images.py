@@ -155,7 +155,8 @@ def images(ctx: click.Context, **options: Any) -> None:
     _list_images(ctx, **options)
 
 
-@click.group("image", cls=LazyGroup, lazy={"pull": "registry:pull", "push": "registry:push"})
+@click.group("image", cls=LazyGroup, lazy={"pull": "registry:pull", "push": "registry:push",
+                                                 "build": "build:build"})
 def image() -> None:
     """Manage images."""
 

@@ -55,6 +55,8 @@ COMMANDS: dict[str, str] = {
     "login": "registry:login",
     "logout": "registry:logout",
     "search": "registry:search",
+    "build": "build:build",
+    "builder": "build:builder",
 }
 
 
