@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,10 @@ import pytest
 
 from moor.build import dispatch as d
 from moor.build import instructions as ins
+from moor.build.dockerfile import parse_dockerfile, parse_instruction
 from moor.build.history import new_image_config
+from moor.build.instructions import plan_stages
+from moor.build.shell_lexer import ShellLexer
 from moor.errors import InvalidParameter
 
 DATA = json.loads((Path(__file__).parent / "data" / "classic_builder.json").read_text())
@@ -37,26 +41,28 @@ Action = Callable[[Stage], "d.Change | d.RunStep"]
 FROM = "FROM"
 
 
-def replay(case_name: str, script: list[Any], options: dict[str, str | None] | None = None,
-           meta: dict[str, str | None] | None = None) -> None:
-    """Run ``script`` (actions, and FROM to start a stage from the image so far) over the case's steps and
-    compare every step image with Docker's, byte for byte."""
-    case = CASES[case_name]
-    parent = json.loads(DATA["base"]["config"])
-    parent_id = DATA["base"]["id"]
-    all_args = d.BuildArgs(options or {}, meta or {})
-    stage = Stage({}, all_args)
-    steps = iter(case["steps"])
-    seen = 0
-    for action in script:
-        if action == FROM:
-            config, triggers = d.begin_stage(parent.get("config"))
-            stage = Stage(config, all_args.for_stage(), triggers=triggers)
-            continue
-        step = next(steps)
-        seen += 1
+class Recorded:
+    """Docker's step images of a case, checked one by one against what moor makes of each step."""
+
+    def __init__(self, case_name: str) -> None:
+        self.case = CASES[case_name]
+        self.parent: dict[str, Any] = json.loads(DATA["base"]["config"])
+        self.parent_id: str = DATA["base"]["id"]
+        self.steps = iter(self.case["steps"])
+        self.seen = 0
+        self.step: dict[str, Any] = {}
+
+    def next(self) -> dict[str, Any]:
+        """Docker's next step (its created_by tells a COPY's checksum)."""
+        self.step = next(self.steps)
+        return self.step
+
+    def check(self, stage: Stage, result: d.Change | d.RunStep) -> None:
+        """The step's history text, image config bytes and image ID are Docker's; the stage moves on."""
+        step = self.step or self.next()
+        self.step = {}
+        self.seen += 1
         raw = json.loads(step["raw_config"])
-        result = action(stage)
         container = raw.get("container", "")
         if isinstance(result, d.RunStep):
             container_config = result.container_config
@@ -71,14 +77,32 @@ def replay(case_name: str, script: list[Any], options: dict[str, str | None] | N
         assert result.created_by == step["created_by"]
         assert " ".join(container_config["Cmd"]) == step["created_by"]
         diff_id = None if step["empty_layer"] else raw["rootfs"]["diff_ids"][-1]
-        data = new_image_config(parent, {**result.config, "Image": parent_id},
-                                {**container_config, "Image": parent_id}, raw["created"], diff_id,
+        data = new_image_config(self.parent, {**result.config, "Image": self.parent_id},
+                                {**container_config, "Image": self.parent_id}, raw["created"], diff_id,
                                 author=stage.author, container=container, docker_version=raw["docker_version"])
         assert data.decode() == step["raw_config"], step["created_by"]
         assert "sha256:" + hashlib.sha256(data).hexdigest() == step["id"]
         stage.config = result.config
-        parent, parent_id = raw, step["id"]
-    assert seen == len(case["steps"])
+        self.parent, self.parent_id = raw, step["id"]
+
+    def done(self) -> None:
+        assert self.seen == len(self.case["steps"])
+
+
+def replay(case_name: str, script: list[Any], options: dict[str, str | None] | None = None,
+           meta: dict[str, str | None] | None = None) -> None:
+    """Run ``script`` (actions, and FROM to start a stage from the image so far) over the case's steps and
+    compare every step image with Docker's, byte for byte."""
+    recorded = Recorded(case_name)
+    all_args = d.BuildArgs(options or {}, meta or {})
+    stage = Stage({}, all_args)
+    for action in script:
+        if action == FROM:
+            config, triggers = d.begin_stage(recorded.parent.get("config"))
+            stage = Stage(config, all_args.for_stage(), triggers=triggers)
+            continue
+        recorded.check(stage, action(stage))
+    recorded.done()
 
 
 def cmd(words: list[str], shell: bool = False) -> Action:
@@ -300,3 +324,43 @@ def test_apply_dispatches_typed_commands() -> None:
     assert change.args == (("A", None),) and change.created_by.endswith("ARG A")
     with pytest.raises(InvalidParameter):
         d.apply(ins.RunCommand(command=["x"]), {})
+
+
+# --------------------------------------------------------------------------- from the Dockerfiles themselves
+
+#: cases built on another case's image: the Dockerfiles to replay in order
+CHAINS = {"entrypoint_reset": ["withcmd", "entrypoint_reset"],
+          "entrypoint_empty_cmd": ["withcmd", "entrypoint_empty_cmd"], "onbuild_child": ["onbuild", "onbuild_child"]}
+_CHECKSUM = re.compile(r" (?:--chown=\S*?)?((?:file|dir|multi):[0-9a-f]{64}) in ")
+
+
+def build_from_dockerfile(recorded: Recorded, case_name: str) -> None:
+    """Parse a recorded Dockerfile, expand and dispatch each command as the executor does."""
+    case = CASES[case_name]
+    options: dict[str, str | None] = dict(case["build_args"])
+    plan = plan_stages(parse_dockerfile(case["dockerfile"]), options)
+    lexer = ShellLexer(plan.escape)
+    for planned in plan.stages:
+        config, triggers = d.begin_stage(recorded.parent.get("config"))
+        stage = Stage(config, d.BuildArgs(options, plan.meta_args))
+        commands = [ins.parse_command(parse_instruction(trigger)) for trigger in triggers] + planned.commands
+        for command in commands:
+            command = ins.expand_command(command, lexer, stage.args.expansion_env(stage.config))
+            result: d.Change | d.RunStep
+            if isinstance(command, ins.RunCommand):
+                result = d.run(stage.config, command.command, command.prepend_shell, stage.args)
+            elif isinstance(command, ins.CopyCommand):
+                found = _CHECKSUM.search(recorded.next()["created_by"])
+                assert found is not None
+                result = d.copy_files(stage.config, command.keyword, found.group(1), command.dest, command.chown)
+            else:
+                result = d.apply(command, stage.config, stage.cmd_set)
+            recorded.check(stage, result)
+
+
+@pytest.mark.parametrize("case_name", [name for name in CASES if name not in ("withcmd", "onbuild")])
+def test_dockerfile_builds_as_docker(case_name: str) -> None:
+    recorded = Recorded(case_name)
+    for name in CHAINS.get(case_name, [case_name]):
+        build_from_dockerfile(recorded, name)
+    recorded.done()
