@@ -534,7 +534,13 @@ def expand_command(command: Command, lexer: ShellLexer, env: Mapping[str, str]) 
         if isinstance(command, AddCommand):
             changes["checksum"] = optional(command.checksum)
         return replace(command, **changes)  # type: ignore[arg-type]
-    if isinstance(command, (EnvCommand, LabelCommand)):
+    if isinstance(command, EnvCommand):
+        pairs = [(word(key), word(value)) for key, value in command.pairs]
+        for key, value in pairs:
+            if key == "":
+                raise InvalidParameter(f"invalid environment variable: ={value}")
+        return replace(command, pairs=pairs)
+    if isinstance(command, LabelCommand):
         return replace(command, pairs=[(word(key), word(value)) for key, value in command.pairs])
     if isinstance(command, ArgCommand):
         return replace(command, pairs=[(word(key), optional(value)) for key, value in command.pairs])
@@ -545,7 +551,10 @@ def expand_command(command: Command, lexer: ShellLexer, env: Mapping[str, str]) 
     if isinstance(command, UserCommand):
         return replace(command, user=word(command.user))
     if isinstance(command, WorkdirCommand):
-        return replace(command, path=word(command.path))
+        path = word(command.path)
+        if path == "":
+            raise InvalidParameter("cannot normalize nothing")
+        return replace(command, path=path)
     if isinstance(command, VolumeCommand):
         return replace(command, paths=[word(path) for path in command.paths])
     if isinstance(command, StopsignalCommand):
@@ -667,6 +676,9 @@ def plan_stages(dockerfile: Dockerfile, build_args: dict[str, str | None], targe
             raise InvalidParameter("a stage name already used")
         expanded = expand_command(command, lexer, meta_env)
         assert isinstance(expanded, FromCommand)
+        if expanded.image == "":
+            raise InvalidParameter(f"base name ({command.image}) should not be blank")
+        _check_copy_indexes(index, commands)
         base_stage = _stage_reference(stages, expanded.image) if not expanded.image.isdecimal() else None
         stages.append(Stage(index=index, name=command.stage_name, base=command.image, image=expanded.image,
                             base_stage=base_stage, platform=expanded.platform, from_command=command,
@@ -685,6 +697,17 @@ def plan_stages(dockerfile: Dockerfile, build_args: dict[str, str | None], targe
     unused = sorted(name for name in build_args if name not in declared and name not in PREDEFINED_ARGS)
     return BuildPlan(meta_args=meta_args, meta_commands=meta_commands, stages=stages, target_index=target_index,
                      build_args=dict(build_args), unused_build_args=unused, escape=dockerfile.escape)
+
+
+def _check_copy_indexes(stage_index: int, commands: list[Command]) -> None:
+    """``COPY --from=<index>`` naming this stage or a later one: Docker's errors."""
+    for command in commands:
+        if isinstance(command, CopyCommand) and command.from_stage and command.from_stage.isdecimal():
+            wanted = int(command.from_stage)
+            if wanted == stage_index:
+                raise InvalidParameter(f"invalid from flag value {command.from_stage}: refers to current build stage")
+            if wanted > stage_index:
+                raise InvalidParameter(f"invalid from flag value {command.from_stage}: index out of bounds")
 
 
 def stages_needed(plan: BuildPlan) -> list[int]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from moor.build.dockerfile import parse_dockerfile, parse_instruction
+from moor.build.instructions import ArgCommand, EnvCommand, expand_command, plan_stages
+from moor.build.shell_lexer import ShellLexer
 from moor.errors import InvalidParameter
 
 
@@ -113,3 +119,45 @@ def test_errors_in_dockers_words(text: str, message: str) -> None:
 def test_empty_message_names_the_dockerfile() -> None:
     with pytest.raises(InvalidParameter, match=r"the Dockerfile \(sub/Dockerfile.dev\) cannot be empty"):
         parse_dockerfile("", name="sub/Dockerfile.dev")
+
+
+# --------------------------------------------------------------------------- Docker's recorded answers
+
+CASES = json.loads((Path(__file__).parent / "data" / "docker_parse_errors.json").read_text())["cases"]
+
+
+def check_like_docker(case: dict[str, Any]) -> None:
+    """Everything Docker checks before running a step: parse, plan, expand each step's words in order."""
+    dockerfile = parse_dockerfile(case["dockerfile"])
+    plan = plan_stages(dockerfile, case.get("build_args", {}), case.get("target", ""))
+    lexer = ShellLexer(dockerfile.escape)
+    for stage in plan.stages[:plan.target_index + 1]:
+        env: dict[str, str] = {}
+        args: dict[str, str] = {}
+        for command in stage.commands:
+            expanded = expand_command(command, lexer, {**args, **env})
+            if isinstance(expanded, ArgCommand):
+                args.update((name, value) for name, value in plan.arg_values(expanded) if value is not None)
+            elif isinstance(expanded, EnvCommand):
+                env.update(expanded.pairs)
+
+
+def case_id(case: dict[str, Any]) -> str:
+    return case["dockerfile"].replace("\n", "|")[:60]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c["kind"] in ("parse", "ok", "beyond")], ids=case_id)
+def test_dockers_recorded_answers(case: dict[str, Any]) -> None:
+    expected = case["docker"] if case["kind"] == "parse" else case.get("moor")
+    if expected is None:
+        check_like_docker(case)
+        return
+    with pytest.raises(InvalidParameter) as caught:
+        check_like_docker(case)
+    assert str(caught.value) == expected
+
+
+def test_recorded_answers_cover_every_kind() -> None:
+    kinds = {case["kind"] for case in CASES}
+    assert kinds == {"parse", "ok", "runtime", "beyond"}
+    assert sum(case["kind"] == "parse" for case in CASES) >= 60
