@@ -149,6 +149,7 @@ class ImageStore:
         self._refs: dict[str, str] = (read_json(self._refs_path, {}) or {}).get("refs", {})
         self._images: dict[str, ImageRecord] = {}
         self._chain_locks: dict[str, threading.Lock] = {}
+        self._spools: dict[int, tuple[str, int]] = {}  # id of a spool :meth:`spooled` made -> its digest and size
         self._load_images()
 
     def _applying(self, chain: str) -> threading.Lock:
@@ -218,10 +219,13 @@ class ImageStore:
             with self.spooled(stream) as (spool, digest):
                 return self.add_layer(parent, spool, digest)
         chain = chain_id(parent, diff_id)
+        spool = self._spools.get(id(stream))  # the store's own spool was hashed as it was written
+        own_size = spool[1] if spool is not None and spool[0] == diff_id and stream.tell() == 0 else None
         with self._applying(chain):  # not the store's lock: listing images must not wait for an apply
             existing = self.get_layer(chain)
             if existing is not None:
-                DigestingReader(stream).drain()
+                if own_size is None:
+                    DigestingReader(stream).drain()
                 return existing
             key = hex_of(chain)
             if self.storage.exists(key=key):
@@ -230,13 +234,17 @@ class ImageStore:
             atomic_write(pending, b"")  # so a crash before the record is written can be undone
             reader = DigestingReader(stream)
             try:  # a layer the driver refuses half-way goes as a bad digest does: content and marker both
-                # the reader is read like a file (all a driver may do with the stream)
+                # the reader is read like a file (all a driver may do with the stream); the store's own spool
+                # goes as it is
                 disk_size = self.storage.apply_layer(key=key, parent=hex_of(parent) if parent else None,
-                                                     diff=cast(IO[bytes], reader))
-                reader.drain()
-                if reader.digest != diff_id:
-                    raise InvalidParameter(f"layer digest mismatch: expected {diff_id}, got {reader.digest}")
-                record = LayerRecord(chain_id=chain, diff_id=diff_id, parent=parent, size=reader.size,
+                                                     diff=cast(IO[bytes], reader) if own_size is None else stream)
+                size = own_size
+                if size is None:
+                    reader.drain()
+                    if reader.digest != diff_id:
+                        raise InvalidParameter(f"layer digest mismatch: expected {diff_id}, got {reader.digest}")
+                    size = reader.size
+                record = LayerRecord(chain_id=chain, diff_id=diff_id, parent=parent, size=size,
                                      disk_size=int(disk_size or 0))
                 atomic_write_json(self._layer_path(chain), record.__dict__)
             except BaseException:
@@ -247,7 +255,9 @@ class ImageStore:
             return record
 
     def spooled(self, stream: IO[bytes]) -> Any:
-        """Copy a stream to a temp file, learning its digest: (file, digest) in a context manager."""
+        """Copy a stream to a temp file, learning its digest: (file, digest) in a context manager.
+
+        :meth:`add_layer` applies such a file (unread, with its digest) without hashing it again."""
         @contextlib.contextmanager
         def spool() -> Any:
             with tempfile.TemporaryFile(dir=os.path.join(self.root, "tmp")) as handle:
@@ -258,7 +268,11 @@ class ImageStore:
                         break
                     handle.write(data)
                 handle.seek(0)
-                yield handle, reader.digest
+                self._spools[id(handle)] = (reader.digest, reader.size)
+                try:
+                    yield handle, reader.digest
+                finally:
+                    del self._spools[id(handle)]
 
         return spool()
 
