@@ -93,7 +93,8 @@ def parse_dockerfile(text: str, name: str = "Dockerfile") -> Dockerfile:
         commands = gofile.parse_string(text)
     except gofile.GoParseError as error:
         raise InvalidParameter(f"failed to parse Dockerfile: {error}") from None
-    instructions = [_instruction(command) for command in commands]
+    lines = text.splitlines()
+    instructions = [_instruction(command, lines) for command in commands]
     for instruction in instructions:
         if instruction.keyword not in KEYWORDS:
             raise parse_error(instruction.line, f"unknown instruction: {instruction.keyword}")
@@ -105,14 +106,17 @@ def parse_dockerfile(text: str, name: str = "Dockerfile") -> Dockerfile:
 
 
 def parse_instruction(text: str) -> Instruction:
-    """Parse one instruction written on its own (an ONBUILD trigger), without Docker's file checks."""
+    """Parse one instruction written on its own: an ONBUILD trigger run in a child build.
+
+    Errors read as Docker's child build words them, without a line: ``unknown instruction: FOO``.
+    """
     try:
         commands = gofile.parse_string(text)
     except gofile.GoParseError as error:
-        raise InvalidParameter(f"failed to parse Dockerfile: {error}") from None
+        raise InvalidParameter(str(error)) from None
     instruction = _instruction(commands[0])
     if instruction.keyword not in KEYWORDS:
-        raise parse_error(instruction.line, f"unknown instruction: {instruction.keyword}")
+        raise InvalidParameter(f"unknown instruction: {instruction.keyword}")
     return instruction
 
 
@@ -132,17 +136,21 @@ def _directives(text: str) -> tuple[str, str | None]:
     return escape, syntax
 
 
-def _instruction(command: gofile.Command) -> Instruction:
-    """Our record of one of the Go parser's commands."""
+def _instruction(command: gofile.Command, lines: list[str] | None = None) -> Instruction:
+    """Our record of one of the Go parser's commands (``lines``: the file's, for an ONBUILD's heredocs)."""
     keyword = command.cmd.upper()
     sub = None
+    original = command.original
     if keyword == "ONBUILD" and command.sub_cmd:
-        expression = _ONBUILD_PREFIX.sub("", command.original)
+        if lines and "<<" in original and command.end_line > command.start_line:
+            # the package drops an ONBUILD's heredoc bodies: the trigger is its lines as written
+            original = "\n".join(lines[command.start_line - 1:command.end_line])
+        expression = _ONBUILD_PREFIX.sub("", original)
         sub = _trigger(expression, command.start_line, command.end_line)
     heredocs = () if command.json else _heredocs(command)
     return Instruction(
         keyword=keyword, args=tuple(command.value), flags=tuple(command.flags), json=command.json,
-        original=command.original, line=command.start_line, end_line=command.end_line,
+        original=original, line=command.start_line, end_line=command.end_line,
         heredocs=heredocs, sub=sub)
 
 
@@ -154,7 +162,7 @@ def _trigger(expression: str, line: int, end_line: int) -> Instruction | None:
         return None
     if not commands:
         return None
-    inner = _instruction(commands[0])
+    inner = _instruction(commands[0], expression.splitlines())
     return Instruction(keyword=inner.keyword, args=inner.args, flags=inner.flags, json=inner.json,
                        original=inner.original, line=line, end_line=end_line, heredocs=inner.heredocs,
                        sub=inner.sub)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, TypedDict
 
-from moor.build.dockerfile import Dockerfile, Heredoc, Instruction, heredoc_words, parse_error
+from moor.build.dockerfile import Dockerfile, Heredoc, Instruction, heredoc_words, parse_error, parse_instruction
 from moor.build.gotypes import go_parse_duration, go_parse_int
 from moor.build.runmount import RunMount, parse_mount
 from moor.build.shell_lexer import ShellLexer
@@ -498,6 +498,17 @@ _PARSERS: dict[str, Callable[[Instruction], Command]] = {
     "USER": _parse_user, "HEALTHCHECK": _parse_healthcheck, "ONBUILD": _parse_onbuild,
     "STOPSIGNAL": _parse_stopsignal, "SHELL": _parse_shell,
 }
+
+
+def parse_trigger(text: str) -> Command:
+    """An ONBUILD trigger of the base image, as a child build runs it; Docker's messages, without a line."""
+    instruction = parse_instruction(text)
+    if instruction.keyword == "ONBUILD":
+        raise InvalidParameter("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+    if instruction.keyword in _TRIGGER_REFUSED:
+        raise InvalidParameter(f"{instruction.keyword} isn't allowed as an ONBUILD trigger")
+    parser = _PARSERS[instruction.keyword]
+    return parser(instruction)
 
 
 def commands_of(instructions: list[Instruction]) -> list[Command]:

@@ -30,6 +30,7 @@ from moor.build.instructions import (
     expand_command,
     parse_command,
     parse_mount,
+    parse_trigger,
     plan_stages,
     stages_needed,
 )
@@ -310,4 +311,36 @@ def test_stage_reference_only_looks_back() -> None:
 def test_plan_errors(text: str, message: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
         plan(text)
+    assert str(caught.value) == message
+
+
+# --------------------------------------------------------------------------- ONBUILD triggers in a child build
+
+
+def test_trigger_expressions_as_docker_keeps_them() -> None:
+    text = "FROM a\nONBUILD LABEL a=b \\\n   c=d\nONBUILD  label  e=f\nONBUILD RUN <<EOF\necho hi\nEOF\n"
+    expressions = [parse_command(i) for i in parse_dockerfile(text).instructions[1:]]
+    # Docker 20.10 stored ["LABEL a=b    c=d","label  e=f"] for the first two (docker inspect .Config.OnBuild)
+    assert [c.expression for c in expressions if isinstance(c, OnbuildCommand)] == [
+        "LABEL a=b    c=d", "label  e=f", "RUN <<EOF\necho hi\nEOF"]
+    run = parse_trigger("RUN <<EOF\necho hi\nEOF")
+    assert isinstance(run, RunCommand) and run.heredocs[0].content == "echo hi\n"
+    label = parse_trigger("label  e=f")
+    assert isinstance(label, LabelCommand) and label.pairs == [("e", "f")]
+
+
+@pytest.mark.parametrize(("trigger", "message"), [
+    # Docker 20.10's words when a child build runs a bad trigger (recorded: no line number)
+    ("FOO x", "unknown instruction: FOO"),
+    ("COPY a", "COPY requires at least two arguments, but only one was provided. Destination could not be "
+               "determined"),
+    ("ENV =x", "ENV names can not be blank"),
+    ("HEALTHCHECK FOO", 'Unknown type "FOO" in HEALTHCHECK (try CMD)'),
+    ("RUN --foo true", "Unknown flag: foo"),
+    ("ONBUILD RUN x", "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"),
+    ("from x", "FROM isn't allowed as an ONBUILD trigger"),
+])
+def test_trigger_errors(trigger: str, message: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        parse_trigger(trigger)
     assert str(caught.value) == message
