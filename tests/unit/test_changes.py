@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from moor.errors import InvalidParameter
 from moor.images.changes import apply_changes
+
+DATA = Path(__file__).parent / "build" / "data" / "classic_builder.json"
 
 
 def test_every_instruction() -> None:
@@ -30,17 +35,32 @@ def test_every_instruction() -> None:
     assert (config["WorkingDir"], config["User"], config["StopSignal"]) == ("/srv", "nobody", "SIGINT")
 
 
-def test_env_replaces_same_key() -> None:
-    assert apply_changes({"Env": ["A=1", "B=2"]}, ["ENV A=3"])["Env"] == ["B=2", "A=3"]
+def test_env_replaces_same_key_in_place() -> None:
+    # as dockerd 20.10's commit --change (tests/unit/build/data/classic_builder.json, "commit_change")
+    assert apply_changes({"Env": ["A=1", "B=2"]}, ["ENV A=3"])["Env"] == ["A=3", "B=2"]
+
+
+def test_changes_as_docker_commit() -> None:
+    recorded = json.loads(DATA.read_text())["commit_change"]
+    assert apply_changes(recorded["container"], recorded["changes"]) == recorded["config"]
+    # ENTRYPOINT drops the CMD unless a CMD comes in the same changes; words are expanded with the config's Env
+    assert apply_changes({"Cmd": ["true"]}, ['ENTRYPOINT ["x"]']) == {"Cmd": None, "Entrypoint": ["x"]}
+    assert apply_changes({"Cmd": ["true"]}, ['CMD ["c"]', 'ENTRYPOINT ["x"]'])["Cmd"] == ["c"]
+    assert apply_changes({"Env": ["H=/h"]}, ["ENV B=$H/b", "WORKDIR $NONE/x"]) == {
+        "Env": ["H=/h", "B=/h/b"], "WorkingDir": "/x"}
+    assert apply_changes({}, ["HEALTHCHECK --interval=5s CMD true"])["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "true"], "Interval": 5_000_000_000}
 
 
 @pytest.mark.parametrize(("change", "error"), [
-    ("RUN echo", "RUN is not a valid change command"),
-    ("EXPOSE http", "invalid containerPort: http"),
-    ("LABEL novalue", "must have two arguments|can't find ="),
-    ("EXPOSE 99999", "invalid containerPort: 99999"),
-    ("EXPOSE 0-80", "invalid containerPort: 0-80"),
-    ("USER", "USER requires exactly one argument"),
+    ("RUN echo", "^run is not a valid change command$"),
+    ("FOO x", "^foo is not a valid change command$"),
+    ("EXPOSE http", "^Invalid containerPort: http$"),
+    ("LABEL novalue", "^LABEL must have two arguments$"),
+    ("EXPOSE 99999", "^Invalid containerPort: 99999$"),
+    ("EXPOSE 80-70", "^Invalid containerPort: 80-70$"),
+    ("EXPOSE 80/foo", "^Invalid proto: foo$"),
+    ("USER", "^USER requires exactly one argument$"),
     ("VOLUME", "VOLUME requires at least one argument"),
     ("CMD [1, 2]", "arrays must be comprised of strings only"),
     ("STOPSIGNAL NOPE", "Invalid signal: NOPE"),

@@ -257,14 +257,14 @@ def exposed_ports(ports: Sequence[str]) -> list[str]:
         number, slash, protocol = container.partition("/")
         protocol = protocol.lower() if slash and protocol else "tcp"
         if protocol not in _PROTOCOLS:
-            raise InvalidParameter(f"invalid proto: {protocol}")
+            raise InvalidParameter(f"Invalid proto: {protocol}")
         start_text, dash, end_text = number.partition("-")
         bounds = [start_text, end_text] if dash else [start_text]
         if not all(b.isascii() and b.isdigit() and int(b) <= 65535 for b in bounds):
-            raise InvalidParameter(f"invalid containerPort: {number}")
+            raise InvalidParameter(f"Invalid containerPort: {number}")
         start, end = int(bounds[0]), int(bounds[-1])
         if end < start:
-            raise InvalidParameter(f"invalid containerPort: {number}")
+            raise InvalidParameter(f"Invalid containerPort: {number}")
         result.extend(f"{port}/{protocol}" for port in range(start, end + 1))
     return result
 

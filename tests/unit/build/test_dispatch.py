@@ -298,9 +298,11 @@ def test_begin_stage() -> None:
 
 
 @pytest.mark.parametrize(("call", "error"), [
-    (lambda: d.expose({}, ["http"]), "invalid containerPort: http"),
-    (lambda: d.expose({}, ["80/foo"]), "invalid proto: foo"),
-    (lambda: d.expose({}, ["99999"]), "invalid containerPort: 99999"),
+    (lambda: d.expose({}, ["http"]), "^Invalid containerPort: http$"),
+    (lambda: d.expose({}, ["80/foo"]), "^Invalid proto: foo$"),
+    (lambda: d.expose({}, ["99999"]), "^Invalid containerPort: 99999$"),
+    (lambda: d.expose({}, ["80-70"]), "^Invalid containerPort: 80-70$"),
+    (lambda: d.set_workdir({}, ""), "^cannot normalize nothing$"),
     (lambda: d.add_volumes({}, [" "]), "VOLUME specified can not be an empty string"),
     (lambda: d.set_stopsignal({}, "NOPE"), "Invalid signal: NOPE"),
     (lambda: d.add_onbuild({}, "ONBUILD RUN x"), "Chaining ONBUILD"),
