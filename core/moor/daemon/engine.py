@@ -14,6 +14,7 @@ from moor.drivers import DriverSet, load_drivers
 from moor.fsutil import atomic_write, make_private_dir
 from moor.images.store import ImageStore
 from moor.services.archive import ContainerArchive
+from moor.services.build.builder import BuildService
 from moor.services.build.cache import BuildCache, CacheAwareImageUsers
 from moor.services.commit import CommitService
 from moor.services.container_io import ContainerIO
@@ -89,6 +90,8 @@ class Engine:
         started.add(self.health.watch)
         self.archive = ContainerArchive(self.containers, drivers, self.events)
         self.commits = CommitService(self.containers, self.images, drivers, self.events, processes)
+        self.builds = BuildService(self.images, self.containers, self.container_io, self.pulls, self.build_cache,
+                                   drivers, self.events, config.data_root)
         self.resources = ContainerResources(self.containers, self.events, processes)
         self.services["images"] = self.images
         self.services["containers"] = self.containers

@@ -3,53 +3,31 @@ history entry, as Docker's classic builder commits them (intermediate images wit
 
 from __future__ import annotations
 
-import copy
-import json
+import os
 import platform
+import tempfile
 import time
+from collections.abc import Iterable
 from typing import IO, Any
 
+from moor.build.history import new_image_config
 from moor.driverapi import StorageDriver
 from moor.errors import InvalidParameter
 from moor.images.store import ImageRecord, ImageStore, LayerRecord
+from moor.services.build.layerfilter import ENGINE_MOUNTS, filter_layer
 from moor.services.build.state import StageState
-from moor.timefmt import format_timestamp
+from moor.timefmt import rfc3339_nano
 
 #: sha256 of a tar of nothing but its end blocks: a step that changed nothing adds no layer
 EMPTY_TAR_DIGEST = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 #: The deepest image the overlay driver can mount with a container on top (its limit: 127 layers + 1).
 MAX_LAYERS = 127
-#: The container config fields Docker's classic builder writes, in its order.
-CONFIG_FIELDS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts",
-                 "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Image", "Volumes",
-                 "WorkingDir", "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal",
-                 "StopTimeout", "Shell")
-_ALWAYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
-           "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels")
-_DEFAULTS: dict[str, Any] = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
-                             "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
-                             "StdinOnce": False, "Env": None, "Cmd": None, "Image": "", "Volumes": None,
-                             "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": None}
 
 
 def check_depth(state: StageState) -> None:
     """Refuse a step that would make the image deeper than the storage driver can mount."""
     if len(state.diff_ids) >= MAX_LAYERS:
         raise InvalidParameter("max depth exceeded")
-
-
-def docker_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with Docker's fields in Docker's order (the always-written ones filled in)."""
-    result: dict[str, Any] = {}
-    for key in CONFIG_FIELDS:
-        if key in _ALWAYS:
-            result[key] = config.get(key, _DEFAULTS.get(key))
-        elif config.get(key) not in (None, "", [], {}, False, 0):
-            result[key] = config[key]
-    for key, value in config.items():
-        if key not in result and key not in CONFIG_FIELDS:
-            result[key] = value
-    return result
 
 
 def host_architecture() -> str:
@@ -64,12 +42,24 @@ class StepCommitter:
         self.store = store
         self.storage = storage
 
-    def layer_from_snapshot(self, state: StageState, key: str) -> LayerRecord | None:
-        """The changes of the snapshot ``key`` (a RUN's container) as a layer on top of the stage's image; None
-        when it changed nothing."""
+    def layer_from_snapshot(self, state: StageState, key: str, mounts: Iterable[str] = ()) -> LayerRecord | None:
+        """The changes of the snapshot ``key`` (a RUN's container) as a layer on top of the stage's image,
+        without the engine's mount points and ``mounts`` (the step's); None when it changed nothing else."""
         stream = self.storage.diff(key=key)
         try:
-            return self.layer_from_tar(state, stream)
+            with self.store.spooled(stream) as (spool, diff_id):
+                if diff_id == EMPTY_TAR_DIGEST:
+                    return None
+                with tempfile.TemporaryFile(dir=os.path.join(self.store.root, "tmp")) as filtered:
+                    kept = filter_layer(spool, filtered, [*ENGINE_MOUNTS, *mounts])
+                    if kept is False:
+                        return None
+                    check_depth(state)
+                    if kept is None:
+                        spool.seek(0)
+                        return self.store.add_layer(state.top_layer, spool, diff_id)
+                    filtered.seek(0)
+                    return self.store.add_layer(state.top_layer, filtered)
         finally:
             stream.close()
 
@@ -81,38 +71,13 @@ class StepCommitter:
             check_depth(state)
             return self.store.add_layer(state.top_layer, spool, diff_id)
 
-    def commit(self, state: StageState, created_by: str, container_cmd: list[str], layer: LayerRecord | None,
-               container_id: str) -> ImageRecord:
-        """The stage's next image: its config, one more history entry, ``layer`` (if any) on top; the stage's
-        state moves to it."""
-        now = format_timestamp(time.time())
-        base = state.image_config
-        config = docker_config({**state.config, "Image": state.image_id})
-        history = list(base.get("history") or [])
-        entry: dict[str, Any] = {"created": now, "created_by": created_by}
-        if layer is None:
-            entry["empty_layer"] = True
-        history.append(entry)
-        diff_ids = state.diff_ids + ([layer.diff_id] if layer is not None else [])
-        container_config = docker_config({**state.config, "Image": state.image_id, "Cmd": container_cmd,
-                                          "Hostname": container_id[:12]})
-        document: dict[str, Any] = {
-            "architecture": base.get("architecture") or host_architecture(),
-            "config": config,
-            "container": container_id,
-            "container_config": container_config,
-            "created": now,
-            "docker_version": "moor",
-            "history": history,
-            "os": base.get("os") or "linux",
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        }
-        for key in ("variant", "os.version"):
-            if base.get(key):
-                document[key] = base[key]
-        if state.author:
-            document["author"] = state.author
-        record = self.store.add_image(json.dumps(document, separators=(",", ":")).encode(), parent=state.image_id)
-        state.image = record
-        state.image_config = copy.deepcopy(record.config)
-        return record
+    def commit(self, state: StageState, config: dict[str, Any], container_config: dict[str, Any],
+               layer: LayerRecord | None, container_id: str) -> ImageRecord:
+        """The stage's next image: ``config``, one more history entry (``container_config``'s Cmd joined, as
+        Docker's ``created_by``), ``layer`` (if any) on top of the stage's image."""
+        created = rfc3339_nano(time.time_ns())
+        document = new_image_config(state.image_config or None, {**config, "Image": state.image_id},
+                                    {**container_config, "Image": state.image_id}, created,
+                                    layer.diff_id if layer is not None else None, author=state.author,
+                                    container=container_id, host_arch=host_architecture())
+        return self.store.add_image(document, parent=state.image_id)

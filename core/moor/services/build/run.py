@@ -40,12 +40,11 @@ class StepFailed(MoorError):
 
 @dataclass
 class RunRequest:
-    """One RUN: its argv, the variables it sees, and what its container's HostConfig adds."""
+    """One RUN: its container's config (Cmd, Env, WorkingDir, User, ... as Docker's ``container.Config``) and
+    what its HostConfig adds (network, extra hosts, resources, mounts)."""
 
-    command: list[str]
-    env: list[str]
+    config: dict[str, Any]
     host_config: dict[str, Any] = field(default_factory=dict)
-    network_disabled: bool = False
 
 
 class RunExecutor:
@@ -63,21 +62,12 @@ class RunExecutor:
         check_depth(state)
         if state.image is None:
             raise MoorError("no image to run the command in: FROM scratch has no shell")
-        config = state.config
-        body: dict[str, Any] = {
-            "Image": state.image.id,
-            "Cmd": list(request.command),
-            "Entrypoint": [""],
-            "Env": list(request.env),
-            "WorkingDir": config.get("WorkingDir") or "",
-            "User": config.get("User") or "",
-            "Labels": dict(config.get("Labels") or {}),
-            "AttachStdout": True,
-            "AttachStderr": True,
-            "HostConfig": dict(request.host_config),
-        }
-        if request.network_disabled:
-            body["NetworkDisabled"] = True
+        config = request.config
+        command = list(config.get("Cmd") or [])
+        body: dict[str, Any] = {key: value for key, value in config.items() if value is not None}
+        body.update({"Image": state.image.id, "Cmd": command, "Entrypoint": [""], "AttachStdout": True,
+                     "AttachStderr": True, "HostConfig": dict(request.host_config)})
+        body.pop("Hostname", None)
         container = self.containers.create(body)
         succeeded = False
         try:
@@ -97,7 +87,7 @@ class RunExecutor:
             if cancel_check:
                 raise Cancelled("the build was cancelled")
             if code != 0:
-                raise StepFailed(f"The command '{' '.join(request.command)}' returned a non-zero code: {code}", code)
+                raise StepFailed(f"The command '{' '.join(command)}' returned a non-zero code: {code}", code)
             layer = self.committer.layer_from_snapshot(state, container.storage_key)
             succeeded = True
             return container.id, layer

@@ -1,4 +1,4 @@
-"""A stage's state between its steps: the image so far, its config, the shell and the build arguments in scope."""
+"""A stage's state between its steps: the image so far, its config, the build arguments in scope."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from moor.build.dispatch import BuildArgs, begin_stage, shell_of
 from moor.images.store import ImageRecord
-
-#: Docker's PATH for a Linux image that sets none (added at FROM, as the classic builder does).
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DEFAULT_SHELL = ("/bin/sh", "-c")
 
 
 @dataclass
@@ -18,28 +15,28 @@ class StageState:
     """What a stage has built so far.
 
     ``image`` is the latest image (None while a ``FROM scratch`` stage has made none); ``config`` its ``config``
-    section as the next image will have it (Docker's Go field names); ``args`` the build arguments declared in
-    the stage (ARG) with their values (None: declared, no value); ``base_config`` the whole config of the image
-    the stage started from or last committed (architecture, os, history, rootfs).
+    section as the next image will have it (Docker's Go field names); ``image_config`` the whole config of the
+    latest image (architecture, os, history, rootfs); ``args`` Docker's build-argument rules for the stage;
+    ``cmd_set`` whether a CMD was set in the stage (ENTRYPOINT's rule); ``author`` MAINTAINER's name.
     """
 
     name: str
     image: ImageRecord | None
     config: dict[str, Any]
+    args: BuildArgs
     image_config: dict[str, Any] = field(default_factory=dict)
-    args: dict[str, str | None] = field(default_factory=dict)
-    used_args: set[str] = field(default_factory=set)
-    #: MAINTAINER's name: the ``author`` of the stage's next images
+    cmd_set: bool = False
     author: str = ""
+    #: the base image's ONBUILD triggers, run before the stage's own commands
+    triggers: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_image(cls, name: str, image: ImageRecord | None) -> StageState:
+    def from_image(cls, name: str, image: ImageRecord | None, args: BuildArgs) -> StageState:
         image_config = copy.deepcopy(image.config) if image is not None else {}
-        config = copy.deepcopy(image_config.get("config") or {})
-        env = list(config.get("Env") or [])
-        if not any(item.split("=", 1)[0] == "PATH" for item in env):
-            config["Env"] = [DEFAULT_PATH, *env]
-        return cls(name=name, image=image, config=config, image_config=image_config)
+        config, triggers = begin_stage(image_config.get("config"))
+        config["Image"] = image.id if image is not None else ""
+        return cls(name=name, image=image, config=config, args=args.for_stage(), image_config=image_config,
+                   triggers=triggers)
 
     @property
     def image_id(self) -> str:
@@ -55,18 +52,14 @@ class StageState:
 
     @property
     def shell(self) -> list[str]:
-        return list(self.config.get("Shell") or DEFAULT_SHELL)
+        return shell_of(self.config)
 
     def env(self) -> dict[str, str]:
-        """The variables a word of a Dockerfile sees: the config's Env over the stage's ARG values."""
-        values = {name: value for name, value in self.args.items() if value is not None}
-        for item in self.config.get("Env") or []:
-            key, _, value = item.partition("=")
-            values[key] = value
-        return values
+        """The variables a word of a Dockerfile sees: the config's Env, then the build args no ENV overrides."""
+        return self.args.expansion_env(self.config)
 
-    def run_args(self) -> list[tuple[str, str]]:
-        """The build arguments a RUN sees as variables (those with a value that no ENV overrides), by name."""
-        env_keys = {item.split("=", 1)[0] for item in self.config.get("Env") or []}
-        return sorted((name, value) for name, value in self.args.items()
-                      if value is not None and name not in env_keys)
+    def moved_to(self, image: ImageRecord) -> None:
+        """The stage's image is now ``image`` (a step's, made or found in the cache)."""
+        self.image = image
+        self.image_config = copy.deepcopy(image.config)
+        self.config["Image"] = image.id

@@ -1,0 +1,71 @@
+"""A RUN container's changes without what the engine put there: the mount points of its ``/etc/hosts``,
+``/etc/hostname``, ``/etc/resolv.conf``, ``/dev``, ``/proc``, ``/sys`` and of the step's ``--mount`` targets.
+
+Docker keeps these in a hidden init layer, so they never reach a build step's layer; moor's snapshot holds
+them, so the diff is filtered: each mount point goes (what is under it lived on the mount, not in the
+layer), and so do the directories that were in the diff only because of them (parents made for a mount
+point). A step that changed nothing else makes no layer.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from collections.abc import Iterable
+from typing import IO
+
+#: What the engine mounts in every container (files bound over, or file systems of their own).
+ENGINE_MOUNTS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/.dockerenv", "/dev", "/proc", "/sys")
+
+
+def _path(name: str) -> str:
+    cleaned = posixpath.normpath("/" + name.lstrip("./").lstrip("/")) if name not in (".", "./") else "/"
+    return cleaned
+
+
+def _under(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def dropped_paths(members: list[tarfile.TarInfo], mounts: Iterable[str]) -> set[str]:
+    """The entries (by tar name) that only the mounts put in the diff."""
+    tops = [posixpath.normpath("/" + m.lstrip("/")) for m in mounts]
+    paths = {member.name: _path(member.name) for member in members}
+    dropped = {name for name, path in paths.items() if any(_under(path, top) for top in tops)}
+    if not dropped:
+        return dropped
+    ancestors = set()
+    for name in dropped:
+        parent = posixpath.dirname(paths[name])
+        while parent not in ("/", ""):
+            ancestors.add(parent)
+            parent = posixpath.dirname(parent)
+    kept_paths = [path for name, path in paths.items() if name not in dropped]
+    for member in members:
+        path = paths[member.name]
+        if member.name in dropped or path not in ancestors or not member.isdir():
+            continue
+        if not any(other != path and _under(other, path) for other in kept_paths):
+            dropped.add(member.name)
+    return dropped
+
+
+def filter_layer(source: IO[bytes], out: IO[bytes], mounts: Iterable[str]) -> bool | None:
+    """Copy the layer tar ``source`` to ``out`` without the mounts' entries. None when nothing was dropped
+    (``out`` is left untouched: use ``source``); else whether anything is left."""
+    with tarfile.open(fileobj=source, mode="r:") as archive:
+        members = archive.getmembers()
+        dropped = dropped_paths(members, mounts)
+        if not dropped:
+            return None
+        kept = [member for member in members if member.name not in dropped]
+        if not kept:
+            return False
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as result:
+            for member in kept:
+                data = archive.extractfile(member) if member.isreg() else None
+                result.addfile(member, data)
+                if data is not None:
+                    data.close()
+    return True
+

@@ -1,0 +1,65 @@
+"""Helpers for build tests: a context tar from a dict of files, ``POST /build`` through docker-py, its output."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Mapping
+from typing import Any
+
+import docker
+
+from moor.testing.daemon import DaemonProcess
+
+
+def context_tar(files: Mapping[str, str | bytes]) -> io.BytesIO:
+    """A build context tar of ``files`` (path -> content); a path ending in ``/`` is a directory."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, content in sorted(files.items()):
+            info = tarfile.TarInfo(path.rstrip("/"))
+            if path.endswith("/"):
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                archive.addfile(info)
+                continue
+            data = content.encode() if isinstance(content, str) else content
+            info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
+            archive.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def api(daemon: DaemonProcess) -> docker.APIClient:
+    return docker.APIClient(base_url=daemon.host, version="1.41", timeout=300)
+
+
+def build(daemon: DaemonProcess, files: Mapping[str, str | bytes], **options: Any) -> list[dict[str, Any]]:
+    """``POST /build`` of a context of ``files``: every JSON message of the answer (``rm`` on unless said
+    otherwise, as the docker CLI sends it)."""
+    options.setdefault("rm", True)
+    client = api(daemon)
+    try:
+        return list(client.build(fileobj=context_tar(files), custom_context=True, decode=True, **options))
+    finally:
+        client.close()
+
+
+def text(messages: list[dict[str, Any]]) -> str:
+    """What ``docker build`` prints of the messages (their ``stream`` texts)."""
+    return "".join(str(m.get("stream", "")) for m in messages)
+
+
+def error(messages: list[dict[str, Any]]) -> str | None:
+    """The build's error line, if it failed."""
+    for message in messages:
+        if "error" in message:
+            return str(message["error"])
+    return None
+
+
+def image_id(messages: list[dict[str, Any]]) -> str:
+    """The built image's ID (the ``aux`` message); fails with the output when there is none."""
+    for message in messages:
+        if "aux" in message and "ID" in message["aux"]:
+            return str(message["aux"]["ID"])
+    raise AssertionError("no image ID in the build output:\n" + text(messages) + str(error(messages)))
