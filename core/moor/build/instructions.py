@@ -20,6 +20,7 @@ from moor.build.gotypes import go_parse_duration, go_parse_int
 from moor.build.runmount import RunMount, parse_mount
 from moor.build.shell_lexer import ShellLexer
 from moor.errors import InvalidParameter
+from moor.registry.manifests import host_platform_of, parse_platform
 
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9\-_.]*$")
 _MINIMUM_INTERVAL_NS = 1_000_000
@@ -316,7 +317,7 @@ def _copy_fields(instruction: Instruction) -> _CopyFields:
     if instruction.heredocs:
         markers = set(heredoc_words(sources))
         if _is_heredoc_word(args[-1]):
-            raise InvalidParameter(f"{instruction.keyword} cannot accept a heredoc as destination")
+            raise InvalidParameter(f"{instruction.keyword} cannot accept a heredoc as a destination")
         sources = [source for index, source in enumerate(sources) if index not in markers]
     return {"sources": sources, "dest": args[-1], "heredocs": instruction.heredocs}
 
@@ -500,6 +501,29 @@ _PARSERS: dict[str, Callable[[Instruction], Command]] = {
 }
 
 
+#: Where BuildKit mounts a RUN's heredoc script that starts with ``#!`` (run as a file, not through the shell).
+HEREDOC_SCRIPT_DIR = "/dev/pipes"
+
+
+def heredoc_command_line(command: RunCommand) -> tuple[list[str], Heredoc | None]:
+    """What a RUN with heredocs runs, as BuildKit does (the SHELL still goes first when ``prepend_shell``).
+
+    ``RUN <<EOF`` alone runs the heredoc's content as the shell's command line; when that content starts with
+    ``#!`` the result names a script file (``/dev/pipes/EOF``, returned with the heredoc: the executor makes it,
+    mode 0755, and runs it). Anything else (``RUN <<EOF bash``, several heredocs) is handed whole to the shell,
+    heredocs included, which reads them itself. Without heredocs: the command as it is.
+    """
+    if not command.heredocs or not command.prepend_shell or len(command.command) != 1:
+        return list(command.command), None
+    line = command.command[0]
+    if len(command.heredocs) == 1 and heredoc_words([line]) == [0] and " " not in line.strip():
+        heredoc = command.heredocs[0]
+        if heredoc.content.startswith("#!"):
+            return [f"{HEREDOC_SCRIPT_DIR}/{heredoc.name}"], heredoc
+        return [heredoc.content], None
+    return [line + "".join(f"\n{heredoc.content}{heredoc.name}" for heredoc in command.heredocs)], None
+
+
 def parse_trigger(text: str) -> Command:
     """An ONBUILD trigger of the base image, as a child build runs it; Docker's messages, without a line."""
     instruction = parse_instruction(text)
@@ -610,7 +634,9 @@ class BuildPlan:
     ``meta_args`` maps each meta ARG to its value (the build arg given, else its default; None when it has
     neither), ``meta_commands`` are those ARG commands in order (each is a step of Docker's output),
     ``build_args`` the build args as asked, ``unused_build_args`` the ones no ARG up to the target declares
-    (Docker's warning names them, sorted).
+    (Docker's warning names them, sorted). ``platform_args`` are BuildKit's automatic ones (BUILDPLATFORM,
+    TARGETARCH, ...; beyond Docker's classic builder): usable in FROM, and in a stage once declared by an ARG
+    without a default.
     """
 
     meta_args: dict[str, str | None]
@@ -620,6 +646,7 @@ class BuildPlan:
     build_args: dict[str, str | None]
     unused_build_args: list[str]
     escape: str = "\\"
+    platform_args: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_steps(self) -> int:
@@ -631,8 +658,12 @@ class BuildPlan:
         result = []
         for name, default in command.pairs:
             value = self.build_args.get(name)
+            if value is None and default is not None:
+                value = default
             if value is None:
-                value = default if default is not None else self.meta_args.get(name)
+                value = self.meta_args.get(name)
+            if value is None:
+                value = self.platform_args.get(name)
             result.append((name, value))
         return result
 
@@ -651,14 +682,32 @@ def _stage_reference(earlier: list[Stage], name: str) -> int | None:
     return None
 
 
-def plan_stages(dockerfile: Dockerfile, build_args: dict[str, str | None], target: str = "") -> BuildPlan:
+def platform_args(platform: str = "") -> dict[str, str]:
+    """BuildKit's automatic platform args for a build on this host aiming at ``platform`` ("" = this host's)."""
+    build = host_platform_of()
+    wanted = parse_platform(platform)
+    result = {}
+    for prefix, value in (("BUILD", build), ("TARGET", wanted)):
+        variant = "" if value.architecture == "arm64" and value.variant == "v8" else value.variant
+        result[f"{prefix}PLATFORM"] = "/".join(part for part in (value.os, value.architecture, variant) if part)
+        result[f"{prefix}OS"] = value.os
+        result[f"{prefix}ARCH"] = value.architecture
+        result[f"{prefix}VARIANT"] = variant
+    return result
+
+
+def plan_stages(dockerfile: Dockerfile, build_args: dict[str, str | None], target: str = "",
+                platform: str = "") -> BuildPlan:
     """The stages of a parsed Dockerfile, checked as Docker 20.10 checks them before building.
+
+    ``platform`` is the build's ``--platform`` (for BuildKit's automatic TARGET* args).
 
     Raises ``InvalidParameter``: a bad instruction (Docker's message and line), ``no build stage in current
     context`` (an instruction other than ARG before the first FROM), ``a stage name already used``,
     ``failed to reach build target X in Dockerfile``.
     """
     lexer = ShellLexer(dockerfile.escape)
+    automatic = platform_args(platform)
     meta_commands: list[ArgCommand] = []
     meta_args: dict[str, str | None] = {}
     stages: list[Stage] = []
@@ -673,15 +722,16 @@ def plan_stages(dockerfile: Dockerfile, build_args: dict[str, str | None], targe
             if not isinstance(command, ArgCommand):
                 raise InvalidParameter("no build stage in current context")
             meta_commands.append(command)
-            env = {name: value for name, value in meta_args.items() if value is not None}
+            env = {**automatic, **{name: value for name, value in meta_args.items() if value is not None}}
             expanded_arg = expand_command(command, lexer, env)
             assert isinstance(expanded_arg, ArgCommand)
             for name, default in expanded_arg.pairs:
                 given = build_args.get(name)
-                meta_args[name] = given if given is not None else default
+                meta_args[name] = given if given is not None else default if default is not None else \
+                    automatic.get(name)
         else:
             current[1].append(command)
-    meta_env = {name: value for name, value in meta_args.items() if value is not None}
+    meta_env = {**automatic, **{name: value for name, value in meta_args.items() if value is not None}}
     for index, (command, commands) in enumerate(pending):
         if command.stage_name is not None and any(stage.name == command.stage_name for stage in stages):
             raise InvalidParameter("a stage name already used")
@@ -705,9 +755,11 @@ def plan_stages(dockerfile: Dockerfile, build_args: dict[str, str | None], targe
         for command in stage.commands:
             if isinstance(command, ArgCommand):
                 declared.update(name for name, _ in command.pairs)
-    unused = sorted(name for name in build_args if name not in declared and name not in PREDEFINED_ARGS)
+    unused = sorted(name for name in build_args
+                    if name not in declared and name not in PREDEFINED_ARGS and name not in automatic)
     return BuildPlan(meta_args=meta_args, meta_commands=meta_commands, stages=stages, target_index=target_index,
-                     build_args=dict(build_args), unused_build_args=unused, escape=dockerfile.escape)
+                     build_args=dict(build_args), unused_build_args=unused, escape=dockerfile.escape,
+                     platform_args=automatic)
 
 
 def _check_copy_indexes(stage_index: int, commands: list[Command]) -> None:

@@ -28,10 +28,12 @@ from moor.build.instructions import (
     VolumeCommand,
     WorkdirCommand,
     expand_command,
+    heredoc_command_line,
     parse_command,
     parse_mount,
     parse_trigger,
     plan_stages,
+    platform_args,
     stages_needed,
 )
 from moor.build.shell_lexer import ShellLexer
@@ -236,8 +238,8 @@ def test_expansion_error_in_dockers_words() -> None:
 # --------------------------------------------------------------------------- stages
 
 
-def plan(text: str, build_args: dict[str, str | None] | None = None, target: str = "") -> BuildPlan:
-    return plan_stages(parse_dockerfile(text), build_args or {}, target)
+def plan(text: str, build_args: dict[str, str | None] | None = None, target: str = "", platform: str = "") -> BuildPlan:
+    return plan_stages(parse_dockerfile(text), build_args or {}, target, platform)
 
 
 MULTI = """\
@@ -344,3 +346,41 @@ def test_trigger_errors(trigger: str, message: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
         parse_trigger(trigger)
     assert str(caught.value) == message
+
+
+# --------------------------------------------------------------------------- BuildKit beyond the classic builder
+
+
+def run_of(text: str) -> RunCommand:
+    run = parse_command(parse_dockerfile(f"FROM a\n{text}").instructions[1])
+    assert isinstance(run, RunCommand)
+    return run
+
+
+def test_heredoc_command_lines() -> None:
+    assert heredoc_command_line(run_of("RUN echo hi\n")) == (["echo hi"], None)
+    assert heredoc_command_line(run_of("RUN <<EOF\necho a\necho b\nEOF\n")) == (["echo a\necho b\n"], None)
+    assert heredoc_command_line(run_of("RUN <<-EOF\n\techo a\n\tEOF\n")) == (["echo a\n"], None)
+    line, script = heredoc_command_line(run_of("RUN <<run.py\n#!/usr/bin/env python3\nprint(1)\nrun.py\n"))
+    assert line == ["/dev/pipes/run.py"] and script is not None and script.content.startswith("#!")
+    assert heredoc_command_line(run_of("RUN <<EOF bash\necho $0\nEOF\n")) == (["<<EOF bash\necho $0\nEOF"], None)
+    assert heredoc_command_line(run_of("RUN cat <<A <<B\n1\nA\n2\nB\n")) == (["cat <<A <<B\n1\nA\n2\nB"], None)
+
+
+def test_copy_heredoc_cannot_be_the_destination() -> None:
+    with pytest.raises(InvalidParameter, match="line 2: COPY cannot accept a heredoc as a destination$"):
+        parse_command(parse_dockerfile("FROM a\nCOPY /foo <<EOF\nEOF\n").instructions[1])
+
+
+def test_platform_args_in_from_and_declared_in_stages() -> None:
+    text = "FROM --platform=$BUILDPLATFORM busybox:$TARGETARCH\nARG TARGETARCH\nARG TARGETOS=mine\nARG BUILDOS\n"
+    built = plan(text, {}, platform="linux/arm64")
+    assert built.stages[0].image == "busybox:arm64"
+    assert built.stages[0].platform == built.platform_args["BUILDPLATFORM"]
+    values = [built.arg_values(c) for c in built.stages[0].commands if isinstance(c, ArgCommand)]
+    assert values == [[("TARGETARCH", "arm64")], [("TARGETOS", "mine")], [("BUILDOS", "linux")]]
+    arm = platform_args("linux/arm/v7")
+    assert (arm["TARGETPLATFORM"], arm["TARGETOS"], arm["TARGETARCH"], arm["TARGETVARIANT"]) == (
+        "linux/arm/v7", "linux", "arm", "v7")
+    assert platform_args("linux/arm64")["TARGETPLATFORM"] == "linux/arm64"
+    assert plan("FROM scratch\n", {"TARGETARCH": "x"}).unused_build_args == []
