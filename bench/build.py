@@ -29,6 +29,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -127,12 +128,33 @@ def one_run(engine: Engine, context: str, number: int, samples: dict[str, list[f
 
 
 @contextlib.contextmanager
-def engines(base: str, use_docker: bool, moor_client: str) -> Iterator[list[Engine]]:
-    """moor (a private moord) and, when asked and installed, Docker (a private dockerd with a bridge), both
-    with the busybox image, data under ``base``."""
+def profiled(pid: int, output: str | None) -> Iterator[None]:
+    """py-spy samples the process ``pid`` (idle threads too) into ``output`` (raw, collapsed stacks) meanwhile."""
+    if output is None:
+        yield
+        return
+    spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    recorder = subprocess.Popen([spy, "record", "--idle", "--rate", "200", "--format", "raw", "--output", output,
+                                 "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        try:
+            recorder.wait(60)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            recorder.wait()
+
+
+@contextlib.contextmanager
+def engines(base: str, use_docker: bool, moor_client: str, profile: str | None = None) -> Iterator[list[Engine]]:
+    """moor (a private moord, sampled by py-spy into ``profile`` when given) and, when asked and installed,
+    Docker (a private dockerd with a bridge), both with the busybox image, data under ``base``."""
     with DaemonProcess(root=tempfile.mkdtemp(prefix="moor-bench-moord-", dir=base)) as daemon, \
             (private_dockerd(bridge=True, base=base) if use_docker else contextlib.nullcontext()) as docker_host:
         work = tempfile.mkdtemp(prefix="moor-bench-cli-")
+        assert daemon.process is not None
         try:
             env = {**os.environ, "DOCKER_CONFIG": work, "DOCKER_BUILDKIT": "0"}
             cli = ["docker", "-H", daemon.host] if moor_client == "docker" else moor_cli(daemon)
@@ -141,13 +163,14 @@ def engines(base: str, use_docker: bool, moor_client: str) -> Iterator[list[Engi
                 found.append(Engine("docker", ["docker", "-H", docker_host], env))
             for engine in found:
                 import_busybox(engine.cli, env)
-            yield found
+            with profiled(daemon.process.pid, profile):
+                yield found
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def side_by_side(work: str, use_docker: bool, moor_client: str) -> None:
-    with scratch_fs(work, "16G") as base, engines(base, use_docker, moor_client) as found:
+def side_by_side(work: str, use_docker: bool, moor_client: str, profile: str | None) -> None:
+    with scratch_fs(work, "16G") as base, engines(base, use_docker, moor_client, profile) as found:
         results: dict[str, dict[str, list[float]]] = {
             engine.name: {NO_CACHE: [], CACHED: [], CHANGED: []} for engine in found}
         contexts = {}
@@ -247,6 +270,8 @@ def main() -> None:
     parser.add_argument("--moor-client", choices=("moor", "docker"), default="moor",
                         help="the CLI that drives moord (default: moor)")
     parser.add_argument("--context", metavar="DIR", help="only write the build context into DIR")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="sample moord with py-spy while it builds (raw collapsed stacks into FILE)")
     options = parser.parse_args()
     if options.context:
         os.makedirs(options.context, exist_ok=True)
@@ -257,7 +282,8 @@ def main() -> None:
         if options.parts:
             parts(work, options.tmpfs)
         else:
-            side_by_side(work, not options.no_docker and shutil.which("dockerd") is not None, options.moor_client)
+            side_by_side(work, not options.no_docker and shutil.which("dockerd") is not None, options.moor_client,
+                         options.profile and os.path.abspath(options.profile))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
