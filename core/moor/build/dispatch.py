@@ -59,15 +59,16 @@ class Change:
     #: Docker fills these into the step's container config when it creates the step's container
     container_created: bool = True
 
-    def container_config(self, container: str = "") -> Config:
+    def container_config(self, container: str = "", on_image: bool = True) -> Config:
         """The image's ``container_config``: ``config`` with the step's command. Docker makes a container for
         a config-only step (and WORKDIR) and its daemon edits that container's config: the hostname (the short
-        ``container`` ID), an empty label map for none, the working directory cleaned; done here too."""
+        ``container`` ID), the working directory cleaned and, when the step starts from an image (``on_image``:
+        not the first step of a ``FROM scratch`` stage), an empty label map for none; done here too."""
         result = copy.deepcopy(self.config)
         result["Cmd"] = list(self.container_cmd)
         if self.container_created:
             result["Hostname"] = container[:12]
-            if result.get("Labels") is None:
+            if on_image and result.get("Labels") is None:
                 result["Labels"] = {}
             if result.get("WorkingDir"):
                 result["WorkingDir"] = _go_clean(result["WorkingDir"])
@@ -403,6 +404,13 @@ def copy_files(config: Mapping[str, Any], instruction: str, checksum: str, dest:
 
 
 # --------------------------------------------------------------------------- typed commands
+
+
+def label_commands(labels: Mapping[str, str]) -> list[ins.LabelCommand]:
+    """The steps Docker's classic builder adds after the target stage for ``--label`` values: one LABEL each,
+    sorted by key, written ``LABEL k=v`` and never expanded (dispatch them without ``expand_command``)."""
+    return [ins.LabelCommand(pairs=[(key, labels[key])], original=f"LABEL {key}={labels[key]}")
+            for key in sorted(labels)]
 
 
 def apply(command: ins.Command, config: Mapping[str, Any], cmd_set: bool = False) -> Change:

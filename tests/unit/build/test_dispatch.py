@@ -67,7 +67,7 @@ class Recorded:
         if isinstance(result, d.RunStep):
             container_config = result.container_config
         else:
-            container_config = result.container_config(container)
+            container_config = result.container_config(container, on_image=bool(self.parent_id))
             assert result.empty_layer is False or step["empty_layer"], step["created_by"]
             stage.cmd_set = result.cmd_set
             if result.author is not None:
@@ -332,7 +332,9 @@ def test_apply_dispatches_typed_commands() -> None:
 
 #: cases built on another case's image: the Dockerfiles to replay in order
 CHAINS = {"entrypoint_reset": ["withcmd", "entrypoint_reset"],
-          "entrypoint_empty_cmd": ["withcmd", "entrypoint_empty_cmd"], "onbuild_child": ["onbuild", "onbuild_child"]}
+          "entrypoint_empty_cmd": ["withcmd", "entrypoint_empty_cmd"], "onbuild_child": ["onbuild", "onbuild_child"],
+          "hc_child": ["hc_base", "hc_child"]}
+BASES = ("withcmd", "onbuild", "hc_base")
 _CHECKSUM = re.compile(r" (?:--chown=\S*?)?((?:file|dir|multi):[0-9a-f]{64}) in ")
 
 
@@ -342,27 +344,41 @@ def build_from_dockerfile(recorded: Recorded, case_name: str) -> None:
     options: dict[str, str | None] = dict(case["build_args"])
     plan = plan_stages(parse_dockerfile(case["dockerfile"]), options)
     lexer = ShellLexer(plan.escape)
-    for planned in plan.stages:
-        config, triggers = d.begin_stage(recorded.parent.get("config"))
-        stage = Stage(config, d.BuildArgs(options, plan.meta_args))
-        commands = [ins.parse_command(parse_instruction(trigger)) for trigger in triggers] + planned.commands
-        for command in commands:
+    planned = plan.stages[plan.target_index]  # the recorded steps are the target's (the image's history)
+    if planned.image == "scratch":
+        recorded.parent, recorded.parent_id = {}, ""
+    config, triggers = d.begin_stage(recorded.parent.get("config"))
+    stage = Stage(config, d.BuildArgs(options, plan.meta_args))
+    commands = [ins.parse_command(parse_instruction(trigger)) for trigger in triggers] + planned.commands
+    labels = d.label_commands(dict(label.split("=", 1) for label in case["labels"]))
+    for command in [*commands, *labels]:
+        if command not in labels:
             command = ins.expand_command(command, lexer, stage.args.expansion_env(stage.config))
-            result: d.Change | d.RunStep
-            if isinstance(command, ins.RunCommand):
-                result = d.run(stage.config, command.command, command.prepend_shell, stage.args)
-            elif isinstance(command, ins.CopyCommand):
-                found = _CHECKSUM.search(recorded.next()["created_by"])
-                assert found is not None
-                result = d.copy_files(stage.config, command.keyword, found.group(1), command.dest, command.chown)
-            else:
-                result = d.apply(command, stage.config, stage.cmd_set)
-            recorded.check(stage, result)
+        result: d.Change | d.RunStep
+        if isinstance(command, ins.RunCommand):
+            result = d.run(stage.config, command.command, command.prepend_shell, stage.args)
+        elif isinstance(command, ins.CopyCommand):
+            found = _CHECKSUM.search(recorded.next()["created_by"])
+            assert found is not None
+            result = d.copy_files(stage.config, command.keyword, found.group(1), command.dest, command.chown)
+        else:
+            result = d.apply(command, stage.config, stage.cmd_set)
+        recorded.check(stage, result)
 
 
-@pytest.mark.parametrize("case_name", [name for name in CASES if name not in ("withcmd", "onbuild")])
+@pytest.mark.parametrize("case_name", [name for name in CASES if name not in BASES])
 def test_dockerfile_builds_as_docker(case_name: str) -> None:
     recorded = Recorded(case_name)
     for name in CHAINS.get(case_name, [case_name]):
         build_from_dockerfile(recorded, name)
     recorded.done()
+
+
+def test_label_options_are_steps_sorted_and_never_expanded() -> None:
+    recorded = DATA["label_options"]
+    labels = d.label_commands(dict(label.split("=", 1) for label in recorded["labels"]))
+    assert [command.original for command in labels] == recorded["steps"]
+    config: dict[str, Any] = {"Env": ["A=1"]}
+    for command in labels:
+        config = d.apply(command, config).config
+    assert config["Labels"] == recorded["config_labels"]
