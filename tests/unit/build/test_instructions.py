@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import posixpath
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from moor.build.dockerfile import parse_dockerfile
@@ -384,3 +389,34 @@ def test_platform_args_in_from_and_declared_in_stages() -> None:
         "linux/arm/v7", "linux", "arm", "v7")
     assert platform_args("linux/arm64")["TARGETPLATFORM"] == "linux/arm64"
     assert plan("FROM scratch\n", {"TARGETARCH": "x"}).unused_build_args == []
+
+
+def test_expansion_matches_dockers_image_config() -> None:
+    """ARG/ENV scoping and every expanding instruction, against the config Docker 20.10 made (recorded)."""
+    recorded = json.loads((Path(__file__).parent / "data" / "docker_expansion.json").read_text())
+    built = plan(recorded["dockerfile"], recorded["build_args"])
+    assert built.unused_build_args == recorded["unused_build_args"]
+    lexer = ShellLexer()
+    env: dict[str, str] = {}
+    args: dict[str, str] = {}
+    config: dict[str, Any] = {"ExposedPorts": {}, "Volumes": {}, "Labels": {}, "WorkingDir": "/"}
+    for raw in built.stages[0].commands:
+        step = expand_command(raw, lexer, {**args, **env})
+        if isinstance(step, ArgCommand):
+            args.update((name, value) for name, value in built.arg_values(step) if value is not None)
+        elif isinstance(step, EnvCommand):
+            env.update(step.pairs)
+        elif isinstance(step, LabelCommand):
+            config["Labels"].update(step.pairs)
+        elif isinstance(step, WorkdirCommand):
+            config["WorkingDir"] = posixpath.join(config["WorkingDir"], step.path)
+        elif isinstance(step, UserCommand):
+            config["User"] = step.user
+        elif isinstance(step, ExposeCommand):
+            config["ExposedPorts"].update({port if "/" in port else f"{port}/tcp": {} for port in step.ports})
+        elif isinstance(step, VolumeCommand):
+            config["Volumes"].update({path: {} for path in step.paths})
+        elif isinstance(step, StopsignalCommand):
+            config["StopSignal"] = step.signal
+    config["Env"] = [f"{name}={value}" for name, value in env.items()]
+    assert config == recorded["config"]
