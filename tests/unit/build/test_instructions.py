@@ -391,12 +391,15 @@ def test_platform_args_in_from_and_declared_in_stages() -> None:
     assert plan("FROM scratch\n", {"TARGETARCH": "x"}).unused_build_args == []
 
 
-def test_expansion_matches_dockers_image_config() -> None:
+EXPANSIONS = json.loads((Path(__file__).parent / "data" / "docker_expansion.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("recorded", EXPANSIONS, ids=["default-escape", "backtick-escape"])
+def test_expansion_matches_dockers_image_config(recorded: dict[str, Any]) -> None:
     """ARG/ENV scoping and every expanding instruction, against the config Docker 20.10 made (recorded)."""
-    recorded = json.loads((Path(__file__).parent / "data" / "docker_expansion.json").read_text())
     built = plan(recorded["dockerfile"], recorded["build_args"])
     assert built.unused_build_args == recorded["unused_build_args"]
-    lexer = ShellLexer()
+    lexer = ShellLexer(built.escape)
     env: dict[str, str] = {}
     args: dict[str, str] = {}
     config: dict[str, Any] = {"ExposedPorts": {}, "Volumes": {}, "Labels": {}, "WorkingDir": "/"}
