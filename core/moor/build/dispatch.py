@@ -78,8 +78,9 @@ class Change:
 @dataclass(frozen=True)
 class RunStep:
     """A RUN step: ``cmd`` and ``env`` for its container, ``created_by`` and ``container_config`` for its
-    image (Docker's cache probe config: the build args used prefixed as ``|N A=b``, no entrypoint), ``config``
-    the image's config (unchanged by RUN)."""
+    image (Docker's cache probe config: the build args used prefixed as ``|N A=b``, no entrypoint; write it
+    as it is: unlike a config-only step's, Docker's has no hostname), ``config`` the image's config
+    (unchanged by RUN)."""
 
     config: Config
     created_by: str

@@ -10,6 +10,7 @@ inputs (and the same creation times) has the same config bytes, hence the same I
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -191,8 +192,22 @@ def history_entry(created: str, created_by: str = "", author: str = "", comment:
     return entry
 
 
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
+
+
+def go_time(stamp: str) -> str:
+    """An RFC 3339 stamp as Go writes it back after reading it: the fraction's trailing zeros dropped (no
+    fraction at all when it is zero), at most nine digits; the zone kept. Anything else is left alone."""
+    match = _STAMP.fullmatch(stamp)
+    if match is None:
+        return stamp
+    fraction = (match.group(2) or "")[:9].rstrip("0")
+    return match.group(1) + ("." + fraction if fraction else "") + match.group(3)
+
+
 def _go_history(entry: Mapping[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = {"created": entry.get("created", "0001-01-01T00:00:00Z")}
+    created = entry.get("created")
+    result: dict[str, Any] = {"created": go_time(created) if isinstance(created, str) else "0001-01-01T00:00:00Z"}
     for key in _HISTORY_FIELDS[1:]:
         if not _empty(entry.get(key)):
             result[key] = entry[key]

@@ -89,3 +89,14 @@ def test_cache_key() -> None:
     assert key != h.cache_key("sha256:p", "/bin/sh -c false", {"Env": ["A=1"]})
     assert key != h.cache_key("sha256:p", "/bin/sh -c true", {"Env": ["A=2"]})
     assert key != h.cache_key("sha256:p", "/bin/sh -c true", {"Env": ["A=1"]}, ["mount"])
+
+
+@pytest.mark.parametrize(("stamp", "written"), [
+    ("2023-01-01T00:00:00.000000000Z", "2023-01-01T00:00:00Z"), ("2023-01-01T00:00:00.120Z", "2023-01-01T00:00:00.12Z"),
+    ("2023-01-01T00:00:00.123456789123Z", "2023-01-01T00:00:00.123456789Z"),
+    ("2023-01-01T02:00:00.5+02:00", "2023-01-01T02:00:00.5+02:00"), ("not a time", "not a time"),
+])
+def test_parent_history_times_as_go_writes_them_back(stamp: str, written: str) -> None:
+    assert h.go_time(stamp) == written
+    config = json.loads(h.new_image_config({"history": [{"created": stamp}]}, {}, {"Cmd": ["x"]}, "t", None))
+    assert config["history"][0] == {"created": written}
