@@ -14,8 +14,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-#: The ``docker_version`` moor writes in the images it builds.
-DOCKER_VERSION = "20.10.24+moor"
+from moor import __version__
+
+#: The ``docker_version`` of the images moor builds: as Docker's, the engine's version (``/version``'s).
+DOCKER_VERSION = __version__
 
 #: Docker's ``container.Config`` fields in Go order: (name, written even when empty).
 CONFIG_FIELDS: tuple[tuple[str, bool], ...] = (
