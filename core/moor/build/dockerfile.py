@@ -66,12 +66,18 @@ class Instruction:
 
 @dataclass(frozen=True)
 class Dockerfile:
-    """A parsed Dockerfile: its instructions, escape character, ``# syntax=`` (ignored) and warnings."""
+    """A parsed Dockerfile: its instructions, escape character, ``# syntax=`` (ignored), warnings and notes.
+
+    ``warnings`` are Docker's own, verbatim (the classic builder streams them before Step 1 as
+    ``{"stream": "\\u001b[91m" + "\\n".join(warnings) + "\\n\\u001b[0m"}``); ``notes`` are moor's
+    (the ignored ``# syntax=`` directive), which Docker does not print.
+    """
 
     instructions: list[Instruction]
     escape: str = "\\"
     syntax: str | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def parse_error(line: int, message: str) -> InvalidParameter:
@@ -98,11 +104,11 @@ def parse_dockerfile(text: str, name: str = "Dockerfile") -> Dockerfile:
     for instruction in instructions:
         if instruction.keyword not in KEYWORDS:
             raise parse_error(instruction.line, f"unknown instruction: {instruction.keyword}")
-    warnings = []
+    notes = []
     if syntax is not None:
-        warnings.append(f"the syntax directive ({syntax}) is ignored: moor parses Dockerfiles itself")
-    warnings.extend(_empty_continuation_warnings(text, escape, instructions))
-    return Dockerfile(instructions=instructions, escape=escape, syntax=syntax, warnings=warnings)
+        notes.append(f"the syntax directive ({syntax}) is ignored: moor parses Dockerfiles itself")
+    warnings = _empty_continuation_warnings(text, instructions)
+    return Dockerfile(instructions=instructions, escape=escape, syntax=syntax, warnings=warnings, notes=notes)
 
 
 def parse_instruction(text: str) -> Instruction:
@@ -191,7 +197,7 @@ def heredoc_words(words: tuple[str, ...] | list[str]) -> list[int]:
     return [index for index, word in enumerate(words) if _HEREDOC_WORD.match(word)]
 
 
-def _empty_continuation_warnings(text: str, escape: str, instructions: list[Instruction]) -> list[str]:
+def _empty_continuation_warnings(text: str, instructions: list[Instruction]) -> list[str]:
     """Docker's warning for empty lines inside a continued instruction (they become errors later)."""
     lines = text.splitlines()
     found = []
@@ -199,7 +205,7 @@ def _empty_continuation_warnings(text: str, escape: str, instructions: list[Inst
         if instruction.heredocs or instruction.end_line <= instruction.line:
             continue
         body = lines[instruction.line - 1:instruction.end_line]
-        if any(not line.strip() for line in body[1:]) and body[0].rstrip().endswith(escape):
+        if any(not line.strip() for line in body[1:]):
             found.append(instruction.original)
     if not found:
         return []
