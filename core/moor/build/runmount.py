@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ class RunMount:
 
     ``mode``/``uid``/``gid`` are None when not given; ``readonly`` already has its per-type default (bind
     and secret read-only, cache and tmpfs writable); ``size`` is a tmpfs's limit in bytes (None: none).
+    ``target`` may be relative to the WORKDIR, or empty (the WORKDIR itself): :func:`mount_target` resolves it.
+    A cache's ``id`` defaults to its cleaned target, a secret's to its source or its target's base name (and
+    its target to ``/run/secrets/<id>``).
     """
 
     type: str = "bind"
@@ -63,6 +67,8 @@ def parse_mount(value: str, expand: Callable[[str], str] | None = None) -> RunMo
             else:
                 raise InvalidParameter(f"invalid field '{item}' must be a key=value pair")
             continue
+        if expand is None and key == "from" and 0 <= raw.find("$") < len(raw) - 1:
+            raise InvalidParameter(f"'{key}' doesn't support variable expansion, define alias stage instead")
         text = expand(raw) if expand is not None else raw
         if key == "type":
             if text.lower() not in _MOUNT_TYPES:
@@ -122,17 +128,33 @@ def _mount(kind: str, values: dict[str, str], readonly: bool | None, required: b
     target = values.get("target", "")
     mount_id = values.get("id", "")
     if kind == "secret":
-        mount_id = mount_id or values.get("source", "") or target.rstrip("/").rsplit("/", 1)[-1]
-        target = target or f"/run/secrets/{mount_id}"
+        mount_id = values.get("source", "") or mount_id or posixpath.basename(go_path_clean(target))
+        target = target or f"/run/secrets/{posixpath.basename(go_path_clean(mount_id))}"
     elif kind == "cache":
         sharing = sharing or "shared"
-    if not target and kind != "ssh":
-        raise InvalidParameter("mount destination (target) is required")
-    if kind == "cache" and not mount_id:
-        mount_id = target
+        mount_id = mount_id or go_path_clean(target)
     return RunMount(type=kind, target=target, source=values.get("source", ""), from_=values.get("from", ""),
                     id=mount_id, sharing=sharing, readonly=readonly, mode=numbers["mode"], uid=numbers["uid"],
                     gid=numbers["gid"], required=required, size=size)
+
+
+def go_path_clean(path: str) -> str:
+    """Go's path.Clean: ``.`` for empty, no ``..`` above the root, no trailing slash."""
+    if path == "":
+        return "."
+    cleaned = posixpath.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
+def mount_target(mount: RunMount, workdir: str) -> str:
+    """A mount's absolute target: relative ones (and an empty one) are in the WORKDIR, as BuildKit does.
+
+    ``invalid mount target "/"`` when it comes to the root.
+    """
+    target = go_path_clean(posixpath.join("/", workdir or "/", mount.target))
+    if target == "/":
+        raise InvalidParameter(f'invalid mount target "{target}"')
+    return target
 
 
 def _go_uint32(text: str, base: int) -> int | None:

@@ -41,6 +41,7 @@ from moor.build.instructions import (
     platform_args,
     stages_needed,
 )
+from moor.build.runmount import mount_target
 from moor.build.shell_lexer import ShellLexer
 from moor.errors import InvalidParameter
 
@@ -104,12 +105,25 @@ def test_mount_options() -> None:
     ("type=secret,id=a,source=b", "both source and id can't be set"),
     ("target=/x,sharing=shared", "invalid cache sharing set for bind mount"),
     ("target=/x,size=1m", "unexpected key 'size' for mount type 'bind'"),
-    ("type=cache", "mount destination (target) is required"),
+    ("type=bind,from=$STAGE,target=/x", "'from' doesn't support variable expansion, define alias stage instead"),
 ])
 def test_mount_errors(value: str, message: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
         parse_mount(value)
     assert str(caught.value) == message
+
+
+def test_mount_defaults_and_targets() -> None:
+    cache = parse_mount("type=cache,target=/root/.cache/")
+    assert cache.id == "/root/.cache"
+    secret = parse_mount("type=secret,target=/etc/token")
+    assert (secret.id, secret.target) == ("token", "/etc/token")
+    assert parse_mount("type=secret,source=dir/key").target == "/run/secrets/key"
+    assert mount_target(parse_mount("type=cache,target=cache"), "/app") == "/app/cache"
+    assert mount_target(parse_mount("type=tmpfs"), "/app") == "/app"
+    assert mount_target(parse_mount("type=bind,target=/x/../y/"), "/app") == "/y"
+    with pytest.raises(InvalidParameter, match='^invalid mount target "/"$'):
+        mount_target(parse_mount("type=tmpfs"), "/")
 
 
 def test_copy_and_add() -> None:
