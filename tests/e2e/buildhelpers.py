@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
+import json
+import socket
 import tarfile
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +17,7 @@ import docker
 from moor.testing.daemon import DaemonProcess
 
 
-def context_tar(files: Mapping[str, str | bytes]) -> io.BytesIO:
+def context_tar(files: Mapping[str, str | bytes], mtime: int = 1_700_000_000) -> io.BytesIO:
     """A build context tar of ``files`` (path -> content); a path ending in ``/`` is a directory."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -23,7 +28,7 @@ def context_tar(files: Mapping[str, str | bytes]) -> io.BytesIO:
                 archive.addfile(info)
                 continue
             data = content.encode() if isinstance(content, str) else content
-            info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
             archive.addfile(info, io.BytesIO(data))
     buffer.seek(0)
     return buffer
@@ -33,13 +38,14 @@ def api(daemon: DaemonProcess) -> docker.APIClient:
     return docker.APIClient(base_url=daemon.host, version="1.41", timeout=300)
 
 
-def build(daemon: DaemonProcess, files: Mapping[str, str | bytes], **options: Any) -> list[dict[str, Any]]:
+def build(daemon: DaemonProcess, files: Mapping[str, str | bytes], mtime: int = 1_700_000_000,
+          **options: Any) -> list[dict[str, Any]]:
     """``POST /build`` of a context of ``files``: every JSON message of the answer (``rm`` on unless said
     otherwise, as the docker CLI sends it)."""
     options.setdefault("rm", True)
     client = api(daemon)
     try:
-        return list(client.build(fileobj=context_tar(files), custom_context=True, decode=True, **options))
+        return list(client.build(fileobj=context_tar(files, mtime), custom_context=True, decode=True, **options))
     finally:
         client.close()
 
@@ -63,3 +69,34 @@ def image_id(messages: list[dict[str, Any]]) -> str:
         if "aux" in message and "ID" in message["aux"]:
             return str(message["aux"]["ID"])
     raise AssertionError("no image ID in the build output:\n" + text(messages) + str(error(messages)))
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=300)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(300)
+        self.sock.connect(self.unix_path)
+
+
+def post_build(daemon: DaemonProcess, files: Mapping[str, str | bytes], query: Mapping[str, str] | None = None,
+               secrets: Mapping[str, bytes] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """``POST /build`` by hand (moor's secrets header too): the status and the JSON messages."""
+    headers = {"Content-Type": "application/x-tar"}
+    if secrets:
+        document = {key: base64.b64encode(value).decode() for key, value in secrets.items()}
+        headers["X-Moor-Build-Secrets"] = base64.b64encode(json.dumps(document).encode()).decode()
+    connection = _UnixConnection(daemon.socket)
+    try:
+        connection.request("POST", "/v1.41/build?" + urllib.parse.urlencode({"rm": "1", **(query or {})}),
+                           body=context_tar(files).getvalue(), headers=headers)
+        response = connection.getresponse()
+        body = response.read().decode()
+    finally:
+        connection.close()
+    if response.status != 200:
+        return response.status, [json.loads(body)]
+    return response.status, [json.loads(line) for line in body.splitlines() if line.strip()]

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from typing import IO, Any
 
+from moor.build.checksum import ChecksumCache
 from moor.build.context import BuildContext
 from moor.build.dispatch import BuildArgs
 from moor.build.dockerfile import parse_dockerfile
@@ -72,13 +75,24 @@ class BuildService:
     def _build(self, options: BuildOptions, context: BuildContext, emit: Emit) -> str:
         dockerfile = parse_dockerfile(context.dockerfile_text(), options.dockerfile)
         plan = plan_stages(dockerfile, options.build_args, options.target)
-        needed = stages_needed(plan)
         stages = {stage.index: stage for stage in plan.stages}
-        total = len(plan.meta_commands) + sum(1 + len(stages[index].commands) for index in needed)
+        total = len(plan.meta_commands) + sum(1 + len(stages[index].commands) for index in stages_needed(plan))
         cache_from = [image for name in options.cache_from if (image := self.images.find(name)) is not None]
-        shared = StepContext(options=options, lexer=ShellLexer(dockerfile.escape), context_root=context.root,
-                             args=BuildArgs(options.build_args, plan.meta_args), total_steps=total,
-                             cache_from=self.cache.cache_from(cache_from) if cache_from else None)
+        work_dir = tempfile.mkdtemp(prefix="steps-", dir=self.work_dir)
+        try:
+            shared = StepContext(options=options, lexer=ShellLexer(dockerfile.escape), context_root=context.root,
+                                 args=BuildArgs(options.build_args, plan.meta_args), total_steps=total,
+                                 work_dir=work_dir, checksums=ChecksumCache(context.root, "context"),
+                                 stage_reference=plan.stage_reference,
+                                 cache_from=self.cache.cache_from(cache_from) if cache_from else None)
+            return self._run_stages(plan, shared, emit)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _run_stages(self, plan: BuildPlan, shared: StepContext, emit: Emit) -> str:
+        options, total = shared.options, shared.total_steps
+        stages = {stage.index: stage for stage in plan.stages}
+        needed = stages_needed(plan)
         number = 1
         for command in plan.meta_commands:  # ARG before FROM: a step of the output, with nothing to run
             for message in output.step(number, total, command.original):

@@ -45,6 +45,8 @@ class RunRequest:
 
     config: dict[str, Any]
     host_config: dict[str, Any] = field(default_factory=dict)
+    #: where the step's ``--mount``s go (kept out of its layer)
+    mount_targets: list[str] = field(default_factory=list)
 
 
 class RunExecutor:
@@ -88,7 +90,7 @@ class RunExecutor:
                 raise Cancelled("the build was cancelled")
             if code != 0:
                 raise StepFailed(f"The command '{' '.join(command)}' returned a non-zero code: {code}", code)
-            layer = self.committer.layer_from_snapshot(state, container.storage_key)
+            layer = self.committer.layer_from_snapshot(state, container.storage_key, request.mount_targets)
             succeeded = True
             return container.id, layer
         finally:

@@ -9,13 +9,18 @@ container. Each step asks the build cache first (`` ---> Using cache``) unless `
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import secrets
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from moor.build import dispatch
+from moor.build.checksum import ChecksumCache
+from moor.build.copy import plan_copy, write_copy_layer
 from moor.build.history import cache_key
 from moor.build.instructions import (
     ArgCommand,
@@ -28,11 +33,12 @@ from moor.build.instructions import (
 )
 from moor.build.options import BuildOptions
 from moor.build.shell_lexer import ShellLexer
-from moor.errors import InvalidParameter, MoorError, NotFound
+from moor.errors import InvalidParameter, NotFound
 from moor.images import reference
 from moor.images.store import ImageRecord, LayerRecord
 from moor.services.build import output
-from moor.services.build.commit import StepCommitter, check_depth
+from moor.services.build.commit import StepCommitter
+from moor.services.build.mounts import MountPlanner
 from moor.services.build.rootfs import directories_layer, missing_directories, mounted
 from moor.services.build.run import RunExecutor, RunRequest
 from moor.services.build.scheduler import StageRun
@@ -52,6 +58,12 @@ class StepContext:
     context_root: str
     args: dispatch.BuildArgs
     total_steps: int
+    #: the build's own temp directory (downloads, heredoc files, layers being written)
+    work_dir: str
+    #: the checksums of the context's files, kept between steps
+    checksums: ChecksumCache
+    #: (stage index, name) -> the earlier stage that ``COPY --from=name`` means, or None (an image)
+    stage_reference: Callable[[int, str], int | None]
     cache_from: Any = None
     #: intermediate containers kept (``rm`` off)
     kept_containers: list[str] = field(default_factory=list)
@@ -207,8 +219,15 @@ class StageBuilder:
         network = command.network if command.network not in ("", "default") else options.network_mode
         if network:
             host_config["NetworkMode"] = network
-        request = RunRequest(config=step.run_config(), host_config=host_config)
-        container_id, layer = self.runner.run(state, request, self.run.send, self.run.cancel, keep=not options.rm)
+        with contextlib.ExitStack() as stack:
+            planner = MountPlanner(self.cache, self.committer.storage, self.shared.context_root,
+                                   self.shared.work_dir, options.secrets, self._copy_source_image,
+                                   self.run.cancel.is_set)
+            prepared = planner.prepare(command.mounts, str(state.config.get("WorkingDir") or ""), stack)
+            host_config.update(prepared.host_config())
+            request = RunRequest(config=step.run_config(), host_config=host_config, mount_targets=prepared.targets)
+            container_id, layer = self.runner.run(state, request, self.run.send, self.run.cancel,
+                                                  keep=not options.rm)
         if options.rm:
             self.run.send(output.removing(container_id))
         else:
@@ -220,9 +239,44 @@ class StageBuilder:
         return image
 
     def _copy(self, state: StageState, command: CopyCommand) -> None:
-        check_depth(state)
-        raise MoorError(f"{command.keyword} is not supported yet")
+        """COPY and ADD: the sources resolved in the context (or a stage's or image's files with ``--from``),
+        their content checksum in the history text (so the cache hits on content), the layer written without
+        any container."""
+        storage = self.committer.storage
+        with contextlib.ExitStack() as stack:
+            source_root, checksums = self.shared.context_root, self.shared.checksums
+            if command.from_stage:
+                source = self._copy_source_image(command.from_stage)
+                root = stack.enter_context(mounted(storage, source.top_layer if source is not None else None))
+                if root is None:
+                    root = stack.enter_context(tempfile.TemporaryDirectory(dir=self.shared.work_dir))
+                source_root, checksums = root, ChecksumCache(root, "image")
+            target = stack.enter_context(mounted(storage, state.top_layer))
+            workdir = str(state.config.get("WorkingDir") or "")
+            plan = stack.enter_context(plan_copy(command, root=source_root, workdir=workdir, target=target,
+                                                 flavor=checksums.flavor, cache=checksums,
+                                                 work_dir=self.shared.work_dir))
+            change = dispatch.copy_files(state.config, command.keyword, plan.checksum, command.dest,
+                                         command.chown or None)
+            key = cache_key(state.image_id, change.created_by, change.config)
+            image = self._cached(state, key, change.created_by, change.config)
+            if image is None:
+                with tempfile.TemporaryFile(dir=self.shared.work_dir) as layer_tar:
+                    write_copy_layer(plan, target, layer_tar)
+                    layer_tar.seek(0)
+                    layer = self.committer.layer_from_tar(state, layer_tar)
+                image = self.committer.commit(state, change.config, change.container_config(), layer, "")
+                self.cache.record(state.image_id, key, image)
+                self.run.send(output.image_line(image.id))
+        state.config = dict(change.config)
+        state.moved_to(image)
 
+    def _copy_source_image(self, name: str) -> ImageRecord | None:
+        """The image ``COPY --from=name`` reads: an earlier stage's, else an image (pulled when missing)."""
+        index = self.shared.stage_reference(self.run.index, name)
+        if index is not None:
+            return self.run.result_of(index).image
+        return self._base_image(name, self.shared.options.platform)
 
 def run_key_extra(command: RunCommand) -> list[str]:
     """What besides its created_by makes a RUN another step: its network and mounts."""
