@@ -11,7 +11,11 @@ errors: a failure *before* the first message was written is an ordinary HTTP err
 - afterwards the messages go out as the response stream, batched when several are waiting; a quiet
   stream yields ``b""`` about once a second, so the server notices a client that left;
 - when the client leaves (the server closes the stream), the next ``emit`` raises :class:`ClientGone`
-  in the operation's thread: the operation stops there and cleans up as after any failure.
+  in the operation's thread: the operation stops there and cleans up as after any failure. An operation that
+  may stay quiet for long (a build's RUN) can ``emit({})`` now and then: nothing is sent, but it raises
+  :class:`ClientGone` once the client left.
+- an error with an integer ``code`` (a build's failed RUN: its exit status) has it in its ``errorDetail``,
+  as Docker's ``JSONError``; the docker CLI exits with it.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ def encode_message(message: dict[str, Any]) -> bytes:
 def error_message(err: BaseException) -> dict[str, Any]:
     """Docker's last line for an error after the stream began."""
     text = err.message if isinstance(err, MoorError) else f"{type(err).__name__}: {err}"
+    code = getattr(err, "code", None) if isinstance(err, MoorError) else None
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        return {"errorDetail": {"code": code, "message": text}, "error": text}
     return {"errorDetail": {"message": text}, "error": text}
 
 
@@ -73,6 +80,8 @@ class _Progress:
     def emit(self, message: dict[str, Any]) -> None:
         if self.gone.is_set():
             raise ClientGone("the client went away")
+        if not message:  # a probe: is the client still there?
+            return
         self.queue.put(encode_message(message))
         self.emitted += 1
         self.first.set()

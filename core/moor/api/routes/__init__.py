@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from moor.api.router import Router
 from moor.api.routes import (
     archive,
+    build,
     commit,
     container_resources,
     containers,
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from moor.daemon.engine import Engine
 
 #: in the order their routes are tried (a HEAD route must come before a GET one of the same path)
-ROUTE_MODULES = (system, images, registry, containers, commit, networks, volumes, container_resources, archive,
-                 events)
+ROUTE_MODULES = (system, images, registry, build, containers, commit, networks, volumes, container_resources,
+                 archive, events)
 
 
 def build_router(engine: Engine) -> Router:

@@ -20,6 +20,9 @@ from typing import Any, Generic, TypeVar
 
 from moor.errors import MoorError
 
+#: how often a quiet build asks ``emit({})`` whether its client is still there
+PROBE_EVERY = 1.0
+
 Emit = Callable[[dict[str, Any]], None]
 T = TypeVar("T")
 
@@ -108,7 +111,11 @@ class StageScheduler(Generic[T]):
         position = 0
         cancelled: BaseException | None = None
         while position < len(order):
-            index, item = messages.get()
+            try:
+                index, item = messages.get(timeout=PROBE_EVERY)
+            except queue.Empty:  # quiet (a long RUN): raises once the client left, which cancels the build
+                emit({})
+                continue
             if item is _DONE:
                 finished.add(index)
             else:
