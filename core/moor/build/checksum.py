@@ -79,7 +79,8 @@ _TYPE_FLAGS = {stat.S_IFREG: "0", stat.S_IFLNK: "2", stat.S_IFCHR: "3", stat.S_I
 
 
 def header_fields(name: str, st: os.stat_result, link: str, flavor: Flavor) -> list[tuple[str, str]]:
-    """The TarSum v1 header fields of one entry, in order (see the module docstring)."""
+    """The TarSum v1 header fields of one entry, in order (see the module docstring); a regular file with a
+    ``link`` is a hard link to it."""
     kind = stat.S_IFMT(st.st_mode)
     is_dir = kind == stat.S_IFDIR
     if is_dir and not name.endswith("/"):
@@ -90,12 +91,14 @@ def header_fields(name: str, st: os.stat_result, link: str, flavor: Flavor) -> l
         uid, gid, uname, gname = st.st_uid, st.st_gid, _user_name(st.st_uid), _group_name(st.st_gid)
     else:
         uid, gid, uname, gname = 0, 0, "", ""
-    size = st.st_size if kind == stat.S_IFREG else 0
+    hard_link = kind == stat.S_IFREG and bool(link)
+    size = st.st_size if kind == stat.S_IFREG and not hard_link else 0
     major = minor = 0
     if kind in (stat.S_IFCHR, stat.S_IFBLK):
         major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    typeflag = "1" if hard_link else _TYPE_FLAGS.get(kind, "0")
     return [("name", name), ("mode", str(mode)), ("uid", str(uid)), ("gid", str(gid)), ("size", str(size)),
-            ("typeflag", _TYPE_FLAGS.get(kind, "0")), ("linkname", link), ("uname", uname), ("gname", gname),
+            ("typeflag", typeflag), ("linkname", link), ("uname", uname), ("gname", gname),
             ("devmajor", str(major)), ("devminor", str(minor))]
 
 
@@ -108,7 +111,7 @@ def entry_sum(name: str, st: os.stat_result, flavor: Flavor, *, link: str = "", 
         digest.update(key.encode() + value.encode("utf-8", "surrogateescape"))
     if capability is not None:
         digest.update(CAPABILITY_XATTR.encode() + capability)
-    if fd is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0:
+    if fd is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0 and not link:
         offset = 0
         while True:
             data = os.pread(fd, _CHUNK, offset)
@@ -139,6 +142,7 @@ class ChecksumCache:
         self.root = root
         self.flavor: Flavor = flavor
         self._sums: dict[str, str] = {}
+        self._first_links: dict[tuple[int, int], str] | None = None
 
     def resolve(self, path: str) -> str:
         """``path`` with every symbolic link resolved inside the root, relative, without a leading ``/``."""
@@ -159,7 +163,40 @@ class ChecksumCache:
         self._sums[resolved] = value = self._hash(full, resolved, st)
         return value
 
+    def _first_link(self, st: os.stat_result) -> str | None:
+        """The path the docker CLI sends first for this inode (its walk order), when it has several names.
+
+        The later names travel as hard links (``typeflag 1``, no content) and are hashed as such; the
+        context is walked once, only when a file with several names is met.
+        """
+        if self._first_links is None:
+            self._first_links = {}
+            self._scan_links("")
+        return self._first_links.get((st.st_dev, st.st_ino))
+
+    def _scan_links(self, relative: str) -> None:
+        assert self._first_links is not None
+        directory = os.path.join(self.root, relative) if relative else self.root
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            return
+        for name in names:
+            path = f"{relative}/{name}" if relative else name
+            try:
+                st = os.lstat(os.path.join(self.root, path))
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                self._scan_links(path)
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                self._first_links.setdefault((st.st_dev, st.st_ino), path)
+
     def _hash(self, full: str, name: str, st: os.stat_result) -> str:
+        if self.flavor == "context" and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            first = self._first_link(st)
+            if first is not None and first != name:
+                return entry_sum(name, st, self.flavor, link=first)  # typeflag 1, no content
         if stat.S_ISLNK(st.st_mode):
             return entry_sum(name, st, self.flavor, link=os.readlink(full))
         if not stat.S_ISREG(st.st_mode):

@@ -404,7 +404,7 @@ def _download(url: str, plan: CopyPlan, work_dir: str | None, fetch: Fetcher | N
         produced = [entry for entry in os.listdir(directory)]
         if produced and produced[0] != UNNAMED:
             os.rename(os.path.join(directory, produced[0]), os.path.join(directory, UNNAMED))
-    checksum = ChecksumCache(directory, "image").file_checksum(name)
+    checksum = ChecksumCache(directory, "image").entry(name)  # Docker writes a download's sum bare
     return CopySource(url, directory, name, name, False, checksum, decompress=False, url=url)
 
 
@@ -586,6 +586,7 @@ def write_copy_layer(plan: CopyPlan, target: str | RootView | None, out: IO[byte
     dest = view.resolve(plan.dest)
     try:
         for source in plan.sources:
+            layer.links = {}  # hard links are kept within one source, as Docker's tar of it
             full = os.path.join(source.root, source.resolved) if source.resolved else source.root
             if source.is_dir:
                 layer.parents(dest, 0o755, (0, 0))

@@ -74,6 +74,17 @@ def test_a_touched_file_keeps_its_checksum_a_changed_one_does_not(tmp_path: Path
     assert ChecksumCache(str(root), "context").checksum("d") != before
 
 
+def test_hard_links_hash_as_the_docker_cli_sends_them(tmp_path: Path) -> None:
+    """The second name of a file travels as a hard link (typeflag 1, no content) in the CLI's tar."""
+    (tmp_path / "h").mkdir()
+    os.chmod(tmp_path / "h", 0o755)
+    (tmp_path / "h/h1").write_text("h\n")
+    os.chmod(tmp_path / "h/h1", 0o644)
+    os.link(tmp_path / "h/h1", tmp_path / "h/h2")
+    assert ChecksumCache(str(tmp_path), "context").checksum("h") == (
+        "dir:4ae067e2db2f77f5ee02dd60d09def01d075850e3eeec5147ee991b1916035c7")
+
+
 def test_links_never_lead_out_of_the_root(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.write_text("hello\n")

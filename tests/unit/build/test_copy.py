@@ -281,6 +281,8 @@ def test_special_files_are_entries_never_opened(tmp_path: Path) -> None:
     entries = layer(copy("dir", dest="/s"), str(tmp_path), EmptyView())
     assert entries["s/fifo"].type == tarfile.FIFOTYPE
     assert (entries["s/hard2"].type, entries["s/hard2"].linkname) == (tarfile.LNKTYPE, "s/hard1")
+    entries = layer(copy("dir/hard1", "dir/hard2", dest="/two/"), str(tmp_path), EmptyView())
+    assert entries["two/hard2"].type == tarfile.REGTYPE  # separate sources are separate files, as Docker
 
 
 def test_heredocs_are_files() -> None:
@@ -361,7 +363,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"nope")
             return
-        body = make_tar(("inner", tarfile.REGTYPE, b"abc", "")) if self.path.endswith(".tar") else b"payload"
+        body = make_tar(("inner", tarfile.REGTYPE, b"abc", "")) if self.path.endswith(".tar") else b"payload\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
@@ -391,10 +393,20 @@ def test_add_downloads_urls(server: str, tmp_path: Path) -> None:
     work = tmp_path / "work"
     entries = layer(add(f"{server}/dir/file.txt", dest="/dl/"), str(tmp_path), EmptyView(), work_dir=str(work))
     entry = entries["dl/file.txt"]
-    assert (entry.data, entry.mode, entry.uid, entry.mtime) == (b"payload", 0o600, 0, 1445412480)
+    assert (entry.data, entry.mode, entry.uid, entry.mtime) == (b"payload\n", 0o600, 0, 1445412480)
     assert list(work.iterdir()) == []  # the download is gone with the plan
     assert "dl/named.bin" in layer(add(f"{server}/", dest="/dl/"), str(tmp_path), EmptyView())
     assert list(layer(add(f"{server}/x.tar", dest="/t/"), str(tmp_path), EmptyView())) == ["t/", "t/x.tar"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="Docker's sums name the owner root")
+def test_download_checksums_are_dockers(server: str, tmp_path: Path) -> None:
+    """dockerd 20.10 wrote these (bare, without ``file:``) for the same bodies and names."""
+    expected = {f"{server}/dir/file.txt": "b426b25e407f27ebf45e0570dd99969c4193917132c3c973b6c2dc5b31675a21",
+                f"{server}/": "015b63d89a59b517635daff89d3ea7fd35504cf1164cf5626d12d0b50efac87b"}
+    for url, checksum in expected.items():
+        with plan_copy(add(url, dest="/u/"), root=str(tmp_path), workdir="/", target=None) as plan:
+            assert plan.checksum == checksum
 
 
 def test_add_url_errors(server: str, tmp_path: Path) -> None:
