@@ -57,7 +57,7 @@ def context(tmp_path: Path) -> Path:
 
 
 def moor(fake: FakeDaemon, tmp_path: Path, *args: str, stdin: bytes | None = None,
-         env: dict[str, str] | None = None) -> Result:
+         env: dict[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, ["-H", fake.host, *args], input=stdin, prog_name="moor",
                               env={"DOCKER_CONFIG": str(tmp_path / "dockercfg"), "DOCKER_DEFAULT_PLATFORM": None,
                                    **(env or {})})
@@ -269,3 +269,46 @@ def test_builder_prune_asks_first_and_says_what_it_freed(fake: FakeDaemon, tmp_p
     assert (request.arg("keep-storage"), request.arg("all")) == ("1024", None)
     result = moor(fake, tmp_path, "builder", "prune", "-f", "--filter", "bad")
     assert 'invalid argument "bad" for "--filter" flag: bad format of filter (expected name=value)' in result.output
+
+
+def test_an_http_context_is_downloaded_tar_or_dockerfile(fake: FakeDaemon, tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = 13
+        tar.addfile(info, io.BytesIO(b"FROM scratch\n"))
+    pages = {"/ctx.tar": archive.getvalue(), "/Dockerfile": b"FROM scratch\nLABEL url=1\n"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            page = pages.get(self.path)
+            self.send_response(200 if page is not None else 404)
+            self.end_headers()
+            self.wfile.write(page if page is not None else b"no such page")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    no_proxy: dict[str, str | None] = {name: None for name in ("http_proxy", "HTTP_PROXY", "https_proxy",
+                                                                "HTTPS_PROXY", "all_proxy", "ALL_PROXY")}
+    try:
+        fake.on("POST", "/build", stream_answer(SUCCESS))
+        assert moor(fake, tmp_path, "build", base + "/ctx.tar", env=no_proxy).exit_code == 0
+        assert fake.calls("POST", "/build")[0].body == archive.getvalue()
+        assert moor(fake, tmp_path, "build", base + "/Dockerfile", env=no_proxy).exit_code == 0
+        assert tar_names(fake.calls("POST", "/build")[1].body) == {"Dockerfile": pages["/Dockerfile"]}
+        missing = moor(fake, tmp_path, "build", base + "/nope", env=no_proxy)
+        assert missing.exit_code == 1
+        assert f"unable to prepare context: unable to download remote context {base}/nope: failed to GET " \
+               f"{base}/nope with status 404" in missing.output
+        git = moor(fake, tmp_path, "build", "https://127.0.0.1:1/repo.git")
+        assert git.exit_code == 1 and "git contexts are not supported" in git.output
+    finally:
+        server.shutdown()
+        server.server_close()

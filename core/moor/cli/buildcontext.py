@@ -3,7 +3,8 @@
 - a directory: a tar of what ``.dockerignore`` (or ``<Dockerfile>.dockerignore`` beside the Dockerfile, as
   BuildKit reads it) keeps, the Dockerfile and the ignore file always in, owners 0:0, hard links kept. A
   thread writes it into a pipe whose reading end is the request body: the context is never whole in memory.
-- ``-``: stdin; a tar (plain, gzip, bzip2, xz, zstd) is sent as it comes, anything else is a Dockerfile.
+- ``-``: stdin; a tar (plain, gzip, bzip2, xz, zstd) is sent as it comes, anything else is a Dockerfile;
+  the same for an ``http(s)://`` URL's answer (git URLs are refused: clone it first).
 - a Dockerfile from ``-f -`` or from outside the context directory is added to the tar under a random name
   (``.dockerfile.<20 hex>``) that the tar's ``.dockerignore`` lists, so that ``COPY .`` never copies it.
 
@@ -113,9 +114,11 @@ def prepare_context(path: str, dockerfile: str, stdin: IO[bytes], compress: bool
         if from_stdin:
             raise ContextError("invalid argument: can't use stdin for both build context and dockerfile", False)
         return _stdin_context(stdin, dockerfile)
-    if "://" in path or path.startswith("git@") or path.startswith("github.com/"):
-        raise ContextError(f"unable to download remote context {path}: remote contexts are not supported by moor "
-                           "(clone or download it and build from the directory)")
+    if is_git_url(path):
+        raise ContextError(f"unable to prepare git context {path}: git contexts are not supported by moor "
+                           "(clone it and build from the directory)")
+    if path.startswith(("http://", "https://")):
+        return _url_context(path, dockerfile)
     if not os.path.exists(path):
         raise ContextError(f'path "{path}" not found')
     context_dir = _context_dir(path)
@@ -135,6 +138,30 @@ def prepare_context(path: str, dockerfile: str, stdin: IO[bytes], compress: bool
     if extra is not None:
         name = ".dockerfile." + secrets.token_hex(10)
     return _directory_context(context_dir, rules, name, extra, compress)
+
+
+def is_git_url(path: str) -> bool:
+    """The docker CLI's ``IsGitURL``: ``git://``, ``git@``, ``github.com/``, or an http(s) URL of a ``.git``."""
+    if path.startswith(("git://", "git@", "github.com/")):
+        return True
+    return path.startswith(("http://", "https://")) and (path.split("#", 1)[0].endswith(".git"))
+
+
+def _url_context(url: str, dockerfile: str) -> Context:
+    """An http(s) context (the docker CLI's ``GetContextFromURL``): a tar as it comes, else a Dockerfile."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        response = urllib.request.urlopen(url, timeout=60)
+    except urllib.error.HTTPError as err:
+        body = err.read(512).decode("utf-8", "replace")
+        raise ContextError(f"unable to download remote context {url}: failed to GET {url} with status "
+                           f"{err.code} {err.reason}: {body}") from None
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        raise ContextError(f"unable to download remote context {url}: {reason}") from None
+    return _stdin_context(response, dockerfile)
 
 
 def _stdin_context(stdin: IO[bytes], dockerfile: str) -> Context:
