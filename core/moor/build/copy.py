@@ -23,8 +23,10 @@ the destination path are resolved inside the target image.
 
 Owners: ``--chown=user[:group]`` (names looked up in the target image's ``/etc/passwd`` and
 ``/etc/group``; a lone user is also the group name, as Docker does); else everything is 0:0, except
-``COPY --from`` which keeps the owners (Docker 20.10 chowns them to root only with ``--chown``... see
-:attr:`CopyPlan.preserve_owner`). ``--chmod`` (BuildKit's, octal) sets the mode of what is copied.
+``COPY --from`` which keeps the owners unless ``--chown`` is given (:attr:`CopyPlan.preserve_owner`).
+Docker chowns every copied file, and Linux then drops the file's setuid bit, its setgid bit when it is
+group-executable and its file capabilities: so does the layer. ``--chmod`` (BuildKit's, octal) sets
+the mode of what is copied.
 
 :func:`write_copy_layer` writes the result as an uncompressed layer tar: every copied entry at its
 destination, the new parent directories (0755, owned as Docker makes them: by root for a directory
@@ -471,6 +473,15 @@ def download(url: str, directory: str, timeout: float = 300.0) -> str:
 
 # ---------------------------------------------------------------------- the layer
 
+def _chown_mode(mode: int) -> int:
+    """What Linux leaves of a regular file's mode after Docker's ``Lchown`` of every copied file: no setuid bit,
+    no setgid bit when group-executable (its file capabilities go too)."""
+    mode &= ~stat.S_ISUID
+    if mode & (stat.S_ISGID | stat.S_IXGRP) == stat.S_ISGID | stat.S_IXGRP:
+        mode &= ~stat.S_ISGID
+    return mode
+
+
 class _Layer:
     """The layer tar being written: entries by destination path, parents first, each directory once."""
 
@@ -522,9 +533,13 @@ class _Layer:
         """One copied entry from the file ``full`` (lstat ``st``), written as ``name`` (absolute)."""
         info = tarfile.TarInfo(name.lstrip("/"))
         info.mtime = int(st.st_mtime)
-        info.mode = chmod if chmod is not None else stat.S_IMODE(st.st_mode)
-        info.uid, info.gid = owner if owner is not None else (st.st_uid, st.st_gid)
         kind = stat.S_IFMT(st.st_mode)
+        chowned = owner is not None and kind == stat.S_IFREG
+        mode = stat.S_IMODE(st.st_mode)
+        if chowned:
+            mode = _chown_mode(mode)
+        info.mode = chmod if chmod is not None else mode
+        info.uid, info.gid = owner if owner is not None else (st.st_uid, st.st_gid)
         if kind == stat.S_IFDIR:
             info.type = tarfile.DIRTYPE
             info.name += "/"
@@ -555,7 +570,7 @@ class _Layer:
                 raise MoorError(f"failed to copy files: {name} changed while it was copied")
             info.size = opened.st_size
             try:
-                capability = os.getxattr(fd, CAPABILITY_XATTR)
+                capability = None if chowned else os.getxattr(fd, CAPABILITY_XATTR)
             except OSError:
                 capability = None
             if capability is not None:

@@ -247,6 +247,20 @@ def test_chown_names_come_from_the_target_image(context: str, target: DirectoryV
     assert "open /etc/passwd" in errors(copy("a.txt", dest="/x", chown="web"), context, EmptyView())
 
 
+def test_chown_drops_setuid_as_linux_does(tmp_path: Path) -> None:
+    """Docker chowns each copied file; the kernel then clears setuid, and setgid when group-executable."""
+    for name, mode in (("suid", 0o4755), ("sgid-x", 0o2755), ("sgid", 0o2644), ("sticky", 0o1755)):
+        (tmp_path / name).write_text(name)
+        os.chmod(tmp_path / name, mode)
+    (tmp_path / "dir").mkdir()
+    os.chmod(tmp_path / "dir", 0o2755)
+    entries = layer(copy("suid", "sgid-x", "sgid", "sticky", "dir", dest="/o/"), str(tmp_path), EmptyView())
+    assert [entries[f"o/{name}"].mode for name in ("suid", "sgid-x", "sgid", "sticky")] == [
+        0o755, 0o755, 0o2644, 0o1755]
+    entries = layer(copy("suid", dest="/kept", from_stage="s"), str(tmp_path), EmptyView(), flavor="image")
+    assert entries["kept"].mode == 0o4755  # --from without --chown keeps owners, so the bits stay
+
+
 def test_chmod(context: str) -> None:
     entries = layer(copy("d", dest="/m/", chmod="0700"), context, EmptyView())
     assert entries["m/x"].mode == entries["m/sub/"].mode == 0o700
