@@ -17,7 +17,7 @@ from moor import config as config_module
 from moor.daemon.engine import Engine
 from moor.drivers import DriverSet
 from moor.errors import InvalidParameter
-from moor.images import views
+from moor.images import configcheck, views
 from moor.testing.fakes import fake_drivers
 
 
@@ -129,3 +129,10 @@ def test_a_bad_record_on_disk_never_breaks_the_listing(tmp_path: Path) -> None:
         engine.images.resolve(hex_id[:12])  # and it can be removed by ID like any other
     finally:
         engine.close()
+
+
+def test_an_image_of_no_layers_has_no_diff_ids() -> None:
+    # as Docker writes FROM scratch plus config steps (Go's omitempty): accepted, as Docker accepts it
+    assert configcheck.problems({"rootfs": {"type": "layers"}, "created": "2024-01-02T03:04:05Z"}) == []
+    assert configcheck.problems({"rootfs": {"type": "layers", "diff_ids": "x"}}) == \
+        ["rootfs: want an array of digests, got a string"]

@@ -59,13 +59,16 @@ class Change:
     #: Docker fills these into the step's container config when it creates the step's container
     container_created: bool = True
 
-    def container_config(self, container: str = "", on_image: bool = True) -> Config:
+    def container_config(self, container: str = "", on_image: bool | None = None) -> Config:
         """The image's ``container_config``: ``config`` with the step's command. Docker makes a container for
         a config-only step (and WORKDIR) and its daemon edits that container's config: the hostname (the short
-        ``container`` ID), the working directory cleaned and, when the step starts from an image (``on_image``:
-        not the first step of a ``FROM scratch`` stage), an empty label map for none; done here too."""
+        ``container`` ID), the working directory cleaned and, when the step starts from an image (``on_image``,
+        by default whether the config's ``Image`` names one: not so for the first step of a ``FROM scratch``
+        stage), an empty label map for none; done here too."""
         result = copy.deepcopy(self.config)
         result["Cmd"] = list(self.container_cmd)
+        if on_image is None:
+            on_image = bool(result.get("Image"))
         if self.container_created:
             result["Hostname"] = container[:12]
             if on_image and result.get("Labels") is None:

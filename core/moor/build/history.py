@@ -3,38 +3,25 @@
 Docker's builder describes each step in Go's ``fmt`` words (``CMD %q`` of a string slice, ``HEALTHCHECK %q`` of
 a struct pointer, ``VOLUME %v``), joins the step's command into ``created_by`` and marshals the image config
 with Go's ``encoding/json`` (struct fields in their Go order, map keys sorted, ``<``, ``>`` and ``&`` escaped,
-the top level's keys sorted). This module reproduces those encodings, so an image built by moor from the same
-inputs (and the same creation times) has the same config bytes, hence the same ID, as Docker's.
+the top level's keys sorted). This module writes the ``fmt`` words; Go's JSON comes from
+:mod:`moor.images.archive_v1` (shared with ``docker save``). An image built by moor from the same inputs (and
+the same creation times) has the same config bytes, hence the same ID, as Docker's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moor import __version__
+from moor.images.archive_v1 import container_config as container_config_json
+from moor.images.archive_v1 import go_json, go_time
 
 #: The ``docker_version`` of the images moor builds: as Docker's, the engine's version (``/version``'s).
 DOCKER_VERSION = __version__
 
-#: Docker's ``container.Config`` fields in Go order: (name, written even when empty).
-CONFIG_FIELDS: tuple[tuple[str, bool], ...] = (
-    ("Hostname", True), ("Domainname", True), ("User", True), ("AttachStdin", True), ("AttachStdout", True),
-    ("AttachStderr", True), ("ExposedPorts", False), ("Tty", True), ("OpenStdin", True), ("StdinOnce", True),
-    ("Env", True), ("Cmd", True), ("Healthcheck", False), ("ArgsEscaped", False), ("Image", True),
-    ("Volumes", True), ("WorkingDir", True), ("Entrypoint", True), ("NetworkDisabled", False),
-    ("MacAddress", False), ("OnBuild", True), ("Labels", True), ("StopSignal", False), ("StopTimeout", False),
-    ("Shell", False))
-_CONFIG_ZERO: dict[str, Any] = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
-                                "AttachStdout": False, "AttachStderr": False, "Tty": False, "OpenStdin": False,
-                                "StdinOnce": False, "Image": "", "WorkingDir": ""}
-_HEALTH_FIELDS = ("Test", "Interval", "Timeout", "StartPeriod", "Retries")
 _HISTORY_FIELDS = ("created", "author", "created_by", "comment", "empty_layer")
-#: Config fields that are Go maps (their keys are written sorted)
-_MAP_FIELDS = ("ExposedPorts", "Volumes", "Labels")
-
 _NANOS = 1_000_000_000
 
 
@@ -115,72 +102,12 @@ def healthcheck_text(health: Mapping[str, Any] | None) -> str:
     return f"&{{{go_quote_list(health.get('Test'))} {durations} {go_quote_rune(int(health.get('Retries') or 0))}}}"
 
 
-# --------------------------------------------------------------------------- Go's encoding/json
-
-
-def _json_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        if char == '"':
-            out.append('\\"')
-        elif char == "\\":
-            out.append("\\\\")
-        elif char in "\n\r\t":
-            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[char])
-        elif ord(char) < 0x20 or char in "<>&\u2028\u2029":
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def go_json(value: Any) -> str:
-    """``value`` as Go's ``json.Marshal`` writes it, dict keys in the dict's order (callers sort Go maps)."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return _json_string(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_json_string(str(key))}:{go_json(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(go_json(item) for item in value) + "]"
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+# --------------------------------------------------------------------------- the image config
 
 
 def _empty(value: Any) -> bool:
+    """Go's omitempty: nil, false, 0, "" and empty slices and maps are left out."""
     return value is None or value is False or value == 0 or value == "" or value == [] or value == {}
-
-
-def go_config(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``config`` as Docker's ``container.Config`` marshals: its fields in Go order, the always-written ones
-    filled in (``null`` for unset lists and maps), empty optional ones left out, maps sorted, unknown keys
-    dropped (Docker decodes into the struct)."""
-    if config is None:
-        return None
-    result: dict[str, Any] = {}
-    for name, always in CONFIG_FIELDS:
-        value = config.get(name, _CONFIG_ZERO.get(name))
-        if name == "StopTimeout":
-            if value is not None:
-                result[name] = value
-            continue
-        if not always and _empty(value):
-            continue
-        if name in _MAP_FIELDS and isinstance(value, Mapping):
-            value = {key: value[key] for key in sorted(value)}
-        elif name == "Healthcheck" and isinstance(value, Mapping):
-            value = {key: value[key] for key in _HEALTH_FIELDS if not _empty(value.get(key))}
-        result[name] = value
-    return result
 
 
 def history_entry(created: str, created_by: str = "", author: str = "", comment: str = "",
@@ -194,22 +121,8 @@ def history_entry(created: str, created_by: str = "", author: str = "", comment:
     return entry
 
 
-_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
-
-
-def go_time(stamp: str) -> str:
-    """An RFC 3339 stamp as Go writes it back after reading it: the fraction's trailing zeros dropped (no
-    fraction at all when it is zero), at most nine digits; the zone kept. Anything else is left alone."""
-    match = _STAMP.fullmatch(stamp)
-    if match is None:
-        return stamp
-    fraction = (match.group(2) or "")[:9].rstrip("0")
-    return match.group(1) + ("." + fraction if fraction else "") + match.group(3)
-
-
 def _go_history(entry: Mapping[str, Any]) -> dict[str, Any]:
-    created = entry.get("created")
-    result: dict[str, Any] = {"created": go_time(created) if isinstance(created, str) else "0001-01-01T00:00:00Z"}
+    result: dict[str, Any] = {"created": go_time(entry.get("created"))}
     for key in _HISTORY_FIELDS[1:]:
         if not _empty(entry.get(key)):
             result[key] = entry[key]
@@ -230,6 +143,7 @@ def new_image_config(parent: Mapping[str, Any] | None, config: Mapping[str, Any]
     ran. The architecture, variant, OS version and features come from ``parent``.
     """
     parent = parent or {}
+    created = go_time(created)
     command = container_config.get("Cmd") or []
     history = [_go_history(item) for item in parent.get("history") or []]
     history.append(_go_history(history_entry(created, " ".join(command), author, "", diff_id is None)))
@@ -240,9 +154,9 @@ def new_image_config(parent: Mapping[str, Any] | None, config: Mapping[str, Any]
     document: dict[str, Any] = {
         "architecture": parent.get("architecture") or host_arch,
         "author": author,
-        "config": go_config(config),
+        "config": container_config_json(config),
         "container": container,
-        "container_config": go_config(container_config),
+        "container_config": container_config_json(container_config),
         "created": created,
         "docker_version": docker_version,
         "history": history,
@@ -266,7 +180,7 @@ def cache_key(parent_id: str, created_by: str, config: Mapping[str, Any], extra:
     its arguments, the build args a RUN sees and a COPY's content checksum), the config it leaves (Docker's
     cache compares the config too) and anything else that changes its result (``extra``: RUN mounts, network,
     ...). The image ID and hostname in ``config`` are ignored. ``sha256:<hex>``."""
-    normalized = dict(go_config(config) or {})
+    normalized = container_config_json(config)
     normalized.pop("Image", None)
     normalized.pop("Hostname", None)
     text = go_json([parent_id, created_by, normalized, list(extra)])

@@ -125,6 +125,8 @@ def _check_config(config: bytes, layer_count: int, rel: str) -> None:
     document = _parse_json(config, rel)
     rootfs = document.get("rootfs") if isinstance(document, dict) else None
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if isinstance(rootfs, dict) and diff_ids is None:
+        diff_ids = []  # an image of no layers (FROM scratch and config steps): Docker leaves the key out
     if not isinstance(diff_ids, list):
         raise _bad(f"{rel}: image config has no rootfs.diff_ids")
     for diff_id in diff_ids:

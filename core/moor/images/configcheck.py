@@ -138,6 +138,8 @@ def _array_of(item_check: Check) -> Check:
 
 
 def _diff_ids(value: Any) -> str | None:
+    if value is None:
+        return None  # an image of no layers (FROM scratch and config steps only): Go's omitempty leaves it out
     if not isinstance(value, list):
         return f"want an array of digests, got {_kind(value)}"
     for index, item in enumerate(value):

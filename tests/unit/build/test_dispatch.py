@@ -382,3 +382,15 @@ def test_label_options_are_steps_sorted_and_never_expanded() -> None:
     for command in labels:
         config = d.apply(command, config).config
     assert config["Labels"] == recorded["config_labels"]
+
+
+def test_container_config_of_a_config_step() -> None:
+    change = d.set_env({"Image": "sha256:p", "WorkingDir": "/a/./b/"}, [("A", "b")])
+    config = change.container_config("c" * 64)
+    assert (config["Hostname"], config["Labels"], config["WorkingDir"]) == ("c" * 12, {}, "/a/b")
+    assert config["Cmd"] == ["/bin/sh", "-c", "#(nop) ", "ENV A=b"]
+    # on nothing yet (FROM scratch's first step) Docker's daemon merges no image config: no label map
+    assert d.set_env({"Image": ""}, [("A", "b")]).container_config("c" * 64).get("Labels") is None
+    # COPY and ADD make no container
+    copied = d.copy_files({"Image": "sha256:p"}, "COPY", "file:x", "/d").container_config("c" * 64)
+    assert "Hostname" not in copied and "Labels" not in copied
