@@ -312,3 +312,18 @@ def test_an_http_context_is_downloaded_tar_or_dockerfile(fake: FakeDaemon, tmp_p
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_live_progress_adds_one_erased_line_and_leaves_the_plain_output() -> None:
+    import re
+
+    from moor.cli.buildoutput import BuildOutput
+
+    out = io.StringIO()
+    output = BuildOutput(out, live=True)
+    output.show(iter(SUCCESS))
+    output.close()
+    drawn = out.getvalue()
+    assert "\x1b[2m=> Step 2/2 : RUN echo hi  " in drawn  # the running step's line
+    assert re.sub(r"\x1b\[2m.*?\x1b\[0m|\r\x1b\[2K", "", drawn) == PRINTED  # erased before any output
+    assert output.image_id == IMAGE_ID and output.error is None
