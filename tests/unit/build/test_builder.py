@@ -203,3 +203,11 @@ def test_a_client_that_leaves_stops_the_build(builder: Builder) -> None:
                               emit)
     assert "docker.io/library/never:latest" not in builder.store.refs()
     assert os.listdir(builder.tmp) == []
+
+
+def test_label_options_are_steps_after_the_target_stage(builder: Builder) -> None:
+    image_id, messages = builder.build({"Dockerfile": "FROM busybox\nLABEL own=1\n"}, labels={"b": "2", "a": "1 x"})
+    output = text(messages)
+    assert "Step 2/4 : LABEL own=1\n" in output and "Step 3/4 : LABEL a=1 x\n" in output
+    assert "Step 4/4 : LABEL b=2\n" in output
+    assert builder.image(image_id).config["config"]["Labels"] == {"own": "1", "a": "1 x", "b": "2"}

@@ -20,9 +20,9 @@ from typing import IO, Any
 
 from moor.build.checksum import ChecksumCache
 from moor.build.context import BuildContext
-from moor.build.dispatch import BuildArgs
+from moor.build.dispatch import BuildArgs, label_commands
 from moor.build.dockerfile import parse_dockerfile
-from moor.build.instructions import BuildPlan, CopyCommand, RunCommand, Stage, plan_stages, stages_needed
+from moor.build.instructions import BuildPlan, Command, CopyCommand, RunCommand, Stage, plan_stages, stages_needed
 from moor.build.options import BuildOptions
 from moor.build.shell_lexer import ShellLexer
 from moor.drivers import DriverSet
@@ -76,7 +76,8 @@ class BuildService:
         dockerfile = parse_dockerfile(context.dockerfile_text(), options.dockerfile)
         plan = plan_stages(dockerfile, options.build_args, options.target)
         stages = {stage.index: stage for stage in plan.stages}
-        total = len(plan.meta_commands) + sum(1 + len(stages[index].commands) for index in stages_needed(plan))
+        total = len(plan.meta_commands) + sum(1 + len(stages[index].commands) for index in stages_needed(plan)) + \
+            len(options.labels)
         cache_from = [image for name in options.cache_from if (image := self.images.find(name)) is not None]
         work_dir = tempfile.mkdtemp(prefix="steps-", dir=self.work_dir)
         try:
@@ -99,9 +100,10 @@ class BuildService:
                 emit(message)
             number += 1
         jobs = {}
+        labels: list[Command] = list(label_commands(options.labels))
         for index in needed:
-            jobs[index] = self._job(shared, stages[index], number)
-            number += 1 + len(stages[index].commands)
+            jobs[index] = self._job(shared, stages[index], number, labels if index == plan.target_index else [])
+            number += 1 + len(stages[index].commands) + (len(labels) if index == plan.target_index else 0)
         dependencies = {index: stage_dependencies(plan, index) for index in needed}
         results = StageScheduler(jobs, dependencies).run(emit)
         final = results[plan.target_index]
@@ -118,11 +120,12 @@ class BuildService:
             emit(output.tagged(target.familiar))
         return image_id
 
-    def _job(self, shared: StepContext, stage: Stage, first: int) -> Callable[[StageRun[StageState]], StageState]:
+    def _job(self, shared: StepContext, stage: Stage, first: int,
+             labels: list[Command]) -> Callable[[StageRun[StageState]], StageState]:
         def job(run: StageRun[StageState]) -> StageState:
             builder = StageBuilder(self.images, self.pull, self.committer, self.runner, self.cache, shared, run,
                                    first)
-            return builder.build(stage)
+            return builder.build(stage, labels)
 
         return job
 

@@ -85,13 +85,18 @@ class StageBuilder:
 
     # ------------------------------------------------------------------ the stage
 
-    def build(self, stage: Stage) -> StageState:
+    def build(self, stage: Stage, labels: list[Command] | None = None) -> StageState:
+        """The stage's steps, then ``labels`` (the build's ``--label`` steps, for the target stage: not
+        expanded, as Docker)."""
         self.step(stage.from_command.original)
         state = self._from(stage)
         self._run_triggers(state)
         for command in stage.commands:
             self.step(command.original)
             self.execute(state, command)
+        for label in labels or []:
+            self.step(label.original)
+            self._config_step(state, label)
         if state.image is not None:
             self.run.send(output.aux_id(state.image.id))
         return state
