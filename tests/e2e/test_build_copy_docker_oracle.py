@@ -12,12 +12,14 @@ It needs Debian's docker.io (``make install`` installs it) and skips without it.
 from __future__ import annotations
 
 import gzip
+import http.server
 import io
 import json
 import os
 import secrets
 import subprocess
 import tarfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,31 +100,104 @@ def listing(data: bytes) -> list[tuple[Any, ...]]:
     return sorted(rows)
 
 
-def test_checksums_and_layers_match_dockerd(dockerd: str, tmp_path: Path) -> None:
-    context = tmp_path / "context"
-    context.mkdir()
-    random_context(context)
-    rootfs_tar = subprocess.run([str(REPO / "scripts" / "busybox-rootfs")], capture_output=True, check=True).stdout
-    docker(dockerd, "import", "-", "busybox", input=rootfs_tar)
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-    docker(dockerd, "build", "-t", "oracle", str(context), env=env)
-    history = docker(dockerd, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "oracle").stdout.decode()
-    created = list(reversed(history.splitlines()))[-len(STEPS):]
-    saved = docker(dockerd, "save", "oracle").stdout
+def built(host: str, context: Path, tag: str, *args: str) -> tuple[list[str], list[bytes]]:
+    """Build ``context`` classically; the history (oldest first) and the layer tars of the image."""
+    docker(host, "build", "-t", tag, *args, str(context), env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    history = docker(host, "history", "--no-trunc", "--format", "{{.CreatedBy}}", tag).stdout.decode()
+    saved = docker(host, "save", tag).stdout
     with tarfile.open(fileobj=io.BytesIO(saved)) as archive:
         manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
         layers = [archive.extractfile(name).read() for name in manifest[0]["Layers"]]  # type: ignore[union-attr]
-    base = tmp_path / "base"
-    base.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(rootfs_tar)) as archive:
-        archive.extractall(base, filter="fully_trusted")
-    cache = ChecksumCache(str(context), "context")
-    dockerfile = parse_dockerfile((context / "Dockerfile").read_text())
-    for index, step in enumerate(STEPS):
-        command = parse_command(dockerfile.instructions[index + 1])
-        assert isinstance(command, CopyCommand)
-        with plan_copy(command, root=str(context), workdir="/", target=str(base), cache=cache) as plan:
-            assert created[index].endswith(f"{plan.checksum} in {command.dest} "), (step, created[index])
+    return list(reversed(history.splitlines())), layers
+
+
+def unpack(layers: list[bytes], root: Path) -> Path:
+    """An image's root filesystem from its layers (these builds make no whiteouts)."""
+    root.mkdir()
+    for data in layers:
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            archive.extractall(root, numeric_owner=True, filter="fully_trusted")
+    return root
+
+
+def check_steps(steps: list[str], dockerfile_text: str, created: list[str], layers: list[bytes], *,
+                root: Path, base: Path, flavor: Any = "context") -> None:
+    cache = ChecksumCache(str(root), flavor)
+    dockerfile = parse_dockerfile(dockerfile_text)
+    commands = [parse_command(instruction) for instruction in dockerfile.instructions]
+    copies = [command for command in commands if isinstance(command, CopyCommand)][-len(steps):]
+    for index, (step, command) in enumerate(zip(steps, copies, strict=True)):
+        with plan_copy(command, root=str(root), workdir="/", target=str(base), cache=cache, flavor=flavor) as plan:
+            text = created[len(created) - len(steps) + index]
+            assert text.endswith(f"{plan.checksum} in {command.dest} "), (step, text)
             out = io.BytesIO()
             write_copy_layer(plan, DirectoryView(str(base)), out)
-        assert listing(out.getvalue()) == listing(layers[index + 1]), step
+        assert listing(out.getvalue()) == listing(layers[len(layers) - len(steps) + index]), step
+
+
+@pytest.fixture(scope="module")
+def busybox(dockerd: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rootfs_tar = subprocess.run([str(REPO / "scripts" / "busybox-rootfs")], capture_output=True, check=True).stdout
+    docker(dockerd, "import", "-", "busybox", input=rootfs_tar)
+    base = tmp_path_factory.mktemp("busybox") / "root"
+    return unpack([rootfs_tar], base)
+
+
+def test_checksums_and_layers_match_dockerd(dockerd: str, busybox: Path, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    random_context(context)
+    created, layers = built(dockerd, context, "oracle")
+    check_steps(STEPS, (context / "Dockerfile").read_text(), created, layers, root=context, base=busybox)
+
+
+FROM_STEPS = ["COPY --from=one /cd /fromcd", "COPY --from=one /c /newp/q/fromc", "COPY --from=one /bin/busybox /bb",
+              "COPY --from=one --chown=3:4 /cd /chowned/"]
+
+
+def test_copy_from_a_stage_matches_dockerd(dockerd: str, busybox: Path, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    random_context(context)
+    text = ("FROM busybox AS one\nCOPY --chown=1:2 a.txt /c\nCOPY --chown=1:2 d /cd/\n"
+            "FROM busybox\n" + "\n".join(FROM_STEPS) + "\n")
+    (context / "Dockerfile").write_text(text)
+    _, stage_layers = built(dockerd, context, "stage-one", "--target", "one")
+    stage = unpack(stage_layers, tmp_path / "stage")
+    created, layers = built(dockerd, context, "from-oracle")
+    check_steps(FROM_STEPS, text, created, layers, root=stage, base=busybox, flavor="image")
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"payload " + self.path.encode() + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        if self.path.startswith("/dated"):
+            self.send_header("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
+        if self.path == "/":
+            self.send_header("Content-Disposition", 'attachment; filename="named.bin"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_add_of_urls_matches_dockerd(dockerd: str, busybox: Path, tmp_path: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        steps = [f"ADD {url}/file.txt /u1", f"ADD {url}/dated/file2.txt /u2/", f"ADD {url}/ /u3/"]
+        context = tmp_path / "context"
+        context.mkdir()
+        text = "FROM busybox\n" + "\n".join(steps) + "\n"
+        (context / "Dockerfile").write_text(text)
+        created, layers = built(dockerd, context, "url-oracle")
+        check_steps(steps, text, created, layers, root=context, base=busybox)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
