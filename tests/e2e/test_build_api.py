@@ -14,7 +14,7 @@ import docker
 import pytest
 
 from e2e.buildhelpers import api, build, context_tar, error, image_id, text
-from e2e.containerhelpers import docker_env, first_json, moor, moord, mounts_under, ok, wait_for  # noqa: F401
+from e2e.containerhelpers import MOOR_CLI, docker_env, first_json, moor, moord, mounts_under, ok, wait_for  # noqa: F401
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -202,3 +202,24 @@ def test_moor_builder_prune(moord: DaemonProcess) -> None:
     asked = moor(moord, "builder", "prune", "-a", input="n\n")
     assert asked.stdout == ("WARNING! This will remove all build cache. Are you sure you want to continue? [y/N] "
                             "Total reclaimed space: 0B\n")
+
+
+def test_run_steps_get_the_extra_hosts_network_and_limits_asked_for(moord: DaemonProcess) -> None:
+    dockerfile = ("FROM busybox\nRUN grep buildhost /etc/hosts && echo nets: $(ls /sys/class/net) "
+                  "&& echo shm: $(df -k /dev/shm | tail -1 | awk '{print $2}')\n")
+    messages = build(moord, {"Dockerfile": dockerfile}, nocache=True, extra_hosts={"buildhost": "127.0.0.9"},
+                     network_mode="none", shmsize=8 << 20)
+    assert error(messages) is None, text(messages)
+    output = text(messages)
+    assert "127.0.0.9\tbuildhost\n" in output
+    assert "nets: lo\n" in output
+    assert "shm: 8192\n" in output
+
+
+def test_moor_build_of_a_tar_on_stdin_with_a_target(moord: DaemonProcess, tmp_path: Path) -> None:
+    tar = context_tar({"Dockerfile": "FROM busybox AS one\nLABEL which=one\nFROM busybox AS two\nLABEL which=two\n"})
+    result = subprocess.run([*MOOR_CLI, "-H", moord.host, "build", "-q", "--target", "one", "-"],
+                            input=tar.getvalue(), capture_output=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    labels = first_json(moord, "image", "inspect", result.stdout.decode().strip())["Config"]["Labels"]
+    assert labels == {"which": "one"}
