@@ -114,7 +114,7 @@ def test_a_recorded_step_hits_with_the_same_image(builder: Builder, base: ImageR
     assert builder.cache.lookup(first[0].id, STEPS[0][0]) is None  # another parent: another step
     rows = builder.cache.usage()
     assert len(rows) == 3 and all(set(row) == API_FIELDS for row in rows)
-    assert [row["UsageCount"] for row in rows] == [1, 1, 1]
+    assert [row["UsageCount"] for row in rows] == [2, 2, 2]  # made, then used once
     assert [row["Description"] for row in rows] == [s for s, _ in STEPS]
     assert rows[0]["Parent"] == "" and rows[1]["Parent"] == rows[0]["ID"] and rows[2]["Parent"] == rows[1]["ID"]
     assert rows[0]["Size"] > 0 and rows[1]["Size"] == 0 and rows[2]["Size"] > 0

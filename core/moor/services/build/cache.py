@@ -212,7 +212,7 @@ class BuildCache:
             entry = CacheEntry(id=ident, parent_id=parent_id, key=key, image_id=image.id, config=config,
                                chains=chains, layer=layer, description=description,
                                created=old.created if old is not None and old.image_id == image.id else now,
-                               last_used=now, usage_count=old.usage_count if old is not None else 0)
+                               last_used=now, usage_count=old.usage_count if old is not None else 1)
             self._save(entry)
             self._add(entry)
 
