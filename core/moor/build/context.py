@@ -104,7 +104,9 @@ def _open_in(root: str, path: str) -> tuple[int, os.stat_result] | None:
 
 def _read_dockerfile(root: str, name: str) -> tuple[str, bytes]:
     """The Dockerfile's cleaned name and content; Docker falls back to ``dockerfile`` for the default name."""
-    cleaned = go_clean(name.replace("\\", "/")).lstrip("/") or "."
+    cleaned = go_clean(name).lstrip("/") or "."
+    if cleaned == ".." or cleaned.startswith("../"):
+        raise InvalidParameter(f"Forbidden path outside the build context: {name} ()")
     candidates = [cleaned]
     if cleaned == DEFAULT_DOCKERFILE:
         candidates.append(cleaned.lower())

@@ -90,6 +90,13 @@ def test_a_missing_dockerfile_is_dockers_error(work: Path, name: str) -> None:
     assert list(work.iterdir()) == []
 
 
+def test_a_dockerfile_outside_the_context_is_forbidden(work: Path) -> None:
+    data = make_tar(member("Dockerfile", DOCKERFILE))
+    with pytest.raises(InvalidParameter, match=r"^Forbidden path outside the build context: \.\./Dockerfile \(\)$"):
+        BuildContext.receive(io.BytesIO(data), str(work), "../Dockerfile")
+    assert list(work.iterdir()) == []
+
+
 def test_an_empty_body_has_no_dockerfile(work: Path) -> None:
     with pytest.raises(InvalidParameter, match="Cannot locate specified Dockerfile: Dockerfile"):
         BuildContext.receive(io.BytesIO(b""), str(work), "Dockerfile")
