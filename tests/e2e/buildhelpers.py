@@ -83,9 +83,13 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 def post_build(daemon: DaemonProcess, files: Mapping[str, str | bytes], query: Mapping[str, str] | None = None,
-               secrets: Mapping[str, bytes] | None = None) -> tuple[int, list[dict[str, Any]]]:
-    """``POST /build`` by hand (moor's secrets header too): the status and the JSON messages."""
+               secrets: Mapping[str, bytes] | None = None,
+               registry_auth: Mapping[str, Mapping[str, str]] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """``POST /build`` by hand (moor's secrets header, ``X-Registry-Config``): the status and the JSON
+    messages."""
     headers = {"Content-Type": "application/x-tar"}
+    if registry_auth is not None:
+        headers["X-Registry-Config"] = base64.urlsafe_b64encode(json.dumps(registry_auth).encode()).decode()
     if secrets:
         document = {key: base64.b64encode(value).decode() for key, value in secrets.items()}
         headers["X-Moor-Build-Secrets"] = base64.b64encode(json.dumps(document).encode()).decode()
