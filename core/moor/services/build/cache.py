@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from moor.errors import InvalidParameter, MoorError, NotFound
+from moor.errors import InvalidParameter, MoorError
 from moor.fsutil import atomic_write_json, read_json
 from moor.images.store import ImageRecord, ImageStore, chain_ids, hex_of, sha256_hex
 from moor.services.build.cache_from import CacheSources
@@ -188,7 +188,7 @@ class BuildCache:
         parent = entry.parent_id if entry.parent_id and self.store.get(entry.parent_id) is not None else ""
         try:
             return self.store.add_image(entry.config.encode(), parent=parent)
-        except (MoorError, NotFound) as err:
+        except MoorError as err:
             log.warning("build cache record %s cannot make image %s again: %s", entry.id[:ID_LENGTH],
                         entry.image_id, err)
             with self._lock:
