@@ -80,10 +80,7 @@ def bases(moord: DaemonProcess) -> DaemonProcess:
     return moord
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(reason="--label steps: the builder does not add them yet "
-                                                      "(moor.build.dispatch.label_commands)", strict=False))
-    if name == "labels_option" else name for name in CASES if name not in BASES])
+@pytest.mark.parametrize("name", [name for name in CASES if name not in BASES])
 def test_build_as_docker(bases: DaemonProcess, name: str) -> None:
     case = CASES[name]
     built = build_case(bases, name)
@@ -99,6 +96,10 @@ def test_build_as_docker(bases: DaemonProcess, name: str) -> None:
     finally:
         client.close()
     assert len(mine) == len(recorded)
+    # as Docker's history: the step images' IDs (local parents), then the base's
+    assert [item["Id"] for item in history[:len(mine)]] == [image["Id"] for image in reversed(mine)]
+    base = [mine[0]["Parent"]] if mine[0]["Parent"] else []
+    assert [item["Id"] for item in history[len(mine):len(mine) + 1]] == base
     first_layers = len(mine[0]["RootFS"].get("Layers") or []) - len(recorded[0]["rootfs"].get("diff_ids", []))
     for image, docker in zip(mine, recorded, strict=True):
         step = masked(docker["history"][-1]["created_by"])

@@ -109,7 +109,12 @@ def history(service: ImageService, image: ImageRecord) -> list[dict[str, Any]]:
             "Comment": entry.get("comment", ""),
         })
     rows.reverse()
-    if rows:
-        rows[0]["Id"] = image.id
-        rows[0]["Tags"] = service.tags_of(image.id) or None
+    # as Docker: the rows take the IDs (and tags) of the image and its local parents, newest first
+    current: ImageRecord | None = image
+    for row in rows:
+        if current is None:
+            break
+        row["Id"] = current.id
+        row["Tags"] = service.tags_of(current.id) or None
+        current = service.store.get(current.parent) if current.parent else None
     return rows
