@@ -52,15 +52,16 @@ def build_leftovers(daemon: DaemonProcess) -> list[str]:
 
 def test_api_parameters_reach_the_build(moord: DaemonProcess) -> None:
     messages = build(moord, {"Dockerfile": DOCKERFILE, "a.txt": "a"}, tag="api:one", nocache=True,
-                     buildargs={"GREETING": "bonjour", "UNUSED": "x"}, target="base",
+                     buildargs={"GREETING": "bonjour", "UNUSED": "x"}, labels={"from": "api"}, target="base",
                      extra_hosts={"buildhost": "127.0.0.9"}, network_mode="none", forcerm=True)
     assert error(messages) is None, text(messages)
     output = text(messages)
-    assert "Step 1/4 : FROM busybox AS base" in output and "COPY" not in output  # only the target's stage
+    assert "Step 1/5 : FROM busybox AS base" in output and "COPY" not in output  # the target's stage, then
+    assert "Step 5/5 : LABEL from=api\n" in output  # a LABEL step per --label, as Docker
     assert "[Warning] One or more build-args [UNUSED] were not consumed" in output
     image = first_json(moord, "image", "inspect", "api:one")
     assert image["Id"] == image_id(messages)
-    assert image["Config"]["Labels"] == {"stage": "base"}
+    assert image["Config"]["Labels"] == {"stage": "base", "from": "api"}
     assert image["RepoTags"] == ["api:one"]
 
 
@@ -124,13 +125,14 @@ def test_docker_cli_classic_builder(moord: DaemonProcess, docker_cli: str, tmp_p
                                                ".dockerignore": "*.log\n"})
     env = {**docker_env(moord), "DOCKER_BUILDKIT": "0"}
     result = subprocess.run([docker_cli, "build", "-t", "dockercli:v1", "--build-arg", "GREETING=hey",
-                             str(context)], capture_output=True, text=True, env=env, timeout=300)
+                             "--label", "by=docker", str(context)], capture_output=True, text=True, env=env,
+                            timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("Sending build context to Docker daemon")
     assert "\n. .. .dockerignore Dockerfile a.txt\n" in result.stdout  # skip.log stayed out
     assert "Successfully tagged dockercli:v1\n" in result.stdout
     image = first_json(moord, "image", "inspect", "dockercli:v1")
-    assert image["Config"]["Labels"] == {"stage": "base"}
+    assert image["Config"]["Labels"] == {"stage": "base", "by": "docker"}
     (context / "Dockerfile").write_text("FROM busybox\nRUN exit 7\n")
     failed = subprocess.run([docker_cli, "build", str(context)], capture_output=True, text=True, env=env,
                             timeout=300)
