@@ -119,6 +119,8 @@ def test_cache_from_an_image_stands_in_for_the_cache(moord: DaemonProcess) -> No
     prune_all(moord)  # the local cache forgets every step: only the image's history can help
     again, output = build(moord, app="from\n", cache_from=["cached:source"])
     assert again == source and output.count(USING_CACHE) == STEPS - 1, output
+    later, output = build(moord, app="from\n")  # what --cache-from gave is now in the local cache
+    assert later == source and output.count(USING_CACHE) == STEPS - 1, output
     other, output = build(moord, app="other\n", cache_from=["cached:source"])
     assert other != source and output.count(USING_CACHE) == 1, output  # ENV only: the COPY differs
 

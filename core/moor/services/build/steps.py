@@ -169,6 +169,8 @@ class StageBuilder:
         image = self.cache.lookup(state.image_id, key)
         if image is None and self.shared.cache_from:
             image = self.shared.cache_from.match(state.image_id, created_by, config)
+            if image is not None:  # so that a later build without --cache-from hits too
+                self.cache.record(state.image_id, key, image)
         if image is None:
             return None
         self.run.send(output.using_cache())
