@@ -127,6 +127,12 @@ def one_run(engine: Engine, context: str, number: int, samples: dict[str, list[f
     samples[CHANGED].append(seconds)
 
 
+def this_moor(daemon: DaemonProcess) -> list[str]:
+    """The ``moor`` command of this checkout (next to the running Python) talking to ``daemon``."""
+    beside = os.path.join(os.path.dirname(sys.executable), "moor")
+    return [beside, "-H", daemon.host] if os.path.exists(beside) else moor_cli(daemon)
+
+
 @contextlib.contextmanager
 def profiled(pid: int, output: str | None) -> Iterator[None]:
     """py-spy samples the process ``pid`` (idle threads too) into ``output`` (raw, collapsed stacks) meanwhile."""
@@ -157,7 +163,7 @@ def engines(base: str, use_docker: bool, moor_client: str, profile: str | None =
         assert daemon.process is not None
         try:
             env = {**os.environ, "DOCKER_CONFIG": work, "DOCKER_BUILDKIT": "0"}
-            cli = ["docker", "-H", daemon.host] if moor_client == "docker" else moor_cli(daemon)
+            cli = ["docker", "-H", daemon.host] if moor_client == "docker" else this_moor(daemon)
             found = [Engine("moor", cli, env)]
             if docker_host is not None:
                 found.append(Engine("docker", ["docker", "-H", docker_host], env))
