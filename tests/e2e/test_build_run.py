@@ -103,3 +103,28 @@ def test_onbuild_triggers_run_in_the_child_build(moord: DaemonProcess) -> None:
     config = moor(moord, "image", "inspect", "--format", "{{json .Config.OnBuild}}", "onbuild-child").stdout.strip()
     assert config in ("null", "[]")
     assert image_id(child)
+
+
+def test_heredocs_run_as_scripts(moord: DaemonProcess) -> None:
+    dockerfile = ("FROM busybox\nRUN <<EOF\necho one > /h1\necho two >> /h1\nEOF\n"
+                  "RUN <<-'EOT' sh -e\n\techo $((1 + 2)) > /h2\nEOT\n"
+                  "COPY <<EOF /h3\ninline\nEOF\n")
+    messages = build(moord, {"Dockerfile": dockerfile}, tag="heredocs")
+    assert error(messages) is None, text(messages)
+    assert run(moord, "heredocs", "cat /h1 /h2 /h3") == "one\ntwo\n3\ninline\n"
+
+
+def test_rm_off_keeps_the_step_containers_and_limits_apply(moord: DaemonProcess) -> None:
+    dockerfile = ("FROM busybox\nRUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || "
+                  "cat /sys/fs/cgroup/memory.max\n")
+    messages = build(moord, {"Dockerfile": dockerfile}, rm=False, nocache=True,
+                     container_limits={"memory": 64 * 1024 * 1024})
+    assert error(messages) is None, text(messages)
+    assert "67108864\n" in text(messages)
+    assert "Removing intermediate container" not in text(messages)
+    kept = moor(moord, "ps", "-aq").stdout.split()
+    assert len(kept) == 1
+    moor(moord, "rm", *kept)
+    failed = build(moord, {"Dockerfile": "FROM busybox\nRUN exit 4\n"}, forcerm=True)
+    assert error(failed) == "The command '/bin/sh -c exit 4' returned a non-zero code: 4"
+    assert moor(moord, "ps", "-aq").stdout.strip() == ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import secrets
 import tempfile
 from collections.abc import Callable
@@ -211,7 +212,7 @@ class StageBuilder:
         return self.committer.layer_from_tar(state, io.BytesIO(directories_layer(missing)))
 
     def _run(self, state: StageState, command: RunCommand) -> None:
-        step = dispatch.run(state.config, command.command, command.prepend_shell, state.args)
+        step = dispatch.run(state.config, heredoc_script(command), command.prepend_shell, state.args)
         key = cache_key(state.image_id, step.created_by, step.config, run_key_extra(command))
         image = self._cached(state, key, step.created_by, step.config)
         if image is None:
@@ -284,6 +285,20 @@ class StageBuilder:
         if index is not None:
             return self.run.result_of(index).image
         return self._base_image(name, self.shared.options.platform)
+
+def heredoc_script(command: RunCommand) -> list[str]:
+    """A RUN's command with its heredocs (BuildKit's syntax) for the shell: ``RUN <<EOF`` alone runs the
+    heredoc's content as the script; otherwise the shell gets the command line followed by each heredoc's
+    body and end marker, and reads the heredocs itself (``RUN python3 <<EOF``)."""
+    if not command.heredocs or not command.prepend_shell:
+        return list(command.command)
+    line = " ".join(command.command)
+    if len(command.heredocs) == 1 and re.fullmatch(r"\d*<<-?[\"']?" + re.escape(command.heredocs[0].name) + r"[\"']?",
+                                                   line.strip()):
+        return [command.heredocs[0].content]
+    bodies = "".join(f"{heredoc.content}{heredoc.name}\n" for heredoc in command.heredocs)
+    return [f"{line}\n{bodies}"]
+
 
 def run_key_extra(command: RunCommand) -> list[str]:
     """What besides its created_by makes a RUN another step: its network and mounts."""
