@@ -327,3 +327,11 @@ def test_live_progress_adds_one_erased_line_and_leaves_the_plain_output() -> Non
     assert "\x1b[2m=> Step 2/2 : RUN echo hi  " in drawn  # the running step's line
     assert re.sub(r"\x1b\[2m.*?\x1b\[0m|\r\x1b\[2K", "", drawn) == PRINTED  # erased before any output
     assert output.image_id == IMAGE_ID and output.error is None
+
+
+def test_a_dockerfile_s_own_ignore_file_wins_and_is_sent(fake: FakeDaemon, tmp_path: Path, context: Path) -> None:
+    (context / "Dockerfile.dockerignore").write_text("*\n!a.txt\n")
+    fake.on("POST", "/build", stream_answer(SUCCESS))
+    assert moor(fake, tmp_path, "build", str(context)).exit_code == 0
+    files = tar_names(fake.calls("POST", "/build")[0].body)
+    assert set(files) == {"Dockerfile", ".dockerignore", "Dockerfile.dockerignore", "a.txt"}

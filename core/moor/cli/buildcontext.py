@@ -233,7 +233,7 @@ def _ignore_rules(context_dir: str, dockerfile: str) -> IgnoreRules:
                 raise ContextError(f"{err}", False) from None
             except OSError as err:
                 raise ContextError(_go_error(err, "open", candidate), False) from None
-            keep = [IGNORE_FILE]
+            keep = [IGNORE_FILE, os.path.relpath(candidate, context_dir)]  # the daemon reads the same file
             if dockerfile not in ("-", "") and not dockerfile.startswith("../"):
                 keep.append(dockerfile)
             return rules.keeping(*keep)
