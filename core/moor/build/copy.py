@@ -361,7 +361,10 @@ def _single(path: str, cache: ChecksumCache, instruction: str, decompress: bool)
     cleaned = posixpath.normpath(path) if path else "."
     if cleaned == ".." or cleaned.startswith("../"):
         raise InvalidParameter(f"{instruction} failed: forbidden path outside the build context: {path} ()")
-    resolved = cache.resolve(cleaned)
+    try:
+        resolved = cache.resolve(cleaned)
+    except OSError:  # a loop of links: Docker's scoped resolution fails the same way
+        raise InvalidParameter(f"{instruction} failed: forbidden path outside the build context: {path} ()") from None
     full = os.path.join(cache.root, resolved) if resolved else cache.root
     try:
         st = os.lstat(full)
@@ -370,7 +373,10 @@ def _single(path: str, cache: ChecksumCache, instruction: str, decompress: bool)
         raise InvalidParameter(f"{instruction} failed: file not found in build context or excluded by "
                                f".dockerignore: stat {shown}: file does not exist") from None
     is_dir = stat.S_ISDIR(st.st_mode)
-    checksum = cache.dir_checksum(resolved) if is_dir else cache.file_checksum(cleaned)
+    try:
+        checksum = cache.dir_checksum(resolved) if is_dir else cache.file_checksum(cleaned)
+    except OSError as err:
+        raise MoorError(f"{instruction} failed: reading {path}: {err.strerror or err}") from None
     return CopySource(path, cache.root, "" if cleaned == "." else cleaned, resolved, is_dir, checksum,
                       decompress=decompress and not is_dir)
 
@@ -619,6 +625,8 @@ def write_copy_layer(plan: CopyPlan, target: str | RootView | None, out: IO[byte
             layer.parents(name, 0o755, identity)
             st = os.stat(full) if not os.path.islink(full) else os.lstat(full)
             layer.entry(name, full, st, owner, plan.chmod)
+    except OSError as err:
+        raise MoorError(f"failed to copy files: {err.strerror or err}") from None
     finally:
         layer.close()
 

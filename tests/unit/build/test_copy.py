@@ -190,6 +190,16 @@ def test_dockers_messages_for_missing_sources(context: str) -> None:
     assert errors(copy("a/../../x", dest="/x"), context).startswith("COPY failed: forbidden path outside")
 
 
+def test_a_loop_of_links_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "loop1").symlink_to("loop2")
+    (tmp_path / "loop2").symlink_to("loop1")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir/loop").symlink_to("loop")
+    assert errors(copy("loop1", dest="/x"), str(tmp_path)) == (
+        "COPY failed: forbidden path outside the build context: loop1 ()")
+    assert list(layer(copy("dir", dest="/d"), str(tmp_path), EmptyView())) == ["d/", "d/loop"]
+
+
 def test_a_link_copies_its_target_under_its_own_name(context: str) -> None:
     entries = layer(copy("link", dest="/l/"), context, EmptyView())
     assert entries["l/link"].data == b"hello\n"
