@@ -88,6 +88,7 @@ def test_a_failing_run_reports_docker_error_and_leaves_nothing(moord: DaemonProc
     before_images = moor(moord, "images", "-aq").stdout.split()
     messages = build(moord, {"Dockerfile": "FROM busybox\nRUN exit 3\n"})
     assert error(messages) == "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+    assert messages[-1]["errorDetail"] == {"code": 3, "message": error(messages)}  # the docker CLI exits with it
     assert ids_hidden(text(messages)) == "Step 1/2 : FROM busybox\n ---> <id>\nStep 2/2 : RUN exit 3\n" \
                                          " ---> Running in <id>\n"
     assert moor(moord, "ps", "-aq").stdout.strip() == ""
