@@ -161,7 +161,7 @@ def test_every_parameter_reaches_the_service_typed(sock_path: str, engine: Any) 
         labels={"l": "v"}, target="stage", no_cache=True, pull=True, rm=True, forcerm=True,
         cache_from=["img:1"], network_mode="host", extra_hosts=["h1:127.0.0.1", "h2:127.0.0.2"],
         platform="linux/amd64", quiet=False, memory=1000000, memswap=-1, cpu_shares=512, cpuset_cpus="0-1",
-        cpu_period=100000, cpu_quota=50000, shm_size=65536)
+        cpu_period=100000, cpu_quota=50000, shm_size=65536, ulimits=[{"Name": "nofile", "Soft": 1, "Hard": 2}])
     assert engine.builds.context == b"the context"
     assert [m.get("stream") for m in messages(body)][:2] == ["Step 1/1 : FROM scratch", "\n"]
     assert {"aux": {"ID": IMAGE_ID}} in messages(body)

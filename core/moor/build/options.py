@@ -46,6 +46,10 @@ class BuildOptions:
     cpu_period: int = 0
     cpu_quota: int = 0
     shm_size: int = 0
+    cpuset_mems: str = ""
+    cgroup_parent: str = ""
+    #: ``--ulimit``s of the RUN containers, as Docker's ``[{"Name": ..., "Soft": n, "Hard": n}]``
+    ulimits: list[dict[str, object]] = field(default_factory=list)
     secrets: dict[str, bytes] = field(default_factory=dict)
     auth: dict[str, AuthConfig] = field(default_factory=dict)
 
@@ -58,11 +62,14 @@ class BuildOptions:
         config: dict[str, object] = {}
         for key, value in (("Memory", self.memory), ("MemorySwap", self.memswap), ("CpuShares", self.cpu_shares),
                            ("CpusetCpus", self.cpuset_cpus), ("CpuPeriod", self.cpu_period),
-                           ("CpuQuota", self.cpu_quota), ("ShmSize", self.shm_size)):
+                           ("CpuQuota", self.cpu_quota), ("ShmSize", self.shm_size),
+                           ("CpusetMems", self.cpuset_mems), ("CgroupParent", self.cgroup_parent)):
             if value:
                 config[key] = value
         if self.extra_hosts:
             config["ExtraHosts"] = list(self.extra_hosts)
+        if self.ulimits:
+            config["Ulimits"] = [dict(limit) for limit in self.ulimits]
         return config
 
 

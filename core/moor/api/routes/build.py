@@ -113,7 +113,7 @@ def build_options(request: Request) -> BuildOptions:
         raise InvalidParameter(f"Unsupported isolation: {json.dumps(isolation)}")
     if request.query.get("securityopt"):
         raise InvalidParameter("The daemon on this platform does not support setting security options on build")
-    json_query(request, "ulimits", _ULIMITS, "error reading ulimit settings: ")
+    ulimits = json_query(request, "ulimits", _ULIMITS, "error reading ulimit settings: ")
     build_args = json_query(request, "buildargs", _BUILD_ARGS, "error reading build args: ")
     labels = json_query(request, "labels", _LABELS, "error reading labels: ")
     cache_from = json_query(request, "cachefrom", _CACHE_FROM)
@@ -153,6 +153,9 @@ def build_options(request: Request) -> BuildOptions:
         cpu_period=int_param(request, "cpuperiod"),
         cpu_quota=int_param(request, "cpuquota"),
         shm_size=shm_size,
+        cpuset_mems=request.arg("cpusetmems"),
+        cgroup_parent=request.arg("cgroupparent"),
+        ulimits=[limit for limit in ulimits or [] if limit],
         secrets=decode_secrets(request.headers.get(SECRETS_HEADER, "")),
         auth=decode_registry_config(request.headers.get("x-registry-config", "")),
     )
