@@ -40,32 +40,42 @@ def dropped_paths(members: list[tarfile.TarInfo], mounts: Iterable[str]) -> set[
         while parent not in ("/", ""):
             ancestors.add(parent)
             parent = posixpath.dirname(parent)
-    kept_paths = [path for name, path in paths.items() if name not in dropped]
-    for member in members:
+    candidates = [m for m in members if m.name not in dropped and m.isdir() and paths[m.name] in ancestors]
+    for member in sorted(candidates, key=lambda m: paths[m.name].count("/"), reverse=True):  # deepest first
         path = paths[member.name]
-        if member.name in dropped or path not in ancestors or not member.isdir():
-            continue
-        if not any(other != path and _under(other, path) for other in kept_paths):
+        kept = (other for name, other in paths.items() if name not in dropped and other != path)
+        if not any(_under(other, path) for other in kept):
             dropped.add(member.name)
     return dropped
 
 
 def filter_layer(source: IO[bytes], out: IO[bytes], mounts: Iterable[str]) -> bool | None:
-    """Copy the layer tar ``source`` to ``out`` without the mounts' entries. None when nothing was dropped
-    (``out`` is left untouched: use ``source``); else whether anything is left."""
+    """Copy the layer tar ``source`` (a seekable file) to ``out`` without the mounts' entries, each kept entry
+    byte for byte (its headers and data as the driver wrote them). None when nothing was dropped (``out`` is
+    left untouched: use ``source``); else whether anything is left."""
     with tarfile.open(fileobj=source, mode="r:") as archive:
         members = archive.getmembers()
-        dropped = dropped_paths(members, mounts)
-        if not dropped:
-            return None
-        kept = [member for member in members if member.name not in dropped]
-        if not kept:
-            return False
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as result:
-            for member in kept:
-                data = archive.extractfile(member) if member.isreg() else None
-                result.addfile(member, data)
-                if data is not None:
-                    data.close()
+    dropped = dropped_paths(members, mounts)
+    if not dropped:
+        return None
+    kept = [member for member in members if member.name not in dropped]
+    if not kept:
+        return False
+    for member in kept:
+        end = member.offset_data + (-(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+                                    if member.isreg() else 0)
+        _copy_range(source, out, member.offset, end - member.offset)
+    out.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+    out.flush()
     return True
 
+
+def _copy_range(source: IO[bytes], out: IO[bytes], offset: int, length: int) -> None:
+    source.seek(offset)
+    remaining = length
+    while remaining:
+        data = source.read(min(remaining, 1 << 20))
+        if not data:
+            raise OSError("the layer tar ended early")
+        out.write(data)
+        remaining -= len(data)
