@@ -128,3 +128,13 @@ def test_rm_off_keeps_the_step_containers_and_limits_apply(moord: DaemonProcess)
     failed = build(moord, {"Dockerfile": "FROM busybox\nRUN exit 4\n"}, forcerm=True)
     assert error(failed) == "The command '/bin/sh -c exit 4' returned a non-zero code: 4"
     assert moor(moord, "ps", "-aq").stdout.strip() == ""
+
+
+def test_run_as_the_user_and_volume_writes_are_discarded(moord: DaemonProcess) -> None:
+    # as dockerd 20.10: RUN runs as USER; what a RUN writes in a VOLUME is not kept
+    dockerfile = ("FROM busybox\nUSER nobody\nRUN id -u > /tmp/uid\nUSER root\nVOLUME /vol\n"
+                  "RUN echo lost > /vol/f && echo kept > /kept\n")
+    messages = build(moord, {"Dockerfile": dockerfile}, tag="user-volume")
+    assert error(messages) is None, text(messages)
+    assert run(moord, "user-volume", "cat /tmp/uid /kept; ls /vol") == "65534\nkept\n"
+    assert moor(moord, "volume", "ls", "-q").stdout.strip() == ""  # the steps' anonymous volumes went with them
