@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO
 
 from moor.build.checksum import ChecksumCache
 from moor.build.context import BuildContext
@@ -29,6 +29,7 @@ from moor.drivers import DriverSet
 from moor.errors import InvalidParameter
 from moor.images import reference
 from moor.services.build import output
+from moor.services.build.cache import BuildCache
 from moor.services.build.commit import StepCommitter
 from moor.services.build.run import RunExecutor
 from moor.services.build.scheduler import Emit, StageRun, StageScheduler
@@ -51,7 +52,7 @@ class BuildService:
     """
 
     def __init__(self, images: ImageService, containers: ContainerService, container_io: ContainerIO,
-                 pull: PullService, cache: Any, drivers: DriverSet, events: EventBus, data_root: str) -> None:
+                 pull: PullService, cache: BuildCache, drivers: DriverSet, events: EventBus, data_root: str) -> None:
         self.images = images
         self.containers = containers
         self.pull = pull

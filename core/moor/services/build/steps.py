@@ -38,6 +38,8 @@ from moor.errors import InvalidParameter, NotFound
 from moor.images import reference
 from moor.images.store import ImageRecord, LayerRecord
 from moor.services.build import output
+from moor.services.build.cache import BuildCache
+from moor.services.build.cache_from import CacheSources
 from moor.services.build.commit import StepCommitter
 from moor.services.build.mounts import MountPlanner
 from moor.services.build.rootfs import directories_layer, missing_directories, mounted
@@ -65,7 +67,7 @@ class StepContext:
     checksums: ChecksumCache
     #: (stage index, name) -> the earlier stage that ``COPY --from=name`` means, or None (an image)
     stage_reference: Callable[[int, str], int | None]
-    cache_from: Any = None
+    cache_from: CacheSources | None = None
     #: intermediate containers kept (``rm`` off)
     kept_containers: list[str] = field(default_factory=list)
 
@@ -74,7 +76,7 @@ class StageBuilder:
     """Builds one stage of a build: its FROM and commands, numbering its steps from ``first_step``."""
 
     def __init__(self, images: ImageService, pull: PullService, committer: StepCommitter, runner: RunExecutor,
-                 cache: Any, shared: StepContext, run: StageRun[StageState], first_step: int) -> None:
+                 cache: BuildCache, shared: StepContext, run: StageRun[StageState], first_step: int) -> None:
         self.images = images
         self.pull = pull
         self.committer = committer
