@@ -225,3 +225,10 @@ def test_moor_build_of_a_tar_on_stdin_with_a_target(moord: DaemonProcess, tmp_pa
     assert result.returncode == 0, result.stderr
     labels = first_json(moord, "image", "inspect", result.stdout.decode().strip())["Config"]["Labels"]
     assert labels == {"which": "one"}
+
+
+def test_moor_build_ulimit_reaches_the_run(moord: DaemonProcess, tmp_path: Path) -> None:
+    context = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN echo nofile=$(ulimit -n)\n"})
+    result = moor(moord, "build", "--no-cache", "--ulimit", "nofile=256:256", str(context), timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "nofile=256\n" in result.stdout
