@@ -232,3 +232,17 @@ def test_moor_build_ulimit_reaches_the_run(moord: DaemonProcess, tmp_path: Path)
     result = moor(moord, "build", "--no-cache", "--ulimit", "nofile=256:256", str(context), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "nofile=256\n" in result.stdout
+
+
+def test_copy_over_an_absolute_symlink_stays_inside_the_image(moord: DaemonProcess, tmp_path: Path) -> None:
+    """busybox's /bin/sh is a link to /bin/busybox: COPY onto it writes the image's file, never the host's."""
+    import hashlib
+
+    with open("/bin/busybox", "rb") as handle:
+        host_before = hashlib.sha256(handle.read()).hexdigest()
+    context = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY a.txt /bin/sh\n",
+                                               "a.txt": "not a shell\n"})
+    result = moor(moord, "build", "-q", str(context), timeout=300)
+    assert result.returncode == 0, result.stderr
+    with open("/bin/busybox", "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == host_before
