@@ -17,6 +17,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import tarfile
 import threading
@@ -30,6 +31,7 @@ from moor.build.checksum import ChecksumCache
 from moor.build.copy import DirectoryView, plan_copy, write_copy_layer
 from moor.build.dockerfile import parse_dockerfile
 from moor.build.instructions import CopyCommand, parse_command
+from moor.containers.archive import copy_in
 from moor.testing.dockerd import private_dockerd
 
 pytestmark = pytest.mark.root
@@ -46,6 +48,16 @@ STEPS = [
     "COPY h /h/",
     "COPY d /tmp/",
     "COPY . /all/",
+    "ADD --chown=1:2 arch.tar.gz /extc/",
+    "COPY --chown=1:2 link /lc",
+    "COPY d* /w/",
+    "COPY e /e",
+    "COPY a.txt /lnk/",
+    "COPY a.txt b.txt /multi/",
+    "ADD links.tar /",
+    "COPY a.txt /ldir/",
+    "COPY d /ldir/sub",
+    "COPY a.txt /bin/sh",
 ]
 
 
@@ -54,13 +66,14 @@ def random_context(root: Path) -> None:
         (root / name).write_bytes(data)
         os.chmod(root / name, mode)
 
-    for directory, mode in (("d", 0o755), ("d/sub", 0o750), ("h", 0o755), ("e", 0o700)):
+    for directory, mode in (("d", 0o755), ("d/sub", 0o750), ("h", 0o755), ("e", 0o700), ("e/s", 0o3775)):
         (root / directory).mkdir()
         os.chmod(root / directory, mode)
     write("a.txt", secrets.token_bytes(100), 0o644)
     write("b.txt", secrets.token_bytes(3000), 0o600)
     write("d/x", secrets.token_bytes(10), 0o4755)
     write("d/sub/y", b"", 0o644)
+    write("e/s/g", secrets.token_bytes(7), 0o2755)
     write("h/h1", secrets.token_bytes(5), 0o644)
     os.link(root / "h/h1", root / "h/h2")
     (root / "d/lnk").symlink_to("x")
@@ -72,6 +85,15 @@ def random_context(root: Path) -> None:
         info.size, info.uid, info.gid, info.mtime, info.mode = 3, 7, 8, 1000, 0o640
         archive.addfile(info, io.BytesIO(b"abc"))
     write("arch.tar.gz", gzip.compress(buffer.getvalue()), 0o644)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        real = tarfile.TarInfo("real")
+        real.type, real.mode, real.mtime = tarfile.DIRTYPE, 0o711, 1000
+        link = tarfile.TarInfo("ldir")
+        link.type, link.linkname, link.mtime = tarfile.SYMTYPE, "/real", 1000
+        archive.addfile(real)
+        archive.addfile(link)
+    write("links.tar", buffer.getvalue(), 0o644)
     (root / "Dockerfile").write_text("FROM busybox\n" + "\n".join(STEPS) + "\n")
 
 
@@ -111,17 +133,29 @@ def built(host: str, context: Path, tag: str, *args: str) -> tuple[list[str], li
     return list(reversed(history.splitlines())), layers
 
 
+def apply(data: bytes, root: Path) -> None:
+    """Lay a layer tar (no whiteouts in these builds) onto ``root`` with moor's own extractor: links in the root
+    resolve inside it and an entry replaces a link at its path instead of writing through it, as a layer apply
+    does. (``tarfile.extractall`` would follow an absolute link such as ``bin/sh -> /bin/busybox`` to the
+    host's file.)"""
+    copy_in(str(root), "/", io.BytesIO(data))
+
+
 def unpack(layers: list[bytes], root: Path) -> Path:
-    """An image's root filesystem from its layers (these builds make no whiteouts)."""
+    """An image's root filesystem from its layers."""
     root.mkdir()
     for data in layers:
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            archive.extractall(root, numeric_owner=True, filter="fully_trusted")
+        apply(data, root)
     return root
 
 
 def check_steps(steps: list[str], dockerfile_text: str, created: list[str], layers: list[bytes], *,
                 root: Path, base: Path, flavor: Any = "context") -> None:
+    """Each step against Docker's; Docker's layer is then applied to (a copy of) ``base``, so that later
+    steps see what earlier ones made (links, directories), as in the image."""
+    image = base.parent / f"{base.name}-{secrets.token_hex(4)}"
+    shutil.copytree(base, image, symlinks=True)
+    base = image
     cache = ChecksumCache(str(root), flavor)
     dockerfile = parse_dockerfile(dockerfile_text)
     commands = [parse_command(instruction) for instruction in dockerfile.instructions]
@@ -132,7 +166,10 @@ def check_steps(steps: list[str], dockerfile_text: str, created: list[str], laye
             assert text.endswith(f"{plan.checksum} in {command.dest} "), (step, text)
             out = io.BytesIO()
             write_copy_layer(plan, DirectoryView(str(base)), out)
-        assert listing(out.getvalue()) == listing(layers[len(layers) - len(steps) + index]), step
+        docker_layer = layers[len(layers) - len(steps) + index]
+        assert listing(out.getvalue()) == listing(docker_layer), step
+        apply(docker_layer, base)
+    shutil.rmtree(base)
 
 
 @pytest.fixture(scope="module")

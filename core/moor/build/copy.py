@@ -710,7 +710,7 @@ def _archive_member(layer: _Layer, archive: tarfile.TarFile, member: tarfile.Tar
         if not member.linkname.startswith("/") and not _stays_inside(parts[:-1], member.linkname):
             raise InvalidParameter(f"failed to copy files: invalid archive: symlink {member.name!r} -> "
                                    f"{member.linkname!r} leads out of {dest!r}")
-        info.type, info.linkname = tarfile.SYMTYPE, member.linkname
+        info.type, info.linkname, info.mode = tarfile.SYMTYPE, member.linkname, 0o777  # as lstat shows links
         links.add(relative)
         layer.archive.addfile(info)
     elif member.islnk():

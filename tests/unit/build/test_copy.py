@@ -366,6 +366,12 @@ def test_hostile_archives_are_refused(tmp_path: Path, members: list[tuple[str, b
     assert message in errors(add("evil.tar", dest="/ext/"), str(tmp_path))
 
 
+def test_archive_links_are_0777_as_a_layer_shows_them(tmp_path: Path) -> None:
+    (tmp_path / "links.tar").write_bytes(make_tar(("ldir", tarfile.SYMTYPE, b"", "/real")))
+    entries = layer(add("links.tar", dest="/"), str(tmp_path), EmptyView())
+    assert (entries["ldir"].mode, entries["ldir"].linkname) == (0o777, "/real")
+
+
 def test_absolute_archive_names_stay_below_the_destination(tmp_path: Path) -> None:
     (tmp_path / "abs.tar").write_bytes(make_tar(("/etc/passwd", tarfile.REGTYPE, b"x", "")))
     assert list(layer(add("abs.tar", dest="/ext/"), str(tmp_path), EmptyView())) == [
