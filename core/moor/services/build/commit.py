@@ -3,6 +3,7 @@ history entry, as Docker's classic builder commits them (intermediate images wit
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import tempfile
@@ -51,7 +52,8 @@ class StepCommitter:
                 if diff_id == EMPTY_TAR_DIGEST:
                     return None
                 with tempfile.TemporaryFile(dir=os.path.join(self.store.root, "tmp")) as filtered:
-                    kept = filter_layer(spool, filtered, [*ENGINE_MOUNTS, *mounts])
+                    hashing = _HashingWriter(filtered)
+                    kept = filter_layer(spool, hashing, [*ENGINE_MOUNTS, *mounts])
                     if kept is False:
                         return None
                     check_depth(state)
@@ -59,7 +61,7 @@ class StepCommitter:
                         spool.seek(0)
                         return self.store.add_layer(state.top_layer, spool, diff_id)
                     filtered.seek(0)
-                    return self.store.add_layer(state.top_layer, filtered)
+                    return self.store.add_layer(state.top_layer, filtered, hashing.digest)
         finally:
             stream.close()
 
@@ -81,3 +83,22 @@ class StepCommitter:
                                     layer.diff_id if layer is not None else None, author=state.author,
                                     container=container_id, host_arch=host_architecture())
         return self.store.add_image(document, parent=state.image_id)
+
+
+class _HashingWriter:
+    """A file's ``write`` that also hashes what passes (the filtered layer's diff ID, without reading it again)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        return self._out.write(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import tarfile
 from collections.abc import Iterable
-from typing import IO
+from typing import IO, Protocol
 
 #: What the engine mounts in every container (files bound over, or file systems of their own).
 ENGINE_MOUNTS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/.dockerenv", "/dev", "/proc", "/sys")
@@ -49,7 +49,13 @@ def dropped_paths(members: list[tarfile.TarInfo], mounts: Iterable[str]) -> set[
     return dropped
 
 
-def filter_layer(source: IO[bytes], out: IO[bytes], mounts: Iterable[str]) -> bool | None:
+class Writer(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+def filter_layer(source: IO[bytes], out: Writer, mounts: Iterable[str]) -> bool | None:
     """Copy the layer tar ``source`` (a seekable file) to ``out`` without the mounts' entries, each kept entry
     byte for byte (its headers and data as the driver wrote them). None when nothing was dropped (``out`` is
     left untouched: use ``source``); else whether anything is left."""
@@ -70,7 +76,7 @@ def filter_layer(source: IO[bytes], out: IO[bytes], mounts: Iterable[str]) -> bo
     return True
 
 
-def _copy_range(source: IO[bytes], out: IO[bytes], offset: int, length: int) -> None:
+def _copy_range(source: IO[bytes], out: Writer, offset: int, length: int) -> None:
     source.seek(offset)
     remaining = length
     while remaining:
