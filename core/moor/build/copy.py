@@ -39,6 +39,7 @@ links that climb out and entries written through a link of the archive are refus
 from __future__ import annotations
 
 import email.message
+import hashlib
 import os
 import posixpath
 import shutil
@@ -301,9 +302,12 @@ def plan_copy(command: Any, *, root: str, workdir: str, target: str | RootView |
     plan = CopyPlan(instruction, [], normalize_dest(workdir, command.dest), None, parse_chmod(command.chmod),
                     preserve_owner=bool(getattr(command, "from_stage", None)) and not command.chown,
                     checksum="", chown_text=command.chown or "")
+    digest = _expected_digest(getattr(command, "checksum", None), command.sources)
     try:
         for original in command.sources:
             plan.sources.extend(_sources_for(original, plan, cache, instruction, work_dir, fetch))
+        if digest is not None:
+            _verify_digest(plan.sources[0], digest)
         for heredoc in getattr(command, "heredocs", ()) or ():
             plan.sources.append(_heredoc_source(heredoc, plan, work_dir))
         if not plan.sources:
@@ -318,6 +322,32 @@ def plan_copy(command: Any, *, root: str, workdir: str, target: str | RootView |
         plan.close()
         raise
     return plan
+
+
+_DIGESTS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def _expected_digest(checksum: str | None, sources: list[str]) -> str | None:
+    """BuildKit's ``ADD --checksum=<algorithm>:<hex>``: only for one http(s) source."""
+    if not checksum:
+        return None
+    algorithm, _, hex_digest = checksum.partition(":")
+    if len(hex_digest) != _DIGESTS.get(algorithm, -1) or any(c not in "0123456789abcdef" for c in hex_digest):
+        raise InvalidParameter(f"invalid checksum digest format: {checksum}")
+    if len(sources) != 1 or not is_url(sources[0]):
+        raise InvalidParameter("checksum can't be specified for non-HTTP(S) sources")
+    return checksum
+
+
+def _verify_digest(source: CopySource, expected: str) -> None:
+    algorithm = expected.partition(":")[0]
+    digest = hashlib.new(algorithm)
+    with open(os.path.join(source.root, source.resolved), "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    got = f"{algorithm}:{digest.hexdigest()}"
+    if got != expected:
+        raise InvalidParameter(f"digest mismatch {got}: {expected}")
 
 
 def _sources_for(original: str, plan: CopyPlan, cache: ChecksumCache, instruction: str, work_dir: str | None,

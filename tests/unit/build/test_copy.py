@@ -7,6 +7,7 @@ lines (``ls -ln`` in a RUN after each COPY); the hostile cases must be refused o
 from __future__ import annotations
 
 import gzip
+import hashlib
 import http.server
 import io
 import os
@@ -437,6 +438,19 @@ def test_download_checksums_are_dockers(server: str, tmp_path: Path) -> None:
     for url, checksum in expected.items():
         with plan_copy(add(url, dest="/u/"), root=str(tmp_path), workdir="/", target=None) as plan:
             assert plan.checksum == checksum
+
+
+def test_add_checksum_verifies_a_download(server: str, tmp_path: Path) -> None:
+    good = "sha256:" + hashlib.sha256(b"payload\n").hexdigest()
+    assert "f" in layer(add(f"{server}/f", dest="/", checksum=good), str(tmp_path), EmptyView())
+    bad = "sha256:" + "0" * 64
+    assert errors(add(f"{server}/f", dest="/", checksum=bad), str(tmp_path)) == (
+        f"digest mismatch {good}: {bad}")
+    assert errors(add(f"{server}/f", dest="/", checksum="md5:x"), str(tmp_path)) == (
+        "invalid checksum digest format: md5:x")
+    (tmp_path / "local").write_text("x")
+    assert errors(add("local", dest="/", checksum=good), str(tmp_path)) == (
+        "checksum can't be specified for non-HTTP(S) sources")
 
 
 def test_add_url_errors(server: str, tmp_path: Path) -> None:
