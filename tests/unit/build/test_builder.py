@@ -211,3 +211,17 @@ def test_label_options_are_steps_after_the_target_stage(builder: Builder) -> Non
     assert "Step 2/4 : LABEL own=1\n" in output and "Step 3/4 : LABEL a=1 x\n" in output
     assert "Step 4/4 : LABEL b=2\n" in output
     assert builder.image(image_id).config["config"]["Labels"] == {"own": "1", "a": "1 x", "b": "2"}
+
+
+def test_what_an_unfinished_build_left_goes_when_the_engine_starts(tmp_path: Path) -> None:
+    first = Builder(tmp_path)
+    leftover = os.path.join(first.tmp, "context-left")
+    os.makedirs(os.path.join(leftover, "sub"))
+    first.processes.end_all()
+    first.engine.close()
+    second = Builder(tmp_path)
+    try:
+        assert os.listdir(second.tmp) == []
+    finally:
+        second.processes.end_all()
+        second.engine.close()

@@ -60,6 +60,9 @@ class BuildService:
         self.drivers = drivers
         self.events = events
         self.work_dir = os.path.join(data_root, "build", "tmp")
+        # what a build that moord did not finish left (contexts, step files): no build runs yet
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
         self.committer = StepCommitter(images.store, drivers.storage)
         self.runner = RunExecutor(containers, container_io, self.committer)
 
