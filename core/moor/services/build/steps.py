@@ -85,6 +85,7 @@ class StageBuilder:
         self.shared = shared
         self.run = run
         self.step_number = first_step
+        self._in_triggers = False
 
     # ------------------------------------------------------------------ the stage
 
@@ -104,6 +105,11 @@ class StageBuilder:
             self.run.send(output.aux_id(state.image.id))
         return state
 
+    def _image_line(self, image_id: str) -> None:
+        """`` ---> <id>`` after a step (not after each ONBUILD trigger: Docker shows the last one's only)."""
+        if not self._in_triggers:
+            self.run.send(output.image_line(image_id))
+
     def step(self, original: str) -> None:
         """``Step N/M : <instruction>``."""
         self.run.check()
@@ -117,16 +123,20 @@ class StageBuilder:
         name = stage.name or ""
         if stage.base_stage is not None:
             parent = self.run.result_of(stage.base_stage)
-            self.run.send(output.stream(f" ---> {output.short_id(parent.image_id)}\n"))
-            return StageState.from_image(name, parent.image, self.shared.args)
+            state = StageState.from_image(name, parent.image, self.shared.args)
+            if not state.triggers:  # with triggers the image line comes after them, as Docker's
+                self.run.send(output.stream(f" ---> {output.short_id(parent.image_id)}\n"))
+            return state
         if not stage.image:
             raise InvalidParameter(f"base name ({stage.base}) should not be blank")
         if stage.image.lower() == "scratch":
             self.run.send(output.stream(" ---> \n"))
             return StageState.from_image(name, None, self.shared.args)
         image = self._base_image(stage.image, stage.platform or self.shared.options.platform)
-        self.run.send(output.image_line(image.id))
-        return StageState.from_image(name, image, self.shared.args)
+        state = StageState.from_image(name, image, self.shared.args)
+        if not state.triggers:
+            self._image_line(image.id)
+        return state
 
     def _base_image(self, name: str, platform: str) -> ImageRecord:
         """The local image ``name``, pulled first when it is missing or ``pull`` was asked for."""
@@ -149,8 +159,13 @@ class StageBuilder:
             return
         self.run.send(output.triggers(len(state.triggers)))
         triggers, state.triggers = state.triggers, []
-        for text in triggers:
-            self.execute(state, parse_trigger(text))
+        self._in_triggers = True  # Docker shows only the last trigger's image
+        try:
+            for text in triggers:
+                self.execute(state, parse_trigger(text))
+        finally:
+            self._in_triggers = False
+        self.run.send(output.stream(f" ---> {output.short_id(state.image_id)}\n"))
 
     # ------------------------------------------------------------------ steps
 
@@ -177,7 +192,7 @@ class StageBuilder:
         if image is None:
             return None
         self.run.send(output.using_cache())
-        self.run.send(output.image_line(image.id))
+        self._image_line(image.id)
         return image
 
     def _config_step(self, state: StageState, command: Command) -> None:
@@ -198,7 +213,7 @@ class StageBuilder:
             image = self.committer.commit(state, change.config, change.container_config(container_id), layer,
                                           container_id)
             self.cache.record(state.image_id, key, image)
-            self.run.send(output.image_line(image.id))
+            self._image_line(image.id)
         elif change.author is not None:
             state.author = change.author
         state.config = dict(change.config)
@@ -245,7 +260,7 @@ class StageBuilder:
         image = self.committer.commit(state, step.config, {**step.container_config, "Hostname": container_id[:12]},
                                       layer, container_id)
         self.cache.record(state.image_id, key, image)
-        self.run.send(output.image_line(image.id))
+        self._image_line(image.id)
         return image
 
     def _copy(self, state: StageState, command: CopyCommand) -> None:
@@ -277,7 +292,7 @@ class StageBuilder:
                     layer = self.committer.layer_from_tar(state, layer_tar)
                 image = self.committer.commit(state, change.config, change.container_config(), layer, "")
                 self.cache.record(state.image_id, key, image)
-                self.run.send(output.image_line(image.id))
+                self._image_line(image.id)
         state.config = dict(change.config)
         state.moved_to(image)
 
