@@ -225,3 +225,14 @@ def test_what_an_unfinished_build_left_goes_when_the_engine_starts(tmp_path: Pat
     finally:
         second.processes.end_all()
         second.engine.close()
+
+
+def test_dockerfile_warnings_come_before_step_one(builder: Builder) -> None:
+    dockerfile = "# syntax=docker/dockerfile:1\nFROM busybox\nENV A=a \\\n\n  B=b\n"
+    _, messages = builder.build({"Dockerfile": dockerfile})
+    streams = [str(m.get("stream", "")) for m in messages]
+    first_step = streams.index("Step 1/2 : FROM busybox")
+    assert streams[first_step - 1] == ("\x1b[91m[WARNING]: Empty continuation line found in:\n    ENV A=a   B=b\n"
+                                       "[WARNING]: Empty continuation lines will become errors in a future "
+                                       "release.\n\x1b[0m")
+    assert "syntax" in streams[0]

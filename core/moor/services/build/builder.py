@@ -88,7 +88,8 @@ class BuildService:
             shared = StepContext(options=options, lexer=ShellLexer(dockerfile.escape), context_root=context.root,
                                  args=BuildArgs(options.build_args, plan.meta_args), total_steps=total,
                                  work_dir=work_dir, checksums=ChecksumCache(context.root, "context"),
-                                 stage_reference=plan.stage_reference,
+                                 stage_reference=plan.stage_reference, warnings=list(dockerfile.warnings),
+                                 notes=list(dockerfile.notes),
                                  cache_from=self.cache.cache_from(cache_from) if cache_from else None)
             return self._run_stages(plan, shared, emit)
         finally:
@@ -98,6 +99,10 @@ class BuildService:
         options, total = shared.options, shared.total_steps
         stages = {stage.index: stage for stage in plan.stages}
         needed = stages_needed(plan)
+        for note in shared.notes:  # moor's (the ignored syntax directive)
+            emit(output.stream(note + "\n"))
+        if shared.warnings:  # Docker's, before Step 1, in its colours
+            emit(output.output(("\n".join(shared.warnings) + "\n").encode(), stderr=True))
         number = 1
         for command in plan.meta_commands:  # ARG before FROM: a step of the output, with nothing to run
             for message in output.step(number, total, command.original):

@@ -68,6 +68,9 @@ class StepContext:
     #: (stage index, name) -> the earlier stage that ``COPY --from=name`` means, or None (an image)
     stage_reference: Callable[[int, str], int | None]
     cache_from: CacheSources | None = None
+    #: the Dockerfile's warnings (Docker's) and notes (moor's), printed before Step 1
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     #: intermediate containers kept (``rm`` off)
     kept_containers: list[str] = field(default_factory=list)
 
