@@ -190,3 +190,22 @@ def test_docker_py_sees_the_cache(moord: DaemonProcess) -> None:
         assert client.api.prune_builds(all=True)["CachesDeleted"]
     finally:
         client.close()
+
+
+def test_the_cache_outlives_a_killed_moord_and_a_half_written_record(moord: DaemonProcess) -> None:
+    """Last in the module: it kills and restarts the module's moord."""
+    built, _ = build(moord, app="crash\n", tag="cached:crash")
+    before = stamp(moord, built)
+    ok(moor(moord, "rmi", "cached:crash"))  # only the cache keeps the layers now
+    moord.kill()
+    records = os.path.join(moord.data_root, "build", "cache")
+    half = os.path.join(records, "f" * 64 + ".json")
+    with open(half, "w") as handle:
+        handle.write('{"id": "' + "f" * 64 + '", "config": "{\\"archi')  # cut by the crash
+    with open(os.path.join(records, ".tmp-crashed"), "w") as handle:
+        handle.write("{")
+    moord.start()
+    assert not os.path.exists(half) and not os.path.exists(os.path.join(records, ".tmp-crashed"))
+    again, output = build(moord, app="crash\n")  # the start's garbage collection kept the cached layers
+    assert again == built and output.count(USING_CACHE) == STEPS - 1, output
+    assert stamp(moord, again) == before

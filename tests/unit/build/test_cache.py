@@ -353,3 +353,23 @@ def test_the_cli_build_cache_line_counts_what_no_image_shares() -> None:
     assert _build_cache_row(rows) == {"Type": "Build Cache", "TotalCount": "3", "Active": "1", "Size": "1.3kB",
                                       "Reclaimable": "1kB"}
     assert _build_cache_row([])["Size"] == "0B"
+
+
+def test_cache_from_compares_history_times_as_instants(builder: Builder) -> None:
+    """The builder writes a parent's history times as Go does (``.12Z``); an import wrote ``.120000000Z``."""
+    layer = builder.store.add_layer(None, io.BytesIO(layer_tar({"bin/sh": b"#!fake\n"})))
+    history = [{"created": "2026-01-01T00:00:00.120000000Z", "comment": "Imported from -"}]
+    document = {"architecture": "amd64", "os": "linux", "created": history[0]["created"], "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]}, "history": history}
+    base = builder.store.add_image(json.dumps(document).encode())
+    source = builder.step(base, "/bin/sh -c #(nop)  ENV A=b", None, {"Env": ["A=b"]})
+    rewritten = json.loads(builder.store.get_blob(source.id))
+    rewritten["history"][0]["created"] = "2026-01-01T00:00:00.12Z"
+    rewritten["history"].append({"created": "2026-01-01T00:00:02Z", "created_by": "/bin/sh -c true",
+                                 "empty_layer": True})
+    source = builder.store.add_image(json.dumps(rewritten).encode())
+    first = builder.cache.cache_from([source]).match(base.id, "/bin/sh -c #(nop)  ENV A=b", {"Env": ["A=b"]})
+    assert first is not None and first.id != source.id
+    rewritten["history"][0]["created"] = "2026-01-01T00:00:00.13Z"  # another instant: another parent
+    other = builder.store.add_image(json.dumps(rewritten).encode())
+    assert builder.cache.cache_from([other]).match(base.id, "/bin/sh -c #(nop)  ENV A=b", {"Env": ["A=b"]}) is None

@@ -16,8 +16,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from moor.errors import MoorError
+from moor.errors import InvalidParameter, MoorError
 from moor.images.store import ImageRecord, ImageStore
+from moor.timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,26 @@ def valid_parent(image: ImageRecord, parent: ImageRecord | None) -> bool:
         return False  # a history that does not tell which step made which layer cannot be matched
     if len(parent_history) >= len(history) or len(parent.diff_ids) > len(image.diff_ids):
         return False
-    return parent_history == history[: len(parent_history)] and parent.diff_ids == image.diff_ids[
-        : len(parent.diff_ids)]
+    return all(same_entry(mine, theirs) for mine, theirs in zip(parent_history, history)) and \
+        parent.diff_ids == image.diff_ids[: len(parent.diff_ids)]
+
+
+def same_entry(one: Any, other: Any) -> bool:
+    """Whether two history entries say the same, as Go compares the parsed structs: the same instant however
+    it is written (``.120Z`` and ``.12Z``), an absent field as an empty one."""
+    return _entry_value(one) == _entry_value(other)
+
+
+def _entry_value(entry: Any) -> tuple[Any, ...]:
+    if not isinstance(entry, dict):
+        return (entry,)
+    created = entry.get("created")
+    try:
+        instant: Any = parse_timestamp(created) if isinstance(created, str) and created else None
+    except InvalidParameter:
+        instant = created
+    return (instant, entry.get("author") or "", entry.get("created_by") or "", entry.get("comment") or "",
+            bool(entry.get("empty_layer")))
 
 
 def layer_for_history_index(image: ImageRecord, index: int) -> str | None:
