@@ -35,6 +35,9 @@ def test_exec_form_and_shell(moord: DaemonProcess) -> None:
     assert lines[2] == "sh -c echo exec > /exec"
     failed = build(moord, {"Dockerfile": 'FROM busybox\nRUN ["false"]\n'})
     assert error(failed) == "The command 'false' returned a non-zero code: 1"
+    missing = build(moord, {"Dockerfile": 'FROM busybox\nRUN ["/no/such/tool"]\n'})
+    assert "no such file or directory" in str(error(missing)) and "\n" not in str(error(missing))
+    assert moor(moord, "ps", "-aq").stdout.strip() == ""
 
 
 def test_cache_mounts_persist_between_builds_and_stay_out_of_the_image(moord: DaemonProcess) -> None:
