@@ -9,7 +9,7 @@ import re
 import pytest
 
 from e2e.buildhelpers import build, error, image_id, text
-from e2e.containerhelpers import first_json, moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import first_json, moor, moord, mounts_under  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -95,6 +95,11 @@ def test_a_failing_run_reports_docker_error_and_leaves_nothing(moord: DaemonProc
     assert sorted(moor(moord, "images", "-aq").stdout.split()) == sorted(before_images)
     build_tmp = os.path.join(moord.data_root, "build", "tmp")
     assert not os.path.isdir(build_tmp) or os.listdir(build_tmp) == []
+    assert mounts_under(moord.root) == []
+    # a failure in a later stage while a COPY --from mounted an earlier one: nothing stays mounted either
+    staged = build(moord, {"Dockerfile": "FROM busybox AS a\nFROM busybox\nCOPY --from=a /nope /x\n"})
+    assert "file not found" in str(error(staged))
+    assert mounts_under(moord.root) == []
 
 
 def test_several_tags_and_the_aux_id(moord: DaemonProcess) -> None:
