@@ -58,9 +58,11 @@ class Writer(Protocol):
 def filter_layer(source: IO[bytes], out: Writer, mounts: Iterable[str]) -> bool | None:
     """Copy the layer tar ``source`` (a seekable file) to ``out`` without the mounts' entries, each kept entry
     byte for byte (its headers and data as the driver wrote them). None when nothing was dropped (``out`` is
-    left untouched: use ``source``); else whether anything is left."""
+    left untouched: use ``source``); else whether anything is left (False for a tar of nothing too)."""
     with tarfile.open(fileobj=source, mode="r:") as archive:
         members = archive.getmembers()
+    if not members:
+        return False  # a tar of nothing (however its end is padded)
     dropped = dropped_paths(members, mounts)
     if not dropped:
         return None
