@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from moor.errors import InvalidParameter
+from moor.errors import Conflict, InvalidParameter, MoorError
 from moor.images.store import ImageRecord, ImageStore, chain_ids
 from moor.services.build.cache import BuildCache, CacheAwareImageUsers, entry_id
 from moor.services.images import ImageService, NoImageUsers
@@ -373,3 +373,43 @@ def test_cache_from_compares_history_times_as_instants(builder: Builder) -> None
     rewritten["history"][0]["created"] = "2026-01-01T00:00:00.13Z"  # another instant: another parent
     other = builder.store.add_image(json.dumps(rewritten).encode())
     assert builder.cache.cache_from([other]).match(base.id, "/bin/sh -c #(nop)  ENV A=b", {"Env": ["A=b"]}) is None
+
+
+def test_builds_prunes_and_rmi_at_once_neither_deadlock_nor_break_the_cache(builder: Builder,
+                                                                            base: ImageRecord) -> None:
+    """Lookups remake images while prunes drop records and rmi drops images: the locks never wait in a circle,
+    and afterwards every record still has all its layers. (A build step whose parent was removed under it may
+    fail: removing what a running build uses is the user's race.)"""
+    failures: list[BaseException] = []
+
+    def builds() -> None:
+        for number in range(30):
+            try:
+                builder.build(base, STEPS[:1] + [(f"/bin/sh -c echo {number % 3}", {"n": str(number)})])
+            except MoorError:
+                pass  # its parent went under it
+            except Exception as err:  # noqa: BLE001 - handed to the test
+                failures.append(err)
+
+    def removals() -> None:
+        try:
+            for number in range(30):
+                builder.cache.prune({}, number % 2 == 0, 0)
+                for image in builder.store.images():
+                    if image.id != base.id:
+                        try:
+                            builder.store.delete_image(image.id, builder.images.usage.layer_in_use)
+                        except Conflict:
+                            pass  # the storage driver keeps a layer a running step built on
+        except Exception as err:  # noqa: BLE001 - handed to the test
+            failures.append(err)
+
+    threads = [threading.Thread(target=builds), threading.Thread(target=removals)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads) and failures == []
+    for path in Path(builder.cache.records_dir).iterdir():
+        entry = json.loads(path.read_bytes())
+        assert all(builder.store.get_layer(chain) is not None for chain in entry["chains"])

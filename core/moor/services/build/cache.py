@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from moor.errors import InvalidParameter, MoorError
+from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.fsutil import atomic_write_json, read_json
 from moor.images.store import ImageRecord, ImageStore, chain_ids, hex_of, sha256_hex
 from moor.services.build.cache_from import CacheSources
@@ -197,24 +197,35 @@ class BuildCache:
             return None
 
     def record(self, parent_id: str, key: str, image: ImageRecord) -> None:
-        """Note that the step ``key`` run on ``parent_id`` made ``image`` (already in the image store)."""
-        config = self.store.get_blob(image.id).decode()
+        """Note that the step ``key`` run on ``parent_id`` made ``image`` (already in the image store); nothing is
+        noted when the image or a layer of it was removed meanwhile (a race with ``rmi``)."""
+        try:
+            config = self.store.get_blob(image.id).decode()
+        except NotFound:
+            return
         chains = chain_ids(image.diff_ids)
-        parent = self.store.get(parent_id) if parent_id else None
-        parent_layers = len(parent.diff_ids) if parent is not None else 0
-        layer = chains[-1] if len(chains) > parent_layers else None
         history = image.config.get("history") or []
-        description = str(history[-1].get("created_by", "")) if history and isinstance(history[-1], dict) else ""
+        last = history[-1] if history and isinstance(history[-1], dict) else {}
+        if last:
+            layer = None if last.get("empty_layer") or not chains else chains[-1]
+        else:
+            parent = self.store.get(parent_id) if parent_id else None
+            layer = chains[-1] if len(chains) > (len(parent.diff_ids) if parent is not None else 0) else None
+        description = str(last.get("created_by", ""))
         now = time.time()
-        with self._lock:
-            ident = entry_id(parent_id, key)
-            old = self._entries.get(ident)
-            entry = CacheEntry(id=ident, parent_id=parent_id, key=key, image_id=image.id, config=config,
-                               chains=chains, layer=layer, description=description,
-                               created=old.created if old is not None and old.image_id == image.id else now,
-                               last_used=now, usage_count=old.usage_count if old is not None else 1)
-            self._save(entry)
-            self._add(entry)
+        ident = entry_id(parent_id, key)
+        with self.store.lock:  # no layer goes between the check and the hold
+            if not all(self.store.get_layer(chain) is not None for chain in chains):
+                log.info("not caching image %s: a layer of it was removed meanwhile", image.id)
+                return
+            with self._lock:
+                old = self._entries.get(ident)
+                entry = CacheEntry(id=ident, parent_id=parent_id, key=key, image_id=image.id, config=config,
+                                   chains=chains, layer=layer, description=description,
+                                   created=old.created if old is not None and old.image_id == image.id else now,
+                                   last_used=now, usage_count=old.usage_count if old is not None else 1)
+                self._save(entry)
+                self._add(entry)
 
     def layer_in_use(self, key: str) -> bool:
         """Whether a record holds the layer whose storage key is ``key`` (the image service asks before it
@@ -318,7 +329,12 @@ class BuildCache:
             layer = self.store.get_layer(chain)
             if layer is None:
                 continue
-            if self.store.release_layers([chain], self.layer_in_use):
+            try:
+                gone = self.store.release_layers([chain], self.layer_in_use)
+            except MoorError as err:  # the storage driver refuses: a running build made a layer on top of it
+                log.warning("build cache prune keeps layer %s: %s", chain, err)
+                continue
+            if gone:
                 removed.add(chain)
                 reclaimed += layer.disk_size
         return reclaimed
