@@ -376,7 +376,7 @@ def test_cache_from_compares_history_times_as_instants(builder: Builder) -> None
 
 
 def test_builds_prunes_and_rmi_at_once_neither_deadlock_nor_break_the_cache(builder: Builder,
-                                                                            base: ImageRecord) -> None:
+                                                                           base: ImageRecord) -> None:
     """Lookups remake images while prunes drop records and rmi drops images: the locks never wait in a circle,
     and afterwards every record still has all its layers. (A build step whose parent was removed under it may
     fail: removing what a running build uses is the user's race.)"""
