@@ -106,24 +106,52 @@ class Engine:
             raise RuntimeError(f"{self.name}: {' '.join(args[:2])}: " + " | ".join(output[-3:]))
         return result.stdout.decode(errors="replace")
 
-    def timed_build(self, context: str, *flags: str) -> tuple[float, str]:
-        """Seconds the build took and its output."""
+    def timed_build(self, context: str, *flags: str) -> tuple[float, str, dict[str, float]]:
+        """Seconds the build took, its output and how long each phase took (see :func:`phases`)."""
         start = time.perf_counter()
-        output = self.run("build", *flags, "-t", TAG, context)
-        return time.perf_counter() - start, output
+        marks: list[tuple[float, str]] = []
+        with subprocess.Popen([*self.cli, "build", *flags, "-t", TAG, context], env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                marks.append((time.perf_counter() - start, line.decode(errors="replace").rstrip("\n")))
+            code = process.wait(1800)
+        seconds = time.perf_counter() - start
+        output = "\n".join(line for _, line in marks)
+        if code != 0:
+            raise RuntimeError(f"{self.name}: build {' '.join(flags)}: " + " | ".join(output.splitlines()[-3:]))
+        return seconds, output, phases(marks, seconds)
 
 
-def one_run(engine: Engine, context: str, number: int, samples: dict[str, list[float]]) -> None:
-    """No-cache build, cached rebuild and a rebuild after one change, for ``engine``."""
-    seconds, _ = engine.timed_build(context, "--no-cache")
+def phases(marks: list[tuple[float, str]], total: float) -> dict[str, float]:
+    """Seconds from the start to the first step (the context sent), each step, and from the last step's end
+    to the command's exit, from the times the output lines arrived."""
+    starts = [(at, line.split(":", 1)[1].split()[0]) for at, line in marks if line.startswith("Step ")]
+    if not starts:
+        return {}
+    result = {"0 context": starts[0][0]}
+    for index, (at, keyword) in enumerate(starts):
+        end = starts[index + 1][0] if index + 1 < len(starts) else next(
+            (t for t, line in marks if line.startswith("Successfully built")), total)
+        result[f"{index + 1} {keyword}"] = end - at
+    return result
+
+
+def one_run(engine: Engine, context: str, number: int, samples: dict[str, list[float]],
+            steps: dict[str, list[float]]) -> None:
+    """No-cache build, cached rebuild and a rebuild after one change, for ``engine``; the no-cache build's phases
+    into ``steps``."""
+    seconds, _, timed = engine.timed_build(context, "--no-cache")
     samples[NO_CACHE].append(seconds)
-    seconds, output = engine.timed_build(context)
+    for name, value in timed.items():
+        steps.setdefault(name, []).append(value)
+    seconds, output, _ = engine.timed_build(context)
     if output.count("Using cache") < 8:
         raise RuntimeError(f"{engine.name}: the rebuild did not use the cache for every step:\n{output}")
     samples[CACHED].append(seconds)
     with open(os.path.join(context, CHANGED_FILE), "a") as handle:
         handle.write(f"changed for {engine.name} in run {number}\n")
-    seconds, _ = engine.timed_build(context)
+    seconds, _, _ = engine.timed_build(context)
     samples[CHANGED].append(seconds)
 
 
@@ -179,6 +207,7 @@ def side_by_side(work: str, use_docker: bool, moor_client: str, profile: str | N
     with scratch_fs(work, "16G") as base, engines(base, use_docker, moor_client, profile) as found:
         results: dict[str, dict[str, list[float]]] = {
             engine.name: {NO_CACHE: [], CACHED: [], CHANGED: []} for engine in found}
+        steps: dict[str, dict[str, list[float]]] = {engine.name: {} for engine in found}
         contexts = {}
         for engine in found:  # one context each: the "one change" runs edit it
             contexts[engine.name] = tempfile.mkdtemp(prefix=f"context-{engine.name}-", dir=work)
@@ -187,7 +216,7 @@ def side_by_side(work: str, use_docker: bool, moor_client: str, profile: str | N
             order = found if number % 2 == 0 else list(reversed(found))
             for engine in order:
                 try:
-                    one_run(engine, contexts[engine.name], number, results[engine.name])
+                    one_run(engine, contexts[engine.name], number, results[engine.name], steps[engine.name])
                 except RuntimeError as error:
                     print(f"  run {number + 1}: {error}", flush=True)
                     results[engine.name] = {}
@@ -197,6 +226,14 @@ def side_by_side(work: str, use_docker: bool, moor_client: str, profile: str | N
                 print(f"  run {number + 1} {engine.name}: {shown}", flush=True)
     medians = {name: {k: statistics.median(v) for k, v in measures.items() if v}
                for name, measures in results.items()}
+    step_medians = {name: {k: statistics.median(v) for k, v in measures.items()} for name, measures in steps.items()
+                    if results[name]}
+    if step_medians:
+        print(f"no-cache build by phase (when each step's first output line arrived), median of {RUNS} runs")
+        names = list(step_medians)
+        print(f"  {'phase':<14}" + "".join(f"{name:>10}" for name in names))
+        for phase in next(iter(step_medians.values())):
+            print(f"  {phase:<14}" + "".join(f"{step_medians[name].get(phase, float('nan')):10.2f}" for name in names))
     title = f"build benchmark, median of {RUNS} runs (seconds)"
     if medians.get("moor"):
         print_side_by_side(title, medians["moor"], medians.get("docker") if use_docker else None, width=40,
@@ -241,8 +278,7 @@ def parts(work: str, on_tmpfs: bool) -> None:
                 key = f"container{number}"
                 driver.prepare(key=key, parent=base.key)
                 merged = driver.mount(key=key)
-                write_run_output(merged, number)
-                subprocess.run(["sync"], check=True)
+                write_run_output(merged, number)  # not synced: a RUN's files are still dirty at its commit
                 start = time.perf_counter()
                 with driver.diff(key=key) as stream:
                     while stream.read(1 << 20):

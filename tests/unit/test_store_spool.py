@@ -80,3 +80,12 @@ def test_a_stream_that_is_no_spool_is_verified(store: ImageStore) -> None:
     assert CountingReader.hashed == len(LAYER)
     with pytest.raises(InvalidParameter, match="digest mismatch"):
         store.add_layer(None, io.BytesIO(LAYER), "sha256:" + "1" * 64)
+
+
+def test_a_spool_larger_than_memory_goes_to_a_file(store: ImageStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "_SPOOL_IN_MEMORY", 4096)
+    with store.spooled(io.BytesIO(LAYER)) as (spool, diff_id):
+        record = store.add_layer(None, spool, diff_id)
+    assert (record.diff_id, record.size) == (DIFF_ID, len(LAYER))
+    assert CountingReader.hashed == len(LAYER)
+    assert store.open_layer_tar(record).read() == LAYER

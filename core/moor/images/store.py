@@ -41,6 +41,9 @@ from moor.images import configcheck
 log = logging.getLogger(__name__)
 
 _HASH_CHUNK = 1 << 20
+#: A spooled layer stays in memory up to this size, then goes to a temp file: a file on the data root's file
+#: system would be written to disk by the apply's syncfs (its dirty pages), which is most of a commit's time.
+_SPOOL_IN_MEMORY = 64 << 20
 
 
 def sha256_hex(data: bytes) -> str:
@@ -260,7 +263,7 @@ class ImageStore:
         :meth:`add_layer` applies such a file (unread, with its digest) without hashing it again."""
         @contextlib.contextmanager
         def spool() -> Any:
-            with tempfile.TemporaryFile(dir=os.path.join(self.root, "tmp")) as handle:
+            with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY, dir=os.path.join(self.root, "tmp")) as handle:
                 reader = DigestingReader(stream)
                 while True:
                     data = reader.read(_HASH_CHUNK)
