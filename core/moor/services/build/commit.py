@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterable
@@ -13,7 +14,7 @@ from typing import IO, Any
 
 from moor.build.history import new_image_config
 from moor.driverapi import StorageDriver
-from moor.errors import InvalidParameter
+from moor.errors import InvalidParameter, MoorError
 from moor.images.store import ImageRecord, ImageStore, LayerRecord
 from moor.services.build.layerfilter import ENGINE_MOUNTS, filter_layer
 from moor.services.build.state import StageState
@@ -53,7 +54,10 @@ class StepCommitter:
                     return None
                 with tempfile.TemporaryFile(dir=os.path.join(self.store.root, "tmp")) as filtered:
                     hashing = _HashingWriter(filtered)
-                    kept = filter_layer(spool, hashing, [*ENGINE_MOUNTS, *mounts])
+                    try:
+                        kept = filter_layer(spool, hashing, [*ENGINE_MOUNTS, *mounts])
+                    except (tarfile.TarError, OSError) as err:
+                        raise MoorError(f"cannot read the changes of the build step: {err}") from None
                     if kept is False:
                         return None
                     check_depth(state)

@@ -25,7 +25,7 @@ from typing import Any
 
 from moor.build.runmount import RunMount
 from moor.driverapi import StorageDriver
-from moor.errors import InvalidParameter
+from moor.errors import InvalidParameter, MoorError
 from moor.images.store import ImageRecord
 from moor.services.build.cache import BuildCache
 from moor.services.build.rootfs import mounted, resolve_in_root
@@ -119,10 +119,13 @@ class MountPlanner:
             return source
         copy_dir = stack.enter_context(tempfile.TemporaryDirectory(dir=self.work_dir))
         copied = os.path.join(copy_dir, "source")
-        if os.path.isdir(source):
-            shutil.copytree(source, copied, symlinks=True)
-        else:
-            shutil.copy2(source, copied)
+        try:
+            if os.path.isdir(source):
+                shutil.copytree(source, copied, symlinks=True)
+            else:
+                shutil.copy2(source, copied)
+        except (OSError, shutil.Error) as err:
+            raise MoorError(f"cannot copy the bind mount's source {mount.source or '/'}: {err}") from None
         return copied
 
     def _secret(self, mount: RunMount, stack: contextlib.ExitStack) -> str | None:
