@@ -91,6 +91,7 @@ class BuildCache:
         return os.path.join(self.records_dir, ident + ".json")
 
     def _load(self) -> None:
+        present: dict[str, bool] = {}  # chain -> whether its layer is there: records share most layers
         for name in sorted(os.listdir(self.records_dir)):
             path = os.path.join(self.records_dir, name)
             if name.startswith(".tmp-"):
@@ -98,14 +99,14 @@ class BuildCache:
                 continue
             if not name.endswith(".json"):
                 continue
-            entry = self._read(path, name[: -len(".json")])
+            entry = self._read(path, name[: -len(".json")], present)
             if entry is None:
                 log.warning("removing build cache record %s: it is incomplete or its layers are gone", name)
                 os.unlink(path)
                 continue
             self._add(entry)
 
-    def _read(self, path: str, ident: str) -> CacheEntry | None:
+    def _read(self, path: str, ident: str, present: dict[str, bool]) -> CacheEntry | None:
         """The record at ``path`` if it is whole and its image can be made again, else None."""
         try:
             data = read_json(path)
@@ -113,7 +114,8 @@ class BuildCache:
         except (ValueError, TypeError):
             return None
         texts = (entry.id, entry.parent_id, entry.key, entry.image_id, entry.config, entry.description)
-        if entry.id != ident or not all(isinstance(t, str) for t in texts) or not isinstance(entry.chains, list):
+        if entry.id != ident or not all(isinstance(t, str) for t in texts) or not isinstance(entry.chains, list) \
+                or not all(isinstance(c, str) for c in entry.chains) or not isinstance(entry.layer, (str, type(None))):
             return None
         if entry.image_id != "sha256:" + sha256_hex(entry.config.encode()):
             return None
@@ -127,15 +129,15 @@ class BuildCache:
         for number in (entry.created, entry.last_used, entry.usage_count):
             if isinstance(number, bool) or not isinstance(number, (int, float)):
                 return None
-        if not self._layers_present(entry):
-            return None
+        for chain in entry.chains:
+            if chain not in present:
+                try:
+                    present[chain] = self.store.get_layer(chain) is not None
+                except (InvalidParameter, ValueError, TypeError):
+                    present[chain] = False
+            if not present[chain]:
+                return None
         return entry
-
-    def _layers_present(self, entry: CacheEntry) -> bool:
-        try:
-            return all(self.store.get_layer(chain) is not None for chain in entry.chains)
-        except (InvalidParameter, ValueError, TypeError):
-            return False
 
     def _add(self, entry: CacheEntry) -> None:
         """Take ``entry`` into memory with its holds (called with the lock held, or while loading)."""
