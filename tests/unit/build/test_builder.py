@@ -236,3 +236,9 @@ def test_dockerfile_warnings_come_before_step_one(builder: Builder) -> None:
                                        "[WARNING]: Empty continuation lines will become errors in a future "
                                        "release.\n\x1b[0m")
     assert "syntax" in streams[0]
+
+
+def test_an_ssh_mount_is_refused_by_its_type(builder: Builder) -> None:
+    with pytest.raises(InvalidParameter, match="unsupported mount type 'ssh'"):
+        builder.build({"Dockerfile": "FROM busybox\nRUN --mount=type=ssh true\n"})
+    assert os.listdir(builder.tmp) == []

@@ -68,6 +68,9 @@ class MountPlanner:
     def prepare(self, mounts: list[RunMount], workdir: str, stack: contextlib.ExitStack) -> PreparedMounts:
         prepared = PreparedMounts()
         for mount in mounts:
+            if mount.type not in ("cache", "bind", "tmpfs", "secret"):
+                raise InvalidParameter(f"unsupported mount type {mount.type!r}: moor's builder has no {mount.type} "
+                                       "mounts (bind, cache, tmpfs and secret are)")
             target = self._target(mount, workdir)
             if mount.type == "cache":
                 lease = stack.enter_context(self.cache.mount_dir(
@@ -79,14 +82,11 @@ class MountPlanner:
                 prepared.mounts.append(_bind(source, target, mount.readonly))
             elif mount.type == "tmpfs":
                 prepared.tmpfs[target] = f"size={mount.size}" if mount.size else ""
-            elif mount.type == "secret":
+            else:
                 path = self._secret(mount, stack)
                 if path is None:
                     continue
                 prepared.mounts.append(_bind(path, target, True))
-            else:
-                raise InvalidParameter(f"unsupported mount type {mount.type!r}: moor's builder has no {mount.type} "
-                                       "mounts")
             prepared.targets.append(target)
         return prepared
 
