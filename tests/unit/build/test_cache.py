@@ -226,6 +226,10 @@ def test_a_half_written_record_is_ignored_and_removed(builder: Builder, base: Im
     data = json.loads(whole.read_bytes())
     data["config"] = data["config"].replace("amd64", "arm64")  # no longer the image's config
     wrong.write_text(json.dumps(data))
+    odd = records / (entry_id(base.id, "/bin/sh -c odd") + ".json")
+    data = json.loads(whole.read_bytes())
+    data.update(id=odd.name[:-5], chains=[[1]])  # not what moor writes
+    odd.write_text(json.dumps(data))
     builder.open()
     assert sorted(os.listdir(records)) == [whole.name]
     assert len(builder.cache.usage()) == 1
