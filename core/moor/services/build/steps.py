@@ -71,8 +71,6 @@ class StepContext:
     #: the Dockerfile's warnings (Docker's) and notes (moor's), printed before Step 1
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: intermediate containers kept (``rm`` off)
-    kept_containers: list[str] = field(default_factory=list)
 
 
 class StageBuilder:
@@ -258,8 +256,6 @@ class StageBuilder:
                                                   keep=not options.rm)
         if options.rm:
             self.run.send(output.removing(container_id))
-        else:
-            self.shared.kept_containers.append(container_id)
         image = self.committer.commit(state, step.config, {**step.container_config, "Hostname": container_id[:12]},
                                       layer, container_id)
         self.cache.record(state.image_id, key, image)
