@@ -56,14 +56,16 @@ class Builder:
         return self.store.add_image(json.dumps(document, separators=(",", ":")).encode(), parent=parent.id)
 
     def build(self, base: ImageRecord, steps: list[tuple[str, dict[str, bytes | str] | None]],
-              tag: str = "") -> list[ImageRecord]:
-        """Each step looked up in the cache, else made and recorded (key: its created_by); the images made."""
+              tag: str = "", session: Any = None) -> list[ImageRecord]:
+        """Each step looked up in the cache (or a session of it), else made and recorded (key: its created_by);
+        the images made."""
         made, parent = [], base
+        cache = session if session is not None else self.cache
         for created_by, files in steps:
-            image = self.cache.lookup(parent.id, created_by)
+            image = cache.lookup(parent.id, created_by)
             if image is None:
                 image = self.step(parent, created_by, files)
-                self.cache.record(parent.id, created_by, image)
+                cache.record(parent.id, created_by, image)
             made.append(image)
             parent = image
         if tag:
@@ -389,7 +391,9 @@ def test_builds_prunes_and_rmi_at_once_neither_deadlock_nor_break_the_cache(buil
     def builds() -> None:
         for number in range(30):
             try:
-                builder.build(base, STEPS[:1] + [(f"/bin/sh -c echo {number % 3}", {"n": str(number)})])
+                with builder.cache.session() as session:
+                    builder.build(base, STEPS[:1] + [(f"/bin/sh -c echo {number % 3}", {"n": str(number)})],
+                                  session=session if number % 2 else None)
             except MoorError:
                 pass  # its parent went under it
             except Exception as err:  # noqa: BLE001 - handed to the test
@@ -417,3 +421,27 @@ def test_builds_prunes_and_rmi_at_once_neither_deadlock_nor_break_the_cache(buil
     for path in Path(builder.cache.records_dir).iterdir():
         entry = json.loads(path.read_bytes())
         assert all(builder.store.get_layer(chain) is not None for chain in entry["chains"])
+
+
+def test_a_running_build_keeps_what_it_uses_through_prune_and_rmi(builder: Builder, base: ImageRecord) -> None:
+    made = builder.build(base, STEPS, tag="app")
+    with builder.cache.session() as session:
+        assert session.lookup(base.id, STEPS[0][0]) == made[0]
+        step = builder.step(made[0], "/bin/sh -c new", {"new": b"new\n"})
+        session.record(made[0].id, "/bin/sh -c new", step)
+        other = builder.step(base, "/bin/sh -c other", {"other": b"x\n"})
+        session.hold(other)
+        rows = {row["Description"]: row for row in builder.cache.usage()}
+        assert rows[STEPS[0][0]]["InUse"] and rows["/bin/sh -c new"]["InUse"] and not rows[STEPS[2][0]]["InUse"]
+        builder.images.remove("app")
+        builder.store.delete_image(step.id, builder.images.usage.layer_in_use)
+        builder.store.delete_image(other.id, builder.images.usage.layer_in_use)
+        report = builder.cache.prune({}, True, 0)
+        assert sorted(report["CachesDeleted"]) == sorted(rows[s]["ID"] for s, _ in STEPS[1:])  # not those in use
+        for image in (made[0], step, other):  # the build can go on from any of them
+            assert all(builder.store.get_layer(c) is not None for c in layers_of(image))
+        assert builder.store.get_layer(layers_of(made[2])[-1]) is None  # what the build did not use went
+    assert not any(row["InUse"] for row in builder.cache.usage())
+    builder.cache.prune({}, True, 0)
+    assert builder.store.get_layer(layers_of(step)[-1]) is None and builder.store.get_layer(layers_of(other)[-1]) \
+        is None

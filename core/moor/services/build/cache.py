@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -83,6 +83,8 @@ class BuildCache:
         self._holds_lock = threading.Lock()  # the layer holds only: asked from inside the image store's lock
         self._entries: dict[str, CacheEntry] = {}
         self._held: Counter[str] = Counter()  # layer storage key -> records holding it
+        self._pinned: Counter[str] = Counter()  # layer storage key -> running builds holding it
+        self._pinned_images: Counter[str] = Counter()  # image ID -> running builds using it
         self._load()
 
     # ------------------------------------------------------------------ records on disk
@@ -165,11 +167,19 @@ class BuildCache:
 
     # ------------------------------------------------------------------ the builder's questions
 
-    def lookup(self, parent_id: str, key: str) -> ImageRecord | None:
+    def session(self) -> BuildSession:
+        """One build's use of the cache: what it finds or records keeps its layers (and its record shows in use)
+        until the session closes, so a ``builder prune`` or an ``rmi`` meanwhile cannot take them from under
+        the build."""
+        return BuildSession(self)
+
+    def lookup(self, parent_id: str, key: str, session: BuildSession | None = None) -> ImageRecord | None:
         """The image the step ``key`` made on ``parent_id`` before, made again if it was removed since; None
-        on a miss (also when its layers are gone)."""
+        on a miss (also when its layers are gone). A ``session`` holds what it finds."""
         with self._lock:
             entry = self._entries.get(entry_id(parent_id, key))
+            if entry is not None and session is not None:
+                session.pin(entry.image_id, entry.chains)
         if entry is None:
             return None
         image = self.store.get(entry.image_id)
@@ -198,9 +208,10 @@ class BuildCache:
                     self._drop(entry)
             return None
 
-    def record(self, parent_id: str, key: str, image: ImageRecord) -> None:
+    def record(self, parent_id: str, key: str, image: ImageRecord, session: BuildSession | None = None) -> None:
         """Note that the step ``key`` run on ``parent_id`` made ``image`` (already in the image store); nothing is
-        noted when the image or a layer of it was removed meanwhile (a race with ``rmi``)."""
+        noted when the image or a layer of it was removed meanwhile (a race with ``rmi``). A ``session`` holds
+        the image."""
         try:
             config = self.store.get_blob(image.id).decode()
         except NotFound:
@@ -220,6 +231,8 @@ class BuildCache:
             if not all(self.store.get_layer(chain) is not None for chain in chains):
                 log.info("not caching image %s: a layer of it was removed meanwhile", image.id)
                 return
+            if session is not None:
+                session.pin(image.id, chains)
             with self._lock:
                 old = self._entries.get(ident)
                 entry = CacheEntry(id=ident, parent_id=parent_id, key=key, image_id=image.id, config=config,
@@ -230,10 +243,23 @@ class BuildCache:
                 self._add(entry)
 
     def layer_in_use(self, key: str) -> bool:
-        """Whether a record holds the layer whose storage key is ``key`` (the image service asks before it
-        removes a layer)."""
+        """Whether a record or a running build holds the layer whose storage key is ``key`` (the image service
+        asks before it removes a layer)."""
         with self._holds_lock:
-            return self._held.get(key, 0) > 0
+            return self._held.get(key, 0) > 0 or self._pinned.get(key, 0) > 0
+
+    def pin(self, image_id: str, chains: Sequence[str]) -> None:
+        """Hold the layers ``chains`` of the image ``image_id`` for a running build, until :meth:`unpin`."""
+        with self._holds_lock:
+            self._pinned.update(hex_of(c) for c in chains)
+            self._pinned_images[image_id] += 1
+
+    def unpin(self, image_id: str, chains: Sequence[str]) -> None:
+        """End one :meth:`pin` (then :meth:`release` what nothing else holds)."""
+        with self._holds_lock:
+            self._pinned.subtract(hex_of(c) for c in chains)
+            self._pinned_images[image_id] -= 1
+            self._pinned, self._pinned_images = +self._pinned, +self._pinned_images
 
     def cache_from(self, images: Sequence[ImageRecord]) -> CacheSources:
         """A build's ``--cache-from`` images, to ask step by step (:meth:`CacheSources.match`)."""
@@ -256,6 +282,8 @@ class BuildCache:
     def _rows(self) -> builtins.list[tuple[dict[str, Any], CacheEntry | CacheMountEntry]]:
         with self._lock:
             entries = list(self._entries.values())
+        with self._holds_lock:
+            in_use = set(self._pinned_images)
         images = self.store.images()
         existing = {image.id for image in images}
         used = {chain for image in images for chain in chain_ids(image.diff_ids)}
@@ -266,7 +294,7 @@ class BuildCache:
         for entry in sorted(entries, key=lambda e: (e.created, e.id)):
             layer = self.store.get_layer(entry.layer) if entry.layer else None
             rows.append(({"ID": entry.id[:ID_LENGTH], "Parent": by_image.get(entry.parent_id, ""),
-                          "Type": "regular", "Description": entry.description, "InUse": False,
+                          "Type": "regular", "Description": entry.description, "InUse": entry.image_id in in_use,
                           "Shared": entry.image_id in existing or (entry.layer in used),
                           "Size": layer.disk_size if layer is not None else 0,
                           "CreatedAt": format_timestamp(entry.created),
@@ -297,7 +325,7 @@ class BuildCache:
             total -= row["Size"]
         deleted: builtins.list[str] = []
         reclaimed = 0
-        released: builtins.list[str] = []
+        released: builtins.list[builtins.list[str]] = []
         for row, item in chosen:
             if isinstance(item, CacheMountEntry):
                 if self.mounts.remove(item.name):
@@ -309,35 +337,29 @@ class BuildCache:
                     continue
                 self._drop(item)
             deleted.append(row["ID"])
-            released.extend(item.chains)
-        reclaimed += self._release(released)
+            released.append(item.chains)
+        reclaimed += self.release(released)
         return {"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
-    def _release(self, chains: builtins.list[str]) -> int:
-        """Remove the layers of ``chains`` that neither an image nor a record holds (children first); the bytes
-        they took."""
-        depth = {}
-        for chain in set(chains):
-            record, count = self.store.get_layer(chain), 0
-            while record is not None and record.parent:
-                count += 1
-                record = self.store.get_layer(record.parent)
-            depth[chain] = count
+    def release(self, chain_lists: Iterable[Sequence[str]]) -> int:
+        """Remove the layers of ``chain_lists`` (each an image's chain IDs, base first) that neither an image, a
+        record nor a running build holds, children first; the bytes they took."""
+        depth: dict[str, int] = {}
+        for chains in chain_lists:
+            for index, chain in enumerate(chains):
+                if not self.layer_in_use(hex_of(chain)):
+                    depth[chain] = max(depth.get(chain, 0), index)
         reclaimed = 0
-        removed: set[str] = set()
         for chain in sorted(depth, key=lambda c: (-depth[c], c)):
-            if chain in removed:
-                continue
             layer = self.store.get_layer(chain)
             if layer is None:
                 continue
             try:
                 gone = self.store.release_layers([chain], self.layer_in_use)
             except MoorError as err:  # the storage driver refuses: a running build made a layer on top of it
-                log.warning("build cache prune keeps layer %s: %s", chain, err)
+                log.warning("build cache keeps layer %s: %s", chain, err)
                 continue
             if gone:
-                removed.add(chain)
                 reclaimed += layer.disk_size
         return reclaimed
 
@@ -393,6 +415,59 @@ def _prune_rule(filters: dict[str, builtins.list[str]]) -> Callable[[dict[str, A
         return True
 
     return keep
+
+
+class BuildSession:
+    """One build's use of the build cache (:meth:`BuildCache.session`), with the cache's questions: the images
+    it finds, records or is told to hold keep their layers until :meth:`close` (or the end of its ``with``
+    block); thread-safe (a build's stages run in parallel)."""
+
+    def __init__(self, cache: BuildCache) -> None:
+        self.cache = cache
+        self._lock = threading.Lock()
+        self._pins: builtins.list[tuple[str, builtins.list[str]]] = []
+
+    def lookup(self, parent_id: str, key: str) -> ImageRecord | None:
+        """:meth:`BuildCache.lookup`, the image held."""
+        return self.cache.lookup(parent_id, key, self)
+
+    def record(self, parent_id: str, key: str, image: ImageRecord) -> None:
+        """:meth:`BuildCache.record`, the image held."""
+        self.cache.record(parent_id, key, image, self)
+
+    def hold(self, image: ImageRecord) -> None:
+        """Keep the layers of ``image`` (a base image, an earlier stage's) until the session ends."""
+        self.pin(image.id, chain_ids(image.diff_ids))
+
+    def pin(self, image_id: str, chains: Sequence[str]) -> None:
+        """Keep the layers ``chains`` of ``image_id`` until the session ends (the cache calls this)."""
+        with self._lock:
+            self.cache.pin(image_id, chains)
+            self._pins.append((image_id, list(chains)))
+
+    def cache_from(self, images: Sequence[ImageRecord]) -> CacheSources:
+        """:meth:`BuildCache.cache_from`."""
+        return self.cache.cache_from(images)
+
+    def mount_dir(self, mount_id: str, sharing: str = "shared", mode: int = 0o755, uid: int = 0, gid: int = 0,
+                  cancelled: Callable[[], bool] | None = None) -> CacheMountLease:
+        """:meth:`BuildCache.mount_dir`."""
+        return self.cache.mount_dir(mount_id, sharing, mode, uid, gid, cancelled)
+
+    def close(self) -> None:
+        """Let go of everything the session held (idempotent); the layers nothing else holds any more (a record
+        pruned, an image removed meanwhile) go."""
+        with self._lock:
+            pins, self._pins = self._pins, []
+            for image_id, chains in pins:
+                self.cache.unpin(image_id, chains)
+        self.cache.release(chains for _, chains in pins)
+
+    def __enter__(self) -> BuildSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class CacheAwareImageUsers:
