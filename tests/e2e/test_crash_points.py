@@ -1,7 +1,7 @@
 """kill -9 moord in the middle of operations, start it again, and check the store, leaks and re-adoption.
 
 A bounded sample of ``scripts/crash-points`` (``moor.testing.crashpoints``): one point per operation
-(image load, import, pull, commit, container create, start, run, stop, remove) and two more at random. The
+(image load, import, pull, commit, build, container create, start, run, stop, remove) and two more at random. The
 seed is random and printed on failure, with the command that replays the failing point.
 """
 

@@ -18,7 +18,9 @@ starts again on the same data root, and the point checks that
   ``rm -f`` removes it completely (checked again once it is gone);
 * a pull that was killed succeeds when it is asked again (resuming what the first one kept).
 
-``build`` is not a point: moor has no builder yet. A pull killed half-way keeps its verified and partial
+A build killed half-way leaves whole intermediate images or none, its step container (a container like any
+other: whole or gone) and no temp directory once moord is up again; the same build then succeeds. A pull
+killed half-way keeps its verified and partial
 downloads (under ``image/downloads``, where they are no leftover): the next pull resumes them.
 
 Each point's operation and delay come from ``random.Random(f"{seed}-{index}")``: a failing point is
@@ -36,6 +38,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -51,9 +54,12 @@ from moor.testing.leaks import frozen, leaks
 from moor.testing.registry import TestRegistry
 from moor.testing.storecheck import check_store
 
-OPERATIONS = ("load", "import", "pull", "commit", "create", "start", "run", "stop", "remove", "recover")
+OPERATIONS = ("load", "import", "pull", "commit", "build", "create", "start", "run", "stop", "remove", "recover")
 #: operations Docker has that moor does not do yet: no point can kill moord in them
-NOT_AVAILABLE = {"build": "moor has no builder yet (/build is not served)"}
+NOT_AVAILABLE: dict[str, str] = {}
+#: what ``build`` builds: a RUN (a container and its diff), a COPY (a layer without one), config steps
+BUILD_DOCKERFILE = ("FROM busybox\nRUN echo {tag} > /f && sleep 0.1\nCOPY a /a\nENV POINT={tag}\n"
+                    "RUN cat /a /f > /g\n")
 SURVIVORS = ("cp-survivor-bridge", "cp-survivor-net")
 COMMIT_SOURCE = "cp-commit-source"
 NETWORK = "cp-net"
@@ -212,6 +218,8 @@ class CrashBench:
                                        body=io.BytesIO(self.rootfs))
         if operation == "pull":
             return self._pull
+        if operation == "build":
+            return lambda: self._build(tag)
         if operation == "commit":
             return lambda: client.call("POST", "/commit", {"container": COMMIT_SOURCE, "repo": "cp-commit",
                                                             "tag": tag})
@@ -237,6 +245,21 @@ class CrashBench:
         if failed:
             raise RuntimeError(f"pull failed: {failed[0]}")
 
+    def _build(self, tag: str) -> None:
+        """Build ``cp-build:<tag>`` (no cache); an error line fails the operation as an error status would."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for name, data in (("Dockerfile", BUILD_DOCKERFILE.format(tag=tag).encode()), ("a", b"content\n")):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        response = self.client.open("POST", "/build", {"t": f"cp-build:{tag}", "nocache": "1", "rm": "1"},
+                                    buffer.getvalue(), {"Content-Type": "application/x-tar"})
+        messages = list(self.client.stream_json(response))
+        failed = [m["error"] for m in messages if "error" in m]
+        if failed:
+            raise RuntimeError(f"build failed: {failed[0]}")
+
     def _clean_up(self, tag: str, problems: list[str]) -> None:
         """Remove what the operation made (its container, its images); a failure there is a problem."""
         for name in (f"cp-{tag}", f"cp-{tag}x"):
@@ -245,7 +268,16 @@ class CrashBench:
             except DaemonError as err:
                 if err.status != 404:
                     problems.append(f"rm -f {name}: {err.status} {err.message}")
-        for image in ("cp-load:latest", f"cp-import:{tag}", f"cp-commit:{tag}", f"{self.registry.host}/cp-pull:latest"):
+        survivors = set(self.survivors.values())
+        for container in self.client.get("/containers/json", all="1") or []:  # a killed build's step
+            if container["Id"] not in survivors:
+                try:
+                    self.client.call("DELETE", f"/containers/{container['Id']}", {"force": "1", "v": "1"})
+                except DaemonError as err:
+                    if err.status != 404:
+                        problems.append(f"rm -f {container['Id'][:12]}: {err.status} {err.message}")
+        for image in ("cp-load:latest", f"cp-import:{tag}", f"cp-commit:{tag}", f"{self.registry.host}/cp-pull:latest",
+                      f"cp-build:{tag}"):
             try:
                 self.client.call("DELETE", f"/images/{image}")
             except DaemonError as err:
@@ -301,6 +333,13 @@ class CrashBench:
                 self._pull()
             except (OSError, RuntimeError, DaemonError) as err:
                 result.problems.append(f"the pull after the kill failed: {err}")
+        if operation == "build":
+            try:
+                self._build(tag)
+            except (OSError, RuntimeError, DaemonError) as err:
+                result.problems.append(f"the build after the kill failed: {err}")
+            build_tmp = os.path.join(self.daemon.data_root, "build", "tmp")
+            result.problems += [f"build leftover build/tmp/{name}" for name in _listdir(build_tmp)]
         self._clean_up(tag, result.problems)
         result.problems += self.check(f"after removing what {operation} made", None)
         result.seconds = time.monotonic() - started
@@ -471,3 +510,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except FileNotFoundError:
+        return []
