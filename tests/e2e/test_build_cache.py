@@ -5,12 +5,15 @@ Build Cache line of ``system df``."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import tarfile
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -190,6 +193,35 @@ def test_docker_py_sees_the_cache(moord: DaemonProcess) -> None:
         assert client.api.prune_builds(all=True)["CachesDeleted"]
     finally:
         client.close()
+
+
+def test_a_running_build_shows_what_it_uses_in_system_df(moord: DaemonProcess) -> None:
+    """While a build waits in a RUN step, the cache records it used and its cache mount are in use (ACTIVE);
+    after it, none is. The RUN waits for a file the test puts in its cache mount (no timing)."""
+    gate = os.path.join(moord.data_root, "build", "cache-mounts", hashlib.sha256(b"gate").hexdigest()[:25])
+    dockerfile = DOCKERFILE.replace('CMD ["cat", "/copied"]\n', "RUN --mount=type=cache,id=gate,target=/gate "
+                                    "sh -c 'until [ -e /gate/go ]; do sleep 0.1; done'\n")
+    build(moord, app="gate\n", dockerfile=DOCKERFILE)  # the steps before the RUN are cached
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.update(built=build(moord, app="gate\n", dockerfile=dockerfile)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            rows = api(moord).df()["BuildCache"]
+            if any(r["InUse"] and r["Type"] == "exec.cachemount" for r in rows):
+                break
+            time.sleep(0.1)
+        in_use = {r["Type"] for r in rows if r["InUse"]}
+        assert in_use == {"regular", "exec.cachemount"}, rows
+        line = next(x for x in ok(moor(moord, "system", "df")).splitlines() if x.startswith("Build Cache"))
+        assert int(line.split()[3]) >= 4  # ACTIVE: ENV, COPY, RUN and the cache mount
+    finally:
+        os.makedirs(gate, exist_ok=True)
+        with open(os.path.join(gate, "go"), "w"):
+            pass
+        thread.join(300)
+    assert "built" in result and not any(r["InUse"] for r in api(moord).df()["BuildCache"])
 
 
 def test_the_cache_outlives_a_killed_moord_and_a_half_written_record(moord: DaemonProcess) -> None:

@@ -29,7 +29,7 @@ from moor.drivers import DriverSet
 from moor.errors import InvalidParameter
 from moor.images import reference
 from moor.services.build import output
-from moor.services.build.cache import BuildCache
+from moor.services.build.cache import BuildCache, BuildSession
 from moor.services.build.commit import StepCommitter
 from moor.services.build.run import RunExecutor
 from moor.services.build.scheduler import Emit, StageRun, StageScheduler
@@ -91,11 +91,12 @@ class BuildService:
                                  stage_reference=plan.stage_reference, warnings=list(dockerfile.warnings),
                                  notes=list(dockerfile.notes),
                                  cache_from=self.cache.cache_from(cache_from) if cache_from else None)
-            return self._run_stages(plan, shared, emit)
+            with self.cache.session() as session:  # what the build uses stays until it ends
+                return self._run_stages(plan, shared, emit, session)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
 
-    def _run_stages(self, plan: BuildPlan, shared: StepContext, emit: Emit) -> str:
+    def _run_stages(self, plan: BuildPlan, shared: StepContext, emit: Emit, session: BuildSession) -> str:
         options, total = shared.options, shared.total_steps
         stages = {stage.index: stage for stage in plan.stages}
         needed = stages_needed(plan)
@@ -111,7 +112,8 @@ class BuildService:
         jobs = {}
         labels: list[Command] = list(label_commands(options.labels))
         for index in needed:
-            jobs[index] = self._job(shared, stages[index], number, labels if index == plan.target_index else [])
+            jobs[index] = self._job(shared, session, stages[index], number,
+                                    labels if index == plan.target_index else [])
             number += 1 + len(stages[index].commands) + (len(labels) if index == plan.target_index else 0)
         dependencies = {index: stage_dependencies(plan, index) for index in needed}
         results = StageScheduler(jobs, dependencies).run(emit)
@@ -129,11 +131,10 @@ class BuildService:
             emit(output.tagged(target.familiar))
         return image_id
 
-    def _job(self, shared: StepContext, stage: Stage, first: int,
+    def _job(self, shared: StepContext, session: BuildSession, stage: Stage, first: int,
              labels: list[Command]) -> Callable[[StageRun[StageState]], StageState]:
         def job(run: StageRun[StageState]) -> StageState:
-            builder = StageBuilder(self.images, self.pull, self.committer, self.runner, self.cache, shared, run,
-                                   first)
+            builder = StageBuilder(self.images, self.pull, self.committer, self.runner, session, shared, run, first)
             return builder.build(stage, labels)
 
         return job

@@ -27,7 +27,7 @@ from moor.build.runmount import RunMount
 from moor.driverapi import StorageDriver
 from moor.errors import InvalidParameter, MoorError
 from moor.images.store import ImageRecord
-from moor.services.build.cache import BuildCache
+from moor.services.build.cache import BuildSession
 from moor.services.build.rootfs import mounted, resolve_in_root
 
 #: Where a secret goes when its mount names no target.
@@ -54,7 +54,7 @@ class PreparedMounts:
 class MountPlanner:
     """Prepares a RUN step's mounts; everything it takes (leases, mounts, temp files) goes with ``stack``."""
 
-    def __init__(self, cache: BuildCache, storage: StorageDriver, context_root: str, work_dir: str,
+    def __init__(self, cache: BuildSession, storage: StorageDriver, context_root: str, work_dir: str,
                  secrets: dict[str, bytes], image_of: Callable[[str], ImageRecord | None],
                  cancelled: Callable[[], bool]) -> None:
         self.cache = cache

@@ -38,7 +38,7 @@ from moor.errors import InvalidParameter, NotFound
 from moor.images import reference
 from moor.images.store import ImageRecord, LayerRecord
 from moor.services.build import output
-from moor.services.build.cache import BuildCache
+from moor.services.build.cache import BuildSession
 from moor.services.build.cache_from import CacheSources
 from moor.services.build.commit import StepCommitter
 from moor.services.build.mounts import MountPlanner
@@ -77,7 +77,7 @@ class StageBuilder:
     """Builds one stage of a build: its FROM and commands, numbering its steps from ``first_step``."""
 
     def __init__(self, images: ImageService, pull: PullService, committer: StepCommitter, runner: RunExecutor,
-                 cache: BuildCache, shared: StepContext, run: StageRun[StageState], first_step: int) -> None:
+                 cache: BuildSession, shared: StepContext, run: StageRun[StageState], first_step: int) -> None:
         self.images = images
         self.pull = pull
         self.committer = committer
@@ -134,6 +134,7 @@ class StageBuilder:
             self.run.send(output.stream(" ---> \n"))
             return StageState.from_image(name, None, self.shared.args)
         image = self._base_image(stage.image, stage.platform or self.shared.options.platform)
+        self.cache.hold(image)  # an rmi meanwhile leaves its layers to this build
         state = StageState.from_image(name, image, self.shared.args)
         if not state.triggers:
             self._image_line(image.id)
