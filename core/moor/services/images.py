@@ -260,11 +260,11 @@ class ImageService:
                     continue
                 if not _label_filters_match(image, filters):
                     continue
-                size = self.size(image)
+                sizes = {layer.chain_id: layer.disk_size for layer in self.store.layer_chain(image)}
                 report = self.remove(image.id, force=True, prune=False)
                 deleted.extend(report)
-                if any("Deleted" in r for r in report):
-                    reclaimed += size
+                if any("Deleted" in r for r in report):  # as Docker: the layers that went (not those kept)
+                    reclaimed += sum(sizes.get(r["Deleted"], 0) for r in report if "Deleted" in r)
                     changed = True
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 

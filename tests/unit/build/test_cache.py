@@ -445,3 +445,14 @@ def test_a_running_build_keeps_what_it_uses_through_prune_and_rmi(builder: Build
     builder.cache.prune({}, True, 0)
     assert builder.store.get_layer(layers_of(step)[-1]) is None and builder.store.get_layer(layers_of(other)[-1]) \
         is None
+
+
+def test_image_prune_counts_only_the_layers_that_went(builder: Builder, base: ImageRecord) -> None:
+    made = builder.build(base, STEPS)
+    report = builder.images.prune(False, {})  # the dangling ones: the build's, not the tagged base
+    assert {"Deleted": made[-1].id} in report["ImagesDeleted"] and {"Deleted": made[0].id} in report["ImagesDeleted"]
+    assert report["SpaceReclaimed"] == 0  # the build cache keeps every layer the build made
+    builder.cache.prune({}, True, 0)
+    lone = builder.step(base, "/bin/sh -c lone", {"lone": b"l" * 5000})  # no record holds it
+    size = builder.store.get_layer(layers_of(lone)[-1]).disk_size  # type: ignore[union-attr]
+    assert builder.images.prune(False, {})["SpaceReclaimed"] == size > 0  # its layer, not the base's
