@@ -4,6 +4,7 @@ left half-written."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -232,6 +233,13 @@ def test_a_half_written_record_is_ignored_and_removed(builder: Builder, base: Im
     data = json.loads(whole.read_bytes())
     data.update(id=odd.name[:-5], chains=[[1]])  # not what moor writes
     odd.write_text(json.dumps(data))
+    for name, changes in (("rootfs", {"config": '{"rootfs": []}'}), ("far", {"created": 1e20})):
+        path = records / (entry_id(base.id, name) + ".json")
+        data = json.loads(whole.read_bytes())
+        data.update(id=path.name[:-5], **changes)
+        if "config" in changes:
+            data["image_id"] = "sha256:" + hashlib.sha256(changes["config"].encode()).hexdigest()
+        path.write_text(json.dumps(data))
     builder.open()
     assert sorted(os.listdir(records)) == [whole.name]
     assert len(builder.cache.usage()) == 1

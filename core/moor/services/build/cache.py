@@ -12,7 +12,9 @@ and the layers only they held; ``system df`` lists them (and the ``RUN --mount=t
 
 Records are written whole (temp file and rename, :func:`moor.fsutil.atomic_write_json`) after the image they
 name is in the image store; a half-written or inconsistent record (unreadable, its config not matching its
-image ID, a layer missing) is ignored and removed when moord starts.
+image ID, a layer missing) is ignored and removed when moord starts. A build asks through a
+:class:`BuildSession`, which holds what the build found, recorded or started from until it ends (those
+records show ``InUse``), so a prune or an ``rmi`` meanwhile does not take layers from under it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ log = logging.getLogger(__name__)
 
 #: The length of a build-cache ID as the API shows it (BuildKit's IDs have 25 characters).
 ID_LENGTH = 25
+
+#: Times and counts in records lie before the year 10000 (what RFC 3339 can write).
+_LAST_TIME = 253402300799.0
 
 #: ``builder prune``'s filters (BuildKit's record fields, and the age ones); ``label`` is accepted and ignored
 #: as Docker's does.
@@ -123,13 +128,12 @@ class BuildCache:
             return None
         try:
             config = json.loads(entry.config)
-        except ValueError:
-            return None
-        if not isinstance(config, dict) or chain_ids((config.get("rootfs") or {}).get("diff_ids") or []) \
-                != entry.chains:
+            if chain_ids((config.get("rootfs") or {}).get("diff_ids") or []) != entry.chains:
+                return None
+        except (ValueError, AttributeError, TypeError):
             return None
         for number in (entry.created, entry.last_used, entry.usage_count):
-            if isinstance(number, bool) or not isinstance(number, (int, float)):
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number <= _LAST_TIME:
                 return None
         for chain in entry.chains:
             if chain not in present:
