@@ -233,7 +233,7 @@ def test_a_half_written_record_is_ignored_and_removed(builder: Builder, base: Im
     data = json.loads(whole.read_bytes())
     data.update(id=odd.name[:-5], chains=[[1]])  # not what moor writes
     odd.write_text(json.dumps(data))
-    for name, changes in (("rootfs", {"config": '{"rootfs": []}'}), ("far", {"created": 1e20})):
+    for name, changes in (("rootfs", {"config": '{"rootfs": [1]}'}), ("far", {"created": 1e20})):
         path = records / (entry_id(base.id, name) + ".json")
         data = json.loads(whole.read_bytes())
         data.update(id=path.name[:-5], **changes)
