@@ -326,11 +326,12 @@ def test_a_cache_mount_half_made_or_half_removed_is_cleaned_at_start(builder: Bu
     (root / ".tmp-abc").mkdir()
     (root / ".trash-def").mkdir()
     (root / "orphan.json").write_text("{")
-    with builder.cache.mount_dir("keep"):
+    with builder.cache.mount_dir("keep") as lease:
         pass
+    Path(lease.path + ".json").write_text('{"id": "keep", "created": 1e300, "last_used": "soon"}')
     builder.open()
     assert len(os.listdir(root)) == 2  # the directory and its record
-    assert len(builder.cache.usage()) == 1
+    assert [row["CreatedAt"] for row in builder.cache.usage()] == ["1970-01-01T00:00:00Z"]
 
 
 def test_cache_from_ignores_a_parent_whose_history_does_not_tell_its_layers(builder: Builder) -> None:

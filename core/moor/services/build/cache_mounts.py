@@ -229,8 +229,8 @@ def _read_record(path: str) -> dict[str, object] | None:
 
 
 def _number(value: object) -> float:
-    """A count or a time stamp of a record: a number not below 0, else 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    """A count or a time stamp of a record: a number from 0 to the year 9999 (what RFC 3339 can write), else 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 253402300799:
         return 0.0
     return float(value)
 
