@@ -305,6 +305,10 @@ def test_cache_mounts_shared_private_and_locked(builder: Builder) -> None:
     assert order == ["first done", "second"]
     with pytest.raises(InvalidParameter):
         builder.cache.mount_dir("apt", "exclusive")
+    with builder.cache.mount_dir("apt", "locked"), pytest.raises(MoorError, match="cancelled"):
+        builder.cache.mount_dir("apt", "shared", cancelled=lambda: True)  # a build that ends stops waiting
+    with builder.cache.mount_dir("apt", "locked"):  # and left nothing behind that keeps the lock
+        pass
 
 
 def test_cache_mounts_are_listed_and_pruned(builder: Builder) -> None:
