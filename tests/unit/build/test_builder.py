@@ -242,3 +242,10 @@ def test_an_ssh_mount_is_refused_by_its_type(builder: Builder) -> None:
     with pytest.raises(InvalidParameter, match="unsupported mount type 'ssh'"):
         builder.build({"Dockerfile": "FROM busybox\nRUN --mount=type=ssh true\n"})
     assert os.listdir(builder.tmp) == []
+
+
+def test_from_an_image_id_needs_no_pull(builder: Builder) -> None:
+    image_id, messages = builder.build({"Dockerfile": f"FROM {builder.base.id}\nENV BY=id\n"}, pull=True)
+    assert builder.image(image_id).parent == builder.base.id
+    _, messages = builder.build({"Dockerfile": f"FROM {builder.base.id[7:19]}\nENV BY=short\n"}, pull=True)
+    assert f" ---> {builder.base.id[7:19]}\n" in "".join(str(m.get("stream", "")) for m in messages)

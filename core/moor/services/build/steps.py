@@ -143,8 +143,8 @@ class StageBuilder:
     def _base_image(self, name: str, platform: str) -> ImageRecord:
         """The local image ``name``, pulled first when it is missing or ``pull`` was asked for."""
         image = self.images.find(name)
-        if image is not None and not self.shared.options.pull:
-            return image
+        if image is not None and (not self.shared.options.pull or _names_by_id(name, image)):
+            return image  # (an image named by its ID has nothing to pull)
         ref = reference.parse(name)
         if image is not None and ref.digest:
             return image  # a digest names content: there is nothing newer to pull
@@ -302,6 +302,12 @@ class StageBuilder:
         if index is not None:
             return self.run.result_of(index).image
         return self._base_image(name, self.shared.options.platform)
+
+def _names_by_id(name: str, image: ImageRecord) -> bool:
+    """Whether ``name`` is ``image``'s ID (whole, ``sha256:``, or a prefix), not a reference."""
+    hex_part = name.removeprefix("sha256:")
+    return bool(re.fullmatch(r"[0-9a-f]{12,64}", hex_part)) and image.id.removeprefix("sha256:").startswith(hex_part)
+
 
 def heredoc_script(command: RunCommand) -> list[str]:
     """A RUN's command with its heredocs (BuildKit's syntax) for the shell: ``RUN <<EOF`` alone runs the
