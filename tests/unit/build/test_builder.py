@@ -249,3 +249,9 @@ def test_from_an_image_id_needs_no_pull(builder: Builder) -> None:
     assert builder.image(image_id).parent == builder.base.id
     _, messages = builder.build({"Dockerfile": f"FROM {builder.base.id[7:19]}\nENV BY=short\n"}, pull=True)
     assert f" ---> {builder.base.id[7:19]}\n" in "".join(str(m.get("stream", "")) for m in messages)
+
+
+def test_run_on_an_empty_scratch_stage_says_there_is_no_program(builder: Builder) -> None:
+    with pytest.raises(InvalidParameter, match='exec: "/bin/sh": stat /bin/sh: no such file or directory'):
+        builder.build({"Dockerfile": "FROM scratch\nRUN true\n"})
+    assert builder.engine.containers.list_containers(all_containers=True) == []

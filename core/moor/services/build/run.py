@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moor.errors import MoorError, NotFound
+from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.images.store import LayerRecord
 from moor.services.build import output
 from moor.services.build.commit import StepCommitter, check_depth
@@ -62,10 +62,12 @@ class RunExecutor:
         """Run the step; return its container's ID and the layer of its changes. The container is removed
         unless ``keep`` (``rm`` off) and the step succeeded."""
         check_depth(state)
-        if state.image is None:
-            raise MoorError("no image to run the command in: FROM scratch has no shell")
         config = request.config
         command = list(config.get("Cmd") or [])
+        if state.image is None:  # FROM scratch and nothing yet: no file at all, so no program to run
+            program = command[0] if command else ""
+            raise InvalidParameter(f'the image has no files (FROM scratch): exec: "{program}": stat {program}: '
+                                   "no such file or directory")
         body: dict[str, Any] = {key: value for key, value in config.items() if value is not None}
         body.update({"Image": state.image.id, "Cmd": command, "Entrypoint": [""], "AttachStdout": True,
                      "AttachStderr": True, "HostConfig": dict(request.host_config)})
