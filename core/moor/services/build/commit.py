@@ -22,6 +22,8 @@ from moor.timefmt import rfc3339_nano
 
 #: sha256 of a tar of nothing but its end blocks: a step that changed nothing adds no layer
 EMPTY_TAR_DIGEST = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+#: A filtered RUN layer up to this size stays in memory (as the image store's spools: no disk write for it)
+FILTERED_IN_MEMORY = 64 << 20
 #: The deepest image the overlay driver can mount with a container on top (its limit: 127 layers + 1).
 MAX_LAYERS = 127
 
@@ -52,7 +54,8 @@ class StepCommitter:
             with self.store.spooled(stream) as (spool, diff_id):
                 if diff_id == EMPTY_TAR_DIGEST:
                     return None
-                with tempfile.TemporaryFile(dir=os.path.join(self.store.root, "tmp")) as filtered:
+                with tempfile.SpooledTemporaryFile(max_size=FILTERED_IN_MEMORY,
+                                                   dir=os.path.join(self.store.root, "tmp")) as filtered:
                     hashing = _HashingWriter(filtered)
                     try:
                         kept = filter_layer(spool, hashing, [*ENGINE_MOUNTS, *mounts])
