@@ -18,14 +18,16 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def private_dockerd(bridge: bool = False, base: str | None = None) -> Iterator[str | None]:
+def private_dockerd(bridge: bool = False, base: str | None = None,
+                    extra_args: tuple[str, ...] = ()) -> Iterator[str | None]:
     """A dockerd with its own data root and socket and no iptables rules; None if not installed.
 
     Without ``bridge`` it has no default bridge network. With it, its default ``bridge``
     network is a Linux bridge of its own (``mbd<hex>``, a random 10.199.x.0/24; never
     docker0), removed afterwards; containers reach the host through it and published
     ports go through docker-proxy (no NAT rules, as ``--iptables=false``). Its directory is made
-    in ``base`` (default: the temp directory).
+    in ``base`` (default: the temp directory). ``extra_args`` go to dockerd as they are
+    (``--registry-mirror=...``, say).
     """
     binary = shutil.which("dockerd")
     if binary is None:
@@ -44,7 +46,7 @@ def private_dockerd(bridge: bool = False, base: str | None = None) -> Iterator[s
     process = subprocess.Popen(
         [binary, "--data-root", os.path.join(root, "data"), "--exec-root", os.path.join(root, "exec"),
          "--pidfile", os.path.join(root, "docker.pid"), "-H", f"unix://{socket}", "--iptables=false",
-         "--ip6tables=false", *network_args, "--storage-driver=overlay2"],
+         "--ip6tables=false", *network_args, "--storage-driver=overlay2", *extra_args],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "dockerd.log"), "wb"), start_new_session=True)
     try:
         deadline = time.monotonic() + 60
