@@ -18,8 +18,8 @@ def _no_container(ident: str) -> None:
 
 
 @pytest.mark.parametrize(("filters", "message"), [
-    ({"bogus": ["1"]}, "invalid filter 'bogus'"),
-    ({"status": ["sleeping"]}, "Unrecognised filter value for status: sleeping"),
+    ({"bogus": ["1"]}, "Invalid filter 'bogus'"),
+    ({"status": ["sleeping"]}, "Invalid filter 'status=sleeping'"),
 ])
 def test_ps_refuses_a_bad_filter_with_no_candidates(filters: dict[str, list[str]], message: str) -> None:
     with pytest.raises(InvalidParameter) as raised:

@@ -89,11 +89,18 @@ def summary(service: ContainerService, container: Container, size: bool = False)
         "NetworkSettings": {"Networks": dict(container.networks)},
         "Mounts": mount_views(container.mounts),
     }
-    if size:
-        row["SizeRw"] = service.size_rw(container)
-        image = service.images.store.get(container.image_id)
-        row["SizeRootFs"] = row["SizeRw"] + (service.images.size(image) if image else 0)
+    if size:  # as Docker's: SizeRw left out when nothing was written
+        row.update(_sizes(service, container))
+        if not row["SizeRw"]:
+            del row["SizeRw"]
     return row
+
+
+def _sizes(service: ContainerService, container: Container) -> dict[str, int]:
+    """``SizeRw`` (the container's own layer) and ``SizeRootFs`` (that and its image)."""
+    written = service.size_rw(container)
+    image = service.images.store.get(container.image_id)
+    return {"SizeRw": written, "SizeRootFs": written + (service.images.size(image) if image else 0)}
 
 
 def inspect(service: ContainerService, container: Container, size: bool = False) -> dict[str, Any]:
@@ -125,5 +132,5 @@ def inspect(service: ContainerService, container: Container, size: bool = False)
         "NetworkSettings": network_settings(container),
     }
     if size:
-        result["SizeRw"] = service.size_rw(container)
+        result.update(_sizes(service, container))
     return result
