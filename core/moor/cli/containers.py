@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from moor.cli.createextra import apply_extra, extra_options, write_cidfile
 from moor.cli.createflags import container_options, create_body
 from moor.cli.main import client_of
 from moor.cli.output import ENGINE_ERROR, act_on_each, fail, print_table, render_format
@@ -66,8 +67,10 @@ def _pull_for_create(client: Client, reference: Any, platform: str) -> None:
         fail(f"Error response from daemon: {err.message}", ENGINE_ERROR)
 
 
-def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missing", platform: str = "") -> str:
-    """``POST /containers/create``, pulling the image first (``--pull always``) or when it is missing."""
+def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missing", platform: str = "",
+            error_code: int = ENGINE_ERROR) -> str:
+    """``POST /containers/create``, pulling the image first (``--pull always``) or when it is missing; a daemon's
+    refusal exits with ``error_code`` (``docker run`` 125, ``docker create`` 1)."""
     if pull not in PULL_POLICIES:
         fail(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"', ENGINE_ERROR)
     params = {"name": name or None, "platform": platform or None}
@@ -78,13 +81,13 @@ def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missin
     except DaemonError as err:
         reference = _missing_image(body["Image"]) if pull == "missing" else None
         if err.status != 404 or "No such image" not in err.message or reference is None:
-            fail(f"Error response from daemon: {err.message}", ENGINE_ERROR)
+            fail(f"Error response from daemon: {err.message}", error_code)
         click.echo(f"Unable to find image '{reference.familiar}' locally", err=True)
         _pull_for_create(client, reference, platform)
         try:
             reply = client.call("POST", "/containers/create", params, body=body)
         except DaemonError as again:
-            fail(f"Error response from daemon: {again.message}", ENGINE_ERROR)
+            fail(f"Error response from daemon: {again.message}", error_code)
     for warning in reply.get("Warnings") or []:
         click.echo(f"WARNING: {warning}", err=True)
     return str(reply["Id"])
@@ -93,11 +96,15 @@ def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missin
 @click.command("create")
 @_pull_options
 @container_options
+@extra_options
 @click.pass_context
 def create(ctx: click.Context, pull: str, platform: str, **options: Any) -> None:
     """Create a new container."""
     body = create_body(options, False, False)
-    click.echo(_create(client_of(ctx), body, options["name"], pull, platform))
+    apply_extra(options, body)
+    container_id = _create(client_of(ctx), body, options["name"], pull, platform, error_code=1)
+    write_cidfile(options, container_id)
+    click.echo(container_id)
 
 
 @click.command("run", context_settings={"allow_interspersed_args": False})
@@ -106,6 +113,7 @@ def create(ctx: click.Context, pull: str, platform: str, **options: Any) -> None
 @click.option("--sig-proxy/--no-sig-proxy", default=True, help="Proxy received signals to the process")
 @_pull_options
 @container_options
+@extra_options
 @click.pass_context
 def run(ctx: click.Context, detach: bool, detach_keys: str, sig_proxy: bool, pull: str, platform: str,
         **options: Any) -> None:
@@ -113,7 +121,9 @@ def run(ctx: click.Context, detach: bool, detach_keys: str, sig_proxy: bool, pul
     client = client_of(ctx)
     attach_stdin = options["interactive"] and not detach
     body = create_body(options, attach_stdin, not detach)
+    apply_extra(options, body)
     container_id = _create(client, body, options["name"], pull, platform)
+    write_cidfile(options, container_id)
     if detach:
         _start(client, container_id)
         click.echo(container_id)

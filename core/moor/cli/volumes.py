@@ -122,6 +122,7 @@ def prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str, ...])
         fail("conflicting options: cannot specify both --all and --filter all=1")
     if all_:
         merged["all"] = ["true"]
+    merged.setdefault("all", ["false"])  # anonymous only, as docker 23+, whatever API version moor speaks
     everything = all_ or any(v.lower() in ("1", "true") for v in merged.get("all", []))
     what = "all local volumes" if everything else "anonymous local volumes"
     if not force and not confirm(f"WARNING! This will remove {what} not used by at least one container."):

@@ -125,8 +125,6 @@ class JsonFileLogDriver:
                 parse_size(value, key)
             if key == "max-file" and (not value.isdigit() or int(value) < 1):
                 raise InvalidParameter("max-file cannot be less than 1")
-        if "max-file" in options and options["max-file"] != "1" and "max-size" not in options:
-            raise InvalidParameter("max-file can only be used with max-size")
         if "compress" in options:
             if options["compress"].lower() not in ("true", "false", "1", "0", "t", "f"):
                 raise InvalidParameter(f"error reading compress log option: invalid value {options['compress']!r}")

@@ -279,6 +279,7 @@ class ContainerService:
         self.networking.check_host_config(host_config)
         host_config.setdefault("Binds", None)
         host_config.setdefault("Privileged", False)
+        host_config["Runtime"] = host_config.get("Runtime") or "runc"  # check_create refused any other
         host_config.setdefault("ShmSize", 64 * 1024 * 1024)
         if not host_config.get("ShmSize"):
             host_config["ShmSize"] = 64 * 1024 * 1024

@@ -279,7 +279,7 @@ class VolumeService:
                 if changed:
                     self._save()  # once for the whole prune
         self.events.publish("volume", "prune", "", {"reclaimed": str(reclaimed)})
-        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+        return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}
 
     # ------------------------------------------------------------------ containers
 

@@ -31,7 +31,11 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/volumes/prune")
     def prune(request: Request) -> Response:
-        return json_response(volumes.prune(parse_filters(request)))
+        # Before API 1.42 (Docker 20.10) prune removes every unused volume, not only anonymous ones, unless
+        # the client says otherwise with the filter ``all`` (moor's CLI does, to act as docker 23+ at any version).
+        filters = parse_filters(request)
+        major, minor = (int(part) for part in request.version.split(".")[:2])
+        return json_response(volumes.prune(filters, all_volumes=(major, minor) < (1, 42) and "all" not in filters))
 
     @router.route("GET", "/volumes/{name}")
     def inspect(request: Request, name: str) -> Response:
