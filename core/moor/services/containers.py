@@ -100,6 +100,8 @@ class ContainerService:
         self._starting: dict[str, int] = {}
         #: IDs of the containers being removed: no start (by hand or by restart policy) may begin
         self._removing: set[str] = set()
+        #: IDs of the containers ``restart`` stops: an ``--rm`` one is not removed by that exit, as in Docker
+        self._restarting: set[str] = set()
 
     # ------------------------------------------------------------------ helpers for other services
 
@@ -455,6 +457,7 @@ class ContainerService:
         container = self.store.find(container_id)
         if container is None or not container.state.Running:
             return
+        auto_remove = container.host_config.get("AutoRemove") and container_id not in self._restarting
         try:
             self.drivers.storage.unmount(key=container.storage_key)
         except MoorError:
@@ -477,7 +480,7 @@ class ContainerService:
         self.events.publish_container(container, "die", exitCode=str(exit_code))
         self._notify()
         self._maybe_restart(container, finished)
-        if container.host_config.get("AutoRemove") and container.id not in self._removing:
+        if auto_remove and container.id not in self._removing:
             try:
                 self.remove(container.id, force=True, volumes=True)
             except MoorError:
@@ -736,7 +739,13 @@ class ContainerService:
     def restart(self, ident: str, timeout: int | None = None) -> Container:
         container = self.get(ident)
         if container.state.Running:
-            self.stop(container.id, timeout)
+            with self.store.lock:
+                self._restarting.add(container.id)
+            try:
+                self.stop(container.id, timeout)
+            finally:
+                with self.store.lock:
+                    self._restarting.discard(container.id)
         self.start(container.id)
         self.events.publish_container(container, "restart")
         return container
