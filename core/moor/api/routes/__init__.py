@@ -18,7 +18,10 @@ from moor.api.routes import (
     events,
     images,
     networks,
+    plugins,
     registry,
+    session,
+    swarm,
     system,
     volumes,
 )
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
 #: in the order their routes are tried (a HEAD route must come before a GET one of the same path)
 ROUTE_MODULES = (system, images, registry, build, containers, commit, networks, volumes, container_resources,
-                 archive, events)
+                 archive, events, swarm, plugins, session)
 
 
 def build_router(engine: Engine) -> Router:

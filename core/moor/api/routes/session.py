@@ -1,0 +1,30 @@
+"""``POST /session`` and ``POST /grpc``: BuildKit's upgraded connections, which moor's classic builder never needs.
+
+moord advertises ``Builder-Version: 1`` in ``/_ping``, so clients build with ``POST /build`` and never ask for a
+session; one that does is answered with a 400 naming why (Docker's words when it asks without an upgrade),
+never ``page not found``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from moor.api.http import Request, Response
+from moor.api.router import Router
+from moor.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from moor.daemon.engine import Engine
+
+
+def build(engine: Engine) -> Router:
+    router = Router()
+
+    def upgraded(request: Request) -> Response:
+        if not request.headers.get("upgrade"):
+            raise InvalidParameter("no upgrade proto in request")
+        raise InvalidParameter("moor does not support BuildKit sessions: its builder is the classic one")
+
+    router.add("POST", "/session", upgraded)
+    router.add("POST", "/grpc", upgraded)
+    return router
