@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-API_VERSION = "1.41"
+API_VERSION = "1.44"
 MIN_API_VERSION = "1.12"
 
 PROJECT = "moor"

@@ -14,12 +14,12 @@ def test_version_shows_client_and_server(daemon: DaemonProcess) -> None:
     result = moor("-H", daemon.host, "version")
     assert result.returncode == 0, result.stderr
     assert "Client:" in result.stdout and "Server: moor Engine" in result.stdout
-    assert "API version:      1.41 (minimum version 1.12)" in result.stdout
+    assert "API version:      1.44 (minimum version 1.12)" in result.stdout
 
 
 def test_moor_host_environment_variable(daemon: DaemonProcess) -> None:
     result = moor("version", "--format", "{{.Server.ApiVersion}}", env={"MOOR_HOST": daemon.host})
-    assert (result.returncode, result.stdout) == (0, "1.41\n")
+    assert (result.returncode, result.stdout) == (0, "1.44\n")
 
 
 def test_info_lists_drivers(daemon: DaemonProcess) -> None:

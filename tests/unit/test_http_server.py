@@ -486,9 +486,9 @@ def test_one_empty_line_before_a_request_is_ignored_more_are_400(server: UnixHTT
 def test_a_huge_api_version_is_too_new_not_a_500(tmp_path: Path) -> None:
     with serving(tmp_path, Application(_single(lambda request: Response(body=b"OK"))), Limits()) as running:
         status, _, body = exchange(running, b"GET /v" + b"9" * 5000 + b".1/x HTTP/1.1\r\n\r\n")
-        assert status == 400 and message(body).endswith("is too new. Maximum supported API version is 1.41")
+        assert status == 400 and message(body).endswith("is too new. Maximum supported API version is 1.44")
         status, _, body = exchange(running, b"GET /v1." + b"0" * 5000 + b"1/x HTTP/1.1\r\n\r\n")
-        assert status == 400 and "is too old" in message(body)
+        assert status == 400 and b"is too old" in body  # plain text, as every error of an API before 1.24
 
 
 def test_a_json_body_in_utf16_is_400(server: UnixHTTPServer) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from moor import API_VERSION, __version__
+from moor.api import versions
 from moor.api.http import Hijack, Request, Response, json_response
 from moor.api.router import Router
 from moor.errors import MoorError
@@ -25,7 +26,11 @@ SERVER_HEADERS = {
 }
 
 
-def error_response(status: int, message: str) -> Response:
+def error_response(status: int, message: str, version: str = API_VERSION) -> Response:
+    """Docker's error answer: ``{"message": ...}``, or the message as plain text for API versions before 1.24."""
+    if not versions.json_errors(version):
+        return Response(status=status, body=message.encode() + b"\n", content_type="text/plain; charset=utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
     return json_response({"message": message}, status=status)
 
 
@@ -43,12 +48,12 @@ class Application:
             handler, path_known = self.router.find(request)
             if handler is None:
                 if path_known:
-                    return error_response(405, "method not allowed")
-                return error_response(404, "page not found")
+                    return error_response(405, "method not allowed", request.version)
+                return error_response(404, "page not found", request.version)
             return handler(request, **request.params)
         except MoorError as err:
             log.debug("%s %s: %s", request.method, request.path, err)
-            return error_response(err.status, err.message)
+            return error_response(err.status, err.message, request.version)
         except Exception as err:  # the API boundary: never a traceback to the client
             log.exception("%s %s failed", request.method, request.path)
-            return error_response(500, f"{type(err).__name__}: {err}")
+            return error_response(500, f"{type(err).__name__}: {err}", request.version)

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from moor import API_VERSION, MIN_API_VERSION
+from moor import API_VERSION
+from moor.api import versions
 from moor.api.http import Hijack, Request, Response
-from moor.errors import InvalidParameter
 
 RouteHandler = Callable[..., "Response | Hijack"]
 _VERSION_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
@@ -37,12 +37,6 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}$")
 
 
-def _version_tuple(text: str) -> tuple[int, int]:
-    """``1.41`` as (1, 41); a number of more than 9 digits counts as 10**9 (int() refuses 4300 digits)."""
-    major, minor = text.split(".")
-    return min(int(major[:10]), 10**9), min(int(minor[:10]), 10**9)
-
-
 class Router:
     """Holds the route table and finds the handler of a request."""
 
@@ -63,23 +57,14 @@ class Router:
         self.routes.extend(other.routes)
 
     def strip_version(self, request: Request) -> None:
-        """Take ``/v1.41`` off the path; refuse versions this daemon does not speak."""
+        """Take ``/v1.41`` off the path; refuse versions this daemon does not speak (:mod:`moor.api.versions`)."""
         match = _VERSION_PREFIX.match(request.path)
         if not match:
             request.version = API_VERSION
             return
-        version = f"{match.group(1)}.{match.group(2)}"
+        request.version = f"{match.group(1)}.{match.group(2)}"  # even when refused: its errors' shape
         request.path = match.group(3)
-        if _version_tuple(version) > _version_tuple(API_VERSION):
-            raise InvalidParameter(
-                f"client version {version} is too new. Maximum supported API version is {API_VERSION}"
-            )
-        if _version_tuple(version) < _version_tuple(MIN_API_VERSION):
-            raise InvalidParameter(
-                f"client version {version} is too old. Minimum supported API version is "
-                f"{MIN_API_VERSION}, please upgrade your client to a newer version"
-            )
-        request.version = version
+        versions.check(request.version)
 
     def find(self, request: Request) -> tuple[RouteHandler | None, bool]:
         """The handler for the request, and whether the path exists under another method."""

@@ -139,6 +139,8 @@ EXEC_CONFIG = Struct("ExecConfig", {
 EXEC_START = Struct("ExecStartCheck", {"Detach": BOOL, "Tty": BOOL, "ConsoleSize": List(Int("uint"), length=2)},
                     go="types.ExecStartCheck")
 
+COPY_CONFIG = Struct("CopyConfig", {"Resource": STRING}, go="types.CopyConfig")  # POST /containers/{id}/copy
+
 IPAM_CONFIG = Struct("IPAMConfig", {"Subnet": STRING, "IPRange": STRING, "Gateway": STRING,
                                     "AuxiliaryAddresses": STRING_MAP}, go="network.IPAMConfig")
 IPAM = Struct("IPAM", {"Driver": STRING, "Options": STRING_MAP, "Config": List(IPAM_CONFIG, go="[]network.IPAMConfig")},

@@ -6,6 +6,8 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
+from moor import API_VERSION
+from moor.api import versions
 from moor.containers.mountpoints import mount_views
 from moor.containers.record import Container
 from moor.timefmt import ZERO_TIME, human_duration, parse_timestamp
@@ -103,7 +105,9 @@ def _sizes(service: ContainerService, container: Container) -> dict[str, int]:
     return {"SizeRw": written, "SizeRootFs": written + (service.images.size(image) if image else 0)}
 
 
-def inspect(service: ContainerService, container: Container, size: bool = False) -> dict[str, Any]:
+def inspect(service: ContainerService, container: Container, size: bool = False,
+            version: str = API_VERSION) -> dict[str, Any]:
+    """A container's inspect document as API ``version`` shows it."""
     state = {k: v for k, v in container.state.__dict__.items() if k != "Health" or v is not None}
     result: dict[str, Any] = {
         "Id": container.id,
@@ -133,4 +137,4 @@ def inspect(service: ContainerService, container: Container, size: bool = False)
     }
     if size:
         result.update(_sizes(service, container))
-    return result
+    return versions.container_inspect(result, version)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from moor import API_VERSION
+from moor.api import versions
 from moor.errors import InvalidParameter
 from moor.images.healthcheck import effective_config
 from moor.timefmt import ZERO_TIME, format_timestamp, parse_timestamp
@@ -44,28 +46,30 @@ def container_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**CONTAINER_CONFIG_DEFAULTS, **config}
 
 
-def summary(service: ImageService, image: ImageRecord) -> dict[str, Any]:
+def summary(service: ImageService, image: ImageRecord, version: str = API_VERSION) -> dict[str, Any]:
+    """A ``/images/json`` row as API ``version`` shows it."""
     tags = service.tags_of(image.id)
     digests = service.digests_of(image.id)
     size = service.size(image)
-    return {
+    return versions.image_summary({
         "Containers": -1,
         "Created": int(created_time(image)),
         "Id": image.id,
         "Labels": (image.config.get("config") or {}).get("Labels") or {},
         "ParentId": image.parent,
-        "RepoDigests": digests or (["<none>@<none>"] if not tags else []),
-        "RepoTags": tags or ([] if digests else ["<none>:<none>"]),  # pulled by digest: no tag, not <none>
+        "RepoDigests": digests,
+        "RepoTags": tags,  # untagged: <none>:<none> before API 1.43 (pulled by digest: no tag, not <none>)
         "SharedSize": -1,
         "Size": size,
-        "VirtualSize": size,
-    }
+    }, version)
 
 
-def inspect(service: ImageService, image: ImageRecord, graph_data: dict[str, str]) -> dict[str, Any]:
+def inspect(service: ImageService, image: ImageRecord, graph_data: dict[str, str],
+            version: str = API_VERSION) -> dict[str, Any]:
+    """An image's inspect document as API ``version`` shows it."""
     config = image.config
     size = service.size(image)
-    return {
+    return versions.image_inspect({
         "Id": image.id,
         "RepoTags": service.tags_of(image.id),
         "RepoDigests": service.digests_of(image.id),
@@ -81,12 +85,11 @@ def inspect(service: ImageService, image: ImageRecord, graph_data: dict[str, str
         **({"Variant": config["variant"]} if config.get("variant") else {}),
         "Os": config.get("os", ""),
         "Size": size,
-        "VirtualSize": size,
         "GraphDriver": {"Data": graph_data, "Name": "overlay"},
         "RootFS": {"Type": "layers", "Layers": image.diff_ids},
         "Metadata": {"LastTagTime": format_timestamp(image.last_tag_time) if image.last_tag_time
                      else ZERO_TIME},
-    }
+    }, version)
 
 
 def history(service: ImageService, image: ImageRecord) -> list[dict[str, Any]]:

@@ -10,10 +10,14 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
+from moor.api import schema, versions
 from moor.api.http import Request, Response
 from moor.api.params import flag_query, path_query
 from moor.api.router import Router
+from moor.api.validate import decode
+from moor.containers import legacycopy
 from moor.containers.archive import STAT_HEADER
+from moor.errors import InvalidParameter
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -46,6 +50,20 @@ def build(engine: Engine) -> Router:
         files.copy_in(ident, path_query(request), request.body_file(), flag_query(request, "noOverwriteDirNonDir"),
                       flag_query(request, "copyUIDGID"))
         return Response(status=200, content_type="")
+
+    @router.route("POST", "/containers/{ident}/copy")
+    def legacy_copy(request: Request, ident: str) -> Response:
+        if not versions.legacy_copy(request.version):
+            return Response(status=404, content_type="")  # gone since API 1.24: Docker's empty 404
+        body = decode(schema.COPY_CONFIG, request.json())
+        if body is None:
+            raise InvalidParameter("got EOF while reading request body")
+        resource = body.get("Resource") or ""
+        if not resource:
+            raise InvalidParameter("Path cannot be empty")
+        stream, stat = files.copy_out(ident, resource)
+        directory = stat.get("name", "") if legacycopy.is_directory(stat) else ""
+        return Response(stream=legacycopy.rebased(stream, str(directory)), content_type=TAR)
 
     @router.route("GET", "/containers/{ident}/export")
     def export(request: Request, ident: str) -> Response:

@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from moor.api import schema
+from moor.api import schema, versions
 from moor.api.http import Hijack, Request, Response, json_response
 from moor.api.params import (
     flag_query,
@@ -35,6 +35,11 @@ MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
 
 
+def stream_type(tty: bool, version: str) -> str:
+    """The Content-Type of a container's output stream: multiplexed (no TTY) says so from API 1.42 on."""
+    return MULTIPLEXED_STREAM if not tty and versions.logs_multiplexed_type(version) else RAW_STREAM
+
+
 def build(engine: Engine) -> Router:
     router = Router()
     containers = engine.containers
@@ -42,7 +47,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/create")
     def create(request: Request) -> Response:
-        body = decode(schema.CONTAINER_CREATE, request.json(required=True))
+        body = versions.container_create(decode(schema.CONTAINER_CREATE, request.json(required=True)),
+                                         request.version)
         platform_query(request)  # checked as Docker checks it; a container runs on the host's platform
         container = containers.create(body, name=request.arg("name"))
         return json_response({"Id": container.id, "Warnings": create_warnings(container)}, status=201)
@@ -55,10 +61,15 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/containers/{ident}/json")
     def inspect(request: Request, ident: str) -> Response:
-        return json_response(views.inspect(containers, containers.get(ident), flag_query(request, "size")))
+        return json_response(views.inspect(containers, containers.get(ident), flag_query(request, "size"),
+                                           request.version))
 
     @router.route("POST", "/containers/{ident}/start")
     def start(request: Request, ident: str) -> Response:
+        if not versions.start_body_allowed(request.version) and (
+                (request.body.length is None and not request.body.done) or (request.body.length or 0) > 7):
+            raise InvalidParameter("starting container with non-empty request body was deprecated since API v1.22 "
+                                   "and removed in v1.24")
         containers.start(ident)
         return Response(status=204, content_type="")
 
@@ -128,7 +139,7 @@ def build(engine: Engine) -> Router:
             "since": time_arg(request.arg("since")), "until": time_arg(request.arg("until")),
         }
         chunks = io.log_chunks(container, options)
-        content_type = RAW_STREAM if container.tty else MULTIPLEXED_STREAM
+        content_type = stream_type(container.tty, request.version)
         return Response(stream=chunks, content_type=content_type)
 
     @router.route("POST", "/containers/{ident}/attach")
@@ -149,12 +160,12 @@ def build(engine: Engine) -> Router:
                 message = f"{err}\r\n".encode()
                 sock.sendall(message if container.tty else frame("stderr", message))
 
-        content_type = RAW_STREAM if container.tty else MULTIPLEXED_STREAM
+        content_type = stream_type(container.tty, request.version)
         return Hijack(run=run, status=101 if upgrade else 200, content_type=content_type)
 
     @router.route("POST", "/containers/{ident}/exec")
     def exec_create(request: Request, ident: str) -> Response:
-        body = decode(schema.EXEC_CONFIG, request.json()) or {}
+        body = versions.exec_create(decode(schema.EXEC_CONFIG, request.json()) or {}, request.version)
         check_process(body)
         if body.get("DetachKeys"):
             parse_detach_keys(body["DetachKeys"])
@@ -179,7 +190,7 @@ def build(engine: Engine) -> Router:
                 message = f"{err}\r\n".encode()
                 sock.sendall(message if use_tty else frame("stderr", message))
 
-        content_type = RAW_STREAM if use_tty else MULTIPLEXED_STREAM
+        content_type = stream_type(bool(use_tty), request.version)
         return Hijack(run=run, status=101 if upgrade else 200, content_type=content_type)
 
     @router.route("GET", "/exec/{exec_id}/json")

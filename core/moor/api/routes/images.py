@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from moor.api import versions
 from moor.api.http import Request, Response, json_response
 from moor.api.params import flag_query, parse_filters
 from moor.api.router import Router
+from moor.api.streaming import encode_message, error_message
 from moor.images import views
+from moor.images.archive_spool import NotATarArchive
 from moor.services.disk_usage import disk_usage
 from moor.services.image_transfer import stream_lines
 from moor.services.images import reference_matches_any
@@ -28,7 +31,7 @@ def build(engine: Engine) -> Router:
         if request.arg("filter"):
             filters.setdefault("reference", []).append(request.arg("filter"))
         found = images.list(all_images=flag_query(request, "all"), filters=filters)
-        rows = [views.summary(images, image) for image in found]
+        rows = [views.summary(images, image, request.version) for image in found]
         patterns = filters.get("reference")
         if patterns:  # like Docker, show only the names that matched
             for row in rows:
@@ -42,7 +45,10 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/images/load")
     def load(request: Request) -> Response:
-        messages = transfer.load(request.body_file())
+        try:
+            messages = transfer.load(request.body_file())
+        except NotATarArchive as err:  # Docker 20.10 answers 200 and streams this one as the last message
+            return Response(body=encode_message(error_message(err)), content_type="application/json")
         return Response(body=b"".join(stream_lines(messages)), content_type="application/json")
 
     @router.route("POST", "/images/prune")
@@ -52,7 +58,7 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/images/{name:path}/json")
     def inspect(request: Request, name: str) -> Response:
-        return json_response(views.inspect(images, images.resolve(name), {}))
+        return json_response(views.inspect(images, images.resolve(name), {}, request.version))
 
     @router.route("GET", "/images/{name:path}/history")
     def history(request: Request, name: str) -> Response:
@@ -74,6 +80,7 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/system/df")
     def system_disk_usage(request: Request) -> Response:
-        return json_response(disk_usage(images, engine.volumes, engine.build_cache))
+        return json_response(versions.disk_usage(disk_usage(images, engine.volumes, engine.build_cache),
+                                                     request.version))
 
     return router

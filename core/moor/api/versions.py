@@ -1,0 +1,205 @@
+"""Engine API versions: the range moord speaks and what changes with the ``/vX.Y/`` a client asks for.
+
+moord serves API ``MIN_API_VERSION`` (1.12, as Docker 20.10) to ``API_VERSION`` (1.44); an unversioned
+request gets the newest. The services know nothing of versions: the routes hand the requested version to
+the views and to the request adapters below, which apply Docker's version gates at the edge.
+
+:data:`GATES` is the table of every version-dependent change moord makes (each with the version it came
+in, where it applies and what it does); the functions below implement them, one per shape.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from moor import API_VERSION, MIN_API_VERSION
+from moor.errors import InvalidParameter
+
+#: Requests of an older version get errors as plain text, not ``{"message": ...}`` (Docker 20.10).
+JSON_ERRORS = "1.24"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One version-dependent change: from ``since`` on, ``where`` behaves as ``what`` says."""
+
+    since: str
+    where: str
+    what: str
+
+
+GATES: tuple[Gate, ...] = (
+    Gate("1.24", "errors", "a JSON {\"message\"} body; older versions get the message as text/plain"),
+    Gate("1.24", "POST /containers/{id}/copy", "gone (404 with no body); older versions get a tar of the path"),
+    Gate("1.24", "POST /containers/{id}/start", "a JSON body (the old HostConfig) is refused"),
+    Gate("1.20", "GET /containers/{id}/json", "Mounts, not Volumes and VolumesRW; Config without the "
+                                              "HostConfig's Memory, MemorySwap, CpuShares, Cpuset"),
+    Gate("1.21", "GET /containers/{id}/json", "NetworkSettings.Networks; Config without ExposedPorts (when none), "
+                                              "MacAddress, VolumeDriver"),
+    Gate("1.42", "POST /containers/create", "Mounts' BindOptions.CreateMountpoint and HostConfig.ConsoleSize "
+                                            "are read (older versions: dropped)"),
+    Gate("1.42", "POST /containers/{id}/exec", "ConsoleSize is honoured"),
+    Gate("1.42", "GET /containers/{id}/json", "HostConfig.KernelMemory and KernelMemoryTCP left out when 0"),
+    Gate("1.42", "GET /system/df", "no BuilderSize; build cache records have Parents, not Parent"),
+    Gate("1.42", "POST /volumes/prune", "only anonymous volumes unless filter all=true (older: all)"),
+    Gate("1.42", "GET /containers/{id}/logs", "Content-Type application/vnd.docker.multiplexed-stream "
+                                              "without a TTY (older: raw-stream)"),
+    Gate("1.43", "POST /containers/create", "HostConfig.Annotations kept"),
+    Gate("1.43", "GET /images/json", "an untagged image has [] RepoTags/RepoDigests, not <none>:<none>"),
+    Gate("1.44", "GET /images/json, /images/{name}/json, /system/df", "no VirtualSize"),
+    Gate("1.44", "POST /containers/create", "Healthcheck.StartInterval kept; several EndpointsConfig networks "
+                                            "(older: refused); an endpoint's MacAddress (older: dropped); "
+                                            "BindOptions.ReadOnlyForceRecursive (older: refused)"),
+)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a shape to read and change without checks)."""
+    return value if isinstance(value, dict) else {}
+
+
+def parse(version: str) -> tuple[int, int]:
+    """``1.41`` as (1, 41); a number of more than 9 digits counts as 10**9 (int() refuses 4300 digits)."""
+    major, _, minor = version.partition(".")
+    try:
+        return min(int(major[:10]), 10**9), min(int(minor[:10] or "0"), 10**9)
+    except ValueError:
+        return parse(API_VERSION)
+
+
+def at_least(version: str, since: str) -> bool:
+    """Whether a request of API ``version`` gets what came in ``since``."""
+    return parse(version) >= parse(since)
+
+
+def check(version: str) -> None:
+    """Refuse a version this daemon does not speak, with Docker's words."""
+    if parse(version) > parse(API_VERSION):
+        raise InvalidParameter(f"client version {version} is too new. Maximum supported API version is {API_VERSION}")
+    if parse(version) < parse(MIN_API_VERSION):
+        raise InvalidParameter(f"client version {version} is too old. Minimum supported API version is "
+                               f"{MIN_API_VERSION}, please upgrade your client to a newer version")
+
+
+def json_errors(version: str) -> bool:
+    """Whether an error goes to this version's client as ``{"message": ...}`` (else as plain text)."""
+    return at_least(version, JSON_ERRORS)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def image_summary(row: dict[str, Any], version: str) -> dict[str, Any]:
+    """A ``/images/json`` row (made in the newest shape) as ``version`` shows it."""
+    if not at_least(version, "1.43") and not row.get("RepoTags") and not row.get("RepoDigests"):
+        row["RepoTags"], row["RepoDigests"] = ["<none>:<none>"], ["<none>@<none>"]
+    if not at_least(version, "1.44"):
+        row["VirtualSize"] = row.get("Size", 0)
+    return row
+
+
+def image_inspect(doc: dict[str, Any], version: str) -> dict[str, Any]:
+    """An image's inspect document as ``version`` shows it."""
+    if not at_least(version, "1.44"):
+        doc["VirtualSize"] = doc.get("Size", 0)
+    return doc
+
+
+def container_inspect(doc: dict[str, Any], version: str) -> dict[str, Any]:
+    """A container's inspect document as ``version`` shows it."""
+    host_config = doc.get("HostConfig")
+    if not at_least(version, "1.21"):
+        _legacy_container_inspect(doc, version)
+    if at_least(version, "1.42") and isinstance(host_config, dict):
+        for name in ("KernelMemory", "KernelMemoryTCP"):
+            if not host_config.get(name):
+                host_config.pop(name, None)
+    return doc
+
+
+def _legacy_container_inspect(doc: dict[str, Any], version: str) -> None:
+    """The inspect shapes of API 1.20 and older (Docker's v1p20 and v1p19 types)."""
+    config = _object(doc.get("Config"))
+    host_config = _object(doc.get("HostConfig"))
+    settings = doc.get("NetworkSettings")
+    if isinstance(settings, dict):
+        settings.pop("Networks", None)
+    config.setdefault("ExposedPorts", None)
+    config.setdefault("MacAddress", "")
+    config["VolumeDriver"] = host_config.get("VolumeDriver", "")
+    if at_least(version, "1.20"):
+        return
+    mounts = doc.pop("Mounts", None) or []
+    doc["Volumes"] = {m.get("Destination"): m.get("Source") for m in mounts if isinstance(m, dict)}
+    doc["VolumesRW"] = {m.get("Destination"): bool(m.get("RW")) for m in mounts if isinstance(m, dict)}
+    for name in ("Memory", "MemorySwap", "CpuShares"):
+        config[name] = host_config.get(name) or 0
+    config["Cpuset"] = host_config.get("CpusetCpus") or ""
+
+
+def disk_usage(doc: dict[str, Any], version: str) -> dict[str, Any]:
+    """``/system/df``'s answer as ``version`` shows it."""
+    for row in doc.get("Images") or []:
+        image_summary(row, version)
+    if at_least(version, "1.42"):
+        doc.pop("BuilderSize", None)
+        for record in doc.get("BuildCache") or []:
+            parent = record.pop("Parent", "")
+            record.setdefault("Parents", [parent] if parent else None)
+    return doc
+
+
+def logs_multiplexed_type(version: str) -> bool:
+    """Whether a multiplexed (no TTY) stream says so in its Content-Type (else ``raw-stream``)."""
+    return at_least(version, "1.42")
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def container_create(body: dict[str, Any], version: str) -> dict[str, Any]:
+    """A decoded ``/containers/create`` body as the newest API reads it: what ``version`` does not know
+    is dropped, what it refuses is refused (Docker's words)."""
+    if at_least(version, "1.44"):
+        return body
+    body = copy.deepcopy(body)
+    host_config = _object(body.get("HostConfig"))
+    endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+    if len(endpoints) > 1:
+        raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(sorted(endpoints))}")
+    for settings in endpoints.values():
+        if isinstance(settings, dict):
+            settings.pop("MacAddress", None)  # the container-wide Config.MacAddress is the old way
+    if isinstance(body.get("Healthcheck"), dict):
+        body["Healthcheck"].pop("StartInterval", None)
+    for mount in host_config.get("Mounts") or []:
+        options = mount.get("BindOptions") if isinstance(mount, dict) else None
+        if isinstance(options, dict):
+            if options.get("ReadOnlyForceRecursive"):
+                raise InvalidParameter("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer")
+            if not at_least(version, "1.42"):
+                options.pop("CreateMountpoint", None)
+    if not at_least(version, "1.43"):
+        host_config.pop("Annotations", None)
+    if not at_least(version, "1.42"):
+        host_config.pop("ConsoleSize", None)
+    return body
+
+
+def exec_create(body: dict[str, Any], version: str) -> dict[str, Any]:
+    """A decoded ``/containers/{id}/exec`` body: ``ConsoleSize`` only from 1.42 on."""
+    if not at_least(version, "1.42") and "ConsoleSize" in body:
+        body = {key: value for key, value in body.items() if key != "ConsoleSize"}
+    return body
+
+
+def start_body_allowed(version: str) -> bool:
+    """Whether ``/containers/{id}/start`` of this version may carry a body (the HostConfig of API < 1.24)."""
+    return not at_least(version, "1.24")
+
+
+def legacy_copy(version: str) -> bool:
+    """Whether ``POST /containers/{id}/copy`` is served (API < 1.24)."""
+    return not at_least(version, "1.24")

@@ -1,0 +1,237 @@
+"""API versions against a real moord: docker CLI 28 (at 1.44 and pinned to 1.41), docker CLI 20.10, docker-py,
+and the shapes per ``/vX.Y/`` prefix. Each expectation was read off a private dockerd 20.10 (old versions) or
+Docker's API history (1.42-1.44) first."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import socket
+import subprocess
+import tarfile
+from typing import Any
+
+import docker
+import pytest
+
+from e2e.containerhelpers import docker_env, moor, moord, ok  # noqa: F401 - fixture
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+DOCKER_28 = "/usr/local/bin/docker"
+DOCKER_20 = "/usr/bin/docker"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=60)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(60)
+        self.sock.connect(self.path)
+
+
+def call(daemon: DaemonProcess, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+    connection = _UnixConnection(daemon.host.removeprefix("unix://"))
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        connection.request(method, path, body=data, headers=headers)
+        answer = connection.getresponse()
+        return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read()
+    finally:
+        connection.close()
+
+
+def cli(binary: str, daemon: DaemonProcess, *args: str, version: str = "") -> subprocess.CompletedProcess[str]:
+    if not os.path.exists(binary):
+        pytest.skip(f"{binary} is not installed")
+    env = docker_env(daemon)
+    env.pop("DOCKER_API_VERSION", None)
+    if version:
+        env["DOCKER_API_VERSION"] = version
+    return subprocess.run([binary, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_version_advertises_1_44_and_min_1_12(moord: DaemonProcess) -> None:
+    status, headers, body = call(moord, "GET", "/version")
+    answer = json.loads(body)
+    assert (status, answer["ApiVersion"], answer["MinAPIVersion"]) == (200, "1.44", "1.12")
+    assert headers["api-version"] == "1.44"
+    status, headers, body = call(moord, "GET", "/v1.41/version")
+    assert status == 200 and headers["api-version"] == "1.44"  # Docker: the header is always the daemon's max
+
+
+def test_out_of_range_versions(moord: DaemonProcess) -> None:
+    status, _, body = call(moord, "GET", "/v1.99/version")
+    assert (status, json.loads(body)) == (
+        400, {"message": "client version 1.99 is too new. Maximum supported API version is 1.44"})
+    status, headers, body = call(moord, "GET", "/v1.11/version")
+    assert (status, headers["content-type"]) == (400, "text/plain; charset=utf-8")
+    assert body == (b"client version 1.11 is too old. Minimum supported API version is 1.12, please upgrade your "
+                    b"client to a newer version\n")
+
+
+def test_errors_are_plain_text_before_1_24(moord: DaemonProcess) -> None:
+    status, headers, body = call(moord, "GET", "/v1.23/containers/nope/json")
+    assert (status, headers["content-type"], body) == (404, "text/plain; charset=utf-8", b"No such container: nope\n")
+    status, headers, body = call(moord, "GET", "/v1.24/containers/nope/json")
+    assert (status, headers["content-type"]) == (404, "application/json")
+    assert json.loads(body) == {"message": "No such container: nope"}
+
+
+def test_docker_cli_28_at_1_44_and_pinned_to_1_41(moord: DaemonProcess) -> None:
+    for version in ("", "1.41"):
+        result = cli(DOCKER_28, moord, "version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}",
+                     version=version)
+        assert result.returncode == 0, result.stderr
+        server, client = result.stdout.split()
+        assert (server, client) == ("1.44", version or "1.44")
+        name = f"apiv{version.replace('.', '') or 'new'}"
+        result = cli(DOCKER_28, moord, "run", "--name", name, "busybox", "echo", "hi", version=version)
+        assert (result.returncode, result.stdout) == (0, "hi\n"), result.stderr
+        result = cli(DOCKER_28, moord, "ps", "-a", "--filter", f"name={name}", "--format", "{{.Names}} {{.Status}}",
+                     version=version)
+        assert result.returncode == 0 and result.stdout.startswith(f"{name} Exited (0)"), result.stderr
+        result = cli(DOCKER_28, moord, "logs", name, version=version)
+        assert (result.returncode, result.stdout) == (0, "hi\n"), result.stderr
+        result = cli(DOCKER_28, moord, "images", "--format", "{{.Repository}}:{{.Tag}}", version=version)
+        assert result.returncode == 0 and "busybox:latest" in result.stdout.split(), result.stderr
+        result = cli(DOCKER_28, moord, "inspect", "-f", "{{.Name}}", name, version=version)
+        assert (result.returncode, result.stdout) == (0, f"/{name}\n"), result.stderr
+        result = cli(DOCKER_28, moord, "rm", name, version=version)
+        assert result.returncode == 0, result.stderr
+
+
+def test_docker_cli_20_10(moord: DaemonProcess) -> None:
+    result = cli(DOCKER_20, moord, "version", "--format", "{{.Server.APIVersion}} {{.Client.APIVersion}}")
+    assert (result.returncode, result.stdout) == (0, "1.44 1.41\n"), result.stderr
+    result = cli(DOCKER_20, moord, "run", "--rm", "busybox", "echo", "hi")
+    assert (result.returncode, result.stdout) == (0, "hi\n"), result.stderr
+    result = cli(DOCKER_20, moord, "images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert result.returncode == 0 and "busybox:latest" in result.stdout.split(), result.stderr
+
+
+def test_docker_py_auto_and_1_41(moord: DaemonProcess) -> None:
+    for version in ("auto", "1.41"):
+        client = docker.DockerClient(base_url=moord.host, version=version, timeout=60)
+        try:
+            assert client.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
+            assert any("busybox:latest" in image.tags for image in client.images.list())
+        finally:
+            client.close()
+
+
+def test_image_shapes_by_version(moord: DaemonProcess) -> None:
+    ok(moor(moord, "tag", "busybox", "apiv:untag"))
+    image_id = json.loads(call(moord, "GET", "/images/busybox/json")[2])["Id"]
+    try:
+        for version, virtual in (("1.44", False), ("1.43", True), ("1.41", True)):
+            image = json.loads(call(moord, "GET", f"/v{version}/images/busybox/json")[2])
+            assert ("VirtualSize" in image) is virtual and "ContainerConfig" in image  # Container*: until 1.45
+            rows = json.loads(call(moord, "GET", f"/v{version}/images/json")[2])
+            assert all(("VirtualSize" in row) is virtual for row in rows)
+            df = json.loads(call(moord, "GET", f"/v{version}/system/df")[2])
+            assert all(("VirtualSize" in row) is virtual for row in df["Images"])
+            assert ("BuilderSize" in df) is (version == "1.41")
+        assert "VirtualSize" not in json.loads(call(moord, "GET", "/images/busybox/json")[2])  # unversioned: newest
+    finally:
+        moor(moord, "rmi", "apiv:untag")
+    assert image_id
+
+
+def test_untagged_images_by_version(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "create", "busybox", "true")).strip()
+    image = ok(moor(moord, "commit", container)).strip()
+    try:
+        rows = {row["Id"]: row for row in json.loads(call(moord, "GET", "/v1.44/images/json")[2])}
+        assert (rows[image]["RepoTags"], rows[image]["RepoDigests"]) == ([], [])
+        rows = {row["Id"]: row for row in json.loads(call(moord, "GET", "/v1.42/images/json")[2])}
+        assert (rows[image]["RepoTags"], rows[image]["RepoDigests"]) == (["<none>:<none>"], ["<none>@<none>"])
+    finally:
+        moor(moord, "rm", container)
+        moor(moord, "rmi", image)
+
+
+def test_container_shapes_by_version(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "create", "-v", "/data", "busybox", "true")).strip()
+    try:
+        new = json.loads(call(moord, "GET", f"/v1.44/containers/{container}/json")[2])
+        assert "KernelMemory" not in new["HostConfig"] and "Networks" in new["NetworkSettings"]
+        assert json.loads(call(moord, "GET", f"/v1.41/containers/{container}/json")[2])["HostConfig"][
+            "KernelMemory"] == 0
+        v120 = json.loads(call(moord, "GET", f"/v1.20/containers/{container}/json")[2])
+        assert "Networks" not in v120["NetworkSettings"] and v120["Config"]["VolumeDriver"] == ""
+        v119 = json.loads(call(moord, "GET", f"/v1.19/containers/{container}/json")[2])
+        assert "Mounts" not in v119 and list(v119["Volumes"]) == ["/data"] and v119["VolumesRW"] == {"/data": True}
+        assert v119["Config"]["Memory"] == 0 and v119["Config"]["Cpuset"] == ""
+    finally:
+        moor(moord, "rm", "-v", container)
+
+
+def test_create_gates(moord: DaemonProcess) -> None:
+    ok(moor(moord, "network", "create", "apivn1"))
+    ok(moor(moord, "network", "create", "apivn2"))
+    body = {"Image": "busybox", "Cmd": ["true"],
+            "NetworkingConfig": {"EndpointsConfig": {"apivn2": {}, "apivn1": {}}}}
+    try:
+        status, _, answer = call(moord, "POST", "/v1.41/containers/create", body)
+        assert (status, json.loads(answer)) == (
+            400, {"message": "Container cannot be connected to network endpoints: apivn1, apivn2"})
+        status, _, answer = call(moord, "POST", "/v1.44/containers/create", body)
+        assert status == 201, answer
+        moor(moord, "rm", json.loads(answer)["Id"])
+    finally:
+        moor(moord, "network", "rm", "apivn1", "apivn2")
+
+
+def test_start_with_a_body_is_refused_from_1_24(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "create", "busybox", "true")).strip()
+    try:
+        status, _, answer = call(moord, "POST", f"/v1.24/containers/{container}/start", {"Privileged": False})
+        assert (status, json.loads(answer)["message"]) == (400, "starting container with non-empty request body "
+                                                                "was deprecated since API v1.22 and removed in v1.24")
+        assert call(moord, "POST", f"/v1.44/containers/{container}/start")[0] == 204
+    finally:
+        moor(moord, "rm", "-f", container)
+
+
+def test_logs_content_type_by_version(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "run", "-d", "busybox", "echo", "hi")).strip()
+    try:
+        ok(moor(moord, "wait", container))
+        _, headers, _ = call(moord, "GET", f"/v1.44/containers/{container}/logs?stdout=1")
+        assert headers["content-type"] == "application/vnd.docker.multiplexed-stream"
+        _, headers, _ = call(moord, "GET", f"/v1.41/containers/{container}/logs?stdout=1")
+        assert headers["content-type"] == "application/vnd.docker.raw-stream"
+    finally:
+        moor(moord, "rm", "-f", container)
+
+
+def test_legacy_copy_before_1_24(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "run", "-d", "busybox", "sleep", "60")).strip()
+    try:
+        status, headers, body = call(moord, "POST", f"/v1.23/containers/{container}/copy",
+                                     {"Resource": "/etc/hostname"})
+        assert (status, headers["content-type"]) == (200, "application/x-tar")
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            assert tar.getnames() == ["hostname"]
+        status, _, body = call(moord, "POST", f"/v1.23/containers/{container}/copy", {"Resource": "/etc"})
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            assert status == 200 and {"hostname", "hosts", "passwd"} <= set(tar.getnames())
+            assert not any(name.startswith("etc") for name in tar.getnames())
+        status, _, body = call(moord, "POST", f"/v1.23/containers/{container}/copy", {"Resource": ""})
+        assert (status, body) == (400, b"Path cannot be empty\n")
+        status, _, body = call(moord, "POST", f"/v1.23/containers/{container}/copy", {"Resource": "/nope"})
+        assert status == 404 and body.startswith(b"Could not find the file /nope in container")
+        status, _, body = call(moord, "POST", "/v1.23/containers/nope/copy", {"Resource": "/etc"})
+        assert (status, body) == (404, b"No such container: nope\n")
+        assert call(moord, "POST", f"/v1.24/containers/{container}/copy", {"Resource": "/etc"})[:3:2] == (404, b"")
+        assert call(moord, "POST", f"/containers/{container}/copy", {"Resource": "/etc"})[:3:2] == (404, b"")
+    finally:
+        moor(moord, "rm", "-f", container)
