@@ -5,9 +5,16 @@ Each expectation was checked against a private dockerd 20.10 doing the same.
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import json
+import os
+import secrets
+
 import pytest
 
 from e2e.containerhelpers import inspect, moor, moord, ok, wait_for  # noqa: F401 - fixture
+from moor.client import DaemonError
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -21,3 +28,53 @@ def test_restart_of_an_rm_container_keeps_it(moord: DaemonProcess) -> None:
     assert again["Running"] and again["Pid"] != first
     ok(moor(moord, "stop", "-t", "0", "keepme"))  # a later stop removes it, as Docker's
     assert wait_for(lambda: ok(moor(moord, "ps", "-aq", "--filter", "name=keepme")) == "")
+
+
+def test_oom_score_adj_is_applied(moord: DaemonProcess) -> None:
+    assert ok(moor(moord, "run", "--rm", "--oom-score-adj", "500", "busybox", "cat",
+                   "/proc/self/oom_score_adj")).strip() == "500"
+
+
+def test_cgroup_parent_is_applied(moord: DaemonProcess) -> None:
+    parent = "moortest-" + secrets.token_hex(4)
+    try:
+        for given in ("/" + parent, parent):
+            cid = ok(moor(moord, "run", "-d", "--cgroup-parent", given, "busybox", "sleep", "300")).strip()
+            try:
+                text = ok(moor(moord, "exec", cid, "cat", "/proc/self/cgroup"))
+                assert f"/{parent}/{cid}" in text, text
+                assert inspect(moord, cid)["HostConfig"]["CgroupParent"] == given
+            finally:
+                moor(moord, "rm", "-f", cid)
+    finally:
+        for directory in glob.glob(f"/sys/fs/cgroup/{parent}") + glob.glob(f"/sys/fs/cgroup/*/{parent}"):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+
+
+def test_device_cgroup_rule_is_applied(moord: DaemonProcess) -> None:
+    script = "mknod /tmp/d c 42 1 && echo x > /tmp/d"
+    denied = moor(moord, "run", "--rm", "busybox", "sh", "-c", script)
+    assert "Operation not permitted" in denied.stderr
+    allowed = moor(moord, "run", "--rm", "--device-cgroup-rule", "c 42:* rmw", "busybox", "sh", "-c", script)
+    assert "No such device or address" in allowed.stderr  # the cgroup let it through to the (absent) driver
+    cid = ok(moor(moord, "run", "-d", "--device-cgroup-rule", "c 42:* rmw", "busybox", "sleep", "300")).strip()
+    try:
+        with open(os.path.join(moord.exec_root, "containers", cid, "bundle", "config.json")) as handle:
+            devices = json.load(handle)["linux"]["resources"]["devices"]
+        assert {"allow": True, "type": "c", "major": 42, "minor": -1, "access": "rmw"} in devices
+    finally:
+        moor(moord, "rm", "-f", cid)
+
+
+def test_bad_device_cgroup_rule_refused_at_start(moord: DaemonProcess) -> None:
+    client = moord.client()
+    created = client.call("POST", "/containers/create", body={"Image": "busybox", "Cmd": ["true"],
+                                                              "HostConfig": {"DeviceCgroupRules": ["bogus"]}})
+    try:
+        with pytest.raises(DaemonError) as raised:
+            client.call("POST", f"/containers/{created['Id']}/start")
+        assert (raised.value.status, raised.value.message) == (400, "invalid device cgroup rule format: 'bogus'")
+        assert inspect(moord, created["Id"])["State"]["Status"] == "created"
+    finally:
+        moor(moord, "rm", "-f", created["Id"])

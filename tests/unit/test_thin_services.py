@@ -178,9 +178,9 @@ def test_list_containers_filters_sorts_and_limits(engine: Engine) -> None:
     assert [c.id for c in engine.containers.list_containers(False, {"status": ["created"]})] == [second.id, first.id]
     assert [c.id for c in engine.containers.list_containers(True, {"since": ["first"]})] == [second.id]
     assert [c.id for c in engine.containers.list_containers(True, {"ancestor": ["busybox"]}, limit=1)] == [second.id]
-    with pytest.raises(InvalidParameter, match="^invalid filter 'colour'$"):
+    with pytest.raises(InvalidParameter, match="^Invalid filter 'colour'$"):
         engine.containers.list_containers(True, {"colour": ["red"]})
-    with pytest.raises(InvalidParameter, match="^Unrecognised filter value for status: asleep$"):
+    with pytest.raises(InvalidParameter, match="^Invalid filter 'status=asleep'$"):
         engine.containers.list_containers(True, {"status": ["asleep"]})
 
 

@@ -20,6 +20,7 @@ This module imports only the standard library and :mod:`moor.mountinfo`: the mon
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,18 @@ def cgroup_paths(pid: int) -> CgroupPaths:
     with open(f"/proc/{pid}/cgroup") as handle:
         text = handle.read()
     return parse_proc_cgroup(text, _read_text("/proc/self/mountinfo") or "", unified_host())
+
+
+def container_cgroups_path(container_id: str, parent: str = "") -> str:
+    """The OCI ``cgroupsPath`` of a container: ``/moor/<id>``, or ``<parent>/<id>`` for ``--cgroup-parent``.
+
+    As Docker's cgroupfs driver: the parent is joined with the ID (``/mytest`` and ``mytest`` both give
+    ``/mytest/<id>`` on this host's hierarchies). Unlike Docker, a relative parent is rooted at the
+    hierarchy's root, so ``../..`` cannot climb out of it.
+    """
+    if not parent:
+        return f"/moor/{container_id}"
+    return posixpath.join(posixpath.normpath("/" + parent.strip().lstrip("/")), container_id)
 
 
 def cgroup_paths_for(cgroups_path: str) -> CgroupPaths:

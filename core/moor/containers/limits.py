@@ -13,6 +13,7 @@ The HostConfig fields (Docker's names and units) and what they become in the OCI
     CpusetCpus/Mems     cpu.cpus, cpu.mems       "0-2,4"
     PidsLimit           pids.limit               0, negative or null: unlimited
     BlkioWeight         blockIO.weight           10-1000
+    DeviceCgroupRules   devices                  "c 42:* rmw": allowed after the default rules
 
 Docker's rules kept here: the daemon refuses what :func:`validate_resources` refuses, with the same
 messages; at create, an unset ``MemorySwap`` with a memory limit becomes twice the memory
@@ -338,7 +339,7 @@ def pids_limit(value: Any) -> int | None:
 
 
 def oci_resources(host_config: dict[str, Any], v1_memory: bool | None = None) -> dict[str, Any]:
-    """The OCI ``linux.resources`` (without device rules) for a HostConfig, as Docker builds them."""
+    """The OCI ``linux.resources`` for a HostConfig, as Docker builds them (its device rules: the user's only)."""
     memory: dict[str, Any] = {}
     if _int(host_config, "Memory") > 0:
         memory["limit"] = _int(host_config, "Memory")
@@ -380,7 +381,29 @@ def oci_resources(host_config: dict[str, Any], v1_memory: bool | None = None) ->
         result["pids"] = {"limit": limit}
     if _int(host_config, "BlkioWeight") > 0:
         result["blockIO"] = {"weight": _int(host_config, "BlkioWeight")}
+    rules = device_cgroup_rules(host_config.get("DeviceCgroupRules"))
+    if rules:
+        result["devices"] = rules
     return result
+
+
+_DEVICE_RULE = re.compile(r"([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})")
+
+
+def device_cgroup_rules(rules: list[str] | None) -> list[dict[str, Any]]:
+    """``--device-cgroup-rule`` (``c 42:* rmw``) as OCI devices-cgroup allow rules, ``*`` as -1 (Docker's).
+
+    Raises :class:`InvalidParameter` in Docker's words for a rule that is not ``TYPE MAJOR:MINOR ACCESS``.
+    """
+    found = []
+    for rule in rules or []:
+        match = _DEVICE_RULE.fullmatch(str(rule))
+        if match is None:
+            raise InvalidParameter(f"invalid device cgroup rule format: '{rule}'")
+        kind, major, minor, access = match.groups()
+        found.append({"allow": True, "type": kind, "major": -1 if major == "*" else int(major),
+                      "minor": -1 if minor == "*" else int(minor), "access": access})
+    return found
 
 
 # --------------------------------------------------------------------------- update

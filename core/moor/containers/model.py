@@ -42,6 +42,7 @@ class RuntimeSpecInput:
     mounts: list[dict[str, Any]] = field(default_factory=list)  # extra OCI mounts (volumes, binds, tmpfs)
     ulimits: list[dict[str, Any]] = field(default_factory=list)  # [{"Name": "nofile", "Soft": 1, "Hard": 2}]
     cgroups_path: str = ""  # e.g. "/moor/<id>"
+    oom_score_adj: int = 0  # the process's /proc/<pid>/oom_score_adj (--oom-score-adj)
     resources: dict[str, Any] = field(default_factory=dict)  # OCI linux.resources
     sysctls: dict[str, str] = field(default_factory=dict)
     masked_paths: list[str] | None = None  # None: Docker's defaults

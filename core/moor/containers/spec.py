@@ -8,7 +8,7 @@ What it produces, and where it knowingly differs from Docker:
   (:func:`default_env`); capabilities are Docker's 14 defaults tweaked by ``cap_add``/``cap_drop``.
   As in Docker 20.10.14 and later (CVE-2022-24769), the inheritable set stays empty, and a non-root
   user gets only the bounding set. No rlimits unless ``ulimits`` asks (the process inherits
-  runc's); ``noNewPrivileges`` false; ``oomScoreAdj`` 0.
+  runc's); ``noNewPrivileges`` false; ``oomScoreAdj`` as given (0 by default).
 - **Privileged**: every capability the engine itself holds (its bounding set, so a host whose root
   lacks a capability can still run privileged containers), all host devices under /dev, the
   devices cgroup open, /sys and /sys/fs/cgroup writable, no masked or read-only paths.
@@ -195,7 +195,7 @@ def build_process(spec: RuntimeSpecInput) -> dict[str, Any]:
         cwd=cwd,
         capabilities=capability_sets(capabilities(spec.cap_add, spec.cap_drop, spec.privileged), user),
         noNewPrivileges=False,
-        oomScoreAdj=0,
+        oomScoreAdj=spec.oom_score_adj,
     )
     if spec.ulimits:
         process["rlimits"] = rlimits(spec.ulimits)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from moor.containers import restart as restart_policy
 from moor.containers import security
+from moor.containers.cgroups import container_cgroups_path
 from moor.containers.createcheck import check_create
 from moor.containers.etcfiles import check_network_files, write_etc_files
 from moor.containers.limits import apply_resource_defaults, oci_resources, validate_resources
@@ -404,7 +405,8 @@ class ContainerService:
             etc_files={path: source for path, source in etc.items()  # a user's mount there replaces ours
                        if path not in {point["Destination"] for point in container.mounts}},
             ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
-            cgroups_path=f"/moor/{container.id}", labels=dict(container.config.get("Labels") or {}),
+            cgroups_path=container_cgroups_path(container.id, str(hc.get("CgroupParent") or "")),
+            oom_score_adj=int(hc.get("OomScoreAdj") or 0), labels=dict(container.config.get("Labels") or {}),
             mounts=in_root(security.tmpfs_mounts(hc.get("Tmpfs")), rootfs)
             + oci_mounts(container, rootfs, self.volumes, self.config.data_root),
             resources=oci_resources(hc),
