@@ -134,7 +134,7 @@ def test_container_events_carry_image_name_labels_then_extras() -> None:
 def test_stream_replays_from_since_marks_the_replay_and_follows() -> None:
     bus = EventBus()
     bus.publish("volume", "create", "old", {"driver": "local"})
-    stream = bus.stream(since=1.0, until=0.0, filters={"type": ["volume"]})
+    stream = bus.stream(since_ns=1, until_ns=0, filters={"type": ["volume"]})
     assert bus.listeners == 1  # subscribed before the first next()
     bus.publish("network", "create", "n1", {"name": "n1"})
     bus.publish("volume", "create", "new", {"driver": "local"})
@@ -148,7 +148,7 @@ def test_stream_replays_from_since_marks_the_replay_and_follows() -> None:
 def test_stream_without_since_replays_nothing_and_ends_at_until() -> None:
     bus = EventBus()
     bus.publish("volume", "create", "old", {})
-    stream = bus.stream(since=0.0, until=1.0, filters={})
+    stream = bus.stream(since_ns=0, until_ns=1, filters={})
     assert list(stream) == [None]
     assert bus.listeners == 0
 

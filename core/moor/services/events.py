@@ -1,7 +1,8 @@
 """The event bus behind ``/events``: every service publishes, every ``events`` client subscribes.
 
-Events are kept in memory (the last 1024, like Docker's ring buffer) so that
-``--since`` can replay them; subscribers get new ones through a queue. The bus
+Events are kept in memory (the last 256, as Docker's ring) so that ``--since``
+and ``--until`` can replay them, by their time in nanoseconds; subscribers get
+new ones through a queue. The bus
 is built once by the engine and given to every service that publishes; it is
 the only place that shapes an event (:meth:`EventBus.publish`,
 :meth:`EventBus.publish_container`) and the only place that filters them for a
@@ -89,7 +90,7 @@ def event_matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
 class EventBus:
     """Publish/subscribe of Docker-shaped event messages."""
 
-    def __init__(self, keep: int = 1024) -> None:
+    def __init__(self, keep: int = 256) -> None:
         self._lock = threading.Lock()
         self._history: deque[dict[str, Any]] = deque(maxlen=keep)
         self._subscribers: list[queue.Queue[dict[str, Any]]] = []
@@ -131,8 +132,9 @@ class EventBus:
             if channel in self._subscribers:
                 self._subscribers.remove(channel)
 
-    def stream(self, since: float, until: float, filters: dict[str, list[str]]) -> EventStream:
-        """``GET /events``: the kept events from ``since`` (none when 0), then new ones until ``until`` (0: never).
+    def stream(self, since_ns: int, until_ns: int, filters: dict[str, list[str]]) -> EventStream:
+        """``GET /events``: the kept events from ``since_ns`` to ``until_ns`` (nanoseconds since the epoch, both
+        included; none kept are replayed when both are 0), then new ones until ``until_ns`` (0: never).
 
         The subscription starts now, not at the first ``next()``; it ends when the iterator is closed.
         ``None`` is yielded after the replay (the caller's moment to flush its answer's headers) and then
@@ -141,26 +143,28 @@ class EventBus:
         """
         check_event_filters(filters)
         past, channel = self.subscribe()
-        return EventStream(self._follow(past, channel, since, until, filters), lambda: self.unsubscribe(channel))
+        return EventStream(self._follow(past, channel, since_ns, until_ns, filters),
+                           lambda: self.unsubscribe(channel))
 
-    def _follow(self, past: list[dict[str, Any]], channel: queue.Queue[dict[str, Any]], since: float,
-                until: float, filters: dict[str, list[str]]) -> Generator[dict[str, Any] | None, None, None]:
+    def _follow(self, past: list[dict[str, Any]], channel: queue.Queue[dict[str, Any]], since_ns: int,
+                until_ns: int, filters: dict[str, list[str]]) -> Generator[dict[str, Any] | None, None, None]:
         try:
-            for event in past:
-                if since and event["timeNano"] / 1e9 >= since and (not until or event["timeNano"] / 1e9 < until) \
-                        and event_matches(event, filters):
-                    yield event
+            if since_ns or until_ns:  # Docker replays its ring for either bound
+                for event in past:
+                    if since_ns <= event["timeNano"] and (not until_ns or event["timeNano"] <= until_ns) \
+                            and event_matches(event, filters):
+                        yield event
             yield None
             while True:
-                remaining = (until - time.time()) if until else 1.0
-                if until and remaining <= 0:
+                remaining = (until_ns - time.time_ns()) / 1e9 if until_ns else 1.0
+                if until_ns and remaining <= 0:
                     return
                 try:
                     event = channel.get(timeout=min(max(remaining, 0.01), 1.0))
                 except queue.Empty:
                     yield None  # a quiet second: the caller looks whether its client is still there
                     continue
-                if until and event["timeNano"] / 1e9 >= until:
+                if until_ns and event["timeNano"] > until_ns:
                     return
                 if event_matches(event, filters):
                     yield event
