@@ -158,6 +158,8 @@ def run_suite(checkout: str, host: str, python: str, workdir: str, api_version: 
     """``pytest tests/integration`` in ``checkout`` against ``host``; every test's outcome."""
     home = os.path.join(workdir, "home")
     os.makedirs(os.path.join(home, ".docker"), exist_ok=True)
+    with open(os.path.join(home, ".docker", "config.json"), "w") as handle:
+        handle.write("{}\n")  # docker-py keeps contexts beside it (without it: in the checkout, shared by runs)
     junit = os.path.join(workdir, "junit.xml")
     ignores = [f"--ignore=tests/integration/{module}" for module in EXCLUDED_MODULES]
     targets = [] if any(arg.startswith("tests/") for arg in pytest_args) else ["tests/integration"]
