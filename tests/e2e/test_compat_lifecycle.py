@@ -15,6 +15,7 @@ import pytest
 
 from e2e.containerhelpers import inspect, moor, moord, ok, wait_for  # noqa: F401 - fixture
 from moor.client import DaemonError
+from moor.containers.limits import cgroup_v1_memory, swap_limit_supported
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -78,3 +79,40 @@ def test_bad_device_cgroup_rule_refused_at_start(moord: DaemonProcess) -> None:
         assert inspect(moord, created["Id"])["State"]["Status"] == "created"
     finally:
         moor(moord, "rm", "-f", created["Id"])
+
+
+def test_info_reports_swap_and_security_as_docker(moord: DaemonProcess) -> None:
+    info = moord.client().get("/info")
+    assert info["SwapLimit"] is swap_limit_supported()
+    assert info["OomKillDisable"] is cgroup_v1_memory()
+    expected = ["name=seccomp,profile=default"] + (["name=cgroupns"] if info["CgroupVersion"] == "2" else [])
+    assert [o for o in info["SecurityOptions"] if not o.startswith("name=apparmor")] == expected
+    assert info["OSVersion"] == _os_release_value("VERSION_ID")
+    if swap_limit_supported():  # the docker CLI warns of what is missing only
+        assert "No swap limit support" not in moor(moord, "info").stderr
+    for key in ("MemoryLimit", "CpuCfsPeriod", "CpuCfsQuota", "CPUShares", "CPUSet", "PidsLimit", "IPv4Forwarding",
+                "NCPU", "MemTotal", "KernelVersion", "OperatingSystem", "CgroupDriver", "Runtimes", "Swarm"):
+        assert key in info
+
+
+def test_update_memory_swap(moord: DaemonProcess) -> None:
+    if not swap_limit_supported() or not cgroup_v1_memory():
+        pytest.skip("no swap accounting in a cgroup v1 memory controller here")
+    cid = ok(moor(moord, "run", "-d", "-m", "32m", "busybox", "sleep", "300")).strip()
+    try:
+        ok(moor(moord, "update", "--memory", "48m", "--memory-swap", "96m", cid))
+        assert ok(moor(moord, "exec", cid, "cat", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")).strip() \
+            == str(96 * 1024 * 1024)
+        stats = moord.client().get(f"/containers/{cid}/stats", stream="0")
+        assert stats["memory_stats"]["limit"] == 48 * 1024 * 1024
+        assert "hierarchical_memsw_limit" in stats["memory_stats"]["stats"]
+    finally:
+        moor(moord, "rm", "-f", cid)
+
+
+def _os_release_value(key: str) -> str:
+    with open("/etc/os-release") as handle:
+        for line in handle:
+            if line.startswith(key + "="):
+                return line.split("=", 1)[1].strip().strip('"')
+    return ""

@@ -396,3 +396,12 @@ def test_pids_limits_past_what_the_kernel_counts_are_unlimited(value: int | None
     from moor.containers.limits import pids_limit
 
     assert pids_limit(value) == limit
+
+
+def test_v1_memory_stats_leave_out_a_zero_failcnt(tmp_path: Path) -> None:
+    """As Docker's ``failcnt,omitempty``: a container that never hit its limit has no ``failcnt``."""
+    memory = write_files(tmp_path / "memory", {
+        "memory.usage_in_bytes": "1000\n", "memory.max_usage_in_bytes": "2000\n", "memory.failcnt": "0\n",
+        "memory.limit_in_bytes": "16777216\n", "memory.stat": "cache 4096\n"})
+    stats = cgroups.memory_stats(cgroups.CgroupPaths(unified=False, dirs={"memory": memory}))
+    assert sorted(stats) == ["limit", "max_usage", "stats", "usage"]

@@ -221,13 +221,16 @@ def memory_stats(paths: CgroupPaths) -> dict[str, Any]:
     if usage is None:
         return {}
     raw = _read_keyed(directory, "memory.stat")
-    return {
+    result = {
         "usage": usage,
         "max_usage": _read_int(directory, "memory.max_usage_in_bytes") or 0,
         "stats": {key: raw.get(key, 0) for key in V1_MEMORY_STAT_KEYS},
         "failcnt": _read_int(directory, "memory.failcnt") or 0,
         "limit": _read_int(directory, "memory.limit_in_bytes") or 0,
     }
+    if not result["failcnt"]:  # Docker's omitempty
+        del result["failcnt"]
+    return result
 
 
 def cpu_stats(paths: CgroupPaths) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from moor import API_VERSION, MIN_API_VERSION, __version__
 from moor.containers import apparmor, seccomp
+from moor.containers.limits import cgroup_v1_memory, swap_limit_supported
 from moor.hostinfo import machine_memory
 
 if TYPE_CHECKING:
@@ -70,15 +71,16 @@ def _cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
-def _os_name() -> str:
+def _os_release(key: str) -> str:
+    """A value of ``/etc/os-release`` (``PRETTY_NAME``, ``VERSION_ID``), "" when it has none."""
     try:
         with open("/etc/os-release") as handle:
             for line in handle:
-                if line.startswith("PRETTY_NAME="):
+                if line.startswith(key + "="):
                     return line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    return "Linux"
+    return ""
 
 
 def system_info(engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
@@ -103,7 +105,7 @@ def system_info(engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
             "Log": drivers.names("log"),
         },
         "MemoryLimit": True,
-        "SwapLimit": False,
+        "SwapLimit": swap_limit_supported(),
         "KernelMemory": False,
         "KernelMemoryTCP": False,
         "CpuCfsPeriod": True,
@@ -116,7 +118,7 @@ def system_info(engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
         "BridgeNfIp6tables": _read_flag("/proc/sys/net/bridge/bridge-nf-call-ip6tables"),
         "Debug": config.debug,
         "NFd": len(os.listdir("/proc/self/fd")),
-        "OomKillDisable": False,
+        "OomKillDisable": cgroup_v1_memory(),  # memory.oom_control exists on cgroup v1 only
         "NGoroutines": 0,
         "SystemTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "LoggingDriver": drivers.defaults["log"],
@@ -124,8 +126,8 @@ def system_info(engine: Engine, counts: dict[str, int]) -> dict[str, Any]:
         "CgroupVersion": _cgroup_version(),
         "NEventsListener": 0,
         "KernelVersion": platform.release(),
-        "OperatingSystem": _os_name(),
-        "OSVersion": "",
+        "OperatingSystem": _os_release("PRETTY_NAME") or "Linux",
+        "OSVersion": _os_release("VERSION_ID"),
         "OSType": "linux",
         "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/",
