@@ -235,3 +235,18 @@ def test_legacy_copy_before_1_24(moord: DaemonProcess) -> None:
         assert call(moord, "POST", f"/containers/{container}/copy", {"Resource": "/etc"})[:3:2] == (404, b"")
     finally:
         moor(moord, "rm", "-f", container)
+
+
+def test_stop_signal_from_1_42(moord: DaemonProcess) -> None:
+    script = "trap 'exit 3' USR1; while true; do sleep 0.1; done"
+    container = ok(moor(moord, "run", "-d", "busybox", "sh", "-c", script)).strip()
+    try:
+        status, _, body = call(moord, "POST", f"/v1.44/containers/{container}/stop?signal=FOO")
+        assert (status, json.loads(body)) == (400, {"message": "Invalid signal: FOO"})
+        assert call(moord, "POST", f"/v1.44/containers/{container}/stop?signal=USR1&t=60")[0] == 204
+        assert ok(moor(moord, "inspect", "-f", "{{.State.ExitCode}}", container)) == "3\n"
+        ok(moor(moord, "start", container))
+        assert call(moord, "POST", f"/v1.41/containers/{container}/stop?signal=USR1&t=1")[0] == 204
+        assert ok(moor(moord, "inspect", "-f", "{{.State.ExitCode}}", container)) == "137\n"  # TERM, then KILL
+    finally:
+        moor(moord, "rm", "-f", container)

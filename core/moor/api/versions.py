@@ -41,6 +41,7 @@ GATES: tuple[Gate, ...] = (
     Gate("1.42", "POST /containers/create", "Mounts' BindOptions.CreateMountpoint and HostConfig.ConsoleSize "
                                             "are read (older versions: dropped)"),
     Gate("1.42", "POST /containers/{id}/exec", "ConsoleSize is honoured"),
+    Gate("1.42", "POST /containers/{id}/stop, /restart", "the signal query parameter (older: ignored)"),
     Gate("1.42", "GET /containers/{id}/json", "HostConfig.KernelMemory and KernelMemoryTCP left out when 0"),
     Gate("1.42", "GET /system/df", "no BuilderSize; build cache records have Parents, not Parent"),
     Gate("1.42", "POST /volumes/prune", "only anonymous volumes unless filter all=true (older: all)"),
@@ -193,6 +194,11 @@ def exec_create(body: dict[str, Any], version: str) -> dict[str, Any]:
     if not at_least(version, "1.42") and "ConsoleSize" in body:
         body = {key: value for key, value in body.items() if key != "ConsoleSize"}
     return body
+
+
+def stop_signal(signal: str, version: str) -> str:
+    """``signal`` of ``/containers/{id}/stop`` and ``/restart``: read from API 1.42 on (older: ignored)."""
+    return signal if at_least(version, "1.42") else ""
 
 
 def start_body_allowed(version: str) -> bool:

@@ -637,7 +637,8 @@ class ContainerService:
         self.events.publish_container(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
         return container
 
-    def stop(self, ident: str, timeout: int | None = None) -> Container:
+    def stop(self, ident: str, timeout: int | None = None, signal: str = "") -> Container:
+        """Stop with ``signal`` (else the container's StopSignal, else TERM), then KILL after ``timeout``."""
         container = self.get(ident)
         if container.state.Restarting:  # stopping a container waiting for its restart
             container.manually_stopped = True
@@ -647,12 +648,12 @@ class ContainerService:
             return container
         if not container.state.Running:
             raise NotModified("container already stopped")
+        stop_signal = _signal_name(signal or container.config.get("StopSignal") or "TERM")
         container.manually_stopped = True
         self.store.save(container)
         if timeout is None:
             timeout = container.config.get("StopTimeout")
             timeout = DEFAULT_STOP_TIMEOUT if timeout is None else int(timeout)
-        stop_signal = _signal_name(container.config.get("StopSignal") or "TERM")
         try:
             self.processes.kill(container.id, stop_signal)
         except Conflict:
@@ -738,13 +739,13 @@ class ContainerService:
             if code is not None:
                 return
 
-    def restart(self, ident: str, timeout: int | None = None) -> Container:
+    def restart(self, ident: str, timeout: int | None = None, signal: str = "") -> Container:
         container = self.get(ident)
         if container.state.Running:
             with self.store.lock:
                 self._restarting.add(container.id)
             try:
-                self.stop(container.id, timeout)
+                self.stop(container.id, timeout, signal)
             finally:
                 with self.store.lock:
                     self._restarting.discard(container.id)
@@ -852,6 +853,7 @@ class ContainerService:
             reclaimed += self.size_rw(container)
             self.remove(container.id)
             deleted.append(container.id)
+        self.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def size_rw(self, container: Container) -> int:

@@ -75,12 +75,13 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/stop")
     def stop(request: Request, ident: str) -> Response:
-        containers.stop(ident, int_query(request, "t"))
+        containers.stop(ident, int_query(request, "t"), versions.stop_signal(request.arg("signal"), request.version))
         return Response(status=204, content_type="")
 
     @router.route("POST", "/containers/{ident}/restart")
     def restart(request: Request, ident: str) -> Response:
-        containers.restart(ident, int_query(request, "t"))
+        containers.restart(ident, int_query(request, "t"),
+                           versions.stop_signal(request.arg("signal"), request.version))
         return Response(status=204, content_type="")
 
     @router.route("POST", "/containers/{ident}/kill")
