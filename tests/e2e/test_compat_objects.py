@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import tarfile
 from collections.abc import Iterator
 
 import docker
@@ -111,3 +112,79 @@ def test_create_flags_of_docker_20_10(moord: DaemonProcess, tmp_path) -> None:
             path = os.path.join("/sys/fs/cgroup", hierarchy, "objparent")
             if os.path.isdir(path):
                 os.rmdir(path)
+
+
+def _commit_child(daemon: DaemonProcess, tag: str) -> str:
+    """A one-layer child of busybox, committed (its Parent is busybox), its ID."""
+    ok(daemon, "run", "--name", "objchild", "busybox", "sh", "-c", "echo x > /x")
+    try:
+        ok(daemon, "commit", "objchild", tag)
+    finally:
+        ok(daemon, "rm", "objchild")
+    return ok(daemon, "inspect", "-f", "{{.Id}}", tag).strip()
+
+
+def test_save_load_keeps_parents_and_last_tag_time(moord: DaemonProcess, tmp_path) -> None:
+    """Docker 20.10 writes ``Parent`` in manifest.json for an image whose parent is in the same archive and
+    sets it again at load; load never changes LastTagTime (a new image reads 0001-01-01T00:00:00Z)."""
+    base = ok(moord, "inspect", "-f", "{{.Id}}", "busybox").strip()
+    child = _commit_child(moord, "objparent:1")
+    archive = tmp_path / "both.tar"
+    ok(moord, "save", "-o", str(archive), "busybox", "objparent:1")
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    assert [entry.get("Parent") for entry in manifest] == [None, base]
+    alone = tmp_path / "alone.tar"
+    ok(moord, "save", "-o", str(alone), "objparent:1")
+    with tarfile.open(alone) as tar:
+        assert "Parent" not in json.load(tar.extractfile("manifest.json"))[0]  # type: ignore[arg-type]
+    tagged_at = ok(moord, "inspect", "-f", "{{.Metadata.LastTagTime}}", "busybox")
+    ok(moord, "rmi", "objparent:1")
+    assert ok(moord, "load", "-i", str(archive)) == "Loaded image: busybox:latest\nLoaded image: objparent:1\n"
+    try:
+        assert ok(moord, "inspect", "-f", "{{.Id}} {{.Parent}}", "objparent:1") == f"{child} {base}\n"
+        assert ok(moord, "inspect", "-f", "{{.Metadata.LastTagTime}}", "objparent:1") == "0001-01-01T00:00:00Z\n"
+        assert ok(moord, "inspect", "-f", "{{.Metadata.LastTagTime}}", "busybox") == tagged_at
+    finally:
+        moor(moord, "rmi", "objparent:1")
+
+
+def test_legacy_v1_archive_loads(moord: DaemonProcess, tmp_path) -> None:
+    """A ``docker save`` archive of before Docker 1.10 (``repositories``, ``<id>/json``, ``<id>/layer.tar``, no
+    manifest.json) loads as Docker 20.10 loads it: one image per v1 ID, each the parent of the next, configs
+    made from the v1 json, no "Loaded image" lines (the IDs matched Docker's for the same archive)."""
+    _commit_child(moord, "objlegacy:1")
+    archive = tmp_path / "new.tar"
+    ok(moord, "save", "-o", str(archive), "objlegacy:1")
+    ok(moord, "rmi", "objlegacy:1")
+    legacy = tmp_path / "legacy.tar"
+    with tarfile.open(archive) as source, tarfile.open(legacy, "w") as target:
+        for member in source.getmembers():
+            if member.name == "manifest.json" or (member.name.endswith(".json") and "/" not in member.name):
+                continue
+            target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    assert ok(moord, "load", "-i", str(legacy)) == ""
+    try:
+        loaded = json.loads(ok(moord, "inspect", "objlegacy:1"))[0]
+        assert len(loaded["RootFS"]["Layers"]) == 2 and loaded["Config"]["Cmd"] == ["sh", "-c", "echo x > /x"]
+        middle = json.loads(ok(moord, "inspect", loaded["Parent"]))[0]
+        assert middle["RootFS"]["Layers"] == loaded["RootFS"]["Layers"][:1] and middle["Parent"] == ""
+        assert middle["Created"] == "1970-01-01T00:00:00Z" and middle["RepoTags"] == []
+        history = ok(moord, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "objlegacy:1")
+        assert history == "sh -c echo x > /x\n\n"
+    finally:
+        moor(moord, "rmi", "objlegacy:1")
+        moor(moord, "image", "prune", "-f")
+
+
+def test_load_of_data_that_is_no_tar(moord: DaemonProcess, client: docker.APIClient, tmp_path) -> None:
+    """Docker 20.10 streams ``Error processing tar file(exit status 1): unexpected EOF`` (short data) or
+    ``...: archive/tar: invalid tar header``; the docker CLI prints it alone and exits 1."""
+    short = tmp_path / "short"
+    short.write_bytes(b"notatar\n")
+    refused = moor(moord, "load", "-i", str(short))
+    assert (refused.returncode, refused.stderr) == (1, "Error processing tar file(exit status 1): unexpected EOF\n")
+    answer = list(client.load_image(b"hello world, no tar " * 100))  # a 200 stream, as Docker's
+    assert answer == [{"errorDetail": {"message": "Error processing tar file(exit status 1): archive/tar: invalid "
+                                                  "tar header"},
+                       "error": "Error processing tar file(exit status 1): archive/tar: invalid tar header"}]

@@ -19,7 +19,9 @@ bomb guard, whose limits ``BOMB_RATIO`` and ``BOMB_MIN_BYTES`` live there).
 
 from __future__ import annotations
 
-from moor.images.archive_read import ArchiveImage, ArchiveLayer, archive_kind, read_archive
+from moor.images import archive_read
+from moor.images.archive_legacy import is_legacy, read_legacy
+from moor.images.archive_read import ArchiveImage, ArchiveLayer, archive_kind
 from moor.images.archive_spool import spool_archive
 from moor.images.archive_write import SaveImage, SaveLayer, write_docker_archive
 from moor.images.compression import open_layer
@@ -35,3 +37,10 @@ __all__ = [
     "spool_archive",
     "write_docker_archive",
 ]
+
+
+def read_archive(workdir: str) -> list[ArchiveImage]:
+    """The images of the archive spooled into ``workdir``: docker-save, OCI layout or legacy v1."""
+    if is_legacy(workdir):
+        return read_legacy(workdir)
+    return archive_read.read_archive(workdir)

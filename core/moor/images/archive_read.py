@@ -66,6 +66,8 @@ class ArchiveImage:
     config: bytes                #: the exact config JSON bytes (verified against its digest when known)
     layers: list[ArchiveLayer]   #: bottom first; as many as the config's rootfs.diff_ids
     repo_tags: list[str]         #: names as written in the archive ("busybox:latest", or a bare "latest"), [] if none
+    parent: str = ""             #: manifest.json's ``Parent`` (an image ID of the same archive), "" if none
+    legacy: bool = False         #: from a legacy v1 archive (no manifest.json): Docker prints no "Loaded image"
 
 
 def _bad(message: str) -> InvalidParameter:
@@ -186,7 +188,9 @@ def _read_docker(workdir: str) -> list[ArchiveImage]:
             if digest:
                 _verify(path, layer_rel, digest, None)
             layers.append(ArchiveLayer(path=path, digest=digest, media_type=""))
-        images.append(ArchiveImage(config=config, layers=layers, repo_tags=repo_tags))
+        parent = item.get("Parent")
+        images.append(ArchiveImage(config=config, layers=layers, repo_tags=repo_tags,
+                                   parent=parent if isinstance(parent, str) else ""))
     return images
 
 

@@ -38,6 +38,14 @@ def _bad(message: str) -> InvalidParameter:
     return InvalidParameter(f"invalid archive: {message}")
 
 
+class NotATarArchive(InvalidParameter):
+    """Data that does not start as a tar: Docker 20.10's words for it, which ``docker load`` streams."""
+
+    def __init__(self, reason: str) -> None:
+        go_reason = "unexpected EOF" if "truncated" in reason else "archive/tar: invalid tar header"
+        super().__init__(f"Error processing tar file(exit status 1): {go_reason}")
+
+
 class _CheckedTarInfo(GuardedTarInfo):
     """A TarInfo that records why the member sequence ended.
 
@@ -192,7 +200,8 @@ def spool_archive(stream: IO[bytes], workdir: str) -> None:
     ``workdir`` is an empty directory the caller made and will delete.
 
     Raises InvalidParameter for a hostile entry (naming it), a truncated stream
-    ("...truncated..."), data that is not a tar ("...not a tar archive..."), or a
+    ("...truncated..."), no data ("...not a tar archive..."), data that is not a tar
+    (:class:`NotATarArchive`, Docker's ``Error processing tar file...``), or a
     decompression bomb. Nothing is ever written outside ``workdir``.
     """
     data = open_decompressed(stream, "invalid archive", close_raw=False)
@@ -202,7 +211,9 @@ def spool_archive(stream: IO[bytes], workdir: str) -> None:
         try:
             tar = tarfile.open(fileobj=data, mode="r|", tarinfo=_CheckedTarInfo, bufsize=_CHUNK)
         except tarfile.ReadError as error:
-            raise _bad(f"not a tar archive ({error})") from error
+            if "empty file" in str(error):
+                raise _bad(f"not a tar archive ({error})") from error
+            raise NotATarArchive(str(error)) from error
         with tar:
             current: str | None = None
             try:

@@ -7,7 +7,7 @@ Layout, in the order Go's directory walk gives (names sorted)::
     <v1 id>/layer.tar     the uncompressed layer, or a symlink ../<v1 id>/layer.tar to the
                           first directory holding the same diff ID
     <config hex>.json     the exact config bytes
-    manifest.json         [{"Config", "RepoTags", "Layers"}], as Go's json.Encoder writes it
+    manifest.json         [{"Config", "RepoTags", "Layers", "Parent"?}], as Go's json.Encoder writes it
     repositories          {"repo": {"tag": "<top v1 id>"}}, only when some image is tagged
 
 Layers with the same v1 ID are written once; a layer with the same diff ID under
@@ -52,6 +52,7 @@ class SaveImage:
     config: bytes                       #: exact config bytes
     layers: list[SaveLayer]             #: bottom first
     repo_tags: list[str] = field(default_factory=list)  #: short names as Docker prints them ("busybox:latest")
+    parent: str = ""                    #: the parent image's ID when it is saved in the same archive, as Docker
 
 
 @dataclass
@@ -120,7 +121,7 @@ def _merge(images: list[SaveImage]) -> list[SaveImage]:
             tags = merged[image.id].repo_tags
             tags.extend(tag for tag in image.repo_tags if tag not in tags)
         else:
-            merged[image.id] = SaveImage(image.id, image.config, image.layers, list(image.repo_tags))
+            merged[image.id] = SaveImage(image.id, image.config, image.layers, list(image.repo_tags), image.parent)
     return list(merged.values())
 
 
@@ -166,7 +167,8 @@ def _plan(images: list[SaveImage]) -> list[_Entry]:
                 repositories.setdefault(split[0], {})[split[1]] = legacy[-1].v1_id
                 tags.append(reference)
         manifest.append({"Config": f"{hex_id}.json", "RepoTags": tags or None,
-                         "Layers": [f"{v1.v1_id}/layer.tar" for v1 in legacy]})
+                         "Layers": [f"{v1.v1_id}/layer.tar" for v1 in legacy],
+                         **({"Parent": image.parent} if image.parent else {})})
     top_level["manifest.json"] = [_Entry("manifest.json", 0, data=(go_json(manifest) + "\n").encode())]
     if repositories:
         sorted_repos = {repo: dict(sorted(tags.items())) for repo, tags in sorted(repositories.items())}

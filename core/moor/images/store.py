@@ -408,15 +408,25 @@ class ImageStore:
         with self.lock:
             return dict(self._refs)
 
-    def set_ref(self, ref: str, image_id: str) -> None:
+    def set_ref(self, ref: str, image_id: str, touch: bool = True) -> None:
+        """Point ``ref`` at the image; ``touch`` sets its LastTagTime (``docker load`` does not, as Docker)."""
         with self.lock:
             if image_id not in self._images:
                 raise NotFound(f"No such image: {image_id}")
             self._refs[ref] = image_id
-            record = self._images[image_id]
-            record.last_tag_time = time.time()
-            self._write_image(record)
+            if touch:
+                record = self._images[image_id]
+                record.last_tag_time = time.time()
+                self._write_image(record)
             self._save_refs()
+
+    def set_parent(self, image_id: str, parent: str) -> None:
+        """Record ``parent`` as the image's parent (``docker load`` of an archive that names it)."""
+        with self.lock:
+            record = self._images[image_id]
+            if record.parent != parent:
+                record.parent = parent
+                self._write_image(record)
 
     def remove_ref(self, ref: str) -> str | None:
         with self.lock:

@@ -18,7 +18,15 @@ from typing import IO, Any
 
 from moor.errors import InvalidParameter
 from moor.images import reference
-from moor.images.archive import SaveImage, SaveLayer, open_layer, read_archive, spool_archive, write_docker_archive
+from moor.images.archive import (
+    ArchiveImage,
+    SaveImage,
+    SaveLayer,
+    open_layer,
+    read_archive,
+    spool_archive,
+    write_docker_archive,
+)
 from moor.images.changes import apply_changes
 from moor.images.compression import open_decompressed
 from moor.images.store import ImageRecord, LayerRecord, chain_id, chain_ids
@@ -51,8 +59,10 @@ class ImageTransfer:
             # a tag Docker cannot parse fails the whole load, as in Docker, before anything is stored
             targets = [[reference.parse(tag) for tag in item.repo_tags] for item in archive_images]
             messages = []
+            loaded: list[tuple[ArchiveImage, ImageRecord]] = []
             for item, item_targets in zip(archive_images, targets):
                 image = self._add_layers_and_image(item.config, [layer.path for layer in item.layers], added)
+                loaded.append((item, image))
                 tagged = False
                 for target in item_targets:
                     if not target.tag and not target.digest:
@@ -61,17 +71,30 @@ class ImageTransfer:
                     if previous and previous != image.id:
                         messages.append(f"The image {target.familiar} already exists, renaming the old one "
                                         f"with ID {previous} to empty string\n")
-                    self.store.set_ref(str(target), image.id)
-                    messages.append(f"Loaded image: {target.familiar}\n")
+                    self.store.set_ref(str(target), image.id, touch=False)
+                    if not item.legacy:  # Docker's legacy load prints only its progress
+                        messages.append(f"Loaded image: {target.familiar}\n")
                     tagged = True
-                if not tagged:
+                if not tagged and not item.legacy:
                     messages.append(f"Loaded image ID: {image.id}\n")
+            self._link_parents(loaded)
             return messages
         except BaseException:
             self._forget_layers(added)
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _link_parents(self, loaded: list[tuple[ArchiveImage, ImageRecord]]) -> None:
+        """Docker keeps the parent of an image whose parent came in the same archive (and whose layers start
+        with the parent's)."""
+        by_id = {image.id: image for _item, image in loaded}
+        for item, child in loaded:
+            parent = by_id.get(item.parent)
+            if parent is None or parent.id == child.id:
+                continue
+            if _chains(child)[:len(_chains(parent))] == _chains(parent):
+                self.store.set_parent(child.id, parent.id)
 
     def _add_layers_and_image(self, config_bytes: bytes, layer_paths: list[str], added: list[str]) -> ImageRecord:
         try:
@@ -122,6 +145,10 @@ class ImageTransfer:
                     chosen[image.id] = item
                 if tag and tag not in item.repo_tags:
                     item.repo_tags.append(tag)
+        for item in chosen.values():  # Docker names the parent when it is saved too
+            record = self.store.get(item.id)
+            if record is not None and record.parent in chosen:
+                item.parent = record.parent
         return list(chosen.values())
 
     def _named(self, name: str) -> list[tuple[ImageRecord, str]]:

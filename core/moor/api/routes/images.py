@@ -9,7 +9,9 @@ from moor.api import versions
 from moor.api.http import Request, Response, json_response
 from moor.api.params import flag_query, parse_filters
 from moor.api.router import Router
+from moor.api.streaming import encode_message, error_message
 from moor.images import views
+from moor.images.archive_spool import NotATarArchive
 from moor.services.disk_usage import disk_usage
 from moor.services.image_transfer import stream_lines
 from moor.services.images import reference_matches_any
@@ -43,7 +45,10 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/images/load")
     def load(request: Request) -> Response:
-        messages = transfer.load(request.body_file())
+        try:
+            messages = transfer.load(request.body_file())
+        except NotATarArchive as err:  # Docker 20.10 answers 200 and streams this one as the last message
+            return Response(body=encode_message(error_message(err)), content_type="application/json")
         return Response(body=b"".join(stream_lines(messages)), content_type="application/json")
 
     @router.route("POST", "/images/prune")
