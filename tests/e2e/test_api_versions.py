@@ -250,3 +250,21 @@ def test_stop_signal_from_1_42(moord: DaemonProcess) -> None:
         assert ok(moor(moord, "inspect", "-f", "{{.State.ExitCode}}", container)) == "137\n"  # TERM, then KILL
     finally:
         moor(moord, "rm", "-f", container)
+
+
+def test_create_mountpoint_from_1_42(moord: DaemonProcess, tmp_path: Any) -> None:
+    source = str(tmp_path / "made" / "here")
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"Mounts": [
+        {"Type": "bind", "Source": source, "Target": "/x", "BindOptions": {"CreateMountpoint": True}}]}}
+    status, _, answer = call(moord, "POST", "/v1.41/containers/create", body)
+    assert (status, json.loads(answer)) == (
+        400, {"message": f'invalid mount config for type "bind": bind source path does not exist: {source}'})
+    status, _, answer = call(moord, "POST", "/v1.42/containers/create", body)
+    assert status == 201, answer
+    container = json.loads(answer)["Id"]
+    try:
+        assert not os.path.exists(source)  # made when the container starts, as Docker does
+        assert call(moord, "POST", f"/containers/{container}/start")[0] == 204
+        assert os.path.isdir(source)
+    finally:
+        moor(moord, "rm", "-f", container)

@@ -78,7 +78,9 @@ PORT_BINDING = Struct("PortBinding", {"HostIp": STRING, "HostPort": STRING}, go=
 MOUNT = Struct("Mount", {
     "Type": Str("mount.Type"), "Source": STRING, "Target": STRING, "ReadOnly": BOOL,
     "Consistency": Str("mount.Consistency"),
-    "BindOptions": Struct("BindOptions", {"Propagation": Str("mount.Propagation"), "NonRecursive": BOOL},
+    "BindOptions": Struct("BindOptions", {"Propagation": Str("mount.Propagation"), "NonRecursive": BOOL,
+                                          "CreateMountpoint": BOOL, "ReadOnlyNonRecursive": BOOL,
+                                          "ReadOnlyForceRecursive": BOOL},  # API 1.42, 1.44
                           go="mount.BindOptions"),
     "VolumeOptions": Struct("VolumeOptions", {
         "NoCopy": BOOL, "Labels": STRING_MAP,

@@ -216,11 +216,13 @@ def parse_api_mount(entry: Any) -> MountRequest:
         propagation = str((bind_options or {}).get("Propagation") or "")
         if propagation and propagation not in PROPAGATIONS:
             raise _config_error(kind, f"invalid propagation mode: {propagation}")
-        if not os.path.exists(source):
+        create = bool((bind_options or {}).get("CreateMountpoint"))  # API 1.42: made when the container starts
+        if not create and not os.path.exists(source):
             raise _config_error(kind, f"bind source path does not exist: {source}")
         return MountRequest(type=kind, destination=destination, source=source, rw=not read_only,
                             propagation=propagation or DEFAULT_BIND_PROPAGATION, propagation_given=bool(propagation),
-                            copy_data=False, recursive=not (bind_options or {}).get("NonRecursive"))
+                            copy_data=False, recursive=not (bind_options or {}).get("NonRecursive"),
+                            create_source=create)
     if bind_options:
         raise _config_error(kind, "field BindOptions must not be specified")
     if kind == "tmpfs":
