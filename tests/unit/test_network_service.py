@@ -118,17 +118,19 @@ def network_events(bus: EventBus) -> list[tuple[str, str, dict[str, str]]]:
     return [(e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"]) for e in past if e["Type"] == "network"]
 
 
-def test_create_and_remove_publish_dockers_events_and_prune_none(faked: NetworkService, bus: EventBus) -> None:
+def test_create_remove_and_prune_publish_dockers_events(faked: NetworkService, bus: EventBus) -> None:
     made = faked.create(NetworkRequest(name="evented", ipam=(IPAMConfig(subnet="10.3.0.0/24"),)))
     faked.remove("evented")
     pruned = faked.create(NetworkRequest(name="pruned"))
     assert faked.prune({}) == ["pruned"]
     assert network_events(bus) == [("create", made.id, {"name": "evented", "type": "bridge"}),
                                    ("destroy", made.id, {"name": "evented", "type": "bridge"}),
-                                   ("create", pruned.id, {"name": "pruned", "type": "bridge"})]
+                                   ("create", pruned.id, {"name": "pruned", "type": "bridge"}),
+                                   ("destroy", pruned.id, {"name": "pruned", "type": "bridge"}),
+                                   ("prune", "", {"reclaimed": "0"})]
     with pytest.raises(Forbidden, match="^bridge is a pre-defined network and cannot be removed$"):
         faked.remove("bridge")
-    assert len(network_events(bus)) == 3  # a refused removal publishes nothing
+    assert len(network_events(bus)) == 5  # a refused removal publishes nothing
 
 
 def test_a_member_is_shown_named_and_resolved_until_it_leaves(faked: NetworkService, tmp_path: Path) -> None:

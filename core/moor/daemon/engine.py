@@ -77,7 +77,7 @@ class Engine:
         image_store = ImageStore(os.path.join(config.data_root, "image"), drivers.storage)
         # the build cache holds layers of removed images (made again on a hit): image removal asks it too
         self.build_cache = BuildCache(image_store, os.path.join(config.data_root, "build"))
-        self.images = ImageService(image_store, CacheAwareImageUsers(query, self.build_cache))
+        self.images = ImageService(image_store, CacheAwareImageUsers(query, self.build_cache), self.events)
         self.transfer = ImageTransfer(self.images)
         self._build_registry_services()
         self.volumes = VolumeService(config.data_root, drivers, self.events, query)

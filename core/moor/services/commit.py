@@ -70,6 +70,7 @@ class CommitService:
         paused_here = False
         if pause and container.state.Running and not container.state.Paused:
             self.processes.pause(container.id)
+            self.events.publish_container(container, "pause")
             paused_here = True
         try:
             stream = self.drivers.storage.diff(key=container.storage_key)
@@ -82,6 +83,7 @@ class CommitService:
         finally:
             if paused_here:
                 self.processes.resume(container.id)
+                self.events.publish_container(container, "unpause")
         now = format_timestamp(time.time())
         base = image.config
         history = list(base.get("history") or [])
@@ -105,5 +107,7 @@ class CommitService:
         record = store.add_image(json.dumps(image_config, separators=(",", ":")).encode(), parent=image.id)
         if target is not None:
             store.set_ref(str(target), record.id)
-        self.events.publish_container(container, "commit", comment=comment)
+            self.events.publish_image(record, "tag", target.familiar)
+        self.events.publish_container(container, "commit", comment=comment, imageID=record.id,
+                                      imageRef=target.familiar if target is not None else "")
         return record

@@ -26,6 +26,7 @@ from moor.containers.users import resolve_user
 from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.fsutil import read_json
+from moor.logdrivers.attrs import details_prefix
 from moor.monitor.client import open_stream
 from moor.services.exec_registry import ExecRegistry
 from moor.timefmt import log_timestamp
@@ -117,6 +118,11 @@ def _end_when_gone(client: socket.socket, upstream: socket.socket, finished: thr
             return
 
 
+def exec_words(command: list[str]) -> str:
+    """An exec's command as Docker's exec events name it: the program, a space, its arguments (``true `` alone)."""
+    return f"{command[0]} {' '.join(command[1:])}" if command else ""
+
+
 @dataclass
 class ExecRecord:
     """An exec instance, as ``/exec/{id}/json`` reports it."""
@@ -188,6 +194,7 @@ class ContainerIO:
             raise Conflict(f"Container {container.id} is not running")
         self.processes.request(self.containers.state_dir(container.id),
                                {"op": "resize", "height": height, "width": width})
+        self.events.publish_container(container, "resize", height=str(height), width=str(width))
 
     def output(self, container: Container) -> ContainerOutput:
         """Before ``container`` starts: its standard output and error from their first byte (what the builder
@@ -204,17 +211,18 @@ class ContainerIO:
         if not driver.implements("read"):
             raise MoorError("configured logging driver does not support reading")
         want = {s for s in ("stdout", "stderr") if options.get(s)}
-        timestamps = bool(options.get("timestamps"))
+        timestamps, details = bool(options.get("timestamps")), bool(options.get("details"))
         messages = driver.read(container=self.containers.ref(container), since=float(options.get("since") or 0),
                                until=float(options.get("until") or 0), tail=int(options.get("tail", -1)),
                                follow=bool(options.get("follow")) and container.state.Running)
-        return self._format(messages, want, timestamps, container.tty)
+        return self._format(messages, want, timestamps, container.tty, details)
 
     @staticmethod
     def _format(messages: Iterator[LogMessage | None], want: set[str], timestamps: bool,
-                tty: bool) -> Iterator[bytes]:
+                tty: bool, details: bool = False) -> Iterator[bytes]:
         """Docker's framing of each message; a driver's ``None`` tick (a quiet second) as ``b""``, which
-        sends nothing and lets the server see whether the client left."""
+        sends nothing and lets the server see whether the client left. ``details``: the message's
+        attributes before it (after the time stamp), as Docker's."""
         for message in messages:
             if message is None:
                 yield b""
@@ -222,6 +230,8 @@ class ContainerIO:
             if message.stream not in want:
                 continue
             line = message.line
+            if details:
+                line = details_prefix(message.attrs) + line
             if timestamps:
                 line = log_timestamp(message.timestamp).encode() + b" " + line
             yield line if tty else frame(message.stream, line)
@@ -246,7 +256,7 @@ class ContainerIO:
             "DetachKeys": body.get("DetachKeys") or "",
         })
         self.execs.add(record)
-        self.events.publish_container(container, "exec_create: " + " ".join(command), execID=record.id)
+        self.events.publish_container(container, "exec_create: " + exec_words(command), execID=record.id)
         return record
 
     def get_exec(self, exec_id: str) -> ExecRecord:
@@ -324,7 +334,8 @@ class ContainerIO:
                             .replace("failed to create shim task: ", "")) from None
         record.running = True
         if not record.config.get("Internal"):
-            self.events.publish_container(container, "exec_start: " + " ".join(record.config["Cmd"]), execID=record.id)
+            self.events.publish_container(container, "exec_start: " + exec_words(record.config["Cmd"]),
+                                          execID=record.id)
         threading.Thread(target=self._exec_waiter, args=(record, monitor, state_dir), daemon=True).start()
         return upstream
 
@@ -391,6 +402,9 @@ class ContainerIO:
             record.exit_code = int((read_json(os.path.join(state_dir, "exit.json")) or {}).get("exit_code", 255))
         record.running = False
         self.execs.finished(record)
+        container = None if record.config.get("Internal") else self.containers.store.find(record.container_id)
+        if container is not None:
+            self.events.publish_container(container, "exec_die", execID=record.id, exitCode=str(record.exit_code))
         record.done.set()
         shutil.rmtree(state_dir, ignore_errors=True)
 

@@ -214,6 +214,9 @@ class ContainerNetworking:
                 continue
             container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net", wish,
                                                              self._mac_for(container, name))
+            joined = self.networks.find(name)
+            if joined is not None:  # as Docker at each start, the default network too
+                self._publish("connect", joined, container)
         self.refresh_hosts(container)
         self.sync_dns(container, pid)
 
@@ -356,6 +359,9 @@ class ContainerNetworking:
                         container.networks[name] = settings = {**settings, "EndpointID": endpoint.endpoint_id}
                 if settings.get("EndpointID"):
                     self.networks.disconnect(container, name, None)
+                    left = self.networks.find(name)
+                    if left is not None:
+                        self._publish("disconnect", left, container)
                 container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"),
                                             "Aliases": settings.get("Aliases")}
         container.ports = {}  # a start that failed half-way published some

@@ -55,6 +55,16 @@ class ContainerFacts(Protocol):
     def config(self) -> dict[str, Any]: ...
 
 
+class ImageFacts(Protocol):
+    """What an image event says of its image (a :class:`~moor.images.store.ImageRecord`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+
 #: The ``events --filter`` keys moor understands.
 EVENT_FILTERS = ("type", "event", "container", "image", "label", "network", "volume")
 
@@ -108,6 +118,9 @@ class EventBus:
             event.pop("from")
         elif kind != "container":
             event.pop("status"), event.pop("id"), event.pop("from")
+        for key in ("id", "from"):  # omitted when empty (a prune's), as Go's omitempty
+            if event.get(key) == "":
+                event.pop(key)
         with self._lock:
             self._history.append(event)
             for subscriber in self._subscribers:
@@ -118,6 +131,13 @@ class EventBus:
         attributes = {"image": container.image, "name": container.name,
                       **{k: str(v) for k, v in (container.config.get("Labels") or {}).items()}, **extra}
         self.publish("container", action, container.id, attributes)
+
+    def publish_image(self, image: ImageFacts, action: str, name: str = "") -> None:
+        """An image event as Docker's: the image's labels, then ``name`` (the reference it concerns; the image ID
+        when none, as for untag, delete, load, save and import)."""
+        labels = ((image.config.get("config") or {}).get("Labels") or {}) if isinstance(image.config, dict) else {}
+        attributes = {**{k: str(v) for k, v in labels.items()}, "name": name or image.id}
+        self.publish("image", action, image.id, attributes)
 
     def subscribe(self) -> tuple[list[dict[str, Any]], queue.Queue[dict[str, Any]]]:
         """The events so far and a queue of the ones to come; call :meth:`unsubscribe` when done."""

@@ -19,6 +19,7 @@ from moor.filters import labels_match
 from moor.images import reference
 from moor.images.store import ImageRecord, ImageStore, chain_ids, hex_of
 from moor.images.views import created_time
+from moor.services.events import EventBus
 from moor.timefmt import parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,12 @@ def short_id(image_id: str) -> str:
 class ImageService:
     """Owns the image store and answers every image question of the API."""
 
-    def __init__(self, store: ImageStore, users: ImageUsers | None = None) -> None:
+    def __init__(self, store: ImageStore, users: ImageUsers | None = None, events: EventBus | None = None) -> None:
         self.store = store
         #: who uses an image or a layer: removal refuses (or keeps) what they use
         self.usage: ImageUsers = users if users is not None else NoImageUsers()
+        #: where tag, untag, delete and prune are published (a bus of its own when nobody listens)
+        self.events = events if events is not None else EventBus()
 
     def counts(self) -> dict[str, int]:
         return {"images": len(self.store.images())}
@@ -128,6 +131,7 @@ class ImageService:
         image = self.resolve(name)
         target = reference.parse_repository_and_tag(repo, tag)
         self.store.set_ref(str(target), image.id)
+        self.events.publish_image(image, "tag", target.familiar)
 
     # ------------------------------------------------------------------ remove
 
@@ -147,10 +151,12 @@ class ImageService:
                 )
             self.store.remove_ref(ref)
             report.append({"Untagged": reference.parse(ref).familiar})
+            self.events.publish_image(image, "untag")
             remaining = [r for r in refs if r != ref]
             for digest_ref in digest_refs_left_alone(ref, remaining):  # as Docker: they go with the last tag
                 self.store.remove_ref(digest_ref)
                 report.append({"Untagged": reference.parse(digest_ref).familiar})
+                self.events.publish_image(image, "untag")
                 remaining.remove(digest_ref)
             if remaining or (users and force):
                 return report
@@ -174,6 +180,7 @@ class ImageService:
             for ref in refs:
                 self.store.remove_ref(ref)
                 report.append({"Untagged": reference.parse(ref).familiar})
+                self.events.publish_image(image, "untag")
             if users:
                 return report
         if self.children(image.id):
@@ -181,6 +188,7 @@ class ImageService:
         report.append({"Deleted": image.id})
         for chain in self.store.delete_image(image.id, self.usage.layer_in_use):
             report.append({"Deleted": chain})
+        self.events.publish("image", "delete", image.id, {"name": image.id})  # gone: no labels, as Docker's
         if prune and image.parent:
             parent = self.store.get(image.parent)
             if parent is not None and not self.tags_of(parent.id) and not self.children(parent.id) \
@@ -266,6 +274,7 @@ class ImageService:
                 if any("Deleted" in r for r in report):  # as Docker: the layers that went (not those kept)
                     reclaimed += sum(sizes.get(r["Deleted"], 0) for r in report if "Deleted" in r)
                     changed = True
+        self.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 

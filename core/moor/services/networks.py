@@ -183,7 +183,7 @@ class NetworkService:
     def prune(self, filters: dict[str, builtins.list[str]]) -> builtins.list[str]:
         """``network prune``: remove the user-defined networks no container is on; return their names.
 
-        As before this service published events, a prune publishes none (Docker logs ``destroy`` for each).
+        As Docker, each publishes ``destroy``, then the prune publishes ``prune`` (nothing reclaimed).
         """
         for key in filters:
             if key not in PRUNE_FILTERS:
@@ -198,7 +198,9 @@ class NetworkService:
             if any(parse_timestamp(network.created) >= moment for moment in until):
                 continue
             self._remove(network.id)
+            self._publish("destroy", network)
             deleted.append(network.name)
+        self.events.publish("network", "prune", "", {"reclaimed": "0"})
         return deleted
 
     # ------------------------------------------------------------------ on the host

@@ -35,4 +35,5 @@ def top(service: ContainerService, ident: str, ps_args: str) -> dict[str, Any]:
         fields = line.split(None, len(titles) - 1)
         if len(fields) > pid_index and fields[pid_index].isdigit() and int(fields[pid_index]) in pids:
             processes.append(fields)
+    service.events.publish_container(container, "top")  # as Docker, after ps answered
     return {"Titles": titles, "Processes": processes}
