@@ -5,15 +5,21 @@ Each expectation was read off a private dockerd 20.10 (``moor.testing.dockerd.pr
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import socket
+import subprocess
 import tarfile
+import threading
 from collections.abc import Iterator
 
 import docker
 import pytest
 
 from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.imagehelpers import REPO
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -188,3 +194,44 @@ def test_load_of_data_that_is_no_tar(moord: DaemonProcess, client: docker.APICli
     assert answer == [{"errorDetail": {"message": "Error processing tar file(exit status 1): archive/tar: invalid "
                                                   "tar header"},
                        "error": "Error processing tar file(exit status 1): archive/tar: invalid tar header"}]
+
+
+@pytest.fixture
+def rootfs_server(tmp_path) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 serving ``/rootfs.tar`` (busybox's root filesystem); its base URL."""
+    rootfs = subprocess.run([str(REPO / "scripts" / "busybox-rootfs")], capture_output=True, check=True).stdout
+    (tmp_path / "rootfs.tar").write_bytes(rootfs)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_import_from_a_url(moord: DaemonProcess, rootfs_server: str) -> None:
+    """``docker import URL``: the daemon downloads it (Docker 20.10's lines: ``Downloading from URL``, then the
+    ID; the comment ``Imported from URL``); a 404 and a refused connection are Docker's errors."""
+    url = f"{rootfs_server}/rootfs.tar"
+    result = ok(moord, "import", url, "objurl:1")
+    lines = result.splitlines()
+    assert lines[0] == f"Downloading from {url}" and lines[1].startswith("sha256:") and len(lines) == 2
+    try:
+        assert ok(moord, "inspect", "-f", "{{.Id}} {{.Comment}}", "objurl:1") == f"{lines[1]} Imported from {url}\n"
+        assert ok(moord, "run", "--rm", "objurl:1", "/bin/echo", "from the url") == "from the url\n"
+    finally:
+        moor(moord, "rmi", "objurl:1")
+    missing = moor(moord, "import", f"{rootfs_server}/missing.tar")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith(f"Error response from daemon: failed to GET {rootfs_server}/missing.tar with "
+                                     "status 404 File not found: ")
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    refused = moor(moord, "import", f"http://127.0.0.1:{port}/x.tar")
+    assert refused.stderr == (f'Error response from daemon: Get "http://127.0.0.1:{port}/x.tar": dial tcp '
+                              f"127.0.0.1:{port}: connect: connection refused\n")

@@ -322,18 +322,19 @@ image.add_command(save, "save")
 def import_(ctx: click.Context, source: str, repository: str, changes: tuple[str, ...], message: str,
             platform: str) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    if "://" in source:
-        fail("importing from a URL is not supported by moor: download the file and import it")
     repo, tag_name = split_repo_tag(repository) if repository else ("", "")
+    body: IO[bytes] | None = None
     if source == "-":
         body = sys.stdin.buffer
+    elif "://" in source:  # the daemon downloads it, as Docker's
+        pass
     else:
         try:
             body = open(source, "rb")
         except OSError as err:
             fail(f"open {source}: {(err.strerror or str(err)).lower()}")
-    params = {"fromSrc": "-", "repo": repo or None, "tag": tag_name or None, "changes": list(changes),
-              "message": message or None, "platform": platform or None}
+    params = {"fromSrc": "-" if body is not None else source, "repo": repo or None, "tag": tag_name or None,
+              "changes": list(changes), "message": message or None, "platform": platform or None}
     client = client_of(ctx)
     response = client.open("POST", "/images/create", params, body=body,
                            headers={"Content-Type": "application/x-tar"})

@@ -13,10 +13,13 @@ import platform
 import shutil
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from moor.errors import InvalidParameter
+from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.images import reference
 from moor.images.archive import (
     ArchiveImage,
@@ -34,6 +37,9 @@ from moor.services.images import ImageService
 from moor.timefmt import format_timestamp
 
 log = logging.getLogger(__name__)
+
+#: seconds to connect to (and between reads of) the server of ``docker import URL``
+URL_TIMEOUT = 60
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
@@ -207,6 +213,32 @@ class ImageTransfer:
         if target is not None:
             self.store.set_ref(str(target), image.id)
         return image
+
+
+    def import_url(self, source: str, repo: str, tag: str, changes: list[str], message: str,
+                   platform_os: str = "") -> tuple[str, ImageRecord]:
+        """``docker import URL``: moord downloads the tar itself, as Docker does (a source without a scheme is
+        ``http://`` + source); returns the URL and the image. The image's comment is "Imported from URL"."""
+        if repo:
+            reference.parse_repository_and_tag(repo, tag)  # a bad name fails before the download
+        url = source if "://" in source else f"http://{source}"
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidParameter(f"import from {source}: only http and https URLs are supported")
+        try:
+            response = urllib.request.urlopen(url, timeout=URL_TIMEOUT)  # the scheme is checked above
+        except urllib.error.HTTPError as err:
+            body = err.read(4096).decode(errors="replace")
+            text = f"failed to GET {url} with status {err.code} {err.reason}: {body}"
+            raise (NotFound(text) if err.code == 404 else MoorError(text)) from None
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            reason = getattr(err, "reason", err)
+            if isinstance(reason, ConnectionRefusedError):
+                reason = f"dial tcp {parsed.hostname}:{parsed.port or 80}: connect: connection refused"
+            raise MoorError(f'Get "{url}": {reason}') from None
+        with response:
+            image = self.import_tarball(response, repo, tag, changes, message or f"Imported from {url}", platform_os)
+        return url, image
 
 
 def _chains(image: ImageRecord) -> list[str]:

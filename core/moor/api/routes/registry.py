@@ -48,8 +48,12 @@ def build(engine: Engine) -> Router:
         source = request.arg("fromSrc")
         if not source:
             raise InvalidParameter("fromImage or fromSrc is required")
-        if source != "-":
-            raise InvalidParameter("import from a URL is not supported: use a file or '-' for stdin")
+        if source != "-":  # moord downloads it, as Docker's
+            url, imported = transfer.import_url(source, request.arg("repo"), request.arg("tag"),
+                                                request.query.get("changes", []), request.arg("message"),
+                                                platform.split("/")[0])
+            return Response(body=json.dumps({"status": f"Downloading from {url}"}).encode() + b"\r\n"
+                            + json.dumps({"status": imported.id}).encode() + b"\r\n")
         imported = transfer.import_tarball(request.body_file(), request.arg("repo"), request.arg("tag"),
                                           request.query.get("changes", []), request.arg("message"),
                                           platform.split("/")[0])
