@@ -268,3 +268,16 @@ def test_create_mountpoint_from_1_42(moord: DaemonProcess, tmp_path: Any) -> Non
         assert os.path.isdir(source)
     finally:
         moor(moord, "rm", "-f", container)
+
+
+def test_stats_and_info_of_old_versions(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "run", "-d", "busybox", "sleep", "60")).strip()
+    try:
+        old = json.loads(call(moord, "GET", f"/v1.20/containers/{container}/stats?stream=0")[2])
+        assert "networks" not in old and "id" not in old and set(old["network"]) >= {"rx_bytes", "tx_bytes"}
+        new = json.loads(call(moord, "GET", f"/v1.21/containers/{container}/stats?stream=0")[2])
+        assert "network" not in new and new["id"] == container
+    finally:
+        moor(moord, "rm", "-f", container)
+    assert json.loads(call(moord, "GET", "/v1.24/info")[2])["ExecutionDriver"] == "<not supported>"
+    assert "ExecutionDriver" not in json.loads(call(moord, "GET", "/v1.25/info")[2])

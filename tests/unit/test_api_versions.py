@@ -176,3 +176,14 @@ def test_legacy_copy_puts_a_directorys_contents_at_the_top() -> None:
         assert member is not None and member.read() == b"etc/hostname"
     assert b"".join(legacycopy.rebased([data], "")) == data
     assert legacycopy.is_directory({"mode": (1 << 31) | 0o755}) and not legacycopy.is_directory({"mode": 0o644})
+
+
+def test_stats_and_info_by_version() -> None:
+    sample = {"id": "c", "name": "/c", "read": "t", "networks": {
+        "eth0": {"rx_bytes": 1, "tx_bytes": 2, "rx_packets": 3}, "eth1": {"rx_bytes": 10, "tx_dropped": 4}}}
+    assert versions.stats(sample, "1.21") is sample
+    assert versions.stats(sample, "1.20") == {"read": "t", "network": {
+        "rx_bytes": 11, "rx_packets": 3, "rx_errors": 0, "rx_dropped": 0, "tx_bytes": 2, "tx_packets": 0,
+        "tx_errors": 0, "tx_dropped": 4}}
+    assert versions.stats_one_shot(True, "1.41") and not versions.stats_one_shot(True, "1.40")
+    assert versions.info({}, "1.24") == {"ExecutionDriver": "<not supported>"} and versions.info({}, "1.25") == {}

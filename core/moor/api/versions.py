@@ -38,6 +38,10 @@ GATES: tuple[Gate, ...] = (
                                               "HostConfig's Memory, MemorySwap, CpuShares, Cpuset"),
     Gate("1.21", "GET /containers/{id}/json", "NetworkSettings.Networks; Config without ExposedPorts (when none), "
                                               "MacAddress, VolumeDriver"),
+    Gate("1.21", "GET /containers/{id}/stats", "id, name and networks; older versions: one network object summed "
+                                               "over the interfaces"),
+    Gate("1.25", "GET /info", "no ExecutionDriver (older: <not supported>)"),
+    Gate("1.41", "GET /containers/{id}/stats", "the one-shot query parameter (older: ignored)"),
     Gate("1.42", "POST /containers/create", "Mounts' BindOptions.CreateMountpoint and HostConfig.ConsoleSize "
                                             "are read (older versions: dropped)"),
     Gate("1.42", "POST /containers/{id}/exec", "ConsoleSize is honoured"),
@@ -149,6 +153,32 @@ def disk_usage(doc: dict[str, Any], version: str) -> dict[str, Any]:
         for record in doc.get("BuildCache") or []:
             parent = record.pop("Parent", "")
             record.setdefault("Parents", [parent] if parent else None)
+    return doc
+
+
+def stats(sample: dict[str, Any], version: str) -> dict[str, Any]:
+    """One ``/containers/{id}/stats`` sample as ``version`` shows it."""
+    if at_least(version, "1.21"):
+        return sample
+    totals = dict.fromkeys(("rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets",
+                            "tx_errors", "tx_dropped"), 0)
+    for interface in _object(sample.get("networks")).values():
+        for key in totals:
+            totals[key] += int(_object(interface).get(key) or 0)
+    old = {key: value for key, value in sample.items() if key not in ("id", "name", "networks")}
+    old["network"] = totals
+    return old
+
+
+def stats_one_shot(one_shot: bool, version: str) -> bool:
+    """``one-shot`` of ``/containers/{id}/stats``: read from API 1.41 on."""
+    return one_shot and at_least(version, "1.41")
+
+
+def info(doc: dict[str, Any], version: str) -> dict[str, Any]:
+    """``/info`` as ``version`` shows it."""
+    if not at_least(version, "1.25"):
+        doc["ExecutionDriver"] = "<not supported>"
     return doc
 
 

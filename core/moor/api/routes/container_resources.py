@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from moor.api import schema
+from moor.api import schema, versions
 from moor.api.http import Request, Response, json_response
 from moor.api.params import flag_query
 from moor.api.router import Router
@@ -23,12 +23,13 @@ def build(engine: Engine) -> Router:
     @router.route("GET", "/containers/{ident}/stats")
     def stats(request: Request, ident: str) -> Response:
         if not flag_query(request, "stream", True):
-            return json_response(resources.sample(ident, flag_query(request, "one-shot")))
+            one_shot = versions.stats_one_shot(flag_query(request, "one-shot"), request.version)
+            return json_response(versions.stats(resources.sample(ident, one_shot), request.version))
         samples = resources.stream(ident)
 
         def lines() -> Iterator[bytes]:
             for sample in samples:
-                yield json.dumps(sample).encode() + b"\n"
+                yield json.dumps(versions.stats(sample, request.version)).encode() + b"\n"
 
         return Response(stream=lines())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from moor.api import versions
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
 from moor.services.system import system_info, version_info
@@ -31,6 +32,6 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/info")
     def info(request: Request) -> Response:
-        return json_response(system_info(engine, engine.counts()))
+        return json_response(versions.info(system_info(engine, engine.counts()), request.version))
 
     return router
