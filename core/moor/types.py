@@ -61,6 +61,9 @@ class ContainerRef:
     log_options: dict[str, str] = field(default_factory=dict)
     log_path: str = ""
     exit_code: int | None = None
+    #: the extra attributes of each message (Docker's ``labels``/``env`` log options), as ``logs --details``
+    #: shows them; see :func:`moor.logdrivers.attrs.extra_attributes`
+    log_attrs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class LogMessage:
     line: bytes
     timestamp: float  # seconds since the epoch, with fractions
     partial: bool = False
+    attrs: tuple[tuple[str, str], ...] = ()  # (key, value) sorted by key: what ``logs --details`` prints
 
 
 class LogWriter(Protocol):

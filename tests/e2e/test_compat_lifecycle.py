@@ -116,3 +116,19 @@ def _os_release_value(key: str) -> str:
             if line.startswith(key + "="):
                 return line.split("=", 1)[1].strip().strip('"')
     return ""
+
+
+def test_logs_details_show_the_picked_attributes(moord: DaemonProcess) -> None:
+    ok(moor(moord, "run", "--name", "detailed", "--label", "foo=a b", "--label", "zz=1", "-e", "E1=x&y",
+            "--log-opt", "labels=foo", "--log-opt", "labels-regex=^z", "--log-opt", "env=E1", "busybox", "echo", "hi"))
+    ok(moor(moord, "run", "--name", "plain", "busybox", "echo", "hi"))
+    try:
+        assert ok(moor(moord, "logs", "--details", "detailed")) == "E1=x%26y,foo=a+b,zz=1 hi\n"
+        assert ok(moor(moord, "logs", "detailed")) == "hi\n"
+        assert ok(moor(moord, "logs", "--details", "plain")) == " hi\n"
+        stamped = ok(moor(moord, "logs", "--details", "-t", "detailed"))
+        assert stamped.endswith("Z E1=x%26y,foo=a+b,zz=1 hi\n")
+        refused = moor(moord, "run", "--log-opt", "labels-regex=(", "busybox", "true")
+        assert refused.returncode != 0 and "error parsing regexp" in refused.stderr
+    finally:
+        moor(moord, "rm", "-f", "detailed", "plain")

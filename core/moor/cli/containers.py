@@ -254,7 +254,8 @@ def logs(ctx: click.Context, container: str, follow: bool, tail: str, since: str
     info = client.get(f"/containers/{quote_name(container)}/json")
     response = client.open("GET", f"/containers/{quote_name(container)}/logs", {
         "stdout": "1", "stderr": "1", "follow": "1" if follow else None, "tail": tail,
-        "since": since_param(since), "until": since_param(until), "timestamps": "1" if timestamps else None})
+        "since": since_param(since), "until": since_param(until), "timestamps": "1" if timestamps else None,
+        "details": "1" if details else None})
     demux_to_stdout(response, info["Config"]["Tty"])
 
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from moor.containers.runtime import Runtime
 from moor.driverbuild import DriverRecipe
 from moor.errors import MoorError
+from moor.logdrivers.attrs import extra_attributes
 from moor.monitor.client import request
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,10 @@ def monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, ru
         command += ["--log-driver", log_driver,
                     "--log-opts", json.dumps(container.log_options), "--log-path", container.log_path,
                     "--name", container.name]
+        attributes = extra_attributes(dict(container.log_options), dict(container.config.get("Labels") or {}),
+                                      list(container.config.get("Env") or []))
+        if attributes:  # only what the labels/env log options pick
+            command += ["--log-attrs", json.dumps(attributes)]
     return command
 
 

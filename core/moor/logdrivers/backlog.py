@@ -27,7 +27,8 @@ Keep = Callable[[LogMessage], bool]
 def decode(raw: bytes, parse_time: Callable[[str], float]) -> LogMessage:
     """One JSON line of the log as a message."""
     record = json.loads(raw)
-    return LogMessage(stream=record["stream"], line=record["log"].encode(), timestamp=parse_time(record["time"]))
+    return LogMessage(stream=record["stream"], line=record["log"].encode(), timestamp=parse_time(record["time"]),
+                      attrs=tuple(sorted((record.get("attrs") or {}).items())))
 
 
 def complete_end(handle: IO[bytes], size: int) -> int:

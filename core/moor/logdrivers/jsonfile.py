@@ -1,7 +1,9 @@
 """The ``json-file`` log driver: Docker's format, one JSON object per line.
 
 Each line is ``{"log": "...", "stream": "stdout", "time": "<RFC 3339 nano>"}``
-in ``<container dir>/<id>-json.log``; ``max-size`` and ``max-file`` rotate it.
+in ``<container dir>/<id>-json.log``, with ``"attrs": {...}`` after ``stream`` when the
+``labels``/``env`` options pick some (:mod:`moor.logdrivers.attrs`); ``max-size`` and
+``max-file`` rotate it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import IO
 
 from moor import hookimpl
 from moor.errors import InvalidParameter
-from moor.logdrivers import backlog
+from moor.logdrivers import attrs, backlog
 from moor.timefmt import log_timestamp
 from moor.types import ContainerRef, DriverContext, LogMessage
 from moor.units import parse_size
@@ -42,8 +44,10 @@ def parse_time(text: str) -> float:
 class JsonFileWriter:
     """Appends messages to the log file, rotating when ``max-size`` is reached."""
 
-    def __init__(self, path: str, max_size: int, max_file: int, compress: bool = False) -> None:
+    def __init__(self, path: str, max_size: int, max_file: int, compress: bool = False,
+                 attrs: dict[str, str] | None = None) -> None:
         self.path = path
+        self.attrs = dict(sorted((attrs or {}).items()))
         self.max_size = max_size
         self.max_file = max_file
         self.compress = compress
@@ -53,11 +57,10 @@ class JsonFileWriter:
         _remove(path + CLOSED_SUFFIX)
 
     def write(self, message: LogMessage) -> None:
-        record = {
-            "log": message.line.decode("utf-8", "replace"),
-            "stream": message.stream,
-            "time": log_timestamp(message.timestamp),
-        }
+        record: dict[str, object] = {"log": message.line.decode("utf-8", "replace"), "stream": message.stream}
+        if self.attrs:
+            record["attrs"] = self.attrs
+        record["time"] = log_timestamp(message.timestamp)
         data = json.dumps(record, ensure_ascii=False).encode() + b"\n"
         with self._lock:
             if self.max_size > 0 and self._file.tell() + len(data) > self.max_size:
@@ -125,6 +128,7 @@ class JsonFileLogDriver:
                 parse_size(value, key)
             if key == "max-file" and (not value.isdigit() or int(value) < 1):
                 raise InvalidParameter("max-file cannot be less than 1")
+        attrs.check_options(options)
         if "compress" in options:
             if options["compress"].lower() not in ("true", "false", "1", "0", "t", "f"):
                 raise InvalidParameter(f"error reading compress log option: invalid value {options['compress']!r}")
@@ -143,7 +147,7 @@ class JsonFileLogDriver:
     @hookimpl
     def moor_log_open(self, container: ContainerRef) -> JsonFileWriter:
         max_size, max_file = self._settings(container)
-        return JsonFileWriter(container.log_path, max_size, max_file, self._compress(container))
+        return JsonFileWriter(container.log_path, max_size, max_file, self._compress(container), container.log_attrs)
 
     @hookimpl
     def moor_log_read(
@@ -217,9 +221,8 @@ class _RecordReader:
             self.buffer += chunk
             if not self.buffer.endswith(b"\n"):
                 continue
-            record = json.loads(self.buffer)
-            self.buffer = b""
-            yield LogMessage(stream=record["stream"], line=record["log"].encode(), timestamp=parse_time(record["time"]))
+            raw, self.buffer = self.buffer, b""
+            yield backlog.decode(raw, parse_time)
 
 
 def _next_file(path: str, handle: IO[bytes]) -> str:

@@ -4,7 +4,7 @@ Usage (moord runs it; fd 3 is a pipe on which the monitor reports readiness)::
 
     python -m moor.monitor --id ID --state-dir DIR --bundle BUNDLE --runtime runc --runtime-root ROOT
         [--exec PROCESS_JSON] [--tty] [--stdin] [--stdin-once]
-        [--log-driver NAME --log-driver-recipe JSON --log-opts JSON --log-path PATH --name NAME]
+        [--log-driver NAME --log-driver-recipe JSON --log-opts JSON --log-path PATH --name NAME --log-attrs JSON]
 
 The log driver is built from the recipe moord built its own with
 (:meth:`moor.driverbuild.DriverRecipe.build`): the same factory, the same
@@ -58,6 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-driver-recipe", default="", help="JSON: how moord built the log driver")
     parser.add_argument("--log-opts", default="{}")
     parser.add_argument("--log-path", default="")
+    parser.add_argument("--log-attrs", default="{}", help="JSON: the attributes recorded with each message")
     parser.add_argument("--name", default="")
     return parser.parse_args(argv)
 
@@ -70,7 +71,7 @@ def open_log_writer(args: argparse.Namespace) -> LineLogger | None:
         raise RuntimeError(f"no recipe for the log driver {args.log_driver!r}")
     driver = DriverRecipe.from_json(args.log_driver_recipe).build()
     container = ContainerRef(id=args.id, name=args.name, log_options=json.loads(args.log_opts),
-                             log_path=args.log_path)
+                             log_path=args.log_path, log_attrs=json.loads(args.log_attrs))
     return LineLogger(call_hook(driver, "moor_log_open", container=container), LogMessage)
 
 

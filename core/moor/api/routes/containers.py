@@ -137,6 +137,7 @@ def build(engine: Engine) -> Router:
             "stdout": flag_query(request, "stdout"), "stderr": flag_query(request, "stderr"),
             "follow": flag_query(request, "follow"),
             "timestamps": flag_query(request, "timestamps"), "tail": tail_query(request),
+            "details": flag_query(request, "details"),
             "since": time_arg(request.arg("since")), "until": time_arg(request.arg("until")),
         }
         chunks = io.log_chunks(container, options)
