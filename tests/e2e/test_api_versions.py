@@ -281,3 +281,12 @@ def test_stats_and_info_of_old_versions(moord: DaemonProcess) -> None:
         moor(moord, "rm", "-f", container)
     assert json.loads(call(moord, "GET", "/v1.24/info")[2])["ExecutionDriver"] == "<not supported>"
     assert "ExecutionDriver" not in json.loads(call(moord, "GET", "/v1.25/info")[2])
+
+
+def test_an_unknown_wait_condition_is_refused_from_1_42(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "create", "busybox", "true")).strip()
+    try:
+        status, _, body = call(moord, "POST", f"/v1.44/containers/{container}/wait?condition=bogus")
+        assert (status, json.loads(body)) == (400, {"message": 'invalid condition: "bogus"'})
+    finally:
+        moor(moord, "rm", "-f", container)

@@ -187,3 +187,13 @@ def test_stats_and_info_by_version() -> None:
         "tx_errors": 0, "tx_dropped": 4}}
     assert versions.stats_one_shot(True, "1.41") and not versions.stats_one_shot(True, "1.40")
     assert versions.info({}, "1.24") == {"ExecutionDriver": "<not supported>"} and versions.info({}, "1.25") == {}
+
+
+def test_wait_condition_by_version() -> None:
+    known = ("not-running", "next-exit", "removed")
+    assert versions.wait_condition("removed", known, "1.29") == "not-running"
+    assert versions.wait_condition("removed", known, "1.30") == "removed"
+    assert versions.wait_condition("", known, "1.44") == "not-running"
+    assert versions.wait_condition("bogus", known, "1.41") == "not-running"
+    with pytest.raises(InvalidParameter, match='^invalid condition: "bogus"$'):
+        versions.wait_condition("bogus", known, "1.42")

@@ -41,10 +41,12 @@ GATES: tuple[Gate, ...] = (
     Gate("1.21", "GET /containers/{id}/stats", "id, name and networks; older versions: one network object summed "
                                                "over the interfaces"),
     Gate("1.25", "GET /info", "no ExecutionDriver (older: <not supported>)"),
+    Gate("1.30", "POST /containers/{id}/wait", "the condition query parameter (older: not-running)"),
     Gate("1.41", "GET /containers/{id}/stats", "the one-shot query parameter (older: ignored)"),
     Gate("1.42", "POST /containers/create", "Mounts' BindOptions.CreateMountpoint and HostConfig.ConsoleSize "
                                             "are read (older versions: dropped)"),
     Gate("1.42", "POST /containers/{id}/exec", "ConsoleSize is honoured"),
+    Gate("1.42", "POST /containers/{id}/wait", "an unknown condition is refused (Docker 20.10: not-running)"),
     Gate("1.42", "POST /containers/{id}/stop, /restart", "the signal query parameter (older: ignored)"),
     Gate("1.42", "GET /containers/{id}/json", "HostConfig.KernelMemory and KernelMemoryTCP left out when 0"),
     Gate("1.42", "GET /system/df", "no BuilderSize; build cache records have Parents, not Parent"),
@@ -229,6 +231,18 @@ def exec_create(body: dict[str, Any], version: str) -> dict[str, Any]:
 def stop_signal(signal: str, version: str) -> str:
     """``signal`` of ``/containers/{id}/stop`` and ``/restart``: read from API 1.42 on (older: ignored)."""
     return signal if at_least(version, "1.42") else ""
+
+
+def wait_condition(condition: str, known: tuple[str, ...], version: str) -> str:
+    """The ``condition`` of ``/containers/{id}/wait``: ignored before API 1.30; one Docker does not know waits
+    for not-running up to 1.41 (Docker 20.10), and is refused from 1.42 on (Docker 23+)."""
+    if not at_least(version, "1.30") or not condition:
+        return "not-running"
+    if condition in known:
+        return condition
+    if at_least(version, "1.42"):
+        raise InvalidParameter(f'invalid condition: "{condition}"')
+    return "not-running"
 
 
 def start_body_allowed(version: str) -> bool:

@@ -92,9 +92,7 @@ def build(engine: Engine) -> Router:
     @router.route("POST", "/containers/{ident}/wait")
     def wait(request: Request, ident: str) -> Response:
         container = containers.get(ident)
-        condition = request.arg("condition")
-        if condition not in WAIT_CONDITIONS:  # Docker waits for not-running when it does not know the condition
-            condition = "not-running"
+        condition = versions.wait_condition(request.arg("condition"), WAIT_CONDITIONS, request.version)
 
         outcomes = containers.wait_ticking(container.id, condition)
 
