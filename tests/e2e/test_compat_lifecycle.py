@@ -132,3 +132,19 @@ def test_logs_details_show_the_picked_attributes(moord: DaemonProcess) -> None:
         assert refused.returncode != 0 and "error parsing regexp" in refused.stderr
     finally:
         moor(moord, "rm", "-f", "detailed", "plain")
+
+
+def test_rm_v_removes_an_anonymous_volume_inherited_through_volumes_from(moord: DaemonProcess) -> None:
+    ok(moor(moord, "create", "--name", "vsrc", "-v", "/data", "busybox", "true"))
+    ok(moor(moord, "create", "--name", "vuser", "--volumes-from", "vsrc", "busybox", "true"))
+    ok(moor(moord, "create", "--name", "vuser2", "--volumes-from", "vsrc", "busybox", "true"))
+    volume = inspect(moord, "vsrc")["Mounts"][0]["Name"]
+    try:
+        ok(moor(moord, "rm", "-v", "vuser"))  # still used by the others: kept
+        assert volume in ok(moor(moord, "volume", "ls", "-q")).split()
+        ok(moor(moord, "rm", "vsrc"))  # without -v: kept
+        ok(moor(moord, "rm", "-v", "vuser2"))  # the last user, with -v: removed, as Docker's
+        assert volume not in ok(moor(moord, "volume", "ls", "-q")).split()
+    finally:
+        moor(moord, "rm", "-f", "vsrc", "vuser", "vuser2")
+        moor(moord, "volume", "rm", "-f", volume)

@@ -89,7 +89,9 @@ def plan(host_config: dict[str, Any], config_volumes: dict[str, Any] | None,
             if point.get("Type") not in ("volume", "bind"):
                 continue  # Docker cannot share a tmpfs either
             shared = {key: point.get(key, "") for key in VOLUME_KEYS if key in point}
-            shared.update(Mode="", RW=bool(point.get("RW")) and rw, Anonymous=False, CopyData=False,
+            # an anonymous volume stays anonymous: `rm -v` of either container removes it once unused (Docker)
+            shared.update(Mode="", RW=bool(point.get("RW")) and rw, Anonymous=bool(point.get("Anonymous")),
+                          CopyData=False,
                           CreateSource=bool(point.get("CreateSource")),
                           PropagationGiven=bool(point.get("PropagationGiven")),
                           NonRecursive=bool(point.get("NonRecursive")))
