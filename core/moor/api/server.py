@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import IO, Any, cast
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from moor.api.http import BodyReader, Hijack, Request, Response
 from moor.api.wire import (
@@ -437,8 +437,8 @@ class UnixHTTPServer:
         body = BodyReader(conn.reader, head.content_length, head.chunked, max_line=self.limits.max_line,
                           on_start=(lambda: conn.sock.sendall(_CONTINUE))
                           if expects_continue and head.version == "HTTP/1.1" else None)
-        # Routed on the decoded path, as Go's net/http gives Docker's router (busybox%3Alatest is busybox:latest).
-        request = Request(method=head.method, path=unquote(url.path), query=parse_qs(url.query, keep_blank_values=True),
+        # The raw path: the router decodes it segment by segment, as Docker's (busybox%3Alatest is busybox:latest).
+        request = Request(method=head.method, path=url.path, query=parse_qs(url.query, keep_blank_values=True),
                           headers=head.headers, body=body, version="", connection=conn.sock, limits=self.limits)
         try:
             answer = self.app(request)

@@ -270,6 +270,11 @@ def _mounts_text(mounts: list[dict[str, Any]], no_trunc: bool) -> str:
     return ",".join(names)
 
 
+def _label_method(labels: dict[str, str]) -> Any:
+    """A row's ``{{.Label "name"}}``: the label's value, empty when absent (Docker's contexts' Label method)."""
+    return lambda name: labels.get(name, "")
+
+
 def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -> list[dict[str, str]]:
     from moor.cli.portdisplay import display_ports
 
@@ -293,6 +298,7 @@ def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -
             "Networks": ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
             "Mounts": _mounts_text(c.get("Mounts") or [], no_trunc),
             "Size": "",
+            "Label": _label_method(c.get("Labels") or {}),
         }
         if size:
             row["Size"] = f"{human_size(c.get('SizeRw', 0), 3)} (virtual {human_size(c.get('SizeRootFs', 0), 3)})"
@@ -326,7 +332,8 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
         headers = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
                    "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
                    "Labels": "LABELS", "Size": "SIZE", "State": "STATE", "Networks": "NETWORKS", "Mounts": "MOUNTS"}
-        render_format(format_, rows, headers)
+        render_format(format_, rows, headers, struct_type="*formatter.ContainerContext",
+                      error_prefix="failed to parse template: ", exec_prefix="failed to execute template: ")
         return
     columns = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"] + (["Size"] if size else [])
     titles = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",

@@ -124,7 +124,7 @@ def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: 
                    "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
                    "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
                    "Containers": "CONTAINERS"}
-        render_format(format_, rows, headers)
+        render_format(format_, rows, headers, struct_type="*formatter.imageContext")
         return
     columns = ["Repository", "Tag"] + (["Digest"] if digests else []) + ["ID", "CreatedSince", "Size"]
     titles = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
+from typing import Any
 
 import click
 
 from moor.cli.main import client_of
-from moor.cli.output import ENGINE_ERROR, fail, print_json, render_format
+from moor.cli.output import ENGINE_ERROR, fail, parse_template, print_inspected
 from moor.client import DaemonError, quote_name
 
 #: The kinds ``--type`` names, in the order a bare name is looked up, with their inspect paths.
@@ -26,7 +26,9 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str
     if type_ not in ("", *(kind for kind, _ in KINDS)):
         fail(f'"{type_}" is not a valid value for --type', ENGINE_ERROR)
     client = client_of(ctx)
-    found, failed = [], False
+    if format_:
+        parse_template(format_)  # a bad template: exit 64 before any lookup, as docker
+    results: list[Any] = []
     for name in names:
         item = None
         for kind, path in KINDS:
@@ -38,14 +40,5 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str
             except DaemonError as err:
                 if err.status != 404:
                     raise
-        if item is None:
-            click.echo(f"Error: No such {type_ or 'object'}: {name}", err=True)
-            failed = True
-        else:
-            found.append(item)
-    if format_:
-        render_format(format_, found)
-    else:
-        print_json(found)
-    if failed:
-        sys.exit(1)
+        results.append(f"Error: No such {type_ or 'object'}: {name}" if item is None else item)
+    print_inspected(format_, results)

@@ -107,6 +107,14 @@ def ipam_config(subnets: tuple[str, ...], ranges: tuple[str, ...], gateways: tup
     return list(config.values())
 
 
+def _go_time(text: str) -> str:
+    """An RFC 3339 UTC time as Go's time.Time prints it (``2026-12-07 01:42:24.406110182 +0000 UTC``)."""
+    if not text.endswith("Z") or "T" not in text:
+        return text
+    date, _, clock = text[:-1].partition("T")
+    return f"{date} {clock} +0000 UTC"
+
+
 @network.command("ls")
 @click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
@@ -117,13 +125,18 @@ def ls(ctx: click.Context, quiet: bool, no_trunc: bool, filters: tuple[str, ...]
     """List networks."""
     records = client_of(ctx).get("/networks", filters=filters_param(filters))
     rows = [{"ID": r["Id"] if no_trunc else r["Id"][:12], "Name": r["Name"], "Driver": r["Driver"],
-             "Scope": r["Scope"], "Internal": str(r["Internal"]).lower(), "Labels": ""} for r in records]
+             "Scope": r["Scope"], "Internal": str(r["Internal"]).lower(),
+             "IPv6": str(r.get("EnableIPv6", False)).lower(),
+             "CreatedAt": _go_time(r.get("Created") or ""),
+             "Labels": ",".join(f"{k}={v}" for k, v in (r.get("Labels") or {}).items()),
+             "Label": (lambda labels: lambda name: labels.get(name, ""))(r.get("Labels") or {})} for r in records]
     if quiet:
         for row in rows:
             click.echo(row["ID"])
         return
     if format_:
-        render_format(format_, rows, {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"})
+        render_format(format_, rows, {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"},
+                      struct_type="*network.networkContext")
         return
     print_table([["NETWORK ID", "NAME", "DRIVER", "SCOPE"]] + [[r["ID"], r["Name"], r["Driver"], r["Scope"]]
                                                              for r in rows])

@@ -22,23 +22,97 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=4))
 
 
-def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | None = None) -> None:
-    """Print rows with a Go template; a ``table`` prefix adds aligned headers as Docker does."""
-    from moor.cli.gotemplate import TemplateError, render
+#: the docker CLI's exit code for a bad --format of inspect, version, info and events
+TEMPLATE_ERROR = 64
+
+
+def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | None = None, *,
+                  struct_type: str = "", error_prefix: str = "template parsing error: ",
+                  exec_prefix: str | None = None) -> None:
+    """Print rows with a Go template as the docker CLI's formatter does (ps, images, network ls, ...).
+
+    ``\\t`` and ``\\n`` in the format are a tab and a newline; a ``table`` prefix adds aligned headers (``headers``:
+    each field's title). ``struct_type`` names the Go type Docker renders rows as (``*formatter.ContainerContext``):
+    a field a row lacks is then an error, as Docker's. A parse or execution error prints ``error_prefix`` and Go's
+    message (``exec_prefix`` for an execution error, when it differs), exit 1, nothing else printed.
+    """
+    from moor.cli.gotemplate import Template, TemplateError, struct, unescape
 
     table = template.startswith("table")
     if table:
-        template = template[len("table"):].lstrip()
+        template = template[len("table"):].strip(" ")
+    template = unescape(template)
     try:
-        lines = [render(template, row) for row in rows]
+        compiled = Template(template)
+        lines = [compiled.execute(struct(row, struct_type) if struct_type and isinstance(row, dict) else row)
+                 for row in rows]
         if table:
-            header = render(template, headers or {}, header=True)
-            print_table([line.split("\t") for line in [header] + lines])
+            header = Template(template, header=True).execute(headers or {})
+            print_table([line.split("\t") for line in [header] + lines], min_width=10)
         else:
             for line in lines:
                 click.echo(line)
     except TemplateError as err:
-        fail(f"template: {err}")
+        prefix = error_prefix if err.parsing or exec_prefix is None else exec_prefix
+        fail(f"{prefix}{err}")
+
+
+def parse_template(template: str, name: str = "", error_prefix: str = "template parsing error: ") -> Any:
+    """A template as ``inspect``, ``version``, ``info``, ``events`` parse it (no ``\\t`` escapes); a bad one prints
+    ``error_prefix`` and Go's message and exits 64 before anything else is printed."""
+    from moor.cli.gotemplate import Template, TemplateError
+
+    try:
+        return Template(template, name=name)
+    except TemplateError as err:
+        fail(f"{error_prefix}{err}", TEMPLATE_ERROR)
+
+
+def render_single(template: str, data: Any, name: str = "") -> None:
+    """``version``/``info`` with ``--format``: the one value through the template and a newline; on an execution
+    error what was rendered, a newline, then Go's message (exit 1), as the docker CLI."""
+    from moor.cli.gotemplate import TemplateError
+
+    compiled = parse_template(template, name)
+    try:
+        click.echo(compiled.execute(data))
+    except TemplateError as err:
+        click.echo(err.partial)
+        fail(str(err))
+
+
+def print_inspected(format_: str, results: list[Any]) -> None:
+    """``inspect``'s output: ``results`` in the order asked, each an object (a dict) or an error line (a str).
+
+    Without a format: the objects as one JSON array. With one (parsed first: a bad one exits 64): each object
+    through the template, a line each (a lone newline when none renders); an object the template fails on becomes
+    a ``template parsing error: ...`` line. Then the error lines; exit 1 if any.
+    """
+    from moor.cli.gotemplate import TemplateError, aliased
+
+    found = [r for r in results if not isinstance(r, str)]
+    errors: list[str] = []
+    if not format_:
+        print_json(found)
+        errors = [r for r in results if isinstance(r, str)]
+    else:
+        compiled = parse_template(format_)
+        lines = []
+        for result in results:
+            if isinstance(result, str):
+                errors.append(result)
+                continue
+            if isinstance(result, dict) and "Id" in result and "ID" not in result:
+                result = aliased(result, {"ID": "Id"})  # Docker's typed structs name it ID
+            try:
+                lines.append(compiled.execute(result))
+            except TemplateError as err:
+                errors.append(f"template parsing error: {err}")
+        click.echo("\n".join(lines))
+    for message in errors:
+        click.echo(message, err=True)
+    if errors:
+        sys.exit(1)
 
 
 def print_table(rows: list[list[str]], padding: int = 3, min_width: int = 0) -> None:
@@ -163,20 +237,13 @@ def inspect_many(client: Any, names: tuple[str, ...], path_of: Any, kind: str, f
     """
     from moor.client import DaemonError
 
-    found, missing = [], []
+    results: list[Any] = []
     for name in names:
         try:
-            found.append(client.get(path_of(name), **(params or {})))
+            results.append(client.get(path_of(name), **(params or {})))
         except DaemonError as err:
             if err.status != 404:
                 raise
-            missing.append(f"Error response from daemon: {err.message}" if daemon_wording
+            results.append(f"Error response from daemon: {err.message}" if daemon_wording
                            else f"Error: No such {kind}: {name}")
-    if format_:
-        render_format(format_, found)
-    else:
-        print_json(found)
-    for message in missing:
-        click.echo(message, err=True)
-    if missing:
-        sys.exit(1)
+    print_inspected(format_, results)

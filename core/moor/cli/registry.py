@@ -461,7 +461,7 @@ def print_search(rows: list[dict[str, str]], format_: str) -> None:
             for line in lines:
                 click.echo(line)
     except TemplateError as err:
-        fail(f"template: {err}")
+        fail(f"template parsing error: {err}")
 
 
 def tabwriter(rows: list[list[str]], min_width: int = 10, padding: int = 3) -> None:

@@ -111,7 +111,7 @@ def render_stats(format_: str, rows: list[dict[str, str]]) -> list[str]:
         template = DEFAULT_STATS_FORMAT
     if template.startswith("table"):
         template = template[len("table"):].lstrip()
-        lines = [render(template, STATS_HEADERS)] + [render(template, row) for row in rows]
+        lines = [render(template, STATS_HEADERS, header=True)] + [render(template, row) for row in rows]
         return format_table([line.split("\t") for line in lines])
     return [render(template, row) for row in rows]
 
@@ -232,7 +232,7 @@ def stats(ctx: click.Context, containers: tuple[str, ...], all_: bool, format_: 
                 return
             time.sleep(REDRAW_INTERVAL)
     except TemplateError as err:
-        click.echo(f"template: {err}", err=True)
+        click.echo(f"template parsing error: {err}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         return

@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from moor import API_VERSION, __version__
+from moor.cli.gotemplate import struct
 from moor.cli.main import client_of
-from moor.cli.output import print_json, render_format
+from moor.cli.output import parse_template, print_json, render_single
 
 
 def _client_version() -> dict[str, Any]:
@@ -21,6 +22,10 @@ def _client_version() -> dict[str, Any]:
         "Os": "linux",
         "Arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
     }
+
+
+#: Go names of /version's fields where they differ from the JSON's (types.Version)
+_VERSION_FIELDS = {"APIVersion": "ApiVersion", "MinAPIVersion": "MinAPIVersion"}
 
 
 @click.command()
@@ -37,7 +42,9 @@ def version(ctx: click.Context, format_: str) -> None:
     except ConnectError as err:
         server, server_error = None, str(err)
     if format_:
-        render_format(format_, [{"Client": client, "Server": server}])
+        versions = {"Client": struct(client, "system.clientVersion", client, _VERSION_FIELDS),
+                    "Server": None if server is None else struct(server, "*types.Version", server, _VERSION_FIELDS)}
+        render_single(format_, struct(versions, "system.versionInfo"), name="version")
     else:
         lines = [
             "Client:",
@@ -123,9 +130,11 @@ def _gib(size: int) -> str:
 @click.pass_context
 def info(ctx: click.Context, format_: str) -> None:
     """Display system-wide information."""
+    if format_:
+        parse_template(format_)  # a bad template: exit 64 before asking the daemon, as docker
     data = client_of(ctx).get("/info")
     if format_:
-        render_format(format_, [data])
+        render_single(format_, struct(data, "system.info"))
     else:
         _print_info(data)
 

@@ -51,13 +51,14 @@ def create(ctx: click.Context, driver: str, label: tuple[str, ...], opt: tuple[s
     click.echo(client_of(ctx).call("POST", "/volumes/create", body=body)["Name"])
 
 
-def _row(volume_: dict[str, Any]) -> dict[str, str]:
+def _row(volume_: dict[str, Any]) -> dict[str, Any]:
     labels = volume_.get("Labels") or {}
     usage = volume_.get("UsageData") or {}
     return {"Name": volume_["Name"], "Driver": volume_["Driver"], "Scope": volume_.get("Scope", "local"),
             "Mountpoint": volume_.get("Mountpoint", ""),
             "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-            "Links": str(usage.get("RefCount", "N/A")), "Size": "N/A"}
+            "Links": str(usage.get("RefCount", "N/A")), "Size": "N/A",
+            "Label": lambda name: labels.get(name, "")}
 
 
 @volume.command("ls")
@@ -78,7 +79,7 @@ def ls(ctx: click.Context, quiet: bool, filters: tuple[str, ...], format_: str) 
     if format_:
         render_format(format_, rows, {"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE",
                                       "Mountpoint": "MOUNTPOINT", "Labels": "LABELS", "Links": "LINKS",
-                                      "Size": "SIZE"})
+                                      "Size": "SIZE"}, struct_type="*formatter.volumeContext")
         return
     print_table([["DRIVER", "VOLUME NAME"]] + [[r["Driver"], r["Name"]] for r in rows], min_width=10)
 

@@ -22,6 +22,10 @@ PING_HEADERS = {
 def build(engine: Engine) -> Router:
     router = Router()
 
+    @router.route("HEAD", "/_ping")
+    def ping_head(request: Request) -> Response:  # Docker's: the headers, and a length of 0
+        return Response(body=b"", content_type="text/plain; charset=utf-8", headers=dict(PING_HEADERS))
+
     @router.route("GET", "/_ping")
     def ping(request: Request) -> Response:
         return Response(body=b"OK", content_type="text/plain; charset=utf-8", headers=dict(PING_HEADERS))

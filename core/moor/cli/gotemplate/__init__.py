@@ -18,10 +18,12 @@ from typing import Any
 class TemplateError(Exception):
     """The template cannot be parsed or executed; the message is Go's (``template: :1: ...``)."""
 
-    def __init__(self, message: str, parsing: bool) -> None:
+    def __init__(self, message: str, parsing: bool, partial: str = "") -> None:
         super().__init__(message)
         #: a parse error (bad template) rather than an execution error (bad data)
         self.parsing = parsing
+        #: an execution error: what the template wrote before it
+        self.partial = partial
 
 
 class Template:
@@ -46,14 +48,24 @@ class Template:
         try:
             return execute(self.name, self.text, self.trees, self.functions, data, self.missing_key)
         except ExecError as err:
-            raise TemplateError(str(err), parsing=False) from None
+            raise TemplateError(str(err), parsing=False, partial=err.partial) from None
 
 
-def struct(fields: dict[str, Any], go_type: str) -> dict[str, Any]:
-    """``fields`` as a Go struct named ``go_type`` (``*formatter.ContainerContext``): an unknown field is an error."""
+def struct(fields: dict[str, Any], go_type: str, json: Any = None,
+           aliases: dict[str, str] | None = None) -> dict[str, Any]:
+    """``fields`` as a Go struct named ``go_type`` (``*formatter.ContainerContext``): an unknown field is an error;
+    ``json``: what ``{{json .}}`` writes of it (its fields, sorted, when None; a given object keeps its order);
+    ``aliases``: Go field names of keys named otherwise (``{"APIVersion": "ApiVersion"}``)."""
     from moor.cli.gotemplate.executor import Struct
 
-    return Struct(fields, go_type)
+    return Struct(fields, go_type, json, aliases)
+
+
+def aliased(fields: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
+    """``fields`` answering ``{{.GoName}}`` with ``fields[aliases[GoName]]`` too (``{"ID": "Id"}``)."""
+    from moor.cli.gotemplate.executor import Aliased
+
+    return Aliased(fields, aliases)
 
 
 def unescape(template: str) -> str:

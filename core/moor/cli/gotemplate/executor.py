@@ -36,6 +36,9 @@ from moor.cli.gotemplate.nodes import (
 class ExecError(Exception):
     """A failure while executing; the message is Go's (``template: :1:2: executing "" at <.X>: ...``)."""
 
+    #: what was written before the failure
+    partial = ""
+
 
 class _NoFinal:
     pass
@@ -326,6 +329,9 @@ class State:
                 return self.eval_call(dot, iface, name, receiver[name], args, final), False
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")
+            alias = getattr(receiver, "aliases", {}).get(name)
+            if alias is not None and alias in receiver:
+                return receiver[alias], holds_interfaces(receiver)
             if name not in receiver:
                 struct = getattr(receiver, "go_type", "")
                 if struct:
@@ -479,11 +485,34 @@ def _quote(text: str) -> str:
 
 
 class Struct(dict[str, Any]):
-    """A row the docker CLI makes a Go struct of: a field it lacks is an error naming ``go_type``."""
+    """A row the docker CLI makes a Go struct of: a field it lacks is an error naming ``go_type``; ``json``
+    gives its JSON form (its own fields when None); ``aliases`` maps Go field names to keys (``APIVersion``)."""
 
-    def __init__(self, fields: dict[str, Any], go_type: str) -> None:
+    def __init__(self, fields: dict[str, Any], go_type: str, json: Any = None,
+                 aliases: dict[str, str] | None = None) -> None:
         super().__init__(fields)
         self.go_type = go_type
+        self.json_form = json
+        self.aliases = aliases or {}
+
+    def __json__(self) -> Any:
+        """Its fields (a map: keys sorted), or the JSON given, in its order (a struct: its fields' order)."""
+        if self.json_form is None:
+            return dict(self)
+        return OrderedJSON(self.json_form) if isinstance(self.json_form, dict) else self.json_form
+
+
+class OrderedJSON(dict[str, Any]):
+    """A JSON object written in its own key order (Go's struct encoding), not sorted (Go's map encoding)."""
+
+
+class Aliased(dict[str, Any]):
+    """A JSON object whose Go struct names some fields otherwise (``aliases``: Go name to JSON key): Docker's
+    typed inspect structs answer ``{{.ID}}`` for the JSON's ``Id``."""
+
+    def __init__(self, fields: dict[str, Any], aliases: dict[str, str]) -> None:
+        super().__init__(fields)
+        self.aliases = aliases
 
 
 def execute(name: str, text: str, trees: dict[str, ListNode], functions: dict[str, Func], data: Any,
@@ -500,5 +529,10 @@ def execute(name: str, text: str, trees: dict[str, ListNode], functions: dict[st
     try:
         state.walk(data, False, tree)
     except RecursionError:
-        raise state.error("exceeded maximum template depth (100000)") from None
+        error = state.error("exceeded maximum template depth (100000)")
+        error.partial = "".join(state.out)
+        raise error from None
+    except ExecError as err:
+        err.partial = "".join(state.out)
+        raise
     return "".join(state.out)

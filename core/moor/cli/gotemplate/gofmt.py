@@ -470,6 +470,8 @@ def go_json(value: Any) -> str:
         return _json_string(value)
     if isinstance(value, list | tuple):
         return "[" + ",".join(go_json(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{_json_string(str(k))}:{go_json(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, dict):  # a method (a callable) is no field of the JSON
+        keys = list(value) if type(value).__name__ == "OrderedJSON" else sorted(value)
+        return "{" + ",".join(f"{_json_string(str(k))}:{go_json(value[k])}" for k in keys
+                              if not callable(value[k])) + "}"
     return _json_string(str(value))
