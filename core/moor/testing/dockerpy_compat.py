@@ -6,12 +6,12 @@
    suite's pulls never leave 127.0.0.1;
 2. a private daemon starts with that mirror: moord (:class:`moor.testing.daemon.DaemonProcess`) or, with
    ``--docker``, dockerd (:func:`moor.testing.dockerd.private_dockerd`);
-3. busybox (``scripts/busybox-rootfs``) is imported into it and tagged as every image the suite names
-   (:data:`LOCAL_IMAGES`), then saved and pushed to the mirror as the images the suite pulls
-   (:data:`MIRROR_IMAGES`);
+3. busybox (``scripts/busybox-rootfs``, with alpine's ``postgres`` user) is imported into it once for
+   every image the suite names (:data:`LOCAL_IMAGES`, :data:`MIRROR_ONLY_IMAGES`: distinct IDs, as the real
+   ones), each saved and pushed to the mirror;
 4. ``pytest tests/integration`` runs in the checkout with ``DOCKER_HOST`` pointing at the daemon, a private
-   ``HOME``/``DOCKER_CONFIG`` and ``DOCKER_TEST_API_VERSION``; swarm-mode and plugin modules are left out
-   (:data:`EXCLUDED_MODULES`: moor has no swarm, plugins come from Docker Hub);
+   ``HOME``/``DOCKER_CONFIG`` and ``DOCKER_TEST_API_VERSION``; swarm-mode, plugin and credential-store
+   tests are left out (:data:`EXCLUDED_PATHS`);
 5. every test's outcome is read from pytest's JUnit XML and written as ``<outcome> <test id>`` lines.
 
 The suite needs ``paramiko`` and ``websocket-client`` besides docker-py's own requirements: ``--python``
@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -35,16 +37,21 @@ from moor.testing.daemon import DaemonProcess
 from moor.testing.dockerd import private_dockerd
 from moor.testing.registry import TestRegistry
 
-#: tagged in the daemon before the run (the suite's TEST_IMG is alpine:3.10; it also runs busybox and alpine)
-LOCAL_IMAGES = ("busybox:latest", "alpine:latest", "alpine:3.10")
-#: served by the mirror (the suite pulls these, hello-world after removing it)
-MIRROR_IMAGES = ("library/busybox:latest", "library/alpine:latest", "library/alpine:3.10",
-                 "library/hello-world:latest")
-#: modules not run: swarm mode (a node joins a swarm; moor has none) and plugins (installed from Docker Hub)
-EXCLUDED_MODULES = (
+#: the images the suite names, each its own image (a test that removes one by ID must not take the others),
+#: with the Cmd of the real one; tagged in the daemon before the run (the suite's TEST_IMG is alpine:3.10)
+LOCAL_IMAGES = {"busybox:latest": '["sh"]', "alpine:latest": '["/bin/sh"]', "alpine:3.10": '["/bin/sh"]'}
+#: served by the mirror only (the suite pulls it after removing it)
+MIRROR_ONLY_IMAGES = {"hello-world:latest": '["/hello"]'}
+#: left out: swarm mode (a node joins a swarm; moor has none), plugins (installed from Docker Hub), and the
+#: client-side credential-store tests (they need docker-credential-pass, and utils_test replaces os.environ,
+#: dropping DOCKER_HOST for every later test)
+EXCLUDED_PATHS = (
     "api_swarm_test.py", "api_service_test.py", "api_secret_test.py", "api_config_test.py",
     "models_swarm_test.py", "models_services_test.py", "models_nodes_test.py", "api_plugin_test.py",
+    "credentials",
 )
+#: what alpine has and busybox lacks that the suite uses (exec as user postgres, workdir /var/opt)
+ALPINE_EXTRAS = {"etc/passwd": b"postgres:x:70:70::/var/lib/postgresql:/bin/sh\n", "etc/group": b"postgres:x:70:\n"}
 DEFAULT_API_VERSION = "1.41"
 DOCKER_CLI = "/usr/local/bin/docker"
 OUTCOMES = ("passed", "failed", "error", "skipped")
@@ -114,17 +121,39 @@ def docker_cli(host: str, *args: str, stdin: bytes | None = None, timeout: float
     return done.stdout
 
 
+def alpine_like(rootfs: bytes) -> bytes:
+    """The busybox rootfs tar with alpine's ``postgres`` user and group and ``/var/opt``."""
+    source = tarfile.open(fileobj=io.BytesIO(rootfs))
+    output = io.BytesIO()
+    with tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT) as target:
+        for member in source.getmembers():
+            name = member.name.removeprefix("./")
+            data = source.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
+            if data is not None and name in ALPINE_EXTRAS:
+                data += ALPINE_EXTRAS[name]
+                member.size = len(data)
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+            if name == "var":
+                opt = tarfile.TarInfo("./var/opt")
+                opt.type, opt.mode = tarfile.DIRTYPE, 0o755
+                target.addfile(opt)
+    return output.getvalue()
+
+
 def seed(host: str, registry: TestRegistry, workdir: str) -> None:
-    """busybox imported into the daemon at ``host``, tagged as :data:`LOCAL_IMAGES`, pushed as :data:`MIRROR_IMAGES`."""
-    rootfs = subprocess.run([os.path.join(repo_root(), "scripts", "busybox-rootfs")], check=True,
-                            capture_output=True).stdout
-    docker_cli(host, "import", "--change", 'CMD ["/bin/sh"]', "-", LOCAL_IMAGES[0], stdin=rootfs)
-    for tag in LOCAL_IMAGES[1:]:
-        docker_cli(host, "tag", LOCAL_IMAGES[0], tag)
-    archive = os.path.join(workdir, "busybox.tar")
-    docker_cli(host, "save", "-o", archive, LOCAL_IMAGES[0])
-    for name in MIRROR_IMAGES:
-        registry.seed(archive, name)
+    """Each image the suite names, imported into the daemon at ``host`` and pushed to the mirror.
+
+    :data:`LOCAL_IMAGES` stay in the daemon; :data:`MIRROR_ONLY_IMAGES` are removed after the push.
+    """
+    rootfs = alpine_like(subprocess.run([os.path.join(repo_root(), "scripts", "busybox-rootfs")], check=True,
+                                        capture_output=True).stdout)
+    for index, (name, cmd) in enumerate({**LOCAL_IMAGES, **MIRROR_ONLY_IMAGES}.items()):
+        docker_cli(host, "import", "--change", f"CMD {cmd}", "-", name, stdin=rootfs)
+        archive = os.path.join(workdir, f"image-{index}.tar")
+        docker_cli(host, "save", "-o", archive, name)
+        registry.seed(archive, f"library/{name}")
+        if name in MIRROR_ONLY_IMAGES:
+            docker_cli(host, "rmi", name)
 
 
 @contextlib.contextmanager
@@ -161,7 +190,7 @@ def run_suite(checkout: str, host: str, python: str, workdir: str, api_version: 
     with open(os.path.join(home, ".docker", "config.json"), "w") as handle:
         handle.write("{}\n")  # docker-py keeps contexts beside it (without it: in the checkout, shared by runs)
     junit = os.path.join(workdir, "junit.xml")
-    ignores = [f"--ignore=tests/integration/{module}" for module in EXCLUDED_MODULES]
+    ignores = [f"--ignore=tests/integration/{path}" for path in EXCLUDED_PATHS]
     targets = [] if any(arg.startswith("tests/") for arg in pytest_args) else ["tests/integration"]
     command = [python, "-m", "pytest", *targets, "-p", "no:cacheprovider", "-q", "-rN",
                f"--timeout={timeout}", f"--junitxml={junit}", *ignores, *pytest_args]
