@@ -29,17 +29,17 @@ def raw(daemon: DaemonProcess, method: str, path: str, body: bytes | None = None
 def test_ping_get_and_head(daemon: DaemonProcess, prefix: str) -> None:
     status, headers, body = raw(daemon, "GET", f"{prefix}/_ping")
     assert (status, body) == (200, b"OK")
-    assert headers["api-version"] == "1.41" and headers["ostype"] == "linux"
+    assert headers["api-version"] == "1.44" and headers["ostype"] == "linux"
     status, headers, body = raw(daemon, "HEAD", f"{prefix}/_ping")
     assert (status, body) == (200, b"")
-    assert headers["api-version"] == "1.41"
+    assert headers["api-version"] == "1.44"
 
 
 def test_version(daemon: DaemonProcess) -> None:
     status, headers, body = raw(daemon, "GET", "/v1.41/version")
     assert status == 200 and headers["content-type"] == "application/json"
     version = json.loads(body)
-    assert version["ApiVersion"] == "1.41" and version["MinAPIVersion"] == "1.12"
+    assert version["ApiVersion"] == "1.44" and version["MinAPIVersion"] == "1.12"
     assert version["Os"] == "linux" and version["Components"][0]["Name"] == "Engine"
 
 
@@ -66,12 +66,12 @@ def test_too_new_api_version_is_refused(daemon: DaemonProcess) -> None:
     status, _, body = raw(daemon, "GET", "/v1.99/version")
     assert status == 400
     assert json.loads(body)["message"] == ("client version 1.99 is too new. "
-                                           "Maximum supported API version is 1.41")
+                                           "Maximum supported API version is 1.44")
 
 
 def test_too_old_api_version_is_refused(daemon: DaemonProcess) -> None:
     status, _, body = raw(daemon, "GET", "/v1.11/version")
-    assert status == 400 and "too old" in json.loads(body)["message"]
+    assert status == 400 and b"too old" in body  # plain text: every error below API 1.24 is
 
 
 def test_wrong_method_on_known_path(daemon: DaemonProcess) -> None:

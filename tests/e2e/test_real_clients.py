@@ -21,7 +21,7 @@ def test_docker_version(docker_cli: str, daemon: DaemonProcess) -> None:
     assert result.returncode == 0, result.stderr
     assert "Server: moor Engine" in result.stdout
     formatted = docker_run(docker_cli, daemon, "version", "--format", "{{json .Server}}")
-    assert json.loads(formatted.stdout)["ApiVersion"] == "1.41"
+    assert json.loads(formatted.stdout)["ApiVersion"] == "1.44"
 
 
 def test_docker_info(docker_cli: str, daemon: DaemonProcess) -> None:
@@ -38,7 +38,7 @@ def test_docker_py_version_ping_info(daemon: DaemonProcess) -> None:
     try:
         assert client.ping() is True
         version = client.version()
-        assert version["ApiVersion"] == "1.41" and version["Components"][0]["Name"] == "Engine"
+        assert version["ApiVersion"] == "1.44" and version["Components"][0]["Name"] == "Engine"
         assert client.info()["Driver"] == "overlay"
     finally:
         client.close()
