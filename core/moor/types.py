@@ -101,6 +101,11 @@ class NetworkSpec:
     ip_range: str = ""
     #: the IPAM config's ``AuxiliaryAddresses`` values (inside ``subnet``): never handed to a container
     aux_addresses: tuple[str, ...] = ()
+    #: the IPv6 pool of a network made with ``EnableIPv6`` ("" when none): subnet, gateway ("" = the driver's
+    #: choice) and ``IPRange``
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ class EndpointSpec:
     ipv4_address: str = ""
     mac_address: str = ""
     aliases: tuple[str, ...] = ()
+    #: the IPv6 address asked for ("" = the driver's choice, on a network with an IPv6 subnet)
+    ipv6_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,10 @@ class EndpointInfo:
     gateway: str = ""
     mac_address: str = ""
     interface: str = ""
+    #: on a network with an IPv6 subnet: the endpoint's global IPv6 address, its prefix length and gateway
+    ipv6_address: str = ""
+    ipv6_prefix_len: int = 0
+    ipv6_gateway: str = ""
 
 
 @dataclass(frozen=True)

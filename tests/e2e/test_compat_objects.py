@@ -235,3 +235,61 @@ def test_import_from_a_url(moord: DaemonProcess, rootfs_server: str) -> None:
     refused = moor(moord, "import", f"http://127.0.0.1:{port}/x.tar")
     assert refused.stderr == (f'Error response from daemon: Get "http://127.0.0.1:{port}/x.tar": dial tcp '
                               f"127.0.0.1:{port}: connect: connection refused\n")
+
+
+def test_ipv6_network(moord: DaemonProcess) -> None:
+    """``network create --ipv6 --subnet fd00:..../64`` as Docker 20.10: a picked IPv4 pool first and the IPv6 one
+    in IPAM.Config, ``EnableIPv6``, the bridge holds the first address (the gateway), a container gets the next
+    one (``GlobalIPv6Address``, ``IPv6Gateway``, prefix 64), a default route through the gateway, and reaches it;
+    ``--ip6`` asks for one; only addresses of the test's own network are used."""
+    network_id = ok(moord, "network", "create", "--ipv6", "--subnet", "fd00:6a:1::/64", "objv6").strip()
+    try:
+        shown = json.loads(ok(moord, "network", "inspect", "objv6"))[0]
+        assert shown["EnableIPv6"] is True
+        assert [pool["Subnet"] for pool in shown["IPAM"]["Config"]][1:] == ["fd00:6a:1::/64"]
+        assert ":" not in shown["IPAM"]["Config"][0]["Subnet"]
+        bridge = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", f"br-{network_id[:12]}"],
+                                capture_output=True, text=True, check=True).stdout
+        assert "inet6 fd00:6a:1::1/64 scope global" in bridge
+        out = ok(moord, "run", "--rm", "--network", "objv6", "busybox", "sh", "-c",
+                 "ip -6 -o addr show dev eth0 scope global; ip -6 route show default; ping6 -c 1 -W 5 fd00:6a:1::1")
+        assert "inet6 fd00:6a:1::2/64 scope global" in out
+        assert "default via fd00:6a:1::1 dev eth0" in out and "1 packets received" in out
+        ok(moord, "run", "-d", "--name", "objv6c", "--network", "objv6", "--ip6", "fd00:6a:1::77", "busybox",
+           "sleep", "60")
+        settings = json.loads(ok(moord, "inspect", "-f", "{{json .NetworkSettings.Networks.objv6}}", "objv6c"))
+        assert (settings["GlobalIPv6Address"], settings["GlobalIPv6PrefixLen"], settings["IPv6Gateway"]) == (
+            "fd00:6a:1::77", 64, "fd00:6a:1::1")
+        member = json.loads(ok(moord, "network", "inspect", "-f", "{{json .Containers}}", "objv6"))
+        assert [entry["IPv6Address"] for entry in member.values()] == ["fd00:6a:1::77/64"]
+    finally:
+        moor(moord, "rm", "-f", "objv6c")
+        moor(moord, "network", "rm", "objv6")
+
+
+def test_network_connect_honours_mac_address_and_ipam_config(moord: DaemonProcess,
+                                                             client: docker.APIClient) -> None:
+    """``POST /networks/{id}/connect`` with ``EndpointConfig.MacAddress`` and ``IPAMConfig``: a created container's
+    inspect shows them at once (as Docker 20.10); at start (as Docker 25+ does at API 1.44) the interface gets
+    that MAC and address, and keeps them across a restart."""
+    ok(moord, "network", "create", "--subnet", "10.126.7.0/24", "objmac")
+    container = client.create_container("busybox", ["sleep", "60"], name="objmacc")["Id"]
+    try:
+        client.connect_container_to_network(container, "objmac", ipv4_address="10.126.7.77",
+                                            mac_address="02:42:ac:11:00:99")
+        settings = client.inspect_container(container)["NetworkSettings"]["Networks"]["objmac"]
+        assert settings["MacAddress"] == "02:42:ac:11:00:99"
+        assert settings["IPAMConfig"] == {"IPv4Address": "10.126.7.77"}
+        for turn in range(2):
+            if turn == 0:
+                client.start(container)
+            else:
+                client.restart(container, timeout=1)
+            link = ok(moord, "exec", "objmacc", "ip", "-o", "addr", "show", "dev", "eth1")
+            assert "10.126.7.77/24" in link
+            assert "02:42:ac:11:00:99" in ok(moord, "exec", "objmacc", "cat", "/sys/class/net/eth1/address")
+        with pytest.raises(docker.errors.APIError):
+            client.connect_container_to_network(container, "bridge", mac_address="zz")
+    finally:
+        client.remove_container(container, force=True)
+        moor(moord, "network", "rm", "objmac")

@@ -46,8 +46,10 @@ def network_settings(container: Container) -> dict[str, Any]:
         "SecondaryIPv6Addresses": None, "EndpointID": bridge.get("EndpointID", ""),
         "Ports": ({**{port: None for port in container.config.get("ExposedPorts") or {}}, **container.ports}
                   if container.state.Running else {}),  # Docker: a container that does not run has none
-        "Gateway": bridge.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0), "IPv6Gateway": "",
+        "Gateway": bridge.get("Gateway", ""), "GlobalIPv6Address": bridge.get("GlobalIPv6Address", ""),
+        "GlobalIPv6PrefixLen": bridge.get("GlobalIPv6PrefixLen", 0),
+        "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0),
+        "IPv6Gateway": bridge.get("IPv6Gateway", ""),
         "MacAddress": bridge.get("MacAddress", ""),
         "Networks": {name: _endpoint(s) for name, s in list(container.networks.items())},
     }
@@ -57,8 +59,10 @@ def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
     return {"IPAMConfig": settings.get("IPAMConfig"), "Links": None, "Aliases": settings.get("Aliases"),
             "NetworkID": settings.get("NetworkID", ""), "EndpointID": settings.get("EndpointID", ""),
             "Gateway": settings.get("Gateway", ""), "IPAddress": settings.get("IPAddress", ""),
-            "IPPrefixLen": settings.get("IPPrefixLen", 0), "IPv6Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "MacAddress": settings.get("MacAddress", ""), "DriverOpts": None}
+            "IPPrefixLen": settings.get("IPPrefixLen", 0), "IPv6Gateway": settings.get("IPv6Gateway", ""),
+            "GlobalIPv6Address": settings.get("GlobalIPv6Address", ""),
+            "GlobalIPv6PrefixLen": settings.get("GlobalIPv6PrefixLen", 0), "MacAddress": settings.get("MacAddress", ""),
+            "DriverOpts": None}
 
 
 def port_list(container: Container) -> list[dict[str, Any]]:

@@ -90,12 +90,15 @@ class Network:
         return not self.predefined
 
     def spec(self) -> NetworkSpec:
-        """What the network's driver is told of it (the first IPAM pool's addresses)."""
-        pool = self.ipam[0] if self.ipam else IPAMConfig()
+        """What the network's driver is told of it (the first IPv4 pool's addresses, and with ``EnableIPv6`` the
+        first IPv6 pool's)."""
+        pool = next((p for p in self.ipam if not p.ipv6), IPAMConfig())
+        pool6 = next((p for p in self.ipam if p.ipv6), IPAMConfig()) if self.enable_ipv6 else IPAMConfig()
         return NetworkSpec(id=self.id, name=self.name, driver=self.driver, subnet=pool.subnet,
                            gateway=pool.gateway, ip_range=pool.ip_range,
                            aux_addresses=tuple(pool.aux_addresses.values()), internal=self.internal,
-                           options=dict(self.options), labels=dict(self.labels))
+                           options=dict(self.options), labels=dict(self.labels), subnet6=pool6.subnet,
+                           gateway6=pool6.gateway, ip_range6=pool6.ip_range)
 
 
 @dataclass(frozen=True)

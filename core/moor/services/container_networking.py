@@ -56,6 +56,19 @@ def _loopback(server: str) -> bool:
         return False
 
 
+#: the key of a container's network settings that keeps the MAC address ``network connect`` asked for
+ASKED_MAC = "AskedMacAddress"
+
+
+def _asked_mac(settings: dict[str, Any]) -> str:
+    return str(settings.get(ASKED_MAC) or "")
+
+
+def _mac_wish(mac: str) -> dict[str, str]:
+    """The settings of an endpoint still to make that asked for ``mac`` (inspect shows it, as Docker's)."""
+    return {"MacAddress": mac, ASKED_MAC: mac} if mac else {}
+
+
 def host_line(entry: str) -> str:
     """``--add-host name:ip`` -> an /etc/hosts line (InvalidParameter in Docker's words for a bad entry)."""
     return extra_host_line(entry)
@@ -212,8 +225,11 @@ class ContainerNetworking:
             wish = container.networks.get(name)
             if wish is None:  # disconnected by another request meanwhile
                 continue
+            asked = _asked_mac(wish)
             container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net", wish,
-                                                             self._mac_for(container, name))
+                                                             asked or self._mac_for(container, name))
+            if asked:
+                container.networks[name][ASKED_MAC] = asked
             joined = self.networks.find(name)
             if joined is not None:  # as Docker at each start, the default network too
                 self._publish("connect", joined, container)
@@ -363,7 +379,7 @@ class ContainerNetworking:
                     if left is not None:
                         self._publish("disconnect", left, container)
                 container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"),
-                                            "Aliases": settings.get("Aliases")}
+                                            "Aliases": settings.get("Aliases"), **_mac_wish(_asked_mac(settings))}
         container.ports = {}  # a start that failed half-way published some
         self.dns.detach(container.id)
         self.refresh_hosts(container)
@@ -432,14 +448,18 @@ class ContainerNetworking:
                                    "private (none) mode")
         if network.name in container.networks and container.networks[network.name].get("EndpointID"):
             raise Forbidden(f"endpoint with name {container.name} already exists in network {network.name}")
-        wish = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases")}
+        mac = check_mac_address(settings["MacAddress"]) if settings.get("MacAddress") else ""
+        wish: dict[str, Any] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases"),
+                                **_mac_wish(mac)}
         self.networks.check_endpoint_settings(network, dict(wish["IPAMConfig"] or {}),
                                               tuple(wish["Aliases"] or ()))
         with self._exits:  # an exit meanwhile waits, then disconnects this endpoint with the others
             if container.state.Running and container.id not in self._left:
                 container.networks[network.name] = self.networks.connect(
                     container, network.name, f"/proc/{container.state.Pid}/ns/net", wish,
-                    self._mac_for(container, network.name))
+                    mac or self._mac_for(container, network.name))
+                if mac:
+                    container.networks[network.name][ASKED_MAC] = mac
                 self.refresh_hosts(container)
                 self.sync_dns(container, container.state.Pid, new_resolv_conf=True)
             else:

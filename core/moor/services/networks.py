@@ -211,8 +211,9 @@ class NetworkService:
         facts = self.drivers.network(network.driver).create(network=network.spec()) or {}
         network.created_on_host = True
         network.driver_facts = {str(k): str(v) for k, v in facts.items()}
-        if facts.get("subnet") and not network.ipam:
-            network.ipam = [IPAMConfig(subnet=facts["subnet"], gateway=facts.get("gateway", ""))]
+        if facts.get("subnet") and not any(not pool.ipv6 for pool in network.ipam):
+            # the picked IPv4 pool comes first, before an IPv6 one asked for, as Docker lists them
+            network.ipam = [IPAMConfig(subnet=facts["subnet"], gateway=facts.get("gateway", "")), *network.ipam]
             network.subnet_picked = True
 
     def ensure_on_host(self, network: Network) -> None:
@@ -280,32 +281,36 @@ class NetworkService:
         endpoint_id = secrets.token_hex(32)
         aliases = asked + (() if network.predefined else (container.short_id,))
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
-                                ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases)
+                                ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases,
+                                ipv6_address=ipam.get("IPv6Address", ""))
         info = self.drivers.network(network.driver).connect(
             network=network.spec(), endpoint=endpoint, netns_path=netns_path)
         with self.lock:
             network.endpoints[container.id] = Endpoint(
                 name=container.name, endpoint_id=endpoint_id, mac_address=info.mac_address,
                 ipv4_address=f"{info.ipv4_address}/{info.prefix_len}" if info.ipv4_address else "",
+                ipv6_address=f"{info.ipv6_address}/{info.ipv6_prefix_len}" if info.ipv6_address else "",
                 aliases=list(aliases))
             self._save()
         return {
             "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases) or None, "NetworkID": network.id,
             "EndpointID": endpoint_id, "Gateway": info.gateway, "IPAddress": info.ipv4_address,
-            "IPPrefixLen": info.prefix_len, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "MacAddress": info.mac_address, "DriverOpts": None,
+            "IPPrefixLen": info.prefix_len, "IPv6Gateway": info.ipv6_gateway, "GlobalIPv6Address": info.ipv6_address,
+            "GlobalIPv6PrefixLen": info.ipv6_prefix_len, "MacAddress": info.mac_address, "DriverOpts": None,
         }
 
     def check_endpoint_settings(self, network: Network, ipam: dict[str, Any], aliases: tuple[str, ...]) -> None:
         """Refuse an address or an alias the network cannot give, in Docker's words (InvalidParameter)."""
         asks_address = bool(ipam.get("IPv4Address") or ipam.get("IPv6Address"))
+        has_v6 = network.enable_ipv6 and any(pool.ipv6 for pool in network.ipam)
         if network.predefined:  # Docker: the default bridge takes no address or alias of one's choosing
             if asks_address:
                 raise InvalidParameter("user specified IP address is supported on user defined networks only")
             if aliases:
                 raise InvalidParameter("network-scoped alias is supported only for containers in user defined "
                                        "networks")
-        elif asks_address and (network.subnet_picked or not network.ipam):
+        elif (ipam.get("IPv4Address") and (network.subnet_picked or not network.ipam)) or \
+                (ipam.get("IPv6Address") and not has_v6):
             raise InvalidParameter("user specified IP address is supported only when connecting to networks with "
                                    "user configured subnets")
 
@@ -398,6 +403,7 @@ def _new_network(request: NetworkRequest, driver: str = "") -> Network:
     """A new network record for ``request`` (not yet set up on the host)."""
     return Network(id=secrets.token_hex(32), name=request.name, driver=driver or request.driver,
                    created=format_timestamp(time.time()), internal=request.internal, attachable=request.attachable,
+                   enable_ipv6=request.enable_ipv6,
                    ipam=list(request.ipam), options=dict(request.options), labels=dict(request.labels))
 
 

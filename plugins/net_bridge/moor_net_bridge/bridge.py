@@ -71,6 +71,43 @@ def _facts(record: NetworkRecord) -> dict[str, str]:
     return {BRIDGE_NAME: record.bridge, "subnet": record.subnet, "gateway": record.gateway}
 
 
+def _plan_ipv6(network: NetworkSpec, state: State) -> tuple[str, str, str]:
+    """The IPv6 subnet, gateway (the first address unless given) and range of a network made with ``--ipv6``."""
+    if not network.subnet6:
+        return "", "", ""
+    subnet = ipam.parse_subnet6(network.subnet6)
+    for other in state.networks.values():
+        if other.subnet6 and subnet.overlaps(ipaddress.IPv6Network(other.subnet6)):
+            raise Conflict("Pool overlaps with other one on this address space")
+    gateway = ipam.parse_address6(network.gateway6, subnet, "gateway") if network.gateway6 \
+        else subnet.network_address + 1
+    ip_range = ipam.parse_range6(network.ip_range6, subnet) if network.ip_range6 else None
+    return str(subnet), str(gateway), "" if ip_range is None else str(ip_range)
+
+
+def _address6(record: NetworkRecord, endpoint: EndpointSpec, network: NetworkSpec) -> ipaddress.IPv6Address | None:
+    """The endpoint's IPv6 address: the one asked for, else the first free one (Docker hands out ``::2`` first)."""
+    if not record.subnet6:
+        if endpoint.ipv6_address:
+            raise InvalidParameter("user specified IP address is supported only when connecting to networks with "
+                                   "user configured subnets")
+        return None
+    subnet = ipaddress.IPv6Network(record.subnet6)
+    taken = {ipaddress.IPv6Address(record.gateway6)}
+    taken.update(ipaddress.IPv6Address(other.address6) for other in record.endpoints.values() if other.address6)
+    if endpoint.ipv6_address:
+        address = ipam.parse_address6(endpoint.ipv6_address, subnet, "address")
+        if address in taken:
+            raise Conflict("Address already in use")
+        return address
+    block = ipaddress.IPv6Network(record.ip_range6) if record.ip_range6 else subnet
+    free = ipam.first_free_address6(block, taken)
+    if free is None:
+        raise Unavailable(f"no available IPv6 addresses on this network's address pools: {network.name} "
+                          f"({network.id})")
+    return free
+
+
 class BridgeDriver:
     """Linux bridge networks."""
 
@@ -142,7 +179,9 @@ class BridgeDriver:
             if aux not in subnet:
                 raise InvalidParameter(f"no matching subnet for aux-address {text}")
             reserved.append(str(aux))
+        subnet6, gateway6, ip_range6 = _plan_ipv6(network, state)
         return NetworkRecord(
+            subnet6=subnet6, gateway6=gateway6, ip_range6=ip_range6,
             id=network.id,
             name=network.name,
             bridge=bridge,
@@ -164,6 +203,9 @@ class BridgeDriver:
         gateway = ipaddress.IPv4Interface(f"{record.gateway}/{ipaddress.IPv4Network(record.subnet).prefixlen}")
         if links.ensure_bridge(record.bridge, record.mtu, gateway):
             record.created_bridge = True
+        if record.subnet6:
+            links.ensure_ipv6_address(record.bridge, ipaddress.IPv6Interface(
+                f"{record.gateway6}/{ipaddress.IPv6Network(record.subnet6).prefixlen}"))
         firewall.add_network(_policy(record), {endpoint_id: (found.address, _ports(found))
                                                for endpoint_id, found in record.endpoints.items() if found.ports})
 
@@ -215,20 +257,27 @@ class BridgeDriver:
                     raise Unavailable(f"no available IPv4 addresses on this network's address pools: "
                                       f"{network.name} ({network.id})")
                 address = free
+            address6 = _address6(record, endpoint, network)
             mac = ipam.parse_mac(endpoint.mac_address) if endpoint.mac_address else ipam.mac_for(address)
             if not links.link_exists(record.bridge):
                 self._realise(record)
             gateway = None if record.internal else ipaddress.IPv4Address(record.gateway)
-            attachment = links.Attachment(bridge=record.bridge, host_veth=links.new_veth_name(), mac=mac,
-                                          mtu=record.mtu, gateway=gateway,
-                                          address=ipaddress.IPv4Interface(f"{address}/{subnet.prefixlen}"))
+            subnet6 = ipaddress.IPv6Network(record.subnet6) if record.subnet6 else None
+            attachment = links.Attachment(
+                bridge=record.bridge, host_veth=links.new_veth_name(), mac=mac, mtu=record.mtu, gateway=gateway,
+                address=ipaddress.IPv4Interface(f"{address}/{subnet.prefixlen}"),
+                address6=ipaddress.IPv6Interface(f"{address6}/{subnet6.prefixlen}") if subnet6 and address6 else None,
+                gateway6=ipaddress.IPv6Address(record.gateway6) if subnet6 and not record.internal else None)
             interface = links.attach(attachment, netns_path)
             record.endpoints[endpoint.id] = EndpointRecord(
                 container_id=endpoint.container_id, address=str(address), mac=mac,
-                host_veth=attachment.host_veth, interface=interface, netns_path=netns_path)
+                host_veth=attachment.host_veth, interface=interface, netns_path=netns_path,
+                address6=str(address6 or ""))
             return EndpointInfo(ipv4_address=str(address), prefix_len=subnet.prefixlen,
                                 gateway="" if gateway is None else str(gateway), mac_address=mac,
-                                interface=interface)
+                                interface=interface, ipv6_address=str(address6 or ""),
+                                ipv6_prefix_len=subnet6.prefixlen if subnet6 and address6 else 0,
+                                ipv6_gateway=record.gateway6 if subnet6 and address6 and not record.internal else "")
 
     @hookimpl
     def moor_network_disconnect(self, network: NetworkSpec, endpoint: EndpointSpec, netns_path: str | None) -> bool:

@@ -128,3 +128,59 @@ def mac_for(address: ipaddress.IPv4Address) -> str:
 def parse_mac(text: str) -> str:
     """A MAC address in lower-case colon form (``:`` or ``-`` separated); a multicast address is refused."""
     return check_mac_address(text.strip())
+
+
+# --- IPv6 (a network made with ``--ipv6``) ---------------------------------------------------
+
+#: the smallest IPv6 subnet that holds a gateway and one container
+MAX_PREFIX6 = 126
+
+
+def parse_subnet6(text: str) -> ipaddress.IPv6Network:
+    """A network's IPv6 subnet, in Docker's words when it is none."""
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidParameter(f"Invalid subnet {text} : invalid CIDR address: {text}") from None
+    if not isinstance(network, ipaddress.IPv6Network):
+        raise InvalidParameter(f"invalid IPv6 subnet {text!r}")
+    if network.prefixlen > MAX_PREFIX6:
+        raise InvalidParameter(f"invalid subnet {text!r}: a subnet needs a prefix of /{MAX_PREFIX6} or shorter")
+    return network
+
+
+def parse_address6(text: str, subnet: ipaddress.IPv6Network, what: str) -> ipaddress.IPv6Address:
+    """An IPv6 gateway or endpoint address; it must be a host address of ``subnet``."""
+    try:
+        address = ipaddress.ip_address(text.split("/")[0])
+    except ValueError:
+        raise InvalidParameter(f"invalid {what} {text!r}: not an IPv6 address") from None
+    if not isinstance(address, ipaddress.IPv6Address) or address not in subnet:
+        raise InvalidParameter(f"no matching subnet for {what} {text}")
+    if address == subnet.network_address:
+        raise InvalidParameter(f"failed to allocate {what} ({text}): Address already in use")
+    return address
+
+
+def parse_range6(text: str, subnet: ipaddress.IPv6Network) -> ipaddress.IPv6Network:
+    """An IPv6 pool's ``IPRange`` (a CIDR block inside ``subnet``)."""
+    try:
+        block = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidParameter(f"invalid CIDR address: {text}") from None
+    if not isinstance(block, ipaddress.IPv6Network) or not block.subnet_of(subnet):
+        raise InvalidParameter(f"invalid range {text!r}: it must be inside the subnet {subnet}")
+    return block
+
+
+def first_free_address6(block: ipaddress.IPv6Network,
+                        taken: set[ipaddress.IPv6Address]) -> ipaddress.IPv6Address | None:
+    """The lowest host address of ``block`` (never its first, the subnet-router anycast) not ``taken``."""
+    candidate = block.network_address + 1
+    for _ in range(len(taken) + 2):
+        if candidate not in block:
+            return None
+        if candidate not in taken:
+            return candidate
+        candidate += 1
+    return None

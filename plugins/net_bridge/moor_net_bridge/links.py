@@ -30,6 +30,8 @@ from moor.errors import Conflict, MoorError, NotFound
 
 CLONE_NEWNET = 0x40000000
 MAIN_TABLE = 254
+#: an address used at once, without duplicate address detection (as Docker adds its IPv6 addresses)
+IFA_F_NODAD = 0x02
 T = TypeVar("T")
 
 
@@ -199,6 +201,9 @@ class Attachment:
     mtu: int
     address: ipaddress.IPv4Interface
     gateway: ipaddress.IPv4Address | None  # the default route to add, if the namespace has none
+    #: the global IPv6 address (a network made with ``--ipv6``) and the IPv6 default route's gateway
+    address6: ipaddress.IPv6Interface | None = None
+    gateway6: ipaddress.IPv6Address | None = None
 
 
 def new_veth_name() -> str:
@@ -232,7 +237,41 @@ def _configure_inside(ipr: IPRoute, temporary: str, attachment: Attachment) -> s
         routes = ipr.route("dump", family=socket.AF_INET, table=MAIN_TABLE)
         if not any(route["dst_len"] == 0 for route in routes):
             ipr.route("add", dst="0.0.0.0/0", gateway=str(attachment.gateway), oif=index)
+    if attachment.address6 is not None:
+        _enable_ipv6("all")
+        _enable_ipv6(interface)
+        ipr.addr("add", index=index, address=str(attachment.address6.ip),
+                 prefixlen=attachment.address6.network.prefixlen, family=socket.AF_INET6, flags=IFA_F_NODAD)
+        if attachment.gateway6 is not None:
+            routes = ipr.route("dump", family=socket.AF_INET6, table=MAIN_TABLE)
+            if not any(route["dst_len"] == 0 and route.get_attr("RTA_GATEWAY") for route in routes):
+                ipr.route("add", dst="::/0", gateway=str(attachment.gateway6), oif=index, family=socket.AF_INET6)
     return interface
+
+
+def _enable_ipv6(interface: str) -> None:
+    """Turn IPv6 on for ``interface`` (or ``all``) of the calling thread's network namespace."""
+    path = f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6"
+    try:
+        with open(path, "w") as handle:
+            handle.write("0")
+    except FileNotFoundError:
+        raise MoorError("IPv6 is disabled on this host (no /proc/sys/net/ipv6)") from None
+
+
+def ensure_ipv6_address(name: str, gateway: ipaddress.IPv6Interface) -> None:
+    """Turn IPv6 on for bridge ``name`` and give it the IPv6 ``gateway`` address (idempotent)."""
+    _enable_ipv6(name)
+    with netlink_errors(f"setting the IPv6 address of bridge {name}"), IPRoute() as ipr:
+        index = _index(ipr, name)
+        if index is None:
+            raise NotFound(f"bridge {name} does not exist")
+        try:
+            ipr.addr("add", index=index, address=str(gateway.ip), prefixlen=gateway.network.prefixlen,
+                     family=socket.AF_INET6, flags=IFA_F_NODAD)
+        except NetlinkError as err:
+            if err.code != errno.EEXIST:
+                raise
 
 
 def attach(attachment: Attachment, netns_path: str) -> str:

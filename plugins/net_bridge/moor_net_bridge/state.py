@@ -35,6 +35,8 @@ class EndpointRecord:
     netns_path: str = ""
     #: published ports (:class:`moor.types.PortMapping` fields), forwarded by NAT while connected
     ports: list[dict[str, object]] = field(default_factory=list)
+    #: its global IPv6 address on a network with an IPv6 subnet ("" when none)
+    address6: str = ""
 
 
 @dataclass
@@ -55,6 +57,10 @@ class NetworkRecord:
     ip_range: str = ""
     #: addresses reserved by ``--aux-address``: never allocated
     reserved: list[str] = field(default_factory=list)
+    #: the IPv6 subnet, gateway and allocation block of a network made with ``--ipv6`` ("" when none)
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
     endpoints: dict[str, EndpointRecord] = field(default_factory=dict)
 
     @classmethod

@@ -104,3 +104,25 @@ def test_mac_addresses() -> None:
     assert str(caught.value) == "zz is not a valid mac address"
     with pytest.raises(InvalidParameter):
         ipam.parse_mac("01:00:5e:00:00:01")
+
+
+def test_ipv6_subnets_gateways_and_addresses() -> None:
+    """A network made with ``--ipv6``: Docker's subnet error, addresses inside the subnet only, ``::1`` taken by
+    the gateway so the first container gets ``::2``."""
+    subnet = ipam.parse_subnet6("2001:db8::/64")
+    assert str(subnet) == "2001:db8::/64"
+    with pytest.raises(InvalidParameter, match="Invalid subnet fd00::zz/64 : invalid CIDR address"):
+        ipam.parse_subnet6("fd00::zz/64")
+    with pytest.raises(InvalidParameter):
+        ipam.parse_subnet6("10.0.0.0/24")
+    assert str(ipam.parse_address6("2001:db8::77", subnet, "address")) == "2001:db8::77"
+    with pytest.raises(InvalidParameter, match="no matching subnet"):
+        ipam.parse_address6("fd00::1", subnet, "address")
+    gateway = subnet.network_address + 1
+    assert str(ipam.first_free_address6(subnet, {gateway})) == "2001:db8::2"
+    tiny = ipam.parse_subnet6("fd00::/126")
+    taken = {tiny.network_address + n for n in range(1, 4)}
+    assert ipam.first_free_address6(tiny, taken) is None
+    assert str(ipam.parse_range6("2001:db8::100/120", subnet)) == "2001:db8::100/120"
+    with pytest.raises(InvalidParameter):
+        ipam.parse_range6("fd00::/120", subnet)
