@@ -14,15 +14,17 @@ import pytest
 
 from moor.api.app import Application
 from moor.api.http import BodyReader, Request, Response
+from moor.api.router import Router
 from moor.api.routes import build_router, plugins, session, swarm
+from moor.errors import NotFound
 
 SPEC_PATHS = Path(__file__).parent / "data" / "engine-api-v1.56-paths.txt"
 NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
                  "node to swarm and try again.")
 
 
-#: routes other work in progress adds (a websocket attach, image attestations)
-PENDING = {("GET", "/containers/abc/attach/ws"), ("GET", "/images/abc/attestations")}
+#: routes other work in progress adds (a websocket attach)
+PENDING = {("GET", "/containers/abc/attach/ws")}
 
 
 def spec_routes() -> list[tuple[str, str]]:
@@ -162,3 +164,32 @@ def test_a_session_upgrade_is_refused_with_a_reason() -> None:
 def test_a_volume_update_needs_a_cluster_volume() -> None:
     assert answer("PUT", "/volumes/v1?version=1", "{}") == (
         503, {"message": "volume update only valid for cluster volumes, but swarm is unavailable"})
+
+
+@pytest.mark.parametrize("target", ["/_ping", "/containers/json", "/no/such/path", "/v1.41/images/x/json"])
+def test_options_of_any_path_is_an_empty_200(target: str) -> None:
+    response = Application(Router())(request("OPTIONS", target))
+    assert isinstance(response, Response) and (response.status, response.body) == (200, b"")
+
+
+@pytest.mark.parametrize(("template", "target", "value"), [
+    ("/networks/{ident}", "/networks/test%2001", "test 01"),
+    ("/networks/{ident}", "/networks/a%2Fb", "a/b"),  # Docker: "network a/b not found", not page not found
+    ("/images/{ident:path}/json", "/images/busybox%3Alatest/json", "busybox:latest"),
+    ("/images/{ident:path}/json", "/images/localhost%3A5000%2Fteam/app/json", "localhost:5000/team/app"),
+    ("/volumes/{ident}", "/volumes/a%252Fb", "a%2Fb"),
+    ("/volumes/{ident}", "/volumes/100%25", "100%"),
+])
+def test_each_segment_is_decoded_after_the_path_is_split(template: str, target: str, value: str) -> None:
+    router = Router()
+    router.add("GET", template, lambda request, ident: Response())
+    found = request("GET", target)
+    handler, _known = router.find(found)
+    assert handler is not None and found.params == {"ident": value}
+
+
+def test_a_decoded_nul_byte_names_nothing() -> None:
+    router = Router()
+    router.add("GET", "/volumes/{ident}", lambda request, ident: Response())
+    with pytest.raises(NotFound, match="NUL byte"):
+        router.find(request("GET", "/volumes/a%00b"))

@@ -1,7 +1,8 @@
 """Routes: ``METHOD /path/{param}`` templates mapped to handlers, with Docker's version prefix.
 
 ``{name}`` matches one path segment; ``{name:path}`` matches the rest of the
-path, slashes included (image names such as ``localhost:5000/a/b``).
+path, slashes included (image names such as ``localhost:5000/a/b``). The path
+comes raw (percent-encoded) from the server and is decoded segment by segment.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from moor import API_VERSION
 from moor.api import versions
 from moor.api.http import Hijack, Request, Response
+from moor.errors import NotFound
 
 RouteHandler = Callable[..., "Response | Hijack"]
 _VERSION_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
+_KEPT_ESCAPED = re.compile(r"%(25|2F)")
 
 
 @dataclass
@@ -35,6 +39,22 @@ def _compile(template: str) -> re.Pattern[str]:
         position = match.end()
     regex += re.escape(template[position:])
     return re.compile(f"^{regex}$")
+
+
+def _decoded_segments(raw: str) -> str:
+    """The request's path with each segment percent-decoded, as Docker's router matches it: a ``/`` (or ``%``)
+    decoded inside a segment stays escaped, so that ``/networks/a%2Fb`` names the network ``a/b``."""
+    return "/".join(unquote(part).replace("%", "%25").replace("/", "%2F") for part in raw.split("/"))
+
+
+def _unescape(value: str) -> str:
+    """A matched parameter with what :func:`_decoded_segments` kept escaped given back."""
+    return _KEPT_ESCAPED.sub(lambda match: "%" if match.group(1) == "25" else "/", value)
+
+
+def _options(request: Request) -> Response:
+    """``OPTIONS`` of any path: an empty 200, as Docker's router answers it."""
+    return Response(status=200, content_type="")
 
 
 class Router:
@@ -68,14 +88,19 @@ class Router:
 
     def find(self, request: Request) -> tuple[RouteHandler | None, bool]:
         """The handler for the request, and whether the path exists under another method."""
+        if request.method == "OPTIONS":  # Docker answers any path's OPTIONS: 200, nothing more (no CORS headers)
+            return _options, True
         path_known = False
         method = "GET" if request.method == "HEAD" else request.method
+        path = _decoded_segments(request.path)
         for route in self.routes:
-            match = route.pattern.match(request.path)
+            match = route.pattern.match(path)
             if not match:
                 continue
             if route.method == request.method or route.method == method:
-                request.params = match.groupdict()
+                request.params = {name: _unescape(value) for name, value in match.groupdict().items()}
+                if any("\x00" in value for value in request.params.values()):  # no object's name holds one
+                    raise NotFound("no such object: the path contains a NUL byte")
                 return route.handler, True
             path_known = True
         return None, path_known

@@ -7,12 +7,13 @@ it (a reference, a privileges body, a ``timeout``): a 400 with Docker's words, n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from moor.api.http import Request, Response, json_response
 from moor.api.params import go_int, parse_filters
 from moor.api.router import Router
-from moor.api.validate import json_kind
+from moor.api.schema import STRINGS
+from moor.api.validate import Anything, List, decode
 from moor.errors import InvalidParameter, NotFound
 from moor.images import reference
 
@@ -28,12 +29,12 @@ def _not_found(name: str) -> NotFound:
 
 def _privileges(request: Request) -> None:
     """The privileges body of ``pull`` and ``upgrade``: a JSON array, as Docker decodes it first."""
-    body = request.json()
+    try:
+        body = decode(List(Anything(), go="types.PluginPrivileges"), request.json())
+    except InvalidParameter as err:
+        raise InvalidParameter(f"failed to parse privileges: {err.message}") from None
     if body is None:
         raise InvalidParameter("failed to parse privileges: EOF")
-    if not isinstance(body, list):
-        raise InvalidParameter("failed to parse privileges: json: cannot unmarshal "
-                               f"{json_kind(body)} into Go value of type types.PluginPrivileges")
 
 
 def _tagged(name: str) -> str:
@@ -83,13 +84,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/plugins/{name:path}/set")
     def set_options(request: Request, name: str) -> Response:
-        body: Any = request.json()
-        if body is None:
+        if decode(STRINGS, request.json()) is None:
             raise InvalidParameter("got EOF while reading request body")
-        if not isinstance(body, list) or not all(isinstance(item, str) for item in body):
-            wrong = body if not isinstance(body, list) else next(i for i in body if not isinstance(i, str))
-            go_type = "[]string" if wrong is body else "string"
-            raise InvalidParameter(f"json: cannot unmarshal {json_kind(wrong)} into Go value of type {go_type}")
         raise _not_found(name)
 
     def not_found(request: Request, name: str) -> Response:

@@ -11,12 +11,13 @@ in the tear-down of many tests, and clients list services or secrets to find out
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from moor.api.http import Request, Response
 from moor.api.params import go_int
 from moor.api.router import Router
-from moor.api.validate import json_kind
+from moor.api.schema import STRING
+from moor.api.validate import Struct, decode
 from moor.errors import InvalidParameter, Unavailable
 
 if TYPE_CHECKING:
@@ -40,13 +41,14 @@ _OBJECTS = {
 
 
 def _body(request: Request, go_type: str) -> dict[str, Any]:
-    """The JSON object of the request, refused as Docker's decoder refuses a missing one or another type."""
-    body = request.json()
+    """The JSON object of the request, refused as Docker's decoder refuses a missing one or another type (the
+    listen address of ``init`` and ``join`` a string)."""
+    name = go_type.split(".")[-1]
+    fields = {"ListenAddr": STRING} if name in ("InitRequest", "JoinRequest") else {}
+    body = decode(Struct(name, fields, go=go_type), request.json())
     if body is None:
         raise InvalidParameter("got EOF while reading request body")
-    if not isinstance(body, dict):
-        raise InvalidParameter(f"json: cannot unmarshal {json_kind(body)} into Go value of type {go_type}")
-    return body
+    return cast(dict[str, Any], body)
 
 
 def _version(request: Request, kind: str, detailed: bool) -> None:
@@ -67,11 +69,7 @@ def _streams(request: Request) -> None:
 
 def _listen_address(body: dict[str, Any]) -> None:
     """Docker's first check of ``swarm init`` and ``join``: a listen address must be given."""
-    address = body.get("ListenAddr") or ""
-    if not isinstance(address, str):
-        raise InvalidParameter(f"json: cannot unmarshal {json_kind(address)} into Go struct field "
-                               "InitRequest.ListenAddr of type string")
-    if not address:
+    if not body.get("ListenAddr"):
         raise InvalidParameter('invalid ListenAddr "": invalid empty address')
 
 

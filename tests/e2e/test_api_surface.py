@@ -1,0 +1,83 @@
+"""The paths of the Engine API that a host without swarm or plugins serves, from a real moord, as Docker 20.10
+answers them (checked against a private dockerd): the swarm family's 503s, no plugins, OPTIONS and HEAD of
+``/_ping``, and percent-encoded path segments decoded one by one; docker-py and the docker CLI read them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import docker
+import pytest
+
+from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
+
+pytestmark = pytest.mark.root
+
+NOT_A_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
+                 "node to swarm and try again.")
+
+
+def raw(daemon: DaemonProcess, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+    connection = UnixHTTPConnection(daemon.socket, timeout=30)
+    connection.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "message"), [
+    ("GET", "/v1.41/swarm", None, 503, NOT_A_MANAGER),
+    ("POST", "/v1.41/swarm/leave?force=1", None, 503, "This node is not part of a swarm"),
+    ("GET", "/services", None, 503, NOT_A_MANAGER),
+    ("GET", "/nodes", None, 503, NOT_A_MANAGER),
+    ("GET", "/tasks", None, 503, NOT_A_MANAGER),
+    ("POST", "/secrets/create", b'{"Name": "s"}', 503, NOT_A_MANAGER),
+    ("GET", "/configs", None, 503, NOT_A_MANAGER),
+    ("POST", "/services/x/update", b"{}", 400, "invalid service version '': strconv.ParseUint: parsing \"\": "
+                                                "invalid syntax"),
+    ("GET", "/plugins/foo/json", None, 404, 'plugin "foo" not found'),
+    ("POST", "/session", None, 400, "no upgrade proto in request"),
+    ("DELETE", "/networks/test%2001", None, 404, "network test 01 not found"),
+    ("DELETE", "/networks/a%2Fb", None, 404, "network a/b not found"),
+    ("GET", "/images/busybox%3Anope/json", None, 404, "No such image: busybox:nope"),
+])
+def test_answers_as_docker_without_swarm_or_plugins(daemon: DaemonProcess, method: str, path: str,
+                                                    body: bytes | None, status: int, message: str) -> None:
+    answer = raw(daemon, method, path, body)
+    assert (answer[0], json.loads(answer[2])) == (status, {"message": message})
+
+
+def test_no_plugins_and_empty_options_and_head_ping(daemon: DaemonProcess) -> None:
+    status, _, body = raw(daemon, "GET", "/v1.41/plugins")
+    assert (status, json.loads(body)) == (200, [])
+    status, headers, body = raw(daemon, "OPTIONS", "/v1.41/containers/json")
+    assert (status, body, headers["content-length"]) == (200, b"", "0")
+    status, headers, body = raw(daemon, "HEAD", "/_ping")
+    assert (status, body, headers["content-length"]) == (200, b"", "0")
+
+
+def test_docker_py_leaves_no_swarm_and_lists_no_plugins(daemon: DaemonProcess) -> None:
+    client = docker.APIClient(base_url=daemon.host, version="1.41")
+    try:
+        assert client.leave_swarm(force=True) is True  # docker-py's tearDown of its network tests
+        assert client.plugins() == []
+        with pytest.raises(docker.errors.APIError) as caught:
+            client.services()
+        assert caught.value.status_code == 503
+    finally:
+        client.close()
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+def test_the_docker_cli_reads_the_answers(daemon: DaemonProcess) -> None:
+    env = {**os.environ, "DOCKER_HOST": daemon.host}
+    plugins = subprocess.run(["docker", "plugin", "ls"], capture_output=True, text=True, env=env, timeout=60)
+    assert plugins.returncode == 0 and plugins.stdout.split() == ["ID", "NAME", "DESCRIPTION", "ENABLED"]
+    leave = subprocess.run(["docker", "swarm", "leave"], capture_output=True, text=True, env=env, timeout=60)
+    assert leave.returncode == 1 and "This node is not part of a swarm" in leave.stderr
+    services = subprocess.run(["docker", "service", "ls"], capture_output=True, text=True, env=env, timeout=60)
+    assert services.returncode == 1 and "This node is not a swarm manager" in services.stderr
