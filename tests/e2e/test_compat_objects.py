@@ -293,3 +293,25 @@ def test_network_connect_honours_mac_address_and_ipam_config(moord: DaemonProces
     finally:
         client.remove_container(container, force=True)
         moor(moord, "network", "rm", "objmac")
+
+
+def test_stats_has_the_networks_of_the_container(moord: DaemonProcess, client: docker.APIClient) -> None:
+    """``GET /containers/{id}/stats``: ``networks`` holds each interface of the container's namespace (not ``lo``)
+    with Docker's eight counters; a container on ``none`` has no ``networks`` key, as in Docker 20.10."""
+    ok(moord, "network", "create", "--subnet", "10.126.8.0/24", "objstats")
+    ok(moord, "run", "-d", "--name", "objstatsc", "--network", "objstats", "busybox", "sleep", "60")
+    ok(moord, "run", "-d", "--name", "objstatsn", "--network", "none", "busybox", "sleep", "60")
+    try:
+        ok(moord, "exec", "objstatsc", "ping", "-c", "1", "-W", "5", "10.126.8.1")
+        sample = client.stats("objstatsc", stream=False)
+        assert list(sample["networks"]) == ["eth0"]
+        counters = sample["networks"]["eth0"]
+        assert list(counters) == ["rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets",
+                                  "tx_errors", "tx_dropped"]
+        assert counters["tx_packets"] >= 1 and counters["rx_packets"] >= 1
+        assert "networks" not in client.stats("objstatsn", stream=False)
+        table = ok(moord, "stats", "--no-stream", "--format", "{{.NetIO}}", "objstatsc").strip()
+        assert table != "0B / 0B" and table.endswith("B")
+    finally:
+        moor(moord, "rm", "-f", "objstatsc", "objstatsn")
+        moor(moord, "network", "rm", "objstats")

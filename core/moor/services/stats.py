@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from moor.containers import cgroups
 from moor.containers import restart as restart_policy
 from moor.containers.limits import merge_update, validate_resources
+from moor.containers.netdev import network_stats
 from moor.errors import Conflict, InvalidParameter, MoorError
 from moor.hostinfo import machine_memory, online_cpus
 from moor.timefmt import ZERO_TIME, rfc3339_nano
@@ -109,6 +110,11 @@ def stats_json(service: ContainerService, container: Container, previous: dict[s
     if memory.get("limit") and total and memory["limit"] > total:
         memory["limit"] = total
     result["memory_stats"] = memory
+    mode = str(container.host_config.get("NetworkMode") or "")
+    if mode != "host" and not mode.startswith("container:"):  # its own namespace: Docker lists its interfaces
+        networks = network_stats(container.state.Pid)
+        if networks:
+            result["networks"] = networks
     return result
 
 
