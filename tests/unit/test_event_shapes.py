@@ -3,6 +3,7 @@ image tag, untag, delete and prune, prune events without id, exec actions."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 from moor.images.store import ImageStore
 from moor.services.container_io import exec_words
 from moor.services.events import EventBus
+from moor.services.image_transfer import ImageTransfer
 from moor.services.images import ImageService
-from moor.testing.fakes import add_image, fake_drivers
+from moor.testing.fakes import add_image, fake_drivers, layer_tar
 
 
 @pytest.fixture
@@ -66,3 +68,23 @@ def test_a_container_prune_event_has_a_status_but_no_id_or_from(bus: EventBus) -
 @pytest.mark.parametrize(("command", "words"), [(["true"], "true "), (["sh", "-c", "x y"], "sh -c x y")])
 def test_exec_events_name_the_program_then_its_arguments(command: list[str], words: str) -> None:
     assert exec_words(command) == words
+
+
+def test_save_load_and_import_publish_one_event_an_image(service: ImageService, bus: EventBus) -> None:
+    transfer = ImageTransfer(service)
+    image = add_image(service.store, "lab:1", config={"Cmd": ["sh"], "Labels": {"a": "b"}})
+    service.tag("lab:1", "lab", "2")
+    archive = io.BytesIO()
+    transfer.save(["lab:1", "lab:2"], archive)
+    service.remove(image.id, force=True)
+    archive.seek(0)
+    transfer.load(archive)
+    imported = transfer.import_tarball(io.BytesIO(layer_tar({"bin/sh": b"#!fake\n"})), "imp", "1", [], "")
+    events = [(e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"]) for e in image_events(bus)]
+    labelled = {"a": "b", "name": image.id}
+    assert events == [
+        ("tag", image.id, {"a": "b", "name": "lab:2"}), ("save", image.id, labelled),
+        ("untag", image.id, labelled), ("untag", image.id, labelled), ("delete", image.id, {"name": image.id}),
+        ("load", image.id, labelled),
+        ("tag", imported.id, {"name": "imp:1"}), ("import", imported.id, {"name": imported.id}),
+    ]

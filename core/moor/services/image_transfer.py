@@ -84,6 +84,8 @@ class ImageTransfer:
                 if not tagged and not item.legacy:
                     messages.append(f"Loaded image ID: {image.id}\n")
             self._link_parents(loaded)
+            for _item, image in loaded:  # as Docker: one load event an image, its tags set silently
+                self.images.events.publish_image(image, "load")
             return messages
         except BaseException:
             self._forget_layers(added)
@@ -174,14 +176,22 @@ class ImageTransfer:
         return [(image, "")]
 
     def save(self, names: list[str], out: IO[bytes]) -> None:
-        write_docker_archive(out, self.save_images(names))
+        self._write_archive(out, self.save_images(names))
+
+    def _write_archive(self, out: IO[bytes], items: list[SaveImage]) -> None:
+        """The docker-save archive of ``items``, then one ``save`` event an image, as Docker's."""
+        write_docker_archive(out, items)
+        for item in items:
+            record = self.store.get(item.id)
+            if record is not None:
+                self.images.events.publish_image(record, "save")
 
     def save_stream(self, names: list[str]) -> Iterator[bytes]:
         """``GET /images/get``: the docker-save archive of ``names``, chunk by chunk as it is written.
 
         The names are resolved now (a missing image fails before any byte is sent)."""
         items = self.save_images(names)
-        return piped(lambda out: write_docker_archive(out, items))
+        return piped(lambda out: self._write_archive(out, items))
 
     # ------------------------------------------------------------------ import
 
@@ -212,6 +222,8 @@ class ImageTransfer:
             raise
         if target is not None:
             self.store.set_ref(str(target), image.id)
+            self.images.events.publish_image(image, "tag", target.familiar)
+        self.images.events.publish_image(image, "import")
         return image
 
 
