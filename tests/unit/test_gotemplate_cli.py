@@ -34,7 +34,7 @@ CONTAINER = {
     "Mounts": [{"Type": "volume", "Name": "data", "Source": "/var/lib/x/_data", "Destination": "/data", "RW": True}],
 }
 LISTED = {"Id": CONTAINER["Id"], "Names": ["/web"], "Image": "busybox", "ImageID": "sha256:" + "a" * 64,
-          "Command": "sleep 100", "Created": 1700000000, "Ports": [], "Labels": {"tier": "front", "a": "b"},
+          "Command": "sleep 100", "Created": 1700000000, "Ports": [], "Labels": {"tier": "front"},
           "State": "running", "Status": "Up 2 minutes", "HostConfig": {"NetworkMode": "default"},
           "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}}, "Mounts": []}
 NETWORK = {"Name": "front", "Id": "9a8b7c6d5e4f" + "1" * 52, "Created": "2026-12-07T01:42:24.406110182Z",
@@ -85,6 +85,10 @@ CASES: dict[str, list[str]] = {
     "ps-unknown-field": ["ps", "--format", "{{.Nope}}"],
     "ps-parse-error": ["ps", "--format", "{{foo}}"],
     "ps-table": ["ps", "--format", "table {{.Names}}\\t{{upper .State}}"],
+    "ps-table-label": ["ps", "--format", 'table {{.ID}}\\t{{.Label "tier"}}\\t{{json .Names}}'],
+    "ps-json": ["ps", "--format", "{{json .}}"],
+    "ps-if-range": ["ps", "--format", '{{if eq .State "running"}}{{range split .Labels ","}}<{{.}}>{{end}}{{end}}'],
+    "network-ls-table": ["network", "ls", "--format", "table {{.ID}}\\t{{.Name}}\\t{{.CreatedAt}}"],
     "network-ls": ["network", "ls", "--format", '{{.Name}} {{.IPv6}} {{.Label "env"}} {{.Labels}} {{.Internal}}'],
     "network-ls-unknown-field": ["network", "ls", "--format", "{{.Name}}{{.Nope}}"],
     "volume-ls": ["volume", "ls", "--format", '{{.Name}}: {{.Label "a"}} {{.Driver}}'],

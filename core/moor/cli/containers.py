@@ -294,14 +294,15 @@ def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -
             "State": c["State"],
             "Ports": display_ports(c.get("Ports") or []),
             "Names": ",".join(n.lstrip("/") for n in c["Names"]),
-            "Labels": ",".join(f"{k}={v}" for k, v in (c.get("Labels") or {}).items()),
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted((c.get("Labels") or {}).items())),
             "Networks": ",".join(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
             "Mounts": _mounts_text(c.get("Mounts") or [], no_trunc),
-            "Size": "",
+            "Size": human_size(c.get("SizeRw") or 0, 3),
+            "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
             "Label": _label_method(c.get("Labels") or {}),
         }
-        if size:
-            row["Size"] = f"{human_size(c.get('SizeRw', 0), 3)} (virtual {human_size(c.get('SizeRootFs', 0), 3)})"
+        if c.get("SizeRootFs"):
+            row["Size"] += f" (virtual {human_size(c['SizeRootFs'], 3)})"
         rows.append(row)
     return rows
 
@@ -331,7 +332,8 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
     if format_:
         headers = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
                    "RunningFor": "CREATED", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES",
-                   "Labels": "LABELS", "Size": "SIZE", "State": "STATE", "Networks": "NETWORKS", "Mounts": "MOUNTS"}
+                   "Labels": "LABELS", "Size": "SIZE", "State": "STATE", "Networks": "NETWORKS", "Mounts": "MOUNTS",
+                   "LocalVolumes": "LOCAL VOLUMES"}
         render_format(format_, rows, headers, struct_type="*formatter.ContainerContext",
                       error_prefix="failed to parse template: ", exec_prefix="failed to execute template: ")
         return

@@ -135,8 +135,9 @@ def ls(ctx: click.Context, quiet: bool, no_trunc: bool, filters: tuple[str, ...]
             click.echo(row["ID"])
         return
     if format_:
-        render_format(format_, rows, {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE"},
-                      struct_type="*network.networkContext")
+        render_format(format_, rows, {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
+                                      "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS",
+                                      "CreatedAt": "CREATED AT"}, struct_type="*network.networkContext")
         return
     print_table([["NETWORK ID", "NAME", "DRIVER", "SCOPE"]] + [[r["ID"], r["Name"], r["Driver"], r["Scope"]]
                                                              for r in rows])
@@ -181,24 +182,13 @@ def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
 
 @network.command("connect")
 @click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
-@click.option("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
 @click.option("--alias", multiple=True, help="Add network-scoped alias for the container")
-@click.option("--link", multiple=True, help="Add link to another container")
-@click.option("--link-local-ip", multiple=True, help="Add a link-local address for the container")
-@click.option("--driver-opt", multiple=True, help="driver options for the network")
 @click.argument("network_name")
 @click.argument("container")
 @click.pass_context
-def connect(ctx: click.Context, ip: str, ip6: str, alias: tuple[str, ...], link: tuple[str, ...],
-            link_local_ip: tuple[str, ...], driver_opt: tuple[str, ...], network_name: str, container: str) -> None:
+def connect(ctx: click.Context, ip: str, alias: tuple[str, ...], network_name: str, container: str) -> None:
     """Connect a container to a network."""
-    ipam = {**({"IPv4Address": ip} if ip else {}), **({"IPv6Address": ip6} if ip6 else {}),
-            **({"LinkLocalIPs": list(link_local_ip)} if link_local_ip else {})}
-    endpoint: dict[str, Any] = {"Aliases": list(alias) or None, **({"IPAMConfig": ipam} if ipam else {})}
-    if link:
-        endpoint["Links"] = list(link)
-    if driver_opt:
-        endpoint["DriverOpts"] = dict(option.partition("=")[::2] for option in driver_opt)
+    endpoint = {"Aliases": list(alias) or None, **({"IPAMConfig": {"IPv4Address": ip}} if ip else {})}
     client_of(ctx).call("POST", f"/networks/{quote_name(network_name)}/connect",
                         body={"Container": container, "EndpointConfig": endpoint})
 

@@ -47,7 +47,7 @@ def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | 
         lines = [compiled.execute(struct(row, struct_type) if struct_type and isinstance(row, dict) else row)
                  for row in rows]
         if table:
-            header = Template(template, header=True).execute(headers or {})
+            header = _header(template, headers or {})
             print_table([line.split("\t") for line in [header] + lines], min_width=10)
         else:
             for line in lines:
@@ -55,6 +55,22 @@ def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | 
     except TemplateError as err:
         prefix = error_prefix if err.parsing or exec_prefix is None else exec_prefix
         fail(f"{prefix}{err}")
+
+
+def _label_title(name: str) -> str:
+    """A table's title for ``{{.Label "com.example.my-label"}}``: ``my label``, as the docker CLI's."""
+    return name.split(".")[-1].replace("-", " ").replace("_", " ")
+
+
+def _header(template: str, headers: dict[str, str]) -> str:
+    """A table's header row: the template on the titles, its functions giving back their argument; what it renders
+    up to an error (Docker ignores the error)."""
+    from moor.cli.gotemplate import Template, TemplateError
+
+    try:
+        return Template(template, header=True).execute({**headers, "Label": _label_title})
+    except TemplateError as err:
+        return err.partial
 
 
 def parse_template(template: str, name: str = "", error_prefix: str = "template parsing error: ") -> Any:
