@@ -52,7 +52,21 @@ EVENTS = [{"status": "start", "id": "4f66", "from": "busybox", "Type": "containe
            "Actor": {"ID": "4f66", "Attributes": {"image": "busybox", "name": "web"}}, "scope": "local",
            "time": 1700000000, "timeNano": 1700000000123456789}]
 
+IMAGES = [{"Id": "sha256:" + "1" * 64, "ParentId": "", "RepoTags": ["busybox:latest"],
+           "RepoDigests": ["busybox@sha256:" + "ab" * 32], "Created": 1700000000, "Size": 4261550,
+           "VirtualSize": 4261550, "SharedSize": -1, "Containers": -1, "Labels": None}]
+HISTORY = [{"Id": "sha256:" + "1" * 64, "Created": 1700000000, "CreatedBy": "/bin/sh -c #(nop)  CMD [\"sh\"]",
+            "Tags": ["busybox:latest"], "Size": 0, "Comment": ""},
+           {"Id": "<missing>", "Created": 1699999999, "CreatedBy": "/bin/sh -c #(nop) ADD file:abc in / ",
+            "Tags": None, "Size": 4261550, "Comment": ""}]
+DF = {"LayersSize": 4261550, "Images": [{**IMAGES[0], "SharedSize": 0, "Containers": 1}],
+      "Containers": [{**LISTED, "SizeRw": 12, "SizeRootFs": 4261562}],
+      "Volumes": [{**VOLUME, "UsageData": {"Size": 100, "RefCount": 1}}], "BuildCache": []}
+
 ROUTES: dict[tuple[str, str], Answer] = {
+    ("GET", "/images/json"): json_answer(IMAGES),
+    ("GET", "/images/busybox/history"): json_answer(HISTORY),
+    ("GET", "/system/df"): json_answer(DF),
     ("GET", "/containers/web/json"): json_answer(CONTAINER),
     ("GET", "/containers/json"): json_answer([LISTED]),
     ("GET", "/networks/front"): json_answer(NETWORK),
@@ -91,6 +105,14 @@ CASES: dict[str, list[str]] = {
     "network-ls-table": ["network", "ls", "--format", "table {{.ID}}\\t{{.Name}}\\t{{.CreatedAt}}"],
     "network-ls": ["network", "ls", "--format", '{{.Name}} {{.IPv6}} {{.Label "env"}} {{.Labels}} {{.Internal}}'],
     "network-ls-unknown-field": ["network", "ls", "--format", "{{.Name}}{{.Nope}}"],
+    "images": ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}} {{.Containers}} {{.Digest}}"],
+    "images-table": ["images", "--format", "table {{.Repository}}\\t{{.Tag}}\\t{{.VirtualSize}}\\t{{.SharedSize}}"],
+    "images-json": ["images", "--format", "{{json .}}"],
+    "images-unknown-field": ["images", "--format", "{{.Nope}}"],
+    "history": ["history", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}", "busybox"],
+    "history-unknown-field": ["history", "--format", "{{.Nope}}", "busybox"],
+    "system-df": ["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}"],
+    "system-df-json": ["system", "df", "--format", "{{json .}}"],
     "volume-ls": ["volume", "ls", "--format", '{{.Name}}: {{.Label "a"}} {{.Driver}}'],
     "volume-ls-unknown-field": ["volume", "ls", "--format", "{{.Nope}}"],
     "info": ["info", "--format", "{{.NCPU}} {{json .SecurityOptions}}\\t{{.ServerVersion}}"],

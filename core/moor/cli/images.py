@@ -87,7 +87,7 @@ def _image_rows(images: list[dict[str, Any]], show_digests: bool, no_trunc: bool
             "CreatedSince": human_duration(now - image["Created"]) + " ago",
             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(image["Created"])),
             "Size": human_size(image["Size"], 3),
-            "VirtualSize": human_size(image.get("VirtualSize", image["Size"]), 3),
+            "VirtualSize": human_size(image.get("VirtualSize", image["Size"])),
             "SharedSize": "N/A", "UniqueSize": "N/A",
             "Containers": "N/A" if image.get("Containers", -1) < 0 else str(image["Containers"]),
         }
@@ -122,7 +122,7 @@ def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: 
     if format_:
         headers = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
                    "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
-                   "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
+                   "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
                    "Containers": "CONTAINERS"}
         render_format(format_, rows, headers, struct_type="*formatter.imageContext")
         return
@@ -257,7 +257,8 @@ def history(ctx: click.Context, name: str, human: bool, no_trunc: bool, quiet: b
         return
     if format_:
         render_format(format_, rows, {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-                                      "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"})
+                                      "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"},
+                      struct_type="*image.historyContext")
         return
     table = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
     table += [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]] for r in rows]
@@ -368,6 +369,18 @@ def image_prune(ctx: click.Context, all_: bool, force: bool, filters: tuple[str,
     print_prune_report("Images", lines, report.get("SpaceReclaimed", 0))
 
 
+def _containers_row(containers: list[dict[str, Any]]) -> dict[str, str]:
+    """``system df``'s Containers line: the writable layers; those of stopped containers are reclaimable."""
+    def active(container: dict[str, Any]) -> bool:
+        return any(word in container.get("State", "") for word in ("running", "paused", "restarting"))
+
+    total = sum(max(c.get("SizeRw") or 0, 0) for c in containers)
+    reclaimable = sum(max(c.get("SizeRw") or 0, 0) for c in containers if not active(c))
+    percent = f" ({reclaimable * 100 // total}%)" if total else ""
+    return {"Type": "Containers", "TotalCount": str(len(containers)), "Active": str(sum(map(active, containers))),
+            "Size": human_size(total), "Reclaimable": human_size(reclaimable) + percent}
+
+
 def _volume_row(volumes: list[dict[str, Any]]) -> dict[str, str]:
     """``system df``'s Local Volumes line: unused volumes are reclaimable."""
     sizes = [max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes]
@@ -376,7 +389,7 @@ def _volume_row(volumes: list[dict[str, Any]]) -> dict[str, str]:
     reclaimable = sum(size for size, used in zip(sizes, active) if not used)
     percent = f" ({int(reclaimable * 100 / total)}%)" if total else ""
     return {"Type": "Local Volumes", "TotalCount": str(len(volumes)), "Active": str(sum(active)),
-            "Size": human_size(total, 3), "Reclaimable": human_size(reclaimable, 3) + percent}
+            "Size": human_size(total), "Reclaimable": human_size(reclaimable) + percent}
 
 
 def _build_cache_size(cache: list[dict[str, Any]]) -> int:
@@ -391,7 +404,7 @@ def _build_cache_row(cache: list[dict[str, Any]]) -> dict[str, str]:
     in_use = sum(max(c.get("Size", 0), 0) for c in cache if c.get("InUse") and not c.get("Shared"))
     active = sum(1 for c in cache if c.get("InUse"))
     return {"Type": "Build Cache", "TotalCount": str(len(cache)), "Active": str(active),
-            "Size": human_size(total, 3), "Reclaimable": human_size(total - in_use, 3)}
+            "Size": human_size(total), "Reclaimable": human_size(total - in_use)}
 
 
 def _print_build_cache(cache: list[dict[str, Any]]) -> None:
@@ -418,9 +431,8 @@ def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
     percent = f" ({int(reclaimable * 100 / total)}%)" if total else ""
     rows = [
         {"Type": "Images", "TotalCount": str(len(images_)), "Active": str(len(active)),
-         "Size": human_size(total, 3), "Reclaimable": human_size(max(reclaimable, 0), 3) + percent},
-        {"Type": "Containers", "TotalCount": str(len(data.get("Containers") or [])), "Active": "0",
-         "Size": "0B", "Reclaimable": "0B"},
+         "Size": human_size(total), "Reclaimable": human_size(max(reclaimable, 0)) + percent},
+        _containers_row(data.get("Containers") or []),
         _volume_row(data.get("Volumes") or []),
         _build_cache_row(data.get("BuildCache") or []),
     ]

@@ -496,10 +496,15 @@ class Struct(dict[str, Any]):
         self.aliases = aliases or {}
 
     def __json__(self) -> Any:
-        """Its fields (a map: keys sorted), or the JSON given, in its order (a struct: its fields' order)."""
+        """Its fields (a map: keys sorted, HTML escaped as json.Marshal writes the docker CLI's contexts), or the
+        JSON given, in its order (a struct: its fields' order)."""
         if self.json_form is None:
-            return dict(self)
+            return HTMLEscapedJSON(self)
         return OrderedJSON(self.json_form) if isinstance(self.json_form, dict) else self.json_form
+
+
+class HTMLEscapedJSON(dict[str, Any]):
+    """A JSON object json.Marshal writes: keys sorted, ``<``, ``>`` and ``&`` escaped."""
 
 
 class OrderedJSON(dict[str, Any]):

@@ -471,7 +471,11 @@ def go_json(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(go_json(v) for v in value) + "]"
     if isinstance(value, dict):  # a method (a callable) is no field of the JSON
-        keys = list(value) if type(value).__name__ == "OrderedJSON" else sorted(value)
-        return "{" + ",".join(f"{_json_string(str(k))}:{go_json(value[k])}" for k in keys
+        kind = type(value).__name__
+        keys = list(value) if kind == "OrderedJSON" else sorted(value)
+        text = "{" + ",".join(f"{_json_string(str(k))}:{go_json(value[k])}" for k in keys
                               if not callable(value[k])) + "}"
+        if kind == "HTMLEscapedJSON":
+            text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return text
     return _json_string(str(value))
