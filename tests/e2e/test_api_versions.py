@@ -290,3 +290,17 @@ def test_an_unknown_wait_condition_is_refused_from_1_42(moord: DaemonProcess) ->
         assert (status, json.loads(body)) == (400, {"message": 'invalid condition: "bogus"'})
     finally:
         moor(moord, "rm", "-f", container)
+
+
+def test_dns_names_from_1_44(moord: DaemonProcess) -> None:
+    ok(moor(moord, "network", "create", "apivdns"))
+    container = ok(moor(moord, "run", "-d", "--name", "apivweb", "--network", "apivdns", "--network-alias", "db",
+                        "busybox", "sleep", "60")).strip()
+    try:
+        new = json.loads(call(moord, "GET", f"/v1.44/containers/{container}/json")[2])
+        assert new["NetworkSettings"]["Networks"]["apivdns"]["DNSNames"] == ["apivweb", "db", container[:12]]
+        old = json.loads(call(moord, "GET", f"/v1.41/containers/{container}/json")[2])
+        assert "DNSNames" not in old["NetworkSettings"]["Networks"]["apivdns"]
+    finally:
+        moor(moord, "rm", "-f", container)
+        moor(moord, "network", "rm", "apivdns")

@@ -197,3 +197,17 @@ def test_wait_condition_by_version() -> None:
     assert versions.wait_condition("bogus", known, "1.41") == "not-running"
     with pytest.raises(InvalidParameter, match='^invalid condition: "bogus"$'):
         versions.wait_condition("bogus", known, "1.42")
+
+
+def test_dns_names_from_1_44() -> None:
+    def doc() -> dict[str, object]:
+        return {"Id": "0123456789abcdef", "Name": "/web", "NetworkSettings": {"Networks": {
+            "bridge": {"EndpointID": "e1", "Aliases": None},
+            "mynet": {"EndpointID": "e2", "Aliases": ["db", "0123456789ab"]},
+            "later": {"EndpointID": "", "Aliases": ["x"]}}}}
+
+    networks = versions.container_inspect(doc(), "1.44")["NetworkSettings"]["Networks"]  # type: ignore[index]
+    assert networks["bridge"]["DNSNames"] is None and networks["later"]["DNSNames"] is None
+    assert networks["mynet"]["DNSNames"] == ["web", "db", "0123456789ab"]
+    old = versions.container_inspect(doc(), "1.43")["NetworkSettings"]["Networks"]  # type: ignore[index]
+    assert all("DNSNames" not in endpoint for endpoint in old.values())

@@ -56,6 +56,7 @@ GATES: tuple[Gate, ...] = (
     Gate("1.43", "POST /containers/create", "HostConfig.Annotations kept"),
     Gate("1.43", "GET /images/json", "an untagged image has [] RepoTags/RepoDigests, not <none>:<none>"),
     Gate("1.44", "GET /images/json, /images/{name}/json, /system/df", "no VirtualSize"),
+    Gate("1.44", "GET /containers/{id}/json", "DNSNames in each of NetworkSettings.Networks"),
     Gate("1.44", "POST /containers/create", "Healthcheck.StartInterval kept; several EndpointsConfig networks "
                                             "(older: refused); an endpoint's MacAddress (older: dropped); "
                                             "BindOptions.ReadOnlyForceRecursive (older: refused)"),
@@ -119,11 +120,26 @@ def container_inspect(doc: dict[str, Any], version: str) -> dict[str, Any]:
     host_config = doc.get("HostConfig")
     if not at_least(version, "1.21"):
         _legacy_container_inspect(doc, version)
+    if at_least(version, "1.44"):
+        _dns_names(doc)
     if at_least(version, "1.42") and isinstance(host_config, dict):
         for name in ("KernelMemory", "KernelMemoryTCP"):
             if not host_config.get(name):
                 host_config.pop(name, None)
     return doc
+
+
+def _dns_names(doc: dict[str, Any]) -> None:
+    """API 1.44's ``DNSNames`` of each network: on a user-defined network the container answers to its name,
+    its aliases and its short ID (Docker 25); elsewhere, or before it joined, none."""
+    name, short_id = str(doc.get("Name") or "").lstrip("/"), str(doc.get("Id") or "")[:12]
+    for network, endpoint in _object(_object(doc.get("NetworkSettings")).get("Networks")).items():
+        if not isinstance(endpoint, dict):
+            continue
+        names = None
+        if network not in ("bridge", "host", "none", "default") and endpoint.get("EndpointID"):
+            names = list(dict.fromkeys(n for n in (name, *(endpoint.get("Aliases") or ()), short_id) if n))
+        endpoint["DNSNames"] = names
 
 
 def _legacy_container_inspect(doc: dict[str, Any], version: str) -> None:
