@@ -119,3 +119,20 @@ def test_since_after_until_is_refused_as_docker_does(moord: DaemonProcess) -> No
     status, data = get(moord, "/events?since=200&until=100")
     assert status == 400
     assert json.loads(data) == {"message": "`since` time (200) cannot be after `until` time (100)"}
+
+
+def test_stop_and_forced_removal_publish_each_signal_they_send(moord: DaemonProcess) -> None:
+    since = now()
+    stopped = ok(moor(moord, "run", "-d", "busybox", "sleep", "60")).strip()
+    removed = ok(moor(moord, "run", "-d", "busybox", "sleep", "60")).strip()
+    try:
+        ok(moor(moord, "stop", "-t", "1", stopped))  # sleep as PID 1 ignores TERM: KILL follows
+        ok(moor(moord, "rm", "-f", removed))
+    finally:
+        moor(moord, "rm", "-f", stopped)
+    events = events_between(moord, since, now(), type=["container"])
+    signals = [(e["id"], e["Action"], e["Actor"]["Attributes"].get("signal")) for e in events
+               if e["Action"] in ("kill", "stop", "destroy")]
+    assert [s for s in signals if s[0] == stopped][:3] == [(stopped, "kill", "15"), (stopped, "kill", "9"),
+                                                           (stopped, "stop", None)]
+    assert [s for s in signals if s[0] == removed] == [(removed, "kill", "9"), (removed, "destroy", None)]

@@ -234,7 +234,7 @@ def test_start_mounts_joins_and_runs_then_stop_undoes_it(fake: FakeEngine) -> No
     assert stopped.state.Pid == 0 and stopped.state.FinishedAt != "0001-01-01T00:00:00Z"
     assert fake.storage().mounts == {}
     assert next(iter(bridge.networks.values())).endpoints == {}
-    assert fake.actions(container.id) == ["create", "start", "die", "stop"]
+    assert fake.actions(container.id) == ["create", "start", "kill", "die", "stop"]  # Docker's: kill per signal
     assert fake.event("die")["Actor"]["Attributes"]["exitCode"] == "143"
     assert fake.lifecycle() == [f"created {container.id}", f"started {container.id}", f"stopped {container.id} 143"]
     with pytest.raises(NotModified):
@@ -272,7 +272,7 @@ def test_pause_and_update_reach_the_process_and_stop_thaws_a_paused_container(fa
     fake.containers.stop("frozen", timeout=1)
     assert not process.paused  # thawed after the signal, as Docker does, so that the process sees it
     assert fake.containers.get("frozen").state.Status == "exited"
-    assert fake.actions(container.id) == ["create", "start", "update", "pause", "die", "stop"]
+    assert fake.actions(container.id) == ["create", "start", "update", "pause", "kill", "die", "stop"]
 
 
 def test_a_start_that_fails_leaves_nothing_mounted_or_joined(fake: FakeEngine) -> None:
@@ -384,7 +384,7 @@ def test_a_running_container_is_removed_only_by_force(fake: FakeEngine) -> None:
     assert fake.processes.signals == [(container.id, "KILL")]
     assert fake.containers.store.find(container.id) is None
     assert container.id not in fake.storage().entries and fake.storage().mounts == {}
-    assert fake.actions(container.id) == ["create", "start", "die", "destroy"]
+    assert fake.actions(container.id) == ["create", "start", "kill", "die", "destroy"]
 
 
 def test_auto_remove_after_the_exit(fake: FakeEngine) -> None:

@@ -656,12 +656,14 @@ class ContainerService:
             timeout = DEFAULT_STOP_TIMEOUT if timeout is None else int(timeout)
         try:
             self.processes.kill(container.id, stop_signal)
+            self.events.publish_container(container, "kill", signal=str(int(getattr(signals, "SIG" + stop_signal))))
         except Conflict:
             pass
         self._resume_if_paused(container)
         if timeout < 0 or not self.wait_until_stopped(container.id, timeout):
             try:
                 self.processes.kill(container.id, "KILL", all_processes=False)
+                self.events.publish_container(container, "kill", signal="9")  # as Docker's stop, each signal
             except Conflict:
                 pass
             self.wait_until_stopped(container.id, 30)
@@ -792,6 +794,7 @@ class ContainerService:
         if container.state.Running:
             try:
                 self.processes.kill(container.id, "KILL")
+                self.events.publish_container(container, "kill", signal="9")  # as Docker's rm -f
             except Conflict:
                 pass
             self._resume_if_paused(container)
