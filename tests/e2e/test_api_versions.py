@@ -304,3 +304,12 @@ def test_dns_names_from_1_44(moord: DaemonProcess) -> None:
     finally:
         moor(moord, "rm", "-f", container)
         moor(moord, "network", "rm", "apivdns")
+
+
+def test_disk_usage_type_from_1_42(moord: DaemonProcess) -> None:
+    df = json.loads(call(moord, "GET", "/v1.44/system/df?type=image")[2])
+    assert df["Images"] and df["LayersSize"] > 0 and (df["Containers"], df["Volumes"], df["BuildCache"]) == (
+        None, None, None)
+    status, _, body = call(moord, "GET", "/v1.44/system/df?type=bogus")
+    assert (status, json.loads(body)) == (400, {"message": "unknown object type: bogus"})
+    assert json.loads(call(moord, "GET", "/v1.41/system/df?type=image")[2])["Volumes"] is not None

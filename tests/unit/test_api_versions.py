@@ -211,3 +211,14 @@ def test_dns_names_from_1_44() -> None:
     assert networks["mynet"]["DNSNames"] == ["web", "db", "0123456789ab"]
     old = versions.container_inspect(doc(), "1.43")["NetworkSettings"]["Networks"]  # type: ignore[index]
     assert all("DNSNames" not in endpoint for endpoint in old.values())
+
+
+def test_disk_usage_types_from_1_42() -> None:
+    def doc() -> dict[str, object]:
+        return {"LayersSize": 9, "Images": [], "Containers": [], "Volumes": [], "BuildCache": []}
+
+    assert versions.disk_usage(doc(), "1.42", ["volume", "image"]) == {
+        "LayersSize": 9, "Images": [], "Containers": None, "Volumes": [], "BuildCache": None}
+    assert versions.disk_usage(doc(), "1.41", ["volume"])["Containers"] == []
+    with pytest.raises(InvalidParameter, match="^unknown object type: bogus$"):
+        versions.disk_usage(doc(), "1.44", ["bogus"])

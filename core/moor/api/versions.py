@@ -49,7 +49,8 @@ GATES: tuple[Gate, ...] = (
     Gate("1.42", "POST /containers/{id}/wait", "an unknown condition is refused (Docker 20.10: not-running)"),
     Gate("1.42", "POST /containers/{id}/stop, /restart", "the signal query parameter (older: ignored)"),
     Gate("1.42", "GET /containers/{id}/json", "HostConfig.KernelMemory and KernelMemoryTCP left out when 0"),
-    Gate("1.42", "GET /system/df", "no BuilderSize; build cache records have Parents, not Parent"),
+    Gate("1.42", "GET /system/df", "no BuilderSize; build cache records have Parents, not Parent; the type "
+                                   "query parameter"),
     Gate("1.42", "POST /volumes/prune", "only anonymous volumes unless filter all=true (older: all)"),
     Gate("1.42", "GET /containers/{id}/logs", "Content-Type application/vnd.docker.multiplexed-stream "
                                               "without a TTY (older: raw-stream)"),
@@ -162,8 +163,21 @@ def _legacy_container_inspect(doc: dict[str, Any], version: str) -> None:
     config["Cpuset"] = host_config.get("CpusetCpus") or ""
 
 
-def disk_usage(doc: dict[str, Any], version: str) -> dict[str, Any]:
-    """``/system/df``'s answer as ``version`` shows it."""
+DISK_USAGE_TYPES = {"container": ("Containers",), "image": ("Images", "LayersSize"), "volume": ("Volumes",),
+                    "build-cache": ("BuildCache",)}
+
+
+def disk_usage(doc: dict[str, Any], version: str, types: list[str] | None = None) -> dict[str, Any]:
+    """``/system/df``'s answer as ``version`` shows it; from API 1.42 ``types`` (the ``type`` query
+    parameters) keep only those kinds of object (the others null, as Docker 23+)."""
+    if types and at_least(version, "1.42"):
+        for kind in types:
+            if kind not in DISK_USAGE_TYPES:
+                raise InvalidParameter(f"unknown object type: {kind}")
+        for kind, keys in DISK_USAGE_TYPES.items():
+            if kind not in types:
+                for key in keys:
+                    doc[key] = 0 if key == "LayersSize" else None
     for row in doc.get("Images") or []:
         image_summary(row, version)
     if at_least(version, "1.42"):
