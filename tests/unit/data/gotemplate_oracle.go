@@ -37,7 +37,7 @@ var funcs = template.FuncMap{
 }
 
 // typed models Docker's typed structs: integers as int, all-string arrays as []string,
-// all-string objects as map[string]string.
+// all-string objects as map[string]string (empty ones too).
 func typed(v interface{}) interface{} {
 	switch x := v.(type) {
 	case json.Number:
@@ -47,7 +47,7 @@ func typed(v interface{}) interface{} {
 		f, _ := x.Float64()
 		return f
 	case []interface{}:
-		allStr := len(x) > 0
+		allStr := true
 		for i := range x {
 			x[i] = typed(x[i])
 			if _, ok := x[i].(string); !ok {
@@ -63,7 +63,7 @@ func typed(v interface{}) interface{} {
 		}
 		return x
 	case map[string]interface{}:
-		allStr := len(x) > 0
+		allStr := true
 		for k := range x {
 			x[k] = typed(x[k])
 			if _, ok := x[k].(string); !ok {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moor.cli.gotemplate.funcs import CallError, Func, truth
+from moor.cli.gotemplate.funcs import CallError, Func, IfaceArg, truth
 from moor.cli.gotemplate.gofmt import MISSING, go_type, holds_interfaces, sprint_value
 from moor.cli.gotemplate.nodes import (
     ActionNode,
@@ -393,7 +393,11 @@ class State:
         values: list[Any] = []
         for index, arg in enumerate(args):
             kind = func.params[min(index, len(func.params) - 1)]
-            values.append(self.eval_arg(dot, iface, kind, arg).value)
+            evaluated = self.eval_arg(dot, iface, kind, arg)
+            if name == "slice" and index > 0 and evaluated.iface and evaluated.value is not MISSING:
+                values.append(IfaceArg())
+            else:
+                values.append(evaluated.value)
         if final is not NO_FINAL:
             kind = func.params[min(count - 1, len(func.params) - 1)]
             values.append(self.validate(_Value(final), kind).value)
@@ -416,8 +420,10 @@ class State:
             value, value_iface = self._field_value(dot, iface, node)
             return self.validate(_Value(value, value_iface), kind)
         if isinstance(node, VariableNode):
-            value = self.eval_variable_node(dot, iface, node, [], NO_FINAL)
-            value_iface = len(node.idents) == 1 and self.var(node.idents[0])[1]
+            self.node = node
+            value, value_iface = self.var(node.idents[0])
+            for ident in node.idents[1:]:
+                value, value_iface = self.eval_field(dot, iface, ident, [], NO_FINAL, value, value_iface)
             return self.validate(_Value(value, value_iface or value is None), kind)
         if isinstance(node, PipeNode):
             return self.validate(_Value(self.eval_pipeline(dot, iface, node)), kind)

@@ -108,7 +108,15 @@ def _le(arg1: Any, arg2: Any) -> bool:
     return _lt(arg1, arg2) or _eq(arg1, arg2)
 
 
+class IfaceArg:
+    """An index that reached ``slice`` as an interface{} (a JSON element): Go's slice does not look inside."""
+
+    __slots__ = ()
+
+
 def _index_arg(index: Any, cap: int) -> int:
+    if isinstance(index, IfaceArg):
+        raise CallError("cannot index slice/array with type interface {}")
     kind = _kind(index)
     if kind in ("int", "uint"):
         value = int(index)
@@ -190,9 +198,10 @@ def _call(fn: Any, *args: Any) -> Any:
 
 
 def _eval_args(args: tuple[Any, ...]) -> str:
+    """Go's evalArgs: one string as is, else Sprint of the arguments, a nil one printed ``<no value>``."""
     if len(args) == 1 and isinstance(args[0], str):
         return args[0]
-    return sprint(list(args))
+    return sprint(["<no value>" if a is None or a is MISSING else a for a in args])
 
 
 _HTML = {"<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&#39;", '"': "&#34;", "\0": "\ufffd"}

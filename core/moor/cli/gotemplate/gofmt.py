@@ -131,13 +131,13 @@ def format_float(value: float, verb: str, prec: int | None, sharp: bool = False)
 
 # --------------------------------------------------------------------------- %v
 
-def go_quote(text: str, ascii_only: bool = False) -> str:
-    """strconv.Quote (QuoteToASCII with ``ascii_only``)."""
-    out = ['"']
+def go_quote(text: str, ascii_only: bool = False, quote: str = '"') -> str:
+    """strconv.Quote (QuoteToASCII with ``ascii_only``; QuoteRune with ``quote`` "'")."""
+    out = [quote]
     for ch in text:
         code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
+        if ch == quote:
+            out.append("\\" + quote)
         elif ch == "\\":
             out.append("\\\\")
         elif ch in "\a\b\f\n\r\t\v":
@@ -152,7 +152,7 @@ def go_quote(text: str, ascii_only: bool = False) -> str:
             out.append(f"\\u{code:04x}")
         else:
             out.append(f"\\U{code:08x}")
-    out.append('"')
+    out.append(quote)
     return "".join(out)
 
 
@@ -217,10 +217,15 @@ class _Spec:
         return " " * fill + text
 
 
-def _bad(verb: str, value: Any) -> str:
+def _bad(verb: str, value: Any, spec: _Spec | None = None) -> str:
+    """Go's ``%!verb(type=value)``, the value printed with the operand's flags."""
     if value is None or value is MISSING:
         return f"%!{verb}(<nil>)"
-    return f"%!{verb}({go_type(value)}={sprint_value(value)})"
+    if spec is not None and not isinstance(value, list | dict):
+        text = format_value(value, "v", spec)
+    else:
+        text = sprint_value(value)
+    return f"%!{verb}({go_type(value)}={text})"
 
 
 def _fmt_int(value: int, verb: str, spec: _Spec) -> str:
@@ -243,12 +248,13 @@ def _fmt_int(value: int, verb: str, spec: _Spec) -> str:
     elif verb == "c":
         return spec.pad(chr(value) if 0 <= value <= 0x10FFFF else "\ufffd")
     elif verb == "q":
-        return spec.pad("'" + (chr(value) if 0 <= value <= 0x10FFFF else "\ufffd") + "'")
+        char = chr(value) if 0 <= value <= 0x10FFFF and not 0xD800 <= value < 0xE000 else "\ufffd"
+        return spec.pad(go_quote(char, ascii_only=spec.plus, quote="'"))
     elif verb == "U":
         body = f"U+{number:04X}"
         return spec.pad(body)
     else:
-        return _bad(verb, value)
+        return _bad(verb, value, spec)
     if spec.prec is not None:
         body = body.rjust(spec.prec, "0") if spec.prec else ("" if number == 0 else body)
     sign = "-" if negative else ("+" if spec.plus else (" " if spec.space else ""))
@@ -260,13 +266,24 @@ def _fmt_int(value: int, verb: str, spec: _Spec) -> str:
     return spec.pad(sign + body, numeric=True)
 
 
+def _hex_float(value: float, verb: str) -> str:
+    """%x of a float64: ``0x1.4p+01`` (shortest mantissa, two exponent digits at least)."""
+    text = value.hex()
+    mantissa, _, exp = text.partition("p")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    sign, digits = (exp[0], exp[1:]) if exp[:1] in "+-" else ("+", exp)
+    text = f"{mantissa}p{sign}{int(digits):02d}"
+    return text.upper().replace("0X", "0X") if verb == "X" else text
+
+
 def _fmt_float(value: float, verb: str, spec: _Spec) -> str:
     if verb not in "vbeEfFgGxX":
-        return _bad(verb, value)
+        return _bad(verb, value, spec)
     if verb == "v":
         verb = "g"
     if verb in "xXb":
-        return _bad(verb, value) if verb == "b" else spec.pad(value.hex())
+        return _bad(verb, value, spec) if verb == "b" else spec.pad(_hex_float(value, verb))
     text = format_float(value, verb, spec.prec, spec.sharp)
     if text[:1] not in "+-":
         if spec.plus:
@@ -307,7 +324,12 @@ def _fmt_str(value: str, verb: str, spec: _Spec) -> str:
                 piece = ("0x" if verb == "x" else "0X") + piece
             parts.append(piece)
         return spec.pad("".join(parts))
-    return _bad(verb, value)
+    return _bad(verb, value, spec)
+
+
+def _element(value: Any, verb: str, spec: _Spec) -> str:
+    """An element of a slice or map: a nil one is ``<nil>`` whatever the verb."""
+    return "<nil>" if value is None else format_value(value, verb, spec)
 
 
 def format_value(value: Any, verb: str, spec: _Spec) -> str:
@@ -315,13 +337,13 @@ def format_value(value: Any, verb: str, spec: _Spec) -> str:
     if value is None or value is MISSING:
         if verb in "vT":
             return spec.pad("<nil>")
-        return _bad(verb, value)
+        return _bad(verb, value, spec)
     if verb == "T":
         return spec.pad(go_type(value))
     if isinstance(value, bool):
         if verb in "vt":
             return spec.pad("true" if value else "false")
-        return _bad(verb, value)
+        return _bad(verb, value, spec)
     if isinstance(value, int):
         return _fmt_int(value, verb, spec)
     if isinstance(value, float):
@@ -329,11 +351,9 @@ def format_value(value: Any, verb: str, spec: _Spec) -> str:
     if isinstance(value, str):
         return _fmt_str(value, verb, spec)
     if isinstance(value, list | tuple):
-        if verb in "xX" and all(isinstance(v, str) for v in value) and value:
-            return "[" + " ".join(format_value(v, verb, spec) for v in value) + "]"
-        return "[" + " ".join(format_value(v, verb, spec) for v in value) + "]"
+        return "[" + " ".join(_element(v, verb, spec) for v in value) + "]"
     if isinstance(value, dict):
-        return "map[" + " ".join(f"{format_value(k, verb, spec)}:{format_value(value[k], verb, spec)}"
+        return "map[" + " ".join(f"{_element(k, verb, spec)}:{_element(value[k], verb, spec)}"
                                  for k in sorted(value)) + "]"
     return spec.pad(sprint_value(value))
 
