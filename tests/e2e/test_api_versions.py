@@ -16,7 +16,7 @@ from typing import Any
 import docker
 import pytest
 
-from e2e.containerhelpers import docker_env, moor, moord, ok  # noqa: F401 - fixture
+from e2e.containerhelpers import docker_env, moor, moord, ok, wait_for  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -313,3 +313,26 @@ def test_disk_usage_type_from_1_42(moord: DaemonProcess) -> None:
     status, _, body = call(moord, "GET", "/v1.44/system/df?type=bogus")
     assert (status, json.loads(body)) == (400, {"message": "unknown object type: bogus"})
     assert json.loads(call(moord, "GET", "/v1.41/system/df?type=image")[2])["Volumes"] is not None
+
+
+def test_health_start_interval_from_1_44(moord: DaemonProcess) -> None:
+    health = {"Test": ["CMD", "true"], "Interval": 3600 * 10**9, "StartPeriod": 600 * 10**9,
+              "StartInterval": 10**9}
+    body = {"Image": "busybox", "Cmd": ["sleep", "120"], "Healthcheck": health}
+    status, _, answer = call(moord, "POST", "/v1.43/containers/create", body)
+    old = json.loads(answer)["Id"]
+    status, _, answer = call(moord, "POST", "/v1.44/containers/create", body)
+    assert status == 201, answer
+    new = json.loads(answer)["Id"]
+    try:
+        assert "StartInterval" not in json.loads(call(moord, "GET", f"/containers/{old}/json")[2])["Config"][
+            "Healthcheck"]
+        assert call(moord, "POST", f"/containers/{new}/start")[0] == 204
+        wait_for(lambda: json.loads(call(moord, "GET", f"/containers/{new}/json")[2])["State"]["Health"][
+            "Status"] == "healthy", timeout=60)  # probed each second in the start period, not each hour
+        status, _, answer = call(moord, "POST", "/v1.44/containers/create",
+                                 {**body, "Healthcheck": {**health, "StartInterval": 10}})
+        assert (status, json.loads(answer)) == (
+            400, {"message": "StartInterval in Healthcheck cannot be less than 1ms"})
+    finally:
+        moor(moord, "rm", "-f", old, new)

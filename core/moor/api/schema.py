@@ -32,6 +32,7 @@ DURATION = Int("int64", go="time.Duration")
 
 HEALTH_CONFIG = Struct("HealthConfig", {
     "Test": STRINGS, "Interval": DURATION, "Timeout": DURATION, "StartPeriod": DURATION, "Retries": INT,
+    "StartInterval": DURATION,  # API 1.44
 }, go="container.HealthConfig")
 
 CONFIG_FIELDS: dict[str, GoType] = {

@@ -64,8 +64,9 @@ def check_config(config: dict[str, Any]) -> None:
             raise InvalidParameter(f"{field} in Healthcheck cannot be less than 1ms")
     if (health.get("Retries") or 0) < 0:
         raise InvalidParameter("Retries in Healthcheck cannot be negative")
-    if health.get("StartPeriod") and health["StartPeriod"] < MINIMUM_DURATION:
-        raise InvalidParameter("StartPeriod in Healthcheck cannot be less than 1ms")
+    for field in ("StartPeriod", "StartInterval"):
+        if health.get(field) and health[field] < MINIMUM_DURATION:
+            raise InvalidParameter(f"{field} in Healthcheck cannot be less than 1ms")
 
 
 def check_host_config(host_config: dict[str, Any]) -> None:

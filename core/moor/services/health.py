@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECOND = 1_000_000_000
-DEFAULTS = {"Interval": 30 * SECOND, "Timeout": 30 * SECOND, "StartPeriod": 0, "Retries": 3}
+DEFAULTS = {"Interval": 30 * SECOND, "Timeout": 30 * SECOND, "StartPeriod": 0, "Retries": 3, "StartInterval": 0}
 KEEP_RESULTS = 5
 
 
@@ -75,7 +75,7 @@ class HealthChecker:
     def _loop(self, container_id: str, started_at: str, command: list[str], config: dict[str, float]) -> None:
         began = time.monotonic()
         while True:
-            time.sleep(config["Interval"])
+            time.sleep(self._interval(container_id, config, time.monotonic() - began))
             container = self.store.find(container_id)
             if container is None or not container.state.Running or container.state.StartedAt != started_at:
                 return
@@ -92,6 +92,15 @@ class HealthChecker:
                              in_start_period)
             except NotFound:  # removed meanwhile
                 return
+
+    def _interval(self, container_id: str, config: dict[str, float], running_for: float) -> float:
+        """The wait before the next probe: ``StartInterval`` (API 1.44) while the start period lasts and the
+        container is still starting, else ``Interval`` (also when no StartInterval was given, as Docker 20.10)."""
+        if not config["StartInterval"] or running_for >= config["StartPeriod"]:
+            return config["Interval"]
+        container = self.store.find(container_id)
+        status = ((container.state.Health or {}).get("Status") if container is not None else None)
+        return config["StartInterval"] if status == "starting" else config["Interval"]
 
     def _record(self, container: Container, exit_code: int, output: str, start: float, end: float, retries: int,
                 in_start_period: bool) -> None:
