@@ -136,3 +136,21 @@ def test_stop_and_forced_removal_publish_each_signal_they_send(moord: DaemonProc
     assert [s for s in signals if s[0] == stopped][:3] == [(stopped, "kill", "15"), (stopped, "kill", "9"),
                                                            (stopped, "stop", None)]
     assert [s for s in signals if s[0] == removed] == [(removed, "kill", "9"), (removed, "destroy", None)]
+
+
+def test_a_health_probe_publishes_its_exec_events(moord: DaemonProcess) -> None:
+    since = now()
+    container = ok(moor(moord, "run", "-d", "--health-cmd", "true", "--health-interval", "1s", "busybox", "sleep",
+                        "60")).strip()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            events = events_between(moord, since, now(), container=[container])
+            if any(e["Action"] == "health_status: healthy" for e in events):
+                break
+            time.sleep(0.5)
+    finally:
+        ok(moor(moord, "rm", "-f", container))
+    actions = [e["Action"] for e in events]
+    assert actions[actions.index("exec_create: /bin/sh -c true"):][:4] == [
+        "exec_create: /bin/sh -c true", "exec_start: /bin/sh -c true", "exec_die", "health_status: healthy"]

@@ -333,9 +333,7 @@ class ContainerIO:
             raise MoorError(message.replace("OCI runtime create failed", "OCI runtime exec failed")
                             .replace("failed to create shim task: ", "")) from None
         record.running = True
-        if not record.config.get("Internal"):
-            self.events.publish_container(container, "exec_start: " + exec_words(record.config["Cmd"]),
-                                          execID=record.id)
+        self.events.publish_container(container, "exec_start: " + exec_words(record.config["Cmd"]), execID=record.id)
         threading.Thread(target=self._exec_waiter, args=(record, monitor, state_dir), daemon=True).start()
         return upstream
 
@@ -343,11 +341,13 @@ class ContainerIO:
                      limit: int = 4096) -> tuple[int, str]:
         """Run ``command`` in the container and return (exit code, first ``limit`` bytes of output).
 
-        Used by health checks; a command that outlives ``timeout`` is killed and reported as -1.
+        Used by health checks; a command that outlives ``timeout`` is killed and reported as -1. Its exec events
+        are published as Docker publishes a health probe's (exec_create, exec_start, exec_die).
         """
         record = ExecRecord(id=secrets.token_hex(32), container_id=container.id, config={
             "Cmd": list(command), "Env": [], "User": "", "WorkingDir": "", "Tty": False, "AttachStdin": False,
             "AttachStdout": True, "AttachStderr": True, "Privileged": False, "DetachKeys": "", "Internal": True})
+        self.events.publish_container(container, "exec_create: " + exec_words(command), execID=record.id)
         try:
             upstream = self._launch_exec(record, tty=False, stdin=False, attach=True)
         except MoorError as err:
@@ -402,7 +402,7 @@ class ContainerIO:
             record.exit_code = int((read_json(os.path.join(state_dir, "exit.json")) or {}).get("exit_code", 255))
         record.running = False
         self.execs.finished(record)
-        container = None if record.config.get("Internal") else self.containers.store.find(record.container_id)
+        container = self.containers.store.find(record.container_id)
         if container is not None:
             self.events.publish_container(container, "exec_die", execID=record.id, exitCode=str(record.exit_code))
         record.done.set()
