@@ -336,3 +336,9 @@ def test_health_start_interval_from_1_44(moord: DaemonProcess) -> None:
             400, {"message": "StartInterval in Healthcheck cannot be less than 1ms"})
     finally:
         moor(moord, "rm", "-f", old, new)
+
+
+def test_images_filter_parameter_below_1_41(moord: DaemonProcess) -> None:
+    assert json.loads(call(moord, "GET", "/v1.40/images/json?filter=nomatch")[2]) == []
+    assert json.loads(call(moord, "GET", "/v1.40/images/json?filter=busy*")[2])
+    assert json.loads(call(moord, "GET", "/v1.41/images/json?filter=nomatch")[2])  # ignored, as Docker 20.10

@@ -147,6 +147,7 @@ def test_request_gates() -> None:
     assert versions.exec_create({"Cmd": ["ls"], "ConsoleSize": [1, 2]}, "1.41") == {"Cmd": ["ls"]}
     assert versions.exec_create({"Cmd": ["ls"], "ConsoleSize": [1, 2]}, "1.42")["ConsoleSize"] == [1, 2]
     assert versions.stop_signal("USR1", "1.42") == "USR1" and versions.stop_signal("USR1", "1.41") == ""
+    assert versions.legacy_image_filter("1.40") and not versions.legacy_image_filter("1.41")
     assert versions.start_body_allowed("1.23") and not versions.start_body_allowed("1.24")
     assert versions.legacy_copy("1.23") and not versions.legacy_copy("1.24")
     assert versions.logs_multiplexed_type("1.42") and not versions.logs_multiplexed_type("1.41")

@@ -42,6 +42,7 @@ GATES: tuple[Gate, ...] = (
                                                "over the interfaces"),
     Gate("1.25", "GET /info", "no ExecutionDriver (older: <not supported>)"),
     Gate("1.30", "POST /containers/{id}/wait", "the condition query parameter (older: not-running)"),
+    Gate("1.41", "GET /images/json", "the filter query parameter is ignored (older: a reference filter)"),
     Gate("1.41", "GET /containers/{id}/stats", "the one-shot query parameter (older: ignored)"),
     Gate("1.42", "POST /containers/create", "Mounts' BindOptions.CreateMountpoint and HostConfig.ConsoleSize "
                                             "are read (older versions: dropped)"),
@@ -273,6 +274,11 @@ def wait_condition(condition: str, known: tuple[str, ...], version: str) -> str:
     if at_least(version, "1.42"):
         raise InvalidParameter(f'invalid condition: "{condition}"')
     return "not-running"
+
+
+def legacy_image_filter(version: str) -> bool:
+    """Whether ``/images/json?filter=NAME`` (a reference filter) is read: below API 1.41, as Docker 20.10."""
+    return not at_least(version, "1.41")
 
 
 def start_body_allowed(version: str) -> bool:

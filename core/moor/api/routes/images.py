@@ -28,7 +28,7 @@ def build(engine: Engine) -> Router:
     @router.route("GET", "/images/json")
     def list_images(request: Request) -> Response:
         filters = parse_filters(request)
-        if request.arg("filter"):
+        if request.arg("filter") and versions.legacy_image_filter(request.version):
             filters.setdefault("reference", []).append(request.arg("filter"))
         found = images.list(all_images=flag_query(request, "all"), filters=filters)
         rows = [views.summary(images, image, request.version) for image in found]
