@@ -73,13 +73,14 @@ def _header(template: str, headers: dict[str, str]) -> str:
         return err.partial
 
 
-def parse_template(template: str, name: str = "", error_prefix: str = "template parsing error: ") -> Any:
+def parse_template(template: str, name: str = "", error_prefix: str = "template parsing error: ",
+                   typed: bool = False) -> Any:
     """A template as ``inspect``, ``version``, ``info``, ``events`` parse it (no ``\\t`` escapes); a bad one prints
     ``error_prefix`` and Go's message and exits 64 before anything else is printed."""
     from moor.cli.gotemplate import Template, TemplateError
 
     try:
-        return Template(template, name=name)
+        return Template(template, name=name, typed=typed)
     except TemplateError as err:
         fail(f"{error_prefix}{err}", TEMPLATE_ERROR)
 
@@ -112,7 +113,7 @@ def print_inspected(format_: str, results: list[Any]) -> None:
         print_json(found)
         errors = [r for r in results if isinstance(r, str)]
     else:
-        compiled = parse_template(format_)
+        compiled = parse_template(format_, typed=True)
         lines = []
         for result in results:
             if isinstance(result, str):

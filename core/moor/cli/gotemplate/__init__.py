@@ -29,14 +29,17 @@ class TemplateError(Exception):
 class Template:
     """A parsed template; :meth:`execute` renders it with a value as dot."""
 
-    def __init__(self, text: str, header: bool = False, name: str = "", missing_key: str = "default") -> None:
-        from moor.cli.gotemplate.funcs import BUILTINS, DOCKER, HEADER
+    def __init__(self, text: str, header: bool = False, name: str = "", missing_key: str = "default",
+                 typed: bool = False) -> None:
+        """``typed``: the data are Docker's typed structs as the daemon wrote them (inspect): ``json`` keeps the
+        key order of struct-like objects."""
+        from moor.cli.gotemplate.funcs import BUILTINS, DOCKER, HEADER, TYPED_JSON
         from moor.cli.gotemplate.parser import ParseError, parse
 
         self.text = text
         self.name = name
         self.missing_key = missing_key
-        self.functions = {**BUILTINS, **DOCKER, **(HEADER if header else {})}
+        self.functions = {**BUILTINS, **DOCKER, **(HEADER if header else {}), **({"json": TYPED_JSON} if typed else {})}
         try:
             self.trees = parse(text, self.functions, name)
         except ParseError as err:

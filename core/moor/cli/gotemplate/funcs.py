@@ -291,6 +291,17 @@ def _json_func(value: Any) -> str:
         raise CallError(str(err)) from None
 
 
+def _typed_json_func(value: Any) -> str:
+    try:
+        return go_json(value, struct_order=True)
+    except ValueError as err:
+        raise CallError(str(err)) from None
+
+
+#: ``json`` of objects that are Docker's typed structs (inspect's): struct-like objects in their key order
+TYPED_JSON = Func(("any",), False, _typed_json_func)
+
+
 def _and_or(*_args: Any) -> Any:  # evaluated lazily by the executor
     raise AssertionError
 

@@ -474,8 +474,17 @@ def _json_float(value: float) -> str:
     return format_float_shortest(value, "f")
 
 
-def go_json(value: Any) -> str:
-    """encoding/json with SetEscapeHTML(false), as Docker's ``json`` template function writes it."""
+def _struct_like(value: dict[Any, Any]) -> bool:
+    """An object whose keys all look like Go field names (``Type``, ``RW``): a typed struct's JSON, in field order."""
+    return bool(value) and all(isinstance(k, str) and k[:1].isascii() and k[:1].isupper() for k in value)
+
+
+def go_json(value: Any, struct_order: bool = False) -> str:
+    """encoding/json with SetEscapeHTML(false), as Docker's ``json`` template function writes it.
+
+    ``struct_order``: objects that look like structs (:func:`_struct_like`) keep their key order, as a typed Go
+    struct is written (``inspect``'s objects: the daemon wrote them from the same structs); others are maps
+    (keys sorted)."""
     if hasattr(value, "__json__"):
         value = value.__json__()
     if value is None or value is MISSING:
@@ -489,11 +498,12 @@ def go_json(value: Any) -> str:
     if isinstance(value, str):
         return _json_string(value)
     if isinstance(value, list | tuple):
-        return "[" + ",".join(go_json(v) for v in value) + "]"
+        return "[" + ",".join(go_json(v, struct_order) for v in value) + "]"
     if isinstance(value, dict):  # a method (a callable) is no field of the JSON
         kind = type(value).__name__
-        keys = list(value) if kind == "OrderedJSON" else sorted(value)
-        text = "{" + ",".join(f"{_json_string(str(k))}:{go_json(value[k])}" for k in keys
+        ordered = kind == "OrderedJSON" or (struct_order and _struct_like(value))
+        keys = list(value) if ordered else sorted(value)
+        text = "{" + ",".join(f"{_json_string(str(k))}:{go_json(value[k], struct_order)}" for k in keys
                               if not callable(value[k])) + "}"
         if kind == "HTMLEscapedJSON":
             text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
