@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import json
 import os
 import secrets
+import tarfile
 
 import pytest
 
-from e2e.containerhelpers import inspect, moor, moord, ok, wait_for  # noqa: F401 - fixture
+from e2e.containerhelpers import inspect, moor, moor_bytes, moord, ok, wait_for  # noqa: F401 - fixture
 from moor.client import DaemonError
 from moor.containers.limits import cgroup_v1_memory, swap_limit_supported
 from moor.testing.daemon import DaemonProcess
@@ -148,3 +150,46 @@ def test_rm_v_removes_an_anonymous_volume_inherited_through_volumes_from(moord: 
     finally:
         moor(moord, "rm", "-f", "vsrc", "vuser", "vuser2")
         moor(moord, "volume", "rm", "-f", volume)
+
+
+INIT_ENTRIES = {".dockerenv", "dev/console", "dev/pts/", "dev/shm/", "etc/hostname", "etc/hosts", "etc/mtab",
+                "etc/resolv.conf", "proc/", "sys/"}
+
+
+def test_init_layer_in_export_cp_and_every_container(moord: DaemonProcess) -> None:
+    ok(moor(moord, "create", "--name", "fresh", "busybox", "true"))
+    try:
+        exported = moor_bytes(moord, "export", "fresh")
+        assert exported.returncode == 0, exported.stderr
+        with tarfile.open(fileobj=io.BytesIO(exported.stdout)) as archive:
+            members = {m.name + ("/" if m.isdir() else ""): m for m in archive.getmembers()}
+        assert set(members) >= INIT_ENTRIES
+        assert members["etc/mtab"].issym() and members["etc/mtab"].linkname == "/proc/mounts"
+        copied = moor_bytes(moord, "cp", "fresh:/etc/hostname", "-")  # from a container never started
+        assert copied.returncode == 0, copied.stderr
+        with tarfile.open(fileobj=io.BytesIO(copied.stdout)) as archive:
+            assert [m.name for m in archive.getmembers()] == ["hostname"]
+        ok(moor(moord, "start", "-a", "fresh"))
+        assert ok(moor(moord, "diff", "fresh")) == ""  # the init layer is not the container's own
+    finally:
+        moor(moord, "rm", "-f", "fresh")
+    assert ok(moor(moord, "run", "--rm", "busybox", "readlink", "/etc/mtab")) == "/proc/mounts\n"
+    ok(moor(moord, "run", "--name", "committed", "busybox", "touch", "/made"))
+    try:
+        ok(moor(moord, "commit", "committed", "initcheck:1"))
+        out = ok(moor(moord, "run", "--rm", "--entrypoint", "", "initcheck:1", "ls", "-a", "/"))
+        assert ".dockerenv" in out.split()  # from the new container's own init layer
+        layer = moor_bytes(moord, "save", "initcheck:1")
+        assert layer.returncode == 0 and b"etc/mtab" not in _last_layer(layer.stdout)
+    finally:
+        moor(moord, "rm", "-f", "committed")
+        moor(moord, "rmi", "initcheck:1")
+
+
+def _last_layer(saved: bytes) -> bytes:
+    """The tar of the top layer of a ``save`` archive (the commit's own)."""
+    with tarfile.open(fileobj=io.BytesIO(saved)) as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+        handle = archive.extractfile(manifest[0]["Layers"][-1])
+        assert handle is not None
+        return handle.read()

@@ -137,8 +137,9 @@ def test_create_records_the_container_over_a_snapshot_of_its_image(fake: FakeEng
     assert container.networks == {"bridge": {"IPAMConfig": None, "Aliases": None}}
     storage = fake.storage()
     top_key = fake.image.top_layer.split(":", 1)[1]
-    assert ("prepare", {"key": container.id, "parent": top_key}) in storage.calls
-    assert storage.entries[container.id].parent == top_key
+    init = container.id + "-init"  # Docker's init layer between the image and the container's own
+    assert ("prepare", {"key": container.id, "parent": init}) in storage.calls
+    assert storage.entries[container.id].parent == init and storage.entries[init].parent == top_key
     assert os.path.isdir(fake.containers.store.directory(container.id))
     assert fake.actions() == ["create"]
     assert fake.event("create")["Actor"]["Attributes"] == {"image": "busybox", "name": "web", "from": "image",

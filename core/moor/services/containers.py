@@ -9,6 +9,7 @@ others from the monitor's ``exit.json``.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
@@ -20,8 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from moor.containers import initlayer, security
 from moor.containers import restart as restart_policy
-from moor.containers import security
 from moor.containers.cgroups import container_cgroups_path
 from moor.containers.createcheck import check_create
 from moor.containers.etcfiles import check_network_files, write_etc_files
@@ -101,6 +102,8 @@ class ContainerService:
         self._starting: dict[str, int] = {}
         #: IDs of the containers being removed: no start (by hand or by restart policy) may begin
         self._removing: set[str] = set()
+        #: image layer key -> its init layer's tar (None: the image lacks nothing), see _init_layer
+        self._init_tars: dict[str | None, bytes | None] = {}
         #: IDs of the containers ``restart`` stops: an ``--rm`` one is not removed by that exit, as in Docker
         self._restarting: set[str] = set()
 
@@ -219,12 +222,38 @@ class ContainerService:
                     if container.log_driver == "json-file" else ""
                 top = image.top_layer
                 container.storage_key = container_id
-                self.drivers.storage.prepare(key=container_id, parent=top.split(":", 1)[1] if top else None)
+                parent = self._init_layer(container_id, top.split(":", 1)[1] if top else None)
+                self.drivers.storage.prepare(key=container_id, parent=parent)
                 self.store.save(container)
             except BaseException:
                 self._discard(container)
                 raise
         return container
+
+    def _init_layer(self, container_id: str, parent: str | None) -> str | None:
+        """Docker's init layer (:mod:`moor.containers.initlayer`) on ``parent``; the layer the container's own
+        goes on (``parent`` itself when the image lacks nothing). What the image lacks is learnt once per layer."""
+        if parent not in self._init_tars:
+            root = self.drivers.storage.mount(key=parent) if parent else None
+            try:
+                self._init_tars[parent] = initlayer.layer_tar(root)
+            finally:
+                if parent:
+                    self.drivers.storage.unmount(key=parent)
+        tar = self._init_tars[parent]
+        if tar is None:
+            return parent
+        self.drivers.storage.apply_layer(key=initlayer.init_key(container_id), parent=parent, diff=io.BytesIO(tar))
+        return initlayer.init_key(container_id)
+
+    def _remove_init_layer(self, container_id: str) -> None:
+        """Remove the init layer of a container whose snapshot is gone (none for containers made without)."""
+        key = initlayer.init_key(container_id)
+        try:
+            if self.drivers.storage.exists(key=key):
+                self.drivers.storage.remove(key=key)
+        except MoorError:
+            log.exception("could not remove the init layer of %s", container_id[:12])
 
     def _unused_name(self) -> str:
         for _ in range(100):
@@ -296,6 +325,7 @@ class ContainerService:
                 self.drivers.storage.remove(key=container.id)
         except MoorError:
             log.exception("could not remove the snapshot of %s", container.id)
+        self._remove_init_layer(container.id)
         shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
         self.store.forget(container.id)
 
@@ -582,6 +612,7 @@ class ContainerService:
             except MoorError:
                 log.exception("could not remove the snapshot of %s", container_id[:12])
                 continue
+            self._remove_init_layer(container_id)
             shutil.rmtree(self.store.directory(container_id), ignore_errors=True)
 
     def _tidy_interrupted_start(self, container: Container) -> None:
@@ -809,6 +840,7 @@ class ContainerService:
             self.drivers.storage.remove(key=container.storage_key)
         except MoorError:
             log.exception("could not remove the snapshot of %s", container.id)
+        self._remove_init_layer(container.id)
         if container.log_driver:
             driver = self.drivers.log(container.log_driver)
             if driver.implements("remove"):

@@ -72,7 +72,7 @@ def check_images(client: Client, data_root: str) -> list[str]:
             continue
         if key.startswith(".tmp-"):
             problems.append(f"temporary storage directory {key}")
-        elif key not in recorded and key not in containers:
+        elif key not in recorded and key.removesuffix("-init") not in containers:  # a container's init layer too
             problems.append(f"snapshot {key[:12]} belongs to no layer and no container")
     return problems
 

@@ -95,9 +95,10 @@ def list_changes(upper: str, lowers: list[str]) -> list[Change]:
                 kind = MODIFIED
         if is_dir:
             changed_dirs.add(path)
-        if kind in (ADDED, DELETED):
-            parent = os.path.dirname(path)
-            if parent != "/" and parent not in changed_dirs:
+        # as Docker's: every directory holding a change is changed itself (its permissions are saved with it)
+        for depth in range(1, len(parts)):
+            parent = "/" + "/".join(parts[:depth])
+            if parent not in changed_dirs:
                 changes.append(Change(path=parent, kind=MODIFIED))
                 changed_dirs.add(parent)
         changes.append(Change(path=path, kind=kind))
