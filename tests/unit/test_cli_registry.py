@@ -331,13 +331,13 @@ def test_run_pulls_a_missing_image_then_creates(fake: FakeDaemon, docker_config:
 def test_create_pull_policies(fake: FakeDaemon, docker_config: Path) -> None:
     fake.on("POST", "/containers/create", error_answer(404, "No such image: busybox:latest"))
     never = moor(fake, docker_config, "create", "--pull", "never", "busybox")
-    assert (never.exit_code, never.stderr) == (125, "Error response from daemon: No such image: busybox:latest\n")
+    assert (never.exit_code, never.stderr) == (1, "Error response from daemon: No such image: busybox:latest\n")
     assert fake.calls("POST", "/images/create") == []
     bogus = moor(fake, docker_config, "create", "--pull", "sometimes", "busybox")
     assert (bogus.exit_code, bogus.stderr) == (
         125, "invalid pull option: 'sometimes': must be one of \"always\", \"missing\" or \"never\"\n")
     by_id = moor(fake, docker_config, "create", "a" * 64)
-    assert by_id.exit_code == 125 and "Unable to find" not in by_id.stderr
+    assert by_id.exit_code == 1 and "Unable to find" not in by_id.stderr  # docker create: 1, docker run: 125
     fake.on("POST", "/containers/create", json_answer({"Id": "d" * 64}, 201))
     fake.on("POST", "/images/create", stream_answer(PULL_STREAM))
     always = moor(fake, docker_config, "create", "--pull", "always", "--platform", "linux/amd64", "busybox:1.36")

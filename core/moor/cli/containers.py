@@ -54,7 +54,7 @@ def _missing_image(image: str) -> Any:
         return None
 
 
-def _pull_for_create(client: Client, reference: Any, platform: str) -> None:
+def _pull_for_create(client: Client, reference: Any, platform: str, error_code: int = ENGINE_ERROR) -> None:
     """Pull what run/create needs, its progress on stderr (stdout is for the container's ID)."""
     from moor.cli.progress import StreamError
     from moor.cli.registry import pull_image
@@ -62,9 +62,9 @@ def _pull_for_create(client: Client, reference: Any, platform: str) -> None:
     try:
         pull_image(client, reference, platform, sys.stderr, login_retry=False)
     except StreamError as err:
-        fail(err.message, ENGINE_ERROR)
+        fail(err.message, error_code)
     except DaemonError as err:
-        fail(f"Error response from daemon: {err.message}", ENGINE_ERROR)
+        fail(f"Error response from daemon: {err.message}", error_code)
 
 
 def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missing", platform: str = "",
@@ -75,7 +75,7 @@ def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missin
         fail(f'invalid pull option: \'{pull}\': must be one of "always", "missing" or "never"', ENGINE_ERROR)
     params = {"name": name or None, "platform": platform or None}
     if pull == "always":
-        _pull_for_create(client, _image_to_pull(body["Image"]), platform)
+        _pull_for_create(client, _image_to_pull(body["Image"]), platform, error_code)
     try:
         reply = client.call("POST", "/containers/create", params, body=body)
     except DaemonError as err:
@@ -83,7 +83,7 @@ def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missin
         if err.status != 404 or "No such image" not in err.message or reference is None:
             fail(f"Error response from daemon: {err.message}", error_code)
         click.echo(f"Unable to find image '{reference.familiar}' locally", err=True)
-        _pull_for_create(client, reference, platform)
+        _pull_for_create(client, reference, platform, error_code)
         try:
             reply = client.call("POST", "/containers/create", params, body=body)
         except DaemonError as again:

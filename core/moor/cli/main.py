@@ -57,7 +57,21 @@ COMMANDS: dict[str, str] = {
     "search": "registry:search",
     "build": "build:build",
     "builder": "build:builder",
+    "context": "context:context",
+    "completion": "completion:completion",
 }
+
+#: ``--log-level`` values the docker CLI takes
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``-v``/``--version``: one line, as ``docker --version``."""
+    if value and not ctx.resilient_parsing:
+        from moor import __version__
+
+        click.echo(f"moor version {__version__}, build {__version__}")
+        ctx.exit(0)
 
 
 class LazyGroup(click.Group):
@@ -94,21 +108,58 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_dir", default=None, metavar="string",
+              help="Location of client config files (default \"~/.docker\")")
+@click.option("-c", "--context", "context_name", default=None, metavar="string",
+              help="Name of the context to use to connect to the daemon (overrides MOOR_HOST env var and default "
+                   "context set with \"moor context use\")")
 @click.option("-H", "--host", envvar="MOOR_HOST", default=None, metavar="HOST",
               help="Daemon socket to connect to (default unix:///run/moor/moor.sock, or $MOOR_HOST)")
 @click.option("-D", "--debug", is_flag=True, help="Enable debug mode")
+@click.option("-l", "--log-level", default="info", metavar="string",
+              help='Set the logging level ("debug"|"info"|"warn"|"error"|"fatal") (default "info")')
+@click.option("--tls", is_flag=True, help="Use TLS; implied by --tlsverify (moor serves Unix sockets only)")
+@click.option("--tlscacert", default="", metavar="string", help="Trust certs signed only by this CA")
+@click.option("--tlscert", default="", metavar="string", help="Path to TLS certificate file")
+@click.option("--tlskey", default="", metavar="string", help="Path to TLS key file")
+@click.option("--tlsverify", is_flag=True, help="Use TLS and verify the remote")
+@click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print version information and quit")
 @click.pass_context
-def cli(ctx: click.Context, host: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, config_dir: str | None, context_name: str | None, host: str | None, debug: bool,
+        log_level: str, **_tls: Any) -> None:
     """A Docker-compatible container engine."""
-    ctx.obj = {"host": host, "debug": debug}
+    if log_level not in LOG_LEVELS:
+        click.echo(f"Unable to parse logging level: {log_level}", err=True)
+        sys.exit(1)
+    if context_name and ctx.get_parameter_source("host") == click.core.ParameterSource.COMMANDLINE:
+        click.echo("Conflicting options: either specify --host or --context, not both", err=True)
+        sys.exit(1)
+    if config_dir:
+        import os
+
+        os.environ["DOCKER_CONFIG"] = config_dir  # where logins and contexts are kept, as the docker CLI's
+    ctx.obj = {"host": host, "debug": debug, "context": context_name}
 
 
 def client_of(ctx: click.Context) -> Any:
-    """The API client for the daemon this invocation talks to."""
+    """The API client for the daemon this invocation talks to: ``-H``, else ``-c``'s context, else ``$MOOR_HOST``,
+    else the current context (``moor context use``), else moor's socket."""
     from moor.client import Client
 
     root = ctx.find_root()
-    return Client(root.obj["host"] if root.obj else None)
+    obj = root.obj or {}
+    host = obj.get("host")
+    if obj.get("context") and root.get_parameter_source("host") != click.core.ParameterSource.COMMANDLINE:
+        from moor.cli.context import host_of
+
+        host = host_of(obj["context"])
+    elif host is None:
+        from moor.cli.context import DEFAULT, current_name, host_of
+
+        name = current_name()
+        host = host_of(name) if name != DEFAULT else None
+    return Client(host)
 
 
 def _usage_message(error: click.UsageError) -> str:

@@ -10,7 +10,7 @@ import click
 
 from moor import API_VERSION, __version__
 from moor.cli.gotemplate import struct
-from moor.cli.main import client_of
+from moor.cli.main import LazyGroup, client_of
 from moor.cli.output import parse_template, print_json, render_single
 
 
@@ -152,7 +152,7 @@ def config_default() -> None:
     click.echo(DEFAULT_FILE_TEXT, nl=False)
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"events": "events:events", "prune": "sysprune:prune"})
 def system() -> None:
     """Manage moor."""
 
