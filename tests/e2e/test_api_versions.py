@@ -342,3 +342,20 @@ def test_images_filter_parameter_below_1_41(moord: DaemonProcess) -> None:
     assert json.loads(call(moord, "GET", "/v1.40/images/json?filter=nomatch")[2]) == []
     assert json.loads(call(moord, "GET", "/v1.40/images/json?filter=busy*")[2])
     assert json.loads(call(moord, "GET", "/v1.41/images/json?filter=nomatch")[2])  # ignored, as Docker 20.10
+
+
+def test_old_clients_create_and_kill(moord: DaemonProcess) -> None:
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"AutoRemove": True}}
+    status, _, answer = call(moord, "POST", "/v1.24/containers/create", body)
+    assert status == 201, answer
+    container = json.loads(answer)["Id"]
+    try:
+        host_config = json.loads(call(moord, "GET", f"/containers/{container}/json")[2])["HostConfig"]
+        assert (host_config["AutoRemove"], host_config["IpcMode"]) == (False, "shareable")
+        assert call(moord, "POST", f"/v1.19/containers/{container}/kill")[0] == 204  # not running: fine below 1.20
+        status, _, answer = call(moord, "POST", f"/v1.20/containers/{container}/kill")
+        assert status == 409 and answer.startswith(b"Cannot kill container: ")  # plain text below 1.24
+        status, _, answer = call(moord, "POST", "/v1.19/containers/nope/kill")
+        assert status == 404
+    finally:
+        moor(moord, "rm", "-f", container)

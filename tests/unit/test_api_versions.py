@@ -148,6 +148,7 @@ def test_request_gates() -> None:
     assert versions.exec_create({"Cmd": ["ls"], "ConsoleSize": [1, 2]}, "1.42")["ConsoleSize"] == [1, 2]
     assert versions.stop_signal("USR1", "1.42") == "USR1" and versions.stop_signal("USR1", "1.41") == ""
     assert versions.legacy_image_filter("1.40") and not versions.legacy_image_filter("1.41")
+    assert versions.kill_stopped_ok("1.19") and not versions.kill_stopped_ok("1.20")
     assert versions.start_body_allowed("1.23") and not versions.start_body_allowed("1.24")
     assert versions.legacy_copy("1.23") and not versions.legacy_copy("1.24")
     assert versions.logs_multiplexed_type("1.42") and not versions.logs_multiplexed_type("1.41")
@@ -223,3 +224,17 @@ def test_disk_usage_types_from_1_42() -> None:
     assert versions.disk_usage(doc(), "1.41", ["volume"])["Containers"] == []
     with pytest.raises(InvalidParameter, match="^unknown object type: bogus$"):
         versions.disk_usage(doc(), "1.44", ["bogus"])
+
+
+def test_old_clients_host_config_at_create() -> None:
+    body = {"Image": "busybox", "HostConfig": {"AutoRemove": True, "KernelMemoryTCP": 5, "Mounts": [
+        {"Type": "bind", "Source": "/x", "Target": "/y", "BindOptions": {"NonRecursive": True}}]}}
+    v124 = versions.container_create(body, "1.24")["HostConfig"]
+    assert v124["AutoRemove"] is False and v124["IpcMode"] == "shareable" and "KernelMemoryTCP" not in v124
+    assert v124["Mounts"][0]["BindOptions"] == {}
+    v139 = versions.container_create({"Image": "busybox", "HostConfig": {"IpcMode": "host", "AutoRemove": True}},
+                                     "1.39")["HostConfig"]
+    assert v139 == {"IpcMode": "host", "AutoRemove": True}
+    assert "HostConfig" not in versions.container_create({"Image": "busybox"}, "1.24")  # none given: none made
+    v140 = versions.container_create(body, "1.40")["HostConfig"]
+    assert "IpcMode" not in v140 and v140["KernelMemoryTCP"] == 5 and v140["AutoRemove"] is True

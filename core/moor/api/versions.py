@@ -38,9 +38,13 @@ GATES: tuple[Gate, ...] = (
                                               "HostConfig's Memory, MemorySwap, CpuShares, Cpuset"),
     Gate("1.21", "GET /containers/{id}/json", "NetworkSettings.Networks; Config without ExposedPorts (when none), "
                                               "MacAddress, VolumeDriver"),
+    Gate("1.20", "POST /containers/{id}/kill", "a container that does not run is a 409 (older: 204)"),
     Gate("1.21", "GET /containers/{id}/stats", "id, name and networks; older versions: one network object summed "
                                                "over the interfaces"),
     Gate("1.25", "GET /info", "no ExecutionDriver (older: <not supported>)"),
+    Gate("1.25", "POST /containers/create", "HostConfig.AutoRemove kept (older: false, the client removes)"),
+    Gate("1.40", "POST /containers/create", "with a HostConfig: IpcMode as given (older: shareable when empty), "
+                                            "KernelMemoryTCP and BindOptions.NonRecursive read"),
     Gate("1.30", "POST /containers/{id}/wait", "the condition query parameter (older: not-running)"),
     Gate("1.41", "GET /images/json", "the filter query parameter is ignored (older: a reference filter)"),
     Gate("1.41", "GET /containers/{id}/stats", "the one-shot query parameter (older: ignored)"),
@@ -249,7 +253,21 @@ def container_create(body: dict[str, Any], version: str) -> dict[str, Any]:
         host_config.pop("Annotations", None)
     if not at_least(version, "1.42"):
         host_config.pop("ConsoleSize", None)
+    if isinstance(body.get("HostConfig"), dict):  # Docker 20.10: only when the request has a HostConfig
+        _legacy_host_config(host_config, version)
     return body
+
+
+def _legacy_host_config(host_config: dict[str, Any], version: str) -> None:
+    """What Docker 20.10 does to an old client's HostConfig at create."""
+    if not at_least(version, "1.40"):
+        host_config.pop("KernelMemoryTCP", None)
+        host_config["IpcMode"] = host_config.get("IpcMode") or "shareable"  # what old clients expect
+        for mount in host_config.get("Mounts") or []:
+            if isinstance(mount, dict) and isinstance(mount.get("BindOptions"), dict):
+                mount["BindOptions"].pop("NonRecursive", None)
+    if not at_least(version, "1.25"):
+        host_config["AutoRemove"] = False  # the client removes the container itself
 
 
 def exec_create(body: dict[str, Any], version: str) -> dict[str, Any]:
@@ -279,6 +297,11 @@ def wait_condition(condition: str, known: tuple[str, ...], version: str) -> str:
 def legacy_image_filter(version: str) -> bool:
     """Whether ``/images/json?filter=NAME`` (a reference filter) is read: below API 1.41, as Docker 20.10."""
     return not at_least(version, "1.41")
+
+
+def kill_stopped_ok(version: str) -> bool:
+    """Whether killing a container that does not run succeeds (API < 1.20, Docker 20.10) instead of 409."""
+    return not at_least(version, "1.20")
 
 
 def start_body_allowed(version: str) -> bool:

@@ -22,7 +22,7 @@ from moor.api.validate import decode
 from moor.containers import views
 from moor.containers.createcheck import check_process
 from moor.detachkeys import parse_detach_keys
-from moor.errors import InvalidParameter, MoorError
+from moor.errors import Conflict, InvalidParameter, MoorError
 from moor.services.container_io import frame
 from moor.services.containers import create_warnings
 from moor.services.top import top as container_top
@@ -86,7 +86,11 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/kill")
     def kill(request: Request, ident: str) -> Response:
-        containers.kill(ident, request.arg("signal") or "KILL")
+        try:
+            containers.kill(ident, request.arg("signal") or "KILL")
+        except Conflict:
+            if not versions.kill_stopped_ok(request.version):
+                raise
         return Response(status=204, content_type="")
 
     @router.route("POST", "/containers/{ident}/wait")
