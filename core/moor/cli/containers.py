@@ -321,6 +321,9 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
        filters: tuple[str, ...], format_: str) -> None:
     """List containers."""
     limit = 1 if latest else last
+    # the docker CLI asks for sizes when the format reads .Size (or writes the whole row as JSON)
+    compact = format_.replace(" ", "")
+    size = size or (not quiet and (".Size" in compact or "json.}}" in compact))
     params = {"all": "1" if all_ or limit > 0 else None, "limit": limit if limit > 0 else None,
               "size": "1" if size else None, "filters": filters_param(filters)}
     containers = client_of(ctx).get("/containers/json", **params)

@@ -90,7 +90,7 @@ def render_single(template: str, data: Any, name: str = "") -> None:
     error what was rendered, a newline, then Go's message (exit 1), as the docker CLI."""
     from moor.cli.gotemplate import TemplateError
 
-    compiled = parse_template(template, name)
+    compiled = parse_template(template, name, typed=True)
     try:
         click.echo(compiled.execute(data))
     except TemplateError as err:
