@@ -163,3 +163,31 @@ def test_network_connect_flags(moord: DaemonProcess) -> None:
     finally:
         moor(moord, "rm", "-f", "objncc")
         moor(moord, "network", "rm", "objnc")
+
+
+def test_network_create_flags_and_container_subcommands(moord: DaemonProcess) -> None:
+    """``network create`` takes the 20.10 CLI's ``--ipam-opt`` (kept in IPAM.Options), ``--ipam-driver``, ``--scope``,
+    ``--ingress``, ``--config-only``/``--config-from`` with Docker's refusals on a host without swarm;
+    ``network inspect --verbose``; ``moor container`` has the 20.10 CLI's commit, diff, exec, attach and port."""
+    swarm = moor(moord, "network", "create", "--scope", "swarm", "objsw")
+    assert (swarm.returncode, swarm.stderr) == (
+        1, "Error response from daemon: cannot create a swarm scoped network when swarm is not active\n")
+    ingress = moor(moord, "network", "create", "--ingress", "objing")
+    assert ingress.stderr == "Error response from daemon: Ingress network can only be global scope network\n"
+    plugin = moor(moord, "network", "create", "--ipam-driver", "foo", "objipam")
+    assert plugin.stderr == 'Error response from daemon: plugin "foo" not found\n'
+    moor(moord, "network", "create", "--ipam-opt", "a=b", "--subnet", "10.126.10.0/24", "objopt")
+    try:
+        shown = moor(moord, "network", "inspect", "--verbose", "-f", "{{json .IPAM.Options}}", "objopt")
+        assert shown.stdout == '{"a":"b"}\n'
+    finally:
+        moor(moord, "network", "rm", "objopt")
+    listed = moor(moord, "container", "--help").stdout
+    for command in ("attach", "commit", "diff", "exec", "port"):
+        assert f"\n  {command} " in listed
+    moor(moord, "container", "run", "-d", "--name", "objsub", "busybox", "sleep", "30")
+    try:
+        assert moor(moord, "container", "exec", "objsub", "echo", "hi").stdout == "hi\n"
+        assert moor(moord, "container", "port", "objsub").returncode == 0
+    finally:
+        moor(moord, "rm", "-f", "objsub")

@@ -180,7 +180,8 @@ def test_several_ipv4_subnets_are_refused_and_the_driver_must_exist(faked: Netwo
 
 
 @pytest.mark.parametrize(("request_fields", "error", "message"), [
-    ({"scope": "swarm"}, InvalidParameter, "^This node is not a swarm manager."),
+    ({"scope": "swarm"}, Forbidden, "^cannot create a swarm scoped network when swarm is not active$"),
+    ({"ingress": True}, Forbidden, "^Ingress network can only be global scope network$"),
     ({"scope": "../x"}, InvalidParameter, "^This node is not a swarm manager."),
     ({"ipam_driver": "bad\n"}, NotFound, '^plugin "bad\n" not found$'),
     ({"config_from": "elsewhere"}, NotFound, '^configuration network "elsewhere" does not exist$'),

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import click
 
+from moor.cli.commit import commit, diff
 from moor.cli.containers import create, kill, logs, ps, rename, restart, rm, run, start, stop, top, wait
 from moor.cli.cp import cp, export
+from moor.cli.exec import attach, exec_
 from moor.cli.main import client_of
 from moor.cli.output import confirm, inspect_many, print_prune_report
+from moor.cli.port import port
 from moor.cli.queryflags import filters_param
 from moor.cli.resources import pause, stats, unpause, update
 from moor.client import quote_name
@@ -24,8 +27,9 @@ def container() -> None:
 
 
 for _command in (create, run, start, stop, restart, kill, rm, wait, rename, logs, top, ps, stats, update, pause,
-                 unpause, cp, export):
+                 unpause, cp, export, commit, diff, attach, port):
     container.add_command(_command)
+container.add_command(exec_, "exec")
 container.add_command(ps, "ls")
 container.add_command(ps, "list")
 

@@ -28,11 +28,19 @@ def network() -> None:
 @click.option("--label", multiple=True, help="Set metadata on a network")
 @click.option("--aux-address", multiple=True, help="Auxiliary IPv4 or IPv6 addresses used by Network driver")
 @click.option("--ipv6", is_flag=True, help="Enable IPv6 networking")
+@click.option("--ipam-driver", default="default", help="IP Address Management Driver")
+@click.option("--ipam-opt", multiple=True, help="Set IPAM driver specific options")
+@click.option("--scope", default="", help="Control the network's scope")
+@click.option("--ingress", is_flag=True, help="Create swarm routing-mesh network")
+@click.option("--config-only", is_flag=True, help="Create a configuration only network")
+@click.option("--config-from", default="", help="The network from which to copy the configuration")
 @click.argument("name")
 @click.pass_context
 def create(ctx: click.Context, driver: str, subnet: tuple[str, ...], gateway: tuple[str, ...],
            ip_range: tuple[str, ...], internal: bool, attachable: bool, opt: tuple[str, ...],
-           label: tuple[str, ...], aux_address: tuple[str, ...], ipv6: bool, name: str) -> None:
+           label: tuple[str, ...], aux_address: tuple[str, ...], ipv6: bool, ipam_driver: str,
+           ipam_opt: tuple[str, ...], scope: str, ingress: bool, config_only: bool, config_from: str,
+           name: str) -> None:
     """Create a network."""
     config = ipam_config(subnet, ip_range, gateway)
     for entry in aux_address:  # NAME=ADDRESS, kept by the subnet that holds it
@@ -43,9 +51,13 @@ def create(ctx: click.Context, driver: str, subnet: tuple[str, ...], gateway: tu
         holder.setdefault("AuxiliaryAddresses", {})[aux_name] = address
     body = {"Name": name, "Driver": driver, "Internal": internal, "Attachable": attachable, "CheckDuplicate": True,
             "EnableIPv6": ipv6,
-            "IPAM": {"Driver": "default", "Config": config},
+            "IPAM": {"Driver": ipam_driver, "Config": config,
+                     "Options": dict(o.partition("=")[::2] for o in ipam_opt)},
             "Options": dict(o.partition("=")[::2] for o in opt),
-            "Labels": dict(pair.partition("=")[::2] for pair in label)}
+            "Labels": dict(pair.partition("=")[::2] for pair in label),
+            "Scope": scope, "Ingress": ingress, "ConfigOnly": config_only}
+    if config_from:
+        body["ConfigFrom"] = {"Network": config_from}
     click.echo(client_of(ctx).call("POST", "/networks/create", body=body)["Id"])
 
 
@@ -149,8 +161,9 @@ network.add_command(ls, "list")
 @network.command("inspect")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-f", "--format", "format_", default="", help="Format the output using the given Go template")
+@click.option("-v", "--verbose", is_flag=True, help="Verbose output for diagnostics (swarm networks only)")
 @click.pass_context
-def inspect(ctx: click.Context, names: tuple[str, ...], format_: str) -> None:
+def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, verbose: bool) -> None:
     """Display detailed information on one or more networks."""
     inspect_many(client_of(ctx), names, lambda name: f"/networks/{quote_name(name)}", "network", format_)
 
@@ -182,13 +195,24 @@ def prune(ctx: click.Context, force: bool, filters: tuple[str, ...]) -> None:
 
 @network.command("connect")
 @click.option("--ip", default="", help="IPv4 address (e.g., 172.30.100.104)")
+@click.option("--ip6", default="", help="IPv6 address (e.g., 2001:db8::33)")
 @click.option("--alias", multiple=True, help="Add network-scoped alias for the container")
+@click.option("--link", multiple=True, help="Add link to another container")
+@click.option("--link-local-ip", multiple=True, help="Add a link-local address for the container")
+@click.option("--driver-opt", multiple=True, help="driver options for the network")
 @click.argument("network_name")
 @click.argument("container")
 @click.pass_context
-def connect(ctx: click.Context, ip: str, alias: tuple[str, ...], network_name: str, container: str) -> None:
+def connect(ctx: click.Context, ip: str, ip6: str, alias: tuple[str, ...], link: tuple[str, ...],
+            link_local_ip: tuple[str, ...], driver_opt: tuple[str, ...], network_name: str, container: str) -> None:
     """Connect a container to a network."""
-    endpoint = {"Aliases": list(alias) or None, **({"IPAMConfig": {"IPv4Address": ip}} if ip else {})}
+    ipam = {**({"IPv4Address": ip} if ip else {}), **({"IPv6Address": ip6} if ip6 else {}),
+            **({"LinkLocalIPs": list(link_local_ip)} if link_local_ip else {})}
+    endpoint: dict[str, Any] = {"Aliases": list(alias) or None, **({"IPAMConfig": ipam} if ipam else {})}
+    if link:
+        endpoint["Links"] = list(link)
+    if driver_opt:
+        endpoint["DriverOpts"] = dict(option.partition("=")[::2] for option in driver_opt)
     client_of(ctx).call("POST", f"/networks/{quote_name(network_name)}/connect",
                         body={"Container": container, "EndpointConfig": endpoint})
 

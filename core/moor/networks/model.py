@@ -120,3 +120,7 @@ class NetworkRequest:
     ipam_driver: str = ""
     #: ``ConfigFrom.Network``: a configuration-only network to take the configuration from
     config_from: str = ""
+    #: ``Ingress``: a swarm's routing-mesh network (refused: moor has no swarm)
+    ingress: bool = False
+    #: ``IPAM.Options``: kept and shown, as Docker's default IPAM driver does
+    ipam_options: dict[str, str] = field(default_factory=dict)

@@ -65,4 +65,6 @@ def network_request(body: dict[str, Any]) -> NetworkRequest:
         ipam=tuple(ipam_config_request(entry) for entry in ipam.get("Config") or []),
         internal=bool(body.get("Internal")), attachable=bool(body.get("Attachable")),
         enable_ipv6=bool(body.get("EnableIPv6")), scope=str(body.get("Scope") or ""),
-        ipam_driver=str(ipam.get("Driver") or ""), config_from=str((body.get("ConfigFrom") or {}).get("Network") or ""))
+        ipam_driver=str(ipam.get("Driver") or ""), config_from=str((body.get("ConfigFrom") or {}).get("Network") or ""),
+        ingress=bool(body.get("Ingress")),
+        ipam_options={str(k): str(v) for k, v in (ipam.get("Options") or {}).items()})

@@ -403,7 +403,7 @@ def _new_network(request: NetworkRequest, driver: str = "") -> Network:
     """A new network record for ``request`` (not yet set up on the host)."""
     return Network(id=secrets.token_hex(32), name=request.name, driver=driver or request.driver,
                    created=format_timestamp(time.time()), internal=request.internal, attachable=request.attachable,
-                   enable_ipv6=request.enable_ipv6,
+                   enable_ipv6=request.enable_ipv6, ipam_options=dict(request.ipam_options),
                    ipam=list(request.ipam), options=dict(request.options), labels=dict(request.labels))
 
 
@@ -418,6 +418,10 @@ def _dangling_value(value: str) -> bool:
 
 def _check_single_engine_request(request: NetworkRequest) -> None:
     """Refuse what only a swarm, an IPAM plugin or a configuration-only network could serve, in Docker's words."""
+    if request.ingress:
+        raise Forbidden("Ingress network can only be global scope network")
+    if request.scope == "swarm":
+        raise Forbidden("cannot create a swarm scoped network when swarm is not active")
     if request.scope not in ("", "local"):
         raise InvalidParameter('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
                                "connect this node to swarm and try again.")
