@@ -359,3 +359,21 @@ def test_old_clients_create_and_kill(moord: DaemonProcess) -> None:
         assert status == 404
     finally:
         moor(moord, "rm", "-f", container)
+
+
+def test_annotations_from_1_43_reach_the_runtime(moord: DaemonProcess) -> None:
+    result = cli(DOCKER_28, moord, "run", "-d", "--annotation", "com.example.moor=yes", "busybox", "sleep", "60")
+    assert result.returncode == 0, result.stderr
+    container = result.stdout.strip()
+    try:
+        bundle = os.path.join(moord.exec_root, "containers", container, "bundle", "config.json")
+        with open(bundle) as handle:
+            assert json.load(handle)["annotations"] == {"com.example.moor": "yes"}
+        body = {"Image": "busybox", "HostConfig": {"Annotations": {"a": "b"}}}
+        status, _, answer = call(moord, "POST", "/v1.42/containers/create", body)
+        assert status == 201, answer
+        old = json.loads(answer)["Id"]
+        assert "Annotations" not in json.loads(call(moord, "GET", f"/containers/{old}/json")[2])["HostConfig"]
+        moor(moord, "rm", old)
+    finally:
+        moor(moord, "rm", "-f", container)

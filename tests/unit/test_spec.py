@@ -87,9 +87,17 @@ def namespace_types(config: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- the whole spec
 
 
+def test_annotations_go_into_the_spec(rootfs: Path) -> None:
+    """``HostConfig.Annotations`` (API 1.43, ``docker run --annotation``) are the runtime's annotations."""
+    spec = make(rootfs)
+    spec.annotations = {"com.example/a": "b"}
+    assert build_spec(spec)["annotations"] == {"com.example/a": "b"}
+
+
 def test_default_spec_shape(rootfs: Path) -> None:
     config = build_spec(make(rootfs, args=["echo", "hi"]))
     assert config["ociVersion"] == "1.0.2-dev"
+    assert "annotations" not in config
     assert config["root"] == {"path": str(rootfs), "readonly": False}
     assert config["hostname"] == "box"
     assert "domainname" not in config

@@ -102,6 +102,7 @@ HOST_CONFIG_FIELDS: dict[str, GoType] = embed(RESOURCES_FIELDS, {
     "ReadonlyRootfs": BOOL, "SecurityOpt": STRINGS, "StorageOpt": STRING_MAP, "Tmpfs": STRING_MAP,
     "UTSMode": Str("container.UTSMode"), "UsernsMode": Str("container.UsernsMode"), "ShmSize": INT64,
     "Sysctls": STRING_MAP, "Runtime": STRING, "ConsoleSize": List(Int("uint"), length=2),
+    "Annotations": STRING_MAP,  # API 1.43
     "Isolation": Str("container.Isolation"), "Mounts": List(MOUNT, go="[]mount.Mount"), "MaskedPaths": STRINGS,
     "ReadonlyPaths": STRINGS, "Init": BOOL,
 })  # fmt: skip

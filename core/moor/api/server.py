@@ -564,9 +564,11 @@ class UnixHTTPServer:
 
     def _hijack(self, conn: _Connection, hijack: Hijack) -> None:
         headers = dict(hijack.headers)
-        headers["Content-Type"] = hijack.content_type
-        if hijack.status == 101:
-            headers.update({"Connection": "Upgrade", "Upgrade": "tcp"})
+        if hijack.content_type:  # a WebSocket handshake has none
+            headers["Content-Type"] = hijack.content_type
+        if hijack.status == 101:  # an attach's raw stream, unless the hijack names its protocol (websocket)
+            headers.setdefault("Connection", "Upgrade")
+            headers.setdefault("Upgrade", "tcp")
         conn.sock.sendall(answer_head(hijack.status, [*self.extra_headers.items(), *headers.items()]))
         hijack.run(conn.sock, cast(IO[bytes], conn.reader))  # what the client sent past the head is in there
 

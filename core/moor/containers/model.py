@@ -48,3 +48,4 @@ class RuntimeSpecInput:
     masked_paths: list[str] | None = None  # None: Docker's defaults
     readonly_paths: list[str] | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)  # HostConfig.Annotations (API 1.43)

@@ -172,6 +172,8 @@ def build_spec(spec: RuntimeSpecInput) -> dict[str, Any]:
         result["domainname"] = spec.domainname
     result["mounts"] = build_mounts(spec)
     result["linux"] = build_linux(spec)
+    if spec.annotations:
+        result["annotations"] = dict(spec.annotations)
     return result
 
 

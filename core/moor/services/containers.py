@@ -437,6 +437,7 @@ class ContainerService:
             ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
             cgroups_path=container_cgroups_path(container.id, str(hc.get("CgroupParent") or "")),
             oom_score_adj=int(hc.get("OomScoreAdj") or 0), labels=dict(container.config.get("Labels") or {}),
+            annotations={str(k): str(v) for k, v in (hc.get("Annotations") or {}).items()},
             mounts=in_root(security.tmpfs_mounts(hc.get("Tmpfs")), rootfs)
             + oci_mounts(container, rootfs, self.volumes, self.config.data_root),
             resources=oci_resources(hc),
