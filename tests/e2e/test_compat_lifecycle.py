@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import tarfile
+import time
 
 import pytest
 
@@ -193,3 +194,21 @@ def _last_layer(saved: bytes) -> bytes:
         handle = archive.extractfile(manifest[0]["Layers"][-1])
         assert handle is not None
         return handle.read()
+
+
+def test_a_start_by_hand_begins_the_restart_policy_afresh(moord: DaemonProcess) -> None:
+    ok(moor(moord, "run", "-d", "--name", "twice", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1"))
+    try:
+        def settled() -> bool:
+            state = inspect(moord, "twice")
+            return state["RestartCount"] == 2 and state["State"]["Status"] == "exited"
+        assert wait_for(settled)
+        runs = len(ok(moor(moord, "events", "--since", "0", "--until", str(int(time.time()) + 1), "--filter",
+                           "container=twice", "--filter", "event=start", "--format", "x")).split())
+        ok(moor(moord, "start", "twice"))  # Docker: the count starts at 0 again, so two more restarts follow
+        assert wait_for(lambda: len(ok(moor(moord, "events", "--since", "0", "--until", str(int(time.time()) + 1),
+                                              "--filter", "container=twice", "--filter", "event=start",
+                                              "--format", "x")).split()) == runs + 3)
+        assert wait_for(settled)
+    finally:
+        moor(moord, "rm", "-f", "twice")

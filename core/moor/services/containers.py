@@ -338,9 +338,10 @@ class ContainerService:
                 raise Conflict("cannot start a paused container, try unpause instead")
             if container.state.Running:
                 raise NotModified("container already started")
-            if not by_policy:
+            if not by_policy:  # as Docker's: a start by hand begins the policy afresh (its count too)
                 container.manually_stopped = False
                 container.restart_delay = 0.0
+                container.restart_count = 0
             if container.id in self._removing:
                 raise Conflict(f"removal of container {container.id} is already in progress")
             if container.id in self._starting:
