@@ -191,3 +191,13 @@ def test_network_create_flags_and_container_subcommands(moord: DaemonProcess) ->
         assert moor(moord, "container", "port", "objsub").returncode == 0
     finally:
         moor(moord, "rm", "-f", "objsub")
+
+
+def test_rm_link_and_update_flags_are_sent_as_the_docker_cli_sends_them() -> None:
+    """``rm -l/--link`` and ``update --cpu-rt-period/--cpu-rt-runtime/--kernel-memory`` exist as in the 20.10 CLI."""
+    assert "-l, --link" in run_cli("rm", "--help").stdout
+    update_help = run_cli("update", "--help").stdout
+    for flag in ("--cpu-rt-period", "--cpu-rt-runtime", "--kernel-memory"):
+        assert flag in update_help
+    bad = run_cli("-H", "unix:///nonexistent.sock", "update", "--kernel-memory", "lots", "x")
+    assert bad.returncode == 125 and "kernel-memory" in bad.stderr

@@ -207,12 +207,13 @@ def kill(ctx: click.Context, containers: tuple[str, ...], signal: str) -> None:
 @click.argument("containers", nargs=-1, required=True)
 @click.option("-f", "--force", is_flag=True, help="Force the removal of a running container (uses SIGKILL)")
 @click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container")
+@click.option("-l", "--link", is_flag=True, help="Remove the specified link")
 @click.pass_context
-def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bool) -> None:
+def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bool, link: bool) -> None:
     """Remove one or more containers."""
     client = client_of(ctx)
-    params = {"force": "1" if force else None, "v": "1" if volumes else None}
-    act_on_each(containers, lambda c: client.call("DELETE", f"/containers/{quote_name(c)}", params))
+    params = {"force": "1" if force else None, "v": "1" if volumes else None, "link": "1" if link else None}
+    act_on_each(containers, lambda c: client.call("DELETE", f"/containers/{quote_name(c.strip('/'))}", params))
 
 
 @click.command("wait")

@@ -261,11 +261,15 @@ def _print(lines: list[str]) -> None:
               help="Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
 @click.option("--pids-limit", default=None, help="Tune container pids limit (set -1 for unlimited)")
 @click.option("--restart", default=None, help="Restart policy to apply when a container exits")
+@click.option("--cpu-rt-period", type=int, default=None, help="Limit the CPU real-time period in microseconds")
+@click.option("--cpu-rt-runtime", type=int, default=None, help="Limit the CPU real-time runtime in microseconds")
+@click.option("--kernel-memory", default=None, help="Kernel memory limit")
 @click.pass_context
 def update(ctx: click.Context, containers: tuple[str, ...], blkio_weight: str | None, cpu_period: str | None,
            cpu_quota: str | None, cpu_shares: str | None, cpus: str | None, cpuset_cpus: str | None,
            cpuset_mems: str | None, memory: str | None, memory_reservation: str | None, memory_swap: str | None,
-           pids_limit: str | None, restart: str | None) -> None:
+           pids_limit: str | None, restart: str | None, cpu_rt_period: int | None, cpu_rt_runtime: int | None,
+           kernel_memory: str | None) -> None:
     """Update configuration of one or more containers."""
     from moor.cli.resourceflags import parse_restart_policy, resource_flags_to_host_config
 
@@ -275,6 +279,19 @@ def update(ctx: click.Context, containers: tuple[str, ...], blkio_weight: str | 
                                          blkio_weight=blkio_weight)
     if restart is not None:
         body["RestartPolicy"] = parse_restart_policy(restart)
+    if cpu_rt_period is not None:
+        body["CpuRealtimePeriod"] = cpu_rt_period
+    if cpu_rt_runtime is not None:
+        body["CpuRealtimeRuntime"] = cpu_rt_runtime
+    if kernel_memory is not None:
+        from moor.errors import InvalidParameter
+        from moor.units import parse_size
+
+        try:
+            body["KernelMemory"] = parse_size(kernel_memory, "kernel-memory")
+        except InvalidParameter as err:
+            click.echo(str(err), err=True)
+            sys.exit(125)
     if not body:
         click.echo("you must provide one or more flags when using this command", err=True)
         sys.exit(1)
