@@ -200,8 +200,9 @@ class Request:
     limits: Limits = field(default_factory=Limits)
 
     def arg(self, name: str, default: str = "") -> str:
+        """A query parameter's first value, as Go's ``Form.Get`` (docker-py repeats ``dockerfile``)."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean query parameter as Docker reads them (1/true/True; 0/false/empty)."""
