@@ -102,3 +102,14 @@ def test_range_over_an_integer_as_go_1_22() -> None:
 def test_deep_recursion_is_an_error_not_a_crash() -> None:
     with pytest.raises(TemplateError, match="exceeded maximum template depth"):
         render('{{define "T"}}{{template "T" .}}{{end}}{{template "T" .}}', {})
+
+
+def test_inspect_objects_read_as_dockers_typed_structs() -> None:
+    from moor.cli.gotemplate.typed import typed_view
+
+    container = typed_view({"State": {"Status": "running"}, "Config": {"Cmd": ["sh"], "Entrypoint": None},
+                            "HostConfig": {}}, "container")
+    template = Template("{{.State.Health}}|{{.Config.Entrypoint}}|{{.Config.ExposedPorts}}|{{.HostConfig.Binds}}|"
+                        "{{if .State.Health}}h{{else}}none{{end}}|{{json .State}}|{{json .Config}}", typed=True)
+    assert template.execute(container) == \
+        '<nil>|[]|map[]|[]|none|{"Status":"running"}|{"Cmd":["sh"],"Entrypoint":null}'

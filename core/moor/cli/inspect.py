@@ -29,6 +29,7 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str
     if format_:
         parse_template(format_)  # a bad template: exit 64 before any lookup, as docker
     results: list[Any] = []
+    kinds: list[str] = []
     for name in names:
         item = None
         for kind, path in KINDS:
@@ -41,4 +42,5 @@ def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str
                 if err.status != 404:
                     raise
         results.append(f"Error: No such {type_ or 'object'}: {name}" if item is None else item)
-    print_inspected(format_, results)
+        kinds.append(kind if item is not None else "")
+    print_inspected(format_, results, kinds)

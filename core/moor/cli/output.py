@@ -98,14 +98,16 @@ def render_single(template: str, data: Any, name: str = "") -> None:
         fail(str(err))
 
 
-def print_inspected(format_: str, results: list[Any]) -> None:
+def print_inspected(format_: str, results: list[Any], kinds: list[str] | None = None) -> None:
     """``inspect``'s output: ``results`` in the order asked, each an object (a dict) or an error line (a str).
 
     Without a format: the objects as one JSON array. With one (parsed first: a bad one exits 64): each object
     through the template, a line each (a lone newline when none renders); an object the template fails on becomes
-    a ``template parsing error: ...`` line. Then the error lines; exit 1 if any.
+    a ``template parsing error: ...`` line. Then the error lines; exit 1 if any. ``kinds`` (``container``,
+    ``image``, ...; one per result) lets the template see each object as Docker's typed struct (zero values).
     """
     from moor.cli.gotemplate import TemplateError, aliased
+    from moor.cli.gotemplate.typed import typed_view
 
     found = [r for r in results if not isinstance(r, str)]
     errors: list[str] = []
@@ -115,10 +117,12 @@ def print_inspected(format_: str, results: list[Any]) -> None:
     else:
         compiled = parse_template(format_, typed=True)
         lines = []
-        for result in results:
+        for index, result in enumerate(results):
             if isinstance(result, str):
                 errors.append(result)
                 continue
+            if kinds and isinstance(result, dict):
+                result = typed_view(result, kinds[index])
             if isinstance(result, dict) and "Id" in result and "ID" not in result:
                 result = aliased(result, {"ID": "Id"})  # Docker's typed structs name it ID
             try:
@@ -263,4 +267,4 @@ def inspect_many(client: Any, names: tuple[str, ...], path_of: Any, kind: str, f
                 raise
             results.append(f"Error response from daemon: {err.message}" if daemon_wording
                            else f"Error: No such {kind}: {name}")
-    print_inspected(format_, results)
+    print_inspected(format_, results, [kind] * len(results))

@@ -321,7 +321,7 @@ class State:
                 raise self.error(f"nil data; no entry for key {_quote(name)}")
             return MISSING, False
         type_name = "interface {}" if receiver_iface else go_type(receiver)
-        if receiver is None:
+        if receiver is None or getattr(receiver, "is_nil", False):
             raise self.error(f"nil pointer evaluating {type_name}.{name}")
         has_args = len(args) > 1 or final is not NO_FINAL
         if isinstance(receiver, dict):

@@ -36,7 +36,7 @@ class Func:
 
 def truth(value: Any) -> bool:
     """Go's isTrue: empty strings, maps and slices, zero numbers, false, nil and invalid are false."""
-    if value is None or value is MISSING:
+    if value is None or value is MISSING or getattr(value, "is_nil", False):
         return False
     if isinstance(value, bool):
         return value
@@ -178,7 +178,7 @@ def _slice(item: Any, *indexes: Any) -> Any:
 
 
 def _len(item: Any) -> int:
-    if item is None:
+    if item is None or getattr(item, "is_nil", False):
         raise CallError("len of nil pointer")
     if item is MISSING:
         raise CallError("reflect: call of reflect.Value.Type on zero Value")

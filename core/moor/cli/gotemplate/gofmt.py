@@ -28,7 +28,7 @@ class Uint8(int):
 
 def go_type(value: Any) -> str:
     """The Go type a JSON value has once decoded as Docker's typed structs (all-string lists are []string)."""
-    if value is None:
+    if value is None or getattr(value, "is_nil", False):
         return "interface {}"
     if isinstance(value, bool):
         return "bool"
@@ -504,7 +504,7 @@ def go_json(value: Any, struct_order: bool = False) -> str:
         ordered = kind == "OrderedJSON" or (struct_order and _struct_like(value))
         keys = list(value) if ordered else sorted(value)
         text = "{" + ",".join(f"{_json_string(str(k))}:{go_json(value[k], struct_order)}" for k in keys
-                              if not callable(value[k])) + "}"
+                              if not callable(value[k]) and not getattr(value[k], "omit", False)) + "}"
         if kind == "HTMLEscapedJSON":
             text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         return text
