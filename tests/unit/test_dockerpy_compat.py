@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
 
-from moor.testing.dockerpy_compat import SuiteResult, node_id, parse_args, parse_junit, read_results, summary
+from moor.testing.dockerpy_compat import (
+    SuiteResult,
+    node_id,
+    parse_args,
+    parse_junit,
+    read_results,
+    rewrite_rootfs,
+    summary,
+)
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="docker-py">
@@ -49,3 +59,17 @@ def test_arguments_after_a_double_dash_go_to_pytest() -> None:
     args = parse_args(["/src/docker-py", "--docker", "-o", "out.txt", "--", "-k", "test_kill", "-x"])
     assert (args.checkout, args.docker, args.output) == ("/src/docker-py", True, "out.txt")
     assert args.pytest_args == ["-k", "test_kill", "-x"]
+
+
+def test_rewrite_rootfs_appends_to_files_and_adds_entries() -> None:
+    source = io.BytesIO()
+    with tarfile.open(fileobj=source, mode="w") as tar:
+        passwd = tarfile.TarInfo("./etc/passwd")
+        passwd.size = 5
+        tar.addfile(passwd, io.BytesIO(b"root\n"))
+    rewritten = rewrite_rootfs(source.getvalue(), {"etc/passwd": b"postgres\n"},
+                               {"var/opt": (0o755, None), "hello": (0o755, b"hi\n")})
+    with tarfile.open(fileobj=io.BytesIO(rewritten)) as tar:
+        assert tar.extractfile("./etc/passwd").read() == b"root\npostgres\n"  # type: ignore[union-attr]
+        assert tar.getmember("./var/opt").isdir()
+        assert tar.extractfile("./hello").read() == b"hi\n"  # type: ignore[union-attr]

@@ -121,22 +121,27 @@ def docker_cli(host: str, *args: str, stdin: bytes | None = None, timeout: float
     return done.stdout
 
 
-def alpine_like(rootfs: bytes) -> bytes:
-    """The busybox rootfs tar with alpine's ``postgres`` user and group and ``/var/opt``."""
+def rewrite_rootfs(rootfs: bytes, appended: dict[str, bytes], added: dict[str, tuple[int, bytes | None]]) -> bytes:
+    """A copy of a rootfs tar with bytes appended to some files and ``added`` entries (path: (mode, data);
+    data None makes a directory)."""
     source = tarfile.open(fileobj=io.BytesIO(rootfs))
     output = io.BytesIO()
     with tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT) as target:
         for member in source.getmembers():
             name = member.name.removeprefix("./")
             data = source.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
-            if data is not None and name in ALPINE_EXTRAS:
-                data += ALPINE_EXTRAS[name]
+            if data is not None and name in appended:
+                data += appended[name]
                 member.size = len(data)
             target.addfile(member, io.BytesIO(data) if data is not None else None)
-            if name == "var":
-                opt = tarfile.TarInfo("./var/opt")
-                opt.type, opt.mode = tarfile.DIRTYPE, 0o755
-                target.addfile(opt)
+        for path, (mode, content) in added.items():
+            entry = tarfile.TarInfo(f"./{path}")
+            entry.mode = mode
+            if content is None:
+                entry.type = tarfile.DIRTYPE
+            else:
+                entry.size = len(content)
+            target.addfile(entry, io.BytesIO(content) if content is not None else None)
     return output.getvalue()
 
 
@@ -145,10 +150,14 @@ def seed(host: str, registry: TestRegistry, workdir: str) -> None:
 
     :data:`LOCAL_IMAGES` stay in the daemon; :data:`MIRROR_ONLY_IMAGES` are removed after the push.
     """
-    rootfs = alpine_like(subprocess.run([os.path.join(repo_root(), "scripts", "busybox-rootfs")], check=True,
-                                        capture_output=True).stdout)
+    busybox = subprocess.run([os.path.join(repo_root(), "scripts", "busybox-rootfs")], check=True,
+                             capture_output=True).stdout
+    rootfs = rewrite_rootfs(busybox, ALPINE_EXTRAS, {"var/opt": (0o755, None)})
+    # hello-world has a layer of its own (pruning it reclaims space) and its /hello
+    hello = rewrite_rootfs(busybox, {}, {"hello": (0o755, b"#!/bin/sh\necho 'Hello from Docker!'\n")})
     for index, (name, cmd) in enumerate({**LOCAL_IMAGES, **MIRROR_ONLY_IMAGES}.items()):
-        docker_cli(host, "import", "--change", f"CMD {cmd}", "-", name, stdin=rootfs)
+        docker_cli(host, "import", "--change", f"CMD {cmd}", "-", name,
+                   stdin=hello if name in MIRROR_ONLY_IMAGES else rootfs)
         archive = os.path.join(workdir, f"image-{index}.tar")
         docker_cli(host, "save", "-o", archive, name)
         registry.seed(archive, f"library/{name}")
