@@ -32,13 +32,14 @@ class Template:
     def __init__(self, text: str, header: bool = False, name: str = "", missing_key: str = "default",
                  typed: bool = False) -> None:
         """``typed``: the data are Docker's typed structs as the daemon wrote them (inspect): ``json`` keeps the
-        key order of struct-like objects."""
+        key order of struct-like objects, which print as Go prints structs (``{v1 v2}``)."""
         from moor.cli.gotemplate.funcs import BUILTINS, DOCKER, HEADER, TYPED_JSON
         from moor.cli.gotemplate.parser import ParseError, parse
 
         self.text = text
         self.name = name
         self.missing_key = missing_key
+        self.typed = typed
         self.functions = {**BUILTINS, **DOCKER, **(HEADER if header else {}), **({"json": TYPED_JSON} if typed else {})}
         try:
             self.trees = parse(text, self.functions, name)
@@ -49,7 +50,7 @@ class Template:
         from moor.cli.gotemplate.executor import ExecError, execute
 
         try:
-            return execute(self.name, self.text, self.trees, self.functions, data, self.missing_key)
+            return execute(self.name, self.text, self.trees, self.functions, data, self.missing_key, self.typed)
         except ExecError as err:
             raise TemplateError(str(err), parsing=False, partial=err.partial) from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from moor.cli.gotemplate.funcs import CallError, Func, IfaceArg, truth
-from moor.cli.gotemplate.gofmt import MISSING, go_type, holds_interfaces, sprint_value
+from moor.cli.gotemplate.gofmt import MISSING, go_type, holds_interfaces, sprint_struct, sprint_value
 from moor.cli.gotemplate.nodes import (
     ActionNode,
     BoolNode,
@@ -72,9 +72,11 @@ class State:
     """One execution: output, variables, the node being evaluated (for error messages)."""
 
     def __init__(self, name: str, text: str, trees: dict[str, ListNode], functions: dict[str, Func],
-                 missing_key: str = "default") -> None:
+                 missing_key: str = "default", typed: bool = False) -> None:
         self.name = name
         self.missing_key = missing_key
+        #: the data are Docker's typed structs (inspect): struct-like objects print as {...}
+        self.typed = typed
         self.text = text
         self.trees = trees
         self.functions = functions
@@ -123,7 +125,8 @@ class State:
             value = self.eval_pipeline(dot, iface, node.pipe)
             if not node.pipe.decl:
                 self.node = node
-                self.out.append("<no value>" if value is MISSING else sprint_value(value))
+                printed = sprint_struct(value) if self.typed else sprint_value(value)
+                self.out.append("<no value>" if value is MISSING else printed)
         elif isinstance(node, TextNode):
             self.out.append(node.text)
         elif isinstance(node, ListNode):
@@ -527,12 +530,12 @@ class Aliased(dict[str, Any]):
 
 
 def execute(name: str, text: str, trees: dict[str, ListNode], functions: dict[str, Func], data: Any,
-            missing_key: str = "default") -> str:
+            missing_key: str = "default", typed: bool = False) -> str:
     """Run tree ``name`` of ``trees`` with ``data`` as dot; ExecError on failure.
 
     ``missing_key``: Go's ``missingkey`` option (``default``: ``<no value>``, ``zero``, ``error``).
     """
-    state = State(name, text, trees, functions, missing_key)
+    state = State(name, text, trees, functions, missing_key, typed)
     state.push("$", data)
     tree = trees.get(name)
     if tree is None:

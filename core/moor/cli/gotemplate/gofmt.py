@@ -179,6 +179,18 @@ def sprint_value(value: Any, verb: str = "v") -> str:
     return str(value)
 
 
+def sprint_struct(value: Any) -> str:
+    """%v of a value read as Docker's typed structs: an object whose keys are Go field names is a struct
+    (``{v1 v2 ...}`` in field order), other objects are maps."""
+    if isinstance(value, dict) and not getattr(value, "go_type", ""):
+        if _struct_like(value):
+            return "{" + " ".join(sprint_struct(v) for v in value.values()) + "}"
+        return "map[" + " ".join(f"{sprint_value(k)}:{sprint_struct(value[k])}" for k in sorted(value)) + "]"
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(sprint_struct(v) for v in value) + "]"
+    return sprint_value(value)
+
+
 def sprint(args: list[Any]) -> str:
     """fmt.Sprint: a space between operands when neither is a string."""
     out: list[str] = []

@@ -29,6 +29,21 @@ class NilSlice(list[Any]):
         return None
 
 
+class GoTime(str):
+    """A time.Time field: printed as Go's String() (``2026-12-07 01:42:24.406110182 +0000 UTC``), JSON as sent."""
+
+    def __new__(cls, rfc3339: str) -> GoTime:
+        date, _, clock = rfc3339[:-1].partition("T")
+        return super().__new__(cls, f"{date} {clock} +0000 UTC")
+
+    def __init__(self, rfc3339: str) -> None:
+        super().__init__()
+        self.rfc3339 = rfc3339
+
+    def __json__(self) -> str:
+        return self.rfc3339
+
+
 class NilPointer:
     """A nil pointer to a struct (``State.Health``): printed ``<nil>``, false, JSON ``null``."""
 
@@ -42,7 +57,7 @@ class NilPointer:
         return None
 
 
-_M, _S, _P = "map", "slice", "pointer"
+_M, _S, _P, _T = "map", "slice", "pointer", "time"
 
 _CONFIG = {"ExposedPorts": _M, "Volumes": _M, "Labels": _M, "Entrypoint": _S, "Cmd": _S, "Env": _S,
            "OnBuild": _S, "Healthcheck": _P, "Shell": _S}
@@ -63,7 +78,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "image": {"RepoTags": _S, "RepoDigests": _S, "RootFS.Layers": _S,
               **{f"Config.{k}": v for k, v in _CONFIG.items()},
               **{f"ContainerConfig.{k}": v for k, v in _CONFIG.items()}},
-    "network": {"Options": _M, "Labels": _M, "Containers": _M, "IPAM.Config": _S, "IPAM.Options": _M,
+    "network": {"Created": _T, "Options": _M, "Labels": _M, "Containers": _M, "IPAM.Config": _S, "IPAM.Options": _M,
                 "Peers": _S, "Services": _M},
     "volume": {"Options": _M, "Labels": _M, "Status": _M},
 }
@@ -80,6 +95,11 @@ def _fill(value: Any, path: list[str], kind: str) -> Any:
         return {**value, **{k: _fill(v, rest, kind) for k, v in value.items()}} if rest else value
     copy = dict(value)
     if not rest:
+        if kind == _T:
+            stamp = copy.get(head)
+            if isinstance(stamp, str) and stamp.endswith("Z") and "T" in stamp:
+                copy[head] = GoTime(stamp)
+            return copy
         if copy.get(head) is None:
             zero = _ZERO[kind]()
             zero.omit = head not in copy  # the daemon left it out: json leaves it out too (omitempty)
