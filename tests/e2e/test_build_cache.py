@@ -128,6 +128,17 @@ def test_cache_from_an_image_stands_in_for_the_cache(moord: DaemonProcess) -> No
     assert other != source and output.count(USING_CACHE) == 1, output  # ENV only: the COPY differs
 
 
+def test_cache_from_limits_the_local_cache_to_its_sources(moord: DaemonProcess) -> None:
+    """Docker 20.10 (docker-py's test_build_with_cache_from): with --cache-from, the local cache serves only
+    steps under a source; naming only images that do not exist leaves no cache at all."""
+    built, _ = build(moord, app="limits\n", tag="cached:limits")
+    again, output = build(moord, app="limits\n", cache_from=["cached:limits"])
+    assert again == built and output.count(USING_CACHE) == STEPS - 1, output
+    fresh, output = build(moord, app="limits\n", cache_from=["no-such:image"])
+    assert USING_CACHE not in output, output
+    assert fresh != built
+
+
 def test_cache_mount_directories_persist_between_builds(moord: DaemonProcess) -> None:
     dockerfile = ("FROM busybox\n"
                   "RUN --mount=type=cache,target=/cache echo x >> /cache/log && wc -l < /cache/log > /count\n")

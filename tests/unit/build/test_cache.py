@@ -279,6 +279,18 @@ def test_cache_from_matches_a_source_image_history(builder: Builder, base: Image
     assert not builder.cache.cache_from([])
 
 
+def test_cache_from_vouches_only_for_ancestors_of_its_sources(builder: Builder, base: ImageRecord) -> None:
+    """Docker's classic builder: with --cache-from, a local cache hit counts only when it is a parent (by the
+    parent chain) of a source; with sources it could not find, none does."""
+    chain = builder.build(base, STEPS, tag="source")
+    sources = builder.cache.cache_from([chain[-1]])
+    assert all(sources.vouches_for(image.id) for image in chain[:-1])
+    assert not sources.vouches_for(chain[-1].id)  # the source itself comes from its history (match)
+    other = add_image(builder.store, "other:latest", {"bin/sh": b"other\n"})
+    assert not sources.vouches_for(other.id)
+    assert not builder.cache.cache_from([]).vouches_for(chain[0].id)
+
+
 def test_cache_mounts_shared_private_and_locked(builder: Builder) -> None:
     with builder.cache.mount_dir("/root/.cache") as first, builder.cache.mount_dir("/root/.cache") as again:
         assert first.path == again.path and os.path.isdir(first.path)

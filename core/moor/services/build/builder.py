@@ -90,7 +90,7 @@ class BuildService:
                                  work_dir=work_dir, checksums=ChecksumCache(context.root, "context"),
                                  stage_reference=plan.stage_reference, warnings=list(dockerfile.warnings),
                                  notes=list(dockerfile.notes),
-                                 cache_from=self.cache.cache_from(cache_from) if cache_from else None)
+                                 cache_from=self.cache.cache_from(cache_from) if options.cache_from else None)
             with self.cache.session() as session:  # what the build uses stays until it ends
                 return self._run_stages(plan, shared, emit, session)
         finally:

@@ -34,6 +34,19 @@ class CacheSources:
     def __bool__(self) -> bool:
         return bool(self.images)
 
+    def vouches_for(self, image_id: str) -> bool:
+        """Whether the local cache's ``image_id`` may serve this build: with ``--cache-from``, Docker's
+        classic builder takes a local hit only when it is an ancestor (by parent) of one of the sources."""
+        for source in self.images:
+            seen: set[str] = set()
+            current = self.store.get(source.parent) if source.parent else None
+            while current is not None and current.id not in seen:
+                if current.id == image_id:
+                    return True
+                seen.add(current.id)
+                current = self.store.get(current.parent) if current.parent else None
+        return False
+
     def match(self, parent_id: str, created_by: str, config: dict[str, Any]) -> ImageRecord | None:
         """The image of a step run on ``parent_id`` ("" for none, as after ``FROM scratch``) by the command
         ``created_by``, with the resulting ``config`` (the image config's ``config`` section), if a source's

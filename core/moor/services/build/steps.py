@@ -187,6 +187,9 @@ class StageBuilder:
         if self.shared.options.no_cache:
             return None
         image = self.cache.lookup(state.image_id, key)
+        if image is not None and self.shared.cache_from is not None and not self.shared.cache_from.vouches_for(
+                image.id):
+            image = None  # Docker: with --cache-from (even of images it cannot find), only their ancestors
         if image is None and self.shared.cache_from:
             image = self.shared.cache_from.match(state.image_id, created_by, config)
             if image is not None:  # so that a later build without --cache-from hits too
