@@ -212,3 +212,21 @@ def test_a_start_by_hand_begins_the_restart_policy_afresh(moord: DaemonProcess) 
         assert wait_for(settled)
     finally:
         moor(moord, "rm", "-f", "twice")
+
+
+def test_commit_keeps_the_containers_config_as_docker(moord: DaemonProcess) -> None:
+    client = moord.client()
+    created = client.call("POST", "/containers/create", params={"name": "tocommit"}, body={
+        "Image": "busybox", "Cmd": ["touch", "/test"], "Hostname": "hh", "Env": ["A=1"], "WorkingDir": "/tmp"})
+    try:
+        client.call("POST", f"/containers/{created['Id']}/start")
+        client.call("POST", f"/containers/{created['Id']}/wait")
+        made = client.call("POST", "/commit", params={"container": "tocommit", "changes": 'CMD ["bash"]'}, body={})
+        image = client.get(f"/images/{made['Id']}/json")
+        config, original = image["Config"], image["ContainerConfig"]
+        assert (config["Cmd"], config["Hostname"], config["Image"]) == (["bash"], "hh", "busybox")
+        assert (original["Cmd"], original["Hostname"], original["Image"]) == (["touch", "/test"], "hh", "busybox")
+        assert "Healthcheck" not in config and "StopSignal" not in config and "ExposedPorts" not in original
+        client.call("DELETE", f"/images/{made['Id']}")
+    finally:
+        moor(moord, "rm", "-f", "tocommit")

@@ -59,14 +59,17 @@ class CommitService:
         if image is None:
             raise Conflict(f"the image of container {container.short_id} is gone")
         target = reference.parse_repository_and_tag(repo, tag) if repo else None
-        config = {key: container.config.get(key) for key in IMAGE_CONFIG_FIELDS}
-        config["Hostname"], config["Domainname"] = "", ""
-        config["Image"] = container.image_id
+        # as Docker's: the container's config (its host name and its image as named too), then the overrides
+        # and the changes; the image's container_config is the container's own, untouched
+        own = {key: container.config.get(key) for key in IMAGE_CONFIG_FIELDS}
+        own.update(Hostname=container.config.get("Hostname") or "", Domainname=container.config.get("Domainname")
+                   or "", Image=container.image or container.image_id)
+        config = dict(own)
         for key, value in (overrides or {}).items():
             if key not in IMAGE_CONFIG_FIELDS:
                 raise InvalidParameter(f"invalid config field for commit: {key!r}")
             config[key] = value
-        config = apply_changes(config, changes)
+        config = _omit_empty(apply_changes(config, changes))
         paused_here = False
         if pause and container.state.Running and not container.state.Paused:
             self.processes.pause(container.id)
@@ -98,7 +101,7 @@ class CommitService:
             "comment": comment,
             "config": config,
             "container": container.id,
-            "container_config": {**config, "Hostname": container.config.get("Hostname", "")},
+            "container_config": _omit_empty(own),
             "created": now,
             "docker_version": "moor",
             "history": history,
@@ -111,3 +114,11 @@ class CommitService:
         self.events.publish_container(container, "commit", comment=comment, imageID=record.id,
                                       imageRef=target.familiar if target is not None else "")
         return record
+
+
+#: fields of Docker's container config that are left out when empty (``omitempty``)
+OMIT_EMPTY = ("ExposedPorts", "Healthcheck", "StopSignal")
+
+
+def _omit_empty(config: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if key not in OMIT_EMPTY or value}
