@@ -201,3 +201,31 @@ def test_rm_link_and_update_flags_are_sent_as_the_docker_cli_sends_them() -> Non
         assert flag in update_help
     bad = run_cli("-H", "unix:///nonexistent.sock", "update", "--kernel-memory", "lots", "x")
     assert bad.returncode == 125 and "kernel-memory" in bad.stderr
+
+
+DOCKER_20_10 = "/usr/bin/docker"
+
+
+@pytest.mark.skipif(not os.path.exists(DOCKER_20_10), reason="the docker CLI 20.10 is not installed")
+def test_tables_print_as_the_docker_cli_20_10_prints_them(moord: DaemonProcess) -> None:
+    """Against the same moord, these print byte for byte what the docker CLI 20.10 prints (network ls sorted by
+    name, minimum column widths, top's 20-wide columns, ``system df -v`` with its containers and volumes)."""
+    moor(moord, "network", "create", "objtab2")
+    moor(moord, "network", "create", "objtab10")
+    moor(moord, "volume", "create", "objtabv")
+    moor(moord, "run", "-d", "--name", "objtabc", "-v", "objtabv:/data", "busybox", "sleep", "60")
+    env = {**os.environ, "DOCKER_HOST": moord.host}
+    try:
+        for command in (["network", "ls"], ["network", "ls", "--no-trunc"], ["volume", "ls"], ["top", "objtabc"],
+                        ["history", "busybox"], ["system", "df"], ["system", "df", "-v"], ["images"],
+                        ["container", "ls", "--format", "{{.Names}} {{.Image}} {{.Command}}"]):
+            for _ in range(3):  # a second boundary between the two runs changes "N seconds ago"
+                theirs = subprocess.run([DOCKER_20_10, *command], capture_output=True, text=True, env=env, timeout=60)
+                ours = moor(moord, *command)
+                if ours.stdout == theirs.stdout:
+                    break
+            assert ours.stdout == theirs.stdout, command
+    finally:
+        moor(moord, "rm", "-f", "objtabc")
+        moor(moord, "volume", "rm", "objtabv")
+        moor(moord, "network", "rm", "objtab2", "objtab10")

@@ -321,6 +321,7 @@ def _status_rows(containers: list[dict[str, Any]], no_trunc: bool, size: bool) -
 def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, size: bool, no_trunc: bool,
        filters: tuple[str, ...], format_: str) -> None:
     """List containers."""
+    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
     limit = 1 if latest else last
     # the docker CLI asks for sizes when the format reads .Size (or writes the whole row as JSON)
     compact = format_.replace(" ", "")
@@ -354,4 +355,4 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
 def top(ctx: click.Context, container: str, ps_args: tuple[str, ...]) -> None:
     """Display the running processes of a container."""
     reply = client_of(ctx).get(f"/containers/{quote_name(container)}/top", ps_args=" ".join(ps_args) or None)
-    print_table([reply["Titles"]] + reply["Processes"])
+    print_table([reply["Titles"]] + reply["Processes"], min_width=20)  # the docker CLI: tabwriter(20, 1, 3)

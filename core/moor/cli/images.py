@@ -116,6 +116,7 @@ def _list_images(ctx: click.Context, repository: str | None, all_: bool, quiet: 
         return
     # the docker CLI shows digests when asked or when the format names them (needDigest); a table format
     # given with --digests gets the column if it lacks it
+    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
     rows = _image_rows(images, digests, no_trunc, tag_digests=digests or "{{.Digest}}" in format_)
     if format_.startswith("table") and digests and "{{.Digest}}" not in format_:
         format_ += "\t{{.Digest}}"
@@ -236,6 +237,7 @@ def _ellipsis(text: str, width: int) -> str:
 @click.pass_context
 def history(ctx: click.Context, name: str, human: bool, no_trunc: bool, quiet: bool, format_: str) -> None:
     """Show the history of an image."""
+    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
     entries = client_of(ctx).get(f"/images/{quote_name(name)}/history")
     now = time.time()
     rows = []
@@ -262,7 +264,7 @@ def history(ctx: click.Context, name: str, human: bool, no_trunc: bool, quiet: b
         return
     table = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
     table += [[r["ID"], r["CreatedSince"], r["CreatedBy"], r["Size"], r["Comment"]] for r in rows]
-    print_table(table)
+    print_table(table, min_width=10)
 
 
 image.add_command(history, "history")
@@ -419,11 +421,45 @@ def _print_build_cache(cache: list[dict[str, Any]]) -> None:
     print_table([["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"]] +
                 [[c["ID"][:12] + ("*" if c.get("InUse") else ""), c.get("Type", ""), human_size(c.get("Size", 0), 3),
                   since(c.get("CreatedAt", "")), since(c.get("LastUsedAt", "")), str(c.get("UsageCount", 0)),
-                  str(bool(c.get("Shared"))).lower()] for c in ordered])
+                  str(bool(c.get("Shared"))).lower()] for c in ordered], min_width=10)
+
+
+def _print_verbose_usage(data: dict[str, Any]) -> None:
+    """``system df -v`` as the docker CLI 20.10: images, containers, local volumes, then the build cache."""
+    now = time.time()
+    click.echo("Images space usage:\n")
+    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]]
+    for image in data.get("Images") or []:
+        shared = max(image.get("SharedSize", 0), 0)
+        sizes = [human_size(image["Size"]), human_size(shared), human_size(image["Size"] - shared)]
+        for repo, tag_name, _digest in _tagged_and_digest_rows(image, False, False):
+            rows.append([repo, tag_name, _short(image["Id"], False), human_duration(now - image["Created"]) + " ago",
+                         *sizes, str(image.get("Containers", 0))])
+    print_table(rows, min_width=10)
+    click.echo("\nContainers space usage:\n")
+    rows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]
+    for container in data.get("Containers") or []:
+        command = container["Command"] if len(container["Command"]) <= 20 else container["Command"][:19] + "…"
+        volumes = sum(1 for mount in container.get("Mounts") or [] if mount.get("Type") == "volume")
+        rows.append([container["Id"][:12], container["Image"], f'"{command}"', str(volumes),
+                     human_size(container.get("SizeRw") or 0), human_duration(now - container["Created"]) + " ago",
+                     container["Status"], ",".join(name.lstrip("/") for name in container["Names"])])
+    print_table(rows, min_width=10)
+    click.echo("\nLocal Volumes space usage:\n")
+    rows = [["VOLUME NAME", "LINKS", "SIZE"]]
+    for volume in data.get("Volumes") or []:
+        usage = volume.get("UsageData") or {}
+        rows.append([volume["Name"], str(usage.get("RefCount", 0)), human_size(max(usage.get("Size", 0), 0))])
+    print_table(rows, min_width=10)
+    _print_build_cache(data.get("BuildCache") or [])
 
 
 def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
+    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
     data = client_of(ctx).get("/system/df")
+    if verbose and not format_:
+        _print_verbose_usage(data)
+        return
     images_ = data.get("Images") or []
     active = [i for i in images_ if i.get("Containers", 0) > 0]
     total = data.get("LayersSize", 0)
@@ -443,10 +479,3 @@ def disk_usage(ctx: click.Context, verbose: bool, format_: str) -> None:
     table = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]]
     table += [[r["Type"], r["TotalCount"], r["Active"], r["Size"], r["Reclaimable"]] for r in rows]
     print_table(table, min_width=10)
-    if verbose:
-        click.echo("\nImages space usage:\n")
-        _list_rows = _image_rows(images_, False, False)
-        print_table([["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS"]] +
-                    [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"], r["Containers"]]
-                     for r in _list_rows])
-        _print_build_cache(data.get("BuildCache") or [])

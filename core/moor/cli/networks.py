@@ -135,7 +135,9 @@ def _go_time(text: str) -> str:
 @click.pass_context
 def ls(ctx: click.Context, quiet: bool, no_trunc: bool, filters: tuple[str, ...], format_: str) -> None:
     """List networks."""
-    records = client_of(ctx).get("/networks", filters=filters_param(filters))
+    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
+    records = sorted(client_of(ctx).get("/networks", filters=filters_param(filters)),
+                     key=lambda r: _natural_key(r["Name"]))  # the docker CLI lists them by name, naturally
     rows = [{"ID": r["Id"] if no_trunc else r["Id"][:12], "Name": r["Name"], "Driver": r["Driver"],
              "Scope": r["Scope"], "Internal": str(r["Internal"]).lower(),
              "IPv6": str(r.get("EnableIPv6", False)).lower(),
@@ -152,7 +154,14 @@ def ls(ctx: click.Context, quiet: bool, no_trunc: bool, filters: tuple[str, ...]
                                       "CreatedAt": "CREATED AT"}, struct_type="*network.networkContext")
         return
     print_table([["NETWORK ID", "NAME", "DRIVER", "SCOPE"]] + [[r["ID"], r["Name"], r["Driver"], r["Scope"]]
-                                                             for r in rows])
+                                                             for r in rows], min_width=10)
+
+
+def _natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Natural order (``net2`` before ``net10``), as the docker CLI's sortorder.NaturalLess."""
+    import re
+
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part]
 
 
 network.add_command(ls, "list")

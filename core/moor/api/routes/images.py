@@ -85,7 +85,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/system/df")
     def system_disk_usage(request: Request) -> Response:
-        return json_response(versions.disk_usage(disk_usage(images, engine.volumes, engine.build_cache),
+        return json_response(versions.disk_usage(disk_usage(images, engine.volumes, engine.build_cache,
+                                                            engine.containers),
                                                      request.version, request.query.get("type")))
 
     return router
