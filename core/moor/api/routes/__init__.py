@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from moor.api.router import Router
 from moor.api.routes import (
     archive,
+    attach_ws,
     build,
     commit,
     container_resources,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 #: in the order their routes are tried (a HEAD route must come before a GET one of the same path)
 ROUTE_MODULES = (system, images, registry, build, containers, commit, networks, volumes, container_resources,
-                 archive, events, swarm, plugins, session)
+                 archive, events, swarm, plugins, session, attach_ws)
 
 
 def build_router(engine: Engine) -> Router:
