@@ -477,3 +477,24 @@ def test_published_ports_are_taken_by_the_monitors_proxy(fake: FakeEngine) -> No
     with pytest.raises(Conflict, match=r"driver failed programming external connectivity on endpoint db .*"
                                        r"address already in use"):
         fake.containers.start("db")
+
+
+def test_the_init_layer_probe_is_undone_by_the_orphan_sweep(fake: FakeEngine) -> None:
+    """A create killed while it looked into its image (the image's top layer mounted) leaves an orphan
+    directory with a mark; the sweep at start-up unmounts that layer and removes the init layer."""
+    top_key = fake.image.top_layer.split(":", 1)[1]
+    storage = fake.storage()
+    container = fake.create("probed")
+    assert [c for c in storage.calls if c[0] in ("mount", "unmount")] == [
+        ("mount", {"key": top_key}), ("unmount", {"key": top_key})]  # learnt once per layer
+    fake.create("again")
+    assert len([c for c in storage.calls if c[0] == "mount"]) == 1
+    directory = fake.containers.store.directory(container.id)
+    assert not os.path.exists(os.path.join(directory, "init-probe.json"))
+    orphan = "f" * 64
+    os.makedirs(fake.containers.store.directory(orphan))
+    with open(os.path.join(fake.containers.store.directory(orphan), "init-probe.json"), "w") as handle:
+        json.dump(top_key, handle)
+    fake.containers.recover()
+    assert ("unmount", {"key": top_key}) == storage.calls[-1]
+    assert not os.path.exists(fake.containers.store.directory(orphan))

@@ -58,6 +58,10 @@ DEFAULT_STOP_TIMEOUT = 10
 MONITOR_START_TIMEOUT = 30
 
 
+#: in a container's directory while its create looks into its image (see ContainerService._init_layer)
+INIT_PROBE_MARK = "init-probe.json"
+
+
 def now_text() -> str:
     return format_timestamp(time.time())
 
@@ -234,12 +238,17 @@ class ContainerService:
         """Docker's init layer (:mod:`moor.containers.initlayer`) on ``parent``; the layer the container's own
         goes on (``parent`` itself when the image lacks nothing). What the image lacks is learnt once per layer."""
         if parent not in self._init_tars:
+            # the mark names the layer mounted meanwhile: an orphan sweep after a crash unmounts it
+            mark = os.path.join(self.store.directory(container_id), INIT_PROBE_MARK)
+            if parent:
+                atomic_write_json(mark, parent)
             root = self.drivers.storage.mount(key=parent) if parent else None
             try:
                 self._init_tars[parent] = initlayer.layer_tar(root)
             finally:
                 if parent:
                     self.drivers.storage.unmount(key=parent)
+                    os.unlink(mark)
         tar = self._init_tars[parent]
         if tar is None:
             return parent
@@ -615,6 +624,12 @@ class ContainerService:
                 log.exception("could not remove the snapshot of %s", container_id[:12])
                 continue
             self._remove_init_layer(container_id)
+            probed = read_json(os.path.join(self.store.directory(container_id), INIT_PROBE_MARK))
+            if isinstance(probed, str):  # moord died while it looked into this image layer
+                try:
+                    self.drivers.storage.unmount(key=probed)
+                except MoorError:
+                    log.exception("could not unmount the image layer %s", probed[:12])
             shutil.rmtree(self.store.directory(container_id), ignore_errors=True)
 
     def _tidy_interrupted_start(self, container: Container) -> None:
