@@ -322,6 +322,7 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
        filters: tuple[str, ...], format_: str) -> None:
     """List containers."""
     format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
+    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
     limit = 1 if latest else last
     # the docker CLI asks for sizes when the format reads .Size (or writes the whole row as JSON)
     compact = format_.replace(" ", "")
@@ -345,7 +346,7 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
     columns = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"] + (["Size"] if size else [])
     titles = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
               "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES", "Size": "SIZE"}
-    print_table([[titles[c] for c in columns]] + [[row[c] for c in columns] for row in rows])
+    print_table([[titles[c] for c in columns]] + [[row[c] for c in columns] for row in rows], min_width=10)
 
 
 @click.command("top")

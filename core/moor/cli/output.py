@@ -48,7 +48,7 @@ def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | 
                  for row in rows]
         if table:
             header = _header(template, headers or {})
-            print_table([line.split("\t") for line in [header] + lines], min_width=10)
+            print_table([line.split("\t") for line in [header] + lines], min_width=10, trailing=True)
         else:
             for line in lines:
                 click.echo(line)
@@ -136,11 +136,12 @@ def print_inspected(format_: str, results: list[Any], kinds: list[str] | None = 
         sys.exit(1)
 
 
-def print_table(rows: list[list[str]], padding: int = 3, min_width: int = 0) -> None:
+def print_table(rows: list[list[str]], padding: int = 3, min_width: int = 0, trailing: bool = False) -> None:
     """Columns aligned like Go's tabwriter with a minimum padding of three spaces.
 
     ``min_width`` is tabwriter's minimal cell width, padding included (the docker CLI's
-    formatter tables use 10).
+    formatter tables use 10). ``trailing``: keep the padding of a cell before an empty last one (tabwriter
+    pads every cell a tab ends), as the docker CLI's --format tables do.
     """
     if not rows:
         return
@@ -152,7 +153,8 @@ def print_table(rows: list[list[str]], padding: int = 3, min_width: int = 0) -> 
             widths[index] = max(widths[index], len(cell), min_width - padding)
     for row in rows:
         cells = [cell.ljust(widths[i] + padding) for i, cell in enumerate(row[:-1])]
-        click.echo(("".join(cells) + (row[-1] if row else "")).rstrip())
+        line = "".join(cells) + (row[-1] if row else "")
+        click.echo(line if trailing else line.rstrip())
 
 
 def copy_response(response: Any, out: Any) -> None:

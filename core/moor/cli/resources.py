@@ -111,9 +111,16 @@ def render_stats(format_: str, rows: list[dict[str, str]]) -> list[str]:
         template = DEFAULT_STATS_FORMAT
     if template.startswith("table"):
         template = template[len("table"):].lstrip()
-        lines = [render(template, STATS_HEADERS, header=True)] + [render(template, row) for row in rows]
+        lines = [render(template, STATS_HEADERS, header=True)] + [render(template, _context(row)) for row in rows]
         return format_table([line.split("\t") for line in lines])
-    return [render(template, row) for row in rows]
+    return [render(template, _context(row)) for row in rows]
+
+
+def _context(row: dict[str, str]) -> dict[str, str]:
+    """A row as the docker CLI's stats template sees it: its statsContext (an unknown field is an error)."""
+    from moor.cli.gotemplate import struct
+
+    return struct(row, "*container.statsContext")
 
 
 # --------------------------------------------------------------------------- stats

@@ -68,6 +68,7 @@ def _row(volume_: dict[str, Any]) -> dict[str, Any]:
 @click.pass_context
 def ls(ctx: click.Context, quiet: bool, filters: tuple[str, ...], format_: str) -> None:
     """List volumes."""
+    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
     reply = client_of(ctx).get("/volumes", filters=filters_param(filters))
     rows = [_row(v) for v in reply.get("Volumes") or []]
     for warning in reply.get("Warnings") or []:
