@@ -377,3 +377,18 @@ def test_annotations_from_1_43_reach_the_runtime(moord: DaemonProcess) -> None:
         moor(moord, "rm", old)
     finally:
         moor(moord, "rm", "-f", container)
+
+
+def test_info_security_options_and_update_by_version(moord: DaemonProcess) -> None:
+    new = json.loads(call(moord, "GET", "/v1.25/info")[2])["SecurityOptions"]
+    old = json.loads(call(moord, "GET", "/v1.24/info")[2])["SecurityOptions"]
+    assert old == [option.split(",")[0].removeprefix("name=") for option in new]
+    container = ok(moor(moord, "create", "busybox", "true")).strip()
+    try:
+        assert call(moord, "POST", f"/v1.39/containers/{container}/update", {"PidsLimit": 50})[0] == 200
+        host_config = json.loads(call(moord, "GET", f"/containers/{container}/json")[2])["HostConfig"]
+        assert host_config["PidsLimit"] is None  # not read before API 1.40
+        assert call(moord, "POST", f"/v1.40/containers/{container}/update", {"PidsLimit": 50})[0] == 200
+        assert json.loads(call(moord, "GET", f"/containers/{container}/json")[2])["HostConfig"]["PidsLimit"] == 50
+    finally:
+        moor(moord, "rm", "-f", container)

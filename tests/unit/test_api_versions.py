@@ -124,7 +124,7 @@ def test_container_create_by_version() -> None:
                            "Mounts": [{"Type": "bind", "Source": "/x", "Target": "/y",
                                        "BindOptions": {"CreateMountpoint": True}}]},
             "NetworkingConfig": {"EndpointsConfig": {"n1": {"MacAddress": "02:42:ac:11:00:09"}}}}
-    assert versions.container_create(body, "1.44") is body
+    assert versions.container_create(body, "1.44") == body
     v143 = versions.container_create(body, "1.43")
     assert v143["Healthcheck"] == {"Test": ["CMD", "true"]} and v143["HostConfig"]["Annotations"] == {"a": "b"}
     assert v143["NetworkingConfig"]["EndpointsConfig"] == {"n1": {}}
@@ -135,7 +135,7 @@ def test_container_create_by_version() -> None:
     assert versions.container_create(body, "1.42")["HostConfig"]["Mounts"][0]["BindOptions"] == {
         "CreateMountpoint": True}
     two = {"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"n2": {}, "n1": {}}}}
-    assert versions.container_create(two, "1.44") is two
+    assert versions.container_create(two, "1.44") == two
     with pytest.raises(InvalidParameter, match="^Container cannot be connected to network endpoints: n1, n2$"):
         versions.container_create(two, "1.41")
     force = {"HostConfig": {"Mounts": [{"Type": "bind", "BindOptions": {"ReadOnlyForceRecursive": True}}]}}
@@ -188,7 +188,11 @@ def test_stats_and_info_by_version() -> None:
         "rx_bytes": 11, "rx_packets": 3, "rx_errors": 0, "rx_dropped": 0, "tx_bytes": 2, "tx_packets": 0,
         "tx_errors": 0, "tx_dropped": 4}}
     assert versions.stats_one_shot(True, "1.41") and not versions.stats_one_shot(True, "1.40")
-    assert versions.info({}, "1.24") == {"ExecutionDriver": "<not supported>"} and versions.info({}, "1.25") == {}
+    assert versions.info({}, "1.24") == {"ExecutionDriver": "<not supported>", "SecurityOptions": []}
+    assert versions.info({}, "1.25") == {}
+    options = ["name=seccomp,profile=default", "name=cgroupns"]
+    assert versions.info({"SecurityOptions": options}, "1.24")["SecurityOptions"] == ["seccomp", "cgroupns"]
+    assert versions.info({"SecurityOptions": options}, "1.25")["SecurityOptions"] == options
 
 
 def test_wait_condition_by_version() -> None:
@@ -238,3 +242,15 @@ def test_old_clients_host_config_at_create() -> None:
     assert "HostConfig" not in versions.container_create({"Image": "busybox"}, "1.24")  # none given: none made
     v140 = versions.container_create(body, "1.40")["HostConfig"]
     assert "IpcMode" not in v140 and v140["KernelMemoryTCP"] == 5 and v140["AutoRemove"] is True
+
+
+def test_kernel_memory_cpu_shares_and_update_by_version() -> None:
+    body = {"Image": "busybox", "HostConfig": {"KernelMemory": 4 << 20, "CpuShares": 1}}
+    assert "KernelMemory" not in versions.container_create(body, "1.42")["HostConfig"]
+    assert versions.container_create(body, "1.41")["HostConfig"]["KernelMemory"] == 4 << 20
+    assert versions.container_create(body, "1.18")["HostConfig"]["CpuShares"] == 2
+    assert versions.container_create(body, "1.19")["HostConfig"]["CpuShares"] == 1
+    update = {"PidsLimit": 10, "KernelMemory": 5, "Memory": 6}
+    assert versions.container_update(update, "1.39") == {"KernelMemory": 5, "Memory": 6}
+    assert versions.container_update(update, "1.41") == update
+    assert versions.container_update(update, "1.42") == {"PidsLimit": 10, "Memory": 6}

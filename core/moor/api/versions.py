@@ -41,7 +41,11 @@ GATES: tuple[Gate, ...] = (
     Gate("1.20", "POST /containers/{id}/kill", "a container that does not run is a 409 (older: 204)"),
     Gate("1.21", "GET /containers/{id}/stats", "id, name and networks; older versions: one network object summed "
                                                "over the interfaces"),
-    Gate("1.25", "GET /info", "no ExecutionDriver (older: <not supported>)"),
+    Gate("1.19", "POST /containers/create", "HostConfig.CpuShares as given (older: brought into 2-262144)"),
+    Gate("1.25", "GET /info", "no ExecutionDriver (older: <not supported>); SecurityOptions as name=...,key=... "
+                              "(older: the names only)"),
+    Gate("1.40", "POST /containers/{id}/update", "PidsLimit read (older: ignored)"),
+    Gate("1.42", "POST /containers/create, /containers/{id}/update", "KernelMemory ignored (removed)"),
     Gate("1.25", "POST /containers/create", "HostConfig.AutoRemove kept (older: false, the client removes)"),
     Gate("1.40", "POST /containers/create", "with a HostConfig: IpcMode as given (older: shareable when empty), "
                                             "KernelMemoryTCP and BindOptions.NonRecursive read"),
@@ -216,7 +220,17 @@ def info(doc: dict[str, Any], version: str) -> dict[str, Any]:
     """``/info`` as ``version`` shows it."""
     if not at_least(version, "1.25"):
         doc["ExecutionDriver"] = "<not supported>"
+        doc["SecurityOptions"] = [_security_option_name(option) for option in doc.get("SecurityOptions") or []]
     return doc
+
+
+def _security_option_name(option: str) -> str:
+    """``name=seccomp,profile=default`` as API < 1.25 shows it: ``seccomp``."""
+    for part in option.split(","):
+        key, _, value = part.partition("=")
+        if key == "name":
+            return value
+    return option
 
 
 def logs_multiplexed_type(version: str) -> bool:
@@ -230,10 +244,12 @@ def logs_multiplexed_type(version: str) -> bool:
 def container_create(body: dict[str, Any], version: str) -> dict[str, Any]:
     """A decoded ``/containers/create`` body as the newest API reads it: what ``version`` does not know
     is dropped, what it refuses is refused (Docker's words)."""
-    if at_least(version, "1.44"):
-        return body
     body = copy.deepcopy(body)
     host_config = _object(body.get("HostConfig"))
+    if at_least(version, "1.42"):
+        host_config.pop("KernelMemory", None)  # removed in 1.42: ignored
+    if at_least(version, "1.44"):
+        return body
     endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
     if len(endpoints) > 1:
         raise InvalidParameter(f"Container cannot be connected to network endpoints: {', '.join(sorted(endpoints))}")
@@ -268,6 +284,18 @@ def _legacy_host_config(host_config: dict[str, Any], version: str) -> None:
                 mount["BindOptions"].pop("NonRecursive", None)
     if not at_least(version, "1.25"):
         host_config["AutoRemove"] = False  # the client removes the container itself
+    shares = host_config.get("CpuShares")
+    if not at_least(version, "1.19") and isinstance(shares, int) and shares > 0:
+        host_config["CpuShares"] = min(max(shares, 2), 262144)  # Linux's range, as Docker adjusted it
+
+
+def container_update(body: dict[str, Any], version: str) -> dict[str, Any]:
+    """A decoded ``/containers/{id}/update`` body: PidsLimit read from API 1.40, KernelMemory ignored from
+    1.42 (removed)."""
+    drop = {"PidsLimit"} if not at_least(version, "1.40") else set()
+    if at_least(version, "1.42"):
+        drop.add("KernelMemory")
+    return {key: value for key, value in body.items() if key not in drop}
 
 
 def exec_create(body: dict[str, Any], version: str) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def build(engine: Engine) -> Router:
 
     @router.route("POST", "/containers/{ident}/update")
     def update(request: Request, ident: str) -> Response:
-        warnings = resources.update(ident, decode(schema.CONTAINER_UPDATE, request.json()) or {})
+        body = versions.container_update(decode(schema.CONTAINER_UPDATE, request.json()) or {}, request.version)
+        warnings = resources.update(ident, body)
         return json_response({"Warnings": warnings})
 
     @router.route("POST", "/containers/{ident}/pause")
