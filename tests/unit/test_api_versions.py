@@ -92,7 +92,7 @@ def test_disk_usage_by_version() -> None:
 
     new = versions.disk_usage(doc(), "1.44")
     assert "BuilderSize" not in new and "VirtualSize" not in new["Images"][0]  # type: ignore[index]
-    assert new["BuildCache"] == [{"ID": "x", "Parents": ["y"]}, {"ID": "y", "Parents": None}]
+    assert new["BuildCache"] == [{"ID": "x", "Parents": ["y"]}, {"ID": "y"}]
     old = versions.disk_usage(doc(), "1.41")
     assert old["BuilderSize"] == 0 and old["Images"][0]["VirtualSize"] == 2  # type: ignore[index]
     assert old["BuildCache"] == [{"ID": "x", "Parent": "y"}, {"ID": "y", "Parent": ""}]
@@ -207,14 +207,15 @@ def test_wait_condition_by_version() -> None:
 
 def test_dns_names_from_1_44() -> None:
     def doc() -> dict[str, object]:
-        return {"Id": "0123456789abcdef", "Name": "/web", "NetworkSettings": {"Networks": {
+        return {"Id": "0123456789abcdef", "Name": "/web", "Config": {"Hostname": "host1"},
+                "NetworkSettings": {"Networks": {
             "bridge": {"EndpointID": "e1", "Aliases": None},
             "mynet": {"EndpointID": "e2", "Aliases": ["db", "0123456789ab"]},
             "later": {"EndpointID": "", "Aliases": ["x"]}}}}
 
     networks = versions.container_inspect(doc(), "1.44")["NetworkSettings"]["Networks"]  # type: ignore[index]
     assert networks["bridge"]["DNSNames"] is None and networks["later"]["DNSNames"] is None
-    assert networks["mynet"]["DNSNames"] == ["web", "db", "0123456789ab"]
+    assert networks["mynet"]["DNSNames"] == ["web", "db", "0123456789ab", "host1"]
     old = versions.container_inspect(doc(), "1.43")["NetworkSettings"]["Networks"]  # type: ignore[index]
     assert all("DNSNames" not in endpoint for endpoint in old.values())
 

@@ -141,14 +141,15 @@ def container_inspect(doc: dict[str, Any], version: str) -> dict[str, Any]:
 
 def _dns_names(doc: dict[str, Any]) -> None:
     """API 1.44's ``DNSNames`` of each network: on a user-defined network the container answers to its name,
-    its aliases and its short ID (Docker 25); elsewhere, or before it joined, none."""
+    its aliases, its short ID and its hostname (Docker 25); elsewhere, or before it joined, none."""
     name, short_id = str(doc.get("Name") or "").lstrip("/"), str(doc.get("Id") or "")[:12]
+    hostname = str(_object(doc.get("Config")).get("Hostname") or "")
     for network, endpoint in _object(_object(doc.get("NetworkSettings")).get("Networks")).items():
         if not isinstance(endpoint, dict):
             continue
         names = None
         if network not in ("bridge", "host", "none", "default") and endpoint.get("EndpointID"):
-            names = list(dict.fromkeys(n for n in (name, *(endpoint.get("Aliases") or ()), short_id) if n))
+            names = list(dict.fromkeys(n for n in (name, *(endpoint.get("Aliases") or ()), short_id, hostname) if n))
         endpoint["DNSNames"] = names
 
 
@@ -193,7 +194,8 @@ def disk_usage(doc: dict[str, Any], version: str, types: list[str] | None = None
         doc.pop("BuilderSize", None)
         for record in doc.get("BuildCache") or []:
             parent = record.pop("Parent", "")
-            record.setdefault("Parents", [parent] if parent else None)
+            if parent:  # omitted when empty, as Docker's omitempty
+                record.setdefault("Parents", [parent])
     return doc
 
 
