@@ -86,3 +86,25 @@ def test_bad_values_are_refused_in_dockers_words(filters: dict[str, list[str]], 
     with pytest.raises(InvalidParameter) as raised:
         _names(filters)
     assert str(raised.value) == message
+
+
+def test_ancestor_matches_images_made_on_it() -> None:
+    base, child, grandchild, other = (SimpleNamespace(id=f"sha256:{n}") for n in ("base", "child", "grand", "other"))
+    made: dict[str, list[Any]] = {base.id: [child], child.id: [grandchild]}
+    containers = []
+    for name, image in (("on-base", base), ("on-child", child), ("on-grand", grandchild), ("on-other", other)):
+        container = _container(name, "2024-01-01T00:00:01Z")
+        container.image_id, container.image = image.id, name
+        containers.append(container)
+
+    def find(name: str) -> Any:
+        return {"base": base, "child": child}.get(name)
+
+    def names(wanted: str) -> list[str]:
+        found = container_list.select(containers, True, {"ancestor": [wanted]}, -1, find, lambda _i: None,
+                                      lambda image_id: made.get(image_id, []))
+        return sorted(c.name for c in found)
+
+    assert names("base") == ["on-base", "on-child", "on-grand"]
+    assert names("child") == ["on-child", "on-grand"]
+    assert names("missing") == []

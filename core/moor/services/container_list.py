@@ -35,18 +35,34 @@ PS_FILTERS = ("status", "name", "label", "ancestor", "exited", "id", "before", "
 
 
 def select(candidates: Iterable[Container], all_containers: bool, filters: dict[str, list[str]], limit: int,
-           find_image: Callable[[str], ImageRecord | None], get: Callable[[str], Container]) -> list[Container]:
+           find_image: Callable[[str], ImageRecord | None], get: Callable[[str], Container],
+           children: Callable[[str], list[ImageRecord]] | None = None) -> list[Container]:
     """The containers ``ps`` shows: running ones unless ``all_containers`` (or a status/exited filter).
 
     The filters are checked first, so a bad one is refused even when no container is a candidate.
+    ``children`` lists the images made on an image: ``ancestor`` matches its descendants too.
     """
     check_filters(filters)
+    ancestors = ancestor_ids(filters["ancestor"], find_image, children) if filters.get("ancestor") else None
     everything = all_containers or limit > 0 or bool(filters.get("status")) or bool(filters.get("exited"))
     found = [c for c in candidates if (everything or c.state.Running)
-             and matches(c, filters, find_image, get)]
+             and matches(c, filters, find_image, get, ancestors)]
     found.sort(key=lambda c: (parse_timestamp(c.created), c.id), reverse=True)
     if limit > 0:
         found = found[:limit]
+    return found
+
+
+def ancestor_ids(names: list[str], find_image: Callable[[str], ImageRecord | None],
+                 children: Callable[[str], list[ImageRecord]] | None) -> set[str]:
+    """The IDs of the images ``names`` name and of every image made on them (Docker's ``ancestor``)."""
+    found: set[str] = set()
+    pending = [image.id for image in map(find_image, names) if image is not None]
+    while pending:
+        image_id = pending.pop()
+        if image_id not in found:
+            found.add(image_id)
+            pending.extend(child.id for child in (children(image_id) if children is not None else []))
     return found
 
 
@@ -119,8 +135,9 @@ def _on_network(container: Container, wanted: list[str]) -> bool:
 
 
 def matches(container: Container, filters: dict[str, list[str]], find_image: Callable[[str], ImageRecord | None],
-            get: Callable[[str], Container]) -> bool:
-    """Whether ``container`` passes every filter (checked beforehand by :func:`check_filters`)."""
+            get: Callable[[str], Container], ancestors: set[str] | None = None) -> bool:
+    """Whether ``container`` passes every filter (checked beforehand by :func:`check_filters`); ``ancestors``:
+    the image IDs ``ancestor`` accepts (:func:`ancestor_ids`), else the images it names alone."""
     if filters.get("status") and container.state.Status not in filters["status"]:
         return False
     if filters.get("name") and not any(name_matches(p, container.name) or name_matches(p, "/" + container.name)
@@ -136,11 +153,7 @@ def matches(container: Container, filters: dict[str, list[str]], find_image: Cal
         if str(container.state.ExitCode) not in filters["exited"]:
             return False
     if filters.get("ancestor"):
-        wanted_ids = set()
-        for name in filters["ancestor"]:
-            found = find_image(name)
-            if found is not None:
-                wanted_ids.add(found.id)
+        wanted_ids = ancestors if ancestors is not None else ancestor_ids(filters["ancestor"], find_image, None)
         if container.image_id not in wanted_ids and not any(fnmatch.fnmatch(container.image, p)
                                                             for p in filters["ancestor"]):
             return False

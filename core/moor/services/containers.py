@@ -128,7 +128,7 @@ class ContainerService:
                         limit: int = -1) -> list[Container]:
         """``docker ps``: the running containers (every one with ``all_containers``), filtered, newest first."""
         return container_list.select(self.store.all(), all_containers, filters or {}, limit, self.images.find,
-                                     self.get)
+                                     self.get, self.images.children)
 
     def state_dir(self, container_id: str) -> str:
         return os.path.join(self.state_root, container_id)
