@@ -90,3 +90,16 @@ def test_size(moord: DaemonProcess, three: int) -> None:
         assert quiet["SizeRw"] == 0 and quiet["SizeRootFs"] > 0
     finally:
         moor(moord, "rm", "-f", "writer")
+
+
+def test_ancestor_includes_images_made_on_it(moord: DaemonProcess, three: int) -> None:
+    ok(moor(moord, "run", "--name", "parent-run", "busybox", "touch", "/x"))
+    ok(moor(moord, "commit", "parent-run", "descendant:1"))
+    ok(moor(moord, "create", "--name", "on-descendant", "descendant:1", "true"))
+    try:
+        found = _names(moord, "-a", "--filter", "ancestor=busybox")
+        assert "on-descendant" in found and "parent-run" in found
+        assert _names(moord, "-a", "--filter", "ancestor=descendant:1") == ["on-descendant"]
+    finally:
+        moor(moord, "rm", "-f", "parent-run", "on-descendant")
+        moor(moord, "rmi", "descendant:1")
