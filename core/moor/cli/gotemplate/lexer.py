@@ -125,9 +125,10 @@ class Lexer:
                 end = index
                 if trim:
                     end = len(text[self.start:index].rstrip(SPACES)) + self.start
-                self.line += text.count("\n", self.start, index)
-                self.pos = end
-                self._emit(TEXT)
+                if end > self.start:
+                    self.line += text.count("\n", self.start, end)
+                    self.pos = end
+                    self._emit(TEXT)
                 self.pos = index
             self._ignore()
             if not self._left_delim(trim):
@@ -238,12 +239,9 @@ class Lexer:
                     if not self._field(FIELD):
                         return False
                     continue
-                if self.pos < len(self.text):
-                    self._backup()
-                    if not self._number():
-                        return False
-                    continue
-                self._emit(DOT)
+                self._backup()  # "." then a digit, or at the end: Go lexes a number
+                if not self._number():
+                    return False
             elif ch in "+-" or ch.isdigit():
                 self._backup()
                 if not self._number():
@@ -338,6 +336,10 @@ class Lexer:
 
     def _number(self) -> bool:
         if not self._scan_number():
+            self._error(f"bad number syntax: {go_quote(self.text[self.start:self.pos])}")
+            return False
+        complex_part = self._peek() in ("+", "-") and self._peek()  # a complex constant: 1+2i
+        if complex_part and (not self._scan_number() or self.text[self.pos - 1] != "i"):
             self._error(f"bad number syntax: {go_quote(self.text[self.start:self.pos])}")
             return False
         self._emit(NUMBER)

@@ -145,6 +145,8 @@ def new_number(pos: int, text: str, kind: str) -> NumberNode:
         return node
     try:
         if text.lower().lstrip("+-").startswith("0x"):
+            if "p" not in text.lower():
+                raise ValueError(text)
             node.float_value = float.fromhex(text.replace("_", ""))
         else:
             node.float_value = float(text.replace("_", ""))
@@ -178,10 +180,13 @@ class Tree:
         self.range_depth = 0
         self.action_line = 0
         self.last: Item = items[0]
+        #: the furthest item read (Go's token[0]): parse errors name its line
+        self.furthest = 0
 
     # ------------------------------------------------------------------ items
     def next(self) -> Item:
         item = self.items[self.index]
+        self.furthest = max(self.furthest, self.index)
         if self.index < len(self.items) - 1:
             self.index += 1
         else:
@@ -193,7 +198,9 @@ class Tree:
         self.index -= count
 
     def peek(self) -> Item:
-        return self.items[min(self.index, len(self.items) - 1)]
+        index = min(self.index, len(self.items) - 1)
+        self.furthest = max(self.furthest, index)
+        return self.items[index]
 
     def next_non_space(self) -> Item:
         item = self.next()
@@ -207,7 +214,7 @@ class Tree:
         return item
 
     def error(self, message: str) -> ParseError:
-        return ParseError(f"template: {self.name}:{self.last.line}: {message}")
+        return ParseError(f"template: {self.name}:{self.items[self.furthest].line}: {message}")
 
     def unexpected(self, item: Item, context: str) -> ParseError:
         if item.kind == lx.ERROR:
@@ -237,9 +244,11 @@ class Tree:
                     sub.name = self.name
                     sub.index = self.index
                     sub.last = self.last
+                    sub.furthest = self.furthest
                     self._definition(sub)
                     self.index = sub.index
                     self.last = sub.last
+                    self.furthest = sub.furthest
                     continue
                 self.index = self.items.index(delim)
             node = self.text_or_action()
@@ -367,12 +376,14 @@ class Tree:
         sub.name = self.name
         sub.index = self.index
         sub.last = self.last
+        sub.furthest = self.furthest
         root, end = sub.item_list()
         if not isinstance(end, EndNode):
             raise sub.error(f"unexpected {end} in block clause")
         self._add(sub, name, root)
         self.index = sub.index
         self.last = sub.last
+        self.furthest = sub.furthest
         return TemplateNode(item.pos, item.line, name, pipe)
 
     # ------------------------------------------------------------------ pipelines
