@@ -392,3 +392,18 @@ def test_info_security_options_and_update_by_version(moord: DaemonProcess) -> No
         assert json.loads(call(moord, "GET", f"/containers/{container}/json")[2])["HostConfig"]["PidsLimit"] == 50
     finally:
         moor(moord, "rm", "-f", container)
+
+
+def test_container_wide_mac_address_is_deprecated_at_1_44(moord: DaemonProcess) -> None:
+    body = {"Image": "busybox", "Cmd": ["true"], "MacAddress": "02:42:ac:11:00:09"}
+    status, _, answer = call(moord, "POST", "/v1.44/containers/create", body)
+    assert status == 201, answer
+    created = json.loads(answer)
+    try:
+        assert created["Warnings"] == ["The container-wide MacAddress field is now deprecated. It should be "
+                                       "specified in EndpointsConfig instead."]
+        status, _, answer = call(moord, "POST", "/v1.41/containers/create", body)
+        assert status == 201 and json.loads(answer)["Warnings"] == []
+        moor(moord, "rm", json.loads(answer)["Id"])
+    finally:
+        moor(moord, "rm", created["Id"])

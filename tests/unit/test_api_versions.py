@@ -255,3 +255,15 @@ def test_kernel_memory_cpu_shares_and_update_by_version() -> None:
     assert versions.container_update(update, "1.39") == {"KernelMemory": 5, "Memory": 6}
     assert versions.container_update(update, "1.41") == update
     assert versions.container_update(update, "1.42") == {"PidsLimit": 10, "Memory": 6}
+
+
+def test_container_wide_mac_from_1_44() -> None:
+    body = {"Image": "busybox", "MacAddress": "02:42:ac:11:00:09"}
+    assert versions.create_warnings(body, "1.44") == [versions.MAC_DEPRECATED]
+    assert versions.create_warnings(body, "1.43") == [] and versions.create_warnings({"Image": "b"}, "1.44") == []
+    clash = {**body, "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "02:42:ac:11:00:0a"}}}}
+    with pytest.raises(InvalidParameter, match="^the container-wide MAC address should match"):
+        versions.container_create(clash, "1.44")
+    same = {**body, "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "02:42:ac:11:00:09"}}}}
+    assert versions.container_create(same, "1.44") == same
+    assert versions.container_create({**clash, "HostConfig": {"NetworkMode": "host"}}, "1.44")

@@ -67,6 +67,8 @@ GATES: tuple[Gate, ...] = (
     Gate("1.43", "GET /images/json", "an untagged image has [] RepoTags/RepoDigests, not <none>:<none>"),
     Gate("1.44", "GET /images/json, /images/{name}/json, /system/df", "no VirtualSize"),
     Gate("1.44", "GET /containers/{id}/json", "DNSNames in each of NetworkSettings.Networks"),
+    Gate("1.44", "POST /containers/create (MAC)", "Config.MacAddress deprecated: a warning, and it must match "
+                                                  "the main network's endpoint MacAddress"),
     Gate("1.44", "POST /containers/create", "Healthcheck.StartInterval kept; several EndpointsConfig networks "
                                             "(older: refused); an endpoint's MacAddress (older: dropped); "
                                             "BindOptions.ReadOnlyForceRecursive (older: refused)"),
@@ -251,6 +253,7 @@ def container_create(body: dict[str, Any], version: str) -> dict[str, Any]:
     if at_least(version, "1.42"):
         host_config.pop("KernelMemory", None)  # removed in 1.42: ignored
     if at_least(version, "1.44"):
+        _check_container_mac(body)
         return body
     endpoints = (body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
     if len(endpoints) > 1:
@@ -274,6 +277,33 @@ def container_create(body: dict[str, Any], version: str) -> dict[str, Any]:
     if isinstance(body.get("HostConfig"), dict):  # Docker 20.10: only when the request has a HostConfig
         _legacy_host_config(host_config, version)
     return body
+
+
+MAC_DEPRECATED = ("The container-wide MacAddress field is now deprecated. It should be specified in EndpointsConfig "
+                  "instead.")
+
+
+def _primary_endpoint(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The endpoint settings of the network the container's network mode names (None: not a network)."""
+    mode = str(_object(body.get("HostConfig")).get("NetworkMode") or "default")
+    if mode in ("host", "none") or mode.startswith("container:"):
+        return None
+    endpoints = _object(_object(body.get("NetworkingConfig")).get("EndpointsConfig"))
+    return _object(endpoints.get(mode) or endpoints.get("bridge" if mode == "default" else mode))
+
+
+def _check_container_mac(body: dict[str, Any]) -> None:
+    """API 1.44: the container-wide ``Config.MacAddress`` must agree with the main network's endpoint one."""
+    mac = body.get("MacAddress")
+    primary = _primary_endpoint(body)
+    if mac and primary and primary.get("MacAddress") and primary["MacAddress"] != mac:
+        raise InvalidParameter("the container-wide MAC address should match the endpoint-specific MAC address for "
+                               "the main network or should be left empty")
+
+
+def create_warnings(body: dict[str, Any], version: str) -> list[str]:
+    """The warnings ``/containers/create`` adds for what ``version`` deprecates (Docker 25's words)."""
+    return [MAC_DEPRECATED] if at_least(version, "1.44") and body.get("MacAddress") else []
 
 
 def _legacy_host_config(host_config: dict[str, Any], version: str) -> None:

@@ -224,6 +224,11 @@ def create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dict
         body["NetworkingConfig"] = {"EndpointsConfig": {network: endpoint}}
     elif o["ip"] or o["network_alias"]:
         fail("user specified IP address is supported on user defined networks only", ENGINE_ERROR)
+    mode = network or "default"
+    if body.get("MacAddress") and mode not in ("host", "none") and not mode.startswith("container:"):
+        # as the docker CLI at API 1.44: the main network's endpoint MacAddress (Config.MacAddress is deprecated)
+        endpoints = body.setdefault("NetworkingConfig", {"EndpointsConfig": {}})["EndpointsConfig"]
+        endpoints.setdefault(mode, {})["MacAddress"] = body.pop("MacAddress")
     if o["entrypoint"] is not None:
         body["Entrypoint"] = [o["entrypoint"]] if o["entrypoint"] else [""]
     return body

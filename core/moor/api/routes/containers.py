@@ -51,7 +51,8 @@ def build(engine: Engine) -> Router:
                                          request.version)
         platform_query(request)  # checked as Docker checks it; a container runs on the host's platform
         container = containers.create(body, name=request.arg("name"))
-        return json_response({"Id": container.id, "Warnings": create_warnings(container)}, status=201)
+        warnings = create_warnings(container) + versions.create_warnings(body, request.version)
+        return json_response({"Id": container.id, "Warnings": warnings}, status=201)
 
     @router.route("GET", "/containers/json")
     def list_containers(request: Request) -> Response:
