@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from e2e.containerhelpers import inspect, moor, moord, ok  # noqa: F401 - fixture
+from e2e.containerhelpers import inspect, moor, moord, ok, wait_for  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -103,3 +103,18 @@ def test_ancestor_includes_images_made_on_it(moord: DaemonProcess, three: int) -
     finally:
         moor(moord, "rm", "-f", "parent-run", "on-descendant")
         moor(moord, "rmi", "descendant:1")
+
+
+def test_health_filter_follows_the_checks(moord: DaemonProcess, three: int) -> None:
+    ok(moor(moord, "run", "-d", "--name", "fine", "--health-cmd", "true", "--health-interval", "1s", "busybox",
+            "sleep", "60"))
+    ok(moor(moord, "run", "-d", "--name", "ailing", "--health-cmd", "false", "--health-interval", "1s",
+            "--health-retries", "1", "busybox", "sleep", "60"))
+    ok(moor(moord, "create", "--name", "unchecked", "--health-cmd", "true", "busybox", "sleep", "60"))
+    try:
+        assert wait_for(lambda: _names(moord, "-a", "--filter", "health=healthy") == ["fine"]
+                        and _names(moord, "-a", "--filter", "health=unhealthy") == ["ailing"], timeout=30)
+        assert "unchecked" in _names(moord, "-a", "--filter", "health=none")  # not started: no status yet
+        assert _names(moord, "-a", "--filter", "health=starting") == []
+    finally:
+        moor(moord, "rm", "-f", "fine", "ailing", "unchecked")
