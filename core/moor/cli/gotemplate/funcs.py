@@ -82,13 +82,20 @@ def _eq(arg1: Any, *others: Any) -> bool:
                 raise CallError(_INCOMPATIBLE)
             continue
         if k1 == "other":
-            if isinstance(arg1, dict | list) or isinstance(arg, dict | list):
-                raise CallError(f"non-comparable type {sprint_value(arg)}: {go_type(arg)}")
+            if _reflect_kind(arg1) != _reflect_kind(arg):
+                raise CallError(f"non-comparable types {sprintf('%s', [arg1])}: {go_type(arg1)}, "
+                                f"{go_type(arg)}: {sprint_value(arg)}")
+            if isinstance(arg, dict | list):
+                raise CallError(f"non-comparable type {sprintf('%s', [arg])}: {go_type(arg)}")
             if arg1 == arg:
                 return True
         elif k1 == "invalid" or arg1 == arg:
             return True
     return False
+
+
+def _reflect_kind(value: Any) -> str:
+    return "map" if isinstance(value, dict) else "slice" if isinstance(value, list) else type(value).__name__
 
 
 def _lt(arg1: Any, arg2: Any) -> bool:
