@@ -16,6 +16,7 @@ layer and the CLI never guess::
     ├── RequestTimeout             408  the client sent its request too slowly
     ├── TooLarge                   413  the request body is larger than the daemon accepts
     ├── NotModified                304  the operation was a no-op (already started, ...)
+    ├── Unsupported                501  a feature moord does not have (Docker's experimental ones)
     └── Unavailable                503  a dependency (runtime, driver, daemon) is not there
 
 Drivers translate foreign errors (``OSError``, ``NetlinkError``, ...) into
@@ -101,6 +102,12 @@ class NotModified(MoorError):
     """The operation changed nothing (for example starting a running container)."""
 
     status = 304
+
+
+class Unsupported(MoorError):
+    """A feature moord does not have, answered as Docker answers a disabled one (checkpoints)."""
+
+    status = 501
 
 
 class Unavailable(MoorError):

@@ -44,6 +44,8 @@ def raw(daemon: DaemonProcess, method: str, path: str, body: bytes | None = None
                                                 "invalid syntax"),
     ("GET", "/plugins/foo/json", None, 404, 'plugin "foo" not found'),
     ("POST", "/session", None, 400, "no upgrade proto in request"),
+    ("GET", "/containers/x/checkpoints", None, 501, "This experimental feature is disabled by default. Start the "
+                                                    "Docker daemon in experimental mode in order to enable it."),
     ("DELETE", "/networks/test%2001", None, 404, "network test 01 not found"),
     ("DELETE", "/networks/a%2Fb", None, 404, "network a/b not found"),
     ("GET", "/images/busybox%3Anope/json", None, 404, "No such image: busybox:nope"),

@@ -15,7 +15,7 @@ import pytest
 from moor.api.app import Application
 from moor.api.http import BodyReader, Request, Response
 from moor.api.router import Router
-from moor.api.routes import build_router, plugins, session, swarm
+from moor.api.routes import build_router, experimental, plugins, session, swarm
 from moor.errors import NotFound
 
 SPEC_PATHS = Path(__file__).parent / "data" / "engine-api-v1.56-paths.txt"
@@ -42,6 +42,7 @@ def answer(method: str, target: str, body: str | None = None, **headers: str) ->
     router = swarm.build(mock.Mock())
     router.include(plugins.build(mock.Mock()))
     router.include(session.build(mock.Mock()))
+    router.include(experimental.build(mock.Mock()))
     response = Application(router)(request(method, target, (body or "").encode(), headers))
     assert isinstance(response, Response)
     return response.status, json.loads(response.body)
@@ -187,3 +188,17 @@ def test_a_decoded_nul_byte_names_nothing() -> None:
     router.add("GET", "/volumes/{ident}", lambda request, ident: Response())
     with pytest.raises(NotFound, match="NUL byte"):
         router.find(request("GET", "/volumes/a%00b"))
+
+
+@pytest.mark.parametrize(("method", "target"), [
+    ("GET", "/containers/x/checkpoints"), ("POST", "/containers/x/checkpoints"),
+    ("DELETE", "/containers/x/checkpoints/c1")])
+def test_checkpoints_are_an_experimental_feature_disabled(method: str, target: str) -> None:
+    assert answer(method, target) == (501, {"message": experimental.DISABLED})
+
+
+def test_a_build_cancel_needs_an_id_and_has_nothing_to_cancel() -> None:
+    assert answer("POST", "/build/cancel") == (400, {"message": "build ID not provided"})
+    router = session.build(mock.Mock())
+    response = Application(router)(request("POST", "/build/cancel?id=abc"))
+    assert isinstance(response, Response) and (response.status, response.body) == (200, b"")

@@ -17,6 +17,7 @@ from moor.api.routes import (
     container_resources,
     containers,
     events,
+    experimental,
     images,
     networks,
     plugins,
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 #: in the order their routes are tried (a HEAD route must come before a GET one of the same path)
 ROUTE_MODULES = (system, images, registry, build, containers, commit, networks, volumes, container_resources,
-                 archive, events, swarm, plugins, session, attach_ws)
+                 archive, events, swarm, plugins, session, attach_ws,
+                 experimental)
 
 
 def build_router(engine: Engine) -> Router:

@@ -1,4 +1,4 @@
-"""``POST /session`` and ``POST /grpc``: BuildKit's upgraded connections, which moor's classic builder never needs.
+"""``POST /session``, ``POST /grpc`` and ``POST /build/cancel``: BuildKit's, which moor's classic builder never needs.
 
 moord advertises ``Builder-Version: 1`` in ``/_ping``, so clients build with ``POST /build`` and never ask for a
 session; one that does is answered with a 400 naming why (Docker's words when it asks without an upgrade),
@@ -27,4 +27,12 @@ def build(engine: Engine) -> Router:
 
     router.add("POST", "/session", upgraded)
     router.add("POST", "/grpc", upgraded)
+
+    @router.route("POST", "/build/cancel")
+    def cancel(request: Request) -> Response:
+        """BuildKit's cancel of a build by ID: a classic build has none to cancel (Docker answers 200)."""
+        if not request.arg("id"):
+            raise InvalidParameter("build ID not provided")
+        return Response(status=200, content_type="")
+
     return router
