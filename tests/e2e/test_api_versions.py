@@ -407,3 +407,44 @@ def test_container_wide_mac_address_is_deprecated_at_1_44(moord: DaemonProcess) 
         moor(moord, "rm", json.loads(answer)["Id"])
     finally:
         moor(moord, "rm", created["Id"])
+
+
+def _ws_output(daemon: DaemonProcess, version: str, container: str, query: str) -> bytes:
+    """What a WebSocket attach at API ``version`` receives while the container runs (frames' payloads)."""
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(30)
+    sock.connect(daemon.host.removeprefix("unix://"))
+    try:
+        sock.sendall(f"GET /v{version}/containers/{container}/attach/ws?{query} HTTP/1.1\r\nHost: localhost\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+        head, _, data = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        ok(moor(daemon, "start", container))
+        while chunk := sock.recv(65536):
+            data += chunk
+    finally:
+        sock.close()
+    payloads = b""
+    while data:
+        opcode, size, at = data[0] & 0x0F, data[1] & 0x7F, 2
+        if size == 126:
+            size, at = int.from_bytes(data[2:4], "big"), 4
+        payloads += data[at:at + size] if opcode != 0x8 else b""
+        data = data[at + size:]
+    return payloads
+
+
+def test_websocket_attach_streams_chosen_from_1_42(moord: DaemonProcess) -> None:
+    container = ok(moor(moord, "create", "busybox", "echo", "hi")).strip()
+    try:
+        assert _ws_output(moord, "1.41", container, "stream=1") == b"hi\n"  # every stream, as Docker 20.10
+        assert _ws_output(moord, "1.44", container, "stream=1") == b""  # none asked for
+        assert _ws_output(moord, "1.44", container, "stream=1&stdout=1") == b"hi\n"
+    finally:
+        moor(moord, "rm", "-f", container)

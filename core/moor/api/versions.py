@@ -55,6 +55,8 @@ GATES: tuple[Gate, ...] = (
     Gate("1.42", "POST /containers/create", "Mounts' BindOptions.CreateMountpoint and HostConfig.ConsoleSize "
                                             "are read (older versions: dropped)"),
     Gate("1.42", "POST /containers/{id}/exec", "ConsoleSize is honoured"),
+    Gate("1.42", "GET /containers/{id}/attach/ws", "the stdin, stdout and stderr query parameters (older: "
+                                                   "every stream)"),
     Gate("1.42", "POST /containers/{id}/wait", "an unknown condition is refused (Docker 20.10: not-running)"),
     Gate("1.42", "POST /containers/{id}/stop, /restart", "the signal query parameter (older: ignored)"),
     Gate("1.42", "GET /containers/{id}/json", "HostConfig.KernelMemory and KernelMemoryTCP left out when 0"),
@@ -362,6 +364,11 @@ def legacy_image_filter(version: str) -> bool:
 def kill_stopped_ok(version: str) -> bool:
     """Whether killing a container that does not run succeeds (API < 1.20, Docker 20.10) instead of 409."""
     return not at_least(version, "1.20")
+
+
+def ws_streams_chosen(version: str) -> bool:
+    """Whether ``/containers/{id}/attach/ws`` reads ``stdin``/``stdout``/``stderr`` (API 1.42; older: all)."""
+    return at_least(version, "1.42")
 
 
 def start_body_allowed(version: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import IO, TYPE_CHECKING
 
-from moor.api import websocket
+from moor.api import versions, websocket
 from moor.api.http import Hijack, Request
 from moor.api.params import flag_query
 from moor.api.router import Router
@@ -27,6 +27,8 @@ def build(engine: Engine) -> Router:
         options = {"stream": flag_query(request, "stream"), "stdin": flag_query(request, "stdin"),
                    "stdout": flag_query(request, "stdout"), "stderr": flag_query(request, "stderr"),
                    "logs": flag_query(request, "logs"), "detachKeys": request.arg("detachKeys")}
+        if not versions.ws_streams_chosen(request.version):  # Docker 20.10 attaches every stream
+            options.update(stdin=True, stdout=True, stderr=True)
         if options["detachKeys"]:
             parse_detach_keys(str(options["detachKeys"]))
         accept = websocket.accept_key(request.headers)
