@@ -65,6 +65,8 @@ DF = {"LayersSize": 4261550, "Images": [{**IMAGES[0], "SharedSize": 0, "Containe
 
 ROUTES: dict[tuple[str, str], Answer] = {
     ("GET", "/images/json"): json_answer(IMAGES),
+    ("GET", "/images/search"): json_answer([{"name": "busybox", "description": "Busybox <base>", "star_count": 10,
+                                             "is_official": True, "is_automated": False}]),
     ("GET", "/images/busybox/history"): json_answer(HISTORY),
     ("GET", "/system/df"): json_answer(DF),
     ("GET", "/containers/web/json"): json_answer(CONTAINER),
@@ -113,6 +115,10 @@ CASES: dict[str, list[str]] = {
     "history-unknown-field": ["history", "--format", "{{.Nope}}", "busybox"],
     "system-df": ["system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}"],
     "system-df-json": ["system", "df", "--format", "{{json .}}"],
+    "search": ["search", "--format", "{{.Name}} {{.StarCount}} {{.IsOfficial}} {{.Description}}", "busybox"],
+    "search-json": ["search", "--format", "{{json .}}", "busybox"],
+    "search-parse-error": ["search", "--format", "{{foo}}", "busybox"],
+    "search-unknown-field": ["search", "--format", "{{.Nope}}", "busybox"],
     "volume-ls": ["volume", "ls", "--format", '{{.Name}}: {{.Label "a"}} {{.Driver}}'],
     "volume-ls-unknown-field": ["volume", "ls", "--format", "{{.Nope}}"],
     "info": ["info", "--format", "{{.NCPU}} {{json .SecurityOptions}}\\t{{.ServerVersion}}"],

@@ -446,14 +446,15 @@ DEFAULT_SEARCH_FORMAT = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.I
 
 def print_search(rows: list[dict[str, str]], format_: str) -> None:
     """Rows through a Go template; a ``table`` one as Docker's formatter (tabwriter: min width 10, padding 3)."""
-    from moor.cli.gotemplate import TemplateError, render
+    from moor.cli.gotemplate import TemplateError, marshal_map, render, struct
 
     if format_ in ("", "table"):
         format_ = DEFAULT_SEARCH_FORMAT
     table = format_.startswith("table")
     template = format_[len("table"):].strip(" ") if table else format_
     try:
-        lines = [render(template, row) for row in rows]
+        lines = [render(template, struct(row, "*registry.searchContext", marshal_map(row.__json__())
+                                         if hasattr(row, "__json__") else None)) for row in rows]
         if table:
             header = render(template, SEARCH_HEADERS, header=True)
             tabwriter([line.split("\t") for line in [header, *lines]])

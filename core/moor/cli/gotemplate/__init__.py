@@ -65,6 +65,14 @@ def struct(fields: dict[str, Any], go_type: str, json: Any = None,
     return Struct(fields, go_type, json, aliases)
 
 
+def marshal_map(fields: dict[str, Any]) -> dict[str, Any]:
+    """A struct's JSON as the docker CLI's formatter contexts write it (a map through json.Marshal: keys sorted,
+    ``<``, ``>`` and ``&`` escaped); pass it as :func:`struct`'s ``json``."""
+    from moor.cli.gotemplate.executor import HTMLEscapedJSON
+
+    return HTMLEscapedJSON(fields)
+
+
 def aliased(fields: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
     """``fields`` answering ``{{.GoName}}`` with ``fields[aliases[GoName]]`` too (``{"ID": "Id"}``)."""
     from moor.cli.gotemplate.executor import Aliased

@@ -509,6 +509,8 @@ class Struct(dict[str, Any]):
         JSON given, in its order (a struct: its fields' order)."""
         if self.json_form is None:
             return HTMLEscapedJSON(self)
+        if isinstance(self.json_form, HTMLEscapedJSON):
+            return self.json_form
         return OrderedJSON(self.json_form) if isinstance(self.json_form, dict) else self.json_form
 
 
