@@ -10,6 +10,7 @@ never started too); ``diff`` and ``commit`` do not, as they belong to no layer o
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import stat
@@ -36,9 +37,9 @@ def init_key(container_id: str) -> str:
     return f"{container_id}-init"
 
 
-def layer_tar(root: str | None) -> bytes | None:
-    """The init layer's tar for the image mounted at ``root`` (None: an empty image): the entries it lacks,
-    None when it lacks none.
+def plan(root: str | None) -> list[tarfile.TarInfo] | None:
+    """The init layer's entries for the image mounted at ``root`` (None: an empty image): what it lacks,
+    None when it lacks nothing. Entries made afresh carry the time -1 (:func:`layer_tar` stamps them).
 
     A parent directory the image has goes in with the image's own mode, owner and time (as a copy-up
     would keep them), one it lacks with mode 0755. A dangling link counts as present.
@@ -46,21 +47,32 @@ def layer_tar(root: str | None) -> bytes | None:
     wanted = [(path, kind, target) for path, kind, target in ENTRIES if root is None or _lacks(root, path)]
     if not wanted:
         return None
-    now = int(time.time())
-    buffer = io.BytesIO()
+    members: list[tarfile.TarInfo] = []
     made: set[str] = set()
+    for path, kind, target in wanted:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent not in made:
+                made.add(parent)
+                members.append(_parent(root, parent, FRESH))
+        member = _info(path, _KINDS[kind], 0o777 if kind == "link" else 0o755, FRESH)
+        member.linkname = target
+        made.add(path)
+        members.append(member)
+    return members
+
+
+def layer_tar(members: list[tarfile.TarInfo], now: float | None = None) -> bytes:
+    """The tar of a :func:`plan`, its fresh entries stamped ``now`` (default: the current time)."""
+    stamp = int(time.time() if now is None else now)
+    buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for path, kind, target in wanted:
-            parts = path.split("/")
-            for depth in range(1, len(parts)):
-                parent = "/".join(parts[:depth])
-                if parent not in made:
-                    made.add(parent)
-                    archive.addfile(_parent(root, parent, now))
-            member = _info(path, _KINDS[kind], 0o777 if kind == "link" else 0o755, now)
-            member.linkname = target
-            made.add(path)
-            archive.addfile(member, io.BytesIO(b"") if kind == "file" else None)
+        for planned in members:
+            member = copy.copy(planned)
+            if member.mtime == FRESH:
+                member.mtime = stamp
+            archive.addfile(member, io.BytesIO(b"") if member.isreg() else None)
     return buffer.getvalue()
 
 
@@ -79,6 +91,9 @@ def _lacks(root: str, path: str) -> bool:
             return False
     return not os.path.lexists(os.path.join(root, path))
 
+
+#: the time of an entry the init layer makes (stamped when a container's layer is written)
+FRESH = -1
 
 _KINDS = {"dir": tarfile.DIRTYPE, "file": tarfile.REGTYPE, "link": tarfile.SYMTYPE}
 

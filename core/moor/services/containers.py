@@ -16,6 +16,7 @@ import secrets
 import shutil
 import signal as signals
 import socket
+import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -106,8 +107,8 @@ class ContainerService:
         self._starting: dict[str, int] = {}
         #: IDs of the containers being removed: no start (by hand or by restart policy) may begin
         self._removing: set[str] = set()
-        #: image layer key -> its init layer's tar (None: the image lacks nothing), see _init_layer
-        self._init_tars: dict[str | None, bytes | None] = {}
+        #: image layer key -> its init layer's entries (None: the image lacks nothing), see _init_layer
+        self._init_plans: dict[str | None, list[tarfile.TarInfo] | None] = {}
         #: IDs of the containers ``restart`` stops: an ``--rm`` one is not removed by that exit, as in Docker
         self._restarting: set[str] = set()
 
@@ -237,22 +238,23 @@ class ContainerService:
     def _init_layer(self, container_id: str, parent: str | None) -> str | None:
         """Docker's init layer (:mod:`moor.containers.initlayer`) on ``parent``; the layer the container's own
         goes on (``parent`` itself when the image lacks nothing). What the image lacks is learnt once per layer."""
-        if parent not in self._init_tars:
+        if parent not in self._init_plans:
             # the mark names the layer mounted meanwhile: an orphan sweep after a crash unmounts it
             mark = os.path.join(self.store.directory(container_id), INIT_PROBE_MARK)
             if parent:
                 atomic_write_json(mark, parent)
             root = self.drivers.storage.mount(key=parent) if parent else None
             try:
-                self._init_tars[parent] = initlayer.layer_tar(root)
+                self._init_plans[parent] = initlayer.plan(root)
             finally:
                 if parent:
                     self.drivers.storage.unmount(key=parent)
                     os.unlink(mark)
-        tar = self._init_tars[parent]
-        if tar is None:
+        planned = self._init_plans[parent]
+        if planned is None:
             return parent
-        self.drivers.storage.apply_layer(key=initlayer.init_key(container_id), parent=parent, diff=io.BytesIO(tar))
+        self.drivers.storage.apply_layer(key=initlayer.init_key(container_id), parent=parent,
+                                         diff=io.BytesIO(initlayer.layer_tar(planned)))
         return initlayer.init_key(container_id)
 
     def _remove_init_layer(self, container_id: str) -> None:
