@@ -93,7 +93,7 @@ def _create(client: Client, body: dict[str, Any], name: str, pull: str = "missin
     return str(reply["Id"])
 
 
-@click.command("create")
+@click.command("create", context_settings={"allow_interspersed_args": False})
 @_pull_options
 @container_options
 @extra_options
