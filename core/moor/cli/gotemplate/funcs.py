@@ -8,7 +8,6 @@ raises :class:`CallError` with Go's message; the executor wraps it as ``error ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from moor.cli.gotemplate.gofmt import (
@@ -27,11 +26,15 @@ class CallError(Exception):
     """A function's error (Go's ``error`` result)."""
 
 
-@dataclass(frozen=True)
 class Func:
-    params: tuple[str, ...]
-    variadic: bool
-    body: Callable[..., Any]
+    """A function: its parameters' Go types, whether the last is variadic, its body."""
+
+    __slots__ = ("body", "params", "variadic")
+
+    def __init__(self, params: tuple[str, ...], variadic: bool, body: Callable[..., Any]) -> None:
+        self.params = params
+        self.variadic = variadic
+        self.body = body
 
 
 def truth(value: Any) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # item kinds
 ERROR = "error"
 EOF = "EOF"
@@ -34,14 +32,16 @@ KEYWORDS = frozenset(("block", "break", "continue", "define", "else", "end", "if
 SPACES = " \t\r\n"
 
 
-@dataclass(frozen=True)
 class Item:
     """One lexed item: its kind, its byte offset in the template, its text and its line."""
 
-    kind: str
-    pos: int
-    val: str
-    line: int
+    __slots__ = ("kind", "line", "pos", "val")
+
+    def __init__(self, kind: str, pos: int, val: str, line: int) -> None:
+        self.kind = kind
+        self.pos = pos
+        self.val = val
+        self.line = line
 
     def __str__(self) -> str:
         if self.kind == EOF:

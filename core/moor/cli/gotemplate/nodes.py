@@ -1,105 +1,137 @@
-"""The parse tree of a Go template, as ``text/template/parse/node.go`` shapes it (``str`` gives Go's String())."""
+"""The parse tree of a Go template, as ``text/template/parse/node.go`` shapes it (``str`` gives Go's String()).
+
+Plain classes (no dataclasses: the CLI imports this only for --format, and quickly).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
 class Node:
     """A node of the tree: ``pos`` is its byte offset in the template text."""
 
-    pos: int
+    __slots__ = ("pos",)
+
+    def __init__(self, pos: int) -> None:
+        self.pos = pos
 
 
-@dataclass
 class TextNode(Node):
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, pos: int, text: str) -> None:
+        super().__init__(pos)
+        self.text = text
 
 
-@dataclass
 class ListNode(Node):
-    nodes: list[Node] = field(default_factory=list)
+    __slots__ = ("nodes",)
+
+    def __init__(self, pos: int, nodes: list[Node] | None = None) -> None:
+        super().__init__(pos)
+        self.nodes: list[Node] = [] if nodes is None else nodes
 
     def __str__(self) -> str:
         return "".join(str(n) for n in self.nodes)
 
 
-@dataclass
 class DotNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "."
 
 
-@dataclass
 class NilNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "nil"
 
 
-@dataclass
 class BoolNode(Node):
-    value: bool
+    __slots__ = ("value",)
+
+    def __init__(self, pos: int, value: bool) -> None:
+        super().__init__(pos)
+        self.value = value
 
     def __str__(self) -> str:
         return "true" if self.value else "false"
 
 
-@dataclass
 class NumberNode(Node):
-    text: str
-    is_int: bool = False
-    is_uint: bool = False
-    is_float: bool = False
-    is_complex: bool = False
-    int_value: int = 0
-    float_value: float = 0.0
-    complex_value: complex = 0j
+    """A number constant and what it can be (int, uint, float, complex), as Go's NumberNode."""
+
+    __slots__ = ("complex_value", "float_value", "int_value", "is_complex", "is_float", "is_int", "is_uint", "text")
+
+    def __init__(self, pos: int, text: str) -> None:
+        super().__init__(pos)
+        self.text = text
+        self.is_int = self.is_uint = self.is_float = self.is_complex = False
+        self.int_value = 0
+        self.float_value = 0.0
+        self.complex_value = 0j
 
     def __str__(self) -> str:
         return self.text
 
 
-@dataclass
 class StringNode(Node):
-    quoted: str
-    text: str
+    __slots__ = ("quoted", "text")
+
+    def __init__(self, pos: int, quoted: str, text: str) -> None:
+        super().__init__(pos)
+        self.quoted = quoted
+        self.text = text
 
     def __str__(self) -> str:
         return self.quoted
 
 
-@dataclass
 class IdentifierNode(Node):
-    name: str
+    __slots__ = ("name",)
+
+    def __init__(self, pos: int, name: str) -> None:
+        super().__init__(pos)
+        self.name = name
 
     def __str__(self) -> str:
         return self.name
 
 
-@dataclass
 class FieldNode(Node):
-    idents: list[str]
+    __slots__ = ("idents",)
+
+    def __init__(self, pos: int, idents: list[str]) -> None:
+        super().__init__(pos)
+        self.idents = idents
 
     def __str__(self) -> str:
         return "".join("." + i for i in self.idents)
 
 
-@dataclass
 class VariableNode(Node):
-    idents: list[str]
+    __slots__ = ("idents",)
+
+    def __init__(self, pos: int, idents: list[str]) -> None:
+        super().__init__(pos)
+        self.idents = idents
 
     def __str__(self) -> str:
         return ".".join(self.idents)
 
 
-@dataclass
 class PipeNode(Node):
-    line: int
-    is_assign: bool = False
-    decl: list[VariableNode] = field(default_factory=list)
-    cmds: list[CommandNode] = field(default_factory=list)
+    __slots__ = ("cmds", "decl", "is_assign", "line")
+
+    def __init__(self, pos: int, line: int) -> None:
+        super().__init__(pos)
+        self.line = line
+        self.is_assign = False
+        self.decl: list[VariableNode] = []
+        self.cmds: list[CommandNode] = []
 
     def __str__(self) -> str:
         text = ""
@@ -108,42 +140,55 @@ class PipeNode(Node):
         return text + " | ".join(str(c) for c in self.cmds)
 
 
-@dataclass
 class ChainNode(Node):
-    node: Node
-    fields: list[str] = field(default_factory=list)
+    __slots__ = ("fields", "node")
+
+    def __init__(self, pos: int, node: Node) -> None:
+        super().__init__(pos)
+        self.node = node
+        self.fields: list[str] = []
 
     def __str__(self) -> str:
         text = f"({self.node})" if isinstance(self.node, PipeNode) else str(self.node)
         return text + "".join("." + f for f in self.fields)
 
 
-@dataclass
 class CommandNode(Node):
-    args: list[Any] = field(default_factory=list)
+    __slots__ = ("args",)
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.args: list[Any] = []
 
     def __str__(self) -> str:
         return " ".join(f"({a})" if isinstance(a, PipeNode) else str(a) for a in self.args)
 
 
-@dataclass
 class ActionNode(Node):
-    line: int
-    pipe: PipeNode
+    __slots__ = ("line", "pipe")
+
+    def __init__(self, pos: int, line: int, pipe: PipeNode) -> None:
+        super().__init__(pos)
+        self.line = line
+        self.pipe = pipe
 
     def __str__(self) -> str:
         return "{{" + str(self.pipe) + "}}"
 
 
-@dataclass
 class BranchNode(Node):
     """``if``, ``range`` and ``with``: ``kind`` names which."""
 
-    kind: str
-    line: int
-    pipe: PipeNode
-    list: ListNode
-    else_list: ListNode | None
+    __slots__ = ("else_list", "kind", "line", "list", "pipe")
+
+    def __init__(self, pos: int, kind: str, line: int, pipe: PipeNode, body: ListNode,
+                 else_list: ListNode | None) -> None:
+        super().__init__(pos)
+        self.kind = kind
+        self.line = line
+        self.pipe = pipe
+        self.list = body
+        self.else_list = else_list
 
     def __str__(self) -> str:
         text = "{{" + self.kind + " " + str(self.pipe) + "}}" + str(self.list)
@@ -152,11 +197,14 @@ class BranchNode(Node):
         return text + "{{end}}"
 
 
-@dataclass
 class TemplateNode(Node):
-    line: int
-    name: str
-    pipe: PipeNode | None
+    __slots__ = ("line", "name", "pipe")
+
+    def __init__(self, pos: int, line: int, name: str, pipe: PipeNode | None) -> None:
+        super().__init__(pos)
+        self.line = line
+        self.name = name
+        self.pipe = pipe
 
     def __str__(self) -> str:
         quoted = '"' + self.name + '"'
@@ -165,27 +213,33 @@ class TemplateNode(Node):
         return "{{template " + quoted + " " + str(self.pipe) + "}}"
 
 
-@dataclass
 class BreakNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "{{break}}"
 
 
-@dataclass
 class ContinueNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "{{continue}}"
 
 
-@dataclass
 class EndNode(Node):
+    __slots__ = ()
+
     def __str__(self) -> str:
         return "{{end}}"
 
 
-@dataclass
 class ElseNode(Node):
-    line: int
+    __slots__ = ("line",)
+
+    def __init__(self, pos: int, line: int) -> None:
+        super().__init__(pos)
+        self.line = line
 
     def __str__(self) -> str:
         return "{{else}}"
