@@ -355,13 +355,15 @@ class State:
 
     def eval_call(self, dot: Any, iface: bool, name: str, method: Any, args: list[Any], final: Any) -> Any:
         """A method of a row (a callable value): its arguments as strings/values, as the docker CLI's contexts'."""
-        values = [self.eval_arg(dot, iface, "any", arg).value for arg in args[1:]]
+        code = getattr(method, "__code__", None)
+        want = code.co_argcount if code is not None else None
+        given = len(args[1:]) + (0 if final is NO_FINAL else 1)
+        if want is not None and want != given:
+            raise self.error(f"wrong number of args for {name}: want {want} got {given}")
+        values = [self.eval_arg(dot, iface, "string", arg).value for arg in args[1:]]
         if final is not NO_FINAL:
-            values.append(final)
-        try:
-            return method(*values)
-        except TypeError as err:
-            raise self.error(f"wrong number of args for {name}: {err}") from None
+            values.append(self.validate(_Value(final), "string").value)
+        return method(*values)
 
     # ------------------------------------------------------------------ functions
     def eval_function(self, dot: Any, iface: bool, node: IdentifierNode, cmd: Node, args: list[Any],
