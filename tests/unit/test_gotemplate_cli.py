@@ -103,6 +103,7 @@ CASES: dict[str, list[str]] = {
     "ps-table": ["ps", "--format", "table {{.Names}}\\t{{upper .State}}"],
     "ps-table-label": ["ps", "--format", 'table {{.ID}}\\t{{.Label "tier"}}\\t{{json .Names}}'],
     "ps-json": ["ps", "--format", "{{json .}}"],
+    "ps-spaces": ["ps", "--format", "  {{.Names}} | {{.State}}  "],
     "ps-label-without-name": ["ps", "--format", "{{.Label}}"],
     "ps-label-not-a-string": ["ps", "--format", "{{.Label 1}}"],
     "ps-label-piped": ["ps", "--format", '{{"tier" | .Label}}'],

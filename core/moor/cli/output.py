@@ -40,8 +40,8 @@ def render_format(template: str, rows: Iterable[Any], headers: dict[str, str] | 
 
     table = template.startswith("table")
     if table:
-        template = template[len("table"):].strip(" ")
-    template = unescape(template)
+        template = template[len("table"):]
+    template = unescape(template.strip(" "))  # Docker trims the spaces around any format
     try:
         compiled = Template(template)
         lines = [compiled.execute(struct(row, struct_type) if struct_type and isinstance(row, dict) else row)
