@@ -96,7 +96,7 @@ def format_float_shortest(value: float, verb: str = "g") -> str:
         dp = 1
     exp = dp - 1
     if verb in "gG":
-        use_e = exp < -4 or exp >= (21 if verb == "G!" else 6)
+        use_e = exp < -4 or exp >= 6  # strconv's shortest %g: precision 6 decides
         verb = "e" if use_e else "f"
     if verb == "e":
         text = digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + _exp_text(exp if digits != "0" else 0)
@@ -165,8 +165,10 @@ def sprint_value(value: Any, verb: str = "v") -> str:
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
-        return format_float_shortest(value, "g").replace("Inf", "Inf") if not math.isinf(value) else (
-            "+Inf" if value > 0 else "-Inf")
+        return ("+Inf" if value > 0 else "-Inf") if math.isinf(value) else format_float_shortest(value, "g")
+    if isinstance(value, complex):
+        imag = format_float_shortest(value.imag, "g")
+        return f"({format_float_shortest(value.real, 'g')}{'' if imag.startswith('-') else '+'}{imag}i)"
     if isinstance(value, str):
         return value
     if isinstance(value, list | tuple):

@@ -92,7 +92,7 @@ def unquote(text: str) -> str:
             raise ValueError("invalid syntax")
     result = "".join(out)
     if quote == "'" and len(result) != 1:
-        raise ValueError("invalid syntax")
+        raise ValueError("malformed" if result else "invalid syntax")
     return result
 
 
@@ -117,17 +117,39 @@ def _parse_go_int(text: str) -> int:
     return sign * int(body)
 
 
+def _underscores_ok(text: str) -> bool:
+    """Go's underscoreOK: each ``_`` sits between digits (or after a base prefix)."""
+    body = text.lstrip("+-")
+    if body[:2].lower() in ("0x", "0o", "0b"):
+        body = "0" + body[2:]  # the prefix counts as a digit before an underscore
+    previous = ""
+    for ch in body + ".":
+        if ch == "_" and not previous.isalnum():
+            return False
+        if previous == "_" and not ch.isalnum():
+            return False
+        previous = ch
+    return True
+
+
 def new_number(pos: int, text: str, kind: str) -> NumberNode:
     """A number constant as Go's ``newNumber`` reads it (ValueError: ``illegal number syntax: "x"``)."""
+    if "_" in text and kind != lx.CHAR and not _underscores_ok(text):
+        raise ValueError(f"illegal number syntax: {lx.go_quote(text)}")
     node = NumberNode(pos, text)
     if kind == lx.CHAR:
-        value = ord(unquote(text))
+        try:
+            value = ord(unquote(text))
+        except ValueError as err:
+            if "malformed" in str(err):
+                raise ValueError(f"malformed character constant: {text}") from None
+            raise
         node.is_int = node.is_uint = node.is_float = True
         node.int_value, node.float_value = value, float(value)
         return node
     if text.endswith("i"):
         try:
-            node.complex_value = complex(0, float(text[:-1].replace("_", "")))
+            node.complex_value = complex(text[:-1].replace("_", "") + "j")
         except ValueError:
             raise ValueError(f"illegal number syntax: {lx.go_quote(text)}") from None
         node.is_complex = True
@@ -143,6 +165,7 @@ def new_number(pos: int, text: str, kind: str) -> NumberNode:
         node.is_float = True
         node.float_value = float(node.int_value)
         return node
+
     try:
         if text.lower().lstrip("+-").startswith("0x"):
             if "p" not in text.lower():
@@ -154,9 +177,9 @@ def new_number(pos: int, text: str, kind: str) -> NumberNode:
         raise ValueError(f"illegal number syntax: {lx.go_quote(text)}") from None
     if node.float_value in (float("inf"), float("-inf")):
         raise ValueError(f"illegal number syntax: {lx.go_quote(text)}")
+    if not any(c in text for c in ".eEpP"):  # integer syntax Go could not read as an int: too big
+        raise ValueError(f"integer overflow: {lx.go_quote(text)}")
     node.is_float = True
-    if node.float_value == int(node.float_value) and "." not in text.lstrip("0123456789") and False:
-        node.is_int = True
     if node.float_value.is_integer() and abs(node.float_value) < (1 << 63):
         # Go: a float constant with an integral value is also an int ("1e3" is int 1000)
         node.is_int = True
@@ -226,7 +249,7 @@ class Tree:
             return self.error(f"{item}{extra}")
         return self.error(f"unexpected {item} in {context}")
 
-    def expect(self, kind: str, context: str, value: str = "") -> Item:
+    def expect(self, kind: str, context: str) -> Item:
         item = self.next_non_space()
         if item.kind != kind:
             raise self.unexpected(item, context)
@@ -495,7 +518,9 @@ class Tree:
             try:
                 return new_number(item.pos, item.val, kind)
             except ValueError as err:
-                raise self.error(str(err) if "illegal" in str(err) else "invalid syntax") from None
+                message = str(err)
+                known = message.startswith(("illegal", "integer", "malformed"))
+                raise self.error(message if known else "invalid syntax") from None
         if kind == lx.LPAREN:
             return self.pipeline("parenthesized pipeline", lx.RPAREN)
         if kind in (lx.STRING, lx.RAW):
