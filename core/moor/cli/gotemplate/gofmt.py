@@ -235,11 +235,26 @@ def _bad(verb: str, value: Any, spec: _Spec | None = None) -> str:
     """Go's ``%!verb(type=value)``, the value printed with the operand's flags."""
     if value is None or value is MISSING:
         return f"%!{verb}(<nil>)"
-    if spec is not None and not isinstance(value, list | dict):
-        text = format_value(value, "v", spec)
-    else:
-        text = sprint_value(value)
+    plain = spec is not None and not isinstance(value, list | dict)
+    text = _plain(value, spec) if plain and spec is not None else sprint_value(value)
     return f"%!{verb}({go_type(value)}={text})"
+
+
+def _plain(value: Any, spec: _Spec) -> str:
+    """%v of a bad verb's operand: the operand's flags kept (a sign for +), but no Go syntax for #."""
+    saved, spec.sharp = spec.sharp, False
+    try:
+        if isinstance(value, bool):
+            return spec.pad("true" if value else "false")
+        if isinstance(value, int):
+            return _fmt_int(value, "d", spec)
+        if isinstance(value, float):
+            return _fmt_float(value, "g", spec)
+        if isinstance(value, str):
+            return _fmt_str(value, "s", spec)
+        return spec.pad(sprint_value(value))
+    finally:
+        spec.sharp = saved
 
 
 def _fmt_int(value: int, verb: str, spec: _Spec) -> str:
@@ -269,8 +284,10 @@ def _fmt_int(value: int, verb: str, spec: _Spec) -> str:
         return spec.pad(body)
     else:
         return _bad(verb, value, spec)
+    if spec.prec == 0 and number == 0:  # Go: only the padding
+        return " " * (spec.width or 0)
     if spec.prec is not None:
-        body = body.rjust(spec.prec, "0") if spec.prec else ("" if number == 0 else body)
+        body = body.rjust(spec.prec, "0") if spec.prec else body
     sign = "-" if negative else ("+" if spec.plus else (" " if spec.space else ""))
     if spec.prec is not None:
         saved, spec.zero = spec.zero, False
@@ -348,12 +365,18 @@ def _element(value: Any, verb: str, spec: _Spec) -> str:
 
 def format_value(value: Any, verb: str, spec: _Spec) -> str:
     """One operand of Sprintf."""
+    if verb == "T":  # the type's name, formatted as a string (%-10T, %.3T)
+        if value is None or value is MISSING:
+            return spec.pad("<nil>")
+        return _fmt_str(go_type(value), "s", spec)
+    if verb == "v" and spec.plus:  # %+v: field names for structs, never a sign
+        spec.plus = False
+    if verb == "v" and spec.sharp and isinstance(value, str):  # %#v of a string: Go syntax
+        return spec.pad(go_quote(value))
     if value is None or value is MISSING:
-        if verb in "vT":
+        if verb == "v":
             return spec.pad("<nil>")
         return _bad(verb, value, spec)
-    if verb == "T":
-        return spec.pad(go_type(value))
     if isinstance(value, bool):
         if verb in "vt":
             return spec.pad("true" if value else "false")
