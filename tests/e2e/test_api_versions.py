@@ -409,8 +409,9 @@ def test_container_wide_mac_address_is_deprecated_at_1_44(moord: DaemonProcess) 
         moor(moord, "rm", created["Id"])
 
 
-def _ws_output(daemon: DaemonProcess, version: str, container: str, query: str) -> bytes:
-    """What a WebSocket attach at API ``version`` receives while the container runs (frames' payloads)."""
+def _ws_output(daemon: DaemonProcess, version: str, container: str, query: str, opcode: int = 0x2) -> bytes:
+    """What a WebSocket attach at API ``version`` receives while the container runs (frames' payloads, each
+    frame of ``opcode`` but the close)."""
     sock = socket.socket(socket.AF_UNIX)
     sock.settimeout(30)
     sock.connect(daemon.host.removeprefix("unix://"))
@@ -432,19 +433,25 @@ def _ws_output(daemon: DaemonProcess, version: str, container: str, query: str) 
         sock.close()
     payloads = b""
     while data:
-        opcode, size, at = data[0] & 0x0F, data[1] & 0x7F, 2
+        frame_opcode, size, at = data[0] & 0x0F, data[1] & 0x7F, 2
         if size == 126:
             size, at = int.from_bytes(data[2:4], "big"), 4
-        payloads += data[at:at + size] if opcode != 0x8 else b""
+        assert frame_opcode in (opcode, 0x8)
+        payloads += data[at:at + size] if frame_opcode != 0x8 else b""
         data = data[at + size:]
     return payloads
 
 
 def test_websocket_attach_streams_chosen_from_1_42(moord: DaemonProcess) -> None:
-    container = ok(moor(moord, "create", "busybox", "echo", "hi")).strip()
-    try:
-        assert _ws_output(moord, "1.41", container, "stream=1") == b"hi\n"  # every stream, as Docker 20.10
-        assert _ws_output(moord, "1.44", container, "stream=1") == b""  # none asked for
-        assert _ws_output(moord, "1.44", container, "stream=1&stdout=1") == b"hi\n"
-    finally:
-        moor(moord, "rm", "-f", container)
+    def output(version: str, query: str, opcode: int = 0x2) -> bytes:
+        # a moment before the output: the attach joins just after its handshake, and must not miss it
+        container = ok(moor(moord, "create", "busybox", "sh", "-c", "sleep 1; echo hi")).strip()
+        try:
+            return _ws_output(moord, version, container, query, opcode)
+        finally:
+            moor(moord, "rm", "-f", container)
+
+    assert output("1.41", "stream=1") == b"hi\n"  # every stream, as Docker 20.10
+    assert output("1.44", "stream=1") == b""  # none asked for
+    assert output("1.44", "stream=1&stdout=1") == b"hi\n"
+    assert output("1.27", "stream=1", opcode=0x1) == b"hi\n"  # text frames

@@ -150,6 +150,7 @@ def test_request_gates() -> None:
     assert versions.legacy_image_filter("1.40") and not versions.legacy_image_filter("1.41")
     assert versions.kill_stopped_ok("1.19") and not versions.kill_stopped_ok("1.20")
     assert versions.ws_streams_chosen("1.42") and not versions.ws_streams_chosen("1.41")
+    assert versions.ws_binary_frames("1.28") and not versions.ws_binary_frames("1.27")
     assert versions.start_body_allowed("1.23") and not versions.start_body_allowed("1.24")
     assert versions.legacy_copy("1.23") and not versions.legacy_copy("1.24")
     assert versions.logs_multiplexed_type("1.42") and not versions.logs_multiplexed_type("1.41")

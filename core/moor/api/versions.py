@@ -49,6 +49,7 @@ GATES: tuple[Gate, ...] = (
     Gate("1.25", "POST /containers/create", "HostConfig.AutoRemove kept (older: false, the client removes)"),
     Gate("1.40", "POST /containers/create", "with a HostConfig: IpcMode as given (older: shareable when empty), "
                                             "KernelMemoryTCP and BindOptions.NonRecursive read"),
+    Gate("1.28", "GET /containers/{id}/attach/ws", "output in binary frames (older: text frames)"),
     Gate("1.30", "POST /containers/{id}/wait", "the condition query parameter (older: not-running)"),
     Gate("1.41", "GET /images/json", "the filter query parameter is ignored (older: a reference filter)"),
     Gate("1.41", "GET /containers/{id}/stats", "the one-shot query parameter (older: ignored)"),
@@ -369,6 +370,11 @@ def kill_stopped_ok(version: str) -> bool:
 def ws_streams_chosen(version: str) -> bool:
     """Whether ``/containers/{id}/attach/ws`` reads ``stdin``/``stdout``/``stderr`` (API 1.42; older: all)."""
     return at_least(version, "1.42")
+
+
+def ws_binary_frames(version: str) -> bool:
+    """Whether ``/containers/{id}/attach/ws`` sends the output as binary frames (API 1.28; older: text)."""
+    return at_least(version, "1.28")
 
 
 def start_body_allowed(version: str) -> bool:

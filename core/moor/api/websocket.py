@@ -19,7 +19,7 @@ from typing import IO
 from moor.errors import InvalidParameter
 
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-BINARY, CLOSE, PING, PONG = 0x2, 0x8, 0x9, 0xA
+TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 #: a client's frame may hold at most this much (the container's stdin gets it in pieces anyway)
 MAX_FRAME = 16 * 1024 * 1024
 
@@ -101,9 +101,10 @@ def demultiplexed(tty: bool) -> Callable[[bytes], Iterator[bytes]]:
 
 
 def bridge(client: socket.socket, client_in: IO[bytes], tty: bool,
-           attach: Callable[[socket.socket, IO[bytes]], None]) -> None:
-    """Run ``attach`` on one end of a socket pair; carry its output to ``client`` as binary frames and the
-    client's frames to its input, until the attach ends (then a close frame) or the client leaves."""
+           attach: Callable[[socket.socket, IO[bytes]], None], output_opcode: int = BINARY) -> None:
+    """Run ``attach`` on one end of a socket pair; carry its output to ``client`` as binary frames (text frames
+    with ``output_opcode`` TEXT: API < 1.28) and the client's frames to its input, until the attach ends (then
+    a close frame) or the client leaves."""
     inner, outer = socket.socketpair()
     inner_in = inner.makefile("rb")
 
@@ -137,7 +138,7 @@ def bridge(client: socket.socket, client_in: IO[bytes], tty: bool,
     try:
         while data := outer.recv(65536):
             for payload in feed(data):
-                client.sendall(encode_frame(payload))
+                client.sendall(encode_frame(payload, output_opcode))
         client.sendall(encode_frame(struct.pack(">H", 1000), CLOSE))
     except OSError:
         pass

@@ -40,7 +40,8 @@ def build(engine: Engine) -> Router:
                 sock.sendall(f"{err}\r\n".encode())
 
         def run(sock: socket.socket, client_in: IO[bytes]) -> None:
-            websocket.bridge(sock, client_in, container.tty, attach)
+            opcode = websocket.BINARY if versions.ws_binary_frames(request.version) else websocket.TEXT
+            websocket.bridge(sock, client_in, container.tty, attach, opcode)
 
         return Hijack(run=run, status=101, content_type="",
                       headers={"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept})
