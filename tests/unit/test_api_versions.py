@@ -191,7 +191,7 @@ def test_stats_and_info_by_version() -> None:
         "tx_errors": 0, "tx_dropped": 4}}
     assert versions.stats_one_shot(True, "1.41") and not versions.stats_one_shot(True, "1.40")
     assert versions.info({}, "1.24") == {"ExecutionDriver": "<not supported>", "SecurityOptions": []}
-    assert versions.info({}, "1.25") == {}
+    assert versions.info({}, "1.25") == {} and versions.info({}, "1.44") == {"CDISpecDirs": []}
     options = ["name=seccomp,profile=default", "name=cgroupns"]
     assert versions.info({"SecurityOptions": options}, "1.24")["SecurityOptions"] == ["seccomp", "cgroupns"]
     assert versions.info({"SecurityOptions": options}, "1.25")["SecurityOptions"] == options

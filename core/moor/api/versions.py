@@ -70,6 +70,7 @@ GATES: tuple[Gate, ...] = (
     Gate("1.43", "GET /images/json", "an untagged image has [] RepoTags/RepoDigests, not <none>:<none>"),
     Gate("1.44", "GET /images/json, /images/{name}/json, /system/df", "no VirtualSize"),
     Gate("1.44", "GET /containers/{id}/json", "DNSNames in each of NetworkSettings.Networks"),
+    Gate("1.44", "GET /info", "CDISpecDirs (empty)"),
     Gate("1.44", "POST /containers/create (MAC)", "Config.MacAddress deprecated: a warning, and it must match "
                                                   "the main network's endpoint MacAddress"),
     Gate("1.44", "POST /containers/create", "Healthcheck.StartInterval kept; several EndpointsConfig networks "
@@ -228,6 +229,8 @@ def info(doc: dict[str, Any], version: str) -> dict[str, Any]:
     if not at_least(version, "1.25"):
         doc["ExecutionDriver"] = "<not supported>"
         doc["SecurityOptions"] = [_security_option_name(option) for option in doc.get("SecurityOptions") or []]
+    if at_least(version, "1.44"):
+        doc.setdefault("CDISpecDirs", [])  # no CDI devices: the empty list of a daemon without experimental
     return doc
 
 
