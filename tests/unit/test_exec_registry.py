@@ -99,3 +99,15 @@ def test_finished_records_expire() -> None:
     assert registry.get("2") is live
     registry.prune()
     assert len(registry) == 1
+
+
+
+def test_active_ids_are_the_execs_not_ended() -> None:
+    registry: exec_registry.ExecRegistry[ExecRecord] = exec_registry.ExecRegistry(lambda _: True)
+    first, second, other = ExecRecord("e1", "c1", {}), ExecRecord("e2", "c1", {}), ExecRecord("e3", "c2", {})
+    for record in (first, second, other):
+        registry.add(record)
+    assert registry.active_ids("c1") == ["e1", "e2"]
+    registry.finished(first)
+    assert registry.active_ids("c1") == ["e2"]
+    assert registry.active_ids("c3") == []

@@ -31,7 +31,8 @@ class RuntimeSpecInput:
     network_mode: str = "none"  # "none", "host", "bridge", "container:<id>"; netns path below for the last two
     netns_path: str = ""
     ipc_mode: str = "private"  # "private", "host", "shareable"
-    pid_mode: str = ""  # "" (private) or "host"
+    pid_mode: str = ""  # "" (private), "host" or "container:<id>" (then joins pidns_path)
+    pidns_path: str = ""
     uts_mode: str = ""  # "" or "host"
     privileged: bool = False
     read_only: bool = False

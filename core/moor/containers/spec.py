@@ -472,7 +472,9 @@ def namespaces(spec: RuntimeSpecInput) -> list[dict[str, str]]:
         result.append(network)
     if spec.uts_mode != "host":
         result.append({"type": "uts"})
-    if spec.pid_mode != "host":
+    if spec.pidns_path:
+        result.append({"type": "pid", "path": spec.pidns_path})
+    elif spec.pid_mode != "host":
         result.append({"type": "pid"})
     if spec.ipc_mode != "host":
         result.append({"type": "ipc"})

@@ -82,7 +82,7 @@ def port_list(container: Container) -> list[dict[str, Any]]:
 def summary(service: ContainerService, container: Container, size: bool = False) -> dict[str, Any]:
     row: dict[str, Any] = {
         "Id": container.id,
-        "Names": ["/" + container.name],
+        "Names": sorted(["/" + container.name, *service.link_names(container)]),
         "Image": container.image,
         "ImageID": container.image_id,
         "Command": command_text(container),
@@ -110,8 +110,8 @@ def _sizes(service: ContainerService, container: Container) -> dict[str, int]:
 
 
 def inspect(service: ContainerService, container: Container, size: bool = False,
-            version: str = API_VERSION) -> dict[str, Any]:
-    """A container's inspect document as API ``version`` shows it."""
+            version: str = API_VERSION, exec_ids: list[str] | None = None) -> dict[str, Any]:
+    """A container's inspect document as API ``version`` shows it (``exec_ids``: its execs not ended)."""
     state = {k: v for k, v in container.state.__dict__.items() if k != "Health" or v is not None}
     result: dict[str, Any] = {
         "Id": container.id,
@@ -131,7 +131,7 @@ def inspect(service: ContainerService, container: Container, size: bool = False,
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": None,
+        "ExecIDs": exec_ids or None,
         "HostConfig": dict(container.host_config),
         "GraphDriver": {"Data": {"MergedDir": container.rootfs} if container.rootfs else {},
                         "Name": service.drivers.storage.name},

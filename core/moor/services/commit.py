@@ -7,7 +7,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from moor.errors import Conflict, InvalidParameter
+from moor.errors import Conflict, InvalidParameter, MoorError
 from moor.images import reference
 from moor.images.changes import apply_changes
 from moor.images.store import ImageRecord
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from moor.services.containers import ContainerService
     from moor.services.events import EventBus
     from moor.services.images import ImageService
-    from moor.types import Change
+
+from moor.types import Change
 
 #: sha256 of a tar holding nothing but its end blocks: a commit that changed nothing adds no layer
 EMPTY_TAR_DIGEST = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
@@ -28,6 +29,30 @@ EMPTY_TAR_DIGEST = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfa
 IMAGE_CONFIG_FIELDS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
                        "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Healthcheck", "Image",
                        "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels", "StopSignal")
+
+#: what Docker's init layer holds (its mount points and the files it bind-mounts): ``diff`` never lists them,
+#: nor anything below the directories among them, nor a directory changed only because of them
+INIT_LAYER_PATHS = frozenset({"/dev", "/dev/pts", "/dev/shm", "/dev/console", "/proc", "/sys", "/.dockerenv",
+                              "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", "/etc/mtab"})
+INIT_LAYER_TREES = ("/dev", "/proc", "/sys")
+
+
+def hide_init_paths(changes: list[Change]) -> list[Change]:
+    """``changes`` without Docker's own mount points, as Docker's ``diff`` shows only what the container wrote."""
+
+    def hidden(path: str) -> bool:
+        return path in INIT_LAYER_PATHS or any(path.startswith(tree + "/") for tree in INIT_LAYER_TREES)
+
+    kept = [change for change in changes if not hidden(change.path)]
+    dropped = [change.path for change in changes if hidden(change.path)]
+    result = []
+    for change in kept:
+        prefix = change.path.rstrip("/") + "/"
+        if change.kind == 0 and any(path.startswith(prefix) for path in dropped) and not any(
+                other.path.startswith(prefix) for other in kept):
+            continue  # a directory modified only by the entries hidden above
+        result.append(change)
+    return result
 
 
 class CommitService:
@@ -46,7 +71,7 @@ class CommitService:
     def changes(self, ident: str) -> list[Change]:
         """The paths the container ``ident`` added, changed or deleted over its image (Docker's ``diff``)."""
         container = self.containers.get(ident)
-        return list(self.drivers.storage.changes(key=container.storage_key))
+        return hide_init_paths(list(self.drivers.storage.changes(key=container.storage_key)))
 
     def commit(self, ident: str, repo: str, tag: str, comment: str, author: str, pause: bool, changes: list[str],
                overrides: dict[str, Any] | None) -> ImageRecord:
@@ -72,9 +97,9 @@ class CommitService:
         config = _omit_empty(apply_changes(config, changes))
         paused_here = False
         if pause and container.state.Running and not container.state.Paused:
-            self.processes.pause(container.id)
-            self.events.publish_container(container, "pause")
-            paused_here = True
+            paused_here = self._pause(container.id)
+            if paused_here:
+                self.events.publish_container(container, "pause")
         try:
             stream = self.drivers.storage.diff(key=container.storage_key)
             try:
@@ -84,8 +109,7 @@ class CommitService:
             finally:
                 stream.close()
         finally:
-            if paused_here:
-                self.processes.resume(container.id)
+            if paused_here and self._resume(container.id):
                 self.events.publish_container(container, "unpause")
         now = format_timestamp(time.time())
         base = image.config
@@ -114,6 +138,30 @@ class CommitService:
         self.events.publish_container(container, "commit", comment=comment, imageID=record.id,
                                       imageRef=target.familiar if target is not None else "")
         return record
+
+    def _pause(self, container_id: str) -> bool:
+        """Pause the container for its commit; False when it stopped meanwhile (nothing to pause, as Docker)."""
+        try:
+            self.processes.pause(container_id)
+        except MoorError:
+            if self._running(container_id):
+                raise
+            return False
+        return True
+
+    def _resume(self, container_id: str) -> bool:
+        """Resume the container after its commit; False when it stopped meanwhile."""
+        try:
+            self.processes.resume(container_id)
+        except MoorError:
+            if self._running(container_id):
+                raise
+            return False
+        return True
+
+    def _running(self, container_id: str) -> bool:
+        """Whether the container still runs, once its exit (if the runtime saw one) is recorded."""
+        return not self.containers.wait_until_stopped(container_id, 2.0)
 
 
 #: fields of Docker's container config that are left out when empty (``omitempty``)

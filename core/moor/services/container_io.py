@@ -276,7 +276,8 @@ class ContainerIO:
         with open(bundle) as handle:
             process = json.load(handle)["process"]
         config = record.config
-        env = default_env(list(container.config.get("Env") or []) + config["Env"], tty, container.config["Hostname"])
+        env = default_env(self.containers.networking.link_env(container) + list(container.config.get("Env") or [])
+                          + config["Env"], tty, container.config["Hostname"])
         process.update({"args": config["Cmd"], "env": env, "terminal": tty,
                         "cwd": config["WorkingDir"] or process.get("cwd") or "/"})
         if config["User"]:

@@ -32,6 +32,7 @@ from moor.containers.etcfiles import (
     hosts_text,
     rewrite_in_place,
 )
+from moor.containers.links import link_env, parse_link
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
 from moor.netaddr import check_mac_address
 from moor.services.dns import EmbeddedDNS
@@ -189,13 +190,18 @@ class ContainerNetworking:
 
     def joined_netns(self, container: Container) -> str:
         """With ``--network container:<other>``: the namespace of the running ``other`` to join, else ""."""
+        other = self.joined_container(container)
+        return "" if other is None else f"/proc/{other.state.Pid}/ns/net"
+
+    def joined_container(self, container: Container) -> Container | None:
+        """With ``--network container:<other>``: the running ``other`` (Conflict when it does not run), else None."""
         mode = container.host_config["NetworkMode"]
         if not mode.startswith("container:"):
-            return ""
+            return None
         other = self.get(mode.split(":", 1)[1])
         if not other.state.Running:
             raise Conflict(f"cannot join network of a non running container: {other.id}")
-        return f"/proc/{other.state.Pid}/ns/net"
+        return other
 
     def etc_hosts_extra(self, container: Container) -> list[str]:
         """The ``--add-host`` lines of the container's /etc/hosts (``host-gateway``: the default bridge's gateway)."""
@@ -406,7 +412,8 @@ class ContainerNetworking:
                 self._write_hosts(member)
 
     def _write_hosts(self, container: Container) -> None:
-        if not container.hosts_path or container.host_config.get("NetworkMode") == "host":
+        mode = str(container.host_config.get("NetworkMode") or "")
+        if not container.hosts_path or mode == "host" or mode.startswith("container:"):  # not its own file
             return
         own = [s.get("IPAddress") for s in list(container.networks.values()) if s.get("IPAddress")]
         extra = self.etc_hosts_extra(container) + self._link_lines(container)
@@ -415,6 +422,21 @@ class ContainerNetworking:
                                                               extra, container.config.get("Domainname") or ""))
         except FileNotFoundError:  # the container is being removed: its directory went
             pass
+
+    def link_env(self, container: Container) -> list[str]:
+        """The variables Docker sets for the container's ``--link``s (see :mod:`moor.containers.links`)."""
+        env: list[str] = []
+        for link in container.host_config.get("Links") or []:
+            child, alias = parse_link(link)
+            linked = self.store.find(child)
+            if linked is None:
+                continue
+            shared = sorted(linked.networks.items(), key=lambda item: item[0] != "bridge")  # the bridge's first
+            address = next((s.get("IPAddress") for n, s in shared if s.get("IPAddress") and n in container.networks),
+                           "")
+            env += link_env(f"/{container.name}/{alias}", address or "", linked.config.get("Env") or [],
+                            linked.config.get("ExposedPorts") or {})
+        return env
 
     def _link_lines(self, container: Container) -> list[str]:
         """``--link name:alias``: the linked container's address under its alias, ID and name."""

@@ -28,6 +28,7 @@ from moor.containers.cgroups import container_cgroups_path
 from moor.containers.createcheck import check_create
 from moor.containers.etcfiles import check_network_files, write_etc_files
 from moor.containers.limits import apply_resource_defaults, oci_resources, validate_resources
+from moor.containers.links import parse_link
 from moor.containers.model import ProcessSpec, RuntimeSpecInput
 from moor.containers.mountpoints import discard_anonymous, in_root, oci_mounts, plan, release, rootfs_propagation
 from moor.containers.record import Container, State, check_name, random_name
@@ -66,6 +67,9 @@ INIT_PROBE_MARK = "init-probe.json"
 def now_text() -> str:
     return format_timestamp(time.time())
 
+
+#: How long a SIGKILL waits for the container to stop before ``kill`` returns (Docker waits too).
+KILL_WAIT_TIMEOUT = 10.0
 
 class ContainerService:
     """Owns the container records and their monitors.
@@ -181,6 +185,16 @@ class ContainerService:
                 self.get(pid_mode.split(":", 1)[1])
             except NotFound as err:
                 raise InvalidParameter(str(err)) from None
+
+    def _joined_pidns(self, container: Container) -> str:
+        """With ``--pid container:<other>``: the PID namespace of the running ``other`` to join, else ""."""
+        pid_mode = str(container.host_config.get("PidMode") or "")
+        if not pid_mode.startswith("container:"):
+            return ""
+        other = self.get(pid_mode.split(":", 1)[1])
+        if not other.state.Running:
+            raise Conflict(f"Container {other.id} is not running")
+        return f"/proc/{other.state.Pid}/ns/pid"
 
     def _plan_mounts(self, body: dict[str, Any], host_config: dict[str, Any],
                      image_config: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -418,18 +432,26 @@ class ContainerService:
 
     def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
         host_network = container.host_config["NetworkMode"] == "host"
+        joined = self.networking.joined_container(container)
+        if joined is not None:  # as Docker: the hostname of the container whose network namespace it joins
+            container.config["Hostname"] = joined.config["Hostname"]
+            container.config["Domainname"] = joined.config.get("Domainname") or ""
         etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
                               self.networking.etc_hosts_extra(container),
                               {key: list(container.host_config.get(key) or [])
                                for key in ("Dns", "DnsSearch", "DnsOptions")},
                               embedded_dns=self.networking.embedded_dns(container))
+        if joined is not None and joined.hosts_path:  # ... and its /etc/hosts, hostname and resolv.conf
+            etc = {"/etc/hostname": joined.hostname_path, "/etc/hosts": joined.hosts_path,
+                   "/etc/resolv.conf": joined.resolv_conf_path}
         container.hostname_path, container.hosts_path = etc["/etc/hostname"], etc["/etc/hosts"]
         container.resolv_conf_path = etc["/etc/resolv.conf"]
         hc = container.host_config
-        shared_netns = self.networking.joined_netns(container)
+        shared_netns = "" if joined is None else f"/proc/{joined.state.Pid}/ns/net"
         process = ProcessSpec(
             args=[container.path, *container.args],
-            env=default_env(container.config.get("Env") or [], container.tty, container.config["Hostname"]),
+            env=default_env(self.networking.link_env(container) + list(container.config.get("Env") or []),
+                            container.tty, container.config["Hostname"]),
             cwd=container.config.get("WorkingDir") or "/",
             user=container.config.get("User") or "",
             tty=container.tty,
@@ -441,6 +463,7 @@ class ContainerService:
             network_mode="host" if host_network else ("container:" if shared_netns else "none"),
             netns_path=shared_netns,
             ipc_mode=hc.get("IpcMode") or "private", pid_mode=hc.get("PidMode") or "",
+            pidns_path=self._joined_pidns(container),
             uts_mode=hc.get("UTSMode") or "", privileged=bool(hc.get("Privileged")),
             read_only=bool(hc.get("ReadonlyRootfs")), cap_add=list(hc.get("CapAdd") or []),
             cap_drop=list(hc.get("CapDrop") or []), shm_size=int(hc.get("ShmSize") or 64 * 1024 * 1024),
@@ -685,6 +708,8 @@ class ContainerService:
         if name in ("KILL", stop_signal):
             self._resume_if_paused(container)
         self.events.publish_container(container, "kill", signal=str(int(getattr(signals, "SIG" + name))))
+        if name == "KILL":  # as Docker: a SIGKILL returns once the container has stopped (its 137 recorded)
+            self.wait_until_stopped(container.id, KILL_WAIT_TIMEOUT)
         return container
 
     def stop(self, ident: str, timeout: int | None = None, signal: str = "") -> Container:
@@ -909,6 +934,27 @@ class ContainerService:
             deleted.append(container.id)
         self.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def remove_link(self, name: str) -> None:
+        """``DELETE /containers/<parent>/<alias>?link=1``: the container ``parent`` no longer links under ``alias``.
+
+        As Docker, ``name`` must name a link (404 otherwise); a container's own name is refused (409)."""
+        parent_name, _, alias = name.strip("/").rpartition("/")
+        if not parent_name:
+            self.get(alias)
+            raise Conflict("Conflict, cannot remove the default link name of the container")
+        parent = self.store.find(parent_name)
+        links = list(parent.host_config.get("Links") or []) if parent is not None else []
+        kept = [link for link in links if parse_link(link)[1] != alias]
+        if parent is None or len(kept) == len(links):
+            raise NotFound(f"No such container: {name.strip('/')}")
+        parent.host_config["Links"] = kept or None
+        self.store.save(parent)
+
+    def link_names(self, container: Container) -> list[str]:
+        """The names other containers' ``--link``s give this one (``/<linking container>/<alias>``, as Docker)."""
+        return [f"/{other.name}/{alias}" for other in self.store.all()
+                for child, alias in map(parse_link, other.host_config.get("Links") or []) if child == container.name]
 
     def size_rw(self, container: Container) -> int:
         try:

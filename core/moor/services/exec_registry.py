@@ -59,6 +59,11 @@ class ExecRegistry(Generic[Record]):
             return None
         return record
 
+    def active_ids(self, container_id: str) -> list[str]:
+        """The IDs of the container's exec instances that have not ended (Docker's ``ExecIDs``), oldest first."""
+        with self._lock:
+            return [r.id for r in self._records.values() if r.container_id == container_id and r.finished_at is None]
+
     def finished(self, record: Record) -> None:
         """Note that ``record``'s process ended (its retention starts now)."""
         record.finished_at = self._clock()

@@ -22,7 +22,7 @@ from moor.api.validate import decode
 from moor.containers import views
 from moor.containers.createcheck import check_process
 from moor.detachkeys import parse_detach_keys
-from moor.errors import Conflict, InvalidParameter, MoorError
+from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
 from moor.services.container_io import frame
 from moor.services.containers import create_warnings
 from moor.services.top import top as container_top
@@ -62,8 +62,9 @@ def build(engine: Engine) -> Router:
 
     @router.route("GET", "/containers/{ident}/json")
     def inspect(request: Request, ident: str) -> Response:
-        return json_response(views.inspect(containers, containers.get(ident), flag_query(request, "size"),
-                                           request.version))
+        container = containers.get(ident)
+        return json_response(views.inspect(containers, container, flag_query(request, "size"), request.version,
+                                           io.execs.active_ids(container.id)))
 
     @router.route("POST", "/containers/{ident}/start")
     def start(request: Request, ident: str) -> Response:
@@ -109,7 +110,17 @@ def build(engine: Engine) -> Router:
 
     @router.route("DELETE", "/containers/{ident}")
     def remove(request: Request, ident: str) -> Response:
+        if flag_query(request, "link"):
+            containers.remove_link(ident)
+            return Response(status=204, content_type="")
         containers.remove(ident, force=flag_query(request, "force"), volumes=flag_query(request, "v"))
+        return Response(status=204, content_type="")
+
+    @router.route("DELETE", "/containers/{parent}/{alias}")
+    def remove_link(request: Request, parent: str, alias: str) -> Response:
+        if not flag_query(request, "link"):
+            raise NotFound(f"No such container: {parent}/{alias}")
+        containers.remove_link(f"{parent}/{alias}")
         return Response(status=204, content_type="")
 
     @router.route("POST", "/containers/{ident}/rename")

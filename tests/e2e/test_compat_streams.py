@@ -1,0 +1,99 @@
+"""Kill, commit, diff and exec as Docker 20.10 does them (issue 15), through docker-py as its own suite uses them.
+
+Each expectation was checked against a private dockerd 20.10 doing the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from e2e.containerhelpers import moord  # noqa: F401 - fixture
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def client(moord: DaemonProcess) -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url=moord.host, version="1.41", timeout=60)
+    made: list[str] = []
+    client.made = made  # type: ignore[attr-defined]
+    try:
+        yield client
+    finally:
+        for ident in made:
+            try:
+                client.api.remove_container(ident, force=True)
+            except docker.errors.NotFound:
+                pass
+        client.close()
+
+
+def _sleeper(client: docker.DockerClient, name: str) -> docker.models.containers.Container:
+    container = client.containers.run("busybox", ["sleep", "300"], detach=True, name=name)
+    client.made.append(container.id)  # type: ignore[attr-defined]
+    return container
+
+
+@pytest.mark.parametrize("signal", [None, "SIGKILL", "KILL", 9])
+def test_kill_returns_once_the_container_exited_137(client: docker.DockerClient, signal: str | int | None) -> None:
+    container = _sleeper(client, f"killed-{str(signal).lower()}")
+    container.kill(**({"signal": signal} if signal is not None else {}))
+    container.reload()  # no wait: as Docker, kill returns once the exit is recorded
+    assert (container.status, container.attrs["State"]["ExitCode"]) == ("exited", 137)
+
+
+def test_commit_with_pause_of_a_container_just_killed_or_exited(client: docker.DockerClient) -> None:
+    container = _sleeper(client, "commit-killed")
+    client.api.kill(container.id)
+    assert client.api.commit(container.id, repository="killed", tag="c", pause=True)["Id"].startswith("sha256:")
+    done = client.containers.run("busybox", ["touch", "/x"], detach=True, name="commit-exited")
+    client.made.append(done.id)  # type: ignore[attr-defined]
+    done.wait()
+    assert done.commit("exited", "c", pause=True).id.startswith("sha256:")
+    client.images.remove("killed:c")
+    client.images.remove("exited:c")
+
+
+def test_diff_lists_only_what_the_container_wrote(client: docker.DockerClient) -> None:
+    container = client.containers.run("busybox", ["touch", "/test"], detach=True, name="differ")
+    client.made.append(container.id)  # type: ignore[attr-defined]
+    container.wait()
+    assert container.diff() == [{"Path": "/test", "Kind": 1}]
+
+
+def test_exec_ids_list_the_execs_not_ended(client: docker.DockerClient) -> None:
+    container = _sleeper(client, "exec-ids")
+    assert container.attrs["ExecIDs"] is None
+    created = client.api.exec_create(container.id, ["true"])["Id"]
+    running = client.api.exec_create(container.id, ["sleep", "300"])["Id"]
+    client.api.exec_start(running, detach=True)
+    container.reload()
+    assert sorted(container.attrs["ExecIDs"]) == sorted([created, running])
+    client.api.exec_start(created)
+    container.reload()
+    assert container.attrs["ExecIDs"] == [running]
+
+
+def test_exec_tty_line_ends_and_detached_exec(client: docker.DockerClient) -> None:
+    container = _sleeper(client, "exec-tty")
+    assert container.exec_run(["sh", "-c", "echo a; echo b"], tty=True) == (0, b"a\r\nb\r\n")
+    assert container.exec_run(["sh", "-c", "echo a; echo b"]) == (0, b"a\nb\n")
+    assert not container.exec_run(["sh", "-c", "echo c > /c"], detach=True).output
+    exec_id = client.api.exec_create(container.id, ["sh", "-c", "echo d > /d"], tty=True)["Id"]
+    assert not client.api.exec_start(exec_id, detach=True)
+    for _ in range(100):
+        if container.exec_run(["cat", "/c", "/d"]).output == b"c\nd\n":
+            break
+    assert container.exec_run(["cat", "/c", "/d"]) == (0, b"c\nd\n")
+
+
+def test_invalid_detach_keys_are_refused(client: docker.DockerClient) -> None:
+    container = _sleeper(client, "exec-keys")
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.api.exec_create(container.id, ["true"], detach_keys="foo")
+    assert refused.value.response.status_code == 400  # Docker 20.10: a 500 with the same message
+    assert refused.value.explanation == "Invalid escape keys (foo) provided"
