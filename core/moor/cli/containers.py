@@ -322,7 +322,6 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
        filters: tuple[str, ...], format_: str) -> None:
     """List containers."""
     format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
-    format_ = "" if format_ == "table" else format_  # a bare "table" is the default table, as docker
     limit = 1 if latest else last
     # the docker CLI asks for sizes when the format reads .Size (or writes the whole row as JSON)
     compact = format_.replace(" ", "")
