@@ -36,7 +36,7 @@ SUBSET = (
     "tests/integration/api_image_test.py::PullImageTest::test_pull",
     "tests/integration/api_network_test.py::TestNetworks::test_inspect_network",
     "tests/integration/api_volume_test.py::TestVolumes::test_create_volume",
-    "tests/integration/api_build_test.py::BuildTest::test_build_streaming",
+    "tests/integration/api_build_test.py::BuildTest::test_build_with_dockerignore",
     "tests/integration/models_containers_test.py::ContainerCollectionTest::test_run",
     "tests/integration/models_images_test.py::ImageCollectionTest::test_save_and_load",
 )
