@@ -269,3 +269,19 @@ def test_container_wide_mac_from_1_44() -> None:
     same = {**body, "NetworkingConfig": {"EndpointsConfig": {"bridge": {"MacAddress": "02:42:ac:11:00:09"}}}}
     assert versions.container_create(same, "1.44") == same
     assert versions.container_create({**clash, "HostConfig": {"NetworkMode": "host"}}, "1.44")
+
+
+@pytest.mark.parametrize(("path", "status", "text"), [
+    ("/v1/echo", 400, b"client version 1 is too old"),  # plain text: below 1.24
+    ("/v1.41.0/echo", 200, b"1.41.0"),
+    ("/v01.041/echo", 200, b"01.041"),
+    ("/v1.41./echo", 200, b"1.41."),
+    ("/v1..41/echo", 400, b"client version 1..41 is too old"),
+    ("/v./echo", 400, b"client version . is too old"),
+    ("/v1.44.1/echo", 400, b'{"message": "client version 1.44.1 is too new'),
+    ("/v2/echo", 400, b'{"message": "client version 2 is too new'),
+])
+def test_odd_version_prefixes_read_as_dockers(path: str, status: int, text: bytes) -> None:
+    """Docker's ``/v{version:[0-9.]+}`` compared part by part, a part that is no number counting as 0."""
+    answer = _app()(_request(path))
+    assert isinstance(answer, Response) and answer.status == status and answer.body.startswith(text), answer.body

@@ -18,7 +18,7 @@ from moor.api.http import Hijack, Request, Response
 from moor.errors import NotFound
 
 RouteHandler = Callable[..., "Response | Hijack"]
-_VERSION_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
+_VERSION_PREFIX = re.compile(r"^/v([0-9.]+)(/.*)$")  # Docker's /v{version:[0-9.]+}
 _PARAM = re.compile(r"\{(\w+)(:path)?\}")
 _KEPT_ESCAPED = re.compile(r"%(25|2F)")
 
@@ -82,8 +82,8 @@ class Router:
         if not match:
             request.version = API_VERSION
             return
-        request.version = f"{match.group(1)}.{match.group(2)}"  # even when refused: its errors' shape
-        request.path = match.group(3)
+        request.version = match.group(1)  # even when refused: its errors' shape
+        request.path = match.group(2)
         versions.check(request.version)
 
     def find(self, request: Request) -> tuple[RouteHandler | None, bool]:

@@ -84,13 +84,16 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def parse(version: str) -> tuple[int, int]:
-    """``1.41`` as (1, 41); a number of more than 9 digits counts as 10**9 (int() refuses 4300 digits)."""
-    major, _, minor = version.partition(".")
-    try:
-        return min(int(major[:10]), 10**9), min(int(minor[:10] or "0"), 10**9)
-    except ValueError:
+def parse(version: str) -> tuple[int, ...]:
+    """``1.41`` as (1, 41), as Docker's ``versions.compare`` reads it: each dot-separated part a number (one
+    that is not, such as an empty part, counts as 0), trailing zeros dropped (``1.41.0`` is ``1.41``); a part
+    of more than 9 digits counts as 10**9 (int() refuses 4300 digits). An empty version is the newest."""
+    if not version:
         return parse(API_VERSION)
+    parts = [min(int(part[:10]), 10**9) if part.isdigit() else 0 for part in version.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
 
 
 def at_least(version: str, since: str) -> bool:
