@@ -97,3 +97,32 @@ def test_invalid_detach_keys_are_refused(client: docker.DockerClient) -> None:
         client.api.exec_create(container.id, ["true"], detach_keys="foo")
     assert refused.value.response.status_code == 400  # Docker 20.10: a 500 with the same message
     assert refused.value.explanation == "Invalid escape keys (foo) provided"
+
+
+def test_an_exec_ends_cleanly_though_the_client_sent_unread_input(client: docker.DockerClient) -> None:
+    container = _sleeper(client, "exec-unread")
+    exec_id = client.api.exec_create(container.id, ["echo", "out"])["Id"]  # no stdin: nothing reads what comes
+    raw = client.api.exec_start(exec_id, socket=True)._sock
+    try:
+        raw.sendall(b"unread input\n")
+        raw.settimeout(30)
+        received = b""
+        while chunk := raw.recv(4096):  # a reset (the docker CLI's "connection reset by peer") raises here
+            received += chunk
+        assert received == b"\x01\x00\x00\x00\x00\x00\x00\x04out\n"
+    finally:
+        raw.close()
+
+
+def test_a_hijacked_attach_takes_stdin(client: docker.DockerClient) -> None:
+    made = client.api.create_container("busybox", ["cat"], stdin_open=True, name="attach-stdin")
+    client.made.append(made["Id"])  # type: ignore[attr-defined]
+    sock = client.api.attach_socket(made["Id"], params={"stdin": 1, "stdout": 1, "stream": 1})
+    raw = sock._sock
+    try:
+        client.api.start(made["Id"])
+        raw.sendall(b"hello\n")
+        raw.settimeout(30)
+        assert raw.recv(100) == b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n"
+    finally:
+        raw.close()

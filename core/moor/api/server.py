@@ -549,6 +549,7 @@ class UnixHTTPServer:
             conn.sock.settimeout(None)  # a stream may be quiet for hours; a hijack has its own protocol
             if isinstance(answer, Hijack):
                 self._hijack(conn, answer)
+                self._linger(conn)  # stdin the client still sends must not turn our last output into a reset
             else:
                 outcome = self._send_stream(conn, head, body, answer)
         except OSError as err:

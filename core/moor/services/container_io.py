@@ -104,7 +104,10 @@ def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, 
 def _end_when_gone(client: socket.socket, upstream: socket.socket, finished: threading.Event) -> None:
     """Until ``finished``: when the client hangs up, shut ``upstream`` so that the relay reading it ends."""
     poller = select.poll()
-    poller.register(client, 0)  # hang-ups and errors are always reported; no data wakes it
+    try:
+        poller.register(client, 0)  # hang-ups and errors are always reported; no data wakes it
+    except (OSError, ValueError):  # the relay ended and the connection is closed already
+        return
     while not finished.is_set():
         try:
             events = poller.poll(1000)
@@ -415,7 +418,11 @@ class ContainerIO:
         while not record.running and record.exit_code is None and time.monotonic() < deadline:
             time.sleep(0.05)
         if record.running:
-            self.processes.request(state_dir, {"op": "resize", "height": height, "width": width})
+            try:
+                self.processes.request(state_dir, {"op": "resize", "height": height, "width": width})
+            except (OSError, MoorError):
+                if not record.done.wait(2):  # an exec that ended meanwhile has nothing to resize: no error
+                    raise
 
     def exec_inspect(self, record: ExecRecord) -> dict[str, Any]:
         config = record.config
