@@ -126,3 +126,16 @@ def test_a_hijacked_attach_takes_stdin(client: docker.DockerClient) -> None:
         assert raw.recv(100) == b"\x01\x00\x00\x00\x00\x00\x00\x06hello\n"
     finally:
         raw.close()
+
+
+def test_attach_refuses_invalid_detach_keys_in_docker_words(client: docker.DockerClient) -> None:
+    container = _sleeper(client, "attach-keys")
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.api.attach_socket(container.id, params={"stdin": 1, "stream": 1, "detachKeys": "foo"})
+    assert refused.value.response.status_code == 400
+    assert "Invalid detach keys (foo) provided" in str(refused.value)
+
+
+def test_exec_tty_ends_with_its_command_though_a_child_holds_the_terminal(client: docker.DockerClient) -> None:
+    container = _sleeper(client, "exec-bg")
+    assert container.exec_run(["sh", "-c", "sleep 300 & echo bg"], tty=True) == (0, b"bg\r\n")

@@ -166,7 +166,10 @@ def build(engine: Engine) -> Router:
                    "logs": flag_query(request, "logs"),
                    "detachKeys": request.arg("detachKeys")}
         if options["detachKeys"]:
-            parse_detach_keys(str(options["detachKeys"]))
+            try:
+                parse_detach_keys(str(options["detachKeys"]))
+            except InvalidParameter:  # attach words it so (exec: "Invalid escape keys"), as Docker
+                raise InvalidParameter(f"Invalid detach keys ({options['detachKeys']}) provided") from None
         upgrade = "upgrade" in request.headers.get("connection", "").lower()
 
         def run(sock: socket.socket, client_in: IO[bytes]) -> None:
