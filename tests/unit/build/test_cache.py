@@ -124,6 +124,20 @@ def test_a_recorded_step_hits_with_the_same_image(builder: Builder, base: ImageR
     assert all(row["Type"] == "regular" and row["Shared"] and not row["InUse"] for row in rows)
 
 
+def test_a_hit_is_written_when_the_session_ends_without_a_rewrite_per_step(builder: Builder,
+                                                                            base: ImageRecord) -> None:
+    first = builder.build(base, STEPS)
+    path = os.path.join(builder.cache.records_dir, entry_id(base.id, STEPS[0][0]) + ".json")
+    written = os.stat(path).st_mtime_ns, Path(path).read_bytes()
+    session = builder.cache.session()
+    assert session.lookup(base.id, STEPS[0][0]) == first[0]
+    assert (os.stat(path).st_mtime_ns, Path(path).read_bytes()) == written  # a hit rewrites nothing
+    session.close()
+    assert json.loads(Path(path).read_text())["usage_count"] == 2
+    builder.open()  # what moord reads when it starts again
+    assert next(row["UsageCount"] for row in builder.cache.usage()) == 2
+
+
 def test_the_cache_survives_rmi_of_the_final_image(builder: Builder, base: ImageRecord) -> None:
     made = builder.build(base, STEPS, tag="app")
     report = builder.images.remove("app")

@@ -20,10 +20,12 @@ records show ``InUse``), so a prune or an ``rmi`` meanwhile does not take layers
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -90,6 +92,7 @@ class BuildCache:
         self._held: Counter[str] = Counter()  # layer storage key -> records holding it
         self._pinned: Counter[str] = Counter()  # layer storage key -> running builds holding it
         self._pinned_images: Counter[str] = Counter()  # image ID -> running builds using it
+        self._used: set[str] = set()  # records whose use (last used, count) is newer in memory than on disk
         self._load()
 
     # ------------------------------------------------------------------ records on disk
@@ -158,6 +161,7 @@ class BuildCache:
     def _drop(self, entry: CacheEntry) -> None:
         """Forget ``entry`` and remove its file (called with the lock held); its layers are no longer held."""
         self._entries.pop(entry.id, None)
+        self._used.discard(entry.id)
         try:
             os.unlink(self._path(entry.id))
         except FileNotFoundError:
@@ -168,6 +172,20 @@ class BuildCache:
 
     def _save(self, entry: CacheEntry) -> None:
         atomic_write_json(self._path(entry.id), asdict(entry))
+        self._used.discard(entry.id)
+
+    def flush_usage(self) -> None:
+        """Write the records whose use changed since they were saved (a build's session does at its end).
+
+        Without fsync: a record is a cache, and its use only orders ``builder prune``; a crash loses at
+        most the last uses (a torn record is dropped when moord starts, as an incomplete one).
+        """
+        with self._lock:
+            used, self._used = self._used, set()
+            for ident in sorted(used):
+                entry = self._entries.get(ident)
+                if entry is not None:
+                    _write_unsynced(self.records_dir, self._path(ident), asdict(entry))
 
     # ------------------------------------------------------------------ the builder's questions
 
@@ -195,7 +213,7 @@ class BuildCache:
             if self._entries.get(entry.id) is entry:
                 entry.last_used = time.time()
                 entry.usage_count += 1
-                self._save(entry)
+                self._used.add(entry.id)  # written when the session ends, not on every hit
         return image
 
     def _remake(self, entry: CacheEntry) -> ImageRecord | None:
@@ -368,6 +386,20 @@ class BuildCache:
         return reclaimed
 
 
+def _write_unsynced(directory: str, path: str, value: Any) -> None:
+    """``value`` as JSON at ``path`` through a temporary file and a rename (no fsync)."""
+    fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(json.dumps(value, indent=1, sort_keys=True).encode())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
 def _last_used(item: CacheEntry | CacheMountEntry) -> float:
     return item.last_used
 
@@ -466,6 +498,7 @@ class BuildSession:
             for image_id, chains in pins:
                 self.cache.unpin(image_id, chains)
         self.cache.release(chains for _, chains in pins)
+        self.cache.flush_usage()
 
     def __enter__(self) -> BuildSession:
         return self
