@@ -58,7 +58,7 @@ class BuildContext:
             ignore = _ignore_rules(root, name)
             _apply(root, ignore)
         except BaseException:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(root)
             raise
         return cls(root, name, dockerfile, ignore)
 
@@ -78,8 +78,23 @@ class BuildContext:
     def close(self) -> None:
         """Remove the extracted context (idempotent)."""
         if self._owned and self.root and os.path.isdir(self.root):
-            _make_removable(self.root)
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)
+
+    def retire(self, trash_dir: str) -> str:
+        """Move the extracted context into ``trash_dir`` (on the same file system: a rename) so that it can be
+        removed later, off the build's path; its new path, or "" when there is nothing to remove. Falls back to
+        removing it at once when it cannot be moved."""
+        if not (self._owned and self.root and os.path.isdir(self.root)):
+            return ""
+        try:
+            os.makedirs(trash_dir, mode=0o700, exist_ok=True)
+            moved = os.path.join(trash_dir, os.path.basename(self.root))
+            os.rename(self.root, moved)
+        except OSError:
+            self.close()
+            return ""
+        self._owned = False
+        return moved
 
     def __enter__(self) -> BuildContext:
         return self
@@ -180,6 +195,12 @@ def _prune(root: str, relative: str, rules: IgnoreRules) -> None:
             continue
         if is_dir:
             _prune(root, path, rules)
+
+
+def remove_tree(top: str) -> None:
+    """Remove ``top`` and everything below it, read-only directories included (errors ignored)."""
+    _make_removable(top)
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def _make_removable(top: str) -> None:

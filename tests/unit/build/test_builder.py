@@ -217,11 +217,15 @@ def test_what_an_unfinished_build_left_goes_when_the_engine_starts(tmp_path: Pat
     first = Builder(tmp_path)
     leftover = os.path.join(first.tmp, "context-left")
     os.makedirs(os.path.join(leftover, "sub"))
+    trash = os.path.join(os.path.dirname(first.tmp), "trash")  # a context whose removal a stop interrupted
+    os.makedirs(os.path.join(trash, "context-old", "ro"))
+    os.chmod(os.path.join(trash, "context-old", "ro"), 0o555)
     first.processes.end_all()
     first.engine.close()
     second = Builder(tmp_path)
     try:
         assert os.listdir(second.tmp) == []
+        assert not os.path.exists(trash)
     finally:
         second.processes.end_all()
         second.engine.close()

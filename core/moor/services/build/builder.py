@@ -15,11 +15,12 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import IO
 
 from moor.build.checksum import ChecksumCache
-from moor.build.context import BuildContext
+from moor.build.context import BuildContext, remove_tree
 from moor.build.dispatch import BuildArgs, label_commands
 from moor.build.dockerfile import parse_dockerfile
 from moor.build.instructions import BuildPlan, Command, CopyCommand, RunCommand, Stage, plan_stages, stages_needed
@@ -60,8 +61,10 @@ class BuildService:
         self.drivers = drivers
         self.events = events
         self.work_dir = os.path.join(data_root, "build", "tmp")
+        self.trash_dir = os.path.join(data_root, "build", "trash")  # contexts of ended builds, being removed
         # what a build that moord did not finish left (contexts, step files): no build runs yet
         shutil.rmtree(self.work_dir, ignore_errors=True)
+        remove_tree(self.trash_dir)
         os.makedirs(self.work_dir, mode=0o700, exist_ok=True)
         self.committer = StepCommitter(images.store, drivers.storage)
         self.runner = RunExecutor(containers, container_io, self.committer)
@@ -74,7 +77,14 @@ class BuildService:
         try:
             return self._build(options, context, emit)
         finally:
-            context.close()
+            self._discard(context)
+
+    def _discard(self, context: BuildContext) -> None:
+        """Remove the context off the build's path: moved out of ``build/tmp`` at once, deleted by a thread
+        (what a stop interrupts goes when moord starts again)."""
+        moved = context.retire(self.trash_dir)
+        if moved:
+            threading.Thread(target=remove_tree, args=(moved,), name="moor-build-trash", daemon=True).start()
 
     def _build(self, options: BuildOptions, context: BuildContext, emit: Emit) -> str:
         dockerfile = parse_dockerfile(context.dockerfile_text(), options.dockerfile)
