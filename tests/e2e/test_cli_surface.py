@@ -229,3 +229,31 @@ def test_tables_print_as_the_docker_cli_20_10_prints_them(moord: DaemonProcess) 
         moor(moord, "rm", "-f", "objtabc")
         moor(moord, "volume", "rm", "objtabv")
         moor(moord, "network", "rm", "objtab2", "objtab10")
+
+
+def test_messages_and_exit_codes_of_the_docker_cli_20_10(moord: DaemonProcess) -> None:
+    """Checked against the docker CLI 20.10 (and 28, which agrees): ``start`` ends with ``Error: failed to start
+    containers: a, b``; ``rename`` with ``Error: failed to rename container named a``; ``inspect --type foo``
+    exits 1; ``logs``/``events`` parse ``--since``/``--until`` as the CLI does (Go durations, unix times, dates
+    sent as seconds), refusing anything else in its words."""
+    started = moor(moord, "start", "objnope1", "objnope2")
+    assert (started.returncode, started.stderr) == (1, "Error response from daemon: No such container: objnope1\n"
+                                                       "Error response from daemon: No such container: objnope2\n"
+                                                       "Error: failed to start containers: objnope1, objnope2\n")
+    renamed = moor(moord, "rename", "objnope1", "x")
+    assert (renamed.returncode, renamed.stderr) == (1, "Error response from daemon: No such container: objnope1\n"
+                                                       "Error: failed to rename container named objnope1\n")
+    typed = moor(moord, "inspect", "--type", "foo", "x")
+    assert (typed.returncode, typed.stderr) == (1, '"foo" is not a valid value for --type\n')
+    moor(moord, "run", "--name", "objlogs", "busybox", "echo", "logged")
+    try:
+        for since in ("1h30m", "1.5", "2020-01-02", "2020-01-02T03:04:05Z"):
+            result = moor(moord, "logs", "--since", since, "objlogs")
+            assert (result.returncode, result.stdout) == (0, "logged\n"), since
+        bad = moor(moord, "logs", "--until", "foo", "objlogs")
+        assert (bad.returncode, bad.stderr) == (
+            1, 'invalid value for "until": failed to parse value as time or duration: "foo"\n')
+        bad = moor(moord, "events", "--since", "foo")
+        assert (bad.returncode, bad.stderr) == (1, 'failed to parse value as time or duration: "foo"\n')
+    finally:
+        moor(moord, "rm", "-f", "objlogs")

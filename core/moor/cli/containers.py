@@ -170,7 +170,21 @@ def start(ctx: click.Context, containers: tuple[str, ...], attach: bool, interac
                                start=lambda: client.call("POST", f"/containers/{info['Id']}/start"),
                                auto_remove=False)
         sys.exit(code)
-    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/start"))
+    failed: list[str] = []
+
+    def start_one(name: str) -> None:
+        try:
+            client.call("POST", f"/containers/{quote_name(name)}/start")
+        except DaemonError as err:
+            if err.status != 304:
+                failed.append(name)
+            raise
+
+    def summary() -> None:  # the docker CLI's last line
+        if failed:
+            click.echo(f"Error: failed to start containers: {', '.join(failed)}", err=True)
+
+    act_on_each(containers, start_one, after=summary)
 
 
 @click.command("stop")
@@ -236,7 +250,11 @@ def wait(ctx: click.Context, containers: tuple[str, ...]) -> None:
 @click.pass_context
 def rename(ctx: click.Context, container: str, new_name: str) -> None:
     """Rename a container."""
-    client_of(ctx).call("POST", f"/containers/{quote_name(container)}/rename", {"name": new_name})
+    try:
+        client_of(ctx).call("POST", f"/containers/{quote_name(container)}/rename", {"name": new_name})
+    except DaemonError as err:
+        click.echo(f"Error response from daemon: {err.message}", err=True)
+        fail(f"Error: failed to rename container named {container}")
 
 
 @click.command("logs")
@@ -255,7 +273,8 @@ def logs(ctx: click.Context, container: str, follow: bool, tail: str, since: str
     info = client.get(f"/containers/{quote_name(container)}/json")
     response = client.open("GET", f"/containers/{quote_name(container)}/logs", {
         "stdout": "1", "stderr": "1", "follow": "1" if follow else None, "tail": tail,
-        "since": since_param(since), "until": since_param(until), "timestamps": "1" if timestamps else None,
+        "since": since_param(since, "since"), "until": since_param(until, "until"),
+        "timestamps": "1" if timestamps else None,
         "details": "1" if details else None})
     demux_to_stdout(response, info["Config"]["Tty"])
 

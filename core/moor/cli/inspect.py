@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from moor.cli.main import client_of
-from moor.cli.output import ENGINE_ERROR, fail, parse_template, print_inspected
+from moor.cli.output import fail, parse_template, print_inspected
 from moor.client import DaemonError, quote_name
 
 #: The kinds ``--type`` names, in the order a bare name is looked up, with their inspect paths.
@@ -24,7 +24,7 @@ KINDS = (("container", "/containers/{}/json"), ("image", "/images/{}/json"), ("n
 def inspect(ctx: click.Context, names: tuple[str, ...], format_: str, type_: str, size: bool) -> None:
     """Return low-level information on moor objects (containers first, then images, networks, volumes)."""
     if type_ not in ("", *(kind for kind, _ in KINDS)):
-        fail(f'"{type_}" is not a valid value for --type', ENGINE_ERROR)
+        fail(f'"{type_}" is not a valid value for --type')  # exit 1, as the docker CLI
     client = client_of(ctx)
     if format_:
         parse_template(format_)  # a bad template: exit 64 before any lookup, as docker
