@@ -139,3 +139,16 @@ def test_attach_refuses_invalid_detach_keys_in_docker_words(client: docker.Docke
 def test_exec_tty_ends_with_its_command_though_a_child_holds_the_terminal(client: docker.DockerClient) -> None:
     container = _sleeper(client, "exec-bg")
     assert container.exec_run(["sh", "-c", "sleep 300 & echo bg"], tty=True) == (0, b"bg\r\n")
+
+
+def test_exec_terminal_is_the_creates_and_the_stream_shape_the_starts(client: docker.DockerClient) -> None:
+    made = client.api.create_container("busybox", "cat", detach=True, stdin_open=True, name="exec-shape")
+    client.made.append(made["Id"])  # type: ignore[attr-defined]
+    client.api.start(made["Id"])
+    command = 'sh -c "echo hello out; echo hello err >&2"'
+    pty = client.api.exec_create(made["Id"], command, tty=True)["Id"]
+    assert client.api.exec_start(pty) == b"hello out\r\nhello err\r\n"  # framed stdout, read as such
+    assert client.api.exec_start(client.api.exec_create(made["Id"], command, tty=True)["Id"], demux=True) == (
+        b"hello out\r\nhello err\r\n", None)
+    plain = client.api.exec_create(made["Id"], command)["Id"]
+    assert client.api.exec_start(plain, tty=True) == b"hello out\n"  # unframed; Docker drops stderr there

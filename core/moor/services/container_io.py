@@ -46,9 +46,42 @@ def frame(stream: str, data: bytes) -> bytes:
     return struct.pack(">BxxxL", 2 if stream == "stderr" else 1, len(data)) + data
 
 
+class Deframer:
+    """The stdout payloads of a multiplexed stream (8-byte headers), fed in chunks as they come: as Docker's
+    exec start with a TTY for a process without one, stderr is dropped."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def feed(self, data: bytes) -> bytes:
+        self.pending += data
+        out = bytearray()
+        while len(self.pending) >= 8:
+            length = struct.unpack(">L", self.pending[4:8])[0]
+            if len(self.pending) < 8 + length:
+                break
+            if self.pending[0] == 1:
+                out += self.pending[8:8 + length]
+            self.pending = self.pending[8 + length:]
+        return bytes(out)
+
+
+def stream_converter(pty: bool, raw: bool) -> Callable[[bytes], bytes] | None:
+    """How an exec's output becomes what its client reads: a terminal's output framed as stdout when the
+    start asked for no TTY, a multiplexed stream unframed when it asked for one (as Docker: the process's
+    terminal is the exec's create ``Tty``, the stream's shape the start's)."""
+    if pty and not raw:
+        return lambda data: frame("stdout", data)
+    if raw and not pty:
+        return Deframer().feed
+    return None
+
+
 def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, stdin: bool,
-          detach_keys: bytes | None, before_close: Callable[[], object] | None = None) -> None:
-    """Copy upstream -> client until upstream ends; client -> upstream (stdin) meanwhile.
+          detach_keys: bytes | None, before_close: Callable[[], object] | None = None,
+          convert: Callable[[bytes], bytes] | None = None) -> None:
+    """Copy upstream -> client until upstream ends (each chunk through ``convert``); client -> upstream (stdin)
+    meanwhile.
 
     ``before_close`` runs after the output ended and before the client sees EOF
     (exec waits there for its exit code to be recorded). A client that hangs up ends the relay even
@@ -87,7 +120,10 @@ def relay(client: socket.socket, client_in: IO[bytes], upstream: socket.socket, 
             data = upstream.recv(65536)
             if not data:
                 break
-            client.sendall(data)
+            if convert is not None:
+                data = convert(data)
+            if data:
+                client.sendall(data)
     except OSError:
         pass
     finally:
@@ -293,12 +329,14 @@ class ContainerIO:
 
     def exec_start(self, record: ExecRecord, detach: bool, tty: bool | None,
                    sock: socket.socket | None = None, client_in: IO[bytes] | None = None) -> None:
-        tty = record.config["Tty"] if tty is None else tty
+        pty = bool(record.config["Tty"])  # as Docker: the create's Tty gives the terminal, the start's the stream
+        raw = pty if tty is None else bool(tty)
         stdin = record.config["AttachStdin"] and not detach
-        upstream = self._launch_exec(record, tty, stdin, attach=not detach and sock is not None)
+        upstream = self._launch_exec(record, pty, stdin, attach=not detach and sock is not None)
         if upstream is not None and sock is not None and client_in is not None:
-            keys = parse_detach_keys(record.config["DetachKeys"]) if stdin and tty else None
-            relay(sock, client_in, upstream, stdin, keys, before_close=lambda: record.done.wait(10))
+            keys = parse_detach_keys(record.config["DetachKeys"]) if stdin and pty else None
+            relay(sock, client_in, upstream, stdin, keys, before_close=lambda: record.done.wait(10),
+                  convert=stream_converter(pty, raw))
 
     def exec_attach_tty(self, record: ExecRecord, tty: bool | None) -> bool:
         """Before an attached exec start: whether its streams are a TTY's (raw) or multiplexed; Conflict when
