@@ -93,6 +93,14 @@ def test_a_rejoin_keeps_one_short_id_alias(service: NetworkService) -> None:
     assert again["Aliases"] == ["web", "d" * 12]
 
 
+def test_an_endpoint_keeps_its_driver_opts_as_docker_shows_them(service: NetworkService) -> None:
+    """docker-py's test_create_with_driveropt: EndpointSettings.DriverOpts come back as asked (null for none)."""
+    joined = service.connect(Member(), "idle", "", {"DriverOpts": {"com.docker-py.setting": "on"}})  # type: ignore[arg-type]
+    assert joined["DriverOpts"] == {"com.docker-py.setting": "on"}
+    plain = service.connect(Member(), "used", "", {})  # type: ignore[arg-type]
+    assert plain["DriverOpts"] is None
+
+
 def test_ipv6_needs_a_subnet_as_in_docker(service: NetworkService) -> None:
     with pytest.raises(InvalidParameter, match="^could not find an available, non-overlapping IPv6 address pool"):
         service.create(NetworkRequest(name="six", enable_ipv6=True))

@@ -62,7 +62,7 @@ def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
             "IPPrefixLen": settings.get("IPPrefixLen", 0), "IPv6Gateway": settings.get("IPv6Gateway", ""),
             "GlobalIPv6Address": settings.get("GlobalIPv6Address", ""),
             "GlobalIPv6PrefixLen": settings.get("GlobalIPv6PrefixLen", 0), "MacAddress": settings.get("MacAddress", ""),
-            "DriverOpts": None}
+            "DriverOpts": settings.get("DriverOpts") or None}
 
 
 def port_list(container: Container) -> list[dict[str, Any]]:

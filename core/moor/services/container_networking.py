@@ -138,7 +138,9 @@ class ContainerNetworking:
                 continue
             network = self.networks.find(name)
             wanted[network.name if network else name] = dict(settings or {})
-        return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases")} for name, s in wanted.items()}
+        return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases"),
+                       **({"DriverOpts": s["DriverOpts"]} if s.get("DriverOpts") else {})}
+                for name, s in wanted.items()}
 
     @staticmethod
     def check_network_mode(config: dict[str, Any], host_config: dict[str, Any]) -> None:
@@ -472,7 +474,8 @@ class ContainerNetworking:
             raise Forbidden(f"endpoint with name {container.name} already exists in network {network.name}")
         mac = check_mac_address(settings["MacAddress"]) if settings.get("MacAddress") else ""
         wish: dict[str, Any] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases"),
-                                **_mac_wish(mac)}
+                                **_mac_wish(mac), **({"DriverOpts": settings["DriverOpts"]}
+                                                     if settings.get("DriverOpts") else {})}
         self.networks.check_endpoint_settings(network, dict(wish["IPAMConfig"] or {}),
                                               tuple(wish["Aliases"] or ()))
         with self._exits:  # an exit meanwhile waits, then disconnects this endpoint with the others

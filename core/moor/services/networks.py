@@ -296,7 +296,8 @@ class NetworkService:
             "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases) or None, "NetworkID": network.id,
             "EndpointID": endpoint_id, "Gateway": info.gateway, "IPAddress": info.ipv4_address,
             "IPPrefixLen": info.prefix_len, "IPv6Gateway": info.ipv6_gateway, "GlobalIPv6Address": info.ipv6_address,
-            "GlobalIPv6PrefixLen": info.ipv6_prefix_len, "MacAddress": info.mac_address, "DriverOpts": None,
+            "GlobalIPv6PrefixLen": info.ipv6_prefix_len, "MacAddress": info.mac_address,
+            "DriverOpts": settings.get("DriverOpts") or None,  # kept as asked, as Docker's inspect shows them
         }
 
     def check_endpoint_settings(self, network: Network, ipam: dict[str, Any], aliases: tuple[str, ...]) -> None:
