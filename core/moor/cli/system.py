@@ -15,12 +15,21 @@ from moor.cli.output import parse_template, print_json, render_single
 
 
 def _client_version() -> dict[str, Any]:
+    """The docker CLI 20.10's client facts (its ``{{json .Client}}`` keys, in its order)."""
+    from moor.cli.context import current_name
+
     return {
+        "Platform": {"Name": ""},
         "Version": __version__,
         "ApiVersion": API_VERSION,
+        "DefaultAPIVersion": API_VERSION,
+        "GitCommit": "",
         "GoVersion": f"python{platform.python_version()}",
         "Os": "linux",
         "Arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+        "BuildTime": "",
+        "Context": current_name(),
+        "Experimental": True,
     }
 
 
@@ -51,7 +60,11 @@ def version(ctx: click.Context, format_: str) -> None:
             f" Version:           {client['Version']}",
             f" API version:       {client['ApiVersion']}",
             f" Go version:        {client['GoVersion']}",
+            f" Git commit:        {client['GitCommit']}",
+            f" Built:             {client['BuildTime']}",
             f" OS/Arch:           {client['Os']}/{client['Arch']}",
+            f" Context:           {client['Context']}",
+            f" Experimental:      {str(client['Experimental']).lower()}",
         ]
         if server is not None:
             lines += ["", f"Server: {server.get('Platform', {}).get('Name', '')}"]
@@ -63,6 +76,8 @@ def version(ctx: click.Context, format_: str) -> None:
                     lines.append(f"  API version:      {details.get('ApiVersion')} "
                                  f"(minimum version {details.get('MinAPIVersion')})")
                     lines.append(f"  Go version:       {details.get('GoVersion')}")
+                    lines.append(f"  Git commit:       {details.get('GitCommit', '')}")
+                    lines.append(f"  Built:            {details.get('BuildTime', '')}")
                     lines.append(f"  OS/Arch:          {details.get('Os')}/{details.get('Arch')}")
                     lines.append(f"  Experimental:     {details.get('Experimental')}")
         click.echo("\n".join(lines))
