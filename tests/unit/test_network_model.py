@@ -105,3 +105,16 @@ def test_the_create_request_is_decoded_from_dockers_body() -> None:
     asked_more = network_request({"Name": "x", "Scope": "swarm", "ConfigFrom": {"Network": "base"}})
     assert (asked_more.scope, asked_more.config_from) == ("swarm", "base")
     assert prune_view([]) == {"NetworksDeleted": None} and prune_view(["a"]) == {"NetworksDeleted": ["a"]}
+
+
+def test_ipam_options_are_shown_as_asked_null_when_none_were_sent() -> None:
+    """Docker 20.10: IPAM.Options echoes the request: null without it (docker-py's create_network), {} when the
+    docker CLI sends an empty map; kept so across a restart."""
+    for body, shown in (({"Name": "a"}, None), ({"Name": "b", "IPAM": {"Config": []}}, None),
+                        ({"Name": "c", "IPAM": {"Options": {}}}, {}),
+                        ({"Name": "d", "IPAM": {"Options": {"k": "v"}}}, {"k": "v"})):
+        request = network_request(body)
+        network = Network(id="n" * 64, name=request.name, driver="bridge", created="",
+                          ipam_options=request.ipam_options)
+        assert network_view(network)["IPAM"]["Options"] == shown
+        assert network_from_record(json.loads(json.dumps(network_record(network)))).ipam_options == shown

@@ -67,7 +67,8 @@ class Network:
     config_only: bool = False
     config_from: str = ""
     ipam_driver: str = "default"
-    ipam_options: dict[str, str] = field(default_factory=dict)
+    #: ``IPAM.Options`` as asked; None when the request had none (Docker then shows null)
+    ipam_options: dict[str, str] | None = None
     ipam: list[IPAMConfig] = field(default_factory=list)
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
@@ -122,5 +123,5 @@ class NetworkRequest:
     config_from: str = ""
     #: ``Ingress``: a swarm's routing-mesh network (refused: moor has no swarm)
     ingress: bool = False
-    #: ``IPAM.Options``: kept and shown, as Docker's default IPAM driver does
-    ipam_options: dict[str, str] = field(default_factory=dict)
+    #: ``IPAM.Options``: kept and shown, as Docker's default IPAM driver does (None: not sent, shown as null)
+    ipam_options: dict[str, str] | None = None

@@ -59,7 +59,8 @@ def network_from_record(record: dict[str, Any]) -> Network:
         attachable=bool(record.get("Attachable")), ingress=bool(record.get("Ingress")),
         config_only=bool(record.get("ConfigOnly")),
         config_from=str((record.get("ConfigFrom") or {}).get("Network") or ""),
-        ipam_driver=str(ipam.get("Driver") or "default"), ipam_options=_strings(ipam.get("Options")),
+        ipam_driver=str(ipam.get("Driver") or "default"),
+        ipam_options=None if ipam.get("Options") is None else _strings(ipam["Options"]),
         ipam=[pool_from_record(entry) for entry in ipam.get("Config") or []],
         options=_strings(record.get("Options")), labels=_strings(record.get("Labels")),
         endpoints={str(cid): endpoint_from_record(entry or {})
@@ -79,7 +80,8 @@ def network_record(network: Network) -> dict[str, Any]:
     return {
         "Name": network.name, "Id": network.id, "Created": network.created, "Scope": network.scope,
         "Driver": network.driver, "EnableIPv6": network.enable_ipv6,
-        "IPAM": {"Driver": network.ipam_driver, "Options": dict(network.ipam_options),
+        "IPAM": {"Driver": network.ipam_driver,
+                 "Options": dict(network.ipam_options) if network.ipam_options is not None else None,
                  "Config": [pool_record(pool) for pool in network.ipam]},
         "Internal": network.internal, "Attachable": network.attachable, "Ingress": network.ingress,
         "ConfigFrom": {"Network": network.config_from}, "ConfigOnly": network.config_only,

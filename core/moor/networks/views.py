@@ -28,7 +28,8 @@ def network_view(network: Network) -> dict[str, Any]:
     return {
         "Name": network.name, "Id": network.id, "Created": network.created, "Scope": network.scope,
         "Driver": network.driver, "EnableIPv6": network.enable_ipv6,
-        "IPAM": {"Driver": network.ipam_driver, "Options": dict(network.ipam_options),
+        "IPAM": {"Driver": network.ipam_driver,
+                 "Options": dict(network.ipam_options) if network.ipam_options is not None else None,
                  "Config": [ipam_config_view(pool) for pool in network.ipam]},
         "Internal": network.internal, "Attachable": network.attachable, "Ingress": network.ingress,
         "ConfigFrom": {"Network": network.config_from}, "ConfigOnly": network.config_only,
@@ -67,4 +68,4 @@ def network_request(body: dict[str, Any]) -> NetworkRequest:
         enable_ipv6=bool(body.get("EnableIPv6")), scope=str(body.get("Scope") or ""),
         ipam_driver=str(ipam.get("Driver") or ""), config_from=str((body.get("ConfigFrom") or {}).get("Network") or ""),
         ingress=bool(body.get("Ingress")),
-        ipam_options={str(k): str(v) for k, v in (ipam.get("Options") or {}).items()})
+        ipam_options=None if ipam.get("Options") is None else {str(k): str(v) for k, v in ipam["Options"].items()})

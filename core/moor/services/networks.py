@@ -404,7 +404,8 @@ def _new_network(request: NetworkRequest, driver: str = "") -> Network:
     """A new network record for ``request`` (not yet set up on the host)."""
     return Network(id=secrets.token_hex(32), name=request.name, driver=driver or request.driver,
                    created=format_timestamp(time.time()), internal=request.internal, attachable=request.attachable,
-                   enable_ipv6=request.enable_ipv6, ipam_options=dict(request.ipam_options),
+                   enable_ipv6=request.enable_ipv6,
+                   ipam_options=dict(request.ipam_options) if request.ipam_options is not None else None,
                    ipam=list(request.ipam), options=dict(request.options), labels=dict(request.labels))
 
 
