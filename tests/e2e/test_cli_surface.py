@@ -259,7 +259,7 @@ def test_messages_and_exit_codes_of_the_docker_cli_20_10(moord: DaemonProcess) -
         moor(moord, "rm", "-f", "objlogs")
 
 
-def test_version_shows_what_the_docker_cli_20_10_shows(moord: DaemonProcess) -> None:
+def test_version_shows_what_the_docker_cli_20_10_shows(moord: DaemonProcess, tmp_path) -> None:
     """``moor version``: the client's Git commit, Built, Context and Experimental lines and JSON keys as the
     docker CLI 20.10's (its ``{{json .Client}}`` key order), the server's Git commit and Built lines."""
     shown = moor(moord, "version").stdout.splitlines()
@@ -267,7 +267,8 @@ def test_version_shows_what_the_docker_cli_20_10_shows(moord: DaemonProcess) -> 
         "Client", " Version", " API version", " Go version", " Git commit", " Built", " OS/Arch", " Context",
         " Experimental"]
     assert "  Git commit:       " in shown and "  Built:            " in shown
-    client = json.loads(moor(moord, "version", "--format", "{{json .Client}}").stdout)
+    client = json.loads(moor(moord, "version", "--format", "{{json .Client}}",
+                             env={"DOCKER_CONFIG": str(tmp_path)}).stdout)
     assert list(client) == ["Platform", "Version", "ApiVersion", "DefaultAPIVersion", "GitCommit", "GoVersion", "Os",
                             "Arch", "BuildTime", "Context", "Experimental"]
     assert client["Context"] == "default"
