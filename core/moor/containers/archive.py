@@ -563,6 +563,9 @@ class _Extractor:
         self.privileged = os.geteuid() == 0
         self._dirs: list[tuple[list[str], int, tuple[int, int]]] = []
         self._holes = HoleBudget()
+        # the directory the last entry went into, kept open for the next entries there (only when no link is
+        # followed: then what a path names depends on its own components alone)
+        self._parent: tuple[tuple[str, ...], DirChain] | None = None
 
     def run(self, stream: IO[bytes]) -> None:
         head = _read_up_to(stream, BLOCK)
@@ -582,7 +585,35 @@ class _Extractor:
         except (tarfile.TarError, EOFError, ValueError) as err:
             raise InvalidParameter(f"the archive is truncated or corrupt: {err}") from None
         finally:
+            self._forget_parent()
             self._finish_dirs()
+
+    def _forget_parent(self) -> None:
+        if self._parent is not None:
+            self._parent[1].close()
+            self._parent = None
+
+    def _parent_chain(self, parts: list[str]) -> tuple[DirChain, bool]:
+        """The chain into the directory of the entry ``parts`` (made when missing) and whether the caller
+        closes it."""
+        directory = tuple(parts[:-1])
+        if self._parent is not None:
+            kept, chain = self._parent
+            if kept == directory:
+                return chain, False
+            if kept[:len(parts)] == tuple(parts):  # the entry may replace that directory or one above it
+                self._forget_parent()
+        chain = self.base.copy()
+        try:
+            enter(chain, parts[:-1], create=True, follow=self.follow)
+        except BaseException:
+            chain.close()
+            raise
+        if self.follow:
+            return chain, True
+        self._forget_parent()
+        self._parent = (directory, chain)
+        return chain, False
 
     def _shown(self, parts: list[str]) -> str:
         return posixpath.join(self.where, *parts)
@@ -596,14 +627,17 @@ class _Extractor:
             if member.isdir():
                 return  # the extraction directory itself keeps its own metadata
             raise InvalidParameter(f'cannot overwrite directory "{self.where}" with non-directory "{self.where}"')
-        chain = self.base.copy()
+        owned = False
         try:
-            enter(chain, parts[:-1], create=True, follow=self.follow)
-            self._place(archive, member, chain, parts)
+            chain, owned = self._parent_chain(parts)
+            try:
+                self._place(archive, member, chain, parts)
+            finally:
+                if owned:
+                    chain.close()
         except OSError as err:
+            self._forget_parent()
             raise self._error(member, err) from None
-        finally:
-            chain.close()
 
     def _error(self, member: tarfile.TarInfo, err: OSError) -> MoorError:
         message = f"extracting {member.name!r}: {(err.strerror or str(err)).lower()}"
