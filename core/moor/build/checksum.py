@@ -220,16 +220,37 @@ class ChecksumCache:
         sums: list[str] = []
         if resolved:
             sums.append(self.entry(resolved))
-        top = os.path.join(self.root, resolved) if resolved else self.root
-        for dirpath, dirnames, filenames in os.walk(top):
-            relative_dir = os.path.relpath(dirpath, self.root)
-            for name in dirnames + filenames:
-                relative = name if relative_dir == "." else f"{relative_dir}/{name}"
+        self._walk_sums(resolved, sums)
+        return hash_string_list("dir", sorted(sums))
+
+    def _walk_sums(self, top: str, sums: list[str]) -> None:
+        """The sums of everything below the resolved directory ``top`` (links listed, not entered).
+
+        A path the walk finds has no link in its directories, so only a link itself is resolved again.
+        """
+        pending = [top]
+        while pending:
+            relative_dir = pending.pop()
+            directory = os.path.join(self.root, relative_dir) if relative_dir else self.root
+            try:
+                with os.scandir(directory) as listing:
+                    found = list(listing)
+            except OSError:
+                continue  # a directory that cannot be listed: as os.walk, nothing below it
+            for item in found:
+                relative = f"{relative_dir}/{item.name}" if relative_dir else item.name
                 try:
-                    sums.append(self.entry(relative))
+                    st = item.stat(follow_symlinks=False)
+                    if stat.S_ISLNK(st.st_mode):
+                        sums.append(self.entry(relative))  # hashed as what it points to, inside the root
+                        continue
+                    if relative not in self._sums:
+                        self._sums[relative] = self._hash(os.path.join(self.root, relative), relative, st)
+                    sums.append(self._sums[relative])
                 except OSError:
                     continue  # Docker skips what it cannot hash
-        return hash_string_list("dir", sorted(sums))
+                if stat.S_ISDIR(st.st_mode):
+                    pending.append(relative)
 
     def checksum(self, path: str) -> str:
         """``dir:`` or ``file:`` checksum of ``path`` (resolved inside the root)."""
