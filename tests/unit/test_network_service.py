@@ -220,3 +220,28 @@ def test_an_address_is_asked_only_of_a_network_whose_subnet_was_configured(faked
     faked.connect(Member(), "configured", "", {"IPAMConfig": {"IPv4Address": "10.7.0.9"}})  # type: ignore[arg-type]
     again = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers2"), EventBus())
     assert again.get("picked").subnet_picked and not again.get("configured").subnet_picked  # kept on disk
+
+
+class Upstream:
+    id = "u" * 64
+    short_id = "u" * 12
+    name = "docker-py-test-upstream"
+
+
+def test_network_scoped_links_are_kept_and_resolve_only_for_their_container(faked: NetworkService,
+                                                                            tmp_path: Path) -> None:
+    """Docker 20.10 (docker-py's test_create_with_links): EndpointSettings.Links are kept as given and the
+    link's alias resolves, from the linking container only, to the linked one on that network; the link may
+    name a container that does not exist yet. The links survive a restart of moord."""
+    faked.create(NetworkRequest(name="linked", ipam=(IPAMConfig(subnet="10.5.0.0/24"),)))
+    settings = faked.connect(Member(), "linked", "", {"Links": ["docker-py-test-upstream:bar"]})  # type: ignore[arg-type]
+    assert settings["Links"] == ["docker-py-test-upstream:bar"]
+    assert faked.resolve(Member.id, "bar") is None  # nothing of that name yet
+    faked.connect(Upstream(), "linked", "", {})  # type: ignore[arg-type]
+    assert faked.resolve(Member.id, "BAR") == ["10.5.0.3"] and faked.resolve(Member.id, "bar.linked") == ["10.5.0.3"]
+    assert faked.resolve(Upstream.id, "bar") is None  # the alias is the linking container's own
+    assert faked.resolve(Member.id, "docker-py-test-upstream") == ["10.5.0.3"]
+    again = NetworkService(str(tmp_path / "data"), faked.drivers, EventBus())
+    assert again.resolve(Member.id, "bar") == ["10.5.0.3"]
+    faked.create(NetworkRequest(name="plain"))
+    assert faked.connect(Upstream(), "plain", "", {})["Links"] is None  # type: ignore[arg-type]

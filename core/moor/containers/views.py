@@ -56,7 +56,8 @@ def network_settings(container: Container) -> dict[str, Any]:
 
 
 def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
-    return {"IPAMConfig": settings.get("IPAMConfig"), "Links": None, "Aliases": settings.get("Aliases"),
+    return {"IPAMConfig": settings.get("IPAMConfig"), "Links": settings.get("Links") or None,
+            "Aliases": settings.get("Aliases"),
             "NetworkID": settings.get("NetworkID", ""), "EndpointID": settings.get("EndpointID", ""),
             "Gateway": settings.get("Gateway", ""), "IPAddress": settings.get("IPAddress", ""),
             "IPPrefixLen": settings.get("IPPrefixLen", 0), "IPv6Gateway": settings.get("IPv6Gateway", ""),

@@ -43,6 +43,8 @@ class Endpoint:
     ipv6_address: str = ""
     #: the network-scoped aliases (on user-defined networks: the asked ones, then the container's short ID)
     aliases: list[str] = field(default_factory=list)
+    #: network-scoped links (``EndpointSettings.Links``, ``name:alias``): the aliases only this container resolves
+    links: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:

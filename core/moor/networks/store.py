@@ -39,13 +39,14 @@ def endpoint_from_record(entry: dict[str, Any]) -> Endpoint:
     return Endpoint(name=str(entry.get("Name") or ""), endpoint_id=str(entry.get("EndpointID") or ""),
                     mac_address=str(entry.get("MacAddress") or ""), ipv4_address=str(entry.get("IPv4Address") or ""),
                     ipv6_address=str(entry.get("IPv6Address") or ""),
-                    aliases=[str(alias) for alias in entry.get("Aliases") or []])
+                    aliases=[str(alias) for alias in entry.get("Aliases") or []],
+                    links=[str(link) for link in entry.get("Links") or []])
 
 
 def endpoint_record(endpoint: Endpoint) -> dict[str, Any]:
     return {"Name": endpoint.name, "EndpointID": endpoint.endpoint_id, "MacAddress": endpoint.mac_address,
             "IPv4Address": endpoint.ipv4_address, "IPv6Address": endpoint.ipv6_address,
-            "Aliases": list(endpoint.aliases)}
+            "Aliases": list(endpoint.aliases), **({"Links": list(endpoint.links)} if endpoint.links else {})}
 
 
 def network_from_record(record: dict[str, Any]) -> Network:

@@ -139,7 +139,7 @@ class ContainerNetworking:
             network = self.networks.find(name)
             wanted[network.name if network else name] = dict(settings or {})
         return {name: {"IPAMConfig": s.get("IPAMConfig"), "Aliases": s.get("Aliases"),
-                       **({"DriverOpts": s["DriverOpts"]} if s.get("DriverOpts") else {})}
+                       **{key: s[key] for key in ("DriverOpts", "Links") if s.get(key)}}
                 for name, s in wanted.items()}
 
     @staticmethod
@@ -474,8 +474,8 @@ class ContainerNetworking:
             raise Forbidden(f"endpoint with name {container.name} already exists in network {network.name}")
         mac = check_mac_address(settings["MacAddress"]) if settings.get("MacAddress") else ""
         wish: dict[str, Any] = {"IPAMConfig": settings.get("IPAMConfig"), "Aliases": settings.get("Aliases"),
-                                **_mac_wish(mac), **({"DriverOpts": settings["DriverOpts"]}
-                                                     if settings.get("DriverOpts") else {})}
+                                **_mac_wish(mac), **{key: settings[key] for key in ("DriverOpts", "Links")
+                                                     if settings.get(key)}}
         self.networks.check_endpoint_settings(network, dict(wish["IPAMConfig"] or {}),
                                               tuple(wish["Aliases"] or ()))
         with self._exits:  # an exit meanwhile waits, then disconnects this endpoint with the others

@@ -276,6 +276,7 @@ class NetworkService:
         settings = dict(settings or {})
         ipam = dict(settings.get("IPAMConfig") or {})
         asked = tuple(a for a in settings.get("Aliases") or [] if a != container.short_id)  # a restart keeps one
+        links = tuple(str(link) for link in settings.get("Links") or [])
         self.check_endpoint_settings(network, ipam, asked)
         self.ensure_on_host(network)
         endpoint_id = secrets.token_hex(32)
@@ -290,10 +291,11 @@ class NetworkService:
                 name=container.name, endpoint_id=endpoint_id, mac_address=info.mac_address,
                 ipv4_address=f"{info.ipv4_address}/{info.prefix_len}" if info.ipv4_address else "",
                 ipv6_address=f"{info.ipv6_address}/{info.ipv6_prefix_len}" if info.ipv6_address else "",
-                aliases=list(aliases))
+                aliases=list(aliases), links=list(links))
             self._save()
         return {
-            "IPAMConfig": ipam or None, "Links": None, "Aliases": list(aliases) or None, "NetworkID": network.id,
+            "IPAMConfig": ipam or None, "Links": list(links) or None, "Aliases": list(aliases) or None,
+            "NetworkID": network.id,
             "EndpointID": endpoint_id, "Gateway": info.gateway, "IPAddress": info.ipv4_address,
             "IPPrefixLen": info.prefix_len, "IPv6Gateway": info.ipv6_gateway, "GlobalIPv6Address": info.ipv6_address,
             "GlobalIPv6PrefixLen": info.ipv6_prefix_len, "MacAddress": info.mac_address,
@@ -384,6 +386,7 @@ class NetworkService:
             for network in self._shared(container_id):
                 suffix = "." + str(network.name).lower()
                 key = wanted[:-len(suffix)] if wanted.endswith(suffix) else wanted
+                key = _linked(network.endpoints[container_id].links).get(key, key)
                 for member_id, endpoint in network.endpoints.items():
                     keys = {member_id, str(endpoint.name).lower(), *(str(a).lower() for a in endpoint.aliases)}
                     if endpoint.address and key in keys and endpoint.address not in found:
@@ -431,3 +434,10 @@ def _check_single_engine_request(request: NetworkRequest) -> None:
         raise NotFound(f'plugin "{request.ipam_driver}" not found')
     if request.config_from:  # moor keeps no configuration-only networks
         raise NotFound(f'configuration network "{request.config_from}" does not exist')
+
+
+def _linked(links: builtins.list[str]) -> dict[str, str]:
+    """A container's network-scoped links (``name:alias``) as alias -> name, lower-cased (a bare ``name`` links
+    to itself)."""
+    pairs = (link.partition(":") for link in links)
+    return {(alias or name).lower(): name.lower() for name, _, alias in pairs}
