@@ -209,19 +209,21 @@ DOCKER_20_10 = "/usr/bin/docker"
 @pytest.mark.skipif(not os.path.exists(DOCKER_20_10), reason="the docker CLI 20.10 is not installed")
 def test_tables_print_as_the_docker_cli_20_10_prints_them(moord: DaemonProcess) -> None:
     """Against the same moord, these print byte for byte what the docker CLI 20.10 prints (network ls sorted by
-    name, minimum column widths, top's 20-wide columns, ``system df -v`` with its containers and volumes)."""
+    name, minimum column widths, top's 20-wide columns, ``system df -v`` with its containers and volumes, ``info``
+    with its Client section, Swarm, runc version, Registry, Labels, Experimental, Insecure Registries)."""
     moor(moord, "network", "create", "objtab2")
     moor(moord, "network", "create", "objtab10")
     moor(moord, "volume", "create", "objtabv")
     moor(moord, "run", "-d", "--name", "objtabc", "-v", "objtabv:/data", "busybox", "sleep", "60")
-    env = {**os.environ, "DOCKER_HOST": moord.host}
+    env = {**os.environ, "DOCKER_HOST": moord.host, "DOCKER_CONFIG": moord.root}
     try:
         for command in (["network", "ls"], ["network", "ls", "--no-trunc"], ["volume", "ls"], ["top", "objtabc"],
+                        ["info"],
                         ["history", "busybox"], ["system", "df"], ["system", "df", "-v"], ["images"],
                         ["container", "ls", "--format", "{{.Names}} {{.Image}} {{.Command}}"]):
             for _ in range(3):  # a second boundary between the two runs changes "N seconds ago"
                 theirs = subprocess.run([DOCKER_20_10, *command], capture_output=True, text=True, env=env, timeout=60)
-                ours = moor(moord, *command)
+                ours = moor(moord, *command, env={"DOCKER_CONFIG": moord.root})
                 if ours.stdout == theirs.stdout:
                     break
             assert ours.stdout == theirs.stdout, command

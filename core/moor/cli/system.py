@@ -86,9 +86,19 @@ def version(ctx: click.Context, format_: str) -> None:
         sys.exit(1)
 
 
-def _print_info(info: dict[str, Any]) -> None:
+def _print_info(info: dict[str, Any], debug: bool = False) -> None:
+    """``info`` as the docker CLI 20.10 prints it: its Client section, then the server's facts."""
+    from moor.cli.context import current_name
+
     plugins = info.get("Plugins") or {}
+    registry = info.get("RegistryConfig") or {}
+    insecure = list(registry.get("InsecureRegistryCIDRs") or []) + sorted(
+        name for name, index in (registry.get("IndexConfigs") or {}).items() if not index.get("Secure", True))
     lines = [
+        "Client:",
+        f" Context:    {current_name()}",
+        f" Debug Mode: {str(debug).lower()}",
+        "",
         "Server:",
         f" Containers: {info.get('Containers', 0)}",
         f"  Running: {info.get('ContainersRunning', 0)}",
@@ -107,8 +117,13 @@ def _print_info(info: dict[str, Any]) -> None:
         f"  Volume: {' '.join(plugins.get('Volume') or [])}",
         f"  Network: {' '.join(plugins.get('Network') or [])}",
         f"  Log: {' '.join(plugins.get('Log') or [])}",
+        f" Swarm: {(info.get('Swarm') or {}).get('LocalNodeState') or 'inactive'}",
         f" Runtimes: {' '.join(sorted(info.get('Runtimes') or {}))}",
         f" Default Runtime: {info.get('DefaultRuntime')}",
+        f" Init Binary: {info.get('InitBinary') or ''}",
+        f" containerd version: {(info.get('ContainerdCommit') or {}).get('ID', '')}",
+        f" runc version: {(info.get('RuncCommit') or {}).get('ID', '')}",
+        f" init version: {(info.get('InitCommit') or {}).get('ID', '')}",
         *_security_lines(info.get("SecurityOptions") or []),
         f" Kernel Version: {info.get('KernelVersion')}",
         f" Operating System: {info.get('OperatingSystem')}",
@@ -120,7 +135,17 @@ def _print_info(info: dict[str, Any]) -> None:
         f" ID: {info.get('ID')}",
         f" Docker Root Dir: {info.get('DockerRootDir')}",
         f" Debug Mode: {str(info.get('Debug')).lower()}",
+        *[f" {title}: {info[key]}" for key, title in (("HttpProxy", "HTTP Proxy"), ("HttpsProxy", "HTTPS Proxy"),
+                                                       ("NoProxy", "No Proxy")) if info.get(key)],
+        f" Registry: {info.get('IndexServerAddress') or ''}",
+        " Labels:",
+        *[f"  {label}" for label in info.get("Labels") or []],
+        f" Experimental: {str(bool(info.get('ExperimentalBuild'))).lower()}",
+        *([" Insecure Registries:"] + [f"  {entry}" for entry in insecure] if insecure else []),
+        *([" Registry Mirrors:"] + [f"  {mirror}" for mirror in registry.get("Mirrors") or []]
+          if registry.get("Mirrors") else []),
         f" Live Restore Enabled: {str(info.get('LiveRestoreEnabled')).lower()}",
+        "",
     ]
     click.echo("\n".join(lines))
 
@@ -151,7 +176,7 @@ def info(ctx: click.Context, format_: str) -> None:
     if format_:
         render_single(format_, struct(data, "system.info"))
     else:
-        _print_info(data)
+        _print_info(data, bool((ctx.find_root().obj or {}).get("debug")))
 
 
 @click.group()
