@@ -189,7 +189,7 @@ def test_system_df_counts_volumes(fresh: DaemonProcess) -> None:
     table = ok(fresh, "system", "df").splitlines()
     assert table[0] == "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"  # tabwriter's minimum width 10
     line = next(row for row in table if row.startswith("Local Volumes"))
-    assert re.fullmatch(r"Local Volumes\s+1\s+0\s+5\d(\.\d)?kB\s+5\d(\.\d)?kB \(100%\)", line), line
+    assert re.fullmatch(r"Local Volumes\s+1\s+0\s+5\d(\.\d+)?kB\s+5\d(\.\d+)?kB \(100%\)", line), line
 
 
 def test_docker_cli_volume_commands(fresh: DaemonProcess, docker_cli: str) -> None:
