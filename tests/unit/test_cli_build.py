@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import socket
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,6 +250,35 @@ def test_the_context_is_streamed_while_it_is_made(tmp_path: Path) -> None:
         made.close()
     with pytest.raises(ContextError):
         prepare_context(str(root / "large"), "", io.BytesIO())
+
+
+def test_context_entries_are_the_docker_clis(tmp_path: Path) -> None:
+    """Owners 0:0 without names, whole-second times, a second name as a hard link, links, FIFOs, no socket."""
+    root = tmp_path / "ctx"
+    (root / "d").mkdir(parents=True)
+    (root / "Dockerfile").write_text("FROM scratch\n")
+    (root / "a").write_text("hi\n")
+    os.chmod(root / "a", 0o4755)
+    os.utime(root / "a", (1234.5678, 1234.5678))
+    os.link(root / "a", root / "d" / "hard")
+    (root / "d" / "sym").symlink_to("../a")
+    os.mkfifo(root / "fifo")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(root / "sock"))
+        made = prepare_context(str(root), "", io.BytesIO())
+        try:
+            data = made.stream.read()
+        finally:
+            made.close()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        entries = {m.name: m for m in tar.getmembers()}
+    assert sorted(entries) == ["Dockerfile", "a", "d", "d/hard", "d/sym", "fifo"]
+    assert all((m.uid, m.gid, m.uname, m.gname) == (0, 0, "", "") for m in entries.values())
+    assert (entries["a"].mode, entries["a"].mtime, entries["a"].size) == (0o4755, 1234, 3)
+    assert entries["a"].pax_headers == {}
+    assert entries["d"].isdir() and entries["fifo"].isfifo()
+    assert entries["d/hard"].islnk() and entries["d/hard"].linkname == "a" and entries["d/hard"].size == 0
+    assert entries["d/sym"].issym() and entries["d/sym"].linkname == "../a"
 
 
 # --------------------------------------------------------------------------- builder prune

@@ -18,6 +18,7 @@ import errno
 import io
 import os
 import secrets
+import stat
 import tarfile
 import threading
 import time
@@ -270,7 +271,8 @@ def write_tar(out: IO[bytes], root: str, rules: IgnoreRules, extra_name: str, ex
     now = int(time.time())
     ignore_text: bytes | None = None
     with _GoTarFile.open(fileobj=out, mode="w|gz" if compress else "w|", format=tarfile.PAX_FORMAT) as tar:
-        for relative, _ in rules.walk(root):
+        inodes: dict[tuple[int, int], str] = {}
+        for relative, st in rules.walk(root):
             full = os.path.join(root, relative)
             if extra is not None and relative == IGNORE_FILE:
                 try:
@@ -280,14 +282,11 @@ def write_tar(out: IO[bytes], root: str, rules: IgnoreRules, extra_name: str, ex
                     raise ContextError(f"error checking context: 'can't access '{relative}''.", False) from err
                 continue
             try:
-                entry = tar.gettarinfo(full, arcname=relative)
+                entry = _tar_info(full, relative, st, inodes)
             except OSError as err:
                 raise ContextError(f"error checking context: 'can't stat '{full}''.", False) from err
             if entry is None:  # a socket: never in a context
                 continue
-            entry.uid = entry.gid = 0
-            entry.uname = entry.gname = ""
-            entry.mtime = int(entry.mtime)  # whole seconds, as Go's tar writes them (no PAX record for it)
             if entry.isreg():
                 try:
                     with open(full, "rb") as handle:
@@ -301,6 +300,37 @@ def write_tar(out: IO[bytes], root: str, rules: IgnoreRules, extra_name: str, ex
             _add_bytes(tar, extra_name, extra, now)
             text = (ignore_text if ignore_text is not None else IGNORE_FILE.encode()) + f"\n{extra_name}\n".encode()
             _add_bytes(tar, IGNORE_FILE, text, now)
+
+
+_TYPES = {stat.S_IFDIR: tarfile.DIRTYPE, stat.S_IFIFO: tarfile.FIFOTYPE, stat.S_IFLNK: tarfile.SYMTYPE,
+          stat.S_IFCHR: tarfile.CHRTYPE, stat.S_IFBLK: tarfile.BLKTYPE}
+
+
+def _tar_info(full: str, name: str, st: os.stat_result, inodes: dict[tuple[int, int], str]) -> tarfile.TarInfo | None:
+    """The entry of ``full`` (``st`` its lstat) as ``TarFile.gettarinfo`` makes it, then as the docker CLI sends it:
+    owners 0:0 without names (so none is looked up), whole-second times; a file met again under another name is a
+    hard link to the first. None for a socket."""
+    kind = stat.S_IFMT(st.st_mode)
+    info = tarfile.TarInfo(name)
+    if kind == stat.S_IFREG:
+        inode = (st.st_ino, st.st_dev)
+        if st.st_nlink > 1 and inodes.get(inode, name) != name:
+            info.type, info.linkname = tarfile.LNKTYPE, inodes[inode]
+        else:
+            info.type, info.size = tarfile.REGTYPE, st.st_size
+            if st.st_ino:
+                inodes[inode] = name
+    elif kind in _TYPES:
+        info.type = _TYPES[kind]
+        if kind == stat.S_IFLNK:
+            info.linkname = os.readlink(full)
+        elif kind in (stat.S_IFCHR, stat.S_IFBLK):
+            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    else:
+        return None
+    info.mode = st.st_mode
+    info.mtime = int(st.st_mtime)  # whole seconds, as Go's tar writes them (no PAX record for it)
+    return info
 
 
 class _GoTarFile(tarfile.TarFile):
