@@ -178,6 +178,9 @@ def test_several_ipv4_subnets_are_refused_and_the_driver_must_exist(faked: Netwo
     with pytest.raises(Forbidden, match="^bridge driver doesn't support multiple subnets$"):
         faked.create(NetworkRequest(name="two", ipam=(IPAMConfig(subnet="10.1.0.0/24"),
                                                       IPAMConfig(subnet="10.2.0.0/24"))))
+    with pytest.raises(Forbidden, match="^bridge driver doesn't support multiple subnets$"):  # as Docker 20.10
+        faked.create(NetworkRequest(name="two6", enable_ipv6=True, ipam=(IPAMConfig(subnet="fd00:9::/64"),
+                                                                         IPAMConfig(subnet="fd00:8::/64"))))
     with pytest.raises(NotFound, match='^plugin "nosuch" not found$'):
         faked.create(NetworkRequest(name="x", driver="nosuch"))
     with pytest.raises(InvalidParameter, match="^network name is required$"):

@@ -145,7 +145,8 @@ class NetworkService:
             if request.enable_ipv6 and not any(pool.ipv6 for pool in request.ipam):
                 raise InvalidParameter("could not find an available, non-overlapping IPv6 address pool among the "
                                        "defaults to assign to the network")  # Docker has no default IPv6 pool either
-            if len([pool for pool in request.ipam if not pool.ipv6]) > 1:
+            if len([pool for pool in request.ipam if not pool.ipv6]) > 1 or \
+                    len([pool for pool in request.ipam if pool.ipv6]) > 1:
                 raise Forbidden(f"{driver_name} driver doesn't support multiple subnets")
             network = _new_network(request, driver_name)
             self._set_up(network)
