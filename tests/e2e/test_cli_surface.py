@@ -274,3 +274,12 @@ def test_version_shows_what_the_docker_cli_20_10_shows(moord: DaemonProcess, tmp
     assert list(client) == ["Platform", "Version", "ApiVersion", "DefaultAPIVersion", "GitCommit", "GoVersion", "Os",
                             "Arch", "BuildTime", "Context", "Experimental"]
     assert client["Context"] == "default"
+
+
+def test_tag_checks_both_names_as_the_docker_cli_20_10() -> None:
+    """``tag`` checks the source, then the target, before asking the daemon, in the 20.10 CLI's words (exit 1)."""
+    for source, target, shown in (("busybox", "Bad:tag", "Bad:tag"), ("Bad", "x", "Bad"), ("busybox", "a b", "a b")):
+        result = run_cli("-H", "unix:///nonexistent.sock", "tag", source, target)
+        reason = "invalid reference format" + (": repository name must be lowercase" if "B" in shown else "")
+        assert (result.returncode, result.stderr) == (
+            1, f'Error parsing reference: "{shown}" is not a valid repository/tag: {reason}\n')

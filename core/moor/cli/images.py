@@ -202,6 +202,18 @@ image.add_command(rmi, "remove")
 @click.pass_context
 def tag(ctx: click.Context, source: str, target: str) -> None:
     """Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE."""
+    import re
+
+    from moor.errors import InvalidParameter
+    from moor.images import reference
+
+    for name in (source, target):  # checked here first, as the docker CLI 20.10 does, source then target
+        try:
+            reference.parse(name)
+        except InvalidParameter as err:
+            reason = re.sub(r"^(invalid reference format): '.*'$", r"\1", str(err))
+            reason = re.sub(r"repository name \(.*\) must be lowercase", "repository name must be lowercase", reason)
+            fail(f'Error parsing reference: "{name}" is not a valid repository/tag: {reason}')
     repo, tag_name = split_repo_tag(target)
     client_of(ctx).call("POST", f"/images/{quote_name(source)}/tag", {"repo": repo, "tag": tag_name or None})
 
