@@ -33,7 +33,8 @@ import hashlib
 import os
 import pwd
 import stat
-from collections.abc import Sequence
+import tarfile
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Literal
 
@@ -43,7 +44,10 @@ Flavor = Literal["context", "image"]
 CAPABILITY_XATTR = "security.capability"
 _CHUNK = 1 << 20
 
-__all__ = ["CAPABILITY_XATTR", "ChecksumCache", "Flavor", "combine", "entry_sum", "hash_string_list"]
+__all__ = ["CAPABILITY_XATTR", "ArrivalSums", "ChecksumCache", "Flavor", "combine", "entry_sum", "hash_string_list"]
+
+#: what tells that a file is still the one whose sum was taken: device, inode, size, mode, change time
+Identity = tuple[int, int, int, int, int]
 
 
 def hash_string_list(prefix: str, items: Sequence[str]) -> str:
@@ -122,6 +126,48 @@ def entry_sum(name: str, st: os.stat_result, flavor: Flavor, *, link: str = "", 
     return digest.hexdigest()
 
 
+def _identity(st: os.stat_result) -> Identity:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mode, st.st_ctime_ns
+
+
+class ArrivalSums:
+    """Context sums of regular files taken while the context is extracted (as Docker sums a context as it
+    arrives), so that a COPY does not read them again: an ``on_file`` hook of
+    :func:`moor.containers.archive.extract_local`.
+
+    ``sums`` maps a relative path to its sum and the :data:`Identity` of the file it was taken from;
+    :class:`ChecksumCache` uses one only while the file is still that one, unchanged, with one name. Files
+    with extended attributes in the archive are left to :class:`ChecksumCache`.
+    """
+
+    def __init__(self) -> None:
+        self.sums: dict[str, tuple[str, Identity]] = {}
+
+    def __call__(self, parts: list[str], member: tarfile.TarInfo) -> _ArrivingFile | None:
+        if any(key.startswith("SCHILY.xattr.") for key in member.pax_headers):
+            return None
+        return _ArrivingFile(self.sums, "/".join(parts), member.mode & 0o7777, member.size)
+
+
+class _ArrivingFile:
+    """One file's sum as its data goes by: the header it will have (checked when it is written), then the data."""
+
+    def __init__(self, sums: dict[str, tuple[str, Identity]], name: str, mode: int, size: int) -> None:
+        self._sums, self._name, self._mode, self._size = sums, name, mode, size
+        self._digest = hashlib.sha256()
+        expected = os.stat_result((stat.S_IFREG | mode, 0, 0, 1, 0, 0, size, 0, 0, 0))
+        for key, value in header_fields(name, expected, "", "context"):
+            self._digest.update(key.encode() + value.encode("utf-8", "surrogateescape"))
+        sums.pop(name, None)  # a later entry of the same name replaces the earlier one
+
+    def update(self, data: bytes) -> None:
+        self._digest.update(data)
+
+    def finish(self, st: os.stat_result) -> None:
+        if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == self._mode and st.st_size == self._size:
+            self._sums[self._name] = (self._digest.hexdigest(), _identity(st))
+
+
 def _capability(fd: int) -> bytes | None:
     try:
         return os.getxattr(fd, CAPABILITY_XATTR)
@@ -138,9 +184,10 @@ class ChecksumCache:
     from its header alone).
     """
 
-    def __init__(self, root: str, flavor: Flavor) -> None:
+    def __init__(self, root: str, flavor: Flavor, arrived: Mapping[str, tuple[str, Identity]] | None = None) -> None:
         self.root = root
         self.flavor: Flavor = flavor
+        self._arrived = arrived or {}  # sums taken as the context arrived (ArrivalSums.sums)
         self._sums: dict[str, str] = {}
         self._first_links: dict[tuple[int, int], str] | None = None
 
@@ -201,6 +248,9 @@ class ChecksumCache:
             return entry_sum(name, st, self.flavor, link=os.readlink(full))
         if not stat.S_ISREG(st.st_mode):
             return entry_sum(name, st, self.flavor)
+        arrived = self._arrived.get(name)
+        if arrived is not None and st.st_nlink == 1 and arrived[1] == _identity(st):
+            return arrived[0]
         fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             opened = os.fstat(fd)

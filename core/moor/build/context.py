@@ -21,6 +21,7 @@ import stat
 import tempfile
 from typing import IO
 
+from moor.build.checksum import ArrivalSums, Identity
 from moor.build.ignore import IgnorePatternError, IgnoreRules, go_clean
 from moor.containers.archive import extract_local
 from moor.containers.rootpath import DirChain, components, walk
@@ -36,10 +37,12 @@ class BuildContext:
     """The extracted context of one build; ``root`` is its directory (the ``/`` of COPY sources)."""
 
     def __init__(self, root: str, dockerfile_name: str, dockerfile: bytes, ignore: IgnoreRules,
-                 owned: bool = True) -> None:
+                 owned: bool = True, sums: dict[str, tuple[str, Identity]] | None = None) -> None:
         self.root = root
         self.dockerfile_name = dockerfile_name
         self.ignore = ignore
+        #: the regular files' checksums taken as they arrived (for :class:`moor.build.checksum.ChecksumCache`)
+        self.sums = sums if sums is not None else {}
         self._dockerfile = dockerfile
         self._owned = owned
 
@@ -52,15 +55,16 @@ class BuildContext:
         """
         os.makedirs(work_dir, mode=0o700, exist_ok=True)
         root = tempfile.mkdtemp(prefix="context-", dir=work_dir)
+        arrival = ArrivalSums()
         try:
-            extract_local(root, stream)
+            extract_local(root, stream, on_file=arrival)
             name, dockerfile = _read_dockerfile(root, dockerfile_name or DEFAULT_DOCKERFILE)
             ignore = _ignore_rules(root, name)
             _apply(root, ignore)
         except BaseException:
             remove_tree(root)
             raise
-        return cls(root, name, dockerfile, ignore)
+        return cls(root, name, dockerfile, ignore, sums=arrival.sums)
 
     @classmethod
     def from_directory(cls, root: str, dockerfile_name: str = "") -> BuildContext:

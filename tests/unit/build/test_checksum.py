@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import grp
+import io
 import os
 import pwd
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from moor.build.checksum import ChecksumCache, combine, hash_string_list
+from moor.build.context import BuildContext
 
 A_TXT = "file:00ec16333078d287782d462baefc8bb9eb0231dc3aefba3ca3e2f7e5cf0cadda"
 D_DIR = "dir:998e3fe96b3f8985f18c6cfa150797ce75fda014d6b6b03badf23fdb6c32aef1"
@@ -129,3 +132,52 @@ def test_image_checksums_are_dockers(tmp_path: Path) -> None:
     cache = ChecksumCache(str(tmp_path), "image")
     assert cache.checksum("c") == "file:47254a64fc4a7f3bf126548c57d9c53550ce7f94187ee42f5227465416492acd"
     assert cache.checksum("cd") == "dir:a7bfed9a22d9458f624d0ee0b9656d0a3866fb437261e2918dfe5af959d5a6a4"
+
+
+def _context_tar(root: Path) -> bytes:
+    """``root`` as the docker CLI sends it (owners 0:0, whole-second times), plus entries a client may add."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(root.rglob("*")):
+            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = int(info.mtime)
+            if info.isreg():
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+        again = tarfile.TarInfo("b.txt")  # a later entry of the same name wins
+        again.size, again.mode = 6, 0o600
+        tar.addfile(again, io.BytesIO(b"again\n"))
+        marked = tarfile.TarInfo("marked")  # extended attributes: summed from the file, not on arrival
+        marked.size, marked.mode = 2, 0o644
+        marked.pax_headers = {"SCHILY.xattr.user.note": "x"}
+        tar.addfile(marked, io.BytesIO(b"m\n"))
+    return out.getvalue()
+
+
+def test_sums_taken_as_the_context_arrives_are_the_ones_read_later(tmp_path: Path) -> None:
+    (tmp_path / "source").mkdir()
+    source = context_tree(tmp_path / "source")
+    (source / "Dockerfile").write_text("FROM scratch\n")
+    (source / "s").write_text("setuid\n")
+    os.chmod(source / "s", 0o4755)
+    (source / "h1").write_text("h\n")
+    os.link(source / "h1", source / "h2")
+    (source / "ignored").write_text("i\n")
+    (source / ".dockerignore").write_text("ignored\n")
+    with BuildContext.receive(io.BytesIO(_context_tar(source)), str(tmp_path / "work")) as context:
+        assert {"a.txt", "d/x", "d/sub/y", "empty", "s", "b.txt"} <= set(context.sums)
+        assert "marked" not in context.sums
+        arrived = ChecksumCache(context.root, "context", context.sums)
+        fresh = ChecksumCache(context.root, "context")
+        assert arrived.checksum("a.txt") == A_TXT and arrived.checksum("d") == D_DIR  # Docker's own
+        for path in ("a.txt", "b.txt", "d", "d/sub", "e1", "empty", "s", "h1", "h2", "marked", "link", "."):
+            assert arrived.checksum(path) == fresh.checksum(path), path
+        context.sums["a.txt"] = ("0" * 64, context.sums["a.txt"][1])  # a sum taken on arrival is used as is
+        assert ChecksumCache(context.root, "context", context.sums).checksum("a.txt") == "file:" + "0" * 64
+        os.chmod(os.path.join(context.root, "d/x"), 0o700)  # changed since it arrived: summed again
+        assert ChecksumCache(context.root, "context", context.sums).checksum("d") == \
+            ChecksumCache(context.root, "context").checksum("d") != D_DIR

@@ -97,7 +97,7 @@ class BuildService:
         try:
             shared = StepContext(options=options, lexer=ShellLexer(dockerfile.escape), context_root=context.root,
                                  args=BuildArgs(options.build_args, plan.meta_args), total_steps=total,
-                                 work_dir=work_dir, checksums=ChecksumCache(context.root, "context"),
+                                 work_dir=work_dir, checksums=ChecksumCache(context.root, "context", context.sums),
                                  stage_reference=plan.stage_reference, warnings=list(dockerfile.warnings),
                                  notes=list(dockerfile.notes),
                                  cache_from=self.cache.cache_from(cache_from) if options.cache_from else None)
