@@ -28,6 +28,7 @@ extraction follows no symbolic link at all below the destination directory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -36,7 +37,7 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast
 
 from moor.containers import mountroots
 from moor.containers.mountroots import MountRoot
@@ -53,6 +54,7 @@ CHUNK = 1 << 16
 BLOCK = 512
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 XATTR_PREFIX = "SCHILY.xattr."
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 ARCHIVED_XATTRS = ("security.capability",)  # what Docker's archiver keeps
 FORBIDDEN_XATTRS = ("trusted.overlay.", "user.overlay.")
 
@@ -519,6 +521,32 @@ def _xattrs(member: tarfile.TarInfo) -> list[tuple[str, bytes]]:
             if key.startswith(XATTR_PREFIX) and not key[len(XATTR_PREFIX):].startswith(FORBIDDEN_XATTRS)]
 
 
+class FileSink(Protocol):
+    """What sees a regular file's data as it is extracted (see :data:`FileHook`)."""
+
+    def update(self, data: bytes) -> None: ...
+
+    def finish(self, st: os.stat_result) -> None:
+        """The file is written (data, mode, times): its ``fstat``."""
+
+
+#: called for each regular file about to be extracted, with its clean components and its entry; a sink for its
+#: data, or None
+FileHook = Callable[[list[str], tarfile.TarInfo], "FileSink | None"]
+
+
+class _Tee:
+    """A member's data as read, shown to a sink on the way."""
+
+    def __init__(self, source: IO[bytes], sink: FileSink) -> None:
+        self._source, self._sink = source, sink
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self._sink.update(data)
+        return data
+
+
 def _read_up_to(stream: IO[bytes], size: int) -> bytes:
     """``size`` bytes of ``stream`` (fewer only at its end), over short reads."""
     parts, left = [], size
@@ -552,8 +580,9 @@ class _Extractor:
 
     def __init__(self, base: DirChain, where: str, follow: bool, no_overwrite_dir_non_dir: bool,
                  preserve_owner: bool, owner: tuple[int, int] | None,
-                 rename: tuple[str, str] | None = None) -> None:
+                 rename: tuple[str, str] | None = None, on_file: FileHook | None = None) -> None:
         self.base = base
+        self.on_file = on_file
         self.where = go_clean(where)
         self.follow = follow
         self.no_overwrite_dir_non_dir = no_overwrite_dir_non_dir
@@ -649,10 +678,16 @@ class _Extractor:
 
     def _place(self, archive: tarfile.TarFile, member: tarfile.TarInfo, chain: DirChain, parts: list[str]) -> None:
         parent, base = chain.current, parts[-1]
-        try:
-            existing: os.stat_result | None = os.stat(base, dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            existing = None
+        created: int | None = None  # a regular file is first made as new: the common case, one call
+        existing: os.stat_result | None = None
+        if member.isreg():
+            with contextlib.suppress(FileExistsError):
+                created = os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
+        if created is None:
+            try:
+                existing = os.stat(base, dir_fd=parent, follow_symlinks=False)
+            except FileNotFoundError:
+                existing = None
         if existing is not None:
             is_dir = stat.S_ISDIR(existing.st_mode)
             shown = self._shown(parts)
@@ -677,21 +712,24 @@ class _Extractor:
                 os.close(fd)
             self._dirs.append((parts, member.mode & 0o7777, _times(member)))
         elif member.isreg():
-            fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                         dir_fd=parent)
+            fd = created if created is not None else os.open(base, _NEW_FILE, 0o600, dir_fd=parent)
             try:
                 if member.sparse is not None:  # holes stay holes, within the archive's hole budget
                     write_sparse(archive, member, fd, self._holes)
+                    sink = None
                 else:
                     source = archive.extractfile(member)
                     assert source is not None
-                    copy_data(source, fd, member.size)
+                    sink = self.on_file(parts, member) if self.on_file is not None else None
+                    copy_data(source if sink is None else cast(IO[bytes], _Tee(source, sink)), fd, member.size)
                 self._chown_fd(fd, member)
                 os.fchmod(fd, member.mode & 0o7777)
                 for key, value in _xattrs(member):
                     self._setxattr(fd, key, value)
                 atime, mtime = _times(member)
                 os.utime(fd, ns=(atime, mtime))
+                if sink is not None:
+                    sink.finish(os.fstat(fd))
             finally:
                 os.close(fd)
         elif member.issym():
@@ -835,16 +873,17 @@ def copy_in(root: str, path: str, stream: IO[bytes], no_overwrite_dir_non_dir: b
 
 
 def extract_local(directory: str, stream: IO[bytes], rename: tuple[str, str] | None = None,
-                  preserve_owner: bool = False) -> None:
+                  preserve_owner: bool = False, on_file: FileHook | None = None) -> None:
     """Extract ``stream`` into the host directory ``directory`` (the CLI's side of ``cp``).
 
     Nothing lands outside ``directory``, and no symbolic link below it is ever followed (an entry
     whose parent is a link is refused). ``rename`` rebases entry names (Docker's ``RebaseArchiveEntries``);
-    existing directories are never replaced by non-directories or the other way round.
+    existing directories are never replaced by non-directories or the other way round. ``on_file`` sees
+    each regular file's data as it is written (the build context's checksums).
     """
     chain = DirChain([os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)])
     try:
         _Extractor(chain, directory, follow=False, no_overwrite_dir_non_dir=True,
-                   preserve_owner=preserve_owner, owner=None, rename=rename).run(stream)
+                   preserve_owner=preserve_owner, owner=None, rename=rename, on_file=on_file).run(stream)
     finally:
         chain.close()
