@@ -319,7 +319,17 @@ def test_docker_config_is_checked(tmp_path: pathlib.Path) -> None:
 
 def test_neither_format_is_refused(tmp_path: pathlib.Path) -> None:
     with pytest.raises(InvalidParameter, match="neither manifest.json"):
-        load(make_tar([entry("repositories", b"{}")]), tmp_path / "work")
+        load(make_tar([entry("README", b"{}")]), tmp_path / "work")
+
+
+def test_a_legacy_archive_names_its_images_in_repositories(tmp_path: pathlib.Path) -> None:
+    """``repositories`` without manifest.json is a legacy (v1) archive: an empty one holds no image; one naming a
+    v1 ID its archive lacks, or an ID that is not one, is refused."""
+    assert load(make_tar([entry("repositories", b"{}")]), tmp_path / "empty") == []
+    with pytest.raises(InvalidParameter, match="json: missing"):
+        load(make_tar([entry("repositories", json.dumps({"x": {"1": "a" * 64}}).encode())]), tmp_path / "missing")
+    with pytest.raises(InvalidParameter, match="invalid v1 image ID"):
+        load(make_tar([entry("repositories", b'{"x": {"1": "../../etc"}}')]), tmp_path / "dotdot")
 
 
 def _oci_blob(layout: pathlib.Path, document: dict) -> dict:
