@@ -63,3 +63,12 @@ def test_net_container_shares_hostname_and_etc_files(moord: DaemonProcess, linke
     assert out.splitlines()[:2] == [hostname, hostname]
     assert out.splitlines()[2].split() == [linked, hostname]
     assert ok(moor(moord, "exec", "lnk-srv", "tail", "-1", "/etc/hosts")).split() == [linked, hostname]
+
+
+def test_a_link_to_a_container_not_running_fails_the_start(moord: DaemonProcess) -> None:
+    ok(moor(moord, "create", "--name", "lnk-idle", "busybox", "sleep", "300"))
+    refused = moor(moord, "run", "-d", "--name", "lnk-to-idle", "--link", "lnk-idle:db", "busybox", "sleep", "300")
+    assert refused.returncode != 0
+    assert "Cannot link to a non running container: /lnk-idle AS /lnk-to-idle/db" in refused.stderr
+    assert not inspect(moord, "lnk-to-idle")["State"]["Running"]
+    ok(moor(moord, "rm", "-f", "lnk-idle", "lnk-to-idle"))

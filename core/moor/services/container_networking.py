@@ -426,13 +426,16 @@ class ContainerNetworking:
             pass
 
     def link_env(self, container: Container) -> list[str]:
-        """The variables Docker sets for the container's ``--link``s (see :mod:`moor.containers.links`)."""
+        """The variables Docker sets for the container's ``--link``s (see :mod:`moor.containers.links`); Conflict
+        when a linked container does not run."""
         env: list[str] = []
         for link in container.host_config.get("Links") or []:
             child, alias = parse_link(link)
             linked = self.store.find(child)
             if linked is None:
                 continue
+            if not linked.state.Running:  # as Docker, at start (and exec)
+                raise Conflict(f"Cannot link to a non running container: /{linked.name} AS /{container.name}/{alias}")
             shared = sorted(linked.networks.items(), key=lambda item: item[0] != "bridge")  # the bridge's first
             address = next((s.get("IPAddress") for n, s in shared if s.get("IPAddress") and n in container.networks),
                            "")
