@@ -44,7 +44,10 @@ def test_delete_removes_a_link(moord: DaemonProcess, linked: str) -> None:
     refused = moor(moord, "rm", "--link", "lnk-srv")
     assert refused.returncode != 0 and "cannot remove the default link name" in refused.stderr
     assert moor(moord, "rm", "--link", "nope/old").returncode != 0
+    assert "\told " in ok(moor(moord, "exec", "lnk-gone", "cat", "/etc/hosts"))
     ok(moor(moord, "rm", "--link", "lnk-gone/old"))
+    assert "\told " not in ok(moor(moord, "exec", "lnk-gone", "cat", "/etc/hosts"))
+    assert "OLD_NAME" not in ok(moor(moord, "exec", "lnk-gone", "env"))
     assert inspect(moord, "lnk-gone")["HostConfig"]["Links"] is None
     assert inspect(moord, "lnk-srv")["State"]["Running"]
     assert "lnk-gone/old" not in ok(moor(moord, "ps", "-a", "--no-trunc", "--format", "{{.Names}}"))

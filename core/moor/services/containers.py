@@ -950,6 +950,8 @@ class ContainerService:
             raise NotFound(f"No such container: {name.strip('/')}")
         parent.host_config["Links"] = kept or None
         self.store.save(parent)
+        if parent.state.Running:  # its /etc/hosts loses the alias, as Docker's
+            self.networking.refresh_hosts(parent)
 
     def link_names(self, container: Container) -> list[str]:
         """The names other containers' ``--link``s give this one (``/<linking container>/<alias>``, as Docker)."""
