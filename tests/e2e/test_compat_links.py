@@ -75,3 +75,13 @@ def test_a_link_to_a_container_not_running_fails_the_start(moord: DaemonProcess)
     assert "Cannot link to a non running container: /lnk-idle AS /lnk-to-idle/db" in refused.stderr
     assert not inspect(moord, "lnk-to-idle")["State"]["Running"]
     ok(moor(moord, "rm", "-f", "lnk-idle", "lnk-to-idle"))
+
+
+def test_joining_the_namespaces_of_a_container_not_running_is_refused(moord: DaemonProcess) -> None:
+    ok(moor(moord, "create", "--name", "ns-idle", "busybox", "sleep", "300"))
+    ident = inspect(moord, "ns-idle")["Id"]
+    pid = moor(moord, "run", "--rm", "--pid", "container:ns-idle", "busybox", "true")
+    assert pid.returncode != 0 and f"container {ident} is not running" in pid.stderr
+    net = moor(moord, "run", "--rm", "--net", "container:ns-idle", "busybox", "true")
+    assert net.returncode != 0 and f"cannot join network of a non running container: {ident}" in net.stderr
+    ok(moor(moord, "rm", "-f", "ns-idle"))

@@ -193,7 +193,7 @@ class ContainerService:
             return ""
         other = self.get(pid_mode.split(":", 1)[1])
         if not other.state.Running:
-            raise Conflict(f"Container {other.id} is not running")
+            raise Conflict(f"container {other.id} is not running")  # Docker's words for --pid
         return f"/proc/{other.state.Pid}/ns/pid"
 
     def _plan_mounts(self, body: dict[str, Any], host_config: dict[str, Any],
