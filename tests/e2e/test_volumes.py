@@ -231,3 +231,16 @@ def test_docker_py_volumes(fresh: DaemonProcess) -> None:
         assert client.volumes.prune()["VolumesDeleted"] == []
     finally:
         client.close()
+
+
+def test_a_volume_made_without_a_name_is_anonymous_from_api_1_42(fresh: DaemonProcess) -> None:
+    """Docker 23+ (API 1.42+) labels it anonymous, so the default prune (anonymous only) takes it, as docker-py's
+    test_prune_volumes expects at 1.44; Docker 20.10 (1.41) labels nothing and its prune takes every volume."""
+    for version, anonymous in (("1.44", True), ("1.41", False)):
+        client = docker.APIClient(base_url=fresh.host, version=version)
+        try:
+            made = client.create_volume()
+            assert (ANONYMOUS in (client.inspect_volume(made["Name"])["Labels"] or {})) is anonymous
+            assert made["Name"] in client.prune_volumes()["VolumesDeleted"]
+        finally:
+            client.close()

@@ -9,6 +9,7 @@ from moor.api.http import Request, Response, json_response
 from moor.api.params import flag_query, parse_filters
 from moor.api.router import Router
 from moor.api.validate import decode
+from moor.api.versions import at_least
 
 if TYPE_CHECKING:
     from moor.daemon.engine import Engine
@@ -25,8 +26,12 @@ def build(engine: Engine) -> Router:
     @router.route("POST", "/volumes/create")
     def create(request: Request) -> Response:
         body = decode(schema.VOLUME_CREATE, request.json()) or {}
-        volume = volumes.create(body.get("Name") or "", body.get("Driver") or "", dict(body.get("DriverOpts") or {}),
-                                dict(body.get("Labels") or {}))
+        name = str(body.get("Name") or "")
+        # Docker 23+ (API 1.42+, whose prune takes anonymous volumes only) marks a volume made without a name
+        # anonymous; Docker 20.10 (1.41) does not
+        anonymous = not name and at_least(request.version, "1.42")
+        volume = volumes.create(name, body.get("Driver") or "", dict(body.get("DriverOpts") or {}),
+                                dict(body.get("Labels") or {}), anonymous=anonymous)
         return json_response(volume, status=201)
 
     @router.route("POST", "/volumes/prune")
