@@ -76,6 +76,10 @@ def test_exec_ids_list_the_execs_not_ended(client: docker.DockerClient) -> None:
     client.api.exec_start(created)
     container.reload()
     assert container.attrs["ExecIDs"] == [running]
+    client.api.exec_create(container.id, ["true"])  # never started: gone with this run
+    container.restart(timeout=0)  # as Docker: a stopped container has none, its next run none of the last
+    container.reload()
+    assert container.attrs["ExecIDs"] is None
 
 
 def test_exec_tty_line_ends_and_detached_exec(client: docker.DockerClient) -> None:

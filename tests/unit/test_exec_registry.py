@@ -21,7 +21,8 @@ class _Containers:
 
     def add(self, container_id: str) -> Any:
         container = SimpleNamespace(id=container_id, name=container_id[:8], image="busybox",
-                                    config={"Labels": {}}, state=SimpleNamespace(Running=True, Paused=False))
+                                    config={"Labels": {}},
+                                    state=SimpleNamespace(Running=True, Paused=False, StartedAt=""))
         self.live[container_id] = container
         return container
 

@@ -174,6 +174,7 @@ class ExecRecord:
     pid: int = 0
     done: threading.Event = field(default_factory=threading.Event)
     finished_at: float | None = None
+    run: str = ""  #: the container's StartedAt when the exec was made (its execs end with that run)
 
 
 class ContainerIO:
@@ -293,10 +294,18 @@ class ContainerIO:
             "AttachStdin": bool(body.get("AttachStdin")), "AttachStdout": bool(body.get("AttachStdout")),
             "AttachStderr": bool(body.get("AttachStderr")), "Privileged": bool(body.get("Privileged")),
             "DetachKeys": body.get("DetachKeys") or "",
-        })
+        }, run=container.state.StartedAt)
         self.execs.add(record)
         self.events.publish_container(container, "exec_create: " + exec_words(command), execID=record.id)
         return record
+
+    def exec_ids(self, container: Container) -> list[str] | None:
+        """Docker's ``ExecIDs``: the execs of the container's current run not ended; None when it does not run."""
+        if not container.state.Running:
+            return None
+        current = [exec_id for exec_id in self.execs.active_ids(container.id)
+                   if (record := self.execs.get(exec_id)) is not None and record.run == container.state.StartedAt]
+        return current or None
 
     def get_exec(self, exec_id: str) -> ExecRecord:
         record = self.execs.get(exec_id)

@@ -64,7 +64,7 @@ def build(engine: Engine) -> Router:
     def inspect(request: Request, ident: str) -> Response:
         container = containers.get(ident)
         return json_response(views.inspect(containers, container, flag_query(request, "size"), request.version,
-                                           io.execs.active_ids(container.id)))
+                                           io.exec_ids(container)))
 
     @router.route("POST", "/containers/{ident}/start")
     def start(request: Request, ident: str) -> Response:
