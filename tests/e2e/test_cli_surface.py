@@ -283,3 +283,12 @@ def test_tag_checks_both_names_as_the_docker_cli_20_10() -> None:
         reason = "invalid reference format" + (": repository name must be lowercase" if "B" in shown else "")
         assert (result.returncode, result.stderr) == (
             1, f'Error parsing reference: "{shown}" is not a valid repository/tag: {reason}\n')
+
+
+def test_no_command_and_an_unknown_one() -> None:
+    """``moor`` alone prints the help and exits 0; ``moor nosuch`` is the docker CLI's ``'x' is not a docker
+    command`` line (exit 1)."""
+    alone = run_cli()
+    assert alone.returncode == 0 and "Usage: moor" in alone.stdout and "context" in alone.stdout
+    unknown = run_cli("nosuch")
+    assert (unknown.returncode, unknown.stderr) == (1, "moor: 'nosuch' is not a moor command.\nSee 'moor --help'\n")

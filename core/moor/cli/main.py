@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import import_module
 from typing import Any
@@ -136,8 +137,6 @@ def cli(ctx: click.Context, config_dir: str | None, context_name: str | None, ho
         click.echo("Conflicting options: either specify --host or --context, not both", err=True)
         sys.exit(1)
     if config_dir:
-        import os
-
         os.environ["DOCKER_CONFIG"] = config_dir  # where logins and contexts are kept, as the docker CLI's
     ctx.obj = {"host": host, "debug": debug, "context": context_name}
 
@@ -169,13 +168,23 @@ def _usage_message(error: click.UsageError) -> str:
 
 
 def main() -> None:
-    """Run the CLI; usage errors print Docker's way (``unknown flag: --x``) and exit 125."""
+    """Run the CLI; usage errors print Docker's way (``unknown flag: --x``) and exit 125; no command prints the
+    help (exit 0) and an unknown one ``moor: 'x' is not a moor command.`` (exit 1), as the docker CLI."""
+    if len(sys.argv) == 1 and "_MOOR_COMPLETE" not in os.environ:  # (a shell's completion asks with no args)
+        click.echo(cli.get_help(click.Context(cli, info_name="moor")))
+        sys.exit(0)
     try:
         cli.main(prog_name="moor", standalone_mode=False)
     except click.UsageError as error:
         from moor.cli.output import ENGINE_ERROR
 
         command = error.ctx.command_path if error.ctx else "moor"
+        unknown = error.message.startswith("No such command ") and error.ctx is not None \
+            and error.ctx.parent is None
+        if unknown:
+            name = error.message[len("No such command "):].rstrip(".").strip("'")
+            click.echo(f"moor: '{name}' is not a moor command.\nSee 'moor --help'", err=True)
+            sys.exit(1)
         click.echo(f"{_usage_message(error)}\nSee '{command} --help'.", err=True)
         sys.exit(ENGINE_ERROR)
     except click.exceptions.Abort:
