@@ -57,6 +57,7 @@ def private_dockerd(bridge: bool = False, base: str | None = None,
             time.sleep(0.2)
         yield f"unix://{socket}"
     finally:
+        _remove_containers_and_networks(f"unix://{socket}")  # dockerd leaves the bridges of its networks behind
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(30)
@@ -66,3 +67,12 @@ def private_dockerd(bridge: bool = False, base: str | None = None,
         shutil.rmtree(root, ignore_errors=True)
         if bridge_name:
             subprocess.run(["ip", "link", "del", bridge_name], capture_output=True)
+
+
+def _remove_containers_and_networks(host: str) -> None:
+    """Remove every container and user-defined network of the dockerd at ``host`` (their veths and bridges)."""
+    docker = ["docker", "-H", host]
+    listed = subprocess.run([*docker, "ps", "-aq"], capture_output=True, text=True, timeout=60)
+    if listed.returncode == 0 and listed.stdout.split():
+        subprocess.run([*docker, "rm", "-f", *listed.stdout.split()], capture_output=True, timeout=120)
+    subprocess.run([*docker, "network", "prune", "-f"], capture_output=True, timeout=60)
