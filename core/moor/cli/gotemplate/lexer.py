@@ -266,37 +266,27 @@ class Lexer:
                 return False
 
     def _quote(self) -> bool:
-        while True:
-            ch = self._next()
-            if ch == "\\":
-                ch = self._next()
-                if ch and ch != "\n":
-                    continue
-                self._error("unterminated quoted string")
-                return False
-            if ch in ("", "\n"):
-                self._error("unterminated quoted string")
-                return False
-            if ch == '"':
-                break
-        self._emit(STRING)
-        return True
+        return self._delimited('"', STRING, "unterminated quoted string")
 
     def _char(self) -> bool:
+        return self._delimited("'", CHAR, "unterminated character constant")
+
+    def _delimited(self, closing: str, kind: str, unterminated: str) -> bool:
+        """Scan to the unescaped ``closing`` quote on the same line and emit ``kind``; Go's error otherwise."""
         while True:
             ch = self._next()
             if ch == "\\":
                 ch = self._next()
                 if ch and ch != "\n":
                     continue
-                self._error("unterminated character constant")
+                self._error(unterminated)
                 return False
             if ch in ("", "\n"):
-                self._error("unterminated character constant")
+                self._error(unterminated)
                 return False
-            if ch == "'":
+            if ch == closing:
                 break
-        self._emit(CHAR)
+        self._emit(kind)
         return True
 
     def _field(self, kind: str) -> bool:
