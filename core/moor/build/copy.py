@@ -57,6 +57,7 @@ from typing import IO, Any, Protocol
 
 from moor.build.checksum import CAPABILITY_XATTR, ChecksumCache, Flavor, combine
 from moor.build.ignore import IgnorePatternError, go_clean, go_match
+from moor.containers.archive import link_stays_inside
 from moor.containers.rootpath import DirChain, components, scoped_path, walk
 from moor.errors import InvalidParameter, MoorError
 from moor.images.compression import detect_compression, open_decompressed
@@ -737,7 +738,7 @@ def _archive_member(layer: _Layer, archive: tarfile.TarFile, member: tarfile.Tar
         layer.dirs.add(target)
         layer.archive.addfile(info)
     elif member.issym():
-        if not member.linkname.startswith("/") and not _stays_inside(parts[:-1], member.linkname):
+        if not link_stays_inside(parts[:-1], member.linkname):
             raise InvalidParameter(f"failed to copy files: invalid archive: symlink {member.name!r} -> "
                                    f"{member.linkname!r} leads out of {dest!r}")
         info.type, info.linkname, info.mode = tarfile.SYMTYPE, member.linkname, 0o777  # as lstat shows links
@@ -759,14 +760,3 @@ def _archive_member(layer: _Layer, archive: tarfile.TarFile, member: tarfile.Tar
         info.type, info.devmajor, info.devminor = member.type, member.devmajor, member.devminor
         layer.archive.addfile(info)
     # other types (sockets, unknown) are skipped as Docker's untar skips them
-
-
-def _stays_inside(directory: list[str], target: str) -> bool:
-    depth = len(directory)
-    for part in target.split("/"):
-        if part in ("", "."):
-            continue
-        depth += -1 if part == ".." else 1
-        if depth < 0:
-            return False
-    return True

@@ -491,7 +491,7 @@ def _entry_parts(name: str, where: str) -> list[str]:
     return parts
 
 
-def _link_stays_inside(directory: list[str], target: str) -> bool:
+def link_stays_inside(directory: list[str], target: str) -> bool:
     """Docker's check of a relative symlink in an archive: joined to its directory, it stays inside."""
     if target.startswith("/"):
         return True  # Docker joins it below the extraction directory; we resolve it inside the root
@@ -733,7 +733,7 @@ class _Extractor:
             finally:
                 os.close(fd)
         elif member.issym():
-            if not _link_stays_inside(parts[:-1], member.linkname):
+            if not link_stays_inside(parts[:-1], member.linkname):
                 raise InvalidParameter(f'invalid symlink "{self._shown(parts)}" -> "{member.linkname}"')
             os.symlink(member.linkname, base, dir_fd=parent)
             self._chown_at(parent, base, member)
