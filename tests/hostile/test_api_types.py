@@ -28,6 +28,9 @@ OVERRIDES: dict[str, frozenset[int]] = {
     # issue 12: Hostname (and Domainname, MacAddress) are validated; 20.10 took a NUL or 64 KiB
     **{f"create-{field}-{label}": frozenset({400}) for field in ("Hostname", "Domainname", "MacAddress")
        for label in ("long", "nul", "newline", "dotdot")},
+    # ... and so is an endpoint's MacAddress at network connect, now applied (API 1.44; 20.10 ignored it)
+    **{f"connect-EndpointConfig.MacAddress-{label}": frozenset({400})
+       for label in ("long", "nul", "newline", "dotdot")},
     # newer Docker's restart policy checks (same wording)
     "create-HostConfig.RestartPolicy.MaximumRetryCount-neg": frozenset({400}),
     "create-HostConfig.RestartPolicy.MaximumRetryCount-max": frozenset({400}),

@@ -29,6 +29,8 @@ class Route:
     template: str
     pattern: re.Pattern[str]
     handler: RouteHandler
+    #: whether a request of another method on this path answers 405 (else 404, as Docker's for that path)
+    known_to_other_methods: bool = True
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -63,12 +65,13 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, method: str, template: str, handler: RouteHandler) -> None:
-        self.routes.append(Route(method, template, _compile(template), handler))
+    def add(self, method: str, template: str, handler: RouteHandler, known_to_other_methods: bool = True) -> None:
+        self.routes.append(Route(method, template, _compile(template), handler, known_to_other_methods))
 
-    def route(self, method: str, template: str) -> Callable[[RouteHandler], RouteHandler]:
+    def route(self, method: str, template: str,
+              known_to_other_methods: bool = True) -> Callable[[RouteHandler], RouteHandler]:
         def decorate(handler: RouteHandler) -> RouteHandler:
-            self.add(method, template, handler)
+            self.add(method, template, handler, known_to_other_methods)
             return handler
 
         return decorate
@@ -102,5 +105,5 @@ class Router:
                 if any("\x00" in value for value in request.params.values()):  # no object's name holds one
                     raise NotFound("no such object: the path contains a NUL byte")
                 return route.handler, True
-            path_known = True
+            path_known = path_known or route.known_to_other_methods
         return None, path_known

@@ -256,7 +256,10 @@ def logs_multiplexed_type(version: str) -> bool:
 
 def container_create(body: dict[str, Any], version: str) -> dict[str, Any]:
     """A decoded ``/containers/create`` body as the newest API reads it: what ``version`` does not know
-    is dropped, what it refuses is refused (Docker's words)."""
+    is dropped, what it refuses is refused (Docker's words). A body that is no object (``null``) is left to the
+    container service, whose error names it."""
+    if not isinstance(body, dict):
+        return body
     body = copy.deepcopy(body)
     host_config = _object(body.get("HostConfig"))
     if at_least(version, "1.42"):

@@ -116,7 +116,8 @@ def build(engine: Engine) -> Router:
         containers.remove(ident, force=flag_query(request, "force"), volumes=flag_query(request, "v"))
         return Response(status=204, content_type="")
 
-    @router.route("DELETE", "/containers/{parent}/{alias}")
+    # any two-segment path matches: another method on it is Docker's 404 (page not found), not a 405
+    @router.route("DELETE", "/containers/{parent}/{alias}", known_to_other_methods=False)
     def remove_link(request: Request, parent: str, alias: str) -> Response:
         if not flag_query(request, "link"):
             raise NotFound(f"No such container: {parent}/{alias}")
