@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import http.client
 import io
 import json
-import socket
 import tarfile
 import urllib.parse
 from collections.abc import Mapping
@@ -14,7 +12,7 @@ from typing import Any
 
 import docker
 
-from moor.testing.daemon import DaemonProcess
+from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
 
 
 def context_tar(files: Mapping[str, str | bytes], mtime: int = 1_700_000_000) -> io.BytesIO:
@@ -71,17 +69,6 @@ def image_id(messages: list[dict[str, Any]]) -> str:
     raise AssertionError("no image ID in the build output:\n" + text(messages) + str(error(messages)))
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=300)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(300)
-        self.sock.connect(self.unix_path)
-
-
 def post_build(daemon: DaemonProcess, files: Mapping[str, str | bytes], query: Mapping[str, str] | None = None,
                secrets: Mapping[str, bytes] | None = None,
                registry_auth: Mapping[str, Mapping[str, str]] | None = None) -> tuple[int, list[dict[str, Any]]]:
@@ -93,7 +80,7 @@ def post_build(daemon: DaemonProcess, files: Mapping[str, str | bytes], query: M
     if secrets:
         document = {key: base64.b64encode(value).decode() for key, value in secrets.items()}
         headers["X-Moor-Build-Secrets"] = base64.b64encode(json.dumps(document).encode()).decode()
-    connection = _UnixConnection(daemon.socket)
+    connection = UnixHTTPConnection(daemon.socket, timeout=300)
     try:
         connection.request("POST", "/v1.41/build?" + urllib.parse.urlencode({"rm": "1", **(query or {})}),
                            body=context_tar(files).getvalue(), headers=headers)

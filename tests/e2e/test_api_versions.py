@@ -4,7 +4,6 @@ Docker's API history (1.42-1.44) first."""
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
@@ -17,7 +16,7 @@ import docker
 import pytest
 
 from e2e.containerhelpers import docker_env, moor, moord, ok, wait_for  # noqa: F401 - fixture
-from moor.testing.daemon import DaemonProcess
+from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
 
 pytestmark = pytest.mark.root
 
@@ -25,19 +24,8 @@ DOCKER_28 = "/usr/local/bin/docker"
 DOCKER_20 = "/usr/bin/docker"
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=60)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(self.path)
-
-
 def call(daemon: DaemonProcess, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
-    connection = _UnixConnection(daemon.host.removeprefix("unix://"))
+    connection = UnixHTTPConnection(daemon.host.removeprefix("unix://"), timeout=60)
     try:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}

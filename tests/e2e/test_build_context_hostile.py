@@ -4,12 +4,10 @@ lands outside the context, and no context directory is left behind."""
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
 import secrets
-import socket
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 
 from e2e.containerhelpers import moord  # noqa: F401 - fixture
-from moor.testing.daemon import DaemonProcess
+from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
 from moor.testing.hostiletar import MiB, header_block
 
 pytestmark = pytest.mark.root
@@ -42,19 +40,8 @@ def tar(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-class _Unix(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=300)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(300)
-        self.sock.connect(self.unix_path)
-
-
 def post(daemon: DaemonProcess, body: bytes) -> tuple[int, list[dict[str, Any]]]:
-    connection = _Unix(daemon.socket)
+    connection = UnixHTTPConnection(daemon.socket, timeout=300)
     try:
         connection.request("POST", "/v1.41/build?rm=1&forcerm=1", body=body,
                            headers={"Content-Type": "application/x-tar"})
