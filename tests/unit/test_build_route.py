@@ -22,10 +22,10 @@ import pytest
 from moor.api.app import Application
 from moor.api.routes import ROUTE_MODULES
 from moor.api.routes import build as build_routes
-from moor.api.server import UnixHTTPServer
 from moor.api.streaming import ClientGone
 from moor.build.options import BuildOptions
 from moor.errors import InvalidParameter
+from moor.testing.apiserver import serving
 
 Emit = Callable[[dict[str, Any]], None]
 WAIT = 30.0
@@ -78,16 +78,8 @@ def engine() -> SimpleNamespace:
 
 @pytest.fixture
 def sock_path(tmp_path: Path, engine: SimpleNamespace) -> Iterator[str]:
-    server = UnixHTTPServer(str(tmp_path / "api.sock"), Application(build_routes.build(engine)),  # type: ignore[arg-type]
-                            {"Api-Version": "1.41"})
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(str(tmp_path / "api.sock"), Application(build_routes.build(engine))) as server:
         yield str(server.server_address)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def connect(path: str, target: str, headers: dict[str, str] | None = None, length: int = 0) -> socket.socket:

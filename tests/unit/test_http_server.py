@@ -24,6 +24,7 @@ from moor.api.routes import events
 from moor.api.server import UnixHTTPServer
 from moor.api.wire import Limits
 from moor.services.events import EventBus
+from moor.testing.apiserver import serving as serve_app
 
 SHORT = Limits(header_timeout=0.5, body_timeout=0.5, idle_timeout=0.5, drain_timeout=0.5, workers=4, streams=8,
                max_json_bytes=64 * 1024, max_json_depth=20, max_line=1024, max_headers=20, max_header_bytes=8192,
@@ -98,15 +99,8 @@ class Tiny:
 
 @contextmanager
 def serving(tmp_path: Path, app: Callable[[Request], Any], limits: Limits = SHORT) -> Iterator[UnixHTTPServer]:
-    server = UnixHTTPServer(str(tmp_path / "api.sock"), app, {"Api-Version": "1.41"}, limits=limits)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serve_app(str(tmp_path / "api.sock"), app, limits) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

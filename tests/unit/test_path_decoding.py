@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from moor.api.app import Application
 from moor.api.http import Request, Response, json_response
 from moor.api.router import Router
-from moor.api.server import UnixHTTPServer
+from moor.testing.apiserver import serving
 
 
 @pytest.fixture
@@ -24,15 +23,8 @@ def socket_path(tmp_path: Path) -> Iterator[str]:
     def inspect(_request: Request, name: str) -> Response:
         return json_response({"name": name})
 
-    server = UnixHTTPServer(str(tmp_path / "api.sock"), Application(router), {"Api-Version": "1.41"})
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(str(tmp_path / "api.sock"), Application(router)) as server:
         yield str(server.server_address)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def get(path: str, target: str) -> tuple[int, bytes]:

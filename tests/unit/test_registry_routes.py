@@ -24,11 +24,11 @@ from moor import config as config_module
 from moor.api.app import Application
 from moor.api.http import BodyReader, Request
 from moor.api.routes import build_router, registry
-from moor.api.server import UnixHTTPServer
 from moor.api.streaming import ClientGone, encode_message, progress_response
 from moor.daemon.engine import Engine
 from moor.errors import InvalidParameter, MoorError, NotFound
 from moor.registry.authconfig import AuthConfig
+from moor.testing.apiserver import serving
 from moor.testing.fakes import fake_drivers
 
 Emit = Callable[[dict[str, Any]], None]
@@ -113,16 +113,8 @@ def engine() -> SimpleNamespace:
 
 @pytest.fixture
 def sock_path(tmp_path: Path, engine: SimpleNamespace) -> Iterator[str]:
-    server = UnixHTTPServer(str(tmp_path / "api.sock"), Application(registry.build(engine)),  # type: ignore[arg-type]
-                            {"Api-Version": "1.41"})
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(str(tmp_path / "api.sock"), Application(registry.build(engine))) as server:
         yield str(server.server_address)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def send(path: str, method: str, target: str, body: bytes = b"",
@@ -445,20 +437,13 @@ def test_the_engine_builds_the_registry_services_from_its_config(real_engine: An
 
 
 def test_moords_router_sends_a_pull_to_the_registry(tmp_path: Path, real_engine: Any) -> None:
-    server = UnixHTTPServer(str(tmp_path / "moord.sock"), Application(build_router(real_engine)), {})
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(str(tmp_path / "moord.sock"), Application(build_router(real_engine))) as server:
         path = str(server.server_address)
         status, _, body = call(path, "POST", "/v1.41/images/create?fromImage=127.0.0.1:1/app&tag=v1")
         assert status == 400 and "connection refused" in json.loads(body)["message"]  # nothing listens there
         status, _, body = call(path, "POST", "/v1.41/images/127.0.0.1:1/app/push?tag=v1",
                                headers={"X-Registry-Auth": "e30="})
         assert status == 200 and "An image does not exist locally" in messages(body)[-1]["error"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def test_an_operation_slow_to_say_anything_gets_a_200_and_its_error_as_the_last_line() -> None:
