@@ -60,6 +60,7 @@ COMMANDS: dict[str, str] = {
     "builder": "build:builder",
     "context": "context:context",
     "completion": "completion:completion",
+    "compose": "compose:compose",
 }
 
 #: ``--log-level`` values the docker CLI takes
