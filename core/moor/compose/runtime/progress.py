@@ -1,0 +1,169 @@
+"""Progress of compose operations as ``docker compose`` v2 shows it (``--progress auto|tty|plain|quiet|json``).
+
+plain: one line per event, `` Container p-web-1  Started``; tty: the live list redrawn in place under
+``[+] Running 2/3`` with a spinner for what is under way, ✔ for what is done and ✘ for what failed, and the
+time each took; json: one JSON object per event; quiet: nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO
+
+#: statuses that mean "under way" (the others are final)
+_WORKING_SUFFIX = "ing"
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_GREEN = "\x1b[32m"
+_RED = "\x1b[31m"
+_YELLOW = "\x1b[33m"
+_BLUE = "\x1b[34m"
+_RESET = "\x1b[0m"
+
+
+def _state(status: str) -> str:
+    """working, done, warning or error, from a status word as compose prints it."""
+    if status.startswith("Error"):
+        return "error"
+    if status.startswith(("Skipped", "Warning")):
+        return "warning"
+    first = status.split(" ")[0]
+    return "working" if first.endswith(_WORKING_SUFFIX) or first == "Waiting" else "done"
+
+
+@dataclass
+class _Task:
+    ident: str
+    status: str
+    detail: str
+    state: str
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+
+
+class Progress:
+    """Where a compose command reports what it does to each resource; thread safe."""
+
+    def __init__(self, mode: str = "auto", stream: IO[str] | None = None, *, title: str = "Running") -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        if mode == "auto":
+            isatty = getattr(self.stream, "isatty", None)
+            mode = "tty" if isatty is not None and isatty() else "plain"
+        self.mode = mode
+        self.title = title
+        self._lock = threading.Lock()
+        self._tasks: dict[str, _Task] = {}
+        self._lines = 0
+        self._ticker: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._frame = 0
+
+    def event(self, kind: str, name: str, status: str, detail: str = "") -> None:
+        """``kind`` (Container, Network, Volume, Image, Service) ``name`` is now ``status`` (Creating, Created,
+        Starting, Started, Waiting, Healthy, Stopping, Stopped, Removing, Removed, Recreate, Recreated, Running,
+        Pulling, Pulled, Building, Built, Error, ...); ``detail`` is printed after it."""
+        ident = f"{kind} {name}" if kind else name
+        if self.mode == "quiet":
+            return
+        with self._lock:
+            if self.mode == "json":
+                message = {"id": ident, "status": _state(status), "text": status}
+                if detail:
+                    message["details"] = detail
+                self._write(json.dumps(message) + "\n")
+            elif self.mode == "tty":
+                self._tty_event(ident, status, detail)
+            else:
+                self._write(f" {ident}  {status}" + (f" {detail}" if detail else "") + "\n")
+
+    def message(self, text: str) -> None:
+        """A line outside the list (a warning, an error's explanation): printed as is."""
+        if self.mode == "quiet":
+            return
+        with self._lock:
+            if self.mode == "json":
+                self._write(json.dumps({"id": "Compose", "text": text}) + "\n")
+            else:
+                self._write(text + "\n")
+
+    def close(self) -> None:
+        """The final state drawn (tty); nothing more is printed after this."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self.mode == "tty":
+            with self._lock:
+                if self._tasks:
+                    self._draw()
+                    self._write("\x1b[?25h")
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    # the tty list
+
+    def _tty_event(self, ident: str, status: str, detail: str) -> None:
+        state = _state(status)
+        task = self._tasks.get(ident)
+        if task is None:
+            task = self._tasks[ident] = _Task(ident, status, detail, state)
+        else:
+            if state == "working" and task.state != "working":
+                task.started = time.monotonic()
+            task.status, task.detail, task.state = status, detail, state
+        task.ended = None if state == "working" else time.monotonic()
+        if self._ticker is None and not self._closed.is_set():
+            self._ticker = threading.Thread(target=self._tick, name="compose-progress", daemon=True)
+            self._ticker.start()
+        self._draw()
+
+    def _tick(self) -> None:
+        while not self._closed.wait(0.1):
+            with self._lock:
+                self._frame += 1
+                self._draw()
+
+    def _draw(self) -> None:
+        width = shutil.get_terminal_size((80, 24)).columns
+        tasks = list(self._tasks.values())
+        done = sum(1 for task in tasks if task.state != "working")
+        out = []
+        if self._lines:
+            out.append(f"\x1b[?25l\x1b[{self._lines}A\r")
+        out.append(f"{_BLUE}[+] {self.title} {done}/{len(tasks)}{_RESET}\x1b[K\n")
+        widest = max(len(task.ident) for task in tasks)
+        now = time.monotonic()
+        for task in tasks:
+            if task.state == "working":
+                mark, color = _SPINNER[self._frame % len(_SPINNER)], ""
+            elif task.state == "error":
+                mark, color = "✘", _RED
+            elif task.state == "warning":
+                mark, color = "!", _YELLOW
+            else:
+                mark, color = "✔", _GREEN
+            took = f"{((task.ended or now) - task.started):.1f}s"
+            text = f" {color}{mark}{_RESET} {task.ident.ljust(widest)} {color}{task.status}{_RESET}"
+            if task.detail:
+                text += f" {task.detail}"
+            visible = 3 + widest + 1 + len(task.status) + (1 + len(task.detail) if task.detail else 0)
+            pad = max(width - visible - len(took) - 1, 1)
+            out.append(f"{text}{' ' * pad}{_BLUE}{took}{_RESET}\x1b[K\n")
+        self._lines = len(tasks) + 1
+        self._write("".join(out))

@@ -1,0 +1,50 @@
+"""Compose's progress output in its plain, json, quiet and tty forms."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from moor.compose.runtime.progress import Progress
+
+
+def test_plain_lines() -> None:
+    out = io.StringIO()
+    progress = Progress("plain", out)
+    progress.event("Network", "p_default", "Creating")
+    progress.event("Container", "p-web-1", "Started")
+    progress.event("Container", "p-db-1", "Error", "port is already allocated")
+    progress.close()
+    assert out.getvalue() == (" Network p_default  Creating\n Container p-web-1  Started\n"
+                              " Container p-db-1  Error port is already allocated\n")
+
+
+def test_auto_is_plain_off_a_terminal_and_quiet_prints_nothing() -> None:
+    out = io.StringIO()
+    assert Progress("auto", out).mode == "plain"
+    quiet = Progress("quiet", out)
+    quiet.event("Container", "x", "Started")
+    quiet.close()
+    assert out.getvalue() == ""
+
+
+def test_json_objects() -> None:
+    out = io.StringIO()
+    progress = Progress("json", out)
+    progress.event("Container", "p-web-1", "Starting")
+    progress.event("Container", "p-web-1", "Error", "boom")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines == [{"id": "Container p-web-1", "status": "working", "text": "Starting"},
+                     {"id": "Container p-web-1", "status": "error", "text": "Error", "details": "boom"}]
+
+
+def test_tty_list_marks() -> None:
+    out = io.StringIO()
+    progress = Progress("tty", out)
+    progress.event("Container", "p-web-1", "Creating")
+    progress.event("Container", "p-web-1", "Started")
+    progress.event("Container", "p-db-1", "Error")
+    progress.close()
+    last = out.getvalue().split("[+] Running")[-1]
+    assert last.startswith(" 2/2")
+    assert "✔" in last and "Container p-web-1" in last and "✘" in last
