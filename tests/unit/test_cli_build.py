@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from moor.cli.buildcontext import ContextError, prepare_context
+from moor.build.sendcontext import ContextError, prepare_context
 from moor.cli.main import cli
 from tests.unit.fakedaemon import FakeDaemon, error_answer, json_answer, stream_answer
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from moor.cli.credentials import (
+from moor.dockerconfig import (
     INDEX_SERVER,
     ConfigFile,
     CredentialsError,

@@ -20,7 +20,7 @@ from moor.cli.main import client_of
 from moor.cli.output import ENGINE_ERROR, fail
 
 if TYPE_CHECKING:
-    from moor.cli.buildcontext import Context
+    from moor.build.sendcontext import Context
 
 #: ``--progress`` values (BuildKit's; moor draws the classic output either way)
 PROGRESS_MODES = ("auto", "plain", "tty")
@@ -111,7 +111,7 @@ def _usage(ctx: click.Context | None, flag: str, value: str, reason: str) -> cli
 @click.pass_context
 def build(ctx: click.Context, context_paths: tuple[str, ...], **flags: Any) -> None:
     """Build an image from a Dockerfile"""
-    from moor.cli.buildcontext import ContextError, prepare_context
+    from moor.build.sendcontext import ContextError, prepare_context
 
     if len(context_paths) != 1:
         fail(f'"{ctx.command_path}" requires exactly 1 argument.\nSee \'{ctx.command_path} --help\'.\n\n'
@@ -299,24 +299,9 @@ def parse_secret(ctx: click.Context, spec: str) -> tuple[str, str]:
 
 def registry_config() -> str:
     """``X-Registry-Config``: base64url JSON of every registry login the config file (or its stores) holds."""
-    import base64
+    from moor.dockerconfig import registry_config_header
 
-    from moor.cli.credentials import ConfigFile, CredentialsError, auth_json, go_json
-
-    config = ConfigFile.load(warn=False)
-    keys = set(config.auths)
-    helpers = config.data.get("credHelpers")
-    if isinstance(helpers, dict):
-        keys |= {str(key) for key in helpers}
-    auths: dict[str, Any] = {}
-    for key in sorted(keys):
-        try:
-            auth = config.get_auth(key)
-        except CredentialsError:
-            continue
-        if auth:
-            auths[key] = auth_json(auth)
-    return base64.urlsafe_b64encode(go_json(auths).encode()).decode()
+    return registry_config_header()
 
 
 def send_build(ctx: click.Context, context: Context, params: dict[str, Any], headers: dict[str, str],
@@ -402,8 +387,8 @@ def _builder_group() -> click.Group:
 @click.pass_context
 def prune(ctx: click.Context, all_: bool, filters: tuple[str, ...], force: bool, keep_storage: str) -> None:
     """Remove build cache"""
-    from moor.cli.credentials import go_json
     from moor.cli.resourceflags import parse_memory
+    from moor.dockerconfig import go_json
     from moor.units import human_size
 
     values: dict[str, dict[str, bool]] = {}

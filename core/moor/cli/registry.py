@@ -1,6 +1,6 @@
 """Registry commands: pull, push, login, logout, search (Docker 20.10's flags, output and exit codes).
 
-Credentials come from ``~/.docker/config.json`` (:mod:`moor.cli.credentials`) and travel in
+Credentials come from ``~/.docker/config.json`` (:mod:`moor.dockerconfig`) and travel in
 ``X-Registry-Auth``; progress is drawn by :mod:`moor.cli.progress`. A 401 to a pull, push or search asks
 for a login on a terminal ("Please login prior to ..."), then tries once more.
 """
@@ -18,8 +18,8 @@ from moor.cli.output import fail
 from moor.client import DaemonError, quote_name
 
 if TYPE_CHECKING:
-    from moor.cli.credentials import AuthConfig, ConfigFile
     from moor.client import Client
+    from moor.dockerconfig import AuthConfig, ConfigFile
     from moor.images.reference import Reference
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def configure_auth(user: str, password: str, auth: AuthConfig, is_default: bool)
 def default_auth_config(config: ConfigFile, check_store: bool, server: str, is_default: bool
                         ) -> tuple[AuthConfig, str]:
     """``GetDefaultAuthConfig``: the stored credentials of ``server`` (when asked), and an error text or ""."""
-    from moor.cli.credentials import CredentialsError, convert_to_hostname
+    from moor.dockerconfig import CredentialsError, convert_to_hostname
 
     if not is_default:
         server = convert_to_hostname(server)
@@ -142,7 +142,7 @@ def with_login_retry(command: str, domain: str, attempt: Callable[[str], T]) -> 
     there, but dockerd answers these refusals with a 500 ("no basic auth credentials"), so a docker user
     reads the daemon's words, and so does moor's.
     """
-    from moor.cli.credentials import INDEX_SERVER, ConfigFile, auth_key, encode_auth_header, resolve_auth
+    from moor.dockerconfig import INDEX_SERVER, ConfigFile, auth_key, encode_auth_header, resolve_auth
 
     config = ConfigFile.load()
     try:
@@ -193,7 +193,7 @@ def stdout_terminal() -> tuple[bool, int]:
 def pull_image(client: Client, reference: Reference, platform: str, out: TextIO, all_tags: bool = False,
                login_retry: bool = True) -> None:
     """``POST /images/create?fromImage=`` with the stored credentials, its progress drawn on ``out``."""
-    from moor.cli.credentials import registry_auth_header
+    from moor.dockerconfig import registry_auth_header
 
     params = {"fromImage": reference.familiar_name, "tag": None if all_tags else api_tag(reference),
               "platform": platform.lower() or None}
@@ -296,7 +296,7 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 def _auth_body(auth: AuthConfig) -> bytes:
     """``POST /auth``'s body as the docker CLI encodes it (Go's encoder: compact, a newline at the end)."""
-    from moor.cli.credentials import auth_json, go_json
+    from moor.dockerconfig import auth_json, go_json
 
     return (go_json(auth_json(auth)) + "\n").encode()
 
@@ -325,7 +325,7 @@ def login(ctx: click.Context, server: str, password: str, password_stdin: bool, 
 
     If no server is specified, the default is defined by the daemon.
     """
-    from moor.cli.credentials import INDEX_SERVER, ConfigFile, CredentialsError
+    from moor.dockerconfig import INDEX_SERVER, ConfigFile, CredentialsError
 
     password = _login_options(password, password_stdin, username)
     client = client_of(ctx)
@@ -368,7 +368,7 @@ def logout(server: str) -> None:
 
     If no server is specified, the default is defined by the daemon.
     """
-    from moor.cli.credentials import INDEX_SERVER, ConfigFile, CredentialsError, convert_to_hostname
+    from moor.dockerconfig import INDEX_SERVER, ConfigFile, CredentialsError, convert_to_hostname
 
     registries = [server or INDEX_SERVER]
     hostname = registries[0]
@@ -481,7 +481,7 @@ def tabwriter(rows: list[list[str]], min_width: int = 10, padding: int = 3) -> N
 def search_filters(values: tuple[str, ...]) -> str | None:
     """``-f key=value`` flags as the docker CLI sends them (``filters.ToJSON``: ``{"key": {"value": true}}``,
     key lower-cased, both trimmed); a flag without ``=`` is its usage error."""
-    from moor.cli.credentials import go_json
+    from moor.dockerconfig import go_json
 
     result: dict[str, dict[str, bool]] = {}
     for value in values:
