@@ -13,8 +13,8 @@ from moor.cli.createflags import container_options, create_body
 from moor.cli.main import client_of
 from moor.cli.output import ENGINE_ERROR, act_on_each, fail, print_table, render_format
 from moor.cli.queryflags import filters_param, since_param
-from moor.cli.streams import attach_and_wait, demux_to_stdout
 from moor.client import Client, DaemonError, quote_name
+from moor.streams import attach_and_wait, demux_to_stdout
 from moor.timefmt import human_duration
 from moor.units import human_size
 

@@ -10,8 +10,8 @@ import click
 from moor.cli.createflags import env_list, parse_env_file
 from moor.cli.main import client_of
 from moor.cli.output import fail
-from moor.cli.streams import UPGRADE, exec_attached, forward_signals, resize, stream_attached
 from moor.client import quote_name
+from moor.streams import UPGRADE, exec_attached, forward_signals, resize, stream_attached
 
 
 @click.command("exec", context_settings={"allow_interspersed_args": False})
