@@ -166,13 +166,29 @@ class Streams:
         self._responses: list[Response] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._last_stamp: dict[str, int] = {}
 
-    def add(self, container_id: str, name: str, response: Response, tty: bool, *, split_stderr: bool = False) -> None:
-        """Print ``response`` (a log or attach stream of the container) in a thread of its own."""
-        err = self.printer.err if split_stderr else self.printer.log
+    def add(self, container_id: str, name: str, response: Response, tty: bool, *, split_stderr: bool = False,
+            stamped: bool = False, keep_stamps: bool = False) -> None:
+        """Print ``response`` (a log or attach stream of the container) in a thread of its own. ``stamped``: the
+        stream's lines start with the daemon's timestamp (``timestamps=1``), remembered for :meth:`resume_since`
+        and printed only with ``keep_stamps``."""
+        printer = self.printer
+        err = printer.err if split_stderr else printer.log
+
+        def line_of(line: str) -> str:
+            if not stamped:
+                return line
+            stamp, _, rest = line.partition(" ")
+            seen = stamp_nanoseconds(stamp)
+            if seen is None:
+                return line
+            self._last_stamp[container_id] = seen
+            return line if keep_stamps else rest
+
         thread = threading.Thread(target=pump_lines, name=f"compose-logs-{name}", daemon=True,
-                                  args=(response, tty, lambda line: self.printer.log(name, line),
-                                        lambda line: err(name, line)))
+                                  args=(response, tty, lambda line: printer.log(name, line_of(line)),
+                                        lambda line: err(name, line_of(line))))
         with self._lock:
             if self._closed:
                 response.close()
@@ -180,6 +196,16 @@ class Streams:
             self._responses.append(response)
             self._threads[container_id] = thread
         thread.start()
+
+    def resume_since(self, container_id: str, inspect: dict[str, Any]) -> str | None:
+        """Where a new stream of the container picks up: just after the last line printed of it, else a second
+        before it started (its first lines are written before ``StartedAt`` is set)."""
+        with self._lock:
+            last = self._last_stamp.get(container_id)
+        if last is not None:
+            return seconds_text(last + 1)
+        start = started_at(inspect)
+        return None if start is None else f"{float(start) - 1:.9f}"
 
     def active(self, container_id: str) -> bool:
         """Whether a stream of the container is still being read."""
@@ -219,17 +245,32 @@ def open_logs(client: Client, container_id: str, *, follow: bool = False, tail: 
         "since": since or None, "until": until or None, "timestamps": "1" if timestamps else None})
 
 
-_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?")
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
+
+
+def stamp_nanoseconds(text: str) -> int | None:
+    """An RFC 3339 time (the daemon's log stamps, ``StartedAt``) as nanoseconds since the epoch."""
+    match = _STAMP.match(text)
+    if match is None:
+        return None
+    zone = match.group(3) or "Z"
+    try:
+        moment = datetime.fromisoformat(match.group(1) + ("+00:00" if zone == "Z" else zone))
+    except ValueError:
+        return None
+    return int(moment.timestamp()) * 1_000_000_000 + int((match.group(2) or "0")[:9].ljust(9, "0"))
+
+
+def seconds_text(nanoseconds: int) -> str:
+    """Nanoseconds as the ``seconds.nanoseconds`` the logs API's ``since`` reads exactly."""
+    return f"{nanoseconds // 1_000_000_000}.{nanoseconds % 1_000_000_000:09d}"
 
 
 def started_at(inspect: dict[str, Any]) -> str | None:
     """A container's ``State.StartedAt`` as the seconds the logs API's ``since`` takes (None if never started)."""
-    match = _STAMP.match(str((inspect.get("State") or {}).get("StartedAt") or ""))
-    if match is None or match.group(1).startswith("0001-"):
-        return None
-    zone = match.group(3) or "Z"
-    moment = datetime.fromisoformat(match.group(1) + ("+00:00" if zone == "Z" else zone))
-    return f"{int(moment.timestamp())}.{(match.group(2) or '0')[:9].ljust(9, '0')}"
+    text = str((inspect.get("State") or {}).get("StartedAt") or "")
+    found = None if text.startswith("0001-") else stamp_nanoseconds(text)
+    return None if found is None else seconds_text(found)
 
 
 @dataclass
@@ -279,7 +320,7 @@ def show_logs(client: Client, project_name: str, printer: LogPrinter, options: L
             name = display_name(item)
             try:
                 response = open_logs(client, item["Id"], follow=options.follow, tail=options.tail,
-                                     since=options.since, until=options.until, timestamps=options.timestamps)
+                                     since=options.since, until=options.until, timestamps=True)
             except DaemonError as err:
                 if err.status == 404:
                     continue  # removed meanwhile
@@ -287,7 +328,8 @@ def show_logs(client: Client, project_name: str, printer: LogPrinter, options: L
                     print(f'WARN[0000] Can\'t retrieve logs for "{name}": {err.message}', file=sys.stderr)
                     continue
                 raise
-            streams.add(item["Id"], name, response, bool((inspect.get("Config") or {}).get("Tty")))
+            streams.add(item["Id"], name, response, bool((inspect.get("Config") or {}).get("Tty")), stamped=True,
+                        keep_stamps=options.timestamps)
             if options.follow and _alive(inspect):
                 watched.add(item["Id"])
         if events is not None:
@@ -326,11 +368,12 @@ def _on_start(client: Client, event: ContainerEvent, streams: Streams, options: 
         return
     try:
         inspect = client.get(f"/containers/{event.id}/json")
-        response = open_logs(client, event.id, follow=True, tail=options.tail, since=started_at(inspect),
-                             until=options.until, timestamps=options.timestamps)
+        response = open_logs(client, event.id, follow=True, tail=options.tail,
+                             since=streams.resume_since(event.id, inspect), until=options.until, timestamps=True)
     except DaemonError:
         return
-    streams.add(event.id, event.name, response, bool((inspect.get("Config") or {}).get("Tty")))
+    streams.add(event.id, event.name, response, bool((inspect.get("Config") or {}).get("Tty")), stamped=True,
+                keep_stamps=options.timestamps)
 
 
 def _alive(inspect: dict[str, Any]) -> bool:
