@@ -12,6 +12,10 @@ import click
 #: compose command name -> "module:attribute" under moor.cli.compose
 COMMANDS: dict[str, str] = {
     # each helper adds the commands it owns here (one line each)
+    "build": "images:build",
+    "pull": "images:pull",
+    "push": "images:push",
+    "images": "images:images",
 }
 
 
