@@ -52,6 +52,11 @@ def substitute(text: str, lookup: Lookup, *, warn: Warn | None = None) -> str:
         raise ComposeFileError(error.message) from None
 
 
+def expand(text: str, lookup: Lookup, *, warn: Warn | None = None) -> str:
+    """:func:`substitute` raising :class:`InterpolationError` (for callers that word the error themselves)."""
+    return _substitute(text, lookup, warn)
+
+
 def _substitute(text: str, lookup: Lookup, warn: Warn | None, depth: int = 0) -> str:
     if "$" not in text:
         return text
