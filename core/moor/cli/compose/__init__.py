@@ -16,6 +16,11 @@ COMMANDS: dict[str, str] = {
     "pull": "images:pull",
     "push": "images:push",
     "images": "images:images",
+    "ps": "status:ps",
+    "ls": "status:ls",
+    "top": "status:top",
+    "port": "status:port",
+    "version": "status:version",
 }
 
 
