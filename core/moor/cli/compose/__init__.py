@@ -12,6 +12,9 @@ import click
 #: compose command name -> "module:attribute" under moor.cli.compose
 COMMANDS: dict[str, str] = {
     # each helper adds the commands it owns here (one line each)
+    "up": "up:up",
+    "create": "up:create",
+    "down": "up:down",
     "build": "images:build",
     "pull": "images:pull",
     "push": "images:push",

@@ -107,13 +107,20 @@ class DependencyGraph:
                         todo.append(dep)
         return cls({name: [dep for dep in full[name] if dep in chosen] for name in sorted(chosen)})
 
+    def checked(self) -> DependencyGraph:
+        """This graph; :class:`DependencyError` when it has a cycle."""
+        cycle = _cycle_path(self._deps)
+        if cycle:
+            raise DependencyError("dependency cycle detected: " + " -> ".join(cycle))
+        return self
+
     def services(self) -> list[str]:
         """The services in the graph in one dependency order (dependencies first, then by name)."""
         order: list[str] = []
         done: set[str] = set()
         remaining = sorted(self._deps)
         while remaining:
-            ready = [name for name in remaining if all(dep in done for dep in self._deps[name])]
+            ready = [name for name in remaining if all(dep in done for dep in self._deps[name])] or remaining
             order.extend(ready)
             done.update(ready)
             remaining = [name for name in remaining if name not in done]
