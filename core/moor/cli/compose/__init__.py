@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "top": "status:top",
     "port": "status:port",
     "version": "status:version",
+    "config": "config:config",
 }
 
 

@@ -470,72 +470,74 @@ def _logging(value: Any, path: str) -> dict[str, Any]:
     return logging
 
 
-def canonical_service(service: Any, path: str) -> dict[str, Any]:
-    """One service in the long syntax (no path resolution, no defaults beyond the long forms' own)."""
+def canonical_service(service: Any, path: str, *, lenient: bool = False) -> dict[str, Any]:
+    """One service in the long syntax (no path resolution, no defaults beyond the long forms' own).
+    ``lenient``: a value that does not parse is kept as written (for files left uninterpolated)."""
     if service is None:
         return {}
     if not isinstance(service, Mapping):
         raise _error(path, "must be a mapping")
     result: dict[str, Any] = {}
     for key, value in service.items():
-        where = f"{path}.{key}"
         if value is None and key not in ("networks",):
             continue
-        if key == "build":
-            result[key] = _build(value, where)
-        elif key in ("command", "entrypoint"):
-            result[key] = shell_words(value, where)
-        elif key == "environment":
-            result[key] = key_values(value, where)
-        elif key == "env_file":
-            result[key] = _env_files(value, where)
-        elif key == "ports":
-            result[key] = parse_ports(value, where)
-        elif key == "expose":
-            result[key] = string_list(value)
-        elif key == "volumes":
-            result[key] = parse_volumes(value, where)
-        elif key == "networks":
-            result[key] = _networks(value if value is not None else {}, where)
-        elif key == "depends_on":
-            result[key] = _depends_on(value, where)
-        elif key == "healthcheck":
-            result[key] = _healthcheck(value, where)
-        elif key == "deploy":
-            result[key] = _deploy(value, where)
-        elif key in _SIZE_KEYS:
-            result[key] = size(value, where)
-        elif key in _INT_KEYS:
-            result[key] = integer(value, where)
-        elif key == "cpus":
-            try:
-                result[key] = float(value)
-            except (TypeError, ValueError):
-                raise _error(where, f"invalid cpus value '{value}'") from None
-        elif key == "cpuset":
-            result[key] = text(value)
-        elif key == "ulimits":
-            result[key] = _ulimits(value, where)
-        elif key in _MAP_KEYS:
-            result[key] = string_map(value, where)
-        elif key in _LIST_KEYS:
-            result[key] = string_list(value)
-        elif key == "devices":
-            result[key] = _devices(value)
-        elif key == "extra_hosts":
-            result[key] = parse_extra_hosts(value)
-        elif key == "logging":
-            result[key] = _logging(value, where)
-        elif key in ("secrets", "configs"):
-            result[key] = _file_references(value, where)
-        elif key == "extends":
-            result[key] = {"service": value} if isinstance(value, str) else dict(value)
-        elif key in ("user", "working_dir", "hostname", "domainname", "stop_signal", "stop_grace_period",
-                     "container_name", "image", "restart", "pull_policy", "platform", "mac_address"):
-            result[key] = text(value)
-        else:
+        try:
+            result[key] = _service_value(key, value, f"{path}.{key}")
+        except (ComposeFileError, TypeError, AttributeError, ValueError):
+            if not lenient:
+                raise
             result[key] = value
     return result
+
+
+def _cpus(value: Any, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _error(where, f"invalid cpus value '{value}'") from None
+
+
+def _extends(value: Any, where: str) -> dict[str, Any]:
+    return {"service": value} if isinstance(value, str) else dict(value)
+
+
+#: service key -> its long-syntax converter (value, key path) -> value
+_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
+    "build": _build,
+    "command": shell_words,
+    "entrypoint": shell_words,
+    "environment": key_values,
+    "env_file": _env_files,
+    "ports": parse_ports,
+    "expose": lambda value, where: string_list(value),
+    "volumes": parse_volumes,
+    "networks": lambda value, where: _networks(value if value is not None else {}, where),
+    "depends_on": _depends_on,
+    "healthcheck": _healthcheck,
+    "deploy": _deploy,
+    "cpus": _cpus,
+    "cpuset": lambda value, where: text(value),
+    "ulimits": _ulimits,
+    "devices": lambda value, where: _devices(value),
+    "extra_hosts": lambda value, where: parse_extra_hosts(value),
+    "logging": _logging,
+    "secrets": _file_references,
+    "configs": _file_references,
+    "extends": _extends,
+    **{key: size for key in _SIZE_KEYS},
+    **{key: integer for key in _INT_KEYS},
+    **{key: string_map for key in _MAP_KEYS},
+    **{key: (lambda value, where: string_list(value)) for key in _LIST_KEYS},
+    **{key: (lambda value, where: text(value)) for key in (
+        "user", "working_dir", "hostname", "domainname", "stop_signal", "stop_grace_period", "container_name",
+        "image", "restart", "pull_policy", "platform", "mac_address")},
+}
+
+
+def _service_value(key: str, value: Any, where: str) -> Any:
+    """One service key's value in the long syntax (keys compose has no short syntax for: as given)."""
+    converter = _CONVERTERS.get(key)
+    return converter(value, where) if converter is not None else value
 
 
 def canonical_resource(kind: str, key: str, value: Any) -> dict[str, Any]:
@@ -563,14 +565,15 @@ def canonical_resource(kind: str, key: str, value: Any) -> dict[str, Any]:
     return resource
 
 
-def canonical(data: Mapping[str, Any]) -> dict[str, Any]:
-    """One file's data (interpolated, schema-checked) in the long syntax; ``version`` dropped."""
+def canonical(data: Mapping[str, Any], *, lenient: bool = False) -> dict[str, Any]:
+    """One file's data (interpolated, schema-checked) in the long syntax; ``version`` dropped. ``lenient``: values
+    that do not parse are kept as written (files left uninterpolated)."""
     model: dict[str, Any] = {}
     for key, value in data.items():
         if key == "version":
             continue
         if key == "services":
-            model[key] = {name: canonical_service(service, f"services.{name}")
+            model[key] = {name: canonical_service(service, f"services.{name}", lenient=lenient)
                           for name, service in (value or {}).items()}
         elif key in RESOURCE_SECTIONS:
             model[key] = {name: canonical_resource(key, name, item) for name, item in (value or {}).items()}

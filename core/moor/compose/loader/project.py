@@ -13,6 +13,7 @@ The steps, in compose v2's order:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,8 @@ from moor.compose.loader.profiles import active_profiles, apply_profiles
 from moor.compose.loader.schema import validate
 from moor.compose.loader.yamlfile import load_yaml
 from moor.compose.model import Project
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class LoadOptions:
     services: Sequence[str] = ()
     #: compose-go's consistency checks (``config --no-consistency`` turns them off)
     consistency: bool = True
+    #: keep the networks, volumes, secrets and configs no enabled service uses (compose's ``--all``)
+    all_resources: bool = False
+    #: each service's ``env_file`` read into its ``environment`` (``config --no-env-resolution`` turns it off)
+    resolve_environment: bool = True
 
 
 _NAME_CHARACTERS = re.compile(r"[a-z0-9_-]")
@@ -165,6 +172,7 @@ class _Loader:
     def __init__(self, options: LoadOptions) -> None:
         self.options = options
         self.cache: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+        self.warned: set[str] = set()
 
     def document(self, path: str, content: bytes | None = None) -> Any:
         """A file's data as parsed (anchors expanded)."""
@@ -179,9 +187,14 @@ class _Loader:
         if not isinstance(data, dict):
             raise ComposeFileError(f"{path}: top-level object must be a mapping")
         if self.options.interpolate:
-            data = interpolate(data, environment.get)
+            data = interpolate(data, environment.get, document=document, warn=self.warn)
         validate(data, document)
-        return normalize.canonical(data)
+        return normalize.canonical(data, lenient=not self.options.interpolate)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warned:
+            self.warned.add(message)
+            log.warning("%s", message)
 
     def extends_base(self, environment: Mapping[str, str]) -> Any:
         def load(path: str) -> dict[str, Any]:
@@ -228,6 +241,24 @@ def _finalize(model: dict[str, Any], project: Project, options: LoadOptions) -> 
     normalize.resource_names(model, project.name)
 
 
+def drop_unused_resources(project: Project) -> None:
+    """compose's WithoutUnnecessaryResources: only the networks, volumes, secrets and configs that an enabled
+    service uses are kept."""
+    used: dict[str, set[str]] = {kind: set() for kind in normalize.RESOURCE_SECTIONS}
+    for service in project.services.values():
+        used["networks"].update(service.get("networks") or {})
+        used["volumes"].update(volume["source"] for volume in service.get("volumes") or []
+                               if volume.get("type") == "volume" and volume.get("source"))
+        for kind in ("secrets", "configs"):
+            used[kind].update(reference.get("source") for reference in service.get(kind) or [])
+        build = service.get("build")
+        if isinstance(build, dict):
+            used["secrets"].update(reference.get("source") for reference in build.get("secrets") or [])
+    for kind, names in used.items():
+        section = getattr(project, kind)
+        setattr(project, kind, {key: value for key, value in section.items() if key in names})
+
+
 def load_project(options: LoadOptions) -> Project:
     """The project the options name (see the module docstring); ComposeError subclasses on bad input."""
     setup = _setup(options)
@@ -251,7 +282,7 @@ def load_project(options: LoadOptions) -> Project:
     enabled, disabled = apply_profiles(services, profiles, options.services)
     if options.consistency:
         consistency.check({**model, "services": enabled})
-    if options.normalize:
+    if options.normalize and options.resolve_environment:
         for service in enabled.values():
             normalize.resolve_environment(service, environment.get)
     project.services = enabled
@@ -259,6 +290,8 @@ def load_project(options: LoadOptions) -> Project:
     project.profiles = profiles
     for kind in normalize.RESOURCE_SECTIONS:
         setattr(project, kind, model.get(kind) or {})
+    if not options.all_resources:
+        drop_unused_resources(project)
     project.extensions = {key: value for key, value in model.items() if key.startswith("x-")}
     return project
 
