@@ -12,6 +12,9 @@ import click
 #: compose command name -> "module:attribute" under moor.cli.compose
 COMMANDS: dict[str, str] = {
     # each helper adds the commands it owns here (one line each)
+    "logs": "logs:logs",
+    "run": "run:run",
+    "exec": "exec:exec_",
     "up": "up:up",
     "create": "up:create",
     "down": "up:down",
