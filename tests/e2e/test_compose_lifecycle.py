@@ -1,0 +1,259 @@
+"""``moor compose start|stop|restart|kill|rm|pause|unpause|wait`` on a real moord, as docker compose v2 runs them:
+dependency order (reverse for stop), ``-p`` without files, the rm prompt, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.containerhelpers import inspect, moor
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+CHAIN = """\
+services:
+  db:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  api:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    depends_on: [db]
+  web:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    depends_on:
+      api:
+        condition: service_started
+        restart: true
+"""
+
+
+def up(daemon: DaemonProcess, directory: Path, *args: str) -> None:
+    """The project of ``directory`` created and started (``moor compose up -d``)."""
+    result = compose(daemon, directory, "up", "-d", *args)
+    assert result.returncode == 0, result.stderr
+
+
+def states(daemon: DaemonProcess, project: str) -> dict[str, str]:
+    """Container name -> state of the project's containers."""
+    out = moor(daemon, "ps", "-a", "--filter", f"label=com.docker.compose.project={project}",
+               "--format", "{{.Names}} {{.State}}").stdout
+    return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+
+def events(stderr: str, verb: str) -> list[str]:
+    """Container names of ``--progress plain`` lines ``Container NAME  VERB``, in order."""
+    found = []
+    for line in stderr.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "Container" and parts[2] == verb:
+            found.append(parts[1])
+    return found
+
+
+@pytest.fixture
+def chain(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
+    name = f"life{os.getpid()}{time.monotonic_ns() % 100000}"
+    directory = write_project(tmp_path / name, CHAIN)
+    up(compose_moord, directory)
+    try:
+        yield compose_moord, directory, name
+    finally:
+        remove_everything(compose_moord)
+
+
+def test_stop_reverse_order_then_start_in_order(chain: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = chain
+    stopped = compose(daemon, directory, "--progress", "plain", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    order = events(stopped.stderr, "Stopped")
+    assert order == [f"{name}-web-1", f"{name}-api-1", f"{name}-db-1"]
+    assert set(states(daemon, name).values()) == {"exited"}
+
+    started = compose(daemon, directory, "--progress", "plain", "start")
+    assert started.returncode == 0, started.stderr
+    assert events(started.stderr, "Started") == [f"{name}-db-1", f"{name}-api-1", f"{name}-web-1"]
+    assert set(states(daemon, name).values()) == {"running"}
+
+
+def test_stop_and_start_one_service(chain: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = chain
+    assert compose(daemon, directory, "stop", "db", "api").returncode == 0
+    assert states(daemon, name) == {f"{name}-db-1": "exited", f"{name}-api-1": "exited", f"{name}-web-1": "running"}
+    # start of a service starts what it depends on
+    result = compose(daemon, directory, "--progress", "plain", "start", "api")
+    assert result.returncode == 0, result.stderr
+    assert events(result.stderr, "Started") == [f"{name}-db-1", f"{name}-api-1"]
+
+
+def test_commands_without_files_given_the_project_name(chain: tuple[DaemonProcess, Path, str],
+                                                        tmp_path: Path) -> None:
+    daemon, _directory, name = chain
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    stopped = compose(daemon, elsewhere, "-p", name, "--progress", "plain", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    # the order comes from the containers' depends_on labels
+    assert events(stopped.stderr, "Stopped") == [f"{name}-web-1", f"{name}-api-1", f"{name}-db-1"]
+    started = compose(daemon, elsewhere, "--progress", "plain", "start", env={"COMPOSE_PROJECT_NAME": name})
+    assert started.returncode == 0, started.stderr
+    assert events(started.stderr, "Started") == [f"{name}-db-1", f"{name}-api-1", f"{name}-web-1"]
+
+
+def test_restart_takes_dependents_with_restart_true(chain: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = chain
+    before = {n: inspect(daemon, n)["State"]["StartedAt"] for n in states(daemon, name)}
+    result = compose(daemon, directory, "--progress", "plain", "restart", "-t", "1", "api")
+    assert result.returncode == 0, result.stderr
+    assert events(result.stderr, "Restarting") == [f"{name}-api-1", f"{name}-web-1"]
+    after = {n: inspect(daemon, n)["State"]["StartedAt"] for n in before}
+    assert after[f"{name}-db-1"] == before[f"{name}-db-1"]
+    assert after[f"{name}-api-1"] != before[f"{name}-api-1"]
+    assert after[f"{name}-web-1"] != before[f"{name}-web-1"]
+    result = compose(daemon, directory, "--progress", "plain", "restart", "--no-deps", "-t", "1", "api")
+    assert events(result.stderr, "Restarting") == [f"{name}-api-1"]
+
+
+def test_kill_with_signal_and_nothing_left(chain: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = chain
+    result = compose(daemon, directory, "--progress", "plain", "kill", "web")
+    assert result.returncode == 0, result.stderr
+    assert events(result.stderr, "Killed") == [f"{name}-web-1"]
+    assert inspect(daemon, f"{name}-web-1")["State"]["ExitCode"] == 137
+    result = compose(daemon, directory, "kill", "-s", "SIGKILL")
+    assert result.returncode == 0, result.stderr
+    assert set(states(daemon, name).values()) == {"exited"}
+    result = compose(daemon, directory, "kill")
+    assert result.returncode == 0
+    assert "No container to kill" in result.stderr
+
+
+def test_rm_prompt_force_stop_and_volumes(chain: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = chain
+    none = compose(daemon, directory, "rm", "-f")
+    assert none.returncode == 0 and "No stopped containers" in none.stderr
+    assert compose(daemon, directory, "stop", "web").returncode == 0
+    refused = compose(daemon, directory, "rm", input="n\n")
+    assert refused.returncode == 0
+    assert refused.stdout.startswith(f"Going to remove {name}-web-1")
+    assert f"{name}-web-1" in states(daemon, name)
+    accepted = compose(daemon, directory, "--progress", "plain", "rm", input="y\n")
+    assert accepted.returncode == 0, accepted.stderr
+    assert events(accepted.stderr, "Removed") == [f"{name}-web-1"]
+    assert f"{name}-web-1" not in states(daemon, name)
+    forced = compose(daemon, directory, "rm", "-f", "-s", "api")
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout == f"Going to remove {name}-api-1\n"
+    assert list(states(daemon, name)) == [f"{name}-db-1"]
+
+
+def test_rm_v_removes_anonymous_volumes(compose_moord: DaemonProcess, tmp_path: Path) -> None:
+    name = f"rmv{os.getpid()}"
+    directory = write_project(tmp_path / name, "services:\n  box:\n    image: busybox:latest\n"
+                                               "    command: [sleep, '1000']\n    volumes: [/data]\n")
+    try:
+        up(compose_moord, directory)
+        volume = inspect(compose_moord, f"{name}-box-1")["Mounts"][0]["Name"]
+        assert compose(compose_moord, directory, "stop", "-t", "0").returncode == 0
+        assert compose(compose_moord, directory, "rm", "-f", "-v").returncode == 0
+        assert volume not in moor(compose_moord, "volume", "ls", "-q").stdout.split()
+    finally:
+        remove_everything(compose_moord)
+
+
+def test_pause_and_unpause(chain: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = chain
+    result = compose(daemon, directory, "--progress", "plain", "pause", "api")
+    assert result.returncode == 0, result.stderr
+    assert events(result.stderr, "Paused") == [f"{name}-api-1"]
+    assert states(daemon, name)[f"{name}-api-1"] == "paused"
+    result = compose(daemon, directory, "--progress", "plain", "unpause")
+    assert result.returncode == 0, result.stderr
+    assert events(result.stderr, "Unpaused") == [f"{name}-api-1"]
+    assert set(states(daemon, name).values()) == {"running"}
+
+
+def test_start_waits_for_a_healthy_dependency(compose_moord: DaemonProcess, tmp_path: Path) -> None:
+    name = f"health{os.getpid()}"
+    directory = write_project(tmp_path / name, """\
+services:
+  db:
+    image: busybox:latest
+    command: ["sh", "-c", "sleep 1; touch /tmp/ready; sleep 1000"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/ready"]
+      interval: 1s
+      retries: 30
+    stop_grace_period: 0s
+  web:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+    stop_grace_period: 0s
+    depends_on:
+      db:
+        condition: service_healthy
+""")
+    try:
+        up(compose_moord, directory)
+        assert compose(compose_moord, directory, "stop").returncode == 0
+        result = compose(compose_moord, directory, "--progress", "plain", "start", "--wait", "--wait-timeout", "60")
+        assert result.returncode == 0, result.stderr
+        lines = result.stderr.splitlines()
+        healthy = lines.index(f" Container {name}-db-1  Healthy")
+        assert healthy < lines.index(f" Container {name}-web-1  Starting")
+        assert inspect(compose_moord, f"{name}-db-1")["State"]["Health"]["Status"] == "healthy"
+    finally:
+        remove_everything(compose_moord)
+
+
+def test_wait_exit_code_and_down_project(compose_moord: DaemonProcess, tmp_path: Path) -> None:
+    name = f"wait{os.getpid()}"
+    directory = write_project(tmp_path / name, """\
+services:
+  job:
+    image: busybox:latest
+    command: ["sh", "-c", "sleep 1; exit 3"]
+  other:
+    image: busybox:latest
+    command: ["sleep", "1000"]
+""")
+    try:
+        up(compose_moord, directory)
+        job = inspect(compose_moord, f"{name}-job-1")["Id"]
+        result = compose(compose_moord, directory, "wait", "job")
+        assert result.returncode == 3, result.stderr
+        assert result.stdout == f'container "{job}" exited with status code 3\n'
+        assert compose(compose_moord, directory, "restart", "job").returncode == 0
+        result = compose(compose_moord, directory, "wait", "--down-project", "job")
+        assert result.returncode == 3, result.stderr
+        assert states(compose_moord, name) == {}
+        networks = json.loads(moor(compose_moord, "network", "ls", "--format", "{{json .Name}}").stdout
+                              .replace("\n", ",").strip(",").join("[]"))
+        assert f"{name}_default" not in networks
+    finally:
+        remove_everything(compose_moord)
+
+
+def test_bad_input(chain: tuple[DaemonProcess, Path, str], tmp_path: Path) -> None:
+    daemon, directory, name = chain
+    for command in (["stop", "nope"], ["start", "nope"], ["restart", "nope"], ["pause", "nope"]):
+        result = compose(daemon, directory, *command)
+        assert (result.returncode, result.stderr.strip()) == (1, "no such service: nope"), command
+    fresh = write_project(tmp_path / f"{name}x", "services:\n  a:\n    image: busybox:latest\n")
+    result = compose(daemon, fresh, "start")
+    assert (result.returncode, result.stderr.strip()) == (1, 'service "a" has no container to start')
+    result = compose(daemon, fresh, "wait", "a")
+    assert result.returncode == 1 and f'no containers for project "{name}x"' in result.stderr
+    result = compose(daemon, fresh, "wait")
+    assert result.returncode != 0
