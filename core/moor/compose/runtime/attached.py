@@ -9,14 +9,17 @@ starts again or anew (followed from its start). It returns when no watched conta
 
 ``abort_on_exit`` (implied by ``exit_code_from``): the first exit prints ``Aborting on container exit...``
 and stops every container; the exit code is that first container's, or the one of ``exit_code_from``'s
-container when it is named. Ctrl-C (SIGINT or SIGTERM) prints ``Gracefully stopping... (press Ctrl+C again
-to force)`` and stops them; a second one kills them; the exit code is then 130.
+container when it is named. ``abort_on_failure``: the same on the first exit with a non-zero code.
+
+Ctrl-C (SIGINT or SIGTERM) prints ``Gracefully stopping... (press Ctrl+C again to force)`` and stops them;
+a second one kills them; the exit code is then 130.
 """
 
 from __future__ import annotations
 
 import queue
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,12 +45,14 @@ class _Session:
     """The state of one attached run: what is watched, how it ends."""
 
     def __init__(self, client: Client, project: Project, printer: LogPrinter, progress: Progress, *,
-                 abort_on_exit: bool, exit_code_from: str | None, stop_timeout: int | None) -> None:
+                 abort_on_exit: bool, exit_code_from: str | None, stop_timeout: int | None,
+                 abort_on_failure: bool = False) -> None:
         self.client = client
         self.project = project
         self.printer = printer
         self.progress = progress
-        self.abort_on_exit = abort_on_exit or bool(exit_code_from)
+        self.abort_on_failure = abort_on_failure and not abort_on_exit
+        self.abort_on_exit = abort_on_exit or (bool(exit_code_from) and not self.abort_on_failure)
         self.exit_code_from = exit_code_from
         self.stop_timeout = stop_timeout
         self.streams = Streams(printer)
@@ -96,7 +101,7 @@ class _Session:
         self.streams.join(container_id, timeout=5)
         self.printer.status(name, f"exited with code {code}")
         self.watched.pop(container_id, None)
-        if self.abort_on_exit and not self.aborting:
+        if (self.abort_on_exit or (self.abort_on_failure and code != 0)) and not self.aborting:
             self.aborting = True
             self.exit_code = code
             self.printer.message("Aborting on container exit...")
@@ -213,16 +218,20 @@ def _signals_to(inbox: queue.SimpleQueue[ContainerEvent | _Interrupt | None]) ->
 def run_attached(client: Client, project: Project, containers: list[dict[str, Any]], *,
                  abort_on_exit: bool = False, exit_code_from: str | None = None, timestamps: bool = False,
                  no_color: bool = False, no_log_prefix: bool = False, stop_timeout: int | None = None,
-                 progress: Progress, since: float | None = None, stdout: IO[str] | None = None,
-                 stderr: IO[str] | None = None) -> int:
+                 progress: Progress, since: float | None = None, abort_on_failure: bool = False,
+                 ansi: str = "auto", stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
     """``up`` without ``-d`` after converge: the containers' output until all have exited; up's exit code.
 
     ``containers`` are the service containers to attach to (inspect or list shape); ``since`` (unix seconds,
     e.g. when this ``up`` began) keeps a container that was already running from replaying older output.
+    ``abort_on_failure`` (``--abort-on-container-failure``) aborts on the first exit with a non-zero code only.
+    ``ansi`` (``--ansi``): colours ``always``, ``never``, or when stdout is a terminal (``auto``).
     """
-    printer = LogPrinter(stdout, stderr, color=not no_color, prefix=not no_log_prefix, timestamps=timestamps)
+    out = stdout if stdout is not None else sys.stdout
+    color = not no_color and ansi != "never" and (ansi == "always" or _isatty(out))
+    printer = LogPrinter(out, stderr, color=color, prefix=not no_log_prefix, timestamps=timestamps)
     session = _Session(client, project, printer, progress, abort_on_exit=abort_on_exit,
-                       exit_code_from=exit_code_from, stop_timeout=stop_timeout)
+                       exit_code_from=exit_code_from, stop_timeout=stop_timeout, abort_on_failure=abort_on_failure)
     session.services = {label(item, SERVICE) for item in containers}
     if not containers:
         return 0
@@ -259,6 +268,13 @@ def run_attached(client: Client, project: Project, containers: list[dict[str, An
     return INTERRUPTED if session.interrupts else session.exit_code
 
 
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _pump_events(events: ProjectEvents, inbox: queue.SimpleQueue[ContainerEvent | _Interrupt | None]) -> None:
     while True:
         event = events.get()
@@ -278,7 +294,7 @@ def _loop(session: _Session, inbox: queue.SimpleQueue[ContainerEvent | _Interrup
             return
         if isinstance(item, _Interrupt):
             session.interrupt()
-            if session.interrupts >= 2:
-                return
+            if session.interrupts >= 3:
+                return  # the kill is under way: stop waiting for its events
             continue
         session.on_event(item)
