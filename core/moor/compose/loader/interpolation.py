@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from moor.compose.errors import ComposeFileError
@@ -26,8 +27,6 @@ Lookup = Callable[[str], "str | None"]
 Warn = Callable[[str], None]
 
 _NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
-# after a name inside braces: an operator and the rest of the line up to its last "}"
-_OPERATOR = re.compile(r"(:?[-+?])[^\n]*\}")
 
 
 class InterpolationError(ValueError):
@@ -98,25 +97,37 @@ def _value(name: str, lookup: Lookup, warn: Warn | None) -> str:
     return value
 
 
-def _braced(text: str, dollar: int, lookup: Lookup, warn: Warn | None, depth: int) -> tuple[str, int]:
-    """The value of the ``${...}`` form at ``dollar`` and where the text goes on after it."""
+def _parse_braced(text: str, dollar: int) -> tuple[str, str, str, int]:
+    """The ``${...}`` form at ``dollar``: (name, operator or "", argument, index after it)."""
     name_match = _NAME.match(text, dollar + 2)
     if name_match is None:
         raise InterpolationError("invalid", invalid=True)
     name = name_match.group()
     after = name_match.end()
     if text.startswith("}", after):
-        return _value(name, lookup, warn), after + 1
-    operator_match = _OPERATOR.match(text, after)
-    if operator_match is None:
+        return name, "", "", after + 1
+    if text.startswith(":", after) and text[after + 1 : after + 2] in ("-", "+", "?"):
+        operator = text[after : after + 2]
+    elif text[after : after + 1] in ("-", "+", "?"):
+        operator = text[after]
+    else:
         raise InterpolationError("invalid", invalid=True)
-    operator = operator_match.group(1)
     # compose-go matches up to the last "}" of the line, then cuts at the brace that closes this form
-    line_end = text.find("\n", after)
-    greedy_end = text.rfind("}", after, len(text) if line_end < 0 else line_end) + 1
-    closing = _closing_brace(text, dollar, greedy_end)
-    end = closing + 1 if closing >= 0 else greedy_end
-    argument = text[operator_match.start(1) + len(operator) : end - 1]
+    closing = _closing_brace(text, dollar)
+    if closing < 0:
+        line_end = text.find("\n", after)
+        last = text.rfind("}", after + len(operator), len(text) if line_end < 0 else line_end)
+        if last < 0:
+            raise InterpolationError("invalid", invalid=True)
+        closing = last
+    return name, operator, text[after + len(operator) : closing], closing + 1
+
+
+def _braced(text: str, dollar: int, lookup: Lookup, warn: Warn | None, depth: int) -> tuple[str, int]:
+    """The value of the ``${...}`` form at ``dollar`` and where the text goes on after it."""
+    name, operator, argument, end = _parse_braced(text, dollar)
+    if not operator:
+        return _value(name, lookup, warn), end
     value = lookup(name)
     if operator in (":-", "-"):
         if value is None or (operator == ":-" and value == ""):
@@ -134,22 +145,83 @@ def _braced(text: str, dollar: int, lookup: Lookup, warn: Warn | None, depth: in
     return value, end
 
 
-def _closing_brace(text: str, start: int, end: int) -> int:
-    """compose-go's getFirstBraceClosingIndex over ``text[start:end]`` (the character after each ``{`` is
-    skipped), as an index into ``text``; -1 when the braces never balance."""
+def _closing_brace(text: str, start: int) -> int:
+    """compose-go's getFirstBraceClosingIndex from ``start`` (the character after each ``{`` is skipped), as an
+    index into ``text``; -1 when the braces do not balance on this line."""
     depth = 0
     index = start
-    while index < end:
+    length = len(text)
+    while index < length:
         char = text[index]
         if char == "}":
             depth -= 1
             if depth == 0:
-                return index
-        if char == "{":
+                return index if text.find("\n", start, index) < 0 else -1
+        elif char == "{":
             depth += 1
             index += 1
+        elif char == "\n":
+            return -1
         index += 1
     return -1
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable a file uses, as ``docker compose config --variables`` lists it."""
+
+    name: str
+    required: bool = False
+    default: str = ""  # after ":-" or "-"
+    alternate: str = ""  # after ":+" or "+"
+
+
+def variables(data: Any) -> dict[str, Variable]:
+    """Every variable the string values of ``data`` use (defaults and alternates included, nested forms too),
+    by name; a name used several times keeps its last use, as compose's ExtractVariables does."""
+    found: dict[str, Variable] = {}
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+        elif isinstance(value, str):
+            _text_variables(value, found, 0)
+    return found
+
+
+def _text_variables(text: str, found: dict[str, Variable], depth: int) -> None:
+    position = 0
+    while depth < 100:
+        dollar = text.find("$", position)
+        if dollar < 0 or dollar + 1 >= len(text):
+            return
+        following = text[dollar + 1]
+        if following == "$":
+            position = dollar + 2
+            continue
+        if following == "{":
+            try:
+                name, operator, argument, position = _parse_braced(text, dollar)
+            except InterpolationError:
+                return
+            found[name] = Variable(
+                name,
+                required=operator in (":?", "?"),
+                default=argument if operator in (":-", "-") else "",
+                alternate=argument if operator in (":+", "+") else "",
+            )
+            if operator and operator not in (":?", "?"):
+                _text_variables(argument, found, depth + 1)
+            continue
+        match = _NAME.match(text, dollar + 1)
+        if match is None:
+            position = dollar + 1
+            continue
+        found[match.group()] = Variable(match.group())
+        position = match.end()
 
 
 # --- the type casts after interpolation ---------------------------------------------------------------------
