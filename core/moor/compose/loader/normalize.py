@@ -32,7 +32,7 @@ _MAP_KEYS = ("labels", "annotations", "sysctls")
 _LIST_KEYS = ("dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "security_opt", "group_add", "profiles",
               "links", "external_links", "tmpfs", "volumes_from", "device_cgroup_rules", "label_file")
 _PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
-_PORT = re.compile(r"^(?:(?P<ip>\[[0-9a-fA-F:.%\w]*\]|[^:\[\]]*):)??(?:(?P<published>[\d-]*):)?"
+_PORT = re.compile(r"^(?:(?P<ip>\[[0-9a-fA-F:.%\w]*\]|[\d.]*):)??(?:(?P<published>[\d-]*):)?"
                    r"(?P<target>\d+(?:-\d+)?)(?:/(?P<protocol>\w+))?$")
 
 
@@ -589,9 +589,10 @@ def canonical(data: Mapping[str, Any], *, lenient: bool = False) -> dict[str, An
 _REMOTE_CONTEXT = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")
 
 
-def absolute(path: str, base: str) -> str:
-    """``path`` with ``~`` expanded, made absolute against ``base`` (normalised)."""
-    expanded = os.path.expanduser(path)
+def absolute(path: str, base: str, home: str | None = None) -> str:
+    """``path`` with ``~`` expanded (to ``home`` when given), made absolute against ``base`` (normalised)."""
+    tilde = home is not None and (path == "~" or path.startswith("~/"))
+    expanded = f"{home}{path[1:]}" if tilde else os.path.expanduser(path)
     if os.path.isabs(expanded):
         return os.path.normpath(expanded)
     return os.path.normpath(os.path.join(base, expanded))
@@ -603,7 +604,7 @@ def _context_path(context: str, base: str) -> str:
     return absolute(context, base)
 
 
-def resolve_service_paths(service: dict[str, Any], base: str) -> None:
+def resolve_service_paths(service: dict[str, Any], base: str, home: str | None = None) -> None:
     """Relative paths of one canonical service made absolute against ``base`` (in place)."""
     build = service.get("build")
     if isinstance(build, dict):
@@ -619,16 +620,17 @@ def resolve_service_paths(service: dict[str, Any], base: str) -> None:
         service["label_file"] = [absolute(item, base) for item in service["label_file"]]
     for volume in service.get("volumes", []):
         if volume.get("type") == "bind" and isinstance(volume.get("source"), str) and volume["source"]:
-            volume["source"] = absolute(volume["source"], base)
+            volume["source"] = absolute(volume["source"], base, home)
     extends = service.get("extends")
     if isinstance(extends, dict) and isinstance(extends.get("file"), str):
         extends["file"] = absolute(extends["file"], base)
 
 
-def resolve_paths(model: dict[str, Any], base: str) -> None:
-    """Every relative path of a canonical model made absolute against ``base`` (in place)."""
+def resolve_paths(model: dict[str, Any], base: str, home: str | None = None) -> None:
+    """Every relative path of a canonical model made absolute against ``base`` (in place); ``~`` is ``home``
+    (the project environment's ``HOME``) when given."""
     for service in (model.get("services") or {}).values():
-        resolve_service_paths(service, base)
+        resolve_service_paths(service, base, home)
     for kind in ("secrets", "configs"):
         for resource in (model.get(kind) or {}).values():
             if isinstance(resource.get("file"), str):

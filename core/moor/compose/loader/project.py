@@ -232,7 +232,7 @@ def _finalize(model: dict[str, Any], project: Project, options: LoadOptions) -> 
     lookup = project.environment.get
     services: dict[str, Any] = model.get("services") or {}
     if options.resolve_paths:
-        normalize.resolve_paths(model, project.working_dir)
+        normalize.resolve_paths(model, project.working_dir, project.environment.get("HOME"))
     if not options.normalize:
         return
     for service in services.values():
