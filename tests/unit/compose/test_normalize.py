@@ -189,3 +189,9 @@ def test_a_missing_required_env_file_is_an_error_an_optional_one_is_not(tmp_path
     write(tmp_path, {"compose.yaml": "services: {web: {image: busybox, env_file: missing.env}}\n"})
     with pytest.raises(ComposeFileError, match="missing.env"):
         load(tmp_path)
+
+
+def test_label_files_are_read_into_labels(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": "services:\n  web: {image: x, label_file: web.labels, labels: {b: own}}\n",
+                     "web.labels": "a=1\nb=file\n"})
+    assert load(tmp_path).services["web"]["labels"] == {"a": "1", "b": "own"}

@@ -728,3 +728,14 @@ def resolve_environment(service: dict[str, Any], lookup: Lookup) -> None:
         resolved[key] = lookup(key) if value is None else value
     if resolved or "environment" in service:
         service["environment"] = resolved
+
+
+def resolve_label_files(service: dict[str, Any], lookup: Lookup) -> None:
+    """``label_file`` files (dotenv format) read into ``labels`` (in place), ``labels`` over them."""
+    if not service.get("label_file"):
+        return
+    labels: dict[str, str] = {}
+    for path in service["label_file"]:
+        labels.update(read_env_file(path, lookup))
+    labels.update(service.get("labels") or {})
+    service["labels"] = labels

@@ -186,6 +186,9 @@ class _Loader:
             data = {}
         if not isinstance(data, dict):
             raise ComposeFileError(f"{path}: top-level object must be a mapping")
+        if "version" in data:
+            self.warn(f"{path}: the attribute `version` is obsolete, it will be ignored, please remove it to avoid "
+                      "potential confusion")
         if self.options.interpolate:
             data = interpolate(data, environment.get, document=document, warn=self.warn)
         validate(data, document)
@@ -285,6 +288,9 @@ def load_project(options: LoadOptions) -> Project:
     if options.normalize and options.resolve_environment:
         for service in enabled.values():
             normalize.resolve_environment(service, environment.get)
+    if options.normalize:
+        for service in enabled.values():
+            normalize.resolve_label_files(service, environment.get)
     project.services = enabled
     project.disabled_services = disabled
     project.profiles = profiles
