@@ -146,6 +146,19 @@ def test_a_failed_build_and_a_missing_context(setup: Setup, project: str, tmp_pa
     assert missing.stderr.splitlines()[-1] == f'unable to prepare context: path "{tmp_path}/absent/nowhere" not found'
 
 
+def test_build_secrets_from_files_and_the_environment(setup: Setup, project: str, tmp_path: Path) -> None:
+    write_project(tmp_path, "services:\n  web:\n    build:\n      context: .\n      secrets:\n"
+                            "        - token\n        - source: fromenv\n          target: renamed\n"
+                            "secrets:\n  token:\n    file: ./token.txt\n  fromenv:\n    environment: BUILD_TOKEN\n",
+                  {"token.txt": "file secret\n", ".dockerignore": "token.txt\n",
+                   "Dockerfile": "FROM busybox:latest\n"
+                                 "RUN --mount=type=secret,id=token --mount=type=secret,id=renamed "
+                                 "cat /run/secrets/token /run/secrets/renamed > /seen\n"})
+    setup.ok(tmp_path, "-p", project, "build", env={"BUILD_TOKEN": "env secret"})
+    shown = setup.run(f"{project}-web", "cat /seen; echo; cat /run/secrets/token 2>/dev/null || echo not in the image")
+    assert shown == "file secret\nenv secret\nnot in the image\n"
+
+
 # ---------------------------------------------------------------------- push and pull
 
 
@@ -155,7 +168,8 @@ def test_push_then_pull_with_credentials(setup: Setup, project: str, tmp_path: P
                             f"      tags: ['{setup.private.host}/{project}/app:extra']\n"
                             f"  db:\n    image: busybox:latest\n",
                   {"Dockerfile": "FROM busybox:latest\nRUN echo pushed > /made-by\n"})
-    setup.ok(tmp_path, "-p", project, "build")
+    build_and_push = setup.ok(tmp_path, "-p", project, "build", "--push", logged_in=True)
+    assert f" {image}  Pushed\n" in build_and_push.stderr
     anonymous = setup.compose(tmp_path, "-p", project, "push")
     assert anonymous.returncode == 1, anonymous.stderr
     pushed = setup.ok(tmp_path, "-p", project, "push", logged_in=True)

@@ -370,3 +370,22 @@ def test_context_errors_are_compose_words(tmp_path: Path) -> None:
     multi = project({"web": {"build": {"context": str(tmp_path), "platforms": ["linux/amd64", "linux/arm64"]}}})
     with pytest.raises(ComposeError, match="^the classic builder doesn't support multi-arch build$"):
         images.build_services(FakeClient(), multi, [], progress=quiet())  # type: ignore[arg-type]
+
+
+def test_build_secrets_travel_in_moords_header(context_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "token.txt").write_text("file secret")
+    proj = project({"web": {"build": {"context": str(context_dir),
+                                      "secrets": [{"source": "token"}, {"source": "env", "target": "renamed"}]}}},
+                   BUILD_TOKEN="env secret")
+    proj.secrets = {"token": {"name": "token", "file": str(tmp_path / "token.txt")},
+                    "env": {"name": "env", "environment": "BUILD_TOKEN"}}
+    client = FakeClient()
+    images.build_services(client, proj, [], progress=quiet(), out=io.StringIO())  # type: ignore[arg-type]
+    (_, _, _, headers), = [r for r in client.requests if r[1] == "/build"]
+    sent = json.loads(base64.b64decode(headers["X-Moor-Build-Secrets"]))
+    assert {key: base64.b64decode(value) for key, value in sent.items()} == {
+        "token": b"file secret", "renamed": b"env secret"}
+    proj.services["web"]["build"]["secrets"] = [{"source": "undeclared"}]
+    with pytest.raises(ComposeError, match='^service "web" refers to undefined build secret undeclared: '
+                                           "invalid compose project$"):
+        images.build_services(client, proj, [], progress=quiet())  # type: ignore[arg-type]
