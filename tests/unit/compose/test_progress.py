@@ -48,3 +48,13 @@ def test_tty_list_marks() -> None:
     last = out.getvalue().split("[+] Running")[-1]
     assert last.startswith(" 2/2")
     assert "✔" in last and "Container p-web-1" in last and "✘" in last
+
+
+def test_tty_message_goes_above_the_list() -> None:
+    out = io.StringIO()
+    progress = Progress("tty", out)
+    progress.event("Container", "p-web-1", "Creating")
+    progress.message("WARN[0000] something")
+    progress.close()
+    text = out.getvalue()
+    assert text.index("WARN[0000] something") < text.rindex("[+] Running")

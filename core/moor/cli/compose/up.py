@@ -36,6 +36,15 @@ def _progress(ctx: click.Context) -> Iterator[Progress]:
         progress.close()
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C while compose works: the operations under way finish, then exit 130 without a traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
 def _error(message: str) -> Exception:
     from moor.compose.errors import ComposeError
 
@@ -189,7 +198,7 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
                           wait_timeout=float(wait_timeout) if wait_timeout else None)
     client = client_of(ctx)
     began = time.time()
-    with _progress(ctx) as progress:
+    with _interruptible(), _progress(ctx) as progress:
         containers = converge(client, project, list(services), options, progress, inspect=not (detach or no_start))
     if detach or no_start:
         return
@@ -251,7 +260,7 @@ def create(ctx: click.Context, services: tuple[str, ...], build: bool, no_build:
     options = _up_options(ctx, project, build=build, no_build=no_build, pull=pull, quiet_pull=quiet_pull,
                           force_recreate=force_recreate, no_recreate=no_recreate, remove_orphans=remove_orphans,
                           scale=scale, no_start=True)
-    with _progress(ctx) as progress:
+    with _interruptible(), _progress(ctx) as progress:
         converge(client_of(ctx), project, list(services), options, progress, inspect=False)
 
 
@@ -294,6 +303,6 @@ def down(ctx: click.Context, services: tuple[str, ...], remove_orphans: bool | N
     if remove_orphans is None:
         remove_orphans = os.environ.get("COMPOSE_REMOVE_ORPHANS", "").lower() in _TRUE
     project, name = _project_or_name(ctx)
-    with _progress(ctx) as progress:
+    with _interruptible(), _progress(ctx) as progress:
         down_project(client_of(ctx), name, project, volumes=volumes, rmi=rmi, remove_orphans=remove_orphans,
                      timeout=timeout, progress=progress, services=services, parallel=options_of(ctx).parallel)

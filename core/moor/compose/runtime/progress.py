@@ -87,6 +87,11 @@ class Progress:
         with self._lock:
             if self.mode == "json":
                 self._write(json.dumps({"id": "Compose", "text": text}) + "\n")
+            elif self.mode == "tty" and self._lines:
+                # above the live list: written where the list began, the list drawn again below it
+                self._write(f"\x1b[{self._lines}A\r" + text.replace("\n", "\x1b[K\n") + "\x1b[K\n")
+                self._lines = 0
+                self._draw()
             else:
                 self._write(text + "\n")
 
