@@ -91,6 +91,8 @@ def _ordered(value: Any, path: tuple[str, ...]) -> Any:
             keys = sorted(value, key=lambda key: (rank.get(key, len(rank)), key))
         else:
             keys = sorted(value)
+        if _matches(path, ("services", "*", "depends_on", "*")) and value.get("restart") is False:
+            left_out = {"restart"}  # compose-go's omitempty
         return {key: _ordered(value[key], (*path, key)) for key in keys if key not in left_out}
     if isinstance(value, list):
         return [_ordered(item, (*path, "[]")) for item in value]

@@ -68,7 +68,6 @@ services:
     depends_on:
       db:
         condition: service_started
-        restart: false
         required: true
     environment:
       MODE: prod
