@@ -389,3 +389,16 @@ def test_build_secrets_travel_in_moords_header(context_dir: Path, tmp_path: Path
     with pytest.raises(ComposeError, match='^service "web" refers to undefined build secret undeclared: '
                                            "invalid compose project$"):
         images.build_services(client, proj, [], progress=quiet())  # type: ignore[arg-type]
+
+
+def test_build_text_goes_to_stdout_unless_the_progress_is_a_live_list(context_dir: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    proj = project({"web": {"build": {"context": str(context_dir)}}})
+    images.build_services(FakeClient(), proj, [], progress=Progress("plain", io.StringIO()))  # type: ignore[arg-type]
+    assert capsys.readouterr().out == "Step 1/1 : FROM busybox\nSuccessfully built 123\n"
+    live = Progress("tty", io.StringIO())
+    images.build_services(FakeClient(), proj, [], progress=live)  # type: ignore[arg-type]
+    live.close()
+    assert capsys.readouterr().out == ""
+    images.build_services(FakeClient(), proj, [], quiet=True, progress=quiet())  # type: ignore[arg-type]
+    assert capsys.readouterr().out == ""

@@ -92,8 +92,6 @@ def _deprecated(flag: str) -> None:
 def build(ctx: click.Context, services: tuple[str, ...], build_args: tuple[str, ...], memory: str, no_cache: bool,
           pull: bool, push: bool, quiet: bool, ssh: str | None, with_dependencies: bool, **hidden: Any) -> None:
     """Build or rebuild services"""
-    import io
-
     from moor.cli.compose.loading import load_project_of
     from moor.cli.main import client_of
     from moor.compose.errors import ComposeError
@@ -120,8 +118,7 @@ def build(ctx: click.Context, services: tuple[str, ...], build_args: tuple[str, 
     parallel = options_of(ctx).parallel
     with _progress(ctx, quiet) as progress:
         build_services(client, project, buildable, no_cache=no_cache, pull=pull, build_args=_build_args(build_args),
-                       quiet=quiet, progress=progress, parallel=parallel, memory=limit,
-                       out=io.StringIO() if quiet else sys.stdout)
+                       quiet=quiet, progress=progress, parallel=parallel, memory=limit)
         if push:
             push_services(client, project, buildable, quiet=quiet, progress=progress, parallel=parallel)
 

@@ -542,13 +542,16 @@ def build_services(client: Client, project: Project, services: Sequence[str], *,
                    progress: Progress, parallel: int = -1, out: IO[str] | None = None, memory: int = 0
                    ) -> dict[str, str]:
     """``compose build``: every named service (all when none) that has ``build``, side by side up to
-    ``parallel``; service -> the built image's ID. Output goes to ``out`` (stdout) unless ``quiet``."""
+    ``parallel``; service -> the built image's ID. The builds' text goes to ``out`` (None: stdout, unless the
+    progress is a live tty list); ``quiet`` shows nothing."""
     names = [name for name in (list(services) or project.service_names())
              if service_config(project, name).get("build") is not None]
     built: dict[str, str] = {}
     lock = threading.Lock()
     config = ConfigFile.load(warn=False)
-    sink = None if quiet else (out if out is not None else sys.stdout)
+    # a live (tty) progress list is redrawn in place: the builds' text would be drawn over, so only the
+    # events (and a failure's message) are shown then; --progress plain shows the text
+    sink = None if quiet or (out is None and progress.mode == "tty") else (out if out is not None else sys.stdout)
 
     def build_one(name: str) -> None:
         image = service_image(project, name)
@@ -576,10 +579,11 @@ def build_services(client: Client, project: Project, services: Sequence[str], *,
 def ensure_images(client: Client, project: Project, services: Sequence[str], *, build: bool = False,
                   no_build: bool = False, pull: str | None = None, quiet: bool = False, progress: Progress,
                   parallel: int = -1, out: IO[str] | None = None) -> dict[str, str]:
-    """What ``up``/``create``/``run`` do before creating containers: pull what the policies ask for (a failed
-    pull of an image that can be built is not an error), then build what has ``build`` and no image yet (every
-    service with ``build`` under ``build``; nothing under ``no_build``). Service -> the image ID to create with.
-    An image still missing afterwards is the engine's ``No such image`` error, before anything is created."""
+    """What ``up``/``create``/``run`` do before creating containers: pull what the policies ask for (``quiet``:
+    silently; a failed pull of an image that can be built is not an error), then build what has ``build`` and
+    no image yet (every service with ``build`` under ``build``; nothing under ``no_build``). Service -> the image
+    ID to create with. An image still missing afterwards is the engine's ``No such image`` error, before
+    anything is created."""
     if build and no_build:
         raise ComposeError("--build and --no-build are incompatible")
     names = list(services) or project.service_names()
@@ -602,7 +606,7 @@ def ensure_images(client: Client, project: Project, services: Sequence[str], *, 
         to_build = [name for name in names if configs[name].get("build") is not None
                     and (images[name] not in local or policies[name][0] == "build")]
         if to_build:
-            build_services(client, project, to_build, quiet=quiet, progress=progress, parallel=parallel, out=out)
+            build_services(client, project, to_build, progress=progress, parallel=parallel, out=out)
             local.update(local_images(client, [images[name] for name in to_build], parallel))
 
     result: dict[str, str] = {}
