@@ -67,3 +67,10 @@ def test_merge_service_secrets_by_target_and_none_keeps_the_base() -> None:
 
 def test_unique_keeps_the_first_place_and_the_last_value() -> None:
     assert unique(["a=1", "b", "a=2"], lambda entry: entry.split("=")[0]) == ["a=2", "b"]
+
+
+def test_a_variable_without_value_in_the_override_replaces_the_base_value() -> None:
+    merged = merge_service({"environment": {"A": "1", "B": "2"}, "build": {"args": {"X": "1"}}},
+                           {"environment": {"A": None}, "build": {"args": {"X": None}}})
+    assert merged["environment"] == {"A": None, "B": "2"}
+    assert merged["build"]["args"] == {"X": None}

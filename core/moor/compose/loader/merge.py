@@ -107,9 +107,13 @@ def unique(entries: list[Any], key: Callable[[Any], str]) -> list[Any]:
     return result
 
 
+#: maps whose ``KEY`` without a value is meaningful (taken from the environment): the override's wins
+_NONE_OVERRIDES = (("services", "*", "environment", "*"), ("services", "*", "build", "args", "*"))
+
+
 def _merge_value(base: Any, override: Any, path: tuple[str, ...]) -> Any:
     if override is None:
-        return base
+        return None if any(_matches(path, pattern) for pattern in _NONE_OVERRIDES) else base
     if base is None:
         return copy.deepcopy(override)
     if any(_matches(path, pattern) for pattern in _REPLACED):
