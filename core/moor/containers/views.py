@@ -15,6 +15,15 @@ from moor.timefmt import ZERO_TIME, human_duration, parse_timestamp
 if TYPE_CHECKING:
     from moor.services.containers import ContainerService
 
+#: what Docker's inspect shows for HostConfig fields a create body left out (its Go zero values, and the
+#: daemon's default IPC mode): clients that send sparse bodies (compose) read them back as Docker's
+HOST_CONFIG_ZERO: dict[str, Any] = {
+    "ContainerIDFile": "", "PortBindings": None, "CapAdd": None, "CapDrop": None, "Cgroup": "", "Dns": None,
+    "DnsOptions": None, "DnsSearch": None, "ExtraHosts": None, "GroupAdd": None,
+    "Links": None, "OomScoreAdj": 0, "PidMode": "", "PublishAllPorts": False, "ReadonlyRootfs": False,
+    "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ConsoleSize": [0, 0], "Isolation": "",
+}
+
 
 def status_text(container: Container) -> str:
     state = container.state
@@ -133,7 +142,8 @@ def inspect(service: ContainerService, container: Container, size: bool = False,
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        "HostConfig": dict(container.host_config),
+        "HostConfig": {**HOST_CONFIG_ZERO, **container.host_config,
+                       "IpcMode": container.host_config.get("IpcMode") or "private"},
         "GraphDriver": {"Data": {"MergedDir": container.rootfs} if container.rootfs else {},
                         "Name": service.drivers.storage.name},
         "Mounts": mount_views(container.mounts),
