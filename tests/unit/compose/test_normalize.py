@@ -195,3 +195,15 @@ def test_label_files_are_read_into_labels(tmp_path: Path) -> None:
     write(tmp_path, {"compose.yaml": "services:\n  web: {image: x, label_file: web.labels, labels: {b: own}}\n",
                      "web.labels": "a=1\nb=file\n"})
     assert load(tmp_path).services["web"]["labels"] == {"a": "1", "b": "own"}
+
+
+def test_a_service_secret_gets_compose_s_default_target(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": """
+        services:
+          web: {image: x, secrets: [token, {source: key, target: /etc/key}]}
+        secrets:
+          token: {file: ./token}
+          key: {environment: KEY}
+    """})
+    assert load(tmp_path).services["web"]["secrets"] == [{"source": "token", "target": "/run/secrets/token"},
+                                                        {"source": "key", "target": "/etc/key"}]

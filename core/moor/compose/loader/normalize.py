@@ -680,6 +680,9 @@ def finalize_service(service: dict[str, Any], lookup: Lookup) -> None:
                         continue
                 args[key] = value
             build["args"] = args
+    for secret in service.get("secrets", []):
+        if isinstance(secret, dict) and secret.get("source") and not secret.get("target"):
+            secret["target"] = f"/run/secrets/{secret['source']}"
     if service.get("pull_policy") == "if_not_present":
         service["pull_policy"] = "missing"
     _implied_dependencies(service)
