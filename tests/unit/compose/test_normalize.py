@@ -207,3 +207,15 @@ def test_a_service_secret_gets_compose_s_default_target(tmp_path: Path) -> None:
     """})
     assert load(tmp_path).services["web"]["secrets"] == [{"source": "token", "target": "/run/secrets/token"},
                                                         {"source": "key", "target": "/etc/key"}]
+
+
+@pytest.mark.parametrize(("service", "message"), [
+    ({"ports": [{"published": 80}]}, r"service ports services\.web\.ports\[0\] is missing a target port"),
+    ({"volumes": [{"type": "volume", "source": "x"}]},
+     r"service volume services\.web\.volumes\[0\] is missing a mount target"),
+    ({"volumes": [{"type": "bind", "target": "/x"}]}, "field Source must not be empty"),
+    ({"volumes": [""]}, "invalid empty volume spec"),
+])
+def test_long_syntax_entries_missing_what_they_need(service: dict[str, object], message: str) -> None:
+    with pytest.raises(ComposeFileError, match=message):
+        canonical_service(service, "services.web")

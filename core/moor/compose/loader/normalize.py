@@ -146,8 +146,9 @@ def parse_ports(value: Any, path: str) -> list[dict[str, Any]]:
         where = f"{path}[{index}]"
         if isinstance(item, Mapping):
             entry = dict(item)
-            if "target" in entry:
-                entry["target"] = integer(entry["target"], f"{where}.target")
+            if entry.get("target") is None:
+                raise _error("", f"service ports {where} is missing a target port")
+            entry["target"] = integer(entry["target"], f"{where}.target")
             if entry.get("published") is not None:
                 entry["published"] = text(entry["published"])
             else:
@@ -266,8 +267,11 @@ def parse_volumes(value: Any, path: str) -> list[dict[str, Any]]:
             result.append(parse_volume_spec(item, where))
         elif isinstance(item, Mapping):
             entry = dict(item)
-            if isinstance(entry.get("target"), str) and entry["target"]:
-                entry["target"] = posixpath.normpath(entry["target"])
+            if not isinstance(entry.get("target"), str) or not entry["target"]:
+                raise _error("", f"service volume {where} is missing a mount target")
+            if entry.get("type") == "bind" and not entry.get("source"):
+                raise _error(where, 'invalid mount config for type "bind": field Source must not be empty')
+            entry["target"] = posixpath.normpath(entry["target"])
             tmpfs = entry.get("tmpfs")
             if isinstance(tmpfs, Mapping):
                 tmpfs = dict(tmpfs)
@@ -308,6 +312,8 @@ def _file_references(value: Any, path: str) -> list[dict[str, Any]]:
             result.append({"source": item})
         elif isinstance(item, Mapping):
             entry = dict(item)
+            if not entry.get("source"):
+                raise _error(f"{path}[{index}]", "source is required")
             for key in ("uid", "gid"):
                 if key in entry:
                     entry[key] = text(entry[key])
