@@ -53,7 +53,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def _print_variables(project: Project, output_format: str | None) -> None:
-    from moor.compose.loader.variables import extract_variables
+    from moor.compose.loader.interpolation import variables as extract_variables
     from moor.compose.render import project_dict, to_yaml
 
     model = project_dict(project)
@@ -62,16 +62,16 @@ def _print_variables(project: Project, output_format: str | None) -> None:
     names = sorted(variables)
     if output_format == "yaml":
         click.echo(to_yaml({name: {"name": variables[name].name, "defaultvalue": variables[name].default,
-                                   "presencevalue": variables[name].presence,
+                                   "presencevalue": variables[name].alternate,
                                    "required": variables[name].required} for name in names}), nl=False)
         return
     if output_format == "json":
         click.echo(json.dumps({name: {"Name": variables[name].name, "DefaultValue": variables[name].default,
-                                      "PresenceValue": variables[name].presence,
+                                      "PresenceValue": variables[name].alternate,
                                       "Required": variables[name].required} for name in names}))
         return
     rows = [[name, "true" if variables[name].required else "false", variables[name].default,
-             variables[name].presence] for name in names]
+             variables[name].alternate] for name in names]
     click.echo(_table(rows, ["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"]), nl=False)
 
 
