@@ -22,16 +22,16 @@ services:
   db:
     image: busybox:latest
     command: ["sleep", "1000"]
-    stop_grace_period: 1s
+    stop_grace_period: 0s
   api:
     image: busybox:latest
     command: ["sleep", "1000"]
-    stop_grace_period: 1s
+    stop_grace_period: 0s
     depends_on: [db]
   web:
     image: busybox:latest
     command: ["sleep", "1000"]
-    stop_grace_period: 1s
+    stop_grace_period: 0s
     depends_on:
       api:
         condition: service_started
@@ -227,6 +227,7 @@ services:
   other:
     image: busybox:latest
     command: ["sleep", "1000"]
+    stop_grace_period: 0s
 """)
     try:
         up(compose_moord, directory)
