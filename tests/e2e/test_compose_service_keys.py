@@ -58,6 +58,8 @@ def services(base: Path) -> dict[str, dict[str, Any]]:
             "image": "busybox", "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
             "ports": [{"target": 80, "host_ip": "127.0.0.1", "protocol": "tcp", "mode": "ingress"},
                       {"target": 5353, "published": "0", "host_ip": "127.0.0.1", "protocol": "udp",
+                       "mode": "ingress"},
+                      {"target": 8080, "published": "41000-41099", "host_ip": "127.0.0.1", "protocol": "tcp",
                        "mode": "ingress"}],
             "expose": ["7000", "7100-7101/udp"],
             "volumes": [{"type": "tmpfs", "target": "/www"}],
@@ -112,6 +114,8 @@ def services(base: Path) -> dict[str, dict[str, Any]]:
         },
         "sidecar": {"image": "busybox", "command": ["sleep", "300"], "network_mode": "service:front",
                     "volumes_from": ["storage:ro"]},
+        "peer": {"image": "busybox", "command": ["sleep", "300"], "links": ["front:frontalias"],
+                 "networks": {"default": None}},
         "bridged": {"image": "busybox", "command": ["sleep", "300"], "network_mode": "bridge"},
         "linked": {"image": "busybox", "command": ["sleep", "300"], "links": ["bridged:frontend"],
                    "network_mode": "bridge"},
@@ -235,7 +239,9 @@ def check_entry(info: dict[str, Any]) -> None:
 def check_ports(info: dict[str, Any]) -> int:
     """The published TCP port."""
     config, host = info["Config"], info["HostConfig"]
-    assert set(config["ExposedPorts"]) == {"80/tcp", "5353/udp", "7000/tcp", "7100/udp", "7101/udp"}
+    assert set(config["ExposedPorts"]) == {"80/tcp", "5353/udp", "8080/tcp", "7000/tcp", "7100/udp", "7101/udp"}
+    assert host["PortBindings"]["8080/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": "41000-41099"}]
+    assert 41000 <= int(info["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]) <= 41099
     assert host["PortBindings"]["80/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": ""}]
     assert host["PortBindings"]["5353/udp"] == [{"HostIp": "127.0.0.1", "HostPort": "0"}]
     published = info["NetworkSettings"]["Ports"]["80/tcp"]
@@ -343,6 +349,14 @@ def check_networks(project: Project, front: dict[str, Any]) -> None:
     assert front["HostConfig"]["NetworkMode"] == f"{project.name}_back"  # the higher priority is the primary
 
 
+def check_names_resolve(client: Client, peer: str) -> None:
+    """From a container on the default network: the service name, its aliases and a link's alias resolve
+    (the embedded DNS); a name only on the internal network does not."""
+    script = "for n in front www web.local frontalias api; do ping -c1 -W2 $n >/dev/null 2>&1 && echo ok-$n; done"
+    out = run_in(client, peer, "sh", "-c", script)
+    assert out.split() == ["ok-front", "ok-www", "ok-web.local", "ok-frontalias"], out
+
+
 def check_resources_labels(client: Client, project: Project) -> None:
     back = client.get(f"/networks/{project.name}_back")
     assert back["Labels"]["com.docker.compose.project"] == project.name
@@ -415,7 +429,7 @@ def test_host_keys_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
 def test_networks_and_shared_namespaces_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
     project = make_project(tmp_path)
     client = daemon.client()
-    infos = up_by_api(client, project, ["storage", "front", "sidecar", "bridged", "linked"])
+    infos = up_by_api(client, project, ["storage", "front", "sidecar", "peer", "bridged", "linked"])
     front, sidecar, linked = infos["front"], infos["sidecar"], infos["linked"]
     check_networks(project, front)
     assert sidecar["HostConfig"]["NetworkMode"] == "container:" + front["Id"]
@@ -423,6 +437,7 @@ def test_networks_and_shared_namespaces_by_api(daemon: DaemonProcess, tmp_path: 
     assert run_in(client, sidecar["Id"], "cat", "/src/hello.txt") == "hello from the host\n"
     assert "Read-only" in run_in(client, sidecar["Id"], "sh", "-c", "touch /data/x 2>&1")
     assert "172.31.240.10" in run_in(client, sidecar["Id"], "ip", "-4", "addr")  # front's namespace
+    check_names_resolve(client, infos["peer"]["Id"])
     assert linked["HostConfig"]["Links"] == [f"/{project.name}-bridged-1:/{project.name}-linked-1/frontend"]
     assert "\tfrontend" in run_in(client, linked["Id"], "cat", "/etc/hosts")
 
@@ -489,6 +504,7 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     check_host(info("host"))
     check_host_inside(client, info("host")["Id"])
     check_networks(project, info("front"))
+    check_names_resolve(client, info("peer")["Id"])
     sidecar = info("sidecar")
     assert sidecar["HostConfig"]["NetworkMode"] == "container:" + info("front")["Id"]
     assert sidecar["HostConfig"]["VolumesFrom"] == [info("storage")["Id"] + ":ro"]

@@ -21,6 +21,7 @@ from typing import Any
 from moor.compose.durations import parse_duration, to_seconds
 from moor.compose.errors import ComposeError, ComposeFileError
 from moor.compose.labels import container_labels
+from moor.compose.loader.normalize import parse_port_spec, parse_volume_spec
 from moor.compose.model import Project, Section
 from moor.compose.mounts import storage, tmpfs_map
 from moor.compose.naming import CONFIG_HASH_LABEL, resource_labels, service_config
@@ -56,78 +57,19 @@ class RunOverrides:
 
 
 def _short_ports(items: list[Any], where: str) -> list[Section]:
+    """``run --publish`` values (short syntax strings or long-syntax dicts) as long-syntax ports."""
     ports: list[Section] = []
     for item in items:
-        if isinstance(item, Mapping):
-            ports.append(dict(item))
-        else:
-            ports.extend(_parse_port(str(item), where))
+        ports.extend([dict(item)] if isinstance(item, Mapping) else parse_port_spec(str(item), where))
     return ports
 
 
-def _parse_port(spec: str, where: str) -> list[Section]:
-    """``[ip:][published:]target[/protocol]`` (ranges of equal length paired)."""
-    text, _, protocol = spec.partition("/")
-    host_ip = ""
-    if text.startswith("["):
-        close = text.find("]")
-        host_ip, text = text[1:close], text[close + 2:]
-    parts = text.split(":")
-    if len(parts) == 3:
-        host_ip, published, target = parts
-    elif len(parts) == 2:
-        published, target = parts
-    elif len(parts) == 1:
-        published, target = "", parts[0]
-    else:
-        raise ComposeFileError(f"{where}: invalid port specification: \"{spec}\"")
-    try:
-        first, _, last = target.partition("-")
-        targets = list(range(int(first), int(last or first) + 1))
-        hosts = [published] * len(targets)
-        if published and "-" in published and len(targets) > 1:
-            pfirst, _, plast = published.partition("-")
-            hosts = [str(port) for port in range(int(pfirst), int(plast) + 1)]
-            if len(hosts) != len(targets):
-                raise ValueError(spec)
-    except ValueError:
-        raise ComposeFileError(f"{where}: invalid port specification: \"{spec}\"") from None
-    entries = []
-    for port, host in zip(targets, hosts):
-        entry: Section = {"target": port, "protocol": (protocol or "tcp").lower(), "mode": "ingress"}
-        if host:
-            entry["published"] = host
-        if host_ip:
-            entry["host_ip"] = host_ip
-        entries.append(entry)
-    return entries
-
-
-def _short_volume(spec: str) -> Section:
-    """``[source:]target[:mode]`` as a long-syntax volume (relative binds from the current directory,
-    as ``compose run -v`` resolves them)."""
-    parts = spec.split(":")
-    options: list[str] = []
-    if len(parts) == 1:
-        source, target = "", parts[0]
-    else:
-        source, target = parts[0], parts[1]
-        options = ",".join(parts[2:]).split(",") if len(parts) > 2 else []
-    volume: Section = {"type": "bind" if source[:1] in ("/", ".", "~") else "volume", "target": target}
-    if source:
-        volume["source"] = (os.path.abspath(os.path.expanduser(source)) if volume["type"] == "bind" else source)
-    bind: Section = {"create_host_path": True}
-    for option in options:
-        if option == "ro":
-            volume["read_only"] = True
-        elif option in ("z", "Z"):
-            bind["selinux"] = option
-        elif option in ("shared", "rshared", "slave", "rslave", "private", "rprivate"):
-            bind["propagation"] = option
-        elif option == "nocopy":
-            volume["volume"] = {"nocopy": True}
+def _short_volume(spec: str, where: str) -> Section:
+    """A ``run --volume`` value as a long-syntax volume; a relative bind from the current directory, as
+    compose resolves it."""
+    volume = parse_volume_spec(spec, where)
     if volume["type"] == "bind":
-        volume["bind"] = bind
+        volume["source"] = os.path.abspath(os.path.expanduser(str(volume["source"])))
     return volume
 
 
@@ -164,12 +106,14 @@ def apply_run_overrides(project: Project, config: Section, overrides: RunOverrid
         config["environment"] = environment
     if overrides.labels:
         config["labels"] = {**(config.get("labels") or {}), **overrides.labels}
+    if overrides.service_ports and overrides.ports:
+        raise ComposeError("--service-ports and --publish are incompatible")
     if not overrides.service_ports:
-        config["ports"] = []
-    config["ports"] = list(config.get("ports") or []) + _short_ports(overrides.ports, f"{where}.ports")
+        config["ports"] = _short_ports(overrides.ports, "--publish")
     if overrides.volumes:
         config["volumes"] = list(config.get("volumes") or []) + [
-            dict(item) if isinstance(item, Mapping) else _short_volume(str(item)) for item in overrides.volumes]
+            dict(item) if isinstance(item, Mapping) else _short_volume(str(item), "--volume")
+            for item in overrides.volumes]
     return config
 
 
@@ -315,8 +259,11 @@ def network_settings(project: Project, name: str, config: Section, *, use_aliase
         endpoint = _endpoint(key, (config.get("networks") or {}).get(key), aliases, legacy_links)
         endpoints[str(definition.get("name") or key)] = endpoint
     primary = next(iter(endpoints))
-    if config.get("mac_address") and "MacAddress" not in endpoints[primary]:
-        endpoints[primary]["MacAddress"] = str(config["mac_address"])
+    mac = config.get("mac_address")
+    if mac and endpoints[primary].get("MacAddress", mac) != mac:
+        raise ComposeFileError(f"the service-level mac_address should have the same value as network {keys[0]}")
+    if mac:
+        endpoints[primary]["MacAddress"] = str(mac)
     return primary, {"EndpointsConfig": endpoints}
 
 
@@ -490,7 +437,9 @@ def create_body(project: Project, service: str, number: int, *, image: str, conf
     exposed = exposed_ports(config)
     if exposed:
         body["ExposedPorts"] = exposed
-    body["Env"] = environment_list(config.get("environment"))
+    environment = environment_list(config.get("environment"))
+    if environment:
+        body["Env"] = environment
     if config.get("command") is not None:
         body["Cmd"] = list(config["command"])
     health = healthcheck(service, config.get("healthcheck"))

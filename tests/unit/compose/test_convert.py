@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_minimal_service() -> None:
     assert b["Image"] == "busybox:latest"
     assert b["AttachStdout"] and b["AttachStderr"] and not b["AttachStdin"]
     assert not b["Tty"] and not b["OpenStdin"] and not b["StdinOnce"]
-    assert b["Env"] == []
+    assert "Env" not in b
     assert "Cmd" not in b and "Entrypoint" not in b and "Healthcheck" not in b
     assert b["HostConfig"] == {"NetworkMode": "demo_default"}
     assert b["NetworkingConfig"] == {"EndpointsConfig": {"demo_default": {"Aliases": ["web"]}}}
@@ -216,6 +217,9 @@ def test_networks_aliases_addresses_priority() -> None:
     assert endpoints["demo_back"] == {"Aliases": ["web", "api", "api2"], "IPAMConfig": {"IPv4Address": "172.30.0.10"},
                                       "DriverOpts": {"x": "1"}, "MacAddress": "02:42:ac:11:00:02"}
     assert endpoints["demo_default"] == {"Aliases": ["web", "www"]}
+    with pytest.raises(ComposeFileError, match="service-level mac_address should have the same value as network back"):
+        body({"image": "busybox", "mac_address": "02:42:ac:11:00:02",
+              "networks": {"back": {"mac_address": "02:42:ac:11:00:03"}}})
     with pytest.raises(ComposeFileError, match="invalid IPv4 address"):
         body({"image": "busybox", "networks": {"back": {"ipv4_address": "300.1.1.1"}}})
     with pytest.raises(ComposeError, match='service "web" refers to undefined network nope'):
@@ -266,8 +270,7 @@ def test_run_overrides() -> None:
     overrides = RunOverrides(entrypoint=["sh"], environment={"B": "2", "HOME": None, "MISSING": None},
                              user="nobody", working_dir="/tmp", tty=True, stdin_open=True, labels={"l": "2"},
                              remove=True, use_aliases=True, cap_add=["CHOWN"], cap_drop=["NET_ADMIN"],
-                             service_ports=True, ports=["127.0.0.1:9090:90/udp"],
-                             volumes=["/srv/x:/x:ro", "data:/d"])
+                             ports=["127.0.0.1:9090:90/udp"], volumes=["/srv/x:/x:ro", "data:/d", "./rel:/rel"])
     b = body(service, oneoff=True, number=0, overrides=overrides)
     assert b["Entrypoint"] == ["sh"] and b["Cmd"] == []
     assert b["Env"] == ["A=1", "B=2", "HOME=/root"]
@@ -276,12 +279,17 @@ def test_run_overrides() -> None:
     assert b["Labels"]["l"] == "2"
     assert b["HostConfig"]["AutoRemove"] is True
     assert b["HostConfig"]["CapAdd"] == ["CHOWN"] and b["HostConfig"]["CapDrop"] == ["NET_ADMIN"]
-    assert b["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}],
-                                               "90/udp": [{"HostIp": "127.0.0.1", "HostPort": "9090"}]}
-    assert b["HostConfig"]["Binds"] == ["/srv/x:/x:ro", "demo_data:/d:rw"]
+    assert b["HostConfig"]["PortBindings"] == {"90/udp": [{"HostIp": "127.0.0.1", "HostPort": "9090"}]}
+    assert b["HostConfig"]["Binds"] == ["/srv/x:/x:ro", "demo_data:/d:rw", os.path.abspath("rel") + ":/rel:rw"]
     assert b["NetworkingConfig"]["EndpointsConfig"]["demo_default"] == {"Aliases": ["web", "x"]}
     command_only = body(service, oneoff=True, number=0, overrides=RunOverrides(command=["echo", "hi"]))
     assert command_only["Cmd"] == ["echo", "hi"] and "PortBindings" not in command_only["HostConfig"]
+    service_ports = body(service, oneoff=True, number=0, overrides=RunOverrides(service_ports=True))
+    assert service_ports["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    with pytest.raises(ComposeError, match="--service-ports and --publish are incompatible"):
+        body(service, oneoff=True, number=0, overrides=RunOverrides(service_ports=True, ports=["1"]))
+    with pytest.raises(ComposeFileError, match="invalid port specification"):
+        body(service, oneoff=True, number=0, overrides=RunOverrides(ports=["x:y:z:w"]))
 
 
 def test_body_is_json_and_the_project_untouched() -> None:
