@@ -34,8 +34,8 @@ def test_json_objects() -> None:
     progress.event("Container", "p-web-1", "Starting")
     progress.event("Container", "p-web-1", "Error", "boom")
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert lines == [{"id": "Container p-web-1", "status": "working", "text": "Starting"},
-                     {"id": "Container p-web-1", "status": "error", "text": "Error", "details": "boom"}]
+    assert lines == [{"id": "Container p-web-1", "status": "Working", "text": "Starting"},
+                     {"id": "Container p-web-1", "status": "Error", "text": "Error", "details": "boom"}]
 
 
 def test_tty_list_marks() -> None:

@@ -15,25 +15,9 @@ from moor.cli.compose import options_of
 
 if TYPE_CHECKING:
     from moor.compose.model import Project
-    from moor.compose.runtime.progress import Progress
     from moor.compose.runtime.up import UpOptions
 
 _TRUE = ("1", "true", "yes", "y", "on")
-
-
-@contextmanager
-def _progress(ctx: click.Context) -> Iterator[Progress]:
-    from moor.compose.runtime.progress import Progress
-
-    options = options_of(ctx)
-    mode = options.progress
-    if mode == "auto" and options.ansi == "never":
-        mode = "plain"
-    progress = Progress(mode, sys.stderr)
-    try:
-        yield progress
-    finally:
-        progress.close()
 
 
 @contextmanager
@@ -64,10 +48,10 @@ def _scales(project: Project, values: Sequence[str]) -> dict[str, int]:
 
 
 def _pull(value: str | None) -> str | None:
+    """``--pull``: ``policy`` (the default) leaves each service's ``pull_policy``; other values override it
+    (checked by the images module, as compose-go checks them)."""
     if value in (None, "", "policy"):
         return None
-    if value not in ("always", "missing", "never", "build", "if_not_present"):
-        raise _error(f'invalid --pull option "{value}"')
     return value
 
 
@@ -163,6 +147,7 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
        watch: bool, menu: bool) -> None:
     """Create and start containers"""
     from moor.cli.compose.loading import load_project_of
+    from moor.cli.compose.target import progress_of
     from moor.cli.main import client_of
     from moor.compose.runtime.up import converge, handled_services
 
@@ -198,7 +183,7 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
                           wait_timeout=float(wait_timeout) if wait_timeout else None)
     client = client_of(ctx)
     began = time.time()
-    with _interruptible(), _progress(ctx) as progress:
+    with _interruptible(), progress_of(ctx) as progress:
         containers = converge(client, project, list(services), options, progress, inspect=not (detach or no_start))
     if detach or no_start:
         return
@@ -228,6 +213,7 @@ def _attached(ctx: click.Context, client: Any, project: Project, containers: lis
               no_log_prefix: bool, timeout: int | None, since: float) -> int:
     import inspect
 
+    from moor.cli.compose.target import progress_of
     from moor.compose.runtime.attached import run_attached
 
     extra: dict[str, Any] = {}
@@ -236,7 +222,7 @@ def _attached(ctx: click.Context, client: Any, project: Project, containers: lis
         extra["since"] = since
     if abort_on_failure and "abort_on_failure" in parameters:
         extra["abort_on_failure"] = True
-    with _progress(ctx) as progress:
+    with progress_of(ctx) as progress:
         return run_attached(client, project, containers, abort_on_exit=abort, exit_code_from=exit_code_from,
                             timestamps=timestamps, no_color=no_color or options_of(ctx).ansi == "never",
                             no_log_prefix=no_log_prefix, stop_timeout=timeout, progress=progress, **extra)
@@ -251,6 +237,7 @@ def create(ctx: click.Context, services: tuple[str, ...], build: bool, no_build:
            yes: bool) -> None:
     """Creates containers for a service"""
     from moor.cli.compose.loading import load_project_of
+    from moor.cli.compose.target import progress_of
     from moor.cli.main import client_of
     from moor.compose.runtime.up import converge
 
@@ -260,26 +247,8 @@ def create(ctx: click.Context, services: tuple[str, ...], build: bool, no_build:
     options = _up_options(ctx, project, build=build, no_build=no_build, pull=pull, quiet_pull=quiet_pull,
                           force_recreate=force_recreate, no_recreate=no_recreate, remove_orphans=remove_orphans,
                           scale=scale, no_start=True)
-    with _interruptible(), _progress(ctx) as progress:
+    with _interruptible(), progress_of(ctx) as progress:
         converge(client_of(ctx), project, list(services), options, progress, inspect=False)
-
-
-def _project_or_name(ctx: click.Context) -> tuple[Project | None, str]:
-    """The loaded project when there are files (or no ``-p``); ``-p NAME`` alone names the project without
-    reading files, and a project that cannot be loaded falls back to ``COMPOSE_PROJECT_NAME``."""
-    from moor.cli.compose.loading import load_project_of, project_name_of
-    from moor.errors import MoorError
-
-    options = options_of(ctx)
-    if options.files or not options.project_name:
-        try:
-            project = load_project_of(ctx)
-        except MoorError:
-            if os.environ.get("COMPOSE_PROJECT_NAME"):
-                return None, os.environ["COMPOSE_PROJECT_NAME"].lower()
-            raise
-        return project, project.name
-    return None, project_name_of(ctx)
 
 
 @click.command("down")
@@ -297,12 +266,13 @@ def _project_or_name(ctx: click.Context) -> tuple[Project | None, str]:
 def down(ctx: click.Context, services: tuple[str, ...], remove_orphans: bool | None, rmi: str | None,
          timeout: int | None, volumes: bool) -> None:
     """Stop and remove containers, networks"""
+    from moor.cli.compose.target import progress_of, project_or_name
     from moor.cli.main import client_of
     from moor.compose.runtime.down import down as down_project
 
     if remove_orphans is None:
         remove_orphans = os.environ.get("COMPOSE_REMOVE_ORPHANS", "").lower() in _TRUE
-    project, name = _project_or_name(ctx)
-    with _interruptible(), _progress(ctx) as progress:
+    project, name = project_or_name(ctx)
+    with _interruptible(), progress_of(ctx) as progress:
         down_project(client_of(ctx), name, project, volumes=volumes, rmi=rmi, remove_orphans=remove_orphans,
                      timeout=timeout, progress=progress, services=services, parallel=options_of(ctx).parallel)

@@ -25,6 +25,10 @@ _BLUE = "\x1b[34m"
 _RESET = "\x1b[0m"
 
 
+#: compose v2's status words in ``--progress json``
+_JSON_STATUS = {"working": "Working", "done": "Done", "warning": "Warning", "error": "Error"}
+
+
 def _state(status: str) -> str:
     """working, done, warning or error, from a status word as compose prints it."""
     if status.startswith("Error"):
@@ -71,7 +75,7 @@ class Progress:
             return
         with self._lock:
             if self.mode == "json":
-                message = {"id": ident, "status": _state(status), "text": status}
+                message = {"id": ident, "status": _JSON_STATUS[_state(status)], "text": status}
                 if detail:
                     message["details"] = detail
                 self._write(json.dumps(message) + "\n")
