@@ -318,7 +318,6 @@ _HOST_DIRECT = {
     "volume_driver": "VolumeDriver",
     "dns_search": "DnsSearch",
     "dns_opt": "DnsOptions",
-    "extra_hosts": "ExtraHosts",
     "storage_opt": "StorageOpt",
     "userns_mode": "UsernsMode",
     "uts": "UTSMode",
@@ -330,6 +329,15 @@ _HOST_DIRECT = {
     "annotations": "Annotations",
     "cgroup": "CgroupnsMode",
 }
+
+
+def _extra_host(item: str) -> str:
+    """``host:ip`` with an IPv6 address out of its brackets (``v6:[::1]`` -> ``v6:::1``), as the engine
+    reads the first colon as the separator."""
+    host, _, address = str(item).partition(":")
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    return f"{host}:{address}"
 
 
 def _volumes_from(items: list[str] | None, container_ids: Mapping[str, str]) -> list[str]:
@@ -372,6 +380,8 @@ def host_config(project: Project, name: str, config: Section, *, links_: list[st
             host[json_key] = _shared_namespace(key.upper() if key == "ipc" else "PID", config[key], container_ids)
     if config.get("dns"):
         host["Dns"] = _dns(name, config["dns"])
+    if config.get("extra_hosts") is not None:
+        host["ExtraHosts"] = [_extra_host(item) for item in config["extra_hosts"]]
     policy = restart_policy(config)
     if policy is not None:
         host["RestartPolicy"] = policy

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from moor.compose.errors import ComposeFileError
+from moor.compose.loader.normalize import size
 from moor.compose.model import Section
 
 #: short service keys copied as they are (already typed by the loader)
@@ -19,6 +20,8 @@ _DIRECT = {
     "mem_reservation": "MemoryReservation",
     "oom_kill_disable": "OomKillDisable",
     "cpu_count": "CpuCount",
+    "cpu_rt_period": "CpuRealtimePeriod",
+    "cpu_rt_runtime": "CpuRealtimeRuntime",
     "cpu_period": "CpuPeriod",
     "cpu_quota": "CpuQuota",
     "cpu_shares": "CpuShares",
@@ -53,6 +56,26 @@ def device_mapping(spec: Any) -> dict[str, str]:
     return {"PathOnHost": source, "PathInContainer": target, "CgroupPermissions": permissions}
 
 
+def _gpus(value: Any) -> list[dict[str, Any]]:
+    """``gpus`` (``all`` or a list of device requests) as ``DeviceRequests`` with the ``gpu`` capability."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [{"Driver": "", "Count": -1 if value == "all" else int(value), "Capabilities": [["gpu"]]}]
+    requests = []
+    for gpu in value:
+        count = gpu.get("count")
+        request: dict[str, Any] = {"Driver": str(gpu.get("driver") or ""),
+                                   "Count": -1 if count == "all" else int(count or 0),
+                                   "Capabilities": [[*list(gpu.get("capabilities") or []), "gpu"]]}
+        if gpu.get("device_ids"):
+            request["DeviceIDs"] = list(gpu["device_ids"])
+        if gpu.get("options"):
+            request["Options"] = dict(gpu["options"])
+        requests.append(request)
+    return requests
+
+
 def _ulimits(value: Any) -> list[dict[str, Any]]:
     ulimits = []
     for name, limit in (value or {}).items():
@@ -65,7 +88,7 @@ def _ulimits(value: Any) -> list[dict[str, Any]]:
     return ulimits
 
 
-def _blkio(config: Section, resources: dict[str, Any]) -> None:
+def _blkio(config: Section, resources: dict[str, Any], where: str) -> None:
     if "weight" in config:
         resources["BlkioWeight"] = int(config["weight"])
     if config.get("weight_device"):
@@ -74,7 +97,8 @@ def _blkio(config: Section, resources: dict[str, Any]) -> None:
     for key, field in (("device_read_bps", "BlkioDeviceReadBps"), ("device_read_iops", "BlkioDeviceReadIOps"),
                        ("device_write_bps", "BlkioDeviceWriteBps"), ("device_write_iops", "BlkioDeviceWriteIOps")):
         if config.get(key):
-            resources[field] = [{"Path": d["path"], "Rate": int(d["rate"])} for d in config[key]]
+            resources[field] = [{"Path": d["path"], "Rate": size(d["rate"], f"{where}.{key}")} if key.endswith("bps")
+                                else {"Path": d["path"], "Rate": int(d["rate"])} for d in config[key]]
 
 
 def resources(name: str, service: Section) -> dict[str, Any]:
@@ -87,7 +111,7 @@ def resources(name: str, service: Section) -> dict[str, Any]:
     if service.get("cpus") is not None:
         result["NanoCpus"] = nano_cpus(service["cpus"], f"{where}.cpus")
     if service.get("blkio_config"):
-        _blkio(service["blkio_config"], result)
+        _blkio(service["blkio_config"], result, f"{where}.blkio_config")
     limits_of = ((service.get("deploy") or {}).get("resources") or {})
     limits = limits_of.get("limits") or {}
     if limits.get("memory"):
@@ -110,6 +134,7 @@ def resources(name: str, service: Section) -> dict[str, Any]:
         if device.get("options"):
             request["Options"] = dict(device["options"])
         requests.append(request)
+    requests.extend(_gpus(service.get("gpus")))
     if requests:
         result["DeviceRequests"] = requests
     if service.get("devices"):

@@ -178,7 +178,7 @@ def test_restart_policies() -> None:
 def test_host_keys() -> None:
     host = body({"image": "busybox", "cap_add": ["NET_ADMIN"], "cap_drop": ["MKNOD"], "privileged": True,
                  "init": True, "read_only": True, "dns": ["1.1.1.1"], "dns_search": ["example.org"],
-                 "dns_opt": ["ndots:2"], "extra_hosts": ["db.local:10.0.0.5"],
+                 "dns_opt": ["ndots:2"], "extra_hosts": ["db.local:10.0.0.5", "v6:[::1]", "v6b:::2"],
                  "sysctls": {"net.core.somaxconn": "1024"},
                  "logging": {"driver": "json-file", "options": {"max-size": "1m"}}, "group_add": ["audio"],
                  "security_opt": ["no-new-privileges", "label:disable"], "ipc": "private", "pid": "host",
@@ -186,7 +186,7 @@ def test_host_keys() -> None:
     assert host["CapAdd"] == ["NET_ADMIN"] and host["CapDrop"] == ["MKNOD"]
     assert host["Privileged"] is True and host["Init"] is True and host["ReadonlyRootfs"] is True
     assert host["Dns"] == ["1.1.1.1"] and host["DnsSearch"] == ["example.org"] and host["DnsOptions"] == ["ndots:2"]
-    assert host["ExtraHosts"] == ["db.local:10.0.0.5"]
+    assert host["ExtraHosts"] == ["db.local:10.0.0.5", "v6:::1", "v6b:::2"]
     assert host["Sysctls"] == {"net.core.somaxconn": "1024"}
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m"}}
     assert host["GroupAdd"] == ["audio"]
@@ -343,3 +343,23 @@ def test_volume_body() -> None:
     assert b["Labels"]["com.docker.compose.volume"] == "opts"
     named = volume_body(p, "named")
     assert named["Name"] == "custom-name" and named["Labels"]["a"] == "b" and "Driver" not in named
+
+
+def test_more_resources() -> None:
+    host = body({"image": "busybox", "cpu_count": 2, "cpu_rt_period": 1400, "cpu_rt_runtime": 400,
+                 "device_cgroup_rules": ["c 1:3 mr"], "oom_kill_disable": True, "gpus": "all",
+                 "blkio_config": {"weight": 300, "weight_device": [{"path": "/dev/sda", "weight": 400}],
+                                  "device_read_bps": [{"path": "/dev/sda", "rate": "12mb"}],
+                                  "device_write_iops": [{"path": "/dev/sda", "rate": 30}]},
+                 "deploy": {"resources": {"reservations": {"devices": [
+                     {"driver": "nvidia", "count": 2, "capabilities": ["gpu", "utility"], "device_ids": ["0"]}]}}}}
+                )["HostConfig"]
+    assert (host["CpuCount"], host["CpuRealtimePeriod"], host["CpuRealtimeRuntime"]) == (2, 1400, 400)
+    assert host["DeviceCgroupRules"] == ["c 1:3 mr"] and host["OomKillDisable"] is True
+    assert host["BlkioWeight"] == 300
+    assert host["BlkioWeightDevice"] == [{"Path": "/dev/sda", "Weight": 400}]
+    assert host["BlkioDeviceReadBps"] == [{"Path": "/dev/sda", "Rate": 12 * 1024 * 1024}]
+    assert host["BlkioDeviceWriteIOps"] == [{"Path": "/dev/sda", "Rate": 30}]
+    assert host["DeviceRequests"] == [
+        {"Driver": "nvidia", "Capabilities": [["gpu", "utility"]], "Count": 2, "DeviceIDs": ["0"]},
+        {"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]
