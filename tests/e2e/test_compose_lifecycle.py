@@ -223,7 +223,7 @@ def test_wait_exit_code_and_down_project(compose_moord: DaemonProcess, tmp_path:
 services:
   job:
     image: busybox:latest
-    command: ["sh", "-c", "sleep 1; exit 3"]
+    command: ["sh", "-c", "sleep 4; exit 3"]
   other:
     image: busybox:latest
     command: ["sleep", "1000"]
