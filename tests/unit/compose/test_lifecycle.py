@@ -319,3 +319,11 @@ def test_top_per_running_container_sorted() -> None:
 
 def test_container_name_skips_link_aliases() -> None:
     assert status.container_name({"Names": ["/other/alias", "/p-web-1"]}) == "p-web-1"
+
+
+def test_stop_ignores_a_dependency_outside_the_project() -> None:
+    # db is disabled by a profile: stopping web must not trip on the graph
+    client = FakeClient([container("p", "web")])
+    lifecycle.stop(client, "p", project(web={"depends_on": {"db": {"required": True}}, "links": ["db"]}),
+                   progress=plain()[0])
+    assert client.actions("stop") == ["p-web-1"]

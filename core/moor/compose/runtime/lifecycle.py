@@ -205,7 +205,8 @@ def stop(client: Client, project_name: str, project: Project | None, services: S
                                           lambda: client.call("POST", f"/containers/{c['Id']}/stop",
                                                               _stop_params(timeout))), parallel)
 
-    DependencyGraph.of(project, with_dependencies=False).walk(stop_service, reverse=True, parallel=parallel)
+    graph = DependencyGraph.of(_sub_project(project, set(project.services)), with_dependencies=False)
+    graph.walk(stop_service, reverse=True, parallel=parallel)
 
 
 def restart(client: Client, project_name: str, project: Project | None, services: Sequence[str] = (), *,
