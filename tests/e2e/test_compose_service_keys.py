@@ -224,6 +224,15 @@ def check_config(info: dict[str, Any]) -> None:
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}}
 
 
+def check_config_inside(client: Client, container: str) -> None:
+    assert run_in(client, container, "id", "-u").strip() == "1000"
+    assert run_in(client, container, "hostname").strip() == "confighost"
+    assert run_in(client, container, "sh", "-c", "echo $PLAIN $FROM_FILE").strip() == "value file"
+    assert run_in(client, container, "cat", "/proc/1/cmdline").startswith("/sbin/docker-init\0")  # init: true
+    wait_for(lambda: client.get(f"/containers/{container}/json")["State"].get("Health", {}).get("Status")
+             == "healthy", timeout=60)
+
+
 def check_entry(info: dict[str, Any]) -> None:
     """Also: what a sparse body leaves out reads back as Docker's zero values (docker-compose 1.29 and
     docker-py read these keys)."""
@@ -381,12 +390,7 @@ def test_config_keys_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
     check_labels(project, "config", infos["config"])
     check_config(infos["config"])
     check_entry(infos["entry"])
-    container = infos["config"]["Id"]
-    assert run_in(client, container, "id", "-u").strip() == "1000"
-    assert run_in(client, container, "hostname").strip() == "confighost"
-    assert run_in(client, container, "sh", "-c", "echo $PLAIN").strip() == "value"
-    wait_for(lambda: client.get(f"/containers/{container}/json")["State"].get("Health", {}).get("Status")
-             == "healthy", timeout=60)
+    check_config_inside(client, infos["config"]["Id"])
 
 
 def test_ports_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
@@ -492,6 +496,7 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     for service in ("config", "entry", "ports", "storage", "limits", "deploy", "host", "front"):
         check_labels(project, service, info(service))
     check_config(info("config"))
+    check_config_inside(client, info("config")["Id"])
     check_entry(info("entry"))
     port = check_ports(info("ports"))
     run_in(client, info("ports")["Id"], "sh", "-c", "echo published > /www/index.html")
