@@ -102,7 +102,8 @@ def summary(service: ContainerService, container: Container, size: bool = False)
         "State": container.state.Status,
         "Status": status_text(container),
         "HostConfig": {"NetworkMode": container.host_config.get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": dict(container.networks)},
+        # every EndpointSettings field, as inspect's (a stopped container's too: its endpoints are wishes)
+        "NetworkSettings": {"Networks": {name: _endpoint(s) for name, s in list(container.networks.items())}},
         "Mounts": mount_views(container.mounts),
     }
     if size:  # as Docker's: SizeRw left out when nothing was written

@@ -387,7 +387,10 @@ class ContainerNetworking:
                     if left is not None:
                         self._publish("disconnect", left, container)
                 container.networks[name] = {"IPAMConfig": settings.get("IPAMConfig"),
-                                            "Aliases": settings.get("Aliases"), **_mac_wish(_asked_mac(settings))}
+                                            "Aliases": settings.get("Aliases"), **_mac_wish(_asked_mac(settings)),
+                                            # as Docker: a stopped container still names the network it was on
+                                            **({"NetworkID": settings["NetworkID"]} if settings.get("NetworkID")
+                                               else {})}
         container.ports = {}  # a start that failed half-way published some
         self.dns.detach(container.id)
         self.refresh_hosts(container)
@@ -490,7 +493,9 @@ class ContainerNetworking:
                     container.networks[network.name][ASKED_MAC] = mac
                 self.refresh_hosts(container)
                 self.sync_dns(container, container.state.Pid, new_resolv_conf=True)
-            else:
+            else:  # as Docker before API 1.45: on a user-defined network the short ID is an alias at once
+                if not network.predefined and container.short_id not in (wish["Aliases"] or ()):
+                    wish["Aliases"] = [*(wish["Aliases"] or ()), container.short_id]
                 container.networks[network.name] = wish
         self.store.save(container)
         self._publish("connect", network, container)

@@ -1,0 +1,225 @@
+"""Debian's docker-compose 1.29 (Python, docker-py) against moord, unchanged: the multi-service project of
+tests/compose/dcclient (two networks, a named volume, a built image, an env_file, a healthcheck that another
+service waits for, a port on 127.0.0.1, scale) through up, ps, port, exec, logs, run, top, scale, stop,
+start, restart, kill, rm, build, config and down -v; and the requests it makes that moord once answered
+unlike Docker (a stopped container's networks, a connect before the start)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.composehelpers import COMPOSE_FILES, compose_moord, remove_everything  # noqa: F401 - fixture
+from e2e.containerhelpers import wait_for
+from moor.testing.daemon import DaemonProcess
+
+DOCKER_COMPOSE = "/usr/bin/docker-compose"
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+              pytest.mark.skipif(not os.path.exists(DOCKER_COMPOSE),
+                                 reason="Debian's docker-compose is not installed (make install)")]
+
+
+class Project:
+    """The dcclient project copied to a directory of its own, under a unique project name."""
+
+    def __init__(self, daemon: DaemonProcess, directory: Path, name: str) -> None:
+        self.daemon, self.directory, self.name = daemon, directory, name
+
+    def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        """``docker-compose -p NAME ARGS`` in the project directory, talking to moord (no TTY: -T for exec)."""
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.directory),
+               "DOCKER_HOST": self.daemon.host, "DOCKER_CONFIG": str(self.directory / ".docker")}
+        return subprocess.run([DOCKER_COMPOSE, "-p", self.name, *args], cwd=self.directory, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def ok(self, *args: str, timeout: float = 180) -> str:
+        result = self.run(*args, timeout=timeout)
+        assert result.returncode == 0, f"docker-compose {' '.join(args)}: {result.stdout}{result.stderr}"
+        return result.stdout
+
+    def containers(self, *labels: str, all: bool = True) -> list[dict[str, Any]]:
+        """The project's containers as moord lists them (``labels``: more label filters)."""
+        filters = json.dumps({"label": [f"com.docker.compose.project={self.name}", *labels]})
+        listed: list[dict[str, Any]] = self.daemon.client().get("/containers/json", all=int(all), filters=filters)
+        return listed
+
+    def names(self, service: str = "", all: bool = True) -> list[str]:
+        labels = (f"com.docker.compose.service={service}",) if service else ()
+        return sorted(c["Names"][0].lstrip("/") for c in self.containers(*labels, all=all))
+
+    def states(self) -> dict[str, str]:
+        return {c["Names"][0].lstrip("/"): c["State"] for c in self.containers()}
+
+
+@pytest.fixture(scope="module")
+def project(compose_moord: DaemonProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """The project, up (-d) on the module's moord; taken down, and everything removed, afterwards."""
+    directory = tmp_path_factory.mktemp("dcclient") / "app"
+    shutil.copytree(COMPOSE_FILES / "dcclient", directory)
+    project = Project(compose_moord, directory, f"dc{os.getpid()}x{time.monotonic_ns() % 100000}")
+    try:
+        project.ok("up", "-d")
+        yield project
+    finally:
+        project.run("down", "-v", "-t", "1")
+        remove_everything(compose_moord)
+        client = compose_moord.client()
+        for image in client.get("/images/json"):
+            if any(tag.startswith(project.name) for tag in image.get("RepoTags") or []):
+                client.call("DELETE", f"/images/{image['Id']}", {"force": "1"})
+
+
+def published_port(project: Project) -> int:
+    host, _, port = project.ok("port", "web", "80").strip().rpartition(":")
+    assert host == "127.0.0.1"
+    return int(port)
+
+
+def fetch(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+        return str(response.read().decode())
+
+
+def test_up_makes_what_the_file_describes(project: Project) -> None:
+    name = project.name
+    assert project.names() == [f"{name}_db_1", f"{name}_web_1", f"{name}_worker_1", f"{name}_worker_2"]
+    assert set(project.states().values()) == {"running"}
+    client = project.daemon.client()
+    for network in ("back", "front"):
+        labels = client.get(f"/networks/{name}_{network}")["Labels"]
+        assert labels["com.docker.compose.network"] == network and labels["com.docker.compose.project"] == name
+    assert client.get(f"/volumes/{name}_dbdata")["Labels"]["com.docker.compose.volume"] == "dbdata"
+    ps = project.ok("ps")
+    assert f"{name}_db_1" in ps and "Up (healthy)" in ps and "127.0.0.1:" in ps and "->80/tcp" in ps
+    assert project.ok("ps", "--services").split() == ["db", "web", "worker"]
+    assert len(project.ok("ps", "-q").split()) == 4
+
+
+def test_built_image_served_on_the_published_port(project: Project) -> None:
+    assert fetch(published_port(project)).strip() == "built by compose"
+
+
+def test_exec_sees_env_file_environment_and_both_networks(project: Project) -> None:
+    out = project.ok("exec", "-T", "web", "sh", "-c", 'echo "$GREETING/$ROLE"; wget -qO- http://db:5432/')
+    assert out.splitlines() == ["hello from env_file/frontend", "stored"]
+    # the worker (back only) reaches web by its network alias; web's front network is not the worker's
+    out = project.ok("exec", "-T", "--index=2", "worker", "sh", "-c", "wget -qO- http://www/; hostname")
+    assert out.splitlines()[0] == "built by compose"
+
+
+def test_logs_prefix_every_service(project: Project) -> None:
+    out = project.ok("logs", "--no-color")
+    assert "db_1      | db starting" in out
+    assert "worker_1  | worker up" in out and "worker_2  | worker up" in out
+    assert project.ok("logs", "--no-color", "--tail=1", "db").splitlines()[-1].endswith("db starting")
+
+
+def test_run_oneoff_on_the_service_networks_removed_after(project: Project) -> None:
+    out = project.ok("run", "--rm", "-T", "worker", "sh", "-c", "wget -qO- http://db:5432/; ls /data || true")
+    assert out.splitlines()[0] == "stored"
+    assert project.containers("com.docker.compose.oneoff=True") == []
+    detached = project.ok("run", "-d", "worker", "echo", "detached").strip()
+    assert detached.startswith(f"{project.name}_worker_run_")
+    wait_for(lambda: project.daemon.client().get(f"/containers/{detached}/json")["State"]["Status"] == "exited")
+    project.daemon.client().call("DELETE", f"/containers/{detached}")
+
+
+def test_top_lists_each_container_processes(project: Project) -> None:
+    out = project.ok("top")
+    for container in project.names():
+        assert container in out
+    assert "httpd -f -p 5432" in out and "/sbin/docker-init" in out
+
+
+def test_scale_up_and_back_to_the_file(project: Project) -> None:
+    name = project.name
+    project.ok("up", "-d", "--scale", "worker=3")
+    assert project.names("worker", all=False) == [f"{name}_worker_{n}" for n in (1, 2, 3)]
+    out = project.ok("port", "--index=3", "worker", "80")
+    assert out.strip() == ""  # not published
+    project.ok("up", "-d")
+    assert project.names("worker") == [f"{name}_worker_1", f"{name}_worker_2"]
+
+
+def test_stop_start_restart_kill(project: Project) -> None:
+    project.ok("stop", "-t", "1")
+    assert set(project.states().values()) == {"exited"}
+    network_id = project.daemon.client().get(f"/networks/{project.name}_back")["Id"]
+    for container in project.containers():  # as Docker: a stopped container's networks still name themselves
+        endpoint = container["NetworkSettings"]["Networks"][f"{project.name}_back"]
+        assert endpoint["NetworkID"] == network_id and endpoint["EndpointID"] == "" and endpoint["IPAddress"] == ""
+    project.ok("start")
+    assert set(project.states().values()) == {"running"}
+    before = {c["Id"]: c for c in project.containers("com.docker.compose.service=worker")}
+    project.ok("restart", "-t", "1", "worker")
+    for ident in before:
+        state = project.daemon.client().get(f"/containers/{ident}/json")["State"]
+        assert state["Running"] and state["StartedAt"] > project.daemon.client().get(
+            f"/containers/{project.names('db')[0]}/json")["State"]["StartedAt"]
+    project.ok("kill", "worker")
+    wait_for(lambda: {project.states()[n] for n in project.names("worker")} == {"exited"})
+    project.ok("up", "-d")
+    assert set(project.states().values()) == {"running"}
+    assert fetch(published_port(project)).strip() == "built by compose"
+
+
+def test_rm_stopped_service_then_up_again(project: Project) -> None:
+    out = project.run("rm", "-f", "-s", "worker")
+    assert out.returncode == 0, out.stderr
+    going = next(line for line in out.stdout.splitlines() if line.startswith("Going to remove "))
+    assert sorted(going.removeprefix("Going to remove ").split(", ")) == [f"{project.name}_worker_{n}" for n in (1, 2)]
+    assert project.names("worker") == []
+    project.ok("up", "-d", "worker")
+    assert len(project.names("worker", all=False)) == 2
+
+
+def test_config_and_build_then_recreate(project: Project) -> None:
+    assert project.ok("config", "--services").split() == ["db", "web", "worker"]
+    assert project.run("config", "-q").returncode == 0
+    build = project.run("build", "--build-arg", "MESSAGE=rebuilt", "web")
+    assert build.returncode == 0, build.stderr
+    assert f"Successfully tagged {project.name}_web:latest" in build.stdout
+    old = project.containers("com.docker.compose.service=web")[0]["Id"]
+    project.ok("up", "-d", "web")
+    new = project.containers("com.docker.compose.service=web")[0]["Id"]
+    assert new != old  # the image changed: recreated
+    assert fetch(published_port(project)).strip() == "rebuilt"
+
+
+def test_connect_before_start_takes_the_short_id_alias(compose_moord: DaemonProcess) -> None:
+    """What compose 1.29 reads before each start (its short_id_alias_exists): on a user-defined network, a
+    container connected while it is not running has its short ID among its aliases, as Docker's before 1.45."""
+    client = compose_moord.client()
+    name = f"dcalias{os.getpid()}"
+    network = client.call("POST", "/networks/create", body={"Name": name})["Id"]
+    container = client.call("POST", "/containers/create", body={"Image": "busybox:latest", "Cmd": ["true"]})["Id"]
+    try:
+        client.call("POST", f"/networks/{network}/connect",
+                    body={"Container": container, "EndpointConfig": {"Aliases": ["asked"]}})
+        networks = client.get(f"/containers/{container}/json")["NetworkSettings"]["Networks"]
+        assert networks[name]["Aliases"] == ["asked", container[:12]]
+        assert not networks["bridge"]["Aliases"]  # not on the default bridge
+    finally:
+        client.call("DELETE", f"/containers/{container}", {"force": "1"})
+        client.call("DELETE", f"/networks/{network}")
+
+
+def test_down_removes_containers_networks_and_volume(project: Project) -> None:
+    name = project.name
+    out = project.run("down", "-v", "-t", "1")
+    assert out.returncode == 0, out.stderr
+    assert f"Removing network {name}_back" in out.stderr and f"Removing volume {name}_dbdata" in out.stderr
+    assert project.containers() == []
+    client = project.daemon.client()
+    assert not [n for n in client.get("/networks") if n["Name"].startswith(name)]
+    assert not [v for v in client.get("/volumes")["Volumes"] or [] if v["Name"].startswith(name)]
