@@ -149,7 +149,7 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
     from moor.cli.compose.loading import load_project_of
     from moor.cli.compose.target import progress_of
     from moor.cli.main import client_of
-    from moor.compose.runtime.up import converge, handled_services
+    from moor.compose.runtime.up import converge
 
     if wait_timeout < 0:
         raise _error("--wait-timeout must be a non-negative integer")
@@ -181,12 +181,32 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
                           scale=scale, no_deps=no_deps, always_recreate_deps=always_recreate_deps,
                           renew_anon_volumes=renew_anon_volumes, no_start=no_start, timeout=timeout, wait=wait,
                           wait_timeout=float(wait_timeout) if wait_timeout else None)
+    chosen: set[str] = set()
+    if not (detach or no_start):
+        chosen = _attach_set(project, services, attach, no_attach, attach_dependencies, no_deps)
     client = client_of(ctx)
     began = time.time()
     with _interruptible(), progress_of(ctx) as progress:
-        containers = converge(client, project, list(services), options, progress, inspect=not (detach or no_start))
+        # the attached printer inspects what it follows itself: converge need not
+        containers = converge(client, project, list(services), options, progress, inspect=False)
     if detach or no_start:
         return
+    attached = [item for item in containers
+                if ((item.get("Config") or {}).get("Labels") or {}).get("com.docker.compose.service") in chosen]
+    code = _attached(ctx, client, project, attached, abort=abort_on_container_exit,
+                     abort_on_failure=abort_on_container_failure, exit_code_from=exit_code_from,
+                     timestamps=timestamps, no_color=no_color, no_log_prefix=no_log_prefix, timeout=timeout,
+                     since=began)
+    if code:
+        sys.exit(code)
+
+
+def _attach_set(project: Project, services: Sequence[str], attach: Sequence[str], no_attach: Sequence[str],
+                attach_dependencies: bool, no_deps: bool) -> set[str]:
+    """The services whose output an attached ``up`` prints: ``--attach``, else the services named (with their
+    dependencies under ``--attach-dependencies``), else all; less ``--no-attach`` and ``attach: false``."""
+    from moor.compose.runtime.up import handled_services
+
     if attach:
         unknown = sorted(set(attach) - set(handled_services(project, list(services), no_deps=no_deps)))
         if unknown:
@@ -197,15 +217,7 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
     else:
         chosen = set(services)
     chosen = {name for name in chosen if project.services[name].get("attach", True) is not False}
-    chosen -= set(no_attach)
-    attached = [item for item in containers
-                if ((item.get("Config") or {}).get("Labels") or {}).get("com.docker.compose.service") in chosen]
-    code = _attached(ctx, client, project, attached, abort=abort_on_container_exit,
-                     abort_on_failure=abort_on_container_failure, exit_code_from=exit_code_from,
-                     timestamps=timestamps, no_color=no_color, no_log_prefix=no_log_prefix, timeout=timeout,
-                     since=began)
-    if code:
-        sys.exit(code)
+    return chosen - set(no_attach)
 
 
 def _attached(ctx: click.Context, client: Any, project: Project, containers: list[dict[str, Any]], *, abort: bool,
@@ -222,6 +234,8 @@ def _attached(ctx: click.Context, client: Any, project: Project, containers: lis
         extra["since"] = since
     if abort_on_failure and "abort_on_failure" in parameters:
         extra["abort_on_failure"] = True
+    if "ansi" in parameters:
+        extra["ansi"] = options_of(ctx).ansi  # colours: always, never, or when stdout is a terminal
     with progress_of(ctx) as progress:
         return run_attached(client, project, containers, abort_on_exit=abort, exit_code_from=exit_code_from,
                             timestamps=timestamps, no_color=no_color or options_of(ctx).ansi == "never",
