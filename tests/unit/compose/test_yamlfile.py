@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import pytest
 
@@ -230,6 +231,26 @@ def test_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yamlfile, "MAX_SIZE", 100)
     with pytest.raises(ComposeFileError, match=r"failed to parse f.yaml: larger than"):
         load_yaml("a: " + "x" * 200, "f.yaml")
+    with pytest.raises(ComposeFileError, match=r"failed to parse f.yaml: larger than"):
+        load_yaml(b"a: " + b"x" * 1000, "f.yaml")
+
+
+def test_threads_load_at_the_same_time() -> None:
+    texts = [f"services:\n  s{index}:\n    image: i{index}\n    ports: ['{index}']\n" * 1 for index in range(16)]
+    results: dict[int, object] = {}
+
+    def load(index: int) -> None:
+        for _ in range(5):
+            results[index] = load_yaml(texts[index] + f"x-n: {index}\n", f"f{index}.yaml").data
+
+    threads = [threading.Thread(target=load, args=(index,)) for index in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index in range(16):
+        assert results[index] == {"services": {f"s{index}": {"image": f"i{index}", "ports": [str(index)]}},
+                                  "x-n": index}
 
 
 def test_empty_documents_around_the_one_document_are_fine() -> None:

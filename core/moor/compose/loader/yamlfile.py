@@ -57,9 +57,9 @@ Path = tuple[str | int, ...]
 MAX_DEPTH = 200
 #: nodes that alias expansion may add to a document (a billion-laughs file would need far more)
 MAX_EXPANDED_NODES = 200_000
-#: largest compose file read, in characters (a 20-service file is about 12 KiB; pure-Python parsing runs at
-#: about 1 MiB/s)
-MAX_SIZE = 2 * 1024 * 1024
+#: largest compose file read, in characters: a 20-service file is about 12 KiB, and ruamel's pure-Python
+#: parser needs up to 7 s for a MiB of short lines
+MAX_SIZE = 1024 * 1024
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
 _KNOWN_TAGS = frozenset(
@@ -113,6 +113,8 @@ def load_yaml(text: str | bytes, filename: str) -> YamlDocument:
     """Read one compose file. ``ComposeFileError`` (``failed to parse FILE: line N: ...``) when it is not valid
     YAML or not something compose accepts."""
     if isinstance(text, bytes):
+        if len(text) > 4 * MAX_SIZE:  # no decoding of what is too large anyway
+            raise ComposeFileError(f"failed to parse {filename}: larger than {MAX_SIZE // (1024 * 1024)} MiB")
         text = _decode(text, filename)
     elif text.startswith("\ufeff"):
         text = text[1:]
@@ -159,7 +161,6 @@ class _Node:
         self.complete = kind == "scalar"
 
 
-_PARSER = YAML(typ="safe", pure=True)
 _CACHE: OrderedDict[tuple[str, str], _Node | None] = OrderedDict()
 _CACHE_LOCK = Lock()
 _CACHE_ENTRIES = 16
@@ -184,7 +185,8 @@ def _compose_cached(text: str, filename: str) -> _Node | None:
 
 
 def _events(text: str) -> Iterator[Event]:
-    yield from _PARSER.parse(text)
+    # a YAML instance per parse: ruamel keeps the parse's state (and a growing list) on the instance
+    yield from YAML(typ="safe", pure=True).parse(text)
 
 
 def _compose(text: str, filename: str) -> _Node | None:
