@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
-from e2e.containerhelpers import inspect, moor
+from e2e.containerhelpers import MOOR_CLI, inspect, moor
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -235,6 +237,16 @@ services:
         result = compose(compose_moord, directory, "wait", "job")
         assert result.returncode == 3, result.stderr
         assert result.stdout == f'container "{job}" exited with status code 3\n'
+        # Ctrl-C ends a wait at once, however long the container runs
+        waiting = subprocess.Popen([*MOOR_CLI, "-H", compose_moord.host, "compose", "wait", "other"], cwd=directory,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.5)
+            waiting.send_signal(signal.SIGINT)
+            assert waiting.wait(timeout=30) != 0
+        finally:
+            waiting.kill()
+            waiting.communicate()
         assert compose(compose_moord, directory, "restart", "job").returncode == 0
         result = compose(compose_moord, directory, "wait", "--down-project", "job")
         assert result.returncode == 3, result.stderr

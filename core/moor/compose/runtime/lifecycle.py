@@ -11,9 +11,9 @@ of one service are handled in parallel. Progress lines go through :class:`~moor.
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from moor.client import Client, DaemonError
@@ -330,22 +330,29 @@ def wait(client: Client, project_name: str, services: Sequence[str] = (), *, dow
         containers = [c for c in containers if service_of(c) in services]
     if not containers:
         raise ComposeError(f'no containers for project "{name}"')
+    # daemon threads: Ctrl-C ends the command at once, as compose's, however long the containers run
+    answers: queue.Queue[tuple[dict[str, Any], Any]] = queue.Queue()
+
+    def wait_one(container: dict[str, Any]) -> None:
+        try:
+            answers.put((container, client.call("POST", f"/containers/{container['Id']}/wait") or {}))
+        except Exception as err:  # noqa: BLE001 - handed to the waiting thread
+            answers.put((container, err))
+
+    for container in containers:
+        threading.Thread(target=wait_one, args=(container,), daemon=True, name="compose-wait").start()
     status = 0
-    with ThreadPoolExecutor(max_workers=len(containers)) as pool:
-        pending = {pool.submit(client.call, "POST", f"/containers/{c['Id']}/wait"): c for c in containers}
-        while pending:
-            finished, _ = wait_futures(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                container = pending.pop(future)
-                try:
-                    answer = future.result() or {}
-                except DaemonError as err:
-                    if err.status == 404:  # removed while waited for: it has stopped
-                        continue
-                    raise ComposeError(f"Error response from daemon: {err.message}") from None
-                status = int(answer.get("StatusCode") or 0)
-                if on_exit is not None:
-                    on_exit(container["Id"], status)
+    for _ in containers:
+        container, answer = answers.get()
+        if isinstance(answer, DaemonError):
+            if answer.status == 404:  # removed while waited for: it has stopped
+                continue
+            raise ComposeError(f"Error response from daemon: {answer.message}")
+        if isinstance(answer, Exception):
+            raise answer
+        status = int(answer.get("StatusCode") or 0)
+        if on_exit is not None:
+            on_exit(container["Id"], status)
     if down_project:
         down(client, name, None, remove_orphans=True, progress=progress)
     return status
