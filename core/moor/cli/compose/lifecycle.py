@@ -60,7 +60,7 @@ def restart(ctx: click.Context, services: tuple[str, ...], timeout: int | None, 
     from moor.cli.main import client_of
     from moor.compose.runtime import lifecycle
 
-    project, name = project_or_name(ctx)
+    project, name = project_or_name(ctx, services)
     with progress_of(ctx, "Restarting") as progress:
         lifecycle.restart(client_of(ctx), name, project, services, timeout=timeout, no_deps=no_deps,
                           progress=progress, parallel=options_of(ctx).parallel)
