@@ -203,3 +203,24 @@ def test_read_env_file_unreadable(tmp_path) -> None:
     path.chmod(0)
     with pytest.raises(ComposeFileError, match=r"couldn't read env file"):
         read_env_file(str(path), {}.get)
+
+
+def test_raw_format_takes_lines_as_written() -> None:
+    text = '# comment\n  A="quoted" # not a comment\nB=$HOME ${X:?no}\nHOME\nNOPE\n\nC=\nD = x\n'
+    with pytest.raises(ComposeFileError, match=r"^failed to parse env_file raw.env: line 8: variable 'D ' contains "
+                                               r"whitespaces$"):
+        parse_dotenv(text, "raw.env", ENV.get, format="raw")
+    assert parse_dotenv(text.replace("D = x\n", ""), "raw.env", ENV.get, format="raw") == {
+        "A": '"quoted" # not a comment', "B": "$HOME ${X:?no}", "HOME": "/home/me", "C": ""}
+    with pytest.raises(ComposeFileError, match=r"line 1: no variable name on line '=x'"):
+        parse_dotenv("=x\n", "raw.env", ENV.get, format="raw")
+
+
+def test_formats(tmp_path) -> None:
+    path = tmp_path / "f.env"
+    path.write_text('A="x"\n')
+    assert read_env_file(str(path), {}.get) == {"A": "x"}
+    assert read_env_file(str(path), {}.get, format="dotenv") == {"A": "x"}
+    assert read_env_file(str(path), {}.get, format="raw") == {"A": '"x"'}
+    with pytest.raises(ComposeFileError, match=r'^unsupported env_file format "yaml": '):
+        read_env_file(str(path), {}.get, format="yaml")

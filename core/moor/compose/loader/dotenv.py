@@ -1,4 +1,5 @@
-"""``.env``, ``--env-file`` and a service's ``env_file``: compose's dotenv rules (compose-go's dotenv package).
+"""``.env``, ``--env-file`` and a service's ``env_file``: compose's dotenv rules (compose-go's dotenv package),
+and the ``raw`` format of ``env_file`` entries (the docker CLI's ``--env-file`` rules).
 
 One statement after another, blank lines and ``#`` lines skipped:
 
@@ -42,20 +43,56 @@ class _Error(Exception):
         self.message = message
 
 
-def parse_dotenv(text: str, filename: str, lookup: Lookup, *, warn: Warn | None = None) -> dict[str, str]:
+def parse_dotenv(
+    text: str, filename: str, lookup: Lookup, *, warn: Warn | None = None, format: str | None = None
+) -> dict[str, str]:
     """The variables ``text`` sets, in order. ``ComposeFileError`` (``failed to read FILE: line N: ...``) for a
-    malformed line or a failed interpolation (``${VAR:?message}``)."""
+    malformed line or a failed interpolation (``${VAR:?message}``).
+
+    ``format`` is an ``env_file`` entry's: None or ``"dotenv"`` for compose's rules, ``"raw"`` for the
+    ``docker run --env-file`` rules (``KEY=VALUE`` lines taken as written, no quotes, no interpolation)."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    if format == "raw":
+        return _parse_raw(text, filename, lookup)
+    if format not in (None, "", "dotenv", ".env"):
+        raise ComposeFileError(f'unsupported env_file format "{format}": {filename}')
     try:
         return _Parser(text, lookup, warn).parse()
     except _Error as error:
         raise ComposeFileError(f"failed to read {filename}: line {error.line}: {error.message}") from None
 
 
-def read_env_file(path: str, lookup: Lookup, *, warn: Warn | None = None) -> dict[str, str]:
-    """The variables the env file at ``path`` sets. ``ComposeFileError``: ``couldn't find env file: PATH``,
-    ``PATH is a directory``, or what :func:`parse_dotenv` says."""
+def _parse_raw(text: str, filename: str, lookup: Lookup) -> dict[str, str]:
+    """The docker CLI's env-file rules: blank and ``#`` lines skipped, ``KEY=VALUE`` as written, ``KEY`` alone
+    from ``lookup``; a key with a blank inside, or none, is an error."""
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, equals, value = line.partition("=")
+        key = key.lstrip(" \t")
+        if " " in key or "\t" in key:
+            raise ComposeFileError(f"failed to parse env_file {filename}: line {number}: variable '{key}' contains "
+                                   "whitespaces")
+        if not key:
+            raise ComposeFileError(f"failed to parse env_file {filename}: line {number}: no variable name on line "
+                                   f"'{line}'")
+        if equals:
+            values[key] = value
+        else:
+            found = lookup(line)
+            if found is not None:
+                values[key] = found
+    return values
+
+
+def read_env_file(
+    path: str, lookup: Lookup, *, warn: Warn | None = None, format: str | None = None
+) -> dict[str, str]:
+    """The variables the env file at ``path`` sets (``format`` as :func:`parse_dotenv`'s). ``ComposeFileError``:
+    ``couldn't find env file: PATH``, ``PATH is a directory``, or what :func:`parse_dotenv` says."""
     try:
         with open(path, "rb") as file:
             raw = file.read()
@@ -73,7 +110,7 @@ def read_env_file(path: str, lookup: Lookup, *, warn: Warn | None = None) -> dic
         line = raw.count(b"\n", 0, error.start) + 1
         raise ComposeFileError(f"failed to read {path}: line {line}: invalid UTF-8 (byte 0x{raw[error.start]:02x})"
                                ) from None
-    return parse_dotenv(text, path, lookup, warn=warn)
+    return parse_dotenv(text, path, lookup, warn=warn, format=format)
 
 
 class _Parser:
