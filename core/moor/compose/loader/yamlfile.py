@@ -422,8 +422,12 @@ class _Builder:
         entries: list[tuple[_Node, _Node]] = node.value
         merged: dict[str, Any] = {}
         # merges first, so that the explicit keys' positions are the ones kept
+        merge_line = 0
         for key_node, value_node in entries:
             if _is_merge_key(key_node):
+                if merge_line:
+                    raise _Fail(key_node.line, f'mapping key "<<" already defined at line {merge_line}')
+                merge_line = key_node.line
                 self.count(key_node)
                 for source in self.merge_sources(value_node, key_node.line):
                     self.count(source)
