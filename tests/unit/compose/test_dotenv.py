@@ -135,6 +135,10 @@ def test_inherited_key_at_the_end_without_newline() -> None:
     assert parse("A=1\nNOPE") == {"A": "1"}
 
 
+def test_export_alone_sets_nothing() -> None:
+    assert parse("export\nA=1\nexport   \n") == {"A": "1"}
+
+
 def test_keys_starting_with_digits_are_kept() -> None:
     assert parse("1A=x\n") == {"1A": "x"}
 
@@ -154,6 +158,7 @@ def test_unset_variables_warn_once_each() -> None:
     [
         ("A=1\nFOO BAR=x\n", r"^failed to read \.env: line 2: key cannot contain a space$"),
         ("FOO!=1\n", r'line 1: unexpected character "!" in variable name "FOO!=1"'),
+        ("A=1\nFO'O=1\n", r'line 2: unexpected character "\'" in variable name "FO\'O=1"'),
         ('A=1\nKEY="\n', r"line 2: unterminated quoted value \""),
         ('KEY="value', r"line 1: unterminated quoted value"),
         ('KEY="value\\"', r"unterminated quoted value"),

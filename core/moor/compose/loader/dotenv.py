@@ -126,7 +126,7 @@ class _Parser:
         while self.statement_start():
             key, inherited = self.key()
             if inherited:
-                value = self.lookup(key)
+                value = self.lookup(key) if key else None  # "export" alone on its line sets nothing
                 if value is not None:
                     self.values[key] = value
                 continue
@@ -165,15 +165,17 @@ class _Parser:
             if char in "=:\n":
                 break
             if not (char in _SPACE or char in "_.-[]" or char.isalnum()):
-                line = text[start : text.find("\n", start) if "\n" in text[start:] else len(text)]
-                raise _Error(self.line, f"unexpected character {char!r} in variable name {line!r}".replace("'", '"'))
+                end = text.find("\n", start)
+                line = text[start : end if end >= 0 else len(text)]
+                raise _Error(self.line, f'unexpected character "{char}" in variable name "{line}"')
             index += 1
         key = text[start:index].rstrip()
-        if not key:
+        inherited = index >= len(text) or text[index] == "\n"
+        if not key and not inherited:
             raise _Error(self.line, "no variable name before the '='")
         if any(char.isspace() for char in key):
             raise _Error(self.line, "key cannot contain a space")
-        if index >= len(text) or text[index] == "\n":
+        if inherited:
             # KEY alone on its line: inherited from the environment
             self.position = index + 1
             self.line += 1
