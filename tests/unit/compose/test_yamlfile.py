@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import threading
 
 import pytest
@@ -208,6 +209,45 @@ def test_bad_yaml_one_clear_error(text: str, message: str) -> None:
 def test_not_utf8() -> None:
     with pytest.raises(ComposeFileError, match=r"f.yaml: line 2: invalid UTF-8 \(byte 0xff\)"):
         load_yaml(b"a: 1\nb: \xff\n", "f.yaml")
+
+
+def test_control_characters() -> None:
+    with pytest.raises(ComposeFileError, match=r"^failed to parse f.yaml: line 2: control character U\+0007 is not "
+                                               r"allowed$"):
+        load_yaml("a: 1\nb: x\x07y\n", "f.yaml")
+    with pytest.raises(ComposeFileError, match=r"line 1: control character U\+0000"):
+        load_yaml(b"a: \x00\n", "f.yaml")
+    assert load_yaml("a: \"tab\there \u00e9 \U0001f600\"\r\n", "f.yaml").data == {"a": "tab\there é \U0001f600"}
+
+
+def test_mutated_files_give_compose_file_errors_only() -> None:
+    """Random damage to a valid file: the loader, interpolation and the schema raise ComposeFileError, one line,
+    and nothing else."""
+    from moor.compose.loader.interpolation import interpolate
+    from moor.compose.loader.schema import validate
+
+    with open(os.path.join(DATA, "everything.yaml"), "rb") as file:
+        base = file.read()
+    tokens = [b"&a ", b"*a", b"<<: ", b"!!python/object ", b"!reset ", b"{", b"}", b"[", b"]", b"- ", b": ", b"\t",
+              b"\n", b"'", b'"', b"\xff", b"---\n", b"? ", b"|", b"%YAML 1.1\n", b"${", b"$$", b"#", b"~", b"&b "]
+    rng = random.Random(16)
+    for _ in range(60):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.4:
+                data[position:position] = rng.choice(tokens)
+            elif choice < 0.7:
+                del data[position : position + rng.randint(1, 20)]
+            else:
+                data[position] = rng.randrange(256)
+        try:
+            document = load_yaml(bytes(data), "f.yaml")
+            if isinstance(document.data, dict):
+                validate(interpolate(document.data, {}.get, document=document), document)
+        except ComposeFileError as error:
+            assert "\n" not in str(error)
 
 
 def test_billion_laughs_is_refused() -> None:

@@ -62,6 +62,9 @@ MAX_EXPANDED_NODES = 200_000
 MAX_SIZE = 1024 * 1024
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
+# what YAML does not allow in a stream (its printable set is tab, line breaks, and the rest of Unicode but C0/C1
+# controls, DEL, surrogates and U+FFFE/U+FFFF)
+_CONTROL = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _KNOWN_TAGS = frozenset(
     _TAG_PREFIX + name for name in ("str", "int", "float", "bool", "null", "binary", "timestamp", "seq", "map")
 )
@@ -120,6 +123,12 @@ def load_yaml(text: str | bytes, filename: str) -> YamlDocument:
         text = text[1:]
     if len(text) > MAX_SIZE:
         raise ComposeFileError(f"failed to parse {filename}: larger than {MAX_SIZE // (1024 * 1024)} MiB")
+    control = _CONTROL.search(text)
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        raise ComposeFileError(
+            f"failed to parse {filename}: line {line}: control character U+{ord(control.group()):04X} is not allowed"
+        )
     root = _compose_cached(text, filename)
     return _Builder(filename).document(root)
 
@@ -244,7 +253,7 @@ def _compose(text: str, filename: str) -> _Node | None:
     except MarkedYAMLError as error:
         raise ComposeFileError(f"failed to parse {filename}: {_yaml_message(error)}") from None
     except YAMLError as error:
-        raise ComposeFileError(f"failed to parse {filename}: {error}") from None
+        raise ComposeFileError(f"failed to parse {filename}: {' '.join(str(error).split())}") from None
     except RecursionError:
         raise ComposeFileError(f"failed to parse {filename}: nested too deeply") from None
     return next((root for root in roots if not _empty(root)), None)
