@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -33,6 +34,10 @@ pytestmark = pytest.mark.root
 __all__ = ["compose_moord"]
 
 S = 1_000_000_000
+
+#: made by the tests before the project, as `external: true` wants
+EXTERNAL_NETWORK = "svckeys-external-net"
+EXTERNAL_VOLUME = "svckeys-external-vol"
 
 # ---------------------------------------------------------------------------------------------------------
 # the project: canonical services (as the loader makes them) and the same keys as a compose file
@@ -116,6 +121,10 @@ def services(base: Path) -> dict[str, dict[str, Any]]:
                     "volumes_from": ["storage:ro"]},
         "peer": {"image": "busybox", "command": ["sleep", "300"], "links": ["front:frontalias"],
                  "networks": {"default": None}},
+        "resources": {"image": "busybox", "command": ["sleep", "300"], "networks": {"custom": None, "outside": None},
+                      "volumes": [{"type": "volume", "source": "tmpvol", "target": "/t", "volume": {}},
+                                  {"type": "volume", "source": "extvol", "target": "/e", "volume": {}}]},
+        "hostnet": {"image": "busybox", "command": ["sleep", "300"], "network_mode": "host"},
         "bridged": {"image": "busybox", "command": ["sleep", "300"], "network_mode": "bridge"},
         "linked": {"image": "busybox", "command": ["sleep", "300"], "links": ["bridged:frontend"],
                    "network_mode": "bridge"},
@@ -134,8 +143,14 @@ def make_project(base: Path) -> Project:
         services=services(base),
         networks={"default": {"name": f"{name}_default"},
                   "back": {"name": f"{name}_back", "internal": True, "labels": {"tier": "back"},
-                           "ipam": {"config": [{"subnet": "172.31.240.0/24", "gateway": "172.31.240.1"}]}}},
-        volumes={"data": {"name": f"{name}_data", "labels": {"kind": "data"}}},
+                           "ipam": {"config": [{"subnet": "172.31.240.0/24", "gateway": "172.31.240.1"}]}},
+                  "custom": {"name": "svckeys-custom-net", "driver": "bridge",
+                             "driver_opts": {"com.docker.network.driver.mtu": "1400"}},
+                  "outside": {"name": EXTERNAL_NETWORK, "external": True}},
+        volumes={"data": {"name": f"{name}_data", "labels": {"kind": "data"}},
+                 "tmpvol": {"name": "svckeys-tmpvol", "driver": "local",
+                            "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}},
+                 "extvol": {"name": EXTERNAL_VOLUME, "external": True}},
         secrets={"token": {"name": f"{name}_token", "file": str(base / "token.txt")}},
         configs={"settings": {"name": f"{name}_settings", "file": str(base / "settings.ini")}},
     )
@@ -154,14 +169,23 @@ def daemon(compose_moord: DaemonProcess) -> Iterator[DaemonProcess]:
         remove_everything(compose_moord)
 
 
+def make_externals(client: Client) -> None:
+    """The network and the volume the project names as external."""
+    client.call("POST", "/networks/create", body={"Name": EXTERNAL_NETWORK})
+    client.call("POST", "/volumes/create", body={"Name": EXTERNAL_VOLUME})
+
+
 def up_by_api(client: Client, project: Project, names: list[str], *, start: bool = True
               ) -> dict[str, dict[str, Any]]:
     """Networks, volumes and the containers of ``names`` (in that order) made from convert's bodies;
     their inspect JSON by service."""
-    for key in project.networks:
-        client.call("POST", "/networks/create", body=network_body(project, key))
-    for key in project.volumes:
-        client.call("POST", "/volumes/create", body=volume_body(project, key))
+    make_externals(client)
+    for key, network in project.networks.items():
+        if not network.get("external"):
+            client.call("POST", "/networks/create", body=network_body(project, key))
+    for key, volume in project.volumes.items():
+        if not volume.get("external"):
+            client.call("POST", "/volumes/create", body=volume_body(project, key))
     ids: dict[str, str] = {}
     for service in names:
         body = create_body(project, service, 1, image=service_image(project, service),
@@ -366,6 +390,26 @@ def check_names_resolve(client: Client, peer: str) -> None:
     assert out.split() == ["ok-front", "ok-www", "ok-web.local", "ok-frontalias"], out
 
 
+def check_top_level(client: Client, project: Project, info: dict[str, Any], hostnet: dict[str, Any]) -> None:
+    """Top-level networks and volumes: driver, driver_opts, name:, external."""
+    custom = client.get("/networks/svckeys-custom-net")
+    assert custom["Driver"] == "bridge" and custom["Options"]["com.docker.network.driver.mtu"] == "1400"
+    assert custom["Labels"]["com.docker.compose.network"] == "custom"
+    assert "com.docker.compose.project" not in client.get(f"/networks/{EXTERNAL_NETWORK}")["Labels"]
+    assert set(info["NetworkSettings"]["Networks"]) == {"svckeys-custom-net", EXTERNAL_NETWORK}
+    tmpvol = client.get("/volumes/svckeys-tmpvol")
+    assert tmpvol["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
+    assert tmpvol["Labels"]["com.docker.compose.volume"] == "tmpvol"
+    mounts = {mount["Destination"]: mount for mount in info["Mounts"]}
+    assert mounts["/t"]["Name"] == "svckeys-tmpvol" and mounts["/e"]["Name"] == EXTERNAL_VOLUME
+    in_mounts = run_in(client, info["Id"], "cat", "/proc/mounts")
+    assert any(line.split()[1] == "/t" and line.split()[2] == "tmpfs" for line in in_mounts.splitlines())
+    assert hostnet["HostConfig"]["NetworkMode"] == "host" and not hostnet["NetworkSettings"]["IPAddress"]
+    inside = {line.split(":")[0].strip() for line in run_in(client, hostnet["Id"], "cat", "/proc/net/dev").splitlines()
+              if ":" in line}
+    assert inside & set(os.listdir("/sys/class/net")) - {"lo"}  # the host's own interfaces
+
+
 def check_resources_labels(client: Client, project: Project) -> None:
     back = client.get(f"/networks/{project.name}_back")
     assert back["Labels"]["com.docker.compose.project"] == project.name
@@ -418,6 +462,13 @@ def test_resources_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
     check_limits(infos["limits"])
     check_deploy(infos["deploy"])
     assert run_in(client, infos["limits"]["Id"], "sh", "-c", "ulimit -n").strip() == "512"
+
+
+def test_top_level_networks_and_volumes_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    client = daemon.client()
+    infos = up_by_api(client, project, ["resources", "hostnet"])
+    check_top_level(client, project, infos["resources"], infos["hostnet"])
 
 
 def test_host_keys_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
@@ -485,9 +536,10 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     project_dir = tmp_path / "project"
     subprocess.run(["cp", "-r", str(source), str(project_dir)], check=True)
     name = "upkeys" + secrets.token_hex(4)
+    client = daemon.client()
+    make_externals(client)
     result = compose(daemon, project_dir, "-p", name, "up", "-d", timeout=180)
     assert result.returncode == 0, result.stderr
-    client = daemon.client()
     project = Project(name=name, working_dir=str(project_dir), config_files=[str(project_dir / "compose.yaml")])
 
     def info(service: str) -> dict[str, Any]:
@@ -510,6 +562,7 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     check_host_inside(client, info("host")["Id"])
     check_networks(project, info("front"))
     check_names_resolve(client, info("peer")["Id"])
+    check_top_level(client, project, info("resources"), info("hostnet"))
     sidecar = info("sidecar")
     assert sidecar["HostConfig"]["NetworkMode"] == "container:" + info("front")["Id"]
     assert sidecar["HostConfig"]["VolumesFrom"] == [info("storage")["Id"] + ":ro"]
