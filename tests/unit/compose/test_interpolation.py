@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import random
+import re
 
 import pytest
 
@@ -240,3 +242,99 @@ def test_variables() -> None:
         "ALT": Variable("ALT", alternate="${INNER:-i}"),
         "INNER": Variable("INNER", default="i"),
     }
+
+
+# --- a reference model: compose-go's algorithm as written (its regular expression, recursion on the rest) ------
+
+_GO_PATTERN = re.compile(r"\$(?i:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?:(?P<braced>[_a-z][_a-z0-9]*"
+                         r"(?::?[-+?](.*))?)\}|(?P<invalid>)))")
+
+
+class _Invalid(Exception):
+    pass
+
+
+class _Missing(Exception):
+    pass
+
+
+def _go_closing(text: str) -> int:
+    depth, index = 0, 0
+    while index < len(text):
+        if text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+        if text[index] == "{":
+            depth += 1
+            index += 1
+        index += 1
+    return -1
+
+
+def _go_substitute(template: str, lookup) -> str:
+    out, position, first_error = [], 0, None
+    for match in _GO_PATTERN.finditer(template):
+        out.append(template[position : match.start()])
+        position = match.end()
+        try:
+            out.append(_go_replace(match.group(), lookup))
+        except (_Invalid, _Missing) as error:
+            first_error = first_error or error
+    out.append(template[position:])
+    if first_error:
+        raise first_error
+    return "".join(out)
+
+
+def _go_replace(substring: str, lookup) -> str:
+    operators = [":?", "?", ":-", "-", ":+", "+"]
+    present = sorted((substring.find(op), op) for op in operators if op in substring)
+    operator = present[0][1] if present else None
+    closing = _go_closing(substring)
+    rest = ""
+    if closing > -1:
+        substring, rest = substring[: closing + 1], substring[closing + 1 :]
+    match = _GO_PATTERN.match(substring)
+    if match.group("escaped"):
+        return "$"
+    name, braced = match.group("named"), False
+    if not name:
+        name, braced = match.group("braced"), True
+    if not name:
+        raise _Invalid()
+    if braced and operator and operator in name:
+        name, argument = name.split(operator, 1)
+        value = lookup(name)
+        if operator in (":-", "-"):
+            unset = value is None or (operator == ":-" and value == "")
+            result = _go_substitute(argument, lookup) if unset else value
+        elif operator in (":+", "+"):
+            present_ = value is not None and (operator == "+" or value != "")
+            result = _go_substitute(argument, lookup) if present_ else (value or "")
+        else:
+            if value is None or (operator == ":?" and value == ""):
+                _go_substitute(argument, lookup)
+                raise _Missing(name)
+            result = value
+        return result + _go_substitute(rest, lookup)
+    return lookup(name) or ""
+
+
+def test_agrees_with_compose_gos_algorithm_on_random_templates() -> None:
+    environ = {"A": "a", "B": "", "AB": "ab"}
+    pieces = ["$", "$", "{", "}", "}", ":", "-", "+", "?", "A", "B", "x", "\n", " ", "${", "${A", "${B:-", "$$"]
+    rng = random.Random(16)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        try:
+            expected: tuple = ("ok", _go_substitute(text, environ.get))
+        except _Invalid:
+            expected = ("invalid",)
+        except _Missing as error:
+            expected = ("missing", str(error))
+        try:
+            got: tuple = ("ok", substitute(text, environ.get))
+        except ComposeFileError as error:
+            got = ("invalid",) if "invalid interpolation" in str(error) else ("missing", str(error).split()[2])
+        assert got == expected, text
