@@ -312,7 +312,13 @@ for _pattern, _cast in CASTS.items():
     _CASTS_BY_LENGTH.setdefault(len(_pattern), []).append((_pattern, _cast))
 
 
+# the last part of every pattern that ends with a name (the others end with "*": ulimits.NAME)
+_LAST_NAMES = frozenset(pattern[-1] for pattern in CASTS if pattern[-1] not in ("*", "[]"))
+
+
 def _caster(path: tuple[str | int, ...]) -> Callable[[str], Any] | None:
+    if not path or (path[-1] not in _LAST_NAMES and not (len(path) == 4 and path[2] == "ulimits")):
+        return None
     for pattern, cast in _CASTS_BY_LENGTH.get(len(path), ()):
         for part, want in zip(path, pattern):
             if want == "[]":
