@@ -543,11 +543,13 @@ class ContainerService:
         self._save_existing(container)
         self.processes.remove_empty_cgroup_parents()
         self.drivers.notify("stopped", container=self.ref(container))
+        # a policy restart is decided (State.Restarting) before the die event, as Docker's monitor does: whoever
+        # inspects on that event (compose's monitor) must see that the container comes back
+        self._maybe_restart(container, finished)
         if oom_killed:
             self.events.publish_container(container, "oom")
         self.events.publish_container(container, "die", exitCode=str(exit_code))
         self._notify()
-        self._maybe_restart(container, finished)
         if auto_remove and container.id not in self._removing:
             try:
                 self.remove(container.id, force=True, volumes=True)
