@@ -202,8 +202,8 @@ class Streams:
         before it started (its first lines are written before ``StartedAt`` is set)."""
         with self._lock:
             last = self._last_stamp.get(container_id)
-        if last is not None:
-            return seconds_text(last + 1)
+        if last is not None:  # a microsecond on: engines read ``since`` as a float (moord, Docker's older ones)
+            return seconds_text(last + 1000)
         start = started_at(inspect)
         return None if start is None else f"{float(start) - 1:.9f}"
 

@@ -1,0 +1,189 @@
+"""Attached ``moor compose up`` on a real moord, as docker compose v2: ``Attaching to ...``, every container's
+output behind its prefix (what it printed before we attached too), ``NAME exited with code N`` (``(restarting)``
+under a restart policy), --abort-on-container-exit, --exit-code-from, --no-log-prefix, --timestamps, and Ctrl-C:
+a graceful stop, then a kill on the second one, exit code 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composeproc import Running
+from e2e.containerhelpers import moor
+from moor.client import Client
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+#: runs until SIGTERM, then says so and exits 0
+STOPPABLE = """["sh", "-c", "trap 'echo stopping; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]"""
+
+
+@pytest.fixture
+def project(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
+    """A fresh project directory (unique name) on the module's moord; everything removed afterwards."""
+    name = f"att{os.getpid()}x{time.monotonic_ns() % 1000000}"
+    directory = tmp_path / name
+    directory.mkdir()
+    try:
+        yield compose_moord, directory, name
+    finally:
+        remove_everything(compose_moord)
+
+
+def status(daemon: DaemonProcess, container: str) -> str:
+    return moor(daemon, "inspect", "-f", "{{.State.Status}}", container).stdout.strip()
+
+
+def test_up_prints_every_container_until_all_exit(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, _ = project
+    write_project(directory, """\
+services:
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo web first; sleep 0.5; echo web second"]
+  database:
+    image: busybox:latest
+    command: ["sh", "-c", "echo db says hi; echo db complains >&2; exit 2"]
+""")
+    result = compose(daemon, directory, "up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout.splitlines()
+    assert out[0] == "Attaching to database-1, web-1"
+    assert "database-1  | db says hi" in out  # printed before up attached: not lost
+    assert "web-1       | web first" in out and "web-1       | web second" in out
+    assert out.index("web-1       | web second") < out.index("web-1 exited with code 0")
+    assert out.index("database-1  | db says hi") < out.index("database-1 exited with code 2")
+    assert "database-1  | db complains" in result.stderr.splitlines()  # the container's stderr on ours
+    assert "\x1b[" not in result.stdout  # no colours off a terminal
+    again = compose(daemon, directory, "up", "--no-log-prefix", "database")
+    assert again.returncode == 0, again.stderr
+    # restarted, not recreated: only this run's output, no replay of the last one
+    assert again.stdout.splitlines() == ["Attaching to database-1", "db says hi", "database-1 exited with code 2"]
+
+
+def test_up_timestamps_and_colours(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, _ = project
+    write_project(directory, """\
+services:
+  one:
+    image: busybox:latest
+    command: ["echo", "hello"]
+""")
+    result = compose(daemon, directory, "up", "--timestamps")
+    assert result.returncode == 0, result.stderr
+    line = next(item for item in result.stdout.splitlines() if item.startswith("one-1  |"))
+    assert re.fullmatch(r"one-1  \| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d) hello", line), line
+    coloured = compose(daemon, directory, "--ansi", "always", "up")
+    assert coloured.returncode == 0, coloured.stderr
+    assert "\x1b[36mone-1  | \x1b[0mhello" in coloured.stdout.splitlines()
+
+
+def test_abort_on_container_exit_stops_the_rest(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    write_project(directory, f"""\
+services:
+  quick:
+    image: busybox:latest
+    command: ["sh", "-c", "echo quick done; exit 3"]
+  server:
+    image: busybox:latest
+    command: {STOPPABLE}
+""")
+    result = compose(daemon, directory, "up", "--abort-on-container-exit")
+    assert result.returncode == 3, result.stdout + result.stderr
+    out = result.stdout.splitlines()
+    assert out.index("quick-1 exited with code 3") < out.index("Aborting on container exit...")
+    assert "server-1 exited with code 0" in out
+    assert status(daemon, f"{name}-server-1") == "exited"
+
+
+def test_exit_code_from_names_the_service(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, _ = project
+    write_project(directory, """\
+services:
+  quick:
+    image: busybox:latest
+    command: ["sh", "-c", "exit 3"]
+  server:
+    image: busybox:latest
+    command: ["sh", "-c", "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done"]
+""")
+    result = compose(daemon, directory, "up", "--exit-code-from", "server")
+    assert result.returncode == 7, result.stdout + result.stderr
+    assert "Aborting on container exit..." in result.stdout.splitlines()
+    assert "server-1 exited with code 7" in result.stdout.splitlines()
+
+
+def test_restart_policy_exits_are_marked_and_followed(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, _ = project
+    write_project(directory, """\
+services:
+  flaky:
+    image: busybox:latest
+    command: ["sh", "-c", "echo attempt; exit 1"]
+    restart: on-failure:2
+""")
+    result = compose(daemon, directory, "up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout.splitlines()
+    assert out.count("flaky-1  | attempt") == 3  # each run's output once: no gap, no replay
+    assert out.count("flaky-1 exited with code 1 (restarting)") == 2
+    assert out[-1] == "flaky-1 exited with code 1"
+
+
+def test_ctrl_c_stops_gracefully_then_kills(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    write_project(directory, f"""\
+services:
+  polite:
+    image: busybox:latest
+    command: {STOPPABLE}
+  stubborn:
+    image: busybox:latest
+    command: ["sh", "-c", "trap '' TERM; echo stubborn here; while true; do sleep 0.1; done"]
+    stop_grace_period: 2m
+""")
+    with Running(daemon, directory, "--progress", "plain", "up") as up:
+        up.wait_output("polite-1    | ready")
+        up.wait_output("stubborn-1  | stubborn here")
+        up.interrupt()
+        up.wait_output("Gracefully stopping... (press Ctrl+C again to force)")
+        up.wait_output("polite-1 exited with code 0")
+        assert status(daemon, f"{name}-stubborn-1") == "running"  # still in its grace period
+        up.interrupt()
+        assert up.wait(timeout=60) == 130
+        out = up.stdout.splitlines()
+    assert "polite-1    | stopping" in out
+    assert "stubborn-1 exited with code 137" in out
+    assert status(daemon, f"{name}-polite-1") == "exited"
+    assert status(daemon, f"{name}-stubborn-1") == "exited"
+
+
+def test_a_die_event_finds_a_policy_restart_already_decided(project: tuple[DaemonProcess, Path, str]) -> None:
+    """What compose's monitor relies on (Docker's order): when ``die`` is published, a container its policy
+    brings back is already ``restarting``; the last exit is plain ``exited``."""
+    daemon, _, name = project
+    client = Client(daemon.host)
+    events = client.open("GET", "/events", {"filters": json.dumps({"type": ["container"], "event": ["die"],
+                                                                   "container": [name]})})
+    try:
+        created = moor(daemon, "run", "-d", "--name", name, "--restart", "on-failure:2", "busybox:latest", "sh", "-c",
+                       "exit 1")
+        assert created.returncode == 0, created.stderr
+        seen = []
+        for _message in client.stream_json(events):
+            state = client.get(f"/containers/{name}/json")["State"]
+            seen.append(bool(state["Restarting"]))
+            if len(seen) == 3:
+                break
+    finally:
+        events.close()
+    assert seen == [True, True, False]
