@@ -176,6 +176,7 @@ def test_twenty_services_file() -> None:
         ("a: 1\nb: 2\na: 3\n", r'f.yaml: line 3: mapping key "a" already defined at line 1'),
         ("s:\n  web:\n    image: x\n    image: y\n", r'line 4: mapping key "image" already defined at line 3'),
         ("a: &a {x: 1}\nb:\n  <<: *a\n  <<: *a\n", r'line 4: mapping key "<<" already defined at line 3'),
+        ("b:\n  <<: !!python/object:os.system {x: 1}\n", r"line 2: unknown tag !!python/object:os.system"),
         ("a: !!python/object:os.system {}\n", r"line 1: unknown tag !!python/object:os.system"),
         ("a: !!python/object/apply:os.system [ls]\n", r"line 1: unknown tag !!python/object/apply:os.system"),
         ("a: !!python/name:os.system\n", r"unknown tag !!python/name:os.system"),

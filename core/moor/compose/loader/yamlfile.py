@@ -440,6 +440,8 @@ class _Builder:
                 self.count(key_node)
                 for source in self.merge_sources(value_node, key_node.line):
                     self.count(source)
+                    if source.tag not in (None, _TAG_PREFIX + "map"):
+                        raise _Fail(source.line, _unknown_tag(source.tag))
                     for key, value in self.mapping(source, path).items():
                         merged.setdefault(key, value)  # the earlier mapping of a merge list wins
         result: dict[str, Any] = {}
