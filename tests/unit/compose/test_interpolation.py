@@ -138,6 +138,14 @@ def test_unset_variables_warn_once() -> None:
     ]
 
 
+def test_yaml_1_1_booleans_warn() -> None:
+    warnings: list[str] = []
+    result = interpolate(service(tty="yes", init="Off", privileged="true"), ENV.get, warn=warnings.append)
+    assert result == service(tty=True, init=False, privileged=True)
+    assert warnings == ['"yes" for boolean is not supported by YAML 1.2, please use `true`',
+                        '"Off" for boolean is not supported by YAML 1.2, please use `false`']
+
+
 def test_interpolate_values_never_keys_and_a_new_tree() -> None:
     data = {"services": {"web": {"image": "${A}:${TAG:-latest}", "environment": {"$A": "${B}", "X": None},
                                  "command": ["echo", "$$HOME", 5, True], "x-$A": "$A"}}}

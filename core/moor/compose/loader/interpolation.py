@@ -372,12 +372,15 @@ def _walk(value: Any, path: tuple[str | int, ...], lookup: Lookup, warn: Warn | 
         if cast is None:
             return result
         try:
-            return cast(result)
+            cast_value = cast(result)
         except ValueError as error:
             raise ComposeFileError(
                 f"error while interpolating {format_path(path)}: failed to cast to expected type: {error}"
                 + _where(document, path)
             ) from None
+        if cast is _to_bool and warn is not None and result.lower() not in ("true", "false"):
+            warn(f'"{result}" for boolean is not supported by YAML 1.2, please use `{str(cast_value).lower()}`')
+        return cast_value
     if isinstance(value, dict):
         return {key: _walk(item, (*path, key), lookup, warn, document) for key, item in value.items()}
     if isinstance(value, list):
