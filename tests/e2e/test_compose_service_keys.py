@@ -405,6 +405,7 @@ def check_top_level(client: Client, project: Project, info: dict[str, Any], host
     in_mounts = run_in(client, info["Id"], "cat", "/proc/mounts")
     assert any(line.split()[1] == "/t" and line.split()[2] == "tmpfs" for line in in_mounts.splitlines())
     assert hostnet["HostConfig"]["NetworkMode"] == "host" and not hostnet["NetworkSettings"]["IPAddress"]
+    assert list(hostnet["NetworkSettings"]["Networks"]) == ["host"]  # as Docker's
     inside = {line.split(":")[0].strip() for line in run_in(client, hostnet["Id"], "cat", "/proc/net/dev").splitlines()
               if ":" in line}
     assert inside & set(os.listdir("/sys/class/net")) - {"lo"}  # the host's own interfaces

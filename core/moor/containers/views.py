@@ -60,8 +60,18 @@ def network_settings(container: Container) -> dict[str, Any]:
         "IPAddress": bridge.get("IPAddress", ""), "IPPrefixLen": bridge.get("IPPrefixLen", 0),
         "IPv6Gateway": bridge.get("IPv6Gateway", ""),
         "MacAddress": bridge.get("MacAddress", ""),
-        "Networks": {name: _endpoint(s) for name, s in list(container.networks.items())},
+        "Networks": network_views(container),
     }
+
+
+def network_views(container: Container) -> dict[str, Any]:
+    """``NetworkSettings.Networks``: the container's endpoints; a container in the ``host`` or ``none`` mode
+    shows that network, as Docker's does."""
+    networks = {name: _endpoint(s) for name, s in list(container.networks.items())}
+    mode = container.host_config.get("NetworkMode")
+    if not networks and mode in ("host", "none"):
+        networks[mode] = _endpoint({})
+    return networks
 
 
 def _endpoint(settings: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +113,7 @@ def summary(service: ContainerService, container: Container, size: bool = False)
         "Status": status_text(container),
         "HostConfig": {"NetworkMode": container.host_config.get("NetworkMode", "default")},
         # every EndpointSettings field, as inspect's (a stopped container's too: its endpoints are wishes)
-        "NetworkSettings": {"Networks": {name: _endpoint(s) for name, s in list(container.networks.items())}},
+        "NetworkSettings": {"Networks": network_views(container)},
         "Mounts": mount_views(container.mounts),
     }
     if size:  # as Docker's: SizeRw left out when nothing was written
