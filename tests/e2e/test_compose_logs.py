@@ -177,3 +177,24 @@ def test_logs_follow_of_a_stopped_project_returns(project: tuple[DaemonProcess, 
     result = compose(daemon, directory, "logs", "-f", "database", timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["database-1  | db one", "database-1  | db two", "database-1  | db three"]
+
+
+def test_logs_of_a_container_without_readable_logs_warn(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    write_project(directory, """\
+services:
+  quiet:
+    image: busybox:latest
+    command: ["echo", "nowhere"]
+    logging:
+      driver: none
+  loud:
+    image: busybox:latest
+    command: ["echo", "somewhere"]
+""")
+    ok(daemon, directory, "up", "-d")
+    exited(daemon, f"{name}-quiet-1", f"{name}-loud-1")
+    result = compose(daemon, directory, "logs")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["loud-1  | somewhere"]
+    assert f'Can\'t retrieve logs for "{name}-quiet-1"' in result.stderr

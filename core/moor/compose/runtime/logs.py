@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from moor.client import Client, ConnectError, DaemonError, Response
 from moor.compose.model import Project
-from moor.compose.runtime.observed import SERVICE, label, number_of, project_containers
+from moor.compose.runtime.observed import SERVICE, label, name_of, number_of, project_containers
 from moor.compose.runtime.watch import ContainerEvent, ProjectEvents, display_name
 from moor.streams import demux_frames
 
@@ -312,24 +312,28 @@ def show_logs(client: Client, project_name: str, printer: LogPrinter, options: L
     streams = Streams(printer)
     try:
         containers = select_containers(client, project_name, options, project)
+        opened: list[tuple[dict[str, Any], dict[str, Any], Response]] = []
         for item in containers:
-            printer.register(display_name(item))
-        watched: set[str] = set()
-        for item in containers:
-            inspect = client.get(f"/containers/{item['Id']}/json")
-            name = display_name(item)
             try:
+                inspect = client.get(f"/containers/{item['Id']}/json")
                 response = open_logs(client, item["Id"], follow=options.follow, tail=options.tail,
                                      since=options.since, until=options.until, timestamps=True)
             except DaemonError as err:
                 if err.status == 404:
                     continue  # removed meanwhile
                 if err.status == 501 or "does not support reading" in err.message:
-                    print(f'WARN[0000] Can\'t retrieve logs for "{name}": {err.message}', file=sys.stderr)
+                    print(f'WARN[0000] Can\'t retrieve logs for "{name_of(item)}": {err.message}', file=sys.stderr)
                     continue
+                for _, _, already in opened:
+                    already.close()
                 raise
-            streams.add(item["Id"], name, response, bool((inspect.get("Config") or {}).get("Tty")), stamped=True,
-                        keep_stamps=options.timestamps)
+            opened.append((item, inspect, response))
+        for item, _, _ in opened:  # every name first: one padding and colours in name order from the first line
+            printer.register(display_name(item))
+        watched: set[str] = set()
+        for item, inspect, response in opened:
+            streams.add(item["Id"], display_name(item), response, bool((inspect.get("Config") or {}).get("Tty")),
+                        stamped=True, keep_stamps=options.timestamps)
             if options.follow and _alive(inspect):
                 watched.add(item["Id"])
         if events is not None:
