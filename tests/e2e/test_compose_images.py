@@ -283,6 +283,11 @@ def test_up_build_and_no_build(setup: Setup, project: str, tmp_path: Path) -> No
         assert setup.moor("exec", f"{project}-web-1", "cat", "/made-by") == "first\n"
         setup.ok(tmp_path, "-p", project, "up", "-d", "--build")
         assert setup.moor("exec", f"{project}-web-1", "cat", "/made-by") == "second\n"  # rebuilt, recreated
+        (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n    command: sleep 300\n"
+                                               "    pull_policy: build\n")
+        (tmp_path / "Dockerfile").write_text("FROM busybox:latest\nRUN echo third > /made-by\n")
+        setup.ok(tmp_path, "-p", project, "up", "-d")  # pull_policy build: built at every up
+        assert setup.moor("exec", f"{project}-web-1", "cat", "/made-by") == "third\n"
 
         images = setup.ok(tmp_path, "-p", project, "images")
         header, row = images.stdout.splitlines()
