@@ -218,3 +218,30 @@ def test_incompatible_flags(project: tuple[DaemonProcess, Path, str]) -> None:
     assert failed(compose(daemon, directory, "up", "-d", "--abort-on-container-exit")).startswith(
         "--detach cannot be combined with --abort-on-container-exit")
     nothing_made(daemon)
+
+
+def test_wait_for_an_unhealthy_or_slow_application(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    write_project(directory, f"""\
+services:
+  sick:
+    image: busybox:latest
+    command: {SLEEP}
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 200ms
+      retries: 1
+""")
+    assert failed(compose(daemon, directory, "up", "--wait")) == f"container {name}-sick-1 is unhealthy"
+    all_labelled(daemon, name)
+    write_project(directory, f"""\
+services:
+  slow:
+    image: busybox:latest
+    command: {SLEEP}
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1h
+""")
+    assert failed(compose(daemon, directory, "up", "--wait", "--wait-timeout", "1", "--remove-orphans")) == \
+        "application not healthy after 1s"

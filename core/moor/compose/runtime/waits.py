@@ -223,8 +223,15 @@ def _inspect_or_fail(client: Client, handle: Handle, progress: Progress) -> dict
 
 
 def _seconds(timeout: float | None) -> str:
+    """Seconds as Go prints a duration (``1s``, ``1m30s``, ``1h0m0s``)."""
     value = float(timeout or 0)
-    return f"{int(value)}s" if value.is_integer() else f"{value}s"
+    whole = int(value)
+    hours, rest = divmod(whole, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{seconds + value - whole:g}s"
+    if hours:
+        return f"{hours}h{minutes}m{text}"
+    return f"{minutes}m{text}" if minutes else text
 
 
 def scale_of(service: dict[str, Any], override: int | None = None) -> int:
