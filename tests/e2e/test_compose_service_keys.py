@@ -375,7 +375,7 @@ def check_host_inside(client: Client, container: str) -> None:
 def check_networks(project: Project, front: dict[str, Any]) -> None:
     networks = front["NetworkSettings"]["Networks"]
     default, back = networks[f"{project.name}_default"], networks[f"{project.name}_back"]
-    assert {"front", "www", "web.local"} <= set(default["Aliases"])
+    assert {f"{project.name}-front-1", "front", "www", "web.local"} <= set(default["Aliases"])
     assert {"front", "api"} <= set(back["Aliases"])
     assert back["IPAMConfig"]["IPv4Address"] == "172.31.240.10"
     assert back["IPAddress"] == "172.31.240.10"
@@ -515,7 +515,8 @@ def test_oneoff_body_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
     assert labels["com.docker.compose.slug"] == "ab" * 32
     assert "com.docker.compose.container-number" not in labels
     assert list(info["HostConfig"]["PortBindings"]) == ["81/tcp"]  # the service's own ports not published
-    assert info["NetworkSettings"]["Networks"][f"{project.name}_default"]["Aliases"] in (None, [])
+    assert info["NetworkSettings"]["Networks"][f"{project.name}_default"]["Aliases"][0] == name  # no service alias
+    assert "ports" not in info["NetworkSettings"]["Networks"][f"{project.name}_default"]["Aliases"]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -24,7 +24,13 @@ from moor.compose.labels import container_labels
 from moor.compose.loader.normalize import parse_port_spec, parse_volume_spec
 from moor.compose.model import Project, Section
 from moor.compose.mounts import storage, tmpfs_map
-from moor.compose.naming import CONFIG_HASH_LABEL, resource_labels, service_config
+from moor.compose.naming import (
+    CONFIG_HASH_LABEL,
+    container_name,
+    oneoff_container_name,
+    resource_labels,
+    service_config,
+)
 from moor.compose.resources import resources, restart_policy
 
 
@@ -211,12 +217,17 @@ def links(config: Section, container_ids: Mapping[str, str]) -> list[str]:
     return result
 
 
-def _endpoint(name: str, network: Section | None, aliases: list[str] | None, legacy_links: list[str]
+def _endpoint(network: Section | None, own_name: str | None, service: str | None, legacy_links: list[str]
               ) -> dict[str, Any]:
+    """One endpoint: aliases as compose v2.20+ gives them (the container's name, then, unless a one-off
+    without ``--use-aliases``, the service's name and the network's ``aliases``)."""
     endpoint: dict[str, Any] = {}
     network = network or {}
-    if aliases is not None:
-        endpoint["Aliases"] = aliases + [str(alias) for alias in network.get("aliases") or []]
+    aliases = [own_name] if own_name else []
+    if service is not None:
+        aliases += [service, *(str(alias) for alias in network.get("aliases") or [])]
+    if aliases:
+        endpoint["Aliases"] = aliases
     if legacy_links:
         endpoint["Links"] = legacy_links
     ipam: dict[str, Any] = {}
@@ -240,7 +251,7 @@ def _endpoint(name: str, network: Section | None, aliases: list[str] | None, leg
 
 
 def network_settings(project: Project, name: str, config: Section, *, use_aliases: bool,
-                     legacy_links: list[str], container_ids: Mapping[str, str]
+                     legacy_links: list[str], container_ids: Mapping[str, str], own_name: str | None = None
                      ) -> tuple[str, dict[str, Any] | None]:
     """``(HostConfig.NetworkMode, NetworkingConfig)``: the first network by priority as the mode and every
     network in ``EndpointsConfig`` (API 1.44), or ``network_mode`` as it is (``service:X`` resolved)."""
@@ -250,13 +261,13 @@ def network_settings(project: Project, name: str, config: Section, *, use_aliase
     if not project.networks:
         return "none", None
     keys = networks_by_priority(config) or ["default"]
-    aliases = [name] if use_aliases else None
     endpoints: dict[str, Any] = {}
     for key in keys:
         definition = project.networks.get(key)
         if definition is None:
             raise ComposeError(f"service \"{name}\" refers to undefined network {key}: invalid compose project")
-        endpoint = _endpoint(key, (config.get("networks") or {}).get(key), aliases, legacy_links)
+        endpoint = _endpoint((config.get("networks") or {}).get(key), own_name, name if use_aliases else None,
+                             legacy_links)
         endpoints[str(definition.get("name") or key)] = endpoint
     primary = next(iter(endpoints))
     mac = config.get("mac_address")
@@ -468,8 +479,14 @@ def create_body(project: Project, service: str, number: int, *, image: str, conf
     if config.get("stop_grace_period") is not None:
         body["StopTimeout"] = to_seconds(config["stop_grace_period"], f"{where}.stop_grace_period")
     legacy_links = links(config, container_ids)
+    if oneoff:
+        own_name = (overrides.name if overrides is not None else None) or (
+            oneoff_container_name(project, service, slug) if slug else None)
+    else:
+        own_name = container_name(project, service, number)
     network_mode, networking = network_settings(project, service, config, use_aliases=use_aliases,
-                                                 legacy_links=legacy_links, container_ids=container_ids)
+                                                 legacy_links=legacy_links, container_ids=container_ids,
+                                                 own_name=own_name)
     body["HostConfig"] = host_config(project, service, config, links_=legacy_links, network_mode=network_mode,
                                      container_ids=container_ids, auto_remove=bool(overrides and overrides.remove))
     if networking is not None:

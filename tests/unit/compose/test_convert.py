@@ -30,7 +30,7 @@ def test_minimal_service() -> None:
     assert "Env" not in b
     assert "Cmd" not in b and "Entrypoint" not in b and "Healthcheck" not in b
     assert b["HostConfig"] == {"NetworkMode": "demo_default"}
-    assert b["NetworkingConfig"] == {"EndpointsConfig": {"demo_default": {"Aliases": ["web"]}}}
+    assert b["NetworkingConfig"] == {"EndpointsConfig": {"demo_default": {"Aliases": ["demo-web-1", "web"]}}}
     assert b["Labels"]["com.docker.compose.config-hash"] == "h"
     assert b["Labels"]["com.docker.compose.container-number"] == "1"
 
@@ -214,9 +214,10 @@ def test_networks_aliases_addresses_priority() -> None:
     assert b["HostConfig"]["NetworkMode"] == "demo_back"
     endpoints = b["NetworkingConfig"]["EndpointsConfig"]
     assert list(endpoints) == ["demo_back", "demo_default"]
-    assert endpoints["demo_back"] == {"Aliases": ["web", "api", "api2"], "IPAMConfig": {"IPv4Address": "172.30.0.10"},
+    assert endpoints["demo_back"] == {"Aliases": ["demo-web-1", "web", "api", "api2"],
+                                      "IPAMConfig": {"IPv4Address": "172.30.0.10"},
                                       "DriverOpts": {"x": "1"}, "MacAddress": "02:42:ac:11:00:02"}
-    assert endpoints["demo_default"] == {"Aliases": ["web", "www"]}
+    assert endpoints["demo_default"] == {"Aliases": ["demo-web-1", "web", "www"]}
     with pytest.raises(ComposeFileError, match="service-level mac_address should have the same value as network back"):
         body({"image": "busybox", "mac_address": "02:42:ac:11:00:02",
               "networks": {"back": {"mac_address": "02:42:ac:11:00:03"}}})
@@ -260,7 +261,12 @@ def test_oneoff_defaults() -> None:
     assert b["Labels"]["com.docker.compose.slug"] == "a" * 64
     assert "com.docker.compose.container-number" not in b["Labels"]
     assert "RestartPolicy" not in b["HostConfig"] and "PortBindings" not in b["HostConfig"]
-    assert b["NetworkingConfig"]["EndpointsConfig"]["demo_default"] == {}
+    assert b["NetworkingConfig"]["EndpointsConfig"]["demo_default"] == {"Aliases": ["demo-web-run-aaaaaaaaaaaa"]}
+    named = body(service, oneoff=True, number=0, overrides=RunOverrides(name="mine", use_aliases=True))
+    assert named["NetworkingConfig"]["EndpointsConfig"]["demo_default"] == {"Aliases": ["mine", "web", "x"]}
+    custom = project(web={**service, "container_name": "fixed"})
+    assert create_body(custom, "web", 1, image="b", config_hash="h")["NetworkingConfig"]["EndpointsConfig"][
+        "demo_default"]["Aliases"] == ["fixed", "web", "x"]
 
 
 def test_run_overrides() -> None:
@@ -281,7 +287,7 @@ def test_run_overrides() -> None:
     assert b["HostConfig"]["CapAdd"] == ["CHOWN"] and b["HostConfig"]["CapDrop"] == ["NET_ADMIN"]
     assert b["HostConfig"]["PortBindings"] == {"90/udp": [{"HostIp": "127.0.0.1", "HostPort": "9090"}]}
     assert b["HostConfig"]["Binds"] == ["/srv/x:/x:ro", "demo_data:/d:rw", os.path.abspath("rel") + ":/rel:rw"]
-    assert b["NetworkingConfig"]["EndpointsConfig"]["demo_default"] == {"Aliases": ["web", "x"]}
+    assert b["NetworkingConfig"]["EndpointsConfig"]["demo_default"] == {"Aliases": ["web", "x"]}  # no name known
     command_only = body(service, oneoff=True, number=0, overrides=RunOverrides(command=["echo", "hi"]))
     assert command_only["Cmd"] == ["echo", "hi"] and "PortBindings" not in command_only["HostConfig"]
     service_ports = body(service, oneoff=True, number=0, overrides=RunOverrides(service_ports=True))
