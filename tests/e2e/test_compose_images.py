@@ -268,7 +268,7 @@ def test_up_pull_policies(setup: Setup, project: str, tmp_path: Path) -> None:
 
 @needs_up
 def test_up_build_and_no_build(setup: Setup, project: str, tmp_path: Path) -> None:
-    write_project(tmp_path, "services:\n  web:\n    build: .\n    command: sleep 300\n",
+    write_project(tmp_path, "services:\n  web:\n    build: .\n    command: sleep 300\n    stop_signal: SIGKILL\n",
                   {"Dockerfile": "FROM busybox:latest\nRUN echo first > /made-by\n"})
     try:
         refused = setup.compose(tmp_path, "-p", project, "up", "-d", "--no-build")
@@ -284,7 +284,7 @@ def test_up_build_and_no_build(setup: Setup, project: str, tmp_path: Path) -> No
         setup.ok(tmp_path, "-p", project, "up", "-d", "--build")
         assert setup.moor("exec", f"{project}-web-1", "cat", "/made-by") == "second\n"  # rebuilt, recreated
         (tmp_path / "compose.yaml").write_text("services:\n  web:\n    build: .\n    command: sleep 300\n"
-                                               "    pull_policy: build\n")
+                                               "    stop_signal: SIGKILL\n    pull_policy: build\n")
         (tmp_path / "Dockerfile").write_text("FROM busybox:latest\nRUN echo third > /made-by\n")
         setup.ok(tmp_path, "-p", project, "up", "-d")  # pull_policy build: built at every up
         assert setup.moor("exec", f"{project}-web-1", "cat", "/made-by") == "third\n"
