@@ -570,3 +570,23 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     assert sidecar["HostConfig"]["VolumesFrom"] == [info("storage")["Id"] + ":ro"]
     down = compose(daemon, project_dir, "-p", name, "down", "-v", timeout=180)
     assert down.returncode == 0, down.stderr
+
+
+@needs_up
+@pytest.mark.parametrize(("service", "message"), [
+    ("    dns: [not-an-address]\n", "invalid DNS address: not-an-address"),
+    ("    healthcheck:\n      test: 'true'\n      start_interval: 1s\n",
+     "healthcheck.start_interval requires healthcheck.start_period to be set"),
+    ("    stop_grace_period: soon\n", 'time: invalid duration "soon"'),
+    ("    secrets: [far]\n", "unsupported external secret far-away"),
+])
+def test_values_the_engine_body_cannot_take(daemon: DaemonProcess, tmp_path: Path, service: str,
+                                            message: str) -> None:
+    """A value convert cannot turn into a create body: one line naming it, exit 1, no traceback."""
+    yaml = ("services:\n  web:\n    image: busybox\n    command: sleep 300\n" + service
+            + "secrets:\n  far:\n    name: far-away\n    external: true\n")
+    (tmp_path / "compose.yaml").write_text(yaml)
+    result = compose(daemon, tmp_path, "-p", "bad" + secrets.token_hex(4), "up", "-d")
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not daemon.client().get("/containers/json", all=1)
