@@ -176,9 +176,9 @@ class _Converger:
         containers, networks, volumes = self._observe()
         for item in containers:
             self.existing.setdefault(observed.label(item, observed.SERVICE), []).append(item)
-        self._orphans(containers)
         self._images()
         self._networks_and_volumes(networks, volumes)
+        self._orphans(containers)
         self.graph.walk(self._service, parallel=self.options.parallel)
         handled = [item for service in self.graph.services() for item in self.tracked.get(service, [])]
         if self.options.wait and not self.options.no_start:
@@ -204,8 +204,8 @@ class _Converger:
                     f'WARNING: The "{service}" service is using the custom container name "{explicit}". Docker '
                     "requires each container to have a unique name. Remove the custom name to scale the service")
             if explicit in seen:
-                raise ComposeError(f'services.{seen[explicit]}: container name "{explicit}" is already in use '
-                                   f'by service {service}"')
+                raise ComposeError(f'services.{service}: container name "{explicit}" is already in use by '
+                                   f"service {seen[explicit]}")
             seen[explicit] = service
 
     def _scale(self, service: str) -> int:
