@@ -540,7 +540,8 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     name = "upkeys" + secrets.token_hex(4)
     client = daemon.client()
     make_externals(client)
-    result = compose(daemon, project_dir, "-p", name, "up", "-d", timeout=180)
+    result = compose(daemon, project_dir, "-p", name, "up", "-d", timeout=180,
+                     env={"SVCKEYS_SECRET": "from the environment"})
     assert result.returncode == 0, result.stderr
     project = Project(name=name, working_dir=str(project_dir), config_files=[str(project_dir / "compose.yaml")])
 
@@ -557,6 +558,10 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     wait_for(lambda: b"published" in http_get(port), timeout=30)
     check_storage(project, info("storage"))
     check_storage_inside(client, info("storage")["Id"])
+    storage = info("storage")["Id"]
+    assert run_in(client, storage, "cat", "/run/secrets/fromenv") == "from the environment"
+    assert run_in(client, storage, "stat", "-c", "%a", "/run/secrets/fromenv").strip() == "400"
+    assert run_in(client, storage, "cat", "/etc/inline.conf") == f"inline config for {name}\n"
     check_resources_labels(client, project)
     check_limits(info("limits"))
     check_deploy(info("deploy"))
