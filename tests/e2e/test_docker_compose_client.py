@@ -1,8 +1,9 @@
 """Debian's docker-compose 1.29 (Python, docker-py) against moord, unchanged: the multi-service project of
 tests/compose/dcclient (two networks, a named volume, a built image, an env_file, a healthcheck that another
 service waits for, a port on 127.0.0.1, scale) through up, ps, port, exec, logs, run, top, scale, stop,
-start, restart, kill, rm, build, config and down -v; and the requests it makes that moord once answered
-unlike Docker (a stopped container's networks, a connect before the start)."""
+start, restart, kill, rm, build, config and down -v; the requests it makes that moord once answered unlike
+Docker (a stopped container's networks, a connect before the start); and one project in the hands of both
+docker-compose 1.29 and moor compose (compose v2's conventions), each listing and taking down the other's."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from e2e.composehelpers import COMPOSE_FILES, compose_moord, remove_everything  # noqa: F401 - fixture
+from e2e.composehelpers import COMPOSE_FILES, compose, compose_moord, remove_everything  # noqa: F401 - fixture
 from e2e.containerhelpers import wait_for
 from moor.testing.daemon import DaemonProcess
 
@@ -223,3 +224,71 @@ def test_down_removes_containers_networks_and_volume(project: Project) -> None:
     client = project.daemon.client()
     assert not [n for n in client.get("/networks") if n["Name"].startswith(name)]
     assert not [v for v in client.get("/volumes")["Volumes"] or [] if v["Name"].startswith(name)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one project, two tools: compose v2's labels (moor compose) and 1.29's are the same where it matters
+# (project, service, container-number, oneoff), so either lists, runs in and takes down what the other made;
+# the names differ (v2: PROJECT-SERVICE-N, 1.29: PROJECT_SERVICE_N) and so do the config hashes: an `up` of
+# the other tool recreates the containers under its own names.
+
+
+@pytest.fixture
+def fresh(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[Project]:
+    """A copy of the project under a name of its own, not started; whatever either tool made removed after."""
+    directory = tmp_path / "app"
+    shutil.copytree(COMPOSE_FILES / "dcclient", directory)
+    project = Project(compose_moord, directory, f"dx{os.getpid()}x{time.monotonic_ns() % 100000}")
+    try:
+        yield project
+    finally:
+        project.run("down", "-v", "-t", "1")
+        client = compose_moord.client()
+        for container in project.containers():
+            client.call("DELETE", f"/containers/{container['Id']}", {"force": "1", "v": "1"})
+        for image in client.get("/images/json"):
+            if any(tag.startswith(project.name) for tag in image.get("RepoTags") or []):
+                client.call("DELETE", f"/images/{image['Id']}", {"force": "1"})
+
+
+def moor_compose(project: Project, *args: str) -> str:
+    result = compose(project.daemon, project.directory, "-p", project.name, *args)
+    assert result.returncode == 0, f"moor compose {' '.join(args)}: {result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def leftovers(project: Project) -> tuple[list[str], list[str], list[str]]:
+    client = project.daemon.client()
+    return (project.names(), [n["Name"] for n in client.get("/networks") if n["Name"].startswith(project.name)],
+            [v["Name"] for v in client.get("/volumes")["Volumes"] or [] if v["Name"].startswith(project.name)])
+
+
+def test_docker_compose_lists_and_takes_down_what_moor_compose_started(fresh: Project) -> None:
+    name = fresh.name
+    moor_compose(fresh, "up", "-d")
+    ps = fresh.ok("ps")
+    for container in (f"{name}-db-1", f"{name}-web-1", f"{name}-worker-1", f"{name}-worker-2"):
+        assert container in ps
+    assert set(fresh.states().values()) == {"running"}
+    assert fresh.ok("exec", "-T", "--index=2", "worker", "wget", "-qO-", "http://db:5432/").strip() == "stored"
+    assert fresh.ok("logs", "--no-color", "db").splitlines()[-1].endswith("db starting")
+    fresh.ok("stop", "-t", "1")
+    assert set(fresh.states().values()) == {"exited"}
+    out = fresh.run("down", "-v", "-t", "1")
+    assert out.returncode == 0, out.stderr
+    assert f"Removing {name}-web-1" in out.stderr and f"Removing volume {name}_dbdata" in out.stderr
+    assert leftovers(fresh) == ([], [], [])
+
+
+def test_moor_compose_lists_and_takes_down_what_docker_compose_started(fresh: Project) -> None:
+    name = fresh.name
+    fresh.ok("up", "-d")
+    ps = moor_compose(fresh, "ps", "--format", "{{.Name}} {{.Service}} {{.State}}")
+    assert sorted(ps.splitlines()) == [f"{name}_db_1 db running", f"{name}_web_1 web running",
+                                       f"{name}_worker_1 worker running", f"{name}_worker_2 worker running"]
+    assert f"{name} " in moor_compose(fresh, "ls") and "running(4)" in moor_compose(fresh, "ls")
+    assert moor_compose(fresh, "exec", "-T", "web", "cat", "/www/index.html").strip() == "built by compose"
+    moor_compose(fresh, "stop", "-t", "1")
+    assert set(fresh.states().values()) == {"exited"}
+    moor_compose(fresh, "down", "-v", "-t", "1")
+    assert leftovers(fresh) == ([], [], [])
