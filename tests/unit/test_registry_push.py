@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import threading
+import time
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -365,3 +366,29 @@ def test_a_layer_changed_on_disk_is_refused(tmp_path: pathlib.Path, monkeypatch:
     with pytest.raises(Exception, match="has changed on disk"):
         setup.push(f"{HOST}/app")
     assert setup.registry.manifests == {} and setup.leftovers() == []
+
+
+def test_concurrent_pushes_into_one_repository_upload_each_blob_once(tmp_path: pathlib.Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pushes at once of one image under two tags: the second waits for the first's uploads and finds
+    the blobs there (a registry refuses same-blob uploads racing each other now and then)."""
+    setup = Setup(tmp_path)
+    image_id = setup.image(LAYERS)
+    setup.store.set_ref(f"{HOST}/app:v2", image_id)
+    upload = FakeClient.upload_blob
+
+    def slow_upload(self: FakeClient, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.05)  # both pushes reach their uploads before either is done
+        upload(self, *args, **kwargs)
+
+    monkeypatch.setattr(FakeClient, "upload_blob", slow_upload)
+    results: list[list[dict[str, Any]]] = [[], []]
+    threads = [threading.Thread(target=setup.service.push, args=(f"{HOST}/app", tag, AuthConfig(), results[n].append))
+               for n, tag in enumerate(["latest", "v2"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert setup.registry.count("upload") == len(LAYERS) + 1
+    assert set(setup.registry.manifests) == {("app", "latest"), ("app", "v2")}
+    assert len(setup.service.uploads) == 0

@@ -40,6 +40,7 @@ from moor.services.events import EventBus
 from moor.services.images import ImageService
 from moor.services.registry import progress
 from moor.services.registry.compress import compressed_layer
+from moor.services.registry.inflight import KeyedLocks
 from moor.services.registry.metadata import BlobSource, DistributionMetadata
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class PushService:
         self.events = events
         self.metadata = metadata
         self.connect: Connector = client_factory if client_factory is not None else self._registry_client
+        #: (registry, repository, digest) -> the lock its upload holds, shared by concurrent pushes
+        self.uploads = KeyedLocks()
 
     def _registry_client(self, endpoint: Endpoint, repository: str, credentials: AuthConfig | None) -> PushClient:
         return RegistryClient(endpoint, repository, credentials, actions=("pull", "push"), settings=self.settings)
@@ -179,8 +182,9 @@ class PushService:
         layers = self.images.store.layer_chain(image)
         descriptors = self._push_layers(session, list(reversed(layers)))
         config = self.images.store.get_blob(image.id)
-        if session.client.blob_size(image.id) is None:
-            session.client.upload_blob(image.id, io.BytesIO(config), len(config))
+        with self.uploads.hold(session.ref.domain, session.ref.path, image.id):
+            if session.client.blob_size(image.id) is None:
+                session.client.upload_blob(image.id, io.BytesIO(config), len(config))
         manifest = schema2_manifest(Descriptor(DOCKER_CONFIG, image.id, len(config)),
                                     [descriptors[layer.diff_id] for layer in layers])
         session.client.put_manifest(tag, DOCKER_MANIFEST, manifest)
@@ -251,14 +255,15 @@ class PushService:
         with contextlib.closing(self.images.store.open_layer_tar(layer)) as tar, \
                 compressed_layer(_Guarded(tar, session), session.spool, layer.diff_id) as blob:
             session.check()
-            if blob.digest not in checked and session.client.blob_size(blob.digest) == blob.size:
-                # the same tar gzips to the same bytes: pushed before, by moor, without metadata here
-                session.say(progress.update(short, "Layer already exists"))
-                return self._remember(session, layer, blob.digest, blob.size)
-            tracker = progress.ProgressTracker(_guarded_say(session), short, "Pushing", blob.size)
-            with blob.open() as stream:
-                session.client.upload_blob(blob.digest, stream, blob.size, progress=tracker.add,
-                                           chunk_size=CHUNK_SIZE if blob.size > CHUNKED_ABOVE else None)
+            with self.uploads.hold(session.ref.domain, session.ref.path, blob.digest):
+                if session.client.blob_size(blob.digest) == blob.size:
+                    # the same tar gzips to the same bytes: pushed before (or just now, by a concurrent push)
+                    session.say(progress.update(short, "Layer already exists"))
+                    return self._remember(session, layer, blob.digest, blob.size)
+                tracker = progress.ProgressTracker(_guarded_say(session), short, "Pushing", blob.size)
+                with blob.open() as stream:
+                    session.client.upload_blob(blob.digest, stream, blob.size, progress=tracker.add,
+                                               chunk_size=CHUNK_SIZE if blob.size > CHUNKED_ABOVE else None)
         session.say(progress.update(short, "Pushed"))
         return self._remember(session, layer, blob.digest, blob.size)
 
