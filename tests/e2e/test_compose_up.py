@@ -312,3 +312,33 @@ services:
     assert result.returncode == 3, result.stdout + result.stderr
     assert "talker-1  | hello from talker" in result.stdout
     assert f"Container {name}-talker-1  Started" in result.stderr
+
+
+def test_changed_network_is_made_again_with_its_services(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    text = f"""\
+services:
+  a:
+    image: busybox:latest
+    command: {SLEEP}
+    networks: [back]
+  b:
+    image: busybox:latest
+    command: {SLEEP}
+networks:
+  back:
+    labels: {{v: "1"}}
+"""
+    write_project(directory, text)
+    run(daemon, directory, "up", "-d")
+    before = {n: c["Id"] for n, c in containers(daemon, name).items()}
+    write_project(directory, text.replace('v: "1"', 'v: "2"'))
+    err = run(daemon, directory, "up", "-d")
+    assert events(err, "Network", "Removed") == [f"{name}_back"] == events(err, "Network", "Created")
+    assert events(err, "Container", "Recreated") == [f"{name}-a-1"]
+    network = json.loads(moor(daemon, "network", "inspect", f"{name}_back").stdout)[0]
+    assert network["Labels"]["v"] == "2"
+    after = containers(daemon, name)
+    assert after[f"{name}-b-1"]["Id"] == before[f"{name}-b-1"]
+    assert after[f"{name}-a-1"]["State"]["Running"]
+    assert list(after[f"{name}-a-1"]["NetworkSettings"]["Networks"]) == [f"{name}_back"]

@@ -157,6 +157,8 @@ class _Converger:
         self.tracked: dict[str, list[_Tracked]] = {}
         self.recreated: set[str] = set()
         self.stopped_for_restart: set[str] = set()
+        #: services on a network that was made again: their containers are recreated
+        self.network_recreated: set[str] = set()
         self.image_ids: dict[str, str] = {}
         self.existing: dict[str, list[dict[str, Any]]] = {}
 
@@ -260,6 +262,8 @@ class _Converger:
                     raise ComposeError(f"network {name} declared as external, but could not be found")
             elif found is not None:
                 self._warn_unmanaged("network", name, found)
+                if self._network_diverged(key, found):
+                    actions.append(partial(self._recreate_network, key, name, found))
             else:
                 actions.append(partial(self._create_network, key, name))
         volumes_by_name = {str(item.get("Name")): item for item in volumes}
@@ -275,6 +279,41 @@ class _Converger:
             else:
                 actions.append(partial(self._create_volume, key, name))
         self._parallel(actions)
+
+    def _network_diverged(self, key: str, found: dict[str, Any]) -> bool:
+        """A network of this project whose configuration changed in the files (its config-hash label)."""
+        if observed.label(found, observed.PROJECT) != self.project.name:
+            return False
+        had = observed.label(found, observed.CONFIG_HASH)
+        wanted = str(convert.network_body(self.project, key).get("Labels", {}).get(observed.CONFIG_HASH, ""))
+        return bool(had and wanted and had != wanted)
+
+    def _recreate_network(self, key: str, name: str, found: dict[str, Any]) -> None:
+        """As compose v2: the project's containers on it stopped and disconnected, the network removed and made
+        again; the services on it are then recreated (their new containers join the new network)."""
+        network_id = str(found.get("Id") or name)
+        attached = [item for items in self.existing.values() for item in items
+                    if name in ((item.get("NetworkSettings") or {}).get("Networks") or {})]
+        for item in attached:
+            if observed.is_running(item):
+                self._stop(str(item["Id"]), observed.name_of(item), observed.label(item, observed.SERVICE))
+            try:
+                self.client.call("POST", f"/networks/{quote(network_id, safe='')}/disconnect",
+                                 body={"Container": str(item["Id"]), "Force": True})
+            except DaemonError as err:
+                if err.status != 404:
+                    raise ComposeError(daemon_message(err)) from None
+        self.progress.event("Network", name, "Removing")
+        try:
+            self.client.call("DELETE", f"/networks/{quote(network_id, safe='')}")
+        except DaemonError as err:
+            self.progress.event("Network", name, "Error", err.message)
+            raise ComposeError(f"failed to remove network {name}: {daemon_message(err)}") from None
+        self.progress.event("Network", name, "Removed")
+        with self.lock:
+            self.network_recreated.update(service for service, config in self.project.services.items()
+                                          if key in (config.get("networks") or {}))
+        self._create_network(key, name)
 
     def _network_exists(self, name: str) -> bool:
         try:
@@ -329,6 +368,8 @@ class _Converger:
             if self.options.force_recreate:
                 return FORCE
         elif self.options.always_recreate_deps:
+            return FORCE
+        if service in self.network_recreated:
             return FORCE
         if self.options.no_recreate:
             return NEVER
