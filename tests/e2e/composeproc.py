@@ -44,15 +44,15 @@ class Running:
     def stderr(self) -> str:
         return b"".join(self._err).decode(errors="replace")
 
-    def wait_output(self, text: str, timeout: float = 30) -> None:
-        """Until ``text`` is in stdout (AssertionError with what was printed otherwise)."""
+    def wait_output(self, text: str, timeout: float = 30, *, stderr: bool = False) -> None:
+        """Until ``text`` is in stdout (or stderr) (AssertionError with what was printed otherwise)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if text in self.stdout:
+            if text in (self.stderr if stderr else self.stdout):
                 return
             if self.process.poll() is not None:
                 time.sleep(0.2)
-                if text in self.stdout:
+                if text in (self.stderr if stderr else self.stdout):
                     return
                 break
             time.sleep(0.05)

@@ -100,7 +100,8 @@ services:
     result = compose(daemon, directory, "up", "--abort-on-container-exit")
     assert result.returncode == 3, result.stdout + result.stderr
     out = result.stdout.splitlines()
-    assert out.index("quick-1 exited with code 3") < out.index("Aborting on container exit...")
+    assert "quick-1 exited with code 3" in out
+    assert "Aborting on container exit..." in result.stderr.splitlines()  # compose's messages: stderr
     assert "server-1 exited with code 0" in out
     assert status(daemon, f"{name}-server-1") == "exited"
 
@@ -118,7 +119,7 @@ services:
 """)
     result = compose(daemon, directory, "up", "--exit-code-from", "server")
     assert result.returncode == 7, result.stdout + result.stderr
-    assert "Aborting on container exit..." in result.stdout.splitlines()
+    assert "Aborting on container exit..." in result.stderr.splitlines()
     assert "server-1 exited with code 7" in result.stdout.splitlines()
 
 
@@ -155,7 +156,7 @@ services:
         up.wait_output("polite-1    | ready")
         up.wait_output("stubborn-1  | stubborn here")
         up.interrupt()
-        up.wait_output("Gracefully stopping... (press Ctrl+C again to force)")
+        up.wait_output("Gracefully stopping... (press Ctrl+C again to force)", stderr=True)
         up.wait_output("polite-1 exited with code 0")
         assert status(daemon, f"{name}-stubborn-1") == "running"  # still in its grace period
         up.interrupt()

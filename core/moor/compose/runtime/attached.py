@@ -8,8 +8,9 @@ attached to. The project's events (subscribed before anything is inspected) tell
 starts again or anew (followed from its start). It returns when no watched container is left running.
 
 ``abort_on_exit`` (implied by ``exit_code_from``): the first exit prints ``Aborting on container exit...``
-and stops every container; the exit code is that first container's, or the one of ``exit_code_from``'s
-container when it is named. ``abort_on_failure``: the same on the first exit with a non-zero code.
+(on stderr, as compose's other messages) and stops every container; the exit code is that first
+container's, or the one of ``exit_code_from``'s container when it is named. ``abort_on_failure``: the same
+on the first exit with a non-zero code.
 
 Ctrl-C (SIGINT or SIGTERM) prints ``Gracefully stopping... (press Ctrl+C again to force)`` and stops them;
 a second one kills them; the exit code is then 130.
@@ -104,7 +105,7 @@ class _Session:
         if (self.abort_on_exit or (self.abort_on_failure and code != 0)) and not self.aborting:
             self.aborting = True
             self.exit_code = code
-            self.printer.message("Aborting on container exit...")
+            self.printer.info("Aborting on container exit...")
             self.background(self.stop_all)
         if self.exit_code_from and service == self.exit_code_from and not self.from_captured:
             self.from_captured = True
@@ -192,7 +193,7 @@ class _Session:
     def interrupt(self) -> None:
         self.interrupts += 1
         if self.interrupts == 1:
-            self.printer.message("Gracefully stopping... (press Ctrl+C again to force)")
+            self.printer.info("Gracefully stopping... (press Ctrl+C again to force)")
             self.background(self.stop_all)
         elif self.interrupts == 2:
             self.background(self.kill_all)

@@ -115,11 +115,19 @@ class LogPrinter:
                 pass
 
     def message(self, text: str) -> None:
-        """A plain line of compose's own on stdout (``Attaching to ...``, ``Aborting on container exit...``)."""
+        """A plain line of compose's own on stdout (``Attaching to web-1, db-1``)."""
+        self._plain(self.stdout, text)
+
+    def info(self, text: str) -> None:
+        """A line about what compose does, on stderr as compose's ``stdinfo`` (``Aborting on container exit...``,
+        ``Gracefully stopping...``)."""
+        self._plain(self.stderr, text)
+
+    def _plain(self, stream: IO[str], text: str) -> None:
         with self._lock:
             try:
-                self.stdout.write(f"{text}\n")
-                self.stdout.flush()
+                stream.write(f"{text}\n")
+                stream.flush()
             except (OSError, ValueError):
                 pass
 
