@@ -261,7 +261,7 @@ def check_entry(info: dict[str, Any]) -> None:
     """Also: what a sparse body leaves out reads back as Docker's zero values (docker-compose 1.29 and
     docker-py read these keys)."""
     host = info["HostConfig"]
-    for key in ("CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "SecurityOpt", "Links"):
+    for key in ("CapAdd", "CapDrop", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "SecurityOpt", "Links", "Ulimits"):
         assert key in host and host[key] is None, key
     assert (host["IpcMode"], host["PidMode"], host["ReadonlyRootfs"], host["OomScoreAdj"]) == ("private", "", False, 0)
     assert info["Config"]["Entrypoint"] == ["sh", "-c"]

@@ -21,7 +21,7 @@ HOST_CONFIG_ZERO: dict[str, Any] = {
     "ContainerIDFile": "", "PortBindings": None, "CapAdd": None, "CapDrop": None, "Cgroup": "", "Dns": None,
     "DnsOptions": None, "DnsSearch": None, "ExtraHosts": None, "GroupAdd": None,
     "Links": None, "OomScoreAdj": 0, "PidMode": "", "PublishAllPorts": False, "ReadonlyRootfs": False,
-    "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ConsoleSize": [0, 0], "Isolation": "",
+    "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ConsoleSize": [0, 0], "Isolation": "", "Ulimits": None,
 }
 
 
