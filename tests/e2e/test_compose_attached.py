@@ -106,6 +106,25 @@ services:
     assert status(daemon, f"{name}-server-1") == "exited"
 
 
+def test_abort_stops_services_not_attached_too(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    write_project(directory, f"""\
+services:
+  quick:
+    image: busybox:latest
+    command: ["sh", "-c", "echo quick done; exit 0"]
+  hidden:
+    image: busybox:latest
+    command: {STOPPABLE}
+    attach: false
+""")
+    result = compose(daemon, directory, "up", "--abort-on-container-exit")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == "Attaching to quick-1"
+    assert "hidden" not in result.stdout  # not attached: no output, no exit line
+    assert status(daemon, f"{name}-hidden-1") == "exited"  # but stopped with the rest, as compose
+
+
 def test_exit_code_from_names_the_service(project: tuple[DaemonProcess, Path, str]) -> None:
     daemon, directory, _ = project
     write_project(directory, """\

@@ -196,7 +196,7 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
     code = _attached(ctx, client, project, attached, abort=abort_on_container_exit,
                      abort_on_failure=abort_on_container_failure, exit_code_from=exit_code_from,
                      timestamps=timestamps, no_color=no_color, no_log_prefix=no_log_prefix, timeout=timeout,
-                     since=began)
+                     since=began, services=list(services) or project.service_names())
     if code:
         sys.exit(code)
 
@@ -222,7 +222,7 @@ def _attach_set(project: Project, services: Sequence[str], attach: Sequence[str]
 
 def _attached(ctx: click.Context, client: Any, project: Project, containers: list[dict[str, Any]], *, abort: bool,
               abort_on_failure: bool, exit_code_from: str | None, timestamps: bool, no_color: bool,
-              no_log_prefix: bool, timeout: int | None, since: float) -> int:
+              no_log_prefix: bool, timeout: int | None, since: float, services: list[str]) -> int:
     import inspect
 
     from moor.cli.compose.target import progress_of
@@ -236,6 +236,8 @@ def _attached(ctx: click.Context, client: Any, project: Project, containers: lis
         extra["abort_on_failure"] = True
     if "ansi" in parameters:
         extra["ansi"] = options_of(ctx).ansi  # colours: always, never, or when stdout is a terminal
+    if "services" in parameters:
+        extra["services"] = services  # an abort or Ctrl-C stops up's services, attached or not
     with progress_of(ctx) as progress:
         return run_attached(client, project, containers, abort_on_exit=abort, exit_code_from=exit_code_from,
                             timestamps=timestamps, no_color=no_color or options_of(ctx).ansi == "never",

@@ -22,14 +22,14 @@ import queue
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
 from moor.client import Client, DaemonError
 from moor.compose.model import Project
 from moor.compose.runtime.logs import LogPrinter, Streams, open_logs
-from moor.compose.runtime.observed import SERVICE, label
+from moor.compose.runtime.observed import SERVICE, label, name_of, project_containers
 from moor.compose.runtime.progress import Progress
 from moor.compose.runtime.watch import ContainerEvent, ProjectEvents, display_name
 from moor.streams import UPGRADE
@@ -66,6 +66,8 @@ class _Session:
         self.workers: list[threading.Thread] = []
         #: containers attached to before they started: their first start event is nothing new
         self.attached_before_start: set[str] = set()
+        #: services whose running containers an abort or Ctrl-C stops too (``up``'s services)
+        self.stop_services: list[str] = []
 
     # -- output
 
@@ -153,15 +155,31 @@ class _Session:
         self.workers.append(worker)
         worker.start()
 
+    def _targets(self) -> dict[str, str]:
+        """What a stop or kill acts on: the watched containers, and the running ones of ``stop_services``
+        (container ID -> full name)."""
+        targets = {container_id: name for container_id, name in list(self.watched.items())}
+        if self.stop_services:
+            try:
+                running = project_containers(self.client, self.project.name, self.stop_services,
+                                             include_stopped=False)
+            except DaemonError:
+                running = []
+            for item in running:
+                if label(item, SERVICE) in self.stop_services:
+                    targets.setdefault(str(item["Id"]), name_of(item))
+        return targets
+
     def _each_watched(self, action: Callable[[str, str], None]) -> None:
-        threads = [threading.Thread(target=action, args=item, daemon=True) for item in list(self.watched.items())]
+        threads = [threading.Thread(target=action, args=item, daemon=True) for item in self._targets().items()]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
 
     def stop_all(self) -> None:
-        """Stop every watched container (in parallel), as ``compose stop`` reports it."""
+        """Stop every watched container and those of ``stop_services`` (in parallel), as ``compose stop``
+        reports it."""
         def stop(container_id: str, name: str) -> None:
             full = self._full_name(container_id, name)
             self.progress.event("Container", full, "Stopping")
@@ -177,7 +195,7 @@ class _Session:
         self._each_watched(stop)
 
     def kill_all(self) -> None:
-        """Kill every watched container still there (the second Ctrl-C)."""
+        """Kill what :meth:`stop_all` stops (the second Ctrl-C)."""
         def kill(container_id: str, name: str) -> None:
             try:
                 self.client.call("POST", f"/containers/{container_id}/kill")
@@ -220,13 +238,16 @@ def run_attached(client: Client, project: Project, containers: list[dict[str, An
                  abort_on_exit: bool = False, exit_code_from: str | None = None, timestamps: bool = False,
                  no_color: bool = False, no_log_prefix: bool = False, stop_timeout: int | None = None,
                  progress: Progress, since: float | None = None, abort_on_failure: bool = False,
-                 ansi: str = "auto", stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+                 ansi: str = "auto", services: Sequence[str] | None = None, stdout: IO[str] | None = None,
+                 stderr: IO[str] | None = None) -> int:
     """``up`` without ``-d`` after converge: the containers' output until all have exited; up's exit code.
 
     ``containers`` are the service containers to attach to (inspect or list shape); ``since`` (unix seconds,
     e.g. when this ``up`` began) keeps a container that was already running from replaying older output.
     ``abort_on_failure`` (``--abort-on-container-failure``) aborts on the first exit with a non-zero code only.
     ``ansi`` (``--ansi``): colours ``always``, ``never``, or when stdout is a terminal (``auto``).
+    ``services``: the services ``up`` handled; an abort or Ctrl-C stops their running containers too, attached or
+    not (compose stops ``up``'s services); None: only the attached containers.
     """
     out = stdout if stdout is not None else sys.stdout
     color = not no_color and ansi != "never" and (ansi == "always" or _isatty(out))
@@ -234,6 +255,7 @@ def run_attached(client: Client, project: Project, containers: list[dict[str, An
     session = _Session(client, project, printer, progress, abort_on_exit=abort_on_exit,
                        exit_code_from=exit_code_from, stop_timeout=stop_timeout, abort_on_failure=abort_on_failure)
     session.services = {label(item, SERVICE) for item in containers}
+    session.stop_services = list(services or ())
     if not containers:
         return 0
     events = ProjectEvents(client, project.name)
