@@ -248,6 +248,10 @@ def test_exec_output_flags_and_exit_code(project: tuple[DaemonProcess, Path, str
     assert result.returncode == 6, result.stderr
     hostname = inspect(daemon, f"{name}-web-1")["Config"]["Hostname"]
     assert result.stdout.splitlines() == ["ex hello", "1234", "/tmp", hostname]
+    (directory / ".env").write_text("FROM_DOTENV=dotenv-value\n")
+    resolved = compose(daemon, directory, "exec", "-T", "-e", "FROM_DOTENV", "-e", "UNSET_HERE", "web", "sh", "-c",
+                       "echo $FROM_DOTENV ${UNSET_HERE-unset}")
+    assert resolved.stdout == "dotenv-value unset\n", resolved.stderr
     piped = compose(daemon, directory, "exec", "-T", "web", "cat", input="through stdin\n")
     assert piped.returncode == 0 and piped.stdout == "through stdin\n"
     # no terminal on stdout: no TTY even without -T

@@ -19,6 +19,20 @@ def resolve_environment(entries: tuple[str, ...], lookup: dict[str, str]) -> lis
     return resolved
 
 
+def _lookup(ctx: click.Context, entries: tuple[str, ...]) -> dict[str, str]:
+    """Where ``-e KEY`` finds its value: the project's environment (the process's over ``.env``) when the files
+    load, else the process environment; the files are read only when a bare ``KEY`` asks for it."""
+    if all("=" in entry for entry in entries):
+        return {}
+    from moor.cli.compose.loading import load_project_of
+    from moor.errors import MoorError
+
+    try:
+        return dict(load_project_of(ctx).environment)
+    except MoorError:
+        return dict(os.environ)
+
+
 @click.command("exec", context_settings={"allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Detached mode: Run command in the background")
 @click.option("-e", "--env", "environment", multiple=True, metavar="stringArray", help="Set environment variables")
@@ -50,7 +64,7 @@ def exec_(ctx: click.Context, detach: bool, environment: tuple[str, ...], index:
     if use_tty and interactive and not detach and not sys.stdin.isatty():
         raise ComposeError("the input device is not a TTY")
     options = ExecOptions(command=list(command), index=index, detach=detach,
-                          environment=resolve_environment(environment, dict(os.environ)), user=user,
+                          environment=resolve_environment(environment, _lookup(ctx, environment)), user=user,
                           workdir=workdir, tty=use_tty, interactive=interactive, privileged=privileged)
     code = exec_in_service(client_of(ctx), project_name(ctx), service, options)
     sys.exit(code)
