@@ -231,6 +231,21 @@ services:
     assert unknown.stderr.strip().splitlines()[-1].endswith("no such service: nope")
 
 
+def test_run_of_a_command_that_cannot_start(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    write_project(directory, APP)
+    removed = compose(daemon, directory, "run", "--rm", "--no-deps", "-T", "web", "no-such-program", input="")
+    assert removed.returncode == 1
+    last = removed.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error response from daemon: ") and "no-such-program" in last, removed.stderr
+    assert names(daemon, name) == []  # --rm: nothing left
+    kept = compose(daemon, directory, "run", "--no-deps", "-T", "web", "no-such-program", input="")
+    assert kept.returncode == 1
+    oneoffs = names(daemon, name, oneoff="True")
+    assert len(oneoffs) == 1  # as docker start: the container that failed to start stays
+    assert inspect(daemon, oneoffs[0])["State"]["Status"] in ("created", "exited")
+
+
 # ----------------------------------------------------------------------------------------------- exec
 
 

@@ -70,13 +70,13 @@ def run_oneoff(client: Client, project: Project, service: str, overrides: RunOve
                                                 for name, items in by_service.items() if items})
     out = stdout if stdout is not None else sys.stdout
     if detach:
-        _start(client, container_id)
+        _start(client, container_id, overrides.remove)
         out.write(container_id + "\n")
         out.flush()
         return 0
     return attach_and_wait(client, container_id, tty=bool(overrides.tty), stdin=bool(overrides.stdin_open),
-                           detach_keys=detach_keys, sig_proxy=True, start=lambda: _start(client, container_id),
-                           auto_remove=overrides.remove)
+                           detach_keys=detach_keys, sig_proxy=True,
+                           start=lambda: _start(client, container_id, overrides.remove), auto_remove=overrides.remove)
 
 
 def create_oneoff(client: Client, project: Project, service: str, overrides: RunOverrides, *, image_id: str = "",
@@ -102,16 +102,18 @@ def create_oneoff(client: Client, project: Project, service: str, overrides: Run
     return container_id
 
 
-def _start(client: Client, container_id: str) -> None:
+def _start(client: Client, container_id: str, remove: bool) -> None:
+    """Start the one-off; one that cannot start stays (as ``docker start``'s) unless ``--rm`` asked."""
     try:
         client.call("POST", f"/containers/{container_id}/start")
     except DaemonError as err:
-        _remove(client, container_id)
+        if remove:
+            _remove(client, container_id)
         raise ComposeError(daemon_message(err)) from None
 
 
 def _remove(client: Client, container_id: str) -> None:
-    """A one-off that could not start is not left behind."""
+    """A one-off that could not be made whole (or started, under ``--rm``) is not left behind."""
     try:
         client.call("DELETE", f"/containers/{container_id}", {"force": "1", "v": "1"})
     except DaemonError:
