@@ -411,6 +411,21 @@ def check_top_level(client: Client, project: Project, info: dict[str, Any], host
     assert inside & set(os.listdir("/sys/class/net")) - {"lo"}  # the host's own interfaces
 
 
+def check_user_network_link(client: Client, project: Project, peer: dict[str, Any]) -> None:
+    """``links`` on a user-defined network are the endpoint's, as Docker keeps them: no legacy link (no
+    variables, no /etc/hosts line, HostConfig.Links null) and a start that needs not the linked container."""
+    assert peer["HostConfig"]["Links"] is None
+    assert [link.split(":")[1] for link in
+            peer["NetworkSettings"]["Networks"][f"{project.name}_default"]["Links"]] == ["frontalias"]
+    assert "frontalias" not in run_in(client, peer["Id"], "cat", "/etc/hosts")
+    assert "FRONTALIAS" not in run_in(client, peer["Id"], "env")
+    front = f"{project.name}-front-1"
+    client.call("POST", f"/containers/{front}/stop", {"t": 0})
+    client.call("POST", f"/containers/{peer['Id']}/restart", {"t": 0})
+    assert client.get(f"/containers/{peer['Id']}/json")["State"]["Running"]
+    client.call("POST", f"/containers/{front}/start")
+
+
 def check_resources_labels(client: Client, project: Project) -> None:
     back = client.get(f"/networks/{project.name}_back")
     assert back["Labels"]["com.docker.compose.project"] == project.name
@@ -494,6 +509,7 @@ def test_networks_and_shared_namespaces_by_api(daemon: DaemonProcess, tmp_path: 
     assert "Read-only" in run_in(client, sidecar["Id"], "sh", "-c", "touch /data/x 2>&1")
     assert "172.31.240.10" in run_in(client, sidecar["Id"], "ip", "-4", "addr")  # front's namespace
     check_names_resolve(client, infos["peer"]["Id"])
+    check_user_network_link(client, project, infos["peer"])
     assert linked["HostConfig"]["Links"] == [f"/{project.name}-bridged-1:/{project.name}-linked-1/frontend"]
     assert "\tfrontend" in run_in(client, linked["Id"], "cat", "/etc/hosts")
 
@@ -569,6 +585,7 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     check_host_inside(client, info("host")["Id"])
     check_networks(project, info("front"))
     check_names_resolve(client, info("peer")["Id"])
+    check_user_network_link(client, project, info("peer"))
     check_top_level(client, project, info("resources"), info("hostnet"))
     sidecar = info("sidecar")
     assert sidecar["HostConfig"]["NetworkMode"] == "container:" + info("front")["Id"]

@@ -218,9 +218,13 @@ def create_body(o: dict[str, Any], attach_stdin: bool, attach_out: bool) -> dict
     if exposed:
         body["ExposedPorts"] = exposed
     network = o["network"]
-    if (o["ip"] or o["network_alias"]) and network and network not in ("bridge", "host", "none", "default"):
+    user_defined = bool(network) and network not in ("bridge", "host", "none", "default") and not str(
+        network).startswith("container:")
+    if (o["ip"] or o["network_alias"] or o["link"]) and user_defined:
+        # as the docker CLI: --link on a user-defined network is the endpoint's (the engine keeps no legacy link)
         endpoint = {"Aliases": list(o["network_alias"]) or None,
-                    **({"IPAMConfig": {"IPv4Address": o["ip"]}} if o["ip"] else {})}
+                    **({"IPAMConfig": {"IPv4Address": o["ip"]}} if o["ip"] else {}),
+                    **({"Links": list(o["link"])} if o["link"] else {})}
         body["NetworkingConfig"] = {"EndpointsConfig": {network: endpoint}}
     elif o["ip"] or o["network_alias"]:
         fail("user specified IP address is supported on user defined networks only", ENGINE_ERROR)

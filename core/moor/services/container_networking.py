@@ -92,10 +92,22 @@ class ContainerNetworking:
         self.dns = EmbeddedDNS(networks.resolve, networks.reverse, self.dns_upstreams)
         #: whether ``default`` means the ``bridge`` network, as in Docker (needs the bridge driver)
         self.bridge_by_default = networks.has_driver("bridge")
-        #: a connect to a running container and that container's exit (leave) happen one after the other
-        self._exits = threading.RLock()
+        #: a connect to a running container and that container's exit (leave) happen one after the other: a lock
+        #: per container (see :meth:`_exits`), so that the exits of different containers go on side by side
+        self._exit_locks: dict[str, threading.RLock] = {}
+        self._exit_locks_guard = threading.Lock()
         #: IDs of the containers that left their networks since their last start (exited, start failed)
         self._left: set[str] = set()
+
+    def _exits(self, container_id: str) -> threading.RLock:
+        """The lock that orders a connect to the running container ``container_id`` and its leave."""
+        with self._exit_locks_guard:
+            return self._exit_locks.setdefault(container_id, threading.RLock())
+
+    def forget(self, container_id: str) -> None:
+        """The container is gone: drop its lock."""
+        with self._exit_locks_guard:
+            self._exit_locks.pop(container_id, None)
 
     def close(self) -> None:
         """At a clean stop with nothing running, take the default bridge off the host (it comes back lazily).
@@ -173,12 +185,16 @@ class ContainerNetworking:
 
     def check_host_config(self, host_config: dict[str, Any]) -> None:
         """Check ``ExtraHosts`` and ``PortBindings``; ``Links`` become ``/name:/{self}/alias`` (the linked
-        container must exist; ``{self}`` is the new container's name, filled in once known)."""
+        container must exist; ``{self}`` is the new container's name, filled in once known). On a user-defined
+        network Docker keeps no legacy link (no variables, no /etc/hosts line, no start refused): a link
+        there is the endpoint's (``EndpointsConfig.*.Links``, names its DNS answers)."""
         for entry in host_config.get("ExtraHosts") or []:
             if host_line(entry).startswith(HOST_GATEWAY + "\t"):
                 self.host_gateway()
         links = []
-        for link in host_config.get("Links") or []:
+        mode = str(host_config.get("NetworkMode") or "default")
+        legacy = mode in ("default", "bridge") or mode.startswith("container:") or mode in ("host", "none")
+        for link in (host_config.get("Links") or []) if legacy else []:  # Docker: none on a user-defined network
             source, _, alias = link.partition(":")
             try:
                 linked = self.get(source.strip("/"))
@@ -227,7 +243,7 @@ class ContainerNetworking:
 
     def join(self, container: Container, pid: int) -> None:
         """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
-        with self._exits:
+        with self._exits(container.id):
             self._left.discard(container.id)
         for name in list(container.networks):
             wish = container.networks.get(name)
@@ -373,7 +389,7 @@ class ContainerNetworking:
 
     def leave(self, container: Container) -> None:
         """Disconnect the container from its networks (it exited or did not start); keep what it asked for."""
-        with self._exits:  # after a connect under way: its endpoint is disconnected too
+        with self._exits(container.id):  # after a connect under way: its endpoint is disconnected too
             self._left.add(container.id)
             for name, settings in list(container.networks.items()):
                 if not settings.get("EndpointID"):  # a start moord did not finish: the network service knows it
@@ -484,7 +500,7 @@ class ContainerNetworking:
                                                      if settings.get(key)}}
         self.networks.check_endpoint_settings(network, dict(wish["IPAMConfig"] or {}),
                                               tuple(wish["Aliases"] or ()))
-        with self._exits:  # an exit meanwhile waits, then disconnects this endpoint with the others
+        with self._exits(container.id):  # an exit meanwhile waits, then disconnects this endpoint with the others
             if container.state.Running and container.id not in self._left:
                 container.networks[network.name] = self.networks.connect(
                     container, network.name, f"/proc/{container.state.Pid}/ns/net", wish,
