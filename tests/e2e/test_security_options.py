@@ -40,6 +40,18 @@ def test_capabilities_and_privileged(moord: DaemonProcess) -> None:
     assert int(privileged.split()[0]) > 10 and "rw" in privileged
 
 
+def test_a_privileged_exec_gets_every_capability(moord: DaemonProcess) -> None:
+    name = "privileged-exec"
+    assert moor(moord, "run", "-d", "--name", name, "busybox", "sleep", "60").returncode == 0
+    try:
+        plain = moor(moord, "exec", name, "grep", "CapEff", "/proc/self/status").stdout
+        privileged = moor(moord, "exec", "--privileged", name, "grep", "CapEff", "/proc/self/status").stdout
+        assert not int(plain.split()[1], 16) & (1 << 21)  # CAP_SYS_ADMIN: not among Docker's defaults
+        assert int(privileged.split()[1], 16) & (1 << 21)
+    finally:
+        moor(moord, "rm", "-f", name)
+
+
 def test_no_new_privileges_init_and_groups(moord: DaemonProcess) -> None:
     nnp = run(moord, "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status")
     assert nnp.split()[1] == "1"

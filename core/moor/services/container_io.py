@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from moor.containers.spec import default_env
+from moor.containers.spec import available_capabilities, default_env
 from moor.containers.users import resolve_user
 from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
@@ -330,6 +330,11 @@ class ContainerIO:
                         "cwd": config["WorkingDir"] or process.get("cwd") or "/"})
         if config["User"]:
             process["user"] = resolve_user(container.rootfs, config["User"]).to_oci()
+        if config["Privileged"]:  # as Docker: every capability, and no AppArmor confinement, for this process
+            caps = available_capabilities()
+            process["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
+            if "apparmorProfile" in process:
+                process["apparmorProfile"] = "unconfined"
         process.pop("consoleSize", None)
         path = os.path.join(state_dir, "process.json")
         with open(path, "w") as handle:
