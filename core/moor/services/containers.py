@@ -893,6 +893,7 @@ class ContainerService:
                 driver.remove(container=self.ref(container))
         shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
         _remove_tree(self.state_dir(container.id))
+        self.networking.forget(container.id)
         if volumes:
             discard_anonymous(container.mounts, self.volumes)
         self.drivers.notify("removed", container=self.ref(container))
