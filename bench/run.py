@@ -8,7 +8,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = ["cli_startup.py", "daemon_startup.py", "images.py", "containers.py", "container_files.py", "dns.py",
-              "networking.py", "volumes.py", "registry.py", "build.py"]
+              "networking.py", "volumes.py", "registry.py", "build.py", "compose.py"]
 
 if __name__ == "__main__":
     sys.path.insert(0, HERE)
