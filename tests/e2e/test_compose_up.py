@@ -342,3 +342,21 @@ networks:
     assert after[f"{name}-b-1"]["Id"] == before[f"{name}-b-1"]
     assert after[f"{name}-a-1"]["State"]["Running"]
     assert list(after[f"{name}-a-1"]["NetworkSettings"]["Networks"]) == [f"{name}_back"]
+
+
+def test_dry_run_reports_everything_and_changes_nothing(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    write_project(directory, APP)
+    err = run(daemon, directory, "--dry-run", "up", "-d")
+    assert f" DRY-RUN MODE - Container {name}-web-1  Started" in err
+    assert f" DRY-RUN MODE - Container {name}-db-1  Healthy" in err
+    assert f" DRY-RUN MODE - Volume {name}_data  Created" in err
+    assert containers(daemon, name) == {}
+    assert moor(daemon, "volume", "ls", "-q").stdout.split() == []
+    assert f"{name}_default" not in moor(daemon, "network", "ls").stdout
+    run(daemon, directory, "up", "-d")
+    err = run(daemon, directory, "--dry-run", "down", "-v")
+    assert f" DRY-RUN MODE - Container {name}-db-1  Removed" in err
+    assert f" DRY-RUN MODE - Volume {name}_data  Removed" in err
+    assert sorted(containers(daemon, name)) == [f"{name}-db-1", f"{name}-web-1"]
+    assert moor(daemon, "volume", "ls", "-q").stdout.split() == [f"{name}_data"]

@@ -58,3 +58,14 @@ def test_tty_message_goes_above_the_list() -> None:
     progress.close()
     text = out.getvalue()
     assert text.index("WARN[0000] something") < text.rindex("[+] Running")
+
+
+def test_dry_run_lines_say_so() -> None:
+    out = io.StringIO()
+    progress = Progress("plain", out, dry_run=True)
+    progress.event("Container", "p-web-1", "Started")
+    json_out = io.StringIO()
+    Progress("json", json_out, dry_run=True).event("Container", "p-web-1", "Started")
+    assert out.getvalue() == " DRY-RUN MODE - Container p-web-1  Started\n"
+    assert json.loads(json_out.getvalue()) == {"dry-run": True, "id": "Container p-web-1", "status": "Done",
+                                               "text": "Started"}

@@ -20,6 +20,20 @@ if TYPE_CHECKING:
 _TRUE = ("1", "true", "yes", "y", "on")
 
 
+def _client(ctx: click.Context, progress: Any) -> Any:
+    """The engine's client; under ``--dry-run`` one that changes nothing, and progress lines that say so."""
+    from moor.cli.main import client_of
+
+    client = client_of(ctx)
+    if options_of(ctx).dry_run:
+        from moor.compose.runtime.dryrun import DryRunClient
+        from moor.compose.runtime.progress import DRY_RUN_PREFIX
+
+        progress.prefix = DRY_RUN_PREFIX
+        return DryRunClient(client)
+    return client
+
+
 @contextmanager
 def _interruptible() -> Iterator[None]:
     """Ctrl-C while compose works: the operations under way finish, then exit 130 without a traceback."""
@@ -148,7 +162,6 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
     """Create and start containers"""
     from moor.cli.compose.loading import load_project_of
     from moor.cli.compose.target import progress_of
-    from moor.cli.main import client_of
     from moor.compose.runtime.up import converge
 
     if wait_timeout < 0:
@@ -184,12 +197,15 @@ def up(ctx: click.Context, services: tuple[str, ...], detach: bool, build: bool,
     chosen: set[str] = set()
     if not (detach or no_start):
         chosen = _attach_set(project, services, attach, no_attach, attach_dependencies, no_deps)
-    client = client_of(ctx)
     began = time.time()
     with _interruptible(), progress_of(ctx) as progress:
+        client = _client(ctx, progress)
         # the attached printer inspects what it follows itself: converge need not
         containers = converge(client, project, list(services), options, progress, inspect=False)
     if detach or no_start:
+        return
+    if options_of(ctx).dry_run:
+        click.echo("end of 'compose up' output, interactive run is not supported in dry-run mode")
         return
     attached = [item for item in containers
                 if ((item.get("Config") or {}).get("Labels") or {}).get("com.docker.compose.service") in chosen]
@@ -254,7 +270,6 @@ def create(ctx: click.Context, services: tuple[str, ...], build: bool, no_build:
     """Creates containers for a service"""
     from moor.cli.compose.loading import load_project_of
     from moor.cli.compose.target import progress_of
-    from moor.cli.main import client_of
     from moor.compose.runtime.up import converge
 
     project = load_project_of(ctx, services)
@@ -264,7 +279,7 @@ def create(ctx: click.Context, services: tuple[str, ...], build: bool, no_build:
                           force_recreate=force_recreate, no_recreate=no_recreate, remove_orphans=remove_orphans,
                           scale=scale, no_start=True)
     with _interruptible(), progress_of(ctx) as progress:
-        converge(client_of(ctx), project, list(services), options, progress, inspect=False)
+        converge(_client(ctx, progress), project, list(services), options, progress, inspect=False)
 
 
 @click.command("down")
@@ -283,12 +298,11 @@ def down(ctx: click.Context, services: tuple[str, ...], remove_orphans: bool | N
          timeout: int | None, volumes: bool) -> None:
     """Stop and remove containers, networks"""
     from moor.cli.compose.target import progress_of, project_or_name
-    from moor.cli.main import client_of
     from moor.compose.runtime.down import down as down_project
 
     if remove_orphans is None:
         remove_orphans = os.environ.get("COMPOSE_REMOVE_ORPHANS", "").lower() in _TRUE
     project, name = project_or_name(ctx)
     with _interruptible(), progress_of(ctx) as progress:
-        down_project(client_of(ctx), name, project, volumes=volumes, rmi=rmi, remove_orphans=remove_orphans,
+        down_project(_client(ctx, progress), name, project, volumes=volumes, rmi=rmi, remove_orphans=remove_orphans,
                      timeout=timeout, progress=progress, services=services, parallel=options_of(ctx).parallel)

@@ -13,8 +13,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
+#: what compose v2 puts before each line under ``--dry-run``
+DRY_RUN_PREFIX = "DRY-RUN MODE - "
 #: statuses that mean "under way" (the others are final)
 _WORKING_SUFFIX = "ing"
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -52,8 +54,11 @@ class _Task:
 class Progress:
     """Where a compose command reports what it does to each resource; thread safe."""
 
-    def __init__(self, mode: str = "auto", stream: IO[str] | None = None, *, title: str = "Running") -> None:
+    def __init__(self, mode: str = "auto", stream: IO[str] | None = None, *, title: str = "Running",
+                 dry_run: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stderr
+        #: ``--dry-run``: every line says so, as compose v2's
+        self.prefix = DRY_RUN_PREFIX if dry_run else ""
         if mode == "auto":
             isatty = getattr(self.stream, "isatty", None)
             mode = "tty" if isatty is not None and isatty() else "plain"
@@ -75,14 +80,16 @@ class Progress:
             return
         with self._lock:
             if self.mode == "json":
-                message = {"id": ident, "status": _JSON_STATUS[_state(status)], "text": status}
+                message: dict[str, Any] = {"id": ident, "status": _JSON_STATUS[_state(status)], "text": status}
+                if self.prefix:
+                    message = {"dry-run": True, **message}
                 if detail:
                     message["details"] = detail
                 self._write(json.dumps(message) + "\n")
             elif self.mode == "tty":
-                self._tty_event(ident, status, detail)
+                self._tty_event(self.prefix + ident, status, detail)
             else:
-                self._write(f" {ident}  {status}" + (f" {detail}" if detail else "") + "\n")
+                self._write(f" {self.prefix}{ident}  {status}" + (f" {detail}" if detail else "") + "\n")
 
     def message(self, text: str) -> None:
         """A line outside the list (a warning, an error's explanation): printed as is."""
