@@ -388,7 +388,8 @@ class _Converger:
 
     def _service(self, service: str) -> None:
         if not self.options.no_start:
-            wait_dependencies(self.client, self.project, service, self._handles(), self.progress)
+            wait_dependencies(self.client, self.project, service, self._handles(), self.progress,
+                              scale=self.options.scale)
         expected_hash = config_hash(self.project, service)
         image_id = self.image_ids.get(service, "")
         plan = plan_service(self.existing.get(service, []), self._scale(service), expected_hash, image_id,

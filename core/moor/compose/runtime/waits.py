@@ -99,10 +99,12 @@ def _poll(deadline: float | None, interval: float) -> float:
 
 
 def wait_dependencies(client: Client, project: Project, service: str, containers: Mapping[str, Sequence[Handle]],
-                      progress: Progress, *, timeout: float | None = None) -> None:
+                      progress: Progress, *, timeout: float | None = None, scale: Mapping[str, int] | None = None
+                      ) -> None:
     """Block until each of ``service``'s ``depends_on`` conditions holds for the dependency's containers
     (``containers``: service -> its containers; a service absent from it is not waited for, one present with
-    no container is missing). :class:`DependencyError` when one cannot hold."""
+    no container is missing; ``scale``: ``--scale`` overrides, a dependency scaled to 0 is not waited for).
+    :class:`DependencyError` when one cannot hold."""
     pending: list[_Pending] = []
     for dependency, spec in (project.service(service).get("depends_on") or {}).items():
         spec = spec or {}
@@ -110,7 +112,7 @@ def wait_dependencies(client: Client, project: Project, service: str, containers
         required = bool(spec.get("required", True))
         if condition == STARTED or dependency not in project.services or dependency not in containers:
             continue
-        if scale_of(project.services[dependency]) == 0:
+        if scale_of(project.services[dependency], (scale or {}).get(dependency)) == 0:
             continue
         handles = list(containers.get(dependency) or [])
         if not handles:
