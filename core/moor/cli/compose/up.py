@@ -54,7 +54,7 @@ def _scales(project: Project, values: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for value in values:
         name, sep, number = value.partition("=")
-        if not sep or not number.strip().lstrip("-").isdigit():
+        if not sep or not number.strip().isdigit():
             raise _error(f"invalid --scale value {value!r}: expected SERVICE=NUM")
         project.service(name)
         found[name] = int(number)
