@@ -153,3 +153,15 @@ services:
     assert f"{name}-own:v1" in events(err, "Image", "Removed")
     tags = moor(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert f"{name}-own:v1" not in tags and "busybox:latest" in tags
+
+
+def test_down_a_service_takes_its_dependents(project: tuple[DaemonProcess, Path, str]) -> None:
+    daemon, directory, name = project
+    err = run(daemon, directory, "down", "api")
+    assert events(err, "Container", "Removed") == [f"{name}-web-1", f"{name}-api-1"]
+    assert names(daemon, "ps", name) == [f"{name}-db-1"]
+    # the default network still has db on it: left, with compose's warning; back had only api: removed
+    assert f" Network {name}_default  Warning: Resource is still in use" in err
+    assert events(err, "Network", "Removed") == [f"{name}_back"]
+    bad = compose(daemon, directory, "down", "nope")
+    assert bad.returncode == 1 and bad.stderr.strip() == "no such service: nope"

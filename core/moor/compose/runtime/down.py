@@ -73,11 +73,13 @@ class _Down:
         known: set[str] | None = None
         if self.project is not None:
             known = set(self.project.services) | set(self.project.disabled_services)
+        selected: set[str] | None = None
         if self.services:
             for service in self.services:
                 if known is not None and service not in known:
                     raise ServiceNotFound(f"no such service: {service}")
-            containers = [item for item in containers if observed.label(item, observed.SERVICE) in self.services]
+            selected = self._with_dependents(containers)
+            containers = [item for item in containers if observed.label(item, observed.SERVICE) in selected]
         orphans = [] if known is None else [
             item for item in containers
             if observed.label(item, observed.SERVICE) not in known or observed.label(item, observed.ONEOFF) == "True"]
@@ -90,16 +92,26 @@ class _Down:
                    parallel=self.parallel)
         if self.remove_orphans and orphans:
             self._remove_all(orphans, None)
-        if self.services:
-            return  # down SERVICE: only those containers
         operations = self._network_operations()
         if self.rmi:
-            operations += self._image_operations(containers)
+            operations += self._image_operations(containers, selected)
         if self.volumes:
             operations += self._volume_operations()
         if not containers and not operations:
             self.progress.message(f'WARN[0000] Warning: No resource found to remove for project "{self.name}".')
         self._run_all(operations)
+
+    def _with_dependents(self, containers: Sequence[dict[str, Any]]) -> set[str]:
+        """``down SERVICE``: that service and every service that depends on it, as compose v2 takes them down."""
+        graph = removal_graph(self.project, containers)
+        selected = set(self.services)
+        todo = [service for service in self.services if service in graph]
+        while todo:
+            for dependent in graph.dependents(todo.pop()):
+                if dependent not in selected:
+                    selected.add(dependent)
+                    todo.append(dependent)
+        return selected
 
     def _run_all(self, operations: Sequence[Callable[[], None]]) -> None:
         if len(operations) <= 1:
@@ -200,10 +212,13 @@ class _Down:
     def _all_volumes(self) -> list[dict[str, Any]]:
         return list((self.client.call("GET", "/volumes") or {}).get("Volumes") or [])
 
-    def _image_operations(self, containers: Sequence[dict[str, Any]]) -> list[Callable[[], None]]:
+    def _image_operations(self, containers: Sequence[dict[str, Any]], selected: set[str] | None
+                          ) -> list[Callable[[], None]]:
         images: list[str] = []
         if self.project is not None:
             for service in {**self.project.disabled_services, **self.project.services}:
+                if selected is not None and service not in selected:
+                    continue
                 config = naming.service_config(self.project, service)
                 if self.rmi == "all" or not config.get("image"):
                     image = naming.service_image(self.project, service)
@@ -248,6 +263,8 @@ def down(client: Client, project_name: str, project: Project | None, *, volumes:
     else each service's ``stop_grace_period``), then its networks; ``volumes``: its named volumes and the
     containers' anonymous ones; ``rmi``: ``local`` (images built for services without ``image``) or ``all``;
     ``remove_orphans``: also containers of services the files no longer have and one-off containers.
-    ``project`` None: everything from the labels (``down -p NAME``). ``services``: only those containers."""
+    ``project`` None: everything from the labels (``down -p NAME``). ``services``: only the containers of those
+    services and of the services that depend on them (the networks and volumes still in use are left, with a
+    warning)."""
     _Down(client, project_name, project, volumes=volumes, rmi=rmi, remove_orphans=remove_orphans, timeout=timeout,
           progress=progress, services=services, parallel=parallel).run()
