@@ -257,6 +257,12 @@ def check_config_inside(client: Client, container: str) -> None:
              == "healthy", timeout=60)
 
 
+def check_hostname_resolves(client: Client, project: Project, config: dict[str, Any], peer: str) -> None:
+    """``hostname:`` is a name the project network's DNS answers (an alias, as Docker before API 1.45)."""
+    assert "confighost" in config["NetworkSettings"]["Networks"][f"{project.name}_default"]["Aliases"]
+    assert "ok" in run_in(client, peer, "sh", "-c", "ping -c1 -W2 confighost >/dev/null && echo ok")
+
+
 def check_entry(info: dict[str, Any]) -> None:
     """Also: what a sparse body leaves out reads back as Docker's zero values (docker-compose 1.29 and
     docker-py read these keys)."""
@@ -446,11 +452,12 @@ def check_resources_labels(client: Client, project: Project) -> None:
 def test_config_keys_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
     project = make_project(tmp_path)
     client = daemon.client()
-    infos = up_by_api(client, project, ["config", "entry"])
+    infos = up_by_api(client, project, ["config", "entry", "peer"])
     check_labels(project, "config", infos["config"])
     check_config(infos["config"])
     check_entry(infos["entry"])
     check_config_inside(client, infos["config"]["Id"])
+    check_hostname_resolves(client, project, infos["config"], infos["peer"]["Id"])
 
 
 def test_ports_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
@@ -568,6 +575,7 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
         check_labels(project, service, info(service))
     check_config(info("config"))
     check_config_inside(client, info("config")["Id"])
+    check_hostname_resolves(client, project, info("config"), info("peer")["Id"])
     check_entry(info("entry"))
     port = check_ports(info("ports"))
     run_in(client, info("ports")["Id"], "sh", "-c", "echo published > /www/index.html")

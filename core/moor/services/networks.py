@@ -276,12 +276,17 @@ class NetworkService:
                             "network")
         settings = dict(settings or {})
         ipam = dict(settings.get("IPAMConfig") or {})
-        asked = tuple(a for a in settings.get("Aliases") or [] if a != container.short_id)  # a restart keeps one
+        # Docker before API 1.45: on a user-defined network the short ID and a hostname of the container's own
+        # choosing are aliases too (the embedded DNS answers them); a rejoin keeps one of each
+        hostname = str((getattr(container, "config", None) or {}).get("Hostname") or "")
+        if hostname in (container.name, container.short_id):
+            hostname = ""
+        asked = tuple(a for a in settings.get("Aliases") or [] if a not in (container.short_id, hostname))
         links = tuple(str(link) for link in settings.get("Links") or [])
         self.check_endpoint_settings(network, ipam, asked)
         self.ensure_on_host(network)
         endpoint_id = secrets.token_hex(32)
-        aliases = asked + (() if network.predefined else (container.short_id,))
+        aliases = asked + (() if network.predefined else (container.short_id, *((hostname,) if hostname else ())))
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
                                 ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases,
                                 ipv6_address=ipam.get("IPv6Address", ""))
