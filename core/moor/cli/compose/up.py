@@ -239,25 +239,16 @@ def _attach_set(project: Project, services: Sequence[str], attach: Sequence[str]
 def _attached(ctx: click.Context, client: Any, project: Project, containers: list[dict[str, Any]], *, abort: bool,
               abort_on_failure: bool, exit_code_from: str | None, timestamps: bool, no_color: bool,
               no_log_prefix: bool, timeout: int | None, since: float, services: list[str]) -> int:
-    import inspect
-
     from moor.cli.compose.target import progress_of
     from moor.compose.runtime.attached import run_attached
 
-    extra: dict[str, Any] = {}
-    parameters = inspect.signature(run_attached).parameters
-    if "since" in parameters:
-        extra["since"] = since
-    if abort_on_failure and "abort_on_failure" in parameters:
-        extra["abort_on_failure"] = True
-    if "ansi" in parameters:
-        extra["ansi"] = options_of(ctx).ansi  # colours: always, never, or when stdout is a terminal
-    if "services" in parameters:
-        extra["services"] = services  # an abort or Ctrl-C stops up's services, attached or not
+    ansi = options_of(ctx).ansi  # colours: always, never, or when stdout is a terminal
     with progress_of(ctx) as progress:
-        return run_attached(client, project, containers, abort_on_exit=abort, exit_code_from=exit_code_from,
-                            timestamps=timestamps, no_color=no_color or options_of(ctx).ansi == "never",
-                            no_log_prefix=no_log_prefix, stop_timeout=timeout, progress=progress, **extra)
+        return run_attached(client, project, containers, abort_on_exit=abort, abort_on_failure=abort_on_failure,
+                            exit_code_from=exit_code_from, timestamps=timestamps,
+                            no_color=no_color or ansi == "never", no_log_prefix=no_log_prefix, stop_timeout=timeout,
+                            progress=progress, since=since, ansi=ansi,
+                            services=services)  # an abort or Ctrl-C stops up's services, attached or not
 
 
 @click.command("create")
