@@ -79,7 +79,7 @@ def _short_volume(spec: str, where: str) -> Section:
     return volume
 
 
-def apply_run_overrides(project: Project, config: Section, overrides: RunOverrides, where: str) -> Section:
+def apply_run_overrides(project: Project, config: Section, overrides: RunOverrides) -> Section:
     """A copy of the service as ``compose run`` changes it (compose v2's ``applyRunOptions``)."""
     config = copy.deepcopy(config)
     if overrides.tty is not None:
@@ -436,7 +436,7 @@ def create_body(project: Project, service: str, number: int, *, image: str, conf
     where = f"services.{service}"
     config = service_config(project, service)
     if oneoff or overrides is not None:
-        config = apply_run_overrides(project, config, overrides or RunOverrides(), where)
+        config = apply_run_overrides(project, config, overrides or RunOverrides())
         config.pop("restart", None)
         if isinstance(config.get("deploy"), dict):
             config["deploy"] = {k: v for k, v in config["deploy"].items() if k != "restart_policy"}
