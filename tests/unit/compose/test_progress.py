@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
+
+import pytest
 
 from moor.compose.runtime.progress import Progress
 
@@ -69,3 +72,18 @@ def test_dry_run_lines_say_so() -> None:
     assert out.getvalue() == " DRY-RUN MODE - Container p-web-1  Started\n"
     assert json.loads(json_out.getvalue()) == {"dry-run": True, "id": "Container p-web-1", "status": "Done",
                                                "text": "Started"}
+
+
+def test_tty_list_fits_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("LINES", "6")
+    out = io.StringIO()
+    progress = Progress("tty", out)
+    for number in range(10):
+        progress.event("Container", f"p-web-{number}", "Error", "a very long explanation " * 5)
+    progress.close()
+    last = out.getvalue().split("[+] Running")[-1]
+    lines = [line for line in last.split("\n") if line and line != "\x1b[?25h"]
+    assert len(lines) == 1 + 3 + 1 and "... 7 more" in lines[-1]
+    visible = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line) for line in lines[1:-1]]
+    assert all(len(line) <= 40 for line in visible)

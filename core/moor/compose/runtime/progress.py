@@ -156,16 +156,19 @@ class Progress:
                 self._draw()
 
     def _draw(self) -> None:
-        width = shutil.get_terminal_size((80, 24)).columns
+        size = shutil.get_terminal_size((80, 24))
+        width, height = max(size.columns, 20), max(size.lines, 3)
         tasks = list(self._tasks.values())
         done = sum(1 for task in tasks if task.state != "working")
         out = []
         if self._lines:
             out.append(f"\x1b[?25l\x1b[{self._lines}A\r")
         out.append(f"{_BLUE}[+] {self.title} {done}/{len(tasks)}{_RESET}\x1b[K\n")
-        widest = max(len(task.ident) for task in tasks)
+        room = max(height - 2, 1)  # as compose: what does not fit is counted on a last line
+        shown = tasks if len(tasks) <= room else tasks[:room - 1]
+        widest = max((len(task.ident) for task in shown), default=0)
         now = time.monotonic()
-        for task in tasks:
+        for task in shown:
             if task.state == "working":
                 mark, color = _SPINNER[self._frame % len(_SPINNER)], ""
             elif task.state == "error":
@@ -175,11 +178,18 @@ class Progress:
             else:
                 mark, color = "✔", _GREEN
             took = f"{((task.ended or now) - task.started):.1f}s"
-            text = f" {color}{mark}{_RESET} {task.ident.ljust(widest)} {color}{task.status}{_RESET}"
-            if task.detail:
-                text += f" {task.detail}"
-            visible = 3 + widest + 1 + len(task.status) + (1 + len(task.detail) if task.detail else 0)
+            ident, status, detail = task.ident.ljust(widest), task.status, task.detail
+            room_left = width - 1 - len(took) - 1  # never wider than the terminal: a wrapped line breaks the redraw
+            if 3 + len(ident) + 1 + len(status) + (1 + len(detail) if detail else 0) > room_left:
+                detail = detail[:max(room_left - (3 + len(ident) + 1 + len(status) + 1) - 1, 0)]
+                detail = detail + "…" if detail else ""
+            if 3 + len(ident) + 1 + len(status) > room_left:
+                ident = ident[:max(room_left - 3 - 1 - len(status) - 1, 1)] + "…"
+            visible = 3 + len(ident) + 1 + len(status) + (1 + len(detail) if detail else 0)
+            text = f" {color}{mark}{_RESET} {ident} {color}{status}{_RESET}" + (f" {detail}" if detail else "")
             pad = max(width - visible - len(took) - 1, 1)
             out.append(f"{text}{' ' * pad}{_BLUE}{took}{_RESET}\x1b[K\n")
-        self._lines = len(tasks) + 1
+        if len(shown) < len(tasks):
+            out.append(f" ... {len(tasks) - len(shown)} more\x1b[K\n")
+        self._lines = len(out) - (1 if out[0].startswith("\x1b[?25l") else 0)
         self._write("".join(out))
