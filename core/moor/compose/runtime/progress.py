@@ -139,9 +139,7 @@ class Progress:
         task = self._tasks.get(ident)
         if task is None:
             task = self._tasks[ident] = _Task(ident, status, detail, state)
-        else:
-            if state == "working" and task.state != "working":
-                task.started = time.monotonic()
+        else:  # as compose: the time shown runs from the task's first event
             task.status, task.detail, task.state = status, detail, state
         task.ended = None if state == "working" else time.monotonic()
         if self._ticker is None and not self._closed.is_set():
