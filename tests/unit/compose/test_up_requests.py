@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from moor.client import DaemonError
@@ -103,3 +104,39 @@ def test_down_reverse_order_and_network() -> None:
     removed = [names[p.split("/")[2]] for m, p in engine.requests if m == "DELETE" and p.startswith("/containers")]
     assert removed.index("/p-top-1") < removed.index("/p-s0-1")
     assert engine.containers == {} and engine.networks == {}
+
+
+class SlowEngine(FakeEngine):
+    """Counts the changes under way at once (each takes a little while)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+        self.peak = 0
+        self.counter = threading.Lock()
+
+    def call(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
+             headers: dict[str, str] | None = None) -> Any:
+        if method == "GET":
+            return super().call(method, path, params, body, headers)
+        with self.counter:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            time.sleep(0.02)
+            return super().call(method, path, params, body, headers)
+        finally:
+            with self.counter:
+                self.active -= 1
+
+
+def test_parallel_bounds_the_whole_project() -> None:
+    bounded = SlowEngine()
+    many = project()
+    many.services["s0"]["scale"] = 4
+    converge(bounded, many, [], UpOptions(parallel=2), Progress("quiet"), inspect=False)  # type: ignore[arg-type]
+    assert bounded.peak == 2
+    assert len(bounded.containers) == 9
+    free = SlowEngine()
+    converge(free, project(), [], UpOptions(), Progress("quiet"), inspect=False)  # type: ignore[arg-type]
+    assert free.peak > 2

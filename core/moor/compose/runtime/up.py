@@ -154,6 +154,9 @@ class _Converger:
         self.graph = DependencyGraph.of(project, list(services) or None, with_dependencies=not options.no_deps)
         self.targets = set(services) if services else set(self.graph.services())
         self.lock = threading.Lock()
+        #: ``--parallel N``: the operations on the engine under way at once, all services together
+        self.slots = threading.BoundedSemaphore(options.parallel) if options.parallel and options.parallel > 0 \
+            else None
         self.tracked: dict[str, list[_Tracked]] = {}
         self.recreated: set[str] = set()
         self.stopped_for_restart: set[str] = set()
@@ -551,14 +554,21 @@ class _Converger:
         item.running = True
         self.progress.event("Container", item.name, "Started")
 
+    def _gated(self, step: Callable[[], Any]) -> Any:
+        if self.slots is None:
+            return step()
+        with self.slots:
+            return step()
+
     def _parallel(self, steps: Sequence[Callable[[], Any]]) -> list[Any]:
         """Run ``steps`` (within one service, or the project's networks and volumes) in parallel; the first
-        error is raised once they all finished."""
+        error is raised once they all finished. With ``--parallel N`` at most N such steps run at once in the
+        whole project (services walked in parallel share the bound)."""
         if len(steps) <= 1:
-            return [step() for step in steps]
+            return [self._gated(step) for step in steps]
         bound = self.options.parallel if self.options.parallel and self.options.parallel > 0 else len(steps)
         with ThreadPoolExecutor(max_workers=min(bound, len(steps)), thread_name_prefix="compose-op") as pool:
-            futures = [pool.submit(step) for step in steps]
+            futures = [pool.submit(self._gated, step) for step in steps]
             results, failure = [], None
             for future in futures:
                 error = future.exception()
