@@ -140,3 +140,11 @@ def test_parallel_bounds_the_whole_project() -> None:
     free = SlowEngine()
     converge(free, project(), [], UpOptions(), Progress("quiet"), inspect=False)  # type: ignore[arg-type]
     assert free.peak > 2
+
+
+def test_parallel_bounds_down_too() -> None:
+    engine = SlowEngine()
+    converge(engine, project(), [], UpOptions(), Progress("quiet"), inspect=False)  # type: ignore[arg-type]
+    engine.peak = 0
+    down(engine, "p", project(), progress=Progress("quiet"), parallel=2)  # type: ignore[arg-type]
+    assert engine.peak == 2 and engine.containers == {}

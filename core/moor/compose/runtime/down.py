@@ -7,6 +7,7 @@ containers' labels, the networks and volumes from theirs, as compose v2 does.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -64,6 +65,8 @@ class _Down:
         self.progress = progress
         self.services = list(services)
         self.parallel = parallel
+        #: ``--parallel N``: the engine operations under way at once, all services together
+        self.slots = threading.BoundedSemaphore(parallel) if parallel > 0 else None
 
     def run(self) -> None:
         if self.rmi not in (None, "", "local", "all"):
@@ -113,14 +116,21 @@ class _Down:
                     todo.append(dependent)
         return selected
 
+    def _gated(self, operation: Callable[[], None]) -> None:
+        if self.slots is None:
+            operation()
+            return
+        with self.slots:
+            operation()
+
     def _run_all(self, operations: Sequence[Callable[[], None]]) -> None:
         if len(operations) <= 1:
             for operation in operations:
-                operation()
+                self._gated(operation)
             return
         bound = self.parallel if self.parallel > 0 else len(operations)
         with ThreadPoolExecutor(max_workers=min(bound, len(operations)), thread_name_prefix="compose-down") as pool:
-            futures = [pool.submit(operation) for operation in operations]
+            futures = [pool.submit(self._gated, operation) for operation in operations]
             errors = [future.exception() for future in futures]
         for error in errors:
             if error is not None:
