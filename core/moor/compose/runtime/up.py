@@ -1,8 +1,8 @@
 """``up`` and ``create``: the project converged to its files, as compose v2 converges it.
 
 Order: what exists is read once (containers, networks, volumes: one list request each), images made sure of
-(``images.ensure_images``: pulls and builds), the project's networks and volumes created with compose's labels (external ones
-checked), then each service in dependency order, independent services in parallel (``--parallel``): its
+(``images.ensure_images``: pulls and builds), the project's networks and volumes created with compose's labels
+(external ones checked), then each service in dependency order, independent services in parallel (``--parallel``): its
 ``depends_on`` conditions waited for, its containers scaled, those whose configuration hash (or image) changed
 recreated (stop, rename the old one aside, create the new one, remove the old one), then started.
 
