@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -213,6 +214,30 @@ def test_connect_before_start_takes_the_short_id_alias(compose_moord: DaemonProc
     finally:
         client.call("DELETE", f"/containers/{container}", {"force": "1"})
         client.call("DELETE", f"/networks/{network}")
+
+
+def test_wait_ends_at_an_exit_a_restart_follows(compose_moord: DaemonProcess) -> None:
+    """What docker-compose 1.29's ``logs -f`` asks when the output of a container it follows ends: ``POST
+    /wait``, which Docker answers at that exit even when a restart brings the container back at once (its
+    "NAME exited with code N" line); the wait must not last until some later stop."""
+    client = compose_moord.client()
+    command = ["sh", "-c", "trap 'exit 3' TERM; sleep 1000 & wait"]
+    container = client.call("POST", "/containers/create", body={"Image": "busybox:latest", "Cmd": command})["Id"]
+    try:
+        client.call("POST", f"/containers/{container}/start")
+        for condition in ("not-running", "next-exit") * 6:  # the exit and the start race: several turns
+            answer = client.open("POST", f"/containers/{container}/wait", {"condition": condition})  # registered
+            body: list[bytes] = []
+            reader = threading.Thread(target=lambda out=body, response=answer: out.append(response.read()),
+                                      daemon=True)
+            reader.start()
+            client.call("POST", f"/containers/{container}/restart", {"t": "10"})
+            reader.join(60)
+            assert not reader.is_alive(), f"wait ({condition}) still waiting after the restart"
+            assert json.loads(body[0])["StatusCode"] == 3
+            assert client.get(f"/containers/{container}/json")["State"]["Running"]
+    finally:
+        client.call("DELETE", f"/containers/{container}", {"force": "1"})
 
 
 def test_down_removes_containers_networks_and_volume(project: Project) -> None:

@@ -795,9 +795,12 @@ class ContainerService:
                 return last.state.ExitCode
             last = current
             stopped = not current.state.Running and current.id not in self._starting
-            if condition == "not-running" and stopped:
+            # an exit since the wait began ends it even if a restart came at once (Docker's stop waiters are told
+            # at each exit: docker-compose 1.29's logs -f waits so for a container being restarted)
+            exited = current.state.FinishedAt != finished_before
+            if condition == "not-running" and (stopped or exited):
                 return current.state.ExitCode
-            if condition == "next-exit" and stopped and current.state.FinishedAt != finished_before:
+            if condition == "next-exit" and exited:
                 return current.state.ExitCode
             return None
 
