@@ -118,6 +118,7 @@ class Monitor:
         self.hub = Hub(open_log_writer(args))
         self.lock = threading.Lock()
         self.waiters = 0
+        self.replying = 0  # requests being answered (not attach streams): the monitor leaves after their reply
         self.cgroups: Any = None  # the init's cgroup directories, to look for OOM kills after it exits
         self.oom_killed = False
 
@@ -274,7 +275,9 @@ class Monitor:
             print(f"recording the exit failed: {err}", flush=True)
         self.exited.set()  # answer waiters first: runc's clean-up is not on the user's clock
         give_up = time.monotonic() + 2
-        while self.waiters and time.monotonic() < give_up:
+        # a process that ends at once may end before the reply to `start` is out: exiting then would leave
+        # moord without its answer ("the container monitor went away without answering")
+        while (self.waiters or self.replying) and time.monotonic() < give_up:
             time.sleep(0.01)
         if not self.exec_mode:
             # No --log: once the waiters have their answer, `rm -f` may remove the state directory, and runc
@@ -313,8 +316,14 @@ class Monitor:
             if op == "attach":
                 keep = self._attach(connection, request)
                 return
-            reply = self._answer(op, request)
-            connection.sendall(encode(reply))
+            with self.lock:
+                self.replying += 1
+            try:
+                reply = self._answer(op, request)
+                connection.sendall(encode(reply))
+            finally:
+                with self.lock:
+                    self.replying -= 1
         except (OSError, ValueError) as err:
             try:
                 connection.sendall(encode({"ok": False, "error": str(err)}))
