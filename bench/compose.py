@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import statistics
@@ -28,13 +29,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from build import profiled, this_moor
 from common import import_busybox, print_side_by_side, scratch_fs
 
-from moor.testing.daemon import DaemonProcess
+from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
 from moor.testing.dockerd import private_dockerd
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -92,11 +94,14 @@ class Engine:
         return time.perf_counter() - start
 
     def running(self) -> int:
-        """How many containers of the project run (the docker CLI speaks to either engine)."""
-        listed = subprocess.run(["docker", "-H", self.host, "ps", "-q", "--filter",
-                                 f"label=com.docker.compose.project={NAME}"], env=self.env, capture_output=True,
-                                text=True, timeout=120)
-        return len(listed.stdout.split())
+        """How many containers of the project run (the API without a version prefix: either engine answers)."""
+        connection = UnixHTTPConnection(self.host.removeprefix("unix://"), timeout=120)
+        filters = quote(json.dumps({"label": [f"com.docker.compose.project={NAME}"]}))
+        try:
+            connection.request("GET", f"/containers/json?filters={filters}")
+            return len(json.loads(connection.getresponse().read()))
+        finally:
+            connection.close()
 
 
 def one_run(engine: Engine, samples: dict[str, list[float]]) -> None:
