@@ -35,6 +35,9 @@ __all__ = ["compose_moord"]
 
 S = 1_000_000_000
 
+#: the config service's command: stop_signal (SIGUSR1) is what ends it cleanly
+CONFIG_SCRIPT = "trap 'echo got USR1; exit 0' USR1; echo started; while :; do sleep 1; done"
+
 #: made by the tests before the project, as `external: true` wants
 EXTERNAL_NETWORK = "svckeys-external-net"
 EXTERNAL_VOLUME = "svckeys-external-vol"
@@ -47,7 +50,7 @@ def services(base: Path) -> dict[str, dict[str, Any]]:
     """Canonical services covering the keys of issue 16 item 2 (paths under ``base``)."""
     return {
         "config": {
-            "image": "busybox", "command": ["sh", "-c", "echo started; exec sleep 300"],
+            "image": "busybox", "command": ["sh", "-c", CONFIG_SCRIPT],
             "environment": {"FROM_FILE": "file", "PLAIN": "value", "EMPTY": ""},
             "user": "1000:1000", "working_dir": "/tmp", "hostname": "confighost", "domainname": "example.org",
             "tty": True, "stdin_open": True, "stop_signal": "SIGUSR1", "stop_grace_period": "1m30s",
@@ -79,6 +82,8 @@ def services(base: Path) -> dict[str, dict[str, Any]]:
                 {"type": "bind", "source": str(base / "src"), "target": "/src", "bind": {"create_host_path": True}},
                 {"type": "bind", "source": str(base / "made-by-engine"), "target": "/made",
                  "bind": {"create_host_path": True}},
+                {"type": "bind", "source": str(base / "made-by-mount-api"), "target": "/made2",
+                 "bind": {"create_host_path": True, "propagation": "rprivate"}},
                 {"type": "bind", "source": str(base / "src"), "target": "/src-ro", "read_only": True,
                  "bind": {"create_host_path": False}},
                 {"type": "tmpfs", "target": "/scratch", "tmpfs": {"size": 2 * 1048576, "mode": 0o1770}},
@@ -232,7 +237,7 @@ def check_labels(project: Project, service: str, info: dict[str, Any]) -> None:
 def check_config(info: dict[str, Any]) -> None:
     config, host = info["Config"], info["HostConfig"]
     assert {"FROM_FILE=file", "PLAIN=value", "EMPTY="} <= set(config["Env"])
-    assert config["Cmd"] == ["sh", "-c", "echo started; exec sleep 300"]
+    assert config["Cmd"] == ["sh", "-c", CONFIG_SCRIPT]
     assert config["User"] == "1000:1000"
     assert config["WorkingDir"] == "/tmp"
     assert config["Hostname"] == "confighost"
@@ -261,6 +266,15 @@ def check_hostname_resolves(client: Client, project: Project, config: dict[str, 
     """``hostname:`` is a name the project network's DNS answers (an alias, as Docker before API 1.45)."""
     assert "confighost" in config["NetworkSettings"]["Networks"][f"{project.name}_default"]["Aliases"]
     assert "ok" in run_in(client, peer, "sh", "-c", "ping -c1 -W2 confighost >/dev/null && echo ok")
+
+
+def check_stop_signal(client: Client, container: str) -> None:
+    """A stop sends ``stop_signal`` (the service's trap answers it and exits 0)."""
+    client.call("POST", f"/containers/{container}/stop")
+    state = client.get(f"/containers/{container}/json")["State"]
+    assert (state["Running"], state["ExitCode"]) == (False, 0)
+    logs = client.call("GET", f"/containers/{container}/logs", {"stdout": 1, "stderr": 1})
+    assert b"got USR1" in logs
 
 
 def check_entry(info: dict[str, Any]) -> None:
@@ -309,6 +323,10 @@ def check_storage(project: Project, info: dict[str, Any]) -> None:
     assert mounts["/src-ro"]["RW"] is False
     assert mounts["/made"]["Source"] == str(base / "made-by-engine")
     assert (base / "made-by-engine").is_dir()  # a short or default bind creates its missing source
+    assert (base / "made-by-mount-api").is_dir()  # and so does create_host_path through the Mount API
+    assert mounts["/made2"]["Propagation"] == "rprivate"
+    assert {"Type": "bind", "Source": str(base / "made-by-mount-api"), "Target": "/made2",
+            "BindOptions": {"Propagation": "rprivate", "CreateMountpoint": True}} in info["HostConfig"]["Mounts"]
     assert mounts["/scratch"]["Type"] == "tmpfs"
     for target in ("/run/secrets/token", "/run/secrets/renamed", "/settings", "/etc/app/settings.ini"):
         assert mounts[target]["Type"] == "bind" and mounts[target]["RW"] is False, target
@@ -458,6 +476,7 @@ def test_config_keys_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
     check_entry(infos["entry"])
     check_config_inside(client, infos["config"]["Id"])
     check_hostname_resolves(client, project, infos["config"], infos["peer"]["Id"])
+    check_stop_signal(client, infos["config"]["Id"])
 
 
 def test_ports_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
@@ -576,6 +595,7 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     check_config(info("config"))
     check_config_inside(client, info("config")["Id"])
     check_hostname_resolves(client, project, info("config"), info("peer")["Id"])
+    check_stop_signal(client, info("config")["Id"])
     check_entry(info("entry"))
     port = check_ports(info("ports"))
     run_in(client, info("ports")["Id"], "sh", "-c", "echo published > /www/index.html")
