@@ -16,6 +16,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 
+from moor.testing.daemon import unmount_under
+
 
 @contextlib.contextmanager
 def private_dockerd(bridge: bool = False, base: str | None = None,
@@ -63,7 +65,7 @@ def private_dockerd(bridge: bool = False, base: str | None = None,
             process.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-        subprocess.run(["umount", "-R", "-l", root], capture_output=True)
+        unmount_under(root)  # its root is no mount point: what dockerd mounted below it (exec/netns/default)
         shutil.rmtree(root, ignore_errors=True)
         if bridge_name:
             subprocess.run(["ip", "link", "del", bridge_name], capture_output=True)
