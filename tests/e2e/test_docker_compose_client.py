@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -175,6 +176,14 @@ def test_stop_start_restart_kill(project: Project) -> None:
     assert fetch(published_port(project)).strip() == "built by compose"
 
 
+def test_pause_and_unpause(project: Project) -> None:
+    project.ok("pause", "worker")
+    assert {project.states()[n] for n in project.names("worker")} == {"paused"}
+    assert "Paused" in project.ok("ps")
+    project.ok("unpause", "worker")
+    assert set(project.states().values()) == {"running"}
+
+
 def test_rm_stopped_service_then_up_again(project: Project) -> None:
     out = project.run("rm", "-f", "-s", "worker")
     assert out.returncode == 0, out.stderr
@@ -317,3 +326,83 @@ def test_moor_compose_lists_and_takes_down_what_docker_compose_started(fresh: Pr
     assert set(fresh.states().values()) == {"exited"}
     moor_compose(fresh, "down", "-v", "-t", "1")
     assert leftovers(fresh) == ([], [], [])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# attached up and the errors of up, as docker-compose prints them over Docker's answers
+
+SLEEPER = """["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]"""
+
+
+@pytest.fixture
+def small(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[Project]:
+    """An empty project directory under a name of its own (the test writes docker-compose.yml); taken down."""
+    project = Project(compose_moord, tmp_path, f"ds{os.getpid()}x{time.monotonic_ns() % 100000}")
+    try:
+        yield project
+    finally:
+        project.run("down", "-v", "-t", "1")
+        for container in project.containers():
+            compose_moord.client().call("DELETE", f"/containers/{container['Id']}", {"force": "1", "v": "1"})
+
+
+def test_attached_up_aborts_on_exit_with_its_code(small: Project) -> None:
+    (small.directory / "docker-compose.yml").write_text(f"""\
+services:
+  a:
+    image: busybox:latest
+    command: ["sh", "-c", "echo a says hi; sleep 1; echo a done; exit 3"]
+  b:
+    image: busybox:latest
+    command: {SLEEPER}
+""")
+    out = small.run("up", "--no-color", "--abort-on-container-exit", "--exit-code-from", "a")
+    assert out.returncode == 3, out.stderr
+    assert "a_1  | a says hi" in out.stdout and "a_1  | a done" in out.stdout
+    assert f"{small.name}_a_1 exited with code 3" in out.stdout and "Aborting on container exit..." in out.stdout
+    assert set(small.states().values()) == {"exited"}  # b stopped too
+
+
+def test_up_errors_as_docker_compose_prints_them(small: Project) -> None:
+    """An unhealthy dependency, a dependency that failed, a port already taken: docker-compose's own lines
+    over moord's answers, exit code 1."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (small.directory / "docker-compose.yml").write_text(f"""\
+services:
+  db:
+    image: busybox:latest
+    command: {SLEEPER}
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1s
+      retries: 1
+  app:
+    image: busybox:latest
+    command: ["true"]
+    depends_on:
+      db:
+        condition: service_healthy
+  once:
+    image: busybox:latest
+    command: ["sh", "-c", "exit 2"]
+  after:
+    image: busybox:latest
+    command: ["true"]
+    depends_on:
+      once:
+        condition: service_completed_successfully
+  web:
+    image: busybox:latest
+    command: {SLEEPER}
+    ports: ["127.0.0.1:{port}:80"]
+""")
+        out = small.run("up", "-d")
+    assert out.returncode == 1
+    ids = {c["Names"][0].lstrip("/"): c["Id"][:12] for c in small.containers()}
+    assert f'ERROR: for app  Container "{ids[small.name + "_db_1"]}" is unhealthy.' in out.stderr
+    assert f'ERROR: for after  Container "{ids[small.name + "_once_1"]}" exited with code 2.' in out.stderr
+    assert f"listen tcp4 127.0.0.1:{port}: bind: address already in use" in out.stderr
+    assert "Encountered errors while bringing up the project." in out.stderr
