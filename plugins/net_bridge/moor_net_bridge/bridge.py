@@ -293,9 +293,13 @@ class BridgeDriver:
                     firewall.remove_ports(record.bridge, endpoint.id)
                 except MoorError as err:  # the address is released anyway; removing the network drops the rules
                     log.warning("bridge driver: removing the published ports of %s: %s", endpoint.id, err)
-            links.delete_link(found.host_veth)
             del record.endpoints[endpoint.id]
-            return True
+        # Outside the state lock: the kernel takes ~30 ms to delete a veth (an RCU grace period), and the exits
+        # of a whole project would otherwise queue behind each other's deletes. The name is never reused (each
+        # attach makes a new random one), and with the container's namespace gone the kernel is already
+        # removing the pair itself, so the delete then usually finds nothing.
+        links.delete_link(found.host_veth)
+        return True
 
     # ------------------------------------------------------------------ published ports
 
