@@ -411,7 +411,10 @@ class ContainerService:
             if type(err) is MoorError and container.state.ExitCode in (126, 127):
                 raise InvalidParameter(err.message) from err  # Docker: a command that cannot run is a 400
             raise
-        container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text())
+        # as Docker: FinishedAt keeps the last exit while it runs again (a wait begun before this start tells
+        # this run's exit from the last one by it)
+        container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text(),
+                                FinishedAt=container.state.FinishedAt)
         self._save_existing(container)
         self._watch(container, monitor)
         self.started.started(container)
