@@ -363,6 +363,15 @@ def check_limits(info: dict[str, Any]) -> None:
                                                                 {"Name": "nofile", "Soft": 512, "Hard": 1024}]
 
 
+def check_limits_inside(client: Client, container: str) -> None:
+    """The limits hold inside (cgroup v1 or v2 files): memory, pids, shm size, open files."""
+    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; "
+              "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; "
+              "df -k /dev/shm | tail -1; ulimit -n")
+    memory, pids, shm, nofile = run_in(client, container, "sh", "-c", script).strip().splitlines()
+    assert (int(memory), int(pids), shm.split()[1], nofile) == (96 * 1048576, 64, "8192", "512")
+
+
 def check_deploy(info: dict[str, Any]) -> None:
     host = info["HostConfig"]
     assert host["Memory"] == 48 * 1048576
@@ -503,7 +512,7 @@ def test_resources_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
     infos = up_by_api(client, project, ["limits", "deploy"])
     check_limits(infos["limits"])
     check_deploy(infos["deploy"])
-    assert run_in(client, infos["limits"]["Id"], "sh", "-c", "ulimit -n").strip() == "512"
+    check_limits_inside(client, infos["limits"]["Id"])
 
 
 def test_top_level_networks_and_volumes_by_api(daemon: DaemonProcess, tmp_path: Path) -> None:
@@ -608,6 +617,7 @@ def test_service_keys_through_compose_up(daemon: DaemonProcess, tmp_path: Path) 
     assert run_in(client, storage, "cat", "/etc/inline.conf") == f"inline config for {name}\n"
     check_resources_labels(client, project)
     check_limits(info("limits"))
+    check_limits_inside(client, info("limits")["Id"])
     check_deploy(info("deploy"))
     check_host(info("host"))
     check_host_inside(client, info("host")["Id"])
