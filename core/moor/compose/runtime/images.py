@@ -685,13 +685,6 @@ def push_services(client: Client, project: Project, services: Sequence[str], *, 
             if tag not in tags:
                 tags.append(tag)
     config = ConfigFile.load(warn=False)
-    # tags of one repository one after the other: two pushes of the same blobs into one repository at once
-    # race on the registry (a manifest naming a config blob the other push is still committing)
-    by_repository: dict[str, list[str]] = {}
-    for tag in tags:
-        reference = _maybe_reference(tag)
-        by_repository.setdefault(reference.name if reference is not None else tag, []).append(tag)
-
     def push_one(tag: str) -> None:
         if not quiet:
             progress.event("", tag, "Pushing")
@@ -706,11 +699,7 @@ def push_services(client: Client, project: Project, services: Sequence[str], *, 
         if not quiet:
             progress.event("", tag, "Pushed")
 
-    def push_repository(repository: str) -> None:
-        for tag in by_repository[repository]:
-            push_one(tag)
-
-    _each(sorted(by_repository), push_repository, parallel)
+    _each(tags, push_one, parallel)
 
 
 # ---------------------------------------------------------------------- images
