@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 
 from moor.errors import InvalidParameter
 
-_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-          "m": 60_000_000_000, "h": 3_600_000_000_000}
+#: the unit suffixes of Go's time.ParseDuration, in nanoseconds
+GO_DURATION_UNITS: Mapping[str, int] = {
+    "ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+    "m": 60_000_000_000, "h": 3_600_000_000_000}
 _PART = re.compile(r"([0-9]*)(\.[0-9]*)?([^0-9.]*)")
 _MAX_INT64 = (1 << 63) - 1
 
@@ -18,8 +21,9 @@ def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def go_parse_duration(text: str) -> int:
-    """Nanoseconds in a Go duration (``1h30m``, ``1.5s``, ``-2ms``, ``0``) as time.ParseDuration reads it.
+def go_parse_duration(text: str, units: Mapping[str, int] = GO_DURATION_UNITS) -> int:
+    """Nanoseconds in a Go duration (``1h30m``, ``1.5s``, ``-2ms``, ``0``) as time.ParseDuration reads it
+    (``units``: the unit suffixes known, in nanoseconds; compose adds days and weeks).
 
     Raises ``InvalidParameter`` with Go's message: ``time: invalid duration "x"``, ``time: missing unit in
     duration "1"``, ``time: unknown unit "x" in duration "1x"``.
@@ -44,9 +48,9 @@ def go_parse_duration(text: str) -> int:
             raise invalid
         if not unit:
             raise InvalidParameter(f"time: missing unit in duration {_quote(original)}")
-        if unit not in _UNITS:
+        if unit not in units:
             raise InvalidParameter(f"time: unknown unit {_quote(unit)} in duration {_quote(original)}")
-        scale = _UNITS[unit]
+        scale = units[unit]
         value = int(whole or "0") * scale
         if fraction[1:]:
             value += int(fraction[1:]) * scale // (10 ** len(fraction[1:]))
