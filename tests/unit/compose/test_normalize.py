@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,33 @@ def test_a_service_secret_gets_compose_s_default_target(tmp_path: Path) -> None:
 def test_long_syntax_entries_missing_what_they_need(service: dict[str, object], message: str) -> None:
     with pytest.raises(ComposeFileError, match=message):
         canonical_service(service, "services.web")
+
+
+@pytest.mark.parametrize(("service", "key"), [
+    ("healthcheck: {test: [CMD, 'true'], interval: soon}", "services.web.healthcheck.interval"),
+    ("healthcheck: {test: [CMD, 'true'], timeout: '10'}", "services.web.healthcheck.timeout"),
+    ("healthcheck: {test: [CMD, 'true'], start_period: 5x}", "services.web.healthcheck.start_period"),
+    ("healthcheck: {test: [CMD, 'true'], start_interval: '-'}", "services.web.healthcheck.start_interval"),
+    ("stop_grace_period: later", "services.web.stop_grace_period"),
+    ("deploy: {restart_policy: {delay: 1y}}", "services.web.deploy.restart_policy.delay"),
+    ("deploy: {restart_policy: {window: x}}", "services.web.deploy.restart_policy.window"),
+])
+def test_a_bad_duration_fails_at_load_naming_the_key(tmp_path: Path, service: str, key: str) -> None:
+    write(tmp_path, {"compose.yaml": f"services:\n  web:\n    image: busybox\n    {service}\n"})
+    with pytest.raises(ComposeFileError, match=rf"^{re.escape(key)}: time: (invalid duration|missing unit|unknown)"):
+        load(tmp_path)
+
+
+def test_good_durations_load_as_written(tmp_path: Path) -> None:
+    write(tmp_path, {"compose.yaml": """\
+        services:
+          web:
+            image: busybox
+            stop_grace_period: 1m30s
+            healthcheck: {test: [CMD, 'true'], interval: 1d, timeout: '0', start_period: 1.5s}
+            deploy: {restart_policy: {delay: 5s, window: 2m}}
+        """})
+    web = load(tmp_path).services["web"]
+    assert web["stop_grace_period"] == "1m30s"
+    assert (web["healthcheck"]["interval"], web["healthcheck"]["timeout"]) == ("1d", "0")
+    assert web["deploy"]["restart_policy"] == {"delay": "5s", "window": "2m"}

@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from moor.compose.durations import parse_duration
 from moor.compose.errors import ComposeFileError
 from moor.compose.loader.dotenv import read_env_file
 from moor.errors import InvalidParameter
@@ -31,6 +32,9 @@ _INT_KEYS = ("cpu_shares", "cpu_quota", "cpu_period", "cpu_rt_runtime", "cpu_rt_
 _MAP_KEYS = ("labels", "annotations", "sysctls")
 _LIST_KEYS = ("dns", "dns_search", "dns_opt", "cap_add", "cap_drop", "security_opt", "group_add", "profiles",
               "links", "external_links", "tmpfs", "volumes_from", "device_cgroup_rules", "label_file")
+#: the durations under ``deploy`` (compose-go's types.Duration fields)
+_DEPLOY_DURATIONS = {"restart_policy": ("delay", "window"), "update_config": ("delay", "monitor"),
+                     "rollback_config": ("delay", "monitor")}
 _PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 _PORT = re.compile(r"^(?:(?P<ip>\[[0-9a-fA-F:.%\w]*\]|[\d.]*):)??(?:(?P<published>[\d-]*):)?"
                    r"(?P<target>\d+(?:-\d+)?)(?:/(?P<protocol>\w+))?$")
@@ -64,6 +68,14 @@ def size(value: Any, path: str) -> int:
         return parse_size(str(value))
     except InvalidParameter:
         raise _error(path, f"invalid size: '{value}'") from None
+
+
+def duration(value: Any, path: str) -> str:
+    """A Go duration (``1m30s``, ``1d``), checked as compose-go decodes it: ComposeFileError naming the key at
+    load time, not a failure at create time; kept as written."""
+    written = text(value)
+    parse_duration(written, path)
+    return written
 
 
 def integer(value: Any, path: str) -> int:
@@ -373,8 +385,8 @@ def _healthcheck(value: Any, path: str) -> dict[str, Any]:
     elif isinstance(test, list):
         health["test"] = [text(item) for item in test]
     for key in ("interval", "timeout", "start_period", "start_interval"):
-        if key in health and health[key] is not None and not isinstance(health[key], str):
-            health[key] = text(health[key])
+        if key in health and health[key] is not None:
+            health[key] = duration(health[key], f"{path}.{key}")
     if "retries" in health and health["retries"] is not None:
         health["retries"] = integer(health["retries"], f"{path}.retries")
     return health
@@ -405,6 +417,12 @@ def _deploy(value: Any, path: str) -> dict[str, Any]:
         deploy["resources"] = _resources(deploy["resources"], f"{path}.resources")
     if "labels" in deploy:
         deploy["labels"] = string_map(deploy["labels"], f"{path}.labels")
+    for section, keys in _DEPLOY_DURATIONS.items():
+        if isinstance(deploy.get(section), Mapping):
+            deploy[section] = dict(deploy[section])
+            for key in keys:
+                if deploy[section].get(key) is not None:
+                    deploy[section][key] = duration(deploy[section][key], f"{path}.{section}.{key}")
     return deploy
 
 
@@ -535,8 +553,9 @@ _CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
     **{key: string_map for key in _MAP_KEYS},
     **{key: (lambda value, where: string_list(value)) for key in _LIST_KEYS},
     **{key: (lambda value, where: text(value)) for key in (
-        "user", "working_dir", "hostname", "domainname", "stop_signal", "stop_grace_period", "container_name",
-        "image", "restart", "pull_policy", "platform", "mac_address")},
+        "user", "working_dir", "hostname", "domainname", "stop_signal", "container_name", "image", "restart",
+        "pull_policy", "platform", "mac_address")},
+    "stop_grace_period": duration,
 }
 
 
