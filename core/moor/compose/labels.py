@@ -63,7 +63,7 @@ def container_labels(project: Project, service: str, number: int, *, oneoff: boo
         CONFIG_FILES_LABEL: ",".join(project.config_files),
         ONEOFF_LABEL: "True" if oneoff else "False",
     })
-    if project.env_files:
+    if project.env_files_explicit and project.env_files:
         labels[ENVIRONMENT_FILE_LABEL] = ",".join(project.env_files)
     labels[CONFIG_HASH_LABEL] = config_hash
     if number > 0 and not oneoff:

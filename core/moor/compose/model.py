@@ -30,6 +30,9 @@ class Project:
     environment: dict[str, str] = field(default_factory=dict)
     #: absolute paths of the env files read for interpolation
     env_files: list[str] = field(default_factory=list)
+    #: the env files were named (``--env-file``, ``COMPOSE_ENV_FILES``), not the default ``.env``: only then do
+    #: containers get the ``com.docker.compose.project.environment_file`` label (compose v2)
+    env_files_explicit: bool = False
     #: services enabled by the active profiles: name -> canonical service
     services: dict[str, Section] = field(default_factory=dict)
     #: services that the active profiles leave out (commands naming one explicitly may enable it)

@@ -52,7 +52,7 @@ def test_container_labels_service() -> None:
                      "depends_on": {"db": {"condition": "service_healthy", "required": True, "restart": True},
                                     "cache": {"condition": "service_started", "required": True,
                                               "restart": False}}})
-    p.env_files = ["/srv/demo/.env"]
+    p.env_files, p.env_files_explicit = ["/srv/demo/.env"], True
     labels = container_labels(p, "web", 2, config_hash="abc", image_id="sha256:123")
     assert labels == {
         "mine": "1",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from moor.compose.errors import ComposeError, ComposeFileError, ComposeFileNotFound, DependencyError, ServiceNotFound
+from moor.compose.labels import container_labels
 from moor.compose.loader.project import normalize_project_name, project_name_only
 from unit.compose.loaddata import LoadOptions, load, write
 
@@ -82,6 +83,21 @@ def test_project_directory_and_env_files(tmp_path: Path) -> None:
                 environ={"COMPOSE_ENV_FILES": "a.env,b.env"}).services["web"]["image"] == "busybox:b"
     with pytest.raises(ComposeFileNotFound, match="Couldn't find env file: .*missing.env"):
         load(tmp_path, files=["files/compose.yaml"], env_files=["missing.env"])
+
+
+def test_only_env_files_named_explicitly_label_the_containers(tmp_path: Path) -> None:
+    """compose v2 sets com.docker.compose.project.environment_file for --env-file / COMPOSE_ENV_FILES only,
+    never for the default .env it read."""
+    write(tmp_path, {"compose.yaml": SERVICE, ".env": "A=1\n", "a.env": "A=2\n"})
+    label = "com.docker.compose.project.environment_file"
+    default = load(tmp_path)
+    assert default.env_files == [str(tmp_path / ".env")] and not default.env_files_explicit
+    assert label not in container_labels(default, "web", 1, config_hash="h")
+    flag = load(tmp_path, env_files=["a.env"])
+    assert flag.env_files_explicit
+    assert container_labels(flag, "web", 1, config_hash="h")[label] == str(tmp_path / "a.env")
+    variable = load(tmp_path, environ={"COMPOSE_ENV_FILES": "a.env,.env"})
+    assert container_labels(variable, "web", 1, config_hash="h")[label] == f"{tmp_path}/a.env,{tmp_path}/.env"
 
 
 def test_extensions_and_anchors(tmp_path: Path) -> None:

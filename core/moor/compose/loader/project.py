@@ -87,6 +87,8 @@ class _Setup:
     env_files: list[str]
     config_files: list[str]
     working_dir: str
+    #: the env files were named (--env-file / COMPOSE_ENV_FILES), not the default .env
+    env_files_explicit: bool
 
 
 def _read_env_files(paths: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -137,10 +139,11 @@ def _setup(options: LoadOptions, *, need_files: bool = True) -> _Setup:
             raise
         config_files = []
     working_dir = _project_dir(options, config_files)
-    if working_dir != first_dir and not options.env_files and not options.environ.get("COMPOSE_ENV_FILES"):
+    explicit = bool(options.env_files or options.environ.get("COMPOSE_ENV_FILES"))
+    if working_dir != first_dir and not explicit:
         env_files = _env_file_paths(options, working_dir)
         environment = {**_read_env_files(env_files, options.environ), **options.environ}
-    return _Setup(environment, env_files, config_files, working_dir)
+    return _Setup(environment, env_files, config_files, working_dir, explicit)
 
 
 def _name_in_files(documents: Sequence[Any], environment: Mapping[str, str], interpolated: bool) -> str:
@@ -278,7 +281,8 @@ def load_project(options: LoadOptions) -> Project:
         raise ComposeFileError("empty compose file")
     model.pop("name", None)
     project = Project(name=name, working_dir=setup.working_dir, config_files=list(setup.config_files),
-                      environment=environment, env_files=list(setup.env_files))
+                      environment=environment, env_files=list(setup.env_files),
+                      env_files_explicit=setup.env_files_explicit)
     _finalize(model, project, options)
     services: dict[str, Any] = model.get("services") or {}
     profiles = active_profiles(options.profiles, environment)
