@@ -46,11 +46,21 @@ def test_normalize_project_name() -> None:
     assert normalize_project_name("...") == ""
 
 
-def test_project_name_only_needs_no_file(tmp_path: Path) -> None:
+def test_project_name_only_needs_no_file_with_a_name_given(tmp_path: Path) -> None:
     empty = tmp_path / "Empty Dir"
     empty.mkdir()
-    assert project_name_only(LoadOptions(working_directory=str(empty))) == "emptydir"
+    # compose v2: no file, no -p, no COMPOSE_PROJECT_NAME is an error, not the directory's name
+    with pytest.raises(ComposeFileNotFound, match="^no configuration file provided: not found$") as caught:
+        project_name_only(LoadOptions(working_directory=str(empty)))
+    assert caught.value.exit_code == 14
+    write(empty, {".env": "COMPOSE_PROJECT_NAME=dotenv\n"})  # a .env alone is no project either
+    with pytest.raises(ComposeFileNotFound):
+        project_name_only(LoadOptions(working_directory=str(empty)))
     assert project_name_only(LoadOptions(working_directory=str(empty), project_name="given")) == "given"
+    assert project_name_only(LoadOptions(working_directory=str(empty),
+                                         environ={"COMPOSE_PROJECT_NAME": "env"})) == "env"
+    write(empty, {".env": "", "compose.yaml": SERVICE})
+    assert project_name_only(LoadOptions(working_directory=str(empty))) == "emptydir"
     write(empty, {"compose.yaml": "name: named\n" + SERVICE})
     assert project_name_only(LoadOptions(working_directory=str(empty))) == "named"
     assert project_name_only(LoadOptions(working_directory=str(empty),

@@ -37,8 +37,8 @@ def load_project_of(ctx: click.Context, services: Sequence[str] = ()) -> Project
 
 
 def project_name_of(ctx: click.Context) -> str:
-    """The project name: ``-p``, ``COMPOSE_PROJECT_NAME``, ``name:`` of the files when there are some, else the
-    directory's name (commands such as ``down -p x`` and ``ps -p x`` work without files)."""
+    """The project name: ``-p`` or ``COMPOSE_PROJECT_NAME`` without files (``down -p x``, ``ps -p x``), else
+    the files' (their ``name:``, else their directory's); ComposeFileNotFound (exit 14) when there are none."""
     from moor.compose.errors import ComposeError
     from moor.compose.loader.project import project_name_only
 

@@ -307,11 +307,16 @@ def load_project(options: LoadOptions) -> Project:
 
 
 def project_name_only(options: LoadOptions) -> str | None:
-    """The project name without loading the whole project: ``-p``, ``COMPOSE_PROJECT_NAME``, ``name:`` of the
-    files when there are files, else the directory's name (``None`` when even that gives no valid name)."""
+    """The project name without loading the whole project (compose v2's ``toProjectName``): ``-p`` or
+    ``COMPOSE_PROJECT_NAME`` of the process environment need no file; else the files must exist
+    (:class:`ComposeFileNotFound`: ``no configuration file provided: not found``, never the bare directory's
+    name) and give it: ``COMPOSE_PROJECT_NAME`` of their ``.env``, their ``name:``, else their directory's name
+    (``None`` when even that gives no valid name)."""
     if options.project_name:
         return _check_name(options.project_name)
-    setup = _setup(options, need_files=False)
+    if options.environ.get("COMPOSE_PROJECT_NAME"):
+        return _check_name(options.environ["COMPOSE_PROJECT_NAME"])
+    setup = _setup(options)
     if setup.environment.get("COMPOSE_PROJECT_NAME"):
         return _check_name(setup.environment["COMPOSE_PROJECT_NAME"])
     loader = _Loader(options)
