@@ -77,11 +77,13 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 class LazyGroup(click.Group):
-    """Imports a subcommand's module only when that subcommand runs."""
+    """Imports a subcommand's module only when that subcommand runs (``lazy``: name -> "module:attribute" under
+    ``package``)."""
 
-    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lazy: dict[str, str], package: str = "moor.cli", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = lazy
+        self.package = package
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
@@ -89,7 +91,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
             module, attribute = self.lazy[name].split(":")
-            command = getattr(import_module(f"moor.cli.{module}"), attribute)
+            command = getattr(import_module(f"{self.package}.{module}"), attribute)
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, name)

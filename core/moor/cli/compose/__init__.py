@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any
 
 import click
+
+from moor.cli.main import LazyGroup
 
 #: compose command name -> "module:attribute" under moor.cli.compose
 COMMANDS: dict[str, str] = {
@@ -55,19 +56,12 @@ class ComposeOptions:
     dry_run: bool = False
 
 
-class ComposeGroup(click.Group):
-    """The lazy command table, and compose's errors printed as one line with their exit code."""
+class ComposeGroup(LazyGroup):
+    """The lazy command table (:data:`COMMANDS`), and compose's errors printed as one line with their exit
+    code."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in COMMANDS:
-            module, attribute = COMMANDS[name].split(":")
-            command = getattr(import_module(f"moor.cli.compose.{module}"), attribute)
-            assert isinstance(command, click.Command)
-            return command
-        return super().get_command(ctx, name)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, lazy=COMMANDS, package="moor.cli.compose", **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         from moor.errors import MoorError
