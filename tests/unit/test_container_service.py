@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 
 from moor import config as config_module
+from moor.containers import views
 from moor.containers.record import Container
+from moor.containers.spec import cgroup_v2, default_masked_paths
 from moor.daemon.engine import Engine
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound, NotModified
 from moor.services.containers import ContainerService
@@ -169,6 +171,42 @@ def test_create_applies_dockers_defaults(fake: FakeEngine) -> None:
     assert (entry.path, entry.args) == ("/bin/entry", ["arg"])
 
 
+#: the keys of a HostConfig that Docker 20.10's inspect shows for a sparse create body (read off a private dockerd)
+DOCKER_HOST_CONFIG_KEYS = {
+    "Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
+    "VolumeDriver", "VolumesFrom", "CapAdd", "CapDrop", "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch",
+    "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links", "OomScoreAdj", "PidMode", "Privileged",
+    "PublishAllPorts", "ReadonlyRootfs", "SecurityOpt", "UTSMode", "UsernsMode", "ShmSize", "Runtime",
+    "ConsoleSize", "Isolation", "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight",
+    "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+    "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus",
+    "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests", "KernelMemory", "KernelMemoryTCP",
+    "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount",
+    "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "MaskedPaths", "ReadonlyPaths",
+}
+
+
+def test_inspect_host_config_has_dockers_keys_and_nulls(fake: FakeEngine) -> None:
+    """A sparse create body: every key Docker 20.10 shows, lists not given are null (not []), the default
+    masked and read-only paths and cgroupns mode are kept; a privileged container has null paths; what a body
+    gives ([] included) is kept as given."""
+    sparse = views.inspect(fake.containers, fake.create("sparse"), version="1.41")["HostConfig"]
+    assert set(sparse) == DOCKER_HOST_CONFIG_KEYS
+    assert (sparse["Devices"], sparse["BlkioWeightDevice"], sparse["Ulimits"]) == (None, None, None)
+    assert (sparse["CpuCount"], sparse["CpuPercent"], sparse["IOMaximumIOps"], sparse["IOMaximumBandwidth"]) == (
+        0, 0, 0, 0)
+    assert sparse["MaskedPaths"] == default_masked_paths()
+    assert sparse["ReadonlyPaths"] == ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    assert sparse["CgroupnsMode"] == ("private" if cgroup_v2() else "host")
+    privileged = fake.create("privileged", HostConfig={"Privileged": True}).host_config
+    assert (privileged["MaskedPaths"], privileged["ReadonlyPaths"]) == (None, None)
+    given = fake.create("given", HostConfig={"MaskedPaths": [], "ReadonlyPaths": ["/proc/bus"], "Devices": [],
+                                             "BlkioWeightDevice": [], "CgroupnsMode": "private"}).host_config
+    assert (given["MaskedPaths"], given["ReadonlyPaths"], given["Devices"], given["BlkioWeightDevice"]) == (
+        [], ["/proc/bus"], [], [])
+    assert given["CgroupnsMode"] == "private"
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ({"HostConfig": {"AutoRemove": True, "RestartPolicy": {"Name": "always"}}},
      "can't create 'AutoRemove' container with restart policy"),
@@ -210,6 +248,23 @@ def test_a_storage_failure_undoes_the_create(fake: FakeEngine) -> None:
 
 
 # --------------------------------------------------------------------------- start, stop, kill
+
+
+def test_start_honours_the_host_configs_paths_and_cgroupns_mode(fake: FakeEngine) -> None:
+    """The bundle masks what ``MaskedPaths``/``ReadonlyPaths`` say ([] masks nothing: compose's
+    ``systempaths=unconfined``) and has a cgroup namespace as ``CgroupnsMode`` says."""
+    given = fake.create("given", Cmd=["sleep", "60"], HostConfig={
+        "MaskedPaths": [], "ReadonlyPaths": ["/proc/bus"], "CgroupnsMode": "private"})
+    plain = fake.create("plain", Cmd=["sleep", "60"], HostConfig={"CgroupnsMode": "host"})
+    specs = {}
+    for container in (given, plain):
+        fake.containers.start(container.id)
+        bundle = fake.processes.processes[container.id].bundle
+        specs[container.name] = json.loads(Path(bundle, "config.json").read_text())["linux"]
+    assert (specs["given"]["maskedPaths"], specs["given"]["readonlyPaths"]) == ([], ["/proc/bus"])
+    assert {"type": "cgroup"} in specs["given"]["namespaces"]
+    assert specs["plain"]["maskedPaths"] == default_masked_paths()
+    assert {"type": "cgroup"} not in specs["plain"]["namespaces"]
 
 
 def test_start_mounts_joins_and_runs_then_stop_undoes_it(fake: FakeEngine) -> None:

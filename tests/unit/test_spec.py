@@ -358,6 +358,14 @@ def test_cgroup_namespace_on_cgroup_v2(rootfs: Path, monkeypatch: pytest.MonkeyP
     assert namespace_types(build_spec(make(rootfs)))[-1] == "cgroup"
 
 
+def test_cgroupns_mode_chooses_the_cgroup_namespace(rootfs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``HostConfig.CgroupnsMode``: ``private`` has a cgroup namespace on a cgroup v1 host too, ``host`` has
+    none on a cgroup v2 host (Docker's ``--cgroupns``)."""
+    assert namespace_types(build_spec(make(rootfs, cgroupns_mode="private")))[-1] == "cgroup"
+    monkeypatch.setattr(specmod, "cgroup_v2", lambda: True)
+    assert "cgroup" not in namespace_types(build_spec(make(rootfs, cgroupns_mode="host")))
+
+
 def test_host_modes(rootfs: Path) -> None:
     config = build_spec(make(rootfs, network_mode="host", pid_mode="host", uts_mode="host", ipc_mode="host"))
     assert namespace_types(config) == ["mount"]

@@ -56,12 +56,13 @@ _STRING_FIELDS = ("CpusetCpus", "CpusetMems")
 #: What a HostConfig holds for each resource field when nothing was asked (as Docker's inspect shows).
 RESOURCE_DEFAULTS: dict[str, Any] = {
     "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
-    "BlkioWeightDevice": [], "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
+    "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None,
     "BlkioDeviceReadIOps": None, "BlkioDeviceWriteIOps": None, "CpuPeriod": 0, "CpuQuota": 0,
     "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
-    "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "KernelMemory": 0,
+    "Devices": None, "DeviceCgroupRules": None, "DeviceRequests": None, "KernelMemory": 0,
     "KernelMemoryTCP": 0, "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": None,
-    "OomKillDisable": False, "PidsLimit": None,
+    "OomKillDisable": False, "PidsLimit": None, "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0,
+    "IOMaximumBandwidth": 0,
 }  # fmt: skip
 
 #: The fields ``POST /containers/{id}/update`` changes (Docker's UpdateContainer), in its order.

@@ -48,5 +48,6 @@ class RuntimeSpecInput:
     sysctls: dict[str, str] = field(default_factory=dict)
     masked_paths: list[str] | None = None  # None: Docker's defaults
     readonly_paths: list[str] | None = None
+    cgroupns_mode: str = ""  # "private", "host" or "" (the host's default: private on cgroup v2 only)
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)  # HostConfig.Annotations (API 1.43)

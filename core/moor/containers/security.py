@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from moor.containers import apparmor, seccomp
+from moor.containers.spec import DEFAULT_READONLY_PATHS, cgroup_v2, default_masked_paths
 from moor.containers.users import read_file_in_root
 from moor.errors import InvalidParameter
 
@@ -153,6 +154,19 @@ def validate(host_config: dict[str, Any]) -> None:
         _device(entry)
     if host_config.get("Init"):
         init_binary()
+
+
+def apply_defaults(host_config: dict[str, Any]) -> dict[str, Any]:
+    """Docker's defaults at create, in place, kept in the container's HostConfig as inspect shows them: the
+    masked and read-only paths when none were given (none for a privileged container: null) and the cgroup
+    namespace mode (``private`` on a cgroup v2 host, else ``host``). Returns ``host_config``."""
+    privileged = bool(host_config.get("Privileged"))
+    if host_config.get("MaskedPaths") is None:
+        host_config["MaskedPaths"] = None if privileged else default_masked_paths()
+    if host_config.get("ReadonlyPaths") is None:
+        host_config["ReadonlyPaths"] = None if privileged else list(DEFAULT_READONLY_PATHS)
+    host_config["CgroupnsMode"] = host_config.get("CgroupnsMode") or ("private" if cgroup_v2() else "host")
+    return host_config
 
 
 def apply(spec: dict[str, Any], host_config: dict[str, Any], rootfs: str) -> dict[str, Any]:

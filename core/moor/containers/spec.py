@@ -21,8 +21,8 @@ What it produces, and where it knowingly differs from Docker:
   host's queues, as with Docker). ``shareable`` is treated like ``private``: no other container can
   join that IPC namespace yet.
 - **Namespaces**: mount, network, uts, pid, ipc (each left out in its ``host`` mode; the network
-  one joins ``netns_path`` when given), plus a private cgroup namespace on cgroup v2 hosts only, as
-  Docker 20.10's default cgroupns mode does.
+  one joins ``netns_path`` when given), plus a cgroup namespace in ``private`` cgroupns mode (without
+  a mode: on cgroup v2 hosts only, as Docker 20.10's default cgroupns mode does).
 - **Sysctls**: with a network namespace of its own, Docker's two defaults
   (``net.ipv4.ping_group_range``, ``net.ipv4.ip_unprivileged_port_start``), then the validated
   ``sysctls`` (namespaced ones only).
@@ -478,7 +478,7 @@ def namespaces(spec: RuntimeSpecInput) -> list[dict[str, str]]:
         result.append({"type": "pid"})
     if spec.ipc_mode != "host":
         result.append({"type": "ipc"})
-    if cgroup_v2():
+    if spec.cgroupns_mode == "private" or (not spec.cgroupns_mode and cgroup_v2()):
         result.append({"type": "cgroup"})
     return result
 

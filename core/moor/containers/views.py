@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from moor import API_VERSION
 from moor.api import versions
+from moor.containers import security
 from moor.containers.mountpoints import mount_views
 from moor.containers.record import Container
 from moor.timefmt import ZERO_TIME, human_duration, parse_timestamp
@@ -22,6 +23,7 @@ HOST_CONFIG_ZERO: dict[str, Any] = {
     "DnsOptions": None, "DnsSearch": None, "ExtraHosts": None, "GroupAdd": None,
     "Links": None, "OomScoreAdj": 0, "PidMode": "", "PublishAllPorts": False, "ReadonlyRootfs": False,
     "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ConsoleSize": [0, 0], "Isolation": "", "Ulimits": None,
+    "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
 }
 
 
@@ -153,8 +155,9 @@ def inspect(service: ContainerService, container: Container, size: bool = False,
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        "HostConfig": {**HOST_CONFIG_ZERO, **container.host_config,
-                       "IpcMode": container.host_config.get("IpcMode") or "private"},
+        # apply_defaults: what a container made before moord kept them would have got
+        "HostConfig": security.apply_defaults({**HOST_CONFIG_ZERO, **container.host_config,
+                                               "IpcMode": container.host_config.get("IpcMode") or "private"}),
         "GraphDriver": {"Data": {"MergedDir": container.rootfs} if container.rootfs else {},
                         "Name": service.drivers.storage.name},
         "Mounts": mount_views(container.mounts),

@@ -333,6 +333,7 @@ class ContainerService:
         host_config["RestartPolicy"] = restart_policy.validate(host_config.get("RestartPolicy"),
                                                                bool(host_config.get("AutoRemove")))
         security.validate(host_config)
+        security.apply_defaults(host_config)
         self.networking.check_host_config(host_config)
         host_config.setdefault("Binds", None)
         host_config.setdefault("Privileged", False)
@@ -474,6 +475,8 @@ class ContainerService:
                        if path not in {point["Destination"] for point in container.mounts}},
             ulimits=list(hc.get("Ulimits") or []), sysctls=dict(hc.get("Sysctls") or {}),
             cgroups_path=container_cgroups_path(container.id, str(hc.get("CgroupParent") or "")),
+            masked_paths=hc.get("MaskedPaths"), readonly_paths=hc.get("ReadonlyPaths"),
+            cgroupns_mode=str(hc.get("CgroupnsMode") or ""),
             oom_score_adj=int(hc.get("OomScoreAdj") or 0), labels=dict(container.config.get("Labels") or {}),
             annotations={str(k): str(v) for k, v in (hc.get("Annotations") or {}).items()},
             mounts=in_root(security.tmpfs_mounts(hc.get("Tmpfs")), rootfs)
