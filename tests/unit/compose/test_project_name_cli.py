@@ -16,7 +16,8 @@ from moor.cli.main import cli
 NOWHERE = "unix:///nonexistent/moord.sock"
 
 COMMANDS = [["ps"], ["down"], ["stop"], ["rm", "-f"], ["logs"], ["top"], ["port", "web", "80"],
-            ["exec", "-T", "web", "true"], ["images"], ["kill"], ["restart"], ["wait", "web"]]
+            ["exec", "-T", "web", "true"], ["images"], ["kill"], ["restart"], ["wait", "web"],
+            ["start"], ["pause"], ["unpause"]]
 
 
 def compose(*args: str, env: dict[str, str | None] | None = None) -> Result:

@@ -18,6 +18,18 @@ def _timeout_option(function: Any) -> Any:
                         help="Specify a shutdown timeout in seconds")(function)
 
 
+def _each_container(ctx: click.Context, services: tuple[str, ...], title: str, action: str, **flags: Any) -> None:
+    """The command's project (or ``-p`` name), then ``lifecycle.ACTION(client, name, project, services,
+    progress=, parallel=, **flags)`` under a progress display titled ``title``."""
+    from moor.cli.main import client_of
+    from moor.compose.runtime import lifecycle
+
+    project, name = project_or_name(ctx, services)
+    with progress_of(ctx, title) as progress:
+        getattr(lifecycle, action)(client_of(ctx), name, project, services, progress=progress,
+                                   parallel=options_of(ctx).parallel, **flags)
+
+
 @click.command("start")
 @click.argument("services", nargs=-1)
 @click.option("--wait", is_flag=True, help="Wait for services to be running|healthy. Implies detached mode.")
@@ -26,13 +38,7 @@ def _timeout_option(function: Any) -> Any:
 @click.pass_context
 def start(ctx: click.Context, services: tuple[str, ...], wait: bool, wait_timeout: int) -> None:
     """Start services"""
-    from moor.cli.main import client_of
-    from moor.compose.runtime import lifecycle
-
-    project, name = project_or_name(ctx, services)
-    with progress_of(ctx) as progress:
-        lifecycle.start(client_of(ctx), name, project, services, progress=progress,
-                        parallel=options_of(ctx).parallel, wait=wait, wait_timeout=wait_timeout or None)
+    _each_container(ctx, services, "Running", "start", wait=wait, wait_timeout=wait_timeout or None)
 
 
 @click.command("stop")
@@ -41,13 +47,7 @@ def start(ctx: click.Context, services: tuple[str, ...], wait: bool, wait_timeou
 @click.pass_context
 def stop(ctx: click.Context, services: tuple[str, ...], timeout: int | None) -> None:
     """Stop services"""
-    from moor.cli.main import client_of
-    from moor.compose.runtime import lifecycle
-
-    project, name = project_or_name(ctx, services)
-    with progress_of(ctx, "Stopping") as progress:
-        lifecycle.stop(client_of(ctx), name, project, services, timeout=timeout, progress=progress,
-                       parallel=options_of(ctx).parallel)
+    _each_container(ctx, services, "Stopping", "stop", timeout=timeout)
 
 
 @click.command("restart")
@@ -57,13 +57,7 @@ def stop(ctx: click.Context, services: tuple[str, ...], timeout: int | None) -> 
 @click.pass_context
 def restart(ctx: click.Context, services: tuple[str, ...], timeout: int | None, no_deps: bool) -> None:
     """Restart service containers"""
-    from moor.cli.main import client_of
-    from moor.compose.runtime import lifecycle
-
-    project, name = project_or_name(ctx, services)
-    with progress_of(ctx, "Restarting") as progress:
-        lifecycle.restart(client_of(ctx), name, project, services, timeout=timeout, no_deps=no_deps,
-                          progress=progress, parallel=options_of(ctx).parallel)
+    _each_container(ctx, services, "Restarting", "restart", timeout=timeout, no_deps=no_deps)
 
 
 def _env_bool(name: str) -> bool:
@@ -79,15 +73,9 @@ def _env_bool(name: str) -> bool:
 @click.pass_context
 def kill(ctx: click.Context, services: tuple[str, ...], remove_orphans: bool | None, signal: str) -> None:
     """Force stop service containers"""
-    from moor.cli.main import client_of
-    from moor.compose.runtime import lifecycle
-
     if remove_orphans is None:
         remove_orphans = _env_bool("COMPOSE_REMOVE_ORPHANS")
-    project, name = project_or_name(ctx, services)
-    with progress_of(ctx, "Killing") as progress:
-        lifecycle.kill(client_of(ctx), name, project, services, signal=signal, remove_orphans=remove_orphans,
-                       progress=progress, parallel=options_of(ctx).parallel)
+    _each_container(ctx, services, "Killing", "kill", signal=signal, remove_orphans=remove_orphans)
 
 
 def confirm(message: str) -> bool:
@@ -140,13 +128,7 @@ def rm(ctx: click.Context, services: tuple[str, ...], force: bool, stop_first: b
 @click.pass_context
 def pause(ctx: click.Context, services: tuple[str, ...]) -> None:
     """Pause services"""
-    from moor.cli.main import client_of
-    from moor.compose.runtime import lifecycle
-
-    project, name = project_or_name(ctx, services)
-    with progress_of(ctx, "Pausing") as progress:
-        lifecycle.pause(client_of(ctx), name, project, services, progress=progress,
-                        parallel=options_of(ctx).parallel)
+    _each_container(ctx, services, "Pausing", "pause")
 
 
 @click.command("unpause")
@@ -154,13 +136,7 @@ def pause(ctx: click.Context, services: tuple[str, ...]) -> None:
 @click.pass_context
 def unpause(ctx: click.Context, services: tuple[str, ...]) -> None:
     """Unpause services"""
-    from moor.cli.main import client_of
-    from moor.compose.runtime import lifecycle
-
-    project, name = project_or_name(ctx, services)
-    with progress_of(ctx, "Unpausing") as progress:
-        lifecycle.unpause(client_of(ctx), name, project, services, progress=progress,
-                          parallel=options_of(ctx).parallel)
+    _each_container(ctx, services, "Unpausing", "unpause")
 
 
 @click.command("wait")
