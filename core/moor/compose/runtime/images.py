@@ -208,6 +208,20 @@ def _stream_error(message: dict[str, Any]) -> str | None:
     return None
 
 
+def _registry_stream(client: Client, path: str, params: dict[str, Any], auth: str) -> None:
+    """``POST path`` (a pull or a push) with ``X-Registry-Auth``, its JSON stream read to the end;
+    :class:`ComposeError` with the daemon's words when the request or the stream fails."""
+    try:
+        for message in client.stream("POST", path, params, headers={"X-Registry-Auth": auth}):
+            error = _stream_error(message)
+            if error is not None:
+                raise ComposeError(error)
+    except DaemonError as err:
+        raise ComposeError(f"Error response from daemon: {err.message}") from None
+    except ConnectError as err:
+        raise ComposeError(str(err)) from None
+
+
 # ---------------------------------------------------------------------- pull
 
 
@@ -217,17 +231,7 @@ def pull_image(client: Client, image: str, *, platform: str = "", config: Config
     reference = _reference(image)
     params = {"fromImage": reference.familiar_name, "tag": reference.digest or reference.tag or "latest",
               "platform": platform.lower() or None}
-    try:
-        messages = client.stream("POST", "/images/create", params,
-                                 headers={"X-Registry-Auth": _auth_header(reference, config)})
-        for message in messages:
-            error = _stream_error(message)
-            if error is not None:
-                raise ComposeError(error)
-    except DaemonError as err:
-        raise ComposeError(f"Error response from daemon: {err.message}") from None
-    except ConnectError as err:
-        raise ComposeError(str(err)) from None
+    _registry_stream(client, "/images/create", params, _auth_header(reference, config))
 
 
 def _buildable(project: Project, image: str) -> bool:
@@ -656,18 +660,8 @@ def push_image(client: Client, tag: str, *, config: ConfigFile | None = None) ->
     reference = _reference(tag)
     if reference.digest:
         raise ComposeError(f"cannot push a digest reference: {tag}")
-    try:
-        messages = client.stream("POST", f"/images/{quote_name(reference.familiar_name)}/push",
-                                 {"tag": reference.tag or "latest"},
-                                 headers={"X-Registry-Auth": _auth_header(reference, config)})
-        for message in messages:
-            error = _stream_error(message)
-            if error is not None:
-                raise ComposeError(error)
-    except DaemonError as err:
-        raise ComposeError(f"Error response from daemon: {err.message}") from None
-    except ConnectError as err:
-        raise ComposeError(str(err)) from None
+    _registry_stream(client, f"/images/{quote_name(reference.familiar_name)}/push",
+                     {"tag": reference.tag or "latest"}, _auth_header(reference, config))
 
 
 def push_services(client: Client, project: Project, services: Sequence[str], *, ignore_failures: bool = False,
