@@ -12,7 +12,6 @@ import json
 import queue
 import socket
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +57,7 @@ class ProjectEvents:
         if not oneoff:
             labels.append(f"{ONEOFF}=False")
         filters = {"type": ["container"], "label": labels}
+        self._client = client
         self._response: Response = client.open("GET", "/events", {"filters": json.dumps(filters)})
         self._queue: queue.Queue[ContainerEvent | None] = queue.Queue()
         self._closed = threading.Event()
@@ -66,7 +66,9 @@ class ProjectEvents:
 
     def _read(self) -> None:
         try:
-            for message in self._messages():
+            for message in self._client.stream_json(self._response):
+                if self._closed.is_set():
+                    return
                 event = _container_event(message)
                 if event is not None:
                     self._queue.put(event)
@@ -74,18 +76,6 @@ class ProjectEvents:
             pass
         finally:
             self._queue.put(None)
-
-    def _messages(self) -> Iterator[dict[str, Any]]:
-        buffer = b""
-        while not self._closed.is_set():
-            chunk = self._response.read1()
-            if not chunk:
-                return
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                if line.strip():
-                    yield json.loads(line)
 
     def get(self, timeout: float | None = None) -> ContainerEvent | None:
         """The next event; None once the stream ended. ``queue.Empty`` after ``timeout`` seconds without one."""
