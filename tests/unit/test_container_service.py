@@ -131,7 +131,7 @@ def test_create_records_the_container_over_a_snapshot_of_its_image(fake: FakeEng
     container = fake.create("web", Cmd=["echo", "hi"], Env=["KEEP=run", "NEW=1"], Labels={"role": "test"})
     assert fake.containers.get("web").id == container.id == fake.containers.get(container.id[:12]).id
     assert (container.path, container.args) == ("echo", ["hi"])
-    assert container.config["Env"] == ["PATH=/bin", "KEEP=run", "NEW=1"]
+    assert container.config["Env"] == ["KEEP=run", "NEW=1", "PATH=/bin"]  # Docker's merge: the body's first
     assert container.config["Labels"] == {"from": "image", "role": "test"}
     assert container.config["Hostname"] == container.id[:12]
     assert container.state.Status == "created" and not container.state.Running
@@ -205,6 +205,25 @@ def test_inspect_host_config_has_dockers_keys_and_nulls(fake: FakeEngine) -> Non
     assert (given["MaskedPaths"], given["ReadonlyPaths"], given["Devices"], given["BlkioWeightDevice"]) == (
         [], ["/proc/bus"], [], [])
     assert given["CgroupnsMode"] == "private"
+
+
+def test_inspect_config_leaves_out_what_docker_leaves_out(fake: FakeEngine) -> None:
+    """Docker 20.10's Config: no ExposedPorts, Healthcheck, MacAddress or StopSignal when unset (Go's
+    omitempty), Env null when neither the body nor the image has one; the body's Env first, as given (its
+    repeats too), then the image's variables it does not name."""
+    add_image(fake.engine.images.store, "bare", config={"Cmd": ["sh"]})
+    bare = views.inspect(fake.containers, fake.create("bare", Image="bare", Env=[]), version="1.41")["Config"]
+    for key in ("ExposedPorts", "Healthcheck", "MacAddress", "StopSignal", "StopTimeout"):
+        assert key not in bare
+    assert bare["Env"] is None and bare["Labels"] == {} and bare["OnBuild"] is None
+    old = views.inspect(fake.containers, fake.create("old"), version="1.20")["Config"]
+    assert (old["ExposedPorts"], old["MacAddress"]) == (None, "")  # API 1.20's shape keeps them
+    given = fake.create("given", Env=["A=1", "PATH=/x", "A=2"], StopSignal="SIGUSR1", ExposedPorts={"80/tcp": {}},
+                        Healthcheck={"Test": ["NONE"]}, StopTimeout=0)
+    config = views.inspect(fake.containers, given, version="1.41")["Config"]
+    assert config["Env"] == ["A=1", "PATH=/x", "A=2", "KEEP=image"]
+    assert (config["StopSignal"], config["ExposedPorts"], config["Healthcheck"], config["StopTimeout"]) == (
+        "SIGUSR1", {"80/tcp": {}}, {"Test": ["NONE"]}, 0)
 
 
 @pytest.mark.parametrize(("body", "message"), [

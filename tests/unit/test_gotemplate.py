@@ -113,3 +113,6 @@ def test_inspect_objects_read_as_dockers_typed_structs() -> None:
                         "{{if .State.Health}}h{{else}}none{{end}}|{{json .State}}|{{json .Config}}", typed=True)
     assert template.execute(container) == \
         '<nil>|[]|map[]|[]|none|{"Status":"running"}|{"Cmd":["sh"],"Entrypoint":null}'
+    # strings the daemon leaves out (omitempty) print empty, as the typed struct's zero
+    template = Template("[{{.Config.StopSignal}}]{{json .Config.MacAddress}}{{json .Config}}", typed=True)
+    assert template.execute(container) == '[]""{"Cmd":["sh"],"Entrypoint":null}'

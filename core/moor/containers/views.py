@@ -27,6 +27,21 @@ HOST_CONFIG_ZERO: dict[str, Any] = {
 }
 
 
+#: Config fields Go's encoder leaves out when empty (``omitempty`` in Docker's container.Config)
+CONFIG_OMIT_EMPTY = ("ExposedPorts", "ArgsEscaped", "NetworkDisabled", "MacAddress", "StopSignal", "Shell")
+
+
+def config_view(config: dict[str, Any]) -> dict[str, Any]:
+    """A container's Config as Docker shows it: the ``omitempty`` fields left out when empty (Healthcheck and
+    StopTimeout, pointers, when null), Env null when empty (Docker keeps the image's, nil when it has none)."""
+    view = {key: value for key, value in config.items()
+            if not (key in CONFIG_OMIT_EMPTY and not value) and not (key in ("Healthcheck", "StopTimeout")
+                                                                    and value is None)}
+    if "Env" in view:
+        view["Env"] = view["Env"] or None
+    return view
+
+
 def status_text(container: Container) -> str:
     state = container.state
     now = time.time()
@@ -161,7 +176,7 @@ def inspect(service: ContainerService, container: Container, size: bool = False,
         "GraphDriver": {"Data": {"MergedDir": container.rootfs} if container.rootfs else {},
                         "Name": service.drivers.storage.name},
         "Mounts": mount_views(container.mounts),
-        "Config": dict(container.config),
+        "Config": config_view(container.config),
         "NetworkSettings": network_settings(container),
     }
     if size:

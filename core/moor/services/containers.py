@@ -288,10 +288,10 @@ class ContainerService:
         return f"{random_name()}_{secrets.token_hex(2)}"
 
     def _container_config(self, body: dict[str, Any], image_config: dict[str, Any], image_name: str) -> dict[str, Any]:
-        env = list(image_config.get("Env") or [])
-        for item in body.get("Env") or []:
-            key = item.split("=", 1)[0]
-            env = [e for e in env if e.split("=", 1)[0] != key] + [item]
+        # Docker's merge: the body's Env as given, then each image variable the body does not name
+        env = list(body.get("Env") or [])
+        names = {item.split("=", 1)[0] for item in env}
+        env += [item for item in image_config.get("Env") or [] if item.split("=", 1)[0] not in names]
         labels = {**(image_config.get("Labels") or {}), **(body.get("Labels") or {})}
         return {
             "Hostname": body.get("Hostname") or "",

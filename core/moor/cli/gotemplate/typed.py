@@ -1,9 +1,9 @@
 """Docker's typed inspect structs, where they differ from the daemon's JSON: zero values of absent fields.
 
 The docker CLI renders ``inspect -f`` on its typed structs first (types.ContainerJSON, ...): a field the JSON
-omits or sends as null is there a nil map (printed ``map[]``), a nil slice (``[]``) or a nil pointer (``<nil>``),
-not a missing key (``<no value>``). :func:`typed_view` puts such zero values in, for the fields people print;
-``json`` still writes them as the daemon did (``null``, or nothing when it left them out).
+omits or sends as null is there a nil map (printed ``map[]``), a nil slice (``[]``), a nil pointer (``<nil>``)
+or an empty string, not a missing key (``<no value>``). :func:`typed_view` puts such zero values in, for the
+fields people print; ``json`` still writes them as the daemon did (``null``, or nothing when it left them out).
 """
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ class NilSlice(list[Any]):
 
     def __json__(self) -> None:
         return None
+
+
+class EmptyString(str):
+    """A string field the daemon left out (``omitempty``): printed empty, JSON ``""``."""
+
+    omit = False
+
+    def __json__(self) -> str:
+        return ""
 
 
 class GoTime(str):
@@ -57,10 +66,10 @@ class NilPointer:
         return None
 
 
-_M, _S, _P, _T = "map", "slice", "pointer", "time"
+_M, _S, _P, _T, _STR = "map", "slice", "pointer", "time", "string"
 
 _CONFIG = {"ExposedPorts": _M, "Volumes": _M, "Labels": _M, "Entrypoint": _S, "Cmd": _S, "Env": _S,
-           "OnBuild": _S, "Healthcheck": _P, "Shell": _S}
+           "OnBuild": _S, "Healthcheck": _P, "Shell": _S, "StopSignal": _STR, "MacAddress": _STR}
 #: per kind: field paths (dotted; ``*`` is each value of a map) and their Go kind
 SCHEMAS: dict[str, dict[str, str]] = {
     "container": {
@@ -83,7 +92,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "volume": {"Options": _M, "Labels": _M, "Status": _M},
 }
 
-_ZERO = {_M: NilMap, _S: NilSlice, _P: NilPointer}
+_ZERO = {_M: NilMap, _S: NilSlice, _P: NilPointer, _STR: EmptyString}
 
 
 def _fill(value: Any, path: list[str], kind: str) -> Any:
