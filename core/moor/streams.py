@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import sys
 import termios
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 
 from moor.client import Client, DaemonError, Response
 from moor.detachkeys import DetachMatcher, parse_detach_keys
+from moor.framing import read_frames
 
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "tcp"}
 
@@ -33,18 +33,7 @@ def demux_frames(response: Response, tty: bool) -> Iterator[tuple[int, bytes]]:
             if not data:
                 return
             yield 1, data
-    buffer = b""
-    while True:
-        data = response.read1()
-        if not data:
-            return
-        buffer += data
-        while len(buffer) >= 8:
-            kind, length = struct.unpack(">BxxxL", buffer[:8])
-            if len(buffer) < 8 + length:
-                break
-            payload, buffer = buffer[8:8 + length], buffer[8 + length:]
-            yield (2 if kind == 2 else 1), payload
+    yield from read_frames(response.read1)
 
 
 def demux_to_stdout(response: Response, tty: bool) -> None:

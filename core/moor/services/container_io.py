@@ -25,6 +25,7 @@ from moor.containers.spec import available_capabilities, default_env
 from moor.containers.users import resolve_user
 from moor.detachkeys import DetachMatcher, parse_detach_keys
 from moor.errors import Conflict, InvalidParameter, MoorError, NotFound
+from moor.framing import STDERR, read_frames
 from moor.fsutil import read_json
 from moor.logdrivers.attrs import details_prefix
 from moor.monitor.client import open_stream
@@ -533,21 +534,15 @@ class ContainerOutput:
         sock = self._sock
         if sock is None:
             return
-        buffer = b""
-        while True:
+
+        def receive() -> bytes:
             try:
-                data = sock.recv(65536)
+                return sock.recv(65536)
             except OSError:
-                return
-            if not data:
-                return
-            buffer += data
-            while len(buffer) >= 8:
-                kind, length = struct.unpack(">BxxxL", buffer[:8])
-                if len(buffer) < 8 + length:
-                    break
-                yield ("stderr" if kind == 2 else "stdout"), buffer[8:8 + length]
-                buffer = buffer[8 + length:]
+                return b""
+
+        for kind, payload in read_frames(receive):
+            yield ("stderr" if kind == STDERR else "stdout"), payload
 
     def close(self) -> None:
         """Stop reading (a killed build step); the stream's socket is closed."""
