@@ -16,12 +16,12 @@ from urllib.parse import quote
 
 from moor.client import Client, DaemonError
 from moor.compose import naming
-from moor.compose.durations import to_seconds
 from moor.compose.errors import ComposeError, ServiceNotFound
 from moor.compose.model import Project
 from moor.compose.runtime import observed
 from moor.compose.runtime.graph import DependencyGraph
 from moor.compose.runtime.progress import Progress
+from moor.compose.runtime.stopping import stop_container, stop_timeout
 
 
 def _label_dependencies(container: dict[str, Any]) -> list[str]:
@@ -139,13 +139,10 @@ class _Down:
     # containers
 
     def _stop_timeout(self, service: str | None) -> int | None:
-        if self.timeout is not None:
-            return self.timeout
-        if self.project is None or service is None:
-            return None
-        config = self.project.services.get(service) or self.project.disabled_services.get(service) or {}
-        grace = config.get("stop_grace_period")
-        return None if grace is None else to_seconds(grace)
+        config = None
+        if self.project is not None and service is not None:
+            config = self.project.services.get(service) or self.project.disabled_services.get(service)
+        return stop_timeout(self.timeout, config)
 
     def _remove_all(self, containers: Sequence[dict[str, Any]], service: str | None) -> None:
         self._run_all([partial(self._remove, item, service) for item in containers])
@@ -153,17 +150,9 @@ class _Down:
     def _remove(self, item: dict[str, Any], service: str | None) -> None:
         container_id, name = str(item["Id"]), observed.name_of(item)
         if observed.is_running(item):
-            self.progress.event("Container", name, "Stopping")
-            timeout = self._stop_timeout(service)
-            try:
-                self.client.call("POST", f"/containers/{container_id}/stop",
-                                 {"t": timeout} if timeout is not None else None)
-            except DaemonError as err:
-                if err.status == 404:
-                    self.progress.event("Container", name, "Removed")
-                    return
-                self.progress.event("Container", name, "Error", "Error while Stopping")
-                raise ComposeError(f"Error response from daemon: {err.message}") from None
+            if not stop_container(self.client, self.progress, container_id, name, self._stop_timeout(service)):
+                self.progress.event("Container", name, "Removed")
+                return
             self.progress.event("Container", name, "Stopped")
         self.progress.event("Container", name, "Removing")
         try:

@@ -26,13 +26,13 @@ from urllib.parse import quote
 from moor.client import Client, DaemonError
 from moor.compose import convert, mounts, naming
 from moor.compose.confighash import config_hash
-from moor.compose.durations import to_seconds
 from moor.compose.errors import ComposeError
 from moor.compose.model import Project
 from moor.compose.runtime import observed
 from moor.compose.runtime.graph import DependencyGraph, service_dependencies
 from moor.compose.runtime.images import ensure_images
 from moor.compose.runtime.progress import Progress
+from moor.compose.runtime.stopping import stop_container, stop_timeout
 from moor.compose.runtime.waits import Handle, scale_of, wait_dependencies, wait_running_or_healthy
 
 
@@ -432,22 +432,10 @@ class _Converger:
         return found
 
     def _stop_timeout(self, service: str | None) -> int | None:
-        if self.options.timeout is not None:
-            return self.options.timeout
-        config = self.project.services.get(service or "") or {}
-        grace = config.get("stop_grace_period")
-        return None if grace is None else to_seconds(grace)
+        return stop_timeout(self.options.timeout, self.project.services.get(service or ""))
 
     def _stop(self, container_id: str, name: str, service: str | None) -> None:
-        self.progress.event("Container", name, "Stopping")
-        timeout = self._stop_timeout(service)
-        try:
-            self.client.call("POST", f"/containers/{container_id}/stop",
-                             {"t": timeout} if timeout is not None else None)
-        except DaemonError as err:
-            if err.status != 404:
-                self.progress.event("Container", name, "Error", "Error while Stopping")
-                raise ComposeError(daemon_message(err)) from None
+        stop_container(self.client, self.progress, container_id, name, self._stop_timeout(service))
         self.progress.event("Container", name, "Stopped")
 
     def _stop_restart_dependents(self, service: str) -> None:
