@@ -19,6 +19,14 @@ from moor.errors import InvalidParameter
 #: Docker's commit commands, and STOPSIGNAL (which moor also accepts)
 ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
            "VOLUME", "WORKDIR")
+#: Docker's container.Config with every field zero, as Go encodes it (its omitempty fields left out): the config
+#: ``BuildFromConfig`` starts an import from, and what an image's inspect shows for a field its config lacks
+ZERO_CONFIG: dict[str, Any] = {
+    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+    "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
+    "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None,
+    "Labels": None,
+}
 #: what the builder puts before a Dockerfile's error, which a change (one line, no file) goes without
 _PARSE_PREFIX = re.compile(r"^(?:dockerfile parse error line \d+: |failed to parse Dockerfile: )", re.IGNORECASE)
 

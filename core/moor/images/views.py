@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from moor import API_VERSION
 from moor.api import versions
 from moor.errors import InvalidParameter
+from moor.images.changes import ZERO_CONFIG
 from moor.images.healthcheck import effective_config
 from moor.timefmt import ZERO_TIME, format_timestamp, parse_timestamp
 
@@ -15,12 +16,7 @@ if TYPE_CHECKING:
     from moor.services.images import ImageService
 
 #: The container-config fields Docker always shows, with their zero values.
-CONTAINER_CONFIG_DEFAULTS: dict[str, Any] = {
-    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
-    "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
-    "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None,
-    "Labels": None,
-}
+CONTAINER_CONFIG_DEFAULTS: dict[str, Any] = ZERO_CONFIG
 
 
 def created_time(image: ImageRecord) -> float:

@@ -30,7 +30,7 @@ from moor.images.archive import (
     spool_archive,
     write_docker_archive,
 )
-from moor.images.changes import apply_changes
+from moor.images.changes import ZERO_CONFIG, apply_changes
 from moor.images.compression import open_decompressed
 from moor.images.store import ImageRecord, LayerRecord, chain_id, chain_ids
 from moor.services.images import ImageService
@@ -199,7 +199,7 @@ class ImageTransfer:
                        platform_os: str = "") -> ImageRecord:
         """``docker import``: one layer from a root filesystem tar (plain or compressed)."""
         target = reference.parse_repository_and_tag(repo, tag) if repo else None
-        container_config = apply_changes({}, changes)
+        container_config = apply_changes(ZERO_CONFIG, changes)  # Docker's: a zero config, changed
         added: list[str] = []
         try:
             with open_decompressed(stream, "import") as tar:
@@ -208,14 +208,14 @@ class ImageTransfer:
             now = format_timestamp(time.time())
             config: dict[str, Any] = {
                 "architecture": ARCH,
-                "config": container_config or None,
+                "comment": message or "Imported from -",
+                "config": container_config,
+                "container_config": dict(ZERO_CONFIG),
                 "created": now,
                 "history": [{"created": now, "comment": message or "Imported from -"}],
                 "os": platform_os or "linux",
                 "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
             }
-            if message:
-                config["comment"] = message
             image = self.store.add_image(json.dumps(config, separators=(",", ":")).encode())
         except BaseException:
             self._forget_layers(added)
