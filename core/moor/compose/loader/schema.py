@@ -214,44 +214,38 @@ def _type_names(wanted: Iterable[str]) -> str:
     return ("an " if text[0] in "aeiou" else "a ") + text
 
 
+def _missing(error: ValidationError, value: Any) -> str:
+    missing = [name for name in value if isinstance(error.instance, dict) and name not in error.instance]
+    return f"missing property {_quoted(missing)}" if len(missing) == 1 else f"missing properties {_quoted(missing)}"
+
+
+def _count(error: ValidationError, value: Any) -> str:
+    return f"{error.validator}: got {len(error.instance)}, want {value}"
+
+
+#: validator -> its failure in compose-go's words, from the error and the validator's value
+_MESSAGES: dict[str, Callable[[ValidationError, Any], str]] = {
+    "type": lambda error, value: f"must be {_type_names([value] if isinstance(value, str) else value)}",
+    **{kind: (lambda error, value: f"additional properties {_quoted(_extra_properties(error))} not allowed")
+       for kind in _UNKNOWN_KEYS},
+    "required": _missing,
+    "enum": lambda error, value: f"value must be one of {_quoted(value)}",
+    "const": lambda error, value: f"value must be {_quoted([value])}",
+    "minimum": lambda error, value: f"must be greater than or equal to {value}",
+    "maximum": lambda error, value: f"must be less than or equal to {value}",
+    "pattern": lambda error, value: f"'{error.instance}' does not match pattern '{value}'",
+    **{kind: _count for kind in ("minItems", "maxItems", "minProperties")},
+    "uniqueItems": lambda error, value: f"must not contain duplicate items ({_duplicate(error.instance)})",
+    "oneOf": lambda error, value: "must match exactly one of the allowed forms",
+    "anyOf": lambda error, value: "does not match any of the allowed forms",
+    "not": lambda error, value: "is not allowed here",
+    "propertyNames": lambda error, value: f"has an invalid key: {error.message}",
+}
+
+
 def _message(error: ValidationError) -> str:
-    kind = error.validator
-    value = error.validator_value
-    if kind == "type":
-        return f"must be {_type_names([value] if isinstance(value, str) else value)}"
-    if kind in _UNKNOWN_KEYS:
-        extra = _extra_properties(error)
-        return f"additional properties {_quoted(extra)} not allowed"
-    if kind == "required":
-        missing = [name for name in value if isinstance(error.instance, dict) and name not in error.instance]
-        return f"missing property {_quoted(missing)}" if len(missing) == 1 else f"missing properties {_quoted(missing)}"
-    if kind == "enum":
-        return f"value must be one of {_quoted(value)}"
-    if kind == "const":
-        return f"value must be {_quoted([value])}"
-    if kind == "minimum":
-        return f"must be greater than or equal to {value}"
-    if kind == "maximum":
-        return f"must be less than or equal to {value}"
-    if kind == "pattern":
-        return f"'{error.instance}' does not match pattern '{value}'"
-    if kind == "minItems":
-        return f"minItems: got {len(error.instance)}, want {value}"
-    if kind == "maxItems":
-        return f"maxItems: got {len(error.instance)}, want {value}"
-    if kind == "minProperties":
-        return f"minProperties: got {len(error.instance)}, want {value}"
-    if kind == "uniqueItems":
-        return f"must not contain duplicate items ({_duplicate(error.instance)})"
-    if kind == "oneOf":
-        return "must match exactly one of the allowed forms"
-    if kind == "anyOf":
-        return "does not match any of the allowed forms"
-    if kind == "not":
-        return "is not allowed here"
-    if kind == "propertyNames":
-        return f"has an invalid key: {error.message}"
-    return error.message
+    describe = _MESSAGES.get(str(error.validator))
+    return describe(error, error.validator_value) if describe is not None else error.message
 
 
 def _duplicate(items: Any) -> str:
