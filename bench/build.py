@@ -39,7 +39,7 @@ from collections.abc import Iterator
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import import_busybox, moor_cli, print_side_by_side, scratch_fs
+from common import import_busybox, interleaved_runs, moor_cli, print_results, scratch_fs
 
 from moor.images.store import ImageStore
 from moor.testing.conformance import load_driver
@@ -212,20 +212,8 @@ def side_by_side(work: str, use_docker: bool, moor_client: str, profile: str | N
         for engine in found:  # one context each: the "one change" runs edit it
             contexts[engine.name] = tempfile.mkdtemp(prefix=f"context-{engine.name}-", dir=work)
             write_context(contexts[engine.name])
-        for number in range(RUNS):
-            order = found if number % 2 == 0 else list(reversed(found))
-            for engine in order:
-                try:
-                    one_run(engine, contexts[engine.name], number, results[engine.name], steps[engine.name])
-                except RuntimeError as error:
-                    print(f"  run {number + 1}: {error}", flush=True)
-                    results[engine.name] = {}
-                    found = [e for e in found if e is not engine]
-            for engine in order:
-                shown = ", ".join(f"{SHORT[k]} {v[-1]:.2f}s" for k, v in results[engine.name].items() if v)
-                print(f"  run {number + 1} {engine.name}: {shown}", flush=True)
-    medians = {name: {k: statistics.median(v) for k, v in measures.items() if v}
-               for name, measures in results.items()}
+        interleaved_runs(found, RUNS, results, lambda engine, number: one_run(
+            engine, contexts[engine.name], number, results[engine.name], steps[engine.name]), SHORT)
     step_medians = {name: {k: statistics.median(v) for k, v in measures.items()} for name, measures in steps.items()
                     if results[name]}
     if step_medians:
@@ -234,18 +222,7 @@ def side_by_side(work: str, use_docker: bool, moor_client: str, profile: str | N
         print(f"  {'phase':<14}" + "".join(f"{name:>10}" for name in names))
         for phase in next(iter(step_medians.values())):
             print(f"  {phase:<14}" + "".join(f"{step_medians[name].get(phase, float('nan')):10.2f}" for name in names))
-    title = f"build benchmark, median of {RUNS} runs (seconds)"
-    if medians.get("moor"):
-        print_side_by_side(title, medians["moor"], medians.get("docker") if use_docker else None, width=40,
-                           precision=2)
-        if RUNS > 1:  # the least disturbed run of each: on a busy machine the medians wander
-            best = {name: {k: min(v) for k, v in measures.items() if v} for name, measures in results.items()}
-            print_side_by_side(f"the same, best of {RUNS} runs (seconds)", best["moor"],
-                               best.get("docker") if use_docker else None, width=40, precision=2)
-    elif medians.get("docker"):  # moor failed: Docker's figures still tell what the goal is
-        print(f"{title}, Docker alone")
-        for name, value in medians["docker"].items():
-            print(f"  {name:<40}{value:10.2f}")
+    print_results(f"build benchmark, median of {RUNS} runs (seconds)", results, RUNS, use_docker)
 
 
 # ---------------------------------------------------------------------- the commit path on its own

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Protocol, TypeVar
 
 from moor.testing.daemon import DaemonProcess, unmount_under
 from moor.testing.dockerd import private_dockerd
@@ -78,3 +80,55 @@ def print_side_by_side(title: str, moor: dict[str, float], docker: dict[str, flo
         print(f"  {name:<{width}}{value:10.{precision}f}{shown}{ratio}")
     if docker is None:
         print("  (dockerd not installed: `apt-get install docker.io` for the side-by-side figures)")
+
+
+class Named(Protocol):
+    """An engine of a side-by-side benchmark (moor or docker)."""
+
+    name: str
+
+
+EngineT = TypeVar("EngineT", bound=Named)
+
+
+def interleaved_runs(engines: Sequence[EngineT], runs: int, results: dict[str, dict[str, list[float]]],
+                     one_run: Callable[[EngineT, int], object], short: Mapping[str, str]) -> None:
+    """``one_run(engine, number)`` ``runs`` times for each engine, their order swapped every run so that
+    neither always gets the warmer machine. An engine whose run fails (RuntimeError) is dropped, its figures
+    with it; after each run, one line per engine with its latest figures (``short``: measure -> label)."""
+    found = list(engines)
+    for number in range(runs):
+        order = found if number % 2 == 0 else list(reversed(found))
+        for engine in order:
+            try:
+                one_run(engine, number)
+            except RuntimeError as error:
+                print(f"  run {number + 1}: {error}", flush=True)
+                results[engine.name] = {}
+                found = [e for e in found if e is not engine]
+        for engine in order:
+            shown = ", ".join(f"{short[k]} {v[-1]:.2f}s" for k, v in results[engine.name].items() if v)
+            print(f"  run {number + 1} {engine.name}: {shown}", flush=True)
+
+
+def medians_of(results: Mapping[str, Mapping[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """Each engine's median of each measure it has figures for."""
+    return {name: {k: statistics.median(v) for k, v in measures.items() if v} for name, measures in results.items()}
+
+
+def print_results(title: str, results: Mapping[str, Mapping[str, list[float]]], runs: int, use_docker: bool,
+                  width: int = 40) -> None:
+    """The medians side by side under ``title``, then the best run of each when there were several (on a busy
+    machine the medians wander); Docker's alone when moor failed (they still tell what the goal is)."""
+    medians = medians_of(results)
+    if medians.get("moor"):
+        print_side_by_side(title, medians["moor"], medians.get("docker") if use_docker else None, width=width,
+                           precision=2)
+        if runs > 1:
+            best = {name: {k: min(v) for k, v in measures.items() if v} for name, measures in results.items()}
+            print_side_by_side(f"the same, best of {runs} runs (seconds)", best["moor"],
+                               best.get("docker") if use_docker else None, width=width, precision=2)
+    elif medians.get("docker"):
+        print(f"{title}, Docker alone")
+        for name, value in medians["docker"].items():
+            print(f"  {name:<{width}}{value:10.2f}")

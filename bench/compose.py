@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from urllib.parse import quote
 sys.path.insert(0, os.path.dirname(__file__))
 
 from build import profiled, this_moor
-from common import import_busybox, print_side_by_side, scratch_fs
+from common import import_busybox, interleaved_runs, print_results, scratch_fs
 
 from moor.testing.daemon import DaemonProcess, UnixHTTPConnection
 from moor.testing.dockerd import private_dockerd
@@ -154,32 +153,8 @@ def side_by_side(work: str, use_docker: bool, profile: str | None, client_output
             if engine.name == "moor":
                 engine.spy = client_output
         results: dict[str, dict[str, list[float]]] = {engine.name: {UP: [], DOWN: []} for engine in found}
-        for number in range(RUNS):
-            order = found if number % 2 == 0 else list(reversed(found))
-            for engine in order:
-                try:
-                    one_run(engine, results[engine.name])
-                except RuntimeError as error:
-                    print(f"  run {number + 1}: {error}", flush=True)
-                    results[engine.name] = {}
-                    found = [e for e in found if e is not engine]
-            for engine in order:
-                shown = ", ".join(f"{SHORT[k]} {v[-1]:.2f}s" for k, v in results[engine.name].items() if v)
-                print(f"  run {number + 1} {engine.name}: {shown}", flush=True)
-    medians = {name: {k: statistics.median(v) for k, v in measures.items() if v}
-               for name, measures in results.items()}
-    title = f"compose benchmark, median of {RUNS} runs (seconds)"
-    if medians.get("moor"):
-        print_side_by_side(title, medians["moor"], medians.get("docker") if use_docker else None, width=40,
-                           precision=2)
-        if RUNS > 1:  # the least disturbed run of each: on a busy machine the medians wander
-            best = {name: {k: min(v) for k, v in measures.items() if v} for name, measures in results.items()}
-            print_side_by_side(f"the same, best of {RUNS} runs (seconds)", best["moor"],
-                               best.get("docker") if use_docker else None, width=40, precision=2)
-    elif medians.get("docker"):  # moor failed: Docker's figures still tell what the goal is
-        print(f"{title}, Docker alone")
-        for name, value in medians["docker"].items():
-            print(f"  {name:<40}{value:10.2f}")
+        interleaved_runs(found, RUNS, results, lambda engine, _number: one_run(engine, results[engine.name]), SHORT)
+    print_results(f"compose benchmark, median of {RUNS} runs (seconds)", results, RUNS, use_docker)
 
 
 def main() -> None:

@@ -29,7 +29,6 @@ import hashlib
 import io
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from typing import IO, Any, cast
 sys.path.insert(0, os.path.dirname(__file__))
 
 import zstandard
-from common import moor_cli, print_side_by_side, scratch_fs
+from common import interleaved_runs, medians_of, moor_cli, print_side_by_side, scratch_fs
 from registry_image import write_bench_archive, write_layers
 from zlib_ng import zlib_ng
 
@@ -129,20 +128,12 @@ def side_by_side(work: str, use_docker: bool, moor_client: str) -> None:
             results: dict[str, dict[str, list[float]]] = {
                 engine.name: {PULL_COLD: [], PULL_WARM: [], PUSH: []} for engine in found}
             ids: dict[str, str] = {}
-            for number in range(RUNS):
-                order = found if number % 2 == 0 else list(reversed(found))
-                for engine in order:
-                    try:
-                        ids[engine.name] = one_run(engine, source, results[engine.name])
-                    except RuntimeError as error:
-                        print(f"  run {number + 1}: {error}")
-                        results[engine.name] = {}
-                        found = [e for e in found if e is not engine]
-                for engine in order:
-                    shown = ", ".join(f"{SHORT[k]} {v[-1]:.2f}s" for k, v in results[engine.name].items() if v)
-                    print(f"  run {number + 1} {engine.name}: {shown}", flush=True)
-    medians = {name: {k: statistics.median(v) for k, v in measures.items() if v}
-               for name, measures in results.items()}
+
+            def run(engine: Engine, _number: int) -> None:
+                ids[engine.name] = one_run(engine, source, results[engine.name])
+
+            interleaved_runs(found, RUNS, results, run, SHORT)
+    medians = medians_of(results)
     print_side_by_side(f"registry benchmark, median of {RUNS} runs (seconds)", medians.get("moor", {}),
                        medians.get("docker") if "docker" in results else None, width=34, precision=2)
     if len(set(ids.values())) > 1:
