@@ -116,10 +116,18 @@ def port_list(container: Container) -> list[dict[str, Any]]:
     return ports
 
 
-def summary(service: ContainerService, container: Container, size: bool = False) -> dict[str, Any]:
+def summaries(service: ContainerService, containers: list[Container], size: bool = False) -> list[dict[str, Any]]:
+    """The ``/containers/json`` rows of ``containers``; the links between containers are looked up once."""
+    links = service.link_index()
+    return [summary(service, container, size, links.get(container.name, [])) for container in containers]
+
+
+def summary(service: ContainerService, container: Container, size: bool = False,
+            links: list[str] | None = None) -> dict[str, Any]:
+    """One ``/containers/json`` row (``links``: the container's link names, when the caller has them)."""
     row: dict[str, Any] = {
         "Id": container.id,
-        "Names": sorted(["/" + container.name, *service.link_names(container)]),
+        "Names": sorted(["/" + container.name, *(service.link_names(container) if links is None else links)]),
         "Image": container.image,
         "ImageID": container.image_id,
         "Command": command_text(container),

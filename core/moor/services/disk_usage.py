@@ -33,8 +33,8 @@ def disk_usage(images: ImageService, volumes: VolumeService, build_cache: BuildC
         rows.append(row)
     unique_layers = {layer.chain_id: layer.disk_size for layers in chains.values() for layer in layers}
     cache = build_cache.usage() if build_cache is not None else []
-    listed = [container_views.summary(containers, container, size=True)
-              for container in containers.list_containers(True, {}, -1)] if containers is not None else []
+    listed = container_views.summaries(containers, containers.list_containers(True, {}, -1), size=True) \
+        if containers is not None else []
     return {"LayersSize": sum(unique_layers.values()), "Images": rows, "Containers": listed,
             "Volumes": volumes.usage(), "BuildCache": cache,
             "BuilderSize": sum(row["Size"] for row in cache if not row["Shared"])}

@@ -58,7 +58,7 @@ def build(engine: Engine) -> Router:
     def list_containers(request: Request) -> Response:
         filters = parse_filters(request)
         found = containers.list_containers(flag_query(request, "all"), filters, int_query(request, "limit", -1) or -1)
-        return json_response([views.summary(containers, c, flag_query(request, "size")) for c in found])
+        return json_response(views.summaries(containers, found, flag_query(request, "size")))
 
     @router.route("GET", "/containers/{ident}/json")
     def inspect(request: Request, ident: str) -> Response:
