@@ -142,8 +142,10 @@ def attach_and_wait(client: Client, container_id: str, tty: bool, stdin: bool, d
     path = f"/containers/{container_id}"
     params = {"stream": "1", "stdout": "1", "stderr": "1", "stdin": "1" if stdin else None,
               "detachKeys": detach_keys or None}
-    attached = client.open("POST", f"{path}/attach", params, headers=UPGRADE)
-    waiter = client.open("POST", f"{path}/wait", {"condition": "removed" if auto_remove else "next-exit"})
+    # attach and wait in one round trip (both must hold before the start, as the docker CLI's)
+    attached, waiter = client.open_together(
+        ("POST", f"{path}/attach", params, UPGRADE),
+        ("POST", f"{path}/wait", {"condition": "removed" if auto_remove else "next-exit"}, None))
     start()
     if tty:
         resize(client, path)

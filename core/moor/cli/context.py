@@ -8,10 +8,8 @@ A context is ``$DOCKER_CONFIG/contexts/meta/<sha256 of its name>/meta.json`` (``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 from typing import Any
 
 import click
@@ -27,6 +25,8 @@ def _config_dir() -> str:
 
 
 def _meta_dir(name: str) -> str:
+    import hashlib  # (here: every command resolves its context, and only a named one needs the digest)
+
     return os.path.join(_config_dir(), "contexts", "meta", hashlib.sha256(name.encode()).hexdigest())
 
 
@@ -257,6 +257,8 @@ def rm(force: bool, names: tuple[str, ...]) -> None:
         else:
             if name == current:
                 _set_current(DEFAULT)
+            import shutil
+
             shutil.rmtree(_meta_dir(name), ignore_errors=True)
             click.echo(name)
     if errors:

@@ -300,8 +300,6 @@ def _device(text: str) -> dict[str, str]:
 
 
 def _healthcheck(o: dict[str, Any]) -> dict[str, Any] | None:
-    from moor.images.healthcheck import go_duration_nanos
-
     durations = {"Interval": o["health_interval"], "Timeout": o["health_timeout"],
                  "StartPeriod": o["health_start_period"]}
     given = o["health_cmd"] or any(durations.values()) or o["health_retries"]
@@ -311,6 +309,8 @@ def _healthcheck(o: dict[str, Any]) -> dict[str, Any] | None:
         return {"Test": ["NONE"]}
     if not given:
         return None
+    from moor.images.healthcheck import go_duration_nanos  # (here: it loads re2, which a plain run never needs)
+
     check: dict[str, Any] = {"Test": ["CMD-SHELL", o["health_cmd"]] if o["health_cmd"] else []}
     for key, text in durations.items():
         if text:
