@@ -55,3 +55,32 @@ def test_errors_last_prints_them_together_after_the_loop_and_after(capsys: pytes
 def test_without_echo_the_action_prints_its_own_answer(capsys: pytest.CaptureFixture[str]) -> None:
     act_on_each(("a",), lambda name: print(f"{name}: 0"), echo=False)
     assert capsys.readouterr().out == "a: 0\n"
+
+
+def test_in_parallel_the_actions_overlap_and_the_output_keeps_the_given_order(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``stop``/``kill``/``rm`` of many containers: up to ``parallel`` requests at once, as the docker CLI's
+    parallelOperation; names and errors printed in the order given."""
+    import threading
+
+    arrived = threading.Barrier(3, timeout=30)  # passes only when three actions run at the same time
+    failures = {"b": DaemonError(404, "No such container: b")}
+
+    def act(name: str) -> None:
+        arrived.wait()
+        if name in failures:
+            raise failures[name]
+
+    with pytest.raises(SystemExit) as exit_:
+        act_on_each(("c", "b", "a"), act, parallel=50)
+    assert exit_.value.code == 1
+    assert capsys.readouterr() == ("c\na\n", "Error response from daemon: No such container: b\n")
+
+
+def test_stop_kill_rm_pause_ask_for_parallel_requests() -> None:
+    import inspect
+
+    from moor.cli import containers, resources
+
+    for function in (containers.stop.callback, containers.kill.callback, containers.rm.callback, resources._each):
+        assert "parallel=PARALLEL_OPERATIONS" in inspect.getsource(function)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import click
 from moor.cli.createextra import apply_extra, extra_options, write_cidfile
 from moor.cli.createflags import container_options, create_body
 from moor.cli.main import client_of
-from moor.cli.output import ENGINE_ERROR, act_on_each, fail, print_table, render_format
+from moor.cli.output import ENGINE_ERROR, PARALLEL_OPERATIONS, act_on_each, fail, print_table, render_format
 from moor.cli.queryflags import filters_param, since_param
 from moor.client import Client, DaemonError, quote_name
 from moor.streams import attach_and_wait, demux_to_stdout
@@ -194,7 +194,8 @@ def start(ctx: click.Context, containers: tuple[str, ...], attach: bool, interac
 def stop(ctx: click.Context, containers: tuple[str, ...], timeout: int | None) -> None:
     """Stop one or more running containers."""
     client = client_of(ctx)
-    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/stop", {"t": timeout}))
+    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/stop", {"t": timeout}),
+                parallel=PARALLEL_OPERATIONS)
 
 
 @click.command("restart")
@@ -214,7 +215,8 @@ def restart(ctx: click.Context, containers: tuple[str, ...], timeout: int | None
 def kill(ctx: click.Context, containers: tuple[str, ...], signal: str) -> None:
     """Kill one or more running containers."""
     client = client_of(ctx)
-    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/kill", {"signal": signal}))
+    act_on_each(containers, lambda c: client.call("POST", f"/containers/{quote_name(c)}/kill", {"signal": signal}),
+                parallel=PARALLEL_OPERATIONS)
 
 
 @click.command("rm")
@@ -227,7 +229,8 @@ def rm(ctx: click.Context, containers: tuple[str, ...], force: bool, volumes: bo
     """Remove one or more containers."""
     client = client_of(ctx)
     params = {"force": "1" if force else None, "v": "1" if volumes else None, "link": "1" if link else None}
-    act_on_each(containers, lambda c: client.call("DELETE", f"/containers/{quote_name(c.strip('/'))}", params))
+    act_on_each(containers, lambda c: client.call("DELETE", f"/containers/{quote_name(c.strip('/'))}", params),
+                parallel=PARALLEL_OPERATIONS)
 
 
 @click.command("wait")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NoReturn
 
 import click
@@ -204,8 +205,13 @@ def confirm(warning: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
+#: how many requests the docker CLI keeps in flight for ``stop``, ``kill``, ``rm``, ``pause``, ``unpause``
+#: (its ``parallelOperation``)
+PARALLEL_OPERATIONS = 50
+
+
 def act_on_each(names: Iterable[str], action: Callable[[str], object], *, echo: bool = True,
-                errors_last: bool = False, after: Callable[[], None] | None = None) -> None:
+                errors_last: bool = False, after: Callable[[], None] | None = None, parallel: int = 1) -> None:
     """The docker CLI's loop over named objects (``stop a b``, ``rm a b``, ``network rm a b``, ...).
 
     ``action(name)`` for each name; the name is echoed when it succeeds (unless ``echo`` is off: the
@@ -213,13 +219,19 @@ def act_on_each(names: Iterable[str], action: Callable[[str], object], *, echo: 
     one) counts as success. Each failure is an ``Error response from daemon: ...`` line, printed as
     it happens or, with ``errors_last``, all together once the loop is done (docker's pause,
     unpause, update). ``after`` runs after the loop, before those lines. Exit 1 if any failed.
+
+    With ``parallel`` above 1, up to that many actions run at once (threads: each request has its own
+    connection), as the docker CLI's ``parallelOperation`` runs them; the names and errors are still
+    printed in the order given, each once its own action and those before it are done.
     """
     from moor.client import DaemonError
 
     errors: list[str] = []
-    for name in names:
+    listed = list(names)
+    outcomes = _outcomes(listed, action, parallel)
+    for name in listed:
         try:
-            action(name)
+            next(outcomes)()
         except DaemonError as err:
             if err.status != 304:
                 message = f"Error response from daemon: {err.message}"
@@ -235,6 +247,20 @@ def act_on_each(names: Iterable[str], action: Callable[[str], object], *, echo: 
         click.echo("\n".join(errors), err=True)
     if errors:
         sys.exit(1)
+
+
+def _outcomes(names: list[str], action: Callable[[str], object], parallel: int) -> Iterator[Callable[[], object]]:
+    """For each name in order, a function that returns its action's result or raises its error."""
+    if parallel <= 1 or len(names) <= 1:
+        for name in names:
+            yield functools.partial(action, name)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(parallel, len(names))) as pool:
+        futures = [pool.submit(action, name) for name in names]
+        for future in futures:
+            yield future.result
 
 
 def print_prune_report(kind: str, deleted: list[str], space: int | None) -> None:

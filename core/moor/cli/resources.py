@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from moor.cli.main import client_of
-from moor.cli.output import act_on_each
+from moor.cli.output import PARALLEL_OPERATIONS, act_on_each
 from moor.client import Client, DaemonError, quote_name
 from moor.units import bytes_size, human_size
 
@@ -323,7 +323,7 @@ def _each(ctx: click.Context, containers: tuple[str, ...], action: str) -> None:
     """``POST /containers/{name}/{action}`` for each name; the errors together at the end, as docker prints them."""
     client = client_of(ctx)
     act_on_each(containers, lambda name: client.call("POST", f"/containers/{quote_name(name)}/{action}"),
-                errors_last=True)
+                errors_last=True, parallel=PARALLEL_OPERATIONS)
 
 
 @click.command("pause")
