@@ -207,9 +207,10 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
 
 def _read_line(fd: int, timeout: float) -> str:
     data = b""
+    poller = select.poll()  # not select(): with many containers moord's descriptors pass FD_SETSIZE (1024)
+    poller.register(fd, select.POLLIN)
     while not data.endswith(b"\n"):
-        ready, _, _ = select.select([fd], [], [], timeout)
-        if not ready:
+        if not poller.poll(timeout * 1000):
             raise MoorError("the container monitor did not report within 30 s")
         chunk = os.read(fd, 4096)
         if not chunk:
