@@ -19,6 +19,7 @@ This module imports only the standard library and :mod:`moor.mountinfo`: the mon
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -335,6 +336,28 @@ def blkio_stats(paths: CgroupPaths) -> dict[str, Any]:
     for key in ("io_service_bytes_recursive", "io_serviced_recursive"):
         result[key] = _blkio_entries(directory, f"blkio.throttle.{key}") or None
     return result
+
+
+# --------------------------------------------------------------------------- freezer
+
+
+def frozen_in(runtime_root: str, container_id: str) -> bool | None:
+    """Whether the container's freezer cgroup holds its processes (paused), read where runc recorded its cgroups
+    (``<runtime root>/<id>/state.json``); None when that cannot be told (no such container, no freezer).
+
+    A file read, where ``runc`` would be a process: moord asks it of every container it re-adopts."""
+    try:
+        with open(os.path.join(runtime_root, container_id, "state.json")) as handle:
+            paths = json.load(handle).get("cgroup_paths") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    if paths.get("freezer"):  # cgroup v1 (or hybrid: there the v1 freezer is runc's)
+        state = _read_text(os.path.join(paths["freezer"], "freezer.state"))
+        return None if state is None else state.strip() != "THAWED"
+    if paths.get(""):
+        state = _read_text(os.path.join(paths[""], "cgroup.freeze"))
+        return None if state is None else state.strip() == "1"
+    return None
 
 
 # --------------------------------------------------------------------------- OOM

@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from moor.containers.cgroups import frozen_in
 from moor.containers.launch import ZYGOTE, MonitoredProcess, monitor_command, spawn
 from moor.containers.limits import update_resources
 from moor.containers.runtime import Runtime
@@ -67,6 +68,10 @@ class ContainerProcesses(Protocol):
 
     def resume(self, container_id: str) -> None:
         """Thaw a frozen container; MoorError when the runtime refuses."""
+        ...
+
+    def frozen(self, container_id: str) -> bool | None:
+        """Whether the container's processes are frozen (paused); None when that cannot be told."""
         ...
 
     def ps(self, container_id: str) -> list[int]:
@@ -115,6 +120,9 @@ class RuncProcesses:
 
     def resume(self, container_id: str) -> None:
         self.runtime.resume(container_id)
+
+    def frozen(self, container_id: str) -> bool | None:
+        return frozen_in(self.runtime.root, container_id)
 
     def ps(self, container_id: str) -> list[int]:
         return self.runtime.ps(container_id)

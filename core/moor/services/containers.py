@@ -20,6 +20,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from moor.containers import initlayer, security
@@ -70,6 +71,8 @@ def now_text() -> str:
 
 #: How long a SIGKILL waits for the container to stop before ``kill`` returns (Docker waits too).
 KILL_WAIT_TIMEOUT = 10.0
+#: how many monitors moord asks at once how their containers are when it starts again
+RECOVER_WORKERS = 16
 
 class ContainerService:
     """Owns the container records and their monitors.
@@ -611,20 +614,26 @@ class ContainerService:
 
     def recover(self) -> None:
         """At start-up: re-adopt containers whose monitor lives, record the exits of the others; undo what
-        an interrupted create, start or remove left."""
+        an interrupted create, start or remove left.
+
+        The monitors are asked how their containers are by :data:`RECOVER_WORKERS` threads at once, and a
+        container is thawed only when its freezer says it is frozen (or cannot tell): no ``runc resume`` per
+        container."""
         self._remove_orphans()
-        for container in self.store.all():
+        containers = self.store.all()
+        running = [container for container in containers if container.state.Running]
+        with ThreadPoolExecutor(RECOVER_WORKERS, thread_name_prefix="recover") as pool:
+            replies = dict(zip([c.id for c in running], pool.map(self._monitor_state, running)))
+        for container in containers:
             if not container.state.Running:
                 self._tidy_interrupted_start(container)
                 continue
             state_dir = self.state_dir(container.id)
-            try:
-                reply = self.processes.request(state_dir, {"op": "state"}, timeout=5)
-            except (OSError, MoorError):
-                reply = None
+            reply = replies.get(container.id)
             if reply and reply.get("running"):
                 log.info("re-adopting running container %s", container.short_id)
-                if not container.state.Paused:  # frozen by a commit that moord did not finish: thaw it
+                if not container.state.Paused and self.processes.frozen(container.id) is not False:
+                    # frozen by a commit that moord did not finish: thaw it
                     try:
                         self.processes.resume(container.id)
                         log.info("resumed %s, left paused by an interrupted commit", container.short_id)
@@ -644,6 +653,13 @@ class ContainerService:
             if not container.state.Running and (container.state.Restarting or container.state.Status == "exited"):
                 container.state.Restarting = False
                 self._maybe_restart(container, time.time(), daemon_starting=True)
+
+    def _monitor_state(self, container: Container) -> dict[str, Any] | None:
+        """The reply of the container's monitor to ``state``; None when no monitor answers."""
+        try:
+            return self.processes.request(self.state_dir(container.id), {"op": "state"}, timeout=5)
+        except (OSError, MoorError):
+            return None
 
     def _remove_orphans(self) -> None:
         """Container directories without a record (a create or a remove that moord did not finish) go, with

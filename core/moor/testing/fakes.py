@@ -903,6 +903,10 @@ class FakeProcesses:
         if process is not None:
             process.paused = False
 
+    def frozen(self, container_id: str) -> bool | None:
+        process = self.processes.get(container_id)
+        return None if process is None or not process.alive else process.paused
+
     def ps(self, container_id: str) -> list[int]:
         return [self._running(container_id).pid]
 
