@@ -18,6 +18,7 @@ from moor.api.app import SERVER_HEADERS, Application
 from moor.api.routes import build_router
 from moor.api.server import UnixHTTPServer
 from moor.config import Config, load
+from moor.daemon import hostlimits
 from moor.daemon.engine import Engine
 from moor.daemon.lock import DataRootLock
 from moor.errors import ConfigError, MoorError
@@ -54,6 +55,7 @@ def build_config(config_file: str | None, data_root: str | None, exec_root: str 
 def serve(config: Config) -> None:
     lock = DataRootLock(config.data_root)
     lock.acquire()
+    hostlimits.lift()  # before the engine re-adopts containers: each holds descriptors
     servers: list[UnixHTTPServer] = []
     threads: list[threading.Thread] = []
     engine = None

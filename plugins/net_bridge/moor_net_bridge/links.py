@@ -26,7 +26,7 @@ from typing import TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from moor.errors import Conflict, MoorError, NotFound
+from moor.errors import Conflict, MoorError, NotFound, Unavailable
 
 CLONE_NEWNET = 0x40000000
 MAIN_TABLE = 254
@@ -48,9 +48,16 @@ def netlink_errors(what: str) -> Iterator[None]:
         raise _translate(err.errno or 0, what, err.strerror or str(err)) from None
 
 
+#: the most ports a Linux bridge takes (the kernel's BR_MAX_PORTS): the 1025th gets EXFULL
+BRIDGE_MAX_PORTS = 1024
+
+
 def _translate(code: int, what: str, detail: str) -> MoorError:
     reason = os.strerror(code) if code else detail
     message = f"{what}: {reason}"
+    if code == errno.EXFULL:
+        return Unavailable(f"{what}: the bridge has {BRIDGE_MAX_PORTS} ports, the most a Linux bridge takes; "
+                           f"connect further containers to another network")
     if code == errno.EEXIST:
         return Conflict(message)
     if code in (errno.ENOENT, errno.ENODEV, errno.ESRCH):
