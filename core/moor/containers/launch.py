@@ -24,10 +24,21 @@ from moor.driverbuild import DriverRecipe
 from moor.errors import MoorError
 from moor.logdrivers.attrs import extra_attributes
 from moor.monitor.client import request
+from moor.units import parse_size
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 30.0
+
+#: The compiled monitor (core/moor/monitor/shim/, built by ``make install``): the common case, at a fraction of
+#: the Python monitor's memory. Missing, it is simply not used.
+SHIM_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "monitor", "shim",
+                         "moor-shim")
+#: moord's environment may force the Python monitor (``MOOR_MONITOR=python``: benchmarks, comparisons)
+MONITOR_ENV = "MOOR_MONITOR"
+#: the log drivers moor-shim writes itself (their factories, as the drivers' entry points name them)
+SHIM_LOG_FACTORIES = {"json-file": "moor.logdrivers.jsonfile:JsonFileLogDriver",
+                      "none": "moor.logdrivers.none:NoneLogDriver"}
 
 
 @dataclass
@@ -110,6 +121,51 @@ def monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, ru
     return command
 
 
+def select_monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
+                           exec_process: str = "", log_recipe: DriverRecipe | None = None) -> list[str]:
+    """The monitor of this process, chosen in this one place: moor-shim when it is built and covers what the
+    process needs (no log, or the core json-file driver without ``compress``, or ``none``), the Python monitor
+    (:func:`monitor_command`) for everything else."""
+    shim = shim_command(container, state_dir, bundle, runtime, log_driver, exec_process, log_recipe)
+    if shim is not None:
+        return shim
+    return monitor_command(container, state_dir, bundle, runtime, log_driver, exec_process=exec_process,
+                           log_recipe=log_recipe)
+
+
+def shim_command(container: MonitoredProcess, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
+                 exec_process: str = "", log_recipe: DriverRecipe | None = None) -> list[str] | None:
+    """moor-shim's command line for this process, or None when the Python monitor must run it."""
+    if os.environ.get(MONITOR_ENV) == "python" or not os.access(SHIM_PATH, os.X_OK):
+        return None
+    command = [SHIM_PATH, "--id", container.id, "--state-dir", state_dir, "--bundle", bundle,
+               "--runtime", runtime.path, "--runtime-root", runtime.root]
+    if exec_process:
+        command += ["--exec", exec_process]
+    for flag, wanted in (("--tty", container.tty), ("--stdin", bool(container.config.get("OpenStdin"))),
+                         ("--stdin-once", bool(container.config.get("StdinOnce")))):
+        if wanted:
+            command.append(flag)
+    if not log_driver or exec_process:
+        return command
+    if log_recipe is None or SHIM_LOG_FACTORIES.get(log_driver) != log_recipe.factory:
+        return None  # a plugin's driver, or one registered under another name: the Python monitor builds it
+    if log_driver == "none":
+        return command
+    options = {str(k): str(v) for k, v in {**log_recipe.context.options, **container.log_options}.items()}
+    if options.get("compress", "false").lower() in ("true", "1", "t"):
+        return None
+    size = options.get("max-size", "-1")
+    attributes = extra_attributes(options, dict(container.config.get("Labels") or {}),
+                                  list(container.config.get("Env") or []))
+    command += ["--log-path", container.log_path,
+                "--log-max-size", str(parse_size(size, "max-size") if size != "-1" else -1),
+                "--log-max-file", str(int(options.get("max-file", "1")))]
+    if attributes:  # the very text json-file writes in each record (keys sorted)
+        command += ["--log-attrs", json.dumps(dict(sorted(attributes.items())), ensure_ascii=False)]
+    return command
+
+
 class Zygote:
     """moord's end of :mod:`moor.monitor.zygote`: fork a warm monitor instead of starting Python."""
 
@@ -167,7 +223,7 @@ def _posix_spawn(command: list[str], write_end: int) -> int:
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
                    (os.POSIX_SPAWN_DUP2, devnull, 2), (os.POSIX_SPAWN_DUP2, write_end, 3)]
-        return os.posix_spawn(sys.executable, command, os.environ, file_actions=actions, setsid=True)
+        return os.posix_spawn(command[0], command, os.environ, file_actions=actions, setsid=True)
     finally:
         os.close(devnull)
 
@@ -175,17 +231,21 @@ def _posix_spawn(command: list[str], write_end: int) -> int:
 def spawn(command: list[str], state_dir: str) -> Monitor:
     """Start the monitor in its own session with a sync pipe on fd 3; wait for its readiness line.
 
-    The zygote forks it when it can (fast); a fresh interpreter starts it otherwise.
+    moor-shim is started directly (it is small and starts at once); the zygote forks the Python monitor when it
+    can (fast), a fresh interpreter starts it otherwise.
     """
     read_end, write_end = os.pipe()
     forked = False
     try:
-        try:
-            pid = ZYGOTE.fork(command[3:], write_end)
-            forked = True
-        except OSError as err:
-            log.warning("monitor zygote unavailable (%s): starting the monitor directly", err)
-            pid = _posix_spawn(command, write_end)
+        if command[0] == SHIM_PATH:  # it forks again at once and leaves: moord reaps it below
+            pid, forked = _posix_spawn(command, write_end), True
+        else:
+            try:
+                pid = ZYGOTE.fork(command[3:], write_end)
+                forked = True
+            except OSError as err:
+                log.warning("monitor zygote unavailable (%s): starting the monitor directly", err)
+                pid = _posix_spawn(command, write_end)
     finally:
         os.close(write_end)
     monitor = Monitor(pid=pid, state_dir=state_dir, own_child=not forked)
@@ -193,6 +253,8 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
         line = _read_line(read_end, READY_TIMEOUT)
     finally:
         os.close(read_end)
+        if command[0] == SHIM_PATH and forked:
+            _reap_now(pid)
     reply: dict[str, Any]
     try:
         reply = json.loads(line) if line else {"ok": False, "error": "the monitor exited without a word"}
@@ -203,6 +265,14 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
         raise MoorError(_runtime_error(reply.get("error", "unknown error")))
     monitor.container_pid = int(reply.get("pid") or 0)
     return monitor
+
+
+def _reap_now(pid: int) -> None:
+    """Collect moor-shim's first process, which left as soon as it had forked the monitor proper."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _read_line(fd: int, timeout: float) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from moor.containers.cgroups import frozen_in
-from moor.containers.launch import ZYGOTE, MonitoredProcess, monitor_command, spawn
+from moor.containers.launch import ZYGOTE, MonitoredProcess, select_monitor_command, spawn
 from moor.containers.limits import update_resources
 from moor.containers.runtime import Runtime
 from moor.driverbuild import DriverRecipe
@@ -132,8 +132,8 @@ class RuncProcesses:
 
     def launch(self, process: MonitoredProcess, state_dir: str, bundle: str, *, log_driver: str = "",
                log_recipe: DriverRecipe | None = None, exec_process: str = "") -> LaunchedMonitor:
-        command = monitor_command(process, state_dir, bundle, self.runtime, log_driver, exec_process=exec_process,
-                                  log_recipe=log_recipe)
+        command = select_monitor_command(process, state_dir, bundle, self.runtime, log_driver,
+                                         exec_process=exec_process, log_recipe=log_recipe)
         return spawn(command, state_dir)
 
     def request(self, state_dir: str, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
