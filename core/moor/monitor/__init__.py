@@ -14,6 +14,14 @@ One monitor process runs per container process (the container's init, or one
 * on exit writes ``<state dir>/exit.json``, runs ``runc delete -f`` (init only)
   and goes away.
 
+Two implementations speak the same protocol and leave the same records:
+``shim/moor-shim.c``, a small compiled monitor (built by ``make install``) for
+the common case (the json-file log without ``compress``, ``none``, execs), and
+this Python package for everything else (any other log driver, built from
+moord's recipe). moord picks one per process in
+:func:`moor.containers.launch.select_monitor_command`, and uses the Python one
+when the binary is missing.
+
 Modules: :mod:`~moor.monitor.main` (command line and lifecycle),
 :mod:`~moor.monitor.streams` (output pumping and attached clients),
 :mod:`~moor.monitor.protocol` (wire format and socket paths) and
