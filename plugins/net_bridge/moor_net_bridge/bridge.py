@@ -67,6 +67,11 @@ def _ports(found: EndpointRecord) -> list[PortMapping]:
     return [PortMapping(**port) for port in found.ports]  # type: ignore[arg-type]
 
 
+def _port_rules(record: NetworkRecord, endpoint_id: str, found: EndpointRecord) -> list[firewall.Rule]:
+    """The firewall rules the endpoint's recorded ports have."""
+    return firewall.port_rules(_policy(record), endpoint_id, found.address, _ports(found))
+
+
 def _facts(record: NetworkRecord) -> dict[str, str]:
     return {BRIDGE_NAME: record.bridge, "subnet": record.subnet, "gateway": record.gateway}
 
@@ -290,7 +295,7 @@ class BridgeDriver:
                 return False
             if found.ports:
                 try:
-                    firewall.remove_ports(record.bridge, endpoint.id)
+                    firewall.remove_ports(record.bridge, endpoint.id, _port_rules(record, endpoint.id, found))
                 except MoorError as err:  # the address is released anyway; removing the network drops the rules
                     log.warning("bridge driver: removing the published ports of %s: %s", endpoint.id, err)
             del record.endpoints[endpoint.id]
@@ -322,7 +327,7 @@ class BridgeDriver:
                         ipaddress.ip_address(port.host_ip)
                     except ValueError:
                         raise InvalidParameter(f"invalid host IP address {port.host_ip!r}") from None
-            published = firewall.set_ports(_policy(record), endpoint.id, found.address, wanted)
+            published = firewall.set_ports(_policy(record), endpoint.id, found.address, wanted, known=_ports(found))
             found.ports = [dataclasses.asdict(port) for port in wanted] if published else []
             return published
 
@@ -333,6 +338,6 @@ class BridgeDriver:
             found = record.endpoints.get(endpoint.id) if record is not None else None
             if record is None or found is None or not found.ports:
                 return False
-            firewall.remove_ports(record.bridge, endpoint.id)
+            firewall.remove_ports(record.bridge, endpoint.id, _port_rules(record, endpoint.id, found))
             found.ports = []
             return True
