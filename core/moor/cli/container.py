@@ -1,7 +1,7 @@
 """``moor container``: Docker's management command that gathers the container commands.
 
 Each subcommand is the top-level command of the same name (``container ls`` is ``ps``), defined
-in the module that says what it is (:mod:`moor.cli.containers`, :mod:`moor.cli.resources`,
+in the module that says what it is (:mod:`moor.cli.containers`, :mod:`moor.cli.run`, :mod:`moor.cli.resources`,
 :mod:`moor.cli.cp`); ``container prune`` and ``container inspect`` live only here.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from moor.cli.commit import commit, diff
-from moor.cli.containers import create, kill, logs, ps, rename, restart, rm, run, start, stop, top, wait
+from moor.cli.containers import kill, logs, ps, rename, restart, rm, start, stop, top, wait
 from moor.cli.cp import cp, export
 from moor.cli.exec import attach, exec_
 from moor.cli.main import client_of
@@ -18,6 +18,7 @@ from moor.cli.output import confirm, inspect_many, print_prune_report
 from moor.cli.port import port
 from moor.cli.queryflags import filters_param
 from moor.cli.resources import pause, stats, unpause, update
+from moor.cli.run import create, run
 from moor.client import quote_name
 
 

@@ -7,7 +7,6 @@ import time
 
 import click
 
-from moor.cli.createflags import env_list, parse_env_file
 from moor.cli.main import client_of
 from moor.cli.output import fail
 from moor.client import quote_name
@@ -32,7 +31,11 @@ def exec_(ctx: click.Context, detach: bool, detach_keys: str, env: tuple[str, ..
           command: tuple[str, ...]) -> None:
     """Run a command in a running container."""
     client = client_of(ctx)
-    environment = [e for path in env_file for e in parse_env_file(path)] + env_list(env)
+    environment: list[str] = []
+    if env or env_file:
+        from moor.cli.createflags import env_list, parse_env_file  # (here: it defines run's ~100 options)
+
+        environment = [e for path in env_file for e in parse_env_file(path)] + env_list(env)
     body = {"AttachStdin": interactive and not detach, "AttachStdout": not detach, "AttachStderr": not detach,
             "Tty": tty, "Env": environment, "Cmd": list(command), "User": user, "WorkingDir": workdir,
             "Privileged": privileged, "DetachKeys": detach_keys}

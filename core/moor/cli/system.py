@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import os
 import sys
 from typing import Any
 
@@ -24,9 +24,9 @@ def _client_version() -> dict[str, Any]:
         "ApiVersion": API_VERSION,
         "DefaultAPIVersion": API_VERSION,
         "GitCommit": "",
-        "GoVersion": f"python{platform.python_version()}",
+        "GoVersion": f"python{sys.version.split()[0]}",  # (platform.python_version(): platform costs ~1 ms)
         "Os": "linux",
-        "Arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+        "Arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine),
         "BuildTime": "",
         "Context": current_name(),
         "Experimental": True,
