@@ -1,7 +1,12 @@
-"""Median wall time of `moor version` against `docker version`, both talking to the same moord.
+"""Median wall time of the common ``moor`` commands beside the docker CLI's, both talking to the same moord.
 
-Run with `make bench` (or `python bench/cli_startup.py`); prints one table. No timing here is
-asserted by a test: this is a measurement.
+First Python's own floor on this machine (the interpreter alone, with its site, with click), then each command:
+``version``, ``ps``, ``images``, ``inspect``, ``logs``, ``start``, ``stop``, ``rm``, ``exec``, ``run --rm``, the two
+CLIs interleaved (their order swapped every repetition). A command that changes something acts on what is set up
+for it, untimed, before each repetition (``rm`` removes a fresh container). ``BENCH_RUNS`` repetitions (30).
+
+Run with `make bench` (or `python bench/cli_startup.py`); prints one table. No timing here is asserted by a test:
+this is a measurement.
 """
 
 from __future__ import annotations
@@ -12,37 +17,93 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import private_daemon
+from common import import_busybox, moor_cli, print_side_by_side, private_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 
+UP, DOWN = "bench-cli-up", "bench-cli-down"
 
-def median_seconds(command: list[str], env: dict[str, str]) -> float:
-    samples = []
-    subprocess.run(command, env=env, capture_output=True, check=True)  # warm the page cache
+#: label -> the arguments after the CLI's name (the same for both CLIs)
+COMMANDS: dict[str, list[str]] = {
+    "version": ["version"],
+    "ps": ["ps"],
+    "ps -a": ["ps", "-a"],
+    "images": ["images"],
+    "inspect": ["inspect", UP],
+    "logs": ["logs", DOWN],
+    "start (running)": ["start", UP],
+    "stop (stopped)": ["stop", DOWN],
+    "rm": ["rm", "{fresh}"],
+    "exec true": ["exec", UP, "true"],
+    "run --rm true": ["run", "--rm", "busybox", "true"],
+    "--help": ["--help"],
+}
+
+
+def seconds_of(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def python_floor() -> dict[str, float]:
+    """The interpreter's own cost here (milliseconds, medians): what no CLI written in Python can go under."""
+    python = sys.executable
+    probes = {"python -S -c pass": [python, "-S", "-c", "pass"], "python -c pass": [python, "-c", "pass"],
+              "python -c 'import click'": [python, "-c", "import click"]}
+    samples: dict[str, list[float]] = {name: [] for name in probes}
     for _ in range(RUNS):
-        start = time.perf_counter()
-        subprocess.run(command, env=env, capture_output=True, check=True)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for name, command in probes.items():
+            samples[name].append(seconds_of(command, dict(os.environ)))
+    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
 
 
 def main() -> None:
-    moor = shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor")
     docker = shutil.which("docker")
+    floor = python_floor()
     with private_daemon() as daemon:
-        env = {**os.environ, "MOOR_HOST": daemon.host, "DOCKER_HOST": daemon.host, "DOCKER_CONFIG": daemon.root}
-        rows = [("moor version", median_seconds([moor, "version"], env))]
+        moor = moor_cli(daemon)
+        env = {**os.environ, "DOCKER_HOST": daemon.host, "DOCKER_CONFIG": daemon.root}
+        import_busybox(moor, env)
+        subprocess.run([*moor, "run", "-d", "--name", UP, "busybox", "sleep", "100000"], env=env,
+                       capture_output=True, check=True)
+        subprocess.run([*moor, "run", "--name", DOWN, "busybox", "echo", "hello"], env=env, capture_output=True,
+                       check=True)
+
+        def fresh() -> str:
+            return subprocess.run([*moor, "create", "busybox", "true"], env=env, capture_output=True, text=True,
+                                  check=True).stdout.strip()
+
+        clis: dict[str, list[str]] = {"moor": moor}
         if docker:
-            rows.append(("docker version", median_seconds([docker, "version"], env)))
-    print(f"CLI start-up, median of {RUNS} runs against one moord")
-    for name, seconds in rows:
-        print(f"  {name:<16} {seconds * 1000:8.1f} ms")
-    if len(rows) == 2:
-        print(f"  ratio moor/docker {rows[0][1] / rows[1][1]:8.2f}")
+            clis["docker"] = [docker]
+        samples: dict[str, dict[str, list[float]]] = {name: {label: [] for label in COMMANDS} for name in clis}
+        for command in COMMANDS.values():  # warm the page cache and the daemon's paths once
+            for cli in clis.values():
+                run_one(cli, command, env, fresh)
+        for number in range(RUNS):
+            for label, command in COMMANDS.items():
+                order = list(clis.items()) if number % 2 == 0 else list(reversed(clis.items()))
+                for name, cli in order:
+                    samples[name][label].append(run_one(cli, command, env, fresh))
+        subprocess.run([*moor, "rm", "-f", UP, DOWN], env=env, capture_output=True)
+    print("Python's floor on this machine, median (ms)")
+    for name, value in floor.items():
+        print(f"  {name:<28}{value:8.1f}")
+    medians = {name: {label: statistics.median(values) * 1000 for label, values in by_label.items()}
+               for name, by_label in samples.items()}
+    print_side_by_side(f"CLI commands against one moord, median of {RUNS} runs (ms)", medians["moor"],
+                       medians.get("docker"), width=20, precision=1)
+
+
+def run_one(cli: list[str], command: list[str], env: dict[str, str], fresh: Callable[[], str]) -> float:
+    """One timed run of ``command`` (``{fresh}``: a container created for it, untimed)."""
+    args = [fresh() if part == "{fresh}" else part for part in command]
+    return seconds_of([*cli, *args], env)
 
 
 if __name__ == "__main__":
