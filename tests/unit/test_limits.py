@@ -124,6 +124,12 @@ def test_defaults_double_the_swap_like_docker() -> None:
     assert apply_resource_defaults({"MemorySwappiness": -1}, swap_supported=True)["MemorySwappiness"] is None
 
 
+@pytest.mark.parametrize(("given", "kept"), [(0, None), (-1, None), (None, None), (20, 20)])
+def test_a_pids_limit_of_zero_or_less_is_kept_as_null(given: int | None, kept: int | None) -> None:
+    """Docker 20.10's inspect shows null for PidsLimit 0 (what the docker CLI sends) or -1: unlimited."""
+    assert apply_resource_defaults({"PidsLimit": given}, swap_supported=True)["PidsLimit"] == kept
+
+
 def test_oci_resources() -> None:
     host_config = {"Memory": 16 * MB, "MemorySwap": 32 * MB, "NanoCpus": 5 * 10**8, "CpuShares": 512,
                    "CpusetCpus": "0", "PidsLimit": 20, "MemoryReservation": 8 * MB, "BlkioWeight": 300}

@@ -302,7 +302,8 @@ def validate_resources(host_config: dict[str, Any], update: bool = False, *, cpu
 
 def apply_resource_defaults(host_config: dict[str, Any], swap_supported: bool | None = None) -> dict[str, Any]:
     """Docker's adjustments at create, in place: unset swap with a memory limit becomes 2x memory
-    (-1 where the kernel does not account swap), and every resource field gets its zero value.
+    (-1 where the kernel does not account swap), a PidsLimit of 0 or less null (unlimited), and every
+    resource field gets its zero value.
 
     Returns ``host_config``.
     """
@@ -314,6 +315,8 @@ def apply_resource_defaults(host_config: dict[str, Any], swap_supported: bool | 
         host_config["MemorySwap"] = memory * 2
     if host_config.get("MemorySwappiness") == -1:
         host_config["MemorySwappiness"] = None
+    if isinstance(host_config.get("PidsLimit"), int) and host_config["PidsLimit"] <= 0:
+        host_config["PidsLimit"] = None  # unlimited, as Docker keeps it (the docker CLI sends 0)
     if _int(host_config, "CpuShares") > MAX_CPU_SHARES:  # Docker lowers it to the kernel's maximum (runc refuses more)
         host_config["CpuShares"] = MAX_CPU_SHARES
     for name, value in RESOURCE_DEFAULTS.items():

@@ -156,11 +156,22 @@ def validate(host_config: dict[str, Any]) -> None:
         init_binary()
 
 
+#: what Docker's daemon adds to the SecurityOpt of a privileged container or one in the host's IPC or PID
+#: namespace (go-selinux's DisableSecOpt, with or without SELinux; moor, as Docker without SELinux, ignores it)
+LABEL_DISABLE = "label=disable"
+
+
 def apply_defaults(host_config: dict[str, Any]) -> dict[str, Any]:
     """Docker's defaults at create, in place, kept in the container's HostConfig as inspect shows them: the
-    masked and read-only paths when none were given (none for a privileged container: null) and the cgroup
-    namespace mode (``private`` on a cgroup v2 host, else ``host``). Returns ``host_config``."""
+    masked and read-only paths when none were given (none for a privileged container: null), the cgroup
+    namespace mode (``private`` on a cgroup v2 host, else ``host``) and ``label=disable`` in SecurityOpt of a
+    privileged container or one in the host's IPC or PID namespace. Returns ``host_config``; applying it again
+    changes nothing."""
     privileged = bool(host_config.get("Privileged"))
+    if privileged or host_config.get("IpcMode") == "host" or host_config.get("PidMode") == "host":
+        options = list(host_config.get("SecurityOpt") or [])
+        if LABEL_DISABLE not in options:
+            host_config["SecurityOpt"] = [*options, LABEL_DISABLE]
     if host_config.get("MaskedPaths") is None:
         host_config["MaskedPaths"] = None if privileged else default_masked_paths()
     if host_config.get("ReadonlyPaths") is None:
