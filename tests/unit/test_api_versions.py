@@ -111,11 +111,13 @@ def test_container_inspect_by_version() -> None:
     assert versions.container_inspect(_inspect(), "1.41")["HostConfig"]["KernelMemoryTCP"] == 0  # type: ignore[index]
     v120 = versions.container_inspect(_inspect(), "1.20")
     assert "Networks" not in v120["NetworkSettings"] and "Mounts" in v120  # type: ignore[operator]
-    assert v120["Config"] == {"Image": "busybox", "ExposedPorts": None, "MacAddress": "", "VolumeDriver": ""}
+    # v1p20's own Config fields, shown even when empty (Docker 20.10 at /v1.20: NetworkDisabled false too)
+    assert v120["Config"] == {"Image": "busybox", "ExposedPorts": None, "MacAddress": "", "NetworkDisabled": False,
+                              "VolumeDriver": ""}
     v119 = versions.container_inspect(_inspect(), "1.19")
     assert "Mounts" not in v119 and v119["Volumes"] == {"/data": "/v/_data"} and v119["VolumesRW"] == {"/data": False}
-    assert v119["Config"] == {"Image": "busybox", "ExposedPorts": None, "MacAddress": "", "VolumeDriver": "",
-                              "Memory": 7, "MemorySwap": 0, "CpuShares": 2, "Cpuset": "0"}
+    assert v119["Config"] == {"Image": "busybox", "ExposedPorts": None, "MacAddress": "", "NetworkDisabled": False,
+                              "VolumeDriver": "", "Memory": 7, "MemorySwap": 0, "CpuShares": 2, "Cpuset": "0"}
 
 
 def test_container_create_by_version() -> None:

@@ -36,8 +36,8 @@ GATES: tuple[Gate, ...] = (
     Gate("1.24", "POST /containers/{id}/start", "a JSON body (the old HostConfig) is refused"),
     Gate("1.20", "GET /containers/{id}/json", "Mounts, not Volumes and VolumesRW; Config without the "
                                               "HostConfig's Memory, MemorySwap, CpuShares, Cpuset"),
-    Gate("1.21", "GET /containers/{id}/json", "NetworkSettings.Networks; Config without ExposedPorts (when none), "
-                                              "MacAddress, VolumeDriver"),
+    Gate("1.21", "GET /containers/{id}/json", "NetworkSettings.Networks; Config without ExposedPorts, MacAddress "
+                                              "and NetworkDisabled (when empty), VolumeDriver"),
     Gate("1.20", "POST /containers/{id}/kill", "a container that does not run is a 409 (older: 204)"),
     Gate("1.21", "GET /containers/{id}/stats", "id, name and networks; older versions: one network object summed "
                                                "over the interfaces"),
@@ -169,8 +169,9 @@ def _legacy_container_inspect(doc: dict[str, Any], version: str) -> None:
     settings = doc.get("NetworkSettings")
     if isinstance(settings, dict):
         settings.pop("Networks", None)
-    config.setdefault("ExposedPorts", None)
+    config.setdefault("ExposedPorts", None)  # v1p20's own fields: shown even when empty
     config.setdefault("MacAddress", "")
+    config.setdefault("NetworkDisabled", False)
     config["VolumeDriver"] = host_config.get("VolumeDriver", "")
     if at_least(version, "1.20"):
         return
