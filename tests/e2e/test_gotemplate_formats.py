@@ -37,6 +37,7 @@ CASES = [
      "fmtweb"),
     ("inspect", "-f", '{{index .Config.Labels "tier"}} {{json .Config.Labels}} {{join .Config.Cmd " "}}', "fmtweb"),
     ("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", "fmtweb"),
+    ("inspect", "-f", "[{{.Config.StopSignal}}]{{json .Config.MacAddress}}|{{json .Config.ExposedPorts}}", "fmtweb"),
     ("inspect", "-f", "{{range .Mounts}}{{.Name}}:{{.Destination}}:{{.RW}} {{end}}", "fmtweb"),
     ("inspect", "-f", "{{json .Mounts}}", "fmtweb"),
     ("inspect", "-f", "{{if .State.Running}}up{{else}}down{{end}} {{len .NetworkSettings.Networks}}", "fmtweb"),
