@@ -10,9 +10,9 @@ attach/exec need the raw socket after the response headers anyway.
 
 from __future__ import annotations
 
+import _socket  # socket's C core: socket.py (enum classes, selectors) costs the CLI's start ~1.5 ms
 import json
 import os
-import socket
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -65,7 +65,7 @@ class ConnectError(Exception):
 class Response:
     """Status and headers of an answer; the body is read on demand from the socket."""
 
-    def __init__(self, sock: socket.socket, status: int, headers: dict[str, str], rest: bytes,
+    def __init__(self, sock: _socket.socket, status: int, headers: dict[str, str], rest: bytes,
                  head_request: bool = False) -> None:
         self.sock = sock
         self.status = status
@@ -179,8 +179,8 @@ class Client:
             raise ConnectError(f"unsupported host {self.host!r}: use unix:///path/to/socket")
         self.path = self.host[len("unix://"):]
 
-    def _connect(self) -> socket.socket:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _connect(self) -> _socket.socket:
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             sock.connect(self.path)
         except OSError:
@@ -200,7 +200,7 @@ class Client:
         """Several requests (method, path, params, headers) sent at once, their answers' heads then read in
         order: one round trip for all (``run``'s attach and wait). An error status raises once every socket is
         closed."""
-        socks: list[socket.socket] = []
+        socks: list[_socket.socket] = []
         responses: list[Response] = []
         try:
             for method, path, params, headers in requests:
@@ -217,7 +217,7 @@ class Client:
 
     def send(self, method: str, path: str, params: dict[str, Any] | None = None,
              body: bytes | Iterable[bytes] | IO[bytes] | None = None,
-             headers: dict[str, str] | None = None) -> socket.socket:
+             headers: dict[str, str] | None = None) -> _socket.socket:
         """Connect and send a request, not waiting for its answer: :meth:`receive` reads that."""
         query = ""
         if params:
@@ -245,7 +245,7 @@ class Client:
             pass  # the daemon answered early (an error): read what it said
         return sock
 
-    def receive(self, sock: socket.socket, method: str = "GET") -> Response:
+    def receive(self, sock: _socket.socket, method: str = "GET") -> Response:
         """The answer to what :meth:`send` sent on ``sock``, once its headers arrived; raise on an error status."""
         response = self._read_head(sock, method == "HEAD")
         if response.status >= 400:
@@ -258,7 +258,7 @@ class Client:
             raise DaemonError(response.status, message or f"HTTP {response.status}")
         return response
 
-    def _read_head(self, sock: socket.socket, head_request: bool) -> Response:
+    def _read_head(self, sock: _socket.socket, head_request: bool) -> Response:
         buffer = b""
         while b"\r\n\r\n" not in buffer:
             data = sock.recv(_CHUNK)

@@ -6,10 +6,10 @@ Shared by the CLI (``run``, ``start -a``, ``attach``, ``exec``, ``logs``) and ``
 
 from __future__ import annotations
 
+import _socket  # (as moor.client: the sockets it hands over are _socket's)
 import json
 import os
 import signal
-import socket
 import sys
 import termios
 import threading
@@ -81,7 +81,7 @@ class RawTerminal:
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved)
 
 
-def pump_stdin(sock: socket.socket, detach_keys: bytes | None, detached: threading.Event) -> None:
+def pump_stdin(sock: _socket.socket, detach_keys: bytes | None, detached: threading.Event) -> None:
     """stdin -> the attach socket; half-close when stdin ends; a full close on the detach keys."""
     matcher = DetachMatcher(detach_keys) if detach_keys else None
     fd = sys.stdin.fileno()
@@ -92,7 +92,7 @@ def pump_stdin(sock: socket.socket, detach_keys: bytes | None, detached: threadi
             data = b""
         if not data:
             try:
-                sock.shutdown(socket.SHUT_WR)
+                sock.shutdown(_socket.SHUT_WR)
             except OSError:
                 pass
             return
@@ -101,7 +101,7 @@ def pump_stdin(sock: socket.socket, detach_keys: bytes | None, detached: threadi
             if detach:
                 detached.set()
                 try:
-                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.shutdown(_socket.SHUT_RDWR)
                 except OSError:
                     pass
                 return

@@ -1,4 +1,4 @@
-"""moor.cli.deferred: the stand-in of inspect behaves as the real modules for whoever uses them."""
+"""moor.cli.deferred: the stand-ins of inspect and platform behave as the real modules for whoever uses them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from moor.cli.deferred import cleandoc
+from moor.cli.deferred import cleandoc, system
 
 DOCS = ["", "one line", "  lead\n    indented\n      more\n    back\n", "\n\n  first\n\tx\n\n", "a\n\n  b\n c\n",
         "   \n   \n", "x\n  \n    y"]
@@ -19,6 +19,12 @@ def test_cleandoc_is_the_standard_librarys(doc: str) -> None:
     assert cleandoc(doc) == inspect.cleandoc(doc)
 
 
+def test_system_is_platforms() -> None:
+    import platform
+
+    assert system() == platform.system()
+
+
 PROBE = """
 import sys
 import moor.cli  # installs the stand-ins
@@ -27,22 +33,25 @@ import click
 def stand_in(name):
     return type(sys.modules[name]).__name__ == "Deferred"
 
-before = (stand_in("inspect"), "ast" in sys.modules)
+before = (stand_in("inspect"), stand_in("platform"), "ast" in sys.modules)
 import inspect
 from inspect import signature
 print("SIG", signature(lambda a, b=1: None))
 print("CLEAN", repr(inspect.cleandoc("  x\\n    y")))
 import uuid
 print("UUID", uuid.UUID("12345678123456781234567812345678"))
-print("BEFORE", before, "AFTER", stand_in("inspect"), inspect.getsource(signature) != "")
+import platform
+print("MACHINE", platform.machine() == __import__("os").uname().machine, platform.system())
+print("BEFORE", before, "AFTER", stand_in("inspect"), stand_in("platform"), inspect.getsource(signature) != "")
 """
 
 
-def test_the_real_module_loads_on_first_use_and_takes_the_stand_ins_place() -> None:
+def test_the_real_modules_load_on_first_use_and_take_the_stand_ins_place() -> None:
     result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     assert lines["SIG"] == "(a, b=1)"
     assert lines["CLEAN"] == "'x\\ny'"
     assert lines["UUID"] == "12345678-1234-5678-1234-567812345678"
-    assert lines["BEFORE"] == "(True, False) AFTER False True"
+    assert lines["MACHINE"] == "True Linux"
+    assert lines["BEFORE"] == "(True, True, False) AFTER False False True"

@@ -18,9 +18,10 @@ import pytest
 
 from moor.client import Client, DaemonError, quote, urlencode
 
-#: modules no common command needs before its first request (each costs the start 1-5 ms); "ast": what the
-#: real inspect brings (click's import of it stays a stand-in, moor.cli.deferred)
-NOT_NEEDED = ("urllib.parse", "ipaddress", "hashlib", "shutil", "re2", "moor.images.healthcheck", "ast", "dis")
+#: modules no common command needs before its first request (each costs the start 1-5 ms; click's imports of
+#: inspect and platform stay stand-ins: moor.cli.deferred)
+NOT_NEEDED = ("urllib.parse", "ipaddress", "hashlib", "shutil", "re2", "moor.images.healthcheck", "inspect", "ast",
+              "platform")
 #: what only run/create (their ~100 options) and the attached commands need
 RUN_ONLY = ("moor.cli.createflags", "moor.cli.createextra")
 ATTACH_ONLY = ("moor.streams", "termios")
@@ -33,7 +34,7 @@ try:
     main()
 except SystemExit:
     pass
-print("LOADED", sorted(sys.modules))
+print("LOADED", sorted(name for name, module in sys.modules.items() if type(module).__name__ != "Deferred"))
 """
 
 
