@@ -55,11 +55,9 @@ def rfc3339_nano_fixed(nanoseconds: int) -> str:
 
 
 def format_timestamp(seconds: float) -> str:
-    """RFC 3339 in UTC with nine fraction digits, or none on a whole second: moor's ``Created`` format."""
-    nanoseconds = to_nanoseconds(seconds)
-    if nanoseconds % _NANOS_PER_SECOND:
-        return rfc3339_nano_fixed(nanoseconds)
-    return f"{_date_time(nanoseconds // _NANOS_PER_SECOND)}Z"
+    """A ``time.Time`` field of Docker's JSON (``Created``, ``FinishedAt``, ...): Go's RFC3339Nano, whose
+    fraction drops its trailing zeros (so these strings do not sort as text: sort by :func:`parse_timestamp`)."""
+    return rfc3339_nano(to_nanoseconds(seconds))
 
 
 def log_timestamp(seconds: float) -> str:

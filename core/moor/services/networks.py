@@ -128,7 +128,7 @@ class NetworkService:
             if dangling and (network.user_defined and not network.endpoints) != dangling[-1]:
                 continue  # Docker: dangling networks are the user-defined ones no container uses
             result.append(network)
-        return sorted(result, key=lambda n: n.created)
+        return sorted(result, key=lambda n: (parse_timestamp(n.created) if n.created else 0.0, n.id))
 
     def create(self, request: NetworkRequest) -> Network:
         """``network create``: check the request, let the driver set the network up, keep it, publish ``create``."""
