@@ -14,11 +14,12 @@ from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
 
+# the sleep orders "hi" (stdout) before "err" (stderr): two pipes read apart give no order of their own
 BASICS = """\
 FROM busybox
 ENV A=b
 WORKDIR /app
-RUN echo hi && echo err >&2
+RUN echo hi && sleep 0.2 && echo err >&2
 RUN true
 CMD ["sh"]
 LABEL x=y
@@ -39,7 +40,7 @@ def test_a_build_prints_docker_classic_messages_and_makes_its_images(moord: Daem
         "Step 1/7 : FROM busybox\n ---> <id>\n"
         "Step 2/7 : ENV A=b\n ---> Running in <id>\nRemoving intermediate container <id>\n ---> <id>\n"
         "Step 3/7 : WORKDIR /app\n ---> Running in <id>\nRemoving intermediate container <id>\n ---> <id>\n"
-        "Step 4/7 : RUN echo hi && echo err >&2\n ---> Running in <id>\nhi\n\x1b[91merr\n\x1b[0m"
+        "Step 4/7 : RUN echo hi && sleep 0.2 && echo err >&2\n ---> Running in <id>\nhi\n\x1b[91merr\n\x1b[0m"
         "Removing intermediate container <id>\n ---> <id>\n"
         "Step 5/7 : RUN true\n ---> Running in <id>\nRemoving intermediate container <id>\n ---> <id>\n"
         "Step 6/7 : CMD [\"sh\"]\n ---> Running in <id>\nRemoving intermediate container <id>\n ---> <id>\n"
@@ -58,7 +59,7 @@ def test_a_build_prints_docker_classic_messages_and_makes_its_images(moord: Daem
     assert len(image["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1
     history = moor(moord, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "basics:v1").stdout.splitlines()
     assert history[:6] == ["/bin/sh -c #(nop)  LABEL x=y", '/bin/sh -c #(nop)  CMD ["sh"]', "/bin/sh -c true",
-                           "/bin/sh -c echo hi && echo err >&2", "/bin/sh -c #(nop) WORKDIR /app",
+                           "/bin/sh -c echo hi && sleep 0.2 && echo err >&2", "/bin/sh -c #(nop) WORKDIR /app",
                            "/bin/sh -c #(nop)  ENV A=b"]
     # intermediate images: a Parent chain down to the base
     parents = 0

@@ -13,14 +13,14 @@ from click.testing import CliRunner
 from moor.cli.compose import compose
 from moor.cli.compose.status import ellipsis, go_quote, print_ps, print_stacks, ps_row, top_rows
 
-NOW = time.time()
+NOW = time.time()  # for the rows given an explicit now; summary() dates from the moment it is called
 
 
 def summary(name: str = "p-web-1", **extra: Any) -> dict[str, Any]:
     """A summary as moor.compose.runtime.status.ps returns it."""
     base = {"ID": "4f66ad9a0b2e" + "0" * 52, "Name": name, "Names": [name], "Image": "busybox",
             "Project": "p", "Service": name.split("-")[1], "Command": "sleep 1000", "State": "running",
-            "Status": "Up 2 minutes", "Created": int(NOW) - 120,
+            "Status": "Up 2 minutes", "Created": int(time.time()) - 120,
             "Labels": {"com.docker.compose.project": "p", "a": "<b>"}, "SizeRw": 0, "SizeRootFs": 0,
             "Mounts": ["p_data"], "LocalVolumes": 1, "Networks": ["p_default"], "Health": "", "ExitCode": 0,
             "Ports": [{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"}],
