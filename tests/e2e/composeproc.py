@@ -3,7 +3,6 @@ sent to it, and it is always ended (by its process ID) when the test is done."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import threading
@@ -11,6 +10,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from e2e.composehelpers import base_env
 from e2e.containerhelpers import MOOR_CLI
 from moor.testing.daemon import DaemonProcess
 
@@ -19,10 +19,9 @@ class Running:
     """``moor -H <daemon> compose ARGS`` in ``directory``, stdout and stderr collected by threads."""
 
     def __init__(self, daemon: DaemonProcess, directory: Path | str, *args: str) -> None:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
         self.process = subprocess.Popen([*MOOR_CLI, "-H", daemon.host, "compose", *args], cwd=str(directory),
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        env=env)
+                                        env=base_env())
         self._out: list[bytes] = []
         self._err: list[bytes] = []
         self._threads = [threading.Thread(target=self._collect, args=(self.process.stdout, self._out), daemon=True),

@@ -8,51 +8,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composehelpers import ProjectDir, compose, compose_moord, project, services_yaml, shell, state, write_project  # noqa: F401 - fixtures
 from e2e.composeproc import Running
 from e2e.containerhelpers import moor
 from moor.client import Client
-from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 #: runs until SIGTERM, then says so and exits 0
-STOPPABLE = """["sh", "-c", "trap 'echo stopping; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]"""
+STOPPABLE = ["sh", "-c", "trap 'echo stopping; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]
 
 
-@pytest.fixture
-def project(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
-    """A fresh project directory (unique name) on the module's moord; everything removed afterwards."""
-    name = f"att{os.getpid()}x{time.monotonic_ns() % 1000000}"
-    directory = tmp_path / name
-    directory.mkdir()
-    try:
-        yield compose_moord, directory, name
-    finally:
-        remove_everything(compose_moord)
-
-
-def status(daemon: DaemonProcess, container: str) -> str:
-    return moor(daemon, "inspect", "-f", "{{.State.Status}}", container).stdout.strip()
-
-
-def test_up_prints_every_container_until_all_exit(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_up_prints_every_container_until_all_exit(project: ProjectDir) -> None:
     daemon, directory, _ = project
-    write_project(directory, """\
-services:
-  web:
-    image: busybox:latest
-    command: ["sh", "-c", "echo web first; sleep 0.5; echo web second"]
-  database:
-    image: busybox:latest
-    command: ["sh", "-c", "echo db says hi; echo db complains >&2; exit 2"]
-""")
+    write_project(directory, services_yaml({"web": shell("echo web first; sleep 0.5; echo web second"),
+                                            "database": shell("echo db says hi; echo db complains >&2; exit 2")}))
     result = compose(daemon, directory, "up")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout.splitlines()
@@ -69,14 +42,9 @@ services:
     assert again.stdout.splitlines() == ["Attaching to database-1", "db says hi", "database-1 exited with code 2"]
 
 
-def test_up_timestamps_and_colours(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_up_timestamps_and_colours(project: ProjectDir) -> None:
     daemon, directory, _ = project
-    write_project(directory, """\
-services:
-  one:
-    image: busybox:latest
-    command: ["echo", "hello"]
-""")
+    write_project(directory, services_yaml({"one": {"command": ["echo", "hello"]}}))
     result = compose(daemon, directory, "up", "--timestamps")
     assert result.returncode == 0, result.stderr
     line = next(item for item in result.stdout.splitlines() if item.startswith("one-1  |"))
@@ -86,71 +54,43 @@ services:
     assert "\x1b[36mone-1  | \x1b[0mhello" in coloured.stdout.splitlines()
 
 
-def test_abort_on_container_exit_stops_the_rest(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_abort_on_container_exit_stops_the_rest(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"""\
-services:
-  quick:
-    image: busybox:latest
-    command: ["sh", "-c", "echo quick done; exit 3"]
-  server:
-    image: busybox:latest
-    command: {STOPPABLE}
-""")
+    write_project(directory, services_yaml({"quick": shell("echo quick done; exit 3"),
+                                            "server": {"command": STOPPABLE}}))
     result = compose(daemon, directory, "up", "--abort-on-container-exit")
     assert result.returncode == 3, result.stdout + result.stderr
     out = result.stdout.splitlines()
     assert "quick-1 exited with code 3" in out
     assert "Aborting on container exit..." in result.stderr.splitlines()  # compose's messages: stderr
     assert "server-1 exited with code 0" in out
-    assert status(daemon, f"{name}-server-1") == "exited"
+    assert state(daemon, f"{name}-server-1") == "exited"
 
 
-def test_abort_stops_services_not_attached_too(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_abort_stops_services_not_attached_too(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"""\
-services:
-  quick:
-    image: busybox:latest
-    command: ["sh", "-c", "echo quick done; exit 0"]
-  hidden:
-    image: busybox:latest
-    command: {STOPPABLE}
-    attach: false
-""")
+    write_project(directory, services_yaml({"quick": shell("echo quick done; exit 0"),
+                                            "hidden": {"command": STOPPABLE, "attach": False}}))
     result = compose(daemon, directory, "up", "--abort-on-container-exit")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[0] == "Attaching to quick-1"
     assert "hidden" not in result.stdout  # not attached: no output, no exit line
-    assert status(daemon, f"{name}-hidden-1") == "exited"  # but stopped with the rest, as compose
+    assert state(daemon, f"{name}-hidden-1") == "exited"  # but stopped with the rest, as compose
 
 
-def test_exit_code_from_names_the_service(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_exit_code_from_names_the_service(project: ProjectDir) -> None:
     daemon, directory, _ = project
-    write_project(directory, """\
-services:
-  quick:
-    image: busybox:latest
-    command: ["sh", "-c", "exit 3"]
-  server:
-    image: busybox:latest
-    command: ["sh", "-c", "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done"]
-""")
+    write_project(directory, services_yaml({
+        "quick": shell("exit 3"), "server": shell("trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done")}))
     result = compose(daemon, directory, "up", "--exit-code-from", "server")
     assert result.returncode == 7, result.stdout + result.stderr
     assert "Aborting on container exit..." in result.stderr.splitlines()
     assert "server-1 exited with code 7" in result.stdout.splitlines()
 
 
-def test_restart_policy_exits_are_marked_and_followed(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_restart_policy_exits_are_marked_and_followed(project: ProjectDir) -> None:
     daemon, directory, _ = project
-    write_project(directory, """\
-services:
-  flaky:
-    image: busybox:latest
-    command: ["sh", "-c", "echo attempt; exit 1"]
-    restart: on-failure:2
-""")
+    write_project(directory, services_yaml({"flaky": {**shell("echo attempt; exit 1"), "restart": "on-failure:2"}}))
     result = compose(daemon, directory, "up")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout.splitlines()
@@ -159,35 +99,29 @@ services:
     assert out[-1] == "flaky-1 exited with code 1"
 
 
-def test_ctrl_c_stops_gracefully_then_kills(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_ctrl_c_stops_gracefully_then_kills(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"""\
-services:
-  polite:
-    image: busybox:latest
-    command: {STOPPABLE}
-  stubborn:
-    image: busybox:latest
-    command: ["sh", "-c", "trap '' TERM; echo stubborn here; while true; do sleep 0.1; done"]
-    stop_grace_period: 2m
-""")
+    write_project(directory, services_yaml({
+        "polite": {"command": STOPPABLE},
+        "stubborn": {**shell("trap '' TERM; echo stubborn here; while true; do sleep 0.1; done"),
+                     "stop_grace_period": "2m"}}))
     with Running(daemon, directory, "--progress", "plain", "up") as up:
         up.wait_output("polite-1    | ready")
         up.wait_output("stubborn-1  | stubborn here")
         up.interrupt()
         up.wait_output("Gracefully stopping... (press Ctrl+C again to force)", stderr=True)
         up.wait_output("polite-1 exited with code 0")
-        assert status(daemon, f"{name}-stubborn-1") == "running"  # still in its grace period
+        assert state(daemon, f"{name}-stubborn-1") == "running"  # still in its grace period
         up.interrupt()
         assert up.wait(timeout=60) == 130
         out = up.stdout.splitlines()
     assert "polite-1    | stopping" in out
     assert "stubborn-1 exited with code 137" in out
-    assert status(daemon, f"{name}-polite-1") == "exited"
-    assert status(daemon, f"{name}-stubborn-1") == "exited"
+    assert state(daemon, f"{name}-polite-1") == "exited"
+    assert state(daemon, f"{name}-stubborn-1") == "exited"
 
 
-def test_a_die_event_finds_a_policy_restart_already_decided(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_a_die_event_finds_a_policy_restart_already_decided(project: ProjectDir) -> None:
     """What compose's monitor relies on (Docker's order): when ``die`` is published, a container its policy
     brings back is already ``restarting``; the last exit is plain ``exited``."""
     daemon, _, name = project

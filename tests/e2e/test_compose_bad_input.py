@@ -6,40 +6,29 @@ nothing it made is left without the project's labels (``down`` removes it all)."
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composehelpers import (  # noqa: F401 - fixtures
+    SLEEPING,
+    ProjectDir,
+    compose,
+    compose_moord,
+    failed,
+    free_port,
+    project,
+    services_yaml,
+    write_project,
+)
 from e2e.containerhelpers import moor
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
-SLEEP = """["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]"""
-
-
-@pytest.fixture
-def project(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
-    name = f"bad{os.getpid()}x{time.monotonic_ns() % 1000000}"
-    directory = tmp_path / name
-    directory.mkdir()
-    try:
-        yield compose_moord, directory, name
-    finally:
-        remove_everything(compose_moord)
-
-
-def failed(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
-    """The one error line of a failed command (its last stderr line), after checking the exit code and that
-    no traceback was printed."""
-    assert result.returncode == code, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stderr.strip().splitlines()[-1]
+#: a service that runs until stopped
+SLEEPER = {"command": SLEEPING}
+#: a service whose healthcheck fails at once
+SICK = {**SLEEPER, "healthcheck": {"test": ["CMD", "false"], "interval": "200ms", "retries": 1}}
 
 
 def all_labelled(daemon: DaemonProcess, name: str) -> None:
@@ -62,29 +51,14 @@ def nothing_made(daemon: DaemonProcess) -> None:
     assert moor(daemon, "volume", "ls", "-q").stdout.split() == []
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def test_port_already_taken(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_port_already_taken(project: ProjectDir) -> None:
     daemon, directory, name = project
     port = free_port()
     blocker = moor(daemon, "run", "-d", "--name", f"{name}-blocker", "-p", f"127.0.0.1:{port}:80",
                    "busybox:latest", "sleep", "1000")
     assert blocker.returncode == 0, blocker.stderr
-    write_project(directory, f"""\
-services:
-  db:
-    image: busybox:latest
-    command: {SLEEP}
-  web:
-    image: busybox:latest
-    command: {SLEEP}
-    depends_on: [db]
-    ports: ["127.0.0.1:{port}:80"]
-""")
+    write_project(directory, services_yaml({
+        "db": SLEEPER, "web": {**SLEEPER, "depends_on": ["db"], "ports": [f"127.0.0.1:{port}:80"]}}))
     result = compose(daemon, directory, "--progress", "plain", "up", "-d")
     line = failed(result)
     assert line.startswith("Error response from daemon:") and "port is already allocated" in line
@@ -98,23 +72,10 @@ services:
     nothing_made(daemon)
 
 
-def test_unhealthy_dependency(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_unhealthy_dependency(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"""\
-services:
-  db:
-    image: busybox:latest
-    command: {SLEEP}
-    healthcheck:
-      test: ["CMD", "false"]
-      interval: 200ms
-      retries: 1
-  web:
-    image: busybox:latest
-    command: {SLEEP}
-    depends_on:
-      db: {{condition: service_healthy}}
-""")
+    write_project(directory, services_yaml({
+        "db": SICK, "web": {**SLEEPER, "depends_on": {"db": {"condition": "service_healthy"}}}}))
     result = compose(daemon, directory, "--progress", "plain", "up", "-d")
     assert failed(result) == f"dependency failed to start: container {name}-db-1 is unhealthy"
     assert f" Container {name}-db-1  Started" in result.stderr
@@ -123,44 +84,31 @@ services:
     assert moor(daemon, "ps", "-a", "--format", "{{.Names}}").stdout.split() == [f"{name}-db-1"]
 
 
-def test_dependency_exits_with_a_failure(project: tuple[DaemonProcess, Path, str]) -> None:
+def migrate_then_app(required: bool) -> str:
+    """A project whose app waits for a migration that fails; ``required: false`` lets it go on."""
+    condition = {"condition": "service_completed_successfully", **({} if required else {"required": False})}
+    return services_yaml({"migrate": {"command": ["sh", "-c", "exit 3"]},
+                          "app": {**SLEEPER, "depends_on": {"migrate": condition}}})
+
+
+def test_dependency_exits_with_a_failure(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"""\
-services:
-  migrate:
-    image: busybox:latest
-    command: ["sh", "-c", "exit 3"]
-  app:
-    image: busybox:latest
-    command: {SLEEP}
-    depends_on:
-      migrate: {{condition: service_completed_successfully}}
-""")
+    write_project(directory, migrate_then_app(required=True))
     result = compose(daemon, directory, "--progress", "plain", "up", "-d")
     assert failed(result) == 'service "migrate" didn\'t complete successfully: exit 3'
     all_labelled(daemon, name)
 
 
-def test_optional_dependency_failure_is_skipped(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_optional_dependency_failure_is_skipped(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"""\
-services:
-  migrate:
-    image: busybox:latest
-    command: ["sh", "-c", "exit 3"]
-  app:
-    image: busybox:latest
-    command: {SLEEP}
-    depends_on:
-      migrate: {{condition: service_completed_successfully, required: false}}
-""")
+    write_project(directory, migrate_then_app(required=False))
     result = compose(daemon, directory, "--progress", "plain", "up", "-d")
     assert result.returncode == 0, result.stderr
     assert "Skipped: optional dependency" in result.stderr
     assert f" Container {name}-app-1  Started" in result.stderr
 
 
-def test_cycle_and_unknown_service_make_nothing(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_cycle_and_unknown_service_make_nothing(project: ProjectDir) -> None:
     daemon, directory, _name = project
     write_project(directory, """\
 services:
@@ -181,7 +129,7 @@ services:
     nothing_made(daemon)
 
 
-def test_missing_external_network_and_volume(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_missing_external_network_and_volume(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, f"""\
 services:
@@ -210,7 +158,7 @@ volumes:
     nothing_made(daemon)
 
 
-def test_incompatible_flags(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_incompatible_flags(project: ProjectDir) -> None:
     daemon, directory, _name = project
     write_project(directory, "services:\n  a:\n    image: busybox:latest\n")
     assert failed(compose(daemon, directory, "up", "--force-recreate", "--no-recreate")) == \
@@ -220,28 +168,12 @@ def test_incompatible_flags(project: tuple[DaemonProcess, Path, str]) -> None:
     nothing_made(daemon)
 
 
-def test_wait_for_an_unhealthy_or_slow_application(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_wait_for_an_unhealthy_or_slow_application(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"""\
-services:
-  sick:
-    image: busybox:latest
-    command: {SLEEP}
-    healthcheck:
-      test: ["CMD", "false"]
-      interval: 200ms
-      retries: 1
-""")
+    write_project(directory, services_yaml({"sick": SICK}))
     assert failed(compose(daemon, directory, "up", "--wait")) == f"container {name}-sick-1 is unhealthy"
     all_labelled(daemon, name)
-    write_project(directory, f"""\
-services:
-  slow:
-    image: busybox:latest
-    command: {SLEEP}
-    healthcheck:
-      test: ["CMD", "false"]
-      interval: 1h
-""")
+    write_project(directory, services_yaml({
+        "slow": {**SLEEPER, "healthcheck": {"test": ["CMD", "false"], "interval": "1h"}}}))
     assert failed(compose(daemon, directory, "up", "--wait", "--wait-timeout", "1", "--remove-orphans")) == \
         "application not healthy after 1s"

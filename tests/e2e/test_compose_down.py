@@ -4,19 +4,24 @@ networks, ``-v`` (named and anonymous volumes), ``--rmi``, ``--remove-orphans``,
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composehelpers import (  # noqa: F401 - fixtures
+    SLEEP,
+    ProjectDir,
+    compose,
+    compose_moord,
+    compose_progress,
+    events,
+    project,
+    write_project,
+)
 from e2e.containerhelpers import moor
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-SLEEP = """["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]"""
 
 APP = f"""\
 services:
@@ -41,30 +46,13 @@ volumes:
 
 
 @pytest.fixture
-def project(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
-    name = f"down{os.getpid()}x{time.monotonic_ns() % 1000000}"
-    directory = write_project(tmp_path / name, APP)
-    result = compose(compose_moord, directory, "up", "-d")
+def app(project: ProjectDir) -> ProjectDir:
+    """The project's directory with APP, up."""
+    daemon, directory, _name = project
+    write_project(directory, APP)
+    result = compose(daemon, directory, "up", "-d")
     assert result.returncode == 0, result.stderr
-    try:
-        yield compose_moord, directory, name
-    finally:
-        remove_everything(compose_moord)
-
-
-def run(daemon: DaemonProcess, directory: Path, *args: str) -> str:
-    result = compose(daemon, directory, "--progress", "plain", *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stderr
-
-
-def events(stderr: str, kind: str, status: str) -> list[str]:
-    found = []
-    for line in stderr.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] == kind and parts[2] == status:
-            found.append(parts[1])
-    return found
+    return project
 
 
 def names(daemon: DaemonProcess, what: str, name: str) -> list[str]:
@@ -79,9 +67,9 @@ def volume_names(daemon: DaemonProcess) -> list[str]:
     return moor(daemon, "volume", "ls", "--format", "{{.Name}}").stdout.split()
 
 
-def test_down_reverse_order_networks_and_kept_volumes(project: tuple[DaemonProcess, Path, str]) -> None:
-    daemon, directory, name = project
-    err = run(daemon, directory, "down")
+def test_down_reverse_order_networks_and_kept_volumes(app: ProjectDir) -> None:
+    daemon, directory, name = app
+    err = compose_progress(daemon, directory, "down")
     assert events(err, "Container", "Removed") == [f"{name}-web-1", f"{name}-api-1", f"{name}-db-1"]
     assert sorted(events(err, "Network", "Removed")) == [f"{name}_back", f"{name}_default"]
     assert names(daemon, "ps", name) == [] and names(daemon, "network", name) == []
@@ -94,19 +82,19 @@ def test_down_reverse_order_networks_and_kept_volumes(project: tuple[DaemonProce
     assert f'No resource found to remove for project "{name}"' in again.stderr
 
 
-def test_down_volumes_removes_named_and_anonymous(project: tuple[DaemonProcess, Path, str]) -> None:
-    daemon, directory, name = project
+def test_down_volumes_removes_named_and_anonymous(app: ProjectDir) -> None:
+    daemon, directory, name = app
     assert len(volume_names(daemon)) == 2
-    err = run(daemon, directory, "down", "-v", "-t", "1")
+    err = compose_progress(daemon, directory, "down", "-v", "-t", "1")
     assert events(err, "Volume", "Removed") == [f"{name}_data"]
     assert volume_names(daemon) == []
 
 
-def test_down_by_name_without_files(project: tuple[DaemonProcess, Path, str], tmp_path: Path) -> None:
-    daemon, _directory, name = project
+def test_down_by_name_without_files(app: ProjectDir, tmp_path: Path) -> None:
+    daemon, _directory, name = app
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    err = run(daemon, elsewhere, "-p", name, "down", "-v")
+    err = compose_progress(daemon, elsewhere, "-p", name, "down", "-v")
     # order from the containers' depends_on labels
     assert events(err, "Container", "Removed") == [f"{name}-web-1", f"{name}-api-1", f"{name}-db-1"]
     assert sorted(events(err, "Network", "Removed")) == [f"{name}_back", f"{name}_default"]
@@ -114,23 +102,23 @@ def test_down_by_name_without_files(project: tuple[DaemonProcess, Path, str], tm
     assert names(daemon, "ps", name) == [] and volume_names(daemon) == []
 
 
-def test_down_orphans_and_one_off_containers(project: tuple[DaemonProcess, Path, str]) -> None:
-    daemon, directory, name = project
+def test_down_orphans_and_one_off_containers(app: ProjectDir) -> None:
+    daemon, directory, name = app
     # an orphan (web leaves the file) and a one-off container of db
     write_project(directory, APP.split("  web:")[0] + APP.split("depends_on: [api]\n")[1])
     labels = [f"com.docker.compose.project={name}", "com.docker.compose.service=db", "com.docker.compose.oneoff=True"]
     args = [arg for label in labels for arg in ("--label", label)]
     assert moor(daemon, "create", "--name", f"{name}-db-run-0123456789ab", *args, "busybox:latest").returncode == 0
-    err = run(daemon, directory, "down")
+    err = compose_progress(daemon, directory, "down")
     assert f"{name}-web-1" not in events(err, "Container", "Removed")
     assert names(daemon, "ps", name) == [f"{name}-db-run-0123456789ab", f"{name}-web-1"]
-    err = run(daemon, directory, "down", "--remove-orphans")
+    err = compose_progress(daemon, directory, "down", "--remove-orphans")
     assert sorted(events(err, "Container", "Removed")) == [f"{name}-db-run-0123456789ab", f"{name}-web-1"]
     assert names(daemon, "ps", name) == []
 
 
-def test_down_rmi(project: tuple[DaemonProcess, Path, str]) -> None:
-    daemon, directory, name = project
+def test_down_rmi(app: ProjectDir) -> None:
+    daemon, directory, name = app
     # a service without image: (a built one, named PROJECT-SERVICE) and one with its own image tag
     assert moor(daemon, "tag", "busybox:latest", f"{name}-built").returncode == 0
     assert moor(daemon, "tag", "busybox:latest", f"{name}-own:v1").returncode == 0
@@ -143,21 +131,21 @@ services:
     image: {name}-own:v1
     command: {SLEEP}
 """, {"Dockerfile": "FROM busybox:latest\n"})
-    run(daemon, directory, "up", "-d", "--no-build", "--remove-orphans")
-    err = run(daemon, directory, "down", "--rmi", "local")
+    compose_progress(daemon, directory, "up", "-d", "--no-build", "--remove-orphans")
+    err = compose_progress(daemon, directory, "down", "--rmi", "local")
     assert events(err, "Image", "Removed") == [f"{name}-built"]
     tags = moor(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert f"{name}-built:latest" not in tags and f"{name}-own:v1" in tags
-    run(daemon, directory, "up", "-d", "--pull", "never", "own")
-    err = run(daemon, directory, "down", "--rmi", "all")
+    compose_progress(daemon, directory, "up", "-d", "--pull", "never", "own")
+    err = compose_progress(daemon, directory, "down", "--rmi", "all")
     assert f"{name}-own:v1" in events(err, "Image", "Removed")
     tags = moor(daemon, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     assert f"{name}-own:v1" not in tags and "busybox:latest" in tags
 
 
-def test_down_a_service_takes_its_dependents(project: tuple[DaemonProcess, Path, str]) -> None:
-    daemon, directory, name = project
-    err = run(daemon, directory, "down", "api")
+def test_down_a_service_takes_its_dependents(app: ProjectDir) -> None:
+    daemon, directory, name = app
+    err = compose_progress(daemon, directory, "down", "api")
     assert events(err, "Container", "Removed") == [f"{name}-web-1", f"{name}-api-1"]
     assert names(daemon, "ps", name) == [f"{name}-db-1"]
     # the default network still has db on it: left, with compose's warning; back had only api: removed

@@ -6,54 +6,43 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composehelpers import (  # noqa: F401 - fixtures
+    ProjectDir,
+    compose,
+    compose_moord,
+    compose_ok,
+    failed,
+    project,
+    services_yaml,
+    shell,
+    state,
+    write_project,
+)
 from e2e.composeproc import Running
 from e2e.containerhelpers import moor, wait_for
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
-PRINTERS = """\
-services:
-  web:
-    image: busybox:latest
-    command: ["sh", "-c", "echo web one; echo web two; echo web err >&2"]
-  database:
-    image: busybox:latest
-    command: ["sh", "-c", "echo db one; echo db two; echo db three"]
-"""
-
-
-@pytest.fixture
-def project(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
-    """A fresh project directory (unique name) on the module's moord; everything removed afterwards."""
-    name = f"logs{os.getpid()}x{time.monotonic_ns() % 1000000}"
-    directory = tmp_path / name
-    directory.mkdir()
-    try:
-        yield compose_moord, directory, name
-    finally:
-        remove_everything(compose_moord)
+PRINTERS = services_yaml({"web": shell("echo web one; echo web two; echo web err >&2"),
+                          "database": shell("echo db one; echo db two; echo db three")})
+#: the database's logs, prefixed
+DATABASE_LINES = ["database-1  | db one", "database-1  | db two", "database-1  | db three"]
 
 
 def ok(daemon: DaemonProcess, directory: Path, *args: str) -> str:
     """``moor compose ARGS``, which must succeed; its stdout."""
-    result = compose(daemon, directory, "--progress", "plain", *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return compose_ok(daemon, directory, *args).stdout
 
 
 def exited(daemon: DaemonProcess, *names: str) -> None:
     """Wait until the containers have exited."""
     for name in names:
-        wait_for(lambda name=name: moor(daemon, "inspect", "-f", "{{.State.Status}}", name).stdout.strip()
-                 == "exited", timeout=30)
+        wait_for(lambda name=name: state(daemon, name) == "exited", timeout=30)
 
 
 def up_printers(daemon: DaemonProcess, directory: Path, name: str) -> None:
@@ -62,13 +51,12 @@ def up_printers(daemon: DaemonProcess, directory: Path, name: str) -> None:
     exited(daemon, f"{name}-web-1", f"{name}-database-1")
 
 
-def test_logs_prefixes_padded_to_the_longest_name(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_logs_prefixes_padded_to_the_longest_name(project: ProjectDir) -> None:
     daemon, directory, name = project
     up_printers(daemon, directory, name)
     lines = ok(daemon, directory, "logs").splitlines()
     # each container's lines in order, both streams on stdout, no colour off a terminal
-    assert [line for line in lines if line.startswith("database-1")] == [
-        "database-1  | db one", "database-1  | db two", "database-1  | db three"]
+    assert [line for line in lines if line.startswith("database-1")] == DATABASE_LINES
     web = [line for line in lines if line.startswith("web-1")]
     assert [line for line in web if "err" not in line] == ["web-1       | web one", "web-1       | web two"]
     assert "web-1       | web err" in web  # stderr's order against stdout's is the log's, not fixed
@@ -76,11 +64,10 @@ def test_logs_prefixes_padded_to_the_longest_name(project: tuple[DaemonProcess, 
     assert "\x1b[" not in "".join(lines)
 
 
-def test_logs_of_named_services_without_prefix_and_tail(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_logs_of_named_services_without_prefix_and_tail(project: ProjectDir) -> None:
     daemon, directory, name = project
     up_printers(daemon, directory, name)
-    assert ok(daemon, directory, "logs", "database").splitlines() == [
-        "database-1  | db one", "database-1  | db two", "database-1  | db three"]
+    assert ok(daemon, directory, "logs", "database").splitlines() == DATABASE_LINES
     assert ok(daemon, directory, "logs", "--no-log-prefix", "database").splitlines() == ["db one", "db two",
                                                                                           "db three"]
     assert ok(daemon, directory, "logs", "--tail", "1", "database").splitlines() == ["database-1  | db three"]
@@ -88,7 +75,7 @@ def test_logs_of_named_services_without_prefix_and_tail(project: tuple[DaemonPro
         "db two", "db three"]
 
 
-def test_logs_timestamps_and_colours(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_logs_timestamps_and_colours(project: ProjectDir) -> None:
     daemon, directory, name = project
     up_printers(daemon, directory, name)
     stamped = ok(daemon, directory, "logs", "-t", "database").splitlines()
@@ -102,7 +89,7 @@ def test_logs_timestamps_and_colours(project: tuple[DaemonProcess, Path, str]) -
     assert "\x1b[" not in plain and "database-1  | db one" in plain
 
 
-def test_logs_leave_one_off_containers_out_and_work_with_p_alone(project: tuple[DaemonProcess, Path, str],
+def test_logs_leave_one_off_containers_out_and_work_with_p_alone(project: ProjectDir,
                                                                  tmp_path: Path) -> None:
     daemon, directory, name = project
     up_printers(daemon, directory, name)
@@ -113,49 +100,33 @@ def test_logs_leave_one_off_containers_out_and_work_with_p_alone(project: tuple[
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     lines = ok(daemon, elsewhere, "-p", name, "logs", "database").splitlines()
-    assert lines == ["database-1  | db one", "database-1  | db two", "database-1  | db three"]
+    assert lines == DATABASE_LINES
 
 
-def test_logs_index_picks_one_replica(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_logs_index_picks_one_replica(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, """\
-services:
-  web:
-    image: busybox:latest
-    command: ["sh", "-c", "echo I am $$(hostname)"]
-""")
+    write_project(directory, services_yaml({"web": shell("echo I am $$(hostname)")}))
     ok(daemon, directory, "up", "-d", "--scale", "web=2")
     exited(daemon, f"{name}-web-1", f"{name}-web-2")
     second = moor(daemon, "inspect", "-f", "{{.Config.Hostname}}", f"{name}-web-2").stdout.strip()
     assert ok(daemon, directory, "logs", "--index", "2", "web").splitlines() == [f"web-2  | I am {second}"]
     both = ok(daemon, directory, "logs").splitlines()
     assert sorted(line.split(" |")[0] for line in both) == ["web-1 ", "web-2 "]
-    result = compose(daemon, directory, "logs", "--index", "2")
-    assert result.returncode == 1
-    assert "--index requires one service to be selected" in result.stderr
+    assert "--index requires one service to be selected" in failed(compose(daemon, directory, "logs", "--index", "2"))
 
 
-def test_logs_unknown_service_is_one_line(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_logs_unknown_service_is_one_line(project: ProjectDir) -> None:
     daemon, directory, _ = project
     write_project(directory, PRINTERS)
-    result = compose(daemon, directory, "logs", "nope")
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].endswith("no such service: nope")
-    assert "Traceback" not in result.stderr
+    assert failed(compose(daemon, directory, "logs", "nope")).endswith("no such service: nope")
 
 
-def test_logs_follow_prints_exits_follows_new_containers_and_ends(project: tuple[DaemonProcess, Path, str]
+def test_logs_follow_prints_exits_follows_new_containers_and_ends(project: ProjectDir
                                                                   ) -> None:
     daemon, directory, name = project
-    write_project(directory, """\
-services:
-  ticker:
-    image: busybox:latest
-    command: ["sh", "-c", "trap 'echo ticker stops; exit 0' TERM; echo ticker up; while true; do sleep 0.2; done"]
-  late:
-    image: busybox:latest
-    command: ["sh", "-c", "echo late says hello; sleep 0.5; echo late done; exit 4"]
-""")
+    write_project(directory, services_yaml({
+        "ticker": shell("trap 'echo ticker stops; exit 0' TERM; echo ticker up; while true; do sleep 0.2; done"),
+        "late": shell("echo late says hello; sleep 0.5; echo late done; exit 4")}))
     ok(daemon, directory, "up", "-d", "ticker")
     with Running(daemon, directory, "logs", "-f") as follower:
         follower.wait_output("ticker-1  | ticker up")
@@ -171,27 +142,18 @@ services:
     assert out[-1] == "ticker-1 exited with code 0"
 
 
-def test_logs_follow_of_a_stopped_project_returns(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_logs_follow_of_a_stopped_project_returns(project: ProjectDir) -> None:
     daemon, directory, name = project
     up_printers(daemon, directory, name)
     result = compose(daemon, directory, "logs", "-f", "database", timeout=30)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["database-1  | db one", "database-1  | db two", "database-1  | db three"]
+    assert result.stdout.splitlines() == DATABASE_LINES
 
 
-def test_logs_of_a_container_without_readable_logs_warn(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_logs_of_a_container_without_readable_logs_warn(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, """\
-services:
-  quiet:
-    image: busybox:latest
-    command: ["echo", "nowhere"]
-    logging:
-      driver: none
-  loud:
-    image: busybox:latest
-    command: ["echo", "somewhere"]
-""")
+    write_project(directory, services_yaml({"quiet": {"command": ["echo", "nowhere"], "logging": {"driver": "none"}},
+                                            "loud": {"command": ["echo", "somewhere"]}}))
     ok(daemon, directory, "up", "-d")
     exited(daemon, f"{name}-quiet-1", f"{name}-loud-1")
     result = compose(daemon, directory, "logs")

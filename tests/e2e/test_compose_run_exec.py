@@ -10,20 +10,27 @@ import re
 import select
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composehelpers import (  # noqa: F401 - fixtures
+    SLEEP,
+    ProjectDir,
+    base_env,
+    compose,
+    compose_moord,
+    failed,
+    project,
+    services_yaml,
+    shell,
+    write_project,
+)
 from e2e.containerhelpers import MOOR_CLI, inspect, moor
 from moor.client import Client
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-#: stops at once on SIGTERM
-SLEEP = """["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]"""
 
 APP = f"""\
 services:
@@ -49,18 +56,6 @@ services:
 """
 
 
-@pytest.fixture
-def project(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
-    """A fresh project directory (unique name) on the module's moord; everything removed afterwards."""
-    name = f"run{os.getpid()}x{time.monotonic_ns() % 1000000}"
-    directory = tmp_path / name
-    directory.mkdir()
-    try:
-        yield compose_moord, directory, name
-    finally:
-        remove_everything(compose_moord)
-
-
 def names(daemon: DaemonProcess, project_name: str, oneoff: str | None = None) -> list[str]:
     """The project's container names (``oneoff`` "True"/"False" narrows)."""
     args = ["ps", "-a", "--format", "{{.Names}}", "--filter", f"label=com.docker.compose.project={project_name}"]
@@ -72,9 +67,8 @@ def names(daemon: DaemonProcess, project_name: str, oneoff: str | None = None) -
 def in_pty(daemon: DaemonProcess, directory: Path, *args: str, timeout: float = 60) -> tuple[int, str]:
     """``moor compose ARGS`` with stdin, stdout and stderr on a pty of ours; its exit code and output."""
     master, slave = pty.openpty()
-    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
     process = subprocess.Popen([*MOOR_CLI, "-H", daemon.host, "compose", *args], cwd=str(directory), stdin=slave,
-                               stdout=slave, stderr=slave, env=base, start_new_session=True)
+                               stdout=slave, stderr=slave, env=base_env(), start_new_session=True)
     os.close(slave)
     output = b""
     deadline = time.monotonic() + timeout
@@ -103,17 +97,21 @@ def in_pty(daemon: DaemonProcess, directory: Path, *args: str, timeout: float = 
 # ----------------------------------------------------------------------------------------------- run
 
 
-def test_run_rm_output_exit_code_and_nothing_left(project: tuple[DaemonProcess, Path, str]) -> None:
+@pytest.mark.parametrize(("script", "stdin", "code", "output"), [
+    ("echo hello; exit 5", "", 5, "hello\n"),
+    ("cat; test -t 0 || echo no tty", "line one\nline two\n", 0, "line one\nline two\nno tty\n"),  # no TTY
+], ids=["exit-code", "stdin"])
+def test_run_rm_output_stdin_exit_code_and_nothing_left(project: ProjectDir, script: str, stdin: str, code: int,
+                                                        output: str) -> None:
     daemon, directory, name = project
     write_project(directory, APP)
-    result = compose(daemon, directory, "run", "--rm", "--no-deps", "web", "sh", "-c", "echo hello; exit 5",
-                     input="")
-    assert result.returncode == 5, result.stderr
-    assert result.stdout == "hello\n"
+    result = compose(daemon, directory, "run", "--rm", "--no-deps", "web", "sh", "-c", script, input=stdin)
+    assert result.returncode == code, result.stderr
+    assert result.stdout == output
     assert names(daemon, name) == []
 
 
-def test_run_waits_for_healthy_dependency_and_names_the_one_off(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_run_waits_for_healthy_dependency_and_names_the_one_off(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, APP)
     result = compose(daemon, directory, "--progress", "plain", "run", "-T", "web", "echo", "ran", input="")
@@ -140,7 +138,7 @@ def test_run_waits_for_healthy_dependency_and_names_the_one_off(project: tuple[D
     assert one["Config"]["Cmd"] == ["echo", "ran"]
 
 
-def test_run_no_deps_starts_nothing_else(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_run_no_deps_starts_nothing_else(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, APP)
     result = compose(daemon, directory, "run", "--rm", "-T", "--no-deps", "web", "true", input="")
@@ -148,7 +146,7 @@ def test_run_no_deps_starts_nothing_else(project: tuple[DaemonProcess, Path, str
     assert names(daemon, name) == []
 
 
-def test_run_overrides(project: tuple[DaemonProcess, Path, str], tmp_path: Path) -> None:
+def test_run_overrides(project: ProjectDir, tmp_path: Path) -> None:
     daemon, directory, name = project
     write_project(directory, APP, {".env": "FROM_DOTENV=dotenv-value\n"})
     shared = tmp_path / "shared"
@@ -166,7 +164,7 @@ def test_run_overrides(project: tuple[DaemonProcess, Path, str], tmp_path: Path)
     assert one["Config"]["Labels"]["com.docker.compose.oneoff"] == "True"
 
 
-def test_run_publishes_only_what_is_asked(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_run_publishes_only_what_is_asked(project: ProjectDir) -> None:
     daemon, directory, _ = project
     write_project(directory, APP)
     detached = compose(daemon, directory, "run", "-d", "--no-deps", "-P", "web")
@@ -185,16 +183,7 @@ def test_run_publishes_only_what_is_asked(project: tuple[DaemonProcess, Path, st
     assert "--service-ports and --publish are incompatible" in both.stderr
 
 
-def test_run_pipes_stdin_without_a_tty(project: tuple[DaemonProcess, Path, str]) -> None:
-    daemon, directory, _ = project
-    write_project(directory, APP)
-    result = compose(daemon, directory, "run", "--rm", "--no-deps", "web", "sh", "-c", "cat; test -t 0 || echo no tty",
-                     input="line one\nline two\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "line one\nline two\nno tty\n"
-
-
-def test_run_in_a_terminal_gets_a_tty(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_run_in_a_terminal_gets_a_tty(project: ProjectDir) -> None:
     daemon, directory, _ = project
     write_project(directory, APP)
     code, output = in_pty(daemon, directory, "--progress", "quiet", "run", "--rm", "--no-deps", "web", "sh", "-c",
@@ -207,31 +196,18 @@ def test_run_in_a_terminal_gets_a_tty(project: tuple[DaemonProcess, Path, str]) 
     assert "not a tty" in output
 
 
-def test_run_failed_dependency_and_unknown_service(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_run_failed_dependency_and_unknown_service(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, """\
-services:
-  init:
-    image: busybox:latest
-    command: ["sh", "-c", "exit 3"]
-  app:
-    image: busybox:latest
-    depends_on:
-      init:
-        condition: service_completed_successfully
-""")
+    write_project(directory, services_yaml({
+        "init": shell("exit 3"), "app": {"depends_on": {"init": {"condition": "service_completed_successfully"}}}}))
     result = compose(daemon, directory, "run", "--rm", "-T", "app", "echo", "never", input="")
-    assert result.returncode == 1
+    assert failed(result) == 'service "init" didn\'t complete successfully: exit 3'
     assert "never" not in result.stdout
-    assert result.stderr.strip().splitlines()[-1] == 'service "init" didn\'t complete successfully: exit 3'
-    assert "Traceback" not in result.stderr
     assert names(daemon, name, oneoff="True") == []
-    unknown = compose(daemon, directory, "run", "nope")
-    assert unknown.returncode == 1
-    assert unknown.stderr.strip().splitlines()[-1].endswith("no such service: nope")
+    assert failed(compose(daemon, directory, "run", "nope")).endswith("no such service: nope")
 
 
-def test_run_of_a_command_that_cannot_start(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_run_of_a_command_that_cannot_start(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, APP)
     removed = compose(daemon, directory, "run", "--rm", "--no-deps", "-T", "web", "no-such-program", input="")
@@ -255,7 +231,7 @@ def up_web(daemon: DaemonProcess, directory: Path, *args: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_exec_output_flags_and_exit_code(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_exec_output_flags_and_exit_code(project: ProjectDir) -> None:
     daemon, directory, name = project
     up_web(daemon, directory)
     result = compose(daemon, directory, "exec", "-T", "-e", "X=ex", "-u", "1234", "-w", "/tmp", "web", "sh", "-c",
@@ -275,7 +251,7 @@ def test_exec_output_flags_and_exit_code(project: tuple[DaemonProcess, Path, str
     assert plain.stdout == "no tty\n"
 
 
-def test_exec_detached_and_privileged(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_exec_detached_and_privileged(project: ProjectDir) -> None:
     daemon, directory, name = project
     up_web(daemon, directory)
     detached = compose(daemon, directory, "exec", "-d", "web", "touch", "/tmp/marker")
@@ -295,7 +271,7 @@ def test_exec_detached_and_privileged(project: tuple[DaemonProcess, Path, str]) 
         {"entrypoint": item["entrypoint"], "privileged": item["privileged"]} for item in configs]
 
 
-def test_exec_index_and_not_running(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_exec_index_and_not_running(project: ProjectDir) -> None:
     daemon, directory, name = project
     up_web(daemon, directory, "--scale", "web=2")
     second = inspect(daemon, f"{name}-web-2")["Config"]["Hostname"]
@@ -310,7 +286,7 @@ def test_exec_index_and_not_running(project: tuple[DaemonProcess, Path, str]) ->
     assert stopped.stderr.strip() == 'service "nope" is not running'
 
 
-def test_exec_in_a_terminal_gets_a_tty(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_exec_in_a_terminal_gets_a_tty(project: ProjectDir) -> None:
     daemon, directory, _ = project
     up_web(daemon, directory)
     code, output = in_pty(daemon, directory, "exec", "web", "sh", "-c", "tty; exit 2")

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composehelpers import ProjectDir, compose, compose_moord, free_port, project, write_project  # noqa: F401 - fixtures
 from e2e.containerhelpers import MOOR_CLI, inspect, moor
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def app(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str, int]]:
+def app(project: ProjectDir) -> tuple[DaemonProcess, Path, str, int]:
     """A running project: web (2 replicas, a published port each), db, and a stopped job."""
-    name = f"stat{os.getpid()}"
+    daemon, directory, name = project
     port = free_port()
-    directory = write_project(tmp_path / name, f"""\
+    write_project(directory, f"""\
 services:
   web:
     image: busybox:latest
@@ -49,13 +41,10 @@ services:
     image: busybox:latest
     command: ["true"]
 """)
-    result = compose(compose_moord, directory, "up", "-d")
+    result = compose(daemon, directory, "up", "-d")
     assert result.returncode == 0, result.stderr
-    moor(compose_moord, "wait", f"{name}-job-1")
-    try:
-        yield compose_moord, directory, name, port
-    finally:
-        remove_everything(compose_moord)
+    moor(daemon, "wait", f"{name}-job-1")
+    return daemon, directory, name, port
 
 
 def test_ps_table(app: tuple[DaemonProcess, Path, str, int]) -> None:

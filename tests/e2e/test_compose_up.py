@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from e2e.composehelpers import compose, compose_moord, remove_everything, write_project  # noqa: F401 - fixture
+from e2e.composehelpers import (  # noqa: F401 - fixtures
+    SLEEP,
+    SLEEPING,
+    ProjectDir,
+    compose,
+    compose_moord,
+    compose_progress,
+    events,
+    project,
+    services_yaml,
+    write_project,
+)
 from e2e.containerhelpers import inspect, moor
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-#: a command that stops at once on SIGTERM (sleep as PID 1 would wait for the stop timeout)
-SLEEP = """["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]"""
 
 APP = f"""\
 services:
@@ -46,35 +51,6 @@ volumes:
 """
 
 
-@pytest.fixture
-def project(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Path, str]]:
-    """A fresh project directory (unique name) on the module's moord; everything removed afterwards."""
-    name = f"up{os.getpid()}x{time.monotonic_ns() % 1000000}"
-    directory = tmp_path / name
-    directory.mkdir()
-    try:
-        yield compose_moord, directory, name
-    finally:
-        remove_everything(compose_moord)
-
-
-def run(daemon: DaemonProcess, directory: Path, *args: str) -> str:
-    """``moor compose --progress plain ARGS``, which must succeed; its stderr (the progress lines)."""
-    result = compose(daemon, directory, "--progress", "plain", *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stderr
-
-
-def events(stderr: str, kind: str, status: str) -> list[str]:
-    """Names of the plain progress lines `` KIND NAME  STATUS``, in order."""
-    found = []
-    for line in stderr.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] == kind and parts[2] == status:
-            found.append(parts[1])
-    return found
-
-
 def containers(daemon: DaemonProcess, name: str) -> dict[str, dict]:
     """Container name -> inspect of every container labelled for project ``name``."""
     ids = moor(daemon, "ps", "-aq", "--filter", f"label=com.docker.compose.project={name}").stdout.split()
@@ -85,10 +61,10 @@ def containers(daemon: DaemonProcess, name: str) -> dict[str, dict]:
     return found
 
 
-def test_up_names_labels_network_volume_and_order(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_up_names_labels_network_volume_and_order(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, APP)
-    err = run(daemon, directory, "up", "-d")
+    err = compose_progress(daemon, directory, "up", "-d")
     assert events(err, "Network", "Created") == [f"{name}_default"]
     assert events(err, "Volume", "Created") == [f"{name}_data"]
     started = events(err, "Container", "Started")
@@ -123,19 +99,19 @@ def test_up_names_labels_network_volume_and_order(project: tuple[DaemonProcess, 
     assert [m["Name"] for m in db_mounts if m["Destination"] == "/data"] == [f"{name}_data"]
 
 
-def test_up_again_recreates_exactly_what_changed(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_up_again_recreates_exactly_what_changed(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, APP)
-    run(daemon, directory, "up", "-d")
+    compose_progress(daemon, directory, "up", "-d")
     before = {n: c["Id"] for n, c in containers(daemon, name).items()}
 
-    err = run(daemon, directory, "up", "-d")
+    err = compose_progress(daemon, directory, "up", "-d")
     assert events(err, "Container", "Running") == [f"{name}-db-1", f"{name}-web-1"]
     assert not events(err, "Container", "Recreate")
     assert {n: c["Id"] for n, c in containers(daemon, name).items()} == before
 
     write_project(directory, APP.replace("GREETING: hello", "GREETING: bonjour"))
-    err = run(daemon, directory, "up", "-d")
+    err = compose_progress(daemon, directory, "up", "-d")
     assert events(err, "Container", "Recreated") == [f"{name}-web-1"]
     after = containers(daemon, name)
     assert after[f"{name}-db-1"]["Id"] == before[f"{name}-db-1"]
@@ -146,68 +122,55 @@ def test_up_again_recreates_exactly_what_changed(project: tuple[DaemonProcess, P
 
     # --no-recreate leaves a changed service alone; --force-recreate recreates even what did not change
     write_project(directory, APP.replace("GREETING: hello", "GREETING: hallo"))
-    err = run(daemon, directory, "up", "-d", "--no-recreate")
+    err = compose_progress(daemon, directory, "up", "-d", "--no-recreate")
     assert not events(err, "Container", "Recreate")
-    err = run(daemon, directory, "up", "-d", "--force-recreate", "db")
+    err = compose_progress(daemon, directory, "up", "-d", "--force-recreate", "db")
     assert sorted(events(err, "Container", "Recreated")) == [f"{name}-db-1"]
     # dependencies of a named service are not force-recreated unless asked
     assert containers(daemon, name)[f"{name}-web-1"]["Id"] == after[f"{name}-web-1"]["Id"]
 
 
-def test_scale_up_and_down(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_scale_up_and_down(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, f"services:\n  worker:\n    image: busybox:latest\n    command: {SLEEP}\n"
-                             "    deploy:\n      replicas: 2\n")
-    run(daemon, directory, "up", "-d")
+    write_project(directory, services_yaml({"worker": {"command": SLEEPING, "deploy": {"replicas": 2}}}))
+    compose_progress(daemon, directory, "up", "-d")
     assert sorted(containers(daemon, name)) == [f"{name}-worker-1", f"{name}-worker-2"]
-    run(daemon, directory, "up", "-d", "--scale", "worker=4")
+    compose_progress(daemon, directory, "up", "-d", "--scale", "worker=4")
     made = containers(daemon, name)
     assert sorted(made) == [f"{name}-worker-{n}" for n in (1, 2, 3, 4)]
     assert all(c["State"]["Running"] for c in made.values())
     assert made[f"{name}-worker-4"]["Config"]["Labels"]["com.docker.compose.container-number"] == "4"
-    err = run(daemon, directory, "up", "-d", "--scale", "worker=1")
+    err = compose_progress(daemon, directory, "up", "-d", "--scale", "worker=1")
     assert sorted(events(err, "Container", "Removed")) == [f"{name}-worker-{n}" for n in (2, 3, 4)]
     assert sorted(containers(daemon, name)) == [f"{name}-worker-1"]
 
 
-def test_no_deps_orphans_and_create(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_no_deps_orphans_and_create(project: ProjectDir) -> None:
     daemon, directory, name = project
-    three = f"""\
-services:
-  a:
-    image: busybox:latest
-    command: {SLEEP}
-  b:
-    image: busybox:latest
-    command: {SLEEP}
-    depends_on: [a]
-  c:
-    image: busybox:latest
-    command: {SLEEP}
-"""
-    write_project(directory, three)
+    three = {"a": {"command": SLEEPING}, "b": {"command": SLEEPING, "depends_on": ["a"]}, "c": {"command": SLEEPING}}
+    write_project(directory, services_yaml(three))
     # create: containers made, none started
-    err = run(daemon, directory, "create", "b")
+    err = compose_progress(daemon, directory, "create", "b")
     assert sorted(events(err, "Container", "Created")) == [f"{name}-a-1", f"{name}-b-1"]
     assert not events(err, "Container", "Started")
     assert {n: c["State"]["Status"] for n, c in containers(daemon, name).items()} == {
         f"{name}-a-1": "created", f"{name}-b-1": "created"}
     # --no-deps starts b alone
-    err = run(daemon, directory, "up", "-d", "--no-deps", "b")
+    err = compose_progress(daemon, directory, "up", "-d", "--no-deps", "b")
     assert events(err, "Container", "Started") == [f"{name}-b-1"]
     assert containers(daemon, name)[f"{name}-a-1"]["State"]["Status"] == "created"
-    run(daemon, directory, "up", "-d")
+    compose_progress(daemon, directory, "up", "-d")
     # c leaves the file: an orphan, warned about, then removed with --remove-orphans
-    write_project(directory, three.split("  c:")[0])
-    err = run(daemon, directory, "up", "-d")
+    write_project(directory, services_yaml({key: three[key] for key in ("a", "b")}))
+    err = compose_progress(daemon, directory, "up", "-d")
     assert f"Found orphan containers ([{name}-c-1])" in err
     assert f"{name}-c-1" in containers(daemon, name)
-    err = run(daemon, directory, "up", "-d", "--remove-orphans")
+    err = compose_progress(daemon, directory, "up", "-d", "--remove-orphans")
     assert events(err, "Container", "Removed") == [f"{name}-c-1"]
     assert sorted(containers(daemon, name)) == [f"{name}-a-1", f"{name}-b-1"]
 
 
-def test_completed_successfully_and_wait(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_completed_successfully_and_wait(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, """\
 services:
@@ -230,7 +193,7 @@ services:
 volumes:
   shared:
 """)
-    err = run(daemon, directory, "up", "--wait", "--wait-timeout", "60")
+    err = compose_progress(daemon, directory, "up", "--wait", "--wait-timeout", "60")
     assert f" Container {name}-init-1  Exited" in err
     assert f" Container {name}-app-1  Healthy" in err
     made = containers(daemon, name)
@@ -239,46 +202,35 @@ volumes:
     assert made[f"{name}-app-1"]["State"]["Health"]["Status"] == "healthy"
 
 
-def test_recreate_keeps_anonymous_volumes_unless_renewed(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_recreate_keeps_anonymous_volumes_unless_renewed(project: ProjectDir) -> None:
     daemon, directory, name = project
-    text = f"services:\n  box:\n    image: busybox:latest\n    command: {SLEEP}\n    volumes: [/cache]\n"
-    write_project(directory, text)
-    run(daemon, directory, "up", "-d")
+    write_project(directory, services_yaml({"box": {"command": SLEEPING, "volumes": ["/cache"]}}))
+    compose_progress(daemon, directory, "up", "-d")
     box = f"{name}-box-1"
     assert moor(daemon, "exec", box, "sh", "-c", "echo kept > /cache/file").returncode == 0
     first = [m["Name"] for m in inspect(daemon, box)["Mounts"] if m["Destination"] == "/cache"]
-    run(daemon, directory, "up", "-d", "--force-recreate")
+    compose_progress(daemon, directory, "up", "-d", "--force-recreate")
     assert [m["Name"] for m in inspect(daemon, box)["Mounts"] if m["Destination"] == "/cache"] == first
     assert moor(daemon, "exec", box, "cat", "/cache/file").stdout.strip() == "kept"
-    run(daemon, directory, "up", "-d", "--force-recreate", "-V")
+    compose_progress(daemon, directory, "up", "-d", "--force-recreate", "-V")
     assert [m["Name"] for m in inspect(daemon, box)["Mounts"] if m["Destination"] == "/cache"] != first
     assert moor(daemon, "exec", box, "cat", "/cache/file").returncode != 0
 
 
 def test_dependency_recreated_restarts_dependents_with_restart_true(
-        project: tuple[DaemonProcess, Path, str]) -> None:
+        project: ProjectDir) -> None:
     daemon, directory, name = project
-    text = f"""\
-services:
-  api:
-    image: busybox:latest
-    command: {SLEEP}
-    labels: {{version: "1"}}
-  web:
-    image: busybox:latest
-    command: {SLEEP}
-    depends_on:
-      api: {{condition: service_started, restart: true}}
-  other:
-    image: busybox:latest
-    command: {SLEEP}
-    depends_on: [api]
-"""
-    write_project(directory, text)
-    run(daemon, directory, "up", "-d")
+    def version(number: str) -> str:
+        return services_yaml({
+            "api": {"command": SLEEPING, "labels": {"version": number}},
+            "web": {"command": SLEEPING, "depends_on": {"api": {"condition": "service_started", "restart": True}}},
+            "other": {"command": SLEEPING, "depends_on": ["api"]}})
+
+    write_project(directory, version("1"))
+    compose_progress(daemon, directory, "up", "-d")
     before = {n: c["State"]["StartedAt"] for n, c in containers(daemon, name).items()}
-    write_project(directory, text.replace('version: "1"', 'version: "2"'))
-    err = run(daemon, directory, "up", "-d")
+    write_project(directory, version("2"))
+    err = compose_progress(daemon, directory, "up", "-d")
     assert events(err, "Container", "Recreated") == [f"{name}-api-1"]
     assert events(err, "Container", "Stopped") == [f"{name}-web-1"]
     after = {n: c["State"] for n, c in containers(daemon, name).items()}
@@ -286,54 +238,39 @@ services:
     assert after[f"{name}-other-1"]["StartedAt"] == before[f"{name}-other-1"]
 
 
-def test_parallel_bound_and_external_network(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_parallel_bound_and_external_network(project: ProjectDir) -> None:
     daemon, directory, name = project
     outside = f"{name}-outside"
     assert moor(daemon, "network", "create", outside).returncode == 0
-    services = "".join(f"  s{i}:\n    image: busybox:latest\n    command: {SLEEP}\n    networks: [ext]\n"
-                       for i in range(4))
-    write_project(directory, f"services:\n{services}networks:\n  ext:\n    external: true\n    name: {outside}\n")
-    err = run(daemon, directory, "--parallel", "1", "up", "-d")
+    write_project(directory, services_yaml({f"s{i}": {"command": SLEEPING, "networks": ["ext"]} for i in range(4)},
+                                           networks={"ext": {"external": True, "name": outside}}))
+    err = compose_progress(daemon, directory, "--parallel", "1", "up", "-d")
     assert not events(err, "Network", "Created")
     made = containers(daemon, name)
     assert len(made) == 4
     assert all(list(c["NetworkSettings"]["Networks"]) == [outside] for c in made.values())
 
 
-def test_attached_up_prints_output_and_exit_code_from(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_attached_up_prints_output_and_exit_code_from(project: ProjectDir) -> None:
     daemon, directory, name = project
-    write_project(directory, """\
-services:
-  talker:
-    image: busybox:latest
-    command: ["sh", "-c", "echo hello from talker; exit 3"]
-""")
+    write_project(directory, services_yaml({"talker": {"command": ["sh", "-c", "echo hello from talker; exit 3"]}}))
     result = compose(daemon, directory, "--progress", "plain", "up", "--exit-code-from", "talker")
     assert result.returncode == 3, result.stdout + result.stderr
     assert "talker-1  | hello from talker" in result.stdout
     assert f"Container {name}-talker-1  Started" in result.stderr
 
 
-def test_changed_network_is_made_again_with_its_services(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_changed_network_is_made_again_with_its_services(project: ProjectDir) -> None:
     daemon, directory, name = project
-    text = f"""\
-services:
-  a:
-    image: busybox:latest
-    command: {SLEEP}
-    networks: [back]
-  b:
-    image: busybox:latest
-    command: {SLEEP}
-networks:
-  back:
-    labels: {{v: "1"}}
-"""
-    write_project(directory, text)
-    run(daemon, directory, "up", "-d")
+    def labelled(value: str) -> str:
+        return services_yaml({"a": {"command": SLEEPING, "networks": ["back"]}, "b": {"command": SLEEPING}},
+                             networks={"back": {"labels": {"v": value}}})
+
+    write_project(directory, labelled("1"))
+    compose_progress(daemon, directory, "up", "-d")
     before = {n: c["Id"] for n, c in containers(daemon, name).items()}
-    write_project(directory, text.replace('v: "1"', 'v: "2"'))
-    err = run(daemon, directory, "up", "-d")
+    write_project(directory, labelled("2"))
+    err = compose_progress(daemon, directory, "up", "-d")
     assert events(err, "Network", "Removed") == [f"{name}_back"] == events(err, "Network", "Created")
     assert events(err, "Container", "Recreated") == [f"{name}-a-1"]
     network = json.loads(moor(daemon, "network", "inspect", f"{name}_back").stdout)[0]
@@ -344,18 +281,18 @@ networks:
     assert list(after[f"{name}-a-1"]["NetworkSettings"]["Networks"]) == [f"{name}_back"]
 
 
-def test_dry_run_reports_everything_and_changes_nothing(project: tuple[DaemonProcess, Path, str]) -> None:
+def test_dry_run_reports_everything_and_changes_nothing(project: ProjectDir) -> None:
     daemon, directory, name = project
     write_project(directory, APP)
-    err = run(daemon, directory, "--dry-run", "up", "-d")
+    err = compose_progress(daemon, directory, "--dry-run", "up", "-d")
     assert f" DRY-RUN MODE - Container {name}-web-1  Started" in err
     assert f" DRY-RUN MODE - Container {name}-db-1  Healthy" in err
     assert f" DRY-RUN MODE - Volume {name}_data  Created" in err
     assert containers(daemon, name) == {}
     assert moor(daemon, "volume", "ls", "-q").stdout.split() == []
     assert f"{name}_default" not in moor(daemon, "network", "ls").stdout
-    run(daemon, directory, "up", "-d")
-    err = run(daemon, directory, "--dry-run", "down", "-v")
+    compose_progress(daemon, directory, "up", "-d")
+    err = compose_progress(daemon, directory, "--dry-run", "down", "-v")
     assert f" DRY-RUN MODE - Container {name}-db-1  Removed" in err
     assert f" DRY-RUN MODE - Volume {name}_data  Removed" in err
     assert sorted(containers(daemon, name)) == [f"{name}-db-1", f"{name}-web-1"]

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from e2e.composehelpers import COMPOSE_FILES, compose, compose_moord, remove_everything  # noqa: F401 - fixture
+from e2e.composehelpers import COMPOSE_FILES, SLEEP, compose, compose_moord, remove_everything, unique_name  # noqa: F401 - fixtures
 from e2e.containerhelpers import wait_for
 from moor.testing.daemon import DaemonProcess
 
@@ -69,7 +68,7 @@ def project(compose_moord: DaemonProcess, tmp_path_factory: pytest.TempPathFacto
     """The project, up (-d) on the module's moord; taken down, and everything removed, afterwards."""
     directory = tmp_path_factory.mktemp("dcclient") / "app"
     shutil.copytree(COMPOSE_FILES / "dcclient", directory)
-    project = Project(compose_moord, directory, f"dc{os.getpid()}x{time.monotonic_ns() % 100000}")
+    project = Project(compose_moord, directory, unique_name("dc"))
     try:
         project.ok("up", "-d")
         yield project
@@ -272,7 +271,7 @@ def fresh(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[Project]:
     """A copy of the project under a name of its own, not started; whatever either tool made removed after."""
     directory = tmp_path / "app"
     shutil.copytree(COMPOSE_FILES / "dcclient", directory)
-    project = Project(compose_moord, directory, f"dx{os.getpid()}x{time.monotonic_ns() % 100000}")
+    project = Project(compose_moord, directory, unique_name("dx"))
     try:
         yield project
     finally:
@@ -331,13 +330,10 @@ def test_moor_compose_lists_and_takes_down_what_docker_compose_started(fresh: Pr
 # ---------------------------------------------------------------------------------------------------------
 # attached up and the errors of up, as docker-compose prints them over Docker's answers
 
-SLEEPER = """["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]"""
-
-
 @pytest.fixture
 def small(compose_moord: DaemonProcess, tmp_path: Path) -> Iterator[Project]:
     """An empty project directory under a name of its own (the test writes docker-compose.yml); taken down."""
-    project = Project(compose_moord, tmp_path, f"ds{os.getpid()}x{time.monotonic_ns() % 100000}")
+    project = Project(compose_moord, tmp_path, unique_name("ds"))
     try:
         yield project
     finally:
@@ -354,7 +350,7 @@ services:
     command: ["sh", "-c", "echo a says hi; sleep 1; echo a done; exit 3"]
   b:
     image: busybox:latest
-    command: {SLEEPER}
+    command: {SLEEP}
 """)
     out = small.run("up", "--no-color", "--abort-on-container-exit", "--exit-code-from", "a")
     assert out.returncode == 3, out.stderr
@@ -374,7 +370,7 @@ def test_up_errors_as_docker_compose_prints_them(small: Project) -> None:
 services:
   db:
     image: busybox:latest
-    command: {SLEEPER}
+    command: {SLEEP}
     healthcheck:
       test: ["CMD", "false"]
       interval: 1s
@@ -396,7 +392,7 @@ services:
         condition: service_completed_successfully
   web:
     image: busybox:latest
-    command: {SLEEPER}
+    command: {SLEEP}
     ports: ["127.0.0.1:{port}:80"]
 """)
         out = small.run("up", "-d")
