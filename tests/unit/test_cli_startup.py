@@ -129,3 +129,25 @@ def test_open_together_raises_the_error_of_an_answer_and_closes_the_others() -> 
             Client(f"unix://{path}").open_together(("POST", "/a", None, None), ("POST", "/b", None, None))
         server.close()
         assert raised.value.status == 404 and raised.value.message == "no"
+
+
+def _logs(content_type: str | None, tty: bool) -> tuple[str, list[str]]:
+    from click.testing import CliRunner
+
+    from moor.cli.main import cli
+    from unit.fakedaemon import Answer, FakeDaemon, json_answer
+
+    framed = b"\x01\x00\x00\x00\x00\x00\x00\x04out\n\x02\x00\x00\x00\x00\x00\x00\x04err\n"
+    with tempfile.TemporaryDirectory() as work, FakeDaemon(work) as fake:
+        headers = {"Content-Type": content_type} if content_type else {}
+        fake.on("GET", "/containers/c/logs", Answer(200, b"raw\n" if tty else framed, headers))
+        fake.on("GET", "/containers/c/json", json_answer({"Id": "c" * 64, "Config": {"Tty": tty}}))
+        result = CliRunner().invoke(cli, ["-H", fake.host, "logs", "c"], env={"DOCKER_CONFIG": work})
+        return result.output, [request.path for request in fake.requests]
+
+
+def test_logs_reads_the_streams_framing_from_its_type_without_an_inspect() -> None:
+    assert _logs("application/vnd.docker.multiplexed-stream", False) == ("out\nerr\n", ["/containers/c/logs"])
+    assert _logs("application/vnd.docker.raw-stream", True) == ("raw\n", ["/containers/c/logs"])
+    # a daemon that does not say (API < 1.42): the container's Tty, as before
+    assert _logs(None, False) == ("out\nerr\n", ["/containers/c/logs", "/containers/c/json"])

@@ -16,6 +16,9 @@ from moor.client import DaemonError, quote_name
 from moor.timefmt import human_duration
 from moor.units import human_size
 
+#: the Content-Type of a container's output stream: framed (no TTY) or raw
+MULTIPLEXED_STREAM, RAW_STREAM = "application/vnd.docker.multiplexed-stream", "application/vnd.docker.raw-stream"
+
 
 @click.command("start")
 @click.argument("containers", nargs=-1, required=True)
@@ -141,15 +144,20 @@ def logs(ctx: click.Context, container: str, follow: bool, tail: str, since: str
          details: bool) -> None:
     """Fetch the logs of a container."""
     client = client_of(ctx)
-    info = client.get(f"/containers/{quote_name(container)}/json")
     response = client.open("GET", f"/containers/{quote_name(container)}/logs", {
         "stdout": "1", "stderr": "1", "follow": "1" if follow else None, "tail": tail,
         "since": since_param(since, "since"), "until": since_param(until, "until"),
         "timestamps": "1" if timestamps else None,
         "details": "1" if details else None})
+    # the answer's type says whether the stream is framed (API 1.42+): no inspect first, as the docker CLI's
+    content_type = response.getheader("Content-Type")
+    if content_type in (MULTIPLEXED_STREAM, RAW_STREAM):
+        tty = content_type == RAW_STREAM
+    else:
+        tty = client.get(f"/containers/{quote_name(container)}/json")["Config"]["Tty"]
     from moor.streams import demux_to_stdout
 
-    demux_to_stdout(response, info["Config"]["Tty"])
+    demux_to_stdout(response, tty)
 
 
 def _mounts_text(mounts: list[dict[str, Any]], no_trunc: bool) -> str:
