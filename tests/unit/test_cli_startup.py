@@ -151,3 +151,22 @@ def test_logs_reads_the_streams_framing_from_its_type_without_an_inspect() -> No
     assert _logs("application/vnd.docker.raw-stream", True) == ("raw\n", ["/containers/c/logs"])
     # a daemon that does not say (API < 1.42): the container's Tty, as before
     assert _logs(None, False) == ("out\nerr\n", ["/containers/c/logs", "/containers/c/json"])
+
+
+GC_PROBE = """
+import atexit, gc, sys
+import moor.cli.main
+seen = []
+real_import = moor.cli.main.import_module
+moor.cli.main.import_module = lambda name: (seen.append(gc.isenabled()), real_import(name))[1]
+atexit.register(lambda: print("GC", seen, gc.isenabled()))
+sys.argv = ["moor", "version"]
+from moor.cli.entry import main
+main()
+"""
+
+
+def test_the_console_script_loads_with_the_collector_off_and_runs_the_command_with_it_on() -> None:
+    env = {**os.environ, "MOOR_HOST": "unix:///nonexistent/moor.sock"}
+    result = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, env=env, timeout=60)
+    assert "GC [False] True" in result.stdout

@@ -1,3 +1,3 @@
-from moor.cli.main import main
+from moor.cli.entry import main
 
 main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from importlib import import_module
@@ -92,6 +93,7 @@ class LazyGroup(click.Group):
         if name in self.lazy:
             module, attribute = self.lazy[name].split(":")
             command = getattr(import_module(f"{self.package}.{module}"), attribute)
+            gc.enable()  # (off while the CLI loads: moor.cli.entry)
             assert isinstance(command, click.Command)
             return command
         return super().get_command(ctx, name)
