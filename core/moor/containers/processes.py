@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from moor.containers.cgroups import frozen_in
+from moor.containers.exitwatch import ExitWatcher
 from moor.containers.launch import ZYGOTE, MonitoredProcess, select_monitor_command, spawn
 from moor.containers.limits import update_resources
 from moor.containers.runtime import Runtime
@@ -97,6 +98,11 @@ class ContainerProcesses(Protocol):
         """After an exit: drop the ``/moor`` cgroup parents the runtime leaves behind, once they are empty."""
         ...
 
+    def watch_exit(self, state_dir: str, on_exit: Callable[[dict[str, Any] | None], None]) -> None:
+        """Ask the monitor in ``state_dir`` to tell when its process exits: ``on_exit(answer)`` runs on a thread
+        of its own with the monitor's answer to ``wait`` (None when no monitor answers)."""
+        ...
+
     def close(self) -> None:
         """At moord's clean stop: release what the layer holds (the warm monitor process)."""
         ...
@@ -108,6 +114,8 @@ class RuncProcesses:
 
     def __init__(self, runtime_path: str, runtime_root: str) -> None:
         self.runtime = Runtime(runtime_path, runtime_root)
+        #: one thread waits for every container's exit (not one thread each)
+        self.exits = ExitWatcher()
 
     def check(self) -> None:
         self.runtime.check()
@@ -141,6 +149,9 @@ class RuncProcesses:
 
     def remove_empty_cgroup_parents(self) -> None:
         remove_empty_cgroup_parents(CGROUP_ROOT)
+
+    def watch_exit(self, state_dir: str, on_exit: Callable[[dict[str, Any] | None], None]) -> None:
+        self.exits.watch(state_dir, on_exit)
 
     def close(self) -> None:
         ZYGOTE.close()

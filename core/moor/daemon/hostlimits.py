@@ -9,8 +9,8 @@
 * the neighbour (ARP) table: every container on a bridge is a neighbour of the host; past
   ``gc_thresh3`` (1024 by default) the kernel drops entries ("neighbour table overflow") and
   containers stop answering. moord raises ``gc_thresh1..3`` to at least 1024, 4096 and 8192.
-* tasks: moord's own cgroup may cap its threads (``pids.max``, systemd's ``TasksMax=``); moord
-  keeps a thread per running container, so a low cap is named in the log.
+* tasks: moord's own cgroup may cap its tasks (``pids.max``, systemd's ``TasksMax=``), and every
+  running container's monitor is one of them, so a low cap is named in the log.
 
 Each check logs what it changed or what bounds the containers, and never stops moord.
 """
@@ -91,7 +91,7 @@ def raise_neighbour_thresholds(directory: str = NEIGHBOUR_SYSCTLS) -> tuple[list
 
 
 def task_limit_message(cgroup_file: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> str | None:
-    """A message when moord's cgroup allows few tasks (``pids.max``): moord keeps a thread per running container."""
+    """A message when moord's cgroup allows few tasks (``pids.max``): each running container's monitor is one."""
     try:
         with open(cgroup_file, encoding="utf-8") as handle:
             lines = handle.read().splitlines()
@@ -111,8 +111,8 @@ def task_limit_message(cgroup_file: str = "/proc/self/cgroup", root: str = "/sys
         except OSError:
             return None
         if value != "max" and value.isdigit() and int(value) < FEW_TASKS:
-            return (f"moord's cgroup allows {value} tasks ({candidate}): each running container takes a thread "
-                    f"of moord, so about {int(value) // 2} containers; raise TasksMax= in its systemd unit")
+            return (f"moord's cgroup allows {value} tasks ({candidate}): each running container's monitor is "
+                    f"one, so fewer than {value} containers; raise TasksMax= in its systemd unit")
         return None
     return None
 

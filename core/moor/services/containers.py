@@ -508,19 +508,19 @@ class ContainerService:
     # ------------------------------------------------------------------ exits
 
     def _watch(self, container: Container, monitor: LaunchedMonitor | None) -> None:
-        thread = threading.Thread(target=self._wait_for_exit, args=(container.id, monitor), daemon=True,
-                                  name=f"wait-{container.short_id}")
-        thread.start()
+        """Have the process layer tell of the container's exit (one thread waits for every container's)."""
+        container_id = container.id
+        self.processes.watch_exit(self.state_dir(container_id),
+                                  lambda reply: self._wait_for_exit(container_id, monitor, reply))
 
-    def _wait_for_exit(self, container_id: str, monitor: LaunchedMonitor | None) -> None:
+    def _wait_for_exit(self, container_id: str, monitor: LaunchedMonitor | None,
+                       reply: dict[str, Any] | None) -> None:
+        """Record the container's exit; ``reply``: its monitor's answer to ``wait`` (None when it gave none)."""
         state_dir = self.state_dir(container_id)
         exit_code, finished, oom_killed = None, time.time(), False
-        try:
-            reply = self.processes.request(state_dir, {"op": "wait"})
+        if reply is not None:
             exit_code, finished = reply.get("exit_code"), reply.get("finished_at") or time.time()
             oom_killed = bool(reply.get("oom_killed"))
-        except (OSError, MoorError):
-            pass
         if monitor is not None:
             monitor.reap()
         if exit_code is None:

@@ -946,6 +946,15 @@ class FakeProcesses:
     def remove_empty_cgroup_parents(self) -> None:
         return None
 
+    def watch_exit(self, state_dir: str, on_exit: Callable[[dict[str, Any] | None], None]) -> None:
+        def wait() -> None:
+            try:
+                answer: dict[str, Any] | None = self.request(state_dir, {"op": "wait"})
+            except OSError:
+                answer = None
+            on_exit(answer)
+        threading.Thread(target=wait, daemon=True, name=f"wait-{os.path.basename(state_dir)[:12]}").start()
+
     def close(self) -> None:
         self.closed = True
 
