@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from moor import tracing
 from moor.containers.runtime import Runtime
 from moor.driverbuild import DriverRecipe
 from moor.errors import MoorError
@@ -53,9 +54,11 @@ class Monitor:
 
     def start(self) -> int:
         """Run the hooks waiting for readiness (attach relays), then start the process; return its pid."""
-        for hook in self.on_ready:
-            hook()
-        reply = request(self.state_dir, {"op": "start"}, timeout=READY_TIMEOUT)
+        with tracing.phase("attach"):
+            for hook in self.on_ready:
+                hook()
+        with tracing.phase("runc-start"):
+            reply = request(self.state_dir, {"op": "start"}, timeout=READY_TIMEOUT)
         if not reply.get("ok"):
             raise MoorError(_runtime_error(reply.get("error", "unknown error")))
         return int(reply.get("pid") or 0)
@@ -237,20 +240,22 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
     read_end, write_end = os.pipe()
     forked = False
     try:
-        if command[0] == SHIM_PATH:  # it forks again at once and leaves: moord reaps it below
-            pid, forked = _posix_spawn(command, write_end), True
-        else:
-            try:
-                pid = ZYGOTE.fork(command[3:], write_end)
-                forked = True
-            except OSError as err:
-                log.warning("monitor zygote unavailable (%s): starting the monitor directly", err)
-                pid = _posix_spawn(command, write_end)
+        with tracing.phase("fork"):
+            if command[0] == SHIM_PATH:  # it forks again at once and leaves: moord reaps it below
+                pid, forked = _posix_spawn(command, write_end), True
+            else:
+                try:
+                    pid = ZYGOTE.fork(command[3:], write_end)
+                    forked = True
+                except OSError as err:
+                    log.warning("monitor zygote unavailable (%s): starting the monitor directly", err)
+                    pid = _posix_spawn(command, write_end)
     finally:
         os.close(write_end)
     monitor = Monitor(pid=pid, state_dir=state_dir, own_child=not forked)
     try:
-        line = _read_line(read_end, READY_TIMEOUT)
+        with tracing.phase("ready"):  # the monitor's set-up and `runc create`
+            line = _read_line(read_end, READY_TIMEOUT)
     finally:
         os.close(read_end)
         if command[0] == SHIM_PATH and forked:
@@ -264,6 +269,8 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
         threading.Thread(target=monitor.reap, daemon=True).start()
         raise MoorError(_runtime_error(reply.get("error", "unknown error")))
     monitor.container_pid = int(reply.get("pid") or 0)
+    if reply.get("runc_create"):  # the part of "ready" that runc took (a monitor may not tell)
+        tracing.add("runc-create", float(reply["runc_create"]))
     return monitor
 
 

@@ -121,6 +121,7 @@ class Monitor:
         self.replying = 0  # requests being answered (not attach streams): the monitor leaves after their reply
         self.cgroups: Any = None  # the init's cgroup directories, to look for OOM kills after it exits
         self.oom_killed = False
+        self.runc_create_seconds = 0.0  # told to moord in the readiness report (its start trace shows it)
 
     # ------------------------------------------------------------------ stdio
 
@@ -212,6 +213,7 @@ class Monitor:
         if self.exec_mode:
             return
         create = [*self.runc, "create", "--bundle", self.args.bundle, "--pid-file", PID_FILE, self.args.id]
+        began = time.perf_counter()
         try:
             self._run_runc(create)
         except RuntimeError as err:
@@ -220,6 +222,7 @@ class Monitor:
             # the previous run's monitor answered its waiters before deleting the runc state
             subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
             self._run_runc(create)
+        self.runc_create_seconds = time.perf_counter() - began
         self._close_child_ends()
         self.pid = self._read_pid()
         try:
@@ -484,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         _report({"ok": False, "error": str(err)})
         return 1
-    _report({"ok": True, "pid": monitor.pid})
+    _report({"ok": True, "pid": monitor.pid, "runc_create": monitor.runc_create_seconds})
     watchdog = threading.Timer(START_TIMEOUT, monitor.abandon_unless_started)
     watchdog.daemon = True
     watchdog.start()

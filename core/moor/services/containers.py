@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from moor import tracing
 from moor.containers import initlayer, security
 from moor.containers import restart as restart_policy
 from moor.containers.cgroups import container_cgroups_path
@@ -154,30 +155,40 @@ class ContainerService:
     # ------------------------------------------------------------------ create
 
     def create(self, body: dict[str, Any], name: str = "") -> Container:
+        with tracing.operation("create", "") as trace:
+            container = self._create(body, name, trace)
+        return container
+
+    def _create(self, body: dict[str, Any], name: str, trace: tracing.Trace) -> Container:
         if not isinstance(body, dict):
             raise InvalidParameter("config cannot be empty in order to create a container")
-        host_config = dict(body.get("HostConfig") or {})
-        validate_resources(host_config)
-        check_create(body, host_config, self.config.runtime.name)
-        check_network_files(body, host_config)
-        self.networking.check_network_mode(body, host_config)
-        self._check_pid_mode(host_config)
+        with trace.phase("check"):
+            host_config = dict(body.get("HostConfig") or {})
+            validate_resources(host_config)
+            check_create(body, host_config, self.config.runtime.name)
+            check_network_files(body, host_config)
+            self.networking.check_network_mode(body, host_config)
+            self._check_pid_mode(host_config)
         image_name = body.get("Image") or ""
         if not image_name:
             raise InvalidParameter("No image specified")  # Docker: "config cannot be empty..."
-        try:
-            image = self.images.resolve(image_name)
-        except NotFound:
-            reference.parse(image_name)  # a name that is no reference is a 400, as in Docker (a 404 makes clients pull)
-            raise
-        mounts = self._plan_mounts(body, host_config, image.config)
+        with trace.phase("image"):
+            try:
+                image = self.images.resolve(image_name)
+            except NotFound:
+                reference.parse(image_name)  # a name that is no reference is a 400, as in Docker (a 404: pull)
+                raise
+        with trace.phase("volumes"):
+            mounts = self._plan_mounts(body, host_config, image.config)
         try:
             container = self._create_locked(body, name, host_config, image, image_name, mounts)
         except BaseException:
             discard_anonymous(mounts, self.volumes)  # outside the store lock: the volume service takes its own
             raise
-        self.drivers.notify("created", container=self.ref(container))
-        self.events.publish_container(container, "create")
+        trace.subject = container.short_id
+        with trace.phase("events"):
+            self.drivers.notify("created", container=self.ref(container))
+            self.events.publish_container(container, "create")
         return container
 
     def _check_pid_mode(self, host_config: dict[str, Any]) -> None:
@@ -210,32 +221,35 @@ class ContainerService:
 
     def _create_locked(self, body: dict[str, Any], name: str, host_config: dict[str, Any], image: Any,
                        image_name: str, mounts: list[dict[str, Any]]) -> Container:
-        with self.store.lock:
-            name = check_name(name) if name else self._unused_name()
-            existing = self.store.by_name(name)
-            if existing is not None:
-                raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
-                               f'"{existing.id}". You have to remove (or rename) that container to be able '
-                               "to reuse that name.")
-            image_config = effective_config(image.config) or {}
-            given_entrypoint = body.get("Entrypoint") if body.get("Entrypoint") is not None else None
-            command = merge_command(image_config.get("Entrypoint"), image_config.get("Cmd"), given_entrypoint,
-                                    body.get("Cmd") or None)
-            config = self._container_config(body, image_config, image_name)
-            host_config = self._host_config(host_config)
-            wanted_networks = self.networking.wanted_networks(host_config, body.get("NetworkingConfig") or {})
-            self.networking.mac_address(config, host_config, body.get("NetworkingConfig") or {})
-            if host_config.get("Links"):
-                host_config["Links"] = [link.replace("{self}", name) for link in host_config["Links"]]
-            container_id = secrets.token_hex(32)
-            container = Container(
-                id=container_id, name=name, created=now_text(), image_id=image.id, image=image_name,
-                path=command[0], args=command[1:], config=config, host_config=host_config,
-                networks=wanted_networks,
-            )
-            if not config.get("Hostname") and host_config["NetworkMode"] == "host":
-                config["Hostname"] = socket.gethostname()  # Docker: host networking shows the host's name
-            container.config["Hostname"] = config.get("Hostname") or container.short_id
+        with tracing.phase("lock"):
+            self.store.lock.acquire()  # timed: parallel creates queue here
+        try:
+            with tracing.phase("config"):
+                name = check_name(name) if name else self._unused_name()
+                existing = self.store.by_name(name)
+                if existing is not None:
+                    raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
+                                   f'"{existing.id}". You have to remove (or rename) that container to be able '
+                                   "to reuse that name.")
+                image_config = effective_config(image.config) or {}
+                given_entrypoint = body.get("Entrypoint") if body.get("Entrypoint") is not None else None
+                command = merge_command(image_config.get("Entrypoint"), image_config.get("Cmd"), given_entrypoint,
+                                        body.get("Cmd") or None)
+                config = self._container_config(body, image_config, image_name)
+                host_config = self._host_config(host_config)
+                wanted_networks = self.networking.wanted_networks(host_config, body.get("NetworkingConfig") or {})
+                self.networking.mac_address(config, host_config, body.get("NetworkingConfig") or {})
+                if host_config.get("Links"):
+                    host_config["Links"] = [link.replace("{self}", name) for link in host_config["Links"]]
+                container_id = secrets.token_hex(32)
+                container = Container(
+                    id=container_id, name=name, created=now_text(), image_id=image.id, image=image_name,
+                    path=command[0], args=command[1:], config=config, host_config=host_config,
+                    networks=wanted_networks,
+                )
+                if not config.get("Hostname") and host_config["NetworkMode"] == "host":
+                    config["Hostname"] = socket.gethostname()  # Docker: host networking shows the host's name
+                container.config["Hostname"] = config.get("Hostname") or container.short_id
             directory = self.store.directory(container_id)
             try:
                 container.mounts = mounts
@@ -244,12 +258,17 @@ class ContainerService:
                     if container.log_driver == "json-file" else ""
                 top = image.top_layer
                 container.storage_key = container_id
-                parent = self._init_layer(container_id, top.split(":", 1)[1] if top else None)
-                self.drivers.storage.prepare(key=container_id, parent=parent)
-                self.store.save(container)
+                with tracing.phase("init-layer"):
+                    parent = self._init_layer(container_id, top.split(":", 1)[1] if top else None)
+                with tracing.phase("snapshot"):
+                    self.drivers.storage.prepare(key=container_id, parent=parent)
+                with tracing.phase("save"):
+                    self.store.save(container)
             except BaseException:
                 self._discard(container)
                 raise
+        finally:
+            self.store.lock.release()
         return container
 
     def _init_layer(self, container_id: str, parent: str | None) -> str | None:
@@ -377,7 +396,8 @@ class ContainerService:
                 raise Conflict(f"container {container.id} is being started")
             self._starting[container.id] = threading.get_ident()
         try:
-            self._start(container)
+            with tracing.operation("start", container.id):
+                self._start(container)
         finally:
             with self.store.lock:
                 self._starting.pop(container.id, None)
@@ -385,21 +405,28 @@ class ContainerService:
         return container
 
     def _start(self, container: Container) -> None:
-        self.processes.check()
-        state_dir = self.state_dir(container.id)
-        shutil.rmtree(state_dir, ignore_errors=True)
-        os.makedirs(state_dir, mode=0o700)
-        rootfs = self.drivers.storage.mount(key=container.storage_key)
+        with tracing.phase("state-dir"):
+            self.processes.check()
+            state_dir = self.state_dir(container.id)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            os.makedirs(state_dir, mode=0o700)
+        with tracing.phase("mount"):
+            rootfs = self.drivers.storage.mount(key=container.storage_key)
         monitor = None
         try:
-            bundle = self._write_bundle(container, rootfs, state_dir)
-            monitor = self.processes.launch(container, state_dir, bundle, log_driver=container.log_driver,
-                                            log_recipe=self.drivers.recipe("log", container.log_driver))
+            with tracing.phase("bundle"):
+                bundle = self._write_bundle(container, rootfs, state_dir)
+            with tracing.phase("monitor"):
+                monitor = self.processes.launch(container, state_dir, bundle, log_driver=container.log_driver,
+                                                log_recipe=self.drivers.recipe("log", container.log_driver))
             monitor.on_ready.extend(self.attaches.take(container.id))
             container.rootfs = rootfs
-            self.networking.join(container, monitor.container_pid)
-            self.networking.publish_ports(container, state_dir)
-            pid = monitor.start()
+            with tracing.phase("network"):
+                self.networking.join(container, monitor.container_pid)
+            with tracing.phase("ports"):
+                self.networking.publish_ports(container, state_dir)
+            with tracing.phase("run"):
+                pid = monitor.start()
         except BaseException as err:
             if monitor is not None:
                 self._abort_monitor(state_dir)
@@ -419,12 +446,14 @@ class ContainerService:
         # this run's exit from the last one by it)
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text(),
                                 FinishedAt=container.state.FinishedAt)
-        self._save_existing(container)
-        self._watch(container, monitor)
-        self.started.started(container)
-        self.drivers.notify("started", container=self.ref(container))
-        self.events.publish_container(container, "start")
-        self._notify()
+        with tracing.phase("save"):
+            self._save_existing(container)
+        with tracing.phase("events"):
+            self._watch(container, monitor)
+            self.started.started(container)
+            self.drivers.notify("started", container=self.ref(container))
+            self.events.publish_container(container, "start")
+            self._notify()
 
     def _abort_monitor(self, state_dir: str) -> None:
         """Tell a monitor whose process will not start to remove it, and wait until it has gone."""
@@ -443,11 +472,12 @@ class ContainerService:
         if joined is not None:  # as Docker: the hostname of the container whose network namespace it joins
             container.config["Hostname"] = joined.config["Hostname"]
             container.config["Domainname"] = joined.config.get("Domainname") or ""
-        etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
-                              self.networking.etc_hosts_extra(container),
-                              {key: list(container.host_config.get(key) or [])
-                               for key in ("Dns", "DnsSearch", "DnsOptions")},
-                              embedded_dns=self.networking.embedded_dns(container))
+        with tracing.phase("etc-files"):
+            etc = write_etc_files(self.store.directory(container.id), container.config["Hostname"], host_network,
+                                  self.networking.etc_hosts_extra(container),
+                                  {key: list(container.host_config.get(key) or [])
+                                   for key in ("Dns", "DnsSearch", "DnsOptions")},
+                                  embedded_dns=self.networking.embedded_dns(container))
         if joined is not None and joined.hosts_path:  # ... and its /etc/hosts, hostname and resolv.conf
             etc = {"/etc/hostname": joined.hostname_path, "/etc/hosts": joined.hosts_path,
                    "/etc/resolv.conf": joined.resolv_conf_path}
@@ -493,8 +523,9 @@ class ContainerService:
         if domainname and hc.get("UTSMode") != "host":  # runc 1.1 ignores the spec's domainname: set it as Docker does
             spec["linux"].setdefault("sysctl", {})["kernel.domainname"] = domainname
         bundle = os.path.join(state_dir, "bundle")
-        os.makedirs(bundle, mode=0o700, exist_ok=True)
-        atomic_write_json(os.path.join(bundle, "config.json"), spec)
+        with tracing.phase("spec-write"):
+            os.makedirs(bundle, mode=0o700, exist_ok=True)
+            atomic_write_json(os.path.join(bundle, "config.json"), spec)
         return bundle
 
     # ------------------------------------------------------------------ networks
@@ -521,26 +552,33 @@ class ContainerService:
         if reply is not None:
             exit_code, finished = reply.get("exit_code"), reply.get("finished_at") or time.time()
             oom_killed = bool(reply.get("oom_killed"))
-        if monitor is not None:
-            monitor.reap()
-        if exit_code is None:
-            recorded = read_json(os.path.join(state_dir, "exit.json")) or {}
-            exit_code = recorded.get("exit_code", 255)
-            finished = recorded.get("finished_at", finished)
-            oom_killed = bool(recorded.get("oom_killed"))
-        self._record_exit(container_id, int(exit_code), float(finished), oom_killed)
+        with tracing.operation("exit", container_id) as trace:
+            if exit_code is not None:  # from the process's end to the monitor's answer here
+                trace.add("monitor", max(time.time() - float(finished), 0.0))
+            with trace.phase("reap"):
+                if monitor is not None:
+                    monitor.reap()
+            if exit_code is None:
+                recorded = read_json(os.path.join(state_dir, "exit.json")) or {}
+                exit_code = recorded.get("exit_code", 255)
+                finished = recorded.get("finished_at", finished)
+                oom_killed = bool(recorded.get("oom_killed"))
+            self._record_exit(container_id, int(exit_code), float(finished), oom_killed)
 
     def _record_exit(self, container_id: str, exit_code: int, finished: float, oom_killed: bool = False) -> None:
         container = self.store.find(container_id)
         if container is None or not container.state.Running:
             return
         auto_remove = container.host_config.get("AutoRemove") and container_id not in self._restarting
-        try:
-            self.drivers.storage.unmount(key=container.storage_key)
-        except MoorError:
-            log.exception("unmounting the root filesystem of %s failed", container_id)
-        release(container, self.volumes)
-        self.networking.leave(container)
+        with tracing.phase("unmount"):
+            try:
+                self.drivers.storage.unmount(key=container.storage_key)
+            except MoorError:
+                log.exception("unmounting the root filesystem of %s failed", container_id)
+        with tracing.phase("volumes"):
+            release(container, self.volumes)
+        with tracing.phase("network"):
+            self.networking.leave(container)
         container.ports = {}
         container.state.Running = False
         container.state.Paused = False
@@ -549,19 +587,23 @@ class ContainerService:
         container.state.ExitCode = exit_code
         container.state.OOMKilled = oom_killed
         container.state.FinishedAt = format_timestamp(finished)
-        self._save_existing(container)
-        self.processes.remove_empty_cgroup_parents()
-        self.drivers.notify("stopped", container=self.ref(container))
-        # a policy restart is decided (State.Restarting) before the die event, as Docker's monitor does: whoever
-        # inspects on that event (compose's monitor) must see that the container comes back
-        self._maybe_restart(container, finished)
-        if oom_killed:
-            self.events.publish_container(container, "oom")
-        self.events.publish_container(container, "die", exitCode=str(exit_code))
-        self._notify()
+        with tracing.phase("save"):
+            self._save_existing(container)
+        with tracing.phase("cgroups"):
+            self.processes.remove_empty_cgroup_parents()
+        with tracing.phase("events"):
+            self.drivers.notify("stopped", container=self.ref(container))
+            # a policy restart is decided (State.Restarting) before the die event, as Docker's monitor does:
+            # whoever inspects on that event (compose's monitor) must see that the container comes back
+            self._maybe_restart(container, finished)
+            if oom_killed:
+                self.events.publish_container(container, "oom")
+            self.events.publish_container(container, "die", exitCode=str(exit_code))
+            self._notify()
         if auto_remove and container.id not in self._removing:
             try:
-                self.remove(container.id, force=True, volumes=True)
+                with tracing.phase("remove"):  # its own trace line tells its phases
+                    self.remove(container.id, force=True, volumes=True)
             except MoorError:
                 log.exception("auto-removing %s failed", container_id)
 
@@ -813,8 +855,9 @@ class ContainerService:
         def outcome() -> int | None:
             nonlocal last
             current = self.store.find(container.id)
-            if current is None:
-                return last.state.ExitCode
+            if current is None:  # "removed": once the whole removal is over (its volumes too), as Docker's
+                removing = condition == "removed" and container.id in self._removing
+                return None if removing else last.state.ExitCode
             last = current
             stopped = not current.state.Running and current.id not in self._starting
             # an exit since the wait began ends it even if a restart came at once (Docker's stop waiters are told
@@ -882,11 +925,14 @@ class ContainerService:
             container.manually_stopped = True  # no restart policy applies from now on
             container.state.Restarting = False
         try:
-            self._stop_for_removal(container)
-            self._delete(container, volumes)
+            with tracing.operation("remove", container.id) as trace:
+                with trace.phase("stop"):
+                    self._stop_for_removal(container)
+                self._delete(container, volumes)
         finally:
             with self.store.lock:
                 self._removing.discard(container.id)
+            self._notify()  # the waiters for "removed"
 
     def _stop_for_removal(self, container: Container) -> None:
         """Let a start under way end, then kill the container and wait for its exit to be recorded."""
@@ -907,23 +953,29 @@ class ContainerService:
             if self.store.find(container.id) is not container:
                 return  # removed meanwhile (auto-remove)
             self.store.delete(container.id)
-        try:
-            self.drivers.storage.remove(key=container.storage_key)
-        except MoorError:
-            log.exception("could not remove the snapshot of %s", container.id)
-        self._remove_init_layer(container.id)
-        if container.log_driver:
-            driver = self.drivers.log(container.log_driver)
-            if driver.implements("remove"):
-                driver.remove(container=self.ref(container))
-        shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
-        _remove_tree(self.state_dir(container.id))
+        with tracing.phase("snapshot"):
+            try:
+                self.drivers.storage.remove(key=container.storage_key)
+            except MoorError:
+                log.exception("could not remove the snapshot of %s", container.id)
+        with tracing.phase("init-layer"):
+            self._remove_init_layer(container.id)
+        with tracing.phase("log"):
+            if container.log_driver:
+                driver = self.drivers.log(container.log_driver)
+                if driver.implements("remove"):
+                    driver.remove(container=self.ref(container))
+        with tracing.phase("dirs"):
+            shutil.rmtree(self.store.directory(container.id), ignore_errors=True)
+            _remove_tree(self.state_dir(container.id))
         self.networking.forget(container.id)
-        if volumes:
-            discard_anonymous(container.mounts, self.volumes)
-        self.drivers.notify("removed", container=self.ref(container))
-        self.events.publish_container(container, "destroy")
-        self._notify()
+        with tracing.phase("volumes"):
+            if volumes:
+                discard_anonymous(container.mounts, self.volumes)
+        with tracing.phase("events"):
+            self.drivers.notify("removed", container=self.ref(container))
+            self.events.publish_container(container, "destroy")
+            self._notify()
 
     def rename(self, ident: str, new_name: str) -> None:
         container = self.get(ident)

@@ -1,0 +1,56 @@
+"""moord --debug logs one trace line per operation of a container, with the duration of each phase."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from e2e.containerhelpers import import_busybox, moor, ok, wait_for
+from moor import tracing
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def debug_moord() -> Iterator[DaemonProcess]:
+    with DaemonProcess(extra_args=("--debug",)) as daemon:
+        import_busybox(daemon)
+        yield daemon
+
+
+def traces(daemon: DaemonProcess, subject: str) -> dict[str, dict[str, float]]:
+    """operation -> its phases, of the trace lines about ``subject`` in the daemon's log."""
+    found = {}
+    for line in daemon.log().splitlines():
+        parsed = tracing.parse(line)
+        if parsed is not None and parsed[1] == subject[:12]:
+            found[parsed[0]] = parsed[2]
+    return found
+
+
+def test_run_rm_traces_create_start_exit_and_remove(debug_moord: DaemonProcess) -> None:
+    result = moor(debug_moord, "run", "--rm", "--cidfile", f"{debug_moord.root}/cid", "busybox", "true")
+    assert result.returncode == 0, result.stderr
+    with open(f"{debug_moord.root}/cid") as handle:
+        container_id = handle.read().strip()
+    wait_for(lambda: "remove" in traces(debug_moord, container_id))
+    found = traces(debug_moord, container_id)
+    assert {"check", "image", "init-layer", "snapshot", "save", "total"} <= set(found["create"])
+    assert {"mount", "bundle", "monitor", "fork", "ready", "runc-create", "network", "run", "attach",
+            "runc-start", "save", "total"} <= set(found["start"])
+    assert {"monitor", "unmount", "network", "save", "remove", "total"} <= set(found["exit"])
+    assert {"stop", "snapshot", "dirs", "total"} <= set(found["remove"])
+    for phases in found.values():
+        assert all(value >= 0 for value in phases.values())
+        assert phases["total"] >= max(value for name, value in phases.items() if name != "total")
+
+
+def test_a_failed_start_is_traced_with_its_error(debug_moord: DaemonProcess) -> None:
+    created = ok(moor(debug_moord, "create", "busybox", "/no/such/command")).strip()
+    result = moor(debug_moord, "start", created)
+    assert result.returncode != 0
+    lines = [line for line in debug_moord.log().splitlines() if f"trace start {created[:12]} " in line]
+    assert len(lines) == 1 and "error=" in lines[0], lines
+    ok(moor(debug_moord, "rm", "-f", created))
