@@ -414,6 +414,31 @@ def test_wait_conditions(fake: FakeEngine) -> None:
     assert removal.result() == 5
 
 
+def test_wait_for_removed_ends_once_the_removal_is_over(fake: FakeEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --rm`` waits so: its anonymous volumes, snapshot and directories must be gone when it returns."""
+    container = fake.create("leaving", Volumes={"/data": {}})
+    volume = container.mounts[0]["Name"]
+    release, forgetting = threading.Event(), threading.Event()
+    forget = fake.containers.networking.forget
+
+    def slow_forget(container_id: str) -> None:  # a step of the removal after the record went
+        forgetting.set()
+        release.wait(5)
+        forget(container_id)
+
+    monkeypatch.setattr(fake.containers.networking, "forget", slow_forget)
+    removal = Waiter(fake.containers, "leaving", "removed")
+    remover = threading.Thread(target=fake.containers.remove, args=("leaving",), kwargs={"volumes": True})
+    remover.start()
+    assert forgetting.wait(5)
+    removal.thread.join(1.5)  # past the wait's one-second tick
+    assert removal.thread.is_alive()  # the record is gone, the removal is not over
+    release.set()
+    assert removal.result() == 0
+    assert volume not in fake_of(fake.drivers, "volume").volumes
+    remover.join(5)
+
+
 def test_wait_as_a_stream_ticks_while_the_container_runs(fake: FakeEngine) -> None:
     """The API's /wait streams these: a tick at once (headers go out), one a second after, then the code."""
     container = fake.create("ticking")
