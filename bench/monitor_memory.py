@@ -117,10 +117,13 @@ def measure_docker() -> dict[str, float] | None:
             return None
         cli, env = docker
         import_busybox(cli, env)
-        before = set(pids_where(lambda pid: b"containerd-shim" in cmdline(pid)))
         names = start_idle(cli, env)
         try:
-            shims = [pid for pid in pids_where(lambda pid: b"containerd-shim" in cmdline(pid)) if pid not in before]
+            ids = subprocess.run([*cli, "inspect", "-f", "{{.Id}}", *names], env=env, capture_output=True,
+                                 check=True).stdout.split()
+            # this dockerd's shims only (others may run on the machine): each names its container's ID
+            shims = pids_where(lambda pid: b"containerd-shim" in cmdline(pid)
+                               and any(b"\0" + ident + b"\0" in cmdline(pid) + b"\0" for ident in ids))
             figures = per_process(shims)
             figures["monitor processes"] = len(shims)
         finally:

@@ -974,6 +974,7 @@ static void client_drop(struct client *c) {
 }
 
 static void outputs_rearm(void) {
+    if (!started || finishing) return; /* read from the start on, as the Python monitor's pumps */
     bool behind = false;
     for (struct client *c = clients; c; c = c->next) behind = behind || c->out.len > CLIENT_HIGH;
     outputs_paused = behind;
