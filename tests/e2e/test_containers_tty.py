@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from e2e.containerhelpers import moor, moord  # noqa: F401 - fixture
+from e2e.containerhelpers import import_busybox, moor, moord  # noqa: F401 - fixture
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux: make install")]
@@ -103,3 +103,28 @@ def test_docker_run_it(moord: DaemonProcess, terminal: list[Tmux], docker_cli: s
     session.send("exit 3", "Enter")
     session.wait_for("EXIT=3")
 
+
+
+@pytest.fixture(scope="module", params=["auto", "python"])
+def monitor_moord(request: pytest.FixtureRequest) -> Iterator[DaemonProcess]:
+    """A moord whose monitors are moor-shim where it applies (``auto``), or always the Python monitor."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOOR_MONITOR", request.param)
+        with DaemonProcess() as daemon:
+            import_busybox(daemon)
+            yield daemon
+            moor(daemon, "rm", "-f", *moor(daemon, "ps", "-aq").stdout.split(), timeout=120)
+
+
+def test_exec_it_takes_input(monitor_moord: DaemonProcess, terminal: list[Tmux]) -> None:
+    """An exec's terminal exists only once it starts: input sent before (the attach comes first) still reaches it."""
+    moor(monitor_moord, "run", "-d", "--name", "execit", "busybox", "sleep", "300")
+    session = Tmux(_moor_command(monitor_moord, "exec -it execit sh"), {"TERM": "xterm"})
+    terminal.append(session)
+    session.wait_for("/ #")
+    session.send("echo typed-$((6*7)); tty", "Enter")
+    session.wait_for("typed-42")
+    session.wait_for("/dev/pts/")
+    session.send("exit 6", "Enter")
+    session.wait_for("EXIT=6")
+    moor(monitor_moord, "rm", "-f", "execit")

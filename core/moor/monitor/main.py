@@ -112,6 +112,7 @@ class Monitor:
         self.stdin_fd: int | None = None
         self.master_fd: int | None = None
         self.child_fds: dict[str, int] = {}
+        self.stdin_waiting: list[socket.socket] = []  # attached with stdin before an exec's terminal existed
         self.readers: list[tuple[int, str]] = []
         self.pumps: list[threading.Thread] = []
         self.proxies: list[Any] = []  # published ports (moor.monitor.ports.PortProxy)
@@ -247,6 +248,9 @@ class Monitor:
                     raise RuntimeError(runc_error(result.stderr.decode(errors="replace")))
             self.started = True
             self.started_at = time.time()
+            waiting, self.stdin_waiting = self.stdin_waiting, []
+        for connection in waiting if self.stdin_fd is not None else []:
+            threading.Thread(target=self._feed_stdin, args=(connection,), daemon=True).start()
         for fd, stream in self.readers:
             thread = threading.Thread(target=pump, args=(fd, stream, self.hub), daemon=True)
             thread.start()
@@ -415,8 +419,13 @@ class Monitor:
         connection.sendall(encode({"ok": True}))
         self.hub.add(Client(connection, bool(request.get("stdout")), bool(request.get("stderr")),
                             framed=not self.args.tty))
-        if request.get("stdin") and self.stdin_fd is not None:
-            threading.Thread(target=self._feed_stdin, args=(connection,), daemon=True).start()
+        if request.get("stdin"):
+            with self.lock:
+                if self.stdin_fd is None and self.exec_mode and self.args.tty and not self.started:
+                    self.stdin_waiting.append(connection)  # an exec's terminal arrives with its start
+                    return True
+            if self.stdin_fd is not None:
+                threading.Thread(target=self._feed_stdin, args=(connection,), daemon=True).start()
         return True
 
     def _feed_stdin(self, connection: socket.socket) -> None:
