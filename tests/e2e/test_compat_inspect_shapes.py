@@ -88,6 +88,8 @@ def test_sparse_create_has_dockers_host_config(moord: DaemonProcess, created: li
     assert host["ReadonlyPaths"] == ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
     v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
     assert host["CgroupnsMode"] == ("private" if v2 else "host")
+    bare = create(moord, created, {"Image": "busybox", "Cmd": ["true"]})["HostConfig"]
+    assert set(bare) == HOST_CONFIG_KEYS - {"Runtime"}  # Docker names a runtime only for a body with a HostConfig
     privileged = create(moord, created, {"Image": "busybox", "HostConfig": {"Privileged": True}})["HostConfig"]
     assert (privileged["MaskedPaths"], privileged["ReadonlyPaths"]) == (None, None)
     assert privileged["SecurityOpt"] == ["label=disable"]  # Docker adds it (and so for host IPC or PID)

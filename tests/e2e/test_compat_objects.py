@@ -53,10 +53,13 @@ def test_volume_prune_at_1_41_removes_named_volumes_and_answers_a_list(client: d
 
 
 def test_host_config_runtime_is_runc_and_others_are_refused(moord: DaemonProcess, client: docker.APIClient) -> None:
-    """``HostConfig.Runtime`` reads ``runc``; ``--runtime runc`` is accepted, any other name is Docker's error."""
-    container = client.create_container("busybox", "true")["Id"]
+    """``HostConfig.Runtime`` reads ``runc`` (left out, as Docker, when the create body had no HostConfig, as
+    docker-py's without host_config); ``--runtime runc`` is accepted, any other name is Docker's error."""
+    container = client.create_container("busybox", "true", host_config=client.create_host_config())["Id"]
+    bare = client.create_container("busybox", "true")["Id"]
     try:
         assert client.inspect_container(container)["HostConfig"]["Runtime"] == "runc"
+        assert "Runtime" not in client.inspect_container(bare)["HostConfig"]
         named = ok(moord, "create", "--runtime", "runc", "busybox", "true").strip()
         assert ok(moord, "inspect", "-f", "{{.HostConfig.Runtime}}", named) == "runc\n"
         ok(moord, "rm", named)
@@ -67,6 +70,7 @@ def test_host_config_runtime_is_runc_and_others_are_refused(moord: DaemonProcess
         assert refused.returncode == 125 and "Unknown runtime specified foo" in refused.stderr
     finally:
         client.remove_container(container, force=True)
+        client.remove_container(bare, force=True)
 
 
 def test_max_file_without_max_size_is_accepted(moord: DaemonProcess) -> None:

@@ -187,11 +187,13 @@ DOCKER_HOST_CONFIG_KEYS = {
 
 
 def test_inspect_host_config_has_dockers_keys_and_nulls(fake: FakeEngine) -> None:
-    """A sparse create body: every key Docker 20.10 shows, lists not given are null (not []), the default
-    masked and read-only paths and cgroupns mode are kept; a privileged container has null paths; what a body
-    gives ([] included) is kept as given."""
-    sparse = views.inspect(fake.containers, fake.create("sparse"), version="1.41")["HostConfig"]
+    """A sparse create body: every key Docker 20.10 shows (Runtime only when the body has a HostConfig), lists
+    not given are null (not []), the default masked and read-only paths and cgroupns mode are kept; a privileged
+    container has null paths; what a body gives ([] included) is kept as given."""
+    sparse = views.inspect(fake.containers, fake.create("sparse", HostConfig={}), version="1.41")["HostConfig"]
     assert set(sparse) == DOCKER_HOST_CONFIG_KEYS
+    bare = views.inspect(fake.containers, fake.create("bare"), version="1.41")["HostConfig"]
+    assert set(bare) == DOCKER_HOST_CONFIG_KEYS - {"Runtime"}  # no HostConfig in the body: no runtime named
     assert (sparse["Devices"], sparse["BlkioWeightDevice"], sparse["Ulimits"]) == (None, None, None)
     assert (sparse["CpuCount"], sparse["CpuPercent"], sparse["IOMaximumIOps"], sparse["IOMaximumBandwidth"]) == (
         0, 0, 0, 0)

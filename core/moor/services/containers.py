@@ -237,6 +237,8 @@ class ContainerService:
                                         body.get("Cmd") or None)
                 config = self._container_config(body, image_config, image_name)
                 host_config = self._host_config(host_config)
+                if body.get("HostConfig") is None:  # Docker names a runtime only when the body has a HostConfig
+                    del host_config["Runtime"]
                 wanted_networks = self.networking.wanted_networks(host_config, body.get("NetworkingConfig") or {})
                 self.networking.mac_address(config, host_config, body.get("NetworkingConfig") or {})
                 if host_config.get("Links"):
