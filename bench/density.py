@@ -19,6 +19,9 @@ each engine (a /21 of its own); every ``BENCH_DENSITY_PUBLISH``-th (10th) publis
   ``ps -q`` lists all N (Docker's private dockerd runs without live-restore: its containers would stop);
 * ``stop -t 0`` of all N in one command (``BENCH_DENSITY_STOP_TIME`` changes ``-t``), then ``rm`` of all.
 
+``BENCH_DENSITY_DOCKER=0`` leaves Docker out; ``BENCH_DENSITY_LOG=PATH`` keeps moord's debug log (its
+per-phase trace lines) there.
+
 The engines run one after the other (moor first, then Docker), each on a fresh ext4 of its own (see
 ``common.scratch_fs``): at this scale interleaving is not possible; run it twice when a figure matters.
 Nothing here is asserted.
@@ -52,6 +55,10 @@ STOP_TIME = os.environ.get("BENCH_DENSITY_STOP_TIME", "0")
 FILL_CLIENTS = 4
 DNS_NAMES = 20
 SUBNETS = {"moor": "10.231.0.0/21", "docker": "10.232.0.0/21"}
+#: BENCH_DENSITY_DOCKER=0: moor alone (Docker's figures change little from run to run)
+DOCKER = os.environ.get("BENCH_DENSITY_DOCKER", "1") != "0"
+#: BENCH_DENSITY_LOG=PATH: moord runs with --debug (its trace lines time each phase) and its log is kept there
+KEEP_LOG = os.environ.get("BENCH_DENSITY_LOG", "")
 
 
 def meminfo() -> dict[str, int]:
@@ -222,7 +229,8 @@ def measure(engine: Engine, count: int, restart: Callable[[], float] | None) -> 
 
 def moor_side(count: int, work: str) -> dict[str, float]:
     os.makedirs(work)
-    with scratch_fs(work, "16G") as root, DaemonProcess(root=os.path.join(root, "moor")) as daemon:
+    extra = ("--debug",) if KEEP_LOG else ()
+    with scratch_fs(work, "16G") as root, DaemonProcess(root=os.path.join(root, "moor"), extra_args=extra) as daemon:
         engine = Engine("moor", moor_cli(daemon), dict(os.environ),
                         lambda: [daemon.process.pid] if daemon.process else [])
 
@@ -233,6 +241,8 @@ def moor_side(count: int, work: str) -> dict[str, float]:
             return measure(engine, count, restart)
         finally:
             engine.run("rm", "-f", *engine.run("ps", "-aq", check=False).stdout.split(), check=False, timeout=3600)
+            if KEEP_LOG:
+                shutil.copyfile(daemon.log_file, KEEP_LOG)
 
 
 def docker_side(count: int, work: str) -> dict[str, float] | None:
@@ -253,10 +263,10 @@ def main() -> None:
     count = int(os.environ.get("BENCH_DENSITY_N", "0")) or default_count()
     print(f"density: {count} containers per engine (host memory available "
           f"{meminfo()['MemAvailable'] >> 30} GiB, load {os.getloadavg()[0]:.1f})", flush=True)
-    work = tempfile.mkdtemp(prefix="moor-bench-density-")
+    work = tempfile.mkdtemp(prefix="dens-")  # short: dockerd's and containerd's socket paths are below it
     try:
-        moor = moor_side(count, os.path.join(work, "moor"))
-        docker = docker_side(count, os.path.join(work, "docker")) if shutil.which("dockerd") else None
+        moor = moor_side(count, os.path.join(work, "m"))
+        docker = docker_side(count, os.path.join(work, "d")) if shutil.which("dockerd") and DOCKER else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_side_by_side(f"density, {count} idle containers", moor, docker, width=48, precision=2)

@@ -12,10 +12,11 @@ API shows can change without changing the file.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
-from moor.fsutil import atomic_write_json, read_json
+from moor.fsutil import atomic_write, read_json
 from moor.networks.model import Endpoint, IPAMConfig, Network
 
 
@@ -104,4 +105,7 @@ class NetworkStore:
         return {network_id: network_from_record(record) for network_id, record in records.items()}
 
     def save(self, networks: dict[str, Network]) -> None:
-        atomic_write_json(self.path, {network_id: network_record(network) for network_id, network in networks.items()})
+        """Replace the file (every connect and disconnect does: with a thousand endpoints it is some 400 kB, so
+        it is written compact, by C's JSON encoder; an indented dump takes the pure-Python one, ten times slower)."""
+        records = {network_id: network_record(network) for network_id, network in networks.items()}
+        atomic_write(self.path, json.dumps(records, separators=(",", ":")).encode())
