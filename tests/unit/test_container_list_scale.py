@@ -3,8 +3,11 @@ the links between them, not one pass per row (issue 17: ``ps`` under 100 ms with
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from moor.containers import views
 from moor.containers.record import Container, State
@@ -50,3 +53,27 @@ def test_one_row_alone_still_finds_its_link_names() -> None:
     containers = [_container(1), _container(2, ["c1:alias"])]
     row = views.summary(_service(CountingStore(containers)), containers[0])
     assert row["Names"] == ["/c1", "/c2/alias"]
+
+
+def test_ps_quiet_prints_every_id_in_one_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ps -q`` with a thousand containers: one write of all the IDs (not a write per container)."""
+    import click
+    from click.testing import CliRunner
+
+    from moor.cli.main import cli
+    from tests.unit.fakedaemon import FakeDaemon, json_answer
+
+    rows = [{"Id": f"{number:012x}" + "a" * 52} for number in range(1000)]
+    echoed: list[str] = []
+    real_echo = click.echo
+
+    def counting_echo(message: Any = None, *args: Any, **kwargs: Any) -> None:
+        echoed.append(str(message))
+        real_echo(message, *args, **kwargs)
+    monkeypatch.setattr(click, "echo", counting_echo)
+    with FakeDaemon(str(tmp_path)) as daemon:
+        daemon.on("GET", "/containers/json", json_answer(rows))
+        result = CliRunner().invoke(cli, ["-H", daemon.host, "ps", "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "".join(f"{number:012x}\n" for number in range(1000))
+    assert len(echoed) == 1

@@ -229,9 +229,8 @@ def ps(ctx: click.Context, all_: bool, quiet: bool, last: int, latest: bool, siz
     params = {"all": "1" if all_ or limit > 0 else None, "limit": limit if limit > 0 else None,
               "size": "1" if size else None, "filters": filters_param(filters)}
     containers = client_of(ctx).get("/containers/json", **params)
-    if quiet:
-        for c in containers:
-            click.echo(c["Id"] if no_trunc else c["Id"][:12])
+    if quiet:  # one write, not one per container
+        click.echo("".join(f"{c['Id'] if no_trunc else c['Id'][:12]}\n" for c in containers), nl=False)
         return
     rows = _status_rows(containers, no_trunc, size)
     if format_:
