@@ -16,27 +16,35 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+def atomic_write(path: str, data: bytes, mode: int = 0o644, durable: bool = True, sync_dir: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    ``durable``: the content is on disk before the rename (fsync), so that a power loss leaves the old
+    file or the whole new one, never an empty one; without it, a file that is made again anyway after
+    a reboot (a container's /etc/hosts, say). ``sync_dir``: the rename itself is on disk when this
+    returns (fsync of the directory); without it a power loss may bring the previous version back,
+    which is fine where the previous version is a consistent state too (a container record)."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
-    fsync_dir(directory)
+    if durable and sync_dir:
+        fsync_dir(directory)
 
 
-def atomic_write_json(path: str, value: Any) -> None:
-    atomic_write(path, json.dumps(value, indent=1, sort_keys=True).encode())
+def atomic_write_json(path: str, value: Any, durable: bool = True, sync_dir: bool = True) -> None:
+    atomic_write(path, json.dumps(value, indent=1, sort_keys=True).encode(), durable=durable, sync_dir=sync_dir)
 
 
 def read_json(path: str, default: Any = None) -> Any:

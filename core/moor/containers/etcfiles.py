@@ -196,8 +196,8 @@ def write_etc_files(directory: str, hostname: str, host_network: bool,
             else resolv_conf_text(host_network=host_network, dns=(dns or {}).get("Dns"),
                                   search=(dns or {}).get("DnsSearch"), options=(dns or {}).get("DnsOptions"))),
     }
-    for path, text in files.values():
-        atomic_write(path, text.encode())
+    for path, text in files.values():  # made again at each start: no fsync (see moor.fsutil.atomic_write)
+        atomic_write(path, text.encode(), durable=False)
     return {destination: path for destination, (path, _) in files.items()}
 
 

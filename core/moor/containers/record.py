@@ -132,7 +132,9 @@ class ContainerStore:
             if container.id in self._deleted:
                 raise NotFound(f"No such container: {container.id}")
             os.makedirs(self.directory(container.id), mode=0o710, exist_ok=True)
-            atomic_write_json(os.path.join(self.directory(container.id), "config.v2.json"), container.to_json())
+            # the previous version of a record is a consistent state: no fsync of the directory, as Docker's
+            atomic_write_json(os.path.join(self.directory(container.id), "config.v2.json"), container.to_json(),
+                              sync_dir=False)
             self._by_id[container.id] = container
 
     def forget(self, container_id: str) -> None:

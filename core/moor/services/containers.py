@@ -10,6 +10,7 @@ others from the monitor's ``exit.json``.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import secrets
@@ -527,7 +528,9 @@ class ContainerService:
         bundle = os.path.join(state_dir, "bundle")
         with tracing.phase("spec-write"):
             os.makedirs(bundle, mode=0o700, exist_ok=True)
-            atomic_write_json(os.path.join(bundle, "config.json"), spec)
+            # a fresh state directory that no reader sees before runc: no temp file, no fsync (it is run-time state)
+            with open(os.path.join(bundle, "config.json"), "w") as handle:
+                json.dump(spec, handle, separators=(",", ":"))
         return bundle
 
     # ------------------------------------------------------------------ networks

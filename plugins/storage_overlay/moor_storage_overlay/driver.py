@@ -41,7 +41,6 @@ from moor_storage_overlay.layout import (
 )
 from moor_storage_overlay.mounts import (
     MountCounter,
-    is_mounted,
     mount_overlay,
     mounts_under,
     unmount,
@@ -261,7 +260,7 @@ class OverlayDriver:
         target = self.layout.merged(key)
         with self._mounts.lock(key):
             count = self._mounts.counts.get(key, 0)
-            if count == 0 and not is_mounted(target):
+            if count == 0 and not os.path.ismount(target):  # an overlay has a device of its own: no table read
                 self._mount(key, target)
             self._mounts.counts[key] = count + 1
         return target
@@ -289,7 +288,7 @@ class OverlayDriver:
                 self._mounts.counts[key] = count - 1
                 return False
             self._mounts.counts.pop(key, None)
-            if not is_mounted(target):
+            if not os.path.ismount(target):
                 return False
             unmount(target)
             return True

@@ -2,13 +2,15 @@
 
 Mount data is limited to one page (4096 bytes). Like Docker's overlay2, the
 ``lowerdir`` list names layers by their short links (``l/<26 chars>``)
-relative to the driver's home, so 127 layers fit: :func:`mount_overlay` runs
-``mount(8)`` in a child process whose working directory is the home (the
-daemon itself never changes directory: it is multithreaded).
+relative to the driver's home, so 127 layers fit: :func:`mount_overlay` calls
+mount(2) with the paths made absolute when they fit in a page (no process to
+start), else runs ``mount(8)`` in a child process whose working directory is
+the home (the daemon itself never changes directory: it is multithreaded).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import threading
@@ -20,12 +22,37 @@ from moor.mountinfo import is_mounted, mounts_under, unmount, unmount_all_under
 __all__ = ["PAGE_SIZE", "MountCounter", "is_mounted", "mount_overlay", "mounts_under", "unmount", "unmount_all_under"]
 
 PAGE_SIZE = 4096
+MS_RDONLY = 1
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+
+def absolute_options(cwd: str, data: str) -> str:
+    """``data`` with its relative ``lowerdir``/``upperdir``/``workdir`` paths made absolute from ``cwd``."""
+    options = []
+    for option in data.split(","):
+        name, _, value = option.partition("=")
+        if name in ("lowerdir", "upperdir", "workdir"):
+            value = ":".join(path if path.startswith("/") else os.path.join(cwd, path) for path in value.split(":"))
+            option = f"{name}={value}"
+        options.append(option)
+    return ",".join(options)
 
 
 def mount_overlay(cwd: str, data: str, target: str, read_only: bool) -> None:
-    """``mount -t overlay overlay -o <data> <target>`` run from ``cwd``; the kernel's reason on failure."""
+    """``mount -t overlay overlay -o <data> <target>`` with ``data``'s paths relative to ``cwd``; the kernel's
+    reason on failure. The mount(2) call itself with absolute paths when they fit in a page (most chains);
+    else mount(8) run from ``cwd`` (the daemon never changes its own directory: it is multithreaded)."""
     if len(data.encode()) >= PAGE_SIZE:
         raise MoorError(f"cannot mount {target}: the overlay options are {len(data)} bytes, over one page")
+    absolute = absolute_options(cwd, data)
+    if len(absolute.encode()) < PAGE_SIZE:
+        if _libc.mount(b"overlay", os.fsencode(target), b"overlay", MS_RDONLY if read_only else 0,
+                       os.fsencode(absolute)) == 0:
+            return
+        reason = f"mount: {os.strerror(ctypes.get_errno())}"
+        raise MoorError(f"cannot mount overlay on {target}: {reason}{_diagnose(cwd, data)}")
     command = ["mount", "-t", "overlay", "overlay", "-o", data, target]
     if read_only:
         command.insert(1, "-r")

@@ -366,7 +366,8 @@ def test_diff_without_tar_split_exports_the_directory(driver: Driver) -> None:
 # ---------------------------------------------------------------------- mounts
 
 
-def test_mounts_use_short_relative_lower_dirs(driver: Driver) -> None:
+def test_mounts_name_layers_by_their_short_links(driver: Driver) -> None:
+    """Absolute paths while they fit in a page (mount(2) called directly), as Docker's overlay2."""
     apply(driver, "base", [tar_entry("f")])
     apply(driver, "child", [tar_entry("g")], parent="base")
     driver.prepare(key="container", parent="child")
@@ -375,13 +376,33 @@ def test_mounts_use_short_relative_lower_dirs(driver: Driver) -> None:
     view = driver.mount(key="base")
     try:
         options = mount_options(root)
-        assert "lowerdir=l/" in options and "upperdir=container/diff" in options and "workdir=container/work" in options
-        assert "lowerdir=l/" in mount_options(view) and "upperdir" not in mount_options(view)
+        assert f"lowerdir={home}/l/" in options and f"upperdir={home}/container/diff" in options
+        assert f"workdir={home}/container/work" in options
+        assert f"lowerdir={home}/l/" in mount_options(view) and "upperdir" not in mount_options(view)
         assert mount_options(view).startswith("ro")
         assert root == f"{home}/container/merged"
+        assert sorted(os.listdir(root)) == ["f", "g"]
     finally:
         driver.unmount(key="container")
         driver.unmount(key="base")
+
+
+def test_a_chain_too_long_for_absolute_paths_mounts_with_relative_ones(driver: Driver) -> None:
+    home = home_of(driver)
+    parent = None
+    layers = 4096 // (len(home) + len("/l/:") + 26) + 1  # absolute paths pass a page, relative ones do not
+    assert layers * len("l/:" + 26 * "x") < 4000
+    for index in range(layers):
+        apply(driver, f"layer{index}", [tar_entry(f"f{index}")], parent=parent)
+        parent = f"layer{index}"
+    driver.prepare(key="container", parent=parent)
+    root = driver.mount(key="container")
+    try:
+        options = mount_options(root)
+        assert "lowerdir=l/" in options and "upperdir=container/diff" in options and "workdir=container/work" in options
+        assert len(os.listdir(root)) == int(parent.removeprefix("layer")) + 1
+    finally:
+        driver.unmount(key="container")
 
 
 def test_mounts_survive_a_restart(driver: Driver, tmp_path) -> None:

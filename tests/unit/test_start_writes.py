@@ -1,0 +1,72 @@
+"""What a container's create and start write, and which of it is fsynced: only what must survive a power loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from moor import fsutil
+from moor.containers.etcfiles import write_etc_files
+from moor.containers.record import Container, ContainerStore
+from unit.test_container_service import FakeEngine
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every fsync from now on, as ``file <path>`` or ``dir <path>``."""
+    seen: list[str] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        seen.append(("dir " if stat.S_ISDIR(os.fstat(fd).st_mode) else "file ") + path)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return seen
+
+
+def test_atomic_write_is_durable_by_default(tmp_path: Path, fsyncs: list[str]) -> None:
+    fsutil.atomic_write(str(tmp_path / "f"), b"x")
+    assert [entry.split()[0] for entry in fsyncs] == ["file", "dir"] and fsyncs[1] == f"dir {tmp_path}"
+    assert (tmp_path / "f").read_bytes() == b"x"
+
+
+def test_a_container_record_is_fsynced_but_not_its_directory(tmp_path: Path, fsyncs: list[str]) -> None:
+    store = ContainerStore(str(tmp_path / "containers"))
+    container = Container(id="c" * 64, name="n", created="", image_id="", image="busybox", path="true", args=[],
+                          config={}, host_config={})
+    store.save(container)
+    record = tmp_path / "containers" / ("c" * 64) / "config.v2.json"
+    assert [entry.split()[0] for entry in fsyncs] == ["file"]  # the temp file, renamed to the record afterwards
+    assert ContainerStore(str(tmp_path / "containers")).find("n") is not None and record.exists()
+
+
+def test_etc_files_are_written_whole_without_fsync(tmp_path: Path, fsyncs: list[str]) -> None:
+    """They are made again at each start."""
+    written = write_etc_files(str(tmp_path), "box", False)
+    assert fsyncs == []
+    assert Path(written["/etc/hostname"]).read_text() == "box\n"
+    assert sorted(os.listdir(tmp_path)) == ["hostname", "hosts", "resolv.conf"]  # no temp file left
+
+
+def test_a_start_writes_its_bundle_without_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle is run-time state in a fresh directory: written once, no temp file, no fsync."""
+    engine = FakeEngine(tmp_path)
+    try:
+        container = engine.create("bundled")
+        seen: list[str] = []
+        real = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (seen.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+        engine.containers.start("bundled")
+        bundle = os.path.join(engine.containers.state_dir(container.id), "bundle")
+        assert os.listdir(bundle) == ["config.json"]
+        assert json.loads(Path(bundle, "config.json").read_text())["process"]["args"] == ["sh"]
+        assert not [path for path in seen if path.startswith(bundle)]
+    finally:
+        engine.processes.end_all()
+        engine.close()
