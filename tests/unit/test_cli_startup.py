@@ -170,3 +170,39 @@ def test_the_console_script_loads_with_the_collector_off_and_runs_the_command_wi
     env = {**os.environ, "MOOR_HOST": "unix:///nonexistent/moor.sock"}
     result = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, env=env, timeout=60)
     assert "GC [False] True" in result.stdout
+
+
+EXIT_PROBE = """
+import atexit, sys, threading, time
+class Teardown:
+    def __del__(self):
+        print("TEARDOWN", flush=True)
+keep = Teardown()  # freed only by the interpreter's teardown
+atexit.register(lambda: print("ATEXIT"))
+if "--thread" in sys.argv:
+    sys.argv.remove("--thread")
+    threading.Thread(target=lambda: (time.sleep(0.3), print("THREAD DONE"))).start()
+sys.argv = ["moor", *sys.argv[1:]]
+from moor.cli.entry import main
+main()
+"""
+
+
+def _exit_probe(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MOOR_HOST": "unix:///nonexistent/moor.sock"}
+    return subprocess.run([sys.executable, "-c", EXIT_PROBE, *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def test_the_console_script_ends_without_the_interpreters_teardown() -> None:
+    done = _exit_probe("--version")
+    assert (done.returncode, done.stdout) == (0, "moor version 0.1.0, build 0.1.0\nATEXIT\n")
+    failed = _exit_probe("nosuch")
+    assert (failed.returncode, failed.stdout) == (1, "ATEXIT\n")
+    assert "'nosuch' is not a moor command" in failed.stderr
+
+
+def test_the_console_script_exits_the_ordinary_way_while_a_thread_runs() -> None:
+    done = _exit_probe("--thread", "--version")
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[1:3] == ["THREAD DONE", "ATEXIT"]  # the thread waited for
