@@ -393,10 +393,12 @@ class NetworkService:
                 suffix = "." + str(network.name).lower()
                 key = wanted[:-len(suffix)] if wanted.endswith(suffix) else wanted
                 key = _linked(network.endpoints[container_id].links).get(key, key)
-                for member_id, endpoint in network.endpoints.items():
-                    keys = {member_id, str(endpoint.name).lower(), *(str(a).lower() for a in endpoint.aliases)}
-                    if endpoint.address and key in keys and endpoint.address not in found:
-                        found.append(endpoint.address)
+                for member_id, endpoint in network.endpoints.items():  # no set built per member: 1000 per query
+                    if key == member_id or key == str(endpoint.name).lower() or any(
+                            key == str(alias).lower() for alias in endpoint.aliases):
+                        address = endpoint.address
+                        if address and address not in found:
+                            found.append(address)
         return found or None
 
     def reverse(self, container_id: str, address: str) -> str | None:
