@@ -77,3 +77,14 @@ def test_ps_quiet_prints_every_id_in_one_write(tmp_path: Path, monkeypatch: pyte
     assert result.exit_code == 0, result.output
     assert result.output == "".join(f"{number:012x}\n" for number in range(1000))
     assert len(echoed) == 1
+
+
+def test_request_bodies_share_their_keys() -> None:
+    """Records keep their create body's objects: with the keys interned, a thousand share one copy of each."""
+    from moor.api.http import parse_json
+
+    first = parse_json(b'{"HostConfig": {"NetworkMode": "density", "Memory' + b'Swap": 0}}', 64)
+    second = parse_json('{"HostConfig": {"NetworkMode": "other", "Memory' + 'Swap": 1}}', 64)
+    assert first == {"HostConfig": {"NetworkMode": "density", "MemorySwap": 0}}
+    (one,), (other,) = [list(body["HostConfig"])[1:] for body in (first, second)]
+    assert one is other
