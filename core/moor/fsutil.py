@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -47,12 +48,18 @@ def atomic_write_json(path: str, value: Any, durable: bool = True, sync_dir: boo
     atomic_write(path, json.dumps(value, indent=1, sort_keys=True).encode(), durable=durable, sync_dir=sync_dir)
 
 
-def read_json(path: str, default: Any = None) -> Any:
+def read_json(path: str, default: Any = None, shared_keys: bool = False) -> Any:
+    """The JSON document at ``path`` (``default`` when there is none); ``shared_keys``: its objects' keys
+    interned, for records kept in memory by the thousand (one copy of each key for all of them)."""
     try:
         with open(path, "rb") as handle:
-            return json.load(handle)
+            return json.load(handle, object_pairs_hook=_interned_keys if shared_keys else None)
     except FileNotFoundError:
         return default
+
+
+def _interned_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {sys.intern(key): value for key, value in pairs}
 
 
 def make_private_dir(path: str, mode: int) -> None:

@@ -90,3 +90,18 @@ def test_the_freezer_is_read_where_runc_recorded_the_cgroups(tmp_path: Path) -> 
     assert [processes.frozen(name) for name in ("thawed", "frozen", "freezing", "v2", "gone", "unknown")] == [
         False, True, True, True, None, None]
     assert cgroups.frozen_in(str(runc_root), "thawed") is False
+
+
+def test_records_loaded_at_start_share_their_keys(tmp_path: Path) -> None:
+    from moor.containers.record import ContainerStore
+
+    for number in range(2):
+        directory = tmp_path / f"{number:064x}"
+        directory.mkdir()
+        (directory / "config.v2.json").write_text(json.dumps({
+            "id": f"{number:064x}", "name": f"c{number}", "created": "2026-01-01T00:00:00Z", "image_id": "i",
+            "image": "busybox", "path": "sh", "args": [], "config": {"Hostname": "h"},
+            "host_config": {"Memory" + "Swap": number}}))
+    first, second = sorted(ContainerStore(str(tmp_path)).all(), key=lambda c: c.name)
+    assert first.host_config == {"MemorySwap": 0} and second.host_config == {"MemorySwap": 1}
+    assert next(iter(first.host_config)) is next(iter(second.host_config))

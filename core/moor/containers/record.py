@@ -118,7 +118,7 @@ class ContainerStore:
         self._by_id: dict[str, Container] = {}
         self._deleted: set[str] = set()  # IDs removed while moord runs: never saved again
         for name in os.listdir(root):
-            data = read_json(os.path.join(root, name, "config.v2.json"))
+            data = read_json(os.path.join(root, name, "config.v2.json"), shared_keys=True)
             if data is not None:
                 self._by_id[name] = Container.from_json(data)
 
