@@ -78,3 +78,15 @@ def test_a_low_task_limit_of_moords_cgroup_is_named(tmp_path: Path) -> None:
     assert message is not None and message.startswith("moord's cgroup allows 1000 tasks")
     (group / "pids.max").write_text("max\n")
     assert hostlimits.task_limit_message(str(tmp_path / "cgroup"), str(tmp_path / "root")) is None
+
+
+def test_malloc_is_told_to_keep_few_arenas(monkeypatch: pytest.MonkeyPatch) -> None:
+    told: list[tuple[int, int]] = []
+
+    class Libc:
+        def mallopt(self, parameter: int, value: int) -> int:
+            told.append((parameter, value))
+            return 1
+    monkeypatch.setattr(hostlimits.ctypes, "CDLL", lambda _name: Libc())
+    assert hostlimits.few_malloc_arenas() is True
+    assert told == [(hostlimits.M_ARENA_MAX, 2)]
