@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import import_busybox, moor_cli, print_side_by_side, private_daemon
+from common import import_busybox, print_side_by_side, private_daemon
 
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 
@@ -66,7 +66,8 @@ def main() -> None:
     docker = shutil.which("docker")
     floor = python_floor()
     with private_daemon() as daemon:
-        moor = moor_cli(daemon)
+        # this tree's CLI, the one beside the interpreter (not whichever `moor` comes first on PATH)
+        moor = [os.path.join(os.path.dirname(sys.executable), "moor"), "-H", daemon.host]
         env = {**os.environ, "DOCKER_HOST": daemon.host, "DOCKER_CONFIG": daemon.root}
         import_busybox(moor, env)
         subprocess.run([*moor, "run", "-d", "--name", UP, "busybox", "sleep", "100000"], env=env,
