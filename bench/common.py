@@ -19,8 +19,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def moor_cli(daemon: DaemonProcess) -> list[str]:
-    """The ``moor`` command talking to ``daemon``."""
-    return [shutil.which("moor") or os.path.join(os.path.dirname(sys.executable), "moor"), "-H", daemon.host]
+    """The ``moor`` command talking to ``daemon``: this tree's, beside the interpreter (a ``moor`` earlier on PATH
+    may be another checkout's), else the one on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "moor")
+    return [beside if os.access(beside, os.X_OK) else shutil.which("moor") or "moor", "-H", daemon.host]
 
 
 def import_busybox(cli: list[str], env: dict[str, str], *changes: str) -> None:
