@@ -33,6 +33,7 @@ from moor_storage_overlay.disk import syncfs, usage
 from moor_storage_overlay.export import export_directory
 from moor_storage_overlay.layout import (
     EMPTY_DIR,
+    LINK_DIR,
     MAX_DEPTH,
     TEMP_PREFIX,
     Layout,
@@ -81,6 +82,10 @@ class OverlayDriver:
         os.makedirs(self.layout.links, mode=0o700, exist_ok=True)
         os.makedirs(self.layout.empty, mode=0o755, exist_ok=True)
         self._tree = threading.RLock()  # creating, renaming into place and removing keys
+        #: ``l/<short>`` -> the keys whose lower chain holds it (who uses a layer), read from every key's ``lower``
+        #: on first need and kept while only removals happen (a removal of 1000 containers reads it once, not
+        #: once per removal); a new key drops it. Under ``_tree``.
+        self._users: dict[str, set[str]] | None = None
         self._mounts = MountCounter()
         self._snapshot_options = _disabled_features()
         self._clean_leftovers()
@@ -170,6 +175,7 @@ class OverlayDriver:
         if parent is not None and not self.layout.exists(parent):
             raise NotFound(f"parent layer {parent!r} was removed meanwhile")
         os.rename(temp, self.layout.dir(key))
+        self._users = None
         fsync_dir(self.home)
         fsync_dir(self.layout.links)
 
@@ -295,13 +301,27 @@ class OverlayDriver:
 
     # ------------------------------------------------------------------ removing
 
+    def _users_of(self, key: str) -> list[str]:
+        """The keys whose chain includes ``key`` (as :meth:`Layout.users_of`, from the index). Under ``_tree``."""
+        if self._users is None:
+            index: dict[str, set[str]] = {}
+            for other in self.layout.complete_keys():
+                for entry in self.layout.lower(other):
+                    index.setdefault(entry, set()).add(other)
+            self._users = index
+        try:
+            entry = f"{LINK_DIR}/{self.layout.short_name(key)}"
+        except OSError:
+            return self.layout.users_of(key)
+        return sorted(self._users.get(entry, set()) - {key})
+
     @hookimpl
     def moor_storage_remove(self, key: str) -> bool:
         check_key(key)
         with self._tree:
             if not self.layout.exists(key):
                 return False
-            users = self.layout.users_of(key)
+            users = self._users_of(key)
             if users:
                 raise Conflict(f"storage layer {key!r} is in use by {', '.join(users[:5])}")
             try:
@@ -313,8 +333,12 @@ class OverlayDriver:
                 for path in mounts_under(self.layout.dir(key)):
                     unmount(path)
                 trash = os.path.join(self.home, f"{TEMP_PREFIX}rm-{key}-{secrets.token_hex(6)}")
+                lower = self.layout.lower(key)
                 try:
                     os.rename(self.layout.dir(key), trash)
+                    if self._users is not None:
+                        for entry in lower:
+                            self._users.get(entry, set()).discard(key)
                     if short is not None and os.path.lexists(os.path.join(self.layout.links, short)):
                         os.unlink(os.path.join(self.layout.links, short))
                     fsync_dir(self.home)
