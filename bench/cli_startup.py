@@ -64,6 +64,10 @@ def python_floor() -> dict[str, float]:
 
 def main() -> None:
     docker = shutil.which("docker")
+    # the sources byte-compiled as `make install` leaves them: with PYTHONDONTWRITEBYTECODE set, a stale .pyc
+    # would be compiled again at every start
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(os.path.dirname(__file__), "..", "core")],
+                   stdout=subprocess.DEVNULL, check=True)
     floor = python_floor()
     with private_daemon() as daemon:
         # this tree's CLI, the one beside the interpreter (not whichever `moor` comes first on PATH)
