@@ -1,4 +1,4 @@
-"""moor.cli.deferred: the stand-ins of inspect and platform behave as the real modules for whoever uses them."""
+"""moor.cli.deferred: the stand-ins of inspect, platform and datetime behave as the real modules."""
 
 from __future__ import annotations
 
@@ -40,6 +40,14 @@ print("SIG", signature(lambda a, b=1: None))
 print("CLEAN", repr(inspect.cleandoc("  x\\n    y")))
 import uuid
 print("UUID", uuid.UUID("12345678123456781234567812345678"))
+import datetime, _datetime
+early = datetime.datetime
+print("DATETIME", stand_in("datetime"), datetime.datetime(2020, 1, 2, tzinfo=datetime.UTC).isoformat(),
+      all(getattr(datetime, name) is getattr(_datetime, name) for name in ("date", "datetime", "time", "timedelta",
+          "timezone", "tzinfo", "MINYEAR", "MAXYEAR", "UTC")))
+print("DATETIME-REAL", datetime.__file__.endswith("datetime.py"), stand_in("datetime"), datetime.datetime is early,
+      sorted(name for name in vars(datetime) if not name.startswith("_")) == sorted(
+          name for name in vars(__import__("datetime")) if not name.startswith("_")))
 import platform
 print("MACHINE", platform.machine() == __import__("os").uname().machine, platform.system())
 print("BEFORE", before, "AFTER", stand_in("inspect"), stand_in("platform"), inspect.getsource(signature) != "")
@@ -54,4 +62,6 @@ def test_the_real_modules_load_on_first_use_and_take_the_stand_ins_place() -> No
     assert lines["CLEAN"] == "'x\\ny'"
     assert lines["UUID"] == "12345678-1234-5678-1234-567812345678"
     assert lines["MACHINE"] == "True Linux"
+    assert lines["DATETIME"] == "True 2020-01-02T00:00:00+00:00 True"
+    assert lines["DATETIME-REAL"] == "True False True True"
     assert lines["BEFORE"] == "(True, True, False) AFTER False False True"

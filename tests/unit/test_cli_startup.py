@@ -19,9 +19,9 @@ import pytest
 from moor.client import Client, DaemonError, quote, urlencode
 
 #: modules no common command needs before its first request (each costs the start 1-5 ms; click's imports of
-#: inspect and platform stay stand-ins: moor.cli.deferred)
+#: inspect, platform and datetime stay stand-ins: moor.cli.deferred)
 NOT_NEEDED = ("urllib.parse", "ipaddress", "hashlib", "shutil", "re2", "moor.images.healthcheck", "inspect", "ast",
-              "platform")
+              "platform", "datetime")
 #: what only run/create (their ~100 options) and the attached commands need
 RUN_ONLY = ("moor.cli.createflags", "moor.cli.createextra")
 ATTACH_ONLY = ("moor.streams", "termios")
