@@ -88,3 +88,52 @@ def test_request_bodies_share_their_keys() -> None:
     assert first == {"HostConfig": {"NetworkMode": "density", "MemorySwap": 0}}
     (one,), (other,) = [list(body["HostConfig"])[1:] for body in (first, second)]
     assert one is other
+
+
+def test_concurrent_network_changes_share_their_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thousand containers leaving a network at once: one write of networks.json covers every change made
+    while another write was under way (group commit), and the file ends with every change."""
+    import threading
+
+    from moor.networks.store import NetworkStore
+    from moor.services.events import EventBus
+    from moor.services.networks import NetworkService
+    from moor.testing.fakes import fake_drivers
+
+    service = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers"), EventBus())
+    writes: list[int] = []
+    first_write = threading.Event()
+    release = threading.Event()
+    original = NetworkStore.write
+
+    def slow_write(self: NetworkStore, records: dict[str, Any]) -> None:
+        writes.append(len(records))
+        if len(writes) == 1:
+            first_write.set()
+            assert release.wait(20)
+        original(self, records)
+    monkeypatch.setattr(NetworkStore, "write", slow_write)
+    network = service.find("bridge")
+    assert network is not None
+    tickets: list[threading.Thread] = []
+
+    def change(number: int) -> None:
+        with service.lock:
+            network.labels[f"l{number}"] = "x"
+            ticket = service._changed()
+        service._flush(ticket)
+    tickets.append(threading.Thread(target=change, args=(0,)))
+    tickets[0].start()
+    assert first_write.wait(20)
+    for number in range(1, 20):
+        thread = threading.Thread(target=change, args=(number,))
+        thread.start()
+        tickets.append(thread)
+    while service._version < 20:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in tickets:
+        thread.join(20)
+    assert len(writes) == 2  # the one under way, then one for the 19 changes made meanwhile
+    saved = NetworkStore(str(tmp_path / "data")).load()
+    assert len(saved[network.id].labels) == 20

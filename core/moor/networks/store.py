@@ -107,5 +107,8 @@ class NetworkStore:
     def save(self, networks: dict[str, Network]) -> None:
         """Replace the file (every connect and disconnect does: with a thousand endpoints it is some 400 kB, so
         it is written compact, by C's JSON encoder; an indented dump takes the pure-Python one, ten times slower)."""
-        records = {network_id: network_record(network) for network_id, network in networks.items()}
+        self.write({network_id: network_record(network) for network_id, network in networks.items()})
+
+    def write(self, records: dict[str, Any]) -> None:
+        """Replace the file with ``records`` (:func:`network_record` of each network, by ID)."""
         atomic_write(self.path, json.dumps(records, separators=(",", ":")).encode())
