@@ -1,6 +1,6 @@
 """Median wall time of the common ``moor`` commands beside the docker CLI's, both talking to the same moord.
 
-First Python's own floor on this machine (the interpreter alone, with its site, with click), then each command:
+Python's own floor on this machine (the interpreter alone, with its site, with click) and each command:
 ``version``, ``ps``, ``images``, ``inspect``, ``logs``, ``start``, ``stop``, ``rm``, ``exec``, ``run --rm``, the two
 CLIs interleaved (their order swapped every repetition). A command that changes something acts on what is set up
 for it, untimed, before each repetition (``rm`` removes a fresh container). ``BENCH_RUNS`` repetitions (30).
@@ -50,16 +50,11 @@ def seconds_of(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def python_floor() -> dict[str, float]:
-    """The interpreter's own cost here (milliseconds, medians): what no CLI written in Python can go under."""
+def floor_probes() -> dict[str, list[str]]:
+    """What no CLI written in Python can go under here: the interpreter alone, with its site, with click."""
     python = sys.executable
-    probes = {"python -S -c pass": [python, "-S", "-c", "pass"], "python -c pass": [python, "-c", "pass"],
-              "python -c 'import click'": [python, "-c", "import click"]}
-    samples: dict[str, list[float]] = {name: [] for name in probes}
-    for _ in range(RUNS):
-        for name, command in probes.items():
-            samples[name].append(seconds_of(command, dict(os.environ)))
-    return {name: statistics.median(values) * 1000 for name, values in samples.items()}
+    return {"python -S -c pass": [python, "-S", "-c", "pass"], "python -c pass": [python, "-c", "pass"],
+            "python -c 'import click'": [python, "-c", "import click"]}
 
 
 def main() -> None:
@@ -68,7 +63,8 @@ def main() -> None:
     # would be compiled again at every start
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(os.path.dirname(__file__), "..", "core")],
                    stdout=subprocess.DEVNULL, check=True)
-    floor = python_floor()
+    probes = floor_probes()
+    floor: dict[str, list[float]] = {name: [] for name in probes}
     with private_daemon() as daemon:
         # this tree's CLI, the one beside the interpreter (not whichever `moor` comes first on PATH)
         moor = [os.path.join(os.path.dirname(sys.executable), "moor"), "-H", daemon.host]
@@ -91,14 +87,16 @@ def main() -> None:
             for cli in clis.values():
                 run_one(cli, command, env, fresh)
         for number in range(RUNS):
+            for name, probe in probes.items():  # in the same loop: the same load as the commands'
+                floor[name].append(seconds_of(probe, env))
             for label, command in COMMANDS.items():
                 order = list(clis.items()) if number % 2 == 0 else list(reversed(clis.items()))
                 for name, cli in order:
                     samples[name][label].append(run_one(cli, command, env, fresh))
         subprocess.run([*moor, "rm", "-f", UP, DOWN], env=env, capture_output=True)
     print("Python's floor on this machine, median (ms)")
-    for name, value in floor.items():
-        print(f"  {name:<28}{value:8.1f}")
+    for name, values in floor.items():
+        print(f"  {name:<28}{statistics.median(values) * 1000:8.1f}")
     medians = {name: {label: statistics.median(values) * 1000 for label, values in by_label.items()}
                for name, by_label in samples.items()}
     print_side_by_side(f"CLI commands against one moord, median of {RUNS} runs (ms)", medians["moor"],
