@@ -143,8 +143,8 @@ class StorageFacade(Driver):
     def status(self) -> list[tuple[str, str]]:
         return self.call("status")
 
-    def apply_layer(self, *, key: str, parent: str | None, diff: IO[bytes]) -> int:
-        return self.call("apply_layer", key=key, parent=parent, diff=diff)
+    def apply_layer(self, *, key: str, parent: str | None, diff: IO[bytes], durable: bool = True) -> int:
+        return self.call("apply_layer", key=key, parent=parent, diff=diff, durable=durable)
 
     def prepare(self, *, key: str, parent: str | None) -> bool:
         return self.call("prepare", key=key, parent=parent)

@@ -102,7 +102,7 @@ def moor_storage_status() -> list[tuple[str, str]]:
 
 
 @hookspec(firstresult=True)
-def moor_storage_apply_layer(key: str, parent: str | None, diff: IO[bytes]) -> int:
+def moor_storage_apply_layer(key: str, parent: str | None, diff: IO[bytes], durable: bool = True) -> int:
     """Create the read-only layer ``key`` from a tar stream on top of ``parent``.
 
     :param key: the layer's name in the driver (the engine passes the layer's
@@ -110,6 +110,9 @@ def moor_storage_apply_layer(key: str, parent: str | None, diff: IO[bytes]) -> i
     :param parent: the key of the layer below, or ``None`` for a base layer.
     :param diff: an uncompressed tar stream in OCI layer form (whiteouts as
         ``.wh.<name>`` and ``.wh..wh..opq`` entries).
+    :param durable: ``True`` (an image's layer): on disk when the call returns,
+        so that it survives a power loss; ``False`` (a container's init layer,
+        which Docker's overlay2 does not sync either): no sync needed.
     :return: the number of bytes the layer's content uses on disk.
     :raises moor.errors.InvalidParameter: the tar is malformed or an entry would
         land outside the layer (``..``, absolute links, planted symlinks);
@@ -135,7 +138,8 @@ def moor_storage_prepare(key: str, parent: str | None) -> bool:
     :raises moor.errors.InvalidParameter: the layer chain is deeper than the
         driver can mount (the overlay driver allows 127 layers plus the snapshot).
 
-    Called when a container is created. Nothing is mounted yet.
+    Called when a container is created. Nothing is mounted yet. Like a container's
+    writable layer in Docker's overlay2, it need not be synced to disk.
     """
 
 

@@ -293,7 +293,7 @@ class ContainerService:
         if planned is None:
             return parent
         self.drivers.storage.apply_layer(key=initlayer.init_key(container_id), parent=parent,
-                                         diff=io.BytesIO(initlayer.layer_tar(planned)))
+                                         diff=io.BytesIO(initlayer.layer_tar(planned)), durable=False)
         return initlayer.init_key(container_id)
 
     def _remove_init_layer(self, container_id: str) -> None:

@@ -168,16 +168,18 @@ class OverlayDriver:
                     handle.flush()
                     os.fsync(handle.fileno())
 
-    def _publish(self, key: str, parent: str | None, temp: str) -> None:
-        """Rename the complete ``temp`` into place (under the tree lock, after the last checks)."""
+    def _publish(self, key: str, parent: str | None, temp: str, durable: bool = True) -> None:
+        """Rename the complete ``temp`` into place (under the tree lock, after the last checks); with ``durable``
+        the rename is on disk when this returns."""
         if self.layout.exists(key):
             raise Conflict(f"storage key {key!r} exists already")
         if parent is not None and not self.layout.exists(parent):
             raise NotFound(f"parent layer {parent!r} was removed meanwhile")
         os.rename(temp, self.layout.dir(key))
         self._users = None
-        fsync_dir(self.home)
-        fsync_dir(self.layout.links)
+        if durable:
+            fsync_dir(self.home)
+            fsync_dir(self.layout.links)
 
     def _discard(self, temp: str, link: str | None) -> None:
         if link is not None and os.path.lexists(link):
@@ -185,7 +187,7 @@ class OverlayDriver:
         shutil.rmtree(temp, ignore_errors=True)
 
     @hookimpl
-    def moor_storage_apply_layer(self, key: str, parent: str | None, diff: IO[bytes]) -> int:
+    def moor_storage_apply_layer(self, key: str, parent: str | None, diff: IO[bytes], durable: bool = True) -> int:
         check_key(key)
         with self._tree:
             if self.layout.exists(key):
@@ -206,9 +208,10 @@ class OverlayDriver:
             size = self._extract(temp, diff)
             if size is None:
                 size = usage(os.path.join(temp, "diff"))
-            syncfs(temp)
+            if durable:
+                syncfs(temp)
             with self._tree:
-                self._publish(key, parent, temp)
+                self._publish(key, parent, temp, durable)
             return size
         except OSError as err:
             raise MoorError(f"cannot store layer {key!r}: {err.strerror or err}") from None
@@ -248,8 +251,9 @@ class OverlayDriver:
                 os.mkdir(os.path.join(temp, "diff"), 0o755)
                 os.mkdir(os.path.join(temp, "work"), 0o700)
                 os.mkdir(os.path.join(temp, "merged"), 0o700)
-                self._write_meta(temp, short, lower)
-                self._publish(key, parent, temp)
+                # a container's writable layer is not synced, as Docker's overlay2 does not sync it
+                self._write_meta(temp, short, lower, fsync=False)
+                self._publish(key, parent, temp, durable=False)
             except OSError as err:
                 raise MoorError(f"cannot create snapshot {key!r}: {err.strerror or err}") from None
             finally:

@@ -523,3 +523,36 @@ def test_changes_follow_docker(driver: Driver) -> None:
         ("/etc", 0), ("/etc/apt", 2), ("/etc/apt/new", 1), ("/etc/passwd", 0),
         ("/var", 0), ("/var/log", 0), ("/var/log/old", 2),  # every directory above a change (Docker 20.10)
     ]
+
+
+@pytest.fixture
+def syncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every fsync, directory fsync and syncfs the driver makes from now on."""
+    from moor_storage_overlay import driver as driver_module
+
+    seen: list[str] = []
+    real_fsync, real_syncfs, real_fsync_dir = os.fsync, driver_module.syncfs, driver_module.fsync_dir
+    monkeypatch.setattr(os, "fsync", lambda fd: (seen.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(driver_module, "syncfs", lambda path: (seen.append("syncfs"), real_syncfs(path))[1])
+    monkeypatch.setattr(driver_module, "fsync_dir", lambda path: (seen.append("fsync_dir"), real_fsync_dir(path))[1])
+    return seen
+
+
+def test_an_image_layer_is_synced_before_it_is_published(driver: Driver, syncs: list[str]) -> None:
+    driver.apply_layer(key="base", parent=None, diff=io.BytesIO(build_tar([tar_entry("f")])), durable=True)
+    assert "syncfs" in syncs and syncs.count("fsync_dir") == 2
+
+
+def test_a_containers_layers_are_not_synced(driver: Driver, syncs: list[str]) -> None:
+    """Its init layer (durable=False) and its writable snapshot: Docker's overlay2 does not sync those either."""
+    apply(driver, "base", [tar_entry("f")])
+    syncs.clear()
+    driver.apply_layer(key="c-init", parent="base", diff=io.BytesIO(build_tar([tar_entry("etc/hosts")])),
+                       durable=False)
+    driver.prepare(key="c", parent="c-init")
+    assert syncs == []
+    root = driver.mount(key="c")
+    try:
+        assert sorted(os.listdir(root)) == ["etc", "f"]
+    finally:
+        driver.unmount(key="c")
