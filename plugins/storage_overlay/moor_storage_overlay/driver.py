@@ -70,6 +70,9 @@ def _disabled_features() -> str:
     return extra
 
 
+#: in a layer applied with ``durable=False`` (a container's init layer): its removal is not synced either
+UNSYNCED_MARK = "unsynced"
+
 class OverlayDriver:
     """Image layers as overlayfs lower directories, a container's layer as upper."""
 
@@ -181,6 +184,10 @@ class OverlayDriver:
             fsync_dir(self.home)
             fsync_dir(self.layout.links)
 
+    def _unsynced_mark(self, key: str) -> str:
+        """The file that marks a layer applied with ``durable=False``."""
+        return os.path.join(self.layout.dir(key), UNSYNCED_MARK)
+
     def _discard(self, temp: str, link: str | None) -> None:
         if link is not None and os.path.lexists(link):
             os.unlink(link)
@@ -210,6 +217,8 @@ class OverlayDriver:
                 size = usage(os.path.join(temp, "diff"))
             if durable:
                 syncfs(temp)
+            else:
+                open(os.path.join(temp, UNSYNCED_MARK), "w").close()
             with self._tree:
                 self._publish(key, parent, temp, durable)
             return size
@@ -338,6 +347,8 @@ class OverlayDriver:
                     unmount(path)
                 trash = os.path.join(self.home, f"{TEMP_PREFIX}rm-{key}-{secrets.token_hex(6)}")
                 lower = self.layout.lower(key)
+                # a container's layers were never synced: their removal need not be either
+                durable = not self.layout.is_snapshot(key) and not os.path.exists(self._unsynced_mark(key))
                 try:
                     os.rename(self.layout.dir(key), trash)
                     if self._users is not None:
@@ -345,7 +356,8 @@ class OverlayDriver:
                             self._users.get(entry, set()).discard(key)
                     if short is not None and os.path.lexists(os.path.join(self.layout.links, short)):
                         os.unlink(os.path.join(self.layout.links, short))
-                    fsync_dir(self.home)
+                    if durable:
+                        fsync_dir(self.home)
                 except OSError as err:
                     raise MoorError(f"cannot remove {key!r}: {err.strerror or err}") from None
         shutil.rmtree(trash, onerror=_log_removal_error)

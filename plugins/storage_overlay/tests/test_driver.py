@@ -556,3 +556,6 @@ def test_a_containers_layers_are_not_synced(driver: Driver, syncs: list[str]) ->
         assert sorted(os.listdir(root)) == ["etc", "f"]
     finally:
         driver.unmount(key="c")
+    assert driver.remove(key="c") is True and driver.remove(key="c-init") is True
+    assert syncs == []
+    assert driver.remove(key="base") is True and "fsync_dir" in syncs  # an image's layer: its removal is synced
