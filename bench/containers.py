@@ -1,6 +1,7 @@
 """Container benchmarks, side by side with Docker when dockerd is installed.
 
 * `run --rm busybox true` latency, median of 20;
+* `run -d busybox sleep 600` latency, one after the other, median of 20;
 * 20 containers started in parallel with `run -d` (wall time of the batch);
 * `ps -a` with 200 containers (median of 5);
 * moord's resident memory, and each monitor's (average over the 20 running containers);
@@ -68,6 +69,10 @@ def measure(cli: list[str], env: dict[str, str], daemon_pids: Callable[[], list[
     run("run", "--rm", "--network", "none", "busybox", "true")  # warm caches
     results = {"run --rm true (median, ms)": 1000 * statistics.median(
         timed(lambda: run("run", "--rm", "--network", "none", "busybox", "true")) for _ in range(RUNS))}
+    results["run -d, serial (median, ms)"] = 1000 * statistics.median(
+        timed(lambda i=i: run("run", "-d", "--network", "none", "--name", f"ser{i}", "busybox", "sleep", "600"))
+        for i in range(RUNS))
+    subprocess.run([*cli, "rm", "-f", *[f"ser{i}" for i in range(RUNS)]], env=env, capture_output=True)
     with ThreadPoolExecutor(PARALLEL) as pool:
         start = time.perf_counter()
         list(pool.map(lambda i: run("run", "-d", "--network", "none", "--name", f"par{i}", "busybox",
