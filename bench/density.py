@@ -19,8 +19,8 @@ each engine (a /21 of its own); every ``BENCH_DENSITY_PUBLISH``-th (10th) publis
   ``ps -q`` lists all N (Docker's private dockerd runs without live-restore: its containers would stop);
 * ``stop -t 0`` of all N in one command (``BENCH_DENSITY_STOP_TIME`` changes ``-t``), then ``rm`` of all.
 
-``BENCH_DENSITY_DOCKER=0`` leaves Docker out; ``BENCH_DENSITY_LOG=PATH`` keeps moord's debug log (its
-per-phase trace lines) there.
+``BENCH_DENSITY_DOCKER=0`` leaves Docker out (``BENCH_DENSITY_MOOR=0`` moor); ``BENCH_DENSITY_LOG=PATH``
+keeps moord's debug log (its per-phase trace lines) there.
 
 The engines run one after the other (moor first, then Docker), each on a fresh ext4 of its own (see
 ``common.scratch_fs``): at this scale interleaving is not possible; run it twice when a figure matters.
@@ -55,8 +55,10 @@ STOP_TIME = os.environ.get("BENCH_DENSITY_STOP_TIME", "0")
 FILL_CLIENTS = 4
 DNS_NAMES = 20
 SUBNETS = {"moor": "10.231.0.0/21", "docker": "10.232.0.0/21"}
-#: BENCH_DENSITY_DOCKER=0: moor alone (Docker's figures change little from run to run)
+#: BENCH_DENSITY_DOCKER=0: moor alone (Docker's figures change little from run to run); BENCH_DENSITY_MOOR=0:
+#: Docker alone
 DOCKER = os.environ.get("BENCH_DENSITY_DOCKER", "1") != "0"
+MOOR = os.environ.get("BENCH_DENSITY_MOOR", "1") != "0"
 #: BENCH_DENSITY_LOG=PATH: moord runs with --debug (its trace lines time each phase) and its log is kept there
 KEEP_LOG = os.environ.get("BENCH_DENSITY_LOG", "")
 
@@ -265,11 +267,15 @@ def main() -> None:
           f"{meminfo()['MemAvailable'] >> 30} GiB, load {os.getloadavg()[0]:.1f})", flush=True)
     work = tempfile.mkdtemp(prefix="dens-")  # short: dockerd's and containerd's socket paths are below it
     try:
-        moor = moor_side(count, os.path.join(work, "m"))
+        moor = moor_side(count, os.path.join(work, "m")) if MOOR else {}
         docker = docker_side(count, os.path.join(work, "d")) if shutil.which("dockerd") and DOCKER else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print_side_by_side(f"density, {count} idle containers", moor, docker, width=48, precision=2)
+    if moor:
+        print_side_by_side(f"density, {count} idle containers", moor, docker, width=48, precision=2)
+    elif docker:
+        print_side_by_side(f"density, {count} idle containers (Docker alone, in the moor column)", docker, None,
+                           width=48, precision=2)
 
 
 if __name__ == "__main__":
