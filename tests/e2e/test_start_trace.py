@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from e2e.containerhelpers import import_busybox, moor, ok, wait_for
+from e2e.containerhelpers import import_busybox, inspect, moor, ok, wait_for
 from moor import tracing
+from moor.containers.launch import MONITOR_ENV, SHIM_PATH
 from moor.testing.daemon import DaemonProcess
 
 pytestmark = pytest.mark.root
@@ -54,3 +57,28 @@ def test_a_failed_start_is_traced_with_its_error(debug_moord: DaemonProcess) -> 
     lines = [line for line in debug_moord.log().splitlines() if f"trace start {created[:12]} " in line]
     assert len(lines) == 1 and "error=" in lines[0], lines
     ok(moor(debug_moord, "rm", "-f", created))
+
+
+@pytest.mark.parametrize("monitor", ["shim", "python"])
+def test_the_monitor_starts_a_created_container_without_runc_start(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                                   monitor: str) -> None:
+    """The monitor does what `runc start` does (through runc's exec.fifo) instead of starting runc again."""
+    if monitor == "python":
+        monkeypatch.setenv(MONITOR_ENV, "python")
+    elif not os.access(SHIM_PATH, os.X_OK):
+        pytest.skip("moor-shim is not built (no compiler)")
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "bin" / "runc"  # named runc: the monitor knows its layout
+    wrapper.parent.mkdir()
+    wrapper.write_text(f"#!/bin/sh\nfor a; do case $a in create|start|delete|kill|state) echo $a >> {calls};; esac; "
+                       f"done\nexec {shutil.which('runc')} \"$@\"\n")
+    wrapper.chmod(0o755)
+    with DaemonProcess(config_text=f'[runtime]\nname = "runc"\npath = "{wrapper}"\n') as daemon:
+        import_busybox(daemon)
+        result = moor(daemon, "run", "--rm", "busybox", "sh", "-c", "echo started")
+        assert (result.returncode, result.stdout) == (0, "started\n"), result.stderr
+        detached = ok(moor(daemon, "run", "-d", "busybox", "sleep", "30")).strip()
+        assert inspect(daemon, detached)["State"]["Running"]
+        ok(moor(daemon, "rm", "-f", detached))
+    made = calls.read_text().split()
+    assert made.count("create") == 2 and "start" not in made

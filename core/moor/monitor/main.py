@@ -18,8 +18,10 @@ import ctypes
 import fcntl
 import json
 import os
+import select
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -242,7 +244,7 @@ class Monitor:
                                 "--detach", self.args.id])
                 self._close_child_ends()
                 self.pid = self._read_pid()
-            else:
+            elif not self._start_by_exec_fifo():
                 result = subprocess.run([*self.runc, "start", self.args.id], capture_output=True, timeout=60)
                 if result.returncode != 0:
                     raise RuntimeError(runc_error(result.stderr.decode(errors="replace")))
@@ -257,6 +259,38 @@ class Monitor:
             self.pumps.append(thread)
         threading.Thread(target=self._reap, daemon=True).start()
         return self.pid
+
+    def _start_by_exec_fifo(self) -> bool:
+        """What ``runc start`` does to a created container, without starting runc: open its exec.fifo for
+        reading (its init, blocked opening the other end, then writes its byte), read the byte, remove the fifo.
+        False when there is no such fifo (another runtime): run ``runc start`` then. As moor-shim does."""
+        if os.path.basename(self.args.runtime) != "runc":
+            return False
+        path = os.path.join(self.args.runtime_root, self.args.id, "exec.fifo")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return False
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            deadline = time.monotonic() + 60
+            while True:
+                if poller.poll(100):
+                    try:
+                        if os.read(fd, 1):
+                            break
+                    except BlockingIOError:
+                        continue
+                    raise RuntimeError("container process is already dead")  # its end closed without a byte
+                if _ended(self.pid) or time.monotonic() > deadline:
+                    raise RuntimeError("container process is already dead")
+        finally:
+            os.close(fd)
+        os.unlink(path)
+        return True
 
     def _reap(self) -> None:
         try:
@@ -445,6 +479,16 @@ class Monitor:
                 os.write(target, data)
             except OSError:
                 return
+
+
+def _ended(pid: int) -> bool:
+    """Whether ``pid`` has ended (gone, or a zombie not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rpartition(")")[2].split()
+    except OSError:
+        return True
+    return not state or state[0] in ("Z", "X")
 
 
 def _daemonize(state_dir: str) -> None:
