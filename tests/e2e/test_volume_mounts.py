@@ -491,8 +491,8 @@ def test_tmpfs_volume_released_when_container_exits_while_moord_is_down() -> Non
         container_id = ok(moor(daemon, "run", "-d", "--name", "user", "-v", "tv:/data", "busybox", "sh", "-c",
                                "grep ' /data ' /proc/mounts > /data/mounted; "
                                "while [ ! -e /data/stop ]; do sleep 0.1; done")).strip()
-        for _ in range(200):
-            if os.path.exists(os.path.join(data, "mounted")):
+        for _ in range(200):  # the shell makes the file before grep writes it: wait for its content
+            if os.path.exists(os.path.join(data, "mounted")) and os.path.getsize(os.path.join(data, "mounted")):
                 break
             time.sleep(0.05)
         assert open(os.path.join(data, "mounted")).read().startswith("tmpfs /data tmpfs ")
