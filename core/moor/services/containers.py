@@ -118,6 +118,8 @@ class ContainerService:
         self._removing: set[str] = set()
         #: image layer key -> its init layer's entries (None: the image lacks nothing), see _init_layer
         self._init_plans: dict[str | None, list[tarfile.TarInfo] | None] = {}
+        #: name -> ID of the containers being created: their names are taken while their layers are made (store lock)
+        self._creating: dict[str, str] = {}
         #: IDs of the containers ``restart`` stops: an ``--rm`` one is not removed by that exit, as in Docker
         self._restarting: set[str] = set()
 
@@ -227,11 +229,7 @@ class ContainerService:
         try:
             with tracing.phase("config"):
                 name = check_name(name) if name else self._unused_name()
-                existing = self.store.by_name(name)
-                if existing is not None:
-                    raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
-                                   f'"{existing.id}". You have to remove (or rename) that container to be able '
-                                   "to reuse that name.")
+                self._check_name_free(name)
                 image_config = effective_config(image.config) or {}
                 given_entrypoint = body.get("Entrypoint") if body.get("Entrypoint") is not None else None
                 command = merge_command(image_config.get("Entrypoint"), image_config.get("Cmd"), given_entrypoint,
@@ -253,26 +251,39 @@ class ContainerService:
                 if not config.get("Hostname") and host_config["NetworkMode"] == "host":
                     config["Hostname"] = socket.gethostname()  # Docker: host networking shows the host's name
                 container.config["Hostname"] = config.get("Hostname") or container.short_id
-            directory = self.store.directory(container_id)
-            try:
-                container.mounts = mounts
-                os.makedirs(directory, mode=0o710)
-                container.log_path = os.path.join(directory, f"{container_id}-json.log") \
-                    if container.log_driver == "json-file" else ""
-                top = image.top_layer
-                container.storage_key = container_id
-                with tracing.phase("init-layer"):
-                    parent = self._init_layer(container_id, top.split(":", 1)[1] if top else None)
-                with tracing.phase("snapshot"):
-                    self.drivers.storage.prepare(key=container_id, parent=parent)
-                with tracing.phase("save"):
-                    self.store.save(container)
-            except BaseException:
-                self._discard(container)
-                raise
+            self._creating[name] = container_id  # the name is taken; its layers are made outside the lock
         finally:
             self.store.lock.release()
+        directory = self.store.directory(container_id)
+        try:
+            container.mounts = mounts
+            os.makedirs(directory, mode=0o710)
+            container.log_path = os.path.join(directory, f"{container_id}-json.log") \
+                if container.log_driver == "json-file" else ""
+            top = image.top_layer
+            container.storage_key = container_id
+            with tracing.phase("init-layer"):
+                parent = self._init_layer(container_id, top.split(":", 1)[1] if top else None)
+            with tracing.phase("snapshot"):
+                self.drivers.storage.prepare(key=container_id, parent=parent)
+            with tracing.phase("save"), self.store.lock:
+                self.store.save(container)
+                del self._creating[name]
+        except BaseException:
+            with self.store.lock:
+                self._creating.pop(name, None)
+            self._discard(container)
+            raise
         return container
+
+    def _check_name_free(self, name: str) -> None:
+        """Conflict in Docker's words when a container has ``name`` or a create under way took it (store lock held)."""
+        existing = self.store.by_name(name)
+        holder = existing.id if existing is not None else self._creating.get(name)
+        if holder is not None:
+            raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
+                           f'"{holder}". You have to remove (or rename) that container to be able '
+                           "to reuse that name.")
 
     def _init_layer(self, container_id: str, parent: str | None) -> str | None:
         """Docker's init layer (:mod:`moor.containers.initlayer`) on ``parent``; the layer the container's own
@@ -308,7 +319,7 @@ class ContainerService:
     def _unused_name(self) -> str:
         for _ in range(100):
             name = random_name()
-            if self.store.by_name(name) is None:
+            if self.store.by_name(name) is None and name not in self._creating:
                 return name
         return f"{random_name()}_{secrets.token_hex(2)}"
 
@@ -994,11 +1005,7 @@ class ContainerService:
         with self.store.lock:
             if container.name == new_name:
                 raise Conflict("Renaming a container with the same name as its current name")
-            existing = self.store.by_name(new_name)
-            if existing is not None:
-                raise Conflict(f'Conflict. The container name "/{new_name}" is already in use by container '
-                               f'"{existing.id}". You have to remove (or rename) that container to be able '
-                               "to reuse that name.")
+            self._check_name_free(new_name)
             old = container.name
             container.name = new_name
             self.store.save(container)
