@@ -52,7 +52,7 @@ from moor.testing.archives import make_docker_archive
 from moor.testing.daemon import DaemonProcess, processes_under
 from moor.testing.leaks import frozen, leaks
 from moor.testing.registry import TestRegistry
-from moor.testing.storecheck import check_store
+from moor.testing.storecheck import check_store, listdir_sorted
 
 OPERATIONS = ("load", "import", "pull", "commit", "build", "create", "start", "run", "stop", "remove", "recover")
 #: operations Docker has that moor does not do yet: no point can kill moord in them
@@ -339,7 +339,7 @@ class CrashBench:
             except (OSError, RuntimeError, DaemonError) as err:
                 result.problems.append(f"the build after the kill failed: {err}")
             build_tmp = os.path.join(self.daemon.data_root, "build", "tmp")
-            result.problems += [f"build leftover build/tmp/{name}" for name in _listdir(build_tmp)]
+            result.problems += [f"build leftover build/tmp/{name}" for name in listdir_sorted(build_tmp)]
         self._clean_up(tag, result.problems)
         result.problems += self.check(f"after removing what {operation} made", None)
         result.seconds = time.monotonic() - started
@@ -510,10 +510,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return sorted(os.listdir(path))
-    except FileNotFoundError:
-        return []

@@ -22,7 +22,8 @@ from moor.images.store import chain_ids, hex_of
 STORAGE_FIXTURES = {"l", ".empty"}
 
 
-def _listdir(path: str) -> list[str]:
+def listdir_sorted(path: str) -> list[str]:
+    """The names in ``path``, sorted; none when it does not exist."""
     try:
         return sorted(os.listdir(path))
     except FileNotFoundError:
@@ -48,17 +49,17 @@ def check_images(client: Client, data_root: str) -> list[str]:
     for image in images or []:
         for path in (f"/images/{quote_name(image['Id'])}/json", f"/images/{quote_name(image['Id'])}/history"):
             _api(client, problems, path)
-    problems += [f"temporary file image/tmp/{n}" for n in _listdir(os.path.join(image_root, "tmp"))]
+    problems += [f"temporary file image/tmp/{n}" for n in listdir_sorted(os.path.join(image_root, "tmp"))]
     for sub in ("blobs/sha256", "layers", "images", ""):
         problems += [f"temporary file image/{sub}/{n}".replace("//", "/")
-                     for n in _listdir(os.path.join(image_root, sub)) if n.startswith(".tmp-")]
-    layers = _listdir(os.path.join(image_root, "layers"))
+                     for n in listdir_sorted(os.path.join(image_root, sub)) if n.startswith(".tmp-")]
+    layers = listdir_sorted(os.path.join(image_root, "layers"))
     problems += [f"interrupted layer mark image/layers/{n}" for n in layers if n.endswith(".pending")]
     recorded = {n[:-5] for n in layers if n.endswith(".json")}
     for key in recorded:
         if not os.path.isdir(os.path.join(storage, key, "diff")):
             problems.append(f"layer {key[:12]} is recorded but its content is missing from the storage driver")
-    for name in _listdir(os.path.join(image_root, "images")):
+    for name in listdir_sorted(os.path.join(image_root, "images")):
         if not name.endswith(".json"):
             continue
         record = read_json(os.path.join(image_root, "images", name)) or {}
@@ -66,8 +67,8 @@ def check_images(client: Client, data_root: str) -> list[str]:
         for chain in chain_ids(diff_ids):
             if hex_of(chain) not in recorded:
                 problems.append(f"image {name[:12]} needs layer {hex_of(chain)[:12]}, which is not recorded")
-    containers = set(_listdir(os.path.join(data_root, "containers")))
-    for key in _listdir(storage):
+    containers = set(listdir_sorted(os.path.join(data_root, "containers")))
+    for key in listdir_sorted(storage):
         if key in STORAGE_FIXTURES:
             continue
         if key.startswith(".tmp-"):
@@ -83,7 +84,7 @@ def check_containers(client: Client, data_root: str) -> list[str]:
     storage = os.path.join(data_root, "storage", "overlay")
     listed = _api(client, problems, "/containers/json?all=1") or []
     listed_ids = {c["Id"] for c in listed}
-    for name in _listdir(os.path.join(data_root, "containers")):
+    for name in listdir_sorted(os.path.join(data_root, "containers")):
         directory = os.path.join(data_root, "containers", name)
         record = read_json(os.path.join(directory, "config.v2.json"))
         if record is None:
