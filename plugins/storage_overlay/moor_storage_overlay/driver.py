@@ -115,7 +115,21 @@ class OverlayDriver:
             link = os.path.join(self.layout.links, short)
             if not os.path.lexists(link):
                 os.symlink(f"../{key}/diff", link)
+        self._unmount_image_layers()
         fsync_dir(self.home)
+
+    def _unmount_image_layers(self) -> None:
+        """Image layers are mounted (read-only) only for the time one request reads them (a build, a copy out of
+        an image): one still mounted at start was left by a moord that was killed, and nobody uses it now.
+        Snapshots stay mounted: their containers may still run."""
+        for path in mounts_under(self.home):
+            key_dir, name = os.path.split(path)
+            if name != "merged" or os.path.dirname(key_dir) != self.home:
+                continue
+            key = os.path.basename(key_dir)
+            if not self.layout.is_snapshot(key):
+                log.info("unmounting the leftover image layer mount %s", path)
+                unmount(path)
 
     # ------------------------------------------------------------------ status
 

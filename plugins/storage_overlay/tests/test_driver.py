@@ -417,6 +417,22 @@ def test_mounts_survive_a_restart(driver: Driver, tmp_path) -> None:
     assert restarted.unmount(key="container") is False
 
 
+def test_an_image_layer_left_mounted_by_a_killed_moord_is_unmounted_at_start(driver: Driver, tmp_path) -> None:
+    apply(driver, "base", [tar_entry("f", b"f")])
+    apply(driver, "top", [tar_entry("g", b"g")], parent="base")
+    driver.prepare(key="container", parent="top")
+    layer_root = driver.mount(key="top")  # a build reading the image, when moord was killed
+    container_root = driver.mount(key="container")
+    try:
+        load_driver("storage", "overlay", tmp_path)
+        assert mount_count(layer_root) == 0
+        assert mount_count(container_root) == 1  # a container may still run on its snapshot
+    finally:
+        for path in (layer_root, container_root):
+            while mount_count(path):
+                subprocess.run(["umount", path], check=True)
+
+
 def test_unmount_of_what_is_not_mounted(driver: Driver) -> None:
     driver.prepare(key="container", parent=None)
     assert driver.unmount(key="container") is False
