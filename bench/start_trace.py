@@ -1,6 +1,7 @@
 """Where the time of `run --rm busybox true` goes: the CLI's requests and moord's phases, beside Docker.
 
-Runs `run --rm --network none busybox true` N times (``BENCH_RUNS``, default 20) against a private moord
+Runs `run --rm --network none busybox true` N times (``BENCH_RUNS``, default 20; ``BENCH_NETWORK=bridge``
+for the default bridge instead of none) against a private moord
 started with ``--debug`` and, when dockerd is installed, a private dockerd; the two interleaved. Prints
 the median of:
 
@@ -37,7 +38,8 @@ from moor import tracing
 from moor.testing.daemon import DaemonProcess
 
 RUNS = int(os.environ.get("BENCH_RUNS", "20"))
-COMMAND = ["run", "--rm", "--network", "none", "busybox", "true"]
+NETWORK = os.environ.get("BENCH_NETWORK", "none")
+COMMAND = ["run", "--rm", "--network", NETWORK, "busybox", "true"]
 
 REQUEST_LINE = re.compile(rb"^(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/1\.[01]\r\n")
 VERSION = re.compile(r"^/v[0-9.]+")
@@ -206,7 +208,7 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="moor-bench-trace-")
     totals: dict[str, list[float]] = defaultdict(list)
     cli: dict[str, dict[str, list[float]]] = {"moor": defaultdict(list), "docker": defaultdict(list)}
-    with DaemonProcess(extra_args=("--debug",)) as daemon, docker_cli() as docker_side:
+    with DaemonProcess(extra_args=("--debug",)) as daemon, docker_cli(bridge=NETWORK == "bridge") as docker_side:
         moor = moor_cli(daemon)
         env = dict(os.environ)
         import_busybox(moor, env)
@@ -231,7 +233,7 @@ def main() -> None:
         for *_, relay in engines:
             relay.close()
     os.rmdir(work)
-    print(f"run --rm busybox true, {RUNS} runs each, interleaved (load: {os.getloadavg()[0]:.2f})")
+    print(f"run --rm --network {NETWORK} busybox true, {RUNS} runs each, interleaved (load: {os.getloadavg()[0]:.2f})")
     moor_total, docker_total = median(totals["moor"]), median(totals.get("docker", []))
     print(f"  {'total, straight to the daemon (median ms)':<52}{moor_total:10.1f}{docker_total:10.1f}"
           + (f"   moor/docker {moor_total / docker_total:.2f}" if totals.get("docker") else ""))
