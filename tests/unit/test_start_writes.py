@@ -70,3 +70,41 @@ def test_a_start_writes_its_bundle_without_fsync(tmp_path: Path, monkeypatch: py
     finally:
         engine.processes.end_all()
         engine.close()
+
+
+def test_a_record_is_synced_outside_the_store_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ContainerStore(str(tmp_path / "containers"))
+    held: list[bool] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path)):  # not another test's thread's
+            held.append(store.lock._is_owned())  # type: ignore[attr-defined]
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    container = _container("e" * 64)
+    store.write(store.prepare(container))
+    assert held == [False]
+    assert json.loads((tmp_path / "containers" / container.id / "config.v2.json").read_text())["id"] == container.id
+
+
+def test_a_save_prepared_before_another_never_overwrites_it(tmp_path: Path) -> None:
+    store = ContainerStore(str(tmp_path / "containers"))
+    container = _container("d" * 64)
+    older = store.prepare(container)
+    container.name = "/b"
+    newer = store.prepare(container)
+    store.write(newer)
+    store.write(older)  # its fsync ended last: the later state stays
+    record = tmp_path / "containers" / container.id / "config.v2.json"
+    assert json.loads(record.read_text())["name"] == "/b"
+    late = store.prepare(container)
+    store.delete(container.id)
+    store.write(late)  # a save racing the removal brings nothing back
+    assert not record.exists() and os.listdir(record.parent) == []
+
+
+def _container(container_id: str) -> Container:
+    return Container(id=container_id, name="/a", created="", image_id="", image="busybox", path="true", args=[],
+                     config={}, host_config={})

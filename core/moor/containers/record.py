@@ -7,15 +7,17 @@ shapes it with little work.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from moor.errors import InvalidParameter, NotFound
-from moor.fsutil import atomic_write_json, read_json
+from moor.fsutil import read_json
 from moor.timefmt import ZERO_TIME
 
 VALID_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
@@ -108,6 +110,15 @@ class Container:
         return cls(**data)
 
 
+@dataclass
+class PendingSave:
+    """A container record serialised under the store lock, to be written by :meth:`ContainerStore.write`."""
+
+    container_id: str
+    data: bytes
+    number: int
+
+
 class ContainerStore:
     """The records under ``<data_root>/containers``, with a name index; thread-safe."""
 
@@ -117,6 +128,8 @@ class ContainerStore:
         os.makedirs(root, mode=0o710, exist_ok=True)
         self._by_id: dict[str, Container] = {}
         self._deleted: set[str] = set()  # IDs removed while moord runs: never saved again
+        self._saves = 0  # saves prepared so far: the number of the latest
+        self._latest: dict[str, int] = {}  # ID -> the number of its latest save prepared and not yet renamed
         for name in os.listdir(root):
             data = read_json(os.path.join(root, name, "config.v2.json"), shared_keys=True)
             if data is not None:
@@ -129,23 +142,60 @@ class ContainerStore:
         """Write the record (atomically); NotFound once the container was deleted: a request racing its
         removal (connect, stop) must not bring the record back."""
         with self.lock:
+            self.write(self.prepare(container))
+
+    def prepare(self, container: Container) -> PendingSave:
+        """The record as it is now, for :meth:`write`; NotFound once the container was deleted. Under the
+        store lock: the saves of one record are numbered in the order they were prepared."""
+        with self.lock:
             if container.id in self._deleted:
                 raise NotFound(f"No such container: {container.id}")
             os.makedirs(self.directory(container.id), mode=0o710, exist_ok=True)
-            # the previous version of a record is a consistent state: no fsync of the directory, as Docker's
-            atomic_write_json(os.path.join(self.directory(container.id), "config.v2.json"), container.to_json(),
-                              sync_dir=False)
+            self._saves += 1
+            self._latest[container.id] = self._saves
             self._by_id[container.id] = container
+            data = json.dumps(container.to_json(), indent=1, sort_keys=True).encode()
+            return PendingSave(container.id, data, self._saves)
+
+    def write(self, pending: PendingSave) -> None:
+        """Write a prepared record as :func:`moor.fsutil.atomic_write` does (synced before its rename; the
+        previous version is a consistent state, so no fsync of the directory, as Docker's), the store lock
+        not needed meanwhile: parallel starts do not queue behind each other's fsync. The rename, under the
+        lock, is skipped when a later save of the record was prepared or the container deleted meanwhile."""
+        directory = self.directory(pending.container_id)
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        except FileNotFoundError:
+            with self.lock:
+                if pending.container_id in self._deleted:
+                    return  # removed meanwhile: nothing to keep
+            raise
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(pending.data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, 0o644)
+            with self.lock:
+                if self._latest.get(pending.container_id) == pending.number \
+                        and pending.container_id not in self._deleted:
+                    os.replace(temp, os.path.join(directory, "config.v2.json"))
+                    del self._latest[pending.container_id]
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
 
     def forget(self, container_id: str) -> None:
         with self.lock:
             self._by_id.pop(container_id, None)
+            self._latest.pop(container_id, None)
 
     def delete(self, container_id: str) -> None:
         """Forget the container and remove its record file, first of all it has on disk: a removal that is
         interrupted after this leaves a directory without a record, which :meth:`orphans` finds."""
         with self.lock:
             self._by_id.pop(container_id, None)
+            self._latest.pop(container_id, None)
             self._deleted.add(container_id)
             try:
                 os.unlink(os.path.join(self.directory(container_id), "config.v2.json"))

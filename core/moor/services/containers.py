@@ -266,9 +266,11 @@ class ContainerService:
                 parent = self._init_layer(container_id, top.split(":", 1)[1] if top else None)
             with tracing.phase("snapshot"):
                 self.drivers.storage.prepare(key=container_id, parent=parent)
-            with tracing.phase("save"), self.store.lock:
-                self.store.save(container)
-                del self._creating[name]
+            with tracing.phase("save"):
+                with self.store.lock:
+                    pending = self.store.prepare(container)
+                    del self._creating[name]  # the record is in the store: its name taken there
+                self.store.write(pending)  # its fsync outside the lock
         except BaseException:
             with self.store.lock:
                 self._creating.pop(name, None)
@@ -667,8 +669,10 @@ class ContainerService:
     def _save_existing(self, container: Container) -> None:
         """Save ``container`` unless it was removed meanwhile (a late save must not bring its record back)."""
         with self.store.lock:
-            if self.store.find(container.id) is container:
-                self.store.save(container)
+            if self.store.find(container.id) is not container:
+                return
+            pending = self.store.prepare(container)
+        self.store.write(pending)  # its fsync outside the lock (unless the caller holds it)
 
     def recover(self) -> None:
         """At start-up: re-adopt containers whose monitor lives, record the exits of the others; undo what
