@@ -6,7 +6,6 @@ a graceful stop, then a kill on the second one, exit code 130."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
@@ -16,7 +15,7 @@ from e2e.composeproc import Running
 from e2e.containerhelpers import moor
 from moor.client import Client
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 #: runs until SIGTERM, then says so and exits 0
 STOPPABLE = ["sh", "-c", "trap 'echo stopping; exit 0' TERM; echo ready; while true; do sleep 0.1; done"]

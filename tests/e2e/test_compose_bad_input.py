@@ -5,8 +5,6 @@ nothing it made is left without the project's labels (``down`` removes it all)."
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from e2e.composehelpers import (  # noqa: F401 - fixtures
@@ -23,7 +21,7 @@ from e2e.composehelpers import (  # noqa: F401 - fixtures
 from e2e.containerhelpers import moor
 from moor.testing.daemon import DaemonProcess
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 #: a service that runs until stopped
 SLEEPER = {"command": SLEEPING}

@@ -3,7 +3,6 @@ networks, ``-v`` (named and anonymous volumes), ``--rmi``, ``--remove-orphans``,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from e2e.composehelpers import (  # noqa: F401 - fixtures
 from e2e.containerhelpers import moor
 from moor.testing.daemon import DaemonProcess
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 APP = f"""\
 services:

@@ -4,7 +4,6 @@ dependency order (reverse for stop), ``-p`` without files, the rm prompt, exit c
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -25,7 +24,7 @@ from e2e.composehelpers import (  # noqa: F401 - fixtures
 from e2e.containerhelpers import MOOR_CLI, inspect, moor
 from moor.testing.daemon import DaemonProcess
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 CHAIN = """\
 services:

@@ -4,7 +4,6 @@ named, one-off containers left out, and -f following containers that start later
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from e2e.composeproc import Running
 from e2e.containerhelpers import moor, wait_for
 from moor.testing.daemon import DaemonProcess
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 PRINTERS = services_yaml({"web": shell("echo web one; echo web two; echo web err >&2"),
                           "database": shell("echo db one; echo db two; echo db three")})

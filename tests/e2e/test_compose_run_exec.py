@@ -30,7 +30,7 @@ from e2e.containerhelpers import MOOR_CLI, inspect, moor
 from moor.client import Client
 from moor.testing.daemon import DaemonProcess
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 APP = f"""\
 services:

@@ -13,7 +13,7 @@ from e2e.composehelpers import ProjectDir, compose, compose_moord, free_port, pr
 from e2e.containerhelpers import MOOR_CLI, inspect, moor
 from moor.testing.daemon import DaemonProcess
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ orphans, ``--wait``, anonymous volumes kept across recreates, and attached outpu
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -24,7 +23,7 @@ from e2e.composehelpers import (  # noqa: F401 - fixtures
 from e2e.containerhelpers import inspect, moor
 from moor.testing.daemon import DaemonProcess
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+pytestmark = pytest.mark.root
 
 APP = f"""\
 services:

@@ -26,7 +26,7 @@ from moor.testing.daemon import DaemonProcess
 
 DOCKER_COMPOSE = "/usr/bin/docker-compose"
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+pytestmark = [pytest.mark.root,
               pytest.mark.skipif(not os.path.exists(DOCKER_COMPOSE),
                                  reason="Debian's docker-compose is not installed (make install)")]
 
