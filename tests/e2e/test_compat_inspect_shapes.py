@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dockershapes import DOCKER_HOST_CONFIG_KEYS
 
 from e2e.containerhelpers import docker_env, moor, moord, ok  # noqa: F401 - fixture
 from e2e.imagehelpers import REPO
@@ -22,19 +23,6 @@ pytestmark = pytest.mark.root
 
 DOCKER_20_10 = "/usr/bin/docker"
 
-#: the keys of the HostConfig Docker 20.10 shows for a sparse create body
-HOST_CONFIG_KEYS = {
-    "Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
-    "VolumeDriver", "VolumesFrom", "CapAdd", "CapDrop", "CgroupnsMode", "Dns", "DnsOptions", "DnsSearch",
-    "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links", "OomScoreAdj", "PidMode", "Privileged",
-    "PublishAllPorts", "ReadonlyRootfs", "SecurityOpt", "UTSMode", "UsernsMode", "ShmSize", "Runtime",
-    "ConsoleSize", "Isolation", "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight",
-    "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
-    "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota", "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus",
-    "CpusetMems", "Devices", "DeviceCgroupRules", "DeviceRequests", "KernelMemory", "KernelMemoryTCP",
-    "MemoryReservation", "MemorySwap", "MemorySwappiness", "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount",
-    "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth", "MaskedPaths", "ReadonlyPaths",
-}
 ZERO_CONFIG = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
                "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
                "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None,
@@ -80,7 +68,7 @@ def test_sparse_create_has_dockers_host_config(moord: DaemonProcess, created: li
     """Every key Docker shows; lists the body left out are null, not []; the default masked and read-only paths
     and cgroupns mode as Docker's daemon fills them; a privileged container has null paths."""
     host = create(moord, created, {"Image": "busybox", "Cmd": ["true"], "HostConfig": {}})["HostConfig"]
-    assert set(host) == HOST_CONFIG_KEYS
+    assert set(host) == DOCKER_HOST_CONFIG_KEYS
     assert (host["Devices"], host["BlkioWeightDevice"], host["DeviceRequests"], host["Ulimits"]) == (
         None, None, None, None)
     assert (host["CpuCount"], host["CpuPercent"], host["IOMaximumIOps"], host["IOMaximumBandwidth"]) == (0, 0, 0, 0)
@@ -89,7 +77,7 @@ def test_sparse_create_has_dockers_host_config(moord: DaemonProcess, created: li
     v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
     assert host["CgroupnsMode"] == ("private" if v2 else "host")
     bare = create(moord, created, {"Image": "busybox", "Cmd": ["true"]})["HostConfig"]
-    assert set(bare) == HOST_CONFIG_KEYS - {"Runtime"}  # Docker names a runtime only for a body with a HostConfig
+    assert set(bare) == DOCKER_HOST_CONFIG_KEYS - {"Runtime"}  # no HostConfig: Docker names no runtime
     privileged = create(moord, created, {"Image": "busybox", "HostConfig": {"Privileged": True}})["HostConfig"]
     assert (privileged["MaskedPaths"], privileged["ReadonlyPaths"]) == (None, None)
     assert privileged["SecurityOpt"] == ["label=disable"]  # Docker adds it (and so for host IPC or PID)
@@ -105,7 +93,7 @@ def test_docker_cli_create_keeps_the_lists_it_sends(moord: DaemonProcess, create
     assert result.returncode == 0, result.stderr
     created.append(result.stdout.strip())
     host = call(moord, "GET", f"/v1.41/containers/{created[-1]}/json")[1]["HostConfig"]
-    assert set(host) == HOST_CONFIG_KEYS
+    assert set(host) == DOCKER_HOST_CONFIG_KEYS
     assert (host["Devices"], host["BlkioWeightDevice"], host["PidsLimit"]) == ([], [], None)  # it sends 0
 
 
