@@ -7,9 +7,7 @@ containers' labels, the networks and volumes from theirs, as compose v2 does.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +18,7 @@ from moor.compose.errors import ComposeError, ServiceNotFound
 from moor.compose.model import Project
 from moor.compose.runtime import observed
 from moor.compose.runtime.graph import DependencyGraph
+from moor.compose.runtime.parallel import project_slots, run_all
 from moor.compose.runtime.progress import Progress
 from moor.compose.runtime.stopping import stop_container, stop_timeout
 
@@ -66,7 +65,7 @@ class _Down:
         self.services = list(services)
         self.parallel = parallel
         #: ``--parallel N``: the engine operations under way at once, all services together
-        self.slots = threading.BoundedSemaphore(parallel) if parallel > 0 else None
+        self.slots = project_slots(parallel)
 
     def run(self) -> None:
         if self.rmi not in (None, "", "local", "all"):
@@ -116,25 +115,8 @@ class _Down:
                     todo.append(dependent)
         return selected
 
-    def _gated(self, operation: Callable[[], None]) -> None:
-        if self.slots is None:
-            operation()
-            return
-        with self.slots:
-            operation()
-
     def _run_all(self, operations: Sequence[Callable[[], None]]) -> None:
-        if len(operations) <= 1:
-            for operation in operations:
-                self._gated(operation)
-            return
-        bound = self.parallel if self.parallel > 0 else len(operations)
-        with ThreadPoolExecutor(max_workers=min(bound, len(operations)), thread_name_prefix="compose-down") as pool:
-            futures = [pool.submit(self._gated, operation) for operation in operations]
-            errors = [future.exception() for future in futures]
-        for error in errors:
-            if error is not None:
-                raise error
+        run_all(operations, parallel=self.parallel, slots=self.slots, name="compose-down")
 
     # containers
 

@@ -23,8 +23,9 @@ from moor.compose.runtime.down import down
 from moor.compose.runtime.graph import DependencyGraph, service_dependencies
 from moor.compose.runtime.observed import DEPENDS_ON as DEPENDS_ON_LABEL
 from moor.compose.runtime.observed import project_containers
+from moor.compose.runtime.parallel import concurrently
 from moor.compose.runtime.progress import Progress
-from moor.compose.runtime.status import check_services, concurrently, container_name, is_oneoff, number_of, service_of
+from moor.compose.runtime.status import check_services, container_name, is_oneoff, number_of, service_of
 from moor.compose.runtime.waits import Handle, scale_of, wait_dependencies, wait_running_or_healthy
 
 

@@ -8,8 +8,7 @@ tool with the same labels is seen too.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from moor import __version__
@@ -23,6 +22,7 @@ from moor.compose.runtime.observed import ONEOFF as ONEOFF_LABEL
 from moor.compose.runtime.observed import PROJECT as PROJECT_LABEL
 from moor.compose.runtime.observed import SERVICE as SERVICE_LABEL
 from moor.compose.runtime.observed import list_projects, project_containers
+from moor.compose.runtime.parallel import concurrently
 
 #: ``--status`` / ``--filter status=`` values of ``ps``
 STATUSES = ("paused", "restarting", "removing", "running", "dead", "created", "exited")
@@ -34,24 +34,6 @@ _R = TypeVar("_R")
 def version() -> str:
     """``docker compose version``: the compose release followed, moor's as build metadata (``v2.29.7+moor.0.1.0``)."""
     return f"v{COMPOSE_VERSION}+moor.{__version__}"
-
-
-def concurrently(items: Iterable[_T], action: Callable[[_T], _R], parallel: int = -1) -> list[_R]:
-    """``action`` on every item in threads (at most ``parallel``, -1 unlimited); the results in the items' order.
-    Every action runs to its end; then the first error (in the items' order) is raised."""
-    items = list(items)
-    if not items:
-        return []
-    workers = len(items) if parallel is None or parallel < 1 else min(parallel, len(items))
-    if workers == 1:
-        return [action(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(action, item) for item in items]
-    errors = [future.exception() for future in futures]
-    for error in errors:
-        if error is not None:
-            raise error
-    return [future.result() for future in futures]
 
 
 def container_name(container: dict[str, Any]) -> str:

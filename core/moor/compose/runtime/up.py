@@ -31,6 +31,7 @@ from moor.compose.model import Project
 from moor.compose.runtime import observed
 from moor.compose.runtime.graph import DependencyGraph, service_dependencies
 from moor.compose.runtime.images import ensure_images
+from moor.compose.runtime.parallel import project_slots, run_all
 from moor.compose.runtime.progress import Progress
 from moor.compose.runtime.stopping import stop_container, stop_timeout
 from moor.compose.runtime.waits import Handle, scale_of, wait_dependencies, wait_running_or_healthy
@@ -155,8 +156,7 @@ class _Converger:
         self.targets = set(services) if services else set(self.graph.services())
         self.lock = threading.Lock()
         #: ``--parallel N``: the operations on the engine under way at once, all services together
-        self.slots = threading.BoundedSemaphore(options.parallel) if options.parallel and options.parallel > 0 \
-            else None
+        self.slots = project_slots(options.parallel)
         self.tracked: dict[str, list[_Tracked]] = {}
         self.recreated: set[str] = set()
         self.stopped_for_restart: set[str] = set()
@@ -542,32 +542,11 @@ class _Converger:
         item.running = True
         self.progress.event("Container", item.name, "Started")
 
-    def _gated(self, step: Callable[[], Any]) -> Any:
-        if self.slots is None:
-            return step()
-        with self.slots:
-            return step()
-
     def _parallel(self, steps: Sequence[Callable[[], Any]]) -> list[Any]:
         """Run ``steps`` (within one service, or the project's networks and volumes) in parallel; the first
         error is raised once they all finished. With ``--parallel N`` at most N such steps run at once in the
         whole project (services walked in parallel share the bound)."""
-        if len(steps) <= 1:
-            return [self._gated(step) for step in steps]
-        bound = self.options.parallel if self.options.parallel and self.options.parallel > 0 else len(steps)
-        with ThreadPoolExecutor(max_workers=min(bound, len(steps)), thread_name_prefix="compose-op") as pool:
-            futures = [pool.submit(self._gated, step) for step in steps]
-            results, failure = [], None
-            for future in futures:
-                error = future.exception()
-                if error is not None:
-                    failure = failure or error
-                else:
-                    results.append(future.result())
-        if failure is not None:
-            raise failure
-        return results
-
+        return run_all(steps, parallel=self.options.parallel, slots=self.slots, name="compose-op")
 
 def inherit_anonymous_volumes(body: dict[str, Any], old: dict[str, Any]) -> None:
     """A recreated container keeps the anonymous volumes of the one it replaces (unless ``-V``): each volume
