@@ -34,6 +34,7 @@ import re
 import subprocess
 from typing import Any
 
+from moor.containers.runtime import runc_message
 from moor.errors import Conflict, InvalidParameter, MoorError
 from moor.hostinfo import online_cpus
 
@@ -510,14 +511,4 @@ def update_resources(runtime_path: str, runtime_root: str, container_id: str, ch
     except (OSError, subprocess.SubprocessError) as err:
         raise MoorError(f"runtime update failed: {err}") from None
     if result.returncode != 0:
-        raise MoorError(_runc_message(result.stderr) or "runtime update failed")
-
-
-def _runc_message(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line = lines[-1]
-    if 'msg="' in line:
-        line = line.split('msg="', 1)[1].rsplit('"', 1)[0]
-    return line
+        raise MoorError(runc_message(result.stderr))

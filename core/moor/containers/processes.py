@@ -28,6 +28,7 @@ from moor.containers.launch import ZYGOTE, MonitoredProcess, select_monitor_comm
 from moor.containers.limits import update_resources
 from moor.containers.runtime import Runtime
 from moor.driverbuild import DriverRecipe
+from moor.errors import MoorError
 from moor.monitor.client import request
 
 #: where the cgroup hierarchies are mounted (cgroup v2: one; v1: one directory per controller)
@@ -136,7 +137,12 @@ class RuncProcesses:
         return self.runtime.ps(container_id)
 
     def update(self, container_id: str, changes: dict[str, Any]) -> None:
-        update_resources(self.runtime.path, self.runtime.root, container_id, changes)
+        try:
+            update_resources(self.runtime.path, self.runtime.root, container_id, changes)
+        except MoorError:
+            if self.runtime.running(container_id):
+                raise
+            # its process ended meanwhile: the stored HostConfig applies at its next start, as for a stopped one
 
     def launch(self, process: MonitoredProcess, state_dir: str, bundle: str, *, log_driver: str = "",
                log_recipe: DriverRecipe | None = None, exec_process: str = "") -> LaunchedMonitor:

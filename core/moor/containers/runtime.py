@@ -35,7 +35,7 @@ class Runtime:
         args = ["kill", *(["--all"] if all_processes else []), container_id, signal]
         result = self._run(*args)
         if result.returncode != 0:
-            message = _last_line(result.stderr)
+            message = runc_message(result.stderr)
             if "not running" in message or "does not exist" in message or "process already finished" in message:
                 raise Conflict(f"Container {container_id} is not running")
             raise MoorError(f"runtime kill failed: {message}")
@@ -45,6 +45,11 @@ class Runtime:
         if result.returncode != 0:
             return None
         return json.loads(result.stdout)
+
+    def running(self, container_id: str) -> bool:
+        """Whether runc knows the container and its process has not ended (running, paused, or being created)."""
+        state = self.state(container_id)
+        return state is not None and state.get("status") != "stopped"
 
     def delete(self, container_id: str) -> None:
         self._run("delete", "--force", container_id)
@@ -61,13 +66,18 @@ class Runtime:
     def resume(self, container_id: str) -> None:
         self._checked("resume", container_id)
 
-    def _checked(self, *args: str) -> None:
-        result = self._run(*args)
+    def _checked(self, command: str, container_id: str) -> None:
+        """Run ``runc <command> <id>``; a refusal because the container's process has ended meanwhile (whatever
+        words runc chose: a missing cgroup file, no such container) is Docker's 409, not running."""
+        result = self._run(command, container_id)
         if result.returncode != 0:
-            raise MoorError(f"runtime {args[0]} failed: {_last_line(result.stderr)}")
+            if not self.running(container_id):
+                raise Conflict(f"Container {container_id} is not running")
+            raise MoorError(f"runtime {command} failed: {runc_message(result.stderr)}")
 
 
-def _last_line(text: str) -> str:
+def runc_message(text: str) -> str:
+    """The message of runc's last stderr line (its `msg="..."` when it logged one)."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return "unknown error"

@@ -215,7 +215,7 @@ class ContainerResources:
 def _refusal(action: str, container_id: str, err: MoorError) -> MoorError:
     """The runtime's refusal as Docker answers it: a container whose process ended meanwhile (its exit not yet
     recorded) is a 409, not running; anything else stays the server's error."""
-    if "does not exist" in str(err) or "not running" in str(err):
+    if isinstance(err, Conflict) or "does not exist" in str(err) or "not running" in str(err):
         return Conflict(f"Container {container_id} is not running")
     if action == "unpause" and "not paused" in str(err):  # a stop or kill resumed it meanwhile
         return Conflict(f"Container {container_id} is not paused")
