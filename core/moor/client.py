@@ -171,10 +171,12 @@ def _body_chunks(body: bytes | Iterable[bytes] | IO[bytes] | None) -> Iterator[b
 
 
 class Client:
-    """Talks to moord at ``host`` (``unix:///path``)."""
+    """Talks to moord at ``host`` (``unix:///path``); ``headers`` go with every request (the web UI's
+    ``X-Moor-Actor``), under the headers a request gives itself."""
 
-    def __init__(self, host: str | None = None) -> None:
+    def __init__(self, host: str | None = None, headers: dict[str, str] | None = None) -> None:
         self.host = resolve_host(host)
+        self.headers = dict(headers or {})
         if not self.host.startswith("unix://"):
             raise ConnectError(f"unsupported host {self.host!r}: use unix:///path/to/socket")
         self.path = self.host[len("unix://"):]
@@ -223,7 +225,7 @@ class Client:
         if params:
             clean = {k: v for k, v in params.items() if v is not None}
             query = "?" + urlencode(clean) if clean else ""
-        all_headers = {"Host": "moor", "User-Agent": "moor-cli", **(headers or {})}
+        all_headers = {"Host": "moor", "User-Agent": "moor-cli", **self.headers, **(headers or {})}
         if isinstance(body, bytes):
             all_headers["Content-Length"] = str(len(body))
         elif body is not None:
