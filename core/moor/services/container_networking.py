@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from moor import tracing
 from moor.config import dns_upstream
 from moor.containers import portspec
 from moor.containers.etcfiles import (
@@ -250,15 +251,19 @@ class ContainerNetworking:
             if wish is None:  # disconnected by another request meanwhile
                 continue
             asked = _asked_mac(wish)
-            container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net", wish,
-                                                             asked or self._mac_for(container, name))
+            with tracing.phase("net.connect"):
+                container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net", wish,
+                                                                 asked or self._mac_for(container, name))
             if asked:
                 container.networks[name][ASKED_MAC] = asked
             joined = self.networks.find(name)
             if joined is not None:  # as Docker at each start, the default network too
-                self._publish("connect", joined, container)
-        self.refresh_hosts(container)
-        self.sync_dns(container, pid)
+                with tracing.phase("net.events"):
+                    self._publish("connect", joined, container)
+        with tracing.phase("net.hosts"):
+            self.refresh_hosts(container)
+        with tracing.phase("net.dns"):
+            self.sync_dns(container, pid)
 
     def _mac_for(self, container: Container, network_name: str) -> str:
         """The MAC address asked for on ``network_name``: Docker's ``Config.MacAddress`` is the primary network's."""

@@ -25,6 +25,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from moor import tracing
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
 from moor.filters import labels_match
 from moor.networks.model import PREDEFINED, Endpoint, IPAMConfig, Network, NetworkRequest
@@ -325,8 +326,9 @@ class NetworkService:
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
                                 ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases,
                                 ipv6_address=ipam.get("IPv6Address", ""))
-        info = self.drivers.network(network.driver).connect(
-            network=network.spec(), endpoint=endpoint, netns_path=netns_path)
+        with tracing.phase("net.driver"):
+            info = self.drivers.network(network.driver).connect(
+                network=network.spec(), endpoint=endpoint, netns_path=netns_path)
         with self.lock:
             network.endpoints[container.id] = Endpoint(
                 name=container.name, endpoint_id=endpoint_id, mac_address=info.mac_address,
@@ -334,7 +336,8 @@ class NetworkService:
                 ipv6_address=f"{info.ipv6_address}/{info.ipv6_prefix_len}" if info.ipv6_address else "",
                 aliases=list(aliases), links=list(links))
             ticket = self._changed()
-        self._flush(ticket)
+        with tracing.phase("net.records"):
+            self._flush(ticket)
         return {
             "IPAMConfig": ipam or None, "Links": list(links) or None, "Aliases": list(aliases) or None,
             "NetworkID": network.id,

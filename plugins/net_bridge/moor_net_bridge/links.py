@@ -26,6 +26,7 @@ from typing import TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from moor import tracing
 from moor.errors import Conflict, MoorError, NotFound, Unavailable
 
 CLONE_NEWNET = 0x40000000
@@ -295,7 +296,8 @@ def attach(attachment: Attachment, netns_path: str) -> str:
     except OSError as err:
         raise MoorError(f"cannot open network namespace {netns_path}: {err.strerror}") from None
     try:
-        with netlink_errors(f"connecting to bridge {attachment.bridge}"), IPRoute() as ipr:
+        with tracing.phase("bridge.veth"), netlink_errors(f"connecting to bridge {attachment.bridge}"), \
+                IPRoute() as ipr:
             bridge = _index(ipr, attachment.bridge)
             if bridge is None:
                 raise NotFound(f"bridge {attachment.bridge} does not exist")
@@ -313,7 +315,7 @@ def attach(attachment: Attachment, netns_path: str) -> str:
     finally:
         os.close(namespace)
     try:
-        with netlink_errors(f"configuring the interface in {netns_path}"):
+        with tracing.phase("bridge.inside"), netlink_errors(f"configuring the interface in {netns_path}"):
             return in_namespace(netns_path, lambda ipr: _configure_inside(ipr, temporary, attachment))
     except BaseException:
         delete_link(attachment.host_veth)

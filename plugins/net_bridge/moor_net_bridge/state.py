@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from moor import tracing
 from moor.errors import MoorError
 
 STATE_VERSION = 1
@@ -184,12 +185,14 @@ class StateStore:
                 raise MoorError(f"bridge driver: cannot use its home {self.home}: {err}") from None
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
-                state, before = self._current()
+                with tracing.phase("bridge.load"):
+                    state, before = self._current()
                 self._cached = None  # the block changes the state in place: cached again only once it is saved
                 yield state
-                after = _encode(state)
-                if after != before:
-                    self._write(after)
+                with tracing.phase("bridge.save"):
+                    after = _encode(state)
+                    if after != before:
+                        self._write(after)
                 stamp = self._stamp()
                 if stamp is not None:
                     self._cached = (state, after, stamp)
