@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 DEBIAN_PACKAGES := runc busybox-static skopeo docker-registry docker-compose iproute2 iptables nftables xz-utils tmux procps tini iputils-ping util-linux gcc libc6-dev chromium fonts-dejavu-core
-PY_PROJECTS := . plugins/storage_overlay plugins/net_bridge plugins/volume_local
+PY_PROJECTS := . plugins/storage_overlay plugins/net_bridge plugins/volume_local plugins/web_ui
 STAMP := $(VENV)/.installed
 SOCKET ?= /run/moor/moor.sock
 
