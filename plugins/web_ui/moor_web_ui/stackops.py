@@ -14,8 +14,9 @@ from typing import IO, Any, cast
 from moor.client import Client, ConnectError, DaemonError
 from moor.compose.loader.project import LoadOptions, load_project
 from moor.compose.model import Project
-from moor.compose.runtime import lifecycle, observed
+from moor.compose.runtime import observed
 from moor.compose.runtime.down import down as compose_down
+from moor.compose.runtime.lifecycle import stop as compose_stop
 from moor.compose.runtime.progress import Progress
 from moor.compose.runtime.up import UpOptions, converge
 from moor.errors import MoorError
@@ -113,7 +114,7 @@ class StackOperations:
         project = self._project_or_none(name)
         if project is None and not self.has_containers(name):
             raise StackError(404, f"no such stack: {name}")
-        lifecycle.stop(self.client, name, project, progress=progress)
+        compose_stop(self.client, name, project, progress=progress)
 
     def down(self, name: str, progress: Progress, *, volumes: bool = False) -> None:
         """``docker compose down --remove-orphans [-v]``: containers and networks (and volumes) removed; works

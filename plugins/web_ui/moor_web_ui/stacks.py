@@ -240,8 +240,11 @@ class StackRoutes:
         return stream.response
 
 
+STACKS = web.AppKey("stacks", StackRoutes)
+
+
 def setup(app: web.Application, settings: Settings | None = None) -> None:
-    """Add the stacks routes to the UI's application (``settings``: else the app's)."""
+    """Add the stacks routes to the UI's application (``settings``: else the app's, ``app["settings"]``)."""
     routes = StackRoutes(settings if settings is not None else app["settings"])
-    app["stacks"] = routes
+    app[STACKS] = routes
     app.router.add_routes(routes.routes())

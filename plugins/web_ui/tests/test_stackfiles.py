@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from moor_web_ui.stackfiles import MAX_COMPOSE_BYTES, StackError, StackStore, check_name
 from moor_web_ui.stackops import LineSink, StackOperations, summary, validator
 
