@@ -64,6 +64,26 @@ class RuntimeConfig:
 
 
 @dataclass
+class WebUIConfig:
+    """The ``[web_ui]`` table: the web interface (the ``moor-web-ui`` plugin) that moord starts and supervises.
+
+    The plugin checks ``listen`` and the TLS files itself (and refuses a non-loopback address without TLS and an
+    administrator account); ``data_dir`` empty means ``<data_root>/web-ui``.
+    """
+
+    enabled: bool = False
+    listen: str = "127.0.0.1:9180"
+    tls_cert: str = ""
+    tls_key: str = ""
+    data_dir: str = ""
+
+    def options(self, data_root: str) -> dict[str, str]:
+        """The options handed to the frontend's entry point (``moor.frontends``)."""
+        return {"listen": self.listen, "tls_cert": self.tls_cert, "tls_key": self.tls_key,
+                "data_dir": self.data_dir or os.path.join(data_root, "web-ui")}
+
+
+@dataclass
 class Config:
     """The whole configuration after defaults, file and flags are merged."""
 
@@ -77,6 +97,8 @@ class Config:
     dns_upstreams: list[str] | None = None
     #: ``[registry]``: mirrors, insecure registries, download/upload concurrency, certificates
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    #: ``[web_ui]``: the web interface moord starts when enabled
+    web_ui: WebUIConfig = field(default_factory=WebUIConfig)
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -228,6 +250,30 @@ def _parse_registry(table: object) -> RegistrySettings:
                             max_concurrent_uploads=uploads, certs_dir=certs_dir)
 
 
+def _parse_web_ui(table: object) -> WebUIConfig:
+    _expect(table, dict, "web_ui", "a table")
+    assert isinstance(table, dict)
+    web_ui = WebUIConfig()
+    for key, value in table.items():
+        dotted = f"web_ui.{key}"
+        if key == "enabled":
+            _expect(value, bool, dotted, "a boolean")
+            web_ui.enabled = bool(value)
+        elif key in ("listen", "tls_cert", "tls_key", "data_dir"):
+            _expect(value, str, dotted, "a string")
+            assert isinstance(value, str)
+            if key != "listen" and value and not os.path.isabs(value):
+                raise ConfigError(f"invalid config: {dotted} must be an absolute path, not {value!r}")
+            if key == "listen" and (":" not in value or not value.rsplit(":", 1)[1].isdigit()):
+                raise ConfigError(f"invalid config: {dotted} must be HOST:PORT, not {value!r}")
+            setattr(web_ui, key, value)
+        else:
+            raise ConfigError(f"invalid config: unknown key {dotted!r}")
+    if bool(web_ui.tls_cert) != bool(web_ui.tls_key):
+        raise ConfigError("invalid config: web_ui.tls_cert and web_ui.tls_key go together")
+    return web_ui
+
+
 def parse(data: dict[str, object], source: str = "") -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     config = Config(source=source)
@@ -253,6 +299,8 @@ def parse(data: dict[str, object], source: str = "") -> Config:
             config.runtime = _parse_runtime(value)
         elif key == "registry":
             config.registry = _parse_registry(value)
+        elif key == "web_ui":
+            config.web_ui = _parse_web_ui(value)
         elif key == "network" and isinstance(value, dict) and "dns_upstreams" in value:
             config.dns_upstreams = _parse_dns_upstreams(value["dns_upstreams"])
             config.drivers[key] = _parse_kind(key, {k: v for k, v in value.items() if k != "dns_upstreams"})
@@ -352,4 +400,16 @@ max_concurrent_uploads = 5
 # Per-registry certificates, as /etc/docker/certs.d: HOST[:PORT]/*.crt are CAs,
 # *.cert with its *.key a client certificate.
 certs_dir = "/etc/moor/certs.d"
+
+[web_ui]
+# The web interface (the moor-web-ui plugin), started and supervised by moord when enabled.
+# Make its administrator first: `moor-web-ui passwd admin --data-dir DIR` (or on the first visit).
+enabled = false
+# Where it listens. An address other than loopback needs tls_cert, tls_key and an administrator.
+listen = "127.0.0.1:9180"
+# HTTPS: a PEM certificate and its key.
+# tls_cert = "/etc/moor/web-ui.crt"
+# tls_key = "/etc/moor/web-ui.key"
+# Accounts and stacks (default: <data_root>/web-ui).
+# data_dir = "/var/lib/moor/web-ui"
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from moor import API_VERSION, __version__
+from moor import API_VERSION, __version__, actor
 from moor.api import versions
 from moor.api.http import Hijack, Request, Response, json_response
 from moor.api.router import Router
@@ -41,6 +41,21 @@ class Application:
         self.router = router
 
     def __call__(self, request: Request) -> Response | Hijack:
+        acting = actor.from_header(request.headers.get(actor.HEADER))
+        if acting is None:
+            return self._answer(request)
+        token = actor.current.set(acting)  # the events published while serving it name the acting user
+        try:
+            answer = self._answer(request)
+        finally:
+            actor.current.reset(token)
+        if isinstance(answer, Hijack):
+            answer.run = actor.bound(answer.run, acting)
+        elif answer.stream is not None:
+            answer.stream = actor.streamed(answer.stream, acting)
+        return answer
+
+    def _answer(self, request: Request) -> Response | Hijack:
         try:
             if "\x00" in request.path:  # no object's name holds one: Docker's routes answer 404 (no such ...)
                 return error_response(404, "no such object: the path contains a NUL byte")

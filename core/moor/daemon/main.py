@@ -20,6 +20,7 @@ from moor.api.server import UnixHTTPServer
 from moor.config import Config, load
 from moor.daemon import hostlimits
 from moor.daemon.engine import Engine
+from moor.daemon.frontends import make_frontends
 from moor.daemon.lock import DataRootLock
 from moor.errors import ConfigError, MoorError
 from moor.fsutil import atomic_write
@@ -53,6 +54,8 @@ def build_config(config_file: str | None, data_root: str | None, exec_root: str 
 
 
 def serve(config: Config) -> None:
+    # frontends found before anything starts: an enabled one that is not installed stops moord at once
+    frontends = make_frontends(config.web_ui.enabled, config.web_ui.options(config.data_root), config.hosts[0])
     lock = DataRootLock(config.data_root)
     lock.acquire()
     hostlimits.lift()  # before the engine re-adopts containers: each holds descriptors
@@ -82,10 +85,14 @@ def serve(config: Config) -> None:
             threads.append(thread)
         log.info("moord %s listening on %s (data root %s)", __version__, ", ".join(config.hosts),
                  config.data_root)
+        for frontend in frontends:  # once the socket answers
+            frontend.start()
         while not received:
             time.sleep(0.2)
         log.info("received %s, shutting down", signal.Signals(received[0]).name)
     finally:
+        for frontend in frontends:
+            frontend.stop()
         for server, _thread in zip(servers, threads):
             server.shutdown()
         for server in servers:

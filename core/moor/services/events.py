@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Protocol
 
+from moor import actor
 from moor.errors import InvalidParameter
 
 
@@ -106,12 +107,18 @@ class EventBus:
         self._subscribers: list[queue.Queue[dict[str, Any]]] = []
 
     def publish(self, kind: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> None:
-        """Publish one event of type ``kind`` (``container``, ``network``, ``volume``...) about ``actor_id``."""
+        """Publish one event of type ``kind`` (``container``, ``network``, ``volume``...) about ``actor_id``.
+
+        While a request names its acting user (``X-Moor-Actor``), the event carries it as ``moor.actor``."""
         now = time.time_ns()
+        attributes = dict(attributes or {})
+        acting = actor.current.get()
+        if acting is not None:
+            attributes[actor.ATTRIBUTE] = acting
         event = {
-            "status": action, "id": actor_id, "from": (attributes or {}).get("image", ""),
+            "status": action, "id": actor_id, "from": attributes.get("image", ""),
             "Type": kind, "Action": action,
-            "Actor": {"ID": actor_id, "Attributes": dict(attributes or {})},
+            "Actor": {"ID": actor_id, "Attributes": attributes},
             "scope": "local", "time": now // 1_000_000_000, "timeNano": now,
         }
         if kind == "image":  # Docker fills the deprecated status and id of image events too, not from

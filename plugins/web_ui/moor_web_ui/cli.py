@@ -49,8 +49,10 @@ def main() -> None:
 @click.option("--server-name", "server_names", multiple=True,
               help="Another host name the UI answers to on a loopback address (repeatable)")
 @click.option("--debug", is_flag=True, help="Log each request")
+@click.option("--exit-with-stdin", is_flag=True, hidden=True,
+              help="End when standard input closes (moord holds its other end)")
 def serve(host: str, listen: str, data_dir: str, tls_cert: str | None, tls_key: str | None, idle_timeout: int,
-          server_names: tuple[str, ...], debug: bool) -> None:
+          server_names: tuple[str, ...], debug: bool, exit_with_stdin: bool) -> None:
     """Serve the web UI."""
     from aiohttp import web
 
@@ -69,6 +71,8 @@ def serve(host: str, listen: str, data_dir: str, tls_cert: str | None, tls_key: 
         fail(str(err))
         return
     app = make_app(settings)
+    if exit_with_stdin:
+        app.on_startup.append(_exit_with_stdin)
     scheme = "https" if ssl_context else "http"
     logging.getLogger("moor_web_ui").info("moor web UI on %s://%s (moord at %s)", scheme, settings.listen, host)
     try:
@@ -77,6 +81,26 @@ def serve(host: str, listen: str, data_dir: str, tls_cert: str | None, tls_key: 
                     handler_cancellation=True, shutdown_timeout=5)
     except OSError as err:
         fail(f"cannot listen on {settings.listen}: {err.strerror or err}")
+
+
+async def _exit_with_stdin(_app: object) -> None:
+    """Stop (as on SIGTERM) when standard input reaches its end: moord, which holds the pipe, is gone."""
+    import asyncio
+    import os
+    import signal
+
+    def readable() -> None:
+        try:
+            data = os.read(0, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(0)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    asyncio.get_running_loop().add_reader(0, readable)
 
 
 @main.command()

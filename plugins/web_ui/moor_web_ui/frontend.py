@@ -15,7 +15,7 @@ from moor_web_ui.settings import DEFAULT_DATA_DIR, DEFAULT_LISTEN
 def command(options: Mapping[str, Any], host: str) -> list[str]:
     """The argv of ``moor-web-ui serve`` for moord's ``[web_ui]`` options (listen, tls_cert, tls_key, data_dir)
     and moord's socket ``host`` (``unix:///path``)."""
-    argv = [sys.executable, "-m", "moor_web_ui", "serve", "--host", host,
+    argv = [sys.executable, "-m", "moor_web_ui", "serve", "--exit-with-stdin", "--host", host,
             "--listen", str(options.get("listen") or DEFAULT_LISTEN),
             "--data-dir", str(options.get("data_dir") or DEFAULT_DATA_DIR)]
     if options.get("tls_cert"):
