@@ -233,6 +233,7 @@ def safe_name(text: str) -> str:
 def save_screenshot(page: Page, path: pathlib.Path, copy_dir: pathlib.Path) -> pathlib.Path:
     """The whole page as a PNG at ``path``, copied into ``copy_dir``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky header at the top of the picture, not in its middle
     page.screenshot(path=str(path), full_page=True)
     copy_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, copy_dir / path.name)
