@@ -26,6 +26,10 @@ from moor_web_ui.settings import Settings
 
 log = logging.getLogger("moor_web_ui")
 
+# The agreed interface names some values by string (app["moord"], request["user"]): aiohttp's advice to use typed
+# keys is for new code; these stay, quietly.
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module=r"moor_web_ui\.")
+
 STATIC = Path(__file__).parent / "static"
 SETTINGS = web.AppKey("settings", Settings)
 #: the feature modules whose ``setup(app)`` adds their routes (one missing is skipped, with a warning)
@@ -124,10 +128,8 @@ def make_app(settings: Settings, *, auth_state: Auth | None = None, moord: Moord
     app[AUTH_KEY] = auth_state or Auth.build(settings)
     client = moord or Moord(settings.moord_socket)
     app[MOORD] = client
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # string keys, as the feature modules were told: app["moord"]
-        app["moord"] = client
-        app["settings"] = settings
+    app["moord"] = client  # also under string keys, as the feature modules were told
+    app["settings"] = settings
 
     async def close_moord(_app: web.Application) -> AsyncIterator[None]:
         yield
