@@ -148,3 +148,23 @@ def test_a_line_sink_hands_over_complete_lines() -> None:
     assert lines == [" Container a  Created", " Container b  Started"]
     sink.close()
     assert lines[-1] == "rest"
+
+
+class _NoContainers:
+    """A client for a moord that runs nothing: every list is empty."""
+
+    def call(self, method: str, path: str, params: object = None, body: object = None,
+             headers: object = None) -> list[object]:
+        return []
+
+
+def test_a_stack_broken_by_hand_on_disk_is_listed_with_the_loader_message(tmp_path: Path) -> None:
+    store = StackStore(tmp_path / "stacks")
+    store.save("fine", GOOD, "DB_IMAGE=b\n", validator("fine"))
+    store.save("hand", GOOD, "DB_IMAGE=b\n", validator("hand"))
+    (tmp_path / "stacks" / "hand" / "compose.yaml").write_text("services:\n  web:\n    image: [\n")
+    listed = StackOperations(store, _NoContainers()).summaries()  # type: ignore[arg-type]
+    assert [entry["name"] for entry in listed] == ["fine", "hand"]
+    assert listed[0] == {"name": "fine", "status": "not deployed", "services": 2, "running": 0, "external": False}
+    assert listed[1]["error"].startswith("failed to parse compose.yaml: line 4")
+    assert listed[1]["services"] == 0
