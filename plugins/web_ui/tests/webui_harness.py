@@ -6,6 +6,7 @@ its tests run).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -72,13 +74,42 @@ def import_busybox(daemon: DaemonProcess, repo: str = "busybox", tag: str = "lat
                          body=busybox_rootfs())
 
 
-def seed_busybox(registry: TestRegistry, daemon: DaemonProcess, repo_tag: str) -> None:
-    """Push ``daemon``'s ``busybox:latest`` into ``registry`` as ``repo_tag`` (``name:tag``), with skopeo."""
-    archive = daemon.client().call("GET", "/images/busybox:latest/get")
+def seed_image(registry: TestRegistry, daemon: DaemonProcess, repo_tag: str, source: str = "busybox:latest") -> None:
+    """Push ``daemon``'s image ``source`` into ``registry`` as ``repo_tag`` (``name:tag``), with skopeo."""
+    archive = daemon.client().call("GET", f"/images/{source}/get")
     with tempfile.NamedTemporaryFile(suffix=".tar") as handle:
         handle.write(archive)
         handle.flush()
         registry.seed(handle.name, repo_tag)
+
+
+def seed_busybox(registry: TestRegistry, daemon: DaemonProcess, repo_tag: str) -> None:
+    """Push ``daemon``'s ``busybox:latest`` into ``registry`` as ``repo_tag``."""
+    seed_image(registry, daemon, repo_tag)
+
+
+def layer_tar(files: dict[str, bytes]) -> bytes:
+    """A tar of regular files (a layer or a build context)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def seed_fresh_image(registry: TestRegistry, daemon: DaemonProcess, repo_tag: str, size: int = 256 * 1024) -> None:
+    """Put a one-layer image of random bytes (a layer ``daemon`` does not have) in ``registry`` as ``repo_tag``:
+    pulling it downloads the layer, so the pull shows a layer's progress."""
+    local = "web-ui-seed/" + os.urandom(4).hex()
+    daemon.client().call("POST", "/images/create", {"fromSrc": "-", "repo": local, "tag": "1"},
+                         body=layer_tar({"random.bin": os.urandom(size)}))
+    try:
+        seed_image(registry, daemon, repo_tag, source=f"{local}:1")
+    finally:
+        daemon.client().call("DELETE", f"/images/{local}:1")
 
 
 # ---------------------------------------------------------------------------------------------------------------
