@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -27,6 +28,8 @@ from moor_web_ui.stackops import StackOperations, error_message, progress_to, va
 log = logging.getLogger(__name__)
 
 ACTOR_HEADER = "X-Moor-Actor"
+#: operations (up, stop, down, delete) run at once, all stacks together; more wait their turn
+MAX_OPERATIONS = 8
 _T = TypeVar("_T")
 Work = Callable[[StackOperations, Progress], None]
 
@@ -74,14 +77,23 @@ class StackRoutes:
         self.busy: set[str] = set()
         self._save_lock = asyncio.Lock()
         self._running: set[asyncio.Future[Any]] = set()
+        #: long operations get threads of their own: a slow pull never holds the threads quick requests use
+        self.executor = ThreadPoolExecutor(max_workers=MAX_OPERATIONS, thread_name_prefix="moor-stack")
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        """No new operation starts; those under way finish in their threads."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     def operations(self, request: web.Request) -> StackOperations:
         user = request.get("user")
         headers = {ACTOR_HEADER: str(user)} if user else {}
         return StackOperations(self.store, Client(self.settings.host, headers=headers))
 
-    async def _call(self, request: web.Request, work: Callable[[StackOperations], _T]) -> _T:
+    async def _call(self, request: web.Request, work: Callable[[StackOperations], _T], *, long: bool = False) -> _T:
+        """``work(operations)`` in a thread: a quick one of asyncio's, a ``long`` one of the operations' pool."""
         operations = self.operations(request)
+        if long:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, work, operations)
         return await asyncio.to_thread(work, operations)
 
     def routes(self) -> list[web.RouteDef]:
@@ -170,7 +182,7 @@ class StackRoutes:
             ops.store.remove(name)
 
         self._claim(name)
-        future = self._track(self._call(request, work))
+        future = self._track(self._call(request, work, long=True))
         future.add_done_callback(lambda _future: self.busy.discard(name))
         await asyncio.shield(future)
         return web.Response(status=204)
@@ -221,7 +233,7 @@ class StackRoutes:
                 progress.close()
                 emit(None)
 
-        future = self._track(asyncio.to_thread(run))
+        future = self._track(loop.run_in_executor(self.executor, run))
         future.add_done_callback(lambda _future: self.busy.discard(name))
         stream = await EventStream.open(request)
 
@@ -248,3 +260,4 @@ def setup(app: web.Application, settings: Settings | None = None) -> None:
     routes = StackRoutes(settings if settings is not None else app["settings"])
     app[STACKS] = routes
     app.router.add_routes(routes.routes())
+    app.on_cleanup.append(routes.close)

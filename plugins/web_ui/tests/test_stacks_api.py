@@ -174,7 +174,8 @@ def test_a_two_service_stack_from_save_to_delete(moord: DaemonProcess, data_dir:
         "filters": json.dumps({"type": ["container"], "event": ["create"]})})))
     created = {event["Actor"]["Attributes"]["name"]: event["Actor"]["Attributes"] for event in events}
     assert {"demo-web-1", "demo-db-1"} <= set(created)
-    assert created["demo-web-1"]["com.docker.compose.project"] == "demo"
+    assert created["demo-web-1"].get("moor.actor") == USER
+    assert created["demo-db-1"].get("moor.actor") == USER
 
 
 def test_an_operation_that_fails_ends_its_stream_with_the_error(moord: DaemonProcess, data_dir: Path,
@@ -258,5 +259,28 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(moord: DaemonProcess, dat
         app[STACKS].busy.discard("calm")
         assert (await client.delete("/api/stacks/calm")).status == 204
         assert not (data_dir / "stacks" / "calm").exists()
+
+    run_with_client(moord, data_dir, body)
+
+
+def test_an_operation_the_page_leaves_runs_to_its_end(moord: DaemonProcess, data_dir: Path,
+                                                     clean_projects: None) -> None:
+    async def body(client: TestClient[Any, Any], app: web.Application) -> None:
+        assert (await client.put("/api/stacks/left", json={"compose": COMPOSE, "env": "WEB_IMAGE=busybox"})
+                ).status == 200
+        reply = await client.post("/api/stacks/left/up")
+        assert reply.status == 200
+        await reply.content.readline()  # the first bytes of the output, then the page goes away
+        reply.close()
+        deadline = time.monotonic() + 120
+        while "left" in app[STACKS].busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert "left" not in app[STACKS].busy
+        assert sorted(c["State"] for c in project_containers(moord, "left")) == ["running", "running"]
+        # the stack is free again: the next operation is accepted
+        _, error = await streamed(client, "/api/stacks/left/down")
+        assert error is None
+        assert project_containers(moord, "left") == []
+        assert (await client.delete("/api/stacks/left")).status == 204
 
     run_with_client(moord, data_dir, body)
