@@ -1,0 +1,74 @@
+"""Browser tests of the events view: live events with the acting user, filters, pause; the stream closes
+when the page leaves the view."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+from webui_harness import OpenPage, api_call
+
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+
+def test_events_arrive_live_with_the_acting_user(page: Page, moord: DaemonProcess,
+                                                 screenshot: Callable[[Page, str], object]) -> None:
+    page.goto("#/events?since=0")
+    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+    name = "uievents" + os.urandom(3).hex()
+    # through the UI's proxy: moord records the UI's user as the event's moor.actor
+    api_call(page, "POST", f"/api/docker/containers/create?name={name}", {"Image": "busybox", "Cmd": ["true"]})
+    row = page.locator("tbody tr", has_text=name).filter(has_text="create")
+    expect(row).to_be_visible()
+    expect(row.locator("td").nth(4)).to_have_text("admin")  # the "By" column
+    # a change made without the UI has no acting user
+    moord.client().call("POST", f"/containers/{name}/rename", {"name": name + "x"})
+    renamed = page.locator("tbody tr").filter(has_text="rename")
+    expect(renamed).to_be_visible()
+    expect(renamed.locator("td").nth(4)).to_have_text("\u2013")  # a dash: nobody
+    screenshot(page, "events")
+
+    page.get_by_label("Type").select_option("image")
+    expect(page.locator("tbody tr", has_text=name)).to_have_count(0)
+    page.get_by_label("Type").select_option("")
+    page.get_by_label("Search events").fill("rename")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_label("Search events").fill("")
+
+    page.get_by_role("button", name="Pause").click()
+    moord.client().call("DELETE", f"/containers/{name}x")
+    expect(page.get_by_role("status").filter(has_text="Paused (")).to_contain_text("waiting")
+    expect(page.locator("tbody tr").filter(has_text="destroy")).to_have_count(0)
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("tbody tr").filter(has_text="destroy")).to_have_count(1)
+
+
+#: Keeps every EventSource the page makes in window.__sources, so a test can see which are still open.
+TRACK_EVENT_SOURCES = """
+(() => {
+  const Original = window.EventSource;
+  window.__sources = [];
+  window.EventSource = class extends Original {
+    constructor(url, options) { super(url, options); window.__sources.push(this); }
+  };
+})();
+"""
+OPEN_SOURCES = "() => window.__sources.filter((s) => s.readyState !== 2).map((s) => s.url)"
+
+
+def test_leaving_the_view_closes_its_event_stream(open_page: OpenPage) -> None:
+    page = open_page(route=None)
+    page.add_init_script(TRACK_EVENT_SOURCES)
+    page.goto("#/events?since=0")
+    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+    opened = page.evaluate("() => window.__sources.length")
+    streams = [url for url in page.evaluate(OPEN_SOURCES) if url.endswith("/api/streams/events")]
+    assert len(streams) == 1, streams
+    page.goto("#/volumes")
+    expect(page.get_by_role("heading", name="Volumes", exact=True)).to_be_visible()
+    still_open = page.evaluate(f"() => window.__sources.slice(0, {opened}).filter((s) => s.readyState !== 2).length")
+    assert still_open == 0
