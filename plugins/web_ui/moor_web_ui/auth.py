@@ -250,7 +250,14 @@ class Auth:
     sessions: Sessions
     by_address: RateLimiter
     by_user: RateLimiter
+    clock: Clock = time.monotonic
     setup_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: argon2 takes 64 MiB a hash: a flood of logins waits here instead of taking all the memory
+    hashing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    started: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock = time.monotonic,
@@ -258,7 +265,7 @@ class Auth:
         limit: RateLimit = settings.rate_limit
         return cls(settings, Accounts(settings.accounts_file, hasher), Sessions(settings.idle_timeout, clock),
                    RateLimiter(limit.per_address, limit.window, clock),
-                   RateLimiter(limit.per_user, limit.window, clock))
+                   RateLimiter(limit.per_user, limit.window, clock), clock)
 
     def session_of(self, request: web.Request) -> tuple[str, Session] | None:
         """The request's cookie token and live session, if any (None after a password change)."""
@@ -387,6 +394,10 @@ async def post_setup(request: web.Request) -> web.Response:
     async with auth.setup_lock:
         if auth.accounts.exists():
             raise http_error(409, "an administrator account exists already: log in")
+        if auth.clock() - auth.started > auth.settings.setup_window:
+            raise http_error(403, "the first-run setup is closed (it is open for "
+                                  f"{auth.settings.setup_window // 60} minutes after the UI starts): create the "
+                                  "administrator with `moor-web-ui passwd USER` or restart the UI")
         try:
             await asyncio.to_thread(auth.accounts.set_password, username, password, only_first=True)
         except AccountError as err:
@@ -399,20 +410,27 @@ async def post_login(request: web.Request) -> web.Response:
     auth = request.app[AUTH_KEY]
     username, password = await _credentials(request)
     keys = (f"address:{client_address(request)}", f"user:{username}")
+    _check_limits(auth, keys)
+    async with auth.hashing:
+        _check_limits(auth, keys)  # again: the failures of the attempts this one waited behind count
+        try:
+            ok = await asyncio.to_thread(auth.accounts.verify, username, password)
+        except AccountError as err:
+            raise http_error(500, str(err)) from None
+        if not ok:
+            auth.by_address.failure(keys[0])
+            auth.by_user.failure(keys[1])
+    if not ok:
+        raise http_error(401, "invalid username or password")
+    auth.by_user.reset(keys[1])
+    return await _login_response(request, username, 200)
+
+
+def _check_limits(auth: Auth, keys: tuple[str, str]) -> None:
     wait = max(auth.by_address.retry_after(keys[0]), auth.by_user.retry_after(keys[1]))
     if wait > 0:
         raise http_error(429, f"too many failed logins: try again in {math.ceil(wait)} s",
                          headers={"Retry-After": str(math.ceil(wait))})
-    try:
-        ok = await asyncio.to_thread(auth.accounts.verify, username, password)
-    except AccountError as err:
-        raise http_error(500, str(err)) from None
-    if not ok:
-        auth.by_address.failure(keys[0])
-        auth.by_user.failure(keys[1])
-        raise http_error(401, "invalid username or password")
-    auth.by_user.reset(keys[1])
-    return await _login_response(request, username, 200)
 
 
 async def post_logout(request: web.Request) -> web.Response:

@@ -85,6 +85,9 @@ class Settings:
     rate_limit: RateLimit = field(default_factory=RateLimit)
     #: extra Host header values accepted on a loopback listen address (a name in /etc/hosts, a tunnel)
     server_names: tuple[str, ...] = ()
+    #: seconds after the start during which the first account may be made from the page (POST /api/setup):
+    #: another local user cannot claim a UI left without an administrator for long
+    setup_window: int = 900
 
     def __post_init__(self) -> None:
         socket_path(self.host)

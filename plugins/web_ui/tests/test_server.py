@@ -231,6 +231,28 @@ def test_logins_are_rate_limited_per_user(tmp_path: Path) -> None:
     run(body)
 
 
+def test_parallel_guesses_cannot_outrun_the_limit(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with ui(tmp_path) as client:
+            replies = await asyncio.gather(*[
+                client.post("/api/login", json={"username": "admin", "password": f"guess-{n:04}"}) for n in range(10)])
+            statuses = sorted(reply.status for reply in replies)
+            assert statuses == [401] * 3 + [429] * 7  # per_user is 3: only 3 guesses were checked
+    run(body)
+
+
+def test_the_first_run_setup_closes_after_its_window(tmp_path: Path) -> None:
+    async def body() -> None:
+        clock = Clock()
+        async with ui(tmp_path, clock=clock, account=False, setup_window=600) as client:
+            clock.now += 601
+            late = await client.post("/api/setup", json={"username": "admin", "password": PASSWORD})
+            assert late.status == 403
+            assert "moor-web-ui passwd" in (await late.json())["message"]
+            assert not (tmp_path / "ui" / "accounts.json").exists()
+    run(body)
+
+
 def test_logins_are_rate_limited_per_address(tmp_path: Path) -> None:
     async def body() -> None:
         async with ui(tmp_path) as client:
