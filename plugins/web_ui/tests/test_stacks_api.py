@@ -284,3 +284,24 @@ def test_an_operation_the_page_leaves_runs_to_its_end(moord: DaemonProcess, data
         assert (await client.delete("/api/stacks/left")).status == 204
 
     run_with_client(moord, data_dir, body)
+
+
+def test_named_volumes_go_only_when_asked(moord: DaemonProcess, data_dir: Path, clean_projects: None) -> None:
+    compose = ("services:\n  app:\n    image: busybox\n    command: [sleep, '1000']\n    stop_grace_period: 1s\n"
+               "    volumes: [data:/data]\nvolumes:\n  data: {}\n")
+
+    def volumes() -> set[str]:
+        return {v["Name"] for v in moord.client().get("/volumes")["Volumes"] or []}
+
+    async def body(client: TestClient[Any, Any], app: web.Application) -> None:
+        assert (await client.put("/api/stacks/vols", json={"compose": compose})).status == 200
+        assert (await streamed(client, "/api/stacks/vols/up"))[1] is None
+        assert "vols_data" in volumes()
+        assert (await streamed(client, "/api/stacks/vols/down", {"volumes": False}))[1] is None
+        assert project_containers(moord, "vols") == [] and "vols_data" in volumes()
+        assert (await streamed(client, "/api/stacks/vols/up"))[1] is None
+        assert (await client.delete("/api/stacks/vols?volumes=1")).status == 204
+        assert "vols_data" not in volumes()
+        assert not (data_dir / "stacks" / "vols").exists()
+
+    run_with_client(moord, data_dir, body)
