@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from moor_web_ui import upstream
 from moor_web_ui.moord import MOORD, MoordError
@@ -183,8 +184,8 @@ async def read_build_form(request: web.Request) -> tuple[IO[bytes], dict[str, st
                     fields[part.name] = await _field(part)
                 else:
                     raise http_error(400, f"unexpected form field {str(part.name)[:40]!r} (context, tag, dockerfile)")
-        except (ValueError, AssertionError, aiohttp.ClientPayloadError, RuntimeError) as err:
-            raise http_error(400, f"malformed multipart body: {err}") from None
+        except (ValueError, AssertionError, RuntimeError, aiohttp.ClientPayloadError, HttpProcessingError) as err:
+            raise http_error(400, "malformed multipart body: " + " ".join(str(err).split())[:200]) from None
         if context is None:
             raise http_error(400, "the upload has no context (a tar of the build context, or a Dockerfile)")
         head = context.read(tarfile.BLOCKSIZE)
