@@ -55,6 +55,7 @@ SECURITY_HEADERS = {
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers["Server"] = "moor-web-ui"  # not aiohttp's and Python's versions
     if request.app[SETTINGS].tls:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.path.startswith("/api/"):

@@ -417,6 +417,7 @@ def test_static_files_headers_and_no_escape(tmp_path: Path) -> None:
             assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
             assert page.headers["X-Content-Type-Options"] == "nosniff"
             assert page.headers["X-Frame-Options"] == "DENY"
+            assert page.headers["Server"] == "moor-web-ui"
             script = await client.get("/js/api.js")
             assert script.status == 200 and "javascript" in script.content_type
             assert (await client.get("/static/js/api.js")).status == 200
