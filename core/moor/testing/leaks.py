@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from moor.daemon.storagemounts import is_storage_mount
 from moor.testing.daemon import DaemonProcess, processes_under
 
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -84,13 +85,31 @@ def processes_in_cgroups(container_ids: Iterable[str]) -> dict[str, list[int]]:
 
 
 def bridge_state(data_root: str) -> dict[str, dict[str, object]]:
-    """The bridge driver's networks (network ID -> record), as its state file holds them."""
+    """The bridge driver's networks (network ID -> record), as its files hold them: ``state.json`` the networks,
+    ``endpoints/<network>.<endpoint>.json`` each endpoint (put under its network's ``endpoints``)."""
+    home = os.path.join(data_root, "network", "bridge")
     try:
-        with open(os.path.join(data_root, "network", "bridge", "state.json"), encoding="utf-8") as handle:
+        with open(os.path.join(home, "state.json"), encoding="utf-8") as handle:
             networks = json.load(handle).get("networks") or {}
     except (OSError, ValueError):
         return {}
-    return {key: value for key, value in networks.items() if isinstance(value, dict)}
+    found = {key: value for key, value in networks.items() if isinstance(value, dict)}
+    try:
+        names = os.listdir(os.path.join(home, "endpoints"))
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            with open(os.path.join(home, "endpoints", name), encoding="utf-8") as handle:
+                endpoint = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        network = found.get(str(endpoint.get("network"))) if isinstance(endpoint, dict) else None
+        if network is not None:
+            endpoints = network.setdefault("endpoints", {})
+            if isinstance(endpoints, dict):
+                endpoints[str(endpoint.get("endpoint"))] = endpoint
+    return found
 
 
 def ports_of_bridge(bridge: str) -> list[str]:
@@ -209,7 +228,8 @@ def _leaks_now(daemon: DaemonProcess, running_ids: set[str], known: set[str], al
     def owner(text: str) -> str | None:
         return next((cid for cid in running_ids if cid in text), None)
 
-    problems += [f"mount {m}" for m in found.mounts if m not in allowed and owner(m) is None]
+    problems += [f"mount {m}" for m in found.mounts
+                 if m not in allowed and owner(m) is None and not is_storage_mount(m, daemon.data_root)]
     for pid, description in found.processes.items():
         if owner(description) is None:
             problems.append(f"process {pid}: {description}")

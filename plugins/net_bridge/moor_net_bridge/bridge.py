@@ -17,7 +17,8 @@ Docker 20.10's bridge driver is the model:
 - ``remove`` refuses while endpoints remain, then drops rules and bridge.
 
 Networks and endpoints are recorded under ``context.home`` (see
-:mod:`moor_net_bridge.state`), so a new driver instance knows them; calling
+:mod:`moor_net_bridge.state`: the networks durably, each endpoint in a small
+file of its own), so a new driver instance knows them; calling
 ``create`` again for a known network re-makes whatever is missing on the host
 (after a reboot, say) and returns the same facts.
 """
@@ -328,7 +329,8 @@ class BridgeDriver:
                     except ValueError:
                         raise InvalidParameter(f"invalid host IP address {port.host_ip!r}") from None
             published = firewall.set_ports(_policy(record), endpoint.id, found.address, wanted, known=_ports(found))
-            found.ports = [dataclasses.asdict(port) for port in wanted] if published else []
+            record.endpoints[endpoint.id] = dataclasses.replace(
+                found, ports=[dataclasses.asdict(port) for port in wanted] if published else [])
             return published
 
     @hookimpl
@@ -339,5 +341,5 @@ class BridgeDriver:
             if record is None or found is None or not found.ports:
                 return False
             firewall.remove_ports(record.bridge, endpoint.id, _port_rules(record, endpoint.id, found))
-            found.ports = []
+            record.endpoints[endpoint.id] = dataclasses.replace(found, ports=[])
             return True

@@ -1,15 +1,26 @@
 """The bridge driver's persisted state: its networks and their endpoints.
 
-One JSON file, ``<home>/state.json``, replaced atomically (write, fsync,
-rename). Every driver operation runs in a :meth:`StateStore.transaction`: it
-holds a thread lock and an ``flock`` on ``<home>/state.lock`` (so two driver
-instances on the same home, say before and after a restart, never interleave),
-reads the file, and writes it back when the operation succeeded and changed it.
+Every driver operation runs in a :meth:`StateStore.transaction`: it holds a
+thread lock and an ``flock`` on ``<home>/state.lock`` (so two driver instances
+on the same home, say before and after a restart, never interleave), takes the
+state, and writes back what the block changed once it succeeded.
 
-With a thousand endpoints the file is some 300 kB: a transaction reads it only
-when it is not the file this store last read or wrote (its inode, time and size
-tell), and writes it compact (C's JSON encoder; an indented dump takes the slow
-pure-Python one), so an operation's cost hardly grows with the endpoints.
+- The networks (without their endpoints) are ``<home>/state.json``, replaced
+  atomically and durably (write, fsync, rename): they must survive a power loss.
+- Each endpoint is a small file of its own, ``<home>/endpoints/<network>.<endpoint>.json``,
+  written without fsync: an endpoint dies with its container's namespace, so
+  after a power loss it is stale anyway (an unreadable one is skipped). A
+  connect thus writes one small file, however many endpoints the host has: with
+  one JSON file of them all, a thousand endpoints made each connect encode and
+  fsync some 300 kB.
+
+An endpoint record is immutable: an operation replaces it in its network's
+``endpoints`` (or deletes it), and the transaction writes the endpoints that
+are not the very objects it last wrote. A transaction reads the files only when
+another writer changed them (the stamp of ``state.json`` and the token in
+``endpoints/.generation``, which every change of the endpoints renews tell).
+A ``state.json`` of an older driver, with the endpoints inside, is read as
+well; the first transaction moves them to their files.
 """
 
 from __future__ import annotations
@@ -17,7 +28,10 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import json
+import logging
 import os
+import re
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +41,13 @@ from moor import tracing
 from moor.errors import MoorError
 
 STATE_VERSION = 1
+#: what an ID in an endpoint file's name may hold
+SAFE_ID = re.compile(r"[0-9A-Za-z_-]{1,128}")
+
+log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EndpointRecord:
     """A container's attachment: its address and the veth pair that carries it."""
 
@@ -87,10 +105,6 @@ class State:
 
     networks: dict[str, NetworkRecord] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, object]:
-        return {"version": STATE_VERSION,
-                "networks": {key: _network_json(value) for key, value in self.networks.items()}}
-
     @classmethod
     def from_json(cls, data: dict[str, object]) -> State:
         networks = data.get("networks") or {}
@@ -99,45 +113,107 @@ class State:
 
 
 def _network_json(record: NetworkRecord) -> dict[str, object]:
-    """``dataclasses.asdict`` of a network, five times faster (its fields are flat but for the endpoints and
-    their ports)."""
+    """``dataclasses.asdict`` of a network without its endpoints (they have files of their own)."""
     data: dict[str, object] = dict(vars(record))
     data["reserved"] = list(record.reserved)
-    data["endpoints"] = {key: {**vars(found), "ports": [dict(port) for port in found.ports]}
-                         for key, found in record.endpoints.items()}
+    data["endpoints"] = {}
     return data
 
 
 def _encode(state: State) -> str:
-    return json.dumps(state.to_json(), separators=(",", ":"))
+    """``state.json``: the networks, without their endpoints."""
+    return json.dumps({"version": STATE_VERSION,
+                       "networks": {key: _network_json(value) for key, value in state.networks.items()}},
+                      separators=(",", ":"))
+
+
+def _endpoint_json(network_id: str, endpoint_id: str, found: EndpointRecord) -> str:
+    return json.dumps({"network": network_id, "endpoint": endpoint_id,
+                       **vars(found), "ports": [dict(port) for port in found.ports]}, separators=(",", ":"))
+
+
+#: network ID -> endpoint ID -> the record as its file holds it
+Written = dict[str, dict[str, EndpointRecord]]
+
+
+@dataclass
+class _Snapshot:
+    """The state as this store last read or wrote it, and how to tell whether the files still hold it."""
+
+    state: State
+    networks_text: str  # ``state.json``'s text ("" when it must be written again)
+    endpoints: Written
+    stamp: tuple[int, int, int] | None  # of ``state.json``
+    token: str  # of ``endpoints/.generation``
+
+
+def _written(state: State) -> Written:
+    return {network_id: dict(record.endpoints) for network_id, record in state.networks.items()}
+
+
+def _ids_check(*ids: str) -> None:
+    for ident in ids:
+        if not SAFE_ID.fullmatch(ident):
+            raise MoorError(f"bridge driver: {ident!r} cannot name an endpoint's file")
 
 
 class StateStore:
-    """The state file under the driver's home, with its locks."""
+    """The state's files under the driver's home, with their locks."""
 
     def __init__(self, home: str) -> None:
         self.home = home
         self.path = os.path.join(home, "state.json")
+        self.endpoints_dir = os.path.join(home, "endpoints")
+        self._marker = os.path.join(self.endpoints_dir, ".generation")
         self._lock_path = os.path.join(home, "state.lock")
         self._thread_lock = threading.RLock()
-        #: the state as this store last read or wrote it, its encoding, and the file's stamp then
-        self._cached: tuple[State, str, tuple[int, int, int]] | None = None
+        self._cached: _Snapshot | None = None
 
     def load(self) -> State:
-        """Read the state (empty when the file does not exist yet)."""
-        return self._read()[0]
+        """Read the state (empty when there is none yet)."""
+        return self._read().state
 
-    def _read(self) -> tuple[State, str]:
+    # ------------------------------------------------------------------ reading
+
+    def _read(self) -> _Snapshot:
+        stamp, token = self._stamp(), self._token()
         try:
             with open(self.path, encoding="utf-8") as handle:
-                text = handle.read()
-            data = json.loads(text)
+                data = json.loads(handle.read())
         except FileNotFoundError:
-            return State(), _encode(State())
+            data = {}
         except (OSError, ValueError) as err:
             raise MoorError(f"bridge driver: cannot read its state {self.path}: {err}") from None
         state = State.from_json(data)
-        return state, _encode(state)
+        legacy = any(record.endpoints for record in state.networks.values())  # an older driver's file
+        for network_id, endpoint_id, found in self._endpoint_files():
+            record = state.networks.get(network_id)
+            if record is not None:
+                record.endpoints[endpoint_id] = found
+        # Legacy endpoints are not in files yet: written at the next transaction, with state.json without them
+        return _Snapshot(state, "" if legacy else _encode(state), {} if legacy else _written(state), stamp, token)
+
+    def _endpoint_files(self) -> Iterator[tuple[str, str, EndpointRecord]]:
+        try:
+            names = os.listdir(self.endpoints_dir)
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise MoorError(f"bridge driver: cannot read its endpoints {self.endpoints_dir}: {err}") from None
+        fields = {f.name for f in dataclasses.fields(EndpointRecord)}
+        for name in names:
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            path = os.path.join(self.endpoints_dir, name)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    data = json.loads(handle.read())
+                yield str(data["network"]), str(data["endpoint"]), EndpointRecord(
+                    **{k: v for k, v in data.items() if k in fields})
+            except FileNotFoundError:
+                continue  # removed meanwhile by a disconnect of another instance? (never under the lock)
+            except (OSError, ValueError, KeyError, TypeError) as err:  # a power loss may leave it so
+                log.warning("bridge driver: skipping the unreadable endpoint file %s: %s", path, err)
 
     def _stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -146,37 +222,104 @@ class StateStore:
             return None
         return found.st_ino, found.st_mtime_ns, found.st_size
 
-    def save(self, state: State) -> None:
-        """Replace the state file atomically."""
-        self._write(_encode(state))
-        self._cached = None
-
-    def _write(self, text: str) -> None:
-        temporary = f"{self.path}.tmp-{os.getpid()}-{threading.get_ident()}"
+    def _token(self) -> str:
         try:
+            with open(self._marker, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError:
+            return ""
+
+    def _current(self) -> _Snapshot:
+        """The cached snapshot while the files are the ones it came from, else the files read."""
+        cached = self._cached
+        if cached is not None and cached.stamp is not None and cached.stamp == self._stamp() \
+                and cached.token == self._token():
+            return cached
+        self._cached = None
+        return self._read()
+
+    # ------------------------------------------------------------------ writing
+
+    def save(self, state: State) -> None:
+        """Replace the whole state: ``state.json`` and every endpoint file."""
+        with self._thread_lock:
+            self._store(state, _Snapshot(State(), "", self._on_disk(), None, ""))
+            self._cached = None
+
+    def _on_disk(self) -> Written:
+        """The endpoint files there are, as network ID -> endpoint ID -> (a placeholder) record."""
+        written: Written = {}
+        try:
+            names = os.listdir(self.endpoints_dir)
+        except FileNotFoundError:
+            return written
+        placeholder = EndpointRecord(container_id="", address="", mac="", host_veth="", interface="")
+        for name in names:
+            parts = name.split(".")
+            if len(parts) == 3 and parts[2] == "json":
+                written.setdefault(parts[0], {})[parts[1]] = placeholder
+        return written
+
+    def _store(self, state: State, before: _Snapshot) -> tuple[str, str]:
+        """Write what changed since ``before``: the endpoints first, then ``state.json``; return the new
+        ``state.json`` text and generation token."""
+        token = before.token
+        changed = False
+        for network_id, record in state.networks.items():
+            old = before.endpoints.get(network_id, {})
+            for endpoint_id, found in record.endpoints.items():
+                if old.get(endpoint_id) is not found:
+                    self._write_endpoint(network_id, endpoint_id, found)
+                    changed = True
+            for endpoint_id in old.keys() - record.endpoints.keys():
+                self._remove_endpoint(network_id, endpoint_id)
+                changed = True
+        for network_id in before.endpoints.keys() - state.networks.keys():
+            for endpoint_id in before.endpoints[network_id]:
+                self._remove_endpoint(network_id, endpoint_id)
+                changed = True
+        if changed:
+            token = secrets.token_hex(8)
+            self._write_file(self._marker, token, durable=False)
+        text = _encode(state)
+        if text != before.networks_text:
+            self._write_file(self.path, text, durable=True)
+        return text, token
+
+    def _write_endpoint(self, network_id: str, endpoint_id: str, found: EndpointRecord) -> None:
+        _ids_check(network_id, endpoint_id)
+        self._write_file(os.path.join(self.endpoints_dir, f"{network_id}.{endpoint_id}.json"),
+                         _endpoint_json(network_id, endpoint_id, found), durable=False)
+
+    def _remove_endpoint(self, network_id: str, endpoint_id: str) -> None:
+        try:
+            os.unlink(os.path.join(self.endpoints_dir, f"{network_id}.{endpoint_id}.json"))
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise MoorError(f"bridge driver: cannot remove an endpoint's file: {err}") from None
+
+    def _write_file(self, path: str, text: str, durable: bool) -> None:
+        """Replace ``path`` atomically (``durable``: its content on disk before the rename)."""
+        temporary = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             with open(temporary, "w", encoding="utf-8") as handle:
                 handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(temporary, path)
         except OSError as err:
             try:
                 os.unlink(temporary)
             except OSError:
                 pass
-            raise MoorError(f"bridge driver: cannot write its state {self.path}: {err}") from None
-
-    def _current(self) -> tuple[State, str]:
-        """The state and its encoding: the cached one while the file is the one it came from, else read."""
-        stamp = self._stamp()
-        if self._cached is not None and stamp is not None and self._cached[2] == stamp:
-            return self._cached[0], self._cached[1]
-        self._cached = None
-        return self._read()
+            raise MoorError(f"bridge driver: cannot write its state {path}: {err}") from None
 
     @contextmanager
     def transaction(self) -> Iterator[State]:
-        """Lock, load, yield the state, and save it unless the block raised."""
+        """Lock, take the state, yield it, and write what the block changed unless it raised."""
         with self._thread_lock:
             try:
                 os.makedirs(self.home, mode=0o700, exist_ok=True)
@@ -186,15 +329,12 @@ class StateStore:
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
                 with tracing.phase("bridge.load"):
-                    state, before = self._current()
+                    before = self._current()
                 self._cached = None  # the block changes the state in place: cached again only once it is saved
+                state = before.state
                 yield state
                 with tracing.phase("bridge.save"):
-                    after = _encode(state)
-                    if after != before:
-                        self._write(after)
-                stamp = self._stamp()
-                if stamp is not None:
-                    self._cached = (state, after, stamp)
+                    text, token = self._store(state, before)
+                self._cached = _Snapshot(state, text, _written(state), self._stamp(), token)
             finally:
                 os.close(lock_fd)
