@@ -4,7 +4,9 @@ An exec with a TTY is made in the container (``cmd`` split as a shell would, ``/
 started over a hijacked connection to moord (:mod:`moor_web_ui.hijack`); the WebSocket carries it: binary
 frames both ways are the terminal's bytes, a text frame ``{"resize": [cols, rows]}`` resizes it (through
 ``/exec/{id}/resize``). The socket closes when the process ends (code 1000, the reason says its exit code);
-when the page closes it, the connection to the process is closed (the terminal hangs up).
+when the page closes it, the connection to the process is closed (the terminal hangs up). A malformed request
+is refused with a 4xx before the upgrade; when moord refuses the exec (no such container, not running), the
+socket opens to say so: a text frame ``{"error": message}``, then close code 4000 + moord's status (4409).
 The session, the CSRF token (``?csrf=``) and the Origin are checked by the auth middleware before this runs.
 """
 
@@ -33,6 +35,8 @@ MAX_FRAME = 1 << 20
 #: a terminal's columns and rows, each at most this
 MAX_SIZE = 10_000
 TERM = "xterm-256color"
+#: moord's refusals (no such container, not running) close the socket with this plus the HTTP status (4409)
+ERROR_CLOSE_BASE = 4000
 
 
 def command(request: web.Request) -> list[str]:
@@ -148,23 +152,14 @@ async def console(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
     if not ws.can_prepare(request).ok:
         raise http_error(400, "the console is a WebSocket: connect with an Upgrade: websocket request")
-    moord = request.app[MOORD]
-    actor = request["user"]
     with counted(request, "console"):
-        body: dict[str, Any] = {"AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": True,
-                                "Cmd": argv, "Env": [f"TERM={TERM}"]}
-        if size is not None:
-            body["ConsoleSize"] = [size[1], size[0]]
-        created = await moord.json("POST", f"/containers/{ident}/exec", actor=actor, json=body)
-        exec_id = str(created["Id"])
-        headers = {ACTOR_HEADER: actor} if actor else {}
         try:
-            connection = await hijack(moord.socket_path, f"/exec/{exec_id}/start", {"Detach": False, "Tty": True},
-                                      headers)
-        except HijackError as err:
-            raise http_error(err.status if 400 <= err.status < 600 else 502, err.message) from None
-        except OSError as err:
-            raise http_error(502, f"cannot reach moord at {moord.socket_path}: {err}") from None
+            exec_id, connection = await start_exec(request, ident, argv, size)
+        except MoordError as err:  # (the container stopped, say): told in the page's terminal, then closed
+            await ws.prepare(request)
+            await ws.send_str(json.dumps({"error": err.message}))
+            await ws.close(code=ERROR_CLOSE_BASE + err.status, message=err.message.encode()[:120])
+            return ws
         try:
             await ws.prepare(request)
             bridge = Console(request, exec_id, connection, ws)
@@ -174,6 +169,29 @@ async def console(request: web.Request) -> web.StreamResponse:
         finally:
             await connection.close()
         return ws
+
+
+async def start_exec(request: web.Request, ident: str, argv: list[str], size: tuple[int, int] | None) \
+        -> tuple[str, RawConnection]:
+    """Make the exec and start it over a hijacked connection: its ID and the connection (MoordError with
+    moord's status and message when it refuses)."""
+    moord = request.app[MOORD]
+    actor = request["user"]
+    body: dict[str, Any] = {"AttachStdin": True, "AttachStdout": True, "AttachStderr": True, "Tty": True,
+                            "Cmd": argv, "Env": [f"TERM={TERM}"]}
+    if size is not None:
+        body["ConsoleSize"] = [size[1], size[0]]
+    created = await moord.json("POST", f"/containers/{ident}/exec", actor=actor, json=body)
+    exec_id = str(created["Id"])
+    headers = {ACTOR_HEADER: actor} if actor else {}
+    try:
+        connection = await hijack(moord.socket_path, f"/exec/{exec_id}/start", {"Detach": False, "Tty": True},
+                                  headers)
+    except HijackError as err:
+        raise MoordError(err.status if 400 <= err.status < 600 else 502, err.message) from None
+    except OSError as err:
+        raise MoordError(502, f"cannot reach moord at {moord.socket_path}: {err}") from None
+    return exec_id, connection
 
 
 def setup(app: web.Application) -> None:

@@ -521,11 +521,19 @@ def test_hostile_input_gets_a_4xx(moord: DaemonProcess, data_dir: Path) -> None:
             (f"?csrf={ui.csrf}", {}, 403),  # no Origin
             (f"?csrf={ui.csrf}&cmd=%27unbalanced", {"Origin": ui.origin}, 400),
             (f"?csrf={ui.csrf}&cols=0&rows=5", {"Origin": ui.origin}, 400),
-            (f"?csrf={ui.csrf}", {"Origin": ui.origin}, 409),  # not running
+            (f"?csrf={ui.csrf}&cmd=" + "x" * 5000, {"Origin": ui.origin}, 400),
         ]:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await ui.client.ws_connect(console + query, headers=headers)
             assert refused.value.status == expected, (query, headers, refused.value)
+        for target, code in [(stopped, 4409), ("nosuchcontainer", 4404)]:  # moord's refusal, said in the page
+            url = f"/api/containers/{target}/console?csrf={ui.csrf}"
+            async with ui.client.ws_connect(url, headers={"Origin": ui.origin}) as ws:
+                said = await asyncio.wait_for(ws.receive(), WAIT)
+                assert said.type == aiohttp.WSMsgType.TEXT and json.loads(said.data)["error"], said
+                closed = await asyncio.wait_for(ws.receive(), WAIT)
+                assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert ws.close_code == code, (target, closed)
         plain = await get(f"/api/containers/{stopped}/console")
         assert plain.status in (400, 403)
         assert sum(ui.app[ACTIVE].values()) == 0
@@ -534,6 +542,55 @@ def test_hostile_input_gets_a_4xx(moord: DaemonProcess, data_dir: Path) -> None:
         run_ui(moord, data_dir, body, upload_limit=1 << 20)
     finally:
         remove(moord, stopped)
+
+
+def test_a_command_that_cannot_run_says_why_in_the_terminal(moord: DaemonProcess, data_dir: Path) -> None:
+    name = "w2-console-missing"
+    start_container(moord, name, ["sleep", "300"])
+
+    async def body(ui: UI) -> None:
+        url = f"/api/containers/{name}/console?cmd=/bin/no-such-shell&csrf={ui.csrf}"
+        async with ui.client.ws_connect(url, headers={"Origin": ui.origin}) as ws:
+            seen = ""
+            while (message := await asyncio.wait_for(ws.receive(), WAIT)).type == aiohttp.WSMsgType.BINARY:
+                seen += message.data.decode(errors="replace")
+            assert "no-such-shell" in seen, seen
+            assert ws.close_code == 1000 and message.extra == "the process exited with code 127", (message, seen)
+
+    try:
+        run_ui(moord, data_dir, body)
+    finally:
+        remove(moord, name)
+
+
+def running_commands(marker: str) -> list[str]:
+    """The command lines of the host's processes that hold ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                line = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in line:
+            found.append(line)
+    return found
+
+
+def test_a_build_the_page_leaves_is_stopped(moord: DaemonProcess, data_dir: Path) -> None:
+    marker = f"w2-left-{os.getpid()}"
+
+    async def body(ui: UI) -> None:
+        dockerfile = f"FROM busybox\nRUN echo started && sleep 3000 && echo {marker}\n".encode()
+        async with await ui.post("/api/images/build", data=build_form(dockerfile, "Dockerfile")) as reply:
+            stream = SSE(reply)
+            await stream.until(lambda m: m.get("stream", "").strip() == "started")  # (not the step's line)
+            assert running_commands(marker), ("the build's RUN is not running", running_commands("sleep 3000"))
+            assert ui.app[ACTIVE]["build"] == 1
+        await wait_until(lambda: ui.app[ACTIVE]["build"] == 0, "closed after the page left")
+        await wait_until(lambda: not running_commands(marker), "stopped after the page left")
+
+    run_ui(moord, data_dir, body)
 
 
 def test_a_bad_control_frame_closes_the_console(moord: DaemonProcess, data_dir: Path) -> None:
