@@ -1,23 +1,28 @@
-"""What the host's mounts cost ``runc``: one ``runc run`` of a prepared bundle with N overlay mounts present.
+"""What the host's mounts cost ``runc``, and what hiding them from it saves: ``runc run`` of a prepared bundle.
 
-Every running container leaves its root filesystem (an overlay) mounted in the daemon's mount namespace,
-which runc (and its init) inherit: the kernel copies them all into each new container's namespace, and
-runc reads ``/proc/self/mountinfo`` (some 600 bytes an overlay) again and again. This benchmark makes
-``BENCH_RUNC_MOUNTS_N`` (1000) overlays in a private mount namespace (nothing reaches the host's) and
-times ``runc run`` of a busybox ``true`` bundle beside the same with none, in alternating rounds:
-wall time and CPU time (runc and its children) per run, medians. Nothing here is asserted.
+Every running container leaves its root filesystem (an overlay) mounted in the daemon's mount namespace.
+runc reads ``/proc/self/mountinfo`` (some 600 bytes an overlay) again and again, and the kernel copies every
+mount into each new container's namespace. This benchmark lays mounts out as moord does
+(:mod:`moor.daemon.storagemounts`: ``storage/`` a private mount of its own, the driver's home ``storage/overlay``
+another) in a private mount namespace (nothing reaches the host's), with the bundle's root an overlay under
+it, and times ``runc run`` of a busybox ``true`` bundle in alternating rounds, three ways:
 
-Measured (2 cores, load 4-9, runc 1.1.5, 20 runs): 23-27 ms wall / 18-20 ms CPU with no extra mount,
-65 ms wall / 49-57 ms CPU with 1000 overlays: runc alone grows 2.5x, the bulk of ``runc create``'s growth
-in bench/density.py (100 -> 150-350 ms between the 1st and the 1000th container). A mount namespace of
-the monitor's own for ``runc create``, without the other containers' roots, would remove it; detaching
-1000 mounts one by one costs 30-70 ms (as much as it saves), so the roots must sit under one mount
-(e.g. the overlay directory bound on itself by moord) that one lazy unmount takes away, the container's
-own root bound back in its place first.
+* ``none``: no other overlay mounted;
+* ``all``: ``BENCH_RUNC_MOUNTS_N`` (1000) other overlays mounted, runc sees them (moor before the fix);
+* ``hidden``: the same, runc started in a namespace of its own without them
+  (:func:`moor.monitor.mountns.hide_other_roots`, as the monitors do before ``runc create``).
+
+It prints wall time and CPU time (runc and its children) per run, medians, and what the namespace set-up
+alone costs in the ``hidden`` case. Nothing here is asserted.
+
+Measured (2 cores, runc 1.1.5, load 4-9, before the fix): 23-27 ms wall / 18-20 ms CPU with no extra
+mount, 65 ms wall / 49-57 ms CPU with 1000 overlays: runc alone grew 2.5x, the bulk of ``runc create``'s
+growth in bench/density.py.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -28,15 +33,18 @@ import sys
 import tempfile
 import time
 
+from moor.monitor.mountns import hide_other_roots
+
 COUNT = int(os.environ.get("BENCH_RUNC_MOUNTS_N", "1000"))
 ROUNDS = int(os.environ.get("BENCH_RUNC_MOUNTS_ROUNDS", "4"))
 RUNS = 5
+MODES = ("none", "all", "hidden")
 
 
 def make_bundle(work: str) -> str:
-    """A bundle whose process is busybox ``true`` (the host's static busybox)."""
+    """A bundle whose process is busybox ``true`` (the host's static busybox); its root is mounted later."""
     bundle = os.path.join(work, "bundle")
-    rootfs = os.path.join(bundle, "rootfs")
+    rootfs = os.path.join(work, "image")
     os.makedirs(os.path.join(rootfs, "bin"))
     for name in ("proc", "sys", "dev", "tmp"):
         os.makedirs(os.path.join(rootfs, name))
@@ -44,63 +52,103 @@ def make_bundle(work: str) -> str:
     if busybox is None:
         raise SystemExit("runc_mounts: needs a static busybox on the host")
     shutil.copy(busybox, os.path.join(rootfs, "bin", "busybox"))
+    os.makedirs(bundle)
     subprocess.run(["runc", "spec"], cwd=bundle, check=True)
     path = os.path.join(bundle, "config.json")
     with open(path) as handle:
         config = json.load(handle)
     config["process"]["terminal"] = False
     config["process"]["args"] = ["/bin/busybox", "true"]
+    config["root"] = {"path": os.path.join(work, "m", "storage", "overlay", "own", "merged"), "readonly": False}
     with open(path, "w") as handle:
         json.dump(config, handle)
     return bundle
 
 
-def inner(work: str, count: int) -> None:
-    """In a private mount namespace: ``count`` overlays, then RUNS timed ``runc run``; print wall/cpu ms."""
+def _mount_overlay(home: str, name: str, lower: str) -> str:
+    layer = os.path.join(home, name)
+    for part in ("diff", "work", "merged"):
+        os.makedirs(os.path.join(layer, part))
+    options = f"lowerdir={lower},upperdir={layer}/diff,workdir={layer}/work"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, f"{layer}/merged"], check=True)
+    return f"{layer}/merged"
+
+
+def _bind_private(path: str) -> None:
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "--bind", path, path], check=True)
+    subprocess.run(["mount", "--make-private", path], check=True)
+
+
+def inner(work: str, mode: str) -> None:
+    """In a private mount namespace: the layout, the overlays, then RUNS timed ``runc run``; print
+    ``wall cpu setup`` in ms per run (setup: the namespace dance alone, 0 unless hidden)."""
     base = os.path.join(work, "m")
     os.makedirs(base, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "none", base], check=True)
+    storage = os.path.join(base, "storage")
+    home = os.path.join(storage, "overlay")
+    _bind_private(storage)
+    _bind_private(home)
     lower = os.path.join(base, "lower")
     os.makedirs(lower)
-    for number in range(count):
-        layer = os.path.join(base, "overlay", f"{number:064x}")
-        for part in ("diff", "work", "merged"):
-            os.makedirs(os.path.join(layer, part))
-        options = f"lowerdir={lower},upperdir={layer}/diff,workdir={layer}/work"
-        subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, f"{layer}/merged"], check=True)
+    for number in range(COUNT if mode != "none" else 0):
+        _mount_overlay(home, f"{number:064x}", lower)
+    rootfs = _mount_overlay(home, "own", os.path.join(work, "image"))
     bundle = os.path.join(work, "bundle")
+    preexec = functools.partial(hide_other_roots, home, rootfs) if mode == "hidden" else None
     for run in range(RUNS):
+        setup = _time_setup(home, rootfs) if mode == "hidden" else 0.0
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         began = time.perf_counter()
         subprocess.run(["runc", "--root", os.path.join(work, "state"), "run", f"bench-mounts-{os.getpid()}-{run}"],
-                       cwd=bundle, check=True, stdout=subprocess.DEVNULL)
+                       cwd=bundle, check=True, stdout=subprocess.DEVNULL, preexec_fn=preexec)
         wall = time.perf_counter() - began
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-        print(f"{wall * 1e3:.2f} {cpu * 1e3:.2f}")
+        print(f"{wall * 1e3:.2f} {cpu * 1e3:.2f} {setup * 1e3:.3f}")
+
+
+def _time_setup(home: str, rootfs: str) -> float:
+    """The namespace dance alone, in a child that leaves at once: seconds (the child's own clock)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        began = time.perf_counter()
+        hidden = hide_other_roots(home, rootfs)
+        took = time.perf_counter() - began
+        os.write(write_end, f"{took if hidden else -1.0}".encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as handle:
+        value = float(handle.read())
+    os.waitpid(pid, 0)
+    if value < 0:
+        raise SystemExit("runc_mounts: the roots could not be hidden")
+    return value
 
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--inner":
-        inner(sys.argv[2], int(sys.argv[3]))
+        inner(sys.argv[2], sys.argv[3])
         return
     work = tempfile.mkdtemp(prefix="runc-mounts-")
     try:
         make_bundle(work)
-        results: dict[int, tuple[list[float], list[float]]] = {0: ([], []), COUNT: ([], [])}
+        results: dict[str, tuple[list[float], list[float], list[float]]] = {mode: ([], [], []) for mode in MODES}
         for _ in range(ROUNDS):
-            for count in results:
+            for mode in MODES:
                 output = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, __file__,
-                                         "--inner", work, str(count)], check=True, capture_output=True, text=True)
+                                         "--inner", work, mode], check=True, capture_output=True, text=True)
                 for line in output.stdout.split("\n"):
                     if line:
-                        wall, cpu = (float(value) for value in line.split())
-                        results[count][0].append(wall)
-                        results[count][1].append(cpu)
-        print(f"runc run of a busybox bundle, medians of {ROUNDS * RUNS} (load {os.getloadavg()[0]:.1f})")
-        for count, (walls, cpus) in results.items():
-            print(f"  {count:5d} overlays mounted: wall {statistics.median(walls):7.1f} ms, "
-                  f"cpu {statistics.median(cpus):6.1f} ms")
+                        for values, value in zip(results[mode], line.split()):
+                            values.append(float(value))
+        print(f"runc run of a busybox bundle, medians of {ROUNDS * RUNS} (load {os.getloadavg()[0]:.1f}), "
+              f"{COUNT} other overlays in 'all' and 'hidden'")
+        for mode, (walls, cpus, setups) in results.items():
+            extra = f", namespace set-up {statistics.median(setups):.2f} ms" if mode == "hidden" else ""
+            print(f"  {mode:6s}: wall {statistics.median(walls):7.1f} ms, cpu {statistics.median(cpus):6.1f} ms{extra}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

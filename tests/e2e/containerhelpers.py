@@ -18,6 +18,7 @@ from typing import IO, Any
 import pytest
 
 from e2e.imagehelpers import REPO
+from moor.daemon.storagemounts import STORAGE_DIR
 from moor.testing.daemon import DaemonProcess
 
 #: The moor CLI, run as a module of the interpreter running the tests.
@@ -96,5 +97,9 @@ def moord(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
 
 
 def mounts_under(path: str) -> list[str]:
+    """The mount points under ``path`` but the storage root and the driver's home, which moord keeps as mounts of
+    their own (:mod:`moor.daemon.storagemounts`) as long as the data root is used."""
     with open("/proc/self/mounts") as handle:
-        return [line.split()[1] for line in handle if line.split()[1].startswith(path)]
+        points = [line.split()[1] for line in handle if line.split()[1].startswith(path)]
+    return [point for point in points if STORAGE_DIR not in (os.path.basename(point),
+                                                            os.path.basename(os.path.dirname(point)))]

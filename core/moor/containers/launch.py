@@ -96,8 +96,29 @@ class MonitoredProcess(Protocol):
     def log_path(self) -> str: ...
 
 
+def root_hiding(bundle: str, hide_roots: str) -> list[str]:
+    """The monitor's ``--hide-roots DIR --rootfs PATH`` for the container of ``bundle``: ``runc create`` then runs
+    in a mount namespace without the other containers' roots (:mod:`moor.monitor.mountns`), ``hide_roots``
+    being the mount that holds them all (:mod:`moor.daemon.storagemounts`). Nothing (runc sees them, as
+    before) when there is no such mount, or when a bind of the container reaches into the storage root or
+    holds it (``-v /:/host``): what such a container sees of the other roots stays as it was."""
+    if not hide_roots:
+        return []
+    with open(os.path.join(bundle, "config.json"), "rb") as handle:
+        spec = json.load(handle)
+    storage = os.path.dirname(hide_roots)
+    for mount in spec.get("mounts") or []:
+        if mount.get("type") != "bind" and not {"bind", "rbind"} & set(mount.get("options") or []):
+            continue
+        source = os.path.normpath(str(mount.get("source") or "/"))
+        if source == storage or source.startswith(storage + "/") or storage.startswith(source.rstrip("/") + "/"):
+            return []
+    return ["--hide-roots", hide_roots, "--rootfs", str((spec.get("root") or {}).get("path") or "")]
+
+
 def monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                    exec_process: str = "", log_recipe: DriverRecipe | None = None) -> list[str]:
+                    exec_process: str = "", log_recipe: DriverRecipe | None = None, hide_roots: str = "") -> list[str]:
+    """The Python monitor's command line (``hide_roots``: see :func:`root_hiding`)."""
     command = [sys.executable, "-m", "moor.monitor", "--id", container.id, "--state-dir", state_dir,
                "--bundle", bundle, "--runtime", runtime.path, "--runtime-root", runtime.root]
     tty = container.tty
@@ -105,6 +126,8 @@ def monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, ru
     stdin_once = bool(container.config.get("StdinOnce"))
     if exec_process:
         command += ["--exec", exec_process]
+    else:
+        command += root_hiding(bundle, hide_roots)
     if tty:
         command.append("--tty")
     if stdin:
@@ -125,19 +148,22 @@ def monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, ru
 
 
 def select_monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                           exec_process: str = "", log_recipe: DriverRecipe | None = None) -> list[str]:
+                           exec_process: str = "", log_recipe: DriverRecipe | None = None,
+                           hide_roots: str = "") -> list[str]:
     """The monitor of this process, chosen in this one place: moor-shim when it is built and covers what the
     process needs (no log, or the core json-file driver without ``compress``, or ``none``), the Python monitor
-    (:func:`monitor_command`) for everything else."""
-    shim = shim_command(container, state_dir, bundle, runtime, log_driver, exec_process, log_recipe)
+    (:func:`monitor_command`) for everything else. ``hide_roots``: the mount holding every container's root,
+    which a container's ``runc create`` does not see (:func:`root_hiding`); empty: it sees them all."""
+    shim = shim_command(container, state_dir, bundle, runtime, log_driver, exec_process, log_recipe, hide_roots)
     if shim is not None:
         return shim
     return monitor_command(container, state_dir, bundle, runtime, log_driver, exec_process=exec_process,
-                           log_recipe=log_recipe)
+                           log_recipe=log_recipe, hide_roots=hide_roots)
 
 
 def shim_command(container: MonitoredProcess, state_dir: str, bundle: str, runtime: Runtime, log_driver: str,
-                 exec_process: str = "", log_recipe: DriverRecipe | None = None) -> list[str] | None:
+                 exec_process: str = "", log_recipe: DriverRecipe | None = None,
+                 hide_roots: str = "") -> list[str] | None:
     """moor-shim's command line for this process, or None when the Python monitor must run it."""
     if os.environ.get(MONITOR_ENV) == "python" or not os.access(SHIM_PATH, os.X_OK):
         return None
@@ -145,6 +171,8 @@ def shim_command(container: MonitoredProcess, state_dir: str, bundle: str, runti
                "--runtime", runtime.path, "--runtime-root", runtime.root]
     if exec_process:
         command += ["--exec", exec_process]
+    else:
+        command += root_hiding(bundle, hide_roots)
     for flag, wanted in (("--tty", container.tty), ("--stdin", bool(container.config.get("OpenStdin"))),
                          ("--stdin-once", bool(container.config.get("StdinOnce")))):
         if wanted:

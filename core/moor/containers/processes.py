@@ -113,8 +113,11 @@ class RuncProcesses:
     """The real process layer: ``runc`` (:class:`Runtime`) with its state under ``runtime_root``, and monitor
     processes forked by the warm zygote (:mod:`moor.containers.launch`)."""
 
-    def __init__(self, runtime_path: str, runtime_root: str) -> None:
+    def __init__(self, runtime_path: str, runtime_root: str, hide_roots: str = "") -> None:
+        """``hide_roots``: the mount holding every container's root (:mod:`moor.daemon.storagemounts`), which
+        ``runc create`` does not see (:func:`moor.containers.launch.root_hiding`); empty: it sees them all."""
         self.runtime = Runtime(runtime_path, runtime_root)
+        self.hide_roots = hide_roots
         #: one thread waits for every container's exit (not one thread each)
         self.exits = ExitWatcher()
 
@@ -147,7 +150,7 @@ class RuncProcesses:
     def launch(self, process: MonitoredProcess, state_dir: str, bundle: str, *, log_driver: str = "",
                log_recipe: DriverRecipe | None = None, exec_process: str = "") -> LaunchedMonitor:
         command = select_monitor_command(process, state_dir, bundle, self.runtime, log_driver,
-                                         exec_process=exec_process, log_recipe=log_recipe)
+                                         exec_process=exec_process, log_recipe=log_recipe, hide_roots=self.hide_roots)
         return spawn(command, state_dir)
 
     def request(self, state_dir: str, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:

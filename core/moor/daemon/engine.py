@@ -10,6 +10,7 @@ import uuid
 from moor.config import Config
 from moor.containers.processes import ContainerProcesses, RuncProcesses
 from moor.containers.record import ContainerStore
+from moor.daemon import storagemounts
 from moor.drivers import DriverSet, load_drivers
 from moor.fsutil import atomic_write, make_private_dir
 from moor.images.store import ImageStore
@@ -48,18 +49,26 @@ class Engine:
     def __init__(self, config: Config, drivers: DriverSet | None = None,
                  processes: ContainerProcesses | None = None) -> None:
         """``drivers`` default to those the configuration names, found by entry point; ``processes`` to runc
-        (``[runtime] path``, its state under the exec root) and monitor processes."""
+        (``[runtime] path``, its state under the exec root) and monitor processes, the storage root then made a
+        mount of its own (:mod:`moor.daemon.storagemounts`; released by :meth:`close` when no root is mounted)."""
         self.config = config
         self.started_at = time.time()
         # 0710 as Docker's (CVE-2021-41091): no other user may traverse to a volume or a rootfs
         make_private_dir(config.data_root, DATA_ROOT_MODE)
         os.makedirs(config.exec_root, mode=0o700, exist_ok=True)
         self.drivers = drivers if drivers is not None else load_drivers(config)
-        self.processes = processes if processes is not None else RuncProcesses(
-            config.runtime.path, os.path.join(config.exec_root, "runc"))
-        self.id = self._engine_id()
-        self.services: dict[str, object] = {}
-        self._build_services()
+        # runc's containers are created without the other containers' roots: they sit under one private mount
+        self._hide_roots = storagemounts.prepare(config.data_root, config.drivers["storage"].driver) \
+            if processes is None else ""
+        try:
+            self.processes = processes if processes is not None else RuncProcesses(
+                config.runtime.path, os.path.join(config.exec_root, "runc"), hide_roots=self._hide_roots)
+            self.id = self._engine_id()
+            self.services: dict[str, object] = {}
+            self._build_services()
+        except BaseException:
+            self._release_storage_mounts()
+            raise
 
     def _build_services(self) -> None:
         """Each service gets its collaborators as constructor arguments; the shared objects come first.
@@ -138,3 +147,9 @@ class Engine:
             if callable(close):
                 close()
         self.processes.close()
+        self._release_storage_mounts()
+
+    def _release_storage_mounts(self) -> None:
+        """The storage mounts moord made at start, unless a root is still mounted in them."""
+        if self._hide_roots:
+            storagemounts.release(self.config.data_root, self.config.drivers["storage"].driver)

@@ -5,6 +5,7 @@ Usage (moord runs it; fd 3 is a pipe on which the monitor reports readiness)::
     python -m moor.monitor --id ID --state-dir DIR --bundle BUNDLE --runtime runc --runtime-root ROOT
         [--exec PROCESS_JSON] [--tty] [--stdin] [--stdin-once]
         [--log-driver NAME --log-driver-recipe JSON --log-opts JSON --log-path PATH --name NAME --log-attrs JSON]
+        [--hide-roots DIR [--rootfs PATH]]
 
 The log driver is built from the recipe moord built its own with
 (:meth:`moor.driverbuild.DriverRecipe.build`): the same factory, the same
@@ -28,10 +29,13 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from moor.containers.cgroups import cgroup_paths, oom_killed
 from moor.driverbuild import DriverRecipe, call_hook
+from moor.monitor.mountns import hide_before_exec
 from moor.monitor.ports import open_proxy
 from moor.monitor.protocol import SOCKET_NAME, encode, read_line
 from moor.monitor.streams import Client, Hub, LineLogger, pump
@@ -62,6 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-path", default="")
     parser.add_argument("--log-attrs", default="{}", help="JSON: the attributes recorded with each message")
     parser.add_argument("--name", default="")
+    parser.add_argument("--hide-roots", default="", help="runc create without the mounts under this one")
+    parser.add_argument("--rootfs", default="", help="the container's root: under --hide-roots, kept")
     return parser.parse_args(argv)
 
 
@@ -164,8 +170,9 @@ class Monitor:
         except OSError:
             pass
 
-    def _run_runc(self, command: list[str]) -> None:
-        """Run a runc command that sets up the process; the pty master arrives on the console socket."""
+    def _run_runc(self, command: list[str], preexec: Callable[[], None] | None = None) -> None:
+        """Run a runc command that sets up the process; the pty master arrives on the console socket.
+        ``preexec`` runs in the child before it execs runc."""
         listener = self._console_listener() if self.args.tty else None
         holder: list[int] = []
         receiver = None
@@ -178,7 +185,7 @@ class Monitor:
         else:
             stdio = {"stdin": self.child_fds["stdin"], "stdout": self.child_fds["stdout"],
                      "stderr": self.child_fds["stderr"]}
-        result = subprocess.run(command, **stdio, cwd=os.getcwd(), timeout=60)
+        result = subprocess.run(command, **stdio, cwd=os.getcwd(), timeout=60, preexec_fn=preexec)
         if receiver is not None:
             receiver.join(5 if result.returncode == 0 else 0.1)
             assert listener is not None
@@ -216,15 +223,18 @@ class Monitor:
         if self.exec_mode:
             return
         create = [*self.runc, "create", "--bundle", self.args.bundle, "--pid-file", PID_FILE, self.args.id]
+        # runc creates the container in a mount namespace without the other containers' roots (moor.monitor.mountns)
+        hide = (partial(hide_before_exec, self.args.hide_roots, self.args.rootfs, os.path.abspath(RUNC_LOG))
+                if self.args.hide_roots else None)
         began = time.perf_counter()
         try:
-            self._run_runc(create)
+            self._run_runc(create, hide)
         except RuntimeError as err:
             if "already exists" not in str(err):
                 raise
             # the previous run's monitor answered its waiters before deleting the runc state
             subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
-            self._run_runc(create)
+            self._run_runc(create, hide)
         self.runc_create_seconds = time.perf_counter() - began
         self._close_child_ends()
         self.pid = self._read_pid()

@@ -12,7 +12,7 @@
  *
  *   moor-shim --id ID --state-dir DIR --bundle BUNDLE --runtime runc --runtime-root ROOT [--exec PROCESS_JSON]
  *             [--tty] [--stdin] [--stdin-once] [--log-path PATH --log-max-size BYTES --log-max-file N
- *             [--log-attrs JSON]]
+ *             [--log-attrs JSON]] [--hide-roots DIR [--rootfs PATH]]
  *
  * It forks once at start and the first process leaves (moord reaps it at once): the monitor proper is then
  * nobody's child but init's, in a session of its own, and outlives moord.
@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -377,6 +379,7 @@ static const char *json_text(struct jobject *o, const char *key) {
 
 static struct {
     const char *id, *state_dir, *bundle, *runtime, *runtime_root, *exec_process;
+    const char *hide_roots, *rootfs; /* runc create without the other containers' roots (hide_other_roots) */
     bool tty, stdin_open, stdin_once;
     const char *log_path, *log_attrs;
     long long max_size;
@@ -396,6 +399,8 @@ static void parse_args(int argc, char **argv) {
         VALUE("--exec", opt.exec_process)
         VALUE("--log-path", opt.log_path)
         VALUE("--log-attrs", opt.log_attrs)
+        VALUE("--hide-roots", opt.hide_roots)
+        VALUE("--rootfs", opt.rootfs)
 #undef VALUE
         if (!strcmp(a, "--log-max-size") && value) { opt.max_size = atoll(value); i++; continue; }
         if (!strcmp(a, "--log-max-file") && value) { opt.max_file = atoi(value); i++; continue; }
@@ -411,6 +416,8 @@ static void parse_args(int argc, char **argv) {
     }
     if (opt.exec_process && !*opt.exec_process) opt.exec_process = NULL;
     if (opt.log_path && !*opt.log_path) opt.log_path = NULL;
+    if (opt.hide_roots && *opt.hide_roots != '/') opt.hide_roots = NULL;
+    if (opt.rootfs && !*opt.rootfs) opt.rootfs = NULL;
 }
 
 /* ------------------------------------------------------------------ the json-file log (moor.logdrivers.jsonfile) */
@@ -614,6 +621,71 @@ static void finish(void);
 static void update_feeders(void);
 static void adopt_master(void);
 
+/* ------------------------------------------------------------------ runc's mount namespace */
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
+static bool hide_in_child; /* set around `runc create`: its child hides the other roots before exec */
+
+/* In the child about to exec `runc create`, as moor.monitor.mountns.hide_other_roots does: a mount namespace of
+ * its own where the mount --hide-roots (the storage driver's home, holding every container's root) is lazily
+ * unmounted in one step, the container's own root (--rootfs, under it) cloned first and attached again in place.
+ * runc then reads a short mountinfo and the kernel copies a few mounts into the container's namespace, not one
+ * per container. Steps that cannot be done before the unmount leave everything as it was (false, errno 0): runc
+ * sees every root, as before. false with errno set: the others are gone and the own root could not come back. */
+static bool hide_other_roots(void) {
+    errno = 0;
+    char parent[PATH_MAX];
+    if (snprintf(parent, sizeof parent, "%s", opt.hide_roots) >= (int)sizeof parent) return false;
+    char *slash = strrchr(parent, '/');
+    if (slash == parent) slash[1] = 0; else *slash = 0;
+    /* a namespace of our own; its parent and the roots' mount private in it: nothing propagates back to moord */
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0 ||
+        mount(NULL, opt.hide_roots, NULL, MS_REC | MS_PRIVATE, NULL) < 0) { errno = 0; return false; }
+    size_t length = strlen(opt.hide_roots);
+    bool keep = opt.rootfs && !strncmp(opt.rootfs, opt.hide_roots, length) && opt.rootfs[length] == '/';
+    int tree = -1;
+    if (keep && (tree = (int)syscall(SYS_open_tree, AT_FDCWD, opt.rootfs, OPEN_TREE_CLONE | O_CLOEXEC)) < 0) {
+        errno = 0;
+        return false;
+    }
+    if (umount2(opt.hide_roots, MNT_DETACH) < 0) {
+        if (tree >= 0) close(tree);
+        errno = 0;
+        return false;
+    }
+    if (tree < 0) return true;
+    long attached = syscall(SYS_move_mount, tree, "", AT_FDCWD, opt.rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+    int error = errno;
+    close(tree);
+    errno = error;
+    return attached == 0;
+}
+
+/* The child's end when its own root is lost: the reason in runc's log, where runc_error() looks for it. */
+static void hide_failed(void) {
+    char line[256];
+    int n = snprintf(line, sizeof line, "{\"level\":\"error\",\"msg\":\"cannot keep the container's root "
+                     "filesystem in runc's mount namespace: %s\"}\n", strerror(errno));
+    int fd = open(RUNC_LOG, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && n > 0) {
+        ssize_t ignored = write(fd, line, (size_t)n);
+        (void)ignored;
+    }
+    _exit(1);
+}
+
 /* ------------------------------------------------------------------ running runc */
 
 /* Run argv with stdio in/out/err (-1: /dev/null; err == -2: captured into *captured), from the state directory;
@@ -638,6 +710,7 @@ static int run(char *const argv[], int in, int out, int err, struct buf *capture
         for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
         for (int i = 0; i < 3; i++) dup2(high[i], i);
         syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+        if (hide_in_child && opt.hide_roots && !hide_other_roots() && errno) hide_failed();
         execvp(argv[0], argv);
         int code = errno;
         ssize_t ignored = write(report[1], &code, sizeof code);
@@ -1877,12 +1950,17 @@ static bool prepare(char *error, size_t size) {
     double began = now_mono();
     const char *again[24];
     memcpy(again, argv, sizeof argv);
-    if (!run_runc(argv, argc, error, size)) {
-        if (!strstr(error, "already exists")) return false;
+    hide_in_child = true;
+    bool created = run_runc(argv, argc, error, size);
+    if (!created && strstr(error, "already exists")) {
         /* the previous run's monitor answered its waiters before deleting the runc state */
+        hide_in_child = false;
         runc_delete();
-        if (!run_runc(again, argc, error, size)) return false;
+        hide_in_child = true;
+        created = run_runc(again, argc, error, size);
     }
+    hide_in_child = false;
+    if (!created) return false;
     runc_create_seconds = now_mono() - began;
     close_child_ends();
     if (!read_pid(&container_pid, error, size)) return false;

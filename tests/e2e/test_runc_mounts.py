@@ -1,0 +1,132 @@
+"""``runc create`` does not see the other containers' roots (moor.monitor.mountns, moor.daemon.storagemounts).
+
+moord runs a wrapper as its runtime: on ``create`` it copies the mount table it sees (the one runc reads) to a
+file named after the container, then execs the real runc.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+
+import pytest
+
+from e2e.containerhelpers import import_busybox, moor
+from moor.testing.daemon import DaemonProcess
+
+pytestmark = pytest.mark.root
+
+WRAPPER = """#!/bin/sh
+for last in "$@"; do :; done
+for word in "$@"; do
+    if [ "$word" = create ]; then cp /proc/self/mountinfo "{dumps}/$last"; fi
+done
+exec {runc} "$@"
+"""
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    work = tmp_path_factory.mktemp("runc-mounts")
+    dumps, wrapper = work / "dumps", work / "bin" / "runc"
+    dumps.mkdir()
+    wrapper.parent.mkdir()
+    wrapper.write_text(WRAPPER.format(dumps=dumps, runc=shutil.which("runc")))
+    wrapper.chmod(stat.S_IRWXU)
+    with DaemonProcess(config_text=f'[runtime]\npath = "{wrapper}"\n') as moord:
+        import_busybox(moord)
+        moord.dumps = str(dumps)  # type: ignore[attr-defined]
+        yield moord
+        moor(moord, "rm", "-f", *moor(moord, "ps", "-aq").stdout.split(), timeout=120)
+
+
+def roots_seen(daemon: DaemonProcess, container_id: str) -> list[str]:
+    """The container roots (``.../merged`` under the storage root) in the mount table runc read for it."""
+    storage = os.path.join(os.path.realpath(daemon.data_root), "storage") + "/"
+    with open(os.path.join(daemon.dumps, container_id)) as handle:  # type: ignore[attr-defined]
+        points = [line.split()[4] for line in handle]
+    return [point for point in points if point.startswith(storage) and point.endswith("/merged")]
+
+
+def merged(daemon: DaemonProcess, container_id: str) -> str:
+    return os.path.join(os.path.realpath(daemon.data_root), "storage", "overlay", container_id, "merged")
+
+
+def run(daemon: DaemonProcess, *args: str) -> str:
+    result = moor(daemon, "run", "-d", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_runc_sees_only_its_own_root(daemon: DaemonProcess) -> None:
+    first = run(daemon, "busybox", "sleep", "300")
+    second = run(daemon, "busybox", "sleep", "300")
+    assert os.path.ismount(merged(daemon, first))  # moord itself still has every root mounted
+    assert roots_seen(daemon, second) == [merged(daemon, second)]
+    # the Python monitor (json-file with compress) does the same
+    python = run(daemon, "--log-opt", "compress=true", "--log-opt", "max-size=1m", "--log-opt", "max-file=2",
+                 "busybox", "sh", "-c", "echo from-python; sleep 300")
+    assert roots_seen(daemon, python) == [merged(daemon, python)]
+    assert "moor.monitor" in _monitor_of(python)  # forked from the zygote, in the container's state directory
+    assert moor(daemon, "logs", python).stdout == "from-python\n"
+    # the container itself is unchanged: its root, its /etc files and an exec in it
+    assert moor(daemon, "exec", second, "cat", "/etc/hostname").stdout == second[:12] + "\n"
+    assert moor(daemon, "exec", second, "sh", "-c", "touch /made && ls /made").stdout == "/made\n"
+    assert os.path.exists(os.path.join(merged(daemon, second), "made"))
+    moor(daemon, "rm", "-f", first, second, python)
+
+
+def test_restart_and_a_bind_into_the_storage_root(daemon: DaemonProcess) -> None:
+    other = run(daemon, "busybox", "sleep", "300")
+    mine = run(daemon, "busybox", "sleep", "300")
+    assert moor(daemon, "restart", "-t", "0", mine).returncode == 0
+    assert roots_seen(daemon, mine) == [merged(daemon, mine)]  # the dump of its second create
+    # a bind that reaches into the storage root: runc sees what it saw before, the other roots included
+    storage = os.path.join(daemon.data_root, "storage")
+    binding = run(daemon, "-v", f"{storage}:/storage:ro", "busybox", "sleep", "300")
+    assert merged(daemon, other) in roots_seen(daemon, binding)
+    listing = moor(daemon, "exec", binding, "ls", f"/storage/overlay/{other}/merged/bin/busybox")
+    assert listing.returncode == 0, listing.stderr
+    moor(daemon, "rm", "-f", other, mine, binding)
+
+
+def test_storage_mounts_kept_over_a_killed_moord(daemon: DaemonProcess) -> None:
+    running = run(daemon, "busybox", "sleep", "300")
+    daemon.kill()
+    daemon.start()
+    storage = os.path.join(os.path.realpath(daemon.data_root), "storage")
+    points = _mount_points()
+    assert points.count(storage) == 1 and points.count(os.path.join(storage, "overlay")) == 1
+    assert moor(daemon, "exec", running, "echo", "adopted").stdout == "adopted\n"
+    assert moor(daemon, "diff", running).returncode == 0
+    later = run(daemon, "busybox", "sleep", "300")
+    assert roots_seen(daemon, later) == [merged(daemon, later)]
+    moor(daemon, "rm", "-f", running, later)
+    assert [point for point in _mount_points() if point.startswith(storage + "/overlay/")] == []
+
+
+def _monitor_of(container_id: str) -> str:
+    """The command line of the process working in the container's state directory (its monitor)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.path.basename(os.readlink(f"/proc/{pid}/cwd")) == container_id:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    return handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    return ""
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as handle:
+        return [line.split()[4] for line in handle]
+
+
+def test_a_stopped_moord_without_containers_leaves_no_mount(tmp_path) -> None:
+    with DaemonProcess(str(tmp_path / "d")) as moord:
+        storage = os.path.join(os.path.realpath(moord.data_root), "storage")
+        assert storage in _mount_points()
+        assert moord.stop() == 0
+        assert [point for point in _mount_points() if point.startswith(storage)] == []
