@@ -20,7 +20,10 @@ each engine (a /21 of its own); every ``BENCH_DENSITY_PUBLISH``-th (10th) publis
 * ``stop -t 0`` of all N in one command (``BENCH_DENSITY_STOP_TIME`` changes ``-t``), then ``rm`` of all.
 
 ``BENCH_DENSITY_DOCKER=0`` leaves Docker out (``BENCH_DENSITY_MOOR=0`` moor); ``BENCH_DENSITY_LOG=PATH``
-keeps moord's debug log (its per-phase trace lines) there.
+keeps moord's debug log there and prints the medians of the start phases of its trace lines
+(:mod:`moor.tracing`: ``runc-create``, ``network``...) for the first and the last containers.
+``MOOR_HIDE_ROOTS=0`` (moord's environment) lets ``runc create`` see every container's root, as before
+:mod:`moor.monitor.mountns`: a comparison.
 
 The engines run one after the other (moor first, then Docker), each on a fresh ext4 of its own (see
 ``common.scratch_fs``): at this scale interleaving is not possible; run it twice when a figure matters.
@@ -44,6 +47,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from common import import_busybox, moor_cli, print_side_by_side, scratch_fs
 
+from moor import tracing
 from moor.testing.daemon import DaemonProcess
 from moor.testing.dockerd import private_dockerd
 
@@ -61,6 +65,8 @@ DOCKER = os.environ.get("BENCH_DENSITY_DOCKER", "1") != "0"
 MOOR = os.environ.get("BENCH_DENSITY_MOOR", "1") != "0"
 #: BENCH_DENSITY_LOG=PATH: moord runs with --debug (its trace lines time each phase) and its log is kept there
 KEEP_LOG = os.environ.get("BENCH_DENSITY_LOG", "")
+#: the start phases shown for the first and the last containers (with BENCH_DENSITY_LOG)
+TRACED_PHASES = ("total", "mount", "bundle", "monitor", "runc-create", "network", "ports", "run")
 
 
 def meminfo() -> dict[str, int]:
@@ -125,6 +131,7 @@ class Engine:
         self.cli = cli
         self.env = env
         self.daemon_pids = daemon_pids
+        self.ids: dict[int, str] = {}  # container number -> ID
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([*self.cli, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
@@ -134,8 +141,12 @@ class Engine:
 
     def start_one(self, number: int) -> float:
         ports = ["-p", "127.0.0.1::80"] if PUBLISH_EVERY and number % PUBLISH_EVERY == 0 else []
-        return timed(lambda: self.run("run", "-d", "--network", "density", "--name", f"d{number}", *ports,
-                                      "busybox", "sleep", "1000000"))
+        began = time.perf_counter()
+        done = self.run("run", "-d", "--network", "density", "--name", f"d{number}", *ports, "busybox", "sleep",
+                        "1000000")
+        seconds = time.perf_counter() - began
+        self.ids[number] = done.stdout.strip()
+        return seconds
 
 
 @contextmanager
@@ -229,6 +240,24 @@ def measure(engine: Engine, count: int, restart: Callable[[], float] | None) -> 
     return results
 
 
+def start_phases(log_text: str, ids: dict[int, str], count: int) -> dict[str, float]:
+    """Medians of the start phases (moord's trace lines) of the first and of the last ``SAMPLE`` containers."""
+    starts: dict[str, dict[str, float]] = {}
+    for line in log_text.splitlines():
+        parsed = tracing.parse(line)
+        if parsed is not None and parsed[0] == "start":
+            starts.setdefault(parsed[1], parsed[2])  # the first start of each (not one after moord's restart)
+    groups = {"first": range(SAMPLE), "last": range(count - SAMPLE, count)}
+    found: dict[str, float] = {}
+    for phase in TRACED_PHASES:
+        for group, numbers in groups.items():
+            values = [starts[ids[n][:12]][phase] for n in numbers if ids.get(n, "")[:12] in starts
+                      and phase in starts[ids[n][:12]]]
+            if values:
+                found[f"start {phase}, {group} (median, ms)"] = statistics.median(values)
+    return found
+
+
 def moor_side(count: int, work: str) -> dict[str, float]:
     os.makedirs(work)
     extra = ("--debug",) if KEEP_LOG else ()
@@ -240,7 +269,10 @@ def moor_side(count: int, work: str) -> dict[str, float]:
             daemon.stop()
             return timed(lambda: daemon.start(timeout=120))
         try:
-            return measure(engine, count, restart)
+            results = measure(engine, count, restart)
+            if KEEP_LOG:
+                results.update(start_phases(daemon.log(), engine.ids, count))
+            return results
         finally:
             engine.run("rm", "-f", *engine.run("ps", "-aq", check=False).stdout.split(), check=False, timeout=3600)
             if KEEP_LOG:

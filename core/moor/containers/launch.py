@@ -37,6 +37,8 @@ SHIM_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
                          "moor-shim")
 #: moord's environment may force the Python monitor (``MOOR_MONITOR=python``: benchmarks, comparisons)
 MONITOR_ENV = "MOOR_MONITOR"
+#: moord's environment may let runc see every container's root (``MOOR_HIDE_ROOTS=0``: benchmarks, comparisons)
+HIDE_ROOTS_ENV = "MOOR_HIDE_ROOTS"
 #: the log drivers moor-shim writes itself (their factories, as the drivers' entry points name them)
 SHIM_LOG_FACTORIES = {"json-file": "moor.logdrivers.jsonfile:JsonFileLogDriver",
                       "none": "moor.logdrivers.none:NoneLogDriver"}
@@ -101,8 +103,9 @@ def root_hiding(bundle: str, hide_roots: str) -> list[str]:
     in a mount namespace without the other containers' roots (:mod:`moor.monitor.mountns`), ``hide_roots``
     being the mount that holds them all (:mod:`moor.daemon.storagemounts`). Nothing (runc sees them, as
     before) when there is no such mount, or when a bind of the container reaches into the storage root or
-    holds it (``-v /:/host``): what such a container sees of the other roots stays as it was."""
-    if not hide_roots:
+    holds it (``-v /:/host``): what such a container sees of the other roots stays as it was, or when moord's
+    environment says ``MOOR_HIDE_ROOTS=0``."""
+    if not hide_roots or os.environ.get(HIDE_ROOTS_ENV) == "0":
         return []
     with open(os.path.join(bundle, "config.json"), "rb") as handle:
         spec = json.load(handle)
