@@ -429,11 +429,20 @@ def test_recreate_with_a_fresh_pull_keeps_the_name_settings_and_data(moord: Daem
     client = moord.client()
     list(client.stream("POST", "/images/create", {"fromImage": f"{registry.host}/w2/app", "tag": "1"}))
     old_image = client.get(f"/images/{image}/json")["Id"]
+    network = client.call("POST", "/networks/create", body={"Name": "w2-recreate-net"})["Id"]
+    host_config = {"RestartPolicy": {"Name": "unless-stopped"}, "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1"}]},
+                   "NetworkMode": "w2-recreate-net", "Memory": 96 << 20}
     created = client.call("POST", "/containers/create", {"name": name}, body={
-        "Image": image, "Cmd": ["sh", "-c", "echo kept > /data/file; exec sleep 300"], "Env": ["MINE=yes"],
-        "Volumes": {"/data": {}}, "HostConfig": {"RestartPolicy": {"Name": "unless-stopped"}}})
+        "Image": image, "Cmd": ["sleep", "300"], "Env": ["MINE=yes"], "Tty": True, "Labels": {"mine": "yes"},
+        "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}}, "WorkingDir": "/data",
+        "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000},
+        "HostConfig": host_config,
+        "NetworkingConfig": {"EndpointsConfig": {"w2-recreate-net": {"Aliases": ["web-alias"]}}}})
     old_id = created["Id"]
     client.call("POST", f"/containers/{old_id}/start")
+    exec_in(moord, old_id, "sh", "-c", "echo precious > /data/precious")
+    old = client.get(f"/containers/{old_id}/json")
+    old_volume = next(m["Name"] for m in old["Mounts"] if m["Destination"] == "/data")
     # the tag moves on in the registry: a new layer over busybox
     dockerfile = b"FROM busybox\nRUN echo v2 > /version\n"
     new_image = build_image(moord, dockerfile, "w2-app-v2")
@@ -444,24 +453,55 @@ def test_recreate_with_a_fresh_pull_keeps_the_name_settings_and_data(moord: Daem
         messages, end = await SSE(reply).rest()
         assert end["error"] is None, (messages, end)
         statuses = [m.get("status", "") for m in messages]
-        assert any("Image is up to date" in s or "Downloaded newer image" in s for s in statuses), statuses
+        assert any("Downloaded newer image" in s for s in statuses), statuses
         new_id = end["id"]
         assert new_id != old_id
         found = moord.client().get(f"/containers/{name}/json")
         assert found["Id"] == new_id and found["State"]["Running"]
         assert found["Image"] == new_image != old_image
-        assert "MINE=yes" in found["Config"]["Env"]
-        assert found["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+        assert set(old["Config"]["Env"]) <= set(found["Config"]["Env"])  # (the new image may add its own)
+        for key in ("Tty", "Labels", "WorkingDir", "Healthcheck", "Cmd", "ExposedPorts"):
+            assert found["Config"][key] == old["Config"][key], key
+        for key in ("RestartPolicy", "PortBindings", "NetworkMode", "Memory"):
+            assert found["HostConfig"][key] == old["HostConfig"][key], key
+        assert "web-alias" in found["NetworkSettings"]["Networks"]["w2-recreate-net"]["Aliases"]
+        assert found["Config"]["Hostname"] == new_id[:12]
         with pytest.raises(DaemonError):
             moord.client().get(f"/containers/{old_id}/json")
-        volumes = [m["Name"] for m in found["Mounts"] if m["Destination"] == "/data"]
-        old_volumes = [m for m in moord.client().get("/volumes")["Volumes"] if m["Name"] in volumes]
-        assert old_volumes, "the anonymous volume was not carried over"
+        assert [m["Name"] for m in found["Mounts"] if m["Destination"] == "/data"] == [old_volume]
+        archive = moord.client().call("GET", f"/containers/{name}/archive", {"path": "/data/precious"})
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            member = tar.extractfile("precious")
+            assert member is not None and member.read() == b"precious\n"
 
     try:
         run_ui(moord, data_dir, body)
     finally:
         remove(moord, name, old_id)
+        moord.client().call("DELETE", f"/networks/{network}")
+
+
+def test_a_recreate_that_fails_puts_the_old_container_back(moord: DaemonProcess, data_dir: Path) -> None:
+    name = "w2-recreate-fails"
+    client = moord.client()
+    client.call("POST", "/images/busybox:latest/tag", {"repo": "w2-short-lived", "tag": "1"})
+    old_id = start_container(moord, name, ["sleep", "300"], Image="w2-short-lived:1")
+    client.call("DELETE", "/images/w2-short-lived:1")  # the name is gone: the successor cannot be made
+
+    async def body(ui: UI) -> None:
+        reply = await ui.post(f"/api/containers/{name}/recreate", json={"pull": False})
+        messages, end = await SSE(reply).rest()
+        assert end["error"] and "w2-short-lived" in end["error"], (messages, end)
+        assert "id" not in end
+        found = moord.client().get(f"/containers/{name}/json")
+        assert found["Id"] == old_id and found["State"]["Running"] and found["Name"] == f"/{name}"
+        names = [n for c in moord.client().get("/containers/json", all="1") for n in c["Names"]]
+        assert not [n for n in names if n.startswith(f"/{name}")  and n != f"/{name}"], names
+
+    try:
+        run_ui(moord, data_dir, body)
+    finally:
+        remove(moord, name)
 
 
 # -------------------------------------------------------------------------------------------------- hostile
