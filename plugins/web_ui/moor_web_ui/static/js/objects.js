@@ -152,3 +152,15 @@ export function progressLog(label) {
   state.clear = () => { layers.clear(); tail = null; state.errors = []; state.lastId = ''; replace(el); };
   return state;
 }
+
+/**
+ * A panel that folds: <details> whose summary is the panel's heading (id `id`), open on wide screens and
+ * folded on phones, so that a view's list is not pushed below its forms.
+ * @param {string} id @param {string} title @param {...any} content
+ */
+export function foldPanel(id, title, ...content) {
+  const narrow = typeof window.matchMedia === 'function' && window.matchMedia('(max-width: 700px)').matches;
+  return h('details', { class: 'panel fold', open: !narrow },
+    h('summary', null, h('h2', { id, style: { display: 'inline' } }, title)),
+    ...content);
+}

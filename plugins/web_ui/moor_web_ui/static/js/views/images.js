@@ -7,7 +7,7 @@ import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, promptDialog,
   fmtBytes, fmtAgo, shortId, debounce, errorMessage,
 } from '../ui.js';
-import { progressLog, refPath, splitTag } from '../objects.js';
+import { progressLog, refPath, splitTag, foldPanel } from '../objects.js';
 
 /** One row per repo:tag (an untagged image is one row "<none>:<none>"), newest first. */
 export function imageRows(images) {
@@ -53,8 +53,7 @@ export async function render(root, params) {
   const pullLog = progressLog('Pull progress');
   pullLog.el.hidden = true;
   const pullButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Pull');
-  const pullForm = h('form', { class: 'panel', 'aria-labelledby': 'pull-title' },
-    h('h2', { id: 'pull-title' }, 'Pull an image'),
+  const pullForm = h('form', { 'aria-labelledby': 'pull-title' },
     h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, field('Image to pull', pullInput, 'name[:tag], from Docker Hub or a registry')), pullButton),
     pullLog.el);
   pullForm.addEventListener('submit', (ev) => {
@@ -91,8 +90,7 @@ export async function render(root, params) {
   const buildLog = progressLog('Build output');
   buildLog.el.hidden = true;
   const buildButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Build');
-  const buildForm = h('form', { class: 'panel', 'aria-labelledby': 'build-title' },
-    h('h2', { id: 'build-title' }, 'Build an image'),
+  const buildForm = h('form', { 'aria-labelledby': 'build-title' },
     h('div', { class: 'form-grid' },
       field('Dockerfile or context (.tar, .tar.gz)', contextInput, 'A single Dockerfile, or a tar archive of the build context'),
       field('Tag', tagInput, 'Optional: name[:tag] for the built image'),
@@ -225,7 +223,8 @@ export async function render(root, params) {
 
   root.append(
     pageHeader('Images', button('Prune', prune, { ariaLabel: 'Prune unused images' })),
-    h('div', { class: 'grid-2' }, pullForm, buildForm),
+    h('div', { class: 'grid-2' }, foldPanel('pull-title', 'Pull an image', pullForm),
+      foldPanel('build-title', 'Build an image', buildForm)),
     detail,
     h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, field('Search images', search)), count),
     listEl);

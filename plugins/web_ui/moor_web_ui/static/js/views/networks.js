@@ -6,7 +6,7 @@ import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, select,
   shortId, debounce, errorMessage, badge,
 } from '../ui.js';
-import { containersByNetwork, containerLinks, inspectPanel, parseKeyValues } from '../objects.js';
+import { containersByNetwork, containerLinks, inspectPanel, parseKeyValues, foldPanel } from '../objects.js';
 
 /** The networks every engine makes itself: they cannot be removed. */
 export const PREDEFINED = new Set(['bridge', 'host', 'none']);
@@ -55,8 +55,7 @@ export async function render(root, _params) {
   const labels = h('textarea', { id: uid('netlabels'), rows: 2, spellcheck: 'false', placeholder: 'team=web', style: { 'min-height': '4rem' } });
   const options = h('textarea', { id: uid('netopts'), rows: 2, spellcheck: 'false', placeholder: 'com.docker.network.bridge.name=br-backend', style: { 'min-height': '4rem' } });
   const createButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create network');
-  const form = h('form', { class: 'panel', 'aria-labelledby': 'net-create-title' },
-    h('h2', { id: 'net-create-title' }, 'Create a network'),
+  const form = h('form', { 'aria-labelledby': 'net-create-title' },
     h('div', { class: 'form-grid' },
       field('Name', name),
       field('Driver', driver),
@@ -151,7 +150,8 @@ export async function render(root, _params) {
     renderList();
   };
 
-  root.append(pageHeader('Networks', button('Prune', prune, { ariaLabel: 'Prune unused networks' })), form, detail, listEl);
+  root.append(pageHeader('Networks', button('Prune', prune, { ariaLabel: 'Prune unused networks' })),
+    foldPanel('net-create-title', 'Create a network', form), detail, listEl);
 
   docker('/info').then((info) => {
     const drivers = ((info && info.Plugins && info.Plugins.Network) || []).filter((d) => !['host', 'null', 'none'].includes(d));

@@ -6,7 +6,7 @@ import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, select,
   fmtAgo, debounce, errorMessage,
 } from '../ui.js';
-import { containersByVolume, containerLinks, inspectPanel, parseKeyValues } from '../objects.js';
+import { containersByVolume, containerLinks, inspectPanel, parseKeyValues, foldPanel } from '../objects.js';
 
 /** The body of POST /volumes/create from the form's values. */
 export function createBody(values) {
@@ -42,8 +42,7 @@ export async function render(root, params) {
   const options = h('textarea', { id: uid('volopts'), rows: 3, spellcheck: 'false', placeholder: 'type=tmpfs\ndevice=tmpfs\no=size=64m', style: { 'min-height': '5rem' } });
   const labels = h('textarea', { id: uid('vollabels'), rows: 2, spellcheck: 'false', placeholder: 'backup=daily', style: { 'min-height': '5rem' } });
   const createButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create volume');
-  const form = h('form', { class: 'panel', 'aria-labelledby': 'vol-create-title' },
-    h('h2', { id: 'vol-create-title' }, 'Create a volume'),
+  const form = h('form', { 'aria-labelledby': 'vol-create-title' },
     h('div', { class: 'form-grid' },
       field('Name', name, 'Optional: moord names it when empty'),
       field('Driver', driver),
@@ -136,7 +135,7 @@ export async function render(root, params) {
 
   root.append(
     pageHeader('Volumes', button('Prune', prune, { ariaLabel: 'Prune unused volumes' })),
-    form, detail,
+    foldPanel('vol-create-title', 'Create a volume', form), detail,
     h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, field('Search volumes', search)), count),
     listEl);
 
