@@ -548,6 +548,11 @@ def test_hostile_input_gets_a_4xx(moord: DaemonProcess, data_dir: Path) -> None:
         assert (await status(await post("/api/images/build", data=form)))[0] == 400
         form = build_form(b"FROM busybox\n", "Dockerfile", dockerfile="../../etc/passwd")
         assert (await status(await post("/api/images/build", data=form)))[0] == 400
+        context = context_tar({"Dockerfile": "FROM busybox\n"})
+        form = build_form(context, "ctx.tar", dockerfile="../../../etc/passwd")
+        assert (await status(await post("/api/images/build", data=form)))[0] == 400  # (moord's check)
+        form = build_form(context, "ctx.tar", tag="Not A Tag")
+        assert (await status(await post("/api/images/build", data=form)))[0] == 400
         assert (await status(await post("/api/images/build", data=b"--x\r\nbroken", headers={
             "Content-Type": "multipart/form-data; boundary=x"})))[0] == 400
 
