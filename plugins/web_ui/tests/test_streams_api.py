@@ -242,7 +242,7 @@ def test_events_arrive_with_the_acting_user(moord: DaemonProcess, data_dir: Path
             event = await stream.until(lambda m: m.get("Action") == "create"
                                        and m["Actor"]["Attributes"].get("name") == name)
             assert event["Type"] == "container"
-            assert event["Actor"]["Attributes"].get("moor.actor") in (USER, None)  # (moord records it: W1's test)
+            assert event["Actor"]["Attributes"]["moor.actor"] == USER
         await wait_until(lambda: ui.app[ACTIVE]["events"] == 0, "closed after the page left")
 
     try:
@@ -388,9 +388,20 @@ def test_the_console_runs_a_command_in_a_terminal(moord: DaemonProcess, data_dir
         await wait_until(lambda: ui.app[ACTIVE]["console"] == 0, "closed after the process ended")
 
     try:
+        since = time.time() - 1
         run_ui(moord, data_dir, body)
+        actions = {e["Action"].split(":")[0]: e["Actor"]["Attributes"].get("moor.actor")
+                   for e in container_events(moord, name, since)}
+        assert actions.get("exec_create") == USER and actions.get("exec_start") == USER, actions
     finally:
         remove(moord, name)
+
+
+def container_events(moord: DaemonProcess, name: str, since: float) -> list[dict[str, Any]]:
+    """moord's events about container ``name`` from ``since`` to now."""
+    filters = json.dumps({"container": [name]})
+    return list(moord.client().stream("GET", "/events", {"since": f"{since:.9f}", "until": f"{time.time():.9f}",
+                                                         "filters": filters}))
 
 
 def test_a_console_closed_by_the_page_leaves_no_shell_behind(moord: DaemonProcess, data_dir: Path) -> None:
@@ -475,7 +486,11 @@ def test_recreate_with_a_fresh_pull_keeps_the_name_settings_and_data(moord: Daem
             assert member is not None and member.read() == b"precious\n"
 
     try:
+        since = time.time() - 1
         run_ui(moord, data_dir, body)
+        events = container_events(moord, name, since)
+        actors = {(e["Action"], e["Actor"]["Attributes"].get("moor.actor")) for e in events}
+        assert {("create", USER), ("start", USER), ("rename", USER), ("destroy", USER)} <= actors, actors
     finally:
         remove(moord, name, old_id)
         moord.client().call("DELETE", f"/networks/{network}")
