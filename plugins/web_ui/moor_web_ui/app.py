@@ -144,6 +144,14 @@ def make_app(settings: Settings, *, auth_state: Auth | None = None, moord: Moord
         module = _feature(name)
         if module is not None:
             module.setup(app)
+    _check_routes_are_guarded(app)
     app.router.add_get("/", index)
     app.router.add_get("/{path:.*}", static_file)
     return app
+
+
+def _check_routes_are_guarded(app: web.Application) -> None:
+    """Every route but the page's files is under ``/api/``, where the session and CSRF checks apply."""
+    for resource in app.router.resources():
+        if not resource.canonical.startswith("/api/"):
+            raise RuntimeError(f"route {resource.canonical} is outside /api/: it would be served without a session")

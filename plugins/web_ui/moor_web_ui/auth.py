@@ -237,6 +237,12 @@ class RateLimiter:
         while len(self._failures) > self.keys:
             self._failures.popitem(last=False)
 
+    def undo(self, key: str) -> None:
+        """Forget the latest failure of ``key`` (it was a success)."""
+        failures = self._failures.get(key)
+        if failures:
+            failures.pop()
+
     def reset(self, key: str) -> None:
         self._failures.pop(key, None)
 
@@ -413,15 +419,16 @@ async def post_login(request: web.Request) -> web.Response:
     _check_limits(auth, keys)
     async with auth.hashing:
         _check_limits(auth, keys)  # again: the failures of the attempts this one waited behind count
+        # counted as a failure before the (slow) check, so that attempts in parallel cannot pass the limit together
+        auth.by_address.failure(keys[0])
+        auth.by_user.failure(keys[1])
         try:
             ok = await asyncio.to_thread(auth.accounts.verify, username, password)
         except AccountError as err:
             raise http_error(500, str(err)) from None
-        if not ok:
-            auth.by_address.failure(keys[0])
-            auth.by_user.failure(keys[1])
     if not ok:
         raise http_error(401, "invalid username or password")
+    auth.by_address.undo(keys[0])
     auth.by_user.reset(keys[1])
     return await _login_response(request, username, 200)
 
