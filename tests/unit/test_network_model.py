@@ -32,7 +32,12 @@ def test_records_of_the_pre_model_code_load_and_are_saved_unchanged(old_data_roo
     service = NetworkService(str(old_data_root), fake_drivers(old_data_root / "drivers"), EventBus())
     assert sorted(service.networks) == sorted(BEFORE["disk"])  # no predefined network made again
     saved = json.loads((old_data_root / "network" / "networks.json").read_text())
+    for record in saved.values():  # marked: its endpoints are in their own files now (moved there at once)
+        assert record["moor"].pop("endpoint_files") is True
     assert saved == BEFORE["disk"]  # the model keeps every key: an older moord still reads the file
+    moved = NetworkService(str(old_data_root), fake_drivers(old_data_root / "drivers2"), EventBus())
+    assert {key: network.endpoints for key, network in moved.networks.items()} == \
+        {key: network.endpoints for key, network in service.networks.items()}
     plain = service.get("plain")
     member = plain.endpoints["d" * 64]
     assert (member.name, member.address, member.aliases) == ("member", "10.1.0.2", ["web", "d" * 12])
@@ -61,7 +66,7 @@ def test_the_disk_record_round_trips_every_field() -> None:
                       created_on_host=True, driver_facts={"bridge": "br-full"})
     assert network_from_record(json.loads(json.dumps(network_record(network)))) == network
     network.created_on_host, network.driver_facts = False, {}
-    assert network_record(network)["moor"] == {"created_on_host": False}
+    assert network_record(network)["moor"] == {"created_on_host": False, "endpoint_files": True}
     assert network_from_record(network_record(network)) == network
 
 

@@ -3,6 +3,7 @@ restarts, checked as Docker does."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from moor.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from moor.networks.model import Endpoint, IPAMConfig, Network, NetworkRequest
+from moor.networks.store import NetworkStore
 from moor.networks.views import network_view
 from moor.services.events import EventBus
 from moor.services.networks import NetworkService
@@ -172,6 +174,57 @@ def test_networks_are_kept_across_a_restart(tmp_path: Path, faked: NetworkServic
     again = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers2"), EventBus())
     assert again.get("kept") == made and again.get("kept").endpoints[Member.id].aliases == ["d" * 12]
     assert {n.name for n in again.list({})} == {"bridge", "host", "none", "kept"}
+
+
+def test_a_connect_writes_its_endpoints_own_file_and_not_the_records(tmp_path: Path, faked: NetworkService,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connect, rename or disconnect writes (unsynced) the endpoint's own small file, never networks.json: with
+    a thousand endpoints that file was some 400 kB, encoded and fsynced at each connect. A restart reads them."""
+    network = faked.create(NetworkRequest(name="app"))
+    writes: list[object] = []
+    original = NetworkStore.write
+    monkeypatch.setattr(NetworkStore, "write", lambda self, records: (writes.append(records), original(self, records)))
+    settings = faked.connect(Member(), "app", "", {})  # type: ignore[arg-type]
+    faked.rename_member(Member.id, "renamed")
+    assert writes == []
+    path = tmp_path / "data" / "network" / "endpoints" / f"{network.id}.{Member.id}.json"
+    assert json.loads(path.read_text())["EndpointID"] == settings["EndpointID"]
+    again = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers2"), EventBus())
+    assert again.get("app").endpoints == faked.get("app").endpoints
+    assert again.get("app").endpoints[Member.id].name == "renamed"
+    writes.clear()
+    joined = Member()
+    joined.networks = {"app": settings}  # type: ignore[attr-defined]
+    faked.disconnect(joined, "app", None)  # type: ignore[arg-type]
+    assert writes == [] and not path.exists()
+    assert NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers3"), EventBus()).get(
+        "app").endpoints == {}
+
+
+def test_networks_json_lists_the_endpoints_at_stop_for_an_older_moord(tmp_path: Path, faked: NetworkService) -> None:
+    """An older moord reads the endpoints from networks.json's Containers: moord's stop writes them there; and a
+    record an older moord wrote (without the mark) gives its Containers, which replace the files."""
+    network = faked.create(NetworkRequest(name="app"))
+    faked.connect(Member(), "app", "", {})  # type: ignore[arg-type]
+    faked.close()
+    path = tmp_path / "data" / "network" / "networks.json"
+    saved = json.loads(path.read_text())
+    assert list(saved[network.id]["Containers"]) == [Member.id]
+    del saved[network.id]["moor"]["endpoint_files"]  # as an older moord writes it, after the container left
+    saved[network.id]["Containers"] = {}
+    path.write_text(json.dumps(saved))
+    again = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers2"), EventBus())
+    assert again.get("app").endpoints == {}
+    assert list((tmp_path / "data" / "network" / "endpoints").glob("*.json")) == []
+
+
+def test_an_unreadable_endpoint_file_is_skipped(tmp_path: Path, faked: NetworkService) -> None:
+    """After a power loss an endpoint's file (never synced) may be empty: the records still load."""
+    network = faked.create(NetworkRequest(name="app"))
+    faked.connect(Member(), "app", "", {})  # type: ignore[arg-type]
+    (tmp_path / "data" / "network" / "endpoints" / f"{network.id}.{Member.id}.json").write_text("")
+    again = NetworkService(str(tmp_path / "data"), fake_drivers(tmp_path / "drivers2"), EventBus())
+    assert again.get("app").endpoints == {}
 
 
 def test_several_ipv4_subnets_are_refused_and_the_driver_must_exist(faked: NetworkService) -> None:
