@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 import pytest
@@ -125,3 +125,23 @@ def test_events_of_a_hijacked_connection_name_the_actor() -> None:
 ])
 def test_header_values_are_cleaned(value: str, expected: str | None) -> None:
     assert actor.from_header(value) == expected
+
+
+def test_events_of_a_progress_operation_on_its_own_thread_name_the_actor() -> None:
+    from moor.api.streaming import progress_response
+
+    bus = EventBus()
+    router = Router()
+
+    def pull(request: Request) -> Response:
+        def operation(emit: Callable[[dict[str, str]], None]) -> None:
+            assert threading.current_thread() is not threading.main_thread()
+            emit({"status": "Pulling"})
+            bus.publish("image", "pull", "busybox:latest", {"name": "busybox:latest"})
+        return progress_response(request, operation)
+
+    router.add("POST", "/images/create", pull)
+    answer = Application(router)(request("/images/create", {"x-moor-actor": "dave"}))
+    assert isinstance(answer, Response) and answer.stream is not None
+    assert b"Pulling" in b"".join(answer.stream)
+    assert attributes(bus)[0]["moor.actor"] == "dave"

@@ -20,6 +20,7 @@ errors: a failure *before* the first message was written is an ordinary HTTP err
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import queue
@@ -138,7 +139,9 @@ def progress_response(request: Request, operation: Callable[[Emit], None], heade
             error = err
         progress.finish(error)
 
-    threading.Thread(target=run, name=f"moord-{name}", daemon=True).start()
+    # the request's context goes along (moor.actor: the events of a pull or build name the acting user)
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(run,), name=f"moord-{name}", daemon=True).start()
     _wait_first(request, progress, first_wait)
     if progress.error is not None and not progress.emitted:  # it failed before its first message
         if isinstance(progress.error, MoorError):
