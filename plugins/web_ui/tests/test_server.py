@@ -468,3 +468,17 @@ def test_a_non_loopback_address_needs_tls_and_an_account(tmp_path: Path, listen:
 def test_bad_listen_addresses(value: str) -> None:
     with pytest.raises(SettingsError, match="invalid listen address"):
         parse_listen(value)
+
+
+def test_a_feature_route_outside_api_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from moor_web_ui import app as app_module
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="no session needed?")
+
+    rogue = types.SimpleNamespace(setup=lambda app: app.router.add_get("/admin/reset", handler))
+    monkeypatch.setattr(app_module, "_feature", lambda name: rogue if name == "stacks" else None)
+    with pytest.raises(RuntimeError, match="/admin/reset is outside /api/"):
+        make_app(settings_for(tmp_path))
