@@ -249,12 +249,11 @@ class BridgeDriver:
                     raise Conflict(f"endpoint {endpoint.id} is already connected to network {network.name}")
                 del record.endpoints[endpoint.id]
             subnet = ipaddress.IPv4Network(record.subnet)
-            taken = {ipaddress.IPv4Address(record.gateway)}
-            taken.update(ipaddress.IPv4Address(other.address) for other in record.endpoints.values())
-            taken.update(ipaddress.IPv4Address(aux) for aux in record.reserved)
+            taken = ipam.address_numbers([record.gateway, *record.reserved,
+                                          *(other.address for other in record.endpoints.values())])
             if endpoint.ipv4_address:
                 address = ipam.parse_requested(endpoint.ipv4_address, subnet)
-                if address in taken:
+                if int(address) in taken:
                     raise Conflict("Address already in use")
             else:
                 free = ipam.first_free_address(subnet, taken,

@@ -7,6 +7,7 @@ Pure functions over :mod:`ipaddress` values; the driver keeps what is taken
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -88,9 +89,16 @@ def pick_subnet(pools: Iterable[Pool], taken: Iterable[ipaddress.IPv4Network]) -
     return None
 
 
-def first_free_address(subnet: ipaddress.IPv4Network, taken: Iterable[ipaddress.IPv4Address],
+def address_numbers(addresses: Iterable[str]) -> set[int]:
+    """Dotted IPv4 addresses (as the driver records them) as numbers: a thousand in a fraction of a millisecond,
+    where making an ``IPv4Address`` of each takes some 6 ms."""
+    return {int.from_bytes(socket.inet_aton(text), "big") for text in addresses}
+
+
+def first_free_address(subnet: ipaddress.IPv4Network, taken: Iterable[ipaddress.IPv4Address | int],
                        within: ipaddress.IPv4Network | None = None) -> ipaddress.IPv4Address | None:
-    """The lowest host address of ``subnet`` not in ``taken`` (Docker's first-fit), or ``None``.
+    """The lowest host address of ``subnet`` not in ``taken`` (addresses or their numbers; Docker's first-fit), or
+    ``None``.
 
     With ``within`` (the network's ``IPRange``, inside ``subnet``) only its
     addresses are handed out; its own first and last addresses count as hosts

@@ -66,6 +66,13 @@ def test_without_a_range_the_whole_subnet_is_used() -> None:
     assert ipam.first_free_address(SUBNET, taken) == addr("10.77.0.3")
 
 
+def test_recorded_addresses_are_taken_as_numbers() -> None:
+    """The driver hands the recorded addresses over as numbers (a thousand parsed as IPv4Address took ~6 ms)."""
+    taken = ipam.address_numbers(["10.77.0.1", "10.77.0.2", "10.77.0.4"])
+    assert taken == {int(addr("10.77.0.1")), int(addr("10.77.0.2")), int(addr("10.77.0.4"))}
+    assert ipam.first_free_address(SUBNET, taken) == addr("10.77.0.3")
+
+
 @pytest.mark.parametrize("text, message", [
     ("bogus", "invalid gateway address bogus in Ipam configuration"),
     ("10.77.0.1/24", "invalid gateway address 10.77.0.1/24 in Ipam configuration"),
