@@ -260,7 +260,7 @@ export function fmtBytes(n) {
     v /= 1000;
     i += 1;
   }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
+  return `${i === 0 ? Math.round(v) : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
 }
 
 /** 1536 -> "1.5 KiB" (binary units, for memory). */
@@ -273,7 +273,7 @@ export function fmtBytesBinary(n) {
     v /= 1024;
     i += 1;
   }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
+  return `${i === 0 ? Math.round(v) : v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
 }
 
 function toDate(value) {

@@ -228,7 +228,7 @@ function statsTab(panel, id) {
     charts.net.push([rx, tx]);
     replace(now.cpu, `${Number(s.cpu_percent).toFixed(1)} %`);
     replace(now.mem, `${fmtBytesBinary(s.mem_usage)}${s.mem_limit ? ` / ${fmtBytesBinary(s.mem_limit)} (${Number(s.mem_percent).toFixed(1)} %)` : ''}`);
-    replace(now.net, `↓ ${fmtBytes(rx)}/s ↑ ${fmtBytes(tx)}/s`);
+    replace(now.net, `in ${fmtBytes(rx)}/s · out ${fmtBytes(tx)}/s`);
     replace(pids, String(s.pids));
   }, { onEnd: (error) => replace(status, error ? `ended: ${error}` : 'ended (the container is not running)') });
   const redraw = debounce(() => { for (const c of Object.values(charts)) c.draw(); }, 100);

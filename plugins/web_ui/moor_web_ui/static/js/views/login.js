@@ -18,7 +18,7 @@ export function render(root, params) {
   const info = params.message ? h('p', { class: 'form-info', role: 'status' }, params.message) : null;
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, setup ? 'Create account' : 'Log in');
 
-  const form = h('form', { class: 'login-form', novalidate: false, 'aria-labelledby': 'login-title' },
+  const form = h('form', { class: 'login-form', novalidate: true, 'aria-labelledby': 'login-title' },
     h('h1', { id: 'login-title' }, setup ? 'Welcome to moor' : 'Log in to moor'),
     setup ? h('p', null, 'No account exists yet. Choose the administrator’s name and a password of at least 8 characters.') : null,
     info,
