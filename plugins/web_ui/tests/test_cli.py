@@ -134,3 +134,13 @@ def test_serve_over_https_with_a_certificate_file(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_a_busy_port_is_exit_1_so_that_moord_tries_again(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = ui("serve", "--data-dir", str(tmp_path), "--listen", f"127.0.0.1:{port}", timeout=30)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
