@@ -5,6 +5,11 @@ policy, labels, ...) and takes from the new image what the container only inheri
 equal to the old image's (its command, entrypoint, working directory, user, environment entries, labels,
 exposed ports, volumes, health check, stop signal) is left out, so the new image's applies. Anonymous volumes
 are kept: they are mounted by name in the successor at the same paths, as compose does.
+
+:class:`Recreation` runs the steps, each a moord call as the acting user, told to the page as ``{"status"}``
+messages: the old container renamed aside, the successor created under its name, the old one stopped and the
+successor started (when the old one ran), the old one removed. A failure before the end puts the old
+container back as it was (name, state) and removes the successor.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ from __future__ import annotations
 import copy
 import re
 from typing import Any
+
+from aiohttp import web
+
+from moor_web_ui.moord import MOORD, MoordError
+from moor_web_ui.sse import EventStream
 
 #: a volume name Docker made for an anonymous volume
 ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")
@@ -105,3 +115,75 @@ def create_body(container: dict[str, Any], image_config: dict[str, Any] | None) 
     if networks:
         body["NetworkingConfig"] = {"EndpointsConfig": networks}
     return body
+
+
+class Recreation:
+    """The steps of one recreate, each a moord call as the acting user, with the way back if one fails."""
+
+    def __init__(self, request: web.Request, stream: EventStream, container: dict[str, Any]) -> None:
+        self.moord = request.app[MOORD]
+        self.actor = request["user"]
+        self.stream = stream
+        self.container = container
+        self.id: str = container["Id"]
+        self.name: str = str(container.get("Name") or "").lstrip("/")
+        self.running = bool((container.get("State") or {}).get("Running"))
+
+    async def call(self, method: str, path: str, params: dict[str, str] | None = None, body: Any = None) -> Any:
+        return await self.moord.json(method, path, actor=self.actor, params=params, json=body)
+
+    async def status(self, text: str) -> None:
+        await self.stream.send({"status": text})
+
+    async def image_config(self) -> dict[str, Any] | None:
+        try:
+            image = await self.call("GET", f"/images/{self.container.get('Image')}/json")
+        except MoordError:
+            return None  # the old image is gone: the successor keeps every value
+        config = image.get("Config") if isinstance(image, dict) else None
+        return config if isinstance(config, dict) else {}
+
+    async def run(self) -> str:
+        """Stop the old container, make and start its successor under its name, remove the old one: the new ID.
+        On a failure the old container is put back as it was (name, state) and the error raised."""
+        body = create_body(self.container, await self.image_config())
+        aside = f"{self.name}-old-{self.id[:12]}"
+        await self.status(f"Renaming {self.name} to {aside}")
+        await self.call("POST", f"/containers/{self.id}/rename", params={"name": aside})
+        try:
+            await self.status(f"Creating the new {self.name}")
+            created = await self.call("POST", "/containers/create", params={"name": self.name}, body=body)
+        except BaseException:
+            await self._undo(None)
+            raise
+        new_id = str(created["Id"])
+        try:
+            if self.running:
+                await self.status(f"Stopping the old {self.name}")
+                await self.call("POST", f"/containers/{self.id}/stop")
+                await self.status(f"Starting the new {self.name}")
+                await self.call("POST", f"/containers/{new_id}/start")
+        except BaseException:
+            await self._undo(new_id)
+            raise
+        await self.status(f"Removing the old {self.name}")
+        try:
+            await self.call("DELETE", f"/containers/{self.id}", params={"force": "1"})
+        except MoordError as err:
+            if err.status != 404:  # (an auto-removed container is gone already)
+                await self.status(f"The old container {aside} is left: {err.message}")
+        return new_id
+
+    async def _undo(self, new_id: str | None) -> None:
+        """Put the old container back: the successor removed, the name given back, started if it ran."""
+        steps: list[tuple[str, str, dict[str, str] | None]] = []
+        if new_id is not None:
+            steps.append(("DELETE", f"/containers/{new_id}", {"force": "1"}))
+        steps.append(("POST", f"/containers/{self.id}/rename", {"name": self.name}))
+        if self.running:
+            steps.append(("POST", f"/containers/{self.id}/start", None))
+        for method, path, params in steps:
+            try:
+                await self.call(method, path, params=params)
+            except MoordError:
+                pass  # (already started, say): the rest is still tried

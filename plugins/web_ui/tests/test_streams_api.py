@@ -26,8 +26,8 @@ from moor.client import DaemonError
 from moor.testing.daemon import DaemonProcess
 from moor.testing.fakes import layer_tar
 from moor.testing.registry import TestRegistry
-from moor_web_ui.actions import UPLOAD_LIMIT, dockerfile_tar
 from moor_web_ui.app import make_app
+from moor_web_ui.buildform import UPLOAD_LIMIT, dockerfile_tar
 from moor_web_ui.settings import Settings
 from moor_web_ui.upstream import ACTIVE
 
@@ -300,6 +300,36 @@ def test_pull_streams_progress_from_a_registry(moord: DaemonProcess, registry: T
             pass
 
 
+def test_pull_from_a_registry_that_needs_a_login(moord: DaemonProcess, data_dir: Path, tmp_path: Path) -> None:
+    with TestRegistry("htpasswd", users={"w2": "pull-secret"}) as private:
+        image = f"{private.host}/w2/private:1"
+        private.seed(str(fresh_image_archive(tmp_path / "image.tar", "w2/private:1")), "w2/private:1")
+
+        async def body(ui: UI) -> None:
+            refused = await ui.post("/api/images/pull", json={"image": image})
+            if refused.status == 200:
+                _, end = await SSE(refused).rest()
+                assert end["error"], end
+            else:
+                assert 400 <= refused.status < 500, await refused.text()
+            wrong = await ui.post("/api/images/pull", json={"image": image, "auth": {"username": "w2",
+                                                                                      "password": "nope"}})
+            assert wrong.status != 200 or (await SSE(wrong).rest())[1]["error"]
+            reply = await ui.post("/api/images/pull", json={"image": image, "auth": {"username": "w2",
+                                                                                      "password": "pull-secret"}})
+            messages, end = await SSE(reply).rest()
+            assert end == {"error": None}, messages
+
+        try:
+            run_ui(moord, data_dir, body)
+            assert moord.client().get(f"/images/{image}/json")["Id"].startswith("sha256:")
+        finally:
+            try:
+                moord.client().call("DELETE", f"/images/{image}")
+            except DaemonError:
+                pass
+
+
 def context_tar(files: dict[str, str]) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as archive:
@@ -548,7 +578,7 @@ def test_hostile_input_gets_a_4xx(moord: DaemonProcess, data_dir: Path) -> None:
             == 415
         assert (await status(await post("/api/images/pull", json={"image": "busy box"})))[0] == 400
         assert (await status(await post("/api/images/pull", json={"image": ["busybox"]})))[0] == 400
-        assert (await status(await post("/api/images/pull", json={"image": "UPPER/case"})))[0] == 400
+        assert (await status(await post("/api/images/pull", json={"image": "Busybox"})))[0] == 400
         no_csrf = await ui.client.post("/api/images/pull", json={"image": "busybox"})
         assert (await status(no_csrf)) == (403, "missing or wrong CSRF token")
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import struct
 import tarfile
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
-from moor_web_ui.actions import dockerfile_tar, is_tar, split_reference
+from moor_web_ui.buildform import dockerfile_tar, is_tar
 from moor_web_ui.console import resize_request
 from moor_web_ui.loglines import MAX_LINE, LogLines, split_timestamp
+from moor_web_ui.pullref import given_auth, pull_params, reference_of
 from moor_web_ui.recreate import create_body, kept_volumes
 from moor_web_ui.sse import encode, with_keepalive
 from moor_web_ui.statsview import summary
@@ -156,13 +159,32 @@ def test_host_network_takes_no_endpoints() -> None:
 
 @pytest.mark.parametrize(("reference", "expected"), [
     ("busybox", ("busybox", "latest")),
-    ("busybox:1.36", ("busybox", "1.36")),
+    ("docker.io/library/busybox:1.36", ("busybox", "1.36")),
     ("127.0.0.1:5000/app", ("127.0.0.1:5000/app", "latest")),
     ("127.0.0.1:5000/app:2", ("127.0.0.1:5000/app", "2")),
-    ("app@sha256:" + "0" * 64, ("app@sha256:" + "0" * 64, "")),
+    ("app@sha256:" + "0" * 64, ("app", "sha256:" + "0" * 64)),
 ])
 def test_a_reference_without_a_tag_pulls_latest_not_every_tag(reference: str, expected: tuple[str, str]) -> None:
-    assert split_reference(reference) == expected
+    params = pull_params(reference_of(reference))
+    assert (params["fromImage"], params["tag"]) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "busy box", "Busybox", "a" * 600, "0" * 64, "app:tag:more", None, ["x"]])
+def test_a_bad_reference_is_a_400_in_dockers_words(bad: object) -> None:
+    with pytest.raises(web.HTTPException) as refused:
+        reference_of(bad)
+    assert refused.value.status == 400
+    assert json.loads(refused.value.text or "")["message"]
+
+
+def test_credentials_given_with_a_pull_are_checked() -> None:
+    reference = reference_of("127.0.0.1:5000/app")
+    auth = given_auth({"auth": {"username": "u", "password": "p"}}, reference)
+    assert auth is not None and (auth.username, auth.password, auth.serveraddress) == ("u", "p", "127.0.0.1:5000")
+    assert given_auth({}, reference) is None
+    for bad in ("u:p", {"username": 1}, {"user": "u"}, {"password": "x" * 5000}):
+        with pytest.raises(web.HTTPException):
+            given_auth({"auth": bad}, reference)
 
 
 def test_an_upload_is_a_tar_or_a_dockerfile() -> None:
