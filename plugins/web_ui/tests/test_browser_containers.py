@@ -312,6 +312,25 @@ def test_containers_list_filters_and_acts_on_one_and_many(open_page: Callable[..
         assert not exists(moord, name)
 
 
+def test_health_shows_in_the_list_and_filters(open_page: Callable[..., Page], moord: DaemonProcess,
+                                              containers: list[str]) -> None:
+    tag = secrets.token_hex(3)
+    good, bad = f"health-{tag}-good", f"health-{tag}-bad"
+    containers.extend([good, bad])
+    for name, test in ((good, ["CMD", "true"]), (bad, ["CMD", "false"])):
+        run_container(moord, name, ["sleep", "300"], Healthcheck={
+            "Test": test, "Interval": 500_000_000, "Timeout": 5_000_000_000, "Retries": 1})
+    page = open_page(route=f"#/containers?q=health-{tag}")
+    table = page.get_by_role("table", name="Containers")
+    expect(page.get_by_label("Search", exact=True)).to_have_value(f"health-{tag}")
+    expect(table.locator(f"tr[data-name='{good}'] .badge-ok").filter(has_text="healthy")).to_be_visible()
+    expect(table.locator(f"tr[data-name='{bad}'] .badge-bad")).to_have_text("unhealthy")
+    page.get_by_label("State").select_option("unhealthy")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table.locator("tbody tr")).to_have_attribute("data-name", bad)
+    assert page.url.endswith(f"#/containers?q=health-{tag}&state=unhealthy")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # create, logs, stats, top, console
 
@@ -417,6 +436,9 @@ def test_console_runs_a_command(open_page: Callable[..., Page], moord: DaemonPro
     # the command ran in the container
     check = run_exec(moord, ident, ["cat", "/tmp/out"])
     assert "answer-42" in check
+    page.keyboard.press("Control+BracketRight")  # leaves the terminal for the keyboard's next stop
+    expect(page.get_by_role("button", name="Disconnect")).to_be_focused()
+    page.locator(".xterm-helper-textarea").focus()
     page.keyboard.type("exit\n")
     expect(panel).to_have_attribute("data-console", "closed")
 

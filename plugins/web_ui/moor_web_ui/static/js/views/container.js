@@ -93,7 +93,7 @@ function overview(info) {
     ], info.Mounts || [], { empty: 'No mounts.', caption: 'Mounts' })),
     h('div', { class: 'grid-2' },
       h('div', { class: 'panel' }, h('h2', null, 'Environment'),
-        (cfg.Env || []).length ? h('pre', { class: 'code' }, (cfg.Env || []).join('\n')) : h('p', { class: 'muted' }, 'None.')),
+        (cfg.Env || []).length ? h('pre', { class: 'code short', tabindex: '0', 'aria-label': 'Environment variables' }, (cfg.Env || []).join('\n')) : h('p', { class: 'muted' }, 'None.')),
       h('div', { class: 'panel' }, h('h2', null, 'Labels'), table([
         { label: 'Label', render: ([k]) => k },
         { label: 'Value', render: ([, v]) => v },
@@ -304,6 +304,15 @@ function consoleTab(panel, id, running) {
       term.loadAddon(fit);
       clear(termEl);
       term.open(termEl);
+      // Ctrl+] leaves the terminal (every other key, Tab and Escape included, goes to the program).
+      term.attachCustomKeyEventHandler((ev) => {
+        if (ev.type === 'keydown' && ev.ctrlKey && ev.key === ']') {
+          ev.preventDefault();
+          disconnectBtn.focus();
+          return false;
+        }
+        return true;
+      });
       term.onData((data) => { if (socket && socket.readyState === WebSocket.OPEN) socket.send(new TextEncoder().encode(data)); });
       term.onBinary((data) => {
         if (!socket || socket.readyState !== WebSocket.OPEN) return;
@@ -344,14 +353,16 @@ function consoleTab(panel, id, running) {
     };
   };
   clear(panel);
+  const disconnectBtn = button('Disconnect', disconnect);
   const form = h('form', { class: 'toolbar' },
     h('div', { class: 'grow' }, field('Command', cmd)),
     h('button', { type: 'submit', class: 'btn btn-primary', disabled: !running }, 'Connect'),
-    button('Disconnect', disconnect),
+    disconnectBtn,
     status);
   form.addEventListener('submit', (ev) => { ev.preventDefault(); connect().catch((err) => replace(status, errorMessage(err))); });
   panel.append(form, termEl,
-    h('p', { class: 'muted' }, 'The terminal keeps the keyboard while it has focus: press Tab to move on only after leaving it with the mouse, or use Shift+Tab from the toolbar.'));
+    h('p', { class: 'muted', id: 'console-help' }, 'Keys typed in the terminal go to the program, Tab included: press Ctrl+] to leave the terminal.'));
+  termEl.setAttribute('aria-describedby', 'console-help');
   const onResize = debounce(resize, 150);
   window.addEventListener('resize', onResize);
   if (running) connect().catch((err) => replace(status, errorMessage(err)));

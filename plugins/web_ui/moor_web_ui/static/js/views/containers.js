@@ -97,7 +97,6 @@ export async function render(root, params) {
 
   const renderList = () => {
     const rows = visible();
-    const visibleIds = new Set(rows.map((c) => c.Id));
     for (const id of [...selected]) if (!all.some((c) => c.Id === id)) selected.delete(id);
     const allBox = h('input', { type: 'checkbox', 'aria-label': 'Select all shown containers',
       checked: rows.length > 0 && rows.every((c) => selected.has(c.Id)),
@@ -129,7 +128,6 @@ export async function render(root, params) {
     ], rows, { empty: all.length ? 'No container matches.' : 'No containers yet.', caption: 'Containers',
       rowAttrs: (c) => ({ dataset: { id: c.Id, name: containerName(c) } }) }));
     listEl.querySelector('table').classList.add('stack');
-    for (const id of [...selected]) if (!visibleIds.has(id) && !all.some((c) => c.Id === id)) selected.delete(id);
     renderBulk();
   };
 

@@ -1,8 +1,8 @@
 // The dashboard: counts of containers, images, networks and volumes, disk use from `system df`, and the
 // engine's info. It refreshes when the event stream says something changed (debounced), never by polling.
 
-import { docker, events } from '../api.js';
-import { h, replace, loading, errorBox, fmtBytes, pageHeader, table, stateBadge, containerName, fmtAgo, debounce, linkButton } from '../ui.js';
+import { api, docker, events } from '../api.js';
+import { h, replace, loading, errorBox, fmtBytes, fmtBytesBinary, pageHeader, table, stateBadge, containerName, fmtAgo, debounce, linkButton } from '../ui.js';
 
 function card(href, label, value, detail) {
   return h('a', { class: 'card', href },
@@ -41,11 +41,12 @@ export async function render(root, _params) {
   let closed = false;
 
   const load = async () => {
-    const [info, df, networks, recent] = await Promise.all([
+    const [info, df, networks, recent, stacks] = await Promise.all([
       docker('/info'),
       docker('/system/df').catch(() => null),
       docker('/networks').catch(() => []),
       docker('/containers/json', { query: { all: 1, limit: 5 } }).catch(() => []),
+      api.get('/api/stacks').catch(() => null),
     ]);
     if (closed) return;
     const volumes = df ? (df.Volumes || []).length : '–';
@@ -56,7 +57,8 @@ export async function render(root, _params) {
         card('#/images', 'Images', info.Images),
         card('#/networks', 'Networks', networks.length),
         card('#/volumes', 'Volumes', volumes),
-        card('#/stacks', 'Stacks', '→', 'compose projects')),
+        card('#/stacks', 'Stacks', Array.isArray(stacks) ? stacks.length : '–',
+          Array.isArray(stacks) ? `${stacks.filter((st) => st.status === 'running').length} running` : 'compose projects')),
       h('div', { class: 'grid-2' },
         h('div', { class: 'panel' }, h('h2', null, 'Disk use'),
           df ? table([
@@ -73,7 +75,7 @@ export async function render(root, _params) {
             ['Kernel', info.KernelVersion],
             ['Architecture', info.Architecture],
             ['CPUs', info.NCPU],
-            ['Memory', fmtBytes(info.MemTotal)],
+            ['Memory', fmtBytesBinary(info.MemTotal)],
             ['Storage driver', info.Driver],
             ['Cgroup', info.CgroupVersion ? `v${info.CgroupVersion} (${info.CgroupDriver || ''})` : info.CgroupDriver],
             ['Root directory', info.DockerRootDir],
