@@ -115,17 +115,24 @@ def test_moord_starts_the_ui_and_events_name_the_acting_user(daemon_with_ui: tup
     client = daemon.client()
     client.call("POST", "/volumes/create", body={"Name": name + "-cli"})  # not through the UI: no actor
     client.call("DELETE", f"/volumes/{name}-cli")
-    answer = client.open("GET", "/events", {"since": f"{since:.3f}", "until": f"{time.time() + 1:.3f}",
-                                            "filters": json.dumps({"type": ["volume"]})})
-    try:
-        raw = answer.read()
-    finally:
-        answer.close()
-    seen = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
-    actors = {(e["Action"], e["Actor"]["ID"]): e["Actor"]["Attributes"].get("moor.actor") for e in seen}
+    until = time.time() + 1
+
+    def events(filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+        answer = client.open("GET", "/events", {"since": f"{since:.3f}", "until": f"{until:.3f}",
+                                                "filters": json.dumps(filters)})
+        try:
+            raw = answer.read()
+        finally:
+            answer.close()
+        return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+
+    actors = {(e["Action"], e["Actor"]["ID"]): e["Actor"]["Attributes"].get("moor.actor")
+              for e in events({"type": ["volume"]})}
     assert actors[("create", name)] == "admin"
     assert actors[("destroy", name)] == "admin"
     assert actors[("create", name + "-cli")] is None
+    by_admin = {(e["Action"], e["Actor"]["ID"]) for e in events({"label": ["moor.actor=admin"]})}
+    assert by_admin == {("create", name), ("destroy", name)}  # what `moor events --filter label=...` shows
 
 
 def test_the_ui_ends_with_moord(daemon_with_ui: tuple[DaemonProcess, Browser, str]) -> None:
