@@ -2,7 +2,9 @@
 then the JSON messages one a line (events, stats, pull and build progress) or the raw chunks (logs).
 
 :data:`ACTIVE` counts the page streams open right now, by kind (``logs``, ``stats``, ``events``, ``pull``,
-``build``, ``recreate``, ``console``): each one holds one moord request, closed when the page leaves.
+``build``, ``recreate``, ``console``): each one holds one moord request, closed when the page leaves. At most
+:data:`STREAM_LIMIT` are open at once (429 past it): the connections to moord they hold are taken from the pool
+every other request of the UI needs.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import aiohttp
 from aiohttp import web
 
 from moor_web_ui.moord import MOORD, MoordError, error_of
+from moor_web_ui.replies import http_error
 
 #: the longest line of JSON accepted from moord (a build's output line, a pull's progress)
 MAX_MESSAGE = 4 << 20
 ACTIVE = web.AppKey("active_streams", Counter)
+#: how many streams may be open at once (the app's value, else DEFAULT_STREAM_LIMIT); moord's pool holds 256
+STREAM_LIMIT = web.AppKey("stream_limit", int)
+DEFAULT_STREAM_LIMIT = 128
 
 
 def setup(app: web.Application) -> None:
@@ -31,8 +37,12 @@ def setup(app: web.Application) -> None:
 
 @contextmanager
 def counted(request: web.Request, kind: str) -> Iterator[None]:
-    """Count one open stream of ``kind`` while the block runs."""
+    """Count one open stream of ``kind`` while the block runs (429 when STREAM_LIMIT are open already)."""
     active = request.app[ACTIVE]
+    limit = request.app.get(STREAM_LIMIT, DEFAULT_STREAM_LIMIT)
+    if sum(active.values()) >= limit:
+        raise http_error(429, f"too many live streams open ({limit}): close some pages or tabs",
+                         headers={"Retry-After": "5"})
     active[kind] += 1
     try:
         yield

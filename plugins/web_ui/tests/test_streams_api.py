@@ -29,7 +29,7 @@ from moor.testing.registry import TestRegistry
 from moor_web_ui.app import make_app
 from moor_web_ui.buildform import UPLOAD_LIMIT, dockerfile_tar
 from moor_web_ui.settings import Settings
-from moor_web_ui.upstream import ACTIVE
+from moor_web_ui.upstream import ACTIVE, STREAM_LIMIT
 
 pytestmark = pytest.mark.root
 
@@ -57,11 +57,13 @@ class UI:
 
 
 def run_ui(moord: DaemonProcess, data_dir: Path, body: Callable[[UI], Awaitable[None]],
-           upload_limit: int | None = None) -> None:
+           upload_limit: int | None = None, stream_limit: int | None = None) -> None:
     async def main() -> None:
         app = make_app(Settings(data_dir=data_dir, host=moord.host))
         if upload_limit is not None:
             app[UPLOAD_LIMIT] = upload_limit
+        if stream_limit is not None:
+            app[STREAM_LIMIT] = stream_limit
         async with TestClient(TestServer(app)) as client:
             reply = await client.post("/api/setup", json={"username": USER, "password": PASSWORD})
             assert reply.status == 201, await reply.text()
@@ -202,6 +204,30 @@ def test_logs_tail_and_the_end_of_a_container(moord: DaemonProcess, data_dir: Pa
     try:
         moord.client().call("POST", f"/containers/{name}/wait")
         run_ui(moord, data_dir, body)
+    finally:
+        remove(moord, name)
+
+
+def test_streams_past_the_limit_are_refused_until_one_closes(moord: DaemonProcess, data_dir: Path) -> None:
+    name = "w2-limit"
+    start_container(moord, name, ["sh", "-c", "echo hello; exec sleep 300"])
+
+    async def body(ui: UI) -> None:
+        async with ui.client.get(f"/api/streams/containers/{name}/logs") as reply:
+            await SSE(reply).until(lambda m: m["line"] == "hello")
+            refused = await ui.client.get(f"/api/streams/containers/{name}/stats")
+            assert refused.status == 429 and refused.headers["Retry-After"]
+            assert "too many live streams" in (await refused.json())["message"]
+            url = f"/api/containers/{name}/console?csrf={ui.csrf}"
+            with pytest.raises(aiohttp.WSServerHandshakeError) as ws_refused:
+                await ui.client.ws_connect(url, headers={"Origin": ui.origin})
+            assert ws_refused.value.status == 429
+        await wait_until(lambda: ui.app[ACTIVE]["logs"] == 0, "closed after the page left")
+        async with ui.client.get(f"/api/streams/containers/{name}/stats") as reply:
+            assert (await SSE(reply).next())[1]["pids"] >= 1
+
+    try:
+        run_ui(moord, data_dir, body, stream_limit=1)
     finally:
         remove(moord, name)
 
