@@ -86,11 +86,17 @@ class Moord:
             sent[ACTOR_HEADER] = actor
         url: Any = URL(BASE + path, encoded=True) if raw_path else BASE + path
         try:
-            async with self.session.request(method, url, params=params, json=json, data=data, headers=sent,
-                                            allow_redirects=False) as reply:
-                yield reply
+            reply = await self.session.request(method, url, params=params, json=json, data=data, headers=sent,
+                                               allow_redirects=False)
         except aiohttp.ClientConnectionError as err:
             raise MoordError(502, f"cannot reach moord at {self.socket_path}: {err}") from None
+        try:
+            yield reply
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as err:
+            # moord's side broke off; a browser that left (ConnectionResetError writing to it) is not moord's doing
+            raise MoordError(502, f"moord closed the connection: {err}") from None
+        finally:
+            reply.release()  # an answer not read to its end closes its connection: moord's stream ends
 
     async def json(self, method: str, path: str, *, actor: str | None, params: Mapping[str, str] | None = None,
                    json: Any = None, headers: Mapping[str, str] | None = None) -> Any:

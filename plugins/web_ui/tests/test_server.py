@@ -40,6 +40,7 @@ class FakeMoord:
         self.requests: list[dict[str, Any]] = []
         self.runner: web.AppRunner | None = None
         self.stream_gate = asyncio.Event()
+        self.left = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -56,6 +57,14 @@ class FakeMoord:
             await self.stream_gate.wait()  # the second message only once the test saw the first
             await response.write(b'{"status":"Done"}\r\n')
             await response.write_eof()
+            return response
+        if request.path == "/events":  # endless, until the UI closes its request
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            await response.write(b'{"Type":"container"}\n')
+            while request.transport is not None and not request.transport.is_closing():
+                await asyncio.sleep(0.02)
+            self.left.set()
             return response
         if request.path == "/containers/x/export":
             return web.Response(body=b"\x00tar\x01", content_type="application/x-tar")
@@ -379,6 +388,17 @@ def test_the_proxy_streams_as_moord_sends(tmp_path: Path) -> None:
             assert json.loads(first) == {"status": "Pulling"}
             moord.stream_gate.set()
             assert json.loads(await reply.content.readline()) == {"status": "Done"}
+    run(body)
+
+
+def test_a_browser_that_leaves_a_stream_ends_moords(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with FakeMoord(tmp_path / "moord.sock") as moord, ui(tmp_path) as client:
+            await login(client)
+            reply = await client.get("/api/docker/events")
+            assert json.loads(await reply.content.readline()) == {"Type": "container"}
+            reply.close()  # the page went away
+            await asyncio.wait_for(moord.left.wait(), 20)
     run(body)
 
 
