@@ -191,6 +191,22 @@ def test_logs_stream_lines_as_they_are_written(moord: DaemonProcess, data_dir: P
         remove(moord, name)
 
 
+def test_logs_of_a_tty_container_are_stdout_lines(moord: DaemonProcess, data_dir: Path) -> None:
+    name = "w2-logs-tty"
+    start_container(moord, name, ["sh", "-c", "echo from-a-tty; echo to-stderr >&2; exec sleep 300"], Tty=True)
+
+    async def body(ui: UI) -> None:
+        async with ui.client.get(f"/api/streams/containers/{name}/logs?tail=all") as reply:
+            stream = SSE(reply)
+            assert (await stream.until(lambda m: m["line"] == "from-a-tty"))["stream"] == "stdout"
+            assert (await stream.until(lambda m: m["line"] == "to-stderr"))["stream"] == "stdout"  # one terminal
+
+    try:
+        run_ui(moord, data_dir, body)
+    finally:
+        remove(moord, name)
+
+
 def test_logs_tail_and_the_end_of_a_container(moord: DaemonProcess, data_dir: Path) -> None:
     name = "w2-logs-tail"
     start_container(moord, name, ["sh", "-c", "for i in 1 2 3 4 5; do echo line$i; done; sleep 1"])
