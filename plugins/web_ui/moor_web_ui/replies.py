@@ -32,6 +32,8 @@ async def read_json(request: web.Request, limit: int = 1 << 20) -> dict[str, Any
         body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError) as err:
         raise http_error(400, f"invalid JSON body: {err}") from None
+    except RecursionError:  # [[[[...: Python's parser gives up on deep nesting
+        raise http_error(400, "invalid JSON body: nested too deeply") from None
     if not isinstance(body, dict):
         raise http_error(400, "the body must be a JSON object")
     return body

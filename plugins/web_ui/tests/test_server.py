@@ -171,7 +171,7 @@ def test_login_logout_and_wrong_passwords(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("payload", [b"not json", b"[1, 2]", b'{"username": 1, "password": "x"}',
                                      b'{"username": "admin"}',
-                                     b'{"username": "a", "password": "' + b"x" * 5000 + b'"}'])
+                                     b'{"username": "a", "password": "' + b"x" * 5000 + b'"}', b"[" * 15000])
 def test_bad_login_bodies_are_400(tmp_path: Path, payload: bytes) -> None:
     async def body() -> None:
         async with ui(tmp_path) as client:
