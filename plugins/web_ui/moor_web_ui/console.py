@@ -53,6 +53,11 @@ def command(request: web.Request) -> list[str]:
     return argv
 
 
+def close_reason(text: str) -> bytes:
+    """``text`` as a close frame's reason: at most 120 bytes of whole UTF-8 characters (123 is the frame's)."""
+    return text.encode()[:120].decode(errors="ignore").encode()
+
+
 def size_value(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SIZE:
         raise ValueError(f"{what} must be a number from 1 to {MAX_SIZE}")
@@ -114,7 +119,7 @@ class Console:
                 try:
                     cols, rows = resize_request(message.data)
                 except ValueError as err:
-                    await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=str(err)[:120].encode())
+                    await self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=close_reason(str(err)))
                     return
                 await self.resize(cols, rows)
             elif message.type == WSMsgType.ERROR:
@@ -136,7 +141,7 @@ class Console:
             if output in done and not self.ws.closed:
                 with contextlib.suppress(ConnectionError, OSError):
                     output.result()
-                await self.ws.close(code=WSCloseCode.OK, message=(await self.exit_reason()).encode()[:120])
+                await self.ws.close(code=WSCloseCode.OK, message=close_reason(await self.exit_reason()))
         finally:
             for task in (output, keys):
                 task.cancel()
@@ -158,7 +163,7 @@ async def console(request: web.Request) -> web.StreamResponse:
         except MoordError as err:  # (the container stopped, say): told in the page's terminal, then closed
             await ws.prepare(request)
             await ws.send_str(json.dumps({"error": err.message}))
-            await ws.close(code=ERROR_CLOSE_BASE + err.status, message=err.message.encode()[:120])
+            await ws.close(code=ERROR_CLOSE_BASE + err.status, message=close_reason(err.message))
             return ws
         try:
             await ws.prepare(request)

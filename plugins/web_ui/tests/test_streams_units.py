@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from moor_web_ui.buildform import dockerfile_tar, is_tar
-from moor_web_ui.console import resize_request
+from moor_web_ui.console import close_reason, resize_request
 from moor_web_ui.loglines import MAX_LINE, LogLines, split_timestamp
 from moor_web_ui.pullref import given_auth, pull_params, reference_of
 from moor_web_ui.recreate import create_body, kept_volumes
@@ -208,6 +208,12 @@ def test_a_resize_frame_is_checked() -> None:
                 '{"resize": [100000, 4]}', '{"resize": ["80", "24"]}'):
         with pytest.raises(ValueError):
             resize_request(bad)
+
+
+def test_a_close_reason_is_cut_between_characters() -> None:
+    reason = close_reason("é" * 100)
+    assert len(reason) <= 123 and reason.decode() == "é" * 60
+    assert close_reason("short") == b"short"
 
 
 # ------------------------------------------------------------------------------------------------------ sse
