@@ -303,14 +303,17 @@ def client_address(request: web.Request) -> str:
 
 def own_origin(request: web.Request) -> str:
     scheme = "https" if request.app[AUTH_KEY].settings.tls else "http"
-    return f"{scheme}://{request.host}"
+    return f"{scheme}://{request.headers.get('Host', '')}"
 
 
 def check_host(request: web.Request, settings: Settings) -> None:
-    """On a loopback listen address, refuse a Host that is not a loopback name or a ``--server-name`` (421)."""
+    """Refuse a request without ``Host`` (400) and, on a loopback listen address, a Host that is not a loopback
+    name or a ``--server-name`` (421)."""
+    host = request.headers.get("Host", "")  # not request.host: without the header, that asks DNS for our name
+    if not host:
+        raise http_error(400, "missing Host header")
     if not settings.listen.loopback:
         return
-    host = request.host
     name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
     allowed = {"localhost", "127.0.0.1", "::1", settings.listen.host, *settings.server_names}
     if name.lower() not in allowed:

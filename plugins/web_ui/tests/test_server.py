@@ -503,3 +503,15 @@ def test_a_feature_route_outside_api_is_refused(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(app_module, "_feature", lambda name: rogue if name == "stacks" else None)
     with pytest.raises(RuntimeError, match="/admin/reset is outside /api/"):
         make_app(settings_for(tmp_path))
+
+
+def test_a_request_without_host_is_400(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with ui(tmp_path) as client:
+            reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+            writer.write(b"GET /api/session HTTP/1.0\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+            assert b"missing Host header" in answer
+    run(body)
