@@ -78,7 +78,7 @@ def serve(host: str, listen: str, data_dir: str, tls_cert: str | None, tls_key: 
     try:
         web.run_app(app, host=settings.listen.host, port=settings.listen.port, ssl_context=ssl_context,
                     print=None, access_log=logging.getLogger("aiohttp.access") if debug else None,
-                    handler_cancellation=True, shutdown_timeout=5)
+                    handler_cancellation=True, shutdown_timeout=2)  # open streams are cut, not awaited
     except OSError as err:  # exit code 1, not 2: moord tries again (an old UI may still hold the port)
         click.echo(f"moor-web-ui: cannot listen on {settings.listen}: {err.strerror or err}", err=True)
         sys.exit(1)
