@@ -66,6 +66,14 @@ class FakeMoord:
                 await asyncio.sleep(0.02)
             self.left.set()
             return response
+        if request.path == "/chunks":  # messages split anywhere, a character too
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            await response.prepare(request)
+            for chunk in (b'{"a":', b' 1}\r\n{"b": "\xc3', b'\xa9"}\n', b"  ", b'{"c": [1, 2]}'):
+                await response.write(chunk)
+                await asyncio.sleep(0.01)
+            await response.write_eof()
+            return response
         if request.path == "/containers/x/export":
             return web.Response(body=b"\x00tar\x01", content_type="application/x-tar")
         return web.json_response({"ok": True})
@@ -388,6 +396,33 @@ def test_the_proxy_streams_as_moord_sends(tmp_path: Path) -> None:
             assert json.loads(first) == {"status": "Pulling"}
             moord.stream_gate.set()
             assert json.loads(await reply.content.readline()) == {"status": "Done"}
+    run(body)
+
+
+def test_the_moord_client_decodes_streams_and_errors(tmp_path: Path) -> None:
+    from moor_web_ui.moord import Moord, MoordError
+
+    async def body() -> None:
+        async with FakeMoord(tmp_path / "moord.sock") as fake:
+            moord = Moord(str(tmp_path / "moord.sock"))
+            try:
+                messages = [m async for m in moord.stream_json("GET", "/chunks", actor="erin")]
+                assert messages == [{"a": 1}, {"b": "\u00e9"}, {"c": [1, 2]}]
+                assert fake.requests[-1]["actor"] == "erin"
+                with pytest.raises(MoordError) as failed:
+                    await moord.json("GET", "/containers/missing/json", actor="erin")
+                assert (failed.value.status, failed.value.message) == (404, "No such container: missing")
+                assert await moord.json("GET", "/info", actor=None) == {"ok": True}
+                assert fake.requests[-1]["actor"] is None
+            finally:
+                await moord.close()
+        unreachable = Moord(str(tmp_path / "moord.sock"))
+        try:
+            with pytest.raises(MoordError, match="cannot reach moord") as gone:
+                await unreachable.json("GET", "/info", actor="erin")
+        finally:
+            await unreachable.close()
+        assert gone.value.status == 502
     run(body)
 
 
