@@ -292,3 +292,8 @@ def api_call(page: Page, method: str, path: str, body: Any = None) -> Any:
     assert answer.ok, f"{method} {path}: {answer.status} {answer.text()}"
     text = answer.text()
     return json.loads(text) if text else None
+
+
+def module_eval(page: Page, module: str, body: str) -> Any:
+    """Import ``/static/js/<module>`` in the page and run ``body`` (a function body) with it bound to ``m``."""
+    return page.evaluate(f"async () => {{ const m = await import('/static/js/{module}'); {body} }}")
