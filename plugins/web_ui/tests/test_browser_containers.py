@@ -522,6 +522,45 @@ def test_container_page_at_phone_width(open_page: Callable[..., Page], moord: Da
     screenshot(page, "container-phone")
 
 
+def tab_to(page: Page, accessible_name: str, limit: int = 60) -> None:
+    """Press Tab until the focused element's accessible name (aria-label or text) is ``accessible_name``."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        name = page.evaluate("""() => { const el = document.activeElement;
+            return el ? (el.getAttribute('aria-label') || el.textContent || '').trim() : ''; }""")
+        if name == accessible_name:
+            return
+    raise AssertionError(f"{accessible_name!r} was not reached with Tab")
+
+
+def test_keyboard_alone_creates_and_stops_a_container(open_page: Callable[..., Page], moord: DaemonProcess,
+                                                      containers: list[str]) -> None:
+    name = unique("keys")
+    containers.append(name)
+    page = open_page(route="#/containers")
+    expect(page.get_by_role("heading", name="Containers")).to_be_visible()
+    tab_to(page, "New container")
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Image", exact=True)).to_be_focused()
+    page.keyboard.type("busybox:latest")
+    page.keyboard.press("Tab")
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type("sleep 300")
+    page.keyboard.press("Enter")  # submits the form
+    expect(page.get_by_role("heading", level=1, name=re.compile(name))).to_contain_text("running")
+    page.get_by_role("link", name="Containers", exact=True).focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Containers")).to_be_focused()
+    page.get_by_label("Search", exact=True).focus()
+    page.keyboard.type(name)
+    tab_to(page, f"Stop {name}")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("table", name="Containers").locator(f"tr[data-name='{name}']")) \
+        .to_contain_text("exited", timeout=30_000)
+    assert inspect(moord, name)["State"]["Running"] is False
+
+
 def test_leaving_the_page_closes_its_streams(open_page: Callable[..., Page], moord: DaemonProcess,
                                              containers: list[str]) -> None:
     name = unique("leave")

@@ -154,7 +154,8 @@ function endError(data) {
 /**
  * Follow a GET Server-Sent-Events stream: onMessage(json) per message; onEnd(errorOrNull, data) once.
  * @param {string} url @param {(msg: any) => void} onMessage
- * @param {{onEnd?: (error: string|null, data?: any) => void, onOpen?: () => void}} [opts]
+ * @param {{onEnd?: (error: string|null, data?: any) => void, onOpen?: () => void, retry?: boolean}} [opts]
+ *   retry: let the browser reconnect a dropped stream (for streams that can start over, such as events)
  * @returns {{close: () => void}}
  */
 export function events(url, onMessage, opts = {}) {
@@ -186,10 +187,10 @@ export function events(url, onMessage, opts = {}) {
     finish(endError(ev.data), data);
   });
   source.onerror = () => {
-    // The browser would retry forever; a stream the server refused or closed is over.
-    if (source.readyState === EventSource.CLOSED || source.readyState === EventSource.CONNECTING) {
-      finish('the stream was interrupted');
-    }
+    // A refused stream (an error status, a 401 after the session ended) is CLOSED: over. A dropped one is
+    // CONNECTING again: the browser retries it only when asked (opts.retry), since most streams would
+    // start over from the beginning (logs would repeat their tail).
+    if (source.readyState === EventSource.CLOSED || !opts.retry) finish('the stream was interrupted');
   };
   return { close: () => { ended = true; source.close(); } };
 }

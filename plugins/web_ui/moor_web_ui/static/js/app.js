@@ -150,9 +150,13 @@ async function route() {
     console.error(err);
     replace(container, errorBox(err));
   }
+  // After a navigation, move the focus to the new page's heading (as a page load would put it at the top),
+  // unless the view put it somewhere itself (a form's first field).
   const heading = container.querySelector('h1');
-  if (heading && document.activeElement === document.body) {
+  const active = document.activeElement;
+  if (heading && (!active || active === document.body || active.closest('#nav') || !active.isConnected)) {
     heading.setAttribute('tabindex', '-1');
+    heading.focus({ preventScroll: true });
   }
 }
 

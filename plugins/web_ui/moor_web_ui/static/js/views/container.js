@@ -549,7 +549,7 @@ export async function render(root, params) {
     if (action.startsWith('exec_') || action.startsWith('top')) return;
     if (ev.Actor && ev.Actor.ID && ev.Actor.ID !== info.Id) return;
     refresh();
-  });
+  }, { retry: true });
   cleanups.push(() => stream.close());
 
   return () => {

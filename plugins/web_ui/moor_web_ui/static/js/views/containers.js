@@ -146,9 +146,10 @@ export async function render(root, params) {
   } catch (err) {
     replace(listEl, errorBox(err));
   }
+  let opened = false;
   const refresh = debounce(() => { load().catch(() => {}); }, 400);
   const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`,
-    () => refresh());
+    () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
   return () => {
     closed = true;
     stream.close();

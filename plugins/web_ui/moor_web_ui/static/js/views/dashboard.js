@@ -94,8 +94,9 @@ export async function render(root, _params) {
   } catch (err) {
     replace(body, errorBox(err));
   }
+  let opened = false;
   const refresh = debounce(() => { load().catch(() => {}); }, 1000);
-  const stream = events('/api/streams/events', () => refresh());
+  const stream = events('/api/streams/events', () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
   return () => {
     closed = true;
     stream.close();
