@@ -46,6 +46,13 @@ def test_events_arrive_live_with_the_acting_user(page: Page, moord: DaemonProces
     page.get_by_role("button", name="Resume").click()
     expect(page.locator("tbody tr").filter(has_text="destroy")).to_have_count(1)
 
+    # by default the view opens with the last hour's events, replayed by moord, then live ones
+    page.goto("#/dashboard")
+    page.goto("#/events")
+    expect(page.get_by_label("Show")).to_have_value("3600")
+    expect(page.locator("tbody tr", has_text=name).filter(has_text="create")).to_have_count(1)
+    expect(page.locator("tbody tr").filter(has_text="destroy")).to_have_count(1)
+
 
 #: Keeps every EventSource the page makes in window.__sources, so a test can see which are still open.
 TRACK_EVENT_SOURCES = """
