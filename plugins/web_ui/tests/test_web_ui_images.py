@@ -88,6 +88,13 @@ def test_a_failing_build_shows_the_error(page: Page) -> None:
 def test_tag_history_and_remove(page: Page, moord: DaemonProcess, screenshot: Callable[[Page, str], object]) -> None:
     page.goto("#/images")
     busybox = page.locator('tr[data-ref="busybox:latest"]')
+    user = "uiimageuser" + os.urandom(2).hex()
+    moord.client().call("POST", "/containers/create", {"name": user}, body={"Image": "busybox", "Cmd": ["true"]})
+    try:
+        expect(busybox.get_by_role("link", name=user)).to_be_visible()  # which containers use it, live
+    finally:
+        moord.client().call("DELETE", f"/containers/{user}")
+    expect(busybox.get_by_role("link", name=user)).to_have_count(0)
     busybox.get_by_role("button", name="Tag busybox:latest").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("New tag").fill("web-ui/tagged:2")

@@ -53,11 +53,13 @@ def test_image_rows_one_per_tag(open_page: OpenPage) -> None:
           {Id: 'sha256:new', Created: 2, RepoTags: ['<none>:<none>'], RepoDigests: ['app@sha256:d']},
           {Id: 'sha256:mid', Created: 1.5, RepoTags: null},
         ]);
-        return [rows.map((r) => [r.repo, r.tag, r.ref]),
+        const used = m.containersByImage([{Id: 'c1', Names: ['/a'], ImageID: 'sha256:old', State: 'running'},
+                                          {Id: 'c2', Names: ['/b'], ImageID: 'sha256:old'}, {Id: 'c3'}]);
+        return [rows.map((r) => [r.repo, r.tag, r.ref]), Object.keys(used), used['sha256:old'].map((c) => c.name),
                 rows.filter((r) => m.rowMatches(r, 'team=x bb')).map((r) => r.ref),
                 rows.filter((r) => m.rowMatches(r, '')).length];""")
     assert got == [[["app", "<none>", ""], ["<none>", "<none>", ""], ["busybox", "latest", "busybox:latest"],
-                    ["reg:5000/bb", "1", "reg:5000/bb:1"]], ["reg:5000/bb:1"], 4]
+                    ["reg:5000/bb", "1", "reg:5000/bb:1"]], ["sha256:old"], ["a", "b"], ["reg:5000/bb:1"], 4]
 
 
 def test_network_and_volume_bodies(open_page: OpenPage) -> None:

@@ -5,9 +5,9 @@
 import { docker, events, postStream } from '../api.js';
 import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, promptDialog,
-  fmtBytes, fmtAgo, shortId, debounce, errorMessage,
+  fmtBytes, fmtAgo, shortId, debounce, errorMessage, containerName,
 } from '../ui.js';
-import { progressLog, refPath, splitTag, foldPanel } from '../objects.js';
+import { progressLog, refPath, splitTag, foldPanel, containerLinks } from '../objects.js';
 
 /** One row per repo:tag (an untagged image is one row "<none>:<none>"), newest first. */
 export function imageRows(images) {
@@ -27,6 +27,16 @@ export function imageRows(images) {
     || a.tag.localeCompare(b.tag));
 }
 
+/** Which containers each image runs: {imageId: [{id, name, state}]}, from the container list. */
+export function containersByImage(containers) {
+  const map = {};
+  for (const c of containers || []) {
+    if (!c.ImageID) continue;
+    (map[c.ImageID] = map[c.ImageID] || []).push({ id: c.Id, name: containerName(c), state: c.State });
+  }
+  return map;
+}
+
 /** Whether a row matches the search words (repo, tag, id, labels). */
 export function rowMatches(row, text) {
   const q = String(text || '').trim().toLowerCase();
@@ -39,6 +49,7 @@ export function rowMatches(row, text) {
 export async function render(root, params) {
   let closed = false;
   let rows = [];
+  let users = {};
   /** @type {{close: () => void}[]} */
   const streams = [];
 
@@ -201,6 +212,7 @@ export async function render(root, params) {
       { label: 'Image ID', class: 'nowrap', render: (r) => h('span', { class: 'mono', title: r.image.Id }, shortId(r.image.Id)) },
       { label: 'Created', class: 'nowrap', render: (r) => fmtAgo(r.image.Created) },
       { label: 'Size', class: 'nowrap', render: (r) => fmtBytes(r.image.Size) },
+      { label: 'Containers', render: (r) => containerLinks(users[r.image.Id]) },
       { label: 'Actions', render: (r) => {
         const name = r.ref || shortId(r.image.Id);
         return h('div', { class: 'actions row-actions' }, [
@@ -215,9 +227,13 @@ export async function render(root, params) {
   };
 
   const load = async () => {
-    const images = await docker('/images/json');
+    const [images, containers] = await Promise.all([
+      docker('/images/json'),
+      docker('/containers/json', { query: { all: 1 } }).catch(() => []),
+    ]);
     if (closed) return;
     rows = imageRows(images);
+    users = containersByImage(containers);
     renderList();
   };
 
@@ -241,7 +257,7 @@ export async function render(root, params) {
     replace(listEl, errorBox(err));
   }
   const refresh = debounce(() => { load().catch((err) => toast(errorMessage(err), 'error')); }, 400);
-  const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['image'] }))}`,
+  const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['image', 'container'] }))}`,
     () => refresh());
   return () => {
     closed = true;
