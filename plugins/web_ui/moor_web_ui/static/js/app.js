@@ -75,6 +75,8 @@ const state = {
   cleanup: null,
   renderSeq: 0,
   loggedIn: false,
+  /** views shown since the last login (the first one leaves the focus where the page load put it) */
+  shown: 0,
 };
 
 function runCleanup() {
@@ -150,11 +152,13 @@ async function route() {
     console.error(err);
     replace(container, errorBox(err));
   }
-  // After a navigation, move the focus to the new page's heading (as a page load would put it at the top),
-  // unless the view put it somewhere itself (a form's first field).
+  // After a navigation within the page (not the first view shown), move the focus to the new page's heading,
+  // as a page load would put it at the top, unless the view put it somewhere itself (a form's first field).
   const heading = container.querySelector('h1');
   const active = document.activeElement;
-  if (heading && (!active || active === document.body || active.closest('#nav') || !active.isConnected)) {
+  const navigated = state.shown > 0;
+  state.shown += 1;
+  if (navigated && heading && (!active || active === document.body || active.closest('#nav') || !active.isConnected)) {
     heading.setAttribute('tabindex', '-1');
     heading.focus({ preventScroll: true });
   }
@@ -216,6 +220,7 @@ function loggedIn(session) {
   setCsrf(session.csrf);
   state.user = session.user;
   state.loggedIn = true;
+  state.shown = 0;
   renderShell();
   route();
 }
