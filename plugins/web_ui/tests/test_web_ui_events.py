@@ -79,3 +79,24 @@ def test_leaving_the_view_closes_its_event_stream(open_page: OpenPage) -> None:
     expect(page.get_by_role("heading", name="Volumes", exact=True)).to_be_visible()
     still_open = page.evaluate(f"() => window.__sources.slice(0, {opened}).filter((s) => s.readyState !== 2).length")
     assert still_open == 0
+
+
+def test_markup_in_names_and_labels_is_shown_as_text(page: Page, moord: DaemonProcess) -> None:
+    hostile = '<img src="/xss.png" onerror="window.__xss = 1">'
+    name = "uimarkup" + os.urandom(3).hex()
+    page.goto("#/events?since=0")
+    expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+    moord.client().call("POST", "/volumes/create", body={"Name": name, "Labels": {"note": hostile}})
+    moord.client().call("POST", "/containers/create", {"name": name},
+                        body={"Image": "busybox", "Cmd": ["true"], "Labels": {"note": hostile},
+                              "HostConfig": {"Binds": [f"{name}:/data"]}})
+    try:
+        expect(page.locator("tbody tr", has_text=name).filter(has_text="create").first).to_contain_text(hostile)
+        page.goto("#/volumes")
+        page.locator(f'tr[data-name="{name}"]').get_by_role("button", name=f"Inspect {name}").click()
+        expect(page.get_by_role("region", name=f"Volume {name}")).to_contain_text('"note": "<img src=')
+        assert page.locator("main img").count() == 0
+        assert page.evaluate("() => window.__xss") is None
+    finally:
+        moord.client().call("DELETE", f"/containers/{name}", {"force": "1"})
+        moord.client().call("DELETE", f"/volumes/{name}")
