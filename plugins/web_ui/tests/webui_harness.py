@@ -174,8 +174,9 @@ def make_admin(data_dir: str, user: str, password: str) -> None:
 
 def answers(url: str) -> bool:
     """Whether the UI server answers HTTP at ``url`` (any status: 401 before a login is an answer)."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP_PROXY
     try:
-        with urllib.request.urlopen(url + "/api/session", timeout=2):
+        with direct.open(url + "/api/session", timeout=2):
             return True
     except urllib.error.HTTPError:
         return True
