@@ -14,6 +14,7 @@ from moor.daemon import storagemounts
 from moor.drivers import DriverSet, load_drivers
 from moor.fsutil import atomic_write, make_private_dir
 from moor.images.store import ImageStore
+from moor.networks import netns
 from moor.services.archive import ContainerArchive
 from moor.services.build.builder import BuildService
 from moor.services.build.cache import BuildCache, CacheAwareImageUsers
@@ -91,7 +92,9 @@ class Engine:
         self._build_registry_services()
         self.volumes = VolumeService(config.data_root, drivers, self.events, query)
         self.networks = NetworkService(config.data_root, drivers, self.events)
-        self.networking = ContainerNetworking(config, self.networks, store, self.events, processes, query.get)
+        # with runc, a container's network namespace is made ahead of it and set up while runc creates it
+        self.networking = ContainerNetworking(config, self.networks, store, self.events, processes, query.get,
+                                              netns.make if isinstance(processes, RuncProcesses) else None)
         self.containers = ContainerService(config, drivers, store, self.images, self.volumes, self.networking,
                                            self.events, processes, attaches, started)
         self.container_io = ContainerIO(self.containers, self.events, processes, attaches)

@@ -15,6 +15,7 @@ through the service's public methods and the model
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import logging
 import threading
@@ -36,6 +37,7 @@ from moor.containers.etcfiles import (
 from moor.containers.links import link_env, parse_link
 from moor.errors import Conflict, Forbidden, InvalidParameter, MoorError, NotFound
 from moor.netaddr import check_mac_address
+from moor.networks.netns import PremadeNetns
 from moor.services.dns import EmbeddedDNS
 from moor.services.dns_forward import Upstream
 from moor.types import PortMapping
@@ -76,12 +78,40 @@ def host_line(entry: str) -> str:
     return extra_host_line(entry)
 
 
+class Joining:
+    """A container joining its networks in a thread of its own (:meth:`ContainerNetworking.join_in_background`)."""
+
+    def __init__(self, context: contextvars.Context, work: Callable[[], None]) -> None:
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(context, work), name="moor-join", daemon=True)
+        self._thread.start()
+
+    def _run(self, context: contextvars.Context, work: Callable[[], None]) -> None:
+        try:
+            context.run(work)
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            self._failure = err
+
+    def wait(self) -> None:
+        """Return once the container joined its networks; raise what the join raised."""
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def finish(self) -> None:
+        """Wait for the join to end, whatever its outcome (the start failed: the caller leaves the networks)."""
+        self._thread.join()
+
+
 class ContainerNetworking:
     """The networking side of the containers in ``store``: endpoints, ports, /etc/hosts and embedded DNS."""
 
     def __init__(self, config: Config, networks: NetworkService, store: ContainerStore, events: EventBus,
-                 processes: ContainerProcesses, get: Callable[[str], Container]) -> None:
+                 processes: ContainerProcesses, get: Callable[[str], Container],
+                 make_netns: Callable[[], PremadeNetns] | None = None) -> None:
         self.config = config
+        #: makes a container's network namespace ahead of runc (see :meth:`prepare`); None: runc makes it
+        self.make_netns = make_netns
         #: the monitors' side: their port proxies take the published ports
         self.processes = processes
         #: the network service (a peer of the container service, built by the engine)
@@ -242,8 +272,34 @@ class ContainerNetworking:
 
     # ------------------------------------------------------------------ start / exit
 
-    def join(self, container: Container, pid: int) -> None:
-        """Connect the container (its process ``pid`` made, not yet started) to the networks it wants."""
+    def prepare(self, container: Container) -> PremadeNetns | None:
+        """The network namespace of a container about to start, made now when the container has one of its own and
+        joins networks: the bundle names it for runc, and :meth:`join_in_background` sets the network up while runc
+        creates the container (the two took turns before). None otherwise, or when it cannot be made (runc makes
+        the namespace then, and :meth:`join` follows)."""
+        mode = str(container.host_config.get("NetworkMode") or "")
+        if self.make_netns is None or not container.networks or mode in ("host", "none") or \
+                mode.startswith("container:"):
+            return None
+        try:
+            return self.make_netns()
+        except OSError as err:
+            log.warning("cannot make the network namespace of %s ahead of runc: %s", container.short_id, err)
+            return None
+
+    def join_in_background(self, container: Container, premade: PremadeNetns) -> Joining:
+        """:meth:`join` the namespace made by :meth:`prepare`, in a thread of its own (its phases on the start's
+        trace line); the caller waits through the returned :class:`Joining`."""
+        return Joining(contextvars.copy_context(), lambda: self._traced_join(container, premade.path))
+
+    def _traced_join(self, container: Container, netns_path: str) -> None:
+        with tracing.phase("network"):
+            self.join(container, 0, netns_path)
+
+    def join(self, container: Container, pid: int, netns_path: str = "") -> None:
+        """Connect the container to the networks it wants: its namespace is ``netns_path`` (made ahead), else
+        that of its process ``pid`` (made, not yet started)."""
+        netns_path = netns_path or f"/proc/{pid}/ns/net"
         with self._exits(container.id):
             self._left.discard(container.id)
         for name in list(container.networks):
@@ -252,7 +308,7 @@ class ContainerNetworking:
                 continue
             asked = _asked_mac(wish)
             with tracing.phase("net.connect"):
-                container.networks[name] = self.networks.connect(container, name, f"/proc/{pid}/ns/net", wish,
+                container.networks[name] = self.networks.connect(container, name, netns_path, wish,
                                                                  asked or self._mac_for(container, name))
             if asked:
                 container.networks[name][ASKED_MAC] = asked
@@ -263,7 +319,7 @@ class ContainerNetworking:
         with tracing.phase("net.hosts"):
             self.refresh_hosts(container)
         with tracing.phase("net.dns"):
-            self.sync_dns(container, pid)
+            self.sync_dns(container, pid, netns_path=netns_path)
 
     def _mac_for(self, container: Container, network_name: str) -> str:
         """The MAC address asked for on ``network_name``: Docker's ``Config.MacAddress`` is the primary network's."""
@@ -288,18 +344,19 @@ class ContainerNetworking:
             return other is not None and self.networks.on_user_network(other.id)
         return any(self._user_network(name) for name in list(container.networks))  # connect may change it
 
-    def sync_dns(self, container: Container, pid: int, new_resolv_conf: bool = False) -> None:
-        """Open the embedded DNS server's listeners in the container while it is on a user-defined network.
+    def sync_dns(self, container: Container, pid: int, new_resolv_conf: bool = False, netns_path: str = "") -> None:
+        """Open the embedded DNS server's listeners in the container (in ``netns_path``, else in the namespace of
+        its process ``pid``) while it is on a user-defined network.
 
         With ``new_resolv_conf`` (``network connect``), a container that joins its first one while
         running gets the resolv.conf of the embedded server too, as with Docker (one that started
         on such a network has it from its start).
         """
-        if not pid or not self.networks.on_user_network(container.id):
+        if not (pid or netns_path) or not self.networks.on_user_network(container.id):
             self.dns.detach(container.id)
             return
         try:
-            opened = self.dns.attach(container.id, f"/proc/{pid}/ns/net")
+            opened = self.dns.attach(container.id, netns_path or f"/proc/{pid}/ns/net")
             if opened and new_resolv_conf and container.resolv_conf_path:
                 rewrite_in_place(container.resolv_conf_path, embedded_resolv_conf_text(
                     search=container.host_config.get("DnsSearch"), options=container.host_config.get("DnsOptions")))

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from moor.containers.processes import ContainerProcesses, LaunchedMonitor
     from moor.containers.record import ContainerStore
     from moor.drivers import DriverSet
-    from moor.services.container_networking import ContainerNetworking
+    from moor.services.container_networking import ContainerNetworking, Joining
     from moor.services.events import EventBus
     from moor.services.images import ImageService
     from moor.services.volumes import VolumeService
@@ -429,21 +429,34 @@ class ContainerService:
         with tracing.phase("mount"):
             rootfs = self.drivers.storage.mount(key=container.storage_key)
         monitor = None
+        # its network namespace made now, its network set up while runc creates the container (None: after it)
+        premade = self.networking.prepare(container)
+        joining: Joining | None = None
         try:
             with tracing.phase("bundle"):
-                bundle = self._write_bundle(container, rootfs, state_dir)
+                bundle = self._write_bundle(container, rootfs, state_dir, premade.path if premade else "")
+            if premade is not None:
+                joining = self.networking.join_in_background(container, premade)
             with tracing.phase("monitor"):
                 monitor = self.processes.launch(container, state_dir, bundle, log_driver=container.log_driver,
                                                 log_recipe=self.drivers.recipe("log", container.log_driver))
             monitor.on_ready.extend(self.attaches.take(container.id))
             container.rootfs = rootfs
-            with tracing.phase("network"):
-                self.networking.join(container, monitor.container_pid)
+            if joining is None:
+                with tracing.phase("network"):
+                    self.networking.join(container, monitor.container_pid)
+            else:
+                with tracing.phase("network-wait"):
+                    joining.wait()
+                if premade is not None and not premade.joined_by(monitor.container_pid):
+                    raise MoorError("the container is not in the network namespace made for it")
             with tracing.phase("ports"):
                 self.networking.publish_ports(container, state_dir)
             with tracing.phase("run"):
                 pid = monitor.start()
         except BaseException as err:
+            if joining is not None:
+                joining.finish()
             if monitor is not None:
                 self._abort_monitor(state_dir)
             self.networking.leave(container)
@@ -458,6 +471,9 @@ class ContainerService:
             if type(err) is MoorError and container.state.ExitCode in (126, 127):
                 raise InvalidParameter(err.message) from err  # Docker: a command that cannot run is a 400
             raise
+        finally:
+            if premade is not None:
+                premade.close()  # the container's processes hold the namespace now
         # as Docker: FinishedAt keeps the last exit while it runs again (a wait begun before this start tells
         # this run's exit from the last one by it)
         container.state = State(Status="running", Running=True, Pid=pid, StartedAt=now_text(),
@@ -482,7 +498,8 @@ class ContainerService:
                 return
             time.sleep(0.05)
 
-    def _write_bundle(self, container: Container, rootfs: str, state_dir: str) -> str:
+    def _write_bundle(self, container: Container, rootfs: str, state_dir: str, netns_path: str = "") -> str:
+        """The OCI bundle; ``netns_path``: the network namespace runc puts the container in (made ahead of it)."""
         host_network = container.host_config["NetworkMode"] == "host"
         joined = self.networking.joined_container(container)
         if joined is not None:  # as Docker: the hostname of the container whose network namespace it joins
@@ -514,7 +531,7 @@ class ContainerService:
             id=container.id, rootfs=rootfs, hostname=container.config["Hostname"],
             domainname=container.config.get("Domainname") or "", process=process,
             network_mode="host" if host_network else ("container:" if shared_netns else "none"),
-            netns_path=shared_netns,
+            netns_path=shared_netns or netns_path,
             ipc_mode=hc.get("IpcMode") or "private", pid_mode=hc.get("PidMode") or "",
             pidns_path=self._joined_pidns(container),
             uts_mode=hc.get("UTSMode") or "", privileged=bool(hc.get("Privileged")),
