@@ -79,7 +79,7 @@ def resize_request(text: str) -> tuple[int, int]:
     """``(cols, rows)`` of a text frame ``{"resize": [cols, rows]}`` (ValueError otherwise)."""
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValueError("a text frame must be JSON: {\"resize\": [cols, rows]}") from None
     size = message.get("resize") if isinstance(message, dict) else None
     if not isinstance(size, list) or len(size) != 2:

@@ -18,18 +18,22 @@ def http_error(status: int, message: str, headers: dict[str, str] | None = None,
     return error
 
 
-async def read_json(request: web.Request, limit: int = 1 << 20) -> dict[str, Any]:
-    """The request's body as a JSON object (400 for another content type, bad JSON or a non-object; 413 if larger
-    than ``limit`` bytes)."""
-    if request.content_type != JSON:
-        raise http_error(415, f"the body must be {JSON}")
+async def read_json(request: web.Request, limit: int = 1 << 20, *, required: bool = False) -> dict[str, Any]:
+    """The request's body as a JSON object: ``{}`` for an empty body unless ``required``; 415 for a body of another
+    content type, 400 for bad JSON or a non-object, 413 if larger than ``limit`` bytes."""
     if request.content_length is not None and request.content_length > limit:
         raise http_error(413, f"the body is larger than {limit} bytes")
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
         raise http_error(413, f"the body is larger than {limit} bytes")
+    if not raw.strip():
+        if required:
+            raise http_error(400, "a JSON body is required")
+        return {}
+    if request.content_type != JSON:
+        raise http_error(415, f"the body must be {JSON}")
     try:
-        body = json.loads(raw or b"{}")
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise http_error(400, f"invalid JSON body: {err}") from None
     except RecursionError:  # [[[[...: Python's parser gives up on deep nesting

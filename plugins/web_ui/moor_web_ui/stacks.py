@@ -9,7 +9,6 @@ stack at a time (409 otherwise); an operation the page leaves runs to its end, i
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from aiohttp import web
 from moor.client import Client, ConnectError, DaemonError
 from moor.compose.runtime.progress import Progress
 from moor.errors import MoorError
+from moor_web_ui.replies import read_json
 from moor_web_ui.settings import Settings
 from moor_web_ui.sse import EventStream, with_keepalive
 from moor_web_ui.stackfiles import StackError, StackStore, check_name
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 ACTOR_HEADER = "X-Moor-Actor"
 #: operations (up, stop, down, delete) run at once, all stacks together; more wait their turn
 MAX_OPERATIONS = 8
+#: a saved stack's JSON body: a compose file of up to 1 MiB (the loader's limit) and its env file, escaped
+STACK_BODY_LIMIT = 4 << 20
 _T = TypeVar("_T")
 Work = Callable[[StackOperations, Progress], None]
 
@@ -41,22 +43,6 @@ def _error_response(err: BaseException) -> web.Response:
         status = err.status
     message = f"cannot reach moord: {err}" if isinstance(err, ConnectError) else error_message(err)
     return web.json_response({"message": message}, status=status)
-
-
-async def _json_body(request: web.Request, *, required: bool) -> dict[str, Any]:
-    """The request's JSON object; ``{}`` for an empty body unless ``required``; StackError 400 otherwise."""
-    data = await request.read()
-    if not data.strip():
-        if required:
-            raise StackError(400, "a JSON body is required")
-        return {}
-    try:
-        body = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise StackError(400, "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise StackError(400, "the body must be a JSON object")
-    return body
 
 
 def _flag(value: Any, what: str) -> bool:
@@ -136,7 +122,7 @@ class StackRoutes:
     async def save(self, request: web.Request) -> web.StreamResponse:
         """``PUT /api/stacks/{name} {"compose", "env"}``: stored once compose's loader accepts the files."""
         name = check_name(request.match_info["name"])
-        body = await _json_body(request, required=True)
+        body = await read_json(request, STACK_BODY_LIMIT, required=True)
         unknown = sorted(set(body) - {"compose", "env"})
         if unknown:
             raise StackError(400, f"unknown field {unknown[0]!r}: expected \"compose\" and \"env\"")
@@ -148,7 +134,7 @@ class StackRoutes:
     async def up(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/stacks/{name}/up``: deploy (``up -d --remove-orphans``), progress streamed."""
         name = check_name(request.match_info["name"])
-        await _json_body(request, required=False)
+        await read_json(request)
         if not self.store.exists(name):
             raise StackError(404, f"no such stack: {name}")
         return await self._stream(request, name, lambda ops, progress: ops.up(name, progress))
@@ -156,14 +142,14 @@ class StackRoutes:
     async def stop(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/stacks/{name}/stop``: the stack's containers stopped, progress streamed."""
         name = check_name(request.match_info["name"])
-        await _json_body(request, required=False)
+        await read_json(request)
         await self._known(request, name)
         return await self._stream(request, name, lambda ops, progress: ops.stop(name, progress))
 
     async def down(self, request: web.Request) -> web.StreamResponse:
         """``POST /api/stacks/{name}/down {"volumes": bool}``: containers and networks removed, files kept."""
         name = check_name(request.match_info["name"])
-        body = await _json_body(request, required=False)
+        body = await read_json(request)
         volumes = _flag(body.get("volumes"), "volumes")
         await self._known(request, name)
         return await self._stream(request, name,
@@ -172,7 +158,7 @@ class StackRoutes:
     async def delete(self, request: web.Request) -> web.StreamResponse:
         """``DELETE /api/stacks/{name}`` (``?volumes=1`` or ``{"volumes": true}``): down, then the files removed."""
         name = check_name(request.match_info["name"])
-        body = await _json_body(request, required=False)
+        body = await read_json(request)
         volumes = _flag(body.get("volumes"), "volumes") or request.query.get("volumes", "") in ("1", "true")
 
         def work(ops: StackOperations) -> None:

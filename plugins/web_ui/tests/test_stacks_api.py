@@ -232,8 +232,11 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(moord: DaemonProcess, dat
         assert (await status_of("POST", "/api/stacks/nothing/down"))[0] == 404
         assert (await status_of("POST", "/api/stacks/nothing/stop"))[0] == 404
         assert (await status_of("DELETE", "/api/stacks/nothing"))[0] == 404
-        assert await status_of("PUT", "/api/stacks/x", data=b"{not json") == (400, "the body is not valid JSON")
-        assert await status_of("PUT", "/api/stacks/x", data=b"\xff\xfe") == (400, "the body is not valid JSON")
+        as_json = {"Content-Type": "application/json"}
+        for bad in (b"{not json", b"\xff\xfe", b"[" * 100000):
+            status, message = await status_of("PUT", "/api/stacks/x", data=bad, headers=as_json)
+            assert status == 400 and message.startswith("invalid JSON body"), (bad[:10], status, message)
+        assert (await status_of("PUT", "/api/stacks/x", data=b"{}", headers={"Content-Type": "text/plain"}))[0] == 415
         assert await status_of("PUT", "/api/stacks/x", json=["compose"]) == (400, "the body must be a JSON object")
         assert await status_of("PUT", "/api/stacks/x") == (400, "a JSON body is required")
         assert (await status_of("PUT", "/api/stacks/x", json={"compose": COMPOSE, "evil": 1}))[0] == 400

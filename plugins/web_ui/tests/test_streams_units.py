@@ -205,7 +205,7 @@ def test_an_upload_is_a_tar_or_a_dockerfile() -> None:
 def test_a_resize_frame_is_checked() -> None:
     assert resize_request('{"resize": [120, 40]}') == (120, 40)
     for bad in ("nope", "[]", '{"resize": [0, 40]}', '{"resize": [true, 4]}', '{"resize": [1, 2, 3]}',
-                '{"resize": [100000, 4]}', '{"resize": ["80", "24"]}'):
+                '{"resize": [100000, 4]}', '{"resize": ["80", "24"]}', "[" * 100000):
         with pytest.raises(ValueError):
             resize_request(bad)
 
