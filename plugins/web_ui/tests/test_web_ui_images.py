@@ -4,6 +4,7 @@ uploaded Dockerfile and from a context archive with live output, tag, history, r
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 import pytest
@@ -116,3 +117,48 @@ def test_tag_history_and_remove(page: Page, moord: DaemonProcess, screenshot: Ca
     expect(tagged).to_have_count(0)
     assert "web-ui/tagged:2" not in image_tags(moord)
     assert "busybox:latest" in image_tags(moord)  # only the tag went
+
+
+def processes_with(marker: str) -> list[int]:
+    """The host's processes whose command line holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if marker.encode() in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_build_cancelled_from_the_page_stops_in_moord(page: Page) -> None:
+    marker = "long-step-" + os.urandom(4).hex()
+    page.goto("#/images")
+    # the RUN step's shell stays while it sleeps: its command line names the marker
+    page.get_by_label("Or write a Dockerfile").fill(
+        f"FROM busybox\nRUN echo {marker}-$((40 + 2)); sleep 120; echo done\n")
+    page.get_by_role("button", name="Build", exact=True).click()
+    output = page.get_by_role("log", name="Build output")
+    expect(output).to_contain_text(f"{marker}-42")  # the step's own output: it runs
+    assert processes_with(marker)
+    page.get_by_role("button", name="Cancel the build").click()
+    expect(output).to_contain_text("Build cancelled.")
+    expect(page.get_by_role("button", name="Build", exact=True)).to_be_enabled()
+    expect(page.get_by_role("button", name="Cancel the build")).to_be_hidden()
+    deadline = time.monotonic() + 60
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_with(marker) == []  # the page left the stream: moord stopped the build's step
+
+
+def test_inspect_an_image(page: Page) -> None:
+    page.goto("#/images")
+    page.locator('tr[data-ref="busybox:latest"]').get_by_role("button", name="Inspect busybox:latest").click()
+    panel = page.get_by_role("region", name="Image busybox:latest")
+    expect(panel).to_contain_text('"RepoTags": [')
+    expect(panel).to_contain_text('"Cmd": [')
+    panel.get_by_role("button", name="Close Image busybox:latest").click()
+    expect(panel).to_have_count(0)

@@ -7,7 +7,7 @@ import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, promptDialog,
   fmtBytes, fmtAgo, shortId, debounce, errorMessage, containerName,
 } from '../ui.js';
-import { progressLog, refPath, splitTag, foldPanel, containerLinks } from '../objects.js';
+import { progressLog, refPath, splitTag, foldPanel, containerLinks, inspectPanel } from '../objects.js';
 
 /** One row per repo:tag (an untagged image is one row "<none>:<none>"), newest first. */
 export function imageRows(images) {
@@ -64,8 +64,20 @@ export async function render(root, params) {
   const pullLog = progressLog('Pull progress');
   pullLog.el.hidden = true;
   const pullButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Pull');
+  let pulling = null;
+  // close() ends the stream without onEnd: the page and moord's pull stop here
+  const pullCancel = button('Cancel', () => {
+    if (!pulling) return;
+    pulling.close();
+    pulling = null;
+    pullButton.disabled = false;
+    pullCancel.hidden = true;
+    pullLog.note('Pull cancelled.', 'error');
+  }, { ariaLabel: 'Cancel the pull' });
+  pullCancel.hidden = true;
   const pullForm = h('form', { 'aria-labelledby': 'pull-title' },
-    h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, field('Image to pull', pullInput, 'name[:tag], from Docker Hub or a registry')), pullButton),
+    h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, field('Image to pull', pullInput, 'name[:tag], from Docker Hub or a registry')),
+      pullButton, pullCancel),
     pullLog.el);
   pullForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -75,20 +87,24 @@ export async function render(root, params) {
     pullLog.el.hidden = false;
     pullLog.note(`Pulling ${image}…`, 'aux');
     pullButton.disabled = true;
+    pullCancel.hidden = false;
     const stream = postStream('/api/images/pull', { image }, (msg) => pullLog.add(msg), {
       onEnd: (error) => {
         pullButton.disabled = false;
+        pullCancel.hidden = true;
+        pulling = null;
         if (closed) return;
-        if (error && error !== 'cancelled') {
+        if (error) {
           pullLog.note(`Pull failed: ${error}`, 'error');
           toast(`Pull of ${image} failed: ${error}`, 'error', 8000);
-        } else if (!error) {
+        } else {
           pullLog.note(`Pulled ${image}.`, 'done');
           toast(`Pulled ${image}.`, 'success');
           load().catch(() => {});
         }
       },
     });
+    pulling = stream;
     streams.push(stream);
   });
 
@@ -101,13 +117,23 @@ export async function render(root, params) {
   const buildLog = progressLog('Build output');
   buildLog.el.hidden = true;
   const buildButton = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Build');
+  let building = null;
+  const buildCancel = button('Cancel', () => {
+    if (!building) return;
+    building.close();
+    building = null;
+    buildButton.disabled = false;
+    buildCancel.hidden = true;
+    buildLog.note('Build cancelled.', 'error');
+  }, { ariaLabel: 'Cancel the build' });
+  buildCancel.hidden = true;
   const buildForm = h('form', { 'aria-labelledby': 'build-title' },
     h('div', { class: 'form-grid' },
       field('Dockerfile or context (.tar, .tar.gz)', contextInput, 'A single Dockerfile, or a tar archive of the build context'),
       field('Tag', tagInput, 'Optional: name[:tag] for the built image'),
       field('Dockerfile path in the context', dockerfileName, 'Optional, for a context archive')),
     field('Or write a Dockerfile', dockerfileText, 'Used when no file is chosen'),
-    h('div', { class: 'actions' }, buildButton),
+    h('div', { class: 'actions' }, buildButton, buildCancel),
     buildLog.el);
   buildForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -126,15 +152,18 @@ export async function render(root, params) {
     buildLog.clear();
     buildLog.el.hidden = false;
     buildButton.disabled = true;
+    buildCancel.hidden = false;
     const stream = postStream('/api/images/build', form, (msg) => buildLog.add(msg), {
       onEnd: (error) => {
         buildButton.disabled = false;
+        buildCancel.hidden = true;
+        building = null;
         if (closed) return;
         const failure = error || buildLog.errors[0];
-        if (failure && failure !== 'cancelled') {
+        if (failure) {
           buildLog.note(`Build failed: ${failure}`, 'error');
           toast(`Build failed: ${failure}`, 'error', 8000);
-        } else if (!failure) {
+        } else {
           const name = tagInput.value.trim() || shortId(buildLog.lastId);
           buildLog.note(`Built ${name}.`, 'done');
           toast(`Built ${name}.`, 'success');
@@ -142,6 +171,7 @@ export async function render(root, params) {
         }
       },
     });
+    building = stream;
     streams.push(stream);
   });
 
@@ -164,6 +194,12 @@ export async function render(root, params) {
         { label: 'Comment', render: (l) => l.Comment || '' },
       ], history || [], { caption: `History of ${name}` })));
     heading.focus();
+  };
+
+  const inspect = async (row) => {
+    const data = await docker(`/images/${refPath(row.image.Id)}/json`);
+    if (closed) return;
+    replace(detail, inspectPanel(`Image ${row.ref || shortId(row.image.Id)}`, data, closeDetail));
   };
 
   const tagImage = async (row) => {
@@ -216,6 +252,7 @@ export async function render(root, params) {
       { label: 'Actions', render: (r) => {
         const name = r.ref || shortId(r.image.Id);
         return h('div', { class: 'actions row-actions' }, [
+          button('Inspect', () => inspect(r), { ariaLabel: `Inspect ${name}` }),
           button('History', () => showHistory(r), { ariaLabel: `History of ${name}` }),
           button('Tag', () => tagImage(r), { ariaLabel: `Tag ${name}` }),
           button('Remove', () => removeImage(r), { kind: 'danger', ariaLabel: `Remove ${name}` }),
