@@ -165,7 +165,8 @@ def test_create_applies_dockers_defaults(fake: FakeEngine) -> None:
     plain = fake.create("plain")
     assert (plain.path, plain.args) == ("sh", [])  # the image's Cmd
     assert plain.host_config["NetworkMode"] == "default" and plain.host_config["ShmSize"] == 64 * 1024 * 1024
-    assert plain.host_config["RestartPolicy"]["Name"] == "no" and plain.host_config["AutoRemove"] is False
+    assert plain.host_config["RestartPolicy"]["Name"] == "no" and not plain.host_config.get("AutoRemove")
+    assert views.inspect(fake.containers, plain, version="1.41")["HostConfig"]["AutoRemove"] is False
     on_host = fake.create("on-host", HostConfig={"NetworkMode": "host"})
     assert on_host.config["Hostname"] == socket.gethostname() and on_host.networks == {}
     entry = fake.create("entry", Entrypoint=["/bin/entry"], Cmd=["arg"])
@@ -379,6 +380,7 @@ def test_an_exit_of_its_own_is_recorded(fake: FakeEngine) -> None:
     fake.processes.exit(container.id, 3)
     assert waited(fake.containers, "short") == 3
     assert fake.containers.get("short").state.Status == "exited"
+    fake.wait_for(lambda: "die" in fake.actions(container.id))  # published after the state a waiter sees
     assert fake.actions(container.id) == ["create", "start", "die"]
 
 
@@ -515,6 +517,7 @@ def test_a_restarted_engine_adopts_running_containers_and_records_the_exits_it_m
     again.processes.exit(alive.id, 2)
     assert waited(again.containers, "alive") == 2
     assert again.containers.get("alive").state.Status == "exited"
+    again.wait_for(lambda: again.actions().count("die") == 2)  # published after the state a waiter sees
     assert again.actions() == ["die", "die"]  # the new engine's bus: both exits, none twice
 
 

@@ -101,7 +101,7 @@ def test_records_loaded_at_start_share_their_keys(tmp_path: Path) -> None:
         (directory / "config.v2.json").write_text(json.dumps({
             "id": f"{number:064x}", "name": f"c{number}", "created": "2026-01-01T00:00:00Z", "image_id": "i",
             "image": "busybox", "path": "sh", "args": [], "config": {"Hostname": "h"},
-            "host_config": {"Memory" + "Swap": number}}))
+            "host_config": {"Shm" + "Size": number + 1}}))
     first, second = sorted(ContainerStore(str(tmp_path)).all(), key=lambda c: c.name)
-    assert first.host_config == {"MemorySwap": 0} and second.host_config == {"MemorySwap": 1}
+    assert first.host_config == {"ShmSize": 1} and second.host_config == {"ShmSize": 2}
     assert next(iter(first.host_config)) is next(iter(second.host_config))

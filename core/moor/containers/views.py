@@ -8,24 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from moor import API_VERSION
 from moor.api import versions
-from moor.containers import security
+from moor.containers import hostconfig, security
 from moor.containers.mountpoints import mount_views
 from moor.containers.record import Container
 from moor.timefmt import ZERO_TIME, human_duration, parse_timestamp
 
 if TYPE_CHECKING:
     from moor.services.containers import ContainerService
-
-#: what Docker's inspect shows for HostConfig fields a create body left out (its Go zero values, and the
-#: daemon's default IPC mode): clients that send sparse bodies (compose) read them back as Docker's
-HOST_CONFIG_ZERO: dict[str, Any] = {
-    "ContainerIDFile": "", "PortBindings": None, "CapAdd": None, "CapDrop": None, "Cgroup": "", "Dns": None,
-    "DnsOptions": None, "DnsSearch": None, "ExtraHosts": None, "GroupAdd": None,
-    "Links": None, "OomScoreAdj": 0, "PidMode": "", "PublishAllPorts": False, "ReadonlyRootfs": False,
-    "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ConsoleSize": [0, 0], "Isolation": "", "Ulimits": None,
-    "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
-}
-
 
 #: Config fields Go's encoder leaves out when empty (``omitempty`` in Docker's container.Config)
 CONFIG_OMIT_EMPTY = ("ExposedPorts", "ArgsEscaped", "NetworkDisabled", "MacAddress", "StopSignal", "Shell")
@@ -158,7 +147,7 @@ def _sizes(service: ContainerService, container: Container) -> dict[str, int]:
 def inspect(service: ContainerService, container: Container, size: bool = False,
             version: str = API_VERSION, exec_ids: list[str] | None = None) -> dict[str, Any]:
     """A container's inspect document as API ``version`` shows it (``exec_ids``: its execs not ended)."""
-    state = {k: v for k, v in container.state.__dict__.items() if k != "Health" or v is not None}
+    state = {k: v for k, v in container.state.to_json().items() if k != "Health" or v is not None}
     result: dict[str, Any] = {
         "Id": container.id,
         "Created": container.created,
@@ -178,8 +167,9 @@ def inspect(service: ContainerService, container: Container, size: bool = False,
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
-        # apply_defaults: what a container made before moord kept them would have got
-        "HostConfig": security.apply_defaults({**HOST_CONFIG_ZERO, **container.host_config,
+        # full: the fields the record leaves out at their zero value (which Docker shows for a sparse create body
+        # too); apply_defaults: what a container made before moord kept them would have got
+        "HostConfig": security.apply_defaults({**hostconfig.full(container.host_config),
                                                "IpcMode": container.host_config.get("IpcMode") or "private"}),
         "GraphDriver": {"Data": {"MergedDir": container.rootfs} if container.rootfs else {},
                         "Name": service.drivers.storage.name},

@@ -122,6 +122,8 @@ class ContainerService:
         self._creating: dict[str, str] = {}
         #: IDs of the containers ``restart`` stops: an ``--rm`` one is not removed by that exit, as in Docker
         self._restarting: set[str] = set()
+        #: IDs of the containers whose exit is being recorded: waiters see it once its die event is out
+        self._exiting: set[str] = set()
 
     # ------------------------------------------------------------------ helpers for other services
 
@@ -246,7 +248,7 @@ class ContainerService:
                 container = Container(
                     id=container_id, name=name, created=now_text(), image_id=image.id, image=image_name,
                     path=command[0], args=command[1:], config=config, host_config=host_config,
-                    networks=wanted_networks,
+                    networks=wanted_networks, home=self.store.root,
                 )
                 if not config.get("Hostname") and host_config["NetworkMode"] == "host":
                     config["Hostname"] = socket.gethostname()  # Docker: host networking shows the host's name
@@ -601,9 +603,22 @@ class ContainerService:
             self._record_exit(container_id, int(exit_code), float(finished), oom_killed)
 
     def _record_exit(self, container_id: str, exit_code: int, finished: float, oom_killed: bool = False) -> None:
-        container = self.store.find(container_id)
-        if container is None or not container.state.Running:
-            return
+        with self._changed:
+            container = self.store.find(container_id)
+            if container is None or not container.state.Running:
+                return
+            self._exiting.add(container_id)
+        try:
+            self._record_stopped(container, exit_code, finished, oom_killed)
+        finally:
+            with self._changed:
+                self._exiting.discard(container_id)
+                self._changed.notify_all()
+
+    def _record_stopped(self, container: Container, exit_code: int, finished: float, oom_killed: bool) -> None:
+        """:meth:`_record_exit` of a container that was running: its state, resources, events, restart, removal.
+        A waiter sees it stopped only once this is over (its die event out), as Docker's stop and wait."""
+        container_id = container.id
         auto_remove = container.host_config.get("AutoRemove") and container_id not in self._restarting
         with tracing.phase("unmount"):
             try:
@@ -634,7 +649,9 @@ class ContainerService:
             if oom_killed:
                 self.events.publish_container(container, "oom")
             self.events.publish_container(container, "die", exitCode=str(exit_code))
-            self._notify()
+        with self._changed:  # the exit is recorded: waiters may go on (an --rm removal below has its own)
+            self._exiting.discard(container_id)
+            self._changed.notify_all()
         if auto_remove and container.id not in self._removing:
             try:
                 with tracing.phase("remove"):  # its own trace line tells its phases
@@ -866,7 +883,7 @@ class ContainerService:
         with self._changed:
             while True:
                 container = self.store.find(container_id)
-                if container is None or not container.state.Running:
+                if container is None or not (container.state.Running or container_id in self._exiting):
                     return True
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -896,10 +913,11 @@ class ContainerService:
                 removing = condition == "removed" and container.id in self._removing
                 return None if removing else last.state.ExitCode
             last = current
-            stopped = not current.state.Running and current.id not in self._starting
+            recording = current.id in self._exiting  # its exit, until its die event is out
+            stopped = not current.state.Running and current.id not in self._starting and not recording
             # an exit since the wait began ends it even if a restart came at once (Docker's stop waiters are told
             # at each exit: docker-compose 1.29's logs -f waits so for a container being restarted)
-            exited = current.state.FinishedAt != finished_before
+            exited = current.state.FinishedAt != finished_before and not recording
             if condition == "not-running" and (stopped or exited):
                 return current.state.ExitCode
             if condition == "next-exit" and exited:
