@@ -262,7 +262,8 @@ def test_containers_list_filters_and_acts_on_one_and_many(open_page: Callable[..
     names = [f"list-{tag}-a", f"list-{tag}-b", f"list-{tag}-c"]
     containers.extend(names)
     for name in names:
-        run_container(moord, name, ["sleep", "300"], Labels={"suite": tag},
+        project = {"com.docker.compose.project": f"demo{tag}"} if name == names[2] else {}
+        run_container(moord, name, ["sleep", "300"], Labels={"suite": tag, **project},
                       ExposedPorts={"80/tcp": {}},
                       HostConfig={"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}})
     page = open_page(route="#/containers")
@@ -274,6 +275,9 @@ def test_containers_list_filters_and_acts_on_one_and_many(open_page: Callable[..
     port = inspect(moord, names[0])["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
     expect(table.locator(f"tr[data-name='{names[0]}']").get_by_role("link", name=f"{port}→80/tcp")) \
         .to_have_attribute("href", f"http://127.0.0.1:{port}/")
+    # a compose project's container links to its stack
+    expect(table.locator(f"tr[data-name='{names[2]}']").get_by_role("link", name=f"demo{tag}")) \
+        .to_have_attribute("href", f"#/stacks/demo{tag}")
     # search by label, then the state filter
     page.get_by_label("Search", exact=True).fill(f"suite={tag}")
     expect(table.locator("tbody tr")).to_have_count(3)

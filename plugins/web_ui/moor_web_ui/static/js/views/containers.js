@@ -11,6 +11,11 @@ import { ACTIONS, actionsFor, confirmAction, renameContainer } from '../containe
 const STATES = [['', 'All states'], ['running', 'Running'], ['paused', 'Paused'], ['restarting', 'Restarting'],
   ['exited', 'Exited'], ['created', 'Created'], ['dead', 'Dead'], ['unhealthy', 'Unhealthy']];
 
+/** The compose project (stack) a container belongs to, or ''. */
+export function stackOf(c) {
+  return (c.Labels && c.Labels['com.docker.compose.project']) || '';
+}
+
 /** Whether container c matches the search text and state filter. */
 export function matches(c, text, state) {
   if (state === 'unhealthy') {
@@ -118,7 +123,8 @@ export async function render(root, params) {
         } }) },
       { label: 'Name', render: (c) => h('div', null,
         h('a', { href: `#/containers/${encodeURIComponent(c.Id)}` }, containerName(c)),
-        h('div', { class: 'muted mono' }, shortId(c.Id))) },
+        h('div', { class: 'muted mono' }, shortId(c.Id)),
+        stackOf(c) ? h('div', { class: 'muted' }, 'stack ', h('a', { href: `#/stacks/${encodeURIComponent(stackOf(c))}` }, stackOf(c))) : null) },
       { label: 'State', class: 'nowrap', render: (c) => h('div', null, stateBadge(c.State), ' ', healthBadge(healthOf(c)),
         h('div', { class: 'muted' }, c.Status || '')) },
       { label: 'Image', render: (c) => c.Image },
@@ -134,7 +140,8 @@ export async function render(root, params) {
   const load = async () => {
     const list = await docker('/containers/json', { query: { all: 1 } });
     if (closed) return;
-    all = list.sort((a, b) => containerName(a).localeCompare(containerName(b)));
+    // newest first, as `docker ps` lists them
+    all = list.sort((a, b) => (b.Created - a.Created) || containerName(a).localeCompare(containerName(b)));
     renderList();
   };
 
