@@ -1,19 +1,21 @@
-"""What the host's mounts cost ``runc``, and what hiding them from it saves: ``runc run`` of a prepared bundle.
+"""What the host's mounts cost ``runc``, and what hiding them from it saves: runc's commands on a prepared bundle.
 
 Every running container leaves its root filesystem (an overlay) mounted in the daemon's mount namespace.
 runc reads ``/proc/self/mountinfo`` (some 600 bytes an overlay) again and again, and the kernel copies every
 mount into each new container's namespace. This benchmark lays mounts out as moord does
 (:mod:`moor.daemon.storagemounts`: ``storage/`` a private mount of its own, the driver's home ``storage/overlay``
 another) in a private mount namespace (nothing reaches the host's), with the bundle's root an overlay under
-it, and times ``runc run`` of a busybox ``true`` bundle in alternating rounds, three ways:
+it, and times runc on a busybox bundle in alternating rounds, three ways:
 
 * ``none``: no other overlay mounted;
 * ``all``: ``BENCH_RUNC_MOUNTS_N`` (1000) other overlays mounted, runc sees them (moor before the fix);
 * ``hidden``: the same, runc started in a namespace of its own without them
   (:func:`moor.monitor.mountns.hide_other_roots`, as the monitors do before ``runc create``).
 
-It prints wall time and CPU time (runc and its children) per run, medians, and what the namespace set-up
-alone costs in the ``hidden`` case. Nothing here is asserted.
+Each run takes a container through ``runc create``, ``start``, ``exec``, ``kill`` and ``delete``, each
+timed: wall time and CPU time (runc and its children), medians, and what the namespace set-up alone costs in
+the ``hidden`` case (``create`` keeps its own root; ``exec`` and ``delete`` run without any, as the
+monitors run them). Nothing here is asserted.
 
 Measured (2 cores, runc 1.1.5, load 4-9, before the fix): 23-27 ms wall / 18-20 ms CPU with no extra
 mount, 65 ms wall / 49-57 ms CPU with 1000 overlays: runc alone grew 2.5x, the bulk of ``runc create``'s
@@ -42,7 +44,7 @@ MODES = ("none", "all", "hidden")
 
 
 def make_bundle(work: str) -> str:
-    """A bundle whose process is busybox ``true`` (the host's static busybox); its root is mounted later."""
+    """A bundle whose process is busybox ``sleep`` (the host's static busybox); its root is mounted later."""
     bundle = os.path.join(work, "bundle")
     rootfs = os.path.join(work, "image")
     os.makedirs(os.path.join(rootfs, "bin"))
@@ -58,7 +60,7 @@ def make_bundle(work: str) -> str:
     with open(path) as handle:
         config = json.load(handle)
     config["process"]["terminal"] = False
-    config["process"]["args"] = ["/bin/busybox", "true"]
+    config["process"]["args"] = ["/bin/busybox", "sleep", "1000"]
     config["root"] = {"path": os.path.join(work, "m", "storage", "overlay", "own", "merged"), "readonly": False}
     with open(path, "w") as handle:
         json.dump(config, handle)
@@ -80,9 +82,16 @@ def _bind_private(path: str) -> None:
     subprocess.run(["mount", "--make-private", path], check=True)
 
 
+#: the runc commands a container's life runs, timed one by one (start: the monitor opens exec.fifo instead)
+COMMANDS = ("create", "start", "exec", "kill", "delete")
+#: the commands a monitor runs hidden (create keeps its own root; exec and delete need none)
+HIDDEN = {"create", "exec", "delete"}
+
+
 def inner(work: str, mode: str) -> None:
-    """In a private mount namespace: the layout, the overlays, then RUNS timed ``runc run``; print
-    ``wall cpu setup`` in ms per run (setup: the namespace dance alone, 0 unless hidden)."""
+    """In a private mount namespace: the layout, the overlays, then RUNS containers through create, start, exec,
+    kill and delete, each timed; print ``command wall cpu`` in ms per command, and ``setup <ms>`` per run (the
+    namespace dance alone) in the hidden mode."""
     base = os.path.join(work, "m")
     os.makedirs(base, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "none", base], check=True)
@@ -96,17 +105,25 @@ def inner(work: str, mode: str) -> None:
         _mount_overlay(home, f"{number:064x}", lower)
     rootfs = _mount_overlay(home, "own", os.path.join(work, "image"))
     bundle = os.path.join(work, "bundle")
-    preexec = functools.partial(hide_other_roots, home, rootfs) if mode == "hidden" else None
+    runc = ["runc", "--root", os.path.join(work, "state")]
     for run in range(RUNS):
-        setup = _time_setup(home, rootfs) if mode == "hidden" else 0.0
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        began = time.perf_counter()
-        subprocess.run(["runc", "--root", os.path.join(work, "state"), "run", f"bench-mounts-{os.getpid()}-{run}"],
-                       cwd=bundle, check=True, stdout=subprocess.DEVNULL, preexec_fn=preexec)
-        wall = time.perf_counter() - began
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-        print(f"{wall * 1e3:.2f} {cpu * 1e3:.2f} {setup * 1e3:.3f}")
+        if mode == "hidden":
+            print(f"setup {_time_setup(home, rootfs) * 1e3:.3f}")
+        name = f"bench-mounts-{os.getpid()}-{run}"
+        steps = {"create": ["create", name], "start": ["start", name], "exec": ["exec", name, "/bin/busybox", "true"],
+                 "kill": ["kill", name, "KILL"], "delete": ["delete", "--force", name]}
+        for command in COMMANDS:
+            keep = rootfs if command == "create" else ""
+            preexec = functools.partial(hide_other_roots, home, keep) if mode == "hidden" and command in HIDDEN \
+                else None
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            began = time.perf_counter()
+            subprocess.run([*runc, *steps[command]], cwd=bundle, check=True, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=preexec)
+            wall = time.perf_counter() - began
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            print(f"{command} {wall * 1e3:.2f} {cpu * 1e3:.2f}")
 
 
 def _time_setup(home: str, rootfs: str) -> float:
@@ -135,20 +152,30 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="runc-mounts-")
     try:
         make_bundle(work)
-        results: dict[str, tuple[list[float], list[float], list[float]]] = {mode: ([], [], []) for mode in MODES}
+        # mode -> command -> (walls, cpus); "setup" -> ([times], [])
+        results: dict[str, dict[str, tuple[list[float], list[float]]]] = {mode: {} for mode in MODES}
         for _ in range(ROUNDS):
             for mode in MODES:
                 output = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, __file__,
                                          "--inner", work, mode], check=True, capture_output=True, text=True)
                 for line in output.stdout.split("\n"):
                     if line:
-                        for values, value in zip(results[mode], line.split()):
-                            values.append(float(value))
-        print(f"runc run of a busybox bundle, medians of {ROUNDS * RUNS} (load {os.getloadavg()[0]:.1f}), "
-              f"{COUNT} other overlays in 'all' and 'hidden'")
-        for mode, (walls, cpus, setups) in results.items():
-            extra = f", namespace set-up {statistics.median(setups):.2f} ms" if mode == "hidden" else ""
-            print(f"  {mode:6s}: wall {statistics.median(walls):7.1f} ms, cpu {statistics.median(cpus):6.1f} ms{extra}")
+                        command, *values = line.split()
+                        walls, cpus = results[mode].setdefault(command, ([], []))
+                        walls.append(float(values[0]))
+                        if len(values) > 1:
+                            cpus.append(float(values[1]))
+        print(f"runc commands on a busybox bundle, medians of {ROUNDS * RUNS} (load {os.getloadavg()[0]:.1f}), "
+              f"{COUNT} other overlays in 'all' and 'hidden'; wall / cpu ms")
+        print(f"  {'':8}" + "".join(f"{mode:>20}" for mode in MODES))
+        for command in COMMANDS:
+            cells = []
+            for mode in MODES:
+                walls, cpus = results[mode][command]
+                cells.append(f"{statistics.median(walls):9.1f} /{statistics.median(cpus):6.1f}")
+            print(f"  {command:8}" + "".join(f"{cell:>20}" for cell in cells))
+        setups = results["hidden"]["setup"][0]
+        print(f"  the namespace set-up alone (hidden): {statistics.median(setups):.2f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
