@@ -229,6 +229,28 @@ def test_an_ended_session_shows_the_login_again(open_page: Callable[..., Page]) 
     expect(page.get_by_role("status").filter(has_text="session ended")).to_be_visible()
 
 
+def test_an_idle_page_logs_out_and_stops_streaming(open_page: Callable[..., Page], moord: DaemonProcess,
+                                                  web_ui: WebUI, containers: list[str]) -> None:
+    name = unique("idle")
+    containers.append(name)
+    ident = run_container(moord, name, ["sh", "-c", TICKER])
+    page = open_page(route=None)
+    page.clock.install()
+    page.goto(f"{web_ui.url}/#/containers/{ident}?tab=logs")
+    expect(page.get_by_label("Log lines")).to_contain_text("tick 1")
+    idle = page.request.get("/api/session").json()["idle_timeout"]
+    page.clock.fast_forward(int(idle * 1000) - 20_000)  # a while, but not yet idle_timeout
+    expect(page.get_by_label("Log lines")).to_be_visible()
+    page.mouse.click(5, 300)  # the person is back: the count starts again
+    page.clock.fast_forward(int(idle * 1000) - 20_000)
+    expect(page.get_by_label("Log lines")).to_be_visible()
+    page.clock.fast_forward(40_000)
+    expect(page.get_by_role("heading", name="Log in to moor")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="without activity")).to_be_visible()
+    assert page.request.get("/api/session").status == 401
+    assert page.locator("[data-panel='logs']").count() == 0
+
+
 def test_a_missing_view_says_not_available_and_an_unknown_route_not_found(open_page: Callable[..., Page]) -> None:
     page = open_page(route="#/no-such-page")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()

@@ -177,19 +177,22 @@ function renderShell() {
   const user = document.getElementById('user');
   replace(user,
     h('span', { class: 'user-name', title: 'Signed in user' }, state.user),
-    button('Log out', logout, { kind: 'ghost' }));
+    button('Log out', () => logout(), { kind: 'ghost' }));
   document.body.classList.remove('logged-out');
   document.body.classList.add('logged-in');
 }
 
-async function logout() {
+async function logout(message) {
+  const text = typeof message === 'string' ? message : 'You are logged out.';
+  state.loggedIn = false;
+  runCleanup();
   try {
     await api.post('/api/logout', {});
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) toast(errorMessage(err), 'error');
   }
   setCsrf('');
-  showLogin({ setup: false, message: 'You are logged out.' });
+  showLogin({ setup: false, message: text });
 }
 
 /** Show the login (or first-run setup) form in place of the app. */
@@ -215,12 +218,40 @@ async function showLogin(opts) {
   }
 }
 
-/** Called by the login view with the session answer ({user, csrf}). */
+// ---- idle logout: the server ends a session after idle_timeout seconds without a request, but a page that
+// follows live streams keeps making requests while nobody is there. The page itself logs out once the
+// person using it has not touched the keyboard or the pointer for that long.
+
+const IDLE_CHECK_MS = 15_000;
+const idle = { timeoutMs: 1800 * 1000, lastInput: Date.now(), timer: null };
+
+function noteInput() {
+  idle.lastInput = Date.now();
+}
+
+for (const type of ['pointerdown', 'keydown', 'wheel', 'touchstart']) {
+  if (typeof window !== 'undefined') window.addEventListener(type, noteInput, { passive: true, capture: true });
+}
+
+function watchIdle(seconds) {
+  idle.timeoutMs = (Number(seconds) > 0 ? Number(seconds) : 1800) * 1000;
+  idle.lastInput = Date.now();
+  if (idle.timer) clearInterval(idle.timer);
+  idle.timer = setInterval(() => {
+    if (state.loggedIn && Date.now() - idle.lastInput >= idle.timeoutMs) {
+      const minutes = Math.round(idle.timeoutMs / 60000);
+      logout(`You were logged out after ${minutes} minute${minutes === 1 ? '' : 's'} without activity.`);
+    }
+  }, Math.min(IDLE_CHECK_MS, idle.timeoutMs));
+}
+
+/** Called by the login view with the session answer ({user, csrf, idle_timeout}). */
 function loggedIn(session) {
   setCsrf(session.csrf);
   state.user = session.user;
   state.loggedIn = true;
   state.shown = 0;
+  watchIdle(session.idle_timeout);
   renderShell();
   route();
 }
