@@ -546,6 +546,17 @@ def test_container_page_at_phone_width(open_page: Callable[..., Page], moord: Da
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE[0] + 1, f"the container page is wider than the phone: {width}"
     screenshot(page, "container-phone")
+    for tab in ("Overview", "Stats", "Console", "Inspect"):
+        page.get_by_role("tab", name=tab).click()
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE[0] + 1, f"the {tab} tab is wider than the phone: {width}"
+    screenshot(page, "console-phone")
+    page.goto(page.url.split("#")[0] + "#/containers/new")
+    page.get_by_role("button", name="Add port").click()
+    page.get_by_role("button", name="Add volume").click()
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE[0] + 1, f"the form is wider than the phone: {width}"
+    screenshot(page, "create-phone")
 
 
 def tab_to(page: Page, accessible_name: str, limit: int = 60) -> None:
