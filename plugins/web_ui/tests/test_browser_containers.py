@@ -355,6 +355,11 @@ def test_health_shows_in_the_list_and_filters(open_page: Callable[..., Page], mo
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(table.locator("tbody tr")).to_have_attribute("data-name", bad)
     assert page.url.endswith(f"#/containers?q=health-{tag}&state=unhealthy")
+    # the container's page lists its last checks
+    table.get_by_role("link", name=bad).click()
+    checks = page.get_by_role("table", name="Health checks")
+    expect(checks.locator("tbody tr").first).to_contain_text("1")
+    expect(page.locator("[data-panel='overview']")).to_contain_text("failing in a row")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -85,6 +85,13 @@ function overview(info) {
         ['Working directory', cfg.WorkingDir],
         ['User', cfg.User],
       ]))),
+    s.Health ? h('div', { class: 'panel' }, h('h2', null, 'Health checks'),
+      h('p', null, healthBadge(s.Health.Status), ` ${s.Health.FailingStreak || 0} failing in a row`),
+      table([
+        { label: 'Started', class: 'nowrap', render: (c) => fmtDate(c.Start) },
+        { label: 'Exit code', render: (c) => String(c.ExitCode) },
+        { label: 'Output', render: (c) => h('span', { class: 'mono' }, String(c.Output || '').trim()) },
+      ], [...(s.Health.Log || [])].reverse(), { empty: 'No check has run yet.', caption: 'Health checks' })) : null,
     h('div', { class: 'panel' }, h('h2', null, 'Mounts'), table([
       { label: 'Type', render: (m) => m.Type },
       { label: 'Source', render: (m) => m.Name || m.Source },
