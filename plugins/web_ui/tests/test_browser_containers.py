@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from test_web_ui_access import UNLABELLED
 from webui_harness import (
     DESKTOP,
     PHONE,
@@ -551,10 +552,12 @@ def test_container_page_at_phone_width(open_page: Callable[..., Page], moord: Da
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE[0] + 1, f"the container page is wider than the phone: {width}"
     screenshot(page, "container-phone")
-    for tab in ("Overview", "Stats", "Console", "Inspect"):
+    for tab in ("Overview", "Logs", "Stats", "Processes", "Console", "Inspect"):
         page.get_by_role("tab", name=tab).click()
+        expect(page.get_by_role("tabpanel")).to_be_visible()
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= PHONE[0] + 1, f"the {tab} tab is wider than the phone: {width}"
+        assert page.evaluate(UNLABELLED) == [], f"the {tab} tab has unlabelled controls"
     screenshot(page, "console-phone")
     page.goto(page.url.split("#")[0] + "#/containers/new")
     page.get_by_role("button", name="Add port").click()
