@@ -161,3 +161,32 @@ def test_volume_prune_with_named_volumes(page: Page, moord: DaemonProcess) -> No
             moord.client().call("DELETE", f"/volumes/{kept}")
         except DaemonError:
             pass
+
+
+def test_connect_and_disconnect_a_container(page: Page, moord: DaemonProcess,
+                                            screenshot: Callable[[Page, str], object]) -> None:
+    network = "uiconn" + os.urandom(3).hex()
+    moord.client().call("POST", "/networks/create", body={"Name": network})
+    user = "uiconnuser" + os.urandom(2).hex()
+    create_container(moord, user)
+    try:
+        page.goto("#/networks")
+        page.locator(f'tr[data-name="{network}"]').get_by_role("button", name=f"Inspect {network}").click()
+        panel = page.get_by_role("region", name=f"Network {network}")
+        expect(panel.locator("td.empty")).to_have_text("No container is on this network.")
+        panel.get_by_label("Container to connect").select_option(label=user)
+        panel.get_by_label("Alias").fill("webalias")
+        panel.get_by_role("button", name="Connect", exact=True).click()
+        member = panel.locator(f'tr[data-member="{user}"]')
+        expect(member).to_be_visible()
+        endpoint = moord.client().get(f"/containers/{user}/json")["NetworkSettings"]["Networks"][network]
+        assert "webalias" in (endpoint.get("Aliases") or [])
+        expect(page.locator(f'tr[data-name="{network}"]').get_by_role("link", name=user)).to_be_visible()
+        screenshot(page, "network-members")
+        member.get_by_role("button", name=f"Disconnect {user}").click()
+        confirm(page, "Disconnect")
+        expect(member).to_have_count(0)
+        assert network not in moord.client().get(f"/containers/{user}/json")["NetworkSettings"]["Networks"]
+    finally:
+        remove_container(moord, user)
+        moord.client().call("DELETE", f"/networks/{network}")

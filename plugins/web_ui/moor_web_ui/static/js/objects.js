@@ -78,16 +78,17 @@ export function containerLinks(list) {
 }
 
 /**
- * A panel showing an object's JSON (inspect), with a close button; `onClose` is called when closed.
- * @param {string} title @param {any} data @param {() => void} onClose
+ * A panel showing an object's JSON (inspect), with a close button; `onClose` is called when closed. Its heading
+ * takes the focus unless `focus` is false (a panel drawn again after a change).
+ * @param {string} title @param {any} data @param {() => void} onClose @param {boolean} [focus]
  */
-export function inspectPanel(title, data, onClose) {
+export function inspectPanel(title, data, onClose, focus = true) {
   const heading = h('h2', { tabindex: '-1' }, title);
   const panel = h('section', { class: 'panel inspect', 'aria-label': title },
     h('div', { class: 'page-header' }, heading,
       h('div', { class: 'actions' }, button('Close', () => onClose(), { ariaLabel: `Close ${title}` }))),
     h('pre', { class: 'code', tabindex: '0', 'aria-label': `${title} as JSON` }, JSON.stringify(data, null, 2)));
-  setTimeout(() => heading.focus(), 0);
+  if (focus) setTimeout(() => heading.focus(), 0);
   return panel;
 }
 

@@ -4,12 +4,14 @@
 import { docker, events } from '../api.js';
 import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, select,
-  shortId, debounce, errorMessage, badge,
+  shortId, debounce, errorMessage, badge, containerName,
 } from '../ui.js';
 import { containersByNetwork, containerLinks, inspectPanel, parseKeyValues, foldPanel } from '../objects.js';
 
 /** The networks every engine makes itself: they cannot be removed. */
 export const PREDEFINED = new Set(['bridge', 'host', 'none']);
+/** Networks a container cannot be connected to after its creation. */
+const NO_CONNECT = new Set(['host', 'none']);
 
 /** A network's subnets and gateways as text ("172.18.0.0/16 via 172.18.0.1"). */
 export function subnetsOf(network) {
@@ -92,11 +94,68 @@ export async function render(root, _params) {
     }
   });
 
-  const closeDetail = () => replace(detail);
-  const inspect = async (n) => {
-    const data = await docker(`/networks/${encodeURIComponent(n.Id)}`);
+  let shown = null; // the network whose detail is open, shown again after each load
+  const closeDetail = () => { shown = null; replace(detail); };
+  const inspect = async (n, focus = true) => {
+    const [data, containers] = await Promise.all([
+      docker(`/networks/${encodeURIComponent(n.Id)}`),
+      docker('/containers/json', { query: { all: 1 } }).catch(() => []),
+    ]);
     if (closed) return;
-    replace(detail, inspectPanel(`Network ${n.Name}`, data, closeDetail));
+    shown = n.Id;
+    const panel = inspectPanel(`Network ${n.Name}`, data, closeDetail, focus);
+    if (!NO_CONNECT.has(n.Name)) panel.insertBefore(membersPanel(n, data, containers), panel.querySelector('pre'));
+    replace(detail, panel);
+  };
+
+  /** The containers on network n (with their addresses), Disconnect for each, and a form to connect one. */
+  const membersPanel = (n, data, containers) => {
+    const on = containersByNetwork(containers)[n.Name] || [];
+    const addresses = data.Containers || {};
+    const onIds = new Set(on.map((c) => c.id));
+    const others = containers.filter((c) => !onIds.has(c.Id));
+    const choice = select(others.map((c) => [c.Id, containerName(c)]), '', { id: uid('connect') });
+    const alias = h('input', { type: 'text', id: uid('alias'), autocomplete: 'off', spellcheck: 'false', placeholder: 'db' });
+    const connect = h('form', { class: 'toolbar', 'aria-label': `Connect a container to ${n.Name}` },
+      h('div', { class: 'grow' }, field('Container to connect', choice)),
+      field('Alias', alias),
+      h('button', { type: 'submit', class: 'btn btn-primary', disabled: !others.length }, 'Connect'));
+    connect.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (!choice.value) return;
+      const body = { Container: choice.value };
+      if (alias.value.trim()) body.EndpointConfig = { Aliases: [alias.value.trim()] };
+      try {
+        await docker(`/networks/${encodeURIComponent(n.Id)}/connect`, { method: 'POST', body });
+        toast(`Connected ${choice.selectedOptions[0].textContent} to ${n.Name}.`, 'success');
+        await load();
+        await inspect(n, false);
+      } catch (err) {
+        toast(`Connect: ${errorMessage(err)}`, 'error', 8000);
+      }
+    });
+    const disconnect = async (c) => {
+      const ok = await confirmDialog(`Disconnect ${c.name} from ${n.Name}?`, { title: 'Disconnect', confirmLabel: 'Disconnect' });
+      if (!ok) return;
+      await docker(`/networks/${encodeURIComponent(n.Id)}/disconnect`, { method: 'POST', body: { Container: c.id } });
+      toast(`Disconnected ${c.name} from ${n.Name}.`, 'success');
+      await load();
+      await inspect(n, false);
+    };
+    return h('div', { class: 'members' },
+      h('h3', null, 'Containers'),
+      table([
+        { label: 'Container', render: (c) => h('a', { href: `#/containers/${encodeURIComponent(c.id)}` }, c.name) },
+        { label: 'State', render: (c) => c.state || '' },
+        { label: 'Address', class: 'mono', render: (c) => (addresses[c.id] && addresses[c.id].IPv4Address) || '–' },
+        { label: 'Actions', render: (c) => {
+          const b = button('Disconnect', () => disconnect(c), { ariaLabel: `Disconnect ${c.name}` });
+          b.classList.add('btn-small');
+          return b;
+        } },
+      ], on, { caption: `Containers on ${n.Name}`, empty: 'No container is on this network.',
+        rowAttrs: (c) => ({ dataset: { member: c.name } }) }),
+      connect);
   };
 
   const remove = async (n) => {
@@ -148,6 +207,9 @@ export async function render(root, _params) {
     networks = list.sort((a, b) => a.Name.localeCompare(b.Name));
     users = containersByNetwork(containers);
     renderList();
+    const open = networks.find((n) => n.Id === shown);
+    if (open && !detail.contains(document.activeElement)) inspect(open, false).catch(() => {});
+    else if (shown && !open) closeDetail();
   };
 
   root.append(pageHeader('Networks', button('Prune', prune, { ariaLabel: 'Prune unused networks' })),
