@@ -151,6 +151,13 @@ def test_the_create_form_turns_run_flags_into_docker_bodies(open_page: Callable[
             "Memory": 256 * 1024 * 1024, "NanoCpus": 1_500_000_000,
         },
     }
+    minimal = module_eval(page, "views/create.js", """
+        return m.buildBody({image: 'busybox', command: '', env: '', labels: '', network: '', restart: 'no',
+                            memory: '', cpus: '', tty: false, interactive: true, autoRemove: true, ports: [],
+                            volumes: []});""")
+    assert minimal == {"Image": "busybox", "Tty": False, "OpenStdin": True, "AttachStdin": False,
+                       "AttachStdout": True, "AttachStderr": True,
+                       "HostConfig": {"NetworkMode": "bridge", "AutoRemove": True}}
     errors = module_eval(page, "views/create.js", """
         const base = {image: 'busybox', ports: [], volumes: []};
         const bad = [{image: ' '}, {command: 'echo "unterminated'}, {memory: 'lots'}, {memory: '1k'}, {cpus: '-1'},
