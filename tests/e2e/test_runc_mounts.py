@@ -1,7 +1,8 @@
-"""``runc create`` does not see the other containers' roots (moor.monitor.mountns, moor.daemon.storagemounts).
+"""runc does not see the other containers' roots (moor.monitor.mountns, moor.daemon.storagemounts).
 
-moord runs a wrapper as its runtime: on ``create`` it copies the mount table it sees (the one runc reads) to a
-file named after the container, then execs the real runc.
+moord runs a wrapper as its runtime: on ``create``, ``exec`` and ``delete`` it copies the mount table it sees
+(the one runc reads) to a file named after the container (``<id>``, ``<id>.exec``, ``<id>.delete``), then execs
+the real runc.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ pytestmark = pytest.mark.root
 WRAPPER = """#!/bin/sh
 for last in "$@"; do :; done
 for word in "$@"; do
-    if [ "$word" = create ]; then cp /proc/self/mountinfo "{dumps}/$last"; fi
+    case "$word" in
+        create) cp /proc/self/mountinfo "{dumps}/$last" ;;
+        exec|delete) cp /proc/self/mountinfo "{dumps}/$last.$word" ;;
+    esac
 done
 exec {runc} "$@"
 """
@@ -42,10 +46,12 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
         moor(moord, "rm", "-f", *moor(moord, "ps", "-aq").stdout.split(), timeout=120)
 
 
-def roots_seen(daemon: DaemonProcess, container_id: str) -> list[str]:
-    """The container roots (``.../merged`` under the storage root) in the mount table runc read for it."""
+def roots_seen(daemon: DaemonProcess, container_id: str, command: str = "") -> list[str]:
+    """The container roots (``.../merged`` under the storage root) in the mount table runc read for the
+    container's ``create`` (or ``command``: exec, delete)."""
     storage = os.path.join(os.path.realpath(daemon.data_root), "storage") + "/"
-    with open(os.path.join(daemon.dumps, container_id)) as handle:  # type: ignore[attr-defined]
+    name = f"{container_id}.{command}" if command else container_id
+    with open(os.path.join(daemon.dumps, name)) as handle:  # type: ignore[attr-defined]
         points = [line.split()[4] for line in handle]
     return [point for point in points if point.startswith(storage) and point.endswith("/merged")]
 
@@ -75,6 +81,10 @@ def test_runc_sees_only_its_own_root(daemon: DaemonProcess) -> None:
     assert moor(daemon, "exec", second, "cat", "/etc/hostname").stdout == second[:12] + "\n"
     assert moor(daemon, "exec", second, "sh", "-c", "touch /made && ls /made").stdout == "/made\n"
     assert os.path.exists(os.path.join(merged(daemon, second), "made"))
+    assert roots_seen(daemon, second, "exec") == []  # runc exec needs none (it joins the container's namespaces)
+    assert moor(daemon, "exec", python, "echo", "python-exec").stdout == "python-exec\n"  # a tty-less exec
+    assert moor(daemon, "stop", "-t", "0", second, python).returncode == 0
+    assert roots_seen(daemon, second, "delete") == [] and roots_seen(daemon, python, "delete") == []
     moor(daemon, "rm", "-f", first, second, python)
 
 
@@ -87,6 +97,7 @@ def test_restart_and_a_bind_into_the_storage_root(daemon: DaemonProcess) -> None
     storage = os.path.join(daemon.data_root, "storage")
     binding = run(daemon, "-v", f"{storage}:/storage:ro", "busybox", "sleep", "300")
     assert merged(daemon, other) in roots_seen(daemon, binding)
+    assert moor(daemon, "exec", binding, "true").returncode == 0 and roots_seen(daemon, binding, "exec") == []
     listing = moor(daemon, "exec", binding, "ls", f"/storage/overlay/{other}/merged/bin/busybox")
     assert listing.returncode == 0, listing.stderr
     moor(daemon, "rm", "-f", other, mine, binding)

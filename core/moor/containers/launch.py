@@ -98,15 +98,18 @@ class MonitoredProcess(Protocol):
     def log_path(self) -> str: ...
 
 
-def root_hiding(bundle: str, hide_roots: str) -> list[str]:
-    """The monitor's ``--hide-roots DIR --rootfs PATH`` for the container of ``bundle``: ``runc create`` then runs
-    in a mount namespace without the other containers' roots (:mod:`moor.monitor.mountns`), ``hide_roots``
-    being the mount that holds them all (:mod:`moor.daemon.storagemounts`). Nothing (runc sees them, as
-    before) when there is no such mount, or when a bind of the container reaches into the storage root or
-    holds it (``-v /:/host``): what such a container sees of the other roots stays as it was, or when moord's
+def root_hiding(bundle: str, hide_roots: str, exec_process: str = "") -> list[str]:
+    """The monitor's ``--hide-roots DIR [--rootfs PATH]``: its runc commands then run in a mount namespace
+    without the other containers' roots (:mod:`moor.monitor.mountns`), ``hide_roots`` being the mount that holds
+    them all (:mod:`moor.daemon.storagemounts`). ``runc exec`` and ``runc delete`` need none of them;
+    ``runc create`` keeps the container's own (``--rootfs``, from the bundle), and sees every root as before
+    when a bind of the container reaches into the storage root or holds it (``-v /:/host``): what such a
+    container sees of the other roots stays as it was. Nothing when there is no such mount, or when moord's
     environment says ``MOOR_HIDE_ROOTS=0``."""
     if not hide_roots or os.environ.get(HIDE_ROOTS_ENV) == "0":
         return []
+    if exec_process:
+        return ["--hide-roots", hide_roots]
     with open(os.path.join(bundle, "config.json"), "rb") as handle:
         spec = json.load(handle)
     storage = os.path.dirname(hide_roots)
@@ -115,7 +118,7 @@ def root_hiding(bundle: str, hide_roots: str) -> list[str]:
             continue
         source = os.path.normpath(str(mount.get("source") or "/"))
         if source == storage or source.startswith(storage + "/") or storage.startswith(source.rstrip("/") + "/"):
-            return []
+            return ["--hide-roots", hide_roots]
     return ["--hide-roots", hide_roots, "--rootfs", str((spec.get("root") or {}).get("path") or "")]
 
 
@@ -129,8 +132,7 @@ def monitor_command(container: MonitoredProcess, state_dir: str, bundle: str, ru
     stdin_once = bool(container.config.get("StdinOnce"))
     if exec_process:
         command += ["--exec", exec_process]
-    else:
-        command += root_hiding(bundle, hide_roots)
+    command += root_hiding(bundle, hide_roots, exec_process)
     if tty:
         command.append("--tty")
     if stdin:
@@ -174,8 +176,7 @@ def shim_command(container: MonitoredProcess, state_dir: str, bundle: str, runti
                "--runtime", runtime.path, "--runtime-root", runtime.root]
     if exec_process:
         command += ["--exec", exec_process]
-    else:
-        command += root_hiding(bundle, hide_roots)
+    command += root_hiding(bundle, hide_roots, exec_process)
     for flag, wanted in (("--tty", container.tty), ("--stdin", bool(container.config.get("OpenStdin"))),
                          ("--stdin-once", bool(container.config.get("StdinOnce")))):
         if wanted:

@@ -66,8 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-path", default="")
     parser.add_argument("--log-attrs", default="{}", help="JSON: the attributes recorded with each message")
     parser.add_argument("--name", default="")
-    parser.add_argument("--hide-roots", default="", help="runc create without the mounts under this one")
-    parser.add_argument("--rootfs", default="", help="the container's root: under --hide-roots, kept")
+    parser.add_argument("--hide-roots", default="", help="runc without the mounts under this one")
+    parser.add_argument("--rootfs", default="", help="the container's root, kept for runc create (without it, "
+                                                     "runc create sees every root)")
     return parser.parse_args(argv)
 
 
@@ -201,6 +202,13 @@ class Monitor:
         if self.args.tty and self.master_fd is None:
             raise RuntimeError("runc did not send the console")
 
+    def _hiding(self, keep: str) -> Callable[[], None] | None:
+        """What the child runs before it execs runc: every root hidden but ``keep`` (``runc create``), or all of
+        them (``runc exec``, ``runc delete``: they need none); None without ``--hide-roots``."""
+        if not self.args.hide_roots:
+            return None
+        return partial(hide_before_exec, self.args.hide_roots, keep, os.path.abspath(RUNC_LOG))
+
     def _close_child_ends(self) -> None:
         """Our copies of the container's ends of the pipes: closed, so EOF comes when it exits."""
         for fd in set(self.child_fds.values()):
@@ -224,8 +232,7 @@ class Monitor:
             return
         create = [*self.runc, "create", "--bundle", self.args.bundle, "--pid-file", PID_FILE, self.args.id]
         # runc creates the container in a mount namespace without the other containers' roots (moor.monitor.mountns)
-        hide = (partial(hide_before_exec, self.args.hide_roots, self.args.rootfs, os.path.abspath(RUNC_LOG))
-                if self.args.hide_roots else None)
+        hide = self._hiding(self.args.rootfs) if self.args.rootfs else None
         began = time.perf_counter()
         try:
             self._run_runc(create, hide)
@@ -251,7 +258,7 @@ class Monitor:
                 return self.pid
             if self.exec_mode:
                 self._run_runc([*self.runc, "exec", "--process", self.args.exec_process, "--pid-file", PID_FILE,
-                                "--detach", self.args.id])
+                                "--detach", self.args.id], self._hiding(""))
                 self._close_child_ends()
                 self.pid = self._read_pid()
             elif not self._start_by_exec_fifo():
@@ -335,7 +342,7 @@ class Monitor:
             # would then fail to open its relative log file and leave its state and the cgroups behind.
             try:
                 subprocess.run([self.args.runtime, "--root", self.args.runtime_root, "delete", "--force",
-                                self.args.id], capture_output=True, timeout=60)
+                                self.args.id], capture_output=True, timeout=60, preexec_fn=self._hiding(""))
             except (OSError, subprocess.SubprocessError) as err:
                 print(f"runc delete failed: {err}", flush=True)
         try:

@@ -19,7 +19,8 @@ own. The monitor runs runc in a child that, just before it execs runc:
 
 The container sees exactly what it saw before: its root, and the mounts runc makes from the spec. When a
 step before 4 is impossible (no namespace allowed, ``H`` not a mount of its own, no ``open_tree``), runc
-simply runs with every root visible, as before. ``moor-shim`` does the same in C (``hide_other_roots``).
+simply runs with every root visible, as before. ``runc exec`` and ``runc delete`` run the same way with no root
+kept (steps 3 and 5 left out): they need none. ``moor-shim`` does the same in C (``hide_other_roots``).
 """
 
 from __future__ import annotations

@@ -379,7 +379,7 @@ static const char *json_text(struct jobject *o, const char *key) {
 
 static struct {
     const char *id, *state_dir, *bundle, *runtime, *runtime_root, *exec_process;
-    const char *hide_roots, *rootfs; /* runc create without the other containers' roots (hide_other_roots) */
+    const char *hide_roots, *rootfs; /* runc without the other containers' roots (hide_other_roots) */
     bool tty, stdin_open, stdin_once;
     const char *log_path, *log_attrs;
     long long max_size;
@@ -636,15 +636,17 @@ static void adopt_master(void);
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
 
-static bool hide_in_child; /* set around `runc create`: its child hides the other roots before exec */
+/* What the child of run() hides before it execs runc: nothing, every root but the container's own (--rootfs:
+ * `runc create`, only when moord gave it), or every root (`runc exec` and `runc delete`, which need none). */
+static enum { HIDE_NONE, HIDE_KEEPING_ROOTFS, HIDE_ALL } hide_in_child;
 
-/* In the child about to exec `runc create`, as moor.monitor.mountns.hide_other_roots does: a mount namespace of
- * its own where the mount --hide-roots (the storage driver's home, holding every container's root) is lazily
- * unmounted in one step, the container's own root (--rootfs, under it) cloned first and attached again in place.
- * runc then reads a short mountinfo and the kernel copies a few mounts into the container's namespace, not one
- * per container. Steps that cannot be done before the unmount leave everything as it was (false, errno 0): runc
- * sees every root, as before. false with errno set: the others are gone and the own root could not come back. */
-static bool hide_other_roots(void) {
+/* In the child about to exec runc, as moor.monitor.mountns.hide_other_roots does: a mount namespace of its own
+ * where the mount --hide-roots (the storage driver's home, holding every container's root) is lazily unmounted
+ * in one step, `keep` (the container's own root, under it) cloned first and attached again in place. runc then
+ * reads a short mountinfo and the kernel copies a few mounts into the container's namespace, not one per
+ * container. Steps that cannot be done before the unmount leave everything as it was (false, errno 0): runc sees
+ * every root, as before. false with errno set: the others are gone and `keep` could not come back. */
+static bool hide_other_roots(const char *keep_path) {
     errno = 0;
     char parent[PATH_MAX];
     if (snprintf(parent, sizeof parent, "%s", opt.hide_roots) >= (int)sizeof parent) return false;
@@ -654,9 +656,9 @@ static bool hide_other_roots(void) {
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0 ||
         mount(NULL, opt.hide_roots, NULL, MS_REC | MS_PRIVATE, NULL) < 0) { errno = 0; return false; }
     size_t length = strlen(opt.hide_roots);
-    bool keep = opt.rootfs && !strncmp(opt.rootfs, opt.hide_roots, length) && opt.rootfs[length] == '/';
+    bool keep = keep_path && !strncmp(keep_path, opt.hide_roots, length) && keep_path[length] == '/';
     int tree = -1;
-    if (keep && (tree = (int)syscall(SYS_open_tree, AT_FDCWD, opt.rootfs, OPEN_TREE_CLONE | O_CLOEXEC)) < 0) {
+    if (keep && (tree = (int)syscall(SYS_open_tree, AT_FDCWD, keep_path, OPEN_TREE_CLONE | O_CLOEXEC)) < 0) {
         errno = 0;
         return false;
     }
@@ -666,7 +668,7 @@ static bool hide_other_roots(void) {
         return false;
     }
     if (tree < 0) return true;
-    long attached = syscall(SYS_move_mount, tree, "", AT_FDCWD, opt.rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+    long attached = syscall(SYS_move_mount, tree, "", AT_FDCWD, keep_path, MOVE_MOUNT_F_EMPTY_PATH);
     int error = errno;
     close(tree);
     errno = error;
@@ -710,7 +712,8 @@ static int run(char *const argv[], int in, int out, int err, struct buf *capture
         for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
         for (int i = 0; i < 3; i++) dup2(high[i], i);
         syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
-        if (hide_in_child && opt.hide_roots && !hide_other_roots() && errno) hide_failed();
+        if (hide_in_child != HIDE_NONE && opt.hide_roots &&
+            !hide_other_roots(hide_in_child == HIDE_KEEPING_ROOTFS ? opt.rootfs : NULL) && errno) hide_failed();
         execvp(argv[0], argv);
         int code = errno;
         ssize_t ignored = write(report[1], &code, sizeof code);
@@ -1586,7 +1589,10 @@ static long start_process(char *error, size_t size) {
         argv[argc++] = PID_FILE;
         argv[argc++] = "--detach";
         argv[argc++] = opt.id;
-        if (!run_runc(argv, argc, error, size)) return -1;
+        hide_in_child = HIDE_ALL; /* runc exec joins the container's namespaces: it needs no root of ours */
+        bool ran = run_runc(argv, argc, error, size);
+        hide_in_child = HIDE_NONE;
+        if (!ran) return -1;
         close_child_ends();
         if (!read_pid(&container_pid, error, size)) return -1;
         if (opt.tty) adopt_master();
@@ -1674,6 +1680,7 @@ static bool delete_in_background(void) {
         dup2(null, 1);
         dup2(null, 2);
         syscall(SYS_close_range, 3, ~0U, 0);
+        if (opt.hide_roots) hide_other_roots(NULL); /* runc delete needs no root: nothing can be lost */
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -1950,16 +1957,17 @@ static bool prepare(char *error, size_t size) {
     double began = now_mono();
     const char *again[24];
     memcpy(again, argv, sizeof argv);
-    hide_in_child = true;
+    /* without --rootfs (a bind of the container reaches into the storage root) runc create sees every root */
+    hide_in_child = opt.rootfs ? HIDE_KEEPING_ROOTFS : HIDE_NONE;
     bool created = run_runc(argv, argc, error, size);
     if (!created && strstr(error, "already exists")) {
         /* the previous run's monitor answered its waiters before deleting the runc state */
-        hide_in_child = false;
+        hide_in_child = HIDE_NONE;
         runc_delete();
-        hide_in_child = true;
+        hide_in_child = opt.rootfs ? HIDE_KEEPING_ROOTFS : HIDE_NONE;
         created = run_runc(again, argc, error, size);
     }
-    hide_in_child = false;
+    hide_in_child = HIDE_NONE;
     if (!created) return false;
     runc_create_seconds = now_mono() - began;
     close_child_ends();
