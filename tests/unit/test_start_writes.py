@@ -108,3 +108,27 @@ def test_a_save_prepared_before_another_never_overwrites_it(tmp_path: Path) -> N
 def _container(container_id: str) -> Container:
     return Container(id=container_id, name="/a", created="", image_id="", image="busybox", path="true", args=[],
                      config={}, host_config={})
+
+
+def test_an_rm_container_exit_writes_no_record_before_its_removal(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --rm`` waits for the removal: the exit's synced write of a record about to go is skipped (the next
+    start of moord finds an exit it missed and removes the container then). A plain container's exit is saved."""
+    engine = FakeEngine(tmp_path)
+    try:
+        writes: list[str] = []
+        real = engine.containers.store.write
+        monkeypatch.setattr(engine.containers.store, "write",
+                            lambda pending: (writes.append(pending.container_id), real(pending)))
+        kept, removed = engine.create("kept"), engine.create("removed", HostConfig={"AutoRemove": True})
+        for container in (kept, removed):
+            engine.containers.start(container.id)
+            writes.clear()
+            engine.processes.exit(container.id, 0)
+            engine.containers.wait(container.id, "removed" if container is removed else "not-running")
+            assert writes == ([] if container is removed else [container.id])
+        assert engine.containers.store.find(removed.id) is None and not os.path.exists(
+            engine.containers.store.directory(removed.id))
+    finally:
+        engine.processes.end_all()
+        engine.close()

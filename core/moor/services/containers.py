@@ -637,8 +637,11 @@ class ContainerService:
         container.state.ExitCode = exit_code
         container.state.OOMKilled = oom_killed
         container.state.FinishedAt = format_timestamp(finished)
-        with tracing.phase("save"):
-            self._save_existing(container)
+        if not (auto_remove and container.id not in self._removing):
+            # an --rm container's record is deleted right below: no synced write of it first (should moord die
+            # in between, the record that says running makes the next start find the exit and remove it then)
+            with tracing.phase("save"):
+                self._save_existing(container)
         with tracing.phase("cgroups"):
             self.processes.remove_empty_cgroup_parents()
         with tracing.phase("events"):
