@@ -264,8 +264,6 @@ class BridgeDriver:
                 address = free
             address6 = _address6(record, endpoint, network)
             mac = ipam.parse_mac(endpoint.mac_address) if endpoint.mac_address else ipam.mac_for(address)
-            if not links.link_exists(record.bridge):
-                self._realise(record)
             gateway = None if record.internal else ipaddress.IPv4Address(record.gateway)
             subnet6 = ipaddress.IPv6Network(record.subnet6) if record.subnet6 else None
             attachment = links.Attachment(
@@ -273,7 +271,11 @@ class BridgeDriver:
                 address=ipaddress.IPv4Interface(f"{address}/{subnet.prefixlen}"),
                 address6=ipaddress.IPv6Interface(f"{address6}/{subnet6.prefixlen}") if subnet6 and address6 else None,
                 gateway6=ipaddress.IPv6Address(record.gateway6) if subnet6 and not record.internal else None)
-            interface = links.attach(attachment, netns_path)
+            try:
+                interface = links.attach(attachment, netns_path)
+            except links.BridgeMissing:  # gone from the host (removed by hand, a reboot): made again
+                self._realise(record)
+                interface = links.attach(attachment, netns_path)
             record.endpoints[endpoint.id] = EndpointRecord(
                 container_id=endpoint.container_id, address=str(address), mac=mac,
                 host_veth=attachment.host_veth, interface=interface, netns_path=netns_path,

@@ -227,13 +227,16 @@ def _free_interface_name(ipr: IPRoute) -> str:
     return f"eth{number}"
 
 
-def _configure_inside(ipr: IPRoute, temporary: str, attachment: Attachment) -> str:
-    """Rename the new veth end to the first free ``ethN``, address it, bring it up; return its name."""
-    index = _index(ipr, temporary)
+def _configure_inside(ipr: IPRoute, made: str, attachment: Attachment) -> str:
+    """Name the new veth end ``made`` the first free ``ethN`` (it is ``eth0`` already when it was made so), address
+    it, bring it and ``lo`` up, add the default route unless the namespace has one; return its name."""
+    index = _index(ipr, made)
     if index is None:
-        raise MoorError(f"{temporary} did not appear in the container's network namespace")
-    interface = _free_interface_name(ipr)
-    ipr.link("set", index=index, ifname=interface)
+        raise MoorError(f"{made} did not appear in the container's network namespace")
+    interface = made
+    if made != FIRST_INTERFACE:
+        interface = _free_interface_name(ipr)
+        ipr.link("set", index=index, ifname=interface)
     ipr.addr("add", index=index, address=str(attachment.address.ip),
              prefixlen=attachment.address.network.prefixlen,
              broadcast=str(attachment.address.network.broadcast_address))
@@ -242,9 +245,11 @@ def _configure_inside(ipr: IPRoute, temporary: str, attachment: Attachment) -> s
     if loopback is not None:
         ipr.link("set", index=loopback, state="up")
     if attachment.gateway is not None:
-        routes = ipr.route("dump", family=socket.AF_INET, table=MAIN_TABLE)
-        if not any(route["dst_len"] == 0 for route in routes):
+        try:
             ipr.route("add", dst="0.0.0.0/0", gateway=str(attachment.gateway), oif=index)
+        except NetlinkError as err:
+            if err.code != errno.EEXIST:  # the namespace has its default route (its first network's)
+                raise
     if attachment.address6 is not None:
         _enable_ipv6("all")
         _enable_ipv6(interface)
@@ -282,13 +287,23 @@ def ensure_ipv6_address(name: str, gateway: ipaddress.IPv6Interface) -> None:
                 raise
 
 
+class BridgeMissing(NotFound):
+    """The bridge to plug a veth into is not on the host (the driver sets its network up again)."""
+
+
+#: the name a container's first interface gets, made under it at once when the namespace has none of that name
+FIRST_INTERFACE = "eth0"
+
+
 def attach(attachment: Attachment, netns_path: str) -> str:
     """Create the veth pair, plug it into the bridge and the namespace; return the inner name.
 
-    The inner end is created in the namespace under a temporary name and renamed
-    there to ``eth0`` (or the first free ``ethN``), as Docker does.
+    The host end is made on the bridge and up in the same request. The inner end
+    is made in the namespace as ``eth0`` when that name is free there (a
+    container's first network), else under a temporary name and renamed there to
+    the first free ``ethN``, as Docker does. BridgeMissing when the bridge is not
+    on the host.
     """
-    temporary = "mtmp" + secrets.token_hex(4)
     try:
         namespace = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -300,23 +315,26 @@ def attach(attachment: Attachment, netns_path: str) -> str:
                 IPRoute() as ipr:
             bridge = _index(ipr, attachment.bridge)
             if bridge is None:
-                raise NotFound(f"bridge {attachment.bridge} does not exist")
-            ipr.link("add", ifname=attachment.host_veth, kind="veth", mtu=attachment.mtu,
-                     peer={"ifname": temporary, "net_ns_fd": namespace, "address": attachment.mac,
-                           "mtu": attachment.mtu})
+                raise BridgeMissing(f"bridge {attachment.bridge} does not exist")
+            inner = FIRST_INTERFACE
             try:
-                host = _index(ipr, attachment.host_veth)
-                if host is None:
-                    raise MoorError(f"veth {attachment.host_veth} vanished right after it was created")
-                ipr.link("set", index=host, master=bridge, state="up")
-            except BaseException:
-                ipr.link("del", ifname=attachment.host_veth)
-                raise
+                _add_veth(ipr, attachment, bridge, namespace, inner)
+            except NetlinkError as err:
+                if err.code != errno.EEXIST:
+                    raise
+                inner = "mtmp" + secrets.token_hex(4)  # eth0 is taken there (or, rarely, the host end's name)
+                _add_veth(ipr, attachment, bridge, namespace, inner)
     finally:
         os.close(namespace)
     try:
         with tracing.phase("bridge.inside"), netlink_errors(f"configuring the interface in {netns_path}"):
-            return in_namespace(netns_path, lambda ipr: _configure_inside(ipr, temporary, attachment))
+            return in_namespace(netns_path, lambda ipr: _configure_inside(ipr, inner, attachment))
     except BaseException:
         delete_link(attachment.host_veth)
         raise
+
+
+def _add_veth(ipr: IPRoute, attachment: Attachment, bridge: int, namespace: int, inner: str) -> None:
+    """The veth pair: its host end on the bridge and up, its inner end ``inner`` in the namespace (one request)."""
+    ipr.link("add", ifname=attachment.host_veth, kind="veth", mtu=attachment.mtu, master=bridge, state="up",
+             peer={"ifname": inner, "net_ns_fd": namespace, "address": attachment.mac, "mtu": attachment.mtu})

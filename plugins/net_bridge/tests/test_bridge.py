@@ -388,6 +388,21 @@ def test_second_network_gets_eth1_and_no_second_default_route(driver: Driver, ho
     assert not ping(ns2, isolated.ipv4_address)  # across networks: isolated, as Docker does
 
 
+def test_a_bridge_gone_from_the_host_is_made_again_by_a_connect(driver: Driver, host: Host) -> None:
+    """The bridge removed behind the driver's back (by hand, say): the next connect sets the network up again (the
+    attach finds no bridge and tells so), and the container's first interface is eth0, made under that name."""
+    network = host.network(host.subnet())
+    bridge = network.options[BRIDGE_NAME]
+    driver.create(network=network)
+    sh(f"ip link del {bridge}")
+    ns = host.namespace()
+    joined = driver.connect(network=network, endpoint=endpoint("one"), netns_path=ns)
+    assert joined.interface == "eth0"
+    assert len(re.findall(r"\d+: (veth[0-9a-f]{7})@", sh(f"ip -o link show master {bridge}").stdout)) == 1
+    assert "UP" in json.loads(sh(f"ip -j link show dev {bridge}").stdout)[0]["flags"]
+    assert json.loads(in_ns(ns, "ip -j link show").stdout)[-1]["ifname"] == "eth0"
+
+
 def test_requested_address_and_conflicts(driver: Driver, host: Host) -> None:
     subnet = host.subnet()
     network = host.network(subnet)
