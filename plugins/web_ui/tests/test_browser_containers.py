@@ -475,6 +475,11 @@ def test_console_runs_a_command(open_page: Callable[..., Page], moord: DaemonPro
     # the command ran in the container
     check = run_exec(moord, ident, ["cat", "/tmp/out"])
     assert "answer-42" in check
+    # the terminal's size follows the element (fit addon, then a resize message): wider than 80 columns here
+    page.keyboard.type("echo size-$(stty size | tr ' ' x)\n")
+    expect(screen).to_contain_text(re.compile(r"size-\d+x\d+"))
+    rows, cols = map(int, re.search(r"size-(\d+)x(\d+)", screen.inner_text()).groups())  # type: ignore[union-attr]
+    assert cols > 100 and rows > 10, (rows, cols)
     page.keyboard.press("Control+BracketRight")  # leaves the terminal for the keyboard's next stop
     expect(page.get_by_role("button", name="Disconnect")).to_be_focused()
     page.locator(".xterm-helper-textarea").focus()
