@@ -66,7 +66,8 @@ MOOR = os.environ.get("BENCH_DENSITY_MOOR", "1") != "0"
 #: BENCH_DENSITY_LOG=PATH: moord runs with --debug (its trace lines time each phase) and its log is kept there
 KEEP_LOG = os.environ.get("BENCH_DENSITY_LOG", "")
 #: the start phases shown for the first and the last containers (with BENCH_DENSITY_LOG)
-TRACED_PHASES = ("total", "mount", "bundle", "monitor", "runc-create", "network", "ports", "run")
+TRACED_PHASES = ("total", "mount", "bundle", "monitor", "runc-create", "runc-create-cpu", "network", "network-wait",
+                 "ports", "run")
 
 
 def meminfo() -> dict[str, int]:

@@ -303,6 +303,8 @@ def spawn(command: list[str], state_dir: str) -> Monitor:
     monitor.container_pid = int(reply.get("pid") or 0)
     if reply.get("runc_create"):  # the part of "ready" that runc took (a monitor may not tell)
         tracing.add("runc-create", float(reply["runc_create"]))
+    if reply.get("runc_create_cpu"):  # and its CPU time: what the load does not change
+        tracing.add("runc-create-cpu", float(reply["runc_create_cpu"]))
     return monitor
 
 

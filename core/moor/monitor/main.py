@@ -19,6 +19,7 @@ import ctypes
 import fcntl
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -132,6 +133,7 @@ class Monitor:
         self.cgroups: Any = None  # the init's cgroup directories, to look for OOM kills after it exits
         self.oom_killed = False
         self.runc_create_seconds = 0.0  # told to moord in the readiness report (its start trace shows it)
+        self.runc_create_cpu = 0.0  # and the CPU time runc create took (user + system, its children included)
 
     # ------------------------------------------------------------------ stdio
 
@@ -233,7 +235,7 @@ class Monitor:
         create = [*self.runc, "create", "--bundle", self.args.bundle, "--pid-file", PID_FILE, self.args.id]
         # runc creates the container in a mount namespace without the other containers' roots (moor.monitor.mountns)
         hide = self._hiding(self.args.rootfs) if self.args.rootfs else None
-        began = time.perf_counter()
+        began, used = time.perf_counter(), _children_cpu()
         try:
             self._run_runc(create, hide)
         except RuntimeError as err:
@@ -243,6 +245,7 @@ class Monitor:
             subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
             self._run_runc(create, hide)
         self.runc_create_seconds = time.perf_counter() - began
+        self.runc_create_cpu = _children_cpu() - used
         self._close_child_ends()
         self.pid = self._read_pid()
         try:
@@ -498,6 +501,12 @@ class Monitor:
                 return
 
 
+def _children_cpu() -> float:
+    """The CPU time (user + system) of the monitor's waited-for children so far, in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _ended(pid: int) -> bool:
     """Whether ``pid`` has ended (gone, or a zombie not yet reaped)."""
     try:
@@ -557,7 +566,8 @@ def main(argv: list[str] | None = None) -> int:
             pass
         _report({"ok": False, "error": str(err)})
         return 1
-    _report({"ok": True, "pid": monitor.pid, "runc_create": monitor.runc_create_seconds})
+    _report({"ok": True, "pid": monitor.pid, "runc_create": monitor.runc_create_seconds,
+             "runc_create_cpu": monitor.runc_create_cpu})
     watchdog = threading.Timer(START_TIMEOUT, monitor.abandon_unless_started)
     watchdog.daemon = True
     watchdog.start()

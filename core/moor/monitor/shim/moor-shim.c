@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -585,7 +586,8 @@ static double watchdog_at, drain_until, finish_at;
 static bool draining;
 static bool oom_killed_flag;
 static char memory_cgroup[PATH_MAX];
-static double runc_create_seconds;
+static double runc_create_seconds, runc_create_cpu;
+static double last_run_cpu; /* the CPU time (user + system) of the last command run() ran, with its children */
 
 static int master_fd = -1;
 static int child_fds[3] = {-1, -1, -1};
@@ -759,7 +761,10 @@ static int run(char *const argv[], int in, int out, int err, struct buf *capture
     if (timed_out) kill(pid, SIGKILL);
     if (capture[0] >= 0) close(capture[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    struct rusage usage = {0};
+    while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {}
+    last_run_cpu = (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                   (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
     if (pidfd >= 0) close(pidfd);
     int code = 0;
     ssize_t got = read(report[0], &code, sizeof code);
@@ -1970,6 +1975,7 @@ static bool prepare(char *error, size_t size) {
     hide_in_child = HIDE_NONE;
     if (!created) return false;
     runc_create_seconds = now_mono() - began;
+    runc_create_cpu = last_run_cpu;
     close_child_ends();
     if (!read_pid(&container_pid, error, size)) return false;
     find_memory_cgroup(container_pid);
@@ -2113,9 +2119,9 @@ int main(int argc, char **argv) {
     signals.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     watch(&listener, EPOLLIN);
     watch(&signals, EPOLLIN);
-    char ready[128];
-    snprintf(ready, sizeof ready, "{\"ok\":true,\"pid\":%d,\"runc_create\":%.6f}", (int)container_pid,
-             runc_create_seconds);
+    char ready[160];
+    snprintf(ready, sizeof ready, "{\"ok\":true,\"pid\":%d,\"runc_create\":%.6f,\"runc_create_cpu\":%.6f}",
+             (int)container_pid, runc_create_seconds, runc_create_cpu);
     report(ready);
     watchdog_at = now_mono() + START_TIMEOUT;
     reap_children(); /* a process that died before the signalfd existed */
