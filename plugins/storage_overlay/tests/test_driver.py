@@ -494,6 +494,30 @@ def test_remove_copes_with_mounts_and_whiteouts(driver: Driver) -> None:
     assert len(os.listdir(f"{home_of(driver)}/l")) == 1
 
 
+def test_removals_share_a_read_of_the_mount_table(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rm of many containers reads the mount table (a thousand lines with a thousand containers) once, not twice
+    per container; a key mounted after the read is unmounted all the same, and nothing under it is deleted."""
+    from moor_storage_overlay import driver as driver_module
+
+    reads: list[str] = []
+    real = driver_module.mounts_under
+    monkeypatch.setattr(driver_module, "mounts_under", lambda root: (reads.append(root), real(root))[1])
+    apply(driver, "base", [tar_entry("kept", b"k")])
+    for key in ("c1", "c2", "c3", "late"):
+        driver.prepare(key=key, parent="base")
+    root = driver.mount(key="c1")
+    with open(f"{root}/new", "w") as handle:
+        handle.write("n")
+    for key in ("c1", "c2"):
+        assert driver.remove(key=key) is True
+    assert len(reads) == 1 and mount_count(root) == 0
+    late = driver.mount(key="late")  # after the table was read: that read no longer serves
+    assert driver.remove(key="c3") is True and len(reads) == 2
+    assert driver.remove(key="late") is True and mount_count(late) == 0
+    assert not os.path.exists(late) and driver.exists(key="late") is False
+    assert read_all(driver.diff(key="base")) and sorted(os.listdir(home_of(driver))) == [".empty", "base", "l"]
+
+
 # ---------------------------------------------------------------------- snapshot diff and changes
 
 
