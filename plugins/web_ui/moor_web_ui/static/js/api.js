@@ -60,11 +60,21 @@ async function errorFrom(resp) {
   return new ApiError(resp.status, message || `${resp.status} ${resp.statusText || 'error'}`, data);
 }
 
+let confirming = null;
+
 function checkExpired(path, err) {
-  if (err.status === 401 && !SESSION_PATHS.has(path.split('?')[0]) && expiredHandler) {
-    setCsrf('');
-    expiredHandler(err);
-  }
+  if (err.status !== 401 || SESSION_PATHS.has(path.split('?')[0]) || !expiredHandler || confirming) return;
+  // A 401 may be moord's or a registry's (a pull without credentials), relayed: only the session endpoint
+  // says whether the session ended.
+  confirming = fetch('/api/session', { credentials: 'same-origin' })
+    .then((resp) => resp.status === 401, () => false)
+    .then((ended) => {
+      confirming = null;
+      if (ended && expiredHandler) {
+        setCsrf('');
+        expiredHandler(err);
+      }
+    });
 }
 
 /**
