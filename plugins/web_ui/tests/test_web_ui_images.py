@@ -38,6 +38,23 @@ def test_pull_shows_progress_then_the_image(page: Page, moord: DaemonProcess, re
     assert f"{repo}:1" in image_tags(moord)
 
 
+def test_pull_from_a_private_registry_with_a_login(page: Page, moord: DaemonProcess) -> None:
+    with TestRegistry("htpasswd", users={"uiuser": "s3cret-pw"}) as private:
+        seed_fresh_image(private, moord, "web-ui/private:1")
+        image = f"{private.host}/web-ui/private:1"
+        page.goto("#/images")
+        page.get_by_label("Image to pull").fill(image)
+        page.get_by_role("button", name="Pull", exact=True).click()
+        progress = page.get_by_role("log", name="Pull progress")
+        expect(progress).to_contain_text("Pull failed")  # no credentials: the registry refuses
+        page.locator("summary", has_text="Registry login").click()
+        page.get_by_label("Registry user name").fill("uiuser")
+        page.get_by_label("Registry password").fill("s3cret-pw")
+        page.get_by_role("button", name="Pull", exact=True).click()
+        expect(progress).to_contain_text(f"Pulled {image}.")
+        expect(page.locator(f'tr[data-ref="{image}"]')).to_be_visible()
+
+
 def test_pull_of_a_missing_image_says_why(page: Page, registry: TestRegistry) -> None:
     page.goto("#/images")
     page.get_by_label("Image to pull").fill(f"{registry.host}/web-ui/missing:1")

@@ -75,9 +75,15 @@ export async function render(root, params) {
     pullLog.note('Pull cancelled.', 'error');
   }, { ariaLabel: 'Cancel the pull' });
   pullCancel.hidden = true;
+  const pullUser = h('input', { type: 'text', id: uid('puser'), autocomplete: 'off', spellcheck: 'false' });
+  const pullPassword = h('input', { type: 'password', id: uid('ppass'), autocomplete: 'off' });
   const pullForm = h('form', { 'aria-labelledby': 'pull-title' },
     h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, field('Image to pull', pullInput, 'name[:tag], from Docker Hub or a registry')),
       pullButton, pullCancel),
+    h('details', { class: 'pull-login' },
+      h('summary', null, 'Registry login'),
+      h('p', { class: 'hint' }, 'For a private registry; used for this pull only. Without it, the logins kept in the UI user\'s Docker config are used.'),
+      h('div', { class: 'form-grid' }, field('Registry user name', pullUser), field('Registry password', pullPassword))),
     pullLog.el);
   pullForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -88,7 +94,9 @@ export async function render(root, params) {
     pullLog.note(`Pulling ${image}…`, 'aux');
     pullButton.disabled = true;
     pullCancel.hidden = false;
-    const stream = postStream('/api/images/pull', { image }, (msg) => pullLog.add(msg), {
+    const body = { image };
+    if (pullUser.value.trim()) body.auth = { username: pullUser.value.trim(), password: pullPassword.value };
+    const stream = postStream('/api/images/pull', body, (msg) => pullLog.add(msg), {
       onEnd: (error) => {
         pullButton.disabled = false;
         pullCancel.hidden = true;
