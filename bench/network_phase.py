@@ -7,8 +7,9 @@ own; ``busybox sleep`` containers on a user-defined bridge network (a /21, as ``
 the other with ``run -d``; the host is filled in between by 4 clients at once. Every ``BENCH_NETPHASE_PUBLISH``-th
 (10th) container publishes a port on 127.0.0.1, as in ``bench/density.py``.
 
-Printed per count: the medians of the sampled starts' phases (``network``, ``ports``, ``runc-create``, the
-whole ``start``, and the sub-phases of the network phase: ``net.*``, ``bridge.*``), and the ``run -d`` wall time.
+Printed per count: the medians of the sampled starts' phases (``network``; ``network-wait``, the part of it not
+hidden behind ``runc create`` when the network is set up meanwhile; ``ports``, ``runc-create``, the whole
+``start``, and the sub-phases of the network phase: ``net.*``, ``bridge.*``), and the ``run -d`` wall time.
 ``BENCH_NETPHASE_PROFILE=DIR``: py-spy records moord (wall clock, idle threads too) during each count's sample;
 its collapsed stacks go to ``DIR/<count>.txt``. With N >= 500 take ``flock /tmp/moor-density.lock`` around it
 (one density run at a time on the machine). Nothing is asserted.
@@ -41,7 +42,7 @@ NETWORK = os.environ.get("BENCH_NETWORK", "user")
 PROFILE = os.environ.get("BENCH_NETPHASE_PROFILE", "")
 FILL_CLIENTS = 4
 SUBNET = "10.233.0.0/21"
-SHOWN = ("total", "network", "ports", "runc-create", "run")
+SHOWN = ("total", "monitor", "runc-create", "network", "network-wait", "ports", "run")
 
 
 class Runner:
@@ -128,7 +129,7 @@ def main() -> None:
                     medians["run -d wall"] = 1000 * statistics.median(seconds for _, seconds in sampled)
                     results[count] = (medians, load)
                     print(f"  {count} running (load {load:.1f}): " + ", ".join(
-                        f"{phase} {medians[phase]:.1f}" for phase in ("network", "ports", "runc-create")
+                        f"{phase} {medians[phase]:.1f}" for phase in ("network", "network-wait", "runc-create")
                         if phase in medians), flush=True)
             finally:
                 names = runner.run("ps", "-aq", check=False).stdout.split()
