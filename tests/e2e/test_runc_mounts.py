@@ -141,3 +141,51 @@ def test_a_stopped_moord_without_containers_leaves_no_mount(tmp_path) -> None:
         assert storage in _mount_points()
         assert moord.stop() == 0
         assert [point for point in _mount_points() if point.startswith(storage)] == []
+
+
+PROPAGATION_CHECK = r"""
+import os, subprocess, sys
+from moor.daemon.storagemounts import prepare
+from moor.monitor.mountns import hide_other_roots
+base = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "none", base], check=True)
+subprocess.run(["mount", "--make-shared", base], check=True)  # as / is on systemd hosts
+home, lower = prepare(f"{base}/data", "overlay"), f"{base}/lower"
+os.makedirs(lower)
+roots = []
+for key in ("own", "other"):
+    layer = f"{home}/{key}"
+    for part in ("diff", "work", "merged"):
+        os.makedirs(f"{layer}/{part}")
+    options = f"lowerdir={lower},upperdir={layer}/diff,workdir={layer}/work"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, f"{layer}/merged"], check=True)
+    roots.append(f"{layer}/merged")
+def table():
+    with open("/proc/self/mountinfo") as handle:
+        return sorted(" ".join(line.split()[4:]) for line in handle)
+before = table()
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    hidden = hide_other_roots(home, roots[0])
+    os.write(write_end, f"{hidden} {os.path.ismount(roots[0])} {os.path.ismount(roots[1])}".encode())
+    os._exit(0)
+os.close(write_end)
+child = os.read(read_end, 100).decode()
+os.waitpid(pid, 0)
+print(child)
+print("unchanged" if table() == before else "changed: " + repr(sorted(set(table()) ^ set(before))))
+"""
+
+
+def test_nothing_propagates_back_from_a_shared_parent(tmp_path) -> None:
+    """With the data root under a shared mount, moord's storage mounts and the monitor's child leave every other
+    mount alone: the namespace it came from sees no mount come or go."""
+    import subprocess
+    import sys
+    base = tmp_path / "shared"
+    base.mkdir()
+    done = subprocess.run(["unshare", "-m", sys.executable, "-c", PROPAGATION_CHECK, str(base)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["True True False", "unchanged"]

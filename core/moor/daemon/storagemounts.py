@@ -11,6 +11,11 @@ after cloning the container's own, and attaches that clone again in place. For t
   every root: a mount of its own too, private, so that the roots mounted in it are private and their lazy
   unmount in the monitor's namespace touches no other.
 
+The roots then propagate to no other namespace, as under Docker's overlay driver once it made its home a
+private mount (moby#22069): a host whose ``/`` is shared no longer gets copies of every root in each of its
+namespaces, and a bind of the data root into a container (``-v /:/host:rslave``) shows the roots mounted when
+the container started, not those mounted later.
+
 Both stay mounted while a root is mounted in them when moord stops (its containers may run on): a restarted
 moord finds them and keeps them. Otherwise moord unmounts them as it stops (:func:`release`).
 When the storage root holds mounts but is not a mount itself (containers left running by a moord before this
