@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from moor.client import DaemonError
 from moor.testing.daemon import DaemonProcess
@@ -190,3 +190,26 @@ def test_connect_and_disconnect_a_container(page: Page, moord: DaemonProcess,
     finally:
         remove_container(moord, user)
         moord.client().call("DELETE", f"/networks/{network}")
+
+
+def test_a_dropped_event_stream_comes_back_and_the_list_catches_up(page: Page, moord: DaemonProcess) -> None:
+    name = "uidropped" + os.urandom(3).hex()
+    opened: list[str] = []
+
+    def drop_the_first(route: Route) -> None:
+        """The first event stream ends at once, a volume made meanwhile; the next ones are the server's."""
+        opened.append(route.request.url)
+        if len(opened) > 1:
+            route.fallback()
+            return
+        moord.client().call("POST", "/volumes/create", body={"Name": name})  # an event the page cannot see
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=": dropped\n\n")
+
+    page.route("**/api/streams/events*", drop_the_first)
+    page.goto("#/volumes")
+    expect(page.get_by_role("heading", name="Volumes", exact=True)).to_be_visible()
+    # the browser reconnects the dropped stream; once it is open again the view loads the list again
+    expect(page.locator(f'tr[data-name="{name}"]')).to_be_visible()
+    assert len(opened) >= 2
+    page.unroute("**/api/streams/events*")
+    moord.client().call("DELETE", f"/volumes/{name}")

@@ -302,8 +302,10 @@ export async function render(root, params) {
     replace(listEl, errorBox(err));
   }
   const refresh = debounce(() => { load().catch((err) => toast(errorMessage(err), 'error')); }, 400);
+  // a dropped stream is reconnected by the browser; the list is loaded again once it is back
+  let opened = false;
   const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['image', 'container'] }))}`,
-    () => refresh());
+    () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
   return () => {
     closed = true;
     stream.close();
