@@ -3,11 +3,13 @@ when the page leaves the view."""
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 from webui_harness import OpenPage, api_call
 
 from moor.testing.daemon import DaemonProcess
@@ -73,7 +75,7 @@ def test_leaving_the_view_closes_its_event_stream(open_page: OpenPage) -> None:
     page.goto("#/events?since=0")
     expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
     opened = page.evaluate("() => window.__sources.length")
-    streams = [url for url in page.evaluate(OPEN_SOURCES) if url.endswith("/api/streams/events")]
+    streams = [url for url in page.evaluate(OPEN_SOURCES) if "/api/streams/events?" in url]
     assert len(streams) == 1, streams
     page.goto("#/volumes")
     expect(page.get_by_role("heading", name="Volumes", exact=True)).to_be_visible()
@@ -99,4 +101,35 @@ def test_markup_in_names_and_labels_is_shown_as_text(page: Page, moord: DaemonPr
         assert page.evaluate("() => window.__xss") is None
     finally:
         moord.client().call("DELETE", f"/containers/{name}", {"force": "1"})
+        moord.client().call("DELETE", f"/volumes/{name}")
+
+
+def test_a_dropped_stream_reconnects_and_repeats_no_event(page: Page, moord: DaemonProcess) -> None:
+    before, during = "uibefore" + os.urandom(3).hex(), "uiduring" + os.urandom(3).hex()
+    start = time.time() - 1
+    moord.client().call("POST", "/volumes/create", body={"Name": before})
+    shown = [event for event in moord.client().stream("GET", "/events", {"since": f"{start:.9f}",
+                                                                           "until": f"{time.time():.9f}"})
+             if event.get("Actor", {}).get("ID") == before]
+    assert shown
+    opened: list[str] = []
+
+    def drop_the_first(route: Route) -> None:
+        """The first stream sends the event of ``before`` and ends; a volume is made before the next one."""
+        opened.append(route.request.url)
+        if len(opened) > 1:
+            route.fallback()
+            return
+        moord.client().call("POST", "/volumes/create", body={"Name": during})
+        body = "".join(f"data: {json.dumps(event)}\n\n" for event in shown)
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+
+    page.route("**/api/streams/events*", drop_the_first)
+    page.goto("#/events")
+    during_rows = page.locator("tbody tr", has_text=during)
+    expect(during_rows).to_have_count(1)  # missed while the stream was down: replayed by moord
+    assert len(opened) >= 2 and opened[0] == opened[1]
+    expect(page.locator("tbody tr", has_text=before)).to_have_count(1)  # shown before the drop, not repeated
+    page.unroute("**/api/streams/events*")
+    for name in (before, during):
         moord.client().call("DELETE", f"/volumes/{name}")

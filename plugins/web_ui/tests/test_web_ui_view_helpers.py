@@ -101,5 +101,7 @@ def test_event_fields(open_page: OpenPage) -> None:
         const bare = {Type: 'network', Action: 'create', time: 5, Actor: {ID: 'n1', Attributes: {}}};
         return [m.eventTime(ev), m.eventTime(bare), m.eventObject(ev), m.eventObject(bare), m.eventDetails(ev),
                 m.eventMatches(ev, 'container', 'admin web'), m.eventMatches(ev, 'image', ''),
-                m.eventMatches(bare, '', 'start')];""")
-    assert got == [1700000000123, 5000, "web", "n1", "image=busybox", True, False, False]
+                m.eventMatches(bare, '', 'start'), m.eventKey(ev) === m.eventKey({...ev}), m.eventKey(bare),
+                m.sinceArg(1700000000123.7), m.sinceArg(5)];""")
+    assert got == [1700000000123, 5000, "web", "n1", "image=busybox", True, False, False, True, "5|network|create|n1",
+                   "1700000000.123000000", "0.005000000"]

@@ -31,6 +31,17 @@ export function eventDetails(ev) {
     .map(([k, v]) => `${k}=${v}`).join(', ');
 }
 
+/** What tells one event from another (its time to the nanosecond, type, action and object). */
+export function eventKey(ev) {
+  return [ev.timeNano || ev.time, ev.Type || ev.type, ev.Action || ev.status, (ev.Actor && ev.Actor.ID) || ev.id].join('|');
+}
+
+/** A time in milliseconds as moord's `since`: "seconds.nanoseconds". */
+export function sinceArg(ms) {
+  const whole = Math.floor(ms);
+  return `${Math.floor(whole / 1000)}.${String((whole % 1000) * 1e6).padStart(9, '0')}`;
+}
+
 /** Whether an event matches the type filter and search words. */
 export function eventMatches(ev, type, text) {
   if (type && (ev.Type || ev.type) !== type) return false;
@@ -95,24 +106,32 @@ export async function render(root, params) {
     listEl.querySelector('table').classList.add('stack');
   };
 
+  /** @type {Set<string>} the events shown or waiting, so that a stream that reconnects repeats none */
+  let seen = new Set();
   const connect = () => {
     if (stream) stream.close();
     live = false;
     ended = '';
     list = [];
     pending = [];
-    const query = new URLSearchParams();
-    const since = Number(sinceSelect.value);
-    if (since > 0) query.set('since', String(Math.floor(Date.now() / 1000) - since));
+    seen = new Set();
+    // Always a `since` (now, for "from now on"): when the browser reconnects a dropped stream, moord replays
+    // what happened meanwhile, and the keys below drop what was shown already.
+    const query = new URLSearchParams({ since: sinceArg(Date.now() - Number(sinceSelect.value) * 1000) });
     const redraw = debounce(() => { if (!closed) { renderList(); showStatus(); } }, 100);
-    stream = events(`/api/streams/events${query.toString() ? `?${query}` : ''}`, (ev) => {
+    stream = events(`/api/streams/events?${query}`, (ev) => {
+      const key = eventKey(ev);
+      if (seen.has(key)) return;
+      seen.add(key);
       live = true;
       if (paused) pending.push(ev);
       else list.unshift(ev);
       if (list.length > KEEP) list.length = KEEP;
       if (pending.length > KEEP) pending.splice(0, pending.length - KEEP);
+      if (seen.size > 4 * KEEP) seen = new Set([...list, ...pending].map(eventKey));
       redraw();
     }, {
+      retry: true,
       onOpen: () => { live = true; showStatus(); },
       onEnd: (error) => { if (!closed) { live = false; ended = error || 'closed'; showStatus(); } },
     });
