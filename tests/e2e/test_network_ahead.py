@@ -110,6 +110,27 @@ def test_a_failed_join_leaves_nothing_behind(traced: DaemonProcess) -> None:
         moor(traced, "network", "rm", "clashnet")
 
 
+def test_a_runtime_failure_after_the_join_leaves_nothing_behind(traced: DaemonProcess) -> None:
+    """runc cannot start the command while the network was being set up beside it: the endpoint is taken down,
+    the namespace let go of, and the address is free for the next container."""
+    prefix = make_network(traced, "failnet")
+    bridge = _bridge_of(traced, "failnet")
+    try:
+        held = netns_fds(traced)
+        failed = moor(traced, "run", "-d", "--name", "nocommand", "--network", "failnet", "busybox",
+                      "/no/such/command")
+        assert failed.returncode != 0 and "no/such/command" in failed.stderr, failed.stderr
+        assert netns_fds(traced) == held
+        assert os.listdir(f"/sys/class/net/{bridge}/brif") == []
+        assert inspect(traced, "nocommand")["NetworkSettings"]["Networks"]["failnet"].get("IPAddress") in ("", None)
+        after = moor(traced, "run", "-d", "--name", "after", "--network", "failnet", "busybox", "sleep", "300")
+        assert after.returncode == 0, after.stderr
+        assert inspect(traced, "after")["NetworkSettings"]["Networks"]["failnet"]["IPAddress"] == f"{prefix}.2"
+    finally:
+        moor(traced, "rm", "-f", "nocommand", "after")
+        moor(traced, "network", "rm", "failnet")
+
+
 def _bridge_of(daemon: DaemonProcess, network: str) -> str:
     shown = moor(daemon, "network", "inspect", "--format", '{{index .Options "com.docker.network.bridge.name"}}',
                  network)
