@@ -12,6 +12,7 @@ Written for the default drivers (``overlay`` storage): the paths are theirs.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from moor.client import Client, DaemonError, quote_name
@@ -28,6 +29,14 @@ def listdir_sorted(path: str) -> list[str]:
         return sorted(os.listdir(path))
     except FileNotFoundError:
         return []
+
+
+def _wait_for_removed_layers(storage: str, timeout: float = 30.0) -> None:
+    """Give the overlay driver's reaper the time to delete the layers removed last (``.tmp-rm-*``, deleted on a
+    thread of their own after their removal returned): what is still there after ``timeout`` is reported."""
+    deadline = time.monotonic() + timeout
+    while any(name.startswith(".tmp-rm-") for name in listdir_sorted(storage)) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _api(client: Client, problems: list[str], path: str) -> Any:
@@ -68,6 +77,7 @@ def check_images(client: Client, data_root: str) -> list[str]:
             if hex_of(chain) not in recorded:
                 problems.append(f"image {name[:12]} needs layer {hex_of(chain)[:12]}, which is not recorded")
     containers = set(listdir_sorted(os.path.join(data_root, "containers")))
+    _wait_for_removed_layers(storage)
     for key in listdir_sorted(storage):
         if key in STORAGE_FIXTURES:
             continue

@@ -48,6 +48,7 @@ from moor_storage_overlay.mounts import (
     unmount,
     unmount_all_under,
 )
+from moor_storage_overlay.reaper import Reaper
 from moor_storage_overlay.stream import chunk_stream
 from moor_storage_overlay.tarsplit import FILE_NAME as TAR_SPLIT
 from moor_storage_overlay.tarsplit import TarSplitWriter, reassemble
@@ -100,6 +101,8 @@ class OverlayDriver:
         self._table: tuple[int, float, list[str]] | None = None
         self._mounts_made = 0  # mounts this driver made: a table read before one is stale
         self._made_lock = threading.Lock()
+        #: deletes the directories of removed container layers (see :mod:`moor_storage_overlay.reaper`)
+        self._reaper = Reaper()
         self._snapshot_options = _disabled_features()
         self._clean_leftovers()
 
@@ -405,8 +408,16 @@ class OverlayDriver:
                         fsync_dir(self.home)
                 except OSError as err:
                     raise MoorError(f"cannot remove {key!r}: {err.strerror or err}") from None
-        shutil.rmtree(trash, onerror=_log_removal_error)
+        if durable:
+            shutil.rmtree(trash, onerror=_log_removal_error)
+        else:  # a container's layers: the key is gone already, its files go on the reaper's thread
+            self._reaper.delete(trash)
         return True
+
+    def wait_for_removals(self, timeout: float | None = None) -> bool:
+        """Wait until the files of every layer removed so far are deleted (they are, soon after each removal, on
+        a thread of their own); False when ``timeout`` ran out first. For tests and tools that look at the disk."""
+        return self._reaper.wait(timeout)
 
     # ------------------------------------------------------------------ reading
 

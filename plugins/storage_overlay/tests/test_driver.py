@@ -490,6 +490,7 @@ def test_remove_copes_with_mounts_and_whiteouts(driver: Driver) -> None:
     shutil.rmtree(f"{root}/dir")
     os.mkdir(f"{root}/dir")
     assert driver.remove(key="container") is True
+    assert driver.plugin.wait_for_removals(30)
     assert sorted(os.listdir(home_of(driver))) == [".empty", "base", "l"]
     assert len(os.listdir(f"{home_of(driver)}/l")) == 1
 
@@ -515,7 +516,28 @@ def test_removals_share_a_read_of_the_mount_table(driver: Driver, monkeypatch: p
     assert driver.remove(key="c3") is True and len(reads) == 2
     assert driver.remove(key="late") is True and mount_count(late) == 0
     assert not os.path.exists(late) and driver.exists(key="late") is False
+    assert driver.plugin.wait_for_removals(30)
     assert read_all(driver.diff(key="base")) and sorted(os.listdir(home_of(driver))) == [".empty", "base", "l"]
+
+
+def test_a_container_layer_is_gone_before_its_files_are(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its removal renames it out of the tree and hands the delete to a thread of its own (rm and run --rm do not
+    wait for a dozen rmdir); an image layer's files are deleted before its removal returns."""
+    from moor_storage_overlay import reaper
+
+    held, real = threading.Event(), reaper.shutil.rmtree
+    monkeypatch.setattr(reaper.shutil, "rmtree", lambda path, **kwargs: (held.wait(30), real(path, **kwargs)))
+    apply(driver, "base", [tar_entry("f", b"f")])
+    driver.prepare(key="gone", parent="base")
+    assert driver.remove(key="gone") is True and driver.exists(key="gone") is False
+    assert [name for name in os.listdir(home_of(driver)) if name.startswith(".tmp-rm-gone-")]
+    assert driver.plugin.wait_for_removals(0.01) is False
+    held.set()
+    assert driver.plugin.wait_for_removals(30)
+    assert sorted(os.listdir(home_of(driver))) == [".empty", "base", "l"]
+    apply(driver, "image", [tar_entry("g", b"g")], parent="base")
+    assert driver.remove(key="image") is True
+    assert sorted(os.listdir(home_of(driver))) == [".empty", "base", "l"]
 
 
 # ---------------------------------------------------------------------- snapshot diff and changes
