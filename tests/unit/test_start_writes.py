@@ -132,3 +132,24 @@ def test_an_rm_container_exit_writes_no_record_before_its_removal(tmp_path: Path
     finally:
         engine.processes.end_all()
         engine.close()
+
+
+def test_a_write_racing_the_removal_of_its_directory_is_no_error(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rm -f`` of a container whose create is still writing its record (outside the store lock) deletes the
+    directory under the temp file: the create ends as if the removal came right after it (it was a 500)."""
+    import shutil
+
+    store = ContainerStore(str(tmp_path / "containers"))
+    container = _container("f" * 64)
+    pending = store.prepare(container)
+    real = os.fsync
+
+    def removed_meanwhile(fd: int) -> None:
+        real(fd)
+        store.delete(container.id)
+        shutil.rmtree(store.directory(container.id))
+
+    monkeypatch.setattr(os, "fsync", removed_meanwhile)
+    store.write(pending)
+    assert not os.path.exists(store.directory(container.id)) and store.find(container.id) is None

@@ -304,6 +304,11 @@ class ContainerStore:
                         and pending.container_id not in self._deleted:
                     os.replace(temp, os.path.join(directory, "config.v2.json"))
                     del self._latest[pending.container_id]
+        except FileNotFoundError:
+            with self.lock:
+                if pending.container_id in self._deleted:
+                    return  # removed meanwhile, its directory with this temp file: nothing to keep
+            raise
         finally:
             if os.path.exists(temp):
                 os.unlink(temp)
