@@ -96,11 +96,9 @@ class OverlayDriver:
         #: once per removal); a new key drops it. Under ``_tree``.
         self._users: dict[str, set[str]] | None = None
         self._mounts = MountCounter()
-        #: the mount points under ``home`` as last read from the mount table: (mounts this driver had made by then,
-        #: when, the points), see :meth:`_mount_points_in`. Under ``_tree``.
-        self._table: tuple[int, float, list[str]] | None = None
-        self._mounts_made = 0  # mounts this driver made: a table read before one is stale
-        self._made_lock = threading.Lock()
+        #: the mount points under ``home`` as last read from the mount table: (when, the points), see
+        #: :meth:`_mount_points_in`. Under ``_tree``.
+        self._table: tuple[float, list[str]] | None = None
         #: deletes the directories of removed container layers (see :mod:`moor_storage_overlay.reaper`)
         self._reaper = Reaper()
         self._snapshot_options = _disabled_features()
@@ -323,8 +321,6 @@ class OverlayDriver:
             if len(lowers) == 1:  # overlay needs two lower layers when it has no upper
                 lowers.append(EMPTY_DIR)
             mount_overlay(self.home, f"lowerdir={':'.join(lowers)}", target, read_only=True)
-        with self._made_lock:
-            self._mounts_made += 1
 
     @hookimpl
     def moor_storage_unmount(self, key: str) -> bool:
@@ -361,19 +357,21 @@ class OverlayDriver:
         """The mount points in ``key``'s directory, deepest first, taken out of the cached table (under ``_tree``
         and the key's mount lock).
 
-        The mount table is read at most once per :data:`TABLE_TTL` while this driver mounts nothing: with a thousand
-        containers each read costs the kernel and us milliseconds, and ``rm`` of all of them read it twice per
-        container. A table read before a mount of this driver is never used; the key's own overlay mount is
-        checked on its own in any case (it has a device of its own: no table read)."""
-        made, now = self._mounts_made, time.monotonic()
-        if self._table is None or self._table[0] != made or now - self._table[1] > TABLE_TTL:
-            self._table = (made, now, mounts_under(self.home))
+        The mount table is read at most once per :data:`TABLE_TTL`: with a thousand containers each read costs the
+        kernel and us milliseconds, and ``run --rm`` read it for each of its two layers, ``rm`` of a thousand
+        containers two thousand times. What this driver mounts in a key's directory is its overlay on ``merged``,
+        which has a device of its own: checked with a stat at each removal, whatever the table says. The table is
+        for mounts made there by others (a container's mount propagated to the host): those end with the
+        container (its exit detaches its root with everything under it), well before its removal."""
+        now = time.monotonic()
+        if self._table is None or now - self._table[0] > TABLE_TTL:
+            self._table = (now, mounts_under(self.home))
         directory = self.layout.dir(key).rstrip("/")
-        found = [point for point in self._table[2] if point == directory or point.startswith(directory + "/")]
+        found = [point for point in self._table[1] if point == directory or point.startswith(directory + "/")]
         merged = self.layout.merged(key)
         if merged not in found and os.path.ismount(merged):
             found.insert(0, merged)
-        self._table[2][:] = [point for point in self._table[2] if point not in found]
+        self._table[1][:] = [point for point in self._table[1] if point not in found]
         return found
 
     @hookimpl
