@@ -126,6 +126,11 @@ def main() -> None:
                         for phase, value in traces.get(container_id[:12], {}).items():
                             phases[phase].append(value)
                     medians = {phase: statistics.median(values) for phase, values in phases.items()}
+                    publishing = [traces.get(container_id[:12], {}).get("ports", 0.0)
+                                  for number, (container_id, _) in enumerate(sampled, start=running - SAMPLE)
+                                  if PUBLISH_EVERY and number % PUBLISH_EVERY == 0]
+                    if publishing:
+                        medians["ports, publishing"] = statistics.median(publishing)
                     medians["run -d wall"] = 1000 * statistics.median(seconds for _, seconds in sampled)
                     results[count] = (medians, load)
                     print(f"  {count} running (load {load:.1f}): " + ", ".join(
@@ -140,7 +145,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     found = {p for medians, _ in results.values() for p in medians}
-    phases = [p for p in (*SHOWN, "run -d wall") if p in found] + sorted(
+    phases = [p for p in (*SHOWN, "ports, publishing", "run -d wall") if p in found] + sorted(
         p for p in found if p.startswith(("net.", "bridge.")))
     print("\nmedian ms of the sampled starts (a nested phase counts in its parent too)")
     print(f"  {'phase':<22}" + "".join(f"{count:>10}" for count in results))
