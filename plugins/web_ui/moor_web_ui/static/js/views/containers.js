@@ -1,7 +1,8 @@
 // The containers list: state, health, image, ports as links; search and a state filter; the actions for
 // one container (a menu per row) and for the selected ones (bulk). The list follows the event stream.
 
-import { docker, events } from '../api.js';
+import { docker } from '../api.js';
+import { followEvents } from '../live.js';
 import {
   h, replace, table, button, linkButton, toast, errorBox, loading, pageHeader, select, field, uid,
   stateBadge, healthBadge, healthOf, fmtPorts, fmtAgo, containerName, shortId, debounce, errorMessage,
@@ -153,10 +154,9 @@ export async function render(root, params) {
   } catch (err) {
     replace(listEl, errorBox(err));
   }
-  let opened = false;
-  const refresh = debounce(() => { load().catch(() => {}); }, 400);
-  const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`,
-    () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
+  const stream = followEvents(
+    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`,
+    load);
   return () => {
     closed = true;
     stream.close();

@@ -1,8 +1,9 @@
 // The dashboard: counts of containers, images, networks and volumes, disk use from `system df`, and the
 // engine's info. It refreshes when the event stream says something changed (debounced), never by polling.
 
-import { api, docker, events } from '../api.js';
-import { h, replace, loading, errorBox, fmtBytes, fmtBytesBinary, pageHeader, table, stateBadge, containerName, fmtAgo, debounce, linkButton } from '../ui.js';
+import { api, docker } from '../api.js';
+import { followEvents } from '../live.js';
+import { h, replace, loading, errorBox, fmtBytes, fmtBytesBinary, pageHeader, table, stateBadge, containerName, fmtAgo, linkButton } from '../ui.js';
 
 function card(href, label, value, detail) {
   return h('a', { class: 'card', href },
@@ -94,9 +95,7 @@ export async function render(root, _params) {
   } catch (err) {
     replace(body, errorBox(err));
   }
-  let opened = false;
-  const refresh = debounce(() => { load().catch(() => {}); }, 1000);
-  const stream = events('/api/streams/events', () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
+  const stream = followEvents('/api/streams/events', load, { wait: 1000 });
   return () => {
     closed = true;
     stream.close();

@@ -2,7 +2,8 @@
 // uploaded Dockerfile or context (or one typed in) with live output, tag, history, remove and prune. The
 // list follows the event stream; leaving the view closes it and any pull or build still streaming.
 
-import { docker, events, postStream } from '../api.js';
+import { docker, postStream } from '../api.js';
+import { followEvents } from '../live.js';
 import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, promptDialog,
   fmtBytes, fmtAgo, shortId, debounce, errorMessage, containerName,
@@ -301,11 +302,9 @@ export async function render(root, params) {
   } catch (err) {
     replace(listEl, errorBox(err));
   }
-  const refresh = debounce(() => { load().catch((err) => toast(errorMessage(err), 'error')); }, 400);
-  // a dropped stream is reconnected by the browser; the list is loaded again once it is back
-  let opened = false;
-  const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['image', 'container'] }))}`,
-    () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
+  const stream = followEvents(
+    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['image', 'container'] }))}`,
+    load, { onError: (err) => toast(errorMessage(err), 'error') });
   return () => {
     closed = true;
     stream.close();

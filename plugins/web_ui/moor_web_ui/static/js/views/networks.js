@@ -1,10 +1,11 @@
 // Networks: the list with driver, subnets and the containers on each; create (name, driver, subnet,
 // gateway, internal, attachable, labels), inspect, remove and prune. The list follows the event stream.
 
-import { docker, events } from '../api.js';
+import { docker } from '../api.js';
+import { followEvents } from '../live.js';
 import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, select,
-  shortId, debounce, errorMessage, badge, containerName,
+  shortId, errorMessage, badge, containerName,
 } from '../ui.js';
 import { containersByNetwork, containerLinks, inspectPanel, parseKeyValues, foldPanel } from '../objects.js';
 
@@ -225,11 +226,9 @@ export async function render(root, _params) {
   } catch (err) {
     replace(listEl, errorBox(err));
   }
-  const refresh = debounce(() => { load().catch((err) => toast(errorMessage(err), 'error')); }, 400);
-  // a dropped stream is reconnected by the browser; the list is loaded again once it is back
-  let opened = false;
-  const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['network', 'container'] }))}`,
-    () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
+  const stream = followEvents(
+    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['network', 'container'] }))}`,
+    load, { onError: (err) => toast(errorMessage(err), 'error') });
   return () => {
     closed = true;
     stream.close();

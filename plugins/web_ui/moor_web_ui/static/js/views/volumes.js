@@ -1,7 +1,8 @@
 // Volumes: the list with driver, mount point and the containers using each; create (name, driver, driver
 // options, labels), inspect, remove and prune. The list follows the event stream.
 
-import { docker, events } from '../api.js';
+import { docker } from '../api.js';
+import { followEvents } from '../live.js';
 import {
   h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, select,
   fmtAgo, debounce, errorMessage,
@@ -150,11 +151,9 @@ export async function render(root, params) {
   } catch (err) {
     replace(listEl, errorBox(err));
   }
-  const refresh = debounce(() => { load().catch((err) => toast(errorMessage(err), 'error')); }, 400);
-  // a dropped stream is reconnected by the browser; the list is loaded again once it is back
-  let opened = false;
-  const stream = events(`/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['volume', 'container'] }))}`,
-    () => refresh(), { retry: true, onOpen: () => { if (opened) refresh(); opened = true; } });
+  const stream = followEvents(
+    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['volume', 'container'] }))}`,
+    load, { onError: (err) => toast(errorMessage(err), 'error') });
   return () => {
     closed = true;
     stream.close();
