@@ -2,10 +2,10 @@
 // one container (a menu per row) and for the selected ones (bulk). The list follows the event stream.
 
 import { docker } from '../api.js';
-import { followEvents } from '../live.js';
+import { followList } from '../live.js';
 import {
-  h, replace, table, button, linkButton, toast, errorBox, loading, pageHeader, select, field, uid,
-  stateBadge, healthBadge, healthOf, fmtPorts, fmtAgo, containerName, shortId, debounce, errorMessage,
+  h, replace, table, button, linkButton, toast, loading, pageHeader, select, field, uid, stateBadge,
+  healthBadge, healthOf, fmtPorts, fmtAgo, containerName, shortId, debounce, errorMessage,
 } from '../ui.js';
 import { ACTIONS, actionsFor, confirmAction, renameContainer } from '../containerops.js';
 
@@ -149,14 +149,7 @@ export async function render(root, params) {
   search.addEventListener('input', debounce(() => { saveFilters(); renderList(); }, 150));
   stateFilter.addEventListener('change', () => { saveFilters(); renderList(); });
 
-  try {
-    await load();
-  } catch (err) {
-    replace(listEl, errorBox(err));
-  }
-  const stream = followEvents(
-    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['container'] }))}`,
-    load);
+  const stream = await followList(listEl, ['container'], load, { quiet: true });
   return () => {
     closed = true;
     stream.close();

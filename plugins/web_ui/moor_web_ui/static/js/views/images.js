@@ -3,10 +3,10 @@
 // list follows the event stream; leaving the view closes it and any pull or build still streaming.
 
 import { docker, postStream } from '../api.js';
-import { followEvents } from '../live.js';
+import { followList } from '../live.js';
 import {
-  h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, promptDialog,
-  fmtBytes, fmtAgo, shortId, debounce, errorMessage, containerName,
+  h, replace, table, button, toast, loading, pageHeader, field, uid, confirmDialog, promptDialog, fmtBytes,
+  fmtAgo, shortId, debounce, containerName,
 } from '../ui.js';
 import { progressLog, refPath, splitTag, foldPanel, containerLinks, inspectPanel } from '../objects.js';
 
@@ -297,14 +297,7 @@ export async function render(root, params) {
     renderList();
   }, 150));
 
-  try {
-    await load();
-  } catch (err) {
-    replace(listEl, errorBox(err));
-  }
-  const stream = followEvents(
-    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['image', 'container'] }))}`,
-    load, { onError: (err) => toast(errorMessage(err), 'error') });
+  const stream = await followList(listEl, ['image', 'container'], load);
   return () => {
     closed = true;
     stream.close();

@@ -2,10 +2,10 @@
 // gateway, internal, attachable, labels), inspect, remove and prune. The list follows the event stream.
 
 import { docker } from '../api.js';
-import { followEvents } from '../live.js';
+import { followList } from '../live.js';
 import {
-  h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, select,
-  shortId, errorMessage, badge, containerName,
+  h, replace, table, button, toast, loading, pageHeader, field, uid, confirmDialog, select, shortId,
+  errorMessage, badge, containerName,
 } from '../ui.js';
 import { containersByNetwork, containerLinks, inspectPanel, parseKeyValues, foldPanel } from '../objects.js';
 
@@ -221,14 +221,7 @@ export async function render(root, _params) {
     if (!closed && drivers.length) replace(driver, drivers.map((d) => h('option', { value: d, selected: d === 'bridge' }, d)));
   }).catch(() => {});
 
-  try {
-    await load();
-  } catch (err) {
-    replace(listEl, errorBox(err));
-  }
-  const stream = followEvents(
-    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['network', 'container'] }))}`,
-    load, { onError: (err) => toast(errorMessage(err), 'error') });
+  const stream = await followList(listEl, ['network', 'container'], load);
   return () => {
     closed = true;
     stream.close();

@@ -2,10 +2,10 @@
 // options, labels), inspect, remove and prune. The list follows the event stream.
 
 import { docker } from '../api.js';
-import { followEvents } from '../live.js';
+import { followList } from '../live.js';
 import {
-  h, replace, table, button, toast, errorBox, loading, pageHeader, field, uid, confirmDialog, select,
-  fmtAgo, debounce, errorMessage,
+  h, replace, table, button, toast, loading, pageHeader, field, uid, confirmDialog, select, fmtAgo, debounce,
+  errorMessage,
 } from '../ui.js';
 import { containersByVolume, containerLinks, inspectPanel, parseKeyValues, foldPanel } from '../objects.js';
 
@@ -146,14 +146,7 @@ export async function render(root, params) {
     if (!closed && drivers.length) replace(driver, drivers.map((d) => h('option', { value: d, selected: d === 'local' }, d)));
   }).catch(() => {});
 
-  try {
-    await load();
-  } catch (err) {
-    replace(listEl, errorBox(err));
-  }
-  const stream = followEvents(
-    `/api/streams/events?filters=${encodeURIComponent(JSON.stringify({ type: ['volume', 'container'] }))}`,
-    load, { onError: (err) => toast(errorMessage(err), 'error') });
+  const stream = await followList(listEl, ['volume', 'container'], load);
   return () => {
     closed = true;
     stream.close();
