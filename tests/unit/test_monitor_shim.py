@@ -53,8 +53,9 @@ def _recipe(tmp: Path) -> DriverRecipe:
 
 
 def _run_monitor(tmp: Path, which: str, out: bytes, err: bytes, max_size: int = -1, max_file: int = 1,
-                 attrs: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run one monitor over the fake runtime until its process exits; what it left behind."""
+                 attrs: dict[str, str] | None = None, wrapper: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run one monitor over the fake runtime until its process exits; what it left behind. ``wrapper``: a
+    command (an absolute path, then its arguments) that runs the monitor (strace)."""
     state = tmp / which
     state.mkdir()
     (state / "out.bin").write_bytes(out)
@@ -75,7 +76,7 @@ def _run_monitor(tmp: Path, which: str, out: bytes, err: bytes, max_size: int = 
         command = [sys.executable, "-m", "moor.monitor", *common, "--log-driver", "json-file",
                    "--log-driver-recipe", _recipe(tmp).to_json(), "--log-opts", json.dumps(options),
                    "--log-path", log_path, "--name", "c", "--log-attrs", json.dumps(attrs or {})]
-    pid, readiness = _spawn(command)
+    pid, readiness = _spawn([*wrapper, *command])
     assert readiness["ok"], readiness
     waiter = connect(str(state), 10)  # waiting before the start, as moord's attach-and-wait does
     waiter.sendall(encode({"op": "wait"}))
