@@ -14,8 +14,11 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.unshare.argtypes = [ctypes.c_int]
@@ -47,24 +50,33 @@ class PremadeNetns:
             os.close(fd)
 
 
-def make() -> PremadeNetns:
-    """A new, empty network namespace (OSError when this process may not make one)."""
-    made: list[int] = []
-    failed: list[OSError] = []
+def in_thread_of_its_own(work: Callable[[], T], name: str) -> T:
+    """``work()``'s result (or its exception), run in a thread that ends with it: for work that moves its thread
+    into another namespace (``unshare(2)``, ``setns(2)``), which then never has to come back."""
+    done: list[T] = []
+    failed: list[BaseException] = []
 
-    def unshare() -> None:
-        # This thread ends in the new namespace: it never has to come back.
+    def run() -> None:
         try:
-            if _libc.unshare(CLONE_NEWNET) != 0:
-                code = ctypes.get_errno()
-                raise OSError(code, f"unshare(CLONE_NEWNET): {os.strerror(code)}")
-            made.append(os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY | os.O_CLOEXEC))
-        except OSError as err:
+            done.append(work())
+        except Exception as err:  # noqa: BLE001 - handed to the caller's thread, which raises it
             failed.append(err)
 
-    thread = threading.Thread(target=unshare, name="moor-netns-make", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     thread.join()
     if failed:
         raise failed[0]
-    return PremadeNetns(made[0])
+    return done[0]
+
+
+def make() -> PremadeNetns:
+    """A new, empty network namespace (OSError when this process may not make one)."""
+
+    def unshare() -> PremadeNetns:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"unshare(CLONE_NEWNET): {os.strerror(code)}")
+        return PremadeNetns(os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY | os.O_CLOEXEC))
+
+    return in_thread_of_its_own(unshare, "moor-netns-make")

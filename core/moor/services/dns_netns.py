@@ -21,6 +21,8 @@ import socket
 import threading
 from typing import Protocol
 
+from moor.networks.netns import in_thread_of_its_own
+
 CLONE_NEWNET = 0x40000000
 _home_lock = threading.Lock()
 _home_fd: int | None = None
@@ -84,23 +86,11 @@ class NetworkNamespace:
         self.lock = threading.Lock()
 
     def listeners(self, address: str, port: int) -> tuple[socket.socket, socket.socket]:
-        made: list[tuple[socket.socket, socket.socket]] = []
-        failed: list[Exception] = []
+        def make() -> tuple[socket.socket, socket.socket]:
+            _setns(self.fd)
+            return bind_sockets(address, port)
 
-        def make() -> None:
-            # This thread ends here, so it never has to come back from the namespace.
-            try:
-                _setns(self.fd)
-                made.append(bind_sockets(address, port))
-            except Exception as err:  # noqa: BLE001 - handed to the caller's thread, which raises it
-                failed.append(err)
-
-        thread = threading.Thread(target=make, name="dns-netns", daemon=True)
-        thread.start()
-        thread.join()
-        if failed:
-            raise failed[0]
-        return made[0]
+        return in_thread_of_its_own(make, "dns-netns")
 
     def socket(self, family: socket.AddressFamily, kind: socket.SocketKind) -> socket.socket:
         """A socket made inside the namespace by this thread, which then returns to moord's namespace.
