@@ -21,13 +21,12 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from moor.dockerconfig import registry_config_header
 from moor_web_ui import upstream
 from moor_web_ui.buildform import read_build_form
-from moor_web_ui.moord import MOORD, MoordError
+from moor_web_ui.moord import MOORD, STREAM_FAILURES, failure_message
 from moor_web_ui.pullref import auth_header, given_auth, pull_params, reference_of
 from moor_web_ui.recreate import Recreation
 from moor_web_ui.replies import http_error, read_json
@@ -62,10 +61,8 @@ async def _progress(request: web.Request, kind: str, method: str, path: str, *,
             stream = await EventStream.open(request)
             try:
                 error = await send_progress(stream, json_messages(reply))
-            except MoordError as err:
-                error = err.message
-            except aiohttp.ClientError as err:
-                error = f"moord's stream broke: {err}"
+            except STREAM_FAILURES as err:
+                error = failure_message(err)
             await stream.end(error)
             return stream.response
 
@@ -116,10 +113,8 @@ async def recreate(request: web.Request) -> web.StreamResponse:
                     await stream.end(error)
                     return stream.response
             new_id = await Recreation(request, stream, container).run()
-        except MoordError as err:
-            await stream.end(err.message)
-        except aiohttp.ClientError as err:
-            await stream.end(f"moord's stream broke: {err}")
+        except STREAM_FAILURES as err:
+            await stream.end(failure_message(err))
         else:
             await stream.end(None, id=new_id)
         return stream.response

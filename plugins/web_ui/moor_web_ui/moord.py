@@ -38,6 +38,15 @@ class MoordError(Exception):
         self.message = message
 
 
+#: what a stream that moord refused or broke off ends with
+STREAM_FAILURES = (MoordError, aiohttp.ClientError)
+
+
+def failure_message(err: MoordError | aiohttp.ClientError) -> str:
+    """The end of a page's stream that moord refused (its message) or broke off."""
+    return err.message if isinstance(err, MoordError) else f"moord's stream broke: {err}"
+
+
 async def error_of(reply: aiohttp.ClientResponse) -> MoordError:
     """The :class:`MoordError` of an error answer (Docker's ``{"message": ...}`` or its text)."""
     raw = await reply.read()

@@ -17,12 +17,11 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from moor_web_ui import upstream
 from moor_web_ui.loglines import MULTIPLEXED, LogLines
-from moor_web_ui.moord import MoordError
+from moor_web_ui.moord import STREAM_FAILURES, failure_message
 from moor_web_ui.replies import http_error
 from moor_web_ui.sse import EventStream, with_keepalive
 from moor_web_ui.statsview import summary
@@ -57,10 +56,8 @@ async def forward(request: web.Request, stream: EventStream, messages: AsyncIter
         async with aclosing(with_keepalive(messages, stream)) as items:
             async for message in items:
                 await stream.send(message)
-    except MoordError as err:
-        await stream.end(err.message)
-    except aiohttp.ClientError as err:
-        await stream.end(f"moord's stream broke: {err}")
+    except STREAM_FAILURES as err:
+        await stream.end(failure_message(err))
     else:
         await stream.end(None)
 
