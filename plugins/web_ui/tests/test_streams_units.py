@@ -11,16 +11,19 @@ import tarfile
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from moor_web_ui.buildform import dockerfile_tar, is_tar
 from moor_web_ui.console import close_reason, resize_request
 from moor_web_ui.loglines import MAX_LINE, LogLines, split_timestamp
+from moor_web_ui.moord import MoordError
 from moor_web_ui.pullref import given_auth, pull_params, reference_of
 from moor_web_ui.recreate import create_body, kept_volumes
 from moor_web_ui.sse import encode, with_keepalive
 from moor_web_ui.statsview import summary
+from moor_web_ui.streams import forward
 
 STAMP = "2026-12-07T06:22:28.123456789Z"
 
@@ -245,3 +248,35 @@ def test_a_quiet_stream_sends_comments_and_then_its_items() -> None:
     got, comments = asyncio.run(main())
     assert got == [1, 2]
     assert comments >= 1
+
+
+@pytest.mark.parametrize(("failure", "told"), [
+    (MoordError(404, "No such container: gone"), "No such container: gone"),
+    (aiohttp.ClientPayloadError("Response payload is not completed"),
+     "moord's stream broke: Response payload is not completed"),
+    (None, None),
+])
+def test_a_stream_moord_refuses_or_breaks_off_ends_with_why(failure: Exception | None, told: str | None) -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: list[Any] = []
+            self.ended: list[str | None] = []
+
+        async def send(self, message: Any) -> None:
+            self.sent.append(message)
+
+        async def comment(self) -> None:
+            pass
+
+        async def end(self, error: str | None) -> None:
+            self.ended.append(error)
+
+    async def messages() -> AsyncIterator[dict[str, str]]:
+        yield {"line": "first"}
+        if failure is not None:
+            raise failure
+
+    recorder = Recorder()
+    asyncio.run(forward(None, recorder, messages()))  # type: ignore[arg-type]
+    assert recorder.sent == [{"line": "first"}]
+    assert recorder.ended == [told]
