@@ -18,6 +18,19 @@ from typing import Any
 from moor.client import Client, ConnectError
 
 
+def terminate(process: subprocess.Popen[Any], timeout: float) -> None:
+    """SIGTERM to ``process`` if it still runs; SIGKILL to its whole process group (a session of its own) after
+    ``timeout`` seconds; then reaped."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 class DaemonProcess:
     """A moord child process; use as a context manager so it is always stopped."""
 
@@ -83,13 +96,7 @@ class DaemonProcess:
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        terminate(self.process, timeout)
         return self.process.returncode
 
     def kill(self) -> None:

@@ -10,13 +10,12 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 
-from moor.testing.daemon import unmount_under
+from moor.testing.daemon import terminate, unmount_under
 
 
 @contextlib.contextmanager
@@ -60,11 +59,7 @@ def private_dockerd(bridge: bool = False, base: str | None = None,
         yield f"unix://{socket}"
     finally:
         _remove_containers_and_networks(f"unix://{socket}")  # dockerd leaves the bridges of its networks behind
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        terminate(process, 30)
         unmount_under(root)  # its root is no mount point: what dockerd mounted below it (exec/netns/default)
         shutil.rmtree(root, ignore_errors=True)
         if bridge_name:

@@ -12,7 +12,6 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page
 
-from moor.testing.daemon import DaemonProcess
+from moor.testing.daemon import DaemonProcess, terminate
 from moor.testing.registry import TestRegistry
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -155,14 +154,8 @@ class WebUI:
             return ""
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process is not None:
+            terminate(self.process, timeout)
 
 
 def make_admin(data_dir: str, user: str, password: str) -> None:
