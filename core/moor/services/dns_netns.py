@@ -21,9 +21,8 @@ import socket
 import threading
 from typing import Protocol
 
-from moor.networks.netns import in_thread_of_its_own
+from moor.networks.netns import CLONE_NEWNET, in_thread_of_its_own
 
-CLONE_NEWNET = 0x40000000
 _home_lock = threading.Lock()
 _home_fd: int | None = None
 
