@@ -20,7 +20,7 @@ each engine (a /21 of its own); every ``BENCH_DENSITY_PUBLISH``-th (10th) publis
 * ``stop -t 0`` of all N in one command (``BENCH_DENSITY_STOP_TIME`` changes ``-t``), then ``rm`` of all.
 
 ``BENCH_DENSITY_DOCKER=0`` leaves Docker out (``BENCH_DENSITY_MOOR=0`` moor); ``BENCH_DENSITY_LOG=PATH``
-keeps moord's debug log there and prints the medians of the start phases of its trace lines
+keeps moord's debug log there and prints the medians of the create and start phases of its trace lines
 (:mod:`moor.tracing`: ``runc-create``, ``network``...) for the first and the last containers.
 ``MOOR_HIDE_ROOTS=0`` (moord's environment) lets ``runc create`` see every container's root, as before
 :mod:`moor.monitor.mountns`: a comparison.
@@ -66,8 +66,9 @@ MOOR = os.environ.get("BENCH_DENSITY_MOOR", "1") != "0"
 #: BENCH_DENSITY_LOG=PATH: moord runs with --debug (its trace lines time each phase) and its log is kept there
 KEEP_LOG = os.environ.get("BENCH_DENSITY_LOG", "")
 #: the start phases shown for the first and the last containers (with BENCH_DENSITY_LOG)
-TRACED_PHASES = ("total", "mount", "bundle", "monitor", "runc-create", "runc-create-cpu", "network", "network-wait",
-                 "ports", "run")
+TRACED_PHASES = {"create": ("total", "snapshot", "init-layer", "save"),
+                 "start": ("total", "mount", "bundle", "monitor", "runc-create", "runc-create-cpu", "network",
+                           "network-wait", "ports", "run")}
 
 
 def meminfo() -> dict[str, int]:
@@ -241,21 +242,24 @@ def measure(engine: Engine, count: int, restart: Callable[[], float] | None) -> 
     return results
 
 
-def start_phases(log_text: str, ids: dict[int, str], count: int) -> dict[str, float]:
-    """Medians of the start phases (moord's trace lines) of the first and of the last ``SAMPLE`` containers."""
-    starts: dict[str, dict[str, float]] = {}
+def traced_phases(log_text: str, ids: dict[int, str], count: int) -> dict[str, float]:
+    """Medians of the create and start phases (moord's trace lines) of the first and of the last ``SAMPLE``
+    containers."""
+    traced: dict[str, dict[str, dict[str, float]]] = {kind: {} for kind in TRACED_PHASES}
     for line in log_text.splitlines():
         parsed = tracing.parse(line)
-        if parsed is not None and parsed[0] == "start":
-            starts.setdefault(parsed[1], parsed[2])  # the first start of each (not one after moord's restart)
+        if parsed is not None and parsed[0] in traced:
+            # the first of each (not a start after moord's restart)
+            traced[parsed[0]].setdefault(parsed[1], parsed[2])
     groups = {"first": range(SAMPLE), "last": range(count - SAMPLE, count)}
     found: dict[str, float] = {}
-    for phase in TRACED_PHASES:
-        for group, numbers in groups.items():
-            values = [starts[ids[n][:12]][phase] for n in numbers if ids.get(n, "")[:12] in starts
-                      and phase in starts[ids[n][:12]]]
-            if values:
-                found[f"start {phase}, {group} (median, ms)"] = statistics.median(values)
+    for kind, phases in TRACED_PHASES.items():
+        for phase in phases:
+            for group, numbers in groups.items():
+                values = [traced[kind][ids[n][:12]][phase] for n in numbers if ids.get(n, "")[:12] in traced[kind]
+                          and phase in traced[kind][ids[n][:12]]]
+                if values:
+                    found[f"{kind} {phase}, {group} (median, ms)"] = statistics.median(values)
     return found
 
 
@@ -272,7 +276,7 @@ def moor_side(count: int, work: str) -> dict[str, float]:
         try:
             results = measure(engine, count, restart)
             if KEEP_LOG:
-                results.update(start_phases(daemon.log(), engine.ids, count))
+                results.update(traced_phases(daemon.log(), engine.ids, count))
             return results
         finally:
             engine.run("rm", "-f", *engine.run("ps", "-aq", check=False).stdout.split(), check=False, timeout=3600)

@@ -118,16 +118,55 @@ def test_storage_mounts_kept_over_a_killed_moord(daemon: DaemonProcess) -> None:
     assert [point for point in _mount_points() if point.startswith(storage + "/overlay/")] == []
 
 
-def _monitor_of(container_id: str) -> str:
-    """The command line of the process working in the container's state directory (its monitor)."""
+def test_a_host_mount_made_meanwhile_reaches_the_next_container(daemon: DaemonProcess, tmp_path) -> None:
+    """runc's namespace without the roots is made once and lent (moor.containers.runcnamespace): a mount made
+    on the host after it was made is seen by the next container all the same, and no monitor keeps it."""
+    import subprocess
+    earlier = run(daemon, "busybox", "sleep", "300")  # the namespace exists from here on
+    later = tmp_path / "later"
+    later.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "none", str(later)], check=True)
+    try:
+        (later / "made").write_text("after the first container\n")
+        seen = moor(daemon, "run", "--rm", "-v", f"{later}:/later", "busybox", "cat", "/later/made")
+        assert (seen.returncode, seen.stdout) == (0, "after the first container\n"), seen.stderr
+    finally:
+        subprocess.run(["umount", str(later)], check=True)
+    last = run(daemon, "busybox", "sleep", "300")
+    assert roots_seen(daemon, last) == [merged(daemon, last)]
+    monitor = _monitor_pid(earlier)
+    assert monitor and not [link for link in _fd_links(monitor) if link.startswith("mnt:")]
+    moor(daemon, "rm", "-f", *moor(daemon, "ps", "-aq").stdout.split())
+
+
+def _monitor_pid(container_id: str) -> int:
+    """The process working in the container's state directory (its monitor); 0 when there is none."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if os.path.basename(os.readlink(f"/proc/{pid}/cwd")) == container_id:
-                with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                    return handle.read().replace(b"\0", b" ").decode(errors="replace")
+                return int(pid)
         except OSError:
             continue
-    return ""
+    return 0
+
+
+def _fd_links(pid: int) -> list[str]:
+    links = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return links
+
+
+def _monitor_of(container_id: str) -> str:
+    """The command line of the process working in the container's state directory (its monitor)."""
+    pid = _monitor_pid(container_id)
+    if not pid:
+        return ""
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().replace(b"\0", b" ").decode(errors="replace")
 
 
 def _mount_points() -> list[str]:

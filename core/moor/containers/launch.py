@@ -39,6 +39,8 @@ SHIM_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 MONITOR_ENV = "MOOR_MONITOR"
 #: moord's environment may let runc see every container's root (``MOOR_HIDE_ROOTS=0``: benchmarks, comparisons)
 HIDE_ROOTS_ENV = "MOOR_HIDE_ROOTS"
+#: where moor-shim finds the namespace lent for ``runc create`` (:mod:`moor.containers.runcnamespace`)
+RUNC_NAMESPACE_FD = 4
 #: the log drivers moor-shim writes itself (their factories, as the drivers' entry points name them)
 SHIM_LOG_FACTORIES = {"json-file": "moor.logdrivers.jsonfile:JsonFileLogDriver",
                       "none": "moor.logdrivers.none:NoneLogDriver"}
@@ -253,28 +255,38 @@ class Zygote:
 ZYGOTE = Zygote()
 
 
-def _posix_spawn(command: list[str], write_end: int) -> int:
+def takes_runc_namespace(command: list[str]) -> bool:
+    """Whether the monitor ``command`` can run ``runc create`` in a lent namespace (:func:`spawn`): moor-shim
+    creating a container whose own root it keeps (``--rootfs``, :func:`root_hiding`)."""
+    return command[0] == SHIM_PATH and "--rootfs" in command
+
+
+def _posix_spawn(command: list[str], write_end: int, runc_namespace: int | None = None) -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
                    (os.POSIX_SPAWN_DUP2, devnull, 2), (os.POSIX_SPAWN_DUP2, write_end, 3)]
+        if runc_namespace is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, runc_namespace, RUNC_NAMESPACE_FD))
+            command = [*command, "--runc-mount-ns", str(RUNC_NAMESPACE_FD)]
         return os.posix_spawn(command[0], command, os.environ, file_actions=actions, setsid=True)
     finally:
         os.close(devnull)
 
 
-def spawn(command: list[str], state_dir: str) -> Monitor:
+def spawn(command: list[str], state_dir: str, runc_namespace: int | None = None) -> Monitor:
     """Start the monitor in its own session with a sync pipe on fd 3; wait for its readiness line.
 
     moor-shim is started directly (it is small and starts at once); the zygote forks the Python monitor when it
-    can (fast), a fresh interpreter starts it otherwise.
+    can (fast), a fresh interpreter starts it otherwise. ``runc_namespace``: a descriptor of the mount namespace
+    moor-shim runs ``runc create`` in (:func:`takes_runc_namespace`), passed on as its fd 4.
     """
     read_end, write_end = os.pipe()
     forked = False
     try:
         with tracing.phase("fork"):
             if command[0] == SHIM_PATH:  # it forks again at once and leaves: moord reaps it below
-                pid, forked = _posix_spawn(command, write_end), True
+                pid, forked = _posix_spawn(command, write_end, runc_namespace), True
             else:
                 try:
                     pid = ZYGOTE.fork(command[3:], write_end)

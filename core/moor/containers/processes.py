@@ -24,8 +24,9 @@ from typing import Any, Protocol
 
 from moor.containers.cgroups import frozen_in
 from moor.containers.exitwatch import ExitWatcher
-from moor.containers.launch import ZYGOTE, MonitoredProcess, select_monitor_command, spawn
+from moor.containers.launch import ZYGOTE, MonitoredProcess, select_monitor_command, spawn, takes_runc_namespace
 from moor.containers.limits import update_resources
+from moor.containers.runcnamespace import RuncNamespace
 from moor.containers.runtime import Runtime
 from moor.driverbuild import DriverRecipe
 from moor.errors import MoorError
@@ -113,11 +114,15 @@ class RuncProcesses:
     """The real process layer: ``runc`` (:class:`Runtime`) with its state under ``runtime_root``, and monitor
     processes forked by the warm zygote (:mod:`moor.containers.launch`)."""
 
-    def __init__(self, runtime_path: str, runtime_root: str, hide_roots: str = "") -> None:
+    def __init__(self, runtime_path: str, runtime_root: str, hide_roots: str = "",
+                 runc_namespace: RuncNamespace | None = None) -> None:
         """``hide_roots``: the mount holding every container's root (:mod:`moor.daemon.storagemounts`), which
-        ``runc create`` does not see (:func:`moor.containers.launch.root_hiding`); empty: it sees them all."""
+        ``runc create`` does not see (:func:`moor.containers.launch.root_hiding`); empty: it sees them all.
+        ``runc_namespace``: moord's namespace without that mount, lent to moor-shim for ``runc create``; None:
+        each monitor makes its own."""
         self.runtime = Runtime(runtime_path, runtime_root)
         self.hide_roots = hide_roots
+        self.runc_namespace = runc_namespace
         #: one thread waits for every container's exit (not one thread each)
         self.exits = ExitWatcher()
 
@@ -151,7 +156,12 @@ class RuncProcesses:
                log_recipe: DriverRecipe | None = None, exec_process: str = "") -> LaunchedMonitor:
         command = select_monitor_command(process, state_dir, bundle, self.runtime, log_driver,
                                          exec_process=exec_process, log_recipe=log_recipe, hide_roots=self.hide_roots)
-        return spawn(command, state_dir)
+        lent = self.runc_namespace.lend() if self.runc_namespace and takes_runc_namespace(command) else None
+        try:
+            return spawn(command, state_dir, lent)
+        finally:
+            if lent is not None:
+                os.close(lent)
 
     def request(self, state_dir: str, message: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         return request(state_dir, message, timeout=timeout)
@@ -164,6 +174,8 @@ class RuncProcesses:
 
     def close(self) -> None:
         ZYGOTE.close()
+        if self.runc_namespace is not None:
+            self.runc_namespace.close()
 
 
 def remove_empty_cgroup_parents(root: str) -> None:

@@ -10,6 +10,7 @@ import uuid
 from moor.config import Config
 from moor.containers.processes import ContainerProcesses, RuncProcesses
 from moor.containers.record import ContainerStore
+from moor.containers.runcnamespace import RuncNamespace
 from moor.daemon import storagemounts
 from moor.drivers import DriverSet, load_drivers
 from moor.fsutil import atomic_write, make_private_dir
@@ -63,7 +64,8 @@ class Engine:
             if processes is None else ""
         try:
             self.processes = processes if processes is not None else RuncProcesses(
-                config.runtime.path, os.path.join(config.exec_root, "runc"), hide_roots=self._hide_roots)
+                config.runtime.path, os.path.join(config.exec_root, "runc"), hide_roots=self._hide_roots,
+                runc_namespace=RuncNamespace.watching(self._hide_roots))
             self.id = self._engine_id()
             self.services: dict[str, object] = {}
             self._build_services()

@@ -12,7 +12,7 @@
  *
  *   moor-shim --id ID --state-dir DIR --bundle BUNDLE --runtime runc --runtime-root ROOT [--exec PROCESS_JSON]
  *             [--tty] [--stdin] [--stdin-once] [--log-path PATH --log-max-size BYTES --log-max-file N
- *             [--log-attrs JSON]] [--hide-roots DIR [--rootfs PATH]]
+ *             [--log-attrs JSON]] [--hide-roots DIR [--rootfs PATH [--runc-mount-ns FD]]]
  *
  * It forks once at start and the first process leaves (moord reaps it at once): the monitor proper is then
  * nobody's child but init's, in a session of its own, and outlives moord.
@@ -381,11 +381,12 @@ static const char *json_text(struct jobject *o, const char *key) {
 static struct {
     const char *id, *state_dir, *bundle, *runtime, *runtime_root, *exec_process;
     const char *hide_roots, *rootfs; /* runc without the other containers' roots (hide_other_roots) */
+    int runc_ns;                     /* moord's namespace without any root, lent for runc create (-1: none) */
     bool tty, stdin_open, stdin_once;
     const char *log_path, *log_attrs;
     long long max_size;
     int max_file;
-} opt = {.runtime = "runc", .max_size = -1, .max_file = 1};
+} opt = {.runtime = "runc", .max_size = -1, .max_file = 1, .runc_ns = -1};
 
 static void parse_args(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -405,6 +406,7 @@ static void parse_args(int argc, char **argv) {
 #undef VALUE
         if (!strcmp(a, "--log-max-size") && value) { opt.max_size = atoll(value); i++; continue; }
         if (!strcmp(a, "--log-max-file") && value) { opt.max_file = atoi(value); i++; continue; }
+        if (!strcmp(a, "--runc-mount-ns") && value) { opt.runc_ns = atoi(value); i++; continue; }
         if (!strcmp(a, "--tty")) { opt.tty = true; continue; }
         if (!strcmp(a, "--stdin")) { opt.stdin_open = true; continue; }
         if (!strcmp(a, "--stdin-once")) { opt.stdin_once = true; continue; }
@@ -419,6 +421,8 @@ static void parse_args(int argc, char **argv) {
     if (opt.log_path && !*opt.log_path) opt.log_path = NULL;
     if (opt.hide_roots && *opt.hide_roots != '/') opt.hide_roots = NULL;
     if (opt.rootfs && !*opt.rootfs) opt.rootfs = NULL;
+    /* fd 3 is the readiness pipe; a namespace is of use only to runc create keeping its root */
+    if (opt.runc_ns < 4 || !opt.rootfs || !opt.hide_roots || opt.exec_process) opt.runc_ns = -1;
 }
 
 /* ------------------------------------------------------------------ the json-file log (moor.logdrivers.jsonfile) */
@@ -642,6 +646,34 @@ static void adopt_master(void);
  * `runc create`, only when moord gave it), or every root (`runc exec` and `runc delete`, which need none). */
 static enum { HIDE_NONE, HIDE_KEEPING_ROOTFS, HIDE_ALL } hide_in_child;
 
+/* In the child about to exec runc create, with --runc-mount-ns (moor.containers.runcnamespace): the container's
+ * root cloned here, then moord's namespace without any root entered, a copy of it made (so that nothing is left
+ * behind in the lent one) and the clone attached in place. Nothing has to be copied or unmounted per
+ * container. false with errno 0: not done, back in the namespace we came from (the usual way then); false with
+ * errno set: that way back failed. */
+static bool enter_lent_namespace(const char *keep_path) {
+    int tree = (int)syscall(SYS_open_tree, AT_FDCWD, keep_path, OPEN_TREE_CLONE | O_CLOEXEC);
+    if (tree < 0) { errno = 0; return false; }
+    int ours = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (ours < 0 || setns(opt.runc_ns, CLONE_NEWNS) < 0) {
+        if (ours >= 0) close(ours);
+        close(tree);
+        errno = 0;
+        return false;
+    }
+    /* setns() moved the working directory to the namespace's root: back to the state directory */
+    bool entered = unshare(CLONE_NEWNS) == 0 && chdir(opt.state_dir) == 0 &&
+                   syscall(SYS_move_mount, tree, "", AT_FDCWD, keep_path, MOVE_MOUNT_F_EMPTY_PATH) == 0;
+    close(tree);
+    if (!entered) {
+        errno = 0;
+        if (setns(ours, CLONE_NEWNS) < 0 || chdir(opt.state_dir) < 0) { if (!errno) errno = EIO; }
+        else errno = 0;
+    }
+    close(ours);
+    return entered;
+}
+
 /* In the child about to exec runc, as moor.monitor.mountns.hide_other_roots does: a mount namespace of its own
  * where the mount --hide-roots (the storage driver's home, holding every container's root) is lazily unmounted
  * in one step, `keep` (the container's own root, under it) cloned first and attached again in place. runc then
@@ -650,6 +682,10 @@ static enum { HIDE_NONE, HIDE_KEEPING_ROOTFS, HIDE_ALL } hide_in_child;
  * every root, as before. false with errno set: the others are gone and `keep` could not come back. */
 static bool hide_other_roots(const char *keep_path) {
     errno = 0;
+    size_t length = strlen(opt.hide_roots);
+    bool keep = keep_path && !strncmp(keep_path, opt.hide_roots, length) && keep_path[length] == '/';
+    if (keep && opt.runc_ns >= 0 && enter_lent_namespace(keep_path)) return true;
+    if (errno) return false; /* lost between two namespaces: the start fails */
     char parent[PATH_MAX];
     if (snprintf(parent, sizeof parent, "%s", opt.hide_roots) >= (int)sizeof parent) return false;
     char *slash = strrchr(parent, '/');
@@ -657,8 +693,6 @@ static bool hide_other_roots(const char *keep_path) {
     /* a namespace of our own; its parent and the roots' mount private in it: nothing propagates back to moord */
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, parent, NULL, MS_PRIVATE, NULL) < 0 ||
         mount(NULL, opt.hide_roots, NULL, MS_REC | MS_PRIVATE, NULL) < 0) { errno = 0; return false; }
-    size_t length = strlen(opt.hide_roots);
-    bool keep = keep_path && !strncmp(keep_path, opt.hide_roots, length) && keep_path[length] == '/';
     int tree = -1;
     if (keep && (tree = (int)syscall(SYS_open_tree, AT_FDCWD, keep_path, OPEN_TREE_CLONE | O_CLOEXEC)) < 0) {
         errno = 0;
@@ -1985,6 +2019,7 @@ static bool prepare(char *error, size_t size) {
         created = run_runc(again, argc, error, size);
     }
     hide_in_child = HIDE_NONE;
+    if (opt.runc_ns >= 0) { close(opt.runc_ns); opt.runc_ns = -1; } /* it must not pin the namespace */
     if (!created) return false;
     runc_create_seconds = now_mono() - began;
     runc_create_cpu = last_run_cpu;
@@ -2106,7 +2141,13 @@ int main(int argc, char **argv) {
     if (first < 0) { perror("moor-shim: fork"); return 1; }
     if (first > 0) _exit(0);
     setsid();
-    syscall(SYS_close_range, 4, ~0U, 0);
+    if (opt.runc_ns >= 0) { /* kept until runc create is done (prepare()), out of every child's reach */
+        if (opt.runc_ns > 4) syscall(SYS_close_range, 4, opt.runc_ns - 1, 0);
+        syscall(SYS_close_range, opt.runc_ns + 1, ~0U, 0);
+        if (fcntl(opt.runc_ns, F_SETFD, FD_CLOEXEC) < 0) opt.runc_ns = -1;
+    } else {
+        syscall(SYS_close_range, 4, ~0U, 0);
+    }
     daemonize();
     sigset_t mask;
     sigemptyset(&mask);
