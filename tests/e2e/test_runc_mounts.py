@@ -133,9 +133,13 @@ def test_a_host_mount_made_meanwhile_reaches_the_next_container(daemon: DaemonPr
     finally:
         subprocess.run(["umount", str(later)], check=True)
     last = run(daemon, "busybox", "sleep", "300")
-    assert roots_seen(daemon, last) == [merged(daemon, last)]
-    monitor = _monitor_pid(earlier)
-    assert monitor and not [link for link in _fd_links(monitor) if link.startswith("mnt:")]
+    python = run(daemon, "--log-opt", "compress=true", "--log-opt", "max-size=1m", "--log-opt", "max-file=2",
+                 "busybox", "sleep", "300")
+    for container in (last, python):
+        assert roots_seen(daemon, container) == [merged(daemon, container)]
+    for container in (earlier, python):
+        monitor = _monitor_pid(container)
+        assert monitor and not [link for link in _fd_links(monitor) if link.startswith("mnt:")]
     moor(daemon, "rm", "-f", *moor(daemon, "ps", "-aq").stdout.split())
 
 

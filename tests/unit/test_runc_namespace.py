@@ -43,6 +43,7 @@ SCENARIO = r"""
 import ctypes, json, os, subprocess, sys, time
 from moor.containers.runcnamespace import RuncNamespace
 from moor.daemon.storagemounts import prepare
+from moor.monitor.mountns import hide_other_roots
 
 base = sys.argv[1]
 subprocess.run(["mount", "-t", "tmpfs", "none", base], check=True)
@@ -99,6 +100,23 @@ result["let go once the other mount left"] = namespace._namespace is None
 fifth, fifth_ino = lend()
 result["the unmounted one gone from the next"] = seen_in(fifth, f"{base}/outside/marker")
 os.close(fifth)
+
+# the monitor's side (moor.monitor.mountns, as moor-shim): the own root cloned, the lent namespace entered
+mount_tmpfs(f"{home}/three/merged", "own")
+lent = namespace.lend()
+mount_tmpfs(f"{base}/afterwards", "marker")  # moord's namespace only: the loan came before it
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.chdir(base)
+    hidden = hide_other_roots(home, f"{home}/three/merged", lent)
+    os.write(write_end, json.dumps([hidden, os.getcwd() == base] + [os.path.exists(path) for path in (
+        f"{home}/three/merged/own", f"{home}/one/merged/own", f"{base}/afterwards/marker")]).encode())
+    os._exit(0)
+os.close(write_end)
+result["entered with the own root"] = json.loads(os.read(read_end, 4096))
+os.waitpid(pid, 0)
+os.close(lent)
 namespace.close()
 print(json.dumps(result))
 """
@@ -122,4 +140,6 @@ def test_the_namespace_is_kept_while_only_roots_change(tmp_path) -> None:
         "reused after a root left": True,
         "let go once the other mount left": True,
         "the unmounted one gone from the next": [False],
+        # hidden, in the same directory, its own root there, no other root, no mount made after the loan
+        "entered with the own root": [True, True, True, False, False],
     }

@@ -222,11 +222,12 @@ class Zygote:
         self._channel = ours
         return ours
 
-    def fork(self, arguments: list[str], sync_fd: int) -> int:
-        """Fork a monitor running ``arguments``; return its pid."""
+    def fork(self, arguments: list[str], sync_fd: int, runc_namespace: int | None = None) -> int:
+        """Fork a monitor running ``arguments``; return its pid. ``runc_namespace``: the monitor's fd 4."""
+        fds = [sync_fd] if runc_namespace is None else [sync_fd, runc_namespace]
         with self._lock:
             channel = self._ensure()
-            socket.send_fds(channel, [json.dumps(arguments).encode()], [sync_fd])
+            socket.send_fds(channel, [json.dumps(arguments).encode()], fds)
             reply = b""
             while not reply.endswith(b"\n"):
                 chunk = channel.recv(4096)
@@ -256,9 +257,9 @@ ZYGOTE = Zygote()
 
 
 def takes_runc_namespace(command: list[str]) -> bool:
-    """Whether the monitor ``command`` can run ``runc create`` in a lent namespace (:func:`spawn`): moor-shim
-    creating a container whose own root it keeps (``--rootfs``, :func:`root_hiding`)."""
-    return command[0] == SHIM_PATH and "--rootfs" in command
+    """Whether the monitor ``command`` can run ``runc create`` in a lent namespace (:func:`spawn`): one creating
+    a container whose own root it keeps (``--rootfs``, :func:`root_hiding`)."""
+    return "--rootfs" in command
 
 
 def _posix_spawn(command: list[str], write_end: int, runc_namespace: int | None = None) -> int:
@@ -268,7 +269,6 @@ def _posix_spawn(command: list[str], write_end: int, runc_namespace: int | None 
                    (os.POSIX_SPAWN_DUP2, devnull, 2), (os.POSIX_SPAWN_DUP2, write_end, 3)]
         if runc_namespace is not None:
             actions.append((os.POSIX_SPAWN_DUP2, runc_namespace, RUNC_NAMESPACE_FD))
-            command = [*command, "--runc-mount-ns", str(RUNC_NAMESPACE_FD)]
         return os.posix_spawn(command[0], command, os.environ, file_actions=actions, setsid=True)
     finally:
         os.close(devnull)
@@ -279,8 +279,10 @@ def spawn(command: list[str], state_dir: str, runc_namespace: int | None = None)
 
     moor-shim is started directly (it is small and starts at once); the zygote forks the Python monitor when it
     can (fast), a fresh interpreter starts it otherwise. ``runc_namespace``: a descriptor of the mount namespace
-    moor-shim runs ``runc create`` in (:func:`takes_runc_namespace`), passed on as its fd 4.
+    the monitor runs ``runc create`` in (:func:`takes_runc_namespace`), passed on as its fd 4.
     """
+    if runc_namespace is not None:
+        command = [*command, "--runc-mount-ns", str(RUNC_NAMESPACE_FD)]
     read_end, write_end = os.pipe()
     forked = False
     try:
@@ -289,11 +291,11 @@ def spawn(command: list[str], state_dir: str, runc_namespace: int | None = None)
                 pid, forked = _posix_spawn(command, write_end, runc_namespace), True
             else:
                 try:
-                    pid = ZYGOTE.fork(command[3:], write_end)
+                    pid = ZYGOTE.fork(command[3:], write_end, runc_namespace)
                     forked = True
                 except OSError as err:
                     log.warning("monitor zygote unavailable (%s): starting the monitor directly", err)
-                    pid = _posix_spawn(command, write_end)
+                    pid = _posix_spawn(command, write_end, runc_namespace)
     finally:
         os.close(write_end)
     monitor = Monitor(pid=pid, state_dir=state_dir, own_child=not forked)

@@ -5,7 +5,7 @@ Usage (moord runs it; fd 3 is a pipe on which the monitor reports readiness)::
     python -m moor.monitor --id ID --state-dir DIR --bundle BUNDLE --runtime runc --runtime-root ROOT
         [--exec PROCESS_JSON] [--tty] [--stdin] [--stdin-once]
         [--log-driver NAME --log-driver-recipe JSON --log-opts JSON --log-path PATH --name NAME --log-attrs JSON]
-        [--hide-roots DIR [--rootfs PATH]]
+        [--hide-roots DIR [--rootfs PATH [--runc-mount-ns FD]]]
 
 The log driver is built from the recipe moord built its own with
 (:meth:`moor.driverbuild.DriverRecipe.build`): the same factory, the same
@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-attrs", default="{}", help="JSON: the attributes recorded with each message")
     parser.add_argument("--name", default="")
     parser.add_argument("--hide-roots", default="", help="runc without the mounts under this one")
+    parser.add_argument("--runc-mount-ns", type=int, default=-1,
+                        help="a descriptor of moord's namespace without them, for runc create (closed after it)")
     parser.add_argument("--rootfs", default="", help="the container's root, kept for runc create (without it, "
                                                      "runc create sees every root)")
     return parser.parse_args(argv)
@@ -209,7 +211,8 @@ class Monitor:
         them (``runc exec``, ``runc delete``: they need none); None without ``--hide-roots``."""
         if not self.args.hide_roots:
             return None
-        return partial(hide_before_exec, self.args.hide_roots, keep, os.path.abspath(RUNC_LOG))
+        return partial(hide_before_exec, self.args.hide_roots, keep, os.path.abspath(RUNC_LOG),
+                       self.args.runc_mount_ns if keep else -1)
 
     def _close_child_ends(self) -> None:
         """Our copies of the container's ends of the pipes: closed, so EOF comes when it exits."""
@@ -244,6 +247,10 @@ class Monitor:
             # the previous run's monitor answered its waiters before deleting the runc state
             subprocess.run([*self.runc, "delete", "--force", self.args.id], capture_output=True, timeout=60)
             self._run_runc(create, hide)
+        finally:
+            if self.args.runc_mount_ns >= 0:  # it must not keep the lent namespace alive
+                os.close(self.args.runc_mount_ns)
+                self.args.runc_mount_ns = -1
         self.runc_create_seconds = time.perf_counter() - began
         self.runc_create_cpu = _children_cpu() - used
         self._close_child_ends()

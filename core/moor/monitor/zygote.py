@@ -4,13 +4,15 @@ Starting Python and importing the monitor costs ~80 ms, more than runc itself.
 moord keeps one zygote (its child, single-threaded, with the monitor and the
 core log drivers already imported) and asks it over a socket pair to fork a
 monitor: the request is the monitor's argument list, with the readiness pipe
-passed as a file descriptor. The forked monitor starts a session of its own
+passed as a file descriptor (and a second one, the mount namespace lent for
+``runc create``, which the monitor gets as its fd 4). The forked monitor starts a session of its own
 and outlives both the zygote and moord, exactly like a monitor started with
 ``python -m moor.monitor``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -37,17 +39,18 @@ def _reap(_signum: int, _frame: object) -> None:
             return
 
 
-def _child(argv: list[str], sync_fd: int, channel: socket.socket) -> None:
-    """In the forked child: become a monitor (never returns)."""
+def _child(argv: list[str], fds: list[int], channel: socket.socket) -> None:
+    """In the forked child: become a monitor (never returns). ``fds``: the readiness pipe, then (maybe) the lent
+    namespace: they become fds 3 and 4, every other one is closed."""
     code = 1
     try:
         channel.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        os.dup2(sync_fd, 3)
-        if sync_fd != 3:
-            os.close(sync_fd)
-        os.closerange(4, 65536)
+        kept = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64) for fd in fds]  # out of the way of the numbers they take
+        for number, fd in enumerate(kept, start=3):
+            os.dup2(fd, number)
+        os.closerange(3 + len(kept), 65536)
         code = monitor_main(argv) or 0
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
@@ -65,7 +68,7 @@ def serve(channel: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, _reap)
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(channel, MAX_REQUEST, 1)
+            message, fds, _, _ = socket.recv_fds(channel, MAX_REQUEST, 2)
         except InterruptedError:
             continue
         if not message:
@@ -76,8 +79,9 @@ def serve(channel: socket.socket) -> None:
             continue
         pid = os.fork()
         if pid == 0:
-            _child(argv, fds[0], channel)
-        os.close(fds[0])
+            _child(argv, fds, channel)
+        for fd in fds:
+            os.close(fd)
         channel.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
