@@ -49,6 +49,8 @@ def test_run_rm_traces_create_start_exit_and_remove(debug_moord: DaemonProcess) 
     for phases in found.values():
         assert all(value >= 0 for value in phases.values())
         assert phases["total"] >= max(value for name, value in phases.items() if name != "total")
+    # the libraries' own debug output stays out: pyroute2 alone wrote some 30 lines per start on a bridge
+    assert not [line for line in debug_moord.log().splitlines() if " pyroute2" in line or " asyncio:" in line]
 
 
 def test_a_failed_start_is_traced_with_its_error(debug_moord: DaemonProcess) -> None:

@@ -26,6 +26,15 @@ from moor.errors import ConfigError, MoorError
 from moor.fsutil import atomic_write
 
 log = logging.getLogger("moord")
+#: libraries whose debug output is theirs, not moord's: pyroute2 logs every netlink message (some 30 lines per
+#: container start, most of a debug log's size) and asyncio each event loop pyroute2 makes
+QUIET_LIBRARIES = ("pyroute2", "asyncio")
+
+
+def without_library_debug(record: logging.LogRecord) -> bool:
+    """A filter on moord's log handler: drops the debug records of :data:`QUIET_LIBRARIES` (a filter, not a
+    level: pyroute2 sets its logger's level when it is imported)."""
+    return record.levelno > logging.DEBUG or not record.name.startswith(QUIET_LIBRARIES)
 
 
 def socket_path(host: str) -> str:
@@ -139,6 +148,8 @@ def main(config_file: str | None, data_root: str | None, exec_root: str | None,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(without_library_debug)
         serve(config)
     except MoorError as err:
         click.echo(f"moord: {err}", err=True)
