@@ -244,6 +244,8 @@ class ContainerStore:
         self.lock = threading.RLock()
         os.makedirs(root, mode=0o710, exist_ok=True)
         self._by_id: dict[str, Container] = {}
+        #: name -> ID, kept at each save (a rename leaves the old name behind: :meth:`by_name` checks the name)
+        self._by_name: dict[str, str] = {}
         self._deleted: set[str] = set()  # IDs removed while moord runs: never saved again
         self._saves = 0  # saves prepared so far: the number of the latest
         self._latest: dict[str, int] = {}  # ID -> the number of its latest save prepared and not yet renamed
@@ -254,6 +256,7 @@ class ContainerStore:
                 container = Container.from_json(share_strings(data, memo), home=root)
                 hostconfig.compact(container.host_config)
                 self._by_id[name] = container
+                self._by_name[container.name] = name
 
     def directory(self, container_id: str) -> str:
         return os.path.join(self.root, container_id)
@@ -274,6 +277,7 @@ class ContainerStore:
             self._saves += 1
             self._latest[container.id] = self._saves
             self._by_id[container.id] = container
+            self._by_name[container.name] = container.id
             if container.home != self.root:
                 container.settle(self.root)
             hostconfig.compact(container.host_config)
@@ -315,14 +319,18 @@ class ContainerStore:
 
     def forget(self, container_id: str) -> None:
         with self.lock:
-            self._by_id.pop(container_id, None)
+            self._drop_name(self._by_id.pop(container_id, None))
             self._latest.pop(container_id, None)
+
+    def _drop_name(self, container: Container | None) -> None:
+        if container is not None and self._by_name.get(container.name) == container.id:
+            del self._by_name[container.name]
 
     def delete(self, container_id: str) -> None:
         """Forget the container and remove its record file, first of all it has on disk: a removal that is
         interrupted after this leaves a directory without a record, which :meth:`orphans` finds."""
         with self.lock:
-            self._by_id.pop(container_id, None)
+            self._drop_name(self._by_id.pop(container_id, None))
             self._latest.pop(container_id, None)
             self._deleted.add(container_id)
             try:
@@ -343,10 +351,8 @@ class ContainerStore:
     def by_name(self, name: str) -> Container | None:
         name = name.lstrip("/")
         with self.lock:
-            for container in self._by_id.values():
-                if container.name == name:
-                    return container
-        return None
+            container = self._by_id.get(self._by_name.get(name, ""))
+        return container if container is not None and container.name == name else None
 
     def find(self, ident: str) -> Container | None:
         """By full ID, name, or unambiguous ID prefix (Docker's order)."""
