@@ -6,7 +6,8 @@ each engine (a /21 of its own); every ``BENCH_DENSITY_PUBLISH``-th (10th) publis
 127.0.0.1. Printed, always per container where it is a total:
 
 * ``run -d`` latency of the first ``SAMPLE`` (10) containers and of the last ``SAMPLE`` (medians, serial;
-  the ones between are started by 4 clients at once to fill the host sooner), and their ratio;
+  the ones between are started by 4 clients at once to fill the host sooner), and their ratio; each sample
+  begins after ``BENCH_DENSITY_SETTLE`` (2) seconds of quiet;
 * host memory ``used`` (MemTotal - MemAvailable) per container, the daemon's RSS (moord; dockerd +
   containerd for Docker) and its threads and open files;
 * ``ps`` and ``ps -q`` with N running (medians of 5);
@@ -58,6 +59,8 @@ PUBLISH_EVERY = int(os.environ.get("BENCH_DENSITY_PUBLISH", "10"))
 STOP_TIME = os.environ.get("BENCH_DENSITY_STOP_TIME", "0")
 FILL_CLIENTS = 4
 DNS_NAMES = 20
+#: seconds of quiet before each ``run -d`` sample (the first containers', the last ones')
+SETTLE = float(os.environ.get("BENCH_DENSITY_SETTLE", "2"))
 SUBNETS = {"moor": "10.231.0.0/21", "docker": "10.232.0.0/21"}
 #: BENCH_DENSITY_DOCKER=0: moor alone (Docker's figures change little from run to run); BENCH_DENSITY_MOOR=0:
 #: Docker alone
@@ -194,7 +197,7 @@ def measure(engine: Engine, count: int, restart: Callable[[], float] | None) -> 
     import_busybox(engine.cli, engine.env)
     engine.run("network", "create", "--subnet", SUBNETS[engine.name], "density")
     engine.run("run", "--rm", "--network", "density", "busybox", "true")  # warm caches
-    time.sleep(2)
+    time.sleep(SETTLE)
     used_before = host_used()
     with following_events(engine) as started_events:
         first = [engine.start_one(n) for n in range(SAMPLE)]
@@ -203,6 +206,9 @@ def measure(engine: Engine, count: int, restart: Callable[[], float] | None) -> 
             for number, _ in enumerate(pool.map(engine.start_one, middle), start=SAMPLE):
                 if number % 100 == 0:
                     print(f"  {engine.name}: {number} running", flush=True)
+        # as before the first sample: both start on a quiet host, so that the growth is the count's, not the
+        # aftermath of the parallel fill (its writeback and deferred work; BENCH_DENSITY_SETTLE=0: none)
+        time.sleep(SETTLE)
         last = [engine.start_one(n) for n in range(count - SAMPLE, count)]
         time.sleep(5)  # events delivered, the host settled
         results["start events seen / expected"] = started_events() / count
