@@ -186,6 +186,23 @@ def test_a_stopped_moord_without_containers_leaves_no_mount(tmp_path) -> None:
         assert [point for point in _mount_points() if point.startswith(storage)] == []
 
 
+def test_a_stopped_moord_leaves_no_empty_cgroup_parent(tmp_path) -> None:
+    """The last exit checks the ``/moor`` cgroup parents before its monitor's ``runc delete`` removed the
+    container's own: moord's stop checks again."""
+    with DaemonProcess(str(tmp_path / "d")) as moord:
+        import_busybox(moord)
+        done = moor(moord, "run", "--rm", "--network", "none", "busybox", "true")
+        assert done.returncode == 0, done.stderr
+        assert moord.stop() == 0
+    parents = [os.path.join("/sys/fs/cgroup", name, "moor") for name in os.listdir("/sys/fs/cgroup")]
+    # another moord's containers may keep a parent: then it is not empty
+    assert [parent for parent in parents if os.path.isdir(parent) and not _subdirectories(parent)] == []
+
+
+def _subdirectories(path: str) -> list[str]:
+    return [entry.name for entry in os.scandir(path) if entry.is_dir()]
+
+
 PROPAGATION_CHECK = r"""
 import os, subprocess, sys
 from moor.daemon.storagemounts import prepare

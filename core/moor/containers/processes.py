@@ -176,6 +176,8 @@ class RuncProcesses:
         ZYGOTE.close()
         if self.runc_namespace is not None:
             self.runc_namespace.close()
+        # the last exit's check ran before its monitor's `runc delete` removed the container's cgroups
+        remove_empty_cgroup_parents(CGROUP_ROOT)
 
 
 def remove_empty_cgroup_parents(root: str) -> None:
