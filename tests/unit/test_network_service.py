@@ -301,3 +301,50 @@ def test_network_scoped_links_are_kept_and_resolve_only_for_their_container(fake
     assert again.resolve(Member.id, "bar") == ["10.5.0.3"]
     faked.create(NetworkRequest(name="plain"))
     assert faked.connect(Upstream(), "plain", "", {})["Links"] is None  # type: ignore[arg-type]
+
+
+class _Connecting:
+    """A network driver facade whose ``connect`` runs ``before`` (which may raise) and then the real one."""
+
+    def __init__(self, real: Any, before: Any) -> None:
+        self.real, self.before = real, before
+
+    def connect(self, network: Any, endpoint: Any, netns_path: str) -> Any:
+        self.before(endpoint)
+        return self.real.connect(network=network, endpoint=endpoint, netns_path=netns_path)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _driver_connecting(service: NetworkService, monkeypatch: pytest.MonkeyPatch, before: Any) -> None:
+    facade = service.drivers.network
+    monkeypatch.setattr(service.drivers, "network", lambda name: _Connecting(facade(name), before))
+
+
+def test_the_endpoint_is_on_disk_while_the_driver_connects(service: NetworkService, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A moord that dies while the driver connects finds the endpoint's ID at its next start (and disconnects
+    it: ContainerNetworking.leave of the interrupted start)."""
+    seen: dict[str, Any] = {}
+
+    def look(endpoint: Any) -> None:
+        restarted = NetworkService(str(tmp_path / "data"), service.drivers, EventBus())  # as the next moord
+        seen["asked"], seen["found"] = endpoint.id, restarted.get("idle").endpoints.get(Member.id)
+
+    _driver_connecting(service, monkeypatch, look)
+    joined = service.connect(Member(), "idle", "", {})  # type: ignore[arg-type]
+    assert seen["found"] is not None and seen["found"].endpoint_id == seen["asked"] == joined["EndpointID"]
+    reloaded = NetworkService(str(tmp_path / "data"), service.drivers, EventBus()).get("idle").endpoints[Member.id]
+    assert reloaded.ipv4_address == f"{joined['IPAddress']}/{joined['IPPrefixLen']}"
+
+
+def test_a_failed_connect_leaves_no_endpoint_on_disk(service: NetworkService, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(endpoint: Any) -> None:
+        raise Conflict("the driver refused")
+
+    _driver_connecting(service, monkeypatch, refuse)
+    with pytest.raises(Conflict):
+        service.connect(Member(), "idle", "", {})  # type: ignore[arg-type]
+    assert Member.id not in NetworkService(str(tmp_path / "data"), service.drivers, EventBus()).get("idle").endpoints

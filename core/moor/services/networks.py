@@ -333,9 +333,19 @@ class NetworkService:
         endpoint = EndpointSpec(id=endpoint_id, container_id=container.id,
                                 ipv4_address=ipam.get("IPv4Address", ""), mac_address=mac_address, aliases=aliases,
                                 ipv6_address=ipam.get("IPv6Address", ""))
-        with tracing.phase("net.driver"):
-            info = self.drivers.network(network.driver).connect(
-                network=network.spec(), endpoint=endpoint, netns_path=netns_path)
+        # written ahead, on disk only: should moord die while the driver connects, its next start finds the
+        # endpoint's ID there and disconnects it (ContainerNetworking.leave of the interrupted start)
+        ahead = Endpoint(name=container.name, endpoint_id=endpoint_id, aliases=list(aliases), links=list(links))
+        self.store.write_endpoint(network.id, container.id, ahead)
+        try:
+            with tracing.phase("net.driver"):
+                info = self.drivers.network(network.driver).connect(
+                    network=network.spec(), endpoint=endpoint, netns_path=netns_path)
+        except BaseException:
+            with self.lock:
+                if container.id not in network.endpoints:
+                    self.store.write_endpoint(network.id, container.id, None)
+            raise
         with tracing.phase("net.records"), self.lock:
             endpoint_record = Endpoint(
                 name=container.name, endpoint_id=endpoint_id, mac_address=info.mac_address,
