@@ -16,6 +16,7 @@ import pytest
 
 from e2e.containerhelpers import import_busybox, moor
 from moor.testing.daemon import DaemonProcess
+from moor.testing.leaks import open_fds
 
 pytestmark = pytest.mark.root
 
@@ -139,7 +140,7 @@ def test_a_host_mount_made_meanwhile_reaches_the_next_container(daemon: DaemonPr
         assert roots_seen(daemon, container) == [merged(daemon, container)]
     for container in (earlier, python):
         monitor = _monitor_pid(container)
-        assert monitor and not [link for link in _fd_links(monitor) if link.startswith("mnt:")]
+        assert monitor and not [link for link in open_fds(monitor) if link.startswith("mnt:")]
     moor(daemon, "rm", "-f", *moor(daemon, "ps", "-aq").stdout.split())
 
 
@@ -152,16 +153,6 @@ def _monitor_pid(container_id: str) -> int:
         except OSError:
             continue
     return 0
-
-
-def _fd_links(pid: int) -> list[str]:
-    links = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            links.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
-        except OSError:
-            continue
-    return links
 
 
 def _monitor_of(container_id: str) -> str:
